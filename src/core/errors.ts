@@ -1,0 +1,92 @@
+/**
+ * One error base class with a stable `code`, an HTTP-ish `status` and optional `details`.
+ * Every entry point (HTTP, platform handler, scheduler job) catches at one boundary and maps
+ * these to its own shape, so the engine never needs to know who is calling.
+ */
+export class CharbridgeError extends Error {
+  readonly code: string;
+  readonly status: number;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(
+    code: string,
+    message: string,
+    opts: { status?: number; details?: Record<string, unknown>; cause?: unknown } = {},
+  ) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.status = opts.status ?? 500;
+    this.details = opts.details;
+  }
+}
+
+export class ValidationError extends CharbridgeError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('VALIDATION_ERROR', message, { status: 400, ...(details ? { details } : {}) });
+  }
+}
+
+export class UnauthorizedError extends CharbridgeError {
+  constructor(message = 'Missing or invalid API key') {
+    super('UNAUTHORIZED', message, { status: 401 });
+  }
+}
+
+export class PaymentRequiredError extends CharbridgeError {
+  constructor(message = 'No credits left on this API key') {
+    super('INSUFFICIENT_CREDITS', message, { status: 402 });
+  }
+}
+
+export class ForbiddenError extends CharbridgeError {
+  constructor(message = 'Not allowed') {
+    super('FORBIDDEN', message, { status: 403 });
+  }
+}
+
+export class NotFoundError extends CharbridgeError {
+  constructor(what: string, code = 'NOT_FOUND') {
+    super(code, `${what} not found`, { status: 404 });
+  }
+}
+
+export class ConflictError extends CharbridgeError {
+  constructor(message: string, code = 'CONFLICT') {
+    super(code, message, { status: 409 });
+  }
+}
+
+/** Over a rate limit; `retryAfterMs` says when trying again can succeed. */
+export class RateLimitedError extends CharbridgeError {
+  readonly retryAfterMs: number;
+  constructor(retryAfterMs: number, message = 'Too many requests, slow down') {
+    super('RATE_LIMITED', message, { status: 429, details: { retryAfterMs } });
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/** The model server answered, with an error, on every attempt. */
+export class ModelError extends CharbridgeError {
+  constructor(message: string, cause?: unknown) {
+    super('MODEL_ERROR', message, { status: 502, cause });
+  }
+}
+
+/** No model backend could be reached at all (refused, DNS, timeout, open circuit). */
+export class ModelUnavailableError extends CharbridgeError {
+  constructor(message: string, cause?: unknown) {
+    super('MODEL_UNAVAILABLE', message, { status: 503, cause });
+  }
+}
+
+/** Configuration that cannot start the service; the message names the variable and the fix. */
+export class ConfigError extends CharbridgeError {
+  constructor(message: string) {
+    super('CONFIG_ERROR', message, { status: 500 });
+  }
+}
+
+export function isCharbridgeError(err: unknown): err is CharbridgeError {
+  return err instanceof CharbridgeError;
+}

@@ -1,0 +1,33 @@
+import type { Character, Conversation, Platform } from '../core/types.js';
+import { NotFoundError } from '../core/errors.js';
+import type { Store } from '../store/index.js';
+
+/**
+ * Which character speaks in a conversation: its own binding → the chat's (thread, then parent
+ * chat) → the platform default (`platform:*`) → the configured global default preset.
+ */
+export async function resolveCharacter(
+  store: Store,
+  conv: Conversation,
+  chatKeys: string[],
+  platform: Platform,
+  defaultRef: string,
+): Promise<Character> {
+  const tryId = async (id: string | null | undefined) => (id ? store.characters.get(id) : undefined);
+  const bound = await tryId(conv.characterId);
+  if (bound) return bound;
+  for (const key of chatKeys) {
+    const c = await tryId(await store.settings.getBinding(key));
+    if (c) return c;
+  }
+  const platformDefault = await tryId(await store.settings.getBinding(`${platform}:*`));
+  if (platformDefault) return platformDefault;
+  return globalDefault(store, defaultRef);
+}
+
+/** The configured default preset (by slug or id), else the first preset. */
+export async function globalDefault(store: Store, defaultRef: string): Promise<Character> {
+  const c = (await store.characters.findVisible(defaultRef, null)) ?? (await store.characters.listShared(1))[0];
+  if (!c) throw new NotFoundError('Default character');
+  return c;
+}

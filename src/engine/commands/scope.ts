@@ -1,0 +1,15 @@
+import type { Command } from './command.js';
+
+/** `/admin scope shared|per-user`: one conversation for the group, or one per member. */
+export const scopeCommand: Command = {
+  name: 'scope',
+  args: 'shared|per-user',
+  description: 'one shared conversation, or one per member',
+  adminOnly: true,
+  groupOnly: true,
+  async run(ctx, [value]) {
+    if (value !== 'shared' && value !== 'per-user') return 'Usage: /admin scope shared|per-user';
+    await ctx.deps.store.settings.setChat(ctx.chatKey, { scope: value });
+    return value === 'shared' ? 'Scope set: everyone here shares one conversation.' : 'Scope set: each member has their own conversation.';
+  },
+};

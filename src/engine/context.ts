@@ -1,0 +1,123 @@
+import type { Character, ChatType, Conversation, StoredMessage } from '../core/types.js';
+import type { MessageRepo } from '../store/index.js';
+import { countTokens, TOKENS_PER_IMAGE, TOKENS_PER_MESSAGE, type ContentPart, type ModelMessage } from '../llm/index.js';
+import { buildPostHistory, buildSystemPrompt } from './prompt.js';
+
+export interface ContextInput {
+  character: Character;
+  conversation: Conversation;
+  userName: string;
+  chatType: ChatType;
+  /** The message being answered (already stored), or none for a proactive turn. */
+  current?: StoredMessage | undefined;
+  /** Extra system instruction appended after the history (e.g. the proactive instruction). */
+  instruction?: string | undefined;
+  budgetTokens: number;
+}
+
+export interface BuiltContext {
+  messages: ModelMessage[];
+  promptTokens: number;
+  /** How many stored rows were read to build it (the O(window) property benchmarks watch). */
+  rowsRead: number;
+  historyIncluded: number;
+}
+
+const FIRST_PAGE = 32;
+const MAX_PAGE = 512;
+
+const systemPromptCache = new Map<string, { text: string; tokens: number }>();
+
+function cachedSystemPrompt(c: Character, userName: string, chatType: ChatType) {
+  const key = `${c.id}|${c.updatedAt}|${userName}|${chatType}`;
+  let hit = systemPromptCache.get(key);
+  if (!hit) {
+    const text = buildSystemPrompt(c, { userName, chatType });
+    hit = { text, tokens: countTokens(text) + TOKENS_PER_MESSAGE };
+    if (systemPromptCache.size > 2000) systemPromptCache.clear();
+    systemPromptCache.set(key, hit);
+  }
+  return hit;
+}
+
+/**
+ * System prompt + the newest history that fits + the new message + post-history instructions,
+ * all under `budgetTokens`. Reads history newest-first in growing pages and stops at the first
+ * message that would not fit, so the cost is O(window), not O(history).
+ */
+export async function buildContext(messages: MessageRepo, input: ContextInput): Promise<BuiltContext> {
+  const { character: c, conversation: conv } = input;
+  const system = cachedSystemPrompt(c, input.userName, input.chatType);
+  const post = buildPostHistory(c, input.userName);
+  const tail: ModelMessage[] = [];
+  let used = system.tokens;
+  if (input.current) {
+    const m = toModelMessage(input.current, input.chatType, true);
+    tail.push(m);
+    used += messageCost(input.current, input.chatType);
+  }
+  for (const extra of [input.instruction, post]) {
+    if (extra) {
+      tail.push({ role: 'system', content: extra });
+      used += countTokens(extra) + TOKENS_PER_MESSAGE;
+    }
+  }
+
+  const history: ModelMessage[] = [];
+  let rowsRead = 0;
+  let beforeSeq = input.current?.seq;
+  let page = FIRST_PAGE;
+  let full = false;
+  while (!full) {
+    const rows = await messages.newest(conv.id, {
+      afterSeq: conv.contextStartSeq,
+      ...(beforeSeq !== undefined ? { beforeSeq } : {}),
+      limit: page,
+    });
+    rowsRead += rows.length;
+    for (const r of rows) {
+      beforeSeq = r.seq;
+      if (r.kind === 'system-notice') continue;
+      const cost = messageCost(r, input.chatType);
+      if (used + cost > input.budgetTokens) {
+        full = true;
+        break;
+      }
+      used += cost;
+      history.push(toModelMessage(r, input.chatType, false));
+    }
+    if (rows.length < page) break;
+    page = Math.min(page * 2, MAX_PAGE);
+  }
+  history.reverse();
+  return {
+    messages: [{ role: 'system', content: system.text }, ...history, ...tail],
+    promptTokens: used,
+    rowsRead,
+    historyIncluded: history.length,
+  };
+}
+
+function speakerPrefix(m: StoredMessage, chatType: ChatType): string {
+  return m.role === 'user' && chatType !== 'dm' && m.authorName ? `${m.authorName}: ` : '';
+}
+
+function messageCost(m: StoredMessage, chatType: ChatType): number {
+  const prefix = speakerPrefix(m, chatType);
+  return m.tokenCount + (prefix ? countTokens(prefix) : 0) + TOKENS_PER_MESSAGE + m.imageUrls.length * TOKENS_PER_IMAGE;
+}
+
+/**
+ * Only the message being answered carries its images as image parts; older images are noted
+ * in text, so a long chat with photos does not resend every image on every turn.
+ */
+function toModelMessage(m: StoredMessage, chatType: ChatType, isCurrent: boolean): ModelMessage {
+  const role = m.role === 'user' ? 'user' : m.role === 'assistant' ? 'assistant' : 'system';
+  const text = `${speakerPrefix(m, chatType)}${m.content}`;
+  if (!m.imageUrls.length) return { role, content: text };
+  if (!isCurrent || role !== 'user') return { role, content: `${text}${text ? ' ' : ''}[sent ${m.imageUrls.length} image(s)]` };
+  const parts: ContentPart[] = [];
+  if (text) parts.push({ type: 'text', text });
+  for (const url of m.imageUrls) parts.push({ type: 'image_url', image_url: { url } });
+  return { role: 'user', content: parts };
+}

@@ -1,0 +1,55 @@
+import type { Clock } from '../core/clock.js';
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import type { ModelClient } from '../llm/index.js';
+import type { Store } from '../store/index.js';
+import type { EngineConfig, EngineDeps } from './deps.js';
+import { Engine, type EngineOptions } from './engine.js';
+import { MemoryRateLimits, Semaphore, type RateLimits } from './limits.js';
+
+export { Engine, type EngineOptions } from './engine.js';
+export type { EngineDeps, EngineConfig } from './deps.js';
+export { ReplyStream } from './reply-stream.js';
+export { runTurn, MODEL_FAILURE_TEXT, type TurnInput, type TurnResult } from './turn.js';
+export { MemoryRateLimits, Semaphore, NoticeGate, type RateLimits } from './limits.js';
+export { buildContext, type BuiltContext } from './context.js';
+export { buildSystemPrompt, greetingOf, substitute } from './prompt.js';
+export { resolveCharacter, globalDefault } from './characters.js';
+export { conversationKeyFor, chatKeyFor, bindingKeysFor } from './scoping.js';
+export { parseCommand } from './steps/command.js';
+export { rateLimitText } from './steps/limit.js';
+export { UNSUPPORTED_MEDIA_TEXT } from './steps/media.js';
+export type { Command } from './commands/index.js';
+export { CLEARED_TEXT, REFUSAL_TEXT } from './commands/index.js';
+export type { TurnContext, Step } from './pipeline.js';
+
+/** The engine's slice of the configuration. */
+export function engineConfigFrom(cfg: Config): EngineConfig {
+  return {
+    adminUserIds: cfg.adminUserIds,
+    defaultCharacter: cfg.defaultCharacter,
+    userPerMin: cfg.limits.userPerMin,
+    groupPerMin: cfg.limits.groupPerMin,
+    apiKeyPerMin: cfg.limits.apiKeyPerMin,
+    contextTokens: cfg.limits.contextTokens,
+    maxTokens: cfg.model.maxTokens,
+    eventLeaseMs: 120_000,
+  };
+}
+
+/** Build an engine from its parts; tests pass their own store, model and clock. */
+export function createEngine(
+  parts: { store: Store; model: ModelClient; clock: Clock; log: Logger; config: EngineConfig; limits?: RateLimits; modelConcurrency?: number },
+  opts: EngineOptions = {},
+): Engine {
+  const deps: EngineDeps = {
+    store: parts.store,
+    model: parts.model,
+    clock: parts.clock,
+    log: parts.log,
+    config: parts.config,
+    limits: parts.limits ?? new MemoryRateLimits(),
+    modelSlots: new Semaphore(parts.modelConcurrency ?? 8),
+  };
+  return new Engine(deps, opts);
+}

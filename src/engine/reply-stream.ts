@@ -1,0 +1,58 @@
+import type { ReplyEvent } from '../core/types.js';
+
+/**
+ * A one-consumer, unbounded push channel of ReplyEvents. The engine writes at the model's
+ * pace; the consumer (an adapter pacing edits, an SSE response) reads at its own. Because the
+ * engine, not the consumer, drives the turn, a slow or vanished consumer never loses the reply:
+ * it is persisted regardless.
+ */
+export class ReplyStream implements AsyncIterable<ReplyEvent> {
+  private buffer: ReplyEvent[] = [];
+  private waiting: ((r: IteratorResult<ReplyEvent>) => void) | undefined;
+  private closed = false;
+  private resolveDone!: () => void;
+  /** Resolves when the engine has finished with this message (answered, ignored or failed). */
+  readonly done: Promise<void> = new Promise((r) => (this.resolveDone = r));
+
+  push(event: ReplyEvent): void {
+    if (this.closed) return;
+    if (this.waiting) {
+      const w = this.waiting;
+      this.waiting = undefined;
+      w({ value: event, done: false });
+    } else this.buffer.push(event);
+  }
+
+  end(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.waiting) {
+      const w = this.waiting;
+      this.waiting = undefined;
+      w({ value: undefined, done: true });
+    }
+    this.resolveDone();
+  }
+
+  get ended(): boolean {
+    return this.closed;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<ReplyEvent> {
+    return {
+      next: () => {
+        const e = this.buffer.shift();
+        if (e) return Promise.resolve({ value: e, done: false });
+        if (this.closed) return Promise.resolve({ value: undefined, done: true });
+        return new Promise((r) => (this.waiting = r));
+      },
+    };
+  }
+
+  /** Read everything (tests, sync HTTP). */
+  async collect(): Promise<ReplyEvent[]> {
+    const out: ReplyEvent[] = [];
+    for await (const e of this) out.push(e);
+    return out;
+  }
+}

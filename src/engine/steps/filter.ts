@@ -1,0 +1,7 @@
+import type { Step } from '../pipeline.js';
+
+/** Bots' messages (our own included) never reach any other step. */
+export const ignoreBots: Step = async (ctx, next) => {
+  if (ctx.msg.fromBot) return;
+  await next();
+};

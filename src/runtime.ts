@@ -1,0 +1,82 @@
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Config } from './config.js';
+import type { Clock } from './core/clock.js';
+import { systemClock } from './core/clock.js';
+import type { PlatformAdapter } from './core/adapter.js';
+import { createLogger, type Logger } from './log.js';
+import { openStore, type Store } from './store/index.js';
+import { createModel, type ModelClient } from './llm/index.js';
+import { createEngine, engineConfigFrom, type Engine } from './engine/index.js';
+import { buildApp } from './http/app.js';
+import { loadPresets } from './presets.js';
+
+/** Where shipped presets live, relative to this file in both `src/` (tsx) and `dist/src/` (built). */
+export function defaultPresetDir(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  return here.includes(`${join('dist', 'src')}`) ? join(here, '..', '..', 'data', 'presets') : join(here, '..', 'data', 'presets');
+}
+
+export interface Runtime {
+  config: Config;
+  log: Logger;
+  store: Store;
+  model: ModelClient;
+  engine: Engine;
+  app: FastifyInstance;
+  adapters: PlatformAdapter[];
+  /** The address the HTTP server listens on, e.g. http://127.0.0.1:3000. */
+  url: string;
+  /** Stop input, let in-flight turns finish within the deadline, close the database. */
+  shutdown(reason?: string): Promise<void>;
+}
+
+/** Parts a test (or an embedding program) may supply instead of the defaults. */
+export interface RuntimeOverrides {
+  log?: Logger;
+  clock?: Clock;
+  model?: ModelClient;
+  presetDir?: string;
+  /** Build platform adapters; main.ts passes the real ones for every configured platform. */
+  adapters?: (ctx: { config: Config; engine: Engine; log: Logger; store: Store }) => PlatformAdapter[];
+}
+
+/**
+ * The composition root: config → store → model → engine → adapters → HTTP → scheduler.
+ * `main.ts` calls this with the environment; end-to-end tests call it with fakes' addresses.
+ */
+export async function startRuntime(config: Config, overrides: RuntimeOverrides = {}): Promise<Runtime> {
+  const log = overrides.log ?? createLogger({ level: config.logLevel, secrets: config.secrets });
+  const clock = overrides.clock ?? systemClock;
+  const store = await openStore(config.databasePath, clock);
+  await loadPresets(store, overrides.presetDir ?? defaultPresetDir(), log);
+  const model = overrides.model ?? createModel(config.model, log);
+  const engine = createEngine({ store, model, clock, log, config: engineConfigFrom(config), modelConcurrency: config.model.concurrency });
+  const adapters = overrides.adapters?.({ config, engine, log, store }) ?? [];
+  const rawRoutes = adapters.flatMap((a) => a.routes?.() ?? []);
+  const app = await buildApp({ config, store, engine, log, rawRoutes });
+  await app.listen({ port: config.port, host: config.host });
+  const addr = app.server.address();
+  const url = typeof addr === 'object' && addr ? `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}` : String(addr);
+  for (const a of adapters) {
+    await a.start();
+    log.info({ platform: a.platform }, 'adapter started');
+  }
+  log.info({ url, model: model.label, adapters: adapters.map((a) => a.platform) }, 'charbridge is running');
+
+  let closing: Promise<void> | undefined;
+  const shutdown = (reason = 'shutdown') =>
+    (closing ??= (async () => {
+      log.info({ reason }, 'shutting down: no new input, finishing in-flight turns');
+      engine.stopAccepting();
+      await Promise.allSettled(adapters.map((a) => a.stop()));
+      const drained = await engine.drain(config.shutdownTimeoutMs);
+      if (!drained) log.warn({ inFlight: engine.inFlightCount }, 'shutdown deadline reached with turns still running');
+      await app.close();
+      await store.close();
+      log.info('stopped');
+    })());
+
+  return { config, log, store, model, engine, app, adapters, url, shutdown };
+}

@@ -1,0 +1,185 @@
+import { sql } from 'kysely';
+import type { Character, Gender } from '../core/types.js';
+import type { Clock } from '../core/clock.js';
+import { newId } from '../core/ids.js';
+import type { DB } from './db.js';
+import type { CharacterRow } from './schema.js';
+
+/** Owner id stored for shipped presets. */
+export const PRESET_OWNER = '';
+
+/** The writable fields of a character, as the engine and the HTTP API pass them in. */
+export type CharacterInput = Omit<Character, 'id' | 'slug' | 'ownerId' | 'isPreset' | 'createdAt' | 'updatedAt'> & {
+  slug?: string;
+};
+
+export function toCharacter(r: CharacterRow): Character {
+  return {
+    id: r.id,
+    slug: r.slug,
+    ownerId: r.owner_id === PRESET_OWNER ? null : r.owner_id,
+    isPreset: r.owner_id === PRESET_OWNER,
+    isPublic: r.is_public === 1,
+    name: r.name,
+    personality: r.personality,
+    speakingStyle: r.speaking_style,
+    description: r.description,
+    gender: r.gender as Gender | null,
+    age: r.age,
+    occupation: r.occupation,
+    appearanceDescription: r.appearance_description,
+    avatar: r.avatar,
+    profilePhotoUrl: r.profile_photo_url,
+    canInitiateConversation: r.can_initiate === 1,
+    scenario: r.scenario,
+    greeting: r.greeting,
+    exampleDialogue: r.example_dialogue,
+    systemPrompt: r.system_prompt,
+    postHistoryInstructions: r.post_history_instructions,
+    tags: JSON.parse(r.tags) as string[],
+    model: r.model,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+function toRow(input: Partial<CharacterInput>): Partial<CharacterRow> {
+  const row: Partial<CharacterRow> = {};
+  const map: Array<[keyof CharacterInput, keyof CharacterRow]> = [
+    ['name', 'name'], ['personality', 'personality'], ['speakingStyle', 'speaking_style'], ['description', 'description'],
+    ['gender', 'gender'], ['age', 'age'], ['occupation', 'occupation'], ['appearanceDescription', 'appearance_description'],
+    ['avatar', 'avatar'], ['profilePhotoUrl', 'profile_photo_url'], ['scenario', 'scenario'], ['greeting', 'greeting'],
+    ['exampleDialogue', 'example_dialogue'], ['systemPrompt', 'system_prompt'],
+    ['postHistoryInstructions', 'post_history_instructions'], ['model', 'model'], ['slug', 'slug'],
+  ];
+  for (const [from, to] of map) if (input[from] !== undefined) (row as Record<string, unknown>)[to] = input[from] ?? null;
+  if (input.isPublic !== undefined) row.is_public = input.isPublic ? 1 : 0;
+  if (input.canInitiateConversation !== undefined) row.can_initiate = input.canInitiateConversation ? 1 : 0;
+  if (input.tags !== undefined) row.tags = JSON.stringify(input.tags);
+  return row;
+}
+
+/** "Customer Support" → "customer-support"; never empty. */
+export function slugify(name: string): string {
+  const s = name
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 60);
+  return s || 'character';
+}
+
+/** Characters: presets (owner ''), tenant-owned, and public ones. */
+export class CharacterRepo {
+  constructor(private db: DB, private clock: Clock) {}
+
+  async get(id: string): Promise<Character | undefined> {
+    const r = await this.db.selectFrom('characters').selectAll().where('id', '=', id).executeTakeFirst();
+    return r && toCharacter(r);
+  }
+
+  /**
+   * Find by id or slug among what `viewerId` may see: presets, public characters and its own.
+   * The viewer's own slug wins over a preset's, which wins over a public one.
+   */
+  async findVisible(ref: string, viewerId: string | null): Promise<Character | undefined> {
+    const byId = await this.get(ref);
+    if (byId && (byId.isPreset || byId.isPublic || (viewerId !== null && byId.ownerId === viewerId))) return byId;
+    const owners = viewerId === null ? [PRESET_OWNER] : [viewerId, PRESET_OWNER];
+    const rows = await this.db
+      .selectFrom('characters')
+      .selectAll()
+      .where('slug', '=', ref.toLowerCase())
+      .where((eb) => eb.or([eb('owner_id', 'in', owners), eb('is_public', '=', 1)]))
+      .execute();
+    const rank = (r: CharacterRow) => (r.owner_id === viewerId ? 0 : r.owner_id === PRESET_OWNER ? 1 : 2);
+    const best = rows.sort((a, b) => rank(a) - rank(b))[0];
+    return best && toCharacter(best);
+  }
+
+  /** Presets and public characters by name or slug, case-insensitive (platform `/character Name`). */
+  async findByName(name: string): Promise<Character | undefined> {
+    const q = name.trim().toLowerCase();
+    const r = await this.db
+      .selectFrom('characters')
+      .selectAll()
+      .where((eb) => eb.or([eb('owner_id', '=', PRESET_OWNER), eb('is_public', '=', 1)]))
+      .where((eb) => eb.or([eb(sql`lower(name)`, '=', q), eb('slug', '=', slugify(q))]))
+      .orderBy('owner_id', 'asc')
+      .executeTakeFirst();
+    return r && toCharacter(r);
+  }
+
+  /** Presets first, then public characters, by name (the platform `/character` list). */
+  async listShared(limit = 50): Promise<Character[]> {
+    const rows = await this.db
+      .selectFrom('characters')
+      .selectAll()
+      .where((eb) => eb.or([eb('owner_id', '=', PRESET_OWNER), eb('is_public', '=', 1)]))
+      .orderBy(sql`owner_id = ''`, 'desc')
+      .orderBy('name')
+      .limit(limit)
+      .execute();
+    return rows.map(toCharacter);
+  }
+
+  /** Insert or refresh a shipped preset; its id is derived from the slug so reloads are idempotent. */
+  async upsertPreset(input: CharacterInput & { slug: string }): Promise<Character> {
+    const now = new Date(this.clock.now()).toISOString();
+    const id = `preset_${input.slug}`;
+    const row = { ...toRow(input), is_public: 1 };
+    await this.db
+      .insertInto('characters')
+      .values({ ...(row as CharacterRow), id, slug: input.slug, owner_id: PRESET_OWNER, created_at: now, updated_at: now })
+      .onConflict((oc) => oc.column('id').doUpdateSet({ ...row, updated_at: now }))
+      .execute();
+    return (await this.get(id))!;
+  }
+
+  /** Create a tenant character; the slug is made unique per owner by suffixing -2, -3… */
+  async create(input: CharacterInput, ownerId: string): Promise<Character> {
+    const now = new Date(this.clock.now()).toISOString();
+    const id = newId('char');
+    const slug = await this.uniqueSlug(input.slug ?? slugify(input.name), ownerId);
+    await this.db
+      .insertInto('characters')
+      .values({ ...({ tags: '[]', is_public: 0, can_initiate: 0 } as Partial<CharacterRow>), ...(toRow(input) as CharacterRow), id, slug, owner_id: ownerId, created_at: now, updated_at: now })
+      .execute();
+    return (await this.get(id))!;
+  }
+
+  async update(id: string, patch: Partial<CharacterInput>): Promise<Character | undefined> {
+    const now = new Date(this.clock.now()).toISOString();
+    const row = toRow(patch);
+    if (patch.name !== undefined && patch.slug === undefined) {
+      const current = await this.get(id);
+      if (current && current.name !== patch.name) row.slug = await this.uniqueSlug(slugify(patch.name), current.ownerId ?? PRESET_OWNER, id);
+    }
+    await this.db.updateTable('characters').set({ ...row, updated_at: now }).where('id', '=', id).execute();
+    return this.get(id);
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const r = await this.db.deleteFrom('characters').where('id', '=', id).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  private async uniqueSlug(base: string, ownerId: string, exceptId?: string): Promise<string> {
+    const taken = new Set(
+      (
+        await this.db
+          .selectFrom('characters')
+          .select(['slug', 'id'])
+          .where('owner_id', '=', ownerId)
+          .where((eb) => eb.or([eb('slug', '=', base), eb('slug', 'like', `${base}-%`)]))
+          .execute()
+      )
+        .filter((r) => r.id !== exceptId)
+        .map((r) => r.slug),
+    );
+    if (!taken.has(base)) return base;
+    for (let i = 2; ; i++) if (!taken.has(`${base}-${i}`)) return `${base}-${i}`;
+  }
+}

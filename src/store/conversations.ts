@@ -1,0 +1,119 @@
+import type { ChatType, Conversation, Platform } from '../core/types.js';
+import type { Clock } from '../core/clock.js';
+import { newId } from '../core/ids.js';
+import type { DB } from './db.js';
+import type { ConversationRow } from './schema.js';
+
+export function toConversation(r: ConversationRow): Conversation {
+  return {
+    id: r.id,
+    scopeKey: r.scope_key,
+    platform: r.platform as Platform,
+    chatType: r.chat_type as ChatType,
+    ownerId: r.owner_id,
+    characterId: r.character_id,
+    contextStartSeq: r.context_start_seq,
+    metadata: r.metadata ? (JSON.parse(r.metadata) as Record<string, unknown>) : null,
+    messageCount: r.message_count,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+/** Conversations: platform ones found by their encoded scope key, API ones by id. */
+export class ConversationRepo {
+  constructor(private db: DB, private clock: Clock) {}
+
+  async get(id: string): Promise<Conversation | undefined> {
+    const r = await this.db.selectFrom('conversations').selectAll().where('id', '=', id).executeTakeFirst();
+    return r && toConversation(r);
+  }
+
+  async getByScope(scopeKey: string): Promise<Conversation | undefined> {
+    const r = await this.db.selectFrom('conversations').selectAll().where('scope_key', '=', scopeKey).executeTakeFirst();
+    return r && toConversation(r);
+  }
+
+  /** The conversation for a scope key, created on first use; safe against two callers racing. */
+  async getOrCreateByScope(
+    scopeKey: string,
+    init: { platform: Platform; chatType: ChatType; ownerId?: string | null; characterId?: string | null },
+  ): Promise<Conversation> {
+    const existing = await this.getByScope(scopeKey);
+    if (existing) return existing;
+    await this.db
+      .insertInto('conversations')
+      .values(this.newRow({ ...init, scopeKey }))
+      .onConflict((oc) => oc.column('scope_key').doNothing())
+      .execute();
+    return (await this.getByScope(scopeKey))!;
+  }
+
+  /** A new conversation addressed by id (API sessions). */
+  async create(init: {
+    platform: Platform;
+    chatType: ChatType;
+    ownerId: string | null;
+    characterId: string | null;
+    scopeKey?: string | null;
+    metadata?: Record<string, unknown> | null;
+  }): Promise<Conversation> {
+    const row = this.newRow(init);
+    await this.db.insertInto('conversations').values(row).execute();
+    return toConversation(row);
+  }
+
+  async setCharacter(id: string, characterId: string | null): Promise<void> {
+    await this.db.updateTable('conversations').set({ character_id: characterId }).where('id', '=', id).execute();
+  }
+
+  async setMetadata(id: string, metadata: Record<string, unknown> | null): Promise<void> {
+    await this.db.updateTable('conversations').set({ metadata: metadata ? JSON.stringify(metadata) : null }).where('id', '=', id).execute();
+  }
+
+  /** Hide every message so far from the model; the rows stay for audit and history. */
+  async clearContext(id: string): Promise<void> {
+    const max = await this.db
+      .selectFrom('messages')
+      .select((eb) => eb.fn.max('seq').as('m'))
+      .where('conversation_id', '=', id)
+      .executeTakeFirst();
+    await this.db
+      .updateTable('conversations')
+      .set({ context_start_seq: Number(max?.m ?? 0), updated_at: new Date(this.clock.now()).toISOString() })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  /** Delete a conversation and (by cascade) its messages, for good. */
+  async delete(id: string): Promise<boolean> {
+    const r = await this.db.deleteFrom('conversations').where('id', '=', id).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  private newRow(init: {
+    platform: Platform;
+    chatType: ChatType;
+    ownerId?: string | null;
+    characterId?: string | null;
+    scopeKey?: string | null;
+    metadata?: Record<string, unknown> | null;
+  }): ConversationRow {
+    const now = new Date(this.clock.now()).toISOString();
+    return {
+      id: newId('conv'),
+      scope_key: init.scopeKey ?? null,
+      platform: init.platform,
+      chat_type: init.chatType,
+      owner_id: init.ownerId ?? null,
+      character_id: init.characterId ?? null,
+      context_start_seq: 0,
+      metadata: init.metadata ? JSON.stringify(init.metadata) : null,
+      message_count: 0,
+      created_at: now,
+      updated_at: now,
+      last_user_at: null,
+      last_assistant_at: null,
+    };
+  }
+}

@@ -1,0 +1,44 @@
+import type { Clock } from '../core/clock.js';
+import { systemClock } from '../core/clock.js';
+import { openDatabase, type DB } from './db.js';
+import { CharacterRepo } from './characters.js';
+import { ConversationRepo } from './conversations.js';
+import { MessageRepo } from './messages.js';
+import { SettingsRepo } from './settings.js';
+import { EventRepo } from './events.js';
+import { UsageRepo } from './usage.js';
+
+export type { DB } from './db.js';
+export { CharacterRepo, slugify, PRESET_OWNER, type CharacterInput } from './characters.js';
+export { ConversationRepo } from './conversations.js';
+export { MessageRepo, type NewMessage } from './messages.js';
+export { SettingsRepo, DEFAULT_CHAT_SETTINGS, type ChatSettings, type Scope, type Engage } from './settings.js';
+export { EventRepo } from './events.js';
+export { UsageRepo, type UsageTotals } from './usage.js';
+
+/** Every repository over one database handle. Only `src/store/` touches the database. */
+export interface Store {
+  db: DB;
+  characters: CharacterRepo;
+  conversations: ConversationRepo;
+  messages: MessageRepo;
+  settings: SettingsRepo;
+  events: EventRepo;
+  usage: UsageRepo;
+  close(): Promise<void>;
+}
+
+/** @example const store = await openStore(':memory:'); */
+export async function openStore(path: string, clock: Clock = systemClock): Promise<Store> {
+  const db = await openDatabase(path);
+  return {
+    db,
+    characters: new CharacterRepo(db, clock),
+    conversations: new ConversationRepo(db, clock),
+    messages: new MessageRepo(db, clock),
+    settings: new SettingsRepo(db, clock),
+    events: new EventRepo(db),
+    usage: new UsageRepo(db, clock),
+    close: () => db.destroy(),
+  };
+}

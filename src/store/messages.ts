@@ -1,0 +1,96 @@
+import { sql, type Selectable } from 'kysely';
+import type { MessageKind, MessageRole, StoredMessage } from '../core/types.js';
+import type { Clock } from '../core/clock.js';
+import { newId } from '../core/ids.js';
+import type { DB } from './db.js';
+import type { MessageRow } from './schema.js';
+
+export function toMessage(r: Selectable<MessageRow>): StoredMessage {
+  return {
+    seq: r.seq,
+    id: r.id,
+    conversationId: r.conversation_id,
+    role: r.role as MessageRole,
+    kind: r.kind as MessageKind,
+    content: r.content,
+    imageUrls: r.image_urls ? (JSON.parse(r.image_urls) as string[]) : [],
+    tokenCount: r.token_count,
+    authorId: r.author_id,
+    authorName: r.author_name,
+    createdAt: r.created_at,
+  };
+}
+
+export interface NewMessage {
+  conversationId: string;
+  role: MessageRole;
+  kind: MessageKind;
+  content: string;
+  imageUrls?: string[];
+  tokenCount: number;
+  authorId?: string | null;
+  authorName?: string | null;
+  /** Use a pre-made id (e.g. one already promised to a client). */
+  id?: string;
+}
+
+/** Messages, ordered by an autoincrement `seq`; every read walks the (conversation_id, seq) index. */
+export class MessageRepo {
+  constructor(private db: DB, private clock: Clock) {}
+
+  /** Append a message and bump the conversation's counters in one transaction. */
+  async append(m: NewMessage): Promise<StoredMessage> {
+    const now = new Date(this.clock.now()).toISOString();
+    return this.db.transaction().execute(async (tx) => {
+      const row = await tx
+        .insertInto('messages')
+        .values({
+          id: m.id ?? newId('msg'),
+          conversation_id: m.conversationId,
+          role: m.role,
+          kind: m.kind,
+          content: m.content,
+          image_urls: m.imageUrls && m.imageUrls.length ? JSON.stringify(m.imageUrls) : null,
+          token_count: m.tokenCount,
+          author_id: m.authorId ?? null,
+          author_name: m.authorName ?? null,
+          created_at: now,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      const countsForHistory = m.kind !== 'system-notice';
+      await tx
+        .updateTable('conversations')
+        .set({
+          updated_at: now,
+          ...(countsForHistory ? { message_count: sql<number>`message_count + 1` } : {}),
+          ...(m.role === 'user' ? { last_user_at: now } : {}),
+          ...(m.role === 'assistant' ? { last_assistant_at: now } : {}),
+        })
+        .where('id', '=', m.conversationId)
+        .execute();
+      return toMessage(row);
+    });
+  }
+
+  /**
+   * Newest first: up to `limit` messages with seq above `afterSeq` and below `beforeSeq`.
+   * The context builder pages through this until its token budget is full.
+   */
+  async newest(conversationId: string, opts: { afterSeq?: number; beforeSeq?: number; limit: number; kinds?: MessageKind[] }): Promise<StoredMessage[]> {
+    let q = this.db
+      .selectFrom('messages')
+      .selectAll()
+      .where('conversation_id', '=', conversationId)
+      .where('seq', '>', opts.afterSeq ?? 0);
+    if (opts.beforeSeq !== undefined) q = q.where('seq', '<', opts.beforeSeq);
+    if (opts.kinds) q = q.where('kind', 'in', opts.kinds);
+    const rows = await q.orderBy('seq', 'desc').limit(opts.limit).execute();
+    return rows.map(toMessage);
+  }
+
+  async get(id: string): Promise<StoredMessage | undefined> {
+    const r = await this.db.selectFrom('messages').selectAll().where('id', '=', id).executeTakeFirst();
+    return r && toMessage(r);
+  }
+}

@@ -1,0 +1,115 @@
+import { ManualClock, type Clock } from '../../src/core/clock.js';
+import type { InboundMessage } from '../../src/core/types.js';
+import { createLogger, type Logger } from '../../src/log.js';
+import { openStore, type Store } from '../../src/store/index.js';
+import { OpenAIModel } from '../../src/llm/index.js';
+import { createEngine, type Engine, type EngineConfig, type EngineOptions, type RateLimits } from '../../src/engine/index.js';
+import { loadPresets } from '../../src/presets.js';
+import { defaultPresetDir } from '../../src/runtime.js';
+import { startFakeOpenAI, type FakeOpenAI } from '../fakes/openai.js';
+
+/** A logger that writes nowhere (set TEST_LOG=debug to see the engine talk). */
+export function testLogger(): Logger {
+  return createLogger({ level: process.env.TEST_LOG ?? 'silent' });
+}
+
+export const testEngineConfig = (over: Partial<EngineConfig> = {}): EngineConfig => ({
+  adminUserIds: ['telegram:999'],
+  defaultCharacter: 'aria',
+  userPerMin: 1000,
+  groupPerMin: 1000,
+  apiKeyPerMin: 1000,
+  contextTokens: 8000,
+  maxTokens: 512,
+  eventLeaseMs: 120_000,
+  ...over,
+});
+
+export interface Harness {
+  store: Store;
+  fake: FakeOpenAI;
+  model: OpenAIModel;
+  engine: Engine;
+  clock: Clock;
+  log: Logger;
+  close(): Promise<void>;
+}
+
+/**
+ * The real engine over an in-memory SQLite store with the shipped presets, talking through the
+ * real openai SDK to the fake OpenAI server on loopback.
+ */
+export async function startHarness(
+  opts: { config?: Partial<EngineConfig>; clock?: Clock; limits?: RateLimits; engine?: EngineOptions; maxRetries?: number; concurrency?: number } = {},
+): Promise<Harness> {
+  const clock = opts.clock ?? new ManualClock();
+  const log = testLogger();
+  const store = await openStore(':memory:', clock);
+  await loadPresets(store, defaultPresetDir());
+  const fake = await startFakeOpenAI();
+  const model = new OpenAIModel({ apiKey: fake.apiKey, baseURL: fake.baseURL, model: 'fake-model', timeoutMs: 5000, maxRetries: opts.maxRetries ?? 2 }, clock);
+  const engine = createEngine(
+    { store, model, clock, log, config: testEngineConfig(opts.config), ...(opts.limits ? { limits: opts.limits } : {}), modelConcurrency: opts.concurrency ?? 8 },
+    opts.engine,
+  );
+  return {
+    store,
+    fake,
+    model,
+    engine,
+    clock,
+    log,
+    close: async () => {
+      await engine.drain(5000);
+      await fake.close();
+      await store.close();
+    },
+  };
+}
+
+let eventSeq = 0;
+
+/** A platform message with sensible defaults: a Telegram DM from user 1. */
+export function inbound(over: Partial<InboundMessage> = {}): InboundMessage {
+  eventSeq++;
+  return {
+    platform: 'telegram',
+    eventId: `ev-${eventSeq}-${Math.random().toString(36).slice(2)}`,
+    chatId: '1',
+    chatType: 'dm',
+    userId: '1',
+    userName: 'Sam',
+    messageId: String(eventSeq),
+    text: 'hello',
+    imageUrls: [],
+    mentioned: false,
+    repliedToBot: false,
+    senderIsAdmin: false,
+    ...over,
+  };
+}
+
+/** Send a message through the engine and return what came back, flattened for assertions. */
+export async function say(engine: Engine, msg: InboundMessage): Promise<{ reply?: string; notices: string[]; error?: string; events: string[] }> {
+  return collect(engine.handle.bind(engine), msg);
+}
+
+async function collect(handle: Engine['handle'], msg: InboundMessage) {
+  const out: { reply?: string; notices: string[]; error?: string; events: string[] } = { notices: [], events: [] };
+  for await (const e of handle(msg)) {
+    out.events.push(e.type);
+    if (e.type === 'done') out.reply = e.message.content;
+    if (e.type === 'notice') out.notices.push(e.text);
+    if (e.type === 'error') out.error = e.text;
+  }
+  return out;
+}
+
+/** The text of every user/assistant message the model saw in request `i`. */
+export function seen(fake: FakeOpenAI, i = fake.requests.length - 1): string[] {
+  const req = fake.requests[i];
+  if (!req) return [];
+  return (req.body.messages as Array<{ role: string; content: unknown }>).map((m) =>
+    `${m.role}: ${typeof m.content === 'string' ? m.content : JSON.stringify(m.content)}`,
+  );
+}
