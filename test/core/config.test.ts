@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { ConfigError } from '../../src/core/errors.js';
+
+describe('config', () => {
+  it('starts with no configuration at all: defaults and the offline model', () => {
+    const c = loadConfig({});
+    expect(c.port).toBe(3000);
+    expect(c.databasePath).toBe('data/charbridge.db');
+    expect(c.model.offline).toBe(true);
+    expect(c.limits).toMatchObject({ userPerMin: 10, groupPerMin: 30, apiKeyPerMin: 60 });
+    expect(c.telegram).toBeUndefined();
+  });
+
+  it('names the variable, what is allowed and the fix', () => {
+    try {
+      loadConfig({ PORT: 'abc', RATE_LIMIT_USER_PER_MIN: '0', ADMIN_USER_IDS: 'telegram:1,bogus' });
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      const msg = (err as Error).message;
+      expect(msg).toMatch(/PORT: .*got "abc"/);
+      expect(msg).toMatch(/RATE_LIMIT_USER_PER_MIN: .*>=1/);
+      expect(msg).toMatch(/ADMIN_USER_IDS: each entry must look like platform:userId/);
+      expect(msg).toContain('.env.example');
+    }
+  });
+
+  it('never echoes a secret in a configuration error', () => {
+    expect(() => loadConfig({ ADMIN_API_KEY: 'short-secret' })).toThrow(/ADMIN_API_KEY: .*\(got \(hidden\)\)/);
+  });
+
+  it('requires a webhook secret with a Telegram webhook URL', () => {
+    expect(() => loadConfig({ TELEGRAM_BOT_TOKEN: '1:abc', TELEGRAM_WEBHOOK_URL: 'https://x.example/tg' })).toThrow(/TELEGRAM_WEBHOOK_SECRET/);
+  });
+
+  it('uses a real model as soon as a key or a base URL is set', () => {
+    expect(loadConfig({ OPENAI_BASE_URL: 'http://127.0.0.1:11434/v1' }).model.offline).toBe(false);
+    expect(loadConfig({ OPENAI_API_KEY: 'sk-123456' }).model.offline).toBe(false);
+  });
+});

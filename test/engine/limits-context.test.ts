@@ -1,0 +1,78 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { inbound, say, seen, startHarness, type Harness } from '../helpers/harness.js';
+import { Semaphore } from '../../src/engine/index.js';
+import { countTokens } from '../../src/llm/index.js';
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+describe('rate limits', () => {
+  it('stops a user over the per-user limit with one notice per window, without calling the model', async () => {
+    h = await startHarness({ config: { userPerMin: 2 } });
+    const results = [];
+    for (let i = 0; i < 5; i++) results.push(await say(h.engine, inbound({ text: `m${i}` })));
+    expect(results.filter((r) => r.reply).length).toBe(2);
+    const notices = results.flatMap((r) => r.notices);
+    expect(notices).toHaveLength(1);
+    expect(notices[0]).toMatch(/too quickly/);
+    expect(h.fake.requests).toHaveLength(2);
+  });
+
+  it('applies the per-group limit across members and an admin-set per-user limit', async () => {
+    h = await startHarness({ config: { groupPerMin: 3 } });
+    const g = { chatId: '-1', chatType: 'group' as const, mentioned: true };
+    for (let i = 0; i < 4; i++) await say(h.engine, inbound({ ...g, userId: String(i), text: `u${i}` }));
+    expect(h.fake.requests).toHaveLength(3);
+
+    await say(h.engine, inbound({ chatId: '-2', chatType: 'group', senderIsAdmin: true, text: '/admin limit 1' }));
+    const a = await say(h.engine, inbound({ chatId: '-2', chatType: 'group', mentioned: true, userId: '7', text: 'first' }));
+    const b = await say(h.engine, inbound({ chatId: '-2', chatType: 'group', mentioned: true, userId: '7', text: 'second' }));
+    expect(a.reply).toBeDefined();
+    expect(b.reply).toBeUndefined();
+    expect(b.notices[0]).toMatch(/too quickly/);
+  });
+
+  it('caps concurrent model calls globally', async () => {
+    const s = new Semaphore(2);
+    const r1 = await s.acquire();
+    await s.acquire();
+    let third = false;
+    const p = s.acquire().then(() => (third = true));
+    await Promise.resolve();
+    expect(third).toBe(false);
+    r1();
+    await p;
+    expect(third).toBe(true);
+  });
+});
+
+describe('context window', () => {
+  it('fits the newest messages under CONTEXT_TOKENS and drops the oldest', async () => {
+    h = await startHarness({ config: { contextTokens: 600 } });
+    for (let i = 0; i < 30; i++) await say(h.engine, inbound({ text: `message number ${i} ${'pad '.repeat(10)}` }));
+    const body = h.fake.requests.at(-1)!.body;
+    const texts = seen(h.fake);
+    expect(texts.at(-1)).toContain('message number 29');
+    expect(texts.join('\n')).not.toContain('message number 0 ');
+    expect(texts.join('\n')).toContain('message number 28');
+    const total = (body.messages as Array<{ content: string }>).reduce((n, m) => n + countTokens(m.content) + 4, 0);
+    expect(total).toBeLessThanOrEqual(600);
+  });
+
+  it('reads only as many rows as the window needs, whatever the history length', async () => {
+    h = await startHarness({ config: { contextTokens: 400 } });
+    const conv = await h.store.conversations.create({ platform: 'api', chatType: 'dm', ownerId: null, characterId: null });
+    for (let i = 0; i < 2000; i++) {
+      await h.store.messages.append({ conversationId: conv.id, role: i % 2 ? 'assistant' : 'user', kind: i % 2 ? 'assistant' : 'user', content: `row ${i}`, tokenCount: 3 });
+    }
+    const { buildContext } = await import('../../src/engine/index.js');
+    const character = (await h.store.characters.findVisible('aria', null))!;
+    const built = await buildContext(h.store.messages, { character, conversation: conv, userName: 'Sam', chatType: 'dm', budgetTokens: 400 });
+    expect(built.historyIncluded).toBeGreaterThan(5);
+    expect(built.rowsRead).toBeLessThan(100);
+    expect(built.promptTokens).toBeLessThanOrEqual(400);
+  });
+});
