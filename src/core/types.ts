@@ -101,6 +101,8 @@ export interface Conversation {
   messageCount: number;
   createdAt: string;
   updatedAt: string;
+  /** When either side last spoke (ISO), for idle checks; null before the first message. */
+  lastActivityAt: string | null;
 }
 
 export interface TokenUsage {

@@ -1,4 +1,5 @@
 import type { Clock } from '../core/clock.js';
+import type { Character, Conversation, StoredMessage } from '../core/types.js';
 import type { Logger } from '../log.js';
 import type { ModelClient } from '../llm/index.js';
 import type { Store } from '../store/index.js';
@@ -26,4 +27,10 @@ export interface EngineDeps {
   config: EngineConfig;
   limits: RateLimits;
   modelSlots: Semaphore;
+  hooks?: EngineHooks;
+}
+
+/** Observers of what the engine stores (the proactive scheduler re-times a conversation on each message). */
+export interface EngineHooks {
+  afterMessage?(conversation: Conversation, character: Character, message: StoredMessage): Promise<void>;
 }

@@ -3,12 +3,12 @@ import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { ModelClient } from '../llm/index.js';
 import type { Store } from '../store/index.js';
-import type { EngineConfig, EngineDeps } from './deps.js';
+import type { EngineConfig, EngineDeps, EngineHooks } from './deps.js';
 import { Engine, type EngineOptions } from './engine.js';
 import { MemoryRateLimits, Semaphore, type RateLimits } from './limits.js';
 
 export { Engine, type EngineOptions } from './engine.js';
-export type { EngineDeps, EngineConfig } from './deps.js';
+export type { EngineDeps, EngineConfig, EngineHooks } from './deps.js';
 export { ReplyStream } from './reply-stream.js';
 export { runTurn, MODEL_FAILURE_TEXT, type TurnInput, type TurnResult } from './turn.js';
 export { MemoryRateLimits, Semaphore, NoticeGate, type RateLimits } from './limits.js';
@@ -39,7 +39,7 @@ export function engineConfigFrom(cfg: Config): EngineConfig {
 
 /** Build an engine from its parts; tests pass their own store, model and clock. */
 export function createEngine(
-  parts: { store: Store; model: ModelClient; clock: Clock; log: Logger; config: EngineConfig; limits?: RateLimits; modelConcurrency?: number },
+  parts: { store: Store; model: ModelClient; clock: Clock; log: Logger; config: EngineConfig; limits?: RateLimits; modelConcurrency?: number; hooks?: EngineHooks },
   opts: EngineOptions = {},
 ): Engine {
   const deps: EngineDeps = {
@@ -50,6 +50,7 @@ export function createEngine(
     config: parts.config,
     limits: parts.limits ?? new MemoryRateLimits(),
     modelSlots: new Semaphore(parts.modelConcurrency ?? 8),
+    ...(parts.hooks ? { hooks: parts.hooks } : {}),
   };
   return new Engine(deps, opts);
 }

@@ -53,6 +53,7 @@ export async function runTurn(deps: EngineDeps, input: TurnInput, out: ReplyStre
       authorId: input.user.authorId,
       authorName: input.user.authorName,
     });
+    await notify(deps, conv, character, userMessage);
   }
   const ctx = await buildContext(store.messages, {
     character,
@@ -104,6 +105,7 @@ export async function runTurn(deps: EngineDeps, input: TurnInput, out: ReplyStre
     authorId: character.id,
     authorName: character.name,
   });
+  await notify(deps, conv, character, message);
   await store.usage.record({
     conversationId: conv.id,
     characterId: character.id,
@@ -114,4 +116,14 @@ export async function runTurn(deps: EngineDeps, input: TurnInput, out: ReplyStre
   });
   out.push({ type: 'done', conversationId: conv.id, message: { id: message.id, content: message.content, sentAt: message.createdAt }, usage });
   return { ok: true, message, usage, userMessage };
+}
+
+/** Tell observers about a stored message; their failure never breaks a turn. */
+async function notify(deps: EngineDeps, conv: Conversation, character: Character, message: StoredMessage): Promise<void> {
+  if (!deps.hooks?.afterMessage) return;
+  try {
+    await deps.hooks.afterMessage(conv, character, message);
+  } catch (err) {
+    deps.log.warn({ err, conversationId: conv.id }, 'afterMessage hook failed');
+  }
 }

@@ -1,12 +1,23 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { RawHttpRoute } from '../core/adapter.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
 import type { Engine } from '../engine/index.js';
 import type { Config } from '../config.js';
-import { errorHandler } from './errors.js';
+import { ChatService } from '../services/chat.js';
+import { errorHandler, toErrorResponse } from './errors.js';
+import { apiKeyHook } from './auth.js';
+import type { HttpContext } from './context.js';
+import { characterRoutes } from './routes/characters.js';
+import { chatRoutes } from './routes/chat.js';
+import { conversationRoutes } from './routes/conversations.js';
+import { updateRoutes } from './routes/updates.js';
+import { apiKeyRoutes } from './routes/api-keys.js';
 
-/** What the HTTP layer needs; routes receive it through `app.deps`. */
+/** What the HTTP layer needs; route modules receive it (plus the chat service) as an HttpContext. */
 export interface HttpDeps {
   config: Config;
   store: Store;
@@ -14,27 +25,91 @@ export interface HttpDeps {
   log: Logger;
   /** Platform webhook routes (Telegram, Slack) served on this same server. */
   rawRoutes?: RawHttpRoute[];
+  /** The shared chat service; built from the other deps when absent. */
+  chat?: ChatService;
 }
 
 /**
- * The fastify app: health check, error mapper, and the platform webhook routes. Route modules
- * under `routes/` register the API on top.
+ * The fastify app: health check, error mapper, the platform webhook routes, and the HTTP API
+ * (`/api/v1`, one route module per resource) with its OpenAPI document at `/openapi.json` and
+ * docs at `/docs`, both generated from the routes' zod schemas.
  */
 export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.log.child({ component: 'http' }) as unknown as FastifyBaseLogger,
     bodyLimit: deps.config.maxBodyBytes,
     trustProxy: true,
+    // Router-level refusals (bad URL encoding, over-long path parameters) get the one error shape too.
+    frameworkErrors: (err, _req, reply) => {
+      const { status, body, headers } = toErrorResponse(err, deps.log);
+      void (reply as unknown as FastifyReply).status(status).headers(headers).send(body);
+    },
   });
   app.setErrorHandler(errorHandler(deps.log));
   app.setNotFoundHandler((req, reply) => {
     void reply.status(404).send({ error: { code: 'NOT_FOUND', message: `No route ${req.method} ${req.url.split('?')[0]}` } });
   });
 
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.decorateRequest('caller', null);
+
   app.get('/health', async () => ({ status: 'ok' as const }));
 
   for (const route of deps.rawRoutes ?? []) mountRaw(app, route);
+
+  const chat =
+    deps.chat ??
+    new ChatService({
+      store: deps.store,
+      engine: deps.engine,
+      log: deps.log,
+      clock: deps.engine.deps.clock,
+      apiKeyPerMin: deps.config.limits.apiKeyPerMin,
+      ssrfAllowHosts: deps.config.ssrfAllowHosts,
+    });
+  await registerApi(app, { config: deps.config, store: deps.store, engine: deps.engine, log: deps.log, chat });
   return app;
+}
+
+/** OpenAPI + docs, then every v1 route module behind the API key hook. */
+async function registerApi(app: FastifyInstance, ctx: HttpContext): Promise<void> {
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'charbridge HTTP API',
+        version: '1.0.0',
+        description: 'Characters, chat (sync, async, stream), conversations and the updates feed. Errors are always {"error":{"code","message","details"}}.',
+      },
+      components: {
+        securitySchemes: {
+          apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' },
+          bearer: { type: 'http', scheme: 'bearer' },
+        },
+      },
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  // Long-polls end at once on shutdown; async turns finish writing to the feed before the store closes.
+  app.addHook('preClose', async () => ctx.store.updates.wakeAll());
+  app.addHook('onClose', async () => ctx.chat.drain());
+
+  await app.register(
+    async (v1) => {
+      v1.addHook('onRequest', apiKeyHook(ctx.store, ctx.config.adminApiKey));
+      const api = v1.withTypeProvider<ZodTypeProvider>();
+      await api.register(characterRoutes(ctx));
+      await api.register(chatRoutes(ctx));
+      await api.register(conversationRoutes(ctx));
+      await api.register(updateRoutes(ctx));
+      await api.register(apiKeyRoutes(ctx));
+    },
+    { prefix: '/api/v1' },
+  );
 }
 
 /** Serve a node-style handler (telegraf's webhookCallback, Bolt's receiver) with the raw body. */

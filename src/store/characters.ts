@@ -59,6 +59,10 @@ function toRow(input: Partial<CharacterInput>): Partial<CharacterRow> {
   return row;
 }
 
+function isUniqueViolation(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'SQLITE_CONSTRAINT_UNIQUE';
+}
+
 /** "Customer Support" → "customer-support"; never empty. */
 export function slugify(name: string): string {
   const s = name
@@ -69,6 +73,31 @@ export function slugify(name: string): string {
     .replace(/^-+|-+$/g, '')
     .slice(0, 60);
   return s || 'character';
+}
+
+export type CharacterOwnership = 'all' | 'mine' | 'public' | 'presets';
+
+/** Filters of the character list (seed 001's query parameters). */
+export interface CharacterListQuery {
+  /** Whose "mine" it is: an API key id, or 'admin'. */
+  viewerId: string;
+  /** The admin sees every character, private ones of other keys included. */
+  seesAll: boolean;
+  ownership: CharacterOwnership;
+  /** Substring of name or description, case-insensitive. */
+  search?: string | undefined;
+  gender?: Gender | undefined;
+  ageMin?: number | undefined;
+  ageMax?: number | undefined;
+  /** Substring of occupation, case-insensitive. */
+  occupation?: string | undefined;
+  page: number;
+  limit: number;
+}
+
+/** `%` and `_` in user text match themselves, not anything. */
+function likePattern(text: string): string {
+  return `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
 /** Characters: presets (owner ''), tenant-owned, and public ones. */
@@ -125,6 +154,37 @@ export class CharacterRepo {
     return rows.map(toCharacter);
   }
 
+  /**
+   * One page of the characters `q.viewerId` may see, presets first, then by name, plus the
+   * total for pagination. Both queries use the same filters, so `total` matches the pages.
+   */
+  async list(q: CharacterListQuery): Promise<{ characters: Character[]; total: number }> {
+    let base = this.db.selectFrom('characters');
+    const me = q.viewerId;
+    if (q.ownership === 'mine') base = base.where('owner_id', '=', me);
+    else if (q.ownership === 'presets') base = base.where('owner_id', '=', PRESET_OWNER);
+    else if (q.ownership === 'public') base = base.where('is_public', '=', 1).where('owner_id', '!=', PRESET_OWNER);
+    else if (!q.seesAll) base = base.where((eb) => eb.or([eb('owner_id', '=', PRESET_OWNER), eb('is_public', '=', 1), eb('owner_id', '=', me)]));
+    if (q.search) {
+      const p = likePattern(q.search);
+      base = base.where(sql<boolean>`(lower(name) like ${p} escape '\\' or lower(coalesce(description, '')) like ${p} escape '\\')`);
+    }
+    if (q.occupation) base = base.where(sql<boolean>`lower(coalesce(occupation, '')) like ${likePattern(q.occupation)} escape '\\'`);
+    if (q.gender) base = base.where('gender', '=', q.gender);
+    if (q.ageMin !== undefined) base = base.where('age', '>=', q.ageMin);
+    if (q.ageMax !== undefined) base = base.where('age', '<=', q.ageMax);
+    const count = await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    const rows = await base
+      .selectAll()
+      .orderBy(sql`owner_id = ''`, 'desc')
+      .orderBy(sql`lower(name)`)
+      .orderBy('id')
+      .limit(q.limit)
+      .offset((q.page - 1) * q.limit)
+      .execute();
+    return { characters: rows.map(toCharacter), total: Number(count.n) };
+  }
+
   /** Insert or refresh a shipped preset; its id is derived from the slug so reloads are idempotent. */
   async upsertPreset(input: CharacterInput & { slug: string }): Promise<Character> {
     const now = new Date(this.clock.now()).toISOString();
@@ -142,23 +202,37 @@ export class CharacterRepo {
   async create(input: CharacterInput, ownerId: string): Promise<Character> {
     const now = new Date(this.clock.now()).toISOString();
     const id = newId('char');
-    const slug = await this.uniqueSlug(input.slug ?? slugify(input.name), ownerId);
-    await this.db
-      .insertInto('characters')
-      .values({ ...({ tags: '[]', is_public: 0, can_initiate: 0 } as Partial<CharacterRow>), ...(toRow(input) as CharacterRow), id, slug, owner_id: ownerId, created_at: now, updated_at: now })
-      .execute();
-    return (await this.get(id))!;
+    // Two creates with the same name can pick the same free slug; the unique index refuses the
+    // second, which then picks again instead of failing the request.
+    for (let attempt = 1; ; attempt++) {
+      const slug = await this.uniqueSlug(input.slug ?? slugify(input.name), ownerId);
+      try {
+        await this.db
+          .insertInto('characters')
+          .values({ ...({ tags: '[]', is_public: 0, can_initiate: 0 } as Partial<CharacterRow>), ...(toRow(input) as CharacterRow), id, slug, owner_id: ownerId, created_at: now, updated_at: now })
+          .execute();
+        return (await this.get(id))!;
+      } catch (err) {
+        if (attempt >= 5 || !isUniqueViolation(err)) throw err;
+      }
+    }
   }
 
   async update(id: string, patch: Partial<CharacterInput>): Promise<Character | undefined> {
     const now = new Date(this.clock.now()).toISOString();
     const row = toRow(patch);
-    if (patch.name !== undefined && patch.slug === undefined) {
-      const current = await this.get(id);
-      if (current && current.name !== patch.name) row.slug = await this.uniqueSlug(slugify(patch.name), current.ownerId ?? PRESET_OWNER, id);
+    for (let attempt = 1; ; attempt++) {
+      if (patch.name !== undefined && patch.slug === undefined) {
+        const current = await this.get(id);
+        if (current && current.name !== patch.name) row.slug = await this.uniqueSlug(slugify(patch.name), current.ownerId ?? PRESET_OWNER, id);
+      }
+      try {
+        await this.db.updateTable('characters').set({ ...row, updated_at: now }).where('id', '=', id).execute();
+        return this.get(id);
+      } catch (err) {
+        if (attempt >= 5 || !isUniqueViolation(err)) throw err;
+      }
     }
-    await this.db.updateTable('characters').set({ ...row, updated_at: now }).where('id', '=', id).execute();
-    return this.get(id);
   }
 
   async delete(id: string): Promise<boolean> {

@@ -1,10 +1,11 @@
+import type { Insertable, Selectable } from 'kysely';
 import type { ChatType, Conversation, Platform } from '../core/types.js';
 import type { Clock } from '../core/clock.js';
 import { newId } from '../core/ids.js';
 import type { DB } from './db.js';
 import type { ConversationRow } from './schema.js';
 
-export function toConversation(r: ConversationRow): Conversation {
+export function toConversation(r: Selectable<ConversationRow>): Conversation {
   return {
     id: r.id,
     scopeKey: r.scope_key,
@@ -17,7 +18,24 @@ export function toConversation(r: ConversationRow): Conversation {
     messageCount: r.message_count,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
+    lastActivityAt: [r.last_user_at, r.last_assistant_at].filter((t): t is string => t !== null).sort().at(-1) ?? null,
   };
+}
+
+/** Filters of the conversation list. */
+export interface ConversationListQuery {
+  /** Only this owner's conversations (an API key's sessions); undefined lists everyone's (admin). */
+  ownerId?: string | undefined;
+  platform?: Platform | undefined;
+  characterId?: string | undefined;
+  page: number;
+  limit: number;
+}
+
+/** A conversation with the newest visible message, for list views. */
+export interface ConversationSummary extends Conversation {
+  /** The newest user or character message, as stored (callers shorten it). */
+  preview: string | null;
 }
 
 /** Conversations: platform ones found by their encoded scope key, API ones by id. */
@@ -60,7 +78,40 @@ export class ConversationRepo {
   }): Promise<Conversation> {
     const row = this.newRow(init);
     await this.db.insertInto('conversations').values(row).execute();
-    return toConversation(row);
+    return (await this.get(row.id))!;
+  }
+
+  /**
+   * Newest-updated first. The preview is a correlated subquery that reads one row per
+   * conversation through the (conversation_id, seq) index.
+   */
+  async list(q: ConversationListQuery): Promise<{ conversations: ConversationSummary[]; total: number }> {
+    let base = this.db.selectFrom('conversations');
+    if (q.ownerId !== undefined) base = base.where('owner_id', '=', q.ownerId);
+    if (q.platform !== undefined) base = base.where('platform', '=', q.platform);
+    if (q.characterId !== undefined) base = base.where('character_id', '=', q.characterId);
+    const count = await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    const rows = await base
+      .selectAll('conversations')
+      .select((eb) =>
+        eb
+          .selectFrom('messages')
+          .select('messages.content')
+          .whereRef('messages.conversation_id', '=', 'conversations.id')
+          .where('messages.kind', '!=', 'system-notice')
+          .orderBy('messages.seq', 'desc')
+          .limit(1)
+          .as('preview'),
+      )
+      .orderBy('conversations.updated_at', 'desc')
+      .orderBy('conversations.id')
+      .limit(q.limit)
+      .offset((q.page - 1) * q.limit)
+      .execute();
+    return {
+      conversations: rows.map((r) => ({ ...toConversation(r), preview: r.preview ?? null })),
+      total: Number(count.n),
+    };
   }
 
   async setCharacter(id: string, characterId: string | null): Promise<void> {
@@ -98,7 +149,7 @@ export class ConversationRepo {
     characterId?: string | null;
     scopeKey?: string | null;
     metadata?: Record<string, unknown> | null;
-  }): ConversationRow {
+  }): Insertable<ConversationRow> & { id: string } {
     const now = new Date(this.clock.now()).toISOString();
     return {
       id: newId('conv'),

@@ -7,6 +7,11 @@ import { MessageRepo } from './messages.js';
 import { SettingsRepo } from './settings.js';
 import { EventRepo } from './events.js';
 import { UsageRepo } from './usage.js';
+import { ApiKeyRepo } from './api-keys.js';
+import { UpdateRepo } from './updates.js';
+import { IdempotencyRepo } from './idempotency.js';
+import { ProactiveRepo } from './proactive.js';
+import { WebhookRepo } from './webhooks.js';
 
 export type { DB } from './db.js';
 export { CharacterRepo, slugify, PRESET_OWNER, type CharacterInput } from './characters.js';
@@ -15,6 +20,13 @@ export { MessageRepo, type NewMessage } from './messages.js';
 export { SettingsRepo, DEFAULT_CHAT_SETTINGS, type ChatSettings, type Scope, type Engage } from './settings.js';
 export { EventRepo } from './events.js';
 export { UsageRepo, type UsageTotals } from './usage.js';
+export { ApiKeyRepo, hashApiKey, generateApiKey, type ApiKey, type ApiKeyPatch } from './api-keys.js';
+export { UpdateRepo, type Update, type UpdateKind, type NewUpdate, type UpdateQuery } from './updates.js';
+export { IdempotencyRepo, IDEMPOTENCY_TTL_MS, type IdempotencyBegin } from './idempotency.js';
+export type { CharacterListQuery, CharacterOwnership } from './characters.js';
+export type { ConversationListQuery, ConversationSummary } from './conversations.js';
+export { WebhookRepo, WEBHOOK_DISABLE_AFTER, type WebhookDelivery } from './webhooks.js';
+export { ProactiveRepo, type ProactiveRecord, type ProactivePolicyOverrides, type OutboxRow } from './proactive.js';
 
 /** Every repository over one database handle. Only `src/store/` touches the database. */
 export interface Store {
@@ -25,6 +37,11 @@ export interface Store {
   settings: SettingsRepo;
   events: EventRepo;
   usage: UsageRepo;
+  apiKeys: ApiKeyRepo;
+  updates: UpdateRepo;
+  idempotency: IdempotencyRepo;
+  proactive: ProactiveRepo;
+  webhooks: WebhookRepo;
   close(): Promise<void>;
 }
 
@@ -39,6 +56,11 @@ export async function openStore(path: string, clock: Clock = systemClock): Promi
     settings: new SettingsRepo(db, clock),
     events: new EventRepo(db),
     usage: new UsageRepo(db, clock),
+    apiKeys: new ApiKeyRepo(db, clock),
+    updates: new UpdateRepo(db, clock),
+    idempotency: new IdempotencyRepo(db),
+    proactive: new ProactiveRepo(db),
+    webhooks: new WebhookRepo(db),
     close: () => db.destroy(),
   };
 }

@@ -89,6 +89,20 @@ export class MessageRepo {
     return rows.map(toMessage);
   }
 
+  /**
+   * One page of history for display, oldest first, walking the (conversation_id, seq) index
+   * backwards from `beforeSeq`. Notices the engine stored for itself are left out.
+   */
+  async page(conversationId: string, opts: { beforeSeq?: number | undefined; limit: number }): Promise<{ messages: StoredMessage[]; hasMore: boolean }> {
+    const rows = await this.newest(conversationId, {
+      ...(opts.beforeSeq !== undefined ? { beforeSeq: opts.beforeSeq } : {}),
+      limit: opts.limit + 1,
+      kinds: ['user', 'assistant', 'proactive'],
+    });
+    const hasMore = rows.length > opts.limit;
+    return { messages: rows.slice(0, opts.limit).reverse(), hasMore };
+  }
+
   async get(id: string): Promise<StoredMessage | undefined> {
     const r = await this.db.selectFrom('messages').selectAll().where('id', '=', id).executeTakeFirst();
     return r && toMessage(r);

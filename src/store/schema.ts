@@ -13,6 +13,10 @@ export interface Database {
   processed_events: ProcessedEventRow;
   usage: UsageRow;
   api_keys: ApiKeyRow;
+  proactive_outbox: ProactiveOutboxRow;
+  updates: UpdateRow;
+  idempotency_keys: IdempotencyRow;
+  webhook_outbox: WebhookOutboxRow;
 }
 
 export interface CharacterRow {
@@ -57,6 +61,16 @@ export interface ConversationRow {
   updated_at: string;
   last_user_at: string | null;
   last_assistant_at: string | null;
+  /** Proactive policy and state (migration 003). Times are epoch ms. */
+  proactive_enabled: number | null;
+  proactive_policy: string | null;
+  proactive_next_at: number | null;
+  proactive_unanswered: Generated<number>;
+  proactive_last_at: number | null;
+  proactive_day: string | null;
+  proactive_day_count: Generated<number>;
+  proactive_lease_until: number | null;
+  proactive_lease_owner: string | null;
 }
 
 export interface MessageRow {
@@ -122,4 +136,66 @@ export interface ApiKeyRow {
   default_character_id: string | null;
   created_at: string;
   updated_at: string;
+}
+
+export interface ProactiveOutboxRow {
+  id: Generated<number>;
+  conversation_id: string;
+  message_id: string | null;
+  /** generating → pending → delivered | failed; or nothing (the model had nothing to say), abandoned, error. */
+  state: string;
+  attempts: number;
+  next_attempt_at: number;
+  error: string | null;
+  forced: number;
+  created_at: number;
+  updated_at: number;
+}
+
+/**
+ * The per-key updates feed (GET /api/v1/updates): async replies, failed async turns and, later,
+ * proactive messages. `id` is the feed cursor: SQLite hands out autoincrement ids inside its
+ * single write lock, so id order is commit order and a cursor never skips a row.
+ */
+export interface UpdateRow {
+  id: Generated<number>;
+  /** API key id that sees this row ('admin' for the admin key's own sessions). */
+  api_key_id: string;
+  conversation_id: string;
+  character_id: string;
+  /** 'reply' | 'proactive' | 'error' */
+  kind: string;
+  message_id: string | null;
+  content: string | null;
+  /** JSON `{code, message}` for kind 'error'. */
+  error_json: string | null;
+  created_at: string;
+}
+
+/** Idempotency-Key records: the first successful response, replayed for 24 h. */
+export interface IdempotencyRow {
+  api_key_id: string;
+  key: string;
+  /** SHA-256 of the canonical request body; another body with the same key is a 409. */
+  request_hash: string;
+  /** 'pending' while the first request runs, then 'done'. */
+  state: string;
+  response_status: number | null;
+  response_json: string | null;
+  /** Epoch ms, for the 24 h window and pruning. */
+  created_at: number;
+}
+
+export interface WebhookOutboxRow {
+  id: Generated<number>;
+  event_id: string;
+  api_key_id: string;
+  event: string;
+  payload: string;
+  state: string;
+  attempts: number;
+  next_attempt_at: number;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
 }

@@ -7,6 +7,7 @@ import { statusCommand } from './status.js';
 import { scopeCommand } from './scope.js';
 import { engageCommand } from './engage.js';
 import { limitCommand } from './limit.js';
+import { characterDefaultCommand } from './character-default.js';
 
 export type { Command } from './command.js';
 export { REFUSAL_TEXT } from './command.js';
@@ -16,7 +17,7 @@ export { CLEARED_TEXT } from './clear.js';
 export function createCommandRegistry(extra: Command[] = []): Map<string, Command> {
   const registry = new Map<string, Command>();
   const all = () => [...registry.values()];
-  for (const c of [startCommand, helpCommand(all), clearCommand, characterCommand, statusCommand, scopeCommand, engageCommand, limitCommand, ...extra]) {
+  for (const c of [startCommand, helpCommand(all), clearCommand, characterCommand, statusCommand, scopeCommand, engageCommand, limitCommand, characterDefaultCommand, ...extra]) {
     registry.set(c.name, c);
   }
   return registry;

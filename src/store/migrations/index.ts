@@ -1,5 +1,8 @@
 import type { Migration } from 'kysely';
 import * as m001 from './001_initial.js';
+import * as m002 from './002_http_api.js';
+import * as m003 from './003_proactive.js';
+import * as m004 from './004_webhooks.js';
 
 /**
  * Every migration, in order. Add a file `NNN_name.ts` and list it here; the Migrator records
@@ -7,4 +10,7 @@ import * as m001 from './001_initial.js';
  */
 export const migrations: Record<string, Migration> = {
   '001_initial': m001,
+  '002_http_api': m002,
+  '003_proactive': m003,
+  '004_webhooks': m004,
 };

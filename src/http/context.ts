@@ -1,0 +1,17 @@
+import type { Config } from '../config.js';
+import type { Engine } from '../engine/index.js';
+import type { Logger } from '../log.js';
+import type { ChatService } from '../services/chat.js';
+import type { Store } from '../store/index.js';
+
+/**
+ * What every route module receives. One ChatService per app, so the v1 routes and the other
+ * dialects (issue 6) share credits, idempotency and sessions without a second copy.
+ */
+export interface HttpContext {
+  config: Config;
+  store: Store;
+  engine: Engine;
+  log: Logger;
+  chat: ChatService;
+}

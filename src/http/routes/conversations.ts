@@ -1,0 +1,172 @@
+import { z } from 'zod';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { ForbiddenError, ValidationError } from '../../core/errors.js';
+import { PLATFORMS, type Platform } from '../../core/types.js';
+import { visibleConversation } from '../../services/access.js';
+import { callerOf } from '../auth.js';
+import { DeletedSchema, errorResponses, ErrorSchema, IdParams, intParam, pageQuery, pagination, PaginationSchema, security } from '../schemas.js';
+import type { HttpContext } from '../context.js';
+
+const PREVIEW_CHARS = 120;
+
+const HistoryQuery = z.object({
+  limit: intParam('limit', 1, 100).default(20).describe('Messages per page, 1-100'),
+  before: z.string().min(1, 'before must be a message id').max(200, 'before must be a message id').optional().describe('Page backwards from this message id'),
+});
+
+const HistoryResponse = z
+  .object({
+    sessionId: z.string(),
+    characterId: z.string().nullable(),
+    messages: z.array(
+      z.object({
+        id: z.string(),
+        role: z.enum(['user', 'assistant']),
+        content: z.string(),
+        timestamp: z.string(),
+        imageUrls: z.array(z.string()).optional(),
+      }),
+    ),
+    hasMore: z.boolean().describe('Older messages exist; pass the first message id as `before`'),
+  })
+  .describe('ConversationHistory');
+
+const ListQuery = z.object({
+  ...pageQuery,
+  platform: z
+    .enum(PLATFORMS as [Platform, ...Platform[]], { error: `platform must be one of ${PLATFORMS.join(', ')}` })
+    .optional()
+    .describe('Admin only: filter by platform (api, telegram, discord, slack)'),
+  characterId: z.string().max(200).optional().describe('Only conversations with this character'),
+});
+
+const Summary = z.object({
+  sessionId: z.string(),
+  characterId: z.string().nullable(),
+  platform: z.enum(PLATFORMS as [Platform, ...Platform[]]),
+  chatType: z.enum(['dm', 'group', 'thread']),
+  preview: z.string().nullable().describe('The newest message, shortened'),
+  messageCount: z.number().int(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+
+const shorten = (s: string | null) => (s === null ? null : s.length > PREVIEW_CHARS ? `${s.slice(0, PREVIEW_CHARS - 1)}…` : s);
+
+/**
+ * Seed 000's history plus list, delete and clear. Tenants see their own API sessions; the admin
+ * sees every conversation, platform ones included.
+ */
+export function conversationRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
+  const { store, engine } = ctx;
+  return async (app) => {
+    app.get(
+      '/conversations',
+      {
+        schema: {
+          tags: ['conversations'],
+          summary: 'List conversations, most recently active first',
+          security,
+          querystring: ListQuery,
+          response: { 200: z.object({ conversations: z.array(Summary), pagination: PaginationSchema }), ...errorResponses, 403: ErrorSchema },
+        },
+      },
+      async (req) => {
+        const caller = callerOf(req);
+        const q = req.query;
+        if (!caller.isAdmin && q.platform !== undefined && q.platform !== 'api') {
+          throw new ForbiddenError('Only the admin key can list platform conversations');
+        }
+        const { conversations, total } = await store.conversations.list({
+          ...(caller.isAdmin ? {} : { ownerId: caller.keyId, platform: 'api' as const }),
+          ...(caller.isAdmin && q.platform ? { platform: q.platform } : {}),
+          characterId: q.characterId,
+          page: q.page,
+          limit: q.limit,
+        });
+        return {
+          conversations: conversations.map((c) => ({ ...c, sessionId: c.id, preview: shorten(c.preview) })),
+          pagination: pagination(q.page, q.limit, total),
+        };
+      },
+    );
+
+    app.get(
+      '/conversations/:id',
+      {
+        schema: {
+          tags: ['conversations'],
+          summary: 'Conversation history, oldest first within the page',
+          security,
+          params: IdParams,
+          querystring: HistoryQuery,
+          response: { 200: HistoryResponse, ...errorResponses },
+        },
+      },
+      async (req) => {
+        const conv = await visibleConversation(store, callerOf(req), req.params.id);
+        let beforeSeq: number | undefined;
+        if (req.query.before !== undefined) {
+          const anchor = await store.messages.get(req.query.before);
+          if (!anchor || anchor.conversationId !== conv.id) {
+            throw new ValidationError('before must be the id of a message in this conversation', { field: 'before' });
+          }
+          beforeSeq = anchor.seq;
+        }
+        const page = await store.messages.page(conv.id, { beforeSeq, limit: req.query.limit });
+        return {
+          sessionId: conv.id,
+          characterId: conv.characterId,
+          messages: page.messages.map((m) => ({
+            id: m.id,
+            role: m.role === 'user' ? ('user' as const) : ('assistant' as const),
+            content: m.content,
+            timestamp: m.createdAt,
+            ...(m.imageUrls.length ? { imageUrls: m.imageUrls } : {}),
+          })),
+          hasMore: page.hasMore,
+        };
+      },
+    );
+
+    app.delete(
+      '/conversations/:id',
+      {
+        schema: {
+          tags: ['conversations'],
+          summary: 'Delete a conversation and its messages for good',
+          security,
+          params: IdParams,
+          response: { 200: DeletedSchema, ...errorResponses },
+        },
+      },
+      async (req) => {
+        const conv = await visibleConversation(store, callerOf(req), req.params.id);
+        // Serialized with the conversation's turns, so an in-flight reply finishes first.
+        await engine.serialized(conv.id, async () => {
+          await store.updates.deleteForConversation(conv.id);
+          await store.conversations.delete(conv.id);
+        });
+        return { id: conv.id, deleted: true as const };
+      },
+    );
+
+    app.post(
+      '/conversations/:id/clear',
+      {
+        schema: {
+          tags: ['conversations'],
+          summary: 'Clear the context: the model no longer sees earlier turns (history stays readable)',
+          security,
+          params: IdParams,
+          response: { 200: z.object({ sessionId: z.string(), cleared: z.literal(true) }), ...errorResponses },
+        },
+      },
+      async (req) => {
+        const conv = await visibleConversation(store, callerOf(req), req.params.id);
+        await engine.serialized(conv.id, () => store.conversations.clearContext(conv.id));
+        return { sessionId: conv.id, cleared: true as const };
+      },
+    );
+  };
+}

@@ -1,0 +1,111 @@
+import { z } from 'zod';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { visibleConversation } from '../../services/access.js';
+import type { Update } from '../../store/index.js';
+import { callerOf } from '../auth.js';
+import { errorResponses, intParam, MessageSchema, security } from '../schemas.js';
+import type { HttpContext } from '../context.js';
+
+/** The longest a long-poll may wait (seconds), as the issue sets it. */
+export const MAX_WAIT_S = 30;
+
+const Query = z.object({
+  since: z.iso
+    .datetime({ offset: true, error: 'since must be an ISO 8601 date-time, e.g. 2024-01-15T10:00:00Z' })
+    .optional()
+    .describe('Only updates created after this time'),
+  sessionId: z.string().min(1).max(200, 'sessionId must be at most 200 characters').optional().describe('Only this session'),
+  cursor: z
+    .string()
+    .regex(/^\d{1,15}$/, 'cursor must be a value returned by this endpoint')
+    .optional()
+    .describe('The cursor of the previous response: continue without gaps or repeats'),
+  wait: z.coerce
+    .number({ error: 'wait must be a number of seconds' })
+    .min(0, `wait must be 0-${MAX_WAIT_S} seconds`)
+    .max(MAX_WAIT_S, `wait must be 0-${MAX_WAIT_S} seconds`)
+    .optional()
+    .describe(`Long-poll: hold the request up to this many seconds (≤ ${MAX_WAIT_S}) until an update arrives`),
+  limit: intParam('limit', 1, 100).default(100).describe('Updates per response, 1-100'),
+});
+
+const UpdateSchema = z
+  .object({
+    id: z.string(),
+    sessionId: z.string(),
+    characterId: z.string(),
+    kind: z.enum(['reply', 'proactive', 'error']),
+    message: MessageSchema.optional().describe('For reply and proactive'),
+    error: z.object({ code: z.string(), message: z.string() }).optional().describe('For error: why an async turn failed'),
+  })
+  .describe('Update');
+
+function view(u: Update): z.output<typeof UpdateSchema> {
+  return {
+    id: String(u.id),
+    sessionId: u.conversationId,
+    characterId: u.characterId,
+    kind: u.kind,
+    ...(u.message ? { message: u.message } : {}),
+    ...(u.error ? { error: u.error } : {}),
+  };
+}
+
+/**
+ * Seed 000's polling endpoint: what the key did not get in a response (async replies, async
+ * failures, proactive messages), in order. `wait` sleeps on the store's in-process notifier.
+ */
+export function updateRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
+  const { store } = ctx;
+  return async (app) => {
+    app.get(
+      '/updates',
+      {
+        schema: {
+          tags: ['chat'],
+          summary: 'Poll (or long-poll) for async replies, failures and proactive messages',
+          security,
+          querystring: Query,
+          response: { 200: z.object({ updates: z.array(UpdateSchema), cursor: z.string() }), ...errorResponses },
+        },
+      },
+      async (req, reply) => {
+        const caller = callerOf(req);
+        const q = req.query;
+        const conversationId = q.sessionId === undefined ? undefined : (await visibleConversation(store, caller, q.sessionId)).id;
+        const query = {
+          apiKeyId: caller.isAdmin ? null : caller.keyId,
+          conversationId,
+          afterId: q.cursor === undefined ? undefined : Number(q.cursor),
+          since: q.since === undefined ? undefined : new Date(q.since).toISOString(),
+          limit: q.limit,
+        };
+        const until = Date.now() + (q.wait ?? 0) * 1000;
+        const gone = new AbortController();
+        const onClose = () => gone.abort();
+        reply.raw.once('close', onClose);
+        const mine = (u: Update) =>
+          (query.apiKeyId === null || u.apiKeyId === query.apiKeyId) && (conversationId === undefined || u.conversationId === conversationId);
+        let page: Awaited<ReturnType<typeof store.updates.list>>;
+        try {
+          for (let afterId = query.afterId; ; ) {
+            const left = until - Date.now();
+            // Subscribe before reading, so an update appended during the read still wakes us.
+            const stop = new AbortController();
+            const woke = left > 0 ? store.updates.waitFor(mine, left, AbortSignal.any([stop.signal, gone.signal])) : Promise.resolve(false);
+            page = await store.updates.list({ ...query, afterId });
+            if (page.updates.length > 0 || left <= 0 || gone.signal.aborted) {
+              stop.abort();
+              break;
+            }
+            afterId = page.cursor;
+            if (!(await woke)) break; // timed out (or the client left): answer empty, with the cursor so far
+          }
+        } finally {
+          reply.raw.off('close', onClose);
+        }
+        return { updates: page.updates.map(view), cursor: String(page.cursor) };
+      },
+    );
+  };
+}

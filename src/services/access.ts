@@ -1,0 +1,63 @@
+import type { Character, Conversation } from '../core/types.js';
+import { ForbiddenError, NotFoundError } from '../core/errors.js';
+import type { ApiKey, Store } from '../store/index.js';
+
+/** Owner id of characters and conversations the admin key creates (it has no api_keys row). */
+export const ADMIN_ID = 'admin';
+
+/**
+ * Who is calling the HTTP API: an API key (a tenant) or the admin. Every HTTP dialect
+ * authenticates to one of these, so tenancy rules live here once.
+ */
+export interface Caller {
+  /** The API key id, or 'admin'. Owner id of what this caller creates. */
+  keyId: string;
+  isAdmin: boolean;
+  /** The key's row; null for the admin, who has no credit limit. */
+  apiKey: ApiKey | null;
+}
+
+/** The admin caller (ADMIN_API_KEY). */
+export const adminCaller: Caller = { keyId: ADMIN_ID, isAdmin: true, apiKey: null };
+
+/** A caller for an API key row. */
+export function keyCaller(apiKey: ApiKey): Caller {
+  return { keyId: apiKey.id, isAdmin: false, apiKey };
+}
+
+/** Can `caller` see `c`? Presets, public characters and its own; the admin sees everything. */
+export function canSeeCharacter(caller: Caller, c: Character): boolean {
+  return caller.isAdmin || c.isPreset || c.isPublic || c.ownerId === caller.keyId;
+}
+
+/**
+ * A character by id or slug among what `caller` may see. Anything else is a 404, never a 403,
+ * so one tenant cannot probe for another tenant's private characters.
+ */
+export async function visibleCharacter(store: Store, caller: Caller, ref: string): Promise<Character> {
+  const byId = await store.characters.get(ref);
+  if (byId && canSeeCharacter(caller, byId)) return byId;
+  const bySlug = await store.characters.findVisible(ref, caller.keyId);
+  if (bySlug) return bySlug;
+  throw new NotFoundError('Character', 'CHARACTER_NOT_FOUND');
+}
+
+/** A character `caller` may change or delete: its own (any non-preset for the admin). */
+export async function ownedCharacter(store: Store, caller: Caller, ref: string): Promise<Character> {
+  const c = await visibleCharacter(store, caller, ref);
+  if (c.isPreset) throw new ForbiddenError('Preset characters cannot be changed or deleted; create your own instead');
+  if (!caller.isAdmin && c.ownerId !== caller.keyId) throw new ForbiddenError('Only the owner of a character can change or delete it');
+  return c;
+}
+
+/** Can `caller` see conversation `c`? Its own API sessions; the admin sees every conversation. */
+export function canSeeConversation(caller: Caller, c: Conversation): boolean {
+  return caller.isAdmin || (c.platform === 'api' && c.ownerId === caller.keyId);
+}
+
+/** A conversation `caller` may read and manage; another tenant's is a 404. */
+export async function visibleConversation(store: Store, caller: Caller, id: string): Promise<Conversation> {
+  const c = await store.conversations.get(id);
+  if (!c || !canSeeConversation(caller, c)) throw new NotFoundError('Conversation', 'CONVERSATION_NOT_FOUND');
+  return c;
+}

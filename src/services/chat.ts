@@ -1,0 +1,260 @@
+import type { Clock } from '../core/clock.js';
+import { systemClock } from '../core/clock.js';
+import type { Character, Conversation, ReplyEvent, TokenUsage } from '../core/types.js';
+import {
+  CharbridgeError,
+  ConflictError,
+  ModelError,
+  ModelUnavailableError,
+  NotFoundError,
+  PaymentRequiredError,
+  RateLimitedError,
+  ValidationError,
+} from '../core/errors.js';
+import { checkUrlLiteral } from '../core/ssrf.js';
+import type { Engine, TurnResult } from '../engine/index.js';
+import type { Logger } from '../log.js';
+import type { Store } from '../store/index.js';
+import { visibleCharacter, visibleConversation, type Caller } from './access.js';
+import { IdempotencyGate } from './idempotency.js';
+
+/** Credits a turn costs: seed 000's pricing, one for text and two with an image. */
+export const TEXT_COST = 1;
+export const IMAGE_COST = 2;
+
+/** What the chat service needs; every HTTP dialect passes the same instance. */
+export interface ChatServiceDeps {
+  store: Store;
+  engine: Engine;
+  log: Logger;
+  clock?: Clock;
+  /** RATE_LIMIT_API_KEY_PER_MIN and SSRF_ALLOW_HOSTS. */
+  apiKeyPerMin: number;
+  ssrfAllowHosts: readonly string[];
+}
+
+/** One chat message from an API client, in dialect-neutral form. */
+export interface ChatRequest {
+  /** Character id or slug; must be visible to the caller. */
+  characterRef: string;
+  text: string;
+  imageUrl?: string | null | undefined;
+  /** Continue this API session; absent starts a new one. */
+  sessionId?: string | null | undefined;
+  /**
+   * A conversation the dialect already resolved and authorised (seed 003's userId/groupId
+   * scopes); takes precedence over `sessionId`.
+   */
+  conversation?: Conversation | undefined;
+  /** How the character addresses the user; 'User' by default. */
+  userName?: string | undefined;
+}
+
+export interface ChatCredits {
+  /** Credits this message cost. */
+  used: number;
+  /** What the key has left; null when the key is unlimited (or the admin). */
+  remaining: number | null;
+}
+
+/** A successful turn as every dialect reports it. */
+export interface ChatReply {
+  sessionId: string;
+  characterId: string;
+  characterName: string;
+  message: { id: string; content: string; sentAt: string };
+  credits: ChatCredits;
+  usage: TokenUsage;
+}
+
+/** How a turn ended. Never a rejected promise, so nobody has to remember to catch it. */
+export type ChatOutcome = { ok: true; reply: ChatReply } | { ok: false; error: CharbridgeError };
+
+/** A turn that has been accepted and is running. */
+export interface ChatTurn {
+  sessionId: string;
+  conversation: Conversation;
+  character: Character;
+  cost: number;
+  /** The engine's events as the model produces them (start, delta…, done | error). */
+  events: AsyncIterable<ReplyEvent>;
+  /** Settles after the reply is stored and credits are charged (or released on failure). */
+  outcome: Promise<ChatOutcome>;
+}
+
+/**
+ * The chat logic every HTTP dialect shares: visibility, sessions, SSRF check, rate limit,
+ * credits and the engine turn. Routes only parse their envelope and render the result.
+ *
+ * Order of checks: input (400) → character (404) → session (404/409) → rate limit (429) →
+ * credits (402). Credits are reserved before the model runs and released if the turn fails,
+ * so concurrent requests cannot overdraw a key and a failed turn costs nothing.
+ *
+ * @example
+ * const reply = await chat.send(caller, { characterRef: 'aria', text: 'hi' });
+ */
+export class ChatService {
+  readonly idempotency: IdempotencyGate;
+  private readonly store: Store;
+  private readonly background = new Set<Promise<unknown>>();
+
+  constructor(private deps: ChatServiceDeps) {
+    this.store = deps.store;
+    this.idempotency = new IdempotencyGate(deps.store, deps.clock ?? systemClock);
+  }
+
+  /** Validate, charge and start a turn; throws a CharbridgeError for anything refused. */
+  async start(caller: Caller, req: ChatRequest): Promise<ChatTurn> {
+    const imageUrls = req.imageUrl ? [this.checkImageUrl(req.imageUrl)] : [];
+    const text = req.text.trim();
+    if (!text && imageUrls.length === 0) throw new ValidationError('message or imageUrl is required', { field: 'message' });
+    const character = await visibleCharacter(this.store, caller, req.characterRef);
+    let conversation = req.conversation ?? (req.sessionId ? await this.session(caller, req.sessionId, character) : undefined);
+    const limited = await this.deps.engine.deps.limits.consume(`apikey:${caller.keyId}`, this.deps.apiKeyPerMin);
+    if (!limited.ok) throw new RateLimitedError(limited.retryAfterMs);
+    const cost = imageUrls.length ? IMAGE_COST : TEXT_COST;
+    if (caller.apiKey && !(await this.store.apiKeys.reserve(caller.apiKey.id, cost))) throw new PaymentRequiredError();
+    try {
+      conversation ??= await this.store.conversations.create({ platform: 'api', chatType: 'dm', ownerId: caller.keyId, characterId: character.id });
+    } catch (err) {
+      await this.refund(caller, cost);
+      throw err;
+    }
+    const conv = conversation;
+    const { stream, result } = this.deps.engine.turn({
+      conversation: conv,
+      character,
+      chatType: 'dm',
+      userName: req.userName ?? 'User',
+      user: { text, imageUrls, authorId: null, authorName: null },
+      apiKeyId: caller.apiKey?.id ?? null,
+      credits: cost,
+    });
+    const outcome = result.then(
+      (r) => this.settle(caller, cost, conv, character, r),
+      async (err: unknown) => {
+        await this.refund(caller, cost);
+        // The usual cause is a conversation deleted while this turn waited behind it.
+        if (!(await this.store.conversations.get(conv.id).catch(() => undefined))) {
+          return { ok: false, error: new NotFoundError('Conversation', 'CONVERSATION_NOT_FOUND') } as const;
+        }
+        this.deps.log.error({ err, conversationId: conv.id }, 'chat turn crashed');
+        return { ok: false, error: new CharbridgeError('INTERNAL_ERROR', 'Something went wrong on our side; nothing was charged', { status: 500 }) } as const;
+      },
+    );
+    this.track(outcome);
+    return { sessionId: conv.id, conversation: conv, character, cost, events: stream, outcome };
+  }
+
+  /** Start a turn and wait for it: the reply, or the turn's error thrown (502/503/500). */
+  async send(caller: Caller, req: ChatRequest): Promise<ChatReply> {
+    const turn = await this.start(caller, req);
+    const o = await turn.outcome;
+    if (!o.ok) throw o.error;
+    return o.reply;
+  }
+
+  /** Start a turn whose result goes to the caller's updates feed (kind `reply` or `error`). */
+  async sendAsync(caller: Caller, req: ChatRequest): Promise<ChatTurn> {
+    const turn = await this.start(caller, req);
+    this.track(turn.outcome.then((o) => this.publish(caller, turn, o)));
+    return turn;
+  }
+
+  /**
+   * Put a finished turn on the updates feed. Async turns always go there; a stream whose client
+   * left before the end goes there too, so the reply is not only in history.
+   */
+  async publish(caller: Caller, turn: Pick<ChatTurn, 'sessionId' | 'character'>, o: ChatOutcome): Promise<void> {
+    try {
+      // Not serialized with the conversation's turns: a reply must not wait for the next queued
+      // turn. A DELETE racing this append leaves a row the feed never shows (reads skip entries
+      // whose conversation is gone).
+      if (!(await this.store.conversations.get(turn.sessionId))) return;
+      await this.store.updates.append({
+        apiKeyId: caller.keyId,
+        conversationId: turn.sessionId,
+        characterId: turn.character.id,
+        kind: o.ok ? 'reply' : 'error',
+        ...(o.ok ? { message: o.reply.message } : { error: { code: o.error.code, message: o.error.message } }),
+      });
+    } catch (err) {
+      this.deps.log.error({ err, conversationId: turn.sessionId }, 'could not append to the updates feed');
+    }
+  }
+
+  /** Wait for background work (async turns' feed entries) before the store closes. */
+  async drain(): Promise<void> {
+    while (this.background.size) await Promise.allSettled([...this.background]);
+  }
+
+  private track(p: Promise<unknown>): void {
+    const settled = p.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.background.add(settled);
+    void settled.then(() => this.background.delete(settled));
+  }
+
+  private checkImageUrl(raw: string): string {
+    const check = checkUrlLiteral(raw.trim(), { allowHosts: this.deps.ssrfAllowHosts });
+    if (!check.ok) throw new ValidationError(`imageUrl ${check.reason}`, { field: 'imageUrl' });
+    return check.url.href;
+  }
+
+  private async session(caller: Caller, sessionId: string, character: Character): Promise<Conversation> {
+    const conv = await visibleConversation(this.store, caller, sessionId);
+    if (conv.platform !== 'api') {
+      throw new ConflictError(`Session ${sessionId} is a ${conv.platform} conversation; it can be read here but not chatted in`, 'SESSION_NOT_API');
+    }
+    if (conv.characterId !== character.id) {
+      throw new ConflictError(`Session ${sessionId} belongs to another character; start a new session to talk to this one`, 'SESSION_CHARACTER_MISMATCH');
+    }
+    return conv;
+  }
+
+  private async settle(caller: Caller, cost: number, conv: Conversation, character: Character, r: TurnResult): Promise<ChatOutcome> {
+    if (!r.ok || !r.message) {
+      await this.refund(caller, cost);
+      return { ok: false, error: publicModelError(r.ok ? undefined : r.error) };
+    }
+    let remaining: number | null = null;
+    if (caller.apiKey) {
+      const key = await this.store.apiKeys.get(caller.apiKey.id);
+      remaining = key && key.credits !== null ? Math.max(0, key.credits - key.creditsUsed) : null;
+    }
+    const m = r.message;
+    return {
+      ok: true,
+      reply: {
+        sessionId: conv.id,
+        characterId: character.id,
+        characterName: character.name,
+        message: { id: m.id, content: m.content, sentAt: m.createdAt },
+        credits: { used: cost, remaining },
+        usage: r.usage,
+      },
+    };
+  }
+
+  private async refund(caller: Caller, cost: number): Promise<void> {
+    if (!caller.apiKey) return;
+    try {
+      await this.store.apiKeys.release(caller.apiKey.id, cost);
+    } catch (err) {
+      this.deps.log.error({ err, apiKeyId: caller.apiKey.id }, 'could not release reserved credits');
+    }
+  }
+}
+
+/**
+ * The engine's model errors carry upstream detail (status lines, internal hostnames) that is
+ * logged but not shown to API clients; they get the code and a neutral message.
+ */
+function publicModelError(err: CharbridgeError | undefined): CharbridgeError {
+  if (err instanceof ModelUnavailableError) {
+    return new ModelUnavailableError('No model backend could be reached; nothing was charged. Try again shortly.', err);
+  }
+  return new ModelError('The model server returned an error; nothing was charged. Try again.', err);
+}

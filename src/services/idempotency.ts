@@ -1,0 +1,94 @@
+import { createHash } from 'node:crypto';
+import type { Clock } from '../core/clock.js';
+import { ConflictError } from '../core/errors.js';
+import type { Store } from '../store/index.js';
+
+/** The outcome of claiming an Idempotency-Key. */
+export type IdempotencyClaim<T> =
+  | { kind: 'replay'; status: number; response: T }
+  | {
+      kind: 'new';
+      /** Store the successful response, to be replayed for 24 h. */
+      complete(status: number, response: T): Promise<void>;
+      /** The request failed: forget the key so a retry runs for real. */
+      release(): Promise<void>;
+    };
+
+/** JSON with object keys sorted, so `{a,b}` and `{b,a}` hash the same. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+/** Fingerprint of a request: the endpoint plus its canonical body. */
+export function requestHash(endpoint: string, body: unknown): string {
+  return createHash('sha256').update(`${endpoint}\n${canonical(body)}`).digest('hex');
+}
+
+/**
+ * Idempotency-Key handling shared by every chat endpoint. The first request claims the key; a
+ * repeat with the same body gets the stored response (no second model call, no second charge);
+ * another body is a 409. A repeat that arrives while the first is still running in this process
+ * waits for it and then replays; one running in another process is a 409 until it finishes.
+ */
+export class IdempotencyGate {
+  private readonly running = new Map<string, Promise<void>>();
+
+  constructor(private store: Store, private clock: Clock) {}
+
+  async claim<T>(ownerId: string, key: string, hash: string): Promise<IdempotencyClaim<T>> {
+    const slot = `${ownerId}\n${key}`;
+    for (;;) {
+      const inProcess = this.running.get(slot);
+      if (inProcess) {
+        await inProcess;
+        continue;
+      }
+      // Hold the slot before touching the store, so a concurrent repeat waits instead of racing.
+      let settle!: () => void;
+      this.running.set(slot, new Promise<void>((res) => (settle = res)));
+      const done = () => {
+        this.running.delete(slot);
+        settle();
+      };
+      let r: Awaited<ReturnType<Store['idempotency']['begin']>>;
+      try {
+        r = await this.store.idempotency.begin(ownerId, key, hash, this.clock.now());
+      } catch (err) {
+        done();
+        throw err;
+      }
+      if (r.state !== 'new') done();
+      if (r.state === 'mismatch') {
+        throw new ConflictError('This Idempotency-Key was already used with a different request body', 'IDEMPOTENCY_KEY_REUSED');
+      }
+      if (r.state === 'pending') {
+        throw new ConflictError('A request with this Idempotency-Key is still being processed; retry shortly', 'IDEMPOTENCY_KEY_IN_USE');
+      }
+      if (r.state === 'replay') return { kind: 'replay', status: r.status, response: r.response as T };
+      return {
+        kind: 'new',
+        complete: async (status, response) => {
+          try {
+            await this.store.idempotency.complete(ownerId, key, status, response);
+          } finally {
+            done();
+          }
+        },
+        release: async () => {
+          try {
+            await this.store.idempotency.release(ownerId, key);
+          } finally {
+            done();
+          }
+        },
+      };
+    }
+  }
+}

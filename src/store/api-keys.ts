@@ -1,0 +1,155 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
+import type { Clock } from '../core/clock.js';
+import { newId } from '../core/ids.js';
+import type { DB } from './db.js';
+import type { ApiKeyRow } from './schema.js';
+
+/** An API key as the rest of the code sees it; the secret itself is never stored. */
+export interface ApiKey {
+  id: string;
+  name: string;
+  /** The first characters of the key (`cb_AbC…`), so an operator can tell keys apart. */
+  keyPrefix: string;
+  /** Credit allowance; null means unlimited. */
+  credits: number | null;
+  creditsUsed: number;
+  webhookUrl: string | null;
+  webhookSecret: string | null;
+  webhookDisabled: boolean;
+  webhookFailures: number;
+  disabled: boolean;
+  defaultCharacterId: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface ApiKeyPatch {
+  name?: string;
+  credits?: number | null;
+  webhookUrl?: string | null;
+  webhookSecret?: string | null;
+  webhookDisabled?: boolean;
+  disabled?: boolean;
+}
+
+/** SHA-256 hex of a key: what the table stores and what a lookup compares. */
+export function hashApiKey(key: string): string {
+  return createHash('sha256').update(key, 'utf8').digest('hex');
+}
+
+/** A fresh key: `cb_` + 32 random bytes in base64url (256 bits, never guessable). */
+export function generateApiKey(): string {
+  return `cb_${randomBytes(32).toString('base64url')}`;
+}
+
+function toApiKey(r: ApiKeyRow): ApiKey {
+  return {
+    id: r.id,
+    name: r.name,
+    keyPrefix: r.key_prefix,
+    credits: r.credits,
+    creditsUsed: r.credits_used,
+    webhookUrl: r.webhook_url,
+    webhookSecret: r.webhook_secret,
+    webhookDisabled: r.webhook_disabled === 1,
+    webhookFailures: r.webhook_failures,
+    disabled: r.disabled === 1,
+    defaultCharacterId: r.default_character_id,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+/**
+ * API keys (tenants). Keys are shown once at creation and stored only as SHA-256 hashes, so a
+ * leaked database does not leak usable keys. Credits are reserved atomically before a turn and
+ * released if it fails, so concurrent requests can never overdraw a key.
+ */
+export class ApiKeyRepo {
+  constructor(private db: DB, private clock: Clock) {}
+
+  /** Create a key; the returned `key` is the only time the secret exists outside the caller. */
+  async create(input: { name: string; credits?: number | null; webhookUrl?: string | null; webhookSecret?: string | null }): Promise<{ apiKey: ApiKey; key: string }> {
+    const key = generateApiKey();
+    const now = new Date(this.clock.now()).toISOString();
+    const row: ApiKeyRow = {
+      id: newId('key'),
+      name: input.name,
+      key_hash: hashApiKey(key),
+      key_prefix: key.slice(0, 10),
+      credits: input.credits ?? null,
+      credits_used: 0,
+      webhook_url: input.webhookUrl ?? null,
+      webhook_secret: input.webhookSecret ?? null,
+      webhook_disabled: 0,
+      webhook_failures: 0,
+      disabled: 0,
+      default_character_id: null,
+      created_at: now,
+      updated_at: now,
+    };
+    await this.db.insertInto('api_keys').values(row).execute();
+    return { apiKey: toApiKey(row), key };
+  }
+
+  async get(id: string): Promise<ApiKey | undefined> {
+    const r = await this.db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst();
+    return r && toApiKey(r);
+  }
+
+  /** Look a presented key up by its hash (the unique index makes this one probe). */
+  async findByKey(key: string): Promise<ApiKey | undefined> {
+    const r = await this.db.selectFrom('api_keys').selectAll().where('key_hash', '=', hashApiKey(key)).executeTakeFirst();
+    return r && toApiKey(r);
+  }
+
+  async list(): Promise<ApiKey[]> {
+    const rows = await this.db.selectFrom('api_keys').selectAll().orderBy('created_at').orderBy('id').execute();
+    return rows.map(toApiKey);
+  }
+
+  async update(id: string, patch: ApiKeyPatch): Promise<ApiKey | undefined> {
+    const set: Partial<ApiKeyRow> = { updated_at: new Date(this.clock.now()).toISOString() };
+    if (patch.name !== undefined) set.name = patch.name;
+    if (patch.credits !== undefined) set.credits = patch.credits;
+    if (patch.webhookUrl !== undefined) set.webhook_url = patch.webhookUrl;
+    if (patch.webhookSecret !== undefined) set.webhook_secret = patch.webhookSecret;
+    if (patch.disabled !== undefined) set.disabled = patch.disabled ? 1 : 0;
+    if (patch.webhookDisabled !== undefined) {
+      set.webhook_disabled = patch.webhookDisabled ? 1 : 0;
+      // Re-enabling starts the failure count afresh, or the next failure would disable it again.
+      if (!patch.webhookDisabled) set.webhook_failures = 0;
+    }
+    await this.db.updateTable('api_keys').set(set).where('id', '=', id).execute();
+    return this.get(id);
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const r = await this.db.deleteFrom('api_keys').where('id', '=', id).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  /**
+   * Take `n` credits if the allowance has room (one conditional UPDATE, so two racing requests
+   * cannot both take the last credit). Unlimited keys always succeed. False means exhausted.
+   */
+  async reserve(id: string, n: number): Promise<boolean> {
+    const r = await this.db
+      .updateTable('api_keys')
+      .set({ credits_used: sql<number>`credits_used + ${n}` })
+      .where('id', '=', id)
+      .where((eb) => eb.or([eb('credits', 'is', null), eb(sql<number>`credits_used + ${n}`, '<=', eb.ref('credits'))]))
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  /** Give back credits reserved for a turn that failed. */
+  async release(id: string, n: number): Promise<void> {
+    await this.db
+      .updateTable('api_keys')
+      .set({ credits_used: sql<number>`max(0, credits_used - ${n})` })
+      .where('id', '=', id)
+      .execute();
+  }
+}

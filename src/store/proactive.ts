@@ -1,0 +1,187 @@
+import { sql } from 'kysely';
+import type { DB } from './db.js';
+
+/** A conversation's proactive settings as stored: null fields fall back to the defaults. */
+export interface ProactiveRecord {
+  conversationId: string;
+  enabled: boolean | null;
+  policy: Partial<ProactivePolicyOverrides>;
+  nextAt: number | null;
+  unanswered: number;
+  lastAt: number | null;
+  day: string | null;
+  dayCount: number;
+  leaseUntil: number | null;
+}
+
+export interface ProactivePolicyOverrides {
+  minIdleMinutes: number;
+  minGapMinutes: number;
+  dailyCap: number;
+  maxUnanswered: number;
+  quietHours: { start: string; end: string; timezone: string } | null;
+}
+
+export interface OutboxRow {
+  id: number;
+  conversationId: string;
+  messageId: string | null;
+  state: string;
+  attempts: number;
+  nextAttemptAt: number;
+  forced: boolean;
+  createdAt: number;
+}
+
+/**
+ * Proactive state and the delivery outbox. The due query is a range scan on the
+ * `proactive_next_at` index; claims are compare-and-set leases, so two schedulers on one
+ * database never take the same conversation.
+ */
+export class ProactiveRepo {
+  constructor(private db: DB) {}
+
+  async get(conversationId: string): Promise<ProactiveRecord | undefined> {
+    const r = await this.db
+      .selectFrom('conversations')
+      .select(['id', 'proactive_enabled', 'proactive_policy', 'proactive_next_at', 'proactive_unanswered', 'proactive_last_at', 'proactive_day', 'proactive_day_count', 'proactive_lease_until'])
+      .where('id', '=', conversationId)
+      .executeTakeFirst();
+    if (!r) return undefined;
+    return {
+      conversationId: r.id,
+      enabled: r.proactive_enabled === null ? null : r.proactive_enabled === 1,
+      policy: r.proactive_policy ? (JSON.parse(r.proactive_policy) as Partial<ProactivePolicyOverrides>) : {},
+      nextAt: r.proactive_next_at,
+      unanswered: r.proactive_unanswered,
+      lastAt: r.proactive_last_at,
+      day: r.proactive_day,
+      dayCount: r.proactive_day_count,
+      leaseUntil: r.proactive_lease_until,
+    };
+  }
+
+  async setSettings(conversationId: string, s: { enabled?: boolean | null; policy?: Partial<ProactivePolicyOverrides> }): Promise<void> {
+    await this.db
+      .updateTable('conversations')
+      .set({
+        ...(s.enabled !== undefined ? { proactive_enabled: s.enabled === null ? null : s.enabled ? 1 : 0 } : {}),
+        ...(s.policy !== undefined ? { proactive_policy: JSON.stringify(s.policy) } : {}),
+      })
+      .where('id', '=', conversationId)
+      .execute();
+  }
+
+  /** After the user speaks: no longer unanswered, and the idle clock restarts at `nextAt`. */
+  async schedule(conversationId: string, nextAt: number | null, opts: { resetUnanswered?: boolean } = {}): Promise<void> {
+    await this.db
+      .updateTable('conversations')
+      .set({ proactive_next_at: nextAt, ...(opts.resetUnanswered ? { proactive_unanswered: 0 } : {}) })
+      .where('id', '=', conversationId)
+      .execute();
+  }
+
+  /** Conversations whose next proactive time has come, soonest first (index range scan). */
+  async due(now: number, limit: number): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('conversations')
+      .select('id')
+      .where('proactive_next_at', '<=', now)
+      .where('proactive_next_at', 'is not', null)
+      .orderBy('proactive_next_at')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => r.id);
+  }
+
+  /** Take the conversation's lease; false when another scheduler holds a live one. */
+  async claim(conversationId: string, owner: string, now: number, leaseMs: number): Promise<boolean> {
+    const r = await this.db
+      .updateTable('conversations')
+      .set({ proactive_lease_until: now + leaseMs, proactive_lease_owner: owner })
+      .where('id', '=', conversationId)
+      .where((eb) => eb.or([eb('proactive_lease_until', 'is', null), eb('proactive_lease_until', '<', now), eb('proactive_lease_owner', '=', owner)]))
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  async release(conversationId: string, owner: string): Promise<void> {
+    await this.db
+      .updateTable('conversations')
+      .set({ proactive_lease_until: null, proactive_lease_owner: null })
+      .where('id', '=', conversationId)
+      .where('proactive_lease_owner', '=', owner)
+      .execute();
+  }
+
+  /** Count a sent proactive message: one more unanswered, one more today, and when. */
+  async recordSent(conversationId: string, now: number, day: string, nextAt: number | null): Promise<void> {
+    await this.db
+      .updateTable('conversations')
+      .set({
+        proactive_last_at: now,
+        proactive_unanswered: sql<number>`proactive_unanswered + 1`,
+        proactive_day_count: sql<number>`CASE WHEN proactive_day = ${day} THEN proactive_day_count + 1 ELSE 1 END`,
+        proactive_day: day,
+        proactive_next_at: nextAt,
+      })
+      .where('id', '=', conversationId)
+      .execute();
+  }
+
+  async addOutbox(conversationId: string, state: string, now: number, forced: boolean, messageId: string | null = null): Promise<number> {
+    const r = await this.db
+      .insertInto('proactive_outbox')
+      .values({ conversation_id: conversationId, message_id: messageId, state, attempts: 0, next_attempt_at: now, error: null, forced: forced ? 1 : 0, created_at: now, updated_at: now })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    return r.id;
+  }
+
+  async updateOutbox(id: number, patch: { state?: string; messageId?: string | null; attempts?: number; nextAttemptAt?: number; error?: string | null }, now: number): Promise<void> {
+    await this.db
+      .updateTable('proactive_outbox')
+      .set({
+        updated_at: now,
+        ...(patch.state !== undefined ? { state: patch.state } : {}),
+        ...(patch.messageId !== undefined ? { message_id: patch.messageId } : {}),
+        ...(patch.attempts !== undefined ? { attempts: patch.attempts } : {}),
+        ...(patch.nextAttemptAt !== undefined ? { next_attempt_at: patch.nextAttemptAt } : {}),
+        ...(patch.error !== undefined ? { error: patch.error } : {}),
+      })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  /** Outbox rows in `states` whose time has come (pending deliveries, stale generations). */
+  async outboxDue(states: string[], now: number, limit: number): Promise<OutboxRow[]> {
+    const rows = await this.db
+      .selectFrom('proactive_outbox')
+      .selectAll()
+      .where('state', 'in', states)
+      .where('next_attempt_at', '<=', now)
+      .orderBy('next_attempt_at')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({
+      id: r.id,
+      conversationId: r.conversation_id,
+      messageId: r.message_id,
+      state: r.state,
+      attempts: r.attempts,
+      nextAttemptAt: r.next_attempt_at,
+      forced: r.forced === 1,
+      createdAt: r.created_at,
+    }));
+  }
+
+  async outboxFor(conversationId: string): Promise<Array<{ id: number; state: string; messageId: string | null; attempts: number; error: string | null }>> {
+    const rows = await this.db
+      .selectFrom('proactive_outbox')
+      .select(['id', 'state', 'message_id', 'attempts', 'error'])
+      .where('conversation_id', '=', conversationId)
+      .orderBy('id')
+      .execute();
+    return rows.map((r) => ({ id: r.id, state: r.state, messageId: r.message_id, attempts: r.attempts, error: r.error }));
+  }
+}

@@ -1,0 +1,98 @@
+import type { AddressInfo } from 'node:net';
+import OpenAI from 'openai';
+import { createParser } from 'eventsource-parser';
+import { percentile, ms, ratio, timeEach } from './stats.js';
+import { startApi } from '../http/helpers.js';
+
+/**
+ * The HTTP API's cost per chat over real HTTP (fetch → fastify → chat service → engine → the
+ * fake model through the openai SDK) against the floor of calling the same fake model with the
+ * bare SDK, in the same run: sync round trip vs a whole SDK stream, and SSE time to first token
+ * vs the SDK's first delta.
+ */
+export async function benchHttp(): Promise<Record<string, string | number>> {
+  const h = await startApi({ env: { RATE_LIMIT_API_KEY_PER_MIN: '1000000' } });
+  const out: Record<string, string | number> = {};
+  try {
+    await h.app.listen({ port: 0, host: '127.0.0.1' });
+    const base = `http://127.0.0.1:${(h.app.server.address() as AddressInfo).port}`;
+    const { key } = await h.newKey({ name: 'bench' });
+    h.fake.respondWith('A short reply of about ten words for the benchmark run.');
+    const sdk = new OpenAI({ apiKey: h.fake.apiKey, baseURL: h.fake.baseURL, maxRetries: 0 });
+    const N = 200;
+    const SESSIONS = 20;
+    const sessions: Array<string | undefined> = new Array(SESSIONS).fill(undefined);
+    const post = (body: object, accept = 'application/json') =>
+      fetch(`${base}/api/v1/chat`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': key, accept }, body: JSON.stringify(body) });
+    const session = (i: number) => sessions[((i % SESSIONS) + SESSIONS) % SESSIONS];
+
+    const floorFull = await timeEach(N, async () => {
+      const s = await sdk.chat.completions.create({ model: 'fake-model', messages: [{ role: 'user', content: 'hello' }], stream: true });
+      for await (const _ of s) void _;
+    });
+    const floorFirst: number[] = [];
+    await timeEach(N, async (i) => {
+      const t = performance.now();
+      const s = await sdk.chat.completions.create({ model: 'fake-model', messages: [{ role: 'user', content: 'hello' }], stream: true });
+      let first = true;
+      for await (const c of s) {
+        if (first && c.choices[0]?.delta?.content) {
+          if (i >= 0) floorFirst.push(performance.now() - t);
+          first = false;
+        }
+      }
+    });
+
+    const sync = await timeEach(N, async (i) => {
+      const sid = session(i);
+      const res = await post({ characterId: 'aria', message: `hello ${i}`, ...(sid ? { sessionId: sid } : {}) });
+      const body = (await res.json()) as { sessionId?: string };
+      if (res.status !== 200 || !body.sessionId) throw new Error(`sync chat failed: ${res.status}`);
+      sessions[((i % SESSIONS) + SESSIONS) % SESSIONS] = body.sessionId;
+    });
+
+    const ttft: number[] = [];
+    const streamFull: number[] = [];
+    await timeEach(N, async (i) => {
+      const t = performance.now();
+      const sid = session(i);
+      const res = await post({ characterId: 'aria', message: `stream ${i}`, mode: 'stream', ...(sid ? { sessionId: sid } : {}) }, 'text/event-stream');
+      let first: number | undefined;
+      let ended = false;
+      const parser = createParser({
+        onEvent: (e) => {
+          const data = JSON.parse(e.data) as { type: string };
+          if (data.type === 'content' && first === undefined) first = performance.now() - t;
+          if (data.type === 'end') ended = true;
+        },
+      });
+      const decoder = new TextDecoder();
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) parser.feed(decoder.decode(chunk, { stream: true }));
+      if (!ended || first === undefined) throw new Error('stream did not finish');
+      if (i >= 0) {
+        ttft.push(first);
+        streamFull.push(performance.now() - t);
+      }
+    });
+
+    const f50 = percentile(floorFull, 50);
+    const f99 = percentile(floorFull, 99);
+    const s50 = percentile(sync, 50);
+    const s99 = percentile(sync, 99);
+    const ff50 = percentile(floorFirst, 50);
+    const ff99 = percentile(floorFirst, 99);
+    const t50 = percentile(ttft, 50);
+    const t99 = percentile(ttft, 99);
+    out['floor: bare SDK whole stream p50 / p99'] = `${ms(f50)} / ${ms(f99)}`;
+    out['HTTP sync chat round trip p50 / p99'] = `${ms(s50)} / ${ms(s99)}`;
+    out['HTTP sync / floor (p50, p99)'] = `${ratio(s50, f50)}, ${ratio(s99, f99)}`;
+    out['floor: bare SDK first delta p50 / p99'] = `${ms(ff50)} / ${ms(ff99)}`;
+    out['SSE time to first token p50 / p99'] = `${ms(t50)} / ${ms(t99)}`;
+    out['SSE TTFT / floor (p50, p99)'] = `${ratio(t50, ff50)}, ${ratio(t99, ff99)}`;
+    out['SSE whole stream p50 / p99'] = `${ms(percentile(streamFull, 50))} / ${ms(percentile(streamFull, 99))}`;
+    out['samples per figure'] = N;
+  } finally {
+    await h.close();
+  }
+  return out;
+}
