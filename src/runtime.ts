@@ -11,6 +11,7 @@ import { createModel, type ModelClient } from './llm/index.js';
 import { createEngine, engineConfigFrom, type Engine } from './engine/index.js';
 import { buildApp } from './http/app.js';
 import { loadPresets } from './presets.js';
+import { DeliveryRouter, proactiveCommand, startCron, startProactive, type ProactiveScheduler, type ProactiveTarget } from './scheduler/index.js';
 
 /** Where shipped presets live, relative to this file in both `src/` (tsx) and `dist/src/` (built). */
 export function defaultPresetDir(): string {
@@ -26,6 +27,7 @@ export interface Runtime {
   engine: Engine;
   app: FastifyInstance;
   adapters: PlatformAdapter[];
+  scheduler: ProactiveScheduler;
   /** The address the HTTP server listens on, e.g. http://127.0.0.1:3000. */
   url: string;
   /** Stop input, let in-flight turns finish within the deadline, close the database. */
@@ -39,6 +41,8 @@ export interface RuntimeOverrides {
   model?: ModelClient;
   presetDir?: string;
   /** Build platform adapters; main.ts passes the real ones for every configured platform. */
+  /** Where proactive messages of API conversations go (updates feed + webhooks). */
+  apiTarget?: ProactiveTarget;
   adapters?: (ctx: { config: Config; engine: Engine; log: Logger; store: Store }) => PlatformAdapter[];
 }
 
@@ -52,7 +56,19 @@ export async function startRuntime(config: Config, overrides: RuntimeOverrides =
   const store = await openStore(config.databasePath, clock);
   await loadPresets(store, overrides.presetDir ?? defaultPresetDir(), log);
   const model = overrides.model ?? createModel(config.model, log);
-  const engine = createEngine({ store, model, clock, log, config: engineConfigFrom(config), modelConcurrency: config.model.concurrency });
+  let scheduler: ProactiveScheduler | undefined;
+  const engine = createEngine(
+    {
+      store,
+      model,
+      clock,
+      log,
+      config: engineConfigFrom(config),
+      modelConcurrency: config.model.concurrency,
+      hooks: { afterMessage: (c, ch, m) => scheduler?.afterMessage(c, ch, m) ?? Promise.resolve() },
+    },
+    { commands: [proactiveCommand(() => scheduler)] },
+  );
   const adapters = overrides.adapters?.({ config, engine, log, store }) ?? [];
   const rawRoutes = adapters.flatMap((a) => a.routes?.() ?? []);
   const app = await buildApp({ config, store, engine, log, rawRoutes });
@@ -63,12 +79,19 @@ export async function startRuntime(config: Config, overrides: RuntimeOverrides =
     await a.start();
     log.info({ platform: a.platform }, 'adapter started');
   }
-  log.info({ url, model: model.label, adapters: adapters.map((a) => a.platform) }, 'charbridge is running');
+  const delivery = new DeliveryRouter(adapters, overrides.apiTarget);
+  const proactive = startProactive(engine, delivery, config.proactive.cron, { defaults: config.proactive }, log);
+  scheduler = proactive.scheduler;
+  // Processed-event ids only need to outlive the platforms' redelivery windows (Slack: ~5 min).
+  const housekeeping = startCron('17 * * * *', () => store.events.prune(clock.now() - 2 * 86_400_000), log, 'housekeeping');
+  log.info({ url, model: model.label, adapters: adapters.map((a) => a.platform), proactiveCron: config.proactive.cron }, 'charbridge is running');
 
   let closing: Promise<void> | undefined;
   const shutdown = (reason = 'shutdown') =>
     (closing ??= (async () => {
       log.info({ reason }, 'shutting down: no new input, finishing in-flight turns');
+      await proactive.stop();
+      await housekeeping.stop();
       engine.stopAccepting();
       await Promise.allSettled(adapters.map((a) => a.stop()));
       const drained = await engine.drain(config.shutdownTimeoutMs);
@@ -78,5 +101,5 @@ export async function startRuntime(config: Config, overrides: RuntimeOverrides =
       log.info('stopped');
     })());
 
-  return { config, log, store, model, engine, app, adapters, url, shutdown };
+  return { config, log, store, model, engine, app, adapters, scheduler: proactive.scheduler, url, shutdown };
 }

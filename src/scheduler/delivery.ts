@@ -1,0 +1,36 @@
+import { decodeKey } from '../core/conversation-key.js';
+import type { PlatformAdapter } from '../core/adapter.js';
+import type { Character, Conversation, Platform, StoredMessage } from '../core/types.js';
+import { CharbridgeError } from '../core/errors.js';
+
+/** Where a proactive message goes once it is stored. Throwing means "retry later". */
+export interface ProactiveTarget {
+  deliver(conversation: Conversation, character: Character, message: StoredMessage): Promise<void>;
+}
+
+/**
+ * Routes a proactive message to the platform adapter that owns the conversation (through its
+ * outbound budget), or to the API sink (updates feed and webhook) for API conversations.
+ */
+export class DeliveryRouter implements ProactiveTarget {
+  private adapters = new Map<Platform, PlatformAdapter>();
+  constructor(adapters: PlatformAdapter[], private api?: ProactiveTarget) {
+    for (const a of adapters) this.adapters.set(a.platform, a);
+  }
+
+  setApiTarget(api: ProactiveTarget): void {
+    this.api = api;
+  }
+
+  async deliver(conversation: Conversation, character: Character, message: StoredMessage): Promise<void> {
+    if (conversation.platform === 'api') {
+      if (!this.api) throw new CharbridgeError('NO_TARGET', 'No API delivery target configured');
+      return this.api.deliver(conversation, character, message);
+    }
+    const adapter = this.adapters.get(conversation.platform);
+    if (!adapter?.deliver || !conversation.scopeKey) {
+      throw new CharbridgeError('NO_TARGET', `No running ${conversation.platform} adapter can deliver to ${conversation.id}`);
+    }
+    await adapter.deliver({ key: decodeKey(conversation.scopeKey), text: message.content, characterName: character.name });
+  }
+}

@@ -1,0 +1,241 @@
+import { randomUUID } from 'node:crypto';
+import { chatKeyOf, decodeKey, encodeKey } from '../core/conversation-key.js';
+import type { Character, Conversation, StoredMessage } from '../core/types.js';
+import type { Engine } from '../engine/index.js';
+import { resolveCharacter } from '../engine/index.js';
+import type { OutboxRow } from '../store/index.js';
+import { decide, effectivePolicy, nextDueAt, localTime, type ProactiveDefaults, type ProactivePolicy } from './policy.js';
+import type { ProactiveTarget } from './delivery.js';
+
+/** The marker the model answers with when it has nothing worth saying. */
+export const NOTHING_TO_SAY = 'NOTHING_TO_SAY';
+
+export const PROACTIVE_INSTRUCTION =
+  `[proactive] The user has not written; you are reaching out on your own. Write one short, natural message in character: ` +
+  `an opener, or a follow-up to something from the conversation above. Do not mention being an AI or that time has passed ` +
+  `unless it fits. If there is nothing natural to say right now, reply with exactly ${NOTHING_TO_SAY}.`;
+
+export interface ProactiveOptions {
+  defaults: ProactiveDefaults;
+  /** Identifies this process in leases (two schedulers on one database). */
+  owner?: string;
+  leaseMs?: number;
+  /** Most conversations handled per tick. */
+  batch?: number;
+  /** Conversations generated at once (model calls are also capped by the engine). */
+  parallel?: number;
+  maxDeliveryAttempts?: number;
+  retryBaseMs?: number;
+}
+
+export interface TickReport {
+  due: number;
+  sent: number;
+  nothing: number;
+  failed: number;
+  skipped: Record<string, number>;
+  delivered: number;
+  recovered: number;
+}
+
+export type SendResult = { sent: true; message: StoredMessage } | { sent: false; reason: string };
+
+/**
+ * Finds due conversations with one indexed query, claims each with a lease, asks the model for a
+ * message in character, stores it as the character's own `proactive` turn and delivers it
+ * through the outbox. Exactly once: the lease stops overlapping ticks and other processes; the
+ * outbox row written before the model call lets a restart find a message that was generated but
+ * not delivered and deliver it once, instead of losing it or generating a second.
+ */
+export class ProactiveScheduler {
+  readonly owner: string;
+  private readonly leaseMs: number;
+
+  constructor(private engine: Engine, private target: ProactiveTarget, private opts: ProactiveOptions) {
+    this.owner = opts.owner ?? randomUUID();
+    this.leaseMs = opts.leaseMs ?? 5 * 60_000;
+  }
+
+  private get store() {
+    return this.engine.deps.store;
+  }
+  private get now() {
+    return this.engine.deps.clock.now();
+  }
+
+  /** One scheduler pass: recover stale generations, retry deliveries, then the due conversations. */
+  async tick(): Promise<TickReport> {
+    const report: TickReport = { due: 0, sent: 0, nothing: 0, failed: 0, skipped: {}, delivered: 0, recovered: 0 };
+    report.recovered = await this.recoverStale();
+    for (const row of await this.store.proactive.outboxDue(['pending'], this.now, this.opts.batch ?? 1000)) {
+      if (await this.deliverRow(row)) report.delivered++;
+    }
+    const due = await this.store.proactive.due(this.now, this.opts.batch ?? 1000);
+    report.due = due.length;
+    const parallel = this.opts.parallel ?? 16;
+    for (let i = 0; i < due.length; i += parallel) {
+      const results = await Promise.all(due.slice(i, i + parallel).map((id) => this.attempt(id, false)));
+      for (const r of results) {
+        if (r.sent) {
+          report.sent++;
+          report.delivered += r.delivered ? 1 : 0;
+        } else if (r.reason === 'nothing-to-say') report.nothing++;
+        else if (r.reason === 'model-error') report.failed++;
+        else report.skipped[r.reason] = (report.skipped[r.reason] ?? 0) + 1;
+      }
+    }
+    return report;
+  }
+
+  /** Send one proactive message now, bypassing idle, gap, cap and quiet hours (the `test` command). */
+  async sendNow(conversationId: string): Promise<SendResult> {
+    const r = await this.attempt(conversationId, true);
+    return r.sent ? { sent: true, message: r.message } : { sent: false, reason: r.reason };
+  }
+
+  /** Engine hook: each stored message re-times the conversation; a user message resets "unanswered". */
+  async afterMessage(conv: Conversation, character: Character, message: StoredMessage): Promise<void> {
+    if (message.kind === 'proactive' || message.kind === 'system-notice') return;
+    const rec = await this.store.proactive.get(conv.id);
+    if (!rec) return;
+    const policy = effectivePolicy(conv, character, rec, this.opts.defaults);
+    await this.store.proactive.schedule(conv.id, nextDueAt(policy, Date.parse(message.createdAt), rec.lastAt), { resetUnanswered: message.role === 'user' });
+  }
+
+  /** Re-time after a policy change (HTTP PATCH, /proactive on|off). */
+  async reschedule(conversationId: string): Promise<ProactivePolicy | undefined> {
+    const loaded = await this.load(conversationId);
+    if (!loaded) return undefined;
+    const { conv, policy, rec } = loaded;
+    const last = conv.lastActivityAt ? Date.parse(conv.lastActivityAt) : null;
+    await this.store.proactive.schedule(conv.id, last === null ? null : nextDueAt(policy, last, rec.lastAt));
+    return policy;
+  }
+
+  /** The effective policy of a conversation (for GET …/proactive and /proactive). */
+  async policyOf(conversationId: string) {
+    return this.load(conversationId);
+  }
+
+  private async load(conversationId: string) {
+    const conv = await this.store.conversations.get(conversationId);
+    const rec = await this.store.proactive.get(conversationId);
+    if (!conv || !rec) return undefined;
+    const character = await this.characterOf(conv);
+    return { conv, rec, character, policy: effectivePolicy(conv, character, rec, this.opts.defaults) };
+  }
+
+  private async characterOf(conv: Conversation): Promise<Character> {
+    const { store, config } = this.engine.deps;
+    const keys: string[] = [];
+    if (conv.scopeKey) {
+      const key = decodeKey(conv.scopeKey);
+      if (key.threadId !== undefined) keys.push(chatKeyOf(key));
+      keys.push(encodeKey({ platform: key.platform, chatId: key.chatId }));
+    }
+    return resolveCharacter(store, conv, keys, conv.platform, config.defaultCharacter);
+  }
+
+  private async attempt(conversationId: string, forced: boolean): Promise<({ sent: true; message: StoredMessage; delivered: boolean }) | { sent: false; reason: string }> {
+    const { proactive } = this.store;
+    if (!(await proactive.claim(conversationId, this.owner, this.now, this.leaseMs))) return { sent: false, reason: 'claimed-elsewhere' };
+    try {
+      const loaded = await this.load(conversationId);
+      if (!loaded) return { sent: false, reason: 'gone' };
+      const { conv, rec, character, policy } = loaded;
+      const last = conv.lastActivityAt ? Date.parse(conv.lastActivityAt) : this.now;
+      let day = localTime(this.now, policy.quietHours?.timezone ?? 'UTC').day;
+      if (!forced) {
+        const verdict = decide(policy, rec, last, this.now);
+        if (!verdict.send) {
+          await proactive.schedule(conv.id, verdict.retryAt);
+          return { sent: false, reason: verdict.reason };
+        }
+        day = verdict.day;
+      }
+      const outboxId = await proactive.addOutbox(conv.id, 'generating', this.now, forced);
+      await proactive.updateOutbox(outboxId, { nextAttemptAt: this.now + this.leaseMs }, this.now);
+      const lastUser = (await this.store.messages.newest(conv.id, { limit: 1, kinds: ['user'] }))[0];
+      const { result } = this.engine.turn({
+        conversation: conv,
+        character,
+        chatType: conv.chatType,
+        userName: lastUser?.authorName ?? 'there',
+        replyKind: 'proactive',
+        instruction: PROACTIVE_INSTRUCTION,
+        accept: (text) => !text.includes(NOTHING_TO_SAY),
+      });
+      const r = await result;
+      const now = this.now;
+      if (!r.ok) {
+        await proactive.updateOutbox(outboxId, { state: 'error', error: r.error.message.slice(0, 500) }, now);
+        await proactive.schedule(conv.id, now + Math.max(15 * 60_000, policy.minGapMinutes * 60_000 / 4));
+        return { sent: false, reason: 'model-error' };
+      }
+      if (r.message === null) {
+        await proactive.updateOutbox(outboxId, { state: 'nothing' }, now);
+        await proactive.schedule(conv.id, nextDueAt(policy, now, rec.lastAt));
+        return { sent: false, reason: 'nothing-to-say' };
+      }
+      await proactive.updateOutbox(outboxId, { state: 'pending', messageId: r.message.id, nextAttemptAt: now }, now);
+      await proactive.recordSent(conv.id, now, day, nextDueAt(policy, now, now));
+      const delivered = await this.deliverRow({ id: outboxId, conversationId: conv.id, messageId: r.message.id, state: 'pending', attempts: 0, nextAttemptAt: now, forced, createdAt: now });
+      return { sent: true, message: r.message, delivered };
+    } finally {
+      await proactive.release(conversationId, this.owner);
+    }
+  }
+
+  /** Deliver one stored message; on failure retry with backoff, then give up and record it. */
+  private async deliverRow(row: OutboxRow): Promise<boolean> {
+    const { proactive } = this.store;
+    const conv = await this.store.conversations.get(row.conversationId);
+    const message = row.messageId ? await this.store.messages.get(row.messageId) : undefined;
+    if (!conv || !message) {
+      await proactive.updateOutbox(row.id, { state: 'failed', error: 'conversation or message deleted' }, this.now);
+      return false;
+    }
+    try {
+      await this.target.deliver(conv, await this.characterOf(conv), message);
+      await proactive.updateOutbox(row.id, { state: 'delivered', attempts: row.attempts + 1 }, this.now);
+      return true;
+    } catch (err) {
+      const attempts = row.attempts + 1;
+      const give = attempts >= (this.opts.maxDeliveryAttempts ?? 5);
+      const error = err instanceof Error ? err.message.slice(0, 500) : String(err);
+      await proactive.updateOutbox(row.id, { state: give ? 'failed' : 'pending', attempts, error, nextAttemptAt: this.now + (this.opts.retryBaseMs ?? 60_000) * 2 ** (attempts - 1) }, this.now);
+      this.engine.deps.log.warn({ conversationId: conv.id, attempts, error }, give ? 'proactive delivery failed for good' : 'proactive delivery failed; will retry');
+      return false;
+    }
+  }
+
+  /**
+   * A `generating` row older than the lease means its process died mid-turn. If the message was
+   * stored, deliver it (once); if not, the conversation is still due and will be tried again.
+   */
+  private async recoverStale(): Promise<number> {
+    const { proactive } = this.store;
+    let recovered = 0;
+    for (const row of await proactive.outboxDue(['generating'], this.now, 100)) {
+      if (!(await proactive.claim(row.conversationId, this.owner, this.now, this.leaseMs))) continue;
+      try {
+        const made = (await this.store.messages.newest(row.conversationId, { limit: 1, kinds: ['proactive'] }))[0];
+        if (made && Date.parse(made.createdAt) >= row.createdAt) {
+          const rec = await proactive.get(row.conversationId);
+          if (rec && (rec.lastAt ?? 0) < row.createdAt) {
+            const loaded = await this.load(row.conversationId);
+            const tz = loaded?.policy.quietHours?.timezone ?? 'UTC';
+            await proactive.recordSent(row.conversationId, Date.parse(made.createdAt), localTime(this.now, tz).day, loaded ? nextDueAt(loaded.policy, this.now, this.now) : null);
+          }
+          await proactive.updateOutbox(row.id, { state: 'pending', messageId: made.id, nextAttemptAt: this.now }, this.now);
+          if (await this.deliverRow({ ...row, messageId: made.id, state: 'pending' })) recovered++;
+        } else {
+          await proactive.updateOutbox(row.id, { state: 'abandoned' }, this.now);
+        }
+      } finally {
+        await proactive.release(row.conversationId, this.owner);
+      }
+    }
+    return recovered;
+  }
+}

@@ -1,0 +1,35 @@
+import { ManualClock } from '../../src/core/clock.js';
+import type { Character, Conversation, StoredMessage } from '../../src/core/types.js';
+import { ProactiveScheduler, proactiveCommand, type ProactiveTarget, type ProactiveOptions } from '../../src/scheduler/index.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+
+/** A delivery target that records what it was given (and can be told to fail). */
+export class RecordingTarget implements ProactiveTarget {
+  delivered: Array<{ conversationId: string; character: string; text: string; kind: string }> = [];
+  failNext = 0;
+  async deliver(c: Conversation, ch: Character, m: StoredMessage): Promise<void> {
+    if (this.failNext > 0) {
+      this.failNext--;
+      throw new Error('receiver down');
+    }
+    this.delivered.push({ conversationId: c.id, character: ch.name, text: m.content, kind: m.kind });
+  }
+}
+
+export const MIN = 60_000;
+export const defaults: ProactiveOptions['defaults'] = { minIdleMinutes: 60, minGapMinutes: 120, dailyCap: 3, maxUnanswered: 5 };
+
+/** Engine + scheduler wired like the runtime does, on a manual clock. */
+export async function startProactiveHarness(opts: { dbPath?: string; owner?: string; defaults?: Partial<ProactiveOptions['defaults']>; start?: number } = {}) {
+  const clock = new ManualClock(opts.start ?? Date.UTC(2026, 5, 1, 10, 0, 0));
+  let scheduler: ProactiveScheduler | undefined;
+  const h: Harness = await startHarness({
+    clock,
+    ...(opts.dbPath ? { dbPath: opts.dbPath } : {}),
+    hooks: { afterMessage: (c, ch, m) => scheduler?.afterMessage(c, ch, m) ?? Promise.resolve() },
+    engine: { commands: [proactiveCommand(() => scheduler)] },
+  });
+  const target = new RecordingTarget();
+  scheduler = new ProactiveScheduler(h.engine, target, { defaults: { ...defaults, ...opts.defaults }, leaseMs: 5 * MIN, retryBaseMs: MIN, ...(opts.owner ? { owner: opts.owner } : {}) });
+  return { h, clock, target, scheduler };
+}

@@ -1,0 +1,192 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { inbound, say, seen } from '../helpers/harness.js';
+import { NOTHING_TO_SAY, ProactiveScheduler } from '../../src/scheduler/index.js';
+import { MIN, RecordingTarget, defaults, startProactiveHarness } from './helpers.js';
+
+type PH = Awaited<ReturnType<typeof startProactiveHarness>>;
+const open: PH[] = [];
+async function start(opts: Parameters<typeof startProactiveHarness>[0] = {}) {
+  const p = await startProactiveHarness(opts);
+  open.push(p);
+  return p;
+}
+afterEach(async () => {
+  while (open.length) await open.pop()!.h.close();
+});
+
+describe('proactive scheduler', () => {
+  it('reaches out after the idle time, stored as the character’s own proactive turn', async () => {
+    const { h, clock, target, scheduler } = await start();
+    h.fake.respondWith(({ messages }) => (JSON.stringify(messages).includes('[proactive]') ? 'Hey, how did the exam go?' : 'Good luck!'));
+    await say(h.engine, inbound({ text: 'exam tomorrow' }));
+    clock.advance(59 * MIN);
+    expect((await scheduler.tick()).sent).toBe(0);
+    clock.advance(1 * MIN);
+    const r = await scheduler.tick();
+    expect(r).toMatchObject({ due: 1, sent: 1, delivered: 1 });
+    expect(target.delivered).toEqual([expect.objectContaining({ character: 'Aria', text: 'Hey, how did the exam go?', kind: 'proactive' })]);
+    const conv = (await h.store.conversations.getByScope('telegram:1'))!;
+    const stored = await h.store.messages.newest(conv.id, { limit: 5 });
+    expect(stored.map((m) => [m.role, m.kind])).toEqual([['assistant', 'proactive'], ['assistant', 'assistant'], ['user', 'user']]);
+    // The proactive turn is part of the context of later turns, as the character's own line.
+    await say(h.engine, inbound({ text: 'it went well' }));
+    expect(seen(h.fake).slice(-2)).toEqual(['assistant: Hey, how did the exam go?', 'user: it went well']);
+  });
+
+  it('keeps the gap, stops after maxUnanswered, and resumes when the user answers', async () => {
+    const { h, clock, target, scheduler } = await start({ defaults: { maxUnanswered: 2 } });
+    await say(h.engine, inbound({ text: 'hi' }));
+    clock.advance(60 * MIN);
+    await scheduler.tick();
+    clock.advance(60 * MIN); // idle again but within the 120-minute gap
+    expect((await scheduler.tick()).sent).toBe(0);
+    clock.advance(60 * MIN);
+    expect((await scheduler.tick()).sent).toBe(1);
+    clock.advance(600 * MIN);
+    expect((await scheduler.tick()).sent).toBe(0); // two unanswered: no nagging
+    expect(target.delivered).toHaveLength(2);
+    await say(h.engine, inbound({ text: 'sorry, was busy' }));
+    clock.advance(120 * MIN);
+    expect((await scheduler.tick()).sent).toBe(1);
+  });
+
+  it('respects the daily cap', async () => {
+    const { h, clock, scheduler } = await start({ defaults: { dailyCap: 1, minGapMinutes: 1 }, start: Date.UTC(2026, 5, 1, 1, 0) });
+    await say(h.engine, inbound({ text: 'hi' }));
+    clock.advance(60 * MIN);
+    expect((await scheduler.tick()).sent).toBe(1);
+    await say(h.engine, inbound({ text: 'answer' }));
+    clock.advance(61 * MIN);
+    const r = await scheduler.tick();
+    expect(r.skipped['daily-cap']).toBe(1);
+    clock.set(Date.UTC(2026, 5, 2, 0, 1));
+    expect((await scheduler.tick()).sent).toBe(1);
+  });
+
+  it('waits out quiet hours across midnight in the conversation’s time zone', async () => {
+    const { h, clock, scheduler } = await start({ start: Date.UTC(2026, 0, 10, 20, 0) });
+    await say(h.engine, inbound({ text: 'night' }));
+    const conv = (await h.store.conversations.getByScope('telegram:1'))!;
+    await h.store.proactive.setSettings(conv.id, { policy: { quietHours: { start: '23:00', end: '08:00', timezone: 'Europe/Berlin' } } });
+    clock.set(Date.UTC(2026, 0, 10, 22, 30)); // 23:30 in Berlin
+    expect((await scheduler.tick()).skipped['quiet-hours']).toBe(1);
+    clock.set(Date.UTC(2026, 0, 11, 6, 59));
+    expect((await scheduler.tick()).sent).toBe(0);
+    clock.set(Date.UTC(2026, 0, 11, 7, 0)); // 08:00 in Berlin
+    expect((await scheduler.tick()).sent).toBe(1);
+  });
+
+  it('honours /proactive off, across a restart of the scheduler', async () => {
+    const { h, clock, target, scheduler } = await start();
+    await say(h.engine, inbound({ text: 'hi' }));
+    expect((await say(h.engine, inbound({ text: '/proactive off' }))).notices[0]).toMatch(/off/);
+    clock.advance(600 * MIN);
+    expect((await scheduler.tick()).sent).toBe(0);
+    const restarted = new ProactiveScheduler(h.engine, target, { defaults });
+    expect((await restarted.tick()).sent).toBe(0);
+    await say(h.engine, inbound({ text: '/proactive on' }));
+    clock.advance(60 * MIN);
+    expect((await restarted.tick()).sent).toBe(1);
+  });
+
+  it('is off in groups until an admin turns it on, and refuses members', async () => {
+    const { h, clock, scheduler } = await start();
+    const g = { chatId: '-5', chatType: 'group' as const, mentioned: true };
+    await say(h.engine, inbound({ ...g, text: 'hello group' }));
+    clock.advance(600 * MIN);
+    expect((await scheduler.tick()).due).toBe(0);
+    expect((await say(h.engine, inbound({ ...g, text: '/proactive on' }))).notices[0]).toMatch(/Only chat admins/);
+    await say(h.engine, inbound({ ...g, senderIsAdmin: true, text: '/admin proactive on' }));
+    clock.advance(60 * MIN);
+    expect((await scheduler.tick()).sent).toBe(1);
+  });
+
+  it('records "nothing to say" and sends nothing', async () => {
+    const { h, clock, target, scheduler } = await start();
+    await say(h.engine, inbound({ text: 'hi' }));
+    h.fake.respondWith(NOTHING_TO_SAY);
+    clock.advance(60 * MIN);
+    expect(await scheduler.tick()).toMatchObject({ sent: 0, nothing: 1 });
+    expect(target.delivered).toEqual([]);
+    const conv = (await h.store.conversations.getByScope('telegram:1'))!;
+    expect((await h.store.proactive.outboxFor(conv.id)).map((o) => o.state)).toEqual(['nothing']);
+    expect((await h.store.messages.newest(conv.id, { limit: 10 })).some((m) => m.kind === 'proactive')).toBe(false);
+  });
+
+  it('never starts with a character that may not initiate', async () => {
+    const { h, clock, scheduler } = await start();
+    await say(h.engine, inbound({ text: '/character Nyx' }));
+    await say(h.engine, inbound({ text: 'hi' }));
+    clock.advance(6000 * MIN);
+    expect((await scheduler.tick()).sent).toBe(0);
+  });
+
+  it('retries a failed delivery from the outbox and sends it once', async () => {
+    const { h, clock, target, scheduler } = await start();
+    await say(h.engine, inbound({ text: 'hi' }));
+    target.failNext = 1;
+    clock.advance(60 * MIN);
+    expect(await scheduler.tick()).toMatchObject({ sent: 1, delivered: 0 });
+    clock.advance(1 * MIN);
+    expect((await scheduler.tick()).delivered).toBe(1);
+    clock.advance(1 * MIN);
+    await scheduler.tick();
+    expect(target.delivered).toHaveLength(1);
+  });
+
+  it('bypasses the policy for a test send', async () => {
+    const { h, target, scheduler } = await start();
+    await say(h.engine, inbound({ text: 'hi' }));
+    const r = await say(h.engine, inbound({ senderIsAdmin: true, text: '/admin proactive test' }));
+    expect(r.notices).toEqual(['Proactive test sent.']);
+    expect(target.delivered).toHaveLength(1);
+    void scheduler;
+  });
+});
+
+describe('exactly once across processes and crashes', () => {
+  it('two schedulers on one database send one message', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cb-'));
+    try {
+      const a = await start({ dbPath: join(dir, 'db.sqlite'), owner: 'A' });
+      const b = await start({ dbPath: join(dir, 'db.sqlite'), owner: 'B' });
+      await say(a.h.engine, inbound({ text: 'hi' }));
+      a.h.fake.setChunkDelay(5);
+      a.clock.advance(60 * MIN);
+      b.clock.set(a.clock.now());
+      const [ra, rb] = await Promise.all([a.scheduler.tick(), b.scheduler.tick()]);
+      expect(ra.sent + rb.sent).toBe(1);
+      expect(a.target.delivered.length + b.target.delivered.length).toBe(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a crash between the model and delivery delivers the stored message once after restart', async () => {
+    const { h, clock, target, scheduler } = await start();
+    await say(h.engine, inbound({ text: 'hi' }));
+    clock.advance(60 * MIN);
+    // Process "crashed" generates and stores the message, then never gets to deliver it.
+    const crashing = new ProactiveScheduler(h.engine, { deliver: () => new Promise(() => {}) }, { defaults, owner: 'crashed', leaseMs: 5 * MIN });
+    void crashing.tick();
+    const conv = (await h.store.conversations.getByScope('telegram:1'))!;
+    await expect.poll(async () => (await h.store.messages.newest(conv.id, { limit: 1 }))[0]?.kind).toBe('proactive');
+    // Rewind its outbox row to the state a crash right after the model call leaves behind:
+    // still "generating", lease held by the dead process.
+    const row = (await h.store.proactive.outboxFor(conv.id))[0]!;
+    await h.store.proactive.updateOutbox(row.id, { state: 'generating', nextAttemptAt: clock.now() + 5 * MIN }, clock.now());
+    await h.store.db.updateTable('conversations').set({ proactive_lease_until: clock.now() + 5 * MIN, proactive_lease_owner: 'crashed' }).where('id', '=', conv.id).execute();
+
+    expect((await scheduler.tick()).recovered).toBe(0); // the lease is still live: hands off
+    clock.advance(6 * MIN);
+    expect(await scheduler.tick()).toMatchObject({ recovered: 1, sent: 0 }); // delivered, not regenerated
+    clock.advance(30 * MIN);
+    await scheduler.tick();
+    expect(target.delivered).toHaveLength(1);
+    expect(await h.store.messages.newest(conv.id, { limit: 10, kinds: ['proactive'] })).toHaveLength(1);
+    expect(h.fake.requests.filter((r) => JSON.stringify(r.body).includes('[proactive]'))).toHaveLength(1);
+  });
+});
