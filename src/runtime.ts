@@ -11,7 +11,9 @@ import { createModel, type ModelClient } from './llm/index.js';
 import { createEngine, engineConfigFrom, type Engine } from './engine/index.js';
 import { buildApp } from './http/app.js';
 import { loadPresets } from './presets.js';
-import { DeliveryRouter, proactiveCommand, startCron, startProactive, type ProactiveScheduler, type ProactiveTarget } from './scheduler/index.js';
+import { DeliveryRouter, ProactiveScheduler, proactiveCommand, startCron, type ProactiveTarget } from './scheduler/index.js';
+import { WebhookSender } from './services/webhooks.js';
+import { ApiProactiveTarget } from './services/proactive-api.js';
 
 /** Where shipped presets live, relative to this file in both `src/` (tsx) and `dist/src/` (built). */
 export function defaultPresetDir(): string {
@@ -28,6 +30,7 @@ export interface Runtime {
   app: FastifyInstance;
   adapters: PlatformAdapter[];
   scheduler: ProactiveScheduler;
+  webhooks: WebhookSender;
   /** The address the HTTP server listens on, e.g. http://127.0.0.1:3000. */
   url: string;
   /** Stop input, let in-flight turns finish within the deadline, close the database. */
@@ -70,8 +73,13 @@ export async function startRuntime(config: Config, overrides: RuntimeOverrides =
     { commands: [proactiveCommand(() => scheduler)] },
   );
   const adapters = overrides.adapters?.({ config, engine, log, store }) ?? [];
+  // Proactive messages: platform conversations through their adapter, API ones to the updates
+  // feed and the key's webhook (an outbox drained by the webhook sender).
+  const webhooks = new WebhookSender(store, clock, log.child({ component: 'webhooks' }), { ssrfAllowHosts: config.ssrfAllowHosts });
+  const delivery = new DeliveryRouter(adapters, overrides.apiTarget ?? new ApiProactiveTarget(store, webhooks));
+  scheduler = new ProactiveScheduler(engine, delivery, { defaults: config.proactive });
   const rawRoutes = adapters.flatMap((a) => a.routes?.() ?? []);
-  const app = await buildApp({ config, store, engine, log, rawRoutes });
+  const app = await buildApp({ config, store, engine, log, rawRoutes, scheduler });
   await app.listen({ port: config.port, host: config.host });
   const addr = app.server.address();
   const url = typeof addr === 'object' && addr ? `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}` : String(addr);
@@ -79,9 +87,9 @@ export async function startRuntime(config: Config, overrides: RuntimeOverrides =
     await a.start();
     log.info({ platform: a.platform }, 'adapter started');
   }
-  const delivery = new DeliveryRouter(adapters, overrides.apiTarget);
-  const proactive = startProactive(engine, delivery, config.proactive.cron, { defaults: config.proactive }, log);
-  scheduler = proactive.scheduler;
+  webhooks.start();
+  const sched = scheduler;
+  const proactive = startCron(config.proactive.cron, () => sched.tick(), log, 'proactive');
   // Processed-event ids only need to outlive the platforms' redelivery windows (Slack: ~5 min).
   const housekeeping = startCron('17 * * * *', () => store.events.prune(clock.now() - 2 * 86_400_000), log, 'housekeeping');
   log.info({ url, model: model.label, adapters: adapters.map((a) => a.platform), proactiveCron: config.proactive.cron }, 'charbridge is running');
@@ -92,6 +100,7 @@ export async function startRuntime(config: Config, overrides: RuntimeOverrides =
       log.info({ reason }, 'shutting down: no new input, finishing in-flight turns');
       await proactive.stop();
       await housekeeping.stop();
+      await webhooks.stop();
       engine.stopAccepting();
       await Promise.allSettled(adapters.map((a) => a.stop()));
       const drained = await engine.drain(config.shutdownTimeoutMs);
@@ -101,5 +110,5 @@ export async function startRuntime(config: Config, overrides: RuntimeOverrides =
       log.info('stopped');
     })());
 
-  return { config, log, store, model, engine, app, adapters, scheduler: proactive.scheduler, url, shutdown };
+  return { config, log, store, model, engine, app, adapters, scheduler: sched, webhooks, url, shutdown };
 }

@@ -16,6 +16,8 @@ import { chatRoutes } from './routes/chat.js';
 import { conversationRoutes } from './routes/conversations.js';
 import { updateRoutes } from './routes/updates.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
+import { proactiveRoutes } from './routes/proactive.js';
+import type { ProactiveScheduler } from '../scheduler/index.js';
 
 /** What the HTTP layer needs; route modules receive it (plus the chat service) as an HttpContext. */
 export interface HttpDeps {
@@ -27,6 +29,8 @@ export interface HttpDeps {
   rawRoutes?: RawHttpRoute[];
   /** The shared chat service; built from the other deps when absent. */
   chat?: ChatService;
+  /** The proactive scheduler behind `…/proactive` routes. */
+  scheduler?: ProactiveScheduler;
 }
 
 /**
@@ -68,7 +72,7 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
       apiKeyPerMin: deps.config.limits.apiKeyPerMin,
       ssrfAllowHosts: deps.config.ssrfAllowHosts,
     });
-  await registerApi(app, { config: deps.config, store: deps.store, engine: deps.engine, log: deps.log, chat });
+  await registerApi(app, { config: deps.config, store: deps.store, engine: deps.engine, log: deps.log, chat, scheduler: deps.scheduler });
   return app;
 }
 
@@ -107,6 +111,7 @@ async function registerApi(app: FastifyInstance, ctx: HttpContext): Promise<void
       await api.register(conversationRoutes(ctx));
       await api.register(updateRoutes(ctx));
       await api.register(apiKeyRoutes(ctx));
+      await api.register(proactiveRoutes(ctx));
     },
     { prefix: '/api/v1' },
   );

@@ -3,6 +3,7 @@ import type { Engine } from '../engine/index.js';
 import type { Logger } from '../log.js';
 import type { ChatService } from '../services/chat.js';
 import type { Store } from '../store/index.js';
+import type { ProactiveScheduler } from '../scheduler/index.js';
 
 /**
  * What every route module receives. One ChatService per app, so the v1 routes and the other
@@ -14,4 +15,6 @@ export interface HttpContext {
   engine: Engine;
   log: Logger;
   chat: ChatService;
+  /** The proactive scheduler, for the per-conversation policy routes; absent in tests that don't need it. */
+  scheduler?: ProactiveScheduler | undefined;
 }

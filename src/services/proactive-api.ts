@@ -16,8 +16,7 @@ export class ApiProactiveTarget implements ProactiveTarget {
     const apiKeyId = conv.ownerId;
     if (!apiKeyId) return;
     const msg = { id: message.id, content: message.content, sentAt: message.createdAt };
-    const existing = await this.store.updates.list({ apiKeyId, conversationId: conv.id, limit: 1000 });
-    if (!existing.updates.some((u) => u.kind === 'proactive' && u.message?.id === message.id)) {
+    if (!(await this.store.updates.hasMessage(conv.id, message.id))) {
       await this.store.updates.append({ apiKeyId, conversationId: conv.id, characterId: character.id, kind: 'proactive', message: msg });
     }
     const key = await this.store.apiKeys.get(apiKeyId);

@@ -34,7 +34,7 @@ export function signWebhook(secret: string, body: string): string {
  */
 export class WebhookSender {
   private timer: NodeJS.Timeout | undefined;
-  private running: Promise<number> | undefined;
+  private chain: Promise<void> = Promise.resolve();
   private stopped = false;
 
   constructor(private store: Store, private clock: Clock, private log: Logger, private opts: WebhookSenderOptions) {}
@@ -46,13 +46,17 @@ export class WebhookSender {
     if (await this.store.webhooks.enqueue({ eventId, apiKeyId, event, payload }, now)) this.kick();
   }
 
-  /** Send everything due now; returns how many were delivered. Safe to call concurrently. */
+  /**
+   * Send everything due now; returns how many were delivered. Passes never overlap: a call made
+   * while one runs waits for it and then makes its own pass, so nothing due is missed.
+   */
   processDue(): Promise<number> {
-    this.running ??= this.sendDue().finally(() => {
-      this.running = undefined;
-      void this.arm();
-    });
-    return this.running;
+    const pass = this.chain.then(() => this.sendDue());
+    this.chain = pass.then(
+      () => this.arm(),
+      () => this.arm(),
+    );
+    return pass;
   }
 
   /** Start the background timer that wakes for the next due delivery. */
@@ -64,7 +68,7 @@ export class WebhookSender {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    await this.running;
+    await this.chain;
   }
 
   private kick(): void {

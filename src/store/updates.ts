@@ -148,6 +148,12 @@ export class UpdateRepo {
     return this.appended.listenerCount('update');
   }
 
+  /** Whether the feed already has an entry for this message (a retried delivery writes none twice). */
+  async hasMessage(conversationId: string, messageId: string): Promise<boolean> {
+    const r = await this.db.selectFrom('updates').select('id').where('conversation_id', '=', conversationId).where('message_id', '=', messageId).executeTakeFirst();
+    return r !== undefined;
+  }
+
   async deleteForConversation(conversationId: string): Promise<void> {
     await this.db.deleteFrom('updates').where('conversation_id', '=', conversationId).execute();
   }

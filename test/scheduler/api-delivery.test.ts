@@ -1,0 +1,194 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { ManualClock } from '../../src/core/clock.js';
+import { OpenAIModel } from '../../src/llm/index.js';
+import { startRuntime, type Runtime } from '../../src/runtime.js';
+import { signWebhook } from '../../src/services/webhooks.js';
+import { startFakeOpenAI, type FakeOpenAI } from '../fakes/openai.js';
+import { testLogger } from '../helpers/harness.js';
+
+const ADMIN = 'admin-key-0123456789abcdef';
+const SECRET = 'whsec-0123456789abcdef';
+const MIN = 60_000;
+
+/** A webhook receiver on loopback that verifies signatures the way a customer would. */
+class Receiver {
+  server!: Server;
+  url = '';
+  received: Array<{ headers: IncomingMessage['headers']; body: string; validSignature: boolean }> = [];
+  status = 200;
+  async start(port = 0) {
+    this.server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        this.received.push({ headers: req.headers, body, validSignature: req.headers['x-webhook-signature'] === signWebhook(SECRET, body) });
+        res.writeHead(this.status).end();
+      });
+    });
+    await new Promise<void>((r) => this.server.listen(port, '127.0.0.1', r));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/hook`;
+  }
+  async stop() {
+    this.server.closeAllConnections();
+    await new Promise((r) => this.server.close(r));
+  }
+}
+
+let fake: FakeOpenAI;
+let receiver: Receiver;
+let dir: string;
+const runtimes: Runtime[] = [];
+
+async function boot(clock: ManualClock): Promise<Runtime> {
+  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATABASE_URL: join(dir, 'cb.db'), ADMIN_API_KEY: ADMIN, SSRF_ALLOW_HOSTS: '127.0.0.1' });
+  const model = new OpenAIModel({ apiKey: fake.apiKey, baseURL: fake.baseURL, model: 'fake-model', timeoutMs: 5000, maxRetries: 0 }, clock);
+  const rt = await startRuntime(config, { log: testLogger(), clock, model });
+  runtimes.push(rt);
+  return rt;
+}
+
+async function api(rt: Runtime, method: string, path: string, key: string, body?: unknown) {
+  const res = await fetch(`${rt.url}${path}`, { method, headers: { 'x-api-key': key, ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}) });
+  return { status: res.status, body: (await res.json()) as any };
+}
+
+beforeEach(async () => {
+  fake = await startFakeOpenAI({ responder: ({ messages }) => (JSON.stringify(messages).includes('[proactive]') ? 'Thinking of you — how was the trip?' : 'Have a great trip!') });
+  receiver = new Receiver();
+  await receiver.start();
+  dir = mkdtempSync(join(tmpdir(), 'cb-api-'));
+});
+afterEach(async () => {
+  while (runtimes.length) await runtimes.pop()!.shutdown('test');
+  await receiver.stop();
+  await fake.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function tenantWithSession(rt: Runtime) {
+  const created = await api(rt, 'POST', '/api/v1/api-keys', ADMIN, { name: 'tenant', webhookUrl: receiver.url, webhookSecret: SECRET });
+  expect(created.status).toBe(201);
+  const key = created.body.key as string;
+  const chat = await api(rt, 'POST', '/api/v1/chat', key, { characterId: 'aria', message: 'off on a trip tomorrow' });
+  expect(chat.status).toBe(200);
+  return { key, keyId: created.body.id as string, sessionId: chat.body.sessionId as string };
+}
+
+describe('proactive messages for API conversations', () => {
+  it('lands in the updates feed and as a signed webhook a receiver can verify', async () => {
+    const clock = new ManualClock();
+    const rt = await boot(clock);
+    const { key, sessionId } = await tenantWithSession(rt);
+    clock.advance(240 * MIN);
+    expect((await rt.scheduler.tick()).sent).toBe(1);
+    await rt.webhooks.processDue();
+
+    const feed = await api(rt, 'GET', `/api/v1/updates?sessionId=${sessionId}`, key);
+    expect(feed.body.updates).toEqual([
+      expect.objectContaining({ sessionId, characterId: 'preset_aria', kind: 'proactive', message: expect.objectContaining({ content: 'Thinking of you — how was the trip?' }) }),
+    ]);
+    expect(receiver.received).toHaveLength(1);
+    const hit = receiver.received[0]!;
+    expect(hit.validSignature).toBe(true);
+    expect(hit.headers['x-webhook-event']).toBe('proactive_message');
+    expect(hit.headers['x-webhook-id']).toMatch(/^evt_msg_/);
+    expect(Number(hit.headers['x-webhook-timestamp'])).toBeGreaterThan(0);
+    const payload = JSON.parse(hit.body);
+    expect(payload).toEqual({
+      event: 'proactive_message',
+      timestamp: expect.any(String),
+      data: { sessionId, characterId: 'preset_aria', characterName: 'Aria', message: { id: feed.body.updates[0].message.id, content: 'Thinking of you — how was the trip?', sentAt: expect.any(String) } },
+    });
+  });
+
+  it('retries a failing receiver with the same event id, then succeeds', async () => {
+    const clock = new ManualClock();
+    const rt = await boot(clock);
+    const { key, sessionId } = await tenantWithSession(rt);
+    receiver.status = 503;
+    const sent = await api(rt, 'POST', `/api/v1/conversations/${sessionId}/proactive/test`, key);
+    expect(sent.status).toBe(200);
+    await rt.webhooks.processDue();
+    expect(receiver.received).toHaveLength(1);
+    clock.advance(1000);
+    await rt.webhooks.processDue();
+    expect(receiver.received).toHaveLength(1); // backoff not over yet
+    clock.advance(1000);
+    await rt.webhooks.processDue();
+    receiver.status = 200;
+    clock.advance(4000);
+    await rt.webhooks.processDue();
+    expect(receiver.received).toHaveLength(3);
+    expect(new Set(receiver.received.map((r) => r.headers['x-webhook-id'])).size).toBe(1);
+    clock.advance(60_000);
+    await rt.webhooks.processDue();
+    expect(receiver.received).toHaveLength(3);
+  });
+
+  it('disables the webhook after 5 failed deliveries until an admin re-enables it', async () => {
+    const clock = new ManualClock();
+    const rt = await boot(clock);
+    const { key, keyId, sessionId } = await tenantWithSession(rt);
+    receiver.status = 500;
+    for (let i = 0; i < 5; i++) {
+      expect((await api(rt, 'POST', `/api/v1/conversations/${sessionId}/proactive/test`, key)).status).toBe(200);
+      for (let a = 0; a < 3; a++) {
+        await rt.webhooks.processDue();
+        clock.advance(10_000);
+      }
+    }
+    expect(receiver.received).toHaveLength(15);
+    const keys = await api(rt, 'GET', '/api/v1/api-keys', ADMIN);
+    expect(keys.body.apiKeys ?? keys.body.keys ?? keys.body).toEqual(expect.arrayContaining([expect.objectContaining({ id: keyId, webhookDisabled: true })]));
+    await api(rt, 'POST', `/api/v1/conversations/${sessionId}/proactive/test`, key);
+    await rt.webhooks.processDue();
+    expect(receiver.received).toHaveLength(15); // disabled: not even tried
+    const patched = await api(rt, 'PATCH', `/api/v1/api-keys/${keyId}`, ADMIN, { webhookDisabled: false });
+    expect(patched.body.webhookDisabled).toBe(false);
+    receiver.status = 200;
+    await api(rt, 'POST', `/api/v1/conversations/${sessionId}/proactive/test`, key);
+    await rt.webhooks.processDue();
+    expect(receiver.received).toHaveLength(16);
+  });
+
+  it('keeps undelivered webhooks in the outbox across a restart', async () => {
+    const clock = new ManualClock();
+    const rt = await boot(clock);
+    const { key, sessionId } = await tenantWithSession(rt);
+    const port = (receiver.server.address() as AddressInfo).port;
+    await receiver.stop(); // receiver down: connection refused
+    await api(rt, 'POST', `/api/v1/conversations/${sessionId}/proactive/test`, key);
+    await rt.webhooks.processDue();
+    await rt.shutdown('restart');
+    runtimes.pop();
+    await receiver.start(port);
+    const rt2 = await boot(clock);
+    clock.advance(5000);
+    expect(await rt2.webhooks.processDue()).toBe(1);
+    expect(receiver.received).toHaveLength(1);
+    expect(receiver.received[0]!.validSignature).toBe(true);
+  });
+
+  it('reads and changes the policy over HTTP, with validation naming the field', async () => {
+    const clock = new ManualClock();
+    const rt = await boot(clock);
+    const { key, sessionId } = await tenantWithSession(rt);
+    const got = await api(rt, 'GET', `/api/v1/conversations/${sessionId}/proactive`, key);
+    expect(got.body).toMatchObject({ sessionId, enabled: true, canInitiate: true, minIdleMinutes: 240, quietHours: null });
+    const bad = await api(rt, 'PATCH', `/api/v1/conversations/${sessionId}/proactive`, key, { quietHours: { start: '23:00', end: '08:00', timezone: 'Mars/Olympus' } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toMatch(/quietHours.timezone/);
+    const ok = await api(rt, 'PATCH', `/api/v1/conversations/${sessionId}/proactive`, key, { enabled: false, minIdleMinutes: 30, quietHours: { start: '23:00', end: '08:00', timezone: 'Europe/Berlin' } });
+    expect(ok.body).toMatchObject({ enabled: false, minIdleMinutes: 30, quietHours: { timezone: 'Europe/Berlin' }, nextCheckAt: null });
+    const other = await api(rt, 'POST', '/api/v1/api-keys', ADMIN, { name: 'other' });
+    expect((await api(rt, 'GET', `/api/v1/conversations/${sessionId}/proactive`, other.body.key)).status).toBe(404);
+    clock.advance(600 * MIN);
+    expect((await rt.scheduler.tick()).sent).toBe(0);
+  });
+});
