@@ -1,0 +1,5 @@
+export * from './budget.js';
+export * from './chunk.js';
+export * from './markdown.js';
+export * from './mentions.js';
+export * from './ordered.js';
