@@ -2,6 +2,7 @@ import 'dotenv/config';
 import { loadConfig } from './config.js';
 import { ConfigError } from './core/errors.js';
 import { startRuntime, type Runtime } from './runtime.js';
+import { createPlatformAdapters } from './platforms.js';
 
 /**
  * `npm start`: read the environment (and `.env`), start everything configured, and shut down
@@ -10,7 +11,7 @@ import { startRuntime, type Runtime } from './runtime.js';
 async function main(): Promise<void> {
   let runtime: Runtime;
   try {
-    runtime = await startRuntime(loadConfig());
+    runtime = await startRuntime(loadConfig(), { adapters: createPlatformAdapters });
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);

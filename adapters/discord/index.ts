@@ -1,0 +1,234 @@
+/**
+ * The Discord adapter: wires transport (discord.js) → inbound (message or slash command →
+ * InboundMessage) → the engine → outbound (ReplyStream → posts and edits, or the interaction's
+ * response), with one outbound budget per bot. Same shape as the Telegram adapter: the SDK is
+ * confined to transport.ts and Discord's limits are expressed as budget windows.
+ */
+import type { Log, MessageHandler, OutboundText, PlatformAdapter } from '../../src/core/adapter.js';
+import { OutboundBudget, type RateWindow } from '../shared/budget.js';
+import { autocompletesCharacters, characterChoices, DISCORD_COMMANDS, toEngineText } from './commands.js';
+import { commandToInbound, toInbound, type BotIdentity } from './inbound.js';
+import { answerCommand } from './interactions.js';
+import { ChannelSurface, deliverReply, sendText, type ChannelSurfaceDeps, type OutboundDeps } from './outbound.js';
+import { DiscordTransport, retryAfterMs, type DcAutocomplete, type DcCommand, type DcInteraction, type DcMessage } from './transport.js';
+import { CharacterWebhooks } from './webhooks.js';
+
+/** The `config.discord` section (src/config.ts), restated so adapters import only src/core. */
+export interface DiscordConfig {
+  token: string;
+  /** Another REST origin (the test fake, a proxy): `http://host:port` or `…/api`. */
+  apiUrl?: string | undefined;
+  /** Register commands in these guilds only (instant updates) instead of globally. */
+  guildIds?: string[] | undefined;
+  /** Speak through per-character webhooks (name and avatar); needs Manage Webhooks. */
+  characterWebhooks?: boolean | undefined;
+}
+
+/** Timings and limits. Defaults are Discord's; tests scale them down. */
+export interface DiscordTuning {
+  /** Least time between two posts/edits of one streamed reply (~1 edit per second per message). */
+  editIntervalMs: number;
+  firstSendDelayMs: number;
+  /** Discord shows "typing…" for ~10 s per call. */
+  typingIntervalMs: number;
+  maxMessageLength: number;
+  /** Posts and edits per channel: 5 per 5 s, one kept for final texts. */
+  channelWindow: RateWindow;
+  /** Edits and followups of one interaction response (its webhook bucket). */
+  interactionWindow: RateWindow;
+  /** The whole bot: 50 requests per second. */
+  globalWindow: RateWindow;
+  /** A slash command without an answer after this long is deferred (Discord's limit is 3 s). */
+  deferAfterMs: number;
+  maxAttempts: number;
+  /** How long stop() waits for replies in flight to land. */
+  stopTimeoutMs: number;
+  /** discord.js messages cached per channel; undefined = its default. 0 in replay tests. */
+  messageCacheSize: number | undefined;
+}
+
+export const DISCORD_TUNING: DiscordTuning = {
+  editIntervalMs: 1000,
+  firstSendDelayMs: 1000,
+  typingIntervalMs: 8000,
+  maxMessageLength: 2000,
+  channelWindow: { max: 5, windowMs: 5000, reserve: 1 },
+  interactionWindow: { max: 5, windowMs: 2000, reserve: 1 },
+  globalWindow: { max: 50, windowMs: 1000, reserve: 10 },
+  deferAfterMs: 2500,
+  maxAttempts: 6,
+  stopTimeoutMs: 10_000,
+  messageCacheSize: undefined,
+};
+
+export interface DiscordAdapterDeps {
+  /** The engine. */
+  handler: MessageHandler;
+  log: Log;
+  /** Character names for autocomplete (the shared list: presets and public characters). */
+  listCharacters(): Promise<string[]>;
+  /** A character's avatar URL for webhook posts (optional). */
+  characterAvatar?(name: string): Promise<string | undefined>;
+  tuning?: Partial<DiscordTuning>;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export interface DiscordAdapter extends PlatformAdapter {
+  /** Known after start(). */
+  readonly bot: BotIdentity | undefined;
+  /** Budget counters: sends, 429s waited out. */
+  stats(): { sent: number; rateLimited: number; inFlight: number };
+}
+
+/**
+ * @example
+ * const discord = createDiscordAdapter(config.discord, { handler: engine, log, listCharacters });
+ * await discord.start(); // gateway login + slash command registration
+ */
+export function createDiscordAdapter(config: DiscordConfig, deps: DiscordAdapterDeps): DiscordAdapter {
+  return new DiscordBot(config, deps);
+}
+
+/** discord.js wants the REST base without the version (`…/api`); accept a bare origin too. */
+export function restBase(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  const u = url.replace(/\/+$/, '').replace(/\/v\d+$/, '');
+  return u.endsWith('/api') ? u : `${u}/api`;
+}
+
+class DiscordBot implements DiscordAdapter {
+  readonly platform = 'discord' as const;
+  bot: BotIdentity | undefined;
+  private readonly tuning: DiscordTuning;
+  private readonly log: Log;
+  private readonly transport: DiscordTransport;
+  private readonly budget: OutboundBudget;
+  private readonly out: OutboundDeps;
+  private readonly surfaceDeps: ChannelSurfaceDeps;
+  private readonly webhooks: CharacterWebhooks | undefined;
+  private readonly inFlight = new Set<Promise<void>>();
+  private accepting = false;
+
+  constructor(
+    private readonly config: DiscordConfig,
+    private readonly deps: DiscordAdapterDeps,
+  ) {
+    this.tuning = { ...DISCORD_TUNING, ...deps.tuning };
+    this.log = deps.log.child?.({ platform: 'discord' }) ?? deps.log;
+    this.transport = new DiscordTransport(
+      {
+        token: config.token,
+        api: restBase(config.apiUrl),
+        log: this.log,
+        messageCacheSize: this.tuning.messageCacheSize,
+        globalPerSecond: Math.round((this.tuning.globalWindow.max * 1000) / this.tuning.globalWindow.windowMs),
+      },
+      { onMessage: (m) => this.onMessage(m), onInteraction: (i) => this.onInteraction(i) },
+    );
+    const { channelWindow, interactionWindow, globalWindow } = this.tuning;
+    this.budget = new OutboundBudget({
+      windowsFor: (key) => (key.startsWith('ix:') ? [interactionWindow] : [channelWindow]),
+      global: [globalWindow],
+      retryAfterMs,
+      maxAttempts: this.tuning.maxAttempts,
+      ...(deps.now ? { now: deps.now } : {}),
+      ...(deps.sleep ? { sleep: deps.sleep } : {}),
+      onRateLimited: (key, ms) => this.log.info({ key, retryAfterMs: ms }, 'discord rate limit: waiting it out'),
+    });
+    this.out = { budget: this.budget, log: this.log, tuning: this.tuning };
+    this.webhooks = config.characterWebhooks ? new CharacterWebhooks(this.transport, () => this.bot?.applicationId ?? '', this.log) : undefined;
+    this.surfaceDeps = {
+      transport: this.transport,
+      webhooks: this.webhooks,
+      avatarOf: deps.characterAvatar ? (name) => deps.characterAvatar!(name) : undefined,
+      log: this.log,
+    };
+  }
+
+  async start(): Promise<void> {
+    this.bot = await this.transport.start();
+    this.accepting = true;
+    const guildIds = this.config.guildIds ?? [];
+    await this.transport
+      .registerCommands(this.bot.applicationId, DISCORD_COMMANDS, guildIds)
+      .then(() => this.log.info({ guilds: guildIds.length ? guildIds : 'global' }, 'discord slash commands registered'))
+      .catch((err: unknown) => this.log.warn({ err }, 'registering slash commands failed; messages still work, the command menu may be stale'));
+    this.log.info({ bot: this.bot.username }, 'discord gateway connected');
+  }
+
+  /** Stop taking events, let replies in flight land (bounded), then close the gateway and REST. */
+  async stop(): Promise<void> {
+    this.accepting = false;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((r) => (timer = setTimeout(r, this.tuning.stopTimeoutMs)));
+    await Promise.race([Promise.allSettled([...this.inFlight]), deadline]);
+    clearTimeout(timer);
+    await this.transport.stop();
+  }
+
+  /** Proactive message to a DM channel (key.chatId) or a channel/thread, through the same budget as replies. */
+  async deliver(msg: OutboundText): Promise<void> {
+    if (!this.bot) throw new Error('The Discord adapter is not running');
+    const { chatId, threadId } = msg.key;
+    // Only webhooks care (DMs have none); a channel we cannot look up gets the bot's own voice.
+    const dm = this.webhooks !== undefined && threadId === undefined && (await this.transport.isDm(chatId).catch(() => true));
+    const surface = new ChannelSurface(
+      { channelId: threadId ?? chatId, parentId: threadId !== undefined ? chatId : null, dm, characterName: msg.characterName },
+      this.surfaceDeps,
+    );
+    // A per-member conversation in a shared channel: say whom it is for (allowed_mentions keeps it from pinging).
+    const text = msg.key.userId !== undefined ? `<@${msg.key.userId}> ${msg.text}` : msg.text;
+    await sendText(text, surface, this.out);
+  }
+
+  stats(): { sent: number; rateLimited: number; inFlight: number } {
+    const s = this.budget.stats();
+    return { sent: s.sent, rateLimited: s.rateLimited, inFlight: this.inFlight.size };
+  }
+
+  /**
+   * Called by discord.js for every message; returns at once. Conversion is synchronous, so the
+   * engine is handed messages in gateway order; delivering the reply runs beside it.
+   */
+  private onMessage(m: DcMessage): void {
+    const bot = this.bot;
+    if (!this.accepting || !bot) return;
+    const msg = toInbound(m, bot, this.webhooks?.ids);
+    if (!msg || msg.fromBot) return;
+    const events = this.deps.handler.handle(msg);
+    const surface = new ChannelSurface(
+      { channelId: m.channelId, parentId: m.parentId, dm: m.channelKind === 'dm', ...(m.channelKind !== 'dm' ? { replyTo: m.id } : {}) },
+      this.surfaceDeps,
+    );
+    this.track(deliverReply(events, surface, this.out), { messageId: m.id });
+  }
+
+  private onInteraction(i: DcInteraction): void {
+    if (!this.accepting || !this.bot) return;
+    if (i.type === 'autocomplete') this.track(this.autocomplete(i), { autocomplete: i.name });
+    else this.track(this.command(i), { command: i.name });
+  }
+
+  private async command(c: DcCommand): Promise<void> {
+    const mapped = toEngineText({ name: c.name, subcommand: c.subcommand, options: c.options });
+    if (!mapped) {
+      await c.reply('This command is not known here any more.', true);
+      return;
+    }
+    const events = this.deps.handler.handle(commandToInbound(c, mapped.text));
+    await answerCommand(events, c, this.out, { deferNow: mapped.callsModel, deferAfterMs: this.tuning.deferAfterMs });
+  }
+
+  private async autocomplete(a: DcAutocomplete): Promise<void> {
+    const wanted = autocompletesCharacters({ name: a.name, subcommand: a.subcommand, focused: a.focused.name });
+    const names = wanted ? await this.deps.listCharacters() : [];
+    await a.respond(characterChoices(names, a.focused.value));
+  }
+
+  private track(task: Promise<void>, context: object): void {
+    const p = task.catch((err: unknown) => this.log.error({ err, ...context }, 'discord event failed'));
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p));
+  }
+}

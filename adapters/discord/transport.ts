@@ -1,0 +1,335 @@
+/**
+ * The only file that imports discord.js. Everything else in the adapter sees this narrow
+ * surface — plain `DcMessage` / `DcInteraction` records in, a handful of REST calls out, and a
+ * classifier for Discord's errors — so the rest reads as plain TypeScript and the SDK could be
+ * swapped (raw REST + `ws`) by rewriting one file.
+ *
+ * Things discord.js does that this file relies on or works around, checked against the fake:
+ * - REST pacing: discord.js queues requests per route bucket from the X-RateLimit headers and
+ *   retries 429s itself (it never rejects with one unless `rejectOnRateLimit` is set), so a 429
+ *   costs time, not a message. The outbound budget paces above it so it rarely has to.
+ * - Close code 4014 (a privileged intent not enabled in the portal): `login()` rejects with a
+ *   plain `Error('Used disallowed intents')` and the client gives up; start-up must fail loudly.
+ * - A replayed MESSAGE_CREATE reaches `messageCreate` only once the message has left the message
+ *   cache, so dedupe still has to happen downstream (the engine's (platform, event id) claim).
+ * - Channel messages go straight through `client.rest` with a channel id: no channel cache
+ *   needed (a DM the bot opened before a restart is not in the cache, but its id still works).
+ */
+import {
+  ApplicationCommandOptionType, Client, DiscordAPIError, Events, GatewayIntentBits, MessageFlags, Options, Partials,
+  PermissionFlagsBits, RateLimitError, Routes, type AutocompleteInteraction, type ChatInputCommandInteraction,
+  type ClientOptions, type CommandInteractionOption, type Message,
+} from 'discord.js';
+import type { Log } from '../../src/core/adapter.js';
+import { ConfigError } from '../../src/core/errors.js';
+
+/** Where a message or interaction happened. Threads report their parent channel too. */
+export interface DcPlace {
+  channelId: string;
+  guildId: string | null;
+  channelKind: 'dm' | 'text' | 'thread';
+  parentId: string | null;
+}
+
+/** The parts of a discord.js Message that inbound.ts reads. */
+export interface DcMessage extends DcPlace {
+  id: string;
+  author: { id: string; name: string; bot: boolean };
+  webhookId: string | null;
+  /** Joins, pins, thread-created notices and other service messages. */
+  system: boolean;
+  content: string;
+  /** The bot (or its managed role) is mentioned, including by a reply ping. */
+  mentionsBot: boolean;
+  /** The bot's managed role in this guild, whose `<@&id>` mention addresses the bot too. */
+  botRoleId: string | null;
+  /** Author of the message this one replies to, when it is a reply. */
+  repliedToUserId: string | null;
+  attachments: Array<{ url: string; contentType: string | null; name: string; size: number }>;
+  hasStickers: boolean;
+  /** The member holds Manage Server (or Administrator, or owns the server). */
+  memberIsAdmin: boolean;
+  raw: unknown;
+}
+
+/** A slash command as the adapter needs it, with the response calls bound to it. */
+export interface DcCommand extends DcPlace {
+  type: 'command';
+  id: string;
+  name: string;
+  subcommand: string | null;
+  options: Record<string, string | number | boolean>;
+  user: { id: string; name: string };
+  memberIsAdmin: boolean;
+  reply(text: string, ephemeral: boolean): Promise<void>;
+  defer(ephemeral: boolean): Promise<void>;
+  /** Edit the original response (default) or a followup; returns the message id. */
+  editReply(text: string, messageId?: string): Promise<string>;
+  followUp(text: string, ephemeral: boolean): Promise<string>;
+}
+
+/** Autocomplete of one option while the user types. */
+export interface DcAutocomplete {
+  type: 'autocomplete';
+  name: string;
+  subcommand: string | null;
+  focused: { name: string; value: string };
+  respond(choices: Array<{ name: string; value: string }>): Promise<void>;
+}
+
+export type DcInteraction = DcCommand | DcAutocomplete;
+
+/** A channel webhook we may speak through (per-character names and avatars). */
+export interface DcWebhook {
+  id: string;
+  token: string;
+  name: string;
+}
+
+export interface BotInfo {
+  id: string;
+  username: string;
+  applicationId: string;
+}
+
+/** What went wrong with a REST call, in the terms the adapter acts on. */
+export type DiscordErrorKind = 'rate-limited' | 'unknown-message' | 'unknown-interaction' | 'forbidden' | 'other';
+
+export function discordErrorKind(err: unknown): DiscordErrorKind {
+  if (err instanceof RateLimitError) return 'rate-limited';
+  if (!(err instanceof DiscordAPIError)) return 'other';
+  if (err.status === 429) return 'rate-limited';
+  if (err.code === 10008) return 'unknown-message';
+  if (err.code === 10062 || err.code === 10015 || err.code === 40060) return 'unknown-interaction';
+  if (err.status === 403) return 'forbidden';
+  return 'other';
+}
+
+/** The wait Discord asked for, when `err` is a rate limit that reached us; otherwise undefined. */
+export function retryAfterMs(err: unknown): number | undefined {
+  if (err instanceof RateLimitError) return Math.max(1, err.retryAfter);
+  if (err instanceof DiscordAPIError && err.status === 429) {
+    const s = Number((err.rawError as { retry_after?: unknown }).retry_after ?? 1);
+    return Math.max(1, (Number.isFinite(s) ? s : 1) * 1000);
+  }
+  return undefined;
+}
+
+/** Never let model text ping @everyone, roles or users; the replied-to user is still notified. */
+const NO_PINGS = { parse: [] as string[], replied_user: true };
+
+export interface TransportOptions {
+  token: string;
+  /** REST base such as `https://discord.com/api` (discord.js appends `/v10`). */
+  api?: string | undefined;
+  log: Log;
+  /** Messages kept per channel by discord.js; 0 makes every gateway replay visible (tests). */
+  messageCacheSize?: number | undefined;
+  /** discord.js's own bot-wide request cap (Discord: 50/s); follows the budget's global window. */
+  globalPerSecond?: number | undefined;
+}
+
+export interface TransportHandlers {
+  onMessage(m: DcMessage): void;
+  onInteraction(i: DcInteraction): void;
+}
+
+export class DiscordTransport {
+  private readonly client: Client;
+  private lastCloseCode: number | undefined;
+
+  constructor(private readonly opts: TransportOptions, handlers: TransportHandlers) {
+    const { Guilds, GuildMessages, MessageContent, DirectMessages } = GatewayIntentBits;
+    const options: ClientOptions = {
+      intents: [Guilds, GuildMessages, MessageContent, DirectMessages],
+      partials: [Partials.Channel],
+      allowedMentions: { parse: [], repliedUser: true },
+      rest: { ...(opts.api ? { api: opts.api } : {}), ...(opts.globalPerSecond ? { globalRequestsPerSecond: opts.globalPerSecond } : {}) },
+      ...(opts.messageCacheSize !== undefined
+        ? { makeCache: Options.cacheWithLimits({ ...Options.DefaultMakeCacheSettings, MessageManager: opts.messageCacheSize }) }
+        : {}),
+    };
+    this.client = new Client(options);
+    const log = opts.log;
+    this.client.on(Events.MessageCreate, (m) => {
+      try {
+        handlers.onMessage(this.toMessage(m));
+      } catch (err) {
+        log.error({ err, messageId: m.id }, 'discord message handler failed');
+      }
+    });
+    this.client.on(Events.InteractionCreate, (i) => {
+      try {
+        if (i.isChatInputCommand()) handlers.onInteraction(this.toCommand(i));
+        else if (i.isAutocomplete()) handlers.onInteraction(toAutocomplete(i));
+      } catch (err) {
+        log.error({ err, interactionId: i.id }, 'discord interaction handler failed');
+      }
+    });
+    this.client.on(Events.ShardDisconnect, (ev, shard) => {
+      this.lastCloseCode = ev.code;
+      if (ev.code === 4014) log.error({ code: ev.code, shard }, INTENT_HELP);
+      else if (ev.code === 1000) log.debug({ code: ev.code, shard }, 'discord gateway closed');
+      else log.warn({ code: ev.code, shard }, 'discord gateway closed');
+    });
+    this.client.on(Events.ShardResume, (shard, replayed) => log.info({ shard, replayed }, 'discord gateway resumed'));
+    this.client.on(Events.ShardError, (err, shard) => log.warn({ err, shard }, 'discord gateway error'));
+    this.client.on(Events.Error, (err) => log.error({ err }, 'discord client error'));
+  }
+
+  /** Log in over the gateway; resolves once READY and the guilds have arrived. */
+  async start(): Promise<BotInfo> {
+    const ready = new Promise<void>((resolve) => this.client.once(Events.ClientReady, () => resolve()));
+    try {
+      await this.client.login(this.opts.token);
+    } catch (err) {
+      await this.client.destroy().catch(() => undefined);
+      throw startupError(err, this.lastCloseCode);
+    }
+    await ready;
+    const user = this.client.user;
+    if (!user) throw new Error('discord.js reported ready without a bot user');
+    return { id: user.id, username: user.username, applicationId: this.client.application?.id ?? user.id };
+  }
+
+  async stop(): Promise<void> {
+    await this.client.destroy();
+  }
+
+  /** Replace the application's commands, globally or (instant updates) in each listed guild. */
+  async registerCommands(applicationId: string, body: readonly object[], guildIds: string[]): Promise<void> {
+    if (guildIds.length === 0) await this.client.rest.put(Routes.applicationCommands(applicationId), { body });
+    for (const g of guildIds) await this.client.rest.put(Routes.applicationGuildCommands(applicationId, g), { body });
+  }
+
+  async send(channelId: string, text: string, replyTo?: string): Promise<string> {
+    const body = { content: text, allowed_mentions: NO_PINGS, ...(replyTo ? { message_reference: { message_id: replyTo, fail_if_not_exists: false } } : {}) };
+    const m = (await this.client.rest.post(Routes.channelMessages(channelId), { body })) as { id: string };
+    return m.id;
+  }
+
+  async edit(channelId: string, messageId: string, text: string): Promise<void> {
+    await this.client.rest.patch(Routes.channelMessage(channelId, messageId), { body: { content: text, allowed_mentions: NO_PINGS } });
+  }
+
+  async remove(channelId: string, messageId: string): Promise<void> {
+    await this.client.rest.delete(Routes.channelMessage(channelId, messageId));
+  }
+
+  async typing(channelId: string): Promise<void> {
+    await this.client.rest.post(Routes.channelTyping(channelId));
+  }
+
+  /** A DM (or group DM) channel, where webhooks do not exist. */
+  async isDm(channelId: string): Promise<boolean> {
+    const ch = this.client.channels.cache.get(channelId) ?? (await this.client.channels.fetch(channelId));
+    return ch?.isDMBased() ?? false;
+  }
+
+  /** Webhooks this application created in a (non-thread) channel. */
+  async ownWebhooks(channelId: string, applicationId: string): Promise<DcWebhook[]> {
+    const all = (await this.client.rest.get(Routes.channelWebhooks(channelId))) as Array<{ id: string; token?: string; name: string | null; application_id: string | null }>;
+    return all.filter((w) => w.application_id === applicationId && w.token).map((w) => ({ id: w.id, token: w.token!, name: w.name ?? '' }));
+  }
+
+  async createWebhook(channelId: string, name: string): Promise<DcWebhook> {
+    const w = (await this.client.rest.post(Routes.channelWebhooks(channelId), { body: { name } })) as { id: string; token: string; name: string };
+    return { id: w.id, token: w.token, name: w.name };
+  }
+
+  /** Post as `username` (and avatar) through a webhook; `threadId` targets a thread of its channel. */
+  async webhookSend(hook: DcWebhook, text: string, o: { username: string; avatarUrl?: string | undefined; threadId?: string | undefined }): Promise<string> {
+    const query = new URLSearchParams({ wait: 'true', ...(o.threadId ? { thread_id: o.threadId } : {}) });
+    const body = { content: text, username: o.username, allowed_mentions: NO_PINGS, ...(o.avatarUrl ? { avatar_url: o.avatarUrl } : {}) };
+    const m = (await this.client.rest.post(Routes.webhook(hook.id, hook.token), { body, query, auth: false })) as { id: string };
+    return m.id;
+  }
+
+  async webhookEdit(hook: DcWebhook, messageId: string, text: string, threadId?: string): Promise<void> {
+    const query = new URLSearchParams(threadId ? { thread_id: threadId } : {});
+    await this.client.rest.patch(Routes.webhookMessage(hook.id, hook.token, messageId), { body: { content: text, allowed_mentions: NO_PINGS }, query, auth: false });
+  }
+
+  private toMessage(m: Message): DcMessage {
+    const botId = this.client.user?.id ?? '';
+    const botRoleId = m.guild?.members.me?.roles.botRole?.id ?? null;
+    let memberIsAdmin = false;
+    try {
+      memberIsAdmin = m.member?.permissions.has(PermissionFlagsBits.ManageGuild) ?? false;
+    } catch {
+      memberIsAdmin = false; // roles not cached: treat as a regular member
+    }
+    return {
+      ...placeOf(m.channel, m.channelId, m.guildId),
+      id: m.id,
+      author: { id: m.author.id, name: m.member?.displayName ?? m.author.globalName ?? m.author.username, bot: m.author.bot },
+      webhookId: m.webhookId,
+      system: m.system,
+      content: m.content,
+      mentionsBot: m.mentions.users.has(botId) || (botRoleId !== null && m.mentions.roles.has(botRoleId)),
+      botRoleId,
+      repliedToUserId: m.reference?.messageId ? (m.mentions.repliedUser?.id ?? null) : null,
+      attachments: m.attachments.map((a) => ({ url: a.url, contentType: a.contentType, name: a.name, size: a.size })),
+      hasStickers: m.stickers.size > 0,
+      memberIsAdmin,
+      raw: m,
+    };
+  }
+
+  private toCommand(i: ChatInputCommandInteraction): DcCommand {
+    const top = i.options.data;
+    const sub = top[0]?.type === ApplicationCommandOptionType.Subcommand ? top[0] : undefined;
+    const options: Record<string, string | number | boolean> = {};
+    for (const o of (sub?.options ?? top) as readonly CommandInteractionOption[]) if (o.value !== undefined && o.value !== null) options[o.name] = o.value;
+    const flags = (ephemeral: boolean) => (ephemeral ? { flags: MessageFlags.Ephemeral as const } : {});
+    const member = i.member && 'displayName' in i.member ? i.member.displayName : undefined;
+    return {
+      ...placeOf(i.channel, i.channelId ?? '', i.guildId),
+      type: 'command',
+      id: i.id,
+      name: i.commandName,
+      subcommand: sub?.name ?? null,
+      options,
+      user: { id: i.user.id, name: member ?? i.user.globalName ?? i.user.username },
+      memberIsAdmin: i.memberPermissions?.has(PermissionFlagsBits.ManageGuild) ?? false,
+      reply: async (text, ephemeral) => void (await i.reply({ content: text, ...flags(ephemeral) })),
+      defer: async (ephemeral) => void (await i.deferReply(flags(ephemeral))),
+      editReply: async (text, messageId = '@original') => (await i.editReply({ content: text, message: messageId })).id,
+      followUp: async (text, ephemeral) => (await i.followUp({ content: text, ...flags(ephemeral) })).id,
+    };
+  }
+}
+
+function toAutocomplete(i: AutocompleteInteraction): DcAutocomplete {
+  const focused = i.options.getFocused(true);
+  return {
+    type: 'autocomplete',
+    name: i.commandName,
+    subcommand: i.options.getSubcommand(false),
+    focused: { name: focused.name, value: String(focused.value) },
+    respond: (choices) => i.respond(choices),
+  };
+}
+
+/** DM, thread (with its parent) or any other guild channel, from the cached channel if there is one. */
+function placeOf(channel: { isThread(): boolean; parentId?: string | null } | null, channelId: string, guildId: string | null): DcPlace {
+  if (!guildId) return { channelId, guildId: null, channelKind: 'dm', parentId: null };
+  if (channel?.isThread()) return { channelId, guildId, channelKind: 'thread', parentId: channel.parentId ?? null };
+  return { channelId, guildId, channelKind: 'text', parentId: null };
+}
+
+/** What a 4014 close means and where to fix it. */
+const INTENT_HELP =
+  'Discord refused the gateway connection (close code 4014, disallowed intents): this bot needs the Message Content intent, ' +
+  'which is not enabled for it. Enable it in the Discord Developer Portal → your application → Bot → Privileged Gateway Intents → ' +
+  '"Message Content Intent", save, and start charbridge again.';
+
+/** Turn login failures people can fix into errors that say how. */
+function startupError(err: unknown, closeCode: number | undefined): Error {
+  const message = err instanceof Error ? err.message : String(err);
+  if (closeCode === 4014 || /disallowed intents/i.test(message)) return new ConfigError(INTENT_HELP);
+  if ((err as { code?: unknown }).code === 'TokenInvalid' || closeCode === 4004) {
+    return new ConfigError('DISCORD_TOKEN was rejected by Discord (invalid token). Copy it again from the Developer Portal → your application → Bot → Reset Token.');
+  }
+  return new Error(`Discord login failed: ${message}`, { cause: err });
+}

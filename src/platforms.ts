@@ -1,0 +1,42 @@
+import type { Config } from './config.js';
+import type { PlatformAdapter } from './core/adapter.js';
+import type { Engine } from './engine/index.js';
+import type { Logger } from './log.js';
+import type { Store } from './store/index.js';
+import { createTelegramAdapter } from '../adapters/telegram/index.js';
+import { createDiscordAdapter } from '../adapters/discord/index.js';
+
+/** What every platform adapter factory gets (the shape `startRuntime`'s `adapters` override receives). */
+export interface PlatformContext {
+  config: Config;
+  engine: Engine;
+  log: Logger;
+  store: Store;
+}
+
+/**
+ * One adapter per platform whose token is configured. The engine is handed over as a
+ * MessageHandler; adapters never see the store or the rest of the runtime.
+ *
+ * @example startRuntime(loadConfig(), { adapters: createPlatformAdapters })
+ */
+export function createPlatformAdapters({ config, engine, log, store }: PlatformContext): PlatformAdapter[] {
+  const adapters: PlatformAdapter[] = [];
+  if (config.telegram) adapters.push(createTelegramAdapter(config.telegram, { handler: engine, log, tuning: { stopTimeoutMs: config.shutdownTimeoutMs } }));
+  if (config.discord) {
+    adapters.push(
+      createDiscordAdapter(config.discord, {
+        handler: engine,
+        log,
+        listCharacters: async () => (await store.characters.listShared()).map((c) => c.name),
+        characterAvatar: async (name) => {
+          const c = await store.characters.findByName(name);
+          const url = c?.profilePhotoUrl ?? c?.avatar;
+          return url && /^https?:\/\//.test(url) ? url : undefined;
+        },
+        tuning: { stopTimeoutMs: config.shutdownTimeoutMs },
+      }),
+    );
+  }
+  return adapters;
+}

@@ -1,0 +1,109 @@
+/**
+ * The Discord adapter under test: real discord.js against the fake Discord, the real engine
+ * against the fake OpenAI, and (optionally) the real proactive scheduler — wired like the
+ * runtime, with Discord's limits scaled down so a test runs in milliseconds, not seconds.
+ */
+import { createDiscordAdapter, type DiscordAdapter, type DiscordConfig, type DiscordTuning } from '../../../adapters/discord/index.js';
+import { ProactiveScheduler, proactiveCommand, DeliveryRouter } from '../../../src/scheduler/index.js';
+import type { InboundMessage, ReplyEvent } from '../../../src/core/types.js';
+import type { EngineConfig } from '../../../src/engine/index.js';
+import { startFakeDiscord, type FakeDiscord, type FakeDiscordOptions } from '../../fakes/discord.js';
+import { startHarness, type Harness } from '../../helpers/harness.js';
+
+export const alice = { id: '211111111111111111', username: 'alice' };
+export const bob = { id: '311111111111111111', username: 'bob' };
+/** An operator (ADMIN_USER_IDS) in the test engine config. */
+export const operator = { id: '411111111111111111', username: 'olga' };
+
+/** Discord's windows divided by 10 (fake and adapter alike). */
+export const SCALED_LIMITS: FakeDiscordOptions['limits'] = {
+  messagePost: { limit: 5, windowMs: 500 },
+  messageEdit: { limit: 5, windowMs: 500 },
+  typing: { limit: 5, windowMs: 500 },
+  webhook: { limit: 5, windowMs: 200 },
+};
+
+export const SCALED_TUNING: Partial<DiscordTuning> = {
+  editIntervalMs: 100,
+  firstSendDelayMs: 100,
+  typingIntervalMs: 800,
+  channelWindow: { max: 5, windowMs: 500, reserve: 1 },
+  interactionWindow: { max: 5, windowMs: 200, reserve: 1 },
+  deferAfterMs: 250,
+  stopTimeoutMs: 3000,
+};
+
+/** Pass the engine's events through, noting when the answer was complete. */
+async function* tap(eventId: string, events: AsyncIterable<ReplyEvent>, doneAt: Map<string, number>): AsyncGenerator<ReplyEvent> {
+  for await (const e of events) {
+    if (e.type === 'done') doneAt.set(eventId, performance.now());
+    yield e;
+  }
+}
+
+export interface Setup {
+  h: Harness;
+  fake: FakeDiscord;
+  adapter: DiscordAdapter;
+  scheduler: ProactiveScheduler;
+  /** Every InboundMessage the adapter handed to the engine, in order. */
+  handled: InboundMessage[];
+  /** performance.now() when the engine finished each answer (its `done` event), by event id. */
+  modelDoneAt: Map<string, number>;
+  /** Bot messages in a channel (current text after edits). */
+  texts(channelId: string): string[];
+  close(): Promise<void>;
+}
+
+export async function startDiscord(o: {
+  fake?: FakeDiscordOptions;
+  tuning?: Partial<DiscordTuning>;
+  /** Adapter config over the defaults; a function gets the fake (to name its guild). */
+  config?: Partial<DiscordConfig> | ((fake: FakeDiscord) => Partial<DiscordConfig>);
+  engine?: Partial<EngineConfig>;
+  /** Model calls in flight at once (the engine's semaphore); default 8. */
+  concurrency?: number;
+  start?: boolean;
+} = {}): Promise<Setup> {
+  let scheduler: ProactiveScheduler | undefined;
+  const handled: InboundMessage[] = [];
+  const modelDoneAt = new Map<string, number>();
+  const h = await startHarness({
+    config: { adminUserIds: [`discord:${operator.id}`], ...o.engine },
+    hooks: { afterMessage: (c, ch, m) => scheduler?.afterMessage(c, ch, m) ?? Promise.resolve() },
+    engine: { commands: [proactiveCommand(() => scheduler)] },
+    ...(o.concurrency ? { concurrency: o.concurrency } : {}),
+  });
+  const fake = await startFakeDiscord({ retryAfterHeader: 'exact', ...o.fake, limits: { ...SCALED_LIMITS, ...o.fake?.limits } });
+  const adapter = createDiscordAdapter(
+    { token: fake.token, apiUrl: fake.restApi, guildIds: [], characterWebhooks: false, ...(typeof o.config === 'function' ? o.config(fake) : o.config) },
+    {
+      handler: { handle: (m) => (handled.push(m), tap(m.eventId, h.engine.handle(m), modelDoneAt)) },
+      log: h.log,
+      listCharacters: async () => (await h.store.characters.listShared()).map((c) => c.name),
+      characterAvatar: async (name) => (name === 'Aria' ? 'http://img.test/aria.png' : undefined),
+      tuning: { ...SCALED_TUNING, ...o.tuning },
+    },
+  );
+  scheduler = new ProactiveScheduler(h.engine, new DeliveryRouter([adapter]), {
+    defaults: { minIdleMinutes: 60, minGapMinutes: 120, dailyCap: 3, maxUnanswered: 5 },
+  });
+  if (o.start !== false) await adapter.start();
+  let closed = false;
+  return {
+    h,
+    fake,
+    adapter,
+    scheduler,
+    handled,
+    modelDoneAt,
+    texts: (channelId) => fake.channelMessages(channelId).map((m) => m.content),
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await adapter.stop();
+      await fake.close();
+      await h.close();
+    },
+  };
+}
