@@ -5,6 +5,7 @@ import type { Logger } from './log.js';
 import type { Store } from './store/index.js';
 import { createTelegramAdapter } from '../adapters/telegram/index.js';
 import { createDiscordAdapter } from '../adapters/discord/index.js';
+import { createSlackAdapter } from '../adapters/slack/index.js';
 
 /** What every platform adapter factory gets (the shape `startRuntime`'s `adapters` override receives). */
 export interface PlatformContext {
@@ -38,5 +39,6 @@ export function createPlatformAdapters({ config, engine, log, store }: PlatformC
       }),
     );
   }
+  if (config.slack) adapters.push(createSlackAdapter(config.slack, { handler: engine, log, tuning: { stopTimeoutMs: config.shutdownTimeoutMs } }));
   return adapters;
 }

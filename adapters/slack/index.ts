@@ -1,0 +1,238 @@
+/**
+ * The Slack adapter: Socket Mode (SLACK_APP_TOKEN; no public URL needed) or HTTP events
+ * (SLACK_SIGNING_SECRET; served by our HTTP server at `/slack/events`). Channels answer
+ * `app_mention` in the mention's thread, a thread being its own conversation; DMs always
+ * answer; one slash command carries the chat commands. Replies stream (natively where Slack
+ * allows, else by editing) through one outbound budget that also carries proactive messages.
+ *
+ * Events are only handed over inside Bolt's listeners — the reply is delivered outside them —
+ * so acks (HTTP within 3 s, Socket Mode envelopes) never wait on the model.
+ */
+import type { MessageHandler, Log, OutboundText, PlatformAdapter, RawHttpRoute } from '../../src/core/adapter.js';
+import type { ReplyEvent } from '../../src/core/types.js';
+import type { RateWindow } from '../shared/budget.js';
+import { OrderedByKey } from '../shared/ordered.js';
+import {
+  classify,
+  commandToInbound,
+  isChannelWide,
+  parseSubcommand,
+  replyTarget,
+  slashify,
+  toInbound,
+  UserDirectory,
+  type BotIds,
+} from './inbound.js';
+import { toMrkdwn } from './mrkdwn.js';
+import { DEFAULT_PACING, MESSAGE_LIMIT, SlackOutbound, STREAM_LIMIT } from './outbound.js';
+import { retryAfterMs, SlackTransport, slackErrorCode, type RespondFn, type RetryPolicy, type SlackCommand, type SlackMessageEvent } from './transport.js';
+
+/** `config.slack` (src/config.ts), restated so adapters import only src/core. */
+export interface SlackAdapterConfig {
+  botToken: string;
+  /** `xapp-…` → Socket Mode. */
+  appToken?: string | undefined;
+  /** Without an app token → HTTP events at /slack/events, checked with this secret. */
+  signingSecret?: string | undefined;
+  /** Web API base (the test fake); Slack's own when unset. */
+  apiUrl?: string | undefined;
+  command: string;
+}
+
+/** Timings and limits. Defaults are Slack's; tests scale them down. */
+export interface SlackTuning {
+  /** Every message call in one channel: Slack allows ~1 post a second per channel, short bursts. */
+  perChannel: RateWindow[];
+  /** Workspace-wide windows per Web API method (Slack's tiers). */
+  tiers: Record<string, RateWindow>;
+  /** Characters per posted message (mrkdwn text). */
+  messageLimit: number;
+  /** Characters per natively streamed message. */
+  streamLimit: number;
+  /** Try chat.startStream at all. */
+  nativeStreaming: boolean;
+  /** How long users.info answers (names, admin rights) are reused. */
+  userCacheMs: number;
+  /** How long stop() waits for replies in flight to land. */
+  stopTimeoutMs: number;
+  /** Web API retries for network errors and 5xx (never 429s: the budget waits those out). */
+  retry: RetryPolicy;
+  /** Socket Mode ping timeout in ms (also how fast a dropped socket reconnects); Bolt's default when unset. */
+  socketPingTimeoutMs: number | undefined;
+}
+
+export const SLACK_TUNING: SlackTuning = {
+  ...DEFAULT_PACING,
+  messageLimit: MESSAGE_LIMIT,
+  streamLimit: STREAM_LIMIT,
+  nativeStreaming: true,
+  userCacheMs: 5 * 60_000,
+  stopTimeoutMs: 10_000,
+  retry: { retries: 3, factor: 2, minTimeout: 500, maxTimeout: 5000 },
+  socketPingTimeoutMs: undefined,
+};
+
+export interface SlackAdapterDeps {
+  /** The engine. */
+  handler: MessageHandler;
+  log: Log;
+  tuning?: Partial<SlackTuning>;
+  /** Clock for the budget, the tier gate, the user cache and signature timestamps. */
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export const SLACK_EVENTS_PATH = '/slack/events';
+
+/** Slash commands cannot run inside threads, and in channels each thread is a conversation. */
+const CLEAR_IN_CHANNEL =
+  'In channels each thread is its own conversation. To clear one, mention me in that thread with `/clear`, or start a new thread by mentioning me in the channel.';
+
+export class SlackAdapter implements PlatformAdapter {
+  readonly platform = 'slack' as const;
+  readonly transport: SlackTransport;
+  readonly outbound: SlackOutbound;
+  private readonly users: UserDirectory;
+  private readonly tuning: SlackTuning;
+  private readonly ordered = new OrderedByKey();
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private me: BotIds | undefined;
+  private accepting = false;
+
+  constructor(
+    private readonly config: SlackAdapterConfig,
+    private readonly deps: SlackAdapterDeps,
+  ) {
+    const tuning = (this.tuning = { ...SLACK_TUNING, ...deps.tuning });
+    const log = deps.log.child?.({ platform: 'slack' }) ?? deps.log;
+    this.transport = new SlackTransport(
+      {
+        botToken: config.botToken,
+        appToken: config.appToken,
+        signingSecret: config.signingSecret,
+        apiUrl: config.apiUrl,
+        command: config.command,
+        log,
+        retryConfig: tuning.retry,
+        clientPingTimeout: tuning.socketPingTimeoutMs,
+        ...(deps.now ? { now: deps.now } : {}),
+      },
+      { onMessage: (e, meta) => this.onMessage(e, meta.teamId), onCommand: (c, respond) => this.onCommand(c, respond) },
+    );
+    this.outbound = new SlackOutbound({
+      sender: this.transport,
+      log,
+      errorCode: slackErrorCode,
+      retryAfterMs,
+      pacing: { perChannel: tuning.perChannel, tiers: tuning.tiers },
+      messageLimit: tuning.messageLimit,
+      streamLimit: tuning.streamLimit,
+      nativeStreaming: tuning.nativeStreaming,
+      now: deps.now,
+      sleep: deps.sleep,
+    });
+    this.users = new UserDirectory((id) => this.transport.userInfo(id), {
+      ttlMs: tuning.userCacheMs,
+      now: deps.now ?? Date.now,
+      onError: (err, userId) => log.warn({ err, userId }, 'slack users.info failed'),
+    });
+  }
+
+  /** `socket` with an app token, else `http`. */
+  get mode(): 'socket' | 'http' {
+    return this.transport.mode;
+  }
+
+  routes(): RawHttpRoute[] {
+    const receiver = this.transport.receiver;
+    return receiver ? [{ method: 'POST', path: SLACK_EVENTS_PATH, handle: receiver.handle }] : [];
+  }
+
+  async start(): Promise<void> {
+    this.me = await this.transport.identity();
+    this.accepting = true;
+    await this.transport.start();
+    this.deps.log.info({ mode: this.mode, botUserId: this.me.botUserId, team: this.me.teamId }, 'slack adapter receiving');
+  }
+
+  async stop(): Promise<void> {
+    this.accepting = false;
+    await this.transport.stop();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise((r) => (timer = setTimeout(r, this.tuning.stopTimeoutMs)));
+    await Promise.race([Promise.allSettled([...this.inFlight]), deadline]);
+    clearTimeout(timer);
+  }
+
+  /** Proactive messages: to the DM (or channel, or thread) the conversation key names. */
+  async deliver(msg: OutboundText): Promise<void> {
+    if (msg.key.platform !== 'slack') throw new Error(`not a Slack conversation: ${msg.key.platform}`);
+    await this.outbound.postText({ channel: msg.key.chatId, threadTs: msg.key.threadId }, msg.text);
+  }
+
+  /** Budget counters (sends, 429s waited out) and work in flight — for tests and logs. */
+  stats(): { sent: number; rateLimited: number; inFlight: number } {
+    const b = this.outbound.budget.stats();
+    return { sent: b.sent, rateLimited: b.rateLimited, inFlight: this.inFlight.size };
+  }
+
+  /** Resolves once every event handed over so far has been answered (replies sent, commands responded). */
+  async settled(): Promise<void> {
+    while (this.inFlight.size) await Promise.allSettled([...this.inFlight]);
+  }
+
+  private onMessage(e: SlackMessageEvent, envelopeTeam: string | undefined): void {
+    const me = this.me;
+    if (!this.accepting || !me) return;
+    const where = classify(e, me);
+    if (!where || !e.user) return;
+    const user = e.user;
+    const teamId = envelopeTeam ?? e.team ?? me.teamId;
+    // Normalizing waits on users.info; the chain keeps a thread's messages in arrival order into the engine.
+    const handed = this.ordered.run(`${e.channel}:${where.threadId ?? ''}`, async () => {
+      const info = await this.users.get(user);
+      if (info.isBot) return undefined;
+      return this.deps.handler.handle(toInbound(e, where, { me, teamId, user: info }));
+    });
+    this.track(handed.then((events) => events && this.outbound.deliverReply(events, replyTarget(e, where, teamId))));
+  }
+
+  private onCommand(cmd: SlackCommand, respond: RespondFn): void {
+    const me = this.me;
+    if (!this.accepting || !me) return;
+    const command = this.config.command;
+    const answer = (text: string, wide = false) => respond({ response_type: wide ? 'in_channel' : 'ephemeral', text: toMrkdwn(slashify(text, command)) });
+    const run = async () => {
+      const sub = parseSubcommand(cmd.text, command);
+      if (!sub.ok) return answer(sub.text);
+      if (sub.sub === 'clear' && !cmd.channel_id.startsWith('D')) return answer(CLEAR_IN_CHANNEL);
+      const user = await this.users.get(cmd.user_id);
+      const notices: Array<{ text: string; reason: string; ephemeral?: boolean }> = [];
+      for await (const e of this.deps.handler.handle(commandToInbound(cmd, sub, user, cmd.team_id ?? me.teamId)) as AsyncIterable<ReplyEvent>) {
+        if (e.type === 'notice') notices.push(e);
+        else if (e.type === 'error') notices.push({ text: e.text, reason: 'error', ephemeral: true });
+      }
+      if (!notices.length) return;
+      await answer(notices.map((n) => n.text).join('\n\n'), notices.every((n) => isChannelWide(sub, cmd, n)));
+    };
+    this.track(run().catch((err: unknown) => this.deps.log.error({ err, command }, 'slack command failed')));
+  }
+
+  private track(p: Promise<unknown>): void {
+    const settled = p.catch((err: unknown) => this.deps.log.error({ err }, 'slack message handling failed'));
+    this.inFlight.add(settled);
+    void settled.finally(() => this.inFlight.delete(settled));
+  }
+}
+
+/**
+ * Build the Slack adapter from `config.slack`.
+ *
+ * @example
+ * const slack = createSlackAdapter(config.slack, { handler: engine, log });
+ * const app = await buildApp({ ..., rawRoutes: slack.routes() }); // HTTP mode: /slack/events
+ * await slack.start();
+ */
+export function createSlackAdapter(config: SlackAdapterConfig, deps: SlackAdapterDeps): SlackAdapter {
+  return new SlackAdapter(config, deps);
+}

@@ -1,0 +1,146 @@
+/**
+ * Slack's HTTP deliveries (Events API, slash commands, interactivity) arriving on OUR HTTP
+ * server at `/slack/events`, handed to Bolt as a custom Receiver — instead of Bolt's own
+ * HTTPReceiver, which wants to own a port. Fastify has already read the body, so this works on
+ * `rawBody`: the exact bytes Slack signed.
+ *
+ * Written without importing Bolt: it satisfies Bolt's `Receiver` interface structurally
+ * (`init(app)`, `start`, `stop`), so transport.ts stays the only importer of the SDK.
+ *
+ * Security: every request must carry a valid v0 signature (HMAC-SHA256 of `v0:<ts>:<body>` with
+ * the signing secret, compared in constant time) and a timestamp within 5 minutes, else 401 —
+ * logged with the reason and the peer address, never with the body (it may hold user text).
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Log } from '../../src/core/adapter.js';
+
+/** What Bolt's `App.processEvent` takes (the `ReceiverEvent` shape). */
+export interface ReceivedEvent {
+  body: Record<string, unknown>;
+  ack: (response?: unknown) => Promise<void>;
+  retryNum?: number;
+  retryReason?: string;
+}
+
+/** The part of Bolt's App the receiver drives. */
+export interface EventProcessor {
+  processEvent(event: ReceivedEvent): Promise<void>;
+}
+
+/** How far a request timestamp may be from our clock (Slack's recommendation). */
+export const MAX_SKEW_SECONDS = 5 * 60;
+
+export type RawRequest = IncomingMessage & { rawBody: Buffer };
+
+/** Why a request was refused, or null when it is genuine. Exported for unit tests. */
+export function verifySlackSignature(
+  signingSecret: string,
+  headers: IncomingMessage['headers'],
+  rawBody: Buffer,
+  nowMs: number,
+): null | 'missing headers' | 'stale timestamp' | 'bad signature' {
+  const sig = headers['x-slack-signature'];
+  const tsHeader = headers['x-slack-request-timestamp'];
+  if (typeof sig !== 'string' || typeof tsHeader !== 'string' || !/^\d+$/.test(tsHeader)) return 'missing headers';
+  const ts = Number(tsHeader);
+  if (Math.abs(nowMs / 1000 - ts) > MAX_SKEW_SECONDS) return 'stale timestamp';
+  const expected = Buffer.from(`v0=${createHmac('sha256', signingSecret).update(`v0:${ts}:`).update(rawBody).digest('hex')}`);
+  const given = Buffer.from(sig);
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return 'bad signature';
+  return null;
+}
+
+/** JSON (events) or form bodies (slash commands; interactivity sends JSON in a `payload` field). */
+export function parseSlackBody(contentType: string | undefined, raw: Buffer): Record<string, unknown> {
+  const text = raw.toString('utf8');
+  if (contentType?.startsWith('application/x-www-form-urlencoded')) {
+    const form = Object.fromEntries(new URLSearchParams(text));
+    if (typeof form.payload === 'string') return asObject(JSON.parse(form.payload));
+    return form;
+  }
+  return asObject(JSON.parse(text));
+}
+
+function asObject(v: unknown): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new SyntaxError('body is not an object');
+  return v as Record<string, unknown>;
+}
+
+/**
+ * Bolt Receiver for HTTP mode. `handle` is mounted as a RawHttpRoute; Bolt calls `init(app)`
+ * when the App is built (at adapter start), and until then — or after `stop()` — requests get a
+ * 503 so Slack redelivers them later instead of losing them.
+ */
+export class SignedHttpReceiver {
+  private app: EventProcessor | undefined;
+  private running = false;
+
+  constructor(private readonly opts: { signingSecret: string; log: Log; now?: () => number }) {}
+
+  init(app: EventProcessor): void {
+    this.app = app;
+  }
+
+  async start(): Promise<void> {
+    this.running = true;
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+  }
+
+  /** The node-style request handler for `POST /slack/events`. */
+  readonly handle = async (req: RawRequest, res: ServerResponse): Promise<void> => {
+    const raw = Buffer.isBuffer(req.rawBody) ? req.rawBody : Buffer.alloc(0);
+    const contentType = req.headers['content-type'];
+    // Slack's certificate check is unsigned and carries nothing to act on.
+    if (contentType?.startsWith('application/x-www-form-urlencoded') && new URLSearchParams(raw.toString('utf8')).get('ssl_check') === '1') {
+      return void res.writeHead(200).end();
+    }
+    const refused = verifySlackSignature(this.opts.signingSecret, req.headers, raw, (this.opts.now ?? Date.now)());
+    if (refused) {
+      this.opts.log.warn({ reason: refused, ip: req.socket.remoteAddress, bytes: raw.length }, 'slack request refused');
+      return void res.writeHead(401, { 'content-type': 'text/plain' }).end('invalid request signature');
+    }
+    let body: Record<string, unknown>;
+    try {
+      body = parseSlackBody(contentType, raw);
+    } catch {
+      this.opts.log.warn({ contentType, bytes: raw.length }, 'slack request body could not be parsed');
+      return void res.writeHead(400).end();
+    }
+    if (body.type === 'url_verification') {
+      return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ challenge: body.challenge }));
+    }
+    const app = this.app;
+    if (!app || !this.running) return void res.writeHead(503, { 'retry-after': '5' }).end();
+
+    let acked = false;
+    const ack = async (response?: unknown): Promise<void> => {
+      if (acked) return;
+      acked = true;
+      if (response === undefined || response === '') res.writeHead(200).end();
+      else if (typeof response === 'string') res.writeHead(200, { 'content-type': 'text/plain' }).end(response);
+      else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(response));
+    };
+    const retryHeader = req.headers['x-slack-retry-num'];
+    const retryReason = req.headers['x-slack-retry-reason'];
+    try {
+      await app.processEvent({
+        body,
+        ack,
+        ...(typeof retryHeader === 'string' ? { retryNum: Number.parseInt(retryHeader, 10) } : {}),
+        ...(typeof retryReason === 'string' ? { retryReason } : {}),
+      });
+      // Nothing listened (an interaction we do not handle): answer anyway so Slack does not retry.
+      await ack();
+    } catch (err) {
+      this.opts.log.error({ err, type: body.type }, 'slack request handling failed');
+      if (!acked) {
+        acked = true;
+        res.writeHead(500).end();
+      }
+    }
+  };
+}

@@ -1,0 +1,286 @@
+/**
+ * The only file that imports @slack/bolt. Everything else in the adapter sees this narrow
+ * surface: message events and slash commands coming in (Socket Mode or HTTP), a handful of Web
+ * API calls going out, and a classifier for Slack's errors.
+ *
+ * Things Bolt does that this file works around, learned against the fake:
+ * - Given a token without `botId`/`botUserId`, `new App()` calls auth.test in its constructor and
+ *   retries for ~30 minutes if Slack is unreachable. So `start()` calls auth.test itself (with
+ *   our retry policy, failing start-up clearly) and builds the App with the ids.
+ * - The WebClient would wait out a 429 on its own, holding the call invisibly. Here it rejects
+ *   rate-limited calls instead, and the adapter's outbound budget waits, per channel, in order.
+ * - `retryConfig` is always explicit: the default retries network errors for half an hour.
+ * - Socket Mode's `apps.connections.open` uses its own WebClient: it needs `slackApiUrl` through
+ *   `installerOptions.clientOptions`, or it talks to the real Slack.
+ * - In HTTP mode Bolt's receivers want their own port; ours (receiver.ts) is mounted into our
+ *   HTTP server instead.
+ */
+import { App, LogLevel, SocketModeReceiver, webApi, type Logger } from '@slack/bolt';
+import type { Log } from '../../src/core/adapter.js';
+import { SignedHttpReceiver } from './receiver.js';
+
+/** The fields of a `message` / `app_mention` event that inbound.ts reads. */
+export interface SlackMessageEvent {
+  type: string;
+  channel: string;
+  channel_type?: string;
+  user?: string;
+  bot_id?: string;
+  subtype?: string;
+  text?: string;
+  ts: string;
+  thread_ts?: string;
+  team?: string;
+  files?: unknown[];
+}
+
+/** The fields of a slash command that the adapter reads. */
+export interface SlackCommand {
+  command: string;
+  text: string;
+  user_id: string;
+  user_name?: string;
+  channel_id: string;
+  team_id?: string;
+  trigger_id: string;
+}
+
+/** Answer a slash command through its response_url. */
+export type RespondFn = (msg: { text: string; response_type: 'ephemeral' | 'in_channel' }) => Promise<void>;
+
+export interface TransportHandlers {
+  /** A message or mention arrived; `teamId` is the workspace the event was delivered for. */
+  onMessage(event: SlackMessageEvent, meta: { teamId: string | undefined; retryNum: number | undefined }): void;
+  /** The slash command was used; it is already acknowledged. */
+  onCommand(cmd: SlackCommand, respond: RespondFn): void;
+}
+
+export interface RetryPolicy {
+  retries: number;
+  factor?: number;
+  minTimeout?: number;
+  maxTimeout?: number;
+}
+
+export interface TransportOptions {
+  botToken: string;
+  /** `xapp-…`: Socket Mode. Without it, HTTP mode with the signing secret. */
+  appToken?: string | undefined;
+  signingSecret?: string | undefined;
+  /** Web API base, e.g. `http://127.0.0.1:PORT/api/` (the fake); Slack's own when unset. */
+  apiUrl?: string | undefined;
+  command: string;
+  log: Log;
+  retryConfig?: RetryPolicy | undefined;
+  /** Socket Mode ping timeout (ms); also paces reconnects. Bolt's default is 5000. */
+  clientPingTimeout?: number | undefined;
+  now?: () => number;
+}
+
+export interface SlackUserInfo {
+  name: string;
+  isAdmin: boolean;
+  isBot: boolean;
+}
+
+export interface BotIdentity {
+  botUserId: string;
+  botId: string;
+  teamId: string;
+}
+
+/** Network blips: a few quick retries, never Bolt's default half hour. */
+const DEFAULT_RETRY: RetryPolicy = { retries: 3, factor: 2, minTimeout: 500, maxTimeout: 5000 };
+
+/** `http://host:port` → `http://host:port/api/`; a given path keeps its trailing slash. */
+export function normalizeApiUrl(url: string): string {
+  const u = new URL(url);
+  if (u.pathname === '/' || u.pathname === '') u.pathname = '/api/';
+  if (!u.pathname.endsWith('/')) u.pathname += '/';
+  return u.toString();
+}
+
+export class SlackTransport {
+  readonly mode: 'socket' | 'http';
+  readonly receiver: SignedHttpReceiver | undefined;
+  private readonly client: webApi.WebClient;
+  private readonly clientOptions: webApi.WebClientOptions;
+  private readonly logger: Logger;
+  private app: App | undefined;
+  private me: BotIdentity | undefined;
+
+  constructor(
+    private readonly opts: TransportOptions,
+    private readonly handlers: TransportHandlers,
+  ) {
+    this.logger = boltLogger(opts.log);
+    this.clientOptions = {
+      logger: this.logger,
+      rejectRateLimitedCalls: true,
+      retryConfig: { ...(opts.retryConfig ?? DEFAULT_RETRY) },
+      ...(opts.apiUrl ? { slackApiUrl: normalizeApiUrl(opts.apiUrl) } : {}),
+    };
+    this.client = new webApi.WebClient(opts.botToken, this.clientOptions);
+    this.mode = opts.appToken ? 'socket' : 'http';
+    if (this.mode === 'http') {
+      if (!opts.signingSecret) throw new Error('Slack HTTP mode needs SLACK_SIGNING_SECRET (or set SLACK_APP_TOKEN for Socket Mode)');
+      this.receiver = new SignedHttpReceiver({ signingSecret: opts.signingSecret, log: opts.log, ...(opts.now ? { now: opts.now } : {}) });
+    }
+  }
+
+  /** Who we are (auth.test, once): the bot user id mentions use, and the workspace. */
+  async identity(): Promise<BotIdentity> {
+    if (!this.me) {
+      const r = await this.client.auth.test();
+      if (!r.user_id || !r.team_id) throw new Error('Slack auth.test returned no user_id/team_id');
+      this.me = { botUserId: r.user_id, botId: r.bot_id ?? '', teamId: r.team_id };
+    }
+    return this.me;
+  }
+
+  /** Build the Bolt App and start receiving (connect the socket, or open the HTTP route). */
+  async start(): Promise<BotIdentity> {
+    const me = await this.identity();
+    const receiver =
+      this.receiver ??
+      new SocketModeReceiver({
+        appToken: this.opts.appToken as string,
+        logger: this.logger,
+        ...(this.opts.clientPingTimeout ? { clientPingTimeout: this.opts.clientPingTimeout } : {}),
+        installerOptions: { clientOptions: { ...this.clientOptions } },
+      });
+    const app = new App({
+      token: this.opts.botToken,
+      botId: me.botId,
+      botUserId: me.botUserId,
+      receiver,
+      logger: this.logger,
+      convoStore: false,
+      clientOptions: { ...this.clientOptions },
+    });
+    this.listen(app);
+    await app.start();
+    this.app = app;
+    return me;
+  }
+
+  /** Stop receiving. Web API calls keep working, so in-flight replies can finish. */
+  async stop(): Promise<void> {
+    const app = this.app;
+    this.app = undefined;
+    if (app) await app.stop();
+  }
+
+  private listen(app: App): void {
+    const meta = (body: unknown, retryNum: number | undefined) => ({ teamId: (body as { team_id?: string }).team_id, retryNum });
+    // Listeners only hand over: replies are delivered outside Bolt, so an ack or the next envelope never waits on a model.
+    app.event('app_mention', async ({ event, body, context }) => {
+      this.handlers.onMessage(event as unknown as SlackMessageEvent, meta(body, context.retryNum));
+    });
+    app.message(async ({ message, body, context }) => {
+      this.handlers.onMessage(message as unknown as SlackMessageEvent, meta(body, context.retryNum));
+    });
+    app.command(this.opts.command, async ({ command, ack, respond }) => {
+      await ack();
+      this.handlers.onCommand(command as SlackCommand, async (m) => {
+        await respond(m);
+      });
+    });
+    app.error(async (err) => {
+      this.opts.log.error({ err }, 'slack listener failed');
+    });
+  }
+
+  async postMessage(a: { channel: string; text: string; threadTs?: string | undefined }): Promise<string> {
+    const r = await this.client.chat.postMessage({ channel: a.channel, text: a.text, ...(a.threadTs ? { thread_ts: a.threadTs } : {}) });
+    if (!r.ts) throw new Error('chat.postMessage returned no ts');
+    return r.ts;
+  }
+
+  async update(a: { channel: string; ts: string; text: string }): Promise<void> {
+    await this.client.chat.update({ channel: a.channel, ts: a.ts, text: a.text });
+  }
+
+  async postEphemeral(a: { channel: string; user: string; text: string; threadTs?: string | undefined }): Promise<void> {
+    await this.client.chat.postEphemeral({ channel: a.channel, user: a.user, text: a.text, ...(a.threadTs ? { thread_ts: a.threadTs } : {}) });
+  }
+
+  /** Native streaming (Slack 2025): a message in a thread that grows with appendStream. */
+  async startStream(a: { channel: string; threadTs: string; markdown: string; recipientUserId?: string | undefined; recipientTeamId?: string | undefined }): Promise<string> {
+    const r = await this.client.chat.startStream({
+      channel: a.channel,
+      thread_ts: a.threadTs,
+      markdown_text: a.markdown,
+      ...(a.recipientUserId ? { recipient_user_id: a.recipientUserId } : {}),
+      ...(a.recipientTeamId ? { recipient_team_id: a.recipientTeamId } : {}),
+    });
+    if (!r.ts) throw new Error('chat.startStream returned no ts');
+    return r.ts;
+  }
+
+  async appendStream(a: { channel: string; ts: string; markdown: string }): Promise<void> {
+    await this.client.chat.appendStream({ channel: a.channel, ts: a.ts, markdown_text: a.markdown });
+  }
+
+  async stopStream(a: { channel: string; ts: string; markdown?: string | undefined }): Promise<void> {
+    await this.client.chat.stopStream({ channel: a.channel, ts: a.ts, ...(a.markdown ? { markdown_text: a.markdown } : {}) });
+  }
+
+  async userInfo(userId: string): Promise<SlackUserInfo> {
+    const u = (await this.client.users.info({ user: userId })).user;
+    return {
+      name: u?.profile?.display_name || u?.real_name || u?.name || '',
+      isAdmin: Boolean(u?.is_admin || u?.is_owner || u?.is_primary_owner),
+      isBot: Boolean(u?.is_bot),
+    };
+  }
+}
+
+/** Slack's error code (`unknown_method`, `message_not_found`, …) when `err` is a Web API answer. */
+export function slackErrorCode(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const e = err as { code?: unknown; data?: { error?: unknown } };
+  if (e.code === webApi.ErrorCode.RateLimitedError) return 'ratelimited';
+  return e.code === webApi.ErrorCode.PlatformError && typeof e.data?.error === 'string' ? e.data.error : undefined;
+}
+
+/** How long Slack asked us to wait, when `err` is its 429 answer; otherwise undefined. */
+export function retryAfterMs(err: unknown): number | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const e = err as { code?: unknown; retryAfter?: unknown };
+  if (e.code !== webApi.ErrorCode.RateLimitedError) return undefined;
+  const s = Number(e.retryAfter);
+  return Math.max(1, Number.isFinite(s) ? s : 1) * 1000;
+}
+
+/** Bolt and its WebClient log through ours (pino), so secrets scrubbing and levels apply. */
+function boltLogger(log: Log): Logger {
+  const child = log.child?.({ component: 'slack-sdk' }) ?? log;
+  let level = LogLevel.INFO;
+  const text = (parts: unknown[]) =>
+    parts
+      .map((p) => {
+        if (typeof p === 'string') return p;
+        if (p instanceof Error) return p.message;
+        try {
+          return JSON.stringify(p);
+        } catch {
+          return String(p);
+        }
+      })
+      .join(' ');
+  // Socket Mode logs every frame whole at debug level: user messages do not belong in our logs.
+  const frame = /^(Received a message on the WebSocket|Sending a WebSocket message)/;
+  return {
+    debug: (...m: unknown[]) => {
+      const line = text(m);
+      if (!frame.test(line)) child.debug(line);
+    },
+    info: (...m: unknown[]) => child.info(text(m)),
+    warn: (...m: unknown[]) => child.warn(text(m)),
+    error: (...m: unknown[]) => child.error(text(m)),
+    setLevel: (l: LogLevel) => void (level = l),
+    getLevel: () => level,
+    setName: () => undefined,
+  };
+}
