@@ -7,7 +7,10 @@ import type { ChatSettings } from '../store/index.js';
  * shared conversation, or one per user when its scope is `per-user`; a thread (forum topic,
  * Discord/Slack thread) is its own conversation, scoped the same way as its parent chat.
  */
-export function conversationKeyFor(msg: InboundMessage, settings: ChatSettings): ConversationKey {
+export function conversationKeyFor(
+  msg: Pick<InboundMessage, 'platform' | 'chatId' | 'chatType' | 'threadId' | 'userId'>,
+  settings: ChatSettings,
+): ConversationKey {
   const key: ConversationKey = { platform: msg.platform, chatId: msg.chatId };
   if (msg.chatType === 'dm') return key;
   if (msg.chatType === 'thread' && msg.threadId !== undefined) key.threadId = msg.threadId;

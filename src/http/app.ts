@@ -16,6 +16,7 @@ import { chatRoutes } from './routes/chat.js';
 import { conversationRoutes } from './routes/conversations.js';
 import { updateRoutes } from './routes/updates.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
+import { registerDialects } from './dialects/index.js';
 import { proactiveRoutes } from './routes/proactive.js';
 import type { ProactiveScheduler } from '../scheduler/index.js';
 
@@ -115,6 +116,8 @@ async function registerApi(app: FastifyInstance, ctx: HttpContext): Promise<void
     },
     { prefix: '/api/v1' },
   );
+  // Seeds 002–004: thin route modules over the same services, keys and tenants.
+  await registerDialects(app, ctx);
 }
 
 /** Serve a node-style handler (telegraf's webhookCallback, Bolt's receiver) with the raw body. */

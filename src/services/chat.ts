@@ -48,6 +48,11 @@ export interface ChatRequest {
   conversation?: Conversation | undefined;
   /** How the character addresses the user; 'User' by default. */
   userName?: string | undefined;
+  /**
+   * Who wrote this message (seed 003's userId), stored on it; in group conversations the model
+   * sees `name: text`, so several speakers stay apart exactly as on the platforms.
+   */
+  author?: { id: string; name: string } | undefined;
 }
 
 export interface ChatCredits {
@@ -124,9 +129,10 @@ export class ChatService {
     const { stream, result } = this.deps.engine.turn({
       conversation: conv,
       character,
-      chatType: 'dm',
+      // API sessions are 'dm'; a group conversation a dialect resolved keeps its speaker prefixes.
+      chatType: conv.chatType,
       userName: req.userName ?? 'User',
-      user: { text, imageUrls, authorId: null, authorName: null },
+      user: { text, imageUrls, authorId: req.author?.id ?? null, authorName: req.author?.name ?? null },
       apiKeyId: caller.apiKey?.id ?? null,
       credits: cost,
     });

@@ -31,6 +31,8 @@ export interface ApiKeyPatch {
   webhookSecret?: string | null;
   webhookDisabled?: boolean;
   disabled?: boolean;
+  /** The character seed 003's `preset: "default"` means for this key; null → the global default. */
+  defaultCharacterId?: string | null;
 }
 
 /** SHA-256 hex of a key: what the table stores and what a lookup compares. */
@@ -116,6 +118,7 @@ export class ApiKeyRepo {
     if (patch.webhookUrl !== undefined) set.webhook_url = patch.webhookUrl;
     if (patch.webhookSecret !== undefined) set.webhook_secret = patch.webhookSecret;
     if (patch.disabled !== undefined) set.disabled = patch.disabled ? 1 : 0;
+    if (patch.defaultCharacterId !== undefined) set.default_character_id = patch.defaultCharacterId;
     if (patch.webhookDisabled !== undefined) {
       set.webhook_disabled = patch.webhookDisabled ? 1 : 0;
       // Re-enabling starts the failure count afresh, or the next failure would disable it again.

@@ -1,4 +1,4 @@
-import type { Insertable, Selectable } from 'kysely';
+import { sql, type Insertable, type Selectable } from 'kysely';
 import type { ChatType, Conversation, Platform } from '../core/types.js';
 import type { Clock } from '../core/clock.js';
 import { newId } from '../core/ids.js';
@@ -28,8 +28,17 @@ export interface ConversationListQuery {
   ownerId?: string | undefined;
   platform?: Platform | undefined;
   characterId?: string | undefined;
+  /** Only conversations updated strictly after this ISO time (seed 002's `since`). */
+  updatedAfter?: string | undefined;
+  /**
+   * Only conversations whose metadata has these top-level values (seed 003's userId/groupId);
+   * null matches a missing or null value.
+   */
+  metadata?: Record<string, string | null> | undefined;
   page: number;
   limit: number;
+  /** Rows to skip, for offset-paged dialects; overrides `page`. */
+  offset?: number | undefined;
 }
 
 /** A conversation with the newest visible message, for list views. */
@@ -55,7 +64,7 @@ export class ConversationRepo {
   /** The conversation for a scope key, created on first use; safe against two callers racing. */
   async getOrCreateByScope(
     scopeKey: string,
-    init: { platform: Platform; chatType: ChatType; ownerId?: string | null; characterId?: string | null },
+    init: { platform: Platform; chatType: ChatType; ownerId?: string | null; characterId?: string | null; metadata?: Record<string, unknown> | null },
   ): Promise<Conversation> {
     const existing = await this.getByScope(scopeKey);
     if (existing) return existing;
@@ -90,6 +99,11 @@ export class ConversationRepo {
     if (q.ownerId !== undefined) base = base.where('owner_id', '=', q.ownerId);
     if (q.platform !== undefined) base = base.where('platform', '=', q.platform);
     if (q.characterId !== undefined) base = base.where('character_id', '=', q.characterId);
+    if (q.updatedAfter !== undefined) base = base.where('updated_at', '>', q.updatedAfter);
+    for (const [field, value] of Object.entries(q.metadata ?? {})) {
+      const path = `$.${field.replace(/[^A-Za-z0-9_]/g, '')}`;
+      base = value === null ? base.where(sql<boolean>`json_extract(metadata, ${path}) is null`) : base.where(sql<boolean>`json_extract(metadata, ${path}) = ${value}`);
+    }
     const count = await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
     const rows = await base
       .selectAll('conversations')
@@ -106,7 +120,7 @@ export class ConversationRepo {
       .orderBy('conversations.updated_at', 'desc')
       .orderBy('conversations.id')
       .limit(q.limit)
-      .offset((q.page - 1) * q.limit)
+      .offset(q.offset ?? (q.page - 1) * q.limit)
       .execute();
     return {
       conversations: rows.map((r) => ({ ...toConversation(r), preview: r.preview ?? null })),

@@ -4,6 +4,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { NotFoundError, ValidationError } from '../../core/errors.js';
 import { checkUrlLiteral } from '../../core/ssrf.js';
 import type { ApiKey } from '../../store/index.js';
+import { keyCaller, visibleCharacter } from '../../services/access.js';
 import { adminOf } from '../auth.js';
 import { DeletedSchema, errorResponses, ErrorSchema, IdParams, security } from '../schemas.js';
 import type { HttpContext } from '../context.js';
@@ -40,6 +41,12 @@ const PatchBody = z
     webhookSecret: webhookSecret.optional(),
     webhookDisabled: z.boolean({ error: 'webhookDisabled must be true or false' }).optional().describe('false re-enables a webhook disabled after failures'),
     disabled: z.boolean({ error: 'disabled must be true or false' }).optional().describe('A disabled key gets 401 on every request'),
+    defaultCharacterId: z
+      .string({ error: 'defaultCharacterId must be a string' })
+      .max(200, 'defaultCharacterId must be at most 200 characters')
+      .nullable()
+      .optional()
+      .describe('Character (id or slug, visible to the key) that seed 003\'s preset "default" means; null → DEFAULT_CHARACTER'),
   })
   .strict();
 
@@ -54,6 +61,7 @@ const KeyView = z
     webhookUrl: z.string().nullable(),
     webhookDisabled: z.boolean(),
     disabled: z.boolean(),
+    defaultCharacterId: z.string().nullable(),
     createdAt: z.string(),
     updatedAt: z.string(),
   })
@@ -76,6 +84,7 @@ function view(k: ApiKey): z.output<typeof KeyView> {
     webhookUrl: k.webhookUrl,
     webhookDisabled: k.webhookDisabled,
     disabled: k.disabled,
+    defaultCharacterId: k.defaultCharacterId,
     createdAt: k.createdAt,
     updatedAt: k.updatedAt,
   };
@@ -92,6 +101,15 @@ function checkWebhookUrl(url: string | null | undefined, allowHosts: readonly st
 /** Admin endpoints for tenants' keys. Every route needs ADMIN_API_KEY (403 otherwise). */
 export function apiKeyRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
   const { store, config } = ctx;
+
+  /** A key's default character must be one that key can see (a preset, public, or its own). */
+  async function defaultFor(key: ApiKey, ref: string) {
+    try {
+      return await visibleCharacter(store, keyCaller(key), ref);
+    } catch {
+      throw new ValidationError('defaultCharacterId must name a character this key can see', { field: 'defaultCharacterId' });
+    }
+  }
   const adminErrors = { ...errorResponses, 403: ErrorSchema.describe('Not the admin key') };
   return async (app) => {
     // onRequest, so a tenant key gets 403 before its body is even parsed.
@@ -126,13 +144,19 @@ export function apiKeyRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
     app.patch(
       '/api-keys/:id',
       {
-        schema: { tags: ['admin'], summary: 'Change credits, webhook, or disable a key', security, params: IdParams, body: PatchBody, response: { 200: KeyView, ...adminErrors } },
+        schema: { tags: ['admin'], summary: 'Change credits, webhook, default character, or disable a key', security, params: IdParams, body: PatchBody, response: { 200: KeyView, ...adminErrors } },
       },
       async (req) => {
-        if (!(await store.apiKeys.get(req.params.id))) throw new NotFoundError('API key', 'API_KEY_NOT_FOUND');
-        const { webhookUrl: rawUrl, ...rest } = req.body;
+        const current = await store.apiKeys.get(req.params.id);
+        if (!current) throw new NotFoundError('API key', 'API_KEY_NOT_FOUND');
+        const { webhookUrl: rawUrl, defaultCharacterId: ref, ...rest } = req.body;
         const url = checkWebhookUrl(rawUrl, config.ssrfAllowHosts);
-        const updated = await store.apiKeys.update(req.params.id, { ...rest, ...(url !== undefined ? { webhookUrl: url } : {}) });
+        const defaultCharacterId = ref ? (await defaultFor(current, ref)).id : ref;
+        const updated = await store.apiKeys.update(req.params.id, {
+          ...rest,
+          ...(url !== undefined ? { webhookUrl: url } : {}),
+          ...(defaultCharacterId !== undefined ? { defaultCharacterId } : {}),
+        });
         if (!updated) throw new NotFoundError('API key', 'API_KEY_NOT_FOUND');
         return view(updated);
       },

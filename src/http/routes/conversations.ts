@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { ForbiddenError, ValidationError } from '../../core/errors.js';
 import { PLATFORMS, type Platform } from '../../core/types.js';
 import { visibleConversation } from '../../services/access.js';
+import { clearConversation, deleteConversation } from '../../services/conversations.js';
 import { callerOf } from '../auth.js';
 import { DeletedSchema, errorResponses, ErrorSchema, IdParams, intParam, pageQuery, pagination, PaginationSchema, security } from '../schemas.js';
 import type { HttpContext } from '../context.js';
@@ -142,11 +143,7 @@ export function conversationRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
       },
       async (req) => {
         const conv = await visibleConversation(store, callerOf(req), req.params.id);
-        // Serialized with the conversation's turns, so an in-flight reply finishes first.
-        await engine.serialized(conv.id, async () => {
-          await store.updates.deleteForConversation(conv.id);
-          await store.conversations.delete(conv.id);
-        });
+        await deleteConversation(store, engine, conv);
         return { id: conv.id, deleted: true as const };
       },
     );
@@ -164,7 +161,7 @@ export function conversationRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
       },
       async (req) => {
         const conv = await visibleConversation(store, callerOf(req), req.params.id);
-        await engine.serialized(conv.id, () => store.conversations.clearContext(conv.id));
+        await clearConversation(store, engine, conv);
         return { sessionId: conv.id, cleared: true as const };
       },
     );

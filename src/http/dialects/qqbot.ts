@@ -1,0 +1,294 @@
+import { z } from 'zod';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { encodeKey } from '../../core/conversation-key.js';
+import { NotFoundError } from '../../core/errors.js';
+import type { Character, ChatType, Conversation } from '../../core/types.js';
+import { conversationKeyFor, globalDefault } from '../../engine/index.js';
+import { canSeeCharacter, visibleCharacter, visibleConversation, type Caller } from '../../services/access.js';
+import type { ChatReply } from '../../services/chat.js';
+import { clearConversation, deleteConversation } from '../../services/conversations.js';
+import { DEFAULT_CHAT_SETTINGS } from '../../store/index.js';
+import { callerOf } from '../auth.js';
+import { IdParams, intParam, security } from '../schemas.js';
+import type { HttpContext } from '../context.js';
+import { dialectMetadata, dialectScope, historyOf, messageText, roleOf, streamTurn, type DialectError, type DialectMetadata, type StreamFormat } from './common.js';
+
+/**
+ * Seed 003, the QQ-bot plugin's chat API: `/api/chat` and `/api/conversations…`. The caller's
+ * own `userId` and `groupId` address conversations the way platform users and groups do, and
+ * `preset` names the character. Errors are `{"success":false,"error":{code,message}}` with the
+ * seed's codes.
+ */
+
+const tags = ['seed 003: userId / groupId / preset chat'];
+
+/** Our codes in the seed's vocabulary: a character is a "preset", an unreachable model a "channel". */
+const CODES: Record<string, string> = { CHARACTER_NOT_FOUND: 'PRESET_NOT_FOUND', MODEL_UNAVAILABLE: 'CHANNEL_UNAVAILABLE' };
+
+const render = (e: DialectError) => ({
+  success: false as const,
+  error: {
+    code: CODES[e.code] ?? e.code,
+    message: e.code === 'CHARACTER_NOT_FOUND' ? 'Preset not found' : e.message,
+    ...(e.details ? { details: e.details } : {}),
+  },
+});
+
+const ErrorBody = z
+  .object({
+    success: z.literal(false),
+    error: z.object({ code: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()).optional() }),
+  })
+  .describe('QqBotError');
+const errors = {
+  400: ErrorBody.describe('VALIDATION_ERROR'),
+  401: ErrorBody.describe('UNAUTHORIZED'),
+  404: ErrorBody.describe('CONVERSATION_NOT_FOUND (or PRESET_NOT_FOUND)'),
+  429: ErrorBody.describe('RATE_LIMITED; see Retry-After'),
+} as const;
+const chatErrors = {
+  ...errors,
+  402: ErrorBody.describe('INSUFFICIENT_CREDITS'),
+  502: ErrorBody.describe('MODEL_ERROR: the model server answered with an error on every attempt'),
+  503: ErrorBody.describe('CHANNEL_UNAVAILABLE: no model backend could be reached (refused, DNS, timeout, open circuit)'),
+} as const;
+
+/** A QQ id: a string, or a whole number (numeric ids sent unquoted) taken as its decimal string; trimmed. */
+function idField(field: string) {
+  return z
+    .union([z.string(), z.number().int()], { error: (issue) => (issue.input === undefined ? `${field} is required` : `${field} must be a string`) })
+    .transform((v) => String(v).trim())
+    .pipe(z.string().max(200, `${field} must be at most 200 characters`));
+}
+
+const ChatBody = z.object({
+  message: messageText(),
+  userId: idField('userId')
+    .refine((v) => v.length > 0, 'userId must not be empty')
+    .describe("Your user's id: one conversation per user, like a platform DM"),
+  // "" or null is "no group", as plugins that default the field to an empty string mean it.
+  groupId: idField('groupId')
+    .nullish()
+    .transform((v) => v || undefined)
+    .describe("Your group's id: one shared conversation per group, or one per user when the group's scope is per-user"),
+  preset: z
+    .string({ error: 'preset must be a string' })
+    .trim()
+    .max(200, 'preset must be at most 200 characters')
+    .nullish()
+    .describe('Character id or slug; "default" or absent is the key\'s default character. A different preset switches the conversation\'s character'),
+});
+
+const Usage = z.object({ promptTokens: z.number().int(), completionTokens: z.number().int(), totalTokens: z.number().int() });
+const ChatResponse = z.object({ success: z.literal(true), data: z.object({ response: z.string(), conversationId: z.string(), usage: Usage }) });
+const StreamEvent = z
+  .union([
+    z.object({ type: z.literal('start'), conversationId: z.string() }),
+    z.object({ type: z.literal('content'), text: z.string() }),
+    z.object({ type: z.literal('end'), usage: Usage }),
+    z.object({ type: z.literal('error'), error: z.object({ code: z.string(), message: z.string() }) }),
+  ])
+  .describe('One `data:` line of the event stream');
+
+const ListQuery = z.object({
+  userId: z.string().max(200).optional().describe('Filter by user'),
+  groupId: z.string().max(200).optional().describe('Filter by group'),
+  limit: intParam('limit', 1, 100).default(20).describe('Max results, 1-100'),
+  offset: intParam('offset', 0, Number.MAX_SAFE_INTEGER).default(0).describe('Results to skip'),
+});
+const ListResponse = z.object({
+  success: z.literal(true),
+  data: z.object({
+    conversations: z.array(
+      z.object({
+        id: z.string(),
+        userId: z.string().nullable().describe('null for a group conversation shared by its members'),
+        groupId: z.string().nullable(),
+        messageCount: z.number().int(),
+        lastMessage: z.string().nullable(),
+        updatedAt: z.number().int().describe('Epoch milliseconds'),
+      }),
+    ),
+    total: z.number().int(),
+  }),
+});
+const ConversationResponse = z.object({
+  success: z.literal(true),
+  data: z.object({
+    id: z.string(),
+    messages: z.array(z.object({ role: z.enum(['user', 'assistant']), content: z.string(), timestamp: z.number().int().describe('Epoch milliseconds') })),
+  }),
+});
+
+const usageOf = (r: ChatReply) => ({ promptTokens: r.usage.promptTokens, completionTokens: r.usage.completionTokens, totalTokens: r.usage.totalTokens });
+const format: StreamFormat = {
+  start: (turn) => [{ type: 'start', conversationId: turn.sessionId }],
+  delta: (text) => [{ type: 'content', text }],
+  done: (r) => [{ type: 'end', usage: usageOf(r) }],
+  error: (err) => [{ type: 'error', error: render({ status: err.status, code: err.code, message: err.message }).error }],
+};
+
+/**
+ * Where a group's settings (its scope policy) live for one API key: the same kind of encoded
+ * chat key a platform group has, with the key id inside so two tenants' "group 42" never meet.
+ */
+export function apiGroupChatKey(keyId: string, groupId: string): string {
+  return encodeKey({ platform: 'api', chatId: `${keyId}/group/${groupId}` });
+}
+
+/** POST /api/chat and /api/chat/stream; register with prefix `/api/chat`. */
+export function qqChatRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
+  const { store, chat, config } = ctx;
+
+  /** `preset` → character: "default"/absent is the key's default character, else the global default preset. */
+  async function presetOf(caller: Caller, preset: string | null | undefined): Promise<Character> {
+    if (preset && preset.toLowerCase() !== 'default') return visibleCharacter(store, caller, preset);
+    const own = caller.apiKey?.defaultCharacterId ? await store.characters.get(caller.apiKey.defaultCharacterId) : undefined;
+    return own && canSeeCharacter(caller, own) ? own : globalDefault(store, config.defaultCharacter);
+  }
+
+  /**
+   * userId/groupId → conversation, through the engine's own scoping rule: a DM-like conversation
+   * per user; per group one shared conversation, or one per user when the group's scope is
+   * `per-user`. Owned by the key, so v1 and the other dialects see it as the key's conversation.
+   */
+  async function resolve(caller: Caller, body: z.output<typeof ChatBody>): Promise<{ conversation: Conversation; character: Character }> {
+    const character = await presetOf(caller, body.preset);
+    const { userId, groupId } = body;
+    const chatType: ChatType = groupId === undefined ? 'dm' : 'group';
+    const chatId = groupId === undefined ? `${caller.keyId}/user/${userId}` : `${caller.keyId}/group/${groupId}`;
+    const settings = groupId === undefined ? DEFAULT_CHAT_SETTINGS : await store.settings.getChat(apiGroupChatKey(caller.keyId, groupId));
+    const key = conversationKeyFor({ platform: 'api', chatId, chatType, userId }, settings);
+    const metadata: DialectMetadata = { userId: groupId === undefined ? userId : (key.userId ?? null), groupId: groupId ?? null };
+    const conversation = await store.conversations.getOrCreateByScope(encodeKey(key), { platform: 'api', chatType, ownerId: caller.keyId, characterId: character.id, metadata });
+    if (conversation.ownerId !== caller.keyId) throw new NotFoundError('Conversation', 'CONVERSATION_NOT_FOUND');
+    return { conversation, character };
+  }
+
+  async function start(caller: Caller, body: z.output<typeof ChatBody>) {
+    const { conversation, character } = await resolve(caller, body);
+    const turn = await chat.start(caller, { characterRef: character.id, text: body.message, conversation, author: { id: body.userId, name: body.userId } });
+    // Another preset than last time: the conversation (and its history) continues with it. Only
+    // once the turn is accepted, so a refused request (429, 402) changes nothing.
+    if (conversation.characterId !== character.id) await store.conversations.setCharacter(conversation.id, character.id);
+    return turn;
+  }
+
+  return async (app) => {
+    dialectScope(app, ctx, render);
+
+    app.post(
+      '',
+      { schema: { tags, summary: 'Send a message and get the AI response', security, body: ChatBody, response: { 200: ChatResponse, ...chatErrors } } },
+      async (req) => {
+        const turn = await start(callerOf(req), req.body);
+        const outcome = await turn.outcome;
+        if (!outcome.ok) throw outcome.error;
+        return { success: true as const, data: { response: outcome.reply.message.content, conversationId: outcome.reply.sessionId, usage: usageOf(outcome.reply) } };
+      },
+    );
+
+    app.post(
+      '/stream',
+      {
+        schema: {
+          tags,
+          summary: 'Send a message with a streaming response (Server-Sent Events)',
+          description:
+            'Request as /api/chat. One JSON object per `data:` line: `{"type":"start","conversationId"}`, `{"type":"content","text"}` per delta, then `{"type":"end","usage":{promptTokens,completionTokens,totalTokens}}`, or `{"type":"error","error":{"code","message"}}` instead of end. Errors before the stream starts are JSON.',
+          security,
+          body: ChatBody,
+          response: { 200: { description: 'An event stream', content: { 'text/event-stream': { schema: StreamEvent } } }, ...chatErrors },
+        },
+      },
+      async (req, reply) => {
+        const caller = callerOf(req);
+        const turn = await start(caller, req.body);
+        await streamTurn(reply, chat, caller, turn, format, { 'x-conversation-id': turn.sessionId });
+        return reply;
+      },
+    );
+  };
+}
+
+/** The conversation endpoints; register with prefix `/api/conversations`. */
+export function qqConversationRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
+  const { store, engine } = ctx;
+  return async (app) => {
+    dialectScope(app, ctx, render);
+
+    app.get(
+      '',
+      {
+        schema: {
+          tags,
+          summary: "The key's conversations, most recently active first",
+          description: 'Every API conversation of the key (whichever API made it); userId/groupId are null for those made elsewhere.',
+          security,
+          querystring: ListQuery,
+          response: { 200: ListResponse, ...errors },
+        },
+      },
+      async (req) => {
+        const caller = callerOf(req);
+        const { userId, groupId, limit, offset } = req.query;
+        const { conversations, total } = await store.conversations.list({
+          ...(caller.isAdmin ? {} : { ownerId: caller.keyId }),
+          platform: 'api',
+          metadata: { ...(userId !== undefined ? { userId } : {}), ...(groupId !== undefined ? { groupId } : {}) },
+          page: 1,
+          limit,
+          offset,
+        });
+        return {
+          success: true as const,
+          data: {
+            conversations: conversations.map((c) => {
+              const meta = dialectMetadata(c.metadata);
+              return { id: c.id, userId: meta.userId ?? null, groupId: meta.groupId ?? null, messageCount: c.messageCount, lastMessage: c.preview, updatedAt: Date.parse(c.updatedAt) };
+            }),
+            total,
+          },
+        };
+      },
+    );
+
+    app.get(
+      '/:id',
+      {
+        schema: { tags, summary: 'A conversation with its messages (the newest 1000, oldest first)', security, params: IdParams, response: { 200: ConversationResponse, ...errors } },
+      },
+      async (req) => {
+        const conv = await visibleConversation(store, callerOf(req), req.params.id);
+        const messages = await historyOf(store, conv.id);
+        return { success: true as const, data: { id: conv.id, messages: messages.map((m) => ({ role: roleOf(m), content: m.content, timestamp: Date.parse(m.createdAt) })) } };
+      },
+    );
+
+    app.delete(
+      '/:id',
+      { schema: { tags, summary: 'Delete a conversation', security, params: IdParams, response: { 200: z.object({ success: z.literal(true) }), ...errors } } },
+      async (req) => {
+        await deleteConversation(store, engine, await visibleConversation(store, callerOf(req), req.params.id));
+        return { success: true as const };
+      },
+    );
+
+    app.post(
+      '/:id/clear',
+      {
+        schema: {
+          tags,
+          summary: 'Clear the conversation context (history stays readable)',
+          security,
+          params: IdParams,
+          response: { 200: z.object({ success: z.literal(true), message: z.literal('Context cleared') }), ...errors },
+        },
+      },
+      async (req) => {
+        await clearConversation(store, engine, await visibleConversation(store, callerOf(req), req.params.id));
+        return { success: true as const, message: 'Context cleared' as const };
+      },
+    );
+  };
+}
