@@ -3,7 +3,7 @@ import type { InboundMessage, Platform } from '../core/types.js';
 import type { EngineDeps } from './deps.js';
 import { compose, type Step, type TurnContext } from './pipeline.js';
 import { ReplyStream } from './reply-stream.js';
-import { KeyedSerialQueue } from './serial.js';
+import { KeyedSerialQueue } from '../core/serial.js';
 import { bindingKeysFor, chatKeyFor } from './scoping.js';
 import { createCommandRegistry, type Command } from './commands/index.js';
 import { ignoreBots } from './steps/filter.js';

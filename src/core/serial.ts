@@ -1,6 +1,7 @@
 /**
  * Runs tasks one at a time per key, in the order they were enqueued, and keeps no state for
- * idle keys. Enqueueing is synchronous, so arrival order is the order of `run` calls.
+ * idle keys. Enqueueing is synchronous, so arrival order is the order of `run` calls. The engine
+ * serializes turns per conversation with it; adapters keep a chat's events in order with it.
  */
 export class KeyedSerialQueue {
   private tails = new Map<string, Promise<void>>();
