@@ -13,7 +13,8 @@
  */
 import type { ReplyEvent } from '../../src/core/types.js';
 import { chunkText } from '../shared/chunk.js';
-import { StreamedReply, type OutboundDeps, type Surface } from './outbound.js';
+import { deliverEvents } from '../shared/streamed-reply.js';
+import { streamedReply, type OutboundDeps, type Surface } from './outbound.js';
 import type { DcCommand } from './transport.js';
 
 /** Said when the engine had nothing to say (a duplicate, or a notice it already gave this minute). */
@@ -79,33 +80,22 @@ export async function answerCommand(
     edit: async (_index, messageId, text) => void (await cmd.editReply(text, messageId)),
   };
 
-  let reply: StreamedReply | undefined;
+  const failed = (err: unknown, what: string) => log.warn({ err, command: cmd.name, what }, 'discord interaction response failed');
   const safely = async (what: string, fn: () => Promise<unknown>) => {
     try {
       await fn();
     } catch (err) {
-      log.warn({ err, command: cmd.name, what }, 'discord interaction response failed');
+      failed(err, what);
     }
   };
   try {
     if (opts.deferNow) await safely('defer', defer);
-    for await (const e of events) {
-      if (e.type === 'start') await safely('defer', async () => (state === 'fresh' ? defer() : undefined));
-      else if (e.type === 'delta') (reply ??= new StreamedReply(surface, deps)).append(e.text);
-      else if (e.type === 'done') {
-        const r = reply ?? new StreamedReply(surface, deps);
-        reply = undefined;
-        await safely('reply', () => r.finish(e.message.content));
-      } else {
-        const r = reply;
-        reply = undefined;
-        if (r) await safely('partial reply', () => r.abandon());
-        const ephemeral = e.type === 'notice' && (e.ephemeral === true || e.reason === 'refused');
-        await safely('notice', () => say(e.text, ephemeral));
-      }
-    }
-    const r = reply;
-    if (r) await safely('partial reply', () => r.abandon());
+    await deliverEvents(events, {
+      newReply: () => streamedReply(surface, deps),
+      start: () => safely('defer', async () => (state === 'fresh' ? defer() : undefined)),
+      notice: (e) => say(e.text, e.type === 'notice' && (e.ephemeral === true || e.reason === 'refused')),
+      failed,
+    });
     if (!originalUsed) await safely('empty answer', () => say(NOTHING_TO_SAY, true));
   } finally {
     clearTimeout(timer);

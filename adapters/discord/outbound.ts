@@ -13,20 +13,19 @@
  * - Text goes out as Markdown, which Discord renders natively; nothing is converted.
  *
  * Where the text goes is a `Surface`: a channel (as the bot, or as the character through a
- * webhook) or a slash command's response (interactions.ts). The streaming logic is the same.
+ * webhook) or a slash command's response (interactions.ts). The streaming logic is the same,
+ * and its pacing is shared with Telegram (../shared/streamed-reply.ts).
  */
 import type { Log } from '../../src/core/adapter.js';
 import type { ReplyEvent } from '../../src/core/types.js';
-import { OutboundBudget, SKIPPED, type Skipped } from '../shared/budget.js';
+import type { OutboundBudget } from '../shared/budget.js';
 import { chunkText } from '../shared/chunk.js';
+import { deliverEvents, nextChunkStep, StreamedReply, type ChunkStep, type ReplyPlanner, type Shown, type StreamTuning } from '../shared/streamed-reply.js';
+import { TypingRenewer } from '../shared/typing.js';
 import { discordErrorKind, type DcWebhook, type DiscordTransport } from './transport.js';
 import type { CharacterWebhooks } from './webhooks.js';
 
-export interface OutboundTuning {
-  /** Least time between two calls (posts or edits) of one streamed reply. */
-  editIntervalMs: number;
-  /** Wait after the first delta before showing anything, so short replies are a single message. */
-  firstSendDelayMs: number;
+export interface OutboundTuning extends StreamTuning {
   typingIntervalMs: number;
   maxMessageLength: number;
 }
@@ -122,83 +121,40 @@ export class ChannelSurface implements Surface {
  * nobody to hand them to — the engine has already stored the reply.
  */
 export async function deliverReply(events: AsyncIterable<ReplyEvent>, surface: Surface, deps: OutboundDeps): Promise<void> {
-  const typing = new Typing(surface, deps);
-  let reply: StreamedReply | undefined;
-  const safely = async (what: string, fn: () => Promise<unknown>) => {
-    try {
-      await fn();
-    } catch (err) {
-      deps.log.warn({ err, key: surface.key, what }, 'discord delivery failed');
-    }
-  };
-  const open = () => (reply ??= new StreamedReply(surface, deps, () => typing.stop()));
-  try {
-    for await (const e of events) {
-      if (e.type === 'start') {
-        surface.speaker?.(e.characterName);
-        typing.start();
-      } else if (e.type === 'delta') open().append(e.text);
-      else if (e.type === 'done') {
-        typing.stop();
-        const r = open();
-        reply = undefined;
-        await safely('reply', () => r.finish(e.message.content));
-      } else {
-        typing.stop();
-        const r = reply;
-        reply = undefined;
-        if (r) await safely('partial reply', () => r.abandon());
-        await safely('notice', () => sendText(e.text, surface, deps));
-      }
-    }
-    const r = reply;
-    if (r) await safely('partial reply', () => r.abandon());
-  } finally {
-    typing.stop();
-  }
+  const typing = new TypingRenewer(deps.budget, surface.key, surface.typing?.bind(surface), deps.tuning.typingIntervalMs);
+  await deliverEvents(events, {
+    newReply: () => streamedReply(surface, deps, () => typing.stop()),
+    start: (e) => {
+      surface.speaker?.(e.characterName);
+      typing.start();
+    },
+    notice: (e) => sendText(e.text, surface, deps),
+    typing,
+    failed: (err, what) => deps.log.warn({ err, key: surface.key, what }, 'discord delivery failed'),
+  });
 }
 
 /** Text sent at once, split if long (notices, proactive messages): a reply with no preview. */
 export async function sendText(text: string, surface: Surface, deps: OutboundDeps): Promise<void> {
-  await new StreamedReply(surface, deps).finish(text);
+  await streamedReply(surface, deps).finish(text);
 }
 
-/** Sends "typing…" now and every interval, through the budget's idle-only path. */
-class Typing {
-  private timer: NodeJS.Timeout | undefined;
-  constructor(
-    private readonly surface: Surface,
-    private readonly deps: OutboundDeps,
-  ) {}
-  start(): void {
-    const typing = this.surface.typing?.bind(this.surface);
-    if (this.timer || !typing) return;
-    const ping = () => this.deps.budget.tryNow(this.surface.key, typing);
-    ping();
-    this.timer = setInterval(ping, this.deps.tuning.typingIntervalMs);
-  }
-  stop(): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
-  }
-}
-
-interface Shown {
-  messageId: string;
-  source: string;
+/** One answer streamed into `surface`; `onFirstPost` runs once its first message is posted. */
+export function streamedReply(surface: Surface, deps: OutboundDeps, onFirstPost?: () => void): StreamedReply<ChunkStep> {
+  return new StreamedReply(new DiscordMessages(surface, deps, onFirstPost), deps, {
+    key: surface.key,
+    platform: 'discord',
+    logContext: { key: surface.key },
+    planBeforeQueueing: false,
+  });
 }
 
 /**
- * One answer's text and what of it Discord shows. Every change goes through `step`, run by the
- * budget (one task per queue at a time), so `shown` needs no locking.
+ * What of one answer Discord shows, and the call that shows more. Called only from the reply's
+ * steps, which the budget runs one per queue at a time, so `shown` needs no locking.
  */
-export class StreamedReply {
-  private text = '';
-  private final = false;
-  private readonly shown: Shown[] = [];
-  private loop: Promise<void> | undefined;
-  private pending: AbortController | undefined;
-  private wake: (() => void) | undefined;
+class DiscordMessages implements ReplyPlanner<ChunkStep> {
+  private readonly shown: Shown<string>[] = [];
 
   constructor(
     private readonly surface: Surface,
@@ -206,86 +162,26 @@ export class StreamedReply {
     private readonly onFirstPost?: () => void,
   ) {}
 
-  /** How many messages are visible so far. */
   get visible(): number {
     return this.shown.length;
   }
 
-  append(delta: string): void {
-    this.text += delta;
-    this.loop ??= this.stream();
+  plan(text: string): ChunkStep | undefined {
+    return nextChunkStep(chunkText(text, this.deps.tuning.maxMessageLength), this.shown);
   }
 
-  /** Land `finalText` completely (the preview loop stops; the remaining steps run at high priority). */
-  async finish(finalText: string): Promise<void> {
-    this.text = finalText;
-    this.stopPreviews();
-    for (let guard = 0; guard < 1000; guard++) {
-      const r = await this.deps.budget.run(this.surface.key, () => this.step(true), { priority: 'high' });
-      if (r === SKIPPED) break;
-    }
-    await this.loop;
+  async perform(a: ChunkStep): Promise<void> {
+    if (a.kind === 'send') await this.post(a.index, a.source);
+    else await this.edit(a.index, this.shown[a.index]!, a.source);
   }
 
-  /** The turn failed: finish what is already visible, or show nothing if nothing is. */
-  async abandon(): Promise<void> {
-    if (this.shown.length > 0) return this.finish(this.text);
-    this.stopPreviews();
-    await this.loop;
-  }
-
-  private stopPreviews(): void {
-    this.final = true;
-    this.pending?.abort();
-    this.wake?.();
-  }
-
-  private async stream(): Promise<void> {
-    await this.pause(this.deps.tuning.firstSendDelayMs);
-    while (!this.final) {
-      this.pending = new AbortController();
-      try {
-        await this.deps.budget.run(this.surface.key, () => this.step(false), { priority: 'normal', signal: this.pending.signal });
-      } catch (err) {
-        this.deps.log.warn({ err, key: this.surface.key }, 'discord preview failed; waiting for the final text');
-        return;
-      }
-      await this.pause(this.deps.tuning.editIntervalMs);
-    }
-  }
-
-  private pause(ms: number): Promise<void> {
-    if (this.final) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wake = done;
-    });
-  }
-
-  /** One API call that brings Discord closer to `text`, or SKIPPED when it already shows it. */
-  private async step(final: boolean): Promise<true | Skipped> {
-    if (!final && this.final) return SKIPPED;
-    const chunks = chunkText(this.text, this.deps.tuning.maxMessageLength);
-    for (const [i, c] of chunks.entries()) {
-      const s = this.shown[i];
-      if (!s) return this.post(i, c);
-      if (s.source !== c) return this.edit(i, s, c);
-    }
-    return SKIPPED;
-  }
-
-  private async post(i: number, source: string): Promise<true> {
+  private async post(i: number, source: string): Promise<void> {
     const messageId = await this.surface.post(i, source);
     this.shown[i] = { messageId, source };
     if (i === 0) this.onFirstPost?.();
-    return true;
   }
 
-  private async edit(i: number, s: Shown, source: string): Promise<true> {
+  private async edit(i: number, s: Shown<string>, source: string): Promise<void> {
     try {
       await this.surface.edit(i, s.messageId, source);
     } catch (err) {
@@ -296,6 +192,5 @@ export class StreamedReply {
       return this.post(i, source);
     }
     s.source = source;
-    return true;
   }
 }
