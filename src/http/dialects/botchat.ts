@@ -16,6 +16,7 @@ import {
   roleOf,
   streamTurn,
   type DialectError,
+  successErrorBody,
   type StreamFormat,
 } from './common.js';
 
@@ -27,12 +28,7 @@ import {
 const PREVIEW_CHARS = 120;
 const tags = ['seed 002: bot chat'];
 
-const ErrorBody = z
-  .object({
-    success: z.literal(false),
-    error: z.object({ code: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()).optional() }),
-  })
-  .describe('BotChatError');
+const ErrorBody = successErrorBody('BotChatError');
 const errors = {
   400: ErrorBody.describe('Invalid request body or query'),
   401: ErrorBody.describe('Invalid or missing API key'),

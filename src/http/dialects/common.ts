@@ -125,3 +125,13 @@ export type DialectMetadata = {
 export function dialectMetadata(metadata: Record<string, unknown> | null): DialectMetadata {
   return (metadata ?? {}) as DialectMetadata;
 }
+
+/** `{"success":false,"error":{code,message}}`: the error body seeds 002 and 003 share. */
+export function successErrorBody(name: string) {
+  return z
+    .object({
+      success: z.literal(false),
+      error: z.object({ code: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()).optional() }),
+    })
+    .describe(name);
+}

@@ -11,7 +11,7 @@ import { DEFAULT_CHAT_SETTINGS } from '../../store/index.js';
 import { callerOf } from '../auth.js';
 import { IdParams, intParam, security } from '../schemas.js';
 import type { HttpContext } from '../context.js';
-import { dialectMetadata, dialectScope, historyOf, messageText, roleOf, streamTurn, type DialectError, type DialectMetadata, type StreamFormat } from './common.js';
+import { dialectMetadata, dialectScope, historyOf, messageText, roleOf, streamTurn, type DialectError, type DialectMetadata, type StreamFormat, successErrorBody } from './common.js';
 
 /**
  * Seed 003, the QQ-bot plugin's chat API: `/api/chat` and `/api/conversations…`. The caller's
@@ -34,12 +34,7 @@ const render = (e: DialectError) => ({
   },
 });
 
-const ErrorBody = z
-  .object({
-    success: z.literal(false),
-    error: z.object({ code: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()).optional() }),
-  })
-  .describe('QqBotError');
+const ErrorBody = successErrorBody('QqBotError');
 const errors = {
   400: ErrorBody.describe('VALIDATION_ERROR'),
   401: ErrorBody.describe('UNAUTHORIZED'),
