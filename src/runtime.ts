@@ -5,6 +5,7 @@ import type { Config } from './config.js';
 import type { Clock } from './core/clock.js';
 import { systemClock } from './core/clock.js';
 import type { PlatformAdapter } from './core/adapter.js';
+import type { InboundMessage, ReplyEvent } from './core/types.js';
 import { createLogger, type Logger } from './log.js';
 import { openStore, type Store } from './store/index.js';
 import { createModel, type ModelClient } from './llm/index.js';
@@ -88,10 +89,18 @@ export async function startRuntime(config: Config, overrides: RuntimeOverrides =
     log.info({ platform: a.platform }, 'adapter started');
   }
   webhooks.start();
+  const recover = () => engine.recover((msg, events) => redeliver(adapters, msg, events));
+  void recover().then(
+    (n) => n && log.warn({ recovered: n }, 'answered messages a previous run accepted but did not finish'),
+    (err: unknown) => log.error({ err }, 'recovering unfinished messages failed'),
+  );
   const sched = scheduler;
   const proactive = startCron(config.proactive.cron, () => sched.tick(), log, 'proactive');
   // Processed-event ids only need to outlive the platforms' redelivery windows (Slack: ~5 min).
-  const housekeeping = startCron('17 * * * *', () => store.events.prune(clock.now() - 2 * 86_400_000), log, 'housekeeping');
+  const housekeeping = startCron('17 * * * *', async () => {
+    await store.events.prune(clock.now() - 2 * 86_400_000);
+    await recover(); // another process on this database may have died mid-turn
+  }, log, 'housekeeping');
   log.info({ url, model: model.label, adapters: adapters.map((a) => a.platform), proactiveCron: config.proactive.cron }, 'charbridge is running');
 
   let closing: Promise<void> | undefined;
@@ -111,4 +120,15 @@ export async function startRuntime(config: Config, overrides: RuntimeOverrides =
     })());
 
   return { config, log, store, model, engine, app, adapters, scheduler: sched, webhooks, url, shutdown };
+}
+
+/** Send what a recovered turn produced through its platform's adapter, as a plain message. */
+async function redeliver(adapters: PlatformAdapter[], msg: InboundMessage, events: ReplyEvent[]): Promise<void> {
+  const adapter = adapters.find((a) => a.platform === msg.platform);
+  if (!adapter?.deliver) throw new Error(`no running ${msg.platform} adapter to deliver a recovered reply`);
+  const start = events.find((e) => e.type === 'start');
+  const texts = events.flatMap((e) => (e.type === 'done' ? [e.message.content] : e.type === 'notice' || e.type === 'error' ? [e.text] : []));
+  if (!texts.length) return;
+  const key = { platform: msg.platform, chatId: msg.chatId, ...(msg.threadId !== undefined ? { threadId: msg.threadId } : {}) };
+  await adapter.deliver({ key, text: texts.join('\n\n'), characterName: start?.type === 'start' ? start.characterName : '' });
 }

@@ -172,27 +172,34 @@ class TelegramBot implements TelegramAdapter {
   }
 
   /**
-   * Called by telegraf for every update; returns at once. Normalizing runs in per-chat order (so
-   * the engine sees messages in the order they arrived); delivering the reply runs beside it.
+   * Called by telegraf for every update. Resolves once the engine has the message on disk — so
+   * telegraf confirms the update to Telegram (the next getUpdates offset, or the webhook's 200)
+   * only when a crash can no longer lose it — not when the reply is done. Normalizing runs in
+   * per-chat order (so the engine sees messages in the order they arrived); delivering the reply
+   * runs beside it.
    */
-  private onUpdate(update: TgUpdate): void {
+  private onUpdate(update: TgUpdate): Promise<void> {
     const chat = update.message?.chat.id;
-    if (chat === undefined || !this.accepting || !this.bot) return;
+    if (chat === undefined || !this.accepting || !this.bot) return Promise.resolve();
     const bot = this.bot;
-    const task = this.ordered
-      .run(String(chat), async () => {
-        const msg = await toInbound(update, {
-          bot,
-          log: this.log,
-          isChatAdmin: (chatId, userId) => this.isChatAdmin(chatId, userId),
-          download: async (fileId) => (await this.transport.downloadFile(fileId)).bytes,
-        });
-        return msg ? { msg, events: this.deps.handler.handle(msg) } : undefined;
-      })
+    const handled = this.ordered.run(String(chat), async () => {
+      const msg = await toInbound(update, {
+        bot,
+        log: this.log,
+        isChatAdmin: (chatId, userId) => this.isChatAdmin(chatId, userId),
+        download: async (fileId) => (await this.transport.downloadFile(fileId)).bytes,
+      });
+      return msg ? { msg, events: this.deps.handler.handle(msg) } : undefined;
+    });
+    const task = handled
       .then((r) => (r ? deliverReply(r.events, targetOf(r.msg), this.out) : undefined))
       .catch((err: unknown) => this.log.error({ err, updateId: update.update_id }, 'telegram update failed'));
     this.inFlight.add(task);
     void task.finally(() => this.inFlight.delete(task));
+    return handled.then(
+      (r) => r?.events.accepted,
+      () => undefined,
+    );
   }
 
   /** creator/administrator per getChatMember, trusted for `adminCacheMs`; errors count as "no". */

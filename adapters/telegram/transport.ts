@@ -99,12 +99,13 @@ export class TelegramTransport {
 
   constructor(
     private readonly opts: { token: string; apiRoot?: string | undefined; log: Log },
-    onUpdate: (update: TgUpdate) => void,
+    onUpdate: (update: TgUpdate) => void | Promise<void>,
   ) {
     const telegram = { webhookReply: false, ...(opts.apiRoot ? { apiRoot: normalizeApiRoot(opts.apiRoot) } : {}) };
     this.bot = new Telegraf(opts.token, { telegram });
-    // The handler only hands the update over; replies are delivered outside telegraf's middleware,
-    // so a long reply never holds up polling (telegraf awaits each batch before the next getUpdates).
+    // The handler resolves once the engine has the message on disk; replies are delivered outside
+    // telegraf's middleware, so a long reply never holds up polling (telegraf awaits each batch
+    // before confirming it with the next getUpdates).
     this.bot.use((ctx) => onUpdate(ctx.update as unknown as TgUpdate));
     this.bot.catch((err, ctx) => opts.log.error({ err, updateId: ctx.update.update_id }, 'telegram update handler failed'));
   }

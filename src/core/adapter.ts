@@ -9,7 +9,11 @@ import type { InboundMessage, Platform, ReplyEvent } from './types.js';
 
 /** The part of the engine an adapter talks to. */
 export interface MessageHandler {
-  handle(msg: InboundMessage): AsyncIterable<ReplyEvent>;
+  /**
+   * Hand over one message; the events are its answer. `accepted` resolves once the message is
+   * durably recorded — acknowledge the platform (return from the SDK's handler) after that.
+   */
+  handle(msg: InboundMessage): AsyncIterable<ReplyEvent> & { accepted?: Promise<void> };
 }
 
 /** The pino-compatible logging surface adapters use. */

@@ -1,5 +1,5 @@
 import { encodeKey } from '../core/conversation-key.js';
-import type { InboundMessage, Platform } from '../core/types.js';
+import type { InboundMessage, Platform, ReplyEvent } from '../core/types.js';
 import type { EngineDeps } from './deps.js';
 import { compose, type Step, type TurnContext } from './pipeline.js';
 import { ReplyStream } from './reply-stream.js';
@@ -35,6 +35,8 @@ export class Engine {
   private readonly pipeline: (ctx: TurnContext) => Promise<void>;
   private readonly queue = new KeyedSerialQueue();
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** Event keys being handled by this process (a redelivery mid-turn is a duplicate). */
+  private readonly eventsInFlight = new Set<string>();
   private accepting = true;
 
   constructor(readonly deps: EngineDeps, opts: EngineOptions = {}) {
@@ -52,13 +54,24 @@ export class Engine {
     this.pipeline = compose(steps);
   }
 
-  /** Handle one platform message. The stream ends with nothing when the message is ignored. */
+  /**
+   * Handle one platform message. The event is claimed in the store at once — with the message
+   * itself, so a crash mid-turn leaves it for `recover` — and `out.accepted` resolves when that
+   * is on disk. The turn then waits for its chat's earlier turns. The stream ends with nothing
+   * when the message is a duplicate or ignored.
+   */
   handle(msg: InboundMessage): ReplyStream {
     const out = new ReplyStream();
     if (!this.accepting) {
       out.end();
       return out;
     }
+    const eventKey = `${msg.platform}:${msg.eventId}`;
+    const claimed = msg.fromBot ? Promise.resolve(false) : this.claim(msg, eventKey);
+    void claimed.then(
+      () => out.accept(),
+      () => out.accept(),
+    );
     const ctx: TurnContext = {
       msg,
       deps: this.deps,
@@ -67,6 +80,14 @@ export class Engine {
       bindingKeys: bindingKeysFor(msg),
       isAdmin: this.isAdmin(msg.platform, msg.userId, msg.senderIsAdmin),
       chatType: msg.chatType,
+      claimed,
+      finishEvent: async () => {
+        try {
+          await this.deps.store.events.complete(msg.platform, msg.eventId);
+        } finally {
+          this.eventsInFlight.delete(eventKey);
+        }
+      },
     };
     const serialKey = encodeKey({ platform: msg.platform, chatId: msg.chatId, ...(msg.threadId !== undefined ? { threadId: msg.threadId } : {}) });
     this.track(
@@ -79,6 +100,50 @@ export class Engine {
         .finally(() => out.end()),
     );
     return out;
+  }
+
+  /**
+   * Answer platform messages a previous process accepted but never finished (it crashed): each
+   * is run through the pipeline again — its stored user message is reused, not duplicated — and
+   * what it produced goes to `deliver` (the adapter's proactive-style send). Returns how many.
+   */
+  async recover(deliver: (msg: InboundMessage, events: ReplyEvent[]) => Promise<void>, limit = 100): Promise<number> {
+    const { store, clock, config, log } = this.deps;
+    let n = 0;
+    for (const row of await store.events.abandoned(clock.now(), config.eventLeaseMs, limit)) {
+      let msg: InboundMessage;
+      try {
+        msg = JSON.parse(row.payload) as InboundMessage;
+      } catch {
+        await store.events.complete(row.platform, row.eventId);
+        continue;
+      }
+      const events = await this.handle(msg).collect();
+      if (!events.length) continue;
+      try {
+        await deliver(msg, events);
+        n++;
+      } catch (err) {
+        log.warn({ err, platform: msg.platform, eventId: msg.eventId }, 'could not deliver a recovered reply');
+      }
+    }
+    return n;
+  }
+
+  /** Claim (platform, event id) for this process, storing the message with the claim. */
+  private async claim(msg: InboundMessage, eventKey: string): Promise<boolean> {
+    if (this.eventsInFlight.has(eventKey)) return false;
+    this.eventsInFlight.add(eventKey);
+    const { store, clock, config } = this.deps;
+    const { raw: _raw, ...durable } = msg;
+    try {
+      const ok = await store.events.claim(msg.platform, msg.eventId, clock.now(), config.eventLeaseMs, JSON.stringify(durable));
+      if (!ok) this.eventsInFlight.delete(eventKey);
+      return ok;
+    } catch (err) {
+      this.eventsInFlight.delete(eventKey);
+      throw err;
+    }
   }
 
   /**

@@ -17,6 +17,10 @@ export interface TurnContext {
   conversation?: Conversation;
   character?: Character;
   chatType: ChatType;
+  /** Whether this process owns the event (claimed before the turn was queued). */
+  claimed: Promise<boolean>;
+  /** Mark the event done (and let go of it in this process). */
+  finishEvent(): Promise<void>;
 }
 
 export type Step = (ctx: TurnContext, next: () => Promise<void>) => Promise<void>;

@@ -11,8 +11,19 @@ export class ReplyStream implements AsyncIterable<ReplyEvent> {
   private waiting: ((r: IteratorResult<ReplyEvent>) => void) | undefined;
   private closed = false;
   private resolveDone!: () => void;
+  private resolveAccepted!: () => void;
   /** Resolves when the engine has finished with this message (answered, ignored or failed). */
   readonly done: Promise<void> = new Promise((r) => (this.resolveDone = r));
+  /**
+   * Resolves once the message is durably recorded (or dropped as a duplicate or bot message):
+   * from then on a crash cannot lose it. Adapters acknowledge the platform after this, not before.
+   */
+  readonly accepted: Promise<void> = new Promise((r) => (this.resolveAccepted = r));
+
+  /** The message is on disk (see `accepted`). */
+  accept(): void {
+    this.resolveAccepted();
+  }
 
   push(event: ReplyEvent): void {
     if (this.closed) return;
@@ -31,6 +42,7 @@ export class ReplyStream implements AsyncIterable<ReplyEvent> {
       this.waiting = undefined;
       w({ value: undefined, done: true });
     }
+    this.resolveAccepted();
     this.resolveDone();
   }
 

@@ -11,7 +11,7 @@ export interface TurnInput {
   chatType: ChatType;
   userName: string;
   /** The user's message; stored before the model is called. Absent for proactive turns. */
-  user?: { text: string; imageUrls: string[]; authorId: string | null; authorName: string | null } | undefined;
+  user?: { text: string; imageUrls: string[]; authorId: string | null; authorName: string | null; sourceEvent?: string } | undefined;
   /** Kind of the stored reply: `assistant`, or `proactive` for turns the character starts. */
   replyKind?: Extract<MessageKind, 'assistant' | 'proactive'>;
   /** Extra system instruction after the history (the proactive prompt). */
@@ -52,6 +52,7 @@ export async function runTurn(deps: EngineDeps, input: TurnInput, out: ReplyStre
       tokenCount: countTokens(input.user.text),
       authorId: input.user.authorId,
       authorName: input.user.authorName,
+      sourceEvent: input.user.sourceEvent ?? null,
     });
     await notify(deps, conv, character, userMessage);
   }

@@ -32,6 +32,8 @@ export interface NewMessage {
   authorName?: string | null;
   /** Use a pre-made id (e.g. one already promised to a client). */
   id?: string;
+  /** The platform event this message came from; a second append for the same event returns the first. */
+  sourceEvent?: string | null;
 }
 
 /** Messages, ordered by an autoincrement `seq`; every read walks the (conversation_id, seq) index. */
@@ -42,6 +44,10 @@ export class MessageRepo {
   async append(m: NewMessage): Promise<StoredMessage> {
     const now = new Date(this.clock.now()).toISOString();
     return this.db.transaction().execute(async (tx) => {
+      if (m.sourceEvent) {
+        const seen = await tx.selectFrom('messages').selectAll().where('source_event', '=', m.sourceEvent).executeTakeFirst();
+        if (seen) return toMessage(seen);
+      }
       const row = await tx
         .insertInto('messages')
         .values({
@@ -55,6 +61,7 @@ export class MessageRepo {
           author_id: m.authorId ?? null,
           author_name: m.authorName ?? null,
           created_at: now,
+          source_event: m.sourceEvent ?? null,
         })
         .returningAll()
         .executeTakeFirstOrThrow();

@@ -85,6 +85,8 @@ export interface MessageRow {
   author_id: string | null;
   author_name: string | null;
   created_at: string;
+  /** `platform:eventId` of the event that produced this message, so a re-run stores it once. */
+  source_event: string | null;
 }
 
 export interface BindingRow {
@@ -108,6 +110,8 @@ export interface ProcessedEventRow {
   event_id: string;
   state: string;
   claimed_at: number;
+  /** The normalized InboundMessage (JSON) while the event is being processed; null once done. */
+  payload: string | null;
 }
 
 export interface UsageRow {

@@ -13,7 +13,7 @@ export const respond: Step = async (ctx) => {
       character,
       chatType: msg.chatType,
       userName: msg.userName || 'User',
-      user: { text: msg.text, imageUrls: msg.imageUrls, authorId: msg.userId, authorName: msg.userName || null },
+      user: { text: msg.text, imageUrls: msg.imageUrls, authorId: msg.userId, authorName: msg.userName || null, sourceEvent: `${msg.platform}:${msg.eventId}` },
     },
     ctx.out,
   );

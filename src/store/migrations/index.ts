@@ -3,6 +3,7 @@ import * as m001 from './001_initial.js';
 import * as m002 from './002_http_api.js';
 import * as m003 from './003_proactive.js';
 import * as m004 from './004_webhooks.js';
+import * as m005 from './005_inbox.js';
 
 /**
  * Every migration, in order. Add a file `NNN_name.ts` and list it here; the Migrator records
@@ -13,4 +14,5 @@ export const migrations: Record<string, Migration> = {
   '002_http_api': m002,
   '003_proactive': m003,
   '004_webhooks': m004,
+  '005_inbox': m005,
 };

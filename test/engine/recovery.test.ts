@@ -1,0 +1,65 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/core/clock.js';
+import type { InboundMessage, ReplyEvent } from '../../src/core/types.js';
+import { inbound, startHarness, type Harness } from '../helpers/harness.js';
+
+const open: Harness[] = [];
+let dir: string | undefined;
+afterEach(async () => {
+  while (open.length) await open.pop()!.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  dir = undefined;
+});
+
+describe('a crash never loses an accepted message', () => {
+  it('answers, after a restart, a message the dead process had accepted but not answered — once', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'cb-recover-'));
+    const clock = new ManualClock();
+    const dbPath = join(dir, 'db.sqlite');
+    // Process A accepts the message, stores it, and dies while the model is still thinking.
+    const a = await startHarness({ clock, dbPath, maxRetries: 0 });
+    open.push(a);
+    a.fake.slowFirstToken(60_000);
+    const msg = inbound({ text: 'are you still there?' });
+    const out = a.engine.handle(msg);
+    await out.accepted;
+    await expect.poll(() => a.fake.requests.length).toBe(1); // the user message is stored, the model was called
+
+    // Process B starts on the same database after A's lease ran out.
+    const b = await startHarness({ clock, dbPath, maxRetries: 0 });
+    open.push(b);
+    expect(await b.engine.recover(async () => {})).toBe(0); // A's claim is still leased: hands off
+    clock.advance(b.engine.deps.config.eventLeaseMs + 1);
+    const delivered: Array<{ msg: InboundMessage; events: ReplyEvent[] }> = [];
+    expect(await b.engine.recover(async (m, events) => void delivered.push({ msg: m, events }))).toBe(1);
+    expect(delivered).toHaveLength(1);
+    expect(delivered[0]!.msg.chatId).toBe(msg.chatId);
+    expect(delivered[0]!.events.find((e) => e.type === 'done')).toMatchObject({ message: { content: 'Echo: are you still there?' } });
+
+    const conv = (await b.store.conversations.getByScope('telegram:1'))!;
+    const stored = await b.store.messages.newest(conv.id, { limit: 10 });
+    expect(stored.map((m) => [m.role, m.content])).toEqual([
+      ['assistant', 'Echo: are you still there?'],
+      ['user', 'are you still there?'], // reused, not stored a second time
+    ]);
+    // Done now: neither another recovery nor a late redelivery answers it again.
+    clock.advance(b.engine.deps.config.eventLeaseMs + 1);
+    expect(await b.engine.recover(async () => {})).toBe(0);
+    expect(await b.engine.handle({ ...msg }).collect()).toEqual([]);
+    await a.fake.close(); // the dead process's model call ends, so its harness can close quickly
+  });
+
+  it('resolves `accepted` for duplicates and bot messages too, so adapters never wait forever', async () => {
+    const h = await startHarness();
+    open.push(h);
+    const msg = inbound({ text: 'once' });
+    await h.engine.handle(msg).collect();
+    const dup = h.engine.handle({ ...msg });
+    await dup.accepted;
+    expect(await dup.collect()).toEqual([]);
+    await h.engine.handle(inbound({ fromBot: true })).accepted;
+  });
+});
