@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { presetSchema } from './core/character-schema.js';
-import type { Store } from './store/index.js';
+import { characterInputFrom, type Store } from './store/index.js';
 import type { Logger } from './log.js';
 
 /**
@@ -15,29 +15,8 @@ export async function loadPresets(store: Store, dir: string, log?: Logger): Prom
     if (!parsed.success) {
       throw new Error(`Preset ${file} is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     }
-    const p = parsed.data;
-    await store.characters.upsertPreset({
-      slug: p.slug,
-      name: p.name,
-      personality: p.personality,
-      speakingStyle: p.speakingStyle,
-      description: p.description ?? null,
-      gender: p.gender ?? null,
-      age: p.age ?? null,
-      occupation: p.occupation ?? null,
-      appearanceDescription: p.appearanceDescription ?? null,
-      avatar: p.avatar ?? null,
-      profilePhotoUrl: p.profilePhotoUrl ?? null,
-      canInitiateConversation: p.canInitiateConversation ?? false,
-      isPublic: true,
-      scenario: p.scenario ?? null,
-      greeting: p.greeting ?? null,
-      exampleDialogue: p.exampleDialogue ?? null,
-      systemPrompt: p.systemPrompt ?? null,
-      postHistoryInstructions: p.postHistoryInstructions ?? null,
-      tags: p.tags ?? [],
-      model: p.model ?? null,
-    });
+    const { slug, ...card } = parsed.data;
+    await store.characters.upsertPreset({ ...characterInputFrom(card, { isPublic: true }), slug });
   }
   log?.info({ count: files.length }, 'preset characters loaded');
   return files.length;

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Character, Gender } from '../core/types.js';
 import type { Clock } from '../core/clock.js';
+import type { CreateCharacter } from '../core/character-schema.js';
 import { newId } from '../core/ids.js';
 import type { DB } from './db.js';
 import type { CharacterRow } from './schema.js';
@@ -61,6 +62,32 @@ function toRow(input: Partial<CharacterInput>): Partial<CharacterRow> {
 
 function isUniqueViolation(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'SQLITE_CONSTRAINT_UNIQUE';
+}
+
+/** A validated card (HTTP body or preset file) as the repository's input: absent fields become null. */
+export function characterInputFrom(c: CreateCharacter, over: Partial<CharacterInput> = {}): CharacterInput {
+  return {
+    name: c.name,
+    personality: c.personality,
+    speakingStyle: c.speakingStyle,
+    description: c.description ?? null,
+    gender: c.gender ?? null,
+    age: c.age ?? null,
+    occupation: c.occupation ?? null,
+    appearanceDescription: c.appearanceDescription ?? null,
+    avatar: c.avatar ?? null,
+    profilePhotoUrl: c.profilePhotoUrl ?? null,
+    canInitiateConversation: c.canInitiateConversation ?? false,
+    isPublic: c.isPublic ?? false,
+    scenario: c.scenario ?? null,
+    greeting: c.greeting ?? null,
+    exampleDialogue: c.exampleDialogue ?? null,
+    systemPrompt: c.systemPrompt ?? null,
+    postHistoryInstructions: c.postHistoryInstructions ?? null,
+    tags: c.tags ?? [],
+    model: c.model ?? null,
+    ...over,
+  };
 }
 
 /** "Customer Support" → "customer-support"; never empty. */

@@ -14,7 +14,7 @@ import { ProactiveRepo } from './proactive.js';
 import { WebhookRepo } from './webhooks.js';
 
 export type { DB } from './db.js';
-export { CharacterRepo, slugify, PRESET_OWNER, type CharacterInput } from './characters.js';
+export { CharacterRepo, characterInputFrom, slugify, PRESET_OWNER, type CharacterInput } from './characters.js';
 export { ConversationRepo } from './conversations.js';
 export { MessageRepo, type NewMessage } from './messages.js';
 export { SettingsRepo, DEFAULT_CHAT_SETTINGS, type ChatSettings, type Scope, type Engage } from './settings.js';

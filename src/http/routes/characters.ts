@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { createCharacterSchema, GENDERS, updateCharacterSchema, type CreateCharacter, type UpdateCharacter } from '../../core/character-schema.js';
 import type { Character } from '../../core/types.js';
-import type { CharacterInput } from '../../store/index.js';
+import { characterInputFrom, type CharacterInput } from '../../store/index.js';
 import { ownedCharacter, visibleCharacter, type Caller } from '../../services/access.js';
 import { callerOf } from '../auth.js';
 import { DeletedSchema, errorResponses, ErrorSchema, IdParams, intParam, pageQuery, pagination, PaginationSchema, security } from '../schemas.js';
@@ -74,29 +74,7 @@ export function characterView(caller: Caller, c: Character): z.output<typeof Cha
   return { ...c, ownership: ownership(caller, c) };
 }
 
-function toInput(body: CreateCharacter): CharacterInput {
-  return {
-    name: body.name,
-    personality: body.personality,
-    speakingStyle: body.speakingStyle,
-    description: body.description ?? null,
-    gender: body.gender ?? null,
-    age: body.age ?? null,
-    occupation: body.occupation ?? null,
-    appearanceDescription: body.appearanceDescription ?? null,
-    avatar: body.avatar ?? null,
-    profilePhotoUrl: body.profilePhotoUrl ?? null,
-    canInitiateConversation: body.canInitiateConversation ?? false,
-    isPublic: body.isPublic ?? false,
-    scenario: body.scenario ?? null,
-    greeting: body.greeting ?? null,
-    exampleDialogue: body.exampleDialogue ?? null,
-    systemPrompt: body.systemPrompt ?? null,
-    postHistoryInstructions: body.postHistoryInstructions ?? null,
-    tags: body.tags ?? [],
-    model: body.model ?? null,
-  };
-}
+const toInput = (body: CreateCharacter): CharacterInput => characterInputFrom(body);
 
 /** A PATCH body as a partial input: absent fields stay, explicit nulls clear. */
 function toPatch(body: UpdateCharacter): Partial<CharacterInput> {
