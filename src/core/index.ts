@@ -5,3 +5,5 @@ export * from './clock.js';
 export * from './ids.js';
 export * from './adapter.js';
 export * from './serial.js';
+export * from './tasks.js';
+export * from './command-menu.js';

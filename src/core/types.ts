@@ -121,7 +121,15 @@ export type ReplyEvent =
       message: { id: string; content: string; sentAt: string };
       usage: TokenUsage;
     }
-  | { type: 'notice'; text: string; reason: NoticeReason; ephemeral?: boolean }
+  | {
+      type: 'notice';
+      text: string;
+      reason: NoticeReason;
+      /** Only the caller should see it (refusals), where the platform can do that. */
+      ephemeral?: boolean;
+      /** It changed the chat for everyone: platforms that answer commands privately show it to the chat. */
+      changesChat?: boolean;
+    }
   | { type: 'error'; text: string; error: import('./errors.js').CharbridgeError };
 
 /** Why the engine answered with a notice instead of a model reply. */

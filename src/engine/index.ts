@@ -19,8 +19,8 @@ export { conversationKeyFor, chatKeyFor, bindingKeysFor } from './scoping.js';
 export { parseCommand } from './steps/command.js';
 export { rateLimitText } from './steps/limit.js';
 export { UNSUPPORTED_MEDIA_TEXT } from './steps/media.js';
-export type { Command } from './commands/index.js';
-export { CLEARED_TEXT, REFUSAL_TEXT } from './commands/index.js';
+export type { Command, CommandResult } from './commands/index.js';
+export { CLEARED_TEXT, REFUSAL_TEXT, commandMenu } from './commands/index.js';
 export type { TurnContext, Step } from './pipeline.js';
 
 /** The engine's slice of the configuration. */

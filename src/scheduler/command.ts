@@ -11,6 +11,12 @@ export function proactiveCommand(scheduler: () => ProactiveScheduler | undefined
     name: 'proactive',
     args: 'on|off|test',
     description: 'let the character message you first (on/off)',
+    options: [{ name: 'state', description: 'on or off (empty: show the current state)', choices: ['on', 'off'] }],
+    admin: {
+      description: 'proactive messages in this chat',
+      options: [{ name: 'state', description: 'on, off, or test (send one now)', required: true, choices: ['on', 'off', 'test'] }],
+      adminArgs: ['test'],
+    },
     async run(ctx, [arg]) {
       const s = scheduler();
       const conv = ctx.conversation;
@@ -27,7 +33,8 @@ export function proactiveCommand(scheduler: () => ProactiveScheduler | undefined
         await store.proactive.setSettings(conv.id, { enabled: value === 'on' });
         const policy = await s.reschedule(conv.id);
         if (value === 'on' && policy && !policy.enabled) return `${ctx.character?.name ?? 'This character'} never starts conversations, so nothing will change.`;
-        return value === 'on' ? 'Proactive messages on: I may message you first now and then.' : 'Proactive messages off: I will only answer.';
+        const text = value === 'on' ? 'Proactive messages on: I may message you first now and then.' : 'Proactive messages off: I will only answer.';
+        return { text, reason: 'command', changesChat: ctx.msg.chatType !== 'dm' };
       }
       const loaded = await s.policyOf(conv.id);
       if (!loaded) return 'Usage: /proactive on|off';

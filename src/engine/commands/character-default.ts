@@ -11,6 +11,8 @@ export const characterDefaultCommand: Command = {
   args: '<name>',
   description: 'the default character everywhere on this platform (operators only)',
   adminOnly: true,
+  operatorOnly: true,
+  options: [{ name: 'name', description: 'The character', required: true, autocomplete: 'characters' }],
   async run(ctx, args) {
     const { platform, userId } = ctx.msg;
     if (!ctx.deps.config.adminUserIds.includes(`${platform}:${userId}`)) {

@@ -11,6 +11,8 @@ export const characterCommand: Command = {
   name: 'character',
   args: '[name]',
   description: 'show the characters, or switch to one',
+  options: [{ name: 'name', description: 'The character to switch to', autocomplete: 'characters' }],
+  alsoUnderAdmin: true,
   async run(ctx, args) {
     const { store } = ctx.deps;
     const { conversation, character } = resolved(ctx);
@@ -31,6 +33,6 @@ export const characterCommand: Command = {
     }
     await store.conversations.clearContext(conversation.id);
     ctx.character = next;
-    return `Switched to ${next.name}. ${next.description ?? ''}`.trim();
+    return { text: `Switched to ${next.name}. ${next.description ?? ''}`.trim(), reason: 'command', changesChat: ctx.msg.chatType !== 'dm' };
   },
 };

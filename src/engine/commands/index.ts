@@ -9,15 +9,20 @@ import { engageCommand } from './engage.js';
 import { limitCommand } from './limit.js';
 import { characterDefaultCommand } from './character-default.js';
 
-export type { Command } from './command.js';
+export type { Command, CommandResult } from './command.js';
 export { REFUSAL_TEXT } from './command.js';
 export { CLEARED_TEXT } from './clear.js';
 
-/** The built-in commands plus any the caller adds (the proactive issue adds `proactive`). */
+export { commandMenu } from './menu.js';
+
+/**
+ * The built-in commands plus any the caller adds (the scheduler adds `proactive`). The order is
+ * the order of /help and of every platform's menu.
+ */
 export function createCommandRegistry(extra: Command[] = []): Map<string, Command> {
   const registry = new Map<string, Command>();
   const all = () => [...registry.values()];
-  for (const c of [startCommand, helpCommand(all), clearCommand, characterCommand, statusCommand, scopeCommand, engageCommand, limitCommand, characterDefaultCommand, ...extra]) {
+  for (const c of [startCommand, clearCommand, characterCommand, statusCommand, helpCommand(all), scopeCommand, engageCommand, limitCommand, characterDefaultCommand, ...extra]) {
     registry.set(c.name, c);
   }
   return registry;

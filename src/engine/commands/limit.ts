@@ -7,14 +7,15 @@ export const limitCommand: Command = {
   description: 'messages per minute per member here',
   adminOnly: true,
   groupOnly: true,
+  options: [{ name: 'value', description: 'A number from 1 to 1000, or off', required: true, maxLength: 4 }],
   async run(ctx, [value]) {
     if (value === 'off' || value === 'default') {
       await ctx.deps.store.settings.setChat(ctx.chatKey, { userLimitPerMin: null });
-      return `Limit reset to the default (${ctx.deps.config.userPerMin} per minute per member).`;
+      return { text: `Limit reset to the default (${ctx.deps.config.userPerMin} per minute per member).`, reason: 'command', changesChat: true };
     }
     const n = Number(value);
     if (!Number.isInteger(n) || n < 1 || n > 1000) return 'Usage: /admin limit <1-1000>|off';
     await ctx.deps.store.settings.setChat(ctx.chatKey, { userLimitPerMin: n });
-    return `Limit set: ${n} messages per minute per member.`;
+    return { text: `Limit set: ${n} messages per minute per member.`, reason: 'command', changesChat: true };
   },
 };

@@ -7,9 +7,11 @@ export const scopeCommand: Command = {
   description: 'one shared conversation, or one per member',
   adminOnly: true,
   groupOnly: true,
+  options: [{ name: 'mode', description: 'shared or per-user', required: true, choices: ['shared', 'per-user'] }],
   async run(ctx, [value]) {
     if (value !== 'shared' && value !== 'per-user') return 'Usage: /admin scope shared|per-user';
     await ctx.deps.store.settings.setChat(ctx.chatKey, { scope: value });
-    return value === 'shared' ? 'Scope set: everyone here shares one conversation.' : 'Scope set: each member has their own conversation.';
+    const text = value === 'shared' ? 'Scope set: everyone here shares one conversation.' : 'Scope set: each member has their own conversation.';
+    return { text, reason: 'command', changesChat: true };
   },
 };

@@ -29,7 +29,7 @@ export function commandStep(registry: Map<string, Command>): Step {
     const cmd = registry.get(name);
     const say = (text: string, reason: 'command' | 'refused' = 'command', ephemeral = false) =>
       ctx.out.push({ type: 'notice', text, reason, ...(ephemeral ? { ephemeral } : {}) });
-    if (!cmd || (viaAdmin && !cmd.adminOnly && !['proactive', 'character'].includes(cmd.name))) {
+    if (!cmd || (viaAdmin && !cmd.adminOnly && !cmd.admin && !cmd.alsoUnderAdmin)) {
       if (ctx.msg.chatType === 'dm' || viaAdmin) {
         const admins = [...registry.values()].filter((c) => c.adminOnly).map((c) => c.name).join('|');
         say(viaAdmin ? `Usage: /admin ${admins} …` : `Unknown command /${name}. Send /help for the list.`);
@@ -40,6 +40,9 @@ export function commandStep(registry: Map<string, Command>): Step {
     if (cmd.groupOnly && ctx.msg.chatType === 'dm') return say(`/${cmd.name} only applies in groups.`);
     const result = await cmd.run(ctx, args);
     if (typeof result === 'string') say(result);
-    else ctx.out.push({ type: 'notice', text: result.text, reason: result.reason, ...(result.ephemeral ? { ephemeral: true } : {}) });
+    else {
+      const { text, reason, ephemeral, changesChat } = result;
+      ctx.out.push({ type: 'notice', text, reason, ...(ephemeral ? { ephemeral } : {}), ...(changesChat ? { changesChat } : {}) });
+    }
   };
 }
