@@ -12,7 +12,8 @@ import { createModel, type ModelClient } from './llm/index.js';
 import { createEngine, engineConfigFrom, type Engine } from './engine/index.js';
 import { buildApp } from './http/app.js';
 import { loadPresets } from './presets.js';
-import { DeliveryRouter, ProactiveScheduler, proactiveCommand, startCron, type ProactiveTarget } from './scheduler/index.js';
+import { DeliveryRouter, ProactiveScheduler, startCron, type ProactiveTarget } from './scheduler/index.js';
+import { createServices, type Services } from './services/index.js';
 import { WebhookSender } from './services/webhooks.js';
 import { ApiProactiveTarget } from './services/proactive-api.js';
 
@@ -31,6 +32,7 @@ export interface Runtime {
   app: FastifyInstance;
   adapters: PlatformAdapter[];
   scheduler: ProactiveScheduler;
+  services: Services;
   webhooks: WebhookSender;
   /** The address the HTTP server listens on, e.g. http://127.0.0.1:3000. */
   url: string;
@@ -60,27 +62,26 @@ export async function startRuntime(config: Config, overrides: RuntimeOverrides =
   const store = await openStore(config.databasePath, clock);
   await loadPresets(store, overrides.presetDir ?? defaultPresetDir(), log);
   const model = overrides.model ?? createModel(config.model, log);
-  let scheduler: ProactiveScheduler | undefined;
-  const engine = createEngine(
-    {
-      store,
-      model,
-      clock,
-      log,
-      config: engineConfigFrom(config),
-      modelConcurrency: config.model.concurrency,
-      hooks: { afterMessage: (c, ch, m) => scheduler?.afterMessage(c, ch, m) ?? Promise.resolve() },
-    },
-    { commands: [proactiveCommand(() => scheduler)] },
-  );
-  const adapters = overrides.adapters?.({ config, engine, log, store }) ?? [];
+  const engine = createEngine({ store, model, clock, log, config: engineConfigFrom(config), modelConcurrency: config.model.concurrency });
   // Proactive messages: platform conversations through their adapter, API ones to the updates
-  // feed and the key's webhook (an outbox drained by the webhook sender).
+  // feed and the key's webhook (an outbox drained by the webhook sender). The scheduler is
+  // attached before the adapters exist, so their command menus include `/proactive`.
   const webhooks = new WebhookSender(store, clock, log.child({ component: 'webhooks' }), { ssrfAllowHosts: config.ssrfAllowHosts });
-  const delivery = new DeliveryRouter(adapters, overrides.apiTarget ?? new ApiProactiveTarget(store, webhooks));
-  scheduler = new ProactiveScheduler(engine, delivery, { defaults: config.proactive });
+  const delivery = new DeliveryRouter(overrides.apiTarget ?? new ApiProactiveTarget(store, webhooks));
+  const scheduler = ProactiveScheduler.attach({ engine, store, clock, log, target: delivery }, { defaults: config.proactive });
+  const adapters = overrides.adapters?.({ config, engine, log, store }) ?? [];
+  delivery.addAdapters(adapters);
+  const services = createServices({
+    store,
+    engine,
+    log,
+    clock,
+    adminApiKey: config.adminApiKey,
+    ssrfAllowHosts: config.ssrfAllowHosts,
+    defaultCharacter: config.defaultCharacter,
+  });
   const rawRoutes = adapters.flatMap((a) => a.routes?.() ?? []);
-  const app = await buildApp({ config, store, engine, log, rawRoutes, scheduler });
+  const app = await buildApp({ config, log, services, rawRoutes, scheduler });
   await app.listen({ port: config.port, host: config.host });
   const addr = app.server.address();
   const url = typeof addr === 'object' && addr ? `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}` : String(addr);
@@ -94,8 +95,7 @@ export async function startRuntime(config: Config, overrides: RuntimeOverrides =
     (n) => n && log.warn({ recovered: n }, 'answered messages a previous run accepted but did not finish'),
     (err: unknown) => log.error({ err }, 'recovering unfinished messages failed'),
   );
-  const sched = scheduler;
-  const proactive = startCron(config.proactive.cron, () => sched.tick(), log, 'proactive');
+  const proactive = startCron(config.proactive.cron, () => scheduler.tick(), log, 'proactive');
   // Processed-event ids only need to outlive the platforms' redelivery windows (Slack: ~5 min).
   const housekeeping = startCron('17 * * * *', async () => {
     await store.events.prune(clock.now() - 2 * 86_400_000);
@@ -119,7 +119,7 @@ export async function startRuntime(config: Config, overrides: RuntimeOverrides =
       log.info('stopped');
     })());
 
-  return { config, log, store, model, engine, app, adapters, scheduler: sched, webhooks, url, shutdown };
+  return { config, log, store, model, engine, app, adapters, scheduler, services, webhooks, url, shutdown };
 }
 
 /** Send what a recovered turn produced through its platform's adapter, as a plain message. */

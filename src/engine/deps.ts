@@ -3,7 +3,7 @@ import type { Character, Conversation, StoredMessage } from '../core/types.js';
 import type { Logger } from '../log.js';
 import type { ModelClient } from '../llm/index.js';
 import type { Store } from '../store/index.js';
-import type { RateLimits, Semaphore } from './limits.js';
+import type { NoticeGate, RateLimits, Semaphore } from './limits.js';
 
 /** What the engine needs from the configuration. */
 export interface EngineConfig {
@@ -18,7 +18,20 @@ export interface EngineConfig {
   eventLeaseMs: number;
 }
 
-/** Everything the engine uses, passed in so tests run the real engine against fakes. */
+/** A message the engine stored (either side), as announced to subscribers. */
+export interface StoredMessageEvent {
+  conversation: Conversation;
+  character: Character;
+  message: StoredMessage;
+}
+
+/** Told about every message a turn stores; awaited, and a failure never breaks the turn. */
+export type MessageListener = (e: StoredMessageEvent) => Promise<void> | void;
+
+/**
+ * Everything the engine's steps use. Private to the engine: services and the scheduler get
+ * what they need passed in directly, and talk to the engine only through its methods.
+ */
 export interface EngineDeps {
   store: Store;
   model: ModelClient;
@@ -27,10 +40,7 @@ export interface EngineDeps {
   config: EngineConfig;
   limits: RateLimits;
   modelSlots: Semaphore;
-  hooks?: EngineHooks;
-}
-
-/** Observers of what the engine stores (the proactive scheduler re-times a conversation on each message). */
-export interface EngineHooks {
-  afterMessage?(conversation: Conversation, character: Character, message: StoredMessage): Promise<void>;
+  /** One notice per limited key and window. */
+  notices: NoticeGate;
+  listeners: MessageListener[];
 }

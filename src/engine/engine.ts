@@ -1,57 +1,71 @@
-import { encodeKey } from '../core/conversation-key.js';
-import type { InboundMessage, Platform, ReplyEvent } from '../core/types.js';
-import type { EngineDeps } from './deps.js';
-import { compose, type Step, type TurnContext } from './pipeline.js';
-import { ReplyStream } from './reply-stream.js';
+import type { MessageHandler } from '../core/adapter.js';
+import type { CommandMenu } from '../core/command-menu.js';
+import { isCharbridgeError } from '../core/errors.js';
 import { KeyedSerialQueue } from '../core/serial.js';
-import { bindingKeysFor, chatKeyFor } from './scoping.js';
-import { createCommandRegistry, type Command } from './commands/index.js';
+import { TaskTracker } from '../core/tasks.js';
+import type { Character, Conversation, InboundMessage, Platform, ReplyEvent } from '../core/types.js';
+import type { EngineDeps, MessageListener } from './deps.js';
+import { compose, type MessageContext, type Step, type TurnContext } from './pipeline.js';
+import { ReplyStream } from './reply-stream.js';
+import type { StartedTurn, TurnRequest, TurnResult } from './request.js';
+import { bindingKeysFor, bindingKeysForScope, chatKeyFor, serialKeyFor } from './scoping.js';
+import { resolveCharacter } from './characters.js';
+import { commandMenu, createCommandRegistry, type Command } from './commands/index.js';
 import { ignoreBots } from './steps/filter.js';
 import { dedupe } from './steps/dedupe.js';
 import { resolveConversation } from './steps/resolve.js';
 import { commandStep } from './steps/command.js';
 import { engagement } from './steps/engage.js';
 import { unsupportedMedia } from './steps/media.js';
-import { rateLimit } from './steps/limit.js';
+import { limit } from './steps/limit.js';
+import { admit } from './steps/admit.js';
+import { serialize } from './steps/serialize.js';
+import { persist } from './steps/persist.js';
 import { respond } from './steps/respond.js';
-import { runTurn, type TurnInput, type TurnResult } from './turn.js';
+import { encodeKey } from '../core/conversation-key.js';
 
 export interface EngineOptions {
-  /** Commands beyond the built-ins (e.g. `proactive`). */
+  /** Commands beyond the built-ins. */
   commands?: Command[];
 }
 
 /**
- * The conversation engine. Platform messages go through `handle`, HTTP and scheduler turns
- * through `turn`; both run one at a time per conversation, in arrival order, and stream their
- * output as a ReplyStream.
+ * The conversation engine. Platform messages come in through `handle`, HTTP and scheduled turns
+ * through `turn`; every turn passes one chain of small steps — admission (limits, credits), one
+ * at a time per chat in arrival order, persist, respond — and streams its output as a
+ * ReplyStream. Stored messages are announced to subscribers (`onMessage`).
  *
  * @example
  * const out = engine.handle(inbound);
  * for await (const e of out) if (e.type === 'delta') draft += e.text;
  */
-export class Engine {
+export class Engine implements MessageHandler {
   readonly commands: Map<string, Command>;
-  private readonly pipeline: (ctx: TurnContext) => Promise<void>;
+  private readonly platformChain: (ctx: MessageContext) => Promise<void>;
+  private readonly requestChain: (ctx: TurnContext) => Promise<void>;
   private readonly queue = new KeyedSerialQueue();
-  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly tasks = new TaskTracker();
   /** Event keys being handled by this process (a redelivery mid-turn is a duplicate). */
   private readonly eventsInFlight = new Set<string>();
   private accepting = true;
 
-  constructor(readonly deps: EngineDeps, opts: EngineOptions = {}) {
+  constructor(private readonly deps: EngineDeps, opts: EngineOptions = {}) {
     this.commands = createCommandRegistry(opts.commands);
-    const steps: Step[] = [
+    const inOrder = serialize(this.queue);
+    const platform: Array<Step<MessageContext>> = [
+      inOrder,
       ignoreBots,
       dedupe,
       resolveConversation,
       commandStep(this.commands),
       engagement,
       unsupportedMedia,
-      rateLimit,
+      limit,
+      persist,
       respond,
     ];
-    this.pipeline = compose(steps);
+    this.platformChain = compose(platform);
+    this.requestChain = compose([limit, admit, inOrder, persist, respond]);
   }
 
   /**
@@ -72,14 +86,18 @@ export class Engine {
       () => out.accept(),
       () => out.accept(),
     );
-    const ctx: TurnContext = {
-      msg,
+    const ctx: MessageContext = {
+      source: 'platform',
       deps: this.deps,
       out,
+      msg,
+      chatType: msg.chatType,
+      userName: msg.userName || 'User',
+      user: { text: msg.text, imageUrls: msg.imageUrls, authorId: msg.userId, authorName: msg.userName || null, sourceEvent: eventKey },
       chatKey: chatKeyFor(msg),
+      serialKey: encodeKey({ platform: msg.platform, chatId: msg.chatId, ...(msg.threadId !== undefined ? { threadId: msg.threadId } : {}) }),
       bindingKeys: bindingKeysFor(msg),
       isAdmin: this.isAdmin(msg.platform, msg.userId, msg.senderIsAdmin),
-      chatType: msg.chatType,
       claimed,
       finishEvent: async () => {
         try {
@@ -88,11 +106,10 @@ export class Engine {
           this.eventsInFlight.delete(eventKey);
         }
       },
+      admit: () => undefined,
     };
-    const serialKey = encodeKey({ platform: msg.platform, chatId: msg.chatId, ...(msg.threadId !== undefined ? { threadId: msg.threadId } : {}) });
-    this.track(
-      this.queue
-        .run(serialKey, () => this.pipeline(ctx))
+    this.tasks.track(
+      this.platformChain(ctx)
         .catch((err: unknown) => {
           this.deps.log.error({ err, platform: msg.platform, chatId: msg.chatId }, 'turn failed unexpectedly');
           out.push({ type: 'notice', text: 'Something went wrong on my side. Please try again.', reason: 'command' });
@@ -103,14 +120,63 @@ export class Engine {
   }
 
   /**
+   * Run a model turn for the HTTP API or the scheduler. Admission (the payer's rate limit and
+   * credits, then creating a new session) happens at once; the turn then waits for earlier turns
+   * of its chat. `admitted` rejects with the refusal; `result` settles once the turn is persisted.
+   */
+  turn(req: TurnRequest): StartedTurn {
+    const out = new ReplyStream();
+    let admitted = false;
+    let onAdmit!: (c: Conversation) => void;
+    let onRefuse!: (err: unknown) => void;
+    const admission = new Promise<Conversation>((resolve, reject) => {
+      onAdmit = resolve;
+      onRefuse = reject;
+    });
+    admission.catch(() => undefined); // a caller that only reads `result` sees the refusal there
+    const ctx: TurnContext = {
+      source: req.source,
+      deps: this.deps,
+      out,
+      chatType: req.chatType,
+      userName: req.userName,
+      character: req.character,
+      ...(typeof req.conversation === 'function' ? { createConversation: req.conversation } : { conversation: req.conversation }),
+      ...(req.user ? { user: req.user } : {}),
+      ...(req.payer ? { payer: req.payer } : {}),
+      ...(req.replyKind ? { replyKind: req.replyKind } : {}),
+      ...(req.instruction !== undefined ? { instruction: req.instruction } : {}),
+      ...(req.accept ? { accept: req.accept } : {}),
+      ...(req.signal ? { signal: req.signal } : {}),
+      admit: (c) => {
+        admitted = true;
+        onAdmit(c);
+      },
+    };
+    const result: Promise<TurnResult> = this.requestChain(ctx).then(
+      () => ctx.result ?? Promise.reject(new Error('the turn ended without a result')),
+      (err: unknown) => {
+        if (admitted || !isCharbridgeError(err)) {
+          if (!admitted) onRefuse(err);
+          throw err;
+        }
+        onRefuse(err);
+        return { ok: false, error: err, userMessage: undefined } as const;
+      },
+    );
+    this.tasks.track(result.finally(() => out.end()));
+    return { stream: out, admitted: admission, result };
+  }
+
+  /**
    * Answer platform messages a previous process accepted but never finished (it crashed): each
-   * is run through the pipeline again — its stored user message is reused, not duplicated — and
+   * is run through the chain again — its stored user message is reused, not duplicated — and
    * what it produced goes to `deliver` (the adapter's proactive-style send). Returns how many.
    */
-  async recover(deliver: (msg: InboundMessage, events: ReplyEvent[]) => Promise<void>, limit = 100): Promise<number> {
+  async recover(deliver: (msg: InboundMessage, events: ReplyEvent[]) => Promise<void>, max = 100): Promise<number> {
     const { store, clock, config, log } = this.deps;
     let n = 0;
-    for (const row of await store.events.abandoned(clock.now(), config.eventLeaseMs, limit)) {
+    for (const row of await store.events.abandoned(clock.now(), config.eventLeaseMs, max)) {
       let msg: InboundMessage;
       try {
         msg = JSON.parse(row.payload) as InboundMessage;
@@ -130,6 +196,55 @@ export class Engine {
     return n;
   }
 
+  /** Run any task in the conversation's queue, so it never overlaps a turn there (clear, delete). */
+  serialized<T>(conv: Pick<Conversation, 'id' | 'platform' | 'scopeKey'>, task: () => Promise<T>): Promise<T> {
+    return this.tasks.track(this.queue.run(serialKeyFor(conv), task));
+  }
+
+  /** The character that speaks in a stored conversation, resolved as its platform turns resolve it. */
+  characterOf(conv: Conversation): Promise<Character> {
+    const { store, config } = this.deps;
+    return resolveCharacter(store, conv, bindingKeysForScope(conv.scopeKey), conv.platform, config.defaultCharacter);
+  }
+
+  /** Subscribe to every message a turn stores (the scheduler re-times proactive messages with it). */
+  onMessage(listener: MessageListener): () => void {
+    this.deps.listeners.push(listener);
+    return () => {
+      const i = this.deps.listeners.indexOf(listener);
+      if (i >= 0) this.deps.listeners.splice(i, 1);
+    };
+  }
+
+  /** Add a command after construction (one whose service needs the engine first, e.g. `proactive`). */
+  addCommand(command: Command): void {
+    this.commands.set(command.name, command);
+  }
+
+  /** The commands as data, for the platforms' menus. */
+  get menu(): CommandMenu {
+    return commandMenu(this.commands);
+  }
+
+  /** Stop taking new messages (shutdown); in-flight turns continue. */
+  stopAccepting(): void {
+    this.accepting = false;
+  }
+
+  /** Wait for in-flight turns, up to `timeoutMs`; true when all finished. */
+  drain(timeoutMs: number): Promise<boolean> {
+    return this.tasks.drain(timeoutMs);
+  }
+
+  get inFlightCount(): number {
+    return this.tasks.size;
+  }
+
+  /** Platform admins, or anyone listed in ADMIN_USER_IDS as `platform:userId`. */
+  private isAdmin(platform: Platform, userId: string, senderIsAdmin: boolean): boolean {
+    return senderIsAdmin || this.deps.config.adminUserIds.includes(`${platform}:${userId}`);
+  }
+
   /** Claim (platform, event id) for this process, storing the message with the claim. */
   private async claim(msg: InboundMessage, eventKey: string): Promise<boolean> {
     if (this.eventsInFlight.has(eventKey)) return false;
@@ -144,55 +259,5 @@ export class Engine {
       this.eventsInFlight.delete(eventKey);
       throw err;
     }
-  }
-
-  /**
-   * Run a model turn in a known conversation (HTTP API, scheduler), serialized with every other
-   * turn of that conversation. The stream ends when the turn has been persisted.
-   */
-  turn(input: TurnInput, out: ReplyStream = new ReplyStream()): { stream: ReplyStream; result: Promise<TurnResult> } {
-    const result = this.queue.run(`conv:${input.conversation.id}`, () => runTurn(this.deps, input, out));
-    this.track(result.finally(() => out.end()));
-    return { stream: out, result };
-  }
-
-  /** Run any task serialized with the turns of a conversation (clear, delete, proactive claim). */
-  serialized<T>(conversationId: string, task: () => Promise<T>): Promise<T> {
-    const p = this.queue.run(`conv:${conversationId}`, task);
-    this.track(p);
-    return p;
-  }
-
-  /** Platform admins, or anyone listed in ADMIN_USER_IDS as `platform:userId`. */
-  isAdmin(platform: Platform, userId: string, senderIsAdmin: boolean): boolean {
-    return senderIsAdmin || this.deps.config.adminUserIds.includes(`${platform}:${userId}`);
-  }
-
-  /** Stop taking new messages (shutdown); in-flight turns continue. */
-  stopAccepting(): void {
-    this.accepting = false;
-  }
-
-  /** Wait for in-flight turns, up to `timeoutMs`; true when all finished. */
-  async drain(timeoutMs: number): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<false>((r) => (timer = setTimeout(() => r(false), timeoutMs)));
-    const all = Promise.allSettled([...this.inFlight]).then(() => true as const);
-    const done = await Promise.race([all, timeout]);
-    clearTimeout(timer);
-    return done;
-  }
-
-  get inFlightCount(): number {
-    return this.inFlight.size;
-  }
-
-  private track(p: Promise<unknown>): void {
-    const settled = p.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.inFlight.add(settled);
-    void settled.then(() => this.inFlight.delete(settled));
   }
 }

@@ -3,25 +3,26 @@ import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { ModelClient } from '../llm/index.js';
 import type { Store } from '../store/index.js';
-import type { EngineConfig, EngineDeps, EngineHooks } from './deps.js';
+import type { EngineConfig, EngineDeps } from './deps.js';
 import { Engine, type EngineOptions } from './engine.js';
-import { MemoryRateLimits, Semaphore, type RateLimits } from './limits.js';
+import { MemoryRateLimits, NoticeGate, Semaphore, type RateLimits } from './limits.js';
 
 export { Engine, type EngineOptions } from './engine.js';
-export type { EngineDeps, EngineConfig, EngineHooks } from './deps.js';
+export type { EngineConfig, MessageListener, StoredMessageEvent } from './deps.js';
+export type { TurnRequest, TurnResult, StartedTurn } from './request.js';
+export type { UserInput, Payer, TurnContext, MessageContext, Step } from './pipeline.js';
 export { ReplyStream } from './reply-stream.js';
-export { runTurn, MODEL_FAILURE_TEXT, type TurnInput, type TurnResult } from './turn.js';
+export { MODEL_FAILURE_TEXT } from './steps/respond.js';
 export { MemoryRateLimits, Semaphore, NoticeGate, type RateLimits } from './limits.js';
 export { buildContext, type BuiltContext } from './context.js';
 export { buildSystemPrompt, greetingOf, substitute } from './prompt.js';
 export { resolveCharacter, globalDefault } from './characters.js';
-export { conversationKeyFor, chatKeyFor, bindingKeysFor } from './scoping.js';
+export { conversationKeyFor, chatKeyFor, bindingKeysFor, serialKeyFor } from './scoping.js';
 export { parseCommand } from './steps/command.js';
 export { rateLimitText } from './steps/limit.js';
 export { UNSUPPORTED_MEDIA_TEXT } from './steps/media.js';
 export type { Command, CommandResult } from './commands/index.js';
 export { CLEARED_TEXT, REFUSAL_TEXT, commandMenu } from './commands/index.js';
-export type { TurnContext, Step } from './pipeline.js';
 
 /** The engine's slice of the configuration. */
 export function engineConfigFrom(cfg: Config): EngineConfig {
@@ -39,7 +40,7 @@ export function engineConfigFrom(cfg: Config): EngineConfig {
 
 /** Build an engine from its parts; tests pass their own store, model and clock. */
 export function createEngine(
-  parts: { store: Store; model: ModelClient; clock: Clock; log: Logger; config: EngineConfig; limits?: RateLimits; modelConcurrency?: number; hooks?: EngineHooks },
+  parts: { store: Store; model: ModelClient; clock: Clock; log: Logger; config: EngineConfig; limits?: RateLimits; modelConcurrency?: number },
   opts: EngineOptions = {},
 ): Engine {
   const deps: EngineDeps = {
@@ -50,7 +51,8 @@ export function createEngine(
     config: parts.config,
     limits: parts.limits ?? new MemoryRateLimits(),
     modelSlots: new Semaphore(parts.modelConcurrency ?? 8),
-    ...(parts.hooks ? { hooks: parts.hooks } : {}),
+    notices: new NoticeGate(),
+    listeners: [],
   };
   return new Engine(deps, opts);
 }

@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 
 /**
@@ -30,16 +31,16 @@ export class MemoryRateLimits implements RateLimits {
 
 /**
  * Remembers when a limited key was last told so, so a user over the limit gets one short
- * notice per window instead of one per message.
+ * notice per window instead of one per message. Bounded: the least recently limited keys go
+ * first, and an entry is only needed until its window ends.
  */
 export class NoticeGate {
-  private until = new Map<string, number>();
+  private readonly until = new LRUCache<string, number>({ max: 10_000 });
 
   shouldNotify(key: string, now: number, windowEndsAt: number): boolean {
     const prev = this.until.get(key);
     if (prev !== undefined && now < prev) return false;
     this.until.set(key, windowEndsAt);
-    if (this.until.size > 10_000) for (const [k, t] of this.until) if (t <= now) this.until.delete(k);
     return true;
   }
 }

@@ -1,43 +1,108 @@
-import type { Character, ChatType, Conversation, InboundMessage } from '../core/types.js';
+import type { Character, ChatType, Conversation, InboundMessage, MessageKind, StoredMessage } from '../core/types.js';
 import type { ChatSettings } from '../store/index.js';
 import type { EngineDeps } from './deps.js';
 import type { ReplyStream } from './reply-stream.js';
+import type { TurnResult } from './request.js';
 
-/** State a platform message gathers as it passes the steps. */
+/** What the user said in a turn, stored before the model is called. */
+export interface UserInput {
+  text: string;
+  imageUrls: string[];
+  authorId: string | null;
+  authorName: string | null;
+  /** `platform:eventId` of the platform event, so a re-run stores the message once. */
+  sourceEvent?: string;
+}
+
+/** Who pays for an API turn: its key's per-minute limit and credits apply. */
+export interface Payer {
+  /** The caller's id (an API key id, or 'admin'): the rate limit's key. */
+  keyId: string;
+  /** The API key row whose credits are charged; null for the admin (unlimited). */
+  apiKeyId: string | null;
+  cost: number;
+}
+
+/**
+ * State one turn gathers as it passes the steps. Every turn — a platform message, an API
+ * request, a scheduled proactive message — is one of these and runs one chain of steps.
+ */
 export interface TurnContext {
-  msg: InboundMessage;
+  source: 'platform' | 'api' | 'scheduler';
   deps: EngineDeps;
   out: ReplyStream;
-  /** Encoded key of the chat (or thread) — where settings and bindings live. */
+  chatType: ChatType;
+  /** How the character addresses the user. */
+  userName: string;
+  conversation?: Conversation;
+  character?: Character;
+  /** Set for API turns: the conversation to create once the turn is admitted (a new session). */
+  createConversation?: () => Promise<Conversation>;
+  user?: UserInput;
+  /** The stored user message, once the persist step ran. */
+  userMessage?: StoredMessage;
+  payer?: Payer;
+  /** Kind of the stored reply: `assistant`, or `proactive` for turns the character starts. */
+  replyKind?: Extract<MessageKind, 'assistant' | 'proactive'>;
+  /** Extra system instruction after the history (the proactive prompt). */
+  instruction?: string;
+  /** Return false to discard the reply instead of storing it (the proactive "nothing to say"). */
+  accept?: (text: string) => boolean;
+  signal?: AbortSignal;
+  /** The model turn's outcome, set by the respond step. */
+  result?: TurnResult;
+  /** Called by the admission step once limits and credits let the turn through. */
+  admit(conversation: Conversation): void;
+}
+
+/** A platform message's turn: the message, and what the steps learn about its chat. */
+export interface MessageContext extends TurnContext {
+  source: 'platform';
+  msg: InboundMessage;
+  /** Encoded key of the chat — where its settings live. */
   chatKey: string;
+  /** Encoded key of the chat or thread its turns queue on, one at a time. */
+  serialKey: string;
   /** Keys to try for a chat binding, most specific first (thread, then parent chat). */
   bindingKeys: string[];
   isAdmin: boolean;
   settings?: ChatSettings;
-  conversation?: Conversation;
-  character?: Character;
-  chatType: ChatType;
   /** Whether this process owns the event (claimed before the turn was queued). */
   claimed: Promise<boolean>;
   /** Mark the event done (and let go of it in this process). */
   finishEvent(): Promise<void>;
 }
 
-export type Step = (ctx: TurnContext, next: () => Promise<void>) => Promise<void>;
+export type Step<C extends TurnContext = TurnContext> = (ctx: C, next: () => Promise<void>) => Promise<void>;
 
-/** grammY-style composition: each step decides whether (and when) the rest runs. */
-export function compose(steps: Step[]): (ctx: TurnContext) => Promise<void> {
+/**
+ * grammY-style composition: each step decides whether (and when) the rest runs. Calling `next`
+ * twice is a bug (the rest of the turn would run twice), so it throws.
+ */
+export function compose<C extends TurnContext>(steps: ReadonlyArray<Step<C>>): (ctx: C) => Promise<void> {
   return (ctx) => {
     const run = (i: number): Promise<void> => {
       const step = steps[i];
-      return step ? step(ctx, () => run(i + 1)) : Promise.resolve();
+      if (!step) return Promise.resolve();
+      let called = false;
+      return step(ctx, () => {
+        if (called) return Promise.reject(new Error(`step ${i} called next() twice`));
+        called = true;
+        return run(i + 1);
+      });
     };
     return run(0);
   };
 }
 
-/** The context's conversation/character after the resolve step; a bug if a later step lacks them. */
-export function resolved(ctx: TurnContext): { conversation: Conversation; character: Character; settings: ChatSettings } {
-  if (!ctx.conversation || !ctx.character || !ctx.settings) throw new Error('resolve step has not run');
-  return { conversation: ctx.conversation, character: ctx.character, settings: ctx.settings };
+/** The conversation and character once resolved; a bug if a later step lacks them. */
+export function resolved(ctx: TurnContext): { conversation: Conversation; character: Character } {
+  if (!ctx.conversation || !ctx.character) throw new Error('the conversation has not been resolved');
+  return { conversation: ctx.conversation, character: ctx.character };
+}
+
+/** A platform turn's conversation, character and chat settings after the resolve step. */
+export function resolvedChat(ctx: MessageContext): { conversation: Conversation; character: Character; settings: ChatSettings } {
+  if (!ctx.settings) throw new Error('resolve step has not run');
+  return { ...resolved(ctx), settings: ctx.settings };
 }

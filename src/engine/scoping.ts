@@ -1,5 +1,5 @@
-import { encodeKey, type ConversationKey } from '../core/conversation-key.js';
-import type { InboundMessage } from '../core/types.js';
+import { chatKeyOf, decodeKey, encodeKey, type ConversationKey } from '../core/conversation-key.js';
+import type { Conversation, InboundMessage } from '../core/types.js';
 import type { ChatSettings } from '../store/index.js';
 
 /**
@@ -30,4 +30,22 @@ export function bindingKeysFor(msg: Pick<InboundMessage, 'platform' | 'chatId' |
     return [encodeKey({ platform: msg.platform, chatId: msg.chatId, threadId: msg.threadId }), chat];
   }
   return [chat];
+}
+
+/**
+ * The queue a conversation's turns wait in: its chat (or thread) for platform conversations, so
+ * platform messages, proactive messages and API calls in one chat never overlap; the
+ * conversation itself for API sessions.
+ */
+export function serialKeyFor(conv: Pick<Conversation, 'id' | 'platform' | 'scopeKey'>): string {
+  if (conv.platform === 'api' || !conv.scopeKey) return `conv:${conv.id}`;
+  return chatKeyOf(decodeKey(conv.scopeKey));
+}
+
+/** Where a stored conversation looks for a character binding (its thread, then its chat). */
+export function bindingKeysForScope(scopeKey: string | null): string[] {
+  if (!scopeKey) return [];
+  const key = decodeKey(scopeKey);
+  const chat = encodeKey({ platform: key.platform, chatId: key.chatId });
+  return key.threadId !== undefined ? [chatKeyOf(key), chat] : [chat];
 }

@@ -4,10 +4,8 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { RawHttpRoute } from '../core/adapter.js';
 import type { Logger } from '../log.js';
-import type { Store } from '../store/index.js';
-import type { Engine } from '../engine/index.js';
 import type { Config } from '../config.js';
-import { ChatService } from '../services/chat.js';
+import type { Services } from '../services/index.js';
 import { errorHandler, toErrorResponse } from './errors.js';
 import { apiKeyHook } from './auth.js';
 import type { HttpContext } from './context.js';
@@ -20,16 +18,13 @@ import { registerDialects } from './dialects/index.js';
 import { proactiveRoutes } from './routes/proactive.js';
 import type { ProactiveScheduler } from '../scheduler/index.js';
 
-/** What the HTTP layer needs; route modules receive it (plus the chat service) as an HttpContext. */
+/** What the HTTP layer needs; route modules receive it as an HttpContext. */
 export interface HttpDeps {
   config: Config;
-  store: Store;
-  engine: Engine;
   log: Logger;
+  services: Services;
   /** Platform webhook routes (Telegram, Slack) served on this same server. */
   rawRoutes?: RawHttpRoute[];
-  /** The shared chat service; built from the other deps when absent. */
-  chat?: ChatService;
   /** The proactive scheduler behind `…/proactive` routes. */
   scheduler?: ProactiveScheduler;
 }
@@ -63,17 +58,7 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
 
   for (const route of deps.rawRoutes ?? []) mountRaw(app, route);
 
-  const chat =
-    deps.chat ??
-    new ChatService({
-      store: deps.store,
-      engine: deps.engine,
-      log: deps.log,
-      clock: deps.engine.deps.clock,
-      apiKeyPerMin: deps.config.limits.apiKeyPerMin,
-      ssrfAllowHosts: deps.config.ssrfAllowHosts,
-    });
-  await registerApi(app, { config: deps.config, store: deps.store, engine: deps.engine, log: deps.log, chat, scheduler: deps.scheduler });
+  await registerApi(app, { ...deps.services, config: deps.config, log: deps.log, scheduler: deps.scheduler });
   return app;
 }
 
@@ -100,12 +85,12 @@ async function registerApi(app: FastifyInstance, ctx: HttpContext): Promise<void
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   // Long-polls end at once on shutdown; async turns finish writing to the feed before the store closes.
-  app.addHook('preClose', async () => ctx.store.updates.wakeAll());
+  app.addHook('preClose', async () => ctx.updates.wakeAll());
   app.addHook('onClose', async () => ctx.chat.drain());
 
   await app.register(
     async (v1) => {
-      v1.addHook('onRequest', apiKeyHook(ctx.store, ctx.config.adminApiKey));
+      v1.addHook('onRequest', apiKeyHook(ctx.access));
       const api = v1.withTypeProvider<ZodTypeProvider>();
       await api.register(characterRoutes(ctx));
       await api.register(chatRoutes(ctx));
@@ -116,7 +101,7 @@ async function registerApi(app: FastifyInstance, ctx: HttpContext): Promise<void
     },
     { prefix: '/api/v1' },
   );
-  // Seeds 002–004: thin route modules over the same services, keys and tenants.
+  // The other chat APIs: thin route modules over the same services, keys and tenants.
   await registerDialects(app, ctx);
 }
 

@@ -1,8 +1,6 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { ForbiddenError, UnauthorizedError } from '../core/errors.js';
-import type { Store } from '../store/index.js';
-import { adminCaller, keyCaller, type Caller } from '../services/access.js';
+import type { Authenticator, Caller } from '../services/access.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -21,27 +19,10 @@ export function presentedKey(req: FastifyRequest): string | undefined {
   return m?.[1];
 }
 
-const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
-
-/**
- * Resolve the caller of a request, or throw 401. The admin key is compared in constant time
- * (over SHA-256 digests, so lengths do not leak either); tenant keys are looked up by their
- * hash, so the plaintext never touches the database.
- */
-export async function authenticate(req: FastifyRequest, store: Store, adminApiKey: string | undefined): Promise<Caller> {
-  const key = presentedKey(req);
-  if (!key) throw new UnauthorizedError('Missing API key: send it as x-api-key or Authorization: Bearer <key>');
-  if (adminApiKey && timingSafeEqual(digest(key), digest(adminApiKey))) return adminCaller;
-  const apiKey = key.length <= 512 ? await store.apiKeys.findByKey(key) : undefined;
-  if (!apiKey) throw new UnauthorizedError('Invalid API key');
-  if (apiKey.disabled) throw new UnauthorizedError('This API key is disabled');
-  return keyCaller(apiKey);
-}
-
-/** An `onRequest` hook that authenticates every route of the scope it is added to. */
-export function apiKeyHook(store: Store, adminApiKey: string | undefined) {
+/** An `onRequest` hook that authenticates every route of the scope it is added to (401 otherwise). */
+export function apiKeyHook(access: Authenticator) {
   return async (req: FastifyRequest): Promise<void> => {
-    req.caller = await authenticate(req, store, adminApiKey);
+    req.caller = await access.callerFor(presentedKey(req));
   };
 }
 

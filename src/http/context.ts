@@ -1,20 +1,16 @@
 import type { Config } from '../config.js';
-import type { Engine } from '../engine/index.js';
 import type { Logger } from '../log.js';
-import type { ChatService } from '../services/chat.js';
-import type { Store } from '../store/index.js';
 import type { ProactiveScheduler } from '../scheduler/index.js';
+import type { Services } from '../services/index.js';
 
 /**
- * What every route module receives. One ChatService per app, so the v1 routes and the other
- * dialects (issue 6) share credits, idempotency and sessions without a second copy.
+ * What every route module receives: the configuration, a logger and the services. One set of
+ * services per app, so v1 and the other API dialects share credits, idempotency and sessions;
+ * routes never reach the store or the engine themselves.
  */
-export interface HttpContext {
+export interface HttpContext extends Services {
   config: Config;
-  store: Store;
-  engine: Engine;
   log: Logger;
-  chat: ChatService;
   /** The proactive scheduler, for the per-conversation policy routes; absent in tests that don't need it. */
   scheduler?: ProactiveScheduler | undefined;
 }

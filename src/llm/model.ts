@@ -25,6 +25,8 @@ export type ModelChunk =
 export interface ModelClient {
   /** Shown in /status and logs, e.g. `openai:gpt-4o-mini` or `offline`. */
   readonly label: string;
+  /** The model asked when a character names none, e.g. `gpt-4o-mini`. */
+  readonly defaultModel: string;
   /** True for the built-in offline model. */
   readonly offline: boolean;
   /**

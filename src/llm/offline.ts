@@ -11,6 +11,7 @@ export const OFFLINE_LABEL = '[offline model]';
 export class OfflineModel implements ModelClient {
   readonly offline = true;
   readonly label = 'offline';
+  readonly defaultModel = 'offline';
 
   async *stream(req: ModelRequest): AsyncIterable<ModelChunk> {
     const system = req.messages.find((m) => m.role === 'system');

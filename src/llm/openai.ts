@@ -25,6 +25,7 @@ export interface OpenAIModelConfig {
 export class OpenAIModel implements ModelClient {
   readonly offline = false;
   readonly label: string;
+  readonly defaultModel: string;
   private client: OpenAI;
   private failures = 0;
   private openUntil = 0;
@@ -37,6 +38,7 @@ export class OpenAIModel implements ModelClient {
       maxRetries: cfg.maxRetries,
     });
     this.label = `openai:${cfg.model}`;
+    this.defaultModel = cfg.model;
   }
 
   async *stream(req: ModelRequest): AsyncIterable<ModelChunk> {

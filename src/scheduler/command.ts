@@ -6,7 +6,7 @@ import type { ProactiveScheduler } from './proactive.js';
  * `/proactive on|off` (the user's own opt-in/out in a DM; admins in groups, where it is off until
  * turned on), `/proactive` for the current state, and `/admin proactive test` to send one now.
  */
-export function proactiveCommand(scheduler: () => ProactiveScheduler | undefined): Command {
+export function proactiveCommand(s: ProactiveScheduler): Command {
   return {
     name: 'proactive',
     args: 'on|off|test',
@@ -18,9 +18,8 @@ export function proactiveCommand(scheduler: () => ProactiveScheduler | undefined
       adminArgs: ['test'],
     },
     async run(ctx, [arg]) {
-      const s = scheduler();
       const conv = ctx.conversation;
-      if (!s || !conv) return 'Proactive messages are not running on this server.';
+      if (!conv) return 'Proactive messages are not running on this server.';
       const { store } = ctx.deps;
       const value = arg?.toLowerCase();
       if (value === 'test') {

@@ -14,12 +14,13 @@ export interface ProactiveTarget {
  */
 export class DeliveryRouter implements ProactiveTarget {
   private adapters = new Map<Platform, PlatformAdapter>();
-  constructor(adapters: PlatformAdapter[], private api?: ProactiveTarget) {
-    for (const a of adapters) this.adapters.set(a.platform, a);
+  constructor(private api?: ProactiveTarget, adapters: PlatformAdapter[] = []) {
+    this.addAdapters(adapters);
   }
 
-  setApiTarget(api: ProactiveTarget): void {
-    this.api = api;
+  /** Route platform conversations to these adapters (added once they are built). */
+  addAdapters(adapters: PlatformAdapter[]): void {
+    for (const a of adapters) this.adapters.set(a.platform, a);
   }
 
   async deliver(conversation: Conversation, character: Character, message: StoredMessage): Promise<void> {

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { chatKeyOf, decodeKey, encodeKey } from '../core/conversation-key.js';
+import type { Clock } from '../core/clock.js';
 import type { Character, Conversation, StoredMessage } from '../core/types.js';
-import type { Engine } from '../engine/index.js';
-import { resolveCharacter } from '../engine/index.js';
-import type { OutboxRow } from '../store/index.js';
+import type { Engine, StoredMessageEvent } from '../engine/index.js';
+import type { Logger } from '../log.js';
+import type { OutboxRow, ProactivePolicyOverrides, Store } from '../store/index.js';
+import { proactiveCommand } from './command.js';
 import { decide, effectivePolicy, nextDueAt, localTime, type ProactiveDefaults, type ProactivePolicy } from './policy.js';
 import type { ProactiveTarget } from './delivery.js';
 
@@ -40,6 +41,20 @@ export interface TickReport {
 
 export type SendResult = { sent: true; message: StoredMessage } | { sent: false; reason: string };
 
+/** A change to a conversation's own proactive settings; null clears a field back to its default. */
+export type PolicyPatch = { enabled?: boolean | null | undefined } & {
+  [K in keyof ProactivePolicyOverrides]?: ProactivePolicyOverrides[K] | null | undefined;
+};
+
+/** What the scheduler works with: the engine runs its turns, the target delivers them. */
+export interface SchedulerParts {
+  engine: Engine;
+  store: Store;
+  clock: Clock;
+  log: Logger;
+  target: ProactiveTarget;
+}
+
 /**
  * Finds due conversations with one indexed query, claims each with a lease, asks the model for a
  * message in character, stores it as the character's own `proactive` turn and delivers it
@@ -50,17 +65,31 @@ export type SendResult = { sent: true; message: StoredMessage } | { sent: false;
 export class ProactiveScheduler {
   readonly owner: string;
   private readonly leaseMs: number;
+  private readonly engine: Engine;
+  private readonly store: Store;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly target: ProactiveTarget;
 
-  constructor(private engine: Engine, private target: ProactiveTarget, private opts: ProactiveOptions) {
+  constructor(parts: SchedulerParts, private readonly opts: ProactiveOptions) {
+    ({ engine: this.engine, store: this.store, clock: this.clock, log: this.log, target: this.target } = parts);
     this.owner = opts.owner ?? randomUUID();
     this.leaseMs = opts.leaseMs ?? 5 * 60_000;
   }
 
-  private get store() {
-    return this.engine.deps.store;
+  /**
+   * A scheduler wired into its engine: every stored message re-times its conversation, and the
+   * `/proactive` command reaches this scheduler.
+   */
+  static attach(parts: SchedulerParts, opts: ProactiveOptions): ProactiveScheduler {
+    const scheduler = new ProactiveScheduler(parts, opts);
+    parts.engine.onMessage((e) => scheduler.afterMessage(e));
+    parts.engine.addCommand(proactiveCommand(scheduler));
+    return scheduler;
   }
+
   private get now() {
-    return this.engine.deps.clock.now();
+    return this.clock.now();
   }
 
   /** One scheduler pass: recover stale generations, retry deliveries, then the due conversations. */
@@ -93,8 +122,8 @@ export class ProactiveScheduler {
     return r.sent ? { sent: true, message: r.message } : { sent: false, reason: r.reason };
   }
 
-  /** Engine hook: each stored message re-times the conversation; a user message resets "unanswered". */
-  async afterMessage(conv: Conversation, character: Character, message: StoredMessage): Promise<void> {
+  /** Each stored message re-times its conversation; a user message resets "unanswered". */
+  async afterMessage({ conversation: conv, character, message }: StoredMessageEvent): Promise<void> {
     if (message.kind === 'proactive' || message.kind === 'system-notice') return;
     const rec = await this.store.proactive.get(conv.id);
     if (!rec) return;
@@ -112,6 +141,24 @@ export class ProactiveScheduler {
     return policy;
   }
 
+  /**
+   * Change what a conversation sets itself: `enabled`, and policy fields (null clears a field
+   * back to its default; `quietHours: null` means none). Then re-time it.
+   */
+  async updatePolicy(conversationId: string, patch: PolicyPatch): Promise<void> {
+    const current = await this.store.proactive.get(conversationId);
+    if (!current) return;
+    const { enabled, ...policy } = patch;
+    const merged: Record<string, unknown> = { ...current.policy };
+    for (const [k, v] of Object.entries(policy)) {
+      if (v === undefined) continue;
+      if (v === null && k !== 'quietHours') delete merged[k];
+      else merged[k] = v;
+    }
+    await this.store.proactive.setSettings(conversationId, { ...(enabled !== undefined ? { enabled } : {}), policy: merged });
+    await this.reschedule(conversationId);
+  }
+
   /** The effective policy of a conversation (for GET …/proactive and /proactive). */
   async policyOf(conversationId: string) {
     return this.load(conversationId);
@@ -121,19 +168,8 @@ export class ProactiveScheduler {
     const conv = await this.store.conversations.get(conversationId);
     const rec = await this.store.proactive.get(conversationId);
     if (!conv || !rec) return undefined;
-    const character = await this.characterOf(conv);
+    const character = await this.engine.characterOf(conv);
     return { conv, rec, character, policy: effectivePolicy(conv, character, rec, this.opts.defaults) };
-  }
-
-  private async characterOf(conv: Conversation): Promise<Character> {
-    const { store, config } = this.engine.deps;
-    const keys: string[] = [];
-    if (conv.scopeKey) {
-      const key = decodeKey(conv.scopeKey);
-      if (key.threadId !== undefined) keys.push(chatKeyOf(key));
-      keys.push(encodeKey({ platform: key.platform, chatId: key.chatId }));
-    }
-    return resolveCharacter(store, conv, keys, conv.platform, config.defaultCharacter);
   }
 
   private async attempt(conversationId: string, forced: boolean): Promise<({ sent: true; message: StoredMessage; delivered: boolean }) | { sent: false; reason: string }> {
@@ -157,6 +193,7 @@ export class ProactiveScheduler {
       await proactive.updateOutbox(outboxId, { nextAttemptAt: this.now + this.leaseMs }, this.now);
       const lastUser = (await this.store.messages.newest(conv.id, { limit: 1, kinds: ['user'] }))[0];
       const { result } = this.engine.turn({
+        source: 'scheduler',
         conversation: conv,
         character,
         chatType: conv.chatType,
@@ -196,7 +233,7 @@ export class ProactiveScheduler {
       return false;
     }
     try {
-      await this.target.deliver(conv, await this.characterOf(conv), message);
+      await this.target.deliver(conv, await this.engine.characterOf(conv), message);
       await proactive.updateOutbox(row.id, { state: 'delivered', attempts: row.attempts + 1 }, this.now);
       return true;
     } catch (err) {
@@ -204,7 +241,7 @@ export class ProactiveScheduler {
       const give = attempts >= (this.opts.maxDeliveryAttempts ?? 5);
       const error = err instanceof Error ? err.message.slice(0, 500) : String(err);
       await proactive.updateOutbox(row.id, { state: give ? 'failed' : 'pending', attempts, error, nextAttemptAt: this.now + (this.opts.retryBaseMs ?? 60_000) * 2 ** (attempts - 1) }, this.now);
-      this.engine.deps.log.warn({ conversationId: conv.id, attempts, error }, give ? 'proactive delivery failed for good' : 'proactive delivery failed; will retry');
+      this.log.warn({ conversationId: conv.id, attempts, error }, give ? 'proactive delivery failed for good' : 'proactive delivery failed; will retry');
       return false;
     }
   }

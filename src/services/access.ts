@@ -1,5 +1,6 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Character, Conversation } from '../core/types.js';
-import { ForbiddenError, NotFoundError } from '../core/errors.js';
+import { ForbiddenError, NotFoundError, UnauthorizedError } from '../core/errors.js';
 import type { ApiKey, Store } from '../store/index.js';
 
 /** Owner id of characters and conversations the admin key creates (it has no api_keys row). */
@@ -60,4 +61,24 @@ export async function visibleConversation(store: Store, caller: Caller, id: stri
   const c = await store.conversations.get(id);
   if (!c || !canSeeConversation(caller, c)) throw new NotFoundError('Conversation', 'CONVERSATION_NOT_FOUND');
   return c;
+}
+
+const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+
+/**
+ * Who presents a key: the admin (ADMIN_API_KEY, compared in constant time over SHA-256 digests,
+ * so lengths do not leak either) or a tenant (looked up by its hash, so the plaintext never
+ * touches the database). Anything else is a 401.
+ */
+export class Authenticator {
+  constructor(private readonly store: Store, private readonly adminApiKey: string | undefined) {}
+
+  async callerFor(key: string | undefined): Promise<Caller> {
+    if (!key) throw new UnauthorizedError('Missing API key: send it as x-api-key or Authorization: Bearer <key>');
+    if (this.adminApiKey && timingSafeEqual(digest(key), digest(this.adminApiKey))) return adminCaller;
+    const apiKey = key.length <= 512 ? await this.store.apiKeys.findByKey(key) : undefined;
+    if (!apiKey) throw new UnauthorizedError('Invalid API key');
+    if (apiKey.disabled) throw new UnauthorizedError('This API key is disabled');
+    return keyCaller(apiKey);
+  }
 }

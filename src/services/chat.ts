@@ -1,16 +1,8 @@
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
 import type { Character, Conversation, ReplyEvent, TokenUsage } from '../core/types.js';
-import {
-  CharbridgeError,
-  ConflictError,
-  ModelError,
-  ModelUnavailableError,
-  NotFoundError,
-  PaymentRequiredError,
-  RateLimitedError,
-  ValidationError,
-} from '../core/errors.js';
+import { CharbridgeError, ConflictError, ModelError, ModelUnavailableError, NotFoundError, ValidationError } from '../core/errors.js';
+import { TaskTracker } from '../core/tasks.js';
 import { checkUrlLiteral } from '../core/ssrf.js';
 import type { Engine, TurnResult } from '../engine/index.js';
 import type { Logger } from '../log.js';
@@ -28,8 +20,7 @@ export interface ChatServiceDeps {
   engine: Engine;
   log: Logger;
   clock?: Clock;
-  /** RATE_LIMIT_API_KEY_PER_MIN and SSRF_ALLOW_HOSTS. */
-  apiKeyPerMin: number;
+  /** SSRF_ALLOW_HOSTS. */
   ssrfAllowHosts: readonly string[];
 }
 
@@ -42,10 +33,14 @@ export interface ChatRequest {
   /** Continue this API session; absent starts a new one. */
   sessionId?: string | null | undefined;
   /**
-   * A conversation the dialect already resolved and authorised (seed 003's userId/groupId
-   * scopes); takes precedence over `sessionId`.
+   * A conversation the dialect already resolved and authorised (userId/groupId scopes); takes
+   * precedence over `sessionId`.
    */
   conversation?: Conversation | undefined;
+  /** Or how to find or create it, once the turn is admitted (so a refused request creates nothing). */
+  createConversation?: (() => Promise<Conversation>) | undefined;
+  /** The chat type of the conversation `createConversation` makes ('dm' by default). */
+  chatType?: 'dm' | 'group' | undefined;
   /** How the character addresses the user; 'User' by default. */
   userName?: string | undefined;
   /**
@@ -70,6 +65,8 @@ export interface ChatReply {
   message: { id: string; content: string; sentAt: string };
   credits: ChatCredits;
   usage: TokenUsage;
+  /** The model that answered. */
+  model: string;
 }
 
 /** How a turn ended. Never a rejected promise, so nobody has to remember to catch it. */
@@ -88,12 +85,14 @@ export interface ChatTurn {
 }
 
 /**
- * The chat logic every HTTP dialect shares: visibility, sessions, SSRF check, rate limit,
- * credits and the engine turn. Routes only parse their envelope and render the result.
+ * The chat logic every HTTP dialect shares: visibility, sessions and the SSRF check, then the
+ * engine turn, whose admission applies the key's rate limit and credits. Routes only parse
+ * their envelope and render the result.
  *
  * Order of checks: input (400) → character (404) → session (404/409) → rate limit (429) →
  * credits (402). Credits are reserved before the model runs and released if the turn fails,
- * so concurrent requests cannot overdraw a key and a failed turn costs nothing.
+ * so concurrent requests cannot overdraw a key and a failed turn costs nothing; a new session
+ * is created only once the turn is admitted.
  *
  * @example
  * const reply = await chat.send(caller, { characterRef: 'aria', text: 'hi' });
@@ -101,7 +100,7 @@ export interface ChatTurn {
 export class ChatService {
   readonly idempotency: IdempotencyGate;
   private readonly store: Store;
-  private readonly background = new Set<Promise<unknown>>();
+  private readonly background = new TaskTracker();
 
   constructor(private deps: ChatServiceDeps) {
     this.store = deps.store;
@@ -114,32 +113,23 @@ export class ChatService {
     const text = req.text.trim();
     if (!text && imageUrls.length === 0) throw new ValidationError('message or imageUrl is required', { field: 'message' });
     const character = await visibleCharacter(this.store, caller, req.characterRef);
-    let conversation = req.conversation ?? (req.sessionId ? await this.session(caller, req.sessionId, character) : undefined);
-    const limited = await this.deps.engine.deps.limits.consume(`apikey:${caller.keyId}`, this.deps.apiKeyPerMin);
-    if (!limited.ok) throw new RateLimitedError(limited.retryAfterMs);
+    const existing = req.conversation ?? (req.sessionId ? await this.session(caller, req.sessionId, character) : undefined);
     const cost = imageUrls.length ? IMAGE_COST : TEXT_COST;
-    if (caller.apiKey && !(await this.store.apiKeys.reserve(caller.apiKey.id, cost))) throw new PaymentRequiredError();
-    try {
-      conversation ??= await this.store.conversations.create({ platform: 'api', chatType: 'dm', ownerId: caller.keyId, characterId: character.id });
-    } catch (err) {
-      await this.refund(caller, cost);
-      throw err;
-    }
-    const conv = conversation;
-    const { stream, result } = this.deps.engine.turn({
-      conversation: conv,
+    const { stream, admitted, result } = this.deps.engine.turn({
+      source: 'api',
+      conversation:
+        existing ?? req.createConversation ?? (() => this.store.conversations.create({ platform: 'api', chatType: 'dm', ownerId: caller.keyId, characterId: character.id })),
       character,
       // API sessions are 'dm'; a group conversation a dialect resolved keeps its speaker prefixes.
-      chatType: conv.chatType,
+      chatType: existing?.chatType ?? req.chatType ?? 'dm',
       userName: req.userName ?? 'User',
       user: { text, imageUrls, authorId: req.author?.id ?? null, authorName: req.author?.name ?? null },
-      apiKeyId: caller.apiKey?.id ?? null,
-      credits: cost,
+      payer: { keyId: caller.keyId, apiKeyId: caller.apiKey?.id ?? null, cost },
     });
+    const conv = await admitted;
     const outcome = result.then(
       (r) => this.settle(caller, cost, conv, character, r),
       async (err: unknown) => {
-        await this.refund(caller, cost);
         // The usual cause is a conversation deleted while this turn waited behind it.
         if (!(await this.store.conversations.get(conv.id).catch(() => undefined))) {
           return { ok: false, error: new NotFoundError('Conversation', 'CONVERSATION_NOT_FOUND') } as const;
@@ -191,16 +181,11 @@ export class ChatService {
 
   /** Wait for background work (async turns' feed entries) before the store closes. */
   async drain(): Promise<void> {
-    while (this.background.size) await Promise.allSettled([...this.background]);
+    await this.background.drain();
   }
 
   private track(p: Promise<unknown>): void {
-    const settled = p.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.background.add(settled);
-    void settled.then(() => this.background.delete(settled));
+    this.background.track(p);
   }
 
   private checkImageUrl(raw: string): string {
@@ -221,10 +206,7 @@ export class ChatService {
   }
 
   private async settle(caller: Caller, cost: number, conv: Conversation, character: Character, r: TurnResult): Promise<ChatOutcome> {
-    if (!r.ok || !r.message) {
-      await this.refund(caller, cost);
-      return { ok: false, error: publicModelError(r.ok ? undefined : r.error) };
-    }
+    if (!r.ok || !r.message) return { ok: false, error: publicModelError(r.ok ? undefined : r.error) };
     let remaining: number | null = null;
     if (caller.apiKey) {
       const key = await this.store.apiKeys.get(caller.apiKey.id);
@@ -240,17 +222,9 @@ export class ChatService {
         message: { id: m.id, content: m.content, sentAt: m.createdAt },
         credits: { used: cost, remaining },
         usage: r.usage,
+        model: r.model,
       },
     };
-  }
-
-  private async refund(caller: Caller, cost: number): Promise<void> {
-    if (!caller.apiKey) return;
-    try {
-      await this.store.apiKeys.release(caller.apiKey.id, cost);
-    } catch (err) {
-      this.deps.log.error({ err, apiKeyId: caller.apiKey.id }, 'could not release reserved credits');
-    }
   }
 }
 

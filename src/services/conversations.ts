@@ -1,26 +1,147 @@
-import type { Conversation } from '../core/types.js';
-import type { Engine } from '../engine/index.js';
-import type { Store } from '../store/index.js';
+import { encodeKey } from '../core/conversation-key.js';
+import { NotFoundError, ValidationError } from '../core/errors.js';
+import type { ChatType, Conversation, Platform, StoredMessage } from '../core/types.js';
+import { conversationKeyFor, type Engine } from '../engine/index.js';
+import { DEFAULT_CHAT_SETTINGS, type ConversationSummary, type Store } from '../store/index.js';
+import { visibleConversation, type Caller } from './access.js';
+
+/** How many messages a whole-history read returns (the newest ones, oldest first). */
+export const HISTORY_LIMIT = 1000;
 
 /**
- * Conversation management every HTTP dialect shares (v1's DELETE and clear, seed 003's
- * DELETE and clear), so "delete" and "clear" mean the same thing whichever API is asked.
- * Callers check visibility first (services/access.ts).
+ * What the API dialects keep in a conversation's metadata, side by side so they never clash:
+ * a client-supplied object under `clientMetadata`, and the caller's own user and group ids as
+ * `userId` and `groupId` (top level, so lists can filter on them).
  */
-
-/**
- * Delete a conversation and its messages for good, together with its updates-feed entries.
- * Serialized with the conversation's turns, so an in-flight reply finishes (and is stored)
- * before the rows go, instead of failing halfway.
- */
-export async function deleteConversation(store: Store, engine: Engine, conv: Pick<Conversation, 'id'>): Promise<void> {
-  await engine.serialized(conv.id, async () => {
-    await store.updates.deleteForConversation(conv.id);
-    await store.conversations.delete(conv.id);
-  });
+export interface ConversationMetadata {
+  clientMetadata?: Record<string, unknown>;
+  userId?: string | null;
+  groupId?: string | null;
 }
 
-/** Hide every message so far from the model; history stays readable. Serialized like delete. */
-export async function clearConversation(store: Store, engine: Engine, conv: Pick<Conversation, 'id'>): Promise<void> {
-  await engine.serialized(conv.id, () => store.conversations.clearContext(conv.id));
+/** A conversation's metadata read as ConversationMetadata. */
+export function metadataOf(conv: Pick<Conversation, 'metadata'>): ConversationMetadata {
+  return (conv.metadata ?? {}) as ConversationMetadata;
+}
+
+export interface ConversationQuery {
+  platform?: Platform | undefined;
+  characterId?: string | undefined;
+  updatedAfter?: string | undefined;
+  /** Only conversations with these identity values (null matches none set). */
+  identity?: { userId?: string | null; groupId?: string | null } | undefined;
+  page: number;
+  limit: number;
+  offset?: number | undefined;
+}
+
+/**
+ * Where a group's settings (its scope policy) live for one API key: the same kind of encoded
+ * chat key a platform group has, with the key id inside so two tenants' "group 42" never meet.
+ */
+export function apiGroupChatKey(keyId: string, groupId: string): string {
+  return encodeKey({ platform: 'api', chatId: `${keyId}/group/${groupId}` });
+}
+
+/**
+ * Conversations as every HTTP API sees them, within the caller's tenancy: list, read, delete,
+ * clear, and the conversation an API caller's own user/group ids map to. Delete and clear are
+ * serialized with the conversation's turns, so an in-flight reply finishes (and is stored)
+ * before the rows change.
+ */
+export class ConversationService {
+  constructor(private readonly store: Store, private readonly engine: Engine) {}
+
+  /** A conversation the caller may read and manage; another tenant's is a 404. */
+  get(caller: Caller, id: string): Promise<Conversation> {
+    return visibleConversation(this.store, caller, id);
+  }
+
+  /** The caller's conversations (the admin: everyone's, platform ones included), newest first. */
+  list(caller: Caller, q: ConversationQuery): Promise<{ conversations: ConversationSummary[]; total: number }> {
+    const metadata = q.identity && Object.fromEntries(Object.entries(q.identity).filter(([, v]) => v !== undefined));
+    return this.store.conversations.list({
+      ...(caller.isAdmin ? {} : { ownerId: caller.keyId }),
+      platform: caller.isAdmin ? q.platform : 'api',
+      characterId: q.characterId,
+      updatedAfter: q.updatedAfter,
+      ...(metadata ? { metadata: metadata as Record<string, string | null> } : {}),
+      page: q.page,
+      limit: q.limit,
+      offset: q.offset,
+    });
+  }
+
+  /** One page of history, oldest first, paging backwards from the message `before`. */
+  async page(conv: Conversation, opts: { before?: string | undefined; limit: number }): Promise<{ messages: StoredMessage[]; hasMore: boolean }> {
+    let beforeSeq: number | undefined;
+    if (opts.before !== undefined) {
+      const anchor = await this.store.messages.get(opts.before);
+      if (!anchor || anchor.conversationId !== conv.id) {
+        throw new ValidationError('before must be the id of a message in this conversation', { field: 'before' });
+      }
+      beforeSeq = anchor.seq;
+    }
+    return this.store.messages.page(conv.id, { beforeSeq, limit: opts.limit });
+  }
+
+  /** The newest HISTORY_LIMIT user and character messages, oldest first (engine notices left out). */
+  async history(conv: Conversation): Promise<StoredMessage[]> {
+    return (await this.store.messages.page(conv.id, { limit: HISTORY_LIMIT })).messages;
+  }
+
+  /** Gone for good: messages and updates-feed entries too. */
+  async delete(conv: Conversation): Promise<void> {
+    await this.engine.serialized(conv, async () => {
+      await this.store.updates.deleteForConversation(conv.id);
+      await this.store.conversations.delete(conv.id);
+    });
+  }
+
+  /** Hide every message so far from the model; history stays readable. */
+  async clear(conv: Conversation): Promise<void> {
+    await this.engine.serialized(conv, () => this.store.conversations.clearContext(conv.id));
+  }
+
+  /** Merge a client's metadata object (shallowly) into what the conversation keeps. */
+  async mergeClientMetadata(conv: Conversation, metadata: Record<string, unknown>): Promise<void> {
+    const fresh = (await this.store.conversations.get(conv.id)) ?? conv;
+    const meta = metadataOf(fresh);
+    await this.store.conversations.setMetadata(conv.id, { ...meta, clientMetadata: { ...meta.clientMetadata, ...metadata } });
+  }
+
+  /** The conversation continues with another character from the next message on, history kept. */
+  async switchCharacter(conv: Conversation, characterId: string): Promise<void> {
+    if (conv.characterId !== characterId) await this.store.conversations.setCharacter(conv.id, characterId);
+  }
+
+  /**
+   * The conversation an API caller's own user and group ids map to, the way platform users and
+   * groups map: one per user; per group one shared, or one per user when the group's scope is
+   * `per-user`. Returns the existing one, or how to create it (so a refused turn creates none).
+   */
+  async forIdentity(
+    caller: Caller,
+    ids: { userId: string; groupId?: string | undefined },
+    characterId: string,
+  ): Promise<{ existing: Conversation | undefined; create: () => Promise<Conversation>; chatType: ChatType }> {
+    const { userId, groupId } = ids;
+    const chatType: ChatType = groupId === undefined ? 'dm' : 'group';
+    const chatId = groupId === undefined ? `${caller.keyId}/user/${userId}` : `${caller.keyId}/group/${groupId}`;
+    const settings = groupId === undefined ? DEFAULT_CHAT_SETTINGS : await this.store.settings.getChat(apiGroupChatKey(caller.keyId, groupId));
+    const scopeKey = encodeKey(conversationKeyFor({ platform: 'api', chatId, chatType, userId }, settings));
+    const perUser = groupId === undefined || settings.scope === 'per-user';
+    const metadata: ConversationMetadata = { userId: perUser ? userId : null, groupId: groupId ?? null };
+    const owned = (c: Conversation) => {
+      if (c.ownerId !== caller.keyId) throw new NotFoundError('Conversation', 'CONVERSATION_NOT_FOUND');
+      return c;
+    };
+    const existing = await this.store.conversations.getByScope(scopeKey);
+    return {
+      existing: existing && owned(existing),
+      create: async () =>
+        owned(await this.store.conversations.getOrCreateByScope(scopeKey, { platform: 'api', chatType, ownerId: caller.keyId, characterId, metadata: { ...metadata } })),
+      chatType,
+    };
+  }
 }

@@ -51,7 +51,7 @@ export async function benchProactive(): Promise<Record<string, string | number>>
     const convs = await Promise.all(Array.from({ length: 50 }, () => h.store.conversations.create({ platform: 'api', chatType: 'dm', ownerId: 'bench', characterId: aria.id })));
     const f0 = performance.now();
     for (let i = 0; i < 200; i++) {
-      const { result } = h.engine.turn({ conversation: convs[i % 50]!, character: aria, chatType: 'dm', userName: 'U', user: { text: 'hi', imageUrls: [], authorId: null, authorName: null } });
+      const { result } = h.engine.turn({ source: 'api', conversation: convs[i % 50]!, character: aria, chatType: 'dm', userName: 'U', user: { text: 'hi', imageUrls: [], authorId: null, authorName: null } });
       await result;
     }
     const perTurn = (performance.now() - f0) / 200;

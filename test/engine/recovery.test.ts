@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
 import type { InboundMessage, ReplyEvent } from '../../src/core/types.js';
-import { inbound, startHarness, type Harness } from '../helpers/harness.js';
+import { inbound, startHarness, testEngineConfig, type Harness } from '../helpers/harness.js';
 
 const open: Harness[] = [];
 let dir: string | undefined;
@@ -32,7 +32,7 @@ describe('a crash never loses an accepted message', () => {
     const b = await startHarness({ clock, dbPath, maxRetries: 0 });
     open.push(b);
     expect(await b.engine.recover(async () => {})).toBe(0); // A's claim is still leased: hands off
-    clock.advance(b.engine.deps.config.eventLeaseMs + 1);
+    clock.advance(testEngineConfig().eventLeaseMs + 1);
     const delivered: Array<{ msg: InboundMessage; events: ReplyEvent[] }> = [];
     expect(await b.engine.recover(async (m, events) => void delivered.push({ msg: m, events }))).toBe(1);
     expect(delivered).toHaveLength(1);
@@ -46,7 +46,7 @@ describe('a crash never loses an accepted message', () => {
       ['user', 'are you still there?'], // reused, not stored a second time
     ]);
     // Done now: neither another recovery nor a late redelivery answers it again.
-    clock.advance(b.engine.deps.config.eventLeaseMs + 1);
+    clock.advance(testEngineConfig().eventLeaseMs + 1);
     expect(await b.engine.recover(async () => {})).toBe(0);
     expect(await b.engine.handle({ ...msg }).collect()).toEqual([]);
     await a.fake.close(); // the dead process's model call ends, so its harness can close quickly

@@ -3,7 +3,7 @@ import type { InboundMessage } from '../../src/core/types.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { OpenAIModel } from '../../src/llm/index.js';
-import { createEngine, type Engine, type EngineConfig, type EngineHooks, type EngineOptions, type RateLimits } from '../../src/engine/index.js';
+import { createEngine, type Engine, type EngineConfig, type EngineOptions, type RateLimits } from '../../src/engine/index.js';
 import { loadPresets } from '../../src/presets.js';
 import { defaultPresetDir } from '../../src/runtime.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../fakes/openai.js';
@@ -40,7 +40,7 @@ export interface Harness {
  * real openai SDK to the fake OpenAI server on loopback.
  */
 export async function startHarness(
-  opts: { config?: Partial<EngineConfig>; clock?: Clock; limits?: RateLimits; engine?: EngineOptions; hooks?: EngineHooks; maxRetries?: number; concurrency?: number; dbPath?: string } = {},
+  opts: { config?: Partial<EngineConfig>; clock?: Clock; limits?: RateLimits; engine?: EngineOptions; maxRetries?: number; concurrency?: number; dbPath?: string } = {},
 ): Promise<Harness> {
   const clock = opts.clock ?? new ManualClock();
   const log = testLogger();
@@ -49,7 +49,7 @@ export async function startHarness(
   const fake = await startFakeOpenAI();
   const model = new OpenAIModel({ apiKey: fake.apiKey, baseURL: fake.baseURL, model: 'fake-model', timeoutMs: 5000, maxRetries: opts.maxRetries ?? 2 }, clock);
   const engine = createEngine(
-    { store, model, clock, log, config: testEngineConfig(opts.config), ...(opts.limits ? { limits: opts.limits } : {}), ...(opts.hooks ? { hooks: opts.hooks } : {}), modelConcurrency: opts.concurrency ?? 8 },
+    { store, model, clock, log, config: testEngineConfig(opts.config), ...(opts.limits ? { limits: opts.limits } : {}), modelConcurrency: opts.concurrency ?? 8 },
     opts.engine,
   );
   return {

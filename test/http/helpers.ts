@@ -1,7 +1,7 @@
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { loadConfig, type Config } from '../../src/config.js';
 import { buildApp } from '../../src/http/app.js';
-import { ChatService } from '../../src/services/chat.js';
+import { createServices, type ChatService } from '../../src/services/index.js';
 import type { Clock } from '../../src/core/clock.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
@@ -24,7 +24,6 @@ export interface ApiHarness extends Harness {
  * against the fake OpenAI server), configured through `loadConfig` like production.
  */
 export async function startApi(opts: { env?: Record<string, string>; clock?: Clock } = {}): Promise<ApiHarness> {
-  const h = await startHarness({ maxRetries: 0, ...(opts.clock ? { clock: opts.clock } : {}) });
   const config = loadConfig({
     DATABASE_URL: ':memory:',
     LOG_LEVEL: 'silent',
@@ -33,15 +32,18 @@ export async function startApi(opts: { env?: Record<string, string>; clock?: Clo
     MAX_BODY_BYTES: '65536',
     ...opts.env,
   });
-  const chat = new ChatService({
+  const h = await startHarness({ maxRetries: 0, config: { apiKeyPerMin: config.limits.apiKeyPerMin }, ...(opts.clock ? { clock: opts.clock } : {}) });
+  const services = createServices({
     store: h.store,
     engine: h.engine,
     log: h.log,
     clock: h.clock,
-    apiKeyPerMin: config.limits.apiKeyPerMin,
+    adminApiKey: config.adminApiKey,
     ssrfAllowHosts: config.ssrfAllowHosts,
+    defaultCharacter: config.defaultCharacter,
   });
-  const app = await buildApp({ config, store: h.store, engine: h.engine, log: h.log, chat });
+  const { chat } = services;
+  const app = await buildApp({ config, log: h.log, services });
   await app.ready();
   const call: ApiHarness['call'] = (method, url, o = {}) => {
     const headers: Record<string, string> = { ...(o.headers ?? {}) };

@@ -1,6 +1,6 @@
 import { ManualClock } from '../../src/core/clock.js';
 import type { Character, Conversation, StoredMessage } from '../../src/core/types.js';
-import { ProactiveScheduler, proactiveCommand, type ProactiveTarget, type ProactiveOptions } from '../../src/scheduler/index.js';
+import { ProactiveScheduler, type ProactiveTarget, type ProactiveOptions } from '../../src/scheduler/index.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
 /** A delivery target that records what it was given (and can be told to fail). */
@@ -22,14 +22,11 @@ export const defaults: ProactiveOptions['defaults'] = { minIdleMinutes: 60, minG
 /** Engine + scheduler wired like the runtime does, on a manual clock. */
 export async function startProactiveHarness(opts: { dbPath?: string; owner?: string; defaults?: Partial<ProactiveOptions['defaults']>; start?: number } = {}) {
   const clock = new ManualClock(opts.start ?? Date.UTC(2026, 5, 1, 10, 0, 0));
-  let scheduler: ProactiveScheduler | undefined;
-  const h: Harness = await startHarness({
-    clock,
-    ...(opts.dbPath ? { dbPath: opts.dbPath } : {}),
-    hooks: { afterMessage: (c, ch, m) => scheduler?.afterMessage(c, ch, m) ?? Promise.resolve() },
-    engine: { commands: [proactiveCommand(() => scheduler)] },
-  });
+  const h: Harness = await startHarness({ clock, ...(opts.dbPath ? { dbPath: opts.dbPath } : {}) });
   const target = new RecordingTarget();
-  scheduler = new ProactiveScheduler(h.engine, target, { defaults: { ...defaults, ...opts.defaults }, leaseMs: 5 * MIN, retryBaseMs: MIN, ...(opts.owner ? { owner: opts.owner } : {}) });
+  const scheduler = ProactiveScheduler.attach(
+    { engine: h.engine, store: h.store, clock, log: h.log, target },
+    { defaults: { ...defaults, ...opts.defaults }, leaseMs: 5 * MIN, retryBaseMs: MIN, ...(opts.owner ? { owner: opts.owner } : {}) },
+  );
   return { h, clock, target, scheduler };
 }

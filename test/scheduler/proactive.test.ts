@@ -85,7 +85,7 @@ describe('proactive scheduler', () => {
     expect((await say(h.engine, inbound({ text: '/proactive off' }))).notices[0]).toMatch(/off/);
     clock.advance(600 * MIN);
     expect((await scheduler.tick()).sent).toBe(0);
-    const restarted = new ProactiveScheduler(h.engine, target, { defaults });
+    const restarted = new ProactiveScheduler({ engine: h.engine, store: h.store, clock: h.clock, log: h.log, target }, { defaults });
     expect((await restarted.tick()).sent).toBe(0);
     await say(h.engine, inbound({ text: '/proactive on' }));
     clock.advance(60 * MIN);
@@ -170,7 +170,7 @@ describe('exactly once across processes and crashes', () => {
     await say(h.engine, inbound({ text: 'hi' }));
     clock.advance(60 * MIN);
     // Process "crashed" generates and stores the message, then never gets to deliver it.
-    const crashing = new ProactiveScheduler(h.engine, { deliver: () => new Promise(() => {}) }, { defaults, owner: 'crashed', leaseMs: 5 * MIN });
+    const crashing = new ProactiveScheduler({ engine: h.engine, store: h.store, clock: h.clock, log: h.log, target: { deliver: () => new Promise(() => {}) } }, { defaults, owner: 'crashed', leaseMs: 5 * MIN });
     void crashing.tick();
     const conv = (await h.store.conversations.getByScope('telegram:1'))!;
     await expect.poll(async () => (await h.store.messages.newest(conv.id, { limit: 1 }))[0]?.kind).toBe('proactive');

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
-import { DeliveryRouter, ProactiveScheduler, proactiveCommand } from '../../src/scheduler/index.js';
+import { DeliveryRouter, ProactiveScheduler } from '../../src/scheduler/index.js';
 import { createTelegramAdapter, type TelegramAdapter } from '../../adapters/telegram/index.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { startFakeTelegram, type FakeTelegram } from '../fakes/telegram.js';
@@ -19,19 +19,15 @@ afterEach(async () => {
 /** Real telegraf + real engine + scheduler, with Telegram's limits scaled 20× on both sides. */
 async function world() {
   const clock = new ManualClock();
-  let scheduler: ProactiveScheduler | undefined;
   fake = await startFakeTelegram({ limits: SCALED_LIMITS });
-  h = await startHarness({
-    clock,
-    maxRetries: 0,
-    hooks: { afterMessage: (c, ch, m) => scheduler?.afterMessage(c, ch, m) ?? Promise.resolve() },
-    engine: { commands: [proactiveCommand(() => scheduler)] },
-  });
+  h = await startHarness({ clock, maxRetries: 0 });
+  const delivery = new DeliveryRouter();
+  const scheduler = ProactiveScheduler.attach({ engine: h.engine, store: h.store, clock, log: h.log, target: delivery }, { defaults, parallel: 32 });
   h.fake.respondWith(({ messages }) => (JSON.stringify(messages).includes('[proactive]') ? 'Hey! Just thinking about our chat.' : 'Nice to meet you.'));
   adapter = createTelegramAdapter({ token: fake.token, apiRoot: fake.apiRoot }, { handler: h.engine, log: h.log, tuning: SCALED_TUNING });
   await adapter.start();
   await waitFor(() => fake.pendingPolls > 0);
-  scheduler = new ProactiveScheduler(h.engine, new DeliveryRouter([adapter]), { defaults, parallel: 32 });
+  delivery.addAdapters([adapter]);
   return { clock, scheduler };
 }
 

@@ -1,6 +1,6 @@
 import type { Command } from './command.js';
 import { REFUSAL_TEXT } from './command.js';
-import { resolved } from '../pipeline.js';
+import { resolvedChat } from '../pipeline.js';
 
 /**
  * `/character` lists and shows; `/character <name>` switches. In a DM the switch binds this
@@ -15,7 +15,7 @@ export const characterCommand: Command = {
   alsoUnderAdmin: true,
   async run(ctx, args) {
     const { store } = ctx.deps;
-    const { conversation, character } = resolved(ctx);
+    const { conversation, character } = resolvedChat(ctx);
     const wanted = args.join(' ').trim();
     if (!wanted || wanted === 'list') {
       const all = await store.characters.listShared(50);

@@ -1,5 +1,5 @@
 import type { Command } from './command.js';
-import { resolved } from '../pipeline.js';
+import { resolvedChat } from '../pipeline.js';
 
 export const CLEARED_TEXT = 'Context cleared. I no longer see our earlier messages.';
 
@@ -8,7 +8,7 @@ export const clearCommand: Command = {
   name: 'clear',
   description: 'start fresh: forget the conversation so far',
   async run(ctx) {
-    await ctx.deps.store.conversations.clearContext(resolved(ctx).conversation.id);
+    await ctx.deps.store.conversations.clearContext(resolvedChat(ctx).conversation.id);
     return CLEARED_TEXT;
   },
 };

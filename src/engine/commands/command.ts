@@ -1,6 +1,6 @@
 import type { CommandOption } from '../../core/command-menu.js';
 import type { NoticeReason } from '../../core/types.js';
-import type { TurnContext } from '../pipeline.js';
+import type { MessageContext } from '../pipeline.js';
 
 /** What a command answers: a plain line, or a notice with its reason and who should see it. */
 export type CommandResult =
@@ -37,7 +37,7 @@ export interface Command {
   admin?: { description: string; options: readonly CommandOption[]; adminArgs: readonly string[] };
   /** Accepted as `/admin <name> …` as well, without a menu entry of its own there. */
   alsoUnderAdmin?: boolean;
-  run(ctx: TurnContext, args: string[]): Promise<CommandResult>;
+  run(ctx: MessageContext, args: string[]): Promise<CommandResult>;
 }
 
 export const REFUSAL_TEXT = 'Only chat admins can do that.';

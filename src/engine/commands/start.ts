@@ -1,5 +1,5 @@
 import type { Command } from './command.js';
-import { resolved } from '../pipeline.js';
+import { resolvedChat } from '../pipeline.js';
 import { greetingOf } from '../prompt.js';
 import { countTokens } from '../../llm/index.js';
 
@@ -9,7 +9,7 @@ export const startCommand: Command = {
   description: "the character's greeting",
   hidden: true,
   async run(ctx) {
-    const { conversation, character } = resolved(ctx);
+    const { conversation, character } = resolvedChat(ctx);
     const text = greetingOf(character, ctx.msg.userName || 'there');
     await ctx.deps.store.messages.append({
       conversationId: conversation.id,

@@ -1,12 +1,12 @@
 import type { Command } from './command.js';
-import { resolved } from '../pipeline.js';
+import { resolvedChat } from '../pipeline.js';
 
 /** `/status`: which conversation this is, who speaks, the settings and what it has used. */
 export const statusCommand: Command = {
   name: 'status',
   description: 'conversation, character and usage',
   async run(ctx) {
-    const { conversation, character, settings } = resolved(ctx);
+    const { conversation, character, settings } = resolvedChat(ctx);
     const usage = await ctx.deps.store.usage.forConversation(conversation.id);
     const lines = [
       `Conversation: ${conversation.id}`,

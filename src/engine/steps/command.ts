@@ -1,4 +1,4 @@
-import type { Step } from '../pipeline.js';
+import type { MessageContext, Step } from '../pipeline.js';
 import type { Command } from '../commands/index.js';
 import { REFUSAL_TEXT } from '../commands/index.js';
 
@@ -15,7 +15,7 @@ export function parseCommand(text: string): { name: string; args: string[] } | n
  * non-admins clearly. Unknown commands get a hint in DMs and are ignored in groups, where they
  * are likely meant for another bot.
  */
-export function commandStep(registry: Map<string, Command>): Step {
+export function commandStep(registry: Map<string, Command>): Step<MessageContext> {
   return async (ctx, next) => {
     const parsed = parseCommand(ctx.msg.text);
     if (!parsed) return next();

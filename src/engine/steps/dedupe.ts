@@ -1,11 +1,11 @@
-import type { Step } from '../pipeline.js';
+import type { MessageContext, Step } from '../pipeline.js';
 
 /**
  * Exactly once: the event was claimed in the store when it arrived (before it waited for its
  * turn); a repeat, or one another process owns, stops here before any work. The claim is marked
  * done when the turn ends, however it ended.
  */
-export const dedupe: Step = async (ctx, next) => {
+export const dedupe: Step<MessageContext> = async (ctx, next) => {
   if (!(await ctx.claimed)) {
     ctx.deps.log.debug({ platform: ctx.msg.platform, eventId: ctx.msg.eventId }, 'duplicate event dropped');
     return;

@@ -1,5 +1,5 @@
-import type { Step } from '../pipeline.js';
-import { resolved } from '../pipeline.js';
+import type { MessageContext, Step } from '../pipeline.js';
+import { resolvedChat } from '../pipeline.js';
 
 /** True when `text` starts with the character's name as a word ("Aria, hi" / "aria: hi"). */
 export function addressesByName(text: string, name: string): boolean {
@@ -11,9 +11,9 @@ export function addressesByName(text: string, name: string): boolean {
 }
 
 /** DMs always answer; groups answer on mention, reply, the character's name, or `engage always`. */
-export const engagement: Step = async (ctx, next) => {
+export const engagement: Step<MessageContext> = async (ctx, next) => {
   if (ctx.msg.chatType === 'dm') return next();
-  const { settings, character } = resolved(ctx);
+  const { settings, character } = resolvedChat(ctx);
   const { msg } = ctx;
   if (settings.engage === 'always' || msg.mentioned || msg.repliedToBot || addressesByName(msg.text, character.name)) {
     return next();

@@ -1,7 +1,7 @@
-import type { Step } from '../pipeline.js';
+import type { MessageContext, Step } from '../pipeline.js';
 
 /** Bots' messages (our own included) never reach any other step. */
-export const ignoreBots: Step = async (ctx, next) => {
+export const ignoreBots: Step<MessageContext> = async (ctx, next) => {
   if (ctx.msg.fromBot) return;
   await next();
 };

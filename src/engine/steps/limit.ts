@@ -1,20 +1,26 @@
-import type { Step } from '../pipeline.js';
-import { resolved } from '../pipeline.js';
-import { NoticeGate } from '../limits.js';
-
-const gate = new NoticeGate();
+import { PaymentRequiredError, RateLimitedError } from '../../core/errors.js';
+import type { MessageContext, Payer, Step, TurnContext } from '../pipeline.js';
+import { resolvedChat } from '../pipeline.js';
 
 export function rateLimitText(retryAfterMs: number): string {
   return `You're sending messages too quickly. Please wait about ${Math.max(1, Math.ceil(retryAfterMs / 1000))} s.`;
 }
 
 /**
- * Per-user and per-group message budgets. Over either, the message never reaches the model and
- * the user is told once per window — further messages in the same window are dropped quietly.
+ * Every turn's limits and budgets, in one place. A platform message: per-user and per-group
+ * message budgets — over either, the message never reaches the model and the user is told once
+ * per window. An API turn: the key's per-minute limit, then its credits are reserved (released
+ * again if the turn does not produce a reply), refused with 429 / 402 before any work.
  */
-export const rateLimit: Step = async (ctx, next) => {
-  const { limits, config, clock } = ctx.deps;
-  const { settings } = resolved(ctx);
+export const limit: Step = async (ctx, next) => {
+  if (ctx.source === 'platform') return limitMessage(ctx as MessageContext, next);
+  if (ctx.payer) return chargePayer(ctx, ctx.payer, next);
+  return next();
+};
+
+async function limitMessage(ctx: MessageContext, next: () => Promise<void>): Promise<void> {
+  const { limits, config, clock, notices, log } = ctx.deps;
+  const { settings } = resolvedChat(ctx);
   const { msg } = ctx;
   const userKey = `user:${msg.platform}:${msg.userId}`;
   const userPerMin = settings.userLimitPerMin ?? config.userPerMin;
@@ -24,12 +30,29 @@ export const rateLimit: Step = async (ctx, next) => {
     const r = await limits.consume(key, perMin);
     if (!r.ok) {
       const now = clock.now();
-      if (gate.shouldNotify(key, now, now + r.retryAfterMs)) {
+      if (notices.shouldNotify(key, now, now + r.retryAfterMs)) {
         ctx.out.push({ type: 'notice', text: rateLimitText(r.retryAfterMs), reason: 'rate-limited' });
       }
-      ctx.deps.log.debug({ key, retryAfterMs: r.retryAfterMs }, 'rate limited');
+      log.debug({ key, retryAfterMs: r.retryAfterMs }, 'rate limited');
       return;
     }
   }
   await next();
-};
+}
+
+async function chargePayer(ctx: TurnContext, payer: Payer, next: () => Promise<void>): Promise<void> {
+  const { limits, config, store, log } = ctx.deps;
+  const r = await limits.consume(`apikey:${payer.keyId}`, config.apiKeyPerMin);
+  if (!r.ok) throw new RateLimitedError(r.retryAfterMs);
+  const { apiKeyId } = payer;
+  if (apiKeyId && !(await store.apiKeys.reserve(apiKeyId, payer.cost))) throw new PaymentRequiredError();
+  let charged = false;
+  try {
+    await next();
+    charged = ctx.result?.ok === true && ctx.result.message !== null;
+  } finally {
+    if (!charged && apiKeyId) {
+      await store.apiKeys.release(apiKeyId, payer.cost).catch((err: unknown) => log.error({ err, apiKeyId }, 'could not release reserved credits'));
+    }
+  }
+}

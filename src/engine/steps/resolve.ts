@@ -1,10 +1,10 @@
 import { encodeKey } from '../../core/conversation-key.js';
-import type { Step } from '../pipeline.js';
+import type { MessageContext, Step } from '../pipeline.js';
 import { conversationKeyFor } from '../scoping.js';
 import { resolveCharacter } from '../characters.js';
 
 /** Chat settings → conversation (created on first message) → the character that speaks. */
-export const resolveConversation: Step = async (ctx, next) => {
+export const resolveConversation: Step<MessageContext> = async (ctx, next) => {
   const { store, config } = ctx.deps;
   ctx.settings = await store.settings.getChat(ctx.chatKey);
   const key = conversationKeyFor(ctx.msg, ctx.settings);

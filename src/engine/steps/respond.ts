@@ -1,20 +1,84 @@
+import type { TokenUsage } from '../../core/types.js';
+import { CharbridgeError, ModelError } from '../../core/errors.js';
+import { countTokens } from '../../llm/index.js';
+import { buildContext } from '../context.js';
+import { announce } from '../events.js';
 import type { Step } from '../pipeline.js';
 import { resolved } from '../pipeline.js';
-import { runTurn } from '../turn.js';
 
-/** Character prompt → context window → model → persist → deliver (the shared turn). */
+/** What the user sees when the model fails: short, neutral, never a stack trace. */
+export const MODEL_FAILURE_TEXT = "Sorry, I couldn't come up with a reply just now. Please try again in a moment.";
+
+/**
+ * Character prompt → context window → model (under the global concurrency cap) → persist the
+ * reply and its usage. Events go to `ctx.out` as they happen; the outcome goes to `ctx.result`.
+ */
 export const respond: Step = async (ctx) => {
-  const { conversation, character } = resolved(ctx);
-  const { msg } = ctx;
-  await runTurn(
-    ctx.deps,
-    {
-      conversation,
-      character,
-      chatType: msg.chatType,
-      userName: msg.userName || 'User',
-      user: { text: msg.text, imageUrls: msg.imageUrls, authorId: msg.userId, authorName: msg.userName || null, sourceEvent: `${msg.platform}:${msg.eventId}` },
-    },
-    ctx.out,
-  );
+  const { store, model, log, config } = ctx.deps;
+  const { conversation: conv, character } = resolved(ctx);
+  const userMessage = ctx.userMessage;
+  const modelName = character.model ?? model.defaultModel;
+  const built = await buildContext(store.messages, {
+    character,
+    conversation: conv,
+    userName: ctx.userName,
+    chatType: ctx.chatType,
+    current: userMessage,
+    instruction: ctx.instruction,
+    budgetTokens: config.contextTokens,
+  });
+
+  ctx.out.push({ type: 'start', conversationId: conv.id, characterId: character.id, characterName: character.name });
+  const release = await ctx.deps.modelSlots.acquire();
+  let text = '';
+  let usage: TokenUsage = { promptTokens: built.promptTokens, completionTokens: 0, totalTokens: built.promptTokens };
+  try {
+    const chunks = model.stream({ messages: built.messages, model: character.model ?? undefined, maxTokens: config.maxTokens, signal: ctx.signal });
+    const deferDeltas = ctx.accept !== undefined;
+    for await (const chunk of chunks) {
+      if (chunk.type === 'delta') {
+        text += chunk.text;
+        if (!deferDeltas) ctx.out.push({ type: 'delta', text: chunk.text });
+      } else if (chunk.promptTokens || chunk.completionTokens) {
+        usage = { promptTokens: chunk.promptTokens, completionTokens: chunk.completionTokens, totalTokens: chunk.promptTokens + chunk.completionTokens };
+      }
+    }
+    if (!text.trim()) throw new ModelError('The model returned an empty reply');
+  } catch (err) {
+    const error = err instanceof CharbridgeError ? err : new ModelError(err instanceof Error ? err.message : String(err), err);
+    log.warn({ err: error, code: error.code, conversationId: conv.id, model: model.label }, 'model turn failed');
+    ctx.out.push({ type: 'error', text: MODEL_FAILURE_TEXT, error });
+    ctx.result = { ok: false, error, userMessage };
+    return;
+  } finally {
+    release();
+  }
+  if (!usage.completionTokens) {
+    const completionTokens = countTokens(text);
+    usage = { promptTokens: usage.promptTokens, completionTokens, totalTokens: usage.promptTokens + completionTokens };
+  }
+  if (ctx.accept && !ctx.accept(text)) {
+    ctx.result = { ok: true, message: null, discarded: text, usage, model: modelName, userMessage };
+    return;
+  }
+  const message = await store.messages.append({
+    conversationId: conv.id,
+    role: 'assistant',
+    kind: ctx.replyKind ?? 'assistant',
+    content: text.trim(),
+    tokenCount: countTokens(text),
+    authorId: character.id,
+    authorName: character.name,
+  });
+  await announce(ctx.deps, { conversation: conv, character, message });
+  await store.usage.record({
+    conversationId: conv.id,
+    characterId: character.id,
+    apiKeyId: ctx.payer?.apiKeyId ?? null,
+    promptTokens: usage.promptTokens,
+    completionTokens: usage.completionTokens,
+    credits: ctx.payer?.cost ?? 0,
+  });
+  ctx.out.push({ type: 'done', conversationId: conv.id, message: { id: message.id, content: message.content, sentAt: message.createdAt }, usage });
+  ctx.result = { ok: true, message, usage, model: modelName, userMessage };
 };

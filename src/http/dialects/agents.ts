@@ -2,18 +2,18 @@ import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { CharbridgeError, NotFoundError } from '../../core/errors.js';
 import type { Character } from '../../core/types.js';
-import { visibleCharacter, type Caller } from '../../services/access.js';
+import type { Caller } from '../../services/access.js';
 import { callerOf } from '../auth.js';
 import { security } from '../schemas.js';
 import type { HttpContext } from '../context.js';
-import { conversationIdField, dialectScope, messageText, modelName, streamTurn, type DialectError, type StreamFormat } from './common.js';
+import { conversationIdField, dialectScope, messageText, streamTurn, type DialectError, type StreamFormat } from './common.js';
 
 /**
- * Seed 004, the agent-platform chat API: `POST /v1/api/chat/{slug}` with a `stream` flag and a
- * `{"data","error"}` envelope. An agent is a character named by slug (or id).
+ * The agent chat API: `POST /v1/api/chat/{slug}` with a `stream` flag and a `{"data","error"}`
+ * envelope. An agent is a character named by slug (or id).
  */
 
-const tags = ['seed 004: agent chat'];
+const tags = ['Agent chat API'];
 
 /** The seed's error names; a client switching on `name` always lands on one of these five. */
 type ErrorName = 'ValidationError' | 'UnauthorizedError' | 'NotFoundError' | 'RateLimitError' | 'ServerError';
@@ -80,12 +80,12 @@ const format: StreamFormat = {
 
 /** `POST /v1/api/chat/{slug}`; register with prefix `/v1/api/chat`. */
 export function agentRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
-  const { store, chat } = ctx;
+  const { chat, characters } = ctx;
 
   /** The agent, or the seed's own 404 message. */
   async function agentOf(caller: Caller, slug: string): Promise<Character> {
     try {
-      return await visibleCharacter(store, caller, slug);
+      return await characters.get(caller, slug);
     } catch (err) {
       if (err instanceof NotFoundError) throw new NotFoundError(`Agent with slug '${slug}'`, 'AGENT_NOT_FOUND');
       throw err;
@@ -137,7 +137,7 @@ export function agentRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
         const outcome = await turn.outcome;
         if (!outcome.ok) throw outcome.error;
         const r = outcome.reply;
-        return { data: { response: r.message.content, conversationId: r.sessionId, metadata: { model: modelName(ctx, turn.character), tokens: r.usage.totalTokens } }, error: null };
+        return { data: { response: r.message.content, conversationId: r.sessionId, metadata: { model: r.model, tokens: r.usage.totalTokens } }, error: null };
       },
     );
   };

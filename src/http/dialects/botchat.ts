@@ -2,16 +2,15 @@ import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Character } from '../../core/types.js';
 import { CharbridgeError, NotFoundError } from '../../core/errors.js';
-import { visibleCharacter, visibleConversation, type Caller } from '../../services/access.js';
+import type { Caller } from '../../services/access.js';
 import type { ChatRequest, ChatTurn } from '../../services/chat.js';
+import { metadataOf } from '../../services/conversations.js';
 import { callerOf } from '../auth.js';
 import { intParam, security } from '../schemas.js';
 import type { HttpContext } from '../context.js';
 import {
   conversationIdField,
-  dialectMetadata,
   dialectScope,
-  historyOf,
   messageText,
   roleOf,
   streamTurn,
@@ -21,12 +20,12 @@ import {
 } from './common.js';
 
 /**
- * Seed 002, the bot-id chat API, under `/api/v1/chat/{botId}/…`: a bot is a character named by
- * id or slug. Envelope `{"success":true,"data":…}`, errors `{"success":false,"error":{code,message}}`.
+ * The bot chat API, under `/api/v1/chat/{botId}/…`: a bot is a character named by id or slug.
+ * Envelope `{"success":true,"data":…}`, errors `{"success":false,"error":{code,message}}`.
  */
 
 const PREVIEW_CHARS = 120;
-const tags = ['seed 002: bot chat'];
+const tags = ['Bot chat API'];
 
 const ErrorBody = successErrorBody('BotChatError');
 const errors = {
@@ -125,21 +124,18 @@ const format: StreamFormat = {
 
 const shorten = (s: string | null) => (s === null ? null : s.length > PREVIEW_CHARS ? `${s.slice(0, PREVIEW_CHARS - 1)}…` : s);
 
-/** Seed 002's four endpoints; register with prefix `/api/v1/chat/:botId`. */
+/** The bot chat API's four endpoints; register with prefix `/api/v1/chat/:botId`. */
 export function botChatRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
-  const { store, chat } = ctx;
+  const { chat, characters, conversations } = ctx;
 
   /** The bot, or a 404 BOT_NOT_FOUND (another tenant's private character is a 404 too). */
-  const botOf = (caller: Caller, botId: string): Promise<Character> => visibleCharacter(store, caller, botId);
+  const botOf = (caller: Caller, botId: string): Promise<Character> => characters.get(caller, botId);
 
   /** Start a turn, then merge `metadata` into the conversation's (new or continued) client metadata. */
   async function begin(caller: Caller, bot: Character, body: z.output<typeof MessageBody>): Promise<ChatTurn> {
     const req: ChatRequest = { characterRef: bot.id, text: body.message, sessionId: body.conversationId };
     const turn = await chat.start(caller, req);
-    if (body.metadata) {
-      const meta = dialectMetadata(turn.conversation.metadata);
-      await store.conversations.setMetadata(turn.sessionId, { ...meta, clientMetadata: { ...meta.clientMetadata, ...body.metadata } });
-    }
+    if (body.metadata) await conversations.mergeClientMetadata(turn.conversation, body.metadata);
     return turn;
   }
 
@@ -208,16 +204,16 @@ export function botChatRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
       async (req) => {
         const caller = callerOf(req);
         const bot = await botOf(caller, req.params.botId);
-        const conv = await visibleConversation(store, caller, req.params.id);
-        // Under another bot's URL the conversation does not exist, as the seed's paths imply.
+        const conv = await conversations.get(caller, req.params.id);
+        // Under another bot's URL the conversation does not exist, as the paths imply.
         if (conv.characterId !== bot.id) throw new NotFoundError('Conversation', 'CONVERSATION_NOT_FOUND');
-        const messages = await historyOf(store, conv.id);
+        const messages = await conversations.history(conv);
         return {
           success: true as const,
           data: {
             conversationId: conv.id,
             messages: messages.map((m) => ({ id: m.id, role: roleOf(m), content: m.content, timestamp: m.createdAt })),
-            metadata: { ...dialectMetadata(conv.metadata).clientMetadata, createdAt: conv.createdAt, messageCount: conv.messageCount },
+            metadata: { ...metadataOf(conv).clientMetadata, createdAt: conv.createdAt, messageCount: conv.messageCount },
           },
         };
       },
@@ -239,8 +235,7 @@ export function botChatRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
         const caller = callerOf(req);
         const bot = await botOf(caller, req.params.botId);
         const { page, limit, since } = req.query;
-        const { conversations, total } = await store.conversations.list({
-          ...(caller.isAdmin ? {} : { ownerId: caller.keyId }),
+        const { conversations: found, total } = await conversations.list(caller, {
           platform: 'api',
           characterId: bot.id,
           updatedAfter: since === undefined ? undefined : new Date(since).toISOString(),
@@ -250,8 +245,8 @@ export function botChatRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
         return {
           success: true as const,
           data: {
-            conversations: conversations.map((c) => {
-              const custom = dialectMetadata(c.metadata).clientMetadata;
+            conversations: found.map((c) => {
+              const custom = metadataOf(c).clientMetadata;
               return { id: c.id, preview: shorten(c.preview), messageCount: c.messageCount, createdAt: c.createdAt, updatedAt: c.updatedAt, ...(custom ? { metadata: custom } : {}) };
             }),
             pagination: { page, limit, total, hasMore: page * limit < total },

@@ -1,19 +1,18 @@
 import { z } from 'zod';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { CharbridgeError } from '../../core/errors.js';
-import type { Character, StoredMessage } from '../../core/types.js';
+import type { StoredMessage } from '../../core/types.js';
 import type { Caller } from '../../services/access.js';
 import type { ChatOutcome, ChatReply, ChatService, ChatTurn } from '../../services/chat.js';
-import type { Store } from '../../store/index.js';
 import { apiKeyHook } from '../auth.js';
 import type { HttpContext } from '../context.js';
 import { toErrorResponse } from '../errors.js';
 import { SseWriter } from '../sse.js';
 
 /**
- * What the seed dialects (issue 6) share: one auth hook and one error mapper per dialect scope,
- * one way to pipe a turn into an event stream, and one way to read history. Each dialect only
- * decides its envelope; the chat logic stays in ChatService.
+ * What the chat API dialects share: one auth hook and one error mapper per dialect scope, and
+ * one way to pipe a turn into an event stream. Each dialect only decides its envelope; the chat
+ * logic stays in the services.
  */
 
 /** An error as every dialect renders it: the status and code toErrorResponse chose. */
@@ -31,7 +30,7 @@ export interface DialectError {
  * `render` in the dialect's own envelope, with the status and Retry-After v1 would send.
  */
 export function dialectScope(app: FastifyInstance, ctx: HttpContext, render: (e: DialectError) => unknown): void {
-  app.addHook('onRequest', apiKeyHook(ctx.store, ctx.config.adminApiKey));
+  app.addHook('onRequest', apiKeyHook(ctx.access));
   app.setErrorHandler((err, _req, reply) => {
     const { status, body, headers } = toErrorResponse(err, ctx.log);
     void reply.status(status).headers(headers).send(render({ status, ...body.error }));
@@ -76,21 +75,8 @@ export async function streamTurn(
   }
 }
 
-/** How many messages a history endpoint returns (the newest ones, oldest first); the seeds do not page history. */
-export const HISTORY_LIMIT = 1000;
-
-/** The newest HISTORY_LIMIT user/character messages of a conversation, oldest first (engine notices left out). */
-export async function historyOf(store: Store, conversationId: string): Promise<StoredMessage[]> {
-  return (await store.messages.page(conversationId, { limit: HISTORY_LIMIT })).messages;
-}
-
 /** Proactive messages are the character speaking, so they read as `assistant`. */
 export const roleOf = (m: StoredMessage): 'user' | 'assistant' => (m.role === 'user' ? 'user' : 'assistant');
-
-/** What model answers for a character: its own override, else the configured one (`openai:` prefix dropped). */
-export function modelName(ctx: HttpContext, character: Character): string {
-  return character.model ?? ctx.engine.deps.model.label.replace(/^openai:/, '');
-}
 
 /**
  * The message text every dialect requires: a string of 1–20000 characters after trimming.
@@ -110,23 +96,7 @@ export const conversationIdField = z
   .max(200, 'conversationId must be at most 200 characters')
   .nullish();
 
-/**
- * Keys the dialects keep in a conversation's metadata column, side by side so they never clash:
- * seed 002's client-supplied object under `clientMetadata`, seed 003's identity as `userId` and
- * `groupId` (top level, so the store can filter on them).
- */
-export type DialectMetadata = {
-  clientMetadata?: Record<string, unknown>;
-  userId?: string | null;
-  groupId?: string | null;
-};
-
-/** A conversation's metadata read as DialectMetadata. */
-export function dialectMetadata(metadata: Record<string, unknown> | null): DialectMetadata {
-  return (metadata ?? {}) as DialectMetadata;
-}
-
-/** `{"success":false,"error":{code,message}}`: the error body seeds 002 and 003 share. */
+/** `{"success":false,"error":{code,message}}`: the error body the bot chat and user/group chat APIs share. */
 export function successErrorBody(name: string) {
   return z
     .object({

@@ -1,26 +1,24 @@
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { encodeKey } from '../../core/conversation-key.js';
-import { NotFoundError } from '../../core/errors.js';
-import type { Character, ChatType, Conversation } from '../../core/types.js';
-import { conversationKeyFor, globalDefault } from '../../engine/index.js';
-import { canSeeCharacter, visibleCharacter, visibleConversation, type Caller } from '../../services/access.js';
+import type { Character } from '../../core/types.js';
+import type { Caller } from '../../services/access.js';
 import type { ChatReply } from '../../services/chat.js';
-import { clearConversation, deleteConversation } from '../../services/conversations.js';
-import { DEFAULT_CHAT_SETTINGS } from '../../store/index.js';
+import { metadataOf } from '../../services/conversations.js';
 import { callerOf } from '../auth.js';
 import { IdParams, intParam, security } from '../schemas.js';
 import type { HttpContext } from '../context.js';
-import { dialectMetadata, dialectScope, historyOf, messageText, roleOf, streamTurn, type DialectError, type DialectMetadata, type StreamFormat, successErrorBody } from './common.js';
+import { dialectScope, messageText, roleOf, streamTurn, type DialectError, type StreamFormat, successErrorBody } from './common.js';
+
+export { apiGroupChatKey } from '../../services/conversations.js';
 
 /**
- * Seed 003, the QQ-bot plugin's chat API: `/api/chat` and `/api/conversations…`. The caller's
+ * The user/group chat API of QQ-bot plugins: `/api/chat` and `/api/conversations…`. The caller's
  * own `userId` and `groupId` address conversations the way platform users and groups do, and
  * `preset` names the character. Errors are `{"success":false,"error":{code,message}}` with the
- * seed's codes.
+ * API's own codes.
  */
 
-const tags = ['seed 003: userId / groupId / preset chat'];
+const tags = ['User and group chat API'];
 
 /** Our codes in the seed's vocabulary: a character is a "preset", an unreachable model a "channel". */
 const CODES: Record<string, string> = { CHARACTER_NOT_FOUND: 'PRESET_NOT_FOUND', MODEL_UNAVAILABLE: 'CHANNEL_UNAVAILABLE' };
@@ -123,49 +121,32 @@ const format: StreamFormat = {
   error: (err) => [{ type: 'error', error: render({ status: err.status, code: err.code, message: err.message }).error }],
 };
 
-/**
- * Where a group's settings (its scope policy) live for one API key: the same kind of encoded
- * chat key a platform group has, with the key id inside so two tenants' "group 42" never meet.
- */
-export function apiGroupChatKey(keyId: string, groupId: string): string {
-  return encodeKey({ platform: 'api', chatId: `${keyId}/group/${groupId}` });
-}
-
 /** POST /api/chat and /api/chat/stream; register with prefix `/api/chat`. */
 export function qqChatRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
-  const { store, chat, config } = ctx;
+  const { chat, characters, conversations } = ctx;
 
-  /** `preset` → character: "default"/absent is the key's default character, else the global default preset. */
-  async function presetOf(caller: Caller, preset: string | null | undefined): Promise<Character> {
-    if (preset && preset.toLowerCase() !== 'default') return visibleCharacter(store, caller, preset);
-    const own = caller.apiKey?.defaultCharacterId ? await store.characters.get(caller.apiKey.defaultCharacterId) : undefined;
-    return own && canSeeCharacter(caller, own) ? own : globalDefault(store, config.defaultCharacter);
+  /** `preset` → character: "default"/absent is the key's default character, else the server's. */
+  function presetOf(caller: Caller, preset: string | null | undefined): Promise<Character> {
+    if (preset && preset.toLowerCase() !== 'default') return characters.get(caller, preset);
+    return characters.defaultFor(caller);
   }
 
   /**
-   * userId/groupId → conversation, through the engine's own scoping rule: a DM-like conversation
-   * per user; per group one shared conversation, or one per user when the group's scope is
-   * `per-user`. Owned by the key, so v1 and the other dialects see it as the key's conversation.
+   * userId/groupId → conversation (owned by the key, so v1 and the other APIs see it as the key's
+   * conversation), created only once the turn is admitted. Another preset than last time: the
+   * conversation (and its history) continues with it — also only once admitted, so a refused
+   * request (429, 402) changes nothing.
    */
-  async function resolve(caller: Caller, body: z.output<typeof ChatBody>): Promise<{ conversation: Conversation; character: Character }> {
-    const character = await presetOf(caller, body.preset);
-    const { userId, groupId } = body;
-    const chatType: ChatType = groupId === undefined ? 'dm' : 'group';
-    const chatId = groupId === undefined ? `${caller.keyId}/user/${userId}` : `${caller.keyId}/group/${groupId}`;
-    const settings = groupId === undefined ? DEFAULT_CHAT_SETTINGS : await store.settings.getChat(apiGroupChatKey(caller.keyId, groupId));
-    const key = conversationKeyFor({ platform: 'api', chatId, chatType, userId }, settings);
-    const metadata: DialectMetadata = { userId: groupId === undefined ? userId : (key.userId ?? null), groupId: groupId ?? null };
-    const conversation = await store.conversations.getOrCreateByScope(encodeKey(key), { platform: 'api', chatType, ownerId: caller.keyId, characterId: character.id, metadata });
-    if (conversation.ownerId !== caller.keyId) throw new NotFoundError('Conversation', 'CONVERSATION_NOT_FOUND');
-    return { conversation, character };
-  }
-
   async function start(caller: Caller, body: z.output<typeof ChatBody>) {
-    const { conversation, character } = await resolve(caller, body);
-    const turn = await chat.start(caller, { characterRef: character.id, text: body.message, conversation, author: { id: body.userId, name: body.userId } });
-    // Another preset than last time: the conversation (and its history) continues with it. Only
-    // once the turn is accepted, so a refused request (429, 402) changes nothing.
-    if (conversation.characterId !== character.id) await store.conversations.setCharacter(conversation.id, character.id);
+    const character = await presetOf(caller, body.preset);
+    const where = await conversations.forIdentity(caller, { userId: body.userId, groupId: body.groupId }, character.id);
+    const turn = await chat.start(caller, {
+      characterRef: character.id,
+      text: body.message,
+      ...(where.existing ? { conversation: where.existing } : { createConversation: where.create, chatType: where.chatType === 'group' ? 'group' : 'dm' }),
+      author: { id: body.userId, name: body.userId },
+    });
+    await conversations.switchCharacter(turn.conversation, character.id);
     return turn;
   }
 
@@ -208,7 +189,7 @@ export function qqChatRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
 
 /** The conversation endpoints; register with prefix `/api/conversations`. */
 export function qqConversationRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
-  const { store, engine } = ctx;
+  const { conversations } = ctx;
   return async (app) => {
     dialectScope(app, ctx, render);
 
@@ -227,19 +208,12 @@ export function qqConversationRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
       async (req) => {
         const caller = callerOf(req);
         const { userId, groupId, limit, offset } = req.query;
-        const { conversations, total } = await store.conversations.list({
-          ...(caller.isAdmin ? {} : { ownerId: caller.keyId }),
-          platform: 'api',
-          metadata: { ...(userId !== undefined ? { userId } : {}), ...(groupId !== undefined ? { groupId } : {}) },
-          page: 1,
-          limit,
-          offset,
-        });
+        const { conversations: found, total } = await conversations.list(caller, { platform: 'api', identity: { userId, groupId }, page: 1, limit, offset });
         return {
           success: true as const,
           data: {
-            conversations: conversations.map((c) => {
-              const meta = dialectMetadata(c.metadata);
+            conversations: found.map((c) => {
+              const meta = metadataOf(c);
               return { id: c.id, userId: meta.userId ?? null, groupId: meta.groupId ?? null, messageCount: c.messageCount, lastMessage: c.preview, updatedAt: Date.parse(c.updatedAt) };
             }),
             total,
@@ -254,8 +228,8 @@ export function qqConversationRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
         schema: { tags, summary: 'A conversation with its messages (the newest 1000, oldest first)', security, params: IdParams, response: { 200: ConversationResponse, ...errors } },
       },
       async (req) => {
-        const conv = await visibleConversation(store, callerOf(req), req.params.id);
-        const messages = await historyOf(store, conv.id);
+        const conv = await conversations.get(callerOf(req), req.params.id);
+        const messages = await conversations.history(conv);
         return { success: true as const, data: { id: conv.id, messages: messages.map((m) => ({ role: roleOf(m), content: m.content, timestamp: Date.parse(m.createdAt) })) } };
       },
     );
@@ -264,7 +238,7 @@ export function qqConversationRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
       '/:id',
       { schema: { tags, summary: 'Delete a conversation', security, params: IdParams, response: { 200: z.object({ success: z.literal(true) }), ...errors } } },
       async (req) => {
-        await deleteConversation(store, engine, await visibleConversation(store, callerOf(req), req.params.id));
+        await conversations.delete(await conversations.get(callerOf(req), req.params.id));
         return { success: true as const };
       },
     );
@@ -281,7 +255,7 @@ export function qqConversationRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
         },
       },
       async (req) => {
-        await clearConversation(store, engine, await visibleConversation(store, callerOf(req), req.params.id));
+        await conversations.clear(await conversations.get(callerOf(req), req.params.id));
         return { success: true as const, message: 'Context cleared' as const };
       },
     );

@@ -1,10 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { NotFoundError, ValidationError } from '../../core/errors.js';
-import { checkUrlLiteral } from '../../core/ssrf.js';
 import type { ApiKey } from '../../store/index.js';
-import { keyCaller, visibleCharacter } from '../../services/access.js';
 import { adminOf } from '../auth.js';
 import { DeletedSchema, errorResponses, ErrorSchema, IdParams, security } from '../schemas.js';
 import type { HttpContext } from '../context.js';
@@ -90,26 +86,9 @@ function view(k: ApiKey): z.output<typeof KeyView> {
   };
 }
 
-/** Webhook URLs get the literal SSRF check now; the sender resolves and checks again at delivery. */
-function checkWebhookUrl(url: string | null | undefined, allowHosts: readonly string[]): string | null | undefined {
-  if (url === undefined || url === null) return url;
-  const r = checkUrlLiteral(url.trim(), { allowHosts });
-  if (!r.ok) throw new ValidationError(`webhookUrl ${r.reason}`, { field: 'webhookUrl' });
-  return r.url.href;
-}
-
 /** Admin endpoints for tenants' keys. Every route needs ADMIN_API_KEY (403 otherwise). */
 export function apiKeyRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
-  const { store, config } = ctx;
-
-  /** A key's default character must be one that key can see (a preset, public, or its own). */
-  async function defaultFor(key: ApiKey, ref: string) {
-    try {
-      return await visibleCharacter(store, keyCaller(key), ref);
-    } catch {
-      throw new ValidationError('defaultCharacterId must name a character this key can see', { field: 'defaultCharacterId' });
-    }
-  }
+  const { apiKeys } = ctx;
   const adminErrors = { ...errorResponses, 403: ErrorSchema.describe('Not the admin key') };
   return async (app) => {
     // onRequest, so a tenant key gets 403 before its body is even parsed.
@@ -121,15 +100,8 @@ export function apiKeyRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
       '/api-keys',
       { schema: { tags: ['admin'], summary: 'Create an API key (shown once)', security, body: CreateBody, response: { 201: Created, ...adminErrors } } },
       async (req, reply) => {
-        const url = checkWebhookUrl(req.body.webhookUrl, config.ssrfAllowHosts);
-        const generated = url && !req.body.webhookSecret ? randomBytes(32).toString('base64url') : undefined;
-        const { apiKey, key } = await store.apiKeys.create({
-          name: req.body.name,
-          credits: req.body.credits ?? null,
-          webhookUrl: url ?? null,
-          webhookSecret: req.body.webhookSecret ?? generated ?? null,
-        });
-        return reply.status(201).send({ ...view(apiKey), key, ...(generated ? { webhookSecret: generated } : {}) });
+        const { apiKey, key, generatedSecret } = await apiKeys.create(req.body);
+        return reply.status(201).send({ ...view(apiKey), key, ...(generatedSecret ? { webhookSecret: generatedSecret } : {}) });
       },
     );
 
@@ -137,7 +109,7 @@ export function apiKeyRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
       '/api-keys',
       { schema: { tags: ['admin'], summary: 'List API keys (never the keys themselves)', security, response: { 200: z.object({ apiKeys: z.array(KeyView) }), ...adminErrors } } },
       async (req) => {
-        return { apiKeys: (await store.apiKeys.list()).map(view) };
+        return { apiKeys: (await apiKeys.list()).map(view) };
       },
     );
 
@@ -147,18 +119,8 @@ export function apiKeyRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
         schema: { tags: ['admin'], summary: 'Change credits, webhook, default character, or disable a key', security, params: IdParams, body: PatchBody, response: { 200: KeyView, ...adminErrors } },
       },
       async (req) => {
-        const current = await store.apiKeys.get(req.params.id);
-        if (!current) throw new NotFoundError('API key', 'API_KEY_NOT_FOUND');
-        const { webhookUrl: rawUrl, defaultCharacterId: ref, ...rest } = req.body;
-        const url = checkWebhookUrl(rawUrl, config.ssrfAllowHosts);
-        const defaultCharacterId = ref ? (await defaultFor(current, ref)).id : ref;
-        const updated = await store.apiKeys.update(req.params.id, {
-          ...rest,
-          ...(url !== undefined ? { webhookUrl: url } : {}),
-          ...(defaultCharacterId !== undefined ? { defaultCharacterId } : {}),
-        });
-        if (!updated) throw new NotFoundError('API key', 'API_KEY_NOT_FOUND');
-        return view(updated);
+        const { defaultCharacterId, ...rest } = req.body;
+        return view(await apiKeys.update(req.params.id, { ...rest, defaultCharacterRef: defaultCharacterId }));
       },
     );
 
@@ -175,7 +137,7 @@ export function apiKeyRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
         },
       },
       async (req) => {
-        if (!(await store.apiKeys.delete(req.params.id))) throw new NotFoundError('API key', 'API_KEY_NOT_FOUND');
+        await apiKeys.delete(req.params.id);
         return { id: req.params.id, deleted: true as const };
       },
     );

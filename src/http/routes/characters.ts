@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { createCharacterSchema, GENDERS, updateCharacterSchema, type CreateCharacter, type UpdateCharacter } from '../../core/character-schema.js';
 import type { Character } from '../../core/types.js';
 import { characterInputFrom, type CharacterInput } from '../../store/index.js';
-import { ownedCharacter, visibleCharacter, type Caller } from '../../services/access.js';
+import type { Caller } from '../../services/access.js';
 import { callerOf } from '../auth.js';
 import { DeletedSchema, errorResponses, ErrorSchema, IdParams, intParam, pageQuery, pagination, PaginationSchema, security } from '../schemas.js';
 import type { HttpContext } from '../context.js';
@@ -85,7 +85,7 @@ function toPatch(body: UpdateCharacter): Partial<CharacterInput> {
 
 /** Seed 001: list, create, read, update and delete characters, within the caller's tenancy. */
 export function characterRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
-  const { store } = ctx;
+  const { characters } = ctx;
   return async (app) => {
     app.get(
       '/characters',
@@ -102,8 +102,8 @@ export function characterRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
       async (req) => {
         const caller = callerOf(req);
         const q = req.query;
-        const { characters, total } = await store.characters.list({ ...q, viewerId: caller.keyId, seesAll: caller.isAdmin });
-        return { characters: characters.map((c) => characterView(caller, c)), pagination: pagination(q.page, q.limit, total) };
+        const page = await characters.list(caller, q);
+        return { characters: page.characters.map((c) => characterView(caller, c)), pagination: pagination(q.page, q.limit, page.total) };
       },
     );
 
@@ -120,7 +120,7 @@ export function characterRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
       },
       async (req, reply) => {
         const caller = callerOf(req);
-        const c = await store.characters.create(toInput(req.body), caller.keyId);
+        const c = await characters.create(caller, toInput(req.body));
         return reply.status(201).send(characterView(caller, c));
       },
     );
@@ -138,7 +138,7 @@ export function characterRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
       },
       async (req) => {
         const caller = callerOf(req);
-        return characterView(caller, await visibleCharacter(store, caller, req.params.id));
+        return characterView(caller, await characters.get(caller, req.params.id));
       },
     );
 
@@ -156,9 +156,7 @@ export function characterRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
       },
       async (req) => {
         const caller = callerOf(req);
-        const c = await ownedCharacter(store, caller, req.params.id);
-        const updated = await store.characters.update(c.id, toPatch(req.body));
-        return characterView(caller, updated ?? c);
+        return characterView(caller, await characters.update(caller, req.params.id, toPatch(req.body)));
       },
     );
 
@@ -175,9 +173,7 @@ export function characterRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
         },
       },
       async (req) => {
-        const caller = callerOf(req);
-        const c = await ownedCharacter(store, caller, req.params.id);
-        await store.characters.delete(c.id);
+        const c = await characters.delete(callerOf(req), req.params.id);
         return { id: c.id, deleted: true as const };
       },
     );

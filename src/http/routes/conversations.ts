@@ -1,9 +1,7 @@
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { ForbiddenError, ValidationError } from '../../core/errors.js';
+import { ForbiddenError } from '../../core/errors.js';
 import { PLATFORMS, type Platform } from '../../core/types.js';
-import { visibleConversation } from '../../services/access.js';
-import { clearConversation, deleteConversation } from '../../services/conversations.js';
 import { callerOf } from '../auth.js';
 import { DeletedSchema, errorResponses, ErrorSchema, IdParams, intParam, pageQuery, pagination, PaginationSchema, security } from '../schemas.js';
 import type { HttpContext } from '../context.js';
@@ -59,7 +57,7 @@ const shorten = (s: string | null) => (s === null ? null : s.length > PREVIEW_CH
  * sees every conversation, platform ones included.
  */
 export function conversationRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
-  const { store, engine } = ctx;
+  const { conversations } = ctx;
   return async (app) => {
     app.get(
       '/conversations',
@@ -78,16 +76,10 @@ export function conversationRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
         if (!caller.isAdmin && q.platform !== undefined && q.platform !== 'api') {
           throw new ForbiddenError('Only the admin key can list platform conversations');
         }
-        const { conversations, total } = await store.conversations.list({
-          ...(caller.isAdmin ? {} : { ownerId: caller.keyId, platform: 'api' as const }),
-          ...(caller.isAdmin && q.platform ? { platform: q.platform } : {}),
-          characterId: q.characterId,
-          page: q.page,
-          limit: q.limit,
-        });
+        const page = await conversations.list(caller, { platform: q.platform, characterId: q.characterId, page: q.page, limit: q.limit });
         return {
-          conversations: conversations.map((c) => ({ ...c, sessionId: c.id, preview: shorten(c.preview) })),
-          pagination: pagination(q.page, q.limit, total),
+          conversations: page.conversations.map((c) => ({ ...c, sessionId: c.id, preview: shorten(c.preview) })),
+          pagination: pagination(q.page, q.limit, page.total),
         };
       },
     );
@@ -105,16 +97,8 @@ export function conversationRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
         },
       },
       async (req) => {
-        const conv = await visibleConversation(store, callerOf(req), req.params.id);
-        let beforeSeq: number | undefined;
-        if (req.query.before !== undefined) {
-          const anchor = await store.messages.get(req.query.before);
-          if (!anchor || anchor.conversationId !== conv.id) {
-            throw new ValidationError('before must be the id of a message in this conversation', { field: 'before' });
-          }
-          beforeSeq = anchor.seq;
-        }
-        const page = await store.messages.page(conv.id, { beforeSeq, limit: req.query.limit });
+        const conv = await conversations.get(callerOf(req), req.params.id);
+        const page = await conversations.page(conv, req.query);
         return {
           sessionId: conv.id,
           characterId: conv.characterId,
@@ -142,8 +126,8 @@ export function conversationRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
         },
       },
       async (req) => {
-        const conv = await visibleConversation(store, callerOf(req), req.params.id);
-        await deleteConversation(store, engine, conv);
+        const conv = await conversations.get(callerOf(req), req.params.id);
+        await conversations.delete(conv);
         return { id: conv.id, deleted: true as const };
       },
     );
@@ -160,8 +144,8 @@ export function conversationRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
         },
       },
       async (req) => {
-        const conv = await visibleConversation(store, callerOf(req), req.params.id);
-        await clearConversation(store, engine, conv);
+        const conv = await conversations.get(callerOf(req), req.params.id);
+        await conversations.clear(conv);
         return { sessionId: conv.id, cleared: true as const };
       },
     );

@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { CharbridgeError, ConflictError } from '../../core/errors.js';
-import { visibleConversation } from '../../services/access.js';
 import { isTimeZone } from '../../scheduler/index.js';
 import { callerOf } from '../auth.js';
 import { errorResponses, ErrorSchema, IdParams, MessageSchema, security } from '../schemas.js';
@@ -51,7 +50,7 @@ const PolicyResponse = z
  * idle, gap, cap and quiet hours but goes through the normal delivery path (feed + webhook).
  */
 export function proactiveRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
-  const { store } = ctx;
+  const { conversations } = ctx;
   const scheduler = () => {
     if (!ctx.scheduler) throw new CharbridgeError('PROACTIVE_UNAVAILABLE', 'Proactive messages are not running on this server', { status: 503 });
     return ctx.scheduler;
@@ -76,7 +75,7 @@ export function proactiveRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
     app.get(
       '/conversations/:id/proactive',
       { schema: { tags: ['proactive'], summary: 'The effective proactive policy of a conversation', security, params: IdParams, response: { 200: PolicyResponse, ...errorResponses } } },
-      async (req) => view((await visibleConversation(store, callerOf(req), req.params.id)).id),
+      async (req) => view((await conversations.get(callerOf(req), req.params.id)).id),
     );
 
     app.patch(
@@ -92,17 +91,8 @@ export function proactiveRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
         },
       },
       async (req) => {
-        const conv = await visibleConversation(store, callerOf(req), req.params.id);
-        const current = (await store.proactive.get(conv.id))!;
-        const { enabled, ...policy } = req.body;
-        const merged: Record<string, unknown> = { ...current.policy };
-        for (const [k, v] of Object.entries(policy)) {
-          if (v === undefined) continue;
-          if (v === null && k !== 'quietHours') delete merged[k];
-          else merged[k] = v;
-        }
-        await store.proactive.setSettings(conv.id, { ...(enabled !== undefined ? { enabled } : {}), policy: merged });
-        await scheduler().reschedule(conv.id);
+        const conv = await conversations.get(callerOf(req), req.params.id);
+        await scheduler().updatePolicy(conv.id, req.body);
         return view(conv.id);
       },
     );
@@ -119,7 +109,7 @@ export function proactiveRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
         },
       },
       async (req) => {
-        const conv = await visibleConversation(store, callerOf(req), req.params.id);
+        const conv = await conversations.get(callerOf(req), req.params.id);
         const r = await scheduler().sendNow(conv.id);
         if (!r.sent) throw new ConflictError(`Nothing was sent: ${r.reason}`, 'PROACTIVE_NOT_SENT');
         return { sessionId: conv.id, sent: true as const, message: { id: r.message.id, content: r.message.content, sentAt: r.message.createdAt } };

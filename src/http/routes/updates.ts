@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { visibleConversation } from '../../services/access.js';
 import type { Update } from '../../store/index.js';
 import { callerOf } from '../auth.js';
 import { errorResponses, intParam, MessageSchema, security } from '../schemas.js';
@@ -52,11 +51,11 @@ function view(u: Update): z.output<typeof UpdateSchema> {
 }
 
 /**
- * Seed 000's polling endpoint: what the key did not get in a response (async replies, async
- * failures, proactive messages), in order. `wait` sleeps on the store's in-process notifier.
+ * The polling endpoint: what the key did not get in a response (async replies, async failures,
+ * proactive messages), in order. `wait` long-polls until an entry arrives.
  */
 export function updateRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
-  const { store } = ctx;
+  const { updates } = ctx;
   return async (app) => {
     app.get(
       '/updates',
@@ -70,37 +69,23 @@ export function updateRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
         },
       },
       async (req, reply) => {
-        const caller = callerOf(req);
         const q = req.query;
-        const conversationId = q.sessionId === undefined ? undefined : (await visibleConversation(store, caller, q.sessionId)).id;
-        const query = {
-          apiKeyId: caller.isAdmin ? null : caller.keyId,
-          conversationId,
-          afterId: q.cursor === undefined ? undefined : Number(q.cursor),
-          since: q.since === undefined ? undefined : new Date(q.since).toISOString(),
-          limit: q.limit,
-        };
-        const until = Date.now() + (q.wait ?? 0) * 1000;
         const gone = new AbortController();
         const onClose = () => gone.abort();
         reply.raw.once('close', onClose);
-        const mine = (u: Update) =>
-          (query.apiKeyId === null || u.apiKeyId === query.apiKeyId) && (conversationId === undefined || u.conversationId === conversationId);
-        let page: Awaited<ReturnType<typeof store.updates.list>>;
+        let page: Awaited<ReturnType<typeof updates.read>>;
         try {
-          for (let afterId = query.afterId; ; ) {
-            const left = until - Date.now();
-            // Subscribe before reading, so an update appended during the read still wakes us.
-            const stop = new AbortController();
-            const woke = left > 0 ? store.updates.waitFor(mine, left, AbortSignal.any([stop.signal, gone.signal])) : Promise.resolve(false);
-            page = await store.updates.list({ ...query, afterId });
-            if (page.updates.length > 0 || left <= 0 || gone.signal.aborted) {
-              stop.abort();
-              break;
-            }
-            afterId = page.cursor;
-            if (!(await woke)) break; // timed out (or the client left): answer empty, with the cursor so far
-          }
+          page = await updates.read(
+            callerOf(req),
+            {
+              sessionId: q.sessionId,
+              afterId: q.cursor === undefined ? undefined : Number(q.cursor),
+              since: q.since === undefined ? undefined : new Date(q.since).toISOString(),
+              limit: q.limit,
+              waitMs: (q.wait ?? 0) * 1000,
+            },
+            gone.signal,
+          );
         } finally {
           reply.raw.off('close', onClose);
         }

@@ -4,7 +4,7 @@
  * runtime, with Discord's limits scaled down so a test runs in milliseconds, not seconds.
  */
 import { createDiscordAdapter, type DiscordAdapter, type DiscordConfig, type DiscordTuning } from '../../../adapters/discord/index.js';
-import { ProactiveScheduler, proactiveCommand, DeliveryRouter } from '../../../src/scheduler/index.js';
+import { ProactiveScheduler, DeliveryRouter } from '../../../src/scheduler/index.js';
 import type { InboundMessage, ReplyEvent } from '../../../src/core/types.js';
 import type { EngineConfig } from '../../../src/engine/index.js';
 import { startFakeDiscord, type FakeDiscord, type FakeDiscordOptions } from '../../fakes/discord.js';
@@ -65,14 +65,15 @@ export async function startDiscord(o: {
   concurrency?: number;
   start?: boolean;
 } = {}): Promise<Setup> {
-  let scheduler: ProactiveScheduler | undefined;
   const handled: InboundMessage[] = [];
   const modelDoneAt = new Map<string, number>();
   const h = await startHarness({
     config: { adminUserIds: [`discord:${operator.id}`], ...o.engine },
-    hooks: { afterMessage: (c, ch, m) => scheduler?.afterMessage(c, ch, m) ?? Promise.resolve() },
-    engine: { commands: [proactiveCommand(() => scheduler)] },
     ...(o.concurrency ? { concurrency: o.concurrency } : {}),
+  });
+  const delivery = new DeliveryRouter();
+  const scheduler = ProactiveScheduler.attach({ engine: h.engine, store: h.store, clock: h.clock, log: h.log, target: delivery }, {
+    defaults: { minIdleMinutes: 60, minGapMinutes: 120, dailyCap: 3, maxUnanswered: 5 },
   });
   const fake = await startFakeDiscord({ retryAfterHeader: 'exact', ...o.fake, limits: { ...SCALED_LIMITS, ...o.fake?.limits } });
   const adapter = createDiscordAdapter(
@@ -85,9 +86,7 @@ export async function startDiscord(o: {
       tuning: { ...SCALED_TUNING, ...o.tuning },
     },
   );
-  scheduler = new ProactiveScheduler(h.engine, new DeliveryRouter([adapter]), {
-    defaults: { minIdleMinutes: 60, minGapMinutes: 120, dailyCap: 3, maxUnanswered: 5 },
-  });
+  delivery.addAdapters([adapter]);
   if (o.start !== false) await adapter.start();
   let closed = false;
   return {

@@ -1,0 +1,40 @@
+import type { CharbridgeError } from '../core/errors.js';
+import type { Character, ChatType, Conversation, MessageKind, StoredMessage, TokenUsage } from '../core/types.js';
+import type { Payer, UserInput } from './pipeline.js';
+import type { ReplyStream } from './reply-stream.js';
+
+/** A turn the HTTP API or the scheduler asks for, in a known (or about to be created) conversation. */
+export interface TurnRequest {
+  source: 'api' | 'scheduler';
+  /** The conversation, or how to create it once the turn is admitted (a new API session). */
+  conversation: Conversation | (() => Promise<Conversation>);
+  character: Character;
+  chatType: ChatType;
+  userName: string;
+  /** The user's message; absent for proactive turns. */
+  user?: UserInput | undefined;
+  /** The API key whose per-minute limit and credits apply. */
+  payer?: Payer | undefined;
+  replyKind?: Extract<MessageKind, 'assistant' | 'proactive'>;
+  instruction?: string | undefined;
+  accept?: ((text: string) => boolean) | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+export type TurnResult =
+  | { ok: true; message: StoredMessage; usage: TokenUsage; model: string; userMessage: StoredMessage | undefined }
+  | { ok: true; message: null; discarded: string; usage: TokenUsage; model: string; userMessage: StoredMessage | undefined }
+  | { ok: false; error: CharbridgeError; userMessage: StoredMessage | undefined };
+
+/** A turn the engine has taken on. */
+export interface StartedTurn {
+  /** The turn's events as they happen (start, delta…, done | error). */
+  stream: ReplyStream;
+  /**
+   * Resolves with the conversation once limits and credits let the turn through (a new session
+   * exists from then on); rejects with the refusal (429, 402) otherwise.
+   */
+  admitted: Promise<Conversation>;
+  /** Settles when the turn has been persisted; a refusal resolves `{ ok: false }`. */
+  result: Promise<TurnResult>;
+}

@@ -1,0 +1,49 @@
+import type { Clock } from '../core/clock.js';
+import type { Engine } from '../engine/index.js';
+import type { Logger } from '../log.js';
+import type { Store } from '../store/index.js';
+import { Authenticator } from './access.js';
+import { ApiKeyService } from './api-keys.js';
+import { CharacterService } from './characters.js';
+import { ChatService } from './chat.js';
+import { ConversationService } from './conversations.js';
+import { UpdateFeed } from './updates.js';
+
+export { Authenticator, adminCaller, keyCaller, type Caller } from './access.js';
+export { ApiKeyService } from './api-keys.js';
+export { CharacterService } from './characters.js';
+export { ChatService, type ChatRequest, type ChatReply, type ChatTurn, type ChatOutcome } from './chat.js';
+export { ConversationService, apiGroupChatKey, metadataOf, HISTORY_LIMIT, type ConversationMetadata } from './conversations.js';
+export { UpdateFeed } from './updates.js';
+
+/** The logic every HTTP API shares, one instance each per server. */
+export interface Services {
+  access: Authenticator;
+  chat: ChatService;
+  conversations: ConversationService;
+  characters: CharacterService;
+  updates: UpdateFeed;
+  apiKeys: ApiKeyService;
+}
+
+export interface ServiceParts {
+  store: Store;
+  engine: Engine;
+  log: Logger;
+  clock: Clock;
+  adminApiKey: string | undefined;
+  ssrfAllowHosts: readonly string[];
+  defaultCharacter: string;
+}
+
+/** Build the services over one store and engine. */
+export function createServices(p: ServiceParts): Services {
+  return {
+    access: new Authenticator(p.store, p.adminApiKey),
+    chat: new ChatService({ store: p.store, engine: p.engine, log: p.log, clock: p.clock, ssrfAllowHosts: p.ssrfAllowHosts }),
+    conversations: new ConversationService(p.store, p.engine),
+    characters: new CharacterService(p.store, p.defaultCharacter),
+    updates: new UpdateFeed(p.store),
+    apiKeys: new ApiKeyService(p.store, p.ssrfAllowHosts),
+  };
+}
