@@ -1,0 +1,10 @@
+export type { Card, CardAsset, CardFormat, CardImage, CardV2Json, CardV3Json, CharacterBook, LorebookEntry } from './types.js';
+export { CardError, isCardError, type CardErrorCode } from './errors.js';
+export { newCard, parseCard, parseCardText, toCardV2Json, toCardV3Json } from './card-json.js';
+export { readCardFile, writeCardJson, type ReadCard } from './card-file.js';
+export { readCardPng, writeCardPng } from './card-png.js';
+export { embeddedPath, readCharx, writeCardCharx, MAX_CHARX_UNPACKED_BYTES, type CharxContents, type WriteCardCharxOptions } from './charx.js';
+export { encodePng, encodeTextChunk, readPngChunks, readPngTexts, setPngTexts, type PngChunk, type PngText } from './png.js';
+export { placeholderAvatar, placeholderColour } from './placeholder.js';
+export { sniffImage } from './image.js';
+export { expandMacros, macroCharName, type MacroContext } from './macros.js';
