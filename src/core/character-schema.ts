@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * The character card schema (seed 001's bounds), shared by the preset loader and the HTTP API
+ * The character card schema (the TuringMate characters API's bounds), shared by the preset loader and the HTTP API
  * so both reject the same things with the same messages.
  */
 const len = (field: string, min: number, max: number) =>

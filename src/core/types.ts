@@ -38,7 +38,7 @@ export interface InboundMessage {
 
 export type Gender = 'male' | 'female' | 'non-binary' | 'other';
 
-/** A character card: seed 001's fields plus what roleplay users expect of cards. */
+/** A character card: the TuringMate characters API's fields plus what roleplay users expect of cards. */
 export interface Character {
   id: string;
   slug: string;

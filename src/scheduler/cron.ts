@@ -2,11 +2,17 @@ import cron from 'node-cron';
 import { ConfigError } from '../core/errors.js';
 import type { Logger } from '../log.js';
 
+export interface CronHooks {
+  /** A run was due while the previous one was still going, and was skipped. */
+  overlap?(): void;
+}
+
 /**
  * The only importer of node-cron. Runs `job` on a five- or six-field (seconds) schedule with
- * node-cron's overlap prevention on, so a slow tick is never run twice at once.
+ * node-cron's overlap prevention on, so a slow tick is never run twice at once; node-cron's own
+ * messages go to our logger.
  */
-export function startCron(expression: string, job: () => Promise<unknown>, log: Logger, name = 'proactive'): { stop(): Promise<void> } {
+export function startCron(expression: string, job: () => Promise<unknown>, log: Logger, name = 'proactive', hooks: CronHooks = {}): { stop(): Promise<void> } {
   if (!cron.validate(expression)) {
     throw new ConfigError(`Invalid configuration:\n  PROACTIVE_CRON: "${expression}" is not a cron expression (five fields, or six with seconds first, e.g. "*/15 * * * *").`);
   }
@@ -19,8 +25,21 @@ export function startCron(expression: string, job: () => Promise<unknown>, log: 
         log.error({ err, job: name }, 'scheduled job failed');
       }
     },
-    { name, noOverlap: true },
+    {
+      name,
+      noOverlap: true,
+      logger: {
+        info: (m) => log.debug({ job: name }, m),
+        warn: (m) => log.debug({ job: name }, m),
+        error: (m, err) => log.error({ err: err ?? m, job: name }, 'cron error'),
+        debug: (m) => log.trace?.({ job: name }, String(m)),
+      },
+    },
   );
+  task.on('execution:overlap', () => {
+    log.debug({ job: name }, 'previous run still going; this one is skipped');
+    hooks.overlap?.();
+  });
   return {
     stop: async () => {
       await task.stop();

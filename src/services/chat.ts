@@ -10,7 +10,7 @@ import type { Store } from '../store/index.js';
 import { visibleCharacter, visibleConversation, type Caller } from './access.js';
 import { IdempotencyGate } from './idempotency.js';
 
-/** Credits a turn costs: seed 000's pricing, one for text and two with an image. */
+/** Credits a turn costs, as the TuringMate chat API prices them: one for text, two with an image. */
 export const TEXT_COST = 1;
 export const IMAGE_COST = 2;
 
@@ -44,7 +44,7 @@ export interface ChatRequest {
   /** How the character addresses the user; 'User' by default. */
   userName?: string | undefined;
   /**
-   * Who wrote this message (seed 003's userId), stored on it; in group conversations the model
+   * Who wrote this message (the user/group chat API's userId), stored on it; in group conversations the model
    * sees `name: text`, so several speakers stay apart exactly as on the platforms.
    */
   author?: { id: string; name: string } | undefined;

@@ -10,11 +10,11 @@ import type { Store, WebhookDelivery } from '../store/index.js';
 
 export interface WebhookSenderOptions {
   ssrfAllowHosts: readonly string[];
-  /** Attempts per delivery (seed: 3). */
+  /** Attempts per delivery (TuringMate's webhooks promise 3). */
   maxAttempts?: number;
   /** First retry delay; doubles each attempt (exponential backoff). */
   backoffMs?: number;
-  /** Per-attempt timeout (seed: 10 s). */
+  /** Per-attempt timeout (TuringMate's webhooks promise 10 s). */
   timeoutMs?: number;
   /** Resolve a host to its addresses (tests may pin it); defaults to the system resolver. */
   resolve?: (host: string) => Promise<string[]>;

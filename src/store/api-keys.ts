@@ -31,7 +31,7 @@ export interface ApiKeyPatch {
   webhookSecret?: string | null;
   webhookDisabled?: boolean;
   disabled?: boolean;
-  /** The character seed 003's `preset: "default"` means for this key; null → the global default. */
+  /** The character the user/group chat API's `preset: "default"` means for this key; null → the global default. */
   defaultCharacterId?: string | null;
 }
 

@@ -104,7 +104,7 @@ export function slugify(name: string): string {
 
 export type CharacterOwnership = 'all' | 'mine' | 'public' | 'presets';
 
-/** Filters of the character list (seed 001's query parameters). */
+/** Filters of the character list (the characters API's query parameters). */
 export interface CharacterListQuery {
   /** Whose "mine" it is: an API key id, or 'admin'. */
   viewerId: string;

@@ -28,10 +28,10 @@ export interface ConversationListQuery {
   ownerId?: string | undefined;
   platform?: Platform | undefined;
   characterId?: string | undefined;
-  /** Only conversations updated strictly after this ISO time (seed 002's `since`). */
+  /** Only conversations updated strictly after this ISO time (the bot chat API's `since`). */
   updatedAfter?: string | undefined;
   /**
-   * Only conversations whose metadata has these top-level values (seed 003's userId/groupId);
+   * Only conversations whose metadata has these top-level values (the user/group chat API's userId/groupId);
    * null matches a missing or null value.
    */
   metadata?: Record<string, string | null> | undefined;

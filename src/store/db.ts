@@ -17,7 +17,7 @@ export async function openDatabase(path: string): Promise<DB> {
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
-  // Two processes on one file (the proactive issue's case) wait for each other instead of failing.
+  // Two processes on one file (a CLI beside the server) wait for each other instead of failing.
   sqlite.pragma('busy_timeout = 5000');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
   await migrate(db);

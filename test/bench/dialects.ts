@@ -4,7 +4,7 @@ import { percentile, ms, ratio, timeEach } from './stats.js';
 import { startApi } from '../http/helpers.js';
 
 /**
- * What a seed dialect adds on top of v1: each dialect's sync round trip and SSE time to first
+ * What a chat API dialect adds on top of v1: each dialect's sync round trip and SSE time to first
  * token (first text delta) over real HTTP, against v1's own figures in the same run (the floor). The dialects are
  * thin envelopes over the same chat service, so the ratios should sit near 1×.
  */
@@ -38,21 +38,21 @@ export async function benchDialects(): Promise<Record<string, string | number>> 
         convOf: (j) => j.sessionId,
         isContent: (data) => data.startsWith('{"type":"content"'),
       },
-      'seed 002': {
+      'bot chat API': {
         path: '/api/v1/chat/aria/message',
         stream: '/api/v1/chat/aria/stream',
         body: (i, conv) => ({ message: `hello ${i}`, ...(conv ? { conversationId: conv } : {}) }),
         convOf: (j) => j.data.conversationId,
         isContent: (data) => data.startsWith('{"type":"delta"'),
       },
-      'seed 003': {
+      'user/group chat API': {
         path: '/api/chat',
         stream: '/api/chat/stream',
         body: (i) => ({ message: `hello ${i}`, userId: `u${((i % SESSIONS) + SESSIONS) % SESSIONS}` }),
         convOf: (j) => j.data.conversationId,
         isContent: (data) => data.startsWith('{"type":"content"'),
       },
-      'seed 004': {
+      'agent chat API': {
         path: '/v1/api/chat/aria',
         stream: '/v1/api/chat/aria',
         body: (i, conv, stream) => ({ message: `hello ${i}`, ...(conv ? { conversationId: conv } : {}), ...(stream ? { stream: true } : {}) }),

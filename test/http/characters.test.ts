@@ -12,7 +12,7 @@ beforeAll(async () => {
 });
 afterAll(() => h.close());
 
-describe('characters (seed 001)', () => {
+describe('characters', () => {
   it('creates a character owned by the key, with 201 and the whole card', async () => {
     const res = await h.call('POST', '/api/v1/characters', { key: a.key, body: validCharacter({ description: 'A friendly AI companion', age: 30 }) });
     expect(res.statusCode).toBe(201);
@@ -24,7 +24,7 @@ describe('characters (seed 001)', () => {
     expect(got.json()).toEqual(c);
   });
 
-  it('lists presets, public and own characters with seed 001 pagination', async () => {
+  it('lists presets, public and own characters with page-numbered pagination', async () => {
     const res = await h.call('GET', '/api/v1/characters', { key: b.key });
     expect(res.statusCode).toBe(200);
     const body = res.json();

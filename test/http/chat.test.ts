@@ -13,7 +13,7 @@ afterAll(() => h.close());
 const chat = (key: string, body: Record<string, unknown>, headers?: Record<string, string>) =>
   h.call('POST', '/api/v1/chat', { key, body, ...(headers ? { headers } : {}) });
 
-describe('POST /api/v1/chat, sync (seed 000)', () => {
+describe('POST /api/v1/chat, sync', () => {
   it('answers with sessionId, message and credits, and continues the session', async () => {
     const k = await h.newKey({ credits: 10 });
     const first = await chat(k.key, { characterId: 'preset_aria', message: 'What do you think about space exploration?', mode: 'sync' });

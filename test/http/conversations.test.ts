@@ -25,7 +25,7 @@ async function session(key: string, messages: string[], characterId = 'aria'): P
   return sessionId!;
 }
 
-describe('GET /api/v1/conversations/:id (seed 000 history)', () => {
+describe('GET /api/v1/conversations/:id (history)', () => {
   it('pages backwards with before, oldest first within the page', async () => {
     const id = await session(a.key, ['one', 'two', 'three']);
     const page1 = await h.call('GET', `/api/v1/conversations/${id}?limit=4`, { key: a.key });

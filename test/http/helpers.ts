@@ -71,7 +71,7 @@ export async function startApi(opts: { env?: Record<string, string>; clock?: Clo
   };
 }
 
-/** A character body that passes every bound of seed 001. */
+/** A character body that passes every bound of the characters API. */
 export function validCharacter(over: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     name: 'Alex',

@@ -191,7 +191,7 @@ describe('chat over real HTTP', () => {
 });
 
 describe('errors over real HTTP', () => {
-  it('every validation bound of seed 001 and the list parameters', async () => {
+  it('every validation bound of the characters API and the list parameters', async () => {
     const k = await h.newKey();
     const create = async (over: Json) => (await api('POST', '/api/v1/characters', { key: k.key, body: validCharacter(over) })).status;
     const bounds: Array<[Json, number]> = [

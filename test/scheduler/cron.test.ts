@@ -8,17 +8,30 @@ describe('cron', () => {
     let runs = 0;
     let concurrent = 0;
     let maxConcurrent = 0;
-    const task = startCron('* * * * * *', async () => {
-      runs++;
-      maxConcurrent = Math.max(maxConcurrent, ++concurrent);
-      await new Promise((r) => setTimeout(r, 1500));
-      concurrent--;
-    }, testLogger());
+    let finish!: () => void;
+    const slowRun = new Promise<void>((r) => (finish = r));
+    let overlapped!: () => void;
+    const skipped = new Promise<void>((r) => (overlapped = r));
+    const task = startCron(
+      '* * * * * *',
+      async () => {
+        runs++;
+        maxConcurrent = Math.max(maxConcurrent, ++concurrent);
+        await slowRun;
+        concurrent--;
+      },
+      testLogger(),
+      'test',
+      { overlap: overlapped },
+    );
     try {
-      await expect.poll(() => runs, { timeout: 5000, interval: 50 }).toBeGreaterThanOrEqual(1);
-      await new Promise((r) => setTimeout(r, 1200));
+      // The first run holds on until node-cron has refused to start the next one beside it.
+      await skipped;
+      finish();
+      await expect.poll(() => runs, { timeout: 5000, interval: 20 }).toBeGreaterThanOrEqual(2);
       expect(maxConcurrent).toBe(1);
     } finally {
+      finish();
       await task.stop();
     }
   });

@@ -15,7 +15,7 @@ import { conversationIdField, dialectScope, messageText, streamTurn, type Dialec
 
 const tags = ['Agent chat API'];
 
-/** The seed's error names; a client switching on `name` always lands on one of these five. */
+/** This API's error names; a client switching on `name` always lands on one of these five. */
 type ErrorName = 'ValidationError' | 'UnauthorizedError' | 'NotFoundError' | 'RateLimitError' | 'ServerError';
 
 /**
@@ -82,7 +82,7 @@ const format: StreamFormat = {
 export function agentRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
   const { chat, characters } = ctx;
 
-  /** The agent, or the seed's own 404 message. */
+  /** The agent, or this API's own 404 message. */
   async function agentOf(caller: Caller, slug: string): Promise<Character> {
     try {
       return await characters.get(caller, slug);

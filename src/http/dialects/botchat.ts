@@ -43,7 +43,7 @@ const chatErrors = {
   503: ErrorBody.describe('MODEL_UNAVAILABLE: no model backend reachable; nothing charged'),
 } as const;
 
-/** The seed's envelope; "character" is "bot" in this dialect's vocabulary. */
+/** This API's envelope; "character" is "bot" in its vocabulary. */
 const render = (e: DialectError) => ({
   success: false as const,
   error:

@@ -80,7 +80,7 @@ export const roleOf = (m: StoredMessage): 'user' | 'assistant' => (m.role === 'u
 
 /**
  * The message text every dialect requires: a string of 1–20000 characters after trimming.
- * `label` is how the dialect names it in errors ("message", or seed 004's "Message field").
+ * `label` is how the dialect names it in errors ("message", or the agent chat API's "Message field").
  */
 export function messageText(label = 'message') {
   return z

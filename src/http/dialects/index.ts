@@ -8,9 +8,9 @@ import { qqChatRoutes, qqConversationRoutes } from './qqbot.js';
 export { apiGroupChatKey } from './qqbot.js';
 
 /**
- * The seed-compatible dialects (seeds 002–004) beside v1, each an encapsulated plugin with its
+ * The other chat APIs (bot chat, user/group chat, agent chat) beside v1, each an encapsulated plugin with its
  * own prefix, so each has its own auth hook, error envelope and 404 — and an unknown path under
- * `/api/v1` keeps v1's shape (seed 003's 404s are scoped to `/api/chat` and `/api/conversations`).
+ * `/api/v1` keeps v1's shape (the user/group chat API's 404s are scoped to `/api/chat` and `/api/conversations`).
  */
 export async function registerDialects(app: FastifyInstance, ctx: HttpContext): Promise<void> {
   const api = app.withTypeProvider<ZodTypeProvider>();

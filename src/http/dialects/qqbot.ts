@@ -20,7 +20,7 @@ export { apiGroupChatKey } from '../../services/conversations.js';
 
 const tags = ['User and group chat API'];
 
-/** Our codes in the seed's vocabulary: a character is a "preset", an unreachable model a "channel". */
+/** Our codes in this API's vocabulary: a character is a "preset", an unreachable model a "channel". */
 const CODES: Record<string, string> = { CHARACTER_NOT_FOUND: 'PRESET_NOT_FOUND', MODEL_UNAVAILABLE: 'CHANNEL_UNAVAILABLE' };
 
 const render = (e: DialectError) => ({

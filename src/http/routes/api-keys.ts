@@ -42,7 +42,7 @@ const PatchBody = z
       .max(200, 'defaultCharacterId must be at most 200 characters')
       .nullable()
       .optional()
-      .describe('Character (id or slug, visible to the key) that seed 003\'s preset "default" means; null → DEFAULT_CHARACTER'),
+      .describe('Character (id or slug, visible to the key) that the user/group chat API\'s preset "default" means; null → DEFAULT_CHARACTER'),
   })
   .strict();
 

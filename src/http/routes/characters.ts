@@ -10,7 +10,7 @@ import type { HttpContext } from '../context.js';
 
 const nullableText = z.string().nullable();
 
-/** What a list shows per character: seed 001's fields plus what a picker needs. */
+/** What a list shows per character: the TuringMate characters API's fields plus what a picker needs. */
 export const CharacterSummarySchema = z
   .object({
     id: z.string(),
@@ -83,7 +83,7 @@ function toPatch(body: UpdateCharacter): Partial<CharacterInput> {
   return out as Partial<CharacterInput>;
 }
 
-/** Seed 001: list, create, read, update and delete characters, within the caller's tenancy. */
+/** The TuringMate characters API: list, create, read, update and delete characters, within the caller's tenancy. */
 export function characterRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
   const { characters } = ctx;
   return async (app) => {

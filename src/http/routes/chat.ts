@@ -64,7 +64,7 @@ type Stored = { kind: 'reply'; body: SyncBody } | { kind: 'accepted'; body: Asyn
 
 const syncBody = (r: ChatReply): SyncBody => ({ sessionId: r.sessionId, message: r.message, credits: r.credits });
 
-/** Seed 000's chat endpoint: sync JSON, async 202 + updates feed, or an SSE stream. */
+/** The TuringMate chat endpoint: sync JSON, async 202 + updates feed, or an SSE stream. */
 export function chatRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
   const { chat } = ctx;
 

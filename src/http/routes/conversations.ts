@@ -53,7 +53,7 @@ const Summary = z.object({
 const shorten = (s: string | null) => (s === null ? null : s.length > PREVIEW_CHARS ? `${s.slice(0, PREVIEW_CHARS - 1)}…` : s);
 
 /**
- * Seed 000's history plus list, delete and clear. Tenants see their own API sessions; the admin
+ * The TuringMate conversation history, plus list, delete and clear. Tenants see their own API sessions; the admin
  * sees every conversation, platform ones included.
  */
 export function conversationRoutes(ctx: HttpContext): FastifyPluginAsyncZod {

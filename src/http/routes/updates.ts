@@ -5,7 +5,7 @@ import { callerOf } from '../auth.js';
 import { errorResponses, intParam, MessageSchema, security } from '../schemas.js';
 import type { HttpContext } from '../context.js';
 
-/** The longest a long-poll may wait (seconds), as the issue sets it. */
+/** The longest a long-poll may wait (seconds): long enough to save requests, short enough for proxies. */
 export const MAX_WAIT_S = 30;
 
 const Query = z.object({

@@ -1,4 +1,4 @@
-/** Seed 004 (agent-slug chat) at /v1/api/chat/{slug}, read like the seed's curl examples. */
+/** The agent chat API at /v1/api/chat/{slug}, read like its documentation's curl examples. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { echoResponder } from '../../fakes/openai.js';
 import { validCharacter } from '../helpers.js';
@@ -121,7 +121,7 @@ describe('errors: {"data":null,"error":{"name","message","details"}}', () => {
 });
 
 describe('tenant isolation across dialects', () => {
-  it("another tenant's agent is not found; a conversation is the key's in v1 and seed 003, a 404 for other keys", async () => {
+  it("another tenant's agent is not found; a conversation is the key's in v1 and the user/group chat API, a 404 for other keys", async () => {
     const a = await tenantWithAgent();
     const b = await h.newKey();
     expect((await agentChat(b.key, 'support-agent', { message: 'hi' })).body.error.message).toBe("Agent with slug 'support-agent' not found");

@@ -1,4 +1,4 @@
-/** Seed 002 (bot-id chat) at /api/v1/chat/{botId}/…, read like the seed's own examples. */
+/** The bot chat API at /api/v1/chat/{botId}/…, read like its documentation's examples. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { echoResponder } from '../../fakes/openai.js';
 import { validCharacter } from '../helpers.js';
@@ -178,7 +178,7 @@ describe('errors', () => {
 });
 
 describe('tenant isolation across dialects', () => {
-  it('a seed 002 conversation is the key\'s v1 session, and a 404 for every other key', async () => {
+  it('a bot chat conversation is the key\'s v1 session, and a 404 for every other key', async () => {
     const a = await h.newKey();
     const b = await h.newKey();
     const conv = (await message(a.key, 'aria', { message: 'private' })).body.data.conversationId;
@@ -191,7 +191,7 @@ describe('tenant isolation across dialects', () => {
     expect((await h.json('GET', '/api/v1/chat/aria/conversations', { key: b.key })).body.data.pagination.total).toBe(0);
     // A v1 session continues here too: one conversation, whichever API is asked.
     const session = (await h.json('POST', '/api/v1/chat', { key: a.key, body: { characterId: 'aria', message: 'from v1' } })).body.sessionId;
-    expect((await message(a.key, 'aria', { message: 'from seed 002', conversationId: session })).body.data.conversationId).toBe(session);
+    expect((await message(a.key, 'aria', { message: 'from the bot chat API', conversationId: session })).body.data.conversationId).toBe(session);
     const secret = (await h.json('POST', '/api/v1/characters', { key: a.key, body: validCharacter({ name: 'Secret Bot' }) })).body;
     expect((await message(b.key, secret.id, { message: 'hi' })).body.error.code).toBe('BOT_NOT_FOUND');
   });

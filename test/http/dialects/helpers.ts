@@ -15,7 +15,7 @@ export interface LiveApi extends ApiHarness {
   base: string;
   /** The app's clock: every stored timestamp reads it, tests move it by hand. */
   clock: ManualClock;
-  /** A request as a seed's client sends it: `Authorization: Bearer <key>` (or none when key is null) and a JSON body. */
+  /** A request as these APIs' clients send it: `Authorization: Bearer <key>` (or none when key is null) and a JSON body. */
   send(method: string, path: string, o?: { key?: string | null; body?: unknown; headers?: Record<string, string> }): Promise<Response>;
   /** send() and the parsed JSON body, with the status. */
   json(method: string, path: string, o?: { key?: string | null; body?: unknown; headers?: Record<string, string> }): Promise<{ status: number; body: Json; headers: Headers }>;

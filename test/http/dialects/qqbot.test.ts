@@ -1,4 +1,4 @@
-/** Seed 003 (the QQ-bot plugin's API) at /api/chat and /api/conversations, read like the seed's examples. */
+/** The user/group chat API of QQ-bot plugins at /api/chat and /api/conversations, read like its documentation's examples. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiGroupChatKey } from '../../../src/http/dialects/index.js';
 import { echoResponder } from '../../fakes/openai.js';
@@ -18,7 +18,7 @@ const seen = () => (h.fake.requests.at(-1)?.body.messages as Json[]).filter((m) 
 const systemPrompt = () => String(h.fake.requests.at(-1)?.body.messages[0].content);
 
 describe('POST /api/chat', () => {
-  it("answers the seed's example with response, conversationId and usage; a group is one shared conversation", async () => {
+  it("answers the documentation's example with response, conversationId and usage; a group is one shared conversation", async () => {
     const k = await h.newKey();
     const res = await chat(k.key, { message: 'Hello, how are you?', userId: '123456789', groupId: '987654321', preset: 'default' });
     expect(res.status).toBe(200);
