@@ -52,7 +52,7 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.en
     return values.help ? 0 : 64;
   }
   const config = loadConfig(env);
-  const store = await openStore(config.databasePath);
+  const store = await openStore(config.store.url);
   try {
     switch (command) {
       case 'create': {

@@ -23,7 +23,7 @@ export interface PlatformContext {
  */
 export function createPlatformAdapters({ config, engine, log, store }: PlatformContext): PlatformAdapter[] {
   const adapters: PlatformAdapter[] = [];
-  if (config.telegram) adapters.push(createTelegramAdapter(config.telegram, { handler: engine, log, tuning: { stopTimeoutMs: config.shutdownTimeoutMs } }));
+  if (config.telegram) adapters.push(createTelegramAdapter(config.telegram, { handler: engine, log, tuning: { stopTimeoutMs: config.runtime.shutdownTimeoutMs } }));
   if (config.discord) {
     adapters.push(
       createDiscordAdapter(config.discord, {
@@ -35,10 +35,10 @@ export function createPlatformAdapters({ config, engine, log, store }: PlatformC
           const url = c?.profilePhotoUrl ?? c?.avatar;
           return url && /^https?:\/\//.test(url) ? url : undefined;
         },
-        tuning: { stopTimeoutMs: config.shutdownTimeoutMs },
+        tuning: { stopTimeoutMs: config.runtime.shutdownTimeoutMs },
       }),
     );
   }
-  if (config.slack) adapters.push(createSlackAdapter(config.slack, { handler: engine, log, tuning: { stopTimeoutMs: config.shutdownTimeoutMs } }));
+  if (config.slack) adapters.push(createSlackAdapter(config.slack, { handler: engine, log, tuning: { stopTimeoutMs: config.runtime.shutdownTimeoutMs } }));
   return adapters;
 }

@@ -57,16 +57,16 @@ export interface RuntimeOverrides {
  * `main.ts` calls this with the environment; end-to-end tests call it with fakes' addresses.
  */
 export async function startRuntime(config: Config, overrides: RuntimeOverrides = {}): Promise<Runtime> {
-  const log = overrides.log ?? createLogger({ level: config.logLevel, secrets: config.secrets });
+  const log = overrides.log ?? createLogger({ level: config.runtime.logLevel, secrets: config.secrets });
   const clock = overrides.clock ?? systemClock;
-  const store = await openStore(config.databasePath, clock);
+  const store = await openStore(config.store.url, clock);
   await loadPresets(store, overrides.presetDir ?? defaultPresetDir(), log);
   const model = overrides.model ?? createModel(config.model, log);
   const engine = createEngine({ store, model, clock, log, config: engineConfigFrom(config), modelConcurrency: config.model.concurrency });
   // Proactive messages: platform conversations through their adapter, API ones to the updates
   // feed and the key's webhook (an outbox drained by the webhook sender). The scheduler is
   // attached before the adapters exist, so their command menus include `/proactive`.
-  const webhooks = new WebhookSender(store, clock, log.child({ component: 'webhooks' }), { ssrfAllowHosts: config.ssrfAllowHosts });
+  const webhooks = new WebhookSender(store, clock, log.child({ component: 'webhooks' }), { ssrfAllowHosts: config.http.ssrfAllowHosts });
   const delivery = new DeliveryRouter(overrides.apiTarget ?? new ApiProactiveTarget(store, webhooks));
   const scheduler = ProactiveScheduler.attach({ engine, store, clock, log, target: delivery }, { defaults: config.proactive });
   const adapters = overrides.adapters?.({ config, engine, log, store }) ?? [];
@@ -76,13 +76,13 @@ export async function startRuntime(config: Config, overrides: RuntimeOverrides =
     engine,
     log,
     clock,
-    adminApiKey: config.adminApiKey,
-    ssrfAllowHosts: config.ssrfAllowHosts,
-    defaultCharacter: config.defaultCharacter,
+    adminApiKey: config.http.adminApiKey,
+    ssrfAllowHosts: config.http.ssrfAllowHosts,
+    defaultCharacter: config.engine.defaultCharacter,
   });
   const rawRoutes = adapters.flatMap((a) => a.routes?.() ?? []);
   const app = await buildApp({ config, log, services, rawRoutes, scheduler });
-  await app.listen({ port: config.port, host: config.host });
+  await app.listen({ port: config.http.port, host: config.http.host });
   const addr = app.server.address();
   const url = typeof addr === 'object' && addr ? `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}` : String(addr);
   for (const a of adapters) {
@@ -112,7 +112,7 @@ export async function startRuntime(config: Config, overrides: RuntimeOverrides =
       await webhooks.stop();
       engine.stopAccepting();
       await Promise.allSettled(adapters.map((a) => a.stop()));
-      const drained = await engine.drain(config.shutdownTimeoutMs);
+      const drained = await engine.drain(config.runtime.shutdownTimeoutMs);
       if (!drained) log.warn({ inFlight: engine.inFlightCount }, 'shutdown deadline reached with turns still running');
       await app.close();
       await store.close();

@@ -12,17 +12,10 @@ import { answerCommand } from './interactions.js';
 import { ChannelSurface, deliverReply, sendText, type ChannelSurfaceDeps, type OutboundDeps } from './outbound.js';
 import { DiscordTransport, retryAfterMs, type DcAutocomplete, type DcCommand, type DcInteraction, type DcMessage } from './transport.js';
 import { CharacterWebhooks } from './webhooks.js';
+import type { DiscordConfig } from './config.js';
 
-/** The `config.discord` section (src/config.ts), restated so adapters import only src/core. */
-export interface DiscordConfig {
-  token: string;
-  /** Another REST origin (the test fake, a proxy): `http://host:port` or `…/api`. */
-  apiUrl?: string | undefined;
-  /** Register commands in these guilds only (instant updates) instead of globally. */
-  guildIds?: string[] | undefined;
-  /** Speak through per-character webhooks (name and avatar); needs Manage Webhooks. */
-  characterWebhooks?: boolean | undefined;
-}
+/** `config.discord`: the discord module's own schema (./config.ts). */
+export type { DiscordConfig } from './config.js';
 
 /** Timings and limits. Defaults are Discord's; tests scale them down. */
 export interface DiscordTuning {

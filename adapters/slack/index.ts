@@ -26,18 +26,12 @@ import {
 import { toMrkdwn } from './mrkdwn.js';
 import { DEFAULT_PACING, MESSAGE_LIMIT, SlackOutbound, STREAM_LIMIT } from './outbound.js';
 import { retryAfterMs, SlackTransport, slackErrorCode, type RespondFn, type RetryPolicy, type SlackCommand, type SlackMessageEvent } from './transport.js';
+import type { SlackConfig } from './config.js';
 
-/** `config.slack` (src/config.ts), restated so adapters import only src/core. */
-export interface SlackAdapterConfig {
-  botToken: string;
-  /** `xapp-…` → Socket Mode. */
-  appToken?: string | undefined;
-  /** Without an app token → HTTP events at /slack/events, checked with this secret. */
-  signingSecret?: string | undefined;
-  /** Web API base (the test fake); Slack's own when unset. */
-  apiUrl?: string | undefined;
-  command: string;
-}
+/** `config.slack`: the slack module's own schema (./config.ts). */
+export type { SlackConfig } from './config.js';
+/** The name the adapter used before the schema owned it. */
+export type SlackAdapterConfig = SlackConfig;
 
 /** Timings and limits. Defaults are Slack's; tests scale them down. */
 export interface SlackTuning {

@@ -12,16 +12,10 @@ import { OrderedByKey } from '../shared/ordered.js';
 import { toInbound, type BotIdentity } from './inbound.js';
 import { DraftSupport, deliverReply, sendText, type OutboundDeps, type ReplyTarget } from './outbound.js';
 import { retryAfterMs, TelegramTransport, type TgUpdate } from './transport.js';
+import { telegramConfigSchema, type TelegramConfig } from './config.js';
 
-/** The `config.telegram` section (src/config.ts), restated so adapters import only src/core. */
-export interface TelegramConfig {
-  token: string;
-  /** A self-hosted Bot API server (or the test fake); a bare origin. */
-  apiRoot?: string | undefined;
-  /** Set → webhook mode, served by our HTTP server at this URL's path. */
-  webhookUrl?: string | undefined;
-  webhookSecret?: string | undefined;
-}
+/** `config.telegram`: the telegram module's own schema (./config.ts). */
+export type { TelegramConfig } from './config.js';
 
 /** Timings and limits. Defaults are Telegram's; tests scale them down. */
 export interface TelegramTuning {
@@ -111,7 +105,8 @@ class TelegramBot implements TelegramAdapter {
     private readonly config: TelegramConfig,
     private readonly deps: TelegramAdapterDeps,
   ) {
-    if (config.webhookUrl && !config.webhookSecret) throw new Error('Telegram webhook mode needs TELEGRAM_WEBHOOK_SECRET');
+    // The schema holds the rules (a webhook needs its secret), for programmatic callers too.
+    telegramConfigSchema.parse(config);
     this.tuning = { ...TELEGRAM_TUNING, ...deps.tuning };
     this.log = deps.log.child?.({ platform: 'telegram' }) ?? deps.log;
     this.now = deps.now ?? Date.now;

@@ -27,12 +27,12 @@ export { CLEARED_TEXT, REFUSAL_TEXT, commandMenu } from './commands/index.js';
 /** The engine's slice of the configuration. */
 export function engineConfigFrom(cfg: Config): EngineConfig {
   return {
-    adminUserIds: cfg.adminUserIds,
-    defaultCharacter: cfg.defaultCharacter,
+    adminUserIds: cfg.engine.adminUserIds,
+    defaultCharacter: cfg.engine.defaultCharacter,
     userPerMin: cfg.limits.userPerMin,
     groupPerMin: cfg.limits.groupPerMin,
     apiKeyPerMin: cfg.limits.apiKeyPerMin,
-    contextTokens: cfg.limits.contextTokens,
+    contextTokens: cfg.model.contextTokens,
     maxTokens: cfg.model.maxTokens,
     eventLeaseMs: 120_000,
   };

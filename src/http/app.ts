@@ -37,7 +37,7 @@ export interface HttpDeps {
 export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.log.child({ component: 'http' }) as unknown as FastifyBaseLogger,
-    bodyLimit: deps.config.maxBodyBytes,
+    bodyLimit: deps.config.http.maxBodyBytes,
     trustProxy: true,
     // Router-level refusals (bad URL encoding, over-long path parameters) get the one error shape too.
     frameworkErrors: (err, _req, reply) => {

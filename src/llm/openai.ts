@@ -6,8 +6,8 @@ import { systemClock } from '../core/clock.js';
 import type { ModelChunk, ModelClient, ModelRequest } from './model.js';
 
 export interface OpenAIModelConfig {
-  apiKey: string | undefined;
-  baseURL: string | undefined;
+  apiKey?: string | undefined;
+  baseURL?: string | undefined;
   model: string;
   timeoutMs: number;
   maxRetries: number;

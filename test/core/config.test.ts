@@ -5,8 +5,8 @@ import { ConfigError } from '../../src/core/errors.js';
 describe('config', () => {
   it('starts with no configuration at all: defaults and the offline model', () => {
     const c = loadConfig({});
-    expect(c.port).toBe(3000);
-    expect(c.databasePath).toBe('data/charbridge.db');
+    expect(c.http.port).toBe(3000);
+    expect(c.store.url).toBe('data/charbridge.db');
     expect(c.model.offline).toBe(true);
     expect(c.limits).toMatchObject({ userPerMin: 10, groupPerMin: 30, apiKeyPerMin: 60 });
     expect(c.telegram).toBeUndefined();

@@ -38,9 +38,9 @@ export async function startApi(opts: { env?: Record<string, string>; clock?: Clo
     engine: h.engine,
     log: h.log,
     clock: h.clock,
-    adminApiKey: config.adminApiKey,
-    ssrfAllowHosts: config.ssrfAllowHosts,
-    defaultCharacter: config.defaultCharacter,
+    adminApiKey: config.http.adminApiKey,
+    ssrfAllowHosts: config.http.ssrfAllowHosts,
+    defaultCharacter: config.engine.defaultCharacter,
   });
   const { chat } = services;
   const app = await buildApp({ config, log: h.log, services });
