@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { Character, ChatType, Conversation, StoredMessage } from '../core/types.js';
 import type { MessageRepo } from '../store/index.js';
 import { countTokens, TOKENS_PER_IMAGE, TOKENS_PER_MESSAGE, type ContentPart, type ModelMessage } from '../llm/index.js';
@@ -26,16 +27,31 @@ export interface BuiltContext {
 const FIRST_PAGE = 32;
 const MAX_PAGE = 512;
 
-const systemPromptCache = new Map<string, { text: string; tokens: number }>();
+/**
+ * Characters' system prompts and their token counts, built once per (character version, user
+ * name, chat type): tokenizing a long card on every turn is the costliest part of building a
+ * context. Least recently used prompts go first; an edited card has a new `updatedAt`, so a
+ * stale prompt is never reused.
+ */
+export class PromptCache {
+  private readonly prompts = new LRUCache<string, { text: string; tokens: number }>({ max: 2000 });
 
-function cachedSystemPrompt(c: Character, userName: string, chatType: ChatType) {
+  get(key: string) {
+    return this.prompts.get(key);
+  }
+
+  set(key: string, value: { text: string; tokens: number }): void {
+    this.prompts.set(key, value);
+  }
+}
+
+function cachedSystemPrompt(cache: PromptCache, c: Character, userName: string, chatType: ChatType) {
   const key = `${c.id}|${c.updatedAt}|${userName}|${chatType}`;
-  let hit = systemPromptCache.get(key);
+  let hit = cache.get(key);
   if (!hit) {
     const text = buildSystemPrompt(c, { userName, chatType });
     hit = { text, tokens: countTokens(text) + TOKENS_PER_MESSAGE };
-    if (systemPromptCache.size > 2000) systemPromptCache.clear();
-    systemPromptCache.set(key, hit);
+    cache.set(key, hit);
   }
   return hit;
 }
@@ -45,9 +61,9 @@ function cachedSystemPrompt(c: Character, userName: string, chatType: ChatType) 
  * all under `budgetTokens`. Reads history newest-first in growing pages and stops at the first
  * message that would not fit, so the cost is O(window), not O(history).
  */
-export async function buildContext(messages: MessageRepo, input: ContextInput): Promise<BuiltContext> {
+export async function buildContext(messages: MessageRepo, input: ContextInput, cache: PromptCache = new PromptCache()): Promise<BuiltContext> {
   const { character: c, conversation: conv } = input;
-  const system = cachedSystemPrompt(c, input.userName, input.chatType);
+  const system = cachedSystemPrompt(cache, c, input.userName, input.chatType);
   const post = buildPostHistory(c, input.userName);
   const tail: ModelMessage[] = [];
   let used = system.tokens;

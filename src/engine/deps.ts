@@ -4,6 +4,7 @@ import type { Logger } from '../log.js';
 import type { ModelClient } from '../llm/index.js';
 import type { Store } from '../store/index.js';
 import type { NoticeGate, RateLimits, Semaphore } from './limits.js';
+import type { PromptCache } from './context.js';
 
 /** What the engine needs from the configuration. */
 export interface EngineConfig {
@@ -43,4 +44,5 @@ export interface EngineDeps {
   /** One notice per limited key and window. */
   notices: NoticeGate;
   listeners: MessageListener[];
+  prompts: PromptCache;
 }

@@ -6,6 +6,7 @@ import type { Store } from '../store/index.js';
 import type { EngineConfig, EngineDeps } from './deps.js';
 import { Engine, type EngineOptions } from './engine.js';
 import { MemoryRateLimits, NoticeGate, Semaphore, type RateLimits } from './limits.js';
+import { PromptCache } from './context.js';
 
 export { Engine, type EngineOptions } from './engine.js';
 export type { EngineConfig, MessageListener, StoredMessageEvent } from './deps.js';
@@ -53,6 +54,7 @@ export function createEngine(
     modelSlots: new Semaphore(parts.modelConcurrency ?? 8),
     notices: new NoticeGate(),
     listeners: [],
+    prompts: new PromptCache(),
   };
   return new Engine(deps, opts);
 }

@@ -26,7 +26,7 @@ export const respond: Step = async (ctx) => {
     current: userMessage,
     instruction: ctx.instruction,
     budgetTokens: config.contextTokens,
-  });
+  }, ctx.deps.prompts);
 
   ctx.out.push({ type: 'start', conversationId: conv.id, characterId: character.id, characterName: character.name });
   const release = await ctx.deps.modelSlots.acquire();
