@@ -9,7 +9,7 @@ import type { InboundMessage, ReplyEvent } from './core/types.js';
 import { createLogger, type Logger } from './log.js';
 import { openStore, type Store } from './store/index.js';
 import { createModel, type ModelClient } from './llm/index.js';
-import { createEngine, engineConfigFrom, type Engine } from './engine/index.js';
+import { createEngine, engineConfigFrom, MemoryRateLimits, type Engine } from './engine/index.js';
 import { buildApp } from './http/app.js';
 import { loadPresets } from './presets.js';
 import { DeliveryRouter, ProactiveScheduler, startCron, type ProactiveTarget } from './scheduler/index.js';
@@ -62,7 +62,8 @@ export async function startRuntime(config: Config, overrides: RuntimeOverrides =
   const store = await openStore(config.store.url, clock);
   await loadPresets(store, overrides.presetDir ?? defaultPresetDir(), log);
   const model = overrides.model ?? createModel(config.model, log);
-  const engine = createEngine({ store, model, clock, log, config: engineConfigFrom(config), modelConcurrency: config.model.concurrency });
+  const limits = new MemoryRateLimits();
+  const engine = createEngine({ store, model, clock, log, limits, config: engineConfigFrom(config), modelConcurrency: config.model.concurrency });
   // Proactive messages: platform conversations through their adapter, API ones to the updates
   // feed and the key's webhook (an outbox drained by the webhook sender). The scheduler is
   // attached before the adapters exist, so their command menus include `/proactive`.
@@ -76,6 +77,8 @@ export async function startRuntime(config: Config, overrides: RuntimeOverrides =
     engine,
     log,
     clock,
+    limits,
+    apiKeyPerMin: config.limits.apiKeyPerMin,
     adminApiKey: config.http.adminApiKey,
     ssrfAllowHosts: config.http.ssrfAllowHosts,
     defaultCharacter: config.engine.defaultCharacter,

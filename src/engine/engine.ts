@@ -57,10 +57,11 @@ export class Engine implements MessageHandler {
       ignoreBots,
       dedupe,
       resolveConversation,
-      commandStep(this.commands),
       engagement,
-      unsupportedMedia,
+      // Commands count against the per-user limit too: a command answer is a message as well.
       limit,
+      commandStep(this.commands),
+      unsupportedMedia,
       persist,
       respond,
     ];
@@ -238,6 +239,11 @@ export class Engine implements MessageHandler {
 
   get inFlightCount(): number {
     return this.tasks.size;
+  }
+
+  /** What the engine is doing right now: turns in flight, model calls running and waiting. */
+  stats(): { inFlight: number; modelActive: number; modelQueued: number } {
+    return { inFlight: this.tasks.size, modelActive: this.deps.modelSlots.active, modelQueued: this.deps.modelSlots.queued };
   }
 
   /** Platform admins, or anyone listed in ADMIN_USER_IDS as `platform:userId`. */

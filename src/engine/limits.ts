@@ -45,26 +45,57 @@ export class NoticeGate {
   }
 }
 
-/** A counting semaphore: the global cap on concurrent model calls. Waiters are served FIFO. */
+/**
+ * The global cap on concurrent model calls, shared fairly: waiters are grouped by owner (an API
+ * key, a chat) and a freed slot goes to the next owner in turn, FIFO within an owner. One key
+ * sending many requests at once waits behind itself, not in front of everyone else.
+ */
 export class Semaphore {
-  private queue: Array<() => void> = [];
+  /** Owners with waiters, in the order they will be served; each with its waiters, FIFO. */
+  private readonly waiting = new Map<string, Array<() => void>>();
   private inUse = 0;
   constructor(private readonly max: number) {}
 
-  async acquire(): Promise<() => void> {
-    if (this.inUse < this.max) this.inUse++;
-    else await new Promise<void>((r) => this.queue.push(r));
+  /** Take a slot for `owner`; resolves with the function that gives it back. */
+  async acquire(owner = ''): Promise<() => void> {
+    if (this.inUse < this.max && this.waiting.size === 0) this.inUse++;
+    else {
+      await new Promise<void>((r) => {
+        const queue = this.waiting.get(owner);
+        if (queue) queue.push(r);
+        else this.waiting.set(owner, [r]);
+      });
+    }
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      const next = this.queue.shift();
-      if (next) next();
-      else this.inUse--;
+      this.handOver();
     };
   }
 
   get active(): number {
     return this.inUse;
+  }
+
+  /** Turns waiting for a slot. */
+  get queued(): number {
+    let n = 0;
+    for (const q of this.waiting.values()) n += q.length;
+    return n;
+  }
+
+  /** A slot came free: the owner first in line gets it, then moves to the back of the line. */
+  private handOver(): void {
+    const first = this.waiting.entries().next();
+    if (first.done) {
+      this.inUse--;
+      return;
+    }
+    const [owner, queue] = first.value;
+    const next = queue.shift()!;
+    this.waiting.delete(owner);
+    if (queue.length) this.waiting.set(owner, queue);
+    next();
   }
 }

@@ -21,6 +21,11 @@ export interface Payer {
   /** The API key row whose credits are charged; null for the admin (unlimited). */
   apiKeyId: string | null;
   cost: number;
+  /**
+   * The turn takes a point of the key's per-minute budget itself (a scheduled turn). An HTTP
+   * request already took its point when it was authenticated.
+   */
+  countsAsRequest?: boolean;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Character, Conversation } from '../core/types.js';
-import { ForbiddenError, NotFoundError, UnauthorizedError } from '../core/errors.js';
+import { ForbiddenError, NotFoundError, RateLimitedError, UnauthorizedError } from '../core/errors.js';
+import type { RateLimits } from '../engine/index.js';
 import type { ApiKey, Store } from '../store/index.js';
 
 /** Owner id of characters and conversations the admin key creates (it has no api_keys row). */
@@ -68,10 +69,17 @@ const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
 /**
  * Who presents a key: the admin (ADMIN_API_KEY, compared in constant time over SHA-256 digests,
  * so lengths do not leak either) or a tenant (looked up by its hash, so the plaintext never
- * touches the database). Anything else is a 401.
+ * touches the database). Anything else is a 401. Every request of a tenant key takes one point
+ * of its per-minute budget, whatever it asks for; over it, a 429. The admin (the operator) is
+ * not limited.
  */
 export class Authenticator {
-  constructor(private readonly store: Store, private readonly adminApiKey: string | undefined) {}
+  constructor(
+    private readonly store: Store,
+    private readonly adminApiKey: string | undefined,
+    private readonly limits: RateLimits,
+    private readonly perMinute: number,
+  ) {}
 
   async callerFor(key: string | undefined): Promise<Caller> {
     if (!key) throw new UnauthorizedError('Missing API key: send it as x-api-key or Authorization: Bearer <key>');
@@ -79,6 +87,8 @@ export class Authenticator {
     const apiKey = key.length <= 512 ? await this.store.apiKeys.findByKey(key) : undefined;
     if (!apiKey) throw new UnauthorizedError('Invalid API key');
     if (apiKey.disabled) throw new UnauthorizedError('This API key is disabled');
+    const r = await this.limits.consume(`apikey:${apiKey.id}`, this.perMinute);
+    if (!r.ok) throw new RateLimitedError(r.retryAfterMs);
     return keyCaller(apiKey);
   }
 }

@@ -1,5 +1,5 @@
 import type { Clock } from '../core/clock.js';
-import type { Engine } from '../engine/index.js';
+import type { Engine, RateLimits } from '../engine/index.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
 import { Authenticator } from './access.js';
@@ -31,6 +31,9 @@ export interface ServiceParts {
   engine: Engine;
   log: Logger;
   clock: Clock;
+  /** The same limits the engine uses, so a key's budget is one budget. */
+  limits: RateLimits;
+  apiKeyPerMin: number;
   adminApiKey: string | undefined;
   ssrfAllowHosts: readonly string[];
   defaultCharacter: string;
@@ -39,7 +42,7 @@ export interface ServiceParts {
 /** Build the services over one store and engine. */
 export function createServices(p: ServiceParts): Services {
   return {
-    access: new Authenticator(p.store, p.adminApiKey),
+    access: new Authenticator(p.store, p.adminApiKey, p.limits, p.apiKeyPerMin),
     chat: new ChatService({ store: p.store, engine: p.engine, log: p.log, clock: p.clock, ssrfAllowHosts: p.ssrfAllowHosts }),
     conversations: new ConversationService(p.store, p.engine),
     characters: new CharacterService(p.store, p.defaultCharacter),

@@ -21,6 +21,18 @@ describe('rate limits', () => {
     expect(h.fake.requests).toHaveLength(2);
   });
 
+  it('counts commands against the per-user limit: their answers are messages too', async () => {
+    h = await startHarness({ config: { userPerMin: 5 } });
+    const results = [];
+    for (let i = 0; i < 15; i++) results.push(await say(h.engine, inbound({ text: '/status' })));
+    expect(results.filter((r) => r.notices.some((n) => n.startsWith('Conversation:'))).length).toBe(5);
+    expect(results.flatMap((r) => r.notices).filter((n) => /too quickly/.test(n))).toHaveLength(1);
+    // Group chatter not addressed to the character costs nobody a message of their budget.
+    const g = { chatId: '-9', chatType: 'group' as const, userId: '3' };
+    for (let i = 0; i < 10; i++) await say(h.engine, inbound({ ...g, text: `chatter ${i}` }));
+    expect((await say(h.engine, inbound({ ...g, mentioned: true, text: 'now you' }))).reply).toBeDefined();
+  });
+
   it('applies the per-group limit across members and an admin-set per-user limit', async () => {
     h = await startHarness({ config: { groupPerMin: 3 } });
     const g = { chatId: '-1', chatType: 'group' as const, mentioned: true };

@@ -3,7 +3,7 @@ import type { InboundMessage } from '../../src/core/types.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { OpenAIModel } from '../../src/llm/index.js';
-import { createEngine, type Engine, type EngineConfig, type EngineOptions, type RateLimits } from '../../src/engine/index.js';
+import { createEngine, MemoryRateLimits, type Engine, type EngineConfig, type EngineOptions, type RateLimits } from '../../src/engine/index.js';
 import { loadPresets } from '../../src/presets.js';
 import { defaultPresetDir } from '../../src/runtime.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../fakes/openai.js';
@@ -30,6 +30,8 @@ export interface Harness {
   fake: FakeOpenAI;
   model: OpenAIModel;
   engine: Engine;
+  /** The engine's rate limits, for services that must share them. */
+  limits: RateLimits;
   clock: Clock;
   log: Logger;
   close(): Promise<void>;
@@ -47,9 +49,10 @@ export async function startHarness(
   const store = await openStore(opts.dbPath ?? ':memory:', clock);
   await loadPresets(store, defaultPresetDir());
   const fake = await startFakeOpenAI();
+  const limits = opts.limits ?? new MemoryRateLimits();
   const model = new OpenAIModel({ apiKey: fake.apiKey, baseURL: fake.baseURL, model: 'fake-model', timeoutMs: 5000, maxRetries: opts.maxRetries ?? 2 }, clock);
   const engine = createEngine(
-    { store, model, clock, log, config: testEngineConfig(opts.config), ...(opts.limits ? { limits: opts.limits } : {}), modelConcurrency: opts.concurrency ?? 8 },
+    { store, model, clock, log, config: testEngineConfig(opts.config), limits, modelConcurrency: opts.concurrency ?? 8 },
     opts.engine,
   );
   return {
@@ -57,6 +60,7 @@ export async function startHarness(
     fake,
     model,
     engine,
+    limits,
     clock,
     log,
     close: async () => {

@@ -10,8 +10,8 @@ export function parseCommand(text: string): { name: string; args: string[] } | n
 }
 
 /**
- * Commands are answered before engagement (an explicit /command is always addressed to us) and
- * never reach the model. `/admin <name> …` runs an admin command; admin-only commands refuse
+ * Commands are answered after the rate limit (an explicit /command is always addressed to us,
+ * and its answer is a message too) and never reach the model. `/admin <name> …` runs an admin command; admin-only commands refuse
  * non-admins clearly. Unknown commands get a hint in DMs and are ignored in groups, where they
  * are likely meant for another bot.
  */

@@ -9,8 +9,9 @@ export function rateLimitText(retryAfterMs: number): string {
 /**
  * Every turn's limits and budgets, in one place. A platform message: per-user and per-group
  * message budgets — over either, the message never reaches the model and the user is told once
- * per window. An API turn: the key's per-minute limit, then its credits are reserved (released
- * again if the turn does not produce a reply), refused with 429 / 402 before any work.
+ * per window. A turn paid by an API key: its credits are reserved (released again if the turn
+ * does not produce a reply), and a scheduled one also takes a point of the key's per-minute
+ * budget (an HTTP request took its point when authenticated); refused with 402 / 429 before any work.
  */
 export const limit: Step = async (ctx, next) => {
   if (ctx.source === 'platform') return limitMessage(ctx as MessageContext, next);
@@ -42,8 +43,10 @@ async function limitMessage(ctx: MessageContext, next: () => Promise<void>): Pro
 
 async function chargePayer(ctx: TurnContext, payer: Payer, next: () => Promise<void>): Promise<void> {
   const { limits, config, store, log } = ctx.deps;
-  const r = await limits.consume(`apikey:${payer.keyId}`, config.apiKeyPerMin);
-  if (!r.ok) throw new RateLimitedError(r.retryAfterMs);
+  if (payer.countsAsRequest) {
+    const r = await limits.consume(`apikey:${payer.keyId}`, config.apiKeyPerMin);
+    if (!r.ok) throw new RateLimitedError(r.retryAfterMs);
+  }
   const { apiKeyId } = payer;
   if (apiKeyId && !(await store.apiKeys.reserve(apiKeyId, payer.cost))) throw new PaymentRequiredError();
   let charged = false;

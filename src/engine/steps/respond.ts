@@ -3,8 +3,16 @@ import { CharbridgeError, ModelError } from '../../core/errors.js';
 import { countTokens } from '../../llm/index.js';
 import { buildContext } from '../context.js';
 import { announce } from '../events.js';
-import type { Step } from '../pipeline.js';
+import type { MessageContext, Step, TurnContext } from '../pipeline.js';
+import { serialKeyFor } from '../scoping.js';
 import { resolved } from '../pipeline.js';
+
+/** Whose share of the model slots a turn uses: its paying key, else its chat. */
+function slotOwner(ctx: TurnContext): string {
+  if (ctx.payer) return `key:${ctx.payer.keyId}`;
+  if (ctx.source === 'platform') return `chat:${(ctx as MessageContext).serialKey}`;
+  return ctx.conversation ? `chat:${serialKeyFor(ctx.conversation)}` : 'chat:';
+}
 
 /** What the user sees when the model fails: short, neutral, never a stack trace. */
 export const MODEL_FAILURE_TEXT = "Sorry, I couldn't come up with a reply just now. Please try again in a moment.";
@@ -29,7 +37,7 @@ export const respond: Step = async (ctx) => {
   }, ctx.deps.prompts);
 
   ctx.out.push({ type: 'start', conversationId: conv.id, characterId: character.id, characterName: character.name });
-  const release = await ctx.deps.modelSlots.acquire();
+  const release = await ctx.deps.modelSlots.acquire(slotOwner(ctx));
   let text = '';
   let usage: TokenUsage = { promptTokens: built.promptTokens, completionTokens: 0, totalTokens: built.promptTokens };
   try {
