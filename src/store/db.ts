@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, type MigrationProvider } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type MigrationProvider } from 'kysely';
 import type { Database } from './schema.js';
 import { sqlDialect, type DialectName, type SqlDialect } from './dialect.js';
 import { migrationsFor } from './migrations/index.js';
@@ -35,12 +35,28 @@ export function connect(url: string): { db: Kysely<any>; dialect: DialectName } 
 export async function openDatabase(url: string): Promise<{ db: DB; dialect: SqlDialect }> {
   const { db, dialect } = connect(url);
   try {
+    if (dialect === 'postgres') {
+      await sql`select 1`.execute(db).catch((err: unknown) => {
+        throw new Error(`Cannot connect to PostgreSQL at ${withoutPassword(url)}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      });
+    }
     await migrate(db, dialect);
   } catch (err) {
     await db.destroy();
     throw err;
   }
   return { db, dialect: sqlDialect(dialect) };
+}
+
+/** The URL as it may appear in an error message: never with its password. */
+function withoutPassword(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'an unparsable postgres URL';
+  }
 }
 
 /** Apply pending migrations; throws with the failing migration's name. */

@@ -7,6 +7,9 @@ import type { UpdateRow } from './schema.js';
 
 export type UpdateKind = 'reply' | 'proactive' | 'error';
 
+/** The lock every append holds until it commits (PostgreSQL), so feed ids commit in id order. */
+export const FEED_APPEND_LOCK = { space: LockSpace.updatesFeed, key: 'append' } as const;
+
 /** One entry of a key's updates feed. */
 export interface Update {
   /** The cursor position of this entry. */
@@ -77,7 +80,7 @@ export class UpdateRepo {
    */
   async append(u: NewUpdate): Promise<Update> {
     const row = await this.db.transaction().execute(async (tx) => {
-      await this.dialect.lock(tx, LockSpace.updatesFeed, 'append');
+      await this.dialect.lock(tx, FEED_APPEND_LOCK.space, FEED_APPEND_LOCK.key);
       return tx
       .insertInto('updates')
       .values({
