@@ -30,9 +30,11 @@ export async function openTestStore(backend: Backend, clock = new ManualClock())
 
 /** One store per backend and test file, opened on first use and closed after the file. */
 const opened = new Map<Backend, Promise<{ store: Store; db: TestDatabase | null; clock: ManualClock }>>();
+let closeRegistered = false;
 
 function sharedStore(backend: Backend) {
-  if (opened.size === 0) {
+  if (!closeRegistered) {
+    closeRegistered = true;
     afterAll(async () => {
       for (const p of opened.values()) {
         const { store, db } = await p;
