@@ -82,19 +82,19 @@ export class UpdateRepo {
     const row = await this.db.transaction().execute(async (tx) => {
       await this.dialect.lock(tx, FEED_APPEND_LOCK.space, FEED_APPEND_LOCK.key);
       return tx
-      .insertInto('updates')
-      .values({
-        api_key_id: u.apiKeyId,
-        conversation_id: u.conversationId,
-        character_id: u.characterId,
-        kind: u.kind,
-        message_id: u.message?.id ?? null,
-        content: u.message?.content ?? null,
-        error_json: u.error ? JSON.stringify(u.error) : null,
-        created_at: u.message?.sentAt ?? new Date(this.clock.now()).toISOString(),
-      })
-      .returningAll()
-      .executeTakeFirstOrThrow();
+        .insertInto('updates')
+        .values({
+          api_key_id: u.apiKeyId,
+          conversation_id: u.conversationId,
+          character_id: u.characterId,
+          kind: u.kind,
+          message_id: u.message?.id ?? null,
+          content: u.message?.content ?? null,
+          error_json: u.error ? JSON.stringify(u.error) : null,
+          created_at: u.message?.sentAt ?? new Date(this.clock.now()).toISOString(),
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
     });
     const update = toUpdate(row);
     this.appended.emit('update', update);
