@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import type { Clock } from '../core/clock.js';
 import { newId } from '../core/ids.js';
 import type { DB } from './db.js';
+import type { SqlDialect } from './dialect.js';
 import type { ApiKeyRow } from './schema.js';
 
 /** An API key as the rest of the code sees it; the secret itself is never stored. */
@@ -69,7 +70,7 @@ function toApiKey(r: ApiKeyRow): ApiKey {
  * released if it fails, so concurrent requests can never overdraw a key.
  */
 export class ApiKeyRepo {
-  constructor(private db: DB, private clock: Clock) {}
+  constructor(private db: DB, private clock: Clock, private dialect: SqlDialect) {}
 
   /** Create a key; the returned `key` is the only time the secret exists outside the caller. */
   async create(input: { name: string; credits?: number | null; webhookUrl?: string | null; webhookSecret?: string | null }): Promise<{ apiKey: ApiKey; key: string }> {
@@ -151,7 +152,7 @@ export class ApiKeyRepo {
   async release(id: string, n: number): Promise<void> {
     await this.db
       .updateTable('api_keys')
-      .set({ credits_used: sql<number>`max(0, credits_used - ${n})` })
+      .set({ credits_used: this.dialect.greatest(sql<number>`credits_used - ${n}`, sql.lit(0)) })
       .where('id', '=', id)
       .execute();
   }

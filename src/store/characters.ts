@@ -4,6 +4,7 @@ import type { Clock } from '../core/clock.js';
 import type { CreateCharacter } from '../core/character-schema.js';
 import { newId } from '../core/ids.js';
 import type { DB } from './db.js';
+import { LockSpace, type SqlDialect } from './dialect.js';
 import type { CharacterRow } from './schema.js';
 
 /** Owner id stored for shipped presets. */
@@ -58,10 +59,6 @@ function toRow(input: Partial<CharacterInput>): Partial<CharacterRow> {
   if (input.canInitiateConversation !== undefined) row.can_initiate = input.canInitiateConversation ? 1 : 0;
   if (input.tags !== undefined) row.tags = JSON.stringify(input.tags);
   return row;
-}
-
-function isUniqueViolation(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'SQLITE_CONSTRAINT_UNIQUE';
 }
 
 /** A validated card (HTTP body or preset file) as the repository's input: absent fields become null. */
@@ -129,7 +126,7 @@ function likePattern(text: string): string {
 
 /** Characters: presets (owner ''), tenant-owned, and public ones. */
 export class CharacterRepo {
-  constructor(private db: DB, private clock: Clock) {}
+  constructor(private db: DB, private clock: Clock, private dialect: SqlDialect) {}
 
   async get(id: string): Promise<Character | undefined> {
     const r = await this.db.selectFrom('characters').selectAll().where('id', '=', id).executeTakeFirst();
@@ -225,39 +222,53 @@ export class CharacterRepo {
     return (await this.get(id))!;
   }
 
-  /** Create a tenant character; the slug is made unique per owner by suffixing -2, -3… */
+  /**
+   * Create a tenant character; the slug is made unique per owner by suffixing -2, -3… Slugs are
+   * picked and inserted under a per-owner lock, so any number of concurrent creates with one name
+   * get distinct slugs; an explicit slug that collides with a just-picked one is retried.
+   */
   async create(input: CharacterInput, ownerId: string): Promise<Character> {
     const now = new Date(this.clock.now()).toISOString();
     const id = newId('char');
-    // Two creates with the same name can pick the same free slug; the unique index refuses the
-    // second, which then picks again instead of failing the request.
-    for (let attempt = 1; ; attempt++) {
-      const slug = await this.uniqueSlug(input.slug ?? slugify(input.name), ownerId);
-      try {
-        await this.db
+    await this.retryOnSlugClash(() =>
+      this.db.transaction().execute(async (tx) => {
+        await this.dialect.lock(tx, LockSpace.characterSlug, ownerId);
+        const slug = await uniqueSlug(tx, input.slug ?? slugify(input.name), ownerId);
+        await tx
           .insertInto('characters')
           .values({ ...({ tags: '[]', is_public: 0, can_initiate: 0 } as Partial<CharacterRow>), ...(toRow(input) as CharacterRow), id, slug, owner_id: ownerId, created_at: now, updated_at: now })
           .execute();
-        return (await this.get(id))!;
-      } catch (err) {
-        if (attempt >= 5 || !isUniqueViolation(err)) throw err;
-      }
-    }
+      }),
+    );
+    return (await this.get(id))!;
   }
 
+  /** Update fields; a new name without an explicit slug re-derives a slug unique for the owner. */
   async update(id: string, patch: Partial<CharacterInput>): Promise<Character | undefined> {
     const now = new Date(this.clock.now()).toISOString();
-    const row = toRow(patch);
+    await this.retryOnSlugClash(() =>
+      this.db.transaction().execute(async (tx) => {
+        const row = toRow(patch);
+        if (patch.name !== undefined && patch.slug === undefined) {
+          const current = await tx.selectFrom('characters').select(['name', 'owner_id']).where('id', '=', id).executeTakeFirst();
+          if (current && current.name !== patch.name) {
+            await this.dialect.lock(tx, LockSpace.characterSlug, current.owner_id);
+            row.slug = await uniqueSlug(tx, slugify(patch.name), current.owner_id, id);
+          }
+        }
+        await tx.updateTable('characters').set({ ...row, updated_at: now }).where('id', '=', id).execute();
+      }),
+    );
+    return this.get(id);
+  }
+
+  /** Run `write` again when the unique (owner, slug) index refused it; other errors propagate. */
+  private async retryOnSlugClash(write: () => Promise<void>): Promise<void> {
     for (let attempt = 1; ; attempt++) {
-      if (patch.name !== undefined && patch.slug === undefined) {
-        const current = await this.get(id);
-        if (current && current.name !== patch.name) row.slug = await this.uniqueSlug(slugify(patch.name), current.ownerId ?? PRESET_OWNER, id);
-      }
       try {
-        await this.db.updateTable('characters').set({ ...row, updated_at: now }).where('id', '=', id).execute();
-        return this.get(id);
+        return await write();
       } catch (err) {
-        if (attempt >= 5 || !isUniqueViolation(err)) throw err;
+        if (attempt >= 5 || !this.dialect.isUniqueViolation(err)) throw err;
       }
     }
   }
@@ -267,20 +278,22 @@ export class CharacterRepo {
     return Number(r.numDeletedRows) > 0;
   }
 
-  private async uniqueSlug(base: string, ownerId: string, exceptId?: string): Promise<string> {
-    const taken = new Set(
-      (
-        await this.db
-          .selectFrom('characters')
-          .select(['slug', 'id'])
-          .where('owner_id', '=', ownerId)
-          .where((eb) => eb.or([eb('slug', '=', base), eb('slug', 'like', `${base}-%`)]))
-          .execute()
-      )
-        .filter((r) => r.id !== exceptId)
-        .map((r) => r.slug),
-    );
-    if (!taken.has(base)) return base;
-    for (let i = 2; ; i++) if (!taken.has(`${base}-${i}`)) return `${base}-${i}`;
-  }
+}
+
+/** `base`, or the first of `base-2`, `base-3`… that `ownerId` has not used (ignoring `exceptId`). */
+async function uniqueSlug(db: DB, base: string, ownerId: string, exceptId?: string): Promise<string> {
+  const taken = new Set(
+    (
+      await db
+        .selectFrom('characters')
+        .select(['slug', 'id'])
+        .where('owner_id', '=', ownerId)
+        .where((eb) => eb.or([eb('slug', '=', base), eb('slug', 'like', `${base}-%`)]))
+        .execute()
+    )
+      .filter((r) => r.id !== exceptId)
+      .map((r) => r.slug),
+  );
+  if (!taken.has(base)) return base;
+  for (let i = 2; ; i++) if (!taken.has(`${base}-${i}`)) return `${base}-${i}`;
 }

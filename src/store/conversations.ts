@@ -1,8 +1,9 @@
-import { sql, type Insertable, type Selectable } from 'kysely';
+import type { Insertable, Selectable } from 'kysely';
 import type { ChatType, Conversation, Platform } from '../core/types.js';
 import type { Clock } from '../core/clock.js';
 import { newId } from '../core/ids.js';
 import type { DB } from './db.js';
+import type { SqlDialect } from './dialect.js';
 import type { ConversationRow } from './schema.js';
 
 export function toConversation(r: Selectable<ConversationRow>): Conversation {
@@ -49,7 +50,7 @@ export interface ConversationSummary extends Conversation {
 
 /** Conversations: platform ones found by their encoded scope key, API ones by id. */
 export class ConversationRepo {
-  constructor(private db: DB, private clock: Clock) {}
+  constructor(private db: DB, private clock: Clock, private dialect: SqlDialect) {}
 
   async get(id: string): Promise<Conversation | undefined> {
     const r = await this.db.selectFrom('conversations').selectAll().where('id', '=', id).executeTakeFirst();
@@ -101,8 +102,7 @@ export class ConversationRepo {
     if (q.characterId !== undefined) base = base.where('character_id', '=', q.characterId);
     if (q.updatedAfter !== undefined) base = base.where('updated_at', '>', q.updatedAfter);
     for (const [field, value] of Object.entries(q.metadata ?? {})) {
-      const path = `$.${field.replace(/[^A-Za-z0-9_]/g, '')}`;
-      base = value === null ? base.where(sql<boolean>`json_extract(metadata, ${path}) is null`) : base.where(sql<boolean>`json_extract(metadata, ${path}) = ${value}`);
+      base = base.where(this.dialect.jsonFieldIs('conversations.metadata', field.replace(/[^A-Za-z0-9_]/g, ''), value));
     }
     const count = await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
     const rows = await base

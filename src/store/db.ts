@@ -1,36 +1,98 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect, type MigrationProvider } from 'kysely';
+import pg from 'pg';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type MigrationProvider } from 'kysely';
 import type { Database } from './schema.js';
-import { migrations } from './migrations/index.js';
+import { sqlDialect, type DialectName, type SqlDialect } from './dialect.js';
+import { migrationsFor } from './migrations/index.js';
 
 export type DB = Kysely<Database>;
 
+/** `postgres://…` and `postgresql://…` select PostgreSQL; anything else is a SQLite file path. */
+export function isPostgresUrl(url: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(url);
+}
+
 /**
- * Open (creating if needed) the SQLite database in WAL mode and bring its schema up to date.
- * This is the only file that imports better-sqlite3. `:memory:` gives tests a private database.
+ * Open the database `url` names without migrating it: a `pg` pool for a PostgreSQL URL, else
+ * the SQLite file (or `:memory:`) in WAL mode. This is the only file that imports better-sqlite3
+ * or pg; tests use it for administrative connections too.
  */
-export async function openDatabase(path: string): Promise<DB> {
-  if (path !== ':memory:' && !path.startsWith('file:')) mkdirSync(dirname(path), { recursive: true });
-  const sqlite = new SQLite(path);
+export function connect(url: string): { db: Kysely<any>; dialect: DialectName } {
+  if (isPostgresUrl(url)) return { db: new Kysely<any>({ dialect: new PostgresDialect({ pool: postgresPool(url) }) }), dialect: 'postgres' };
+  if (url !== ':memory:' && !url.startsWith('file:')) mkdirSync(dirname(url), { recursive: true });
+  const sqlite = new SQLite(url);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   // Two processes on one file (a CLI beside the server) wait for each other instead of failing.
   sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
-  await migrate(db);
-  return db;
+  return { db: new Kysely<any>({ dialect: new SqliteDialect({ database: sqlite }) }), dialect: 'sqlite' };
 }
 
-const provider: MigrationProvider = { getMigrations: async () => migrations };
+/** Open (creating if needed) the database and bring its schema up to date. */
+export async function openDatabase(url: string): Promise<{ db: DB; dialect: SqlDialect }> {
+  const { db, dialect } = connect(url);
+  try {
+    if (dialect === 'postgres') {
+      await sql`select 1`.execute(db).catch((err: unknown) => {
+        throw new Error(`Cannot connect to PostgreSQL at ${withoutPassword(url)}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      });
+    }
+    await migrate(db, dialect);
+  } catch (err) {
+    await db.destroy();
+    throw err;
+  }
+  return { db, dialect: sqlDialect(dialect) };
+}
+
+/** The URL as it may appear in an error message: never with its password. */
+function withoutPassword(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'an unparsable postgres URL';
+  }
+}
 
 /** Apply pending migrations; throws with the failing migration's name. */
-export async function migrate(db: Kysely<any>): Promise<void> {
+export async function migrate(db: Kysely<any>, dialect: DialectName = 'sqlite'): Promise<void> {
+  const provider: MigrationProvider = { getMigrations: async () => migrationsFor(dialect) };
   const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
     throw new Error(`Database migration ${failed} failed: ${String(error)}`, { cause: error });
   }
+}
+
+const { builtins } = pg.types;
+
+/** int8 (ids, epoch ms, counts) and numeric (sums of int8) as JS numbers, refusing lossy ones. */
+function exactNumber(text: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) && !(Number.isFinite(n) && text.includes('.'))) {
+    throw new RangeError(`PostgreSQL returned ${text}, which a JavaScript number cannot hold exactly`);
+  }
+  return n;
+}
+
+/**
+ * A pool whose int8/numeric results are numbers, set through the pool's own `types` so no other
+ * pg user in the process is affected. The schema has no timestamp columns (times are ISO text or
+ * epoch ms), so pg's Date parsing never applies.
+ */
+function postgresPool(url: string): pg.Pool {
+  const types = {
+    getTypeParser: (oid: number, format?: 'text' | 'binary') =>
+      oid === builtins.INT8 || oid === builtins.NUMERIC ? exactNumber : pg.types.getTypeParser(oid, format),
+  } as pg.CustomTypesConfig;
+  const pool = new pg.Pool({ connectionString: url, types, application_name: 'charbridge' });
+  // An idle connection the server dropped (restart, failover) is discarded by the pool and the
+  // next query opens a new one; without a listener the 'error' event would end the process.
+  pool.on('error', () => {});
+  return pool;
 }

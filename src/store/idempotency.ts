@@ -24,30 +24,48 @@ export class IdempotencyRepo {
 
   constructor(private db: DB) {}
 
+  /**
+   * Claim `key` for this request, or say what became of it. Race-safe on any number of
+   * connections: the claim is an insert that does nothing when the key exists (so of two
+   * concurrent first requests one gets `new`, the other `pending`, neither an error), and taking
+   * over an expired record is a compare-and-set on the record that was read.
+   */
   async begin(apiKeyId: string, key: string, requestHash: string, now: number): Promise<IdempotencyBegin> {
     await this.pruneOccasionally(now);
-    return this.db.transaction().execute(async (tx) => {
-      const row = await tx
+    const fresh = { request_hash: requestHash, state: 'pending', response_status: null, response_json: null, created_at: now };
+    for (let attempt = 1; attempt <= 5; attempt++) {
+      const inserted = await this.db
+        .insertInto('idempotency_keys')
+        .values({ api_key_id: apiKeyId, key, ...fresh })
+        .onConflict((oc) => oc.columns(['api_key_id', 'key']).doNothing())
+        .executeTakeFirst();
+      if (Number(inserted.numInsertedOrUpdatedRows ?? 0) > 0) return { state: 'new' };
+      const row = await this.db
         .selectFrom('idempotency_keys')
         .selectAll()
         .where('api_key_id', '=', apiKeyId)
         .where('key', '=', key)
         .executeTakeFirst();
-      const stale =
-        row !== undefined &&
-        (row.created_at <= now - IDEMPOTENCY_TTL_MS || (row.state === 'pending' && row.created_at <= now - IDEMPOTENCY_PENDING_LEASE_MS));
-      if (row && !stale) {
-        if (row.request_hash !== requestHash) return { state: 'mismatch' } as const;
-        if (row.state !== 'done') return { state: 'pending' } as const;
-        return { state: 'replay', status: row.response_status ?? 200, response: JSON.parse(row.response_json ?? 'null') as unknown } as const;
+      if (!row) continue; // released between our insert and read: claim it again
+      const stale = row.created_at <= now - IDEMPOTENCY_TTL_MS || (row.state === 'pending' && row.created_at <= now - IDEMPOTENCY_PENDING_LEASE_MS);
+      if (stale) {
+        const taken = await this.db
+          .updateTable('idempotency_keys')
+          .set(fresh)
+          .where('api_key_id', '=', apiKeyId)
+          .where('key', '=', key)
+          .where('state', '=', row.state)
+          .where('created_at', '=', row.created_at)
+          .executeTakeFirst();
+        if (Number(taken.numUpdatedRows) > 0) return { state: 'new' };
+        continue; // someone else took it over first: look again
       }
-      if (row) await tx.deleteFrom('idempotency_keys').where('api_key_id', '=', apiKeyId).where('key', '=', key).execute();
-      await tx
-        .insertInto('idempotency_keys')
-        .values({ api_key_id: apiKeyId, key, request_hash: requestHash, state: 'pending', response_status: null, response_json: null, created_at: now })
-        .execute();
-      return { state: 'new' } as const;
-    });
+      if (row.request_hash !== requestHash) return { state: 'mismatch' };
+      if (row.state !== 'done') return { state: 'pending' };
+      return { state: 'replay', status: row.response_status ?? 200, response: JSON.parse(row.response_json ?? 'null') as unknown };
+    }
+    // Only reachable when the key keeps appearing and vanishing under us; the caller may retry.
+    return { state: 'pending' };
   }
 
   async complete(apiKeyId: string, key: string, status: number, response: unknown): Promise<void> {

@@ -1,6 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
 import { openDatabase, type DB } from './db.js';
+import type { DialectName } from './dialect.js';
 import { CharacterRepo } from './characters.js';
 import { ConversationRepo } from './conversations.js';
 import { MessageRepo } from './messages.js';
@@ -14,6 +15,8 @@ import { ProactiveRepo } from './proactive.js';
 import { WebhookRepo } from './webhooks.js';
 
 export type { DB } from './db.js';
+export { isPostgresUrl } from './db.js';
+export type { DialectName } from './dialect.js';
 export { CharacterRepo, characterInputFrom, slugify, PRESET_OWNER, type CharacterInput } from './characters.js';
 export { ConversationRepo } from './conversations.js';
 export { MessageRepo, type NewMessage } from './messages.js';
@@ -31,6 +34,8 @@ export { ProactiveRepo, type ProactiveRecord, type ProactivePolicyOverrides, typ
 /** Every repository over one database handle. Only `src/store/` touches the database. */
 export interface Store {
   db: DB;
+  /** Which engine `db` talks to; repositories hide the difference, tests and benches report it. */
+  dialect: DialectName;
   characters: CharacterRepo;
   conversations: ConversationRepo;
   messages: MessageRepo;
@@ -45,19 +50,25 @@ export interface Store {
   close(): Promise<void>;
 }
 
-/** @example const store = await openStore(':memory:'); */
-export async function openStore(path: string, clock: Clock = systemClock): Promise<Store> {
-  const db = await openDatabase(path);
+/**
+ * Open the store `url` names and migrate it: a `postgres://` or `postgresql://` URL opens a
+ * PostgreSQL pool; anything else is a SQLite file path (`:memory:` for a private database).
+ * @example const store = await openStore(':memory:');
+ * @example const store = await openStore('postgres://charbridge@db.internal:5432/charbridge');
+ */
+export async function openStore(url: string, clock: Clock = systemClock): Promise<Store> {
+  const { db, dialect } = await openDatabase(url);
   return {
     db,
-    characters: new CharacterRepo(db, clock),
-    conversations: new ConversationRepo(db, clock),
+    dialect: dialect.name,
+    characters: new CharacterRepo(db, clock, dialect),
+    conversations: new ConversationRepo(db, clock, dialect),
     messages: new MessageRepo(db, clock),
     settings: new SettingsRepo(db, clock),
     events: new EventRepo(db),
     usage: new UsageRepo(db, clock),
-    apiKeys: new ApiKeyRepo(db, clock),
-    updates: new UpdateRepo(db, clock),
+    apiKeys: new ApiKeyRepo(db, clock, dialect),
+    updates: new UpdateRepo(db, clock, dialect),
     idempotency: new IdempotencyRepo(db),
     proactive: new ProactiveRepo(db),
     webhooks: new WebhookRepo(db),

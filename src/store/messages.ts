@@ -40,10 +40,14 @@ export interface NewMessage {
 export class MessageRepo {
   constructor(private db: DB, private clock: Clock) {}
 
-  /** Append a message and bump the conversation's counters in one transaction. */
+  /**
+   * Append a message and bump the conversation's counters in one transaction. A message for an
+   * event already stored returns the stored one, even when two appends for it race (the unique
+   * index on `source_event` lets one insert win; the other reads the winner's row).
+   */
   async append(m: NewMessage): Promise<StoredMessage> {
     const now = new Date(this.clock.now()).toISOString();
-    return this.db.transaction().execute(async (tx) => {
+    const stored = await this.db.transaction().execute(async (tx) => {
       if (m.sourceEvent) {
         const seen = await tx.selectFrom('messages').selectAll().where('source_event', '=', m.sourceEvent).executeTakeFirst();
         if (seen) return toMessage(seen);
@@ -63,8 +67,10 @@ export class MessageRepo {
           created_at: now,
           source_event: m.sourceEvent ?? null,
         })
+        .onConflict((oc) => oc.column('source_event').doNothing())
         .returningAll()
-        .executeTakeFirstOrThrow();
+        .executeTakeFirst();
+      if (!row) return undefined;
       const countsForHistory = m.kind !== 'system-notice';
       await tx
         .updateTable('conversations')
@@ -78,6 +84,10 @@ export class MessageRepo {
         .execute();
       return toMessage(row);
     });
+    if (stored) return stored;
+    // Lost the race for this event: the winner has committed (the insert waited for it).
+    const winner = await this.db.selectFrom('messages').selectAll().where('source_event', '=', m.sourceEvent!).executeTakeFirstOrThrow();
+    return toMessage(winner);
   }
 
   /**

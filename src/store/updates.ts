@@ -2,9 +2,13 @@ import { EventEmitter } from 'node:events';
 import type { Selectable } from 'kysely';
 import type { Clock } from '../core/clock.js';
 import type { DB } from './db.js';
+import { LockSpace, type SqlDialect } from './dialect.js';
 import type { UpdateRow } from './schema.js';
 
 export type UpdateKind = 'reply' | 'proactive' | 'error';
+
+/** The lock every append holds until it commits (PostgreSQL), so feed ids commit in id order. */
+export const FEED_APPEND_LOCK = { space: LockSpace.updatesFeed, key: 'append' } as const;
 
 /** One entry of a key's updates feed. */
 export interface Update {
@@ -65,23 +69,33 @@ export class UpdateRepo {
   private readonly appended = new EventEmitter().setMaxListeners(0);
   private stopped = false;
 
-  constructor(private db: DB, private clock: Clock) {}
+  constructor(private db: DB, private clock: Clock, private dialect: SqlDialect) {}
 
+  /**
+   * Add an entry. The cursor is the id, so ids must become visible in id order, or a reader could
+   * move its cursor past an id that commits later and never see that entry. SQLite assigns ids
+   * inside its single write lock, so that holds by itself; on PostgreSQL sequence values are
+   * handed out before commit, so appends take one advisory lock for the length of the insert's
+   * transaction: an id is assigned only after every lower id has committed or rolled back.
+   */
   async append(u: NewUpdate): Promise<Update> {
-    const row = await this.db
-      .insertInto('updates')
-      .values({
-        api_key_id: u.apiKeyId,
-        conversation_id: u.conversationId,
-        character_id: u.characterId,
-        kind: u.kind,
-        message_id: u.message?.id ?? null,
-        content: u.message?.content ?? null,
-        error_json: u.error ? JSON.stringify(u.error) : null,
-        created_at: u.message?.sentAt ?? new Date(this.clock.now()).toISOString(),
-      })
-      .returningAll()
-      .executeTakeFirstOrThrow();
+    const row = await this.db.transaction().execute(async (tx) => {
+      await this.dialect.lock(tx, FEED_APPEND_LOCK.space, FEED_APPEND_LOCK.key);
+      return tx
+        .insertInto('updates')
+        .values({
+          api_key_id: u.apiKeyId,
+          conversation_id: u.conversationId,
+          character_id: u.characterId,
+          kind: u.kind,
+          message_id: u.message?.id ?? null,
+          content: u.message?.content ?? null,
+          error_json: u.error ? JSON.stringify(u.error) : null,
+          created_at: u.message?.sentAt ?? new Date(this.clock.now()).toISOString(),
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+    });
     const update = toUpdate(row);
     this.appended.emit('update', update);
     return update;
@@ -89,7 +103,8 @@ export class UpdateRepo {
 
   /**
    * Entries in cursor order, and the cursor to pass next time. The upper bound is read first,
-   * so an entry appended during the read lands above the returned cursor: no gaps, no repeats.
+   * so an entry appended during the read lands above the returned cursor: no gaps, no repeats
+   * (every id up to the bound has committed, see {@link append}).
    */
   async list(q: UpdateQuery): Promise<{ updates: Update[]; cursor: number }> {
     const top = await this.db.selectFrom('updates').select((eb) => eb.fn.max('id').as('m')).executeTakeFirst();

@@ -69,15 +69,17 @@ export class WebhookRepo {
 
   /** A delivery failed for good; returns true when this failure disabled the key's webhook. */
   async countFailure(apiKeyId: string): Promise<boolean> {
-    await this.db
+    // RETURNING reads this update's own result, so of many concurrent failures exactly one sees
+    // the count reach the threshold.
+    const r = await this.db
       .updateTable('api_keys')
       .set({
         webhook_failures: sql<number>`webhook_failures + 1`,
         webhook_disabled: sql<number>`CASE WHEN webhook_failures + 1 >= ${WEBHOOK_DISABLE_AFTER} THEN 1 ELSE webhook_disabled END`,
       })
       .where('id', '=', apiKeyId)
-      .execute();
-    const r = await this.db.selectFrom('api_keys').select(['webhook_failures', 'webhook_disabled']).where('id', '=', apiKeyId).executeTakeFirst();
+      .returning(['webhook_failures', 'webhook_disabled'])
+      .executeTakeFirst();
     return r?.webhook_disabled === 1 && r.webhook_failures === WEBHOOK_DISABLE_AFTER;
   }
 

@@ -15,6 +15,7 @@ const suites: Array<[string, string, string]> = [
   ['dialects', 'dialects.ts', 'benchDialects'],
   ['discord', 'discord.ts', 'benchDiscord'],
   ['slack', 'slack.ts', 'benchSlack'],
+  ['store', 'store.ts', 'benchStore'],
 ];
 const only = process.argv.slice(2);
 

@@ -37,16 +37,30 @@ export interface Harness {
   close(): Promise<void>;
 }
 
+export interface HarnessOptions {
+  config?: Partial<EngineConfig>;
+  clock?: Clock;
+  limits?: RateLimits;
+  engine?: EngineOptions;
+  maxRetries?: number;
+  concurrency?: number;
+  /** Any URL `openStore` takes: a SQLite path or a `postgres://` URL (e.g. from `pgDatabase()`). */
+  databaseUrl?: string;
+  /** A SQLite file path; the same as `databaseUrl`, kept for existing tests. */
+  dbPath?: string;
+}
+
 /**
- * The real engine over an in-memory SQLite store with the shipped presets, talking through the
- * real openai SDK to the fake OpenAI server on loopback.
+ * The real engine over a store with the shipped presets, talking through the real openai SDK to
+ * the fake OpenAI server on loopback. The store is a private in-memory SQLite database unless
+ * `databaseUrl` says otherwise; with CHARBRIDGE_TEST_STORE=postgres every harness without one
+ * gets a private PostgreSQL database instead (dropped on close), to run engine tests on PostgreSQL.
  */
-export async function startHarness(
-  opts: { config?: Partial<EngineConfig>; clock?: Clock; limits?: RateLimits; engine?: EngineOptions; maxRetries?: number; concurrency?: number; dbPath?: string } = {},
-): Promise<Harness> {
+export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const clock = opts.clock ?? new ManualClock();
   const log = testLogger();
-  const store = await openStore(opts.dbPath ?? ':memory:', clock);
+  const { url, drop } = await harnessDatabase(opts.databaseUrl ?? opts.dbPath);
+  const store = await openStore(url, clock);
   await loadPresets(store, defaultPresetDir());
   const fake = await startFakeOpenAI();
   const limits = opts.limits ?? new MemoryRateLimits();
@@ -67,8 +81,17 @@ export async function startHarness(
       await engine.drain(5000);
       await fake.close();
       await store.close();
+      await drop?.();
     },
   };
+}
+
+async function harnessDatabase(url: string | undefined): Promise<{ url: string; drop?: () => Promise<void> }> {
+  if (url !== undefined) return { url };
+  if (process.env.CHARBRIDGE_TEST_STORE !== 'postgres') return { url: ':memory:' };
+  // Loaded only here: services.ts needs the vitest runner, which benchmarks do not have.
+  const { pgDatabase } = await import('./services.js');
+  return pgDatabase();
 }
 
 let eventSeq = 0;

@@ -1,7 +1,8 @@
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
+import type { SchemaKit } from './portable.js';
 
 /** The first schema: every aggregate the foundation needs, with the indexes its hot paths use. */
-export async function up(db: Kysely<any>): Promise<void> {
+export async function up(db: Kysely<any>, s: SchemaKit): Promise<void> {
   await db.schema
     .createTable('characters')
     .addColumn('id', 'text', (c) => c.primaryKey())
@@ -40,7 +41,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('chat_type', 'text', (c) => c.notNull())
     .addColumn('owner_id', 'text')
     .addColumn('character_id', 'text')
-    .addColumn('context_start_seq', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('context_start_seq', s.int64, (c) => c.notNull().defaultTo(0))
     .addColumn('metadata', 'text')
     .addColumn('message_count', 'integer', (c) => c.notNull().defaultTo(0))
     .addColumn('created_at', 'text', (c) => c.notNull())
@@ -53,7 +54,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   await db.schema
     .createTable('messages')
-    .addColumn('seq', 'integer', (c) => c.primaryKey().autoIncrement())
+    .$call(s.idColumn('seq'))
     .addColumn('id', 'text', (c) => c.notNull().unique())
     .addColumn('conversation_id', 'text', (c) => c.notNull().references('conversations.id').onDelete('cascade'))
     .addColumn('role', 'text', (c) => c.notNull())
@@ -89,14 +90,14 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('platform', 'text', (c) => c.notNull())
     .addColumn('event_id', 'text', (c) => c.notNull())
     .addColumn('state', 'text', (c) => c.notNull())
-    .addColumn('claimed_at', 'integer', (c) => c.notNull())
+    .addColumn('claimed_at', s.epochMs, (c) => c.notNull())
     .addPrimaryKeyConstraint('processed_events_pk', ['platform', 'event_id'])
     .execute();
   await db.schema.createIndex('processed_events_claimed').on('processed_events').column('claimed_at').execute();
 
   await db.schema
     .createTable('usage')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .$call(s.idColumn('id'))
     .addColumn('conversation_id', 'text', (c) => c.notNull())
     .addColumn('character_id', 'text', (c) => c.notNull())
     .addColumn('api_key_id', 'text')
@@ -114,8 +115,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('name', 'text', (c) => c.notNull())
     .addColumn('key_hash', 'text', (c) => c.notNull().unique())
     .addColumn('key_prefix', 'text', (c) => c.notNull())
-    .addColumn('credits', 'integer')
-    .addColumn('credits_used', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('credits', s.int64)
+    .addColumn('credits_used', s.int64, (c) => c.notNull().defaultTo(0))
     .addColumn('webhook_url', 'text')
     .addColumn('webhook_secret', 'text')
     .addColumn('webhook_disabled', 'integer', (c) => c.notNull().defaultTo(0))
@@ -125,7 +126,6 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('created_at', 'text', (c) => c.notNull())
     .addColumn('updated_at', 'text', (c) => c.notNull())
     .execute();
-  void sql;
 }
 
 export async function down(db: Kysely<any>): Promise<void> {

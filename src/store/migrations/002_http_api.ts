@@ -1,13 +1,14 @@
 import type { Kysely } from 'kysely';
+import type { SchemaKit } from './portable.js';
 
 /**
  * HTTP API v1: the updates feed and Idempotency-Key records. The feed is read per key in id
  * order (the cursor), per conversation for `sessionId`, and deleted with its conversation.
  */
-export async function up(db: Kysely<any>): Promise<void> {
+export async function up(db: Kysely<any>, s: SchemaKit): Promise<void> {
   await db.schema
     .createTable('updates')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .$call(s.idColumn('id'))
     .addColumn('api_key_id', 'text', (c) => c.notNull())
     .addColumn('conversation_id', 'text', (c) => c.notNull())
     .addColumn('character_id', 'text', (c) => c.notNull())
@@ -28,7 +29,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('state', 'text', (c) => c.notNull())
     .addColumn('response_status', 'integer')
     .addColumn('response_json', 'text')
-    .addColumn('created_at', 'integer', (c) => c.notNull())
+    .addColumn('created_at', s.epochMs, (c) => c.notNull())
     .addPrimaryKeyConstraint('idempotency_keys_pk', ['api_key_id', 'key'])
     .execute();
   await db.schema.createIndex('idempotency_keys_created').on('idempotency_keys').column('created_at').execute();

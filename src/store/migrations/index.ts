@@ -1,18 +1,44 @@
-import type { Migration } from 'kysely';
+import type { Kysely, Migration } from 'kysely';
+import type { DialectName } from '../dialect.js';
+import { schemaKit, type SchemaKit } from './portable.js';
 import * as m001 from './001_initial.js';
 import * as m002 from './002_http_api.js';
 import * as m003 from './003_proactive.js';
 import * as m004 from './004_webhooks.js';
 import * as m005 from './005_inbox.js';
 
+/** A migration file: `up` gets the column kit for the database it runs on. */
+interface PortableMigration {
+  up(db: Kysely<any>, s: SchemaKit): Promise<void>;
+  down?(db: Kysely<any>): Promise<void>;
+}
+
 /**
  * Every migration, in order. Add a file `NNN_name.ts` and list it here; the Migrator records
  * which ran in `kysely_migration`, so start-up applies only the new ones.
+ *
+ * The same files migrate SQLite and PostgreSQL, so write them portably:
+ * - auto-assigned keys: `.$call(s.idColumn('id'))`, never `.autoIncrement()` (MySQL syntax on PG);
+ * - epoch milliseconds, seq/id references and any count that can pass 2^31: `s.epochMs` /
+ *   `s.int64`, never `'integer'` (32-bit on PostgreSQL);
+ * - booleans stay 0/1 `integer`, JSON stays `text`, times stored as ISO strings stay `text`;
+ * - no engine-specific SQL or types (`sql\`...\``, `jsonb`, `datetime`); if one is unavoidable,
+ *   branch on `s.dialect` and keep both schemas meaning the same;
+ * - a migration that already ran is never edited in a way that changes SQLite's schema: existing
+ *   databases will not run it again.
  */
-export const migrations: Record<string, Migration> = {
+const files: Record<string, PortableMigration> = {
   '001_initial': m001,
   '002_http_api': m002,
   '003_proactive': m003,
   '004_webhooks': m004,
   '005_inbox': m005,
 };
+
+/** The migrations as Kysely's Migrator runs them, bound to one dialect's column kit. */
+export function migrationsFor(dialect: DialectName): Record<string, Migration> {
+  const kit = schemaKit(dialect);
+  return Object.fromEntries(
+    Object.entries(files).map(([name, m]) => [name, { up: (db: Kysely<any>) => m.up(db, kit), ...(m.down ? { down: m.down } : {}) }]),
+  );
+}
