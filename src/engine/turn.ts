@@ -85,6 +85,7 @@ export async function runTurn(deps: EngineDeps, input: TurnInput, out: ReplyStre
   } catch (err) {
     const error = err instanceof CharbridgeError ? err : new ModelError(err instanceof Error ? err.message : String(err), err);
     log.warn({ err: error, code: error.code, conversationId: conv.id, model: model.label }, 'model turn failed');
+    await recordUsage(deps, input, { promptTokens: 0, completionTokens: 0, totalTokens: 0 }, error.code);
     out.push({ type: 'error', text: MODEL_FAILURE_TEXT, error });
     return { ok: false, error, userMessage };
   } finally {
@@ -107,16 +108,27 @@ export async function runTurn(deps: EngineDeps, input: TurnInput, out: ReplyStre
     authorName: character.name,
   });
   await notify(deps, conv, character, message);
-  await store.usage.record({
-    conversationId: conv.id,
-    characterId: character.id,
+  await recordUsage(deps, input, usage, null);
+  out.push({ type: 'done', conversationId: conv.id, message: { id: message.id, content: message.content, sentAt: message.createdAt }, usage });
+  return { ok: true, message, usage, userMessage };
+}
+
+/** One usage row per turn; a failed turn (errorCode set) records no tokens and no credits. */
+async function recordUsage(deps: EngineDeps, input: TurnInput, usage: TokenUsage, errorCode: string | null): Promise<void> {
+  const record = deps.store.usage.record({
+    conversationId: input.conversation.id,
+    characterId: input.character.id,
     apiKeyId: input.apiKeyId ?? null,
     promptTokens: usage.promptTokens,
     completionTokens: usage.completionTokens,
-    credits: input.credits ?? 0,
+    credits: errorCode ? 0 : (input.credits ?? 0),
+    model: input.character.model ?? deps.model.label.replace(/^openai:/, ''),
+    platform: input.conversation.platform,
+    errorCode,
   });
-  out.push({ type: 'done', conversationId: conv.id, message: { id: message.id, content: message.content, sentAt: message.createdAt }, usage });
-  return { ok: true, message, usage, userMessage };
+  if (!errorCode) return record;
+  // Counting a failure must never turn into a second failure of the turn.
+  await record.catch((err: unknown) => deps.log.warn({ err, conversationId: input.conversation.id }, 'could not record a failed turn'));
 }
 
 /** Tell observers about a stored message; their failure never breaks a turn. */

@@ -30,6 +30,8 @@ export interface ConversationListQuery {
   characterId?: string | undefined;
   /** Only conversations updated strictly after this ISO time (seed 002's `since`). */
   updatedAfter?: string | undefined;
+  /** Only conversations updated strictly before this ISO time. */
+  updatedBefore?: string | undefined;
   /**
    * Only conversations whose metadata has these top-level values (seed 003's userId/groupId);
    * null matches a missing or null value.
@@ -100,6 +102,7 @@ export class ConversationRepo {
     if (q.platform !== undefined) base = base.where('platform', '=', q.platform);
     if (q.characterId !== undefined) base = base.where('character_id', '=', q.characterId);
     if (q.updatedAfter !== undefined) base = base.where('updated_at', '>', q.updatedAfter);
+    if (q.updatedBefore !== undefined) base = base.where('updated_at', '<', q.updatedBefore);
     for (const [field, value] of Object.entries(q.metadata ?? {})) {
       const path = `$.${field.replace(/[^A-Za-z0-9_]/g, '')}`;
       base = value === null ? base.where(sql<boolean>`json_extract(metadata, ${path}) is null`) : base.where(sql<boolean>`json_extract(metadata, ${path}) = ${value}`);

@@ -4,6 +4,8 @@ import * as m002 from './002_http_api.js';
 import * as m003 from './003_proactive.js';
 import * as m004 from './004_webhooks.js';
 import * as m005 from './005_inbox.js';
+import * as m006 from './006_usage_details.js';
+import * as m007 from './007_console_sessions.js';
 
 /**
  * Every migration, in order. Add a file `NNN_name.ts` and list it here; the Migrator records
@@ -15,4 +17,6 @@ export const migrations: Record<string, Migration> = {
   '003_proactive': m003,
   '004_webhooks': m004,
   '005_inbox': m005,
+  '006_usage_details': m006,
+  '007_console_sessions': m007,
 };
