@@ -54,6 +54,12 @@ export const envSchema = z.object({
 
   SSRF_ALLOW_HOSTS: list.default([]),
   MAX_BODY_BYTES: int(1024, 50_000_000).default(1_048_576),
+  TRUST_PROXY: z
+    .string()
+    .default('false')
+    .transform((v) => v.trim())
+    .refine((v) => /^[\w.:/]*(\s*,\s*[\w.:/]+)*$/.test(v), 'must be true, false, or the proxies\' addresses (IPs, CIDRs or loopback, comma-separated)'),
+  CONSOLE_SESSION_HOURS: int(1, 24 * 90).default(12),
 
   PROACTIVE_CRON: z.string().min(1).default('*/15 * * * *'),
   PROACTIVE_MIN_IDLE_MINUTES: int(1, 525_600).default(240),
@@ -106,6 +112,13 @@ export interface Config {
   limits: { userPerMin: number; groupPerMin: number; apiKeyPerMin: number; contextTokens: number };
   ssrfAllowHosts: string[];
   maxBodyBytes: number;
+  /**
+   * Which proxies' X-Forwarded-* headers to believe (fastify's trustProxy): none, any, or these
+   * addresses. Decides the client IP and whether a request came over HTTPS.
+   */
+  trustProxy: boolean | string[];
+  /** Lifetime of a web console sign-in. */
+  consoleSessionMs: number;
   proactive: { cron: string; minIdleMinutes: number; minGapMinutes: number; dailyCap: number; maxUnanswered: number };
   telegram: { token: string; apiRoot: string | undefined; webhookUrl: string | undefined; webhookSecret: string | undefined } | undefined;
   discord: { token: string; apiUrl: string | undefined; guildIds: string[]; characterWebhooks: boolean } | undefined;
@@ -177,6 +190,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     ssrfAllowHosts: e.SSRF_ALLOW_HOSTS,
     maxBodyBytes: e.MAX_BODY_BYTES,
+    trustProxy: parseTrustProxy(e.TRUST_PROXY),
+    consoleSessionMs: e.CONSOLE_SESSION_HOURS * 3_600_000,
     proactive: {
       cron: e.PROACTIVE_CRON,
       minIdleMinutes: e.PROACTIVE_MIN_IDLE_MINUTES,
@@ -195,6 +210,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       : undefined,
     secrets,
   };
+}
+
+function parseTrustProxy(v: string): boolean | string[] {
+  if (v === '' || v === 'true' || v === 'false') return v === 'true';
+  return v.split(',').map((s) => s.trim()).filter(Boolean);
 }
 
 function isSecretName(name: string): boolean {

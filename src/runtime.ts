@@ -15,6 +15,7 @@ import { loadPresets } from './presets.js';
 import { DeliveryRouter, ProactiveScheduler, proactiveCommand, startCron, type ProactiveTarget } from './scheduler/index.js';
 import { WebhookSender } from './services/webhooks.js';
 import { ApiProactiveTarget } from './services/proactive-api.js';
+import { storedPlatformStatus } from './services/platform-status.js';
 
 /** Where shipped presets live, relative to this file in both `src/` (tsx) and `dist/src/` (built). */
 export function defaultPresetDir(): string {
@@ -80,7 +81,8 @@ export async function startRuntime(config: Config, overrides: RuntimeOverrides =
   const delivery = new DeliveryRouter(adapters, overrides.apiTarget ?? new ApiProactiveTarget(store, webhooks));
   scheduler = new ProactiveScheduler(engine, delivery, { defaults: config.proactive });
   const rawRoutes = adapters.flatMap((a) => a.routes?.() ?? []);
-  const app = await buildApp({ config, store, engine, log, rawRoutes, scheduler });
+  const platformStatus = storedPlatformStatus(config, store, adapters.map((a) => a.platform));
+  const app = await buildApp({ config, store, engine, log, rawRoutes, scheduler, platformStatus });
   await app.listen({ port: config.port, host: config.host });
   const addr = app.server.address();
   const url = typeof addr === 'object' && addr ? `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}` : String(addr);

@@ -19,6 +19,12 @@ import { apiKeyRoutes } from './routes/api-keys.js';
 import { registerDialects } from './dialects/index.js';
 import { proactiveRoutes } from './routes/proactive.js';
 import type { ProactiveScheduler } from '../scheduler/index.js';
+import type { PlatformStatusSource } from '../core/platform-status.js';
+import { storedPlatformStatus } from '../services/platform-status.js';
+import { registerConsole } from './console/index.js';
+import { usageRoutes } from './routes/usage.js';
+import { platformRoutes } from './routes/platforms.js';
+import type { CallerResolver } from './auth.js';
 
 /** What the HTTP layer needs; route modules receive it (plus the chat service) as an HttpContext. */
 export interface HttpDeps {
@@ -32,6 +38,10 @@ export interface HttpDeps {
   chat?: ChatService;
   /** The proactive scheduler behind `…/proactive` routes. */
   scheduler?: ProactiveScheduler;
+  /** Platform adapters' states for GET /api/v1/platforms; by default the configured platforms as the store knows them. */
+  platformStatus?: PlatformStatusSource;
+  /** The built console (default `dist/console`). */
+  consoleDir?: string;
 }
 
 /**
@@ -43,7 +53,7 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.log.child({ component: 'http' }) as unknown as FastifyBaseLogger,
     bodyLimit: deps.config.maxBodyBytes,
-    trustProxy: true,
+    trustProxy: deps.config.trustProxy,
     // Router-level refusals (bad URL encoding, over-long path parameters) get the one error shape too.
     frameworkErrors: (err, _req, reply) => {
       const { status, body, headers } = toErrorResponse(err, deps.log);
@@ -73,12 +83,15 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
       apiKeyPerMin: deps.config.limits.apiKeyPerMin,
       ssrfAllowHosts: deps.config.ssrfAllowHosts,
     });
-  await registerApi(app, { config: deps.config, store: deps.store, engine: deps.engine, log: deps.log, chat, scheduler: deps.scheduler });
+  const platformStatus = deps.platformStatus ?? storedPlatformStatus(deps.config, deps.store);
+  const ctx: HttpContext = { config: deps.config, store: deps.store, engine: deps.engine, log: deps.log, chat, scheduler: deps.scheduler, platformStatus };
+  const sessions = await registerConsole(app, ctx, { dir: deps.consoleDir });
+  await registerApi(app, ctx, sessions.resolveRequest);
   return app;
 }
 
-/** OpenAPI + docs, then every v1 route module behind the API key hook. */
-async function registerApi(app: FastifyInstance, ctx: HttpContext): Promise<void> {
+/** OpenAPI + docs, then every v1 route module behind the API key hook (which also takes the console's session cookie). */
+async function registerApi(app: FastifyInstance, ctx: HttpContext, consoleSession: CallerResolver): Promise<void> {
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.1.0',
@@ -105,7 +118,7 @@ async function registerApi(app: FastifyInstance, ctx: HttpContext): Promise<void
 
   await app.register(
     async (v1) => {
-      v1.addHook('onRequest', apiKeyHook(ctx.store, ctx.config.adminApiKey));
+      v1.addHook('onRequest', apiKeyHook(ctx.store, ctx.config.adminApiKey, consoleSession));
       const api = v1.withTypeProvider<ZodTypeProvider>();
       await api.register(characterRoutes(ctx));
       await api.register(chatRoutes(ctx));
@@ -113,6 +126,8 @@ async function registerApi(app: FastifyInstance, ctx: HttpContext): Promise<void
       await api.register(updateRoutes(ctx));
       await api.register(apiKeyRoutes(ctx));
       await api.register(proactiveRoutes(ctx));
+      await api.register(usageRoutes(ctx));
+      await api.register(platformRoutes(ctx));
     },
     { prefix: '/api/v1' },
   );

@@ -31,6 +31,11 @@ const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
 export async function authenticate(req: FastifyRequest, store: Store, adminApiKey: string | undefined): Promise<Caller> {
   const key = presentedKey(req);
   if (!key) throw new UnauthorizedError('Missing API key: send it as x-api-key or Authorization: Bearer <key>');
+  return callerForKey(key, store, adminApiKey);
+}
+
+/** The caller a key stands for (the admin, or an enabled tenant key), or 401. */
+export async function callerForKey(key: string, store: Store, adminApiKey: string | undefined): Promise<Caller> {
   if (adminApiKey && timingSafeEqual(digest(key), digest(adminApiKey))) return adminCaller;
   const apiKey = key.length <= 512 ? await store.apiKeys.findByKey(key) : undefined;
   if (!apiKey) throw new UnauthorizedError('Invalid API key');
@@ -38,10 +43,13 @@ export async function authenticate(req: FastifyRequest, store: Store, adminApiKe
   return keyCaller(apiKey);
 }
 
-/** An `onRequest` hook that authenticates every route of the scope it is added to. */
-export function apiKeyHook(store: Store, adminApiKey: string | undefined) {
+/** Another way to authenticate a request that carries no key (the console's session cookie); undefined when it does not apply. */
+export type CallerResolver = (req: FastifyRequest) => Promise<Caller | undefined>;
+
+/** An `onRequest` hook that authenticates every route of the scope it is added to. A presented key always wins over `fallback`. */
+export function apiKeyHook(store: Store, adminApiKey: string | undefined, fallback?: CallerResolver) {
   return async (req: FastifyRequest): Promise<void> => {
-    req.caller = await authenticate(req, store, adminApiKey);
+    req.caller = (fallback && !presentedKey(req) ? await fallback(req) : undefined) ?? (await authenticate(req, store, adminApiKey));
   };
 }
 

@@ -4,6 +4,7 @@ import type { Logger } from '../log.js';
 import type { ChatService } from '../services/chat.js';
 import type { Store } from '../store/index.js';
 import type { ProactiveScheduler } from '../scheduler/index.js';
+import type { PlatformStatusSource } from '../core/platform-status.js';
 
 /**
  * What every route module receives. One ChatService per app, so the v1 routes and the other
@@ -17,4 +18,6 @@ export interface HttpContext {
   chat: ChatService;
   /** The proactive scheduler, for the per-conversation policy routes; absent in tests that don't need it. */
   scheduler?: ProactiveScheduler | undefined;
+  /** The platform adapters' states, for GET /api/v1/platforms. */
+  platformStatus: PlatformStatusSource;
 }

@@ -32,6 +32,13 @@ const HistoryResponse = z
   })
   .describe('ConversationHistory');
 
+const isoTime = (field: string) =>
+  z
+    .string()
+    .max(40, `${field} must be an ISO 8601 time`)
+    .refine((v) => /^\d{4}-\d{2}-\d{2}/.test(v) && !Number.isNaN(Date.parse(v)), `${field} must be an ISO 8601 time`);
+const iso = (v: string | undefined) => (v === undefined ? undefined : new Date(v).toISOString());
+
 const ListQuery = z.object({
   ...pageQuery,
   platform: z
@@ -39,6 +46,8 @@ const ListQuery = z.object({
     .optional()
     .describe('Admin only: filter by platform (api, telegram, discord, slack)'),
   characterId: z.string().max(200).optional().describe('Only conversations with this character'),
+  since: isoTime('since').optional().describe('Only conversations active after this ISO time'),
+  until: isoTime('until').optional().describe('Only conversations last active before this ISO time'),
 });
 
 const Summary = z.object({
@@ -82,6 +91,8 @@ export function conversationRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
           ...(caller.isAdmin ? {} : { ownerId: caller.keyId, platform: 'api' as const }),
           ...(caller.isAdmin && q.platform ? { platform: q.platform } : {}),
           characterId: q.characterId,
+          updatedAfter: iso(q.since),
+          updatedBefore: iso(q.until),
           page: q.page,
           limit: q.limit,
         });
