@@ -34,12 +34,18 @@ export function Playground() {
   const box = useRef<HTMLTextAreaElement>(null);
   const end = useRef<HTMLLIElement>(null);
 
-  const list = characters.data?.characters ?? [];
+  // The picker lists the first 100; a character asked for by URL beyond those is fetched on its own.
+  const [extra, setExtra] = useState<CharacterSummary>();
+  const list = [...(characters.data?.characters ?? []), ...(extra ? [extra] : [])];
   const character = list.find((c) => c.id === characterId || c.slug === characterId);
 
   useEffect(() => {
+    if (!characters.data) return;
     if (!characterId && list[0]) setCharacterId(list[0].id);
-  }, [characters.data]);
+    else if (characterId && !character) {
+      api<CharacterSummary>(`/characters/${encodeURIComponent(characterId)}`).then(setExtra, (err: Error) => setError(err.message));
+    }
+  }, [characters.data, characterId]);
 
   useEffect(() => {
     if (!query.session) return;
