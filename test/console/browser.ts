@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { build } from 'vite';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig } from '../../src/config.js';
@@ -83,3 +83,34 @@ export async function launchBrowser(): Promise<{ context: BrowserContext; close(
     },
   };
 }
+
+/*
+ * What a test asks the page itself. These run in the browser, so they are written as
+ * expressions: the test code is compiled without the DOM's types.
+ */
+
+/** The id of the focused element. */
+export const focusedId = (page: Page) => page.evaluate<string>('document.activeElement ? document.activeElement.id : ""');
+
+/** The cookies page scripts can read (an HttpOnly cookie is not among them). */
+export const scriptCookies = (page: Page) => page.evaluate<string>('document.cookie');
+
+/** How far the page is wider than the window, in CSS pixels (0 or less: no sideways scrolling). */
+export const horizontalOverflow = (page: Page) => page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
+
+/** The status of a GET the page makes with its own cookies. */
+export const pageFetchStatus = (page: Page, path: string) => page.evaluate<number>(`fetch(${JSON.stringify(path)}).then((r) => r.status)`);
+
+/** Start recording each text the newest `selector` element shows, to see a reply grow as it streams. */
+export const recordTexts = (page: Page, selector: string) =>
+  page.evaluate(`(() => {
+    const seen = (window.__seen = []);
+    new MutationObserver(() => {
+      const all = document.querySelectorAll(${JSON.stringify(selector)});
+      const text = all.length ? all[all.length - 1].textContent : '';
+      if (text && seen[seen.length - 1] !== text) seen.push(text);
+    }).observe(document.querySelector('main'), { subtree: true, childList: true, characterData: true });
+  })()`);
+
+/** What `recordTexts` saw, in order. */
+export const recordedTexts = (page: Page) => page.evaluate<string[]>('window.__seen || []');

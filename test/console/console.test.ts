@@ -3,7 +3,22 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { ADMIN_KEY } from '../http/helpers.js';
-import { browserRequired, buildConsole, CHROMIUM, chromiumAvailable, launchBrowser, SCREENSHOTS, startConsoleServer, type ConsoleServer } from './browser.js';
+import {
+  browserRequired,
+  buildConsole,
+  CHROMIUM,
+  chromiumAvailable,
+  focusedId,
+  horizontalOverflow,
+  launchBrowser,
+  pageFetchStatus,
+  recordedTexts,
+  recordTexts,
+  SCREENSHOTS,
+  scriptCookies,
+  startConsoleServer,
+  type ConsoleServer,
+} from './browser.js';
 
 const SKIP_REASON = `Chromium not found at ${CHROMIUM}: the console's browser tests are skipped (install it with "apt-get install -y chromium", or set CHROMIUM_PATH; CHARBRIDGE_REQUIRE_SERVICES=1 makes this a failure)`;
 
@@ -23,7 +38,7 @@ describe.runIf(!chromiumAvailable && browserRequired)('the web console without C
 describe.runIf(chromiumAvailable)('the web console in Chromium', () => {
   let server: ConsoleServer;
   let consoleDir: string;
-  let browser: Awaited<ReturnType<typeof import('./browser.js').launchBrowser>>;
+  let browser: Awaited<ReturnType<typeof launchBrowser>>;
   let page: Page;
   const tenant = { key: '', id: '' };
   let othersCharacterId = '';
@@ -84,7 +99,7 @@ describe.runIf(chromiumAvailable)('the web console in Chromium', () => {
     await expect.poll(() => heading().textContent()).toBe('Characters');
     expect(await page.getByText('Signed in as').textContent()).toContain('Tenant A');
     // The key is exchanged for an HttpOnly cookie: page scripts cannot read it.
-    expect(await page.evaluate(() => document.cookie)).toBe('');
+    expect(await scriptCookies(page)).toBe('');
     await page.getByRole('heading', { name: 'Aria', level: 2 }).waitFor();
     await shot('02-characters');
   });
@@ -99,7 +114,7 @@ describe.runIf(chromiumAvailable)('the web console in Chromium', () => {
     const fieldError = page.locator('#cf-personality-error');
     await fieldError.waitFor();
     expect(await fieldError.textContent()).toBe('personality must be 10-2000 characters');
-    await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe('cf-personality');
+    await expect.poll(() => focusedId(page)).toBe('cf-personality');
     await shot('03-character-validation');
 
     await page.getByLabel('Personality').fill('Curious about the night sky and everyone under it');
@@ -116,20 +131,12 @@ describe.runIf(chromiumAvailable)('the web console in Chromium', () => {
     expect(await page.locator('#pg-character option:checked').textContent()).toContain('Nova');
 
     // Record every text the reply bubble shows, to see it grow as the stream arrives.
-    await page.evaluate(() => {
-      const seen: string[] = [];
-      (window as unknown as { seen: string[] }).seen = seen;
-      new MutationObserver(() => {
-        const bubbles = document.querySelectorAll('.msg.assistant');
-        const text = bubbles[bubbles.length - 1]?.textContent ?? '';
-        if (text && seen.at(-1) !== text) seen.push(text);
-      }).observe(document.querySelector('main')!, { subtree: true, childList: true, characterData: true });
-    });
+    await recordTexts(page, '.msg.assistant');
     await page.getByLabel('Message', { exact: true }).fill('what do the stars say');
     await page.getByLabel('Message', { exact: true }).press('Enter');
     const final = 'Starlight answers: what do the stars say — and that is all for tonight.';
     await page.locator('.msg.assistant', { hasText: final }).waitFor();
-    const seen = await page.evaluate(() => (window as unknown as { seen: string[] }).seen.map((t) => t.replace(/^Nova: /, '')));
+    const seen = (await recordedTexts(page)).map((t) => t.replace(/^Nova: /, ''));
     const partial = seen.filter((t) => t !== final && t !== '…' && final.startsWith(t));
     expect(partial.length, `texts seen: ${JSON.stringify(seen)}`).toBeGreaterThan(1);
     await page.getByText('1 credit used, 49 left').waitFor();
@@ -138,7 +145,7 @@ describe.runIf(chromiumAvailable)('the web console in Chromium', () => {
     await page.getByLabel('Message', { exact: true }).fill('/clear');
     await page.getByLabel('Message', { exact: true }).press('Enter');
     await page.getByText('Context cleared').waitFor();
-    await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe('pg-message');
+    await expect.poll(() => focusedId(page)).toBe('pg-message');
   });
 
   it('lists the conversation and opens its history', async () => {
@@ -208,16 +215,14 @@ describe.runIf(chromiumAvailable)('the web console in Chromium', () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.getByRole('link', { name: 'Playground' }).click();
     await expect.poll(() => heading().textContent()).toBe('Playground');
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-    expect(overflow).toBeLessThanOrEqual(0);
+    expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
     await shot('10-playground-phone');
   });
 
   it('signs out: the session cookie stops working', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByText('You are signed out.').waitFor();
-    const status = await page.evaluate(async () => (await fetch('/api/v1/characters')).status);
-    expect(status).toBe(401);
+    expect(await pageFetchStatus(page, '/api/v1/characters')).toBe(401);
     await shot('11-signed-out');
   });
 });
