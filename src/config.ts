@@ -52,6 +52,8 @@ export const ENV_VARS: Record<string, [Section, string]> = {
   MAX_BODY_BYTES: ['http', 'maxBodyBytes'],
   SSRF_ALLOW_HOSTS: ['http', 'ssrfAllowHosts'],
   ADMIN_API_KEY: ['http', 'adminApiKey'],
+  TRUST_PROXY: ['http', 'trustProxy'],
+  CONSOLE_SESSION_HOURS: ['http', 'consoleSessionHours'],
   DATABASE_URL: ['store', 'url'],
   OPENAI_API_KEY: ['model', 'apiKey'],
   OPENAI_BASE_URL: ['model', 'baseURL'],

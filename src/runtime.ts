@@ -16,6 +16,7 @@ import { DeliveryRouter, ProactiveScheduler, startCron, type ProactiveTarget } f
 import { createServices, type Services } from './services/index.js';
 import { WebhookSender } from './services/webhooks.js';
 import { ApiProactiveTarget } from './services/proactive-api.js';
+import { storedPlatformStatus } from './services/platform-status.js';
 
 /** Where shipped presets live, relative to this file in both `src/` (tsx) and `dist/src/` (built). */
 export function defaultPresetDir(): string {
@@ -82,6 +83,8 @@ export async function startRuntime(config: Config, overrides: RuntimeOverrides =
     adminApiKey: config.http.adminApiKey,
     ssrfAllowHosts: config.http.ssrfAllowHosts,
     defaultCharacter: config.engine.defaultCharacter,
+    platformStatus: storedPlatformStatus(config, store, adapters.map((a) => a.platform)),
+    consoleSessionMs: config.http.consoleSessionHours * 3_600_000,
   });
   const rawRoutes = adapters.flatMap((a) => a.routes?.() ?? []);
   const app = await buildApp({ config, log, services, rawRoutes, scheduler });

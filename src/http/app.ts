@@ -17,6 +17,10 @@ import { apiKeyRoutes } from './routes/api-keys.js';
 import { registerDialects } from './dialects/index.js';
 import { proactiveRoutes } from './routes/proactive.js';
 import type { ProactiveScheduler } from '../scheduler/index.js';
+import { registerConsole } from './console/index.js';
+import { usageRoutes } from './routes/usage.js';
+import { platformRoutes } from './routes/platforms.js';
+import type { CallerResolver } from './auth.js';
 
 /** What the HTTP layer needs; route modules receive it as an HttpContext. */
 export interface HttpDeps {
@@ -27,6 +31,8 @@ export interface HttpDeps {
   rawRoutes?: RawHttpRoute[];
   /** The proactive scheduler behind `…/proactive` routes. */
   scheduler?: ProactiveScheduler;
+  /** The built console (default `dist/console`). */
+  consoleDir?: string;
 }
 
 /**
@@ -38,7 +44,7 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.log.child({ component: 'http' }) as unknown as FastifyBaseLogger,
     bodyLimit: deps.config.http.maxBodyBytes,
-    trustProxy: true,
+    trustProxy: deps.config.http.trustProxy,
     // Router-level refusals (bad URL encoding, over-long path parameters) get the one error shape too.
     frameworkErrors: (err, _req, reply) => {
       const { status, body, headers } = toErrorResponse(err, deps.log);
@@ -58,12 +64,14 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
 
   for (const route of deps.rawRoutes ?? []) mountRaw(app, route);
 
-  await registerApi(app, { ...deps.services, config: deps.config, log: deps.log, scheduler: deps.scheduler });
+  const ctx: HttpContext = { ...deps.services, config: deps.config, log: deps.log, scheduler: deps.scheduler };
+  const cookies = await registerConsole(app, ctx, { dir: deps.consoleDir });
+  await registerApi(app, ctx, cookies.resolveRequest);
   return app;
 }
 
-/** OpenAPI + docs, then every v1 route module behind the API key hook. */
-async function registerApi(app: FastifyInstance, ctx: HttpContext): Promise<void> {
+/** OpenAPI + docs, then every v1 route module behind the API key hook (which also takes the console's session cookie). */
+async function registerApi(app: FastifyInstance, ctx: HttpContext, consoleSession: CallerResolver): Promise<void> {
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.1.0',
@@ -90,7 +98,7 @@ async function registerApi(app: FastifyInstance, ctx: HttpContext): Promise<void
 
   await app.register(
     async (v1) => {
-      v1.addHook('onRequest', apiKeyHook(ctx.access));
+      v1.addHook('onRequest', apiKeyHook(ctx.access, consoleSession));
       const api = v1.withTypeProvider<ZodTypeProvider>();
       await api.register(characterRoutes(ctx));
       await api.register(chatRoutes(ctx));
@@ -98,6 +106,8 @@ async function registerApi(app: FastifyInstance, ctx: HttpContext): Promise<void
       await api.register(updateRoutes(ctx));
       await api.register(apiKeyRoutes(ctx));
       await api.register(proactiveRoutes(ctx));
+      await api.register(usageRoutes(ctx));
+      await api.register(platformRoutes(ctx));
     },
     { prefix: '/api/v1' },
   );

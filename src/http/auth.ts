@@ -19,10 +19,17 @@ export function presentedKey(req: FastifyRequest): string | undefined {
   return m?.[1];
 }
 
-/** An `onRequest` hook that authenticates every route of the scope it is added to (401 otherwise). */
-export function apiKeyHook(access: Authenticator) {
+/** Another way to authenticate a request that carries no key (the console's session cookie); undefined when it does not apply. */
+export type CallerResolver = (req: FastifyRequest) => Promise<Caller | undefined>;
+
+/**
+ * An `onRequest` hook that authenticates every route of the scope it is added to (401
+ * otherwise). A presented key always wins over `fallback`.
+ */
+export function apiKeyHook(access: Authenticator, fallback?: CallerResolver) {
   return async (req: FastifyRequest): Promise<void> => {
-    req.caller = await access.callerFor(presentedKey(req));
+    const key = presentedKey(req);
+    req.caller = (fallback && !key ? await fallback(req) : undefined) ?? (await access.callerFor(key));
   };
 }
 

@@ -9,6 +9,25 @@ export const httpConfigSchema = z.object({
   maxBodyBytes: int(1024, 50_000_000).default(1_048_576),
   /** Hosts exempt from the private-address checks on image and webhook URLs. */
   ssrfAllowHosts: list.default([]),
+  /**
+   * Which proxies' X-Forwarded-* headers to believe (fastify's trustProxy): none (default), any,
+   * or these addresses. Decides the client IP and whether a request came over HTTPS.
+   */
+  trustProxy: z
+    .string()
+    .transform((v) => v.trim())
+    .refine((v) => /^[\w.:/]*(\s*,\s*[\w.:/]+)*$/.test(v), "must be true, false, or the proxies' addresses (IPs, CIDRs or loopback, comma-separated)")
+    .transform((v): boolean | string[] =>
+      v === '' || v === 'true' || v === 'false'
+        ? v === 'true'
+        : v
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+    )
+    .default(false),
+  /** Lifetime of a web console sign-in, in hours. */
+  consoleSessionHours: int(1, 24 * 90).default(12),
   adminApiKey: z
     .string()
     .transform((v) => (v.trim() === '' ? undefined : v.trim()))

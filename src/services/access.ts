@@ -81,14 +81,33 @@ export class Authenticator {
     private readonly perMinute: number,
   ) {}
 
+  /** The caller of one request: who the key is, charged one point of its per-minute budget. */
   async callerFor(key: string | undefined): Promise<Caller> {
     if (!key) throw new UnauthorizedError('Missing API key: send it as x-api-key or Authorization: Bearer <key>');
+    const caller = await this.identify(key);
+    await this.charge(caller);
+    return caller;
+  }
+
+  /** Who a key stands for (the admin, or an enabled tenant key), without charging anything; else 401. */
+  async identify(key: string): Promise<Caller> {
     if (this.adminApiKey && timingSafeEqual(digest(key), digest(this.adminApiKey))) return adminCaller;
     const apiKey = key.length <= 512 ? await this.store.apiKeys.findByKey(key) : undefined;
     if (!apiKey) throw new UnauthorizedError('Invalid API key');
     if (apiKey.disabled) throw new UnauthorizedError('This API key is disabled');
-    const r = await this.limits.consume(`apikey:${apiKey.id}`, this.perMinute);
-    if (!r.ok) throw new RateLimitedError(r.retryAfterMs);
     return keyCaller(apiKey);
+  }
+
+  /** Take one point of a tenant's per-minute budget for a request; over it, a 429. */
+  async charge(caller: Caller): Promise<void> {
+    if (caller.isAdmin) return;
+    const r = await this.limits.consume(`apikey:${caller.keyId}`, this.perMinute);
+    if (!r.ok) throw new RateLimitedError(r.retryAfterMs);
+  }
+
+  /** Take one attempt from a budget of `perMinute` for `key` (sign-ins per address). */
+  async attempt(key: string, perMinute: number, message: string): Promise<void> {
+    const r = await this.limits.consume(key, perMinute);
+    if (!r.ok) throw new RateLimitedError(r.retryAfterMs, message);
   }
 }

@@ -28,6 +28,7 @@ export interface ConversationQuery {
   platform?: Platform | undefined;
   characterId?: string | undefined;
   updatedAfter?: string | undefined;
+  updatedBefore?: string | undefined;
   /** Only conversations with these identity values (null matches none set). */
   identity?: { userId?: string | null; groupId?: string | null } | undefined;
   page: number;
@@ -65,6 +66,7 @@ export class ConversationService {
       platform: caller.isAdmin ? q.platform : 'api',
       characterId: q.characterId,
       updatedAfter: q.updatedAfter,
+      updatedBefore: q.updatedBefore,
       ...(metadata ? { metadata: metadata as Record<string, string | null> } : {}),
       page: q.page,
       limit: q.limit,

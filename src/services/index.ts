@@ -8,6 +8,10 @@ import { CharacterService } from './characters.js';
 import { ChatService } from './chat.js';
 import { ConversationService } from './conversations.js';
 import { UpdateFeed } from './updates.js';
+import { ConsoleSessions } from './console-sessions.js';
+import { UsageService } from './usage.js';
+import { PlatformOverview } from './platform-status.js';
+import type { PlatformStatusSource } from '../core/platform-status.js';
 
 export { Authenticator, adminCaller, keyCaller, type Caller } from './access.js';
 export { ApiKeyService } from './api-keys.js';
@@ -15,6 +19,9 @@ export { CharacterService } from './characters.js';
 export { ChatService, type ChatRequest, type ChatReply, type ChatTurn, type ChatOutcome } from './chat.js';
 export { ConversationService, apiGroupChatKey, metadataOf, HISTORY_LIMIT, type ConversationMetadata } from './conversations.js';
 export { UpdateFeed } from './updates.js';
+export { ConsoleSessions, csrfTokenFor, type SessionView } from './console-sessions.js';
+export { UsageService } from './usage.js';
+export { PlatformOverview, storedPlatformStatus } from './platform-status.js';
 
 /** The logic every HTTP API shares, one instance each per server. */
 export interface Services {
@@ -24,6 +31,9 @@ export interface Services {
   characters: CharacterService;
   updates: UpdateFeed;
   apiKeys: ApiKeyService;
+  usage: UsageService;
+  platforms: PlatformOverview;
+  consoleSessions: ConsoleSessions;
 }
 
 export interface ServiceParts {
@@ -37,16 +47,23 @@ export interface ServiceParts {
   adminApiKey: string | undefined;
   ssrfAllowHosts: readonly string[];
   defaultCharacter: string;
+  /** The adapters' states, for the operator's platforms page. */
+  platformStatus: PlatformStatusSource;
+  consoleSessionMs: number;
 }
 
 /** Build the services over one store and engine. */
 export function createServices(p: ServiceParts): Services {
+  const access = new Authenticator(p.store, p.adminApiKey, p.limits, p.apiKeyPerMin);
   return {
-    access: new Authenticator(p.store, p.adminApiKey, p.limits, p.apiKeyPerMin),
+    access,
     chat: new ChatService({ store: p.store, engine: p.engine, log: p.log, clock: p.clock, ssrfAllowHosts: p.ssrfAllowHosts }),
     conversations: new ConversationService(p.store, p.engine),
     characters: new CharacterService(p.store, p.defaultCharacter),
     updates: new UpdateFeed(p.store),
     apiKeys: new ApiKeyService(p.store, p.ssrfAllowHosts),
+    usage: new UsageService(p.store, p.clock),
+    platforms: new PlatformOverview(p.store, p.platformStatus),
+    consoleSessions: new ConsoleSessions(p.store, access, { adminApiKey: p.adminApiKey, ttlMs: p.consoleSessionMs }),
   };
 }

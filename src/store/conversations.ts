@@ -31,6 +31,8 @@ export interface ConversationListQuery {
   characterId?: string | undefined;
   /** Only conversations updated strictly after this ISO time (the bot chat API's `since`). */
   updatedAfter?: string | undefined;
+  /** Only conversations updated strictly before this ISO time. */
+  updatedBefore?: string | undefined;
   /**
    * Only conversations whose metadata has these top-level values (the user/group chat API's userId/groupId);
    * null matches a missing or null value.
@@ -101,6 +103,7 @@ export class ConversationRepo {
     if (q.platform !== undefined) base = base.where('platform', '=', q.platform);
     if (q.characterId !== undefined) base = base.where('character_id', '=', q.characterId);
     if (q.updatedAfter !== undefined) base = base.where('updated_at', '>', q.updatedAfter);
+    if (q.updatedBefore !== undefined) base = base.where('updated_at', '<', q.updatedBefore);
     for (const [field, value] of Object.entries(q.metadata ?? {})) {
       base = base.where(this.dialect.jsonFieldIs('conversations.metadata', field.replace(/[^A-Za-z0-9_]/g, ''), value));
     }

@@ -13,6 +13,8 @@ import { UpdateRepo } from './updates.js';
 import { IdempotencyRepo } from './idempotency.js';
 import { ProactiveRepo } from './proactive.js';
 import { WebhookRepo } from './webhooks.js';
+import { ConsoleSessionRepo } from './console-sessions.js';
+import { ActivityRepo } from './activity.js';
 
 export type { DB } from './db.js';
 export { isPostgresUrl } from './db.js';
@@ -22,7 +24,9 @@ export { ConversationRepo } from './conversations.js';
 export { MessageRepo, type NewMessage } from './messages.js';
 export { SettingsRepo, DEFAULT_CHAT_SETTINGS, type ChatSettings, type Scope, type Engage } from './settings.js';
 export { EventRepo } from './events.js';
-export { UsageRepo, type UsageTotals } from './usage.js';
+export { UsageRepo, USAGE_GROUPS, type UsageTotals, type UsageFigures, type UsageGroup, type UsageReportQuery, type UsageReportRow } from './usage.js';
+export { ConsoleSessionRepo, type ConsoleSession } from './console-sessions.js';
+export { ActivityRepo, type ProactiveSend } from './activity.js';
 export { ApiKeyRepo, hashApiKey, generateApiKey, type ApiKey, type ApiKeyPatch } from './api-keys.js';
 export { UpdateRepo, type Update, type UpdateKind, type NewUpdate, type UpdateQuery } from './updates.js';
 export { IdempotencyRepo, IDEMPOTENCY_TTL_MS, type IdempotencyBegin } from './idempotency.js';
@@ -47,6 +51,8 @@ export interface Store {
   idempotency: IdempotencyRepo;
   proactive: ProactiveRepo;
   webhooks: WebhookRepo;
+  consoleSessions: ConsoleSessionRepo;
+  activity: ActivityRepo;
   close(): Promise<void>;
 }
 
@@ -72,6 +78,8 @@ export async function openStore(url: string, clock: Clock = systemClock): Promis
     idempotency: new IdempotencyRepo(db),
     proactive: new ProactiveRepo(db),
     webhooks: new WebhookRepo(db),
+    consoleSessions: new ConsoleSessionRepo(db, clock),
+    activity: new ActivityRepo(db),
     close: () => db.destroy(),
   };
 }

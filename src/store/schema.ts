@@ -17,6 +17,7 @@ export interface Database {
   updates: UpdateRow;
   idempotency_keys: IdempotencyRow;
   webhook_outbox: WebhookOutboxRow;
+  console_sessions: ConsoleSessionRow;
 }
 
 export interface CharacterRow {
@@ -123,6 +124,12 @@ export interface UsageRow {
   completion_tokens: number;
   credits: number;
   created_at: string;
+  /** Migration 006: the model asked, where the turn came from, and the error code of a failed turn. */
+  model: string | null;
+  platform: string | null;
+  error_code: string | null;
+  /** Epoch ms of created_at, for range and per-day queries. */
+  created_ms: number;
 }
 
 export interface ApiKeyRow {
@@ -202,4 +209,16 @@ export interface WebhookOutboxRow {
   last_error: string | null;
   created_at: number;
   updated_at: number;
+}
+
+/** A web console sign-in (migration 007); the token itself is never stored. */
+export interface ConsoleSessionRow {
+  /** SHA-256 hex of the session token in the cookie. */
+  token_hash: string;
+  /** The API key id the session acts as, or 'admin'. */
+  key_id: string;
+  /** A short fingerprint of the admin key signed in with, so a changed ADMIN_API_KEY ends its sessions ('' for tenant keys). */
+  key_check: string;
+  created_at: number;
+  expires_at: number;
 }

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Clock } from '../core/clock.js';
 import type { DB } from './db.js';
 
@@ -8,11 +9,52 @@ export interface UsageTotals {
   credits: number;
 }
 
-/** One row per successful model turn: tokens and credits, by conversation and API key. */
+/** What one report row adds up: successful turns, their tokens and credits, and failed model turns. */
+export interface UsageFigures extends UsageTotals {
+  modelErrors: number;
+}
+
+/** The dimensions a usage report can be grouped by. */
+export const USAGE_GROUPS = ['day', 'character', 'model', 'platform', 'key'] as const;
+export type UsageGroup = (typeof USAGE_GROUPS)[number];
+
+export interface UsageReportQuery {
+  /** Epoch ms, inclusive. */
+  fromMs: number;
+  /** Epoch ms, exclusive. */
+  toMs: number;
+  groupBy: UsageGroup;
+  /** Only this API key's usage (a tenant); undefined reports everything (the admin). */
+  apiKeyId?: string | undefined;
+}
+
+/** One group of a report. `group` is the UTC day (YYYY-MM-DD), character id, model, platform or key id; null where unrecorded. */
+export interface UsageReportRow extends UsageFigures {
+  group: string | null;
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * One row per model turn: tokens and credits of successful turns, the error code of failed ones,
+ * by conversation, character, API key, model and platform.
+ */
 export class UsageRepo {
   constructor(private db: DB, private clock: Clock) {}
 
-  async record(u: { conversationId: string; characterId: string; apiKeyId?: string | null; promptTokens: number; completionTokens: number; credits?: number }): Promise<void> {
+  async record(u: {
+    conversationId: string;
+    characterId: string;
+    apiKeyId?: string | null;
+    promptTokens: number;
+    completionTokens: number;
+    credits?: number;
+    model?: string | null;
+    platform?: string | null;
+    /** Set for a failed model turn (no reply, nothing charged). */
+    errorCode?: string | null;
+  }): Promise<void> {
+    const now = this.clock.now();
     await this.db
       .insertInto('usage')
       .values({
@@ -22,11 +64,16 @@ export class UsageRepo {
         prompt_tokens: u.promptTokens,
         completion_tokens: u.completionTokens,
         credits: u.credits ?? 0,
-        created_at: new Date(this.clock.now()).toISOString(),
+        created_at: new Date(now).toISOString(),
+        created_ms: now,
+        model: u.model ?? null,
+        platform: u.platform ?? null,
+        error_code: u.errorCode ?? null,
       })
       .execute();
   }
 
+  /** Successful turns of one conversation (for /status). */
   async forConversation(conversationId: string): Promise<UsageTotals> {
     const r = await this.db
       .selectFrom('usage')
@@ -37,7 +84,42 @@ export class UsageRepo {
         eb.fn.coalesce(eb.fn.sum<number>('credits'), eb.val(0)).as('cr'),
       ])
       .where('conversation_id', '=', conversationId)
+      .where('error_code', 'is', null)
       .executeTakeFirstOrThrow();
     return { turns: Number(r.turns), promptTokens: Number(r.p), completionTokens: Number(r.c), credits: Number(r.cr) };
+  }
+
+  /**
+   * Figures per group over a time range, largest first (days in order). Days are UTC: the day
+   * number is integer division of epoch ms, which SQLite and PostgreSQL compute alike.
+   */
+  async report(q: UsageReportQuery): Promise<UsageReportRow[]> {
+    const column = { day: null, character: 'character_id', model: 'model', platform: 'platform', key: 'api_key_id' }[q.groupBy];
+    const groupExpr = column ? sql<string | number | null>`${sql.ref(column)}` : sql<string | number | null>`created_ms / ${sql.lit(DAY_MS)}`;
+    let query = this.db
+      .selectFrom('usage')
+      .select([
+        groupExpr.as('g'),
+        sql<number>`sum(case when error_code is null then 1 else 0 end)`.as('turns'),
+        sql<number>`sum(case when error_code is null then 0 else 1 end)`.as('errors'),
+        sql<number>`coalesce(sum(prompt_tokens), 0)`.as('p'),
+        sql<number>`coalesce(sum(completion_tokens), 0)`.as('c'),
+        sql<number>`coalesce(sum(credits), 0)`.as('cr'),
+      ])
+      .where('created_ms', '>=', q.fromMs)
+      .where('created_ms', '<', q.toMs);
+    if (q.apiKeyId !== undefined) query = query.where('api_key_id', '=', q.apiKeyId);
+    const rows = await query.groupBy(groupExpr).execute();
+    const out = rows.map((r) => ({
+      group: r.g === null ? null : q.groupBy === 'day' ? new Date(Number(r.g) * DAY_MS).toISOString().slice(0, 10) : String(r.g),
+      turns: Number(r.turns),
+      modelErrors: Number(r.errors),
+      promptTokens: Number(r.p),
+      completionTokens: Number(r.c),
+      credits: Number(r.cr),
+    }));
+    return q.groupBy === 'day'
+      ? out.sort((a, b) => String(a.group).localeCompare(String(b.group)))
+      : out.sort((a, b) => b.turns + b.modelErrors - (a.turns + a.modelErrors) || String(a.group).localeCompare(String(b.group)));
   }
 }

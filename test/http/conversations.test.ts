@@ -96,6 +96,18 @@ describe('GET /api/v1/conversations', () => {
     expect((await h.call('GET', '/api/v1/conversations?page=0', { key: key.key })).statusCode).toBe(400);
   });
 
+  it('filters by activity time with since and until', async () => {
+    const key = await h.newKey();
+    const early = await session(key.key, ['early']);
+    const cut = new Date(clock.now() + 500).toISOString();
+    const late = await session(key.key, ['late']);
+    const ids = async (qs: string) => (await h.call('GET', `/api/v1/conversations?${qs}`, { key: key.key })).json().conversations.map((c: { sessionId: string }) => c.sessionId);
+    expect(await ids(`since=${cut}`)).toEqual([late]);
+    expect(await ids(`until=${cut}`)).toEqual([early]);
+    const bad = await h.call('GET', '/api/v1/conversations?since=soon', { key: key.key });
+    expect(errorOf(bad)).toMatchObject({ code: 'VALIDATION_ERROR', message: 'since must be an ISO 8601 time' });
+  });
+
   it('the admin sees platform conversations and may read and clear them; tenants may not', async () => {
     const heard = await say(h.engine, inbound({ chatId: '4242', userId: '4242', text: 'hi from telegram' }));
     expect(heard.reply).toBe('Echo: hi from telegram');

@@ -1,7 +1,7 @@
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { loadConfig, type Config } from '../../src/config.js';
 import { buildApp } from '../../src/http/app.js';
-import { createServices, type ChatService } from '../../src/services/index.js';
+import { createServices, storedPlatformStatus, type ChatService, type Services } from '../../src/services/index.js';
 import type { Clock } from '../../src/core/clock.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
@@ -33,17 +33,7 @@ export async function startApi(opts: { env?: Record<string, string>; clock?: Clo
     ...opts.env,
   });
   const h = await startHarness({ maxRetries: 0, config: { apiKeyPerMin: config.limits.apiKeyPerMin }, ...(opts.clock ? { clock: opts.clock } : {}), ...(opts.concurrency ? { concurrency: opts.concurrency } : {}) });
-  const services = createServices({
-    store: h.store,
-    engine: h.engine,
-    log: h.log,
-    clock: h.clock,
-    limits: h.limits,
-    apiKeyPerMin: config.limits.apiKeyPerMin,
-    adminApiKey: config.http.adminApiKey,
-    ssrfAllowHosts: config.http.ssrfAllowHosts,
-    defaultCharacter: config.engine.defaultCharacter,
-  });
+  const services = servicesFor(h, config);
   const { chat } = services;
   const app = await buildApp({ config, log: h.log, services });
   await app.ready();
@@ -71,6 +61,23 @@ export async function startApi(opts: { env?: Record<string, string>; clock?: Clo
       await h.close();
     },
   };
+}
+
+/** The services over a harness's store and engine, configured by `config` as the runtime does it. */
+export function servicesFor(h: Harness, config: Config): Services {
+  return createServices({
+    store: h.store,
+    engine: h.engine,
+    log: h.log,
+    clock: h.clock,
+    limits: h.limits,
+    apiKeyPerMin: config.limits.apiKeyPerMin,
+    adminApiKey: config.http.adminApiKey,
+    ssrfAllowHosts: config.http.ssrfAllowHosts,
+    defaultCharacter: config.engine.defaultCharacter,
+    platformStatus: storedPlatformStatus(config, h.store),
+    consoleSessionMs: config.http.consoleSessionHours * 3_600_000,
+  });
 }
 
 /** A character body that passes every bound of the characters API. */

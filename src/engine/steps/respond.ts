@@ -55,6 +55,7 @@ export const respond: Step = async (ctx) => {
   } catch (err) {
     const error = err instanceof CharbridgeError ? err : new ModelError(err instanceof Error ? err.message : String(err), err);
     log.warn({ err: error, code: error.code, conversationId: conv.id, model: model.label }, 'model turn failed');
+    await recordUsage(ctx, modelName, { promptTokens: 0, completionTokens: 0, totalTokens: 0 }, error.code);
     ctx.out.push({ type: 'error', text: MODEL_FAILURE_TEXT, error });
     ctx.result = { ok: false, error, userMessage };
     return;
@@ -79,14 +80,26 @@ export const respond: Step = async (ctx) => {
     authorName: character.name,
   });
   await announce(ctx.deps, { conversation: conv, character, message });
-  await store.usage.record({
-    conversationId: conv.id,
+  await recordUsage(ctx, modelName, usage, null);
+  ctx.out.push({ type: 'done', conversationId: conv.id, message: { id: message.id, content: message.content, sentAt: message.createdAt }, usage });
+  ctx.result = { ok: true, message, usage, model: modelName, userMessage };
+};
+
+/** One usage row per turn; a failed turn (errorCode set) records no tokens and no credits. */
+async function recordUsage(ctx: TurnContext, model: string, usage: TokenUsage, errorCode: string | null): Promise<void> {
+  const { conversation, character } = resolved(ctx);
+  const record = ctx.deps.store.usage.record({
+    conversationId: conversation.id,
     characterId: character.id,
     apiKeyId: ctx.payer?.apiKeyId ?? null,
     promptTokens: usage.promptTokens,
     completionTokens: usage.completionTokens,
-    credits: ctx.payer?.cost ?? 0,
+    credits: errorCode ? 0 : (ctx.payer?.cost ?? 0),
+    model,
+    platform: conversation.platform,
+    errorCode,
   });
-  ctx.out.push({ type: 'done', conversationId: conv.id, message: { id: message.id, content: message.content, sentAt: message.createdAt }, usage });
-  ctx.result = { ok: true, message, usage, model: modelName, userMessage };
-};
+  if (!errorCode) return record;
+  // Counting a failure must never turn into a second failure of the turn.
+  await record.catch((err: unknown) => ctx.deps.log.warn({ err, conversationId: conversation.id }, 'could not record a failed turn'));
+}

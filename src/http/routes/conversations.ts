@@ -30,6 +30,13 @@ const HistoryResponse = z
   })
   .describe('ConversationHistory');
 
+const isoTime = (field: string) =>
+  z
+    .string()
+    .max(40, `${field} must be an ISO 8601 time`)
+    .refine((v) => /^\d{4}-\d{2}-\d{2}/.test(v) && !Number.isNaN(Date.parse(v)), `${field} must be an ISO 8601 time`);
+const iso = (v: string | undefined) => (v === undefined ? undefined : new Date(v).toISOString());
+
 const ListQuery = z.object({
   ...pageQuery,
   platform: z
@@ -37,6 +44,8 @@ const ListQuery = z.object({
     .optional()
     .describe('Admin only: filter by platform (api, telegram, discord, slack)'),
   characterId: z.string().max(200).optional().describe('Only conversations with this character'),
+  since: isoTime('since').optional().describe('Only conversations active after this ISO time'),
+  until: isoTime('until').optional().describe('Only conversations last active before this ISO time'),
 });
 
 const Summary = z.object({
@@ -76,7 +85,14 @@ export function conversationRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
         if (!caller.isAdmin && q.platform !== undefined && q.platform !== 'api') {
           throw new ForbiddenError('Only the admin key can list platform conversations');
         }
-        const page = await conversations.list(caller, { platform: q.platform, characterId: q.characterId, page: q.page, limit: q.limit });
+        const page = await conversations.list(caller, {
+          platform: q.platform,
+          characterId: q.characterId,
+          updatedAfter: iso(q.since),
+          updatedBefore: iso(q.until),
+          page: q.page,
+          limit: q.limit,
+        });
         return {
           conversations: page.conversations.map((c) => ({ ...c, sessionId: c.id, preview: shorten(c.preview) })),
           pagination: pagination(q.page, q.limit, page.total),

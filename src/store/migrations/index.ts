@@ -6,6 +6,8 @@ import * as m002 from './002_http_api.js';
 import * as m003 from './003_proactive.js';
 import * as m004 from './004_webhooks.js';
 import * as m005 from './005_inbox.js';
+import * as m006 from './006_usage_details.js';
+import * as m007 from './007_console_sessions.js';
 
 /** A migration file: `up` gets the column kit for the database it runs on. */
 interface PortableMigration {
@@ -33,6 +35,8 @@ const files: Record<string, PortableMigration> = {
   '003_proactive': m003,
   '004_webhooks': m004,
   '005_inbox': m005,
+  '006_usage_details': m006,
+  '007_console_sessions': m007,
 };
 
 /** The migrations as Kysely's Migrator runs them, bound to one dialect's column kit. */

@@ -1,0 +1,214 @@
+import { useEffect, useState } from 'preact/hooks';
+import { useLocation, useRoute } from 'preact-iso';
+import { api, ApiError } from '../api';
+import { Avatar } from '../components/avatar';
+import { Alert, CheckField, SelectField, Status, TextField } from '../components/fields';
+import { PageTitle } from '../components/layout';
+import { importCard, type CharacterDraft } from '../characters/card-file';
+import type { Character } from '../types';
+
+const TEXTS = ['name', 'personality', 'speakingStyle', 'description', 'occupation', 'appearanceDescription', 'avatar', 'greeting', 'scenario', 'exampleDialogue', 'systemPrompt'] as const;
+type TextKey = (typeof TEXTS)[number];
+type Form = Record<TextKey | 'gender' | 'age' | 'tags', string> & { isPublic: boolean; canInitiateConversation: boolean };
+
+const REQUIRED = new Set<string>(['name', 'personality', 'speakingStyle']);
+
+const EMPTY: Form = {
+  ...(Object.fromEntries(TEXTS.map((k) => [k, ''])) as Record<TextKey, string>),
+  gender: '',
+  age: '',
+  tags: '',
+  isPublic: false,
+  canInitiateConversation: false,
+};
+
+function formFrom(c: Partial<CharacterDraft>): Form {
+  const f: Form = { ...EMPTY };
+  for (const k of TEXTS) f[k] = (c[k] as string | null | undefined) ?? '';
+  f.gender = c.gender ?? '';
+  f.age = c.age === null || c.age === undefined ? '' : String(c.age);
+  f.tags = (c.tags ?? []).join(', ');
+  f.isPublic = c.isPublic ?? false;
+  f.canInitiateConversation = c.canInitiateConversation ?? false;
+  return f;
+}
+
+/**
+ * The request body. Nothing is checked here: the API's validation is the one truth and its
+ * message is shown next to the field it names. On create, empty optional fields are left out;
+ * on edit they become null (cleared).
+ */
+function bodyFrom(f: Form, creating: boolean): Record<string, unknown> {
+  const body: Record<string, unknown> = {};
+  const optional = (k: string, v: unknown, empty: boolean) => {
+    if (!empty) body[k] = v;
+    else if (!creating) body[k] = null;
+  };
+  for (const k of TEXTS) {
+    if (REQUIRED.has(k)) body[k] = f[k];
+    else optional(k, f[k], f[k].trim() === '');
+  }
+  optional('gender', f.gender, f.gender === '');
+  const age = f.age.trim();
+  optional('age', /^-?\d+(\.\d+)?$/.test(age) ? Number(age) : age, age === '');
+  body.tags = f.tags
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
+  body.isPublic = f.isPublic;
+  body.canInitiateConversation = f.canInitiateConversation;
+  return body;
+}
+
+const GENDERS = [
+  { value: '', label: 'Not set' },
+  { value: 'female', label: 'Female' },
+  { value: 'male', label: 'Male' },
+  { value: 'non-binary', label: 'Non-binary' },
+  { value: 'other', label: 'Other' },
+];
+
+/** Create a character, or edit one the key owns, with the API's validation messages beside each field. */
+export function CharacterEditor() {
+  const { params } = useRoute();
+  const { route } = useLocation();
+  const editing = params.id;
+  const [form, setForm] = useState<Form>(EMPTY);
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const [formError, setFormError] = useState<string>();
+  const [status, setStatus] = useState<string>();
+  const [busy, setBusy] = useState(false);
+  const [loaded, setLoaded] = useState(!editing);
+  const [dragging, setDragging] = useState(false);
+
+  useEffect(() => {
+    if (!editing) return;
+    api<Character>(`/characters/${encodeURIComponent(editing)}`).then(
+      (c) => {
+        setForm(formFrom(c));
+        setLoaded(true);
+      },
+      (err: Error) => setFormError(err.message),
+    );
+  }, [editing]);
+
+  const set = (k: keyof Form) => (v: string | boolean) => setForm((f) => ({ ...f, [k]: v }));
+  const err = (k: string) => errors[k];
+
+  async function save(e: Event) {
+    e.preventDefault();
+    setBusy(true);
+    setErrors({});
+    setFormError(undefined);
+    setStatus(undefined);
+    try {
+      const body = bodyFrom(form, !editing);
+      const saved = editing
+        ? await api<Character>(`/characters/${encodeURIComponent(editing)}`, { method: 'PATCH', body })
+        : await api<Character>('/characters', { method: 'POST', body });
+      if (editing) {
+        setForm(formFrom(saved));
+        setStatus(`Saved ${saved.name}.`);
+      } else {
+        route(`/console/characters?created=${encodeURIComponent(saved.name)}`);
+      }
+    } catch (error) {
+      const field = error instanceof ApiError && error.field ? error.field.split('.')[0]! : null;
+      const input = field ? document.getElementById(`cf-${field}`) : null;
+      if (field && input) {
+        setErrors({ [field]: (error as Error).message });
+        requestAnimationFrame(() => input.focus());
+      } else {
+        setFormError((error as Error).message);
+      }
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function importFile(file: File | undefined) {
+    if (!file) return;
+    setFormError(undefined);
+    try {
+      setForm(formFrom({ ...bodyFrom(form, true), ...(await importCard(file)) } as Partial<CharacterDraft>));
+      setStatus(`Filled the form from ${file.name}. Check it, then create the character.`);
+    } catch (error) {
+      setFormError((error as Error).message);
+    }
+  }
+
+  const text = (k: TextKey, label: string, opts: { multiline?: boolean; rows?: number; hint?: string; type?: 'url' } = {}) => (
+    <TextField id={`cf-${k}`} label={label} value={form[k]} onInput={set(k)} error={err(k)} required={REQUIRED.has(k)} {...opts} />
+  );
+
+  return (
+    <>
+      <PageTitle>{editing ? 'Edit character' : 'New character'}</PageTitle>
+      <p>
+        <a href="/console/characters">Back to characters</a>
+      </p>
+      {!editing ? (
+        <div
+          class={`dropzone${dragging ? ' dragging' : ''}`}
+          onDragOver={(e) => {
+            e.preventDefault();
+            setDragging(true);
+          }}
+          onDragLeave={() => setDragging(false)}
+          onDrop={(e) => {
+            e.preventDefault();
+            setDragging(false);
+            void importFile(e.dataTransfer?.files[0]);
+          }}
+        >
+          <label for="card-file">Import a card file</label>
+          <input id="card-file" type="file" accept=".json,application/json" onChange={(e) => void importFile(e.currentTarget.files?.[0])} />
+          <p class="hint">Or drop it here. The form is filled in; nothing is saved until you create the character.</p>
+        </div>
+      ) : null}
+      <Alert error={formError} />
+      {status ? <Status>{status}</Status> : null}
+      {loaded ? (
+        <form onSubmit={save} noValidate aria-label={editing ? 'Edit character' : 'New character'} class="character-form">
+          <fieldset>
+            <legend>Who they are</legend>
+            {text('name', 'Name')}
+            <div class="avatar-field">
+              {text('avatar', 'Avatar URL', { type: 'url', hint: 'An https image URL' })}
+              <Avatar name={form.name || '?'} url={form.avatar} size={64} />
+            </div>
+            <SelectField id="cf-gender" label="Gender" value={form.gender} options={GENDERS} onChange={set('gender')} error={err('gender')} />
+            <TextField id="cf-age" label="Age" type="number" inputMode="numeric" value={form.age} onInput={set('age')} error={err('age')} hint="18 or older" />
+            {text('occupation', 'Occupation')}
+            {text('description', 'Description', { multiline: true, hint: 'Up to 500 characters; shown in lists' })}
+            {text('appearanceDescription', 'Appearance', { multiline: true })}
+          </fieldset>
+          <fieldset>
+            <legend>How they talk</legend>
+            {text('personality', 'Personality', { multiline: true, rows: 4, hint: '10–2000 characters' })}
+            {text('speakingStyle', 'Speaking style', { multiline: true, rows: 3, hint: '10–1000 characters' })}
+            {text('greeting', 'Greeting', { multiline: true })}
+            {text('scenario', 'Scenario', { multiline: true })}
+            {text('exampleDialogue', 'Example dialogue', { multiline: true, rows: 4 })}
+            {text('systemPrompt', 'System prompt', { multiline: true, rows: 4, hint: 'Replaces the generated system prompt' })}
+            <TextField id="cf-tags" label="Tags" value={form.tags} onInput={set('tags')} error={err('tags')} hint="Comma-separated" />
+          </fieldset>
+          <fieldset>
+            <legend>Sharing</legend>
+            <CheckField id="cf-isPublic" label="Public: other keys can see and chat with it" checked={form.isPublic} onChange={set('isPublic')} error={err('isPublic')} />
+            <CheckField
+              id="cf-canInitiateConversation"
+              label="May start conversations (proactive messages)"
+              checked={form.canInitiateConversation}
+              onChange={set('canInitiateConversation')}
+              error={err('canInitiateConversation')}
+            />
+          </fieldset>
+          <button type="submit" class="primary" disabled={busy}>
+            {busy ? 'Saving…' : editing ? 'Save changes' : 'Create character'}
+          </button>
+        </form>
+      ) : null}
+    </>
+  );
+}

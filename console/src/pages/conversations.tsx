@@ -1,0 +1,115 @@
+import { useState } from 'preact/hooks';
+import { api } from '../api';
+import { Alert, SelectField, TextField } from '../components/fields';
+import { when } from '../components/format';
+import { PageTitle } from '../components/layout';
+import { Pager } from '../components/pager';
+import { useApi } from '../components/use-api';
+import { useCharacterNames } from '../components/use-characters';
+import { useSession } from '../session';
+import type { ConversationSummary, Pagination } from '../types';
+
+const PLATFORMS = [
+  { value: '', label: 'All platforms' },
+  { value: 'api', label: 'API' },
+  { value: 'telegram', label: 'Telegram' },
+  { value: 'discord', label: 'Discord' },
+  { value: 'slack', label: 'Slack' },
+];
+
+/** A local date as the start (or, with `endOfDay`, the end) of that day, in ISO form for the API. */
+function dayBound(date: string, endOfDay: boolean): string | undefined {
+  if (!date) return undefined;
+  const d = new Date(`${date}T00:00:00`);
+  if (endOfDay) d.setDate(d.getDate() + 1);
+  return d.toISOString();
+}
+
+/** The key's API conversations (and, for the admin, platform ones), filtered and paged. */
+export function Conversations() {
+  const session = useSession();
+  const { characters, nameOf } = useCharacterNames();
+  const [filters, setFilters] = useState({ platform: '', characterId: '', from: '', to: '' });
+  const [query, setQuery] = useState({ ...filters, page: 1 });
+  const list = useApi(
+    () =>
+      api<{ conversations: ConversationSummary[]; pagination: Pagination }>('/conversations', {
+        query: {
+          page: query.page,
+          limit: 25,
+          platform: query.platform,
+          characterId: query.characterId,
+          since: dayBound(query.from, false),
+          until: dayBound(query.to, true),
+        },
+      }),
+    [query],
+  );
+  const set = (k: keyof typeof filters) => (v: string) => setFilters((f) => ({ ...f, [k]: v }));
+
+  return (
+    <>
+      <PageTitle>Conversations</PageTitle>
+      <form
+        class="filters"
+        aria-label="Filter conversations"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setQuery({ ...filters, page: 1 });
+        }}
+      >
+        {session.caller.isAdmin ? <SelectField id="cv-platform" label="Platform" value={filters.platform} options={PLATFORMS} onChange={set('platform')} /> : null}
+        <SelectField
+          id="cv-character"
+          label="Character"
+          value={filters.characterId}
+          options={[{ value: '', label: 'Any character' }, ...characters.map((c) => ({ value: c.id, label: c.name }))]}
+          onChange={set('characterId')}
+        />
+        <TextField id="cv-from" label="Active from" type="date" value={filters.from} onInput={set('from')} />
+        <TextField id="cv-to" label="Active until" type="date" value={filters.to} onInput={set('to')} />
+        <button type="submit">Apply filters</button>
+      </form>
+      <Alert error={list.error} />
+      {list.data ? (
+        list.data.conversations.length ? (
+          <>
+            <div class="table-wrap" role="region" aria-label="Conversations table" tabIndex={0}>
+              <table>
+                <caption class="sr-only">Conversations, most recently active first</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Conversation</th>
+                    <th scope="col">Last active</th>
+                    <th scope="col">Platform</th>
+                    <th scope="col">Messages</th>
+                    <th scope="col">Latest message</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {list.data.conversations.map((c) => (
+                    <tr key={c.sessionId}>
+                      <th scope="row">
+                        <a href={`/console/conversations/${encodeURIComponent(c.sessionId)}?platform=${c.platform}`}>{nameOf(c.characterId)}</a>
+                        <span class="meta"> {c.chatType}</span>
+                      </th>
+                      <td>{when(c.updatedAt)}</td>
+                      <td>{c.platform}</td>
+                      <td>{c.messageCount}</td>
+                      <td class="preview">{c.preview ?? '—'}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+            <Pager label="Conversation pages" pagination={list.data.pagination} onPage={(page) => setQuery({ ...query, page })} />
+          </>
+        ) : (
+          <p>No conversations match.</p>
+        )
+      ) : list.loading ? (
+        <p>Loading conversations…</p>
+      ) : null}
+    </>
+  );
+}

@@ -1,0 +1,28 @@
+import type { Platform } from './types.js';
+
+/**
+ * What the operator's platform page shows about one adapter. Adapters know their own state
+ * (connection, errors, rate limits), so this lives in core where adapters can report it.
+ */
+export interface PlatformStatus {
+  platform: Exclude<Platform, 'api'>;
+  /** How it receives events: polling, webhook, gateway, socket, http. */
+  mode: string;
+  /** Connected to the platform now; null when the adapter does not say. */
+  connected: boolean | null;
+  /** ISO time of the newest event received from the platform; null if none is known. */
+  lastEventAt: string | null;
+  /** The newest error talking to the platform; null if none is known. */
+  lastError: { message: string; at: string } | null;
+  /** 429s (or flood waits) the outbound budget waited out since start. */
+  rateLimitWaits: number;
+}
+
+/**
+ * The source of the platform page's adapter states. The runtime provides one built from the
+ * configured adapters and the store; a richer one may read each adapter's live state.
+ */
+export interface PlatformStatusSource {
+  /** One entry per configured platform adapter. */
+  adapters(): Promise<PlatformStatus[]>;
+}

@@ -1,0 +1,228 @@
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { ADMIN_KEY } from '../http/helpers.js';
+import {
+  browserRequired,
+  buildConsole,
+  CHROMIUM,
+  chromiumAvailable,
+  focusedId,
+  horizontalOverflow,
+  launchBrowser,
+  pageFetchStatus,
+  recordedTexts,
+  recordTexts,
+  SCREENSHOTS,
+  scriptCookies,
+  startConsoleServer,
+  type ConsoleServer,
+} from './browser.js';
+
+const SKIP_REASON = `Chromium not found at ${CHROMIUM}: the console's browser tests are skipped (install it with "apt-get install -y chromium", or set CHROMIUM_PATH; CHARBRIDGE_REQUIRE_SERVICES=1 makes this a failure)`;
+
+/** A picture that needs no network: a purple circle with a star. */
+const AVATAR =
+  'data:image/svg+xml,' +
+  encodeURIComponent('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><circle cx="5" cy="5" r="5" fill="#6b3fa0"/><path d="M5 1.5l1 2.6 2.8.1-2.2 1.7.8 2.7L5 7 2.6 8.6l.8-2.7L1.2 4.2 4 4.1z" fill="#ffd54a"/></svg>');
+
+if (!chromiumAvailable && !browserRequired) console.warn(SKIP_REASON);
+
+describe.runIf(!chromiumAvailable && browserRequired)('the web console without Chromium', () => {
+  it('fails because CHARBRIDGE_REQUIRE_SERVICES=1 requires a browser', () => {
+    throw new Error(SKIP_REASON);
+  });
+});
+
+describe.runIf(chromiumAvailable)('the web console in Chromium', () => {
+  let server: ConsoleServer;
+  let consoleDir: string;
+  let browser: Awaited<ReturnType<typeof launchBrowser>>;
+  let page: Page;
+  const tenant = { key: '', id: '' };
+  let othersCharacterId = '';
+
+  const api = async (method: string, path: string, key: string, body?: unknown) => {
+    const res = await fetch(`${server.url}${path}`, {
+      method,
+      headers: { 'x-api-key': key, ...(body ? { 'content-type': 'application/json' } : {}) },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    });
+    return (await res.json()) as Record<string, any>;
+  };
+  const shot = (name: string) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+  const heading = () => page.getByRole('heading', { level: 1 });
+
+  async function signIn(key: string) {
+    await page.getByLabel('API key').fill(key);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+  }
+
+  beforeAll(async () => {
+    [consoleDir, browser] = await Promise.all([buildConsole(), launchBrowser()]);
+    server = await startConsoleServer(consoleDir);
+    // Several words and a pause between chunks, so the reply visibly arrives piece by piece.
+    server.fake.respondWith(({ messages }) => `Starlight answers: ${String(messages.at(-1)?.content ?? '')} — and that is all for tonight.`);
+    server.fake.setChunkDelay(40);
+    const a = await api('POST', '/api/v1/api-keys', ADMIN_KEY, { name: 'Tenant A', credits: 50 });
+    Object.assign(tenant, { key: a.key, id: a.id });
+    const b = await api('POST', '/api/v1/api-keys', ADMIN_KEY, { name: 'Tenant B' });
+    const secret = await api('POST', '/api/v1/characters', b.key, {
+      name: 'Secret of B',
+      personality: 'Private and reserved, known only to tenant B',
+      speakingStyle: 'Quiet, brief and to the point always',
+    });
+    othersCharacterId = secret.id;
+    page = await browser.context.newPage();
+    // Fail a step with Playwright's own message well before the test's timeout.
+    page.setDefaultTimeout(8000);
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    if (consoleDir) rmSync(consoleDir, { recursive: true, force: true });
+  });
+
+  it('refuses a wrong key next to the field, then signs in with the right one', async () => {
+    await page.goto(`${server.url}/console/`);
+    await expect.poll(() => heading().textContent()).toBe('charbridge console');
+    await signIn('cb_this-is-not-a-key');
+    const error = page.locator('#key-error');
+    await error.waitFor();
+    expect(await error.textContent()).toBe('Invalid API key');
+    expect(await page.getByLabel('API key').getAttribute('aria-invalid')).toBe('true');
+    await shot('01-sign-in-error');
+
+    await signIn(tenant.key);
+    await expect.poll(() => heading().textContent()).toBe('Characters');
+    expect(await page.getByText('Signed in as').textContent()).toContain('Tenant A');
+    // The key is exchanged for an HttpOnly cookie: page scripts cannot read it.
+    expect(await scriptCookies(page)).toBe('');
+    await page.getByRole('heading', { name: 'Aria', level: 2 }).waitFor();
+    await shot('02-characters');
+  });
+
+  it('shows the API’s validation message next to the field, then creates the character', async () => {
+    await page.getByRole('link', { name: 'New character' }).click();
+    await expect.poll(() => heading().textContent()).toBe('New character');
+    await page.getByLabel('Name', { exact: false }).first().fill('Nova');
+    await page.getByLabel('Personality').fill('too short');
+    await page.getByLabel('Speaking style').fill('Bright, quick and full of cosmic metaphors');
+    await page.getByRole('button', { name: 'Create character' }).click();
+    const fieldError = page.locator('#cf-personality-error');
+    await fieldError.waitFor();
+    expect(await fieldError.textContent()).toBe('personality must be 10-2000 characters');
+    await expect.poll(() => focusedId(page)).toBe('cf-personality');
+    await shot('03-character-validation');
+
+    await page.getByLabel('Personality').fill('Curious about the night sky and everyone under it');
+    await page.getByLabel('Avatar URL').fill(AVATAR);
+    await page.getByRole('button', { name: 'Create character' }).click();
+    await page.getByText('Created Nova.').waitFor();
+    await page.getByRole('heading', { name: 'Nova', level: 2 }).waitFor();
+  });
+
+  it('chats in the playground with a streamed reply, and /clear clears the context', async () => {
+    await page.getByRole('link', { name: 'Chat with Nova' }).click();
+    await expect.poll(() => heading().textContent()).toBe('Playground');
+    await expect.poll(() => page.getByLabel('Character').inputValue()).not.toBe('');
+    expect(await page.locator('#pg-character option:checked').textContent()).toContain('Nova');
+
+    // Record every text the reply bubble shows, to see it grow as the stream arrives.
+    await recordTexts(page, '.msg.assistant');
+    await page.getByLabel('Message', { exact: true }).fill('what do the stars say');
+    await page.getByLabel('Message', { exact: true }).press('Enter');
+    const final = 'Starlight answers: what do the stars say — and that is all for tonight.';
+    await page.locator('.msg.assistant', { hasText: final }).waitFor();
+    const seen = (await recordedTexts(page)).map((t) => t.replace(/^Nova: /, ''));
+    const partial = seen.filter((t) => t !== final && t !== '…' && final.startsWith(t));
+    expect(partial.length, `texts seen: ${JSON.stringify(seen)}`).toBeGreaterThan(1);
+    await page.getByText('1 credit used, 49 left').waitFor();
+    await shot('04-playground');
+
+    await page.getByLabel('Message', { exact: true }).fill('/clear');
+    await page.getByLabel('Message', { exact: true }).press('Enter');
+    await page.getByText('Context cleared').waitFor();
+    await expect.poll(() => focusedId(page)).toBe('pg-message');
+  });
+
+  it('lists the conversation and opens its history', async () => {
+    await page.getByRole('link', { name: 'Conversations' }).click();
+    await expect.poll(() => heading().textContent()).toBe('Conversations');
+    await page.getByRole('link', { name: 'Nova' }).click();
+    await expect.poll(() => heading().textContent()).toBe('Conversation with Nova');
+    await page.getByText('what do the stars say', { exact: true }).waitFor();
+    await page.getByText('Starlight answers: what do the stars say — and that is all for tonight.').waitFor();
+    await shot('05-conversation');
+    await page.getByRole('link', { name: 'Back to conversations' }).click();
+    await page.getByRole('link', { name: 'Nova' }).waitFor();
+    await shot('06-conversations');
+  });
+
+  it('charts the usage', async () => {
+    await page.getByRole('link', { name: 'Usage' }).click();
+    await expect.poll(() => heading().textContent()).toBe('Usage');
+    await page.getByRole('img', { name: /^Turns and model errors: 1 in all/ }).waitFor();
+    await shot('07-usage');
+    await page.getByLabel('Group by').selectOption('character');
+    await page.getByRole('button', { name: 'Show' }).click();
+    await page.getByRole('rowheader', { name: 'Nova' }).waitFor();
+    expect(await page.getByLabel('Group by').locator('option').allTextContents()).not.toContain('API key');
+  });
+
+  it("never shows a tenant another tenant's private character", async () => {
+    await page.getByRole('link', { name: 'Characters' }).click();
+    await page.getByLabel('Search').fill('Secret of B');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByText('0 characters').waitFor();
+    await page.goto(`${server.url}/console/characters/${othersCharacterId}/edit`);
+    await page.getByRole('alert').filter({ hasText: 'Character not found' }).waitFor();
+    await page.goto(`${server.url}/console/keys`);
+    await page.getByRole('heading', { name: 'Admin only' }).waitFor();
+    expect(await page.getByRole('navigation', { name: 'Console' }).getByRole('link').allTextContents()).toEqual(['Characters', 'Playground', 'Conversations', 'Usage']);
+  });
+
+  it('lets the admin create a key (shown once) and see the platforms', async () => {
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByText('You are signed out.').waitFor();
+    await signIn(ADMIN_KEY);
+    // Signing in keeps the page that was asked for: this time the admin may see it.
+    await expect.poll(() => heading().textContent()).toBe('API keys');
+    expect(await page.getByText('Signed in as').textContent()).toContain('Admin (admin)');
+    await expect.poll(() => heading().textContent()).toBe('API keys');
+    await page.getByLabel('Name').fill('From the console');
+    await page.getByLabel('Credits', { exact: true }).first().fill('lots');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    await page.locator('#nk-credits-error').waitFor();
+    expect(await page.locator('#nk-credits-error').textContent()).toBe('credits must be a number');
+    await page.getByLabel('Credits', { exact: true }).first().fill('25');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    const key = await page.getByLabel('New API key').inputValue();
+    expect(key).toMatch(/^cb_/);
+    const check = await fetch(`${server.url}/api/v1/characters?limit=1`, { headers: { 'x-api-key': key } });
+    expect(check.status).toBe(200);
+    await shot('08-keys');
+
+    await page.getByRole('link', { name: 'Platforms' }).click();
+    await expect.poll(() => heading().textContent()).toBe('Platforms');
+    await page.getByText('No platform is configured.').waitFor();
+    await shot('09-platforms');
+  });
+
+  it('works at phone width', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.getByRole('link', { name: 'Playground' }).click();
+    await expect.poll(() => heading().textContent()).toBe('Playground');
+    expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
+    await shot('10-playground-phone');
+  });
+
+  it('signs out: the session cookie stops working', async () => {
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByText('You are signed out.').waitFor();
+    expect(await pageFetchStatus(page, '/api/v1/characters')).toBe(401);
+    await shot('11-signed-out');
+  });
+});
