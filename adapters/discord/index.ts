@@ -5,6 +5,7 @@
  * confined to transport.ts and Discord's limits are expressed as budget windows.
  */
 import type { Log, MessageHandler, OutboundText, PlatformAdapter } from '../../src/core/adapter.js';
+import { TaskTracker } from '../../src/core/tasks.js';
 import { OutboundBudget, type RateWindow } from '../shared/budget.js';
 import { autocompletesCharacters, characterChoices, DISCORD_COMMANDS, toEngineText } from './commands.js';
 import { commandToInbound, toInbound, type BotIdentity } from './inbound.js';
@@ -107,7 +108,7 @@ class DiscordBot implements DiscordAdapter {
   private readonly out: OutboundDeps;
   private readonly surfaceDeps: ChannelSurfaceDeps;
   private readonly webhooks: CharacterWebhooks | undefined;
-  private readonly inFlight = new Set<Promise<void>>();
+  private readonly tasks = new TaskTracker();
   private accepting = false;
 
   constructor(
@@ -160,11 +161,12 @@ class DiscordBot implements DiscordAdapter {
   /** Stop taking events, let replies in flight land (bounded), then close the gateway and REST. */
   async stop(): Promise<void> {
     this.accepting = false;
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<void>((r) => (timer = setTimeout(r, this.tuning.stopTimeoutMs)));
-    await Promise.race([Promise.allSettled([...this.inFlight]), deadline]);
-    clearTimeout(timer);
+    await this.tasks.drain(this.tuning.stopTimeoutMs);
     await this.transport.stop();
+  }
+
+  settled(): Promise<void> {
+    return this.tasks.drain().then(() => undefined);
   }
 
   /** Proactive message to a DM channel (key.chatId) or a channel/thread, through the same budget as replies. */
@@ -184,7 +186,7 @@ class DiscordBot implements DiscordAdapter {
 
   stats(): { sent: number; rateLimited: number; inFlight: number } {
     const s = this.budget.stats();
-    return { sent: s.sent, rateLimited: s.rateLimited, inFlight: this.inFlight.size };
+    return { sent: s.sent, rateLimited: s.rateLimited, inFlight: this.tasks.size };
   }
 
   /**
@@ -227,8 +229,6 @@ class DiscordBot implements DiscordAdapter {
   }
 
   private track(task: Promise<void>, context: object): void {
-    const p = task.catch((err: unknown) => this.log.error({ err, ...context }, 'discord event failed'));
-    this.inFlight.add(p);
-    void p.finally(() => this.inFlight.delete(p));
+    this.tasks.track(task.catch((err: unknown) => this.log.error({ err, ...context }, 'discord event failed')));
   }
 }

@@ -10,6 +10,7 @@
  */
 import type { MessageHandler, Log, OutboundText, PlatformAdapter, RawHttpRoute } from '../../src/core/adapter.js';
 import type { ReplyEvent } from '../../src/core/types.js';
+import { TaskTracker } from '../../src/core/tasks.js';
 import type { RateWindow } from '../shared/budget.js';
 import { OrderedByKey } from '../shared/ordered.js';
 import {
@@ -95,7 +96,7 @@ export class SlackAdapter implements PlatformAdapter {
   private readonly users: UserDirectory;
   private readonly tuning: SlackTuning;
   private readonly ordered = new OrderedByKey();
-  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly tasks = new TaskTracker();
   private me: BotIds | undefined;
   private accepting = false;
 
@@ -158,10 +159,7 @@ export class SlackAdapter implements PlatformAdapter {
   async stop(): Promise<void> {
     this.accepting = false;
     await this.transport.stop();
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise((r) => (timer = setTimeout(r, this.tuning.stopTimeoutMs)));
-    await Promise.race([Promise.allSettled([...this.inFlight]), deadline]);
-    clearTimeout(timer);
+    await this.tasks.drain(this.tuning.stopTimeoutMs);
   }
 
   /** Proactive messages: to the DM (or channel, or thread) the conversation key names. */
@@ -173,12 +171,12 @@ export class SlackAdapter implements PlatformAdapter {
   /** Budget counters (sends, 429s waited out) and work in flight — for tests and logs. */
   stats(): { sent: number; rateLimited: number; inFlight: number } {
     const b = this.outbound.budget.stats();
-    return { sent: b.sent, rateLimited: b.rateLimited, inFlight: this.inFlight.size };
+    return { sent: b.sent, rateLimited: b.rateLimited, inFlight: this.tasks.size };
   }
 
   /** Resolves once every event handed over so far has been answered (replies sent, commands responded). */
   async settled(): Promise<void> {
-    while (this.inFlight.size) await Promise.allSettled([...this.inFlight]);
+    await this.tasks.drain();
   }
 
   private onMessage(e: SlackMessageEvent, envelopeTeam: string | undefined): void {
@@ -219,9 +217,7 @@ export class SlackAdapter implements PlatformAdapter {
   }
 
   private track(p: Promise<unknown>): void {
-    const settled = p.catch((err: unknown) => this.deps.log.error({ err }, 'slack message handling failed'));
-    this.inFlight.add(settled);
-    void settled.finally(() => this.inFlight.delete(settled));
+    this.tasks.track(p.catch((err: unknown) => this.deps.log.error({ err }, 'slack message handling failed')));
   }
 }
 

@@ -7,6 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Log, MessageHandler, OutboundText, PlatformAdapter, RawHttpRoute } from '../../src/core/adapter.js';
 import type { InboundMessage } from '../../src/core/types.js';
+import { TaskTracker } from '../../src/core/tasks.js';
 import { OutboundBudget, type RateWindow } from '../shared/budget.js';
 import { OrderedByKey } from '../shared/ordered.js';
 import { toInbound, type BotIdentity } from './inbound.js';
@@ -102,7 +103,7 @@ class TelegramBot implements TelegramAdapter {
   private readonly budget: OutboundBudget;
   private readonly out: OutboundDeps;
   private readonly ordered = new OrderedByKey();
-  private readonly inFlight = new Set<Promise<void>>();
+  private readonly tasks = new TaskTracker();
   private readonly admins = new Map<string, { admin: boolean; until: number }>();
   private readonly now: () => number;
   private accepting = false;
@@ -146,10 +147,11 @@ class TelegramBot implements TelegramAdapter {
   async stop(): Promise<void> {
     this.accepting = false;
     await this.transport.stop();
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<void>((r) => (timer = setTimeout(r, this.tuning.stopTimeoutMs)));
-    await Promise.race([Promise.allSettled([...this.inFlight]), deadline]);
-    clearTimeout(timer);
+    await this.tasks.drain(this.tuning.stopTimeoutMs);
+  }
+
+  settled(): Promise<void> {
+    return this.tasks.drain().then(() => undefined);
   }
 
   routes(): RawHttpRoute[] {
@@ -168,7 +170,7 @@ class TelegramBot implements TelegramAdapter {
 
   stats(): { sent: number; rateLimited: number; inFlight: number } {
     const s = this.budget.stats();
-    return { sent: s.sent, rateLimited: s.rateLimited, inFlight: this.inFlight.size };
+    return { sent: s.sent, rateLimited: s.rateLimited, inFlight: this.tasks.size };
   }
 
   /**
@@ -194,8 +196,7 @@ class TelegramBot implements TelegramAdapter {
     const task = handled
       .then((r) => (r ? deliverReply(r.events, targetOf(r.msg), this.out) : undefined))
       .catch((err: unknown) => this.log.error({ err, updateId: update.update_id }, 'telegram update failed'));
-    this.inFlight.add(task);
-    void task.finally(() => this.inFlight.delete(task));
+    this.tasks.track(task);
     return handled.then(
       (r) => r?.events.accepted,
       () => undefined,
