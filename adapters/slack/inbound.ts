@@ -11,6 +11,7 @@
  *   chatType `thread`, chatId = channel, threadId = the thread's root ts (a top-level mention's
  *   own ts, since the reply starts its thread).
  */
+import { LRUCache } from 'lru-cache';
 import type { ChatType, InboundMessage } from '../../src/core/types.js';
 import { stripMentions } from '../shared/mentions.js';
 import { fromSlackText } from './mrkdwn.js';
@@ -163,35 +164,42 @@ export function commandToInbound(cmd: SlackCommand, sub: Subcommand & { ok: true
 
 /**
  * users.info, cached: names for the model, is_admin/is_owner for admin commands. Entries live
- * `ttlMs` (admin rights change rarely; users.info is Tier 4). A failed refresh falls back to the
- * stale entry, else to "unknown, not admin" — ADMIN_USER_IDS still works then.
+ * `ttlMs` (admin rights change rarely; users.info is Tier 4), the least recently used go first
+ * when the workspace is large, and lookups of one user in flight are shared. A failed refresh
+ * falls back to the stale entry, else to "unknown, not admin" — ADMIN_USER_IDS still works then.
  */
 export class UserDirectory {
-  private cache = new Map<string, { at: number; info: SlackUserInfo }>();
-  private pending = new Map<string, Promise<SlackUserInfo>>();
+  private readonly cache: LRUCache<string, SlackUserInfo>;
 
   constructor(
-    private readonly lookup: (userId: string) => Promise<SlackUserInfo>,
-    private readonly opts: { ttlMs: number; now: () => number; onError: (err: unknown, userId: string) => void },
-  ) {}
+    lookup: (userId: string) => Promise<SlackUserInfo>,
+    private readonly opts: { ttlMs: number; now: () => number; onError: (err: unknown, userId: string) => void; max?: number },
+  ) {
+    this.cache = new LRUCache<string, SlackUserInfo>({
+      max: opts.max ?? 5000,
+      ttl: opts.ttlMs,
+      ttlResolution: 0,
+      perf: { now: opts.now },
+      allowStaleOnFetchRejection: true,
+      noDeleteOnFetchRejection: true,
+      fetchMethod: async (userId) => {
+        try {
+          return await lookup(userId);
+        } catch (err) {
+          opts.onError(err, userId);
+          throw err;
+        }
+      },
+    });
+  }
 
-  get(userId: string): Promise<SlackUserInfo> {
-    const hit = this.cache.get(userId);
-    if (hit && this.opts.now() - hit.at < this.opts.ttlMs) return Promise.resolve(hit.info);
-    const inFlight = this.pending.get(userId);
-    if (inFlight) return inFlight;
-    const p = this.lookup(userId)
-      .then((info) => {
-        if (this.cache.size >= 5000) this.cache.clear();
-        this.cache.set(userId, { at: this.opts.now(), info });
-        return info;
-      })
-      .catch((err: unknown) => {
-        this.opts.onError(err, userId);
-        return hit?.info ?? { name: '', isAdmin: false, isBot: false };
-      })
-      .finally(() => this.pending.delete(userId));
-    this.pending.set(userId, p);
-    return p;
+  async get(userId: string): Promise<SlackUserInfo> {
+    try {
+      return (await this.cache.fetch(userId)) ?? { ...UNKNOWN_USER };
+    } catch {
+      return { ...UNKNOWN_USER };
+    }
   }
 }
+
+const UNKNOWN_USER: SlackUserInfo = { name: '', isAdmin: false, isBot: false };

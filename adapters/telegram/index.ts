@@ -5,6 +5,7 @@
  * PlatformAdapter, the SDK confined to transport.ts, limits expressed as budget windows.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { LRUCache } from 'lru-cache';
 import type { Log, MessageHandler, OutboundText, PlatformAdapter, RawHttpRoute } from '../../src/core/adapter.js';
 import type { InboundMessage } from '../../src/core/types.js';
 import { TaskTracker } from '../../src/core/tasks.js';
@@ -104,7 +105,8 @@ class TelegramBot implements TelegramAdapter {
   private readonly out: OutboundDeps;
   private readonly ordered = new OrderedByKey();
   private readonly tasks = new TaskTracker();
-  private readonly admins = new Map<string, { admin: boolean; until: number }>();
+  /** getChatMember answers by `chatId:userId`; errors are not cached, so the next command asks again. */
+  private readonly admins: LRUCache<string, boolean>;
   private readonly now: () => number;
   private accepting = false;
 
@@ -116,6 +118,17 @@ class TelegramBot implements TelegramAdapter {
     this.tuning = { ...TELEGRAM_TUNING, ...deps.tuning };
     this.log = deps.log.child?.({ platform: 'telegram' }) ?? deps.log;
     this.now = deps.now ?? Date.now;
+    this.admins = new LRUCache<string, boolean>({
+      max: 10_000,
+      ttl: this.tuning.adminCacheMs,
+      ttlResolution: 0,
+      perf: { now: this.now },
+      fetchMethod: async (key) => {
+        const [chatId, userId] = key.split(':').map(Number) as [number, number];
+        const status = await this.transport.chatMemberStatus(chatId, userId);
+        return status === 'creator' || status === 'administrator';
+      },
+    });
     this.transport = new TelegramTransport({ token: config.token, apiRoot: config.apiRoot, log: this.log }, (u) => this.onUpdate(u));
     const { chatWindow, groupWindow, globalWindow } = this.tuning;
     this.budget = new OutboundBudget({
@@ -205,16 +218,8 @@ class TelegramBot implements TelegramAdapter {
 
   /** creator/administrator per getChatMember, trusted for `adminCacheMs`; errors count as "no". */
   private async isChatAdmin(chatId: number, userId: number): Promise<boolean> {
-    const key = `${chatId}:${userId}`;
-    const now = this.now();
-    const hit = this.admins.get(key);
-    if (hit && hit.until > now) return hit.admin;
     try {
-      const status = await this.transport.chatMemberStatus(chatId, userId);
-      const admin = status === 'creator' || status === 'administrator';
-      if (this.admins.size > 10_000) this.admins.clear();
-      this.admins.set(key, { admin, until: now + this.tuning.adminCacheMs });
-      return admin;
+      return (await this.admins.fetch(`${chatId}:${userId}`)) ?? false;
     } catch (err) {
       this.log.warn({ err, chatId }, 'getChatMember failed; treating the sender as a regular member');
       return false;

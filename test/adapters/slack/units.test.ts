@@ -95,6 +95,13 @@ describe('inbound', () => {
     expect(await dir.get('U1')).toEqual({ name: 'U1', isAdmin: true, isBot: false });
     expect(await dir.get('U2')).toEqual({ name: '', isAdmin: false, isBot: false });
   });
+
+  it('keeps the most recently used users when the directory is full, instead of forgetting everyone', async () => {
+    const asked: string[] = [];
+    const dir = new UserDirectory(async (id) => (asked.push(id), { name: id, isAdmin: false, isBot: false }), { ttlMs: 60_000, now: () => 1, onError: () => undefined, max: 2 });
+    for (const id of ['U1', 'U2', 'U1', 'U3', 'U1', 'U2']) await dir.get(id);
+    expect(asked).toEqual(['U1', 'U2', 'U3', 'U2']); // U2 was the least recently used when U3 came
+  });
 });
 
 describe('HTTP receiver checks', () => {
