@@ -25,6 +25,7 @@ import {
   type BotIds,
 } from './inbound.js';
 import { toMrkdwn } from './mrkdwn.js';
+import { SignedHttpReceiver } from './receiver.js';
 import { DEFAULT_PACING, MESSAGE_LIMIT, SlackOutbound, STREAM_LIMIT } from './outbound.js';
 import { retryAfterMs, SlackTransport, slackErrorCode, type RespondFn, type RetryPolicy, type SlackCommand, type SlackMessageEvent } from './transport.js';
 
@@ -106,17 +107,20 @@ export class SlackAdapter implements PlatformAdapter {
   ) {
     const tuning = (this.tuning = { ...SLACK_TUNING, ...deps.tuning });
     const log = deps.log.child?.({ platform: 'slack' }) ?? deps.log;
+    const httpReceiver =
+      !config.appToken && config.signingSecret
+        ? new SignedHttpReceiver({ signingSecret: config.signingSecret, log, ...(deps.now ? { now: deps.now } : {}) })
+        : undefined;
     this.transport = new SlackTransport(
       {
         botToken: config.botToken,
         appToken: config.appToken,
-        signingSecret: config.signingSecret,
+        httpReceiver,
         apiUrl: config.apiUrl,
         command: config.command,
         log,
         retryConfig: tuning.retry,
         clientPingTimeout: tuning.socketPingTimeoutMs,
-        ...(deps.now ? { now: deps.now } : {}),
       },
       { onMessage: (e, meta) => this.onMessage(e, meta.teamId), onCommand: (c, respond) => this.onCommand(c, respond) },
     );

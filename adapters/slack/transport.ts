@@ -17,7 +17,10 @@
  */
 import { App, LogLevel, SocketModeReceiver, webApi, type Logger } from '@slack/bolt';
 import type { Log } from '../../src/core/adapter.js';
-import { SignedHttpReceiver } from './receiver.js';
+import type { SignedHttpReceiver } from './receiver.js';
+
+/** Bolt's v0 request signature check, for our own HTTP receiver (receiver.ts). */
+export { verifySlackRequest } from '@slack/bolt';
 
 /** The fields of a `message` / `app_mention` event that inbound.ts reads. */
 export interface SlackMessageEvent {
@@ -64,9 +67,10 @@ export interface RetryPolicy {
 
 export interface TransportOptions {
   botToken: string;
-  /** `xapp-…`: Socket Mode. Without it, HTTP mode with the signing secret. */
+  /** `xapp-…`: Socket Mode. Without it, HTTP mode through `httpReceiver`. */
   appToken?: string | undefined;
-  signingSecret?: string | undefined;
+  /** HTTP mode: the receiver mounted on our HTTP server (receiver.ts). */
+  httpReceiver?: SignedHttpReceiver | undefined;
   /** Web API base, e.g. `http://127.0.0.1:PORT/api/` (the fake); Slack's own when unset. */
   apiUrl?: string | undefined;
   command: string;
@@ -74,7 +78,6 @@ export interface TransportOptions {
   retryConfig?: RetryPolicy | undefined;
   /** Socket Mode ping timeout (ms); also paces reconnects. Bolt's default is 5000. */
   clientPingTimeout?: number | undefined;
-  now?: () => number;
 }
 
 export interface SlackUserInfo {
@@ -123,8 +126,8 @@ export class SlackTransport {
     this.client = new webApi.WebClient(opts.botToken, this.clientOptions);
     this.mode = opts.appToken ? 'socket' : 'http';
     if (this.mode === 'http') {
-      if (!opts.signingSecret) throw new Error('Slack HTTP mode needs SLACK_SIGNING_SECRET (or set SLACK_APP_TOKEN for Socket Mode)');
-      this.receiver = new SignedHttpReceiver({ signingSecret: opts.signingSecret, log: opts.log, ...(opts.now ? { now: opts.now } : {}) });
+      if (!opts.httpReceiver) throw new Error('Slack HTTP mode needs SLACK_SIGNING_SECRET (or set SLACK_APP_TOKEN for Socket Mode)');
+      this.receiver = opts.httpReceiver;
     }
   }
 
