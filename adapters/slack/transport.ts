@@ -17,6 +17,7 @@
  */
 import { App, LogLevel, SocketModeReceiver, webApi, type Logger } from '@slack/bolt';
 import type { Log } from '../../src/core/adapter.js';
+import type { TransportEvents } from '../shared/status.js';
 import type { SignedHttpReceiver } from './receiver.js';
 
 /** Bolt's v0 request signature check, for our own HTTP receiver (receiver.ts). */
@@ -78,6 +79,8 @@ export interface TransportOptions {
   retryConfig?: RetryPolicy | undefined;
   /** Socket Mode ping timeout (ms); also paces reconnects. Bolt's default is 5000. */
   clientPingTimeout?: number | undefined;
+  /** Told when the socket (or the HTTP route) starts and stops receiving, and about listener failures. */
+  events?: TransportEvents | undefined;
 }
 
 export interface SlackUserInfo {
@@ -144,14 +147,20 @@ export class SlackTransport {
   /** Build the Bolt App and start receiving (connect the socket, or open the HTTP route). */
   async start(): Promise<BotIdentity> {
     const me = await this.identity();
-    const receiver =
-      this.receiver ??
-      new SocketModeReceiver({
+    const events = this.opts.events;
+    let receiver: SignedHttpReceiver | SocketModeReceiver | undefined = this.receiver;
+    if (!receiver) {
+      const socket = new SocketModeReceiver({
         appToken: this.opts.appToken as string,
         logger: this.logger,
         ...(this.opts.clientPingTimeout ? { clientPingTimeout: this.opts.clientPingTimeout } : {}),
         installerOptions: { clientOptions: { ...this.clientOptions } },
       });
+      socket.client.on('connected', () => events?.connected());
+      socket.client.on('reconnecting', () => events?.disconnected());
+      socket.client.on('disconnected', () => events?.disconnected());
+      receiver = socket;
+    }
     const app = new App({
       token: this.opts.botToken,
       botId: me.botId,
@@ -164,6 +173,7 @@ export class SlackTransport {
     this.listen(app);
     await app.start();
     this.app = app;
+    if (this.mode === 'http') events?.connected();
     return me;
   }
 
@@ -171,6 +181,7 @@ export class SlackTransport {
   async stop(): Promise<void> {
     const app = this.app;
     this.app = undefined;
+    this.opts.events?.disconnected();
     if (app) await app.stop();
   }
 
@@ -190,6 +201,7 @@ export class SlackTransport {
       });
     });
     app.error(async (err) => {
+      this.opts.events?.failed(err);
       this.opts.log.error({ err }, 'slack listener failed');
     });
   }

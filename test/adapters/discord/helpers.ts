@@ -6,7 +6,7 @@
 import { createDiscordAdapter, type DiscordAdapter, type DiscordConfig, type DiscordTuning } from '../../../adapters/discord/index.js';
 import { ProactiveScheduler, proactiveCommand, DeliveryRouter } from '../../../src/scheduler/index.js';
 import type { InboundMessage, ReplyEvent } from '../../../src/core/types.js';
-import type { EngineConfig } from '../../../src/engine/index.js';
+import { commandMenu, type EngineConfig } from '../../../src/engine/index.js';
 import { startFakeDiscord, type FakeDiscord, type FakeDiscordOptions } from '../../fakes/discord.js';
 import { startHarness, type Harness } from '../../helpers/harness.js';
 
@@ -80,6 +80,7 @@ export async function startDiscord(o: {
     {
       handler: { handle: (m) => (handled.push(m), tap(m.eventId, h.engine.handle(m), modelDoneAt)) },
       log: h.log,
+      commands: commandMenu(h.engine.commands),
       listCharacters: async () => (await h.store.characters.listShared()).map((c) => c.name),
       characterAvatar: async (name) => (name === 'Aria' ? 'http://img.test/aria.png' : undefined),
       tuning: { ...SCALED_TUNING, ...o.tuning },
