@@ -98,6 +98,12 @@ export interface FakeSlack {
   waitForAck(envelopeId: string, timeoutMs?: number): Promise<SocketAck>;
   /** Poll `pred` every 10 ms; rejects after `timeoutMs` (default 3000). */
   waitFor(pred: () => boolean, timeoutMs?: number): Promise<void>;
+  /**
+   * Resolves once every Socket Mode envelope pushed so far is acked and no Web API call or
+   * response_url post is in flight: what a test waits for (with the adapter's own `settled()`)
+   * before asserting that something did NOT happen.
+   */
+  idle(timeoutMs?: number): Promise<void>;
   /** Close sockets (gracefully, then forcibly) and the server. Stop the Bolt app first. */
   close(): Promise<void>;
 }
@@ -131,7 +137,10 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
   const responses: FakeSlack['responses'] = [];
   let responseSeq = 0;
 
+  let busy = 0;
   const server = http.createServer((req, res) => {
+    busy++;
+    res.once('close', () => busy--);
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -221,6 +230,7 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
       return socket.acks.find((a) => a.envelope_id === envelopeId) as SocketAck;
     },
     waitFor,
+    idle: (timeoutMs) => waitFor(() => busy === 0 && [...socket.sent].every((id) => socket.acks.some((a) => a.envelope_id === id)), timeoutMs),
     async close() {
       await socket.close();
       server.closeAllConnections();

@@ -67,6 +67,12 @@ export interface FakeTelegram {
    * given). A JSON method call in the response body (telegraf's webhookReply) is executed.
    */
   postWebhook(url: string, update: object, secretToken?: string): Promise<{ status: number; body: string }>;
+  /**
+   * Resolves once the client has taken and confirmed every queued update (a later getUpdates is
+   * parked, so telegraf's handlers for them returned) and no other request is in flight: what a
+   * test waits for before asserting that something did NOT happen. Rejects after `timeoutMs`.
+   */
+  idle(timeoutMs?: number): Promise<void>;
   /** Answers parked long polls, drops every socket and stops listening. */
   close(): Promise<void>;
 }
@@ -97,6 +103,8 @@ class FakeTelegramServer implements FakeTelegram {
   private nextUpdateId = 1000;
   private webhook: { url: string; secret?: string } | null = null;
   private closed = false;
+  /** Requests being answered, long polls excluded. */
+  private busy = 0;
   private readonly server = createServer((req, res) => {
     this.onRequest(req, res).catch((e: unknown) => {
       if (res.headersSent) res.destroy();
@@ -161,6 +169,14 @@ class FakeTelegramServer implements FakeTelegram {
     return this.waiters.size;
   }
 
+  async idle(timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.queue.length > 0 || this.waiters.size === 0 || this.busy > 0) {
+      if (Date.now() > deadline) throw new Error(`fake Telegram: not idle after ${timeoutMs} ms (${this.queue.length} updates queued, ${this.busy} requests in flight)`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://fake');
     const at = this.now();
@@ -185,6 +201,8 @@ class FakeTelegramServer implements FakeTelegram {
       return send(res, 401, errorBody(new ApiError(401, 'Unauthorized')));
     }
     if (method.toLowerCase() === 'getupdates') return this.getUpdates(params, res, at);
+    this.busy++;
+    res.once('close', () => this.busy--);
     const { status, body } = this.call(method, params, at);
     send(res, status, body);
   }

@@ -52,6 +52,12 @@ export interface Setup {
   modelDoneAt: Map<string, number>;
   /** Bot messages in a channel (current text after edits). */
   texts(channelId: string): string[];
+  /**
+   * Everything sent so far has been seen and answered: discord.js has read every event (the fake
+   * confirms it with a heartbeat) and the adapter has finished all its work. Nothing more will
+   * happen until the test acts, so absences can be asserted.
+   */
+  idle(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -99,6 +105,10 @@ export async function startDiscord(o: {
     handled,
     modelDoneAt,
     texts: (channelId) => fake.channelMessages(channelId).map((m) => m.content),
+    idle: async () => {
+      await fake.idle();
+      await adapter.settled();
+    },
     close: async () => {
       if (closed) return;
       closed = true;
