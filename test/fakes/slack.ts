@@ -86,6 +86,8 @@ export interface FakeSlack {
   stopStreamByUser(channel: string, ts: string): void;
   /** The next call of `method` answers `{ok:false, error}`. */
   failNext(method: string, error: string): void;
+  /** The next call of `method` is refused with HTTP 429 and `Retry-After` (seconds), whatever the limits say. */
+  rateLimitNext(method: string, retryAfterSeconds?: number): void;
   /** Deliver an Events API `event_callback` over HTTP, signed; returns the status, body and event id used. */
   postEvent(url: string, event: SlackEvent, opts?: PostEventOptions): Promise<DeliveryResult & { eventId: string }>;
   postSlashCommand(url: string, input: SlashCommandInput, opts?: DeliveryOptions): Promise<DeliveryResult & { responseUrl: string }>;
@@ -208,6 +210,7 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
     channelMessages: (channel, threadTs) => web.channelMessages(channel, threadTs),
     stopStreamByUser: (channel, ts) => web.stopStreamByUser(channel, ts),
     failNext: (method, error) => web.failNext(method, error),
+    rateLimitNext: (method, retryAfterSeconds) => web.rateLimitNext(method, retryAfterSeconds),
     async postEvent(url, event, o = {}) {
       const eventId = o.eventId ?? newEventId();
       const body = JSON.stringify(eventCallback(identity, event, eventId, now()));

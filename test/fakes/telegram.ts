@@ -53,6 +53,10 @@ export interface FakeTelegram {
   pushUpdate(update: object): any;
   /** A message from a user → queued update. Text gets bot_command / mention entities like Telegram adds. */
   userMessage(o: UserMessageInput): any;
+  /** Deliver an update again (Telegram does after an unconfirmed batch); handed out once more even if confirmed. */
+  redeliver(update: object): void;
+  /** The next send (sendMessage, edit, draft, photo) is refused with 429 and `retry_after`, whatever the flood state. */
+  rateLimitNext(retryAfterSeconds?: number): void;
   /** Build (and store) the update without queueing, for webhook-mode tests that POST it themselves. */
   buildUserMessage(o: UserMessageInput): any;
   /** The bot's messages in a chat as they look now (after edits, without deleted ones), in order. */
@@ -105,6 +109,8 @@ class FakeTelegramServer implements FakeTelegram {
   private closed = false;
   /** Requests being answered, long polls excluded. */
   private busy = 0;
+  /** `retry_after` of sends to refuse next, oldest first (rateLimitNext). */
+  private readonly forced429: number[] = [];
   private readonly server = createServer((req, res) => {
     this.onRequest(req, res).catch((e: unknown) => {
       if (res.headersSent) res.destroy();
@@ -215,7 +221,8 @@ class FakeTelegramServer implements FakeTelegram {
       const handler = this.handlers[method];
       if (!handler) throw new ApiError(404, 'Not Found');
       const floodChat = FLOOD_METHODS.has(method) ? this.state.chatIdOf(params.chat_id) : undefined;
-      const wait = floodChat === undefined ? 0 : this.flood.check(floodChat);
+      const forced = floodChat === undefined ? undefined : this.forced429.shift();
+      const wait = floodChat === undefined ? 0 : (forced ?? this.flood.check(floodChat));
       if (wait > 0) {
         this.tooManyRequests++;
         throw new ApiError(429, `Too Many Requests: retry after ${wait}`, { retry_after: wait });
@@ -303,6 +310,15 @@ class FakeTelegramServer implements FakeTelegram {
     else this.nextUpdateId = Math.max(this.nextUpdateId, u.update_id + 1);
     this.queue.push({ update: u, forced });
     return u;
+  }
+
+  redeliver(update: object): void {
+    this.enqueue(update, true);
+    this.flush();
+  }
+
+  rateLimitNext(retryAfterSeconds = 1): void {
+    this.forced429.push(retryAfterSeconds);
   }
 
   userMessage(o: UserMessageInput): any {
