@@ -110,7 +110,7 @@ export class UserDirectory {
 
   constructor(
     lookup: (userId: string) => Promise<SlackUserInfo>,
-    private readonly opts: { ttlMs: number; now: () => number; onError: (err: unknown, userId: string) => void; max?: number },
+    opts: { ttlMs: number; now: () => number; onError: (err: unknown, userId: string) => void; max?: number },
   ) {
     this.cache = new LRUCache<string, SlackUserInfo>({
       max: opts.max ?? 5000,

@@ -17,7 +17,7 @@ import { OrderedByKey } from '../shared/ordered.js';
 import { StatusTracker } from '../shared/status.js';
 import { isChannelWide, parseSubcommand, slashify } from './commands.js';
 import { classify, commandToInbound, toInbound, UserDirectory, type BotIds } from './inbound.js';
-import { slackKeys, type SlackTarget } from './keys.js';
+import { isDmChannel, slackKeys, type SlackTarget } from './keys.js';
 import { toMrkdwn } from './mrkdwn.js';
 import { SignedHttpReceiver } from './receiver.js';
 import { DEFAULT_PACING, MESSAGE_LIMIT, SlackOutbound, STREAM_LIMIT, type ReplyTarget } from './outbound.js';
@@ -210,7 +210,7 @@ export class SlackAdapter implements PlatformAdapter<SlackTarget> {
     const run = async () => {
       const sub = parseSubcommand(menu, cmd.text, command);
       if (!sub.ok) return answer(sub.text);
-      if (sub.sub === 'clear' && !this.keys.decode(chatOf({ platform: 'slack', chatId: cmd.channel_id })).dm) return answer(CLEAR_IN_CHANNEL);
+      if (sub.sub === 'clear' && !isDmChannel(cmd.channel_id)) return answer(CLEAR_IN_CHANNEL);
       const user = await this.users.get(cmd.user_id);
       const notices: Array<{ text: string; ephemeral?: boolean; changesChat?: boolean }> = [];
       for await (const e of this.deps.handler.handle(commandToInbound(cmd, sub, user, cmd.team_id ?? me.teamId)) as AsyncIterable<ReplyEvent>) {
@@ -232,7 +232,7 @@ export class SlackAdapter implements PlatformAdapter<SlackTarget> {
  * Build the Slack adapter from `config.slack`.
  *
  * @example
- * const slack = createSlackAdapter(config.slack, { handler: engine, log });
+ * const slack = createSlackAdapter(config.slack, { handler: engine, log, commands: commandMenu(engine.commands) });
  * const app = await buildApp({ ..., rawRoutes: slack.routes() }); // HTTP mode: /slack/events
  * await slack.start();
  */

@@ -6,7 +6,7 @@
  */
 import type { DiscordTarget } from '../../../adapters/discord/keys.js';
 import { alice, startDiscord } from '../discord/helpers.js';
-import type { ContractWorld, Place, PlatformDriver, Sent } from './driver.js';
+import type { ContractWorld, Place, PlatformDriver } from './driver.js';
 
 interface DcPlace {
   /** Where the user writes; for a DM, known after the first message. */
