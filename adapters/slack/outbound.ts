@@ -18,7 +18,8 @@ import { OutboundBudget, type RateWindow } from '../shared/budget.js';
 import { chunkText } from '../shared/chunk.js';
 import { deliverEvents, StreamedReply, type StreamTuning } from '../shared/streamed-reply.js';
 import { toMrkdwn } from './mrkdwn.js';
-import { SlackReplyPlanner, type PlannerDeps, type ReplyTarget, type SlackSender, type SlackStep } from './planners.js';
+import type { ReplyPlanner } from '../../src/core/adapter.js';
+import { replyPlanner, type PlannerDeps, type ReplyTarget, type SlackSender, type SlackStep } from './planners.js';
 import { TierGate } from './tiers.js';
 
 export type { ReplyTarget, SlackSender } from './planners.js';
@@ -94,8 +95,8 @@ export class SlackOutbound {
   }
 
   /** The planner for one reply at `target`. */
-  planner(target: ReplyTarget): SlackReplyPlanner {
-    return new SlackReplyPlanner(target, this.planners);
+  planner(target: ReplyTarget): ReplyPlanner<SlackStep> {
+    return replyPlanner(target, this.planners);
   }
 
   /** One reply streamed to `target`, through the channel's budget. */

@@ -61,7 +61,7 @@ export type StreamStep = { kind: 'start' | 'append'; piece: string; full: boolea
  * Native streaming: each stream holds up to `streamLimit` characters; a longer reply closes it
  * (`full`) and starts the next one in the same thread.
  */
-export class NativeStream implements ReplyPlanner<StreamStep> {
+class NativeStream implements ReplyPlanner<StreamStep> {
   /** How much of the text Slack has. */
   sent = 0;
   private stream: { ts: string; start: number; full: boolean } | undefined;
@@ -124,7 +124,7 @@ export class NativeStream implements ReplyPlanner<StreamStep> {
 export type MessageStep = ChunkStep & { final: boolean; prepay: boolean };
 
 /** Post and update: messages of up to `messageLimit` characters of mrkdwn, rendered from `from` on. */
-export class PostAndUpdate implements ReplyPlanner<MessageStep> {
+class PostAndUpdate implements ReplyPlanner<MessageStep> {
   /** What each message shows; `prepaid` when its final chat.update was counted at preview time. */
   private readonly shown: Array<(Shown<string> & { prepaid: boolean }) | undefined> = [];
 
@@ -182,13 +182,18 @@ export class PostAndUpdate implements ReplyPlanner<MessageStep> {
 
 export type SlackStep = { via: 'native'; step: StreamStep } | { via: 'messages'; step: MessageStep };
 
+/** What of one reply Slack shows at `target`, and the Web API call that shows more. */
+export function replyPlanner(target: ReplyTarget, deps: PlannerDeps): ReplyPlanner<SlackStep> {
+  return new SlackReplyPlanner(target, deps);
+}
+
 /**
  * One Slack reply: streams natively when a preview can (in a thread, streaming available, the
  * Tier 2 start has room), else posts and updates. The choice is made by the first call made, not
  * by planning: a reply complete before its first preview is one postMessage. A stream that fails
  * hands over to messages from where it got to; the user pressing stop ends the reply there.
  */
-export class SlackReplyPlanner implements ReplyPlanner<SlackStep> {
+class SlackReplyPlanner implements ReplyPlanner<SlackStep> {
   private mode: 'native' | 'messages' | undefined;
   private readonly native: NativeStream | undefined;
   private messages: PostAndUpdate;

@@ -4,7 +4,7 @@
  * complete before its first preview is one postMessage, never a stream.
  */
 import { describe, expect, it } from 'vitest';
-import { SlackReplyPlanner, type PlannerDeps, type SlackSender } from '../../../adapters/slack/planners.js';
+import { replyPlanner, type PlannerDeps, type SlackSender } from '../../../adapters/slack/planners.js';
 import { TierGate } from '../../../adapters/slack/tiers.js';
 import { testLogger } from '../../helpers/harness.js';
 
@@ -25,7 +25,7 @@ function world(tiers: ConstructorParameters<typeof TierGate>[0]) {
     messageLimit: 3900, streamLimit: 12_000, streaming: { available: true },
   };
   const target = { channel: 'C1', threadTs: '1.0', dm: false, recipient: { userId: 'U1', teamId: 'T1' } };
-  return { calls, gate, deps, planner: new SlackReplyPlanner(target, deps) };
+  return { calls, gate, deps, planner: replyPlanner(target, deps) };
 }
 
 describe('Slack reply planners', () => {
@@ -50,7 +50,7 @@ describe('Slack reply planners', () => {
 
   it('does not preview into messages when the final chat.update could not be paid for', async () => {
     const { calls, deps } = world({ 'chat.update': { max: 1, windowMs: 60_000, reserve: 1 } });
-    const dm = new SlackReplyPlanner({ channel: 'D1', dm: true }, deps); // a top-level DM: no thread to stream into
+    const dm = replyPlanner({ channel: 'D1', dm: true }, deps); // a top-level DM: no thread to stream into
     expect(dm.plan('Hel', false)).toBeUndefined(); // no room to update later: wait for the final text
     await dm.perform(dm.plan('Hello', true)!);
     expect(calls).toEqual(['postMessage:Hello']);
