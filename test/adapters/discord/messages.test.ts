@@ -131,4 +131,14 @@ describe('discord adapter: messages', () => {
     expect(fake.channelMessages(th)[0]).toMatchObject({ username: 'Aria', webhookId: first.webhookId });
     expect(fake.calls.filter((c) => c.method === 'POST' && c.path === `/channels/${ch}/webhooks`)).toHaveLength(1); // created once, reused
   });
+
+  it('with DISCORD_CHARACTER_WEBHOOKS a proactive message speaks as the character in a channel, as the bot in a DM (no webhooks there)', async () => {
+    const { fake, adapter, texts } = await setup({ config: { characterWebhooks: true } });
+    const dm = fake.userMessage({ author: alice, content: 'hi' });
+    await fake.waitFor(() => texts(dm.channel_id).length === 1);
+    await adapter.deliver({ key: { platform: 'discord', chatId: dm.channel_id }, text: 'Morning!', characterName: 'Aria' });
+    await adapter.deliver({ key: { platform: 'discord', chatId: fake.guild.channelId }, text: 'Hello, channel.', characterName: 'Aria' });
+    expect(fake.channelMessages(dm.channel_id).at(-1)).toMatchObject({ content: 'Morning!', username: fake.bot.username });
+    expect(fake.channelMessages(fake.guild.channelId).at(-1)).toMatchObject({ content: 'Hello, channel.', username: 'Aria' });
+  });
 });
