@@ -53,8 +53,9 @@ export class StreamedReply<A = unknown> {
   private final = false;
   private loop: Promise<void> | undefined;
   private pending: AbortController | undefined;
-  /** Wakes the preview loop: an interval pause ends only when the final text takes over; a wait for text also on a delta. */
+  /** Ends the pause between two previews early: only the final text taking over does. */
   private wakePause: (() => void) | undefined;
+  /** Ends a wait for something new to show: a delta, or the final text. */
   private wakeText: (() => void) | undefined;
 
   constructor(
@@ -128,13 +129,12 @@ export class StreamedReply<A = unknown> {
   private pause(ms: number): Promise<void> {
     if (this.final || ms <= 0) return Promise.resolve();
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      const self = this;
-      function done() {
+      const done = () => {
         clearTimeout(timer);
-        self.wakePause = undefined;
+        this.wakePause = undefined;
         resolve();
-      }
+      };
+      const timer = setTimeout(done, ms);
       this.wakePause = done;
     });
   }

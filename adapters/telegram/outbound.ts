@@ -86,7 +86,7 @@ export async function sendNotice(text: string, target: ReplyTarget, deps: Outbou
 
 /** Formatted text sent at once (proactive messages): the final step of a reply with no preview. */
 export async function sendText(text: string, target: ReplyTarget, deps: OutboundDeps): Promise<void> {
-  await streamedReply({ ...target, isPrivate: false }, deps).finish(text);
+  await streamedReply(target, deps).finish(text);
 }
 
 /** What of one reply Telegram shows at `target`, and the Bot API call that shows more. */
