@@ -17,28 +17,30 @@ export interface PlatformContext {
 
 /**
  * One adapter per platform whose token is configured. The engine is handed over as a
- * MessageHandler; adapters never see the store or the rest of the runtime.
+ * MessageHandler, with its commands as a menu for the platforms to render; adapters never see
+ * the store or the rest of the runtime.
  *
  * @example startRuntime(loadConfig(), { adapters: createPlatformAdapters })
  */
 export function createPlatformAdapters({ config, engine, log, store }: PlatformContext): PlatformAdapter[] {
   const adapters: PlatformAdapter[] = [];
-  if (config.telegram) adapters.push(createTelegramAdapter(config.telegram, { handler: engine, log, tuning: { stopTimeoutMs: config.runtime.shutdownTimeoutMs } }));
+  const base = { handler: engine, log, commands: engine.menu };
+  const tuning = { stopTimeoutMs: config.runtime.shutdownTimeoutMs };
+  if (config.telegram) adapters.push(createTelegramAdapter(config.telegram, { ...base, tuning }));
   if (config.discord) {
     adapters.push(
       createDiscordAdapter(config.discord, {
-        handler: engine,
-        log,
+        ...base,
         listCharacters: async () => (await store.characters.listShared()).map((c) => c.name),
         characterAvatar: async (name) => {
           const c = await store.characters.findByName(name);
           const url = c?.profilePhotoUrl ?? c?.avatar;
           return url && /^https?:\/\//.test(url) ? url : undefined;
         },
-        tuning: { stopTimeoutMs: config.runtime.shutdownTimeoutMs },
+        tuning,
       }),
     );
   }
-  if (config.slack) adapters.push(createSlackAdapter(config.slack, { handler: engine, log, tuning: { stopTimeoutMs: config.runtime.shutdownTimeoutMs } }));
+  if (config.slack) adapters.push(createSlackAdapter(config.slack, { ...base, tuning }));
   return adapters;
 }

@@ -4,12 +4,16 @@
  * response), with one outbound budget per bot. Same shape as the Telegram adapter: the SDK is
  * confined to transport.ts and Discord's limits are expressed as budget windows.
  */
-import type { Log, MessageHandler, OutboundText, PlatformAdapter } from '../../src/core/adapter.js';
+import type { AdapterDeps, AdapterStatus, Log, OutboundText, PlatformAdapter, ReplyPlanner } from '../../src/core/adapter.js';
+import { TaskTracker } from '../../src/core/tasks.js';
 import { OutboundBudget, type RateWindow } from '../shared/budget.js';
-import { autocompletesCharacters, characterChoices, DISCORD_COMMANDS, toEngineText } from './commands.js';
+import { chatOf } from '../shared/conversation.js';
+import { StatusTracker } from '../shared/status.js';
+import { autocompletesCharacters, characterChoices, discordCommands, toEngineText } from './commands.js';
 import { commandToInbound, toInbound, type BotIdentity } from './inbound.js';
 import { answerCommand } from './interactions.js';
-import { ChannelSurface, deliverReply, sendText, type ChannelSurfaceDeps, type OutboundDeps } from './outbound.js';
+import { discordKeys, type DiscordTarget } from './keys.js';
+import { ChannelSurface, deliverReply, replyPlanner, sendText, type ChannelSurfaceDeps, type OutboundDeps } from './outbound.js';
 import { DiscordTransport, retryAfterMs, type DcAutocomplete, type DcCommand, type DcInteraction, type DcMessage } from './transport.js';
 import { CharacterWebhooks } from './webhooks.js';
 import type { DiscordConfig } from './config.js';
@@ -54,29 +58,22 @@ export const DISCORD_TUNING: DiscordTuning = {
   messageCacheSize: undefined,
 };
 
-export interface DiscordAdapterDeps {
-  /** The engine. */
-  handler: MessageHandler;
-  log: Log;
+export interface DiscordAdapterDeps extends AdapterDeps {
   /** Character names for autocomplete (the shared list: presets and public characters). */
   listCharacters(): Promise<string[]>;
   /** A character's avatar URL for webhook posts (optional). */
   characterAvatar?(name: string): Promise<string | undefined>;
   tuning?: Partial<DiscordTuning>;
-  now?: () => number;
-  sleep?: (ms: number) => Promise<void>;
 }
 
-export interface DiscordAdapter extends PlatformAdapter {
+export interface DiscordAdapter extends PlatformAdapter<DiscordTarget> {
   /** Known after start(). */
   readonly bot: BotIdentity | undefined;
-  /** Budget counters: sends, 429s waited out. */
-  stats(): { sent: number; rateLimited: number; inFlight: number };
 }
 
 /**
  * @example
- * const discord = createDiscordAdapter(config.discord, { handler: engine, log, listCharacters });
+ * const discord = createDiscordAdapter(config.discord, { handler: engine, log, commands: commandMenu(engine.commands), listCharacters });
  * await discord.start(); // gateway login + slash command registration
  */
 export function createDiscordAdapter(config: DiscordConfig, deps: DiscordAdapterDeps): DiscordAdapter {
@@ -92,6 +89,7 @@ export function restBase(url: string | undefined): string | undefined {
 
 class DiscordBot implements DiscordAdapter {
   readonly platform = 'discord' as const;
+  readonly keys = discordKeys;
   bot: BotIdentity | undefined;
   private readonly tuning: DiscordTuning;
   private readonly log: Log;
@@ -100,7 +98,8 @@ class DiscordBot implements DiscordAdapter {
   private readonly out: OutboundDeps;
   private readonly surfaceDeps: ChannelSurfaceDeps;
   private readonly webhooks: CharacterWebhooks | undefined;
-  private readonly inFlight = new Set<Promise<void>>();
+  private readonly tasks = new TaskTracker();
+  private readonly state: StatusTracker;
   private accepting = false;
 
   constructor(
@@ -109,11 +108,13 @@ class DiscordBot implements DiscordAdapter {
   ) {
     this.tuning = { ...DISCORD_TUNING, ...deps.tuning };
     this.log = deps.log.child?.({ platform: 'discord' }) ?? deps.log;
+    this.state = new StatusTracker('discord', 'gateway', deps.now);
     this.transport = new DiscordTransport(
       {
         token: config.token,
         api: restBase(config.apiUrl),
         log: this.log,
+        events: this.state,
         messageCacheSize: this.tuning.messageCacheSize,
         globalPerSecond: Math.round((this.tuning.globalWindow.max * 1000) / this.tuning.globalWindow.windowMs),
       },
@@ -144,7 +145,7 @@ class DiscordBot implements DiscordAdapter {
     this.accepting = true;
     const guildIds = this.config.guildIds ?? [];
     await this.transport
-      .registerCommands(this.bot.applicationId, DISCORD_COMMANDS, guildIds)
+      .registerCommands(this.bot.applicationId, discordCommands(this.deps.commands), guildIds)
       .then(() => this.log.info({ guilds: guildIds.length ? guildIds : 'global' }, 'discord slash commands registered'))
       .catch((err: unknown) => this.log.warn({ err }, 'registering slash commands failed; messages still work, the command menu may be stale'));
     this.log.info({ bot: this.bot.username }, 'discord gateway connected');
@@ -153,31 +154,30 @@ class DiscordBot implements DiscordAdapter {
   /** Stop taking events, let replies in flight land (bounded), then close the gateway and REST. */
   async stop(): Promise<void> {
     this.accepting = false;
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<void>((r) => (timer = setTimeout(r, this.tuning.stopTimeoutMs)));
-    await Promise.race([Promise.allSettled([...this.inFlight]), deadline]);
-    clearTimeout(timer);
+    await this.tasks.drain(this.tuning.stopTimeoutMs);
     await this.transport.stop();
   }
 
-  /** Proactive message to a DM channel (key.chatId) or a channel/thread, through the same budget as replies. */
+  settled(): Promise<void> {
+    return this.tasks.drain().then(() => undefined);
+  }
+
+  /** Proactive message to a DM channel, a channel or a thread, through the same budget as replies. */
   async deliver(msg: OutboundText): Promise<void> {
     if (!this.bot) throw new Error('The Discord adapter is not running');
-    const { chatId, threadId } = msg.key;
-    // Only webhooks care (DMs have none); a channel we cannot look up gets the bot's own voice.
-    const dm = this.webhooks !== undefined && threadId === undefined && (await this.transport.isDm(chatId).catch(() => true));
-    const surface = new ChannelSurface(
-      { channelId: threadId ?? chatId, parentId: threadId !== undefined ? chatId : null, dm, characterName: msg.characterName },
-      this.surfaceDeps,
-    );
+    const target = this.keys.decode(msg.key);
+    const surface = new ChannelSurface({ ...target, characterName: msg.characterName }, this.surfaceDeps);
     // A per-member conversation in a shared channel: say whom it is for (allowed_mentions keeps it from pinging).
-    const text = msg.key.userId !== undefined ? `<@${msg.key.userId}> ${msg.text}` : msg.text;
+    const text = target.userId !== undefined ? `<@${target.userId}> ${msg.text}` : msg.text;
     await sendText(text, surface, this.out);
   }
 
-  stats(): { sent: number; rateLimited: number; inFlight: number } {
-    const s = this.budget.stats();
-    return { sent: s.sent, rateLimited: s.rateLimited, inFlight: this.inFlight.size };
+  planner(target: DiscordTarget): ReplyPlanner {
+    return replyPlanner(new ChannelSurface(target, this.surfaceDeps), this.out);
+  }
+
+  status(): AdapterStatus {
+    return this.state.snapshot(this.budget.stats(), this.tasks.size);
   }
 
   /**
@@ -185,26 +185,26 @@ class DiscordBot implements DiscordAdapter {
    * engine is handed messages in gateway order; delivering the reply runs beside it.
    */
   private onMessage(m: DcMessage): void {
+    this.state.event();
     const bot = this.bot;
     if (!this.accepting || !bot) return;
     const msg = toInbound(m, bot, this.webhooks?.ids);
     if (!msg || msg.fromBot) return;
     const events = this.deps.handler.handle(msg);
-    const surface = new ChannelSurface(
-      { channelId: m.channelId, parentId: m.parentId, dm: m.channelKind === 'dm', ...(m.channelKind !== 'dm' ? { replyTo: m.id } : {}) },
-      this.surfaceDeps,
-    );
+    const dm = m.channelKind === 'dm';
+    const surface = new ChannelSurface({ ...this.keys.decode(chatOf(msg)), dm, ...(dm ? {} : { replyTo: m.id }) }, this.surfaceDeps);
     this.track(deliverReply(events, surface, this.out), { messageId: m.id });
   }
 
   private onInteraction(i: DcInteraction): void {
+    this.state.event();
     if (!this.accepting || !this.bot) return;
     if (i.type === 'autocomplete') this.track(this.autocomplete(i), { autocomplete: i.name });
     else this.track(this.command(i), { command: i.name });
   }
 
   private async command(c: DcCommand): Promise<void> {
-    const mapped = toEngineText({ name: c.name, subcommand: c.subcommand, options: c.options });
+    const mapped = toEngineText(this.deps.commands, { name: c.name, subcommand: c.subcommand, options: c.options });
     if (!mapped) {
       await c.reply('This command is not known here any more.', true);
       return;
@@ -214,14 +214,12 @@ class DiscordBot implements DiscordAdapter {
   }
 
   private async autocomplete(a: DcAutocomplete): Promise<void> {
-    const wanted = autocompletesCharacters({ name: a.name, subcommand: a.subcommand, focused: a.focused.name });
+    const wanted = autocompletesCharacters(this.deps.commands, { name: a.name, subcommand: a.subcommand, focused: a.focused.name });
     const names = wanted ? await this.deps.listCharacters() : [];
     await a.respond(characterChoices(names, a.focused.value));
   }
 
   private track(task: Promise<void>, context: object): void {
-    const p = task.catch((err: unknown) => this.log.error({ err, ...context }, 'discord event failed'));
-    this.inFlight.add(p);
-    void p.finally(() => this.inFlight.delete(p));
+    this.tasks.track(task.catch((err: unknown) => this.log.error({ err, ...context }, 'discord event failed')));
   }
 }

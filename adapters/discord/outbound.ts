@@ -23,6 +23,7 @@ import { chunkText } from '../shared/chunk.js';
 import { deliverEvents, nextChunkStep, StreamedReply, type ChunkStep, type ReplyPlanner, type Shown, type StreamTuning } from '../shared/streamed-reply.js';
 import { TypingRenewer } from '../shared/typing.js';
 import { discordErrorKind, type DcWebhook, type DiscordTransport } from './transport.js';
+import type { DiscordTarget } from './keys.js';
 import type { CharacterWebhooks } from './webhooks.js';
 
 export interface OutboundTuning extends StreamTuning {
@@ -49,21 +50,20 @@ export interface Surface {
   speaker?(name: string): void;
 }
 
-/** Where in a channel an answer goes. */
-export interface ChannelTarget {
-  /** The channel or thread to post in. */
-  channelId: string;
-  /** For a thread, its parent channel (webhooks belong to the parent). */
-  parentId?: string | null | undefined;
+/** Where in a channel an answer goes: the conversation's channel or thread (keys.ts), and how to speak there. */
+export interface ChannelTarget extends DiscordTarget {
   /** The user's message, quoted by the first message of the answer (guild channels). */
   replyTo?: string | undefined;
-  /** DMs cannot have webhooks: the bot always speaks there. */
-  dm: boolean;
+  /**
+   * DMs cannot have webhooks: the bot always speaks there. Undefined when only the key is known
+   * (proactive messages); Discord is asked only if a webhook would be used.
+   */
+  dm?: boolean | undefined;
   characterName?: string | undefined;
 }
 
 export interface ChannelSurfaceDeps {
-  transport: Pick<DiscordTransport, 'send' | 'edit' | 'typing' | 'webhookSend' | 'webhookEdit'>;
+  transport: Pick<DiscordTransport, 'send' | 'edit' | 'typing' | 'webhookSend' | 'webhookEdit' | 'isDm'>;
   /** Set when DISCORD_CHARACTER_WEBHOOKS is on. */
   webhooks?: CharacterWebhooks | undefined;
   /** The character's avatar URL, for webhook posts. */
@@ -78,10 +78,13 @@ export class ChannelSurface implements Surface {
   /** Messages posted through a webhook, by id: their edits must go through the same webhook. */
   private readonly viaHook = new Map<string, DcWebhook>();
 
+  private readonly target: ChannelTarget;
+
   constructor(
-    private readonly target: ChannelTarget,
+    target: ChannelTarget,
     private readonly deps: ChannelSurfaceDeps,
   ) {
+    this.target = { ...target };
     this.key = target.channelId;
     this.name = target.characterName;
   }
@@ -93,7 +96,7 @@ export class ChannelSurface implements Surface {
   async post(index: number, text: string): Promise<string> {
     const { target, deps } = this;
     const thread = target.parentId ? target.channelId : undefined;
-    if (deps.webhooks && !target.dm && this.name) {
+    if (deps.webhooks && this.name && !(await this.isDm())) {
       const hook = await deps.webhooks.forChannel(target.parentId ?? target.channelId, this.name);
       if (hook) {
         const avatarUrl = await deps.avatarOf?.(this.name).catch(() => undefined);
@@ -113,6 +116,14 @@ export class ChannelSurface implements Surface {
 
   typing(): Promise<void> {
     return this.deps.transport.typing(this.target.channelId);
+  }
+
+  /** Threads live in guilds; a channel we cannot look up gets the bot's own voice. */
+  private async isDm(): Promise<boolean> {
+    if (this.target.dm === undefined) {
+      this.target.dm = this.target.parentId ? false : await this.deps.transport.isDm(this.target.channelId).catch(() => true);
+    }
+    return this.target.dm;
   }
 }
 
@@ -139,13 +150,17 @@ export async function sendText(text: string, surface: Surface, deps: OutboundDep
   await streamedReply(surface, deps).finish(text);
 }
 
+/** What of one answer Discord shows on `surface`, and the call that shows more; `onFirstPost` runs once its first message is posted. */
+export function replyPlanner(surface: Surface, deps: OutboundDeps, onFirstPost?: () => void): ReplyPlanner<ChunkStep> {
+  return new DiscordMessages(surface, deps, onFirstPost);
+}
+
 /** One answer streamed into `surface`; `onFirstPost` runs once its first message is posted. */
 export function streamedReply(surface: Surface, deps: OutboundDeps, onFirstPost?: () => void): StreamedReply<ChunkStep> {
-  return new StreamedReply(new DiscordMessages(surface, deps, onFirstPost), deps, {
+  return new StreamedReply(replyPlanner(surface, deps, onFirstPost), deps, {
     key: surface.key,
     platform: 'discord',
     logContext: { key: surface.key },
-    planBeforeQueueing: false,
   });
 }
 

@@ -22,6 +22,7 @@ import {
 } from 'discord.js';
 import type { Log } from '../../src/core/adapter.js';
 import { ConfigError } from '../../src/core/errors.js';
+import type { TransportEvents } from '../shared/status.js';
 
 /** Where a message or interaction happened. Threads report their parent channel too. */
 export interface DcPlace {
@@ -127,6 +128,8 @@ export interface TransportOptions {
   messageCacheSize?: number | undefined;
   /** discord.js's own bot-wide request cap (Discord: 50/s); follows the budget's global window. */
   globalPerSecond?: number | undefined;
+  /** Told about the gateway connection, failures and the 429s discord.js waits out itself. */
+  events?: TransportEvents | undefined;
 }
 
 export interface TransportHandlers {
@@ -166,15 +169,29 @@ export class DiscordTransport {
         log.error({ err, interactionId: i.id }, 'discord interaction handler failed');
       }
     });
+    const events = opts.events;
+    this.client.on(Events.ShardReady, () => events?.connected());
+    this.client.on(Events.ShardResume, () => events?.connected());
+    this.client.on(Events.ShardReconnecting, () => events?.disconnected());
+    this.client.rest.on('response', (_request, response) => {
+      if (response.status === 429) events?.rateLimited();
+    });
     this.client.on(Events.ShardDisconnect, (ev, shard) => {
       this.lastCloseCode = ev.code;
+      events?.disconnected(ev.code === 1000 ? undefined : new Error(`discord gateway closed with code ${ev.code}`));
       if (ev.code === 4014) log.error({ code: ev.code, shard }, INTENT_HELP);
       else if (ev.code === 1000) log.debug({ code: ev.code, shard }, 'discord gateway closed');
       else log.warn({ code: ev.code, shard }, 'discord gateway closed');
     });
     this.client.on(Events.ShardResume, (shard, replayed) => log.info({ shard, replayed }, 'discord gateway resumed'));
-    this.client.on(Events.ShardError, (err, shard) => log.warn({ err, shard }, 'discord gateway error'));
-    this.client.on(Events.Error, (err) => log.error({ err }, 'discord client error'));
+    this.client.on(Events.ShardError, (err, shard) => {
+      events?.failed(err);
+      log.warn({ err, shard }, 'discord gateway error');
+    });
+    this.client.on(Events.Error, (err) => {
+      events?.failed(err);
+      log.error({ err }, 'discord client error');
+    });
   }
 
   /** Log in over the gateway; resolves once READY and the guilds have arrived. */
@@ -193,6 +210,7 @@ export class DiscordTransport {
   }
 
   async stop(): Promise<void> {
+    this.opts.events?.disconnected();
     await this.client.destroy();
   }
 

@@ -5,3 +5,6 @@ export * from './mentions.js';
 export * from './ordered.js';
 export * from './streamed-reply.js';
 export * from './typing.js';
+export * from './commands.js';
+export * from './conversation.js';
+export * from './status.js';

@@ -1,25 +1,30 @@
 /**
- * One reply shown while the model writes it, the same way on every platform that streams by
- * sending and editing messages (Telegram, Discord):
+ * One reply shown while the model writes it, the same way on every platform (Telegram and Discord
+ * send and edit messages; Slack streams natively or posts and updates):
  *
- * - The first text goes out one interval after the first delta, so a reply finished by then is a
- *   single message with no edits. After that, at most one call per interval, each showing
- *   everything written so far; a step that would change nothing is SKIPPED (no budget slot).
+ * - The first text goes out one `firstSendDelayMs` after the first delta, so a reply finished by
+ *   then is a single message with no edits (with 0, at once: Slack's native stream starts with the
+ *   first words). After that, at most one call per `editIntervalMs`, each showing everything
+ *   written so far. When there is nothing new to show, the reply waits for the next delta instead
+ *   of asking again every interval, and nothing is queued in the budget meanwhile.
  * - Previews run at `normal` priority and can be dropped while still queued; the final text runs
  *   at `high`, step after step until the platform shows all of it, so it always lands.
  * - A turn that fails midway finishes what is already visible, or shows nothing if nothing is.
  *
- * What a step sends is the platform's: a `ReplyPlanner` looks at the text and at what it shows
- * and names the one API call that brings them closer (post, edit, draft…), then makes it. Every
- * step runs inside the outbound budget (one task per chat at a time), so the planner's state
- * needs no locking, and a step retried after a 429 looks at the current text again.
+ * What a step sends is the platform's: a `ReplyPlanner` (src/core/adapter.ts) looks at the text
+ * and at what it shows and names the one API call that brings them closer (post, edit, draft,
+ * append…), then makes it. Every step runs inside the outbound budget (one task per chat at a
+ * time), so the planner's state needs no locking, and a step retried after a 429 plans again
+ * from the current text.
  *
  * `deliverEvents` drives replies from a turn's events; `nextChunkStep` is the usual plan for
  * text split into messages.
  */
-import type { Log } from '../../src/core/adapter.js';
+import type { Log, ReplyPlanner } from '../../src/core/adapter.js';
 import type { ReplyEvent } from '../../src/core/types.js';
 import { SKIPPED, type OutboundBudget, type Skipped } from './budget.js';
+
+export type { ReplyPlanner } from '../../src/core/adapter.js';
 
 export interface StreamTuning {
   /** Least time between two preview steps (posts, edits, drafts) of one reply. */
@@ -34,20 +39,6 @@ export interface StreamDeps {
   tuning: StreamTuning;
 }
 
-/** A platform's side of one streamed reply: what to call next, and calling it. */
-export interface ReplyPlanner<A> {
-  /**
-   * The next API call that brings the platform closer to showing `text`; undefined when it shows
-   * it already. `final` is false for previews (which may show the text differently, e.g. as a
-   * draft) and true for the steps that land the final text.
-   */
-  plan(text: string, final: boolean): A | undefined;
-  /** Make that one call (inside the budget) and remember what it shows now. */
-  perform(action: A): Promise<void>;
-  /** How many messages of the reply are visible: an abandoned reply finishes those. */
-  readonly visible: number;
-}
-
 export interface StreamOptions {
   /** The budget queue every step of this reply goes through (a chat, a channel, an interaction). */
   key: string;
@@ -55,12 +46,6 @@ export interface StreamOptions {
   platform: string;
   /** Added to log lines (e.g. `{ chatId }`). */
   logContext: Record<string, unknown>;
-  /**
-   * Ask the planner before queueing a step, so nothing waits in the budget for a step that
-   * would be skipped (default). False queues every step and lets it decide when its turn comes
-   * (Discord's pacing, kept as it was).
-   */
-  planBeforeQueueing?: boolean;
 }
 
 export class StreamedReply<A = unknown> {
@@ -68,33 +53,40 @@ export class StreamedReply<A = unknown> {
   private final = false;
   private loop: Promise<void> | undefined;
   private pending: AbortController | undefined;
-  private wake: (() => void) | undefined;
-  private readonly planFirst: boolean;
+  /** Ends the pause between two previews early: only the final text taking over does. */
+  private wakePause: (() => void) | undefined;
+  /** Ends a wait for something new to show: a delta, or the final text. */
+  private wakeText: (() => void) | undefined;
 
   constructor(
     private readonly planner: ReplyPlanner<A>,
     private readonly deps: StreamDeps,
     private readonly opts: StreamOptions,
-  ) {
-    this.planFirst = opts.planBeforeQueueing ?? true;
-  }
+  ) {}
 
   /** How many messages are visible so far. */
   get visible(): number {
     return this.planner.visible;
   }
 
+  /** Everything the model has written so far. */
+  get written(): string {
+    return this.text;
+  }
+
   append(delta: string): void {
     this.text += delta;
+    this.wakeText?.();
     this.loop ??= this.stream();
   }
 
   /** Land `finalText` completely (the preview loop stops; the remaining steps run at high priority). */
   async finish(finalText: string): Promise<void> {
-    this.text = finalText;
+    // The engine stores the reply trimmed. While that says the same as what streamed, keep the
+    // streamed text: a native stream cannot take back a leading space it already showed.
+    if (this.text.trim() !== finalText.trim() || !this.text.trim()) this.text = finalText;
     this.stopPreviews();
-    // With planBeforeQueueing, a reply that is already fully shown waits for nothing.
-    for (let guard = 0; guard < 1000 && (!this.planFirst || this.next(true)); guard++) {
+    while (this.planner.plan(this.text, true) !== undefined) {
       const r = await this.deps.budget.run(this.opts.key, () => this.step(true), { priority: 'high' });
       if (r === SKIPPED) break;
     }
@@ -111,14 +103,16 @@ export class StreamedReply<A = unknown> {
   private stopPreviews(): void {
     this.final = true;
     this.pending?.abort();
-    this.wake?.();
+    this.wakePause?.();
+    this.wakeText?.();
   }
 
   private async stream(): Promise<void> {
-    await this.pause(this.deps.tuning.firstSendDelayMs);
+    // With no first delay the first step is queued at once, before the next delta arrives.
+    if (this.deps.tuning.firstSendDelayMs > 0) await this.pause(this.deps.tuning.firstSendDelayMs);
     while (!this.final) {
-      if (this.planFirst && !this.next(false)) {
-        await this.pause(this.deps.tuning.editIntervalMs); // nothing new yet: queue nothing
+      if (!this.next(false)) {
+        await this.textChanged(); // nothing new to show: queue nothing until the model writes more
         continue;
       }
       this.pending = new AbortController();
@@ -133,14 +127,25 @@ export class StreamedReply<A = unknown> {
   }
 
   private pause(ms: number): Promise<void> {
+    if (this.final || ms <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wakePause = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wakePause = done;
+    });
+  }
+
+  private textChanged(): Promise<void> {
     if (this.final) return Promise.resolve();
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
+      this.wakeText = () => {
+        this.wakeText = undefined;
         resolve();
-      }
-      this.wake = done;
+      };
     });
   }
 
@@ -173,7 +178,7 @@ export interface ChunkStep {
 }
 
 /** The first of `chunks[0..end)` that no message shows as it is: post it, or edit it. */
-export function nextChunkStep(chunks: readonly string[], shown: readonly Shown<unknown>[], end = chunks.length): ChunkStep | undefined {
+export function nextChunkStep(chunks: readonly string[], shown: readonly (Shown<unknown> | undefined)[], end = chunks.length): ChunkStep | undefined {
   for (let i = 0; i < end; i++) {
     const source = chunks[i]!;
     const s = shown[i];
@@ -197,6 +202,12 @@ export interface ReplyDelivery {
   typing?: { stop(): void } | undefined;
   /** A step failed; delivery goes on. */
   failed(err: unknown, what: string): void;
+  /**
+   * A reply the turn did not finish: show only what is already visible (the default), or
+   * everything written so far — with `errorLine`, ending in the error instead of a separate
+   * notice (Slack, where a thread reads better as one message).
+   */
+  unfinished?: { show: 'written'; errorLine?(text: string): string } | undefined;
 }
 
 /**
@@ -206,6 +217,7 @@ export interface ReplyDelivery {
  */
 export async function deliverEvents(events: AsyncIterable<ReplyEvent>, d: ReplyDelivery): Promise<void> {
   let reply: StreamedReply | undefined;
+  const unfinished = (r: StreamedReply) => (d.unfinished?.show === 'written' && r.written.trim() ? r.finish(r.written) : r.abandon());
   const safely = async (what: string, fn: () => Promise<unknown>) => {
     try {
       await fn();
@@ -226,12 +238,17 @@ export async function deliverEvents(events: AsyncIterable<ReplyEvent>, d: ReplyD
         d.typing?.stop();
         const r = reply;
         reply = undefined;
-        if (r) await safely('partial reply', () => r.abandon());
+        const line = e.type === 'error' ? d.unfinished?.errorLine : undefined;
+        if (r && line && r.written.trim()) {
+          await safely('reply', () => r.finish(r.written + line(e.text)));
+          continue;
+        }
+        if (r) await safely('partial reply', () => unfinished(r));
         await safely('notice', () => d.notice(e));
       }
     }
     const r = reply;
-    if (r) await safely('partial reply', () => r.abandon());
+    if (r) await safely('partial reply', () => unfinished(r));
   } finally {
     d.typing?.stop();
   }

@@ -8,23 +8,19 @@
  * Events are only handed over inside Bolt's listeners — the reply is delivered outside them —
  * so acks (HTTP within 3 s, Socket Mode envelopes) never wait on the model.
  */
-import type { MessageHandler, Log, OutboundText, PlatformAdapter, RawHttpRoute } from '../../src/core/adapter.js';
+import type { AdapterDeps, AdapterStatus, OutboundText, PlatformAdapter, RawHttpRoute, ReplyPlanner } from '../../src/core/adapter.js';
 import type { ReplyEvent } from '../../src/core/types.js';
+import { TaskTracker } from '../../src/core/tasks.js';
 import type { RateWindow } from '../shared/budget.js';
+import { chatOf } from '../shared/conversation.js';
 import { OrderedByKey } from '../shared/ordered.js';
-import {
-  classify,
-  commandToInbound,
-  isChannelWide,
-  parseSubcommand,
-  replyTarget,
-  slashify,
-  toInbound,
-  UserDirectory,
-  type BotIds,
-} from './inbound.js';
+import { StatusTracker } from '../shared/status.js';
+import { isChannelWide, parseSubcommand, slashify } from './commands.js';
+import { classify, commandToInbound, toInbound, UserDirectory, type BotIds } from './inbound.js';
+import { isDmChannel, slackKeys, type SlackTarget } from './keys.js';
 import { toMrkdwn } from './mrkdwn.js';
-import { DEFAULT_PACING, MESSAGE_LIMIT, SlackOutbound, STREAM_LIMIT } from './outbound.js';
+import { SignedHttpReceiver } from './receiver.js';
+import { DEFAULT_PACING, MESSAGE_LIMIT, SlackOutbound, STREAM_LIMIT, type ReplyTarget } from './outbound.js';
 import { retryAfterMs, SlackTransport, slackErrorCode, type RespondFn, type RetryPolicy, type SlackCommand, type SlackMessageEvent } from './transport.js';
 import type { SlackConfig } from './config.js';
 
@@ -66,14 +62,9 @@ export const SLACK_TUNING: SlackTuning = {
   socketPingTimeoutMs: undefined,
 };
 
-export interface SlackAdapterDeps {
-  /** The engine. */
-  handler: MessageHandler;
-  log: Log;
+/** `now` also clocks the tier gate, the user cache and signature timestamps. */
+export interface SlackAdapterDeps extends AdapterDeps {
   tuning?: Partial<SlackTuning>;
-  /** Clock for the budget, the tier gate, the user cache and signature timestamps. */
-  now?: () => number;
-  sleep?: (ms: number) => Promise<void>;
 }
 
 export const SLACK_EVENTS_PATH = '/slack/events';
@@ -82,14 +73,16 @@ export const SLACK_EVENTS_PATH = '/slack/events';
 const CLEAR_IN_CHANNEL =
   'In channels each thread is its own conversation. To clear one, mention me in that thread with `/clear`, or start a new thread by mentioning me in the channel.';
 
-export class SlackAdapter implements PlatformAdapter {
+export class SlackAdapter implements PlatformAdapter<SlackTarget> {
   readonly platform = 'slack' as const;
+  readonly keys = slackKeys;
   readonly transport: SlackTransport;
   readonly outbound: SlackOutbound;
   private readonly users: UserDirectory;
   private readonly tuning: SlackTuning;
   private readonly ordered = new OrderedByKey();
-  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly tasks = new TaskTracker();
+  private readonly state: StatusTracker;
   private me: BotIds | undefined;
   private accepting = false;
 
@@ -99,17 +92,22 @@ export class SlackAdapter implements PlatformAdapter {
   ) {
     const tuning = (this.tuning = { ...SLACK_TUNING, ...deps.tuning });
     const log = deps.log.child?.({ platform: 'slack' }) ?? deps.log;
+    this.state = new StatusTracker('slack', config.appToken ? 'socket' : 'http', deps.now);
+    const httpReceiver =
+      !config.appToken && config.signingSecret
+        ? new SignedHttpReceiver({ signingSecret: config.signingSecret, log, ...(deps.now ? { now: deps.now } : {}) })
+        : undefined;
     this.transport = new SlackTransport(
       {
         botToken: config.botToken,
         appToken: config.appToken,
-        signingSecret: config.signingSecret,
+        httpReceiver,
         apiUrl: config.apiUrl,
         command: config.command,
         log,
         retryConfig: tuning.retry,
         clientPingTimeout: tuning.socketPingTimeoutMs,
-        ...(deps.now ? { now: deps.now } : {}),
+        events: this.state,
       },
       { onMessage: (e, meta) => this.onMessage(e, meta.teamId), onCommand: (c, respond) => this.onCommand(c, respond) },
     );
@@ -152,30 +150,29 @@ export class SlackAdapter implements PlatformAdapter {
   async stop(): Promise<void> {
     this.accepting = false;
     await this.transport.stop();
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise((r) => (timer = setTimeout(r, this.tuning.stopTimeoutMs)));
-    await Promise.race([Promise.allSettled([...this.inFlight]), deadline]);
-    clearTimeout(timer);
+    await this.tasks.drain(this.tuning.stopTimeoutMs);
   }
 
   /** Proactive messages: to the DM (or channel, or thread) the conversation key names. */
   async deliver(msg: OutboundText): Promise<void> {
-    if (msg.key.platform !== 'slack') throw new Error(`not a Slack conversation: ${msg.key.platform}`);
-    await this.outbound.postText({ channel: msg.key.chatId, threadTs: msg.key.threadId }, msg.text);
+    await this.outbound.sendText(this.keys.decode(msg.key), msg.text);
   }
 
-  /** Budget counters (sends, 429s waited out) and work in flight — for tests and logs. */
-  stats(): { sent: number; rateLimited: number; inFlight: number } {
-    const b = this.outbound.budget.stats();
-    return { sent: b.sent, rateLimited: b.rateLimited, inFlight: this.inFlight.size };
+  planner(target: SlackTarget): ReplyPlanner {
+    return this.outbound.planner(target);
+  }
+
+  status(): AdapterStatus {
+    return this.state.snapshot(this.outbound.budget.stats(), this.tasks.size);
   }
 
   /** Resolves once every event handed over so far has been answered (replies sent, commands responded). */
   async settled(): Promise<void> {
-    while (this.inFlight.size) await Promise.allSettled([...this.inFlight]);
+    await this.tasks.drain();
   }
 
   private onMessage(e: SlackMessageEvent, envelopeTeam: string | undefined): void {
+    this.state.event();
     const me = this.me;
     if (!this.accepting || !me) return;
     const where = classify(e, me);
@@ -188,34 +185,40 @@ export class SlackAdapter implements PlatformAdapter {
       if (info.isBot) return undefined;
       return this.deps.handler.handle(toInbound(e, where, { me, teamId, user: info }));
     });
-    this.track(handed.then((events) => events && this.outbound.deliverReply(events, replyTarget(e, where, teamId))));
+    this.track(handed.then((events) => events && this.outbound.deliverReply(events, this.replyTarget(e, where, teamId))));
+  }
+
+  /** Replies go to the conversation's thread (a DM answers in the thread it was asked in, if any), to the person who spoke. */
+  private replyTarget(e: SlackMessageEvent, where: { threadId?: string }, teamId: string): ReplyTarget {
+    const target = this.keys.decode(chatOf({ platform: 'slack', chatId: e.channel, ...where }));
+    return { ...target, ...(target.dm ? { threadTs: e.thread_ts } : {}), recipient: { userId: e.user ?? '', teamId } };
   }
 
   private onCommand(cmd: SlackCommand, respond: RespondFn): void {
+    this.state.event();
     const me = this.me;
     if (!this.accepting || !me) return;
-    const command = this.config.command;
-    const answer = (text: string, wide = false) => respond({ response_type: wide ? 'in_channel' : 'ephemeral', text: toMrkdwn(slashify(text, command)) });
+    const { command } = this.config;
+    const menu = this.deps.commands;
+    const answer = (text: string, wide = false) => respond({ response_type: wide ? 'in_channel' : 'ephemeral', text: toMrkdwn(slashify(menu, text, command)) });
     const run = async () => {
-      const sub = parseSubcommand(cmd.text, command);
+      const sub = parseSubcommand(menu, cmd.text, command);
       if (!sub.ok) return answer(sub.text);
-      if (sub.sub === 'clear' && !cmd.channel_id.startsWith('D')) return answer(CLEAR_IN_CHANNEL);
+      if (sub.sub === 'clear' && !isDmChannel(cmd.channel_id)) return answer(CLEAR_IN_CHANNEL);
       const user = await this.users.get(cmd.user_id);
-      const notices: Array<{ text: string; reason: string; ephemeral?: boolean }> = [];
+      const notices: Array<{ text: string; ephemeral?: boolean; changesChat?: boolean }> = [];
       for await (const e of this.deps.handler.handle(commandToInbound(cmd, sub, user, cmd.team_id ?? me.teamId)) as AsyncIterable<ReplyEvent>) {
         if (e.type === 'notice') notices.push(e);
-        else if (e.type === 'error') notices.push({ text: e.text, reason: 'error', ephemeral: true });
+        else if (e.type === 'error') notices.push({ text: e.text, ephemeral: true });
       }
       if (!notices.length) return;
-      await answer(notices.map((n) => n.text).join('\n\n'), notices.every((n) => isChannelWide(sub, cmd, n)));
+      await answer(notices.map((n) => n.text).join('\n\n'), notices.every((n) => isChannelWide(cmd.channel_id, n)));
     };
     this.track(run().catch((err: unknown) => this.deps.log.error({ err, command }, 'slack command failed')));
   }
 
   private track(p: Promise<unknown>): void {
-    const settled = p.catch((err: unknown) => this.deps.log.error({ err }, 'slack message handling failed'));
-    this.inFlight.add(settled);
-    void settled.finally(() => this.inFlight.delete(settled));
+    this.tasks.track(p.catch((err: unknown) => this.deps.log.error({ err }, 'slack message handling failed')));
   }
 }
 
@@ -223,7 +226,7 @@ export class SlackAdapter implements PlatformAdapter {
  * Build the Slack adapter from `config.slack`.
  *
  * @example
- * const slack = createSlackAdapter(config.slack, { handler: engine, log });
+ * const slack = createSlackAdapter(config.slack, { handler: engine, log, commands: commandMenu(engine.commands) });
  * const app = await buildApp({ ..., rawRoutes: slack.routes() }); // HTTP mode: /slack/events
  * await slack.start();
  */

@@ -4,16 +4,18 @@
  * HTTPReceiver, which wants to own a port. Fastify has already read the body, so this works on
  * `rawBody`: the exact bytes Slack signed.
  *
- * Written without importing Bolt: it satisfies Bolt's `Receiver` interface structurally
- * (`init(app)`, `start`, `stop`), so transport.ts stays the only importer of the SDK.
+ * It satisfies Bolt's `Receiver` interface structurally (`init(app)`, `start`, `stop`), and takes
+ * Bolt's request verifier through transport.ts, which stays the only importer of the SDK.
  *
- * Security: every request must carry a valid v0 signature (HMAC-SHA256 of `v0:<ts>:<body>` with
- * the signing secret, compared in constant time) and a timestamp within 5 minutes, else 401 —
- * logged with the reason and the peer address, never with the body (it may hold user text).
+ * Security: every request must carry a valid v0 signature and a timestamp within 5 minutes, else
+ * 401 — logged with the reason and the peer address, never with the body (it may hold user text).
+ * Bolt's `verifySlackRequest` checks the signature (constant time) and refuses old timestamps;
+ * a timestamp from the future is refused here, since a replayed request could otherwise be
+ * prepared ahead of time.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Log } from '../../src/core/adapter.js';
+import { verifySlackRequest } from './transport.js';
 
 /** What Bolt's `App.processEvent` takes (the `ReceiverEvent` shape). */
 export interface ReceivedEvent {
@@ -44,11 +46,18 @@ export function verifySlackSignature(
   const tsHeader = headers['x-slack-request-timestamp'];
   if (typeof sig !== 'string' || typeof tsHeader !== 'string' || !/^\d+$/.test(tsHeader)) return 'missing headers';
   const ts = Number(tsHeader);
-  if (Math.abs(nowMs / 1000 - ts) > MAX_SKEW_SECONDS) return 'stale timestamp';
-  const expected = Buffer.from(`v0=${createHmac('sha256', signingSecret).update(`v0:${ts}:`).update(rawBody).digest('hex')}`);
-  const given = Buffer.from(sig);
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return 'bad signature';
-  return null;
+  if (ts - nowMs / 1000 > MAX_SKEW_SECONDS) return 'stale timestamp';
+  try {
+    verifySlackRequest({
+      signingSecret,
+      body: rawBody.toString('utf8'),
+      headers: { 'x-slack-signature': sig, 'x-slack-request-timestamp': ts },
+      nowMilliseconds: nowMs,
+    });
+    return null;
+  } catch (err) {
+    return /stale/i.test(err instanceof Error ? err.message : '') ? 'stale timestamp' : 'bad signature';
+  }
 }
 
 /** JSON (events) or form bodies (slash commands; interactivity sends JSON in a `payload` field). */

@@ -17,7 +17,11 @@
  */
 import { App, LogLevel, SocketModeReceiver, webApi, type Logger } from '@slack/bolt';
 import type { Log } from '../../src/core/adapter.js';
-import { SignedHttpReceiver } from './receiver.js';
+import type { TransportEvents } from '../shared/status.js';
+import type { SignedHttpReceiver } from './receiver.js';
+
+/** Bolt's v0 request signature check, for our own HTTP receiver (receiver.ts). */
+export { verifySlackRequest } from '@slack/bolt';
 
 /** The fields of a `message` / `app_mention` event that inbound.ts reads. */
 export interface SlackMessageEvent {
@@ -64,9 +68,10 @@ export interface RetryPolicy {
 
 export interface TransportOptions {
   botToken: string;
-  /** `xapp-…`: Socket Mode. Without it, HTTP mode with the signing secret. */
+  /** `xapp-…`: Socket Mode. Without it, HTTP mode through `httpReceiver`. */
   appToken?: string | undefined;
-  signingSecret?: string | undefined;
+  /** HTTP mode: the receiver mounted on our HTTP server (receiver.ts). */
+  httpReceiver?: SignedHttpReceiver | undefined;
   /** Web API base, e.g. `http://127.0.0.1:PORT/api/` (the fake); Slack's own when unset. */
   apiUrl?: string | undefined;
   command: string;
@@ -74,7 +79,8 @@ export interface TransportOptions {
   retryConfig?: RetryPolicy | undefined;
   /** Socket Mode ping timeout (ms); also paces reconnects. Bolt's default is 5000. */
   clientPingTimeout?: number | undefined;
-  now?: () => number;
+  /** Told when the socket (or the HTTP route) starts and stops receiving, and about listener failures. */
+  events?: TransportEvents | undefined;
 }
 
 export interface SlackUserInfo {
@@ -123,8 +129,8 @@ export class SlackTransport {
     this.client = new webApi.WebClient(opts.botToken, this.clientOptions);
     this.mode = opts.appToken ? 'socket' : 'http';
     if (this.mode === 'http') {
-      if (!opts.signingSecret) throw new Error('Slack HTTP mode needs SLACK_SIGNING_SECRET (or set SLACK_APP_TOKEN for Socket Mode)');
-      this.receiver = new SignedHttpReceiver({ signingSecret: opts.signingSecret, log: opts.log, ...(opts.now ? { now: opts.now } : {}) });
+      if (!opts.httpReceiver) throw new Error('Slack HTTP mode needs SLACK_SIGNING_SECRET (or set SLACK_APP_TOKEN for Socket Mode)');
+      this.receiver = opts.httpReceiver;
     }
   }
 
@@ -141,14 +147,20 @@ export class SlackTransport {
   /** Build the Bolt App and start receiving (connect the socket, or open the HTTP route). */
   async start(): Promise<BotIdentity> {
     const me = await this.identity();
-    const receiver =
-      this.receiver ??
-      new SocketModeReceiver({
+    const events = this.opts.events;
+    let receiver: SignedHttpReceiver | SocketModeReceiver | undefined = this.receiver;
+    if (!receiver) {
+      const socket = new SocketModeReceiver({
         appToken: this.opts.appToken as string,
         logger: this.logger,
         ...(this.opts.clientPingTimeout ? { clientPingTimeout: this.opts.clientPingTimeout } : {}),
         installerOptions: { clientOptions: { ...this.clientOptions } },
       });
+      socket.client.on('connected', () => events?.connected());
+      socket.client.on('reconnecting', () => events?.disconnected());
+      socket.client.on('disconnected', () => events?.disconnected());
+      receiver = socket;
+    }
     const app = new App({
       token: this.opts.botToken,
       botId: me.botId,
@@ -161,6 +173,7 @@ export class SlackTransport {
     this.listen(app);
     await app.start();
     this.app = app;
+    if (this.mode === 'http') events?.connected();
     return me;
   }
 
@@ -168,6 +181,7 @@ export class SlackTransport {
   async stop(): Promise<void> {
     const app = this.app;
     this.app = undefined;
+    this.opts.events?.disconnected();
     if (app) await app.stop();
   }
 
@@ -187,6 +201,7 @@ export class SlackTransport {
       });
     });
     app.error(async (err) => {
+      this.opts.events?.failed(err);
       this.opts.log.error({ err }, 'slack listener failed');
     });
   }

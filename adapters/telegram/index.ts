@@ -5,12 +5,18 @@
  * PlatformAdapter, the SDK confined to transport.ts, limits expressed as budget windows.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Log, MessageHandler, OutboundText, PlatformAdapter, RawHttpRoute } from '../../src/core/adapter.js';
+import { LRUCache } from 'lru-cache';
+import type { AdapterDeps, AdapterStatus, Log, OutboundText, PlatformAdapter, RawHttpRoute, ReplyPlanner } from '../../src/core/adapter.js';
 import type { InboundMessage } from '../../src/core/types.js';
+import { TaskTracker } from '../../src/core/tasks.js';
 import { OutboundBudget, type RateWindow } from '../shared/budget.js';
+import { chatOf } from '../shared/conversation.js';
 import { OrderedByKey } from '../shared/ordered.js';
+import { StatusTracker } from '../shared/status.js';
+import { telegramCommands } from './commands.js';
 import { toInbound, type BotIdentity } from './inbound.js';
-import { DraftSupport, deliverReply, sendText, type OutboundDeps, type ReplyTarget } from './outbound.js';
+import { isPrivateChat, telegramKeys, type TelegramTarget } from './keys.js';
+import { DraftSupport, deliverReply, replyPlanner, sendText, type OutboundDeps, type ReplyTarget } from './outbound.js';
 import { retryAfterMs, TelegramTransport, type TgUpdate } from './transport.js';
 import { telegramConfigSchema, type TelegramConfig } from './config.js';
 
@@ -50,37 +56,18 @@ export const TELEGRAM_TUNING: TelegramTuning = {
   stopTimeoutMs: 10_000,
 };
 
-/** Commands shown in Telegram's menu; the engine implements them. */
-export const TELEGRAM_COMMANDS = [
-  { command: 'start', description: "The character's greeting" },
-  { command: 'help', description: 'Show the commands' },
-  { command: 'clear', description: 'Start fresh: forget the conversation so far' },
-  { command: 'character', description: 'Show the characters, or switch: /character <name>' },
-  { command: 'status', description: 'Conversation, character and usage' },
-  { command: 'proactive', description: 'Let the character write first: /proactive on|off' },
-  { command: 'admin', description: 'Chat admins: /admin scope|engage|limit …' },
-];
-
-export interface TelegramAdapterDeps {
-  /** The engine. */
-  handler: MessageHandler;
-  log: Log;
+export interface TelegramAdapterDeps extends AdapterDeps {
   tuning?: Partial<TelegramTuning>;
-  /** Clock for the budget and the admin cache (tests may pass their own). */
-  now?: () => number;
-  sleep?: (ms: number) => Promise<void>;
 }
 
-export interface TelegramAdapter extends PlatformAdapter {
+export interface TelegramAdapter extends PlatformAdapter<TelegramTarget> {
   /** Known after start(). */
   readonly bot: BotIdentity | undefined;
-  /** Budget counters: sends, 429s waited out. */
-  stats(): { sent: number; rateLimited: number; inFlight: number };
 }
 
 /**
  * @example
- * const telegram = createTelegramAdapter(config.telegram, { handler: engine, log });
+ * const telegram = createTelegramAdapter(config.telegram, { handler: engine, log, commands: commandMenu(engine.commands) });
  * await telegram.start(); // long polling, or webhook when config.webhookUrl is set
  */
 export function createTelegramAdapter(config: TelegramConfig, deps: TelegramAdapterDeps): TelegramAdapter {
@@ -89,6 +76,7 @@ export function createTelegramAdapter(config: TelegramConfig, deps: TelegramAdap
 
 class TelegramBot implements TelegramAdapter {
   readonly platform = 'telegram' as const;
+  readonly keys = telegramKeys;
   bot: BotIdentity | undefined;
   private readonly tuning: TelegramTuning;
   private readonly log: Log;
@@ -96,9 +84,10 @@ class TelegramBot implements TelegramAdapter {
   private readonly budget: OutboundBudget;
   private readonly out: OutboundDeps;
   private readonly ordered = new OrderedByKey();
-  private readonly inFlight = new Set<Promise<void>>();
-  private readonly admins = new Map<string, { admin: boolean; until: number }>();
-  private readonly now: () => number;
+  private readonly tasks = new TaskTracker();
+  private readonly state: StatusTracker;
+  /** getChatMember answers by `chatId:userId`; errors are not cached, so the next command asks again. */
+  private readonly admins: LRUCache<string, boolean>;
   private accepting = false;
 
   constructor(
@@ -109,16 +98,28 @@ class TelegramBot implements TelegramAdapter {
     telegramConfigSchema.parse(config);
     this.tuning = { ...TELEGRAM_TUNING, ...deps.tuning };
     this.log = deps.log.child?.({ platform: 'telegram' }) ?? deps.log;
-    this.now = deps.now ?? Date.now;
-    this.transport = new TelegramTransport({ token: config.token, apiRoot: config.apiRoot, log: this.log }, (u) => this.onUpdate(u));
+    const now = deps.now ?? Date.now;
+    this.state = new StatusTracker('telegram', config.webhookUrl ? 'webhook' : 'polling', now);
+    this.admins = new LRUCache<string, boolean>({
+      max: 10_000,
+      ttl: this.tuning.adminCacheMs,
+      ttlResolution: 0,
+      perf: { now },
+      fetchMethod: async (key) => {
+        const [chatId, userId] = key.split(':').map(Number) as [number, number];
+        const status = await this.transport.chatMemberStatus(chatId, userId);
+        return status === 'creator' || status === 'administrator';
+      },
+    });
+    this.transport = new TelegramTransport({ token: config.token, apiRoot: config.apiRoot, log: this.log, events: this.state }, (u) => this.onUpdate(u));
     const { chatWindow, groupWindow, globalWindow } = this.tuning;
     this.budget = new OutboundBudget({
-      // Negative ids are groups, supergroups and channels: they also get the per-minute window.
-      windowsFor: (chatKey) => (chatKey.startsWith('-') ? [chatWindow, groupWindow] : [chatWindow]),
+      // Groups, supergroups and channels also get the per-minute window.
+      windowsFor: (chatKey) => (isPrivateChat(Number(chatKey)) ? [chatWindow] : [chatWindow, groupWindow]),
       global: [globalWindow],
       retryAfterMs,
       maxAttempts: this.tuning.maxAttempts,
-      now: this.now,
+      now,
       ...(deps.sleep ? { sleep: deps.sleep } : {}),
       onRateLimited: (chatId, ms) => this.log.info({ chatId, retryAfterMs: ms }, 'telegram flood limit: waiting it out'),
     });
@@ -128,7 +129,9 @@ class TelegramBot implements TelegramAdapter {
   async start(): Promise<void> {
     this.bot = await this.transport.me();
     this.accepting = true;
-    await this.transport.setCommands(TELEGRAM_COMMANDS).catch((err: unknown) => this.log.warn({ err }, 'setMyCommands failed; commands still work, the menu may be stale'));
+    await this.transport
+      .setCommands(telegramCommands(this.deps.commands))
+      .catch((err: unknown) => this.log.warn({ err }, 'setMyCommands failed; commands still work, the menu may be stale'));
     if (this.config.webhookUrl && this.config.webhookSecret) {
       await this.transport.startWebhook(this.config.webhookUrl, this.config.webhookSecret);
       this.log.info({ path: new URL(this.config.webhookUrl).pathname, bot: this.bot.username }, 'telegram webhook set');
@@ -141,10 +144,11 @@ class TelegramBot implements TelegramAdapter {
   async stop(): Promise<void> {
     this.accepting = false;
     await this.transport.stop();
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<void>((r) => (timer = setTimeout(r, this.tuning.stopTimeoutMs)));
-    await Promise.race([Promise.allSettled([...this.inFlight]), deadline]);
-    clearTimeout(timer);
+    await this.tasks.drain(this.tuning.stopTimeoutMs);
+  }
+
+  settled(): Promise<void> {
+    return this.tasks.drain().then(() => undefined);
   }
 
   routes(): RawHttpRoute[] {
@@ -156,14 +160,15 @@ class TelegramBot implements TelegramAdapter {
 
   /** Proactive message: formatted, split, through the same budget as replies. */
   async deliver(msg: OutboundText): Promise<void> {
-    const chatId = Number(msg.key.chatId);
-    const target: ReplyTarget = { chatId, isPrivate: chatId > 0, ...(msg.key.threadId ? { threadId: Number(msg.key.threadId) } : {}) };
-    await sendText(msg.text, target, this.out);
+    await sendText(msg.text, this.keys.decode(msg.key), this.out);
   }
 
-  stats(): { sent: number; rateLimited: number; inFlight: number } {
-    const s = this.budget.stats();
-    return { sent: s.sent, rateLimited: s.rateLimited, inFlight: this.inFlight.size };
+  planner(target: TelegramTarget): ReplyPlanner {
+    return replyPlanner(target, this.out);
+  }
+
+  status(): AdapterStatus {
+    return this.state.snapshot(this.budget.stats(), this.tasks.size);
   }
 
   /**
@@ -174,6 +179,7 @@ class TelegramBot implements TelegramAdapter {
    * runs beside it.
    */
   private onUpdate(update: TgUpdate): Promise<void> {
+    this.state.event();
     const chat = update.message?.chat.id;
     if (chat === undefined || !this.accepting || !this.bot) return Promise.resolve();
     const bot = this.bot;
@@ -187,42 +193,27 @@ class TelegramBot implements TelegramAdapter {
       return msg ? { msg, events: this.deps.handler.handle(msg) } : undefined;
     });
     const task = handled
-      .then((r) => (r ? deliverReply(r.events, targetOf(r.msg), this.out) : undefined))
+      .then((r) => (r ? deliverReply(r.events, this.replyTarget(r.msg), this.out) : undefined))
       .catch((err: unknown) => this.log.error({ err, updateId: update.update_id }, 'telegram update failed'));
-    this.inFlight.add(task);
-    void task.finally(() => this.inFlight.delete(task));
+    this.tasks.track(task);
     return handled.then(
       (r) => r?.events.accepted,
       () => undefined,
     );
   }
 
+  /** Replies go to the chat and topic the message came from, quoting it in groups. */
+  private replyTarget(msg: InboundMessage): ReplyTarget {
+    return { ...this.keys.decode(chatOf(msg)), ...(msg.chatType !== 'dm' ? { replyTo: Number(msg.messageId) } : {}) };
+  }
+
   /** creator/administrator per getChatMember, trusted for `adminCacheMs`; errors count as "no". */
   private async isChatAdmin(chatId: number, userId: number): Promise<boolean> {
-    const key = `${chatId}:${userId}`;
-    const now = this.now();
-    const hit = this.admins.get(key);
-    if (hit && hit.until > now) return hit.admin;
     try {
-      const status = await this.transport.chatMemberStatus(chatId, userId);
-      const admin = status === 'creator' || status === 'administrator';
-      if (this.admins.size > 10_000) this.admins.clear();
-      this.admins.set(key, { admin, until: now + this.tuning.adminCacheMs });
-      return admin;
+      return (await this.admins.fetch(`${chatId}:${userId}`)) ?? false;
     } catch (err) {
       this.log.warn({ err, chatId }, 'getChatMember failed; treating the sender as a regular member');
       return false;
     }
   }
-}
-
-/** Replies go to the topic the message came from, quoting it in groups. */
-function targetOf(msg: InboundMessage): ReplyTarget {
-  const chatId = Number(msg.chatId);
-  return {
-    chatId,
-    isPrivate: msg.chatType === 'dm',
-    ...(msg.threadId !== undefined ? { threadId: Number(msg.threadId) } : {}),
-    ...(msg.chatType !== 'dm' ? { replyTo: Number(msg.messageId) } : {}),
-  };
 }

@@ -25,16 +25,12 @@ import { chunkText } from '../shared/chunk.js';
 import { parseMarkdown, renderHtml, renderPlain } from '../shared/markdown.js';
 import { deliverEvents, nextChunkStep, StreamedReply, type ChunkStep, type ReplyPlanner, type Shown, type StreamTuning } from '../shared/streamed-reply.js';
 import { TypingRenewer } from '../shared/typing.js';
+import type { TelegramTarget } from './keys.js';
 import { telegramErrorKind, type SendOptions, type TelegramTransport } from './transport.js';
 
-/** Where a reply goes. */
-export interface ReplyTarget {
-  chatId: number;
-  threadId?: number | undefined;
-  /** The user's message, quoted by the first message of the answer (groups and topics). */
+/** Where a reply goes: the conversation's chat (keys.ts), quoting the user's message in groups and topics. */
+export interface ReplyTarget extends TelegramTarget {
   replyTo?: number | undefined;
-  /** A private chat, where drafts can stream the preview. */
-  isPrivate: boolean;
 }
 
 export interface OutboundTuning extends StreamTuning {
@@ -90,11 +86,16 @@ export async function sendNotice(text: string, target: ReplyTarget, deps: Outbou
 
 /** Formatted text sent at once (proactive messages): the final step of a reply with no preview. */
 export async function sendText(text: string, target: ReplyTarget, deps: OutboundDeps): Promise<void> {
-  await streamedReply({ ...target, isPrivate: false }, deps).finish(text);
+  await streamedReply(target, deps).finish(text);
+}
+
+/** What of one reply Telegram shows at `target`, and the Bot API call that shows more. */
+export function replyPlanner(target: ReplyTarget, deps: OutboundDeps): ReplyPlanner<Action> {
+  return new TelegramMessages(target, deps);
 }
 
 function streamedReply(target: ReplyTarget, deps: OutboundDeps): StreamedReply<Action> {
-  return new StreamedReply(new TelegramMessages(target, deps), deps, { key: String(target.chatId), platform: 'telegram', logContext: { chatId: target.chatId } });
+  return new StreamedReply(replyPlanner(target, deps), deps, { key: String(target.chatId), platform: 'telegram', logContext: { chatId: target.chatId } });
 }
 
 type Action = ChunkStep | { kind: 'draft'; index: number; source: string };

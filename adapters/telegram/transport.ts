@@ -21,6 +21,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Telegraf, TelegramError } from 'telegraf';
 import type { Update } from 'telegraf/types';
 import type { Log } from '../../src/core/adapter.js';
+import type { TransportEvents } from '../shared/status.js';
 
 /** The parts of a Bot API Message that inbound.ts reads (a structural subset of Telegram's type). */
 export interface TgMessage extends TgMessageFields {
@@ -98,7 +99,7 @@ export class TelegramTransport {
   private botInfo: { id: number; username: string } | undefined;
 
   constructor(
-    private readonly opts: { token: string; apiRoot?: string | undefined; log: Log },
+    private readonly opts: { token: string; apiRoot?: string | undefined; log: Log; events?: TransportEvents | undefined },
     onUpdate: (update: TgUpdate) => void | Promise<void>,
   ) {
     const telegram = { webhookReply: false, ...(opts.apiRoot ? { apiRoot: normalizeApiRoot(opts.apiRoot) } : {}) };
@@ -107,7 +108,10 @@ export class TelegramTransport {
     // telegraf's middleware, so a long reply never holds up polling (telegraf awaits each batch
     // before confirming it with the next getUpdates).
     this.bot.use((ctx) => onUpdate(ctx.update as unknown as TgUpdate));
-    this.bot.catch((err, ctx) => opts.log.error({ err, updateId: ctx.update.update_id }, 'telegram update handler failed'));
+    this.bot.catch((err, ctx) => {
+      opts.events?.failed(err);
+      opts.log.error({ err, updateId: ctx.update.update_id }, 'telegram update handler failed');
+    });
   }
 
   /** The bot's own id and username (getMe, once). */
@@ -127,11 +131,16 @@ export class TelegramTransport {
       let launched = false;
       this.polling = this.bot.launch({ allowedUpdates: ['message'] }, () => {
         launched = true;
+        this.opts.events?.connected();
         resolve();
       });
       this.polling.then(
-        () => this.opts.log.info('telegram polling stopped'),
+        () => {
+          this.opts.events?.disconnected();
+          this.opts.log.info('telegram polling stopped');
+        },
         (err: unknown) => {
+          this.opts.events?.disconnected(err);
           if (!launched) reject(err);
           // 409: another instance polls this token, or a webhook is set. 401: the token was revoked.
           else this.opts.log.error({ err }, 'telegram polling stopped with an error; no more updates will arrive');
@@ -144,6 +153,7 @@ export class TelegramTransport {
   async startWebhook(url: string, secret: string): Promise<void> {
     await this.me();
     await this.bot.telegram.setWebhook(url, { secret_token: secret, allowed_updates: ['message'] });
+    this.opts.events?.connected();
   }
 
   /**
@@ -177,6 +187,7 @@ export class TelegramTransport {
 
   /** Stop polling (confirming handled updates to Telegram); a no-op in webhook mode. */
   async stop(): Promise<void> {
+    this.opts.events?.disconnected();
     const polling = this.polling;
     if (!polling) return;
     this.polling = undefined;

@@ -1,10 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { CommandMenu } from './command-menu.js';
 import type { ConversationKey } from './conversation-key.js';
 import type { InboundMessage, Platform, ReplyEvent } from './types.js';
 
 /**
  * The contract between `src/` and `adapters/`. Adapters import only `src/core` (and
- * `adapters/shared`), so everything they need from the engine and the server is described here.
+ * `adapters/shared`), so everything they need from the engine and the server is described here,
+ * and every adapter provides the same parts: a key codec, a reply planner, the engine's commands
+ * rendered for its platform, and a status for readiness checks. A new platform implements this
+ * interface and passes the shared behaviour suite (test/adapters/contract/).
  */
 
 /** The part of the engine an adapter talks to. */
@@ -43,14 +47,86 @@ export interface OutboundText {
   characterName: string;
 }
 
-export interface PlatformAdapter {
+/**
+ * A conversation key ↔ the place on the platform where its messages go (a chat and topic, a
+ * channel or thread). Replies and proactive messages both find their target through `decode`,
+ * so "which chat is this" is answered in one place per platform. The encoded key strings are
+ * stored in databases: `encode(decode(key))` must give back the same key.
+ */
+export interface KeyCodec<Target> {
+  /** The conversation a platform target belongs to. */
+  encode(target: Target): ConversationKey;
+  /** Where to send for a conversation; throws an error naming the key when this platform cannot address it. */
+  decode(key: ConversationKey): Target;
+}
+
+/**
+ * A platform's side of one streamed reply (adapters/shared/streamed-reply.ts drives it): what to
+ * call next, and calling it. `plan` only looks — it may be asked before a step is queued and again
+ * when the step runs, so it must not use up anything (a tier slot, a message); `perform` does.
+ */
+export interface ReplyPlanner<A = unknown> {
+  /**
+   * The next API call that brings the platform closer to showing `text`; undefined when it shows
+   * it already (or, for a preview, when the platform has no room for one now). `final` is false
+   * for previews (which may show the text differently, e.g. as a draft) and true for the steps
+   * that land the final text.
+   */
+  plan(text: string, final: boolean): A | undefined;
+  /** Make that one call (inside the outbound budget) and remember what it shows now. */
+  perform(action: A): Promise<void>;
+  /** How many messages of the reply are visible: an abandoned reply finishes those. */
+  readonly visible: number;
+}
+
+/** How an adapter receives: long polling, a webhook on our server, a gateway or socket it dials. */
+export type AdapterMode = 'polling' | 'webhook' | 'gateway' | 'socket' | 'http';
+
+/** An adapter's state, for readiness checks and an operator page. Times are ISO 8601. */
+export interface AdapterStatus {
+  platform: Platform;
+  /** Receiving now: polling, the webhook set, the gateway or socket open. */
+  connected: boolean;
+  mode: AdapterMode;
+  /** When the platform last delivered an event (a message, a command). */
+  lastEventAt: string | null;
+  /** The last failure the transport reported (the message only, never a payload). */
+  lastError: { message: string; at: string } | null;
+  /** 429 answers the adapter waited out. */
+  rateLimited: number;
+  /** Messages posted, edited or streamed (counted sends). */
+  sent: number;
+  /** Events being answered right now. */
+  inFlight: number;
+}
+
+/** What every adapter factory receives besides its platform's config section. */
+export interface AdapterDeps {
+  /** The engine. */
+  handler: MessageHandler;
+  log: Log;
+  /** The engine's commands (built from its registry), rendered in the platform's own menu. */
+  commands: CommandMenu;
+  /** Clock for the outbound budget and caches (tests pass their own). */
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export interface PlatformAdapter<Target = unknown> {
   readonly platform: Platform;
+  /** Conversation keys ↔ this platform's send targets. */
+  readonly keys: KeyCodec<Target>;
   /** Connect (poll, gateway, socket); resolves once the adapter is receiving. */
   start(): Promise<void>;
-  /** Stop taking input and close connections; in-flight sends may finish. */
+  /** Stop taking input and close connections; in-flight replies get a deadline to land. */
   stop(): Promise<void>;
   /** Routes to mount on the shared HTTP server (webhook modes). */
   routes?(): RawHttpRoute[];
   /** Send a message the engine produced on its own (proactive) through the adapter's outbound budget. */
-  deliver?(msg: OutboundText): Promise<void>;
+  deliver(msg: OutboundText): Promise<void>;
+  /** A planner for one reply shown at `target`, as replies and `deliver` use it. */
+  planner(target: Target): ReplyPlanner;
+  /** Resolves once every event handed over so far has been answered. */
+  settled(): Promise<void>;
+  status(): AdapterStatus;
 }

@@ -6,7 +6,7 @@ import type { ProactiveScheduler } from './proactive.js';
  * `/proactive on|off` (the user's own opt-in/out in a DM; admins in groups, where it is off until
  * turned on), `/proactive` for the current state, and `/admin proactive test` to send one now.
  */
-export function proactiveCommand(s: ProactiveScheduler): Command {
+export function proactiveCommand(s: ProactiveScheduler | undefined): Command {
   return {
     name: 'proactive',
     args: 'on|off|test',
@@ -19,7 +19,7 @@ export function proactiveCommand(s: ProactiveScheduler): Command {
     },
     async run(ctx, [arg]) {
       const conv = ctx.conversation;
-      if (!conv) return 'Proactive messages are not running on this server.';
+      if (!s || !conv) return 'Proactive messages are not running on this server.';
       const { store } = ctx.deps;
       const value = arg?.toLowerCase();
       if (value === 'test') {

@@ -54,6 +54,10 @@ export class FakeGateway {
   readonly log: GatewayLogEntry[] = [];
   readonly sessions = new Map<string, GatewaySession>();
   private forcedReplay = 0;
+  /** The last sequence number each session's client reported in a heartbeat. */
+  private readonly heard = new Map<string, number>();
+  /** Sessions asked for a heartbeat (op 1 from the server) that have not sent one since. */
+  private readonly asked = new Set<string>();
   /** Wall-clock time of the last server-initiated drop (disconnect/op 7/op 9), see close(). */
   private lastDropAt = -Infinity;
   private closing = false;
@@ -83,6 +87,29 @@ export class FakeGateway {
       if (d !== null && d !== undefined) this.push(s, t, d, true);
     }
     this.opts.onChange();
+  }
+
+  /**
+   * True once every session is connected and its client has confirmed, in a heartbeat, the last
+   * event sent to it — frames arrive in order, so it has read everything dispatched before. A
+   * session that is behind is asked for a heartbeat now (op 1), again after each answer: the
+   * client may answer before it has finished with an event that arrived in the same read.
+   */
+  caughtUp(): boolean {
+    let all = true;
+    for (const s of this.sessions.values()) {
+      if (!s.socket || s.socket.readyState !== WebSocket.OPEN) {
+        all = false;
+        continue;
+      }
+      if ((this.heard.get(s.id) ?? -1) >= s.seq) continue;
+      all = false;
+      if (!this.asked.has(s.id)) {
+        this.asked.add(s.id);
+        this.send(s.socket, { op: 1, d: null, s: null, t: null });
+      }
+    }
+    return all;
   }
 
   /** Close every live socket with `code` (1006 = drop the TCP connection without a close frame). */
@@ -164,6 +191,10 @@ export class FakeGateway {
       this.opts.onChange();
       switch (p?.op) {
         case 1:
+          if (session) {
+            this.asked.delete(session.id);
+            if (typeof p.d === 'number') this.heard.set(session.id, p.d);
+          }
           return this.send(ws, { op: 11, d: null, s: null, t: null });
         case 2: {
           if (session) return fail(4005, 'Already authenticated.');
@@ -210,6 +241,7 @@ export class FakeGateway {
       this.log.push({ dir: 'in', op: -1, closeCode: code, at: this.world.now() });
       if (session && session.socket === ws) {
         session.socket = null;
+        this.asked.delete(session.id);
         if (code === 1000 || code === 1001) this.sessions.delete(session.id);
       }
       this.opts.onChange();

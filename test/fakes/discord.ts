@@ -178,6 +178,12 @@ export interface FakeDiscord {
   /** Resolve once pred() is true (polled every 10 ms and after every fake event); reject after timeoutMs (default 5000). */
   waitFor(pred: () => boolean, timeoutMs?: number): Promise<void>;
   /**
+   * Resolve once every connected client has read everything dispatched to it (confirmed by a
+   * heartbeat the fake asks for) and no REST request is in flight: what a test waits for (with
+   * the adapter's own `settled()`) before asserting that something did NOT happen.
+   */
+  idle(timeoutMs?: number): Promise<void>;
+  /**
    * Close gateway clients and the HTTP server with its keep-alive sockets; idempotent, never
    * hangs. Destroy discord.js clients first. A client still connected is closed with 4004 (fatal
    * for discord.js) so it does not start an endless 500 ms reconnect loop that `destroy()`
@@ -238,7 +244,13 @@ export async function startFakeDiscord(opts: FakeDiscordOptions = {}): Promise<F
     interactionDeadlineMs: opts.interactionDeadlineMs ?? 3000,
     interactionTokenLifetimeMs: 15 * 60_000,
   });
+  let busy = 0;
   const server = createServer((req, res) => {
+    busy++;
+    res.once('close', () => {
+      busy--;
+      changed();
+    });
     rest(req, res);
     res.on('finish', changed);
   });
@@ -388,6 +400,10 @@ export async function startFakeDiscord(opts: FakeDiscordOptions = {}): Promise<F
         waiters.add(check);
         check();
       });
+    },
+
+    idle(timeoutMs = 5000) {
+      return fake.waitFor(() => busy === 0 && gateway.caughtUp(), timeoutMs);
     },
 
     close() {

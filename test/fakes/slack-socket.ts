@@ -23,6 +23,8 @@ export interface EnvelopeOptions {
 
 export class FakeSocketMode {
   readonly acks: SocketAck[] = [];
+  /** Envelope ids pushed so far, to tell when every one has been acked. */
+  readonly sent = new Set<string>();
   /** Every connection ever accepted: a reconnect shows up as this growing. */
   connects = 0;
   private readonly wss = new WebSocketServer({ noServer: true });
@@ -103,6 +105,7 @@ export class FakeSocketMode {
       envelope.retry_reason = opts.retryReason ?? (opts.retryNum ? 'timeout' : '');
     }
     target.send(JSON.stringify(envelope));
+    this.sent.add(envelope_id);
     return envelope_id;
   }
 

@@ -99,6 +99,8 @@ export class FakeWebApi {
   private readonly channels = new Map<string, Params>();
   private readonly dmUsers = new Map<string, string>();
   private readonly failures = new Map<string, string[]>();
+  /** Retry-After seconds of calls to refuse with 429 next, per method (rateLimitNext). */
+  private readonly forced429 = new Map<string, number[]>();
   private readonly limiter: RateLimiter;
   private readonly methods: Record<string, (p: Params) => Params>;
 
@@ -163,7 +165,7 @@ export class FakeWebApi {
     if ((token === this.o.appToken) !== wantApp) return fail('not_allowed_token_type');
     const injected = this.failures.get(method)?.shift();
     if (injected !== undefined) return fail(injected);
-    const retryAfter = this.limiter.take(method, str(params.channel));
+    const retryAfter = this.forced429.get(method)?.shift() ?? this.limiter.take(method, str(params.channel));
     if (retryAfter > 0) {
       this.tooManyRequests += 1;
       call.status = 429;
@@ -176,6 +178,13 @@ export class FakeWebApi {
       if (err instanceof ApiError) return fail(err.code);
       throw err;
     }
+  }
+
+  /** The next call of `method` is refused with HTTP 429 and `Retry-After`, whatever the limits say. */
+  rateLimitNext(method: string, retryAfterSeconds = 1): void {
+    const queue = this.forced429.get(method) ?? [];
+    queue.push(retryAfterSeconds);
+    this.forced429.set(method, queue);
   }
 
   /** Make the next call(s) of `method` answer `{ok:false, error}` once each, e.g. `internal_error`. */

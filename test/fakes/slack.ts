@@ -86,6 +86,8 @@ export interface FakeSlack {
   stopStreamByUser(channel: string, ts: string): void;
   /** The next call of `method` answers `{ok:false, error}`. */
   failNext(method: string, error: string): void;
+  /** The next call of `method` is refused with HTTP 429 and `Retry-After` (seconds), whatever the limits say. */
+  rateLimitNext(method: string, retryAfterSeconds?: number): void;
   /** Deliver an Events API `event_callback` over HTTP, signed; returns the status, body and event id used. */
   postEvent(url: string, event: SlackEvent, opts?: PostEventOptions): Promise<DeliveryResult & { eventId: string }>;
   postSlashCommand(url: string, input: SlashCommandInput, opts?: DeliveryOptions): Promise<DeliveryResult & { responseUrl: string }>;
@@ -98,6 +100,12 @@ export interface FakeSlack {
   waitForAck(envelopeId: string, timeoutMs?: number): Promise<SocketAck>;
   /** Poll `pred` every 10 ms; rejects after `timeoutMs` (default 3000). */
   waitFor(pred: () => boolean, timeoutMs?: number): Promise<void>;
+  /**
+   * Resolves once every Socket Mode envelope pushed so far is acked and no Web API call or
+   * response_url post is in flight: what a test waits for (with the adapter's own `settled()`)
+   * before asserting that something did NOT happen.
+   */
+  idle(timeoutMs?: number): Promise<void>;
   /** Close sockets (gracefully, then forcibly) and the server. Stop the Bolt app first. */
   close(): Promise<void>;
 }
@@ -131,7 +139,10 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
   const responses: FakeSlack['responses'] = [];
   let responseSeq = 0;
 
+  let busy = 0;
   const server = http.createServer((req, res) => {
+    busy++;
+    res.once('close', () => busy--);
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -199,6 +210,7 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
     channelMessages: (channel, threadTs) => web.channelMessages(channel, threadTs),
     stopStreamByUser: (channel, ts) => web.stopStreamByUser(channel, ts),
     failNext: (method, error) => web.failNext(method, error),
+    rateLimitNext: (method, retryAfterSeconds) => web.rateLimitNext(method, retryAfterSeconds),
     async postEvent(url, event, o = {}) {
       const eventId = o.eventId ?? newEventId();
       const body = JSON.stringify(eventCallback(identity, event, eventId, now()));
@@ -221,6 +233,7 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
       return socket.acks.find((a) => a.envelope_id === envelopeId) as SocketAck;
     },
     waitFor,
+    idle: (timeoutMs) => waitFor(() => busy === 0 && [...socket.sent].every((id) => socket.acks.some((a) => a.envelope_id === id)), timeoutMs),
     async close() {
       await socket.close();
       server.closeAllConnections();

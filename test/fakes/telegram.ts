@@ -53,6 +53,10 @@ export interface FakeTelegram {
   pushUpdate(update: object): any;
   /** A message from a user → queued update. Text gets bot_command / mention entities like Telegram adds. */
   userMessage(o: UserMessageInput): any;
+  /** Deliver an update again (Telegram does after an unconfirmed batch); handed out once more even if confirmed. */
+  redeliver(update: object): void;
+  /** The next send (sendMessage, edit, draft, photo) is refused with 429 and `retry_after`, whatever the flood state. */
+  rateLimitNext(retryAfterSeconds?: number): void;
   /** Build (and store) the update without queueing, for webhook-mode tests that POST it themselves. */
   buildUserMessage(o: UserMessageInput): any;
   /** The bot's messages in a chat as they look now (after edits, without deleted ones), in order. */
@@ -67,6 +71,12 @@ export interface FakeTelegram {
    * given). A JSON method call in the response body (telegraf's webhookReply) is executed.
    */
   postWebhook(url: string, update: object, secretToken?: string): Promise<{ status: number; body: string }>;
+  /**
+   * Resolves once the client has taken and confirmed every queued update (a later getUpdates is
+   * parked, so telegraf's handlers for them returned) and no other request is in flight: what a
+   * test waits for before asserting that something did NOT happen. Rejects after `timeoutMs`.
+   */
+  idle(timeoutMs?: number): Promise<void>;
   /** Answers parked long polls, drops every socket and stops listening. */
   close(): Promise<void>;
 }
@@ -97,6 +107,10 @@ class FakeTelegramServer implements FakeTelegram {
   private nextUpdateId = 1000;
   private webhook: { url: string; secret?: string } | null = null;
   private closed = false;
+  /** Requests being answered, long polls excluded. */
+  private busy = 0;
+  /** `retry_after` of sends to refuse next, oldest first (rateLimitNext). */
+  private readonly forced429: number[] = [];
   private readonly server = createServer((req, res) => {
     this.onRequest(req, res).catch((e: unknown) => {
       if (res.headersSent) res.destroy();
@@ -161,6 +175,14 @@ class FakeTelegramServer implements FakeTelegram {
     return this.waiters.size;
   }
 
+  async idle(timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.queue.length > 0 || this.waiters.size === 0 || this.busy > 0) {
+      if (Date.now() > deadline) throw new Error(`fake Telegram: not idle after ${timeoutMs} ms (${this.queue.length} updates queued, ${this.busy} requests in flight)`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://fake');
     const at = this.now();
@@ -185,6 +207,8 @@ class FakeTelegramServer implements FakeTelegram {
       return send(res, 401, errorBody(new ApiError(401, 'Unauthorized')));
     }
     if (method.toLowerCase() === 'getupdates') return this.getUpdates(params, res, at);
+    this.busy++;
+    res.once('close', () => this.busy--);
     const { status, body } = this.call(method, params, at);
     send(res, status, body);
   }
@@ -197,7 +221,8 @@ class FakeTelegramServer implements FakeTelegram {
       const handler = this.handlers[method];
       if (!handler) throw new ApiError(404, 'Not Found');
       const floodChat = FLOOD_METHODS.has(method) ? this.state.chatIdOf(params.chat_id) : undefined;
-      const wait = floodChat === undefined ? 0 : this.flood.check(floodChat);
+      const forced = floodChat === undefined ? undefined : this.forced429.shift();
+      const wait = floodChat === undefined ? 0 : (forced ?? this.flood.check(floodChat));
       if (wait > 0) {
         this.tooManyRequests++;
         throw new ApiError(429, `Too Many Requests: retry after ${wait}`, { retry_after: wait });
@@ -285,6 +310,15 @@ class FakeTelegramServer implements FakeTelegram {
     else this.nextUpdateId = Math.max(this.nextUpdateId, u.update_id + 1);
     this.queue.push({ update: u, forced });
     return u;
+  }
+
+  redeliver(update: object): void {
+    this.enqueue(update, true);
+    this.flush();
+  }
+
+  rateLimitNext(retryAfterSeconds = 1): void {
+    this.forced429.push(retryAfterSeconds);
   }
 
   userMessage(o: UserMessageInput): any {

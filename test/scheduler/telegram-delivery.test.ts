@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
 import { DeliveryRouter, ProactiveScheduler } from '../../src/scheduler/index.js';
 import { createTelegramAdapter, type TelegramAdapter } from '../../adapters/telegram/index.js';
+import { commandMenu } from '../../src/engine/index.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { startFakeTelegram, type FakeTelegram } from '../fakes/telegram.js';
 import { SCALED_LIMITS, SCALED_TUNING, waitFor } from '../adapters/telegram/world.js';
@@ -24,7 +25,7 @@ async function world() {
   const delivery = new DeliveryRouter();
   const scheduler = ProactiveScheduler.attach({ engine: h.engine, store: h.store, clock, log: h.log, target: delivery }, { defaults, parallel: 32 });
   h.fake.respondWith(({ messages }) => (JSON.stringify(messages).includes('[proactive]') ? 'Hey! Just thinking about our chat.' : 'Nice to meet you.'));
-  adapter = createTelegramAdapter({ token: fake.token, apiRoot: fake.apiRoot }, { handler: h.engine, log: h.log, tuning: SCALED_TUNING });
+  adapter = createTelegramAdapter({ token: fake.token, apiRoot: fake.apiRoot }, { handler: h.engine, log: h.log, commands: commandMenu(h.engine.commands), tuning: SCALED_TUNING });
   await adapter.start();
   await waitFor(() => fake.pendingPolls > 0);
   delivery.addAdapters([adapter]);

@@ -6,7 +6,7 @@
 import { createDiscordAdapter, type DiscordAdapter, type DiscordConfig, type DiscordTuning } from '../../../adapters/discord/index.js';
 import { ProactiveScheduler, DeliveryRouter } from '../../../src/scheduler/index.js';
 import type { InboundMessage, ReplyEvent } from '../../../src/core/types.js';
-import type { EngineConfig } from '../../../src/engine/index.js';
+import { commandMenu, type EngineConfig } from '../../../src/engine/index.js';
 import { startFakeDiscord, type FakeDiscord, type FakeDiscordOptions } from '../../fakes/discord.js';
 import { startHarness, type Harness } from '../../helpers/harness.js';
 
@@ -52,6 +52,12 @@ export interface Setup {
   modelDoneAt: Map<string, number>;
   /** Bot messages in a channel (current text after edits). */
   texts(channelId: string): string[];
+  /**
+   * Everything sent so far has been seen and answered: discord.js has read every event (the fake
+   * confirms it with a heartbeat) and the adapter has finished all its work. Nothing more will
+   * happen until the test acts, so absences can be asserted.
+   */
+  idle(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -81,6 +87,7 @@ export async function startDiscord(o: {
     {
       handler: { handle: (m) => (handled.push(m), tap(m.eventId, h.engine.handle(m), modelDoneAt)) },
       log: h.log,
+      commands: commandMenu(h.engine.commands),
       listCharacters: async () => (await h.store.characters.listShared()).map((c) => c.name),
       characterAvatar: async (name) => (name === 'Aria' ? 'http://img.test/aria.png' : undefined),
       tuning: { ...SCALED_TUNING, ...o.tuning },
@@ -97,6 +104,10 @@ export async function startDiscord(o: {
     handled,
     modelDoneAt,
     texts: (channelId) => fake.channelMessages(channelId).map((m) => m.content),
+    idle: async () => {
+      await fake.idle();
+      await adapter.settled();
+    },
     close: async () => {
       if (closed) return;
       closed = true;

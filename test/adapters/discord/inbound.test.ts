@@ -6,6 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { DiscordAPIError, RateLimitError } from 'discord.js';
 import { decodeKey, encodeKey } from '../../../src/core/conversation-key.js';
 import { characterChoices, toEngineText } from '../../../adapters/discord/commands.js';
+import { commandMenu, createCommandRegistry } from '../../../src/engine/commands/index.js';
+import { proactiveCommand } from '../../../src/scheduler/index.js';
 import { restBase } from '../../../adapters/discord/index.js';
 import { placeToChat, toInbound } from '../../../adapters/discord/inbound.js';
 import { discordErrorKind, retryAfterMs, type DcMessage } from '../../../adapters/discord/transport.js';
@@ -79,7 +81,8 @@ describe('discord inbound', () => {
 
 describe('discord slash commands → engine text', () => {
   it('maps every command and subcommand', () => {
-    const t = (name: string, subcommand: string | null, options: Record<string, string> = {}) => toEngineText({ name, subcommand, options });
+    const menu = commandMenu(createCommandRegistry([proactiveCommand(undefined)]));
+    const t = (name: string, subcommand: string | null, options: Record<string, string> = {}) => toEngineText(menu, { name, subcommand, options });
     expect(t('chat', null, { message: 'hi there' })).toEqual({ text: 'hi there', callsModel: true });
     expect(t('clear', null)).toEqual({ text: '/clear', callsModel: false });
     expect(t('status', null)?.text).toBe('/status');

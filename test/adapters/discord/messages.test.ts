@@ -22,12 +22,11 @@ async function setup(o: Parameters<typeof startDiscord>[0] = {}): Promise<Setup>
 
 describe('discord adapter: messages', () => {
   it('answers a mention in a guild channel (mention stripped, quoting the user) and ignores the rest', async () => {
-    const { fake, h, texts } = await setup();
+    const { fake, h, texts, idle } = await setup();
     const ch = fake.guild.channelId;
     fake.userMessage({ author: bob, channelId: ch, content: 'just chatting among ourselves' });
     const asked = fake.userMessage({ author: alice, channelId: ch, content: 'how are you?', mentionsBot: true });
-    await fake.waitFor(() => texts(ch).length === 1);
-    await new Promise((r) => setTimeout(r, 100)); // a second (wrong) answer would show up by now
+    await idle(); // both messages and our reply's echo were read and handled: nothing else is coming
     expect(texts(ch)).toEqual(['Echo: alice: how are you?']);
     expect(fake.channelMessages(ch)[0]).toMatchObject({ replyTo: asked.id, username: fake.bot.username });
     expect(h.fake.requests).toHaveLength(1); // the unaddressed message and our own echo never reached the model
@@ -78,7 +77,7 @@ describe('discord adapter: messages', () => {
   });
 
   it('a MESSAGE_CREATE replayed after a gateway resume gets no second reply', async () => {
-    const { fake, h, texts, handled } = await setup({ tuning: { messageCacheSize: 0 } }); // discord.js re-emits uncached messages
+    const { fake, h, texts, handled, idle } = await setup({ tuning: { messageCacheSize: 0 } }); // discord.js re-emits uncached messages
     const ch = fake.guild.channelId;
     const once = fake.userMessage({ author: alice, channelId: ch, content: 'once', mentionsBot: true });
     await fake.waitFor(() => texts(ch).length === 1);
@@ -86,8 +85,7 @@ describe('discord adapter: messages', () => {
     fake.disconnect(4000);
     await fake.waitFor(() => handled.filter((m) => m.eventId === once.id).length === 2); // the engine saw it twice…
     fake.userMessage({ author: alice, channelId: ch, content: 'twice?', mentionsBot: true });
-    await fake.waitFor(() => texts(ch).length >= 2);
-    await new Promise((r) => setTimeout(r, 100));
+    await idle(); // the replayed events and the new message were all read and answered
     expect(texts(ch)).toEqual(['Echo: alice: once', 'Echo: alice: twice?']);
     expect(h.fake.requests).toHaveLength(2); // …and answered it once
     expect(fake.gatewayStats()).toMatchObject({ identifies: 1, resumes: 1 });
@@ -132,5 +130,15 @@ describe('discord adapter: messages', () => {
     await fake.waitFor(() => texts(th).length === 1);
     expect(fake.channelMessages(th)[0]).toMatchObject({ username: 'Aria', webhookId: first.webhookId });
     expect(fake.calls.filter((c) => c.method === 'POST' && c.path === `/channels/${ch}/webhooks`)).toHaveLength(1); // created once, reused
+  });
+
+  it('with DISCORD_CHARACTER_WEBHOOKS a proactive message speaks as the character in a channel, as the bot in a DM (no webhooks there)', async () => {
+    const { fake, adapter, texts } = await setup({ config: { characterWebhooks: true } });
+    const dm = fake.userMessage({ author: alice, content: 'hi' });
+    await fake.waitFor(() => texts(dm.channel_id).length === 1);
+    await adapter.deliver({ key: { platform: 'discord', chatId: dm.channel_id }, text: 'Morning!', characterName: 'Aria' });
+    await adapter.deliver({ key: { platform: 'discord', chatId: fake.guild.channelId }, text: 'Hello, channel.', characterName: 'Aria' });
+    expect(fake.channelMessages(dm.channel_id).at(-1)).toMatchObject({ content: 'Morning!', username: fake.bot.username });
+    expect(fake.channelMessages(fake.guild.channelId).at(-1)).toMatchObject({ content: 'Hello, channel.', username: 'Aria' });
   });
 });

@@ -43,7 +43,7 @@ describe('discord adapter: streaming', () => {
     const firstPost = fake.calls.findIndex((c) => c.method === 'POST' && c.path === `/channels/${ch}/messages`);
     expect(firstTyping).toBeGreaterThanOrEqual(0);
     expect(firstTyping).toBeLessThan(firstPost);
-    expect(s.adapter.stats().rateLimited).toBe(0);
+    expect(s.adapter.status().rateLimited).toBe(0);
   });
 
   it('an unexpected 429 on an edit is waited out by discord.js; the final text still lands', async () => {

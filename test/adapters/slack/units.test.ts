@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { classify, cleanText, messageEventId, parseSubcommand, slashify, UserDirectory } from '../../../adapters/slack/inbound.js';
+import { parseSubcommand, slashify } from '../../../adapters/slack/commands.js';
+import { classify, cleanText, messageEventId, UserDirectory } from '../../../adapters/slack/inbound.js';
+import { commandMenu, createCommandRegistry } from '../../../src/engine/commands/index.js';
+import { proactiveCommand } from '../../../src/scheduler/index.js';
 import { fromSlackText, toMrkdwn } from '../../../adapters/slack/mrkdwn.js';
 import { TierGate } from '../../../adapters/slack/outbound.js';
 import { parseSlackBody, verifySlackSignature } from '../../../adapters/slack/receiver.js';
@@ -8,6 +11,8 @@ import { decodeKey, encodeKey } from '../../../src/core/conversation-key.js';
 import { slackSignature } from '../../fakes/slack.js';
 
 const me = { botUserId: 'U0BOT', botId: 'B0BOT', teamId: 'T1' };
+/** The engine's menu as the runtime builds it (the scheduler adds `proactive`). */
+const menu = commandMenu(createCommandRegistry([proactiveCommand(undefined)]));
 const ev = (over: Record<string, unknown>) => ({ type: 'message', channel: 'C1', user: 'U1', text: 'hi', ts: '1.000100', ...over });
 
 describe('mrkdwn', () => {
@@ -51,7 +56,7 @@ describe('inbound', () => {
 
   it('maps subcommands to the engine\'s text commands', () => {
     const t = (s: string) => {
-      const r = parseSubcommand(s, '/charbridge');
+      const r = parseSubcommand(menu, s, '/charbridge');
       return r.ok ? r.engineText : `usage: ${r.text.slice(0, 20)}`;
     };
     expect(t('')).toBe('/help');
@@ -69,9 +74,9 @@ describe('inbound', () => {
   });
 
   it('rewrites the engine\'s command names into the Slack command', () => {
-    expect(slashify('Usage: /admin scope shared|per-user', '/cb')).toBe('Usage: /cb scope shared|per-user');
-    expect(slashify('Switch with /character <name>. Send /help', '/cb')).toBe('Switch with /cb character <name>. Send /cb help');
-    expect(slashify('/clear — start fresh\nsee https://x.dev/clear', '/cb')).toBe('/cb clear — start fresh\nsee https://x.dev/clear');
+    expect(slashify(menu, 'Usage: /admin scope shared|per-user', '/cb')).toBe('Usage: /cb scope shared|per-user');
+    expect(slashify(menu, 'Switch with /character <name>. Send /help', '/cb')).toBe('Switch with /cb character <name>. Send /cb help');
+    expect(slashify(menu, '/clear — start fresh\nsee https://x.dev/clear', '/cb')).toBe('/cb clear — start fresh\nsee https://x.dev/clear');
   });
 
   it('caches users.info, shares lookups in flight, and falls back to the stale answer', async () => {
@@ -94,6 +99,13 @@ describe('inbound', () => {
     fail = true;
     expect(await dir.get('U1')).toEqual({ name: 'U1', isAdmin: true, isBot: false });
     expect(await dir.get('U2')).toEqual({ name: '', isAdmin: false, isBot: false });
+  });
+
+  it('keeps the most recently used users when the directory is full, instead of forgetting everyone', async () => {
+    const asked: string[] = [];
+    const dir = new UserDirectory(async (id) => (asked.push(id), { name: id, isAdmin: false, isBot: false }), { ttlMs: 60_000, now: () => 1, onError: () => undefined, max: 2 });
+    for (const id of ['U1', 'U2', 'U1', 'U3', 'U1', 'U2']) await dir.get(id);
+    expect(asked).toEqual(['U1', 'U2', 'U3', 'U2']); // U2 was the least recently used when U3 came
   });
 });
 

@@ -8,6 +8,7 @@ import { startRuntime, type Runtime } from '../../../src/runtime.js';
 import { createSlackAdapter, type SlackAdapter, type SlackTuning } from '../../../adapters/slack/index.js';
 import { startFakeSlack, type FakeSlack, type FakeSlackOptions } from '../../fakes/slack.js';
 import { startFakeOpenAI, type FakeOpenAI, type FakeOpenAIOptions } from '../../fakes/openai.js';
+import { commandMenu } from '../../../src/engine/index.js';
 import { testLogger } from '../../helpers/harness.js';
 
 export interface SlackWorld {
@@ -67,6 +68,7 @@ export async function startSlackWorld(
       adapter = createSlackAdapter(c.slack, {
         handler: engine,
         log,
+        commands: commandMenu(engine.commands),
         tuning: { ...SCALED_PACING, retry: FAST_RETRY, socketPingTimeoutMs: 1000, stopTimeoutMs: 5000, ...opts.tuning },
       });
       return [adapter];

@@ -23,7 +23,7 @@ describe('Telegram flood limits', () => {
     w.say(`@${w.fake.bot.username} again`, { chat: GROUP, from: { id: 8, first_name: 'Cy' } });
     await expectTexts(w, [reply, reply], GROUP.id);
     expect(w.fake.tooManyRequests).toBeGreaterThan(0);
-    expect(w.adapter.stats().rateLimited).toBe(w.fake.tooManyRequests); // every 429 was seen and waited out
+    expect(w.adapter.status().rateLimited).toBe(w.fake.tooManyRequests); // every 429 was seen and waited out
     expect(w.fake.botMessages(GROUP.id).every((m) => m.text === reply)).toBe(true);
   });
 

@@ -6,6 +6,8 @@
  */
 import type { TelegramAdapter, TelegramTuning } from '../../../adapters/telegram/index.js';
 import { createTelegramAdapter } from '../../../adapters/telegram/index.js';
+import { commandMenu } from '../../../src/engine/index.js';
+import { proactiveCommand } from '../../../src/scheduler/index.js';
 import { startHarness, type Harness } from '../../helpers/harness.js';
 import { startFakeTelegram, type FakeTelegram, type FakeTelegramOptions, type FloodLimits, type UserMessageInput } from '../../fakes/telegram.js';
 
@@ -40,11 +42,12 @@ export async function startWorld(
   opts: { fake?: FakeTelegramOptions; tuning?: Partial<TelegramTuning>; chunkDelayMs?: number; concurrency?: number } = {},
 ): Promise<World> {
   const fake = await startFakeTelegram({ limits: SCALED_LIMITS, ...opts.fake });
-  const h = await startHarness({ maxRetries: 0, ...(opts.concurrency ? { concurrency: opts.concurrency } : {}) });
+  // The proactive command is registered as the runtime registers it, so the menu is the real one.
+  const h = await startHarness({ maxRetries: 0, engine: { commands: [proactiveCommand(undefined)] }, ...(opts.concurrency ? { concurrency: opts.concurrency } : {}) });
   if (opts.chunkDelayMs) h.fake.setChunkDelay(opts.chunkDelayMs);
   const adapter = createTelegramAdapter(
     { token: fake.token, apiRoot: fake.apiRoot },
-    { handler: h.engine, log: h.log, tuning: { ...SCALED_TUNING, ...opts.tuning } },
+    { handler: h.engine, log: h.log, commands: commandMenu(h.engine.commands), tuning: { ...SCALED_TUNING, ...opts.tuning } },
   );
   await adapter.start();
   await waitFor(() => fake.pendingPolls > 0); // launch() returns before the first getUpdates is parked

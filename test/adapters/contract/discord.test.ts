@@ -1,0 +1,4 @@
+import { discordDriver } from './discord.driver.js';
+import { adapterContract } from './suite.js';
+
+adapterContract(discordDriver);

@@ -1,0 +1,4 @@
+import { slackDriver } from './slack.driver.js';
+import { adapterContract } from './suite.js';
+
+adapterContract(slackDriver);

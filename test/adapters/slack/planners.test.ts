@@ -1,0 +1,58 @@
+/**
+ * Slack's reply planners with a recording stand-in for the Web API (the narrow SlackSender they
+ * are given): the tier gate decides while planning but only a call made uses a slot, and a reply
+ * complete before its first preview is one postMessage, never a stream.
+ */
+import { describe, expect, it } from 'vitest';
+import { replyPlanner, type PlannerDeps, type SlackSender } from '../../../adapters/slack/planners.js';
+import { TierGate } from '../../../adapters/slack/tiers.js';
+import { testLogger } from '../../helpers/harness.js';
+
+function world(tiers: ConstructorParameters<typeof TierGate>[0]) {
+  const calls: string[] = [];
+  let ts = 0;
+  const sender: SlackSender = {
+    postMessage: async (a) => (calls.push(`postMessage:${a.text}`), `1.${++ts}`),
+    update: async (a) => void calls.push(`update:${a.text}`),
+    postEphemeral: async () => void calls.push('postEphemeral'),
+    startStream: async (a) => (calls.push(`startStream:${a.markdown}`), `1.${++ts}`),
+    appendStream: async (a) => void calls.push(`appendStream:${a.markdown}`),
+    stopStream: async (a) => void calls.push(`stopStream:${a.markdown ?? ''}`),
+  };
+  const gate = new TierGate(tiers, () => 0);
+  const deps: PlannerDeps = {
+    sender, gate, log: testLogger(), errorCode: () => undefined, retryAfterMs: () => undefined,
+    messageLimit: 3900, streamLimit: 12_000, streaming: { available: true },
+  };
+  const target = { channel: 'C1', threadTs: '1.0', dm: false, recipient: { userId: 'U1', teamId: 'T1' } };
+  return { calls, gate, deps, planner: replyPlanner(target, deps) };
+}
+
+describe('Slack reply planners', () => {
+  it('plans a native stream as often as asked without using the Tier 2 slot; the call uses it', async () => {
+    const { calls, gate, planner } = world({ 'chat.startStream': { max: 1, windowMs: 60_000 } });
+    for (let i = 0; i < 5; i++) expect(planner.plan('Hello', false)).toMatchObject({ via: 'native', step: { kind: 'start' } });
+    expect(gate.hasRoom('chat.startStream')).toBe(true);
+    await planner.perform(planner.plan('Hello', false)!);
+    expect(gate.hasRoom('chat.startStream')).toBe(false);
+    await planner.perform(planner.plan('Hello world', true)!);
+    expect(calls).toEqual(['startStream:Hello', 'stopStream: world']); // the last words and the stop in one call
+    expect(planner.plan('Hello world', true)).toBeUndefined();
+  });
+
+  it('posts a reply complete before its first preview once, with no stream and no update', async () => {
+    const { calls, planner } = world({});
+    expect(planner.plan('All done.', false)).toMatchObject({ via: 'native' }); // a preview would have streamed…
+    await planner.perform(planner.plan('All done.', true)!); // …but the final text came first
+    expect(planner.plan('All done.', true)).toBeUndefined();
+    expect(calls).toEqual(['postMessage:All done.']);
+  });
+
+  it('does not preview into messages when the final chat.update could not be paid for', async () => {
+    const { calls, deps } = world({ 'chat.update': { max: 1, windowMs: 60_000, reserve: 1 } });
+    const dm = replyPlanner({ channel: 'D1', dm: true }, deps); // a top-level DM: no thread to stream into
+    expect(dm.plan('Hel', false)).toBeUndefined(); // no room to update later: wait for the final text
+    await dm.perform(dm.plan('Hello', true)!);
+    expect(calls).toEqual(['postMessage:Hello']);
+  });
+});
