@@ -13,10 +13,9 @@ import { createEngine, engineConfigFrom, MemoryRateLimits, type Engine } from '.
 import { buildApp } from './http/app.js';
 import { loadPresets } from './presets.js';
 import { DeliveryRouter, ProactiveScheduler, startCron, type ProactiveTarget } from './scheduler/index.js';
-import { createServices, type Services } from './services/index.js';
+import { createServices, platformStatus, type Services } from './services/index.js';
 import { WebhookSender } from './services/webhooks.js';
 import { ApiProactiveTarget } from './services/proactive-api.js';
-import { storedPlatformStatus } from './services/platform-status.js';
 
 /** Where shipped presets live, relative to this file in both `src/` (tsx) and `dist/src/` (built). */
 export function defaultPresetDir(): string {
@@ -83,7 +82,7 @@ export async function startRuntime(config: Config, overrides: RuntimeOverrides =
     adminApiKey: config.http.adminApiKey,
     ssrfAllowHosts: config.http.ssrfAllowHosts,
     defaultCharacter: config.engine.defaultCharacter,
-    platformStatus: storedPlatformStatus(config, store, adapters.map((a) => a.platform)),
+    platformStatus: platformStatus(config, store, adapters),
     consoleSessionMs: config.http.consoleSessionHours * 3_600_000,
   });
   const rawRoutes = adapters.flatMap((a) => a.routes?.() ?? []);
@@ -131,7 +130,7 @@ export async function startRuntime(config: Config, overrides: RuntimeOverrides =
 /** Send what a recovered turn produced through its platform's adapter, as a plain message. */
 async function redeliver(adapters: PlatformAdapter[], msg: InboundMessage, events: ReplyEvent[]): Promise<void> {
   const adapter = adapters.find((a) => a.platform === msg.platform);
-  if (!adapter?.deliver) throw new Error(`no running ${msg.platform} adapter to deliver a recovered reply`);
+  if (!adapter) throw new Error(`no running ${msg.platform} adapter to deliver a recovered reply`);
   const start = events.find((e) => e.type === 'start');
   const texts = events.flatMap((e) => (e.type === 'done' ? [e.message.content] : e.type === 'notice' || e.type === 'error' ? [e.text] : []));
   if (!texts.length) return;

@@ -29,7 +29,7 @@ export class DeliveryRouter implements ProactiveTarget {
       return this.api.deliver(conversation, character, message);
     }
     const adapter = this.adapters.get(conversation.platform);
-    if (!adapter?.deliver || !conversation.scopeKey) {
+    if (!adapter || !conversation.scopeKey) {
       throw new CharbridgeError('NO_TARGET', `No running ${conversation.platform} adapter can deliver to ${conversation.id}`);
     }
     await adapter.deliver({ key: decodeKey(conversation.scopeKey), text: message.content, characterName: character.name });

@@ -21,7 +21,7 @@ export { ConversationService, apiGroupChatKey, metadataOf, HISTORY_LIMIT, type C
 export { UpdateFeed } from './updates.js';
 export { ConsoleSessions, csrfTokenFor, type SessionView } from './console-sessions.js';
 export { UsageService } from './usage.js';
-export { PlatformOverview, storedPlatformStatus } from './platform-status.js';
+export { PlatformOverview, platformStatus } from './platform-status.js';
 
 /** The logic every HTTP API shares, one instance each per server. */
 export interface Services {

@@ -1,6 +1,6 @@
 import type { Config } from '../config.js';
 import type { PlatformStatus, PlatformStatusSource } from '../core/platform-status.js';
-import type { Platform } from '../core/types.js';
+import type { PlatformAdapter } from '../core/adapter.js';
 import type { Store } from '../store/index.js';
 
 type ChatPlatform = PlatformStatus['platform'];
@@ -18,27 +18,41 @@ export function configuredPlatforms(config: Config): ChatPlatform[] {
 }
 
 /**
- * Platform states from what the process knows without asking the adapters: which run, how they
- * receive events (configuration) and when each last delivered one (the store's event claims).
- * Connection, errors and rate-limit waits are the adapters' to report; here they are unknown.
+ * Platform states: each running adapter reports its own (connected, mode, errors, 429s waited
+ * out); the store adds when each platform last delivered an event, across restarts. With no
+ * adapters given (tests, an embedding program), the configured platforms as the store knows them.
  */
-export function storedPlatformStatus(config: Config, store: Store, platforms: readonly Platform[] = configuredPlatforms(config)): PlatformStatusSource {
+export function platformStatus(config: Config, store: Store, adapters?: readonly PlatformAdapter[]): PlatformStatusSource {
   return {
     async adapters() {
       const lastEvents = await store.activity.lastEventAt();
-      return platforms
-        .filter((p): p is ChatPlatform => p !== 'api')
-        .map((platform) => {
-          const at = lastEvents.get(platform);
-          return {
-            platform,
-            mode: platformMode(config, platform),
-            connected: null,
-            lastEventAt: at === undefined ? null : new Date(at).toISOString(),
-            lastError: null,
-            rateLimitWaits: 0,
-          };
-        });
+      const stored = (p: ChatPlatform) => {
+        const at = lastEvents.get(p);
+        return at === undefined ? null : new Date(at).toISOString();
+      };
+      if (adapters) {
+        return adapters
+          .filter((a): a is PlatformAdapter & { platform: ChatPlatform } => a.platform !== 'api')
+          .map((a) => {
+            const s = a.status();
+            return {
+              platform: a.platform,
+              mode: s.mode,
+              connected: s.connected,
+              lastEventAt: s.lastEventAt ?? stored(a.platform),
+              lastError: s.lastError,
+              rateLimitWaits: s.rateLimited,
+            };
+          });
+      }
+      return configuredPlatforms(config).map((platform) => ({
+        platform,
+        mode: platformMode(config, platform),
+        connected: null,
+        lastEventAt: stored(platform),
+        lastError: null,
+        rateLimitWaits: 0,
+      }));
     },
   };
 }

@@ -1,7 +1,7 @@
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { loadConfig, type Config } from '../../src/config.js';
 import { buildApp } from '../../src/http/app.js';
-import { createServices, storedPlatformStatus, type ChatService, type Services } from '../../src/services/index.js';
+import { createServices, platformStatus, type ChatService, type Services } from '../../src/services/index.js';
 import type { Clock } from '../../src/core/clock.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
@@ -75,7 +75,7 @@ export function servicesFor(h: Harness, config: Config): Services {
     adminApiKey: config.http.adminApiKey,
     ssrfAllowHosts: config.http.ssrfAllowHosts,
     defaultCharacter: config.engine.defaultCharacter,
-    platformStatus: storedPlatformStatus(config, h.store),
+    platformStatus: platformStatus(config, h.store),
     consoleSessionMs: config.http.consoleSessionHours * 3_600_000,
   });
 }
