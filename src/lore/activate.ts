@@ -1,5 +1,5 @@
 import { ValidationError } from '../core/errors.js';
-import { firstMatch, keyMatches, secondaryPasses, type KeyOptions } from './keys.js';
+import { compileKeys, secondaryPasses, type CompiledKey } from './keys.js';
 import { entryLabel, type LoreBook, type LoreEntry } from './model.js';
 import { ScanBuffer, type LoreMessage } from './scan-buffer.js';
 
@@ -41,6 +41,11 @@ export interface ActivateInput {
   countTokens: (text: string) => number;
   /** In [0, 1); rolled once per probability check, in activation order. Defaults to Math.random. */
   random?: () => number;
+  /**
+   * Macro expansion (e.g. `{{char}}`, `{{user}}`) applied to keys and content before use, as
+   * SillyTavern runs substituteParams on both.
+   */
+  substitute?: (text: string) => string;
 }
 
 export type LoreTrigger =
@@ -52,6 +57,8 @@ export type LoreTrigger =
 
 export interface FiredEntry {
   entry: LoreEntry;
+  /** The content as it goes into the prompt (after `substitute`). */
+  content: string;
   bookIndex: number;
   trigger: LoreTrigger;
   /** 1 = the first scan; higher = a recursion pass. */
@@ -79,6 +86,8 @@ export interface LoreActivation {
   tokensUsed: number;
   passes: number;
   budgetExhausted: boolean;
+  /** Keys that can never match (bad or unsafe regular expressions), worded for the author. */
+  warnings: string[];
 }
 
 interface Candidate {
@@ -89,7 +98,9 @@ interface Candidate {
   delayLevel: number;
   recursive: boolean;
   scanDepth: number;
-  keyOptions: KeyOptions;
+  keys: CompiledKey[];
+  secondaryKeys: CompiledKey[];
+  content: string;
 }
 
 function resolveSettings(partial: Partial<LoreSettings> | undefined): LoreSettings {
@@ -114,11 +125,16 @@ function delayLevel(entry: LoreEntry): number {
  * entries will be inserted first. Then entries with larger order numbers"). Books are merged
  * like SillyTavern's default "sorted evenly" strategy.
  */
-function candidates(books: readonly LoreBook[], s: LoreSettings): Candidate[] {
+function candidates(books: readonly LoreBook[], s: LoreSettings, sub: (text: string) => string): Candidate[] {
   const out: Candidate[] = [];
   books.forEach((book, bookIndex) => {
     book.entries.forEach((entry, entryIndex) => {
       if (!entry.enabled) return;
+      const keyOptions = {
+        caseSensitive: entry.caseSensitive ?? s.caseSensitive,
+        matchWholeWords: entry.matchWholeWords ?? s.matchWholeWords,
+        useRegex: entry.useRegex,
+      };
       out.push({
         entry,
         book,
@@ -127,11 +143,9 @@ function candidates(books: readonly LoreBook[], s: LoreSettings): Candidate[] {
         delayLevel: delayLevel(entry),
         recursive: book.recursiveScanning ?? s.recursive,
         scanDepth: entry.scanDepth ?? book.scanDepth ?? s.scanDepth,
-        keyOptions: {
-          caseSensitive: entry.caseSensitive ?? s.caseSensitive,
-          matchWholeWords: entry.matchWholeWords ?? s.matchWholeWords,
-          useRegex: entry.useRegex,
-        },
+        keys: compileKeys(entry.keys.map(sub), keyOptions),
+        secondaryKeys: compileKeys(entry.secondaryKeys.map(sub), keyOptions),
+        content: sub(entry.content),
       });
     });
   });
@@ -144,17 +158,47 @@ function candidates(books: readonly LoreBook[], s: LoreSettings): Candidate[] {
   );
 }
 
-/** Whether the entry matches in this pass, and why (SillyTavern's checkWorldInfo loop body). */
-function match(c: Candidate, buffer: ScanBuffer, recursionPass: boolean): LoreTrigger | undefined {
-  const { entry } = c;
-  if (entry.constant) return { kind: 'constant' };
-  const hay = buffer.get(c.scanDepth, recursionPass);
-  const key = firstMatch(hay, entry.keys, c.keyOptions);
+function keyWarnings(all: readonly Candidate[]): string[] {
+  const out: string[] = [];
+  for (const c of all) {
+    for (const k of [...c.keys, ...c.secondaryKeys]) {
+      if (k.problem) out.push(`${c.book.name ?? `book ${c.bookIndex + 1}`} #${c.entry.id} "${entryLabel(c.entry)}": key "${k.key}" never matches: ${k.problem}`);
+    }
+  }
+  return out;
+}
+
+/** What earlier passes learned about an entry's primary keys. */
+interface ScanState {
+  /** Recursion parts already searched for the primary keys. */
+  seenParts: number;
+  /** The primary key found, when only the secondary keys held the entry back. */
+  primary: CompiledKey | undefined;
+}
+
+/**
+ * Whether the entry matches in this pass, and why (SillyTavern's checkWorldInfo loop body).
+ * Text only grows between passes, so primary keys are searched only in recursion text added
+ * since the entry was last looked at; secondary keys are always checked against everything.
+ */
+function match(c: Candidate, buffer: ScanBuffer, recursionPass: boolean, state: Map<Candidate, ScanState>): LoreTrigger | undefined {
+  if (c.entry.constant) return { kind: 'constant' };
+  let seen = state.get(c);
+  if (!seen) {
+    seen = { seenParts: 0, primary: c.keys.find((k) => k.test(buffer.get(c.scanDepth, recursionPass))) };
+    state.set(c, seen);
+  } else if (!seen.primary && recursionPass) {
+    const fresh = buffer.recursionSince(seen.seenParts);
+    seen.primary = c.keys.find((k) => k.test(fresh));
+  }
+  seen.seenParts = buffer.recursionParts;
+  const key = seen.primary;
   if (key === undefined) return undefined;
-  const secondary = entry.secondaryKeys.filter((k) => k.trim() !== '');
-  if (entry.selective && secondary.length && !secondaryPasses(entry.logic, hay, secondary, c.keyOptions)) return undefined;
-  const inChat = !recursionPass || keyMatches(buffer.get(c.scanDepth, false), key, c.keyOptions);
-  return { kind: inChat ? 'key' : 'recursion', key };
+  if (c.entry.selective && c.secondaryKeys.length && !secondaryPasses(c.entry.logic, buffer.get(c.scanDepth, recursionPass), c.secondaryKeys)) {
+    return undefined;
+  }
+  const inChat = !recursionPass || key.test(buffer.get(c.scanDepth, false));
+  return { kind: inChat ? 'key' : 'recursion', key: key.key };
 }
 
 /**
@@ -167,11 +211,12 @@ export function activate(books: readonly LoreBook[], input: ActivateInput): Lore
   const random = input.random ?? Math.random;
   const extra = input.scanText === undefined ? [] : typeof input.scanText === 'string' ? [input.scanText] : [...input.scanText];
   const buffer = new ScanBuffer(input.messages, extra, s.includeNames);
-  const all = candidates(books, s);
+  const all = candidates(books, s, input.substitute ?? ((t) => t));
 
   const fired: (FiredEntry & { entryIndex: number })[] = [];
   const debug: LoreDebugEntry[] = [];
   const settled = new Set<Candidate>();
+  const scanState = new Map<Candidate, ScanState>();
   const bookUsed = books.map(() => 0);
   const bookFull = books.map(() => false);
   let used = 0;
@@ -196,7 +241,7 @@ export function activate(books: readonly LoreBook[], input: ActivateInput): Lore
         record(c, 'dropped_probability', trigger, pass);
         continue;
       }
-      const tokens = entry.content ? input.countTokens(entry.content) : 0;
+      const tokens = c.content ? input.countTokens(c.content) : 0;
       if (used + tokens > budget) {
         exhausted = true;
         record(c, 'dropped_budget', trigger, pass);
@@ -211,7 +256,7 @@ export function activate(books: readonly LoreBook[], input: ActivateInput): Lore
       used += tokens;
       bookUsed[c.bookIndex] = (bookUsed[c.bookIndex] ?? 0) + tokens;
       record(c, 'fired', trigger, pass);
-      fired.push({ entry, bookIndex: c.bookIndex, entryIndex: c.entryIndex, trigger, pass, tokens });
+      fired.push({ entry, content: c.content, bookIndex: c.bookIndex, entryIndex: c.entryIndex, trigger, pass, tokens });
       admitted.push(c);
     }
     return admitted;
@@ -223,21 +268,24 @@ export function activate(books: readonly LoreBook[], input: ActivateInput): Lore
   let level = levels.shift() ?? 0;
   let recursionPass = false;
   let passes = 0;
-  while (!s.maxRecursionSteps || passes < s.maxRecursionSteps) {
+  // Every pass after the first admits a new entry or opens a new level, so this bound is never
+  // the one that stops a correct scan; it keeps a future bug from spinning forever.
+  const maxPasses = Math.min(s.maxRecursionSteps || Infinity, all.length + levels.length + 1);
+  while (passes < maxPasses) {
     passes++;
     const matches: { c: Candidate; trigger: LoreTrigger }[] = [];
     for (const c of all) {
       if (settled.has(c)) continue;
       if (!recursionPass && c.delayLevel > 0) continue;
       if (recursionPass && (!c.recursive || c.entry.excludeRecursion || c.delayLevel > level)) continue;
-      const trigger = match(c, buffer, recursionPass);
+      const trigger = match(c, buffer, recursionPass, scanState);
       if (trigger) matches.push({ c, trigger });
     }
     const admitted = admit(matches, passes);
     if (exhausted) break;
-    const feed = admitted.filter((c) => c.recursive && !c.entry.preventRecursion && c.entry.content);
+    const feed = admitted.filter((c) => c.recursive && !c.entry.preventRecursion && c.content);
     if (feed.length) {
-      buffer.addRecursion(feed.map((c) => c.entry.content));
+      buffer.addRecursion(feed.map((c) => c.content));
     } else if (levels.length) {
       level = levels.shift() ?? level;
     } else {
@@ -253,5 +301,6 @@ export function activate(books: readonly LoreBook[], input: ActivateInput): Lore
     tokensUsed: used,
     passes,
     budgetExhausted: exhausted,
+    warnings: keyWarnings(all),
   };
 }

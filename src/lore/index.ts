@@ -15,4 +15,4 @@ export {
   type LoreTrigger,
 } from './activate.js';
 export { renderLore, describeLore, type DepthInsert, type RenderedLore } from './render.js';
-export { keyMatches, parseSlashRegex } from './keys.js';
+export { keyMatches, type KeyOptions } from './keys.js';

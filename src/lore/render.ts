@@ -25,14 +25,14 @@ export interface RenderedLore {
   outlets: Record<string, string>;
 }
 
-const join = (entries: readonly FiredEntry[]) => entries.map((f) => f.entry.content).join('\n');
+const join = (entries: readonly FiredEntry[]) => entries.map((f) => f.content).join('\n');
 
 /**
  * Groups fired entries by position like SillyTavern's checkWorldInfo prompt building; entries
  * with empty content add nothing, and outlet entries without a name are skipped.
  */
 export function renderLore(result: LoreActivation): RenderedLore {
-  const nonEmpty = result.fired.filter((f) => f.entry.content !== '');
+  const nonEmpty = result.fired.filter((f) => f.content !== '');
   const at = (position: FiredEntry['entry']['position']) => join(nonEmpty.filter((f) => f.entry.position === position));
 
   const depthGroups = new Map<string, FiredEntry[]>();
@@ -49,7 +49,7 @@ export function renderLore(result: LoreActivation): RenderedLore {
   for (const f of nonEmpty) {
     const name = f.entry.outletName?.trim();
     if (f.entry.position !== 'outlet' || !name) continue;
-    outlets[name] = outlets[name] === undefined ? f.entry.content : `${outlets[name]}\n${f.entry.content}`;
+    outlets[name] = outlets[name] === undefined ? f.content : `${outlets[name]}\n${f.content}`;
   }
 
   return {

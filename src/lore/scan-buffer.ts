@@ -28,6 +28,22 @@ export class ScanBuffer {
     this.#extra = extra.filter((t) => t.trim() !== '');
   }
 
+  get recursionParts(): number {
+    return this.#recursion.length;
+  }
+
+  /** Only the recursion text added from part `from` on: what a later pass has not yet seen. */
+  recursionSince(from: number): Haystack {
+    const id = `r${from}`;
+    let hay = this.#memo.get(id);
+    if (!hay) {
+      const parts = this.#recursion.slice(from);
+      hay = new Haystack(parts.length ? MARK + parts.join(JOIN) : '');
+      this.#memo.set(id, hay);
+    }
+    return hay;
+  }
+
   addRecursion(texts: readonly string[]): void {
     this.#recursion.push(...texts);
     this.#memo.clear();

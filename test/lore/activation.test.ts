@@ -79,6 +79,18 @@ describe('recursion', () => {
     ]);
   });
 
+  it('lets recursion supply the secondary keys of an entry whose primary key is in the chat', () => {
+    const b = book([
+      { keys: ['lantern'], secondaryKeys: ['oil'], content: 'Lantern oil comes from the fens.' },
+      { keys: ['lantern'], content: 'Oil is scarce this winter.' },
+    ]);
+    const r = run(b, ['Light the lantern.']);
+    expect(r.fired.map((f) => [f.content, f.trigger, f.pass])).toEqual([
+      ['Lantern oil comes from the fens.', { kind: 'key', key: 'lantern' }, 2],
+      ['Oil is scarce this winter.', { kind: 'key', key: 'lantern' }, 1],
+    ]);
+  });
+
   it('stops at the recursion limit, or at once when recursion is off', () => {
     expect(fired(run(farm(), ['Bramble'], { settings: { maxRecursionSteps: 2 } }))).toHaveLength(2);
     expect(fired(run(farm(), ['Bramble'], { settings: { recursive: false } }))).toHaveLength(1);
@@ -111,5 +123,16 @@ describe('recursion', () => {
   it('a book with recursive scanning off takes no part in recursion', () => {
     const other = book([{ keys: ['Pip'], content: 'Pip again' }], { recursiveScanning: false });
     expect(fired(run([farm({ enabled: false }), other], ['Bramble']))).toEqual(['Bramble is a goat who follows Pip everywhere.']);
+  });
+});
+
+describe('macros', () => {
+  it('substitute expands keys and content before matching and insertion', () => {
+    const b = book([{ keys: ['{{char}}'], content: '{{char}} keeps a diary under the floorboard.' }]);
+    const substitute = (t: string) => t.replaceAll('{{char}}', 'Wren');
+    const r = run(b, ['Has anyone seen Wren?'], { substitute });
+    expect(renderLore(r).beforeChar).toBe('Wren keeps a diary under the floorboard.');
+    expect(r.fired[0]?.tokens).toBe(7);
+    expect(fired(run(b, ['Has anyone seen Wren?']))).toEqual([]);
   });
 });

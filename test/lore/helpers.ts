@@ -21,4 +21,4 @@ export function run(
 }
 
 /** Contents of what fired, in insertion order. */
-export const fired = (r: LoreActivation) => r.fired.map((f) => f.entry.content);
+export const fired = (r: LoreActivation) => r.fired.map((f) => f.content);

@@ -51,6 +51,23 @@ describe('primary keys', () => {
     expect(fired(run(b, ['text with sil(ver|ber)fin written out']))).toEqual(['plain']);
   });
 
+  it('refuse regular expressions that could backtrack for ever, and say so', () => {
+    const b = book(
+      [
+        { keys: ['/(a+)+$/'], content: 'unsafe', comment: 'Screams' },
+        { keys: ['(b'], content: 'invalid', useRegex: true, id: 'bad' },
+        { keys: ['/(c/'], content: 'plain text key' },
+      ],
+      { name: 'Cave' },
+    );
+    const r = run(b, ['aaa b (b /(c/']);
+    expect(fired(r)).toEqual(['plain text key']);
+    expect(r.warnings).toEqual([
+      `Cave #${b.entries[0]?.id} "Screams": key "/(a+)+$/" never matches: regular expression could take exponential time`,
+      'Cave #bad "(b": key "(b" never matches: invalid regular expression',
+    ]);
+  });
+
   it('scan "name: text" when a message carries a name, unless names are off', () => {
     const b = book([{ keys: ['/\\x01Mara:[^\\x01]*lantern/'], content: 'Mara asked about the lantern' }]);
     const chat = [{ name: 'Mara', text: 'Where is the lantern?' }, { name: 'Tob', text: 'No idea.' }];
