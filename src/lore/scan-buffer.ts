@@ -19,7 +19,10 @@ export class ScanBuffer {
   readonly #newestFirst: string[];
   readonly #extra: string[];
   #recursion: string[] = [];
-  #memo = new Map<string, Haystack>();
+  /** Chat-only haystacks live for the whole turn; the others until the recursion text grows. */
+  #chatMemo = new Map<number, Haystack>();
+  #memo = new Map<number, Haystack>();
+  #sinceMemo = new Map<number, Haystack>();
 
   constructor(messages: readonly LoreMessage[], extra: readonly string[], includeNames: boolean) {
     this.#newestFirst = messages
@@ -34,12 +37,11 @@ export class ScanBuffer {
 
   /** Only the recursion text added from part `from` on: what a later pass has not yet seen. */
   recursionSince(from: number): Haystack {
-    const id = `r${from}`;
-    let hay = this.#memo.get(id);
+    let hay = this.#sinceMemo.get(from);
     if (!hay) {
       const parts = this.#recursion.slice(from);
       hay = new Haystack(parts.length ? MARK + parts.join(JOIN) : '');
-      this.#memo.set(id, hay);
+      this.#sinceMemo.set(from, hay);
     }
     return hay;
   }
@@ -47,6 +49,7 @@ export class ScanBuffer {
   addRecursion(texts: readonly string[]): void {
     this.#recursion.push(...texts);
     this.#memo.clear();
+    this.#sinceMemo.clear();
   }
 
   /**
@@ -54,12 +57,12 @@ export class ScanBuffer {
    * "only recursed entries and Author's Note are evaluated").
    */
   get(depth: number, withRecursion: boolean): Haystack {
-    const id = `${depth}|${withRecursion}`;
-    let hay = this.#memo.get(id);
+    const memo = withRecursion ? this.#memo : this.#chatMemo;
+    let hay = memo.get(depth);
     if (!hay) {
       const parts = [...this.#newestFirst.slice(0, depth), ...this.#extra, ...(withRecursion ? this.#recursion : [])];
       hay = new Haystack(parts.length ? MARK + parts.join(JOIN) : '');
-      this.#memo.set(id, hay);
+      memo.set(depth, hay);
     }
     return hay;
   }
