@@ -68,7 +68,8 @@ interface PhaseSetup {
   name: string;
   script: string;
   extraEnv: Record<string, string>;
-  nodeFlags?: string[];
+  /** Run under `node --cpu-prof`, writing the profile here. */
+  profileDir?: string | undefined;
 }
 
 async function runPhase(p: PhaseSetup, s: Settings, model: FakeOpenAI, work: string): Promise<Phase> {
@@ -80,7 +81,7 @@ async function runPhase(p: PhaseSetup, s: Settings, model: FakeOpenAI, work: str
     script: p.script,
     cwd, // no .env of a developer's is picked up
     logFile: join(work, `${p.name}.log`),
-    ...(p.nodeFlags ? { nodeFlags: p.nodeFlags } : {}),
+    ...(p.profileDir ? { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${p.profileDir}`] } : {}),
     env: {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? cwd,
@@ -108,9 +109,10 @@ async function runPhase(p: PhaseSetup, s: Settings, model: FakeOpenAI, work: str
     const after: ProcessUsage | undefined = bot.usage();
     await bot.stop();
     let profile: ProfileSummary | undefined;
-    const dir = p.nodeFlags && s.profileDir;
+    const dir = p.profileDir;
     if (dir) {
-      const file = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort().at(-1);
+      // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: thread 0 is the main thread (1 is tsx's loader).
+      const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile') && f.split('.')[4] === '0');
       if (file) profile = summarizeProfile(join(dir, file), root, fromUs, toUs);
     }
     return {
@@ -166,7 +168,11 @@ export async function benchTelegramLoad(options: Record<string, string> = {}): P
     setup: `${s.chats} private chats × ${s.turns} turns, closed loop; model streams 40 chunks 5 ms apart; fake Bot API limits ${s.limits ? 'on (1/s per chat, 30/s per bot, 429 + retry_after)' : 'off'}; bots run as separate processes (node --import tsx)`,
   };
   try {
-    if (s.profileDir) mkdirSync(s.profileDir, { recursive: true });
+    const profileDir = s.profileDir && join(s.profileDir, `charbridge-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+    if (profileDir) {
+      mkdirSync(profileDir, { recursive: true });
+      out['profile written to'] = profileDir;
+    }
     const floor = await runPhase({ name: 'floor', script: join(root, 'test/bench/telegram-floor-bot.ts'), extraEnv: {} }, s, model, work);
     const cb = await runPhase(
       {
@@ -180,7 +186,7 @@ export async function benchTelegramLoad(options: Record<string, string> = {}): P
           RATE_LIMIT_USER_PER_MIN: '100000',
           RATE_LIMIT_GROUP_PER_MIN: '100000',
         },
-        ...(s.profileDir ? { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${s.profileDir}`] } : {}),
+        profileDir,
       },
       s,
       model,
