@@ -33,7 +33,7 @@ export type { Priority, RateWindow } from './rate-window.js';
 export { SKIPPED, type Skipped } from './fair-dispatch.js';
 
 export interface BudgetOptions {
-  /** The windows that apply to one chat, e.g. `[{max: 1, windowMs: 1000}]`. */
+  /** The windows that apply to one chat, e.g. `[{max: 1, windowMs: 1000}]`; asked once per chat while it is remembered. */
   windowsFor(chatKey: string): RateWindow[];
   /** Windows shared by every chat (a per-bot limit), counted in this process. */
   global?: RateWindow[];
@@ -72,7 +72,6 @@ export class OutboundBudget {
     this.maxAttempts = opts.maxAttempts ?? 6;
     this.dispatch = new FairDispatch({
       shared: opts.shared ?? new LocalSharedWindow(opts.global ?? [], this.now),
-      windowsFor: opts.windowsFor,
       now: this.now,
       sleep: opts.sleep ?? sleepUnlessAborted,
       finished: (chat, task, outcome) => this.finished(chat, task, outcome),
@@ -111,7 +110,7 @@ export class OutboundBudget {
     const chat = this.state(chatKey);
     if (chat.busy || chat.queue.length > 0 || chat.pausedUntil > this.now()) return false;
     task().catch((err: unknown) => {
-      if (this.noteRateLimit(chat, err)) this.dispatch.poke();
+      if (this.noteRateLimit(chat, err)) this.dispatch.repause(chat);
     });
     return true;
   }
@@ -130,7 +129,7 @@ export class OutboundBudget {
     let chat = this.chats.get(key);
     if (!chat) {
       if (this.chats.size >= PRUNE_AT) this.prune();
-      chat = { key, queue: [], sent: [], pausedUntil: 0, busy: false };
+      chat = { key, windows: this.opts.windowsFor(key), queue: [], sent: [], pausedUntil: 0, busy: false, version: 0 };
       this.chats.set(key, chat);
     }
     return chat;
@@ -140,7 +139,7 @@ export class OutboundBudget {
   private prune(): void {
     const now = this.now();
     for (const [key, chat] of this.chats) {
-      const horizon = Math.max(0, ...this.opts.windowsFor(key).map((w) => w.windowMs));
+      const horizon = Math.max(0, ...chat.windows.map((w) => w.windowMs));
       const last = chat.sent[chat.sent.length - 1] ?? -Infinity;
       if (!chat.busy && chat.queue.length === 0 && chat.pausedUntil <= now && last <= now - horizon) this.chats.delete(key);
     }

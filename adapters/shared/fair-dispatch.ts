@@ -10,7 +10,12 @@
  * Chats that may not send yet — their own windows are full, they are waiting out a 429, or a
  * task of theirs is in flight — are skipped and block no one. One timer wakes the dispatcher
  * when the next chat or shared slot frees up; every enqueue, abort and finished task wakes it too.
+ *
+ * Chats wait in two heaps — ready (by priority, then age of their head task) and held (by when
+ * their own windows open) — so handing out a slot costs O(log chats), not a scan of every chat.
+ * A chat's entries go stale when its head task changes; stale entries are dropped when met.
  */
+import TinyQueue from 'tinyqueue';
 import { recordSend, windowsWait, type Priority, type RateWindow } from './rate-window.js';
 import type { SharedWindow, WindowLease } from './shared-window.js';
 
@@ -31,6 +36,8 @@ export interface Task {
 
 export interface ChatQueue {
   key: string;
+  /** The chat's own windows (`windowsFor(key)`, asked once). */
+  windows: readonly RateWindow[];
   /** High before normal; by `seq` within a rank. */
   queue: Task[];
   /** Finish times of counted sends, ascending. */
@@ -38,25 +45,46 @@ export interface ChatQueue {
   pausedUntil: number;
   /** A task of this chat is in flight. */
   busy: boolean;
+  /** Bumped whenever the chat's place in line changes: older entries for it in the heaps are stale. */
+  version: number;
 }
 
 export type Outcome = { ok: true; value: unknown } | { ok: false; err: unknown };
 
 export interface DispatchDeps {
   shared: SharedWindow;
-  windowsFor(chatKey: string): RateWindow[];
   now: () => number;
   sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Settles the task; says whether its slot counts and whether it goes back in line. */
   finished(chat: ChatQueue, task: Task, outcome: Outcome): { counted: boolean; retry: boolean };
 }
 
+/** A chat whose own windows allow its head task now, in line for the shared window. */
+interface Ready {
+  chat: ChatQueue;
+  version: number;
+  rank: number;
+  seq: number;
+}
+/** A chat its own windows or a 429 pause hold back until `at`. */
+interface Held {
+  chat: ChatQueue;
+  version: number;
+  at: number;
+}
+
 /** How long to wait before asking again after a shared window failed against its contract. */
 const AFTER_SHARED_FAILURE_MS = 1000;
 
 export class FairDispatch {
-  /** Chats with a task queued and none in flight. */
-  private readonly waiting = new Set<ChatQueue>();
+  private readonly ready = new TinyQueue<Ready>([], (a, b) => a.rank - b.rank || a.seq - b.seq);
+  private readonly held = new TinyQueue<Held>([], (a, b) => a.at - b.at);
+  /**
+   * The shared window's last refusal: until then no task of `rank` or lower is offered to it
+   * again (it would say no, and asking a remote window costs a round trip). A slot given back
+   * by one of our sends lifts it early.
+   */
+  private blocked: { until: number; rank: number } | undefined;
   private nextSeq = 0;
   private running = false;
   private again = false;
@@ -67,7 +95,7 @@ export class FairDispatch {
   enqueue(chat: ChatQueue, task: Task): void {
     task.seq = this.nextSeq++;
     insert(chat.queue, task, false);
-    if (!chat.busy) this.waiting.add(chat);
+    if (chat.queue[0] === task) this.place(chat);
     this.poke();
   }
 
@@ -76,9 +104,15 @@ export class FairDispatch {
     const i = chat.queue.indexOf(task);
     if (i < 0) return false;
     chat.queue.splice(i, 1);
-    if (chat.queue.length === 0) this.waiting.delete(chat);
+    if (i === 0) this.place(chat);
     this.poke();
     return true;
+  }
+
+  /** The chat's `pausedUntil` changed outside a queued task (a 429 on best-effort work). */
+  repause(chat: ChatQueue): void {
+    this.place(chat);
+    this.poke();
   }
 
   /** Look again at who may go now (something changed). */
@@ -107,40 +141,55 @@ export class FairDispatch {
     }
   }
 
+  /** (Re)file a chat by its head task: ready now, held until its own windows allow, or nowhere. */
+  private place(chat: ChatQueue, now = this.deps.now()): void {
+    chat.version++;
+    const head = chat.queue[0];
+    if (!head || chat.busy) return;
+    const own = windowsWait(chat.sent, 0, chat.windows, priorityOf(head), now);
+    const wait = Math.max(own, Math.ceil(chat.pausedUntil - now));
+    if (wait > 0) this.held.push({ chat, version: chat.version, at: now + wait });
+    else this.ready.push({ chat, version: chat.version, rank: head.rank, seq: head.seq });
+  }
+
   /** Start every task that may start now, in fair order; arm the timer for the next one. */
   private async pass(): Promise<void> {
-    const now = this.deps.now();
-    let wake = Number.POSITIVE_INFINITY;
-    const ready: ChatQueue[] = [];
-    for (const chat of this.waiting) {
-      const head = chat.queue[0]!;
-      const own = windowsWait(chat.sent, 0, this.deps.windowsFor(chat.key), priorityOf(head), now);
-      const wait = Math.max(own, Math.ceil(chat.pausedUntil - now));
-      if (wait > 0) wake = Math.min(wake, now + wait);
-      else ready.push(chat);
+    let now = this.deps.now();
+    for (let h = this.held.peek(); h && h.at <= now; h = this.held.peek()) {
+      this.held.pop();
+      if (h.version === h.chat.version) this.place(h.chat, now);
     }
-    ready.sort((a, b) => a.queue[0]!.rank - b.queue[0]!.rank || a.queue[0]!.seq - b.queue[0]!.seq);
-    for (const chat of ready) {
-      const head = chat.queue[0]!;
-      const got = this.deps.shared.acquire(priorityOf(head));
+    for (let r = this.ready.peek(); r; r = this.ready.peek()) {
+      if (r.version !== r.chat.version) {
+        this.ready.pop();
+        continue;
+      }
+      // Everyone behind this one is younger or lower: no one else may take a slot now either.
+      if (this.blocked && now < this.blocked.until && r.rank >= this.blocked.rank) break;
+      const got = this.deps.shared.acquire(r.rank === 1 ? 'normal' : 'high');
       const slot = isPromiseLike(got) ? await got : got;
+      now = this.deps.now();
       if (typeof slot === 'number') {
-        // Everyone after this one is younger or lower: no one else may take a slot now either.
-        wake = Math.min(wake, this.deps.now() + Math.max(1, slot));
+        this.blocked = { until: now + Math.max(1, slot), rank: r.rank };
         break;
       }
-      if (chat.queue[0] !== head || chat.busy) {
+      if (r.version !== r.chat.version) {
         // Changed while an asynchronous window answered: give the slot back and look again.
-        settle(slot.release());
+        this.giveBack(slot);
         this.again = true;
         break;
       }
-      chat.queue.shift();
-      chat.busy = true;
-      this.waiting.delete(chat);
-      void this.execute(chat, head, slot);
+      this.ready.pop();
+      this.start(r.chat, slot);
     }
-    this.arm(wake);
+    this.arm(this.nextWake());
+  }
+
+  private start(chat: ChatQueue, lease: WindowLease): void {
+    const task = chat.queue.shift()!;
+    chat.busy = true;
+    chat.version++;
+    void this.execute(chat, task, lease);
   }
 
   private async execute(chat: ChatQueue, task: Task, lease: WindowLease): Promise<void> {
@@ -152,13 +201,27 @@ export class FairDispatch {
     }
     const { counted, retry } = this.deps.finished(chat, task, outcome);
     if (counted) {
-      recordSend(chat.sent, this.deps.now(), this.deps.windowsFor(chat.key));
+      recordSend(chat.sent, this.deps.now(), chat.windows);
       settle(lease.commit());
-    } else settle(lease.release());
+    } else this.giveBack(lease);
     if (retry) insert(chat.queue, task, true);
     chat.busy = false;
-    if (chat.queue.length > 0) this.waiting.add(chat);
+    this.place(chat);
     this.poke();
+  }
+
+  private giveBack(lease: WindowLease): void {
+    settle(lease.release());
+    this.blocked = undefined; // a slot is free again
+  }
+
+  /** The earliest moment something may change without an event: a held chat's windows, or the shared window. */
+  private nextWake(): number {
+    for (let h = this.held.peek(); h && h.version !== h.chat.version; h = this.held.peek()) this.held.pop();
+    for (let r = this.ready.peek(); r && r.version !== r.chat.version; r = this.ready.peek()) this.ready.pop();
+    let wake = this.held.peek()?.at ?? Number.POSITIVE_INFINITY;
+    if (this.ready.length > 0 && this.blocked) wake = Math.min(wake, this.blocked.until);
+    return wake;
   }
 
   /** One timer for the whole budget, re-armed only when the next wake-up time changes. */
@@ -176,7 +239,6 @@ export class FairDispatch {
     });
   }
 }
-
 const priorityOf = (t: Task): Priority => (t.rank === 1 ? 'normal' : 'high');
 
 /** High before normal; by queue order within a rank, or at the front of its rank for a retried task. */
