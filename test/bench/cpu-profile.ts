@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
 }
 interface CpuProfile {
   nodes: ProfileNode[];
@@ -21,6 +22,11 @@ export interface ProfileSummary {
   busyMs: number;
   functions: Array<{ name: string; ms: number }>;
   modules: Array<{ name: string; ms: number }>;
+  /**
+   * Each sample charged to the innermost function of this repository on its stack, so library
+   * time lands on the code of ours that asked for it (e.g. SQLite time on the store method).
+   */
+  ownCallers: Array<{ name: string; ms: number }>;
 }
 
 /** Which module a script URL belongs to, relative to `root` (the repository). */
@@ -28,7 +34,7 @@ export function moduleOf(url: string, root: string): string {
   if (!url) return '(native/V8)';
   if (url.startsWith('node:')) return `node:${url.slice(5).split('/')[0]}`;
   const path = url.replace(/^file:\/\//, '');
-  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path);
+  const pkg = /.*node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path); // the innermost package (nested copies count as themselves)
   if (pkg) return pkg[1]!;
   if (path.startsWith(root)) return path.slice(root.length + 1).split('/').slice(0, 2).join('/');
   return path;
@@ -38,8 +44,22 @@ export function moduleOf(url: string, root: string): string {
 export function summarizeProfile(file: string, root: string, fromUs: number, toUs: number, top = 15): ProfileSummary {
   const p = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, ProfileNode>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n);
+  const ownerCache = new Map<number, string>();
+  const ownerOf = (n: ProfileNode | undefined): string => {
+    if (!n) return '(none of ours on the stack)';
+    const hit = ownerCache.get(n.id);
+    if (hit !== undefined) return hit;
+    const path = n.callFrame.url.replace(/^file:\/\//, '');
+    const mine = path.startsWith(root) && !path.includes('/node_modules/');
+    const owner = mine ? `${n.callFrame.functionName || '(anonymous)'} ${path.slice(root.length + 1)}` : ownerOf(parent.get(n.id));
+    ownerCache.set(n.id, owner);
+    return owner;
+  };
   const fns = new Map<string, number>();
   const mods = new Map<string, number>();
+  const owners = new Map<string, number>();
   let busyUs = 0;
   let t = p.startTime;
   for (let i = 0; i < p.samples.length; i++) {
@@ -56,8 +76,10 @@ export function summarizeProfile(file: string, root: string, fromUs: number, toU
     const name = `${functionName || '(anonymous)'} ${mod}${url ? `:${lineNumber + 1}` : ''}`;
     fns.set(name, (fns.get(name) ?? 0) + next);
     mods.set(mod, (mods.get(mod) ?? 0) + next);
+    const owner = ownerOf(node);
+    owners.set(owner, (owners.get(owner) ?? 0) + next);
   }
   const ranked = (m: Map<string, number>) =>
     [...m].sort((a, b) => b[1] - a[1]).slice(0, top).map(([name, us]) => ({ name, ms: us / 1000 }));
-  return { busyMs: busyUs / 1000, functions: ranked(fns), modules: ranked(mods) };
+  return { busyMs: busyUs / 1000, functions: ranked(fns), modules: ranked(mods), ownCallers: ranked(owners) };
 }

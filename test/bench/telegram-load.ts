@@ -207,6 +207,10 @@ export async function benchTelegramLoad(options: Record<string, string> = {}): P
       out['charbridge profile: busy CPU sampled during the load'] = `${Math.round(p.busyMs)} ms, ${(p.busyMs / Math.max(1, c.ok)).toFixed(2)} ms per turn`;
       p.modules.forEach((m, i) => (out[`charbridge profile: module #${i + 1} ${m.name}`] = share(m.ms)));
       p.functions.forEach((fn, i) => (out[`charbridge profile: function #${i + 1} ${fn.name}`] = share(fn.ms)));
+      // Only synchronous stacks are sampled: work resumed after an await has none of our frames on it.
+      p.ownCallers
+        .filter((fn) => !fn.name.startsWith('('))
+        .forEach((fn, i) => (out[`charbridge profile: our code #${i + 1} ${fn.name}, with the libraries it calls synchronously`] = share(fn.ms)));
     }
     if (keep) out['bot logs and database'] = work;
   } finally {

@@ -5,7 +5,7 @@
  * (instances of one bot) sharing one window, and a window that answers asynchronously.
  */
 import { describe, expect, it } from 'vitest';
-import { OutboundBudget, type BudgetOptions, type Priority, type RateWindow } from '../../../adapters/shared/budget.js';
+import { OutboundBudget, SKIPPED, type BudgetOptions, type Priority, type RateWindow } from '../../../adapters/shared/budget.js';
 import { LocalSharedWindow, type SharedWindow } from '../../../adapters/shared/shared-window.js';
 import { VirtualTime } from './virtual-time.js';
 
@@ -166,6 +166,29 @@ describe('shared windows', () => {
     expect(starts.map((s) => s.label)).toEqual(['z1', 'b1', 'c1', 'a1']);
     expect(busiestWindow(starts.map((s) => s.at), 1000)).toBe(1);
     expect(asked).toBeGreaterThanOrEqual(4);
+  });
+
+  it('uses a slot given back at once: a skipped send frees it for the next in line', async () => {
+    const { vt, budget, starts, sendAt } = setup({ windowsFor: () => [], global: [{ max: 1, windowMs: 1000 }] });
+    const skipped = budget.run('a', async () => {
+      await vt.sleep(100);
+      return SKIPPED;
+    });
+    await vt.run(Promise.all([skipped, sendAt(10, 'b', 'b1')]));
+    expect(starts.map((s) => [s.label, s.at])).toEqual([['b1', 100]]);
+  });
+
+  it('gives a slot back when the task it was asked for is dropped while an asynchronous window answers', async () => {
+    const vt = new VirtualTime();
+    const local = new LocalSharedWindow([{ max: 1, windowMs: 1000 }], vt.now);
+    const remote: SharedWindow = { acquire: (priority) => vt.sleep(5).then(() => local.acquire(priority)) };
+    const { budget, starts, sendAt } = setup({ windowsFor: () => [], shared: remote }, vt);
+    const ac = new AbortController();
+    const dropped = budget.run('a', async () => void starts.push({ label: 'a1', at: vt.now(), waited: 0, priority: 'high' }), { signal: ac.signal });
+    const abort = vt.sleep(2).then(() => ac.abort());
+    expect(await vt.run(Promise.all([dropped, abort, sendAt(1, 'b', 'b1')]))).toEqual([SKIPPED, undefined, undefined]);
+    expect(starts.map((s) => [s.label, s.at])).toEqual([['b1', 10]]);
+    expect(budget.stats()).toMatchObject({ sent: 1, skipped: 1 });
   });
 
   it('refuses both a shared window and global windows, and windows that cannot hold a send', () => {
