@@ -30,6 +30,11 @@ export interface LoadResult {
   ok: number;
   /** Per landed turn, ms from delivering the update to the reply landing. */
   latencies: number[];
+  /**
+   * Every turn: chat index, turn index, ms after the run started, latency (undefined: never
+   * landed), and when the bot's first call for it arrived (its typing indicator, if it sends one).
+   */
+  turns: Array<{ chat: number; turn: number; startMs: number; latencyMs: number | undefined; firstCallMs: number | undefined }>;
   /** Mean latency per chat (chats with at least one landed turn). */
   chatMeans: number[];
   wallMs: number;
@@ -43,26 +48,30 @@ const OUTBOUND = new Set(['sendMessage', 'editMessageText', 'sendMessageDraft', 
 const SHOWS_TEXT = new Set(['sendMessage', 'editMessageText']);
 
 export async function runClosedLoop(fake: FakeTelegram, o: LoadOptions): Promise<LoadResult> {
-  const waiting = new Map<number, { expected: string; landed: () => void }>();
+  const waiting = new Map<number, { expected: string; landed: () => void; firstCallAt?: number }>();
   const calls: Record<string, number> = {};
   const unsubscribe = fake.onCall((c: RecordedCall) => {
-    if (OUTBOUND.has(c.method)) calls[c.method] = (calls[c.method] ?? 0) + 1;
-    if (!c.ok || !SHOWS_TEXT.has(c.method)) return;
+    if (!OUTBOUND.has(c.method)) return;
+    calls[c.method] = (calls[c.method] ?? 0) + 1;
     const chatId = Number(c.params.chat_id);
     const w = waiting.get(chatId);
+    if (w) w.firstCallAt ??= performance.now();
+    if (!c.ok || !SHOWS_TEXT.has(c.method)) return;
     if (w && String(c.params.text ?? '').includes(w.expected)) {
       waiting.delete(chatId);
       w.landed();
     }
   });
-  const result: LoadResult = { issued: 0, ok: 0, latencies: [], chatMeans: [], wallMs: 0, calls, tooManyRequests: 0, webhookFailures: 0 };
+  const result: LoadResult = { issued: 0, ok: 0, latencies: [], turns: [], chatMeans: [], wallMs: 0, calls, tooManyRequests: 0, webhookFailures: 0 };
   const refusedBefore = fake.tooManyRequests;
   const t0 = performance.now();
 
-  const oneTurn = async (chatId: number, tag: string): Promise<number | undefined> => {
+  const oneTurn = async (chatId: number, tag: string): Promise<{ ms: number | undefined; firstCallMs: number | undefined }> => {
     let timer: NodeJS.Timeout | undefined;
+    const w: { expected: string; landed: () => void; firstCallAt?: number } = { expected: replyFor(tag), landed: () => undefined };
     const landed = new Promise<boolean>((resolve) => {
-      waiting.set(chatId, { expected: replyFor(tag), landed: () => resolve(true) });
+      w.landed = () => resolve(true);
+      waiting.set(chatId, w);
       timer = setTimeout(() => resolve(false), o.turnTimeoutMs);
     });
     const update = fake.buildUserMessage({ chat: { id: chatId, type: 'private' }, from: { id: chatId, first_name: `User ${chatId}` }, text: `hello ${tag}` });
@@ -73,12 +82,13 @@ export async function runClosedLoop(fake: FakeTelegram, o: LoadOptions): Promise
       result.webhookFailures++;
       waiting.delete(chatId);
       clearTimeout(timer);
-      return undefined;
+      return { ms: undefined, firstCallMs: undefined };
     }
     const ok = await landed;
     clearTimeout(timer);
     waiting.delete(chatId);
-    return ok ? performance.now() - start : undefined;
+    const firstCallMs = w.firstCallAt === undefined ? undefined : w.firstCallAt - start;
+    return { ms: ok ? performance.now() - start : undefined, firstCallMs };
   };
 
   await Promise.all(
@@ -86,7 +96,9 @@ export async function runClosedLoop(fake: FakeTelegram, o: LoadOptions): Promise
       const chatId = o.firstChatId + c;
       const mine: number[] = [];
       for (let t = 0; t < o.turns; t++) {
-        const ms = await oneTurn(chatId, `c${c}t${t}`);
+        const startMs = performance.now() - t0;
+        const { ms, firstCallMs } = await oneTurn(chatId, `c${c}t${t}`);
+        result.turns.push({ chat: c, turn: t, startMs, latencyMs: ms, firstCallMs });
         if (ms !== undefined) mine.push(ms);
       }
       result.latencies.push(...mine);

@@ -12,7 +12,7 @@
  * `--limits off` lifts the fake's flood limits (charbridge still paces itself). `--profile DIR`
  * runs charbridge under `node --cpu-prof` and prints where its CPU went during the load.
  */
-import { mkdtempSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -151,6 +151,10 @@ function describe(ph: Phase, into: Record<string, string | number>, label: strin
   into[`${label}: turns ok / issued`] = `${r.ok} / ${r.issued}${r.webhookFailures ? ` (${r.webhookFailures} webhook deliveries refused)` : ''}`;
   into[`${label}: turns/s`] = turnsPerSec.toFixed(2);
   into[`${label}: latency p50 / p95 / p99 / max`] = [50, 95, 99, 100].map((p) => secs(percentile(l, p))).join(' / ');
+  const later = r.turns.filter((t) => t.turn > 0 && t.latencyMs !== undefined).map((t) => t.latencyMs!);
+  into[`${label}: latency after each chat's first turn p50 / p99 / max`] = [50, 99, 100].map((p) => secs(percentile(later, p))).join(' / ');
+  const firstCall = r.turns.filter((t) => t.firstCallMs !== undefined).map((t) => t.firstCallMs!);
+  into[`${label}: update delivered → bot's first call for it (typing or send) p50 / p99`] = [50, 99].map((p) => secs(percentile(firstCall, p))).join(' / ');
   into[`${label}: turns over 5 s`] = `${l.filter((v) => v > 5000).length} (${((100 * l.filter((v) => v > 5000).length) / Math.max(1, l.length)).toFixed(1)}%)`;
   into[`${label}: per-chat mean latency, fastest – slowest chat`] = `${secs(Math.min(...r.chatMeans))} – ${secs(Math.max(...r.chatMeans))}`;
   into[`${label}: Bot API calls per turn`] = `${perTurn(callTotal)} (${breakdown})`;
@@ -212,7 +216,10 @@ export async function benchTelegramLoad(options: Record<string, string> = {}): P
         .filter((fn) => !fn.name.startsWith('('))
         .forEach((fn, i) => (out[`charbridge profile: our code #${i + 1} ${fn.name}, with the libraries it calls synchronously`] = share(fn.ms)));
     }
-    if (keep) out['bot logs and database'] = work;
+    if (keep) {
+      writeFileSync(join(work, 'turns.json'), JSON.stringify({ floor: floor.result.turns, charbridge: cb.result.turns }));
+      out['bot logs, database and every turn (turns.json)'] = work;
+    }
   } finally {
     await model.close();
     if (!keep) rmSync(work, { recursive: true, force: true });
