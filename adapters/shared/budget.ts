@@ -13,9 +13,9 @@
  *   by network jitter.
  * - Fair when the shared window is the bottleneck: one dispatcher (./fair-dispatch.ts) hands
  *   out its slots across chats, `high` before `normal`, and within a priority to the task that
- *   has waited longest — so with N chats contending for R slots a second, no chat waits much
- *   more than N/R seconds. A chat its own windows or a 429 pause hold back is skipped, and
- *   blocks no one.
+ *   has waited longest — so with N chats contending for R slots a second a task waits N/R
+ *   seconds on average, and at worst that rounded up to whole windows. A chat its own windows
+ *   or a 429 pause hold back is skipped, and blocks no one.
  * - When the platform still answers 429 with a retry-after, that chat waits it out before
  *   anything else goes to it, and the task is retried (up to `maxAttempts`) keeping its place
  *   in line, so callers never see a 429.
