@@ -1,4 +1,5 @@
 export * from './budget.js';
+export * from './shared-window.js';
 export * from './chunk.js';
 export * from './markdown.js';
 export * from './mentions.js';

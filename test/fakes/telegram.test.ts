@@ -369,4 +369,27 @@ describe('fake Telegram with real telegraf', () => {
     expect(fake.botMessages(42)).toHaveLength(1);
     await bot.telegram.deleteWebhook();
   });
+
+  it('delivers to the webhook the bot registered, with its secret, and tells listeners about each call', async () => {
+    const fake = await fakeTelegram();
+    const bot = newBot(fake);
+    bot.on(message('text'), (ctx) => ctx.reply(`pong: ${ctx.message.text}`));
+    const server: Server = createServer(bot.webhookCallback('/hook', { secretToken: 'registered' }));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise((r) => server.close(r)));
+    const seen: string[] = [];
+    const unsubscribe = fake.onCall((c) => seen.push(`${c.method} ${c.status}`));
+
+    const update = fake.buildUserMessage({ ...dm, text: 'ping' });
+    await expect(fake.deliver(update)).rejects.toThrow('needs a webhook');
+    await bot.telegram.setWebhook(`http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, { secret_token: 'registered' });
+    expect((await fake.deliver(update)).status).toBe(200);
+    await waitFor(() => fake.botMessages(42).length === 1);
+    expect(fake.botMessages(42)[0]!.text).toBe('pong: ping');
+    const withoutGetMe = () => seen.filter((c) => !c.startsWith('getMe')); // telegraf asks getMe on its first update
+    expect(withoutGetMe()).toEqual(['setWebhook 200', 'sendMessage 200']);
+    unsubscribe();
+    await bot.telegram.deleteWebhook();
+    expect(withoutGetMe()).toHaveLength(2);
+  });
 });

@@ -7,10 +7,11 @@
  * with Telegram's wording, because those are the failures an adapter must survive.
  * See /work/shared/design/PLATFORM-FAKES.md ("Telegram").
  */
-import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FloodControl, TELEGRAM_LIMITS, type FloodLimits } from './telegram-flood.js';
 import { ApiError, badRequest, num, truthy, TelegramState, type BotMessageView, type ChatMemberStatus, type FileInfo, type UserMessageInput } from './telegram-state.js';
+import { postUpdate, WebhookClient } from './telegram-webhook.js';
 
 export type { BotMessageView, ChatMemberStatus, FileInfo, UserMessageInput } from './telegram-state.js';
 export { TELEGRAM_LIMITS, type FloodLimits } from './telegram-flood.js';
@@ -77,6 +78,13 @@ export interface FakeTelegram {
    * test waits for before asserting that something did NOT happen. Rejects after `timeoutMs`.
    */
   idle(timeoutMs?: number): Promise<void>;
+  /**
+   * Deliver an update the way Telegram does once a bot called setWebhook: to that URL, with the
+   * secret_token it registered, over kept-alive connections. Rejects when no webhook is set.
+   */
+  deliver(update: object): Promise<{ status: number; body: string }>;
+  /** Calls `listener` with every call as it is recorded (load drivers react to replies landing); returns an unsubscribe. */
+  onCall(listener: (call: RecordedCall) => void): () => void;
   /** Answers parked long polls, drops every socket and stops listening. */
   close(): Promise<void>;
 }
@@ -106,6 +114,8 @@ class FakeTelegramServer implements FakeTelegram {
   private queue: Array<{ update: any; forced: boolean }> = [];
   private nextUpdateId = 1000;
   private webhook: { url: string; secret?: string } | null = null;
+  private webhookClient: WebhookClient | undefined;
+  private readonly listeners = new Set<(call: RecordedCall) => void>();
   private closed = false;
   /** Requests being answered, long polls excluded. */
   private busy = 0;
@@ -171,6 +181,16 @@ class FakeTelegramServer implements FakeTelegram {
     this.apiRoot = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
   }
 
+  private record(call: RecordedCall): void {
+    this.calls.push(call);
+    for (const l of this.listeners) l(call);
+  }
+
+  onCall(listener: (call: RecordedCall) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
   get pendingPolls(): number {
     return this.waiters.size;
   }
@@ -203,7 +223,7 @@ class FakeTelegramServer implements FakeTelegram {
     }
     const method = this.methods.get(m[2]!.toLowerCase()) ?? m[2]!;
     if (decodeURIComponent(m[1]!) !== this.token) {
-      this.calls.push({ method, params, at, status: 401, ok: false });
+      this.record({ method, params, at, status: 401, ok: false });
       return send(res, 401, errorBody(new ApiError(401, 'Unauthorized')));
     }
     if (method.toLowerCase() === 'getupdates') return this.getUpdates(params, res, at);
@@ -234,7 +254,7 @@ class FakeTelegramServer implements FakeTelegram {
       status = err.code;
       body = errorBody(err);
     }
-    this.calls.push({ method, params, at, status, ok: status === 200 });
+    this.record({ method, params, at, status, ok: status === 200 });
     return { status, body };
   }
 
@@ -242,7 +262,7 @@ class FakeTelegramServer implements FakeTelegram {
   private getUpdates(params: any, res: ServerResponse, at: number): void {
     const done = (r: any[] | ApiError) => {
       const status = r instanceof ApiError ? r.code : 200;
-      this.calls.push({ method: 'getUpdates', params, at, status, ok: status === 200 });
+      this.record({ method: 'getUpdates', params, at, status, ok: status === 200 });
       if (!res.writableEnded && !res.destroyed) send(res, status, r instanceof ApiError ? errorBody(r) : { ok: true, result: r });
     };
     if (this.webhook) return done(new ApiError(409, "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"));
@@ -266,7 +286,7 @@ class FakeTelegramServer implements FakeTelegram {
     res.on('close', () => {
       if (!this.waiters.delete(w)) return;
       clearTimeout(timer);
-      this.calls.push({ method: 'getUpdates', params, at, status: 499, ok: false });
+      this.record({ method: 'getUpdates', params, at, status: 499, ok: false });
     });
     this.waiters.add(w);
   }
@@ -348,24 +368,19 @@ class FakeTelegramServer implements FakeTelegram {
     this.flood.reset();
   }
 
-  postWebhook(url: string, update: object, secretToken?: string): Promise<{ status: number; body: string }> {
-    const payload = JSON.stringify(update);
-    const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) };
-    if (secretToken !== undefined) headers['x-telegram-bot-api-secret-token'] = secretToken;
-    return new Promise((resolve, reject) => {
-      const req = httpRequest(url, { method: 'POST', headers, agent: false }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', reject);
-        res.on('end', () => {
-          const body = Buffer.concat(chunks).toString('utf8');
-          if (String(res.headers['content-type']).includes('application/json')) this.runWebhookReply(body);
-          resolve({ status: res.statusCode ?? 0, body });
-        });
-      });
-      req.on('error', reject);
-      req.end(payload);
-    });
+  async postWebhook(url: string, update: object, secretToken?: string): Promise<{ status: number; body: string }> {
+    const { status, body, contentType } = await postUpdate(url, update, secretToken, false);
+    if (contentType.includes('application/json')) this.runWebhookReply(body);
+    return { status, body };
+  }
+
+  async deliver(update: object): Promise<{ status: number; body: string }> {
+    const hook = this.webhook;
+    if (!hook) throw new Error('fake Telegram: deliver() needs a webhook set with setWebhook');
+    this.webhookClient ??= new WebhookClient();
+    const { status, body, contentType } = await this.webhookClient.post(hook.url, update, hook.secret);
+    if (contentType.includes('application/json')) this.runWebhookReply(body);
+    return { status, body };
   }
 
   /** telegraf's webhookReply answers some calls in the webhook response body; Telegram runs them. */
@@ -382,6 +397,7 @@ class FakeTelegramServer implements FakeTelegram {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.webhookClient?.close();
     for (const w of this.waiters) w.finish([]);
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));

@@ -1,0 +1,258 @@
+/**
+ * The outbound budget's scheduler (./budget.ts): one dispatcher for all chats instead of one
+ * timer per chat. When the shared window is the bottleneck, per-chat timers race for each free
+ * slot and whoever wakes first wins, so some chats starve; here every free slot goes, in order,
+ *
+ * 1. to `high` work (final texts, notices) before `normal` work (streaming previews), then
+ * 2. to the task that has waited longest (queued first; a task retried after a 429 keeps its
+ *    place), so a chat's next task never jumps ahead of another chat's older one.
+ *
+ * Chats that may not send yet — their own windows are full, they are waiting out a 429, or a
+ * task of theirs is in flight — are skipped and block no one. One timer wakes the dispatcher
+ * when the next chat or shared slot frees up; every enqueue, abort and finished task wakes it too.
+ *
+ * Chats wait in two heaps — ready (by priority, then age of their head task) and held (by when
+ * their own windows open) — so handing out a slot costs O(log chats), not a scan of every chat.
+ * A chat's entries go stale when its head task changes; stale entries are dropped when met.
+ */
+import TinyQueue from 'tinyqueue';
+import { recordSend, windowsWait, type Priority, type RateWindow } from './rate-window.js';
+import type { SharedWindow, WindowLease } from './shared-window.js';
+
+/** Returned by a task that decided, when its turn came, that nothing needed sending: no slot is used. */
+export const SKIPPED: unique symbol = Symbol('budget.skipped');
+export type Skipped = typeof SKIPPED;
+
+export interface Task {
+  run: () => Promise<unknown>;
+  /** 0 = high, 1 = normal. */
+  rank: 0 | 1;
+  /** Queue order across all chats; set on enqueue, kept on retry. */
+  seq: number;
+  attempts: number;
+  resolve(v: unknown): void;
+  reject(e: unknown): void;
+}
+
+export interface ChatQueue {
+  key: string;
+  /** The chat's own windows (`windowsFor(key)`, asked once). */
+  windows: readonly RateWindow[];
+  /** High before normal; by `seq` within a rank. */
+  queue: Task[];
+  /** Finish times of counted sends, ascending. */
+  sent: number[];
+  pausedUntil: number;
+  /** A task of this chat is in flight. */
+  busy: boolean;
+  /** Bumped whenever the chat's place in line changes: older entries for it in the heaps are stale. */
+  version: number;
+}
+
+export type Outcome = { ok: true; value: unknown } | { ok: false; err: unknown };
+
+export interface DispatchDeps {
+  shared: SharedWindow;
+  now: () => number;
+  sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Settles the task; says whether its slot counts and whether it goes back in line. */
+  finished(chat: ChatQueue, task: Task, outcome: Outcome): { counted: boolean; retry: boolean };
+}
+
+/** A chat whose own windows allow its head task now, in line for the shared window. */
+interface Ready {
+  chat: ChatQueue;
+  version: number;
+  rank: number;
+  seq: number;
+}
+/** A chat its own windows or a 429 pause hold back until `at`. */
+interface Held {
+  chat: ChatQueue;
+  version: number;
+  at: number;
+}
+
+/** How long to wait before asking again after a shared window failed against its contract. */
+const AFTER_SHARED_FAILURE_MS = 1000;
+
+export class FairDispatch {
+  private readonly ready = new TinyQueue<Ready>([], (a, b) => a.rank - b.rank || a.seq - b.seq);
+  private readonly held = new TinyQueue<Held>([], (a, b) => a.at - b.at);
+  /**
+   * The shared window's last refusal: until then no task of `rank` or lower is offered to it
+   * again (it would say no, and asking a remote window costs a round trip). A slot given back
+   * by one of our sends lifts it early.
+   */
+  private blocked: { until: number; rank: number } | undefined;
+  private nextSeq = 0;
+  private running = false;
+  private again = false;
+  private timer: { at: number; cancel: AbortController } | undefined;
+
+  constructor(private readonly deps: DispatchDeps) {}
+
+  enqueue(chat: ChatQueue, task: Task): void {
+    task.seq = this.nextSeq++;
+    insert(chat.queue, task, false);
+    if (chat.queue[0] === task) this.place(chat);
+    this.poke();
+  }
+
+  /** Remove a task still queued; false when it already started (or finished). */
+  drop(chat: ChatQueue, task: Task): boolean {
+    const i = chat.queue.indexOf(task);
+    if (i < 0) return false;
+    chat.queue.splice(i, 1);
+    if (i === 0) this.place(chat);
+    this.poke();
+    return true;
+  }
+
+  /** The chat's `pausedUntil` changed outside a queued task (a 429 on best-effort work). */
+  repause(chat: ChatQueue): void {
+    this.place(chat);
+    this.poke();
+  }
+
+  /** Look again at who may go now (something changed). */
+  poke(): void {
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    void this.loop();
+  }
+
+  private async loop(): Promise<void> {
+    this.running = true;
+    try {
+      do {
+        this.again = false;
+        try {
+          await this.pass();
+        } catch {
+          // Only a SharedWindow breaking its no-throw contract lands here: keep the queues, ask later.
+          this.arm(this.deps.now() + AFTER_SHARED_FAILURE_MS);
+        }
+      } while (this.again);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  /** (Re)file a chat by its head task: ready now, held until its own windows allow, or nowhere. */
+  private place(chat: ChatQueue, now = this.deps.now()): void {
+    chat.version++;
+    const head = chat.queue[0];
+    if (!head || chat.busy) return;
+    const own = windowsWait(chat.sent, 0, chat.windows, priorityOf(head), now);
+    const wait = Math.max(own, Math.ceil(chat.pausedUntil - now));
+    if (wait > 0) this.held.push({ chat, version: chat.version, at: now + wait });
+    else this.ready.push({ chat, version: chat.version, rank: head.rank, seq: head.seq });
+  }
+
+  /** Start every task that may start now, in fair order; arm the timer for the next one. */
+  private async pass(): Promise<void> {
+    let now = this.deps.now();
+    for (let h = this.held.peek(); h && h.at <= now; h = this.held.peek()) {
+      this.held.pop();
+      if (h.version === h.chat.version) this.place(h.chat, now);
+    }
+    for (let r = this.ready.peek(); r; r = this.ready.peek()) {
+      if (r.version !== r.chat.version) {
+        this.ready.pop();
+        continue;
+      }
+      // Everyone behind this one is younger or lower: no one else may take a slot now either.
+      if (this.blocked && now < this.blocked.until && r.rank >= this.blocked.rank) break;
+      const got = this.deps.shared.acquire(r.rank === 1 ? 'normal' : 'high');
+      const slot = isPromiseLike(got) ? await got : got;
+      now = this.deps.now();
+      if (typeof slot === 'number') {
+        this.blocked = { until: now + Math.max(1, slot), rank: r.rank };
+        break;
+      }
+      if (r.version !== r.chat.version) {
+        // Changed while an asynchronous window answered: give the slot back and look again.
+        this.giveBack(slot);
+        this.again = true;
+        break;
+      }
+      this.ready.pop();
+      this.start(r.chat, slot);
+    }
+    this.arm(this.nextWake());
+  }
+
+  private start(chat: ChatQueue, lease: WindowLease): void {
+    const task = chat.queue.shift()!;
+    chat.busy = true;
+    chat.version++;
+    void this.execute(chat, task, lease);
+  }
+
+  private async execute(chat: ChatQueue, task: Task, lease: WindowLease): Promise<void> {
+    let outcome: Outcome;
+    try {
+      outcome = { ok: true, value: await task.run() };
+    } catch (err) {
+      outcome = { ok: false, err };
+    }
+    const { counted, retry } = this.deps.finished(chat, task, outcome);
+    if (counted) {
+      recordSend(chat.sent, this.deps.now(), chat.windows);
+      settle(lease.commit());
+    } else this.giveBack(lease);
+    if (retry) insert(chat.queue, task, true);
+    chat.busy = false;
+    this.place(chat);
+    this.poke();
+  }
+
+  private giveBack(lease: WindowLease): void {
+    settle(lease.release());
+    this.blocked = undefined; // a slot is free again
+  }
+
+  /** The earliest moment something may change without an event: a held chat's windows, or the shared window. */
+  private nextWake(): number {
+    for (let h = this.held.peek(); h && h.version !== h.chat.version; h = this.held.peek()) this.held.pop();
+    for (let r = this.ready.peek(); r && r.version !== r.chat.version; r = this.ready.peek()) this.ready.pop();
+    let wake = this.held.peek()?.at ?? Number.POSITIVE_INFINITY;
+    if (this.ready.length > 0 && this.blocked) wake = Math.min(wake, this.blocked.until);
+    return wake;
+  }
+
+  /** One timer for the whole budget, re-armed only when the next wake-up time changes. */
+  private arm(at: number): void {
+    if (this.timer?.at === at) return;
+    this.timer?.cancel.abort();
+    this.timer = undefined;
+    if (at === Number.POSITIVE_INFINITY) return;
+    const t = { at, cancel: new AbortController() };
+    this.timer = t;
+    void this.deps.sleep(Math.max(1, at - this.deps.now()), t.cancel.signal).then(() => {
+      if (this.timer !== t) return; // superseded
+      this.timer = undefined;
+      this.poke();
+    });
+  }
+}
+const priorityOf = (t: Task): Priority => (t.rank === 1 ? 'normal' : 'high');
+
+/** High before normal; by queue order within a rank, or at the front of its rank for a retried task. */
+function insert(queue: Task[], t: Task, front: boolean): void {
+  const i = queue.findIndex((q) => (front ? q.rank >= t.rank : q.rank > t.rank));
+  if (i < 0) queue.push(t);
+  else queue.splice(i, 0, t);
+}
+
+function isPromiseLike<T>(v: T | PromiseLike<T>): v is PromiseLike<T> {
+  return typeof (v as { then?: unknown } | null)?.then === 'function';
+}
+
+/** Leases must not reject; if one does anyway, it must not become an unhandled rejection. */
+function settle(r: void | Promise<void>): void {
+  if (r) r.catch(() => undefined);
+}

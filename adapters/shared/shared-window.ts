@@ -1,0 +1,58 @@
+/**
+ * The limit every chat of one bot shares (Telegram: ~30 messages a second per bot), behind a
+ * small interface so where it is counted can change without touching the budget's scheduling:
+ * in this process by default, or later in Redis, so several instances of one bot stay under
+ * the one limit together.
+ *
+ * The budget decides who goes next (fairly, per chat); the shared window only says whether one
+ * more send fits now. A send holds its slot from `acquire` until it is settled: `commit` counts
+ * it from its end (after the platform counted it, so network jitter cannot make the next send
+ * early), `release` gives the slot back (nothing was sent, or the platform refused it).
+ */
+import { recordSend, windowsWait, type Priority, type RateWindow } from './rate-window.js';
+
+/** One send's hold on a slot; settle it exactly once. Neither method may throw or reject. */
+export interface WindowLease {
+  commit(): void | Promise<void>;
+  release(): void | Promise<void>;
+}
+
+export interface SharedWindow {
+  /**
+   * A slot for one send of `priority` now, or the ms after which to ask again. The budget also
+   * asks again whenever one of its own sends is settled, so an implementation that cannot know
+   * when other holders finish (another process) answers with a short poll interval.
+   * `normal` sends must leave each window's `reserve` to `high` ones.
+   */
+  acquire(priority: Priority): WindowLease | number | Promise<WindowLease | number>;
+}
+
+/** The default: windows counted in this process, shared by every chat of one budget (or of several budgets given the same instance). */
+export class LocalSharedWindow implements SharedWindow {
+  /** Finish times of counted sends, ascending. */
+  private readonly sent: number[] = [];
+  private inFlight = 0;
+
+  constructor(
+    private readonly windows: readonly RateWindow[],
+    private readonly now: () => number = Date.now,
+  ) {
+    for (const w of windows) {
+      if (!(w.max >= 1) || !(w.windowMs > 0)) throw new Error(`shared window needs max >= 1 and windowMs > 0 (got max ${w.max}, windowMs ${w.windowMs})`);
+    }
+  }
+
+  acquire(priority: Priority): WindowLease | number {
+    const wait = windowsWait(this.sent, this.inFlight, this.windows, priority, this.now());
+    if (wait > 0) return wait;
+    this.inFlight++;
+    let settled = false;
+    const settle = (counted: boolean) => {
+      if (settled) return;
+      settled = true;
+      this.inFlight--;
+      if (counted) recordSend(this.sent, this.now(), this.windows);
+    };
+    return { commit: () => settle(true), release: () => settle(false) };
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * A bot under benchmark, run as its own Node process (through tsx, like `npm run dev`), so the
+ * CPU time and memory measured are the bot's alone and not the load driver's or the fakes'.
+ * CPU and peak RSS are read from /proc (Linux), which works for any process without its
+ * cooperation; elsewhere they are reported as unknown.
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { createWriteStream, readFileSync } from 'node:fs';
+
+export interface BotProcessOptions {
+  /** Absolute path of the TypeScript entry. */
+  script: string;
+  /** The whole environment of the child (nothing is inherited, so a developer's settings cannot leak in). */
+  env: Record<string, string>;
+  cwd: string;
+  /** stdout and stderr go here. */
+  logFile: string;
+  /** Extra Node flags, e.g. ['--cpu-prof', '--cpu-prof-dir=/tmp/x']. */
+  nodeFlags?: string[];
+}
+
+export interface ProcessUsage {
+  /** User + system CPU time since the process started, ms. */
+  cpuMs: number;
+  /** Peak resident set size so far (VmHWM), bytes. */
+  peakRssBytes: number;
+}
+
+export interface BotProcess {
+  readonly pid: number;
+  /** undefined where /proc is not available. */
+  usage(): ProcessUsage | undefined;
+  /** Resolves with the exit code (or signal) once the process is gone. */
+  readonly exited: Promise<number | string>;
+  /** SIGTERM (a graceful shutdown, which also writes a --cpu-prof profile); SIGKILL after `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+const clockTicks = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+function readUsage(pid: number): ProcessUsage | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields[0] is field 3 (state)
+    const ticks = Number(fields[11]) + Number(fields[12]); // utime + stime (fields 14 and 15)
+    const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return { cpuMs: (ticks * 1000) / clockTicks, peakRssBytes: Number(hwm?.[1] ?? 0) * 1024 };
+  } catch {
+    return undefined;
+  }
+}
+
+export function startBotProcess(o: BotProcessOptions): BotProcess {
+  const tsx = import.meta.resolve('tsx');
+  const child: ChildProcess = spawn(process.execPath, [...(o.nodeFlags ?? []), '--import', tsx, o.script], {
+    cwd: o.cwd,
+    env: o.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const log = createWriteStream(o.logFile);
+  child.stdout?.pipe(log, { end: false });
+  child.stderr?.pipe(log, { end: false });
+  const exited = new Promise<number | string>((resolve) =>
+    child.once('exit', (code, signal) => {
+      log.end();
+      resolve(code ?? signal ?? 'unknown');
+    }),
+  );
+  const pid = child.pid;
+  if (pid === undefined) throw new Error(`could not start ${o.script}`);
+  return {
+    pid,
+    exited,
+    usage: () => readUsage(pid),
+    async stop(graceMs = 15_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}

@@ -1,0 +1,228 @@
+/**
+ * `npm run bench -- telegram-load [--chats 50] [--turns 20] [--limits on|off] [--profile DIR]`
+ *
+ * Many Telegram private chats talking to the bot at once, closed loop (each chat sends its next
+ * message when the previous reply landed), in real time against the project's fakes: the fake
+ * Bot API enforcing Telegram's limits (1 message/s per chat, 30/s per bot, 429 + retry_after)
+ * and delivering updates to the bot's webhook, and the fake OpenAI server streaming 40 chunks
+ * 5 ms apart. The bot runs as its own process, started through its normal entry and configured
+ * by environment only, so CPU and memory are its own. In the same run a floor is measured: a
+ * bare bot (./telegram-floor-bot.ts) doing only webhook → SDK stream → one sendMessage.
+ *
+ * `--limits off` lifts the fake's flood limits (charbridge still paces itself). `--profile DIR`
+ * runs charbridge under `node --cpu-prof` and prints where its CPU went during the load.
+ */
+import { mkdtempSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { contentText, startFakeOpenAI, type FakeOpenAI } from '../fakes/openai.js';
+import { startFakeTelegram, type FakeTelegram, type FloodLimits } from '../fakes/telegram.js';
+import { startBotProcess, type BotProcess, type ProcessUsage } from './bot-process.js';
+import { summarizeProfile, type ProfileSummary } from './cpu-profile.js';
+import { percentile } from './stats.js';
+import { replyFor, runClosedLoop, tagIn, type LoadResult } from './telegram-load-driver.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const TOKEN = '7000000001:bench-load-token';
+const SECRET = 'bench-webhook-secret';
+const NO_LIMITS: Partial<FloodLimits> = { chatMinIntervalMs: 0, groupPerWindow: Number.POSITIVE_INFINITY, globalPerSecond: Number.POSITIVE_INFINITY };
+
+interface Settings {
+  chats: number;
+  turns: number;
+  limits: boolean;
+  profileDir: string | undefined;
+}
+
+function settingsFrom(options: Record<string, string>): Settings {
+  const known = new Set(['chats', 'turns', 'limits', 'profile']);
+  for (const k of Object.keys(options)) if (!known.has(k)) throw new Error(`telegram-load: unknown option --${k} (known: --chats, --turns, --limits on|off, --profile DIR)`);
+  const count = (name: string, fallback: number) => {
+    const v = options[name] === undefined ? fallback : Number(options[name]);
+    if (!Number.isInteger(v) || v < 1 || v > 100_000) throw new Error(`telegram-load: --${name} must be a whole number from 1 to 100000 (got ${options[name]})`);
+    return v;
+  };
+  const limits = options.limits ?? 'on';
+  if (limits !== 'on' && limits !== 'off') throw new Error(`telegram-load: --limits must be on or off (got ${limits})`);
+  return { chats: count('chats', 50), turns: count('turns', 20), limits: limits === 'on', profileDir: options.profile ? resolve(options.profile) : undefined };
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+interface Phase {
+  result: LoadResult;
+  cpuMs: number | undefined;
+  peakRssBytes: number | undefined;
+  profile?: ProfileSummary | undefined;
+}
+
+interface PhaseSetup {
+  name: string;
+  script: string;
+  extraEnv: Record<string, string>;
+  /** Run under `node --cpu-prof`, writing the profile here. */
+  profileDir?: string | undefined;
+}
+
+async function runPhase(p: PhaseSetup, s: Settings, model: FakeOpenAI, work: string): Promise<Phase> {
+  const fake = await startFakeTelegram({ token: TOKEN, ...(s.limits ? {} : { limits: NO_LIMITS }) });
+  const port = await freePort();
+  const cwd = join(work, p.name);
+  mkdirSync(cwd, { recursive: true });
+  const bot: BotProcess = startBotProcess({
+    script: p.script,
+    cwd, // no .env of a developer's is picked up
+    logFile: join(work, `${p.name}.log`),
+    ...(p.profileDir ? { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${p.profileDir}`] } : {}),
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? cwd,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      TELEGRAM_BOT_TOKEN: TOKEN,
+      TELEGRAM_API_ROOT: fake.apiRoot,
+      TELEGRAM_WEBHOOK_URL: `http://127.0.0.1:${port}/telegram/webhook`,
+      TELEGRAM_WEBHOOK_SECRET: SECRET,
+      OPENAI_BASE_URL: model.baseURL,
+      OPENAI_API_KEY: model.apiKey,
+      OPENAI_MODEL: 'fake-model',
+      ...p.extraEnv,
+    },
+  });
+  try {
+    await until(() => fake.calls.some((c) => c.method === 'setWebhook' && c.ok), bot, 60_000, `${p.name} to register its webhook (log: ${join(work, `${p.name}.log`)})`);
+    // Warm up (JIT, connections, database pages) on other chats, then let their windows pass.
+    await runClosedLoop(fake, { chats: Math.min(10, s.chats), turns: 3, turnTimeoutMs: 30_000, firstChatId: 900_000 });
+    await new Promise((r) => setTimeout(r, 1100));
+    const before = bot.usage();
+    const fromUs = Number(process.hrtime.bigint() / 1000n);
+    const result = await runClosedLoop(fake, { chats: s.chats, turns: s.turns, turnTimeoutMs: 30_000, firstChatId: 1000 });
+    const toUs = Number(process.hrtime.bigint() / 1000n);
+    const after: ProcessUsage | undefined = bot.usage();
+    await bot.stop();
+    let profile: ProfileSummary | undefined;
+    const dir = p.profileDir;
+    if (dir) {
+      // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: thread 0 is the main thread (1 is tsx's loader).
+      const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile') && f.split('.')[4] === '0');
+      if (file) profile = summarizeProfile(join(dir, file), root, fromUs, toUs);
+    }
+    return {
+      result,
+      cpuMs: before && after ? after.cpuMs - before.cpuMs : undefined,
+      peakRssBytes: after?.peakRssBytes,
+      profile,
+    };
+  } finally {
+    await bot.stop();
+    await fake.close();
+  }
+}
+
+async function until(cond: () => boolean, bot: BotProcess, ms: number, what: string): Promise<void> {
+  let gone: number | string | undefined;
+  void bot.exited.then((code) => (gone = code));
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (gone !== undefined) throw new Error(`telegram-load: the bot exited (${gone}) while waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`telegram-load: timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+const x = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || b === 0 ? 'n/a' : `${(a / b).toFixed(2)}×`);
+
+function describe(ph: Phase, into: Record<string, string | number>, label: string): void {
+  const r = ph.result;
+  const l = r.latencies;
+  const turnsPerSec = r.ok / (r.wallMs / 1000);
+  const callTotal = Object.values(r.calls).reduce((a, b) => a + b, 0);
+  const perTurn = (n: number) => (r.ok ? n / r.ok : NaN).toFixed(2);
+  const breakdown = Object.entries(r.calls).sort((a, b) => b[1] - a[1]).map(([m, n]) => `${m} ${perTurn(n)}`).join(', ');
+  into[`${label}: turns ok / issued`] = `${r.ok} / ${r.issued}${r.webhookFailures ? ` (${r.webhookFailures} webhook deliveries refused)` : ''}`;
+  into[`${label}: turns/s`] = turnsPerSec.toFixed(2);
+  into[`${label}: latency p50 / p95 / p99 / max`] = [50, 95, 99, 100].map((p) => secs(percentile(l, p))).join(' / ');
+  const later = r.turns.filter((t) => t.turn > 0 && t.latencyMs !== undefined).map((t) => t.latencyMs!);
+  into[`${label}: latency after each chat's first turn p50 / p99 / max`] = [50, 99, 100].map((p) => secs(percentile(later, p))).join(' / ');
+  const firstCall = r.turns.filter((t) => t.firstCallMs !== undefined).map((t) => t.firstCallMs!);
+  into[`${label}: update delivered → bot's first call for it (typing or send) p50 / p99`] = [50, 99].map((p) => secs(percentile(firstCall, p))).join(' / ');
+  into[`${label}: turns over 5 s`] = `${l.filter((v) => v > 5000).length} (${((100 * l.filter((v) => v > 5000).length) / Math.max(1, l.length)).toFixed(1)}%)`;
+  into[`${label}: per-chat mean latency, fastest – slowest chat`] = `${secs(Math.min(...r.chatMeans))} – ${secs(Math.max(...r.chatMeans))}`;
+  into[`${label}: Bot API calls per turn`] = `${perTurn(callTotal)} (${breakdown})`;
+  into[`${label}: 429s`] = r.tooManyRequests;
+  into[`${label}: CPU per turn`] = ph.cpuMs === undefined ? 'n/a' : `${(ph.cpuMs / Math.max(1, r.ok)).toFixed(2)} ms (${Math.round(ph.cpuMs)} ms in ${secs(r.wallMs)})`;
+  into[`${label}: peak RSS`] = ph.peakRssBytes === undefined ? 'n/a' : `${(ph.peakRssBytes / 2 ** 20).toFixed(0)} MiB`;
+}
+
+export async function benchTelegramLoad(options: Record<string, string> = {}): Promise<Record<string, string | number>> {
+  const s = settingsFrom(options);
+  const work = mkdtempSync(join(tmpdir(), 'charbridge-tg-load-'));
+  const keep = process.env.KEEP_BENCH_LOGS === '1';
+  const model = await startFakeOpenAI({ chunkDelayMs: 5, responder: ({ messages }) => replyFor(tagIn(contentText(messages.at(-1)?.content)) ?? 'c0t0') });
+  const out: Record<string, string | number> = {
+    setup: `${s.chats} private chats × ${s.turns} turns, closed loop; model streams 40 chunks 5 ms apart; fake Bot API limits ${s.limits ? 'on (1/s per chat, 30/s per bot, 429 + retry_after)' : 'off'}; bots run as separate processes (node --import tsx)`,
+  };
+  try {
+    const profileDir = s.profileDir && join(s.profileDir, `charbridge-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+    if (profileDir) {
+      mkdirSync(profileDir, { recursive: true });
+      out['profile written to'] = profileDir;
+    }
+    const floor = await runPhase({ name: 'floor', script: join(root, 'test/bench/telegram-floor-bot.ts'), extraEnv: {} }, s, model, work);
+    const cb = await runPhase(
+      {
+        name: 'charbridge',
+        script: join(root, 'src/main.ts'),
+        extraEnv: {
+          DATABASE_URL: join(work, 'charbridge', 'charbridge.db'),
+          LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+          // The model and the engine's per-user limits must not be what is measured here.
+          MODEL_CONCURRENCY: String(Math.min(1000, Math.max(8, s.chats))),
+          RATE_LIMIT_USER_PER_MIN: '100000',
+          RATE_LIMIT_GROUP_PER_MIN: '100000',
+        },
+        profileDir,
+      },
+      s,
+      model,
+      work,
+    );
+    describe(floor, out, 'floor (bare bot)');
+    describe(cb, out, 'charbridge');
+    const f = floor.result;
+    const c = cb.result;
+    const rate = (r: LoadResult) => r.ok / (r.wallMs / 1000);
+    out['charbridge / floor: turns/s'] = x(rate(c), rate(f));
+    out['charbridge / floor: latency p50, p95, p99'] = [50, 95, 99].map((p) => x(percentile(c.latencies, p), percentile(f.latencies, p))).join(', ');
+    out['charbridge / floor: CPU per turn'] = x(cb.cpuMs && cb.cpuMs / Math.max(1, c.ok), floor.cpuMs && floor.cpuMs / Math.max(1, f.ok));
+    out['charbridge / floor: peak RSS'] = x(cb.peakRssBytes, floor.peakRssBytes);
+    if (cb.profile) {
+      const p = cb.profile;
+      const share = (ms: number) => `${(ms / Math.max(1, c.ok)).toFixed(3)} ms/turn (${((100 * ms) / p.busyMs).toFixed(1)}%)`;
+      out['charbridge profile: busy CPU sampled during the load'] = `${Math.round(p.busyMs)} ms, ${(p.busyMs / Math.max(1, c.ok)).toFixed(2)} ms per turn`;
+      p.modules.forEach((m, i) => (out[`charbridge profile: module #${i + 1} ${m.name}`] = share(m.ms)));
+      p.functions.forEach((fn, i) => (out[`charbridge profile: function #${i + 1} ${fn.name}`] = share(fn.ms)));
+      // Only synchronous stacks are sampled: work resumed after an await has none of our frames on it.
+      p.ownCallers
+        .filter((fn) => !fn.name.startsWith('('))
+        .forEach((fn, i) => (out[`charbridge profile: our code #${i + 1} ${fn.name}, with the libraries it calls synchronously`] = share(fn.ms)));
+    }
+    if (keep) {
+      writeFileSync(join(work, 'turns.json'), JSON.stringify({ floor: floor.result.turns, charbridge: cb.result.turns }));
+      out['bot logs, database and every turn (turns.json)'] = work;
+    }
+  } finally {
+    await model.close();
+    if (!keep) rmSync(work, { recursive: true, force: true });
+  }
+  return out;
+}
