@@ -3,6 +3,7 @@ import type { Character, ChatType, Conversation, StoredMessage } from '../core/t
 import type { MessageRepo } from '../store/index.js';
 import { countTokens, TOKENS_PER_IMAGE, TOKENS_PER_MESSAGE, type ContentPart, type ModelMessage } from '../llm/index.js';
 import { buildPostHistory, buildSystemPrompt } from './prompt.js';
+import type { ContextBlock } from './context-blocks.js';
 
 export interface ContextInput {
   character: Character;
@@ -13,6 +14,8 @@ export interface ContextInput {
   current?: StoredMessage | undefined;
   /** Extra system instruction appended after the history (e.g. the proactive instruction). */
   instruction?: string | undefined;
+  /** What context providers (lorebooks, personas, memory) add this turn. */
+  blocks?: readonly ContextBlock[] | undefined;
   budgetTokens: number;
 }
 
@@ -57,16 +60,25 @@ function cachedSystemPrompt(cache: PromptCache, c: Character, userName: string, 
 }
 
 /**
- * System prompt + the newest history that fits + the new message + post-history instructions,
- * all under `budgetTokens`. Reads history newest-first in growing pages and stops at the first
- * message that would not fit, so the cost is O(window), not O(history).
+ * System prompt (with the providers' blocks around the character definition) + the newest
+ * history that fits (with their depth blocks inside it) + the new message + post-history
+ * instructions, all under `budgetTokens`. Reads history newest-first in growing pages and stops
+ * at the first message that would not fit, so the cost is O(window), not O(history).
  */
 export async function buildContext(messages: MessageRepo, input: ContextInput, cache: PromptCache = new PromptCache()): Promise<BuiltContext> {
   const { character: c, conversation: conv } = input;
   const system = cachedSystemPrompt(cache, c, input.userName, input.chatType);
   const post = buildPostHistory(c, input.userName);
+  const blocks = [...(input.blocks ?? [])].sort((a, b) => (a.order ?? 0) - (b.order ?? 0));
+  const around = (where: 'before-character' | 'after-character') => blocks.filter((b) => b.position === where).map((b) => b.text);
+  const before = around('before-character');
+  const after = around('after-character');
+  const systemText = [...before, system.text, ...after].join('\n\n');
+  let used = system.tokens + [...before, ...after].reduce((n, t) => n + countTokens(t) + 2, 0);
+  const atDepth = blocks.filter((b): b is ContextBlock & { position: { depth: number; role: 'system' | 'user' | 'assistant' } } => typeof b.position === 'object');
+  for (const b of atDepth) used += countTokens(b.text) + TOKENS_PER_MESSAGE;
+
   const tail: ModelMessage[] = [];
-  let used = system.tokens;
   if (input.current) {
     const m = toModelMessage(input.current, input.chatType, true);
     tail.push(m);
@@ -106,11 +118,19 @@ export async function buildContext(messages: MessageRepo, input: ContextInput, c
     page = Math.min(page * 2, MAX_PAGE);
   }
   history.reverse();
+  const historyIncluded = history.length;
+  // Depth 0 sits right before the message being answered; deeper blocks further back. The
+  // deepest go in first, so each depth still counts the history messages after it.
+  const chat = [...history, ...(input.current ? [tail.shift()!] : [])];
+  for (const b of [...atDepth].sort((x, y) => y.position.depth - x.position.depth)) {
+    const at = Math.max(0, chat.length - (input.current ? 1 : 0) - b.position.depth);
+    chat.splice(at, 0, { role: b.position.role, content: b.text });
+  }
   return {
-    messages: [{ role: 'system', content: system.text }, ...history, ...tail],
+    messages: [{ role: 'system', content: systemText }, ...chat, ...tail],
     promptTokens: used,
     rowsRead,
-    historyIncluded: history.length,
+    historyIncluded,
   };
 }
 

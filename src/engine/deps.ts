@@ -5,6 +5,7 @@ import type { ModelClient } from '../llm/index.js';
 import type { Store } from '../store/index.js';
 import type { NoticeGate, RateLimits, Semaphore } from './limits.js';
 import type { PromptCache } from './context.js';
+import type { ContextProvider } from './context-blocks.js';
 
 /** What the engine needs from the configuration. */
 export interface EngineConfig {
@@ -45,4 +46,6 @@ export interface EngineDeps {
   notices: NoticeGate;
   listeners: MessageListener[];
   prompts: PromptCache;
+  /** Sources of extra context every model turn asks (lorebooks, personas, memory). */
+  contextProviders: ContextProvider[];
 }

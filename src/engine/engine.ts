@@ -5,6 +5,7 @@ import { KeyedSerialQueue } from '../core/serial.js';
 import { TaskTracker } from '../core/tasks.js';
 import type { Character, Conversation, InboundMessage, Platform, ReplyEvent } from '../core/types.js';
 import type { EngineDeps, MessageListener } from './deps.js';
+import type { ContextProvider } from './context-blocks.js';
 import { compose, type MessageContext, type Step, type TurnContext } from './pipeline.js';
 import { ReplyStream } from './reply-stream.js';
 import type { StartedTurn, TurnRequest, TurnResult } from './request.js';
@@ -215,6 +216,11 @@ export class Engine implements MessageHandler {
       const i = this.deps.listeners.indexOf(listener);
       if (i >= 0) this.deps.listeners.splice(i, 1);
     };
+  }
+
+  /** Add a source of extra context for every model turn (a lorebook, a persona, memory). */
+  addContextProvider(provider: ContextProvider): void {
+    this.deps.contextProviders.push(provider);
   }
 
   /** Add a command after construction (one whose service needs the engine first, e.g. `proactive`). */

@@ -7,6 +7,7 @@ import type { EngineConfig, EngineDeps } from './deps.js';
 import { Engine, type EngineOptions } from './engine.js';
 import { MemoryRateLimits, NoticeGate, Semaphore, type RateLimits } from './limits.js';
 import { PromptCache } from './context.js';
+import type { ContextProvider } from './context-blocks.js';
 
 export { Engine, type EngineOptions } from './engine.js';
 export type { EngineConfig, MessageListener, StoredMessageEvent } from './deps.js';
@@ -16,6 +17,7 @@ export { ReplyStream } from './reply-stream.js';
 export { MODEL_FAILURE_TEXT } from './steps/respond.js';
 export { MemoryRateLimits, Semaphore, NoticeGate, type RateLimits } from './limits.js';
 export { buildContext, type BuiltContext } from './context.js';
+export type { ContextBlock, ContextProvider, ProviderInput, BlockPosition } from './context-blocks.js';
 export { buildSystemPrompt, greetingOf, substitute } from './prompt.js';
 export { resolveCharacter, globalDefault } from './characters.js';
 export { conversationKeyFor, chatKeyFor, bindingKeysFor, serialKeyFor } from './scoping.js';
@@ -41,7 +43,16 @@ export function engineConfigFrom(cfg: Config): EngineConfig {
 
 /** Build an engine from its parts; tests pass their own store, model and clock. */
 export function createEngine(
-  parts: { store: Store; model: ModelClient; clock: Clock; log: Logger; config: EngineConfig; limits?: RateLimits; modelConcurrency?: number },
+  parts: {
+    store: Store;
+    model: ModelClient;
+    clock: Clock;
+    log: Logger;
+    config: EngineConfig;
+    limits?: RateLimits;
+    modelConcurrency?: number;
+    contextProviders?: ContextProvider[];
+  },
   opts: EngineOptions = {},
 ): Engine {
   const deps: EngineDeps = {
@@ -55,6 +66,7 @@ export function createEngine(
     notices: new NoticeGate(),
     listeners: [],
     prompts: new PromptCache(),
+    contextProviders: [...(parts.contextProviders ?? [])],
   };
   return new Engine(deps, opts);
 }

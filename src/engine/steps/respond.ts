@@ -2,10 +2,26 @@ import type { TokenUsage } from '../../core/types.js';
 import { CharbridgeError, ModelError } from '../../core/errors.js';
 import { countTokens } from '../../llm/index.js';
 import { buildContext } from '../context.js';
+import type { ContextBlock, ProviderInput } from '../context-blocks.js';
 import { announce } from '../events.js';
 import type { MessageContext, Step, TurnContext } from '../pipeline.js';
 import { serialKeyFor } from '../scoping.js';
 import { resolved } from '../pipeline.js';
+
+/** Every provider's blocks for this turn; a provider that fails is logged and left out. */
+async function contextBlocks(ctx: TurnContext, input: ProviderInput): Promise<ContextBlock[]> {
+  const all = await Promise.all(
+    ctx.deps.contextProviders.map(async (p) => {
+      try {
+        return await p.blocks(input);
+      } catch (err) {
+        ctx.deps.log.warn({ err, provider: p.name, conversationId: input.conversation.id }, 'a context provider failed; answering without it');
+        return [];
+      }
+    }),
+  );
+  return all.flat();
+}
 
 /** Whose share of the model slots a turn uses: its paying key, else its chat. */
 function slotOwner(ctx: TurnContext): string {
@@ -26,15 +42,12 @@ export const respond: Step = async (ctx) => {
   const { conversation: conv, character } = resolved(ctx);
   const userMessage = ctx.userMessage;
   const modelName = character.model ?? model.defaultModel;
-  const built = await buildContext(store.messages, {
-    character,
-    conversation: conv,
-    userName: ctx.userName,
-    chatType: ctx.chatType,
-    current: userMessage,
-    instruction: ctx.instruction,
-    budgetTokens: config.contextTokens,
-  }, ctx.deps.prompts);
+  const blocks = await contextBlocks(ctx, { character, conversation: conv, userName: ctx.userName, chatType: ctx.chatType, current: userMessage, turn: ctx });
+  const built = await buildContext(
+    store.messages,
+    { character, conversation: conv, userName: ctx.userName, chatType: ctx.chatType, current: userMessage, instruction: ctx.instruction, blocks, budgetTokens: config.contextTokens },
+    ctx.deps.prompts,
+  );
 
   ctx.out.push({ type: 'start', conversationId: conv.id, characterId: character.id, characterName: character.name });
   const release = await ctx.deps.modelSlots.acquire(slotOwner(ctx));
