@@ -2,7 +2,8 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type MigrationProvider } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, sql, type MigrationProvider } from 'kysely';
+import { sqliteDialect } from './sqlite-driver.js';
 import type { Database } from './schema.js';
 import { sqlDialect, type DialectName, type SqlDialect } from './dialect.js';
 import { migrationsFor } from './migrations/index.js';
@@ -26,9 +27,10 @@ export function connect(url: string): { db: Kysely<any>; dialect: DialectName } 
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
-  // Two processes on one file (a CLI beside the server) wait for each other instead of failing.
-  sqlite.pragma('busy_timeout = 5000');
-  return { db: new Kysely<any>({ dialect: new SqliteDialect({ database: sqlite }) }), dialect: 'sqlite' };
+  // Two processes on one file (a CLI beside the server) wait for each other instead of failing —
+  // asynchronously, in the driver: SQLite's own busy timeout would spin on the event loop.
+  sqlite.pragma('busy_timeout = 0');
+  return { db: new Kysely<any>({ dialect: sqliteDialect(sqlite) }), dialect: 'sqlite' };
 }
 
 /** Open (creating if needed) the database and bring its schema up to date. */
