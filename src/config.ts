@@ -23,6 +23,10 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 const runtimeConfigSchema = z.object({
   logLevel: z.enum(LOG_LEVELS).default('info'),
   shutdownTimeoutMs: int(0, 600_000).default(10_000),
+  /** How often this process tells the database it is alive. */
+  heartbeatMs: int(500, 60_000).default(3000),
+  /** A process not heard from for this long is dead: the others take over its unfinished work. */
+  instanceDeadAfterMs: int(2000, 600_000).default(10_000),
 });
 
 /** The sections and their schemas. A platform section exists only when its token is set. */
@@ -47,6 +51,8 @@ const ENABLED_BY: Partial<Record<Section, string>> = { telegram: 'TELEGRAM_BOT_T
 export const ENV_VARS: Record<string, [Section, string]> = {
   LOG_LEVEL: ['runtime', 'logLevel'],
   SHUTDOWN_TIMEOUT_MS: ['runtime', 'shutdownTimeoutMs'],
+  HEARTBEAT_MS: ['runtime', 'heartbeatMs'],
+  INSTANCE_DEAD_AFTER_MS: ['runtime', 'instanceDeadAfterMs'],
   PORT: ['http', 'port'],
   HOST: ['http', 'host'],
   MAX_BODY_BYTES: ['http', 'maxBodyBytes'],

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -14,6 +15,7 @@ import { buildApp } from './http/app.js';
 import { loadPresets } from './presets.js';
 import { DeliveryRouter, ProactiveScheduler, startCron, type ProactiveTarget } from './scheduler/index.js';
 import { createServices, platformStatus, type Services } from './services/index.js';
+import { Liveness } from './services/liveness.js';
 import { WebhookSender } from './services/webhooks.js';
 import { ApiProactiveTarget } from './services/proactive-api.js';
 
@@ -63,13 +65,15 @@ export async function startRuntime(config: Config, overrides: RuntimeOverrides =
   await loadPresets(store, overrides.presetDir ?? defaultPresetDir(), log);
   const model = overrides.model ?? createModel(config.model, log);
   const limits = new MemoryRateLimits();
-  const engine = createEngine({ store, model, clock, log, limits, config: engineConfigFrom(config), modelConcurrency: config.model.concurrency });
+  // This process, as the owner of what it claims: live instances never take each other's work.
+  const instanceId = randomUUID();
+  const engine = createEngine({ store, model, clock, log, limits, config: engineConfigFrom(config, instanceId), modelConcurrency: config.model.concurrency });
   // Proactive messages: platform conversations through their adapter, API ones to the updates
   // feed and the key's webhook (an outbox drained by the webhook sender). The scheduler is
   // attached before the adapters exist, so their command menus include `/proactive`.
   const webhooks = new WebhookSender(store, clock, log.child({ component: 'webhooks' }), { ssrfAllowHosts: config.http.ssrfAllowHosts });
   const delivery = new DeliveryRouter(overrides.apiTarget ?? new ApiProactiveTarget(store, webhooks));
-  const scheduler = ProactiveScheduler.attach({ engine, store, clock, log, target: delivery }, { defaults: config.proactive });
+  const scheduler = ProactiveScheduler.attach({ engine, store, clock, log, target: delivery }, { defaults: config.proactive, owner: instanceId });
   const adapters = overrides.adapters?.({ config, engine, log, store }) ?? [];
   delivery.addAdapters(adapters);
   const services = createServices({
@@ -85,6 +89,12 @@ export async function startRuntime(config: Config, overrides: RuntimeOverrides =
     platformStatus: platformStatus(config, store, adapters),
     consoleSessionMs: config.http.consoleSessionHours * 3_600_000,
   });
+  const liveness = new Liveness(store, clock, log, {
+    instanceId,
+    heartbeatMs: config.runtime.heartbeatMs,
+    recover: async () => (await engine.recover((msg, events) => redeliver(adapters, msg, events))) + (await services.chat.recover()),
+  });
+  await liveness.register();
   const rawRoutes = adapters.flatMap((a) => a.routes?.() ?? []);
   const app = await buildApp({ config, log, services, rawRoutes, scheduler });
   await app.listen({ port: config.http.port, host: config.http.host });
@@ -95,17 +105,9 @@ export async function startRuntime(config: Config, overrides: RuntimeOverrides =
     log.info({ platform: a.platform }, 'adapter started');
   }
   webhooks.start();
-  const recover = () => engine.recover((msg, events) => redeliver(adapters, msg, events));
-  void recover().then(
-    (n) => n && log.warn({ recovered: n }, 'answered messages a previous run accepted but did not finish'),
-    (err: unknown) => log.error({ err }, 'recovering unfinished messages failed'),
-  );
+  liveness.start();
   const proactive = startCron(config.proactive.cron, () => scheduler.tick(), log, 'proactive');
-  // Processed-event ids only need to outlive the platforms' redelivery windows (Slack: ~5 min).
-  const housekeeping = startCron('17 * * * *', async () => {
-    await store.events.prune(clock.now() - 2 * 86_400_000);
-    await recover(); // another process on this database may have died mid-turn
-  }, log, 'housekeeping');
+  const housekeeping = startCron('17 * * * *', () => housekeep(store, clock.now()), log, 'housekeeping');
   log.info({ url, model: model.label, adapters: adapters.map((a) => a.platform), proactiveCron: config.proactive.cron }, 'charbridge is running');
 
   let closing: Promise<void> | undefined;
@@ -120,11 +122,22 @@ export async function startRuntime(config: Config, overrides: RuntimeOverrides =
       const drained = await engine.drain(config.runtime.shutdownTimeoutMs);
       if (!drained) log.warn({ inFlight: engine.inFlightCount }, 'shutdown deadline reached with turns still running');
       await app.close();
+      // Only a clean stop leaves the instance table; unfinished claims then wait for the next start.
+      if (drained) await liveness.stop();
       await store.close();
       log.info('stopped');
     })());
 
   return { config, log, store, model, engine, app, adapters, scheduler, services, webhooks, url, shutdown };
+}
+
+/**
+ * What only needs keeping for a while: processed-event ids outlive the platforms' redelivery
+ * windows (Slack: ~5 minutes) by far, and instances dead for a day tell nothing any more.
+ */
+async function housekeep(store: Store, now: number): Promise<void> {
+  await store.events.prune(now - 2 * 86_400_000);
+  await store.instances.prune(now - 86_400_000);
 }
 
 /** Send what a recovered turn produced through its platform's adapter, as a plain message. */

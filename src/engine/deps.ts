@@ -16,8 +16,12 @@ export interface EngineConfig {
   apiKeyPerMin: number;
   contextTokens: number;
   maxTokens: number;
-  /** How long a claimed-but-unfinished event blocks redelivery before another process may take it. */
+  /** How long a claim made before instances were tracked blocks redelivery. */
   eventLeaseMs: number;
+  /** This process, as the owner of what it claims (its heartbeat keeps its claims its own). */
+  instanceId: string;
+  /** An instance not seen for this long is dead: live ones take over what it claimed. */
+  deadAfterMs: number;
 }
 
 /** A message the engine stored (either side), as announced to subscribers. */

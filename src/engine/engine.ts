@@ -5,6 +5,7 @@ import { KeyedSerialQueue } from '../core/serial.js';
 import { TaskTracker } from '../core/tasks.js';
 import type { Character, Conversation, InboundMessage, Platform, ReplyEvent } from '../core/types.js';
 import type { EngineDeps, MessageListener } from './deps.js';
+import type { AbandonedEvent } from '../store/index.js';
 import type { ContextProvider } from './context-blocks.js';
 import { compose, type MessageContext, type Step, type TurnContext } from './pipeline.js';
 import { ReplyStream } from './reply-stream.js';
@@ -86,7 +87,7 @@ export class Engine implements MessageHandler {
     const claimed = msg.fromBot ? Promise.resolve(false) : this.claim(msg, eventKey);
     void claimed.then(
       () => out.accept(),
-      () => out.accept(),
+      (err: unknown) => out.refuse(err),
     );
     const ctx: MessageContext = {
       source: 'platform',
@@ -146,6 +147,7 @@ export class Engine implements MessageHandler {
       ...(typeof req.conversation === 'function' ? { createConversation: req.conversation } : { conversation: req.conversation }),
       ...(req.user ? { user: req.user } : {}),
       ...(req.payer ? { payer: req.payer } : {}),
+      ...(req.durable ? { durable: req.durable } : {}),
       ...(req.replyKind ? { replyKind: req.replyKind } : {}),
       ...(req.instruction !== undefined ? { instruction: req.instruction } : {}),
       ...(req.accept ? { accept: req.accept } : {}),
@@ -178,7 +180,8 @@ export class Engine implements MessageHandler {
   async recover(deliver: (msg: InboundMessage, events: ReplyEvent[]) => Promise<void>, max = 100): Promise<number> {
     const { store, clock, config, log } = this.deps;
     let n = 0;
-    for (const row of await store.events.abandoned(clock.now(), config.eventLeaseMs, max)) {
+    const rows = await store.events.abandoned({ now: clock.now(), deadAfterMs: config.deadAfterMs, leaseMs: config.eventLeaseMs, limit: max });
+    for (const row of rows.filter((r) => r.platform !== 'api')) {
       let msg: InboundMessage;
       try {
         msg = JSON.parse(row.payload) as InboundMessage;
@@ -196,6 +199,22 @@ export class Engine implements MessageHandler {
       }
     }
     return n;
+  }
+
+  /**
+   * Take over `platform`'s claimed events whose owner died (API turns a crashed process had
+   * accepted): each returned row is this instance's now, to finish once.
+   */
+  async takeOverAbandoned(platform: string, max = 100): Promise<AbandonedEvent[]> {
+    const { store, clock, config } = this.deps;
+    const now = clock.now();
+    const thresholds = { deadAfterMs: config.deadAfterMs, leaseMs: config.eventLeaseMs };
+    const rows = await store.events.abandoned({ now, ...thresholds, limit: max, platform });
+    const mine: AbandonedEvent[] = [];
+    for (const row of rows) {
+      if (await store.events.claim({ platform, eventId: row.eventId, owner: config.instanceId, now, ...thresholds })) mine.push(row);
+    }
+    return mine;
   }
 
   /** Run any task in the conversation's queue, so it never overlaps a turn there (clear, delete). */
@@ -257,19 +276,39 @@ export class Engine implements MessageHandler {
     return senderIsAdmin || this.deps.config.adminUserIds.includes(`${platform}:${userId}`);
   }
 
-  /** Claim (platform, event id) for this process, storing the message with the claim. */
+  /**
+   * Claim (platform, event id) for this process, storing the message with the claim. A claim the
+   * database refuses (locked, unreachable) is tried again with backoff until it is on disk or the
+   * engine stops — never answered, and never reported as accepted, so the platform can deliver
+   * it again.
+   */
   private async claim(msg: InboundMessage, eventKey: string): Promise<boolean> {
     if (this.eventsInFlight.has(eventKey)) return false;
     this.eventsInFlight.add(eventKey);
-    const { store, clock, config } = this.deps;
+    const { store, clock, config, log } = this.deps;
     const { raw: _raw, ...durable } = msg;
-    try {
-      const ok = await store.events.claim(msg.platform, msg.eventId, clock.now(), config.eventLeaseMs, JSON.stringify(durable));
-      if (!ok) this.eventsInFlight.delete(eventKey);
-      return ok;
-    } catch (err) {
-      this.eventsInFlight.delete(eventKey);
-      throw err;
+    const payload = JSON.stringify(durable);
+    for (let pause = 100; ; pause = Math.min(pause * 2, 5000)) {
+      try {
+        const ok = await store.events.claim({
+          platform: msg.platform,
+          eventId: msg.eventId,
+          owner: config.instanceId,
+          now: clock.now(),
+          deadAfterMs: config.deadAfterMs,
+          leaseMs: config.eventLeaseMs,
+          payload,
+        });
+        if (!ok) this.eventsInFlight.delete(eventKey);
+        return ok;
+      } catch (err) {
+        if (!this.accepting) {
+          this.eventsInFlight.delete(eventKey);
+          throw err;
+        }
+        log.error({ err, platform: msg.platform, eventId: msg.eventId }, 'could not record an incoming message; trying again');
+        await new Promise((r) => setTimeout(r, pause));
+      }
     }
   }
 }

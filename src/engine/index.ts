@@ -12,7 +12,7 @@ import type { ContextProvider } from './context-blocks.js';
 export { Engine, type EngineOptions } from './engine.js';
 export type { EngineConfig, MessageListener, StoredMessageEvent } from './deps.js';
 export type { TurnRequest, TurnResult, StartedTurn } from './request.js';
-export type { UserInput, Payer, TurnContext, MessageContext, Step } from './pipeline.js';
+export type { UserInput, Payer, DurableTurn, TurnContext, MessageContext, Step } from './pipeline.js';
 export { ReplyStream } from './reply-stream.js';
 export { MODEL_FAILURE_TEXT } from './steps/respond.js';
 export { MemoryRateLimits, Semaphore, NoticeGate, type RateLimits } from './limits.js';
@@ -28,7 +28,7 @@ export type { Command, CommandResult } from './commands/index.js';
 export { CLEARED_TEXT, REFUSAL_TEXT, commandMenu } from './commands/index.js';
 
 /** The engine's slice of the configuration. */
-export function engineConfigFrom(cfg: Config): EngineConfig {
+export function engineConfigFrom(cfg: Config, instanceId: string): EngineConfig {
   return {
     adminUserIds: cfg.engine.adminUserIds,
     defaultCharacter: cfg.engine.defaultCharacter,
@@ -38,6 +38,8 @@ export function engineConfigFrom(cfg: Config): EngineConfig {
     contextTokens: cfg.model.contextTokens,
     maxTokens: cfg.model.maxTokens,
     eventLeaseMs: 120_000,
+    instanceId,
+    deadAfterMs: cfg.runtime.instanceDeadAfterMs,
   };
 }
 

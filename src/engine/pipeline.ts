@@ -28,6 +28,16 @@ export interface Payer {
   countsAsRequest?: boolean;
 }
 
+/** A turn recorded durably at admission, so another process can finish it if this one dies. */
+export interface DurableTurn {
+  /** Its id among API turns (`api:<eventId>` names its messages). */
+  eventId: string;
+  /** What it takes to run it again. */
+  payload: string;
+  /** Run again after a crash: it is claimed and its credits are reserved already. */
+  resumed?: boolean;
+}
+
 /**
  * State one turn gathers as it passes the steps. Every turn — a platform message, an API
  * request, a scheduled proactive message — is one of these and runs one chain of steps.
@@ -47,6 +57,7 @@ export interface TurnContext {
   /** The stored user message, once the persist step ran. */
   userMessage?: StoredMessage;
   payer?: Payer;
+  durable?: DurableTurn;
   /** Kind of the stored reply: `assistant`, or `proactive` for turns the character starts. */
   replyKind?: Extract<MessageKind, 'assistant' | 'proactive'>;
   /** Extra system instruction after the history (the proactive prompt). */

@@ -12,17 +12,30 @@ export class ReplyStream implements AsyncIterable<ReplyEvent> {
   private closed = false;
   private resolveDone!: () => void;
   private resolveAccepted!: () => void;
+  private rejectAccepted!: (err: unknown) => void;
   /** Resolves when the engine has finished with this message (answered, ignored or failed). */
   readonly done: Promise<void> = new Promise((r) => (this.resolveDone = r));
   /**
    * Resolves once the message is durably recorded (or dropped as a duplicate or bot message):
    * from then on a crash cannot lose it. Adapters acknowledge the platform after this, not before.
    */
-  readonly accepted: Promise<void> = new Promise((r) => (this.resolveAccepted = r));
+  readonly accepted: Promise<void> = new Promise((resolve, reject) => {
+    this.resolveAccepted = resolve;
+    this.rejectAccepted = reject;
+  });
 
   /** The message is on disk (see `accepted`). */
   accept(): void {
     this.resolveAccepted();
+  }
+
+  /**
+   * The message could not be recorded: it was not accepted, and the platform must deliver it
+   * again (an adapter does not acknowledge it). The stream ends without a reply.
+   */
+  refuse(err: unknown): void {
+    this.rejectAccepted(err);
+    this.accepted.catch(() => undefined);
   }
 
   push(event: ReplyEvent): void {

@@ -1,6 +1,6 @@
 import type { CharbridgeError } from '../core/errors.js';
 import type { Character, ChatType, Conversation, MessageKind, StoredMessage, TokenUsage } from '../core/types.js';
-import type { Payer, UserInput } from './pipeline.js';
+import type { DurableTurn, Payer, UserInput } from './pipeline.js';
 import type { ReplyStream } from './reply-stream.js';
 
 /** A turn the HTTP API or the scheduler asks for, in a known (or about to be created) conversation. */
@@ -15,6 +15,8 @@ export interface TurnRequest {
   user?: UserInput | undefined;
   /** The API key whose per-minute limit and credits apply. */
   payer?: Payer | undefined;
+  /** Record the turn durably at admission (API turns), or run one again that was (recovery). */
+  durable?: DurableTurn | undefined;
   replyKind?: Extract<MessageKind, 'assistant' | 'proactive'>;
   instruction?: string | undefined;
   accept?: ((text: string) => boolean) | undefined;

@@ -3,6 +3,10 @@ import { systemClock } from '../core/clock.js';
 import type { Character, Conversation, ReplyEvent, TokenUsage } from '../core/types.js';
 import { CharbridgeError, ConflictError, ModelError, ModelUnavailableError, NotFoundError, ValidationError } from '../core/errors.js';
 import { TaskTracker } from '../core/tasks.js';
+import { newId } from '../core/ids.js';
+import type { DurableTurn } from '../engine/index.js';
+import { createConversation, type NewConversation } from './conversations.js';
+import { recoverApiTurns, type ApiTurnRecord } from './chat-recovery.js';
 import { checkUrlLiteral } from '../core/ssrf.js';
 import type { Engine, TurnResult } from '../engine/index.js';
 import type { Logger } from '../log.js';
@@ -24,6 +28,8 @@ export interface ChatServiceDeps {
   ssrfAllowHosts: readonly string[];
 }
 
+export type ChatMode = 'sync' | 'async' | 'stream';
+
 /** One chat message from an API client, in dialect-neutral form. */
 export interface ChatRequest {
   /** Character id or slug; must be visible to the caller. */
@@ -37,10 +43,10 @@ export interface ChatRequest {
    * precedence over `sessionId`.
    */
   conversation?: Conversation | undefined;
-  /** Or how to find or create it, once the turn is admitted (so a refused request creates nothing). */
-  createConversation?: (() => Promise<Conversation>) | undefined;
-  /** The chat type of the conversation `createConversation` makes ('dm' by default). */
-  chatType?: 'dm' | 'group' | undefined;
+  /** Or the one to find or create once the turn is admitted (so a refused request creates nothing). */
+  newConversation?: NewConversation | undefined;
+  /** How the answer reaches the client; `async` answers go to the updates feed. Default `sync`. */
+  mode?: ChatMode | undefined;
   /** How the character addresses the user; 'User' by default. */
   userName?: string | undefined;
   /**
@@ -107,7 +113,11 @@ export class ChatService {
     this.idempotency = new IdempotencyGate(deps.store, deps.clock ?? systemClock);
   }
 
-  /** Validate, charge and start a turn; throws a CharbridgeError for anything refused. */
+  /**
+   * Validate, charge and start a turn; throws a CharbridgeError for anything refused. The turn is
+   * recorded durably together with its credit reservation, so if this process dies another one
+   * finishes it (see ./chat-recovery.ts).
+   */
   async start(caller: Caller, req: ChatRequest): Promise<ChatTurn> {
     const imageUrls = req.imageUrl ? [this.checkImageUrl(req.imageUrl)] : [];
     const text = req.text.trim();
@@ -115,18 +125,41 @@ export class ChatService {
     const character = await visibleCharacter(this.store, caller, req.characterRef);
     const existing = req.conversation ?? (req.sessionId ? await this.session(caller, req.sessionId, character) : undefined);
     const cost = imageUrls.length ? IMAGE_COST : TEXT_COST;
+    const record: ApiTurnRecord = {
+      keyId: caller.keyId,
+      apiKeyId: caller.apiKey?.id ?? null,
+      characterId: character.id,
+      conversation: existing ? { id: existing.id } : { new: req.newConversation ?? { id: newId('conv'), chatType: 'dm' } },
+      // API sessions are 'dm'; a group conversation a dialect resolved keeps its speaker prefixes.
+      chatType: existing?.chatType ?? req.newConversation?.chatType ?? 'dm',
+      userName: req.userName ?? 'User',
+      text,
+      imageUrls,
+      author: req.author ?? null,
+      cost,
+      mode: req.mode ?? 'sync',
+    };
+    return this.run(caller, character, existing, record, { eventId: newId('turn'), payload: JSON.stringify(record) });
+  }
+
+  /**
+   * Run a recorded turn: a new one (`durable.resumed` unset: claimed and charged at admission),
+   * or one a dead process accepted (claimed by this one already, its credits reserved).
+   */
+  async run(caller: Caller, character: Character, existing: Conversation | undefined, record: ApiTurnRecord, durable: DurableTurn): Promise<ChatTurn> {
+    const spec = 'new' in record.conversation ? record.conversation.new : undefined;
     const { stream, admitted, result } = this.deps.engine.turn({
       source: 'api',
-      conversation:
-        existing ?? req.createConversation ?? (() => this.store.conversations.create({ platform: 'api', chatType: 'dm', ownerId: caller.keyId, characterId: character.id })),
+      conversation: existing ?? (() => createConversation(this.store, spec ?? { chatType: 'dm' }, record.keyId, record.characterId)),
       character,
-      // API sessions are 'dm'; a group conversation a dialect resolved keeps its speaker prefixes.
-      chatType: existing?.chatType ?? req.chatType ?? 'dm',
-      userName: req.userName ?? 'User',
-      user: { text, imageUrls, authorId: req.author?.id ?? null, authorName: req.author?.name ?? null },
-      payer: { keyId: caller.keyId, apiKeyId: caller.apiKey?.id ?? null, cost },
+      chatType: record.chatType,
+      userName: record.userName,
+      user: { text: record.text, imageUrls: record.imageUrls, authorId: record.author?.id ?? null, authorName: record.author?.name ?? null, sourceEvent: `api:${durable.eventId}` },
+      payer: { keyId: record.keyId, apiKeyId: record.apiKeyId, cost: record.cost },
+      durable,
     });
     const conv = await admitted;
+    const { cost } = record;
     const outcome = result.then(
       (r) => this.settle(caller, cost, conv, character, r),
       async (err: unknown) => {
@@ -138,8 +171,12 @@ export class ChatService {
         return { ok: false, error: new CharbridgeError('INTERNAL_ERROR', 'Something went wrong on our side; nothing was charged', { status: 500 }) } as const;
       },
     );
-    this.track(outcome);
-    return { sessionId: conv.id, conversation: conv, character, cost, events: stream, outcome };
+    const turn: ChatTurn = { sessionId: conv.id, conversation: conv, character, cost, events: stream, outcome };
+    // The turn is finished once its answer is where the client looks for it: the response, or
+    // (async) the updates feed; until then another process would finish it after a crash.
+    const delivered = record.mode === 'async' || durable.resumed ? outcome.then((o) => this.publish(caller, turn, o)) : outcome;
+    this.track(delivered.then(() => this.store.events.complete('api', durable.eventId)).catch((err: unknown) => this.deps.log.error({ err }, 'could not finish an API turn')));
+    return turn;
   }
 
   /** Start a turn and wait for it: the reply, or the turn's error thrown (502/503/500). */
@@ -151,10 +188,13 @@ export class ChatService {
   }
 
   /** Start a turn whose result goes to the caller's updates feed (kind `reply` or `error`). */
-  async sendAsync(caller: Caller, req: ChatRequest): Promise<ChatTurn> {
-    const turn = await this.start(caller, req);
-    this.track(turn.outcome.then((o) => this.publish(caller, turn, o)));
-    return turn;
+  sendAsync(caller: Caller, req: ChatRequest): Promise<ChatTurn> {
+    return this.start(caller, { ...req, mode: 'async' });
+  }
+
+  /** Finish the API turns a dead process accepted: their answers go to the updates feed. */
+  recover(): Promise<number> {
+    return recoverApiTurns(this, this.deps.engine, this.store, this.deps.log);
   }
 
   /**

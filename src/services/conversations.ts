@@ -37,6 +37,29 @@ export interface ConversationQuery {
 }
 
 /**
+ * A conversation to create once a turn is admitted, written so it can be recorded with the turn
+ * and created by whichever process finishes it: one found by its scope key (the API's own
+ * user/group ids), or a new session with this id.
+ */
+export interface NewConversation {
+  id?: string;
+  scopeKey?: string;
+  chatType: ChatType;
+  metadata?: ConversationMetadata;
+}
+
+/** Find or create the conversation `spec` describes, owned by `ownerId`, with `characterId`. */
+export async function createConversation(store: Store, spec: NewConversation, ownerId: string, characterId: string): Promise<Conversation> {
+  const init = { platform: 'api' as const, chatType: spec.chatType, ownerId, characterId, metadata: spec.metadata ? { ...spec.metadata } : null };
+  if (spec.scopeKey) {
+    const c = await store.conversations.getOrCreateByScope(spec.scopeKey, init);
+    if (c.ownerId !== ownerId) throw new NotFoundError('Conversation', 'CONVERSATION_NOT_FOUND');
+    return c;
+  }
+  return (spec.id && (await store.conversations.get(spec.id))) || store.conversations.create({ ...init, ...(spec.id ? { id: spec.id } : {}) });
+}
+
+/**
  * Where a group's settings (its scope policy) live for one API key: the same kind of encoded
  * chat key a platform group has, with the key id inside so two tenants' "group 42" never meet.
  */
@@ -125,8 +148,7 @@ export class ConversationService {
   async forIdentity(
     caller: Caller,
     ids: { userId: string; groupId?: string | undefined },
-    characterId: string,
-  ): Promise<{ existing: Conversation | undefined; create: () => Promise<Conversation>; chatType: ChatType }> {
+  ): Promise<{ existing: Conversation | undefined; spec: NewConversation }> {
     const { userId, groupId } = ids;
     const chatType: ChatType = groupId === undefined ? 'dm' : 'group';
     const chatId = groupId === undefined ? `${caller.keyId}/user/${userId}` : `${caller.keyId}/group/${groupId}`;
@@ -134,16 +156,8 @@ export class ConversationService {
     const scopeKey = encodeKey(conversationKeyFor({ platform: 'api', chatId, chatType, userId }, settings));
     const perUser = groupId === undefined || settings.scope === 'per-user';
     const metadata: ConversationMetadata = { userId: perUser ? userId : null, groupId: groupId ?? null };
-    const owned = (c: Conversation) => {
-      if (c.ownerId !== caller.keyId) throw new NotFoundError('Conversation', 'CONVERSATION_NOT_FOUND');
-      return c;
-    };
     const existing = await this.store.conversations.getByScope(scopeKey);
-    return {
-      existing: existing && owned(existing),
-      create: async () =>
-        owned(await this.store.conversations.getOrCreateByScope(scopeKey, { platform: 'api', chatType, ownerId: caller.keyId, characterId, metadata: { ...metadata } })),
-      chatType,
-    };
+    if (existing && existing.ownerId !== caller.keyId) throw new NotFoundError('Conversation', 'CONVERSATION_NOT_FOUND');
+    return { existing, spec: { scopeKey, chatType, metadata: { ...metadata } } };
   }
 }

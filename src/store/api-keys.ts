@@ -139,13 +139,7 @@ export class ApiKeyRepo {
    * cannot both take the last credit). Unlimited keys always succeed. False means exhausted.
    */
   async reserve(id: string, n: number): Promise<boolean> {
-    const r = await this.db
-      .updateTable('api_keys')
-      .set({ credits_used: sql<number>`credits_used + ${n}` })
-      .where('id', '=', id)
-      .where((eb) => eb.or([eb('credits', 'is', null), eb(sql<number>`credits_used + ${n}`, '<=', eb.ref('credits'))]))
-      .executeTakeFirst();
-    return Number(r.numUpdatedRows) > 0;
+    return reserveCredits(this.db, id, n);
   }
 
   /** Give back credits reserved for a turn that failed. */
@@ -156,4 +150,18 @@ export class ApiKeyRepo {
       .where('id', '=', id)
       .execute();
   }
+}
+
+/**
+ * Take `n` credits of key `id` if its allowance has room, in one conditional UPDATE (also inside
+ * a caller's transaction), so two racing requests can never both take the last credit.
+ */
+export async function reserveCredits(db: DB, id: string, n: number): Promise<boolean> {
+  const r = await db
+    .updateTable('api_keys')
+    .set({ credits_used: sql<number>`credits_used + ${n}` })
+    .where('id', '=', id)
+    .where((eb) => eb.or([eb('credits', 'is', null), eb(sql<number>`credits_used + ${n}`, '<=', eb.ref('credits'))]))
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows) > 0;
 }

@@ -81,6 +81,8 @@ export class ConversationRepo {
 
   /** A new conversation addressed by id (API sessions). */
   async create(init: {
+    /** A pre-made id (one already recorded with the turn that creates it). */
+    id?: string;
     platform: Platform;
     chatType: ChatType;
     ownerId: string | null;
@@ -88,7 +90,7 @@ export class ConversationRepo {
     scopeKey?: string | null;
     metadata?: Record<string, unknown> | null;
   }): Promise<Conversation> {
-    const row = this.newRow(init);
+    const row = { ...this.newRow(init), ...(init.id ? { id: init.id } : {}) };
     await this.db.insertInto('conversations').values(row).execute();
     return (await this.get(row.id))!;
   }

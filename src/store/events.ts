@@ -1,31 +1,67 @@
 import type { DB } from './db.js';
+import { reserveCredits } from './api-keys.js';
+
+export interface Claim {
+  platform: string;
+  eventId: string;
+  /** The instance claiming it (its heartbeat says whether it is still alive). */
+  owner: string;
+  now: number;
+  /** An owner not seen for this long is dead: its claims may be taken over. */
+  deadAfterMs: number;
+  /** Claims made before instances were tracked (no owner) are taken over after this long. */
+  leaseMs: number;
+  /** What is needed to finish the work if this process dies (the normalized message, the API request). */
+  payload?: string | null;
+}
+
+export interface AbandonedEvent {
+  platform: string;
+  eventId: string;
+  payload: string;
+  owner: string | null;
+}
 
 /**
- * Processed platform events, for exactly-once replies. An event is claimed before any work
- * and marked done after; a claim left `processing` by a crashed process can be taken over
- * once its lease expires, so a crash neither loses the message nor answers it twice.
+ * Claimed events — platform messages and API turns — for exactly-once answers. An event is
+ * claimed before any work (with what it takes to finish it) and marked done after. A claim whose
+ * owner stopped heartbeating is taken over at once by a live instance; a live owner's claim is
+ * never stolen, however long its turn takes.
  */
 export class EventRepo {
   constructor(private db: DB) {}
 
-  /** True when this caller now owns the event; false for a duplicate (done, or claimed and still leased). */
-  async claim(platform: string, eventId: string, now: number, leaseMs: number, payload: string | null = null): Promise<boolean> {
-    const r = await this.db
-      .insertInto('processed_events')
-      .values({ platform, event_id: eventId, state: 'processing', claimed_at: now, payload })
-      .onConflict((oc) => oc.columns(['platform', 'event_id']).doNothing())
-      .executeTakeFirst();
-    if (Number(r.numInsertedOrUpdatedRows ?? 0) > 0) return true;
-    // Take over an abandoned claim: compare-and-set on the old claim time.
-    const u = await this.db
-      .updateTable('processed_events')
-      .set({ claimed_at: now })
-      .where('platform', '=', platform)
-      .where('event_id', '=', eventId)
-      .where('state', '=', 'processing')
-      .where('claimed_at', '<', now - leaseMs)
-      .executeTakeFirst();
-    return Number(u.numUpdatedRows) > 0;
+  /** True when `c.owner` now owns the event; false for a duplicate (done, or a live owner's). */
+  async claim(c: Claim): Promise<boolean> {
+    return this.db.transaction().execute(async (tx) => {
+      const r = await tx
+        .insertInto('processed_events')
+        .values({ platform: c.platform, event_id: c.eventId, state: 'processing', claimed_at: c.now, payload: c.payload ?? null, owner: c.owner })
+        .onConflict((oc) => oc.columns(['platform', 'event_id']).doNothing())
+        .executeTakeFirst();
+      if (Number(r.numInsertedOrUpdatedRows ?? 0) > 0) return true;
+      return this.takeOver(tx, c);
+    });
+  }
+
+  /**
+   * Claim an API turn and reserve its credits in one transaction, so a crash can neither lose a
+   * reservation nor keep one without the turn that releases it. `false` when the key has too few.
+   */
+  async claimPaid(c: Claim, apiKeyId: string, cost: number): Promise<'claimed' | 'duplicate' | 'no-credits'> {
+    return this.db.transaction().execute(async (tx) => {
+      if (!(await reserveCredits(tx, apiKeyId, cost))) return 'no-credits';
+      const r = await tx
+        .insertInto('processed_events')
+        .values({ platform: c.platform, event_id: c.eventId, state: 'processing', claimed_at: c.now, payload: c.payload ?? null, owner: c.owner })
+        .onConflict((oc) => oc.columns(['platform', 'event_id']).doNothing())
+        .executeTakeFirst();
+      if (Number(r.numInsertedOrUpdatedRows ?? 0) > 0) return 'claimed';
+      throw new DuplicateClaim();
+    }).catch((err: unknown) => {
+      if (err instanceof DuplicateClaim) return 'duplicate' as const;
+      throw err;
+    });
   }
 
   async complete(platform: string, eventId: string): Promise<void> {
@@ -38,25 +74,55 @@ export class EventRepo {
   }
 
   /**
-   * Events a dead process claimed but never finished (lease expired, message kept), oldest
-   * first: what the next start answers.
+   * Events whose owner died before finishing them (its heartbeat stopped; or, for claims without
+   * an owner, the lease ran out), oldest first: what a live instance answers instead.
    */
-  async abandoned(now: number, leaseMs: number, limit: number): Promise<Array<{ platform: string; eventId: string; payload: string }>> {
-    const rows = await this.db
+  async abandoned(q: { now: number; deadAfterMs: number; leaseMs: number; limit: number; platform?: string }): Promise<AbandonedEvent[]> {
+    let query = this.db
       .selectFrom('processed_events')
-      .select(['platform', 'event_id', 'payload'])
+      .select(['platform', 'event_id', 'payload', 'owner'])
       .where('state', '=', 'processing')
       .where('payload', 'is not', null)
-      .where('claimed_at', '<', now - leaseMs)
-      .orderBy('claimed_at')
-      .limit(limit)
-      .execute();
-    return rows.map((r) => ({ platform: r.platform, eventId: r.event_id, payload: r.payload! }));
+      .where((eb) =>
+        eb.or([
+          eb.and([eb('owner', 'is', null), eb('claimed_at', '<', q.now - q.leaseMs)]),
+          eb('owner', 'not in', eb.selectFrom('instances').select('id').where('seen_at', '>=', q.now - q.deadAfterMs)),
+        ]),
+      );
+    if (q.platform !== undefined) query = query.where('platform', '=', q.platform);
+    const rows = await query.orderBy('claimed_at').limit(q.limit).execute();
+    return rows.map((r) => ({ platform: r.platform, eventId: r.event_id, payload: r.payload!, owner: r.owner }));
   }
 
-  /** Forget events older than the longest platform redelivery window. */
+  /** How many events are claimed and not finished (the inbox backlog). */
+  async backlog(): Promise<number> {
+    const r = await this.db.selectFrom('processed_events').select((eb) => eb.fn.countAll<number>().as('n')).where('state', '=', 'processing').executeTakeFirst();
+    return Number(r?.n ?? 0);
+  }
+
+  /** Forget finished events older than the longest platform redelivery window. */
   async prune(olderThan: number): Promise<number> {
-    const r = await this.db.deleteFrom('processed_events').where('claimed_at', '<', olderThan).executeTakeFirst();
+    const r = await this.db.deleteFrom('processed_events').where('claimed_at', '<', olderThan).where('state', '=', 'done').executeTakeFirst();
     return Number(r.numDeletedRows);
   }
+
+  /** Compare-and-set: the claim moves to `c.owner` only while its owner is dead (or its lease ran out). */
+  private async takeOver(tx: DB, c: Claim): Promise<boolean> {
+    const u = await tx
+      .updateTable('processed_events')
+      .set({ claimed_at: c.now, owner: c.owner })
+      .where('platform', '=', c.platform)
+      .where('event_id', '=', c.eventId)
+      .where('state', '=', 'processing')
+      .where((eb) =>
+        eb.or([
+          eb.and([eb('owner', 'is', null), eb('claimed_at', '<', c.now - c.leaseMs)]),
+          eb.and([eb('owner', '!=', c.owner), eb('owner', 'not in', eb.selectFrom('instances').select('id').where('seen_at', '>=', c.now - c.deadAfterMs))]),
+        ]),
+      )
+      .executeTakeFirst();
+    return Number(u.numUpdatedRows) > 0;
+  }
 }
+
+class DuplicateClaim extends Error {}

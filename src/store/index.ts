@@ -7,6 +7,7 @@ import { ConversationRepo } from './conversations.js';
 import { MessageRepo } from './messages.js';
 import { SettingsRepo } from './settings.js';
 import { EventRepo } from './events.js';
+import { InstanceRepo } from './instances.js';
 import { UsageRepo } from './usage.js';
 import { ApiKeyRepo } from './api-keys.js';
 import { UpdateRepo } from './updates.js';
@@ -23,7 +24,8 @@ export { CharacterRepo, characterInputFrom, slugify, PRESET_OWNER, type Characte
 export { ConversationRepo } from './conversations.js';
 export { MessageRepo, type NewMessage } from './messages.js';
 export { SettingsRepo, DEFAULT_CHAT_SETTINGS, type ChatSettings, type Scope, type Engage } from './settings.js';
-export { EventRepo } from './events.js';
+export { EventRepo, type Claim, type AbandonedEvent } from './events.js';
+export { InstanceRepo } from './instances.js';
 export { UsageRepo, USAGE_GROUPS, type UsageTotals, type UsageFigures, type UsageGroup, type UsageReportQuery, type UsageReportRow } from './usage.js';
 export { ConsoleSessionRepo, type ConsoleSession } from './console-sessions.js';
 export { ActivityRepo, type ProactiveSend } from './activity.js';
@@ -45,6 +47,7 @@ export interface Store {
   messages: MessageRepo;
   settings: SettingsRepo;
   events: EventRepo;
+  instances: InstanceRepo;
   usage: UsageRepo;
   apiKeys: ApiKeyRepo;
   updates: UpdateRepo;
@@ -72,6 +75,7 @@ export async function openStore(url: string, clock: Clock = systemClock): Promis
     messages: new MessageRepo(db, clock),
     settings: new SettingsRepo(db, clock),
     events: new EventRepo(db),
+    instances: new InstanceRepo(db),
     usage: new UsageRepo(db, clock),
     apiKeys: new ApiKeyRepo(db, clock, dialect),
     updates: new UpdateRepo(db, clock, dialect),

@@ -124,4 +124,10 @@ export class MessageRepo {
     const r = await this.db.selectFrom('messages').selectAll().where('id', '=', id).executeTakeFirst();
     return r && toMessage(r);
   }
+
+  /** The message an event (or a step of it, e.g. `…:reply`) stored, if it did. */
+  async bySourceEvent(sourceEvent: string): Promise<StoredMessage | undefined> {
+    const r = await this.db.selectFrom('messages').selectAll().where('source_event', '=', sourceEvent).executeTakeFirst();
+    return r && toMessage(r);
+  }
 }

@@ -11,6 +11,7 @@ export interface Database {
   bindings: BindingRow;
   chat_settings: ChatSettingsRow;
   processed_events: ProcessedEventRow;
+  instances: InstanceRow;
   usage: UsageRow;
   api_keys: ApiKeyRow;
   proactive_outbox: ProactiveOutboxRow;
@@ -113,6 +114,15 @@ export interface ProcessedEventRow {
   claimed_at: number;
   /** The normalized InboundMessage (JSON) while the event is being processed; null once done. */
   payload: string | null;
+  /** The instance that claimed it (null for claims made before instances were tracked). */
+  owner: string | null;
+}
+
+/** A running charbridge process, heartbeating while it lives. */
+export interface InstanceRow {
+  id: string;
+  started_at: number;
+  seen_at: number;
 }
 
 export interface UsageRow {

@@ -15,7 +15,9 @@ async function hotCalls(store: Store): Promise<Record<string, number>> {
   for (let i = 0; i < 1000; i++) await store.messages.append(message(i));
   const newest = await timeEach(N, () => store.messages.newest(conv.id, { limit: 20 }));
   let e = 0;
-  const claim = await timeEach(N, () => store.events.claim('telegram', `ev-${e++}`, Date.now(), 120_000, '{"text":"hi"}'));
+  const claim = await timeEach(N, () =>
+    store.events.claim({ platform: 'telegram', eventId: `ev-${e++}`, owner: 'bench', now: Date.now(), deadAfterMs: 10_000, leaseMs: 120_000, payload: '{"text":"hi"}' }),
+  );
   const feed = (i: number) => ({ apiKeyId: 'bench', conversationId: conv.id, characterId: 'c', kind: 'reply' as const, message: { id: `m${i}`, content: 'x', sentAt: new Date().toISOString() } });
   const feedAppend = await timeEach(N, (i) => store.updates.append(feed(i)));
   const WRITERS = 8;

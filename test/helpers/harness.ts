@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { ManualClock, type Clock } from '../../src/core/clock.js';
 import type { InboundMessage } from '../../src/core/types.js';
 import { createLogger, type Logger } from '../../src/log.js';
@@ -22,6 +23,8 @@ export const testEngineConfig = (over: Partial<EngineConfig> = {}): EngineConfig
   contextTokens: 8000,
   maxTokens: 512,
   eventLeaseMs: 120_000,
+  instanceId: `test-${randomUUID()}`,
+  deadAfterMs: 10_000,
   ...over,
 });
 
@@ -62,11 +65,15 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const { url, drop } = await harnessDatabase(opts.databaseUrl ?? opts.dbPath);
   const store = await openStore(url, clock);
   await loadPresets(store, defaultPresetDir());
+  // Registered once, on the harness's clock: it counts as alive until the test moves time past
+  // `deadAfterMs` (a crashed process, as far as the others can tell).
+  const config = testEngineConfig(opts.config);
+  await store.instances.register(config.instanceId, clock.now());
   const fake = await startFakeOpenAI();
   const limits = opts.limits ?? new MemoryRateLimits();
   const model = new OpenAIModel({ apiKey: fake.apiKey, baseURL: fake.baseURL, model: 'fake-model', timeoutMs: 5000, maxRetries: opts.maxRetries ?? 2 }, clock);
   const engine = createEngine(
-    { store, model, clock, log, config: testEngineConfig(opts.config), limits, modelConcurrency: opts.concurrency ?? 8 },
+    { store, model, clock, log, config, limits, modelConcurrency: opts.concurrency ?? 8 },
     opts.engine,
   );
   return {

@@ -34,7 +34,11 @@ describe('model slots', () => {
   it("one key's burst does not make another key wait behind all of it", async () => {
     h = await startApi({ concurrency: 2 });
     const releases: Array<() => void> = [];
-    h.fake.respondWith(({ messages }) => new Promise((r) => releases.push(() => r(`re: ${String(messages.at(-1)?.content)}`))));
+    let holding = true;
+    h.fake.respondWith(({ messages }) => {
+      const text = `re: ${String(messages.at(-1)?.content)}`;
+      return holding ? new Promise((r) => releases.push(() => r(text))) : text;
+    });
     const a = await h.newKey({ name: 'busy' });
     const b = await h.newKey({ name: 'quiet' });
     const burst = Array.from({ length: 6 }, (_, i) => h!.call('POST', '/api/v1/chat', { key: a.key, body: { characterId: 'aria', message: `a${i}` } }));
@@ -50,7 +54,7 @@ describe('model slots', () => {
     const lastUserLine = (i: number) => String((h!.fake.requests[i]!.body.messages as Array<{ content: unknown }>).at(-1)?.content);
     expect(lastUserLine(3)).toBe('b0');
     // The rest may answer at once.
-    h.fake.respondWith('ok');
+    holding = false;
     for (const release of releases.splice(0)) release();
     expect((await single).statusCode).toBe(200);
     expect((await Promise.all(burst)).map((r) => r.statusCode)).toEqual([200, 200, 200, 200, 200, 200]);

@@ -6,31 +6,57 @@ import { describeStores } from './backends.js';
 const LEASE = 120_000;
 
 describeStores('EventRepo', (ctx) => {
-  it('claims an event once; a lapsed claim can be taken over, a done one never', async () => {
+  const DEAD = 10_000;
+  const claim = (eventId: string, owner: string, now: number, payload?: string, platform = 'telegram') =>
+    ctx.store.events.claim({ platform, eventId, owner, now, deadAfterMs: DEAD, leaseMs: LEASE, payload: payload ?? null });
+
+  it("claims an event once; a live owner keeps it, a dead owner's claim is taken over, a done one never", async () => {
     const now = ctx.clock.now();
-    expect(await ctx.store.events.claim('telegram', 'e1', now, LEASE, '{"text":"hi"}')).toBe(true);
-    expect(await ctx.store.events.claim('telegram', 'e1', now + 1000, LEASE)).toBe(false);
-    expect(await ctx.store.events.claim('discord', 'e1', now, LEASE)).toBe(true);
-    expect(await ctx.store.events.claim('telegram', 'e1', now + LEASE + 1, LEASE)).toBe(true);
+    await ctx.store.instances.register('a', now);
+    await ctx.store.instances.register('b', now);
+    expect(await claim('e1', 'a', now, '{"text":"hi"}')).toBe(true);
+    expect(await claim('e1', 'b', now + 1000)).toBe(false); // a is alive: its long turn is never stolen
+    expect(await claim('e1', 'a', now, undefined, 'discord')).toBe(true);
+    await ctx.store.instances.beat('b', now + DEAD + 5);
+    expect(await claim('e1', 'b', now + DEAD + 5)).toBe(true); // a stopped heartbeating
     await ctx.store.events.complete('telegram', 'e1');
-    expect(await ctx.store.events.claim('telegram', 'e1', now + 10 * LEASE, LEASE)).toBe(false);
+    await ctx.store.instances.beat('a', now + 10 * LEASE);
+    expect(await claim('e1', 'a', now + 10 * LEASE)).toBe(false);
   });
 
-  it('lists abandoned claims with their payload, oldest first, and prunes old events', async () => {
+  it('lists the claims of dead owners with their payload, oldest first, and prunes only finished events', async () => {
     const now = ctx.clock.now();
-    await ctx.store.events.claim('telegram', 'late', now - LEASE - 10, LEASE, '{"n":2}');
-    await ctx.store.events.claim('telegram', 'early', now - LEASE - 20, LEASE, '{"n":1}');
-    await ctx.store.events.claim('telegram', 'live', now, LEASE, '{"n":3}');
-    await ctx.store.events.claim('telegram', 'no-payload', now - LEASE - 30, LEASE);
-    await ctx.store.events.claim('telegram', 'finished', now - LEASE - 40, LEASE, '{"n":0}');
+    await ctx.store.instances.register('live', now);
+    await ctx.store.instances.register('dead', now - 2 * DEAD);
+    await claim('late', 'dead', now - 10, '{"n":2}');
+    await claim('early', 'dead', now - 20, '{"n":1}');
+    await claim('mine', 'live', now - 30, '{"n":3}');
+    await claim('no-payload', 'dead', now - 30);
+    await claim('finished', 'dead', now - 40, '{"n":0}');
     await ctx.store.events.complete('telegram', 'finished');
-    expect(await ctx.store.events.abandoned(now, LEASE, 10)).toEqual([
-      { platform: 'telegram', eventId: 'early', payload: '{"n":1}' },
-      { platform: 'telegram', eventId: 'late', payload: '{"n":2}' },
+    const q = { now, deadAfterMs: DEAD, leaseMs: LEASE, limit: 10 };
+    expect(await ctx.store.events.abandoned(q)).toEqual([
+      { platform: 'telegram', eventId: 'early', payload: '{"n":1}', owner: 'dead' },
+      { platform: 'telegram', eventId: 'late', payload: '{"n":2}', owner: 'dead' },
     ]);
-    expect(await ctx.store.events.abandoned(now, LEASE, 1)).toHaveLength(1);
-    expect(await ctx.store.events.prune(now - LEASE)).toBe(4);
-    expect(await ctx.store.events.claim('telegram', 'live', now, LEASE)).toBe(false);
+    expect(await ctx.store.events.abandoned({ ...q, limit: 1 })).toHaveLength(1);
+    expect(await ctx.store.events.abandoned({ ...q, platform: 'api' })).toEqual([]);
+    expect(await ctx.store.events.backlog()).toBe(4);
+    expect(await ctx.store.events.prune(now)).toBe(1);
+    expect(await claim('mine', 'dead', now)).toBe(false);
+  });
+
+  it('claims an API turn and reserves its credits in one transaction', async () => {
+    const now = ctx.clock.now();
+    await ctx.store.instances.register('a', now);
+    const { apiKey } = await ctx.store.apiKeys.create({ name: 'k', credits: 2 });
+    const paid = (eventId: string, cost: number) =>
+      ctx.store.events.claimPaid({ platform: 'api', eventId, owner: 'a', now, deadAfterMs: DEAD, leaseMs: LEASE, payload: '{}' }, apiKey.id, cost);
+    expect(await paid('t1', 1)).toBe('claimed');
+    expect(await paid('t1', 1)).toBe('duplicate');
+    expect(await paid('t2', 2)).toBe('no-credits');
+    expect((await ctx.store.apiKeys.get(apiKey.id))?.creditsUsed).toBe(1); // the duplicate's reservation was rolled back
+    expect(await ctx.store.events.abandoned({ now, deadAfterMs: DEAD, leaseMs: LEASE, limit: 10, platform: 'api' })).toEqual([]);
   });
 });
 

@@ -25,9 +25,13 @@ describeStores('store races', (ctx) => {
 
   it('an event, a proactive lease and the last credits go to one claimant each', async () => {
     const now = ctx.clock.now();
-    const events = await together(20, () => ctx.store.events.claim('telegram', 'ev', now, 120_000));
+    const claim = (owner: string, at: number) => ctx.store.events.claim({ platform: 'telegram', eventId: 'ev', owner, now: at, deadAfterMs: 10_000, leaseMs: 120_000 });
+    await ctx.store.instances.register('first', now);
+    const events = await together(20, () => claim('first', now));
     expect(events.filter(Boolean)).toHaveLength(1);
-    const takeovers = await together(20, () => ctx.store.events.claim('telegram', 'ev', now + 120_001, 120_000));
+    // The owner stops heartbeating: of many live instances, one takes its claim over.
+    for (let i = 0; i < 20; i++) await ctx.store.instances.register(`live-${i}`, now + 10_001);
+    const takeovers = await together(20, (i) => claim(`live-${i}`, now + 10_001));
     expect(takeovers.filter(Boolean)).toHaveLength(1);
 
     const conv = await ctx.store.conversations.create({ platform: 'api', chatType: 'dm', ownerId: 'k', characterId: null });

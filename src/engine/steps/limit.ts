@@ -1,4 +1,4 @@
-import { PaymentRequiredError, RateLimitedError } from '../../core/errors.js';
+import { ConflictError, PaymentRequiredError, RateLimitedError } from '../../core/errors.js';
 import type { MessageContext, Payer, Step, TurnContext } from '../pipeline.js';
 import { resolvedChat } from '../pipeline.js';
 
@@ -48,7 +48,14 @@ async function chargePayer(ctx: TurnContext, payer: Payer, next: () => Promise<v
     if (!r.ok) throw new RateLimitedError(r.retryAfterMs);
   }
   const { apiKeyId } = payer;
-  if (apiKeyId && !(await store.apiKeys.reserve(apiKeyId, payer.cost))) throw new PaymentRequiredError();
+  const durable = ctx.durable;
+  if (durable && !durable.resumed) {
+    // The claim and the reservation in one transaction: a crash keeps both or neither.
+    const claim = { platform: 'api', eventId: durable.eventId, owner: config.instanceId, now: ctx.deps.clock.now(), deadAfterMs: config.deadAfterMs, leaseMs: config.eventLeaseMs, payload: durable.payload };
+    const r = apiKeyId ? await store.events.claimPaid(claim, apiKeyId, payer.cost) : (await store.events.claim(claim)) ? 'claimed' : 'duplicate';
+    if (r === 'no-credits') throw new PaymentRequiredError();
+    if (r === 'duplicate') throw new ConflictError('This turn is already being answered', 'DUPLICATE_TURN');
+  } else if (apiKeyId && !durable?.resumed && !(await store.apiKeys.reserve(apiKeyId, payer.cost))) throw new PaymentRequiredError();
   let charged = false;
   try {
     await next();

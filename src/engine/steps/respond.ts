@@ -42,6 +42,17 @@ export const respond: Step = async (ctx) => {
   const { conversation: conv, character } = resolved(ctx);
   const userMessage = ctx.userMessage;
   const modelName = character.model ?? model.defaultModel;
+  // A turn run again after a crash may have stored its reply already: deliver that, never ask
+  // the model a second time.
+  const replyEvent = ctx.user?.sourceEvent ? `${ctx.user.sourceEvent}:reply` : undefined;
+  const prior = replyEvent ? await store.messages.bySourceEvent(replyEvent) : undefined;
+  if (prior) {
+    const usage = { promptTokens: 0, completionTokens: 0, totalTokens: 0 };
+    ctx.out.push({ type: 'start', conversationId: conv.id, characterId: character.id, characterName: character.name });
+    ctx.out.push({ type: 'done', conversationId: conv.id, message: { id: prior.id, content: prior.content, sentAt: prior.createdAt }, usage });
+    ctx.result = { ok: true, message: prior, usage, model: modelName, userMessage };
+    return;
+  }
   const blocks = await contextBlocks(ctx, { character, conversation: conv, userName: ctx.userName, chatType: ctx.chatType, current: userMessage, turn: ctx });
   const built = await buildContext(
     store.messages,
@@ -91,6 +102,7 @@ export const respond: Step = async (ctx) => {
     tokenCount: countTokens(text),
     authorId: character.id,
     authorName: character.name,
+    sourceEvent: replyEvent ?? null,
   });
   await announce(ctx.deps, { conversation: conv, character, message });
   await recordUsage(ctx, modelName, usage, null);

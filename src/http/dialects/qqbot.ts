@@ -139,11 +139,11 @@ export function qqChatRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
    */
   async function start(caller: Caller, body: z.output<typeof ChatBody>) {
     const character = await presetOf(caller, body.preset);
-    const where = await conversations.forIdentity(caller, { userId: body.userId, groupId: body.groupId }, character.id);
+    const where = await conversations.forIdentity(caller, { userId: body.userId, groupId: body.groupId });
     const turn = await chat.start(caller, {
       characterRef: character.id,
       text: body.message,
-      ...(where.existing ? { conversation: where.existing } : { createConversation: where.create, chatType: where.chatType === 'group' ? 'group' : 'dm' }),
+      ...(where.existing ? { conversation: where.existing } : { newConversation: where.spec }),
       author: { id: body.userId, name: body.userId },
     });
     await conversations.switchCharacter(turn.conversation, character.id);

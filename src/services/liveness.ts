@@ -1,0 +1,62 @@
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../log.js';
+import type { Store } from '../store/index.js';
+
+export interface LivenessOptions {
+  instanceId: string;
+  /** How often this process says it is alive, and looks for work a dead one left. */
+  heartbeatMs: number;
+  /** Finish what dead instances claimed (platform messages, API turns); returns how many. */
+  recover: () => Promise<number>;
+}
+
+/**
+ * This process's heartbeat and the sweep that goes with it. Every `heartbeatMs` the instance
+ * row is refreshed and unfinished work owned by instances that stopped heartbeating is taken
+ * over — so a message a crashed process accepted is answered within seconds of the crash (or of
+ * the next start), and a live instance's long turn is never stolen. Sweeps never overlap.
+ */
+export class Liveness {
+  private timer: NodeJS.Timeout | undefined;
+  private sweeping: Promise<void> | undefined;
+
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+    private readonly opts: LivenessOptions,
+  ) {}
+
+  /** Register this instance; call before claiming anything. */
+  async register(): Promise<void> {
+    await this.store.instances.register(this.opts.instanceId, this.clock.now());
+  }
+
+  /** Start heartbeating and sweeping, with one sweep right away. */
+  start(): void {
+    void this.tick();
+    this.timer = setInterval(() => void this.tick(), this.opts.heartbeatMs);
+    this.timer.unref();
+  }
+
+  /** Stop, let a running sweep finish, and leave the instance table (a clean stop). */
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.sweeping;
+    await this.store.instances.remove(this.opts.instanceId).catch((err: unknown) => this.log.warn({ err }, 'could not remove this instance'));
+  }
+
+  private async tick(): Promise<void> {
+    await this.store.instances.beat(this.opts.instanceId, this.clock.now()).catch((err: unknown) => this.log.warn({ err }, 'heartbeat failed'));
+    if (this.sweeping) return;
+    this.sweeping = this.opts
+      .recover()
+      .then(
+        (n) => void (n && this.log.warn({ recovered: n }, 'answered what a stopped process had accepted but not finished')),
+        (err: unknown) => this.log.error({ err }, 'recovering unfinished work failed'),
+      )
+      .finally(() => (this.sweeping = undefined));
+    await this.sweeping;
+  }
+}
