@@ -23,7 +23,7 @@ export interface ApiHarness extends Harness {
  * The real app over the real engine (in-memory SQLite, shipped presets, the real openai SDK
  * against the fake OpenAI server), configured through `loadConfig` like production.
  */
-export async function startApi(opts: { env?: Record<string, string>; clock?: Clock; concurrency?: number } = {}): Promise<ApiHarness> {
+export async function startApi(opts: { env?: Record<string, string>; clock?: Clock; concurrency?: number; dbPath?: string } = {}): Promise<ApiHarness> {
   const config = loadConfig({
     DATABASE_URL: ':memory:',
     LOG_LEVEL: 'silent',
@@ -32,7 +32,7 @@ export async function startApi(opts: { env?: Record<string, string>; clock?: Clo
     MAX_BODY_BYTES: '65536',
     ...opts.env,
   });
-  const h = await startHarness({ maxRetries: 0, config: { apiKeyPerMin: config.limits.apiKeyPerMin }, ...(opts.clock ? { clock: opts.clock } : {}), ...(opts.concurrency ? { concurrency: opts.concurrency } : {}) });
+  const h = await startHarness({ maxRetries: 0, config: { apiKeyPerMin: config.limits.apiKeyPerMin }, ...(opts.clock ? { clock: opts.clock } : {}), ...(opts.concurrency ? { concurrency: opts.concurrency } : {}), ...(opts.dbPath ? { dbPath: opts.dbPath } : {}) });
   const services = servicesFor(h, config);
   const { chat } = services;
   const app = await buildApp({ config, log: h.log, services });

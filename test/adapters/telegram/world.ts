@@ -39,11 +39,16 @@ export const GROUP: UserMessageInput['chat'] = { id: -100123, type: 'supergroup'
 export const FORUM: UserMessageInput['chat'] = { id: -100777, type: 'supergroup', title: 'Forum', is_forum: true };
 
 export async function startWorld(
-  opts: { fake?: FakeTelegramOptions; tuning?: Partial<TelegramTuning>; chunkDelayMs?: number; concurrency?: number } = {},
+  opts: { fake?: FakeTelegramOptions; tuning?: Partial<TelegramTuning>; chunkDelayMs?: number; concurrency?: number; dbPath?: string } = {},
 ): Promise<World> {
   const fake = await startFakeTelegram({ limits: SCALED_LIMITS, ...opts.fake });
   // The proactive command is registered as the runtime registers it, so the menu is the real one.
-  const h = await startHarness({ maxRetries: 0, engine: { commands: [proactiveCommand(undefined)] }, ...(opts.concurrency ? { concurrency: opts.concurrency } : {}) });
+  const h = await startHarness({
+    maxRetries: 0,
+    engine: { commands: [proactiveCommand(undefined)] },
+    ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
+    ...(opts.dbPath ? { dbPath: opts.dbPath } : {}),
+  });
   if (opts.chunkDelayMs) h.fake.setChunkDelay(opts.chunkDelayMs);
   const adapter = createTelegramAdapter(
     { token: fake.token, apiRoot: fake.apiRoot },

@@ -1,0 +1,96 @@
+/** An accepted API turn, or a reply already stored, survives the process that held it dying. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/core/clock.js';
+import { inbound, testEngineConfig } from '../helpers/harness.js';
+import { startApi, type ApiHarness } from './helpers.js';
+
+const open: ApiHarness[] = [];
+let dir: string | undefined;
+afterEach(async () => {
+  while (open.length) await open.pop()!.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  dir = undefined;
+});
+
+async function twoProcesses() {
+  dir = mkdtempSync(join(tmpdir(), 'cb-api-recover-'));
+  const clock = new ManualClock();
+  const dbPath = join(dir, 'db.sqlite');
+  const a = await startApi({ clock, dbPath });
+  open.push(a);
+  return { clock, dbPath, a, later: async () => {
+    const b = await startApi({ clock, dbPath });
+    open.unshift(b);
+    return b;
+  } };
+}
+
+describe('API turns across a crash', () => {
+  it('answers an accepted async turn once on the updates feed, charging its credit once', async () => {
+    const { clock, a, later } = await twoProcesses();
+    const k = await a.newKey({ credits: 5 });
+    a.fake.slowFirstToken(60_000); // the process dies while the model is still thinking
+    const accepted = await a.call('POST', '/api/v1/chat', { key: k.key, body: { characterId: 'aria', message: 'still there?', mode: 'async' } });
+    expect(accepted.statusCode).toBe(202);
+    const { sessionId } = accepted.json<{ sessionId: string }>();
+    await expect.poll(() => a.fake.requests.length).toBe(1);
+
+    const b = await later();
+    expect(await b.chat.recover()).toBe(0); // A still heartbeats (as far as B can tell): its turn is its own
+    clock.advance(testEngineConfig().deadAfterMs + 1);
+    expect(await b.chat.recover()).toBe(1);
+    await b.chat.drain();
+    const feed = (await b.call('GET', `/api/v1/updates?sessionId=${sessionId}`, { key: k.key })).json<{ updates: Array<{ kind: string; message?: { content: string } }> }>();
+    expect(feed.updates).toEqual([expect.objectContaining({ kind: 'reply', message: expect.objectContaining({ content: 'Echo: still there?' }) })]);
+    expect((await b.store.apiKeys.get(k.id))?.creditsUsed).toBe(1);
+    expect(await b.chat.recover()).toBe(0);
+    const history = await b.store.messages.newest(sessionId, { limit: 10 });
+    expect(history.map((m) => m.role)).toEqual(['assistant', 'user']); // the user's line stored once
+    await a.fake.close(); // the dead process's model call ends, so its harness can close quickly
+  });
+
+  it('releases the credit of an accepted turn whose character is gone', async () => {
+    const { clock, a, later } = await twoProcesses();
+    const k = await a.newKey({ credits: 5 });
+    const made = await a.call('POST', '/api/v1/characters', { key: k.key, body: { name: 'Brief', personality: 'Here and gone again.', speakingStyle: 'Quick and to the point.' } });
+    const characterId = made.json<{ id: string }>().id;
+    a.fake.slowFirstToken(60_000);
+    expect((await a.call('POST', '/api/v1/chat', { key: k.key, body: { characterId, message: 'hi', mode: 'async' } })).statusCode).toBe(202);
+    await expect.poll(() => a.fake.requests.length).toBe(1);
+    await a.store.characters.delete(characterId);
+    const b = await later();
+    clock.advance(testEngineConfig().deadAfterMs + 1);
+    expect(await b.chat.recover()).toBe(0);
+    expect((await b.store.apiKeys.get(k.id))?.creditsUsed).toBe(0);
+    await a.fake.close();
+  });
+});
+
+describe('a reply stored just before a crash', () => {
+  it('is delivered by the next process without asking the model again', async () => {
+    const { clock, a, later } = await twoProcesses();
+    const msg = inbound({ text: 'remember me' });
+    await a.engine.handle(msg).collect();
+    expect(a.fake.requests).toHaveLength(1);
+    // The process died after storing the reply, before marking the event done.
+    await a.store.db
+      .updateTable('processed_events')
+      .set({ state: 'processing', payload: JSON.stringify(msg), owner: 'a-process-that-died' })
+      .where('event_id', '=', msg.eventId)
+      .execute();
+    const b = await later();
+    clock.advance(1);
+    const delivered: string[] = [];
+    expect(
+      await b.engine.recover(async (_m, events) => {
+        for (const e of events) if (e.type === 'done') delivered.push(e.message.content);
+      }),
+    ).toBe(1);
+    expect(delivered).toEqual(['Echo: remember me']);
+    expect(b.fake.requests).toHaveLength(0);
+    expect(a.fake.requests).toHaveLength(1);
+  });
+});
