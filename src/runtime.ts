@@ -73,7 +73,10 @@ export async function startRuntime(config: Config, overrides: RuntimeOverrides =
   // attached before the adapters exist, so their command menus include `/proactive`.
   const webhooks = new WebhookSender(store, clock, log.child({ component: 'webhooks' }), { ssrfAllowHosts: config.http.ssrfAllowHosts });
   const delivery = new DeliveryRouter(overrides.apiTarget ?? new ApiProactiveTarget(store, webhooks));
-  const scheduler = ProactiveScheduler.attach({ engine, store, clock, log, target: delivery }, { defaults: config.proactive, owner: instanceId });
+  const scheduler = ProactiveScheduler.attach(
+    { engine, store, clock, log, target: delivery },
+    { defaults: config.proactive, owner: instanceId, deadAfterMs: config.runtime.instanceDeadAfterMs },
+  );
   const adapters = overrides.adapters?.({ config, engine, log, store }) ?? [];
   delivery.addAdapters(adapters);
   const services = createServices({

@@ -23,6 +23,8 @@ export interface ProactiveOptions {
   leaseMs?: number;
   /** Most conversations handled per tick. */
   batch?: number;
+  /** An instance not heard from for this long is dead (its `sending` rows are resolved). */
+  deadAfterMs?: number;
   /** Conversations generated at once (model calls are also capped by the engine). */
   parallel?: number;
   maxDeliveryAttempts?: number;
@@ -96,6 +98,7 @@ export class ProactiveScheduler {
   async tick(): Promise<TickReport> {
     const report: TickReport = { due: 0, sent: 0, nothing: 0, failed: 0, skipped: {}, delivered: 0, recovered: 0 };
     report.recovered = await this.recoverStale();
+    await this.recoverSending();
     for (const row of await this.store.proactive.outboxDue(['pending'], this.now, this.opts.batch ?? 1000)) {
       if (await this.deliverRow(row)) report.delivered++;
     }
@@ -226,6 +229,9 @@ export class ProactiveScheduler {
   /** Deliver one stored message; on failure retry with backoff, then give up and record it. */
   private async deliverRow(row: OutboxRow): Promise<boolean> {
     const { proactive } = this.store;
+    // Claimed first: another instance never sends it too, and a crash after sending leaves it
+    // `sending` rather than pending, so it is never sent a second time (see recoverSending).
+    if (!(await proactive.claimOutbox(row.id, this.owner, this.now))) return false;
     const conv = await this.store.conversations.get(row.conversationId);
     const message = row.messageId ? await this.store.messages.get(row.messageId) : undefined;
     if (!conv || !message) {
@@ -243,6 +249,23 @@ export class ProactiveScheduler {
       await proactive.updateOutbox(row.id, { state: give ? 'failed' : 'pending', attempts, error, nextAttemptAt: this.now + (this.opts.retryBaseMs ?? 60_000) * 2 ** (attempts - 1) }, this.now);
       this.log.warn({ conversationId: conv.id, attempts, error }, give ? 'proactive delivery failed for good' : 'proactive delivery failed; will retry');
       return false;
+    }
+  }
+
+  /**
+   * Deliveries a dead instance was sending: to an API session (feed entry and webhook, both
+   * written once however often they are tried) it is sent again; to a platform it may already
+   * have arrived, and a message is better missing than doubled, so it is recorded as uncertain.
+   */
+  private async recoverSending(): Promise<void> {
+    const { proactive } = this.store;
+    for (const row of await proactive.sendingOfDead(this.now, this.opts.deadAfterMs ?? 10_000, 100)) {
+      const conv = await this.store.conversations.get(row.conversationId);
+      if (conv?.platform === 'api') await proactive.updateOutbox(row.id, { state: 'pending', nextAttemptAt: this.now }, this.now);
+      else {
+        await proactive.updateOutbox(row.id, { state: 'uncertain', error: 'the sending process stopped; it may or may not have arrived' }, this.now);
+        this.log.warn({ conversationId: row.conversationId }, 'a proactive message was being sent when its process stopped; not sending it twice');
+      }
     }
   }
 

@@ -132,7 +132,7 @@ export class ProactiveRepo {
   async addOutbox(conversationId: string, state: string, now: number, forced: boolean, messageId: string | null = null): Promise<number> {
     const r = await this.db
       .insertInto('proactive_outbox')
-      .values({ conversation_id: conversationId, message_id: messageId, state, attempts: 0, next_attempt_at: now, error: null, forced: forced ? 1 : 0, created_at: now, updated_at: now })
+      .values({ conversation_id: conversationId, message_id: messageId, state, attempts: 0, next_attempt_at: now, error: null, forced: forced ? 1 : 0, created_at: now, updated_at: now, owner: null })
       .returning('id')
       .executeTakeFirstOrThrow();
     return r.id;
@@ -173,6 +173,32 @@ export class ProactiveRepo {
       forced: r.forced === 1,
       createdAt: r.created_at,
     }));
+  }
+
+  /**
+   * Take a pending delivery for `owner` (compare-and-set to `sending`); false when another
+   * instance took it, or it is no longer pending.
+   */
+  async claimOutbox(id: number, owner: string, now: number): Promise<boolean> {
+    const r = await this.db
+      .updateTable('proactive_outbox')
+      .set({ state: 'sending', owner, updated_at: now })
+      .where('id', '=', id)
+      .where('state', '=', 'pending')
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  /** Deliveries being sent by instances that stopped heartbeating: it is unknown whether they went out. */
+  async sendingOfDead(now: number, deadAfterMs: number, limit: number): Promise<Array<{ id: number; conversationId: string }>> {
+    const rows = await this.db
+      .selectFrom('proactive_outbox')
+      .select(['id', 'conversation_id'])
+      .where('state', '=', 'sending')
+      .where((eb) => eb.or([eb('owner', 'is', null), eb('owner', 'not in', eb.selectFrom('instances').select('instances.id').where('instances.seen_at', '>=', now - deadAfterMs))]))
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({ id: r.id, conversationId: r.conversation_id }));
   }
 
   async outboxFor(conversationId: string): Promise<Array<{ id: number; state: string; messageId: string | null; attempts: number; error: string | null }>> {

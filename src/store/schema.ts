@@ -171,6 +171,8 @@ export interface ProactiveOutboxRow {
   forced: number;
   created_at: number;
   updated_at: number;
+  /** The instance sending it while `state` is `sending`. */
+  owner: string | null;
 }
 
 /**

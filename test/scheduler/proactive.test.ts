@@ -189,4 +189,26 @@ describe('exactly once across processes and crashes', () => {
     expect(await h.store.messages.newest(conv.id, { limit: 10, kinds: ['proactive'] })).toHaveLength(1);
     expect(h.fake.requests.filter((r) => JSON.stringify(r.body).includes('[proactive]'))).toHaveLength(1);
   });
+
+  it('never sends twice what a process that died was sending: uncertain on a platform, sent again (idempotently) to an API session', async () => {
+    const { h, clock, target, scheduler } = await start();
+    await say(h.engine, inbound({ text: 'hi' }));
+    clock.advance(60 * MIN);
+    expect((await scheduler.tick()).sent).toBe(1);
+    const conv = (await h.store.conversations.getByScope('telegram:1'))!;
+    const row = (await h.store.proactive.outboxFor(conv.id))[0]!;
+    // The process sent it, then died before marking it delivered.
+    await h.store.db.updateTable('proactive_outbox').set({ state: 'sending', owner: 'died-mid-send' }).where('id', '=', row.id).execute();
+    clock.advance(MIN);
+    await scheduler.tick();
+    expect(target.delivered).toHaveLength(1);
+    expect((await h.store.proactive.outboxFor(conv.id))[0]!.state).toBe('uncertain');
+
+    const api = await h.store.conversations.create({ platform: 'api', chatType: 'dm', ownerId: 'admin', characterId: 'preset_aria' });
+    const msg = await h.store.messages.append({ conversationId: api.id, role: 'assistant', kind: 'proactive', content: 'Thinking of you', tokenCount: 4 });
+    const apiRow = await h.store.proactive.addOutbox(api.id, 'pending', clock.now(), false, msg.id);
+    await h.store.db.updateTable('proactive_outbox').set({ state: 'sending', owner: 'died-mid-send' }).where('id', '=', apiRow).execute();
+    await scheduler.tick();
+    expect(target.delivered.map((d) => d.text)).toEqual([expect.any(String), 'Thinking of you']);
+  });
 });
