@@ -7,3 +7,6 @@ import { randomBytes } from 'node:crypto';
 export function newId(prefix: string): string {
   return `${prefix}_${randomBytes(12).toString('base64url')}`;
 }
+
+/** Owner id of what the admin key creates (characters, API sessions); it has no api_keys row. */
+export const ADMIN_OWNER = 'admin';

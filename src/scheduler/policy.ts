@@ -1,4 +1,5 @@
 import type { Character, Conversation } from '../core/types.js';
+import { ADMIN_OWNER } from '../core/ids.js';
 import type { ProactivePolicyOverrides, ProactiveRecord } from '../store/proactive.js';
 
 /** The effective policy of one conversation, after overrides, character and config defaults. */
@@ -22,14 +23,28 @@ const MIN = 60_000;
 export function effectivePolicy(conv: Conversation, character: Character, rec: ProactiveRecord, defaults: ProactiveDefaults): ProactivePolicy {
   const byDefault = conv.chatType === 'dm' || conv.platform === 'api';
   const p: Partial<ProactivePolicyOverrides> = rec.policy;
+  const tenant = isTenantSession(conv);
+  const gap = p.minGapMinutes ?? defaults.minGapMinutes;
+  const cap = p.dailyCap ?? defaults.dailyCap;
   return {
     enabled: character.canInitiateConversation && (rec.enabled ?? byDefault),
     minIdleMinutes: p.minIdleMinutes ?? defaults.minIdleMinutes,
-    minGapMinutes: p.minGapMinutes ?? defaults.minGapMinutes,
-    dailyCap: p.dailyCap ?? defaults.dailyCap,
+    minGapMinutes: tenant ? Math.max(gap, TENANT_FLOORS.minGapMinutes) : gap,
+    dailyCap: tenant ? Math.min(cap, TENANT_FLOORS.maxDailyCap) : cap,
     maxUnanswered: p.maxUnanswered ?? defaults.maxUnanswered,
     quietHours: p.quietHours ?? null,
   };
+}
+
+/**
+ * What a tenant's API session may ask of proactive messages (each costs the key a model call):
+ * at most one an hour, 24 a day. The admin's sessions and platform chats are the operator's.
+ */
+export const TENANT_FLOORS = { minGapMinutes: 60, maxDailyCap: 24 } as const;
+
+/** An API session owned by a tenant key (not the admin). */
+export function isTenantSession(conv: Pick<Conversation, 'platform' | 'ownerId'>): boolean {
+  return conv.platform === 'api' && conv.ownerId !== null && conv.ownerId !== ADMIN_OWNER;
 }
 
 /** Earliest time idle and gap both allow, given the last activity and the last proactive message. */

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
 import type { Character, Conversation, StoredMessage } from '../core/types.js';
-import type { Engine, StoredMessageEvent } from '../engine/index.js';
+import type { Engine, Payer, StoredMessageEvent } from '../engine/index.js';
+import type { CharbridgeError } from '../core/errors.js';
+import { ADMIN_OWNER } from '../core/ids.js';
 import type { Logger } from '../log.js';
 import type { OutboxRow, ProactivePolicyOverrides, Store } from '../store/index.js';
 import { proactiveCommand } from './command.js';
@@ -41,7 +43,21 @@ export interface TickReport {
   recovered: number;
 }
 
-export type SendResult = { sent: true; message: StoredMessage } | { sent: false; reason: string };
+/** Why nothing was sent; `error` when the key that pays for it refused (no credits, over its limit). */
+export type SendResult = { sent: true; message: StoredMessage } | { sent: false; reason: string; error?: CharbridgeError };
+
+/**
+ * Who pays for a proactive turn: an API session's owning key, like any turn of that key (a
+ * credit, and a request of its per-minute budget); the admin's sessions and platform
+ * conversations are the operator's own.
+ */
+function payerOf(conv: Conversation): Payer | undefined {
+  if (conv.platform !== 'api' || !conv.ownerId || conv.ownerId === ADMIN_OWNER) return undefined;
+  return { keyId: conv.ownerId, apiKeyId: conv.ownerId, cost: PROACTIVE_COST, countsAsRequest: true };
+}
+
+/** Credits a proactive message costs an API key: the price of a text turn. */
+export const PROACTIVE_COST = 1;
 
 /** A change to a conversation's own proactive settings; null clears a field back to its default. */
 export type PolicyPatch = { enabled?: boolean | null | undefined } & {
@@ -122,7 +138,7 @@ export class ProactiveScheduler {
   /** Send one proactive message now, bypassing idle, gap, cap and quiet hours (the `test` command). */
   async sendNow(conversationId: string): Promise<SendResult> {
     const r = await this.attempt(conversationId, true);
-    return r.sent ? { sent: true, message: r.message } : { sent: false, reason: r.reason };
+    return r.sent ? { sent: true, message: r.message } : { sent: false, reason: r.reason, ...(r.error ? { error: r.error } : {}) };
   }
 
   /** Each stored message re-times its conversation; a user message resets "unanswered". */
@@ -175,7 +191,10 @@ export class ProactiveScheduler {
     return { conv, rec, character, policy: effectivePolicy(conv, character, rec, this.opts.defaults) };
   }
 
-  private async attempt(conversationId: string, forced: boolean): Promise<({ sent: true; message: StoredMessage; delivered: boolean }) | { sent: false; reason: string }> {
+  private async attempt(
+    conversationId: string,
+    forced: boolean,
+  ): Promise<{ sent: true; message: StoredMessage; delivered: boolean } | { sent: false; reason: string; error?: CharbridgeError }> {
     const { proactive } = this.store;
     if (!(await proactive.claim(conversationId, this.owner, this.now, this.leaseMs))) return { sent: false, reason: 'claimed-elsewhere' };
     try {
@@ -204,9 +223,16 @@ export class ProactiveScheduler {
         replyKind: 'proactive',
         instruction: PROACTIVE_INSTRUCTION,
         accept: (text) => !text.includes(NOTHING_TO_SAY),
+        payer: payerOf(conv),
       });
       const r = await result;
       const now = this.now;
+      if (!r.ok && (r.error.status === 402 || r.error.status === 429)) {
+        // The key that owns the session cannot pay for it now: skipped, looked at again later.
+        await proactive.updateOutbox(outboxId, { state: 'skipped', error: r.error.message.slice(0, 500) }, now);
+        await proactive.schedule(conv.id, now + Math.max(60 * 60_000, policy.minGapMinutes * 60_000));
+        return { sent: false, reason: r.error.status === 402 ? 'no-credits' : 'rate-limited', error: r.error };
+      }
       if (!r.ok) {
         await proactive.updateOutbox(outboxId, { state: 'error', error: r.error.message.slice(0, 500) }, now);
         await proactive.schedule(conv.id, now + Math.max(15 * 60_000, policy.minGapMinutes * 60_000 / 4));

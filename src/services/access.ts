@@ -1,11 +1,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { ADMIN_OWNER } from '../core/ids.js';
 import type { Character, Conversation } from '../core/types.js';
 import { ForbiddenError, NotFoundError, RateLimitedError, UnauthorizedError } from '../core/errors.js';
 import type { RateLimits } from '../engine/index.js';
 import type { ApiKey, Store } from '../store/index.js';
 
 /** Owner id of characters and conversations the admin key creates (it has no api_keys row). */
-export const ADMIN_ID = 'admin';
+export const ADMIN_ID = ADMIN_OWNER;
 
 /**
  * Who is calling the HTTP API: an API key (a tenant) or the admin. Every HTTP dialect

@@ -192,3 +192,40 @@ describe('proactive messages for API conversations', () => {
     expect((await rt.scheduler.tick()).sent).toBe(0);
   });
 });
+
+describe('proactive messages cost the key that owns the session', () => {
+  it('charges a credit per proactive message, answers 402 for a key with none left, and skips a scheduled one', async () => {
+    const clock = new ManualClock();
+    const rt = await boot(clock);
+    const created = await api(rt, 'POST', '/api/v1/api-keys', ADMIN, { name: 'thrifty', credits: 2 });
+    const key = created.body.key as string;
+    const keyId = created.body.id as string;
+    const chat = await api(rt, 'POST', '/api/v1/chat', key, { characterId: 'aria', message: 'off on a trip tomorrow' });
+    const sessionId = chat.body.sessionId as string;
+    expect((await api(rt, 'POST', `/api/v1/conversations/${sessionId}/proactive/test`, key)).status).toBe(200);
+    expect((await rt.store.apiKeys.get(keyId))?.creditsUsed).toBe(2);
+    const refused = await api(rt, 'POST', `/api/v1/conversations/${sessionId}/proactive/test`, key);
+    expect(refused.status).toBe(402);
+    expect(refused.body.error.code).toBe('INSUFFICIENT_CREDITS');
+    const modelCalls = fake.requests.length;
+    clock.advance(24 * 60 * MIN);
+    const report = await rt.scheduler.tick();
+    expect(report).toMatchObject({ sent: 0, skipped: { 'no-credits': 1 } });
+    expect(fake.requests.length).toBe(modelCalls); // no model call without credits
+    expect((await rt.store.apiKeys.get(keyId))?.creditsUsed).toBe(2);
+  });
+
+  it('keeps a tenant within the floors (one an hour, 24 a day); the admin is not held to them', async () => {
+    const clock = new ManualClock();
+    const rt = await boot(clock);
+    const { key, sessionId } = await tenantWithSession(rt);
+    const tooOften = await api(rt, 'PATCH', `/api/v1/conversations/${sessionId}/proactive`, key, { minGapMinutes: 5 });
+    expect(tooOften.status).toBe(400);
+    expect(tooOften.body.error.message).toMatch(/minGapMinutes must be at least 60/);
+    expect((await api(rt, 'PATCH', `/api/v1/conversations/${sessionId}/proactive`, key, { dailyCap: 100 })).body.error.details.field).toBe('dailyCap');
+    const byAdmin = await api(rt, 'PATCH', `/api/v1/conversations/${sessionId}/proactive`, ADMIN, { minGapMinutes: 5, dailyCap: 100 });
+    expect(byAdmin.status).toBe(200);
+    // The admin may write what it likes on a tenant's session; the tenant's session still sends within the floors.
+    expect(byAdmin.body).toMatchObject({ minGapMinutes: 60, dailyCap: 24, overrides: { minGapMinutes: 5, dailyCap: 100 } });
+  });
+});

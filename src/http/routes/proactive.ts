@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { CharbridgeError, ConflictError } from '../../core/errors.js';
-import { isTimeZone } from '../../scheduler/index.js';
+import { CharbridgeError, ConflictError, ValidationError } from '../../core/errors.js';
+import { isTimeZone, TENANT_FLOORS } from '../../scheduler/index.js';
 import { callerOf } from '../auth.js';
 import { errorResponses, ErrorSchema, IdParams, MessageSchema, security } from '../schemas.js';
 import type { HttpContext } from '../context.js';
@@ -44,6 +44,16 @@ const PolicyResponse = z
     unanswered: z.number().int(),
   })
   .describe('ProactivePolicy');
+
+/** A tenant's session may not ask for more than TENANT_FLOORS allow (each message costs a model call). */
+function checkTenantFloors(body: { minGapMinutes?: number | null | undefined; dailyCap?: number | null | undefined }): void {
+  if (typeof body.minGapMinutes === 'number' && body.minGapMinutes < TENANT_FLOORS.minGapMinutes) {
+    throw new ValidationError(`minGapMinutes must be at least ${TENANT_FLOORS.minGapMinutes} for an API key`, { field: 'minGapMinutes' });
+  }
+  if (typeof body.dailyCap === 'number' && body.dailyCap > TENANT_FLOORS.maxDailyCap) {
+    throw new ValidationError(`dailyCap must be at most ${TENANT_FLOORS.maxDailyCap} for an API key`, { field: 'dailyCap' });
+  }
+}
 
 /**
  * Per-conversation proactive policy (`GET`/`PATCH …/proactive`) and a test send that bypasses
@@ -91,7 +101,9 @@ export function proactiveRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
         },
       },
       async (req) => {
-        const conv = await conversations.get(callerOf(req), req.params.id);
+        const caller = callerOf(req);
+        const conv = await conversations.get(caller, req.params.id);
+        if (!caller.isAdmin) checkTenantFloors(req.body);
         await scheduler().updatePolicy(conv.id, req.body);
         return view(conv.id);
       },
@@ -111,6 +123,7 @@ export function proactiveRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
       async (req) => {
         const conv = await conversations.get(callerOf(req), req.params.id);
         const r = await scheduler().sendNow(conv.id);
+        if (!r.sent && r.error) throw r.error; // the key cannot pay for it: 402, or 429
         if (!r.sent) throw new ConflictError(`Nothing was sent: ${r.reason}`, 'PROACTIVE_NOT_SENT');
         return { sessionId: conv.id, sent: true as const, message: { id: r.message.id, content: r.message.content, sentAt: r.message.createdAt } };
       },
