@@ -69,6 +69,7 @@ export const ENV_VARS: Record<string, [Section, string]> = {
   MODEL_CONCURRENCY: ['model', 'concurrency'],
   MODEL_MAX_TOKENS: ['model', 'maxTokens'],
   CONTEXT_TOKENS: ['model', 'contextTokens'],
+  MODEL_ALLOWLIST: ['model', 'allowlist'],
   ADMIN_USER_IDS: ['engine', 'adminUserIds'],
   DEFAULT_CHARACTER: ['engine', 'defaultCharacter'],
   RATE_LIMIT_USER_PER_MIN: ['limits', 'userPerMin'],

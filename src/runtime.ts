@@ -89,6 +89,7 @@ export async function startRuntime(config: Config, overrides: RuntimeOverrides =
     adminApiKey: config.http.adminApiKey,
     ssrfAllowHosts: config.http.ssrfAllowHosts,
     defaultCharacter: config.engine.defaultCharacter,
+    models: config.model,
     platformStatus: platformStatus(config, store, adapters),
     consoleSessionMs: config.http.consoleSessionHours * 3_600_000,
   });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { int, optionalString, optionalUrl } from '../core/config-values.js';
+import { int, list, optionalString, optionalUrl } from '../core/config-values.js';
 
 /** The model server: any OpenAI-compatible endpoint, or the built-in offline model when neither key nor URL is set. */
 export const modelConfigSchema = z
@@ -14,6 +14,11 @@ export const modelConfigSchema = z
   maxTokens: int(16, 100_000).default(1024),
   /** Token budget for system prompt + history + new message. */
   contextTokens: int(256, 2_000_000).default(8000),
+  /**
+   * Models a tenant key may name on its characters; `*` allows any. Empty (the default) means
+   * the configured model plus the presets' own. The admin may name any.
+   */
+  allowlist: list.default([]),
   })
   // Neither a key nor a base URL: the built-in offline model answers.
   .transform((c) => ({ ...c, offline: !c.apiKey && !c.baseURL }));

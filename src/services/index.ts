@@ -47,6 +47,8 @@ export interface ServiceParts {
   adminApiKey: string | undefined;
   ssrfAllowHosts: readonly string[];
   defaultCharacter: string;
+  /** The configured model and MODEL_ALLOWLIST: what tenants may name on their characters. */
+  models: { model: string; allowlist: readonly string[] };
   /** The adapters' states, for the operator's platforms page. */
   platformStatus: PlatformStatusSource;
   consoleSessionMs: number;
@@ -59,7 +61,7 @@ export function createServices(p: ServiceParts): Services {
     access,
     chat: new ChatService({ store: p.store, engine: p.engine, log: p.log, clock: p.clock, ssrfAllowHosts: p.ssrfAllowHosts }),
     conversations: new ConversationService(p.store, p.engine),
-    characters: new CharacterService(p.store, p.defaultCharacter),
+    characters: new CharacterService(p.store, p.defaultCharacter, p.models),
     updates: new UpdateFeed(p.store),
     apiKeys: new ApiKeyService(p.store, p.ssrfAllowHosts),
     usage: new UsageService(p.store, p.clock),

@@ -124,4 +124,17 @@ describe('characters', () => {
     expect(notJson.statusCode).toBe(400);
     expect(errorOf(notJson).code).toBe('VALIDATION_ERROR');
   });
+
+  it('lets a tenant name only allowed models (MODEL_ALLOWLIST, by default the configured one); the admin any', async () => {
+    const k = await h.newKey();
+    const refused = await h.call('POST', '/api/v1/characters', { key: k.key, body: validCharacter({ model: 'o1-pro' }) });
+    expect(refused.statusCode).toBe(400);
+    expect(errorOf(refused)).toMatchObject({ code: 'VALIDATION_ERROR', details: { field: 'model' } });
+    expect(errorOf(refused).message).toMatch(/^model must be one of gpt-4o-mini/);
+    const ok = await h.call('POST', '/api/v1/characters', { key: k.key, body: validCharacter({ name: 'Frugal', model: 'gpt-4o-mini' }) });
+    expect(ok.statusCode).toBe(201);
+    const id = ok.json<{ id: string }>().id;
+    expect((await h.call('PATCH', `/api/v1/characters/${id}`, { key: k.key, body: { model: 'o1-pro' } })).statusCode).toBe(400);
+    expect((await h.call('POST', '/api/v1/characters', { body: validCharacter({ name: 'Lavish', model: 'o1-pro' }) })).statusCode).toBe(201);
+  });
 });

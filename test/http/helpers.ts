@@ -75,6 +75,7 @@ export function servicesFor(h: Harness, config: Config): Services {
     adminApiKey: config.http.adminApiKey,
     ssrfAllowHosts: config.http.ssrfAllowHosts,
     defaultCharacter: config.engine.defaultCharacter,
+    models: config.model,
     platformStatus: platformStatus(config, h.store),
     consoleSessionMs: config.http.consoleSessionHours * 3_600_000,
   });

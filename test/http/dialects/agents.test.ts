@@ -7,7 +7,8 @@ import { fakeUsage, readSse, startLive, type Json, type LiveApi } from './helper
 const RATE_LIMIT = 10;
 let h: LiveApi;
 beforeAll(async () => {
-  h = await startLive({ RATE_LIMIT_API_KEY_PER_MIN: String(RATE_LIMIT) });
+  // gpt-4 is allowed beside the configured model, so a tenant's agent may name it.
+  h = await startLive({ RATE_LIMIT_API_KEY_PER_MIN: String(RATE_LIMIT), MODEL_ALLOWLIST: 'fake-model,gpt-4' });
 });
 afterAll(() => h.close());
 
