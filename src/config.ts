@@ -70,6 +70,7 @@ export const ENV_VARS: Record<string, [Section, string]> = {
   MODEL_MAX_TOKENS: ['model', 'maxTokens'],
   CONTEXT_TOKENS: ['model', 'contextTokens'],
   MODEL_ALLOWLIST: ['model', 'allowlist'],
+  OPENAI_FALLBACK_MODELS: ['model', 'fallbacks'],
   ADMIN_USER_IDS: ['engine', 'adminUserIds'],
   DEFAULT_CHARACTER: ['engine', 'defaultCharacter'],
   RATE_LIMIT_USER_PER_MIN: ['limits', 'userPerMin'],

@@ -16,6 +16,8 @@ export interface EngineConfig {
   apiKeyPerMin: number;
   contextTokens: number;
   maxTokens: number;
+  /** Models tried in order when the character's (or the configured) model fails. */
+  fallbackModels: readonly string[];
   /** How long a claim made before instances were tracked blocks redelivery. */
   eventLeaseMs: number;
   /** This process, as the owner of what it claims (its heartbeat keeps its claims its own). */

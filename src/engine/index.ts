@@ -37,6 +37,7 @@ export function engineConfigFrom(cfg: Config, instanceId: string): EngineConfig 
     apiKeyPerMin: cfg.limits.apiKeyPerMin,
     contextTokens: cfg.model.contextTokens,
     maxTokens: cfg.model.maxTokens,
+    fallbackModels: cfg.model.fallbacks,
     eventLeaseMs: 120_000,
     instanceId,
     deadAfterMs: cfg.runtime.instanceDeadAfterMs,

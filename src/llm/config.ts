@@ -19,6 +19,8 @@ export const modelConfigSchema = z
    * the configured model plus the presets' own. The admin may name any.
    */
   allowlist: list.default([]),
+  /** Models tried in order when the first fails (after the SDK's retries), before the user sees a failure. */
+  fallbacks: list.default([]),
   })
   // Neither a key nor a base URL: the built-in offline model answers.
   .transform((c) => ({ ...c, offline: !c.apiKey && !c.baseURL }));

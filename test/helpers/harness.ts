@@ -22,6 +22,7 @@ export const testEngineConfig = (over: Partial<EngineConfig> = {}): EngineConfig
   apiKeyPerMin: 1000,
   contextTokens: 8000,
   maxTokens: 512,
+  fallbackModels: [],
   eventLeaseMs: 120_000,
   instanceId: `test-${randomUUID()}`,
   deadAfterMs: 10_000,

@@ -2,6 +2,7 @@ import type { TokenUsage } from '../../core/types.js';
 import { CharbridgeError, ModelError } from '../../core/errors.js';
 import { countTokens } from '../../llm/index.js';
 import { buildContext } from '../context.js';
+import { streamWithFallback, type ModelAnswer } from '../model-call.js';
 import type { ContextBlock, ProviderInput } from '../context-blocks.js';
 import { announce } from '../events.js';
 import type { MessageContext, Step, TurnContext } from '../pipeline.js';
@@ -62,36 +63,39 @@ export const respond: Step = async (ctx) => {
 
   ctx.out.push({ type: 'start', conversationId: conv.id, characterId: character.id, characterName: character.name });
   const release = await ctx.deps.modelSlots.acquire(slotOwner(ctx));
-  let text = '';
-  let usage: TokenUsage = { promptTokens: built.promptTokens, completionTokens: 0, totalTokens: built.promptTokens };
+  const noTokens = { promptTokens: 0, completionTokens: 0, totalTokens: 0 };
+  let answer: ModelAnswer;
   try {
-    const chunks = model.stream({ messages: built.messages, model: character.model ?? undefined, maxTokens: config.maxTokens, signal: ctx.signal });
     const deferDeltas = ctx.accept !== undefined;
-    for await (const chunk of chunks) {
-      if (chunk.type === 'delta') {
-        text += chunk.text;
-        if (!deferDeltas) ctx.out.push({ type: 'delta', text: chunk.text });
-      } else if (chunk.promptTokens || chunk.completionTokens) {
-        usage = { promptTokens: chunk.promptTokens, completionTokens: chunk.completionTokens, totalTokens: chunk.promptTokens + chunk.completionTokens };
-      }
-    }
-    if (!text.trim()) throw new ModelError('The model returned an empty reply');
+    answer = await streamWithFallback(model, {
+      messages: built.messages,
+      models: [...new Set([modelName, ...config.fallbackModels])],
+      maxTokens: config.maxTokens,
+      signal: ctx.signal,
+      onDelta: (text) => void (deferDeltas || ctx.out.push({ type: 'delta', text })),
+      onFailure: async (failed, error) => {
+        log.warn({ err: error, code: error.code, conversationId: conv.id, model: failed }, 'model failed; trying the next one');
+        await recordUsage(ctx, failed, noTokens, error.code);
+      },
+    });
   } catch (err) {
-    const error = err instanceof CharbridgeError ? err : new ModelError(err instanceof Error ? err.message : String(err), err);
+    const error = err instanceof CharbridgeError ? err : new ModelError(String(err), err);
     log.warn({ err: error, code: error.code, conversationId: conv.id, model: model.label }, 'model turn failed');
-    await recordUsage(ctx, modelName, { promptTokens: 0, completionTokens: 0, totalTokens: 0 }, error.code);
+    await recordUsage(ctx, modelName, noTokens, error.code);
     ctx.out.push({ type: 'error', text: MODEL_FAILURE_TEXT, error });
     ctx.result = { ok: false, error, userMessage };
     return;
   } finally {
     release();
   }
+  const { text, model: answeredBy } = answer;
+  let usage: TokenUsage = answer.usage ?? { promptTokens: built.promptTokens, completionTokens: 0, totalTokens: built.promptTokens };
   if (!usage.completionTokens) {
     const completionTokens = countTokens(text);
     usage = { promptTokens: usage.promptTokens, completionTokens, totalTokens: usage.promptTokens + completionTokens };
   }
   if (ctx.accept && !ctx.accept(text)) {
-    ctx.result = { ok: true, message: null, discarded: text, usage, model: modelName, userMessage };
+    ctx.result = { ok: true, message: null, discarded: text, usage, model: answeredBy, userMessage };
     return;
   }
   const message = await store.messages.append({
@@ -105,9 +109,9 @@ export const respond: Step = async (ctx) => {
     sourceEvent: replyEvent ?? null,
   });
   await announce(ctx.deps, { conversation: conv, character, message });
-  await recordUsage(ctx, modelName, usage, null);
+  await recordUsage(ctx, answeredBy, usage, null);
   ctx.out.push({ type: 'done', conversationId: conv.id, message: { id: message.id, content: message.content, sentAt: message.createdAt }, usage });
-  ctx.result = { ok: true, message, usage, model: modelName, userMessage };
+  ctx.result = { ok: true, message, usage, model: answeredBy, userMessage };
 };
 
 /** One usage row per turn; a failed turn (errorCode set) records no tokens and no credits. */
