@@ -56,6 +56,7 @@ export const ENV_VARS: Record<string, [Section, string]> = {
   PORT: ['http', 'port'],
   HOST: ['http', 'host'],
   MAX_BODY_BYTES: ['http', 'maxBodyBytes'],
+  REQUEST_TIMEOUT_MS: ['http', 'requestTimeoutMs'],
   SSRF_ALLOW_HOSTS: ['http', 'ssrfAllowHosts'],
   ADMIN_API_KEY: ['http', 'adminApiKey'],
   TRUST_PROXY: ['http', 'trustProxy'],

@@ -1,3 +1,4 @@
+import { createServer } from 'node:http';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
@@ -7,6 +8,7 @@ import type { Logger } from '../log.js';
 import type { Config } from '../config.js';
 import type { Services } from '../services/index.js';
 import { errorHandler, toErrorResponse } from './errors.js';
+import { answerOversizedBodies } from './body-limits.js';
 import { apiKeyHook } from './auth.js';
 import type { HttpContext } from './context.js';
 import { characterRoutes } from './routes/characters.js';
@@ -45,6 +47,14 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
     loggerInstance: deps.log.child({ component: 'http' }) as unknown as FastifyBaseLogger,
     bodyLimit: deps.config.http.maxBodyBytes,
     trustProxy: deps.config.http.trustProxy,
+    // A request whose head and body have not arrived in time is closed (a body trickled a byte at
+    // a time would otherwise hold a connection open for minutes, also after a 401). Node checks
+    // the deadline only every `connectionsCheckingInterval` (30 s by default), so often enough here.
+    serverFactory: (handler) =>
+      createServer(
+        { requestTimeout: deps.config.http.requestTimeoutMs, connectionsCheckingInterval: Math.min(1000, deps.config.http.requestTimeoutMs / 2) },
+        handler,
+      ),
     // Router-level refusals (bad URL encoding, over-long path parameters) get the one error shape too.
     frameworkErrors: (err, _req, reply) => {
       const { status, body, headers } = toErrorResponse(err, deps.log);
@@ -52,6 +62,7 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
     },
   });
   app.setErrorHandler(errorHandler(deps.log));
+  answerOversizedBodies(app, deps.config.http.maxBodyBytes, deps.config.http.requestTimeoutMs);
   app.setNotFoundHandler((req, reply) => {
     void reply.status(404).send({ error: { code: 'NOT_FOUND', message: `No route ${req.method} ${req.url.split('?')[0]}` } });
   });

@@ -45,6 +45,7 @@ describe('model slots', () => {
     await expect.poll(() => h!.engine.stats().modelQueued, { timeout: 10_000 }).toBe(4);
     const single = h.call('POST', '/api/v1/chat', { key: b.key, body: { characterId: 'aria', message: 'b0' } });
     await expect.poll(() => h!.engine.stats().modelQueued, { timeout: 10_000 }).toBe(5);
+    await expect.poll(() => releases.length, { timeout: 10_000 }).toBe(2); // the two running calls reached the model
     // Free the two slots one by one: the first goes to the burst, the next to the other key.
     for (let freed = 0; freed < 2; freed++) {
       const before = h.fake.requests.length;

@@ -1,6 +1,6 @@
 /**
- * The seed dialects over real HTTP: the real app on a loopback port, `fetch` as the client
- * (Bearer auth, as the seeds' own examples send it), eventsource-parser as the SSE reader, and
+ * The chat APIs over real HTTP: the real app on a loopback port, `fetch` as the client
+ * (Bearer auth, as their documentation's examples send it), eventsource-parser as the SSE reader, and
  * the real openai SDK against the fake OpenAI server.
  */
 import type { AddressInfo } from 'node:net';
