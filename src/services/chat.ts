@@ -3,12 +3,12 @@ import { systemClock } from '../core/clock.js';
 import type { Character, Conversation, ReplyEvent, TokenUsage } from '../core/types.js';
 import { CharbridgeError, ConflictError, ModelError, ModelUnavailableError, NotFoundError, ValidationError } from '../core/errors.js';
 import { TaskTracker } from '../core/tasks.js';
-import { checkUrlLiteral } from '../core/ssrf.js';
 import type { Engine, TurnResult } from '../engine/index.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
 import { visibleCharacter, visibleConversation, type Caller } from './access.js';
 import { IdempotencyGate } from './idempotency.js';
+import type { ImageFetcher } from './image-fetch.js';
 
 /** Credits a turn costs, as the TuringMate chat API prices them: one for text, two with an image. */
 export const TEXT_COST = 1;
@@ -20,8 +20,8 @@ export interface ChatServiceDeps {
   engine: Engine;
   log: Logger;
   clock?: Clock;
-  /** SSRF_ALLOW_HOSTS. */
-  ssrfAllowHosts: readonly string[];
+  /** Fetches `imageUrl` safely; the model gets the image as a `data:` URL. */
+  images: ImageFetcher;
 }
 
 /** One chat message from an API client, in dialect-neutral form. */
@@ -109,7 +109,7 @@ export class ChatService {
 
   /** Validate, charge and start a turn; throws a CharbridgeError for anything refused. */
   async start(caller: Caller, req: ChatRequest): Promise<ChatTurn> {
-    const imageUrls = req.imageUrl ? [this.checkImageUrl(req.imageUrl)] : [];
+    const imageUrls = req.imageUrl ? [await this.deps.images.dataUrl(req.imageUrl)] : [];
     const text = req.text.trim();
     if (!text && imageUrls.length === 0) throw new ValidationError('message or imageUrl is required', { field: 'message' });
     const character = await visibleCharacter(this.store, caller, req.characterRef);
@@ -186,12 +186,6 @@ export class ChatService {
 
   private track(p: Promise<unknown>): void {
     this.background.track(p);
-  }
-
-  private checkImageUrl(raw: string): string {
-    const check = checkUrlLiteral(raw.trim(), { allowHosts: this.deps.ssrfAllowHosts });
-    if (!check.ok) throw new ValidationError(`imageUrl ${check.reason}`, { field: 'imageUrl' });
-    return check.url.href;
   }
 
   private async session(caller: Caller, sessionId: string, character: Character): Promise<Conversation> {

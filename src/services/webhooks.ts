@@ -129,7 +129,7 @@ export class WebhookSender {
     const resolve = this.opts.resolve ?? (async (h: string) => (await dnsLookup(h, { all: true })).map((a) => a.address));
     const check = await checkResolvedUrl(url, { allowHosts: this.opts.ssrfAllowHosts }, resolve);
     if (!check.ok) return `webhookUrl ${check.reason}`;
-    const vetted = check.ip ?? (await resolve(check.host))[0];
+    const vetted = check.addresses[0];
     const pinned: LookupFunction = (_host, options, cb) => {
       const family = vetted?.includes(':') ? 6 : 4;
       if ((options as { all?: boolean }).all) (cb as (e: null, a: Array<{ address: string; family: number }>) => void)(null, [{ address: vetted!, family }]);
