@@ -72,6 +72,8 @@ export async function startRuntime(config: Config, overrides: RuntimeOverrides =
   // attached before the adapters exist, so their command menus include `/proactive`.
   const webhooks = new WebhookSender(store, clock, log.child({ component: 'webhooks' }), {
     ssrfAllowHosts: config.http.ssrfAllowHosts,
+    timeoutMs: config.http.webhookTimeoutMs,
+    concurrency: config.http.webhookConcurrency,
     ...overrides.net,
   });
   const delivery = new DeliveryRouter(overrides.apiTarget ?? new ApiProactiveTarget(store, webhooks));

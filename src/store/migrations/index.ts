@@ -8,6 +8,7 @@ import * as m004 from './004_webhooks.js';
 import * as m005 from './005_inbox.js';
 import * as m006 from './006_usage_details.js';
 import * as m007 from './007_console_sessions.js';
+import * as m030 from './030_webhook_claims.js';
 
 /** A migration file: `up` gets the column kit for the database it runs on. */
 interface PortableMigration {
@@ -37,6 +38,7 @@ const files: Record<string, PortableMigration> = {
   '005_inbox': m005,
   '006_usage_details': m006,
   '007_console_sessions': m007,
+  '030_webhook_claims': m030,
 };
 
 /** The migrations as Kysely's Migrator runs them, bound to one dialect's column kit. */
