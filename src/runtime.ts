@@ -17,6 +17,7 @@ import { DeliveryRouter, ProactiveScheduler, startCron, type ProactiveTarget } f
 import { createServices, platformStatus, type Services } from './services/index.js';
 import { Liveness } from './services/liveness.js';
 import { WebhookSender } from './services/webhooks.js';
+import type { Resolve } from './services/safe-fetch.js';
 import { ApiProactiveTarget } from './services/proactive-api.js';
 
 /** Where shipped presets live, relative to this file in both `src/` (tsx) and `dist/src/` (built). */
@@ -52,6 +53,8 @@ export interface RuntimeOverrides {
   /** Where proactive messages of API conversations go (updates feed + webhooks). */
   apiTarget?: ProactiveTarget;
   adapters?: (ctx: { config: Config; engine: Engine; log: Logger; store: Store }) => PlatformAdapter[];
+  /** How image and webhook hosts are resolved (tests pin names to loopback). */
+  net?: { resolve?: Resolve };
 }
 
 /**
@@ -71,7 +74,12 @@ export async function startRuntime(config: Config, overrides: RuntimeOverrides =
   // Proactive messages: platform conversations through their adapter, API ones to the updates
   // feed and the key's webhook (an outbox drained by the webhook sender). The scheduler is
   // attached before the adapters exist, so their command menus include `/proactive`.
-  const webhooks = new WebhookSender(store, clock, log.child({ component: 'webhooks' }), { ssrfAllowHosts: config.http.ssrfAllowHosts });
+  const webhooks = new WebhookSender(store, clock, log.child({ component: 'webhooks' }), {
+    ssrfAllowHosts: config.http.ssrfAllowHosts,
+    timeoutMs: config.http.webhookTimeoutMs,
+    concurrency: config.http.webhookConcurrency,
+    ...overrides.net,
+  });
   const delivery = new DeliveryRouter(overrides.apiTarget ?? new ApiProactiveTarget(store, webhooks));
   const scheduler = ProactiveScheduler.attach(
     { engine, store, clock, log, target: delivery },
@@ -88,6 +96,7 @@ export async function startRuntime(config: Config, overrides: RuntimeOverrides =
     apiKeyPerMin: config.limits.apiKeyPerMin,
     adminApiKey: config.http.adminApiKey,
     ssrfAllowHosts: config.http.ssrfAllowHosts,
+    imageFetch: { allowHosts: config.http.ssrfAllowHosts, maxBytes: config.http.maxImageBytes, deadlineMs: config.http.imageFetchTimeoutMs, ...overrides.net },
     defaultCharacter: config.engine.defaultCharacter,
     models: config.model,
     platformStatus: platformStatus(config, store, adapters),

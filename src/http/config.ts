@@ -11,6 +11,14 @@ export const httpConfigSchema = z.object({
   requestTimeoutMs: int(1000, 600_000).default(30_000),
   /** Hosts exempt from the private-address checks on image and webhook URLs. */
   ssrfAllowHosts: list.default([]),
+  /** Largest image fetched for an `imageUrl`; counted as it streams, whatever Content-Length says. */
+  maxImageBytes: int(1024, 50_000_000).default(5_242_880),
+  /** One deadline for fetching an `imageUrl`, from resolving its host to the last byte. */
+  imageFetchTimeoutMs: int(100, 120_000).default(10_000),
+  /** One deadline per webhook attempt, from resolving the receiver to its answer. */
+  webhookTimeoutMs: int(100, 120_000).default(10_000),
+  /** API keys whose webhooks are delivered at the same time; one key's go one by one, in order. */
+  webhookConcurrency: int(1, 256).default(8),
   /**
    * Which proxies' X-Forwarded-* headers to believe (fastify's trustProxy): none (default), any,
    * or these addresses. Decides the client IP and whether a request came over HTTPS.

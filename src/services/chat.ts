@@ -7,12 +7,12 @@ import { newId } from '../core/ids.js';
 import type { DurableTurn } from '../engine/index.js';
 import { createConversation, type NewConversation } from './conversations.js';
 import { recoverApiTurns, type ApiTurnRecord } from './chat-recovery.js';
-import { checkUrlLiteral } from '../core/ssrf.js';
 import type { Engine, TurnResult } from '../engine/index.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
 import { visibleCharacter, visibleConversation, type Caller } from './access.js';
 import { IdempotencyGate } from './idempotency.js';
+import type { ImageFetcher } from './image-fetch.js';
 
 /** Credits a turn costs, as the TuringMate chat API prices them: one for text, two with an image. */
 export const TEXT_COST = 1;
@@ -24,8 +24,8 @@ export interface ChatServiceDeps {
   engine: Engine;
   log: Logger;
   clock?: Clock;
-  /** SSRF_ALLOW_HOSTS. */
-  ssrfAllowHosts: readonly string[];
+  /** Fetches `imageUrl` safely; the model gets the image as a `data:` URL. */
+  images: ImageFetcher;
 }
 
 export type ChatMode = 'sync' | 'async' | 'stream';
@@ -119,11 +119,12 @@ export class ChatService {
    * finishes it (see ./chat-recovery.ts).
    */
   async start(caller: Caller, req: ChatRequest): Promise<ChatTurn> {
-    const imageUrls = req.imageUrl ? [this.checkImageUrl(req.imageUrl)] : [];
     const text = req.text.trim();
-    if (!text && imageUrls.length === 0) throw new ValidationError('message or imageUrl is required', { field: 'message' });
+    if (!text && !req.imageUrl) throw new ValidationError('message or imageUrl is required', { field: 'message' });
     const character = await visibleCharacter(this.store, caller, req.characterRef);
     const existing = req.conversation ?? (req.sessionId ? await this.session(caller, req.sessionId, character) : undefined);
+    // Fetched once the request names a character and session it may use, not before.
+    const imageUrls = req.imageUrl ? [await this.deps.images.dataUrl(req.imageUrl)] : [];
     const cost = imageUrls.length ? IMAGE_COST : TEXT_COST;
     const record: ApiTurnRecord = {
       keyId: caller.keyId,
@@ -226,12 +227,6 @@ export class ChatService {
 
   private track(p: Promise<unknown>): void {
     this.background.track(p);
-  }
-
-  private checkImageUrl(raw: string): string {
-    const check = checkUrlLiteral(raw.trim(), { allowHosts: this.deps.ssrfAllowHosts });
-    if (!check.ok) throw new ValidationError(`imageUrl ${check.reason}`, { field: 'imageUrl' });
-    return check.url.href;
   }
 
   private async session(caller: Caller, sessionId: string, character: Character): Promise<Conversation> {

@@ -6,6 +6,7 @@ import { Authenticator } from './access.js';
 import { ApiKeyService } from './api-keys.js';
 import { CharacterService } from './characters.js';
 import { ChatService } from './chat.js';
+import { ImageFetcher, type ImageFetchOptions } from './image-fetch.js';
 import { ConversationService } from './conversations.js';
 import { UpdateFeed } from './updates.js';
 import { ConsoleSessions } from './console-sessions.js';
@@ -22,6 +23,8 @@ export { UpdateFeed } from './updates.js';
 export { ConsoleSessions, csrfTokenFor, type SessionView } from './console-sessions.js';
 export { UsageService } from './usage.js';
 export { PlatformOverview, platformStatus } from './platform-status.js';
+export { ImageFetcher, type ImageFetchOptions } from './image-fetch.js';
+export { safeFetch, SafeFetchError, systemResolve, realTimer, type Resolve, type StartTimer, type SafeFetchPolicy } from './safe-fetch.js';
 
 /** The logic every HTTP API shares, one instance each per server. */
 export interface Services {
@@ -45,7 +48,10 @@ export interface ServiceParts {
   limits: RateLimits;
   apiKeyPerMin: number;
   adminApiKey: string | undefined;
+  /** SSRF_ALLOW_HOSTS, for webhook URLs set on keys. */
   ssrfAllowHosts: readonly string[];
+  /** How `imageUrl`s are fetched (SSRF_ALLOW_HOSTS, MAX_IMAGE_BYTES, IMAGE_FETCH_TIMEOUT_MS); tests pin `resolve`. */
+  imageFetch: ImageFetchOptions;
   defaultCharacter: string;
   /** The configured model and MODEL_ALLOWLIST: what tenants may name on their characters. */
   models: { model: string; allowlist: readonly string[] };
@@ -59,7 +65,7 @@ export function createServices(p: ServiceParts): Services {
   const access = new Authenticator(p.store, p.adminApiKey, p.limits, p.apiKeyPerMin);
   return {
     access,
-    chat: new ChatService({ store: p.store, engine: p.engine, log: p.log, clock: p.clock, ssrfAllowHosts: p.ssrfAllowHosts }),
+    chat: new ChatService({ store: p.store, engine: p.engine, log: p.log, clock: p.clock, images: new ImageFetcher(p.imageFetch) }),
     conversations: new ConversationService(p.store, p.engine),
     characters: new CharacterService(p.store, p.defaultCharacter, p.models),
     updates: new UpdateFeed(p.store),

@@ -1,12 +1,11 @@
-import { createHmac } from 'node:crypto';
-import { lookup as dnsLookup } from 'node:dns/promises';
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import type { LookupFunction } from 'node:net';
+import { createHmac, randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Clock } from '../core/clock.js';
-import { checkResolvedUrl } from '../core/ssrf.js';
+import { TaskTracker } from '../core/tasks.js';
+import { Semaphore } from '../engine/index.js';
 import type { Logger } from '../log.js';
 import type { Store, WebhookDelivery } from '../store/index.js';
+import { safeFetch, SafeFetchError, type Resolve, type StartTimer } from './safe-fetch.js';
 
 export interface WebhookSenderOptions {
   ssrfAllowHosts: readonly string[];
@@ -14,11 +13,26 @@ export interface WebhookSenderOptions {
   maxAttempts?: number;
   /** First retry delay; doubles each attempt (exponential backoff). */
   backoffMs?: number;
-  /** Per-attempt timeout (TuringMate's webhooks promise 10 s). */
+  /** One deadline per attempt, from resolving the host to the answer (WEBHOOK_TIMEOUT_MS; 10 s promised). */
   timeoutMs?: number;
-  /** Resolve a host to its addresses (tests may pin it); defaults to the system resolver. */
-  resolve?: (host: string) => Promise<string[]>;
+  /** Keys delivered at the same time (WEBHOOK_CONCURRENCY). */
+  concurrency?: number;
+  /** Resolve a host to its addresses (tests pin it); defaults to the system resolver. */
+  resolve?: Resolve | undefined;
+  /** Starts each attempt's deadline timer (tests fire it by hand). */
+  timer?: StartTimer | undefined;
+  /** Which addresses are refused (tests on loopback); `isBlockedAddress` by default. */
+  isBlocked?: ((ip: string) => boolean) | undefined;
+  /** This sender's name on its claims; unique per process unless given. */
+  owner?: string;
 }
+
+/** Keys a pass starts lanes for; the next pass (the timer fires at once) takes the rest. */
+const KEYS_PER_PASS = 100;
+/** A claim outlives its attempt's deadline by this much, so only a dead sender's claim lapses. */
+const LEASE_MARGIN_MS = 60_000;
+/** When the outbox cannot be read, look again after this long. */
+const RETRY_READ_MS = 5_000;
 
 /** Lowercase hex HMAC-SHA256 of the raw body: what a receiver recomputes to verify X-Webhook-Signature. */
 export function signWebhook(secret: string, body: string): string {
@@ -26,18 +40,37 @@ export function signWebhook(secret: string, body: string): string {
 }
 
 /**
- * Delivers queued webhook events. Each attempt resolves the receiver's host and refuses private
- * addresses (SSRF), then connects to the vetted address itself, so a DNS answer that changes
- * between the check and the request cannot redirect it. Up to 3 attempts with exponential
- * backoff and a 10 s timeout each; a delivery that fails every attempt counts against the key,
- * and 5 such failures in a row disable the key's webhook until an admin re-enables it.
+ * Delivers queued webhook events. Every attempt goes through `safeFetch` (the receiver's host
+ * resolved once, every address judged, the connection pinned to them, one total deadline), so
+ * neither a rebinding DNS answer nor a receiver that trickles bytes gets past it.
+ *
+ * Each key has one lane: its deliveries go one at a time, in order, while different keys'
+ * lanes run side by side (up to `concurrency`), so a slow receiver holds up only its own key.
+ * A delivery is claimed in the store before it is POSTed, so several processes on one database
+ * share the outbox without sending anything twice; a claim left by a process that died lapses
+ * and the delivery is retried under the same X-Webhook-Id. Up to 3 attempts with exponential
+ * backoff; a delivery that fails every attempt counts against the key, and 5 such failures in a
+ * row disable the key's webhook until an admin re-enables it.
  */
 export class WebhookSender {
+  /** Who this sender is on its claims. */
+  readonly owner: string;
+  private readonly slots: Semaphore;
+  private readonly lanes = new Map<string, Promise<number>>();
+  private readonly passes = new TaskTracker();
   private timer: NodeJS.Timeout | undefined;
-  private chain: Promise<void> = Promise.resolve();
+  private arming: Promise<void> = Promise.resolve();
   private stopped = false;
 
-  constructor(private store: Store, private clock: Clock, private log: Logger, private opts: WebhookSenderOptions) {}
+  constructor(
+    private store: Store,
+    private clock: Clock,
+    private log: Logger,
+    private opts: WebhookSenderOptions,
+  ) {
+    this.owner = opts.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.slots = new Semaphore(opts.concurrency ?? 8);
+  }
 
   /** Queue an event for a key (once per event id) and try to send it right away. */
   async enqueue(apiKeyId: string, event: string, eventId: string, data: unknown): Promise<void> {
@@ -47,16 +80,20 @@ export class WebhookSender {
   }
 
   /**
-   * Send everything due now; returns how many were delivered. Passes never overlap: a call made
-   * while one runs waits for it and then makes its own pass, so nothing due is missed.
+   * Start a lane for every key with something due, then wait until every lane of this process
+   * (those started earlier included) has run dry; returns how many deliveries they made.
    */
-  processDue(): Promise<number> {
-    const pass = this.chain.then(() => this.sendDue());
-    this.chain = pass.then(
-      () => this.arm(),
-      () => this.arm(),
-    );
-    return pass;
+  async processDue(): Promise<number> {
+    try {
+      if (!this.stopped) {
+        const keys = await this.store.webhooks.dueKeys(this.clock.now(), KEYS_PER_PASS, [...this.lanes.keys()]);
+        if (!this.stopped) for (const key of keys) this.lane(key);
+      }
+      const counts = await Promise.all(this.lanes.values());
+      return counts.reduce((a, b) => a + b, 0);
+    } finally {
+      this.arm();
+    }
   }
 
   /** Start the background timer that wakes for the next due delivery. */
@@ -65,104 +102,128 @@ export class WebhookSender {
     this.kick();
   }
 
+  /** Stop taking new work and wait for attempts in flight (each ends by its deadline). */
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    await this.chain;
+    await this.passes.drain();
+    await Promise.all(this.lanes.values());
+    await this.arming;
+    clearTimeout(this.timer);
   }
 
   private kick(): void {
-    if (!this.stopped && this.timer === undefined) void this.processDue();
-  }
-
-  private async arm(): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
     if (this.stopped) return;
-    const next = await this.store.webhooks.nextDueAt().catch(() => null);
-    if (next === null || this.stopped) return;
-    this.timer = setTimeout(() => {
+    void this.passes.track(this.processDue()).catch((err: unknown) => {
+      this.log.error({ err }, 'could not read the webhook outbox');
+    });
+  }
+
+  /** One key's deliveries, one at a time, each holding one of the shared slots while it runs. */
+  private lane(key: string): void {
+    if (this.lanes.has(key)) return;
+    const run = (async () => {
+      let delivered = 0;
+      while (!this.stopped) {
+        const release = await this.slots.acquire(key);
+        try {
+          if (this.stopped) break;
+          const d = await this.store.webhooks.claimNext(key, this.owner, this.clock.now(), (this.opts.timeoutMs ?? 10_000) + LEASE_MARGIN_MS);
+          if (!d) break;
+          if (await this.attempt(d)) delivered++;
+        } finally {
+          release();
+        }
+      }
+      return delivered;
+    })()
+      .catch((err: unknown) => {
+        this.log.error({ err, apiKeyId: key }, 'webhook delivery stopped on a store error; its claim will lapse and be retried');
+        return 0;
+      })
+      .finally(() => {
+        this.lanes.delete(key);
+        this.arm();
+      });
+    this.lanes.set(key, run);
+  }
+
+  /** Set the timer for the next due delivery; one at a time, so the latest reading wins. */
+  private arm(): void {
+    this.arming = this.arming.then(async () => {
+      if (this.stopped) return;
+      const now = this.clock.now();
+      const next = await this.store.webhooks.nextDueAt(now, [...this.lanes.keys()]).catch((err: unknown) => {
+        this.log.warn({ err }, 'could not read the webhook outbox; looking again shortly');
+        return now + RETRY_READ_MS;
+      });
+      clearTimeout(this.timer);
       this.timer = undefined;
-      void this.processDue();
-    }, Math.max(0, Math.min(next - this.clock.now(), 60_000)));
-    this.timer.unref();
+      if (next === null || this.stopped) return;
+      this.timer = setTimeout(
+        () => {
+          this.timer = undefined;
+          this.kick();
+        },
+        Math.max(0, Math.min(next - now, 60_000)),
+      );
+      this.timer.unref();
+    });
   }
 
-  private async sendDue(): Promise<number> {
-    let delivered = 0;
-    for (const d of await this.store.webhooks.due(this.clock.now(), 100)) {
-      if (await this.attempt(d)) delivered++;
-    }
-    return delivered;
-  }
-
+  /** One claimed attempt; true when the receiver accepted it. */
   private async attempt(d: WebhookDelivery): Promise<boolean> {
     const { webhooks, apiKeys } = this.store;
+    const maxAttempts = this.opts.maxAttempts ?? 3;
     const key = await apiKeys.get(d.apiKeyId);
-    const now = this.clock.now();
     if (!key || !key.webhookUrl || !key.webhookSecret || key.webhookDisabled) {
-      await webhooks.finish(d.id, 'dropped', d.attempts, key ? 'webhook not configured or disabled' : 'api key deleted', now);
+      this.ended(d, await webhooks.finish(d.id, this.owner, 'dropped', key ? 'webhook not configured or disabled' : 'api key deleted', this.clock.now()));
       return false;
     }
-    const attempts = d.attempts + 1;
-    const error = await this.post(key.webhookUrl, key.webhookSecret, d).catch((err: unknown) => (err instanceof Error ? err.message : String(err)));
+    // A sender that stopped during the last attempt used it up; whether it arrived is unknown.
+    const error = d.attempts > maxAttempts ? 'no attempts left (a sender stopped during the last one)' : await this.post(key.webhookUrl, key.webhookSecret, d);
     const after = this.clock.now();
     if (error === null) {
-      await webhooks.finish(d.id, 'delivered', attempts, null, after);
-      await webhooks.resetFailures(key.id);
+      if (this.ended(d, await webhooks.finish(d.id, this.owner, 'delivered', null, after))) await webhooks.resetFailures(key.id);
       return true;
     }
-    if (attempts < (this.opts.maxAttempts ?? 3)) {
-      await webhooks.retryLater(d.id, attempts, after + (this.opts.backoffMs ?? 2000) * 2 ** (attempts - 1), error, after);
-      this.log.warn({ apiKeyId: key.id, eventId: d.eventId, attempts, error }, 'webhook delivery failed; will retry');
+    if (d.attempts < maxAttempts) {
+      const at = after + (this.opts.backoffMs ?? 2000) * 2 ** (d.attempts - 1);
+      this.ended(d, await webhooks.retryLater(d.id, this.owner, at, error, after));
+      this.log.warn({ apiKeyId: key.id, eventId: d.eventId, attempts: d.attempts, error }, 'webhook delivery failed; will retry');
       return false;
     }
-    await webhooks.finish(d.id, 'failed', attempts, error, after);
-    if (await webhooks.countFailure(key.id)) {
+    if (this.ended(d, await webhooks.finish(d.id, this.owner, 'failed', error, after)) && (await webhooks.countFailure(key.id))) {
       this.log.warn({ apiKeyId: key.id }, 'webhook disabled after repeated failed deliveries; re-enable with PATCH /api/v1/api-keys/:id {"webhookDisabled":false}');
     }
     return false;
   }
 
-  /** One POST; resolves null on a 2xx, else rejects/returns the reason. */
+  /** Whether this sender still held the claim when it recorded the outcome. */
+  private ended(d: WebhookDelivery, held: boolean): boolean {
+    if (!held) this.log.warn({ apiKeyId: d.apiKeyId, eventId: d.eventId }, 'webhook claim lapsed before the attempt was recorded; another sender may repeat it');
+    return held;
+  }
+
+  /** One POST; null on a 2xx, else why not. */
   private async post(url: string, secret: string, d: WebhookDelivery): Promise<string | null> {
-    const resolve = this.opts.resolve ?? (async (h: string) => (await dnsLookup(h, { all: true })).map((a) => a.address));
-    const check = await checkResolvedUrl(url, { allowHosts: this.opts.ssrfAllowHosts }, resolve);
-    if (!check.ok) return `webhookUrl ${check.reason}`;
-    const vetted = check.ip ?? (await resolve(check.host))[0];
-    const pinned: LookupFunction = (_host, options, cb) => {
-      const family = vetted?.includes(':') ? 6 : 4;
-      if ((options as { all?: boolean }).all) (cb as (e: null, a: Array<{ address: string; family: number }>) => void)(null, [{ address: vetted!, family }]);
-      else cb(null, vetted!, family);
-    };
     const body = Buffer.from(d.payload, 'utf8');
-    const timestamp = String(Math.floor(this.clock.now() / 1000));
-    const send = check.url.protocol === 'https:' ? httpsRequest : httpRequest;
-    return new Promise((resolveP) => {
-      const req = send(
-        check.url,
-        {
-          method: 'POST',
-          lookup: pinned,
-          timeout: this.opts.timeoutMs ?? 10_000,
-          headers: {
-            'content-type': 'application/json',
-            'content-length': body.length,
-            'user-agent': 'charbridge-webhooks/1',
-            'x-webhook-signature': signWebhook(secret, d.payload),
-            'x-webhook-event': d.event,
-            'x-webhook-timestamp': timestamp,
-            'x-webhook-id': d.eventId,
-          },
-        },
-        (res) => {
-          res.resume();
-          res.on('end', () => resolveP(res.statusCode && res.statusCode >= 200 && res.statusCode < 300 ? null : `receiver answered ${res.statusCode}`));
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error('timed out')));
-      req.on('error', (err) => resolveP(err.message));
-      req.end(body);
-    });
+    const headers = {
+      'content-type': 'application/json',
+      'content-length': body.length,
+      'user-agent': 'charbridge-webhooks/1',
+      'x-webhook-signature': signWebhook(secret, d.payload),
+      'x-webhook-event': d.event,
+      'x-webhook-timestamp': String(Math.floor(this.clock.now() / 1000)),
+      'x-webhook-id': d.eventId,
+    };
+    const { ssrfAllowHosts: allowHosts, resolve, timer, isBlocked } = this.opts;
+    try {
+      const res = await safeFetch(url, { method: 'POST', headers, body, deadlineMs: this.opts.timeoutMs ?? 10_000, maxBytes: 0 }, { allowHosts, resolve, timer, isBlocked });
+      return res.status >= 200 && res.status < 300 ? null : `receiver answered ${res.status}`;
+    } catch (err) {
+      if (err instanceof SafeFetchError) return `webhookUrl ${err.message}`;
+      return err instanceof Error ? err.message : String(err);
+    }
   }
 }

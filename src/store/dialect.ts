@@ -12,6 +12,8 @@ export const LockSpace = {
   updatesFeed: 1,
   /** Serialises slug allocation per owner, so concurrent creates pick distinct slugs. */
   characterSlug: 2,
+  /** Serialises claims of one API key's webhook deliveries, so a key has one in flight at a time. */
+  webhookKey: 3,
 } as const;
 
 /**

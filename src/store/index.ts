@@ -81,7 +81,7 @@ export async function openStore(url: string, clock: Clock = systemClock): Promis
     updates: new UpdateRepo(db, clock, dialect),
     idempotency: new IdempotencyRepo(db),
     proactive: new ProactiveRepo(db),
-    webhooks: new WebhookRepo(db),
+    webhooks: new WebhookRepo(db, dialect),
     consoleSessions: new ConsoleSessionRepo(db, clock),
     activity: new ActivityRepo(db),
     close: () => db.destroy(),

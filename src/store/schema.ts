@@ -215,10 +215,16 @@ export interface WebhookOutboxRow {
   api_key_id: string;
   event: string;
   payload: string;
+  /** pending → sending (claimed) → delivered | failed | dropped; a failed attempt goes back to pending. */
   state: string;
+  /** Attempts started (counted when claimed, so one cut short by a crash counts too). */
   attempts: number;
   next_attempt_at: number;
   last_error: string | null;
+  /** The process sending it while `state` is `sending` (migration 030). */
+  claim_owner: string | null;
+  /** When that claim lapses; after it, another process may send the delivery again. */
+  claim_until: number | null;
   created_at: number;
   updated_at: number;
 }

@@ -1,5 +1,7 @@
-import { sql } from 'kysely';
+import { sql, type ExpressionBuilder, type Selectable } from 'kysely';
 import type { DB } from './db.js';
+import { LockSpace, type SqlDialect } from './dialect.js';
+import type { Database, WebhookOutboxRow } from './schema.js';
 
 export interface WebhookDelivery {
   id: number;
@@ -8,6 +10,7 @@ export interface WebhookDelivery {
   event: string;
   /** The exact JSON body to POST (signed as-is). */
   payload: string;
+  /** Attempts started, this one included. */
   attempts: number;
   createdAt: number;
 }
@@ -16,50 +19,117 @@ export interface WebhookDelivery {
 export const WEBHOOK_DISABLE_AFTER = 5;
 
 /**
- * The webhook outbox and the per-key failure counter. A delivery is `pending` until a receiver
- * answers 2xx (`delivered`), all attempts fail (`failed`), or the key's webhook is off (`dropped`).
+ * The webhook outbox and the per-key failure counter. A delivery is `pending` until a sender
+ * claims it (`sending`, with an owner and a lease); the attempt then ends `delivered` (2xx),
+ * back in `pending` for a retry, `failed` (every attempt failed) or `dropped` (the key's webhook
+ * is off). Claims are compare-and-set updates, so two processes on one database never send the
+ * same delivery, and a claim whose owner died lapses and the delivery is sent again.
+ *
+ * One key has at most one delivery in flight: claims of a key are serialised (an advisory lock
+ * on PostgreSQL; SQLite's single writer does it by itself) and a key with a live claim hands out
+ * nothing, so one key's deliveries go in order across processes too.
  */
 export class WebhookRepo {
-  constructor(private db: DB) {}
+  constructor(
+    private db: DB,
+    private dialect: SqlDialect,
+  ) {}
 
   /** Queue an event once; a repeated event id is ignored (retries of the same event share it). */
   async enqueue(d: { eventId: string; apiKeyId: string; event: string; payload: string }, now: number): Promise<boolean> {
     const r = await this.db
       .insertInto('webhook_outbox')
-      .values({ event_id: d.eventId, api_key_id: d.apiKeyId, event: d.event, payload: d.payload, state: 'pending', attempts: 0, next_attempt_at: now, last_error: null, created_at: now, updated_at: now })
+      .values({ event_id: d.eventId, api_key_id: d.apiKeyId, event: d.event, payload: d.payload, state: 'pending', attempts: 0, next_attempt_at: now, last_error: null, claim_owner: null, claim_until: null, created_at: now, updated_at: now })
       .onConflict((oc) => oc.column('event_id').doNothing())
       .executeTakeFirst();
     return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
   }
 
-  async due(now: number, limit: number): Promise<WebhookDelivery[]> {
-    const rows = await this.db
-      .selectFrom('webhook_outbox')
-      .selectAll()
-      .where('state', '=', 'pending')
-      .where('next_attempt_at', '<=', now)
-      .orderBy('next_attempt_at')
-      .limit(limit)
-      .execute();
-    return rows.map((r) => ({ id: r.id, eventId: r.event_id, apiKeyId: r.api_key_id, event: r.event, payload: r.payload, attempts: r.attempts, createdAt: r.created_at }));
+  /**
+   * Keys with a delivery ready to send now and none in flight, earliest first, leaving out
+   * `exclude` (the keys this process is already working on).
+   */
+  async dueKeys(now: number, limit: number, exclude: readonly string[] = []): Promise<string[]> {
+    let q = this.db
+      .selectFrom('webhook_outbox as o')
+      .select('o.api_key_id')
+      .select((eb) => eb.fn.min('o.next_attempt_at').as('first'))
+      .where((eb) => claimable(eb, now))
+      .where((eb) => eb.not(eb.exists(inFlight(eb, now))))
+      .groupBy('o.api_key_id')
+      .orderBy('first')
+      .limit(limit);
+    if (exclude.length) q = q.where('o.api_key_id', 'not in', [...exclude]);
+    return (await q.execute()).map((r) => r.api_key_id);
   }
 
-  /** When the next pending delivery is due (for the sender's timer), or null. */
-  async nextDueAt(): Promise<number | null> {
+  /**
+   * Claim the key's next delivery (earliest due, then oldest) for `owner` until `now + leaseMs`,
+   * counting the attempt; null when none is ready or another one of the key is in flight.
+   */
+  async claimNext(apiKeyId: string, owner: string, now: number, leaseMs: number): Promise<WebhookDelivery | null> {
+    return this.db.transaction().execute(async (tx) => {
+      await this.dialect.lock(tx, LockSpace.webhookKey, apiKeyId);
+      const next = await tx
+        .selectFrom('webhook_outbox as o')
+        .select('o.id')
+        .where('o.api_key_id', '=', apiKeyId)
+        .where((eb) => claimable(eb, now))
+        .where((eb) => eb.not(eb.exists(inFlight(eb, now))))
+        .orderBy('o.next_attempt_at')
+        .orderBy('o.id')
+        .limit(1)
+        .executeTakeFirst();
+      if (!next) return null;
+      const row = await tx
+        .updateTable('webhook_outbox as o')
+        .set({ state: 'sending', claim_owner: owner, claim_until: now + leaseMs, attempts: sql<number>`attempts + 1`, updated_at: now })
+        .where('o.id', '=', next.id)
+        .where((eb) => claimable(eb, now))
+        .returningAll()
+        .executeTakeFirst();
+      return row ? toDelivery(row) : null;
+    });
+  }
+
+  /**
+   * When a sender should look again (for its timer), or null: the earliest due delivery of a key
+   * with nothing in flight, or the earliest claim that will lapse. Keys in `exclude` are skipped.
+   */
+  async nextDueAt(now: number, exclude: readonly string[] = []): Promise<number | null> {
+    let due = this.db
+      .selectFrom('webhook_outbox as o')
+      .select((eb) => eb.fn.min('o.next_attempt_at').as('t'))
+      .where('o.state', '=', 'pending')
+      .where((eb) => eb.not(eb.exists(inFlight(eb, now))));
+    let lapse = this.db.selectFrom('webhook_outbox as o').select((eb) => eb.fn.min('o.claim_until').as('t')).where('o.state', '=', 'sending');
+    if (exclude.length) {
+      due = due.where('o.api_key_id', 'not in', [...exclude]);
+      lapse = lapse.where('o.api_key_id', 'not in', [...exclude]);
+    }
+    const times = [(await due.executeTakeFirst())?.t, (await lapse.executeTakeFirst())?.t].filter((t) => t !== null && t !== undefined).map(Number);
+    return times.length ? Math.min(...times) : null;
+  }
+
+  /** The attempt failed and another is due at `at`; false when `owner` no longer held the claim. */
+  async retryLater(id: number, owner: string, at: number, error: string, now: number): Promise<boolean> {
+    return this.release(id, owner, { state: 'pending', next_attempt_at: at, last_error: error, updated_at: now });
+  }
+
+  /** The delivery is over; false when `owner` no longer held the claim. */
+  async finish(id: number, owner: string, state: 'delivered' | 'failed' | 'dropped', error: string | null, now: number): Promise<boolean> {
+    return this.release(id, owner, { state, last_error: error, updated_at: now });
+  }
+
+  private async release(id: number, owner: string, set: { state: string; next_attempt_at?: number; last_error: string | null; updated_at: number }): Promise<boolean> {
     const r = await this.db
-      .selectFrom('webhook_outbox')
-      .select((eb) => eb.fn.min('next_attempt_at').as('t'))
-      .where('state', '=', 'pending')
+      .updateTable('webhook_outbox')
+      .set({ ...set, claim_owner: null, claim_until: null })
+      .where('id', '=', id)
+      .where('state', '=', 'sending')
+      .where('claim_owner', '=', owner)
       .executeTakeFirst();
-    return r?.t === null || r?.t === undefined ? null : Number(r.t);
-  }
-
-  async retryLater(id: number, attempts: number, at: number, error: string, now: number): Promise<void> {
-    await this.db.updateTable('webhook_outbox').set({ attempts, next_attempt_at: at, last_error: error, updated_at: now }).where('id', '=', id).execute();
-  }
-
-  async finish(id: number, state: 'delivered' | 'failed' | 'dropped', attempts: number, error: string | null, now: number): Promise<void> {
-    await this.db.updateTable('webhook_outbox').set({ state, attempts, last_error: error, updated_at: now }).where('id', '=', id).execute();
+    return Number(r.numUpdatedRows) > 0;
   }
 
   /** A delivery succeeded: the run of failures is over. */
@@ -86,4 +156,28 @@ export class WebhookRepo {
   async forEvent(eventId: string) {
     return this.db.selectFrom('webhook_outbox').selectAll().where('event_id', '=', eventId).executeTakeFirst();
   }
+}
+
+type Outbox = ExpressionBuilder<Database & { o: WebhookOutboxRow }, 'o'>;
+
+/** Ready to send: due and pending, or claimed by a sender whose claim has lapsed. */
+function claimable(eb: Outbox, now: number) {
+  return eb.or([
+    eb.and([eb('o.state', '=', 'pending'), eb('o.next_attempt_at', '<=', now)]),
+    eb.and([eb('o.state', '=', 'sending'), eb('o.claim_until', '<=', now)]),
+  ]);
+}
+
+/** Another delivery of the same key under a live claim. */
+function inFlight(eb: Outbox, now: number) {
+  return eb
+    .selectFrom('webhook_outbox as f')
+    .select('f.id')
+    .whereRef('f.api_key_id', '=', 'o.api_key_id')
+    .where('f.state', '=', 'sending')
+    .where('f.claim_until', '>', now);
+}
+
+function toDelivery(r: Selectable<WebhookOutboxRow>): WebhookDelivery {
+  return { id: r.id, eventId: r.event_id, apiKeyId: r.api_key_id, event: r.event, payload: r.payload, attempts: r.attempts, createdAt: r.created_at };
 }

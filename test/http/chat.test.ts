@@ -1,14 +1,24 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
+import { imageServer, pinnedResolver, TINY_PNG, type TestServer } from '../helpers/net.js';
 import { errorOf, startApi, validCharacter, type ApiHarness } from './helpers.js';
 
 const clock = new ManualClock();
 let h: ApiHarness;
+let images: TestServer;
+/** An allow-listed image host served on loopback. */
+let imageUrl: (path: string) => string;
 
 beforeAll(async () => {
-  h = await startApi({ clock, env: { SSRF_ALLOW_HOSTS: 'images.local.test' } });
+  images = await imageServer();
+  imageUrl = (path) => images.url(path, 'images.local.test');
+  const resolve = pinnedResolver({ 'images.local.test': ['127.0.0.1'], 'images.example.com': ['127.0.0.1'], 'ip6-localhost': ['::1'], 'cdn.example.com': ['93.184.216.34', '10.0.0.8'] });
+  h = await startApi({ clock, env: { SSRF_ALLOW_HOSTS: 'images.local.test' }, resolve });
 });
-afterAll(() => h.close());
+afterAll(async () => {
+  await h.close();
+  await images.close();
+});
 
 const chat = (key: string, body: Record<string, unknown>, headers?: Record<string, string>) =>
   h.call('POST', '/api/v1/chat', { key, body, ...(headers ? { headers } : {}) });
@@ -31,18 +41,33 @@ describe('POST /api/v1/chat, sync', () => {
     expect(seen).toContain('space exploration');
   });
 
-  it('charges 2 for an image, sends it to the model as an image part, and refuses SSRF targets', async () => {
+  it('charges 2 for an image, fetches it itself and sends the model its bytes, and refuses SSRF targets', async () => {
     const k = await h.newKey({ credits: 10 });
-    const res = await chat(k.key, { characterId: 'aria', message: 'Look', imageUrl: 'https://images.example.com/cat.png' });
+    const res = await chat(k.key, { characterId: 'aria', message: 'Look', imageUrl: imageUrl('/cat.png') });
     expect(res.json().credits).toEqual({ used: 2, remaining: 8 });
     const parts = h.fake.requests.at(-1)?.body.messages.filter((m: { role: string }) => m.role === 'user').at(-1).content;
-    expect(parts).toContainEqual({ type: 'image_url', image_url: { url: 'https://images.example.com/cat.png' } });
-    const imageOnly = await chat(k.key, { characterId: 'aria', imageUrl: 'http://images.local.test/ok.png' }); // allow-listed host
+    expect(parts).toContainEqual({ type: 'image_url', image_url: { url: `data:image/png;base64,${TINY_PNG.toString('base64')}` } });
+    expect(images.received.at(-1)?.path).toBe('/cat.png');
+    const imageOnly = await chat(k.key, { characterId: 'aria', imageUrl: imageUrl('/ok.png') });
     expect(imageOnly.statusCode).toBe(200);
-    for (const url of ['http://127.0.0.1/a.png', 'http://localhost/a.png', 'http://[::ffff:10.0.0.1]/a.png', 'http://169.254.169.254/', 'ftp://x.test/a.png', 'nope']) {
+    const port = images.port;
+    for (const url of [
+      'http://127.0.0.1/a.png',
+      'http://localhost/a.png',
+      'http://[::ffff:10.0.0.1]/a.png',
+      'http://[::ffff:0:127.0.0.1]/a.png',
+      'http://[64:ff9b:1::a9fe:a9fe]/',
+      'http://169.254.169.254/',
+      `http://ip6-localhost:${port}/a.png`,
+      `http://images.example.com:${port}/a.png`, // a name that resolves to loopback
+      `http://cdn.example.com:${port}/a.png`, // one of its addresses is private
+      'ftp://x.test/a.png',
+      'nope',
+    ]) {
       const bad = await chat(k.key, { characterId: 'aria', message: 'x', imageUrl: url });
       expect(bad.statusCode, url).toBe(400);
       expect(errorOf(bad).details?.field).toBe('imageUrl');
+      expect(errorOf(bad).message).toMatch(/^imageUrl /);
     }
     expect((await h.store.apiKeys.get(k.id))?.creditsUsed).toBe(4); // refused requests cost nothing
   });
@@ -50,7 +75,7 @@ describe('POST /api/v1/chat, sync', () => {
   it('402 when credits are exhausted; unlimited keys report remaining null', async () => {
     const k = await h.newKey({ credits: 2 });
     expect((await chat(k.key, { characterId: 'aria', message: 'one' })).json().credits).toEqual({ used: 1, remaining: 1 });
-    const image = await chat(k.key, { characterId: 'aria', message: 'pic', imageUrl: 'https://images.example.com/a.png' });
+    const image = await chat(k.key, { characterId: 'aria', message: 'pic', imageUrl: imageUrl('/a.png') });
     expect(image.statusCode).toBe(402); // needs 2, has 1
     expect(errorOf(image).code).toBe('INSUFFICIENT_CREDITS');
     expect((await chat(k.key, { characterId: 'aria', message: 'two' })).json().credits).toEqual({ used: 1, remaining: 0 });

@@ -1,7 +1,7 @@
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { loadConfig, type Config } from '../../src/config.js';
 import { buildApp } from '../../src/http/app.js';
-import { createServices, platformStatus, type ChatService, type Services } from '../../src/services/index.js';
+import { createServices, platformStatus, type ChatService, type Resolve, type Services } from '../../src/services/index.js';
 import type { Clock } from '../../src/core/clock.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
@@ -23,7 +23,7 @@ export interface ApiHarness extends Harness {
  * The real app over the real engine (in-memory SQLite, shipped presets, the real openai SDK
  * against the fake OpenAI server), configured through `loadConfig` like production.
  */
-export async function startApi(opts: { env?: Record<string, string>; clock?: Clock; concurrency?: number; dbPath?: string } = {}): Promise<ApiHarness> {
+export async function startApi(opts: { env?: Record<string, string>; clock?: Clock; concurrency?: number; dbPath?: string; resolve?: Resolve } = {}): Promise<ApiHarness> {
   const config = loadConfig({
     DATABASE_URL: ':memory:',
     LOG_LEVEL: 'silent',
@@ -33,7 +33,7 @@ export async function startApi(opts: { env?: Record<string, string>; clock?: Clo
     ...opts.env,
   });
   const h = await startHarness({ maxRetries: 0, config: { apiKeyPerMin: config.limits.apiKeyPerMin }, ...(opts.clock ? { clock: opts.clock } : {}), ...(opts.concurrency ? { concurrency: opts.concurrency } : {}), ...(opts.dbPath ? { dbPath: opts.dbPath } : {}) });
-  const services = servicesFor(h, config);
+  const services = servicesFor(h, config, opts.resolve);
   const { chat } = services;
   const app = await buildApp({ config, log: h.log, services });
   await app.ready();
@@ -64,7 +64,7 @@ export async function startApi(opts: { env?: Record<string, string>; clock?: Clo
 }
 
 /** The services over a harness's store and engine, configured by `config` as the runtime does it. */
-export function servicesFor(h: Harness, config: Config): Services {
+export function servicesFor(h: Harness, config: Config, resolve?: Resolve): Services {
   return createServices({
     store: h.store,
     engine: h.engine,
@@ -74,6 +74,7 @@ export function servicesFor(h: Harness, config: Config): Services {
     apiKeyPerMin: config.limits.apiKeyPerMin,
     adminApiKey: config.http.adminApiKey,
     ssrfAllowHosts: config.http.ssrfAllowHosts,
+    imageFetch: { allowHosts: config.http.ssrfAllowHosts, maxBytes: config.http.maxImageBytes, deadlineMs: config.http.imageFetchTimeoutMs, resolve },
     defaultCharacter: config.engine.defaultCharacter,
     models: config.model,
     platformStatus: platformStatus(config, h.store),

@@ -6,18 +6,25 @@ import type { AddressInfo } from 'node:net';
 import { createParser } from 'eventsource-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { echoResponder } from '../fakes/openai.js';
+import { imageServer, pinnedResolver, type TestServer } from '../helpers/net.js';
 import { startApi, validCharacter, type ApiHarness } from './helpers.js';
 
 const RATE_LIMIT = 12;
 let h: ApiHarness;
 let base: string;
+let images: TestServer;
 
 beforeAll(async () => {
-  h = await startApi({ env: { RATE_LIMIT_API_KEY_PER_MIN: String(RATE_LIMIT), SSRF_ALLOW_HOSTS: 'images.example.test' } });
+  images = await imageServer();
+  const resolve = pinnedResolver({ 'images.example.test': ['127.0.0.1'] });
+  h = await startApi({ env: { RATE_LIMIT_API_KEY_PER_MIN: String(RATE_LIMIT), SSRF_ALLOW_HOSTS: 'images.example.test' }, resolve });
   await h.app.listen({ port: 0, host: '127.0.0.1' });
   base = `http://127.0.0.1:${(h.app.server.address() as AddressInfo).port}`;
 });
-afterAll(() => h.close());
+afterAll(async () => {
+  await h.close();
+  await images.close();
+});
 
 type Json = Record<string, any>;
 
@@ -156,12 +163,12 @@ describe('chat over real HTTP', () => {
     const k = await h.newKey({ credits: 4 });
     const text = (await (await chat(k.key, { characterId: 'aria', message: 'hi' })).json()) as Json;
     expect(text.credits).toEqual({ used: 1, remaining: 3 });
-    const image = (await (await chat(k.key, { characterId: 'aria', message: 'see', imageUrl: 'http://images.example.test/cat.png' })).json()) as Json;
+    const image = (await (await chat(k.key, { characterId: 'aria', message: 'see', imageUrl: images.url('/cat.png', 'images.example.test') })).json()) as Json;
     expect(image.credits).toEqual({ used: 2, remaining: 1 });
     h.fake.failNext(1, { status: 503 });
     expect((await chat(k.key, { characterId: 'aria', message: 'fail' })).status).toBe(502);
     expect((await h.store.apiKeys.get(k.id))?.creditsUsed).toBe(3);
-    expect((await chat(k.key, { characterId: 'aria', message: 'pic', imageUrl: 'http://images.example.test/b.png' })).status).toBe(402);
+    expect((await chat(k.key, { characterId: 'aria', message: 'pic', imageUrl: images.url('/b.png', 'images.example.test') })).status).toBe(402);
     expect(((await (await chat(k.key, { characterId: 'aria', message: 'last' })).json()) as Json).credits).toEqual({ used: 1, remaining: 0 });
     const broke = await chat(k.key, { characterId: 'aria', message: 'more' });
     expect(broke.status).toBe(402);

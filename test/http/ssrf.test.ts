@@ -28,6 +28,11 @@ describe('isBlockedAddress', () => {
     '::ffff:a9fe:a9fe',
     '64:ff9b::a00:1',
     '2002:7f00:1::',
+    '::ffff:0:127.0.0.1', // IPv4-translated (SIIT)
+    '64:ff9b:1::a9fe:a9fe', // local-use NAT64
+    '64:ff9b:1::808:808', // local-use NAT64, whatever it embeds
+    '2001:0:4136:e378:8000:63bf:3fff:fdd2', // Teredo
+    '::ffff:0:0:7f00:1', // outside global unicast
     '[::1]',
     'not-an-ip',
   ])('refuses %s', (ip) => {
@@ -75,11 +80,16 @@ describe('checkUrlLiteral', () => {
   });
 });
 
-describe('checkResolvedUrl (for senders that fetch)', () => {
-  it('refuses a hostname that resolves to a private address, allows a public one', async () => {
-    const lookup = async (host: string) => (host === 'evil.example' ? ['93.184.216.34', '10.0.0.1'] : ['93.184.216.34']);
+describe('checkResolvedUrl (for code that fetches)', () => {
+  it('refuses a hostname with any private address, and returns the addresses it judged to connect to', async () => {
+    const lookup = async (host: string) => (host === 'evil.example' ? ['93.184.216.34', '10.0.0.1'] : ['93.184.216.34', '2606:4700:4700::1111']);
     expect((await checkResolvedUrl('https://evil.example/hook', none, lookup)).ok).toBe(false);
-    expect((await checkResolvedUrl('https://good.example/hook', none, lookup)).ok).toBe(true);
+    expect(await checkResolvedUrl('https://good.example/hook', none, lookup)).toMatchObject({ ok: true, host: 'good.example', addresses: ['93.184.216.34', '2606:4700:4700::1111'] });
     expect((await checkResolvedUrl('https://gone.example/hook', none, async () => [])).ok).toBe(false);
+  });
+
+  it('resolves allow-listed hosts too (to pin them) without judging, and never resolves a literal', async () => {
+    expect(await checkResolvedUrl('http://dev.local:9000/x', { allowHosts: ['dev.local'] }, async () => ['127.0.0.1'])).toMatchObject({ ok: true, allowed: true, addresses: ['127.0.0.1'] });
+    expect(await checkResolvedUrl('http://[2606:4700:4700::1111]/x', none, async () => ['10.0.0.1'])).toMatchObject({ ok: true, addresses: ['2606:4700:4700::1111'] });
   });
 });

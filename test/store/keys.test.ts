@@ -64,31 +64,7 @@ describeStores('UsageRepo and SettingsRepo', (ctx) => {
   });
 });
 
-describeStores('WebhookRepo', (ctx) => {
-  const delivery = (eventId: string) => ({ eventId, apiKeyId: 'k', event: 'message.created', payload: `{"id":"${eventId}"}` });
-
-  it('queues an event once and hands out due deliveries in time order', async () => {
-    const now = ctx.clock.now();
-    expect(await ctx.store.webhooks.enqueue(delivery('ev1'), now + 10)).toBe(true);
-    expect(await ctx.store.webhooks.enqueue(delivery('ev1'), now)).toBe(false);
-    await ctx.store.webhooks.enqueue(delivery('ev2'), now);
-    expect(await ctx.store.webhooks.nextDueAt()).toBe(now);
-    expect((await ctx.store.webhooks.due(now + 10, 10)).map((d) => d.eventId)).toEqual(['ev2', 'ev1']);
-    expect((await ctx.store.webhooks.due(now, 10)).map((d) => [d.eventId, d.createdAt, d.attempts])).toEqual([['ev2', now, 0]]);
-  });
-
-  it('retries later, finishes, and reports an empty queue', async () => {
-    const now = ctx.clock.now();
-    await ctx.store.webhooks.enqueue(delivery('ev1'), now);
-    const [d] = await ctx.store.webhooks.due(now, 1);
-    await ctx.store.webhooks.retryLater(d!.id, 1, now + 2000, 'HTTP 500', now);
-    expect(await ctx.store.webhooks.due(now, 1)).toEqual([]);
-    expect(await ctx.store.webhooks.nextDueAt()).toBe(now + 2000);
-    await ctx.store.webhooks.finish(d!.id, 'delivered', 2, null, now + 2000);
-    expect(await ctx.store.webhooks.forEvent('ev1')).toMatchObject({ state: 'delivered', attempts: 2, last_error: null, updated_at: now + 2000 });
-    expect(await ctx.store.webhooks.nextDueAt()).toBeNull();
-  });
-
+describeStores('WebhookRepo failure counter', (ctx) => {
   it('disables a webhook on the threshold failure exactly once; a success resets the run', async () => {
     const { apiKey } = await ctx.store.apiKeys.create({ name: 'k' });
     const results: boolean[] = [];

@@ -21,7 +21,7 @@ const ChatBody = z
       .string({ error: 'imageUrl must be a string' })
       .max(2048, 'imageUrl must be at most 2048 characters')
       .nullish()
-      .describe('Public http(s) URL of an image to attach; costs 2 credits'),
+      .describe('Public http(s) URL of a PNG, JPEG, GIF or WebP image (at most MAX_IMAGE_BYTES), fetched by the server; costs 2 credits'),
     sessionId: z.string({ error: 'sessionId must be a string' }).max(200, 'sessionId must be at most 200 characters').nullish().describe('Continue this session'),
     mode: z
       .enum(['sync', 'async', 'stream'], { error: 'mode must be one of sync, async, stream' })
