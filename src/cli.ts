@@ -5,15 +5,18 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from './config.js';
 import { ConfigError } from './core/errors.js';
 import { openStore, type ApiKey } from './store/index.js';
+import { runChat, type ChatIO } from './cli-chat.js';
 
 /**
  * `npm run cli -- <command>`: operator tasks against the database at DATABASE_URL, without the
  * server running (or alongside it: SQLite's busy timeout lets both write).
  *
+ * @example npm run cli -- chat captain-rook
  * @example npm run cli -- keys create --name demo --credits 100
  */
 
 const USAGE = `Usage:
+  npm run cli -- chat [character]          talk to a character in this terminal
   npm run cli -- keys create --name <name> [--credits <n>] [--webhook-url <url>] [--webhook-secret <s>]
   npm run cli -- keys list
   npm run cli -- keys disable <id>
@@ -33,8 +36,14 @@ function parseCredits(raw: string | undefined): number | null {
   return n;
 }
 
-/** Run one CLI command; returns the process exit code. `out` receives what to print. */
-export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.env, out: (line: string) => void = console.log): Promise<number> {
+/** Run one CLI command; returns the process exit code. `out` receives what to print; `io` is the chat's terminal. */
+export async function runCli(
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  out: (line: string) => void = console.log,
+  io: ChatIO = { input: process.stdin, output: process.stdout },
+): Promise<number> {
+  if (argv[0] === 'chat' && !argv.includes('--help') && !argv.includes('-h')) return runChat(loadConfig(env), argv.slice(1), io);
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

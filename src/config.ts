@@ -19,9 +19,11 @@ import { slackConfigSchema, type SlackConfig } from '../adapters/slack/config.js
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-/** What the process itself needs: how much to log, how long shutdown may take. */
+/** What the process itself needs: how much to log and how, how long shutdown may take. */
 const runtimeConfigSchema = z.object({
   logLevel: z.enum(LOG_LEVELS).default('info'),
+  /** `auto`: human-readable on a terminal, JSON lines when piped. */
+  logFormat: z.enum(['auto', 'pretty', 'json']).default('auto'),
   shutdownTimeoutMs: int(0, 600_000).default(10_000),
   /** How often this process tells the database it is alive. */
   heartbeatMs: int(500, 60_000).default(3000),
@@ -50,6 +52,7 @@ const ENABLED_BY: Partial<Record<Section, string>> = { telegram: 'TELEGRAM_BOT_T
 /** Every environment variable, and the field it sets. `.env.example` lists the same names. */
 export const ENV_VARS: Record<string, [Section, string]> = {
   LOG_LEVEL: ['runtime', 'logLevel'],
+  LOG_FORMAT: ['runtime', 'logFormat'],
   SHUTDOWN_TIMEOUT_MS: ['runtime', 'shutdownTimeoutMs'],
   HEARTBEAT_MS: ['runtime', 'heartbeatMs'],
   INSTANCE_DEAD_AFTER_MS: ['runtime', 'instanceDeadAfterMs'],
@@ -63,6 +66,8 @@ export const ENV_VARS: Record<string, [Section, string]> = {
   WEBHOOK_TIMEOUT_MS: ['http', 'webhookTimeoutMs'],
   WEBHOOK_CONCURRENCY: ['http', 'webhookConcurrency'],
   ADMIN_API_KEY: ['http', 'adminApiKey'],
+  ADMIN_KEY_FILE: ['http', 'adminKeyFile'],
+  METRICS_TOKEN: ['http', 'metricsToken'],
   TRUST_PROXY: ['http', 'trustProxy'],
   CONSOLE_SESSION_HOURS: ['http', 'consoleSessionHours'],
   DATABASE_URL: ['store', 'url'],
@@ -116,7 +121,8 @@ export interface Config {
   secrets: string[];
 }
 
-const isSecretName = (name: string) => /KEY|TOKEN|SECRET/.test(name);
+/** Secret values (scrubbed from logs); a `…_FILE` variable names where a secret is, not the secret. */
+const isSecretName = (name: string) => /KEY|TOKEN|SECRET/.test(name) && !name.endsWith('_FILE');
 
 /** Parse and validate; throws ConfigError naming each bad variable and what it allows. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {

@@ -1,19 +1,50 @@
 import pino, { type Logger } from 'pino';
+import pretty from 'pino-pretty';
 
 export type { Logger };
 
+/** `pretty`: one readable line per entry (a person at a terminal); `json`: JSON lines (a log shipper). */
+export type LogFormat = 'pretty' | 'json';
+
+/** LOG_FORMAT's `auto`: readable when a person watches the terminal, JSON when the output is piped or collected. */
+export function resolveLogFormat(setting: 'auto' | LogFormat, stdoutIsTTY = process.stdout.isTTY === true): LogFormat {
+  return setting === 'auto' ? (stdoutIsTTY ? 'pretty' : 'json') : setting;
+}
+
+export interface LoggerOptions {
+  level: string;
+  secrets?: string[];
+  /** Default `json`. */
+  format?: LogFormat;
+  /** Where lines go (default stdout); in `pretty` format the readable text is written here. */
+  destination?: pino.DestinationStream | NodeJS.WritableStream;
+  /** Colours in `pretty` format; default: when writing to a terminal. */
+  colorize?: boolean;
+}
+
 /**
  * Structured logs with two guards against leaking secrets: pino's `redact` for fields we know
- * (authorization headers, api keys), and a final pass over every written line that replaces any
- * configured secret value — so a bot token inside a library's error URL is scrubbed too.
+ * (authorization headers, api keys), and a final pass over every serialized line that replaces
+ * any configured secret value — so a bot token inside a library's error URL is scrubbed too.
+ * The pass runs on the JSON line before pino-pretty reads it, so both formats are scrubbed.
  */
-export function createLogger(opts: { level: string; secrets?: string[]; destination?: pino.DestinationStream }): Logger {
+export function createLogger(opts: LoggerOptions): Logger {
   const secrets = [...new Set(opts.secrets ?? [])].filter((s) => s.length >= 6);
   const scrub = (line: string) => {
     let out = line;
     for (const s of secrets) if (out.includes(s)) out = out.split(s).join('[REDACTED]');
     return out;
   };
+  const destination =
+    opts.format === 'pretty'
+      ? pretty({
+          destination: opts.destination ?? 1,
+          sync: true,
+          colorize: opts.colorize ?? (opts.destination === undefined && process.stdout.isTTY === true),
+          translateTime: 'SYS:HH:MM:ss.l',
+          ignore: 'pid,hostname',
+        })
+      : (opts.destination as pino.DestinationStream | undefined);
   return pino(
     {
       level: opts.level,
@@ -36,6 +67,6 @@ export function createLogger(opts: { level: string; secrets?: string[]; destinat
       },
       hooks: secrets.length ? { streamWrite: scrub } : {},
     },
-    opts.destination,
+    destination,
   );
 }

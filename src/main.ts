@@ -3,6 +3,7 @@ import { loadConfig } from './config.js';
 import { ConfigError } from './core/errors.js';
 import { startRuntime, type Runtime } from './runtime.js';
 import { createPlatformAdapters } from './platforms.js';
+import { resolveLogFormat } from './log.js';
 
 /**
  * `npm start`: read the environment (and `.env`), start everything configured, and shut down
@@ -11,7 +12,10 @@ import { createPlatformAdapters } from './platforms.js';
 async function main(): Promise<void> {
   let runtime: Runtime;
   try {
-    runtime = await startRuntime(loadConfig(), { adapters: createPlatformAdapters });
+    const config = loadConfig();
+    // A person at a terminal gets the banner (and, on the first start, the new admin key).
+    const banner = resolveLogFormat(config.runtime.logFormat) === 'pretty' ? (text: string) => void process.stdout.write(text) : undefined;
+    runtime = await startRuntime(config, { adapters: createPlatformAdapters, ...(banner ? { banner } : {}) });
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);

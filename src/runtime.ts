@@ -1,30 +1,27 @@
 import { randomUUID } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import type { Clock } from './core/clock.js';
 import { systemClock } from './core/clock.js';
 import type { PlatformAdapter } from './core/adapter.js';
 import type { InboundMessage, ReplyEvent } from './core/types.js';
-import { createLogger, type Logger } from './log.js';
-import { openStore, type Store } from './store/index.js';
-import { createModel, type ModelClient } from './llm/index.js';
-import { createEngine, engineConfigFrom, MemoryRateLimits, type Engine } from './engine/index.js';
+import { createLogger, resolveLogFormat, type Logger } from './log.js';
+import type { Store } from './store/index.js';
+import type { ModelClient } from './llm/index.js';
+import { observeModel } from './llm/observed.js';
+import type { Engine } from './engine/index.js';
 import { buildApp } from './http/app.js';
-import { loadPresets } from './presets.js';
 import { DeliveryRouter, ProactiveScheduler, startCron, type ProactiveTarget } from './scheduler/index.js';
-import { createServices, platformStatus, type Services } from './services/index.js';
+import { createServices, platformStatus, type Resolve, type Services } from './services/index.js';
 import { Liveness } from './services/liveness.js';
 import { WebhookSender } from './services/webhooks.js';
-import type { Resolve } from './services/safe-fetch.js';
 import { ApiProactiveTarget } from './services/proactive-api.js';
+import { setUpEngine } from './engine-setup.js';
+import { ensureAdminKey, type AdminKey } from './admin-key.js';
+import { Metrics } from './metrics/prometheus.js';
+import { announceWhenReady } from './announce.js';
 
-/** Where shipped presets live, relative to this file in both `src/` (tsx) and `dist/src/` (built). */
-export function defaultPresetDir(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  return here.includes(`${join('dist', 'src')}`) ? join(here, '..', '..', 'data', 'presets') : join(here, '..', 'data', 'presets');
-}
+export { defaultPresetDir } from './engine-setup.js';
 
 export interface Runtime {
   config: Config;
@@ -37,8 +34,13 @@ export interface Runtime {
   scheduler: ProactiveScheduler;
   services: Services;
   webhooks: WebhookSender;
+  metrics: Metrics;
+  /** The admin key in use and where it came from (the environment, a key file, memory). */
+  adminKey: AdminKey;
   /** The address the HTTP server listens on, e.g. http://127.0.0.1:3000. */
   url: string;
+  /** Resolves true once ready ("charbridge is running" logged, banner shown); false if shut down first. */
+  ready: Promise<boolean>;
   /** Stop input, let in-flight turns finish within the deadline, close the database. */
   shutdown(reason?: string): Promise<void>;
 }
@@ -49,28 +51,53 @@ export interface RuntimeOverrides {
   clock?: Clock;
   model?: ModelClient;
   presetDir?: string;
-  /** Build platform adapters; main.ts passes the real ones for every configured platform. */
   /** Where proactive messages of API conversations go (updates feed + webhooks). */
   apiTarget?: ProactiveTarget;
+  /** Build platform adapters; main.ts passes the real ones for every configured platform. */
   adapters?: (ctx: { config: Config; engine: Engine; log: Logger; store: Store }) => PlatformAdapter[];
   /** How image and webhook hosts are resolved (tests pin names to loopback). */
   net?: { resolve?: Resolve };
+  /**
+   * Show the start-up banner (console URL, admin key, model, platforms, next steps) to a person:
+   * main.ts writes it to the terminal when logs are human-readable. Without it the same facts
+   * go into the "charbridge is running" log line, never the key.
+   */
+  banner?: (text: string) => void;
+}
+
+/** With the admin key in force: in the configuration, and among the secrets the logger scrubs. */
+function withAdminKey(config: Config, adminKey: AdminKey): Config {
+  return { ...config, http: { ...config.http, adminApiKey: adminKey.key }, secrets: [...new Set([...config.secrets, adminKey.key])] };
 }
 
 /**
- * The composition root: config → store → model → engine → adapters → HTTP → scheduler.
+ * The composition root: config → admin key → store → model → engine → adapters → HTTP →
+ * scheduler, with metrics subscribed at their seams (engine turns, model calls, webhook and
+ * proactive deliveries; adapter states and the inbox read at scrape time).
  * `main.ts` calls this with the environment; end-to-end tests call it with fakes' addresses.
  */
-export async function startRuntime(config: Config, overrides: RuntimeOverrides = {}): Promise<Runtime> {
-  const log = overrides.log ?? createLogger({ level: config.runtime.logLevel, secrets: config.secrets });
+export async function startRuntime(loaded: Config, overrides: RuntimeOverrides = {}): Promise<Runtime> {
+  const adminKey = ensureAdminKey(loaded);
+  const config = withAdminKey(loaded, adminKey);
+  const log = overrides.log ?? createLogger({ level: config.runtime.logLevel, secrets: config.secrets, format: resolveLogFormat(config.runtime.logFormat) });
   const clock = overrides.clock ?? systemClock;
-  const store = await openStore(config.store.url, clock);
-  await loadPresets(store, overrides.presetDir ?? defaultPresetDir(), log);
-  const model = overrides.model ?? createModel(config.model, log);
-  const limits = new MemoryRateLimits();
+  let adapters: PlatformAdapter[] = [];
+  const metrics = new Metrics({
+    adapters: () => adapters.map((a) => a.status()),
+    inboxBacklog: () => store.events.backlog(),
+    engine: () => engine.stats(),
+  });
   // This process, as the owner of what it claims: live instances never take each other's work.
   const instanceId = randomUUID();
-  const engine = createEngine({ store, model, clock, log, limits, config: engineConfigFrom(config, instanceId), modelConcurrency: config.model.concurrency });
+  const { store, model, engine, limits } = await setUpEngine(config, {
+    log,
+    clock,
+    instanceId,
+    ...(overrides.model ? { model: overrides.model } : {}),
+    ...(overrides.presetDir ? { presetDir: overrides.presetDir } : {}),
+    wrapModel: (m) => observeModel(m, (e) => metrics.modelCall(e)),
+  });
+  engine.onTurn((e) => metrics.turn(e));
   // Proactive messages: platform conversations through their adapter, API ones to the updates
   // feed and the key's webhook (an outbox drained by the webhook sender). The scheduler is
   // attached before the adapters exist, so their command menus include `/proactive`.
@@ -78,14 +105,17 @@ export async function startRuntime(config: Config, overrides: RuntimeOverrides =
     ssrfAllowHosts: config.http.ssrfAllowHosts,
     timeoutMs: config.http.webhookTimeoutMs,
     concurrency: config.http.webhookConcurrency,
+    owner: instanceId,
     ...overrides.net,
   });
+  webhooks.onDelivery((outcome) => metrics.webhook(outcome));
   const delivery = new DeliveryRouter(overrides.apiTarget ?? new ApiProactiveTarget(store, webhooks));
   const scheduler = ProactiveScheduler.attach(
     { engine, store, clock, log, target: delivery },
     { defaults: config.proactive, owner: instanceId, deadAfterMs: config.runtime.instanceDeadAfterMs },
   );
-  const adapters = overrides.adapters?.({ config, engine, log, store }) ?? [];
+  scheduler.onDelivery((e) => metrics.proactive(e));
+  adapters = overrides.adapters?.({ config, engine, log, store }) ?? [];
   delivery.addAdapters(adapters);
   const services = createServices({
     store,
@@ -100,6 +130,7 @@ export async function startRuntime(config: Config, overrides: RuntimeOverrides =
     defaultCharacter: config.engine.defaultCharacter,
     models: config.model,
     platformStatus: platformStatus(config, store, adapters),
+    adapterStates: () => adapters.map((a) => a.status()),
     consoleSessionMs: config.http.consoleSessionHours * 3_600_000,
   });
   const liveness = new Liveness(store, clock, log, {
@@ -109,7 +140,7 @@ export async function startRuntime(config: Config, overrides: RuntimeOverrides =
   });
   await liveness.register();
   const rawRoutes = adapters.flatMap((a) => a.routes?.() ?? []);
-  const app = await buildApp({ config, log, services, rawRoutes, scheduler });
+  const app = await buildApp({ config, log, services, rawRoutes, scheduler, metrics });
   await app.listen({ port: config.http.port, host: config.http.host });
   const addr = app.server.address();
   const url = typeof addr === 'object' && addr ? `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}` : String(addr);
@@ -121,11 +152,20 @@ export async function startRuntime(config: Config, overrides: RuntimeOverrides =
   liveness.start();
   const proactive = startCron(config.proactive.cron, () => scheduler.tick(), log, 'proactive');
   const housekeeping = startCron('17 * * * *', () => housekeep(store, clock.now()), log, 'housekeeping');
-  log.info({ url, model: model.label, adapters: adapters.map((a) => a.platform), proactiveCron: config.proactive.cron }, 'charbridge is running');
+  const stopWaiting = new AbortController();
+  const ready = announceWhenReady({
+    readiness: services.readiness,
+    log,
+    signal: stopWaiting.signal,
+    info: () => ({ url, adminKey, model: { label: model.label, offline: model.offline }, platforms: adapters.map((a) => ({ platform: a.platform, mode: a.status().mode })) }),
+    extra: { proactiveCron: config.proactive.cron },
+    ...(overrides.banner ? { banner: overrides.banner } : {}),
+  });
 
   let closing: Promise<void> | undefined;
   const shutdown = (reason = 'shutdown') =>
     (closing ??= (async () => {
+      stopWaiting.abort();
       log.info({ reason }, 'shutting down: no new input, finishing in-flight turns');
       await proactive.stop();
       await housekeeping.stop();
@@ -141,7 +181,7 @@ export async function startRuntime(config: Config, overrides: RuntimeOverrides =
       log.info('stopped');
     })());
 
-  return { config, log, store, model, engine, app, adapters, scheduler, services, webhooks, url, shutdown };
+  return { config, log, store, model, engine, app, adapters, scheduler, services, webhooks, metrics, adminKey, url, ready, shutdown };
 }
 
 /**

@@ -56,6 +56,19 @@ export interface RunOptions {
   signal?: AbortSignal;
 }
 
+export interface BudgetStats {
+  sent: number;
+  rateLimited: number;
+  skipped: number;
+  /** Tasks that have started (their first attempt). */
+  started: number;
+  /** Milliseconds those tasks waited in line, in total: divided by `started`, the mean wait. */
+  waitedMs: number;
+  /** Tasks waiting in line now. */
+  queued: number;
+  chats: number;
+}
+
 /** Chats remembered before idle ones are forgotten. */
 const PRUNE_AT = 1000;
 
@@ -64,7 +77,7 @@ export class OutboundBudget {
   private readonly now: () => number;
   private readonly maxAttempts: number;
   private readonly dispatch: FairDispatch;
-  private readonly counters = { sent: 0, rateLimited: 0, skipped: 0 };
+  private readonly counters = { sent: 0, rateLimited: 0, skipped: 0, started: 0, waitedMs: 0 };
 
   constructor(private readonly opts: BudgetOptions) {
     if (opts.shared && opts.global) throw new Error('OutboundBudget: give either `global` windows or a `shared` window, not both');
@@ -85,9 +98,19 @@ export class OutboundBudget {
    */
   run<T>(chatKey: string, task: () => Promise<T>, opts: RunOptions = {}): Promise<T | Skipped> {
     const chat = this.state(chatKey);
+    const queuedAt = this.now();
+    let started = false;
+    const run = () => {
+      if (!started) {
+        started = true;
+        this.counters.started++;
+        this.counters.waitedMs += this.now() - queuedAt;
+      }
+      return task();
+    };
     return new Promise<T | Skipped>((resolve, reject) => {
       if (opts.signal?.aborted) return resolve(SKIPPED);
-      const t: Task = { run: task, rank: opts.priority === 'normal' ? 1 : 0, seq: 0, attempts: 0, resolve: resolve as (v: unknown) => void, reject };
+      const t: Task = { run, rank: opts.priority === 'normal' ? 1 : 0, seq: 0, attempts: 0, resolve: resolve as (v: unknown) => void, reject };
       opts.signal?.addEventListener(
         'abort',
         () => {
@@ -120,9 +143,14 @@ export class OutboundBudget {
     return (this.chats.get(chatKey)?.pausedUntil ?? 0) > this.now();
   }
 
-  /** Counted sends, 429s waited out, and queued tasks dropped by abort — for tests and logs. */
-  stats(): { sent: number; rateLimited: number; skipped: number; chats: number } {
-    return { ...this.counters, chats: this.chats.size };
+  /**
+   * Counted sends, 429s waited out, queued tasks dropped by abort, tasks waiting now, and how long
+   * started tasks waited for their turn in total (first attempt) — for status pages and metrics.
+   */
+  stats(): BudgetStats {
+    let queued = 0;
+    for (const chat of this.chats.values()) queued += chat.queue.length;
+    return { ...this.counters, queued, chats: this.chats.size };
   }
 
   private state(key: string): ChatQueue {

@@ -53,7 +53,7 @@ export class StatusTracker implements TransportEvents {
     this.lastEventAt = this.now();
   }
 
-  snapshot(budget: { sent: number; rateLimited: number }, inFlight: number): AdapterStatus {
+  snapshot(budget: { sent: number; rateLimited: number; queued?: number; started?: number; waitedMs?: number }, inFlight: number): AdapterStatus {
     const iso = (t: number) => new Date(t).toISOString();
     return {
       platform: this.platform,
@@ -64,6 +64,7 @@ export class StatusTracker implements TransportEvents {
       rateLimited: budget.rateLimited + this.sdkRateLimited,
       sent: budget.sent,
       inFlight,
+      outbound: { queued: budget.queued ?? 0, started: budget.started ?? 0, waitedMs: budget.waitedMs ?? 0 },
     };
   }
 }

@@ -98,6 +98,8 @@ export interface AdapterStatus {
   sent: number;
   /** Events being answered right now. */
   inFlight: number;
+  /** The outbound budget's line: tasks waiting now, and how long started ones waited in total. */
+  outbound?: { queued: number; started: number; waitedMs: number };
 }
 
 /** What every adapter factory receives besides its platform's config section. */

@@ -25,6 +25,7 @@ import { serialize } from './steps/serialize.js';
 import { persist } from './steps/persist.js';
 import { respond } from './steps/respond.js';
 import { encodeKey } from '../core/conversation-key.js';
+import { turnFinished, type TurnListener } from './turn-events.js';
 
 export interface EngineOptions {
   /** Commands beyond the built-ins. */
@@ -50,6 +51,7 @@ export class Engine implements MessageHandler {
   /** Event keys being handled by this process (a redelivery mid-turn is a duplicate). */
   private readonly eventsInFlight = new Set<string>();
   private accepting = true;
+  private readonly turnListeners: TurnListener[] = [];
 
   constructor(private readonly deps: EngineDeps, opts: EngineOptions = {}) {
     this.commands = createCommandRegistry(opts.commands);
@@ -111,13 +113,19 @@ export class Engine implements MessageHandler {
       },
       admit: () => undefined,
     };
+    const startedAt = this.deps.clock.now();
+    let thrown: unknown;
     this.tasks.track(
       this.platformChain(ctx)
         .catch((err: unknown) => {
+          thrown = err;
           this.deps.log.error({ err, platform: msg.platform, chatId: msg.chatId }, 'turn failed unexpectedly');
           out.push({ type: 'notice', text: 'Something went wrong on my side. Please try again.', reason: 'command' });
         })
-        .finally(() => out.end()),
+        .finally(() => {
+          this.emitTurn(ctx, startedAt, thrown);
+          out.end();
+        }),
     );
     return out;
   }
@@ -157,9 +165,14 @@ export class Engine implements MessageHandler {
         onAdmit(c);
       },
     };
+    const startedAt = this.deps.clock.now();
     const result: Promise<TurnResult> = this.requestChain(ctx).then(
-      () => ctx.result ?? Promise.reject(new Error('the turn ended without a result')),
+      () => {
+        this.emitTurn(ctx, startedAt);
+        return ctx.result ?? Promise.reject(new Error('the turn ended without a result'));
+      },
       (err: unknown) => {
+        this.emitTurn(ctx, startedAt, err);
         if (admitted || !isCharbridgeError(err)) {
           if (!admitted) onRefuse(err);
           throw err;
@@ -237,6 +250,15 @@ export class Engine implements MessageHandler {
     };
   }
 
+  /** Subscribe to every finished turn — platform, API and scheduled — with its outcome, tokens and duration (metrics). */
+  onTurn(listener: TurnListener): () => void {
+    this.turnListeners.push(listener);
+    return () => {
+      const i = this.turnListeners.indexOf(listener);
+      if (i >= 0) this.turnListeners.splice(i, 1);
+    };
+  }
+
   /** Add a source of extra context for every model turn (a lorebook, a persona, memory). */
   addContextProvider(provider: ContextProvider): void {
     this.deps.contextProviders.push(provider);
@@ -269,6 +291,18 @@ export class Engine implements MessageHandler {
   /** What the engine is doing right now: turns in flight, model calls running and waiting. */
   stats(): { inFlight: number; modelActive: number; modelQueued: number } {
     return { inFlight: this.tasks.size, modelActive: this.deps.modelSlots.active, modelQueued: this.deps.modelSlots.queued };
+  }
+
+  private emitTurn(ctx: TurnContext, startedAt: number, thrown?: unknown): void {
+    if (!this.turnListeners.length) return;
+    const e = turnFinished(ctx, this.deps.clock.now() - startedAt, thrown);
+    for (const listener of this.turnListeners) {
+      try {
+        listener(e);
+      } catch (err) {
+        this.deps.log.warn({ err }, 'a turn subscriber failed');
+      }
+    }
   }
 
   /** Platform admins, or anyone listed in ADMIN_USER_IDS as `platform:userId`. */

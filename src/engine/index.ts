@@ -11,6 +11,7 @@ import type { ContextProvider } from './context-blocks.js';
 
 export { Engine, type EngineOptions } from './engine.js';
 export type { EngineConfig, MessageListener, StoredMessageEvent } from './deps.js';
+export type { TurnFinishedEvent, TurnListener, TurnOutcome } from './turn-events.js';
 export type { TurnRequest, TurnResult, StartedTurn } from './request.js';
 export type { UserInput, Payer, DurableTurn, TurnContext, MessageContext, Step } from './pipeline.js';
 export { ReplyStream } from './reply-stream.js';

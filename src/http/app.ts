@@ -23,6 +23,7 @@ import { registerConsole } from './console/index.js';
 import { usageRoutes } from './routes/usage.js';
 import { platformRoutes } from './routes/platforms.js';
 import type { CallerResolver } from './auth.js';
+import { registerProbes, type MetricsEndpoint } from './probes.js';
 
 /** What the HTTP layer needs; route modules receive it as an HttpContext. */
 export interface HttpDeps {
@@ -35,6 +36,8 @@ export interface HttpDeps {
   scheduler?: ProactiveScheduler;
   /** The built console (default `dist/console`). */
   consoleDir?: string;
+  /** Served at `/metrics` (Prometheus); no such route without it. */
+  metrics?: MetricsEndpoint;
 }
 
 /**
@@ -72,6 +75,7 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   app.decorateRequest('caller', null);
 
   app.get('/health', async () => ({ status: 'ok' as const }));
+  registerProbes(app, { readiness: deps.services.readiness, metrics: deps.metrics, metricsToken: deps.config.http.metricsToken });
 
   for (const route of deps.rawRoutes ?? []) mountRaw(app, route);
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { int, list } from '../core/config-values.js';
+import { int, list, optionalString } from '../core/config-values.js';
 
 /** The HTTP server: where it listens, what it accepts, and the admin key. */
 export const httpConfigSchema = z.object({
@@ -43,6 +43,13 @@ export const httpConfigSchema = z.object({
     .transform((v) => (v.trim() === '' ? undefined : v.trim()))
     .refine((v) => v === undefined || v.length >= 16, 'must be at least 16 characters')
     .optional(),
+  /**
+   * Where the admin key generated on first start is kept when ADMIN_API_KEY is not set. Unset:
+   * `admin-api-key` beside the SQLite file (`data/` for PostgreSQL; memory only with `:memory:`).
+   */
+  adminKeyFile: optionalString,
+  /** When set, `GET /metrics` asks for it as a bearer token (Prometheus' `authorization` setting). */
+  metricsToken: optionalString.refine((v) => v === undefined || v.length >= 16, 'must be at least 16 characters'),
 });
 
 export type HttpConfig = z.infer<typeof httpConfigSchema>;

@@ -59,6 +59,12 @@ function payerOf(conv: Conversation): Payer | undefined {
 /** Credits a proactive message costs an API key: the price of a text turn. */
 export const PROACTIVE_COST = 1;
 
+/** What became of one delivery of a proactive message: sent, to be retried, or given up. */
+export interface ProactiveDeliveryEvent {
+  platform: Conversation['platform'] | null;
+  outcome: 'delivered' | 'retrying' | 'failed';
+}
+
 /** A change to a conversation's own proactive settings; null clears a field back to its default. */
 export type PolicyPatch = { enabled?: boolean | null | undefined } & {
   [K in keyof ProactivePolicyOverrides]?: ProactivePolicyOverrides[K] | null | undefined;
@@ -88,6 +94,7 @@ export class ProactiveScheduler {
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly target: ProactiveTarget;
+  private readonly deliveryListeners: Array<(e: ProactiveDeliveryEvent) => void> = [];
 
   constructor(parts: SchedulerParts, private readonly opts: ProactiveOptions) {
     ({ engine: this.engine, store: this.store, clock: this.clock, log: this.log, target: this.target } = parts);
@@ -108,6 +115,21 @@ export class ProactiveScheduler {
 
   private get now() {
     return this.clock.now();
+  }
+
+  /** Be told about every delivery attempt (metrics); a listener that throws is ignored. */
+  onDelivery(listener: (e: ProactiveDeliveryEvent) => void): void {
+    this.deliveryListeners.push(listener);
+  }
+
+  private tell(e: ProactiveDeliveryEvent): void {
+    for (const l of this.deliveryListeners) {
+      try {
+        l(e);
+      } catch {
+        // counting must never stop a delivery
+      }
+    }
   }
 
   /** One scheduler pass: recover stale generations, retry deliveries, then the due conversations. */
@@ -262,11 +284,13 @@ export class ProactiveScheduler {
     const message = row.messageId ? await this.store.messages.get(row.messageId) : undefined;
     if (!conv || !message) {
       await proactive.updateOutbox(row.id, { state: 'failed', error: 'conversation or message deleted' }, this.now);
+      this.tell({ platform: conv?.platform ?? null, outcome: 'failed' });
       return false;
     }
     try {
       await this.target.deliver(conv, await this.engine.characterOf(conv), message);
       await proactive.updateOutbox(row.id, { state: 'delivered', attempts: row.attempts + 1 }, this.now);
+      this.tell({ platform: conv.platform, outcome: 'delivered' });
       return true;
     } catch (err) {
       const attempts = row.attempts + 1;
@@ -274,6 +298,7 @@ export class ProactiveScheduler {
       const error = err instanceof Error ? err.message.slice(0, 500) : String(err);
       await proactive.updateOutbox(row.id, { state: give ? 'failed' : 'pending', attempts, error, nextAttemptAt: this.now + (this.opts.retryBaseMs ?? 60_000) * 2 ** (attempts - 1) }, this.now);
       this.log.warn({ conversationId: conv.id, attempts, error }, give ? 'proactive delivery failed for good' : 'proactive delivery failed; will retry');
+      this.tell({ platform: conv.platform, outcome: give ? 'failed' : 'retrying' });
       return false;
     }
   }

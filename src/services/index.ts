@@ -13,6 +13,8 @@ import { ConsoleSessions } from './console-sessions.js';
 import { UsageService } from './usage.js';
 import { PlatformOverview } from './platform-status.js';
 import type { PlatformStatusSource } from '../core/platform-status.js';
+import type { AdapterStatus } from '../core/adapter.js';
+import { Readiness } from './readiness.js';
 
 export { Authenticator, adminCaller, keyCaller, type Caller } from './access.js';
 export { ApiKeyService } from './api-keys.js';
@@ -25,6 +27,7 @@ export { UsageService } from './usage.js';
 export { PlatformOverview, platformStatus } from './platform-status.js';
 export { ImageFetcher, type ImageFetchOptions } from './image-fetch.js';
 export { safeFetch, SafeFetchError, systemResolve, realTimer, type Resolve, type StartTimer, type SafeFetchPolicy } from './safe-fetch.js';
+export { Readiness, type ReadinessCheck, type ReadinessReport } from './readiness.js';
 
 /** The logic every HTTP API shares, one instance each per server. */
 export interface Services {
@@ -37,6 +40,7 @@ export interface Services {
   usage: UsageService;
   platforms: PlatformOverview;
   consoleSessions: ConsoleSessions;
+  readiness: Readiness;
 }
 
 export interface ServiceParts {
@@ -58,6 +62,8 @@ export interface ServiceParts {
   /** The adapters' states, for the operator's platforms page. */
   platformStatus: PlatformStatusSource;
   consoleSessionMs: number;
+  /** The running adapters' live states, for readiness; none when no adapter runs. */
+  adapterStates?: () => readonly AdapterStatus[];
 }
 
 /** Build the services over one store and engine. */
@@ -73,5 +79,6 @@ export function createServices(p: ServiceParts): Services {
     usage: new UsageService(p.store, p.clock),
     platforms: new PlatformOverview(p.store, p.platformStatus),
     consoleSessions: new ConsoleSessions(p.store, access, { adminApiKey: p.adminApiKey, ttlMs: p.consoleSessionMs }),
+    readiness: new Readiness(p.store, p.adapterStates),
   };
 }

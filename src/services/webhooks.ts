@@ -34,6 +34,9 @@ const LEASE_MARGIN_MS = 60_000;
 /** When the outbox cannot be read, look again after this long. */
 const RETRY_READ_MS = 5_000;
 
+/** What became of one delivery attempt: sent, to be retried, given up after every attempt, or dropped (no webhook configured any more). */
+export type WebhookOutcome = 'delivered' | 'retrying' | 'failed' | 'dropped';
+
 /** Lowercase hex HMAC-SHA256 of the raw body: what a receiver recomputes to verify X-Webhook-Signature. */
 export function signWebhook(secret: string, body: string): string {
   return createHmac('sha256', secret).update(body, 'utf8').digest('hex');
@@ -61,6 +64,7 @@ export class WebhookSender {
   private timer: NodeJS.Timeout | undefined;
   private arming: Promise<void> = Promise.resolve();
   private stopped = false;
+  private readonly listeners: Array<(outcome: WebhookOutcome) => void> = [];
 
   constructor(
     private store: Store,
@@ -93,6 +97,21 @@ export class WebhookSender {
       return counts.reduce((a, b) => a + b, 0);
     } finally {
       this.arm();
+    }
+  }
+
+  /** Be told the outcome of every delivery attempt (metrics); a listener that throws is ignored. */
+  onDelivery(listener: (outcome: WebhookOutcome) => void): void {
+    this.listeners.push(listener);
+  }
+
+  private tell(outcome: WebhookOutcome): void {
+    for (const l of this.listeners) {
+      try {
+        l(outcome);
+      } catch {
+        // counting must never stop a delivery
+      }
     }
   }
 
@@ -178,6 +197,7 @@ export class WebhookSender {
     const key = await apiKeys.get(d.apiKeyId);
     if (!key || !key.webhookUrl || !key.webhookSecret || key.webhookDisabled) {
       this.ended(d, await webhooks.finish(d.id, this.owner, 'dropped', key ? 'webhook not configured or disabled' : 'api key deleted', this.clock.now()));
+      this.tell('dropped');
       return false;
     }
     // A sender that stopped during the last attempt used it up; whether it arrived is unknown.
@@ -185,14 +205,17 @@ export class WebhookSender {
     const after = this.clock.now();
     if (error === null) {
       if (this.ended(d, await webhooks.finish(d.id, this.owner, 'delivered', null, after))) await webhooks.resetFailures(key.id);
+      this.tell('delivered');
       return true;
     }
     if (d.attempts < maxAttempts) {
       const at = after + (this.opts.backoffMs ?? 2000) * 2 ** (d.attempts - 1);
       this.ended(d, await webhooks.retryLater(d.id, this.owner, at, error, after));
       this.log.warn({ apiKeyId: key.id, eventId: d.eventId, attempts: d.attempts, error }, 'webhook delivery failed; will retry');
+      this.tell('retrying');
       return false;
     }
+    this.tell('failed');
     if (this.ended(d, await webhooks.finish(d.id, this.owner, 'failed', error, after)) && (await webhooks.countFailure(key.id))) {
       this.log.warn({ apiKeyId: key.id }, 'webhook disabled after repeated failed deliveries; re-enable with PATCH /api/v1/api-keys/:id {"webhookDisabled":false}');
     }

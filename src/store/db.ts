@@ -71,6 +71,16 @@ export async function migrate(db: Kysely<any>, dialect: DialectName = 'sqlite'):
   }
 }
 
+/**
+ * Migrations this code knows that the database has not run: empty once start-up migrated it.
+ * Reading the migration table also proves the database answers (readiness).
+ */
+export async function pendingMigrations(db: Kysely<any>, dialect: DialectName): Promise<string[]> {
+  const provider: MigrationProvider = { getMigrations: async () => migrationsFor(dialect) };
+  const all = await new Migrator({ db, provider }).getMigrations();
+  return all.filter((m) => m.executedAt === undefined).map((m) => m.name);
+}
+
 const { builtins } = pg.types;
 
 /** int8 (ids, epoch ms, counts) and numeric (sums of int8) as JS numbers, refusing lossy ones. */

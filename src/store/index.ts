@@ -1,6 +1,6 @@
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
-import { openDatabase, type DB } from './db.js';
+import { openDatabase, pendingMigrations, type DB } from './db.js';
 import type { DialectName } from './dialect.js';
 import { CharacterRepo } from './characters.js';
 import { ConversationRepo } from './conversations.js';
@@ -56,6 +56,8 @@ export interface Store {
   webhooks: WebhookRepo;
   consoleSessions: ConsoleSessionRepo;
   activity: ActivityRepo;
+  /** Migrations not run yet (empty once migrated); rejects when the database does not answer. */
+  pendingMigrations(): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -84,6 +86,7 @@ export async function openStore(url: string, clock: Clock = systemClock): Promis
     webhooks: new WebhookRepo(db, dialect),
     consoleSessions: new ConsoleSessionRepo(db, clock),
     activity: new ActivityRepo(db),
+    pendingMigrations: () => pendingMigrations(db, dialect.name),
     close: () => db.destroy(),
   };
 }

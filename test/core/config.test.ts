@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
+import { ENV_VARS, loadConfig } from '../../src/config.js';
 import { ConfigError } from '../../src/core/errors.js';
 
 describe('config', () => {
@@ -37,5 +38,20 @@ describe('config', () => {
   it('uses a real model as soon as a key or a base URL is set', () => {
     expect(loadConfig({ OPENAI_BASE_URL: 'http://127.0.0.1:11434/v1' }).model.offline).toBe(false);
     expect(loadConfig({ OPENAI_API_KEY: 'sk-123456' }).model.offline).toBe(false);
+  });
+
+  it('lists every variable in .env.example', () => {
+    const example = readFileSync(new URL('../../.env.example', import.meta.url), 'utf8');
+    const missing = Object.keys(ENV_VARS).filter((name) => !new RegExp(`^# ${name}=`, 'm').test(example));
+    expect(missing).toEqual([]);
+  });
+
+  it('reads the log format, the metrics token and the admin key file, and scrubs only secrets', () => {
+    const c = loadConfig({ LOG_FORMAT: 'json', METRICS_TOKEN: 'metrics-token-0123456789', ADMIN_KEY_FILE: '/srv/charbridge/admin-key' });
+    expect(c.runtime.logFormat).toBe('json');
+    expect(c.http).toMatchObject({ metricsToken: 'metrics-token-0123456789', adminKeyFile: '/srv/charbridge/admin-key' });
+    expect(c.secrets).toEqual(['metrics-token-0123456789']); // a path is not a secret
+    expect(() => loadConfig({ LOG_FORMAT: 'xml' })).toThrow(/LOG_FORMAT: .*got "xml"/);
+    expect(() => loadConfig({ METRICS_TOKEN: 'short' })).toThrow(/METRICS_TOKEN: must be at least 16 characters/);
   });
 });

@@ -1,7 +1,7 @@
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { loadConfig, type Config } from '../../src/config.js';
 import { buildApp } from '../../src/http/app.js';
-import { createServices, platformStatus, type ChatService, type Resolve, type Services } from '../../src/services/index.js';
+import { createServices, platformStatus, type ChatService, type Resolve, type ServiceParts, type Services } from '../../src/services/index.js';
 import type { Clock } from '../../src/core/clock.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
@@ -33,7 +33,7 @@ export async function startApi(opts: { env?: Record<string, string>; clock?: Clo
     ...opts.env,
   });
   const h = await startHarness({ maxRetries: 0, config: { apiKeyPerMin: config.limits.apiKeyPerMin }, ...(opts.clock ? { clock: opts.clock } : {}), ...(opts.concurrency ? { concurrency: opts.concurrency } : {}), ...(opts.dbPath ? { dbPath: opts.dbPath } : {}) });
-  const services = servicesFor(h, config, opts.resolve);
+  const services = servicesFor(h, config, opts.resolve ? { resolve: opts.resolve } : {});
   const { chat } = services;
   const app = await buildApp({ config, log: h.log, services });
   await app.ready();
@@ -64,7 +64,8 @@ export async function startApi(opts: { env?: Record<string, string>; clock?: Clo
 }
 
 /** The services over a harness's store and engine, configured by `config` as the runtime does it. */
-export function servicesFor(h: Harness, config: Config, resolve?: Resolve): Services {
+export function servicesFor(h: Harness, config: Config, extra: Partial<ServiceParts> & { resolve?: Resolve } = {}): Services {
+  const { resolve, ...parts } = extra;
   return createServices({
     store: h.store,
     engine: h.engine,
@@ -79,6 +80,7 @@ export function servicesFor(h: Harness, config: Config, resolve?: Resolve): Serv
     models: config.model,
     platformStatus: platformStatus(config, h.store),
     consoleSessionMs: config.http.consoleSessionHours * 3_600_000,
+    ...parts,
   });
 }
 

@@ -58,6 +58,20 @@ describeStores('EventRepo', (ctx) => {
     expect((await ctx.store.apiKeys.get(apiKey.id))?.creditsUsed).toBe(1); // the duplicate's reservation was rolled back
     expect(await ctx.store.events.abandoned({ now, deadAfterMs: DEAD, leaseMs: LEASE, limit: 10, platform: 'api' })).toEqual([]);
   });
+
+  it('counts the backlog: claimed and not finished, whether live or abandoned', async () => {
+    const now = ctx.clock.now();
+    expect(await ctx.store.events.backlog()).toBe(0);
+    await ctx.store.instances.register('a', now);
+    const claim = (platform: string, eventId: string, at: number) =>
+      ctx.store.events.claim({ platform, eventId, owner: 'a', now: at, deadAfterMs: DEAD, leaseMs: LEASE, payload: '{}' });
+    await claim('telegram', 'b-live', now);
+    await claim('slack', 'b-abandoned', now - 10 * LEASE);
+    await claim('discord', 'b-done', now);
+    await ctx.store.events.complete('discord', 'b-done');
+    expect(await ctx.store.events.backlog()).toBe(2);
+    expect(await ctx.store.pendingMigrations()).toEqual([]);
+  });
 });
 
 describeStores('IdempotencyRepo', (ctx) => {

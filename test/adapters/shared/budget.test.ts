@@ -38,6 +38,14 @@ describe('OutboundBudget', () => {
     expect(starts.filter(([k]) => k === '2').map(([, t]) => t)).toEqual([0, 1000]);
   });
 
+  it('reports the line: tasks waiting now, and how long started ones waited in total', async () => {
+    const { vt, budget, send } = setup();
+    const all = Promise.all([send('1'), send('1'), send('1')]);
+    expect(budget.stats()).toMatchObject({ queued: 2, started: 1, waitedMs: 0 }); // the first one started at once
+    await vt.run(all);
+    expect(budget.stats()).toMatchObject({ queued: 0, started: 3, waitedMs: 1000 + 2000 });
+  });
+
   it('holds a group to 20 per minute', async () => {
     const { vt, starts, send } = setup();
     await vt.run(Promise.all(Array.from({ length: 22 }, () => send('-100'))));

@@ -1,0 +1,57 @@
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import type { Config } from './config.js';
+import type { Clock } from './core/clock.js';
+import type { Logger } from './log.js';
+import { openStore, type Store } from './store/index.js';
+import { createModel, type ModelClient } from './llm/index.js';
+import { createEngine, engineConfigFrom, MemoryRateLimits, type Engine } from './engine/index.js';
+import { loadPresets } from './presets.js';
+
+/** Where shipped presets live, relative to this file in both `src/` (tsx) and `dist/src/` (built). */
+export function defaultPresetDir(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  return here.includes(`${join('dist', 'src')}`) ? join(here, '..', '..', 'data', 'presets') : join(here, '..', 'data', 'presets');
+}
+
+export interface EngineSetup {
+  store: Store;
+  model: ModelClient;
+  engine: Engine;
+  /** The engine's rate limits, shared with the services so a key's budget is one budget. */
+  limits: MemoryRateLimits;
+}
+
+export interface EngineSetupOptions {
+  log: Logger;
+  clock: Clock;
+  /** Instead of the configured model (tests, the metrics wrapper). */
+  model?: ModelClient;
+  /** Wraps the model the engine talks to (the runtime's metrics observe every call this way). */
+  wrapModel?: (model: ModelClient) => ModelClient;
+  presetDir?: string;
+  /** This process, as the owner of what the engine claims (a random one when not given). */
+  instanceId?: string;
+}
+
+/**
+ * The engine as configured — store (migrated), presets, model, limits — in one place, so the
+ * server and the terminal chat (`npm run cli -- chat`) answer with the same prompt, context and
+ * commands. Anything that extends every engine (context providers) belongs here.
+ */
+export async function setUpEngine(config: Config, opts: EngineSetupOptions): Promise<EngineSetup> {
+  const { log, clock } = opts;
+  const store = await openStore(config.store.url, clock);
+  try {
+    await loadPresets(store, opts.presetDir ?? defaultPresetDir(), log);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  const base = opts.model ?? createModel(config.model, log);
+  const model = opts.wrapModel ? opts.wrapModel(base) : base;
+  const limits = new MemoryRateLimits();
+  const engine = createEngine({ store, model, clock, log, limits, config: engineConfigFrom(config, opts.instanceId ?? randomUUID()), modelConcurrency: config.model.concurrency });
+  return { store, model, engine, limits };
+}

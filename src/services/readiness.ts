@@ -1,0 +1,71 @@
+import type { AdapterStatus } from '../core/adapter.js';
+import type { Store } from '../store/index.js';
+
+/** One part readiness depends on: the database, its migrations, or a platform adapter. */
+export interface ReadinessCheck {
+  name: string;
+  ready: boolean;
+  /** Why it is not ready, in words an operator can act on; absent when ready. */
+  reason?: string;
+}
+
+export interface ReadinessReport {
+  ready: boolean;
+  checks: ReadinessCheck[];
+}
+
+/** How long one check may take before it counts as not answering. */
+const CHECK_TIMEOUT_MS = 2000;
+
+/**
+ * Whether this process can do its work: the database answers, every migration has run, and every
+ * configured platform adapter is connected (polling, webhook set, gateway or socket open). Load
+ * balancers and orchestrators route to the process only then; `/health` only says it is alive.
+ */
+export class Readiness {
+  constructor(
+    private readonly store: Pick<Store, 'pendingMigrations'>,
+    private readonly adapters: () => readonly Pick<AdapterStatus, 'platform' | 'connected' | 'mode' | 'lastError'>[] = () => [],
+  ) {}
+
+  async check(): Promise<ReadinessReport> {
+    const checks = [...(await this.database()), ...this.platforms()];
+    return { ready: checks.every((c) => c.ready), checks };
+  }
+
+  private async database(): Promise<ReadinessCheck[]> {
+    let pending: string[];
+    try {
+      pending = await withTimeout(this.store.pendingMigrations(), CHECK_TIMEOUT_MS);
+    } catch (err) {
+      const why = err instanceof TimeoutError ? `did not answer within ${CHECK_TIMEOUT_MS} ms` : 'does not answer';
+      return [
+        { name: 'database', ready: false, reason: `the database ${why}` },
+        { name: 'migrations', ready: false, reason: 'unknown while the database does not answer' },
+      ];
+    }
+    return [
+      { name: 'database', ready: true },
+      pending.length ? { name: 'migrations', ready: false, reason: `not run yet: ${pending.join(', ')}` } : { name: 'migrations', ready: true },
+    ];
+  }
+
+  private platforms(): ReadinessCheck[] {
+    return this.adapters().map((s) =>
+      s.connected
+        ? { name: s.platform, ready: true }
+        : { name: s.platform, ready: false, reason: `not connected (${s.mode})${s.lastError ? `; last error at ${s.lastError.at}` : ''}` },
+    );
+  }
+}
+
+class TimeoutError extends Error {}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TimeoutError()), ms);
+    timer.unref();
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
