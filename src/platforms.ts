@@ -27,7 +27,10 @@ export interface PlatformContext {
  */
 export function createPlatformAdapters({ config, engine, log, store, coordination }: PlatformContext): PlatformAdapter[] {
   const adapters: PlatformAdapter[] = [];
-  const shared = coordination?.kind === 'redis' ? { leadership: (name: string) => coordination.leadership(name) } : {};
+  const shared =
+    coordination?.kind === 'redis'
+      ? { leadership: (name: string) => coordination.leadership(name), ...(coordination.sharedWindow ? { sharedWindow: coordination.sharedWindow } : {}) }
+      : {};
   const base = { handler: engine, log, commands: engine.menu, ...shared };
   const tuning = { stopTimeoutMs: config.runtime.shutdownTimeoutMs };
   if (config.telegram) adapters.push(createTelegramAdapter(config.telegram, { ...base, tuning }));

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CommandMenu } from './command-menu.js';
 import type { ConversationKey } from './conversation-key.js';
 import type { InboundMessage, Platform, ReplyEvent } from './types.js';
+import type { SharedWindowFactory } from './outbound-window.js';
 
 /**
  * The contract between `src/` and `adapters/`. Adapters import only `src/core` (and
@@ -119,6 +120,11 @@ export interface AdapterDeps {
    * polling). Absent: this process is the only one.
    */
   leadership?: (name: string) => Leadership;
+  /**
+   * Where a bot-wide send limit is counted when several instances send for one bot (Telegram's
+   * messages per second per bot, Discord's global rate). Absent: in this process.
+   */
+  sharedWindow?: SharedWindowFactory;
   /** The engine. */
   handler: MessageHandler;
   log: Log;

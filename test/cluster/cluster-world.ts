@@ -4,13 +4,13 @@
  * Telegram and OpenAI fakes. Telegram runs in webhook mode, so a test decides which instance
  * each update reaches, as a load balancer would.
  */
-import { createTelegramAdapter } from '../../adapters/telegram/index.js';
+import { createTelegramAdapter, type TelegramTuning } from '../../adapters/telegram/index.js';
 import { loadConfig } from '../../src/config.js';
 import { startRuntime, type Runtime } from '../../src/runtime.js';
 import { testLogger } from '../helpers/harness.js';
 import { pgDatabase, redisPrefix, type TestDatabase, type TestRedisPrefix } from '../helpers/services.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../fakes/openai.js';
-import { startFakeTelegram, type FakeTelegram } from '../fakes/telegram.js';
+import { startFakeTelegram, type FakeTelegram, type FloodLimits } from '../fakes/telegram.js';
 import { SCALED_LIMITS, SCALED_TUNING } from '../adapters/telegram/world.js';
 
 export const ADMIN = 'cluster-admin-key-0123456789';
@@ -29,9 +29,19 @@ export interface Cluster {
   close(): Promise<void>;
 }
 
-export async function startCluster(n: number, env: Record<string, string> = {}, opts: { polling?: boolean } = {}): Promise<Cluster> {
+export interface ClusterOptions {
+  polling?: boolean;
+  /** The fake's flood limits instead of the scaled ones. */
+  limits?: Partial<FloodLimits>;
+  /** The adapters' tuning instead of the scaled one. */
+  tuning?: Partial<TelegramTuning>;
+  /** Leave the instances to count the bot-wide window each for itself (to show what sharing it prevents). */
+  localWindows?: boolean;
+}
+
+export async function startCluster(n: number, env: Record<string, string> = {}, opts: ClusterOptions = {}): Promise<Cluster> {
   const openai = await startFakeOpenAI();
-  const telegram = await startFakeTelegram({ limits: SCALED_LIMITS });
+  const telegram = await startFakeTelegram({ limits: opts.limits ?? SCALED_LIMITS });
   const db = await pgDatabase();
   const redis = redisPrefix();
   const instances: Runtime[] = [];
@@ -47,7 +57,14 @@ export async function startCluster(n: number, env: Record<string, string> = {}, 
     return startRuntime(config, {
       log: testLogger(),
       adapters: ({ config: c, engine, log, coordination }) => [
-        createTelegramAdapter(c.telegram!, { handler: engine, log, commands: engine.menu, tuning: SCALED_TUNING, leadership: (name) => coordination.leadership(name) }),
+        createTelegramAdapter(c.telegram!, {
+          handler: engine,
+          log,
+          commands: engine.menu,
+          tuning: opts.tuning ?? SCALED_TUNING,
+          leadership: (name) => coordination.leadership(name),
+          ...(coordination.sharedWindow && !opts.localWindows ? { sharedWindow: coordination.sharedWindow } : {}),
+        }),
       ],
     });
   };
