@@ -205,7 +205,7 @@ async function housekeep(store: Store, now: number): Promise<void> {
 }
 
 /** Send what a recovered turn produced through its platform's adapter, as a plain message. */
-async function redeliver(adapters: PlatformAdapter[], msg: InboundMessage, events: ReplyEvent[]): Promise<void> {
+export async function redeliver(adapters: PlatformAdapter[], msg: InboundMessage, events: ReplyEvent[]): Promise<void> {
   const adapter = adapters.find((a) => a.platform === msg.platform);
   if (!adapter) throw new Error(`no running ${msg.platform} adapter to deliver a recovered reply`);
   const start = events.find((e) => e.type === 'start');
