@@ -139,6 +139,7 @@ export async function startRuntime(loaded: Config, overrides: RuntimeOverrides =
     adapterStates: () => adapters.map((a) => a.status()),
     consoleSessionMs: config.http.consoleSessionHours * 3_600_000,
     coordination,
+    instance: { id: instanceId, deadAfterMs: config.runtime.instanceDeadAfterMs },
   });
   const liveness = new Liveness(store, clock, log, {
     instanceId,

@@ -67,6 +67,8 @@ export interface ServiceParts {
   adapterStates?: () => readonly AdapterStatus[];
   /** Where instances meet (Redis): repeated Idempotency-Keys wait across them; readiness asks it. */
   coordination?: Pick<Coordination, 'kind' | 'bus' | 'ping'>;
+  /** This process as an owner of work (its heartbeat in `instances`): pending Idempotency-Keys name it. */
+  instance?: { id: string; deadAfterMs: number };
 }
 
 /** Build the services over one store and engine. */
@@ -80,6 +82,7 @@ export function createServices(p: ServiceParts): Services {
       log: p.log,
       clock: p.clock,
       images: new ImageFetcher(p.imageFetch),
+      instance: p.instance,
       ...(p.coordination?.kind === 'redis' ? { idempotencyBus: { bus: p.coordination.bus, waitMs: 30_000 } } : {}),
     }),
     conversations: new ConversationService(p.store, p.engine),
