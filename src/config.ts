@@ -72,6 +72,8 @@ export const ENV_VARS: Record<string, [Section, string]> = {
   METRICS_TOKEN: ['http', 'metricsToken'],
   TRUST_PROXY: ['http', 'trustProxy'],
   CONSOLE_SESSION_HOURS: ['http', 'consoleSessionHours'],
+  MAX_CHARACTERS_PER_KEY: ['http', 'maxCharactersPerKey'],
+  MAX_LONG_POLLS_PER_KEY: ['http', 'maxLongPollsPerKey'],
   DATABASE_URL: ['store', 'url'],
   REDIS_URL: ['coord', 'redisUrl'],
   REDIS_PREFIX: ['coord', 'redisPrefix'],

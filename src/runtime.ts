@@ -140,6 +140,7 @@ export async function startRuntime(loaded: Config, overrides: RuntimeOverrides =
     consoleSessionMs: config.http.consoleSessionHours * 3_600_000,
     coordination,
     instance: { id: instanceId, deadAfterMs: config.runtime.instanceDeadAfterMs },
+    quotas: { charactersPerKey: config.http.maxCharactersPerKey, longPollsPerKey: config.http.maxLongPollsPerKey },
   });
   const liveness = new Liveness(store, clock, log, {
     instanceId,
