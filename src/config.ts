@@ -78,6 +78,8 @@ export const ENV_VARS: Record<string, [Section, string]> = {
   REDIS_URL: ['coord', 'redisUrl'],
   REDIS_PREFIX: ['coord', 'redisPrefix'],
   CHAT_LOCK_TTL_MS: ['coord', 'chatLockTtlMs'],
+  IDEMPOTENCY_RETENTION_HOURS: ['store', 'idempotencyRetentionHours'],
+  UPDATES_RETENTION_DAYS: ['store', 'updatesRetentionDays'],
   OPENAI_API_KEY: ['model', 'apiKey'],
   OPENAI_BASE_URL: ['model', 'baseURL'],
   OPENAI_MODEL: ['model', 'model'],

@@ -14,6 +14,7 @@ import { buildApp } from './http/app.js';
 import { DeliveryRouter, ProactiveScheduler, startCron, type ProactiveTarget } from './scheduler/index.js';
 import { createServices, platformStatus, type Resolve, type Services } from './services/index.js';
 import { Liveness } from './services/liveness.js';
+import { housekeep } from './services/housekeeping.js';
 import { WebhookSender } from './services/webhooks.js';
 import { ApiProactiveTarget } from './services/proactive-api.js';
 import { setUpEngine } from './engine-setup.js';
@@ -162,7 +163,7 @@ export async function startRuntime(loaded: Config, overrides: RuntimeOverrides =
   webhooks.start();
   liveness.start();
   const proactive = startCron(config.proactive.cron, () => scheduler.tick(), log, 'proactive');
-  const housekeeping = startCron('17 * * * *', () => housekeep(store, clock.now()), log, 'housekeeping');
+  const housekeeping = startCron('17 * * * *', () => housekeep(store, clock.now(), config.store), log, 'housekeeping');
   const stopWaiting = new AbortController();
   const ready = announceWhenReady({
     readiness: services.readiness,
@@ -195,15 +196,6 @@ export async function startRuntime(loaded: Config, overrides: RuntimeOverrides =
     })());
 
   return { config, log, store, model, engine, app, adapters, scheduler, services, webhooks, metrics, adminKey, coordination, url, ready, shutdown };
-}
-
-/**
- * What only needs keeping for a while: processed-event ids outlive the platforms' redelivery
- * windows (Slack: ~5 minutes) by far, and instances dead for a day tell nothing any more.
- */
-async function housekeep(store: Store, now: number): Promise<void> {
-  await store.events.prune(now - 2 * 86_400_000);
-  await store.instances.prune(now - 86_400_000);
 }
 
 /** Send what a recovered turn produced through its platform's adapter, as a plain message. */

@@ -120,6 +120,12 @@ export class IdempotencyRepo {
     await this.db.deleteFrom('idempotency_keys').where('api_key_id', '=', apiKeyId).where('key', '=', key).where('state', '=', 'pending').execute();
   }
 
+  /** Delete every record created before `olderThan` (retention); returns how many. */
+  async prune(olderThan: number): Promise<number> {
+    const r = await this.db.deleteFrom('idempotency_keys').where('created_at', '<', olderThan).executeTakeFirst();
+    return Number(r.numDeletedRows);
+  }
+
   private async alive(instanceId: string, seenSince: number): Promise<boolean> {
     const r = await this.db.selectFrom('instances').select('id').where('id', '=', instanceId).where('seen_at', '>=', seenSince).executeTakeFirst();
     return r !== undefined;
