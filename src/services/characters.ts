@@ -1,5 +1,5 @@
 import type { Character } from '../core/types.js';
-import { ValidationError } from '../core/errors.js';
+import { CharbridgeError, ValidationError } from '../core/errors.js';
 import { globalDefault } from '../engine/index.js';
 import type { CharacterInput, CharacterListQuery, Store } from '../store/index.js';
 import { canSeeCharacter, ownedCharacter, visibleCharacter, type Caller } from './access.js';
@@ -15,6 +15,8 @@ export class CharacterService {
     private readonly store: Store,
     private readonly defaultCharacter: string,
     private readonly models: { model: string; allowlist: readonly string[] },
+    /** Characters a tenant key may own (MAX_CHARACTERS_PER_KEY). */
+    private readonly maxPerKey = 200,
   ) {}
 
   list(caller: Caller, q: Omit<CharacterListQuery, 'viewerId' | 'seesAll'>): Promise<{ characters: Character[]; total: number }> {
@@ -28,6 +30,12 @@ export class CharacterService {
 
   async create(caller: Caller, input: CharacterInput): Promise<Character> {
     await this.checkModel(caller, input.model);
+    if (!caller.isAdmin && (await this.store.characters.countOwned(caller.keyId)) >= this.maxPerKey) {
+      throw new CharbridgeError('QUOTA_EXCEEDED', `This key already has ${this.maxPerKey} characters, the most it may have; delete one first`, {
+        status: 403,
+        details: { limit: this.maxPerKey },
+      });
+    }
     return this.store.characters.create(input, caller.keyId);
   }
 

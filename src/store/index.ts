@@ -31,7 +31,7 @@ export { ConsoleSessionRepo, type ConsoleSession } from './console-sessions.js';
 export { ActivityRepo, type ProactiveSend } from './activity.js';
 export { ApiKeyRepo, hashApiKey, generateApiKey, type ApiKey, type ApiKeyPatch } from './api-keys.js';
 export { UpdateRepo, type Update, type UpdateKind, type NewUpdate, type UpdateQuery } from './updates.js';
-export { IdempotencyRepo, IDEMPOTENCY_TTL_MS, type IdempotencyBegin } from './idempotency.js';
+export { IdempotencyRepo, IDEMPOTENCY_TTL_MS, type IdempotencyBegin, type IdempotencyOwner } from './idempotency.js';
 export type { CharacterListQuery, CharacterOwnership } from './characters.js';
 export type { ConversationListQuery, ConversationSummary } from './conversations.js';
 export { WebhookRepo, WEBHOOK_DISABLE_AFTER, type WebhookDelivery } from './webhooks.js';

@@ -11,6 +11,7 @@ import * as m007 from './007_console_sessions.js';
 import * as m008 from './008_instances.js';
 import * as m009 from './009_outbox_owner.js';
 import * as m030 from './030_webhook_claims.js';
+import * as m040 from './040_idempotency_owner.js';
 
 /** A migration file: `up` gets the column kit for the database it runs on. */
 interface PortableMigration {
@@ -43,6 +44,7 @@ const files: Record<string, PortableMigration> = {
   '008_instances': m008,
   '009_outbox_owner': m009,
   '030_webhook_claims': m030,
+  '040_idempotency_owner': m040,
 };
 
 /** The migrations as Kysely's Migrator runs them, bound to one dialect's column kit. */
