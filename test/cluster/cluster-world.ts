@@ -25,6 +25,8 @@ export interface Cluster {
   redis: TestRedisPrefix;
   /** POST an update to instance `i`'s webhook, as Telegram would. */
   post(i: number, update: object): Promise<{ status: number; body: string }>;
+  /** The environment that makes another process an instance of this cluster. */
+  env: Record<string, string>;
   api(i: number, method: string, path: string, key: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
   close(): Promise<void>;
 }
@@ -45,15 +47,16 @@ export async function startCluster(n: number, env: Record<string, string> = {}, 
   const db = await pgDatabase();
   const redis = redisPrefix();
   const instances: Runtime[] = [];
+  const clusterEnv: Record<string, string> = {
+    DATABASE_URL: db.url, REDIS_URL: redis.url, REDIS_PREFIX: redis.prefix, ADMIN_API_KEY: ADMIN,
+    OPENAI_API_KEY: openai.apiKey, OPENAI_BASE_URL: openai.baseURL, OPENAI_MODEL: 'fake-model', MODEL_MAX_RETRIES: '0',
+    TELEGRAM_BOT_TOKEN: telegram.token, TELEGRAM_API_ROOT: telegram.apiRoot,
+    ...(opts.polling ? {} : { TELEGRAM_WEBHOOK_URL: `https://bot.example.com${WEBHOOK_PATH}`, TELEGRAM_WEBHOOK_SECRET: SECRET }),
+    CHAT_LOCK_TTL_MS: '3000', HEARTBEAT_MS: '500', INSTANCE_DEAD_AFTER_MS: '2000',
+    ...env,
+  };
   const start = async () => {
-    const config = loadConfig({
-      PORT: '0', HOST: '127.0.0.1', DATABASE_URL: db.url, REDIS_URL: redis.url, REDIS_PREFIX: redis.prefix, ADMIN_API_KEY: ADMIN,
-      OPENAI_API_KEY: openai.apiKey, OPENAI_BASE_URL: openai.baseURL, OPENAI_MODEL: 'fake-model', MODEL_MAX_RETRIES: '0',
-      TELEGRAM_BOT_TOKEN: telegram.token, TELEGRAM_API_ROOT: telegram.apiRoot,
-      ...(opts.polling ? {} : { TELEGRAM_WEBHOOK_URL: `https://bot.example.com${WEBHOOK_PATH}`, TELEGRAM_WEBHOOK_SECRET: SECRET }),
-      CHAT_LOCK_TTL_MS: '3000', HEARTBEAT_MS: '500', INSTANCE_DEAD_AFTER_MS: '2000',
-      ...env,
-    });
+    const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', ...clusterEnv });
     return startRuntime(config, {
       log: testLogger(),
       adapters: ({ config: c, engine, log, coordination }) => [
@@ -81,6 +84,7 @@ export async function startCluster(n: number, env: Record<string, string> = {}, 
     telegram,
     db,
     redis,
+    env: clusterEnv,
     post: (i, update) => telegram.postWebhook(`${instances[i]!.url}${WEBHOOK_PATH}`, update, SECRET),
     api: async (i, method, path, key, body, headers = {}) => {
       const res = await fetch(`${instances[i]!.url}${path}`, {
