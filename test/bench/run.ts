@@ -18,6 +18,7 @@ const suites: Array<[string, string, string]> = [
   ['slack', 'slack.ts', 'benchSlack'],
   ['store', 'store.ts', 'benchStore'],
   ['telegram-load', 'telegram-load.ts', 'benchTelegramLoad'],
+  ['cluster', 'cluster.ts', 'benchCluster'],
 ];
 const only: string[] = [];
 const options: Record<string, string> = {};
