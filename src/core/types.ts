@@ -64,6 +64,16 @@ export interface Character {
   postHistoryInstructions: string | null;
   tags: string[];
   model: string | null;
+  /** Replaces the name in `{{char}}` (a card's V3 `nickname`). */
+  nickname: string | null;
+  /** More first messages (`/start 2`, …), from a card's `alternate_greetings`. */
+  alternateGreetings: string[];
+  /** First messages for group chats only (a card's `group_only_greetings`). */
+  groupGreetings: string[];
+  /** Offered to platform users although owned by a tenant key (set by the admin). */
+  platformVisible: boolean;
+  /** Imported from a character card: the card is kept and exported again with every field. */
+  fromCard: boolean;
   createdAt: string;
   updatedAt: string;
 }

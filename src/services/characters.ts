@@ -1,8 +1,10 @@
 import type { Character } from '../core/types.js';
-import { ValidationError } from '../core/errors.js';
+import { NotFoundError, ValidationError } from '../core/errors.js';
+import type { CardFormat } from '../cards/index.js';
+import { avatarOf, exportCard, importCard, type ExportedCard } from '../characters/cards.js';
 import { globalDefault } from '../engine/index.js';
 import type { CharacterInput, CharacterListQuery, Store } from '../store/index.js';
-import { canSeeCharacter, ownedCharacter, visibleCharacter, type Caller } from './access.js';
+import { ADMIN_ID, canSeeCharacter, ownedCharacter, visibleCharacter, type Caller } from './access.js';
 
 /**
  * Characters as every HTTP API sees them, within the caller's tenancy: presets, public
@@ -44,6 +46,30 @@ export class CharacterService {
   }
 
   /**
+   * A character from a card file, owned by the caller and private. A card names no model, so
+   * the model allowlist has nothing to check.
+   */
+  importCard(caller: Caller, bytes: Buffer, contentType: string | undefined): Promise<Character> {
+    return importCard(this.store, bytes, contentType, { ownerId: caller.keyId });
+  }
+
+  /** A character the caller can see as a card file. */
+  async exportCard(caller: Caller, ref: string, format: CardFormat): Promise<ExportedCard> {
+    return exportCard(this.store, await visibleCharacter(this.store, caller, ref), format);
+  }
+
+  /**
+   * A character's picture. With a key: any character the key can see. Without one (Discord and
+   * chat clients fetch avatars by URL): presets, public and platform-visible characters only;
+   * anything else is a 404, as if it did not exist.
+   */
+  async avatar(caller: Caller | null, ref: string): Promise<{ bytes: Buffer; mime: string }> {
+    const c = caller ? await visibleCharacter(this.store, caller, ref) : await this.store.characters.get(ref);
+    if (!c || (!caller && !isPlatformVisible(c))) throw new NotFoundError('Character', 'CHARACTER_NOT_FOUND');
+    return avatarOf(this.store, c);
+  }
+
+  /**
    * A tenant names only allowed models on its characters: each turn of its character is a call
    * the operator pays for upstream (`MODEL_ALLOWLIST`; by default the configured model and the
    * presets' own). The admin may name any.
@@ -68,4 +94,9 @@ export class CharacterService {
     const own = caller.apiKey?.defaultCharacterId ? await this.store.characters.get(caller.apiKey.defaultCharacterId) : undefined;
     return own && canSeeCharacter(caller, own) ? own : globalDefault(this.store, this.defaultCharacter);
   }
+}
+
+/** Offered on the platforms: presets, the admin's characters, public ones and those the admin made platform-visible. */
+export function isPlatformVisible(c: Character): boolean {
+  return c.isPreset || c.isPublic || c.platformVisible || c.ownerId === ADMIN_ID;
 }

@@ -1,0 +1,132 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { readCardFile, readPngChunks, readPngTexts, toCardV3Json } from '../../src/cards/index.js';
+import { readFixture } from '../fixtures/cards/make.js';
+import { ADMIN_KEY, errorOf, startApi, type ApiHarness } from './helpers.js';
+
+let h: ApiHarness;
+afterEach(async () => h?.close());
+
+const importRaw = (key: string, body: Buffer, type: string) =>
+  h.app.inject({ method: 'POST', url: '/api/v1/characters/import', headers: { 'content-type': type, 'x-api-key': key }, payload: body });
+
+function multipart(field: string, fileName: string, type: string, bytes: Buffer): { body: Buffer; type: string } {
+  const boundary = '----charbridge-test-boundary';
+  const head = `--${boundary}\r\nContent-Disposition: form-data; name="${field}"; filename="${fileName}"\r\nContent-Type: ${type}\r\n\r\n`;
+  return { body: Buffer.concat([Buffer.from(head), bytes, Buffer.from(`\r\n--${boundary}--\r\n`)]), type: `multipart/form-data; boundary=${boundary}` };
+}
+
+describe('character cards over HTTP', () => {
+  it('imports a PNG card as the raw body: fields, a private character of the key, its picture as the avatar', async () => {
+    h = await startApi();
+    const a = await h.newKey();
+    const png = readFixture('marisol.v2.png');
+    const res = await importRaw(a.key, png, 'image/png');
+    expect(res.statusCode, res.body).toBe(201);
+    const c = res.json();
+    expect(c).toMatchObject({ name: 'Marisol Vane', isPublic: false, ownership: 'mine', fromCard: true, speakingStyle: '', platformVisible: false });
+    expect(c.alternateGreetings).toHaveLength(2);
+    expect(c.systemPrompt).toContain('{{original}}');
+
+    const avatar = await h.call('GET', `/api/v1/characters/${c.id}/avatar`, { key: a.key });
+    expect(avatar.statusCode).toBe(200);
+    expect(avatar.headers['content-type']).toBe('image/png');
+    expect(avatar.rawPayload.subarray(1, 4).toString()).toBe('PNG');
+  });
+
+  it('serves a private character’s avatar only with a key that sees it; presets and admin imports without one', async () => {
+    h = await startApi();
+    const a = await h.newKey();
+    const b = await h.newKey();
+    const mine = (await importRaw(a.key, readFixture('marisol.v2.png'), 'image/png')).json<{ id: string }>();
+    expect((await h.call('GET', `/api/v1/characters/${mine.id}/avatar`, { key: null })).statusCode).toBe(404);
+    expect((await h.call('GET', `/api/v1/characters/${mine.id}/avatar`, { key: b.key })).statusCode).toBe(404);
+    const own = await h.call('GET', `/api/v1/characters/${mine.id}/avatar`, { key: a.key });
+    expect(own.statusCode).toBe(200);
+    expect(readPngTexts(readPngChunks(own.rawPayload))).toEqual([]); // the picture without the card chunks
+
+    const admins = (await importRaw(ADMIN_KEY, readFixture('bram.v1.json'), 'application/json')).json<{ id: string }>();
+    const open = await h.call('GET', `/api/v1/characters/${admins.id}/avatar`, { key: null });
+    expect(open.statusCode).toBe(200);
+    expect(open.headers['content-type']).toBe('image/png'); // a JSON card has no picture: the placeholder
+    expect((await h.call('GET', '/api/v1/characters/preset_aria/avatar', { key: null })).statusCode).toBe(200);
+  });
+
+  it('takes the card as multipart field "file"', async () => {
+    h = await startApi();
+    const { body, type } = multipart('file', 'quill.charx', 'application/zip', readFixture('quill.charx'));
+    const res = await h.app.inject({ method: 'POST', url: '/api/v1/characters/import', headers: { 'content-type': type, 'x-api-key': (await h.newKey()).key }, payload: body });
+    expect(res.statusCode, res.body).toBe(201);
+    expect(res.json()).toMatchObject({ name: 'Quill-7 Archivist', fromCard: true });
+  });
+
+  it.each(['marisol.v2.png', 'marisol.v2.json', 'quill.charx', 'quill.v3.json', 'bram.v1.json'])(
+    'exports %s back as every format, each importing to the same card',
+    async (name) => {
+      h = await startApi();
+      const a = await h.newKey();
+      const original = readCardFile(readFixture(name)).card;
+      const c = (await importRaw(a.key, readFixture(name), 'application/octet-stream')).json<{ id: string }>();
+      for (const format of ['png', 'json', 'charx'] as const) {
+        const res = await h.call('GET', `/api/v1/characters/${c.id}/export?format=${format}`, { key: a.key });
+        expect(res.statusCode, res.body).toBe(200);
+        const back = readCardFile(res.rawPayload).card;
+        const { assets: _a, ...backRest } = toCardV3Json(back).data;
+        const { assets: _b, ...origRest } = toCardV3Json(original).data;
+        expect(backRest).toEqual(origRest); // assets differ only where a format adds or drops the icon
+        if (format === 'png') expect(readPngTexts(readPngChunks(res.rawPayload)).map((t) => t.keyword).sort()).toEqual(['ccv3', 'chara']);
+      }
+    },
+  );
+
+  it('exports changes made after the import over the stored card', async () => {
+    h = await startApi();
+    const a = await h.newKey();
+    const c = (await importRaw(a.key, readFixture('marisol.v2.json'), 'application/json')).json<{ id: string }>();
+    const patched = await h.call('PATCH', `/api/v1/characters/${c.id}`, { key: a.key, body: { greeting: 'Kettle’s on.', speakingStyle: 'Dry and short, rarely asks questions' } });
+    expect(patched.statusCode, patched.body).toBe(200);
+    const card = readCardFile((await h.call('GET', `/api/v1/characters/${c.id}/export?format=json`, { key: a.key })).rawPayload).card;
+    expect(card.first_mes).toBe('Kettle’s on.');
+    expect(card.extensions['charbridge']).toEqual({ speakingStyle: 'Dry and short, rarely asks questions' });
+    expect(card.character_book?.entries.length).toBeGreaterThan(0);
+  });
+
+  it('refuses a broken file with a 400 that says what is wrong', async () => {
+    h = await startApi();
+    const cases: Array<[Buffer, string, string]> = [
+      [Buffer.from('not a png at all'), 'image/png', 'NOT_PNG'],
+      [Buffer.from('{"spec":"chara_card_v9","data":{}}'), 'application/json', 'UNKNOWN_SPEC'],
+      [Buffer.from('{"name": '), 'application/json', 'BAD_JSON'],
+      [readFixture('marisol.v2.png').subarray(0, 40), 'image/png', 'BAD_PNG'],
+    ];
+    for (const [bytes, type, code] of cases) {
+      const res = await importRaw(ADMIN_KEY, bytes, type);
+      expect(res.statusCode, res.body).toBe(400);
+      expect(errorOf(res).code).toBe(code);
+      expect(errorOf(res).message.length).toBeGreaterThan(10);
+    }
+    const empty = await h.call('POST', '/api/v1/characters/import', { headers: { 'content-type': 'image/png' } });
+    expect(empty.statusCode).toBe(400);
+  });
+
+  it('answers 413 for a card over MAX_CARD_BYTES, which may be larger than MAX_BODY_BYTES', async () => {
+    h = await startApi({ env: { MAX_BODY_BYTES: '2048', MAX_CARD_BYTES: '200000' } });
+    const png = readFixture('marisol.v2.png');
+    expect(png.length).toBeGreaterThan(2048);
+    const ok = await importRaw(ADMIN_KEY, png, 'image/png');
+    expect(ok.statusCode, ok.body).toBe(201);
+    const big = Buffer.concat([png, Buffer.alloc(200_001)]);
+    const res = await importRaw(ADMIN_KEY, big, 'image/png');
+    expect(res.statusCode).toBe(413);
+    expect(errorOf(res).code).toBe('PAYLOAD_TOO_LARGE');
+  });
+
+  it('hides another tenant’s character from export (404)', async () => {
+    h = await startApi();
+    const a = await h.newKey();
+    const b = await h.newKey();
+    const c = (await importRaw(a.key, readFixture('marisol.v2.json'), 'application/json')).json<{ id: string }>();
+    const res = await h.call('GET', `/api/v1/characters/${c.id}/export?format=json`, { key: b.key });
+    expect(res.statusCode).toBe(404);
+    expect((await h.call('GET', `/api/v1/characters/${c.id}/export?format=gif`, { key: a.key })).statusCode).toBe(400);
+  });
+});
