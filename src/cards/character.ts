@@ -113,3 +113,14 @@ export function cardFromCharacter(c: CardCharacterFields, stored?: Card): Card {
   }
   return card;
 }
+
+/** What the store keeps of an imported card: the card, and a CHARX's other files (base64 by path). */
+export interface KeptCard {
+  card: Card;
+  files?: Record<string, string>;
+}
+
+/** The kept card from its stored JSON text. */
+export function readKeptCard(json: string): KeptCard {
+  return JSON.parse(json) as KeptCard;
+}

@@ -10,15 +10,12 @@ import {
   writeCardJson,
   writeCardPng,
   type Card,
+  readKeptCard,
   type CardFormat,
+  type KeptCard,
 } from '../cards/index.js';
 import type { Store } from '../store/index.js';
 
-/** What the store keeps of an imported card: the card, and a CHARX's other files (base64). */
-interface KeptCard {
-  card: Card;
-  files?: Record<string, string>;
-}
 
 export interface ImportOptions {
   /** Owner of the new character: an API key id, or 'admin'. */
@@ -92,5 +89,5 @@ export async function storedCardOf(store: Store, id: string): Promise<Card | und
 
 async function keptCard(store: Store, id: string): Promise<KeptCard | undefined> {
   const stored = await store.characters.cardOf(id);
-  return stored ? (JSON.parse(stored.json) as KeptCard) : undefined;
+  return stored ? readKeptCard(stored.json) : undefined;
 }

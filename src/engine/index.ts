@@ -8,6 +8,7 @@ import { Engine, type EngineOptions } from './engine.js';
 import { MemoryRateLimits, NoticeGate, Semaphore, type RateLimits } from './limits.js';
 import { PromptCache } from './context.js';
 import type { ContextProvider } from './context-blocks.js';
+import { loreContextProvider } from './lore-context.js';
 
 export { Engine, type EngineOptions } from './engine.js';
 export type { EngineConfig, MessageListener, StoredMessageEvent } from './deps.js';
@@ -20,6 +21,7 @@ export { MemoryRateLimits, Semaphore, NoticeGate, type RateLimits } from './limi
 export { buildContext, type BuiltContext } from './context.js';
 export type { ContextBlock, ContextProvider, ProviderInput, BlockPosition } from './context-blocks.js';
 export { buildSystemPrompt, greetingOf, substitute } from './prompt.js';
+export { booksFor, loreReportOf, LORE_BUDGET_SHARE, type LoreReport } from './lore-context.js';
 export { resolveCharacter, globalDefault } from './characters.js';
 export { conversationKeyFor, chatKeyFor, bindingKeysFor, serialKeyFor } from './scoping.js';
 export { parseCommand } from './steps/command.js';
@@ -70,7 +72,10 @@ export function createEngine(
     notices: new NoticeGate(),
     listeners: [],
     prompts: new PromptCache(),
-    contextProviders: [...(parts.contextProviders ?? [])],
+    contextProviders: [
+      loreContextProvider(parts.store, { contextTokens: parts.config.contextTokens, now: () => parts.clock.now() }),
+      ...(parts.contextProviders ?? []),
+    ],
   };
   return new Engine(deps, opts);
 }

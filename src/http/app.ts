@@ -25,6 +25,7 @@ import { platformRoutes } from './routes/platforms.js';
 import type { CallerResolver } from './auth.js';
 import { registerProbes, type MetricsEndpoint } from './probes.js';
 import { cardRoutes, registerAvatarRoute } from './routes/cards.js';
+import { lorebookRoutes } from './routes/lorebooks.js';
 
 /** What the HTTP layer needs; route modules receive it as an HttpContext. */
 export interface HttpDeps {
@@ -126,6 +127,7 @@ async function registerApi(app: FastifyInstance, ctx: HttpContext, consoleSessio
       await api.register(usageRoutes(ctx));
       await api.register(platformRoutes(ctx));
       await api.register(cardRoutes(ctx));
+      await api.register(lorebookRoutes(ctx));
     },
     { prefix: '/api/v1' },
   );

@@ -47,7 +47,7 @@ describe('discord adapter: slash commands', () => {
     expect(global.map((c) => c.name)).toEqual(['chat', 'clear', 'character', 'status', 'help', 'proactive', 'admin']);
     const admin = global.find((c) => c.name === 'admin');
     expect(admin?.default_member_permissions).toBe(MANAGE_GUILD);
-    expect(admin?.options.map((o: { name: string }) => o.name)).toEqual(['scope', 'engage', 'limit', 'proactive', 'character-default']);
+    expect(admin?.options.map((o: { name: string }) => o.name)).toEqual(['scope', 'engage', 'limit', 'lorebook', 'proactive', 'character-default']);
   });
 
   it('registers per guild (instant updates) when DISCORD_GUILD_IDS is set', async () => {
