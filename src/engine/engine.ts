@@ -16,6 +16,7 @@ import { commandMenu, createCommandRegistry, type Command } from './commands/ind
 import { ignoreBots } from './steps/filter.js';
 import { dedupe } from './steps/dedupe.js';
 import { resolveConversation } from './steps/resolve.js';
+import { applyPersona } from './steps/persona.js';
 import { commandStep } from './steps/command.js';
 import { engagement } from './steps/engage.js';
 import { unsupportedMedia } from './steps/media.js';
@@ -61,6 +62,7 @@ export class Engine implements MessageHandler {
       ignoreBots,
       dedupe,
       resolveConversation,
+      applyPersona,
       engagement,
       // Commands count against the per-user limit too: a command answer is a message as well.
       limit,
@@ -160,6 +162,7 @@ export class Engine implements MessageHandler {
       ...(req.instruction !== undefined ? { instruction: req.instruction } : {}),
       ...(req.accept ? { accept: req.accept } : {}),
       ...(req.signal ? { signal: req.signal } : {}),
+      ...(req.persona ? { persona: req.persona, userName: req.persona.name ?? req.userName } : {}),
       admit: (c) => {
         admitted = true;
         onAdmit(c);

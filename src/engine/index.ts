@@ -9,12 +9,14 @@ import { MemoryRateLimits, NoticeGate, Semaphore, type RateLimits } from './limi
 import { PromptCache } from './context.js';
 import type { ContextProvider } from './context-blocks.js';
 import { loreContextProvider } from './lore-context.js';
+import { personaContextProvider } from './persona-context.js';
 
 export { Engine, type EngineOptions } from './engine.js';
 export type { EngineConfig, MessageListener, StoredMessageEvent } from './deps.js';
 export type { TurnFinishedEvent, TurnListener, TurnOutcome } from './turn-events.js';
 export type { TurnRequest, TurnResult, StartedTurn } from './request.js';
-export type { UserInput, Payer, DurableTurn, TurnContext, MessageContext, Step } from './pipeline.js';
+export type { UserInput, Payer, DurableTurn, TurnContext, MessageContext, Step, TurnPersona } from './pipeline.js';
+export { personaKeyOf } from './steps/persona.js';
 export { ReplyStream } from './reply-stream.js';
 export { MODEL_FAILURE_TEXT } from './steps/respond.js';
 export { MemoryRateLimits, Semaphore, NoticeGate, type RateLimits } from './limits.js';
@@ -74,6 +76,7 @@ export function createEngine(
     prompts: new PromptCache(),
     contextProviders: [
       loreContextProvider(parts.store, { contextTokens: parts.config.contextTokens, now: () => parts.clock.now() }),
+      personaContextProvider(),
       ...(parts.contextProviders ?? []),
     ],
   };

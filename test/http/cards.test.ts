@@ -129,4 +129,30 @@ describe('character cards over HTTP', () => {
     expect(res.statusCode).toBe(404);
     expect((await h.call('GET', `/api/v1/characters/${c.id}/export?format=gif`, { key: a.key })).statusCode).toBe(400);
   });
+
+  it('opens a new API session of a card character with its greeting; presets start as before', async () => {
+    h = await startApi();
+    const a = await h.newKey();
+    const c = (await importRaw(a.key, readFixture('marisol.v2.json'), 'application/json')).json<{ id: string }>();
+    const first = await h.call('POST', '/api/v1/chat', { key: a.key, body: { characterId: c.id, message: 'Hello?', persona: { name: 'Ines' } } });
+    expect(first.statusCode, first.body).toBe(200);
+    const history = (await h.call('GET', `/api/v1/conversations/${first.json().sessionId}`, { key: a.key })).json<{ messages: Array<{ role: string; content: string }> }>();
+    expect(history.messages.map((m) => m.role)).toEqual(['assistant', 'user', 'assistant']);
+    expect(history.messages[0]?.content).toContain("You'll be Ines, then");
+    const preset = await h.call('POST', '/api/v1/chat', { key: a.key, body: { characterId: 'aria', message: 'Hello?' } });
+    const presetHistory = (await h.call('GET', `/api/v1/conversations/${preset.json().sessionId}`, { key: a.key })).json<{ messages: unknown[] }>();
+    expect(presetHistory.messages).toHaveLength(2);
+  });
+
+  it('takes a persona on v1 chat: its name is {{user}}, its description goes into the context', async () => {
+    h = await startApi();
+    const a = await h.newKey();
+    const res = await h.call('POST', '/api/v1/chat', { key: a.key, body: { characterId: 'aria', message: 'hi', persona: { name: 'Kit', description: 'A retired sea captain' } } });
+    expect(res.statusCode, res.body).toBe(200);
+    const system = String(h.fake.requests.at(-1)?.body.messages[0].content);
+    expect(system).toContain('talking with Kit.');
+    expect(system).toMatch(/\n\nAbout Kit, who you are talking with: A retired sea captain$/);
+    const bad = await h.call('POST', '/api/v1/chat', { key: a.key, body: { characterId: 'aria', message: 'hi', persona: { name: '' } } });
+    expect(bad.statusCode).toBe(400);
+  });
 });

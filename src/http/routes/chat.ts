@@ -23,6 +23,14 @@ const ChatBody = z
       .nullish()
       .describe('Public http(s) URL of a PNG, JPEG, GIF or WebP image (at most MAX_IMAGE_BYTES), fetched by the server; costs 2 credits'),
     sessionId: z.string({ error: 'sessionId must be a string' }).max(200, 'sessionId must be at most 200 characters').nullish().describe('Continue this session'),
+    persona: z
+      .object({
+        name: z.string().trim().min(1, 'persona.name must be 1-100 characters').max(100, 'persona.name must be 1-100 characters').nullish(),
+        description: z.string().trim().max(2000, 'persona.description must be at most 2000 characters').nullish(),
+      })
+      .strict()
+      .optional()
+      .describe('Who the user is to the character this turn: name is {{user}}, description goes into the context'),
     mode: z
       .enum(['sync', 'async', 'stream'], { error: 'mode must be one of sync, async, stream' })
       .optional()
@@ -131,7 +139,7 @@ export function chatRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
         const caller = callerOf(req);
         const body = req.body;
         const mode = body.mode ?? (wantsEventStream(req.headers.accept) ? 'stream' : 'sync');
-        const chatReq: ChatRequest = { characterRef: body.characterId, text: body.message ?? '', imageUrl: body.imageUrl, sessionId: body.sessionId };
+        const chatReq: ChatRequest = { characterRef: body.characterId, text: body.message ?? '', imageUrl: body.imageUrl, sessionId: body.sessionId, ...(body.persona ? { persona: body.persona } : {}) };
         const key = req.headers['idempotency-key'];
         const claim = key ? await chat.idempotency.claim<Stored>(caller.keyId, key, requestHash('POST /api/v1/chat', body)) : undefined;
         if (claim?.kind === 'replay') return replay(reply, claim.response, mode);
