@@ -19,7 +19,7 @@ export async function runCharacters(config: Config, args: string[], out: (line: 
   const [command, first, second] = args;
   if (command === 'import' && first && !second) return withStore(config, async (store) => {
     const bytes = await readFile(first);
-    const c = await importCard(store, bytes, undefined, { ownerId: ADMIN_OWNER }).catch(cardProblem(first));
+    const c = await importCard(store, bytes, undefined, { ownerId: ADMIN_OWNER, checkName: true }).catch(cardProblem(first));
     out(`Imported ${c.name} as ${c.slug} (${c.id})`);
     return 0;
   });

@@ -15,6 +15,7 @@ import {
   type KeptCard,
 } from '../cards/index.js';
 import type { Store } from '../store/index.js';
+import { checkPlatformName } from './names.js';
 
 
 export interface ImportOptions {
@@ -22,6 +23,8 @@ export interface ImportOptions {
   ownerId: string;
   /** Offer it to platform users (an admin's choice). */
   platformVisible?: boolean;
+  /** Refuse a name that passes for another platform character's (imports platform users will see). */
+  checkName?: boolean;
 }
 
 /**
@@ -32,6 +35,7 @@ export interface ImportOptions {
 export async function importCard(store: Store, bytes: Buffer, contentType: string | undefined, opts: ImportOptions): Promise<Character> {
   const read = readCardFile(bytes, contentType);
   const fields = characterFromCard(read.card);
+  if (opts.checkName) await checkPlatformName(store, fields.name);
   const created = await store.characters.create(
     { ...fields, isPublic: false, platformVisible: opts.platformVisible ?? false },
     opts.ownerId,

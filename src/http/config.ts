@@ -50,6 +50,11 @@ export const httpConfigSchema = z.object({
    * `admin-api-key` beside the SQLite file (`data/` for PostgreSQL; memory only with `:memory:`).
    */
   adminKeyFile: optionalString,
+  /**
+   * The address platforms and browsers reach this server at (e.g. https://bot.example.com), for
+   * links we hand out: the avatar URLs of characters imported from cards (Discord webhooks).
+   */
+  publicUrl: optionalString.refine((v) => v === undefined || /^https?:\/\/[^\s]+$/.test(v), 'must be an http(s) URL'),
   /** When set, `GET /metrics` asks for it as a bearer token (Prometheus' `authorization` setting). */
   metricsToken: optionalString.refine((v) => v === undefined || v.length >= 16, 'must be at least 16 characters'),
 });

@@ -1,5 +1,6 @@
 import type { Character } from '../core/types.js';
-import { NotFoundError, ValidationError } from '../core/errors.js';
+import { ForbiddenError, NotFoundError, ValidationError } from '../core/errors.js';
+import { checkPlatformName } from '../characters/names.js';
 import type { CardFormat } from '../cards/index.js';
 import { avatarOf, exportCard, importCard, type ExportedCard } from '../characters/cards.js';
 import { globalDefault } from '../engine/index.js';
@@ -29,13 +30,20 @@ export class CharacterService {
   }
 
   async create(caller: Caller, input: CharacterInput): Promise<Character> {
+    checkVisibilityField(caller, input.platformVisible);
     await this.checkModel(caller, input.model);
+    if (isPlatformVisible({ ...input, isPreset: false, platformVisible: input.platformVisible ?? false, ownerId: caller.keyId })) {
+      await checkPlatformName(this.store, input.name);
+    }
     return this.store.characters.create(input, caller.keyId);
   }
 
   async update(caller: Caller, ref: string, patch: Partial<CharacterInput>): Promise<Character> {
     const c = await ownedCharacter(this.store, caller, ref);
+    checkVisibilityField(caller, patch.platformVisible);
     await this.checkModel(caller, patch.model);
+    const after = { ...c, ...patch } as Character;
+    if (isPlatformVisible(after) && (patch.name !== undefined || !isPlatformVisible(c))) await checkPlatformName(this.store, after.name, c.id);
     return (await this.store.characters.update(c.id, patch)) ?? c;
   }
 
@@ -50,7 +58,7 @@ export class CharacterService {
    * the model allowlist has nothing to check.
    */
   importCard(caller: Caller, bytes: Buffer, contentType: string | undefined): Promise<Character> {
-    return importCard(this.store, bytes, contentType, { ownerId: caller.keyId });
+    return importCard(this.store, bytes, contentType, { ownerId: caller.keyId, checkName: caller.isAdmin });
   }
 
   /** A character the caller can see as a card file. */
@@ -96,7 +104,12 @@ export class CharacterService {
   }
 }
 
+/** `platformVisible` is the admin's to set: it puts a tenant's character in front of every platform user. */
+function checkVisibilityField(caller: Caller, value: boolean | undefined): void {
+  if (value !== undefined && !caller.isAdmin) throw new ForbiddenError('Only the admin key can set platformVisible');
+}
+
 /** Offered on the platforms: presets, the admin's characters, public ones and those the admin made platform-visible. */
-export function isPlatformVisible(c: Character): boolean {
+export function isPlatformVisible(c: Pick<Character, 'isPreset' | 'isPublic' | 'platformVisible' | 'ownerId'>): boolean {
   return c.isPreset || c.isPublic || c.platformVisible || c.ownerId === ADMIN_ID;
 }

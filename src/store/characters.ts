@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { Character, Gender } from '../core/types.js';
 import type { Clock } from '../core/clock.js';
 import type { CreateCharacter } from '../core/character-schema.js';
-import { newId } from '../core/ids.js';
+import { ADMIN_OWNER, newId } from '../core/ids.js';
 import type { DB } from './db.js';
 import { LockSpace, type SqlDialect } from './dialect.js';
 import type { CharacterRow } from './schema.js';
@@ -31,6 +31,12 @@ const COLUMNS = [
   'group_greetings',
 ] as const satisfies readonly CharacterColumns[];
 const hasCard = sql<number>`case when card_json is null then 0 else 1 end`.as('has_card');
+
+/**
+ * Characters platform users see: presets, the admin key's own (the operator adds them for the
+ * platforms), public ones, and tenants' characters the admin made platform-visible.
+ */
+const platformVisible = sql<boolean>`(owner_id in (${PRESET_OWNER}, ${ADMIN_OWNER}) or is_public = 1 or platform_visible = 1)`;
 
 /** A character's stored card (JSON text of `{card, files?}`) as the repository keeps it. */
 export interface StoredCard {
@@ -119,6 +125,7 @@ export function characterInputFrom(c: CreateCharacter, over: Partial<CharacterIn
     postHistoryInstructions: c.postHistoryInstructions ?? null,
     tags: c.tags ?? [],
     model: c.model ?? null,
+    ...(c.platformVisible !== undefined ? { platformVisible: c.platformVisible } : {}),
     ...over,
   };
 }
@@ -188,25 +195,25 @@ export class CharacterRepo {
     return best && toCharacter(best);
   }
 
-  /** Presets and public characters by name or slug, case-insensitive (platform `/character Name`). */
+  /** Characters platform users see, by name or slug, case-insensitive (platform `/character Name`). */
   async findByName(name: string): Promise<Character | undefined> {
     const q = name.trim().toLowerCase();
     const r = await this.db
       .selectFrom('characters')
       .select([...COLUMNS, hasCard])
-      .where((eb) => eb.or([eb('owner_id', '=', PRESET_OWNER), eb('is_public', '=', 1)]))
+      .where(platformVisible)
       .where((eb) => eb.or([eb(sql`lower(name)`, '=', q), eb('slug', '=', slugify(q))]))
       .orderBy('owner_id', 'asc')
       .executeTakeFirst();
     return r && toCharacter(r);
   }
 
-  /** Presets first, then public characters, by name (the platform `/character` list). */
+  /** What platform users see, presets first, then by name (the platform `/character` list). */
   async listShared(limit = 50): Promise<Character[]> {
     const rows = await this.db
       .selectFrom('characters')
       .select([...COLUMNS, hasCard])
-      .where((eb) => eb.or([eb('owner_id', '=', PRESET_OWNER), eb('is_public', '=', 1)]))
+      .where(platformVisible)
       .orderBy(sql`owner_id = ''`, 'desc')
       .orderBy('name')
       .limit(limit)

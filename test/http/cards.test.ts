@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { readCardFile, readPngChunks, readPngTexts, toCardV3Json } from '../../src/cards/index.js';
 import { readFixture } from '../fixtures/cards/make.js';
-import { ADMIN_KEY, errorOf, startApi, type ApiHarness } from './helpers.js';
+import { ADMIN_KEY, errorOf, startApi, validCharacter, type ApiHarness } from './helpers.js';
 
 let h: ApiHarness;
 afterEach(async () => h?.close());
@@ -154,5 +154,30 @@ describe('character cards over HTTP', () => {
     expect(system).toMatch(/\n\nAbout Kit, who you are talking with: A retired sea captain$/);
     const bad = await h.call('POST', '/api/v1/chat', { key: a.key, body: { characterId: 'aria', message: 'hi', persona: { name: '' } } });
     expect(bad.statusCode).toBe(400);
+  });
+
+  it('lets only the admin set platformVisible, and refuses names that pass for a platform character', async () => {
+    h = await startApi();
+    const a = await h.newKey();
+    const tenant = await h.call('POST', '/api/v1/characters', { key: a.key, body: validCharacter({ platformVisible: true }) });
+    expect(tenant.statusCode).toBe(403);
+    const mine = (await h.call('POST', '/api/v1/characters', { key: a.key, body: validCharacter({ name: 'Аria' }) })).json<{ id: string }>(); // private: no check
+    const shown = await h.call('PATCH', `/api/v1/characters/${mine.id}`, { body: { platformVisible: true } });
+    expect(shown.statusCode).toBe(400);
+    expect(errorOf(shown)).toMatchObject({ details: { field: 'name' } });
+    expect(errorOf(shown).message).toContain('looks like "Aria"');
+    const publicLookAlike = await h.call('POST', '/api/v1/characters', { key: a.key, body: validCharacter({ name: 'Сaptain Rook', isPublic: true }) });
+    expect(publicLookAlike.statusCode).toBe(400);
+
+    const renamed = await h.call('PATCH', `/api/v1/characters/${mine.id}`, { key: a.key, body: { name: 'Wren' } });
+    expect(renamed.statusCode).toBe(200);
+    const visible = await h.call('PATCH', `/api/v1/characters/${mine.id}`, { body: { platformVisible: true } });
+    expect(visible.json()).toMatchObject({ platformVisible: true });
+    expect((await h.call('GET', `/api/v1/characters/${mine.id}/avatar`, { key: null })).statusCode).toBe(200);
+
+    const card = Buffer.from(JSON.stringify({ spec: 'chara_card_v2', spec_version: '2.0', data: { name: 'Nух' } })); // Cyrillic у and х
+    const adminImport = await importRaw(ADMIN_KEY, card, 'application/json');
+    expect(adminImport.statusCode).toBe(400);
+    expect((await importRaw(a.key, card, 'application/json')).statusCode).toBe(201); // a tenant's private import: nobody else sees it
   });
 });

@@ -32,4 +32,15 @@ describeStores('character cards in the store', (ctx) => {
     const cleared = await ctx.store.characters.update(c.id, { nickname: null });
     expect(cleared?.nickname).toBeNull();
   });
+
+  it('shows platform users presets, the admin’s characters, public and platform-visible ones only', async () => {
+    const repo = ctx.store.characters;
+    await repo.create(input('Hidden'), 'key_a');
+    const shown = await repo.create({ ...input('Shown'), platformVisible: true }, 'key_a');
+    await repo.create(input('Operator'), 'admin');
+    await repo.create({ ...input('Open'), isPublic: true }, 'key_b');
+    expect((await repo.listShared()).map((c) => c.name).sort()).toEqual(['Open', 'Operator', 'Shown']);
+    expect((await repo.findByName('shown'))?.id).toBe(shown.id);
+    expect(await repo.findByName('Hidden')).toBeUndefined();
+  });
 });
