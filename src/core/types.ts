@@ -32,8 +32,23 @@ export interface InboundMessage {
   senderIsAdmin: boolean;
   /** Sent by a bot (ours or another): dropped before any work. */
   fromBot?: boolean;
+  /**
+   * Files attached to a command message (`/character import` with a card), downloaded by the
+   * adapter up to its size cap; one over the cap or that failed arrives without bytes.
+   */
+  files?: InboundFile[];
   /** The original payload, as an escape hatch; never read by the engine. */
   raw?: unknown;
+}
+
+/** A file a user sent with a command. */
+export interface InboundFile {
+  name: string;
+  mime: string;
+  size: number;
+  /** Absent when the file was not downloaded: see `skipped`. */
+  bytes?: Buffer;
+  skipped?: 'too-large' | 'failed';
 }
 
 export type Gender = 'male' | 'female' | 'non-binary' | 'other';

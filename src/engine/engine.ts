@@ -323,7 +323,9 @@ export class Engine implements MessageHandler {
     if (this.eventsInFlight.has(eventKey)) return false;
     this.eventsInFlight.add(eventKey);
     const { store, clock, config, log } = this.deps;
-    const { raw: _raw, ...durable } = msg;
+    const { raw: _raw, files, ...rest } = msg;
+    // File bytes are not kept with the claim (megabytes of JSON): a recovered command says to send it again.
+    const durable = files ? { ...rest, files: files.map(({ bytes, ...f }) => (bytes ? { ...f, skipped: 'failed' as const } : f)) } : rest;
     const payload = JSON.stringify(durable);
     for (let pause = 100; ; pause = Math.min(pause * 2, 5000)) {
       try {
