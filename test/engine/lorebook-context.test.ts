@@ -63,6 +63,46 @@ describe('lorebook context', () => {
     expect(report?.lines.join('\n')).toMatch(/\+ Moon \(World #2\): key "moon"/);
   });
 
+  it('matches /regex/flags keys and whole words only (by default)', async () => {
+    h = await startHarness();
+    await bookOnAria(h, [
+      { keys: ['/sail(s|ing)?\\b/i'], content: 'REGEX lore.' },
+      { keys: ['cat'], content: 'CAT lore.' },
+    ]);
+    await say(h.engine, inbound({ text: 'We went SAILING past the catalogue shop.' }));
+    const system = seen(h.fake)[0] ?? '';
+    expect(system).toContain('REGEX lore.');
+    expect(system).not.toContain('CAT lore.');
+  });
+
+  it('activates entries recursively from fired content, unless an entry opts out', async () => {
+    h = await startHarness();
+    await bookOnAria(h, [
+      { keys: ['castle'], content: 'The castle belongs to the Duke.', order: 10 },
+      { keys: ['duke'], content: 'DUKE lore: the Duke is ninety.', order: 20 },
+      { keys: ['ninety'], content: 'NEVER: excluded from recursion.', excludeRecursion: true, order: 30 },
+    ]);
+    await say(h.engine, inbound({ text: 'Whose castle is that?' }));
+    const system = seen(h.fake)[0] ?? '';
+    expect(system).toContain('DUKE lore');
+    expect(system).not.toContain('NEVER');
+  });
+
+  it('keeps fired entries within the token budget (25% of the context), dropping the lowest order first', async () => {
+    h = await startHarness({ config: { contextTokens: 400 } });
+    const long = (word: string) => `${word} `.repeat(60).trim();
+    await bookOnAria(h, [
+      { keys: ['storm'], content: `LOW ${long('low')}`, order: 1 },
+      { keys: ['storm'], content: `HIGH ${long('high')}`, order: 99 },
+    ]);
+    await say(h.engine, inbound({ text: 'storm' }));
+    const system = seen(h.fake)[0] ?? '';
+    expect(system).toContain('HIGH high');
+    expect(system).not.toContain('LOW low');
+    const report = await loreReportOf(h.store, await latestConversation(h));
+    expect(report?.lines.join('\n')).toMatch(/token budget full/);
+  });
+
   it('scans only the newest messages (scan depth 2 by default)', async () => {
     h = await startHarness();
     await bookOnAria(h, [{ keys: ['anchor'], content: 'ANCHOR lore.' }]);
