@@ -5,7 +5,7 @@ import type { Caller } from '../../services/access.js';
 import type { ChatOutcome, ChatReply, ChatRequest, ChatTurn } from '../../services/chat.js';
 import { requestHash, type IdempotencyClaim } from '../../services/idempotency.js';
 import { callerOf } from '../auth.js';
-import { CreditsSchema, errorResponses, ErrorSchema, MessageSchema, security, str } from '../schemas.js';
+import { CreditsSchema, errorResponses, ErrorSchema, MessageSchema, security, str, PersonaSchema } from '../schemas.js';
 import { SseWriter, wantsEventStream } from '../sse.js';
 import type { HttpContext } from '../context.js';
 
@@ -23,14 +23,7 @@ const ChatBody = z
       .nullish()
       .describe('Public http(s) URL of a PNG, JPEG, GIF or WebP image (at most MAX_IMAGE_BYTES), fetched by the server; costs 2 credits'),
     sessionId: z.string({ error: 'sessionId must be a string' }).max(200, 'sessionId must be at most 200 characters').nullish().describe('Continue this session'),
-    persona: z
-      .object({
-        name: z.string().trim().min(1, 'persona.name must be 1-100 characters').max(100, 'persona.name must be 1-100 characters').nullish(),
-        description: z.string().trim().max(2000, 'persona.description must be at most 2000 characters').nullish(),
-      })
-      .strict()
-      .optional()
-      .describe('Who the user is to the character this turn: name is {{user}}, description goes into the context'),
+    persona: PersonaSchema.optional(),
     mode: z
       .enum(['sync', 'async', 'stream'], { error: 'mode must be one of sync, async, stream' })
       .optional()
