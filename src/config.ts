@@ -5,6 +5,7 @@ import { modelConfigSchema, type ModelConfig } from './llm/config.js';
 import { engineSettingsSchema, limitsConfigSchema, type EngineSettings, type LimitsConfig } from './engine/config.js';
 import { proactiveConfigSchema, type ProactiveConfig } from './scheduler/config.js';
 import { storeConfigSchema, type StoreConfig } from './store/config.js';
+import { coordConfigSchema, type CoordConfig } from './coord/config.js';
 import { httpConfigSchema, type HttpConfig } from './http/config.js';
 import { telegramConfigSchema, type TelegramConfig } from '../adapters/telegram/config.js';
 import { discordConfigSchema, type DiscordConfig } from '../adapters/discord/config.js';
@@ -36,6 +37,7 @@ const sections = {
   runtime: runtimeConfigSchema,
   http: httpConfigSchema,
   store: storeConfigSchema,
+  coord: coordConfigSchema,
   model: modelConfigSchema,
   engine: engineSettingsSchema,
   limits: limitsConfigSchema,
@@ -73,6 +75,9 @@ export const ENV_VARS: Record<string, [Section, string]> = {
   TRUST_PROXY: ['http', 'trustProxy'],
   CONSOLE_SESSION_HOURS: ['http', 'consoleSessionHours'],
   DATABASE_URL: ['store', 'url'],
+  REDIS_URL: ['coord', 'redisUrl'],
+  REDIS_PREFIX: ['coord', 'redisPrefix'],
+  CHAT_LOCK_TTL_MS: ['coord', 'chatLockTtlMs'],
   OPENAI_API_KEY: ['model', 'apiKey'],
   OPENAI_BASE_URL: ['model', 'baseURL'],
   OPENAI_MODEL: ['model', 'model'],
@@ -112,6 +117,7 @@ export interface Config {
   runtime: z.infer<typeof runtimeConfigSchema>;
   http: HttpConfig;
   store: StoreConfig;
+  coord: CoordConfig;
   model: ModelConfig;
   engine: EngineSettings;
   limits: LimitsConfig;

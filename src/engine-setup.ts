@@ -6,7 +6,8 @@ import type { Clock } from './core/clock.js';
 import type { Logger } from './log.js';
 import { openStore, type Store } from './store/index.js';
 import { createModel, type ModelClient } from './llm/index.js';
-import { createEngine, engineConfigFrom, MemoryRateLimits, type Engine } from './engine/index.js';
+import { createEngine, engineConfigFrom, type Engine, type RateLimits } from './engine/index.js';
+import { localCoordination, type Coordination } from './coord/index.js';
 import { loadPresets } from './presets.js';
 
 /** Where shipped presets live, relative to this file in both `src/` (tsx) and `dist/src/` (built). */
@@ -20,7 +21,7 @@ export interface EngineSetup {
   model: ModelClient;
   engine: Engine;
   /** The engine's rate limits, shared with the services so a key's budget is one budget. */
-  limits: MemoryRateLimits;
+  limits: RateLimits;
 }
 
 export interface EngineSetupOptions {
@@ -33,6 +34,8 @@ export interface EngineSetupOptions {
   presetDir?: string;
   /** This process, as the owner of what the engine claims (a random one when not given). */
   instanceId?: string;
+  /** Where limits and chat order are shared (this process when not given). */
+  coordination?: Coordination;
 }
 
 /**
@@ -51,7 +54,18 @@ export async function setUpEngine(config: Config, opts: EngineSetupOptions): Pro
   }
   const base = opts.model ?? createModel(config.model, log);
   const model = opts.wrapModel ? opts.wrapModel(base) : base;
-  const limits = new MemoryRateLimits();
-  const engine = createEngine({ store, model, clock, log, limits, config: engineConfigFrom(config, opts.instanceId ?? randomUUID()), modelConcurrency: config.model.concurrency });
+  const coord = opts.coordination ?? localCoordination();
+  const limits = coord.limits;
+  const engine = createEngine({
+    store,
+    model,
+    clock,
+    log,
+    limits,
+    notices: coord.notices,
+    ...(coord.chatOrder ? { chatOrder: coord.chatOrder } : {}),
+    config: engineConfigFrom(config, opts.instanceId ?? randomUUID()),
+    modelConcurrency: config.model.concurrency,
+  });
   return { store, model, engine, limits };
 }

@@ -4,6 +4,7 @@ import type { Engine } from './engine/index.js';
 import type { Logger } from './log.js';
 import type { Store } from './store/index.js';
 import { platformDirectory } from './characters/platform.js';
+import type { Coordination } from './coord/index.js';
 import { createTelegramAdapter } from '../adapters/telegram/index.js';
 import { createDiscordAdapter } from '../adapters/discord/index.js';
 import { createSlackAdapter } from '../adapters/slack/index.js';
@@ -14,6 +15,8 @@ export interface PlatformContext {
   engine: Engine;
   log: Logger;
   store: Store;
+  /** Shared by the instances of this deployment (or this process alone). */
+  coordination?: Coordination;
 }
 
 /**
@@ -23,9 +26,10 @@ export interface PlatformContext {
  *
  * @example startRuntime(loadConfig(), { adapters: createPlatformAdapters })
  */
-export function createPlatformAdapters({ config, engine, log, store }: PlatformContext): PlatformAdapter[] {
+export function createPlatformAdapters({ config, engine, log, store, coordination }: PlatformContext): PlatformAdapter[] {
   const adapters: PlatformAdapter[] = [];
-  const base = { handler: engine, log, commands: engine.menu };
+  const shared = coordination?.kind === 'redis' ? { leadership: (name: string) => coordination.leadership(name) } : {};
+  const base = { handler: engine, log, commands: engine.menu, ...shared };
   const tuning = { stopTimeoutMs: config.runtime.shutdownTimeoutMs };
   const directory = platformDirectory(store, config.http.publicUrl);
   if (config.telegram) adapters.push(createTelegramAdapter(config.telegram, { ...base, tuning }));

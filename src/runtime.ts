@@ -20,6 +20,8 @@ import { setUpEngine } from './engine-setup.js';
 import { ensureAdminKey, type AdminKey } from './admin-key.js';
 import { Metrics } from './metrics/prometheus.js';
 import { announceWhenReady } from './announce.js';
+import { createCoordination, type Coordination } from './coord/index.js';
+import { shareFeedWakeUps, warnUncoordinatedSecondInstance } from './cluster.js';
 
 export { defaultPresetDir } from './engine-setup.js';
 
@@ -35,6 +37,8 @@ export interface Runtime {
   services: Services;
   webhooks: WebhookSender;
   metrics: Metrics;
+  /** Where this instance meets the others (Redis), or itself alone. */
+  coordination: Coordination;
   /** The admin key in use and where it came from (the environment, a key file, memory). */
   adminKey: AdminKey;
   /** The address the HTTP server listens on, e.g. http://127.0.0.1:3000. */
@@ -54,7 +58,7 @@ export interface RuntimeOverrides {
   /** Where proactive messages of API conversations go (updates feed + webhooks). */
   apiTarget?: ProactiveTarget;
   /** Build platform adapters; main.ts passes the real ones for every configured platform. */
-  adapters?: (ctx: { config: Config; engine: Engine; log: Logger; store: Store }) => PlatformAdapter[];
+  adapters?: (ctx: { config: Config; engine: Engine; log: Logger; store: Store; coordination: Coordination }) => PlatformAdapter[];
   /** How image and webhook hosts are resolved (tests pin names to loopback). */
   net?: { resolve?: Resolve };
   /**
@@ -89,10 +93,12 @@ export async function startRuntime(loaded: Config, overrides: RuntimeOverrides =
   });
   // This process, as the owner of what it claims: live instances never take each other's work.
   const instanceId = randomUUID();
+  const coordination = await createCoordination(config.coord, log);
   const { store, model, engine, limits } = await setUpEngine(config, {
     log,
     clock,
     instanceId,
+    coordination,
     ...(overrides.model ? { model: overrides.model } : {}),
     ...(overrides.presetDir ? { presetDir: overrides.presetDir } : {}),
     wrapModel: (m) => observeModel(m, (e) => metrics.modelCall(e)),
@@ -115,7 +121,7 @@ export async function startRuntime(loaded: Config, overrides: RuntimeOverrides =
     { defaults: config.proactive, owner: instanceId, deadAfterMs: config.runtime.instanceDeadAfterMs },
   );
   scheduler.onDelivery((e) => metrics.proactive(e));
-  adapters = overrides.adapters?.({ config, engine, log, store }) ?? [];
+  adapters = overrides.adapters?.({ config, engine, log, store, coordination }) ?? [];
   delivery.addAdapters(adapters);
   const services = createServices({
     store,
@@ -132,13 +138,16 @@ export async function startRuntime(loaded: Config, overrides: RuntimeOverrides =
     platformStatus: platformStatus(config, store, adapters),
     adapterStates: () => adapters.map((a) => a.status()),
     consoleSessionMs: config.http.consoleSessionHours * 3_600_000,
+    coordination,
   });
   const liveness = new Liveness(store, clock, log, {
     instanceId,
     heartbeatMs: config.runtime.heartbeatMs,
     recover: async () => (await engine.recover((msg, events) => redeliver(adapters, msg, events))) + (await services.chat.recover()),
   });
+  await warnUncoordinatedSecondInstance(store, coordination, clock.now(), config.runtime.instanceDeadAfterMs, log);
   await liveness.register();
+  const stopSharing = shareFeedWakeUps(store, coordination, instanceId);
   const rawRoutes = adapters.flatMap((a) => a.routes?.() ?? []);
   const app = await buildApp({ config, log, services, rawRoutes, scheduler, metrics });
   await app.listen({ port: config.http.port, host: config.http.host });
@@ -177,11 +186,13 @@ export async function startRuntime(loaded: Config, overrides: RuntimeOverrides =
       await app.close();
       // Only a clean stop leaves the instance table; unfinished claims then wait for the next start.
       if (drained) await liveness.stop();
+      stopSharing();
       await store.close();
+      await coordination.close();
       log.info('stopped');
     })());
 
-  return { config, log, store, model, engine, app, adapters, scheduler, services, webhooks, metrics, adminKey, url, ready, shutdown };
+  return { config, log, store, model, engine, app, adapters, scheduler, services, webhooks, metrics, adminKey, coordination, url, ready, shutdown };
 }
 
 /**

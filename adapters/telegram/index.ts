@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { LRUCache } from 'lru-cache';
-import type { AdapterDeps, AdapterStatus, Log, OutboundText, PlatformAdapter, RawHttpRoute, ReplyPlanner } from '../../src/core/adapter.js';
+import type { AdapterDeps, AdapterStatus, Leadership, Log, OutboundText, PlatformAdapter, RawHttpRoute, ReplyPlanner } from '../../src/core/adapter.js';
 import type { InboundMessage } from '../../src/core/types.js';
 import { TaskTracker } from '../../src/core/tasks.js';
 import { OutboundBudget, type RateWindow } from '../shared/budget.js';
@@ -79,6 +79,8 @@ class TelegramBot implements TelegramAdapter {
   readonly keys = telegramKeys;
   bot: BotIdentity | undefined;
   private readonly tuning: TelegramTuning;
+  /** The cluster-wide right to poll, when instances share this bot. */
+  private polling: Leadership | undefined;
   private readonly log: Log;
   private readonly transport: TelegramTransport;
   private readonly budget: OutboundBudget;
@@ -135,6 +137,19 @@ class TelegramBot implements TelegramAdapter {
     if (this.config.webhookUrl && this.config.webhookSecret) {
       await this.transport.startWebhook(this.config.webhookUrl, this.config.webhookSecret);
       this.log.info({ path: new URL(this.config.webhookUrl).pathname, bot: this.bot.username }, 'telegram webhook set');
+    } else if (this.deps.leadership) {
+      // Telegram lets one client poll a token at a time (a second gets 409): with several
+      // instances, the one holding the lock polls and another takes over when it dies.
+      this.polling = this.deps.leadership(`telegram-polling:${this.bot.id}`);
+      this.polling.run(async (lost) => {
+        if (!this.accepting) return;
+        await this.transport.startPolling();
+        this.log.info({ bot: this.bot?.username }, 'telegram long polling started (this instance leads)');
+        lost.addEventListener('abort', () => void this.transport.stop().then(() => this.accepting && this.state.connected()), { once: true });
+      });
+      // A standby instance is healthy: it answers webhooks of other platforms, sends replies and
+      // proactive messages, and polls as soon as it leads.
+      this.state.connected();
     } else {
       await this.transport.startPolling();
       this.log.info({ bot: this.bot.username }, 'telegram long polling started');
@@ -143,6 +158,7 @@ class TelegramBot implements TelegramAdapter {
 
   async stop(): Promise<void> {
     this.accepting = false;
+    await this.polling?.stop();
     await this.transport.stop();
     await this.tasks.drain(this.tuning.stopTimeoutMs);
   }

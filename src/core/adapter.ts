@@ -103,7 +103,22 @@ export interface AdapterStatus {
 }
 
 /** What every adapter factory receives besides its platform's config section. */
+/** Exactly one holder in the cluster at a time; `run` keeps trying to become it. */
+export interface Leadership {
+  /**
+   * Call `lead` whenever this instance becomes the leader; the signal aborts when leadership is
+   * lost (or on stop), and `lead` must then stop what only the leader may do.
+   */
+  run(lead: (lost: AbortSignal) => void | Promise<void>): void;
+  stop(): Promise<void>;
+}
+
 export interface AdapterDeps {
+  /**
+   * Whom to ask before doing what only one instance of a bot may do at a time (Telegram's long
+   * polling). Absent: this process is the only one.
+   */
+  leadership?: (name: string) => Leadership;
   /** The engine. */
   handler: MessageHandler;
   log: Log;

@@ -3,7 +3,7 @@ import type { Character, Conversation, StoredMessage } from '../core/types.js';
 import type { Logger } from '../log.js';
 import type { ModelClient } from '../llm/index.js';
 import type { Store } from '../store/index.js';
-import type { NoticeGate, RateLimits, Semaphore } from './limits.js';
+import type { ChatOrder, Notices, RateLimits, Semaphore } from './limits.js';
 import type { PromptCache } from './context.js';
 import type { ContextProvider } from './context-blocks.js';
 
@@ -49,7 +49,9 @@ export interface EngineDeps {
   limits: RateLimits;
   modelSlots: Semaphore;
   /** One notice per limited key and window. */
-  notices: NoticeGate;
+  notices: Notices;
+  /** Turn order of a chat across instances; absent when this process is the only one. */
+  chatOrder?: ChatOrder;
   listeners: MessageListener[];
   prompts: PromptCache;
   /** Sources of extra context every model turn asks (lorebooks, personas, memory). */

@@ -22,7 +22,7 @@ import { engagement } from './steps/engage.js';
 import { unsupportedMedia } from './steps/media.js';
 import { limit } from './steps/limit.js';
 import { admit } from './steps/admit.js';
-import { serialize } from './steps/serialize.js';
+import { inChatLine, serialize, type ChatLine } from './steps/serialize.js';
 import { persist } from './steps/persist.js';
 import { respond } from './steps/respond.js';
 import { encodeKey } from '../core/conversation-key.js';
@@ -48,6 +48,8 @@ export class Engine implements MessageHandler {
   private readonly platformChain: (ctx: MessageContext) => Promise<void>;
   private readonly requestChain: (ctx: TurnContext) => Promise<void>;
   private readonly queue = new KeyedSerialQueue();
+  /** The chat's line: this process's queue, and the one shared by instances when there are several. */
+  private readonly line: ChatLine;
   private readonly tasks = new TaskTracker();
   /** Event keys being handled by this process (a redelivery mid-turn is a duplicate). */
   private readonly eventsInFlight = new Set<string>();
@@ -56,7 +58,8 @@ export class Engine implements MessageHandler {
 
   constructor(private readonly deps: EngineDeps, opts: EngineOptions = {}) {
     this.commands = createCommandRegistry(opts.commands);
-    const inOrder = serialize(this.queue);
+    this.line = inChatLine(this.queue, deps.chatOrder, deps.log);
+    const inOrder = serialize(this.line);
     const platform: Array<Step<MessageContext>> = [
       inOrder,
       ignoreBots,
@@ -88,8 +91,13 @@ export class Engine implements MessageHandler {
       return out;
     }
     const eventKey = `${msg.platform}:${msg.eventId}`;
+    const serialKey = encodeKey({ platform: msg.platform, chatId: msg.chatId, ...(msg.threadId !== undefined ? { threadId: msg.threadId } : {}) });
+    // Its place in the chat's line is taken now, on arrival, and the platform is told the message
+    // was accepted only once it has one: a later message of the chat, delivered to any instance,
+    // then always runs after it.
+    const ticket = this.deps.chatOrder && !msg.fromBot ? this.deps.chatOrder.enter(serialKey) : undefined;
     const claimed = msg.fromBot ? Promise.resolve(false) : this.claim(msg, eventKey);
-    void claimed.then(
+    void (ticket ? Promise.all([claimed, ticket]) : claimed).then(
       () => out.accept(),
       (err: unknown) => out.refuse(err),
     );
@@ -102,7 +110,8 @@ export class Engine implements MessageHandler {
       userName: msg.userName || 'User',
       user: { text: msg.text, imageUrls: msg.imageUrls, authorId: msg.userId, authorName: msg.userName || null, sourceEvent: eventKey },
       chatKey: chatKeyFor(msg),
-      serialKey: encodeKey({ platform: msg.platform, chatId: msg.chatId, ...(msg.threadId !== undefined ? { threadId: msg.threadId } : {}) }),
+      serialKey,
+      ...(ticket ? { ticket } : {}),
       bindingKeys: bindingKeysFor(msg),
       isAdmin: this.isAdmin(msg.platform, msg.userId, msg.senderIsAdmin),
       claimed,
@@ -235,7 +244,7 @@ export class Engine implements MessageHandler {
 
   /** Run any task in the conversation's queue, so it never overlaps a turn there (clear, delete). */
   serialized<T>(conv: Pick<Conversation, 'id' | 'platform' | 'scopeKey'>, task: () => Promise<T>): Promise<T> {
-    return this.tasks.track(this.queue.run(serialKeyFor(conv), task));
+    return this.tasks.track(this.line(serialKeyFor(conv), task));
   }
 
   /** The character that speaks in a stored conversation, resolved as its platform turns resolve it. */

@@ -29,12 +29,30 @@ export class MemoryRateLimits implements RateLimits {
   }
 }
 
+/** Whether a rate-limited key should be told so now: one short notice per window. */
+export interface Notices {
+  shouldNotify(key: string, now: number, windowEndsAt: number): boolean | Promise<boolean>;
+}
+
+/** One turn's place in its chat's line, when turns of a chat can arrive at several processes. */
+export interface ChatTicket {
+  /** Resolves when every earlier turn of the chat (on any instance) has finished or died. */
+  wait(): Promise<void>;
+  /** This turn is over: the next one in the chat may start. Never rejects. */
+  leave(): Promise<void>;
+}
+
+/** Per-chat turn order shared by instances: places are handed out in arrival order. */
+export interface ChatOrder {
+  enter(key: string): Promise<ChatTicket>;
+}
+
 /**
  * Remembers when a limited key was last told so, so a user over the limit gets one short
  * notice per window instead of one per message. Bounded: the least recently limited keys go
  * first, and an entry is only needed until its window ends.
  */
-export class NoticeGate {
+export class NoticeGate implements Notices {
   private readonly until = new LRUCache<string, number>({ max: 10_000 });
 
   shouldNotify(key: string, now: number, windowEndsAt: number): boolean {

@@ -1,6 +1,7 @@
 import type { Character, ChatType, Conversation, InboundMessage, MessageKind, StoredMessage } from '../core/types.js';
 import type { ChatSettings } from '../store/index.js';
 import type { EngineDeps } from './deps.js';
+import type { ChatTicket } from './limits.js';
 import type { ReplyStream } from './reply-stream.js';
 import type { TurnResult } from './request.js';
 
@@ -93,6 +94,8 @@ export interface MessageContext extends TurnContext {
   settings?: ChatSettings;
   /** Whether this process owns the event (claimed before the turn was queued). */
   claimed: Promise<boolean>;
+  /** Its place in the chat's line across instances, taken on arrival (with a shared chat order). */
+  ticket?: Promise<ChatTicket>;
   /** Mark the event done (and let go of it in this process). */
   finishEvent(): Promise<void>;
 }

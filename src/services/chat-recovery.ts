@@ -41,6 +41,8 @@ export async function recoverApiTurns(chat: ChatService, engine: Engine, store: 
     let record: ApiTurnRecord;
     try {
       record = JSON.parse(row.payload) as ApiTurnRecord;
+      // The terminal chat's messages share the platform name but are not API turns: nothing to resume.
+      if (typeof record?.characterId !== 'string' || typeof record.conversation !== 'object' || !record.conversation) throw new Error('not an API turn');
     } catch {
       await store.events.complete('api', row.eventId);
       continue;

@@ -9,6 +9,7 @@ import { createConversation, type NewConversation } from './conversations.js';
 import { recoverApiTurns, type ApiTurnRecord } from './chat-recovery.js';
 import type { Engine, TurnResult } from '../engine/index.js';
 import type { Logger } from '../log.js';
+import type { Bus } from '../coord/index.js';
 import type { Store } from '../store/index.js';
 import { visibleCharacter, visibleConversation, type Caller } from './access.js';
 import { IdempotencyGate } from './idempotency.js';
@@ -26,6 +27,8 @@ export interface ChatServiceDeps {
   clock?: Clock;
   /** Fetches `imageUrl` safely; the model gets the image as a `data:` URL. */
   images: ImageFetcher;
+  /** When instances share a bus: a repeated Idempotency-Key waits for the instance running it. */
+  idempotencyBus?: { bus: Bus; waitMs: number };
 }
 
 export type ChatMode = 'sync' | 'async' | 'stream';
@@ -112,7 +115,7 @@ export class ChatService {
 
   constructor(private deps: ChatServiceDeps) {
     this.store = deps.store;
-    this.idempotency = new IdempotencyGate(deps.store, deps.clock ?? systemClock);
+    this.idempotency = new IdempotencyGate(deps.store, deps.clock ?? systemClock, deps.idempotencyBus);
   }
 
   /**

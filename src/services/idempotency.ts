@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
 import { ConflictError } from '../core/errors.js';
+import type { Bus } from '../coord/index.js';
 import type { Store } from '../store/index.js';
 
 /** The outcome of claiming an Idempotency-Key. */
@@ -35,15 +36,48 @@ export function requestHash(endpoint: string, body: unknown): string {
  * Idempotency-Key handling shared by every chat endpoint. The first request claims the key; a
  * repeat with the same body gets the stored response (no second model call, no second charge);
  * another body is a 409. A repeat that arrives while the first is still running in this process
- * waits for it and then replays; one running in another process is a 409 until it finishes.
+ * waits for it and then replays. One running in another instance is waited for too when the
+ * instances share a bus (they announce every finished key), for up to `waitMs`; without one, or
+ * after that, it is a 409 until it finishes.
  */
 export class IdempotencyGate {
   private readonly running = new Map<string, Promise<void>>();
+  private readonly remoteWaiters = new Map<string, Set<() => void>>();
 
-  constructor(private store: Store, private clock: Clock) {}
+  constructor(
+    private store: Store,
+    private clock: Clock,
+    private readonly shared?: { bus: Bus; waitMs: number },
+  ) {
+    shared?.bus.subscribe('idempotency-done', (slot) => {
+      for (const wake of this.remoteWaiters.get(slot) ?? []) wake();
+    });
+  }
+
+  /** Wait until another instance announces `slot` finished, or `ms` pass; true when it did. */
+  private waitRemote(slot: string, ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const set = this.remoteWaiters.get(slot) ?? new Set<() => void>();
+      this.remoteWaiters.set(slot, set);
+      const finish = (v: boolean) => {
+        clearTimeout(timer);
+        set.delete(wake);
+        if (!set.size) this.remoteWaiters.delete(slot);
+        resolve(v);
+      };
+      const wake = () => finish(true);
+      const timer = setTimeout(() => finish(false), ms);
+      set.add(wake);
+    });
+  }
+
+  private announce(slot: string): void {
+    this.shared?.bus.publish('idempotency-done', slot);
+  }
 
   async claim<T>(ownerId: string, key: string, hash: string): Promise<IdempotencyClaim<T>> {
     const slot = `${ownerId}\n${key}`;
+    const waitUntil = this.clock.now() + (this.shared?.waitMs ?? 0);
     for (;;) {
       const inProcess = this.running.get(slot);
       if (inProcess) {
@@ -69,6 +103,12 @@ export class IdempotencyGate {
         throw new ConflictError('This Idempotency-Key was already used with a different request body', 'IDEMPOTENCY_KEY_REUSED');
       }
       if (r.state === 'pending') {
+        const left = waitUntil - this.clock.now();
+        // Re-asked at least every second: a finish announced just before we listened is not waited out.
+        if (left > 0) {
+          await this.waitRemote(slot, Math.min(left, 1000));
+          continue;
+        }
         throw new ConflictError('A request with this Idempotency-Key is still being processed; retry shortly', 'IDEMPOTENCY_KEY_IN_USE');
       }
       if (r.state === 'replay') return { kind: 'replay', status: r.status, response: r.response as T };
@@ -79,6 +119,7 @@ export class IdempotencyGate {
             await this.store.idempotency.complete(ownerId, key, status, response);
           } finally {
             done();
+            this.announce(slot);
           }
         },
         release: async () => {
@@ -86,6 +127,7 @@ export class IdempotencyGate {
             await this.store.idempotency.release(ownerId, key);
           } finally {
             done();
+            this.announce(slot);
           }
         },
       };

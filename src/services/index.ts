@@ -16,6 +16,7 @@ import type { PlatformStatusSource } from '../core/platform-status.js';
 import type { AdapterStatus } from '../core/adapter.js';
 import { Readiness } from './readiness.js';
 import { LorebookService } from './lorebooks.js';
+import type { Coordination } from '../coord/index.js';
 
 export { Authenticator, adminCaller, keyCaller, type Caller } from './access.js';
 export { ApiKeyService } from './api-keys.js';
@@ -67,6 +68,8 @@ export interface ServiceParts {
   consoleSessionMs: number;
   /** The running adapters' live states, for readiness; none when no adapter runs. */
   adapterStates?: () => readonly AdapterStatus[];
+  /** Where instances meet (Redis): repeated Idempotency-Keys wait across them; readiness asks it. */
+  coordination?: Pick<Coordination, 'kind' | 'bus' | 'ping'>;
 }
 
 /** Build the services over one store and engine. */
@@ -74,7 +77,14 @@ export function createServices(p: ServiceParts): Services {
   const access = new Authenticator(p.store, p.adminApiKey, p.limits, p.apiKeyPerMin);
   return {
     access,
-    chat: new ChatService({ store: p.store, engine: p.engine, log: p.log, clock: p.clock, images: new ImageFetcher(p.imageFetch) }),
+    chat: new ChatService({
+      store: p.store,
+      engine: p.engine,
+      log: p.log,
+      clock: p.clock,
+      images: new ImageFetcher(p.imageFetch),
+      ...(p.coordination?.kind === 'redis' ? { idempotencyBus: { bus: p.coordination.bus, waitMs: 30_000 } } : {}),
+    }),
     conversations: new ConversationService(p.store, p.engine),
     characters: new CharacterService(p.store, p.defaultCharacter, p.models),
     updates: new UpdateFeed(p.store),
@@ -82,7 +92,7 @@ export function createServices(p: ServiceParts): Services {
     usage: new UsageService(p.store, p.clock),
     platforms: new PlatformOverview(p.store, p.platformStatus),
     consoleSessions: new ConsoleSessions(p.store, access, { adminApiKey: p.adminApiKey, ttlMs: p.consoleSessionMs }),
-    readiness: new Readiness(p.store, p.adapterStates),
+    readiness: new Readiness(p.store, p.adapterStates, p.coordination?.kind === 'redis' ? () => p.coordination!.ping() : undefined),
     lorebooks: new LorebookService(p.store),
   };
 }

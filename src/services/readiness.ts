@@ -26,10 +26,12 @@ export class Readiness {
   constructor(
     private readonly store: Pick<Store, 'pendingMigrations'>,
     private readonly adapters: () => readonly Pick<AdapterStatus, 'platform' | 'connected' | 'mode' | 'lastError'>[] = () => [],
+    /** Present when instances coordinate through Redis: whether it answers. */
+    private readonly redis?: () => Promise<boolean>,
   ) {}
 
   async check(): Promise<ReadinessReport> {
-    const checks = [...(await this.database()), ...this.platforms()];
+    const checks = [...(await this.database()), ...(await this.coordination()), ...this.platforms()];
     return { ready: checks.every((c) => c.ready), checks };
   }
 
@@ -48,6 +50,12 @@ export class Readiness {
       { name: 'database', ready: true },
       pending.length ? { name: 'migrations', ready: false, reason: `not run yet: ${pending.join(', ')}` } : { name: 'migrations', ready: true },
     ];
+  }
+
+  private async coordination(): Promise<ReadinessCheck[]> {
+    if (!this.redis) return [];
+    const ok = await withTimeout(this.redis(), CHECK_TIMEOUT_MS).catch(() => false);
+    return [ok ? { name: 'redis', ready: true } : { name: 'redis', ready: false, reason: 'Redis (REDIS_URL) does not answer' }];
   }
 
   private platforms(): ReadinessCheck[] {

@@ -63,7 +63,7 @@ function toUpdate(r: Selectable<UpdateRow>): Update {
  * proactive messages). Appends wake long-polling readers through an in-process emitter, so
  * `GET /updates?wait=` sleeps until there is something to read instead of polling the table.
  * Anything that appends through this repository (the chat service, the proactive scheduler)
- * wakes them; an append from another process is seen when the waiter's timeout ends.
+ * wakes them; an append by another instance arrives through {@link announce} (Redis pub/sub).
  */
 export class UpdateRepo {
   private readonly appended = new EventEmitter().setMaxListeners(0);
@@ -98,7 +98,19 @@ export class UpdateRepo {
     });
     const update = toUpdate(row);
     this.appended.emit('update', update);
+    this.appended.emit('appended', update);
     return update;
+  }
+
+  /** Hear every entry this process appends (to tell other instances). Returns the unsubscribe. */
+  onAppend(listener: (u: Update) => void): () => void {
+    this.appended.on('appended', listener);
+    return () => void this.appended.off('appended', listener);
+  }
+
+  /** An entry another instance appended: wake the long-polls here that wait for it. */
+  announce(u: Update): void {
+    this.appended.emit('update', u);
   }
 
   /**

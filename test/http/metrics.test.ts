@@ -120,7 +120,7 @@ describe('GET /metrics', () => {
     expect(value('charbridge_model_errors_total', { kind: 'server_error' })).toBe(1);
     expect(value('charbridge_tokens_total', { model: 'fake-model', type: 'prompt' })).toBeGreaterThan(0);
     expect(value('charbridge_tokens_total', { model: 'fake-model', type: 'completion' })).toBeGreaterThan(0);
-    expect(value('charbridge_credits_total', { platform: 'api' })).toBe(1); // only the paid chat; the failure was released
+    expect(value('charbridge_credits_total', { platform: 'api' })).toBe(2); // the chat and the proactive test send, both paid; the failure was released
     expect(value('charbridge_platform_connected', { platform: 'telegram' })).toBe(1);
     expect(telegram.tooManyRequests).toBeGreaterThanOrEqual(1);
     expect(value('charbridge_platform_rate_limited_total', { platform: 'telegram' })).toBe(telegram.tooManyRequests);

@@ -31,7 +31,7 @@ async function limitMessage(ctx: MessageContext, next: () => Promise<void>): Pro
     const r = await limits.consume(key, perMin);
     if (!r.ok) {
       const now = clock.now();
-      if (notices.shouldNotify(key, now, now + r.retryAfterMs)) {
+      if (await notices.shouldNotify(key, now, now + r.retryAfterMs)) {
         ctx.out.push({ type: 'notice', text: rateLimitText(r.retryAfterMs), reason: 'rate-limited' });
       }
       log.debug({ key, retryAfterMs: r.retryAfterMs }, 'rate limited');

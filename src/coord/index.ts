@@ -1,0 +1,20 @@
+import type { Logger } from '../log.js';
+import type { CoordConfig } from './config.js';
+import { localCoordination } from './local.js';
+import { redactRedisUrl } from './redis-client.js';
+import { redisCoordination } from './redis.js';
+import type { Coordination } from './types.js';
+
+export type { Bus, ChatOrder, ChatTicket, Coordination, Leadership } from './types.js';
+export { coordConfigSchema, type CoordConfig } from './config.js';
+export { localCoordination } from './local.js';
+
+/** Redis when `REDIS_URL` is set (any number of instances), this process otherwise. */
+export async function createCoordination(config: CoordConfig, log: Logger): Promise<Coordination> {
+  if (!config.redisUrl) return localCoordination();
+  try {
+    return await redisCoordination({ ...config, redisUrl: config.redisUrl }, log);
+  } catch (err) {
+    throw new Error(`REDIS_URL: cannot connect to ${redactRedisUrl(config.redisUrl)} (${(err as Error).message}). Start Redis there, fix the URL, or unset REDIS_URL to run a single instance.`);
+  }
+}

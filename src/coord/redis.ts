@@ -1,0 +1,160 @@
+import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { Mutex } from 'redis-semaphore';
+import type { RateLimits } from '../engine/limits.js';
+import type { Logger } from '../log.js';
+import { RedisChatOrder } from './chat-order.js';
+import { connectRedis, type Redis } from './redis-client.js';
+import type { Notices as NoticeGate } from '../engine/limits.js';
+import type { Bus, Coordination, Leadership } from './types.js';
+import type { CoordConfig } from './config.js';
+
+/** Limits every instance counts together (rate-limiter-flexible's Redis store). */
+class RedisRateLimits implements RateLimits {
+  private readonly limiters = new Map<number, RateLimiterRedis>();
+  constructor(private readonly redis: Redis, private readonly prefix: string) {}
+
+  async consume(key: string, perMinute: number): Promise<{ ok: true } | { ok: false; retryAfterMs: number }> {
+    let limiter = this.limiters.get(perMinute);
+    if (!limiter) {
+      limiter = new RateLimiterRedis({ storeClient: this.redis, points: perMinute, duration: 60, keyPrefix: `${this.prefix}rl${perMinute}` });
+      this.limiters.set(perMinute, limiter);
+    }
+    try {
+      await limiter.consume(key);
+      return { ok: true };
+    } catch (res) {
+      if (res instanceof RateLimiterRes) return { ok: false, retryAfterMs: Math.max(1, res.msBeforeNext) };
+      throw res;
+    }
+  }
+}
+
+/** One notice per limited key and window, whichever instance the next message lands on. */
+class RedisNoticeGate implements NoticeGate {
+  constructor(private readonly redis: Redis, private readonly prefix: string) {}
+  async shouldNotify(key: string, now: number, windowEndsAt: number): Promise<boolean> {
+    const r = await this.redis.set(`${this.prefix}notice:${key}`, '1', 'PX', Math.max(1, windowEndsAt - now), 'NX');
+    return r === 'OK';
+  }
+}
+
+/** Pub/sub: one connection subscribes (a subscribed connection can do nothing else). */
+class RedisBus implements Bus {
+  private readonly listeners = new Map<string, Set<(payload: string) => void>>();
+  constructor(private readonly pub: Redis, private readonly sub: Redis, private readonly prefix: string, private readonly log: Logger) {
+    sub.on('message', (channel: string, payload: string) => {
+      for (const l of this.listeners.get(channel.slice(prefix.length)) ?? []) l(payload);
+    });
+  }
+  publish(topic: string, payload: string): void {
+    this.pub.publish(`${this.prefix}${topic}`, payload).catch((err: unknown) => this.log.warn({ err, topic }, 'could not publish to other instances'));
+  }
+  subscribe(topic: string, listener: (payload: string) => void): () => void {
+    let set = this.listeners.get(topic);
+    if (!set) {
+      set = new Set();
+      this.listeners.set(topic, set);
+      this.sub.subscribe(`${this.prefix}${topic}`).catch((err: unknown) => this.log.error({ err, topic }, 'could not subscribe to other instances'));
+    }
+    set.add(listener);
+    return () => void set.delete(listener);
+  }
+}
+
+/**
+ * Leadership by a Redis lock (redis-semaphore's Mutex, refreshed while held): another instance
+ * takes over within `ttlMs` of the leader dying, and a leader that loses the lock is told to stop.
+ */
+class RedisLeadership implements Leadership {
+  private stopped = false;
+  private current?: { mutex: Mutex; ac: AbortController };
+  private retry?: NodeJS.Timeout;
+
+  constructor(private readonly redis: Redis, private readonly key: string, private readonly ttlMs: number, private readonly log: Logger) {}
+
+  run(lead: (lost: AbortSignal) => void | Promise<void>): void {
+    const attempt = async (): Promise<void> => {
+      if (this.stopped) return;
+      const ac = new AbortController();
+      const mutex = new Mutex(this.redis, this.key, {
+        lockTimeout: this.ttlMs,
+        refreshInterval: Math.floor(this.ttlMs / 3),
+        onLockLost: (err) => {
+          this.log.warn({ err: { message: err.message }, lock: this.key }, 'leadership lost; stopping what only the leader does');
+          ac.abort();
+          this.current = undefined;
+          this.schedule(attempt);
+        },
+      });
+      let got = false;
+      try {
+        got = await mutex.tryAcquire();
+      } catch (err) {
+        this.log.warn({ err, lock: this.key }, 'could not ask for leadership; trying again');
+      }
+      if (this.stopped) {
+        if (got) await mutex.release().catch(() => undefined);
+        return;
+      }
+      if (!got) return this.schedule(attempt);
+      this.current = { mutex, ac };
+      this.log.info({ lock: this.key }, 'this instance leads');
+      try {
+        await lead(ac.signal);
+      } catch (err) {
+        this.log.error({ err, lock: this.key }, 'the leader task failed');
+      }
+    };
+    void attempt();
+  }
+
+  private schedule(attempt: () => Promise<void>): void {
+    if (this.stopped) return;
+    this.retry = setTimeout(() => void attempt(), Math.max(250, Math.floor(this.ttlMs / 3)));
+    this.retry.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retry);
+    const c = this.current;
+    this.current = undefined;
+    if (!c) return;
+    c.ac.abort();
+    await c.mutex.release().catch(() => undefined);
+  }
+}
+
+/** Coordination through one Redis shared by every instance. */
+export async function redisCoordination(config: CoordConfig & { redisUrl: string }, log: Logger): Promise<Coordination> {
+  const prefix = config.redisPrefix;
+  const main = connectRedis(config.redisUrl, log, 'main');
+  const sub = connectRedis(config.redisUrl, log, 'subscriber');
+  await Promise.all([main.connect(), sub.connect()]);
+  const bus = new RedisBus(main, sub, prefix, log);
+  const leaderships: RedisLeadership[] = [];
+  return {
+    kind: 'redis',
+    limits: new RedisRateLimits(main, prefix),
+    notices: new RedisNoticeGate(main, prefix),
+    chatOrder: new RedisChatOrder(main, bus, prefix, config.chatLockTtlMs, log),
+    bus,
+    leadership: (name) => {
+      const l = new RedisLeadership(main, `${prefix}leader:${name}`, config.chatLockTtlMs, log);
+      leaderships.push(l);
+      return l;
+    },
+    ping: async () => {
+      try {
+        return (await main.ping()) === 'PONG';
+      } catch {
+        return false;
+      }
+    },
+    close: async () => {
+      await Promise.all(leaderships.map((l) => l.stop()));
+      sub.disconnect();
+      await main.quit().catch(() => main.disconnect());
+    },
+  };
+}

@@ -1,0 +1,30 @@
+import type { Leadership } from '../core/adapter.js';
+import type { ChatOrder, Notices, RateLimits } from '../engine/limits.js';
+
+export type { Leadership } from '../core/adapter.js';
+export type { ChatOrder, ChatTicket } from '../engine/limits.js';
+
+/** Tell other instances that something happened (a feed entry, a finished request). */
+export interface Bus {
+  publish(topic: string, payload: string): void;
+  /** Messages published by any instance, this one included. Returns the unsubscribe. */
+  subscribe(topic: string, listener: (payload: string) => void): () => void;
+}
+
+/**
+ * Everything instances of one deployment must agree on. The local implementation serves one
+ * process; the Redis one, any number.
+ */
+export interface Coordination {
+  /** `redis` when instances share state; `local` for a single process. */
+  readonly kind: 'local' | 'redis';
+  readonly limits: RateLimits;
+  readonly notices: Notices;
+  /** Absent locally: the engine's in-process queue already orders a chat's turns. */
+  readonly chatOrder?: ChatOrder;
+  readonly bus: Bus;
+  leadership(name: string): Leadership;
+  /** Whether Redis answers (readiness). */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
