@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { expandMacros, macroCharName, readKeptCard } from '../cards/index.js';
 import type { Character } from '../core/types.js';
 import { countTokens } from '../llm/index.js';
@@ -25,14 +26,28 @@ export interface LoreReport {
   warnings: string[];
 }
 
+/**
+ * Card books by character version: reading and normalizing a whole stored card on every turn
+ * would cost more than the activation itself; an edited character has a new `updatedAt`.
+ */
+export type CardBookCache = LRUCache<string, { book: LoreBook | null }>;
+
+async function cardBookOf(store: Store, character: Character, cardBooks: CardBookCache | undefined): Promise<LoreBook | null> {
+  const key = `${character.id}|${character.updatedAt}`;
+  const hit = cardBooks?.get(key);
+  if (hit) return hit.book;
+  const stored = await store.characters.cardOf(character.id);
+  const raw = stored ? readKeptCard(stored.json).card.character_book : undefined;
+  const book = raw && raw.entries.length ? importCharacterBook(raw) : null;
+  cardBooks?.set(key, { book });
+  return book;
+}
+
 /** The lorebooks that apply to a turn: the character's own card book, then attached books. */
-export async function booksFor(store: Store, character: Character, conversationId: string): Promise<LoreBook[]> {
+export async function booksFor(store: Store, character: Character, conversationId: string, cardBooks?: CardBookCache): Promise<LoreBook[]> {
   const books: LoreBook[] = [];
-  if (character.fromCard) {
-    const stored = await store.characters.cardOf(character.id);
-    const book = stored ? readKeptCard(stored.json).card.character_book : undefined;
-    if (book && book.entries.length) books.push(importCharacterBook(book));
-  }
+  const own = character.fromCard ? await cardBookOf(store, character, cardBooks) : null;
+  if (own) books.push(own);
   const attached = await store.lorebooks.attachedTo([
     { kind: 'character', id: character.id },
     { kind: 'conversation', id: conversationId },
@@ -48,10 +63,11 @@ export async function booksFor(store: Store, character: Character, conversationI
  * report is kept for `/status`. Fired lore is context only: never stored, never in the reply.
  */
 export function loreContextProvider(store: Store, opts: { contextTokens: number; now: () => number }): ContextProvider {
+  const cardBooks: CardBookCache = new LRUCache({ max: 500 });
   return {
     name: 'lorebooks',
     async blocks(input: ProviderInput): Promise<ContextBlock[]> {
-      const books = await booksFor(store, input.character, input.conversation.id);
+      const books = await booksFor(store, input.character, input.conversation.id, cardBooks);
       if (!books.length) return [];
       const depth = Math.min(MAX_SCAN_DEPTH, Math.max(2, ...books.flatMap((b) => [b.scanDepth ?? 0, ...b.entries.map((e) => e.scanDepth ?? 0)])));
       const rows = await store.messages.newest(input.conversation.id, {
