@@ -47,6 +47,8 @@ const DIRECT: ReadonlyArray<{
   },
 ];
 
+const PICTURE_URL = /^(https?:\/\/|data:image\/)/;
+
 /** Our fields without a card field, with the value that means "not set" (never written). */
 const EXTENSION_FIELDS = {
   speakingStyle: { unset: '', valid: (v: unknown) => typeof v === 'string' },
@@ -54,8 +56,9 @@ const EXTENSION_FIELDS = {
   age: { unset: null, valid: (v: unknown) => typeof v === 'number' && Number.isInteger(v) },
   occupation: { unset: null, valid: (v: unknown) => typeof v === 'string' },
   appearanceDescription: { unset: null, valid: (v: unknown) => typeof v === 'string' },
-  avatar: { unset: null, valid: (v: unknown) => typeof v === 'string' },
-  profilePhotoUrl: { unset: null, valid: (v: unknown) => typeof v === 'string' },
+  // The create endpoint's rule: a picture is an http(s) or data:image URL, nothing a browser would run.
+  avatar: { unset: null, valid: (v: unknown) => typeof v === 'string' && PICTURE_URL.test(v) },
+  profilePhotoUrl: { unset: null, valid: (v: unknown) => typeof v === 'string' && PICTURE_URL.test(v) },
   canInitiateConversation: { unset: false, valid: (v: unknown) => typeof v === 'boolean' },
   model: { unset: null, valid: (v: unknown) => typeof v === 'string' },
 } as const satisfies Partial<Record<keyof CardCharacterFields, { unset: unknown; valid: (v: unknown) => boolean }>>;

@@ -11,6 +11,7 @@ import {
   writeCardPng,
   type Card,
   readKeptCard,
+  type CardCharacterFields,
   type CardFormat,
   type KeptCard,
 } from '../cards/index.js';
@@ -25,6 +26,8 @@ export interface ImportOptions {
   platformVisible?: boolean;
   /** Refuse a name that passes for another platform character's (imports platform users will see). */
   checkName?: boolean;
+  /** The importer's own checks of the fields (a tenant's model allowlist); throws to refuse. */
+  checkFields?: (fields: CardCharacterFields) => Promise<void>;
 }
 
 /**
@@ -36,6 +39,7 @@ export async function importCard(store: Store, bytes: Buffer, contentType: strin
   const read = readCardFile(bytes, contentType);
   const fields = characterFromCard(read.card);
   if (opts.checkName) await checkPlatformName(store, fields.name);
+  await opts.checkFields?.(fields);
   const created = await store.characters.create(
     { ...fields, isPublic: false, platformVisible: opts.platformVisible ?? false },
     opts.ownerId,

@@ -54,11 +54,15 @@ export class CharacterService {
   }
 
   /**
-   * A character from a card file, owned by the caller and private. A card names no model, so
-   * the model allowlist has nothing to check.
+   * A character from a card file, owned by the caller and private. A card exported here may name
+   * a model (in `extensions.charbridge`): the caller's model allowlist applies as on create.
    */
   importCard(caller: Caller, bytes: Buffer, contentType: string | undefined): Promise<Character> {
-    return importCard(this.store, bytes, contentType, { ownerId: caller.keyId, checkName: caller.isAdmin });
+    return importCard(this.store, bytes, contentType, {
+      ownerId: caller.keyId,
+      checkName: caller.isAdmin,
+      checkFields: (fields) => this.checkModel(caller, fields.model),
+    });
   }
 
   /** A character the caller can see as a card file. */

@@ -180,4 +180,34 @@ describe('character cards over HTTP', () => {
     expect(adminImport.statusCode).toBe(400);
     expect((await importRaw(a.key, card, 'application/json')).statusCode).toBe(201); // a tenant's private import: nobody else sees it
   });
+
+  it('holds an imported card to the key’s model allowlist, and ignores picture URLs a browser could run', async () => {
+    h = await startApi();
+    const a = await h.newKey();
+    const card = (ext: Record<string, unknown>) =>
+      Buffer.from(JSON.stringify({ spec: 'chara_card_v2', spec_version: '2.0', data: { name: 'Pricey', extensions: { charbridge: ext } } }));
+    const refused = await importRaw(a.key, card({ model: 'gpt-very-expensive' }), 'application/json');
+    expect(refused.statusCode).toBe(400);
+    expect(errorOf(refused).details).toMatchObject({ field: 'model' });
+    expect((await importRaw(ADMIN_KEY, card({ model: 'gpt-very-expensive' }), 'application/json')).json()).toMatchObject({ model: 'gpt-very-expensive' });
+    const odd = await importRaw(a.key, card({ avatar: 'javascript:alert(1)', profilePhotoUrl: 'https://img.example/p.png' }), 'application/json');
+    expect(odd.json()).toMatchObject({ avatar: null, profilePhotoUrl: 'https://img.example/p.png' });
+  });
+
+  it('exports a character made over the API and imports it back with every field', async () => {
+    h = await startApi();
+    const a = await h.newKey();
+    const body = validCharacter({
+      description: 'A pilot', age: 31, occupation: 'Pilot', appearanceDescription: 'Tall', canInitiateConversation: true,
+      scenario: 'On a ship', greeting: 'Hello {{user}}', exampleDialogue: '{{user}}: hi', systemPrompt: '{{original}} Be brief.',
+      postHistoryInstructions: 'Short.', tags: ['space'], profilePhotoUrl: 'https://img.example/a.png',
+    });
+    const made = (await h.call('POST', '/api/v1/characters', { key: a.key, body })).json<Record<string, unknown>>();
+    for (const format of ['png', 'json', 'charx']) {
+      const file = await h.call('GET', `/api/v1/characters/${made['id']}/export?format=${format}`, { key: a.key });
+      const back = (await importRaw(a.key, file.rawPayload, 'application/octet-stream')).json<Record<string, unknown>>();
+      const strip = ({ id: _i, slug: _s, fromCard: _f, createdAt: _c, updatedAt: _u, ...rest }: Record<string, unknown>) => rest;
+      expect(strip(back)).toEqual(strip(made));
+    }
+  });
 });
