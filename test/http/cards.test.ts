@@ -118,6 +118,14 @@ describe('character cards over HTTP', () => {
     const res = await importRaw(ADMIN_KEY, big, 'image/png');
     expect(res.statusCode).toBe(413);
     expect(errorOf(res).code).toBe('PAYLOAD_TOO_LARGE');
+    const form = multipart('file', 'big.png', 'image/png', big);
+    const viaForm = await importRaw(ADMIN_KEY, form.body, form.type);
+    expect(viaForm.statusCode).toBe(413);
+    expect(errorOf(viaForm).code).toBe('PAYLOAD_TOO_LARGE');
+    const wrongField = multipart('card', 'marisol.png', 'image/png', png);
+    const noFile = await importRaw(ADMIN_KEY, wrongField.body, wrongField.type);
+    expect(noFile.statusCode).toBe(400);
+    expect(errorOf(noFile).message).toContain('multipart field "file"');
   });
 
   it('hides another tenant’s character from export (404)', async () => {
