@@ -28,7 +28,10 @@ export interface PlatformContext {
  */
 export function createPlatformAdapters({ config, engine, log, store, coordination }: PlatformContext): PlatformAdapter[] {
   const adapters: PlatformAdapter[] = [];
-  const shared = coordination?.kind === 'redis' ? { leadership: (name: string) => coordination.leadership(name) } : {};
+  const shared =
+    coordination?.kind === 'redis'
+      ? { leadership: (name: string) => coordination.leadership(name), ...(coordination.sharedWindow ? { sharedWindow: coordination.sharedWindow } : {}) }
+      : {};
   const base = { handler: engine, log, commands: engine.menu, ...shared };
   const tuning = { stopTimeoutMs: config.runtime.shutdownTimeoutMs };
   const directory = platformDirectory(store, config.http.publicUrl);

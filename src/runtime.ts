@@ -14,6 +14,7 @@ import { buildApp } from './http/app.js';
 import { DeliveryRouter, ProactiveScheduler, startCron, type ProactiveTarget } from './scheduler/index.js';
 import { createServices, platformStatus, type Resolve, type Services } from './services/index.js';
 import { Liveness } from './services/liveness.js';
+import { housekeep } from './services/housekeeping.js';
 import { WebhookSender } from './services/webhooks.js';
 import { ApiProactiveTarget } from './services/proactive-api.js';
 import { setUpEngine } from './engine-setup.js';
@@ -139,6 +140,8 @@ export async function startRuntime(loaded: Config, overrides: RuntimeOverrides =
     adapterStates: () => adapters.map((a) => a.status()),
     consoleSessionMs: config.http.consoleSessionHours * 3_600_000,
     coordination,
+    instance: { id: instanceId, deadAfterMs: config.runtime.instanceDeadAfterMs },
+    quotas: { charactersPerKey: config.http.maxCharactersPerKey, longPollsPerKey: config.http.maxLongPollsPerKey },
   });
   const liveness = new Liveness(store, clock, log, {
     instanceId,
@@ -160,7 +163,7 @@ export async function startRuntime(loaded: Config, overrides: RuntimeOverrides =
   webhooks.start();
   liveness.start();
   const proactive = startCron(config.proactive.cron, () => scheduler.tick(), log, 'proactive');
-  const housekeeping = startCron('17 * * * *', () => housekeep(store, clock.now()), log, 'housekeeping');
+  const housekeeping = startCron('17 * * * *', () => housekeep(store, clock.now(), config.store), log, 'housekeeping');
   const stopWaiting = new AbortController();
   const ready = announceWhenReady({
     readiness: services.readiness,
@@ -195,17 +198,8 @@ export async function startRuntime(loaded: Config, overrides: RuntimeOverrides =
   return { config, log, store, model, engine, app, adapters, scheduler, services, webhooks, metrics, adminKey, coordination, url, ready, shutdown };
 }
 
-/**
- * What only needs keeping for a while: processed-event ids outlive the platforms' redelivery
- * windows (Slack: ~5 minutes) by far, and instances dead for a day tell nothing any more.
- */
-async function housekeep(store: Store, now: number): Promise<void> {
-  await store.events.prune(now - 2 * 86_400_000);
-  await store.instances.prune(now - 86_400_000);
-}
-
 /** Send what a recovered turn produced through its platform's adapter, as a plain message. */
-async function redeliver(adapters: PlatformAdapter[], msg: InboundMessage, events: ReplyEvent[]): Promise<void> {
+export async function redeliver(adapters: PlatformAdapter[], msg: InboundMessage, events: ReplyEvent[]): Promise<void> {
   const adapter = adapters.find((a) => a.platform === msg.platform);
   if (!adapter) throw new Error(`no running ${msg.platform} adapter to deliver a recovered reply`);
   const start = events.find((e) => e.type === 'start');

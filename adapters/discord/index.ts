@@ -4,6 +4,7 @@
  * response), with one outbound budget per bot. Same shape as the Telegram adapter: the SDK is
  * confined to transport.ts and Discord's limits are expressed as budget windows.
  */
+import { createHash } from 'node:crypto';
 import type { AdapterDeps, AdapterStatus, Log, OutboundText, PlatformAdapter, ReplyPlanner } from '../../src/core/adapter.js';
 import { TaskTracker } from '../../src/core/tasks.js';
 import type { InboundMessage } from '../../src/core/types.js';
@@ -125,7 +126,8 @@ class DiscordBot implements DiscordAdapter {
     const { channelWindow, interactionWindow, globalWindow } = this.tuning;
     this.budget = new OutboundBudget({
       windowsFor: (key) => (key.startsWith('ix:') ? [interactionWindow] : [channelWindow]),
-      global: [globalWindow],
+      // Per bot token: with several instances the global rate is counted where they all see it.
+      ...(deps.sharedWindow ? { shared: deps.sharedWindow(`discord:${tokenId(config.token)}`, [globalWindow]) } : { global: [globalWindow] }),
       retryAfterMs,
       maxAttempts: this.tuning.maxAttempts,
       ...(deps.now ? { now: deps.now } : {}),
@@ -245,4 +247,9 @@ class DiscordBot implements DiscordAdapter {
   private track(task: Promise<void>, context: object): void {
     this.tasks.track(task.catch((err: unknown) => this.log.error({ err, ...context }, 'discord event failed')));
   }
+}
+
+/** A stable, non-secret name for a bot token (its hash), to name what instances share for it. */
+function tokenId(token: string): string {
+  return createHash('sha256').update(token).digest('hex').slice(0, 16);
 }

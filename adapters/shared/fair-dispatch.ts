@@ -173,8 +173,10 @@ export class FairDispatch {
         this.blocked = { until: now + Math.max(1, slot), rank: r.rank };
         break;
       }
-      if (r.version !== r.chat.version) {
-        // Changed while an asynchronous window answered: give the slot back and look again.
+      if (r.version !== r.chat.version || this.ready.peek() !== r) {
+        // Changed while an asynchronous window answered (this chat's head, or another chat now
+        // ahead of it in line): give the slot back and look again. Popping blindly here would
+        // drop whichever chat is on top now, and it would never be served.
         this.giveBack(slot);
         this.again = true;
         break;

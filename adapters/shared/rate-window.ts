@@ -3,16 +3,9 @@
  * shared window: "at most `max` sends in any `windowMs`", counted from when each send finished.
  */
 
-/** At most `max` sends in any `windowMs`. */
-export interface RateWindow {
-  max: number;
-  windowMs: number;
-  /** Slots kept free for `high` tasks: `normal` tasks stop at `max - reserve`. */
-  reserve?: number;
-}
+import type { Priority, RateWindow } from '../../src/core/outbound-window.js';
 
-/** `high`: replies' final text, notices, proactive messages. `normal`: streaming previews. */
-export type Priority = 'high' | 'normal';
+export type { Priority, RateWindow } from '../../src/core/outbound-window.js';
 
 /**
  * ms until one more send of `priority` fits in `w`, given the finish times of counted sends

@@ -9,23 +9,10 @@
  * it from its end (after the platform counted it, so network jitter cannot make the next send
  * early), `release` gives the slot back (nothing was sent, or the platform refused it).
  */
-import { recordSend, windowsWait, type Priority, type RateWindow } from './rate-window.js';
+import type { Priority, RateWindow, SharedWindow, WindowLease } from '../../src/core/outbound-window.js';
+import { recordSend, windowsWait } from './rate-window.js';
 
-/** One send's hold on a slot; settle it exactly once. Neither method may throw or reject. */
-export interface WindowLease {
-  commit(): void | Promise<void>;
-  release(): void | Promise<void>;
-}
-
-export interface SharedWindow {
-  /**
-   * A slot for one send of `priority` now, or the ms after which to ask again. The budget also
-   * asks again whenever one of its own sends is settled, so an implementation that cannot know
-   * when other holders finish (another process) answers with a short poll interval.
-   * `normal` sends must leave each window's `reserve` to `high` ones.
-   */
-  acquire(priority: Priority): WindowLease | number | Promise<WindowLease | number>;
-}
+export type { SharedWindow, WindowLease } from '../../src/core/outbound-window.js';
 
 /** The default: windows counted in this process, shared by every chat of one budget (or of several budgets given the same instance). */
 export class LocalSharedWindow implements SharedWindow {

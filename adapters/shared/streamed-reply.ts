@@ -20,7 +20,7 @@
  * `deliverEvents` drives replies from a turn's events; `nextChunkStep` is the usual plan for
  * text split into messages.
  */
-import type { Log, ReplyPlanner } from '../../src/core/adapter.js';
+import type { HandledMessage, Log, ReplyPlanner } from '../../src/core/adapter.js';
 import type { ReplyEvent } from '../../src/core/types.js';
 import { SKIPPED, type OutboundBudget, type Skipped } from './budget.js';
 
@@ -214,8 +214,11 @@ export interface ReplyDelivery {
  * Show one turn's events: deltas stream into a reply, `done` lands its final text, a notice or
  * error finishes what is visible and then shows itself. Failures go to `failed` and delivery
  * goes on, because there is nobody to hand them to — the engine has already stored the reply.
+ * When everything is shown (or has finally failed) the engine hears it (`holdDelivery`): only
+ * then is the message answered for good, so a crash before leaves the reply to be sent again.
  */
-export async function deliverEvents(events: AsyncIterable<ReplyEvent>, d: ReplyDelivery): Promise<void> {
+export async function deliverEvents(events: AsyncIterable<ReplyEvent> & Pick<HandledMessage, 'holdDelivery'>, d: ReplyDelivery): Promise<void> {
+  const delivered = events.holdDelivery?.();
   let reply: StreamedReply | undefined;
   const unfinished = (r: StreamedReply) => (d.unfinished?.show === 'written' && r.written.trim() ? r.finish(r.written) : r.abandon());
   const safely = async (what: string, fn: () => Promise<unknown>) => {
@@ -251,5 +254,6 @@ export async function deliverEvents(events: AsyncIterable<ReplyEvent>, d: ReplyD
     if (r) await safely('partial reply', () => unfinished(r));
   } finally {
     d.typing?.stop();
+    delivered?.();
   }
 }

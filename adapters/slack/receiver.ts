@@ -60,7 +60,11 @@ export function verifySlackSignature(
   }
 }
 
-/** JSON (events) or form bodies (slash commands; interactivity sends JSON in a `payload` field). */
+/**
+ * JSON (events) or form bodies (slash commands; interactivity sends JSON in a `payload` field).
+ * An event callback must carry its `event` as an object: Bolt reads its fields unchecked, so
+ * anything else (even correctly signed) is refused here rather than failing inside Bolt.
+ */
 export function parseSlackBody(contentType: string | undefined, raw: Buffer): Record<string, unknown> {
   const text = raw.toString('utf8');
   if (contentType?.startsWith('application/x-www-form-urlencoded')) {
@@ -68,12 +72,18 @@ export function parseSlackBody(contentType: string | undefined, raw: Buffer): Re
     if (typeof form.payload === 'string') return asObject(JSON.parse(form.payload));
     return form;
   }
-  return asObject(JSON.parse(text));
+  const body = asObject(JSON.parse(text));
+  if ((body.type === 'event_callback' || 'event' in body) && !isObject(body.event)) throw new SyntaxError('event is not an object');
+  return body;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function asObject(v: unknown): Record<string, unknown> {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new SyntaxError('body is not an object');
-  return v as Record<string, unknown>;
+  if (!isObject(v)) throw new SyntaxError('body is not an object');
+  return v;
 }
 
 /**

@@ -118,7 +118,8 @@ class TelegramBot implements TelegramAdapter {
     this.budget = new OutboundBudget({
       // Groups, supergroups and channels also get the per-minute window.
       windowsFor: (chatKey) => (isPrivateChat(Number(chatKey)) ? [chatWindow] : [chatWindow, groupWindow]),
-      global: [globalWindow],
+      // Per bot: with several instances the window is counted where they all see it.
+      ...(deps.sharedWindow ? { shared: deps.sharedWindow(`telegram:${config.token.split(':')[0]}`, [globalWindow]) } : { global: [globalWindow] }),
       retryAfterMs,
       maxAttempts: this.tuning.maxAttempts,
       now,

@@ -173,15 +173,29 @@ export class TelegramTransport {
         res.writeHead(503, { 'retry-after': '5' }).end(); // Telegram redelivers later, to the next instance
         return;
       }
-      let update: Update;
+      let update: unknown;
       try {
-        update = JSON.parse(req.rawBody.toString('utf8')) as Update;
+        update = JSON.parse(req.rawBody.toString('utf8'));
       } catch {
+        update = undefined;
+      }
+      // telegraf reads fields of whatever it is given: anything but an object would throw inside it.
+      if (typeof update !== 'object' || update === null || Array.isArray(update)) {
         res.writeHead(400).end();
         return;
       }
-      await this.bot.handleUpdate(update);
-      res.writeHead(200).end();
+      try {
+        await this.bot.handleUpdate(update as Update);
+      } catch (err) {
+        // The route is ours alone (hijacked): an unanswered request would hang the client and the server's close.
+        this.opts.events?.failed(err);
+        this.opts.log.error({ err }, 'telegram webhook update failed');
+        if (!res.headersSent) res.writeHead(500);
+        if (!res.writableEnded) res.end();
+        return;
+      }
+      if (!res.headersSent) res.writeHead(200);
+      if (!res.writableEnded) res.end();
     };
   }
 

@@ -12,7 +12,6 @@ export function connectRedis(url: string, log: Logger, name: string): Redis {
   const client = new Redis(url, {
     lazyConnect: true,
     maxRetriesPerRequest: 3,
-    enableAutoPipelining: true,
     connectionName: `charbridge-${name}`,
     retryStrategy: (times) => Math.min(times * 200, 2000),
   });

@@ -3,6 +3,7 @@ import { Mutex } from 'redis-semaphore';
 import type { RateLimits } from '../engine/limits.js';
 import type { Logger } from '../log.js';
 import { RedisChatOrder } from './chat-order.js';
+import { RedisSharedWindow } from './shared-window.js';
 import { connectRedis, type Redis } from './redis-client.js';
 import type { Notices as NoticeGate } from '../engine/limits.js';
 import type { Bus, Coordination, Leadership } from './types.js';
@@ -139,6 +140,7 @@ export async function redisCoordination(config: CoordConfig & { redisUrl: string
     notices: new RedisNoticeGate(main, prefix),
     chatOrder: new RedisChatOrder(main, bus, prefix, config.chatLockTtlMs, log),
     bus,
+    sharedWindow: (name, windows) => new RedisSharedWindow(main, `${prefix}window:${name}`, windows, log),
     leadership: (name) => {
       const l = new RedisLeadership(main, `${prefix}leader:${name}`, config.chatLockTtlMs, log);
       leaderships.push(l);

@@ -1,4 +1,5 @@
 import type { Leadership } from '../core/adapter.js';
+import type { SharedWindowFactory } from '../core/outbound-window.js';
 import type { ChatOrder, Notices, RateLimits } from '../engine/limits.js';
 
 export type { Leadership } from '../core/adapter.js';
@@ -24,6 +25,8 @@ export interface Coordination {
   readonly chatOrder?: ChatOrder;
   readonly bus: Bus;
   leadership(name: string): Leadership;
+  /** A bot-wide send window shared by the instances (absent locally: the adapter counts it itself). */
+  readonly sharedWindow?: SharedWindowFactory;
   /** Whether Redis answers (readiness). */
   ping(): Promise<boolean>;
   close(): Promise<void>;

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CommandMenu } from './command-menu.js';
 import type { ConversationKey } from './conversation-key.js';
 import type { InboundMessage, Platform, ReplyEvent } from './types.js';
+import type { SharedWindowFactory } from './outbound-window.js';
 
 /**
  * The contract between `src/` and `adapters/`. Adapters import only `src/core` (and
@@ -11,13 +12,26 @@ import type { InboundMessage, Platform, ReplyEvent } from './types.js';
  * interface and passes the shared behaviour suite (test/adapters/contract/).
  */
 
+/** One message's answer as the engine hands it to an adapter. */
+export interface HandledMessage extends AsyncIterable<ReplyEvent> {
+  /**
+   * Resolves once the message is durably recorded — acknowledge the platform (return from the
+   * SDK's handler) after that.
+   */
+  accepted?: Promise<void>;
+  /**
+   * Say that the consumer reports delivery itself: the message counts as answered only when the
+   * returned function is called (after the final send, or a final failure), so a crash between
+   * the engine storing a reply and the platform showing it leaves the reply to be sent by the next
+   * process. Call before reading. Without it, reading the events to the end counts as delivered.
+   */
+  holdDelivery?(): () => void;
+}
+
 /** The part of the engine an adapter talks to. */
 export interface MessageHandler {
-  /**
-   * Hand over one message; the events are its answer. `accepted` resolves once the message is
-   * durably recorded — acknowledge the platform (return from the SDK's handler) after that.
-   */
-  handle(msg: InboundMessage): AsyncIterable<ReplyEvent> & { accepted?: Promise<void> };
+  /** Hand over one message; the events are its answer. */
+  handle(msg: InboundMessage): HandledMessage;
 }
 
 /** The pino-compatible logging surface adapters use. */
@@ -119,6 +133,11 @@ export interface AdapterDeps {
    * polling). Absent: this process is the only one.
    */
   leadership?: (name: string) => Leadership;
+  /**
+   * Where a bot-wide send limit is counted when several instances send for one bot (Telegram's
+   * messages per second per bot, Discord's global rate). Absent: in this process.
+   */
+  sharedWindow?: SharedWindowFactory;
   /** The engine. */
   handler: MessageHandler;
   log: Log;

@@ -115,12 +115,10 @@ export class Engine implements MessageHandler {
       bindingKeys: bindingKeysFor(msg),
       isAdmin: this.isAdmin(msg.platform, msg.userId, msg.senderIsAdmin),
       claimed,
-      finishEvent: async () => {
-        try {
-          await this.deps.store.events.complete(msg.platform, msg.eventId);
-        } finally {
-          this.eventsInFlight.delete(eventKey);
-        }
+      // Answered for good only once the consumer has delivered the reply (an adapter sent it, or
+      // gave up): a crash before leaves the claim, with the stored reply, to `recover`.
+      finishEvent: () => {
+        void out.delivered.then(() => this.tasks.track(this.complete(msg, eventKey)));
       },
       admit: () => undefined,
     };
@@ -198,9 +196,11 @@ export class Engine implements MessageHandler {
   }
 
   /**
-   * Answer platform messages a previous process accepted but never finished (it crashed): each
-   * is run through the chain again — its stored user message is reused, not duplicated — and
-   * what it produced goes to `deliver` (the adapter's proactive-style send). Returns how many.
+   * Answer platform messages a previous process accepted but never finished (it crashed before
+   * its reply was delivered): each is run through the chain again — its stored user message and,
+   * if the model had answered, its stored reply are reused, never asked for twice — and what it
+   * produced goes to `deliver` (the adapter's proactive-style send); the message is answered for
+   * good once `deliver` returned or failed. Returns how many were delivered.
    */
   async recover(deliver: (msg: InboundMessage, events: ReplyEvent[]) => Promise<void>, max = 100): Promise<number> {
     const { store, clock, config, log } = this.deps;
@@ -214,16 +214,31 @@ export class Engine implements MessageHandler {
         await store.events.complete(row.platform, row.eventId);
         continue;
       }
-      const events = await this.handle(msg).collect();
-      if (!events.length) continue;
+      const out = this.handle(msg);
+      const delivered = out.holdDelivery();
       try {
+        const events = await out.collect();
+        if (!events.length) continue;
         await deliver(msg, events);
         n++;
       } catch (err) {
         log.warn({ err, platform: msg.platform, eventId: msg.eventId }, 'could not deliver a recovered reply');
+      } finally {
+        delivered();
       }
     }
     return n;
+  }
+
+  /** Mark a platform event done; a failure is logged (the claim is then recovered, and its stored reply sent again). */
+  private async complete(msg: InboundMessage, eventKey: string): Promise<void> {
+    try {
+      await this.deps.store.events.complete(msg.platform, msg.eventId);
+    } catch (err) {
+      this.deps.log.error({ err, platform: msg.platform, eventId: msg.eventId }, 'could not mark a delivered message answered');
+    } finally {
+      this.eventsInFlight.delete(eventKey);
+    }
   }
 
   /**

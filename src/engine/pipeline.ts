@@ -96,8 +96,8 @@ export interface MessageContext extends TurnContext {
   claimed: Promise<boolean>;
   /** Its place in the chat's line across instances, taken on arrival (with a shared chat order). */
   ticket?: Promise<ChatTicket>;
-  /** Mark the event done (and let go of it in this process). */
-  finishEvent(): Promise<void>;
+  /** The turn is over: mark the event done once its reply is delivered (and let go of it in this process). */
+  finishEvent(): void;
 }
 
 export type Step<C extends TurnContext = TurnContext> = (ctx: C, next: () => Promise<void>) => Promise<void>;

@@ -13,6 +13,9 @@ export class ReplyStream implements AsyncIterable<ReplyEvent> {
   private resolveDone!: () => void;
   private resolveAccepted!: () => void;
   private rejectAccepted!: (err: unknown) => void;
+  private resolveDelivered!: () => void;
+  /** The consumer reports delivery itself (`holdDelivery`); reading to the end is not enough. */
+  private held = false;
   /** Resolves when the engine has finished with this message (answered, ignored or failed). */
   readonly done: Promise<void> = new Promise((r) => (this.resolveDone = r));
   /**
@@ -23,6 +26,23 @@ export class ReplyStream implements AsyncIterable<ReplyEvent> {
     this.resolveAccepted = resolve;
     this.rejectAccepted = reject;
   });
+
+  /**
+   * Resolves once the consumer has delivered the answer: it called the function `holdDelivery`
+   * returned (after the final send, or a final failure), or — when it never asked to hold — it
+   * read the stream to its end. The engine marks a platform message answered only then, so a
+   * crash between storing a reply and sending it leaves the message to the next process.
+   */
+  readonly delivered: Promise<void> = new Promise((r) => (this.resolveDelivered = r));
+
+  /**
+   * The consumer will say when the answer is delivered (an adapter sending it): call the returned
+   * function after the final send or a final failure. Call this before reading the stream.
+   */
+  holdDelivery(): () => void {
+    this.held = true;
+    return () => this.resolveDelivered();
+  }
 
   /** The message is on disk (see `accepted`). */
   accept(): void {
@@ -53,7 +73,7 @@ export class ReplyStream implements AsyncIterable<ReplyEvent> {
     if (this.waiting) {
       const w = this.waiting;
       this.waiting = undefined;
-      w({ value: undefined, done: true });
+      w(this.finished());
     }
     this.resolveAccepted();
     this.resolveDone();
@@ -68,10 +88,16 @@ export class ReplyStream implements AsyncIterable<ReplyEvent> {
       next: () => {
         const e = this.buffer.shift();
         if (e) return Promise.resolve({ value: e, done: false });
-        if (this.closed) return Promise.resolve({ value: undefined, done: true });
+        if (this.closed) return Promise.resolve(this.finished());
         return new Promise((r) => (this.waiting = r));
       },
     };
+  }
+
+  /** The consumer has read the end: delivered, unless it reports delivery itself. */
+  private finished(): IteratorResult<ReplyEvent> {
+    if (!this.held) this.resolveDelivered();
+    return { value: undefined, done: true };
   }
 
   /** Read everything (tests, sync HTTP). */

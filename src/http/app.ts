@@ -147,7 +147,14 @@ function mountRaw(app: FastifyInstance, route: RawHttpRoute): void {
         reply.hijack();
         const raw = req.raw as Parameters<RawHttpRoute['handle']>[0];
         raw.rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-        await route.handle(raw, reply.raw);
+        try {
+          await route.handle(raw, reply.raw);
+        } catch (err) {
+          // Hijacked: fastify no longer answers for us, and an open request would hold close() forever.
+          req.log.error({ err, path: route.path }, 'platform route failed');
+          if (!reply.raw.headersSent) reply.raw.writeHead(500);
+          if (!reply.raw.writableEnded) reply.raw.end();
+        }
       },
     });
   });

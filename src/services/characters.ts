@@ -1,5 +1,5 @@
 import type { Character } from '../core/types.js';
-import { ForbiddenError, NotFoundError, ValidationError } from '../core/errors.js';
+import { CharbridgeError, ForbiddenError, NotFoundError, ValidationError } from '../core/errors.js';
 import { checkPlatformName } from '../characters/names.js';
 import type { CardFormat } from '../cards/index.js';
 import { avatarOf, exportCard, importCard, type ExportedCard } from '../characters/cards.js';
@@ -18,6 +18,8 @@ export class CharacterService {
     private readonly store: Store,
     private readonly defaultCharacter: string,
     private readonly models: { model: string; allowlist: readonly string[] },
+    /** Characters a tenant key may own (MAX_CHARACTERS_PER_KEY). */
+    private readonly maxPerKey = 200,
   ) {}
 
   list(caller: Caller, q: Omit<CharacterListQuery, 'viewerId' | 'seesAll'>): Promise<{ characters: Character[]; total: number }> {
@@ -32,6 +34,7 @@ export class CharacterService {
   async create(caller: Caller, input: CharacterInput): Promise<Character> {
     checkVisibilityField(caller, input.platformVisible);
     await this.checkModel(caller, input.model);
+    await this.checkQuota(caller);
     if (isPlatformVisible({ ...input, isPreset: false, platformVisible: input.platformVisible ?? false, ownerId: caller.keyId })) {
       await checkPlatformName(this.store, input.name);
     }
@@ -61,7 +64,10 @@ export class CharacterService {
     return importCard(this.store, bytes, contentType, {
       ownerId: caller.keyId,
       checkName: caller.isAdmin,
-      checkFields: (fields) => this.checkModel(caller, fields.model),
+      checkFields: async (fields) => {
+        await this.checkModel(caller, fields.model);
+        await this.checkQuota(caller);
+      },
     });
   }
 
@@ -79,6 +85,16 @@ export class CharacterService {
     const c = caller ? await visibleCharacter(this.store, caller, ref) : await this.store.characters.get(ref);
     if (!c || (!caller && !isPlatformVisible(c))) throw new NotFoundError('Character', 'CHARACTER_NOT_FOUND');
     return avatarOf(this.store, c);
+  }
+
+  /** A tenant key owns at most MAX_CHARACTERS_PER_KEY characters (imports count too); the admin any number. */
+  private async checkQuota(caller: Caller): Promise<void> {
+    if (!caller.isAdmin && (await this.store.characters.countOwned(caller.keyId)) >= this.maxPerKey) {
+      throw new CharbridgeError('QUOTA_EXCEEDED', `This key already has ${this.maxPerKey} characters, the most it may have; delete one first`, {
+        status: 403,
+        details: { limit: this.maxPerKey },
+      });
+    }
   }
 
   /**

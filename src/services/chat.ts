@@ -12,7 +12,7 @@ import type { Logger } from '../log.js';
 import type { Bus } from '../coord/index.js';
 import type { Store } from '../store/index.js';
 import { visibleCharacter, visibleConversation, type Caller } from './access.js';
-import { IdempotencyGate } from './idempotency.js';
+import { IdempotencyGate, type OrphanedTurn } from './idempotency.js';
 import type { ImageFetcher } from './image-fetch.js';
 
 /** Credits a turn costs, as the TuringMate chat API prices them: one for text, two with an image. */
@@ -29,6 +29,11 @@ export interface ChatServiceDeps {
   images: ImageFetcher;
   /** When instances share a bus: a repeated Idempotency-Key waits for the instance running it. */
   idempotencyBus?: { bus: Bus; waitMs: number };
+  /**
+   * This process as the owner of pending Idempotency-Keys (its heartbeat tells the others it
+   * lives): a key whose owner died is answered from its turn, or taken over, at once.
+   */
+  instance?: { id: string; deadAfterMs: number } | undefined;
 }
 
 export type ChatMode = 'sync' | 'async' | 'stream';
@@ -59,6 +64,8 @@ export interface ChatRequest {
   author?: { id: string; name: string } | undefined;
   /** How the user describes themselves this turn: the name is `{{user}}`, the description goes into the context. */
   persona?: { name?: string | null | undefined; description?: string | null | undefined } | undefined;
+  /** The id the turn gets (an Idempotency-Key's claim names it in advance); new when absent. */
+  turnId?: string | undefined;
 }
 
 export interface ChatCredits {
@@ -115,7 +122,35 @@ export class ChatService {
 
   constructor(private deps: ChatServiceDeps) {
     this.store = deps.store;
-    this.idempotency = new IdempotencyGate(deps.store, deps.clock ?? systemClock, deps.idempotencyBus);
+    const { instance } = deps;
+    const runner = instance && { instanceId: instance.id, deadAfterMs: instance.deadAfterMs, newTurnId: () => newId('turn'), inspect: (turnId: string) => this.inspect(turnId) };
+    this.idempotency = new IdempotencyGate(deps.store, deps.clock ?? systemClock, { ...(deps.idempotencyBus ? { shared: deps.idempotencyBus } : {}), ...(runner ? { runner } : {}) });
+  }
+
+  /**
+   * What became of API turn `turnId` (a dead process's, named by a pending Idempotency-Key):
+   * still claimed (it is being finished by whoever recovers it), answered (its stored reply), or
+   * over without an answer — or never recorded — so its request may run anew.
+   */
+  async inspect(turnId: string): Promise<OrphanedTurn> {
+    if ((await this.store.events.state('api', turnId)) === 'processing') return { state: 'running' };
+    const reply = await this.store.messages.bySourceEvent(`api:${turnId}:reply`);
+    if (!reply) return { state: 'gone' };
+    const asked = await this.store.messages.bySourceEvent(`api:${turnId}`);
+    const conv = await this.store.conversations.get(reply.conversationId);
+    let remaining: number | null = null;
+    if (conv?.ownerId && conv.ownerId !== 'admin') {
+      const key = await this.store.apiKeys.get(conv.ownerId);
+      remaining = key && key.credits !== null ? Math.max(0, key.credits - key.creditsUsed) : null;
+    }
+    return {
+      state: 'answered',
+      reply: {
+        sessionId: reply.conversationId,
+        message: { id: reply.id, content: reply.content, sentAt: reply.createdAt },
+        credits: { used: asked?.imageUrls.length ? IMAGE_COST : TEXT_COST, remaining },
+      },
+    };
   }
 
   /**
@@ -146,7 +181,7 @@ export class ChatService {
       cost,
       mode: req.mode ?? 'sync',
     };
-    return this.run(caller, character, existing, record, { eventId: newId('turn'), payload: JSON.stringify(record) });
+    return this.run(caller, character, existing, record, { eventId: req.turnId ?? newId('turn'), payload: JSON.stringify(record) });
   }
 
   /**

@@ -19,6 +19,28 @@ export interface ConversationMetadata {
   groupId?: string | null;
 }
 
+/** A client's metadata object, serialized, may take at most this much — also after merging. */
+export const CLIENT_METADATA_MAX_BYTES = 16 * 1024;
+/** Nesting the metadata object may have (the object itself is level 1). */
+export const CLIENT_METADATA_MAX_DEPTH = 8;
+
+/** Deeper than `max`? Stops descending past `max`, so a hostile nesting costs nothing. */
+function deeperThan(value: unknown, max: number): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (max <= 0) return true;
+  return Object.values(value).some((v) => deeperThan(v, max - 1));
+}
+
+/** A 400 naming `metadata` unless `metadata` is within the bounds (nesting, serialized size). */
+export function checkClientMetadata(metadata: Record<string, unknown>, what = 'metadata'): void {
+  if (deeperThan(metadata, CLIENT_METADATA_MAX_DEPTH)) {
+    throw new ValidationError(`${what} must be nested at most ${CLIENT_METADATA_MAX_DEPTH} levels deep`, { field: 'metadata' });
+  }
+  if (Buffer.byteLength(JSON.stringify(metadata)) > CLIENT_METADATA_MAX_BYTES) {
+    throw new ValidationError(`${what} must be at most ${CLIENT_METADATA_MAX_BYTES} bytes as JSON`, { field: 'metadata' });
+  }
+}
+
 /** A conversation's metadata read as ConversationMetadata. */
 export function metadataOf(conv: Pick<Conversation, 'metadata'>): ConversationMetadata {
   return (conv.metadata ?? {}) as ConversationMetadata;
@@ -128,11 +150,25 @@ export class ConversationService {
     await this.engine.serialized(conv, () => this.store.conversations.clearContext(conv.id));
   }
 
-  /** Merge a client's metadata object (shallowly) into what the conversation keeps. */
+  /**
+   * Before a turn runs: `metadata` is within bounds, and so is what it makes of the metadata of
+   * session `sessionId` (when the caller may see it; the turn itself reports a session it may not).
+   * A 400 naming `metadata` otherwise.
+   */
+  async checkClientMetadata(caller: Caller, sessionId: string | null | undefined, metadata: Record<string, unknown>): Promise<void> {
+    checkClientMetadata(metadata);
+    if (!sessionId) return;
+    const conv = await visibleConversation(this.store, caller, sessionId).catch(() => undefined);
+    if (conv) checkClientMetadata({ ...metadataOf(conv).clientMetadata, ...metadata }, 'metadata merged with the conversation’s');
+  }
+
+  /** Merge a client's metadata object (shallowly) into what the conversation keeps; a 400 naming `metadata` when that would pass the bounds. */
   async mergeClientMetadata(conv: Conversation, metadata: Record<string, unknown>): Promise<void> {
     const fresh = (await this.store.conversations.get(conv.id)) ?? conv;
     const meta = metadataOf(fresh);
-    await this.store.conversations.setMetadata(conv.id, { ...meta, clientMetadata: { ...meta.clientMetadata, ...metadata } });
+    const merged = { ...meta.clientMetadata, ...metadata };
+    checkClientMetadata(merged, 'metadata merged with the conversation’s');
+    await this.store.conversations.setMetadata(conv.id, { ...meta, clientMetadata: merged });
   }
 
   /** The conversation continues with another character from the next message on, history kept. */

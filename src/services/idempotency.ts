@@ -4,16 +4,43 @@ import { ConflictError } from '../core/errors.js';
 import type { Bus } from '../coord/index.js';
 import type { Store } from '../store/index.js';
 
+/** A turn answered by the one request that may not come back: what its retry is told. */
+export interface AnsweredTurn {
+  sessionId: string;
+  message: { id: string; content: string; sentAt: string };
+  credits: { used: number; remaining: number | null };
+}
+
+/** What became of the API turn of a request whose instance died. */
+export type OrphanedTurn = { state: 'running' } | { state: 'answered'; reply: AnsweredTurn } | { state: 'gone' };
+
+/** How the gate learns whether a pending key's owner lives, and what became of its turn. */
+export interface IdempotencyRunner {
+  instanceId: string;
+  deadAfterMs: number;
+  /** A turn id for a new request. */
+  newTurnId(): string;
+  /** The turn a dead instance started for a pending key. */
+  inspect(turnId: string): Promise<OrphanedTurn>;
+}
+
+interface Finish<T> {
+  /** Store the successful response, to be replayed for 24 h. */
+  complete(status: number, response: T): Promise<void>;
+  /** The request failed: forget the key so a retry runs for real. */
+  release(): Promise<void>;
+}
+
 /** The outcome of claiming an Idempotency-Key. */
 export type IdempotencyClaim<T> =
   | { kind: 'replay'; status: number; response: T }
-  | {
-      kind: 'new';
-      /** Store the successful response, to be replayed for 24 h. */
-      complete(status: number, response: T): Promise<void>;
-      /** The request failed: forget the key so a retry runs for real. */
-      release(): Promise<void>;
-    };
+  /** Run the request (as API turn `turnId` when set), then `complete` or `release`. */
+  | ({ kind: 'new'; turnId?: string } & Finish<T>)
+  /**
+   * The instance running the first request died after its turn was answered (another instance
+   * finished it): the retry gets that answer, rendered and stored with `complete`.
+   */
+  | ({ kind: 'answered'; reply: AnsweredTurn } & Finish<T>);
 
 /** JSON with object keys sorted, so `{a,b}` and `{b,a}` hash the same. */
 function canonical(value: unknown): string {
@@ -38,17 +65,25 @@ export function requestHash(endpoint: string, body: unknown): string {
  * another body is a 409. A repeat that arrives while the first is still running in this process
  * waits for it and then replays. One running in another instance is waited for too when the
  * instances share a bus (they announce every finished key), for up to `waitMs`; without one, or
- * after that, it is a 409 until it finishes.
+ * after that, it is a 409 until it finishes. When that instance died (`runner` knows how to
+ * tell), its turn decides: answered (by the instance that recovered it) → that answer; still
+ * being recovered → as if running; never started or failed → the key is taken over and the
+ * request runs anew.
  */
 export class IdempotencyGate {
   private readonly running = new Map<string, Promise<void>>();
   private readonly remoteWaiters = new Map<string, Set<() => void>>();
 
+  private readonly shared: { bus: Bus; waitMs: number } | undefined;
+  private readonly runner: IdempotencyRunner | undefined;
+
   constructor(
     private store: Store,
     private clock: Clock,
-    private readonly shared?: { bus: Bus; waitMs: number },
+    opts: { shared?: { bus: Bus; waitMs: number }; runner?: IdempotencyRunner } = {},
   ) {
+    const shared = (this.shared = opts.shared);
+    this.runner = opts.runner;
     shared?.bus.subscribe('idempotency-done', (slot) => {
       for (const wake of this.remoteWaiters.get(slot) ?? []) wake();
     });
@@ -91,29 +126,25 @@ export class IdempotencyGate {
         this.running.delete(slot);
         settle();
       };
+      const runner = this.runner;
+      const owner = runner && { instanceId: runner.instanceId, deadAfterMs: runner.deadAfterMs, turnId: runner.newTurnId() };
       let r: Awaited<ReturnType<Store['idempotency']['begin']>>;
+      let taken = false;
+      let answered: AnsweredTurn | undefined;
       try {
-        r = await this.store.idempotency.begin(ownerId, key, hash, this.clock.now());
+        r = await this.store.idempotency.begin(ownerId, key, hash, this.clock.now(), owner);
+        if (r.state === 'orphaned' && runner && owner) {
+          // Its instance died: what became of its turn decides.
+          const turn = r.turnId ? await runner.inspect(r.turnId) : ({ state: 'gone' } as const);
+          if (turn.state === 'answered') answered = turn.reply;
+          else if (turn.state === 'gone') taken = await this.store.idempotency.takeOver(ownerId, key, r, owner, this.clock.now());
+          if (turn.state === 'running') r = { state: 'pending' };
+        }
       } catch (err) {
         done();
         throw err;
       }
-      if (r.state !== 'new') done();
-      if (r.state === 'mismatch') {
-        throw new ConflictError('This Idempotency-Key was already used with a different request body', 'IDEMPOTENCY_KEY_REUSED');
-      }
-      if (r.state === 'pending') {
-        const left = waitUntil - this.clock.now();
-        // Re-asked at least every second: a finish announced just before we listened is not waited out.
-        if (left > 0) {
-          await this.waitRemote(slot, Math.min(left, 1000));
-          continue;
-        }
-        throw new ConflictError('A request with this Idempotency-Key is still being processed; retry shortly', 'IDEMPOTENCY_KEY_IN_USE');
-      }
-      if (r.state === 'replay') return { kind: 'replay', status: r.status, response: r.response as T };
-      return {
-        kind: 'new',
+      const finish: Finish<T> = {
         complete: async (status, response) => {
           try {
             await this.store.idempotency.complete(ownerId, key, status, response);
@@ -131,6 +162,24 @@ export class IdempotencyGate {
           }
         },
       };
+      if (answered) return { kind: 'answered', reply: answered, ...finish };
+      if (taken) return { kind: 'new', turnId: owner!.turnId, ...finish };
+      if (r.state !== 'new') done();
+      if (r.state === 'orphaned') continue; // another instance took it over first: look again
+      if (r.state === 'mismatch') {
+        throw new ConflictError('This Idempotency-Key was already used with a different request body', 'IDEMPOTENCY_KEY_REUSED');
+      }
+      if (r.state === 'pending') {
+        const left = waitUntil - this.clock.now();
+        // Re-asked at least every second: a finish announced just before we listened is not waited out.
+        if (left > 0) {
+          await this.waitRemote(slot, Math.min(left, 1000));
+          continue;
+        }
+        throw new ConflictError('A request with this Idempotency-Key is still being processed; retry shortly', 'IDEMPOTENCY_KEY_IN_USE');
+      }
+      if (r.state === 'replay') return { kind: 'replay', status: r.status, response: r.response as T };
+      return { kind: 'new', ...(owner ? { turnId: owner.turnId } : {}), ...finish };
     }
   }
 }

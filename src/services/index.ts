@@ -70,6 +70,10 @@ export interface ServiceParts {
   adapterStates?: () => readonly AdapterStatus[];
   /** Where instances meet (Redis): repeated Idempotency-Keys wait across them; readiness asks it. */
   coordination?: Pick<Coordination, 'kind' | 'bus' | 'ping'>;
+  /** Per tenant key: characters it may own (MAX_CHARACTERS_PER_KEY), long-polls it may hold (MAX_LONG_POLLS_PER_KEY). */
+  quotas?: { charactersPerKey: number; longPollsPerKey: number };
+  /** This process as an owner of work (its heartbeat in `instances`): pending Idempotency-Keys name it. */
+  instance?: { id: string; deadAfterMs: number };
 }
 
 /** Build the services over one store and engine. */
@@ -83,11 +87,12 @@ export function createServices(p: ServiceParts): Services {
       log: p.log,
       clock: p.clock,
       images: new ImageFetcher(p.imageFetch),
+      instance: p.instance,
       ...(p.coordination?.kind === 'redis' ? { idempotencyBus: { bus: p.coordination.bus, waitMs: 30_000 } } : {}),
     }),
     conversations: new ConversationService(p.store, p.engine),
-    characters: new CharacterService(p.store, p.defaultCharacter, p.models),
-    updates: new UpdateFeed(p.store),
+    characters: new CharacterService(p.store, p.defaultCharacter, p.models, p.quotas?.charactersPerKey),
+    updates: new UpdateFeed(p.store, p.quotas?.longPollsPerKey),
     apiKeys: new ApiKeyService(p.store, p.ssrfAllowHosts),
     usage: new UsageService(p.store, p.clock),
     platforms: new PlatformOverview(p.store, p.platformStatus),

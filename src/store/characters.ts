@@ -270,6 +270,12 @@ export class CharacterRepo {
    * picked and inserted under a per-owner lock, so any number of concurrent creates with one name
    * get distinct slugs; an explicit slug that collides with a just-picked one is retried.
    */
+  /** How many characters `ownerId` has created (its quota's count). */
+  async countOwned(ownerId: string): Promise<number> {
+    const r = await this.db.selectFrom('characters').select((eb) => eb.fn.countAll<number>().as('n')).where('owner_id', '=', ownerId).executeTakeFirst();
+    return Number(r?.n ?? 0);
+  }
+
   async create(input: CharacterInput, ownerId: string): Promise<Character> {
     const now = new Date(this.clock.now()).toISOString();
     const id = newId('char');

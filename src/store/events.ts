@@ -94,6 +94,12 @@ export class EventRepo {
     return rows.map((r) => ({ platform: r.platform, eventId: r.event_id, payload: r.payload!, owner: r.owner }));
   }
 
+  /** An event's state (`processing` or `done`); undefined when it was never claimed (or is pruned). */
+  async state(platform: string, eventId: string): Promise<string | undefined> {
+    const r = await this.db.selectFrom('processed_events').select('state').where('platform', '=', platform).where('event_id', '=', eventId).executeTakeFirst();
+    return r?.state;
+  }
+
   /** How many events are claimed and not finished (the inbox backlog). */
   async backlog(): Promise<number> {
     const r = await this.db.selectFrom('processed_events').select((eb) => eb.fn.countAll<number>().as('n')).where('state', '=', 'processing').executeTakeFirst();

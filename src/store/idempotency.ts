@@ -13,11 +13,28 @@ export type IdempotencyBegin =
   /** The key was used with a different body. */
   | { state: 'mismatch' }
   /** The same key and body are being processed right now (by another request). */
-  | { state: 'pending' };
+  | { state: 'pending' }
+  /**
+   * The same key and body were being processed by an instance that has died since: what became
+   * of its turn decides (`takeOver` to run it anew).
+   */
+  | { state: 'orphaned'; turnId: string | null; owner: string; createdAt: number };
+
+/** Who runs a request, so a dead runner's pending key can be told from a live one's. */
+export interface IdempotencyOwner {
+  /** This instance's id (its heartbeat is in `instances`). */
+  instanceId: string;
+  /** An instance not seen for this long is dead. */
+  deadAfterMs: number;
+  /** The id the request's API turn will have. */
+  turnId: string;
+}
 
 /**
- * Idempotency-Key records per API key. The first request claims the key (`pending`), a success
- * stores its response (`done`) for 24 h; failures release the claim so a retry runs for real.
+ * Idempotency-Key records per API key. The first request claims the key (`pending`, with the
+ * instance running it and the id of its API turn), a success stores its response (`done`) for
+ * 24 h; failures release the claim so a retry runs for real. A pending key whose instance died is
+ * `orphaned`: the caller looks at its turn to replay, wait or take it over.
  */
 export class IdempotencyRepo {
   private lastPrune = 0;
@@ -30,9 +47,9 @@ export class IdempotencyRepo {
    * concurrent first requests one gets `new`, the other `pending`, neither an error), and taking
    * over an expired record is a compare-and-set on the record that was read.
    */
-  async begin(apiKeyId: string, key: string, requestHash: string, now: number): Promise<IdempotencyBegin> {
+  async begin(apiKeyId: string, key: string, requestHash: string, now: number, runner?: IdempotencyOwner): Promise<IdempotencyBegin> {
     await this.pruneOccasionally(now);
-    const fresh = { request_hash: requestHash, state: 'pending', response_status: null, response_json: null, created_at: now };
+    const fresh = { request_hash: requestHash, state: 'pending', response_status: null, response_json: null, created_at: now, owner: runner?.instanceId ?? null, turn_id: runner?.turnId ?? null };
     for (let attempt = 1; attempt <= 5; attempt++) {
       const inserted = await this.db
         .insertInto('idempotency_keys')
@@ -61,11 +78,33 @@ export class IdempotencyRepo {
         continue; // someone else took it over first: look again
       }
       if (row.request_hash !== requestHash) return { state: 'mismatch' };
-      if (row.state !== 'done') return { state: 'pending' };
+      if (row.state !== 'done') {
+        if (row.owner && runner && row.owner !== runner.instanceId && !(await this.alive(row.owner, now - runner.deadAfterMs))) {
+          return { state: 'orphaned', turnId: row.turn_id, owner: row.owner, createdAt: row.created_at };
+        }
+        return { state: 'pending' };
+      }
       return { state: 'replay', status: row.response_status ?? 200, response: JSON.parse(row.response_json ?? 'null') as unknown };
     }
     // Only reachable when the key keeps appearing and vanishing under us; the caller may retry.
     return { state: 'pending' };
+  }
+
+  /**
+   * Move an orphaned pending key to `runner` (compare-and-set on the dead owner's claim), to run
+   * its request anew; false when another instance took it first.
+   */
+  async takeOver(apiKeyId: string, key: string, orphan: { owner: string; createdAt: number }, runner: IdempotencyOwner, now: number): Promise<boolean> {
+    const r = await this.db
+      .updateTable('idempotency_keys')
+      .set({ created_at: now, owner: runner.instanceId, turn_id: runner.turnId })
+      .where('api_key_id', '=', apiKeyId)
+      .where('key', '=', key)
+      .where('state', '=', 'pending')
+      .where('owner', '=', orphan.owner)
+      .where('created_at', '=', orphan.createdAt)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
   }
 
   async complete(apiKeyId: string, key: string, status: number, response: unknown): Promise<void> {
@@ -79,6 +118,17 @@ export class IdempotencyRepo {
 
   async release(apiKeyId: string, key: string): Promise<void> {
     await this.db.deleteFrom('idempotency_keys').where('api_key_id', '=', apiKeyId).where('key', '=', key).where('state', '=', 'pending').execute();
+  }
+
+  /** Delete every record created before `olderThan` (retention); returns how many. */
+  async prune(olderThan: number): Promise<number> {
+    const r = await this.db.deleteFrom('idempotency_keys').where('created_at', '<', olderThan).executeTakeFirst();
+    return Number(r.numDeletedRows);
+  }
+
+  private async alive(instanceId: string, seenSince: number): Promise<boolean> {
+    const r = await this.db.selectFrom('instances').select('id').where('id', '=', instanceId).where('seen_at', '>=', seenSince).executeTakeFirst();
+    return r !== undefined;
   }
 
   /** Drop expired records, at most once a minute, so the table stays the size of one day. */

@@ -220,6 +220,10 @@ export interface IdempotencyRow {
   response_json: string | null;
   /** Epoch ms, for the 24 h window and pruning. */
   created_at: number;
+  /** The instance running a pending request (its heartbeat says whether it still is); null before instances were tracked. */
+  owner: string | null;
+  /** The API turn the request started (`api:<turn_id>` names its messages), once known. */
+  turn_id: string | null;
 }
 
 export interface WebhookOutboxRow {

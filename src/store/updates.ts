@@ -181,6 +181,12 @@ export class UpdateRepo {
     return r !== undefined;
   }
 
+  /** Delete entries created before `olderThan` (epoch ms; retention); returns how many. Cursors stay valid: ids only grow. */
+  async prune(olderThan: number): Promise<number> {
+    const r = await this.db.deleteFrom('updates').where('created_at', '<', new Date(olderThan).toISOString()).executeTakeFirst();
+    return Number(r.numDeletedRows);
+  }
+
   async deleteForConversation(conversationId: string): Promise<void> {
     await this.db.deleteFrom('updates').where('conversation_id', '=', conversationId).execute();
   }

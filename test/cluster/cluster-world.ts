@@ -4,13 +4,13 @@
  * Telegram and OpenAI fakes. Telegram runs in webhook mode, so a test decides which instance
  * each update reaches, as a load balancer would.
  */
-import { createTelegramAdapter } from '../../adapters/telegram/index.js';
+import { createTelegramAdapter, type TelegramTuning } from '../../adapters/telegram/index.js';
 import { loadConfig } from '../../src/config.js';
 import { startRuntime, type Runtime } from '../../src/runtime.js';
 import { testLogger } from '../helpers/harness.js';
 import { pgDatabase, redisPrefix, type TestDatabase, type TestRedisPrefix } from '../helpers/services.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../fakes/openai.js';
-import { startFakeTelegram, type FakeTelegram } from '../fakes/telegram.js';
+import { startFakeTelegram, type FakeTelegram, type FloodLimits } from '../fakes/telegram.js';
 import { SCALED_LIMITS, SCALED_TUNING } from '../adapters/telegram/world.js';
 
 export const ADMIN = 'cluster-admin-key-0123456789';
@@ -25,29 +25,49 @@ export interface Cluster {
   redis: TestRedisPrefix;
   /** POST an update to instance `i`'s webhook, as Telegram would. */
   post(i: number, update: object): Promise<{ status: number; body: string }>;
+  /** The environment that makes another process an instance of this cluster. */
+  env: Record<string, string>;
   api(i: number, method: string, path: string, key: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
   close(): Promise<void>;
 }
 
-export async function startCluster(n: number, env: Record<string, string> = {}, opts: { polling?: boolean } = {}): Promise<Cluster> {
+export interface ClusterOptions {
+  polling?: boolean;
+  /** The fake's flood limits instead of the scaled ones. */
+  limits?: Partial<FloodLimits>;
+  /** The adapters' tuning instead of the scaled one. */
+  tuning?: Partial<TelegramTuning>;
+  /** Leave the instances to count the bot-wide window each for itself (to show what sharing it prevents). */
+  localWindows?: boolean;
+}
+
+export async function startCluster(n: number, env: Record<string, string> = {}, opts: ClusterOptions = {}): Promise<Cluster> {
   const openai = await startFakeOpenAI();
-  const telegram = await startFakeTelegram({ limits: SCALED_LIMITS });
+  const telegram = await startFakeTelegram({ limits: opts.limits ?? SCALED_LIMITS });
   const db = await pgDatabase();
   const redis = redisPrefix();
   const instances: Runtime[] = [];
+  const clusterEnv: Record<string, string> = {
+    DATABASE_URL: db.url, REDIS_URL: redis.url, REDIS_PREFIX: redis.prefix, ADMIN_API_KEY: ADMIN,
+    OPENAI_API_KEY: openai.apiKey, OPENAI_BASE_URL: openai.baseURL, OPENAI_MODEL: 'fake-model', MODEL_MAX_RETRIES: '0',
+    TELEGRAM_BOT_TOKEN: telegram.token, TELEGRAM_API_ROOT: telegram.apiRoot,
+    ...(opts.polling ? {} : { TELEGRAM_WEBHOOK_URL: `https://bot.example.com${WEBHOOK_PATH}`, TELEGRAM_WEBHOOK_SECRET: SECRET }),
+    CHAT_LOCK_TTL_MS: '3000', HEARTBEAT_MS: '500', INSTANCE_DEAD_AFTER_MS: '2000',
+    ...env,
+  };
   const start = async () => {
-    const config = loadConfig({
-      PORT: '0', HOST: '127.0.0.1', DATABASE_URL: db.url, REDIS_URL: redis.url, REDIS_PREFIX: redis.prefix, ADMIN_API_KEY: ADMIN,
-      OPENAI_API_KEY: openai.apiKey, OPENAI_BASE_URL: openai.baseURL, OPENAI_MODEL: 'fake-model', MODEL_MAX_RETRIES: '0',
-      TELEGRAM_BOT_TOKEN: telegram.token, TELEGRAM_API_ROOT: telegram.apiRoot,
-      ...(opts.polling ? {} : { TELEGRAM_WEBHOOK_URL: `https://bot.example.com${WEBHOOK_PATH}`, TELEGRAM_WEBHOOK_SECRET: SECRET }),
-      CHAT_LOCK_TTL_MS: '3000', HEARTBEAT_MS: '500', INSTANCE_DEAD_AFTER_MS: '2000',
-      ...env,
-    });
+    const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', ...clusterEnv });
     return startRuntime(config, {
       log: testLogger(),
       adapters: ({ config: c, engine, log, coordination }) => [
-        createTelegramAdapter(c.telegram!, { handler: engine, log, commands: engine.menu, tuning: SCALED_TUNING, leadership: (name) => coordination.leadership(name) }),
+        createTelegramAdapter(c.telegram!, {
+          handler: engine,
+          log,
+          commands: engine.menu,
+          tuning: opts.tuning ?? SCALED_TUNING,
+          leadership: (name) => coordination.leadership(name),
+          ...(coordination.sharedWindow && !opts.localWindows ? { sharedWindow: coordination.sharedWindow } : {}),
+        }),
       ],
     });
   };
@@ -64,6 +84,7 @@ export async function startCluster(n: number, env: Record<string, string> = {}, 
     telegram,
     db,
     redis,
+    env: clusterEnv,
     post: (i, update) => telegram.postWebhook(`${instances[i]!.url}${WEBHOOK_PATH}`, update, SECRET),
     api: async (i, method, path, key, body, headers = {}) => {
       const res = await fetch(`${instances[i]!.url}${path}`, {

@@ -38,6 +38,8 @@ export interface Harness {
   limits: RateLimits;
   clock: Clock;
   log: Logger;
+  /** The engine's configuration (its instance id, its thresholds). */
+  engineConfig: EngineConfig;
   close(): Promise<void>;
 }
 
@@ -85,6 +87,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     limits,
     clock,
     log,
+    engineConfig: config,
     close: async () => {
       await engine.drain(5000);
       await fake.close();

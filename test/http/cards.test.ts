@@ -218,4 +218,13 @@ describe('character cards over HTTP', () => {
       expect(strip(back)).toEqual(strip(made));
     }
   });
+
+  it('counts imports against MAX_CHARACTERS_PER_KEY', async () => {
+    h = await startApi({ env: { MAX_CHARACTERS_PER_KEY: '1' } });
+    const a = await h.newKey();
+    expect((await importRaw(a.key, readFixture('bram.v1.json'), 'application/json')).statusCode).toBe(201);
+    const over = await importRaw(a.key, readFixture('marisol.v2.json'), 'application/json');
+    expect(over.statusCode).toBe(403);
+    expect(errorOf(over).code).toBe('QUOTA_EXCEEDED');
+  });
 });

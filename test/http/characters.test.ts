@@ -138,3 +138,26 @@ describe('characters', () => {
     expect((await h.call('POST', '/api/v1/characters', { body: validCharacter({ name: 'Lavish', model: 'o1-pro' }) })).statusCode).toBe(201);
   });
 });
+
+describe('MAX_CHARACTERS_PER_KEY', () => {
+  it('refuses a tenant key one character more than its quota with 403 QUOTA_EXCEEDED; deleting makes room; the admin is not limited', async () => {
+    const q = await startApi({ env: { MAX_CHARACTERS_PER_KEY: '2' } });
+    try {
+      const k = await q.newKey();
+      const other = await q.newKey();
+      const create = (key: string | undefined, name: string) => q.call('POST', '/api/v1/characters', { ...(key === undefined ? {} : { key }), body: validCharacter({ name }) });
+      expect((await create(k.key, 'One')).statusCode).toBe(201);
+      const two = await create(k.key, 'Two');
+      expect(two.statusCode).toBe(201);
+      const three = await create(k.key, 'Three');
+      expect(three.statusCode).toBe(403);
+      expect(errorOf(three)).toMatchObject({ code: 'QUOTA_EXCEEDED', details: { limit: 2 } });
+      expect((await create(other.key, 'Theirs')).statusCode).toBe(201); // per key
+      for (const name of ['A1', 'A2', 'A3']) expect((await create(undefined, name)).statusCode).toBe(201);
+      expect((await q.call('DELETE', `/api/v1/characters/${two.json().id}`, { key: k.key })).statusCode).toBe(200);
+      expect((await create(k.key, 'Three')).statusCode).toBe(201);
+    } finally {
+      await q.close();
+    }
+  });
+});

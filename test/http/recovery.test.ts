@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
 import { inbound, testEngineConfig } from '../helpers/harness.js';
-import { startApi, type ApiHarness } from './helpers.js';
+import { requestHash } from '../../src/services/idempotency.js';
+import { errorOf, startApi, type ApiHarness } from './helpers.js';
 
 const open: ApiHarness[] = [];
 let dir: string | undefined;
@@ -92,5 +93,55 @@ describe('a reply stored just before a crash', () => {
     expect(delivered).toEqual(['Echo: remember me']);
     expect(b.fake.requests).toHaveLength(0);
     expect(a.fake.requests).toHaveLength(1);
+  });
+});
+
+describe('an Idempotency-Key whose request died with its process', () => {
+  it('replays the answer of the recovered turn to a retry — no 409 for minutes, no second model call or charge', async () => {
+    const { clock, a, later } = await twoProcesses();
+    const k = await a.newKey({ credits: 5 });
+    a.fake.slowFirstToken(60_000); // A dies while the model is still thinking
+    const first = a.call('POST', '/api/v1/chat', { key: k.key, body: { characterId: 'aria', message: 'once only' }, headers: { 'idempotency-key': 'k-1' } });
+    void first.catch(() => undefined);
+    await expect.poll(() => a.fake.requests.length).toBe(1);
+
+    const b = await later();
+    const retry = () => b.call('POST', '/api/v1/chat', { key: k.key, body: { characterId: 'aria', message: 'once only' }, headers: { 'idempotency-key': 'k-1' } });
+    expect(errorOf(await retry())).toMatchObject({ code: 'IDEMPOTENCY_KEY_IN_USE' }); // A still counts as alive
+    clock.advance(testEngineConfig().deadAfterMs + 1);
+    expect(errorOf(await retry())).toMatchObject({ code: 'IDEMPOTENCY_KEY_IN_USE' }); // its turn is not recovered yet
+    expect(await b.chat.recover()).toBe(1);
+    await b.chat.drain();
+    const replayed = await retry();
+    expect(replayed.statusCode).toBe(200);
+    expect(replayed.headers['idempotent-replayed']).toBe('true');
+    expect(replayed.json()).toMatchObject({ message: { content: 'Echo: once only' }, credits: { used: 1, remaining: 4 } });
+    const again = await retry();
+    expect(again.json()).toEqual(replayed.json());
+    expect(b.fake.requests).toHaveLength(1); // the recovery's, none for the retries
+    expect((await b.store.apiKeys.get(k.id))?.creditsUsed).toBe(1);
+    await a.fake.close();
+  });
+
+  it('runs the request anew when the dead process never started its turn, reserving nothing twice', async () => {
+    const { clock, a, later } = await twoProcesses();
+    const k = await a.newKey({ credits: 5 });
+    const body = { characterId: 'aria', message: 'try again' };
+    // A claimed the key and died before its turn was recorded (nothing reserved yet).
+    const begun = await a.store.idempotency.begin(k.id, 'k-2', requestHash('POST /api/v1/chat', body), clock.now(), {
+      instanceId: a.engineConfig.instanceId,
+      deadAfterMs: a.engineConfig.deadAfterMs,
+      turnId: 'turn-never-started',
+    });
+    expect(begun.state).toBe('new');
+    const b = await later();
+    clock.advance(testEngineConfig().deadAfterMs + 1);
+    const res = await b.call('POST', '/api/v1/chat', { key: k.key, body, headers: { 'idempotency-key': 'k-2' } });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ message: { content: 'Echo: try again' }, credits: { used: 1, remaining: 4 } });
+    expect((await b.store.apiKeys.get(k.id))?.creditsUsed).toBe(1);
+    const replay = await b.call('POST', '/api/v1/chat', { key: k.key, body, headers: { 'idempotency-key': 'k-2' } });
+    expect(replay.headers['idempotent-replayed']).toBe('true');
+    expect(b.fake.requests).toHaveLength(1);
   });
 });

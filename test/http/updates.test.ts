@@ -122,6 +122,30 @@ describe('GET /api/v1/updates', () => {
     expect((await poll).json()).toEqual({ updates: [], cursor: '0' });
   });
 
+  it('holds at most MAX_LONG_POLLS_PER_KEY long-polls of one key at once: one more is a 429 with Retry-After', async () => {
+    const q = await startApi({ env: { MAX_LONG_POLLS_PER_KEY: '2' } });
+    try {
+      const k = await q.newKey();
+      const other = await q.newKey();
+      const poll = (key?: string) => q.call('GET', '/api/v1/updates?wait=30', key === undefined ? {} : { key });
+      const held = [poll(k.key), poll(k.key)];
+      while (q.store.updates.waiting < 2) await new Promise((r) => setImmediate(r));
+      const third = await poll(k.key);
+      expect(third.statusCode).toBe(429);
+      expect(errorOf(third).code).toBe('RATE_LIMITED');
+      expect(third.headers['retry-after']).toBe('1');
+      expect((await q.call('GET', '/api/v1/updates', { key: k.key })).statusCode).toBe(200); // a plain read is not a long-poll
+      held.push(poll(other.key), poll(), poll()); // another key's, and the admin's
+      while (q.store.updates.waiting < 5) await new Promise((r) => setImmediate(r));
+      q.store.updates.wakeAll();
+      for (const r of await Promise.all(held)) expect(r.statusCode).toBe(200);
+      // The finished ones gave their places back (the feed is stopped now, so these answer at once).
+      for (const r of await Promise.all([poll(k.key), poll(k.key)])) expect(r.statusCode).toBe(200);
+    } finally {
+      await q.close();
+    }
+  });
+
   it('validates since, cursor, wait and limit', async () => {
     const k = await h.newKey();
     for (const [qs, field] of [

@@ -24,6 +24,16 @@ describeStores('CharacterRepo', (ctx) => {
     expect([a.slug, b.slug, other.slug, explicit.slug]).toEqual(['echo', 'echo-2', 'echo', 'echo-3']);
   });
 
+  it("counts an owner's characters, and only theirs", async () => {
+    await ctx.store.characters.create(card('One'), 'key_q');
+    const two = await ctx.store.characters.create(card('Two'), 'key_q');
+    await ctx.store.characters.create(card('Other'), 'key_r');
+    expect(await ctx.store.characters.countOwned('key_q')).toBe(2);
+    await ctx.store.characters.delete(two.id);
+    expect(await ctx.store.characters.countOwned('key_q')).toBe(1);
+    expect(await ctx.store.characters.countOwned('key_none')).toBe(0);
+  });
+
   it('updates fields and re-derives the slug only when the name changes', async () => {
     const c = await ctx.store.characters.create(card('Old Name'), 'key_a');
     await ctx.store.characters.create(card('New Name'), 'key_a');

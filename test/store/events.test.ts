@@ -97,6 +97,24 @@ describeStores('IdempotencyRepo', (ctx) => {
     expect(await ctx.store.idempotency.begin('k', 'a', 'h3', later)).toEqual({ state: 'new' });
     expect(await ctx.store.idempotency.begin('k', 'a', 'h3', later)).toEqual({ state: 'pending' });
   });
+
+  it("tells a dead owner's pending key apart from a live one's, and lets one instance take it over", async () => {
+    const now = ctx.clock.now();
+    const DEAD = 10_000;
+    const runner = (instanceId: string, turnId: string) => ({ instanceId, deadAfterMs: DEAD, turnId });
+    await ctx.store.instances.register('a', now);
+    await ctx.store.instances.register('b', now);
+    expect(await ctx.store.idempotency.begin('k', 'x', 'h', now, runner('a', 't1'))).toEqual({ state: 'new' });
+    expect(await ctx.store.idempotency.begin('k', 'x', 'h', now + 1, runner('b', 't2'))).toEqual({ state: 'pending' }); // a lives
+    const later = now + DEAD + 1;
+    await ctx.store.instances.beat('b', later);
+    const orphan = await ctx.store.idempotency.begin('k', 'x', 'h', later, runner('b', 't2'));
+    expect(orphan).toEqual({ state: 'orphaned', turnId: 't1', owner: 'a', createdAt: now });
+    if (orphan.state !== 'orphaned') return;
+    expect(await ctx.store.idempotency.takeOver('k', 'x', orphan, runner('b', 't2'), later)).toBe(true);
+    expect(await ctx.store.idempotency.takeOver('k', 'x', orphan, runner('c', 't3'), later)).toBe(false); // taken already
+    expect(await ctx.store.idempotency.begin('k', 'x', 'h', later, runner('c', 't3'))).toEqual({ state: 'pending' }); // b lives
+  });
 });
 
 describeStores('ProactiveRepo', (ctx) => {

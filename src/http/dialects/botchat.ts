@@ -61,7 +61,7 @@ const MessageBody = z.object({
   metadata: z
     .record(z.string(), z.unknown(), { error: 'metadata must be an object' })
     .nullish()
-    .describe('Custom data stored with the conversation (merged into what it has) and returned with it'),
+    .describe('Custom data stored with the conversation (merged into what it has) and returned with it; at most 16 KB as JSON and 8 levels deep, also once merged'),
 });
 
 const MessageResponse = z.object({
@@ -134,6 +134,8 @@ export function botChatRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
   /** Start a turn, then merge `metadata` into the conversation's (new or continued) client metadata. */
   async function begin(caller: Caller, bot: Character, body: z.output<typeof MessageBody>): Promise<ChatTurn> {
     const req: ChatRequest = { characterRef: bot.id, text: body.message, sessionId: body.conversationId };
+    // Bounded before the model runs, so an oversized merge is a 400 that cost nothing.
+    if (body.metadata) await conversations.checkClientMetadata(caller, body.conversationId, body.metadata);
     const turn = await chat.start(caller, req);
     if (body.metadata) await conversations.mergeClientMetadata(turn.conversation, body.metadata);
     return turn;

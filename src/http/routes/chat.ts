@@ -64,6 +64,12 @@ type AsyncBody = z.output<typeof AsyncResponse>;
 type Stored = { kind: 'reply'; body: SyncBody } | { kind: 'accepted'; body: AsyncBody };
 
 const syncBody = (r: ChatReply): SyncBody => ({ sessionId: r.sessionId, message: r.message, credits: r.credits });
+const accepted = (sessionId: string, cost: number): AsyncBody => ({
+  status: 'processing',
+  sessionId,
+  pollUrl: `/api/v1/updates?sessionId=${encodeURIComponent(sessionId)}`,
+  credits: { used: cost },
+});
 
 /** The TuringMate chat endpoint: sync JSON, async 202 + updates feed, or an SSE stream. */
 export function chatRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
@@ -132,10 +138,16 @@ export function chatRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
         const caller = callerOf(req);
         const body = req.body;
         const mode = body.mode ?? (wantsEventStream(req.headers.accept) ? 'stream' : 'sync');
-        const chatReq: ChatRequest = { characterRef: body.characterId, text: body.message ?? '', imageUrl: body.imageUrl, sessionId: body.sessionId, ...(body.persona ? { persona: body.persona } : {}) };
         const key = req.headers['idempotency-key'];
         const claim = key ? await chat.idempotency.claim<Stored>(caller.keyId, key, requestHash('POST /api/v1/chat', body)) : undefined;
         if (claim?.kind === 'replay') return replay(reply, claim.response, mode);
+        if (claim?.kind === 'answered') {
+          // The process that ran the first request died; another one finished its turn.
+          const stored: Stored = mode === 'async' ? { kind: 'accepted', body: accepted(claim.reply.sessionId, claim.reply.credits.used) } : { kind: 'reply', body: claim.reply };
+          await claim.complete(mode === 'async' ? 202 : 200, stored);
+          return replay(reply, stored, mode);
+        }
+        const chatReq: ChatRequest = { characterRef: body.characterId, text: body.message ?? '', imageUrl: body.imageUrl, sessionId: body.sessionId, turnId: claim?.turnId, ...(body.persona ? { persona: body.persona } : {}) };
         let turn: ChatTurn;
         try {
           if (mode === 'sync') {
@@ -149,12 +161,7 @@ export function chatRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
           throw err;
         }
         if (mode === 'async') {
-          const out: AsyncBody = {
-            status: 'processing',
-            sessionId: turn.sessionId,
-            pollUrl: `/api/v1/updates?sessionId=${encodeURIComponent(turn.sessionId)}`,
-            credits: { used: turn.cost },
-          };
+          const out = accepted(turn.sessionId, turn.cost);
           await claim?.complete(202, { kind: 'accepted', body: out });
           return reply.status(202).send(out);
         }

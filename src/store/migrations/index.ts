@@ -14,6 +14,7 @@ import * as m030 from './030_webhook_claims.js';
 import * as m031 from './031_character_cards.js';
 import * as m032 from './032_lorebooks.js';
 import * as m033 from './033_personas.js';
+import * as m040 from './040_idempotency_owner.js';
 
 /** A migration file: `up` gets the column kit for the database it runs on. */
 interface PortableMigration {
@@ -49,6 +50,7 @@ const files: Record<string, PortableMigration> = {
   '031_character_cards': m031,
   '032_lorebooks': m032,
   '033_personas': m033,
+  '040_idempotency_owner': m040,
 };
 
 /** The migrations as Kysely's Migrator runs them, bound to one dialect's column kit. */

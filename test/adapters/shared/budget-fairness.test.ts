@@ -191,6 +191,16 @@ describe('shared windows', () => {
     expect(budget.stats()).toMatchObject({ sent: 1, skipped: 1 });
   });
 
+  it('never loses a chat that moved ahead in line while an asynchronous window answered for another', async () => {
+    const vt = new VirtualTime();
+    const local = new LocalSharedWindow([{ max: 10, windowMs: 1000 }], vt.now);
+    const remote: SharedWindow = { acquire: (priority) => vt.sleep(5).then(() => local.acquire(priority)) };
+    const { starts, send, sendAt } = setup({ windowsFor: () => [], shared: remote }, vt);
+    // a's preview is being asked for when b's final (higher priority, so ahead of it) arrives.
+    await vt.run(Promise.all([send('a', 'a-preview', 'normal'), sendAt(2, 'b', 'b-final')]));
+    expect(starts.map((s) => s.label).sort()).toEqual(['a-preview', 'b-final']);
+  });
+
   it('refuses both a shared window and global windows, and windows that cannot hold a send', () => {
     const shared = new LocalSharedWindow([]);
     expect(() => new OutboundBudget({ windowsFor: () => [], shared, global: [botWide], retryAfterMs: () => undefined })).toThrow('either `global` windows or a `shared` window');

@@ -3,6 +3,7 @@ import { loadConfig } from '../../../src/config.js';
 import { createPlatformAdapters } from '../../../src/platforms.js';
 import { startRuntime } from '../../../src/runtime.js';
 import { appMention, botMessage, channelMessage, imMessage, nextTs, startFakeSlack } from '../../fakes/slack.js';
+import { postSigned } from '../../fakes/slack-events.js';
 import { startFakeOpenAI } from '../../fakes/openai.js';
 import { seen, testLogger } from '../../helpers/harness.js';
 import { startSlackWorld, texts, type SlackWorld } from './world.js';
@@ -106,6 +107,17 @@ describe('Slack adapter over HTTP events', () => {
     await w.settled();
     expect(w.openai.requests.length).toBe(before);
     expect(await w.fake.postUrlVerification(w.eventsUrl, 'challenge-42')).toEqual({ status: 200, body: { challenge: 'challenge-42' } });
+  });
+
+  it('refuses a signed event callback whose `event` is not an object with 400, answering nothing', async () => {
+    const before = w.openai.requests.length;
+    for (const event of [null, 'text', 42, ['message'], undefined]) {
+      const body = JSON.stringify({ type: 'event_callback', team_id: 'T0TEAM', event_id: `Ev${Math.random()}`, ...(event === undefined ? {} : { event }) });
+      const res = await postSigned(w.eventsUrl, body, 'application/json', w.fake.signingSecret);
+      expect(res.status, JSON.stringify(event)).toBe(400);
+    }
+    await w.settled();
+    expect(w.openai.requests.length).toBe(before);
   });
 
   it('answers commands written in a mention inside the thread (`@bot /clear`)', async () => {

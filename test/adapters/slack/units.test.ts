@@ -128,7 +128,11 @@ describe('HTTP receiver checks', () => {
   });
 
   it('parses JSON, slash-command forms and interactivity payloads', () => {
-    expect(parseSlackBody('application/json', body)).toEqual({ type: 'event_callback' });
+    const event = { type: 'event_callback', event: { type: 'message', text: 'hi' } };
+    expect(parseSlackBody('application/json', Buffer.from(JSON.stringify(event)))).toEqual(event);
+    // Bolt reads an event callback's `event` unchecked: without one (or with a non-object) it is refused here.
+    expect(() => parseSlackBody('application/json', body)).toThrow('event is not an object');
+    expect(() => parseSlackBody('application/json', Buffer.from('{"type":"event_callback","event":null}'))).toThrow('event is not an object');
     expect(parseSlackBody('application/x-www-form-urlencoded', Buffer.from('command=%2Fcb&text=status'))).toEqual({ command: '/cb', text: 'status' });
     expect(parseSlackBody('application/x-www-form-urlencoded; charset=utf-8', Buffer.from(`payload=${encodeURIComponent('{"type":"block_actions"}')}`))).toEqual({ type: 'block_actions' });
     expect(() => parseSlackBody('application/json', Buffer.from('[1]'))).toThrow();

@@ -11,6 +11,9 @@ import { testLogger } from '../../helpers/harness.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../../fakes/openai.js';
 import { startFakeTelegram, type FakeTelegram } from '../../fakes/telegram.js';
 import { DM, okCalls, waitFor } from './world.js';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { TelegramTransport } from '../../../adapters/telegram/transport.js';
 
 const SECRET = 'hook-secret_123';
 let runtime: Runtime | undefined;
@@ -75,5 +78,42 @@ describe('Telegram webhook mode', () => {
     await runtime!.shutdown('drain'); // every accepted update is answered before shutdown returns
     expect(fake.botMessages(42).map((m) => m.text)).toEqual(['Echo: delivered twice']);
     expect(openai!.requests).toHaveLength(1);
+  });
+
+  it('answers a body that is not an update object with 400 (and still shuts down)', async () => {
+    const { hook } = await start();
+    for (const body of ['null', '[]', '42', '"text"', 'true']) {
+      const res = await fetch(hook, { method: 'POST', headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': SECRET }, body });
+      expect(res.status, body).toBe(400);
+    }
+    expect(openai!.requests).toHaveLength(0);
+  });
+});
+
+describe('Telegram webhook handler', () => {
+  it('answers 500 and logs when telegraf fails to handle an update', async () => {
+    // Before start() telegraf does not know the bot yet and asks getMe, here of a Bot API that is gone.
+    const gone = await startFakeTelegram();
+    const apiRoot = gone.apiRoot;
+    await gone.close();
+    const logged: string[] = [];
+    const log = { debug() {}, info() {}, warn() {}, error: (_o: object | string, msg?: string) => void logged.push(msg ?? '') };
+    const transport = new TelegramTransport({ token: '7000000001:t', apiRoot, log }, () => undefined);
+    const handle = transport.webhookHandler(SECRET, () => true);
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => void handle(Object.assign(req, { rawBody: Buffer.concat(chunks) }), res));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+      const update = JSON.stringify({ update_id: 1, message: { message_id: 1, date: 0, chat: { id: 1, type: 'private' }, text: 'hi' } });
+      const res = await fetch(url, { method: 'POST', headers: { 'x-telegram-bot-api-secret-token': SECRET }, body: update });
+      expect(res.status).toBe(500);
+      expect(logged).toContain('telegram webhook update failed');
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
   });
 });

@@ -48,6 +48,35 @@ describe('POST /chat/{botId}/message', () => {
   });
 });
 
+describe('metadata bounds', () => {
+  it('refuses metadata over 16 KB or deeper than 8 levels, alone or once merged, with a 400 naming it — before the model runs', async () => {
+    const k = await h.newKey();
+    const calls = () => h.fake.requests.length;
+    const refused = (r: { status: number; body: Json }) => {
+      expect(r.status).toBe(400);
+      expect(r.body).toEqual({ success: false, error: { code: 'VALIDATION_ERROR', message: expect.stringContaining('metadata'), details: { field: 'metadata' } } });
+    };
+    const nested = (levels: number): Json => (levels <= 1 ? { leaf: true } : { next: nested(levels - 1) });
+    const before = calls();
+    refused(await message(k.key, 'aria', { message: 'hi', metadata: { blob: 'x'.repeat(17_000) } }));
+    refused(await message(k.key, 'aria', { message: 'hi', metadata: nested(9) }));
+    expect(calls()).toBe(before);
+
+    const first = await message(k.key, 'aria', { message: 'hi', metadata: { a: 'x'.repeat(10_000), deep: nested(7) } });
+    expect(first.status).toBe(200);
+    const { conversationId } = first.body.data;
+    const calledOnce = calls();
+    // Alone it fits; merged with what the conversation has, it would not.
+    refused(await message(k.key, 'aria', { message: 'again', conversationId, metadata: { b: 'y'.repeat(10_000) } }));
+    expect(calls()).toBe(calledOnce);
+    // Replacing a key keeps the merge within bounds.
+    expect((await message(k.key, 'aria', { message: 'again', conversationId, metadata: { a: 'y'.repeat(10_000) } })).status).toBe(200);
+    const history = await h.json('GET', `/api/v1/chat/aria/conversations/${conversationId}`, { key: k.key });
+    expect(history.body.data.metadata).toMatchObject({ a: 'y'.repeat(10_000), deep: nested(7) });
+    expect(history.body.data.metadata.b).toBeUndefined();
+  });
+});
+
 describe('POST /chat/{botId}/stream', () => {
   it('sends one delta event per model delta, then done with conversationId and messageId', async () => {
     const k = await h.newKey();

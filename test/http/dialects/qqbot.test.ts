@@ -180,6 +180,26 @@ describe('errors', () => {
   });
 });
 
+describe('a request refused for credits', () => {
+  it('402 INSUFFICIENT_CREDITS creates no conversation (user or group, plain or streamed) and spends nothing', async () => {
+    const k = await h.newKey({ credits: 0 });
+    const calls = h.fake.requests.length;
+    for (const [path, body] of [
+      ['/api/chat', { message: 'hi', userId: 'u-broke' }],
+      ['/api/chat', { message: 'hi', userId: 'u-broke', groupId: 'g-broke' }],
+      ['/api/chat/stream', { message: 'hi', userId: 'u-broke-2' }],
+    ] as const) {
+      const res = await h.json('POST', path, { key: k.key, body });
+      expect(res.status, path).toBe(402);
+      expect(res.body).toEqual({ success: false, error: { code: 'INSUFFICIENT_CREDITS', message: expect.any(String) } });
+    }
+    expect((await h.json('GET', '/api/conversations', { key: k.key })).body.data).toEqual({ conversations: [], total: 0 });
+    expect((await h.json('GET', '/api/v1/conversations', { key: k.key })).body.conversations).toEqual([]);
+    expect(h.fake.requests.length).toBe(calls);
+    expect((await h.store.apiKeys.get(k.id))?.creditsUsed).toBe(0);
+  });
+});
+
 describe('tenant isolation across dialects', () => {
   it('the same userId under two keys is two conversations; each is visible through v1 to its own key only', async () => {
     const a = await h.newKey();

@@ -1,0 +1,36 @@
+/**
+ * The vocabulary of outbound pacing that adapters and the deployment share: a platform limit as
+ * a sliding window, the priority of a send, and a window counted somewhere other than in the
+ * adapter (Redis, when several instances send for one bot). Types only; adapters/shared holds
+ * the arithmetic and the in-process window, src/coord the Redis one.
+ */
+
+/** At most `max` sends in any `windowMs`. */
+export interface RateWindow {
+  max: number;
+  windowMs: number;
+  /** Slots kept free for `high` tasks: `normal` tasks stop at `max - reserve`. */
+  reserve?: number;
+}
+
+/** `high`: replies' final text, notices, proactive messages. `normal`: streaming previews. */
+export type Priority = 'high' | 'normal';
+
+/** One send's hold on a slot; settle it exactly once. Neither method may throw or reject. */
+export interface WindowLease {
+  commit(): void | Promise<void>;
+  release(): void | Promise<void>;
+}
+
+export interface SharedWindow {
+  /**
+   * A slot for one send of `priority` now, or the ms after which to ask again. The budget also
+   * asks again whenever one of its own sends is settled, so an implementation that cannot know
+   * when other holders finish (another process) answers with a short poll interval.
+   * `normal` sends must leave each window's `reserve` to `high` ones.
+   */
+  acquire(priority: Priority): WindowLease | number | Promise<WindowLease | number>;
+}
+
+/** Makes the window a bot's sends share with the other instances sending for the same bot. */
+export type SharedWindowFactory = (name: string, windows: readonly RateWindow[]) => SharedWindow;

@@ -1,0 +1,23 @@
+import type { Store } from '../store/index.js';
+
+/** How long what only needs keeping for a while is kept (IDEMPOTENCY_RETENTION_HOURS, UPDATES_RETENTION_DAYS). */
+export interface Retention {
+  idempotencyRetentionHours: number;
+  updatesRetentionDays: number;
+}
+
+const HOUR = 3_600_000;
+
+/**
+ * Delete what only needs keeping for a while (the runtime runs this hourly): processed-event ids
+ * outlive the platforms' redelivery windows (Slack: ~5 minutes) by far, instances dead for a day
+ * tell nothing any more, Idempotency-Key records past their replay window and updates-feed
+ * entries past theirs would otherwise grow without end. Returns what each deleted.
+ */
+export async function housekeep(store: Store, now: number, retention: Retention): Promise<{ events: number; idempotency: number; updates: number }> {
+  const events = await store.events.prune(now - 48 * HOUR);
+  await store.instances.prune(now - 24 * HOUR);
+  const idempotency = await store.idempotency.prune(now - retention.idempotencyRetentionHours * HOUR);
+  const updates = await store.updates.prune(now - retention.updatesRetentionDays * 24 * HOUR);
+  return { events, idempotency, updates };
+}

@@ -1,0 +1,49 @@
+/** The hourly housekeeping deletes what is past its retention window, and nothing younger, on both backends. */
+import { expect, it } from 'vitest';
+import { housekeep } from '../../src/services/housekeeping.js';
+import { describeStores } from './backends.js';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+describeStores('housekeeping', (ctx) => {
+  it('prunes Idempotency-Key records and updates-feed entries past their windows, finished events past two days', async () => {
+    const start = ctx.clock.now();
+    const conv = await ctx.store.conversations.create({ platform: 'api', chatType: 'dm', ownerId: 'k1', characterId: 'char_1' });
+    const entry = (text: string) =>
+      ctx.store.updates.append({
+        apiKeyId: 'k1', conversationId: conv.id, characterId: 'char_1', kind: 'reply',
+        message: { id: `msg_${text}`, content: text, sentAt: new Date(ctx.clock.now()).toISOString() },
+      });
+    const claim = (eventId: string) => ctx.store.events.claim({ platform: 'telegram', eventId, owner: 'i1', now: ctx.clock.now(), deadAfterMs: 10_000, leaseMs: 120_000 });
+
+    await entry('old');
+    await ctx.store.idempotency.begin('k1', 'old-done', 'h', ctx.clock.now());
+    await ctx.store.idempotency.complete('k1', 'old-done', 200, { ok: true });
+    await ctx.store.idempotency.begin('k1', 'old-pending', 'h', ctx.clock.now());
+    await claim('old-done');
+    await ctx.store.events.complete('telegram', 'old-done');
+    await claim('old-unfinished');
+
+    ctx.clock.advance(6 * DAY);
+    await entry('recent');
+    await claim('recent-done');
+    await ctx.store.events.complete('telegram', 'recent-done');
+
+    ctx.clock.advance(2 * DAY); // "old" is 8 days old now, "recent" 2 days
+    const removed = await housekeep(ctx.store, ctx.clock.now(), { idempotencyRetentionHours: 24, updatesRetentionDays: 7 });
+    expect(removed).toEqual({ events: 1, idempotency: 2, updates: 1 });
+    const feed = await ctx.store.updates.list({ apiKeyId: 'k1', limit: 10 });
+    expect(feed.updates.map((u) => u.message?.content)).toEqual(['recent']);
+    expect(await ctx.store.events.state('telegram', 'old-done')).toBeUndefined();
+    expect(await ctx.store.events.state('telegram', 'old-unfinished')).toBe('processing'); // never pruned unfinished
+    expect(await ctx.store.events.state('telegram', 'recent-done')).toBe('done');
+    // A record inside its window stays; a shorter window for updates removes the 2-day-old entry.
+    await ctx.store.idempotency.begin('k1', 'fresh', 'h', ctx.clock.now());
+    await ctx.store.idempotency.complete('k1', 'fresh', 200, 'kept');
+    ctx.clock.advance(23 * HOUR);
+    expect(await housekeep(ctx.store, ctx.clock.now(), { idempotencyRetentionHours: 24, updatesRetentionDays: 1 })).toMatchObject({ idempotency: 0, updates: 1 });
+    expect(await ctx.store.idempotency.begin('k1', 'fresh', 'h', ctx.clock.now())).toEqual({ state: 'replay', status: 200, response: 'kept' });
+    expect(ctx.clock.now() - start).toBe(8 * DAY + 23 * HOUR);
+  });
+});
