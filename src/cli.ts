@@ -6,6 +6,7 @@ import { loadConfig } from './config.js';
 import { ConfigError } from './core/errors.js';
 import { openStore, type ApiKey } from './store/index.js';
 import { runChat, type ChatIO } from './cli-chat.js';
+import { CHARACTERS_USAGE, runCharacters } from './cli-characters.js';
 
 /**
  * `npm run cli -- <command>`: operator tasks against the database at DATABASE_URL, without the
@@ -22,7 +23,8 @@ const USAGE = `Usage:
   npm run cli -- keys disable <id>
   npm run cli -- keys enable <id>
   npm run cli -- keys delete <id>
-  npm run cli -- keys credits <id> <n|unlimited>`;
+  npm run cli -- keys credits <id> <n|unlimited>
+${CHARACTERS_USAGE}`;
 
 function describe(k: ApiKey): string {
   const credits = k.credits === null ? 'unlimited' : `${k.credits - k.creditsUsed}/${k.credits} left`;
@@ -44,6 +46,7 @@ export async function runCli(
   io: ChatIO = { input: process.stdin, output: process.stdout },
 ): Promise<number> {
   if (argv[0] === 'chat' && !argv.includes('--help') && !argv.includes('-h')) return runChat(loadConfig(env), argv.slice(1), io);
+  if (argv[0] === 'characters' && !argv.includes('--help') && !argv.includes('-h')) return runCharacters(loadConfig(env), argv.slice(1), out);
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

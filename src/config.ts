@@ -61,6 +61,8 @@ export const ENV_VARS: Record<string, [Section, string]> = {
   PORT: ['http', 'port'],
   HOST: ['http', 'host'],
   MAX_BODY_BYTES: ['http', 'maxBodyBytes'],
+  MAX_CARD_BYTES: ['http', 'maxCardBytes'],
+  PUBLIC_URL: ['http', 'publicUrl'],
   REQUEST_TIMEOUT_MS: ['http', 'requestTimeoutMs'],
   SSRF_ALLOW_HOSTS: ['http', 'ssrfAllowHosts'],
   MAX_IMAGE_BYTES: ['http', 'maxImageBytes'],

@@ -3,6 +3,7 @@ import type { PlatformAdapter } from './core/adapter.js';
 import type { Engine } from './engine/index.js';
 import type { Logger } from './log.js';
 import type { Store } from './store/index.js';
+import { platformDirectory } from './characters/platform.js';
 import type { Coordination } from './coord/index.js';
 import { createTelegramAdapter } from '../adapters/telegram/index.js';
 import { createDiscordAdapter } from '../adapters/discord/index.js';
@@ -33,17 +34,14 @@ export function createPlatformAdapters({ config, engine, log, store, coordinatio
       : {};
   const base = { handler: engine, log, commands: engine.menu, ...shared };
   const tuning = { stopTimeoutMs: config.runtime.shutdownTimeoutMs };
+  const directory = platformDirectory(store, config.http.publicUrl);
   if (config.telegram) adapters.push(createTelegramAdapter(config.telegram, { ...base, tuning }));
   if (config.discord) {
     adapters.push(
       createDiscordAdapter(config.discord, {
         ...base,
-        listCharacters: async () => (await store.characters.listShared()).map((c) => c.name),
-        characterAvatar: async (name) => {
-          const c = await store.characters.findByName(name);
-          const url = c?.profilePhotoUrl ?? c?.avatar;
-          return url && /^https?:\/\//.test(url) ? url : undefined;
-        },
+        listCharacters: () => directory.names(),
+        characterAvatar: (name) => directory.avatarUrl(name),
         tuning,
       }),
     );

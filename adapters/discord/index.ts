@@ -7,8 +7,10 @@
 import { createHash } from 'node:crypto';
 import type { AdapterDeps, AdapterStatus, Log, OutboundText, PlatformAdapter, ReplyPlanner } from '../../src/core/adapter.js';
 import { TaskTracker } from '../../src/core/tasks.js';
+import type { InboundMessage } from '../../src/core/types.js';
 import { OutboundBudget, type RateWindow } from '../shared/budget.js';
 import { chatOf } from '../shared/conversation.js';
+import { fetchInboundFile, wantsFiles } from '../shared/files.js';
 import { StatusTracker } from '../shared/status.js';
 import { autocompletesCharacters, characterChoices, discordCommands, toEngineText } from './commands.js';
 import { commandToInbound, toInbound, type BotIdentity } from './inbound.js';
@@ -184,7 +186,8 @@ class DiscordBot implements DiscordAdapter {
 
   /**
    * Called by discord.js for every message; returns at once. Conversion is synchronous, so the
-   * engine is handed messages in gateway order; delivering the reply runs beside it.
+   * engine is handed messages in gateway order; delivering the reply runs beside it. A command
+   * with attachments (`/character import` with a card) first downloads them, size-capped.
    */
   private onMessage(m: DcMessage): void {
     this.state.event();
@@ -192,6 +195,26 @@ class DiscordBot implements DiscordAdapter {
     if (!this.accepting || !bot) return;
     const msg = toInbound(m, bot, this.webhooks?.ids);
     if (!msg || msg.fromBot) return;
+    if (wantsFiles(msg.text) && m.attachments.length) {
+      this.track(this.withFiles(msg, m).then((full) => this.dispatch(full, m)), { messageId: m.id });
+      return;
+    }
+    this.dispatch(msg, m);
+  }
+
+  /** A command's attachments as files (not as pictures for the model). */
+  private async withFiles(msg: InboundMessage, m: DcMessage): Promise<InboundMessage> {
+    const files = await Promise.all(
+      m.attachments.map((a) =>
+        fetchInboundFile({ name: a.name, mime: a.contentType ?? 'application/octet-stream', size: a.size }, (max) => this.transport.downloadAttachment(a.url, max), this.log),
+      ),
+    );
+    const { unsupportedMedia: _media, ...rest } = msg;
+    return { ...rest, imageUrls: [], files };
+  }
+
+  private dispatch(msg: InboundMessage, m: DcMessage): void {
+    if (!this.accepting) return;
     const events = this.deps.handler.handle(msg);
     const dm = m.channelKind === 'dm';
     const surface = new ChannelSurface({ ...this.keys.decode(chatOf(msg)), dm, ...(dm ? {} : { replyTo: m.id }) }, this.surfaceDeps);

@@ -267,6 +267,32 @@ export class DiscordTransport {
     const query = new URLSearchParams(threadId ? { thread_id: threadId } : {});
     await this.client.rest.patch(Routes.webhookMessage(hook.id, hook.token, messageId), { body: { content: text, allowed_mentions: NO_PINGS }, query, auth: false });
   }
+  /**
+   * The bytes of a file a user attached (a card sent with a command), at most `maxBytes`: the
+   * attachment URL comes from Discord's own message, and its CDN needs no token. Errors never
+   * carry the URL.
+   */
+  async downloadAttachment(url: string, maxBytes: number): Promise<Buffer> {
+    let res: Response;
+    try {
+      res = await fetch(url, { signal: AbortSignal.timeout(30_000), redirect: 'error' });
+    } catch (err) {
+      throw new Error(`attachment download failed: ${err instanceof Error ? err.name : 'error'}`);
+    }
+    if (!res.ok || !res.body) throw new Error(`attachment download failed: HTTP ${res.status}`);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of res.body) {
+      size += chunk.length;
+      if (size > maxBytes) {
+        await res.body.cancel().catch(() => undefined);
+        throw new Error(`attachment too large (over ${maxBytes} bytes)`);
+      }
+      chunks.push(Buffer.from(chunk));
+    }
+    return Buffer.concat(chunks);
+  }
+
 
   private toMessage(m: Message): DcMessage {
     const botId = this.client.user?.id ?? '';

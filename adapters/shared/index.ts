@@ -9,3 +9,4 @@ export * from './typing.js';
 export * from './commands.js';
 export * from './conversation.js';
 export * from './status.js';
+export * from './files.js';

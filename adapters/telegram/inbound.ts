@@ -9,6 +9,7 @@
 import type { Log } from '../../src/core/adapter.js';
 import type { ChatType, InboundMessage } from '../../src/core/types.js';
 import { hasMention, stripMentions } from '../shared/mentions.js';
+import { fetchInboundFile, wantsFiles } from '../shared/files.js';
 import type { TgMessage, TgUpdate } from './transport.js';
 
 export interface BotIdentity {
@@ -23,6 +24,8 @@ export interface ParsedUpdate {
   needsAdminCheck: boolean;
   /** Image to download (largest photo size, or a document that is an image). */
   image?: { fileId: string; mime: string };
+  /** A document sent with a command (`/character import` with a card): downloaded as a file. */
+  file?: { fileId: string; name: string; mime: string; size: number };
 }
 
 /** Message fields Telegram uses for media the engine cannot read. */
@@ -54,8 +57,10 @@ export function parseUpdate(update: TgUpdate, bot: BotIdentity): ParsedUpdate | 
     (entities.length === 0 && hasMention(original, [token]));
   if (mentioned) text = stripMentions(text, [token]);
 
-  const image = imageOf(m);
-  const unsupportedMedia = !image && UNSUPPORTED.some((k) => m[k] !== undefined);
+  // A command's document is a file for the command (a PNG card is not a picture to look at).
+  const file = wantsFiles(text) && m.document ? { fileId: m.document.file_id, name: m.document.file_name ?? 'file', mime: m.document.mime_type ?? 'application/octet-stream', size: m.document.file_size ?? 0 } : undefined;
+  const image = file ? undefined : imageOf(m);
+  const unsupportedMedia = !image && !file && UNSUPPORTED.some((k) => m[k] !== undefined);
   if (!original.trim() && !image && !unsupportedMedia) return null; // service message
 
   const isThread = m.chat.is_forum === true && m.is_topic_message === true && m.message_thread_id !== undefined;
@@ -87,6 +92,7 @@ export function parseUpdate(update: TgUpdate, bot: BotIdentity): ParsedUpdate | 
     msg,
     needsAdminCheck: !anonymousAdmin && chatType !== 'dm' && text.startsWith('/') && from !== undefined,
     ...(image ? { image } : {}),
+    ...(file ? { file } : {}),
   };
 }
 
@@ -129,8 +135,8 @@ export interface InboundDeps {
   log: Log;
   /** Telegram says the user is `creator` or `administrator` of the chat (cached by the caller). */
   isChatAdmin(chatId: number, userId: number): Promise<boolean>;
-  /** The file's bytes; the URL carries the bot token, so it never leaves the transport. */
-  download(fileId: string): Promise<Buffer>;
+  /** The file's bytes (at most `maxBytes`); the URL carries the bot token, so it never leaves the transport. */
+  download(fileId: string, maxBytes?: number): Promise<Buffer>;
 }
 
 /**
@@ -143,6 +149,10 @@ export async function toInbound(update: TgUpdate, deps: InboundDeps): Promise<In
   const { msg } = parsed;
   if (parsed.needsAdminCheck && update.message?.from) {
     msg.senderIsAdmin = await deps.isChatAdmin(update.message.chat.id, update.message.from.id);
+  }
+  if (parsed.file) {
+    const { fileId, ...meta } = parsed.file;
+    msg.files = [await fetchInboundFile(meta, (max) => deps.download(fileId, max), deps.log)];
   }
   if (parsed.image) {
     try {

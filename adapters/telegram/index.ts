@@ -205,7 +205,7 @@ class TelegramBot implements TelegramAdapter {
         bot,
         log: this.log,
         isChatAdmin: (chatId, userId) => this.isChatAdmin(chatId, userId),
-        download: async (fileId) => (await this.transport.downloadFile(fileId)).bytes,
+        download: async (fileId, maxBytes) => (await this.transport.downloadFile(fileId, maxBytes)).bytes,
       });
       return msg ? { msg, events: this.deps.handler.handle(msg) } : undefined;
     });

@@ -40,7 +40,7 @@ export interface TgMessageFields {
   entities?: TgEntity[];
   caption_entities?: TgEntity[];
   photo?: Array<{ file_id: string; width: number; height: number; file_size?: number }>;
-  document?: { file_id: string; mime_type?: string; file_size?: number };
+  document?: { file_id: string; file_name?: string; mime_type?: string; file_size?: number };
   forum_topic_created?: unknown;
   [media: string]: unknown;
 }
@@ -251,15 +251,16 @@ export class TelegramTransport {
    * Download a file's bytes. The download URL contains the bot token, so it stays in here: callers
    * get bytes, and errors never carry the URL.
    */
-  async downloadFile(fileId: string): Promise<{ bytes: Buffer; filePath: string }> {
+  async downloadFile(fileId: string, maxBytes = MAX_DOWNLOAD_BYTES): Promise<{ bytes: Buffer; filePath: string }> {
+    const cap = Math.min(maxBytes, MAX_DOWNLOAD_BYTES);
     const file = await this.bot.telegram.getFile(fileId);
     if (!file.file_path) throw new Error('Telegram gave no file_path for this file');
-    if ((file.file_size ?? 0) > MAX_DOWNLOAD_BYTES) throw new Error(`file too large (${file.file_size} bytes)`);
+    if ((file.file_size ?? 0) > cap) throw new Error(`file too large (${file.file_size} bytes)`);
     const url = await this.bot.telegram.getFileLink(file);
     if (url.protocol === 'file:') {
       // A local Bot API server (--local) hands out absolute paths on its own disk.
       const bytes = await readFile(fileURLToPath(url));
-      if (bytes.length > MAX_DOWNLOAD_BYTES) throw new Error(`file too large (${bytes.length} bytes)`);
+      if (bytes.length > cap) throw new Error(`file too large (${bytes.length} bytes)`);
       return { bytes, filePath: file.file_path };
     }
     let res: Response;
@@ -270,7 +271,7 @@ export class TelegramTransport {
     }
     if (!res.ok) throw new Error(`file download failed: HTTP ${res.status}`);
     const bytes = Buffer.from(await res.arrayBuffer());
-    if (bytes.length > MAX_DOWNLOAD_BYTES) throw new Error(`file too large (${bytes.length} bytes)`);
+    if (bytes.length > cap) throw new Error(`file too large (${bytes.length} bytes)`);
     return { bytes, filePath: file.file_path };
   }
 

@@ -8,3 +8,4 @@ export { encodePng, encodeTextChunk, readPngChunks, readPngTexts, setPngTexts, t
 export { placeholderAvatar, placeholderColour } from './placeholder.js';
 export { sniffImage } from './image.js';
 export { expandMacros, macroCharName, type MacroContext } from './macros.js';
+export { characterFromCard, cardFromCharacter, readKeptCard, CHARBRIDGE_EXTENSION, type CardCharacterFields, type KeptCard } from './character.js';

@@ -25,6 +25,8 @@ export const characterFields = {
   profilePhotoUrl: url('profilePhotoUrl'),
   canInitiateConversation: z.boolean({ message: 'canInitiateConversation must be true or false' }).optional(),
   isPublic: z.boolean({ message: 'isPublic must be true or false' }).optional(),
+  /** Admin only: offer the character to platform users without making it public to every key. */
+  platformVisible: z.boolean({ message: 'platformVisible must be true or false' }).optional(),
   scenario: optText('scenario', 2000),
   greeting: optText('greeting', 2000),
   exampleDialogue: optText('exampleDialogue', 4000),

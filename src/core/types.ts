@@ -32,8 +32,23 @@ export interface InboundMessage {
   senderIsAdmin: boolean;
   /** Sent by a bot (ours or another): dropped before any work. */
   fromBot?: boolean;
+  /**
+   * Files attached to a command message (`/character import` with a card), downloaded by the
+   * adapter up to its size cap; one over the cap or that failed arrives without bytes.
+   */
+  files?: InboundFile[];
   /** The original payload, as an escape hatch; never read by the engine. */
   raw?: unknown;
+}
+
+/** A file a user sent with a command. */
+export interface InboundFile {
+  name: string;
+  mime: string;
+  size: number;
+  /** Absent when the file was not downloaded: see `skipped`. */
+  bytes?: Buffer;
+  skipped?: 'too-large' | 'failed';
 }
 
 export type Gender = 'male' | 'female' | 'non-binary' | 'other';
@@ -64,6 +79,16 @@ export interface Character {
   postHistoryInstructions: string | null;
   tags: string[];
   model: string | null;
+  /** Replaces the name in `{{char}}` (a card's V3 `nickname`). */
+  nickname: string | null;
+  /** More first messages (`/start 2`, …), from a card's `alternate_greetings`. */
+  alternateGreetings: string[];
+  /** First messages for group chats only (a card's `group_only_greetings`). */
+  groupGreetings: string[];
+  /** Offered to platform users although owned by a tenant key (set by the admin). */
+  platformVisible: boolean;
+  /** Imported from a character card: the card is kept and exported again with every field. */
+  fromCard: boolean;
   createdAt: string;
   updatedAt: string;
 }

@@ -2,7 +2,7 @@ import { LRUCache } from 'lru-cache';
 import type { Character, ChatType, Conversation, StoredMessage } from '../core/types.js';
 import type { MessageRepo } from '../store/index.js';
 import { countTokens, TOKENS_PER_IMAGE, TOKENS_PER_MESSAGE, type ContentPart, type ModelMessage } from '../llm/index.js';
-import { buildPostHistory, buildSystemPrompt } from './prompt.js';
+import { buildPostHistory, buildSystemPrompt, hasVolatileMacros } from './prompt.js';
 import type { ContextBlock } from './context-blocks.js';
 
 export interface ContextInput {
@@ -17,6 +17,8 @@ export interface ContextInput {
   /** What context providers (lorebooks, personas, memory) add this turn. */
   blocks?: readonly ContextBlock[] | undefined;
   budgetTokens: number;
+  /** The moment card macros ({{time}}, {{date}}…) read; the system clock when absent. */
+  now?: Date | undefined;
 }
 
 export interface BuiltContext {
@@ -48,11 +50,16 @@ export class PromptCache {
   }
 }
 
-function cachedSystemPrompt(cache: PromptCache, c: Character, userName: string, chatType: ChatType) {
+function cachedSystemPrompt(cache: PromptCache, c: Character, userName: string, chatType: ChatType, now: Date | undefined) {
+  // A prompt with {{time}} or {{random}} differs every turn: built fresh, never cached.
+  if (hasVolatileMacros(c)) {
+    const text = buildSystemPrompt(c, { userName, chatType, now });
+    return { text, tokens: countTokens(text) + TOKENS_PER_MESSAGE };
+  }
   const key = `${c.id}|${c.updatedAt}|${userName}|${chatType}`;
   let hit = cache.get(key);
   if (!hit) {
-    const text = buildSystemPrompt(c, { userName, chatType });
+    const text = buildSystemPrompt(c, { userName, chatType, now });
     hit = { text, tokens: countTokens(text) + TOKENS_PER_MESSAGE };
     cache.set(key, hit);
   }
@@ -67,8 +74,8 @@ function cachedSystemPrompt(cache: PromptCache, c: Character, userName: string, 
  */
 export async function buildContext(messages: MessageRepo, input: ContextInput, cache: PromptCache = new PromptCache()): Promise<BuiltContext> {
   const { character: c, conversation: conv } = input;
-  const system = cachedSystemPrompt(cache, c, input.userName, input.chatType);
-  const post = buildPostHistory(c, input.userName);
+  const system = cachedSystemPrompt(cache, c, input.userName, input.chatType, input.now);
+  const post = buildPostHistory(c, input.userName, { now: input.now });
   const blocks = [...(input.blocks ?? [])].sort((a, b) => (a.order ?? 0) - (b.order ?? 0));
   const around = (where: 'before-character' | 'after-character') => blocks.filter((b) => b.position === where).map((b) => b.text);
   const before = around('before-character');

@@ -16,6 +16,7 @@ import { commandMenu, createCommandRegistry, type Command } from './commands/ind
 import { ignoreBots } from './steps/filter.js';
 import { dedupe } from './steps/dedupe.js';
 import { resolveConversation } from './steps/resolve.js';
+import { applyPersona } from './steps/persona.js';
 import { commandStep } from './steps/command.js';
 import { engagement } from './steps/engage.js';
 import { unsupportedMedia } from './steps/media.js';
@@ -64,6 +65,7 @@ export class Engine implements MessageHandler {
       ignoreBots,
       dedupe,
       resolveConversation,
+      applyPersona,
       engagement,
       // Commands count against the per-user limit too: a command answer is a message as well.
       limit,
@@ -167,6 +169,7 @@ export class Engine implements MessageHandler {
       ...(req.instruction !== undefined ? { instruction: req.instruction } : {}),
       ...(req.accept ? { accept: req.accept } : {}),
       ...(req.signal ? { signal: req.signal } : {}),
+      ...(req.persona ? { persona: req.persona, userName: req.persona.name ?? req.userName } : {}),
       admit: (c) => {
         admitted = true;
         onAdmit(c);
@@ -344,7 +347,9 @@ export class Engine implements MessageHandler {
     if (this.eventsInFlight.has(eventKey)) return false;
     this.eventsInFlight.add(eventKey);
     const { store, clock, config, log } = this.deps;
-    const { raw: _raw, ...durable } = msg;
+    const { raw: _raw, files, ...rest } = msg;
+    // File bytes are not kept with the claim (megabytes of JSON): a recovered command says to send it again.
+    const durable = files ? { ...rest, files: files.map(({ bytes, ...f }) => (bytes ? { ...f, skipped: 'failed' as const } : f)) } : rest;
     const payload = JSON.stringify(durable);
     for (let pause = 100; ; pause = Math.min(pause * 2, 5000)) {
       try {

@@ -8,18 +8,22 @@ import { Engine, type EngineOptions } from './engine.js';
 import { MemoryRateLimits, NoticeGate, Semaphore, type ChatOrder, type Notices, type RateLimits } from './limits.js';
 import { PromptCache } from './context.js';
 import type { ContextProvider } from './context-blocks.js';
+import { loreContextProvider } from './lore-context.js';
+import { personaContextProvider } from './persona-context.js';
 
 export { Engine, type EngineOptions } from './engine.js';
 export type { EngineConfig, MessageListener, StoredMessageEvent } from './deps.js';
 export type { TurnFinishedEvent, TurnListener, TurnOutcome } from './turn-events.js';
 export type { TurnRequest, TurnResult, StartedTurn } from './request.js';
-export type { UserInput, Payer, DurableTurn, TurnContext, MessageContext, Step } from './pipeline.js';
+export type { UserInput, Payer, DurableTurn, TurnContext, MessageContext, Step, TurnPersona } from './pipeline.js';
+export { personaKeyOf } from './steps/persona.js';
 export { ReplyStream } from './reply-stream.js';
 export { MODEL_FAILURE_TEXT } from './steps/respond.js';
 export { MemoryRateLimits, Semaphore, NoticeGate, type ChatOrder, type ChatTicket, type Notices, type RateLimits } from './limits.js';
 export { buildContext, type BuiltContext } from './context.js';
 export type { ContextBlock, ContextProvider, ProviderInput, BlockPosition } from './context-blocks.js';
 export { buildSystemPrompt, greetingOf, substitute } from './prompt.js';
+export { booksFor, loreReportOf, LORE_BUDGET_SHARE, type LoreReport } from './lore-context.js';
 export { resolveCharacter, globalDefault } from './characters.js';
 export { conversationKeyFor, chatKeyFor, bindingKeysFor, serialKeyFor } from './scoping.js';
 export { parseCommand } from './steps/command.js';
@@ -73,7 +77,11 @@ export function createEngine(
     ...(parts.chatOrder ? { chatOrder: parts.chatOrder } : {}),
     listeners: [],
     prompts: new PromptCache(),
-    contextProviders: [...(parts.contextProviders ?? [])],
+    contextProviders: [
+      loreContextProvider(parts.store, { contextTokens: parts.config.contextTokens, now: () => parts.clock.now() }),
+      personaContextProvider(),
+      ...(parts.contextProviders ?? []),
+    ],
   };
   return new Engine(deps, opts);
 }

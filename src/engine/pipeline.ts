@@ -43,6 +43,12 @@ export interface DurableTurn {
  * State one turn gathers as it passes the steps. Every turn — a platform message, an API
  * request, a scheduled proactive message — is one of these and runs one chain of steps.
  */
+/** A user's persona for one turn: the name is `{{user}}`, the description goes into the context. */
+export interface TurnPersona {
+  name: string | null;
+  description: string | null;
+}
+
 export interface TurnContext {
   source: 'platform' | 'api' | 'scheduler';
   deps: EngineDeps;
@@ -68,6 +74,8 @@ export interface TurnContext {
   signal?: AbortSignal;
   /** The model turn's outcome, set by the respond step. */
   result?: TurnResult;
+  /** How the user describes themselves (their persona); its name is already `userName`. */
+  persona?: TurnPersona;
   /** Called by the admission step once limits and credits let the turn through. */
   admit(conversation: Conversation): void;
 }

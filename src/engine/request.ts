@@ -1,6 +1,6 @@
 import type { CharbridgeError } from '../core/errors.js';
 import type { Character, ChatType, Conversation, MessageKind, StoredMessage, TokenUsage } from '../core/types.js';
-import type { DurableTurn, Payer, UserInput } from './pipeline.js';
+import type { DurableTurn, Payer, TurnPersona, UserInput } from './pipeline.js';
 import type { ReplyStream } from './reply-stream.js';
 
 /** A turn the HTTP API or the scheduler asks for, in a known (or about to be created) conversation. */
@@ -21,6 +21,8 @@ export interface TurnRequest {
   instruction?: string | undefined;
   accept?: ((text: string) => boolean) | undefined;
   signal?: AbortSignal | undefined;
+  /** The user's persona (API chat requests); its name, when set, is the userName. */
+  persona?: TurnPersona | undefined;
 }
 
 export type TurnResult =

@@ -24,6 +24,8 @@ import { usageRoutes } from './routes/usage.js';
 import { platformRoutes } from './routes/platforms.js';
 import type { CallerResolver } from './auth.js';
 import { registerProbes, type MetricsEndpoint } from './probes.js';
+import { cardRoutes, registerAvatarRoute } from './routes/cards.js';
+import { lorebookRoutes } from './routes/lorebooks.js';
 
 /** What the HTTP layer needs; route modules receive it as an HttpContext. */
 export interface HttpDeps {
@@ -111,6 +113,7 @@ async function registerApi(app: FastifyInstance, ctx: HttpContext, consoleSessio
   app.addHook('preClose', async () => ctx.updates.wakeAll());
   app.addHook('onClose', async () => ctx.chat.drain());
 
+  registerAvatarRoute(app, ctx);
   await app.register(
     async (v1) => {
       v1.addHook('onRequest', apiKeyHook(ctx.access, consoleSession));
@@ -123,6 +126,8 @@ async function registerApi(app: FastifyInstance, ctx: HttpContext, consoleSessio
       await api.register(proactiveRoutes(ctx));
       await api.register(usageRoutes(ctx));
       await api.register(platformRoutes(ctx));
+      await api.register(cardRoutes(ctx));
+      await api.register(lorebookRoutes(ctx));
     },
     { prefix: '/api/v1' },
   );

@@ -7,6 +7,8 @@ export const httpConfigSchema = z.object({
   host: z.string().min(1).default('0.0.0.0'),
   /** Largest accepted request body. */
   maxBodyBytes: int(1024, 50_000_000).default(1_048_576),
+  /** Largest character card upload (PNG cards carry a picture, so more than MAX_BODY_BYTES). */
+  maxCardBytes: int(1024, 100_000_000).default(8_388_608),
   /** How long a request's head and body may take to arrive before the connection is closed. */
   requestTimeoutMs: int(1000, 600_000).default(30_000),
   /** Hosts exempt from the private-address checks on image and webhook URLs. */
@@ -52,6 +54,11 @@ export const httpConfigSchema = z.object({
    * `admin-api-key` beside the SQLite file (`data/` for PostgreSQL; memory only with `:memory:`).
    */
   adminKeyFile: optionalString,
+  /**
+   * The address platforms and browsers reach this server at (e.g. https://bot.example.com), for
+   * links we hand out: the avatar URLs of characters imported from cards (Discord webhooks).
+   */
+  publicUrl: optionalString.refine((v) => v === undefined || /^https?:\/\/[^\s]+$/.test(v), 'must be an http(s) URL'),
   /** When set, `GET /metrics` asks for it as a bearer token (Prometheus' `authorization` setting). */
   metricsToken: optionalString.refine((v) => v === undefined || v.length >= 16, 'must be at least 16 characters'),
 });

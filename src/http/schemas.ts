@@ -73,5 +73,14 @@ export const CreditsSchema = z.object({
 
 export const DeletedSchema = z.object({ id: z.string(), deleted: z.literal(true) });
 
+/** A user's persona on a chat request: the name is `{{user}}`, the description goes into the context. */
+export const PersonaSchema = z
+  .object({
+    name: z.string().trim().min(1, 'persona.name must be 1-100 characters').max(100, 'persona.name must be 1-100 characters').nullish(),
+    description: z.string().trim().max(2000, 'persona.description must be at most 2000 characters').nullish(),
+  })
+  .strict()
+  .describe('Who the user is to the character this turn: name is {{user}}, description goes into the context');
+
 /** Security requirement for OpenAPI: either header works. */
 export const security: Array<Record<string, string[]>> = [{ apiKey: [] }, { bearer: [] }];

@@ -1,8 +1,11 @@
 import type { Character } from '../core/types.js';
-import { CharbridgeError, ValidationError } from '../core/errors.js';
+import { CharbridgeError, ForbiddenError, NotFoundError, ValidationError } from '../core/errors.js';
+import { checkPlatformName } from '../characters/names.js';
+import type { CardFormat } from '../cards/index.js';
+import { avatarOf, exportCard, importCard, type ExportedCard } from '../characters/cards.js';
 import { globalDefault } from '../engine/index.js';
 import type { CharacterInput, CharacterListQuery, Store } from '../store/index.js';
-import { canSeeCharacter, ownedCharacter, visibleCharacter, type Caller } from './access.js';
+import { ADMIN_ID, canSeeCharacter, ownedCharacter, visibleCharacter, type Caller } from './access.js';
 
 /**
  * Characters as every HTTP API sees them, within the caller's tenancy: presets, public
@@ -29,19 +32,21 @@ export class CharacterService {
   }
 
   async create(caller: Caller, input: CharacterInput): Promise<Character> {
+    checkVisibilityField(caller, input.platformVisible);
     await this.checkModel(caller, input.model);
-    if (!caller.isAdmin && (await this.store.characters.countOwned(caller.keyId)) >= this.maxPerKey) {
-      throw new CharbridgeError('QUOTA_EXCEEDED', `This key already has ${this.maxPerKey} characters, the most it may have; delete one first`, {
-        status: 403,
-        details: { limit: this.maxPerKey },
-      });
+    await this.checkQuota(caller);
+    if (isPlatformVisible({ ...input, isPreset: false, platformVisible: input.platformVisible ?? false, ownerId: caller.keyId })) {
+      await checkPlatformName(this.store, input.name);
     }
     return this.store.characters.create(input, caller.keyId);
   }
 
   async update(caller: Caller, ref: string, patch: Partial<CharacterInput>): Promise<Character> {
     const c = await ownedCharacter(this.store, caller, ref);
+    checkVisibilityField(caller, patch.platformVisible);
     await this.checkModel(caller, patch.model);
+    const after = { ...c, ...patch } as Character;
+    if (isPlatformVisible(after) && (patch.name !== undefined || !isPlatformVisible(c))) await checkPlatformName(this.store, after.name, c.id);
     return (await this.store.characters.update(c.id, patch)) ?? c;
   }
 
@@ -49,6 +54,47 @@ export class CharacterService {
     const c = await ownedCharacter(this.store, caller, ref);
     await this.store.characters.delete(c.id);
     return c;
+  }
+
+  /**
+   * A character from a card file, owned by the caller and private. A card exported here may name
+   * a model (in `extensions.charbridge`): the caller's model allowlist applies as on create.
+   */
+  importCard(caller: Caller, bytes: Buffer, contentType: string | undefined): Promise<Character> {
+    return importCard(this.store, bytes, contentType, {
+      ownerId: caller.keyId,
+      checkName: caller.isAdmin,
+      checkFields: async (fields) => {
+        await this.checkModel(caller, fields.model);
+        await this.checkQuota(caller);
+      },
+    });
+  }
+
+  /** A character the caller can see as a card file. */
+  async exportCard(caller: Caller, ref: string, format: CardFormat): Promise<ExportedCard> {
+    return exportCard(this.store, await visibleCharacter(this.store, caller, ref), format);
+  }
+
+  /**
+   * A character's picture. With a key: any character the key can see. Without one (Discord and
+   * chat clients fetch avatars by URL): presets, public and platform-visible characters only;
+   * anything else is a 404, as if it did not exist.
+   */
+  async avatar(caller: Caller | null, ref: string): Promise<{ bytes: Buffer; mime: string }> {
+    const c = caller ? await visibleCharacter(this.store, caller, ref) : await this.store.characters.get(ref);
+    if (!c || (!caller && !isPlatformVisible(c))) throw new NotFoundError('Character', 'CHARACTER_NOT_FOUND');
+    return avatarOf(this.store, c);
+  }
+
+  /** A tenant key owns at most MAX_CHARACTERS_PER_KEY characters (imports count too); the admin any number. */
+  private async checkQuota(caller: Caller): Promise<void> {
+    if (!caller.isAdmin && (await this.store.characters.countOwned(caller.keyId)) >= this.maxPerKey) {
+      throw new CharbridgeError('QUOTA_EXCEEDED', `This key already has ${this.maxPerKey} characters, the most it may have; delete one first`, {
+        status: 403,
+        details: { limit: this.maxPerKey },
+      });
+    }
   }
 
   /**
@@ -76,4 +122,14 @@ export class CharacterService {
     const own = caller.apiKey?.defaultCharacterId ? await this.store.characters.get(caller.apiKey.defaultCharacterId) : undefined;
     return own && canSeeCharacter(caller, own) ? own : globalDefault(this.store, this.defaultCharacter);
   }
+}
+
+/** `platformVisible` is the admin's to set: it puts a tenant's character in front of every platform user. */
+function checkVisibilityField(caller: Caller, value: boolean | undefined): void {
+  if (value !== undefined && !caller.isAdmin) throw new ForbiddenError('Only the admin key can set platformVisible');
+}
+
+/** Offered on the platforms: presets, the admin's characters, public ones and those the admin made platform-visible. */
+export function isPlatformVisible(c: Pick<Character, 'isPreset' | 'isPublic' | 'platformVisible' | 'ownerId'>): boolean {
+  return c.isPreset || c.isPublic || c.platformVisible || c.ownerId === ADMIN_ID;
 }

@@ -22,6 +22,8 @@ export interface ApiTurnRecord {
   text: string;
   imageUrls: string[];
   author: { id: string; name: string } | null;
+  /** The user's persona for this turn (kept so a recovered turn answers the same person). */
+  persona?: { name: string | null; description: string | null };
   cost: number;
   mode: ChatMode;
 }

@@ -62,6 +62,8 @@ export interface ChatRequest {
    * sees `name: text`, so several speakers stay apart exactly as on the platforms.
    */
   author?: { id: string; name: string } | undefined;
+  /** How the user describes themselves this turn: the name is `{{user}}`, the description goes into the context. */
+  persona?: { name?: string | null | undefined; description?: string | null | undefined } | undefined;
   /** The id the turn gets (an Idempotency-Key's claim names it in advance); new when absent. */
   turnId?: string | undefined;
 }
@@ -175,6 +177,7 @@ export class ChatService {
       text,
       imageUrls,
       author: req.author ?? null,
+      ...(req.persona ? { persona: { name: req.persona.name ?? null, description: req.persona.description ?? null } } : {}),
       cost,
       mode: req.mode ?? 'sync',
     };
@@ -193,6 +196,7 @@ export class ChatService {
       character,
       chatType: record.chatType,
       userName: record.userName,
+      ...(record.persona ? { persona: record.persona } : {}),
       user: { text: record.text, imageUrls: record.imageUrls, authorId: record.author?.id ?? null, authorName: record.author?.name ?? null, sourceEvent: `api:${durable.eventId}` },
       payer: { keyId: record.keyId, apiKeyId: record.apiKeyId, cost: record.cost },
       durable,

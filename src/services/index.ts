@@ -15,6 +15,7 @@ import { PlatformOverview } from './platform-status.js';
 import type { PlatformStatusSource } from '../core/platform-status.js';
 import type { AdapterStatus } from '../core/adapter.js';
 import { Readiness } from './readiness.js';
+import { LorebookService } from './lorebooks.js';
 import type { Coordination } from '../coord/index.js';
 
 export { Authenticator, adminCaller, keyCaller, type Caller } from './access.js';
@@ -29,6 +30,7 @@ export { PlatformOverview, platformStatus } from './platform-status.js';
 export { ImageFetcher, type ImageFetchOptions } from './image-fetch.js';
 export { safeFetch, SafeFetchError, systemResolve, realTimer, type Resolve, type StartTimer, type SafeFetchPolicy } from './safe-fetch.js';
 export { Readiness, type ReadinessCheck, type ReadinessReport } from './readiness.js';
+export { LorebookService, type LorebookView, type LorebookInput, type LorebookFormat } from './lorebooks.js';
 
 /** The logic every HTTP API shares, one instance each per server. */
 export interface Services {
@@ -42,6 +44,7 @@ export interface Services {
   platforms: PlatformOverview;
   consoleSessions: ConsoleSessions;
   readiness: Readiness;
+  lorebooks: LorebookService;
 }
 
 export interface ServiceParts {
@@ -95,5 +98,6 @@ export function createServices(p: ServiceParts): Services {
     platforms: new PlatformOverview(p.store, p.platformStatus),
     consoleSessions: new ConsoleSessions(p.store, access, { adminApiKey: p.adminApiKey, ttlMs: p.consoleSessionMs }),
     readiness: new Readiness(p.store, p.adapterStates, p.coordination?.kind === 'redis' ? () => p.coordination!.ping() : undefined),
+    lorebooks: new LorebookService(p.store),
   };
 }

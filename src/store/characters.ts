@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { Character, Gender } from '../core/types.js';
 import type { Clock } from '../core/clock.js';
 import type { CreateCharacter } from '../core/character-schema.js';
-import { newId } from '../core/ids.js';
+import { ADMIN_OWNER, newId } from '../core/ids.js';
 import type { DB } from './db.js';
 import { LockSpace, type SqlDialect } from './dialect.js';
 import type { CharacterRow } from './schema.js';
@@ -11,11 +11,45 @@ import type { CharacterRow } from './schema.js';
 export const PRESET_OWNER = '';
 
 /** The writable fields of a character, as the engine and the HTTP API pass them in. */
-export type CharacterInput = Omit<Character, 'id' | 'slug' | 'ownerId' | 'isPreset' | 'createdAt' | 'updatedAt'> & {
+export type CharacterInput = Omit<Character, 'id' | 'slug' | 'ownerId' | 'isPreset' | 'createdAt' | 'updatedAt' | CardOnlyField> & {
   slug?: string;
-};
+} & Partial<Pick<Character, CardOnlyField>>;
 
-export function toCharacter(r: CharacterRow): Character {
+/** Fields most writers never set (card imports and the admin do); absent means the column default. */
+type CardOnlyField = 'nickname' | 'alternateGreetings' | 'groupGreetings' | 'platformVisible' | 'fromCard';
+
+/**
+ * Every column but the stored card and its picture: ordinary reads never load those (a picture
+ * can be megabytes); {@link CharacterRepo.cardOf} and {@link CharacterRepo.avatarOf} do.
+ */
+type CharacterColumns = Exclude<keyof CharacterRow, 'card_json' | 'avatar_image' | 'avatar_mime'>;
+type ListedRow = Pick<CharacterRow, CharacterColumns> & { has_card: number };
+const COLUMNS = [
+  'id', 'slug', 'owner_id', 'is_public', 'name', 'personality', 'speaking_style', 'description', 'gender', 'age', 'occupation',
+  'appearance_description', 'avatar', 'profile_photo_url', 'can_initiate', 'scenario', 'greeting', 'example_dialogue', 'system_prompt',
+  'post_history_instructions', 'tags', 'model', 'created_at', 'updated_at', 'platform_visible', 'nickname', 'alternate_greetings',
+  'group_greetings',
+] as const satisfies readonly CharacterColumns[];
+const hasCard = sql<number>`case when card_json is null then 0 else 1 end`.as('has_card');
+
+/**
+ * Characters platform users see: presets, the admin key's own (the operator adds them for the
+ * platforms), public ones, and tenants' characters the admin made platform-visible.
+ */
+const platformVisible = sql<boolean>`(owner_id in (${PRESET_OWNER}, ${ADMIN_OWNER}) or is_public = 1 or platform_visible = 1)`;
+
+/** A character's stored card (JSON text of `{card, files?}`) as the repository keeps it. */
+export interface StoredCard {
+  json: string;
+}
+
+/** A character's picture as bytes. */
+export interface StoredAvatar {
+  bytes: Buffer;
+  mime: string;
+}
+
+export function toCharacter(r: ListedRow): Character {
   return {
     id: r.id,
     slug: r.slug,
@@ -40,6 +74,11 @@ export function toCharacter(r: CharacterRow): Character {
     postHistoryInstructions: r.post_history_instructions,
     tags: JSON.parse(r.tags) as string[],
     model: r.model,
+    nickname: r.nickname,
+    alternateGreetings: JSON.parse(r.alternate_greetings) as string[],
+    groupGreetings: JSON.parse(r.group_greetings) as string[],
+    platformVisible: r.platform_visible === 1,
+    fromCard: r.has_card === 1,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
@@ -52,12 +91,15 @@ function toRow(input: Partial<CharacterInput>): Partial<CharacterRow> {
     ['gender', 'gender'], ['age', 'age'], ['occupation', 'occupation'], ['appearanceDescription', 'appearance_description'],
     ['avatar', 'avatar'], ['profilePhotoUrl', 'profile_photo_url'], ['scenario', 'scenario'], ['greeting', 'greeting'],
     ['exampleDialogue', 'example_dialogue'], ['systemPrompt', 'system_prompt'],
-    ['postHistoryInstructions', 'post_history_instructions'], ['model', 'model'], ['slug', 'slug'],
+    ['postHistoryInstructions', 'post_history_instructions'], ['model', 'model'], ['slug', 'slug'], ['nickname', 'nickname'],
   ];
   for (const [from, to] of map) if (input[from] !== undefined) (row as Record<string, unknown>)[to] = input[from] ?? null;
   if (input.isPublic !== undefined) row.is_public = input.isPublic ? 1 : 0;
   if (input.canInitiateConversation !== undefined) row.can_initiate = input.canInitiateConversation ? 1 : 0;
   if (input.tags !== undefined) row.tags = JSON.stringify(input.tags);
+  if (input.alternateGreetings !== undefined) row.alternate_greetings = JSON.stringify(input.alternateGreetings);
+  if (input.groupGreetings !== undefined) row.group_greetings = JSON.stringify(input.groupGreetings);
+  if (input.platformVisible !== undefined) row.platform_visible = input.platformVisible ? 1 : 0;
   return row;
 }
 
@@ -83,6 +125,7 @@ export function characterInputFrom(c: CreateCharacter, over: Partial<CharacterIn
     postHistoryInstructions: c.postHistoryInstructions ?? null,
     tags: c.tags ?? [],
     model: c.model ?? null,
+    ...(c.platformVisible !== undefined ? { platformVisible: c.platformVisible } : {}),
     ...over,
   };
 }
@@ -129,7 +172,7 @@ export class CharacterRepo {
   constructor(private db: DB, private clock: Clock, private dialect: SqlDialect) {}
 
   async get(id: string): Promise<Character | undefined> {
-    const r = await this.db.selectFrom('characters').selectAll().where('id', '=', id).executeTakeFirst();
+    const r = await this.db.selectFrom('characters').select([...COLUMNS, hasCard]).where('id', '=', id).executeTakeFirst();
     return r && toCharacter(r);
   }
 
@@ -143,34 +186,34 @@ export class CharacterRepo {
     const owners = viewerId === null ? [PRESET_OWNER] : [viewerId, PRESET_OWNER];
     const rows = await this.db
       .selectFrom('characters')
-      .selectAll()
+      .select([...COLUMNS, hasCard])
       .where('slug', '=', ref.toLowerCase())
       .where((eb) => eb.or([eb('owner_id', 'in', owners), eb('is_public', '=', 1)]))
       .execute();
-    const rank = (r: CharacterRow) => (r.owner_id === viewerId ? 0 : r.owner_id === PRESET_OWNER ? 1 : 2);
+    const rank = (r: ListedRow) => (r.owner_id === viewerId ? 0 : r.owner_id === PRESET_OWNER ? 1 : 2);
     const best = rows.sort((a, b) => rank(a) - rank(b))[0];
     return best && toCharacter(best);
   }
 
-  /** Presets and public characters by name or slug, case-insensitive (platform `/character Name`). */
+  /** Characters platform users see, by name or slug, case-insensitive (platform `/character Name`). */
   async findByName(name: string): Promise<Character | undefined> {
     const q = name.trim().toLowerCase();
     const r = await this.db
       .selectFrom('characters')
-      .selectAll()
-      .where((eb) => eb.or([eb('owner_id', '=', PRESET_OWNER), eb('is_public', '=', 1)]))
+      .select([...COLUMNS, hasCard])
+      .where(platformVisible)
       .where((eb) => eb.or([eb(sql`lower(name)`, '=', q), eb('slug', '=', slugify(q))]))
       .orderBy('owner_id', 'asc')
       .executeTakeFirst();
     return r && toCharacter(r);
   }
 
-  /** Presets first, then public characters, by name (the platform `/character` list). */
+  /** What platform users see, presets first, then by name (the platform `/character` list). */
   async listShared(limit = 50): Promise<Character[]> {
     const rows = await this.db
       .selectFrom('characters')
-      .selectAll()
-      .where((eb) => eb.or([eb('owner_id', '=', PRESET_OWNER), eb('is_public', '=', 1)]))
+      .select([...COLUMNS, hasCard])
+      .where(platformVisible)
       .orderBy(sql`owner_id = ''`, 'desc')
       .orderBy('name')
       .limit(limit)
@@ -199,7 +242,7 @@ export class CharacterRepo {
     if (q.ageMax !== undefined) base = base.where('age', '<=', q.ageMax);
     const count = await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
     const rows = await base
-      .selectAll()
+      .select([...COLUMNS, hasCard])
       .orderBy(sql`owner_id = ''`, 'desc')
       .orderBy(sql`lower(name)`)
       .orderBy('id')
@@ -277,6 +320,28 @@ export class CharacterRepo {
         if (attempt >= 5 || !this.dialect.isUniqueViolation(err)) throw err;
       }
     }
+  }
+
+  /** Keep the card a character was imported from (and the picture that came with it). */
+  async saveCard(id: string, card: StoredCard, avatar: StoredAvatar | null): Promise<void> {
+    await this.db
+      .updateTable('characters')
+      .set({ card_json: card.json, avatar_image: avatar?.bytes ?? null, avatar_mime: avatar?.mime ?? null })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  /** The card a character was imported from, as stored; undefined for characters made otherwise. */
+  async cardOf(id: string): Promise<StoredCard | undefined> {
+    const r = await this.db.selectFrom('characters').select('card_json').where('id', '=', id).executeTakeFirst();
+    return r?.card_json ? { json: r.card_json } : undefined;
+  }
+
+  /** The character's picture, when it has one stored. */
+  async avatarOf(id: string): Promise<StoredAvatar | undefined> {
+    const r = await this.db.selectFrom('characters').select(['avatar_image', 'avatar_mime']).where('id', '=', id).executeTakeFirst();
+    if (!r?.avatar_image || !r.avatar_mime) return undefined;
+    return { bytes: Buffer.from(r.avatar_image), mime: r.avatar_mime };
   }
 
   async delete(id: string): Promise<boolean> {

@@ -16,6 +16,8 @@ import { ProactiveRepo } from './proactive.js';
 import { WebhookRepo } from './webhooks.js';
 import { ConsoleSessionRepo } from './console-sessions.js';
 import { ActivityRepo } from './activity.js';
+import { LorebookRepo } from './lorebooks.js';
+import { PersonaRepo } from './personas.js';
 
 export type { DB } from './db.js';
 export { isPostgresUrl } from './db.js';
@@ -29,6 +31,9 @@ export { InstanceRepo } from './instances.js';
 export { UsageRepo, USAGE_GROUPS, type UsageTotals, type UsageFigures, type UsageGroup, type UsageReportQuery, type UsageReportRow } from './usage.js';
 export { ConsoleSessionRepo, type ConsoleSession } from './console-sessions.js';
 export { ActivityRepo, type ProactiveSend } from './activity.js';
+export { LorebookRepo, type LorebookRecord, type LoreTarget, type LoreTargetKind, type LoreActivityRecord } from './lorebooks.js';
+export { PersonaRepo, type Persona } from './personas.js';
+export type { StoredCard, StoredAvatar } from './characters.js';
 export { ApiKeyRepo, hashApiKey, generateApiKey, type ApiKey, type ApiKeyPatch } from './api-keys.js';
 export { UpdateRepo, type Update, type UpdateKind, type NewUpdate, type UpdateQuery } from './updates.js';
 export { IdempotencyRepo, IDEMPOTENCY_TTL_MS, type IdempotencyBegin, type IdempotencyOwner } from './idempotency.js';
@@ -56,6 +61,8 @@ export interface Store {
   webhooks: WebhookRepo;
   consoleSessions: ConsoleSessionRepo;
   activity: ActivityRepo;
+  lorebooks: LorebookRepo;
+  personas: PersonaRepo;
   /** Migrations not run yet (empty once migrated); rejects when the database does not answer. */
   pendingMigrations(): Promise<string[]>;
   close(): Promise<void>;
@@ -86,6 +93,8 @@ export async function openStore(url: string, clock: Clock = systemClock): Promis
     webhooks: new WebhookRepo(db, dialect),
     consoleSessions: new ConsoleSessionRepo(db, clock),
     activity: new ActivityRepo(db),
+    lorebooks: new LorebookRepo(db, clock),
+    personas: new PersonaRepo(db, clock),
     pendingMigrations: () => pendingMigrations(db, dialect.name),
     close: () => db.destroy(),
   };

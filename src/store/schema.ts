@@ -19,6 +19,10 @@ export interface Database {
   idempotency_keys: IdempotencyRow;
   webhook_outbox: WebhookOutboxRow;
   console_sessions: ConsoleSessionRow;
+  lorebooks: LorebookRow;
+  lorebook_links: LorebookLinkRow;
+  personas: PersonaRow;
+  lore_activity: LoreActivityRow;
 }
 
 export interface CharacterRow {
@@ -47,6 +51,15 @@ export interface CharacterRow {
   model: string | null;
   created_at: string;
   updated_at: string;
+  /** Migration 031: card fields, the stored card and its picture. */
+  platform_visible: number;
+  nickname: string | null;
+  alternate_greetings: string;
+  group_greetings: string;
+  /** The imported card as JSON (`{card, files?}`), never read by ordinary character reads. */
+  card_json: string | null;
+  avatar_image: Buffer | null;
+  avatar_mime: string | null;
 }
 
 export interface ConversationRow {
@@ -243,4 +256,38 @@ export interface ConsoleSessionRow {
   key_check: string;
   created_at: number;
   expires_at: number;
+}
+
+/** A standalone lorebook (migration 032); `book_json` is the normalized LoreBook. */
+export interface LorebookRow {
+  id: string;
+  owner_id: string;
+  name: string;
+  description: string | null;
+  book_json: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** A lorebook attached to a character or a conversation. */
+export interface LorebookLinkRow {
+  lorebook_id: string;
+  target_kind: string;
+  target_id: string;
+  created_at: string;
+}
+
+/** A user's persona (migration 033), by `platform:userId` or `api:keyId:userId`. */
+export interface PersonaRow {
+  user_key: string;
+  name: string | null;
+  description: string | null;
+  updated_at: string;
+}
+
+/** The last turn's lorebook activation report of a conversation. */
+export interface LoreActivityRow {
+  conversation_id: string;
+  report_json: string;
+  updated_at: string;
 }

@@ -94,7 +94,8 @@ export interface UserMessageInput {
   /** Make this a reply (type 19) to a bot message; the bot is listed in `mentions` (reply ping) unless replyPing is false. */
   replyToBotMessageId?: string;
   replyPing?: boolean;
-  attachments?: Array<{ url: string; content_type?: string; filename?: string; size?: number }>;
+  /** With `bytes` (and no url), the fake hosts the file on its CDN path, as Discord does for uploads. */
+  attachments?: Array<{ url?: string; content_type?: string; filename?: string; size?: number; bytes?: Buffer }>;
 }
 
 export interface SlashCommandInput {
@@ -159,6 +160,8 @@ export interface FakeDiscord {
   interactionResponses(token: string): InteractionResponse[];
   /** Messages created over REST in that channel (bot + webhooks; NOT userMessage()s and not interaction replies), current state after edits, deletions removed. */
   channelMessages(channelId: string): ChannelMessage[];
+  /** How many times a hosted attachment (a userMessage() file with `bytes`) was downloaded. */
+  readonly fileDownloads: number;
   /** Commands stored by PUT/POST applications/:app/commands (or the guild's). */
   registeredCommands(guildId?: string): any[];
   /** The next matching request(s) get a 429 regardless of buckets (see Forced429). */
@@ -245,12 +248,22 @@ export async function startFakeDiscord(opts: FakeDiscordOptions = {}): Promise<F
     interactionTokenLifetimeMs: 15 * 60_000,
   });
   let busy = 0;
+  /** Files users "uploaded" (CDN path → bytes), served without auth as Discord's CDN serves them. */
+  const hosted = new Map<string, Buffer>();
+  let fileDownloads = 0;
   const server = createServer((req, res) => {
     busy++;
     res.once('close', () => {
       busy--;
       changed();
     });
+    const file = req.method === 'GET' ? hosted.get(new URL(req.url ?? '/', origin).pathname) : undefined;
+    if (file) {
+      fileDownloads++;
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(file.length) });
+      res.end(file);
+      return;
+    }
     rest(req, res);
     res.on('finish', changed);
   });
@@ -286,6 +299,7 @@ export async function startFakeDiscord(opts: FakeDiscordOptions = {}): Promise<F
     guild: { id: g.id, channelId: channel.id, threadId: thread.id, ownerId: g.ownerId },
     calls,
     get tooManyRequests() { return stats.tooManyRequests; },
+    get fileDownloads() { return fileDownloads; },
     gatewayLog: gateway.log,
 
     userMessage(o) {
@@ -299,10 +313,18 @@ export async function startFakeDiscord(opts: FakeDiscordOptions = {}): Promise<F
       const msg = world.message({
         channelId, guildId, author, content, mentions,
         reference: o.replyToBotMessageId ? { message_id: o.replyToBotMessageId, channel_id: channelId } : undefined,
-        attachments: (o.attachments ?? []).map((a) => ({
-          id: world.snowflake(), filename: a.filename ?? new URL(a.url).pathname.split('/').pop() ?? 'file',
-          size: a.size ?? 0, url: a.url, proxy_url: a.url, ...(a.content_type ? { content_type: a.content_type } : {}),
-        })),
+        attachments: (o.attachments ?? []).map((a) => {
+          const id = world.snowflake();
+          const filename = a.filename ?? (a.url ? new URL(a.url).pathname.split('/').pop() : undefined) ?? 'file';
+          let url = a.url ?? '';
+          if (a.bytes) {
+            const path = `/attachments/${channelId}/${id}/${encodeURIComponent(filename)}`;
+            hosted.set(path, a.bytes);
+            url = `${origin}${path}`;
+          }
+          const size = a.size ?? a.bytes?.length ?? 0;
+          return { id, filename, size, url, proxy_url: url, ...(a.content_type ? { content_type: a.content_type } : {}) };
+        }),
         member: guildId ? (({ user: _u, ...m }) => m)(ensureMember(guildId, author)) : undefined,
       });
       world.userMessages.set(msg.id, msg);

@@ -16,7 +16,8 @@ export interface UserMessageInput {
   text?: string;
   caption?: string;
   photo?: boolean;
-  document?: boolean;
+  /** `true`: a small text file; or a file of these bytes, as a user uploads one (a character card). */
+  document?: boolean | { name: string; mime: string; bytes: Buffer };
   sticker?: boolean;
   replyToBotMessageId?: number;
   threadId?: number;
@@ -214,9 +215,12 @@ export class TelegramState {
       if (entities.length > 0) message.entities = entities;
     }
     if (o.photo) message.photo = this.photoSizes(this.addFile(Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), randomBytes(1020)]), 'photos', 'jpg'));
-    if (o.document) {
+    if (o.document === true) {
       const f = this.addFile(Buffer.from('hello from a fake document\n'), 'documents', 'txt');
       message.document = { file_id: f.file_id, file_unique_id: f.file_unique_id, file_size: f.file_size, file_name: 'document.txt', mime_type: 'text/plain' };
+    } else if (o.document) {
+      const f = this.addFile(o.document.bytes, 'documents', o.document.name.split('.').pop() ?? 'bin');
+      message.document = { file_id: f.file_id, file_unique_id: f.file_unique_id, file_size: f.file_size, file_name: o.document.name, mime_type: o.document.mime };
     }
     if (o.sticker) {
       const f = this.addFile(Buffer.concat([Buffer.from('RIFF'), randomBytes(60)]), 'stickers', 'webp');

@@ -11,6 +11,7 @@ export const BACKENDS: readonly Backend[] = ['sqlite', 'postgres'];
 const TABLES = [
   'messages', 'updates', 'usage', 'proactive_outbox', 'webhook_outbox', 'idempotency_keys', 'processed_events',
   'bindings', 'chat_settings', 'conversations', 'characters', 'api_keys',
+  'lorebook_links', 'lorebooks', 'personas', 'lore_activity',
 ] as const;
 
 export interface StoreContext {

@@ -42,15 +42,15 @@ describeStores('migrated schema', (ctx) => {
     }
   });
 
-  it('uses only types both engines share (text, integer, bigint)', async () => {
+  it('uses only types both engines share (text, integer, bigint, and bytes for pictures)', async () => {
     if (ctx.backend === 'sqlite') {
       const cols = (await sql<{ type: string }>`select distinct lower(p.type) as type from sqlite_master m, pragma_table_info(m.name) p where m.type = 'table' and m.name not like 'kysely%' and m.name not like 'sqlite%'`.execute(ctx.store.db)).rows;
-      expect(cols.map((c) => c.type).sort()).toEqual(['integer', 'text']);
+      expect(cols.map((c) => c.type).sort()).toEqual(['blob', 'integer', 'text']);
     } else {
       const cols = (
         await sql<{ type: string }>`select distinct data_type as type from information_schema.columns where table_schema = current_schema() and table_name not like 'kysely%'`.execute(ctx.store.db)
       ).rows;
-      expect(cols.map((c) => c.type).sort()).toEqual(['bigint', 'integer', 'text']);
+      expect(cols.map((c) => c.type).sort()).toEqual(['bigint', 'bytea', 'integer', 'text']);
     }
   });
 });

@@ -1,9 +1,11 @@
 import type { Command } from './command.js';
 import { REFUSAL_TEXT } from './command.js';
 import { resolvedChat } from '../pipeline.js';
+import { importFromChat } from './character-import.js';
 
 /**
- * `/character` lists and shows; `/character <name>` switches. In a DM the switch binds this
+ * `/character` lists and shows; `/character <name>` switches; `/character import` with a card
+ * file adds one (operators, in a DM). In a DM the switch binds this
  * conversation; in a group it binds the chat (admins only). Switching clears the context, so
  * the new character does not continue the old one's lines.
  */
@@ -17,6 +19,7 @@ export const characterCommand: Command = {
     const { store } = ctx.deps;
     const { conversation, character } = resolvedChat(ctx);
     const wanted = args.join(' ').trim();
+    if (args[0]?.toLowerCase() === 'import' && (args.length === 1 || ctx.msg.files?.length)) return importFromChat(ctx);
     if (!wanted || wanted === 'list') {
       const all = await store.characters.listShared(50);
       const list = all.map((c) => `• ${c.name}${c.id === character.id ? ' (current)' : ''}${c.description ? ` — ${c.description}` : ''}`);

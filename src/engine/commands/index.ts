@@ -8,6 +8,8 @@ import { scopeCommand } from './scope.js';
 import { engageCommand } from './engage.js';
 import { limitCommand } from './limit.js';
 import { characterDefaultCommand } from './character-default.js';
+import { lorebookCommand } from './lorebook.js';
+import { personaCommand } from './persona.js';
 
 export type { Command, CommandResult } from './command.js';
 export { REFUSAL_TEXT } from './command.js';
@@ -22,7 +24,7 @@ export { commandMenu } from './menu.js';
 export function createCommandRegistry(extra: Command[] = []): Map<string, Command> {
   const registry = new Map<string, Command>();
   const all = () => [...registry.values()];
-  for (const c of [startCommand, clearCommand, characterCommand, statusCommand, helpCommand(all), scopeCommand, engageCommand, limitCommand, characterDefaultCommand, ...extra]) {
+  for (const c of [startCommand, clearCommand, characterCommand, statusCommand, personaCommand, helpCommand(all), scopeCommand, engageCommand, limitCommand, characterDefaultCommand, lorebookCommand, ...extra]) {
     registry.set(c.name, c);
   }
   return registry;

@@ -57,7 +57,7 @@ export const respond: Step = async (ctx) => {
   const blocks = await contextBlocks(ctx, { character, conversation: conv, userName: ctx.userName, chatType: ctx.chatType, current: userMessage, turn: ctx });
   const built = await buildContext(
     store.messages,
-    { character, conversation: conv, userName: ctx.userName, chatType: ctx.chatType, current: userMessage, instruction: ctx.instruction, blocks, budgetTokens: config.contextTokens },
+    { character, conversation: conv, userName: ctx.userName, chatType: ctx.chatType, current: userMessage, instruction: ctx.instruction, blocks, budgetTokens: config.contextTokens, now: new Date(ctx.deps.clock.now()) },
     ctx.deps.prompts,
   );
 

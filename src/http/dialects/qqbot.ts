@@ -5,7 +5,7 @@ import type { Caller } from '../../services/access.js';
 import type { ChatReply } from '../../services/chat.js';
 import { metadataOf } from '../../services/conversations.js';
 import { callerOf } from '../auth.js';
-import { IdParams, intParam, security } from '../schemas.js';
+import { IdParams, intParam, security, PersonaSchema } from '../schemas.js';
 import type { HttpContext } from '../context.js';
 import { dialectScope, messageText, roleOf, streamTurn, type DialectError, type StreamFormat, successErrorBody } from './common.js';
 
@@ -70,6 +70,7 @@ const ChatBody = z.object({
     .max(200, 'preset must be at most 200 characters')
     .nullish()
     .describe('Character id or slug; "default" or absent is the key\'s default character. A different preset switches the conversation\'s character'),
+  persona: PersonaSchema.optional(),
 });
 
 const Usage = z.object({ promptTokens: z.number().int(), completionTokens: z.number().int(), totalTokens: z.number().int() });
@@ -144,7 +145,8 @@ export function qqChatRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
       characterRef: character.id,
       text: body.message,
       ...(where.existing ? { conversation: where.existing } : { newConversation: where.spec }),
-      author: { id: body.userId, name: body.userId },
+      author: { id: body.userId, name: body.persona?.name ?? body.userId },
+      ...(body.persona ? { persona: body.persona } : {}),
     });
     await conversations.switchCharacter(turn.conversation, character.id);
     return turn;

@@ -43,6 +43,11 @@ export const CharacterSchema = CharacterSummarySchema.extend({
   systemPrompt: nullableText,
   postHistoryInstructions: nullableText,
   model: nullableText,
+  nickname: nullableText.describe('Replaces the name in {{char}} (a card’s nickname)'),
+  alternateGreetings: z.array(z.string()).describe('More first messages (/start 2, …)'),
+  groupGreetings: z.array(z.string()).describe('First messages used in group chats only'),
+  platformVisible: z.boolean().describe('Offered to platform users (set by the admin)'),
+  fromCard: z.boolean().describe('Imported from a character card; exports give the card back whole'),
 }).describe('Character');
 
 const ListQuery = z

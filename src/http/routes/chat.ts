@@ -5,7 +5,7 @@ import type { Caller } from '../../services/access.js';
 import type { ChatOutcome, ChatReply, ChatRequest, ChatTurn } from '../../services/chat.js';
 import { requestHash, type IdempotencyClaim } from '../../services/idempotency.js';
 import { callerOf } from '../auth.js';
-import { CreditsSchema, errorResponses, ErrorSchema, MessageSchema, security, str } from '../schemas.js';
+import { CreditsSchema, errorResponses, ErrorSchema, MessageSchema, security, str, PersonaSchema } from '../schemas.js';
 import { SseWriter, wantsEventStream } from '../sse.js';
 import type { HttpContext } from '../context.js';
 
@@ -23,6 +23,7 @@ const ChatBody = z
       .nullish()
       .describe('Public http(s) URL of a PNG, JPEG, GIF or WebP image (at most MAX_IMAGE_BYTES), fetched by the server; costs 2 credits'),
     sessionId: z.string({ error: 'sessionId must be a string' }).max(200, 'sessionId must be at most 200 characters').nullish().describe('Continue this session'),
+    persona: PersonaSchema.optional(),
     mode: z
       .enum(['sync', 'async', 'stream'], { error: 'mode must be one of sync, async, stream' })
       .optional()
@@ -146,7 +147,7 @@ export function chatRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
           await claim.complete(mode === 'async' ? 202 : 200, stored);
           return replay(reply, stored, mode);
         }
-        const chatReq: ChatRequest = { characterRef: body.characterId, text: body.message ?? '', imageUrl: body.imageUrl, sessionId: body.sessionId, turnId: claim?.turnId };
+        const chatReq: ChatRequest = { characterRef: body.characterId, text: body.message ?? '', imageUrl: body.imageUrl, sessionId: body.sessionId, turnId: claim?.turnId, ...(body.persona ? { persona: body.persona } : {}) };
         let turn: ChatTurn;
         try {
           if (mode === 'sync') {

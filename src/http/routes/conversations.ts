@@ -11,6 +11,7 @@ const PREVIEW_CHARS = 120;
 const HistoryQuery = z.object({
   limit: intParam('limit', 1, 100).default(20).describe('Messages per page, 1-100'),
   before: z.string().min(1, 'before must be a message id').max(200, 'before must be a message id').optional().describe('Page backwards from this message id'),
+  debug: z.enum(['lorebook'], { error: 'debug must be lorebook' }).optional().describe('lorebook: add which lorebook entries fired on the last turn'),
 });
 
 const HistoryResponse = z
@@ -27,6 +28,18 @@ const HistoryResponse = z
       }),
     ),
     hasMore: z.boolean().describe('Older messages exist; pass the first message id as `before`'),
+    lorebook: z
+      .object({
+        at: z.string(),
+        lines: z.array(z.string()).describe('One line per matched entry: what fired and why, or why it was dropped'),
+        fired: z.array(z.object({ book: z.string().nullable(), id: z.union([z.number(), z.string()]), label: z.string(), tokens: z.number() })),
+        tokensUsed: z.number(),
+        budgetExhausted: z.boolean(),
+        warnings: z.array(z.string()),
+      })
+      .nullable()
+      .optional()
+      .describe('With ?debug=lorebook: the last turn’s lorebook activation (null before any)'),
   })
   .describe('ConversationHistory');
 
@@ -126,6 +139,7 @@ export function conversationRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
             ...(m.imageUrls.length ? { imageUrls: m.imageUrls } : {}),
           })),
           hasMore: page.hasMore,
+          ...(req.query.debug === 'lorebook' ? { lorebook: await ctx.lorebooks.report(callerOf(req), conv.id) } : {}),
         };
       },
     );

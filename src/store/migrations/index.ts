@@ -11,6 +11,9 @@ import * as m007 from './007_console_sessions.js';
 import * as m008 from './008_instances.js';
 import * as m009 from './009_outbox_owner.js';
 import * as m030 from './030_webhook_claims.js';
+import * as m031 from './031_character_cards.js';
+import * as m032 from './032_lorebooks.js';
+import * as m033 from './033_personas.js';
 import * as m040 from './040_idempotency_owner.js';
 
 /** A migration file: `up` gets the column kit for the database it runs on. */
@@ -44,6 +47,9 @@ const files: Record<string, PortableMigration> = {
   '008_instances': m008,
   '009_outbox_owner': m009,
   '030_webhook_claims': m030,
+  '031_character_cards': m031,
+  '032_lorebooks': m032,
+  '033_personas': m033,
   '040_idempotency_owner': m040,
 };
 

@@ -20,6 +20,8 @@ export interface SchemaKit {
   readonly int64: ColumnDataType;
   /** Epoch milliseconds; an alias of {@link int64} that says what the column holds. */
   readonly epochMs: ColumnDataType;
+  /** Bytes (a character's picture): SQLite `blob`, PostgreSQL `bytea`; both read back as a Buffer. */
+  readonly binary: ColumnDataType;
 }
 
 export function schemaKit(dialect: DialectName): SchemaKit {
@@ -32,5 +34,6 @@ export function schemaKit(dialect: DialectName): SchemaKit {
         : t.addColumn(name, 'integer', (c) => c.primaryKey().autoIncrement()),
     int64,
     epochMs: int64,
+    binary: dialect === 'postgres' ? 'bytea' : 'blob',
   };
 }

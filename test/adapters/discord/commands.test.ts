@@ -44,10 +44,10 @@ describe('discord adapter: slash commands', () => {
   it('registers the commands globally, /admin only for Manage Server', async () => {
     s = await startDiscord();
     const global = s.fake.registeredCommands();
-    expect(global.map((c) => c.name)).toEqual(['chat', 'clear', 'character', 'status', 'help', 'proactive', 'admin']);
+    expect(global.map((c) => c.name)).toEqual(['chat', 'clear', 'character', 'status', 'persona', 'help', 'proactive', 'admin']);
     const admin = global.find((c) => c.name === 'admin');
     expect(admin?.default_member_permissions).toBe(MANAGE_GUILD);
-    expect(admin?.options.map((o: { name: string }) => o.name)).toEqual(['scope', 'engage', 'limit', 'proactive', 'character-default']);
+    expect(admin?.options.map((o: { name: string }) => o.name)).toEqual(['scope', 'engage', 'limit', 'lorebook', 'proactive', 'character-default']);
   });
 
   it('registers per guild (instant updates) when DISCORD_GUILD_IDS is set', async () => {

@@ -19,7 +19,7 @@ describe('Telegram conversations', () => {
   it('registers the commands and remembers a DM conversation', async () => {
     w = await startWorld();
     expect(okCalls(w.fake, 'setMyCommands')[0]?.params.commands.map((c: { command: string }) => c.command)).toEqual([
-      'start', 'help', 'clear', 'character', 'status', 'proactive', 'admin',
+      'start', 'help', 'clear', 'character', 'status', 'persona', 'proactive', 'admin',
     ]);
     w.say('my name is Ann');
     await expectTexts(w, ['Echo: my name is Ann']);

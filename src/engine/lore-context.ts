@@ -1,0 +1,122 @@
+import { LRUCache } from 'lru-cache';
+import { expandMacros, macroCharName, readKeptCard } from '../cards/index.js';
+import type { Character } from '../core/types.js';
+import { countTokens } from '../llm/index.js';
+import { activate, describeLore, entryLabel, importCharacterBook, renderLore, type LoreActivation, type LoreBook, type LoreMessage } from '../lore/index.js';
+import type { Store } from '../store/index.js';
+import type { ContextBlock, ContextProvider, ProviderInput } from './context-blocks.js';
+
+/** Share of the context window all fired entries may use together (SillyTavern's default budget). */
+export const LORE_BUDGET_SHARE = 0.25;
+/** Most messages scanned, whatever a book asks: keeps a turn's scan O(1) in the history. */
+const MAX_SCAN_DEPTH = 100;
+/** SillyTavern's author's note sits this deep by default; entries placed "at the author's note" go there. */
+const AUTHORS_NOTE_DEPTH = 4;
+
+/** What `/status` and `?debug=lorebook` show of a conversation's last turn. */
+export interface LoreReport {
+  /** ISO time of the turn. */
+  at: string;
+  /** One line per matched entry: what fired and why, or why it was dropped. */
+  lines: string[];
+  fired: Array<{ book: string | null; id: number | string; label: string; tokens: number }>;
+  tokensUsed: number;
+  budgetExhausted: boolean;
+  /** Keys that can never match, worded for the author. */
+  warnings: string[];
+}
+
+/**
+ * Card books by character version: reading and normalizing a whole stored card on every turn
+ * would cost more than the activation itself; an edited character has a new `updatedAt`.
+ */
+export type CardBookCache = LRUCache<string, { book: LoreBook | null }>;
+
+async function cardBookOf(store: Store, character: Character, cardBooks: CardBookCache | undefined): Promise<LoreBook | null> {
+  const key = `${character.id}|${character.updatedAt}`;
+  const hit = cardBooks?.get(key);
+  if (hit) return hit.book;
+  const stored = await store.characters.cardOf(character.id);
+  const raw = stored ? readKeptCard(stored.json).card.character_book : undefined;
+  const book = raw && raw.entries.length ? importCharacterBook(raw) : null;
+  cardBooks?.set(key, { book });
+  return book;
+}
+
+/** The lorebooks that apply to a turn: the character's own card book, then attached books. */
+export async function booksFor(store: Store, character: Character, conversationId: string, cardBooks?: CardBookCache): Promise<LoreBook[]> {
+  const books: LoreBook[] = [];
+  const own = character.fromCard ? await cardBookOf(store, character, cardBooks) : null;
+  if (own) books.push(own);
+  const attached = await store.lorebooks.attachedTo([
+    { kind: 'character', id: character.id },
+    { kind: 'conversation', id: conversationId },
+  ]);
+  for (const record of attached) books.push({ ...(JSON.parse(record.book) as LoreBook), name: record.name });
+  return books;
+}
+
+/**
+ * Lorebooks as context: each turn the books that apply are scanned over the newest messages
+ * (the one being answered included), entries fire the way SillyTavern decides it, and their
+ * content goes around the character definition or into the history at a depth. The turn's
+ * report is kept for `/status`. Fired lore is context only: never stored, never in the reply.
+ */
+export function loreContextProvider(store: Store, opts: { contextTokens: number; now: () => number }): ContextProvider {
+  const cardBooks: CardBookCache = new LRUCache({ max: 500 });
+  return {
+    name: 'lorebooks',
+    async blocks(input: ProviderInput): Promise<ContextBlock[]> {
+      const books = await booksFor(store, input.character, input.conversation.id, cardBooks);
+      if (!books.length) return [];
+      const depth = Math.min(MAX_SCAN_DEPTH, Math.max(2, ...books.flatMap((b) => [b.scanDepth ?? 0, ...b.entries.map((e) => e.scanDepth ?? 0)])));
+      const rows = await store.messages.newest(input.conversation.id, {
+        afterSeq: input.conversation.contextStartSeq,
+        limit: depth,
+        kinds: ['user', 'assistant', 'proactive'],
+      });
+      const charName = macroCharName({ name: input.character.name, nickname: input.character.nickname ?? undefined });
+      const messages: LoreMessage[] = rows.reverse().map((m) => ({ text: m.content, name: m.role === 'user' ? (m.authorName ?? input.userName) : charName }));
+      const now = new Date(opts.now());
+      const result = activate(books, {
+        messages,
+        settings: { tokenBudget: Math.floor(opts.contextTokens * LORE_BUDGET_SHARE) },
+        countTokens,
+        substitute: (text) => expandMacros(text, { char: charName, user: input.userName, now }),
+      });
+      await store.lorebooks.saveActivity(input.conversation.id, JSON.stringify(reportOf(result, books, now)));
+      return blocksOf(result);
+    },
+  };
+}
+
+function reportOf(result: LoreActivation, books: readonly LoreBook[], now: Date): LoreReport {
+  return {
+    at: now.toISOString(),
+    lines: describeLore(result),
+    fired: result.fired.map((f) => ({ book: books[f.bookIndex]?.name ?? null, id: f.entry.id, label: entryLabel(f.entry), tokens: f.tokens })),
+    tokensUsed: result.tokensUsed,
+    budgetExhausted: result.budgetExhausted,
+    warnings: result.warnings,
+  };
+}
+
+function blocksOf(result: LoreActivation): ContextBlock[] {
+  const lore = renderLore(result);
+  const blocks: ContextBlock[] = [];
+  const add = (position: ContextBlock['position'], text: string) => {
+    if (text) blocks.push({ position, text, order: 0 });
+  };
+  add('before-character', lore.beforeChar);
+  // Our character definition holds the examples, so "before/after the examples" is after it.
+  add('after-character', [lore.afterChar, lore.beforeExamples, lore.afterExamples].filter(Boolean).join('\n'));
+  for (const d of lore.atDepth) add({ depth: d.depth, role: d.role }, d.text);
+  add({ depth: AUTHORS_NOTE_DEPTH, role: 'system' }, [lore.authorsNoteTop, lore.authorsNoteBottom].filter(Boolean).join('\n'));
+  return blocks;
+}
+
+/** A conversation's last lorebook report, when a turn with lorebooks ran. */
+export async function loreReportOf(store: Store, conversationId: string): Promise<LoreReport | undefined> {
+  const record = await store.lorebooks.activity(conversationId);
+  return record ? (JSON.parse(record.report) as LoreReport) : undefined;
+}

@@ -1,0 +1,98 @@
+import { z } from 'zod';
+import fastifyMultipart from '@fastify/multipart';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { ValidationError } from '../../core/errors.js';
+import { callerOf, presentedKey } from '../auth.js';
+import { errorResponses, ErrorSchema, IdParams, security } from '../schemas.js';
+import type { HttpContext } from '../context.js';
+import { characterView, CharacterSchema } from './characters.js';
+
+const ExportQuery = z.object({
+  format: z.enum(['png', 'json', 'charx'], { error: 'format must be one of png, json, charx' }).default('png'),
+});
+
+/**
+ * Character cards in and out: import (raw body or multipart field `file`) and export. The import
+ * route reads its body as bytes whatever the content type, up to MAX_CARD_BYTES (a PNG card
+ * carries a picture, so it is allowed more than MAX_BODY_BYTES); only this scope parses so.
+ */
+export function cardRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
+  const { characters } = ctx;
+  const limit = ctx.config.http.maxCardBytes;
+  return async (app) => {
+    app.removeAllContentTypeParsers();
+    await app.register(fastifyMultipart, { limits: { fileSize: limit, files: 1, fields: 10 } });
+    app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: limit }, (_req, body, done) => done(null, body));
+
+    app.post(
+      '/characters/import',
+      {
+        bodyLimit: limit,
+        schema: {
+          tags: ['characters'],
+          summary: 'Import a character card (SillyTavern PNG, JSON V1/V2/V3, or CHARX)',
+          description:
+            'The card as the raw body (Content-Type image/png, application/json or application/zip), or as multipart field `file`. ' +
+            'The new character is owned by this key and private; the card is kept whole for export, its picture becomes the avatar. ' +
+            'A broken file is a 400 naming what is wrong; a file over MAX_CARD_BYTES a 413.',
+          security,
+          response: { 201: CharacterSchema, ...errorResponses, 413: ErrorSchema.describe('Card larger than MAX_CARD_BYTES') },
+        },
+      },
+      async (req, reply) => {
+        const caller = callerOf(req);
+        const { bytes, type } = await uploaded(req);
+        const c = await characters.importCard(caller, bytes, type);
+        return reply.status(201).send(characterView(caller, c));
+      },
+    );
+
+    app.get(
+      '/characters/:id/export',
+      {
+        schema: {
+          tags: ['characters'],
+          summary: 'Export a character as a V3 card (PNG with ccv3 and chara chunks, JSON, or CHARX)',
+          security,
+          params: IdParams,
+          querystring: ExportQuery,
+          response: { ...errorResponses },
+        },
+      },
+      async (req, reply) => {
+        const file = await characters.exportCard(callerOf(req), req.params.id, req.query.format);
+        return reply.type(file.mime).header('content-disposition', `attachment; filename="${file.fileName}"`).send(file.bytes as never); // bytes bypass the JSON serializer
+      },
+    );
+  };
+}
+
+/** The uploaded card's bytes and declared type, from a multipart `file` field or the raw body. */
+async function uploaded(req: FastifyRequest): Promise<{ bytes: Buffer; type: string | undefined }> {
+  if (req.isMultipart()) {
+    const part = await req.file();
+    if (!part || part.fieldname !== 'file') throw new ValidationError('Send the card as multipart field "file"', { field: 'file' });
+    return { bytes: await part.toBuffer(), type: part.mimetype };
+  }
+  if (!Buffer.isBuffer(req.body) || req.body.length === 0) {
+    throw new ValidationError('Send the card file as the request body (or as multipart field "file")', { field: 'body' });
+  }
+  return { bytes: req.body, type: req.headers['content-type'] };
+}
+
+/**
+ * `GET /api/v1/characters/:id/avatar`, outside the key check: Discord and chat clients fetch
+ * avatars by URL without a key. With a key it serves what the key can see; without, only the
+ * characters offered on the platforms.
+ */
+export function registerAvatarRoute(app: FastifyInstance, ctx: HttpContext): void {
+  app.get<{ Params: { id: string } }>('/api/v1/characters/:id/avatar', { schema: { hide: true } }, async (req, reply) => {
+    const id = req.params.id;
+    if (id.length > 200) throw new ValidationError('id must be at most 200 characters', { field: 'id' });
+    const key = presentedKey(req);
+    const caller = key ? await ctx.access.callerFor(key) : null;
+    const image = await ctx.characters.avatar(caller, id);
+    return reply.type(image.mime).header('cache-control', 'public, max-age=300').send(image.bytes);
+  });
+}

@@ -1,0 +1,149 @@
+import type { Clock } from '../core/clock.js';
+import { newId } from '../core/ids.js';
+import type { DB } from './db.js';
+import type { LorebookRow } from './schema.js';
+
+/** A stored lorebook; `book` is the normalized LoreBook as JSON text (src/lore owns its shape). */
+export interface LorebookRecord {
+  id: string;
+  /** The API key id that owns it, or 'admin'. */
+  ownerId: string;
+  name: string;
+  description: string | null;
+  book: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** What a lorebook is attached to: a character (all its conversations) or one conversation. */
+export type LoreTargetKind = 'character' | 'conversation';
+export interface LoreTarget {
+  kind: LoreTargetKind;
+  id: string;
+}
+
+/** The last turn's activation report of a conversation, as JSON text. */
+export interface LoreActivityRecord {
+  report: string;
+  updatedAt: string;
+}
+
+const toRecord = (r: LorebookRow): LorebookRecord => ({
+  id: r.id,
+  ownerId: r.owner_id,
+  name: r.name,
+  description: r.description,
+  book: r.book_json,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+/** Lorebooks, their attachments, and what fired on each conversation's last turn. */
+export class LorebookRepo {
+  constructor(private db: DB, private clock: Clock) {}
+
+  private now(): string {
+    return new Date(this.clock.now()).toISOString();
+  }
+
+  async create(ownerId: string, input: { name: string; description: string | null; book: string }): Promise<LorebookRecord> {
+    const now = this.now();
+    const row: LorebookRow = { id: newId('lore'), owner_id: ownerId, name: input.name, description: input.description, book_json: input.book, created_at: now, updated_at: now };
+    await this.db.insertInto('lorebooks').values(row).execute();
+    return toRecord(row);
+  }
+
+  async get(id: string): Promise<LorebookRecord | undefined> {
+    const r = await this.db.selectFrom('lorebooks').selectAll().where('id', '=', id).executeTakeFirst();
+    return r && toRecord(r);
+  }
+
+  /** One page of an owner's lorebooks by name (every owner's for `ownerId` null), with the total. */
+  async list(ownerId: string | null, page: number, limit: number): Promise<{ lorebooks: LorebookRecord[]; total: number }> {
+    let base = this.db.selectFrom('lorebooks');
+    if (ownerId !== null) base = base.where('owner_id', '=', ownerId);
+    const count = await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    const rows = await base.selectAll().orderBy('name').orderBy('id').limit(limit).offset((page - 1) * limit).execute();
+    return { lorebooks: rows.map(toRecord), total: Number(count.n) };
+  }
+
+  /** An owner's lorebook by exact name (the newest when names repeat), for chat commands. */
+  async findByName(ownerId: string, name: string): Promise<LorebookRecord | undefined> {
+    const r = await this.db
+      .selectFrom('lorebooks')
+      .selectAll()
+      .where('owner_id', '=', ownerId)
+      .where('name', '=', name)
+      .orderBy('created_at', 'desc')
+      .executeTakeFirst();
+    return r && toRecord(r);
+  }
+
+  async update(id: string, patch: Partial<{ name: string; description: string | null; book: string }>): Promise<LorebookRecord | undefined> {
+    const set: Partial<LorebookRow> = { updated_at: this.now() };
+    if (patch.name !== undefined) set.name = patch.name;
+    if (patch.description !== undefined) set.description = patch.description;
+    if (patch.book !== undefined) set.book_json = patch.book;
+    await this.db.updateTable('lorebooks').set(set).where('id', '=', id).execute();
+    return this.get(id);
+  }
+
+  /** Delete a lorebook and every attachment of it. */
+  async delete(id: string): Promise<boolean> {
+    return this.db.transaction().execute(async (tx) => {
+      await tx.deleteFrom('lorebook_links').where('lorebook_id', '=', id).execute();
+      const r = await tx.deleteFrom('lorebooks').where('id', '=', id).executeTakeFirst();
+      return Number(r.numDeletedRows) > 0;
+    });
+  }
+
+  /** Attach (idempotent: attaching twice is one attachment). */
+  async attach(lorebookId: string, target: LoreTarget): Promise<void> {
+    await this.db
+      .insertInto('lorebook_links')
+      .values({ lorebook_id: lorebookId, target_kind: target.kind, target_id: target.id, created_at: this.now() })
+      .onConflict((oc) => oc.columns(['lorebook_id', 'target_kind', 'target_id']).doNothing())
+      .execute();
+  }
+
+  /** Detach; false when it was not attached. */
+  async detach(lorebookId: string, target: LoreTarget): Promise<boolean> {
+    const r = await this.db
+      .deleteFrom('lorebook_links')
+      .where('lorebook_id', '=', lorebookId)
+      .where('target_kind', '=', target.kind)
+      .where('target_id', '=', target.id)
+      .executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  /** The lorebooks attached to any of `targets`, each once, in the order they were attached. */
+  async attachedTo(targets: readonly LoreTarget[]): Promise<LorebookRecord[]> {
+    if (!targets.length) return [];
+    const rows = await this.db
+      .selectFrom('lorebook_links')
+      .innerJoin('lorebooks', 'lorebooks.id', 'lorebook_links.lorebook_id')
+      .selectAll('lorebooks')
+      .select('lorebook_links.created_at as linked_at')
+      .where((eb) => eb.or(targets.map((t) => eb.and([eb('lorebook_links.target_kind', '=', t.kind), eb('lorebook_links.target_id', '=', t.id)]))))
+      .orderBy('linked_at')
+      .orderBy('lorebooks.id')
+      .execute();
+    const seen = new Set<string>();
+    return rows.filter((r) => !seen.has(r.id) && seen.add(r.id)).map(toRecord);
+  }
+
+  async saveActivity(conversationId: string, report: string): Promise<void> {
+    const now = this.now();
+    await this.db
+      .insertInto('lore_activity')
+      .values({ conversation_id: conversationId, report_json: report, updated_at: now })
+      .onConflict((oc) => oc.column('conversation_id').doUpdateSet({ report_json: report, updated_at: now }))
+      .execute();
+  }
+
+  async activity(conversationId: string): Promise<LoreActivityRecord | undefined> {
+    const r = await this.db.selectFrom('lore_activity').select(['report_json', 'updated_at']).where('conversation_id', '=', conversationId).executeTakeFirst();
+    return r && { report: r.report_json, updatedAt: r.updated_at };
+  }
+}
