@@ -54,7 +54,7 @@ export async function setUpEngine(config: Config, opts: EngineSetupOptions): Pro
   }
   const base = opts.model ?? createModel(config.model, log);
   const model = opts.wrapModel ? opts.wrapModel(base) : base;
-  const coord = opts.coordination ?? localCoordination();
+  const coord = opts.coordination ?? localCoordination(log);
   const limits = coord.limits;
   const engine = createEngine({
     store,

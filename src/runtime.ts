@@ -11,7 +11,7 @@ import type { ModelClient } from './llm/index.js';
 import { observeModel } from './llm/observed.js';
 import type { Engine } from './engine/index.js';
 import { buildApp } from './http/app.js';
-import { DeliveryRouter, ProactiveScheduler, startCron, type ProactiveTarget } from './scheduler/index.js';
+import { DeliveryRouter, ProactiveScheduler, type ProactiveTarget } from './scheduler/index.js';
 import { createServices, platformStatus, type Resolve, type Services } from './services/index.js';
 import { Liveness } from './services/liveness.js';
 import { housekeep } from './services/housekeeping.js';
@@ -162,8 +162,9 @@ export async function startRuntime(loaded: Config, overrides: RuntimeOverrides =
   }
   webhooks.start();
   liveness.start();
-  const proactive = startCron(config.proactive.cron, () => scheduler.tick(), log, 'proactive');
-  const housekeeping = startCron('17 * * * *', () => housekeep(store, clock.now(), config.store), log, 'housekeeping');
+  // Once per due time in the cluster (BullMQ with Redis), or in this process (node-cron).
+  const proactive = await coordination.every('proactive', config.proactive.cron, () => scheduler.tick());
+  const housekeeping = await coordination.every('housekeeping', '17 * * * *', () => housekeep(store, clock.now(), config.store));
   const stopWaiting = new AbortController();
   const ready = announceWhenReady({
     readiness: services.readiness,

@@ -11,7 +11,7 @@ export { localCoordination } from './local.js';
 
 /** Redis when `REDIS_URL` is set (any number of instances), this process otherwise. */
 export async function createCoordination(config: CoordConfig, log: Logger): Promise<Coordination> {
-  if (!config.redisUrl) return localCoordination();
+  if (!config.redisUrl) return localCoordination(log);
   try {
     return await redisCoordination({ ...config, redisUrl: config.redisUrl }, log);
   } catch (err) {

@@ -1,6 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { MemoryRateLimits, NoticeGate } from '../engine/limits.js';
 import type { Bus, Coordination, Leadership } from './types.js';
+import type { Logger } from '../log.js';
+import { startCron } from '../scheduler/cron.js';
 
 /** An in-process bus: what one instance publishes, it hears. */
 class LocalBus implements Bus {
@@ -26,13 +28,14 @@ class SoleLeader implements Leadership {
 }
 
 /** One process: limits in memory, chat order by the engine's own queue, an in-process bus. */
-export function localCoordination(): Coordination {
+export function localCoordination(log: Logger): Coordination {
   return {
     kind: 'local',
     limits: new MemoryRateLimits(),
     notices: new NoticeGate(),
     bus: new LocalBus(),
     leadership: () => new SoleLeader(),
+    every: async (name, pattern, task) => startCron(pattern, task, log, name),
     ping: async () => true,
     close: async () => undefined,
   };

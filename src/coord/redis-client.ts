@@ -8,10 +8,10 @@ export type { Redis } from 'ioredis';
  * reconnects instead of failing at once, but not forever: a request that needs Redis gets an
  * error after a few attempts rather than hanging.
  */
-export function connectRedis(url: string, log: Logger, name: string): Redis {
+export function connectRedis(url: string, log: Logger, name: string, opts: { maxRetriesPerRequest?: number | null } = {}): Redis {
   const client = new Redis(url, {
-    lazyConnect: true,
-    maxRetriesPerRequest: 3,
+    lazyConnect: !('maxRetriesPerRequest' in opts),
+    maxRetriesPerRequest: opts.maxRetriesPerRequest === undefined ? 3 : opts.maxRetriesPerRequest,
     connectionName: `charbridge-${name}`,
     retryStrategy: (times) => Math.min(times * 200, 2000),
   });

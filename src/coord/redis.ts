@@ -4,6 +4,8 @@ import type { RateLimits } from '../engine/limits.js';
 import type { Logger } from '../log.js';
 import { RedisChatOrder } from './chat-order.js';
 import { RedisSharedWindow } from './shared-window.js';
+import { ClusterJobs } from './jobs.js';
+import { validateCron } from '../scheduler/cron.js';
 import { connectRedis, type Redis } from './redis-client.js';
 import type { Notices as NoticeGate } from '../engine/limits.js';
 import type { Bus, Coordination, Leadership } from './types.js';
@@ -134,6 +136,7 @@ export async function redisCoordination(config: CoordConfig & { redisUrl: string
   await Promise.all([main.connect(), sub.connect()]);
   const bus = new RedisBus(main, sub, prefix, log);
   const leaderships: RedisLeadership[] = [];
+  let jobs: ClusterJobs | undefined;
   return {
     kind: 'redis',
     limits: new RedisRateLimits(main, prefix),
@@ -141,6 +144,11 @@ export async function redisCoordination(config: CoordConfig & { redisUrl: string
     chatOrder: new RedisChatOrder(main, bus, prefix, config.chatLockTtlMs, log),
     bus,
     sharedWindow: (name, windows) => new RedisSharedWindow(main, `${prefix}window:${name}`, windows, log),
+    every: async (name, pattern, task) => {
+      validateCron(pattern, name);
+      jobs ??= new ClusterJobs(config.redisUrl, prefix, log);
+      return jobs.every(name, pattern, task);
+    },
     leadership: (name) => {
       const l = new RedisLeadership(main, `${prefix}leader:${name}`, config.chatLockTtlMs, log);
       leaderships.push(l);
@@ -155,6 +163,7 @@ export async function redisCoordination(config: CoordConfig & { redisUrl: string
     },
     close: async () => {
       await Promise.all(leaderships.map((l) => l.stop()));
+      await jobs?.close();
       sub.disconnect();
       await main.quit().catch(() => main.disconnect());
     },

@@ -25,6 +25,11 @@ export interface Coordination {
   readonly chatOrder?: ChatOrder;
   readonly bus: Bus;
   leadership(name: string): Leadership;
+  /**
+   * Run `task` on a cron `pattern` once per due time across the instances (BullMQ with Redis;
+   * node-cron in this process otherwise).
+   */
+  every(name: string, pattern: string, task: () => Promise<unknown>): Promise<{ stop(): Promise<void> }>;
   /** A bot-wide send window shared by the instances (absent locally: the adapter counts it itself). */
   readonly sharedWindow?: SharedWindowFactory;
   /** Whether Redis answers (readiness). */

@@ -2,6 +2,13 @@ import cron from 'node-cron';
 import { ConfigError } from '../core/errors.js';
 import type { Logger } from '../log.js';
 
+/** Refuse a schedule that is not a cron expression, naming the variable for the configured one. */
+export function validateCron(expression: string, name = 'proactive'): void {
+  if (cron.validate(expression)) return;
+  const what = name === 'proactive' ? 'PROACTIVE_CRON' : `the "${name}" schedule`;
+  throw new ConfigError(`Invalid configuration:\n  ${what}: "${expression}" is not a cron expression (five fields, or six with seconds first, e.g. "*/15 * * * *").`);
+}
+
 export interface CronHooks {
   /** A run was due while the previous one was still going, and was skipped. */
   overlap?(): void;
@@ -13,9 +20,7 @@ export interface CronHooks {
  * messages go to our logger.
  */
 export function startCron(expression: string, job: () => Promise<unknown>, log: Logger, name = 'proactive', hooks: CronHooks = {}): { stop(): Promise<void> } {
-  if (!cron.validate(expression)) {
-    throw new ConfigError(`Invalid configuration:\n  PROACTIVE_CRON: "${expression}" is not a cron expression (five fields, or six with seconds first, e.g. "*/15 * * * *").`);
-  }
+  validateCron(expression, name);
   const task = cron.schedule(
     expression,
     async () => {

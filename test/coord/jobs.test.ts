@@ -1,0 +1,45 @@
+/**
+ * Periodic work on BullMQ: three instances each schedule the same job, and each due time runs
+ * on exactly one of them.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { createCoordination, type Coordination } from '../../src/coord/index.js';
+import { testLogger } from '../helpers/harness.js';
+import { hasRedis, redisPrefix } from '../helpers/services.js';
+
+describe.skipIf(!hasRedis())('periodic jobs across instances', () => {
+  const open: Coordination[] = [];
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((c) => c.close()));
+  });
+
+  it('runs each due time of a schedule once, on one of three instances', async () => {
+    const r = redisPrefix();
+    const runs: Array<{ instance: number; second: number }> = [];
+    for (let i = 0; i < 3; i++) {
+      const c = await createCoordination({ redisUrl: r.url, redisPrefix: r.prefix, chatLockTtlMs: 3000 }, testLogger());
+      open.push(c);
+      await c.every('probe', '* * * * * *', async () => void runs.push({ instance: i, second: Math.floor(Date.now() / 1000) }));
+    }
+    const deadline = Date.now() + 15_000;
+    while (runs.length < 3 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));
+    await Promise.all(open.splice(0).map((c) => c.close()));
+    expect(runs.length).toBeGreaterThanOrEqual(3);
+    // One run per due second, never the same second on two instances.
+    const seconds = runs.map((x) => x.second);
+    expect(new Set(seconds).size).toBe(seconds.length);
+    await r.clear();
+  }, 30_000);
+
+  it('runs a schedule in this process without Redis', async () => {
+    const c = await createCoordination({ redisPrefix: 'x:', chatLockTtlMs: 3000 }, testLogger());
+    open.push(c);
+    let n = 0;
+    const job = await c.every('local-probe', '* * * * * *', async () => void n++);
+    const deadline = Date.now() + 5000;
+    while (n < 1 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
+    await job.stop();
+    expect(n).toBeGreaterThanOrEqual(1);
+    await expect(c.every('bad', 'not a cron', async () => undefined)).rejects.toThrow('is not a cron expression');
+  });
+});
