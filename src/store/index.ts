@@ -16,6 +16,8 @@ import { ProactiveRepo } from './proactive.js';
 import { WebhookRepo } from './webhooks.js';
 import { ConsoleSessionRepo } from './console-sessions.js';
 import { ActivityRepo } from './activity.js';
+import { MemoryRepo } from './memory.js';
+import { RecallRepo } from './recall.js';
 
 export type { DB } from './db.js';
 export { isPostgresUrl } from './db.js';
@@ -35,6 +37,8 @@ export { IdempotencyRepo, IDEMPOTENCY_TTL_MS, type IdempotencyBegin } from './id
 export type { CharacterListQuery, CharacterOwnership } from './characters.js';
 export type { ConversationListQuery, ConversationSummary } from './conversations.js';
 export { WebhookRepo, WEBHOOK_DISABLE_AFTER, type WebhookDelivery } from './webhooks.js';
+export { MemoryRepo, type MemoryFact, type MemoryOwner, type MemoryProgress } from './memory.js';
+export { RecallRepo, searchWords, COMMON_WORD_DOCS, type RecalledLine, type RecallQuery } from './recall.js';
 export { ProactiveRepo, type ProactiveRecord, type ProactivePolicyOverrides, type OutboxRow } from './proactive.js';
 
 /** Every repository over one database handle. Only `src/store/` touches the database. */
@@ -56,6 +60,10 @@ export interface Store {
   webhooks: WebhookRepo;
   consoleSessions: ConsoleSessionRepo;
   activity: ActivityRepo;
+  /** Long-term memory: facts, summaries, extraction progress. */
+  memory: MemoryRepo;
+  /** Full-text search of stored messages (memory's recall). */
+  recall: RecallRepo;
   /** Migrations not run yet (empty once migrated); rejects when the database does not answer. */
   pendingMigrations(): Promise<string[]>;
   close(): Promise<void>;
@@ -86,6 +94,8 @@ export async function openStore(url: string, clock: Clock = systemClock): Promis
     webhooks: new WebhookRepo(db, dialect),
     consoleSessions: new ConsoleSessionRepo(db, clock),
     activity: new ActivityRepo(db),
+    memory: new MemoryRepo(db, clock),
+    recall: new RecallRepo(db, dialect.name),
     pendingMigrations: () => pendingMigrations(db, dialect.name),
     close: () => db.destroy(),
   };

@@ -19,6 +19,10 @@ export interface Database {
   idempotency_keys: IdempotencyRow;
   webhook_outbox: WebhookOutboxRow;
   console_sessions: ConsoleSessionRow;
+  memory_facts: MemoryFactRow;
+  memory_owners: MemoryOwnerRow;
+  memory_progress: MemoryProgressRow;
+  memory_forgotten: MemoryForgottenRow;
 }
 
 export interface CharacterRow {
@@ -140,6 +144,8 @@ export interface UsageRow {
   error_code: string | null;
   /** Epoch ms of created_at, for range and per-day queries. */
   created_ms: number;
+  /** Migration 037: 'turn' (a reply) or 'memory' (a background extraction; never a turn, never charged). */
+  kind: Generated<string>;
 }
 
 export interface ApiKeyRow {
@@ -239,4 +245,42 @@ export interface ConsoleSessionRow {
   key_check: string;
   created_at: number;
   expires_at: number;
+}
+
+/** A fact long-term memory keeps about an owner, for one character (migration 035). */
+export interface MemoryFactRow {
+  id: Generated<number>;
+  /** The conversation's scope without its thread, or `session:<id>` for an API session. */
+  owner_key: string;
+  character_id: string;
+  text: string;
+  /** JSON array of the message seqs it was extracted from (blocked from recall when forgotten). */
+  source_seqs: string | null;
+  created_ms: number;
+  updated_ms: number;
+}
+
+/** Per owner and character: messages at or below `recall_after_seq` are never recalled (`/memory clear`). */
+export interface MemoryOwnerRow {
+  owner_key: string;
+  character_id: string;
+  recall_after_seq: number;
+  updated_ms: number;
+}
+
+/** Per conversation and character: how far extraction has read, the rolling summary, and its lease. */
+export interface MemoryProgressRow {
+  conversation_id: string;
+  character_id: string;
+  processed_seq: number;
+  summary: string | null;
+  lease_owner: string | null;
+  lease_until: number | null;
+  updated_ms: number;
+}
+
+/** A message a forgotten fact came from: recall never returns it again. */
+export interface MemoryForgottenRow {
+  seq: number;
+  conversation_id: string;
 }

@@ -11,6 +11,9 @@ import * as m007 from './007_console_sessions.js';
 import * as m008 from './008_instances.js';
 import * as m009 from './009_outbox_owner.js';
 import * as m030 from './030_webhook_claims.js';
+import * as m035 from './035_memory.js';
+import * as m036 from './036_message_search.js';
+import * as m037 from './037_usage_kind.js';
 
 /** A migration file: `up` gets the column kit for the database it runs on. */
 interface PortableMigration {
@@ -43,6 +46,9 @@ const files: Record<string, PortableMigration> = {
   '008_instances': m008,
   '009_outbox_owner': m009,
   '030_webhook_claims': m030,
+  '035_memory': m035,
+  '036_message_search': m036,
+  '037_usage_kind': m037,
 };
 
 /** The migrations as Kysely's Migrator runs them, bound to one dialect's column kit. */
