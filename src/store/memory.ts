@@ -1,7 +1,9 @@
 import { sql, type Selectable } from 'kysely';
 import type { Clock } from '../core/clock.js';
+import type { StoredMessage } from '../core/types.js';
 import type { DB } from './db.js';
 import type { MemoryFactRow } from './schema.js';
+import { toMessage } from './messages.js';
 
 /** One remembered fact. `id` is stable; what users see as `n` is its position in the list. */
 export interface MemoryFact {
@@ -117,6 +119,30 @@ export class MemoryRepo {
       }
       return fact;
     });
+  }
+
+  /** Delete facts that are no longer true (the extraction said so); their sources stay recallable. */
+  async deleteFacts(o: MemoryOwner, ids: number[]): Promise<void> {
+    if (!ids.length) return;
+    await this.db
+      .deleteFrom('memory_facts')
+      .where('id', 'in', ids)
+      .where('owner_key', '=', o.ownerKey)
+      .where('character_id', '=', o.characterId)
+      .execute();
+  }
+
+  /** The oldest `limit` messages above `afterSeq` (what extraction has not read yet), oldest first. */
+  async unread(conversationId: string, afterSeq: number, limit: number): Promise<StoredMessage[]> {
+    const rows = await this.db
+      .selectFrom('messages')
+      .selectAll()
+      .where('conversation_id', '=', conversationId)
+      .where('seq', '>', afterSeq)
+      .orderBy('seq')
+      .limit(limit)
+      .execute();
+    return rows.map(toMessage);
   }
 
   /** Delete facts over `max`, oldest first (a last resort when consolidation did not fit). */
