@@ -8,6 +8,7 @@ import { openStore, type Store } from './store/index.js';
 import { createModel, type ModelClient } from './llm/index.js';
 import { createEngine, engineConfigFrom, MemoryRateLimits, type Engine } from './engine/index.js';
 import { loadPresets } from './presets.js';
+import { LongTermMemory } from './memory/index.js';
 
 /** Where shipped presets live, relative to this file in both `src/` (tsx) and `dist/src/` (built). */
 export function defaultPresetDir(): string {
@@ -21,6 +22,8 @@ export interface EngineSetup {
   engine: Engine;
   /** The engine's rate limits, shared with the services so a key's budget is one budget. */
   limits: MemoryRateLimits;
+  /** Long-term memory, attached to the engine (stop it after the engine drained). */
+  memory: LongTermMemory;
 }
 
 export interface EngineSetupOptions {
@@ -52,6 +55,17 @@ export async function setUpEngine(config: Config, opts: EngineSetupOptions): Pro
   const base = opts.model ?? createModel(config.model, log);
   const model = opts.wrapModel ? opts.wrapModel(base) : base;
   const limits = new MemoryRateLimits();
-  const engine = createEngine({ store, model, clock, log, limits, config: engineConfigFrom(config, opts.instanceId ?? randomUUID()), modelConcurrency: config.model.concurrency });
-  return { store, model, engine, limits };
+  const engineConfig = engineConfigFrom(config, opts.instanceId ?? randomUUID());
+  const engine = createEngine({ store, model, clock, log, limits, config: engineConfig, modelConcurrency: config.model.concurrency });
+  const memory = LongTermMemory.attach({
+    engine,
+    store,
+    model,
+    clock,
+    log: log.child({ component: 'memory' }),
+    config: config.memory,
+    contextTokens: config.model.contextTokens,
+    instanceId: engineConfig.instanceId,
+  });
+  return { store, model, engine, limits, memory };
 }
