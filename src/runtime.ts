@@ -135,6 +135,7 @@ export async function startRuntime(loaded: Config, overrides: RuntimeOverrides =
     platformStatus: platformStatus(config, store, adapters),
     adapterStates: () => adapters.map((a) => a.status()),
     consoleSessionMs: config.http.consoleSessionHours * 3_600_000,
+    memory: memory.control,
   });
   const liveness = new Liveness(store, clock, log, {
     instanceId,

@@ -15,6 +15,8 @@ import { PlatformOverview } from './platform-status.js';
 import type { PlatformStatusSource } from '../core/platform-status.js';
 import type { AdapterStatus } from '../core/adapter.js';
 import { Readiness } from './readiness.js';
+import { MemoryService } from './memory.js';
+import { MemoryControl } from '../memory/index.js';
 
 export { Authenticator, adminCaller, keyCaller, type Caller } from './access.js';
 export { ApiKeyService } from './api-keys.js';
@@ -28,6 +30,7 @@ export { PlatformOverview, platformStatus } from './platform-status.js';
 export { ImageFetcher, type ImageFetchOptions } from './image-fetch.js';
 export { safeFetch, SafeFetchError, systemResolve, realTimer, type Resolve, type StartTimer, type SafeFetchPolicy } from './safe-fetch.js';
 export { Readiness, type ReadinessCheck, type ReadinessReport } from './readiness.js';
+export { MemoryService, type MemoryView } from './memory.js';
 
 /** The logic every HTTP API shares, one instance each per server. */
 export interface Services {
@@ -41,6 +44,7 @@ export interface Services {
   platforms: PlatformOverview;
   consoleSessions: ConsoleSessions;
   readiness: Readiness;
+  memory: MemoryService;
 }
 
 export interface ServiceParts {
@@ -64,6 +68,8 @@ export interface ServiceParts {
   consoleSessionMs: number;
   /** The running adapters' live states, for readiness; none when no adapter runs. */
   adapterStates?: () => readonly AdapterStatus[];
+  /** Long-term memory's controls (the runtime's, so MEMORY_MAX_FACTS applies); a default one otherwise. */
+  memory?: MemoryControl;
 }
 
 /** Build the services over one store and engine. */
@@ -78,6 +84,7 @@ export function createServices(p: ServiceParts): Services {
     apiKeys: new ApiKeyService(p.store, p.ssrfAllowHosts),
     usage: new UsageService(p.store, p.clock),
     platforms: new PlatformOverview(p.store, p.platformStatus),
+    memory: new MemoryService(p.store, p.engine, p.memory ?? new MemoryControl(p.store, 50)),
     consoleSessions: new ConsoleSessions(p.store, access, { adminApiKey: p.adminApiKey, ttlMs: p.consoleSessionMs }),
     readiness: new Readiness(p.store, p.adapterStates),
   };
