@@ -5,7 +5,7 @@ import type { Config } from './config.js';
 import type { Clock } from './core/clock.js';
 import type { Logger } from './log.js';
 import { openStore, type Store } from './store/index.js';
-import { createModel, type ModelClient } from './llm/index.js';
+import { createModel, OpenAIModel, type ModelClient } from './llm/index.js';
 import { createEngine, engineConfigFrom, MemoryRateLimits, type Engine } from './engine/index.js';
 import { loadPresets } from './presets.js';
 import { LongTermMemory } from './memory/index.js';
@@ -66,6 +66,8 @@ export async function setUpEngine(config: Config, opts: EngineSetupOptions): Pro
     config: config.memory,
     contextTokens: config.model.contextTokens,
     instanceId: engineConfig.instanceId,
+    // Embeddings come from the same OpenAI-compatible server; the offline model has none.
+    embedder: config.memory.embeddingsModel && base instanceof OpenAIModel ? base.embedder(config.memory.embeddingsModel) : undefined,
   });
   return { store, model, engine, limits, memory };
 }

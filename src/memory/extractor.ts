@@ -3,12 +3,13 @@ import { isCharbridgeError } from '../core/errors.js';
 import { TaskTracker } from '../core/tasks.js';
 import type { Character, Conversation, StoredMessage } from '../core/types.js';
 import { Semaphore } from '../engine/index.js';
-import type { ModelClient } from '../llm/index.js';
+import type { Embedder, ModelClient } from '../llm/index.js';
 import type { Logger } from '../log.js';
 import type { MemoryFact, MemoryOwner, Store } from '../store/index.js';
 import type { MemoryConfig } from './config.js';
 import { extractionPrompt, parseExtraction, sameFact, type ExtractionAnswer } from './extraction.js';
 import { memoryOwnerOf, significantWords } from './owner.js';
+import { embedMessages } from './similar.js';
 
 /** Messages read per extraction at most (older ones wait for the next). */
 export const EXTRACTION_BATCH = 60;
@@ -28,6 +29,8 @@ export interface ExtractorDeps {
   modelSlot(owner: string): Promise<() => void>;
   /** Card instructions of what to remember, when the character has some. */
   instructionsOf?(character: Character): string | null;
+  /** With EMBEDDINGS_MODEL: messages extraction reads are embedded for recall by meaning. */
+  embedder?: Embedder | undefined;
 }
 
 /**
@@ -106,6 +109,7 @@ export class Extractor {
       await store.memory.finish(conv.id, character.id, instanceId, { processedSeq: batch.lastSeq });
       return unread.length === EXTRACTION_BATCH;
     }
+    if (this.deps.embedder) await embedMessages({ store, embedder: this.deps.embedder, log }, conv.id, batch.messages);
     const owner = memoryOwnerOf(conv, character);
     const facts = await store.memory.facts(owner);
     let answer: ExtractionAnswer | undefined;

@@ -1,7 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import type { Character } from '../core/types.js';
 import type { Engine } from '../engine/index.js';
-import type { ModelClient } from '../llm/index.js';
+import type { Embedder, ModelClient } from '../llm/index.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
 import { memoryCommand } from './command.js';
@@ -29,6 +29,8 @@ export interface MemoryParts {
   instanceId: string;
   /** What a character's card says to remember, if anything. */
   instructionsOf?(character: Character): string | null;
+  /** With EMBEDDINGS_MODEL set: recall by meaning as well as by words. */
+  embedder?: Embedder | undefined;
 }
 
 /** What `/memory` and the operator see of memory. */
@@ -62,12 +64,13 @@ export class LongTermMemory {
       instanceId: parts.instanceId,
       modelSlot: (owner) => parts.engine.modelSlot(owner),
       ...(parts.instructionsOf ? { instructionsOf: parts.instructionsOf } : {}),
+      embedder: parts.embedder,
     });
   }
 
   static attach(parts: MemoryParts): LongTermMemory {
     const m = new LongTermMemory(parts);
-    parts.engine.addContextProvider(memoryProvider({ store: parts.store, config: parts.config, contextTokens: parts.contextTokens }));
+    parts.engine.addContextProvider(memoryProvider({ store: parts.store, config: parts.config, contextTokens: parts.contextTokens, log: parts.log, embedder: parts.embedder }));
     parts.engine.addCommand(memoryCommand(m.control, () => m.status));
     parts.engine.onMessage((e) => {
       if (e.message.role === 'assistant') m.extractor.notify(e.conversation, e.character);

@@ -1,5 +1,8 @@
 import type { ContextBlock, ContextProvider, ProviderInput } from '../engine/index.js';
-import type { Store } from '../store/index.js';
+import type { Embedder } from '../llm/index.js';
+import type { Logger } from '../log.js';
+import type { RecalledLine, Store } from '../store/index.js';
+import { similarLines } from './similar.js';
 import type { MemoryConfig } from './config.js';
 import { memoryOwnerOf } from './owner.js';
 import { recallLines, windowStart } from './recall.js';
@@ -10,9 +13,10 @@ import { renderRecalled, renderRemembered } from './render.js';
  * definition (they change rarely, so the prompt's prefix stays cacheable); recalled lines go in
  * a system message right before the message being answered. All of it within MEMORY_TOKENS:
  * about half for facts, a quarter for the summary, the rest for recall, each passing what it
- * leaves unused to the next.
+ * leaves unused to the next. Recall is by words (full-text search) and, with EMBEDDINGS_MODEL,
+ * by meaning too.
  */
-export function memoryProvider(deps: { store: Store; config: MemoryConfig; contextTokens: number }): ContextProvider {
+export function memoryProvider(deps: { store: Store; config: MemoryConfig; contextTokens: number; log: Logger; embedder?: Embedder | undefined }): ContextProvider {
   const { store, config } = deps;
   return {
     name: 'memory',
@@ -35,7 +39,13 @@ export function memoryProvider(deps: { store: Store; config: MemoryConfig; conte
       if (current && current.content.trim() && left > 20) {
         const floorSeq = await store.memory.recallFloor(owner);
         const beforeSeq = await windowStart(store, conv, current, deps.contextTokens - config.tokens);
-        const lines = await recallLines(store, { conv, current, floorSeq, beforeSeq });
+        const q = { conv, current, floorSeq, beforeSeq };
+        const [byWords, byMeaning] = await Promise.all([
+          recallLines(store, q),
+          deps.embedder ? similarLines({ store, embedder: deps.embedder, log: deps.log }, q) : Promise.resolve([] as RecalledLine[]),
+        ]);
+        const seen = new Set(byWords.map((l) => l.seq));
+        const lines = [...byWords, ...byMeaning.filter((l) => !seen.has(l.seq))];
         const text = renderRecalled(lines, character.name, left);
         if (text) blocks.push({ position: { depth: 0, role: 'system' }, text, order: 50 });
       }

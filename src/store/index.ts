@@ -17,7 +17,7 @@ import { WebhookRepo } from './webhooks.js';
 import { ConsoleSessionRepo } from './console-sessions.js';
 import { ActivityRepo } from './activity.js';
 import { MemoryRepo } from './memory.js';
-import { RecallRepo } from './recall.js';
+import { EmbeddingRepo, RecallRepo } from './recall.js';
 
 export type { DB } from './db.js';
 export { isPostgresUrl } from './db.js';
@@ -38,7 +38,7 @@ export type { CharacterListQuery, CharacterOwnership } from './characters.js';
 export type { ConversationListQuery, ConversationSummary } from './conversations.js';
 export { WebhookRepo, WEBHOOK_DISABLE_AFTER, type WebhookDelivery } from './webhooks.js';
 export { MemoryRepo, type MemoryFact, type MemoryOwner, type MemoryProgress } from './memory.js';
-export { RecallRepo, searchWords, COMMON_WORD_DOCS, type RecalledLine, type RecallQuery } from './recall.js';
+export { RecallRepo, EmbeddingRepo, searchWords, COMMON_WORD_DOCS, encodeVector, decodeVector, type RecalledLine, type RecallQuery, type StoredEmbedding } from './recall.js';
 export { ProactiveRepo, type ProactiveRecord, type ProactivePolicyOverrides, type OutboxRow } from './proactive.js';
 
 /** Every repository over one database handle. Only `src/store/` touches the database. */
@@ -64,6 +64,8 @@ export interface Store {
   memory: MemoryRepo;
   /** Full-text search of stored messages (memory's recall). */
   recall: RecallRepo;
+  /** Message embeddings for recall by meaning (EMBEDDINGS_MODEL). */
+  embeddings: EmbeddingRepo;
   /** Migrations not run yet (empty once migrated); rejects when the database does not answer. */
   pendingMigrations(): Promise<string[]>;
   close(): Promise<void>;
@@ -96,6 +98,7 @@ export async function openStore(url: string, clock: Clock = systemClock): Promis
     activity: new ActivityRepo(db),
     memory: new MemoryRepo(db, clock),
     recall: new RecallRepo(db, dialect.name),
+    embeddings: new EmbeddingRepo(db),
     pendingMigrations: () => pendingMigrations(db, dialect.name),
     close: () => db.destroy(),
   };

@@ -23,6 +23,7 @@ export interface Database {
   memory_owners: MemoryOwnerRow;
   memory_progress: MemoryProgressRow;
   memory_forgotten: MemoryForgottenRow;
+  memory_embeddings: MemoryEmbeddingRow;
 }
 
 export interface CharacterRow {
@@ -283,4 +284,12 @@ export interface MemoryProgressRow {
 export interface MemoryForgottenRow {
   seq: number;
   conversation_id: string;
+}
+
+/** A message's embedding (migration 038): little-endian float32, base64. */
+export interface MemoryEmbeddingRow {
+  seq: number;
+  conversation_id: string;
+  model: string;
+  vector: string;
 }

@@ -16,6 +16,7 @@ const CONTEXT = 900;
 
 async function start(over: Partial<MemoryConfig> = {}) {
   h = await startHarness({ config: { contextTokens: CONTEXT } });
+  const embeddingsModel = over.embeddingsModel;
   memory = LongTermMemory.attach({
     engine: h.engine,
     store: h.store,
@@ -25,6 +26,7 @@ async function start(over: Partial<MemoryConfig> = {}) {
     config: { enabled: true, extractEvery: 2, maxFacts: 50, tokens: 250, embeddingsModel: undefined, ...over },
     contextTokens: CONTEXT,
     instanceId: 'test',
+    embedder: embeddingsModel ? h.model.embedder(embeddingsModel) : undefined,
   });
   return { h, memory };
 }
@@ -66,6 +68,17 @@ describe('long-term memory', () => {
     expect(recalled).toContain('Sam: We went to Zanzibar for the honeymoon');
     expect(req.at(-2)).toBe(recalled); // right before the message being answered
     expect(req.at(-1)).toBe('user: Do you remember zanzibar?');
+  });
+
+  it('with EMBEDDINGS_MODEL also recalls by meaning what no full-text word finds', async () => {
+    await start({ extractEvery: 0, embeddingsModel: 'fake-embed' });
+    h!.fake.respondJsonWith('{}');
+    await tell({ text: 'We flew to Oz' });
+    for (let i = 0; i < 12; i++) await tell({ text: filler(i) });
+    await tell({ text: 'Oz?' }); // a two-letter word: too short for full-text search
+    expect(h!.fake.embeddingRequests[0]).toMatchObject({ model: 'fake-embed', encoding_format: 'float' });
+    const recalled = seen(h!.fake).find((l) => l.startsWith('system: Earlier in this conversation'));
+    expect(recalled).toContain('Sam: We flew to Oz');
   });
 
   it('forgets a fact for good, adds one by hand, and /clear keeps memory', async () => {

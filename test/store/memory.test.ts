@@ -84,4 +84,21 @@ describeStores('memory and recall', (ctx) => {
     const [row] = await ctx.store.usage.report({ fromMs: 0, toMs: Date.UTC(2100, 0), groupBy: 'character' });
     expect(row).toMatchObject({ group: 'aria', turns: 1, modelErrors: 0, promptTokens: 110, credits: 1 });
   });
+
+  it('stores embeddings per model and reads the newest of a conversation, never forgotten ones', async () => {
+    const c = await conv();
+    const a = await say(c.id, 'first');
+    const b = await say(c.id, 'second');
+    await ctx.store.embeddings.put([
+      { seq: a.seq, conversationId: c.id, model: 'm1', vector: [0.5, -0.25] },
+      { seq: b.seq, conversationId: c.id, model: 'm1', vector: [1, 0] },
+    ]);
+    const q = { conversationId: c.id, model: 'm1', afterSeq: 0, beforeSeq: b.seq + 1, limit: 10 };
+    expect((await ctx.store.embeddings.newest(q)).map((e) => [e.seq, [...e.vector]])).toEqual([[b.seq, [1, 0]], [a.seq, [0.5, -0.25]]]);
+    expect(await ctx.store.embeddings.newest({ ...q, model: 'm2' })).toEqual([]);
+    const fact = await ctx.store.memory.addFact(owner, 'x', [b.seq]);
+    await ctx.store.memory.forgetFact(owner, fact.id);
+    expect((await ctx.store.embeddings.newest(q)).map((e) => e.seq)).toEqual([a.seq]);
+    expect((await ctx.store.embeddings.lines([a.seq])).map((l) => l.content)).toEqual(['first']);
+  });
 });
