@@ -45,6 +45,7 @@ export function searchWords(text: string): string[] {
  * message by primary key.
  */
 export class RecallRepo {
+  private statsCache: { at: number; words: Set<string> } | undefined;
   constructor(private db: DB, private dialect: DialectName) {}
 
   /** The best matches of any of `words`, best first; forgotten and notice messages are never returned. */
@@ -55,28 +56,56 @@ export class RecallRepo {
     return rows.map((r) => ({ seq: Number(r.seq), role: r.role, content: r.content, authorName: r.author_name, createdAt: r.created_at }));
   }
 
-  /** `words` without those in more than COMMON_WORD_DOCS messages. */
+  /**
+   * `words` without those in more than COMMON_WORD_DOCS messages (and those in none). Each word
+   * is counted up to the cap only, so a common word costs a cap's worth of index entries, not its
+   * whole posting list: FTS5 walks its doclist lazily; PostgreSQL's planner statistics
+   * (`most_common_elems` of the tsvector column, kept by ANALYZE) drop the words they already
+   * know to be common before anything is counted.
+   */
   async rareWords(words: string[]): Promise<string[]> {
     if (!words.length) return [];
     if (this.dialect === 'sqlite') {
-      // The vocabulary holds words as FTS5 stores them: accents removed.
-      const terms = new Map(words.map((w) => [w, w.normalize('NFKD').replace(/\p{M}/gu, '')]));
-      const rows = await sql<{ term: string; doc: number }>`select term, doc from message_fts_vocab where term in (${sql.join([...new Set(terms.values())])})`.execute(this.db);
-      const docs = new Map(rows.rows.map((r) => [r.term, Number(r.doc)]));
-      return words.filter((w) => {
-        const n = docs.get(terms.get(w)!);
-        return n !== undefined && n <= COMMON_WORD_DOCS;
-      });
+      const out: string[] = [];
+      for (const w of words) {
+        const r = await sql<{ n: number }>`select count(*) as n from (select rowid from message_fts where message_fts match ${`"${w}"`} limit ${COMMON_WORD_DOCS + 1})`.execute(this.db);
+        const n = Number(r.rows[0]?.n ?? 0);
+        if (n > 0 && n <= COMMON_WORD_DOCS) out.push(w);
+      }
+      return out;
     }
-    // PostgreSQL keeps no per-word document count; counting up to the cap reads at most that many
-    // index entries per word.
-    const out: string[] = [];
-    for (const w of words) {
-      const r = await sql<{ n: string }>`select count(*) as n from (select 1 from message_search where tsv @@ to_tsquery('simple', ${quoteTs(w)}) limit ${COMMON_WORD_DOCS + 1}) t`.execute(this.db);
-      const n = Number(r.rows[0]?.n ?? 0);
-      if (n > 0 && n <= COMMON_WORD_DOCS) out.push(w);
-    }
-    return out;
+    const common = await this.commonByStats();
+    const candidates = words.filter((w) => !common.has(w));
+    if (!candidates.length) return [];
+    // One round trip for every word's capped count.
+    const r = await sql<{ w: string; n: string }>`
+      select w, (select count(*) from (select 1 from message_search where tsv @@ to_tsquery('simple', quote_literal(w)) limit ${COMMON_WORD_DOCS + 1}) t) as n
+      from unnest(${candidates}::text[]) as w`.execute(this.db);
+    const counts = new Map(r.rows.map((row) => [row.w, Number(row.n)]));
+    return candidates.filter((w) => {
+      const n = counts.get(w) ?? 0;
+      return n > 0 && n <= COMMON_WORD_DOCS;
+    });
+  }
+
+  /** Words PostgreSQL's statistics say occur in more than COMMON_WORD_DOCS messages; read at most once a minute. */
+  private async commonByStats(): Promise<Set<string>> {
+    const now = Date.now();
+    if (this.statsCache && now - this.statsCache.at < STATS_TTL_MS) return this.statsCache.words;
+    const r = await sql<{ elems: string[] | string | null; freqs: number[] | string | null; rows: number | string }>`
+      select s.most_common_elems::text as elems, s.most_common_elem_freqs as freqs, c.reltuples::float8 as rows
+      from pg_class c left join pg_stats s on s.schemaname = current_schema() and s.tablename = 'message_search' and s.attname = 'tsv'
+      where c.oid = to_regclass('message_search')`.execute(this.db);
+    const row = r.rows[0];
+    const words = new Set<string>();
+    const elems = pgArray(row?.elems);
+    const freqs = pgArray(row?.freqs).map(Number);
+    const total = Number(row?.rows ?? 0);
+    elems.forEach((e, i) => {
+      if ((freqs[i] ?? 0) * total > COMMON_WORD_DOCS) words.add(e);
+    });
+    this.statsCache = { at: now, words };
+    return words;
   }
 
   private async searchSqlite(q: RecallQuery, words: string[]) {
@@ -118,6 +147,15 @@ interface Row {
   content: string;
   author_name: string | null;
   created_at: string;
+}
+
+const STATS_TTL_MS = 60_000;
+
+/** A PostgreSQL array as node-postgres returns it (parsed, or as `{a,b}` text for unknown types). */
+function pgArray(v: unknown): string[] {
+  if (Array.isArray(v)) return v.map(String);
+  if (typeof v !== 'string' || v.length < 2) return [];
+  return v.slice(1, -1).split(',').filter(Boolean).map((x) => x.replace(/^"(.*)"$/, '$1'));
 }
 
 /** A word as a tsquery lexeme; searchWords leaves only letters and digits, quoting keeps it literal. */

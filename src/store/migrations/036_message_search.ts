@@ -6,8 +6,7 @@ import type { SchemaKit } from './portable.js';
  * no portable spelling, so each engine gets its own, meaning the same: every message's content,
  * split into lower-case words without stemming (any language), kept current by triggers on
  * `messages` and filled with the messages already stored.
- * - SQLite: an FTS5 table over `messages` (external content, rowid = seq) and an `fts5vocab`
- *   view of it, whose document counts let recall drop words too common to be worth looking up.
+ * - SQLite: an FTS5 table over `messages` (external content, rowid = seq).
  * - PostgreSQL: `message_search` (seq, conversation, tsvector of the 'simple' configuration)
  *   with a GIN index; `fastupdate = off` so a new message is findable at once and a search never
  *   scans a pending list.
@@ -15,7 +14,6 @@ import type { SchemaKit } from './portable.js';
 export async function up(db: Kysely<any>, s: SchemaKit): Promise<void> {
   if (s.dialect === 'sqlite') {
     await sql`create virtual table message_fts using fts5(content, content='messages', content_rowid='seq', tokenize="unicode61 remove_diacritics 2")`.execute(db);
-    await sql`create virtual table message_fts_vocab using fts5vocab(message_fts, 'row')`.execute(db);
     await sql`create trigger messages_fts_insert after insert on messages begin
       insert into message_fts(rowid, content) values (new.seq, new.content); end`.execute(db);
     await sql`create trigger messages_fts_delete after delete on messages begin
@@ -50,7 +48,6 @@ export async function down(db: Kysely<any>): Promise<void> {
     sql`drop trigger if exists messages_fts_insert`,
     sql`drop trigger if exists messages_fts_delete`,
     sql`drop trigger if exists messages_fts_update`,
-    sql`drop table if exists message_fts_vocab`,
     sql`drop table if exists message_fts`,
   ]) {
     await stmt.execute(db).catch(() => undefined);
