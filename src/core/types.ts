@@ -66,6 +66,8 @@ export interface Character {
   model: string | null;
   createdAt: string;
   updatedAt: string;
+  /** What long-term memory should keep for this character ("remember their exams and deadlines"). */
+  memoryInstructions: string | null;
 }
 
 export type MessageRole = 'user' | 'assistant' | 'system';

@@ -2,7 +2,7 @@ import type { Clock } from '../core/clock.js';
 import { isCharbridgeError } from '../core/errors.js';
 import { TaskTracker } from '../core/tasks.js';
 import type { Character, Conversation, StoredMessage } from '../core/types.js';
-import { Semaphore } from '../engine/index.js';
+import { Semaphore, substitute } from '../engine/index.js';
 import type { Embedder, ModelClient } from '../llm/index.js';
 import type { Logger } from '../log.js';
 import type { MemoryFact, MemoryOwner, Store } from '../store/index.js';
@@ -27,8 +27,6 @@ export interface ExtractorDeps {
   instanceId: string;
   /** A model slot in the engine's fair semaphore, shared with turns. */
   modelSlot(owner: string): Promise<() => void>;
-  /** Card instructions of what to remember, when the character has some. */
-  instructionsOf?(character: Character): string | null;
   /** With EMBEDDINGS_MODEL: messages extraction reads are embedded for recall by meaning. */
   embedder?: Embedder | undefined;
 }
@@ -146,7 +144,7 @@ export class Extractor {
     const modelName = character.model ?? model.defaultModel;
     const prompt = extractionPrompt({
       characterName: character.name,
-      instructions: this.deps.instructionsOf?.(character) ?? null,
+      instructions: character.memoryInstructions ? substitute(character.memoryInstructions, character.name, 'the user') : null,
       facts,
       summary,
       messages,

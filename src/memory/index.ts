@@ -1,5 +1,4 @@
 import type { Clock } from '../core/clock.js';
-import type { Character } from '../core/types.js';
 import type { Engine } from '../engine/index.js';
 import type { Embedder, ModelClient } from '../llm/index.js';
 import type { Logger } from '../log.js';
@@ -27,8 +26,6 @@ export interface MemoryParts {
   contextTokens: number;
   /** This process, as the holder of extraction leases. */
   instanceId: string;
-  /** What a character's card says to remember, if anything. */
-  instructionsOf?(character: Character): string | null;
   /** With EMBEDDINGS_MODEL set: recall by meaning as well as by words. */
   embedder?: Embedder | undefined;
 }
@@ -63,7 +60,6 @@ export class LongTermMemory {
       contextTokens: parts.contextTokens,
       instanceId: parts.instanceId,
       modelSlot: (owner) => parts.engine.modelSlot(owner),
-      ...(parts.instructionsOf ? { instructionsOf: parts.instructionsOf } : {}),
       embedder: parts.embedder,
     });
   }

@@ -42,6 +42,7 @@ export function toCharacter(r: CharacterRow): Character {
     model: r.model,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
+    memoryInstructions: r.memory_instructions ?? null,
   };
 }
 
@@ -53,6 +54,7 @@ function toRow(input: Partial<CharacterInput>): Partial<CharacterRow> {
     ['avatar', 'avatar'], ['profilePhotoUrl', 'profile_photo_url'], ['scenario', 'scenario'], ['greeting', 'greeting'],
     ['exampleDialogue', 'example_dialogue'], ['systemPrompt', 'system_prompt'],
     ['postHistoryInstructions', 'post_history_instructions'], ['model', 'model'], ['slug', 'slug'],
+    ['memoryInstructions', 'memory_instructions'],
   ];
   for (const [from, to] of map) if (input[from] !== undefined) (row as Record<string, unknown>)[to] = input[from] ?? null;
   if (input.isPublic !== undefined) row.is_public = input.isPublic ? 1 : 0;
@@ -83,6 +85,7 @@ export function characterInputFrom(c: CreateCharacter, over: Partial<CharacterIn
     postHistoryInstructions: c.postHistoryInstructions ?? null,
     tags: c.tags ?? [],
     model: c.model ?? null,
+    memoryInstructions: c.memoryInstructions ?? null,
     ...over,
   };
 }

@@ -52,6 +52,8 @@ export interface CharacterRow {
   model: string | null;
   created_at: string;
   updated_at: string;
+  /** Migration 039: what long-term memory should keep for this character. */
+  memory_instructions: string | null;
 }
 
 export interface ConversationRow {

@@ -69,6 +69,15 @@ describe('/api/v1/conversations/:id/memory', () => {
     expect((await h.call('GET', url, { key: a.key })).json().memories.map((m: { text: string }) => m.text)).toEqual(['Secret of a']);
   });
 
+  it("keeps a card's memoryInstructions", async () => {
+    const body = { name: 'Tutor', personality: 'Patient and precise.', speakingStyle: 'Short, clear sentences.', memoryInstructions: 'Exams, deadlines and weak topics.' };
+    const created = await h.call('POST', '/api/v1/characters', { key: a.key, body });
+    expect(created.statusCode).toBe(201);
+    expect(created.json().memoryInstructions).toBe('Exams, deadlines and weak topics.');
+    const patched = await h.call('PATCH', `/api/v1/characters/${created.json().id}`, { key: a.key, body: { memoryInstructions: null } });
+    expect(patched.json().memoryInstructions).toBeNull();
+  });
+
   it('deleting a conversation deletes its memory; the routes are in the OpenAPI document', async () => {
     const id = await chat(a.key, 'hi');
     await h.call('POST', `/api/v1/conversations/${id}/memory`, { key: a.key, body: { text: 'Something to drop' } });

@@ -52,6 +52,8 @@ describe('long-term memory', () => {
     expect(req[0]).toContain('Sam: my cat is called Pixel'); // the fact, after the character definition
     expect(h!.fake.jsonRequests.length).toBeGreaterThan(0);
     expect(h!.fake.jsonRequests[0]!.body.response_format).toEqual({ type: 'json_object' });
+    // Aria's card says what she should remember.
+    expect(h!.fake.jsonRequests[0]!.body.messages[0].content).toContain('What this character should remember: What matters to the user: the people and pets');
     const usage = await h!.store.db.selectFrom('usage').select(['kind', 'credits']).where('kind', '=', 'memory').execute();
     expect(usage.length).toBe(h!.fake.jsonRequests.length);
     expect(usage.every((u) => Number(u.credits) === 0)).toBe(true);

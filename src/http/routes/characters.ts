@@ -43,6 +43,7 @@ export const CharacterSchema = CharacterSummarySchema.extend({
   systemPrompt: nullableText,
   postHistoryInstructions: nullableText,
   model: nullableText,
+  memoryInstructions: nullableText.describe('What long-term memory should keep for this character'),
 }).describe('Character');
 
 const ListQuery = z

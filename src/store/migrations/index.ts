@@ -15,6 +15,7 @@ import * as m035 from './035_memory.js';
 import * as m036 from './036_message_search.js';
 import * as m037 from './037_usage_kind.js';
 import * as m038 from './038_memory_embeddings.js';
+import * as m039 from './039_character_memory.js';
 
 /** A migration file: `up` gets the column kit for the database it runs on. */
 interface PortableMigration {
@@ -51,6 +52,7 @@ const files: Record<string, PortableMigration> = {
   '036_message_search': m036,
   '037_usage_kind': m037,
   '038_memory_embeddings': m038,
+  '039_character_memory': m039,
 };
 
 /** The migrations as Kysely's Migrator runs them, bound to one dialect's column kit. */
