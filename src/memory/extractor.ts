@@ -96,7 +96,15 @@ export class Extractor {
     const { store, log, instanceId } = this.deps;
     const conv = await store.conversations.get(conversationId);
     if (!conv) return false;
-    const { processedSeq, summary } = await store.memory.progress(conv.id, character.id);
+    const progress = await store.memory.progress(conv.id, character.id);
+    const { summary } = progress;
+    let processedSeq = progress.processedSeq;
+    if (processedSeq === 0) {
+      // New to this conversation (a character switch): its turns start where its first reply's do.
+      const start = await store.memory.firstTurnStart(conv.id, character.id);
+      if (start === undefined) return false;
+      processedSeq = start;
+    }
     const unread = await store.memory.unread(conv.id, processedSeq, EXTRACTION_BATCH);
     if (!this.due(conv, unread)) return false;
     const batch = answeredBy(unread, character.id);

@@ -39,7 +39,7 @@ export function memoryProvider(deps: { store: Store; config: MemoryConfig; conte
       if (current && current.content.trim() && left > 20) {
         const floorSeq = await store.memory.recallFloor(owner);
         const beforeSeq = await windowStart(store, conv, current, deps.contextTokens - config.tokens);
-        const q = { conv, current, floorSeq, beforeSeq };
+        const q = { conv, characterId: character.id, current, floorSeq, beforeSeq };
         const [byWords, byMeaning] = await Promise.all([
           recallLines(store, q),
           deps.embedder ? similarLines({ store, embedder: deps.embedder, log: deps.log }, q) : Promise.resolve([] as RecalledLine[]),

@@ -28,14 +28,14 @@ export async function windowStart(store: Store, conv: Conversation, current: Sto
 
 /**
  * Older lines of this conversation that share rare words with the message being answered, best
- * first: only lines out of the context window (the model sees the rest anyway), above the
+ * first: only lines of this character's turns, only lines out of the context window (the model sees the rest anyway), above the
  * owner's recall floor (`/memory clear`), never the sources of forgotten facts.
  */
 export async function recallLines(
   store: Store,
-  q: { conv: Conversation; current: StoredMessage; floorSeq: number; beforeSeq: number },
+  q: { conv: Conversation; characterId: string; current: StoredMessage; floorSeq: number; beforeSeq: number },
 ): Promise<RecalledLine[]> {
   const words = searchWords(q.current.content);
   if (!words.length || q.beforeSeq <= q.floorSeq + 1) return [];
-  return store.recall.search({ conversationId: q.conv.id, words, afterSeq: q.floorSeq, beforeSeq: q.beforeSeq, limit: MAX_LINES });
+  return store.recall.search({ conversationId: q.conv.id, characterId: q.characterId, words, afterSeq: q.floorSeq, beforeSeq: q.beforeSeq, limit: MAX_LINES });
 }

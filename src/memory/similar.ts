@@ -30,7 +30,7 @@ export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
  */
 export async function similarLines(
   deps: { store: Store; embedder: Embedder; log: Logger },
-  q: { conv: Conversation; current: StoredMessage; floorSeq: number; beforeSeq: number },
+  q: { conv: Conversation; characterId: string; current: StoredMessage; floorSeq: number; beforeSeq: number },
 ): Promise<RecalledLine[]> {
   if (q.beforeSeq <= q.floorSeq + 1) return [];
   const signal = AbortSignal.timeout(EMBED_TIMEOUT_MS);
@@ -48,7 +48,7 @@ export async function similarLines(
     .filter((e) => e.score >= MIN_SIMILARITY)
     .sort((a, b) => b.score - a.score)
     .slice(0, MAX_LINES);
-  const lines = await deps.store.embeddings.lines(best.map((b) => b.seq));
+  const lines = await deps.store.embeddings.lines(best.map((b) => b.seq), q.characterId);
   const rank = new Map(best.map((b, i) => [b.seq, i]));
   return lines.sort((a, b) => rank.get(a.seq)! - rank.get(b.seq)!);
 }

@@ -145,6 +145,34 @@ export class MemoryRepo {
     return rows.map(toMessage);
   }
 
+  /**
+   * Where a character's turns in a conversation begin: the seq of the last reply before its first
+   * one (0 when it spoke first), or undefined when it never replied there. Extraction for a
+   * character new to a conversation starts there, not at the other characters' history.
+   */
+  async firstTurnStart(conversationId: string, characterId: string): Promise<number | undefined> {
+    const first = await this.db
+      .selectFrom('messages')
+      .select('seq')
+      .where('conversation_id', '=', conversationId)
+      .where('role', '=', 'assistant')
+      .where('author_id', '=', characterId)
+      .orderBy('seq')
+      .limit(1)
+      .executeTakeFirst();
+    if (!first) return undefined;
+    const before = await this.db
+      .selectFrom('messages')
+      .select('seq')
+      .where('conversation_id', '=', conversationId)
+      .where('role', '=', 'assistant')
+      .where('seq', '<', first.seq)
+      .orderBy('seq', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return before ? Number(before.seq) : 0;
+  }
+
   /** Delete facts over `max`, oldest first (a last resort when consolidation did not fit). */
   async trim(o: MemoryOwner, max: number): Promise<number> {
     const facts = await this.facts(o);

@@ -19,6 +19,11 @@ export interface RecallQuery {
   afterSeq: number;
   /** Only messages below this seq (older than the context window). */
   beforeSeq: number;
+  /**
+   * Only lines of this character's turns: its own replies, and user messages it answered (the
+   * reply that followed was its). Another character of the same conversation keeps its own.
+   */
+  characterId: string;
   limit: number;
 }
 
@@ -119,6 +124,7 @@ export class RecallRepo {
         and m.conversation_id = ${q.conversationId}
         and m.seq > ${q.afterSeq} and m.seq < ${q.beforeSeq}
         and m.kind in ('user', 'assistant', 'proactive')
+        and ${ofCharacter(q.characterId)}
         and not exists (select 1 from memory_forgotten f where f.seq = m.seq)
       order by bm25(message_fts)
       limit ${q.limit}`.execute(this.db);
@@ -134,6 +140,7 @@ export class RecallRepo {
         and s.conversation_id = ${q.conversationId}
         and s.seq > ${q.afterSeq} and s.seq < ${q.beforeSeq}
         and m.kind in ('user', 'assistant', 'proactive')
+        and ${ofCharacter(q.characterId)}
         and not exists (select 1 from memory_forgotten f where f.seq = m.seq)
       order by ts_rank(s.tsv, to_tsquery('simple', ${query})) desc, s.seq desc
       limit ${q.limit}`.execute(this.db);
@@ -156,6 +163,14 @@ function pgArray(v: unknown): string[] {
   if (Array.isArray(v)) return v.map(String);
   if (typeof v !== 'string' || v.length < 2) return [];
   return v.slice(1, -1).split(',').filter(Boolean).map((x) => x.replace(/^"(.*)"$/, '$1'));
+}
+
+/**
+ * `m` (a message) belongs to the character's turns: its reply, or a user message whose next
+ * reply is the character's. Evaluated only for full-text matches, each one index probe.
+ */
+function ofCharacter(characterId: string) {
+  return sql<boolean>`(case when m.role = 'user' then (select a.author_id from messages a where a.conversation_id = m.conversation_id and a.seq > m.seq and a.role = 'assistant' order by a.seq limit 1) else m.author_id end) = ${characterId}`;
 }
 
 /** A word as a tsquery lexeme; searchWords leaves only letters and digits, quoting keeps it literal. */
@@ -215,14 +230,15 @@ export class EmbeddingRepo {
     return rows.map((r) => ({ seq: Number(r.seq), vector: decodeVector(r.vector) }));
   }
 
-  /** The lines of these messages (user and character lines only), for recall by meaning. */
-  async lines(seqs: number[]): Promise<RecalledLine[]> {
+  /** The lines of these messages of the character's turns (as RecallQuery.characterId), for recall by meaning. */
+  async lines(seqs: number[], characterId: string): Promise<RecalledLine[]> {
     if (!seqs.length) return [];
     const rows = await this.db
-      .selectFrom('messages')
-      .select(['seq', 'role', 'content', 'author_name', 'created_at'])
-      .where('seq', 'in', seqs)
-      .where('kind', 'in', ['user', 'assistant', 'proactive'])
+      .selectFrom('messages as m')
+      .select(['m.seq', 'm.role', 'm.content', 'm.author_name', 'm.created_at'])
+      .where('m.seq', 'in', seqs)
+      .where('m.kind', 'in', ['user', 'assistant', 'proactive'])
+      .where(ofCharacter(characterId))
       .execute();
     return rows.map((r) => ({ seq: Number(r.seq), role: r.role, content: r.content, authorName: r.author_name, createdAt: r.created_at }));
   }

@@ -78,7 +78,7 @@ async function assembly(store: Store, label: string, size: number): Promise<Reco
       const content = `message ${n} about topic${n % 997} and the usual words of today`;
       return {
         id: `msg_m${size}_${n}_${conv.id}`, conversation_id: conv.id, role: n % 2 ? 'assistant' : 'user', kind: n % 2 ? 'assistant' : 'user',
-        content, image_urls: null, token_count: countTokens(content), author_id: null, author_name: 'Sam', created_at: new Date().toISOString(),
+        content, image_urls: null, token_count: countTokens(content), author_id: n % 2 ? character.id : null, author_name: n % 2 ? 'Aria' : 'Sam', created_at: new Date().toISOString(),
       };
     });
     await store.db.insertInto('messages').values(rows).execute();

@@ -14,8 +14,8 @@ afterEach(async () => {
 
 const CONTEXT = 900;
 
-async function start(over: Partial<MemoryConfig> = {}) {
-  h = await startHarness({ config: { contextTokens: CONTEXT } });
+async function start(over: Partial<MemoryConfig> = {}, maxRetries = 2) {
+  h = await startHarness({ config: { contextTokens: CONTEXT }, maxRetries });
   const embeddingsModel = over.embeddingsModel;
   memory = LongTermMemory.attach({
     engine: h.engine,
@@ -143,6 +143,56 @@ describe('long-term memory', () => {
     expect(await h.store.db.selectFrom('memory_facts').selectAll().execute()).toEqual([]);
     const [progress] = await h.store.db.selectFrom('memory_progress').select('processed_seq').execute();
     expect(Number(progress!.processed_seq)).toBeGreaterThan(0); // skipped, not retried forever
+  });
+
+  it('tries again later when the model fails, and keeps the cap when full', async () => {
+    const { h } = await start({ maxFacts: 2 }, 0);
+    let fail = true;
+    h.fake.respondJsonWith(() => {
+      if (fail) throw new Error('down');
+      return '{"facts": ["Fact one", "Fact two", "Fact three"], "summary": "All told."}';
+    });
+    await tell({ text: 'first thing' });
+    await tell({ text: 'second thing' });
+    expect(h.fake.jsonRequests.length).toBe(1);
+    expect(await h.store.db.selectFrom('memory_progress').select('processed_seq').execute()).toEqual([{ processed_seq: 0 }]);
+    fail = false;
+    await tell({ text: 'third thing' });
+    expect(h.fake.jsonRequests.length).toBe(2);
+    expect(h.fake.jsonRequests[1]!.body.messages[1].content).toContain('[user] Sam: first thing'); // the failed batch, read again
+    expect((await h.store.db.selectFrom('memory_facts').select('text').orderBy('id').execute()).map((f) => f.text)).toEqual(['Fact two', 'Fact three']);
+    await tell({ text: 'fourth thing' });
+    await tell({ text: 'fifth thing' });
+    expect(h.fake.jsonRequests[2]!.body.messages[0].content).toContain('The memory is full (2 facts)');
+  });
+
+  it('a character new to the conversation reads only its own turns', async () => {
+    const { h } = await start();
+    await tell({ text: 'my secret for Aria is Marmalade' });
+    await tell({ text: 'ok' });
+    const other = await h.store.db.selectFrom('characters').select('slug').where('slug', '<>', 'aria').executeTakeFirstOrThrow();
+    await tell({ text: `/character ${other.slug}` });
+    await tell({ text: 'my name is Sam' });
+    await tell({ text: 'hi' });
+    const last = h.fake.jsonRequests.at(-1)!.body.messages[1].content as string;
+    expect(last).toContain('[user] Sam: my name is Sam');
+    expect(last).not.toContain('Marmalade');
+    expect(seen(h.fake)[0]).not.toContain('Marmalade');
+  });
+
+  it("threads share their group's facts; proactive turns see them too", async () => {
+    const { h } = await start();
+    const group = { chatType: 'group' as const, chatId: '-300', mentioned: true, userId: '999', senderIsAdmin: true };
+    await tell({ ...group, text: '/memory add The group meets on Fridays' });
+    await tell({ ...group, chatType: 'thread', threadId: '7', text: 'when do we meet?' });
+    expect(seen(h.fake)[0]).toContain('- The group meets on Fridays');
+    await tell({ text: '/memory add Exam on Monday' });
+    const conv = (await h.store.conversations.getByScope('telegram:1'))!;
+    const character = await h.engine.characterOf(conv);
+    const { result } = h.engine.turn({ source: 'scheduler', conversation: conv, character, chatType: 'dm', userName: 'Sam', replyKind: 'proactive', instruction: '[proactive] check in' });
+    expect((await result).ok).toBe(true);
+    expect(seen(h.fake)[0]).toContain('- Exam on Monday');
+    expect(seen(h.fake)[0]).not.toContain('Fridays');
   });
 
   it('never makes a reply wait for extraction', async () => {

@@ -6,8 +6,14 @@ import { describeStores } from './backends.js';
 describeStores('memory and recall', (ctx) => {
   const owner = { ownerKey: 'telegram:1', characterId: 'aria' };
   const conv = () => ctx.store.conversations.getOrCreateByScope(`telegram:${Math.random()}`, { platform: 'telegram', chatType: 'dm' });
-  const say = (conversationId: string, content: string, role: 'user' | 'assistant' = 'user') =>
-    ctx.store.messages.append({ conversationId, role, kind: role, content, tokenCount: 5 });
+  const say = (conversationId: string, content: string, role: 'user' | 'assistant' = 'user', authorId: string | null = null) =>
+    ctx.store.messages.append({ conversationId, role, kind: role, content, tokenCount: 5, authorId });
+  /** A user line and the character's reply. */
+  const turn = async (conversationId: string, content: string, characterId = 'aria') => {
+    const m = await say(conversationId, content);
+    await say(conversationId, 'ok', 'assistant', characterId);
+    return m;
+  };
 
   it('keeps facts per owner and character: add, update, forget, trim, clear', async () => {
     const other = { ownerKey: 'telegram:2', characterId: 'aria' };
@@ -44,17 +50,22 @@ describeStores('memory and recall', (ctx) => {
   it('recalls matching older lines of one conversation, best first, never forgotten ones', async () => {
     const c = await conv();
     const elsewhere = await conv();
-    const pixel = await say(c.id, 'My cat is called Pixel and she is grey');
-    await say(c.id, 'Échecs: I play chess on Sundays');
-    await say(c.id, 'The weather is nice');
-    await say(elsewhere.id, 'Pixel is also a name here');
+    const pixel = await turn(c.id, 'My cat is called Pixel and she is grey');
+    await turn(c.id, 'Échecs: I play chess on Sundays');
+    await turn(c.id, 'The weather is nice');
+    await turn(elsewhere.id, 'Pixel is also a name here');
+    await turn(c.id, 'Told Nyx: Pixel has a twin', 'nyx');
+    await say(c.id, 'Nyx again about Pixel', 'assistant', 'nyx');
     const last = await say(c.id, 'what about pixel?');
-    const q = { conversationId: c.id, afterSeq: 0, beforeSeq: last.seq, limit: 5 };
+    const q = { conversationId: c.id, characterId: 'aria', afterSeq: 0, beforeSeq: last.seq, limit: 5 };
     expect((await ctx.store.recall.search({ ...q, words: searchWords("What's my cat called? Pixel?") })).map((l) => l.content)).toEqual([pixel.content]);
     expect((await ctx.store.recall.search({ ...q, words: searchWords('SUNDAYS') })).length).toBe(1);
     // Accents: SQLite ignores them; PostgreSQL splits words by its database's locale.
     if (ctx.backend === 'sqlite') expect((await ctx.store.recall.search({ ...q, words: searchWords('echecs') })).length).toBe(1);
     expect(await ctx.store.recall.search({ ...q, afterSeq: pixel.seq, words: ['pixel'] })).toEqual([]);
+    // Another character's turns of the same conversation are its own.
+    const nyx = await ctx.store.recall.search({ ...q, characterId: 'nyx', words: ['pixel'] });
+    expect(nyx.map((l) => l.content).sort()).toEqual(['Nyx again about Pixel', 'Told Nyx: Pixel has a twin']);
     const fact = await ctx.store.memory.addFact(owner, 'Has a cat called Pixel', [pixel.seq]);
     await ctx.store.memory.forgetFact(owner, fact.id);
     expect(await ctx.store.recall.search({ ...q, words: ['pixel'] })).toEqual([]);
@@ -93,8 +104,8 @@ describeStores('memory and recall', (ctx) => {
 
   it('stores embeddings per model and reads the newest of a conversation, never forgotten ones', async () => {
     const c = await conv();
-    const a = await say(c.id, 'first');
-    const b = await say(c.id, 'second');
+    const a = await turn(c.id, 'first');
+    const b = await turn(c.id, 'second');
     await ctx.store.embeddings.put([
       { seq: a.seq, conversationId: c.id, model: 'm1', vector: [0.5, -0.25] },
       { seq: b.seq, conversationId: c.id, model: 'm1', vector: [1, 0] },
@@ -105,6 +116,7 @@ describeStores('memory and recall', (ctx) => {
     const fact = await ctx.store.memory.addFact(owner, 'x', [b.seq]);
     await ctx.store.memory.forgetFact(owner, fact.id);
     expect((await ctx.store.embeddings.newest(q)).map((e) => e.seq)).toEqual([a.seq]);
-    expect((await ctx.store.embeddings.lines([a.seq])).map((l) => l.content)).toEqual(['first']);
+    expect((await ctx.store.embeddings.lines([a.seq], 'aria')).map((l) => l.content)).toEqual(['first']);
+    expect(await ctx.store.embeddings.lines([a.seq], 'nyx')).toEqual([]);
   });
 });
