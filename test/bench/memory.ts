@@ -83,9 +83,9 @@ async function assembly(store: Store, label: string, size: number): Promise<Reco
     });
     await store.db.insertInto('messages').values(rows).execute();
   }
-  // What autovacuum does after a bulk load: PostgreSQL's recall reads word frequencies from
-  // the planner statistics.
-  if (store.dialect === 'postgres') await sql`analyze message_search`.execute(store.db);
+  // What autovacuum does after a bulk load (plans, and recall's word frequencies, come from the
+  // planner statistics); without it PostgreSQL plans even the plain window read for 2 rows.
+  if (store.dialect === 'postgres') await sql`analyze messages, message_search`.execute(store.db);
   const owner = { ownerKey: `session:${conv.id}`, characterId: character.id };
   for (let i = 0; i < 50; i++) await store.memory.addFact(owner, `Sam fact number ${i}: likes thing ${i} a lot`);
   await store.memory.claim(conv.id, character.id, 'bench', 60_000);
