@@ -115,7 +115,6 @@ export class Extractor {
       await store.memory.finish(conv.id, character.id, instanceId, { processedSeq: batch.lastSeq });
       return unread.length === EXTRACTION_BATCH;
     }
-    if (this.deps.embedder) await embedMessages({ store, embedder: this.deps.embedder, log }, conv.id, batch.messages);
     const owner = memoryOwnerOf(conv, character);
     const facts = await store.memory.facts(owner);
     let answer: ExtractionAnswer | undefined;
@@ -127,6 +126,8 @@ export class Extractor {
       await store.memory.release(conv.id, character.id, instanceId);
       return false;
     }
+    // Read for good now (even when the answer was unusable): embed them once, for recall by meaning.
+    if (this.deps.embedder) await embedMessages({ store, embedder: this.deps.embedder, log }, conv.id, batch.messages);
     if (!answer) {
       log.warn({ conversationId: conv.id, messages: batch.messages.length }, 'memory extraction: the model answered no readable JSON; these messages are skipped');
       await store.memory.finish(conv.id, character.id, instanceId, { processedSeq: batch.lastSeq });
