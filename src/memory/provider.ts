@@ -4,7 +4,7 @@ import type { Logger } from '../log.js';
 import type { RecalledLine, Store } from '../store/index.js';
 import { similarLines } from './similar.js';
 import type { MemoryConfig } from './config.js';
-import { memoryOwnerOf } from './owner.js';
+import { isSharedChat, memoryOwnerOf } from './owner.js';
 import { recallLines, windowStart } from './recall.js';
 import { renderRecalled, renderRemembered } from './render.js';
 
@@ -26,7 +26,7 @@ export function memoryProvider(deps: { store: Store; config: MemoryConfig; conte
       const owner = memoryOwnerOf(conv, character);
       const [facts, progress] = await Promise.all([store.memory.facts(owner), store.memory.progress(conv.id, character.id)]);
       const blocks: ContextBlock[] = [];
-      const who = input.chatType === 'dm' ? input.userName : 'the people in this chat';
+      const who = isSharedChat(conv) ? 'the people in this chat' : input.userName;
       const factsBudget = Math.floor(config.tokens / 2);
       const summaryBudget = Math.floor(config.tokens / 4);
       const remembered = renderRemembered(facts, progress.summary, who, { facts: factsBudget, summary: summaryBudget });
