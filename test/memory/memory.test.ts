@@ -1,6 +1,7 @@
 /** Long-term memory end to end: the real engine and extractor against the fake OpenAI server. */
 import { afterEach, describe, expect, it } from 'vitest';
 import { LongTermMemory, type MemoryConfig } from '../../src/memory/index.js';
+import { OfflineModel } from '../../src/llm/index.js';
 import { inbound, say, seen, startHarness, type Harness } from '../helpers/harness.js';
 import type { InboundMessage } from '../../src/core/types.js';
 
@@ -193,6 +194,28 @@ describe('long-term memory', () => {
     expect((await result).ok).toBe(true);
     expect(seen(h.fake)[0]).toContain('- Exam on Monday');
     expect(seen(h.fake)[0]).not.toContain('Fridays');
+  });
+
+  it('with the offline model only /memory add fills memory, and /memory says so', async () => {
+    h = await startHarness({ config: { contextTokens: CONTEXT } });
+    memory = LongTermMemory.attach({
+      engine: h.engine, store: h.store, clock: h.clock, log: h.log, contextTokens: CONTEXT, instanceId: 'test', model: new OfflineModel(),
+      config: { enabled: true, extractEvery: 1, maxFacts: 50, tokens: 250, embeddingsModel: undefined },
+    });
+    expect((await tell({ text: '/memory add Likes jazz' })).notices[0]).toMatch(/will remember/);
+    await tell({ text: 'my name is Sam' });
+    expect((await tell({ text: '/memory' })).notices[0]).toMatch(/1\. Likes jazz\n[\s\S]*offline model learns nothing by itself: only \/memory add/);
+    expect(h.fake.jsonRequests).toEqual([]);
+  });
+
+  it('MEMORY_ENABLED=false: nothing extracted, nothing added to the context, /memory says so', async () => {
+    const { h } = await start({ enabled: false, extractEvery: 1 });
+    const conv = await h.store.conversations.getOrCreateByScope('telegram:1', { platform: 'telegram', chatType: 'dm' });
+    await h.store.memory.addFact({ ownerKey: 'telegram:1', characterId: (await h.engine.characterOf(conv)).id }, 'Kept from before');
+    await tell({ text: 'my name is Sam' });
+    expect(lastRequest()).not.toContain('Kept from before');
+    expect(h.fake.jsonRequests).toEqual([]);
+    expect((await tell({ text: '/memory' })).notices[0]).toBe('Long-term memory is turned off on this server.');
   });
 
   it('never makes a reply wait for extraction', async () => {
