@@ -43,14 +43,13 @@ export async function up(db: Kysely<any>, s: SchemaKit): Promise<void> {
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
-  // Both engines' objects; whichever exist are dropped.
-  for (const stmt of [
-    sql`drop trigger if exists messages_fts_insert`,
-    sql`drop trigger if exists messages_fts_delete`,
-    sql`drop trigger if exists messages_fts_update`,
-    sql`drop table if exists message_fts`,
-  ]) {
-    await stmt.execute(db).catch(() => undefined);
+  // `down` gets no SchemaKit; of our two engines only PostgreSQL has transactional DDL.
+  if (db.getExecutor().adapter.supportsTransactionalDdl) {
+    await sql`drop trigger if exists messages_search_sync on messages`.execute(db);
+    await sql`drop function if exists message_search_sync()`.execute(db);
+    await sql`drop table if exists message_search`.execute(db);
+    return;
   }
-  await sql`drop table if exists message_search`.execute(db).catch(() => undefined);
+  for (const t of ['messages_fts_insert', 'messages_fts_delete', 'messages_fts_update']) await sql`drop trigger if exists ${sql.raw(t)}`.execute(db);
+  await sql`drop table if exists message_fts`.execute(db);
 }
