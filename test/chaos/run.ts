@@ -1,5 +1,5 @@
 /**
- * `npm run chaos [-- --seed N --kills 10 --messages 300 --quiet 15]`: charbridge as its own
+ * `npm run chaos [-- --seed N --kills 30 --messages 300 --quiet 15]`: charbridge as its own
  * process on a SQLite file, polling the fake Bot API and serving async API turns, is killed with
  * SIGKILL `--kills` times while traffic flows, and restarted each time. Afterwards (one clean
  * start, a quiet period) every promise is checked:
@@ -10,7 +10,7 @@
  *   - credits leaked: credits used minus the replies they paid for.
  * Exit 1 when a promise is broken. Not part of `npm test` (a run takes minutes).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
@@ -25,7 +25,7 @@ const opt = (name: string, dflt: number) => {
   return i >= 0 ? Number(args[i + 1]) : dflt;
 };
 const seed = opt('seed', Math.floor(Math.random() * 1e6));
-const kills = opt('kills', 10);
+const kills = opt('kills', 30);
 const messages = opt('messages', 300);
 const quietS = opt('quiet', 15);
 const ADMIN = 'chaos-admin-key-0123456789';
@@ -50,6 +50,7 @@ const env = {
 let child: ChildInstance = await startChildInstance(env);
 let url = child.url;
 let broken = false;
+const killTimes: number[] = [];
 
 try {
   const tenants: Array<{ key: string; name: string }> = [];
@@ -74,6 +75,8 @@ try {
     for (; killed < kills; killed++) {
       await sleep(500 + rnd() * 2500);
       await child.kill();
+      killTimes.push(Date.now());
+      writeFileSync(join(dir, `instance-${killed + 1}.log`), child.output());
       process.stdout.write(`  kill ${killed + 1}/${kills} after ${sent} messages\n`);
       child = await startChildInstance(env);
       url = child.url;
@@ -106,6 +109,12 @@ try {
   }
   const tgLost = acceptedTg.filter((t) => !tgCounts.get(t.token)).map((t) => t.token);
   const tgDup = [...tgCounts].filter(([, n]) => n > 1).map(([t]) => t);
+  // For each duplicate: when its copies were sent, against the kill nearest before the second.
+  for (const token of tgDup) {
+    const at = telegram.calls.filter((c) => c.method === 'sendMessage' && c.status === 200 && String(c.params.text).includes(`re: ${token}`)).map((c) => c.at);
+    const kill = Math.max(...killTimes.filter((k) => k <= (at[1] ?? 0)));
+    console.log(`  duplicate ${token}: sent at ${at.map((t) => new Date(t).toISOString().slice(17, 23)).join(' and ')}, ${Number.isFinite(kill) ? `${(at[0]! - kill)} ms from the kill at ${new Date(kill).toISOString().slice(17, 23)}` : 'no kill between'}`);
+  }
   void expectedTg;
 
   // API: every tenant's feed, read to its end.
