@@ -13,6 +13,8 @@ export interface ChildInstance {
   /** What the process wrote, for a failing test's message. */
   output(): string;
   kill(): Promise<void>;
+  /** SIGTERM, and whether it exited within `ms` (then SIGKILL). */
+  terminate(ms: number): Promise<boolean>;
 }
 
 async function freePort(): Promise<number> {
@@ -53,6 +55,14 @@ export async function startChildInstance(env: Record<string, string>, timeoutMs 
   return {
     url,
     output: () => out,
+    terminate: async (ms: number) => {
+      if (child.exitCode !== null || child.signalCode !== null) return true;
+      child.kill('SIGTERM');
+      const inTime = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms))]);
+      if (!inTime) child.kill('SIGKILL');
+      await exited;
+      return inTime;
+    },
     kill: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await exited;
