@@ -122,6 +122,7 @@ describe('character cards over HTTP', () => {
     const viaForm = await importRaw(ADMIN_KEY, form.body, form.type);
     expect(viaForm.statusCode).toBe(413);
     expect(errorOf(viaForm).code).toBe('PAYLOAD_TOO_LARGE');
+    expect(errorOf(viaForm).message).toBe('big.png is larger than 200000 bytes, the most this server takes (MAX_CARD_BYTES)');
     const wrongField = multipart('card', 'marisol.png', 'image/png', png);
     const noFile = await importRaw(ADMIN_KEY, wrongField.body, wrongField.type);
     expect(noFile.statusCode).toBe(400);
