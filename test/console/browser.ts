@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { build } from 'vite';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig } from '../../src/config.js';
@@ -31,11 +31,11 @@ export interface ConsoleServer extends Harness {
   close(): Promise<void>;
 }
 
-/** The real app over the real engine and the fake OpenAI server, listening on 127.0.0.1 port 0, serving `consoleDir`. */
-export async function startConsoleServer(consoleDir: string): Promise<ConsoleServer> {
+/** The real app over the real engine and the fake OpenAI server, listening on 127.0.0.1 port 0, serving `consoleDir`; `env` adds settings. */
+export async function startConsoleServer(consoleDir: string, env: Record<string, string> = {}): Promise<ConsoleServer> {
   // The browser's own clock is real, so the server's is too (usage ranges, session expiry).
   const h = await startHarness({ maxRetries: 0, clock: systemClock });
-  const config = loadConfig({ DATABASE_URL: ':memory:', LOG_LEVEL: 'silent', ADMIN_API_KEY: ADMIN_KEY, RATE_LIMIT_API_KEY_PER_MIN: '1000', PORT: '0', HOST: '127.0.0.1' });
+  const config = loadConfig({ DATABASE_URL: ':memory:', LOG_LEVEL: 'silent', ADMIN_API_KEY: ADMIN_KEY, RATE_LIMIT_API_KEY_PER_MIN: '1000', PORT: '0', HOST: '127.0.0.1', ...env });
   const app = await buildApp({ config, log: h.log, services: servicesFor(h, config), consoleDir });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const { port } = app.server.address() as AddressInfo;
@@ -89,6 +89,23 @@ export async function launchBrowser(): Promise<{ context: BrowserContext; close(
 
 /** The id of the focused element. */
 export const focusedId = (page: Page) => page.evaluate<string>('document.activeElement ? document.activeElement.id : ""');
+
+/**
+ * Drop a file onto `selector` as a person dragging it from their desktop would: dragenter,
+ * dragover and drop events carrying a DataTransfer that holds the file.
+ */
+export async function dropFile(page: Page, selector: string, file: { name: string; type: string; bytes: Buffer }): Promise<void> {
+  const transfer = await page.evaluateHandle(`(() => {
+    const bytes = Uint8Array.from(atob(${JSON.stringify(file.bytes.toString('base64'))}), (c) => c.charCodeAt(0));
+    const t = new DataTransfer();
+    t.items.add(new File([bytes], ${JSON.stringify(file.name)}, { type: ${JSON.stringify(file.type)} }));
+    return t;
+  })()`);
+  for (const type of ['dragenter', 'dragover', 'drop']) await page.dispatchEvent(selector, type, { dataTransfer: transfer });
+}
+
+/** Whether the <img> has loaded a picture (its natural width is not 0). */
+export const imageLoaded = (img: Locator) => img.evaluate((el: { complete: boolean; naturalWidth: number }) => el.complete && el.naturalWidth > 0);
 
 /** The cookies page scripts can read (an HttpOnly cookie is not among them). */
 export const scriptCookies = (page: Page) => page.evaluate<string>('document.cookie');
