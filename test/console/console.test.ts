@@ -356,10 +356,40 @@ describe.runIf(chromiumAvailable)('the web console in Chromium', () => {
     const check = await fetch(`${server.url}/api/v1/characters?limit=1`, { headers: { 'x-api-key': key } });
     expect(check.status).toBe(200);
     await shot('08-keys');
+  });
+
+  it('shows the admin platform conversations by platform, and each adapter’s state with the proactive sends', async () => {
+    // A Telegram user talks to the bot through the real adapter polling the fake Bot API.
+    server.telegram.userMessage({ chat: { id: 4242, type: 'private' }, from: { id: 77, first_name: 'Ada' }, text: 'hello from the harbour' });
+    await expect.poll(() => server.telegram.botMessages(4242).map((m) => m.text).join('|'), { timeout: 8000 }).toContain('Starlight answers: hello from the harbour');
+    const [telegramChat] = (await server.store.conversations.list({ platform: 'telegram', page: 1, limit: 1 })).conversations;
+    await server.store.proactive.addOutbox(telegramChat!.id, 'delivered', Date.now(), true);
+
+    await page.getByRole('link', { name: 'Conversations' }).click();
+    await expect.poll(() => heading().textContent()).toBe('Conversations');
+    const rows = page.locator('table tbody tr');
+    await page.getByLabel('Platform').selectOption('telegram');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await expect.poll(() => rows.count()).toBe(1);
+    expect(await rows.first().getByRole('cell').nth(1).textContent()).toBe('telegram');
+    await page.getByLabel('Platform').selectOption('api');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await page.getByRole('link', { name: 'Nova' }).waitFor();
+    expect(await page.getByRole('cell', { name: 'telegram', exact: true }).count()).toBe(0);
 
     await page.getByRole('link', { name: 'Platforms' }).click();
     await expect.poll(() => heading().textContent()).toBe('Platforms');
-    await page.getByText('No platform is configured.').waitFor();
+    const adapter = page.getByRole('row').filter({ has: page.getByRole('rowheader', { name: 'telegram', exact: true }) });
+    const cells = adapter.getByRole('cell');
+    // Mode, connected, last event, last error, 429s waited out, sent, answering now, outbound queue.
+    expect(await cells.nth(0).textContent()).toBe('polling');
+    expect(await cells.nth(1).textContent()).toBe('yes');
+    expect(await cells.nth(2).textContent()).not.toBe('—');
+    expect(await cells.nth(3).textContent()).toBe('none');
+    expect(Number(await cells.nth(5).textContent())).toBeGreaterThan(0);
+    expect(await cells.nth(7).textContent()).toMatch(/^0 waiting/);
+    const send = page.getByRole('region', { name: 'Recent proactive sends' }).getByRole('row').filter({ hasText: telegramChat!.id });
+    expect(await send.getByRole('cell').allTextContents()).toEqual([expect.any(String), 'Default character', 'telegram', 'delivered (test)', '0', '—']);
     await shot('09-platforms');
   });
 
@@ -369,6 +399,13 @@ describe.runIf(chromiumAvailable)('the web console in Chromium', () => {
     await expect.poll(() => heading().textContent()).toBe('Playground');
     expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
     await shot('10-playground-phone');
+    await page.getByRole('link', { name: 'Characters' }).click();
+    await page.getByRole('heading', { name: 'Bram Tollver', level: 2 }).waitFor();
+    expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
+    await shot('10-characters-phone');
+    await page.getByRole('link', { name: 'Conversations' }).click();
+    await page.getByRole('link', { name: 'Nova' }).waitFor();
+    expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
   });
 
   it('signs out: the session cookie stops working', async () => {

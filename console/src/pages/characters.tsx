@@ -24,6 +24,9 @@ const EXPORTS = [
   { format: 'charx', label: 'CHARX' },
 ] as const;
 
+/** A card's description names the character by macro ({{char}}, or <BOT> in old cards); a list shows the name. */
+const withName = (text: string, name: string) => text.replace(/\{\{char\}\}|<BOT>/gi, name);
+
 const BADGE: Record<CharacterSummary['ownership'], string> = { preset: 'Preset', mine: 'Mine', public: 'Public', other: "Another key's" };
 
 /** Characters the key can see: search, filter, import a card file, open in the playground, edit, export as a card and delete. */
@@ -110,7 +113,7 @@ export function Characters() {
                       </p>
                     </div>
                   </div>
-                  {c.description ? <p class="description">{c.description}</p> : null}
+                  {c.description ? <p class="description">{withName(c.description, c.name)}</p> : null}
                   <p class="card-actions">
                     <a href={`/console/playground?character=${encodeURIComponent(c.id)}`} aria-label={`Chat with ${c.name}`}>
                       Chat
