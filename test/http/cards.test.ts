@@ -90,6 +90,19 @@ describe('character cards over HTTP', () => {
     expect(card.character_book?.entries.length).toBeGreaterThan(0);
   });
 
+  it('patches one field of an imported card whose other fields create would refuse; a field sent is held to create’s bounds', async () => {
+    h = await startApi();
+    const a = await h.newKey();
+    const c = (await importRaw(a.key, readFixture('marisol.v2.json'), 'application/json')).json<{ id: string; speakingStyle: string }>();
+    expect(c.speakingStyle).toBe(''); // create would refuse this: 10-1000 characters
+    const patched = await h.call('PATCH', `/api/v1/characters/${c.id}`, { key: a.key, body: { occupation: 'Lighthouse keeper' } });
+    expect(patched.statusCode, patched.body).toBe(200);
+    expect(patched.json()).toMatchObject({ occupation: 'Lighthouse keeper', speakingStyle: '' });
+    const resent = await h.call('PATCH', `/api/v1/characters/${c.id}`, { key: a.key, body: { occupation: null, speakingStyle: '' } });
+    expect(resent.statusCode).toBe(400);
+    expect(errorOf(resent).message).toBe('speakingStyle must be 10-1000 characters');
+  });
+
   it('refuses a broken file with a 400 that says what is wrong', async () => {
     h = await startApi();
     const cases: Array<[Buffer, string, string]> = [
