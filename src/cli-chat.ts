@@ -41,7 +41,7 @@ export async function runChat(config: Config, args: string[], io: ChatIO): Promi
   const write = (text: string) => void io.output.write(text);
   const terminal = io.terminal ?? (io.output as { isTTY?: boolean }).isTTY === true;
   const log = createLogger({ level: 'error', format: 'pretty', destination: process.stderr });
-  const { store, engine, model } = await setUpEngine(config, { log, clock: systemClock });
+  const { store, engine, model, memory } = await setUpEngine(config, { log, clock: systemClock });
   try {
     const wanted = args.join(' ').trim();
     if (wanted && !(await store.characters.findByName(wanted))) {
@@ -89,6 +89,7 @@ export async function runChat(config: Config, args: string[], io: ChatIO): Promi
     return 0;
   } finally {
     await engine.drain(5000);
+    await memory.stop(5000);
     await store.close();
   }
 }

@@ -4,6 +4,7 @@ import { int } from './core/config-values.js';
 import { modelConfigSchema, type ModelConfig } from './llm/config.js';
 import { engineSettingsSchema, limitsConfigSchema, type EngineSettings, type LimitsConfig } from './engine/config.js';
 import { proactiveConfigSchema, type ProactiveConfig } from './scheduler/config.js';
+import { memoryConfigSchema, type MemoryConfig } from './memory/config.js';
 import { storeConfigSchema, type StoreConfig } from './store/config.js';
 import { coordConfigSchema, type CoordConfig } from './coord/config.js';
 import { httpConfigSchema, type HttpConfig } from './http/config.js';
@@ -42,6 +43,7 @@ const sections = {
   engine: engineSettingsSchema,
   limits: limitsConfigSchema,
   proactive: proactiveConfigSchema,
+  memory: memoryConfigSchema,
   telegram: telegramConfigSchema,
   discord: discordConfigSchema,
   slack: slackConfigSchema,
@@ -102,6 +104,11 @@ export const ENV_VARS: Record<string, [Section, string]> = {
   PROACTIVE_MIN_GAP_MINUTES: ['proactive', 'minGapMinutes'],
   PROACTIVE_DAILY_CAP: ['proactive', 'dailyCap'],
   PROACTIVE_MAX_UNANSWERED: ['proactive', 'maxUnanswered'],
+  MEMORY_ENABLED: ['memory', 'enabled'],
+  MEMORY_EXTRACT_EVERY: ['memory', 'extractEvery'],
+  MEMORY_MAX_FACTS: ['memory', 'maxFacts'],
+  MEMORY_TOKENS: ['memory', 'tokens'],
+  EMBEDDINGS_MODEL: ['memory', 'embeddingsModel'],
   TELEGRAM_BOT_TOKEN: ['telegram', 'token'],
   TELEGRAM_API_ROOT: ['telegram', 'apiRoot'],
   TELEGRAM_WEBHOOK_URL: ['telegram', 'webhookUrl'],
@@ -126,6 +133,7 @@ export interface Config {
   engine: EngineSettings;
   limits: LimitsConfig;
   proactive: ProactiveConfig;
+  memory: MemoryConfig;
   telegram: TelegramConfig | undefined;
   discord: DiscordConfig | undefined;
   slack: SlackConfig | undefined;

@@ -5,10 +5,11 @@ import type { Config } from './config.js';
 import type { Clock } from './core/clock.js';
 import type { Logger } from './log.js';
 import { openStore, type Store } from './store/index.js';
-import { createModel, type ModelClient } from './llm/index.js';
+import { createModel, OpenAIModel, type ModelClient } from './llm/index.js';
 import { createEngine, engineConfigFrom, type Engine, type RateLimits } from './engine/index.js';
 import { localCoordination, type Coordination } from './coord/index.js';
 import { loadPresets } from './presets.js';
+import { LongTermMemory } from './memory/index.js';
 
 /** Where shipped presets live, relative to this file in both `src/` (tsx) and `dist/src/` (built). */
 export function defaultPresetDir(): string {
@@ -22,6 +23,8 @@ export interface EngineSetup {
   engine: Engine;
   /** The engine's rate limits, shared with the services so a key's budget is one budget. */
   limits: RateLimits;
+  /** Long-term memory, attached to the engine (stop it after the engine drained). */
+  memory: LongTermMemory;
 }
 
 export interface EngineSetupOptions {
@@ -56,6 +59,7 @@ export async function setUpEngine(config: Config, opts: EngineSetupOptions): Pro
   const model = opts.wrapModel ? opts.wrapModel(base) : base;
   const coord = opts.coordination ?? localCoordination(log);
   const limits = coord.limits;
+  const engineConfig = engineConfigFrom(config, opts.instanceId ?? randomUUID());
   const engine = createEngine({
     store,
     model,
@@ -64,8 +68,20 @@ export async function setUpEngine(config: Config, opts: EngineSetupOptions): Pro
     limits,
     notices: coord.notices,
     ...(coord.chatOrder ? { chatOrder: coord.chatOrder } : {}),
-    config: engineConfigFrom(config, opts.instanceId ?? randomUUID()),
+    config: engineConfig,
     modelConcurrency: config.model.concurrency,
   });
-  return { store, model, engine, limits };
+  const memory = LongTermMemory.attach({
+    engine,
+    store,
+    model,
+    clock,
+    log: log.child({ component: 'memory' }),
+    config: config.memory,
+    contextTokens: config.model.contextTokens,
+    instanceId: engineConfig.instanceId,
+    // Embeddings come from the same OpenAI-compatible server; the offline model has none.
+    embedder: config.memory.embeddingsModel && base instanceof OpenAIModel ? base.embedder(config.memory.embeddingsModel) : undefined,
+  });
+  return { store, model, engine, limits, memory };
 }

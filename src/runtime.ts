@@ -18,6 +18,7 @@ import { housekeep } from './services/housekeeping.js';
 import { WebhookSender } from './services/webhooks.js';
 import { ApiProactiveTarget } from './services/proactive-api.js';
 import { setUpEngine } from './engine-setup.js';
+import type { LongTermMemory } from './memory/index.js';
 import { ensureAdminKey, type AdminKey } from './admin-key.js';
 import { Metrics } from './metrics/prometheus.js';
 import { announceWhenReady } from './announce.js';
@@ -35,6 +36,8 @@ export interface Runtime {
   app: FastifyInstance;
   adapters: PlatformAdapter[];
   scheduler: ProactiveScheduler;
+  /** Long-term memory (tests wait for its background extractions with `memory.idle()`). */
+  memory: LongTermMemory;
   services: Services;
   webhooks: WebhookSender;
   metrics: Metrics;
@@ -95,7 +98,7 @@ export async function startRuntime(loaded: Config, overrides: RuntimeOverrides =
   // This process, as the owner of what it claims: live instances never take each other's work.
   const instanceId = randomUUID();
   const coordination = await createCoordination(config.coord, log);
-  const { store, model, engine, limits } = await setUpEngine(config, {
+  const { store, model, engine, limits, memory } = await setUpEngine(config, {
     log,
     clock,
     instanceId,
@@ -142,6 +145,7 @@ export async function startRuntime(loaded: Config, overrides: RuntimeOverrides =
     coordination,
     instance: { id: instanceId, deadAfterMs: config.runtime.instanceDeadAfterMs },
     quotas: { charactersPerKey: config.http.maxCharactersPerKey, longPollsPerKey: config.http.maxLongPollsPerKey },
+    memory: memory.control,
   });
   const liveness = new Liveness(store, clock, log, {
     instanceId,
@@ -187,6 +191,8 @@ export async function startRuntime(loaded: Config, overrides: RuntimeOverrides =
       await Promise.allSettled(adapters.map((a) => a.stop()));
       const drained = await engine.drain(config.runtime.shutdownTimeoutMs);
       if (!drained) log.warn({ inFlight: engine.inFlightCount }, 'shutdown deadline reached with turns still running');
+      // Extractions started by the last replies: unfinished ones keep their messages unread.
+      await memory.stop(config.runtime.shutdownTimeoutMs);
       await app.close();
       // Only a clean stop leaves the instance table; unfinished claims then wait for the next start.
       if (drained) await liveness.stop();
@@ -196,7 +202,7 @@ export async function startRuntime(loaded: Config, overrides: RuntimeOverrides =
       log.info('stopped');
     })());
 
-  return { config, log, store, model, engine, app, adapters, scheduler, services, webhooks, metrics, adminKey, coordination, url, ready, shutdown };
+  return { config, log, store, model, engine, app, adapters, scheduler, memory, services, webhooks, metrics, adminKey, coordination, url, ready, shutdown };
 }
 
 /** Send what a recovered turn produced through its platform's adapter, as a plain message. */

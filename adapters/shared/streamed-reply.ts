@@ -237,6 +237,9 @@ export async function deliverEvents(events: AsyncIterable<ReplyEvent> & Pick<Han
         const r = reply ?? d.newReply();
         reply = undefined;
         await safely('reply', () => r.finish(e.message.content));
+        // Said at once, not when the stream ends: a crash between the send and this word sends
+        // the reply again, so the window is kept as short as it can be.
+        delivered?.();
       } else {
         d.typing?.stop();
         const r = reply;

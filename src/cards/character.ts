@@ -8,7 +8,7 @@ export type CardCharacterFields = Pick<
   Character,
   | 'name' | 'personality' | 'speakingStyle' | 'description' | 'gender' | 'age' | 'occupation' | 'appearanceDescription'
   | 'avatar' | 'profilePhotoUrl' | 'canInitiateConversation' | 'scenario' | 'greeting' | 'exampleDialogue' | 'systemPrompt'
-  | 'postHistoryInstructions' | 'tags' | 'model' | 'nickname' | 'alternateGreetings' | 'groupGreetings'
+  | 'postHistoryInstructions' | 'tags' | 'model' | 'nickname' | 'alternateGreetings' | 'groupGreetings' | 'memoryInstructions'
 >;
 
 /** Where our fields that a card has no place for travel, so a card exported here imports back whole. */
@@ -61,6 +61,7 @@ const EXTENSION_FIELDS = {
   profilePhotoUrl: { unset: null, valid: (v: unknown) => typeof v === 'string' && PICTURE_URL.test(v) },
   canInitiateConversation: { unset: false, valid: (v: unknown) => typeof v === 'boolean' },
   model: { unset: null, valid: (v: unknown) => typeof v === 'string' },
+  memoryInstructions: { unset: null, valid: (v: unknown) => typeof v === 'string' },
 } as const satisfies Partial<Record<keyof CardCharacterFields, { unset: unknown; valid: (v: unknown) => boolean }>>;
 type ExtensionField = keyof typeof EXTENSION_FIELDS;
 const EXTENSION_KEYS = Object.keys(EXTENSION_FIELDS) as ExtensionField[];

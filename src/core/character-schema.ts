@@ -34,6 +34,7 @@ export const characterFields = {
   postHistoryInstructions: optText('postHistoryInstructions', 2000),
   tags: z.array(z.string().trim().min(1).max(40), { message: 'tags must be a list of strings' }).max(20, 'at most 20 tags').optional(),
   model: z.string().trim().min(1).max(200).nullable().optional(),
+  memoryInstructions: optText('memoryInstructions', 1000),
 };
 
 export const createCharacterSchema = z.object(characterFields).strict();

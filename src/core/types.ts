@@ -91,6 +91,8 @@ export interface Character {
   fromCard: boolean;
   createdAt: string;
   updatedAt: string;
+  /** What long-term memory should keep for this character ("remember their exams and deadlines"). */
+  memoryInstructions: string | null;
 }
 
 export type MessageRole = 'user' | 'assistant' | 'system';

@@ -291,6 +291,14 @@ export class Engine implements MessageHandler {
     this.deps.contextProviders.push(provider);
   }
 
+  /**
+   * A model slot in the same fair semaphore turns use, for background model work (memory
+   * extraction) under one owner name: it waits its turn like a chat, never ahead of everyone.
+   */
+  modelSlot(owner: string): Promise<() => void> {
+    return this.deps.modelSlots.acquire(owner);
+  }
+
   /** Add a command after construction (one whose service needs the engine first, e.g. `proactive`). */
   addCommand(command: Command): void {
     this.commands.set(command.name, command);

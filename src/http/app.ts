@@ -14,6 +14,7 @@ import type { HttpContext } from './context.js';
 import { characterRoutes } from './routes/characters.js';
 import { chatRoutes } from './routes/chat.js';
 import { conversationRoutes } from './routes/conversations.js';
+import { memoryRoutes } from './routes/memory.js';
 import { updateRoutes } from './routes/updates.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { registerDialects } from './dialects/index.js';
@@ -121,6 +122,7 @@ async function registerApi(app: FastifyInstance, ctx: HttpContext, consoleSessio
       await api.register(characterRoutes(ctx));
       await api.register(chatRoutes(ctx));
       await api.register(conversationRoutes(ctx));
+      await api.register(memoryRoutes(ctx));
       await api.register(updateRoutes(ctx));
       await api.register(apiKeyRoutes(ctx));
       await api.register(proactiveRoutes(ctx));

@@ -22,6 +22,21 @@ export type ModelChunk =
   | { type: 'delta'; text: string }
   | { type: 'usage'; promptTokens: number; completionTokens: number };
 
+/** A non-streamed answer in JSON mode (background work such as memory extraction). */
+export interface JsonAnswer {
+  /** The model's text, meant to be one JSON object (the caller parses it and tolerates less). */
+  text: string;
+  promptTokens: number;
+  completionTokens: number;
+}
+
+/** Turns texts into vectors for similarity search (`/v1/embeddings`). */
+export interface Embedder {
+  readonly model: string;
+  /** One vector per text, in order. */
+  embed(texts: string[], signal?: AbortSignal): Promise<number[][]>;
+}
+
 export interface ModelClient {
   /** Shown in /status and logs, e.g. `openai:gpt-4o-mini` or `offline`. */
   readonly label: string;
@@ -34,4 +49,9 @@ export interface ModelClient {
    * attempt, ModelUnavailableError when no server could be reached.
    */
   stream(req: ModelRequest): AsyncIterable<ModelChunk>;
+  /**
+   * One whole answer asked for as a JSON object (`response_format: {type: "json_object"}`).
+   * Same errors as `stream`.
+   */
+  completeJson(req: ModelRequest): Promise<JsonAnswer>;
 }

@@ -1,5 +1,5 @@
 import { isCharbridgeError } from '../core/errors.js';
-import type { ModelChunk, ModelClient, ModelRequest } from './model.js';
+import type { JsonAnswer, ModelChunk, ModelClient, ModelRequest } from './model.js';
 
 /**
  * Why a model call failed, coarse enough to chart: the server's answer (`rate_limited` 429,
@@ -54,6 +54,25 @@ export function observeModel(model: ModelClient, listener: (e: ModelCallEvent) =
     },
     get offline() {
       return model.offline;
+    },
+    async completeJson(req: ModelRequest): Promise<JsonAnswer> {
+      const started = now();
+      const report = (error: ModelErrorKind | null, firstTokenMs: number | null) => {
+        try {
+          listener({ model: req.model ?? model.defaultModel, durationMs: now() - started, firstTokenMs, error });
+        } catch {
+          // Counting a call must never break it.
+        }
+      };
+      try {
+        const answer = await model.completeJson(req);
+        const ms = now() - started;
+        report(answer.text.trim() ? null : 'empty', ms);
+        return answer;
+      } catch (err) {
+        report(modelErrorKind(err, req.signal), null);
+        throw err;
+      }
     },
     async *stream(req: ModelRequest): AsyncIterable<ModelChunk> {
       const started = now();

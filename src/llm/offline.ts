@@ -1,4 +1,4 @@
-import type { ContentPart, ModelChunk, ModelClient, ModelMessage, ModelRequest } from './model.js';
+import type { ContentPart, JsonAnswer, ModelChunk, ModelClient, ModelMessage, ModelRequest } from './model.js';
 import { countTokens } from './tokens.js';
 
 export const OFFLINE_LABEL = '[offline model]';
@@ -34,6 +34,11 @@ export class OfflineModel implements ModelClient {
     }
     const prompt = req.messages.reduce((n, m) => n + countTokens(text(m.content)), 0);
     yield { type: 'usage', promptTokens: prompt, completionTokens: countTokens(reply) };
+  }
+
+  /** The offline model knows nothing to extract: an empty object, costing nothing. */
+  async completeJson(_req: ModelRequest): Promise<JsonAnswer> {
+    return { text: '{}', promptTokens: 0, completionTokens: 0 };
   }
 }
 

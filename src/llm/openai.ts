@@ -3,7 +3,7 @@ import type { ChatCompletionMessageParam } from 'openai/resources/chat/completio
 import { ModelError, ModelUnavailableError } from '../core/errors.js';
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
-import type { ModelChunk, ModelClient, ModelRequest } from './model.js';
+import type { Embedder, JsonAnswer, ModelChunk, ModelClient, ModelRequest } from './model.js';
 
 export interface OpenAIModelConfig {
   apiKey?: string | undefined;
@@ -78,6 +78,43 @@ export class OpenAIModel implements ModelClient {
     if (req.signal?.aborted) throw new ModelUnavailableError('Model call aborted');
     this.failures = 0;
     if (!sawUsage) yield { type: 'usage', promptTokens: 0, completionTokens: 0 };
+  }
+
+  async completeJson(req: ModelRequest): Promise<JsonAnswer> {
+    if (this.clock.now() < this.openUntil) {
+      throw new ModelUnavailableError('The model server is unreachable (circuit open); try again shortly');
+    }
+    try {
+      const r = await this.client.chat.completions.create(
+        {
+          model: req.model ?? this.cfg.model,
+          messages: req.messages as ChatCompletionMessageParam[],
+          response_format: { type: 'json_object' },
+          ...(req.maxTokens ? { max_tokens: req.maxTokens } : {}),
+        },
+        { signal: req.signal },
+      );
+      this.failures = 0;
+      return { text: r.choices[0]?.message?.content ?? '', promptTokens: r.usage?.prompt_tokens ?? 0, completionTokens: r.usage?.completion_tokens ?? 0 };
+    } catch (err) {
+      throw this.mapError(err);
+    }
+  }
+
+  /** An Embedder over the same server (`/v1/embeddings`), for `model`. */
+  embedder(model: string): Embedder {
+    return {
+      model,
+      embed: async (texts, signal) => {
+        if (!texts.length) return [];
+        try {
+          const r = await this.client.embeddings.create({ model, input: texts, encoding_format: 'float' }, { signal });
+          return [...r.data].sort((a, b) => a.index - b.index).map((d) => d.embedding);
+        } catch (err) {
+          throw this.mapError(err);
+        }
+      },
+    };
   }
 
   private mapError(err: unknown): Error {

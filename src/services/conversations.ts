@@ -1,4 +1,5 @@
-import { encodeKey } from '../core/conversation-key.js';
+import { decodeKey, encodeKey } from '../core/conversation-key.js';
+import { ownerKeyOf } from '../memory/index.js';
 import { NotFoundError, ValidationError } from '../core/errors.js';
 import type { ChatType, Conversation, Platform, StoredMessage } from '../core/types.js';
 import { conversationKeyFor, type Engine } from '../engine/index.js';
@@ -137,10 +138,14 @@ export class ConversationService {
     return (await this.store.messages.page(conv.id, { limit: HISTORY_LIMIT })).messages;
   }
 
-  /** Gone for good: messages and updates-feed entries too. */
+  /**
+   * Gone for good: messages, updates-feed entries and what the characters remember of it too
+   * (a thread's memory is its group's, which stays).
+   */
   async delete(conv: Conversation): Promise<void> {
     await this.engine.serialized(conv, async () => {
       await this.store.updates.deleteForConversation(conv.id);
+      if (!conv.scopeKey || decodeKey(conv.scopeKey).threadId === undefined) await this.store.memory.deleteOwner(ownerKeyOf(conv));
       await this.store.conversations.delete(conv.id);
     });
   }

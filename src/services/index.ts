@@ -17,6 +17,8 @@ import type { AdapterStatus } from '../core/adapter.js';
 import { Readiness } from './readiness.js';
 import { LorebookService } from './lorebooks.js';
 import type { Coordination } from '../coord/index.js';
+import { MemoryService } from './memory.js';
+import { MemoryControl } from '../memory/index.js';
 
 export { Authenticator, adminCaller, keyCaller, type Caller } from './access.js';
 export { ApiKeyService } from './api-keys.js';
@@ -31,6 +33,7 @@ export { ImageFetcher, type ImageFetchOptions } from './image-fetch.js';
 export { safeFetch, SafeFetchError, systemResolve, realTimer, type Resolve, type StartTimer, type SafeFetchPolicy } from './safe-fetch.js';
 export { Readiness, type ReadinessCheck, type ReadinessReport } from './readiness.js';
 export { LorebookService, type LorebookView, type LorebookInput, type LorebookFormat } from './lorebooks.js';
+export { MemoryService, type MemoryView } from './memory.js';
 
 /** The logic every HTTP API shares, one instance each per server. */
 export interface Services {
@@ -45,6 +48,7 @@ export interface Services {
   consoleSessions: ConsoleSessions;
   readiness: Readiness;
   lorebooks: LorebookService;
+  memory: MemoryService;
 }
 
 export interface ServiceParts {
@@ -74,6 +78,8 @@ export interface ServiceParts {
   quotas?: { charactersPerKey: number; longPollsPerKey: number };
   /** This process as an owner of work (its heartbeat in `instances`): pending Idempotency-Keys name it. */
   instance?: { id: string; deadAfterMs: number };
+  /** Long-term memory's controls (the runtime's, so MEMORY_MAX_FACTS applies); a default one otherwise. */
+  memory?: MemoryControl;
 }
 
 /** Build the services over one store and engine. */
@@ -96,6 +102,7 @@ export function createServices(p: ServiceParts): Services {
     apiKeys: new ApiKeyService(p.store, p.ssrfAllowHosts),
     usage: new UsageService(p.store, p.clock),
     platforms: new PlatformOverview(p.store, p.platformStatus),
+    memory: new MemoryService(p.store, p.engine, p.memory ?? new MemoryControl(p.store, 50)),
     consoleSessions: new ConsoleSessions(p.store, access, { adminApiKey: p.adminApiKey, ttlMs: p.consoleSessionMs }),
     readiness: new Readiness(p.store, p.adapterStates, p.coordination?.kind === 'redis' ? () => p.coordination!.ping() : undefined),
     lorebooks: new LorebookService(p.store),

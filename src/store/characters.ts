@@ -28,7 +28,7 @@ const COLUMNS = [
   'id', 'slug', 'owner_id', 'is_public', 'name', 'personality', 'speaking_style', 'description', 'gender', 'age', 'occupation',
   'appearance_description', 'avatar', 'profile_photo_url', 'can_initiate', 'scenario', 'greeting', 'example_dialogue', 'system_prompt',
   'post_history_instructions', 'tags', 'model', 'created_at', 'updated_at', 'platform_visible', 'nickname', 'alternate_greetings',
-  'group_greetings',
+  'group_greetings', 'memory_instructions',
 ] as const satisfies readonly CharacterColumns[];
 const hasCard = sql<number>`case when card_json is null then 0 else 1 end`.as('has_card');
 
@@ -81,6 +81,7 @@ export function toCharacter(r: ListedRow): Character {
     fromCard: r.has_card === 1,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
+    memoryInstructions: r.memory_instructions ?? null,
   };
 }
 
@@ -92,6 +93,7 @@ function toRow(input: Partial<CharacterInput>): Partial<CharacterRow> {
     ['avatar', 'avatar'], ['profilePhotoUrl', 'profile_photo_url'], ['scenario', 'scenario'], ['greeting', 'greeting'],
     ['exampleDialogue', 'example_dialogue'], ['systemPrompt', 'system_prompt'],
     ['postHistoryInstructions', 'post_history_instructions'], ['model', 'model'], ['slug', 'slug'], ['nickname', 'nickname'],
+    ['memoryInstructions', 'memory_instructions'],
   ];
   for (const [from, to] of map) if (input[from] !== undefined) (row as Record<string, unknown>)[to] = input[from] ?? null;
   if (input.isPublic !== undefined) row.is_public = input.isPublic ? 1 : 0;
@@ -126,6 +128,7 @@ export function characterInputFrom(c: CreateCharacter, over: Partial<CharacterIn
     tags: c.tags ?? [],
     model: c.model ?? null,
     ...(c.platformVisible !== undefined ? { platformVisible: c.platformVisible } : {}),
+    memoryInstructions: c.memoryInstructions ?? null,
     ...over,
   };
 }

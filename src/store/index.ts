@@ -18,6 +18,8 @@ import { ConsoleSessionRepo } from './console-sessions.js';
 import { ActivityRepo } from './activity.js';
 import { LorebookRepo } from './lorebooks.js';
 import { PersonaRepo } from './personas.js';
+import { MemoryRepo } from './memory.js';
+import { EmbeddingRepo, RecallRepo } from './recall.js';
 
 export type { DB } from './db.js';
 export { isPostgresUrl } from './db.js';
@@ -40,6 +42,8 @@ export { IdempotencyRepo, IDEMPOTENCY_TTL_MS, type IdempotencyBegin, type Idempo
 export type { CharacterListQuery, CharacterOwnership } from './characters.js';
 export type { ConversationListQuery, ConversationSummary } from './conversations.js';
 export { WebhookRepo, WEBHOOK_DISABLE_AFTER, type WebhookDelivery } from './webhooks.js';
+export { MemoryRepo, type MemoryFact, type MemoryOwner, type MemoryProgress } from './memory.js';
+export { RecallRepo, EmbeddingRepo, searchWords, COMMON_WORD_DOCS, encodeVector, decodeVector, type RecalledLine, type RecallQuery, type StoredEmbedding } from './recall.js';
 export { ProactiveRepo, type ProactiveRecord, type ProactivePolicyOverrides, type OutboxRow } from './proactive.js';
 
 /** Every repository over one database handle. Only `src/store/` touches the database. */
@@ -63,6 +67,12 @@ export interface Store {
   activity: ActivityRepo;
   lorebooks: LorebookRepo;
   personas: PersonaRepo;
+  /** Long-term memory: facts, summaries, extraction progress. */
+  memory: MemoryRepo;
+  /** Full-text search of stored messages (memory's recall). */
+  recall: RecallRepo;
+  /** Message embeddings for recall by meaning (EMBEDDINGS_MODEL). */
+  embeddings: EmbeddingRepo;
   /** Migrations not run yet (empty once migrated); rejects when the database does not answer. */
   pendingMigrations(): Promise<string[]>;
   close(): Promise<void>;
@@ -95,6 +105,9 @@ export async function openStore(url: string, clock: Clock = systemClock): Promis
     activity: new ActivityRepo(db),
     lorebooks: new LorebookRepo(db, clock),
     personas: new PersonaRepo(db, clock),
+    memory: new MemoryRepo(db, clock),
+    recall: new RecallRepo(db, dialect.name),
+    embeddings: new EmbeddingRepo(db),
     pendingMigrations: () => pendingMigrations(db, dialect.name),
     close: () => db.destroy(),
   };

@@ -23,6 +23,11 @@ export interface Database {
   lorebook_links: LorebookLinkRow;
   personas: PersonaRow;
   lore_activity: LoreActivityRow;
+  memory_facts: MemoryFactRow;
+  memory_owners: MemoryOwnerRow;
+  memory_progress: MemoryProgressRow;
+  memory_forgotten: MemoryForgottenRow;
+  memory_embeddings: MemoryEmbeddingRow;
 }
 
 export interface CharacterRow {
@@ -60,6 +65,8 @@ export interface CharacterRow {
   card_json: string | null;
   avatar_image: Buffer | null;
   avatar_mime: string | null;
+  /** Migration 039: what long-term memory should keep for this character. */
+  memory_instructions: string | null;
 }
 
 export interface ConversationRow {
@@ -153,6 +160,8 @@ export interface UsageRow {
   error_code: string | null;
   /** Epoch ms of created_at, for range and per-day queries. */
   created_ms: number;
+  /** Migration 037: 'turn' (a reply) or 'memory' (a background extraction; never a turn, never charged). */
+  kind: Generated<string>;
 }
 
 export interface ApiKeyRow {
@@ -290,4 +299,50 @@ export interface LoreActivityRow {
   conversation_id: string;
   report_json: string;
   updated_at: string;
+}
+
+/** A fact long-term memory keeps about an owner, for one character (migration 035). */
+export interface MemoryFactRow {
+  id: Generated<number>;
+  /** The conversation's scope without its thread, or `session:<id>` for an API session. */
+  owner_key: string;
+  character_id: string;
+  text: string;
+  /** JSON array of the message seqs it was extracted from (blocked from recall when forgotten). */
+  source_seqs: string | null;
+  created_ms: number;
+  updated_ms: number;
+}
+
+/** Per owner and character: messages at or below `recall_after_seq` are never recalled (`/memory clear`). */
+export interface MemoryOwnerRow {
+  owner_key: string;
+  character_id: string;
+  recall_after_seq: number;
+  updated_ms: number;
+}
+
+/** Per conversation and character: how far extraction has read, the rolling summary, and its lease. */
+export interface MemoryProgressRow {
+  conversation_id: string;
+  character_id: string;
+  processed_seq: number;
+  summary: string | null;
+  lease_owner: string | null;
+  lease_until: number | null;
+  updated_ms: number;
+}
+
+/** A message a forgotten fact came from: recall never returns it again. */
+export interface MemoryForgottenRow {
+  seq: number;
+  conversation_id: string;
+}
+
+/** A message's embedding (migration 038): little-endian float32, base64. */
+export interface MemoryEmbeddingRow {
+  seq: number;
+  conversation_id: string;
+  model: string;
+  vector: string;
 }

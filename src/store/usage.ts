@@ -53,6 +53,8 @@ export class UsageRepo {
     platform?: string | null;
     /** Set for a failed model turn (no reply, nothing charged). */
     errorCode?: string | null;
+    /** `memory` for a background extraction: its tokens count, never as a turn, never charged. */
+    kind?: 'turn' | 'memory';
   }): Promise<void> {
     const now = this.clock.now();
     await this.db
@@ -69,16 +71,17 @@ export class UsageRepo {
         model: u.model ?? null,
         platform: u.platform ?? null,
         error_code: u.errorCode ?? null,
+        kind: u.kind ?? 'turn',
       })
       .execute();
   }
 
-  /** Successful turns of one conversation (for /status). */
+  /** Successful turns of one conversation (for /status); memory extractions add tokens, not turns. */
   async forConversation(conversationId: string): Promise<UsageTotals> {
     const r = await this.db
       .selectFrom('usage')
       .select((eb) => [
-        eb.fn.countAll<number>().as('turns'),
+        sql<number>`coalesce(sum(case when kind = 'turn' then 1 else 0 end), 0)`.as('turns'),
         eb.fn.coalesce(eb.fn.sum<number>('prompt_tokens'), eb.val(0)).as('p'),
         eb.fn.coalesce(eb.fn.sum<number>('completion_tokens'), eb.val(0)).as('c'),
         eb.fn.coalesce(eb.fn.sum<number>('credits'), eb.val(0)).as('cr'),
@@ -100,8 +103,8 @@ export class UsageRepo {
       .selectFrom('usage')
       .select([
         groupExpr.as('g'),
-        sql<number>`sum(case when error_code is null then 1 else 0 end)`.as('turns'),
-        sql<number>`sum(case when error_code is null then 0 else 1 end)`.as('errors'),
+        sql<number>`sum(case when error_code is null and kind = 'turn' then 1 else 0 end)`.as('turns'),
+        sql<number>`sum(case when error_code is null or kind <> 'turn' then 0 else 1 end)`.as('errors'),
         sql<number>`coalesce(sum(prompt_tokens), 0)`.as('p'),
         sql<number>`coalesce(sum(completion_tokens), 0)`.as('c'),
         sql<number>`coalesce(sum(credits), 0)`.as('cr'),

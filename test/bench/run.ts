@@ -17,6 +17,7 @@ const suites: Array<[string, string, string]> = [
   ['discord', 'discord.ts', 'benchDiscord'],
   ['slack', 'slack.ts', 'benchSlack'],
   ['store', 'store.ts', 'benchStore'],
+  ['memory', 'memory.ts', 'benchMemory'],
   ['telegram-load', 'telegram-load.ts', 'benchTelegramLoad'],
   ['cluster', 'cluster.ts', 'benchCluster'],
 ];

@@ -6,6 +6,7 @@
  */
 import { createTelegramAdapter, type TelegramTuning } from '../../adapters/telegram/index.js';
 import { loadConfig } from '../../src/config.js';
+import type { Clock } from '../../src/core/clock.js';
 import { startRuntime, type Runtime } from '../../src/runtime.js';
 import { testLogger } from '../helpers/harness.js';
 import { pgDatabase, redisPrefix, type TestDatabase, type TestRedisPrefix } from '../helpers/services.js';
@@ -39,6 +40,8 @@ export interface ClusterOptions {
   tuning?: Partial<TelegramTuning>;
   /** Leave the instances to count the bot-wide window each for itself (to show what sharing it prevents). */
   localWindows?: boolean;
+  /** One clock for every instance (e.g. real time plus an offset a test moves forward). */
+  clock?: Clock;
 }
 
 export async function startCluster(n: number, env: Record<string, string> = {}, opts: ClusterOptions = {}): Promise<Cluster> {
@@ -59,6 +62,7 @@ export async function startCluster(n: number, env: Record<string, string> = {}, 
     const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', ...clusterEnv });
     return startRuntime(config, {
       log: testLogger(),
+      ...(opts.clock ? { clock: opts.clock } : {}),
       adapters: ({ config: c, engine, log, coordination }) => [
         createTelegramAdapter(c.telegram!, {
           handler: engine,

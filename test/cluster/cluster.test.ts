@@ -4,6 +4,8 @@
  * instances, a feed long-poll woken by another instance, one Idempotency-Key sent to two
  * instances at once answered by one model call.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contentText } from '../fakes/openai.js';
 import { hasPostgres, hasRedis } from '../helpers/services.js';
@@ -20,7 +22,7 @@ describe.skipIf(!hasPostgres() || !hasRedis())('three instances on one PostgreSQ
   let mostAtOnce = 0;
 
   beforeAll(async () => {
-    c = await startCluster(3, { RATE_LIMIT_USER_PER_MIN: '5', RATE_LIMIT_API_KEY_PER_MIN: '1000' });
+    c = await startCluster(3, { RATE_LIMIT_USER_PER_MIN: '5', RATE_LIMIT_API_KEY_PER_MIN: '1000', SSRF_ALLOW_HOSTS: '127.0.0.1' });
     c.openai.respondWith(async ({ messages }) => {
       const last = contentText(messages.filter((m: any) => m.role === 'user').at(-1)?.content ?? '');
       const chat = /chat(\d+)/.exec(last)?.[1] ?? 'other';
@@ -103,4 +105,30 @@ describe.skipIf(!hasPostgres() || !hasRedis())('three instances on one PostgreSQ
     const usage = await c.api(0, 'GET', '/api/v1/api-keys', ADMIN);
     expect(usage.body.apiKeys.find((k: any) => k.name === 'idem').creditsUsed).toBe(1);
   });
+
+  it('posts a webhook exactly three times under one X-Webhook-Id when the receiver fails twice, whichever instance retries', async () => {
+    const ids: string[] = [];
+    const receiver = createServer((req, res) => {
+      ids.push(String(req.headers['x-webhook-id']));
+      req.resume().on('end', () => res.writeHead(ids.length <= 2 ? 500 : 200).end());
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+      const tenant = await c.api(0, 'POST', '/api/v1/api-keys', ADMIN, { name: 'hooked', credits: 10, webhookUrl: url, webhookSecret: 'whsec-0123456789abcdef' });
+      expect(tenant.status).toBe(201);
+      const chat = await c.api(1, 'POST', '/api/v1/chat', tenant.body.key, { characterId: 'aria', message: 'hook me chat603' });
+      expect(chat.status).toBe(200);
+      // A proactive message of an API session goes to the key's webhook (through the outbox).
+      expect((await c.api(2, 'POST', `/api/v1/conversations/${chat.body.sessionId}/proactive/test`, tenant.body.key)).status).toBe(200);
+      await waitFor(() => ids.length >= 3, 20_000, () => `3 webhook POSTs, got ${ids.length}`);
+      // Every instance looks at the outbox once more: nothing is left to send.
+      await Promise.all(c.instances.map((r) => r.webhooks.processDue()));
+      expect(ids).toHaveLength(3);
+      expect(new Set(ids).size).toBe(1);
+    } finally {
+      receiver.closeAllConnections();
+      await new Promise((r) => receiver.close(r));
+    }
+  }, 30_000);
 });

@@ -22,6 +22,36 @@ export interface RecordedChatRequest {
 /** Produces the assistant's reply text from the request; may be async to simulate thinking. */
 export type Responder = (req: { messages: any[]; model: string; body: any }) => string | Promise<string>;
 
+/** Produces a JSON-mode (`response_format: json_object`) answer's text from the request. */
+export type JsonResponder = (req: { messages: any[]; model: string; body: any }) => string | Promise<string>;
+
+/**
+ * Default JSON-mode answer, shaped as charbridge's memory extraction asks: every line of the
+ * transcript spoken by a user (`[user] Name: text`) that says something about them ("my …",
+ * "I am …", "I'm …", "I live …") becomes a fact, quoted as said; the summary names the lines' count.
+ * Deterministic, so tests can predict what is remembered.
+ */
+export const factsResponder: JsonResponder = ({ messages }) => {
+  const text = messages.map((m: any) => contentText(m?.content)).join('\n');
+  const lines = text.split('\n').filter((l) => l.startsWith('[user] '));
+  const facts = lines
+    .map((l) => l.replace(/^\[user\] /, ''))
+    .filter((l) => /\b(my|i am|i'm|i live)\b/i.test(l));
+  return JSON.stringify({ facts, summary: lines.length ? `They exchanged ${lines.length} user messages.` : '' });
+};
+
+/** A deterministic embedding: words hashed into 64 buckets, normalised (similar texts are close). */
+export function hashedEmbedding(text: string, dims = 64): number[] {
+  const v = new Array<number>(dims).fill(0);
+  for (const w of text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []) {
+    let h = 2166136261;
+    for (let i = 0; i < w.length; i++) h = Math.imul(h ^ w.charCodeAt(i), 16777619);
+    v[(h >>> 0) % dims]! += 1;
+  }
+  const norm = Math.sqrt(v.reduce((n, x) => n + x * x, 0)) || 1;
+  return v.map((x) => x / norm);
+}
+
 export interface FakeOpenAIOptions {
   /** Expected Bearer key, default 'test-key'; anything else gets an OpenAI-shaped 401. */
   apiKey?: string;
@@ -42,8 +72,18 @@ export interface FakeOpenAI {
   /** 'http://127.0.0.1:PORT/v1' — pass as the SDK's `baseURL`. */
   baseURL: string;
   apiKey: string;
-  /** Every `/v1/chat/completions` request, in arrival order (including rejected and failed ones). */
+  /**
+   * Every `/v1/chat/completions` request but JSON-mode ones, in arrival order (including rejected
+   * and failed ones): the replies, so assertions on "the newest request" see a reply, never a
+   * background extraction.
+   */
   requests: RecordedChatRequest[];
+  /** Every JSON-mode (`response_format: json_object`) request, in arrival order. */
+  jsonRequests: RecordedChatRequest[];
+  /** Every `/v1/embeddings` request body, in arrival order. */
+  embeddingRequests: any[];
+  /** Change the JSON-mode answer: a fixed string or a generator (default {@link factsResponder}). */
+  respondJsonWith(r: JsonResponder | string): void;
   /** Change the reply: a fixed string or a generator. */
   respondWith(r: Responder | string): void;
   /** The next n authenticated, well-formed chat requests fail with an OpenAI-shaped error. */
@@ -87,6 +127,9 @@ function sendError(res: ServerResponse, status: number, message: string, type: s
 export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<FakeOpenAI> {
   const apiKey = opts.apiKey ?? 'test-key';
   let responder: Responder = opts.responder ?? echoResponder;
+  let jsonResponder: JsonResponder = factsResponder;
+  const jsonRequests: RecordedChatRequest[] = [];
+  const embeddingRequests: any[] = [];
   let chunkDelayMs = opts.chunkDelayMs ?? 0;
   let firstTokenDelayMs = 0;
   let breakAfter: number | null = null;
@@ -111,7 +154,8 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
     let body: any = null;
     try { body = JSON.parse(raw); } catch { /* recorded as null below */ }
     const rec: RecordedChatRequest = { body, headers: { ...req.headers }, at: Date.now(), stream: body?.stream === true, status: 200 };
-    requests.push(rec);
+    const jsonMode = body?.response_format?.type === 'json_object';
+    (jsonMode ? jsonRequests : requests).push(rec);
     const fail = (status: number, ...args: [string, string, string | null, Record<string, string>?]) => {
       rec.status = status;
       sendError(res, status, ...args);
@@ -121,7 +165,7 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
     if (!Array.isArray(body.messages) || typeof body.model !== 'string') {
       return fail(400, "Missing required parameter: 'model' or 'messages'.", 'invalid_request_error', null);
     }
-    const failure = failures.shift();
+    const failure = jsonMode ? undefined : failures.shift();
     if (failure) {
       const headers: Record<string, string> = {};
       if (failure.retryAfterMs !== undefined) {
@@ -134,7 +178,7 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
     }
     let content: string;
     try {
-      content = await responder({ messages: body.messages, model: body.model, body });
+      content = await (jsonMode ? jsonResponder : responder)({ messages: body.messages, model: body.model, body });
     } catch (err) {
       return fail(500, `Fake responder failed: ${(err as Error).message}`, 'server_error', null);
     }
@@ -197,6 +241,28 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
       res.end(JSON.stringify({ object: 'list', data: [{ id: 'fake-model', object: 'model', created: 1700000000, owned_by: 'fake' }] }));
       return;
     }
+    if (req.method === 'POST' && path === '/v1/embeddings') {
+      if (!authorized(req)) return unauthorized(res);
+      const parts: Buffer[] = [];
+      req.on('data', (c: Buffer) => parts.push(c));
+      req.on('end', () => {
+        let body: any = null;
+        try { body = JSON.parse(Buffer.concat(parts).toString('utf8')); } catch { /* answered below */ }
+        if (!body || typeof body.model !== 'string' || body.input === undefined) {
+          return sendError(res, 400, "Missing required parameter: 'model' or 'input'.", 'invalid_request_error', null);
+        }
+        embeddingRequests.push(body);
+        const inputs: string[] = Array.isArray(body.input) ? body.input : [body.input];
+        const tokens = inputs.reduce((n, t) => n + approxTokens(String(t)), 0);
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({
+          object: 'list', model: body.model,
+          data: inputs.map((t, index) => ({ object: 'embedding', index, embedding: hashedEmbedding(String(t)) })),
+          usage: { prompt_tokens: tokens, total_tokens: tokens },
+        }));
+      });
+      return;
+    }
     if (req.method !== 'POST' || path !== '/v1/chat/completions') {
       return sendError(res, 404, `Unknown request URL: ${req.method} ${path}.`, 'invalid_request_error', 'unknown_url');
     }
@@ -220,7 +286,10 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
     baseURL: `http://127.0.0.1:${port}/v1`,
     apiKey,
     requests,
+    jsonRequests,
+    embeddingRequests,
     respondWith(r) { responder = typeof r === 'string' ? () => r : r; },
+    respondJsonWith(r) { jsonResponder = typeof r === 'string' ? () => r : r; },
     failNext(n, failure) { for (let i = 0; i < n; i++) failures.push(failure); },
     slowFirstToken(ms) { firstTokenDelayMs = ms; },
     breakStreamAfter(chunks) { breakAfter = chunks; },

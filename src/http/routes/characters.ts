@@ -48,6 +48,7 @@ export const CharacterSchema = CharacterSummarySchema.extend({
   groupGreetings: z.array(z.string()).describe('First messages used in group chats only'),
   platformVisible: z.boolean().describe('Offered to platform users (set by the admin)'),
   fromCard: z.boolean().describe('Imported from a character card; exports give the card back whole'),
+  memoryInstructions: nullableText.describe('What long-term memory should keep for this character'),
 }).describe('Character');
 
 const ListQuery = z

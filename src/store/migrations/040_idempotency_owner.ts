@@ -10,4 +10,7 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.alterTable('idempotency_keys').addColumn('turn_id', 'text').execute();
 }
 
-export async function down(): Promise<void> {}
+export async function down(db: Kysely<any>): Promise<void> {
+  await db.schema.alterTable('idempotency_keys').dropColumn('turn_id').execute();
+  await db.schema.alterTable('idempotency_keys').dropColumn('owner').execute();
+}

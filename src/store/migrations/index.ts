@@ -14,6 +14,11 @@ import * as m030 from './030_webhook_claims.js';
 import * as m031 from './031_character_cards.js';
 import * as m032 from './032_lorebooks.js';
 import * as m033 from './033_personas.js';
+import * as m035 from './035_memory.js';
+import * as m036 from './036_message_search.js';
+import * as m037 from './037_usage_kind.js';
+import * as m038 from './038_memory_embeddings.js';
+import * as m039 from './039_character_memory.js';
 import * as m040 from './040_idempotency_owner.js';
 
 /** A migration file: `up` gets the column kit for the database it runs on. */
@@ -50,6 +55,11 @@ const files: Record<string, PortableMigration> = {
   '031_character_cards': m031,
   '032_lorebooks': m032,
   '033_personas': m033,
+  '035_memory': m035,
+  '036_message_search': m036,
+  '037_usage_kind': m037,
+  '038_memory_embeddings': m038,
+  '039_character_memory': m039,
   '040_idempotency_owner': m040,
 };
 

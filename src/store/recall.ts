@@ -1,0 +1,245 @@
+import { sql } from 'kysely';
+import type { DB } from './db.js';
+import type { DialectName } from './dialect.js';
+
+/** A stored line that matched a search. */
+export interface RecalledLine {
+  seq: number;
+  role: string;
+  content: string;
+  authorName: string | null;
+  createdAt: string;
+}
+
+export interface RecallQuery {
+  conversationId: string;
+  /** Lower-case words (letters and digits only), as {@link searchWords} makes them. */
+  words: string[];
+  /** Only messages above this seq (the owner's recall floor). */
+  afterSeq: number;
+  /** Only messages below this seq (older than the context window). */
+  beforeSeq: number;
+  /**
+   * Only lines of this character's turns: its own replies, and user messages it answered (the
+   * reply that followed was its). Another character of the same conversation keeps its own.
+   */
+  characterId: string;
+  limit: number;
+}
+
+/** Words in more stored messages than this say nothing about which ones matter; recall drops them. */
+export const COMMON_WORD_DOCS = 1000;
+const MAX_WORDS = 12;
+
+/**
+ * The words of a text as the full-text indexes split it: lower case, letters and digits only
+ * (SQLite's unicode61 and PostgreSQL's 'simple' configuration split alike), deduplicated, at
+ * most 12, longest first. SQLite also ignores accents; PostgreSQL, without the `unaccent`
+ * extension, matches them as written.
+ */
+export function searchWords(text: string): string[] {
+  const words = new Set(text.normalize('NFC').toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []);
+  return [...words].filter((w) => w.length >= 3 && w.length <= 40).sort((a, b) => b.length - a.length).slice(0, MAX_WORDS);
+}
+
+/**
+ * Full-text search of stored messages: SQLite FTS5 or PostgreSQL `message_search` (migration
+ * 036). The cost stays bounded however long a conversation grows: words that occur in more than
+ * COMMON_WORD_DOCS messages are dropped first (their posting lists are the expensive part, and
+ * they rank nothing), and the search walks the index of the rare words, joining each hit to its
+ * message by primary key.
+ */
+export class RecallRepo {
+  private statsCache: { at: number; words: Set<string> } | undefined;
+  constructor(private db: DB, private dialect: DialectName) {}
+
+  /** The best matches of any of `words`, best first; forgotten and notice messages are never returned. */
+  async search(q: RecallQuery): Promise<RecalledLine[]> {
+    const words = await this.rareWords(q.words);
+    if (!words.length || q.limit <= 0) return [];
+    const rows = this.dialect === 'sqlite' ? await this.searchSqlite(q, words) : await this.searchPostgres(q, words);
+    return rows.map((r) => ({ seq: Number(r.seq), role: r.role, content: r.content, authorName: r.author_name, createdAt: r.created_at }));
+  }
+
+  /**
+   * `words` without those in more than COMMON_WORD_DOCS messages (and those in none). Each word
+   * is counted up to the cap only, so a common word costs a cap's worth of index entries, not its
+   * whole posting list: FTS5 walks its doclist lazily; PostgreSQL's planner statistics
+   * (`most_common_elems` of the tsvector column, kept by ANALYZE) drop the words they already
+   * know to be common before anything is counted.
+   */
+  async rareWords(words: string[]): Promise<string[]> {
+    if (!words.length) return [];
+    if (this.dialect === 'sqlite') {
+      const out: string[] = [];
+      for (const w of words) {
+        const r = await sql<{ n: number }>`select count(*) as n from (select rowid from message_fts where message_fts match ${`"${w}"`} limit ${COMMON_WORD_DOCS + 1})`.execute(this.db);
+        const n = Number(r.rows[0]?.n ?? 0);
+        if (n > 0 && n <= COMMON_WORD_DOCS) out.push(w);
+      }
+      return out;
+    }
+    const common = await this.commonByStats();
+    const candidates = words.filter((w) => !common.has(w));
+    if (!candidates.length) return [];
+    // One round trip for every word's capped count.
+    const r = await sql<{ w: string; n: string }>`
+      select w, (select count(*) from (select 1 from message_search where tsv @@ to_tsquery('simple', quote_literal(w)) limit ${COMMON_WORD_DOCS + 1}) t) as n
+      from unnest(${candidates}::text[]) as w`.execute(this.db);
+    const counts = new Map(r.rows.map((row) => [row.w, Number(row.n)]));
+    return candidates.filter((w) => {
+      const n = counts.get(w) ?? 0;
+      return n > 0 && n <= COMMON_WORD_DOCS;
+    });
+  }
+
+  /** Words PostgreSQL's statistics say occur in more than COMMON_WORD_DOCS messages; read at most once a minute. */
+  private async commonByStats(): Promise<Set<string>> {
+    const now = Date.now();
+    if (this.statsCache && now - this.statsCache.at < STATS_TTL_MS) return this.statsCache.words;
+    const r = await sql<{ elems: string[] | string | null; freqs: number[] | string | null; rows: number | string }>`
+      select s.most_common_elems::text as elems, s.most_common_elem_freqs as freqs, c.reltuples::float8 as rows
+      from pg_class c left join pg_stats s on s.schemaname = current_schema() and s.tablename = 'message_search' and s.attname = 'tsv'
+      where c.oid = to_regclass('message_search')`.execute(this.db);
+    const row = r.rows[0];
+    const words = new Set<string>();
+    const elems = pgArray(row?.elems);
+    const freqs = pgArray(row?.freqs).map(Number);
+    const total = Number(row?.rows ?? 0);
+    elems.forEach((e, i) => {
+      if ((freqs[i] ?? 0) * total > COMMON_WORD_DOCS) words.add(e);
+    });
+    this.statsCache = { at: now, words };
+    return words;
+  }
+
+  private async searchSqlite(q: RecallQuery, words: string[]) {
+    const match = words.map((w) => `"${w}"`).join(' OR ');
+    // CROSS JOIN keeps the FTS table as the outer loop: SQLite would otherwise walk the
+    // conversation's messages (the whole history) and probe the index for each.
+    const r = await sql<Row>`
+      select m.seq, m.role, m.content, m.author_name, m.created_at
+      from message_fts cross join messages m on m.seq = message_fts.rowid
+      where message_fts match ${match}
+        and m.conversation_id = ${q.conversationId}
+        and m.seq > ${q.afterSeq} and m.seq < ${q.beforeSeq}
+        and m.kind in ('user', 'assistant', 'proactive')
+        and ${ofCharacter(q.characterId)}
+        and not exists (select 1 from memory_forgotten f where f.seq = m.seq)
+      order by bm25(message_fts)
+      limit ${q.limit}`.execute(this.db);
+    return r.rows;
+  }
+
+  private async searchPostgres(q: RecallQuery, words: string[]) {
+    const query = words.map(quoteTs).join(' | ');
+    const r = await sql<Row>`
+      select m.seq, m.role, m.content, m.author_name, m.created_at
+      from message_search s join messages m on m.seq = s.seq
+      where s.tsv @@ to_tsquery('simple', ${query})
+        and s.conversation_id = ${q.conversationId}
+        and s.seq > ${q.afterSeq} and s.seq < ${q.beforeSeq}
+        and m.kind in ('user', 'assistant', 'proactive')
+        and ${ofCharacter(q.characterId)}
+        and not exists (select 1 from memory_forgotten f where f.seq = m.seq)
+      order by ts_rank(s.tsv, to_tsquery('simple', ${query})) desc, s.seq desc
+      limit ${q.limit}`.execute(this.db);
+    return r.rows;
+  }
+}
+
+interface Row {
+  seq: number | string;
+  role: string;
+  content: string;
+  author_name: string | null;
+  created_at: string;
+}
+
+const STATS_TTL_MS = 60_000;
+
+/** A PostgreSQL array as node-postgres returns it (parsed, or as `{a,b}` text for unknown types). */
+function pgArray(v: unknown): string[] {
+  if (Array.isArray(v)) return v.map(String);
+  if (typeof v !== 'string' || v.length < 2) return [];
+  return v.slice(1, -1).split(',').filter(Boolean).map((x) => x.replace(/^"(.*)"$/, '$1'));
+}
+
+/**
+ * `m` (a message) belongs to the character's turns: its reply, or a user message whose next
+ * reply is the character's. Evaluated only for full-text matches, each one index probe.
+ */
+function ofCharacter(characterId: string) {
+  return sql<boolean>`(case when m.role = 'user' then (select a.author_id from messages a where a.conversation_id = m.conversation_id and a.seq > m.seq and a.role = 'assistant' order by a.seq limit 1) else m.author_id end) = ${characterId}`;
+}
+
+/** A word as a tsquery lexeme; searchWords leaves only letters and digits, quoting keeps it literal. */
+function quoteTs(w: string): string {
+  return `'${w.replace(/'/g, "''")}'`;
+}
+
+/** A message's vector, as recall by meaning compares it. */
+export interface StoredEmbedding {
+  seq: number;
+  vector: Float32Array;
+}
+
+/** float32 little-endian → base64, the portable text both engines store. */
+export function encodeVector(v: readonly number[]): string {
+  const f = Float32Array.from(v);
+  return Buffer.from(f.buffer, f.byteOffset, f.byteLength).toString('base64');
+}
+
+export function decodeVector(text: string): Float32Array {
+  const b = Buffer.from(text, 'base64');
+  const copy = new Uint8Array(b.byteLength);
+  copy.set(b);
+  return new Float32Array(copy.buffer, 0, Math.floor(copy.byteLength / 4));
+}
+
+/**
+ * Embeddings of stored messages (EMBEDDINGS_MODEL). Reads are bounded: recall compares the
+ * newest `limit` vectors of one conversation, never the whole history.
+ */
+export class EmbeddingRepo {
+  constructor(private db: DB) {}
+
+  async put(rows: Array<{ seq: number; conversationId: string; model: string; vector: readonly number[] }>): Promise<void> {
+    for (const r of rows) {
+      await this.db
+        .insertInto('memory_embeddings')
+        .values({ seq: r.seq, conversation_id: r.conversationId, model: r.model, vector: encodeVector(r.vector) })
+        .onConflict((oc) => oc.column('seq').doUpdateSet({ model: r.model, vector: encodeVector(r.vector) }))
+        .execute();
+    }
+  }
+
+  /** The newest `limit` vectors of `model` in a conversation between the seqs, never forgotten ones. */
+  async newest(q: { conversationId: string; model: string; afterSeq: number; beforeSeq: number; limit: number }): Promise<StoredEmbedding[]> {
+    const rows = await this.db
+      .selectFrom('memory_embeddings as e')
+      .select(['e.seq', 'e.vector'])
+      .where('e.conversation_id', '=', q.conversationId)
+      .where('e.model', '=', q.model)
+      .where('e.seq', '>', q.afterSeq)
+      .where('e.seq', '<', q.beforeSeq)
+      .where((eb) => eb.not(eb.exists(eb.selectFrom('memory_forgotten as f').select('f.seq').whereRef('f.seq', '=', 'e.seq'))))
+      .orderBy('e.seq', 'desc')
+      .limit(q.limit)
+      .execute();
+    return rows.map((r) => ({ seq: Number(r.seq), vector: decodeVector(r.vector) }));
+  }
+
+  /** The lines of these messages of the character's turns (as RecallQuery.characterId), for recall by meaning. */
+  async lines(seqs: number[], characterId: string): Promise<RecalledLine[]> {
+    if (!seqs.length) return [];
+    const rows = await this.db
+      .selectFrom('messages as m')
+      .select(['m.seq', 'm.role', 'm.content', 'm.author_name', 'm.created_at'])
+      .where('m.seq', 'in', seqs)
+      .where('m.kind', 'in', ['user', 'assistant', 'proactive'])
+      .where(ofCharacter(characterId))
+      .execute();
+    return rows.map((r) => ({ seq: Number(r.seq), role: r.role, content: r.content, authorName: r.author_name, createdAt: r.created_at }));
+  }
+}

@@ -1,0 +1,167 @@
+/**
+ * `npm run chaos [-- --seed N --kills 30 --messages 300 --quiet 15]`: charbridge as its own
+ * process on a SQLite file, polling the fake Bot API and serving async API turns, is killed with
+ * SIGKILL `--kills` times while traffic flows, and restarted each time. Afterwards (one clean
+ * start, a quiet period) every promise is checked:
+ *   - lost: an accepted message (a Telegram update the bot confirmed, an API turn answered 202)
+ *     without its reply;
+ *   - duplicated: a message answered twice;
+ *   - stuck: claims, idempotency keys or outbox rows left in a working state;
+ *   - credits leaked: credits used minus the replies they paid for.
+ * Exit 1 when a promise is broken. Not part of `npm test` (a run takes minutes).
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import SQLite from 'better-sqlite3';
+import { startFakeOpenAI, contentText } from '../fakes/openai.js';
+import { startFakeTelegram } from '../fakes/telegram.js';
+import { startChildInstance, type ChildInstance } from '../cluster/child-instance.js';
+import { seeded, sendApi, sendTelegram, type ApiTurn, type TelegramTurn } from './traffic.js';
+
+const args = process.argv.slice(2);
+const opt = (name: string, dflt: number) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : dflt;
+};
+const seed = opt('seed', Math.floor(Math.random() * 1e6));
+const kills = opt('kills', 30);
+const messages = opt('messages', 300);
+const quietS = opt('quiet', 15);
+const ADMIN = 'chaos-admin-key-0123456789';
+const rnd = seeded(seed);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+console.log(`chaos: seed ${seed}, ${kills} kills, ${messages} messages (replay: npm run chaos -- --seed ${seed} --kills ${kills} --messages ${messages})`);
+const dir = mkdtempSync(join(tmpdir(), 'charbridge-chaos-'));
+const openai = await startFakeOpenAI({ chunkDelayMs: 3 });
+openai.respondWith(({ messages: m }) => {
+  const last = contentText(m.filter((x: any) => x.role === 'user').at(-1)?.content ?? '');
+  return `re: ${/(tg|api)\d+/.exec(last)?.[0] ?? 'none'}`;
+});
+const telegram = await startFakeTelegram({ limits: { globalPerSecond: 1000, chatMinIntervalMs: 0, chatBurst: 100 } });
+const env = {
+  DATABASE_URL: join(dir, 'chaos.db'), ADMIN_API_KEY: ADMIN,
+  OPENAI_API_KEY: openai.apiKey, OPENAI_BASE_URL: openai.baseURL, OPENAI_MODEL: 'fake-model', MODEL_MAX_RETRIES: '0',
+  TELEGRAM_BOT_TOKEN: telegram.token, TELEGRAM_API_ROOT: telegram.apiRoot,
+  RATE_LIMIT_USER_PER_MIN: '100000', RATE_LIMIT_GROUP_PER_MIN: '100000', RATE_LIMIT_API_KEY_PER_MIN: '100000',
+  HEARTBEAT_MS: '500', INSTANCE_DEAD_AFTER_MS: '2000', LOG_LEVEL: 'warn',
+};
+let child: ChildInstance = await startChildInstance(env);
+let url = child.url;
+let broken = false;
+const killTimes: number[] = [];
+
+try {
+  const tenants: Array<{ key: string; name: string }> = [];
+  for (let i = 0; i < 3; i++) {
+    const res = await fetch(`${url}/api/v1/api-keys`, { method: 'POST', headers: { 'x-api-key': ADMIN, 'content-type': 'application/json' }, body: JSON.stringify({ name: `tenant${i}`, credits: 100_000 }) });
+    tenants.push({ key: ((await res.json()) as { key: string }).key, name: `tenant${i}` });
+  }
+
+  const tg: TelegramTurn[] = [];
+  const api: Array<Promise<ApiTurn>> = [];
+  let sent = 0;
+  let killed = 0;
+  const traffic = (async () => {
+    // At least `messages`, and on until the last kill: every kill lands in flowing traffic.
+    for (; sent < messages || killed < kills; sent++) {
+      if (rnd() < 0.6) tg.push(sendTelegram(telegram, rnd, sent, 8));
+      else api.push(sendApi(() => url, tenants[Math.floor(rnd() * tenants.length)]!.key, `api${sent}`, rnd() < 0.5));
+      await sleep(20 + rnd() * 60);
+    }
+  })();
+  const chaos = (async () => {
+    for (; killed < kills; killed++) {
+      await sleep(500 + rnd() * 2500);
+      await child.kill();
+      killTimes.push(Date.now());
+      writeFileSync(join(dir, `instance-${killed + 1}.log`), child.output());
+      process.stdout.write(`  kill ${killed + 1}/${kills} after ${sent} messages\n`);
+      child = await startChildInstance(env);
+      url = child.url;
+    }
+  })();
+  await Promise.all([traffic, chaos]);
+  const apiTurns = await Promise.all(api);
+
+  // A clean restart, then quiet until every reply is in (or the quiet period passes without news).
+  await child.kill();
+  child = await startChildInstance(env);
+  url = child.url;
+  const expectedTg = new Set(tg.map((t) => t.token));
+  const replies = () => telegram.calls.filter((c) => c.method === 'sendMessage' && c.status === 200).map((c) => String(c.params.text));
+  let last = -1;
+  for (let idle = 0; idle < quietS; ) {
+    await sleep(1000);
+    const n = replies().length;
+    idle = n === last ? idle + 1 : 0;
+    last = n;
+  }
+
+  // Telegram: confirmed = below the highest getUpdates offset the bot asked for.
+  const confirmedBelow = Math.max(0, ...telegram.calls.filter((c) => c.method === 'getUpdates').map((c) => Number(c.params.offset ?? 0)));
+  const acceptedTg = tg.filter((t) => t.updateId < confirmedBelow);
+  const tgCounts = new Map<string, number>();
+  for (const text of replies()) {
+    const token = /re: (tg\d+)/.exec(text)?.[1];
+    if (token) tgCounts.set(token, (tgCounts.get(token) ?? 0) + 1);
+  }
+  const tgLost = acceptedTg.filter((t) => !tgCounts.get(t.token)).map((t) => t.token);
+  const tgDup = [...tgCounts].filter(([, n]) => n > 1).map(([t]) => t);
+  // For each duplicate: when its copies were sent, against the kill nearest before the second.
+  for (const token of tgDup) {
+    const at = telegram.calls.filter((c) => c.method === 'sendMessage' && c.status === 200 && String(c.params.text).includes(`re: ${token}`)).map((c) => c.at);
+    const kill = Math.max(...killTimes.filter((k) => k <= (at[1] ?? 0)));
+    console.log(`  duplicate ${token}: sent at ${at.map((t) => new Date(t).toISOString().slice(17, 23)).join(' and ')}, ${Number.isFinite(kill) ? `${(at[0]! - kill)} ms from the kill at ${new Date(kill).toISOString().slice(17, 23)}` : 'no kill between'}`);
+  }
+  void expectedTg;
+
+  // API: every tenant's feed, read to its end.
+  const apiCounts = new Map<string, number>();
+  let leaked = 0;
+  for (const t of tenants) {
+    let cursor = '0';
+    for (;;) {
+      const r = (await (await fetch(`${url}/api/v1/updates?cursor=${cursor}&limit=100`, { headers: { 'x-api-key': t.key } })).json()) as { updates: Array<{ kind: string; message: { content: string } | null }>; cursor: string };
+      for (const u of r.updates) {
+        const token = /re: (api\d+)/.exec(u.message?.content ?? '')?.[1];
+        if (token) apiCounts.set(token, (apiCounts.get(token) ?? 0) + 1);
+      }
+      if (r.updates.length < 100) break;
+      cursor = r.cursor;
+    }
+  }
+  const keys = (await (await fetch(`${url}/api/v1/api-keys`, { headers: { 'x-api-key': ADMIN } })).json()) as { apiKeys: Array<{ name: string; creditsUsed: number }> };
+  const charged = keys.apiKeys.filter((k) => k.name.startsWith('tenant')).reduce((n, k) => n + k.creditsUsed, 0);
+  const replied = [...apiCounts.values()].reduce((a, b) => a + b, 0);
+  leaked = charged - replied;
+  const acceptedApi = apiTurns.filter((t) => t.accepted);
+  const apiLost = acceptedApi.filter((t) => !apiCounts.get(t.token)).map((t) => t.token);
+  const apiDup = [...apiCounts].filter(([, n]) => n > 1).map(([t]) => t);
+
+  await child.kill();
+  const db = new SQLite(env.DATABASE_URL, { readonly: true });
+  const stuck = {
+    events: (db.prepare(`select count(*) n from processed_events where state = 'processing'`).get() as { n: number }).n,
+    idempotency: (db.prepare(`select count(*) n from idempotency_keys where state = 'pending'`).get() as { n: number }).n,
+  };
+  db.close();
+
+  const lost = tgLost.length + apiLost.length;
+  const dup = tgDup.length + apiDup.length;
+  const stuckN = stuck.events + stuck.idempotency;
+  console.log(`\nsent ${sent} (telegram ${tg.length} / api ${apiTurns.length}), accepted ${acceptedTg.length + acceptedApi.length} (telegram ${acceptedTg.length} / api ${acceptedApi.length}), kills ${kills}`);
+  console.log(`lost ${lost}${lost ? ` (${[...tgLost, ...apiLost].slice(0, 20).join(', ')})` : ''}`);
+  console.log(`duplicated ${dup}${dup ? ` (${[...tgDup, ...apiDup].slice(0, 20).join(', ')})` : ''}`);
+  console.log(`stuck ${stuckN} (claims ${stuck.events}, idempotency keys ${stuck.idempotency})`);
+  console.log(`credits leaked ${leaked} (charged ${charged}, replies ${replied})`);
+  broken = lost > 0 || dup > 0 || stuckN > 0 || leaked !== 0;
+  console.log(broken ? `\nBROKEN PROMISES — keeping ${dir}` : '\nevery promise kept');
+} finally {
+  await child.kill().catch(() => undefined);
+  await openai.close();
+  await telegram.close();
+  if (!broken) rmSync(dir, { recursive: true, force: true });
+}
+process.exit(broken ? 1 : 0);

@@ -1,0 +1,78 @@
+/**
+ * The chaos run's traffic: Telegram private chats through the fake Bot API (polled by the
+ * instance, some updates delivered twice) and async API turns from tenants (half with an
+ * Idempotency-Key retried until answered). Every message carries a unique token; the fake model
+ * answers `re: <token>`, so each reply names the one message it answers.
+ */
+import type { FakeTelegram } from '../fakes/telegram.js';
+
+/** A small seeded generator (mulberry32): the same seed gives the same traffic and kill times. */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface ApiTurn {
+  token: string;
+  key: string;
+  idempotencyKey?: string;
+  /** 202 received: the service promised an answer on the feed. */
+  accepted: boolean;
+  sessionId?: string;
+}
+
+export interface TelegramTurn {
+  token: string;
+  chatId: number;
+  updateId: number;
+}
+
+export function sendTelegram(fake: FakeTelegram, rnd: () => number, i: number, chats: number): TelegramTurn {
+  const chatId = 5000 + Math.floor(rnd() * chats);
+  const token = `tg${i}`;
+  const u = fake.userMessage({ chat: { id: chatId, type: 'private' }, from: { id: chatId }, text: `message ${token}`, duplicate: rnd() < 0.1 });
+  return { token, chatId, updateId: u.update_id };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * One async API turn. With an Idempotency-Key the client retries through restarts until it gets
+ * an answer; without one it retries only what never reached the server (connection refused).
+ */
+export async function sendApi(url: () => string, key: string, token: string, withKey: boolean, giveUpMs = 180_000): Promise<ApiTurn> {
+  const turn: ApiTurn = { token, key, accepted: false, ...(withKey ? { idempotencyKey: `idem-${token}` } : {}) };
+  const deadline = Date.now() + giveUpMs;
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(`${url()}/api/v1/chat`, {
+        method: 'POST',
+        headers: { 'x-api-key': key, 'content-type': 'application/json', ...(turn.idempotencyKey ? { 'idempotency-key': turn.idempotencyKey } : {}) },
+        body: JSON.stringify({ characterId: 'aria', message: `message ${token}`, mode: 'async' }),
+        signal: AbortSignal.timeout(20_000),
+      });
+      const body = (await res.json().catch(() => null)) as { sessionId?: string } | null;
+      if (res.status === 202) {
+        turn.accepted = true;
+        if (body?.sessionId) turn.sessionId = body.sessionId;
+        return turn;
+      }
+      if (res.status === 409 || res.status >= 500) {
+        await sleep(500);
+        continue;
+      }
+      return turn; // refused (402, 429…): nothing was promised
+    } catch (err) {
+      const refused = (err as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED';
+      if (!refused && !turn.idempotencyKey) return turn; // it may or may not have arrived: no promise we can check
+      await sleep(300);
+    }
+  }
+  return turn;
+}
