@@ -54,6 +54,16 @@ export function apiUrl(path: string, query: Query = {}): string {
   return qs.size ? `${base}?${qs}` : base;
 }
 
+/** The answer's JSON, or the API's error (a 401 also ends the console session). */
+async function answer<T>(res: Response, path: string): Promise<T> {
+  if (!res.ok) {
+    const err = await errorFrom(res);
+    if (res.status === 401 && !path.startsWith('/console/')) onSignedOut(err.message);
+    throw err;
+  }
+  return (await res.json()) as T;
+}
+
 /**
  * Call the public HTTP API with the session cookie. Throws ApiError with the API's own message;
  * a 401 also ends the console session.
@@ -66,12 +76,24 @@ export async function api<T>(path: string, opts: { method?: 'GET' | 'POST' | 'PA
     headers: requestHeaders(method, opts.body !== undefined),
     ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
   });
-  if (!res.ok) {
-    const err = await errorFrom(res);
-    if (res.status === 401 && !path.startsWith('/console/')) onSignedOut(err.message);
-    throw err;
-  }
-  return (await res.json()) as T;
+  return answer<T>(res, path);
+}
+
+/** POST a file to the API as multipart field `file` (the browser sets the multipart boundary). */
+export async function upload<T>(path: string, file: File): Promise<T> {
+  const form = new FormData();
+  form.append('file', file, file.name);
+  const res = await fetch(apiUrl(path), { method: 'POST', credentials: 'same-origin', headers: requestHeaders('POST', false), body: form });
+  return answer<T>(res, path);
+}
+
+/**
+ * Where a character's picture is: its own image URL when it has one, else the API's avatar route
+ * (a card's picture, or a generated one), which reads the session cookie the <img> sends. The
+ * update time in the URL makes a changed character load its new picture.
+ */
+export function avatarUrl(c: { id: string; avatar: string | null; profilePhotoUrl: string | null; updatedAt: string }): string {
+  return c.avatar ?? c.profilePhotoUrl ?? apiUrl(`/characters/${encodeURIComponent(c.id)}/avatar`, { v: c.updatedAt });
 }
 
 export const signIn = (key: string) => api<SessionInfo>('/console/session', { method: 'POST', body: { key } });

@@ -43,6 +43,8 @@ export interface Character extends CharacterSummary {
   systemPrompt: string | null;
   postHistoryInstructions: string | null;
   model: string | null;
+  /** Imported from a character card: exports give the card back whole. */
+  fromCard: boolean;
 }
 
 export interface ConversationSummary {
@@ -117,6 +119,9 @@ export interface PlatformStatus {
   lastEventAt: string | null;
   lastError: { message: string; at: string } | null;
   rateLimitWaits: number;
+  sent: number | null;
+  inFlight: number | null;
+  outbound: { queued: number; waitedMs: number } | null;
 }
 
 export interface PlatformsReport {

@@ -16,6 +16,12 @@ export interface PlatformStatus {
   lastError: { message: string; at: string } | null;
   /** 429s (or flood waits) the outbound budget waited out since start. */
   rateLimitWaits: number;
+  /** Messages posted, edited or streamed since start; null when the adapter is not running here. */
+  sent: number | null;
+  /** Events being answered right now; null when the adapter is not running here. */
+  inFlight: number | null;
+  /** The outbound budget's line: sends waiting now, and how long started ones waited in total; null when not known. */
+  outbound: { queued: number; waitedMs: number } | null;
 }
 
 /**

@@ -84,12 +84,12 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
 
   const ctx: HttpContext = { ...deps.services, config: deps.config, log: deps.log, scheduler: deps.scheduler };
   const cookies = await registerConsole(app, ctx, { dir: deps.consoleDir });
-  await registerApi(app, ctx, cookies.resolveRequest);
+  await registerApi(app, ctx, cookies.resolveRequest, cookies.resolveViewer);
   return app;
 }
 
 /** OpenAPI + docs, then every v1 route module behind the API key hook (which also takes the console's session cookie). */
-async function registerApi(app: FastifyInstance, ctx: HttpContext, consoleSession: CallerResolver): Promise<void> {
+async function registerApi(app: FastifyInstance, ctx: HttpContext, consoleSession: CallerResolver, consoleViewer: CallerResolver): Promise<void> {
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.1.0',
@@ -114,7 +114,7 @@ async function registerApi(app: FastifyInstance, ctx: HttpContext, consoleSessio
   app.addHook('preClose', async () => ctx.updates.wakeAll());
   app.addHook('onClose', async () => ctx.chat.drain());
 
-  registerAvatarRoute(app, ctx);
+  registerAvatarRoute(app, ctx, consoleViewer);
   await app.register(
     async (v1) => {
       v1.addHook('onRequest', apiKeyHook(ctx.access, consoleSession));

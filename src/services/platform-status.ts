@@ -42,6 +42,9 @@ export function platformStatus(config: Config, store: Store, adapters?: readonly
               lastEventAt: s.lastEventAt ?? stored(a.platform),
               lastError: s.lastError,
               rateLimitWaits: s.rateLimited,
+              sent: s.sent,
+              inFlight: s.inFlight,
+              outbound: s.outbound ? { queued: s.outbound.queued, waitedMs: s.outbound.waitedMs } : null,
             };
           });
       }
@@ -52,6 +55,9 @@ export function platformStatus(config: Config, store: Store, adapters?: readonly
         lastEventAt: stored(platform),
         lastError: null,
         rateLimitWaits: 0,
+        sent: null,
+        inFlight: null,
+        outbound: null,
       }));
     },
   };

@@ -90,6 +90,19 @@ describe('character cards over HTTP', () => {
     expect(card.character_book?.entries.length).toBeGreaterThan(0);
   });
 
+  it('patches one field of an imported card whose other fields create would refuse; a field sent is held to create’s bounds', async () => {
+    h = await startApi();
+    const a = await h.newKey();
+    const c = (await importRaw(a.key, readFixture('marisol.v2.json'), 'application/json')).json<{ id: string; speakingStyle: string }>();
+    expect(c.speakingStyle).toBe(''); // create would refuse this: 10-1000 characters
+    const patched = await h.call('PATCH', `/api/v1/characters/${c.id}`, { key: a.key, body: { occupation: 'Lighthouse keeper' } });
+    expect(patched.statusCode, patched.body).toBe(200);
+    expect(patched.json()).toMatchObject({ occupation: 'Lighthouse keeper', speakingStyle: '' });
+    const resent = await h.call('PATCH', `/api/v1/characters/${c.id}`, { key: a.key, body: { occupation: null, speakingStyle: '' } });
+    expect(resent.statusCode).toBe(400);
+    expect(errorOf(resent).message).toBe('speakingStyle must be 10-1000 characters');
+  });
+
   it('refuses a broken file with a 400 that says what is wrong', async () => {
     h = await startApi();
     const cases: Array<[Buffer, string, string]> = [
@@ -122,6 +135,7 @@ describe('character cards over HTTP', () => {
     const viaForm = await importRaw(ADMIN_KEY, form.body, form.type);
     expect(viaForm.statusCode).toBe(413);
     expect(errorOf(viaForm).code).toBe('PAYLOAD_TOO_LARGE');
+    expect(errorOf(viaForm).message).toBe('big.png is larger than 200000 bytes, the most this server takes (MAX_CARD_BYTES)');
     const wrongField = multipart('card', 'marisol.png', 'image/png', png);
     const noFile = await importRaw(ADMIN_KEY, wrongField.body, wrongField.type);
     expect(noFile.statusCode).toBe(400);

@@ -169,6 +169,25 @@ describe('the API with a console session', () => {
   });
 });
 
+describe('avatars with the session cookie', () => {
+  it('serves a private character’s picture to its owner’s session, privately cached, and to nobody after sign-out', async () => {
+    const mine = await h.call('POST', '/api/v1/characters', { key: tenant.key, body: validCharacter({ name: 'Cookie Portrait' }) });
+    const url = `/api/v1/characters/${mine.json().id}/avatar`;
+    expect((await h.app.inject({ method: 'GET', url })).statusCode).toBe(404);
+    const s = await signIn(tenant.key);
+    const seen = await asConsole(s, 'GET', url, { csrf: null });
+    expect(seen.statusCode).toBe(200);
+    expect(seen.headers['content-type']).toBe('image/png');
+    expect(seen.headers['cache-control']).toBe('private, max-age=300');
+    const other = await signIn((await h.newKey()).key);
+    expect((await asConsole(other, 'GET', url, { csrf: null })).statusCode).toBe(404);
+    await asConsole(s, 'DELETE', '/console/session');
+    expect((await asConsole(s, 'GET', url, { csrf: null })).statusCode).toBe(404);
+    const preset = await h.app.inject({ method: 'GET', url: '/api/v1/characters/preset_aria/avatar' });
+    expect(preset.headers['cache-control']).toBe('public, max-age=300');
+  });
+});
+
 describe('DELETE /console/session', () => {
   it('needs the CSRF token, then signs out and clears the cookie', async () => {
     const s = await signIn(tenant.key);

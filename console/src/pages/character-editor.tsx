@@ -1,10 +1,9 @@
 import { useEffect, useState } from 'preact/hooks';
 import { useLocation, useRoute } from 'preact-iso';
-import { api, ApiError } from '../api';
+import { api, ApiError, avatarUrl } from '../api';
 import { Avatar } from '../components/avatar';
 import { Alert, CheckField, SelectField, Status, TextField } from '../components/fields';
 import { PageTitle } from '../components/layout';
-import { importCard, type CharacterDraft } from '../characters/card-file';
 import type { Character } from '../types';
 
 const TEXTS = ['name', 'personality', 'speakingStyle', 'description', 'occupation', 'appearanceDescription', 'avatar', 'greeting', 'scenario', 'exampleDialogue', 'systemPrompt'] as const;
@@ -22,7 +21,7 @@ const EMPTY: Form = {
   canInitiateConversation: false,
 };
 
-function formFrom(c: Partial<CharacterDraft>): Form {
+function formFrom(c: Character): Form {
   const f: Form = { ...EMPTY };
   for (const k of TEXTS) f[k] = (c[k] as string | null | undefined) ?? '';
   f.gender = c.gender ?? '';
@@ -34,15 +33,15 @@ function formFrom(c: Partial<CharacterDraft>): Form {
 }
 
 /**
- * The request body. Nothing is checked here: the API's validation is the one truth and its
- * message is shown next to the field it names. On create, empty optional fields are left out;
- * on edit they become null (cleared).
+ * The request body for creating. Nothing is checked here: the API's validation is the one truth
+ * and its message is shown next to the field it names. Empty optional fields are left out, or
+ * with `clearEmpty` sent as null (cleared).
  */
-function bodyFrom(f: Form, creating: boolean): Record<string, unknown> {
+function bodyFrom(f: Form, clearEmpty = false): Record<string, unknown> {
   const body: Record<string, unknown> = {};
   const optional = (k: string, v: unknown, empty: boolean) => {
     if (!empty) body[k] = v;
-    else if (!creating) body[k] = null;
+    else if (clearEmpty) body[k] = null;
   };
   for (const k of TEXTS) {
     if (REQUIRED.has(k)) body[k] = f[k];
@@ -60,6 +59,18 @@ function bodyFrom(f: Form, creating: boolean): Record<string, unknown> {
   return body;
 }
 
+/**
+ * The PATCH body: only the fields the user changed (an emptied one as null). PATCH checks each
+ * field it is sent with the create bounds, and a character imported from a card may hold what
+ * create would refuse (a one-line personality, no speaking style, a long description); resending
+ * untouched fields would make every edit of such a character fail.
+ */
+function changesFrom(before: Form, after: Form): Record<string, unknown> {
+  const was = bodyFrom(before, true);
+  const now = bodyFrom(after, true);
+  return Object.fromEntries(Object.entries(now).filter(([k, v]) => JSON.stringify(v) !== JSON.stringify(was[k])));
+}
+
 const GENDERS = [
   { value: '', label: 'Not set' },
   { value: 'female', label: 'Female' },
@@ -74,18 +85,20 @@ export function CharacterEditor() {
   const { route } = useLocation();
   const editing = params.id;
   const [form, setForm] = useState<Form>(EMPTY);
+  /** The character as loaded (or last saved), to send only what changed. */
+  const [saved, setSaved] = useState<{ form: Form; character: Character }>();
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [formError, setFormError] = useState<string>();
   const [status, setStatus] = useState<string>();
   const [busy, setBusy] = useState(false);
   const [loaded, setLoaded] = useState(!editing);
-  const [dragging, setDragging] = useState(false);
 
   useEffect(() => {
     if (!editing) return;
     api<Character>(`/characters/${encodeURIComponent(editing)}`).then(
       (c) => {
         setForm(formFrom(c));
+        setSaved({ form: formFrom(c), character: c });
         setLoaded(true);
       },
       (err: Error) => setFormError(err.message),
@@ -102,15 +115,19 @@ export function CharacterEditor() {
     setFormError(undefined);
     setStatus(undefined);
     try {
-      const body = bodyFrom(form, !editing);
-      const saved = editing
-        ? await api<Character>(`/characters/${encodeURIComponent(editing)}`, { method: 'PATCH', body })
-        : await api<Character>('/characters', { method: 'POST', body });
-      if (editing) {
-        setForm(formFrom(saved));
-        setStatus(`Saved ${saved.name}.`);
+      if (editing && saved) {
+        const changes = changesFrom(saved.form, form);
+        if (!Object.keys(changes).length) {
+          setStatus('Nothing changed.');
+          return;
+        }
+        const after = await api<Character>(`/characters/${encodeURIComponent(editing)}`, { method: 'PATCH', body: changes });
+        setForm(formFrom(after));
+        setSaved({ form: formFrom(after), character: after });
+        setStatus(`Saved ${after.name}.`);
       } else {
-        route(`/console/characters?created=${encodeURIComponent(saved.name)}`);
+        const created = await api<Character>('/characters', { method: 'POST', body: bodyFrom(form) });
+        route(`/console/characters?created=${encodeURIComponent(created.name)}`);
       }
     } catch (error) {
       const field = error instanceof ApiError && error.field ? error.field.split('.')[0]! : null;
@@ -126,17 +143,6 @@ export function CharacterEditor() {
     }
   }
 
-  async function importFile(file: File | undefined) {
-    if (!file) return;
-    setFormError(undefined);
-    try {
-      setForm(formFrom({ ...bodyFrom(form, true), ...(await importCard(file)) } as Partial<CharacterDraft>));
-      setStatus(`Filled the form from ${file.name}. Check it, then create the character.`);
-    } catch (error) {
-      setFormError((error as Error).message);
-    }
-  }
-
   const text = (k: TextKey, label: string, opts: { multiline?: boolean; rows?: number; hint?: string; type?: 'url' } = {}) => (
     <TextField id={`cf-${k}`} label={label} value={form[k]} onInput={set(k)} error={err(k)} required={REQUIRED.has(k)} {...opts} />
   );
@@ -147,24 +153,11 @@ export function CharacterEditor() {
       <p>
         <a href="/console/characters">Back to characters</a>
       </p>
-      {!editing ? (
-        <div
-          class={`dropzone${dragging ? ' dragging' : ''}`}
-          onDragOver={(e) => {
-            e.preventDefault();
-            setDragging(true);
-          }}
-          onDragLeave={() => setDragging(false)}
-          onDrop={(e) => {
-            e.preventDefault();
-            setDragging(false);
-            void importFile(e.dataTransfer?.files[0]);
-          }}
-        >
-          <label for="card-file">Import a card file</label>
-          <input id="card-file" type="file" accept=".json,application/json" onChange={(e) => void importFile(e.currentTarget.files?.[0])} />
-          <p class="hint">Or drop it here. The form is filled in; nothing is saved until you create the character.</p>
-        </div>
+      {saved?.character.fromCard ? (
+        <p class="hint">
+          Imported from a character card. Only the fields you change are saved; the card's other parts (alternate greetings, lorebook,
+          creator notes) stay and are in its export.
+        </p>
       ) : null}
       <Alert error={formError} />
       {status ? <Status>{status}</Status> : null}
@@ -175,7 +168,7 @@ export function CharacterEditor() {
             {text('name', 'Name')}
             <div class="avatar-field">
               {text('avatar', 'Avatar URL', { type: 'url', hint: 'An https image URL' })}
-              <Avatar name={form.name || '?'} url={form.avatar} size={64} />
+              <Avatar name={form.name || '?'} url={form.avatar.trim() || (saved ? avatarUrl(saved.character) : null)} size={64} />
             </div>
             <SelectField id="cf-gender" label="Gender" value={form.gender} options={GENDERS} onChange={set('gender')} error={err('gender')} />
             <TextField id="cf-age" label="Age" type="number" inputMode="numeric" value={form.age} onInput={set('age')} error={err('age')} hint="18 or older" />

@@ -1,15 +1,14 @@
 import { useState } from 'preact/hooks';
 import { useLocation } from 'preact-iso';
-import { api } from '../api';
+import { api, apiUrl, avatarUrl } from '../api';
 import { Avatar } from '../components/avatar';
 import { Alert, SelectField, Status, TextField } from '../components/fields';
-import { download } from '../components/format';
 import { PageTitle } from '../components/layout';
 import { Pager } from '../components/pager';
 import { useApi } from '../components/use-api';
-import { exportCard } from '../characters/card-file';
+import { CardImport } from '../characters/card-import';
 import { useSession } from '../session';
-import type { Character, CharacterSummary, Pagination } from '../types';
+import type { CharacterSummary, Pagination } from '../types';
 
 const OWNERSHIP = [
   { value: 'all', label: 'All I can see' },
@@ -18,9 +17,19 @@ const OWNERSHIP = [
   { value: 'presets', label: 'Presets' },
 ];
 
+/** The card formats GET /characters/:id/export writes. */
+const EXPORTS = [
+  { format: 'png', label: 'PNG' },
+  { format: 'json', label: 'JSON' },
+  { format: 'charx', label: 'CHARX' },
+] as const;
+
+/** A card's description names the character by macro ({{char}}, or <BOT> in old cards); a list shows the name. */
+const withName = (text: string, name: string) => text.replace(/\{\{char\}\}|<BOT>/gi, name);
+
 const BADGE: Record<CharacterSummary['ownership'], string> = { preset: 'Preset', mine: 'Mine', public: 'Public', other: "Another key's" };
 
-/** Characters the key can see: search, filter, open in the playground, edit, export and delete. */
+/** Characters the key can see: search, filter, import a card file, open in the playground, edit, export as a card and delete. */
 export function Characters() {
   const session = useSession();
   const created = useLocation().query.created;
@@ -35,17 +44,6 @@ export function Characters() {
   );
 
   const canEdit = (c: CharacterSummary) => !c.isPreset && (c.ownership === 'mine' || session.caller.isAdmin);
-
-  async function exportJson(c: CharacterSummary) {
-    setError(undefined);
-    try {
-      const full = await api<Character>(`/characters/${encodeURIComponent(c.id)}`);
-      download(`${full.slug}.json`, JSON.stringify(exportCard(full), null, 2));
-      setStatus(`Exported ${c.name} as ${full.slug}.json.`);
-    } catch (err) {
-      setError(err as Error);
-    }
-  }
 
   async function remove(c: CharacterSummary) {
     if (!confirm(`Delete ${c.name}? Conversations with it stay, but it cannot be chatted with any more.`)) return;
@@ -82,50 +80,70 @@ export function Characters() {
       </form>
       <Alert error={error ?? list.error} />
       {status ? <Status>{status}</Status> : null}
-      {list.loading && !list.data ? <p>Loading characters…</p> : null}
-      {list.data ? (
-        <>
-          <p class="count" aria-live="polite">
-            {list.data.pagination.total} {list.data.pagination.total === 1 ? 'character' : 'characters'}
-          </p>
-          <ul class="cards" aria-label="Characters">
-            {list.data.characters.map((c) => (
-              <li class="card" key={c.id}>
-                <div class="card-head">
-                  <Avatar name={c.name} url={c.avatar ?? c.profilePhotoUrl} />
-                  <div>
-                    <h2>{c.name}</h2>
-                    <p class="meta">
-                      <span class="badge">{BADGE[c.ownership]}</span> {c.slug}
-                      {c.occupation ? ` · ${c.occupation}` : ''}
-                    </p>
+      <CardImport
+        onBusy={(name) => {
+          setError(undefined);
+          setStatus(`Importing ${name}…`);
+        }}
+        onImported={(c) => {
+          setStatus(`Imported ${c.name}.`);
+          list.reload();
+        }}
+        onError={(err) => {
+          setStatus(undefined);
+          setError(err);
+        }}
+      >
+        {list.loading && !list.data ? <p>Loading characters…</p> : null}
+        {list.data ? (
+          <>
+            <p class="count" aria-live="polite">
+              {list.data.pagination.total} {list.data.pagination.total === 1 ? 'character' : 'characters'}
+            </p>
+            <ul class="cards" aria-label="Characters">
+              {list.data.characters.map((c) => (
+                <li class="card" key={c.id}>
+                  <div class="card-head">
+                    <Avatar name={c.name} url={avatarUrl(c)} />
+                    <div>
+                      <h2>{c.name}</h2>
+                      <p class="meta">
+                        <span class="badge">{BADGE[c.ownership]}</span> {c.slug}
+                        {c.occupation ? ` · ${c.occupation}` : ''}
+                      </p>
+                    </div>
                   </div>
-                </div>
-                {c.description ? <p class="description">{c.description}</p> : null}
-                <p class="card-actions">
-                  <a href={`/console/playground?character=${encodeURIComponent(c.id)}`} aria-label={`Chat with ${c.name}`}>
-                    Chat
-                  </a>
-                  {canEdit(c) ? (
-                    <a href={`/console/characters/${encodeURIComponent(c.id)}/edit`} aria-label={`Edit ${c.name}`}>
-                      Edit
+                  {c.description ? <p class="description">{withName(c.description, c.name)}</p> : null}
+                  <p class="card-actions">
+                    <a href={`/console/playground?character=${encodeURIComponent(c.id)}`} aria-label={`Chat with ${c.name}`}>
+                      Chat
                     </a>
-                  ) : null}
-                  <button type="button" class="link" onClick={() => exportJson(c)} aria-label={`Export ${c.name} as JSON`}>
-                    Export JSON
-                  </button>
-                  {canEdit(c) ? (
-                    <button type="button" class="link danger" onClick={() => remove(c)} aria-label={`Delete ${c.name}`}>
-                      Delete
-                    </button>
-                  ) : null}
-                </p>
-              </li>
-            ))}
-          </ul>
-          <Pager label="Character pages" pagination={list.data.pagination} onPage={(page) => setQuery({ ...query, page })} />
-        </>
-      ) : null}
+                    {canEdit(c) ? (
+                      <a href={`/console/characters/${encodeURIComponent(c.id)}/edit`} aria-label={`Edit ${c.name}`}>
+                        Edit
+                      </a>
+                    ) : null}
+                    <span class="export-links" role="group" aria-label={`Export ${c.name} as a card`}>
+                      Export:
+                      {EXPORTS.map((x) => (
+                        <a key={x.format} href={apiUrl(`/characters/${encodeURIComponent(c.id)}/export`, { format: x.format })} download aria-label={`Export ${c.name} as ${x.label}`}>
+                          {x.label}
+                        </a>
+                      ))}
+                    </span>
+                    {canEdit(c) ? (
+                      <button type="button" class="link danger" onClick={() => remove(c)} aria-label={`Delete ${c.name}`}>
+                        Delete
+                      </button>
+                    ) : null}
+                  </p>
+                </li>
+              ))}
+            </ul>
+            <Pager label="Character pages" pagination={list.data.pagination} onPage={(page) => setQuery({ ...query, page })} />
+          </>
+        ) : null}
+      </CardImport>
     </>
   );
 }

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { api } from '../api';
-import { Alert, SelectField, TextField } from '../components/fields';
+import { Alert, SelectField, Status, TextField } from '../components/fields';
 import { when } from '../components/format';
 import { PageTitle } from '../components/layout';
 import { Pager } from '../components/pager';
@@ -25,12 +25,16 @@ function dayBound(date: string, endOfDay: boolean): string | undefined {
   return d.toISOString();
 }
 
-/** The key's API conversations (and, for the admin, platform ones), filtered and paged. */
+const NO_FILTERS = { platform: '', characterId: '', from: '', to: '' };
+
+/** The key's API conversations (and, for the admin, platform ones), filtered by platform, character and date, and paged; clear or delete each. */
 export function Conversations() {
   const session = useSession();
   const { characters, nameOf } = useCharacterNames();
-  const [filters, setFilters] = useState({ platform: '', characterId: '', from: '', to: '' });
+  const [filters, setFilters] = useState(NO_FILTERS);
   const [query, setQuery] = useState({ ...filters, page: 1 });
+  const [status, setStatus] = useState<string>();
+  const [error, setError] = useState<Error>();
   const list = useApi(
     () =>
       api<{ conversations: ConversationSummary[]; pagination: Pagination }>('/conversations', {
@@ -46,6 +50,30 @@ export function Conversations() {
     [query],
   );
   const set = (k: keyof typeof filters) => (v: string) => setFilters((f) => ({ ...f, [k]: v }));
+  const filtered = Object.values(query).some((v) => typeof v === 'string' && v !== '');
+
+  /** Run an action on one conversation, then say what happened and show the list as it is now. */
+  async function act(done: string, call: () => Promise<unknown>) {
+    setError(undefined);
+    setStatus(undefined);
+    try {
+      await call();
+      setStatus(done);
+      list.reload();
+    } catch (err) {
+      setError(err as Error);
+    }
+  }
+
+  const clear = (c: ConversationSummary) =>
+    act(`Cleared the context of the conversation with ${nameOf(c.characterId)}: the character no longer sees its earlier messages.`, () =>
+      api(`/conversations/${encodeURIComponent(c.sessionId)}/clear`, { method: 'POST' }),
+    );
+
+  const remove = (c: ConversationSummary) => {
+    if (!confirm(`Delete this conversation with ${nameOf(c.characterId)} and all its messages for good?`)) return;
+    void act(`Deleted the conversation with ${nameOf(c.characterId)}.`, () => api(`/conversations/${encodeURIComponent(c.sessionId)}`, { method: 'DELETE' }));
+  };
 
   return (
     <>
@@ -69,8 +97,20 @@ export function Conversations() {
         <TextField id="cv-from" label="Active from" type="date" value={filters.from} onInput={set('from')} />
         <TextField id="cv-to" label="Active until" type="date" value={filters.to} onInput={set('to')} />
         <button type="submit">Apply filters</button>
+        {filtered ? (
+          <button
+            type="button"
+            onClick={() => {
+              setFilters(NO_FILTERS);
+              setQuery({ ...NO_FILTERS, page: 1 });
+            }}
+          >
+            Show all
+          </button>
+        ) : null}
       </form>
-      <Alert error={list.error} />
+      <Alert error={error ?? list.error} />
+      {status ? <Status>{status}</Status> : null}
       {list.data ? (
         list.data.conversations.length ? (
           <>
@@ -84,6 +124,7 @@ export function Conversations() {
                     <th scope="col">Platform</th>
                     <th scope="col">Messages</th>
                     <th scope="col">Latest message</th>
+                    <th scope="col">Actions</th>
                   </tr>
                 </thead>
                 <tbody>
@@ -97,6 +138,14 @@ export function Conversations() {
                       <td>{c.platform}</td>
                       <td>{c.messageCount}</td>
                       <td class="preview">{c.preview ?? '—'}</td>
+                      <td class="row-actions">
+                        <button type="button" class="link" onClick={() => void clear(c)} aria-label={`Clear context of the conversation with ${nameOf(c.characterId)}, ${when(c.updatedAt)}`}>
+                          Clear
+                        </button>
+                        <button type="button" class="link danger" onClick={() => remove(c)} aria-label={`Delete the conversation with ${nameOf(c.characterId)}, ${when(c.updatedAt)}`}>
+                          Delete
+                        </button>
+                      </td>
                     </tr>
                   ))}
                 </tbody>
@@ -105,7 +154,7 @@ export function Conversations() {
             <Pager label="Conversation pages" pagination={list.data.pagination} onPage={(page) => setQuery({ ...query, page })} />
           </>
         ) : (
-          <p>No conversations match.</p>
+          <p>{filtered ? 'No conversations match these filters.' : 'No conversations yet.'}</p>
         )
       ) : list.loading ? (
         <p>Loading conversations…</p>

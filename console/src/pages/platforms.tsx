@@ -1,15 +1,24 @@
 import { api } from '../api';
 import { Alert } from '../components/fields';
-import { when } from '../components/format';
+import { count, when } from '../components/format';
 import { PageTitle } from '../components/layout';
 import { useApi } from '../components/use-api';
-import type { PlatformsReport } from '../types';
+import { useCharacterNames } from '../components/use-characters';
+import type { PlatformsReport, PlatformStatus } from '../types';
 
 const yesNo = (v: boolean | null) => (v === null ? 'not reported' : v ? 'yes' : 'no');
+/** A figure only a running adapter knows. */
+const live = (n: number | null) => (n === null ? 'not running here' : count(n));
+
+function outboundLine(o: PlatformStatus['outbound']): string {
+  if (!o) return 'not running here';
+  return `${count(o.queued)} waiting; ${count(Math.round(o.waitedMs / 1000))} s waited in all`;
+}
 
 /** What GET /api/v1/platforms says: each adapter's state, the proactive schedule and recent sends. */
 export function Platforms() {
   const report = useApi(() => api<PlatformsReport>('/platforms'), []);
+  const { nameOf } = useCharacterNames();
   const data = report.data;
   return (
     <>
@@ -35,6 +44,9 @@ export function Platforms() {
                       <th scope="col">Last event</th>
                       <th scope="col">Last error</th>
                       <th scope="col">429s waited out</th>
+                      <th scope="col">Sent</th>
+                      <th scope="col">Answering now</th>
+                      <th scope="col">Outbound queue</th>
                     </tr>
                   </thead>
                   <tbody>
@@ -45,7 +57,10 @@ export function Platforms() {
                         <td>{yesNo(p.connected)}</td>
                         <td>{when(p.lastEventAt)}</td>
                         <td>{p.lastError ? `${p.lastError.message} (${when(p.lastError.at)})` : 'none'}</td>
-                        <td>{p.rateLimitWaits}</td>
+                        <td>{count(p.rateLimitWaits)}</td>
+                        <td>{live(p.sent)}</td>
+                        <td>{live(p.inFlight)}</td>
+                        <td>{outboundLine(p.outbound)}</td>
                       </tr>
                     ))}
                   </tbody>
@@ -91,6 +106,7 @@ export function Platforms() {
                     <tr>
                       <th scope="col">When</th>
                       <th scope="col">Conversation</th>
+                      <th scope="col">Character</th>
                       <th scope="col">Platform</th>
                       <th scope="col">State</th>
                       <th scope="col">Attempts</th>
@@ -104,6 +120,7 @@ export function Platforms() {
                         <th scope="row">
                           <a href={`/console/conversations/${encodeURIComponent(s.conversationId)}`}>{s.conversationId}</a>
                         </th>
+                        <td>{nameOf(s.characterId)}</td>
                         <td>{s.platform ?? '—'}</td>
                         <td>
                           {s.state}

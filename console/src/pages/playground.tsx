@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { useLocation } from 'preact-iso';
-import { api } from '../api';
+import { api, avatarUrl } from '../api';
 import { Avatar } from '../components/avatar';
 import { Alert, SelectField } from '../components/fields';
 import { PageTitle } from '../components/layout';
@@ -139,7 +139,7 @@ export function Playground() {
       {character ? (
         <section class="chat" aria-label={`Conversation with ${character.name}`}>
           <div class="chat-head">
-            <Avatar name={character.name} url={character.avatar ?? character.profilePhotoUrl} size={40} />
+            <Avatar name={character.name} url={avatarUrl(character)} size={40} />
             <p>
               <strong>{character.name}</strong>
               {sessionId ? <span class="meta"> · session {sessionId}</span> : <span class="meta"> · new conversation</span>}

@@ -13,7 +13,8 @@ export { defaultConsoleDir } from './static.js';
 /**
  * The operator's web console: its sign-in routes (`/console/session`) and its built pages
  * (`/console/`). Returns the sessions, whose `resolveRequest` the API key hook takes as its
- * fallback so the console's pages call the public API with the session cookie. Register before
+ * fallback so the console's pages call the public API with the session cookie (and whose
+ * `resolveViewer` the keyless avatar route takes, so the console's pictures load). Register before
  * the API so cookie parsing applies to every route.
  */
 export async function registerConsole(app: FastifyInstance, ctx: HttpContext, opts: { dir?: string | undefined } = {}): Promise<ConsoleCookies> {

@@ -64,6 +64,20 @@ export class ConsoleCookies {
     await this.access.charge(caller);
     return caller;
   };
+
+  /**
+   * Who is looking, for a picture an <img> loads with the session cookie: the session's caller,
+   * or undefined (no cookie, or an ended session: the picture is then served as to anyone).
+   * Not charged: a list of characters loads a picture per row, and reading one changes nothing.
+   */
+  readonly resolveViewer = async (req: FastifyRequest): Promise<Caller | undefined> => {
+    const token = req.cookies[SESSION_COOKIE];
+    if (!token || !SAFE_METHODS.has(req.method)) return undefined;
+    return this.sessions.resolve(token).then(
+      (s) => s.caller,
+      () => undefined,
+    );
+  };
 }
 
 /**

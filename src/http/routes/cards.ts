@@ -2,8 +2,8 @@ import { z } from 'zod';
 import fastifyMultipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { ValidationError } from '../../core/errors.js';
-import { callerOf, presentedKey } from '../auth.js';
+import { CharbridgeError, ValidationError } from '../../core/errors.js';
+import { callerOf, presentedKey, type CallerResolver } from '../auth.js';
 import { errorResponses, ErrorSchema, IdParams, security } from '../schemas.js';
 import type { HttpContext } from '../context.js';
 import { characterView, CharacterSchema } from './characters.js';
@@ -42,7 +42,7 @@ export function cardRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
       },
       async (req, reply) => {
         const caller = callerOf(req);
-        const { bytes, type } = await uploaded(req);
+        const { bytes, type } = await uploaded(req, limit);
         const c = await characters.importCard(caller, bytes, type);
         return reply.status(201).send(characterView(caller, c));
       },
@@ -69,11 +69,20 @@ export function cardRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
 }
 
 /** The uploaded card's bytes and declared type, from a multipart `file` field or the raw body. */
-async function uploaded(req: FastifyRequest): Promise<{ bytes: Buffer; type: string | undefined }> {
+async function uploaded(req: FastifyRequest, limit: number): Promise<{ bytes: Buffer; type: string | undefined }> {
   if (req.isMultipart()) {
     const part = await req.file();
     if (!part || part.fieldname !== 'file') throw new ValidationError('Send the card as multipart field "file"', { field: 'file' });
-    return { bytes: await part.toBuffer(), type: part.mimetype };
+    try {
+      return { bytes: await part.toBuffer(), type: part.mimetype };
+    } catch (err) {
+      // The multipart reader's own words ("request file too large") tell a person nothing about the limit.
+      if ((err as { code?: unknown }).code !== 'FST_REQ_FILE_TOO_LARGE') throw err;
+      throw new CharbridgeError('PAYLOAD_TOO_LARGE', `${part.filename || 'The card file'} is larger than ${limit} bytes, the most this server takes (MAX_CARD_BYTES)`, {
+        status: 413,
+        details: { field: 'file', limit },
+      });
+    }
   }
   if (!Buffer.isBuffer(req.body) || req.body.length === 0) {
     throw new ValidationError('Send the card file as the request body (or as multipart field "file")', { field: 'body' });
@@ -83,16 +92,20 @@ async function uploaded(req: FastifyRequest): Promise<{ bytes: Buffer; type: str
 
 /**
  * `GET /api/v1/characters/:id/avatar`, outside the key check: Discord and chat clients fetch
- * avatars by URL without a key. With a key it serves what the key can see; without, only the
- * characters offered on the platforms.
+ * avatars by URL without a key. With a key (or the console's session cookie, which an <img>
+ * sends) it serves what the caller can see; without, only the characters offered on the
+ * platforms. A picture only the caller may see is never cached by shared caches.
  */
-export function registerAvatarRoute(app: FastifyInstance, ctx: HttpContext): void {
+export function registerAvatarRoute(app: FastifyInstance, ctx: HttpContext, consoleViewer?: CallerResolver): void {
   app.get<{ Params: { id: string } }>('/api/v1/characters/:id/avatar', { schema: { hide: true } }, async (req, reply) => {
     const id = req.params.id;
     if (id.length > 200) throw new ValidationError('id must be at most 200 characters', { field: 'id' });
     const key = presentedKey(req);
-    const caller = key ? await ctx.access.callerFor(key) : null;
+    const caller = key ? await ctx.access.callerFor(key) : ((await consoleViewer?.(req)) ?? null);
     const image = await ctx.characters.avatar(caller, id);
-    return reply.type(image.mime).header('cache-control', 'public, max-age=300').send(image.bytes);
+    return reply
+      .type(image.mime)
+      .header('cache-control', `${caller ? 'private' : 'public'}, max-age=300`)
+      .send(image.bytes);
   });
 }

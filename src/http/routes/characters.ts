@@ -154,6 +154,9 @@ export function characterRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
         schema: {
           tags: ['characters'],
           summary: 'Update a character you own (partial; same validation as create)',
+          description:
+            'Only the fields sent are checked, each with the bounds of create. A character imported from a card may hold values create ' +
+            'would refuse (a short personality, no speaking style, a long description): they stay as they are unless sent.',
           security,
           params: IdParams,
           body: updateCharacterSchema,

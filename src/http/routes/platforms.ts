@@ -14,6 +14,12 @@ const PlatformStatusSchema = z
     lastEventAt: z.string().nullable().describe('Newest event received from the platform'),
     lastError: z.object({ message: z.string(), at: z.string() }).nullable(),
     rateLimitWaits: z.number().int().describe('429s (flood waits) waited out since start'),
+    sent: z.number().int().nullable().describe('Messages posted, edited or streamed since start (null: the adapter is not running in this process)'),
+    inFlight: z.number().int().nullable().describe('Events being answered now (null: not running in this process)'),
+    outbound: z
+      .object({ queued: z.number().int().describe('Sends waiting for the outbound budget now'), waitedMs: z.number().describe('How long started sends waited in total') })
+      .nullable()
+      .describe("The outbound budget's line (null: not known)"),
   })
   .describe('PlatformStatus');
 
