@@ -59,6 +59,13 @@ describe('character cards over HTTP', () => {
     expect(res.json()).toMatchObject({ name: 'Quill-7 Archivist', fromCard: true });
   });
 
+  it('answers a body that only claims to be multipart with a 400, not a 500', async () => {
+    h = await startApi();
+    const res = await h.app.inject({ method: 'POST', url: '/api/v1/characters/import', headers: { 'content-type': 'multipart/form-data; boundary=x', 'x-api-key': (await h.newKey()).key }, payload: 'null' });
+    expect(res.statusCode, res.body).toBe(400);
+    expect(res.json().error).toMatchObject({ code: 'VALIDATION_ERROR', details: { field: 'file' } });
+  });
+
   it.each(['marisol.v2.png', 'marisol.v2.json', 'quill.charx', 'quill.v3.json', 'bram.v1.json'])(
     'exports %s back as every format, each importing to the same card',
     async (name) => {

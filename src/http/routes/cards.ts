@@ -71,7 +71,13 @@ export function cardRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
 /** The uploaded card's bytes and declared type, from a multipart `file` field or the raw body. */
 async function uploaded(req: FastifyRequest, limit: number): Promise<{ bytes: Buffer; type: string | undefined }> {
   if (req.isMultipart()) {
-    const part = await req.file();
+    let part: Awaited<ReturnType<FastifyRequest['file']>>;
+    try {
+      part = await req.file();
+    } catch (err) {
+      // A body that is not multipart after all (no boundary, not a form): the client's mistake.
+      throw new ValidationError(`The multipart body could not be read: ${(err as Error).message}`, { field: 'file' });
+    }
     if (!part || part.fieldname !== 'file') throw new ValidationError('Send the card as multipart field "file"', { field: 'file' });
     try {
       return { bytes: await part.toBuffer(), type: part.mimetype };
