@@ -1,6 +1,6 @@
-import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { Mutex } from 'redis-semaphore';
-import type { RateLimits } from '../engine/limits.js';
+import { takePoint, type RateLimits } from '../engine/limits.js';
 import type { Logger } from '../log.js';
 import { RedisChatOrder } from './chat-order.js';
 import { RedisSharedWindow } from './shared-window.js';
@@ -16,19 +16,13 @@ class RedisRateLimits implements RateLimits {
   private readonly limiters = new Map<number, RateLimiterRedis>();
   constructor(private readonly redis: Redis, private readonly prefix: string) {}
 
-  async consume(key: string, perMinute: number): Promise<{ ok: true } | { ok: false; retryAfterMs: number }> {
+  consume(key: string, perMinute: number): Promise<{ ok: true } | { ok: false; retryAfterMs: number }> {
     let limiter = this.limiters.get(perMinute);
     if (!limiter) {
       limiter = new RateLimiterRedis({ storeClient: this.redis, points: perMinute, duration: 60, keyPrefix: `${this.prefix}rl${perMinute}` });
       this.limiters.set(perMinute, limiter);
     }
-    try {
-      await limiter.consume(key);
-      return { ok: true };
-    } catch (res) {
-      if (res instanceof RateLimiterRes) return { ok: false, retryAfterMs: Math.max(1, res.msBeforeNext) };
-      throw res;
-    }
+    return takePoint(limiter, key);
   }
 }
 

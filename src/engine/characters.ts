@@ -1,6 +1,7 @@
 import type { Character, Conversation, Platform } from '../core/types.js';
 import { NotFoundError } from '../core/errors.js';
 import type { Store } from '../store/index.js';
+import { countTokens } from '../llm/index.js';
 
 /**
  * Which character speaks in a conversation: its own binding → the chat's (thread, then parent
@@ -30,4 +31,17 @@ export async function globalDefault(store: Store, defaultRef: string): Promise<C
   const c = (await store.characters.findVisible(defaultRef, null)) ?? (await store.characters.listShared(1))[0];
   if (!c) throw new NotFoundError('Default character');
   return c;
+}
+
+/** Store the character's greeting as its own opening line of the conversation (a card's first message, `/start`). */
+export async function storeGreeting(store: Store, conversation: Pick<Conversation, 'id'>, character: Pick<Character, 'id' | 'name'>, text: string): Promise<void> {
+  await store.messages.append({
+    conversationId: conversation.id,
+    role: 'assistant',
+    kind: 'assistant',
+    content: text,
+    tokenCount: countTokens(text),
+    authorId: character.id,
+    authorName: character.name,
+  });
 }

@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 
 /**
  * Rate limits behind a narrow interface: the memory store today, Redis (rate-limiter-flexible's
@@ -13,19 +13,24 @@ export interface RateLimits {
 export class MemoryRateLimits implements RateLimits {
   private limiters = new Map<number, RateLimiterMemory>();
 
-  async consume(key: string, perMinute: number): Promise<{ ok: true } | { ok: false; retryAfterMs: number }> {
+  consume(key: string, perMinute: number): Promise<{ ok: true } | { ok: false; retryAfterMs: number }> {
     let limiter = this.limiters.get(perMinute);
     if (!limiter) {
       limiter = new RateLimiterMemory({ points: perMinute, duration: 60, keyPrefix: `rl${perMinute}` });
       this.limiters.set(perMinute, limiter);
     }
-    try {
-      await limiter.consume(key);
-      return { ok: true };
-    } catch (res) {
-      if (res instanceof RateLimiterRes) return { ok: false, retryAfterMs: Math.max(1, res.msBeforeNext) };
-      throw res;
-    }
+    return takePoint(limiter, key);
+  }
+}
+
+/** One point from a rate-limiter-flexible limiter (any store), as our answer. */
+export async function takePoint(limiter: RateLimiterAbstract, key: string): Promise<{ ok: true } | { ok: false; retryAfterMs: number }> {
+  try {
+    await limiter.consume(key);
+    return { ok: true };
+  } catch (res) {
+    if (res instanceof RateLimiterRes) return { ok: false, retryAfterMs: Math.max(1, res.msBeforeNext) };
+    throw res;
   }
 }
 

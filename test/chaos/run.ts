@@ -47,7 +47,7 @@ const env = {
   RATE_LIMIT_USER_PER_MIN: '100000', RATE_LIMIT_GROUP_PER_MIN: '100000', RATE_LIMIT_API_KEY_PER_MIN: '100000',
   HEARTBEAT_MS: '500', INSTANCE_DEAD_AFTER_MS: '2000', LOG_LEVEL: 'warn',
 };
-let child: ChildInstance = await startChildInstance(env);
+let child: ChildInstance = await startChildInstance(env, 180_000);
 let url = child.url;
 let broken = false;
 const killTimes: number[] = [];
@@ -78,7 +78,7 @@ try {
       killTimes.push(Date.now());
       writeFileSync(join(dir, `instance-${killed + 1}.log`), child.output());
       process.stdout.write(`  kill ${killed + 1}/${kills} after ${sent} messages\n`);
-      child = await startChildInstance(env);
+      child = await startChildInstance(env, 180_000);
       url = child.url;
     }
   })();
@@ -87,7 +87,7 @@ try {
 
   // A clean restart, then quiet until every reply is in (or the quiet period passes without news).
   await child.kill();
-  child = await startChildInstance(env);
+  child = await startChildInstance(env, 180_000);
   url = child.url;
   const expectedTg = new Set(tg.map((t) => t.token));
   const replies = () => telegram.calls.filter((c) => c.method === 'sendMessage' && c.status === 200).map((c) => String(c.params.text));

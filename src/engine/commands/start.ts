@@ -1,7 +1,7 @@
 import type { Command } from './command.js';
 import { resolvedChat } from '../pipeline.js';
 import { greetingOf } from '../prompt.js';
-import { countTokens } from '../../llm/index.js';
+import { storeGreeting } from '../characters.js';
 
 /**
  * `/start [n]`: the character's greeting (n picks a card's alternate greeting: 2 = the first
@@ -18,15 +18,7 @@ export const startCommand: Command = {
     const n = arg !== undefined && /^\d{1,4}$/.test(arg) ? Number(arg) : 1;
     const userName = !ctx.msg.userName && ctx.userName === 'User' ? 'there' : ctx.userName; // a persona's name wins
     const text = greetingOf(character, userName, { chatType: ctx.msg.chatType, n, now: new Date(ctx.deps.clock.now()) });
-    await ctx.deps.store.messages.append({
-      conversationId: conversation.id,
-      role: 'assistant',
-      kind: 'assistant',
-      content: text,
-      tokenCount: countTokens(text),
-      authorId: character.id,
-      authorName: character.name,
-    });
+    await storeGreeting(ctx.deps.store, conversation, character, text);
     return { text, reason: 'greeting' };
   },
 };

@@ -1,4 +1,4 @@
-import { countTokens } from '../../llm/index.js';
+import { storeGreeting } from '../characters.js';
 import type { Step, TurnContext } from '../pipeline.js';
 import { greetingsOf, macrosFor } from '../prompt.js';
 
@@ -27,13 +27,5 @@ async function greetNewSession(ctx: TurnContext): Promise<void> {
   const first = greetingsOf(character, ctx.chatType)[0];
   if (first === undefined) return;
   const text = macrosFor(character, ctx.userName, { now: new Date(ctx.deps.clock.now()) })(first);
-  await ctx.deps.store.messages.append({
-    conversationId: conversation.id,
-    role: 'assistant',
-    kind: 'assistant',
-    content: text,
-    tokenCount: countTokens(text),
-    authorId: character.id,
-    authorName: character.name,
-  });
+  await storeGreeting(ctx.deps.store, conversation, character, text);
 }
