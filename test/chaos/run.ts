@@ -66,7 +66,7 @@ try {
   const traffic = (async () => {
     // At least `messages`, and on until the last kill: every kill lands in flowing traffic.
     for (; sent < messages || killed < kills; sent++) {
-      if (rnd() < 0.6) tg.push(sendTelegram(telegram, rnd, sent, 8));
+      if (rnd() < 0.6) tg.push(sendTelegram(telegram, rnd, sent, 50));
       else api.push(sendApi(() => url, tenants[Math.floor(rnd() * tenants.length)]!.key, `api${sent}`, rnd() < 0.5));
       await sleep(20 + rnd() * 60);
     }
