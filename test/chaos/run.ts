@@ -109,11 +109,12 @@ try {
   }
   const tgLost = acceptedTg.filter((t) => !tgCounts.get(t.token)).map((t) => t.token);
   const tgDup = [...tgCounts].filter(([, n]) => n > 1).map(([t]) => t);
-  // For each duplicate: when its copies were sent, against the kill nearest before the second.
+  // For each duplicate: when its copies were sent, and the first kill after the first copy.
   for (const token of tgDup) {
     const at = telegram.calls.filter((c) => c.method === 'sendMessage' && c.status === 200 && String(c.params.text).includes(`re: ${token}`)).map((c) => c.at);
-    const kill = Math.max(...killTimes.filter((k) => k <= (at[1] ?? 0)));
-    console.log(`  duplicate ${token}: sent at ${at.map((t) => new Date(t).toISOString().slice(17, 23)).join(' and ')}, ${Number.isFinite(kill) ? `${(at[0]! - kill)} ms from the kill at ${new Date(kill).toISOString().slice(17, 23)}` : 'no kill between'}`);
+    const kill = Math.min(...killTimes.filter((k) => k >= at[0]!));
+    const when = (t: number) => new Date(t).toISOString().slice(17, 23);
+    console.log(`  duplicate ${token}: sent at ${at.map(when).join(' and ')}${Number.isFinite(kill) ? `; killed ${kill - at[0]!} ms after the first send` : ''}`);
   }
   void expectedTg;
 
