@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDiscordAdapter } from '../../../adapters/discord/index.js';
+import { ConfigError } from '../../../src/core/errors.js';
 import { loadConfig } from '../../../src/config.js';
 import type { InboundMessage } from '../../../src/core/types.js';
 import { startRuntime, type Runtime } from '../../../src/runtime.js';
@@ -14,7 +15,7 @@ import { contentText, startFakeOpenAI, type FakeOpenAI } from '../../fakes/opena
 import { startFakeDiscord, type FakeDiscord } from '../../fakes/discord.js';
 import { testLogger } from '../../helpers/harness.js';
 import { hasPostgres, hasRedis, pgDatabase, redisPrefix, type TestDatabase, type TestRedisPrefix } from '../../helpers/services.js';
-import { SCALED_LIMITS, SCALED_TUNING, alice, bob } from './helpers.js';
+import { SCALED_LIMITS, SCALED_TUNING, alice, bob, startDiscord } from './helpers.js';
 
 /** The fake's identify window (Discord's 5 s scaled down) and the instances' spacing above it. */
 const FAKE_WINDOW_MS = 200;
@@ -99,5 +100,30 @@ describe.skipIf(!hasPostgres() || !hasRedis())('a four-shard Discord bot over tw
     expect(where(0)).toEqual(['dm', 'shard 0', 'shard 1']);
     expect(where(1)).toEqual(['shard 2', 'shard 3']);
     expect(openai.requests.length).toBe(5);
+  });
+});
+
+describe('a Discord bot that must shard, or asks for a shard that does not exist', () => {
+  it('fails to start with close code 4011, saying to raise DISCORD_SHARD_COUNT', async () => {
+    const s = await startDiscord({ fake: { shards: { maxGuildsPerShard: 1 } }, start: false });
+    try {
+      s.fake.addGuild(); // two guilds, one shard allowed one
+      const err = await s.adapter.start().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as Error).message).toMatch(/4011.*DISCORD_SHARD_COUNT/);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('fails to start with close code 4010 for a shard id beyond the count', async () => {
+    const s = await startDiscord({ config: { shards: [4], shardCount: 4 }, start: false });
+    try {
+      const err = await s.adapter.start().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as Error).message).toMatch(/4010.*DISCORD_SHARDS/);
+    } finally {
+      await s.close();
+    }
   });
 });
