@@ -41,13 +41,19 @@ export function judgeShard(field: unknown, guildIds: readonly string[], rules: S
   return { ok: true, shard: [id, count] };
 }
 
-/** The smallest shard count with no shard over the limit: what GET /gateway/bot recommends. */
+/**
+ * The smallest shard count with no shard over the limit: what GET /gateway/bot recommends. Guilds
+ * created in the same millisecond share a shard at every count, so the search stops at one shard
+ * per guild.
+ */
 export function recommendedShards(guildIds: readonly string[], maxGuildsPerShard: number): number {
-  for (let count = 1; ; count++) {
+  const most = Math.max(1, guildIds.length);
+  for (let count = 1; count < most; count++) {
     const held = new Map<number, number>();
     for (const g of guildIds) held.set(shardOf(g, count), (held.get(shardOf(g, count)) ?? 0) + 1);
     if (Math.max(0, ...held.values()) <= maxGuildsPerShard) return count;
   }
+  return most;
 }
 
 /** Session starts per bucket, for the whole bot. */
