@@ -117,6 +117,8 @@ export const ENV_VARS: Record<string, [Section, string]> = {
   DISCORD_API_URL: ['discord', 'apiUrl'],
   DISCORD_GUILD_IDS: ['discord', 'guildIds'],
   DISCORD_CHARACTER_WEBHOOKS: ['discord', 'characterWebhooks'],
+  DISCORD_SHARDS: ['discord', 'shards'],
+  DISCORD_SHARD_COUNT: ['discord', 'shardCount'],
   SLACK_BOT_TOKEN: ['slack', 'botToken'],
   SLACK_APP_TOKEN: ['slack', 'appToken'],
   SLACK_SIGNING_SECRET: ['slack', 'signingSecret'],

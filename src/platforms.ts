@@ -30,7 +30,11 @@ export function createPlatformAdapters({ config, engine, log, store, coordinatio
   const adapters: PlatformAdapter[] = [];
   const shared =
     coordination?.kind === 'redis'
-      ? { leadership: (name: string) => coordination.leadership(name), ...(coordination.sharedWindow ? { sharedWindow: coordination.sharedWindow } : {}) }
+      ? {
+          leadership: (name: string) => coordination.leadership(name),
+          ...(coordination.sharedWindow ? { sharedWindow: coordination.sharedWindow } : {}),
+          ...(coordination.identifyGate ? { identifyGate: coordination.identifyGate } : {}),
+        }
       : {};
   const base = { handler: engine, log, commands: engine.menu, ...shared };
   const tuning = { stopTimeoutMs: config.runtime.shutdownTimeoutMs };

@@ -45,6 +45,11 @@ export interface DiscordTuning {
   stopTimeoutMs: number;
   /** discord.js messages cached per channel; undefined = its default. 0 in replay tests. */
   messageCacheSize: number | undefined;
+  /**
+   * Least time between two IDENTIFYs of one bucket across instances (with a shared identify
+   * gate): Discord's 5 s plus room for the frame's trip, so two of them never land inside 5 s.
+   */
+  identifyWindowMs: number;
 }
 
 export const DISCORD_TUNING: DiscordTuning = {
@@ -59,6 +64,7 @@ export const DISCORD_TUNING: DiscordTuning = {
   maxAttempts: 6,
   stopTimeoutMs: 10_000,
   messageCacheSize: undefined,
+  identifyWindowMs: 5500,
 };
 
 export interface DiscordAdapterDeps extends AdapterDeps {
@@ -120,6 +126,10 @@ class DiscordBot implements DiscordAdapter {
         events: this.state,
         messageCacheSize: this.tuning.messageCacheSize,
         globalPerSecond: Math.round((this.tuning.globalWindow.max * 1000) / this.tuning.globalWindow.windowMs),
+        shards: config.shards,
+        shardCount: config.shardCount,
+        // Per bot token: instances connecting shards of one bot take turns to identify.
+        identify: deps.identifyGate?.(`discord:${tokenId(config.token)}`, this.tuning.identifyWindowMs),
       },
       { onMessage: (m) => this.onMessage(m), onInteraction: (i) => this.onInteraction(i) },
     );
@@ -152,7 +162,7 @@ class DiscordBot implements DiscordAdapter {
       .registerCommands(this.bot.applicationId, discordCommands(this.deps.commands), guildIds)
       .then(() => this.log.info({ guilds: guildIds.length ? guildIds : 'global' }, 'discord slash commands registered'))
       .catch((err: unknown) => this.log.warn({ err }, 'registering slash commands failed; messages still work, the command menu may be stale'));
-    this.log.info({ bot: this.bot.username }, 'discord gateway connected');
+    this.log.info({ bot: this.bot.username, ...this.transport.shardInfo() }, 'discord gateway connected');
   }
 
   /** Stop taking events, let replies in flight land (bounded), then close the gateway and REST. */

@@ -14,13 +14,18 @@
  *   cache, so dedupe still has to happen downstream (the engine's (platform, event id) claim).
  * - Channel messages go straight through `client.rest` with a channel id: no channel cache
  *   needed (a DM the bot opened before a restart is not in the cache, but its id still works).
+ * - Shards: `shards` + `shardCount` go to the Client as they are; `shards: 'auto'` asks Discord
+ *   for its recommended count. Identify pacing is @discordjs/ws's `IIdentifyThrottler`: its
+ *   default (one IDENTIFY per 5 s per `shard_id % max_concurrency` bucket) only knows this
+ *   process, so with several instances `identify` replaces it by a gate they share. Close codes
+ *   4010 (invalid shard) and 4011 (sharding required) are fatal: `login()` rejects.
  */
 import {
   ApplicationCommandOptionType, Client, DiscordAPIError, Events, GatewayIntentBits, MessageFlags, Options, Partials,
   PermissionFlagsBits, RateLimitError, Routes, type AutocompleteInteraction, type ChatInputCommandInteraction,
   type ClientOptions, type CommandInteractionOption, type Message,
 } from 'discord.js';
-import type { Log } from '../../src/core/adapter.js';
+import type { IdentifyGate, Log } from '../../src/core/adapter.js';
 import { ConfigError } from '../../src/core/errors.js';
 import type { TransportEvents } from '../shared/status.js';
 
@@ -130,6 +135,12 @@ export interface TransportOptions {
   globalPerSecond?: number | undefined;
   /** Told about the gateway connection, failures and the 429s discord.js waits out itself. */
   events?: TransportEvents | undefined;
+  /** The shard ids to run here; undefined: all of `shardCount`. */
+  shards?: number[] | undefined;
+  /** Total shards over all instances; 'auto': Discord's recommendation (all here); undefined: 1. */
+  shardCount?: number | 'auto' | undefined;
+  /** When a shard may IDENTIFY, decided with the other instances; undefined: discord.js alone. */
+  identify?: IdentifyGate | undefined;
 }
 
 export interface TransportHandlers {
@@ -140,6 +151,8 @@ export interface TransportHandlers {
 export class DiscordTransport {
   private readonly client: Client;
   private lastCloseCode: number | undefined;
+  /** Shards of this client that are up; the adapter counts as connected when all of them are. */
+  private readonly up = new Set<number>();
 
   constructor(private readonly opts: TransportOptions, handlers: TransportHandlers) {
     const { Guilds, GuildMessages, MessageContent, DirectMessages } = GatewayIntentBits;
@@ -151,6 +164,9 @@ export class DiscordTransport {
       ...(opts.messageCacheSize !== undefined
         ? { makeCache: Options.cacheWithLimits({ ...Options.DefaultMakeCacheSettings, MessageManager: opts.messageCacheSize }) }
         : {}),
+      ...(opts.shardCount === 'auto' ? { shards: 'auto' as const } : {}),
+      ...(typeof opts.shardCount === 'number' ? { shardCount: opts.shardCount, shards: opts.shards ?? range(opts.shardCount) } : {}),
+      ...(opts.identify ? { ws: { buildIdentifyThrottler: sharedThrottler(opts.identify) } } : {}),
     };
     this.client = new Client(options);
     const log = opts.log;
@@ -170,14 +186,23 @@ export class DiscordTransport {
       }
     });
     const events = opts.events;
-    this.client.on(Events.ShardReady, () => events?.connected());
-    this.client.on(Events.ShardResume, () => events?.connected());
-    this.client.on(Events.ShardReconnecting, () => events?.disconnected());
+    const shardUp = (shard: number) => {
+      this.up.add(shard);
+      const mine = this.client.options.shards;
+      if (!Array.isArray(mine) || mine.every((id) => this.up.has(id))) events?.connected();
+    };
+    this.client.on(Events.ShardReady, shardUp);
+    this.client.on(Events.ShardResume, shardUp);
+    this.client.on(Events.ShardReconnecting, (shard) => {
+      this.up.delete(shard);
+      events?.disconnected();
+    });
     this.client.rest.on('response', (_request, response) => {
       if (response.status === 429) events?.rateLimited();
     });
     this.client.on(Events.ShardDisconnect, (ev, shard) => {
       this.lastCloseCode = ev.code;
+      this.up.delete(shard);
       events?.disconnected(ev.code === 1000 ? undefined : new Error(`discord gateway closed with code ${ev.code}`));
       if (ev.code === 4014) log.error({ code: ev.code, shard }, INTENT_HELP);
       else if (ev.code === 1000) log.debug({ code: ev.code, shard }, 'discord gateway closed');
@@ -207,6 +232,12 @@ export class DiscordTransport {
     const user = this.client.user;
     if (!user) throw new Error('discord.js reported ready without a bot user');
     return { id: user.id, username: user.username, applicationId: this.client.application?.id ?? user.id };
+  }
+
+  /** The shards this client runs and the total, once logged in. */
+  shardInfo(): { shards: number[]; shardCount: number } {
+    const { shards, shardCount } = this.client.options;
+    return { shards: Array.isArray(shards) ? [...shards] : [], shardCount: shardCount ?? 1 };
   }
 
   async stop(): Promise<void> {
@@ -362,6 +393,22 @@ function placeOf(channel: { isThread(): boolean; parentId?: string | null } | nu
   return { channelId, guildId, channelKind: 'text', parentId: null };
 }
 
+function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}
+
+/**
+ * @discordjs/ws's identify throttler backed by a gate the instances share: Discord allows
+ * `max_concurrency` IDENTIFYs per 5 s, one per bucket `shard_id % max_concurrency`, for the whole
+ * bot, whichever process sends them.
+ */
+function sharedThrottler(gate: IdentifyGate) {
+  return async (manager: { fetchGatewayInformation(): Promise<{ session_start_limit: { max_concurrency: number } }> }) => {
+    const concurrency = Math.max(1, (await manager.fetchGatewayInformation()).session_start_limit.max_concurrency);
+    return { waitForIdentify: (shardId: number, signal: AbortSignal) => gate.wait(shardId % concurrency, signal) };
+  };
+}
+
 /** What a 4014 close means and where to fix it. */
 const INTENT_HELP =
   'Discord refused the gateway connection (close code 4014, disallowed intents): this bot needs the Message Content intent, ' +
@@ -372,6 +419,12 @@ const INTENT_HELP =
 function startupError(err: unknown, closeCode: number | undefined): Error {
   const message = err instanceof Error ? err.message : String(err);
   if (closeCode === 4014 || /disallowed intents/i.test(message)) return new ConfigError(INTENT_HELP);
+  if (closeCode === 4010 || /invalid shard/i.test(message)) {
+    return new ConfigError('Discord refused the shard (close code 4010, invalid shard): every id in DISCORD_SHARDS must be below DISCORD_SHARD_COUNT, and every instance must give the same DISCORD_SHARD_COUNT.');
+  }
+  if (closeCode === 4011 || /sharding is required/i.test(message)) {
+    return new ConfigError('Discord requires sharding for this bot (close code 4011: too many guilds for one shard). Set DISCORD_SHARD_COUNT to a higher total (or auto for one instance) and split DISCORD_SHARDS between instances.');
+  }
   if ((err as { code?: unknown }).code === 'TokenInvalid' || closeCode === 4004) {
     return new ConfigError('DISCORD_TOKEN was rejected by Discord (invalid token). Copy it again from the Developer Portal → your application → Bot → Reset Token.');
   }

@@ -1,4 +1,4 @@
-import type { Leadership } from '../core/adapter.js';
+import type { IdentifyGate, Leadership } from '../core/adapter.js';
 import type { SharedWindowFactory } from '../core/outbound-window.js';
 import type { ChatOrder, Notices, RateLimits } from '../engine/limits.js';
 
@@ -32,6 +32,11 @@ export interface Coordination {
   every(name: string, pattern: string, task: () => Promise<unknown>): Promise<{ stop(): Promise<void> }>;
   /** A bot-wide send window shared by the instances (absent locally: the adapter counts it itself). */
   readonly sharedWindow?: SharedWindowFactory;
+  /**
+   * Turns at starting a gateway session, shared by the instances of a bot, `windowMs` apart per
+   * bucket (absent locally: the platform SDK paces this process).
+   */
+  readonly identifyGate?: (name: string, windowMs: number) => IdentifyGate;
   /** Whether Redis answers (readiness). */
   ping(): Promise<boolean>;
   close(): Promise<void>;

@@ -127,6 +127,18 @@ export interface Leadership {
   stop(): Promise<void>;
 }
 
+/**
+ * Turns at something a platform allows a few times per window for a whole bot (Discord's
+ * IDENTIFY: one per 5 s per bucket), taken by every instance of the bot together.
+ */
+export interface IdentifyGate {
+  /**
+   * Resolves when `bucket` may go: no other turn of the bucket started, in any instance, within
+   * the gate's window. Rejects when `signal` aborts.
+   */
+  wait(bucket: number, signal?: AbortSignal): Promise<void>;
+}
+
 export interface AdapterDeps {
   /**
    * Whom to ask before doing what only one instance of a bot may do at a time (Telegram's long
@@ -138,6 +150,11 @@ export interface AdapterDeps {
    * messages per second per bot, Discord's global rate). Absent: in this process.
    */
   sharedWindow?: SharedWindowFactory;
+  /**
+   * Where a bot's gateway session starts are paced when several instances connect for one bot
+   * (Discord's IDENTIFY limit), `windowMs` apart per bucket. Absent: the SDK paces this process.
+   */
+  identifyGate?: (name: string, windowMs: number) => IdentifyGate;
   /** The engine. */
   handler: MessageHandler;
   log: Log;

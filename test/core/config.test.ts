@@ -46,6 +46,18 @@ describe('config', () => {
     expect(missing).toEqual([]);
   });
 
+  it('reads Discord shards as ranges and ids, with the total over all instances', () => {
+    const dc = (env: Record<string, string>) => loadConfig({ DISCORD_TOKEN: 'discord-token', ...env }).discord;
+    expect(dc({})?.shards).toBeUndefined();
+    expect(dc({})?.shardCount).toBeUndefined();
+    expect(dc({ DISCORD_SHARDS: '0-3, 8,2', DISCORD_SHARD_COUNT: '10' })).toMatchObject({ shards: [0, 1, 2, 3, 8], shardCount: 10 });
+    expect(dc({ DISCORD_SHARD_COUNT: 'auto' })).toMatchObject({ shardCount: 'auto' });
+    expect(() => dc({ DISCORD_SHARDS: '0-4' })).toThrow(/DISCORD_SHARD_COUNT: must be set with DISCORD_SHARDS/);
+    expect(() => dc({ DISCORD_SHARDS: '8-10', DISCORD_SHARD_COUNT: '10' })).toThrow(/DISCORD_SHARDS: has ids beyond DISCORD_SHARD_COUNT=10/);
+    expect(() => dc({ DISCORD_SHARDS: '3-1', DISCORD_SHARD_COUNT: '10' })).toThrow(/DISCORD_SHARDS: "3-1" is not a shard id or range/);
+    expect(() => dc({ DISCORD_SHARD_COUNT: '0' })).toThrow(/DISCORD_SHARD_COUNT/);
+  });
+
   it('reads the log format, the metrics token and the admin key file, and scrubs only secrets', () => {
     const c = loadConfig({ LOG_FORMAT: 'json', METRICS_TOKEN: 'metrics-token-0123456789', ADMIN_KEY_FILE: '/srv/charbridge/admin-key' });
     expect(c.runtime.logFormat).toBe('json');

@@ -11,11 +11,15 @@
  * decode error, 4003 not authenticated, 4004 bad token, 4005 identified twice, 4007 invalid
  * seq, 4013 invalid intents, 4014 disallowed (privileged, not enabled) intents. A client that
  * closes with 1000/1001 loses its session (a later RESUME gets op 9 `d:false`), again like Discord.
+ * Sharding (discord-shards.ts): each session holds one shard; READY and GUILD_CREATE list only
+ * its guilds, a guild's events reach only its shard's session and DMs only shard 0's; 4010
+ * invalid shard, 4011 sharding required, and op 9 for an IDENTIFY over the bucket's rate.
  */
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { ALL_INTENTS, Intents, PRIVILEGED_INTENTS, type DiscordWorld } from './discord-world.js';
+import { judgeShard, shardOf, type IdentifyLimiter, type ShardRules } from './discord-shards.js';
 
 /** One gateway frame as the fake saw it; `dir` 'in' = from the client. Close events have op -1. */
 export interface GatewayLogEntry {
@@ -32,6 +36,8 @@ export interface GatewayLogEntry {
 export interface GatewaySession {
   id: string;
   intents: number;
+  /** [shard_id, num_shards] from IDENTIFY ([0, 1] when absent). */
+  shard: [number, number];
   seq: number;
   /** Every dispatch after READY (READY itself is never replayed), oldest first. */
   buffer: Array<{ s: number; t: string; d: any }>;
@@ -44,6 +50,9 @@ export interface GatewayOptions {
   enabledPrivilegedIntents: number;
   origin: () => string;
   onChange: () => void;
+  rules: ShardRules;
+  /** Session starts for the whole bot (shared by every connection). */
+  identifies: IdentifyLimiter;
 }
 
 /** Per-session shaping of a dispatch: return the `d` to send, or null to skip this session. */
@@ -53,6 +62,8 @@ export class FakeGateway {
   readonly wss = new WebSocketServer({ noServer: true });
   readonly log: GatewayLogEntry[] = [];
   readonly sessions = new Map<string, GatewaySession>();
+  /** Every session started (accepted IDENTIFY): its shard and when, on the fake's clock. */
+  readonly started: Array<{ shard: [number, number]; at: number }> = [];
   private forcedReplay = 0;
   /** The last sequence number each session's client reported in a heartbeat. */
   private readonly heard = new Map<string, number>();
@@ -80,9 +91,15 @@ export class FakeGateway {
     });
   }
 
-  /** Dispatch an event to every session (live or waiting to resume), shaped per session. */
-  dispatch(t: string, shape: DispatchShaper): void {
+  /**
+   * Dispatch an event to the sessions (live or waiting to resume) that Discord sends it to, shaped
+   * per session: a guild's event to its shard's sessions, a DM's (`guildId` null) to shard 0's;
+   * `guildId` undefined: every session.
+   */
+  dispatch(t: string, shape: DispatchShaper, guildId?: string | null): void {
     for (const s of this.sessions.values()) {
+      if (guildId === null && s.shard[0] !== 0) continue;
+      if (typeof guildId === 'string' && shardOf(guildId, s.shard[1]) !== s.shard[0]) continue;
       const d = shape(s);
       if (d !== null && d !== undefined) this.push(s, t, d, true);
     }
@@ -202,13 +219,18 @@ export class FakeGateway {
           const intents = p.d?.intents;
           if (typeof intents !== 'number' || intents < 0 || (intents & ~ALL_INTENTS) !== 0) return fail(4013, 'Invalid intent(s).');
           if ((intents & PRIVILEGED_INTENTS & ~this.opts.enabledPrivilegedIntents) !== 0) return fail(4014, 'Disallowed intent(s).');
-          session = { id: `fake-session-${this.world.snowflake()}`, intents, seq: 0, buffer: [], socket: ws };
+          const verdict = judgeShard(p.d?.shard, [...this.world.guilds.keys()], this.opts.rules);
+          if (!verdict.ok) return fail(verdict.code, verdict.reason);
+          const [shardId, shardCount] = verdict.shard;
+          if (!this.opts.identifies.take(shardId)) return this.send(ws, { op: 9, d: false, s: null, t: null });
+          session = { id: `fake-session-${this.world.snowflake()}`, intents, shard: verdict.shard, seq: 0, buffer: [], socket: ws };
+          this.started.push({ shard: verdict.shard, at });
           this.sessions.set(session.id, session);
-          const guilds = [...this.world.guilds.values()];
+          const guilds = [...this.world.guilds.values()].filter((g) => shardOf(g.id, shardCount) === shardId);
           this.push(session, 'READY', {
             v: 10, user: this.world.bot, guilds: guilds.map((g) => ({ id: g.id, unavailable: true })),
             session_id: session.id, session_type: 'normal', resume_gateway_url: this.resumeUrl,
-            shard: [0, 1], private_channels: [], relationships: [], presences: [], guild_join_requests: [],
+            shard: verdict.shard, private_channels: [], relationships: [], presences: [], guild_join_requests: [],
             geo_ordered_rtc_regions: [], user_settings: {}, auth: {},
             application: { id: this.world.applicationId, flags: 0 },
           }, false);

@@ -37,6 +37,8 @@ export interface RestContext {
   onChange: () => void;
   interactionDeadlineMs: number;
   interactionTokenLifetimeMs: number;
+  /** GET /gateway/bot: the recommended shard count and max_concurrency. */
+  gatewayBot: () => { shards: number; maxConcurrency: number };
 }
 
 class ApiError extends Error {
@@ -259,10 +261,13 @@ function buildRoutes(ctx: RestContext): Route[] {
 
   return [
     r('GET', '/gateway', () => ok({ url: `${ctx.origin().replace('http', 'ws')}/gateway` }), { auth: false }),
-    r('GET', '/gateway/bot', () => ok({
-      url: `${ctx.origin().replace('http', 'ws')}/gateway`, shards: 1,
-      session_start_limit: { total: 1000, remaining: 1000, reset_after: 0, max_concurrency: 1 },
-    })),
+    r('GET', '/gateway/bot', () => {
+      const { shards, maxConcurrency } = ctx.gatewayBot();
+      return ok({
+        url: `${ctx.origin().replace('http', 'ws')}/gateway`, shards,
+        session_start_limit: { total: 1000, remaining: 1000, reset_after: 0, max_concurrency: maxConcurrency },
+      });
+    }),
     r('GET', '/users/@me', () => ok(world.bot)),
     r('POST', '/users/@me/channels', ({ body }) =>
       ok(world.dmChannel(world.knownUsers.get(String(body.recipient_id)) ?? userObject({ id: String(body.recipient_id), username: 'unknown' })))),

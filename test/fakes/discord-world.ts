@@ -93,6 +93,19 @@ export function nextSnowflake(): string {
   return s.toString();
 }
 
+/**
+ * A fresh snowflake whose guild events go to `shard` of `count` (`(id >> 22) % count`): the next
+ * one, its timestamp moved up to `count - 1` ms forward.
+ */
+export function snowflakeOnShard(shard: number, count: number): string {
+  const base = BigInt(nextSnowflake()) >> 22n;
+  const ms = base + ((BigInt(shard) - (base % BigInt(count)) + BigInt(count)) % BigInt(count));
+  let s = ms << 22n;
+  if (s <= lastSnowflake) s = lastSnowflake + 1n;
+  lastSnowflake = s;
+  return s.toString();
+}
+
 export function userObject(u: { id: string; username: string; bot?: boolean; global_name?: string | null }): ApiUser {
   const o: ApiUser = { id: u.id, username: u.username, discriminator: '0', global_name: u.global_name ?? null, avatar: null };
   if (u.bot) o.bot = true;
@@ -133,8 +146,8 @@ export class DiscordWorld {
     return new Date(this.now()).toISOString();
   }
 
-  addGuild(o: { name?: string; ownerId?: string } = {}): GuildState {
-    const id = this.snowflake();
+  addGuild(o: { name?: string; ownerId?: string; id?: string } = {}): GuildState {
+    const id = o.id ?? this.snowflake();
     const g: GuildState = {
       id,
       name: o.name ?? 'Fake Guild',

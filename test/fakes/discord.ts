@@ -9,7 +9,7 @@
  *   await client.login(fake.token);
  *
  * See /work/shared/design/PLATFORM-FAKES.md ("Discord") and the module docs of
- * discord-rest.ts, discord-gateway.ts, discord-ratelimit.ts and discord-world.ts.
+ * discord-rest.ts, discord-gateway.ts, discord-ratelimit.ts, discord-shards.ts and discord-world.ts.
  *
  * discord.js 14.28 behaviours checked against this fake (test/fakes/discord.test.ts):
  * - Disallowed intents: the gateway closes with 4014; `client.login()` REJECTS with a plain
@@ -48,8 +48,9 @@ import type { AddressInfo } from 'node:net';
 import { DEFAULT_LIMITS, RateLimiter, type FakeDiscordLimits, type Forced429, type RateLimit } from './discord-ratelimit.js';
 import { createRestHandler, type RestCall } from './discord-rest.js';
 import { FakeGateway, type GatewayLogEntry, type GatewaySession } from './discord-gateway.js';
+import { IdentifyLimiter, recommendedShards, shardOf, type ShardRules } from './discord-shards.js';
 import {
-  ChannelTypes, DEFAULT_MEMBER_PERMISSIONS, DiscordWorld, Intents, PRIVILEGED_INTENTS, memberObject, nextSnowflake, userObject,
+  ChannelTypes, DEFAULT_MEMBER_PERMISSIONS, DiscordWorld, Intents, PRIVILEGED_INTENTS, memberObject, nextSnowflake, snowflakeOnShard, userObject,
   type InteractionState,
 } from './discord-world.js';
 
@@ -77,6 +78,12 @@ export interface FakeDiscordOptions {
   echoOwnMessages?: boolean;
   /** Interaction callbacks later than this get 404 "Unknown interaction" (10062). Default 3000 ms. */
   interactionDeadlineMs?: number;
+  /**
+   * Sharding (see discord-shards.ts): session starts per `identifyWindowMs` per bucket (Discord:
+   * max_concurrency 1 per 5000 ms; scale the window down in tests) and the guilds one shard may
+   * hold before IDENTIFY is closed with 4011 (Discord: 2500).
+   */
+  shards?: Partial<ShardRules>;
 }
 
 export interface UserMessageInput {
@@ -152,6 +159,14 @@ export interface FakeDiscord {
   readonly tooManyRequests: number;
   /** Gateway frames both ways plus close events (op -1). */
   gatewayLog: GatewayLogEntry[];
+  /** A new guild with one text channel; `shard: [id, count]` picks an id whose events go to that shard. */
+  addGuild(o?: { shard?: [number, number] }): { id: string; channelId: string };
+  /** The shard a guild's events go to with `count` shards. */
+  shardOf(guildId: string, count: number): number;
+  /** IDENTIFYs answered with op 9 for coming too soon after another of their bucket (should stay 0). */
+  readonly identifiesRefused: number;
+  /** Sessions started (accepted IDENTIFYs) in order: their shard and when (the fake's clock). */
+  identifies(): Array<{ shard: [number, number]; at: number }>;
   /** Dispatch MESSAGE_CREATE from a user (guild or DM); returns the full API message object. */
   userMessage(o: UserMessageInput): any;
   /** Dispatch INTERACTION_CREATE; `acknowledged` resolves with the first callback. */
@@ -174,7 +189,7 @@ export interface FakeDiscord {
   requestReconnect(): void;
   /** op 9 to live sessions; resumable=false forgets them (client re-identifies). */
   invalidateSession(resumable: boolean): void;
-  /** Dispatch any event as-is to every session (no intent filtering) — for events the helpers do not cover. */
+  /** Dispatch any event as-is (no intent filtering) — to its guild's shard when `d.guild_id` is set, else to every session. */
   dispatchRaw(t: string, d: any): void;
   /** Counts of IDENTIFY (op 2) and RESUME (op 6) frames received. */
   gatewayStats(): { identifies: number; resumes: number; liveSockets: number };
@@ -212,11 +227,15 @@ export async function startFakeDiscord(opts: FakeDiscordOptions = {}): Promise<F
   const calls: RestCall[] = [];
   const echo = opts.echoOwnMessages ?? true;
 
+  const rules: ShardRules = { maxConcurrency: 1, identifyWindowMs: 5000, maxGuildsPerShard: 2500, ...opts.shards };
+  const identifyLimiter = new IdentifyLimiter(rules, now);
   const gateway = new FakeGateway(world, {
     heartbeatIntervalMs: opts.heartbeatIntervalMs ?? 41250,
     enabledPrivilegedIntents: opts.privilegedIntentsEnabled === false ? 0 : PRIVILEGED_INTENTS,
     origin: () => origin,
     onChange: changed,
+    rules,
+    identifies: identifyLimiter,
   });
 
   /**
@@ -241,11 +260,12 @@ export async function startFakeDiscord(opts: FakeDiscordOptions = {}): Promise<F
     calls,
     stats,
     origin: () => origin,
-    onMessageCreate: (msg) => { if (echo) gateway.dispatch('MESSAGE_CREATE', shapeMessage(msg)); },
-    onMessageUpdate: (msg) => { if (echo) gateway.dispatch('MESSAGE_UPDATE', shapeMessage(msg)); },
+    onMessageCreate: (msg) => { if (echo) gateway.dispatch('MESSAGE_CREATE', shapeMessage(msg), msg.guild_id ?? null); },
+    onMessageUpdate: (msg) => { if (echo) gateway.dispatch('MESSAGE_UPDATE', shapeMessage(msg), msg.guild_id ?? null); },
     onChange: changed,
     interactionDeadlineMs: opts.interactionDeadlineMs ?? 3000,
     interactionTokenLifetimeMs: 15 * 60_000,
+    gatewayBot: () => ({ shards: recommendedShards([...world.guilds.keys()], rules.maxGuildsPerShard), maxConcurrency: rules.maxConcurrency }),
   });
   let busy = 0;
   /** Files users "uploaded" (CDN path → bytes), served without auth as Discord's CDN serves them. */
@@ -301,6 +321,14 @@ export async function startFakeDiscord(opts: FakeDiscordOptions = {}): Promise<F
     get tooManyRequests() { return stats.tooManyRequests; },
     get fileDownloads() { return fileDownloads; },
     gatewayLog: gateway.log,
+    get identifiesRefused() { return identifyLimiter.refused; },
+
+    addGuild(o = {}) {
+      const guild = world.addGuild(o.shard ? { id: snowflakeOnShard(o.shard[0], o.shard[1]) } : {});
+      return { id: guild.id, channelId: world.addTextChannel(guild.id).id };
+    },
+    shardOf,
+    identifies: () => gateway.started.map((x) => ({ ...x })),
 
     userMessage(o) {
       const author = userObject(o.author);
@@ -330,7 +358,7 @@ export async function startFakeDiscord(opts: FakeDiscordOptions = {}): Promise<F
       world.userMessages.set(msg.id, msg);
       const ch = world.channels.get(channelId);
       if (ch) ch.last_message_id = msg.id;
-      gateway.dispatch('MESSAGE_CREATE', shapeMessage(msg));
+      gateway.dispatch('MESSAGE_CREATE', shapeMessage(msg), guildId);
       return msg;
     },
 
@@ -364,7 +392,7 @@ export async function startFakeDiscord(opts: FakeDiscordOptions = {}): Promise<F
       } else {
         payload.user = user;
       }
-      gateway.dispatch('INTERACTION_CREATE', () => payload);
+      gateway.dispatch('INTERACTION_CREATE', () => payload, guildId);
       const acknowledged = new Promise<InteractionResponse>((resolve) => {
         const check = () => {
           const first = responseView(it).find((r) => r.kind === 'callback');
@@ -399,7 +427,7 @@ export async function startFakeDiscord(opts: FakeDiscordOptions = {}): Promise<F
     replayOnResume: (count) => gateway.replayOnResume(count),
     requestReconnect: () => gateway.requestReconnect(),
     invalidateSession: (resumable) => gateway.invalidateSessions(resumable),
-    dispatchRaw: (t, d) => gateway.dispatch(t, () => d),
+    dispatchRaw: (t, d) => gateway.dispatch(t, () => d, typeof d?.guild_id === 'string' ? d.guild_id : undefined),
     gatewayStats: () => ({
       identifies: gateway.log.filter((e) => e.dir === 'in' && e.op === 2).length,
       resumes: gateway.log.filter((e) => e.dir === 'in' && e.op === 6).length,
