@@ -159,8 +159,10 @@ class TelegramBot implements TelegramAdapter {
 
   async stop(): Promise<void> {
     this.accepting = false;
-    await this.polling?.stop();
+    // Stop polling before letting go of the lock: the next leader's first getUpdates must not
+    // meet ours still parked (Telegram would end one of them with a 409).
     await this.transport.stop();
+    await this.polling?.stop();
     await this.tasks.drain(this.tuning.stopTimeoutMs);
   }
 
