@@ -45,7 +45,7 @@ const env = {
   OPENAI_API_KEY: openai.apiKey, OPENAI_BASE_URL: openai.baseURL, OPENAI_MODEL: 'fake-model', MODEL_MAX_RETRIES: '0',
   TELEGRAM_BOT_TOKEN: telegram.token, TELEGRAM_API_ROOT: telegram.apiRoot,
   RATE_LIMIT_USER_PER_MIN: '100000', RATE_LIMIT_GROUP_PER_MIN: '100000', RATE_LIMIT_API_KEY_PER_MIN: '100000',
-  HEARTBEAT_MS: '500', INSTANCE_DEAD_AFTER_MS: '2000', LOG_LEVEL: 'warn',
+  HEARTBEAT_MS: '500', INSTANCE_DEAD_AFTER_MS: '2000', LOG_LEVEL: process.env.CHAOS_LOG_LEVEL ?? 'warn',
 };
 let child: ChildInstance = await startChildInstance(env, 180_000);
 let url = child.url;
