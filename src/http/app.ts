@@ -1,5 +1,5 @@
 import { createServer } from 'node:http';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -50,10 +50,6 @@ export interface HttpDeps {
 export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.log.child({ component: 'http' }) as unknown as FastifyBaseLogger,
-    // Fastify's own two info lines per request (every platform webhook, every API call) were the
-    // largest logging cost of a turn; requests are logged once, at debug, below. Errors are
-    // logged by the error handler either way.
-    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: deps.config.http.maxBodyBytes,
     trustProxy: deps.config.http.trustProxy,
     // A request whose head and body have not arrived in time is closed (a body trickled a byte at
@@ -71,11 +67,6 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
     },
   });
   app.setErrorHandler(errorHandler(deps.log));
-  if (deps.log.isLevelEnabled('debug')) {
-    app.addHook('onResponse', async (req, reply) => {
-      req.log.debug({ method: req.method, url: req.url.split('?')[0], statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request completed');
-    });
-  }
   answerOversizedBodies(app, deps.config.http.maxBodyBytes, deps.config.http.requestTimeoutMs);
   app.setNotFoundHandler((req, reply) => {
     void reply.status(404).send({ error: { code: 'NOT_FOUND', message: `No route ${req.method} ${req.url.split('?')[0]}` } });
