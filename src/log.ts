@@ -1,5 +1,9 @@
+import { createRequire } from 'node:module';
 import pino, { type Logger } from 'pino';
-import pretty from 'pino-pretty';
+import type pinoPretty from 'pino-pretty';
+
+/** pino-pretty is loaded only for readable logs: a server writing JSON lines never pays its memory. */
+const loadPretty = () => createRequire(import.meta.url)('pino-pretty') as typeof pinoPretty;
 
 export type { Logger };
 
@@ -37,7 +41,7 @@ export function createLogger(opts: LoggerOptions): Logger {
   };
   const destination =
     opts.format === 'pretty'
-      ? pretty({
+      ? loadPretty()({
           destination: opts.destination ?? 1,
           sync: true,
           colorize: opts.colorize ?? (opts.destination === undefined && process.stdout.isTTY === true),

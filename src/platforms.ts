@@ -5,9 +5,6 @@ import type { Logger } from './log.js';
 import type { Store } from './store/index.js';
 import { platformDirectory } from './characters/platform.js';
 import type { Coordination } from './coord/index.js';
-import { createTelegramAdapter } from '../adapters/telegram/index.js';
-import { createDiscordAdapter } from '../adapters/discord/index.js';
-import { createSlackAdapter } from '../adapters/slack/index.js';
 
 /** What every platform adapter factory gets (the shape `startRuntime`'s `adapters` override receives). */
 export interface PlatformContext {
@@ -22,11 +19,12 @@ export interface PlatformContext {
 /**
  * One adapter per platform whose token is configured. The engine is handed over as a
  * MessageHandler, with its commands as a menu for the platforms to render; adapters never see
- * the store or the rest of the runtime.
+ * the store or the rest of the runtime. Each adapter (and so its platform SDK: discord.js alone
+ * is ~45 MB resident) is imported only when its platform is configured.
  *
  * @example startRuntime(loadConfig(), { adapters: createPlatformAdapters })
  */
-export function createPlatformAdapters({ config, engine, log, store, coordination }: PlatformContext): PlatformAdapter[] {
+export async function createPlatformAdapters({ config, engine, log, store, coordination }: PlatformContext): Promise<PlatformAdapter[]> {
   const adapters: PlatformAdapter[] = [];
   const shared =
     coordination?.kind === 'redis'
@@ -39,8 +37,12 @@ export function createPlatformAdapters({ config, engine, log, store, coordinatio
   const base = { handler: engine, log, commands: engine.menu, ...shared };
   const tuning = { stopTimeoutMs: config.runtime.shutdownTimeoutMs };
   const directory = platformDirectory(store, config.http.publicUrl);
-  if (config.telegram) adapters.push(createTelegramAdapter(config.telegram, { ...base, tuning }));
+  if (config.telegram) {
+    const { createTelegramAdapter } = await import('../adapters/telegram/index.js');
+    adapters.push(createTelegramAdapter(config.telegram, { ...base, tuning }));
+  }
   if (config.discord) {
+    const { createDiscordAdapter } = await import('../adapters/discord/index.js');
     adapters.push(
       createDiscordAdapter(config.discord, {
         ...base,
@@ -50,6 +52,9 @@ export function createPlatformAdapters({ config, engine, log, store, coordinatio
       }),
     );
   }
-  if (config.slack) adapters.push(createSlackAdapter(config.slack, { ...base, tuning }));
+  if (config.slack) {
+    const { createSlackAdapter } = await import('../adapters/slack/index.js');
+    adapters.push(createSlackAdapter(config.slack, { ...base, tuning }));
+  }
   return adapters;
 }

@@ -62,7 +62,7 @@ export interface RuntimeOverrides {
   /** Where proactive messages of API conversations go (updates feed + webhooks). */
   apiTarget?: ProactiveTarget;
   /** Build platform adapters; main.ts passes the real ones for every configured platform. */
-  adapters?: (ctx: { config: Config; engine: Engine; log: Logger; store: Store; coordination: Coordination }) => PlatformAdapter[];
+  adapters?: (ctx: { config: Config; engine: Engine; log: Logger; store: Store; coordination: Coordination }) => PlatformAdapter[] | Promise<PlatformAdapter[]>;
   /** How image and webhook hosts are resolved (tests pin names to loopback). */
   net?: { resolve?: Resolve };
   /**
@@ -125,7 +125,7 @@ export async function startRuntime(loaded: Config, overrides: RuntimeOverrides =
     { defaults: config.proactive, owner: instanceId, deadAfterMs: config.runtime.instanceDeadAfterMs },
   );
   scheduler.onDelivery((e) => metrics.proactive(e));
-  adapters = overrides.adapters?.({ config, engine, log, store, coordination }) ?? [];
+  adapters = (await overrides.adapters?.({ config, engine, log, store, coordination })) ?? [];
   delivery.addAdapters(adapters);
   const services = createServices({
     store,

@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { createRequire } from 'node:module';
 import SQLite from 'better-sqlite3';
-import pg from 'pg';
+import type pg from 'pg';
 import { Kysely, Migrator, PostgresDialect, sql, type MigrationProvider } from 'kysely';
 import { sqliteDialect } from './sqlite-driver.js';
 import type { Database } from './schema.js';
@@ -81,7 +82,15 @@ export async function pendingMigrations(db: Kysely<any>, dialect: DialectName): 
   return all.filter((m) => m.executedAt === undefined).map((m) => m.name);
 }
 
-const { builtins } = pg.types;
+/**
+ * `pg` is loaded the first time a PostgreSQL URL is opened: a SQLite deployment never pays its
+ * memory (and its module graph) for a driver it does not use.
+ */
+let pgModule: typeof pg | undefined;
+function loadPg(): typeof pg {
+  pgModule ??= createRequire(import.meta.url)('pg') as typeof pg;
+  return pgModule;
+}
 
 /** int8 (ids, epoch ms, counts) and numeric (sums of int8) as JS numbers, refusing lossy ones. */
 function exactNumber(text: string): number {
@@ -98,6 +107,8 @@ function exactNumber(text: string): number {
  * epoch ms), so pg's Date parsing never applies.
  */
 function postgresPool(url: string): pg.Pool {
+  const pg = loadPg();
+  const { builtins } = pg.types;
   const types = {
     getTypeParser: (oid: number, format?: 'text' | 'binary') =>
       oid === builtins.INT8 || oid === builtins.NUMERIC ? exactNumber : pg.types.getTypeParser(oid, format),

@@ -20,6 +20,8 @@ const suites: Array<[string, string, string]> = [
   ['memory', 'memory.ts', 'benchMemory'],
   ['telegram-load', 'telegram-load.ts', 'benchTelegramLoad'],
   ['cluster', 'cluster.ts', 'benchCluster'],
+  ['discord-load', 'discord-load.ts', 'benchDiscordLoad'],
+  ['slack-load', 'slack-load.ts', 'benchSlackLoad'],
 ];
 const only: string[] = [];
 const options: Record<string, string> = {};

@@ -89,11 +89,10 @@ export const respond: Step = async (ctx) => {
     release();
   }
   const { text, model: answeredBy } = answer;
+  // The reply is tokenized once: its stored token count and, when the model reported none, its usage.
+  const replyTokens = countTokens(text);
   let usage: TokenUsage = answer.usage ?? { promptTokens: built.promptTokens, completionTokens: 0, totalTokens: built.promptTokens };
-  if (!usage.completionTokens) {
-    const completionTokens = countTokens(text);
-    usage = { promptTokens: usage.promptTokens, completionTokens, totalTokens: usage.promptTokens + completionTokens };
-  }
+  if (!usage.completionTokens) usage = { promptTokens: usage.promptTokens, completionTokens: replyTokens, totalTokens: usage.promptTokens + replyTokens };
   if (ctx.accept && !ctx.accept(text)) {
     ctx.result = { ok: true, message: null, discarded: text, usage, model: answeredBy, userMessage };
     return;
@@ -103,7 +102,7 @@ export const respond: Step = async (ctx) => {
     role: 'assistant',
     kind: ctx.replyKind ?? 'assistant',
     content: text.trim(),
-    tokenCount: countTokens(text),
+    tokenCount: replyTokens,
     authorId: character.id,
     authorName: character.name,
     sourceEvent: replyEvent ?? null,

@@ -1,0 +1,183 @@
+/**
+ * What the platform load benchmarks (`discord-load`, `slack-load`) share with `telegram-load`:
+ * a closed loop over a platform fake (each chat sends its next message once the reply to the
+ * previous one is visible), a phase that runs one bot as its own process (so CPU and peak RSS
+ * are the bot's alone) against a fresh fake, and the report with ratios to the floor bot.
+ * A platform plugs in through `LoadWorld`: how a user says something in chat `i`, and the
+ * outbound calls the fake saw.
+ */
+import { createServer } from 'node:net';
+import { percentile } from './stats.js';
+import type { BotProcess, ProcessUsage } from './bot-process.js';
+import type { LoadResult } from './telegram-load-driver.js';
+
+/** One outbound API call the fake answered (refused ones included). */
+export interface SeenCall {
+  /** The chat index the call was for, when it was for one of the load's chats. */
+  chat: number | undefined;
+  method: string;
+  /** The text the call made visible (a post or an edit), if any. */
+  text: string | undefined;
+  ok: boolean;
+}
+
+export interface LoadWorld {
+  /** A user says `text` in chat `chat` (0-based); false when the platform could not deliver it. */
+  say(chat: number, text: string): Promise<boolean>;
+  /** Calls the fake answers from now on, as they happen; returns the unsubscribe. */
+  onCall(listener: (call: SeenCall) => void): () => void;
+  /** 429s answered so far. */
+  tooManyRequests(): number;
+}
+
+export interface ClosedLoopOptions {
+  chats: number;
+  turns: number;
+  turnTimeoutMs: number;
+  /** Turn tags are `c<firstChat + i>t<turn>`; warm-up and measured chats use different ranges. */
+  firstChat: number;
+}
+
+/** The closed loop over `world`; a reply has landed when a visible text contains `expected(tag)`. */
+export async function closedLoop(world: LoadWorld, o: ClosedLoopOptions, expected: (tag: string) => string): Promise<LoadResult> {
+  const waiting = new Map<number, { expected: string; landed: () => void; firstCallAt?: number }>();
+  const calls: Record<string, number> = {};
+  const unsubscribe = world.onCall((c) => {
+    calls[c.method] = (calls[c.method] ?? 0) + 1;
+    const w = c.chat === undefined ? undefined : waiting.get(c.chat);
+    if (!w) return;
+    w.firstCallAt ??= performance.now();
+    if (c.ok && c.text?.includes(w.expected)) {
+      waiting.delete(c.chat!);
+      w.landed();
+    }
+  });
+  const result: LoadResult = { issued: 0, ok: 0, latencies: [], turns: [], chatMeans: [], wallMs: 0, calls, tooManyRequests: 0, webhookFailures: 0 };
+  const refusedBefore = world.tooManyRequests();
+  const t0 = performance.now();
+  const oneTurn = async (chat: number, tag: string) => {
+    let timer: NodeJS.Timeout | undefined;
+    const w: { expected: string; landed: () => void; firstCallAt?: number } = { expected: expected(tag), landed: () => undefined };
+    const landed = new Promise<boolean>((resolve) => {
+      w.landed = () => resolve(true);
+      waiting.set(chat, w);
+      timer = setTimeout(() => resolve(false), o.turnTimeoutMs);
+    });
+    const start = performance.now();
+    result.issued++;
+    if (!(await world.say(chat, `hello ${tag}`).catch(() => false))) {
+      result.webhookFailures++;
+      waiting.delete(chat);
+      clearTimeout(timer);
+      return { ms: undefined, firstCallMs: undefined };
+    }
+    const ok = await landed;
+    clearTimeout(timer);
+    waiting.delete(chat);
+    return { ms: ok ? performance.now() - start : undefined, firstCallMs: w.firstCallAt === undefined ? undefined : w.firstCallAt - start };
+  };
+  await Promise.all(
+    Array.from({ length: o.chats }, async (_, i) => {
+      const chat = o.firstChat + i;
+      const mine: number[] = [];
+      for (let t = 0; t < o.turns; t++) {
+        const startMs = performance.now() - t0;
+        const { ms, firstCallMs } = await oneTurn(chat, `c${chat}t${t}`);
+        result.turns.push({ chat, turn: t, startMs, latencyMs: ms, firstCallMs });
+        if (ms !== undefined) mine.push(ms);
+      }
+      result.latencies.push(...mine);
+      if (mine.length) result.chatMeans.push(mine.reduce((a, b) => a + b, 0) / mine.length);
+    }),
+  );
+  result.wallMs = performance.now() - t0;
+  result.ok = result.latencies.length;
+  result.tooManyRequests = world.tooManyRequests() - refusedBefore;
+  unsubscribe();
+  return result;
+}
+
+export interface Phase {
+  result: LoadResult;
+  cpuMs: number | undefined;
+  peakRssBytes: number | undefined;
+}
+
+/**
+ * Measure one running bot: warm it up on chats of their own (JIT, connections, database pages),
+ * let their rate windows pass, then run the load and read the process's CPU and peak RSS.
+ */
+export async function measure(bot: BotProcess, world: LoadWorld, o: Omit<ClosedLoopOptions, 'firstChat'>, expected: (tag: string) => string, settleMs: number): Promise<Phase> {
+  await closedLoop(world, { chats: Math.min(5, o.chats), turns: 3, turnTimeoutMs: 30_000, firstChat: 10_000 }, expected);
+  await new Promise((r) => setTimeout(r, settleMs));
+  const before = bot.usage();
+  const result = await closedLoop(world, { ...o, firstChat: 0 }, expected);
+  const after: ProcessUsage | undefined = bot.usage();
+  return { result, cpuMs: before && after ? after.cpuMs - before.cpuMs : undefined, peakRssBytes: after?.peakRssBytes };
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+/** Wait for `cond`, failing early (with `what`) when the bot process exits. */
+export async function until(cond: () => boolean, bot: BotProcess, ms: number, what: string): Promise<void> {
+  let gone: number | string | undefined;
+  void bot.exited.then((code) => (gone = code));
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (gone !== undefined) throw new Error(`the bot exited (${gone}) while waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+const x = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || b === 0 ? 'n/a' : `${(a / b).toFixed(2)}×`);
+
+/** One phase's figures, labelled, in the same words as telegram-load's. */
+export function describePhase(ph: Phase, into: Record<string, string | number>, label: string): void {
+  const r = ph.result;
+  const l = r.latencies;
+  const callTotal = Object.values(r.calls).reduce((a, b) => a + b, 0);
+  const perTurn = (n: number) => (r.ok ? n / r.ok : NaN).toFixed(2);
+  const breakdown = Object.entries(r.calls).sort((a, b) => b[1] - a[1]).map(([m, n]) => `${m} ${perTurn(n)}`).join(', ');
+  into[`${label}: turns ok / issued`] = `${r.ok} / ${r.issued}${r.webhookFailures ? ` (${r.webhookFailures} deliveries refused)` : ''}`;
+  into[`${label}: turns/s`] = (r.ok / (r.wallMs / 1000)).toFixed(2);
+  into[`${label}: latency p50 / p95 / p99 / max`] = [50, 95, 99, 100].map((p) => secs(percentile(l, p))).join(' / ');
+  into[`${label}: turns over 5 s`] = `${l.filter((v) => v > 5000).length}`;
+  into[`${label}: per-chat mean latency, fastest – slowest chat`] = r.chatMeans.length ? `${secs(Math.min(...r.chatMeans))} – ${secs(Math.max(...r.chatMeans))}` : 'n/a';
+  into[`${label}: API calls per turn`] = `${perTurn(callTotal)} (${breakdown})`;
+  into[`${label}: 429s`] = r.tooManyRequests;
+  into[`${label}: CPU per turn`] = ph.cpuMs === undefined ? 'n/a' : `${(ph.cpuMs / Math.max(1, r.ok)).toFixed(2)} ms (${Math.round(ph.cpuMs)} ms in ${secs(r.wallMs)})`;
+  into[`${label}: peak RSS`] = ph.peakRssBytes === undefined ? 'n/a' : `${(ph.peakRssBytes / 2 ** 20).toFixed(0)} MiB`;
+}
+
+/** The bot against the floor, as ratios. */
+export function compare(bot: Phase, floor: Phase, into: Record<string, string | number>, label: string): void {
+  const c = bot.result;
+  const f = floor.result;
+  const rate = (r: LoadResult) => r.ok / (r.wallMs / 1000);
+  into[`${label} / floor: turns/s`] = x(rate(c), rate(f));
+  into[`${label} / floor: latency p50, p95, p99`] = [50, 95, 99].map((p) => x(percentile(c.latencies, p), percentile(f.latencies, p))).join(', ');
+  into[`${label} / floor: CPU per turn`] = x(bot.cpuMs && bot.cpuMs / Math.max(1, c.ok), floor.cpuMs && floor.cpuMs / Math.max(1, f.ok));
+  into[`${label} / floor: peak RSS`] = x(bot.peakRssBytes, floor.peakRssBytes);
+}
+
+/** Settings every platform load benchmark takes: --chats, --turns, --limits on|off. */
+export function loadSettings(name: string, options: Record<string, string>, defaults: { chats: number; turns: number }): { chats: number; turns: number; limits: boolean } {
+  const known = new Set(['chats', 'turns', 'limits']);
+  for (const k of Object.keys(options)) if (!known.has(k)) throw new Error(`${name}: unknown option --${k} (known: --chats, --turns, --limits on|off)`);
+  const count = (key: 'chats' | 'turns') => {
+    const v = options[key] === undefined ? defaults[key] : Number(options[key]);
+    if (!Number.isInteger(v) || v < 1 || v > 10_000) throw new Error(`${name}: --${key} must be a whole number from 1 to 10000 (got ${options[key]})`);
+    return v;
+  };
+  const limits = options.limits ?? 'on';
+  if (limits !== 'on' && limits !== 'off') throw new Error(`${name}: --limits must be on or off (got ${limits})`);
+  return { chats: count('chats'), turns: count('turns'), limits: limits === 'on' };
+}
