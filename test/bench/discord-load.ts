@@ -9,15 +9,14 @@
  * (./discord-floor-bot.ts: raw gateway → SDK stream → one POST, retried after a 429) is measured
  * the same way. `--limits off` lifts the fake's limits (charbridge still paces itself).
  */
-import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { contentText, startFakeOpenAI, type FakeOpenAI } from '../fakes/openai.js';
+import type { FakeOpenAI } from '../fakes/openai.js';
 import { startFakeDiscord, type FakeDiscord, type FakeDiscordLimits, type RestCall } from '../fakes/discord.js';
 import { startBotProcess } from './bot-process.js';
-import { replyFor, tagIn } from './telegram-load-driver.js';
-import { compare, describePhase, freePort, loadSettings, measure, until, type LoadWorld, type Phase, type SeenCall } from './platform-load.js';
+import { replyFor } from './telegram-load-driver.js';
+import { floorAgainstCharbridge, freePort, loadSettings, measure, until, type LoadWorld, type Phase, type SeenCall } from './platform-load.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const TOKEN = 'bench-discord-load-token';
@@ -106,35 +105,5 @@ async function runPhase(name: string, script: string, extraEnv: Record<string, s
 
 export async function benchDiscordLoad(options: Record<string, string> = {}): Promise<Record<string, string | number>> {
   const s = loadSettings('discord-load', options, { chats: 20, turns: 10 });
-  const work = mkdtempSync(join(tmpdir(), 'charbridge-discord-load-'));
-  const keep = process.env.KEEP_BENCH_LOGS === '1';
-  const model = await startFakeOpenAI({ chunkDelayMs: 5, responder: ({ messages }) => replyFor(tagIn(contentText(messages.at(-1)?.content)) ?? 'c0t0') });
-  const out: Record<string, string | number> = {
-    setup: `${s.chats} DMs × ${s.turns} turns, closed loop; model streams 40 chunks 5 ms apart; fake Discord limits ${s.limits ? 'on (5 posts / 5 s per channel, 50 requests/s per bot, 429 + retry_after)' : 'off'}; bots run as separate processes (node --import tsx)`,
-  };
-  try {
-    const floor = await runPhase('floor', join(root, 'test/bench/discord-floor-bot.ts'), {}, s, model, work);
-    const cb = await runPhase(
-      'charbridge',
-      join(root, 'src/main.ts'),
-      {
-        DATABASE_URL: join(work, 'charbridge', 'charbridge.db'),
-        LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
-        MODEL_CONCURRENCY: String(Math.min(1000, Math.max(8, s.chats))),
-        RATE_LIMIT_USER_PER_MIN: '100000',
-        RATE_LIMIT_GROUP_PER_MIN: '100000',
-      },
-      s,
-      model,
-      work,
-    );
-    describePhase(floor, out, 'floor (bare bot)');
-    describePhase(cb, out, 'charbridge');
-    compare(cb, floor, out, 'charbridge');
-    if (keep) out['bot logs and database'] = work;
-  } finally {
-    await model.close();
-    if (!keep) rmSync(work, { recursive: true, force: true });
-  }
-  return out;
+  return floorAgainstCharbridge('discord-load', s, 'test/bench/discord-floor-bot.ts', root, `${s.chats} DMs × ${s.turns} turns, closed loop; model streams 40 chunks 5 ms apart; fake Discord limits ${s.limits ? 'on (5 posts / 5 s per channel, 50 requests/s per bot, 429 + retry_after)' : 'off'}; bots run as separate processes (node --import tsx)`, runPhase);
 }

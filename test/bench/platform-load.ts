@@ -6,7 +6,12 @@
  * A platform plugs in through `LoadWorld`: how a user says something in chat `i`, and the
  * outbound calls the fake saw.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { contentText, startFakeOpenAI, type FakeOpenAI } from '../fakes/openai.js';
+import { replyFor, tagIn } from './telegram-load-driver.js';
 import { percentile } from './stats.js';
 import type { BotProcess, ProcessUsage } from './bot-process.js';
 import type { LoadResult } from './telegram-load-driver.js';
@@ -180,4 +185,49 @@ export function loadSettings(name: string, options: Record<string, string>, defa
   const limits = options.limits ?? 'on';
   if (limits !== 'on' && limits !== 'off') throw new Error(`${name}: --limits must be on or off (got ${limits})`);
   return { chats: count('chats'), turns: count('turns'), limits: limits === 'on' };
+}
+
+export type RunPhase = (name: string, script: string, extraEnv: Record<string, string>, s: { chats: number; turns: number; limits: boolean }, model: FakeOpenAI, work: string) => Promise<Phase>;
+
+/**
+ * A platform's load bench: its floor bot, then charbridge (`src/main.ts`, configured by
+ * environment only), each through `runPhase`, reported side by side with their ratios.
+ */
+export async function floorAgainstCharbridge(
+  name: string,
+  s: { chats: number; turns: number; limits: boolean },
+  floorScript: string,
+  root: string,
+  setup: string,
+  runPhase: RunPhase,
+): Promise<Record<string, string | number>> {
+  const work = mkdtempSync(join(tmpdir(), `charbridge-${name}-`));
+  const keep = process.env.KEEP_BENCH_LOGS === '1';
+  const model = await startFakeOpenAI({ chunkDelayMs: 5, responder: ({ messages }) => replyFor(tagIn(contentText(messages.at(-1)?.content)) ?? 'c0t0') });
+  const out: Record<string, string | number> = { setup };
+  try {
+    const floor = await runPhase('floor', join(root, floorScript), {}, s, model, work);
+    const cb = await runPhase(
+      'charbridge',
+      join(root, 'src/main.ts'),
+      {
+        DATABASE_URL: join(work, 'charbridge', 'charbridge.db'),
+        LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+        MODEL_CONCURRENCY: String(Math.min(1000, Math.max(8, s.chats))),
+        RATE_LIMIT_USER_PER_MIN: '100000',
+        RATE_LIMIT_GROUP_PER_MIN: '100000',
+      },
+      s,
+      model,
+      work,
+    );
+    describePhase(floor, out, 'floor (bare bot)');
+    describePhase(cb, out, 'charbridge');
+    compare(cb, floor, out, 'charbridge');
+    if (keep) out['bot logs and database'] = work;
+  } finally {
+    await model.close();
+    if (!keep) rmSync(work, { recursive: true, force: true });
+  }
+  return out;
 }

@@ -10,15 +10,14 @@
  * chat.postMessage, retried after a 429) is measured the same way. A reply has landed when the
  * DM's messages, as the fake shows them (streamed or posted), contain the whole reply.
  */
-import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { contentText, startFakeOpenAI, type FakeOpenAI } from '../fakes/openai.js';
+import type { FakeOpenAI } from '../fakes/openai.js';
 import { imMessage, startFakeSlack, type FakeSlack, type SlackLimits } from '../fakes/slack.js';
 import { startBotProcess } from './bot-process.js';
-import { replyFor, tagIn } from './telegram-load-driver.js';
-import { compare, describePhase, freePort, loadSettings, measure, until, type LoadWorld, type Phase } from './platform-load.js';
+import { replyFor } from './telegram-load-driver.js';
+import { floorAgainstCharbridge, freePort, loadSettings, measure, until, type LoadWorld, type Phase } from './platform-load.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const NO_LIMITS: SlackLimits = Object.fromEntries(
@@ -87,35 +86,5 @@ async function runPhase(name: string, script: string, extraEnv: Record<string, s
 
 export async function benchSlackLoad(options: Record<string, string> = {}): Promise<Record<string, string | number>> {
   const s = loadSettings('slack-load', options, { chats: 10, turns: 10 });
-  const work = mkdtempSync(join(tmpdir(), 'charbridge-slack-load-'));
-  const keep = process.env.KEEP_BENCH_LOGS === '1';
-  const model = await startFakeOpenAI({ chunkDelayMs: 5, responder: ({ messages }) => replyFor(tagIn(contentText(messages.at(-1)?.content)) ?? 'c0t0') });
-  const out: Record<string, string | number> = {
-    setup: `${s.chats} DMs × ${s.turns} turns, closed loop; model streams 40 chunks 5 ms apart; fake Slack tiers ${s.limits ? 'on (chat.postMessage ~1/s per channel, chat.update 50/min, streaming methods per workspace; 429 + Retry-After)' : 'off'}; bots run as separate processes (node --import tsx)`,
-  };
-  try {
-    const floor = await runPhase('floor', join(root, 'test/bench/slack-floor-bot.ts'), {}, s, model, work);
-    const cb = await runPhase(
-      'charbridge',
-      join(root, 'src/main.ts'),
-      {
-        DATABASE_URL: join(work, 'charbridge', 'charbridge.db'),
-        LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
-        MODEL_CONCURRENCY: String(Math.min(1000, Math.max(8, s.chats))),
-        RATE_LIMIT_USER_PER_MIN: '100000',
-        RATE_LIMIT_GROUP_PER_MIN: '100000',
-      },
-      s,
-      model,
-      work,
-    );
-    describePhase(floor, out, 'floor (bare bot)');
-    describePhase(cb, out, 'charbridge');
-    compare(cb, floor, out, 'charbridge');
-    if (keep) out['bot logs and database'] = work;
-  } finally {
-    await model.close();
-    if (!keep) rmSync(work, { recursive: true, force: true });
-  }
-  return out;
+  return floorAgainstCharbridge('slack-load', s, 'test/bench/slack-floor-bot.ts', root, `${s.chats} DMs × ${s.turns} turns, closed loop; model streams 40 chunks 5 ms apart; fake Slack tiers ${s.limits ? 'on (chat.postMessage ~1/s per channel, chat.update 50/min, streaming methods per workspace; 429 + Retry-After)' : 'off'}; bots run as separate processes (node --import tsx)`, runPhase);
 }
