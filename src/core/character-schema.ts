@@ -35,6 +35,10 @@ export const characterFields = {
   tags: z.array(z.string().trim().min(1).max(40), { message: 'tags must be a list of strings' }).max(20, 'at most 20 tags').optional(),
   model: z.string().trim().min(1).max(200).nullable().optional(),
   memoryInstructions: optText('memoryInstructions', 1000),
+  fallbackModels: z
+    .array(z.string().trim().min(1).max(200), { message: 'fallbackModels must be a list of model names' })
+    .max(5, 'at most 5 fallbackModels')
+    .optional(),
 };
 
 export const createCharacterSchema = z.object(characterFields).strict();

@@ -93,6 +93,8 @@ export interface Character {
   updatedAt: string;
   /** What long-term memory should keep for this character ("remember their exams and deadlines"). */
   memoryInstructions: string | null;
+  /** Models tried, in order, when the character's own fails — before OPENAI_FALLBACK_MODELS. */
+  fallbackModels: string[];
 }
 
 export type MessageRole = 'user' | 'assistant' | 'system';

@@ -33,7 +33,7 @@ export class CharacterService {
 
   async create(caller: Caller, input: CharacterInput): Promise<Character> {
     checkVisibilityField(caller, input.platformVisible);
-    await this.checkModel(caller, input.model);
+    await this.checkModels(caller, input);
     await this.checkQuota(caller);
     if (isPlatformVisible({ ...input, isPreset: false, platformVisible: input.platformVisible ?? false, ownerId: caller.keyId })) {
       await checkPlatformName(this.store, input.name);
@@ -44,7 +44,7 @@ export class CharacterService {
   async update(caller: Caller, ref: string, patch: Partial<CharacterInput>): Promise<Character> {
     const c = await ownedCharacter(this.store, caller, ref);
     checkVisibilityField(caller, patch.platformVisible);
-    await this.checkModel(caller, patch.model);
+    await this.checkModels(caller, patch);
     const after = { ...c, ...patch } as Character;
     if (isPlatformVisible(after) && (patch.name !== undefined || !isPlatformVisible(c))) await checkPlatformName(this.store, after.name, c.id);
     return (await this.store.characters.update(c.id, patch)) ?? c;
@@ -102,11 +102,17 @@ export class CharacterService {
    * the operator pays for upstream (`MODEL_ALLOWLIST`; by default the configured model and the
    * presets' own). The admin may name any.
    */
-  private async checkModel(caller: Caller, model: string | null | undefined): Promise<void> {
+  /** The character's model and its fallbacks: all within the caller's allowlist. */
+  private async checkModels(caller: Caller, c: { model?: string | null | undefined; fallbackModels?: readonly string[] | undefined }): Promise<void> {
+    await this.checkModel(caller, c.model);
+    for (const m of c.fallbackModels ?? []) await this.checkModel(caller, m, 'fallbackModels');
+  }
+
+  private async checkModel(caller: Caller, model: string | null | undefined, field = 'model'): Promise<void> {
     if (!model || caller.isAdmin) return;
     const allowed = await (this.allowed ??= this.allowedModels());
     if (allowed === '*' || allowed.has(model)) return;
-    throw new ValidationError(`model must be one of ${[...allowed].join(', ')} (the models this server allows)`, { field: 'model' });
+    throw new ValidationError(`${field} must be one of ${[...allowed].join(', ')} (the models this server allows)`, { field });
   }
 
   private async allowedModels(): Promise<ReadonlySet<string> | '*'> {

@@ -16,7 +16,7 @@ export type CharacterInput = Omit<Character, 'id' | 'slug' | 'ownerId' | 'isPres
 } & Partial<Pick<Character, CardOnlyField>>;
 
 /** Fields most writers never set (card imports and the admin do); absent means the column default. */
-type CardOnlyField = 'nickname' | 'alternateGreetings' | 'groupGreetings' | 'platformVisible' | 'fromCard';
+type CardOnlyField = 'nickname' | 'alternateGreetings' | 'groupGreetings' | 'platformVisible' | 'fromCard' | 'fallbackModels';
 
 /**
  * Every column but the stored card and its picture: ordinary reads never load those (a picture
@@ -28,7 +28,7 @@ const COLUMNS = [
   'id', 'slug', 'owner_id', 'is_public', 'name', 'personality', 'speaking_style', 'description', 'gender', 'age', 'occupation',
   'appearance_description', 'avatar', 'profile_photo_url', 'can_initiate', 'scenario', 'greeting', 'example_dialogue', 'system_prompt',
   'post_history_instructions', 'tags', 'model', 'created_at', 'updated_at', 'platform_visible', 'nickname', 'alternate_greetings',
-  'group_greetings', 'memory_instructions',
+  'group_greetings', 'memory_instructions', 'fallback_models',
 ] as const satisfies readonly CharacterColumns[];
 const hasCard = sql<number>`case when card_json is null then 0 else 1 end`.as('has_card');
 
@@ -82,6 +82,7 @@ export function toCharacter(r: ListedRow): Character {
     createdAt: r.created_at,
     updatedAt: r.updated_at,
     memoryInstructions: r.memory_instructions ?? null,
+    fallbackModels: JSON.parse(r.fallback_models ?? '[]') as string[],
   };
 }
 
@@ -99,6 +100,7 @@ function toRow(input: Partial<CharacterInput>): Partial<CharacterRow> {
   if (input.isPublic !== undefined) row.is_public = input.isPublic ? 1 : 0;
   if (input.canInitiateConversation !== undefined) row.can_initiate = input.canInitiateConversation ? 1 : 0;
   if (input.tags !== undefined) row.tags = JSON.stringify(input.tags);
+  if (input.fallbackModels !== undefined) row.fallback_models = JSON.stringify(input.fallbackModels);
   if (input.alternateGreetings !== undefined) row.alternate_greetings = JSON.stringify(input.alternateGreetings);
   if (input.groupGreetings !== undefined) row.group_greetings = JSON.stringify(input.groupGreetings);
   if (input.platformVisible !== undefined) row.platform_visible = input.platformVisible ? 1 : 0;
@@ -129,6 +131,7 @@ export function characterInputFrom(c: CreateCharacter, over: Partial<CharacterIn
     model: c.model ?? null,
     ...(c.platformVisible !== undefined ? { platformVisible: c.platformVisible } : {}),
     memoryInstructions: c.memoryInstructions ?? null,
+    ...(c.fallbackModels !== undefined ? { fallbackModels: c.fallbackModels } : {}),
     ...over,
   };
 }
@@ -288,7 +291,7 @@ export class CharacterRepo {
         const slug = await uniqueSlug(tx, input.slug ?? slugify(input.name), ownerId);
         await tx
           .insertInto('characters')
-          .values({ ...({ tags: '[]', is_public: 0, can_initiate: 0 } as Partial<CharacterRow>), ...(toRow(input) as CharacterRow), id, slug, owner_id: ownerId, created_at: now, updated_at: now })
+          .values({ ...({ tags: '[]', fallback_models: '[]', is_public: 0, can_initiate: 0 } as Partial<CharacterRow>), ...(toRow(input) as CharacterRow), id, slug, owner_id: ownerId, created_at: now, updated_at: now })
           .execute();
       }),
     );

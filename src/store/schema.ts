@@ -53,6 +53,8 @@ export interface CharacterRow {
   system_prompt: string | null;
   post_history_instructions: string | null;
   tags: string;
+  /** Migration 041: JSON list of models tried after this character's own, before the configured fallbacks. */
+  fallback_models: string;
   model: string | null;
   created_at: string;
   updated_at: string;

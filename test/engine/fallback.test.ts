@@ -24,6 +24,16 @@ describe('model fallbacks', () => {
     ]);
   });
 
+  it("tries the character's own fallbacks before the configured ones", async () => {
+    h = await startHarness({ maxRetries: 0, config: { fallbackModels: ['server-spare'] } });
+    const aria = (await h.store.characters.findByName('Aria'))!;
+    await h.store.characters.update(aria.id, { fallbackModels: ['aria-spare'] });
+    h.fake.failNext(2, { status: 500 });
+    const r = await say(h.engine, inbound({ text: 'hello' }));
+    expect(r.reply).toBe('Echo: hello');
+    expect(h.fake.requests.map((q) => q.body.model)).toEqual(['fake-model', 'aria-spare', 'server-spare']);
+  });
+
   it('gives the neutral failure message when every model fails, and never restarts an answer already shown', async () => {
     h = await startHarness({ maxRetries: 0, config: { fallbackModels: ['spare-model'] } });
     h.fake.failNext(2, { status: 500 });

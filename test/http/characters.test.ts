@@ -131,6 +131,9 @@ describe('characters', () => {
     expect(refused.statusCode).toBe(400);
     expect(errorOf(refused)).toMatchObject({ code: 'VALIDATION_ERROR', details: { field: 'model' } });
     expect(errorOf(refused).message).toMatch(/^model must be one of gpt-4o-mini/);
+    const sneaky = await h.call('POST', '/api/v1/characters', { key: k.key, body: validCharacter({ name: 'Sneaky', model: 'gpt-4o-mini', fallbackModels: ['o1-pro'] }) });
+    expect(sneaky.statusCode).toBe(400);
+    expect(errorOf(sneaky)).toMatchObject({ code: 'VALIDATION_ERROR', details: { field: 'fallbackModels' } });
     const ok = await h.call('POST', '/api/v1/characters', { key: k.key, body: validCharacter({ name: 'Frugal', model: 'gpt-4o-mini' }) });
     expect(ok.statusCode).toBe(201);
     const id = ok.json<{ id: string }>().id;

@@ -69,7 +69,7 @@ export const respond: Step = async (ctx) => {
     const deferDeltas = ctx.accept !== undefined;
     answer = await streamWithFallback(model, {
       messages: built.messages,
-      models: [...new Set([modelName, ...config.fallbackModels])],
+      models: [...new Set([modelName, ...character.fallbackModels, ...config.fallbackModels])],
       maxTokens: config.maxTokens,
       signal: ctx.signal,
       onDelta: (text) => void (deferDeltas || ctx.out.push({ type: 'delta', text })),

@@ -49,6 +49,7 @@ export const CharacterSchema = CharacterSummarySchema.extend({
   platformVisible: z.boolean().describe('Offered to platform users (set by the admin)'),
   fromCard: z.boolean().describe('Imported from a character card; exports give the card back whole'),
   memoryInstructions: nullableText.describe('What long-term memory should keep for this character'),
+  fallbackModels: z.array(z.string()).describe('Models tried in order when the character’s own fails, before the server’s OPENAI_FALLBACK_MODELS'),
 }).describe('Character');
 
 const ListQuery = z
