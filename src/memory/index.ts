@@ -1,12 +1,8 @@
-import type { Clock } from '../core/clock.js';
 import type { Engine } from '../engine/index.js';
-import type { Embedder, ModelClient } from '../llm/index.js';
-import type { Logger } from '../log.js';
-import type { Store } from '../store/index.js';
 import { memoryCommand } from './command.js';
 import type { MemoryConfig } from './config.js';
 import { MemoryControl } from './control.js';
-import { Extractor } from './extractor.js';
+import { Extractor, type ExtractorDeps } from './extractor.js';
 import { memoryProvider } from './provider.js';
 
 export { memoryConfigSchema, type MemoryConfig } from './config.js';
@@ -14,20 +10,9 @@ export { MemoryControl } from './control.js';
 export { memoryOwnerOf, ownerKeyOf, isSharedChat } from './owner.js';
 export { parseExtraction, extractionPrompt, type ExtractionAnswer } from './extraction.js';
 
-export interface MemoryParts {
+/** What memory is attached with: the extractor's parts, with the engine in place of its model slot. */
+export interface MemoryParts extends Omit<ExtractorDeps, 'modelSlot'> {
   engine: Pick<Engine, 'onMessage' | 'modelSlot' | 'addContextProvider' | 'addCommand'>;
-  store: Store;
-  /** The model the engine talks to (extraction asks it in JSON mode). */
-  model: ModelClient;
-  clock: Clock;
-  log: Logger;
-  config: MemoryConfig;
-  /** CONTEXT_TOKENS: what the window holds, so memory knows what has left it. */
-  contextTokens: number;
-  /** This process, as the holder of extraction leases. */
-  instanceId: string;
-  /** With EMBEDDINGS_MODEL set: recall by meaning as well as by words. */
-  embedder?: Embedder | undefined;
 }
 
 /** What `/memory` and the operator see of memory. */
@@ -51,17 +36,8 @@ export class LongTermMemory {
 
   private constructor(private readonly parts: MemoryParts) {
     this.control = new MemoryControl(parts.store, parts.config.maxFacts);
-    this.extractor = new Extractor({
-      store: parts.store,
-      model: parts.model,
-      clock: parts.clock,
-      log: parts.log,
-      config: parts.config,
-      contextTokens: parts.contextTokens,
-      instanceId: parts.instanceId,
-      modelSlot: (owner) => parts.engine.modelSlot(owner),
-      embedder: parts.embedder,
-    });
+    const { engine, ...deps } = parts;
+    this.extractor = new Extractor({ ...deps, modelSlot: (owner) => engine.modelSlot(owner) });
   }
 
   static attach(parts: MemoryParts): LongTermMemory {
