@@ -170,6 +170,7 @@ export class Engine implements MessageHandler {
       ...(req.accept ? { accept: req.accept } : {}),
       ...(req.signal ? { signal: req.signal } : {}),
       ...(req.persona ? { persona: req.persona, userName: req.persona.name ?? req.userName } : {}),
+      ...(req.inLine !== undefined ? { inLine: req.inLine } : {}),
       admit: (c) => {
         admitted = true;
         onAdmit(c);

@@ -76,6 +76,11 @@ export interface TurnContext {
   result?: TurnResult;
   /** How the user describes themselves (their persona); its name is already `userName`. */
   persona?: TurnPersona;
+  /**
+   * The chat line (serial key) the caller is running inside already: a turn a command starts in
+   * its own chat takes the command's place instead of queueing behind it.
+   */
+  inLine?: string;
   /** Called by the admission step once limits and credits let the turn through. */
   admit(conversation: Conversation): void;
 }

@@ -23,6 +23,8 @@ export interface TurnRequest {
   signal?: AbortSignal | undefined;
   /** The user's persona (API chat requests); its name, when set, is the userName. */
   persona?: TurnPersona | undefined;
+  /** Started from inside this chat line's running turn (a command): run in its place, not behind it. */
+  inLine?: string | undefined;
 }
 
 export type TurnResult =

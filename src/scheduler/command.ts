@@ -24,7 +24,7 @@ export function proactiveCommand(s: ProactiveScheduler | undefined): Command {
       const value = arg?.toLowerCase();
       if (value === 'test') {
         if (!ctx.isAdmin) return { text: REFUSAL_TEXT, reason: 'refused', ephemeral: true };
-        const r = await s.sendNow(conv.id);
+        const r = await s.sendNow(conv.id, { inLine: ctx.serialKey });
         return r.sent ? 'Proactive test sent.' : `Proactive test: nothing sent (${r.reason}).`;
       }
       if (value === 'on' || value === 'off') {

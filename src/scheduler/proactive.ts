@@ -157,9 +157,12 @@ export class ProactiveScheduler {
     return report;
   }
 
-  /** Send one proactive message now, bypassing idle, gap, cap and quiet hours (the `test` command). */
-  async sendNow(conversationId: string): Promise<SendResult> {
-    const r = await this.attempt(conversationId, true);
+  /**
+   * Send one proactive message now, bypassing idle, gap, cap and quiet hours (the `test` command).
+   * `inLine`: the chat line the caller runs in (a command in that chat), so the turn runs in its place.
+   */
+  async sendNow(conversationId: string, opts: { inLine?: string } = {}): Promise<SendResult> {
+    const r = await this.attempt(conversationId, true, opts.inLine);
     return r.sent ? { sent: true, message: r.message } : { sent: false, reason: r.reason, ...(r.error ? { error: r.error } : {}) };
   }
 
@@ -216,6 +219,7 @@ export class ProactiveScheduler {
   private async attempt(
     conversationId: string,
     forced: boolean,
+    inLine?: string,
   ): Promise<{ sent: true; message: StoredMessage; delivered: boolean } | { sent: false; reason: string; error?: CharbridgeError }> {
     const { proactive } = this.store;
     if (!(await proactive.claim(conversationId, this.owner, this.now, this.leaseMs))) return { sent: false, reason: 'claimed-elsewhere' };
@@ -246,6 +250,7 @@ export class ProactiveScheduler {
         instruction: PROACTIVE_INSTRUCTION,
         accept: (text) => !text.includes(NOTHING_TO_SAY),
         payer: payerOf(conv),
+        inLine,
       });
       const r = await result;
       const now = this.now;

@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type { KeyedSerialQueue } from '../../core/serial.js';
 import type { Logger } from '../../log.js';
 import type { ChatOrder, ChatTicket } from '../limits.js';
@@ -15,21 +14,24 @@ import { serialKeyFor } from '../scoping.js';
  * place when it arrived (`ticket`), anything else takes it when its turn comes in this process.
  */
 export function serialize(line: ChatLine): Step {
-  return (ctx, next) => line(keyOf(ctx), next, ctx.source === 'platform' ? (ctx as MessageContext).ticket : undefined);
+  return (ctx, next) => {
+    const key = keyOf(ctx);
+    // A turn started from inside this chat's running turn (`/admin proactive test`) would wait
+    // behind the turn that waits for it: it runs in that turn's place instead.
+    if (ctx.inLine === key) return next();
+    return line(key, next, ctx.source === 'platform' ? (ctx as MessageContext).ticket : undefined);
+  };
 }
 
 export type ChatLine = <T>(key: string, task: () => Promise<T>, ticket?: Promise<ChatTicket>) => Promise<T>;
 
 /**
  * Run `task` alone in chat `key`: after the chat's earlier tasks in this process and, with an
- * `order`, after its earlier turns on every instance. Re-entrant like the queue: a task that
- * asks for its own chat again runs at once.
+ * `order`, after its earlier turns on every instance.
  */
 export function inChatLine(queue: KeyedSerialQueue, order?: ChatOrder, log?: Logger): ChatLine {
-  const holding = new AsyncLocalStorage<ReadonlySet<string>>();
   return <T>(key: string, task: () => Promise<T>, ticket?: Promise<ChatTicket>): Promise<T> => {
-    const held = holding.getStore();
-    if (!order || held?.has(key)) {
+    if (!order) {
       void ticket?.then((t) => t.leave(), () => undefined);
       return queue.run(key, task);
     }
@@ -45,7 +47,7 @@ export function inChatLine(queue: KeyedSerialQueue, order?: ChatOrder, log?: Log
         log?.error({ err, chat: key }, 'the chat line is unavailable; running the turn without it');
       }
       try {
-        return await holding.run(new Set(held ?? []).add(key), task);
+        return await task();
       } finally {
         await t?.leave();
       }
