@@ -17,12 +17,13 @@ export async function resolveCharacter(
   const tryId = async (id: string | null | undefined) => (id ? store.characters.get(id) : undefined);
   const bound = await tryId(conv.characterId);
   if (bound) return bound;
-  for (const key of chatKeys) {
-    const c = await tryId(await store.settings.getBinding(key));
+  // Every binding that could apply, in one read; the most specific one whose character exists wins.
+  const keys = [...chatKeys, `${platform}:*`];
+  const bindings = await store.settings.getBindings(keys);
+  for (const key of keys) {
+    const c = await tryId(bindings.get(key));
     if (c) return c;
   }
-  const platformDefault = await tryId(await store.settings.getBinding(`${platform}:*`));
-  if (platformDefault) return platformDefault;
   return globalDefault(store, defaultRef);
 }
 

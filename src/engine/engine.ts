@@ -96,7 +96,13 @@ export class Engine implements MessageHandler {
     // was accepted only once it has one: a later message of the chat, delivered to any instance,
     // then always runs after it.
     const ticket = this.deps.chatOrder && !msg.fromBot ? this.deps.chatOrder.enter(serialKey) : undefined;
-    const claimed = msg.fromBot ? Promise.resolve(false) : this.claim(msg, eventKey);
+    let rerun = false;
+    const claimed = msg.fromBot
+      ? Promise.resolve(false)
+      : this.claim(msg, eventKey).then((outcome) => {
+          rerun = outcome === 'retaken';
+          return outcome !== 'duplicate';
+        });
     void (ticket ? Promise.all([claimed, ticket]) : claimed).then(
       () => out.accept(),
       (err: unknown) => out.refuse(err),
@@ -115,6 +121,9 @@ export class Engine implements MessageHandler {
       bindingKeys: bindingKeysFor(msg),
       isAdmin: this.isAdmin(msg.platform, msg.userId, msg.senderIsAdmin),
       claimed,
+      get rerun() {
+        return rerun;
+      },
       // Answered for good only once the consumer has delivered the reply (an adapter sent it, or
       // gave up): a crash before leaves the claim, with the stored reply, to `recover`.
       finishEvent: () => {
@@ -352,8 +361,8 @@ export class Engine implements MessageHandler {
    * engine stops — never answered, and never reported as accepted, so the platform can deliver
    * it again.
    */
-  private async claim(msg: InboundMessage, eventKey: string): Promise<boolean> {
-    if (this.eventsInFlight.has(eventKey)) return false;
+  private async claim(msg: InboundMessage, eventKey: string): Promise<'new' | 'retaken' | 'duplicate'> {
+    if (this.eventsInFlight.has(eventKey)) return 'duplicate';
     this.eventsInFlight.add(eventKey);
     const { store, clock, config, log } = this.deps;
     const { raw: _raw, files, ...rest } = msg;
@@ -362,7 +371,7 @@ export class Engine implements MessageHandler {
     const payload = JSON.stringify(durable);
     for (let pause = 100; ; pause = Math.min(pause * 2, 5000)) {
       try {
-        const ok = await store.events.claim({
+        const outcome = await store.events.claimOutcome({
           platform: msg.platform,
           eventId: msg.eventId,
           owner: config.instanceId,
@@ -371,8 +380,8 @@ export class Engine implements MessageHandler {
           leaseMs: config.eventLeaseMs,
           payload,
         });
-        if (!ok) this.eventsInFlight.delete(eventKey);
-        return ok;
+        if (outcome === 'duplicate') this.eventsInFlight.delete(eventKey);
+        return outcome;
       } catch (err) {
         if (!this.accepting) {
           this.eventsInFlight.delete(eventKey);

@@ -77,6 +77,11 @@ export interface TurnContext {
   /** How the user describes themselves (their persona); its name is already `userName`. */
   persona?: TurnPersona;
   /**
+   * Run again after its first run died (a claim taken over, a resumed API turn): its messages
+   * may be stored already. A first run skips looking for them.
+   */
+  readonly rerun?: boolean;
+  /**
    * The chat line (serial key) the caller is running inside already: a turn a command starts in
    * its own chat takes the command's place instead of queueing behind it.
    */

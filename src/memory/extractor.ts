@@ -59,7 +59,7 @@ export class Extractor {
       return;
     }
     this.running.add(key);
-    void this.tasks.track(this.loop(key, conversation.id, character));
+    void this.tasks.track(this.loop(key, conversation, character));
   }
 
   /** Resolves when no extraction is running (tests, benches). */
@@ -77,24 +77,27 @@ export class Extractor {
     return this.running.size;
   }
 
-  private async loop(key: string, conversationId: string, character: Character): Promise<void> {
+  private async loop(key: string, conversation: Conversation, character: Character): Promise<void> {
     try {
+      // The turn's own conversation is current for the first look; later rounds read it again.
+      let known: Conversation | undefined = conversation;
       let more = true;
       while (more && !this.stopped) {
         this.again.delete(key);
-        more = (await this.runOnce(conversationId, character)) || this.again.has(key);
+        more = (await this.runOnce(known ?? conversation.id, character)) || this.again.has(key);
+        known = undefined;
       }
     } catch (err) {
-      this.deps.log.warn({ err, conversationId }, 'memory extraction failed');
+      this.deps.log.warn({ err, conversationId: conversation.id }, 'memory extraction failed');
     } finally {
       this.running.delete(key);
     }
   }
 
   /** One extraction if due; true when more unread messages are waiting. */
-  private async runOnce(conversationId: string, character: Character): Promise<boolean> {
+  private async runOnce(which: Conversation | string, character: Character): Promise<boolean> {
     const { store, log, instanceId } = this.deps;
-    const conv = await store.conversations.get(conversationId);
+    const conv = typeof which === 'string' ? await store.conversations.get(which) : which;
     if (!conv) return false;
     const progress = await store.memory.progress(conv.id, character.id);
     const { summary } = progress;

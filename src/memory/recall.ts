@@ -15,7 +15,7 @@ export async function windowStart(store: Store, conv: Conversation, current: Sto
   let beforeSeq = current?.seq;
   let oldest = current?.seq ?? Number.MAX_SAFE_INTEGER;
   for (;;) {
-    const rows = await store.messages.newest(conv.id, { afterSeq: conv.contextStartSeq, ...(beforeSeq !== undefined ? { beforeSeq } : {}), limit: PAGE });
+    const rows = await store.messages.newestTokens(conv.id, { afterSeq: conv.contextStartSeq, beforeSeq, limit: PAGE });
     for (const r of rows) {
       used += r.tokenCount + TOKENS_PER_MESSAGE;
       if (used > budget) return oldest;

@@ -187,17 +187,22 @@ export class CharacterRepo {
    * The viewer's own slug wins over a preset's, which wins over a public one.
    */
   async findVisible(ref: string, viewerId: string | null): Promise<Character | undefined> {
-    const byId = await this.get(ref);
-    if (byId && (byId.isPreset || byId.isPublic || (viewerId !== null && byId.ownerId === viewerId))) return byId;
     const owners = viewerId === null ? [PRESET_OWNER] : [viewerId, PRESET_OWNER];
+    // One read for both ways to name it: the id, or a slug among what the viewer may see.
     const rows = await this.db
       .selectFrom('characters')
       .select([...COLUMNS, hasCard])
-      .where('slug', '=', ref.toLowerCase())
-      .where((eb) => eb.or([eb('owner_id', 'in', owners), eb('is_public', '=', 1)]))
+      .where((eb) =>
+        eb.or([eb('id', '=', ref), eb.and([eb('slug', '=', ref.toLowerCase()), eb.or([eb('owner_id', 'in', owners), eb('is_public', '=', 1)])])]),
+      )
       .execute();
+    const visible = (c: Character) => c.isPreset || c.isPublic || (viewerId !== null && c.ownerId === viewerId);
+    const byId = rows.find((r) => r.id === ref);
+    if (byId && visible(toCharacter(byId))) return toCharacter(byId);
     const rank = (r: ListedRow) => (r.owner_id === viewerId ? 0 : r.owner_id === PRESET_OWNER ? 1 : 2);
-    const best = rows.sort((a, b) => rank(a) - rank(b))[0];
+    const best = rows
+      .filter((r) => r.slug === ref.toLowerCase() && (owners.includes(r.owner_id) || Boolean(r.is_public)))
+      .sort((a, b) => rank(a) - rank(b))[0];
     return best && toCharacter(best);
   }
 

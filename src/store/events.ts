@@ -33,15 +33,22 @@ export class EventRepo {
 
   /** True when `c.owner` now owns the event; false for a duplicate (done, or a live owner's). */
   async claim(c: Claim): Promise<boolean> {
-    return this.db.transaction().execute(async (tx) => {
-      const r = await tx
-        .insertInto('processed_events')
-        .values({ platform: c.platform, event_id: c.eventId, state: 'processing', claimed_at: c.now, payload: c.payload ?? null, owner: c.owner })
-        .onConflict((oc) => oc.columns(['platform', 'event_id']).doNothing())
-        .executeTakeFirst();
-      if (Number(r.numInsertedOrUpdatedRows ?? 0) > 0) return true;
-      return this.takeOver(tx, c);
-    });
+    return (await this.claimOutcome(c)) !== 'duplicate';
+  }
+
+  /**
+   * Like `claim`, and says how: `new` (first seen), `retaken` (a dead owner's claim, whose work
+   * may be partly stored already) or `duplicate`. Each is one atomic statement, no transaction:
+   * the common case costs a single insert.
+   */
+  async claimOutcome(c: Claim): Promise<'new' | 'retaken' | 'duplicate'> {
+    const r = await this.db
+      .insertInto('processed_events')
+      .values({ platform: c.platform, event_id: c.eventId, state: 'processing', claimed_at: c.now, payload: c.payload ?? null, owner: c.owner })
+      .onConflict((oc) => oc.columns(['platform', 'event_id']).doNothing())
+      .executeTakeFirst();
+    if (Number(r.numInsertedOrUpdatedRows ?? 0) > 0) return 'new';
+    return (await this.takeOver(this.db, c)) ? 'retaken' : 'duplicate';
   }
 
   /**

@@ -43,15 +43,13 @@ export class MessageRepo {
   /**
    * Append a message and bump the conversation's counters in one transaction. A message for an
    * event already stored returns the stored one, even when two appends for it race (the unique
-   * index on `source_event` lets one insert win; the other reads the winner's row).
+   * index on `source_event` lets one insert win; the other reads the winner's row). `alongside`
+   * writes what belongs with a new message in the same transaction (a reply's usage row).
    */
-  async append(m: NewMessage): Promise<StoredMessage> {
+  async append(m: NewMessage, opts: { alongside?: (tx: DB) => Promise<unknown> } = {}): Promise<StoredMessage> {
     const now = new Date(this.clock.now()).toISOString();
     const stored = await this.db.transaction().execute(async (tx) => {
-      if (m.sourceEvent) {
-        const seen = await tx.selectFrom('messages').selectAll().where('source_event', '=', m.sourceEvent).executeTakeFirst();
-        if (seen) return toMessage(seen);
-      }
+      // Insert first: a message for an event already stored is the rare case (a re-run), read below.
       const row = await tx
         .insertInto('messages')
         .values({
@@ -82,6 +80,7 @@ export class MessageRepo {
         })
         .where('id', '=', m.conversationId)
         .execute();
+      await opts.alongside?.(tx);
       return toMessage(row);
     });
     if (stored) return stored;
@@ -104,6 +103,14 @@ export class MessageRepo {
     if (opts.kinds) q = q.where('kind', 'in', opts.kinds);
     const rows = await q.orderBy('seq', 'desc').limit(opts.limit).execute();
     return rows.map(toMessage);
+  }
+
+  /** `newest` reduced to what counting tokens needs: seq and token count, no contents read. */
+  async newestTokens(conversationId: string, opts: { afterSeq: number; beforeSeq?: number | undefined; limit: number }): Promise<Array<{ seq: number; tokenCount: number }>> {
+    let q = this.db.selectFrom('messages').select(['seq', 'token_count']).where('conversation_id', '=', conversationId).where('seq', '>', opts.afterSeq);
+    if (opts.beforeSeq !== undefined) q = q.where('seq', '<', opts.beforeSeq);
+    const rows = await q.orderBy('seq', 'desc').limit(opts.limit).execute();
+    return rows.map((r) => ({ seq: r.seq, tokenCount: r.token_count }));
   }
 
   /**

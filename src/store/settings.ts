@@ -43,6 +43,13 @@ export class SettingsRepo {
     return r?.character_id;
   }
 
+  /** The bindings of several keys in one read (a chat's thread, chat and platform default). */
+  async getBindings(keys: readonly string[]): Promise<Map<string, string>> {
+    if (!keys.length) return new Map();
+    const rows = await this.db.selectFrom('bindings').select(['key', 'character_id']).where('key', 'in', keys).execute();
+    return new Map(rows.map((r) => [r.key, r.character_id]));
+  }
+
   async setBinding(key: string, characterId: string): Promise<void> {
     const now = new Date(this.clock.now()).toISOString();
     await this.db

@@ -55,9 +55,9 @@ export class UsageRepo {
     errorCode?: string | null;
     /** `memory` for a background extraction: its tokens count, never as a turn, never charged. */
     kind?: 'turn' | 'memory';
-  }): Promise<void> {
+  }, within: DB = this.db): Promise<void> {
     const now = this.clock.now();
-    await this.db
+    await within
       .insertInto('usage')
       .values({
         conversation_id: u.conversationId,

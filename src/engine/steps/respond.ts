@@ -1,4 +1,5 @@
 import type { TokenUsage } from '../../core/types.js';
+import type { DB } from '../../store/index.js';
 import { CharbridgeError, ModelError } from '../../core/errors.js';
 import { countTokens } from '../../llm/index.js';
 import { buildContext } from '../context.js';
@@ -46,7 +47,7 @@ export const respond: Step = async (ctx) => {
   // A turn run again after a crash may have stored its reply already: deliver that, never ask
   // the model a second time.
   const replyEvent = ctx.user?.sourceEvent ? `${ctx.user.sourceEvent}:reply` : undefined;
-  const prior = replyEvent ? await store.messages.bySourceEvent(replyEvent) : undefined;
+  const prior = replyEvent && (ctx.rerun || ctx.durable?.resumed) ? await store.messages.bySourceEvent(replyEvent) : undefined;
   if (prior) {
     const usage = { promptTokens: 0, completionTokens: 0, totalTokens: 0 };
     ctx.out.push({ type: 'start', conversationId: conv.id, characterId: character.id, characterName: character.name });
@@ -106,15 +107,17 @@ export const respond: Step = async (ctx) => {
     authorId: character.id,
     authorName: character.name,
     sourceEvent: replyEvent ?? null,
-  });
+  }, { alongside: (tx) => recordUsage(ctx, answeredBy, usage, null, tx) });
   await announce(ctx.deps, { conversation: conv, character, message });
-  await recordUsage(ctx, answeredBy, usage, null);
   ctx.out.push({ type: 'done', conversationId: conv.id, message: { id: message.id, content: message.content, sentAt: message.createdAt }, usage });
   ctx.result = { ok: true, message, usage, model: answeredBy, userMessage };
 };
 
-/** One usage row per turn; a failed turn (errorCode set) records no tokens and no credits. */
-async function recordUsage(ctx: TurnContext, model: string, usage: TokenUsage, errorCode: string | null): Promise<void> {
+/**
+ * One usage row per turn; a failed turn (errorCode set) records no tokens and no credits. A reply's
+ * row is written in the reply's own transaction (`within`): charged exactly when it is stored.
+ */
+async function recordUsage(ctx: TurnContext, model: string, usage: TokenUsage, errorCode: string | null, within?: DB): Promise<void> {
   const { conversation, character } = resolved(ctx);
   const record = ctx.deps.store.usage.record({
     conversationId: conversation.id,
@@ -126,7 +129,7 @@ async function recordUsage(ctx: TurnContext, model: string, usage: TokenUsage, e
     model,
     platform: conversation.platform,
     errorCode,
-  });
+  }, within);
   if (!errorCode) return record;
   // Counting a failure must never turn into a second failure of the turn.
   await record.catch((err: unknown) => ctx.deps.log.warn({ err, conversationId: conversation.id }, 'could not record a failed turn'));
