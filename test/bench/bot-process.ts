@@ -1,14 +1,46 @@
 /**
- * A bot under benchmark, run as its own Node process (through tsx, like `npm run dev`), so the
- * CPU time and memory measured are the bot's alone and not the load driver's or the fakes'.
+ * A bot under benchmark, run as its own Node process from built JavaScript — charbridge as
+ * `npm start` runs it (`dist/src/main.js`), a floor bot transpiled the same way — so the CPU time
+ * and memory measured are the bot's alone: not the load driver's or the fakes', and not a
+ * TypeScript loader's (tsx keeps a transpiler and every module's source map in the process,
+ * which weighs with the number of files, not with the bot's work).
  * CPU and peak RSS are read from /proc (Linux), which works for any process without its
  * cooperation; elsewhere they are reported as unknown.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, readFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { transformSync } from 'esbuild';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const built = new Map<string, string>();
+
+/**
+ * The JavaScript to run for a TypeScript entry, built once per bench run: `src/main.ts` through
+ * the project's build (`tsc -p tsconfig.build.json`, into `dist/` as `npm start` does); any other
+ * script (a floor bot, one file) transpiled by esbuild into `dist/bench/`, where its imports
+ * resolve from the project's node_modules.
+ */
+export function runnable(script: string): string {
+  const hit = built.get(script);
+  if (hit) return hit;
+  let out: string;
+  if (resolve(script) === join(root, 'src', 'main.ts')) {
+    execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.build.json')], { cwd: root, stdio: 'inherit' });
+    out = join(root, 'dist', 'src', 'main.js');
+  } else {
+    out = join(root, 'dist', 'bench', basename(script).replace(/\.ts$/, '.mjs'));
+    mkdirSync(dirname(out), { recursive: true });
+    const { code } = transformSync(readFileSync(script, 'utf8'), { loader: 'ts', format: 'esm', platform: 'node', target: 'node20', sourcefile: relative(root, script) });
+    writeFileSync(out, code);
+  }
+  built.set(script, out);
+  return out;
+}
 
 export interface BotProcessOptions {
-  /** Absolute path of the TypeScript entry. */
+  /** Absolute path of the TypeScript entry (run as built JavaScript, see `runnable`). */
   script: string;
   /** The whole environment of the child (nothing is inherited, so a developer's settings cannot leak in). */
   env: Record<string, string>;
@@ -57,8 +89,7 @@ function readUsage(pid: number): ProcessUsage | undefined {
 }
 
 export function startBotProcess(o: BotProcessOptions): BotProcess {
-  const tsx = import.meta.resolve('tsx');
-  const child: ChildProcess = spawn(process.execPath, [...(o.nodeFlags ?? []), '--import', tsx, o.script], {
+  const child: ChildProcess = spawn(process.execPath, [...(o.nodeFlags ?? []), runnable(o.script)], {
     cwd: o.cwd,
     env: o.env,
     stdio: ['ignore', 'pipe', 'pipe'],

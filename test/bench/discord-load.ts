@@ -105,5 +105,5 @@ async function runPhase(name: string, script: string, extraEnv: Record<string, s
 
 export async function benchDiscordLoad(options: Record<string, string> = {}): Promise<Record<string, string | number>> {
   const s = loadSettings('discord-load', options, { chats: 20, turns: 10 });
-  return floorAgainstCharbridge('discord-load', s, 'test/bench/discord-floor-bot.ts', root, `${s.chats} DMs × ${s.turns} turns, closed loop; model streams 40 chunks 5 ms apart; fake Discord limits ${s.limits ? 'on (5 posts / 5 s per channel, 50 requests/s per bot, 429 + retry_after)' : 'off'}; bots run as separate processes (node --import tsx)`, runPhase);
+  return floorAgainstCharbridge('discord-load', s, 'test/bench/discord-floor-bot.ts', root, `${s.chats} DMs × ${s.turns} turns, closed loop; model streams 40 chunks 5 ms apart; fake Discord limits ${s.limits ? 'on (5 posts / 5 s per channel, 50 requests/s per bot, 429 + retry_after)' : 'off'}; bots run as separate processes from built JavaScript (charbridge as npm start runs it)`, runPhase);
 }

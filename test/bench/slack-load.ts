@@ -86,5 +86,5 @@ async function runPhase(name: string, script: string, extraEnv: Record<string, s
 
 export async function benchSlackLoad(options: Record<string, string> = {}): Promise<Record<string, string | number>> {
   const s = loadSettings('slack-load', options, { chats: 10, turns: 10 });
-  return floorAgainstCharbridge('slack-load', s, 'test/bench/slack-floor-bot.ts', root, `${s.chats} DMs × ${s.turns} turns, closed loop; model streams 40 chunks 5 ms apart; fake Slack tiers ${s.limits ? 'on (chat.postMessage ~1/s per channel, chat.update 50/min, streaming methods per workspace; 429 + Retry-After)' : 'off'}; bots run as separate processes (node --import tsx)`, runPhase);
+  return floorAgainstCharbridge('slack-load', s, 'test/bench/slack-floor-bot.ts', root, `${s.chats} DMs × ${s.turns} turns, closed loop; model streams 40 chunks 5 ms apart; fake Slack tiers ${s.limits ? 'on (chat.postMessage ~1/s per channel, chat.update 50/min, streaming methods per workspace; 429 + Retry-After)' : 'off'}; bots run as separate processes from built JavaScript (charbridge as npm start runs it)`, runPhase);
 }

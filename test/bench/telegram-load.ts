@@ -111,7 +111,7 @@ async function runPhase(p: PhaseSetup, s: Settings, model: FakeOpenAI, work: str
     let profile: ProfileSummary | undefined;
     const dir = p.profileDir;
     if (dir) {
-      // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: thread 0 is the main thread (1 is tsx's loader).
+      // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: thread 0 is the main thread.
       const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile') && f.split('.')[4] === '0');
       if (file) profile = summarizeProfile(join(dir, file), root, fromUs, toUs);
     }
@@ -169,7 +169,7 @@ export async function benchTelegramLoad(options: Record<string, string> = {}): P
   const keep = process.env.KEEP_BENCH_LOGS === '1';
   const model = await startFakeOpenAI({ chunkDelayMs: 5, responder: ({ messages }) => replyFor(tagIn(contentText(messages.at(-1)?.content)) ?? 'c0t0') });
   const out: Record<string, string | number> = {
-    setup: `${s.chats} private chats × ${s.turns} turns, closed loop; model streams 40 chunks 5 ms apart; fake Bot API limits ${s.limits ? 'on (1/s per chat, 30/s per bot, 429 + retry_after)' : 'off'}; bots run as separate processes (node --import tsx)`,
+    setup: `${s.chats} private chats × ${s.turns} turns, closed loop; model streams 40 chunks 5 ms apart; fake Bot API limits ${s.limits ? 'on (1/s per chat, 30/s per bot, 429 + retry_after)' : 'off'}; bots run as separate processes from built JavaScript (charbridge as npm start runs it)`,
   };
   try {
     const profileDir = s.profileDir && join(s.profileDir, `charbridge-${new Date().toISOString().replace(/[:.]/g, '-')}`);
