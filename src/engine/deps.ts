@@ -2,7 +2,7 @@ import type { Clock } from '../core/clock.js';
 import type { Character, Conversation, StoredMessage } from '../core/types.js';
 import type { Logger } from '../log.js';
 import type { ModelClient } from '../llm/index.js';
-import type { Store } from '../store/index.js';
+import type { DB, Store } from '../store/index.js';
 import type { ChatOrder, Notices, RateLimits, Semaphore } from './limits.js';
 import type { PromptCache } from './context.js';
 import type { ContextProvider } from './context-blocks.js';
@@ -35,6 +35,11 @@ export interface StoredMessageEvent {
 
 /** Told about every message a turn stores; awaited, and a failure never breaks the turn. */
 export type MessageListener = (e: StoredMessageEvent) => Promise<void> | void;
+/**
+ * Writes that belong with a stored message, run inside the transaction that stores it (`tx`):
+ * they commit or fail with it, and cost no commit of their own.
+ */
+export type MessageWriter = (tx: DB, e: StoredMessageEvent) => Promise<void>;
 
 /**
  * Everything the engine's steps use. Private to the engine: services and the scheduler get
@@ -53,6 +58,7 @@ export interface EngineDeps {
   /** Turn order of a chat across instances; absent when this process is the only one. */
   chatOrder?: ChatOrder;
   listeners: MessageListener[];
+  writers: MessageWriter[];
   prompts: PromptCache;
   /** Sources of extra context every model turn asks (lorebooks, personas, memory). */
   contextProviders: ContextProvider[];

@@ -4,7 +4,7 @@ import { isCharbridgeError } from '../core/errors.js';
 import { KeyedSerialQueue } from '../core/serial.js';
 import { TaskTracker } from '../core/tasks.js';
 import type { Character, Conversation, InboundMessage, Platform, ReplyEvent } from '../core/types.js';
-import type { EngineDeps, MessageListener } from './deps.js';
+import type { EngineDeps, MessageListener, MessageWriter } from './deps.js';
 import type { AbandonedEvent } from '../store/index.js';
 import type { ContextProvider } from './context-blocks.js';
 import { compose, type MessageContext, type Step, type TurnContext } from './pipeline.js';
@@ -284,6 +284,19 @@ export class Engine implements MessageHandler {
     return () => {
       const i = this.deps.listeners.indexOf(listener);
       if (i >= 0) this.deps.listeners.splice(i, 1);
+    };
+  }
+
+  /**
+   * Add a write to every message a turn stores, in the transaction that stores it (the scheduler
+   * re-times proactive messages so): it commits with the message and costs no commit of its own.
+   * A writer's failure fails the message; a writer catches what is not a database error itself.
+   */
+  alongsideMessage(writer: MessageWriter): () => void {
+    this.deps.writers.push(writer);
+    return () => {
+      const i = this.deps.writers.indexOf(writer);
+      if (i >= 0) this.deps.writers.splice(i, 1);
     };
   }
 

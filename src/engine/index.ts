@@ -12,7 +12,7 @@ import { loreContextProvider } from './lore-context.js';
 import { personaContextProvider } from './persona-context.js';
 
 export { Engine, type EngineOptions } from './engine.js';
-export type { EngineConfig, MessageListener, StoredMessageEvent } from './deps.js';
+export type { EngineConfig, MessageListener, MessageWriter, StoredMessageEvent } from './deps.js';
 export type { TurnFinishedEvent, TurnListener, TurnOutcome } from './turn-events.js';
 export type { TurnRequest, TurnResult, StartedTurn } from './request.js';
 export type { UserInput, Payer, DurableTurn, TurnContext, MessageContext, Step, TurnPersona } from './pipeline.js';
@@ -76,6 +76,7 @@ export function createEngine(
     notices: parts.notices ?? new NoticeGate(),
     ...(parts.chatOrder ? { chatOrder: parts.chatOrder } : {}),
     listeners: [],
+    writers: [],
     prompts: new PromptCache(),
     contextProviders: [
       loreContextProvider(parts.store, { contextTokens: parts.config.contextTokens, now: () => parts.clock.now() }),

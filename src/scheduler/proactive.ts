@@ -5,7 +5,7 @@ import type { Engine, Payer, StoredMessageEvent } from '../engine/index.js';
 import type { CharbridgeError } from '../core/errors.js';
 import { ADMIN_OWNER } from '../core/ids.js';
 import type { Logger } from '../log.js';
-import type { OutboxRow, ProactivePolicyOverrides, Store } from '../store/index.js';
+import type { DB, OutboxRow, ProactivePolicyOverrides, Store } from '../store/index.js';
 import { proactiveCommand } from './command.js';
 import { decide, effectivePolicy, nextDueAt, localTime, type ProactiveDefaults, type ProactivePolicy } from './policy.js';
 import type { ProactiveTarget } from './delivery.js';
@@ -108,7 +108,7 @@ export class ProactiveScheduler {
    */
   static attach(parts: SchedulerParts, opts: ProactiveOptions): ProactiveScheduler {
     const scheduler = new ProactiveScheduler(parts, opts);
-    parts.engine.onMessage((e) => scheduler.afterMessage(e));
+    parts.engine.alongsideMessage((tx, e) => scheduler.afterMessage(e, tx));
     parts.engine.addCommand(proactiveCommand(scheduler));
     return scheduler;
   }
@@ -167,12 +167,19 @@ export class ProactiveScheduler {
   }
 
   /** Each stored message re-times its conversation; a user message resets "unanswered". */
-  async afterMessage({ conversation: conv, character, message }: StoredMessageEvent): Promise<void> {
+  async afterMessage({ conversation: conv, character, message }: StoredMessageEvent, within?: DB): Promise<void> {
     if (message.kind === 'proactive' || message.kind === 'system-notice') return;
-    const rec = await this.store.proactive.get(conv.id);
+    const rec = await this.store.proactive.get(conv.id, within);
     if (!rec) return;
-    const policy = effectivePolicy(conv, character, rec, this.opts.defaults);
-    await this.store.proactive.schedule(conv.id, nextDueAt(policy, Date.parse(message.createdAt), rec.lastAt), { resetUnanswered: message.role === 'user' });
+    let next: number | null;
+    try {
+      next = nextDueAt(effectivePolicy(conv, character, rec, this.opts.defaults), Date.parse(message.createdAt), rec.lastAt);
+    } catch (err) {
+      // A policy that cannot be read must not cost the message it came with: the time stays as it was.
+      this.log.warn({ err, conversationId: conv.id }, 'could not re-time proactive messages');
+      return;
+    }
+    await this.store.proactive.schedule(conv.id, next, { resetUnanswered: message.role === 'user' }, within);
   }
 
   /** Re-time after a policy change (HTTP PATCH, /proactive on|off). */

@@ -46,7 +46,7 @@ export class MessageRepo {
    * index on `source_event` lets one insert win; the other reads the winner's row). `alongside`
    * writes what belongs with a new message in the same transaction (a reply's usage row).
    */
-  async append(m: NewMessage, opts: { alongside?: (tx: DB) => Promise<unknown> } = {}): Promise<StoredMessage> {
+  async append(m: NewMessage, opts: { alongside?: (tx: DB, message: StoredMessage) => Promise<unknown> } = {}): Promise<StoredMessage> {
     const now = new Date(this.clock.now()).toISOString();
     const stored = await this.db.transaction().execute(async (tx) => {
       // Insert first: a message for an event already stored is the rare case (a re-run), read below.
@@ -80,8 +80,9 @@ export class MessageRepo {
         })
         .where('id', '=', m.conversationId)
         .execute();
-      await opts.alongside?.(tx);
-      return toMessage(row);
+      const message = toMessage(row);
+      await opts.alongside?.(tx, message);
+      return message;
     });
     if (stored) return stored;
     // Lost the race for this event: the winner has committed (the insert waited for it).

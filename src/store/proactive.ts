@@ -41,8 +41,8 @@ export interface OutboxRow {
 export class ProactiveRepo {
   constructor(private db: DB) {}
 
-  async get(conversationId: string): Promise<ProactiveRecord | undefined> {
-    const r = await this.db
+  async get(conversationId: string, within: DB = this.db): Promise<ProactiveRecord | undefined> {
+    const r = await within
       .selectFrom('conversations')
       .select(['id', 'proactive_enabled', 'proactive_policy', 'proactive_next_at', 'proactive_unanswered', 'proactive_last_at', 'proactive_day', 'proactive_day_count', 'proactive_lease_until'])
       .where('id', '=', conversationId)
@@ -73,8 +73,8 @@ export class ProactiveRepo {
   }
 
   /** After the user speaks: no longer unanswered, and the idle clock restarts at `nextAt`. */
-  async schedule(conversationId: string, nextAt: number | null, opts: { resetUnanswered?: boolean } = {}): Promise<void> {
-    await this.db
+  async schedule(conversationId: string, nextAt: number | null, opts: { resetUnanswered?: boolean } = {}, within: DB = this.db): Promise<void> {
+    await within
       .updateTable('conversations')
       .set({ proactive_next_at: nextAt, ...(opts.resetUnanswered ? { proactive_unanswered: 0 } : {}) })
       .where('id', '=', conversationId)

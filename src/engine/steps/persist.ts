@@ -1,5 +1,5 @@
 import { countTokens } from '../../llm/index.js';
-import { announce } from '../events.js';
+import { announce, writeAlongside } from '../events.js';
 import type { Step } from '../pipeline.js';
 import { resolved } from '../pipeline.js';
 
@@ -21,7 +21,7 @@ export const persist: Step = async (ctx, next) => {
       authorId: u.authorId,
       authorName: u.authorName,
       sourceEvent: u.sourceEvent ?? null,
-    });
+    }, { alongside: (tx, message) => writeAlongside(ctx.deps, tx, { conversation, character, message }) });
     await announce(ctx.deps, { conversation, character, message: ctx.userMessage });
   }
   await next();

@@ -5,7 +5,7 @@ import { countTokens } from '../../llm/index.js';
 import { buildContext } from '../context.js';
 import { streamWithFallback, type ModelAnswer } from '../model-call.js';
 import type { ContextBlock, ProviderInput } from '../context-blocks.js';
-import { announce } from '../events.js';
+import { announce, writeAlongside } from '../events.js';
 import type { MessageContext, Step, TurnContext } from '../pipeline.js';
 import { serialKeyFor } from '../scoping.js';
 import { resolved } from '../pipeline.js';
@@ -107,7 +107,12 @@ export const respond: Step = async (ctx) => {
     authorId: character.id,
     authorName: character.name,
     sourceEvent: replyEvent ?? null,
-  }, { alongside: (tx) => recordUsage(ctx, answeredBy, usage, null, tx) });
+  }, {
+    alongside: async (tx, stored) => {
+      await recordUsage(ctx, answeredBy, usage, null, tx);
+      await writeAlongside(ctx.deps, tx, { conversation: conv, character, message: stored });
+    },
+  });
   await announce(ctx.deps, { conversation: conv, character, message });
   ctx.out.push({ type: 'done', conversationId: conv.id, message: { id: message.id, content: message.content, sentAt: message.createdAt }, usage });
   ctx.result = { ok: true, message, usage, model: answeredBy, userMessage };
