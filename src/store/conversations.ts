@@ -1,4 +1,3 @@
-import type { Insertable, Selectable } from 'kysely';
 import type { ChatType, Conversation, Platform } from '../core/types.js';
 import type { Clock } from '../core/clock.js';
 import { newId } from '../core/ids.js';
