@@ -40,6 +40,8 @@ const MAX_PAGE = 512;
  */
 export class PromptCache {
   private readonly prompts = new LRUCache<string, { text: string; tokens: number }>({ max: 2000 });
+  /** Rows each conversation's last context read (see `buildContext`): only a page size hint. */
+  private readonly windows = new LRUCache<string, number>({ max: 10_000 });
 
   get(key: string) {
     return this.prompts.get(key);
@@ -47,6 +49,14 @@ export class PromptCache {
 
   set(key: string, value: { text: string; tokens: number }): void {
     this.prompts.set(key, value);
+  }
+
+  windowOf(conversationId: string): number | undefined {
+    return this.windows.get(conversationId);
+  }
+
+  setWindow(conversationId: string, rows: number): void {
+    this.windows.set(conversationId, rows);
   }
 }
 
@@ -101,7 +111,14 @@ export async function buildContext(messages: MessageRepo, input: ContextInput, c
   const history: ModelMessage[] = [];
   let rowsRead = 0;
   let beforeSeq = input.current?.seq;
-  let page = FIRST_PAGE;
+  // The first page is as large as what the conversation's last turn read, plus its two new
+  // messages (that turn's and its reply) and one more, so a page that reaches the start of the
+  // history says so: a conversation is usually read in one query, not 32 + 64 + …, and one of a
+  // few long messages does not read 32 rows to use five. Only a guess (another instance may
+  // have answered since): the pages go on until the window is full.
+  const lastRead = cache.windowOf(conv.id);
+  let page = lastRead === undefined ? FIRST_PAGE : Math.min(lastRead + 3, MAX_PAGE);
+  let consumed = 0;
   let full = false;
   while (!full) {
     const rows = await messages.newest(conv.id, {
@@ -112,6 +129,7 @@ export async function buildContext(messages: MessageRepo, input: ContextInput, c
     rowsRead += rows.length;
     for (const r of rows) {
       beforeSeq = r.seq;
+      consumed++;
       if (r.kind === 'system-notice') continue;
       const cost = messageCost(r, input.chatType);
       if (used + cost > input.budgetTokens) {
@@ -122,8 +140,9 @@ export async function buildContext(messages: MessageRepo, input: ContextInput, c
       history.push(toModelMessage(r, input.chatType, false));
     }
     if (rows.length < page) break;
-    page = Math.min(page * 2, MAX_PAGE);
+    page = Math.min(Math.max(page * 2, FIRST_PAGE), MAX_PAGE);
   }
+  cache.setWindow(conv.id, consumed);
   history.reverse();
   const historyIncluded = history.length;
   // Depth 0 sits right before the message being answered; deeper blocks further back. The

@@ -58,6 +58,10 @@ export class SseWriter {
     const res = this.reply.raw;
     if (this.gone || this.finished || res.writableEnded || res.destroyed) return false;
     res.write(chunk);
+    // Node corks the socket on a write and uncorks it on the next tick, which comes only once the
+    // running chain of promises is done: with SQLite (synchronous) a delta would wait until the
+    // whole reply was stored, the start event until the model was called. It leaves now instead.
+    if (res.socket?.writableCorked) res.socket.uncork();
     return true;
   }
 }

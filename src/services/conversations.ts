@@ -79,7 +79,8 @@ export async function createConversation(store: Store, spec: NewConversation, ow
     if (c.ownerId !== ownerId) throw new NotFoundError('Conversation', 'CONVERSATION_NOT_FOUND');
     return c;
   }
-  return (spec.id && (await store.conversations.get(spec.id))) || store.conversations.create({ ...init, ...(spec.id ? { id: spec.id } : {}) });
+  // A pre-made id may exist already (its turn is run again after a crash): create returns that one.
+  return store.conversations.create({ ...init, ...(spec.id ? { id: spec.id } : {}) });
 }
 
 /**

@@ -183,26 +183,25 @@ export class CharacterRepo {
   }
 
   /**
-   * Find by id or slug among what `viewerId` may see: presets, public characters and its own.
-   * The viewer's own slug wins over a preset's, which wins over a public one.
+   * Find by id or slug among what `viewerId` may see: presets, public characters and its own
+   * (`anyById`: any character by its id, as the admin sees them). An id wins over a slug; the
+   * viewer's own slug wins over a preset's, which wins over a public one. One query for both
+   * lookups: every API chat request resolves its character this way.
    */
-  async findVisible(ref: string, viewerId: string | null): Promise<Character | undefined> {
+  async findVisible(ref: string, viewerId: string | null, opts: { anyById?: boolean } = {}): Promise<Character | undefined> {
+    const slug = ref.toLowerCase();
     const owners = viewerId === null ? [PRESET_OWNER] : [viewerId, PRESET_OWNER];
-    // One read for both ways to name it: the id, or a slug among what the viewer may see.
     const rows = await this.db
       .selectFrom('characters')
       .select([...COLUMNS, hasCard])
-      .where((eb) =>
-        eb.or([eb('id', '=', ref), eb.and([eb('slug', '=', ref.toLowerCase()), eb.or([eb('owner_id', 'in', owners), eb('is_public', '=', 1)])])]),
-      )
+      .where((eb) => eb.or([eb('id', '=', ref), eb.and([eb('slug', '=', slug), eb.or([eb('owner_id', 'in', owners), eb('is_public', '=', 1)])])]))
       .execute();
-    const visible = (c: Character) => c.isPreset || c.isPublic || (viewerId !== null && c.ownerId === viewerId);
+    const visible = (r: ListedRow) => r.owner_id === PRESET_OWNER || r.is_public === 1 || r.owner_id === viewerId;
     const byId = rows.find((r) => r.id === ref);
-    if (byId && visible(toCharacter(byId))) return toCharacter(byId);
+    if (byId && (opts.anyById || visible(byId))) return toCharacter(byId);
+    // The row found by id may not be a slug match: only those that are compete.
     const rank = (r: ListedRow) => (r.owner_id === viewerId ? 0 : r.owner_id === PRESET_OWNER ? 1 : 2);
-    const best = rows
-      .filter((r) => r.slug === ref.toLowerCase() && (owners.includes(r.owner_id) || Boolean(r.is_public)))
-      .sort((a, b) => rank(a) - rank(b))[0];
+    const best = rows.filter((r) => r.slug === slug && (owners.includes(r.owner_id) || r.is_public === 1)).sort((a, b) => rank(a) - rank(b))[0];
     return best && toCharacter(best);
   }
 

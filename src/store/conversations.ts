@@ -1,4 +1,3 @@
-import type { Insertable, Selectable } from 'kysely';
 import type { ChatType, Conversation, Platform } from '../core/types.js';
 import type { Clock } from '../core/clock.js';
 import { newId } from '../core/ids.js';
@@ -6,7 +5,14 @@ import type { DB } from './db.js';
 import type { SqlDialect } from './dialect.js';
 import type { ConversationRow } from './schema.js';
 
-export function toConversation(r: Selectable<ConversationRow>): Conversation {
+/** The columns a Conversation is made of (the proactive ones are read by the scheduler's repository). */
+type ConversationFields = Pick<
+  ConversationRow,
+  | 'id' | 'scope_key' | 'platform' | 'chat_type' | 'owner_id' | 'character_id' | 'context_start_seq' | 'metadata' | 'message_count'
+  | 'created_at' | 'updated_at' | 'last_user_at' | 'last_assistant_at'
+>;
+
+export function toConversation(r: ConversationFields): Conversation {
   return {
     id: r.id,
     scopeKey: r.scope_key,
@@ -79,7 +85,10 @@ export class ConversationRepo {
     return (await this.getByScope(scopeKey))!;
   }
 
-  /** A new conversation addressed by id (API sessions). */
+  /**
+   * A new conversation addressed by id (API sessions). A pre-made `id` that is taken already
+   * means its turn is being run again after a crash: that conversation is returned.
+   */
   async create(init: {
     /** A pre-made id (one already recorded with the turn that creates it). */
     id?: string;
@@ -91,7 +100,10 @@ export class ConversationRepo {
     metadata?: Record<string, unknown> | null;
   }): Promise<Conversation> {
     const row = { ...this.newRow(init), ...(init.id ? { id: init.id } : {}) };
-    await this.db.insertInto('conversations').values(row).execute();
+    const insert = this.db.insertInto('conversations').values(row);
+    const r = await (init.id ? insert.onConflict((oc) => oc.column('id').doNothing()) : insert).executeTakeFirst();
+    // Made from what was written: a new session costs one statement, not a write and two reads.
+    if (Number(r.numInsertedOrUpdatedRows ?? 0) > 0) return toConversation(row);
     return (await this.get(row.id))!;
   }
 
@@ -168,7 +180,7 @@ export class ConversationRepo {
     characterId?: string | null;
     scopeKey?: string | null;
     metadata?: Record<string, unknown> | null;
-  }): Insertable<ConversationRow> & { id: string } {
+  }): ConversationFields {
     const now = new Date(this.clock.now()).toISOString();
     return {
       id: newId('conv'),

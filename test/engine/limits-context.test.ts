@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { inbound, say, seen, startHarness, type Harness } from '../helpers/harness.js';
 import { Semaphore } from '../../src/engine/index.js';
 import { countTokens } from '../../src/llm/index.js';
@@ -86,5 +86,27 @@ describe('context window', () => {
     expect(built.historyIncluded).toBeGreaterThan(5);
     expect(built.rowsRead).toBeLessThan(100);
     expect(built.promptTokens).toBeLessThanOrEqual(400);
+  });
+
+  it("sizes a conversation's first history page by its last turn: the same context in one read", async () => {
+    h = await startHarness();
+    const store = h.store;
+    const conv = await store.conversations.create({ platform: 'api', chatType: 'dm', ownerId: null, characterId: null });
+    const say = (i: number) => store.messages.append({ conversationId: conv.id, role: i % 2 ? 'assistant' : 'user', kind: i % 2 ? 'assistant' : 'user', content: `row ${i}`, tokenCount: 3 });
+    for (let i = 0; i < 70; i++) await say(i);
+    const { buildContext } = await import('../../src/engine/index.js');
+    const { PromptCache } = await import('../../src/engine/context.js');
+    const character = (await store.characters.findVisible('aria', null))!;
+    const input = { character, conversation: conv, userName: 'Sam', chatType: 'dm' as const, budgetTokens: 8000 };
+    const cache = new PromptCache();
+    const reads = vi.spyOn(store.messages, 'newest');
+    expect((await buildContext(store.messages, input, cache)).historyIncluded).toBe(70);
+    expect(reads).toHaveBeenCalledTimes(2); // 32, then 64: no hint yet
+    await say(70);
+    await say(71);
+    reads.mockClear();
+    const hinted = await buildContext(store.messages, input, cache);
+    expect(reads).toHaveBeenCalledTimes(1);
+    expect(hinted).toEqual(await buildContext(store.messages, input, new PromptCache()));
   });
 });

@@ -58,6 +58,9 @@ describeStores('CharacterRepo', (ctx) => {
     expect(await ctx.store.characters.findVisible(privateOther.id, 'key_c')).toBeUndefined();
     expect(await ctx.store.characters.findVisible('hidden', 'key_c')).toBeUndefined();
     expect((await ctx.store.characters.findVisible('hidden', 'key_b'))?.id).toBe(privateOther.id);
+    // The admin's rule: any character by id, but by slug only its own, presets and public ones.
+    expect((await ctx.store.characters.findVisible(privateOther.id, 'admin', { anyById: true }))?.id).toBe(privateOther.id);
+    expect(await ctx.store.characters.findVisible('hidden', 'admin', { anyById: true })).toBeUndefined();
   });
 
   it('finds presets and public characters by name or slug, case-insensitively', async () => {

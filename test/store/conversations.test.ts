@@ -17,6 +17,16 @@ describeStores('ConversationRepo', (ctx) => {
     expect(await ctx.store.conversations.getByScope('telegram:none')).toBeUndefined();
   });
 
+  it('creates a session with a pre-made id once; asked again (a turn run after a crash), returns it', async () => {
+    const init = { id: 'conv_premade', platform: 'api' as const, chatType: 'dm' as const, ownerId: 'key_a', characterId: 'char_1' };
+    const first = await ctx.store.conversations.create(init);
+    expect(first).toEqual(await ctx.store.conversations.get('conv_premade'));
+    await ctx.store.messages.append({ conversationId: first.id, role: 'user', kind: 'user', content: 'hi', tokenCount: 1 });
+    const again = await ctx.store.conversations.create({ ...init, metadata: { other: true } });
+    expect(again).toEqual(await ctx.store.conversations.get('conv_premade'));
+    expect(again).toMatchObject({ messageCount: 1, metadata: null });
+  });
+
   it('lists newest-updated first with filters, previews and a matching total', async () => {
     const a = await api('key_a', { characterId: 'char_1', metadata: { userId: 'u1', groupId: 'g1' } });
     ctx.clock.advance(1000);
