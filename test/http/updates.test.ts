@@ -118,8 +118,12 @@ describe('GET /api/v1/updates', () => {
     const k = await other.newKey();
     const poll = other.call('GET', '/api/v1/updates?wait=30', { key: k.key });
     while (other.store.updates.waiting === 0) await new Promise((r) => setImmediate(r));
-    await other.close();
+    // Closing the app releases it (a real server would also wait for it before the store closes;
+    // an injected request is not the server's to wait for, so the test waits before closing the store).
+    const closing = other.app.close();
     expect((await poll).json()).toEqual({ updates: [], cursor: '0' });
+    await closing;
+    await other.close();
   });
 
   it('holds at most MAX_LONG_POLLS_PER_KEY long-polls of one key at once: one more is a 429 with Retry-After', async () => {
