@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { Clock } from '../core/clock.js';
 import { isCharbridgeError } from '../core/errors.js';
 import { TaskTracker } from '../core/tasks.js';
@@ -47,6 +48,8 @@ export class Extractor {
   private readonly again = new Set<string>();
   private readonly global = new Semaphore(2);
   private stopped = false;
+  /** Where each (conversation, character)'s turns begin, until its first extraction records progress. */
+  private readonly turnStarts = new LRUCache<string, number>({ max: 10_000 });
 
   constructor(private readonly deps: ExtractorDeps) {}
 
@@ -104,12 +107,15 @@ export class Extractor {
     let processedSeq = progress.processedSeq;
     if (processedSeq === 0) {
       // New to this conversation (a character switch): its turns start where its first reply's do.
-      const start = await store.memory.firstTurnStart(conv.id, character.id);
+      // History only grows, so once found that start never moves: asked of the store once.
+      const key = `${conv.id}|${character.id}`;
+      const start = this.turnStarts.get(key) ?? (await store.memory.firstTurnStart(conv.id, character.id));
       if (start === undefined) return false;
+      this.turnStarts.set(key, start);
       processedSeq = start;
     }
+    if (!this.due(conv, await store.memory.unreadShape(conv.id, processedSeq, EXTRACTION_BATCH))) return false;
     const unread = await store.memory.unread(conv.id, processedSeq, EXTRACTION_BATCH);
-    if (!this.due(conv, unread)) return false;
     const batch = answeredBy(unread, character.id);
     if (!batch.lastSeq) return false;
     if (!(await store.memory.claim(conv.id, character.id, instanceId, LEASE_MS))) return false;
@@ -141,7 +147,7 @@ export class Extractor {
     return unread.length === EXTRACTION_BATCH;
   }
 
-  private due(conv: Conversation, unread: StoredMessage[]): boolean {
+  private due(conv: Conversation, unread: ReadonlyArray<Pick<StoredMessage, 'seq' | 'role' | 'tokenCount'>>): boolean {
     const { config, contextTokens } = this.deps;
     if (!unread.length) return false;
     if (unread.length >= EXTRACTION_BATCH) return true;

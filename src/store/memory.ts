@@ -1,6 +1,6 @@
 import { sql, type Selectable } from 'kysely';
 import type { Clock } from '../core/clock.js';
-import type { StoredMessage } from '../core/types.js';
+import type { MessageRole, StoredMessage } from '../core/types.js';
 import type { DB } from './db.js';
 import type { MemoryFactRow } from './schema.js';
 import { toMessage } from './messages.js';
@@ -143,6 +143,22 @@ export class MemoryRepo {
       .limit(limit)
       .execute();
     return rows.map(toMessage);
+  }
+
+  /**
+   * `unread` reduced to what deciding whether extraction is due needs (no contents read): the
+   * check runs after every reply, the extraction only every few.
+   */
+  async unreadShape(conversationId: string, afterSeq: number, limit: number): Promise<Array<{ seq: number; role: MessageRole; tokenCount: number }>> {
+    const rows = await this.db
+      .selectFrom('messages')
+      .select(['seq', 'role', 'token_count'])
+      .where('conversation_id', '=', conversationId)
+      .where('seq', '>', afterSeq)
+      .orderBy('seq')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({ seq: r.seq, role: r.role as MessageRole, tokenCount: r.token_count }));
   }
 
   /**
