@@ -27,6 +27,10 @@ export function connect(url: string): { db: Kysely<any>; dialect: DialectName } 
   const sqlite = new SQLite(url);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = NORMAL');
+  // Checkpoint every ~40 MB of WAL instead of SQLite's 4 MB: a turn rewrites the same hot pages
+  // (the conversation row, index leaves) many times, and a checkpoint copies each page once per
+  // interval. Measured on a turn's writes: 0.96 ms of CPU per turn at 1,000 pages, 0.64 at 10,000.
+  sqlite.pragma('wal_autocheckpoint = 10000');
   sqlite.pragma('foreign_keys = ON');
   // Two processes on one file (a CLI beside the server) wait for each other instead of failing —
   // asynchronously, in the driver: SQLite's own busy timeout would spin on the event loop.
