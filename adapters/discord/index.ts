@@ -31,6 +31,11 @@ export interface DiscordTuning {
   firstSendDelayMs: number;
   /** Discord shows "typing…" for ~10 s per call. */
   typingIntervalMs: number;
+  /**
+   * The typing route's own bucket per channel. Typing also counts toward the bot-wide rate, so it
+   * is sent only when both have a slot free at that moment (never a 429 for a courtesy).
+   */
+  typingWindow: RateWindow;
   maxMessageLength: number;
   /** Posts and edits per channel: 5 per 5 s, one kept for final texts. */
   channelWindow: RateWindow;
@@ -56,6 +61,7 @@ export const DISCORD_TUNING: DiscordTuning = {
   editIntervalMs: 1000,
   firstSendDelayMs: 1000,
   typingIntervalMs: 8000,
+  typingWindow: { max: 5, windowMs: 5000 },
   maxMessageLength: 2000,
   channelWindow: { max: 5, windowMs: 5000, reserve: 1 },
   interactionWindow: { max: 5, windowMs: 2000, reserve: 1 },

@@ -18,7 +18,7 @@
  */
 import type { Log } from '../../src/core/adapter.js';
 import type { ReplyEvent } from '../../src/core/types.js';
-import type { OutboundBudget } from '../shared/budget.js';
+import type { OutboundBudget, RateWindow } from '../shared/budget.js';
 import { chunkText } from '../shared/chunk.js';
 import { deliverEvents, nextChunkStep, StreamedReply, type ChunkStep, type ReplyPlanner, type Shown, type StreamTuning } from '../shared/streamed-reply.js';
 import { TypingRenewer } from '../shared/typing.js';
@@ -28,6 +28,7 @@ import type { CharacterWebhooks } from './webhooks.js';
 
 export interface OutboundTuning extends StreamTuning {
   typingIntervalMs: number;
+  typingWindow: RateWindow;
   maxMessageLength: number;
 }
 
@@ -132,7 +133,7 @@ export class ChannelSurface implements Surface {
  * nobody to hand them to — the engine has already stored the reply.
  */
 export async function deliverReply(events: AsyncIterable<ReplyEvent>, surface: Surface, deps: OutboundDeps): Promise<void> {
-  const typing = new TypingRenewer(deps.budget, surface.key, surface.typing?.bind(surface), deps.tuning.typingIntervalMs);
+  const typing = new TypingRenewer(deps.budget, surface.key, surface.typing?.bind(surface), deps.tuning.typingIntervalMs, { windows: [deps.tuning.typingWindow], shared: true });
   await deliverEvents(events, {
     newReply: () => streamedReply(surface, deps, () => typing.stop()),
     start: (e) => {

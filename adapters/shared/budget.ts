@@ -20,14 +20,17 @@
  *   anything else goes to it, and the task is retried (up to `maxAttempts`) keeping its place
  *   in line, so callers never see a 429.
  * - Typing indicators use `tryNow`: they go out only when the chat is idle and not paused, and
- *   never take a slot — they must not delay a real message.
+ *   never wait for a slot — they must not delay a real message. Where the platform counts them
+ *   (Discord: a typing bucket per channel, and the bot-wide rate), they are counted too and
+ *   skipped when no slot is free right now, so they never earn a 429 either.
  *
  * Time comes from injectable `now`/`sleep`, so tests can run minutes of pacing in milliseconds.
  * Discord and Slack adapters use the same class with their own windows and 429 classifier.
  */
 import { FairDispatch, SKIPPED, type ChatQueue, type Skipped, type Task } from './fair-dispatch.js';
 import type { Priority, RateWindow } from './rate-window.js';
-import { LocalSharedWindow, type SharedWindow } from './shared-window.js';
+import { recordSend, windowsWait } from './rate-window.js';
+import { LocalSharedWindow, type SharedWindow, type WindowLease } from './shared-window.js';
 
 export type { Priority, RateWindow } from './rate-window.js';
 export { SKIPPED, type Skipped } from './fair-dispatch.js';
@@ -48,6 +51,14 @@ export interface BudgetOptions {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Told about every 429 that was waited out (for logs and metrics). */
   onRateLimited?: (chatKey: string, retryAfterMs: number) => void;
+}
+
+/** How the platform counts best-effort work (`tryNow`); by default it does not. */
+export interface BestEffortOptions {
+  /** Windows of its own per chat (Discord's typing bucket): skipped while they are full. */
+  windows?: readonly RateWindow[];
+  /** It counts toward the shared (bot-wide) window: it takes a `normal` slot there if one is free now, else it is skipped. */
+  shared?: boolean;
 }
 
 export interface RunOptions {
@@ -77,14 +88,18 @@ export class OutboundBudget {
   private readonly now: () => number;
   private readonly maxAttempts: number;
   private readonly dispatch: FairDispatch;
+  private readonly shared: SharedWindow;
+  /** Finish times of best-effort work per chat, for its own windows (`BestEffortOptions.windows`). */
+  private readonly bestEffort = new Map<string, number[]>();
   private readonly counters = { sent: 0, rateLimited: 0, skipped: 0, started: 0, waitedMs: 0 };
 
   constructor(private readonly opts: BudgetOptions) {
     if (opts.shared && opts.global) throw new Error('OutboundBudget: give either `global` windows or a `shared` window, not both');
     this.now = opts.now ?? Date.now;
     this.maxAttempts = opts.maxAttempts ?? 6;
+    this.shared = opts.shared ?? new LocalSharedWindow(opts.global ?? [], this.now);
     this.dispatch = new FairDispatch({
-      shared: opts.shared ?? new LocalSharedWindow(opts.global ?? [], this.now),
+      shared: this.shared,
       now: this.now,
       sleep: opts.sleep ?? sleepUnlessAborted,
       finished: (chat, task, outcome) => this.finished(chat, task, outcome),
@@ -125,16 +140,45 @@ export class OutboundBudget {
   }
 
   /**
-   * Best-effort work that must never delay real sends (typing indicators): runs now, outside the
-   * windows, only if the chat has nothing queued or in flight and is not waiting out a 429.
-   * Returns whether it ran. Its errors are swallowed, but a 429 still pauses the chat.
+   * Best-effort work that must never delay real sends (typing indicators): runs now, only if the
+   * chat has nothing queued or in flight and is not waiting out a 429 — and, where the platform
+   * counts it (`o`), only if its own windows and a `normal` slot of the shared window are free
+   * right now. Returns whether it runs (a remote shared window answers later: then it may still
+   * be skipped). Its errors are swallowed, but a 429 still pauses the chat.
    */
-  tryNow(chatKey: string, task: () => Promise<unknown>): boolean {
+  tryNow(chatKey: string, task: () => Promise<unknown>, o: BestEffortOptions = {}): boolean {
     const chat = this.state(chatKey);
-    if (chat.busy || chat.queue.length > 0 || chat.pausedUntil > this.now()) return false;
-    task().catch((err: unknown) => {
-      if (this.noteRateLimit(chat, err)) this.dispatch.repause(chat);
-    });
+    const now = this.now();
+    if (chat.busy || chat.queue.length > 0 || chat.pausedUntil > now) return false;
+    const own = o.windows?.length ? (this.bestEffort.get(chatKey) ?? []) : undefined;
+    if (own && windowsWait(own, 0, o.windows!, 'normal', now) > 0) return false;
+    const go = (lease?: WindowLease) => {
+      if (own) {
+        recordSend(own, this.now(), o.windows!);
+        this.bestEffort.set(chatKey, own);
+      }
+      task().then(
+        () => lease?.commit(),
+        (err: unknown) => {
+          void lease?.release();
+          if (this.noteRateLimit(chat, err)) this.dispatch.repause(chat);
+        },
+      );
+    };
+    if (!o.shared) {
+      go();
+      return true;
+    }
+    const got = this.shared.acquire('normal');
+    if (typeof got === 'number') return false;
+    if (!(got instanceof Promise)) {
+      go(got);
+      return true;
+    }
+    void got.then(
+      (lease) => (typeof lease === 'number' ? undefined : go(lease)),
+      () => undefined, // the shared window is unreachable: no typing this time
+    );
     return true;
   }
 
@@ -171,6 +215,8 @@ export class OutboundBudget {
       const last = chat.sent[chat.sent.length - 1] ?? -Infinity;
       if (!chat.busy && chat.queue.length === 0 && chat.pausedUntil <= now && last <= now - horizon) this.chats.delete(key);
     }
+    // Best-effort windows are short (a typing bucket's seconds): a minute-old history is done.
+    for (const [key, times] of this.bestEffort) if ((times[times.length - 1] ?? -Infinity) <= now - 60_000) this.bestEffort.delete(key);
   }
 
   /** What became of a task the dispatcher ran: whether its slot counts, and whether it goes back in line. */

@@ -15,6 +15,7 @@ const TUNING: Partial<DiscordTuning> = {
   editIntervalMs: 1000 * S,
   firstSendDelayMs: 1000 * S,
   typingIntervalMs: 8000 * S,
+  typingWindow: { max: 5, windowMs: 5000 * S },
   channelWindow: { max: 5, windowMs: 5000 * S, reserve: 1 },
   interactionWindow: { max: 5, windowMs: 2000 * S, reserve: 1 },
   globalWindow: { max: 50, windowMs: 1000 * S, reserve: 10 },

@@ -27,6 +27,7 @@ export const SCALED_TUNING: Partial<DiscordTuning> = {
   editIntervalMs: 100,
   firstSendDelayMs: 100,
   typingIntervalMs: 800,
+  typingWindow: { max: 5, windowMs: 500 },
   channelWindow: { max: 5, windowMs: 500, reserve: 1 },
   interactionWindow: { max: 5, windowMs: 200, reserve: 1 },
   deferAfterMs: 250,

@@ -162,6 +162,24 @@ describe('OutboundBudget', () => {
     expect(typed).toBe(2);
   });
 
+  it('counts typing where the platform does: skipped when its own window or a normal shared slot is not free now', async () => {
+    const { vt, budget, starts } = setup({ windowsFor: () => [], global: [{ max: 4, windowMs: 1000, reserve: 1 }] });
+    const counted = { windows: [{ max: 2, windowMs: 1000 }], shared: true };
+    let typed = 0;
+    const typing = (key: string) => budget.tryNow(key, async () => void typed++, counted);
+    expect([typing('a'), typing('a'), typing('a')]).toEqual([true, true, false]); // a's typing bucket holds 2
+    await vt.run(Promise.resolve());
+    expect(typing('b')).toBe(true); // the 3rd normal slot of the bot-wide 4 (one is reserved for high)
+    await vt.run(Promise.resolve());
+    expect(typing('c')).toBe(false); // only the reserved slot is left: typing never takes it
+    const sent = budget.run('d', async () => void starts.push(['d', vt.now()]), { priority: 'high' });
+    await vt.run(sent);
+    expect(starts).toEqual([['d', 0]]); // a real message still had its slot at once
+    expect(typed).toBe(3);
+    vt.t += 1000;
+    expect(typing('a')).toBe(true); // the windows moved on
+  });
+
   it('shares global windows across chats, counting sends still in flight', async () => {
     const { vt, budget, starts } = setup({ windowsFor: () => [], global: [{ max: 3, windowMs: 1000 }] });
     const slow = (key: string) =>
