@@ -16,7 +16,7 @@ import type { FakeOpenAI } from '../fakes/openai.js';
 import { startFakeDiscord, type FakeDiscord, type FakeDiscordLimits, type RestCall } from '../fakes/discord.js';
 import { startBotProcess } from './bot-process.js';
 import { replyFor } from './telegram-load-driver.js';
-import { floorAgainstCharbridge, freePort, loadSettings, measure, until, type LoadWorld, type Phase, type SeenCall } from './platform-load.js';
+import { botEnv, floorAgainstCharbridge, freePort, RUN_AS, loadSettings, measure, until, type LoadWorld, type Phase, type SeenCall } from './platform-load.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const TOKEN = 'bench-discord-load-token';
@@ -78,18 +78,7 @@ async function runPhase(name: string, script: string, extraEnv: Record<string, s
     script,
     cwd,
     logFile: join(work, `${name}.log`),
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? cwd,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      DISCORD_TOKEN: TOKEN,
-      DISCORD_API_URL: fake.restApi,
-      OPENAI_BASE_URL: model.baseURL,
-      OPENAI_API_KEY: model.apiKey,
-      OPENAI_MODEL: 'fake-model',
-      ...extraEnv,
-    },
+    env: botEnv(cwd, port, model, { DISCORD_TOKEN: TOKEN, DISCORD_API_URL: fake.restApi, ...extraEnv }),
   });
   try {
     // The floor prints `ready` on READY; charbridge logs "charbridge is running" once its adapter started.
@@ -105,5 +94,5 @@ async function runPhase(name: string, script: string, extraEnv: Record<string, s
 
 export async function benchDiscordLoad(options: Record<string, string> = {}): Promise<Record<string, string | number>> {
   const s = loadSettings('discord-load', options, { chats: 20, turns: 10 });
-  return floorAgainstCharbridge('discord-load', s, 'test/bench/discord-floor-bot.ts', root, `${s.chats} DMs × ${s.turns} turns, closed loop; model streams 40 chunks 5 ms apart; fake Discord limits ${s.limits ? 'on (5 posts / 5 s per channel, 50 requests/s per bot, 429 + retry_after)' : 'off'}; bots run as separate processes from built JavaScript (charbridge as npm start runs it)`, runPhase);
+  return floorAgainstCharbridge('discord-load', s, 'test/bench/discord-floor-bot.ts', root, `${s.chats} DMs × ${s.turns} turns, closed loop; model streams 40 chunks 5 ms apart; fake Discord limits ${s.limits ? 'on (5 posts / 5 s per channel, 50 requests/s per bot, 429 + retry_after)' : 'off'}; ${RUN_AS}`, runPhase);
 }

@@ -187,6 +187,38 @@ export function loadSettings(name: string, options: Record<string, string>, defa
   return { chats: count('chats'), turns: count('turns'), limits: limits === 'on' };
 }
 
+/** How the load benches run their bots, for each bench's `setup` line. */
+export const RUN_AS = 'bots run as separate processes from built JavaScript (charbridge as npm start runs it)';
+
+/**
+ * A bot process's whole environment: nothing inherited but PATH and HOME (a developer's settings
+ * must not leak in), its port, the fake model, and the platform's own variables.
+ */
+export function botEnv(cwd: string, port: number, model: FakeOpenAI, platform: Record<string, string>): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? cwd,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    OPENAI_BASE_URL: model.baseURL,
+    OPENAI_API_KEY: model.apiKey,
+    OPENAI_MODEL: 'fake-model',
+    ...platform,
+  };
+}
+
+/** What charbridge gets beyond `botEnv`: its own database, and limits that are not what is measured. */
+export function charbridgeEnv(work: string, chats: number): Record<string, string> {
+  return {
+    DATABASE_URL: join(work, 'charbridge', 'charbridge.db'),
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+    // The model and the engine's per-user limits must not be what is measured here.
+    MODEL_CONCURRENCY: String(Math.min(1000, Math.max(8, chats))),
+    RATE_LIMIT_USER_PER_MIN: '100000',
+    RATE_LIMIT_GROUP_PER_MIN: '100000',
+  };
+}
+
 export type RunPhase = (name: string, script: string, extraEnv: Record<string, string>, s: { chats: number; turns: number; limits: boolean }, model: FakeOpenAI, work: string) => Promise<Phase>;
 
 /**
@@ -207,20 +239,7 @@ export async function floorAgainstCharbridge(
   const out: Record<string, string | number> = { setup };
   try {
     const floor = await runPhase('floor', join(root, floorScript), {}, s, model, work);
-    const cb = await runPhase(
-      'charbridge',
-      join(root, 'src/main.ts'),
-      {
-        DATABASE_URL: join(work, 'charbridge', 'charbridge.db'),
-        LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
-        MODEL_CONCURRENCY: String(Math.min(1000, Math.max(8, s.chats))),
-        RATE_LIMIT_USER_PER_MIN: '100000',
-        RATE_LIMIT_GROUP_PER_MIN: '100000',
-      },
-      s,
-      model,
-      work,
-    );
+    const cb = await runPhase('charbridge', join(root, 'src/main.ts'), charbridgeEnv(work, s.chats), s, model, work);
     describePhase(floor, out, 'floor (bare bot)');
     describePhase(cb, out, 'charbridge');
     compare(cb, floor, out, 'charbridge');

@@ -17,7 +17,7 @@ import type { FakeOpenAI } from '../fakes/openai.js';
 import { imMessage, startFakeSlack, type FakeSlack, type SlackLimits } from '../fakes/slack.js';
 import { startBotProcess } from './bot-process.js';
 import { replyFor } from './telegram-load-driver.js';
-import { floorAgainstCharbridge, freePort, loadSettings, measure, until, type LoadWorld, type Phase } from './platform-load.js';
+import { botEnv, floorAgainstCharbridge, freePort, RUN_AS, loadSettings, measure, until, type LoadWorld, type Phase } from './platform-load.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const NO_LIMITS: SlackLimits = Object.fromEntries(
@@ -59,19 +59,7 @@ async function runPhase(name: string, script: string, extraEnv: Record<string, s
     script,
     cwd,
     logFile,
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? cwd,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      SLACK_BOT_TOKEN: fake.botToken,
-      SLACK_SIGNING_SECRET: fake.signingSecret,
-      SLACK_API_URL: fake.apiUrl,
-      OPENAI_BASE_URL: model.baseURL,
-      OPENAI_API_KEY: model.apiKey,
-      OPENAI_MODEL: 'fake-model',
-      ...extraEnv,
-    },
+    env: botEnv(cwd, port, model, { SLACK_BOT_TOKEN: fake.botToken, SLACK_SIGNING_SECRET: fake.signingSecret, SLACK_API_URL: fake.apiUrl, ...extraEnv }),
   });
   try {
     // The floor prints `ready` once listening; charbridge logs "charbridge is running" once its adapter started.
@@ -86,5 +74,5 @@ async function runPhase(name: string, script: string, extraEnv: Record<string, s
 
 export async function benchSlackLoad(options: Record<string, string> = {}): Promise<Record<string, string | number>> {
   const s = loadSettings('slack-load', options, { chats: 10, turns: 10 });
-  return floorAgainstCharbridge('slack-load', s, 'test/bench/slack-floor-bot.ts', root, `${s.chats} DMs × ${s.turns} turns, closed loop; model streams 40 chunks 5 ms apart; fake Slack tiers ${s.limits ? 'on (chat.postMessage ~1/s per channel, chat.update 50/min, streaming methods per workspace; 429 + Retry-After)' : 'off'}; bots run as separate processes from built JavaScript (charbridge as npm start runs it)`, runPhase);
+  return floorAgainstCharbridge('slack-load', s, 'test/bench/slack-floor-bot.ts', root, `${s.chats} DMs × ${s.turns} turns, closed loop; model streams 40 chunks 5 ms apart; fake Slack tiers ${s.limits ? 'on (chat.postMessage ~1/s per channel, chat.update 50/min, streaming methods per workspace; 429 + Retry-After)' : 'off'}; ${RUN_AS}`, runPhase);
 }

@@ -13,7 +13,6 @@
  * runs charbridge under `node --cpu-prof` and prints where its CPU went during the load.
  */
 import { mkdtempSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +22,7 @@ import { startBotProcess, type BotProcess, type ProcessUsage } from './bot-proce
 import { summarizeProfile, type ProfileSummary } from './cpu-profile.js';
 import { percentile } from './stats.js';
 import { replyFor, runClosedLoop, tagIn, type LoadResult } from './telegram-load-driver.js';
+import { botEnv, charbridgeEnv, freePort, RUN_AS, until } from './platform-load.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const TOKEN = '7000000001:bench-load-token';
@@ -47,14 +47,6 @@ function settingsFrom(options: Record<string, string>): Settings {
   const limits = options.limits ?? 'on';
   if (limits !== 'on' && limits !== 'off') throw new Error(`telegram-load: --limits must be on or off (got ${limits})`);
   return { chats: count('chats', 50), turns: count('turns', 20), limits: limits === 'on', profileDir: options.profile ? resolve(options.profile) : undefined };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
 }
 
 interface Phase {
@@ -82,20 +74,13 @@ async function runPhase(p: PhaseSetup, s: Settings, model: FakeOpenAI, work: str
     cwd, // no .env of a developer's is picked up
     logFile: join(work, `${p.name}.log`),
     ...(p.profileDir ? { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${p.profileDir}`] } : {}),
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? cwd,
-      PORT: String(port),
-      HOST: '127.0.0.1',
+    env: botEnv(cwd, port, model, {
       TELEGRAM_BOT_TOKEN: TOKEN,
       TELEGRAM_API_ROOT: fake.apiRoot,
       TELEGRAM_WEBHOOK_URL: `http://127.0.0.1:${port}/telegram/webhook`,
       TELEGRAM_WEBHOOK_SECRET: SECRET,
-      OPENAI_BASE_URL: model.baseURL,
-      OPENAI_API_KEY: model.apiKey,
-      OPENAI_MODEL: 'fake-model',
       ...p.extraEnv,
-    },
+    }),
   });
   try {
     await until(() => fake.calls.some((c) => c.method === 'setWebhook' && c.ok), bot, 60_000, `${p.name} to register its webhook (log: ${join(work, `${p.name}.log`)})`);
@@ -124,17 +109,6 @@ async function runPhase(p: PhaseSetup, s: Settings, model: FakeOpenAI, work: str
   } finally {
     await bot.stop();
     await fake.close();
-  }
-}
-
-async function until(cond: () => boolean, bot: BotProcess, ms: number, what: string): Promise<void> {
-  let gone: number | string | undefined;
-  void bot.exited.then((code) => (gone = code));
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (gone !== undefined) throw new Error(`telegram-load: the bot exited (${gone}) while waiting for ${what}`);
-    if (Date.now() > deadline) throw new Error(`telegram-load: timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
   }
 }
 
@@ -169,7 +143,7 @@ export async function benchTelegramLoad(options: Record<string, string> = {}): P
   const keep = process.env.KEEP_BENCH_LOGS === '1';
   const model = await startFakeOpenAI({ chunkDelayMs: 5, responder: ({ messages }) => replyFor(tagIn(contentText(messages.at(-1)?.content)) ?? 'c0t0') });
   const out: Record<string, string | number> = {
-    setup: `${s.chats} private chats × ${s.turns} turns, closed loop; model streams 40 chunks 5 ms apart; fake Bot API limits ${s.limits ? 'on (1/s per chat, 30/s per bot, 429 + retry_after)' : 'off'}; bots run as separate processes from built JavaScript (charbridge as npm start runs it)`,
+    setup: `${s.chats} private chats × ${s.turns} turns, closed loop; model streams 40 chunks 5 ms apart; fake Bot API limits ${s.limits ? 'on (1/s per chat, 30/s per bot, 429 + retry_after)' : 'off'}; ${RUN_AS}`,
   };
   try {
     const profileDir = s.profileDir && join(s.profileDir, `charbridge-${new Date().toISOString().replace(/[:.]/g, '-')}`);
@@ -182,14 +156,7 @@ export async function benchTelegramLoad(options: Record<string, string> = {}): P
       {
         name: 'charbridge',
         script: join(root, 'src/main.ts'),
-        extraEnv: {
-          DATABASE_URL: join(work, 'charbridge', 'charbridge.db'),
-          LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
-          // The model and the engine's per-user limits must not be what is measured here.
-          MODEL_CONCURRENCY: String(Math.min(1000, Math.max(8, s.chats))),
-          RATE_LIMIT_USER_PER_MIN: '100000',
-          RATE_LIMIT_GROUP_PER_MIN: '100000',
-        },
+        extraEnv: charbridgeEnv(work, s.chats),
         profileDir,
       },
       s,
