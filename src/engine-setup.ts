@@ -5,7 +5,7 @@ import type { Config } from './config.js';
 import type { Clock } from './core/clock.js';
 import type { Logger } from './log.js';
 import { openStore, type Store } from './store/index.js';
-import { createModel, OpenAIModel, type ModelClient } from './llm/index.js';
+import { createModel, loadTokenizer, OpenAIModel, type ModelClient } from './llm/index.js';
 import { createEngine, engineConfigFrom, type Engine, type RateLimits } from './engine/index.js';
 import { localCoordination, type Coordination } from './coord/index.js';
 import { loadPresets } from './presets.js';
@@ -48,6 +48,7 @@ export interface EngineSetupOptions {
  */
 export async function setUpEngine(config: Config, opts: EngineSetupOptions): Promise<EngineSetup> {
   const { log, clock } = opts;
+  loadTokenizer(); // ~0.3 s, paid at start rather than by the first turn
   const store = await openStore(config.store.url, clock);
   try {
     await loadPresets(store, opts.presetDir ?? defaultPresetDir(), log);
