@@ -7,7 +7,11 @@
  * and delivering updates to the bot's webhook, and the fake OpenAI server streaming 40 chunks
  * 5 ms apart. The bot runs as its own process, started through its normal entry and configured
  * by environment only, so CPU and memory are its own. In the same run a floor is measured: a
- * bare bot (./telegram-floor-bot.ts) doing only webhook → SDK stream → one sendMessage.
+ * bare bot (./telegram-floor-bot.ts) doing only webhook → SDK stream → one sendMessage; and a
+ * durable floor, the same bot keeping the least of what charbridge promises in SQLite (the claim
+ * before the webhook is answered, the user's message before the model, the reply, completion
+ * after delivery, the chat's newest messages as context), so the report can say how much of
+ * charbridge's cost over the bare bot is those promises.
  *
  * `--limits off` lifts the fake's flood limits (charbridge still paces itself). `--profile DIR`
  * runs charbridge under `node --cpu-prof` and prints where its CPU went during the load.
@@ -152,6 +156,12 @@ export async function benchTelegramLoad(options: Record<string, string> = {}): P
       out['profile written to'] = profileDir;
     }
     const floor = await runPhase({ name: 'floor', script: join(root, 'test/bench/telegram-floor-bot.ts'), extraEnv: {} }, s, model, work);
+    const durable = await runPhase(
+      { name: 'durable-floor', script: join(root, 'test/bench/telegram-floor-bot.ts'), extraEnv: { FLOOR_DATABASE: join(work, 'durable-floor', 'floor.db') } },
+      s,
+      model,
+      work,
+    );
     const cb = await runPhase(
       {
         name: 'charbridge',
@@ -164,6 +174,7 @@ export async function benchTelegramLoad(options: Record<string, string> = {}): P
       work,
     );
     describe(floor, out, 'floor (bare bot)');
+    describe(durable, out, 'durable floor (bare bot + SQLite claim, messages, completion)');
     describe(cb, out, 'charbridge');
     const f = floor.result;
     const c = cb.result;
@@ -172,6 +183,9 @@ export async function benchTelegramLoad(options: Record<string, string> = {}): P
     out['charbridge / floor: latency p50, p95, p99'] = [50, 95, 99].map((p) => x(percentile(c.latencies, p), percentile(f.latencies, p))).join(', ');
     out['charbridge / floor: CPU per turn'] = x(cb.cpuMs && cb.cpuMs / Math.max(1, c.ok), floor.cpuMs && floor.cpuMs / Math.max(1, f.ok));
     out['charbridge / floor: peak RSS'] = x(cb.peakRssBytes, floor.peakRssBytes);
+    const d = durable.result;
+    out['durable floor / floor: CPU per turn, peak RSS'] = `${x(durable.cpuMs && durable.cpuMs / Math.max(1, d.ok), floor.cpuMs && floor.cpuMs / Math.max(1, f.ok))}, ${x(durable.peakRssBytes, floor.peakRssBytes)}`;
+    out['charbridge / durable floor: CPU per turn, peak RSS'] = `${x(cb.cpuMs && cb.cpuMs / Math.max(1, c.ok), durable.cpuMs && durable.cpuMs / Math.max(1, d.ok))}, ${x(cb.peakRssBytes, durable.peakRssBytes)}`;
     if (cb.profile) {
       const p = cb.profile;
       const share = (ms: number) => `${(ms / Math.max(1, c.ok)).toFixed(3)} ms/turn (${((100 * ms) / p.busyMs).toFixed(1)}%)`;
