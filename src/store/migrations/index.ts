@@ -21,6 +21,7 @@ import * as m038 from './038_memory_embeddings.js';
 import * as m039 from './039_character_memory.js';
 import * as m040 from './040_idempotency_owner.js';
 import * as m041 from './041_character_fallbacks.js';
+import * as m042 from './042_redundant_indexes.js';
 
 /** A migration file: `up` gets the column kit for the database it runs on. */
 interface PortableMigration {
@@ -63,6 +64,7 @@ const files: Record<string, PortableMigration> = {
   '039_character_memory': m039,
   '040_idempotency_owner': m040,
   '041_character_fallbacks': m041,
+  '042_redundant_indexes': m042,
 };
 
 /** The migrations as Kysely's Migrator runs them, bound to one dialect's column kit. */
