@@ -6,6 +6,7 @@ import { ADMIN_OWNER, newId } from '../core/ids.js';
 import type { DB } from './db.js';
 import { LockSpace, type SqlDialect } from './dialect.js';
 import type { CharacterRow } from './schema.js';
+import { prepared } from './prepared.js';
 
 /** Owner id stored for shipped presets. */
 export const PRESET_OWNER = '';
@@ -31,6 +32,21 @@ const COLUMNS = [
   'group_greetings', 'memory_instructions', 'fallback_models',
 ] as const satisfies readonly CharacterColumns[];
 const hasCard = sql<number>`case when card_json is null then 0 else 1 end`.as('has_card');
+
+// A turn's character lookups, compiled once (see prepared.ts).
+const characterById = prepared((db, p: { id: string }) => db.selectFrom('characters').select([...COLUMNS, hasCard]).where('id', '=', p.id));
+const visibleToNobody = prepared((db, p: { ref: string; slug: string }) =>
+  db
+    .selectFrom('characters')
+    .select([...COLUMNS, hasCard])
+    .where((eb) => eb.or([eb('id', '=', p.ref), eb.and([eb('slug', '=', p.slug), eb.or([eb('owner_id', '=', PRESET_OWNER), eb('is_public', '=', 1)])])])),
+);
+const visibleTo = prepared((db, p: { ref: string; slug: string; viewer: string }) =>
+  db
+    .selectFrom('characters')
+    .select([...COLUMNS, hasCard])
+    .where((eb) => eb.or([eb('id', '=', p.ref), eb.and([eb('slug', '=', p.slug), eb.or([eb('owner_id', 'in', [p.viewer, PRESET_OWNER]), eb('is_public', '=', 1)])])])),
+);
 
 /**
  * Characters platform users see: presets, the admin key's own (the operator adds them for the
@@ -178,7 +194,7 @@ export class CharacterRepo {
   constructor(private db: DB, private clock: Clock, private dialect: SqlDialect) {}
 
   async get(id: string): Promise<Character | undefined> {
-    const r = await this.db.selectFrom('characters').select([...COLUMNS, hasCard]).where('id', '=', id).executeTakeFirst();
+    const r = await characterById.first(this.db, { id });
     return r && toCharacter(r);
   }
 
@@ -191,11 +207,7 @@ export class CharacterRepo {
   async findVisible(ref: string, viewerId: string | null, opts: { anyById?: boolean } = {}): Promise<Character | undefined> {
     const slug = ref.toLowerCase();
     const owners = viewerId === null ? [PRESET_OWNER] : [viewerId, PRESET_OWNER];
-    const rows = await this.db
-      .selectFrom('characters')
-      .select([...COLUMNS, hasCard])
-      .where((eb) => eb.or([eb('id', '=', ref), eb.and([eb('slug', '=', slug), eb.or([eb('owner_id', 'in', owners), eb('is_public', '=', 1)])])]))
-      .execute();
+    const rows = viewerId === null ? await visibleToNobody.rows(this.db, { ref, slug }) : await visibleTo.rows(this.db, { ref, slug, viewer: viewerId });
     const visible = (r: ListedRow) => r.owner_id === PRESET_OWNER || r.is_public === 1 || r.owner_id === viewerId;
     const byId = rows.find((r) => r.id === ref);
     if (byId && (opts.anyById || visible(byId))) return toCharacter(byId);

@@ -4,6 +4,7 @@ import { newId } from '../core/ids.js';
 import type { DB } from './db.js';
 import type { SqlDialect } from './dialect.js';
 import type { ConversationRow } from './schema.js';
+import { prepared } from './prepared.js';
 
 /** The columns a Conversation is made of (the proactive ones are read by the scheduler's repository). */
 type ConversationFields = Pick<
@@ -57,16 +58,19 @@ export interface ConversationSummary extends Conversation {
 }
 
 /** Conversations: platform ones found by their encoded scope key, API ones by id. */
+const byId = prepared((db, p: { id: string }) => db.selectFrom('conversations').selectAll().where('id', '=', p.id));
+const byScope = prepared((db, p: { scopeKey: string }) => db.selectFrom('conversations').selectAll().where('scope_key', '=', p.scopeKey));
+
 export class ConversationRepo {
   constructor(private db: DB, private clock: Clock, private dialect: SqlDialect) {}
 
   async get(id: string): Promise<Conversation | undefined> {
-    const r = await this.db.selectFrom('conversations').selectAll().where('id', '=', id).executeTakeFirst();
+    const r = await byId.first(this.db, { id });
     return r && toConversation(r);
   }
 
   async getByScope(scopeKey: string): Promise<Conversation | undefined> {
-    const r = await this.db.selectFrom('conversations').selectAll().where('scope_key', '=', scopeKey).executeTakeFirst();
+    const r = await byScope.first(this.db, { scopeKey });
     return r && toConversation(r);
   }
 

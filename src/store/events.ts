@@ -1,5 +1,16 @@
 import type { DB } from './db.js';
 import { reserveCredits } from './api-keys.js';
+import { prepared } from './prepared.js';
+
+const insertClaim = prepared((db, p: { platform: string; eventId: string; now: number; payload: string | null; owner: string }) =>
+  db
+    .insertInto('processed_events')
+    .values({ platform: p.platform, event_id: p.eventId, state: 'processing', claimed_at: p.now, payload: p.payload, owner: p.owner })
+    .onConflict((oc) => oc.columns(['platform', 'event_id']).doNothing()),
+);
+const completeEvent = prepared((db, p: { platform: string; eventId: string }) =>
+  db.updateTable('processed_events').set({ state: 'done', payload: null }).where('platform', '=', p.platform).where('event_id', '=', p.eventId),
+);
 
 export interface Claim {
   platform: string;
@@ -42,12 +53,8 @@ export class EventRepo {
    * the common case costs a single insert.
    */
   async claimOutcome(c: Claim): Promise<'new' | 'retaken' | 'duplicate'> {
-    const r = await this.db
-      .insertInto('processed_events')
-      .values({ platform: c.platform, event_id: c.eventId, state: 'processing', claimed_at: c.now, payload: c.payload ?? null, owner: c.owner })
-      .onConflict((oc) => oc.columns(['platform', 'event_id']).doNothing())
-      .executeTakeFirst();
-    if (Number(r.numInsertedOrUpdatedRows ?? 0) > 0) return 'new';
+    const inserted = await insertClaim.affected(this.db, { platform: c.platform, eventId: c.eventId, now: c.now, payload: c.payload ?? null, owner: c.owner });
+    if (inserted > 0) return 'new';
     return (await this.takeOver(this.db, c)) ? 'retaken' : 'duplicate';
   }
 
@@ -58,12 +65,8 @@ export class EventRepo {
   async claimPaid(c: Claim, apiKeyId: string, cost: number): Promise<'claimed' | 'duplicate' | 'no-credits'> {
     return this.db.transaction().execute(async (tx) => {
       if (!(await reserveCredits(tx, apiKeyId, cost))) return 'no-credits';
-      const r = await tx
-        .insertInto('processed_events')
-        .values({ platform: c.platform, event_id: c.eventId, state: 'processing', claimed_at: c.now, payload: c.payload ?? null, owner: c.owner })
-        .onConflict((oc) => oc.columns(['platform', 'event_id']).doNothing())
-        .executeTakeFirst();
-      if (Number(r.numInsertedOrUpdatedRows ?? 0) > 0) return 'claimed';
+      const inserted = await insertClaim.affected(tx, { platform: c.platform, eventId: c.eventId, now: c.now, payload: c.payload ?? null, owner: c.owner });
+      if (inserted > 0) return 'claimed';
       throw new DuplicateClaim();
     }).catch((err: unknown) => {
       if (err instanceof DuplicateClaim) return 'duplicate' as const;
@@ -72,12 +75,7 @@ export class EventRepo {
   }
 
   async complete(platform: string, eventId: string): Promise<void> {
-    await this.db
-      .updateTable('processed_events')
-      .set({ state: 'done', payload: null })
-      .where('platform', '=', platform)
-      .where('event_id', '=', eventId)
-      .execute();
+    await completeEvent.affected(this.db, { platform, eventId });
   }
 
   /**

@@ -4,6 +4,7 @@ import type { MessageRole, StoredMessage } from '../core/types.js';
 import type { DB } from './db.js';
 import type { MemoryFactRow } from './schema.js';
 import { toMessage } from './messages.js';
+import { prepared } from './prepared.js';
 
 /** One remembered fact. `id` is stable; what users see as `n` is its position in the list. */
 export interface MemoryFact {
@@ -36,6 +37,20 @@ function toFact(r: Selectable<MemoryFactRow>): MemoryFact {
   };
 }
 
+// Read on every turn (the memory provider and the extraction check), compiled once.
+const factsOf = prepared((db, p: { ownerKey: string; characterId: string }) =>
+  db.selectFrom('memory_facts').selectAll().where('owner_key', '=', p.ownerKey).where('character_id', '=', p.characterId).orderBy('id'),
+);
+const recallFloorOf = prepared((db, p: { ownerKey: string; characterId: string }) =>
+  db.selectFrom('memory_owners').select('recall_after_seq').where('owner_key', '=', p.ownerKey).where('character_id', '=', p.characterId),
+);
+const progressOf = prepared((db, p: { conversationId: string; characterId: string }) =>
+  db.selectFrom('memory_progress').select(['processed_seq', 'summary']).where('conversation_id', '=', p.conversationId).where('character_id', '=', p.characterId),
+);
+const unreadShapeOf = prepared((db, p: { conversationId: string; afterSeq: number; limit: number }) =>
+  db.selectFrom('messages').select(['seq', 'role', 'token_count']).where('conversation_id', '=', p.conversationId).where('seq', '>', p.afterSeq).orderBy('seq').limit(p.limit),
+);
+
 /**
  * Long-term memory's rows: facts per (owner, character), the owner's recall floor, and per
  * conversation the extraction progress, rolling summary and the lease that keeps extraction to
@@ -46,13 +61,7 @@ export class MemoryRepo {
 
   /** The facts, oldest first (the numbering users see). */
   async facts(o: MemoryOwner): Promise<MemoryFact[]> {
-    const rows = await this.db
-      .selectFrom('memory_facts')
-      .selectAll()
-      .where('owner_key', '=', o.ownerKey)
-      .where('character_id', '=', o.characterId)
-      .orderBy('id')
-      .execute();
+    const rows = await factsOf.rows(this.db, { ownerKey: o.ownerKey, characterId: o.characterId });
     return rows.map(toFact);
   }
 
@@ -150,14 +159,7 @@ export class MemoryRepo {
    * check runs after every reply, the extraction only every few.
    */
   async unreadShape(conversationId: string, afterSeq: number, limit: number): Promise<Array<{ seq: number; role: MessageRole; tokenCount: number }>> {
-    const rows = await this.db
-      .selectFrom('messages')
-      .select(['seq', 'role', 'token_count'])
-      .where('conversation_id', '=', conversationId)
-      .where('seq', '>', afterSeq)
-      .orderBy('seq')
-      .limit(limit)
-      .execute();
+    const rows = await unreadShapeOf.rows(this.db, { conversationId, afterSeq, limit });
     return rows.map((r) => ({ seq: r.seq, role: r.role as MessageRole, tokenCount: r.token_count }));
   }
 
@@ -225,12 +227,7 @@ export class MemoryRepo {
 
   /** Messages at or below this seq are not recalled for the owner (0 when never cleared). */
   async recallFloor(o: MemoryOwner): Promise<number> {
-    const r = await this.db
-      .selectFrom('memory_owners')
-      .select('recall_after_seq')
-      .where('owner_key', '=', o.ownerKey)
-      .where('character_id', '=', o.characterId)
-      .executeTakeFirst();
+    const r = await recallFloorOf.first(this.db, { ownerKey: o.ownerKey, characterId: o.characterId });
     return r ? Number(r.recall_after_seq) : 0;
   }
 
@@ -241,12 +238,7 @@ export class MemoryRepo {
   }
 
   async progress(conversationId: string, characterId: string): Promise<MemoryProgress> {
-    const r = await this.db
-      .selectFrom('memory_progress')
-      .select(['processed_seq', 'summary'])
-      .where('conversation_id', '=', conversationId)
-      .where('character_id', '=', characterId)
-      .executeTakeFirst();
+    const r = await progressOf.first(this.db, { conversationId, characterId });
     return { processedSeq: r ? Number(r.processed_seq) : 0, summary: r?.summary ?? null };
   }
 

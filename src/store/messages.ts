@@ -4,6 +4,31 @@ import type { Clock } from '../core/clock.js';
 import { newId } from '../core/ids.js';
 import type { DB } from './db.js';
 import type { MessageRow } from './schema.js';
+import { prepared } from './prepared.js';
+
+type NewRow = Omit<Selectable<MessageRow>, 'seq'>;
+
+// The statements of every turn, compiled once (see prepared.ts).
+const insertMessage = prepared((db, p: NewRow) =>
+  db
+    .insertInto('messages')
+    .values({ id: p.id, conversation_id: p.conversation_id, role: p.role, kind: p.kind, content: p.content, image_urls: p.image_urls, token_count: p.token_count, author_id: p.author_id, author_name: p.author_name, created_at: p.created_at, source_event: p.source_event })
+    .onConflict((oc) => oc.column('source_event').doNothing())
+    .returningAll(),
+);
+const countUserMessage = prepared((db, p: { id: string; now: string }) =>
+  db.updateTable('conversations').set({ updated_at: p.now, message_count: sql<number>`message_count + 1`, last_user_at: p.now }).where('id', '=', p.id),
+);
+const countAssistantMessage = prepared((db, p: { id: string; now: string }) =>
+  db.updateTable('conversations').set({ updated_at: p.now, message_count: sql<number>`message_count + 1`, last_assistant_at: p.now }).where('id', '=', p.id),
+);
+/** No upper bound is `seq < MAX_SAFE_INTEGER`, so one statement serves both. */
+const newestRows = prepared((db, p: { conversationId: string; afterSeq: number; beforeSeq: number; limit: number }) =>
+  db.selectFrom('messages').selectAll().where('conversation_id', '=', p.conversationId).where('seq', '>', p.afterSeq).where('seq', '<', p.beforeSeq).orderBy('seq', 'desc').limit(p.limit),
+);
+const newestTokenRows = prepared((db, p: { conversationId: string; afterSeq: number; beforeSeq: number; limit: number }) =>
+  db.selectFrom('messages').select(['seq', 'token_count']).where('conversation_id', '=', p.conversationId).where('seq', '>', p.afterSeq).where('seq', '<', p.beforeSeq).orderBy('seq', 'desc').limit(p.limit),
+);
 
 export function toMessage(r: Selectable<MessageRow>): StoredMessage {
   return {
@@ -50,36 +75,35 @@ export class MessageRepo {
     const now = new Date(this.clock.now()).toISOString();
     const stored = await this.db.transaction().execute(async (tx) => {
       // Insert first: a message for an event already stored is the rare case (a re-run), read below.
-      const row = await tx
-        .insertInto('messages')
-        .values({
-          id: m.id ?? newId('msg'),
-          conversation_id: m.conversationId,
-          role: m.role,
-          kind: m.kind,
-          content: m.content,
-          image_urls: m.imageUrls && m.imageUrls.length ? JSON.stringify(m.imageUrls) : null,
-          token_count: m.tokenCount,
-          author_id: m.authorId ?? null,
-          author_name: m.authorName ?? null,
-          created_at: now,
-          source_event: m.sourceEvent ?? null,
-        })
-        .onConflict((oc) => oc.column('source_event').doNothing())
-        .returningAll()
-        .executeTakeFirst();
+      const row = await insertMessage.first(tx, {
+        id: m.id ?? newId('msg'),
+        conversation_id: m.conversationId,
+        role: m.role,
+        kind: m.kind,
+        content: m.content,
+        image_urls: m.imageUrls && m.imageUrls.length ? JSON.stringify(m.imageUrls) : null,
+        token_count: m.tokenCount,
+        author_id: m.authorId ?? null,
+        author_name: m.authorName ?? null,
+        created_at: now,
+        source_event: m.sourceEvent ?? null,
+      });
       if (!row) return undefined;
       const countsForHistory = m.kind !== 'system-notice';
-      await tx
-        .updateTable('conversations')
-        .set({
-          updated_at: now,
-          ...(countsForHistory ? { message_count: sql<number>`message_count + 1` } : {}),
-          ...(m.role === 'user' ? { last_user_at: now } : {}),
-          ...(m.role === 'assistant' ? { last_assistant_at: now } : {}),
-        })
-        .where('id', '=', m.conversationId)
-        .execute();
+      if (countsForHistory && m.role === 'user') await countUserMessage.affected(tx, { id: m.conversationId, now });
+      else if (countsForHistory && m.role === 'assistant') await countAssistantMessage.affected(tx, { id: m.conversationId, now });
+      else {
+        await tx
+          .updateTable('conversations')
+          .set({
+            updated_at: now,
+            ...(countsForHistory ? { message_count: sql<number>`message_count + 1` } : {}),
+            ...(m.role === 'user' ? { last_user_at: now } : {}),
+            ...(m.role === 'assistant' ? { last_assistant_at: now } : {}),
+          })
+          .where('id', '=', m.conversationId)
+          .execute();
+      }
       const message = toMessage(row);
       await opts.alongside?.(tx, message);
       return message;
@@ -95,6 +119,10 @@ export class MessageRepo {
    * The context builder pages through this until its token budget is full.
    */
   async newest(conversationId: string, opts: { afterSeq?: number; beforeSeq?: number; limit: number; kinds?: MessageKind[] }): Promise<StoredMessage[]> {
+    if (!opts.kinds) {
+      const rows = await newestRows.rows(this.db, { conversationId, afterSeq: opts.afterSeq ?? 0, beforeSeq: opts.beforeSeq ?? Number.MAX_SAFE_INTEGER, limit: opts.limit });
+      return rows.map(toMessage);
+    }
     let q = this.db
       .selectFrom('messages')
       .selectAll()
@@ -108,9 +136,7 @@ export class MessageRepo {
 
   /** `newest` reduced to what counting tokens needs: seq and token count, no contents read. */
   async newestTokens(conversationId: string, opts: { afterSeq: number; beforeSeq?: number | undefined; limit: number }): Promise<Array<{ seq: number; tokenCount: number }>> {
-    let q = this.db.selectFrom('messages').select(['seq', 'token_count']).where('conversation_id', '=', conversationId).where('seq', '>', opts.afterSeq);
-    if (opts.beforeSeq !== undefined) q = q.where('seq', '<', opts.beforeSeq);
-    const rows = await q.orderBy('seq', 'desc').limit(opts.limit).execute();
+    const rows = await newestTokenRows.rows(this.db, { conversationId, afterSeq: opts.afterSeq, beforeSeq: opts.beforeSeq ?? Number.MAX_SAFE_INTEGER, limit: opts.limit });
     return rows.map((r) => ({ seq: r.seq, tokenCount: r.token_count }));
   }
 

@@ -1,5 +1,8 @@
 import type { Clock } from '../core/clock.js';
 import type { DB } from './db.js';
+import { prepared } from './prepared.js';
+
+const personaOf = prepared((db, p: { userKey: string }) => db.selectFrom('personas').select(['name', 'description']).where('user_key', '=', p.userKey));
 
 /** How a user describes themselves: the name is `{{user}}`, the description goes into the context. */
 export interface Persona {
@@ -15,7 +18,7 @@ export class PersonaRepo {
   constructor(private db: DB, private clock: Clock) {}
 
   async get(userKey: string): Promise<Persona | undefined> {
-    const r = await this.db.selectFrom('personas').select(['name', 'description']).where('user_key', '=', userKey).executeTakeFirst();
+    const r = await personaOf.first(this.db, { userKey });
     return r && (r.name !== null || r.description !== null) ? { name: r.name, description: r.description } : undefined;
   }
 

@@ -1,5 +1,19 @@
 import { sql } from 'kysely';
 import type { DB } from './db.js';
+import { prepared } from './prepared.js';
+
+const proactiveOf = prepared((db, p: { conversationId: string }) =>
+  db
+    .selectFrom('conversations')
+    .select(['id', 'proactive_enabled', 'proactive_policy', 'proactive_next_at', 'proactive_unanswered', 'proactive_last_at', 'proactive_day', 'proactive_day_count', 'proactive_lease_until'])
+    .where('id', '=', p.conversationId),
+);
+const scheduleNext = prepared((db, p: { conversationId: string; nextAt: number | null }) =>
+  db.updateTable('conversations').set({ proactive_next_at: p.nextAt }).where('id', '=', p.conversationId),
+);
+const scheduleAnswered = prepared((db, p: { conversationId: string; nextAt: number | null }) =>
+  db.updateTable('conversations').set({ proactive_next_at: p.nextAt, proactive_unanswered: 0 }).where('id', '=', p.conversationId),
+);
 
 /** A conversation's proactive settings as stored: null fields fall back to the defaults. */
 export interface ProactiveRecord {
@@ -42,11 +56,7 @@ export class ProactiveRepo {
   constructor(private db: DB) {}
 
   async get(conversationId: string, within: DB = this.db): Promise<ProactiveRecord | undefined> {
-    const r = await within
-      .selectFrom('conversations')
-      .select(['id', 'proactive_enabled', 'proactive_policy', 'proactive_next_at', 'proactive_unanswered', 'proactive_last_at', 'proactive_day', 'proactive_day_count', 'proactive_lease_until'])
-      .where('id', '=', conversationId)
-      .executeTakeFirst();
+    const r = await proactiveOf.first(within, { conversationId });
     if (!r) return undefined;
     return {
       conversationId: r.id,
@@ -74,11 +84,7 @@ export class ProactiveRepo {
 
   /** After the user speaks: no longer unanswered, and the idle clock restarts at `nextAt`. */
   async schedule(conversationId: string, nextAt: number | null, opts: { resetUnanswered?: boolean } = {}, within: DB = this.db): Promise<void> {
-    await within
-      .updateTable('conversations')
-      .set({ proactive_next_at: nextAt, ...(opts.resetUnanswered ? { proactive_unanswered: 0 } : {}) })
-      .where('id', '=', conversationId)
-      .execute();
+    await (opts.resetUnanswered ? scheduleAnswered : scheduleNext).affected(within, { conversationId, nextAt });
   }
 
   /** Conversations whose next proactive time has come, soonest first (index range scan). */

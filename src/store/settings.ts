@@ -1,5 +1,9 @@
 import type { Clock } from '../core/clock.js';
 import type { DB } from './db.js';
+import { prepared } from './prepared.js';
+
+const chatSettingsOf = prepared((db, p: { chatKey: string }) => db.selectFrom('chat_settings').selectAll().where('chat_key', '=', p.chatKey));
+const twoBindings = prepared((db, p: { a: string; b: string }) => db.selectFrom('bindings').select(['key', 'character_id']).where('key', 'in', [p.a, p.b]));
 
 export type Scope = 'shared' | 'per-user';
 export type Engage = 'mention' | 'always';
@@ -21,7 +25,7 @@ export class SettingsRepo {
   constructor(private db: DB, private clock: Clock) {}
 
   async getChat(chatKey: string): Promise<ChatSettings> {
-    const r = await this.db.selectFrom('chat_settings').selectAll().where('chat_key', '=', chatKey).executeTakeFirst();
+    const r = await chatSettingsOf.first(this.db, { chatKey });
     if (!r) return { ...DEFAULT_CHAT_SETTINGS };
     return { scope: r.scope as Scope, engage: r.engage as Engage, userLimitPerMin: r.user_limit_per_min };
   }
@@ -46,7 +50,11 @@ export class SettingsRepo {
   /** The bindings of several keys in one read (a chat's thread, chat and platform default). */
   async getBindings(keys: readonly string[]): Promise<Map<string, string>> {
     if (!keys.length) return new Map();
-    const rows = await this.db.selectFrom('bindings').select(['key', 'character_id']).where('key', 'in', keys).execute();
+    // A turn asks for two (the chat's and the user's); other counts are built as they come.
+    const rows =
+      keys.length === 2
+        ? await twoBindings.rows(this.db, { a: keys[0]!, b: keys[1]! })
+        : await this.db.selectFrom('bindings').select(['key', 'character_id']).where('key', 'in', keys).execute();
     return new Map(rows.map((r) => [r.key, r.character_id]));
   }
 

@@ -1,6 +1,8 @@
 import { sql } from 'kysely';
 import type { Clock } from '../core/clock.js';
 import type { DB } from './db.js';
+import type { UsageRow } from './schema.js';
+import { prepared } from './prepared.js';
 
 export interface UsageTotals {
   turns: number;
@@ -39,6 +41,14 @@ const DAY_MS = 86_400_000;
  * One row per model turn: tokens and credits of successful turns, the error code of failed ones,
  * by conversation, character, API key, model and platform.
  */
+type UsageValues = Omit<UsageRow, 'id' | 'kind'> & { kind: string };
+const insertUsage = prepared((db, p: UsageValues) =>
+  db.insertInto('usage').values({
+    conversation_id: p.conversation_id, character_id: p.character_id, api_key_id: p.api_key_id, prompt_tokens: p.prompt_tokens, completion_tokens: p.completion_tokens,
+    credits: p.credits, created_at: p.created_at, created_ms: p.created_ms, model: p.model, platform: p.platform, error_code: p.error_code, kind: p.kind,
+  }),
+);
+
 export class UsageRepo {
   constructor(private db: DB, private clock: Clock) {}
 
@@ -57,23 +67,20 @@ export class UsageRepo {
     kind?: 'turn' | 'memory';
   }, within: DB = this.db): Promise<void> {
     const now = this.clock.now();
-    await within
-      .insertInto('usage')
-      .values({
-        conversation_id: u.conversationId,
-        character_id: u.characterId,
-        api_key_id: u.apiKeyId ?? null,
-        prompt_tokens: u.promptTokens,
-        completion_tokens: u.completionTokens,
-        credits: u.credits ?? 0,
-        created_at: new Date(now).toISOString(),
-        created_ms: now,
-        model: u.model ?? null,
-        platform: u.platform ?? null,
-        error_code: u.errorCode ?? null,
-        kind: u.kind ?? 'turn',
-      })
-      .execute();
+    await insertUsage.affected(within, {
+      conversation_id: u.conversationId,
+      character_id: u.characterId,
+      api_key_id: u.apiKeyId ?? null,
+      prompt_tokens: u.promptTokens,
+      completion_tokens: u.completionTokens,
+      credits: u.credits ?? 0,
+      created_at: new Date(now).toISOString(),
+      created_ms: now,
+      model: u.model ?? null,
+      platform: u.platform ?? null,
+      error_code: u.errorCode ?? null,
+      kind: u.kind ?? 'turn',
+    });
   }
 
   /** Successful turns of one conversation (for /status); memory extractions add tokens, not turns. */
