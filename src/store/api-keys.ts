@@ -5,6 +5,18 @@ import { newId } from '../core/ids.js';
 import type { DB } from './db.js';
 import type { SqlDialect } from './dialect.js';
 import type { ApiKeyRow } from './schema.js';
+import { prepared } from './prepared.js';
+
+// Every API request authenticates, and every paid turn reserves: compiled once (see prepared.ts).
+const keyById = prepared((db, p: { id: string }) => db.selectFrom('api_keys').selectAll().where('id', '=', p.id));
+const keyByHash = prepared((db, p: { hash: string }) => db.selectFrom('api_keys').selectAll().where('key_hash', '=', p.hash));
+const reserve = prepared((db, p: { id: string; n: number }) =>
+  db
+    .updateTable('api_keys')
+    .set({ credits_used: sql<number>`credits_used + ${p.n}` })
+    .where('id', '=', p.id)
+    .where((eb) => eb.or([eb('credits', 'is', null), eb(sql<number>`credits_used + ${p.n}`, '<=', eb.ref('credits'))])),
+);
 
 /** An API key as the rest of the code sees it; the secret itself is never stored. */
 export interface ApiKey {
@@ -97,13 +109,13 @@ export class ApiKeyRepo {
   }
 
   async get(id: string): Promise<ApiKey | undefined> {
-    const r = await this.db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst();
+    const r = await keyById.first(this.db, { id });
     return r && toApiKey(r);
   }
 
   /** Look a presented key up by its hash (the unique index makes this one probe). */
   async findByKey(key: string): Promise<ApiKey | undefined> {
-    const r = await this.db.selectFrom('api_keys').selectAll().where('key_hash', '=', hashApiKey(key)).executeTakeFirst();
+    const r = await keyByHash.first(this.db, { hash: hashApiKey(key) });
     return r && toApiKey(r);
   }
 
@@ -157,11 +169,5 @@ export class ApiKeyRepo {
  * a caller's transaction), so two racing requests can never both take the last credit.
  */
 export async function reserveCredits(db: DB, id: string, n: number): Promise<boolean> {
-  const r = await db
-    .updateTable('api_keys')
-    .set({ credits_used: sql<number>`credits_used + ${n}` })
-    .where('id', '=', id)
-    .where((eb) => eb.or([eb('credits', 'is', null), eb(sql<number>`credits_used + ${n}`, '<=', eb.ref('credits'))]))
-    .executeTakeFirst();
-  return Number(r.numUpdatedRows) > 0;
+  return (await reserve.affected(db, { id, n })) > 0;
 }
