@@ -56,11 +56,17 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
     // A request whose head and body have not arrived in time is closed (a body trickled a byte at
     // a time would otherwise hold a connection open for minutes, also after a 401). Node checks
     // the deadline only every `connectionsCheckingInterval` (30 s by default), so often enough here.
-    serverFactory: (handler) =>
-      createServer(
+    // An idle keep-alive connection stays open as long as fastify keeps it by default (72 s), not
+    // Node's 5 s: a client or proxy reusing a connection the server is closing at that moment gets
+    // "socket hang up" (under telegram-load, one webhook delivery in a thousand).
+    serverFactory: (handler, options) => {
+      const server = createServer(
         { requestTimeout: deps.config.http.requestTimeoutMs, connectionsCheckingInterval: Math.min(1000, deps.config.http.requestTimeoutMs / 2) },
         handler,
-      ),
+      );
+      server.keepAliveTimeout = typeof options.keepAliveTimeout === 'number' ? options.keepAliveTimeout : 72_000;
+      return server;
+    },
     // Router-level refusals (bad URL encoding, over-long path parameters) get the one error shape too.
     frameworkErrors: (err, _req, reply) => {
       const { status, body, headers } = toErrorResponse(err, deps.log);

@@ -42,6 +42,8 @@ export interface LoadResult {
   calls: Record<string, number>;
   tooManyRequests: number;
   webhookFailures: number;
+  /** Why deliveries were refused (status and body, or the connection error), each reason once. */
+  refusals?: string[];
 }
 
 const OUTBOUND = new Set(['sendMessage', 'editMessageText', 'sendMessageDraft', 'sendChatAction', 'sendPhoto', 'deleteMessage']);
@@ -80,6 +82,8 @@ export async function runClosedLoop(fake: FakeTelegram, o: LoadOptions): Promise
     const answer = await fake.deliver(update).catch((err: unknown) => ({ status: 0, body: String(err) }));
     if (answer.status !== 200) {
       result.webhookFailures++;
+      const why = `${answer.status || 'no response'}: ${answer.body.slice(0, 160)}`;
+      if (!(result.refusals ??= []).includes(why)) result.refusals.push(why);
       waiting.delete(chatId);
       clearTimeout(timer);
       return { ms: undefined, firstCallMs: undefined };

@@ -126,7 +126,7 @@ function describe(ph: Phase, into: Record<string, string | number>, label: strin
   const callTotal = Object.values(r.calls).reduce((a, b) => a + b, 0);
   const perTurn = (n: number) => (r.ok ? n / r.ok : NaN).toFixed(2);
   const breakdown = Object.entries(r.calls).sort((a, b) => b[1] - a[1]).map(([m, n]) => `${m} ${perTurn(n)}`).join(', ');
-  into[`${label}: turns ok / issued`] = `${r.ok} / ${r.issued}${r.webhookFailures ? ` (${r.webhookFailures} webhook deliveries refused)` : ''}`;
+  into[`${label}: turns ok / issued`] = `${r.ok} / ${r.issued}${r.webhookFailures ? ` (${r.webhookFailures} webhook deliveries refused: ${r.refusals?.join('; ')})` : ''}`;
   into[`${label}: turns/s`] = turnsPerSec.toFixed(2);
   into[`${label}: latency p50 / p95 / p99 / max`] = [50, 95, 99, 100].map((p) => secs(percentile(l, p))).join(' / ');
   const later = r.turns.filter((t) => t.turn > 0 && t.latencyMs !== undefined).map((t) => t.latencyMs!);

@@ -31,6 +31,15 @@ function post(path: string, body: Buffer, headers: Record<string, string>): Prom
   });
 }
 
+describe('idle connections', () => {
+  it('keeps an idle keep-alive connection open as long as fastify does by default (72 s), not Node’s 5 s', () => {
+    // A webhook sender or proxy that reuses a connection just as the server closes it gets
+    // "socket hang up"; the longer the server keeps it, the rarer (and the proxy's shorter timeout wins).
+    expect(h.app.server.keepAliveTimeout).toBe(72_000);
+    expect(h.app.server.requestTimeout).toBe(1500);
+  });
+});
+
 describe('request bodies', () => {
   it('answers a body over MAX_BODY_BYTES with a 413 the client can read, in each API\'s envelope', async () => {
     const k = await h.newKey();
