@@ -35,13 +35,8 @@ const hasCard = sql<number>`case when card_json is null then 0 else 1 end`.as('h
 
 // A turn's character lookups, compiled once (see prepared.ts).
 const characterById = prepared((db, p: { id: string }) => db.selectFrom('characters').select([...COLUMNS, hasCard]).where('id', '=', p.id));
-const visibleToNobody = prepared((db, p: { ref: string; slug: string }) =>
-  db
-    .selectFrom('characters')
-    .select([...COLUMNS, hasCard])
-    .where((eb) => eb.or([eb('id', '=', p.ref), eb.and([eb('slug', '=', p.slug), eb.or([eb('owner_id', '=', PRESET_OWNER), eb('is_public', '=', 1)])])])),
-);
-const visibleTo = prepared((db, p: { ref: string; slug: string; viewer: string }) =>
+/** By id, or by slug among presets, public characters and the viewer's own (no viewer: `in (null, …)` matches none). */
+const byIdOrVisibleSlug = prepared((db, p: { ref: string; slug: string; viewer: string | null }) =>
   db
     .selectFrom('characters')
     .select([...COLUMNS, hasCard])
@@ -207,7 +202,7 @@ export class CharacterRepo {
   async findVisible(ref: string, viewerId: string | null, opts: { anyById?: boolean } = {}): Promise<Character | undefined> {
     const slug = ref.toLowerCase();
     const owners = viewerId === null ? [PRESET_OWNER] : [viewerId, PRESET_OWNER];
-    const rows = viewerId === null ? await visibleToNobody.rows(this.db, { ref, slug }) : await visibleTo.rows(this.db, { ref, slug, viewer: viewerId });
+    const rows = await byIdOrVisibleSlug.rows(this.db, { ref, slug, viewer: viewerId });
     const visible = (r: ListedRow) => r.owner_id === PRESET_OWNER || r.is_public === 1 || r.owner_id === viewerId;
     const byId = rows.find((r) => r.id === ref);
     if (byId && (opts.anyById || visible(byId))) return toCharacter(byId);

@@ -57,10 +57,10 @@ export interface ConversationSummary extends Conversation {
   preview: string | null;
 }
 
-/** Conversations: platform ones found by their encoded scope key, API ones by id. */
 const byId = prepared((db, p: { id: string }) => db.selectFrom('conversations').selectAll().where('id', '=', p.id));
 const byScope = prepared((db, p: { scopeKey: string }) => db.selectFrom('conversations').selectAll().where('scope_key', '=', p.scopeKey));
 
+/** Conversations: platform ones found by their encoded scope key, API ones by id. */
 export class ConversationRepo {
   constructor(private db: DB, private clock: Clock, private dialect: SqlDialect) {}
 

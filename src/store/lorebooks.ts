@@ -4,25 +4,17 @@ import type { DB } from './db.js';
 import type { LorebookRow } from './schema.js';
 import { prepared } from './prepared.js';
 
-/** Books linked to any of `count` targets (a turn asks for its conversation and character): one compiled query per count. */
-const attachedQueries = new Map<number, ReturnType<typeof attachedQuery>>();
-function attachedQuery(count: number) {
-  return prepared((db, p: Record<string, string>) =>
-    db
-      .selectFrom('lorebook_links')
-      .innerJoin('lorebooks', 'lorebooks.id', 'lorebook_links.lorebook_id')
-      .selectAll('lorebooks')
-      .select('lorebook_links.created_at as linked_at')
-      .where((eb) => eb.or(Array.from({ length: count }, (_, i) => eb.and([eb('lorebook_links.target_kind', '=', p[`kind${i}`]!), eb('lorebook_links.target_id', '=', p[`id${i}`]!)]))))
-      .orderBy('linked_at')
-      .orderBy('lorebooks.id'),
-  );
-}
-function attachedToAny(count: number) {
-  let q = attachedQueries.get(count);
-  if (!q) attachedQueries.set(count, (q = attachedQuery(count)));
-  return q;
-}
+/** Books linked to any of the targets (`kinds[i]`, `ids[i]`); every turn asks for its conversation's and character's. */
+const attachedToAny = prepared((db, p: { kinds: readonly string[]; ids: readonly string[] }) =>
+  db
+    .selectFrom('lorebook_links')
+    .innerJoin('lorebooks', 'lorebooks.id', 'lorebook_links.lorebook_id')
+    .selectAll('lorebooks')
+    .select('lorebook_links.created_at as linked_at')
+    .where((eb) => eb.or(p.ids.map((id, i) => eb.and([eb('lorebook_links.target_kind', '=', p.kinds[i]!), eb('lorebook_links.target_id', '=', id)]))))
+    .orderBy('linked_at')
+    .orderBy('lorebooks.id'),
+);
 
 /** A stored lorebook; `book` is the normalized LoreBook as JSON text (src/lore owns its shape). */
 export interface LorebookRecord {
@@ -141,12 +133,7 @@ export class LorebookRepo {
   /** The lorebooks attached to any of `targets`, each once, in the order they were attached. */
   async attachedTo(targets: readonly LoreTarget[]): Promise<LorebookRecord[]> {
     if (!targets.length) return [];
-    const params: Record<string, string> = {};
-    targets.forEach((t, i) => {
-      params[`kind${i}`] = t.kind;
-      params[`id${i}`] = t.id;
-    });
-    const rows = await attachedToAny(targets.length).rows(this.db, params);
+    const rows = await attachedToAny.rows(this.db, { kinds: targets.map((t) => t.kind), ids: targets.map((t) => t.id) });
     const seen = new Set<string>();
     return rows.filter((r) => !seen.has(r.id) && seen.add(r.id)).map(toRecord);
   }

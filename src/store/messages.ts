@@ -16,15 +16,24 @@ const insertMessage = prepared((db, p: NewRow) =>
     .onConflict((oc) => oc.column('source_event').doNothing())
     .returningAll(),
 );
-const countUserMessage = prepared((db, p: { id: string; now: string }) =>
-  db.updateTable('conversations').set({ updated_at: p.now, message_count: sql<number>`message_count + 1`, last_user_at: p.now }).where('id', '=', p.id),
-);
-const countAssistantMessage = prepared((db, p: { id: string; now: string }) =>
-  db.updateTable('conversations').set({ updated_at: p.now, message_count: sql<number>`message_count + 1`, last_assistant_at: p.now }).where('id', '=', p.id),
+/** A new message's mark on its conversation: `counted` 1 or 0 (notices are not history), a null time keeps the column. */
+const countMessage = prepared((db, p: { id: string; now: string; counted: number; userAt: string | null; assistantAt: string | null }) =>
+  db
+    .updateTable('conversations')
+    .set({
+      updated_at: p.now,
+      message_count: sql<number>`message_count + ${p.counted}`,
+      last_user_at: sql<string | null>`coalesce(${p.userAt}, last_user_at)`,
+      last_assistant_at: sql<string | null>`coalesce(${p.assistantAt}, last_assistant_at)`,
+    })
+    .where('id', '=', p.id),
 );
 /** No upper bound is `seq < MAX_SAFE_INTEGER`, so one statement serves both. */
 const newestRows = prepared((db, p: { conversationId: string; afterSeq: number; beforeSeq: number; limit: number }) =>
   db.selectFrom('messages').selectAll().where('conversation_id', '=', p.conversationId).where('seq', '>', p.afterSeq).where('seq', '<', p.beforeSeq).orderBy('seq', 'desc').limit(p.limit),
+);
+const newestOfKinds = prepared((db, p: { conversationId: string; afterSeq: number; beforeSeq: number; limit: number; kinds: readonly MessageKind[] }) =>
+  db.selectFrom('messages').selectAll().where('conversation_id', '=', p.conversationId).where('seq', '>', p.afterSeq).where('seq', '<', p.beforeSeq).where('kind', 'in', p.kinds).orderBy('seq', 'desc').limit(p.limit),
 );
 const newestTokenRows = prepared((db, p: { conversationId: string; afterSeq: number; beforeSeq: number; limit: number }) =>
   db.selectFrom('messages').select(['seq', 'token_count']).where('conversation_id', '=', p.conversationId).where('seq', '>', p.afterSeq).where('seq', '<', p.beforeSeq).orderBy('seq', 'desc').limit(p.limit),
@@ -89,21 +98,13 @@ export class MessageRepo {
         source_event: m.sourceEvent ?? null,
       });
       if (!row) return undefined;
-      const countsForHistory = m.kind !== 'system-notice';
-      if (countsForHistory && m.role === 'user') await countUserMessage.affected(tx, { id: m.conversationId, now });
-      else if (countsForHistory && m.role === 'assistant') await countAssistantMessage.affected(tx, { id: m.conversationId, now });
-      else {
-        await tx
-          .updateTable('conversations')
-          .set({
-            updated_at: now,
-            ...(countsForHistory ? { message_count: sql<number>`message_count + 1` } : {}),
-            ...(m.role === 'user' ? { last_user_at: now } : {}),
-            ...(m.role === 'assistant' ? { last_assistant_at: now } : {}),
-          })
-          .where('id', '=', m.conversationId)
-          .execute();
-      }
+      await countMessage.affected(tx, {
+        id: m.conversationId,
+        now,
+        counted: m.kind === 'system-notice' ? 0 : 1,
+        userAt: m.role === 'user' ? now : null,
+        assistantAt: m.role === 'assistant' ? now : null,
+      });
       const message = toMessage(row);
       await opts.alongside?.(tx, message);
       return message;
@@ -119,18 +120,8 @@ export class MessageRepo {
    * The context builder pages through this until its token budget is full.
    */
   async newest(conversationId: string, opts: { afterSeq?: number; beforeSeq?: number; limit: number; kinds?: MessageKind[] }): Promise<StoredMessage[]> {
-    if (!opts.kinds) {
-      const rows = await newestRows.rows(this.db, { conversationId, afterSeq: opts.afterSeq ?? 0, beforeSeq: opts.beforeSeq ?? Number.MAX_SAFE_INTEGER, limit: opts.limit });
-      return rows.map(toMessage);
-    }
-    let q = this.db
-      .selectFrom('messages')
-      .selectAll()
-      .where('conversation_id', '=', conversationId)
-      .where('seq', '>', opts.afterSeq ?? 0);
-    if (opts.beforeSeq !== undefined) q = q.where('seq', '<', opts.beforeSeq);
-    if (opts.kinds) q = q.where('kind', 'in', opts.kinds);
-    const rows = await q.orderBy('seq', 'desc').limit(opts.limit).execute();
+    const range = { conversationId, afterSeq: opts.afterSeq ?? 0, beforeSeq: opts.beforeSeq ?? Number.MAX_SAFE_INTEGER, limit: opts.limit };
+    const rows = opts.kinds ? await newestOfKinds.rows(this.db, { ...range, kinds: opts.kinds }) : await newestRows.rows(this.db, range);
     return rows.map(toMessage);
   }
 

@@ -4,7 +4,13 @@ import type { DB } from './db.js';
 /** A parameter's stand-in while a query is compiled; never a value a caller could pass. */
 const MARK = '\u0000charbridge-param:';
 
-type Slot = { param: string } | { value: unknown };
+/** Where a compiled parameter's value comes from: a caller's parameter (an item of it, for a list), or a constant. */
+type Slot = { param: string; item: number | undefined } | { value: unknown };
+
+interface Compiled<R> {
+  query: CompiledQuery<R>;
+  slots: Slot[];
+}
 
 /**
  * A query built and compiled once per dialect, then run with new parameter values. Building a
@@ -13,34 +19,60 @@ type Slot = { param: string } | { value: unknown };
  * ~13. The hot per-turn statements go through here; everything else stays a plain builder.
  *
  * `build` gets the parameters as stand-ins (typed as the values they stand for) and must use
- * each only as a value: a stand-in that ends up in the SQL text itself (an identifier, a
- * literal, a list whose length varies) is refused when the query is first compiled.
+ * each only as a value; a stand-in that ends up in the SQL text itself (an identifier, a
+ * literal) is refused when the query is first compiled. A parameter passed as an array stands
+ * for a list of values (`in (…)`, or one condition per item): its length changes the SQL, so
+ * each length is compiled once.
  *
  * @example
  * const byScope = prepared((db, p: { scope: string }) => db.selectFrom('conversations').selectAll().where('scope_key', '=', p.scope));
- * const [row] = await byScope.rows(this.db, { scope });
+ * const row = await byScope.first(this.db, { scope });
+ * const bound = prepared((db, p: { keys: readonly string[] }) => db.selectFrom('bindings').selectAll().where('key', 'in', p.keys));
  */
 export function prepared<P extends Record<string, unknown>, R>(build: (db: DB, p: P) => Compilable<R>): Prepared<P, R> {
-  // Compiled SQL differs by dialect; transactions share their database's adapter.
-  const compiled = new WeakMap<object, { query: CompiledQuery<R>; slots: Slot[] }>();
-  const stand = new Proxy({} as P, { get: (_t, name) => (typeof name === 'string' ? `${MARK}${name}` : undefined) });
+  // Compiled SQL differs by dialect (transactions share their database's adapter) and by the
+  // lengths of list parameters.
+  const compiled = new WeakMap<object, Map<string, Compiled<R>>>();
 
-  const compiledFor = (db: DB) => {
-    const adapter = db.getExecutor().adapter;
-    let c = compiled.get(adapter);
-    if (!c) {
-      const query = build(db, stand).compile();
-      if (query.sql.includes(MARK)) throw new Error(`prepared query uses a parameter outside a value: ${query.sql}`);
-      const slots = query.parameters.map((v): Slot => (typeof v === 'string' && v.startsWith(MARK) ? { param: v.slice(MARK.length) } : { value: v }));
-      c = { query, slots };
-      compiled.set(adapter, c);
-    }
-    return c;
+  const compile = (db: DB, lists: Map<string, number>): Compiled<R> => {
+    const stand = new Proxy({} as P, {
+      get: (_t, name) => {
+        if (typeof name !== 'string') return undefined;
+        const length = lists.get(name);
+        return length === undefined ? `${MARK}${name}` : Array.from({ length }, (_, i) => `${MARK}${name}#${i}`);
+      },
+    });
+    const query = build(db, stand).compile();
+    if (query.sql.includes(MARK)) throw new Error(`prepared query uses a parameter outside a value: ${query.sql}`);
+    const slots = query.parameters.map((v): Slot => {
+      if (typeof v !== 'string' || !v.startsWith(MARK)) return { value: v };
+      const [param, item] = v.slice(MARK.length).split('#');
+      return { param: param!, item: item === undefined ? undefined : Number(item) };
+    });
+    return { query, slots };
   };
 
   const run = (db: DB, params: P) => {
-    const { query, slots } = compiledFor(db);
-    const parameters = slots.map((s) => ('param' in s ? (params[s.param] ?? null) : s.value));
+    let lists: Map<string, number> | undefined;
+    let shape = '';
+    for (const name in params) {
+      const v = params[name];
+      if (Array.isArray(v)) {
+        (lists ??= new Map()).set(name, v.length);
+        shape += `${name}:${v.length};`;
+      }
+    }
+    const adapter = db.getExecutor().adapter;
+    let byShape = compiled.get(adapter);
+    if (!byShape) compiled.set(adapter, (byShape = new Map()));
+    let c = byShape.get(shape);
+    if (!c) byShape.set(shape, (c = compile(db, lists ?? new Map())));
+    const parameters = c.slots.map((s) => {
+      if ('value' in s) return s.value;
+      const v = params[s.param];
+      return (s.item === undefined ? v : (v as unknown[])[s.item]) ?? null;
+    });
+    const { query } = c;
     return db.executeQuery<R>({ query: query.query, queryId: query.queryId, sql: query.sql, parameters });
   };
 

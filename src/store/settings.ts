@@ -3,7 +3,7 @@ import type { DB } from './db.js';
 import { prepared } from './prepared.js';
 
 const chatSettingsOf = prepared((db, p: { chatKey: string }) => db.selectFrom('chat_settings').selectAll().where('chat_key', '=', p.chatKey));
-const twoBindings = prepared((db, p: { a: string; b: string }) => db.selectFrom('bindings').select(['key', 'character_id']).where('key', 'in', [p.a, p.b]));
+const bindingsOf = prepared((db, p: { keys: readonly string[] }) => db.selectFrom('bindings').select(['key', 'character_id']).where('key', 'in', p.keys));
 
 export type Scope = 'shared' | 'per-user';
 export type Engage = 'mention' | 'always';
@@ -50,11 +50,7 @@ export class SettingsRepo {
   /** The bindings of several keys in one read (a chat's thread, chat and platform default). */
   async getBindings(keys: readonly string[]): Promise<Map<string, string>> {
     if (!keys.length) return new Map();
-    // A turn asks for two (the chat's and the user's); other counts are built as they come.
-    const rows =
-      keys.length === 2
-        ? await twoBindings.rows(this.db, { a: keys[0]!, b: keys[1]! })
-        : await this.db.selectFrom('bindings').select(['key', 'character_id']).where('key', 'in', keys).execute();
+    const rows = await bindingsOf.rows(this.db, { keys });
     return new Map(rows.map((r) => [r.key, r.character_id]));
   }
 

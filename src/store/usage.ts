@@ -37,10 +37,6 @@ export interface UsageReportRow extends UsageFigures {
 
 const DAY_MS = 86_400_000;
 
-/**
- * One row per model turn: tokens and credits of successful turns, the error code of failed ones,
- * by conversation, character, API key, model and platform.
- */
 type UsageValues = Omit<UsageRow, 'id' | 'kind'> & { kind: string };
 const insertUsage = prepared((db, p: UsageValues) =>
   db.insertInto('usage').values({
@@ -49,6 +45,10 @@ const insertUsage = prepared((db, p: UsageValues) =>
   }),
 );
 
+/**
+ * One row per model turn: tokens and credits of successful turns, the error code of failed ones,
+ * by conversation, character, API key, model and platform.
+ */
 export class UsageRepo {
   constructor(private db: DB, private clock: Clock) {}
 

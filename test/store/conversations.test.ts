@@ -84,6 +84,11 @@ describeStores('MessageRepo', (ctx) => {
     const conv = (await ctx.store.conversations.get(c.id))!;
     expect(conv.messageCount).toBe(2);
     expect(conv.lastActivityAt).toBe(new Date(ctx.clock.now()).toISOString());
+    // A later notice is neither history nor activity.
+    const before = conv.lastActivityAt;
+    ctx.clock.advance(5000);
+    await ctx.store.messages.append(msg(c.id, { role: 'system', kind: 'system-notice', content: 'still slow' }));
+    expect((await ctx.store.conversations.get(c.id))).toMatchObject({ messageCount: 2, lastActivityAt: before });
   });
 
   it('stores a message of one source event once', async () => {

@@ -42,6 +42,19 @@ describeStores('prepared queries', (ctx) => {
     expect((await names.first(db, { prefix: 'pre_', limit: 1 }))?.name).toBe('one');
   });
 
+  it('takes a list parameter of any length, each length compiled as its own statement', async () => {
+    const db = ctx.store.db;
+    for (const [id, name] of [['k1', 'one'], ['k2', 'two'], ['k3', 'three']] as const) await insert.affected(db, { id, name, hash: `h-${id}`, at: new Date(0).toISOString() });
+    const named = prepared((db2, p: { ids: readonly string[]; prefix: string }) =>
+      db2.selectFrom('api_keys').select('name').where('id', 'in', p.ids).where('key_prefix', '=', p.prefix).orderBy('id'),
+    );
+    const names = async (ids: string[]) => (await named.rows(db, { ids, prefix: 'pre_' })).map((r) => r.name);
+    expect(await names(['k1', 'k3'])).toEqual(['one', 'three']);
+    expect(await names(['k2'])).toEqual(['two']);
+    expect(await names(['k3', 'k2', 'k1'])).toEqual(['one', 'two', 'three']);
+    expect(await names(['k2', 'missing'])).toEqual(['two']);
+  });
+
   it('refuses a parameter used anywhere but as a value', async () => {
     const asIdentifier = prepared((db, p: { column: string }) => db.selectFrom('api_keys').select(sql.ref(p.column).as('v')));
     await expect(asIdentifier.rows(ctx.store.db, { column: 'name' })).rejects.toThrow(/parameter outside a value/);
