@@ -43,8 +43,7 @@ export class SettingsRepo {
   }
 
   async getBinding(key: string): Promise<string | undefined> {
-    const r = await this.db.selectFrom('bindings').select('character_id').where('key', '=', key).executeTakeFirst();
-    return r?.character_id;
+    return (await this.getBindings([key])).get(key);
   }
 
   /** The bindings of several keys in one read (a chat's thread, chat and platform default). */
