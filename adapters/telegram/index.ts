@@ -17,7 +17,7 @@ import { telegramCommands } from './commands.js';
 import { toInbound, type BotIdentity } from './inbound.js';
 import { isPrivateChat, telegramKeys, type TelegramTarget } from './keys.js';
 import { DraftSupport, deliverReply, replyPlanner, sendText, type OutboundDeps, type ReplyTarget } from './outbound.js';
-import { retryAfterMs, TelegramTransport, type TgUpdate } from './transport.js';
+import { retryAfterMs, TelegramTransport, type TgUpdate, type WebhookHold } from './transport.js';
 import { telegramConfigSchema, type TelegramConfig } from './config.js';
 
 /** `config.telegram`: the telegram module's own schema (./config.ts). */
@@ -113,7 +113,7 @@ class TelegramBot implements TelegramAdapter {
         return status === 'creator' || status === 'administrator';
       },
     });
-    this.transport = new TelegramTransport({ token: config.token, apiRoot: config.apiRoot, log: this.log, events: this.state }, (u) => this.onUpdate(u));
+    this.transport = new TelegramTransport({ token: config.token, apiRoot: config.apiRoot, log: this.log, events: this.state }, (u, webhook) => this.onUpdate(u, webhook));
     const { chatWindow, groupWindow, globalWindow } = this.tuning;
     this.budget = new OutboundBudget({
       // Groups, supergroups and channels also get the per-minute window.
@@ -197,7 +197,7 @@ class TelegramBot implements TelegramAdapter {
    * per-chat order (so the engine sees messages in the order they arrived); delivering the reply
    * runs beside it.
    */
-  private onUpdate(update: TgUpdate): Promise<void> {
+  private onUpdate(update: TgUpdate, webhook?: WebhookHold): Promise<void> {
     this.state.event();
     const chat = update.message?.chat.id;
     if (chat === undefined || !this.accepting || !this.bot) return Promise.resolve();
@@ -215,6 +215,8 @@ class TelegramBot implements TelegramAdapter {
       .then((r) => (r ? deliverReply(r.events, this.replyTarget(r.msg), this.out) : undefined))
       .catch((err: unknown) => this.log.error({ err, updateId: update.update_id }, 'telegram update failed'));
     this.tasks.track(task);
+    // The webhook answer waits (briefly) for the reply's start, so its typing rides in the answer.
+    webhook?.holdUntil(task);
     return handled.then(
       (r) => r?.events.accepted,
       () => undefined,

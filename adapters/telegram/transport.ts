@@ -8,7 +8,8 @@
  * - `launch()` resolves only when polling *stops*; its callback fires after getMe but before
  *   polling exists, and `stop()` throws "Bot is not running!" in that gap.
  * - In webhook mode telegraf would answer some calls inside the webhook response
- *   (`webhookReply`); that hides errors and results, so it is off: every call is a real request.
+ *   (`webhookReply`); that hides errors and results, so it is off. Only "typing…", whose result
+ *   nobody reads, rides in the webhook answer when the turn starts soon enough (`WebhookReply`).
  * - A 429 from sendMessage is not retried by telegraf: it throws `TelegramError` (whose `.name`
  *   is "Error" — use `instanceof`) with `parameters.retry_after`. The outbound budget retries.
  * - The apiRoot is resolved relative to (`./bot<token>/…`), so a path prefix survives only with
@@ -22,6 +23,13 @@ import { Telegraf, TelegramError } from 'telegraf';
 import type { Update } from 'telegraf/types';
 import type { Log } from '../../src/core/adapter.js';
 import type { TransportEvents } from '../shared/status.js';
+import { WebhookReply } from './webhook-reply.js';
+
+/** How long a webhook answer waits for its turn's "typing…" to ride in it (see WebhookReply). */
+const WEBHOOK_REPLY_WAIT_MS = 200;
+
+/** What the update handler may do with the webhook answer of its update (absent when polling). */
+export type WebhookHold = Pick<WebhookReply, 'holdUntil'>;
 
 /** The parts of a Bot API Message that inbound.ts reads (a structural subset of Telegram's type). */
 export interface TgMessage extends TgMessageFields {
@@ -97,17 +105,20 @@ export class TelegramTransport {
   private readonly bot: Telegraf;
   private polling: Promise<void> | undefined;
   private botInfo: { id: number; username: string } | undefined;
+  /** Webhook answers not yet written, by the update they answer and by its chat (typing rides in them). */
+  private readonly answers = new WeakMap<object, WebhookReply>();
+  private readonly openByChat = new Map<number, WebhookReply>();
 
   constructor(
     private readonly opts: { token: string; apiRoot?: string | undefined; log: Log; events?: TransportEvents | undefined },
-    onUpdate: (update: TgUpdate) => void | Promise<void>,
+    onUpdate: (update: TgUpdate, webhook?: WebhookHold) => void | Promise<void>,
   ) {
     const telegram = { webhookReply: false, ...(opts.apiRoot ? { apiRoot: normalizeApiRoot(opts.apiRoot) } : {}) };
     this.bot = new Telegraf(opts.token, { telegram });
     // The handler resolves once the engine has the message on disk; replies are delivered outside
     // telegraf's middleware, so a long reply never holds up polling (telegraf awaits each batch
     // before confirming it with the next getUpdates).
-    this.bot.use((ctx) => onUpdate(ctx.update as unknown as TgUpdate));
+    this.bot.use((ctx) => onUpdate(ctx.update as unknown as TgUpdate, this.answers.get(ctx.update)));
     this.bot.catch((err, ctx) => {
       opts.events?.failed(err);
       opts.log.error({ err, updateId: ctx.update.update_id }, 'telegram update handler failed');
@@ -158,7 +169,8 @@ export class TelegramTransport {
 
   /**
    * A node-style handler for Telegram's webhook POSTs: 403 unless the secret header matches,
-   * 400 for a body that is not JSON, else the update is handed to telegraf and answered 200.
+   * 400 for a body that is not JSON, else the update is handed to telegraf and answered 200 —
+   * with the turn's typing call in the body when it came in time.
    */
   webhookHandler(secret: string, accepting: () => boolean): (req: IncomingMessage & { rawBody: Buffer }, res: ServerResponse) => Promise<void> {
     const expected = Buffer.from(secret);
@@ -184,8 +196,13 @@ export class TelegramTransport {
         res.writeHead(400).end();
         return;
       }
+      const answer = new WebhookReply();
+      const chatId = (update as TgUpdate).message?.chat?.id;
+      this.answers.set(update, answer);
+      if (typeof chatId === 'number') this.openByChat.set(chatId, answer);
       try {
         await this.bot.handleUpdate(update as Update);
+        await answer.settle(WEBHOOK_REPLY_WAIT_MS);
       } catch (err) {
         // The route is ours alone (hijacked): an unanswered request would hang the client and the server's close.
         this.opts.events?.failed(err);
@@ -193,9 +210,13 @@ export class TelegramTransport {
         if (!res.headersSent) res.writeHead(500);
         if (!res.writableEnded) res.end();
         return;
+      } finally {
+        answer.close();
+        if (typeof chatId === 'number' && this.openByChat.get(chatId) === answer) this.openByChat.delete(chatId);
       }
-      if (!res.headersSent) res.writeHead(200);
-      if (!res.writableEnded) res.end();
+      const body = answer.body;
+      if (!res.headersSent) res.writeHead(200, body ? { 'content-type': 'application/json' } : {});
+      if (!res.writableEnded) res.end(body);
     };
   }
 
@@ -238,8 +259,11 @@ export class TelegramTransport {
     });
   }
 
+  /** "typing…": in the chat's open webhook answer when there is one, else as a request. */
   async sendTyping(chatId: number, threadId?: number): Promise<void> {
-    await this.bot.telegram.sendChatAction(chatId, 'typing', threadId ? { message_thread_id: threadId } : {});
+    const thread = threadId ? { message_thread_id: threadId } : {};
+    if (this.openByChat.get(chatId)?.offer('sendChatAction', { chat_id: chatId, action: 'typing', ...thread })) return;
+    await this.bot.telegram.sendChatAction(chatId, 'typing', thread);
   }
 
   /** 'creator' | 'administrator' | 'member' | 'restricted' | 'left' | 'kicked'. */

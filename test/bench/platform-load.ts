@@ -57,7 +57,7 @@ export async function closedLoop(world: LoadWorld, o: ClosedLoopOptions, expecte
       w.landed();
     }
   });
-  const result: LoadResult = { issued: 0, ok: 0, latencies: [], turns: [], chatMeans: [], wallMs: 0, calls, tooManyRequests: 0, webhookFailures: 0 };
+  const result: LoadResult = { issued: 0, ok: 0, latencies: [], turns: [], chatMeans: [], wallMs: 0, calls, inWebhookAnswers: 0, tooManyRequests: 0, webhookFailures: 0 };
   const refusedBefore = world.tooManyRequests();
   const t0 = performance.now();
   const oneTurn = async (chat: number, tag: string) => {

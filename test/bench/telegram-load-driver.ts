@@ -40,6 +40,8 @@ export interface LoadResult {
   wallMs: number;
   /** Outbound Bot API calls made during the run, refused ones included, by method. */
   calls: Record<string, number>;
+  /** Of those, the ones the bot put in a webhook answer's body (no request of its own). */
+  inWebhookAnswers: number;
   tooManyRequests: number;
   webhookFailures: number;
   /** Why deliveries were refused (status and body, or the connection error), each reason once. */
@@ -55,6 +57,7 @@ export async function runClosedLoop(fake: FakeTelegram, o: LoadOptions): Promise
   const unsubscribe = fake.onCall((c: RecordedCall) => {
     if (!OUTBOUND.has(c.method)) return;
     calls[c.method] = (calls[c.method] ?? 0) + 1;
+    if (c.viaWebhookReply) result.inWebhookAnswers++;
     const chatId = Number(c.params.chat_id);
     const w = waiting.get(chatId);
     if (w) w.firstCallAt ??= performance.now();
@@ -64,7 +67,7 @@ export async function runClosedLoop(fake: FakeTelegram, o: LoadOptions): Promise
       w.landed();
     }
   });
-  const result: LoadResult = { issued: 0, ok: 0, latencies: [], turns: [], chatMeans: [], wallMs: 0, calls, tooManyRequests: 0, webhookFailures: 0 };
+  const result: LoadResult = { issued: 0, ok: 0, latencies: [], turns: [], chatMeans: [], wallMs: 0, calls, inWebhookAnswers: 0, tooManyRequests: 0, webhookFailures: 0 };
   const refusedBefore = fake.tooManyRequests;
   const t0 = performance.now();
 

@@ -135,7 +135,8 @@ function describe(ph: Phase, into: Record<string, string | number>, label: strin
   into[`${label}: update delivered → bot's first call for it (typing or send) p50 / p99`] = [50, 99].map((p) => secs(percentile(firstCall, p))).join(' / ');
   into[`${label}: turns over 5 s`] = `${l.filter((v) => v > 5000).length} (${((100 * l.filter((v) => v > 5000).length) / Math.max(1, l.length)).toFixed(1)}%)`;
   into[`${label}: per-chat mean latency, fastest – slowest chat`] = `${secs(Math.min(...r.chatMeans))} – ${secs(Math.max(...r.chatMeans))}`;
-  into[`${label}: Bot API calls per turn`] = `${perTurn(callTotal)} (${breakdown})`;
+  const carried = r.inWebhookAnswers ? `; ${perTurn(r.inWebhookAnswers)} of them carried in webhook answers` : '';
+  into[`${label}: Bot API calls per turn`] = `${perTurn(callTotal)} (${breakdown}${carried})`;
   into[`${label}: 429s`] = r.tooManyRequests;
   into[`${label}: CPU per turn`] = ph.cpuMs === undefined ? 'n/a' : `${(ph.cpuMs / Math.max(1, r.ok)).toFixed(2)} ms (${Math.round(ph.cpuMs)} ms in ${secs(r.wallMs)})`;
   into[`${label}: peak RSS`] = ph.peakRssBytes === undefined ? 'n/a' : `${(ph.peakRssBytes / 2 ** 20).toFixed(0)} MiB`;

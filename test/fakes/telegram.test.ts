@@ -359,7 +359,7 @@ describe('fake Telegram with real telegraf', () => {
     const ok = await fake.postWebhook(url, fake.buildUserMessage({ ...dm, text: 'ping' }), 's3cret');
     expect(ok.status).toBe(200);
     expect(JSON.parse(ok.body)).toMatchObject({ method: 'sendChatAction', chat_id: 42, action: 'typing' });
-    expect(fake.calls.find((c) => c.method === 'sendChatAction')).toMatchObject({ status: 200, params: { chat_id: 42 } });
+    expect(fake.calls.find((c) => c.method === 'sendChatAction')).toMatchObject({ status: 200, params: { chat_id: 42 }, viaWebhookReply: true });
     // The webhook reply ended the HTTP response while the handler was still running.
     await waitFor(() => fake.botMessages(42).length === 1);
     expect(fake.botMessages(42).map((m) => m.text)).toEqual(['pong: ping']);

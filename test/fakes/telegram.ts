@@ -37,6 +37,8 @@ export interface RecordedCall {
   /** HTTP status answered; 499 = the client gave up on a parked getUpdates. */
   status: number;
   ok: boolean;
+  /** Set when the call came in a webhook answer's body rather than as a request. */
+  viaWebhookReply?: true;
 }
 
 export interface FakeTelegram {
@@ -234,7 +236,7 @@ class FakeTelegramServer implements FakeTelegram {
   }
 
   /** Runs one API method (HTTP or webhook reply): flood check, handler, call record. */
-  private call(method: string, params: any, at: number): { status: number; body: object } {
+  private call(method: string, params: any, at: number, viaWebhookReply = false): { status: number; body: object } {
     let status = 200;
     let body: object;
     try {
@@ -254,7 +256,7 @@ class FakeTelegramServer implements FakeTelegram {
       status = err.code;
       body = errorBody(err);
     }
-    this.record({ method, params, at, status, ok: status === 200 });
+    this.record({ method, params, at, status, ok: status === 200, ...(viaWebhookReply ? { viaWebhookReply: true as const } : {}) });
     return { status, body };
   }
 
@@ -392,7 +394,7 @@ class FakeTelegramServer implements FakeTelegram {
       return; // not a method call: Telegram ignores the body too
     }
     const { method, ...params } = parsed ?? {};
-    if (typeof method === 'string') this.call(this.methods.get(method.toLowerCase()) ?? method, params, this.now());
+    if (typeof method === 'string') this.call(this.methods.get(method.toLowerCase()) ?? method, params, this.now(), true);
   }
 
   async close(): Promise<void> {

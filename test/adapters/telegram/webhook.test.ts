@@ -80,6 +80,39 @@ describe('Telegram webhook mode', () => {
     expect(openai!.requests).toHaveLength(1);
   });
 
+  it("carries the turn's typing in the webhook answer instead of a request of its own", async () => {
+    const { fake, hook } = await start();
+    const res = await fake.postWebhook(hook, fake.buildUserMessage({ ...DM, text: 'typing rides along' }), SECRET);
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body)).toEqual({ method: 'sendChatAction', chat_id: 42, action: 'typing' });
+    await waitFor(() => fake.botMessages(42).length === 1);
+    const typing = fake.calls.filter((c) => c.method === 'sendChatAction');
+    expect(typing).toHaveLength(1);
+    expect(typing[0]).toMatchObject({ ok: true, viaWebhookReply: true });
+  });
+
+  it('does not hold the answer of a message that waits behind its chat\'s earlier turn', async () => {
+    const { fake, hook } = await start();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    openai!.respondWith(async () => {
+      await gate;
+      return 'slow reply';
+    });
+    try {
+      const first = await fake.postWebhook(hook, fake.buildUserMessage({ ...DM, text: 'first' }), SECRET);
+      expect(first.body).toContain('sendChatAction');
+      // The second turn cannot start until the first is answered: its webhook answer goes without waiting for it.
+      const second = await fake.postWebhook(hook, fake.buildUserMessage({ ...DM, text: 'second' }), SECRET);
+      expect(second.status).toBe(200);
+      expect(second.body).toBe('');
+      expect(fake.botMessages(42)).toHaveLength(0);
+    } finally {
+      release();
+    }
+    await waitFor(() => fake.botMessages(42).length === 2);
+  });
+
   it('answers a body that is not an update object with 400 (and still shuts down)', async () => {
     const { hook } = await start();
     for (const body of ['null', '[]', '42', '"text"', 'true']) {
