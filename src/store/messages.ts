@@ -5,6 +5,7 @@ import { newId } from '../core/ids.js';
 import type { DB } from './db.js';
 import type { MessageRow } from './schema.js';
 import { prepared } from './prepared.js';
+import { MessageCache } from './message-cache.js';
 
 type NewRow = Omit<Selectable<MessageRow>, 'seq'>;
 
@@ -35,6 +36,17 @@ const newestRows = prepared((db, p: { conversationId: string; afterSeq: number; 
 const newestOfKinds = prepared((db, p: { conversationId: string; afterSeq: number; beforeSeq: number; limit: number; kinds: readonly MessageKind[] }) =>
   db.selectFrom('messages').selectAll().where('conversation_id', '=', p.conversationId).where('seq', '>', p.afterSeq).where('seq', '<', p.beforeSeq).where('kind', 'in', p.kinds).orderBy('seq', 'desc').limit(p.limit),
 );
+/** The seqs of a range, from the (conversation_id, seq) index alone: no row is read. */
+const newestSeqs = prepared((db, p: { conversationId: string; afterSeq: number; beforeSeq: number; limit: number }) =>
+  db.selectFrom('messages').select('seq').where('conversation_id', '=', p.conversationId).where('seq', '>', p.afterSeq).where('seq', '<', p.beforeSeq).orderBy('seq', 'desc').limit(p.limit),
+);
+const rowsBySeq = prepared((db, p: { seqs: readonly number[] }) => db.selectFrom('messages').selectAll().where('seq', 'in', p.seqs));
+/**
+ * Reads of fewer rows go straight to the table. With more missing from the cache than
+ * `MAX_FETCHED_BY_SEQ` (a conversation this process has not read yet), the range is read whole.
+ */
+const MIN_CACHED_READ = 8;
+const MAX_FETCHED_BY_SEQ = 16;
 const newestTokenRows = prepared((db, p: { conversationId: string; afterSeq: number; beforeSeq: number; limit: number }) =>
   db.selectFrom('messages').select(['seq', 'token_count']).where('conversation_id', '=', p.conversationId).where('seq', '>', p.afterSeq).where('seq', '<', p.beforeSeq).orderBy('seq', 'desc').limit(p.limit),
 );
@@ -72,7 +84,11 @@ export interface NewMessage {
 
 /** Messages, ordered by an autoincrement `seq`; every read walks the (conversation_id, seq) index. */
 export class MessageRepo {
-  constructor(private db: DB, private clock: Clock) {}
+  constructor(
+    private db: DB,
+    private clock: Clock,
+    private readonly cache = new MessageCache(),
+  ) {}
 
   /**
    * Append a message and bump the conversation's counters in one transaction. A message for an
@@ -109,7 +125,10 @@ export class MessageRepo {
       await opts.alongside?.(tx, message);
       return message;
     });
-    if (stored) return stored;
+    if (stored) {
+      this.cache.keep(stored);
+      return stored;
+    }
     // Lost the race for this event: the winner has committed (the insert waited for it).
     const winner = await this.db.selectFrom('messages').selectAll().where('source_event', '=', m.sourceEvent!).executeTakeFirstOrThrow();
     return toMessage(winner);
@@ -121,8 +140,21 @@ export class MessageRepo {
    */
   async newest(conversationId: string, opts: { afterSeq?: number; beforeSeq?: number; limit: number; kinds?: MessageKind[] }): Promise<StoredMessage[]> {
     const range = { conversationId, afterSeq: opts.afterSeq ?? 0, beforeSeq: opts.beforeSeq ?? Number.MAX_SAFE_INTEGER, limit: opts.limit };
-    const rows = opts.kinds ? await newestOfKinds.rows(this.db, { ...range, kinds: opts.kinds }) : await newestRows.rows(this.db, range);
-    return rows.map(toMessage);
+    if (opts.kinds) return (await newestOfKinds.rows(this.db, { ...range, kinds: opts.kinds })).map(toMessage);
+    if (opts.limit < MIN_CACHED_READ) return (await newestRows.rows(this.db, range)).map(toMessage);
+    // The range's seqs from the index, then only the rows this process has not seen (see MessageCache).
+    const seqs = await newestSeqs.rows(this.db, range);
+    const found = new Map<number, StoredMessage>();
+    const missing: number[] = [];
+    for (const { seq } of seqs) {
+      const hit = this.cache.get(seq);
+      if (hit) found.set(seq, hit);
+      else missing.push(seq);
+    }
+    if (missing.length > MAX_FETCHED_BY_SEQ) return (await newestRows.rows(this.db, range)).map((r) => this.cache.keep(toMessage(r)));
+    if (missing.length > 0) for (const r of await rowsBySeq.rows(this.db, { seqs: missing })) found.set(r.seq, this.cache.keep(toMessage(r)));
+    // A listed row can be gone by now only with its whole conversation.
+    return seqs.flatMap(({ seq }) => found.get(seq) ?? []);
   }
 
   /** `newest` reduced to what counting tokens needs: seq and token count, no contents read. */
