@@ -114,7 +114,7 @@ export class Extractor {
       this.turnStarts.set(key, start);
       processedSeq = start;
     }
-    if (!this.due(conv, await store.memory.unreadShape(conv.id, processedSeq, EXTRACTION_BATCH))) return false;
+    if (!this.due(conv, await store.messages.shapesAfter(conv.id, processedSeq, EXTRACTION_BATCH))) return false;
     const unread = await store.memory.unread(conv.id, processedSeq, EXTRACTION_BATCH);
     const batch = answeredBy(unread, character.id);
     if (!batch.lastSeq) return false;

@@ -47,9 +47,6 @@ const recallFloorOf = prepared((db, p: { ownerKey: string; characterId: string }
 const progressOf = prepared((db, p: { conversationId: string; characterId: string }) =>
   db.selectFrom('memory_progress').select(['processed_seq', 'summary']).where('conversation_id', '=', p.conversationId).where('character_id', '=', p.characterId),
 );
-const unreadShapeOf = prepared((db, p: { conversationId: string; afterSeq: number; limit: number }) =>
-  db.selectFrom('messages').select(['seq', 'role', 'token_count']).where('conversation_id', '=', p.conversationId).where('seq', '>', p.afterSeq).orderBy('seq').limit(p.limit),
-);
 
 /**
  * Long-term memory's rows: facts per (owner, character), the owner's recall floor, and per
@@ -152,15 +149,6 @@ export class MemoryRepo {
       .limit(limit)
       .execute();
     return rows.map(toMessage);
-  }
-
-  /**
-   * `unread` reduced to what deciding whether extraction is due needs (no contents read): the
-   * check runs after every reply, the extraction only every few.
-   */
-  async unreadShape(conversationId: string, afterSeq: number, limit: number): Promise<Array<{ seq: number; role: MessageRole; tokenCount: number }>> {
-    const rows = await unreadShapeOf.rows(this.db, { conversationId, afterSeq, limit });
-    return rows.map((r) => ({ seq: r.seq, role: r.role as MessageRole, tokenCount: r.token_count }));
   }
 
   /**

@@ -47,6 +47,12 @@ const rowsBySeq = prepared((db, p: { seqs: readonly number[] }) => db.selectFrom
  */
 const MIN_CACHED_READ = 8;
 const MAX_FETCHED_BY_SEQ = 16;
+const seqsAfter = prepared((db, p: { conversationId: string; afterSeq: number; limit: number }) =>
+  db.selectFrom('messages').select('seq').where('conversation_id', '=', p.conversationId).where('seq', '>', p.afterSeq).orderBy('seq').limit(p.limit),
+);
+const shapeRowsAfter = prepared((db, p: { conversationId: string; afterSeq: number; limit: number }) =>
+  db.selectFrom('messages').select(['seq', 'role', 'token_count']).where('conversation_id', '=', p.conversationId).where('seq', '>', p.afterSeq).orderBy('seq').limit(p.limit),
+);
 const newestTokenRows = prepared((db, p: { conversationId: string; afterSeq: number; beforeSeq: number; limit: number }) =>
   db.selectFrom('messages').select(['seq', 'token_count']).where('conversation_id', '=', p.conversationId).where('seq', '>', p.afterSeq).where('seq', '<', p.beforeSeq).orderBy('seq', 'desc').limit(p.limit),
 );
@@ -157,10 +163,37 @@ export class MessageRepo {
     return seqs.flatMap(({ seq }) => found.get(seq) ?? []);
   }
 
-  /** `newest` reduced to what counting tokens needs: seq and token count, no contents read. */
+  /**
+   * `newest` reduced to what counting tokens needs: seq and token count, no contents read — from
+   * the cache when it holds the whole range (the usual case: the context read it last turn).
+   */
   async newestTokens(conversationId: string, opts: { afterSeq: number; beforeSeq?: number | undefined; limit: number }): Promise<Array<{ seq: number; tokenCount: number }>> {
-    const rows = await newestTokenRows.rows(this.db, { conversationId, afterSeq: opts.afterSeq, beforeSeq: opts.beforeSeq ?? Number.MAX_SAFE_INTEGER, limit: opts.limit });
-    return rows.map((r) => ({ seq: r.seq, tokenCount: r.token_count }));
+    const range = { conversationId, afterSeq: opts.afterSeq, beforeSeq: opts.beforeSeq ?? Number.MAX_SAFE_INTEGER, limit: opts.limit };
+    const cached = this.allCached(await newestSeqs.rows(this.db, range));
+    if (cached) return cached.map((m) => ({ seq: m.seq, tokenCount: m.tokenCount }));
+    return (await newestTokenRows.rows(this.db, range)).map((r) => ({ seq: r.seq, tokenCount: r.token_count }));
+  }
+
+  /**
+   * The oldest `limit` messages after `afterSeq`, reduced to seq, role and token count (what
+   * deciding whether memory extraction is due needs), from the cache when it holds them all.
+   */
+  async shapesAfter(conversationId: string, afterSeq: number, limit: number): Promise<Array<{ seq: number; role: MessageRole; tokenCount: number }>> {
+    const range = { conversationId, afterSeq, limit };
+    const cached = this.allCached(await seqsAfter.rows(this.db, range));
+    if (cached) return cached.map((m) => ({ seq: m.seq, role: m.role, tokenCount: m.tokenCount }));
+    return (await shapeRowsAfter.rows(this.db, range)).map((r) => ({ seq: r.seq, role: r.role as MessageRole, tokenCount: r.token_count }));
+  }
+
+  /** The cached rows for these seqs, in order, or undefined when any is not cached. */
+  private allCached(seqs: ReadonlyArray<{ seq: number }>): StoredMessage[] | undefined {
+    const rows: StoredMessage[] = [];
+    for (const { seq } of seqs) {
+      const hit = this.cache.get(seq);
+      if (!hit) return undefined;
+      rows.push(hit);
+    }
+    return rows;
   }
 
   /**

@@ -111,7 +111,7 @@ try {
   const tgDup = [...tgCounts].filter(([, n]) => n > 1).map(([t]) => t);
   // For each duplicate: when its copies were sent, and the first kill after the first copy.
   for (const token of tgDup) {
-    const at = telegram.calls.filter((c) => c.method === 'sendMessage' && c.status === 200 && String(c.params.text).includes(`re: ${token}`)).map((c) => c.at);
+    const at = telegram.calls.filter((c) => c.method === 'sendMessage' && c.status === 200 && new RegExp(`re: ${token}(?!\\d)`).test(String(c.params.text))).map((c) => c.at);
     const kill = Math.min(...killTimes.filter((k) => k >= at[0]!));
     const when = (t: number) => new Date(t).toISOString().slice(17, 23);
     console.log(`  duplicate ${token}: sent at ${at.map(when).join(' and ')}${Number.isFinite(kill) ? `; killed ${kill - at[0]!} ms after the first send` : ''}`);
