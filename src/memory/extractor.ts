@@ -114,8 +114,8 @@ export class Extractor {
       this.turnStarts.set(key, start);
       processedSeq = start;
     }
-    if (!this.due(conv, await store.messages.shapesAfter(conv.id, processedSeq, EXTRACTION_BATCH))) return false;
-    const unread = await store.memory.unread(conv.id, processedSeq, EXTRACTION_BATCH);
+    const unread = await store.messages.after(conv.id, processedSeq, EXTRACTION_BATCH);
+    if (!this.due(conv, unread)) return false;
     const batch = answeredBy(unread, character.id);
     if (!batch.lastSeq) return false;
     if (!(await store.memory.claim(conv.id, character.id, instanceId, LEASE_MS))) return false;

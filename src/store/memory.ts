@@ -1,9 +1,7 @@
 import { sql, type Selectable } from 'kysely';
 import type { Clock } from '../core/clock.js';
-import type { MessageRole, StoredMessage } from '../core/types.js';
 import type { DB } from './db.js';
 import type { MemoryFactRow } from './schema.js';
-import { toMessage } from './messages.js';
 import { prepared } from './prepared.js';
 
 /** One remembered fact. `id` is stable; what users see as `n` is its position in the list. */
@@ -136,19 +134,6 @@ export class MemoryRepo {
       .where('owner_key', '=', o.ownerKey)
       .where('character_id', '=', o.characterId)
       .execute();
-  }
-
-  /** The oldest `limit` messages above `afterSeq` (what extraction has not read yet), oldest first. */
-  async unread(conversationId: string, afterSeq: number, limit: number): Promise<StoredMessage[]> {
-    const rows = await this.db
-      .selectFrom('messages')
-      .selectAll()
-      .where('conversation_id', '=', conversationId)
-      .where('seq', '>', afterSeq)
-      .orderBy('seq')
-      .limit(limit)
-      .execute();
-    return rows.map(toMessage);
   }
 
   /**

@@ -41,21 +41,18 @@ const newestSeqs = prepared((db, p: { conversationId: string; afterSeq: number; 
   db.selectFrom('messages').select('seq').where('conversation_id', '=', p.conversationId).where('seq', '>', p.afterSeq).where('seq', '<', p.beforeSeq).orderBy('seq', 'desc').limit(p.limit),
 );
 const rowsBySeq = prepared((db, p: { seqs: readonly number[] }) => db.selectFrom('messages').selectAll().where('seq', 'in', p.seqs));
+const oldestSeqsAfter = prepared((db, p: { conversationId: string; afterSeq: number; limit: number }) =>
+  db.selectFrom('messages').select('seq').where('conversation_id', '=', p.conversationId).where('seq', '>', p.afterSeq).orderBy('seq').limit(p.limit),
+);
+const oldestRowsAfter = prepared((db, p: { conversationId: string; afterSeq: number; limit: number }) =>
+  db.selectFrom('messages').selectAll().where('conversation_id', '=', p.conversationId).where('seq', '>', p.afterSeq).orderBy('seq').limit(p.limit),
+);
 /**
  * Reads of fewer rows go straight to the table. With more missing from the cache than
  * `MAX_FETCHED_BY_SEQ` (a conversation this process has not read yet), the range is read whole.
  */
 const MIN_CACHED_READ = 8;
 const MAX_FETCHED_BY_SEQ = 16;
-const seqsAfter = prepared((db, p: { conversationId: string; afterSeq: number; limit: number }) =>
-  db.selectFrom('messages').select('seq').where('conversation_id', '=', p.conversationId).where('seq', '>', p.afterSeq).orderBy('seq').limit(p.limit),
-);
-const shapeRowsAfter = prepared((db, p: { conversationId: string; afterSeq: number; limit: number }) =>
-  db.selectFrom('messages').select(['seq', 'role', 'token_count']).where('conversation_id', '=', p.conversationId).where('seq', '>', p.afterSeq).orderBy('seq').limit(p.limit),
-);
-const newestTokenRows = prepared((db, p: { conversationId: string; afterSeq: number; beforeSeq: number; limit: number }) =>
-  db.selectFrom('messages').select(['seq', 'token_count']).where('conversation_id', '=', p.conversationId).where('seq', '>', p.afterSeq).where('seq', '<', p.beforeSeq).orderBy('seq', 'desc').limit(p.limit),
-);
 
 export function toMessage(r: Selectable<MessageRow>): StoredMessage {
   return {
@@ -148,8 +145,26 @@ export class MessageRepo {
     const range = { conversationId, afterSeq: opts.afterSeq ?? 0, beforeSeq: opts.beforeSeq ?? Number.MAX_SAFE_INTEGER, limit: opts.limit };
     if (opts.kinds) return (await newestOfKinds.rows(this.db, { ...range, kinds: opts.kinds })).map(toMessage);
     if (opts.limit < MIN_CACHED_READ) return (await newestRows.rows(this.db, range)).map(toMessage);
-    // The range's seqs from the index, then only the rows this process has not seen (see MessageCache).
-    const seqs = await newestSeqs.rows(this.db, range);
+    return this.throughCache(await newestSeqs.rows(this.db, range), () => newestRows.rows(this.db, range));
+  }
+
+  /** `newest` reduced to what counting tokens needs (memory's window walk, right before the context reads the same rows). */
+  async newestTokens(conversationId: string, opts: { afterSeq: number; beforeSeq?: number | undefined; limit: number }): Promise<Array<{ seq: number; tokenCount: number }>> {
+    const rows = await this.newest(conversationId, { afterSeq: opts.afterSeq, ...(opts.beforeSeq !== undefined ? { beforeSeq: opts.beforeSeq } : {}), limit: opts.limit });
+    return rows.map((m) => ({ seq: m.seq, tokenCount: m.tokenCount }));
+  }
+
+  /** The oldest `limit` messages above `afterSeq`, oldest first (what memory extraction has not read yet). */
+  async after(conversationId: string, afterSeq: number, limit: number): Promise<StoredMessage[]> {
+    const range = { conversationId, afterSeq, limit };
+    return this.throughCache(await oldestSeqsAfter.rows(this.db, range), () => oldestRowsAfter.rows(this.db, range));
+  }
+
+  /**
+   * The rows for `seqs` (listed from the index, in order): those this process holds from the
+   * cache, the few it does not by seq, or — when many are missing — the whole range again.
+   */
+  private async throughCache(seqs: ReadonlyArray<{ seq: number }>, wholeRange: () => Promise<Array<Selectable<MessageRow>>>): Promise<StoredMessage[]> {
     const found = new Map<number, StoredMessage>();
     const missing: number[] = [];
     for (const { seq } of seqs) {
@@ -157,43 +172,10 @@ export class MessageRepo {
       if (hit) found.set(seq, hit);
       else missing.push(seq);
     }
-    if (missing.length > MAX_FETCHED_BY_SEQ) return (await newestRows.rows(this.db, range)).map((r) => this.cache.keep(toMessage(r)));
+    if (missing.length > MAX_FETCHED_BY_SEQ) return (await wholeRange()).map((r) => this.cache.keep(toMessage(r)));
     if (missing.length > 0) for (const r of await rowsBySeq.rows(this.db, { seqs: missing })) found.set(r.seq, this.cache.keep(toMessage(r)));
     // A listed row can be gone by now only with its whole conversation.
     return seqs.flatMap(({ seq }) => found.get(seq) ?? []);
-  }
-
-  /**
-   * `newest` reduced to what counting tokens needs: seq and token count, no contents read — from
-   * the cache when it holds the whole range (the usual case: the context read it last turn).
-   */
-  async newestTokens(conversationId: string, opts: { afterSeq: number; beforeSeq?: number | undefined; limit: number }): Promise<Array<{ seq: number; tokenCount: number }>> {
-    const range = { conversationId, afterSeq: opts.afterSeq, beforeSeq: opts.beforeSeq ?? Number.MAX_SAFE_INTEGER, limit: opts.limit };
-    const cached = this.allCached(await newestSeqs.rows(this.db, range));
-    if (cached) return cached.map((m) => ({ seq: m.seq, tokenCount: m.tokenCount }));
-    return (await newestTokenRows.rows(this.db, range)).map((r) => ({ seq: r.seq, tokenCount: r.token_count }));
-  }
-
-  /**
-   * The oldest `limit` messages after `afterSeq`, reduced to seq, role and token count (what
-   * deciding whether memory extraction is due needs), from the cache when it holds them all.
-   */
-  async shapesAfter(conversationId: string, afterSeq: number, limit: number): Promise<Array<{ seq: number; role: MessageRole; tokenCount: number }>> {
-    const range = { conversationId, afterSeq, limit };
-    const cached = this.allCached(await seqsAfter.rows(this.db, range));
-    if (cached) return cached.map((m) => ({ seq: m.seq, role: m.role, tokenCount: m.tokenCount }));
-    return (await shapeRowsAfter.rows(this.db, range)).map((r) => ({ seq: r.seq, role: r.role as MessageRole, tokenCount: r.token_count }));
-  }
-
-  /** The cached rows for these seqs, in order, or undefined when any is not cached. */
-  private allCached(seqs: ReadonlyArray<{ seq: number }>): StoredMessage[] | undefined {
-    const rows: StoredMessage[] = [];
-    for (const { seq } of seqs) {
-      const hit = this.cache.get(seq);
-      if (!hit) return undefined;
-      rows.push(hit);
-    }
-    return rows;
   }
 
   /**

@@ -50,7 +50,7 @@ describeStores('MessageRepo history through the row cache', (ctx) => {
     expect((await mine.newest(c.id, range)).map((m) => m.content)).toEqual(['message 19', 'message 18', 'message 17', 'message 16', 'message 15', 'message 14', 'message 13', 'message 12']);
   });
 
-  it("reads token counts and shapes like the table, with another instance's messages among cached ones", async () => {
+  it("reads token counts and unread messages like the table, with another instance's messages among cached ones", async () => {
     const c = await conversation();
     const other = new MessageRepo(ctx.store.db, ctx.clock);
     const mine = ctx.store.messages;
@@ -62,8 +62,8 @@ describeStores('MessageRepo history through the row cache', (ctx) => {
     for (const repo of [mine, other]) {
       expect(await repo.newestTokens(c.id, { afterSeq: 0, limit: 64 })).toEqual([...table].reverse().map((m) => ({ seq: m.seq, tokenCount: m.tokenCount })));
       expect(await repo.newestTokens(c.id, { afterSeq: seqs[3]!, beforeSeq: seqs[10]!, limit: 64 })).toEqual(table.slice(4, 10).reverse().map((m) => ({ seq: m.seq, tokenCount: m.tokenCount })));
-      expect(await repo.shapesAfter(c.id, seqs[15]!, 60)).toEqual(table.slice(16).map((m) => ({ seq: m.seq, role: m.role, tokenCount: m.tokenCount })));
-      expect(await repo.shapesAfter(c.id, 0, 5)).toEqual(table.slice(0, 5).map((m) => ({ seq: m.seq, role: m.role, tokenCount: m.tokenCount })));
+      expect(await repo.after(c.id, seqs[15]!, 60)).toEqual(table.slice(16));
+      expect(await repo.after(c.id, 0, 5)).toEqual(table.slice(0, 5));
     }
   });
 
