@@ -51,14 +51,48 @@ export function searchWords(text: string): string[] {
  */
 export class RecallRepo {
   private statsCache: { at: number; words: Set<string> } | undefined;
+  /** SQLite: the seq up to which this process last saw the index hold every message. */
+  private indexedUpTo = -1;
   constructor(private db: DB, private dialect: DialectName) {}
 
-  /** The best matches of any of `words`, best first; forgotten and notice messages are never returned. */
+  /**
+   * The best matches of any of `words`, best first; forgotten and notice messages are never
+   * returned. Every message below `beforeSeq` is searched: on SQLite, where the index is filled
+   * in batches, messages not indexed yet in that range are indexed first (after `/clear` the
+   * whole history leaves the window at once).
+   */
   async search(q: RecallQuery): Promise<RecalledLine[]> {
+    if (this.dialect === 'sqlite' && q.beforeSeq - 1 > this.indexedUpTo) await this.indexPending();
     const words = await this.rareWords(q.words);
     if (!words.length || q.limit <= 0) return [];
     const rows = this.dialect === 'sqlite' ? await this.searchSqlite(q, words) : await this.searchPostgres(q, words);
     return rows.map((r) => ({ seq: Number(r.seq), role: r.role, content: r.content, authorName: r.author_name, createdAt: r.created_at }));
+  }
+
+  /**
+   * Add the messages SQLite's full-text index does not hold yet, `batch` at a time until none
+   * are left, each batch one transaction (migration 043); returns how many. Any process may run
+   * it at any time: the cursor is read and moved inside the transaction. A no-op on PostgreSQL,
+   * whose index a trigger keeps.
+   */
+  async indexPending(batch = 500): Promise<number> {
+    if (this.dialect !== 'sqlite') return 0;
+    let indexed = 0;
+    for (;;) {
+      const step = await this.db.transaction().execute(async (tx) => {
+        const cur = await sql<{ at: number }>`select indexed_seq as at from message_fts_progress where id = 1`.execute(tx);
+        const from = Number(cur.rows[0]?.at ?? 0);
+        const top = await sql<{ to: number | null }>`select max(seq) as "to" from (select seq from messages where seq > ${from} order by seq limit ${batch})`.execute(tx);
+        const to = top.rows[0]?.to;
+        if (to === null || to === undefined) return { upTo: from, n: 0 };
+        const r = await sql`insert into message_fts(rowid, content) select seq, content from messages where seq > ${from} and seq <= ${to}`.execute(tx);
+        await sql`update message_fts_progress set indexed_seq = ${to} where id = 1`.execute(tx);
+        return { upTo: Number(to), n: Number(r.numAffectedRows ?? 0) };
+      });
+      this.indexedUpTo = Math.max(this.indexedUpTo, step.upTo);
+      indexed += step.n;
+      if (step.n === 0) return indexed;
+    }
   }
 
   /**

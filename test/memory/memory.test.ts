@@ -1,6 +1,8 @@
 /** Long-term memory end to end: the real engine and extractor against the fake OpenAI server. */
 import { afterEach, describe, expect, it } from 'vitest';
+import { sql } from 'kysely';
 import { LongTermMemory, type MemoryConfig } from '../../src/memory/index.js';
+import { INDEX_EVERY } from '../../src/memory/search-index.js';
 import { OfflineModel } from '../../src/llm/index.js';
 import { inbound, say, seen, startHarness, type Harness } from '../helpers/harness.js';
 import type { InboundMessage } from '../../src/core/types.js';
@@ -232,5 +234,22 @@ describe('long-term memory', () => {
     release();
     await memory.idle();
     expect((await h.store.db.selectFrom('memory_facts').select('text').execute()).map((f) => f.text)).toEqual(['Sam likes kites']);
+  });
+
+  it("indexes stored messages for recall in background batches, not in each message's commit", async () => {
+    await start({ enabled: false });
+    const progress = async () => {
+      const r = await sql<{ at: number; top: number }>`select (select indexed_seq from message_fts_progress) as at, (select max(seq) from messages) as top`.execute(h!.store.db);
+      return { at: Number(r.rows[0]!.at), top: Number(r.rows[0]!.top) };
+    };
+    await tell({ text: 'the zeppelin line' });
+    const early = await progress();
+    expect(early.at).toBeLessThan(early.top); // stored, not indexed yet
+    for (let i = 1; i < INDEX_EVERY / 2; i++) await tell({ text: `line ${i}` });
+    await memory!.idle();
+    const after = await progress();
+    expect(after.at).toBe(after.top); // the INDEX_EVERYth message started a pass that indexed them all
+    const hits = await sql<{ content: string }>`select m.content from message_fts join messages m on m.seq = message_fts.rowid where message_fts match 'zeppelin' and m.role = 'user'`.execute(h!.store.db);
+    expect(hits.rows.map((r) => r.content)).toEqual(['the zeppelin line']);
   });
 });

@@ -78,6 +78,7 @@ describeStores('memory and recall', (ctx) => {
     }));
     for (let i = 0; i < rows.length; i += 200) await ctx.store.db.insertInto('messages').values(rows.slice(i, i + 200)).execute();
     await say(c.id, 'a rare zebra appears with the common word');
+    await ctx.store.recall.indexPending();
     expect(await ctx.store.recall.rareWords(['common', 'zebra', 'absent'])).toEqual(['zebra']);
     if (ctx.backend === 'postgres') {
       // With planner statistics, PostgreSQL knows the common word without counting it.
@@ -89,9 +90,35 @@ describeStores('memory and recall', (ctx) => {
   it('indexes messages stored before the search existed and forgets deleted ones', async () => {
     const c = await conv();
     const m = await say(c.id, 'remember the aquarium');
+    await ctx.store.recall.indexPending();
+    expect(await ctx.store.recall.rareWords(['aquarium'])).toEqual(['aquarium']);
     await ctx.store.conversations.delete(c.id);
     expect(await ctx.store.recall.rareWords(['aquarium'])).toEqual([]);
     expect(m.seq).toBeGreaterThan(0);
+  });
+
+  it('indexes in batches: a search indexes what its range lacks, and edits and deletes of messages never indexed leave the index sound', async () => {
+    const c = await conv();
+    await turn(c.id, 'the lighthouse keeper waved');
+    const later = await say(c.id, 'a lighthouse again, newer');
+    const q = { conversationId: c.id, characterId: 'aria', afterSeq: 0, limit: 5, words: ['lighthouse'] };
+    // Nothing indexed them yet; a search below `later` still finds the older line, and only it.
+    expect((await ctx.store.recall.search({ ...q, beforeSeq: later.seq })).map((l) => l.content)).toEqual(['the lighthouse keeper waved']);
+    const edited = await turn(c.id, 'a lantern on the pier');
+    const dropped = await conv();
+    await say(dropped.id, 'lantern lantern lantern');
+    // Edited and deleted before any pass indexed them: the triggers must not touch the index.
+    await ctx.store.db.updateTable('messages').set({ content: 'a lighthouse on the pier' }).where('seq', '=', edited.seq).execute();
+    await ctx.store.conversations.delete(dropped.id);
+    expect(await ctx.store.recall.indexPending()).toBeGreaterThanOrEqual(ctx.backend === 'sqlite' ? 2 : 0);
+    expect(await ctx.store.recall.indexPending()).toBe(0);
+    expect(await ctx.store.recall.rareWords(['lantern', 'lighthouse'])).toEqual(['lighthouse']);
+    // Once indexed, an edit and a delete reach the index through the triggers.
+    await ctx.store.db.updateTable('messages').set({ content: 'a beacon on the pier' }).where('seq', '=', edited.seq).execute();
+    expect((await ctx.store.recall.search({ ...q, words: ['beacon'], beforeSeq: Number.MAX_SAFE_INTEGER })).map((l) => l.content)).toEqual(['a beacon on the pier']);
+    await ctx.store.conversations.delete(c.id);
+    expect(await ctx.store.recall.rareWords(['lighthouse', 'beacon'])).toEqual([]);
+    if (ctx.backend === 'sqlite') await sql`insert into message_fts(message_fts) values ('integrity-check')`.execute(ctx.store.db);
   });
 
   it('counts memory usage in tokens, never as turns, errors or credits', async () => {

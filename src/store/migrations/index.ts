@@ -22,6 +22,7 @@ import * as m039 from './039_character_memory.js';
 import * as m040 from './040_idempotency_owner.js';
 import * as m041 from './041_character_fallbacks.js';
 import * as m042 from './042_redundant_indexes.js';
+import * as m043 from './043_message_search_batches.js';
 
 /** A migration file: `up` gets the column kit for the database it runs on. */
 interface PortableMigration {
@@ -65,6 +66,7 @@ const files: Record<string, PortableMigration> = {
   '040_idempotency_owner': m040,
   '041_character_fallbacks': m041,
   '042_redundant_indexes': m042,
+  '043_message_search_batches': m043,
 };
 
 /** The migrations as Kysely's Migrator runs them, bound to one dialect's column kit. */
