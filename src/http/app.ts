@@ -86,7 +86,11 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   app.get('/health', async () => ({ status: 'ok' as const }));
   registerProbes(app, { readiness: deps.services.readiness, metrics: deps.metrics, metricsToken: deps.config.http.metricsToken });
 
-  for (const route of deps.rawRoutes ?? []) mountRaw(app, route);
+  // A platform delivers one webhook per chat message: at info, a pair of access-log lines for
+  // each is noise (and two log writes a turn). Their failures are logged at any level; with
+  // LOG_LEVEL=debug or trace every delivery is.
+  const platformLogLevel = deps.log.isLevelEnabled('debug') ? undefined : 'warn';
+  for (const route of deps.rawRoutes ?? []) mountRaw(app, route, platformLogLevel);
 
   const ctx: HttpContext = { ...deps.services, config: deps.config, log: deps.log, scheduler: deps.scheduler };
   const cookies = await registerConsole(app, ctx, { dir: deps.consoleDir });
@@ -144,13 +148,14 @@ async function registerApi(app: FastifyInstance, ctx: HttpContext, consoleSessio
 }
 
 /** Serve a node-style handler (telegraf's webhookCallback, Bolt's receiver) with the raw body. */
-function mountRaw(app: FastifyInstance, route: RawHttpRoute): void {
+function mountRaw(app: FastifyInstance, route: RawHttpRoute, logLevel: 'warn' | undefined): void {
   void app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
     scope.route({
       method: route.method,
       url: route.path,
+      ...(logLevel ? { logLevel } : {}),
       handler: async (req, reply) => {
         reply.hijack();
         const raw = req.raw as Parameters<RawHttpRoute['handle']>[0];
