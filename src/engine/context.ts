@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { Character, ChatType, Conversation, StoredMessage } from '../core/types.js';
 import type { MessageRepo } from '../store/index.js';
-import { countTokens, TOKENS_PER_IMAGE, TOKENS_PER_MESSAGE, type ContentPart, type ModelMessage } from '../llm/index.js';
+import { countRepeatedTokens, countTokens, TOKENS_PER_IMAGE, TOKENS_PER_MESSAGE, type ContentPart, type ModelMessage } from '../llm/index.js';
 import { buildPostHistory, buildSystemPrompt, hasVolatileMacros } from './prompt.js';
 import type { ContextBlock } from './context-blocks.js';
 
@@ -91,9 +91,9 @@ export async function buildContext(messages: MessageRepo, input: ContextInput, c
   const before = around('before-character');
   const after = around('after-character');
   const systemText = [...before, system.text, ...after].join('\n\n');
-  let used = system.tokens + [...before, ...after].reduce((n, t) => n + countTokens(t) + 2, 0);
+  let used = system.tokens + [...before, ...after].reduce((n, t) => n + countRepeatedTokens(t) + 2, 0);
   const atDepth = blocks.filter((b): b is ContextBlock & { position: { depth: number; role: 'system' | 'user' | 'assistant' } } => typeof b.position === 'object');
-  for (const b of atDepth) used += countTokens(b.text) + TOKENS_PER_MESSAGE;
+  for (const b of atDepth) used += countRepeatedTokens(b.text) + TOKENS_PER_MESSAGE;
 
   const tail: ModelMessage[] = [];
   if (input.current) {

@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import { expandMacros, macroCharName, readKeptCard } from '../cards/index.js';
 import type { Character } from '../core/types.js';
-import { countTokens } from '../llm/index.js';
+import { countRepeatedTokens } from '../llm/index.js';
 import { activate, describeLore, entryLabel, importCharacterBook, renderLore, type LoreActivation, type LoreBook, type LoreMessage } from '../lore/index.js';
 import type { Store } from '../store/index.js';
 import type { ContextBlock, ContextProvider, ProviderInput } from './context-blocks.js';
@@ -81,7 +81,7 @@ export function loreContextProvider(store: Store, opts: { contextTokens: number;
       const result = activate(books, {
         messages,
         settings: { tokenBudget: Math.floor(opts.contextTokens * LORE_BUDGET_SHARE) },
-        countTokens,
+        countTokens: countRepeatedTokens,
         substitute: (text) => expandMacros(text, { char: charName, user: input.userName, now }),
       });
       await store.lorebooks.saveActivity(input.conversation.id, JSON.stringify(reportOf(result, books, now)));

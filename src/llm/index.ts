@@ -5,7 +5,7 @@ import { OpenAIModel } from './openai.js';
 import { OfflineModel } from './offline.js';
 
 export * from './model.js';
-export { countTokens, loadTokenizer, TOKENS_PER_MESSAGE, TOKENS_PER_IMAGE } from './tokens.js';
+export { countTokens, countRepeatedTokens, loadTokenizer, TOKENS_PER_MESSAGE, TOKENS_PER_IMAGE } from './tokens.js';
 export { OpenAIModel } from './openai.js';
 export { OfflineModel, OFFLINE_LABEL } from './offline.js';
 

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { isUtf8 } from 'node:buffer';
 import { GptEncoding } from 'gpt-tokenizer/GptEncoding';
+import { LRUCache } from 'lru-cache';
 
 /**
  * Token counts with a real BPE tokenizer (o200k, the GPT-4o family's). Other models tokenize a
@@ -57,6 +58,22 @@ const ORDINARY = { disallowedSpecial: new Set<string>() };
 export function countTokens(text: string): number {
   if (!text) return 0;
   return tokenizer().countTokens(text, ORDINARY);
+}
+
+/** Counts kept for texts that come back turn after turn; bounded by their length (~2 MB). */
+const repeated = new LRUCache<string, number>({ maxSize: 1_000_000, sizeCalculation: (_n, text) => Math.max(1, text.length) });
+const MAX_REPEATED_LENGTH = 20_000;
+
+/**
+ * `countTokens` for texts a chat sends to the model again on every turn — memory's facts and
+ * summary, lorebook entries, recalled lines, the blocks context providers add — counted once
+ * while they stay the same. A message's own text is counted once anyway: use `countTokens`.
+ */
+export function countRepeatedTokens(text: string): number {
+  if (!text || text.length > MAX_REPEATED_LENGTH) return countTokens(text);
+  let n = repeated.get(text);
+  if (n === undefined) repeated.set(text, (n = countTokens(text)));
+  return n;
 }
 
 /** Loads the tokenizer now (at start) rather than in the first turn. */

@@ -1,4 +1,4 @@
-import { countTokens } from '../llm/index.js';
+import { countRepeatedTokens as countTokens } from '../llm/index.js';
 import type { MemoryFact, RecalledLine } from '../store/index.js';
 
 /** Facts, then the summary, each cut to its share of the budget; returns the text and its tokens. */

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import bundledRanks from 'gpt-tokenizer/bpeRanks/o200k_base';
 import { countTokens as bundledCount } from 'gpt-tokenizer';
-import { countTokens, ranksFromTiktoken } from '../../src/llm/tokens.js';
+import { countRepeatedTokens, countTokens, ranksFromTiktoken } from '../../src/llm/tokens.js';
 
 describe('token counting', () => {
   it('reads the same o200k rank table from the .tiktoken file as gpt-tokenizer bundles as a module', () => {
@@ -31,6 +31,9 @@ describe('token counting', () => {
     ];
     for (const t of texts) expect(countTokens(t), t.slice(0, 40)).toBe(bundledCount(t));
     expect(countTokens('')).toBe(0);
+    // Counted again from the cache of repeated texts (and past its length cap), the same.
+    for (const t of [...texts, ...texts, 'b '.repeat(15_000)]) expect(countRepeatedTokens(t), t.slice(0, 40)).toBe(bundledCount(t));
+    expect(countRepeatedTokens('')).toBe(0);
   });
 
   it('counts special-token text a user typed as plain text instead of refusing it', () => {
