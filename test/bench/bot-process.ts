@@ -13,7 +13,7 @@ import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { transformSync } from 'esbuild';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const built = new Map<string, string>();
 
 /**
