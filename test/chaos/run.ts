@@ -1,9 +1,12 @@
 /**
- * `npm run chaos [-- --seed N --kills 30 --messages 300 --quiet 15]`: charbridge as its own
- * process on a SQLite file, polling the fake Bot API and serving async API turns, is killed with
+ * `npm run chaos [-- --seed N --kills 30 --messages 300 --quiet 15 --telegram polling|webhook]`:
+ * charbridge as its own process on a SQLite file, taking Telegram updates from the fake Bot API
+ * (long polling, or webhook deliveries retried until a 2xx as Telegram does) and serving async
+ * API turns, is killed with
  * SIGKILL `--kills` times while traffic flows, and restarted each time. Afterwards (one clean
  * start, a quiet period) every promise is checked:
- *   - lost: an accepted message (a Telegram update the bot confirmed, an API turn answered 202)
+ *   - lost: an accepted message (a Telegram update the bot confirmed by polling past it or by
+ *     answering its delivery 2xx, an API turn answered 202)
  *     without its reply;
  *   - duplicated: a message answered twice;
  *   - stuck: claims, idempotency keys or outbox rows left in a working state;
@@ -16,8 +19,8 @@ import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { startFakeOpenAI, contentText } from '../fakes/openai.js';
 import { startFakeTelegram } from '../fakes/telegram.js';
-import { startChildInstance, type ChildInstance } from '../cluster/child-instance.js';
-import { seeded, sendApi, sendTelegram, type ApiTurn, type TelegramTurn } from './traffic.js';
+import { freePort, startChildInstance, type ChildInstance } from '../cluster/child-instance.js';
+import { seeded, sendApi, sendTelegram, WebhookDelivery, type ApiTurn, type TelegramTurn } from './traffic.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: number) => {
@@ -28,11 +31,14 @@ const seed = opt('seed', Math.floor(Math.random() * 1e6));
 const kills = opt('kills', 30);
 const messages = opt('messages', 300);
 const quietS = opt('quiet', 15);
+const modeAt = args.indexOf('--telegram');
+const mode = modeAt >= 0 ? args[modeAt + 1] : 'polling';
+if (mode !== 'polling' && mode !== 'webhook') throw new Error(`chaos: --telegram must be polling or webhook (got ${mode})`);
 const ADMIN = 'chaos-admin-key-0123456789';
 const rnd = seeded(seed);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-console.log(`chaos: seed ${seed}, ${kills} kills, ${messages} messages (replay: npm run chaos -- --seed ${seed} --kills ${kills} --messages ${messages})`);
+console.log(`chaos: seed ${seed}, ${kills} kills, ${messages} messages, Telegram ${mode} (replay: npm run chaos -- --seed ${seed} --kills ${kills} --messages ${messages} --telegram ${mode})`);
 const dir = mkdtempSync(join(tmpdir(), 'charbridge-chaos-'));
 const openai = await startFakeOpenAI({ chunkDelayMs: 3 });
 openai.respondWith(({ messages: m }) => {
@@ -47,6 +53,12 @@ const env = {
   RATE_LIMIT_USER_PER_MIN: '100000', RATE_LIMIT_GROUP_PER_MIN: '100000', RATE_LIMIT_API_KEY_PER_MIN: '100000',
   HEARTBEAT_MS: '500', INSTANCE_DEAD_AFTER_MS: '2000', LOG_LEVEL: process.env.CHAOS_LOG_LEVEL ?? 'warn',
 };
+// Webhook mode: every restart listens on the same port, the URL Telegram keeps delivering to.
+const webhook = mode === 'webhook' ? new WebhookDelivery(telegram) : undefined;
+if (webhook) {
+  const port = await freePort();
+  Object.assign(env, { PORT: String(port), TELEGRAM_WEBHOOK_URL: `http://127.0.0.1:${port}/telegram/webhook`, TELEGRAM_WEBHOOK_SECRET: 'chaos-hook-secret' });
+}
 let child: ChildInstance = await startChildInstance(env, 180_000);
 let url = child.url;
 let broken = false;
@@ -59,14 +71,14 @@ try {
     tenants.push({ key: ((await res.json()) as { key: string }).key, name: `tenant${i}` });
   }
 
-  const tg: TelegramTurn[] = [];
+  const tg: Array<TelegramTurn & { accepted?: boolean }> = [];
   const api: Array<Promise<ApiTurn>> = [];
   let sent = 0;
   let killed = 0;
   const traffic = (async () => {
     // At least `messages`, and on until the last kill: every kill lands in flowing traffic.
     for (; sent < messages || killed < kills; sent++) {
-      if (rnd() < 0.6) tg.push(sendTelegram(telegram, rnd, sent, 50));
+      if (rnd() < 0.6) tg.push(webhook ? webhook.send(rnd, sent, 50) : sendTelegram(telegram, rnd, sent, 50));
       else api.push(sendApi(() => url, tenants[Math.floor(rnd() * tenants.length)]!.key, `api${sent}`, rnd() < 0.5));
       await sleep(20 + rnd() * 60);
     }
@@ -84,9 +96,12 @@ try {
   })();
   await Promise.all([traffic, chaos]);
   const apiTurns = await Promise.all(api);
+  await webhook?.drain();
 
-  // A clean restart, then quiet until every reply is in (or the quiet period passes without news).
+  // A restart (the last kill lands on the turns still in flight), then quiet until every reply is
+  // in (or the quiet period passes without news).
   await child.kill();
+  killTimes.push(Date.now());
   child = await startChildInstance(env, 180_000);
   url = child.url;
   const expectedTg = new Set(tg.map((t) => t.token));
@@ -99,9 +114,9 @@ try {
     last = n;
   }
 
-  // Telegram: confirmed = below the highest getUpdates offset the bot asked for.
+  // Telegram: confirmed = below the highest getUpdates offset the bot asked for, or (webhook) answered 2xx.
   const confirmedBelow = Math.max(0, ...telegram.calls.filter((c) => c.method === 'getUpdates').map((c) => Number(c.params.offset ?? 0)));
-  const acceptedTg = tg.filter((t) => t.updateId < confirmedBelow);
+  const acceptedTg = tg.filter((t) => (webhook ? t.accepted === true : t.updateId < confirmedBelow));
   const tgCounts = new Map<string, number>();
   for (const text of replies()) {
     const token = /re: (tg\d+)/.exec(text)?.[1];
@@ -152,6 +167,12 @@ try {
   const lost = tgLost.length + apiLost.length;
   const dup = tgDup.length + apiDup.length;
   const stuckN = stuck.events + stuck.idempotency;
+  if (webhook) {
+    const polled = telegram.calls.filter((c) => c.method === 'getUpdates' && c.status === 200).length;
+    const carried = telegram.calls.filter((c) => c.viaWebhookReply).length;
+    console.log(`\ntelegram webhook: ${telegram.calls.filter((c) => c.method === 'setWebhook').length} setWebhook calls, ${carried} calls carried in webhook answers, ${polled} getUpdates`);
+    if (polled) throw new Error('chaos: webhook mode, but the bot polled');
+  }
   console.log(`\nsent ${sent} (telegram ${tg.length} / api ${apiTurns.length}), accepted ${acceptedTg.length + acceptedApi.length} (telegram ${acceptedTg.length} / api ${acceptedApi.length}), kills ${kills}`);
   console.log(`lost ${lost}${lost ? ` (${[...tgLost, ...apiLost].slice(0, 20).join(', ')})` : ''}`);
   console.log(`duplicated ${dup}${dup ? ` (${[...tgDup, ...apiDup].slice(0, 20).join(', ')})` : ''}`);

@@ -43,6 +43,46 @@ export function sendTelegram(fake: FakeTelegram, rnd: () => number, i: number, c
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
+ * Telegram in webhook mode, played the way Telegram delivers: each chat's updates in order, each
+ * POSTed to the webhook the bot set until it answers 2xx (through restarts; before the first
+ * setWebhook too), some delivered a second time after that. `accepted` once a 2xx came back.
+ */
+export class WebhookDelivery {
+  private readonly lines = new Map<number, Promise<void>>();
+
+  constructor(private readonly fake: FakeTelegram, private readonly giveUpMs = 180_000) {}
+
+  send(rnd: () => number, i: number, chats: number): TelegramTurn & { accepted: boolean } {
+    const chatId = 5000 + Math.floor(rnd() * chats);
+    const token = `tg${i}`;
+    const update = this.fake.buildUserMessage({ chat: { id: chatId, type: 'private' }, from: { id: chatId }, text: `message ${token}` });
+    const twice = rnd() < 0.1;
+    const turn = { token, chatId, updateId: update.update_id as number, accepted: false };
+    const line = (this.lines.get(chatId) ?? Promise.resolve()).then(async () => {
+      turn.accepted = await this.untilAccepted(update);
+      if (turn.accepted && twice) await this.untilAccepted(update);
+    });
+    this.lines.set(chatId, line);
+    return turn;
+  }
+
+  /** Resolves once every chat's line has finished delivering. */
+  async drain(): Promise<void> {
+    await Promise.all(this.lines.values());
+  }
+
+  private async untilAccepted(update: object): Promise<boolean> {
+    const deadline = Date.now() + this.giveUpMs;
+    while (Date.now() < deadline) {
+      const status = await this.fake.deliver(update).then((r) => r.status, () => 0);
+      if (status >= 200 && status < 300) return true;
+      await sleep(300);
+    }
+    return false;
+  }
+}
+
+/**
  * One async API turn. With an Idempotency-Key the client retries through restarts until it gets
  * an answer; without one it retries only what never reached the server (connection refused).
  */

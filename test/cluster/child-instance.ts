@@ -17,7 +17,7 @@ export interface ChildInstance {
   terminate(ms: number): Promise<boolean>;
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);
@@ -29,8 +29,9 @@ async function freePort(): Promise<number> {
 }
 
 /** Start one and wait for `/ready` (up to `timeoutMs`; tsx compiles on start, which takes seconds). */
+/** Start `src/main.ts` with `env` on a free port (or on `env.PORT`, when a caller must know it in advance) and wait until /ready. */
 export async function startChildInstance(env: Record<string, string>, timeoutMs = 60_000): Promise<ChildInstance> {
-  const port = await freePort();
+  const port = env.PORT ? Number(env.PORT) : await freePort();
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', NODE_ENV: 'test', LOG_FORMAT: 'json', LOG_LEVEL: 'warn', ...env, PORT: String(port), HOST: '127.0.0.1' },
