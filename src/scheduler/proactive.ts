@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import type { Clock } from '../core/clock.js';
 import type { Character, Conversation, StoredMessage } from '../core/types.js';
 import type { Engine, Payer, StoredMessageEvent } from '../engine/index.js';
 import type { CharbridgeError } from '../core/errors.js';
 import { ADMIN_OWNER } from '../core/ids.js';
 import type { Logger } from '../log.js';
-import type { DB, OutboxRow, ProactivePolicyOverrides, Store } from '../store/index.js';
+import type { DB, OutboxRow, ProactivePolicyOverrides, ProactiveRecord, Store } from '../store/index.js';
 import { proactiveCommand } from './command.js';
 import { decide, effectivePolicy, nextDueAt, localTime, type ProactiveDefaults, type ProactivePolicy } from './policy.js';
 import type { ProactiveTarget } from './delivery.js';
@@ -95,6 +96,8 @@ export class ProactiveScheduler {
   private readonly log: Logger;
   private readonly target: ProactiveTarget;
   private readonly deliveryListeners: Array<(e: ProactiveDeliveryEvent) => void> = [];
+  /** The proactive record each conversation was last re-timed from (checked, never trusted, by `afterMessage`). */
+  private readonly seen = new LRUCache<string, ProactiveRecord>({ max: 10_000 });
 
   constructor(parts: SchedulerParts, private readonly opts: ProactiveOptions) {
     ({ engine: this.engine, store: this.store, clock: this.clock, log: this.log, target: this.target } = parts);
@@ -166,20 +169,35 @@ export class ProactiveScheduler {
     return r.sent ? { sent: true, message: r.message } : { sent: false, reason: r.reason, ...(r.error ? { error: r.error } : {}) };
   }
 
-  /** Each stored message re-times its conversation; a user message resets "unanswered". */
+  /**
+   * Each stored message re-times its conversation; a user message resets "unanswered". The
+   * settings read for the previous message are usually still current: the new time is written
+   * only if they are (one statement), else read again and computed from what is stored.
+   */
   async afterMessage({ conversation: conv, character, message }: StoredMessageEvent, within?: DB): Promise<void> {
     if (message.kind === 'proactive' || message.kind === 'system-notice') return;
+    const opts = { resetUnanswered: message.role === 'user' };
+    const seen = this.seen.get(conv.id);
+    if (seen) {
+      const next = this.nextFor(conv, character, seen, message.createdAt);
+      if (next !== undefined && (await this.store.proactive.scheduleIfUnchanged(seen, next, opts, within))) return;
+    }
     const rec = await this.store.proactive.get(conv.id, within);
     if (!rec) return;
-    let next: number | null;
+    this.seen.set(conv.id, rec);
+    const next = this.nextFor(conv, character, rec, message.createdAt);
+    if (next !== undefined) await this.store.proactive.schedule(conv.id, next, opts, within);
+  }
+
+  /** When a conversation is next due after a message at `at`; undefined when its policy cannot be read. */
+  private nextFor(conv: Conversation, character: Character, rec: ProactiveRecord, at: string): number | null | undefined {
     try {
-      next = nextDueAt(effectivePolicy(conv, character, rec, this.opts.defaults), Date.parse(message.createdAt), rec.lastAt);
+      return nextDueAt(effectivePolicy(conv, character, rec, this.opts.defaults), Date.parse(at), rec.lastAt);
     } catch (err) {
       // A policy that cannot be read must not cost the message it came with: the time stays as it was.
       this.log.warn({ err, conversationId: conv.id }, 'could not re-time proactive messages');
-      return;
+      return undefined;
     }
-    await this.store.proactive.schedule(conv.id, next, { resetUnanswered: message.role === 'user' }, within);
   }
 
   /** Re-time after a policy change (HTTP PATCH, /proactive on|off). */

@@ -15,11 +15,30 @@ const scheduleAnswered = prepared((db, p: { conversationId: string; nextAt: numb
   db.updateTable('conversations').set({ proactive_next_at: p.nextAt, proactive_unanswered: 0 }).where('id', '=', p.conversationId),
 );
 
+/**
+ * Re-time a conversation only while what the new time was computed from is still what is stored
+ * (its settings and when it last sent one): one statement where a read and a write were.
+ */
+const scheduleIfUnchanged = (reset: boolean) =>
+  prepared((db, p: { conversationId: string; nextAt: number | null; enabled: number | null; policy: string | null; lastAt: number | null }) =>
+    db
+      .updateTable('conversations')
+      .set(reset ? { proactive_next_at: p.nextAt, proactive_unanswered: 0 } : { proactive_next_at: p.nextAt })
+      .where('id', '=', p.conversationId)
+      .where('proactive_enabled', 'is not distinct from', p.enabled)
+      .where('proactive_policy', 'is not distinct from', p.policy)
+      .where('proactive_last_at', 'is not distinct from', p.lastAt),
+  );
+const scheduleNextIfUnchanged = scheduleIfUnchanged(false);
+const scheduleAnsweredIfUnchanged = scheduleIfUnchanged(true);
+
 /** A conversation's proactive settings as stored: null fields fall back to the defaults. */
 export interface ProactiveRecord {
   conversationId: string;
   enabled: boolean | null;
   policy: Partial<ProactivePolicyOverrides>;
+  /** `policy` as stored (compared, not parsed, by `scheduleIfUnchanged`). */
+  policyText: string | null;
   nextAt: number | null;
   unanswered: number;
   lastAt: number | null;
@@ -62,6 +81,7 @@ export class ProactiveRepo {
       conversationId: r.id,
       enabled: r.proactive_enabled === null ? null : r.proactive_enabled === 1,
       policy: r.proactive_policy ? (JSON.parse(r.proactive_policy) as Partial<ProactivePolicyOverrides>) : {},
+      policyText: r.proactive_policy,
       nextAt: r.proactive_next_at,
       unanswered: r.proactive_unanswered,
       lastAt: r.proactive_last_at,
@@ -85,6 +105,17 @@ export class ProactiveRepo {
   /** After the user speaks: no longer unanswered, and the idle clock restarts at `nextAt`. */
   async schedule(conversationId: string, nextAt: number | null, opts: { resetUnanswered?: boolean } = {}, within: DB = this.db): Promise<void> {
     await (opts.resetUnanswered ? scheduleAnswered : scheduleNext).affected(within, { conversationId, nextAt });
+  }
+
+  /**
+   * `schedule`, only if the conversation's settings and last proactive time are still those of
+   * `seen` (a record read earlier); false when anything changed (or the conversation is gone), and
+   * nothing was written.
+   */
+  async scheduleIfUnchanged(seen: ProactiveRecord, nextAt: number | null, opts: { resetUnanswered?: boolean } = {}, within: DB = this.db): Promise<boolean> {
+    const enabled = seen.enabled === null ? null : seen.enabled ? 1 : 0;
+    const q = opts.resetUnanswered ? scheduleAnsweredIfUnchanged : scheduleNextIfUnchanged;
+    return (await q.affected(within, { conversationId: seen.conversationId, nextAt, enabled, policy: seen.policyText, lastAt: seen.lastAt })) > 0;
   }
 
   /** Conversations whose next proactive time has come, soonest first (index range scan). */

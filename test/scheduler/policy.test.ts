@@ -4,7 +4,7 @@ import type { ProactiveRecord } from '../../src/store/index.js';
 
 const MIN = 60_000;
 const policy = (over: Partial<ProactivePolicy> = {}): ProactivePolicy => ({ enabled: true, minIdleMinutes: 60, minGapMinutes: 120, dailyCap: 2, maxUnanswered: 2, quietHours: null, ...over });
-const rec = (over: Partial<ProactiveRecord> = {}): ProactiveRecord => ({ conversationId: 'c', enabled: null, policy: {}, nextAt: null, unanswered: 0, lastAt: null, day: null, dayCount: 0, leaseUntil: null, ...over });
+const rec = (over: Partial<ProactiveRecord> = {}): ProactiveRecord => ({ conversationId: 'c', enabled: null, policy: {}, policyText: null, nextAt: null, unanswered: 0, lastAt: null, day: null, dayCount: 0, leaseUntil: null, ...over });
 
 describe('proactive policy', () => {
   const t0 = Date.UTC(2026, 0, 10, 12, 0);

@@ -53,6 +53,24 @@ describe('proactive scheduler', () => {
     expect((await scheduler.tick()).sent).toBe(1);
   });
 
+  it('re-times from the settings stored now, also when another process changed them since the last message', async () => {
+    const { h, clock } = await start();
+    await say(h.engine, inbound({ text: 'hi' }));
+    const conv = (await h.store.conversations.getByScope('telegram:1'))!;
+    const nextAt = async () => (await h.store.proactive.get(conv.id))!.nextAt;
+    const lastMessageAt = async () => Date.parse((await h.store.messages.newest(conv.id, { limit: 1 }))[0]!.createdAt);
+    expect(await nextAt()).toBe((await lastMessageAt()) + 60 * MIN);
+    // Another instance changes the idle time (its own re-timing is not this scheduler's).
+    await h.store.db.updateTable('conversations').set({ proactive_policy: JSON.stringify({ minIdleMinutes: 300 }) }).where('id', '=', conv.id).execute();
+    clock.advance(5 * MIN);
+    await say(h.engine, inbound({ text: 'still there?' }));
+    expect(await nextAt()).toBe((await lastMessageAt()) + 300 * MIN);
+    // And back to the default, through the scheduler's own settings path.
+    await h.store.db.updateTable('conversations').set({ proactive_policy: null }).where('id', '=', conv.id).execute();
+    await say(h.engine, inbound({ text: 'ok' }));
+    expect(await nextAt()).toBe((await lastMessageAt()) + 60 * MIN);
+  });
+
   it('respects the daily cap', async () => {
     const { h, clock, scheduler } = await start({ defaults: { dailyCap: 1, minGapMinutes: 1 }, start: Date.UTC(2026, 5, 1, 1, 0) });
     await say(h.engine, inbound({ text: 'hi' }));
