@@ -6,7 +6,7 @@ import type { Character, Conversation, StoredMessage } from '../core/types.js';
 import { Semaphore, substitute } from '../engine/index.js';
 import type { Embedder, ModelClient } from '../llm/index.js';
 import type { Logger } from '../log.js';
-import type { MemoryFact, MemoryOwner, Store } from '../store/index.js';
+import type { MemoryFact, MemoryOwner, MemoryProgress, Store } from '../store/index.js';
 import type { MemoryConfig } from './config.js';
 import { extractionPrompt, parseExtraction, sameFact, type ExtractionAnswer } from './extraction.js';
 import { memoryOwnerOf, significantWords } from './owner.js';
@@ -50,6 +50,8 @@ export class Extractor {
   private stopped = false;
   /** Where each (conversation, character)'s turns begin, until its first extraction records progress. */
   private readonly turnStarts = new LRUCache<string, number>({ max: 10_000 });
+  /** Progress the context read at the start of a turn, for the look after its reply (checked before it is acted on). */
+  private readonly turnProgress = new LRUCache<string, MemoryProgress>({ max: 10_000 });
 
   constructor(private readonly deps: ExtractorDeps) {}
 
@@ -63,6 +65,11 @@ export class Extractor {
     }
     this.running.add(key);
     void this.tasks.track(this.loop(key, conversation, character));
+  }
+
+  /** The context read this progress for a turn now running: the look after its reply starts from it. */
+  progressRead(conversationId: string, characterId: string, progress: MemoryProgress): void {
+    this.turnProgress.set(`${conversationId}|${characterId}`, progress);
   }
 
   /** Resolves when no extraction is running (tests, benches). */
@@ -102,7 +109,12 @@ export class Extractor {
     const { store, log, instanceId } = this.deps;
     const conv = typeof which === 'string' ? await store.conversations.get(which) : which;
     if (!conv) return false;
-    const progress = await store.memory.progress(conv.id, character.id);
+    // The turn's own first look starts from what its context read; progress only moves forward,
+    // so at worst that looks due too early, and it is read again below before anything is done.
+    const progressKey = `${conv.id}|${character.id}`;
+    const fromTurn = typeof which === 'string' ? undefined : this.turnProgress.get(progressKey);
+    this.turnProgress.delete(progressKey);
+    const progress = fromTurn ?? (await store.memory.progress(conv.id, character.id));
     const { summary } = progress;
     let processedSeq = progress.processedSeq;
     if (processedSeq === 0) {
@@ -119,6 +131,14 @@ export class Extractor {
     const batch = answeredBy(unread, character.id);
     if (!batch.lastSeq) return false;
     if (!(await store.memory.claim(conv.id, character.id, instanceId, LEASE_MS))) return false;
+    if (fromTurn) {
+      const now = await store.memory.progress(conv.id, character.id);
+      if (now.processedSeq !== fromTurn.processedSeq || now.summary !== fromTurn.summary) {
+        // Another extraction finished since the turn began: look again from what is stored.
+        await store.memory.release(conv.id, character.id, instanceId);
+        return true;
+      }
+    }
     if (!batch.messages.length) {
       // Only another character's turns: nothing for this one to learn; they count as read.
       await store.memory.finish(conv.id, character.id, instanceId, { processedSeq: batch.lastSeq });

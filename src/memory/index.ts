@@ -46,7 +46,16 @@ export class LongTermMemory {
 
   static attach(parts: MemoryParts): LongTermMemory {
     const m = new LongTermMemory(parts);
-    parts.engine.addContextProvider(memoryProvider({ store: parts.store, config: parts.config, contextTokens: parts.contextTokens, log: parts.log, embedder: parts.embedder }));
+    parts.engine.addContextProvider(
+      memoryProvider({
+        store: parts.store,
+        config: parts.config,
+        contextTokens: parts.contextTokens,
+        log: parts.log,
+        embedder: parts.embedder,
+        progressRead: (conversationId, characterId, progress) => m.extractor.progressRead(conversationId, characterId, progress),
+      }),
+    );
     parts.engine.addCommand(memoryCommand(m.control, () => m.status));
     m.searchIndex.pass();
     parts.engine.onMessage((e) => {

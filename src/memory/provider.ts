@@ -1,7 +1,7 @@
 import type { ContextBlock, ContextProvider, ProviderInput } from '../engine/index.js';
 import type { Embedder } from '../llm/index.js';
 import type { Logger } from '../log.js';
-import type { RecalledLine, Store } from '../store/index.js';
+import type { MemoryProgress, RecalledLine, Store } from '../store/index.js';
 import { similarLines } from './similar.js';
 import type { MemoryConfig } from './config.js';
 import { isSharedChat, memoryOwnerOf } from './owner.js';
@@ -16,7 +16,15 @@ import { renderRecalled, renderRemembered } from './render.js';
  * leaves unused to the next. Recall is by words (full-text search) and, with EMBEDDINGS_MODEL,
  * by meaning too.
  */
-export function memoryProvider(deps: { store: Store; config: MemoryConfig; contextTokens: number; log: Logger; embedder?: Embedder | undefined }): ContextProvider {
+export function memoryProvider(deps: {
+  store: Store;
+  config: MemoryConfig;
+  contextTokens: number;
+  log: Logger;
+  embedder?: Embedder | undefined;
+  /** Told the progress read for each turn (the extractor's look after the reply starts from it). */
+  progressRead?: (conversationId: string, characterId: string, progress: MemoryProgress) => void;
+}): ContextProvider {
   const { store, config } = deps;
   return {
     name: 'memory',
@@ -25,6 +33,7 @@ export function memoryProvider(deps: { store: Store; config: MemoryConfig; conte
       const { conversation: conv, character } = input;
       const owner = memoryOwnerOf(conv, character);
       const [facts, progress] = await Promise.all([store.memory.facts(owner), store.memory.progress(conv.id, character.id)]);
+      deps.progressRead?.(conv.id, character.id, progress);
       const blocks: ContextBlock[] = [];
       const who = isSharedChat(conv) ? 'the people in this chat' : input.userName;
       const factsBudget = Math.floor(config.tokens / 2);

@@ -236,7 +236,8 @@ describe('long-term memory', () => {
     expect((await h.store.db.selectFrom('memory_facts').select('text').execute()).map((f) => f.text)).toEqual(['Sam likes kites']);
   });
 
-  it("indexes stored messages for recall in background batches, not in each message's commit", async () => {
+  // SQLite only: PostgreSQL's index is kept by a trigger (migration 043).
+  it.skipIf(process.env.CHARBRIDGE_TEST_STORE === 'postgres')("indexes stored messages for recall in background batches, not in each message's commit", async () => {
     await start({ enabled: false });
     const progress = async () => {
       const r = await sql<{ at: number; top: number }>`select (select indexed_seq from message_fts_progress) as at, (select max(seq) from messages) as top`.execute(h!.store.db);
@@ -251,5 +252,25 @@ describe('long-term memory', () => {
     expect(after.at).toBe(after.top); // the INDEX_EVERYth message started a pass that indexed them all
     const hits = await sql<{ content: string }>`select m.content from message_fts join messages m on m.seq = message_fts.rowid where message_fts match 'zeppelin' and m.role = 'user'`.execute(h!.store.db);
     expect(hits.rows.map((r) => r.content)).toEqual(['the zeppelin line']);
+  });
+
+  it('does not extract again what another process extracted while the turn ran', async () => {
+    await start({ extractEvery: 2 });
+    await tell({ text: 'my sister lives in Porto' });
+    expect(h!.fake.jsonRequests.length).toBe(0); // one user turn unread: not due yet
+    // While the next turn is with the model, another process extracts everything stored so far.
+    h!.fake.respondWith(async () => {
+      const conv = (await h!.store.conversations.getByScope('telegram:1'))!;
+      const characterId = (await h!.engine.characterOf(conv)).id;
+      const [top] = await h!.store.messages.newest(conv.id, { limit: 1 });
+      expect(await h!.store.memory.claim(conv.id, characterId, 'another-process', 60_000)).toBe(true);
+      await h!.store.memory.finish(conv.id, characterId, 'another-process', { processedSeq: top!.seq, summary: 'Told of a sister in Porto.' });
+      return 'Noted.';
+    });
+    await tell({ text: 'she has a dog' });
+    // Due by what the turn read at its start (two user turns), not by what is stored now.
+    expect(h!.fake.jsonRequests.length).toBe(0);
+    const conv = (await h!.store.conversations.getByScope('telegram:1'))!;
+    expect((await h!.store.memory.progress(conv.id, (await h!.engine.characterOf(conv)).id)).summary).toBe('Told of a sister in Porto.');
   });
 });
