@@ -14,13 +14,7 @@ import type { SchemaKit } from './portable.js';
 export async function up(db: Kysely<any>, s: SchemaKit): Promise<void> {
   if (s.dialect === 'sqlite') {
     await sql`create virtual table message_fts using fts5(content, content='messages', content_rowid='seq', tokenize="unicode61 remove_diacritics 2")`.execute(db);
-    await sql`create trigger messages_fts_insert after insert on messages begin
-      insert into message_fts(rowid, content) values (new.seq, new.content); end`.execute(db);
-    await sql`create trigger messages_fts_delete after delete on messages begin
-      insert into message_fts(message_fts, rowid, content) values ('delete', old.seq, old.content); end`.execute(db);
-    await sql`create trigger messages_fts_update after update of content on messages begin
-      insert into message_fts(message_fts, rowid, content) values ('delete', old.seq, old.content);
-      insert into message_fts(rowid, content) values (new.seq, new.content); end`.execute(db);
+    await createSqliteIndexTriggers(db);
     await sql`insert into message_fts(message_fts) values ('rebuild')`.execute(db);
     return;
   }
@@ -40,6 +34,17 @@ export async function up(db: Kysely<any>, s: SchemaKit): Promise<void> {
     for each row execute function message_search_sync()`.execute(db);
   await sql`insert into message_search (seq, conversation_id, tsv)
     select seq, conversation_id, to_tsvector('simple', content) from messages`.execute(db);
+}
+
+/** SQLite: the triggers that index each message as it is stored, changed or deleted (043 replaces them, and its `down` restores them). */
+export async function createSqliteIndexTriggers(db: Kysely<any>): Promise<void> {
+  await sql`create trigger messages_fts_insert after insert on messages begin
+    insert into message_fts(rowid, content) values (new.seq, new.content); end`.execute(db);
+  await sql`create trigger messages_fts_delete after delete on messages begin
+    insert into message_fts(message_fts, rowid, content) values ('delete', old.seq, old.content); end`.execute(db);
+  await sql`create trigger messages_fts_update after update of content on messages begin
+    insert into message_fts(message_fts, rowid, content) values ('delete', old.seq, old.content);
+    insert into message_fts(rowid, content) values (new.seq, new.content); end`.execute(db);
 }
 
 export async function down(db: Kysely<any>): Promise<void> {

@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { SchemaKit } from './portable.js';
+import { createSqliteIndexTriggers } from './036_message_search.js';
 
 /**
  * SQLite's full-text index of messages is filled in batches instead of by a trigger on every
@@ -34,13 +35,7 @@ export async function down(db: Kysely<any>): Promise<void> {
   // `down` gets no SchemaKit; only PostgreSQL has transactional DDL, and there `up` did nothing.
   if (db.getExecutor().adapter.supportsTransactionalDdl) return;
   for (const t of ['messages_fts_delete', 'messages_fts_update']) await sql`drop trigger if exists ${sql.raw(t)}`.execute(db);
-  await sql`create trigger messages_fts_insert after insert on messages begin
-    insert into message_fts(rowid, content) values (new.seq, new.content); end`.execute(db);
-  await sql`create trigger messages_fts_delete after delete on messages begin
-    insert into message_fts(message_fts, rowid, content) values ('delete', old.seq, old.content); end`.execute(db);
-  await sql`create trigger messages_fts_update after update of content on messages begin
-    insert into message_fts(message_fts, rowid, content) values ('delete', old.seq, old.content);
-    insert into message_fts(rowid, content) values (new.seq, new.content); end`.execute(db);
+  await createSqliteIndexTriggers(db);
   await sql`drop table if exists message_fts_progress`.execute(db);
   await sql`insert into message_fts(message_fts) values ('rebuild')`.execute(db);
 }
