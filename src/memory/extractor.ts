@@ -111,16 +111,15 @@ export class Extractor {
     if (!conv) return false;
     // The turn's own first look starts from what its context read; progress only moves forward,
     // so at worst that looks due too early, and it is read again below before anything is done.
-    const progressKey = `${conv.id}|${character.id}`;
-    const fromTurn = typeof which === 'string' ? undefined : this.turnProgress.get(progressKey);
-    this.turnProgress.delete(progressKey);
+    const key = `${conv.id}|${character.id}`;
+    const fromTurn = typeof which === 'string' ? undefined : this.turnProgress.get(key);
+    this.turnProgress.delete(key);
     const progress = fromTurn ?? (await store.memory.progress(conv.id, character.id));
     const { summary } = progress;
     let processedSeq = progress.processedSeq;
     if (processedSeq === 0) {
       // New to this conversation (a character switch): its turns start where its first reply's do.
       // History only grows, so once found that start never moves: asked of the store once.
-      const key = `${conv.id}|${character.id}`;
       const start = this.turnStarts.get(key) ?? (await store.memory.firstTurnStart(conv.id, character.id));
       if (start === undefined) return false;
       this.turnStarts.set(key, start);

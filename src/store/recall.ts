@@ -91,7 +91,8 @@ export class RecallRepo {
       });
       this.indexedUpTo = Math.max(this.indexedUpTo, step.upTo);
       indexed += step.n;
-      if (step.n === 0) return indexed;
+      // A short batch reached the end: no second write transaction just to find nothing.
+      if (step.n < batch) return indexed;
     }
   }
 
