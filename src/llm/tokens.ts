@@ -1,63 +1,31 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { isUtf8 } from 'node:buffer';
-import { GptEncoding } from 'gpt-tokenizer/GptEncoding';
+import { O200K_TOKEN_SPLIT_REGEX } from 'gpt-tokenizer/encodingParams/constants';
 import { LRUCache } from 'lru-cache';
+import { BpeCounter } from './bpe-counter.js';
 
 /**
  * Token counts with a real BPE tokenizer (o200k, the GPT-4o family's). Other models tokenize a
  * little differently; the context budget keeps a margin for that (see engine/context.ts).
  *
- * The ranks come from the `.tiktoken` file gpt-tokenizer ships rather than from its generated
- * module: that module is 2.4 MB of array literals, and compiling it left the process ~15 MB
- * larger for good (resident size after import 107 MiB against 93 MiB here, heap 23 against 18 MB).
- * The merge cache (100,000 entries by default) is kept small: most words are one token and
- * never reach it, and a large cache only grows with every distinct word users type.
+ * The ranks and the pre-tokenizing pattern are gpt-tokenizer's (its `.tiktoken` file); the
+ * counting is `BpeCounter`'s, which keeps the table outside the JavaScript heap (see there why).
  */
-const MERGE_CACHE_SIZE = 10_000;
+let counter: BpeCounter | undefined;
 
-let encoding: ReturnType<typeof GptEncoding.getEncodingApi> | undefined;
-
-function tokenizer(): ReturnType<typeof GptEncoding.getEncodingApi> {
-  if (!encoding) {
-    encoding = GptEncoding.getEncodingApi('o200k_base', () => ranksFromTiktoken(readFileSync(tiktokenFile('o200k_base'), 'latin1')));
-    encoding.setMergeCacheSize(MERGE_CACHE_SIZE);
-  }
-  return encoding;
+function tokenizer(): BpeCounter {
+  counter ??= BpeCounter.fromTiktoken(readFileSync(tiktokenFile('o200k_base')), O200K_TOKEN_SPLIT_REGEX);
+  return counter;
 }
 
 function tiktokenFile(name: string): string {
   return createRequire(import.meta.url).resolve(`gpt-tokenizer/data/${name}.tiktoken`);
 }
 
-/**
- * `base64-token rank` per line → the rank table gpt-tokenizer's generated modules hold: the text
- * for tokens that are valid UTF-8, the bytes for the rest (partial characters).
- */
-export function ranksFromTiktoken(text: string): Array<string | number[]> {
-  const ranks: Array<string | number[]> = [];
-  let start = 0;
-  while (start < text.length) {
-    let end = text.indexOf('\n', start);
-    if (end < 0) end = text.length;
-    const space = text.indexOf(' ', start);
-    if (space > start && space < end) {
-      const bytes = Buffer.from(text.slice(start, space), 'base64');
-      // A leading byte-order mark stays bytes, as in gpt-tokenizer's own table (a decoder drops it).
-      const asText = isUtf8(bytes) && !(bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf);
-      ranks[Number(text.slice(space + 1, end))] = asText ? bytes.toString('utf8') : Array.from(bytes);
-    }
-    start = end + 1;
-  }
-  return ranks;
-}
-
-/** Special tokens (`<|endoftext|>`…) a user types are counted as the plain text they are. */
-const ORDINARY = { disallowedSpecial: new Set<string>() };
-
 export function countTokens(text: string): number {
   if (!text) return 0;
-  return tokenizer().countTokens(text, ORDINARY);
+  // Special tokens (`<|endoftext|>`…) a user types are counted as the plain text they are.
+  return tokenizer().count(text);
 }
 
 /** Counts kept for texts that come back turn after turn; bounded by their length (~2 MB). */

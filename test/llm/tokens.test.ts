@@ -3,20 +3,61 @@ import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import bundledRanks from 'gpt-tokenizer/bpeRanks/o200k_base';
 import { countTokens as bundledCount } from 'gpt-tokenizer';
-import { countRepeatedTokens, countTokens, ranksFromTiktoken } from '../../src/llm/tokens.js';
+import { O200K_TOKEN_SPLIT_REGEX } from 'gpt-tokenizer/encodingParams/constants';
+import { BpeCounter } from '../../src/llm/bpe-counter.js';
+import { countRepeatedTokens, countTokens } from '../../src/llm/tokens.js';
+
+/** gpt-tokenizer's count with special-token text taken as text, the reference for ours. */
+const reference = (text: string) => bundledCount(text, { disallowedSpecial: new Set() });
+
+/** A small seeded generator, so a failing text can be found again. */
+function randomTexts(seed: number, count: number): string[] {
+  let s = seed >>> 0;
+  const next = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const pools = [
+    'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ',
+    "0123456789 .,;:!?'\"()[]{}<>/\\-_=+*&^%$#@~`|",
+    ' \t\n\r  \n\n',
+    'éèêëàâäôöûüçñßÉÀÇÑøåæœ',
+    'привет мир Ελληνικά שלום مرحبا',
+    '日本語のテキスト한국어텍스트中文文本',
+    '\u0301\u0308\u200d\ufe0f',
+  ];
+  const emoji = ['🙂', '🧑‍🚀', '👩🏽‍💻', '🇫🇷', '❤️', '\ud800', '\udc00'];
+  const out: string[] = [];
+  for (let n = 0; n < count; n++) {
+    const length = 1 + Math.floor(next() * 120);
+    let t = '';
+    while (t.length < length) {
+      const r = next();
+      if (r < 0.05) t += emoji[Math.floor(next() * emoji.length)];
+      else {
+        const pool = pools[Math.floor(next() * pools.length)]!;
+        t += [...pool][Math.floor(next() * [...pool].length)];
+      }
+    }
+    out.push(t);
+  }
+  return out;
+}
 
 describe('token counting', () => {
-  it('reads the same o200k rank table from the .tiktoken file as gpt-tokenizer bundles as a module', () => {
-    const file = createRequire(import.meta.url).resolve('gpt-tokenizer/data/o200k_base.tiktoken');
-    const ranks = ranksFromTiktoken(readFileSync(file, 'latin1'));
-    const bundled = bundledRanks as unknown as Array<string | number[]>;
-    expect(ranks.length).toBe(bundled.length);
-    let differing = 0;
-    for (let i = 0; i < bundled.length; i++) if (JSON.stringify(ranks[i]) !== JSON.stringify(bundled[i])) differing++;
-    expect(differing).toBe(0);
-    // Both kinds of entry are present: whole characters as text, partial UTF-8 sequences as bytes.
-    expect(ranks.some((r) => Array.isArray(r))).toBe(true);
-    expect(ranks[0]).toBe('!');
+  it('counts what gpt-tokenizer counts for every token of the vocabulary and thousands of mixed-script texts', () => {
+    const file = readFileSync(createRequire(import.meta.url).resolve('gpt-tokenizer/data/o200k_base.tiktoken'));
+    const counter = BpeCounter.fromTiktoken(file, O200K_TOKEN_SPLIT_REGEX);
+    const vocabulary = (bundledRanks as unknown as Array<string | number[]>).filter((t): t is string => typeof t === 'string');
+    expect(vocabulary.length).toBeGreaterThan(190_000);
+    let differing: string[] = [];
+    for (let i = 0; i < vocabulary.length; i += 3) {
+      const t = vocabulary[i]!;
+      if (counter.count(t) !== reference(t)) differing.push(t);
+    }
+    expect(differing.slice(0, 5)).toEqual([]);
+    differing = randomTexts(20261203, 3000).filter((t) => counter.count(t) !== reference(t));
+    expect(differing.slice(0, 5).map((t) => [t, counter.count(t), reference(t)])).toEqual([]);
+    // Whole words are one token; a long run of one character is merged pair by pair.
+    expect(counter.count('hello')).toBe(1);
+    expect(counter.count('x'.repeat(300))).toBe(reference('x'.repeat(300)));
   });
 
   it('counts what the bundled tokenizer counts, across scripts, emoji and special-token text', () => {
