@@ -1,6 +1,13 @@
-import unhomoglyph from 'unhomoglyph';
+import { createRequire } from 'node:module';
 import { ValidationError } from '../core/errors.js';
 import type { Store } from '../store/index.js';
+
+/** Unicode's confusables table (0.8 MB of heap), loaded when a name is first checked, not at start. */
+let confusables: ((text: string) => string) | undefined;
+function unhomoglyph(text: string): string {
+  confusables ??= createRequire(import.meta.url)('unhomoglyph') as (text: string) => string;
+  return confusables(text);
+}
 
 /**
  * What a name looks like, ignoring case, accents, spacing and look-alike letters (Cyrillic "А"

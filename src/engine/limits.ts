@@ -1,5 +1,17 @@
 import { LRUCache } from 'lru-cache';
-import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { createRequire } from 'node:module';
+import type * as Flexible from 'rate-limiter-flexible';
+
+/*
+ * rate-limiter-flexible's index loads every store it supports (Redis, Mongo, DynamoDB, SQL…), about
+ * 1 MB of heap a process that keeps limits in memory never uses; its memory store and result
+ * class are each a file of their own. coord/redis.ts, loaded only with REDIS_URL, takes the index.
+ */
+const fromPackage = createRequire(import.meta.url);
+const RateLimiterMemory = fromPackage('rate-limiter-flexible/lib/RateLimiterMemory.js') as typeof Flexible.RateLimiterMemory;
+const RateLimiterRes = fromPackage('rate-limiter-flexible/lib/RateLimiterRes.js') as typeof Flexible.RateLimiterRes;
+type RateLimiterMemory = Flexible.RateLimiterMemory;
+type RateLimiterAbstract = Flexible.RateLimiterAbstract;
 
 /**
  * Rate limits behind a narrow interface: the memory store today, Redis (rate-limiter-flexible's
