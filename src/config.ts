@@ -31,6 +31,8 @@ const runtimeConfigSchema = z.object({
   heartbeatMs: int(500, 60_000).default(3000),
   /** A process not heard from for this long is dead: the others take over its unfinished work. */
   instanceDeadAfterMs: int(2000, 600_000).default(10_000),
+  /** How far the JS heap may grow past its live size before a full collection (see heap-policy.ts); 0: V8 decides. */
+  heapGrowthPercent: int(0, 400).default(50),
 });
 
 /** The sections and their schemas. A platform section exists only when its token is set. */
@@ -60,6 +62,7 @@ export const ENV_VARS: Record<string, [Section, string]> = {
   SHUTDOWN_TIMEOUT_MS: ['runtime', 'shutdownTimeoutMs'],
   HEARTBEAT_MS: ['runtime', 'heartbeatMs'],
   INSTANCE_DEAD_AFTER_MS: ['runtime', 'instanceDeadAfterMs'],
+  HEAP_GROWTH_PERCENT: ['runtime', 'heapGrowthPercent'],
   PORT: ['http', 'port'],
   HOST: ['http', 'host'],
   MAX_BODY_BYTES: ['http', 'maxBodyBytes'],

@@ -4,6 +4,7 @@ import { ConfigError } from './core/errors.js';
 import { startRuntime, type Runtime } from './runtime.js';
 import { createPlatformAdapters } from './platforms.js';
 import { resolveLogFormat } from './log.js';
+import { applyHeapGrowth } from './heap-policy.js';
 
 /**
  * `npm start`: read the environment (and `.env`), start everything configured, and shut down
@@ -13,6 +14,7 @@ async function main(): Promise<void> {
   let runtime: Runtime;
   try {
     const config = loadConfig();
+    applyHeapGrowth(config.runtime.heapGrowthPercent);
     // A person at a terminal gets the banner (and, on the first start, the new admin key).
     const banner = resolveLogFormat(config.runtime.logFormat) === 'pretty' ? (text: string) => void process.stdout.write(text) : undefined;
     runtime = await startRuntime(config, { adapters: createPlatformAdapters, ...(banner ? { banner } : {}) });
