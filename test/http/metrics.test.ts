@@ -133,5 +133,6 @@ describe('GET /metrics', () => {
     expect(value('charbridge_webhook_deliveries_total', { outcome: 'delivered' })).toBe(1);
     expect(value('process_cpu_user_seconds_total')).toBeGreaterThan(0);
     expect(value('nodejs_heap_size_used_bytes')).toBeGreaterThan(0);
+    expect(value('nodejs_eventloop_lag_max_seconds')).toBeGreaterThan(0); // sampled every 100 ms, still sampled
   });
 });
