@@ -10,5 +10,5 @@ import { setFlagsFromString } from 'node:v8';
  * V8's own choice.
  */
 export function applyHeapGrowth(percent: number): void {
-  if (percent > 0) setFlagsFromString(`--heap-growing-percent=${Math.round(percent)}`);
+  if (percent > 0) setFlagsFromString(`--heap-growing-percent=${percent}`);
 }

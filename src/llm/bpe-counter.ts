@@ -18,7 +18,7 @@ const MERGE_CACHE_ENTRIES = 10_000;
 const MERGE_CACHE_MAX_LENGTH = 64;
 
 /** Calls `line(start, space, rank)` for every `base64 rank` line of a `.tiktoken` file. */
-function eachLine(file: Uint8Array, line: (start: number, space: number, rank: number) => void): void {
+function eachLine(file: Buffer, line: (start: number, space: number, rank: number) => void): void {
   for (let start = 0; start < file.length; ) {
     let end = file.indexOf(10, start);
     if (end < 0) end = file.length;
@@ -31,13 +31,6 @@ function eachLine(file: Uint8Array, line: (start: number, space: number, rank: n
     start = end + 1;
   }
 }
-
-const BASE64 = (() => {
-  const t = new Int8Array(256).fill(-1);
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-  for (let i = 0; i < alphabet.length; i++) t[alphabet.charCodeAt(i)] = i;
-  return t;
-})();
 
 export class BpeCounter {
   private scratch = new Uint8Array(1024);
@@ -56,21 +49,20 @@ export class BpeCounter {
 
   /**
    * From a `.tiktoken` file (`base64-bytes rank` per line) and the encoding's pre-tokenizing
-   * pattern. Read straight from the file's bytes, so loading leaves no garbage behind either.
+   * pattern (its split regex; a copy is kept, as exec moves a regex's lastIndex).
    */
-  static fromTiktoken(file: Uint8Array, split: RegExp): BpeCounter {
-    // Two passes over the file's lines: sizes first, then the bytes, so nothing is built per token.
+  static fromTiktoken(file: Buffer, split: RegExp): BpeCounter {
+    // Two passes over the file's lines: sizes first, then each token's bytes decoded straight
+    // into the one buffer, so nothing outlives loading but the four arrays.
     let tokens = 0;
     let byteCount = 0;
     let maxRank = -1;
     eachLine(file, (start, space, rank) => {
-      let len = space - start;
-      while (len > 0 && file[start + len - 1] === 61) len--; // '=' padding
-      byteCount += (len * 3) >> 2;
+      byteCount += Buffer.byteLength(file.toString('latin1', start, space), 'base64');
       maxRank = Math.max(maxRank, rank);
       tokens++;
     });
-    const bytes = new Uint8Array(byteCount);
+    const bytes = Buffer.alloc(byteCount);
     const offsets = new Uint32Array(maxRank + 1);
     const lengths = new Uint8Array(maxRank + 1);
     let capacity = 1;
@@ -78,22 +70,11 @@ export class BpeCounter {
     const counter = new BpeCounter(bytes, offsets, lengths, new Int32Array(capacity), new RegExp(split.source, 'gu'));
     let at = 0;
     eachLine(file, (start, space, rank) => {
-      const from = at;
-      let bits = 0;
-      let value = 0;
-      for (let i = start; i < space; i++) {
-        const v = BASE64[file[i]!]!;
-        if (v < 0) continue;
-        value = ((value << 6) | v) & 0xffffff;
-        bits += 6;
-        if (bits >= 8) {
-          bits -= 8;
-          bytes[at++] = (value >> bits) & 0xff;
-        }
-      }
-      if (at - from > 255) throw new Error(`token ${rank} is longer than 255 bytes`);
-      offsets[rank] = from;
-      lengths[rank] = at - from;
+      const length = bytes.write(file.toString('latin1', start, space), at, 'base64');
+      if (length > 255) throw new Error(`token ${rank} is longer than 255 bytes`);
+      offsets[rank] = at;
+      lengths[rank] = length;
+      at += length;
       counter.insert(rank);
     });
     return counter;
@@ -148,7 +129,7 @@ export class BpeCounter {
     const ranks = this.pairRanks;
     let parts = size + 1;
     for (let i = 0; i < parts; i++) starts[i] = i;
-    for (let i = 0; i < parts; i++) ranks[i] = i + 2 < parts ? this.rankOf(i, starts, parts) : NO_RANK;
+    for (let i = 0; i < parts; i++) ranks[i] = this.rankOf(i, starts, parts);
     while (parts > 1) {
       let lowest = NO_RANK;
       let at = -1;
