@@ -1,16 +1,23 @@
-import 'dotenv/config';
-import { loadConfig } from './config.js';
-import { ConfigError } from './core/errors.js';
-import { startRuntime, type Runtime } from './runtime.js';
-import { createPlatformAdapters } from './platforms.js';
-import { resolveLogFormat } from './log.js';
-import { applyHeapGrowth } from './heap-policy.js';
+import { applyHeapGrowth, holdYoungGeneration, releaseYoungGeneration } from './heap-policy.js';
+import type { Runtime } from './runtime.js';
 
 /**
  * `npm start`: read the environment (and `.env`), start everything configured, and shut down
  * gracefully on SIGINT/SIGTERM. Configuration errors print the variable and the fix, no stack.
+ *
+ * The rest of the program is imported only once the young generation is held (see
+ * heap-policy.ts): a static import would load every module before this file's first line runs.
  */
 async function main(): Promise<void> {
+  holdYoungGeneration();
+  await import('dotenv/config');
+  const [{ loadConfig }, { ConfigError }, { startRuntime }, { createPlatformAdapters }, { resolveLogFormat }] = await Promise.all([
+    import('./config.js'),
+    import('./core/errors.js'),
+    import('./runtime.js'),
+    import('./platforms.js'),
+    import('./log.js'),
+  ]);
   let runtime: Runtime;
   try {
     const config = loadConfig();
@@ -24,6 +31,8 @@ async function main(): Promise<void> {
       process.exit(78);
     }
     throw err;
+  } finally {
+    releaseYoungGeneration();
   }
   let signals = 0;
   const stop = (signal: string) => {

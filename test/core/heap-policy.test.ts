@@ -23,6 +23,37 @@ function peakHeapMb(percent: number): number {
   return Number(execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' }));
 }
 
+/**
+ * The young generation's size (MB) after a start-up's worth of survivors (objects that stay live,
+ * as loaded modules do) and after as much again once released: `hold` says whether the young
+ * generation was held during the first part.
+ */
+function youngGenerationMb(hold: boolean): { started: number; afterRelease: number } {
+  const script = `
+    import { getHeapSpaceStatistics } from 'node:v8';
+    import { holdYoungGeneration, releaseYoungGeneration } from ${JSON.stringify(policy)};
+    const young = () => getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size / 2 ** 20;
+    const kept = [];
+    const survivors = () => { for (let i = 0; i < 400_000; i++) kept.push({ i, s: 'm' + i, a: [i] }); };
+    if (${hold}) holdYoungGeneration();
+    survivors();
+    const started = young();
+    releaseYoungGeneration();
+    survivors();
+    process.stdout.write(JSON.stringify({ started, afterRelease: young(), kept: kept.length }));`;
+  return JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' })) as { started: number; afterRelease: number };
+}
+
+describe('young generation during start-up', () => {
+  it("stays at its initial size while held, and grows again by V8's rule once released", () => {
+    const free = youngGenerationMb(false);
+    const held = youngGenerationMb(true);
+    expect(free.started).toBeGreaterThanOrEqual(8); // survivors alone make V8 grow it
+    expect(held.started).toBeLessThan(free.started / 4);
+    expect(held.afterRelease).toBeGreaterThan(held.started); // released: survivors grow it again
+  }, 30_000);
+});
+
 describe('heap growth policy', () => {
   it('keeps the heap near its live size where V8 alone lets garbage pile up', () => {
     const v8Choice = peakHeapMb(0);
