@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { contentText, startFakeOpenAI, type FakeOpenAI } from '../fakes/openai.js';
 import { replyFor, tagIn } from './telegram-load-driver.js';
-import { percentile } from './stats.js';
+import { median, percentile } from './stats.js';
 import type { BotProcess, ProcessUsage } from './bot-process.js';
 import type { LoadResult } from './telegram-load-driver.js';
 
@@ -174,9 +174,9 @@ export function compare(bot: Phase, floor: Phase, into: Record<string, string | 
 }
 
 /** Settings every platform load benchmark takes: --chats, --turns, --limits on|off. */
-export function loadSettings(name: string, options: Record<string, string>, defaults: { chats: number; turns: number }): { chats: number; turns: number; limits: boolean } {
-  const known = new Set(['chats', 'turns', 'limits']);
-  for (const k of Object.keys(options)) if (!known.has(k)) throw new Error(`${name}: unknown option --${k} (known: --chats, --turns, --limits on|off)`);
+export function loadSettings(name: string, options: Record<string, string>, defaults: { chats: number; turns: number }): LoadSettings {
+  const known = new Set(['chats', 'turns', 'limits', 'rounds']);
+  for (const k of Object.keys(options)) if (!known.has(k)) throw new Error(`${name}: unknown option --${k} (known: --chats, --turns, --limits on|off, --rounds N)`);
   const count = (key: 'chats' | 'turns') => {
     const v = options[key] === undefined ? defaults[key] : Number(options[key]);
     if (!Number.isInteger(v) || v < 1 || v > 10_000) throw new Error(`${name}: --${key} must be a whole number from 1 to 10000 (got ${options[key]})`);
@@ -184,7 +184,57 @@ export function loadSettings(name: string, options: Record<string, string>, defa
   };
   const limits = options.limits ?? 'on';
   if (limits !== 'on' && limits !== 'off') throw new Error(`${name}: --limits must be on or off (got ${limits})`);
-  return { chats: count('chats'), turns: count('turns'), limits: limits === 'on' };
+  return { chats: count('chats'), turns: count('turns'), limits: limits === 'on', rounds: roundsOption(name, options) };
+}
+
+export interface LoadSettings {
+  chats: number;
+  turns: number;
+  limits: boolean;
+  /** How many times the floor bot and charbridge are measured (see `moreRounds`). */
+  rounds: number;
+}
+
+/** `--rounds N`, 1 to 20, 1 unless given. */
+export function roundsOption(name: string, options: Record<string, string>): number {
+  const v = options.rounds === undefined ? 1 : Number(options.rounds);
+  if (!Number.isInteger(v) || v < 1 || v > 20) throw new Error(`${name}: --rounds must be a whole number from 1 to 20 (got ${options.rounds})`);
+  return v;
+}
+
+/** One round of a load bench: the floor bot's phase and charbridge's. */
+export interface Round {
+  floor: Phase;
+  charbridge: Phase;
+}
+
+/**
+ * `--rounds N`: after the round already described, N − 1 more, each a fresh floor bot and then a
+ * fresh charbridge on a fresh database (`measure(dir)` runs one round in `dir`); reports each
+ * ratio's median and range and every round's figures. On a shared machine one run's CPU ratio
+ * moves by a quarter either way, so a single round cannot show a change of a few percent.
+ */
+export async function moreRounds(rounds: number, work: string, first: Round, measure: (dir: string) => Promise<Round>, out: Record<string, string | number>): Promise<void> {
+  const all = [first];
+  for (let i = 2; i <= rounds; i++) all.push(await measure(join(work, `round-${i}`)));
+  const summary = (label: string, of: (ph: Phase) => number | undefined, unit: (v: number) => string) => {
+    const ratios: number[] = [];
+    const each = all.map(({ floor, charbridge }) => {
+      const f = of(floor);
+      const c = of(charbridge);
+      if (f === undefined || c === undefined || f === 0) return 'n/a';
+      ratios.push(c / f);
+      return `${unit(c)} / ${unit(f)}`;
+    });
+    const range = ratios.length ? `${median(ratios).toFixed(2)}× (${Math.min(...ratios).toFixed(2)}× – ${Math.max(...ratios).toFixed(2)}×)` : 'n/a';
+    out[`charbridge / floor over ${all.length} rounds: ${label}, median (min – max)`] = range;
+    out[`charbridge / floor over ${all.length} rounds: ${label}, each round`] = each.join('; ');
+  };
+  summary('CPU per turn', (ph) => (ph.cpuMs === undefined ? undefined : ph.cpuMs / Math.max(1, ph.result.ok)), (v) => `${v.toFixed(2)} ms`);
+  summary('peak RSS', (ph) => ph.peakRssBytes, (v) => `${(v / 2 ** 20).toFixed(0)} MiB`);
+  const lost = all.reduce((n, r) => n + (r.charbridge.result.issued - r.charbridge.result.ok), 0);
+  const refused = all.reduce((n, r) => n + r.charbridge.result.tooManyRequests, 0);
+  out[`charbridge over ${all.length} rounds: turns not delivered, 429s`] = `${lost}, ${refused}`;
 }
 
 /** How the load benches run their bots, for each bench's `setup` line. */
@@ -227,7 +277,7 @@ export type RunPhase = (name: string, script: string, extraEnv: Record<string, s
  */
 export async function floorAgainstCharbridge(
   name: string,
-  s: { chats: number; turns: number; limits: boolean },
+  s: LoadSettings,
   floorScript: string,
   root: string,
   setup: string,
@@ -238,11 +288,15 @@ export async function floorAgainstCharbridge(
   const model = await startFakeOpenAI({ chunkDelayMs: 5, responder: ({ messages }) => replyFor(tagIn(contentText(messages.at(-1)?.content)) ?? 'c0t0') });
   const out: Record<string, string | number> = { setup };
   try {
-    const floor = await runPhase('floor', join(root, floorScript), {}, s, model, work);
-    const cb = await runPhase('charbridge', join(root, 'src/main.ts'), charbridgeEnv(work, s.chats), s, model, work);
-    describePhase(floor, out, 'floor (bare bot)');
-    describePhase(cb, out, 'charbridge');
-    compare(cb, floor, out, 'charbridge');
+    const round = async (dir: string): Promise<Round> => ({
+      floor: await runPhase('floor', join(root, floorScript), {}, s, model, dir),
+      charbridge: await runPhase('charbridge', join(root, 'src/main.ts'), charbridgeEnv(dir, s.chats), s, model, dir),
+    });
+    const first = await round(work);
+    describePhase(first.floor, out, 'floor (bare bot)');
+    describePhase(first.charbridge, out, 'charbridge');
+    compare(first.charbridge, first.floor, out, 'charbridge');
+    if (s.rounds > 1) await moreRounds(s.rounds, work, first, round, out);
     if (keep) out['bot logs and database'] = work;
   } finally {
     await model.close();

@@ -15,9 +15,7 @@
  *
  * `--limits off` lifts the fake's flood limits (charbridge still paces itself). `--profile DIR`
  * runs charbridge under `node --cpu-prof` and prints where its CPU went during the load.
- * `--rounds N` then measures N − 1 more rounds, each a fresh floor bot and a fresh charbridge one
- * after the other, and prints the median ratio and its range: on a shared machine one run's CPU
- * ratio moves by a quarter either way, so a single round cannot show a change of a few percent.
+ * `--rounds N` then measures N − 1 more rounds of the floor bot and charbridge (see `moreRounds`).
  */
 import { mkdtempSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,9 +27,11 @@ import { startBotProcess, type BotProcess, type ProcessUsage } from './bot-proce
 import { summarizeProfile, type ProfileSummary } from './cpu-profile.js';
 import { percentile } from './stats.js';
 import { replyFor, runClosedLoop, tagIn, type LoadResult } from './telegram-load-driver.js';
-import { botEnv, charbridgeEnv, freePort, RUN_AS, until } from './platform-load.js';
+import { botEnv, charbridgeEnv, freePort, moreRounds, roundsOption, RUN_AS, until, type Round } from './platform-load.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const FLOOR_SCRIPT = join(root, 'test/bench/telegram-floor-bot.ts');
+const CHARBRIDGE_SCRIPT = join(root, 'src/main.ts');
 const TOKEN = '7000000001:bench-load-token';
 const SECRET = 'bench-webhook-secret';
 const NO_LIMITS: Partial<FloodLimits> = { chatMinIntervalMs: 0, groupPerWindow: Number.POSITIVE_INFINITY, globalPerSecond: Number.POSITIVE_INFINITY };
@@ -54,9 +54,7 @@ function settingsFrom(options: Record<string, string>): Settings {
   };
   const limits = options.limits ?? 'on';
   if (limits !== 'on' && limits !== 'off') throw new Error(`telegram-load: --limits must be on or off (got ${limits})`);
-  const rounds = count('rounds', 1);
-  if (rounds > 20) throw new Error(`telegram-load: --rounds must be at most 20 (got ${rounds})`);
-  return { chats: count('chats', 50), turns: count('turns', 20), limits: limits === 'on', rounds, profileDir: options.profile ? resolve(options.profile) : undefined };
+  return { chats: count('chats', 50), turns: count('turns', 20), limits: limits === 'on', rounds: roundsOption('telegram-load', options), profileDir: options.profile ? resolve(options.profile) : undefined };
 }
 
 interface Phase {
@@ -148,42 +146,6 @@ function describe(ph: Phase, into: Record<string, string | number>, label: strin
   into[`${label}: peak RSS`] = ph.peakRssBytes === undefined ? 'n/a' : `${(ph.peakRssBytes / 2 ** 20).toFixed(0)} MiB`;
 }
 
-const median = (sorted: number[]) => (sorted[(sorted.length - 1) >> 1]! + sorted[sorted.length >> 1]!) / 2;
-const perTurn = (ph: Phase) => (ph.cpuMs === undefined ? undefined : ph.cpuMs / Math.max(1, ph.result.ok));
-
-/**
- * Rounds 2…N of `--rounds`: a fresh floor bot, then a fresh charbridge, each on a fresh database;
- * the first round is the one described above. Reports each ratio's median and range.
- */
-async function moreRounds(s: Settings, model: FakeOpenAI, work: string, first: { floor: Phase; charbridge: Phase }, out: Record<string, string | number>): Promise<void> {
-  const rounds = [first];
-  for (let i = 2; i <= s.rounds; i++) {
-    const dir = join(work, `round-${i}`);
-    const floor = await runPhase({ name: 'floor', script: join(root, 'test/bench/telegram-floor-bot.ts'), extraEnv: {} }, s, model, dir);
-    const charbridge = await runPhase({ name: 'charbridge', script: join(root, 'src/main.ts'), extraEnv: charbridgeEnv(dir, s.chats) }, s, model, dir);
-    rounds.push({ floor, charbridge });
-  }
-  const summary = (label: string, of: (ph: Phase) => number | undefined, unit: (v: number) => string) => {
-    const ratios: number[] = [];
-    const each = rounds.map(({ floor, charbridge }) => {
-      const f = of(floor);
-      const c = of(charbridge);
-      if (f === undefined || c === undefined || f === 0) return 'n/a';
-      ratios.push(c / f);
-      return `${unit(c)} / ${unit(f)}`;
-    });
-    const sorted = [...ratios].sort((a, b) => a - b);
-    out[`charbridge / floor over ${rounds.length} rounds: ${label}, median (min – max)`] = sorted.length
-      ? `${median(sorted).toFixed(2)}× (${sorted[0]!.toFixed(2)}× – ${sorted.at(-1)!.toFixed(2)}×)`
-      : 'n/a';
-    out[`charbridge / floor over ${rounds.length} rounds: ${label}, each round`] = each.join('; ');
-  };
-  summary('CPU per turn', perTurn, (v) => `${v.toFixed(2)} ms`);
-  summary('peak RSS', (ph) => ph.peakRssBytes, (v) => `${(v / 2 ** 20).toFixed(0)} MiB`);
-  const failed = rounds.reduce((n, r) => n + (r.charbridge.result.issued - r.charbridge.result.ok), 0);
-  out[`charbridge over ${rounds.length} rounds: turns not delivered, 429s`] = `${failed}, ${rounds.reduce((n, r) => n + r.charbridge.result.tooManyRequests, 0)}`;
-}
-
 export async function benchTelegramLoad(options: Record<string, string> = {}): Promise<Record<string, string | number>> {
   const s = settingsFrom(options);
   const work = mkdtempSync(join(tmpdir(), 'charbridge-tg-load-'));
@@ -198,9 +160,9 @@ export async function benchTelegramLoad(options: Record<string, string> = {}): P
       mkdirSync(profileDir, { recursive: true });
       out['profile written to'] = profileDir;
     }
-    const floor = await runPhase({ name: 'floor', script: join(root, 'test/bench/telegram-floor-bot.ts'), extraEnv: {} }, s, model, work);
+    const floor = await runPhase({ name: 'floor', script: FLOOR_SCRIPT, extraEnv: {} }, s, model, work);
     const durable = await runPhase(
-      { name: 'durable-floor', script: join(root, 'test/bench/telegram-floor-bot.ts'), extraEnv: { FLOOR_DATABASE: join(work, 'durable-floor', 'floor.db') } },
+      { name: 'durable-floor', script: FLOOR_SCRIPT, extraEnv: { FLOOR_DATABASE: join(work, 'durable-floor', 'floor.db') } },
       s,
       model,
       work,
@@ -208,7 +170,7 @@ export async function benchTelegramLoad(options: Record<string, string> = {}): P
     const cb = await runPhase(
       {
         name: 'charbridge',
-        script: join(root, 'src/main.ts'),
+        script: CHARBRIDGE_SCRIPT,
         extraEnv: charbridgeEnv(work, s.chats),
         profileDir,
       },
@@ -240,7 +202,13 @@ export async function benchTelegramLoad(options: Record<string, string> = {}): P
         .filter((fn) => !fn.name.startsWith('('))
         .forEach((fn, i) => (out[`charbridge profile: our code #${i + 1} ${fn.name}, with the libraries it calls synchronously`] = share(fn.ms)));
     }
-    if (s.rounds > 1) await moreRounds(s, model, work, { floor, charbridge: cb }, out);
+    if (s.rounds > 1) {
+      const round = async (dir: string): Promise<Round> => ({
+        floor: await runPhase({ name: 'floor', script: FLOOR_SCRIPT, extraEnv: {} }, s, model, dir),
+        charbridge: await runPhase({ name: 'charbridge', script: CHARBRIDGE_SCRIPT, extraEnv: charbridgeEnv(dir, s.chats) }, s, model, dir),
+      });
+      await moreRounds(s.rounds, work, { floor, charbridge: cb }, round, out);
+    }
     if (keep) {
       writeFileSync(join(work, 'turns.json'), JSON.stringify({ floor: floor.result.turns, charbridge: cb.result.turns }));
       out['bot logs, database and every turn (turns.json)'] = work;
