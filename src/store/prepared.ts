@@ -1,5 +1,6 @@
 import type { CompiledQuery, Compilable } from 'kysely';
 import type { DB } from './db.js';
+import { runNow } from './sqlite-driver.js';
 
 /** A parameter's stand-in while a query is compiled; never a value a caller could pass. */
 const MARK = '\u0000charbridge-param:';
@@ -17,6 +18,7 @@ interface Compiled<R> {
  * Kysely query (immutable nodes, each frozen) and compiling it to SQL cost more CPU than
  * SQLite spends running our small statements: under load this was ~1 ms of a Telegram turn's
  * ~13. The hot per-turn statements go through here; everything else stays a plain builder.
+ * On SQLite they also skip Kysely's executor whenever that changes nothing (`runNow`).
  *
  * `build` gets the parameters as stand-ins (typed as the values they stand for) and must use
  * each only as a value; a stand-in that ends up in the SQL text itself (an identifier, a
@@ -73,7 +75,8 @@ export function prepared<P extends Record<string, unknown>, R>(build: (db: DB, p
       return (s.item === undefined ? v : (v as unknown[])[s.item]) ?? null;
     });
     const { query } = c;
-    return db.executeQuery<R>({ query: query.query, queryId: query.queryId, sql: query.sql, parameters });
+    const withValues: CompiledQuery<R> = { query: query.query, queryId: query.queryId, sql: query.sql, parameters };
+    return runNow<R>(db, withValues) ?? db.executeQuery<R>(withValues);
   };
 
   return {

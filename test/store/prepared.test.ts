@@ -42,6 +42,34 @@ describeStores('prepared queries', (ctx) => {
     expect((await names.first(db, { prefix: 'pre_', limit: 1 }))?.name).toBe('one');
   });
 
+  it('run outside a transaction, waits for another one to finish and never sees its uncommitted writes', async () => {
+    const db = ctx.store.db;
+    await insert.affected(db, { id: 'k1', name: 'one', hash: 'h1', at: new Date(0).toISOString() });
+    let finish!: () => void;
+    const finishing = new Promise<void>((r) => (finish = r));
+    let changed!: () => void;
+    const hasChanged = new Promise<void>((r) => (changed = r));
+    const other = db.transaction().execute(async (tx) => {
+      await rename.affected(tx, { id: 'k1', name: 'uncommitted' });
+      changed();
+      await finishing;
+      throw new Error('roll back');
+    });
+    await hasChanged;
+    const seen: string[] = [];
+    const read = names.first(db, { prefix: 'pre_', limit: 1 }).then((r) => seen.push(`read ${r?.name}`));
+    const write = rename.affected(db, { id: 'k1', name: 'after' }).then(() => seen.push('write'));
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    seen.push('rolled back');
+    finish();
+    await expect(other).rejects.toThrow('roll back');
+    await Promise.all([read, write]);
+    // On SQLite the read waits for the transaction; on PostgreSQL it reads the committed row at once.
+    expect(seen.filter((e) => e !== 'rolled back').sort()).toEqual(['read one', 'write']);
+    expect(seen.indexOf('write')).toBeGreaterThan(seen.indexOf('rolled back'));
+    expect((await names.first(db, { prefix: 'pre_', limit: 1 }))?.name).toBe('after');
+  });
+
   it('takes a list parameter of any length, each length compiled as its own statement', async () => {
     const db = ctx.store.db;
     for (const [id, name] of [['k1', 'one'], ['k2', 'two'], ['k3', 'three']] as const) await insert.affected(db, { id, name, hash: `h-${id}`, at: new Date(0).toISOString() });
