@@ -20,9 +20,10 @@ const built = new Map<string, string>();
  * The JavaScript to run for a TypeScript entry, built once per bench run: `src/main.ts` through
  * the project's build (`tsc -p tsconfig.build.json`, into `dist/` as `npm start` does); any other
  * script (a floor bot, one file) transpiled by esbuild into `dist/bench/`, where its imports
- * resolve from the project's node_modules.
+ * resolve from the project's node_modules. A `.js` path is already built and runs as it is.
  */
 export function runnable(script: string): string {
+  if (script.endsWith('.js')) return script;
   const hit = built.get(script);
   if (hit) return hit;
   let out: string;

@@ -36,7 +36,7 @@ const TOKEN = '7000000001:bench-load-token';
 const SECRET = 'bench-webhook-secret';
 const NO_LIMITS: Partial<FloodLimits> = { chatMinIntervalMs: 0, groupPerWindow: Number.POSITIVE_INFINITY, globalPerSecond: Number.POSITIVE_INFINITY };
 
-interface Settings {
+export interface Settings {
   chats: number;
   turns: number;
   limits: boolean;
@@ -44,7 +44,7 @@ interface Settings {
   profileDir: string | undefined;
 }
 
-function settingsFrom(options: Record<string, string>): Settings {
+export function settingsFrom(options: Record<string, string>): Settings {
   const known = new Set(['chats', 'turns', 'limits', 'rounds', 'profile']);
   for (const k of Object.keys(options)) if (!known.has(k)) throw new Error(`telegram-load: unknown option --${k} (known: --chats, --turns, --limits on|off, --rounds N, --profile DIR)`);
   const count = (name: string, fallback: number) => {
@@ -72,7 +72,7 @@ interface PhaseSetup {
   profileDir?: string | undefined;
 }
 
-async function runPhase(p: PhaseSetup, s: Settings, model: FakeOpenAI, work: string): Promise<Phase> {
+export async function runPhase(p: PhaseSetup, s: Settings, model: FakeOpenAI, work: string): Promise<Phase> {
   const fake = await startFakeTelegram({ token: TOKEN, ...(s.limits ? {} : { limits: NO_LIMITS }) });
   const port = await freePort();
   const cwd = join(work, p.name);
