@@ -55,6 +55,11 @@ export interface BotProcessOptions {
 export interface ProcessUsage {
   /** User + system CPU time since the process started, ms. */
   cpuMs: number;
+  /**
+   * Of it, the main thread's (the event loop: the bot's own JavaScript); the rest is V8's and
+   * libuv's helper threads (optimizing compiler, concurrent GC, thread pool).
+   */
+  mainThreadCpuMs: number;
   /** Peak resident set size so far (VmHWM), bytes. */
   peakRssBytes: number;
 }
@@ -79,11 +84,14 @@ const clockTicks = (() => {
 
 function readUsage(pid: number): ProcessUsage | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields[0] is field 3 (state)
-    const ticks = Number(fields[11]) + Number(fields[12]); // utime + stime (fields 14 and 15)
+    const cpuMsOf = (statFile: string) => {
+      const stat = readFileSync(statFile, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields[0] is field 3 (state)
+      return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks; // utime + stime (fields 14 and 15)
+    };
     const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return { cpuMs: (ticks * 1000) / clockTicks, peakRssBytes: Number(hwm?.[1] ?? 0) * 1024 };
+    // The main thread's id is the process id.
+    return { cpuMs: cpuMsOf(`/proc/${pid}/stat`), mainThreadCpuMs: cpuMsOf(`/proc/${pid}/task/${pid}/stat`), peakRssBytes: Number(hwm?.[1] ?? 0) * 1024 };
   } catch {
     return undefined;
   }

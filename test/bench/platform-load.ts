@@ -102,10 +102,32 @@ export async function closedLoop(world: LoadWorld, o: ClosedLoopOptions, expecte
   return result;
 }
 
-export interface Phase {
+export interface Phase extends CpuUse {
   result: LoadResult;
-  cpuMs: number | undefined;
   peakRssBytes: number | undefined;
+}
+
+/** CPU a bot used during the load, ms: the whole process, and its main thread alone. */
+export interface CpuUse {
+  cpuMs: number | undefined;
+  mainCpuMs: number | undefined;
+}
+
+export function cpuUsed(before: ProcessUsage | undefined, after: ProcessUsage | undefined): CpuUse {
+  return before && after ? { cpuMs: after.cpuMs - before.cpuMs, mainCpuMs: after.mainThreadCpuMs - before.mainThreadCpuMs } : { cpuMs: undefined, mainCpuMs: undefined };
+}
+
+/** "9.52 ms (main thread 7.10 ms; 9520 ms in 33.50 s)" for `turns` turns in `wallMs`. */
+export function cpuPerTurn(use: CpuUse, turns: number, wallMs: number): string {
+  if (use.cpuMs === undefined) return 'n/a';
+  const per = (ms: number) => `${(ms / Math.max(1, turns)).toFixed(2)} ms`;
+  return `${per(use.cpuMs)} (main thread ${use.mainCpuMs === undefined ? 'n/a' : per(use.mainCpuMs)}; ${Math.round(use.cpuMs)} ms in ${(wallMs / 1000).toFixed(2)} s)`;
+}
+
+/** Per-turn CPU of `a` over `b`, the whole process and the main thread: "2.31× (main thread 2.05×)". */
+export function cpuRatio(a: CpuUse, aTurns: number, b: CpuUse, bTurns: number): string {
+  const per = (ms: number | undefined, turns: number) => (ms === undefined ? undefined : ms / Math.max(1, turns));
+  return `${x(per(a.cpuMs, aTurns), per(b.cpuMs, bTurns))} (main thread ${x(per(a.mainCpuMs, aTurns), per(b.mainCpuMs, bTurns))})`;
 }
 
 /**
@@ -118,7 +140,7 @@ export async function measure(bot: BotProcess, world: LoadWorld, o: Omit<ClosedL
   const before = bot.usage();
   const result = await closedLoop(world, { ...o, firstChat: 0 }, expected);
   const after: ProcessUsage | undefined = bot.usage();
-  return { result, cpuMs: before && after ? after.cpuMs - before.cpuMs : undefined, peakRssBytes: after?.peakRssBytes };
+  return { result, ...cpuUsed(before, after), peakRssBytes: after?.peakRssBytes };
 }
 
 export async function freePort(): Promise<number> {
@@ -158,7 +180,7 @@ export function describePhase(ph: Phase, into: Record<string, string | number>, 
   into[`${label}: per-chat mean latency, fastest – slowest chat`] = r.chatMeans.length ? `${secs(Math.min(...r.chatMeans))} – ${secs(Math.max(...r.chatMeans))}` : 'n/a';
   into[`${label}: API calls per turn`] = `${perTurn(callTotal)} (${breakdown})`;
   into[`${label}: 429s`] = r.tooManyRequests;
-  into[`${label}: CPU per turn`] = ph.cpuMs === undefined ? 'n/a' : `${(ph.cpuMs / Math.max(1, r.ok)).toFixed(2)} ms (${Math.round(ph.cpuMs)} ms in ${secs(r.wallMs)})`;
+  into[`${label}: CPU per turn`] = cpuPerTurn(ph, r.ok, r.wallMs);
   into[`${label}: peak RSS`] = ph.peakRssBytes === undefined ? 'n/a' : `${(ph.peakRssBytes / 2 ** 20).toFixed(0)} MiB`;
 }
 
@@ -169,7 +191,7 @@ export function compare(bot: Phase, floor: Phase, into: Record<string, string | 
   const rate = (r: LoadResult) => r.ok / (r.wallMs / 1000);
   into[`${label} / floor: turns/s`] = x(rate(c), rate(f));
   into[`${label} / floor: latency p50, p95, p99`] = [50, 95, 99].map((p) => x(percentile(c.latencies, p), percentile(f.latencies, p))).join(', ');
-  into[`${label} / floor: CPU per turn`] = x(bot.cpuMs && bot.cpuMs / Math.max(1, c.ok), floor.cpuMs && floor.cpuMs / Math.max(1, f.ok));
+  into[`${label} / floor: CPU per turn`] = cpuRatio(bot, c.ok, floor, f.ok);
   into[`${label} / floor: peak RSS`] = x(bot.peakRssBytes, floor.peakRssBytes);
 }
 

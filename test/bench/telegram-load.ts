@@ -27,7 +27,7 @@ import { startBotProcess, type BotProcess, type ProcessUsage } from './bot-proce
 import { summarizeProfile, type ProfileSummary } from './cpu-profile.js';
 import { percentile } from './stats.js';
 import { replyFor, runClosedLoop, tagIn, type LoadResult } from './telegram-load-driver.js';
-import { botEnv, charbridgeEnv, freePort, moreRounds, roundsOption, RUN_AS, until, type Round } from './platform-load.js';
+import { botEnv, charbridgeEnv, cpuPerTurn, cpuRatio, cpuUsed, freePort, moreRounds, roundsOption, RUN_AS, until, type CpuUse, type Round } from './platform-load.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const FLOOR_SCRIPT = join(root, 'test/bench/telegram-floor-bot.ts');
@@ -57,9 +57,8 @@ export function settingsFrom(options: Record<string, string>): Settings {
   return { chats: count('chats', 50), turns: count('turns', 20), limits: limits === 'on', rounds: roundsOption('telegram-load', options), profileDir: options.profile ? resolve(options.profile) : undefined };
 }
 
-interface Phase {
+interface Phase extends CpuUse {
   result: LoadResult;
-  cpuMs: number | undefined;
   peakRssBytes: number | undefined;
   profile?: ProfileSummary | undefined;
 }
@@ -110,7 +109,7 @@ export async function runPhase(p: PhaseSetup, s: Settings, model: FakeOpenAI, wo
     }
     return {
       result,
-      cpuMs: before && after ? after.cpuMs - before.cpuMs : undefined,
+      ...cpuUsed(before, after),
       peakRssBytes: after?.peakRssBytes,
       profile,
     };
@@ -142,7 +141,7 @@ function describe(ph: Phase, into: Record<string, string | number>, label: strin
   const carried = r.inWebhookAnswers ? `; ${perTurn(r.inWebhookAnswers)} of them carried in webhook answers` : '';
   into[`${label}: Bot API calls per turn`] = `${perTurn(callTotal)} (${breakdown}${carried})`;
   into[`${label}: 429s`] = r.tooManyRequests;
-  into[`${label}: CPU per turn`] = ph.cpuMs === undefined ? 'n/a' : `${(ph.cpuMs / Math.max(1, r.ok)).toFixed(2)} ms (${Math.round(ph.cpuMs)} ms in ${secs(r.wallMs)})`;
+  into[`${label}: CPU per turn`] = cpuPerTurn(ph, r.ok, r.wallMs);
   into[`${label}: peak RSS`] = ph.peakRssBytes === undefined ? 'n/a' : `${(ph.peakRssBytes / 2 ** 20).toFixed(0)} MiB`;
 }
 
@@ -186,7 +185,7 @@ export async function benchTelegramLoad(options: Record<string, string> = {}): P
     const rate = (r: LoadResult) => r.ok / (r.wallMs / 1000);
     out['charbridge / floor: turns/s'] = x(rate(c), rate(f));
     out['charbridge / floor: latency p50, p95, p99'] = [50, 95, 99].map((p) => x(percentile(c.latencies, p), percentile(f.latencies, p))).join(', ');
-    out['charbridge / floor: CPU per turn'] = x(cb.cpuMs && cb.cpuMs / Math.max(1, c.ok), floor.cpuMs && floor.cpuMs / Math.max(1, f.ok));
+    out['charbridge / floor: CPU per turn'] = cpuRatio(cb, c.ok, floor, f.ok);
     out['charbridge / floor: peak RSS'] = x(cb.peakRssBytes, floor.peakRssBytes);
     const d = durable.result;
     out['durable floor / floor: CPU per turn, peak RSS'] = `${x(durable.cpuMs && durable.cpuMs / Math.max(1, d.ok), floor.cpuMs && floor.cpuMs / Math.max(1, f.ok))}, ${x(durable.peakRssBytes, floor.peakRssBytes)}`;
