@@ -33,6 +33,8 @@ const runtimeConfigSchema = z.object({
   instanceDeadAfterMs: int(2000, 600_000).default(10_000),
   /** How far the JS heap may grow past its live size before a full collection (see heap-policy.ts); 0: V8 decides. */
   heapGrowthPercent: int(0, 400).default(50),
+  /** Largest young generation, MB (see heap-policy.ts); 0: V8's own maximum. */
+  youngGenerationMb: int(0, 1024).default(16),
 });
 
 /** The sections and their schemas. A platform section exists only when its token is set. */
@@ -63,6 +65,7 @@ export const ENV_VARS: Record<string, [Section, string]> = {
   HEARTBEAT_MS: ['runtime', 'heartbeatMs'],
   INSTANCE_DEAD_AFTER_MS: ['runtime', 'instanceDeadAfterMs'],
   HEAP_GROWTH_PERCENT: ['runtime', 'heapGrowthPercent'],
+  YOUNG_GENERATION_MB: ['runtime', 'youngGenerationMb'],
   PORT: ['http', 'port'],
   HOST: ['http', 'host'],
   MAX_BODY_BYTES: ['http', 'maxBodyBytes'],

@@ -19,9 +19,11 @@ async function main(): Promise<void> {
     import('./log.js'),
   ]);
   let runtime: Runtime;
+  let youngCapMb = 0;
   try {
     const config = loadConfig();
     applyHeapGrowth(config.runtime.heapGrowthPercent);
+    youngCapMb = config.runtime.youngGenerationMb;
     // A person at a terminal gets the banner (and, on the first start, the new admin key).
     const banner = resolveLogFormat(config.runtime.logFormat) === 'pretty' ? (text: string) => void process.stdout.write(text) : undefined;
     runtime = await startRuntime(config, { adapters: createPlatformAdapters, ...(banner ? { banner } : {}) });
@@ -32,7 +34,7 @@ async function main(): Promise<void> {
     }
     throw err;
   } finally {
-    releaseYoungGeneration();
+    releaseYoungGeneration(youngCapMb);
   }
   let signals = 0;
   const stop = (signal: string) => {

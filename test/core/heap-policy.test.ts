@@ -54,6 +54,41 @@ describe('young generation during start-up', () => {
   }, 30_000);
 });
 
+/**
+ * The largest young generation (MB) a process reached while churning short-lived objects with a
+ * few survivors between event-loop turns (a busy bot's allocation shape), released with `capMb`.
+ */
+function busyYoungGenerationMb(capMb: number): number {
+  const script = `
+    import { holdYoungGeneration, releaseYoungGeneration, youngGenerationMb } from ${JSON.stringify(policy)};
+    holdYoungGeneration();
+    releaseYoungGeneration(${capMb});
+    const ring = new Array(100_000);
+    let max = 0;
+    for (let n = 0; n < 3_000_000; n++) {
+      ring[n % ring.length] = { n, a: [n, n + 1], s: 'y' + n };
+      if (n % 5_000 === 0) { await new Promise((r) => setImmediate(r)); max = Math.max(max, youngGenerationMb()); }
+    }
+    process.stdout.write(String(max));`;
+  return Number(execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' }));
+}
+
+describe('young generation under load', () => {
+  it('grows to V8\'s maximum unless capped, and no further than the cap when it is', () => {
+    const v8Choice = busyYoungGenerationMb(0);
+    const capped = busyYoungGenerationMb(8);
+    expect(v8Choice).toBeGreaterThan(8);
+    expect(capped).toBeLessThanOrEqual(8);
+    expect(capped).toBeGreaterThan(0);
+  }, 30_000);
+
+  it('is configured by YOUNG_GENERATION_MB, 16 unless set', () => {
+    expect(loadConfig({}).runtime.youngGenerationMb).toBe(16);
+    expect(loadConfig({ YOUNG_GENERATION_MB: '0' }).runtime.youngGenerationMb).toBe(0);
+    expect(() => loadConfig({ YOUNG_GENERATION_MB: 'lots' })).toThrow(/YOUNG_GENERATION_MB/);
+  });
+});
+
 describe('heap growth policy', () => {
   it('keeps the heap near its live size where V8 alone lets garbage pile up', () => {
     const v8Choice = peakHeapMb(0);
