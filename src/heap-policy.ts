@@ -14,6 +14,11 @@ export function applyHeapGrowth(percent: number): void {
   if (percent > 0) setFlagsFromString(`--heap-growing-percent=${percent}`);
 }
 
+/** Watches collections while the young generation may still grow to its cap. */
+let youngCap: PerformanceObserver | undefined;
+/** The growth factor last given to V8. */
+let factor: number | undefined;
+
 /** V8's own factor for growing the young generation (`--semi-space-growth-factor`). */
 const V8_YOUNG_GROWTH = 2;
 
@@ -42,25 +47,28 @@ export function holdYoungGeneration(): void {
  * keeps the smaller).
  */
 export function releaseYoungGeneration(capMb = 0): void {
+  youngCap?.disconnect();
+  youngCap = undefined;
   if (capMb <= 0) {
     setFactor(V8_YOUNG_GROWTH);
     return;
   }
   // V8 regrows a young generation it has shrunk back to its earlier size without the factor,
   // and doubles from there: the decision goes by the largest size seen, not the current one.
+  // That only grows, so once the cap is reached the decision is final and collections need no
+  // more watching.
   let largest = 0;
-  const decide = () => {
+  const decide = (): boolean => {
     largest = Math.max(largest, youngGenerationMb());
-    setFactor(largest * V8_YOUNG_GROWTH <= capMb ? V8_YOUNG_GROWTH : 1);
+    const grow = largest * V8_YOUNG_GROWTH <= capMb;
+    setFactor(grow ? V8_YOUNG_GROWTH : 1);
+    if (!grow) youngCap?.disconnect();
+    return grow;
   };
-  decide();
-  youngCap?.disconnect();
-  youngCap = new PerformanceObserver(decide);
+  if (!decide()) return;
+  youngCap = new PerformanceObserver(() => void decide());
   youngCap.observe({ entryTypes: ['gc'] });
 }
-
-let youngCap: PerformanceObserver | undefined;
-let factor: number | undefined;
 
 function setFactor(f: number): void {
   if (f === factor) return;
