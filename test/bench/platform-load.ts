@@ -195,10 +195,10 @@ export function compare(bot: Phase, floor: Phase, into: Record<string, string | 
   into[`${label} / floor: peak RSS`] = x(bot.peakRssBytes, floor.peakRssBytes);
 }
 
-/** Settings every platform load benchmark takes: --chats, --turns, --limits on|off. */
+/** Settings every platform load benchmark takes: --chats, --turns, --limits on|off, --rounds N, --env KEY=VALUE,…. */
 export function loadSettings(name: string, options: Record<string, string>, defaults: { chats: number; turns: number }): LoadSettings {
-  const known = new Set(['chats', 'turns', 'limits', 'rounds']);
-  for (const k of Object.keys(options)) if (!known.has(k)) throw new Error(`${name}: unknown option --${k} (known: --chats, --turns, --limits on|off, --rounds N)`);
+  const known = new Set(['chats', 'turns', 'limits', 'rounds', 'env']);
+  for (const k of Object.keys(options)) if (!known.has(k)) throw new Error(`${name}: unknown option --${k} (known: --chats, --turns, --limits on|off, --rounds N, --env KEY=VALUE,…)`);
   const count = (key: 'chats' | 'turns') => {
     const v = options[key] === undefined ? defaults[key] : Number(options[key]);
     if (!Number.isInteger(v) || v < 1 || v > 10_000) throw new Error(`${name}: --${key} must be a whole number from 1 to 10000 (got ${options[key]})`);
@@ -206,7 +206,7 @@ export function loadSettings(name: string, options: Record<string, string>, defa
   };
   const limits = options.limits ?? 'on';
   if (limits !== 'on' && limits !== 'off') throw new Error(`${name}: --limits must be on or off (got ${limits})`);
-  return { chats: count('chats'), turns: count('turns'), limits: limits === 'on', rounds: roundsOption(name, options) };
+  return { chats: count('chats'), turns: count('turns'), limits: limits === 'on', rounds: roundsOption(name, options), env: envOption(name, options) };
 }
 
 export interface LoadSettings {
@@ -215,6 +215,8 @@ export interface LoadSettings {
   limits: boolean;
   /** How many times the floor bot and charbridge are measured (see `moreRounds`). */
   rounds: number;
+  /** Variables for charbridge's runs only (`--env`), e.g. MEMORY_ENABLED=false to price a feature against the floor. */
+  env: Record<string, string>;
 }
 
 /** `--rounds N`, 1 to 20, 1 unless given. */
@@ -222,6 +224,26 @@ export function roundsOption(name: string, options: Record<string, string>): num
   const v = options.rounds === undefined ? 1 : Number(options.rounds);
   if (!Number.isInteger(v) || v < 1 || v > 20) throw new Error(`${name}: --rounds must be a whole number from 1 to 20 (got ${options.rounds})`);
   return v;
+}
+
+/**
+ * `--env KEY=VALUE,…`: variables set for charbridge's runs only (the floor bot never reads
+ * charbridge's settings), after the bench's own, so a setting can be priced against the floor.
+ */
+export function envOption(name: string, options: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const item of (options.env ?? '').split(',').filter(Boolean)) {
+    const at = item.indexOf('=');
+    if (at < 1) throw new Error(`${name}: --env takes KEY=VALUE pairs separated by commas (got ${item})`);
+    env[item.slice(0, at)] = item.slice(at + 1);
+  }
+  return env;
+}
+
+/** What `--env` changed, for a benchmark's setup line ('' when nothing). */
+export function envNote(env: Record<string, string>): string {
+  const items = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+  return items.length ? `; charbridge with ${items.join(', ')}` : '';
 }
 
 /** One round of a load bench: the floor bot's phase and charbridge's. */
@@ -279,8 +301,8 @@ export function botEnv(cwd: string, port: number, model: FakeOpenAI, platform: R
   };
 }
 
-/** What charbridge gets beyond `botEnv`: its own database, and limits that are not what is measured. */
-export function charbridgeEnv(work: string, chats: number): Record<string, string> {
+/** What charbridge gets beyond `botEnv`: its own database, limits that are not what is measured, then `extra` (`--env`). */
+export function charbridgeEnv(work: string, chats: number, extra: Record<string, string> = {}): Record<string, string> {
   return {
     DATABASE_URL: join(work, 'charbridge', 'charbridge.db'),
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
@@ -288,6 +310,7 @@ export function charbridgeEnv(work: string, chats: number): Record<string, strin
     MODEL_CONCURRENCY: String(Math.min(1000, Math.max(8, chats))),
     RATE_LIMIT_USER_PER_MIN: '100000',
     RATE_LIMIT_GROUP_PER_MIN: '100000',
+    ...extra,
   };
 }
 
@@ -308,11 +331,11 @@ export async function floorAgainstCharbridge(
   const work = mkdtempSync(join(tmpdir(), `charbridge-${name}-`));
   const keep = process.env.KEEP_BENCH_LOGS === '1';
   const model = await startFakeOpenAI({ chunkDelayMs: 5, responder: ({ messages }) => replyFor(tagIn(contentText(messages.at(-1)?.content)) ?? 'c0t0') });
-  const out: Record<string, string | number> = { setup };
+  const out: Record<string, string | number> = { setup: setup + envNote(s.env) };
   try {
     const round = async (dir: string): Promise<Round> => ({
       floor: await runPhase('floor', join(root, floorScript), {}, s, model, dir),
-      charbridge: await runPhase('charbridge', join(root, 'src/main.ts'), charbridgeEnv(dir, s.chats), s, model, dir),
+      charbridge: await runPhase('charbridge', join(root, 'src/main.ts'), charbridgeEnv(dir, s.chats, s.env), s, model, dir),
     });
     const first = await round(work);
     describePhase(first.floor, out, 'floor (bare bot)');

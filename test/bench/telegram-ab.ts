@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { contentText, startFakeOpenAI } from '../fakes/openai.js';
 import { root } from './bot-process.js';
-import { charbridgeEnv, RUN_AS, type Phase } from './platform-load.js';
+import { charbridgeEnv, envOption, RUN_AS, type Phase } from './platform-load.js';
 import { median } from './stats.js';
 import { runPhase, settingsFrom } from './telegram-load.js';
 import { replyFor, tagIn } from './telegram-load-driver.js';
@@ -31,13 +31,7 @@ interface AbSettings {
 function abSettingsFrom(options: Record<string, string>): AbSettings {
   const pairs = options.pairs === undefined ? 4 : Number(options.pairs);
   if (!Number.isInteger(pairs) || pairs < 1 || pairs > 20) throw new Error(`telegram-ab: --pairs must be a whole number from 1 to 20 (got ${options.pairs})`);
-  const env: Record<string, string> = {};
-  for (const item of (options.env ?? '').split(',').filter(Boolean)) {
-    const at = item.indexOf('=');
-    if (at < 1) throw new Error(`telegram-ab: --env takes KEY=VALUE pairs separated by commas (got ${item})`);
-    env[item.slice(0, at)] = item.slice(at + 1);
-  }
-  return { base: options.base || 'HEAD', pairs, env };
+  return { base: options.base || 'HEAD', pairs, env: envOption('telegram-ab', options) };
 }
 
 /** The base revision built as `npm start` builds it, in a worktree of its own; returns its entry and how to remove it. */

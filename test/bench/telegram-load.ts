@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- telegram-load [--chats 50] [--turns 20] [--limits on|off] [--rounds 1] [--profile DIR]`
+ * `npm run bench -- telegram-load [--chats 50] [--turns 20] [--limits on|off] [--rounds 1] [--profile DIR] [--env KEY=VALUE,…]`
  *
  * Many Telegram private chats talking to the bot at once, closed loop (each chat sends its next
  * message when the previous reply landed), in real time against the project's fakes: the fake
@@ -16,6 +16,8 @@
  * `--limits off` lifts the fake's flood limits (charbridge still paces itself). `--profile DIR`
  * runs charbridge under `node --cpu-prof` and prints where its CPU went during the load.
  * `--rounds N` then measures N − 1 more rounds of the floor bot and charbridge (see `moreRounds`).
+ * `--env` sets variables for charbridge's runs only (`--env MEMORY_ENABLED=false`: the turn without
+ * long-term memory, which the floor bots do not have either).
  */
 import { mkdtempSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,7 +29,7 @@ import { startBotProcess, type BotProcess, type ProcessUsage } from './bot-proce
 import { summarizeProfile, type ProfileSummary } from './cpu-profile.js';
 import { percentile } from './stats.js';
 import { replyFor, runClosedLoop, tagIn, type LoadResult } from './telegram-load-driver.js';
-import { botEnv, charbridgeEnv, cpuPerTurn, cpuRatio, cpuUsed, freePort, moreRounds, roundsOption, RUN_AS, until, type CpuUse, type Round } from './platform-load.js';
+import { botEnv, charbridgeEnv, cpuPerTurn, cpuRatio, cpuUsed, envNote, envOption, freePort, moreRounds, roundsOption, RUN_AS, until, type CpuUse, type Round } from './platform-load.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const FLOOR_SCRIPT = join(root, 'test/bench/telegram-floor-bot.ts');
@@ -42,11 +44,13 @@ export interface Settings {
   limits: boolean;
   rounds: number;
   profileDir: string | undefined;
+  /** `--env`: variables for charbridge's runs only. */
+  env: Record<string, string>;
 }
 
 export function settingsFrom(options: Record<string, string>): Settings {
-  const known = new Set(['chats', 'turns', 'limits', 'rounds', 'profile']);
-  for (const k of Object.keys(options)) if (!known.has(k)) throw new Error(`telegram-load: unknown option --${k} (known: --chats, --turns, --limits on|off, --rounds N, --profile DIR)`);
+  const known = new Set(['chats', 'turns', 'limits', 'rounds', 'profile', 'env']);
+  for (const k of Object.keys(options)) if (!known.has(k)) throw new Error(`telegram-load: unknown option --${k} (known: --chats, --turns, --limits on|off, --rounds N, --profile DIR, --env KEY=VALUE,…)`);
   const count = (name: string, fallback: number) => {
     const v = options[name] === undefined ? fallback : Number(options[name]);
     if (!Number.isInteger(v) || v < 1 || v > 100_000) throw new Error(`telegram-load: --${name} must be a whole number from 1 to 100000 (got ${options[name]})`);
@@ -54,7 +58,7 @@ export function settingsFrom(options: Record<string, string>): Settings {
   };
   const limits = options.limits ?? 'on';
   if (limits !== 'on' && limits !== 'off') throw new Error(`telegram-load: --limits must be on or off (got ${limits})`);
-  return { chats: count('chats', 50), turns: count('turns', 20), limits: limits === 'on', rounds: roundsOption('telegram-load', options), profileDir: options.profile ? resolve(options.profile) : undefined };
+  return { chats: count('chats', 50), turns: count('turns', 20), limits: limits === 'on', rounds: roundsOption('telegram-load', options), profileDir: options.profile ? resolve(options.profile) : undefined, env: envOption('telegram-load', options) };
 }
 
 interface Phase extends CpuUse {
@@ -151,7 +155,7 @@ export async function benchTelegramLoad(options: Record<string, string> = {}): P
   const keep = process.env.KEEP_BENCH_LOGS === '1';
   const model = await startFakeOpenAI({ chunkDelayMs: 5, responder: ({ messages }) => replyFor(tagIn(contentText(messages.at(-1)?.content)) ?? 'c0t0') });
   const out: Record<string, string | number> = {
-    setup: `${s.chats} private chats × ${s.turns} turns, closed loop; model streams 40 chunks 5 ms apart; fake Bot API limits ${s.limits ? 'on (1/s per chat, 30/s per bot, 429 + retry_after)' : 'off'}; ${RUN_AS}`,
+    setup: `${s.chats} private chats × ${s.turns} turns, closed loop; model streams 40 chunks 5 ms apart; fake Bot API limits ${s.limits ? 'on (1/s per chat, 30/s per bot, 429 + retry_after)' : 'off'}; ${RUN_AS}${envNote(s.env)}`,
   };
   try {
     const profileDir = s.profileDir && join(s.profileDir, `charbridge-${new Date().toISOString().replace(/[:.]/g, '-')}`);
@@ -170,7 +174,7 @@ export async function benchTelegramLoad(options: Record<string, string> = {}): P
       {
         name: 'charbridge',
         script: CHARBRIDGE_SCRIPT,
-        extraEnv: charbridgeEnv(work, s.chats),
+        extraEnv: charbridgeEnv(work, s.chats, s.env),
         profileDir,
       },
       s,
@@ -204,7 +208,7 @@ export async function benchTelegramLoad(options: Record<string, string> = {}): P
     if (s.rounds > 1) {
       const round = async (dir: string): Promise<Round> => ({
         floor: await runPhase({ name: 'floor', script: FLOOR_SCRIPT, extraEnv: {} }, s, model, dir),
-        charbridge: await runPhase({ name: 'charbridge', script: CHARBRIDGE_SCRIPT, extraEnv: charbridgeEnv(dir, s.chats) }, s, model, dir),
+        charbridge: await runPhase({ name: 'charbridge', script: CHARBRIDGE_SCRIPT, extraEnv: charbridgeEnv(dir, s.chats, s.env) }, s, model, dir),
       });
       await moreRounds(s.rounds, work, { floor, charbridge: cb }, round, out);
     }
