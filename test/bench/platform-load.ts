@@ -127,7 +127,7 @@ export function cpuPerTurn(use: CpuUse, turns: number, wallMs: number): string {
 /** Per-turn CPU of `a` over `b`, the whole process and the main thread: "2.31× (main thread 2.05×)". */
 export function cpuRatio(a: CpuUse, aTurns: number, b: CpuUse, bTurns: number): string {
   const per = (ms: number | undefined, turns: number) => (ms === undefined ? undefined : ms / Math.max(1, turns));
-  return `${x(per(a.cpuMs, aTurns), per(b.cpuMs, bTurns))} (main thread ${x(per(a.mainCpuMs, aTurns), per(b.mainCpuMs, bTurns))})`;
+  return `${ratioText(per(a.cpuMs, aTurns), per(b.cpuMs, bTurns))} (main thread ${ratioText(per(a.mainCpuMs, aTurns), per(b.mainCpuMs, bTurns))})`;
 }
 
 /**
@@ -164,7 +164,8 @@ export async function until(cond: () => boolean, bot: BotProcess, ms: number, wh
 }
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
-const x = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || b === 0 ? 'n/a' : `${(a / b).toFixed(2)}×`);
+/** "1.42×": `a` over `b`, or n/a when either is unknown. */
+export const ratioText = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || b === 0 ? 'n/a' : `${(a / b).toFixed(2)}×`);
 
 /** One phase's figures, labelled, in the same words as telegram-load's. */
 export function describePhase(ph: Phase, into: Record<string, string | number>, label: string): void {
@@ -189,10 +190,10 @@ export function compare(bot: Phase, floor: Phase, into: Record<string, string | 
   const c = bot.result;
   const f = floor.result;
   const rate = (r: LoadResult) => r.ok / (r.wallMs / 1000);
-  into[`${label} / floor: turns/s`] = x(rate(c), rate(f));
-  into[`${label} / floor: latency p50, p95, p99`] = [50, 95, 99].map((p) => x(percentile(c.latencies, p), percentile(f.latencies, p))).join(', ');
+  into[`${label} / floor: turns/s`] = ratioText(rate(c), rate(f));
+  into[`${label} / floor: latency p50, p95, p99`] = [50, 95, 99].map((p) => ratioText(percentile(c.latencies, p), percentile(f.latencies, p))).join(', ');
   into[`${label} / floor: CPU per turn`] = cpuRatio(bot, c.ok, floor, f.ok);
-  into[`${label} / floor: peak RSS`] = x(bot.peakRssBytes, floor.peakRssBytes);
+  into[`${label} / floor: peak RSS`] = ratioText(bot.peakRssBytes, floor.peakRssBytes);
 }
 
 /** Settings every platform load benchmark takes: --chats, --turns, --limits on|off, --rounds N, --env KEY=VALUE,…. */

@@ -29,7 +29,7 @@ import { startBotProcess, type BotProcess, type ProcessUsage } from './bot-proce
 import { summarizeProfile, type ProfileSummary } from './cpu-profile.js';
 import { percentile } from './stats.js';
 import { replyFor, runClosedLoop, tagIn, type LoadResult } from './telegram-load-driver.js';
-import { botEnv, charbridgeEnv, cpuPerTurn, cpuRatio, cpuUsed, envNote, envOption, freePort, moreRounds, roundsOption, RUN_AS, until, type CpuUse, type Round } from './platform-load.js';
+import { botEnv, charbridgeEnv, cpuPerTurn, cpuRatio, cpuUsed, envNote, envOption, freePort, moreRounds, ratioText, roundsOption, RUN_AS, until, type CpuUse, type Round } from './platform-load.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const FLOOR_SCRIPT = join(root, 'test/bench/telegram-floor-bot.ts');
@@ -124,7 +124,6 @@ export async function runPhase(p: PhaseSetup, s: Settings, model: FakeOpenAI, wo
 }
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
-const x = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || b === 0 ? 'n/a' : `${(a / b).toFixed(2)}×`);
 
 function describe(ph: Phase, into: Record<string, string | number>, label: string): void {
   const r = ph.result;
@@ -187,13 +186,13 @@ export async function benchTelegramLoad(options: Record<string, string> = {}): P
     const f = floor.result;
     const c = cb.result;
     const rate = (r: LoadResult) => r.ok / (r.wallMs / 1000);
-    out['charbridge / floor: turns/s'] = x(rate(c), rate(f));
-    out['charbridge / floor: latency p50, p95, p99'] = [50, 95, 99].map((p) => x(percentile(c.latencies, p), percentile(f.latencies, p))).join(', ');
+    out['charbridge / floor: turns/s'] = ratioText(rate(c), rate(f));
+    out['charbridge / floor: latency p50, p95, p99'] = [50, 95, 99].map((p) => ratioText(percentile(c.latencies, p), percentile(f.latencies, p))).join(', ');
     out['charbridge / floor: CPU per turn'] = cpuRatio(cb, c.ok, floor, f.ok);
-    out['charbridge / floor: peak RSS'] = x(cb.peakRssBytes, floor.peakRssBytes);
+    out['charbridge / floor: peak RSS'] = ratioText(cb.peakRssBytes, floor.peakRssBytes);
     const d = durable.result;
-    out['durable floor / floor: CPU per turn, peak RSS'] = `${x(durable.cpuMs && durable.cpuMs / Math.max(1, d.ok), floor.cpuMs && floor.cpuMs / Math.max(1, f.ok))}, ${x(durable.peakRssBytes, floor.peakRssBytes)}`;
-    out['charbridge / durable floor: CPU per turn, peak RSS'] = `${x(cb.cpuMs && cb.cpuMs / Math.max(1, c.ok), durable.cpuMs && durable.cpuMs / Math.max(1, d.ok))}, ${x(cb.peakRssBytes, durable.peakRssBytes)}`;
+    out['durable floor / floor: CPU per turn, peak RSS'] = `${cpuRatio(durable, d.ok, floor, f.ok)}, ${ratioText(durable.peakRssBytes, floor.peakRssBytes)}`;
+    out['charbridge / durable floor: CPU per turn, peak RSS'] = `${cpuRatio(cb, c.ok, durable, d.ok)}, ${ratioText(cb.peakRssBytes, durable.peakRssBytes)}`;
     if (cb.profile) {
       const p = cb.profile;
       const share = (ms: number) => `${(ms / Math.max(1, c.ok)).toFixed(3)} ms/turn (${((100 * ms) / p.busyMs).toFixed(1)}%)`;

@@ -28,11 +28,9 @@ function peakHeapMb(percent: number): number {
  * as loaded modules do) and after as much again once released: `hold` says whether the young
  * generation was held during the first part.
  */
-function youngGenerationMb(hold: boolean): { started: number; afterRelease: number } {
+function startupYoungGenerationMb(hold: boolean): { started: number; afterRelease: number } {
   const script = `
-    import { getHeapSpaceStatistics } from 'node:v8';
-    import { holdYoungGeneration, releaseYoungGeneration } from ${JSON.stringify(policy)};
-    const young = () => getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size / 2 ** 20;
+    import { holdYoungGeneration, releaseYoungGeneration, youngGenerationMb as young } from ${JSON.stringify(policy)};
     const kept = [];
     const survivors = () => { for (let i = 0; i < 400_000; i++) kept.push({ i, s: 'm' + i, a: [i] }); };
     if (${hold}) holdYoungGeneration();
@@ -46,8 +44,8 @@ function youngGenerationMb(hold: boolean): { started: number; afterRelease: numb
 
 describe('young generation during start-up', () => {
   it("stays at its initial size while held, and grows again by V8's rule once released", () => {
-    const free = youngGenerationMb(false);
-    const held = youngGenerationMb(true);
+    const free = startupYoungGenerationMb(false);
+    const held = startupYoungGenerationMb(true);
     expect(free.started).toBeGreaterThanOrEqual(8); // survivors alone make V8 grow it
     expect(held.started).toBeLessThan(free.started / 4);
     expect(held.afterRelease).toBeGreaterThan(held.started); // released: survivors grow it again
