@@ -13,15 +13,64 @@
  * - Socket Mode's `apps.connections.open` uses its own WebClient: it needs `slackApiUrl` through
  *   `installerOptions.clientOptions`, or it talks to the real Slack.
  * - In HTTP mode Bolt's receivers want their own port; ours (receiver.ts) is mounted into our
- *   HTTP server instead.
+ *   HTTP server instead, and Bolt's are never evaluated (see loadBolt).
  */
-import { App, LogLevel, SocketModeReceiver, webApi, type Logger } from '@slack/bolt';
+import { createRequire, Module } from 'node:module';
+import { dirname, join } from 'node:path';
+import type { App, Logger, LogLevel as LogLevels, SocketModeReceiver, verifySlackRequest as VerifySlackRequest, webApi } from '@slack/bolt';
 import type { Log } from '../../src/core/adapter.js';
 import type { TransportEvents } from '../shared/status.js';
 import type { SignedHttpReceiver } from './receiver.js';
 
+/**
+ * Bolt, loaded piece by piece. Its index also loads the Express and Lambda receivers, and App.js
+ * loads both of its own receivers up front: the Socket Mode one brings @slack/socket-mode and
+ * undici, the HTTP one @slack/oauth and jsonwebtoken, about 20 MiB resident together. HTTP mode
+ * uses neither (receiver.ts is ours), so the two are put in require's cache as stand-ins that
+ * load the real module the first time App or Socket Mode touches them.
+ */
+const bolt = loadBolt();
+
+function loadBolt() {
+  const index = createRequire(import.meta.url).resolve('@slack/bolt');
+  const fromBolt = createRequire(index);
+  for (const name of ['HTTPReceiver', 'SocketModeReceiver']) loadOnFirstUse(fromBolt, join(dirname(index), 'receivers', `${name}.js`));
+  return {
+    App: (fromBolt('./App.js') as { default: typeof App }).default,
+    SocketModeReceiver: () => (fromBolt('./receivers/SocketModeReceiver.js') as { default: typeof SocketModeReceiver }).default,
+    verifySlackRequest: (fromBolt('./receivers/verify-request.js') as { verifySlackRequest: typeof VerifySlackRequest }).verifySlackRequest,
+    LogLevel: (fromBolt('@slack/logger') as { LogLevel: typeof LogLevels }).LogLevel,
+    webApi: fromBolt('@slack/web-api') as typeof webApi,
+  };
+}
+
+/** A CommonJS module (exporting `default`, as Bolt's receivers do) evaluated when `default` is first read. */
+function loadOnFirstUse(require: NodeJS.Require, path: string): void {
+  if (require.cache[path]) return;
+  let real: { default: unknown } | undefined;
+  const standIn = new Module(path);
+  standIn.filename = path;
+  standIn.loaded = true;
+  standIn.exports = {
+    __esModule: true,
+    get default() {
+      if (!real) {
+        if (require.cache[path] === standIn) delete require.cache[path];
+        real = require(path) as { default: unknown };
+      }
+      return real.default;
+    },
+  };
+  require.cache[path] = standIn;
+}
+
+const { LogLevel } = bolt;
+
+/** Bolt's Socket Mode receiver class (evaluating it, with @slack/socket-mode, on first call). */
+export const loadSocketModeReceiver = bolt.SocketModeReceiver;
+
 /** Bolt's v0 request signature check, for our own HTTP receiver (receiver.ts). */
-export { verifySlackRequest } from '@slack/bolt';
+export const verifySlackRequest = bolt.verifySlackRequest;
 
 /** The fields of a `message` / `app_mention` event that inbound.ts reads. */
 export interface SlackMessageEvent {
@@ -126,7 +175,7 @@ export class SlackTransport {
       retryConfig: { ...(opts.retryConfig ?? DEFAULT_RETRY) },
       ...(opts.apiUrl ? { slackApiUrl: normalizeApiUrl(opts.apiUrl) } : {}),
     };
-    this.client = new webApi.WebClient(opts.botToken, this.clientOptions);
+    this.client = new bolt.webApi.WebClient(opts.botToken, this.clientOptions);
     this.mode = opts.appToken ? 'socket' : 'http';
     if (this.mode === 'http') {
       if (!opts.httpReceiver) throw new Error('Slack HTTP mode needs SLACK_SIGNING_SECRET (or set SLACK_APP_TOKEN for Socket Mode)');
@@ -150,7 +199,7 @@ export class SlackTransport {
     const events = this.opts.events;
     let receiver: SignedHttpReceiver | SocketModeReceiver | undefined = this.receiver;
     if (!receiver) {
-      const socket = new SocketModeReceiver({
+      const socket = new (loadSocketModeReceiver())({
         appToken: this.opts.appToken as string,
         logger: this.logger,
         ...(this.opts.clientPingTimeout ? { clientPingTimeout: this.opts.clientPingTimeout } : {}),
@@ -161,7 +210,7 @@ export class SlackTransport {
       socket.client.on('disconnected', () => events?.disconnected());
       receiver = socket;
     }
-    const app = new App({
+    const app = new bolt.App({
       token: this.opts.botToken,
       botId: me.botId,
       botUserId: me.botUserId,
@@ -255,15 +304,15 @@ export class SlackTransport {
 export function slackErrorCode(err: unknown): string | undefined {
   if (typeof err !== 'object' || err === null) return undefined;
   const e = err as { code?: unknown; data?: { error?: unknown } };
-  if (e.code === webApi.ErrorCode.RateLimitedError) return 'ratelimited';
-  return e.code === webApi.ErrorCode.PlatformError && typeof e.data?.error === 'string' ? e.data.error : undefined;
+  if (e.code === bolt.webApi.ErrorCode.RateLimitedError) return 'ratelimited';
+  return e.code === bolt.webApi.ErrorCode.PlatformError && typeof e.data?.error === 'string' ? e.data.error : undefined;
 }
 
 /** How long Slack asked us to wait, when `err` is its 429 answer; otherwise undefined. */
 export function retryAfterMs(err: unknown): number | undefined {
   if (typeof err !== 'object' || err === null) return undefined;
   const e = err as { code?: unknown; retryAfter?: unknown };
-  if (e.code !== webApi.ErrorCode.RateLimitedError) return undefined;
+  if (e.code !== bolt.webApi.ErrorCode.RateLimitedError) return undefined;
   const s = Number(e.retryAfter);
   return Math.max(1, Number.isFinite(s) ? s : 1) * 1000;
 }
@@ -294,7 +343,7 @@ function boltLogger(log: Log): Logger {
     info: (...m: unknown[]) => child.info(text(m)),
     warn: (...m: unknown[]) => child.warn(text(m)),
     error: (...m: unknown[]) => child.error(text(m)),
-    setLevel: (l: LogLevel) => void (level = l),
+    setLevel: (l: LogLevels) => void (level = l),
     getLevel: () => level,
     setName: () => undefined,
   };
