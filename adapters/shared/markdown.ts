@@ -79,6 +79,10 @@ function push(out: MdNode[], nodes: MdNode[]): void {
 const isWord = (c: string | undefined) => c !== undefined && /[\p{L}\p{N}]/u.test(c);
 const isSpace = (c: string | undefined) => c === undefined || /\s/.test(c);
 
+/** The characters an inline span or escape can start with; everything else is plain text. */
+const MARKUP = new Set(['\\', '`', '[', '*', '_', '~']);
+const PLAIN_RUN = /[\\`[*_~]/g;
+
 /** Inline spans: code, bold, italic, strikethrough, links. Unmatched markers stay literal. */
 export function parseInline(s: string): MdNode[] {
   const out: MdNode[] = [];
@@ -91,6 +95,14 @@ export function parseInline(s: string): MdNode[] {
   let i = 0;
   while (i < s.length) {
     const c = s[i]!;
+    if (!MARKUP.has(c)) {
+      // Plain text up to the next character that could start markup, taken in one piece.
+      PLAIN_RUN.lastIndex = i;
+      const next = PLAIN_RUN.exec(s)?.index ?? s.length;
+      text += s.slice(i, next);
+      i = next;
+      continue;
+    }
     if (c === '\\' && i + 1 < s.length && /[\\`*_~[\]()#>-]/.test(s[i + 1]!)) {
       text += s[i + 1];
       i += 2;
@@ -116,7 +128,7 @@ export function parseInline(s: string): MdNode[] {
         continue;
       }
     }
-    const triple = /^(\*\*\*|___)(?=\S)([\s\S]*?\S)\1(?![*_])/.exec(s.slice(i));
+    const triple = c === '*' || c === '_' ? /^(\*\*\*|___)(?=\S)([\s\S]*?\S)\1(?![*_])/.exec(s.slice(i)) : null;
     if (triple && !(triple[1] === '___' && isWord(s[i - 1]))) {
       emit({ t: 'b', c: [{ t: 'i', c: parseInline(triple[2]!) }] });
       i += triple[0].length;
