@@ -3,7 +3,8 @@
  * window went: self time per function and per module (a package under node_modules, a folder
  * of this repository, or Node's own internals), as ms per turn and share of the busy time.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 interface ProfileNode {
   id: number;
@@ -82,4 +83,26 @@ export function summarizeProfile(file: string, root: string, fromUs: number, toU
   const ranked = (m: Map<string, number>) =>
     [...m].sort((a, b) => b[1] - a[1]).slice(0, top).map(([name, us]) => ({ name, ms: us / 1000 }));
   return { busyMs: busyUs / 1000, functions: ranked(fns), modules: ranked(mods), ownCallers: ranked(owners) };
+}
+
+/**
+ * The main thread's profile in `dir` (where `node --cpu-prof --cpu-prof-dir=dir` wrote it, once
+ * the process exited), summarized for the samples between `fromUs` and `toUs`.
+ */
+export function mainThreadProfile(dir: string, root: string, fromUs: number, toUs: number): ProfileSummary | undefined {
+  // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: thread 0 is the main thread.
+  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile') && f.split('.')[4] === '0');
+  return file ? summarizeProfile(join(dir, file), root, fromUs, toUs) : undefined;
+}
+
+/** A profile's figures as a bench prints them: busy CPU, then modules, functions and our code, per turn and as a share. */
+export function describeProfile(p: ProfileSummary, turns: number, into: Record<string, string | number>, label: string): void {
+  const share = (ms: number) => `${(ms / Math.max(1, turns)).toFixed(3)} ms/turn (${((100 * ms) / p.busyMs).toFixed(1)}%)`;
+  into[`${label}: busy CPU sampled during the load`] = `${Math.round(p.busyMs)} ms, ${(p.busyMs / Math.max(1, turns)).toFixed(2)} ms per turn`;
+  p.modules.forEach((m, i) => (into[`${label}: module #${i + 1} ${m.name}`] = share(m.ms)));
+  p.functions.forEach((fn, i) => (into[`${label}: function #${i + 1} ${fn.name}`] = share(fn.ms)));
+  // Only synchronous stacks are sampled: work resumed after an await has none of our frames on it.
+  p.ownCallers
+    .filter((fn) => !fn.name.startsWith('('))
+    .forEach((fn, i) => (into[`${label}: our code #${i + 1} ${fn.name}, with the libraries it calls synchronously`] = share(fn.ms)));
 }

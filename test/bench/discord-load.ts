@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- discord-load [--chats 20] [--turns 10] [--limits on|off]`
+ * `npm run bench -- discord-load [--chats 20] [--turns 10] [--limits on|off] [--rounds N] [--profile DIR] [--env KEY=VALUE,…]`
  *
  * telegram-load's counterpart for Discord, at a smaller scale: many DMs talking to the bot at
  * once, closed loop, in real time against the fake Discord (gateway + REST) enforcing Discord's
@@ -69,7 +69,7 @@ function discordWorld(fake: FakeDiscord): LoadWorld {
   };
 }
 
-async function runPhase(name: string, script: string, extraEnv: Record<string, string>, s: { chats: number; turns: number; limits: boolean }, model: FakeOpenAI, work: string): Promise<Phase> {
+async function runPhase(name: string, script: string, extraEnv: Record<string, string>, s: { chats: number; turns: number; limits: boolean }, model: FakeOpenAI, work: string, nodeFlags: string[] = []): Promise<Phase> {
   const fake = await startFakeDiscord({ token: TOKEN, ...(s.limits ? {} : { limits: NO_LIMITS }) });
   const cwd = join(work, name);
   mkdirSync(cwd, { recursive: true });
@@ -78,6 +78,7 @@ async function runPhase(name: string, script: string, extraEnv: Record<string, s
     script,
     cwd,
     logFile: join(work, `${name}.log`),
+    nodeFlags,
     env: botEnv(cwd, port, model, { DISCORD_TOKEN: TOKEN, DISCORD_API_URL: fake.restApi, ...extraEnv }),
   });
   try {

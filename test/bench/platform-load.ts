@@ -6,10 +6,11 @@
  * A platform plugs in through `LoadWorld`: how a user says something in chat `i`, and the
  * outbound calls the fake saw.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { describeProfile, mainThreadProfile } from './cpu-profile.js';
 import { contentText, startFakeOpenAI, type FakeOpenAI } from '../fakes/openai.js';
 import { replyFor, tagIn } from './telegram-load-driver.js';
 import { median, percentile } from './stats.js';
@@ -105,6 +106,8 @@ export async function closedLoop(world: LoadWorld, o: ClosedLoopOptions, expecte
 export interface Phase extends CpuUse {
   result: LoadResult;
   peakRssBytes: number | undefined;
+  /** When the measured load ran, on the monotonic clock (µs), which `--cpu-prof` profiles use too. */
+  window: { fromUs: number; toUs: number };
 }
 
 /** CPU a bot used during the load, ms: the whole process, and its main thread alone. */
@@ -138,10 +141,14 @@ export async function measure(bot: BotProcess, world: LoadWorld, o: Omit<ClosedL
   await closedLoop(world, { chats: Math.min(5, o.chats), turns: 3, turnTimeoutMs: 30_000, firstChat: 10_000 }, expected);
   await new Promise((r) => setTimeout(r, settleMs));
   const before = bot.usage();
+  const fromUs = monotonicUs();
   const result = await closedLoop(world, { ...o, firstChat: 0 }, expected);
+  const toUs = monotonicUs();
   const after: ProcessUsage | undefined = bot.usage();
-  return { result, ...cpuUsed(before, after), peakRssBytes: after?.peakRssBytes };
+  return { result, ...cpuUsed(before, after), peakRssBytes: after?.peakRssBytes, window: { fromUs, toUs } };
 }
+
+const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
 
 export async function freePort(): Promise<number> {
   const server = createServer();
@@ -196,10 +203,10 @@ export function compare(bot: Phase, floor: Phase, into: Record<string, string | 
   into[`${label} / floor: peak RSS`] = ratioText(bot.peakRssBytes, floor.peakRssBytes);
 }
 
-/** Settings every platform load benchmark takes: --chats, --turns, --limits on|off, --rounds N, --env KEY=VALUE,…. */
+/** Settings every platform load benchmark takes: --chats, --turns, --limits on|off, --rounds N, --profile DIR, --env KEY=VALUE,…. */
 export function loadSettings(name: string, options: Record<string, string>, defaults: { chats: number; turns: number }): LoadSettings {
-  const known = new Set(['chats', 'turns', 'limits', 'rounds', 'env']);
-  for (const k of Object.keys(options)) if (!known.has(k)) throw new Error(`${name}: unknown option --${k} (known: --chats, --turns, --limits on|off, --rounds N, --env KEY=VALUE,…)`);
+  const known = new Set(['chats', 'turns', 'limits', 'rounds', 'profile', 'env']);
+  for (const k of Object.keys(options)) if (!known.has(k)) throw new Error(`${name}: unknown option --${k} (known: --chats, --turns, --limits on|off, --rounds N, --profile DIR, --env KEY=VALUE,…)`);
   const count = (key: 'chats' | 'turns') => {
     const v = options[key] === undefined ? defaults[key] : Number(options[key]);
     if (!Number.isInteger(v) || v < 1 || v > 10_000) throw new Error(`${name}: --${key} must be a whole number from 1 to 10000 (got ${options[key]})`);
@@ -207,7 +214,7 @@ export function loadSettings(name: string, options: Record<string, string>, defa
   };
   const limits = options.limits ?? 'on';
   if (limits !== 'on' && limits !== 'off') throw new Error(`${name}: --limits must be on or off (got ${limits})`);
-  return { chats: count('chats'), turns: count('turns'), limits: limits === 'on', rounds: roundsOption(name, options), env: envOption(name, options) };
+  return { chats: count('chats'), turns: count('turns'), limits: limits === 'on', rounds: roundsOption(name, options), profileDir: options.profile ? resolve(options.profile) : undefined, env: envOption(name, options) };
 }
 
 export interface LoadSettings {
@@ -218,6 +225,8 @@ export interface LoadSettings {
   rounds: number;
   /** Variables for charbridge's runs only (`--env`), e.g. MEMORY_ENABLED=false to price a feature against the floor. */
   env: Record<string, string>;
+  /** `--profile DIR`: charbridge's first round runs under `node --cpu-prof`, and where its CPU went is printed. */
+  profileDir: string | undefined;
 }
 
 /** `--rounds N`, 1 to 20, 1 unless given. */
@@ -315,7 +324,8 @@ export function charbridgeEnv(work: string, chats: number, extra: Record<string,
   };
 }
 
-export type RunPhase = (name: string, script: string, extraEnv: Record<string, string>, s: { chats: number; turns: number; limits: boolean }, model: FakeOpenAI, work: string) => Promise<Phase>;
+/** One bot's phase; `nodeFlags` go to its `node` (e.g. `--cpu-prof`). */
+export type RunPhase = (name: string, script: string, extraEnv: Record<string, string>, s: { chats: number; turns: number; limits: boolean }, model: FakeOpenAI, work: string, nodeFlags?: string[]) => Promise<Phase>;
 
 /**
  * A platform's load bench: its floor bot, then charbridge (`src/main.ts`, configured by
@@ -334,14 +344,23 @@ export async function floorAgainstCharbridge(
   const model = await startFakeOpenAI({ chunkDelayMs: 5, responder: ({ messages }) => replyFor(tagIn(contentText(messages.at(-1)?.content)) ?? 'c0t0') });
   const out: Record<string, string | number> = { setup: setup + envNote(s.env) };
   try {
-    const round = async (dir: string): Promise<Round> => ({
+    const profileDir = s.profileDir && join(s.profileDir, `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+    const round = async (dir: string, nodeFlags: string[] = []): Promise<Round> => ({
       floor: await runPhase('floor', join(root, floorScript), {}, s, model, dir),
-      charbridge: await runPhase('charbridge', join(root, 'src/main.ts'), charbridgeEnv(dir, s.chats, s.env), s, model, dir),
+      charbridge: await runPhase('charbridge', join(root, 'src/main.ts'), charbridgeEnv(dir, s.chats, s.env), s, model, dir, nodeFlags),
     });
-    const first = await round(work);
+    if (profileDir) mkdirSync(profileDir, { recursive: true });
+    const first = await round(work, profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
     describePhase(first.floor, out, 'floor (bare bot)');
     describePhase(first.charbridge, out, 'charbridge');
     compare(first.charbridge, first.floor, out, 'charbridge');
+    if (profileDir) {
+      out['profile written to'] = profileDir;
+      // The profile is written as the process exits, which its phase waited for.
+      const { fromUs, toUs } = first.charbridge.window;
+      const profile = mainThreadProfile(profileDir, root, fromUs, toUs);
+      if (profile) describeProfile(profile, first.charbridge.result.ok, out, 'charbridge profile');
+    }
     if (s.rounds > 1) await moreRounds(s.rounds, work, first, round, out);
     if (keep) out['bot logs and database'] = work;
   } finally {

@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- slack-load [--chats 10] [--turns 10] [--limits on|off]`
+ * `npm run bench -- slack-load [--chats 10] [--turns 10] [--limits on|off] [--rounds N] [--profile DIR] [--env KEY=VALUE,…]`
  *
  * telegram-load's counterpart for Slack, at a smaller scale: DMs talking to the bot at once,
  * closed loop, in real time against the fake Slack (signed Events API deliveries to the bot's
@@ -49,7 +49,7 @@ function slackWorld(fake: FakeSlack, eventsUrl: string): LoadWorld {
   };
 }
 
-async function runPhase(name: string, script: string, extraEnv: Record<string, string>, s: { chats: number; turns: number; limits: boolean }, model: FakeOpenAI, work: string): Promise<Phase> {
+async function runPhase(name: string, script: string, extraEnv: Record<string, string>, s: { chats: number; turns: number; limits: boolean }, model: FakeOpenAI, work: string, nodeFlags: string[] = []): Promise<Phase> {
   const fake = await startFakeSlack(s.limits ? {} : { limits: NO_LIMITS });
   const cwd = join(work, name);
   mkdirSync(cwd, { recursive: true });
@@ -59,6 +59,7 @@ async function runPhase(name: string, script: string, extraEnv: Record<string, s
     script,
     cwd,
     logFile,
+    nodeFlags,
     env: botEnv(cwd, port, model, { SLACK_BOT_TOKEN: fake.botToken, SLACK_SIGNING_SECRET: fake.signingSecret, SLACK_API_URL: fake.apiUrl, ...extraEnv }),
   });
   try {

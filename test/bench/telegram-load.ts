@@ -19,17 +19,17 @@
  * `--env` sets variables for charbridge's runs only (`--env MEMORY_ENABLED=false`: the turn without
  * long-term memory, which the floor bots do not have either).
  */
-import { mkdtempSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { contentText, startFakeOpenAI, type FakeOpenAI } from '../fakes/openai.js';
 import { startFakeTelegram, type FakeTelegram, type FloodLimits } from '../fakes/telegram.js';
 import { startBotProcess, type BotProcess, type ProcessUsage } from './bot-process.js';
-import { summarizeProfile, type ProfileSummary } from './cpu-profile.js';
+import { describeProfile, mainThreadProfile, type ProfileSummary } from './cpu-profile.js';
 import { percentile } from './stats.js';
 import { replyFor, runClosedLoop, tagIn, type LoadResult } from './telegram-load-driver.js';
-import { botEnv, charbridgeEnv, cpuPerTurn, cpuRatio, cpuUsed, envNote, envOption, freePort, moreRounds, ratioText, roundsOption, RUN_AS, until, type CpuUse, type Round } from './platform-load.js';
+import { botEnv, charbridgeEnv, cpuPerTurn, cpuRatio, cpuUsed, envNote, envOption, freePort, moreRounds, ratioText, roundsOption, RUN_AS, until, type Phase as LoadPhase, type Round } from './platform-load.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const FLOOR_SCRIPT = join(root, 'test/bench/telegram-floor-bot.ts');
@@ -61,9 +61,7 @@ export function settingsFrom(options: Record<string, string>): Settings {
   return { chats: count('chats', 50), turns: count('turns', 20), limits: limits === 'on', rounds: roundsOption('telegram-load', options), profileDir: options.profile ? resolve(options.profile) : undefined, env: envOption('telegram-load', options) };
 }
 
-interface Phase extends CpuUse {
-  result: LoadResult;
-  peakRssBytes: number | undefined;
+interface Phase extends LoadPhase {
   profile?: ProfileSummary | undefined;
 }
 
@@ -104,17 +102,12 @@ export async function runPhase(p: PhaseSetup, s: Settings, model: FakeOpenAI, wo
     const toUs = Number(process.hrtime.bigint() / 1000n);
     const after: ProcessUsage | undefined = bot.usage();
     await bot.stop();
-    let profile: ProfileSummary | undefined;
-    const dir = p.profileDir;
-    if (dir) {
-      // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: thread 0 is the main thread.
-      const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile') && f.split('.')[4] === '0');
-      if (file) profile = summarizeProfile(join(dir, file), root, fromUs, toUs);
-    }
+    const profile = p.profileDir ? mainThreadProfile(p.profileDir, root, fromUs, toUs) : undefined;
     return {
       result,
       ...cpuUsed(before, after),
       peakRssBytes: after?.peakRssBytes,
+      window: { fromUs, toUs },
       profile,
     };
   } finally {
@@ -193,17 +186,7 @@ export async function benchTelegramLoad(options: Record<string, string> = {}): P
     const d = durable.result;
     out['durable floor / floor: CPU per turn, peak RSS'] = `${cpuRatio(durable, d.ok, floor, f.ok)}, ${ratioText(durable.peakRssBytes, floor.peakRssBytes)}`;
     out['charbridge / durable floor: CPU per turn, peak RSS'] = `${cpuRatio(cb, c.ok, durable, d.ok)}, ${ratioText(cb.peakRssBytes, durable.peakRssBytes)}`;
-    if (cb.profile) {
-      const p = cb.profile;
-      const share = (ms: number) => `${(ms / Math.max(1, c.ok)).toFixed(3)} ms/turn (${((100 * ms) / p.busyMs).toFixed(1)}%)`;
-      out['charbridge profile: busy CPU sampled during the load'] = `${Math.round(p.busyMs)} ms, ${(p.busyMs / Math.max(1, c.ok)).toFixed(2)} ms per turn`;
-      p.modules.forEach((m, i) => (out[`charbridge profile: module #${i + 1} ${m.name}`] = share(m.ms)));
-      p.functions.forEach((fn, i) => (out[`charbridge profile: function #${i + 1} ${fn.name}`] = share(fn.ms)));
-      // Only synchronous stacks are sampled: work resumed after an await has none of our frames on it.
-      p.ownCallers
-        .filter((fn) => !fn.name.startsWith('('))
-        .forEach((fn, i) => (out[`charbridge profile: our code #${i + 1} ${fn.name}, with the libraries it calls synchronously`] = share(fn.ms)));
-    }
+    if (cb.profile) describeProfile(cb.profile, c.ok, out, 'charbridge profile');
     if (s.rounds > 1) {
       const round = async (dir: string): Promise<Round> => ({
         floor: await runPhase({ name: 'floor', script: FLOOR_SCRIPT, extraEnv: {} }, s, model, dir),
