@@ -139,6 +139,10 @@ class PostAndUpdate implements ReplyPlanner<MessageStep> {
   }
 
   plan(text: string, final: boolean): MessageStep | undefined {
+    // Text that fits one message can only be previewed by posting or editing its last message,
+    // and both need room for a chat.update. Without it there is nothing to do, so nothing is
+    // rendered: while Tier 3 is spent this runs at every delta the model writes.
+    if (!final && text.length - this.from <= this.deps.messageLimit && !this.deps.gate.hasRoom('chat.update')) return undefined;
     const want = chunkText(text.slice(this.from), this.deps.messageLimit).map(toMrkdwn);
     const step = nextChunkStep(want, this.shown);
     if (!step) return undefined;
