@@ -80,8 +80,7 @@ const isWord = (c: string | undefined) => c !== undefined && /[\p{L}\p{N}]/u.tes
 const isSpace = (c: string | undefined) => c === undefined || /\s/.test(c);
 
 /** The characters an inline span or escape can start with; everything else is plain text. */
-const MARKUP = new Set(['\\', '`', '[', '*', '_', '~']);
-const PLAIN_RUN = /[\\`[*_~]/g;
+const MARKUP = /[\\`[*_~]/g;
 
 /** Inline spans: code, bold, italic, strikethrough, links. Unmatched markers stay literal. */
 export function parseInline(s: string): MdNode[] {
@@ -95,10 +94,10 @@ export function parseInline(s: string): MdNode[] {
   let i = 0;
   while (i < s.length) {
     const c = s[i]!;
-    if (!MARKUP.has(c)) {
-      // Plain text up to the next character that could start markup, taken in one piece.
-      PLAIN_RUN.lastIndex = i;
-      const next = PLAIN_RUN.exec(s)?.index ?? s.length;
+    // Plain text up to the next character that could start markup, taken in one piece.
+    MARKUP.lastIndex = i;
+    const next = MARKUP.exec(s)?.index ?? s.length;
+    if (next > i) {
       text += s.slice(i, next);
       i = next;
       continue;

@@ -37,7 +37,7 @@ function loadBolt() {
   for (const name of ['HTTPReceiver', 'SocketModeReceiver']) loadOnFirstUse(fromBolt, join(dirname(index), 'receivers', `${name}.js`));
   return {
     App: (fromBolt('./App.js') as { default: typeof App }).default,
-    SocketModeReceiver: () => (fromBolt('./receivers/SocketModeReceiver.js') as { default: typeof SocketModeReceiver }).default,
+    loadSocketModeReceiver: () => (fromBolt('./receivers/SocketModeReceiver.js') as { default: typeof SocketModeReceiver }).default,
     verifySlackRequest: (fromBolt('./receivers/verify-request.js') as { verifySlackRequest: typeof VerifySlackRequest }).verifySlackRequest,
     LogLevel: (fromBolt('@slack/logger') as { LogLevel: typeof LogLevels }).LogLevel,
     webApi: fromBolt('@slack/web-api') as typeof webApi,
@@ -67,7 +67,7 @@ function loadOnFirstUse(require: NodeJS.Require, path: string): void {
 const { LogLevel } = bolt;
 
 /** Bolt's Socket Mode receiver class (evaluating it, with @slack/socket-mode, on first call). */
-export const loadSocketModeReceiver = bolt.SocketModeReceiver;
+export const { loadSocketModeReceiver } = bolt;
 
 /** Bolt's v0 request signature check, for our own HTTP receiver (receiver.ts). */
 export const verifySlackRequest = bolt.verifySlackRequest;

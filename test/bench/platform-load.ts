@@ -148,7 +148,8 @@ export async function measure(bot: BotProcess, world: LoadWorld, o: Omit<ClosedL
   return { result, ...cpuUsed(before, after), peakRssBytes: after?.peakRssBytes, window: { fromUs, toUs } };
 }
 
-const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
+/** The monotonic clock in µs, the one `--cpu-prof` profiles are stamped with. */
+export const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
 
 export async function freePort(): Promise<number> {
   const server = createServer();
@@ -227,6 +228,14 @@ export interface LoadSettings {
   env: Record<string, string>;
   /** `--profile DIR`: charbridge's first round runs under `node --cpu-prof`, and where its CPU went is printed. */
   profileDir: string | undefined;
+}
+
+/** With `--profile DIR`: a new directory in it for this run's `node --cpu-prof` output. */
+export function newProfileDir(s: LoadSettings, bench: string): string | undefined {
+  if (!s.profileDir) return undefined;
+  const dir = join(s.profileDir, `${bench}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  mkdirSync(dir, { recursive: true });
+  return dir;
 }
 
 /** `--rounds N`, 1 to 20, 1 unless given. */
@@ -344,12 +353,11 @@ export async function floorAgainstCharbridge(
   const model = await startFakeOpenAI({ chunkDelayMs: 5, responder: ({ messages }) => replyFor(tagIn(contentText(messages.at(-1)?.content)) ?? 'c0t0') });
   const out: Record<string, string | number> = { setup: setup + envNote(s.env) };
   try {
-    const profileDir = s.profileDir && join(s.profileDir, `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+    const profileDir = newProfileDir(s, name);
     const round = async (dir: string, nodeFlags: string[] = []): Promise<Round> => ({
       floor: await runPhase('floor', join(root, floorScript), {}, s, model, dir),
       charbridge: await runPhase('charbridge', join(root, 'src/main.ts'), charbridgeEnv(dir, s.chats, s.env), s, model, dir, nodeFlags),
     });
-    if (profileDir) mkdirSync(profileDir, { recursive: true });
     const first = await round(work, profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
     describePhase(first.floor, out, 'floor (bare bot)');
     describePhase(first.charbridge, out, 'charbridge');

@@ -29,7 +29,7 @@ import { startBotProcess, type BotProcess, type ProcessUsage } from './bot-proce
 import { describeProfile, mainThreadProfile, type ProfileSummary } from './cpu-profile.js';
 import { percentile } from './stats.js';
 import { replyFor, runClosedLoop, tagIn, type LoadResult } from './telegram-load-driver.js';
-import { botEnv, charbridgeEnv, cpuPerTurn, cpuRatio, cpuUsed, envNote, envOption, freePort, moreRounds, ratioText, roundsOption, RUN_AS, until, type Phase as LoadPhase, type Round } from './platform-load.js';
+import { botEnv, charbridgeEnv, cpuPerTurn, cpuRatio, cpuUsed, envNote, freePort, loadSettings, monotonicUs, moreRounds, newProfileDir, ratioText, RUN_AS, until, type LoadSettings, type Phase as LoadPhase, type Round } from './platform-load.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const FLOOR_SCRIPT = join(root, 'test/bench/telegram-floor-bot.ts');
@@ -38,27 +38,11 @@ const TOKEN = '7000000001:bench-load-token';
 const SECRET = 'bench-webhook-secret';
 const NO_LIMITS: Partial<FloodLimits> = { chatMinIntervalMs: 0, groupPerWindow: Number.POSITIVE_INFINITY, globalPerSecond: Number.POSITIVE_INFINITY };
 
-export interface Settings {
-  chats: number;
-  turns: number;
-  limits: boolean;
-  rounds: number;
-  profileDir: string | undefined;
-  /** `--env`: variables for charbridge's runs only. */
-  env: Record<string, string>;
-}
+/** telegram-load's settings are every load bench's (platform-load.ts), with its own defaults. */
+export type Settings = LoadSettings;
 
 export function settingsFrom(options: Record<string, string>): Settings {
-  const known = new Set(['chats', 'turns', 'limits', 'rounds', 'profile', 'env']);
-  for (const k of Object.keys(options)) if (!known.has(k)) throw new Error(`telegram-load: unknown option --${k} (known: --chats, --turns, --limits on|off, --rounds N, --profile DIR, --env KEY=VALUE,…)`);
-  const count = (name: string, fallback: number) => {
-    const v = options[name] === undefined ? fallback : Number(options[name]);
-    if (!Number.isInteger(v) || v < 1 || v > 100_000) throw new Error(`telegram-load: --${name} must be a whole number from 1 to 100000 (got ${options[name]})`);
-    return v;
-  };
-  const limits = options.limits ?? 'on';
-  if (limits !== 'on' && limits !== 'off') throw new Error(`telegram-load: --limits must be on or off (got ${limits})`);
-  return { chats: count('chats', 50), turns: count('turns', 20), limits: limits === 'on', rounds: roundsOption('telegram-load', options), profileDir: options.profile ? resolve(options.profile) : undefined, env: envOption('telegram-load', options) };
+  return loadSettings('telegram-load', options, { chats: 50, turns: 20 });
 }
 
 interface Phase extends LoadPhase {
@@ -97,9 +81,9 @@ export async function runPhase(p: PhaseSetup, s: Settings, model: FakeOpenAI, wo
     await runClosedLoop(fake, { chats: Math.min(10, s.chats), turns: 3, turnTimeoutMs: 30_000, firstChatId: 900_000 });
     await new Promise((r) => setTimeout(r, 1100));
     const before = bot.usage();
-    const fromUs = Number(process.hrtime.bigint() / 1000n);
+    const fromUs = monotonicUs();
     const result = await runClosedLoop(fake, { chats: s.chats, turns: s.turns, turnTimeoutMs: 30_000, firstChatId: 1000 });
-    const toUs = Number(process.hrtime.bigint() / 1000n);
+    const toUs = monotonicUs();
     const after: ProcessUsage | undefined = bot.usage();
     await bot.stop();
     const profile = p.profileDir ? mainThreadProfile(p.profileDir, root, fromUs, toUs) : undefined;
@@ -150,11 +134,8 @@ export async function benchTelegramLoad(options: Record<string, string> = {}): P
     setup: `${s.chats} private chats × ${s.turns} turns, closed loop; model streams 40 chunks 5 ms apart; fake Bot API limits ${s.limits ? 'on (1/s per chat, 30/s per bot, 429 + retry_after)' : 'off'}; ${RUN_AS}${envNote(s.env)}`,
   };
   try {
-    const profileDir = s.profileDir && join(s.profileDir, `charbridge-${new Date().toISOString().replace(/[:.]/g, '-')}`);
-    if (profileDir) {
-      mkdirSync(profileDir, { recursive: true });
-      out['profile written to'] = profileDir;
-    }
+    const profileDir = newProfileDir(s, 'telegram-load');
+    if (profileDir) out['profile written to'] = profileDir;
     const floor = await runPhase({ name: 'floor', script: FLOOR_SCRIPT, extraEnv: {} }, s, model, work);
     const durable = await runPhase(
       { name: 'durable-floor', script: FLOOR_SCRIPT, extraEnv: { FLOOR_DATABASE: join(work, 'durable-floor', 'floor.db') } },
