@@ -36,10 +36,16 @@ const USER_SUBTYPES = new Set([undefined, 'file_share', 'thread_broadcast']);
 export function classify(e: SlackMessageEvent, me: BotIds): { chatType: ChatType; threadId?: string } | null {
   if (e.bot_id || e.subtype === 'bot_message' || !e.user || e.user === me.botUserId) return null;
   if (!USER_SUBTYPES.has(e.subtype) || !e.channel || !e.ts) return null;
+  // Only a signed body gets here, but its fields are still only what it says they are.
+  if (!allStrings(e.user, e.channel, e.ts) || !allStrings(e.text ?? '', e.thread_ts ?? '', e.channel_type ?? '', e.team ?? '')) return null;
   const isDm = e.channel_type === 'im' || isDmChannel(e.channel);
   if (isDm) return { chatType: 'dm' };
   if (e.type !== 'app_mention') return null;
   return { chatType: 'thread', threadId: e.thread_ts ?? e.ts };
+}
+
+function allStrings(...values: unknown[]): boolean {
+  return values.every((v) => typeof v === 'string');
 }
 
 /** The dedupe key of a Slack message, the same whichever event type delivered it. */

@@ -74,7 +74,26 @@ export function parseSlackBody(contentType: string | undefined, raw: Buffer): Re
   }
   const body = asObject(JSON.parse(text));
   if ((body.type === 'event_callback' || 'event' in body) && !isObject(body.event)) throw new SyntaxError('event is not an object');
+  if (workspaceIds(body).some(namesAnObjectMember)) throw new SyntaxError('a workspace id names an Object member');
   return body;
+}
+
+/** Where Bolt reads the workspace and enterprise ids it keys its per-workspace Web API clients by. */
+function workspaceIds(body: Record<string, unknown>): unknown[] {
+  const at = (v: unknown, k: string): unknown => (isObject(v) ? v[k] : undefined);
+  const first = Array.isArray(body.authorizations) ? body.authorizations[0] : undefined;
+  return [
+    body.team_id, body.enterprise_id, at(first, 'team_id'), at(first, 'enterprise_id'), at(body.team, 'id'), at(body.team, 'enterprise_id'),
+    at(body.enterprise, 'id'), at(body.user, 'team_id'), at(body.view, 'app_installed_team_id'),
+  ];
+}
+
+/**
+ * Bolt looks a workspace's clients up as `clients[teamId]`, so an id such as `__proto__` or
+ * `constructor` finds Object's own members and throws. Slack's ids are never such names.
+ */
+function namesAnObjectMember(id: unknown): boolean {
+  return typeof id === 'string' && id in Object.prototype;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

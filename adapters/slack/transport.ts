@@ -235,7 +235,10 @@ export class SlackTransport {
   }
 
   private listen(app: App): void {
-    const meta = (body: unknown, retryNum: number | undefined) => ({ teamId: (body as { team_id?: string }).team_id, retryNum });
+    const meta = (body: unknown, retryNum: number | undefined) => {
+      const team = (body as { team_id?: unknown }).team_id;
+      return { teamId: typeof team === 'string' ? team : undefined, retryNum };
+    };
     // Listeners only hand over: replies are delivered outside Bolt, so an ack or the next envelope never waits on a model.
     app.event('app_mention', async ({ event, body, context }) => {
       this.handlers.onMessage(event as unknown as SlackMessageEvent, meta(body, context.retryNum));

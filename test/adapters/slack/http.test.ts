@@ -120,6 +120,25 @@ describe('Slack adapter over HTTP events', () => {
     expect(w.openai.requests.length).toBe(before);
   });
 
+  it('refuses a signed body whose workspace id names an Object member with 400 (Bolt keys its clients by it)', async () => {
+    const before = w.openai.requests.length;
+    const event = { type: 'app_mention', user: alice, channel: 'C0PROTO', text: `<@${w.fake.botUserId}> hi`, ts: '1.000200' };
+    const bodies = [
+      { team_id: '__proto__' },
+      { team_id: 'constructor' },
+      { team_id: 'T0TEAM', enterprise_id: 'toString' },
+      { team_id: 'T0TEAM', authorizations: [{ team_id: '__proto__', enterprise_id: null }] },
+    ];
+    for (const extra of bodies) {
+      const body = JSON.stringify({ type: 'event_callback', event_id: `Ev${Math.random()}`, event, ...extra });
+      const res = await postSigned(w.eventsUrl, body, 'application/json', w.fake.signingSecret);
+      expect(res.status, JSON.stringify(extra)).toBe(400);
+    }
+    await w.settled();
+    expect(w.openai.requests.length).toBe(before);
+    expect(texts(w.fake, 'C0PROTO')).toEqual([]);
+  });
+
   it('answers commands written in a mention inside the thread (`@bot /clear`)', async () => {
     const first = appMention({ channel: 'C0CLEAR', user: alice, text: `<@${w.fake.botUserId}> remember this` });
     await w.fake.postEvent(w.eventsUrl, first);

@@ -46,6 +46,15 @@ describe('inbound', () => {
     expect(classify(ev({ channel: 'D1', subtype: 'file_share' }), me)).toEqual({ chatType: 'dm' });
   });
 
+  it('ignores an event whose fields are not the strings Slack sends', () => {
+    expect(classify(ev({ channel: 5 as unknown as string, channel_type: 'im' }), me)).toBeNull();
+    expect(classify(ev({ channel: 'D1', ts: 1.5 as unknown as string }), me)).toBeNull();
+    expect(classify(ev({ channel: 'D1', user: ['U1'] as unknown as string }), me)).toBeNull();
+    expect(classify(ev({ channel: 'D1', text: { a: 1 } as unknown as string }), me)).toBeNull();
+    expect(classify(ev({ type: 'app_mention', thread_ts: 7 as unknown as string }), me)).toBeNull();
+    expect(classify(ev({ channel: 'D1', text: 'fine' }), me)).toEqual({ chatType: 'dm' });
+  });
+
   it('identifies a message by team, channel and ts whichever event delivered it', () => {
     expect(messageEventId('T1', 'C1', '1.000100')).toBe('T1:C1:1.000100');
     // Thread conversation keys survive the round trip (ts contains a dot, ids no colon).
