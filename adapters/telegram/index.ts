@@ -19,6 +19,7 @@ import { isPrivateChat, telegramKeys, type TelegramTarget } from './keys.js';
 import { DraftSupport, deliverReply, replyPlanner, sendText, type OutboundDeps, type ReplyTarget } from './outbound.js';
 import { retryAfterMs, TelegramTransport, type TgUpdate, type WebhookHold } from './transport.js';
 import { telegramConfigSchema, type TelegramConfig } from './config.js';
+import { isWellFormedMessage } from './update-shape.js';
 
 /** `config.telegram`: the telegram module's own schema (./config.ts). */
 export type { TelegramConfig } from './config.js';
@@ -199,6 +200,11 @@ class TelegramBot implements TelegramAdapter {
    */
   private onUpdate(update: TgUpdate, webhook?: WebhookHold): Promise<void> {
     this.state.event();
+    if (update.message !== undefined && !isWellFormedMessage(update.message)) {
+      // Answered (confirmed) all the same: redelivering it would not make it readable.
+      this.log.warn({ updateId: update.update_id }, 'telegram update ignored: its message is not shaped as the Bot API documents');
+      return Promise.resolve();
+    }
     const chat = update.message?.chat.id;
     if (chat === undefined || !this.accepting || !this.bot) return Promise.resolve();
     const bot = this.bot;

@@ -113,6 +113,31 @@ describe('Telegram webhook mode', () => {
     await waitFor(() => fake.botMessages(42).length === 2);
   });
 
+  it('confirms and drops an update whose message is not shaped as the Bot API documents', async () => {
+    const { fake, hook } = await start();
+    const good = fake.buildUserMessage({ ...DM, text: 'well formed' });
+    const message = good.message as Record<string, unknown>;
+    const bent: Array<Record<string, unknown>> = [
+      { ...message, chat: undefined },
+      { ...message, chat: { id: 'constructor', type: 'private' } },
+      { ...message, text: 42 },
+      { ...message, from: { id: '42', first_name: 'Al' } },
+      { ...message, entities: [{ type: 'mention', offset: 'x', length: 3 }] },
+      { ...message, reply_to_message: { message_id: 1, chat: null } },
+    ];
+    let updateId = 700_000;
+    for (const m of bent) {
+      const res = await fake.postWebhook(hook, { update_id: updateId++, message: m }, SECRET);
+      expect(res.status, JSON.stringify(m)).toBe(200);
+    }
+    const ok = await fake.postWebhook(hook, good, SECRET);
+    expect(ok.status).toBe(200);
+    await waitFor(() => fake.botMessages(42).length === 1);
+    await runtime!.shutdown('drain');
+    expect(fake.botMessages(42).map((m) => m.text)).toEqual(['Echo: well formed']);
+    expect(openai!.requests).toHaveLength(1);
+  });
+
   it('answers a body that is not an update object with 400 (and still shuts down)', async () => {
     const { hook } = await start();
     for (const body of ['null', '[]', '42', '"text"', 'true']) {
