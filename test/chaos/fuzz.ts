@@ -133,6 +133,27 @@ try {
   await Promise.allSettled([openai.close(), telegram.close(), slack.close()]);
 }
 for (const [kind, f] of findings) console.log(`FINDING ${kind} ×${f.count}\n  ${f.example}`);
+// Errors charbridge logged are not findings by themselves (a listener's failure can still be
+// answered 200), but each one is a place where bad input got further than it should have.
+const logged = errorLines(child.output());
+if (logged.size) console.log(`\ncharbridge logged errors:\n${[...logged].map(([line, n]) => `  ×${n} ${line}`).join('\n')}`);
 broken = findings.size > 0;
 console.log(broken ? `\n${findings.size} kinds of findings` : `\n${total} requests: 0 server errors, 0 hangs, 0 crashes, clean shutdown`);
 process.exit(broken ? 1 : 0);
+
+/** Distinct error-level lines of charbridge's JSON log: message and error, with a count. */
+function errorLines(output: string): Map<string, number> {
+  const seen = new Map<string, number>();
+  for (const line of output.split('\n')) {
+    let entry: { level?: number; msg?: string; err?: { message?: string } };
+    try {
+      entry = JSON.parse(line) as typeof entry;
+    } catch {
+      continue;
+    }
+    if ((entry.level ?? 0) < 50) continue;
+    const what = `${entry.msg ?? ''}: ${entry.err?.message ?? ''}`.slice(0, 300);
+    seen.set(what, (seen.get(what) ?? 0) + 1);
+  }
+  return seen;
+}
