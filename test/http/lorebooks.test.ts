@@ -54,6 +54,12 @@ describe('lorebooks over HTTP', () => {
       expect(res.statusCode, `${method} ${url}`).toBe(404);
       expect(errorOf(res).code).toBe('LOREBOOK_NOT_FOUND');
     }
+    // An id no file could be named after is still only a lorebook that is not there.
+    for (const id of ['%F0%9F%98%80', 'a%22b', '%C3%A9t%C3%A9']) {
+      const res = await h.call('GET', `/api/v1/lorebooks/${id}/export`, { key: b.key });
+      expect(res.statusCode, id).toBe(404);
+      expect(errorOf(res).code).toBe('LOREBOOK_NOT_FOUND');
+    }
     const session = (await h.call('POST', '/api/v1/chat', { key: b.key, body: { characterId: 'aria', message: 'hi' } })).json<{ sessionId: string }>();
     const attach = await h.call('POST', `/api/v1/conversations/${session.sessionId}/lorebooks`, { key: b.key, body: { lorebookId: book.id } });
     expect(attach.statusCode).toBe(404);

@@ -6,6 +6,7 @@ import { CharbridgeError, ValidationError } from '../../core/errors.js';
 import { callerOf, presentedKey, type CallerResolver } from '../auth.js';
 import { errorResponses, ErrorSchema, IdParams, security } from '../schemas.js';
 import type { HttpContext } from '../context.js';
+import { attachment } from '../attachment.js';
 import { characterView, CharacterSchema } from './characters.js';
 
 const ExportQuery = z.object({
@@ -62,7 +63,7 @@ export function cardRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
       },
       async (req, reply) => {
         const file = await characters.exportCard(callerOf(req), req.params.id, req.query.format);
-        return reply.type(file.mime).header('content-disposition', `attachment; filename="${file.fileName}"`).send(file.bytes as never); // bytes bypass the JSON serializer
+        return reply.type(file.mime).header('content-disposition', attachment(file.fileName)).send(file.bytes as never); // bytes bypass the JSON serializer
       },
     );
   };

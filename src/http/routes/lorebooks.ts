@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { callerOf } from '../auth.js';
+import { attachment } from '../attachment.js';
 import { DeletedSchema, errorResponses, IdParams, pageQuery, pagination, PaginationSchema, security } from '../schemas.js';
 import type { HttpContext } from '../context.js';
 
@@ -63,9 +64,11 @@ export function lorebookRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
       return { id: req.params.id, deleted: true as const };
     });
 
-    app.get('/lorebooks/:id/export', { schema: { tags, summary: 'Export as SillyTavern world info or a card character_book', security, params: IdParams, querystring: ExportQuery, response: { ...errorResponses } } }, async (req, reply) =>
-      reply.header('content-disposition', `attachment; filename="${req.params.id}.json"`).send((await lorebooks.export(callerOf(req), req.params.id, req.query.format)) as never),
-    );
+    app.get('/lorebooks/:id/export', { schema: { tags, summary: 'Export as SillyTavern world info or a card character_book', security, params: IdParams, querystring: ExportQuery, response: { ...errorResponses } } }, async (req, reply) => {
+      // Looked up first: an error answer carries no file name.
+      const book = await lorebooks.export(callerOf(req), req.params.id, req.query.format);
+      return reply.header('content-disposition', attachment(`${req.params.id}.json`)).send(book as never);
+    });
 
     for (const kind of ['conversations', 'characters'] as const) {
       const attach = kind === 'conversations' ? lorebooks.attachToConversation.bind(lorebooks) : lorebooks.attachToCharacter.bind(lorebooks);
