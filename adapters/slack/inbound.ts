@@ -15,7 +15,7 @@ import { LRUCache } from 'lru-cache';
 import type { ChatType, InboundMessage } from '../../src/core/types.js';
 import { stripMentions } from '../shared/mentions.js';
 import type { Subcommand } from './commands.js';
-import { isDmChannel } from './keys.js';
+import { isChannelId, isDmChannel, isMessageTs } from './keys.js';
 import { fromSlackText } from './mrkdwn.js';
 import type { SlackCommand, SlackMessageEvent, SlackUserInfo } from './transport.js';
 
@@ -37,7 +37,8 @@ export function classify(e: SlackMessageEvent, me: BotIds): { chatType: ChatType
   if (e.bot_id || e.subtype === 'bot_message' || !e.user || e.user === me.botUserId) return null;
   if (!USER_SUBTYPES.has(e.subtype) || !e.channel || !e.ts) return null;
   // Only a signed body gets here, but its fields are still only what it says they are.
-  if (!allStrings(e.user, e.channel, e.ts) || !allStrings(e.text ?? '', e.thread_ts ?? '', e.channel_type ?? '', e.team ?? '')) return null;
+  if (!isChannelId(e.channel) || !isMessageTs(e.ts) || (e.thread_ts !== undefined && !isMessageTs(e.thread_ts))) return null;
+  if (!allStrings(e.user, e.text ?? '', e.channel_type ?? '', e.team ?? '')) return null;
   const isDm = e.channel_type === 'im' || isDmChannel(e.channel);
   if (isDm) return { chatType: 'dm' };
   if (e.type !== 'app_mention') return null;

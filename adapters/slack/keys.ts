@@ -26,6 +26,16 @@ export function isDmChannel(channel: string): boolean {
 const CHANNEL = /^[A-Z0-9]+$/;
 const TS = /^\d+\.\d+$/;
 
+/** Shaped as Slack's channel ids are (C…, G…, D…), so a conversation key can be made of it. */
+export function isChannelId(v: unknown): v is string {
+  return typeof v === 'string' && CHANNEL.test(v);
+}
+
+/** Shaped as a Slack message ts (`1712345678.000100`). */
+export function isMessageTs(v: unknown): v is string {
+  return typeof v === 'string' && TS.test(v);
+}
+
 export const slackKeys: KeyCodec<SlackTarget> = {
   encode(t) {
     return {
@@ -37,8 +47,8 @@ export const slackKeys: KeyCodec<SlackTarget> = {
   },
   decode(key) {
     if (key.platform !== 'slack') throw keyError(key, 'not a Slack conversation');
-    if (!CHANNEL.test(key.chatId)) throw keyError(key, 'the channel is not a Slack channel id');
-    if (key.threadId !== undefined && !TS.test(key.threadId)) throw keyError(key, 'the thread is not a Slack message ts');
+    if (!isChannelId(key.chatId)) throw keyError(key, 'the channel is not a Slack channel id');
+    if (key.threadId !== undefined && !isMessageTs(key.threadId)) throw keyError(key, 'the thread is not a Slack message ts');
     return {
       channel: key.chatId,
       ...(key.threadId !== undefined ? { threadTs: key.threadId } : {}),

@@ -52,6 +52,10 @@ describe('inbound', () => {
     expect(classify(ev({ channel: 'D1', user: ['U1'] as unknown as string }), me)).toBeNull();
     expect(classify(ev({ channel: 'D1', text: { a: 1 } as unknown as string }), me)).toBeNull();
     expect(classify(ev({ type: 'app_mention', thread_ts: 7 as unknown as string }), me)).toBeNull();
+    // Nor ids that could not address a reply: a channel id must be Slack's, a ts a ts.
+    expect(classify(ev({ channel: '\u202eD1', channel_type: 'im' }), me)).toBeNull();
+    expect(classify(ev({ channel: 'c1 ', type: 'app_mention' }), me)).toBeNull();
+    expect(classify(ev({ type: 'app_mention', thread_ts: 'soon' }), me)).toBeNull();
     expect(classify(ev({ channel: 'D1', text: 'fine' }), me)).toEqual({ chatType: 'dm' });
   });
 
