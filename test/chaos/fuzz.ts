@@ -2,8 +2,9 @@
  * `npm run fuzz [-- --seed N --requests 3000]`: thousands of seeded requests — bodies built from
  * every operation in /openapi.json and then bent, hostile path segments, every auth variant,
  * odd content types and Idempotency-Keys — plus signed and unsigned Telegram and Slack webhook
- * deliveries, against charbridge as its own process. A 5xx, a reset, a request that hangs, a
- * crash or a shutdown that does not finish is a finding. Exit 1 on any finding.
+ * deliveries, against charbridge as its own process (logging everything). A 5xx, a reset, a
+ * request that hangs, a crash, a shutdown that does not finish or a key, token or secret in its
+ * log is a finding. Exit 1 on any finding.
  */
 import { request } from 'node:http';
 import { startFakeOpenAI } from '../fakes/openai.js';
@@ -31,7 +32,9 @@ const child = await startChildInstance({
   DATABASE_URL: ':memory:', ADMIN_API_KEY: ADMIN, OPENAI_API_KEY: openai.apiKey, OPENAI_BASE_URL: openai.baseURL, OPENAI_MODEL: 'fake-model',
   MODEL_MAX_RETRIES: '0', RATE_LIMIT_API_KEY_PER_MIN: '100000', RATE_LIMIT_USER_PER_MIN: '100000', SSRF_ALLOW_HOSTS: '',
   TELEGRAM_BOT_TOKEN: telegram.token, TELEGRAM_API_ROOT: telegram.apiRoot, TELEGRAM_WEBHOOK_URL: 'https://bot.example.com/telegram/webhook', TELEGRAM_WEBHOOK_SECRET: TG_SECRET,
-  SLACK_BOT_TOKEN: slack.botToken, SLACK_SIGNING_SECRET: slack.signingSecret, SLACK_API_URL: slack.apiUrl, LOG_LEVEL: 'error',
+  SLACK_BOT_TOKEN: slack.botToken, SLACK_SIGNING_SECRET: slack.signingSecret, SLACK_API_URL: slack.apiUrl,
+  // Everything logged, so the check below sees every line a secret could slip into.
+  LOG_LEVEL: 'debug',
 });
 
 interface Sent { status: number; body: string }
@@ -126,6 +129,12 @@ try {
     if ((i + 1) % 500 === 0) process.stdout.write(`  ${i + 1}/${total} sent, ${[...findings.values()].reduce((n, f) => n + f.count, 0)} findings\n`);
   }
   const alive = await send('GET', '/health', {});
+  // Keys, tokens and secrets never appear in the log, whatever the requests carried.
+  const secrets = { 'admin key': ADMIN, 'tenant key': key, 'Telegram webhook secret': TG_SECRET, 'Telegram bot token': telegram.token, 'Slack bot token': slack.botToken, 'Slack signing secret': slack.signingSecret, 'model API key': openai.apiKey };
+  for (const [name, secret] of Object.entries(secrets)) {
+    const at = child.output().indexOf(secret);
+    if (at >= 0) findings.set(`the ${name} appears in charbridge's log`, { count: 1, example: child.output().slice(Math.max(0, at - 300), at + 100) });
+  }
   if (alive.status !== 200) findings.set('the process no longer answers /health', { count: 1, example: alive.body });
 } finally {
   const stopped = await child.terminate(30_000);
