@@ -269,16 +269,25 @@ export class CharacterRepo {
     return { characters: rows.map(toCharacter), total: Number(count.n) };
   }
 
-  /** Insert or refresh a shipped preset; its id is derived from the slug so reloads are idempotent. */
+  /**
+   * Insert or refresh a shipped preset; its id is derived from the slug so reloads are idempotent.
+   * Instances starting together on one PostgreSQL database all load the presets at once: `on
+   * conflict (id)` absorbs a row another one inserted, but a row still being inserted trips the
+   * (owner, slug) index instead, which it does not cover. The preset owner's slug lock makes the
+   * loads take turns.
+   */
   async upsertPreset(input: CharacterInput & { slug: string }): Promise<Character> {
     const now = new Date(this.clock.now()).toISOString();
     const id = `preset_${input.slug}`;
     const row = { ...toRow(input), is_public: 1 };
-    await this.db
-      .insertInto('characters')
-      .values({ ...(row as CharacterRow), id, slug: input.slug, owner_id: PRESET_OWNER, created_at: now, updated_at: now })
-      .onConflict((oc) => oc.column('id').doUpdateSet({ ...row, updated_at: now }))
-      .execute();
+    await this.db.transaction().execute(async (tx) => {
+      await this.dialect.lock(tx, LockSpace.characterSlug, PRESET_OWNER);
+      await tx
+        .insertInto('characters')
+        .values({ ...(row as CharacterRow), id, slug: input.slug, owner_id: PRESET_OWNER, created_at: now, updated_at: now })
+        .onConflict((oc) => oc.column('id').doUpdateSet({ ...row, updated_at: now }))
+        .execute();
+    });
     return (await this.get(id))!;
   }
 

@@ -44,6 +44,18 @@ describeStores('store races', (ctx) => {
     expect((await ctx.store.apiKeys.get(apiKey.id))?.creditsUsed).toBe(10);
   });
 
+  it('instances starting together on one new database each load the shipped presets without error', async () => {
+    // Each preset is a new row raced by every instance at once (on PostgreSQL the pool's
+    // connections are opened first, so the inserts really overlap). Loading must not trip the
+    // second unique index, (owner, slug), which `on conflict (id)` does not cover.
+    await together(10, () => sql`select 1`.execute(ctx.store.db));
+    for (let i = 0; i < 20; i++) {
+      const preset = { ...characterInputFrom({ name: `Shipped ${i}`, personality: 'Loaded by every instance.', speakingStyle: 'Plain and short.' }, { isPublic: true }), slug: `shipped-${i}` };
+      const loaded = await together(10, () => ctx.store.characters.upsertPreset(preset));
+      expect(new Set(loaded.map((c) => c.id))).toEqual(new Set([`preset_shipped-${i}`]));
+    }
+  });
+
   it('one source event appended at once from many places is stored once; one scope key opens one conversation', async () => {
     const convs = await together(10, () => ctx.store.conversations.getOrCreateByScope('telegram:dm:1', { platform: 'telegram', chatType: 'dm' }));
     expect(new Set(convs.map((c) => c.id)).size).toBe(1);
