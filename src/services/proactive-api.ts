@@ -16,9 +16,8 @@ export class ApiProactiveTarget implements ProactiveTarget {
     const apiKeyId = conv.ownerId;
     if (!apiKeyId) return;
     const msg = { id: message.id, content: message.content, sentAt: message.createdAt };
-    if (!(await this.store.updates.hasMessage(conv.id, message.id))) {
-      await this.store.updates.append({ apiKeyId, conversationId: conv.id, characterId: character.id, kind: 'proactive', message: msg });
-    }
+    // Once, however often a retried delivery gets here: the feed holds a message at most once.
+    await this.store.updates.append({ apiKeyId, conversationId: conv.id, characterId: character.id, kind: 'proactive', message: msg });
     const key = await this.store.apiKeys.get(apiKeyId);
     if (key?.webhookUrl && key.webhookSecret && !key.webhookDisabled) {
       await this.webhooks.enqueue(apiKeyId, 'proactive_message', `evt_${message.id}`, {

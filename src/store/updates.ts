@@ -77,10 +77,20 @@ export class UpdateRepo {
    * inside its single write lock, so that holds by itself; on PostgreSQL sequence values are
    * handed out before commit, so appends take one advisory lock for the length of the insert's
    * transaction: an id is assigned only after every lower id has committed or rolled back.
+   *
+   * A message is on the feed at most once: appending one that is already there returns the
+   * entry it has. A turn another instance finished after a crash reuses the stored reply, so
+   * its answer is appended again; the lock (SQLite's write lock) makes look-then-insert atomic.
    */
   async append(u: NewUpdate): Promise<Update> {
+    let fresh = true;
     const row = await this.db.transaction().execute(async (tx) => {
       await this.dialect.lock(tx, FEED_APPEND_LOCK.space, FEED_APPEND_LOCK.key);
+      const existing = u.message ? await tx.selectFrom('updates').selectAll().where('message_id', '=', u.message.id).where('conversation_id', '=', u.conversationId).executeTakeFirst() : undefined;
+      if (existing) {
+        fresh = false;
+        return existing;
+      }
       return tx
         .insertInto('updates')
         .values({
@@ -97,8 +107,10 @@ export class UpdateRepo {
         .executeTakeFirstOrThrow();
     });
     const update = toUpdate(row);
-    this.appended.emit('update', update);
-    this.appended.emit('appended', update);
+    if (fresh) {
+      this.appended.emit('update', update);
+      this.appended.emit('appended', update);
+    }
     return update;
   }
 
@@ -173,12 +185,6 @@ export class UpdateRepo {
   /** How many long-polls are waiting right now. */
   get waiting(): number {
     return this.appended.listenerCount('update');
-  }
-
-  /** Whether the feed already has an entry for this message (a retried delivery writes none twice). */
-  async hasMessage(conversationId: string, messageId: string): Promise<boolean> {
-    const r = await this.db.selectFrom('updates').select('id').where('conversation_id', '=', conversationId).where('message_id', '=', messageId).executeTakeFirst();
-    return r !== undefined;
   }
 
   /** Delete entries created before `olderThan` (epoch ms; retention); returns how many. Cursors stay valid: ids only grow. */

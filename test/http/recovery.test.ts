@@ -53,6 +53,26 @@ describe('API turns across a crash', () => {
     await a.fake.close(); // the dead process's model call ends, so its harness can close quickly
   });
 
+  it('puts the reply on the feed once when the process died after putting it there, before marking the turn done', async () => {
+    const { clock, a, later } = await twoProcesses();
+    const k = await a.newKey({ credits: 5 });
+    a.store.events.complete = async () => {}; // A dies right after the feed append: the claim stays open
+    const accepted = await a.call('POST', '/api/v1/chat', { key: k.key, body: { characterId: 'aria', message: 'once only', mode: 'async' } });
+    const { sessionId } = accepted.json<{ sessionId: string }>();
+    await a.chat.drain();
+    const feed = async (h: ApiHarness) => (await h.call('GET', `/api/v1/updates?sessionId=${sessionId}`, { key: k.key })).json<{ updates: Array<{ kind: string; message?: { content: string } }> }>().updates;
+    expect(await feed(a)).toHaveLength(1);
+
+    const b = await later();
+    clock.advance(testEngineConfig().deadAfterMs + 1);
+    expect(await b.chat.recover()).toBe(1); // B finishes the turn: the stored reply, not a new model call
+    await b.chat.drain();
+    expect(b.fake.requests).toHaveLength(0);
+    expect(await feed(b)).toEqual([expect.objectContaining({ kind: 'reply', message: expect.objectContaining({ content: 'Echo: once only' }) })]);
+    expect((await b.store.apiKeys.get(k.id))?.creditsUsed).toBe(1);
+    expect(await b.chat.recover()).toBe(0);
+  });
+
   it('releases the credit of an accepted turn whose character is gone', async () => {
     const { clock, a, later } = await twoProcesses();
     const k = await a.newKey({ credits: 5 });

@@ -38,17 +38,33 @@ describeStores('UpdateRepo', (ctx) => {
     expect([rest.updates.map((u) => u.id), rest.cursor]).toEqual([[ids[2]], ids[2]]);
   });
 
-  it('hides and deletes the entries of a deleted conversation; knows which messages it has', async () => {
+  it('hides and deletes the entries of a deleted conversation', async () => {
     const a = await conv('k1');
     const b = await conv('k1');
     await ctx.store.updates.append(reply('k1', a.id, 'gone'));
     await ctx.store.updates.append(reply('k1', b.id, 'kept'));
-    expect(await ctx.store.updates.hasMessage(a.id, 'msg_gone')).toBe(true);
-    expect(await ctx.store.updates.hasMessage(b.id, 'msg_gone')).toBe(false);
+    const stored = (conversationId: string) => ctx.store.db.selectFrom('updates').select('message_id').where('conversation_id', '=', conversationId).execute();
+    expect(await stored(a.id)).toEqual([{ message_id: 'msg_gone' }]);
     await ctx.store.conversations.delete(a.id);
     expect((await ctx.store.updates.list({ apiKeyId: 'k1', limit: 10 })).updates.map((u) => u.message?.content)).toEqual(['kept']);
     await ctx.store.updates.deleteForConversation(a.id);
-    expect(await ctx.store.updates.hasMessage(a.id, 'msg_gone')).toBe(false);
+    expect(await stored(a.id)).toEqual([]);
+    expect(await stored(b.id)).toEqual([{ message_id: 'msg_kept' }]);
+  });
+
+  it('holds a message once: appending it again returns its entry and wakes nobody', async () => {
+    const a = await conv('k1');
+    const first = await ctx.store.updates.append(reply('k1', a.id, 'once'));
+    const woken = ctx.store.updates.waitFor(() => true, 60_000, AbortSignal.timeout(200));
+    const again = await ctx.store.updates.append(reply('k1', a.id, 'once'));
+    expect(again).toEqual(first);
+    expect(await woken).toBe(false);
+    expect((await ctx.store.updates.list({ apiKeyId: 'k1', limit: 10 })).updates.map((u) => u.id)).toEqual([first.id]);
+    // Errors carry no message: each is its own entry.
+    const failed = { apiKeyId: 'k1', conversationId: a.id, characterId: 'char_1', kind: 'error' as const, error: { code: 'MODEL_ERROR', message: 'down' } };
+    await ctx.store.updates.append(failed);
+    await ctx.store.updates.append(failed);
+    expect((await ctx.store.updates.list({ apiKeyId: 'k1', limit: 10 })).updates).toHaveLength(3);
   });
 
   it('wakes a waiting reader on a matching append; an abort releases it with false', async () => {
