@@ -1,10 +1,13 @@
 /**
- * `npm run chaos [-- --seed N --kills 30 --messages 300 --quiet 15 --telegram polling|webhook]`:
+ * `npm run chaos [-- --seed N --kills 30 --messages 300 --quiet 15 --telegram polling|webhook --cluster]`:
  * charbridge as its own process on a SQLite file, taking Telegram updates from the fake Bot API
  * (long polling, or webhook deliveries retried until a 2xx as Telegram does) and serving async
  * API turns, is killed with
- * SIGKILL `--kills` times while traffic flows, and restarted each time. Afterwards (one clean
- * start, a quiet period) every promise is checked:
+ * SIGKILL `--kills` times while traffic flows, and restarted each time. With `--cluster`, two
+ * instances share a PostgreSQL database and a Redis prefix (found on 127.0.0.1 or started, as the
+ * tests do): API clients spread over whichever are up, one instance polls Telegram, and each kill
+ * takes down one of them while the other keeps serving. Afterwards (one clean start, a quiet
+ * period) every promise is checked:
  *   - lost: an accepted message (a Telegram update the bot confirmed by polling past it or by
  *     answering its delivery 2xx, an API turn answered 202)
  *     without its reply;
@@ -16,10 +19,13 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import SQLite from 'better-sqlite3';
+import { sql, type RawBuilder } from 'kysely';
+import { connect } from '../../src/store/db.js';
 import { startFakeOpenAI, contentText } from '../fakes/openai.js';
 import { startFakeTelegram } from '../fakes/telegram.js';
 import { freePort, startChildInstance, type ChildInstance } from '../cluster/child-instance.js';
+import { createDatabase, dropDatabase, findOrStartPostgres } from '../helpers/pg-server.js';
+import { findOrStartRedis, testRedisClient } from '../helpers/redis-server.js';
 import { seeded, sendApi, sendTelegram, WebhookDelivery, type ApiTurn, type TelegramTurn } from './traffic.js';
 
 const args = process.argv.slice(2);
@@ -34,20 +40,28 @@ const quietS = opt('quiet', 15);
 const modeAt = args.indexOf('--telegram');
 const mode = modeAt >= 0 ? args[modeAt + 1] : 'polling';
 if (mode !== 'polling' && mode !== 'webhook') throw new Error(`chaos: --telegram must be polling or webhook (got ${mode})`);
+const cluster = args.includes('--cluster');
+// Behind one public webhook URL a deployment has a load balancer; the fake Bot API delivers to
+// the one URL the last setWebhook named, so instances would only take turns being unreachable.
+if (cluster && mode === 'webhook') throw new Error('chaos: --cluster runs with --telegram polling (one instance polls; a webhook needs a load balancer in front)');
 const ADMIN = 'chaos-admin-key-0123456789';
 const rnd = seeded(seed);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-console.log(`chaos: seed ${seed}, ${kills} kills, ${messages} messages, Telegram ${mode} (replay: npm run chaos -- --seed ${seed} --kills ${kills} --messages ${messages} --telegram ${mode})`);
+console.log(
+  `chaos: seed ${seed}, ${kills} kills, ${messages} messages, Telegram ${mode}${cluster ? ', two instances on PostgreSQL and Redis' : ''} (replay: npm run chaos -- --seed ${seed} --kills ${kills} --messages ${messages} --telegram ${mode}${cluster ? ' --cluster' : ''})`,
+);
 const dir = mkdtempSync(join(tmpdir(), 'charbridge-chaos-'));
+const shared = cluster ? await sharedServers() : undefined;
 const openai = await startFakeOpenAI({ chunkDelayMs: 3 });
 openai.respondWith(({ messages: m }) => {
   const last = contentText(m.filter((x: any) => x.role === 'user').at(-1)?.content ?? '');
   return `re: ${/(tg|api)\d+/.exec(last)?.[0] ?? 'none'}`;
 });
 const telegram = await startFakeTelegram({ limits: { globalPerSecond: 1000, chatMinIntervalMs: 0, chatBurst: 100 } });
-const env = {
-  DATABASE_URL: join(dir, 'chaos.db'), ADMIN_API_KEY: ADMIN,
+const env: Record<string, string> = {
+  DATABASE_URL: shared?.databaseUrl ?? join(dir, 'chaos.db'), ADMIN_API_KEY: ADMIN,
+  ...(shared ? { REDIS_URL: shared.redisUrl, REDIS_PREFIX: shared.redisPrefix } : {}),
   OPENAI_API_KEY: openai.apiKey, OPENAI_BASE_URL: openai.baseURL, OPENAI_MODEL: 'fake-model', MODEL_MAX_RETRIES: '0',
   TELEGRAM_BOT_TOKEN: telegram.token, TELEGRAM_API_ROOT: telegram.apiRoot,
   RATE_LIMIT_USER_PER_MIN: '100000', RATE_LIMIT_GROUP_PER_MIN: '100000', RATE_LIMIT_API_KEY_PER_MIN: '100000',
@@ -59,15 +73,23 @@ if (webhook) {
   const port = await freePort();
   Object.assign(env, { PORT: String(port), TELEGRAM_WEBHOOK_URL: `http://127.0.0.1:${port}/telegram/webhook`, TELEGRAM_WEBHOOK_SECRET: 'chaos-hook-secret' });
 }
-let child: ChildInstance = await startChildInstance(env, 180_000);
-let url = child.url;
+// The instances up now; a client picks any of them, as behind a load balancer.
+const up: ChildInstance[] = await Promise.all(Array.from({ length: cluster ? 2 : 1 }, () => startChildInstance(env, 180_000)));
+let turn = 0;
+const url = () => up[turn++ % up.length]!.url;
 let broken = false;
+let stopped = 0;
+/** SIGKILL, keeping what the process wrote as instance-<n>.log. */
+const kill = async (instance: ChildInstance) => {
+  await instance.kill();
+  writeFileSync(join(dir, `instance-${++stopped}.log`), instance.output());
+};
 const killTimes: number[] = [];
 
 try {
   const tenants: Array<{ key: string; name: string }> = [];
   for (let i = 0; i < 3; i++) {
-    const res = await fetch(`${url}/api/v1/api-keys`, { method: 'POST', headers: { 'x-api-key': ADMIN, 'content-type': 'application/json' }, body: JSON.stringify({ name: `tenant${i}`, credits: 100_000 }) });
+    const res = await fetch(`${url()}/api/v1/api-keys`, { method: 'POST', headers: { 'x-api-key': ADMIN, 'content-type': 'application/json' }, body: JSON.stringify({ name: `tenant${i}`, credits: 100_000 }) });
     tenants.push({ key: ((await res.json()) as { key: string }).key, name: `tenant${i}` });
   }
 
@@ -79,19 +101,19 @@ try {
     // At least `messages`, and on until the last kill: every kill lands in flowing traffic.
     for (; sent < messages || killed < kills; sent++) {
       if (rnd() < 0.6) tg.push(webhook ? webhook.send(rnd, sent, 50) : sendTelegram(telegram, rnd, sent, 50));
-      else api.push(sendApi(() => url, tenants[Math.floor(rnd() * tenants.length)]!.key, `api${sent}`, rnd() < 0.5));
+      else api.push(sendApi(url, tenants[Math.floor(rnd() * tenants.length)]!.key, `api${sent}`, rnd() < 0.5));
       await sleep(20 + rnd() * 60);
     }
   })();
   const chaos = (async () => {
     for (; killed < kills; killed++) {
       await sleep(500 + rnd() * 2500);
-      await child.kill();
+      // Out of the rotation first: no new request is aimed at a process being killed.
+      const victim = up.splice(Math.floor(rnd() * up.length), 1)[0]!;
+      await kill(victim);
       killTimes.push(Date.now());
-      writeFileSync(join(dir, `instance-${killed + 1}.log`), child.output());
-      process.stdout.write(`  kill ${killed + 1}/${kills} after ${sent} messages\n`);
-      child = await startChildInstance(env, 180_000);
-      url = child.url;
+      process.stdout.write(`  kill ${killed + 1}/${kills} after ${sent} messages${cluster ? ` (${up.length} instance still up)` : ''}\n`);
+      up.push(await startChildInstance(env, 180_000));
     }
   })();
   await Promise.all([traffic, chaos]);
@@ -100,10 +122,9 @@ try {
 
   // A restart (the last kill lands on the turns still in flight), then quiet until every reply is
   // in (or the quiet period passes without news).
-  await child.kill();
+  for (const victim of up.splice(0)) await kill(victim);
   killTimes.push(Date.now());
-  child = await startChildInstance(env, 180_000);
-  url = child.url;
+  up.push(await startChildInstance(env, 180_000));
   const expectedTg = new Set(tg.map((t) => t.token));
   const replies = () => telegram.calls.filter((c) => c.method === 'sendMessage' && c.status === 200).map((c) => String(c.params.text));
   let last = -1;
@@ -139,7 +160,7 @@ try {
   for (const t of tenants) {
     let cursor = '0';
     for (;;) {
-      const r = (await (await fetch(`${url}/api/v1/updates?cursor=${cursor}&limit=100`, { headers: { 'x-api-key': t.key } })).json()) as { updates: Array<{ kind: string; message: { content: string } | null }>; cursor: string };
+      const r = (await (await fetch(`${url()}/api/v1/updates?cursor=${cursor}&limit=100`, { headers: { 'x-api-key': t.key } })).json()) as { updates: Array<{ kind: string; message: { content: string } | null }>; cursor: string };
       for (const u of r.updates) {
         const token = /re: (api\d+)/.exec(u.message?.content ?? '')?.[1];
         if (token) apiCounts.set(token, (apiCounts.get(token) ?? 0) + 1);
@@ -148,7 +169,7 @@ try {
       cursor = r.cursor;
     }
   }
-  const keys = (await (await fetch(`${url}/api/v1/api-keys`, { headers: { 'x-api-key': ADMIN } })).json()) as { apiKeys: Array<{ name: string; creditsUsed: number }> };
+  const keys = (await (await fetch(`${url()}/api/v1/api-keys`, { headers: { 'x-api-key': ADMIN } })).json()) as { apiKeys: Array<{ name: string; creditsUsed: number }> };
   const charged = keys.apiKeys.filter((k) => k.name.startsWith('tenant')).reduce((n, k) => n + k.creditsUsed, 0);
   const replied = [...apiCounts.values()].reduce((a, b) => a + b, 0);
   leaked = charged - replied;
@@ -156,13 +177,14 @@ try {
   const apiLost = acceptedApi.filter((t) => !apiCounts.get(t.token)).map((t) => t.token);
   const apiDup = [...apiCounts].filter(([, n]) => n > 1).map(([t]) => t);
 
-  await child.kill();
-  const db = new SQLite(env.DATABASE_URL, { readonly: true });
+  for (const instance of up.splice(0)) await kill(instance);
+  const { db } = connect(env.DATABASE_URL!);
+  const count = async (q: RawBuilder<{ n: number | string }>) => Number((await q.execute(db)).rows[0]?.n ?? 0);
   const stuck = {
-    events: (db.prepare(`select count(*) n from processed_events where state = 'processing'`).get() as { n: number }).n,
-    idempotency: (db.prepare(`select count(*) n from idempotency_keys where state = 'pending'`).get() as { n: number }).n,
+    events: await count(sql`select count(*) as n from processed_events where state = 'processing'`),
+    idempotency: await count(sql`select count(*) as n from idempotency_keys where state = 'pending'`),
   };
-  db.close();
+  await db.destroy();
 
   const lost = tgLost.length + apiLost.length;
   const dup = tgDup.length + apiDup.length;
@@ -181,9 +203,38 @@ try {
   broken = lost > 0 || dup > 0 || stuckN > 0 || leaked !== 0;
   console.log(broken ? `\nBROKEN PROMISES — keeping ${dir}` : '\nevery promise kept');
 } finally {
-  await child.kill().catch(() => undefined);
+  await Promise.all(up.map((instance) => kill(instance).catch(() => undefined)));
   await openai.close();
   await telegram.close();
-  if (!broken) rmSync(dir, { recursive: true, force: true });
+  if (!broken) {
+    rmSync(dir, { recursive: true, force: true });
+    await shared?.remove();
+  } else if (shared) console.log(`keeping the database ${shared.databaseUrl} and Redis keys under ${shared.redisPrefix}`);
+  await shared?.stop();
 }
 process.exit(broken ? 1 : 0);
+
+/** A new PostgreSQL database and a Redis prefix of this run's own, on servers found or started as the tests find them. */
+async function sharedServers() {
+  const pg = await findOrStartPostgres();
+  if ('missing' in pg) throw new Error(`chaos --cluster needs PostgreSQL: ${pg.missing}`);
+  const redis = await findOrStartRedis();
+  if ('missing' in redis) throw new Error(`chaos --cluster needs Redis: ${redis.missing}`);
+  const name = `charbridge_chaos_${process.pid}_${seed}`;
+  const redisPrefix = `chaos:${process.pid}:${seed}:`;
+  return {
+    databaseUrl: await createDatabase(pg.adminUrl, name),
+    redisUrl: redis.url,
+    redisPrefix,
+    async remove() {
+      await dropDatabase(pg.adminUrl, name);
+      const client = testRedisClient(redis.url);
+      await client.connect();
+      const keys = await client.keys(`${redisPrefix}*`);
+      if (keys.length) await client.del(...keys);
+      client.disconnect();
+    },
+    /** Stop the servers this run started (none when they were already running). */
+    stop: () => Promise.all([pg.stop(), redis.stop()]),
+  };
+}
