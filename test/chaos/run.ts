@@ -24,6 +24,7 @@ import { connect } from '../../src/store/db.js';
 import { startFakeOpenAI, contentText } from '../fakes/openai.js';
 import { startFakeTelegram } from '../fakes/telegram.js';
 import { freePort, startChildInstance, type ChildInstance } from '../cluster/child-instance.js';
+import { root, runnable } from '../bench/bot-process.js';
 import { createDatabase, dropDatabase, findOrStartPostgres } from '../helpers/pg-server.js';
 import { findOrStartRedis, testRedisClient } from '../helpers/redis-server.js';
 import { seeded, sendApi, sendTelegram, WebhookDelivery, type ApiTurn, type TelegramTurn } from './traffic.js';
@@ -52,6 +53,9 @@ console.log(
   `chaos: seed ${seed}, ${kills} kills, ${messages} messages, Telegram ${mode}${cluster ? ', two instances on PostgreSQL and Redis' : ''} (replay: npm run chaos -- --seed ${seed} --kills ${kills} --messages ${messages} --telegram ${mode}${cluster ? ' --cluster' : ''})`,
 );
 const dir = mkdtempSync(join(tmpdir(), 'charbridge-chaos-'));
+// Built once and run as `npm start` runs it: no compiling at each start or on a module's first import.
+const entry = runnable(join(root, 'src', 'main.ts'));
+const start = () => startChildInstance(env, 180_000, entry);
 const shared = cluster ? await sharedServers() : undefined;
 const openai = await startFakeOpenAI({ chunkDelayMs: 3 });
 openai.respondWith(({ messages: m }) => {
@@ -74,7 +78,7 @@ if (webhook) {
   Object.assign(env, { PORT: String(port), TELEGRAM_WEBHOOK_URL: `http://127.0.0.1:${port}/telegram/webhook`, TELEGRAM_WEBHOOK_SECRET: 'chaos-hook-secret' });
 }
 // The instances up now; a client picks any of them, as behind a load balancer.
-const up: ChildInstance[] = await Promise.all(Array.from({ length: cluster ? 2 : 1 }, () => startChildInstance(env, 180_000)));
+const up: ChildInstance[] = await Promise.all(Array.from({ length: cluster ? 2 : 1 }, () => start()));
 let turn = 0;
 const url = () => up[turn++ % up.length]!.url;
 let broken = false;
@@ -113,7 +117,7 @@ try {
       await kill(victim);
       killTimes.push(Date.now());
       process.stdout.write(`  kill ${killed + 1}/${kills} after ${sent} messages${cluster ? ` (${up.length} instance still up)` : ''}\n`);
-      up.push(await startChildInstance(env, 180_000));
+      up.push(await start());
     }
   })();
   await Promise.all([traffic, chaos]);
@@ -124,7 +128,7 @@ try {
   // in (or the quiet period passes without news).
   for (const victim of up.splice(0)) await kill(victim);
   killTimes.push(Date.now());
-  up.push(await startChildInstance(env, 180_000));
+  up.push(await start());
   const expectedTg = new Set(tg.map((t) => t.token));
   const replies = () => telegram.calls.filter((c) => c.method === 'sendMessage' && c.status === 200).map((c) => String(c.params.text));
   let last = -1;

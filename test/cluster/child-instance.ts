@@ -28,11 +28,15 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Start one and wait for `/ready` (up to `timeoutMs`; tsx compiles on start, which takes seconds). */
-/** Start `src/main.ts` with `env` on a free port (or on `env.PORT`, when a caller must know it in advance) and wait until /ready. */
-export async function startChildInstance(env: Record<string, string>, timeoutMs = 60_000): Promise<ChildInstance> {
+/**
+ * Start `src/main.ts` with `env` on a free port (or on `env.PORT`, when a caller must know it in
+ * advance) and wait until /ready (up to `timeoutMs`; tsx compiles on start, which takes seconds).
+ * `entry`: run this built JavaScript instead, as `npm start` does (no compiling at start or on a
+ * module's first import).
+ */
+export async function startChildInstance(env: Record<string, string>, timeoutMs = 60_000, entry?: string): Promise<ChildInstance> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child: ChildProcess = spawn(process.execPath, entry ? [entry] : ['--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', NODE_ENV: 'test', LOG_FORMAT: 'json', LOG_LEVEL: 'warn', ...env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],
