@@ -38,6 +38,18 @@ export function connect(url: string): { db: Kysely<any>; dialect: DialectName } 
   return { db: new Kysely<any>({ dialect: sqliteDialect(sqlite) }), dialect: 'sqlite' };
 }
 
+/**
+ * A handle for the few short writes that must not wait behind a burst of other work: marking a
+ * delivered reply's event done (until then a crash sends the reply again). On PostgreSQL it is a
+ * pool of its own with one connection, so those writes never queue behind the main pool's
+ * waiting queries; on SQLite, whose single connection runs each statement in microseconds, it is
+ * `db` itself.
+ */
+export function priorityLane(url: string, db: DB): DB {
+  if (!isPostgresUrl(url)) return db;
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool: postgresPool(url, 1) }) });
+}
+
 /** Open (creating if needed) the database and bring its schema up to date. */
 export async function openDatabase(url: string): Promise<{ db: DB; dialect: SqlDialect }> {
   const { db, dialect } = connect(url);
@@ -110,14 +122,14 @@ function exactNumber(text: string): number {
  * pg user in the process is affected. The schema has no timestamp columns (times are ISO text or
  * epoch ms), so pg's Date parsing never applies.
  */
-function postgresPool(url: string): pg.Pool {
+function postgresPool(url: string, max?: number): pg.Pool {
   const pg = loadPg();
   const { builtins } = pg.types;
   const types = {
     getTypeParser: (oid: number, format?: 'text' | 'binary') =>
       oid === builtins.INT8 || oid === builtins.NUMERIC ? exactNumber : pg.types.getTypeParser(oid, format),
   } as pg.CustomTypesConfig;
-  const pool = new pg.Pool({ connectionString: url, types, application_name: 'charbridge' });
+  const pool = new pg.Pool({ connectionString: url, types, application_name: 'charbridge', ...(max ? { max } : {}) });
   // An idle connection the server dropped (restart, failover) is discarded by the pool and the
   // next query opens a new one; without a listener the 'error' event would end the process.
   pool.on('error', () => {});

@@ -40,7 +40,8 @@ export interface AbandonedEvent {
  * never stolen, however long its turn takes.
  */
 export class EventRepo {
-  constructor(private db: DB) {}
+  /** `lane`: where completions run (see `priorityLane`); `db` itself by default. */
+  constructor(private db: DB, private readonly lane: DB = db) {}
 
   /** True when `c.owner` now owns the event; false for a duplicate (done, or a live owner's). */
   async claim(c: Claim): Promise<boolean> {
@@ -75,7 +76,7 @@ export class EventRepo {
   }
 
   async complete(platform: string, eventId: string): Promise<void> {
-    await completeEvent.affected(this.db, { platform, eventId });
+    await completeEvent.affected(this.lane, { platform, eventId });
   }
 
   /**

@@ -1,6 +1,6 @@
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
-import { openDatabase, pendingMigrations, type DB } from './db.js';
+import { openDatabase, pendingMigrations, priorityLane, type DB } from './db.js';
 import type { DialectName } from './dialect.js';
 import { CharacterRepo } from './characters.js';
 import { ConversationRepo } from './conversations.js';
@@ -86,6 +86,7 @@ export interface Store {
  */
 export async function openStore(url: string, clock: Clock = systemClock): Promise<Store> {
   const { db, dialect } = await openDatabase(url);
+  const lane = priorityLane(url, db);
   return {
     db,
     dialect: dialect.name,
@@ -93,7 +94,7 @@ export async function openStore(url: string, clock: Clock = systemClock): Promis
     conversations: new ConversationRepo(db, clock, dialect),
     messages: new MessageRepo(db, clock),
     settings: new SettingsRepo(db, clock),
-    events: new EventRepo(db),
+    events: new EventRepo(db, lane),
     instances: new InstanceRepo(db),
     usage: new UsageRepo(db, clock),
     apiKeys: new ApiKeyRepo(db, clock, dialect),
@@ -109,6 +110,9 @@ export async function openStore(url: string, clock: Clock = systemClock): Promis
     recall: new RecallRepo(db, dialect.name),
     embeddings: new EmbeddingRepo(db),
     pendingMigrations: () => pendingMigrations(db, dialect.name),
-    close: () => db.destroy(),
+    close: async () => {
+      if (lane !== db) await lane.destroy();
+      await db.destroy();
+    },
   };
 }

@@ -177,3 +177,32 @@ describeStores('ProactiveRepo', (ctx) => {
     ]);
   });
 });
+
+describeStores(
+  'EventRepo completions under load',
+  (ctx) => {
+    it('marks a delivered event done while every connection of the main pool is busy', async () => {
+      const now = ctx.clock.now();
+      await ctx.store.instances.register('me', now);
+      await ctx.store.events.claim({ platform: 'telegram', eventId: 'sent', owner: 'me', now, deadAfterMs: 10_000, leaseMs: LEASE, payload: '{}' });
+      // pg's pool holds 10 connections: a burst of turns holding all of them, and more waiting.
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      let begun = 0;
+      const busy = Array.from({ length: 12 }, () =>
+        ctx.store.db.transaction().execute(async (tx) => {
+          await tx.selectFrom('instances').select('id').execute();
+          begun++;
+          await gate;
+        }),
+      );
+      await expect.poll(() => begun).toBe(10);
+      // Until this commits a crash sends the reply again, so it does not queue behind the burst.
+      await ctx.store.events.complete('telegram', 'sent');
+      release();
+      await Promise.all(busy);
+      expect(await ctx.store.events.state('telegram', 'sent')).toBe('done');
+    });
+  },
+  ['postgres'],
+);
