@@ -1,5 +1,5 @@
 /**
- * `npm run chaos [-- --seed N --kills 30 --messages 300 --quiet 15 --telegram polling|webhook --cluster]`:
+ * `npm run chaos [-- --seed N --kills 30 --messages 300 --quiet 15 --telegram polling|webhook --cluster --keep]`:
  * charbridge as its own process on a SQLite file, taking Telegram updates from the fake Bot API
  * (long polling, or webhook deliveries retried until a 2xx as Telegram does) and serving async
  * API turns, is killed with
@@ -42,6 +42,8 @@ const modeAt = args.indexOf('--telegram');
 const mode = modeAt >= 0 ? args[modeAt + 1] : 'polling';
 if (mode !== 'polling' && mode !== 'webhook') throw new Error(`chaos: --telegram must be polling or webhook (got ${mode})`);
 const cluster = args.includes('--cluster');
+/** Keep the run's directory (each instance's log) even when every promise held. */
+const keep = args.includes('--keep');
 // Behind one public webhook URL a deployment has a load balancer; the fake Bot API delivers to
 // the one URL the last setWebhook named, so instances would only take turns being unreachable.
 if (cluster && mode === 'webhook') throw new Error('chaos: --cluster runs with --telegram polling (one instance polls; a webhook needs a load balancer in front)');
@@ -210,8 +212,9 @@ try {
   await Promise.all(up.map((instance) => kill(instance).catch(() => undefined)));
   await openai.close();
   await telegram.close();
+  if (keep) console.log(`keeping ${dir}`);
   if (!broken) {
-    rmSync(dir, { recursive: true, force: true });
+    if (!keep) rmSync(dir, { recursive: true, force: true });
     await shared?.remove();
   } else if (shared) console.log(`keeping the database ${shared.databaseUrl} and Redis keys under ${shared.redisPrefix}`);
   await shared?.stop();
