@@ -91,7 +91,7 @@ export class Engine implements MessageHandler {
       return out;
     }
     const eventKey = `${msg.platform}:${msg.eventId}`;
-    const serialKey = encodeKey({ platform: msg.platform, chatId: msg.chatId, ...(msg.threadId !== undefined ? { threadId: msg.threadId } : {}) });
+    const serialKey = lineKeyOf(msg);
     // Its place in the chat's line is taken now, on arrival, and the platform is told the message
     // was accepted only once it has one: a later message of the chat, delivered to any instance,
     // then always runs after it.
@@ -210,12 +210,30 @@ export class Engine implements MessageHandler {
    * its reply was delivered): each is run through the chain again — its stored user message and,
    * if the model had answered, its stored reply are reused, never asked for twice — and what it
    * produced goes to `deliver` (the adapter's proactive-style send); the message is answered for
-   * good once `deliver` returned or failed. Returns how many were delivered.
+   * good once `deliver` returned or failed. Chats are answered side by side, each chat's messages
+   * one after another in the order they were claimed: a dead instance leaves a burst of them, and
+   * one at a time each waited out the one before's send pacing. Returns how many were delivered.
    */
   async recover(deliver: (msg: InboundMessage, events: ReplyEvent[]) => Promise<void>, max = 100): Promise<number> {
     const { store, clock, config, log } = this.deps;
     let n = 0;
     const rows = await store.events.abandoned({ now: clock.now(), deadAfterMs: config.deadAfterMs, leaseMs: config.eventLeaseMs, limit: max });
+    const chats = new KeyedSerialQueue();
+    const answer = async (msg: InboundMessage) => {
+      const out = this.handle(msg);
+      const delivered = out.holdDelivery();
+      try {
+        const events = await out.collect();
+        if (!events.length) return;
+        await deliver(msg, events);
+        n++;
+      } catch (err) {
+        log.warn({ err, platform: msg.platform, eventId: msg.eventId }, 'could not deliver a recovered reply');
+      } finally {
+        delivered();
+      }
+    };
+    const answered: Array<Promise<void>> = [];
     for (const row of rows.filter((r) => r.platform !== 'api')) {
       let msg: InboundMessage;
       try {
@@ -224,19 +242,9 @@ export class Engine implements MessageHandler {
         await store.events.complete(row.platform, row.eventId);
         continue;
       }
-      const out = this.handle(msg);
-      const delivered = out.holdDelivery();
-      try {
-        const events = await out.collect();
-        if (!events.length) continue;
-        await deliver(msg, events);
-        n++;
-      } catch (err) {
-        log.warn({ err, platform: msg.platform, eventId: msg.eventId }, 'could not deliver a recovered reply');
-      } finally {
-        delivered();
-      }
+      answered.push(chats.run(lineKeyOf(msg), () => answer(msg)));
     }
+    await Promise.all(answered);
     return n;
   }
 
@@ -405,4 +413,9 @@ export class Engine implements MessageHandler {
       }
     }
   }
+}
+
+/** The line a platform message waits in: its chat's, or its thread's. */
+function lineKeyOf(msg: InboundMessage): string {
+  return encodeKey({ platform: msg.platform, chatId: msg.chatId, ...(msg.threadId !== undefined ? { threadId: msg.threadId } : {}) });
 }

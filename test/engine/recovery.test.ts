@@ -52,6 +52,36 @@ describe('a crash never loses an accepted message', () => {
     await a.fake.close(); // the dead process's model call ends, so its harness can close quickly
   });
 
+  it("answers a dead process's chats side by side, each chat's messages in the order they came", async () => {
+    dir = mkdtempSync(join(tmpdir(), 'cb-recover-'));
+    const clock = new ManualClock();
+    const dbPath = join(dir, 'db.sqlite');
+    const a = await startHarness({ clock, dbPath, maxRetries: 0 });
+    open.push(a);
+    a.fake.slowFirstToken(60_000);
+    const sent = [inbound({ chatId: '1', userId: '1', text: 'first in one' }), inbound({ chatId: '1', userId: '1', text: 'second in one' }), inbound({ chatId: '2', userId: '2', text: 'only in two' })];
+    for (const m of sent) await a.engine.handle(m).accepted;
+
+    const b = await startHarness({ clock, dbPath, maxRetries: 0 });
+    open.push(b);
+    clock.advance(testEngineConfig().eventLeaseMs + 1);
+    // Chat 1's first send is slow (paced, say) and lasts until chat 2's has begun: answered one
+    // chat after another, this recovery would never finish.
+    let twoStarted!: () => void;
+    const chatTwo = new Promise<void>((r) => (twoStarted = r));
+    const order: string[] = [];
+    const recovered = await b.engine.recover(async (m, events) => {
+      const text = (events.find((e) => e.type === 'done') as { message: { content: string } }).message.content;
+      if (m.chatId === '2') twoStarted();
+      if (text === 'Echo: first in one') await chatTwo;
+      order.push(text);
+    });
+    expect(recovered).toBe(3);
+    expect(order.filter((t) => t.includes('in one'))).toEqual(['Echo: first in one', 'Echo: second in one']);
+    expect(order).toContain('Echo: only in two');
+    await a.fake.close();
+  });
+
   it('resolves `accepted` for duplicates and bot messages too, so adapters never wait forever', async () => {
     const h = await startHarness();
     open.push(h);
