@@ -71,7 +71,7 @@ const env: Record<string, string> = {
   OPENAI_API_KEY: openai.apiKey, OPENAI_BASE_URL: openai.baseURL, OPENAI_MODEL: 'fake-model', MODEL_MAX_RETRIES: '0',
   TELEGRAM_BOT_TOKEN: telegram.token, TELEGRAM_API_ROOT: telegram.apiRoot,
   RATE_LIMIT_USER_PER_MIN: '100000', RATE_LIMIT_GROUP_PER_MIN: '100000', RATE_LIMIT_API_KEY_PER_MIN: '100000',
-  HEARTBEAT_MS: '500', INSTANCE_DEAD_AFTER_MS: '2000', LOG_LEVEL: process.env.CHAOS_LOG_LEVEL ?? 'warn',
+  HEARTBEAT_MS: '500', INSTANCE_DEAD_AFTER_MS: '2000', CHAT_LOCK_TTL_MS: '2000', LOG_LEVEL: process.env.CHAOS_LOG_LEVEL ?? 'warn',
 };
 // Webhook mode: every restart listens on the same port, the URL Telegram keeps delivering to.
 const webhook = mode === 'webhook' ? new WebhookDelivery(telegram) : undefined;
@@ -150,6 +150,14 @@ try {
     if (token) tgCounts.set(token, (tgCounts.get(token) ?? 0) + 1);
   }
   const tgLost = acceptedTg.filter((t) => !tgCounts.get(t.token)).map((t) => t.token);
+  // How long each answered message waited for its first reply, kills and recoveries included.
+  const firstReply = new Map<string, number>();
+  for (const c of telegram.calls) {
+    const token = c.method === 'sendMessage' && c.status === 200 ? /re: (tg\d+)/.exec(String(c.params.text))?.[1] : undefined;
+    if (token && !firstReply.has(token)) firstReply.set(token, c.at);
+  }
+  const waits = acceptedTg.flatMap((t) => (firstReply.has(t.token) ? [firstReply.get(t.token)! - t.at] : [])).sort((a, b) => a - b);
+  const waitAt = (p: number) => `${((waits[Math.min(waits.length - 1, Math.floor((p / 100) * waits.length))] ?? 0) / 1000).toFixed(1)} s`;
   const tgDup = [...tgCounts].filter(([, n]) => n > 1).map(([t]) => t);
   // For each duplicate: when its copies were sent, and the first kill after the first copy.
   for (const token of tgDup) {
@@ -202,6 +210,7 @@ try {
     if (polled) throw new Error('chaos: webhook mode, but the bot polled');
   }
   console.log(`\nsent ${sent} (telegram ${tg.length} / api ${apiTurns.length}), accepted ${acceptedTg.length + acceptedApi.length} (telegram ${acceptedTg.length} / api ${acceptedApi.length}), kills ${kills}`);
+  console.log(`telegram reply waited p50 ${waitAt(50)}, p99 ${waitAt(99)}, max ${waitAt(100)}`);
   console.log(`lost ${lost}${lost ? ` (${[...tgLost, ...apiLost].slice(0, 20).join(', ')})` : ''}`);
   console.log(`duplicated ${dup}${dup ? ` (${[...tgDup, ...apiDup].slice(0, 20).join(', ')})` : ''}`);
   console.log(`stuck ${stuckN} (claims ${stuck.events}, idempotency keys ${stuck.idempotency})`);

@@ -31,13 +31,15 @@ export interface TelegramTurn {
   token: string;
   chatId: number;
   updateId: number;
+  /** When the user sent it (ms since the epoch). */
+  at: number;
 }
 
 export function sendTelegram(fake: FakeTelegram, rnd: () => number, i: number, chats: number): TelegramTurn {
   const chatId = 5000 + Math.floor(rnd() * chats);
   const token = `tg${i}`;
   const u = fake.userMessage({ chat: { id: chatId, type: 'private' }, from: { id: chatId }, text: `message ${token}`, duplicate: rnd() < 0.1 });
-  return { token, chatId, updateId: u.update_id };
+  return { token, chatId, updateId: u.update_id, at: Date.now() };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -57,7 +59,7 @@ export class WebhookDelivery {
     const token = `tg${i}`;
     const update = this.fake.buildUserMessage({ chat: { id: chatId, type: 'private' }, from: { id: chatId }, text: `message ${token}` });
     const twice = rnd() < 0.1;
-    const turn = { token, chatId, updateId: update.update_id as number, accepted: false };
+    const turn = { token, chatId, updateId: update.update_id as number, at: Date.now(), accepted: false };
     const line = (this.lines.get(chatId) ?? Promise.resolve()).then(async () => {
       turn.accepted = await this.untilAccepted(update);
       if (turn.accepted && twice) await this.untilAccepted(update);
