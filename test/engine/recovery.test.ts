@@ -14,23 +14,33 @@ afterEach(async () => {
   dir = undefined;
 });
 
+/** Process A, whose model never answers (it dies while the model is still thinking), and how to start B on its database. */
+async function dyingProcess() {
+  dir = mkdtempSync(join(tmpdir(), 'cb-recover-'));
+  const clock = new ManualClock();
+  const dbPath = join(dir, 'db.sqlite');
+  const a = await startHarness({ clock, dbPath, maxRetries: 0 });
+  open.push(a);
+  a.fake.slowFirstToken(60_000);
+  const next = async () => {
+    const b = await startHarness({ clock, dbPath, maxRetries: 0 });
+    open.push(b);
+    return b;
+  };
+  return { clock, a, next };
+}
+
 describe('a crash never loses an accepted message', () => {
   it('answers, after a restart, a message the dead process had accepted but not answered — once', async () => {
-    dir = mkdtempSync(join(tmpdir(), 'cb-recover-'));
-    const clock = new ManualClock();
-    const dbPath = join(dir, 'db.sqlite');
     // Process A accepts the message, stores it, and dies while the model is still thinking.
-    const a = await startHarness({ clock, dbPath, maxRetries: 0 });
-    open.push(a);
-    a.fake.slowFirstToken(60_000);
+    const { clock, a, next } = await dyingProcess();
     const msg = inbound({ text: 'are you still there?' });
     const out = a.engine.handle(msg);
     await out.accepted;
     await expect.poll(() => a.fake.requests.length).toBe(1); // the user message is stored, the model was called
 
     // Process B starts on the same database after A's lease ran out.
-    const b = await startHarness({ clock, dbPath, maxRetries: 0 });
-    open.push(b);
+    const b = await next();
     expect(await b.engine.recover(async () => {})).toBe(0); // A's claim is still leased: hands off
     clock.advance(testEngineConfig().eventLeaseMs + 1);
     const delivered: Array<{ msg: InboundMessage; events: ReplyEvent[] }> = [];
@@ -53,17 +63,11 @@ describe('a crash never loses an accepted message', () => {
   });
 
   it("answers a dead process's chats side by side, each chat's messages in the order they came", async () => {
-    dir = mkdtempSync(join(tmpdir(), 'cb-recover-'));
-    const clock = new ManualClock();
-    const dbPath = join(dir, 'db.sqlite');
-    const a = await startHarness({ clock, dbPath, maxRetries: 0 });
-    open.push(a);
-    a.fake.slowFirstToken(60_000);
+    const { clock, a, next } = await dyingProcess();
     const sent = [inbound({ chatId: '1', userId: '1', text: 'first in one' }), inbound({ chatId: '1', userId: '1', text: 'second in one' }), inbound({ chatId: '2', userId: '2', text: 'only in two' })];
     for (const m of sent) await a.engine.handle(m).accepted;
 
-    const b = await startHarness({ clock, dbPath, maxRetries: 0 });
-    open.push(b);
+    const b = await next();
     clock.advance(testEngineConfig().eventLeaseMs + 1);
     // Chat 1's first send is slow (paced, say) and lasts until chat 2's has begun: answered one
     // chat after another, this recovery would never finish.
