@@ -25,6 +25,7 @@ import { startFakeOpenAI, contentText } from '../fakes/openai.js';
 import { startFakeTelegram } from '../fakes/telegram.js';
 import { freePort, startChildInstance, type ChildInstance } from '../cluster/child-instance.js';
 import { root, runnable } from '../bench/bot-process.js';
+import { percentile } from '../bench/stats.js';
 import { createDatabase, dropDatabase, findOrStartPostgres } from '../helpers/pg-server.js';
 import { findOrStartRedis, testRedisClient } from '../helpers/redis-server.js';
 import { seeded, sendApi, sendTelegram, WebhookDelivery, type ApiTurn, type TelegramTurn } from './traffic.js';
@@ -79,14 +80,17 @@ if (webhook) {
   const port = await freePort();
   Object.assign(env, { PORT: String(port), TELEGRAM_WEBHOOK_URL: `http://127.0.0.1:${port}/telegram/webhook`, TELEGRAM_WEBHOOK_SECRET: 'chaos-hook-secret' });
 }
-// The instances up now; a client picks any of them, as behind a load balancer.
+// The instances up now; a client picks any of them, as behind a load balancer. While none is
+// (one instance, restarting), a client reaches the last one killed: refused, so it retries.
 const up: ChildInstance[] = await Promise.all(Array.from({ length: cluster ? 2 : 1 }, () => start()));
 let turn = 0;
-const url = () => up[turn++ % up.length]!.url;
+let lastKilled = up[0]!.url;
+const url = () => (up.length ? up[turn++ % up.length]!.url : lastKilled);
 let broken = false;
 let stopped = 0;
 /** SIGKILL, keeping what the process wrote as instance-<n>.log. */
 const kill = async (instance: ChildInstance) => {
+  lastKilled = instance.url;
   await instance.kill();
   writeFileSync(join(dir, `instance-${++stopped}.log`), instance.output());
 };
@@ -144,24 +148,20 @@ try {
   // Telegram: confirmed = below the highest getUpdates offset the bot asked for, or (webhook) answered 2xx.
   const confirmedBelow = Math.max(0, ...telegram.calls.filter((c) => c.method === 'getUpdates').map((c) => Number(c.params.offset ?? 0)));
   const acceptedTg = tg.filter((t) => (webhook ? t.accepted === true : t.updateId < confirmedBelow));
-  const tgCounts = new Map<string, number>();
-  for (const text of replies()) {
-    const token = /re: (tg\d+)/.exec(text)?.[1];
-    if (token) tgCounts.set(token, (tgCounts.get(token) ?? 0) + 1);
-  }
-  const tgLost = acceptedTg.filter((t) => !tgCounts.get(t.token)).map((t) => t.token);
-  // How long each answered message waited for its first reply, kills and recoveries included.
-  const firstReply = new Map<string, number>();
+  // When each message's replies were sent, in order.
+  const sends = new Map<string, number[]>();
   for (const c of telegram.calls) {
     const token = c.method === 'sendMessage' && c.status === 200 ? /re: (tg\d+)/.exec(String(c.params.text))?.[1] : undefined;
-    if (token && !firstReply.has(token)) firstReply.set(token, c.at);
+    if (token) sends.set(token, [...(sends.get(token) ?? []), c.at]);
   }
-  const waits = acceptedTg.flatMap((t) => (firstReply.has(t.token) ? [firstReply.get(t.token)! - t.at] : [])).sort((a, b) => a - b);
-  const waitAt = (p: number) => `${((waits[Math.min(waits.length - 1, Math.floor((p / 100) * waits.length))] ?? 0) / 1000).toFixed(1)} s`;
-  const tgDup = [...tgCounts].filter(([, n]) => n > 1).map(([t]) => t);
+  const tgLost = acceptedTg.filter((t) => !sends.has(t.token)).map((t) => t.token);
+  // How long each answered message waited for its first reply, kills and recoveries included.
+  const waits = acceptedTg.flatMap((t) => (sends.has(t.token) ? [sends.get(t.token)![0]! - t.at] : []));
+  const waitAt = (p: number) => `${((percentile(waits, p) || 0) / 1000).toFixed(1)} s`;
+  const tgDup = [...sends].filter(([, at]) => at.length > 1).map(([t]) => t);
   // For each duplicate: when its copies were sent, and the first kill after the first copy.
   for (const token of tgDup) {
-    const at = telegram.calls.filter((c) => c.method === 'sendMessage' && c.status === 200 && new RegExp(`re: ${token}(?!\\d)`).test(String(c.params.text))).map((c) => c.at);
+    const at = sends.get(token)!;
     const kill = Math.min(...killTimes.filter((k) => k >= at[0]!));
     const when = (t: number) => new Date(t).toISOString().slice(17, 23);
     console.log(`  duplicate ${token}: sent at ${at.map(when).join(' and ')}${Number.isFinite(kill) ? `; killed ${kill - at[0]!} ms after the first send` : ''}`);
