@@ -186,7 +186,7 @@ class DiscordBot implements DiscordAdapter {
   async deliver(msg: OutboundText): Promise<void> {
     if (!this.bot) throw new Error('The Discord adapter is not running');
     const target = this.keys.decode(msg.key);
-    const surface = new ChannelSurface({ ...target, characterName: msg.characterName }, this.surfaceDeps);
+    const surface = new ChannelSurface({ ...target, characterName: msg.characterName, dedupeKey: msg.dedupeKey }, this.surfaceDeps);
     // A per-member conversation in a shared channel: say whom it is for (allowed_mentions keeps it from pinging).
     const text = target.userId !== undefined ? `<@${target.userId}> ${msg.text}` : msg.text;
     await sendText(text, surface, this.out);
@@ -233,7 +233,7 @@ class DiscordBot implements DiscordAdapter {
     if (!this.accepting) return;
     const events = this.deps.handler.handle(msg);
     const dm = m.channelKind === 'dm';
-    const surface = new ChannelSurface({ ...this.keys.decode(chatOf(msg)), dm, ...(dm ? {} : { replyTo: m.id }) }, this.surfaceDeps);
+    const surface = new ChannelSurface({ ...this.keys.decode(chatOf(msg)), dm, ...(dm ? {} : { replyTo: m.id }), dedupeKey: msg.eventId }, this.surfaceDeps);
     this.track(deliverReply(events, surface, this.out), { messageId: m.id });
   }
 

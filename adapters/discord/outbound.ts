@@ -16,6 +16,7 @@
  * webhook) or a slash command's response (interactions.ts). The streaming logic is the same,
  * and its pacing is shared with Telegram (../shared/streamed-reply.ts).
  */
+import { createHash } from 'node:crypto';
 import type { Log } from '../../src/core/adapter.js';
 import type { ReplyEvent } from '../../src/core/types.js';
 import type { OutboundBudget, RateWindow } from '../shared/budget.js';
@@ -38,7 +39,11 @@ export interface OutboundDeps {
   tuning: OutboundTuning;
 }
 
-/** Where the messages of one answer go. Implementations do one API call per method call. */
+/**
+ * Where the messages of one answer go. Implementations do one API call per method call, except
+ * a post that finds an earlier attempt's message (see `ChannelTarget.dedupeKey`), which then
+ * edits it to the text.
+ */
 export interface Surface {
   /** The budget queue these calls share (a channel id, or an interaction). */
   readonly key: string;
@@ -61,6 +66,12 @@ export interface ChannelTarget extends DiscordTarget {
    */
   dm?: boolean | undefined;
   characterName?: string | undefined;
+  /**
+   * Set when what is said here answers one event or stands for one stored message
+   * (`OutboundText.dedupeKey`): the bot's posts then carry nonces made from it, so a reply sent
+   * again after a crash, or a post retried after a lost response, shows up once.
+   */
+  dedupeKey?: string | undefined;
 }
 
 export interface ChannelSurfaceDeps {
@@ -78,6 +89,8 @@ export class ChannelSurface implements Surface {
   private name: string | undefined;
   /** Messages posted through a webhook, by id: their edits must go through the same webhook. */
   private readonly viaHook = new Map<string, DcWebhook>();
+  /** Messages the bot has posted here: the next one's nonce (a failed post keeps its nonce for the retry). */
+  private posted = 0;
 
   private readonly target: ChannelTarget;
 
@@ -106,7 +119,13 @@ export class ChannelSurface implements Surface {
         return id;
       }
     }
-    return deps.transport.send(target.channelId, text, index === 0 ? target.replyTo : undefined);
+    const nonce = target.dedupeKey === undefined ? undefined : messageNonce(target.dedupeKey, this.posted);
+    const m = await deps.transport.send(target.channelId, text, { replyTo: index === 0 ? target.replyTo : undefined, nonce });
+    this.posted++;
+    // Discord trims what it stores, so only a real difference means an earlier attempt's message
+    // (a preview cut short by a crash, say): it is brought up to the text, not posted again.
+    if (m.content.trim() !== text.trim()) await deps.transport.edit(target.channelId, m.id, text);
+    return m.id;
   }
 
   async edit(_index: number, messageId: string, text: string): Promise<void> {
@@ -126,6 +145,15 @@ export class ChannelSurface implements Surface {
     }
     return this.target.dm;
   }
+}
+
+/**
+ * The nonce of the `n`th message the bot posts for `dedupeKey`: at most 25 characters, as
+ * Discord allows. Webhook posts take no nonce, so a character speaking through a webhook can
+ * still be shown twice after a crash.
+ */
+export function messageNonce(dedupeKey: string, n: number): string {
+  return createHash('sha256').update(dedupeKey).digest('base64url').slice(0, 20) + n.toString(36);
 }
 
 /**

@@ -251,10 +251,19 @@ export class DiscordTransport {
     for (const g of guildIds) await this.client.rest.put(Routes.applicationGuildCommands(applicationId, g), { body });
   }
 
-  async send(channelId: string, text: string, replyTo?: string): Promise<string> {
-    const body = { content: text, allowed_mentions: NO_PINGS, ...(replyTo ? { message_reference: { message_id: replyTo, fail_if_not_exists: false } } : {}) };
-    const m = (await this.client.rest.post(Routes.channelMessages(channelId), { body })) as { id: string };
-    return m.id;
+  /**
+   * Post a message. With a `nonce`, Discord creates at most one message per nonce (for a few
+   * minutes): a second post returns the first message, whose `content` may then differ from `text`.
+   */
+  async send(channelId: string, text: string, o: { replyTo?: string | undefined; nonce?: string | undefined } = {}): Promise<{ id: string; content: string }> {
+    const body = {
+      content: text,
+      allowed_mentions: NO_PINGS,
+      ...(o.replyTo ? { message_reference: { message_id: o.replyTo, fail_if_not_exists: false } } : {}),
+      ...(o.nonce ? { nonce: o.nonce, enforce_nonce: true } : {}),
+    };
+    const m = (await this.client.rest.post(Routes.channelMessages(channelId), { body })) as { id: string; content?: string };
+    return { id: m.id, content: m.content ?? text };
   }
 
   async edit(channelId: string, messageId: string, text: string): Promise<void> {

@@ -54,11 +54,21 @@ export interface RawHttpRoute {
   handle(req: IncomingMessage & { rawBody: Buffer; body?: unknown }, res: ServerResponse): Promise<void> | void;
 }
 
-/** A message the character starts on its own (proactive), to be sent to a platform conversation. */
+/**
+ * A text sent to a platform conversation outside a live reply stream: a message the character
+ * starts on its own (proactive), or a reply recovered after its process died.
+ */
 export interface OutboundText {
   key: ConversationKey;
   text: string;
   characterName: string;
+  /**
+   * The same for every attempt at sending this text, and for the live reply it stands in for:
+   * the answered event's id (`InboundMessage.eventId`) for a recovered reply, `message:<id>` for a
+   * proactive message. A platform that dedupes sends by a key (Discord's message nonce) shows the
+   * text once however often it is sent; the others ignore it.
+   */
+  dedupeKey?: string | undefined;
 }
 
 /**

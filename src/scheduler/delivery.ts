@@ -32,6 +32,6 @@ export class DeliveryRouter implements ProactiveTarget {
     if (!adapter || !conversation.scopeKey) {
       throw new CharbridgeError('NO_TARGET', `No running ${conversation.platform} adapter can deliver to ${conversation.id}`);
     }
-    await adapter.deliver({ key: decodeKey(conversation.scopeKey), text: message.content, characterName: character.name });
+    await adapter.deliver({ key: decodeKey(conversation.scopeKey), text: message.content, characterName: character.name, dedupeKey: `message:${message.id}` });
   }
 }
