@@ -16,7 +16,7 @@ import { chatOf } from '../shared/conversation.js';
 import { OrderedByKey } from '../shared/ordered.js';
 import { StatusTracker } from '../shared/status.js';
 import { isChannelWide, parseSubcommand, slashify } from './commands.js';
-import { classify, commandToInbound, toInbound, UserDirectory, type BotIds } from './inbound.js';
+import { classify, commandToInbound, messageEventId, toInbound, UserDirectory, type BotIds } from './inbound.js';
 import { isDmChannel, slackKeys, type SlackTarget } from './keys.js';
 import { toMrkdwn } from './mrkdwn.js';
 import { SignedHttpReceiver } from './receiver.js';
@@ -155,7 +155,7 @@ export class SlackAdapter implements PlatformAdapter<SlackTarget> {
 
   /** Proactive messages: to the DM (or channel, or thread) the conversation key names. */
   async deliver(msg: OutboundText): Promise<void> {
-    await this.outbound.sendText(this.keys.decode(msg.key), msg.text);
+    await this.outbound.sendText({ ...this.keys.decode(msg.key), tag: msg.dedupeKey }, msg.text, { maybeSent: msg.maybeSent });
   }
 
   planner(target: SlackTarget): ReplyPlanner {
@@ -191,7 +191,7 @@ export class SlackAdapter implements PlatformAdapter<SlackTarget> {
   /** Replies go to the conversation's thread (a DM answers in the thread it was asked in, if any), to the person who spoke. */
   private replyTarget(e: SlackMessageEvent, where: { threadId?: string }, teamId: string): ReplyTarget {
     const target = this.keys.decode(chatOf({ platform: 'slack', chatId: e.channel, ...where }));
-    return { ...target, ...(target.dm ? { threadTs: e.thread_ts } : {}), recipient: { userId: e.user ?? '', teamId } };
+    return { ...target, ...(target.dm ? { threadTs: e.thread_ts } : {}), recipient: { userId: e.user ?? '', teamId }, tag: messageEventId(teamId, e.channel, e.ts) };
   }
 
   private onCommand(cmd: SlackCommand, respond: RespondFn): void {

@@ -19,8 +19,9 @@ import { chunkText } from '../shared/chunk.js';
 import { deliverEvents, StreamedReply, type StreamTuning } from '../shared/streamed-reply.js';
 import { toMrkdwn } from './mrkdwn.js';
 import type { ReplyPlanner } from '../../src/core/adapter.js';
-import { replyPlanner, type PlannerDeps, type ReplyTarget, type SlackSender, type SlackStep } from './planners.js';
+import { replyPlanner, resumeFrom, type PlannerDeps, type ReplyTarget, type Resume, type SlackSender, type SlackStep } from './planners.js';
 import { TierGate } from './tiers.js';
+import type { SlackTransport } from './transport.js';
 
 export type { ReplyTarget, SlackSender } from './planners.js';
 export { TierGate } from './tiers.js';
@@ -41,8 +42,13 @@ export const DEFAULT_PACING: SlackPacing = {
     'chat.appendStream': { max: 100, windowMs: 60_000, reserve: 20 },
     'chat.stopStream': { max: 20, windowMs: 60_000, reserve: 5 },
     'chat.postEphemeral': { max: 100, windowMs: 60_000, reserve: 10 },
+    'conversations.history': { max: 50, windowMs: 60_000 },
+    'conversations.replies': { max: 50, windowMs: 60_000 },
   },
 };
+
+/** How far back a reply sent again looks for an earlier attempt's messages. */
+const EARLIER_ATTEMPT_MS = 86_400_000;
 
 /** Slack truncates long `text` and sections hold ~3,000; ~3,900 keeps one message one screen. */
 export const MESSAGE_LIMIT = 3900;
@@ -53,7 +59,8 @@ export const STREAM_LIMIT = 12_000;
 const PACED_BY_LIMITS: StreamTuning = { firstSendDelayMs: 0, editIntervalMs: 0 };
 
 export interface OutboundOptions {
-  sender: SlackSender;
+  /** With `taggedReplies`, a reply sent again takes up what an earlier attempt showed. */
+  sender: SlackSender & Partial<Pick<SlackTransport, 'taggedReplies'>>;
   log: Log;
   errorCode: (err: unknown) => string | undefined;
   retryAfterMs: (err: unknown) => number | undefined;
@@ -70,10 +77,11 @@ export class SlackOutbound {
   readonly budget: OutboundBudget;
   readonly gate: TierGate;
   private readonly planners: PlannerDeps;
+  private readonly now: () => number;
 
   constructor(private readonly o: OutboundOptions) {
     const pacing = { ...DEFAULT_PACING, ...o.pacing };
-    const now = o.now ?? Date.now;
+    const now = (this.now = o.now ?? Date.now);
     this.budget = new OutboundBudget({
       windowsFor: () => pacing.perChannel,
       retryAfterMs: o.retryAfterMs,
@@ -94,14 +102,14 @@ export class SlackOutbound {
     };
   }
 
-  /** The planner for one reply at `target`. */
-  planner(target: ReplyTarget): ReplyPlanner<SlackStep> {
-    return replyPlanner(target, this.planners);
+  /** The planner for one reply at `target`; `resume` takes up an earlier attempt's messages. */
+  planner(target: ReplyTarget, resume?: Resume): ReplyPlanner<SlackStep> {
+    return replyPlanner(target, this.planners, resume);
   }
 
   /** One reply streamed to `target`, through the channel's budget. */
-  streamedReply(target: ReplyTarget): StreamedReply<SlackStep> {
-    return new StreamedReply(this.planner(target), { budget: this.budget, log: this.o.log, tuning: PACED_BY_LIMITS }, {
+  streamedReply(target: ReplyTarget, resume?: Resume): StreamedReply<SlackStep> {
+    return new StreamedReply(this.planner(target, resume), { budget: this.budget, log: this.o.log, tuning: PACED_BY_LIMITS }, {
       key: target.channel,
       platform: 'slack',
       logContext: { channel: target.channel },
@@ -122,11 +130,30 @@ export class SlackOutbound {
   }
 
   /**
-   * Markdown sent at once (proactive messages): a reply with no preview, split when long. Throws
-   * when Slack refuses, so a proactive delivery is retried later.
+   * Markdown sent at once (proactive messages, recovered replies): a reply with no preview, split
+   * when long. Throws when Slack refuses, so a proactive delivery is retried later. `maybeSent`
+   * (with `target.tag`): an earlier attempt may have shown some or all of it, so its tagged
+   * messages are looked up first and edited to the text where they differ; only what is missing
+   * is posted.
    */
-  async sendText(target: ReplyTarget, markdown: string): Promise<void> {
-    await this.streamedReply(target).finish(markdown);
+  async sendText(target: ReplyTarget, markdown: string, o: { maybeSent?: boolean | undefined } = {}): Promise<void> {
+    const resume = o.maybeSent && target.tag !== undefined ? await this.earlierAttempt(target, target.tag) : undefined;
+    if (resume && resume.from >= markdown.length) return; // closed streams already show all of it
+    await this.streamedReply(target, resume).finish(markdown);
+  }
+
+  /** What an earlier attempt at the reply `key` left; undefined when nothing, or when Slack cannot say (then it may show twice). */
+  private async earlierAttempt(target: ReplyTarget, key: string): Promise<Resume | undefined> {
+    const find = this.o.sender.taggedReplies;
+    if (!find) return undefined;
+    try {
+      this.gate.take(target.threadTs ? 'conversations.replies' : 'conversations.history');
+      const found = await find.call(this.o.sender, { channel: target.channel, threadTs: target.threadTs, key, oldestMs: this.now() - EARLIER_ATTEMPT_MS });
+      return found.length ? resumeFrom(found) : undefined;
+    } catch (err) {
+      this.o.log.warn({ err, code: this.o.errorCode(err), channel: target.channel }, 'slack: could not look for an earlier attempt at this reply; sending it whole');
+      return undefined;
+    }
   }
 
   /**

@@ -17,7 +17,7 @@ import { nextChunkStep, type ChunkStep, type Shown } from '../shared/streamed-re
 import type { SlackTarget } from './keys.js';
 import { toMrkdwn } from './mrkdwn.js';
 import type { TierGate } from './tiers.js';
-import type { SlackTransport } from './transport.js';
+import type { ReplyTag, SlackTransport, TaggedMessage } from './transport.js';
 
 /** The Web API calls replies need (the transport; a test may pass its own). */
 export type SlackSender = Pick<SlackTransport, 'postMessage' | 'update' | 'postEphemeral' | 'startStream' | 'appendStream' | 'stopStream'>;
@@ -26,6 +26,29 @@ export type SlackSender = Pick<SlackTransport, 'postMessage' | 'update' | 'postE
 export interface ReplyTarget extends SlackTarget {
   /** The person answered: Slack needs them as the recipient of a stream outside a DM. */
   recipient?: { userId: string; teamId: string } | undefined;
+  /** Tags the reply's messages (`ReplyTag.key`): the answered event's id, or the proactive message's. */
+  tag?: string | undefined;
+}
+
+/** Where a reply sent again takes up from what an earlier attempt left (see `resumeFrom`). */
+export interface Resume {
+  /** The text from here on is posted as messages… */
+  from: number;
+  /** …of which these are already there. */
+  parts: Array<Shown<string> | undefined>;
+}
+
+/**
+ * What an earlier attempt at a reply left in Slack, from its tagged messages: its native streams
+ * that were closed cover the text up to the furthest `upTo`; from there on, the messages posted
+ * from that point are reused, each edited to its part if it differs. A stream the crash left open
+ * carries no tag (Slack takes metadata only when a stream stops), so its text is posted again.
+ */
+export function resumeFrom(found: readonly TaggedMessage[]): Resume {
+  const from = Math.max(0, ...found.map((m) => m.tag.upTo ?? 0));
+  const parts: Resume['parts'] = [];
+  for (const m of found) if (m.tag.upTo === undefined && m.tag.from === from && m.tag.part !== undefined) parts[m.tag.part] = { messageId: m.ts, source: m.text };
+  return { from, parts };
 }
 
 /** What the planners of every reply share. */
@@ -104,7 +127,8 @@ class NativeStream implements ReplyPlanner<StreamStep> {
       this.open().full = a.full;
     } else {
       gate.take('chat.stopStream');
-      await sender.stopStream({ channel, ts: this.open().ts, markdown: a.piece });
+      const upTo = this.sent + (a.piece?.length ?? 0);
+      await sender.stopStream({ channel, ts: this.open().ts, markdown: a.piece, tag: this.target.tag ? { key: this.target.tag, upTo } : undefined });
       this.stream = undefined;
     }
     this.sent += a.piece?.length ?? 0;
@@ -132,7 +156,10 @@ class PostAndUpdate implements ReplyPlanner<MessageStep> {
     private readonly target: ReplyTarget,
     private readonly deps: PlannerDeps,
     private readonly from = 0,
-  ) {}
+    already: Resume['parts'] = [],
+  ) {
+    already.forEach((s, i) => s && (this.shown[i] = { ...s, prepaid: false }));
+  }
 
   get visible(): number {
     return this.shown.filter(Boolean).length;
@@ -163,7 +190,8 @@ class PostAndUpdate implements ReplyPlanner<MessageStep> {
     const { channel, threadTs } = this.target;
     if (a.kind === 'send') {
       if (a.prepay) gate.take('chat.update');
-      const ts = await sender.postMessage({ channel, text: a.source, threadTs });
+      const tag: ReplyTag | undefined = this.target.tag ? { key: this.target.tag, from: this.from, part: a.index } : undefined;
+      const ts = await sender.postMessage({ channel, text: a.source, threadTs, tag });
       this.shown[a.index] = { messageId: ts, source: a.source, prepaid: a.prepay };
       return;
     }
@@ -186,9 +214,9 @@ class PostAndUpdate implements ReplyPlanner<MessageStep> {
 
 export type SlackStep = { via: 'native'; step: StreamStep } | { via: 'messages'; step: MessageStep };
 
-/** What of one reply Slack shows at `target`, and the Web API call that shows more. */
-export function replyPlanner(target: ReplyTarget, deps: PlannerDeps): ReplyPlanner<SlackStep> {
-  return new SlackReplyPlanner(target, deps);
+/** What of one reply Slack shows at `target`, and the Web API call that shows more; `resume` takes up an earlier attempt's messages. */
+export function replyPlanner(target: ReplyTarget, deps: PlannerDeps, resume?: Resume): ReplyPlanner<SlackStep> {
+  return new SlackReplyPlanner(target, deps, resume);
 }
 
 /**
@@ -206,12 +234,14 @@ class SlackReplyPlanner implements ReplyPlanner<SlackStep> {
   constructor(
     private readonly target: ReplyTarget,
     private readonly deps: PlannerDeps,
+    resume?: Resume,
   ) {
     const { threadTs } = target;
     // Outside a DM, Slack streams only to a named recipient.
     const streamable = threadTs !== undefined && (target.dm || target.recipient !== undefined);
-    this.native = streamable ? new NativeStream({ ...target, threadTs }, deps) : undefined;
-    this.messages = new PostAndUpdate(target, deps);
+    this.native = streamable && !resume ? new NativeStream({ ...target, threadTs }, deps) : undefined;
+    this.messages = new PostAndUpdate(target, deps, resume?.from, resume?.parts);
+    if (resume) this.mode = 'messages';
   }
 
   get visible(): number {

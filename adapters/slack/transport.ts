@@ -23,6 +23,31 @@ import type { TransportEvents } from '../shared/status.js';
 import type { SignedHttpReceiver } from './receiver.js';
 
 /**
+ * What a reply's message says of itself in its metadata: which answer (`key`, the answered
+ * event's id or the proactive message's), and which part of it — `part` of the messages posted
+ * from character `from` of the text on, or, for a natively streamed message, `upTo`, how much of
+ * the text it ended with. A reply sent again after a crash finds them by it.
+ */
+export interface ReplyTag {
+  key: string;
+  from?: number;
+  part?: number;
+  upTo?: number;
+}
+
+export interface TaggedMessage {
+  ts: string;
+  text: string;
+  tag: ReplyTag;
+}
+
+const REPLY_EVENT_TYPE = 'charbridge_reply';
+
+function metadataOf(tag: ReplyTag | undefined): { metadata?: { event_type: string; event_payload: Record<string, string | number> } } {
+  return tag ? { metadata: { event_type: REPLY_EVENT_TYPE, event_payload: { ...tag } } } : {};
+}
+
+/**
  * Bolt, loaded piece by piece. Its index also loads the Express and Lambda receivers, and App.js
  * loads both of its own receivers up front: the Socket Mode one brings @slack/socket-mode and
  * undici, the HTTP one @slack/oauth and jsonwebtoken, about 20 MiB resident together. HTTP mode
@@ -258,10 +283,28 @@ export class SlackTransport {
     });
   }
 
-  async postMessage(a: { channel: string; text: string; threadTs?: string | undefined }): Promise<string> {
-    const r = await this.client.chat.postMessage({ channel: a.channel, text: a.text, ...(a.threadTs ? { thread_ts: a.threadTs } : {}) });
+  /** `tag` travels as the message's metadata, so `taggedReplies` can find the message again. */
+  async postMessage(a: { channel: string; text: string; threadTs?: string | undefined; tag?: ReplyTag | undefined }): Promise<string> {
+    const r = await this.client.chat.postMessage({ channel: a.channel, text: a.text, ...(a.threadTs ? { thread_ts: a.threadTs } : {}), ...metadataOf(a.tag) });
     if (!r.ts) throw new Error('chat.postMessage returned no ts');
     return r.ts;
+  }
+
+  /**
+   * The bot's messages of the last day in a thread (or, without `threadTs`, at the top of a
+   * channel) whose tag has this `key`. One Tier 3 call; Slack returns metadata only when asked.
+   */
+  async taggedReplies(a: { channel: string; threadTs?: string | undefined; key: string; oldestMs: number }): Promise<TaggedMessage[]> {
+    const oldest = (a.oldestMs / 1000).toFixed(6);
+    const base = { channel: a.channel, oldest, limit: 200, include_all_metadata: true };
+    const r = a.threadTs ? await this.client.conversations.replies({ ...base, ts: a.threadTs }) : await this.client.conversations.history(base);
+    const out: TaggedMessage[] = [];
+    for (const m of (r.messages ?? []) as Array<{ ts?: string; text?: string; metadata?: { event_type?: string; event_payload?: Record<string, unknown> } }>) {
+      const p = m.metadata?.event_type === REPLY_EVENT_TYPE ? m.metadata.event_payload : undefined;
+      if (!m.ts || p?.key !== a.key) continue;
+      out.push({ ts: m.ts, text: m.text ?? '', tag: { key: a.key, ...(typeof p.from === 'number' ? { from: p.from } : {}), ...(typeof p.part === 'number' ? { part: p.part } : {}), ...(typeof p.upTo === 'number' ? { upTo: p.upTo } : {}) } });
+    }
+    return out;
   }
 
   async update(a: { channel: string; ts: string; text: string }): Promise<void> {
@@ -289,8 +332,8 @@ export class SlackTransport {
     await this.client.chat.appendStream({ channel: a.channel, ts: a.ts, markdown_text: a.markdown });
   }
 
-  async stopStream(a: { channel: string; ts: string; markdown?: string | undefined }): Promise<void> {
-    await this.client.chat.stopStream({ channel: a.channel, ts: a.ts, ...(a.markdown ? { markdown_text: a.markdown } : {}) });
+  async stopStream(a: { channel: string; ts: string; markdown?: string | undefined; tag?: ReplyTag | undefined }): Promise<void> {
+    await this.client.chat.stopStream({ channel: a.channel, ts: a.ts, ...(a.markdown ? { markdown_text: a.markdown } : {}), ...metadataOf(a.tag) });
   }
 
   async userInfo(userId: string): Promise<SlackUserInfo> {

@@ -69,6 +69,12 @@ export interface OutboundText {
    * text once however often it is sent; the others ignore it.
    */
   dedupeKey?: string | undefined;
+  /**
+   * An earlier attempt may have shown some or all of it: a recovered reply, a proactive message
+   * sent again after a failure. A platform that can look for what that attempt left (Slack, by
+   * the messages' metadata) takes it up instead of sending it all again.
+   */
+  maybeSent?: boolean | undefined;
 }
 
 /**

@@ -3,9 +3,9 @@ import type { PlatformAdapter } from '../core/adapter.js';
 import type { Character, Conversation, Platform, StoredMessage } from '../core/types.js';
 import { CharbridgeError } from '../core/errors.js';
 
-/** Where a proactive message goes once it is stored. Throwing means "retry later". */
+/** Where a proactive message goes once it is stored. Throwing means "retry later"; `retry`: an earlier attempt failed (it may still have landed). */
 export interface ProactiveTarget {
-  deliver(conversation: Conversation, character: Character, message: StoredMessage): Promise<void>;
+  deliver(conversation: Conversation, character: Character, message: StoredMessage, o?: { retry?: boolean }): Promise<void>;
 }
 
 /**
@@ -23,7 +23,7 @@ export class DeliveryRouter implements ProactiveTarget {
     for (const a of adapters) this.adapters.set(a.platform, a);
   }
 
-  async deliver(conversation: Conversation, character: Character, message: StoredMessage): Promise<void> {
+  async deliver(conversation: Conversation, character: Character, message: StoredMessage, o: { retry?: boolean } = {}): Promise<void> {
     if (conversation.platform === 'api') {
       if (!this.api) throw new CharbridgeError('NO_TARGET', 'No API delivery target configured');
       return this.api.deliver(conversation, character, message);
@@ -32,6 +32,6 @@ export class DeliveryRouter implements ProactiveTarget {
     if (!adapter || !conversation.scopeKey) {
       throw new CharbridgeError('NO_TARGET', `No running ${conversation.platform} adapter can deliver to ${conversation.id}`);
     }
-    await adapter.deliver({ key: decodeKey(conversation.scopeKey), text: message.content, characterName: character.name, dedupeKey: `message:${message.id}` });
+    await adapter.deliver({ key: decodeKey(conversation.scopeKey), text: message.content, characterName: character.name, dedupeKey: `message:${message.id}`, maybeSent: o.retry });
   }
 }

@@ -318,7 +318,7 @@ export class ProactiveScheduler {
       return false;
     }
     try {
-      await this.target.deliver(conv, await this.engine.characterOf(conv), message);
+      await this.target.deliver(conv, await this.engine.characterOf(conv), message, { retry: row.attempts > 0 });
       await proactive.updateOutbox(row.id, { state: 'delivered', attempts: row.attempts + 1 }, this.now);
       this.tell({ platform: conv.platform, outcome: 'delivered' });
       return true;

@@ -21,7 +21,8 @@ export type SlackLimits = Partial<Record<string, RateLimit | null>>;
  * second per channel, short bursts allowed": a 3-in-3-seconds window gives a sustained 1/s
  * with bursts of 3. Tier 2 = 20/min, Tier 3 = 50/min, Tier 4 = 100/min. The streaming
  * methods' tiers are from the method pages (stopStream: Tier 2) and SDK tier tables
- * (startStream: Tier 2, appendStream: Tier 4).
+ * (startStream: Tier 2, appendStream: Tier 4). conversations.history and .replies: Tier 3 for
+ * internal apps, which a self-hosted bot is.
  */
 export const DEFAULT_SLACK_LIMITS: Readonly<Record<string, RateLimit>> = {
   'chat.postMessage': { limit: 3, windowMs: 3_000, scope: 'channel' },
@@ -30,6 +31,8 @@ export const DEFAULT_SLACK_LIMITS: Readonly<Record<string, RateLimit>> = {
   'chat.appendStream': { limit: 100, windowMs: 60_000, scope: 'workspace' },
   'chat.stopStream': { limit: 20, windowMs: 60_000, scope: 'workspace' },
   'users.info': { limit: 100, windowMs: 60_000, scope: 'workspace' },
+  'conversations.history': { limit: 50, windowMs: 60_000, scope: 'workspace' },
+  'conversations.replies': { limit: 50, windowMs: 60_000, scope: 'workspace' },
 };
 
 /** Merge user limits over the defaults; a `null` entry removes the default for that method. */

@@ -49,6 +49,8 @@ export interface MessageView {
 
 interface StoredMessage extends MessageView {
   channel: string;
+  /** `{event_type, event_payload}` from chat.postMessage or chat.stopStream; read back only with `include_all_metadata`. */
+  metadata?: Params;
   streamMode?: 'text' | 'chunks';
   startedAt: number;
   stoppedByUser?: boolean;
@@ -125,6 +127,8 @@ export class FakeWebApi {
       'chat.startStream': (p) => this.startStream(p),
       'chat.appendStream': (p) => this.appendStream(p, false),
       'chat.stopStream': (p) => this.appendStream(p, true),
+      'conversations.history': (p) => this.history(p),
+      'conversations.replies': (p) => this.replies(p),
       'users.info': (p) => ({ user: this.user(str(p.user)) }),
       'conversations.info': (p) => ({ channel: this.channelInfo(this.channelId(p.channel)) }),
       'conversations.open': (p) => {
@@ -226,8 +230,37 @@ export class FakeWebApi {
   private postMessage(p: Params): Params {
     const channel = this.channelId(p.channel);
     const text = this.text(p);
+    const metadata = this.metadataOf(p);
     const m = this.store(channel, text, str(p.thread_ts));
+    if (metadata) m.metadata = metadata;
     return { channel, ts: m.ts, message: this.wire(m) };
+  }
+
+  /** Top-level messages of a channel, newest first (the fake stores the bot's messages only). */
+  private history(p: Params): Params {
+    const channel = this.channelId(p.channel);
+    const top = (this.messages.get(channel) ?? []).filter((m) => m.thread_ts === undefined || m.thread_ts === m.ts);
+    return this.page(top.reverse(), p);
+  }
+
+  /** A thread's replies, oldest first (its parent is a user's message, which the fake does not store). */
+  private replies(p: Params): Params {
+    const channel = this.channelId(p.channel);
+    const ts = str(p.ts);
+    if (ts === undefined) throw new ApiError('thread_not_found');
+    return this.page((this.messages.get(channel) ?? []).filter((m) => m.thread_ts === ts && m.ts !== ts), p);
+  }
+
+  /** `oldest`/`latest` bound the ts (exclusive), `limit` (default 100, at most 999) the count; metadata only when asked for. */
+  private page(list: StoredMessage[], p: Params): Params {
+    const num = (v: unknown) => (v === undefined ? undefined : Number(v));
+    const oldest = num(p.oldest) ?? 0;
+    const latest = num(p.latest) ?? Number.POSITIVE_INFINITY;
+    const limit = Math.min(999, Math.max(1, num(p.limit) ?? 100));
+    const withMeta = p.include_all_metadata === true || p.include_all_metadata === 'true' || p.include_all_metadata === '1';
+    const hits = list.filter((m) => Number(m.ts) > oldest && Number(m.ts) < latest);
+    const messages = hits.slice(0, limit).map((m) => ({ ...this.wire(m), ...(withMeta && m.metadata ? { metadata: m.metadata } : {}) }));
+    return { messages, has_more: hits.length > limit, response_metadata: { next_cursor: '' } };
   }
 
   private update(p: Params): Params {
@@ -280,12 +313,14 @@ export class FakeWebApi {
     const expired = this.o.streamLifetimeMs !== undefined && this.o.now() - m.startedAt > this.o.streamLifetimeMs;
     if (m.stream !== 'open' || expired) throw new ApiError('message_not_in_streaming_state');
     const piece = this.streamPiece(p, m);
+    const metadata = stop ? this.metadataOf(p) : undefined;
     if (piece.text !== '') {
       m.text += piece.text;
       m.appends += 1;
     }
     m.streamMode ??= piece.mode;
     if (!stop) return { channel, ts: m.ts };
+    if (metadata) m.metadata = metadata;
     m.stream = 'stopped';
     return { channel, ts: m.ts, message: this.wire(m) };
   }
@@ -368,6 +403,15 @@ export class FakeWebApi {
     list.push(m);
     this.messages.set(channel, list);
     return m;
+  }
+
+  /** Slack refuses metadata without an `event_type` and an object `event_payload`. */
+  private metadataOf(p: Params): Params | undefined {
+    const md = p.metadata;
+    if (md === undefined) return undefined;
+    const ok = typeof md === 'object' && md !== null && typeof (md as Params).event_type === 'string' && typeof (md as Params).event_payload === 'object';
+    if (!ok) throw new ApiError('invalid_metadata_format');
+    return md as Params;
   }
 
   private find(channel: string, ts: string | undefined): StoredMessage {

@@ -44,6 +44,29 @@ describe('fake Slack Web API', () => {
     }
   });
 
+  it('keeps message metadata and returns it from conversations.history and .replies only when asked', async () => {
+    const fake = await startFakeSlack();
+    const client = new webApi.WebClient(fake.botToken, { slackApiUrl: fake.apiUrl, retryConfig: fastRetry, logLevel: webApi.LogLevel.ERROR });
+    try {
+      const metadata = { event_type: 'charbridge_reply', event_payload: { key: 'k1', part: 0 } };
+      const top = await client.chat.postMessage({ channel: 'C1', text: 'top', metadata });
+      await client.chat.postMessage({ channel: 'C1', text: 'later' });
+      await client.chat.postMessage({ channel: 'C1', text: 'in thread', thread_ts: '1.000001', metadata });
+      const plain = await client.conversations.history({ channel: 'C1' });
+      expect(plain.messages?.map((m) => [m.text, m.metadata])).toEqual([['later', undefined], ['top', undefined]]); // newest first, no replies
+      const withMeta = await client.conversations.history({ channel: 'C1', include_all_metadata: true, limit: 1, oldest: '0' });
+      expect(withMeta).toMatchObject({ messages: [{ text: 'later' }], has_more: true });
+      const all = await client.conversations.history({ channel: 'C1', include_all_metadata: true });
+      expect(all.messages?.find((m) => m.ts === top.ts)?.metadata).toEqual(metadata);
+      const replies = await client.conversations.replies({ channel: 'C1', ts: '1.000001', include_all_metadata: true });
+      expect(replies.messages?.map((m) => [m.text, m.metadata])).toEqual([['in thread', metadata]]);
+      expect((await rawCall(fake, 'chat.postMessage', { channel: 'C2', text: 'x', metadata: '{"event_payload":{}}' }, fake.botToken)).body).toMatchObject({ ok: false, error: 'invalid_metadata_format' });
+      expect(fake.channelMessages('C2')).toEqual([]);
+    } finally {
+      await fake.close();
+    }
+  });
+
   it('answers Slack error codes through the real WebClient', async () => {
     const fake = await startFakeSlack();
     const client = new webApi.WebClient(fake.botToken, { slackApiUrl: fake.apiUrl, retryConfig: fastRetry, logLevel: webApi.LogLevel.ERROR });

@@ -1,0 +1,93 @@
+/**
+ * Slack after a crash. Its sends take no idempotency key, so a reply's messages say which answer
+ * (and which part of it) they are in their metadata; a reply sent again — recovered from a dead
+ * process, or a proactive message retried — first looks for them (conversations.history or
+ * .replies with include_all_metadata) and shows only what is missing. The fake keeps metadata and
+ * answers both lookups as Slack does.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { redeliver } from '../../../src/runtime.js';
+import { appMention, imMessage } from '../../fakes/slack.js';
+import { startSlackWorld, texts, type SlackWorld } from './world.js';
+
+let w: SlackWorld | undefined;
+afterEach(async () => {
+  await w?.close();
+  w = undefined;
+});
+
+const calls = (world: SlackWorld, method: string) => world.fake.calls.filter((c) => c.method === method && c.status === 200);
+
+/** From now on the process "dies" after Slack has shown a reply, before its claim is marked done. */
+function dieBeforeMarking(world: SlackWorld): () => Promise<number> {
+  const { events } = world.rt.store;
+  const complete = events.complete.bind(events);
+  events.complete = async () => {};
+  // The next process: finds the dead one's claims and sends their stored replies again.
+  return async () => {
+    events.complete = complete;
+    await world.rt.store.db.updateTable('processed_events').set({ owner: 'a-process-that-died' }).where('state', '=', 'processing').execute();
+    return world.rt.engine.recover((m, replies) => redeliver(world.rt.adapters, m, replies));
+  };
+}
+
+describe('slack adapter: a reply sent again after a crash', () => {
+  it('is not posted twice in a DM: the lookup finds the posted reply by its metadata', async () => {
+    w = await startSlackWorld();
+    const recover = dieBeforeMarking(w);
+    await w.fake.postEvent(w.eventsUrl, imMessage({ channel: 'D0ALICE', user: 'U0ALICE', text: 'still there?' }));
+    await w.settled();
+    expect(texts(w.fake, 'D0ALICE')).toEqual(['Echo: still there?']);
+    const posted = calls(w, 'chat.postMessage');
+    const updated = calls(w, 'chat.update');
+    expect(posted.at(-1)!.params.metadata).toMatchObject({ event_type: 'charbridge_reply', event_payload: { from: 0, part: 0 } });
+
+    expect(await recover()).toBe(1);
+    await w.settled();
+    expect(texts(w.fake, 'D0ALICE')).toEqual(['Echo: still there?']);
+    expect(calls(w, 'conversations.history')).toHaveLength(1);
+    expect(calls(w, 'chat.postMessage')).toHaveLength(posted.length); // nothing new posted
+    expect(calls(w, 'chat.update')).toHaveLength(updated.length); // nor edited: it already says all of it
+  });
+
+  it('leaves a closed native stream in a thread as it is', async () => {
+    w = await startSlackWorld();
+    const recover = dieBeforeMarking(w);
+    const mention = appMention({ channel: 'C0THREAD', user: 'U0ALICE', text: `<@${w.fake.botUserId}> tell me` });
+    await w.fake.postEvent(w.eventsUrl, mention);
+    await w.settled();
+    const thread = w.fake.channelMessages('C0THREAD', mention.ts as string);
+    expect(thread).toEqual([expect.objectContaining({ stream: 'stopped' })]);
+
+    expect(await recover()).toBe(1);
+    await w.settled();
+    expect(w.fake.channelMessages('C0THREAD', mention.ts as string)).toEqual(thread);
+    expect(calls(w, 'conversations.replies')).toHaveLength(1);
+    expect(calls(w, 'chat.postMessage')).toHaveLength(0);
+  });
+
+  it('edits a preview the crash cut short up to the whole reply, and posts only the parts missing', async () => {
+    w = await startSlackWorld({ tuning: { messageLimit: 100 } });
+    const key = { platform: 'slack' as const, chatId: 'D0BOB' };
+    const story = Array.from({ length: 30 }, (_, i) => `word${i + 1}`).join(' '); // three messages of ≤ 100
+    // The dead process had posted the first part's preview only.
+    await w.adapter.deliver({ key, text: 'word1 word2', characterName: 'Aria', dedupeKey: 'event-7' });
+    await w.adapter.deliver({ key, text: story, characterName: 'Aria', dedupeKey: 'event-7', maybeSent: true });
+    const shown = w.fake.channelMessages('D0BOB');
+    expect(shown.map((m) => m.text).join(' ').replace(/\s+/g, ' ')).toBe(story);
+    expect(shown.map((m) => m.updates)).toEqual([1, 0, 0]); // the preview edited, the rest posted
+    // Once more: found whole, nothing changes.
+    await w.adapter.deliver({ key, text: story, characterName: 'Aria', dedupeKey: 'event-7', maybeSent: true });
+    expect(w.fake.channelMessages('D0BOB')).toEqual(shown);
+  });
+
+  it('sends the reply whole when Slack cannot be asked (a missing history scope): maybe twice, never lost', async () => {
+    w = await startSlackWorld();
+    const key = { platform: 'slack' as const, chatId: 'D0CAROL' };
+    await w.adapter.deliver({ key, text: 'Hello there', characterName: 'Aria', dedupeKey: 'event-9' });
+    w.fake.failNext('conversations.history', 'missing_scope');
+    await w.adapter.deliver({ key, text: 'Hello there', characterName: 'Aria', dedupeKey: 'event-9', maybeSent: true });
+    expect(w.fake.calls.filter((c) => c.method === 'conversations.history').map((c) => c.error)).toEqual(['missing_scope']);
+    expect(texts(w.fake, 'D0CAROL')).toEqual(['Hello there', 'Hello there']); // at least once, never lost
+  });
+});
