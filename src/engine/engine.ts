@@ -218,13 +218,10 @@ export class Engine implements MessageHandler {
     const { store, clock, config, log } = this.deps;
     let n = 0;
     const rows = await store.events.abandoned({ now: clock.now(), deadAfterMs: config.deadAfterMs, leaseMs: config.eventLeaseMs, limit: max });
-    const chats = new KeyedSerialQueue();
-    const answer = async (msg: InboundMessage) => {
-      const out = this.handle(msg);
-      const delivered = out.holdDelivery();
+    const answer = async (msg: InboundMessage, out: ReplyStream, delivered: () => void) => {
       try {
         const events = await out.collect();
-        if (!events.length) return;
+        if (!events.length) return; // a sweep running beside this one has it
         await deliver(msg, events);
         n++;
       } catch (err) {
@@ -233,6 +230,11 @@ export class Engine implements MessageHandler {
         delivered();
       }
     };
+    // Every message is taken over here, before any reply is delivered: once claimed again it is
+    // never listed by a later sweep, which can then run while a slow delivery (a rate-limited
+    // platform) is still waiting here. Claimed in the order they came, their turns run in that
+    // order per chat; deliveries go per chat in the same order.
+    const chats = new KeyedSerialQueue();
     const answered: Array<Promise<void>> = [];
     for (const row of rows.filter((r) => r.platform !== 'api')) {
       let msg: InboundMessage;
@@ -242,7 +244,9 @@ export class Engine implements MessageHandler {
         await store.events.complete(row.platform, row.eventId);
         continue;
       }
-      answered.push(chats.run(lineKeyOf(msg), () => answer(msg)));
+      const out = this.handle(msg);
+      const delivered = out.holdDelivery();
+      answered.push(chats.run(lineKeyOf(msg), () => answer(msg, out, delivered)));
     }
     await Promise.all(answered);
     return n;

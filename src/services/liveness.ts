@@ -14,11 +14,14 @@ export interface LivenessOptions {
  * This process's heartbeat and the sweep that goes with it. Every `heartbeatMs` the instance
  * row is refreshed and unfinished work owned by instances that stopped heartbeating is taken
  * over — so a message a crashed process accepted is answered within seconds of the crash (or of
- * the next start), and a live instance's long turn is never stolen. Sweeps never overlap.
+ * the next start), and a live instance's long turn is never stolen. A sweep takes its work over
+ * at once and then waits for it to be answered; the next tick's sweep does not wait for that (a
+ * recovered reply may be held up by a platform's rate limit), and finds only what is new.
  */
 export class Liveness {
   private timer: NodeJS.Timeout | undefined;
-  private sweeping: Promise<void> | undefined;
+  /** Sweeps still answering what they took over. */
+  private readonly sweeps = new Set<Promise<void>>();
 
   constructor(
     private readonly store: Store,
@@ -43,20 +46,20 @@ export class Liveness {
   async stop(): Promise<void> {
     clearInterval(this.timer);
     this.timer = undefined;
-    await this.sweeping;
+    await Promise.all(this.sweeps);
     await this.store.instances.remove(this.opts.instanceId).catch((err: unknown) => this.log.warn({ err }, 'could not remove this instance'));
   }
 
   private async tick(): Promise<void> {
     await this.store.instances.beat(this.opts.instanceId, this.clock.now()).catch((err: unknown) => this.log.warn({ err }, 'heartbeat failed'));
-    if (this.sweeping) return;
-    this.sweeping = this.opts
+    const sweep = this.opts
       .recover()
       .then(
         (n) => void (n && this.log.warn({ recovered: n }, 'answered what a stopped process had accepted but not finished')),
         (err: unknown) => this.log.error({ err }, 'recovering unfinished work failed'),
       )
-      .finally(() => (this.sweeping = undefined));
-    await this.sweeping;
+      .finally(() => this.sweeps.delete(sweep));
+    this.sweeps.add(sweep);
+    await sweep;
   }
 }

@@ -86,6 +86,34 @@ describe('a crash never loses an accepted message', () => {
     await a.fake.close();
   });
 
+  it('lets the next recovery run while a slow delivery still waits, keeping each chat in order and answering nothing twice', async () => {
+    const { clock, a, next } = await dyingProcess();
+    for (const text of ['slow one', 'slow two']) await a.engine.handle(inbound({ chatId: '1', userId: '1', text })).accepted;
+    const b = await next();
+    clock.advance(testEngineConfig().eventLeaseMs + 1);
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const delivered: string[] = [];
+    const deliver = async (m: InboundMessage, events: ReplyEvent[]) => {
+      if (m.chatId === '1') await held; // a platform's rate limit, say
+      delivered.push((events.find((e) => e.type === 'done') as { message: { content: string } }).message.content);
+    };
+    const slow = b.engine.recover(deliver);
+    await expect.poll(() => b.fake.requests.length).toBe(2); // B has taken both over and answered them
+
+    // Meanwhile another chat's message is left behind: the next sweep answers it at once, and
+    // leaves chat 1's second message to the sweep that has it, behind its first.
+    await a.engine.handle(inbound({ chatId: '2', userId: '2', text: 'fast' })).accepted;
+    clock.advance(testEngineConfig().eventLeaseMs + 1);
+    expect(await b.engine.recover(deliver)).toBe(1);
+    expect(delivered).toEqual(['Echo: fast']);
+
+    release();
+    expect(await slow).toBe(2);
+    expect(delivered).toEqual(['Echo: fast', 'Echo: slow one', 'Echo: slow two']);
+    await a.fake.close();
+  });
+
   it('resolves `accepted` for duplicates and bot messages too, so adapters never wait forever', async () => {
     const h = await startHarness();
     open.push(h);
