@@ -171,12 +171,13 @@ export class SlackAdapter implements PlatformAdapter<SlackTarget> {
     await this.tasks.drain();
   }
 
-  private onMessage(e: SlackMessageEvent, envelopeTeam: string | undefined): void {
+  /** Resolves once the message is accepted (claimed) or ignored; rejects while stopping, so Slack delivers it again elsewhere or later. */
+  private onMessage(e: SlackMessageEvent, envelopeTeam: string | undefined): Promise<unknown> {
     this.state.event();
     const me = this.me;
-    if (!this.accepting || !me) return;
+    if (!this.accepting || !me) return Promise.reject(new Error('slack adapter is not accepting messages (stopping)'));
     const where = classify(e, me);
-    if (!where || !e.user) return;
+    if (!where || !e.user) return Promise.resolve();
     const user = e.user;
     const teamId = envelopeTeam ?? e.team ?? me.teamId;
     // Normalizing waits on users.info; the chain keeps a thread's messages in arrival order into the engine.
@@ -186,6 +187,7 @@ export class SlackAdapter implements PlatformAdapter<SlackTarget> {
       return this.deps.handler.handle(toInbound(e, where, { me, teamId, user: info }));
     });
     this.track(handed.then((events) => events && this.outbound.deliverReply(events, this.replyTarget(e, where, teamId))));
+    return handed.then((events) => events?.accepted);
   }
 
   /** Replies go to the conversation's thread (a DM answers in the thread it was asked in, if any), to the person who spoke. */

@@ -127,8 +127,12 @@ export interface SlackCommand {
 export type RespondFn = (msg: { text: string; response_type: 'ephemeral' | 'in_channel' }) => Promise<void>;
 
 export interface TransportHandlers {
-  /** A message or mention arrived; `teamId` is the workspace the event was delivered for. */
-  onMessage(event: SlackMessageEvent, meta: { teamId: string | undefined; retryNum: number | undefined }): void;
+  /**
+   * A message or mention arrived; `teamId` is the workspace the event was delivered for. Resolves
+   * once it is accepted (the engine has it on disk) or ignored; Slack is answered only then, and
+   * a rejection leaves the delivery unacknowledged, so Slack sends it again.
+   */
+  onMessage(event: SlackMessageEvent, meta: { teamId: string | undefined; retryNum: number | undefined }): Promise<unknown>;
   /** The slash command was used; it is already acknowledged. */
   onCommand(cmd: SlackCommand, respond: RespondFn): void;
 }
@@ -167,6 +171,26 @@ export interface BotIdentity {
   botUserId: string;
   botId: string;
   teamId: string;
+}
+
+/**
+ * Bolt acknowledges an Events API delivery before its listeners run. Ours resolve once the
+ * message is on disk, so the receiver's acknowledgement is held until they have: a crash in
+ * between leaves the delivery unacknowledged for Slack to send again, instead of acknowledged
+ * and lost. The first response any listener gave (a slash command's `ack(body)`) is kept.
+ */
+function acknowledgeAfterListeners(receiver: { init(app: App): void }): void {
+  const init = receiver.init.bind(receiver);
+  receiver.init = (app: App) => {
+    const held = {
+      processEvent: async (event: Parameters<App['processEvent']>[0]) => {
+        let response: { body: unknown } | undefined;
+        await app.processEvent({ ...event, ack: async (body?: unknown) => void (response ??= { body }) });
+        await event.ack(response?.body as never);
+      },
+    };
+    init(held as unknown as App);
+  };
 }
 
 /** Network blips: a few quick retries, never Bolt's default half hour. */
@@ -235,6 +259,7 @@ export class SlackTransport {
       socket.client.on('disconnected', () => events?.disconnected());
       receiver = socket;
     }
+    acknowledgeAfterListeners(receiver);
     const app = new bolt.App({
       token: this.opts.botToken,
       botId: me.botId,
@@ -264,12 +289,13 @@ export class SlackTransport {
       const team = (body as { team_id?: unknown }).team_id;
       return { teamId: typeof team === 'string' ? team : undefined, retryNum };
     };
-    // Listeners only hand over: replies are delivered outside Bolt, so an ack or the next envelope never waits on a model.
+    // Listeners wait only until the message is accepted (claimed), never for its reply, which is
+    // delivered outside Bolt: the acknowledgement waits for them (acknowledgeAfterListeners).
     app.event('app_mention', async ({ event, body, context }) => {
-      this.handlers.onMessage(event as unknown as SlackMessageEvent, meta(body, context.retryNum));
+      await this.handlers.onMessage(event as unknown as SlackMessageEvent, meta(body, context.retryNum));
     });
     app.message(async ({ message, body, context }) => {
-      this.handlers.onMessage(message as unknown as SlackMessageEvent, meta(body, context.retryNum));
+      await this.handlers.onMessage(message as unknown as SlackMessageEvent, meta(body, context.retryNum));
     });
     app.command(this.opts.command, async ({ command, ack, respond }) => {
       await ack();
@@ -277,9 +303,11 @@ export class SlackTransport {
         await respond(m);
       });
     });
+    // Rethrown, so the delivery is not acknowledged and Slack retries it (HTTP: a 500).
     app.error(async (err) => {
       this.opts.events?.failed(err);
-      this.opts.log.error({ err }, 'slack listener failed');
+      this.opts.log.error({ err }, 'slack listener failed; the delivery is not acknowledged, so Slack sends it again');
+      throw err;
     });
   }
 
