@@ -91,7 +91,7 @@ export class SlackOutbound {
     });
     this.gate = new TierGate(pacing.tiers, now);
     this.planners = {
-      sender: o.sender,
+      sender: tierAware(o.sender, this.gate, o.retryAfterMs),
       gate: this.gate,
       log: o.log,
       errorCode: o.errorCode,
@@ -146,11 +146,21 @@ export class SlackOutbound {
   private async earlierAttempt(target: ReplyTarget, key: string): Promise<Resume | undefined> {
     const find = this.o.sender.taggedReplies;
     if (!find) return undefined;
+    // One try: a lookup Slack rate-limits (Tier 3; a burst of recoveries after a crash can spend
+    // it) is not waited out, because recovery would hold up every chat behind it. The reply is
+    // then sent whole: maybe twice, never late and never lost.
+    const method = target.threadTs ? 'conversations.replies' : 'conversations.history';
+    if (!this.gate.hasRoom(method)) {
+      this.o.log.warn({ channel: target.channel, method }, 'slack: no room to look for an earlier attempt at this reply (rate limited); sending it whole');
+      return undefined;
+    }
     try {
-      this.gate.take(target.threadTs ? 'conversations.replies' : 'conversations.history');
+      this.gate.take(method);
       const found = await find.call(this.o.sender, { channel: target.channel, threadTs: target.threadTs, key, oldestMs: this.now() - EARLIER_ATTEMPT_MS });
       return found.length ? resumeFrom(found) : undefined;
     } catch (err) {
+      const ms = this.o.retryAfterMs(err);
+      if (ms !== undefined) this.gate.spent(method, ms);
       this.o.log.warn({ err, code: this.o.errorCode(err), channel: target.channel }, 'slack: could not look for an earlier attempt at this reply; sending it whole');
       return undefined;
     }
@@ -175,4 +185,32 @@ export class SlackOutbound {
       );
     }
   }
+}
+
+/** The sender's calls by the Web API method (and tier) each one is. */
+const METHOD_OF: Record<keyof SlackSender, string> = {
+  postMessage: 'chat.postMessage',
+  update: 'chat.update',
+  postEphemeral: 'chat.postEphemeral',
+  startStream: 'chat.startStream',
+  appendStream: 'chat.appendStream',
+  stopStream: 'chat.stopStream',
+};
+
+/** `sender`, telling the gate when Slack refuses a call with a 429 (the tier is spent for Retry-After). */
+function tierAware(sender: SlackSender, gate: TierGate, retryAfterMs: (err: unknown) => number | undefined): SlackSender {
+  const wrapped = {} as Record<keyof SlackSender, unknown>;
+  for (const name of Object.keys(METHOD_OF) as Array<keyof SlackSender>) {
+    const call = (sender[name] as (a: unknown) => Promise<unknown>).bind(sender);
+    wrapped[name] = async (a: unknown) => {
+      try {
+        return await call(a);
+      } catch (err) {
+        const ms = retryAfterMs(err);
+        if (ms !== undefined) gate.spent(METHOD_OF[name], ms);
+        throw err;
+      }
+    };
+  }
+  return wrapped as SlackSender;
 }

@@ -3,12 +3,16 @@
  * as sliding windows per method, with the same window arithmetic as the outbound budget. Optional
  * work (previews, starting a stream) only runs while the tier has room beyond its reserve, so
  * required work — the final text — always fits. Planners ask `hasRoom` while planning (which must
- * not use anything up) and `take` when they make the call.
+ * not use anything up) and `take` when they make the call. A 429 marks the tier `spent` until its
+ * Retry-After: the calls that spent it were not this process's to count (another instance's, or
+ * the run before a restart), and optional work waits instead of adding to them.
  */
 import { recordSend, windowWait, type RateWindow } from '../shared/rate-window.js';
 
 export class TierGate {
   private readonly hits = new Map<string, number[]>();
+  /** Until when Slack said a tier is spent (a 429): calls this process did not count, another instance's or a previous run's. */
+  private readonly spentUntil = new Map<string, number>();
 
   constructor(
     private readonly tiers: Record<string, RateWindow>,
@@ -17,8 +21,14 @@ export class TierGate {
 
   /** For optional work: is a slot free below the reserve? Only looks. */
   hasRoom(method: string): boolean {
+    if ((this.spentUntil.get(method) ?? 0) > this.now()) return false;
     const w = this.tiers[method];
     return !w || windowWait(this.hits.get(method) ?? [], 0, w, 'normal', this.now()) === 0;
+  }
+
+  /** Slack refused `method` with a 429: no optional work on it for `retryAfterMs`. */
+  spent(method: string, retryAfterMs: number): void {
+    this.spentUntil.set(method, Math.max(this.spentUntil.get(method) ?? 0, this.now() + retryAfterMs));
   }
 
   /** Count one call made now. Required work always proceeds and counts, so optional work backs off. */

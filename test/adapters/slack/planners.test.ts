@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { replyPlanner, type PlannerDeps, type SlackSender } from '../../../adapters/slack/planners.js';
 import { TierGate } from '../../../adapters/slack/tiers.js';
+import { SlackOutbound } from '../../../adapters/slack/outbound.js';
 import { testLogger } from '../../helpers/harness.js';
 
 function world(tiers: ConstructorParameters<typeof TierGate>[0]) {
@@ -27,6 +28,53 @@ function world(tiers: ConstructorParameters<typeof TierGate>[0]) {
   const target = { channel: 'C1', threadTs: '1.0', dm: false, recipient: { userId: 'U1', teamId: 'T1' } };
   return { calls, gate, deps, planner: replyPlanner(target, deps) };
 }
+
+describe('Slack tier gate', () => {
+  it('takes a 429 as the tier spent until its Retry-After, whatever this process counted', () => {
+    let now = 0;
+    const gate = new TierGate({ 'chat.update': { max: 50, windowMs: 60_000, reserve: 15 } }, () => now);
+    expect(gate.hasRoom('chat.update')).toBe(true);
+    gate.spent('chat.update', 20_000);
+    expect(gate.hasRoom('chat.update')).toBe(false);
+    now = 19_999;
+    expect(gate.hasRoom('chat.update')).toBe(false);
+    now = 20_000;
+    expect(gate.hasRoom('chat.update')).toBe(true);
+    gate.spent('conversations.history', 1000); // a method without a configured tier too
+    expect(gate.hasRoom('conversations.history')).toBe(false);
+  });
+
+  it("learns it from the outbound's calls: a refused chat.update stops previews (a complete reply is then one post)", async () => {
+    const { deps } = world({});
+    let refuse = true;
+    const limited = Object.assign(new Error('ratelimited'), { retryAfterMs: 30_000 });
+    const sender: SlackSender = {
+      ...deps.sender,
+      update: async (a) => {
+        if (refuse) throw limited;
+        return deps.sender.update(a);
+      },
+    };
+    let now = 0;
+    const outbound = new SlackOutbound({
+      sender, log: testLogger(), errorCode: () => undefined, retryAfterMs: (e) => (e === limited ? 30_000 : undefined),
+      now: () => now,
+      sleep: async (ms) => void (now += ms), // the budget waits out the Retry-After on this clock
+    });
+    expect(outbound.gate.hasRoom('chat.update')).toBe(true);
+    const planner = outbound.planner({ channel: 'D1', dm: true });
+    await planner.perform(planner.plan('Hello', false)!); // a preview: posted, its final update prepaid
+    const final = planner.plan('Hello world', true)!;
+    await expect(planner.perform(final)).rejects.toBe(limited); // the budget would wait 30 s and retry it
+    expect(outbound.gate.hasRoom('chat.update')).toBe(false);
+    expect(outbound.planner({ channel: 'D1', dm: true }).plan('Hel', false)).toBeUndefined(); // no new preview while spent
+    expect(outbound.planner({ channel: 'D1', dm: true }).plan('Hello', true)).toMatchObject({ via: 'messages', step: { kind: 'send' } }); // a whole reply still goes
+    now += 30_000;
+    refuse = false;
+    await planner.perform(final);
+    expect(outbound.gate.hasRoom('chat.update')).toBe(true);
+  });
+});
 
 describe('Slack reply planners', () => {
   it('plans a native stream as often as asked without using the Tier 2 slot; the call uses it', async () => {

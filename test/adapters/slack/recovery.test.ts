@@ -81,13 +81,60 @@ describe('slack adapter: a reply sent again after a crash', () => {
     expect(w.fake.channelMessages('D0BOB')).toEqual(shown);
   });
 
-  it('sends the reply whole when Slack cannot be asked (a missing history scope): maybe twice, never lost', async () => {
+  it('sends the reply whole when Slack will not answer the lookup (a missing scope, a rate limit): maybe twice, never late or lost', async () => {
     w = await startSlackWorld();
     const key = { platform: 'slack' as const, chatId: 'D0CAROL' };
     await w.adapter.deliver({ key, text: 'Hello there', characterName: 'Aria', dedupeKey: 'event-9' });
     w.fake.failNext('conversations.history', 'missing_scope');
     await w.adapter.deliver({ key, text: 'Hello there', characterName: 'Aria', dedupeKey: 'event-9', maybeSent: true });
-    expect(w.fake.calls.filter((c) => c.method === 'conversations.history').map((c) => c.error)).toEqual(['missing_scope']);
-    expect(texts(w.fake, 'D0CAROL')).toEqual(['Hello there', 'Hello there']); // at least once, never lost
+    w.fake.rateLimitNext('conversations.history', 30); // not waited out: recovery would hold every chat behind it
+    await w.adapter.deliver({ key, text: 'Hello there', characterName: 'Aria', dedupeKey: 'event-9', maybeSent: true });
+    // Slack said the tier is spent for 30 s: until then no lookup is even tried.
+    await w.adapter.deliver({ key, text: 'Hello there', characterName: 'Aria', dedupeKey: 'event-9', maybeSent: true });
+    expect(w.fake.calls.filter((c) => c.method === 'conversations.history').map((c) => c.error ?? c.status)).toEqual(['missing_scope', 'ratelimited']);
+    expect(texts(w.fake, 'D0CAROL')).toEqual(['Hello there', 'Hello there', 'Hello there', 'Hello there']);
+  });
+});
+
+describe('slack adapter: a delivery is acknowledged only once its message is on disk', () => {
+  /** Hold the engine's claim of every message until `release()`; `entered` once one is waiting. */
+  function holdClaims(world: SlackWorld) {
+    const { events } = world.rt.store;
+    const claimOutcome = events.claimOutcome.bind(events);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const state = { entered: false, release };
+    events.claimOutcome = async (c) => {
+      state.entered = true;
+      await gate;
+      return claimOutcome(c);
+    };
+    return state;
+  }
+  const settledSoon = <T>(p: Promise<T>) => Promise.race([p.then(() => 'answered'), new Promise((r) => setTimeout(r, 100, 'waiting'))]);
+
+  it('over HTTP: the 200 waits for the claim (a crash before it leaves the event to Slack to send again)', async () => {
+    w = await startSlackWorld();
+    const held = holdClaims(w);
+    const delivery = w.fake.postEvent(w.eventsUrl, imMessage({ channel: 'D0DAVE', user: 'U0DAVE', text: 'hold on' }));
+    await expect.poll(() => held.entered).toBe(true);
+    expect(await settledSoon(delivery)).toBe('waiting');
+    held.release();
+    expect((await delivery).status).toBe(200);
+    await w.settled();
+    expect(texts(w.fake, 'D0DAVE')).toEqual(['Echo: hold on']);
+  });
+
+  it('over Socket Mode: the envelope is acked only after the claim', async () => {
+    w = await startSlackWorld({ mode: 'socket' });
+    await w.fake.waitFor(() => w!.fake.socketConnections === 1);
+    const held = holdClaims(w);
+    const envelope = w.fake.socketEvent(imMessage({ channel: 'D0ERIN', user: 'U0ERIN', text: 'hold on' }));
+    await expect.poll(() => held.entered).toBe(true);
+    expect(w.fake.socketAcks.some((a) => a.envelope_id === envelope)).toBe(false);
+    held.release();
+    await w.fake.waitForAck(envelope);
+    await w.settled();
+    expect(texts(w.fake, 'D0ERIN')).toEqual(['Echo: hold on']);
   });
 });
