@@ -1,17 +1,18 @@
 /**
  * `npm run chaos [-- --seed N --kills 30 --messages 300 --quiet 15 --telegram polling|webhook --cluster --keep]`:
  * charbridge as its own process on a SQLite file, taking Telegram updates from the fake Bot API
- * (long polling, or webhook deliveries retried until a 2xx as Telegram does) and serving async
- * API turns, is killed with
+ * (long polling, or webhook deliveries retried until a 2xx as Telegram does), Slack DMs through
+ * the Events API (each event POSTed until a 2xx, as Slack retries) and serving async API turns,
+ * is killed with
  * SIGKILL `--kills` times while traffic flows, and restarted each time. With `--cluster`, two
  * instances share a PostgreSQL database and a Redis prefix (found on 127.0.0.1 or started, as the
  * tests do): API clients spread over whichever are up, one instance polls Telegram, and each kill
  * takes down one of them while the other keeps serving. Afterwards (one clean start, a quiet
  * period) every promise is checked:
  *   - lost: an accepted message (a Telegram update the bot confirmed by polling past it or by
- *     answering its delivery 2xx, an API turn answered 202)
+ *     answering its delivery 2xx, a Slack event answered 2xx, an API turn answered 202)
  *     without its reply;
- *   - duplicated: a message answered twice;
+ *   - duplicated: a message answered twice, or a Slack preview left unfinished beside its reply;
  *   - stuck: claims, idempotency keys or outbox rows left in a working state;
  *   - credits leaked: credits used minus the replies they paid for.
  * Exit 1 when a promise is broken. Not part of `npm test` (a run takes minutes).
@@ -23,12 +24,14 @@ import { sql, type RawBuilder } from 'kysely';
 import { connect } from '../../src/store/db.js';
 import { startFakeOpenAI, contentText } from '../fakes/openai.js';
 import { startFakeTelegram } from '../fakes/telegram.js';
+import { startFakeSlack } from '../fakes/slack.js';
 import { freePort, startChildInstance, type ChildInstance } from '../cluster/child-instance.js';
 import { root, runnable } from '../bench/bot-process.js';
 import { percentile } from '../bench/stats.js';
 import { createDatabase, dropDatabase, findOrStartPostgres } from '../helpers/pg-server.js';
 import { findOrStartRedis, testRedisClient } from '../helpers/redis-server.js';
 import { seeded, sendApi, sendTelegram, WebhookDelivery, type ApiTurn, type TelegramTurn } from './traffic.js';
+import { SlackDelivery, slackFindings, type SlackTurn } from './slack-traffic.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: number) => {
@@ -63,14 +66,18 @@ const shared = cluster ? await sharedServers() : undefined;
 const openai = await startFakeOpenAI({ chunkDelayMs: 3 });
 openai.respondWith(({ messages: m }) => {
   const last = contentText(m.filter((x: any) => x.role === 'user').at(-1)?.content ?? '');
-  return `re: ${/(tg|api)\d+/.exec(last)?.[0] ?? 'none'}`;
+  return `re: ${/(tg|slk|api)\d+/.exec(last)?.[0] ?? 'none'}`;
 });
 const telegram = await startFakeTelegram({ limits: { globalPerSecond: 1000, chatMinIntervalMs: 0, chatBurst: 100 } });
+// Slack's own limits; its users.info tier (100 a minute) is raised, as every restart looks its users up again.
+const slack = await startFakeSlack({ limits: { 'users.info': { limit: 100_000, windowMs: 60_000, scope: 'workspace' } } });
+const SLACK_DMS = 10;
 const env: Record<string, string> = {
   DATABASE_URL: shared?.databaseUrl ?? join(dir, 'chaos.db'), ADMIN_API_KEY: ADMIN,
   ...(shared ? { REDIS_URL: shared.redisUrl, REDIS_PREFIX: shared.redisPrefix } : {}),
   OPENAI_API_KEY: openai.apiKey, OPENAI_BASE_URL: openai.baseURL, OPENAI_MODEL: 'fake-model', MODEL_MAX_RETRIES: '0',
   TELEGRAM_BOT_TOKEN: telegram.token, TELEGRAM_API_ROOT: telegram.apiRoot,
+  SLACK_BOT_TOKEN: slack.botToken, SLACK_API_URL: slack.apiUrl, SLACK_SIGNING_SECRET: slack.signingSecret,
   RATE_LIMIT_USER_PER_MIN: '100000', RATE_LIMIT_GROUP_PER_MIN: '100000', RATE_LIMIT_API_KEY_PER_MIN: '100000',
   HEARTBEAT_MS: '500', INSTANCE_DEAD_AFTER_MS: '2000', CHAT_LOCK_TTL_MS: '2000', LOG_LEVEL: process.env.CHAOS_LOG_LEVEL ?? 'warn',
 };
@@ -105,12 +112,16 @@ try {
 
   const tg: Array<TelegramTurn & { accepted?: boolean }> = [];
   const api: Array<Promise<ApiTurn>> = [];
+  const slackTurns: SlackTurn[] = [];
+  const slackDelivery = new SlackDelivery(slack, url);
   let sent = 0;
   let killed = 0;
   const traffic = (async () => {
     // At least `messages`, and on until the last kill: every kill lands in flowing traffic.
     for (; sent < messages || killed < kills; sent++) {
-      if (rnd() < 0.6) tg.push(webhook ? webhook.send(rnd, sent, 50) : sendTelegram(telegram, rnd, sent, 50));
+      const kind = rnd();
+      if (kind < 0.45) tg.push(webhook ? webhook.send(rnd, sent, 50) : sendTelegram(telegram, rnd, sent, 50));
+      else if (kind < 0.65) slackTurns.push(slackDelivery.send(rnd, sent, SLACK_DMS));
       else api.push(sendApi(url, tenants[Math.floor(rnd() * tenants.length)]!.key, `api${sent}`, rnd() < 0.5));
       await sleep(20 + rnd() * 60);
     }
@@ -129,6 +140,7 @@ try {
   await Promise.all([traffic, chaos]);
   const apiTurns = await Promise.all(api);
   await webhook?.drain();
+  await slackDelivery.drain();
 
   // A restart (the last kill lands on the turns still in flight), then quiet until every reply is
   // in (or the quiet period passes without news).
@@ -136,7 +148,10 @@ try {
   killTimes.push(Date.now());
   up.push(await start());
   const expectedTg = new Set(tg.map((t) => t.token));
-  const replies = () => telegram.calls.filter((c) => c.method === 'sendMessage' && c.status === 200).map((c) => String(c.params.text));
+  const replies = () => [
+    ...telegram.calls.filter((c) => c.method === 'sendMessage' && c.status === 200).map((c) => String(c.params.text)),
+    ...Array.from({ length: SLACK_DMS }, (_, n) => slack.channelMessages(SlackDelivery.channel(n))).flat().map((m) => m.text),
+  ];
   let last = -1;
   for (let idle = 0; idle < quietS; ) {
     await sleep(1000);
@@ -191,6 +206,8 @@ try {
   const apiLost = acceptedApi.filter((t) => !apiCounts.get(t.token)).map((t) => t.token);
   const apiDup = [...apiCounts].filter(([, n]) => n > 1).map(([t]) => t);
 
+  const sl = slackFindings(slack, slackTurns, SLACK_DMS);
+
   for (const instance of up.splice(0)) await kill(instance);
   const { db } = connect(env.DATABASE_URL!);
   const count = async (q: RawBuilder<{ n: number | string }>) => Number((await q.execute(db)).rows[0]?.n ?? 0);
@@ -200,8 +217,8 @@ try {
   };
   await db.destroy();
 
-  const lost = tgLost.length + apiLost.length;
-  const dup = tgDup.length + apiDup.length;
+  const lost = tgLost.length + apiLost.length + sl.lost.length;
+  const dup = tgDup.length + apiDup.length + sl.duplicated.length + sl.unfinished;
   const stuckN = stuck.events + stuck.idempotency;
   if (webhook) {
     const polled = telegram.calls.filter((c) => c.method === 'getUpdates' && c.status === 200).length;
@@ -209,10 +226,11 @@ try {
     console.log(`\ntelegram webhook: ${telegram.calls.filter((c) => c.method === 'setWebhook').length} setWebhook calls, ${carried} calls carried in webhook answers, ${polled} getUpdates`);
     if (polled) throw new Error('chaos: webhook mode, but the bot polled');
   }
-  console.log(`\nsent ${sent} (telegram ${tg.length} / api ${apiTurns.length}), accepted ${acceptedTg.length + acceptedApi.length} (telegram ${acceptedTg.length} / api ${acceptedApi.length}), kills ${kills}`);
+  console.log(`\nsent ${sent} (telegram ${tg.length} / slack ${slackTurns.length} / api ${apiTurns.length}), accepted ${acceptedTg.length + sl.accepted.length + acceptedApi.length} (telegram ${acceptedTg.length} / slack ${sl.accepted.length} / api ${acceptedApi.length}), kills ${kills}`);
   console.log(`telegram reply waited p50 ${waitAt(50)}, p99 ${waitAt(99)}, max ${waitAt(100)}`);
-  console.log(`lost ${lost}${lost ? ` (${[...tgLost, ...apiLost].slice(0, 20).join(', ')})` : ''}`);
-  console.log(`duplicated ${dup}${dup ? ` (${[...tgDup, ...apiDup].slice(0, 20).join(', ')})` : ''}`);
+  console.log(`lost ${lost}${lost ? ` (${[...tgLost, ...sl.lost, ...apiLost].slice(0, 20).join(', ')})` : ''}`);
+  console.log(`duplicated ${dup}${dup ? ` (${[...tgDup, ...sl.duplicated, ...apiDup].slice(0, 20).join(', ')}${sl.unfinished ? `; ${sl.unfinished} unfinished Slack previews, ${sl.unfinishedAlone} of them without their reply` : ''})` : ''}`);
+  console.log(`slack calls refused with 429: ${Object.entries(sl.tooManyRequests).map(([m, n]) => `${m} ${n}`).join(', ') || 'none'}`);
   console.log(`stuck ${stuckN} (claims ${stuck.events}, idempotency keys ${stuck.idempotency})`);
   console.log(`credits leaked ${leaked} (charged ${charged}, replies ${replied})`);
   broken = lost > 0 || dup > 0 || stuckN > 0 || leaked !== 0;
@@ -221,6 +239,7 @@ try {
   await Promise.all(up.map((instance) => kill(instance).catch(() => undefined)));
   await openai.close();
   await telegram.close();
+  await slack.close();
   if (keep) console.log(`keeping ${dir}`);
   if (!broken) {
     if (!keep) rmSync(dir, { recursive: true, force: true });

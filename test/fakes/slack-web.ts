@@ -32,7 +32,7 @@ export interface SlackUser {
   deleted: boolean;
 }
 
-/** What a user would see for one bot message, after every edit and stream append. */
+/** What a user would see for one bot message, after every edit and stream append (and its metadata, which Slack shows only to apps that ask). */
 export interface MessageView {
   ts: string;
   text: string;
@@ -45,12 +45,12 @@ export interface MessageView {
   appends: number;
   /** Set for messages created by chat.startStream: `open` until chat.stopStream (or the user) ends it. */
   stream?: 'open' | 'stopped';
+  /** `{event_type, event_payload}` the message was posted (or its stream stopped) with. */
+  metadata?: Params;
 }
 
 interface StoredMessage extends MessageView {
   channel: string;
-  /** `{event_type, event_payload}` from chat.postMessage or chat.stopStream; read back only with `include_all_metadata`. */
-  metadata?: Params;
   streamMode?: 'text' | 'chunks';
   startedAt: number;
   stoppedByUser?: boolean;
@@ -211,10 +211,11 @@ export class FakeWebApi {
     const all = this.messages.get(channel) ?? [];
     return all
       .filter((m) => threadTs === undefined || (m.thread_ts === threadTs && m.ts !== threadTs))
-      .map(({ ts, text, thread_ts, user, bot_id, updates, appends, stream }) => ({
+      .map(({ ts, text, thread_ts, user, bot_id, updates, appends, stream, metadata }) => ({
         ts, text, user, bot_id, updates, appends,
         ...(thread_ts !== undefined ? { thread_ts } : {}),
         ...(stream !== undefined ? { stream } : {}),
+        ...(metadata !== undefined ? { metadata } : {}),
       }));
   }
 

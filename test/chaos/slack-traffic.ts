@@ -1,0 +1,99 @@
+/**
+ * The chaos run's Slack traffic, with the harness playing Slack's Events API over HTTP: each DM's
+ * messages in order, each event POSTed (signed) to whichever instance is up until one answers
+ * 2xx, and some delivered a second time after that with Slack's retry header and the same event
+ * id. The reply to `message slk12` reads `re: slk12`, so the bot's messages in the fake say which
+ * message each answers; a message that names none is a preview a crash left unfinished.
+ */
+import type { FakeSlack } from '../fakes/slack.js';
+import { imMessage } from '../fakes/slack.js';
+
+export interface SlackTurn {
+  token: string;
+  channel: string;
+  /** A 2xx came back: the bot promised an answer. */
+  accepted: boolean;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class SlackDelivery {
+  private readonly lines = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly fake: FakeSlack,
+    private readonly url: () => string,
+    private readonly giveUpMs = 180_000,
+  ) {}
+
+  /** The channels messages go to: `D0CHAOS0` … */
+  static channel(n: number): string {
+    return `D0CHAOS${n}`;
+  }
+
+  send(rnd: () => number, i: number, channels: number): SlackTurn {
+    const n = Math.floor(rnd() * channels);
+    const turn: SlackTurn = { token: `slk${i}`, channel: SlackDelivery.channel(n), accepted: false };
+    const event = imMessage({ channel: turn.channel, user: `U0CHAOS${n}`, text: `message ${turn.token}` });
+    const eventId = `Ev0CHAOS${i}`;
+    const twice = rnd() < 0.1;
+    const line = (this.lines.get(turn.channel) ?? Promise.resolve()).then(async () => {
+      turn.accepted = await this.untilAccepted(event, eventId, 0);
+      if (turn.accepted && twice) await this.untilAccepted(event, eventId, 1);
+    });
+    this.lines.set(turn.channel, line);
+    return turn;
+  }
+
+  async drain(): Promise<void> {
+    await Promise.all(this.lines.values());
+  }
+
+  private async untilAccepted(event: ReturnType<typeof imMessage>, eventId: string, retryNum: number): Promise<boolean> {
+    const deadline = Date.now() + this.giveUpMs;
+    for (let attempt = retryNum; Date.now() < deadline; attempt++) {
+      const status = await this.fake
+        .postEvent(`${this.url()}/slack/events`, event, { eventId, ...(attempt > 0 ? { retryNum: Math.min(attempt, 3) } : {}) })
+        .then((r) => r.status, () => 0);
+      if (status >= 200 && status < 300) return true;
+      await sleep(300);
+    }
+    return false;
+  }
+}
+
+export interface SlackFindings {
+  accepted: SlackTurn[];
+  lost: string[];
+  duplicated: string[];
+  /** Bot messages naming no message: a preview left unfinished — beside its whole reply (found by the metadata key they share), or alone. */
+  unfinished: number;
+  unfinishedAlone: number;
+  /** Web API calls Slack refused with 429, by method. */
+  tooManyRequests: Record<string, number>;
+}
+
+export function slackFindings(fake: FakeSlack, turns: SlackTurn[], channels: number): SlackFindings {
+  const shown = new Map<string, number>();
+  const answeredKeys = new Set<unknown>();
+  const unfinishedKeys: unknown[] = [];
+  const keyOf = (m: { metadata?: Record<string, unknown> }) => (m.metadata?.event_payload as { key?: unknown } | undefined)?.key;
+  for (let n = 0; n < channels; n++) {
+    for (const m of fake.channelMessages(SlackDelivery.channel(n))) {
+      const token = /re: (slk\d+)/.exec(m.text)?.[1];
+      if (token) {
+        shown.set(token, (shown.get(token) ?? 0) + 1);
+        answeredKeys.add(keyOf(m));
+      } else unfinishedKeys.push(keyOf(m));
+    }
+  }
+  const accepted = turns.filter((t) => t.accepted);
+  return {
+    accepted,
+    lost: accepted.filter((t) => !shown.has(t.token)).map((t) => t.token),
+    duplicated: [...shown].filter(([, k]) => k > 1).map(([t]) => t),
+    unfinished: unfinishedKeys.length,
+    unfinishedAlone: unfinishedKeys.filter((k) => k === undefined || !answeredKeys.has(k)).length,
+    tooManyRequests: fake.calls.filter((c) => c.status === 429).reduce<Record<string, number>>((by, c) => ({ ...by, [c.method]: (by[c.method] ?? 0) + 1 }), {}),
+  };
+}
