@@ -171,7 +171,7 @@ export class SlackAdapter implements PlatformAdapter<SlackTarget> {
     await this.tasks.drain();
   }
 
-  /** Resolves once the message is accepted (claimed) or ignored; rejects while stopping, so Slack delivers it again elsewhere or later. */
+  /** Resolves once the message is accepted (claimed) or ignored; rejects while stopping or when it cannot be claimed, so Slack delivers it again elsewhere or later. */
   private onMessage(e: SlackMessageEvent, envelopeTeam: string | undefined): Promise<unknown> {
     this.state.event();
     const me = this.me;
@@ -187,7 +187,12 @@ export class SlackAdapter implements PlatformAdapter<SlackTarget> {
       return this.deps.handler.handle(toInbound(e, where, { me, teamId, user: info }));
     });
     this.track(handed.then((events) => events && this.outbound.deliverReply(events, this.replyTarget(e, where, teamId))));
-    return handed.then((events) => events?.accepted);
+    // A message that cannot be read (it failed normalizing; the log says why) is acknowledged:
+    // Slack sending it again would fail the same way.
+    return handed.then(
+      (events) => events?.accepted,
+      () => undefined,
+    );
   }
 
   /** Replies go to the conversation's thread (a DM answers in the thread it was asked in, if any), to the person who spoke. */
