@@ -229,7 +229,9 @@ try {
   console.log(`\nsent ${sent} (telegram ${tg.length} / slack ${slackTurns.length} / api ${apiTurns.length}), accepted ${acceptedTg.length + sl.accepted.length + acceptedApi.length} (telegram ${acceptedTg.length} / slack ${sl.accepted.length} / api ${acceptedApi.length}), kills ${kills}`);
   console.log(`telegram reply waited p50 ${waitAt(50)}, p99 ${waitAt(99)}, max ${waitAt(100)}`);
   console.log(`lost ${lost}${lost ? ` (${[...tgLost, ...sl.lost, ...apiLost].slice(0, 20).join(', ')})` : ''}`);
-  console.log(`duplicated ${dup}${dup ? ` (${[...tgDup, ...sl.duplicated, ...apiDup].slice(0, 20).join(', ')}${sl.unfinished ? `; ${sl.unfinished} unfinished Slack previews, ${sl.unfinishedAlone} of them without their reply` : ''})` : ''}`);
+  const twice = [...tgDup, ...sl.duplicated, ...apiDup].slice(0, 20).join(', ');
+  const previews = sl.unfinished ? `${sl.unfinished} unfinished Slack previews, ${sl.unfinishedAlone} of them without their reply` : '';
+  console.log(`duplicated ${dup}${dup ? ` (${[twice, previews].filter(Boolean).join('; ')})` : ''}`);
   console.log(`slack calls refused with 429: ${Object.entries(sl.tooManyRequests).map(([m, n]) => `${m} ${n}`).join(', ') || 'none'}`);
   console.log(`stuck ${stuckN} (claims ${stuck.events}, idempotency keys ${stuck.idempotency})`);
   console.log(`credits leaked ${leaked} (charged ${charged}, replies ${replied})`);
