@@ -192,6 +192,11 @@ class DiscordBot implements DiscordAdapter {
     await sendText(text, surface, this.out);
   }
 
+  /** Bot posts carry nonces Discord enforces; a character's webhook posts cannot. */
+  get sendsOnceByKey(): boolean {
+    return !this.webhooks;
+  }
+
   planner(target: DiscordTarget): ReplyPlanner {
     return replyPlanner(new ChannelSurface(target, this.surfaceDeps), this.out);
   }

@@ -158,6 +158,9 @@ export class SlackAdapter implements PlatformAdapter<SlackTarget> {
     await this.outbound.sendText({ ...this.keys.decode(msg.key), tag: msg.dedupeKey }, msg.text, { maybeSent: msg.maybeSent });
   }
 
+  /** A reply's messages carry their key in metadata, looked up before sending again (best effort: a refused lookup sends it whole). */
+  readonly sendsOnceByKey = true;
+
   planner(target: SlackTarget): ReplyPlanner {
     return this.outbound.planner(target);
   }

@@ -193,6 +193,12 @@ export interface PlatformAdapter<Target = unknown> {
   routes?(): RawHttpRoute[];
   /** Send a message the engine produced on its own (proactive) through the adapter's outbound budget. */
   deliver(msg: OutboundText): Promise<void>;
+  /**
+   * True when a text `deliver`ed again with the same `dedupeKey` (and `maybeSent`) shows once
+   * (Discord's nonce, Slack's lookup): a send a dead process may or may not have finished is then
+   * sent again rather than given up.
+   */
+  readonly sendsOnceByKey?: boolean;
   /** A planner for one reply shown at `target`, as replies and `deliver` use it. */
   planner(target: Target): ReplyPlanner;
   /** Resolves once every event handed over so far has been answered. */

@@ -6,6 +6,8 @@ import { CharbridgeError } from '../core/errors.js';
 /** Where a proactive message goes once it is stored. Throwing means "retry later"; `retry`: an earlier attempt failed (it may still have landed). */
 export interface ProactiveTarget {
   deliver(conversation: Conversation, character: Character, message: StoredMessage, o?: { retry?: boolean }): Promise<void>;
+  /** Whether a message to `platform` that may already have arrived can be sent again and still show once. */
+  sendsOnceByKey?(platform: Platform): boolean;
 }
 
 /**
@@ -16,6 +18,11 @@ export class DeliveryRouter implements ProactiveTarget {
   private adapters = new Map<Platform, PlatformAdapter>();
   constructor(private api?: ProactiveTarget, adapters: PlatformAdapter[] = []) {
     this.addAdapters(adapters);
+  }
+
+  /** API sessions (the feed holds a message once) and adapters that dedupe sends by key. */
+  sendsOnceByKey(platform: Platform): boolean {
+    return platform === 'api' || this.adapters.get(platform)?.sendsOnceByKey === true;
   }
 
   /** Route platform conversations to these adapters (added once they are built). */

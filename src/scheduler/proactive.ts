@@ -334,16 +334,20 @@ export class ProactiveScheduler {
   }
 
   /**
-   * Deliveries a dead instance was sending: to an API session (feed entry and webhook, both
-   * written once however often they are tried) it is sent again; to a platform it may already
-   * have arrived, and a message is better missing than doubled, so it is recorded as uncertain.
+   * Deliveries a dead instance was sending: where a message sent again still shows once (an API
+   * session's feed entry and webhook; Discord and Slack, by the message's key) it is sent again,
+   * as a retry; elsewhere (Telegram) it may already have arrived, and a message is better missing
+   * than doubled, so it is recorded as uncertain.
    */
   private async recoverSending(): Promise<void> {
     const { proactive } = this.store;
     for (const row of await proactive.sendingOfDead(this.now, this.opts.deadAfterMs ?? 10_000, 100)) {
       const conv = await this.store.conversations.get(row.conversationId);
       if (conv?.platform === 'api') await proactive.updateOutbox(row.id, { state: 'pending', nextAttemptAt: this.now }, this.now);
-      else {
+      else if (conv && this.target.sendsOnceByKey?.(conv.platform)) {
+        // Counted as an attempt, so the next one is a retry: it looks for what this one showed.
+        await proactive.updateOutbox(row.id, { state: 'pending', attempts: row.attempts + 1, nextAttemptAt: this.now }, this.now);
+      } else {
         await proactive.updateOutbox(row.id, { state: 'uncertain', error: 'the sending process stopped; it may or may not have arrived' }, this.now);
         this.log.warn({ conversationId: row.conversationId }, 'a proactive message was being sent when its process stopped; not sending it twice');
       }

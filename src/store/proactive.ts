@@ -227,15 +227,15 @@ export class ProactiveRepo {
   }
 
   /** Deliveries being sent by instances that stopped heartbeating: it is unknown whether they went out. */
-  async sendingOfDead(now: number, deadAfterMs: number, limit: number): Promise<Array<{ id: number; conversationId: string }>> {
+  async sendingOfDead(now: number, deadAfterMs: number, limit: number): Promise<Array<{ id: number; conversationId: string; attempts: number }>> {
     const rows = await this.db
       .selectFrom('proactive_outbox')
-      .select(['id', 'conversation_id'])
+      .select(['id', 'conversation_id', 'attempts'])
       .where('state', '=', 'sending')
       .where((eb) => eb.or([eb('owner', 'is', null), eb('owner', 'not in', eb.selectFrom('instances').select('instances.id').where('instances.seen_at', '>=', now - deadAfterMs))]))
       .limit(limit)
       .execute();
-    return rows.map((r) => ({ id: r.id, conversationId: r.conversation_id }));
+    return rows.map((r) => ({ id: r.id, conversationId: r.conversation_id, attempts: r.attempts }));
   }
 
   async outboxFor(conversationId: string): Promise<Array<{ id: number; state: string; messageId: string | null; attempts: number; error: string | null }>> {

@@ -65,6 +65,24 @@ describe('discord adapter: a reply sent again after a crash', () => {
     expect(texts(dm.channel_id).slice(3)).toEqual(['Hello again', 'Hello again']);
   });
 
+  it('a proactive message its process was sending when it died is sent again, and shows once', async () => {
+    s = await startDiscord();
+    const { fake, h, scheduler, texts } = s;
+    const dm = fake.userMessage({ author: alice, content: 'exam tomorrow' });
+    await fake.waitFor(() => texts(dm.channel_id).length === 1);
+    h.fake.respondWith(() => 'How did the exam go?');
+    const conv = (await h.store.conversations.getByScope(`discord:${dm.channel_id}`))!;
+    expect((await scheduler.sendNow(conv.id)).sent).toBe(true);
+    await fake.waitFor(() => texts(dm.channel_id).length === 2);
+    // Discord had it; the process died before marking it delivered.
+    const row = (await h.store.proactive.outboxFor(conv.id))[0]!;
+    await h.store.db.updateTable('proactive_outbox').set({ state: 'sending', owner: 'died-mid-send' }).where('id', '=', row.id).execute();
+    await scheduler.tick();
+    expect((await h.store.proactive.outboxFor(conv.id))[0]).toMatchObject({ state: 'delivered', attempts: 3 }); // 1 before the rewind, 1 for the send cut off, 1 for this one
+    expect(posts(s, dm.channel_id)).toHaveLength(3); // sent again…
+    expect(texts(dm.channel_id)).toEqual(['Echo: exam tomorrow', 'How did the exam go?']); // …and shown once
+  });
+
   it('a proactive message retried after a lost response is posted once', async () => {
     s = await startDiscord();
     const { fake, h, scheduler, texts } = s;

@@ -81,6 +81,24 @@ describe('slack adapter: a reply sent again after a crash', () => {
     expect(w.fake.channelMessages('D0BOB')).toEqual(shown);
   });
 
+  it('sends again a proactive message its process was sending when it died, and it shows once', async () => {
+    w = await startSlackWorld();
+    await w.fake.postEvent(w.eventsUrl, imMessage({ channel: 'D0GINA', user: 'U0GINA', text: 'exam tomorrow' }));
+    await w.settled();
+    w.openai.respondWith(() => 'How did the exam go?');
+    const { store, scheduler } = w.rt;
+    const conv = (await store.conversations.getByScope('slack:D0GINA'))!;
+    expect((await scheduler.sendNow(conv.id)).sent).toBe(true);
+    await w.settled();
+    // Slack had it; the process died before marking it delivered.
+    const row = (await store.proactive.outboxFor(conv.id))[0]!;
+    await store.db.updateTable('proactive_outbox').set({ state: 'sending', owner: 'died-mid-send' }).where('id', '=', row.id).execute();
+    await scheduler.tick();
+    expect((await store.proactive.outboxFor(conv.id))[0]!.state).toBe('delivered');
+    expect(calls(w, 'conversations.history')).toHaveLength(1); // sent again as a retry: looked first
+    expect(texts(w.fake, 'D0GINA')).toEqual(['Echo: exam tomorrow', 'How did the exam go?']);
+  });
+
   it('sends the reply whole when Slack will not answer the lookup (a missing scope, a rate limit): maybe twice, never late or lost', async () => {
     w = await startSlackWorld();
     const key = { platform: 'slack' as const, chatId: 'D0CAROL' };
