@@ -16,6 +16,19 @@ afterEach(async () => {
 
 const posts = (setup: Setup, channelId: string) => setup.fake.calls.filter((c) => c.method === 'POST' && c.path === `/channels/${channelId}/messages`);
 
+/** Alice's DM, and a proactive message the scheduler sent there (Discord has it). */
+async function proactiveSent() {
+  s = await startDiscord();
+  const { fake, h, scheduler, texts } = s;
+  const dm = fake.userMessage({ author: alice, content: 'exam tomorrow' });
+  await fake.waitFor(() => texts(dm.channel_id).length === 1);
+  h.fake.respondWith(() => 'How did the exam go?');
+  const conv = (await h.store.conversations.getByScope(`discord:${dm.channel_id}`))!;
+  expect((await scheduler.sendNow(conv.id)).sent).toBe(true);
+  await fake.waitFor(() => texts(dm.channel_id).length === 2);
+  return { setup: s, conv, channelId: dm.channel_id as string };
+}
+
 describe('discord adapter: a reply sent again after a crash', () => {
   it('is shown once when the dead process had posted it but not marked it done', async () => {
     s = await startDiscord();
@@ -66,37 +79,25 @@ describe('discord adapter: a reply sent again after a crash', () => {
   });
 
   it('a proactive message its process was sending when it died is sent again, and shows once', async () => {
-    s = await startDiscord();
-    const { fake, h, scheduler, texts } = s;
-    const dm = fake.userMessage({ author: alice, content: 'exam tomorrow' });
-    await fake.waitFor(() => texts(dm.channel_id).length === 1);
-    h.fake.respondWith(() => 'How did the exam go?');
-    const conv = (await h.store.conversations.getByScope(`discord:${dm.channel_id}`))!;
-    expect((await scheduler.sendNow(conv.id)).sent).toBe(true);
-    await fake.waitFor(() => texts(dm.channel_id).length === 2);
-    // Discord had it; the process died before marking it delivered.
+    const { setup, conv, channelId } = await proactiveSent();
+    const { h, scheduler, texts } = setup;
+    // The process died before marking it delivered.
     const row = (await h.store.proactive.outboxFor(conv.id))[0]!;
     await h.store.db.updateTable('proactive_outbox').set({ state: 'sending', owner: 'died-mid-send' }).where('id', '=', row.id).execute();
     await scheduler.tick();
     expect((await h.store.proactive.outboxFor(conv.id))[0]).toMatchObject({ state: 'delivered', attempts: 3 }); // 1 before the rewind, 1 for the send cut off, 1 for this one
-    expect(posts(s, dm.channel_id)).toHaveLength(3); // sent again…
-    expect(texts(dm.channel_id)).toEqual(['Echo: exam tomorrow', 'How did the exam go?']); // …and shown once
+    expect(posts(setup, channelId)).toHaveLength(3); // sent again…
+    expect(texts(channelId)).toEqual(['Echo: exam tomorrow', 'How did the exam go?']); // …and shown once
   });
 
   it('a proactive message retried after a lost response is posted once', async () => {
-    s = await startDiscord();
-    const { fake, h, scheduler, texts } = s;
-    const dm = fake.userMessage({ author: alice, content: 'exam tomorrow' });
-    await fake.waitFor(() => texts(dm.channel_id).length === 1);
-    h.fake.respondWith(() => 'How did the exam go?');
-    const conv = (await h.store.conversations.getByScope(`discord:${dm.channel_id}`))!;
-    expect((await scheduler.sendNow(conv.id)).sent).toBe(true);
-    await fake.waitFor(() => texts(dm.channel_id).length === 2);
+    const { setup, conv, channelId } = await proactiveSent();
+    const { h, texts } = setup;
     // The scheduler's retry of the same stored message (its delivery seemed to fail) sends it again.
     const stored = (await h.store.messages.newest(conv.id, { limit: 1 }))[0]!;
     const character = (await h.store.characters.findByName('Aria'))!;
-    await new DeliveryRouter(undefined, [s.adapter]).deliver(conv, character, stored);
-    expect(texts(dm.channel_id)).toEqual(['Echo: exam tomorrow', 'How did the exam go?']);
-    expect(posts(s, dm.channel_id)).toHaveLength(3);
+    await new DeliveryRouter(undefined, [setup.adapter]).deliver(conv, character, stored, { retry: true });
+    expect(texts(channelId)).toEqual(['Echo: exam tomorrow', 'How did the exam go?']);
+    expect(posts(setup, channelId)).toHaveLength(3);
   });
 });
