@@ -122,9 +122,9 @@ export class ChannelSurface implements Surface {
     const nonce = target.dedupeKey === undefined ? undefined : messageNonce(target.dedupeKey, this.posted);
     const m = await deps.transport.send(target.channelId, text, { replyTo: index === 0 ? target.replyTo : undefined, nonce });
     this.posted++;
-    // Discord trims what it stores, so only a real difference means an earlier attempt's message
-    // (a preview cut short by a crash, say): it is brought up to the text, not posted again.
-    if (m.content.trim() !== text.trim()) await deps.transport.edit(target.channelId, m.id, text);
+    // Only a nonce can return an earlier attempt's message (a preview cut short by a crash, say);
+    // Discord trims what it stores, so only a real difference brings it up to the text.
+    if (nonce !== undefined && m.content.trim() !== text.trim()) await deps.transport.edit(target.channelId, m.id, text);
     return m.id;
   }
 
