@@ -4,13 +4,13 @@
  * response), with one outbound budget per bot. Same shape as the Telegram adapter: the SDK is
  * confined to transport.ts and Discord's limits are expressed as budget windows.
  */
-import { createHash } from 'node:crypto';
 import type { AdapterDeps, AdapterStatus, Log, OutboundText, PlatformAdapter, ReplyPlanner } from '../../src/core/adapter.js';
 import { TaskTracker } from '../../src/core/tasks.js';
 import type { InboundMessage } from '../../src/core/types.js';
 import { OutboundBudget, type RateWindow } from '../shared/budget.js';
 import { chatOf } from '../shared/conversation.js';
 import { fetchInboundFile, wantsFiles } from '../shared/files.js';
+import { sharedChannels, tokenId } from '../shared/shared-window.js';
 import { StatusTracker } from '../shared/status.js';
 import { autocompletesCharacters, characterChoices, discordCommands, toEngineText } from './commands.js';
 import { commandToInbound, toInbound, type BotIdentity } from './inbound.js';
@@ -144,6 +144,8 @@ class DiscordBot implements DiscordAdapter {
       windowsFor: (key) => (key.startsWith('ix:') ? [interactionWindow] : [channelWindow]),
       // Per bot token: with several instances the global rate is counted where they all see it.
       ...(deps.sharedWindow ? { shared: deps.sharedWindow(`discord:${tokenId(config.token)}`, [globalWindow]) } : { global: [globalWindow] }),
+      // A channel's consecutive turns may be answered by different instances; an interaction's answer never is.
+      ...(deps.sharedWindow ? { sharedChats: sharedChannels(deps.sharedWindow, `discord:${tokenId(config.token)}`, (key) => !key.startsWith('ix:')) } : {}),
       retryAfterMs,
       maxAttempts: this.tuning.maxAttempts,
       ...(deps.now ? { now: deps.now } : {}),
@@ -268,9 +270,4 @@ class DiscordBot implements DiscordAdapter {
   private track(task: Promise<void>, context: object): void {
     this.tasks.track(task.catch((err: unknown) => this.log.error({ err, ...context }, 'discord event failed')));
   }
-}
-
-/** A stable, non-secret name for a bot token (its hash), to name what instances share for it. */
-function tokenId(token: string): string {
-  return createHash('sha256').update(token).digest('hex').slice(0, 16);
 }

@@ -16,6 +16,8 @@
  *   has waited longest — so with N chats contending for R slots a second a task waits N/R
  *   seconds on average, and at worst that rounded up to whole windows. A chat its own windows
  *   or a 429 pause hold back is skipped, and blocks no one.
+ * - With several instances, a chat's own windows can be counted where they all see them too
+ *   (`sharedChats`), since one chat's consecutive turns may be answered by different instances.
  * - When the platform still answers 429 with a retry-after, that chat waits it out before
  *   anything else goes to it, and the task is retried (up to `maxAttempts`) keeping its place
  *   in line, so callers never see a 429.
@@ -42,6 +44,12 @@ export interface BudgetOptions {
   global?: RateWindow[];
   /** Where the shared limit is counted instead of `global` (e.g. one shared by several processes). */
   shared?: SharedWindow;
+  /**
+   * Where each chat's own windows are also counted when several processes send into the same
+   * chat (consecutive turns of one chat answered by different instances). Made once per chat
+   * while it is remembered. Absent: this process is the only one sending into its chats.
+   */
+  sharedChats?: (chatKey: string, windows: readonly RateWindow[]) => SharedWindow | undefined;
   /** How long the platform asked us to wait if `err` is its rate-limit answer, else undefined. */
   retryAfterMs(err: unknown): number | undefined;
   /** Tries per task when the platform keeps answering 429. Default 6. */
@@ -201,7 +209,9 @@ export class OutboundBudget {
     let chat = this.chats.get(key);
     if (!chat) {
       if (this.chats.size >= PRUNE_AT) this.prune();
-      chat = { key, windows: this.opts.windowsFor(key), queue: [], sent: [], pausedUntil: 0, busy: false, version: 0 };
+      const windows = this.opts.windowsFor(key);
+      const shared = this.opts.sharedChats && windows.length ? this.opts.sharedChats(key, windows) : undefined;
+      chat = { key, windows, shared, queue: [], sent: [], pausedUntil: 0, busy: false, version: 0 };
       this.chats.set(key, chat);
     }
     return chat;

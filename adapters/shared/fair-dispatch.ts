@@ -8,7 +8,10 @@
  *    place), so a chat's next task never jumps ahead of another chat's older one.
  *
  * Chats that may not send yet — their own windows are full, they are waiting out a 429, or a
- * task of theirs is in flight — are skipped and block no one. One timer wakes the dispatcher
+ * task of theirs is in flight — are skipped and block no one. A chat whose windows other
+ * instances also send into (`ChatQueue.shared`) asks that shared count too, right before its
+ * task runs; when it is full the task goes back to the front of its chat's line and the chat
+ * waits, exactly as for its own windows. One timer wakes the dispatcher
  * when the next chat or shared slot frees up; every enqueue, abort and finished task wakes it too.
  *
  * Chats wait in two heaps — ready (by priority, then age of their head task) and held (by when
@@ -38,6 +41,11 @@ export interface ChatQueue {
   key: string;
   /** The chat's own windows (`windowsFor(key)`, asked once). */
   windows: readonly RateWindow[];
+  /**
+   * The same windows counted where every instance sending into this chat sees them (Redis), when
+   * several may: asked for a slot right before each task runs, after the chat's own windows here.
+   */
+  shared?: SharedWindow | undefined;
   /** High before normal; by `seq` within a rank. */
   queue: Task[];
   /** Finish times of counted sends, ascending. */
@@ -195,6 +203,17 @@ export class FairDispatch {
   }
 
   private async execute(chat: ChatQueue, task: Task, lease: WindowLease): Promise<void> {
+    const own = chat.shared && (await this.chatSlot(chat, task));
+    if (typeof own === 'number') {
+      // Another instance sent into this chat lately: the task waits its turn again, at the front.
+      this.giveBack(lease);
+      chat.pausedUntil = Math.max(chat.pausedUntil, this.deps.now() + own);
+      insert(chat.queue, task, true);
+      chat.busy = false;
+      this.place(chat);
+      this.poke();
+      return;
+    }
     let outcome: Outcome;
     try {
       outcome = { ok: true, value: await task.run() };
@@ -205,11 +224,24 @@ export class FairDispatch {
     if (counted) {
       recordSend(chat.sent, this.deps.now(), chat.windows);
       settle(lease.commit());
-    } else this.giveBack(lease);
+      if (own) settle(own.commit());
+    } else {
+      this.giveBack(lease);
+      if (own) settle(own.release());
+    }
     if (retry) insert(chat.queue, task, true);
     chat.busy = false;
     this.place(chat);
     this.poke();
+  }
+
+  /** The chat's slot in its shared windows, or how long to wait for one (also when the window breaks its no-throw contract). */
+  private async chatSlot(chat: ChatQueue, task: Task): Promise<WindowLease | number> {
+    try {
+      return await chat.shared!.acquire(priorityOf(task));
+    } catch {
+      return AFTER_SHARED_FAILURE_MS;
+    }
   }
 
   private giveBack(lease: WindowLease): void {

@@ -9,7 +9,8 @@
  * it from its end (after the platform counted it, so network jitter cannot make the next send
  * early), `release` gives the slot back (nothing was sent, or the platform refused it).
  */
-import type { Priority, RateWindow, SharedWindow, WindowLease } from '../../src/core/outbound-window.js';
+import { createHash } from 'node:crypto';
+import type { Priority, RateWindow, SharedWindow, SharedWindowFactory, WindowLease } from '../../src/core/outbound-window.js';
 import { recordSend, windowsWait } from './rate-window.js';
 
 export type { SharedWindow, WindowLease } from '../../src/core/outbound-window.js';
@@ -42,4 +43,17 @@ export class LocalSharedWindow implements SharedWindow {
     };
     return { commit: () => settle(true), release: () => settle(false) };
   }
+}
+
+/** A stable, non-secret name for a bot token (its hash), to name what instances share for it. */
+export function tokenId(token: string): string {
+  return createHash('sha256').update(token).digest('hex').slice(0, 16);
+}
+
+/**
+ * The budget's `sharedChats` for one bot: each chat's windows counted under `bot:chat:<key>` in
+ * the deployment's shared windows, for the chats `applies` to (all by default).
+ */
+export function sharedChannels(factory: SharedWindowFactory, bot: string, applies: (chatKey: string) => boolean = () => true) {
+  return (chatKey: string, windows: readonly RateWindow[]): SharedWindow | undefined => (applies(chatKey) ? factory(`${bot}:chat:${chatKey}`, windows) : undefined);
 }

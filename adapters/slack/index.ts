@@ -14,6 +14,7 @@ import { TaskTracker } from '../../src/core/tasks.js';
 import type { RateWindow } from '../shared/budget.js';
 import { chatOf } from '../shared/conversation.js';
 import { OrderedByKey } from '../shared/ordered.js';
+import { tokenId } from '../shared/shared-window.js';
 import { StatusTracker } from '../shared/status.js';
 import { isChannelWide, parseSubcommand, slashify } from './commands.js';
 import { classify, commandToInbound, messageEventId, toInbound, UserDirectory, type BotIds } from './inbound.js';
@@ -122,6 +123,8 @@ export class SlackAdapter implements PlatformAdapter<SlackTarget> {
       nativeStreaming: tuning.nativeStreaming,
       now: deps.now,
       sleep: deps.sleep,
+      // A channel's consecutive turns may be answered by different instances.
+      shared: deps.sharedWindow && { windows: deps.sharedWindow, bot: `slack:${tokenId(config.botToken)}` },
     });
     this.users = new UserDirectory((id) => this.transport.userInfo(id), {
       ttlMs: tuning.userCacheMs,

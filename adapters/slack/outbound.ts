@@ -14,7 +14,9 @@
  */
 import type { Log } from '../../src/core/adapter.js';
 import type { ReplyEvent } from '../../src/core/types.js';
+import type { SharedWindowFactory } from '../../src/core/outbound-window.js';
 import { OutboundBudget, type RateWindow } from '../shared/budget.js';
+import { sharedChannels } from '../shared/shared-window.js';
 import { chunkText } from '../shared/chunk.js';
 import { deliverEvents, StreamedReply, type StreamTuning } from '../shared/streamed-reply.js';
 import { toMrkdwn } from './mrkdwn.js';
@@ -71,6 +73,8 @@ export interface OutboundOptions {
   nativeStreaming?: boolean | undefined;
   now?: (() => number) | undefined;
   sleep?: ((ms: number) => Promise<void>) | undefined;
+  /** With several instances: where each channel's window is counted by all of them (`bot` names the app). */
+  shared?: { windows: SharedWindowFactory; bot: string } | undefined;
 }
 
 export class SlackOutbound {
@@ -84,6 +88,7 @@ export class SlackOutbound {
     const now = (this.now = o.now ?? Date.now);
     this.budget = new OutboundBudget({
       windowsFor: () => pacing.perChannel,
+      ...(o.shared ? { sharedChats: sharedChannels(o.shared.windows, o.shared.bot) } : {}),
       retryAfterMs: o.retryAfterMs,
       now,
       ...(o.sleep ? { sleep: o.sleep } : {}),

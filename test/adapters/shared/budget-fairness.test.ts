@@ -201,6 +201,47 @@ describe('shared windows', () => {
     expect(starts.map((s) => s.label).sort()).toEqual(['a-preview', 'b-final']);
   });
 
+  it("counts a chat's own windows with other instances sending into it: two budgets never overfill the chat", async () => {
+    const vt = new VirtualTime();
+    const chatWindows = new Map<string, LocalSharedWindow>();
+    // What Redis is in a deployment: one count per chat, seen by both budgets, answering after a round trip.
+    const sharedChats = (key: string, windows: readonly RateWindow[]): SharedWindow => {
+      let w = chatWindows.get(key);
+      if (!w) chatWindows.set(key, (w = new LocalSharedWindow(windows, vt.now)));
+      const counted = w;
+      return { acquire: (priority) => vt.sleep(2).then(() => counted.acquire(priority)) };
+    };
+    const a = setup({ sharedChats }, vt);
+    const b = setup({ sharedChats }, vt);
+    const at: number[] = [];
+    const sendFrom = (x: typeof a, label: string) => x.budget.run('chat', async () => void at.push(vt.now()), { priority: 'high' }).then(() => label);
+    // One chat's consecutive turns, answered by whichever instance got them: each budget alone would send at once.
+    const sent = await vt.run(Promise.all([sendFrom(a, 'a1'), sendFrom(b, 'b1'), sendFrom(a, 'a2'), sendFrom(b, 'b2')]));
+    expect(sent).toEqual(['a1', 'b1', 'a2', 'b2']);
+    expect(at).toHaveLength(4);
+    expect(busiestWindow(at, perSecond.windowMs)).toBe(1);
+    expect(Math.max(...at)).toBeLessThan(3 * perSecond.windowMs + 100); // waited its turn, no longer
+    expect(a.budget.stats().rateLimited + b.budget.stats().rateLimited).toBe(0);
+  });
+
+  it('waits and asks again when a chat window breaks its contract, without losing the task', async () => {
+    const vt = new VirtualTime();
+    let fail = true;
+    const sharedChats = (): SharedWindow => ({
+      acquire: async () => {
+        if (fail) {
+          fail = false;
+          throw new Error('unreachable');
+        }
+        return { commit: () => undefined, release: () => undefined };
+      },
+    });
+    const { starts, send } = setup({ sharedChats }, vt);
+    await vt.run(send('c', 'c1'));
+    expect(starts.map((s) => s.label)).toEqual(['c1']);
+    expect(starts[0]!.at).toBeGreaterThanOrEqual(1000);
+  });
+
   it('refuses both a shared window and global windows, and windows that cannot hold a send', () => {
     const shared = new LocalSharedWindow([]);
     expect(() => new OutboundBudget({ windowsFor: () => [], shared, global: [botWide], retryAfterMs: () => undefined })).toThrow('either `global` windows or a `shared` window');
