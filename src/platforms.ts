@@ -31,6 +31,7 @@ export async function createPlatformAdapters({ config, engine, log, store, coord
       ? {
           leadership: (name: string) => coordination.leadership(name),
           ...(coordination.sharedWindow ? { sharedWindow: coordination.sharedWindow } : {}),
+          ...(coordination.sharedTally ? { sharedTally: coordination.sharedTally } : {}),
           ...(coordination.identifyGate ? { identifyGate: coordination.identifyGate } : {}),
         }
       : {};

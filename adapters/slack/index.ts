@@ -123,8 +123,8 @@ export class SlackAdapter implements PlatformAdapter<SlackTarget> {
       nativeStreaming: tuning.nativeStreaming,
       now: deps.now,
       sleep: deps.sleep,
-      // A channel's consecutive turns may be answered by different instances.
-      shared: deps.sharedWindow && { windows: deps.sharedWindow, bot: `slack:${tokenId(config.botToken)}` },
+      // A channel's consecutive turns may be answered by different instances, and tiers are per app.
+      shared: deps.sharedWindow || deps.sharedTally ? { windows: deps.sharedWindow, tallies: deps.sharedTally, bot: `slack:${tokenId(config.botToken)}` } : undefined,
     });
     this.users = new UserDirectory((id) => this.transport.userInfo(id), {
       ttlMs: tuning.userCacheMs,

@@ -14,7 +14,7 @@
  */
 import type { Log } from '../../src/core/adapter.js';
 import type { ReplyEvent } from '../../src/core/types.js';
-import type { SharedWindowFactory } from '../../src/core/outbound-window.js';
+import type { SharedTallyFactory, SharedWindowFactory } from '../../src/core/outbound-window.js';
 import { OutboundBudget, type RateWindow } from '../shared/budget.js';
 import { sharedChannels } from '../shared/shared-window.js';
 import { chunkText } from '../shared/chunk.js';
@@ -73,8 +73,8 @@ export interface OutboundOptions {
   nativeStreaming?: boolean | undefined;
   now?: (() => number) | undefined;
   sleep?: ((ms: number) => Promise<void>) | undefined;
-  /** With several instances: where each channel's window is counted by all of them (`bot` names the app). */
-  shared?: { windows: SharedWindowFactory; bot: string } | undefined;
+  /** With several instances: where each channel's window and each method's tier are counted by all of them (`bot` names the app). */
+  shared?: { windows?: SharedWindowFactory | undefined; tallies?: SharedTallyFactory | undefined; bot: string } | undefined;
 }
 
 export class SlackOutbound {
@@ -88,13 +88,14 @@ export class SlackOutbound {
     const now = (this.now = o.now ?? Date.now);
     this.budget = new OutboundBudget({
       windowsFor: () => pacing.perChannel,
-      ...(o.shared ? { sharedChats: sharedChannels(o.shared.windows, o.shared.bot) } : {}),
+      ...(o.shared?.windows ? { sharedChats: sharedChannels(o.shared.windows, o.shared.bot) } : {}),
       retryAfterMs: o.retryAfterMs,
       now,
       ...(o.sleep ? { sleep: o.sleep } : {}),
       onRateLimited: (channel, ms) => o.log.warn({ channel, retryAfterMs: ms }, 'slack rate limit: waiting it out'),
     });
-    this.gate = new TierGate(pacing.tiers, now);
+    const { tallies, bot } = o.shared ?? {};
+    this.gate = new TierGate(pacing.tiers, now, tallies && ((method, w) => tallies(`${bot}:tier:${method}`, w)));
     this.planners = {
       sender: tierAware(o.sender, this.gate, o.retryAfterMs),
       gate: this.gate,

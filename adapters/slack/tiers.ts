@@ -6,17 +6,25 @@
  * not use anything up) and `take` when they make the call. A 429 marks the tier `spent` until its
  * Retry-After: the calls that spent it were not this process's to count (another instance's, or
  * the run before a restart), and optional work waits instead of adding to them.
+ *
+ * With several instances every call is also counted in a tally they share (`tallyFor`, Redis);
+ * when it answers that the instances together have used a tier up to its reserve, the tier is
+ * spent here too for as long, so one instance's previews do not eat the reserve another's final
+ * texts need.
  */
+import type { SharedTally } from '../../src/core/outbound-window.js';
 import { recordSend, windowWait, type RateWindow } from '../shared/rate-window.js';
 
 export class TierGate {
   private readonly hits = new Map<string, number[]>();
-  /** Until when Slack said a tier is spent (a 429): calls this process did not count, another instance's or a previous run's. */
+  /** Until when Slack (a 429) or the shared tally said a tier is spent: calls this process did not count. */
   private readonly spentUntil = new Map<string, number>();
+  private readonly tallies = new Map<string, SharedTally>();
 
   constructor(
     private readonly tiers: Record<string, RateWindow>,
     private readonly now: () => number,
+    private readonly tallyFor?: (method: string, window: RateWindow) => SharedTally,
   ) {}
 
   /** For optional work: is a slot free below the reserve? Only looks. */
@@ -38,6 +46,16 @@ export class TierGate {
     let times = this.hits.get(method);
     if (!times) this.hits.set(method, (times = []));
     recordSend(times, this.now(), [w]);
+    const tally = this.tally(method, w);
+    if (tally) void tally.add().then((ms) => ms > 0 && this.spent(method, ms));
+  }
+
+  /** The tier's shared tally, made once (none without `tallyFor`). */
+  private tally(method: string, w: RateWindow): SharedTally | undefined {
+    if (!this.tallyFor) return undefined;
+    let t = this.tallies.get(method);
+    if (!t) this.tallies.set(method, (t = this.tallyFor(method, w)));
+    return t;
   }
 
   /** For optional work in one go: take a slot if one is free below the reserve. */

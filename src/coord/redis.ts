@@ -4,6 +4,7 @@ import { takePoint, type RateLimits } from '../engine/limits.js';
 import type { Logger } from '../log.js';
 import { RedisChatOrder } from './chat-order.js';
 import { RedisSharedWindow } from './shared-window.js';
+import { RedisSharedTally } from './shared-tally.js';
 import { RedisIdentifyGate } from './identify-gate.js';
 import { ClusterJobs } from './jobs.js';
 import { validateCron } from '../scheduler/cron.js';
@@ -139,6 +140,7 @@ export async function redisCoordination(config: CoordConfig & { redisUrl: string
     chatOrder: new RedisChatOrder(main, bus, prefix, config.chatLockTtlMs, log),
     bus,
     sharedWindow: (name, windows) => new RedisSharedWindow(main, `${prefix}window:${name}`, windows, log),
+    sharedTally: (name, window) => new RedisSharedTally(main, `${prefix}tally:${name}`, window, log),
     identifyGate: (name, windowMs) => new RedisIdentifyGate(main, `${prefix}identify:${name}`, windowMs, log),
     every: async (name, pattern, task) => {
       validateCron(pattern, name);

@@ -1,5 +1,5 @@
 import type { IdentifyGate, Leadership } from '../core/adapter.js';
-import type { SharedWindowFactory } from '../core/outbound-window.js';
+import type { SharedTallyFactory, SharedWindowFactory } from '../core/outbound-window.js';
 import type { ChatOrder, Notices, RateLimits } from '../engine/limits.js';
 
 export type { Leadership } from '../core/adapter.js';
@@ -32,6 +32,8 @@ export interface Coordination {
   every(name: string, pattern: string, task: () => Promise<unknown>): Promise<{ stop(): Promise<void> }>;
   /** A bot-wide send window shared by the instances (absent locally: the adapter counts it itself). */
   readonly sharedWindow?: SharedWindowFactory;
+  /** Calls per kind counted by all instances (Slack's method tiers; absent locally: the adapter counts its own). */
+  readonly sharedTally?: SharedTallyFactory;
   /**
    * Turns at starting a gateway session, shared by the instances of a bot, `windowMs` apart per
    * bucket (absent locally: the platform SDK paces this process).

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CommandMenu } from './command-menu.js';
 import type { ConversationKey } from './conversation-key.js';
 import type { InboundMessage, Platform, ReplyEvent } from './types.js';
-import type { SharedWindowFactory } from './outbound-window.js';
+import type { SharedTallyFactory, SharedWindowFactory } from './outbound-window.js';
 
 /**
  * The contract between `src/` and `adapters/`. Adapters import only `src/core` (and
@@ -166,6 +166,11 @@ export interface AdapterDeps {
    * messages per second per bot, Discord's global rate). Absent: in this process.
    */
   sharedWindow?: SharedWindowFactory;
+  /**
+   * Where calls a platform limits per app rather than per chat are counted when several instances
+   * make them (Slack's method tiers). Absent: in this process.
+   */
+  sharedTally?: SharedTallyFactory;
   /**
    * Where a bot's gateway session starts are paced when several instances connect for one bot
    * (Discord's IDENTIFY limit), `windowMs` apart per bucket. Absent: the SDK paces this process.

@@ -34,3 +34,18 @@ export interface SharedWindow {
 
 /** Makes the window a bot's sends share with the other instances sending for the same bot. */
 export type SharedWindowFactory = (name: string, windows: readonly RateWindow[]) => SharedWindow;
+
+/**
+ * Calls of one kind counted where every instance sees them (Slack's per-method tiers), for work
+ * that proceeds anyway but tells optional work to hold back.
+ */
+export interface SharedTally {
+  /**
+   * Count one call made now. Resolves with the ms until the window has room below its reserve
+   * again counting every instance's calls (0: room now). Never rejects: unknown is 0.
+   */
+  add(): Promise<number>;
+}
+
+/** Makes the tally of `window` the instances share under `name`. */
+export type SharedTallyFactory = (name: string, window: RateWindow) => SharedTally;

@@ -1,8 +1,9 @@
 /**
- * One Slack channel answered by two instances in turn (each event lands on whichever instance
- * the balancer picks): Slack allows about one message a second per channel, however many
- * processes post. The instances count the channel's window together in Redis, so none of the
- * channel's messages draws a 429. (Each counting it alone, the same turns drew 429s.)
+ * One Slack app answered by two instances in turn (each event lands on whichever instance the
+ * balancer picks). Slack allows about one message a second per channel and 50 chat.update calls
+ * a minute per app, however many processes call. The instances count the channel's window and
+ * the method's tier together in Redis, so nothing draws a 429. (Each counting alone, the same
+ * turns drew 429s: 7 for the channel, and for the tier.)
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSlackAdapter } from '../../adapters/slack/index.js';
@@ -14,10 +15,14 @@ import { hasPostgres, hasRedis, pgDatabase, redisPrefix, type TestDatabase, type
 import { startFakeOpenAI, type FakeOpenAI } from '../fakes/openai.js';
 import { imMessage } from '../fakes/slack-events.js';
 import { startFakeSlack, type FakeSlack } from '../fakes/slack.js';
+import { DEFAULT_PACING } from '../../adapters/slack/outbound.js';
 import { FAST_RETRY, SCALED_CHANNEL_LIMIT, SCALED_PACING, texts } from '../adapters/slack/world.js';
 import { waitFor } from '../adapters/telegram/world.js';
 
 const TURNS = 24;
+/** Slack's Tier 3 scaled down (6 a 3 s instead of 50 a minute), and the pacing that keeps 2 of them for final texts. */
+const UPDATE_TIER = { 'chat.update': { limit: 6, windowMs: 3000, scope: 'workspace' as const } };
+const TIERS = { ...DEFAULT_PACING.tiers, 'chat.update': { max: 6, windowMs: 3000, reserve: 2 } };
 
 describe.skipIf(!hasPostgres() || !hasRedis())("a Slack channel's window across two instances", () => {
   let slack: FakeSlack;
@@ -28,8 +33,9 @@ describe.skipIf(!hasPostgres() || !hasRedis())("a Slack channel's window across 
   const adapters: Array<{ settled(): Promise<void> }> = [];
 
   beforeAll(async () => {
-    slack = await startFakeSlack({ limits: SCALED_CHANNEL_LIMIT });
-    openai = await startFakeOpenAI();
+    slack = await startFakeSlack({ limits: { ...SCALED_CHANNEL_LIMIT, ...UPDATE_TIER } });
+    // Slow enough to stream: a reply is previewed, then edited (chat.update) until it is whole.
+    openai = await startFakeOpenAI({ chunkDelayMs: 15 });
     db = await pgDatabase();
     redis = redisPrefix();
     for (let i = 0; i < 2; i++) {
@@ -45,7 +51,8 @@ describe.skipIf(!hasPostgres() || !hasRedis())("a Slack channel's window across 
             const a = createSlackAdapter(c.slack!, {
               handler: engine, log, commands: commandMenu(engine.commands),
               ...(coordination.sharedWindow ? { sharedWindow: coordination.sharedWindow } : {}),
-              tuning: { ...SCALED_PACING, retry: FAST_RETRY, stopTimeoutMs: 5000 },
+              ...(coordination.sharedTally ? { sharedTally: coordination.sharedTally } : {}),
+              tuning: { ...SCALED_PACING, tiers: TIERS, retry: FAST_RETRY, stopTimeoutMs: 5000 },
             });
             adapters.push(a);
             return [a];
@@ -68,6 +75,19 @@ describe.skipIf(!hasPostgres() || !hasRedis())("a Slack channel's window across 
     }
     await Promise.all(adapters.map((x) => x.settled()));
     expect(texts(slack, 'D0PACE')).toEqual(Array.from({ length: TURNS }, (_, i) => `Echo: turn ${i}`));
+    expect(slack.tooManyRequests).toBe(0);
+  }, 60_000);
+
+  it("keeps the app's chat.update tier across instances: previews stop where the final texts' reserve begins", async () => {
+    const updatesBefore = slack.calls.filter((c) => c.method === 'chat.update').length;
+    for (let i = 0; i < TURNS; i++) {
+      const channel = `D0TIER${i % 6}`;
+      const res = await slack.postEvent(`${instances[i % 2]!.url}/slack/events`, imMessage({ channel, user: `U0USER${i % 6}`, text: `a longer turn number ${i} to stream` }));
+      expect(res.status).toBe(200);
+      await waitFor(() => texts(slack, channel).includes(`Echo: a longer turn number ${i} to stream`), 15_000, () => `reply to turn ${i}; have ${JSON.stringify(texts(slack, channel))}`);
+    }
+    await Promise.all(adapters.map((x) => x.settled()));
+    expect(slack.calls.filter((c) => c.method === 'chat.update').length - updatesBefore).toBeGreaterThan(0); // previews did run
     expect(slack.tooManyRequests).toBe(0);
   }, 60_000);
 });

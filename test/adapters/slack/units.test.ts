@@ -5,6 +5,7 @@ import { commandMenu, createCommandRegistry } from '../../../src/engine/commands
 import { proactiveCommand } from '../../../src/scheduler/index.js';
 import { fromSlackText, toMrkdwn } from '../../../adapters/slack/mrkdwn.js';
 import { TierGate } from '../../../adapters/slack/outbound.js';
+import type { SharedTally } from '../../../src/core/outbound-window.js';
 import { parseSlackBody, verifySlackSignature } from '../../../adapters/slack/receiver.js';
 import { normalizeApiUrl } from '../../../adapters/slack/transport.js';
 import { decodeKey, encodeKey } from '../../../src/core/conversation-key.js';
@@ -163,6 +164,39 @@ describe('outbound pieces', () => {
     t = 1000;
     expect(gate.tryTake('chat.update')).toBe(true);
     expect(gate.tryTake('chat.postMessage')).toBe(true); // no tier: not limited here
+  });
+
+  it("holds optional work back while the instances together have used a tier up to its reserve", async () => {
+    let t = 0;
+    const tier = { max: 4, windowMs: 1000, reserve: 1 };
+    // What Redis counts in a deployment: every instance's calls of a method, in one window.
+    const calls: number[] = [];
+    const tally = (): SharedTally => ({
+      add: async () => {
+        calls.push(t);
+        const recent = calls.filter((at) => at > t - tier.windowMs);
+        const cap = tier.max - tier.reserve;
+        return recent.length < cap ? 0 : recent[recent.length - cap]! + tier.windowMs - t;
+      },
+    });
+    const a = new TierGate({ 'chat.update': tier }, () => t, tally);
+    const b = new TierGate({ 'chat.update': tier }, () => t, tally);
+    const settled = () => new Promise((r) => setImmediate(r));
+    expect(a.tryTake('chat.update')).toBe(true);
+    t = 10;
+    expect(b.tryTake('chat.update')).toBe(true);
+    t = 20;
+    expect(a.tryTake('chat.update')).toBe(true);
+    await settled();
+    // Alone, each gate has counted one or two calls and would go on; together they have used three of four.
+    expect([a.hasRoom('chat.update'), b.hasRoom('chat.update')]).toEqual([false, true]);
+    b.take('chat.update'); // required work still goes, and is counted
+    await settled();
+    expect([a.hasRoom('chat.update'), b.hasRoom('chat.update')]).toEqual([false, false]);
+    t = 1009; // until the second-oldest call has left the window
+    expect(b.hasRoom('chat.update')).toBe(false);
+    t = 1010;
+    expect([a.hasRoom('chat.update'), b.hasRoom('chat.update')]).toEqual([true, true]);
   });
 
   it('accepts SLACK_API_URL as an origin or as the /api/ base', () => {

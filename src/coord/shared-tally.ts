@@ -1,0 +1,56 @@
+import { randomUUID } from 'node:crypto';
+import type { RateWindow, SharedTally } from '../core/outbound-window.js';
+import type { Logger } from '../log.js';
+import type { Redis } from './redis-client.js';
+import { luaScript } from './scripts.js';
+
+/**
+ * Counts one call and answers how long until the window has room below its reserve again:
+ * room returns once `count - cap + 1` of the oldest calls have left the window, i.e. when the
+ * call at index `count - cap` (0-based, oldest first) does. Redis' own clock, so instances'
+ * clocks need not agree.
+ */
+const ADD = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local win = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - win)
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+redis.call('PEXPIRE', KEYS[1], win)
+local count = redis.call('ZCARD', KEYS[1])
+local cap = tonumber(ARGV[3]) - tonumber(ARGV[4])
+if cap <= 0 then return win end
+if count < cap then return 0 end
+local r = redis.call('ZRANGE', KEYS[1], count - cap, count - cap, 'WITHSCORES')
+return math.max(1, math.ceil(tonumber(r[2]) + win - now))`;
+
+/**
+ * A tally of calls in a sliding window kept in Redis, shared by every instance of one app (Slack's
+ * method tiers are per workspace, however many processes call). Each call is counted as it is
+ * made; the answer tells this instance's optional work to hold back while the instances
+ * together have used the window up to its reserve.
+ */
+export class RedisSharedTally implements SharedTally {
+  private readonly addScript;
+
+  constructor(
+    redis: Redis,
+    private readonly key: string,
+    private readonly window: RateWindow,
+    private readonly log: Logger,
+  ) {
+    if (!(window.max >= 1) || !(window.windowMs > 0)) throw new Error(`shared tally needs max >= 1 and windowMs > 0 (got max ${window.max}, windowMs ${window.windowMs})`);
+    this.addScript = luaScript(redis, 'cbTallyAdd', 1, ADD);
+  }
+
+  async add(): Promise<number> {
+    const { max, windowMs, reserve = 0 } = this.window;
+    try {
+      return Number(await this.addScript([this.key], [randomUUID(), windowMs, max, reserve]));
+    } catch (err) {
+      // Redis unreachable: this instance's own count still applies.
+      this.log.warn({ err, tally: this.key }, 'shared call tally unavailable');
+      return 0;
+    }
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * A tally of calls shared through Redis (Slack's method tiers across instances): two instances
+ * (two coordinations on one prefix) count into one window; the answer says how long until the
+ * window has room below its reserve again, and other names count apart.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { createCoordination, type Coordination } from '../../src/coord/index.js';
+import { testLogger } from '../helpers/harness.js';
+import { hasRedis, redisPrefix } from '../helpers/services.js';
+
+describe.skipIf(!hasRedis())('shared call tally across instances', () => {
+  const open: Coordination[] = [];
+  const prefixes: Array<{ clear(): Promise<number> }> = [];
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((c) => c.close()));
+    await Promise.all(prefixes.splice(0).map((p) => p.clear()));
+  });
+
+  async function two(): Promise<[Coordination, Coordination]> {
+    const r = redisPrefix();
+    prefixes.push(r);
+    const make = () => createCoordination({ redisUrl: r.url, redisPrefix: r.prefix, chatLockTtlMs: 3000 }, testLogger());
+    const pair = [await make(), await make()] as [Coordination, Coordination];
+    open.push(...pair);
+    return pair;
+  }
+
+  it("counts both instances' calls in one window and says when it has room below the reserve again", async () => {
+    const [a, b] = await two();
+    const w = { max: 4, windowMs: 60_000, reserve: 1 };
+    const ta = a.sharedTally!('slack:app:tier:chat.update', w);
+    const tb = b.sharedTally!('slack:app:tier:chat.update', w);
+    expect(await ta.add()).toBe(0);
+    expect(await tb.add()).toBe(0);
+    // The third call fills the window up to its reserve (4 - 1): no more room for a minute.
+    const full = await ta.add();
+    expect(full).toBeGreaterThan(55_000);
+    expect(full).toBeLessThanOrEqual(60_000);
+    expect(await tb.add()).toBeGreaterThan(55_000);
+    // Another method, or another app, counts apart.
+    expect(await b.sharedTally!('slack:app:tier:chat.startStream', w).add()).toBe(0);
+    expect(await a.sharedTally!('slack:other:tier:chat.update', w).add()).toBe(0);
+  });
+
+  it('frees the window as its oldest calls leave it', async () => {
+    const [a, b] = await two();
+    const w = { max: 2, windowMs: 300 };
+    const ta = a.sharedTally!('slack:app:tier:short', w);
+    expect(await ta.add()).toBe(0);
+    const full = await b.sharedTally!('slack:app:tier:short', w).add();
+    expect(full).toBeGreaterThan(0);
+    expect(full).toBeLessThanOrEqual(300);
+    await new Promise((r) => setTimeout(r, 320));
+    expect(await ta.add()).toBe(0);
+  });
+
+  it('has no shared tally without Redis: each process counts its own', async () => {
+    const local = await createCoordination({ redisPrefix: 'unused:', chatLockTtlMs: 3000 }, testLogger());
+    open.push(local);
+    expect(local.sharedTally).toBeUndefined();
+  });
+});
