@@ -4,26 +4,15 @@
  * and other bots are not held up; a wait can be abandoned; without Redis there is no gate.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createCoordination, type Coordination } from '../../src/coord/index.js';
+import { createCoordination } from '../../src/coord/index.js';
 import { testLogger } from '../helpers/harness.js';
-import { hasRedis, redisPrefix } from '../helpers/services.js';
+import { hasRedis } from '../helpers/services.js';
+import { coordinationPairs } from '../helpers/coordinations.js';
 
 describe.skipIf(!hasRedis())('identify gate across instances', () => {
-  const open: Coordination[] = [];
-  const prefixes: Array<{ clear(): Promise<number> }> = [];
-  afterEach(async () => {
-    await Promise.all(open.splice(0).map((c) => c.close()));
-    await Promise.all(prefixes.splice(0).map((p) => p.clear()));
-  });
-
-  async function two(): Promise<[Coordination, Coordination]> {
-    const r = redisPrefix();
-    prefixes.push(r);
-    const make = () => createCoordination({ redisUrl: r.url, redisPrefix: r.prefix, chatLockTtlMs: 3000 }, testLogger());
-    const pair = [await make(), await make()] as [Coordination, Coordination];
-    open.push(...pair);
-    return pair;
-  }
+  const pairs = coordinationPairs();
+  afterEach(() => pairs.close());
+  const two = () => pairs.two();
 
   it("holds a bucket's second turn until the first one's window has passed, on the other instance too", async () => {
     const [a, b] = await two();
@@ -57,7 +46,8 @@ describe.skipIf(!hasRedis())('identify gate across instances', () => {
 
   it('has no gate in a single process (discord.js paces its own shards there)', async () => {
     const c = await createCoordination({ redisPrefix: 'x:', chatLockTtlMs: 3000 }, testLogger());
-    open.push(c);
-    expect(c.identifyGate).toBeUndefined();
+    const absent = c.identifyGate;
+    await c.close();
+    expect(absent).toBeUndefined();
   });
 });

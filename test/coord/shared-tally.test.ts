@@ -4,26 +4,15 @@
  * window has room below its reserve again, and other names count apart.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createCoordination, type Coordination } from '../../src/coord/index.js';
+import { createCoordination } from '../../src/coord/index.js';
 import { testLogger } from '../helpers/harness.js';
-import { hasRedis, redisPrefix } from '../helpers/services.js';
+import { hasRedis } from '../helpers/services.js';
+import { coordinationPairs } from '../helpers/coordinations.js';
 
 describe.skipIf(!hasRedis())('shared call tally across instances', () => {
-  const open: Coordination[] = [];
-  const prefixes: Array<{ clear(): Promise<number> }> = [];
-  afterEach(async () => {
-    await Promise.all(open.splice(0).map((c) => c.close()));
-    await Promise.all(prefixes.splice(0).map((p) => p.clear()));
-  });
-
-  async function two(): Promise<[Coordination, Coordination]> {
-    const r = redisPrefix();
-    prefixes.push(r);
-    const make = () => createCoordination({ redisUrl: r.url, redisPrefix: r.prefix, chatLockTtlMs: 3000 }, testLogger());
-    const pair = [await make(), await make()] as [Coordination, Coordination];
-    open.push(...pair);
-    return pair;
-  }
+  const pairs = coordinationPairs();
+  afterEach(() => pairs.close());
+  const two = () => pairs.two();
 
   it("counts both instances' calls in one window and says when it has room below the reserve again", async () => {
     const [a, b] = await two();
@@ -56,7 +45,8 @@ describe.skipIf(!hasRedis())('shared call tally across instances', () => {
 
   it('has no shared tally without Redis: each process counts its own', async () => {
     const local = await createCoordination({ redisPrefix: 'unused:', chatLockTtlMs: 3000 }, testLogger());
-    open.push(local);
-    expect(local.sharedTally).toBeUndefined();
+    const absent = local.sharedTally;
+    await local.close();
+    expect(absent).toBeUndefined();
   });
 });

@@ -1,0 +1,26 @@
+import { createCoordination, type Coordination } from '../../src/coord/index.js';
+import { testLogger } from './harness.js';
+import { redisPrefix } from './services.js';
+
+/**
+ * Two instances' coordination on one Redis prefix, as two processes of one deployment see it;
+ * `close()` (in `afterEach`) closes every pair made and clears their keys.
+ */
+export function coordinationPairs(): { two(): Promise<[Coordination, Coordination]>; close(): Promise<void> } {
+  const open: Coordination[] = [];
+  const prefixes: Array<{ clear(): Promise<number> }> = [];
+  return {
+    async two() {
+      const r = redisPrefix();
+      prefixes.push(r);
+      const make = () => createCoordination({ redisUrl: r.url, redisPrefix: r.prefix, chatLockTtlMs: 3000 }, testLogger());
+      const pair = [await make(), await make()] as [Coordination, Coordination];
+      open.push(...pair);
+      return pair;
+    },
+    async close() {
+      await Promise.all(open.splice(0).map((c) => c.close()));
+      await Promise.all(prefixes.splice(0).map((p) => p.clear()));
+    },
+  };
+}
