@@ -55,5 +55,5 @@ export function tokenId(token: string): string {
  * the deployment's shared windows, for the chats `applies` to (all by default).
  */
 export function sharedChannels(factory: SharedWindowFactory, bot: string, applies: (chatKey: string) => boolean = () => true) {
-  return (chatKey: string, windows: readonly RateWindow[]): SharedWindow | undefined => (applies(chatKey) ? factory(`${bot}:chat:${chatKey}`, windows) : undefined);
+  return (chatKey: string, windows: readonly RateWindow[]): SharedWindow | undefined => (applies(chatKey) ? factory(`${bot}:chat:${chatKey}`, windows, 'chat') : undefined);
 }

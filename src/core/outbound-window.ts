@@ -32,8 +32,13 @@ export interface SharedWindow {
   acquire(priority: Priority): WindowLease | number | Promise<WindowLease | number>;
 }
 
-/** Makes the window a bot's sends share with the other instances sending for the same bot. */
-export type SharedWindowFactory = (name: string, windows: readonly RateWindow[]) => SharedWindow;
+/**
+ * Makes the window a bot's sends share with the other instances sending for the same bot:
+ * `bot` for its platform-wide rate, `chat` for one chat's own windows. A slot held by an instance
+ * that died frees itself later; in a chat's window that is as soon as the chat's place in line
+ * frees (`CHAT_LOCK_TTL_MS`), since a held slot there stops the whole chat.
+ */
+export type SharedWindowFactory = (name: string, windows: readonly RateWindow[], scope?: 'bot' | 'chat') => SharedWindow;
 
 /**
  * Calls of one kind counted where every instance sees them (Slack's per-method tiers), for work

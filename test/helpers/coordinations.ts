@@ -3,17 +3,18 @@ import { testLogger } from './harness.js';
 import { redisPrefix } from './services.js';
 
 /**
- * Two instances' coordination on one Redis prefix, as two processes of one deployment see it;
+ * Two instances' coordination on one Redis prefix, as two processes of one deployment see it
+ * (their chat places, and a chat's held send slots, free `chatLockTtlMs` after an instance dies);
  * `close()` (in `afterEach`) closes every pair made and clears their keys.
  */
-export function coordinationPairs(): { two(): Promise<[Coordination, Coordination]>; close(): Promise<void> } {
+export function coordinationPairs(chatLockTtlMs = 3000): { two(): Promise<[Coordination, Coordination]>; close(): Promise<void> } {
   const open: Coordination[] = [];
   const prefixes: Array<{ clear(): Promise<number> }> = [];
   return {
     async two() {
       const r = redisPrefix();
       prefixes.push(r);
-      const make = () => createCoordination({ redisUrl: r.url, redisPrefix: r.prefix, chatLockTtlMs: 3000 }, testLogger());
+      const make = () => createCoordination({ redisUrl: r.url, redisPrefix: r.prefix, chatLockTtlMs }, testLogger());
       const pair = [await make(), await make()] as [Coordination, Coordination];
       open.push(...pair);
       return pair;
