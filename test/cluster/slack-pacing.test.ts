@@ -3,7 +3,7 @@
  * balancer picks). Slack allows about one message a second per channel and 50 chat.update calls
  * a minute per app, however many processes call. The instances count the channel's window and
  * the method's tier together in Redis, so nothing draws a 429. (Each counting alone, the same
- * turns drew 429s: 7 on the channel, 7 on the tier.)
+ * turns drew 429s on both.)
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_PACING } from '../../adapters/slack/outbound.js';
@@ -13,7 +13,7 @@ import { SCALED_CHANNEL_LIMIT, texts } from '../adapters/slack/world.js';
 import { waitFor } from '../adapters/telegram/world.js';
 import { startSlackPair, type SlackPair } from './slack-pair.js';
 
-const TURNS = 24;
+const TURNS = 16;
 /** Slack's Tier 3 scaled down (6 a 3 s instead of 50 a minute), and the pacing that keeps 2 of them for final texts. */
 const UPDATE_TIER = { 'chat.update': { limit: 6, windowMs: 3000, scope: 'workspace' as const } };
 const TIERS = { ...DEFAULT_PACING.tiers, 'chat.update': { max: 6, windowMs: 3000, reserve: 2 } };
