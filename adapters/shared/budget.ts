@@ -133,7 +133,7 @@ export class OutboundBudget {
     };
     return new Promise<T | Skipped>((resolve, reject) => {
       if (opts.signal?.aborted) return resolve(SKIPPED);
-      const t: Task = { run, rank: opts.priority === 'normal' ? 1 : 0, seq: 0, attempts: 0, resolve: resolve as (v: unknown) => void, reject };
+      const t: Task = { run, rank: opts.priority === 'normal' ? 1 : 0, seq: 0, attempts: 0, signal: opts.signal, resolve: resolve as (v: unknown) => void, reject };
       opts.signal?.addEventListener(
         'abort',
         () => {
@@ -235,6 +235,7 @@ export class OutboundBudget {
       task.resolve(outcome.value);
       const counted = outcome.value !== SKIPPED;
       if (counted) this.counters.sent++;
+      else if (task.signal?.aborted) this.counters.skipped++; // given up on while it waited for a chat slot
       return { counted, retry: false };
     }
     if (!this.noteRateLimit(chat, outcome.err)) {

@@ -33,6 +33,8 @@ export interface Task {
   /** Queue order across all chats; set on enqueue, kept on retry. */
   seq: number;
   attempts: number;
+  /** Its caller gave up on it (`RunOptions.signal`): once started it runs, but it is never queued again. */
+  signal?: AbortSignal | undefined;
   resolve(v: unknown): void;
   reject(e: unknown): void;
 }
@@ -205,10 +207,12 @@ export class FairDispatch {
   private async execute(chat: ChatQueue, task: Task, lease: WindowLease): Promise<void> {
     const own = chat.shared && (await this.chatSlot(chat, task));
     if (typeof own === 'number') {
-      // Another instance sent into this chat lately: the task waits its turn again, at the front.
+      // Another instance sent into this chat lately: the task waits its turn again, at the front,
+      // unless its caller gave up on it meanwhile (then it never runs, as if dropped in line).
       this.giveBack(lease);
       chat.pausedUntil = Math.max(chat.pausedUntil, this.deps.now() + own);
-      insert(chat.queue, task, true);
+      if (task.signal?.aborted) this.deps.finished(chat, task, { ok: true, value: SKIPPED });
+      else insert(chat.queue, task, true);
       chat.busy = false;
       this.place(chat);
       this.poke();

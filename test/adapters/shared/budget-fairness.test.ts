@@ -224,6 +224,23 @@ describe('shared windows', () => {
     expect(a.budget.stats().rateLimited + b.budget.stats().rateLimited).toBe(0);
   });
 
+  it('drops a task given up on while another instance held its chat, instead of sending it later', async () => {
+    const vt = new VirtualTime();
+    const chat = new LocalSharedWindow([perSecond], vt.now);
+    const other = chat.acquire('high'); // another instance is sending into the chat now
+    const sharedChats = (): SharedWindow => ({ acquire: (priority) => vt.sleep(2).then(() => chat.acquire(priority)) });
+    const { budget, starts } = setup({ sharedChats }, vt);
+    const ac = new AbortController();
+    const preview = budget.run('c', async () => void starts.push({ label: 'stale preview', at: vt.now(), waited: 0, priority: 'normal' }), { priority: 'normal', signal: ac.signal });
+    // The reply moves on while the preview is asking for the chat's slot (already out of line).
+    const abort = vt.sleep(1).then(() => ac.abort());
+    const freed = vt.sleep(500).then(() => void (typeof other !== 'number' && other.commit()));
+    expect(await vt.run(Promise.all([preview, abort, freed]))).toEqual([SKIPPED, undefined, undefined]);
+    await vt.run(vt.sleep(3000));
+    expect(starts).toEqual([]);
+    expect(budget.stats()).toMatchObject({ sent: 0, skipped: 1 });
+  });
+
   it('waits and asks again when a chat window breaks its contract, without losing the task', async () => {
     const vt = new VirtualTime();
     let fail = true;
