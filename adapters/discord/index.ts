@@ -124,6 +124,8 @@ class DiscordBot implements DiscordAdapter {
     this.tuning = { ...DISCORD_TUNING, ...deps.tuning };
     this.log = deps.log.child?.({ platform: 'discord' }) ?? deps.log;
     this.state = new StatusTracker('discord', 'gateway', deps.now);
+    // What the instances of this bot share is named by its token's hash.
+    const bot = `discord:${tokenId(config.token)}`;
     this.transport = new DiscordTransport(
       {
         token: config.token,
@@ -135,7 +137,7 @@ class DiscordBot implements DiscordAdapter {
         shards: config.shards,
         shardCount: config.shardCount,
         // Per bot token: instances connecting shards of one bot take turns to identify.
-        identify: deps.identifyGate?.(`discord:${tokenId(config.token)}`, this.tuning.identifyWindowMs),
+        identify: deps.identifyGate?.(bot, this.tuning.identifyWindowMs),
       },
       { onMessage: (m) => this.onMessage(m), onInteraction: (i) => this.onInteraction(i) },
     );
@@ -143,9 +145,9 @@ class DiscordBot implements DiscordAdapter {
     this.budget = new OutboundBudget({
       windowsFor: (key) => (key.startsWith('ix:') ? [interactionWindow] : [channelWindow]),
       // Per bot token: with several instances the global rate is counted where they all see it.
-      ...(deps.sharedWindow ? { shared: deps.sharedWindow(`discord:${tokenId(config.token)}`, [globalWindow]) } : { global: [globalWindow] }),
+      ...(deps.sharedWindow ? { shared: deps.sharedWindow(bot, [globalWindow]) } : { global: [globalWindow] }),
       // A channel's consecutive turns may be answered by different instances; an interaction's answer never is.
-      ...(deps.sharedWindow ? { sharedChats: sharedChannels(deps.sharedWindow, `discord:${tokenId(config.token)}`, (key) => !key.startsWith('ix:')) } : {}),
+      ...(deps.sharedWindow ? { sharedChats: sharedChannels(deps.sharedWindow, bot, (key) => !key.startsWith('ix:')) } : {}),
       retryAfterMs,
       maxAttempts: this.tuning.maxAttempts,
       ...(deps.now ? { now: deps.now } : {}),

@@ -117,13 +117,14 @@ class TelegramBot implements TelegramAdapter {
     });
     this.transport = new TelegramTransport({ token: config.token, apiRoot: config.apiRoot, log: this.log, events: this.state }, (u, webhook) => this.onUpdate(u, webhook));
     const { chatWindow, groupWindow, globalWindow } = this.tuning;
+    const bot = `telegram:${config.token.split(':')[0]}`;
     this.budget = new OutboundBudget({
       // Groups, supergroups and channels also get the per-minute window.
       windowsFor: (chatKey) => (isPrivateChat(Number(chatKey)) ? [chatWindow] : [chatWindow, groupWindow]),
       // Per bot: with several instances the window is counted where they all see it.
-      ...(deps.sharedWindow ? { shared: deps.sharedWindow(`telegram:${config.token.split(':')[0]}`, [globalWindow]) } : { global: [globalWindow] }),
+      ...(deps.sharedWindow ? { shared: deps.sharedWindow(bot, [globalWindow]) } : { global: [globalWindow] }),
       // A chat's consecutive turns may be answered by different instances: its windows are counted together too.
-      ...(deps.sharedWindow ? { sharedChats: sharedChannels(deps.sharedWindow, `telegram:${config.token.split(':')[0]}`) } : {}),
+      ...(deps.sharedWindow ? { sharedChats: sharedChannels(deps.sharedWindow, bot) } : {}),
       retryAfterMs,
       maxAttempts: this.tuning.maxAttempts,
       now,
