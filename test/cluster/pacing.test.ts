@@ -31,7 +31,7 @@ describe.skipIf(!hasPostgres() || !hasRedis())('the bot-wide send window across 
     expect(cl.telegram.tooManyRequests).toBe(0);
   }, 60_000);
 
-  it("keeps one group's per-minute window when its turns are answered by three instances in turn", async () => {
+  it("keeps one group's per-minute window, and its replies' order, when its turns are answered by three instances in turn", async () => {
     // A group's window scaled down: 6 messages in 1.5 s instead of 20 a minute.
     const limits = { ...LIMITS, groupPerWindow: 6, groupWindowMs: 1500 };
     c = await startCluster(3, {}, { limits, tuning: { ...TUNING, groupWindow: { max: 6, windowMs: 1500, reserve: 1 } } });
@@ -44,10 +44,9 @@ describe.skipIf(!hasPostgres() || !hasRedis())('the bot-wide send window across 
     }
     const replies = () => cl.telegram.botMessages(group.id).map((m) => m.text);
     await waitFor(() => replies().length === texts.length, 30_000, () => `${texts.length} replies, got ${replies().length}`);
-    // Every turn answered once. (Not necessarily in order: a reply waiting for the group's window
-    // on one instance can be overtaken by the next turn's on another, since a chat's line is
-    // left once its reply is stored, before it is sent.)
-    expect(replies().sort()).toEqual(texts.map((_, i) => `Echo: User ${900 + i}: step ${i}`).sort());
+    // Every turn answered once, in order: a turn keeps the group's line until its reply is sent,
+    // so a reply waiting for the window on one instance is not overtaken by the next turn's on another.
+    expect(replies()).toEqual(texts.map((_, i) => `Echo: User ${900 + i}: step ${i}`));
     expect(cl.telegram.tooManyRequests).toBe(0);
   }, 60_000);
 });

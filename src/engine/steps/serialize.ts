@@ -12,6 +12,8 @@ import { serialKeyFor } from '../scoping.js';
  *
  * With several instances, the chat's line is shared too (`order`): a platform message took its
  * place when it arrived (`ticket`), anything else takes it when its turn comes in this process.
+ * A platform turn keeps its place until its reply is delivered, not only stored: the chat's next
+ * turn may be answered by another instance, and its reply must not be sent before this one.
  */
 export function serialize(line: ChatLine): Step {
   return (ctx, next) => {
@@ -19,27 +21,40 @@ export function serialize(line: ChatLine): Step {
     // A turn started from inside this chat's running turn (`/admin proactive test`) would wait
     // behind the turn that waits for it: it runs in that turn's place instead.
     if (ctx.inLine === key) return next();
-    return line(key, next, ctx.source === 'platform' ? (ctx as MessageContext).ticket : undefined);
+    if (ctx.source !== 'platform') return line(key, next);
+    return line(key, next, { ticket: (ctx as MessageContext).ticket, delivered: ctx.out.delivered });
   };
 }
 
-export type ChatLine = <T>(key: string, task: () => Promise<T>, ticket?: Promise<ChatTicket>) => Promise<T>;
+/** A platform turn's place in the shared line: taken on arrival, given back once its reply is delivered. */
+export interface LinePlace {
+  ticket?: Promise<ChatTicket> | undefined;
+  delivered?: Promise<void> | undefined;
+}
+
+export type ChatLine = <T>(key: string, task: () => Promise<T>, place?: LinePlace) => Promise<T>;
+
+/**
+ * The longest a turn keeps the chat's shared line after its task for its reply's delivery. An
+ * adapter reports delivery even when sending finally failed; this bounds a consumer that never
+ * reads the reply, at the cost of order only.
+ */
+export const MAX_DELIVERY_HOLD_MS = 120_000;
 
 /**
  * Run `task` alone in chat `key`: after the chat's earlier tasks in this process and, with an
  * `order`, after its earlier turns on every instance.
  */
-export function inChatLine(queue: KeyedSerialQueue, order?: ChatOrder, log?: Logger): ChatLine {
-  return <T>(key: string, task: () => Promise<T>, ticket?: Promise<ChatTicket>): Promise<T> => {
+export function inChatLine(queue: KeyedSerialQueue, order?: ChatOrder, log?: Logger, maxHoldMs = MAX_DELIVERY_HOLD_MS): ChatLine {
+  return <T>(key: string, task: () => Promise<T>, place: LinePlace = {}): Promise<T> => {
     if (!order) {
-      void ticket?.then((t) => t.leave(), () => undefined);
+      void place.ticket?.then((t) => t.leave(), () => undefined);
       return queue.run(key, task);
     }
-    const place = ticket ?? undefined;
     return queue.run(key, async () => {
       let t: ChatTicket | undefined;
       try {
-        t = await (place ?? order.enter(key));
+        t = await (place.ticket ?? order.enter(key));
         await t.wait();
       } catch (err) {
         // Order across instances is lost while Redis is unreachable; the claim still keeps every
@@ -49,10 +64,27 @@ export function inChatLine(queue: KeyedSerialQueue, order?: ChatOrder, log?: Log
       try {
         return await task();
       } finally {
-        await t?.leave();
+        // The reply is delivered after the chain ends (the adapter reads the stream), so the place
+        // is given back from outside this process's queue: awaiting delivery here would wait for itself.
+        if (t && place.delivered) leaveWhenDelivered(t, place.delivered, maxHoldMs, key, log);
+        else await t?.leave();
       }
     });
   };
+}
+
+function leaveWhenDelivered(t: ChatTicket, delivered: Promise<void>, maxHoldMs: number, key: string, log?: Logger): void {
+  let timer: NodeJS.Timeout | undefined;
+  const capped = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      log?.warn({ chat: key, waitedMs: maxHoldMs }, 'a reply was not delivered in time; the chat line moves on without it');
+      resolve();
+    }, maxHoldMs);
+    timer.unref();
+  });
+  void Promise.race([delivered, capped])
+    .then(() => t.leave())
+    .finally(() => clearTimeout(timer));
 }
 
 function keyOf(ctx: TurnContext): string {
