@@ -10,13 +10,21 @@ import type { Bus, ChatOrder, ChatTicket } from './types.js';
  * in line skips it. Turns of one chat therefore run one at a time and in arrival order, and a
  * crash delays a chat by at most one TTL.
  *
+ * A ticket is two places in two such lines, kept by the same counters' logic: running (`done`,
+ * `t:`) and sending (`sdone`, `s:`). A turn leaves running once its reply is stored and sending
+ * once the reply is delivered, so the next turn's work overlaps this reply's sending while its
+ * reply still goes out after this one.
+ *
  * (A plain mutex would give mutual exclusion but not order: whoever polls first wins.)
  */
 const ENTER = `
 local t = redis.call('INCR', KEYS[1])
 redis.call('SET', KEYS[3] .. t, '1', 'PX', ARGV[1])
+redis.call('SET', KEYS[5] .. t, '1', 'PX', ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[2]) else redis.call('SET', KEYS[2], t - 1, 'PX', ARGV[2]) end
+for _, done in ipairs({KEYS[2], KEYS[4]}) do
+  if redis.call('EXISTS', done) == 1 then redis.call('PEXPIRE', done, ARGV[2]) else redis.call('SET', done, t - 1, 'PX', ARGV[2]) end
+end
 return t`;
 
 /** Skip the tickets in front whose holders are gone; return the highest finished ticket. */
@@ -55,7 +63,7 @@ export class RedisChatOrder implements ChatOrder {
     private readonly ttlMs: number,
     private readonly log: Logger,
   ) {
-    this.enterScript = luaScript(redis, 'cbChatEnter', 3, ENTER);
+    this.enterScript = luaScript(redis, 'cbChatEnter2', 5, ENTER);
     this.frontScript = luaScript(redis, 'cbChatFront', 2, FRONT);
     this.leaveScript = luaScript(redis, 'cbChatLeave', 2, LEAVE);
     bus.subscribe('chat-left', (key) => {
@@ -65,26 +73,29 @@ export class RedisChatOrder implements ChatOrder {
 
   private keys(key: string) {
     const base = `${this.prefix}chat:${key}:`;
-    return { next: `${base}next`, done: `${base}done`, alive: `${base}t:` };
+    return { next: `${base}next`, done: `${base}done`, alive: `${base}t:`, sendDone: `${base}sdone`, sending: `${base}s:` };
   }
 
   async enter(key: string): Promise<ChatTicket> {
     const k = this.keys(key);
-    const ticket = Number(await this.enterScript([k.next, k.done, k.alive], [this.ttlMs, IDLE_MS]));
-    let left = false;
-    let running = false;
-    // Keep the place while waiting and while the turn runs.
+    const ticket = Number(await this.enterScript([k.next, k.done, k.alive, k.sendDone, k.sending], [this.ttlMs, IDLE_MS]));
+    const held = { running: true, sending: true };
+    // Keep both places while waiting, while the turn runs and until its reply is delivered.
     const renew = setInterval(() => {
-      void this.redis.pexpire(`${k.alive}${ticket}`, this.ttlMs).then(
-        (ok) => {
-          if (ok === 0 && !left) this.log.warn({ chat: key, ticket, running }, 'a turn lost its place in the chat line (Redis was unreachable longer than CHAT_LOCK_TTL_MS)');
-        },
-        () => undefined,
-      );
+      for (const [part, prefix] of [['running', k.alive], ['sending', k.sending]] as const) {
+        if (!held[part]) continue;
+        void this.redis.pexpire(`${prefix}${ticket}`, this.ttlMs).then(
+          (ok) => {
+            if (ok === 0 && held[part]) this.log.warn({ chat: key, ticket, part }, 'a turn lost its place in the chat line (Redis was unreachable longer than CHAT_LOCK_TTL_MS)');
+          },
+          () => undefined,
+        );
+      }
     }, Math.max(200, Math.floor(this.ttlMs / 3)));
     renew.unref();
 
-    const wait = async (): Promise<void> => {
+    /** Wait until every lower ticket has left this part of the line (or died). */
+    const waitFor = async (done: string, alive: string): Promise<void> => {
       const pollMs = Math.max(100, Math.floor(this.ttlMs / 5));
       for (;;) {
         let woken: () => void = () => undefined;
@@ -93,11 +104,7 @@ export class RedisChatOrder implements ChatOrder {
         set.add(woken);
         this.waiters.set(key, set);
         try {
-          const done = Number(await this.frontScript([k.done, k.alive], [ticket, IDLE_MS]));
-          if (done >= ticket - 1) {
-            running = true;
-            return;
-          }
+          if (Number(await this.frontScript([done, alive], [ticket, IDLE_MS])) >= ticket - 1) return;
           const timer = setTimeout(woken, pollMs);
           await woke;
           clearTimeout(timer);
@@ -108,18 +115,23 @@ export class RedisChatOrder implements ChatOrder {
       }
     };
 
-    const leave = async (): Promise<void> => {
-      if (left) return;
-      left = true;
-      clearInterval(renew);
+    const leave = async (part: keyof typeof held, done: string, alive: string): Promise<void> => {
+      if (!held[part]) return;
+      held[part] = false;
+      if (!held.running && !held.sending) clearInterval(renew);
       try {
-        await this.leaveScript([k.done, k.alive], [ticket, IDLE_MS]);
+        await this.leaveScript([done, alive], [ticket, IDLE_MS]);
         this.bus.publish('chat-left', key);
       } catch (err) {
         // The place expires by itself; the next turn waits at most one TTL.
-        this.log.warn({ err, chat: key, ticket }, 'could not leave the chat line; the next turn waits for its expiry');
+        this.log.warn({ err, chat: key, ticket, part }, 'could not leave the chat line; the next turn waits for its expiry');
       }
     };
-    return { wait, leave };
+    return {
+      wait: () => waitFor(k.done, k.alive),
+      leave: () => leave('running', k.done, k.alive),
+      waitToSend: () => waitFor(k.sendDone, k.sending),
+      sent: () => leave('sending', k.sendDone, k.sending),
+    };
   }
 }

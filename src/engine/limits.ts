@@ -51,12 +51,20 @@ export interface Notices {
   shouldNotify(key: string, now: number, windowEndsAt: number): boolean | Promise<boolean>;
 }
 
-/** One turn's place in its chat's line, when turns of a chat can arrive at several processes. */
+/**
+ * One turn's place in its chat's line, when turns of a chat can arrive at several processes. It
+ * has two parts, left one after the other: running (the turn's work) and sending (its reply's
+ * delivery), so the next turn can run while this reply is still being sent, yet not send before it.
+ */
 export interface ChatTicket {
-  /** Resolves when every earlier turn of the chat (on any instance) has finished or died. */
+  /** Resolves when every earlier turn of the chat (on any instance) has finished running or died. */
   wait(): Promise<void>;
   /** This turn is over: the next one in the chat may start. Never rejects. */
   leave(): Promise<void>;
+  /** Resolves when every earlier turn of the chat has left sending (its reply delivered) or died. */
+  waitToSend(): Promise<void>;
+  /** This turn's reply is delivered (or there is none): the next one may be sent. Never rejects. */
+  sent(): Promise<void>;
 }
 
 /** Per-chat turn order shared by instances: places are handed out in arrival order. */

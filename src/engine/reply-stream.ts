@@ -10,6 +10,8 @@ export class ReplyStream implements AsyncIterable<ReplyEvent> {
   private buffer: ReplyEvent[] = [];
   private waiting: ((r: IteratorResult<ReplyEvent>) => void) | undefined;
   private closed = false;
+  /** While set, events are kept from the consumer (see `holdUntil`). */
+  private gate: Promise<void> | undefined;
   private resolveDone!: () => void;
   private resolveAccepted!: () => void;
   private rejectAccepted!: (err: unknown) => void;
@@ -44,6 +46,24 @@ export class ReplyStream implements AsyncIterable<ReplyEvent> {
     return () => this.resolveDelivered();
   }
 
+  /**
+   * Keep events from the consumer until `until` settles (the chat's earlier replies, on other
+   * instances, are delivered); the engine goes on writing them meanwhile.
+   */
+  holdUntil(until: Promise<unknown>): void {
+    const gate: Promise<void> = until.then(
+      () => this.open(gate),
+      () => this.open(gate),
+    );
+    this.gate = gate;
+  }
+
+  private open(gate: Promise<void>): void {
+    if (this.gate !== gate) return;
+    this.gate = undefined;
+    this.wake();
+  }
+
   /** The message is on disk (see `accepted`). */
   accept(): void {
     this.resolveAccepted();
@@ -60,23 +80,26 @@ export class ReplyStream implements AsyncIterable<ReplyEvent> {
 
   push(event: ReplyEvent): void {
     if (this.closed) return;
-    if (this.waiting) {
-      const w = this.waiting;
-      this.waiting = undefined;
-      w({ value: event, done: false });
-    } else this.buffer.push(event);
+    this.buffer.push(event);
+    this.wake();
   }
 
   end(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.waiting) {
-      const w = this.waiting;
-      this.waiting = undefined;
-      w(this.finished());
-    }
+    this.wake();
     this.resolveAccepted();
     this.resolveDone();
+  }
+
+  /** Hand a waiting consumer the next event, or the end, unless held. */
+  private wake(): void {
+    if (!this.waiting || this.gate) return;
+    const e = this.buffer.shift();
+    if (!e && !this.closed) return;
+    const w = this.waiting;
+    this.waiting = undefined;
+    w(e ? { value: e, done: false } : this.finished());
   }
 
   get ended(): boolean {
@@ -86,9 +109,11 @@ export class ReplyStream implements AsyncIterable<ReplyEvent> {
   [Symbol.asyncIterator](): AsyncIterator<ReplyEvent> {
     return {
       next: () => {
-        const e = this.buffer.shift();
-        if (e) return Promise.resolve({ value: e, done: false });
-        if (this.closed) return Promise.resolve(this.finished());
+        if (!this.gate) {
+          const e = this.buffer.shift();
+          if (e) return Promise.resolve({ value: e, done: false });
+          if (this.closed) return Promise.resolve(this.finished());
+        }
         return new Promise((r) => (this.waiting = r));
       },
     };

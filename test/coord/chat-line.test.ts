@@ -1,73 +1,111 @@
 /**
- * A chat's line shared by two instances through Redis: a platform turn keeps its place until its
- * reply is delivered, so the chat's next turn — answered by the other instance — neither runs nor
- * sends before the earlier reply has gone out. A reply that is never delivered holds the line for
- * at most `MAX_DELIVERY_HOLD_MS`; a turn with nothing to deliver (an API or scheduled turn) leaves
- * when its task ends.
+ * A chat's line shared by two instances through Redis. A platform turn leaves running once its
+ * task ends, so the chat's next turn — on the other instance — runs while the earlier reply is
+ * still being sent; but the next reply reaches its adapter only once the earlier one is delivered.
+ * A reply never reported delivered holds the next one back for at most the longest hold; a turn
+ * with nothing to deliver (an API or scheduled turn) holds nothing back.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { KeyedSerialQueue } from '../../src/core/serial.js';
+import { ReplyStream } from '../../src/engine/reply-stream.js';
 import { inChatLine } from '../../src/engine/steps/serialize.js';
 import { hasRedis } from '../helpers/services.js';
 import { coordinationPairs } from '../helpers/coordinations.js';
 
 const CHAT = 'telegram:1:chat:-100777';
 
-/** A promise with its resolver, standing for a reply the adapter has not delivered yet. */
-function pending(): { promise: Promise<void>; resolve: () => void } {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { promise, resolve };
+/** Read a reply as an adapter does: note its first event, then report it delivered when told. */
+function adapter(out: ReplyStream, seen: string[], name: string) {
+  let deliver!: () => void;
+  const told = new Promise<void>((r) => (deliver = r));
+  const delivered = out.holdDelivery();
+  const read = (async () => {
+    let first = true;
+    for await (const e of out) {
+      if (first) seen.push(`${name} reply reaches its adapter`);
+      first = false;
+      void e;
+    }
+    await told;
+    seen.push(`${name} reply delivered`);
+    delivered();
+  })();
+  return { deliver, read };
 }
 
 describe.skipIf(!hasRedis())("a chat's line across instances", () => {
   const pairs = coordinationPairs(3000);
   afterEach(() => pairs.close());
 
-  it("runs the chat's next turn on another instance only once the earlier reply is delivered", async () => {
+  it("runs the next turn while the earlier reply is sent, and hands its reply over only after the earlier one's delivery", async () => {
     const [a, b] = await pairs.two();
     const lineA = inChatLine(new KeyedSerialQueue(), a.chatOrder);
     const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder);
     const seen: string[] = [];
-    const delivered = pending();
     // Both take their places on arrival, first before second, as the engine does.
     const first = a.chatOrder!.enter(CHAT);
     await first;
     const second = b.chatOrder!.enter(CHAT);
-    const firstRun = lineA(CHAT, async () => void seen.push('first stored'), { ticket: first, delivered: delivered.promise });
-    const secondRun = lineB(CHAT, async () => void seen.push('second runs'), { ticket: second, delivered: Promise.resolve() });
-    await firstRun;
-    // The second instance is woken when a place is left (pub/sub) and polls besides; give it the
-    // chance to run early that it had before, then deliver.
-    await new Promise((r) => setTimeout(r, 400));
-    seen.push('first delivered');
-    delivered.resolve();
-    await secondRun;
-    expect(seen).toEqual(['first stored', 'first delivered', 'second runs']);
+    const out1 = new ReplyStream();
+    const out2 = new ReplyStream();
+    const sending1 = adapter(out1, seen, 'first');
+    const sending2 = adapter(out2, seen, 'second');
+    const turn = (name: string, out: ReplyStream) => async () => {
+      seen.push(`${name} runs`);
+      out.push({ type: 'delta', text: `${name} reply` });
+      out.end();
+    };
+    await lineA(CHAT, turn('first', out1), { ticket: first, out: out1 });
+    await lineB(CHAT, turn('second', out2), { ticket: second, out: out2 });
+    // The second turn has run, on the other instance, while the first reply is not delivered yet;
+    // give its reply the chance to reach its adapter early, then deliver the first.
+    await new Promise((r) => setTimeout(r, 300));
+    sending1.deliver();
+    sending2.deliver();
+    await Promise.all([sending1.read, sending2.read]);
+    const at = (what: string) => seen.indexOf(what);
+    expect(at('second runs')).toBeGreaterThan(at('first runs'));
+    expect(at('second runs')).toBeLessThan(at('first reply delivered')); // the turns overlap
+    expect(at('second reply reaches its adapter')).toBeGreaterThan(at('first reply delivered')); // the replies do not
+    expect(seen).toHaveLength(6);
   });
 
-  it('gives the place back when the task ends for a turn with no reply to wait for', async () => {
+  it('holds nothing back after a turn with no reply to deliver', async () => {
     const [a, b] = await pairs.two();
     const lineA = inChatLine(new KeyedSerialQueue(), a.chatOrder);
     const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder);
     const seen: string[] = [];
-    // An API or scheduled turn: no place taken on arrival, nothing delivered through the line.
-    await lineA(CHAT, async () => void seen.push('api turn'));
-    await lineB(CHAT, async () => void seen.push('next turn'));
-    expect(seen).toEqual(['api turn', 'next turn']);
+    await lineA(CHAT, async () => void seen.push('api turn runs'));
+    const out = new ReplyStream();
+    const sending = adapter(out, seen, 'next');
+    await lineB(CHAT, async () => {
+      out.push({ type: 'delta', text: 'hi' });
+      out.end();
+    }, { ticket: b.chatOrder!.enter(CHAT), out });
+    sending.deliver();
+    await sending.read;
+    expect(seen).toEqual(['api turn runs', 'next reply reaches its adapter', 'next reply delivered']);
   });
 
-  it('moves on after the longest hold when a reply is never delivered', async () => {
+  it('lets the next reply go after the longest hold when an earlier one is never delivered', async () => {
     const [a, b] = await pairs.two();
     const lineA = inChatLine(new KeyedSerialQueue(), a.chatOrder, undefined, 300);
     const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder);
-    const never = pending();
     const first = a.chatOrder!.enter(CHAT);
     await first;
     const second = b.chatOrder!.enter(CHAT);
-    await lineA(CHAT, async () => undefined, { ticket: first, delivered: never.promise });
-    const started = Date.now();
-    expect(await lineB(CHAT, async () => 'next turn ran', { ticket: second })).toBe('next turn ran');
-    expect(Date.now() - started).toBeGreaterThanOrEqual(250); // held, not skipped (a lower bound, not a speed)
+    const stuck = new ReplyStream();
+    stuck.holdDelivery(); // an adapter that never reports delivery
+    await lineA(CHAT, async () => stuck.end(), { ticket: first, out: stuck });
+    const out = new ReplyStream();
+    const seen: string[] = [];
+    const sending = adapter(out, seen, 'next');
+    await lineB(CHAT, async () => {
+      out.push({ type: 'delta', text: 'hi' });
+      out.end();
+    }, { ticket: second, out });
+    sending.deliver();
+    await sending.read;
+    expect(seen).toEqual(['next reply reaches its adapter', 'next reply delivered']);
   });
 });

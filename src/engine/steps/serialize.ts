@@ -2,6 +2,7 @@ import type { KeyedSerialQueue } from '../../core/serial.js';
 import type { Logger } from '../../log.js';
 import type { ChatOrder, ChatTicket } from '../limits.js';
 import type { MessageContext, Step, TurnContext } from '../pipeline.js';
+import type { ReplyStream } from '../reply-stream.js';
 import { serialKeyFor } from '../scoping.js';
 
 /**
@@ -12,8 +13,11 @@ import { serialKeyFor } from '../scoping.js';
  *
  * With several instances, the chat's line is shared too (`order`): a platform message took its
  * place when it arrived (`ticket`), anything else takes it when its turn comes in this process.
- * A platform turn keeps its place until its reply is delivered, not only stored: the chat's next
- * turn may be answered by another instance, and its reply must not be sent before this one.
+ * A place has two parts: running (left once the reply is stored, so the next turn's model call
+ * overlaps this reply's sending) and sending (left once this reply is delivered). A platform
+ * turn's reply reaches its adapter only when every earlier turn of the chat has left sending, so
+ * a reply waiting for the chat's send window on one instance is not overtaken by the next turn's
+ * reply on another.
  */
 export function serialize(line: ChatLine): Step {
   return (ctx, next) => {
@@ -22,20 +26,20 @@ export function serialize(line: ChatLine): Step {
     // behind the turn that waits for it: it runs in that turn's place instead.
     if (ctx.inLine === key) return next();
     if (ctx.source !== 'platform') return line(key, next);
-    return line(key, next, { ticket: (ctx as MessageContext).ticket, delivered: ctx.out.delivered });
+    return line(key, next, { ticket: (ctx as MessageContext).ticket, out: ctx.out });
   };
 }
 
-/** A platform turn's place in the shared line: taken on arrival, given back once its reply is delivered. */
+/** A platform turn's place in the shared line: taken on arrival; its sending part is given back once `out` is delivered. */
 export interface LinePlace {
   ticket?: Promise<ChatTicket> | undefined;
-  delivered?: Promise<void> | undefined;
+  out?: Pick<ReplyStream, 'delivered' | 'holdUntil'> | undefined;
 }
 
 export type ChatLine = <T>(key: string, task: () => Promise<T>, place?: LinePlace) => Promise<T>;
 
 /**
- * The longest a turn keeps the chat's shared line after its task for its reply's delivery. An
+ * The longest a turn keeps its sending place after its task, waiting for its reply's delivery. An
  * adapter reports delivery even when sending finally failed; this bounds a consumer that never
  * reads the reply, at the cost of order only.
  */
@@ -48,7 +52,7 @@ export const MAX_DELIVERY_HOLD_MS = 120_000;
 export function inChatLine(queue: KeyedSerialQueue, order?: ChatOrder, log?: Logger, maxHoldMs = MAX_DELIVERY_HOLD_MS): ChatLine {
   return <T>(key: string, task: () => Promise<T>, place: LinePlace = {}): Promise<T> => {
     if (!order) {
-      void place.ticket?.then((t) => t.leave(), () => undefined);
+      void place.ticket?.then((t) => t.leave().then(() => t.sent()), () => undefined);
       return queue.run(key, task);
     }
     return queue.run(key, async () => {
@@ -61,30 +65,39 @@ export function inChatLine(queue: KeyedSerialQueue, order?: ChatOrder, log?: Log
         // message answered once, so the turn goes on rather than failing.
         log?.error({ err, chat: key }, 'the chat line is unavailable; running the turn without it');
       }
+      const out = place.out;
+      if (t && out) {
+        out.holdUntil(
+          t.waitToSend().catch((err: unknown) => log?.error({ err, chat: key }, 'the chat line is unavailable; sending the reply without waiting for earlier ones')),
+        );
+      }
       try {
         return await task();
       } finally {
-        // The reply is delivered after the chain ends (the adapter reads the stream), so the place
-        // is given back from outside this process's queue: awaiting delivery here would wait for itself.
-        if (t && place.delivered) leaveWhenDelivered(t, place.delivered, maxHoldMs, key, log);
-        else await t?.leave();
+        await t?.leave();
+        // The reply is delivered after the chain ends (the adapter reads the stream), so the sending
+        // place is given back from outside this process's queue: awaiting it here would wait for itself.
+        if (t) void (out ? sentWhenDelivered(t, out.delivered, maxHoldMs, key, log) : t.sent());
       }
     });
   };
 }
 
-function leaveWhenDelivered(t: ChatTicket, delivered: Promise<void>, maxHoldMs: number, key: string, log?: Logger): void {
+async function sentWhenDelivered(t: ChatTicket, delivered: Promise<void>, maxHoldMs: number, key: string, log?: Logger): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const capped = new Promise<void>((resolve) => {
     timer = setTimeout(() => {
-      log?.warn({ chat: key, waitedMs: maxHoldMs }, 'a reply was not delivered in time; the chat line moves on without it');
+      log?.warn({ chat: key, waitedMs: maxHoldMs }, "a reply was not delivered in time; the chat's next reply goes without waiting for it");
       resolve();
     }, maxHoldMs);
     timer.unref();
   });
-  void Promise.race([delivered, capped])
-    .then(() => t.leave())
-    .finally(() => clearTimeout(timer));
+  try {
+    await Promise.race([delivered, capped]);
+  } finally {
+    clearTimeout(timer);
+    await t.sent();
+  }
 }
 
 function keyOf(ctx: TurnContext): string {
