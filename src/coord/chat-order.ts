@@ -27,24 +27,41 @@ for _, done in ipairs({KEYS[2], KEYS[4]}) do
 end
 return t`;
 
-/** Skip the tickets in front whose holders are gone; return the highest finished ticket. */
+/**
+ * Skip the tickets in front whose holders are gone; return the highest finished ticket. Given a
+ * second pair of keys (the sending part), and the first part is clear, the same for the second:
+ * `{running, sending}` (sending -1 when not asked), so a turn whose chat's earlier replies are
+ * all delivered by the time it runs needs no second call before sending.
+ */
 const FRONT = `
-local done = tonumber(redis.call('GET', KEYS[1]) or '0')
-local t = tonumber(ARGV[1])
-local steps = 0
-while done < t - 1 and steps < 1000 do
-  if redis.call('EXISTS', KEYS[2] .. (done + 1)) == 1 then break end
-  done = done + 1
-  steps = steps + 1
+local function front(doneKey, aliveKey, t)
+  local done = tonumber(redis.call('GET', doneKey) or '0')
+  local steps = 0
+  while done < t - 1 and steps < 1000 do
+    if redis.call('EXISTS', aliveKey .. (done + 1)) == 1 then break end
+    done = done + 1
+    steps = steps + 1
+  end
+  redis.call('SET', doneKey, done, 'PX', ARGV[2])
+  return done
 end
-redis.call('SET', KEYS[1], done, 'PX', ARGV[2])
-return done`;
+local t = tonumber(ARGV[1])
+local running = front(KEYS[1], KEYS[2], t)
+if #KEYS == 4 and running >= t - 1 then return {running, front(KEYS[3], KEYS[4], t)} end
+return {running, -1}`;
 
+/**
+ * Give a place up. The finished count moves only when the place was next in line: a place left
+ * out of turn (a turn that ran while Redis failed) is skipped by the front once it is gone.
+ * Returns 1 when a later ticket exists — someone may be waiting to hear of it — else 0.
+ */
 const LEAVE = `
+local t = tonumber(ARGV[1])
 local done = tonumber(redis.call('GET', KEYS[1]) or '0')
-if done < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
-redis.call('DEL', KEYS[2] .. ARGV[1])
-return 1`;
+if done == t - 1 then redis.call('SET', KEYS[1], t, 'PX', ARGV[2]) end
+redis.call('DEL', KEYS[2] .. t)
+if tonumber(redis.call('GET', KEYS[3]) or '0') > t then return 1 end
+return 0`;
 
 /** How long an idle chat's counters are kept. */
 const IDLE_MS = 86_400_000;
@@ -52,6 +69,7 @@ const IDLE_MS = 86_400_000;
 export class RedisChatOrder implements ChatOrder {
   private readonly enterScript;
   private readonly frontScript;
+  private readonly frontBothScript;
   private readonly leaveScript;
   /** Waiting tickets by chat key: woken when another turn of the chat leaves. */
   private readonly waiters = new Map<string, Set<() => void>>();
@@ -64,8 +82,9 @@ export class RedisChatOrder implements ChatOrder {
     private readonly log: Logger,
   ) {
     this.enterScript = luaScript(redis, 'cbChatEnter2', 5, ENTER);
-    this.frontScript = luaScript(redis, 'cbChatFront', 2, FRONT);
-    this.leaveScript = luaScript(redis, 'cbChatLeave', 2, LEAVE);
+    this.frontScript = luaScript(redis, 'cbChatFront2', 2, FRONT);
+    this.frontBothScript = luaScript(redis, 'cbChatFrontBoth', 4, FRONT);
+    this.leaveScript = luaScript(redis, 'cbChatLeave2', 3, LEAVE);
     bus.subscribe('chat-left', (key) => {
       for (const wake of this.waiters.get(key) ?? []) wake();
     });
@@ -94,17 +113,26 @@ export class RedisChatOrder implements ChatOrder {
     }, Math.max(200, Math.floor(this.ttlMs / 3)));
     renew.unref();
 
+    /** Set once every lower ticket has left sending (or died): seen by the running part's last check. */
+    let sendClear = false;
     /** Wait until every lower ticket has left this part of the line (or died). */
-    const waitFor = async (done: string, alive: string): Promise<void> => {
+    const waitFor = async (part: keyof typeof held): Promise<void> => {
       const pollMs = Math.max(100, Math.floor(this.ttlMs / 5));
       for (;;) {
+        if (part === 'sending' && sendClear) return;
         let woken: () => void = () => undefined;
         const woke = new Promise<void>((r) => (woken = r));
         const set = this.waiters.get(key) ?? new Set();
         set.add(woken);
         this.waiters.set(key, set);
         try {
-          if (Number(await this.frontScript([done, alive], [ticket, IDLE_MS])) >= ticket - 1) return;
+          const [running, sending] = (
+            part === 'running'
+              ? await this.frontBothScript([k.done, k.alive, k.sendDone, k.sending], [ticket, IDLE_MS])
+              : [ticket - 1, await this.frontScript([k.sendDone, k.sending], [ticket, IDLE_MS]).then((r) => (r as number[])[0])]
+          ) as number[];
+          if (Number(sending) >= ticket - 1) sendClear = true;
+          if (part === 'running' ? Number(running) >= ticket - 1 : sendClear) return;
           const timer = setTimeout(woken, pollMs);
           await woke;
           clearTimeout(timer);
@@ -115,23 +143,24 @@ export class RedisChatOrder implements ChatOrder {
       }
     };
 
-    const leave = async (part: keyof typeof held, done: string, alive: string): Promise<void> => {
+    const leave = async (part: keyof typeof held): Promise<void> => {
       if (!held[part]) return;
       held[part] = false;
       if (!held.running && !held.sending) clearInterval(renew);
+      const [done, alive] = part === 'running' ? [k.done, k.alive] : [k.sendDone, k.sending];
       try {
-        await this.leaveScript([done, alive], [ticket, IDLE_MS]);
-        this.bus.publish('chat-left', key);
+        // Only a later ticket can be waiting for this one: without one there is nobody to wake.
+        if (Number(await this.leaveScript([done, alive, k.next], [ticket, IDLE_MS])) === 1) this.bus.publish('chat-left', key);
       } catch (err) {
         // The place expires by itself; the next turn waits at most one TTL.
         this.log.warn({ err, chat: key, ticket, part }, 'could not leave the chat line; the next turn waits for its expiry');
       }
     };
     return {
-      wait: () => waitFor(k.done, k.alive),
-      leave: () => leave('running', k.done, k.alive),
-      waitToSend: () => waitFor(k.sendDone, k.sending),
-      sent: () => leave('sending', k.sendDone, k.sending),
+      wait: () => waitFor('running'),
+      leave: () => leave('running'),
+      waitToSend: () => waitFor('sending'),
+      sent: () => leave('sending'),
     };
   }
 }
