@@ -185,12 +185,23 @@ try {
   // Per chat, in the order its messages came: a first reply sent before an earlier message's first
   // reply. Only one chat's line across instances keeps order; a message recovered after a kill is
   // answered when the next process takes it over, so kills can still reorder (counted, not a broken promise).
-  const byChat = new Map<number, number[]>();
+  const byChat = new Map<number, Array<{ at: number; sent: number }>>();
   for (const t of [...acceptedTg].sort((a, b) => a.updateId - b.updateId)) {
-    const first = sends.get(t.token)?.[0];
-    if (first !== undefined) byChat.set(t.chatId, [...(byChat.get(t.chatId) ?? []), first]);
+    const sent = sends.get(t.token)?.[0];
+    if (sent !== undefined) byChat.set(t.chatId, [...(byChat.get(t.chatId) ?? []), { at: t.at, sent }]);
   }
-  const outOfOrder = [...byChat.values()].reduce((n, at) => n + at.filter((x, i) => i > 0 && x < Math.max(...at.slice(0, i))).length, 0);
+  // Overtaken: a reply sent before the reply to an earlier message of its chat; and of those, how
+  // many overtook a message that was waiting across a kill (taken over or recovered after it).
+  let outOfOrder = 0;
+  let acrossKill = 0;
+  for (const chat of byChat.values()) {
+    chat.forEach((m, i) => {
+      const earlier = chat.slice(0, i).filter((e) => e.sent > m.sent);
+      if (!earlier.length) return;
+      outOfOrder++;
+      if (earlier.some((e) => killTimes.some((k) => k >= e.at && k <= e.sent))) acrossKill++;
+    });
+  }
 
   // API: every tenant's feed, read to its end.
   const apiCounts = new Map<string, number>();
@@ -236,7 +247,7 @@ try {
     if (polled) throw new Error('chaos: webhook mode, but the bot polled');
   }
   console.log(`\nsent ${sent} (telegram ${tg.length} / slack ${slackTurns.length} / api ${apiTurns.length}), accepted ${acceptedTg.length + sl.accepted.length + acceptedApi.length} (telegram ${acceptedTg.length} / slack ${sl.accepted.length} / api ${acceptedApi.length}), kills ${kills}`);
-  console.log(`telegram reply waited p50 ${waitAt(50)}, p99 ${waitAt(99)}, max ${waitAt(100)}; replies sent before an earlier message's of their chat: ${outOfOrder}`);
+  console.log(`telegram reply waited p50 ${waitAt(50)}, p99 ${waitAt(99)}, max ${waitAt(100)}; replies sent before an earlier message's of their chat: ${outOfOrder} (${acrossKill} of them overtook a message whose instance was killed)`);
   console.log(`lost ${lost}${lost ? ` (${[...tgLost, ...sl.lost, ...apiLost].slice(0, 20).join(', ')})` : ''}`);
   const twice = [...tgDup, ...sl.duplicated, ...apiDup].slice(0, 20).join(', ');
   const previews = sl.unfinished ? `${sl.unfinished} unfinished Slack previews, ${sl.unfinishedAlone} of them without their reply` : '';
