@@ -51,16 +51,21 @@ if #KEYS == 4 and running >= t - 1 then return {running, front(KEYS[3], KEYS[4],
 return {running, -1}`;
 
 /**
- * Give a place up. The finished count moves only when the place was next in line: a place left
- * out of turn (a turn that ran while Redis failed) is skipped by the front once it is gone.
- * Returns 1 when a later ticket exists — someone may be waiting to hear of it — else 0.
+ * Give a place up (KEYS: the ticket counter, then the part's finished count and place prefix; a
+ * second pair gives up both parts at once). A finished count moves only when the place was next
+ * in line: a place left out of turn (a turn that ran while Redis failed) is skipped by the front
+ * once it is gone. Returns 1 when a later ticket exists — someone may be waiting to hear of it.
  */
 const LEAVE = `
 local t = tonumber(ARGV[1])
-local done = tonumber(redis.call('GET', KEYS[1]) or '0')
-if done == t - 1 then redis.call('SET', KEYS[1], t, 'PX', ARGV[2]) end
-redis.call('DEL', KEYS[2] .. t)
-if tonumber(redis.call('GET', KEYS[3]) or '0') > t then return 1 end
+local function leave(doneKey, aliveKey)
+  local done = tonumber(redis.call('GET', doneKey) or '0')
+  if done == t - 1 then redis.call('SET', doneKey, t, 'PX', ARGV[2]) end
+  redis.call('DEL', aliveKey .. t)
+end
+leave(KEYS[2], KEYS[3])
+if #KEYS == 5 then leave(KEYS[4], KEYS[5]) end
+if tonumber(redis.call('GET', KEYS[1]) or '0') > t then return 1 end
 return 0`;
 
 /** How long an idle chat's counters are kept. */
@@ -71,6 +76,7 @@ export class RedisChatOrder implements ChatOrder {
   private readonly frontScript;
   private readonly frontBothScript;
   private readonly leaveScript;
+  private readonly leaveBothScript;
   /** Waiting tickets by chat key: woken when another turn of the chat leaves. */
   private readonly waiters = new Map<string, Set<() => void>>();
 
@@ -85,6 +91,7 @@ export class RedisChatOrder implements ChatOrder {
     this.frontScript = luaScript(redis, 'cbChatFront2', 2, FRONT);
     this.frontBothScript = luaScript(redis, 'cbChatFrontBoth', 4, FRONT);
     this.leaveScript = luaScript(redis, 'cbChatLeave2', 3, LEAVE);
+    this.leaveBothScript = luaScript(redis, 'cbChatLeaveBoth', 5, LEAVE);
     bus.subscribe('chat-left', (key) => {
       for (const wake of this.waiters.get(key) ?? []) wake();
     });
@@ -98,7 +105,7 @@ export class RedisChatOrder implements ChatOrder {
   async enter(key: string): Promise<ChatTicket> {
     const k = this.keys(key);
     const ticket = Number(await this.enterScript([k.next, k.done, k.alive, k.sendDone, k.sending], [this.ttlMs, IDLE_MS]));
-    const held = { running: true, sending: true };
+    const held: Record<Part, boolean> = { running: true, sending: true };
     // Keep both places while waiting, while the turn runs and until its reply is delivered.
     const renew = setInterval(() => {
       for (const [part, prefix] of [['running', k.alive], ['sending', k.sending]] as const) {
@@ -115,8 +122,17 @@ export class RedisChatOrder implements ChatOrder {
 
     /** Set once every lower ticket has left sending (or died): seen by the running part's last check. */
     let sendClear = false;
-    /** Wait until every lower ticket has left this part of the line (or died). */
-    const waitFor = async (part: keyof typeof held): Promise<void> => {
+    /** Whether every lower ticket has left `part` of the line (or died). */
+    const front = async (part: Part): Promise<boolean> => {
+      if (part === 'sending') {
+        const [sending] = (await this.frontScript([k.sendDone, k.sending], [ticket, IDLE_MS])) as number[];
+        return (sendClear ||= Number(sending) >= ticket - 1);
+      }
+      const [running, sending] = (await this.frontBothScript([k.done, k.alive, k.sendDone, k.sending], [ticket, IDLE_MS])) as number[];
+      sendClear ||= Number(sending) >= ticket - 1;
+      return Number(running) >= ticket - 1;
+    };
+    const waitFor = async (part: Part): Promise<void> => {
       const pollMs = Math.max(100, Math.floor(this.ttlMs / 5));
       for (;;) {
         if (part === 'sending' && sendClear) return;
@@ -126,13 +142,7 @@ export class RedisChatOrder implements ChatOrder {
         set.add(woken);
         this.waiters.set(key, set);
         try {
-          const [running, sending] = (
-            part === 'running'
-              ? await this.frontBothScript([k.done, k.alive, k.sendDone, k.sending], [ticket, IDLE_MS])
-              : [ticket - 1, await this.frontScript([k.sendDone, k.sending], [ticket, IDLE_MS]).then((r) => (r as number[])[0])]
-          ) as number[];
-          if (Number(sending) >= ticket - 1) sendClear = true;
-          if (part === 'running' ? Number(running) >= ticket - 1 : sendClear) return;
+          if (await front(part)) return;
           const timer = setTimeout(woken, pollMs);
           await woke;
           clearTimeout(timer);
@@ -143,24 +153,28 @@ export class RedisChatOrder implements ChatOrder {
       }
     };
 
-    const leave = async (part: keyof typeof held): Promise<void> => {
-      if (!held[part]) return;
-      held[part] = false;
+    const leave = async (parts: Part[]): Promise<void> => {
+      const giving = parts.filter((p) => held[p]);
+      if (!giving.length) return;
+      for (const p of giving) held[p] = false;
       if (!held.running && !held.sending) clearInterval(renew);
-      const [done, alive] = part === 'running' ? [k.done, k.alive] : [k.sendDone, k.sending];
+      const pairs = giving.flatMap((p) => (p === 'running' ? [k.done, k.alive] : [k.sendDone, k.sending]));
       try {
+        const script = pairs.length === 4 ? this.leaveBothScript : this.leaveScript;
         // Only a later ticket can be waiting for this one: without one there is nobody to wake.
-        if (Number(await this.leaveScript([done, alive, k.next], [ticket, IDLE_MS])) === 1) this.bus.publish('chat-left', key);
+        if (Number(await script([k.next, ...pairs], [ticket, IDLE_MS])) === 1) this.bus.publish('chat-left', key);
       } catch (err) {
         // The place expires by itself; the next turn waits at most one TTL.
-        this.log.warn({ err, chat: key, ticket, part }, 'could not leave the chat line; the next turn waits for its expiry');
+        this.log.warn({ err, chat: key, ticket, parts: giving }, 'could not leave the chat line; the next turn waits for its expiry');
       }
     };
     return {
       wait: () => waitFor('running'),
-      leave: () => leave('running'),
+      leave: (opts) => leave(opts?.sent ? ['running', 'sending'] : ['running']),
       waitToSend: () => waitFor('sending'),
-      sent: () => leave('sending'),
+      sent: () => leave(['sending']),
     };
   }
 }
+
+type Part = 'running' | 'sending';

@@ -59,8 +59,11 @@ export interface Notices {
 export interface ChatTicket {
   /** Resolves when every earlier turn of the chat (on any instance) has finished running or died. */
   wait(): Promise<void>;
-  /** This turn is over: the next one in the chat may start. Never rejects. */
-  leave(): Promise<void>;
+  /**
+   * This turn is over: the next one in the chat may start. `sent`: give up sending too, in the
+   * same call (the turn has no reply to deliver). Never rejects.
+   */
+  leave(opts?: { sent?: boolean }): Promise<void>;
   /** Resolves when every earlier turn of the chat has left sending (its reply delivered) or died. */
   waitToSend(): Promise<void>;
   /** This turn's reply is delivered (or there is none): the next one may be sent. Never rejects. */

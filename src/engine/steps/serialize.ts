@@ -52,7 +52,7 @@ export const MAX_DELIVERY_HOLD_MS = 120_000;
 export function inChatLine(queue: KeyedSerialQueue, order?: ChatOrder, log?: Logger, maxHoldMs = MAX_DELIVERY_HOLD_MS): ChatLine {
   return <T>(key: string, task: () => Promise<T>, place: LinePlace = {}): Promise<T> => {
     if (!order) {
-      void place.ticket?.then((t) => t.leave().then(() => t.sent()), () => undefined);
+      void place.ticket?.then((t) => t.leave({ sent: true }), () => undefined);
       return queue.run(key, task);
     }
     return queue.run(key, async () => {
@@ -74,10 +74,10 @@ export function inChatLine(queue: KeyedSerialQueue, order?: ChatOrder, log?: Log
       try {
         return await task();
       } finally {
-        await t?.leave();
+        await t?.leave({ sent: !out });
         // The reply is delivered after the chain ends (the adapter reads the stream), so the sending
         // place is given back from outside this process's queue: awaiting it here would wait for itself.
-        if (t) void (out ? sentWhenDelivered(t, out.delivered, maxHoldMs, key, log) : t.sent());
+        if (t && out) void sentWhenDelivered(t, out.delivered, maxHoldMs, key, log);
       }
     });
   };
