@@ -1,8 +1,10 @@
 import OpenAI from 'openai';
+import type { ClientOptions } from 'openai';
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import { ModelError, ModelUnavailableError } from '../core/errors.js';
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
+import { modelFetch } from './http-transport.js';
 import type { Embedder, JsonAnswer, ModelChunk, ModelClient, ModelRequest } from './model.js';
 
 export interface OpenAIModelConfig {
@@ -36,6 +38,7 @@ export class OpenAIModel implements ModelClient {
       baseURL: cfg.baseURL ?? 'https://api.openai.com/v1',
       timeout: cfg.timeoutMs,
       maxRetries: cfg.maxRetries,
+      fetch: modelFetch as unknown as ClientOptions['fetch'],
     });
     this.label = `openai:${cfg.model}`;
     this.defaultModel = cfg.model;
@@ -71,7 +74,7 @@ export class OpenAIModel implements ModelClient {
         }
       }
     } catch (err) {
-      // A stream cut midway surfaces as undici's bare TypeError('terminated'), not an SDK error.
+      // A stream cut midway surfaces as the transport's own error (node-fetch's premature close), not an SDK error.
       throw this.mapError(err);
     }
     // The SDK ends an aborted stream silently; say so, or a half reply would look complete.
