@@ -10,6 +10,8 @@
  * - The WebClient would wait out a 429 on its own, holding the call invisibly. Here it rejects
  *   rate-limited calls instead, and the adapter's outbound budget waits, per channel, in order.
  * - `retryConfig` is always explicit: the default retries network errors for half an hour.
+ * - Its `fetch` is Node's built-in one unless given ours (`src/core/http-fetch.ts`), which costs
+ *   less CPU per call.
  * - Socket Mode's `apps.connections.open` uses its own WebClient: it needs `slackApiUrl` through
  *   `installerOptions.clientOptions`, or it talks to the real Slack.
  * - In HTTP mode Bolt's receivers want their own port; ours (receiver.ts) is mounted into our
@@ -19,6 +21,7 @@ import { createRequire, Module } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { App, Logger, LogLevel as LogLevels, SocketModeReceiver, verifySlackRequest as VerifySlackRequest, webApi } from '@slack/bolt';
 import type { Log } from '../../src/core/adapter.js';
+import { keepAliveFetch } from '../../src/core/http-fetch.js';
 import type { TransportEvents } from '../shared/status.js';
 import type { SignedHttpReceiver } from './receiver.js';
 
@@ -221,6 +224,7 @@ export class SlackTransport {
     this.clientOptions = {
       logger: this.logger,
       rejectRateLimitedCalls: true,
+      fetch: keepAliveFetch as unknown as webApi.FetchFunction,
       retryConfig: { ...(opts.retryConfig ?? DEFAULT_RETRY) },
       ...(opts.apiUrl ? { slackApiUrl: normalizeApiUrl(opts.apiUrl) } : {}),
     };

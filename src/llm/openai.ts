@@ -4,7 +4,7 @@ import type { ChatCompletionMessageParam } from 'openai/resources/chat/completio
 import { ModelError, ModelUnavailableError } from '../core/errors.js';
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
-import { modelFetch } from './http-transport.js';
+import { keepAliveFetch } from '../core/http-fetch.js';
 import type { Embedder, JsonAnswer, ModelChunk, ModelClient, ModelRequest } from './model.js';
 
 export interface OpenAIModelConfig {
@@ -38,7 +38,7 @@ export class OpenAIModel implements ModelClient {
       baseURL: cfg.baseURL ?? 'https://api.openai.com/v1',
       timeout: cfg.timeoutMs,
       maxRetries: cfg.maxRetries,
-      fetch: modelFetch as unknown as ClientOptions['fetch'],
+      fetch: keepAliveFetch as unknown as ClientOptions['fetch'],
     });
     this.label = `openai:${cfg.model}`;
     this.defaultModel = cfg.model;
