@@ -3,6 +3,8 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import OpenAI from 'openai';
 import { keepAliveFetch } from '../../src/core/http-fetch.js';
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { percentile, ms, ratio } from './stats.js';
 import { startApi } from '../http/helpers.js';
@@ -10,9 +12,9 @@ import { root, runnable } from './bot-process.js';
 import type { HttpClientSettings, HttpClientTimings } from './http-client.js';
 
 /**
- * The HTTP API's cost per chat over real HTTP (fetch → fastify → chat service → engine → the
- * fake model through the openai SDK) against the floor of calling the same fake model with the
- * bare SDK, in the same run: sync round trip vs a whole SDK stream, and SSE time to first token
+ * The HTTP API's cost per chat over real HTTP (fetch → fastify → chat service → engine on a
+ * SQLite file → the fake model through the openai SDK) against the floor of calling the same fake
+ * model with the bare SDK, in the same run: sync round trip vs a whole SDK stream, and SSE time to first token
  * vs the SDK's first delta. A second floor is the least any HTTP service in front of the model
  * adds: a bare fastify route that calls the same SDK and answers (JSON, or SSE deltas), with no
  * key, store or context — so the figures split into what one HTTP hop costs and what charbridge's
@@ -23,7 +25,9 @@ import type { HttpClientSettings, HttpClientTimings } from './http-client.js';
  * the server yielded its event loop, after storing the reply.
  */
 export async function benchHttp(): Promise<Record<string, string | number>> {
-  const h = await startApi({ env: { RATE_LIMIT_API_KEY_PER_MIN: '1000000' } });
+  // A database file, as `npm start` keeps one: in memory each commit would cost nothing.
+  const dir = mkdtempSync(join(tmpdir(), 'charbridge-bench-http-'));
+  const h = await startApi({ env: { RATE_LIMIT_API_KEY_PER_MIN: '1000000' }, dbPath: join(dir, 'charbridge.db') });
   const out: Record<string, string | number> = {};
   let proxy: { url: string; close: () => Promise<void> } | undefined;
   try {
@@ -56,10 +60,12 @@ export async function benchHttp(): Promise<Record<string, string | number>> {
     out['proxy floor / floor (p50): sync, SSE first delta'] = `${ratio(p50, f50)}, ${ratio(pf50, ff50)}`;
     out['charbridge / proxy floor (p50): sync, SSE TTFT'] = `${ratio(s50, p50)}, ${ratio(t50, pf50)}`;
     out['SSE whole stream p50 / p99'] = `${ms(percentile(streamFull, 50))} / ${ms(percentile(streamFull, 99))}`;
+    out['charbridge database'] = 'a SQLite file, as npm start keeps one';
     out['samples per figure'] = `${N} (floors ${2 * N}), interleaved, from a client in its own process`;
   } finally {
     await proxy?.close();
     await h.close();
+    rmSync(dir, { recursive: true, force: true });
   }
   return out;
 }
