@@ -11,9 +11,13 @@ import nodeFetch from 'node-fetch';
  * node-fetch hands the SDKs a Node stream, which they iterate directly. The SDKs still own
  * retries, timeouts (through the signal) and error mapping. The only importer of node-fetch.
  */
+// An idle connection is closed after 4 s, as Node's built-in fetch does (sooner when the server's
+// Keep-Alive header asks): a server that closes idle connections first would otherwise race the
+// next request onto a dying socket. Only idle sockets time out; a slow answer does not.
+const IDLE_MS = 4_000;
 const agents = {
-  http: new HttpAgent({ keepAlive: true }),
-  https: new HttpsAgent({ keepAlive: true }),
+  http: new HttpAgent({ keepAlive: true, timeout: IDLE_MS }),
+  https: new HttpsAgent({ keepAlive: true, timeout: IDLE_MS }),
 };
 
 /** Typed loosely: each SDK's `fetch` type names its own Request and Response shapes; callers cast. */
