@@ -2,6 +2,14 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import nodeFetch from 'node-fetch';
 
+// An idle connection is closed after 4 s, as Node's built-in fetch does (sooner when the server's
+// Keep-Alive header asks): a server that closes idle connections first would otherwise race the
+// next request onto a dying socket. Only idle sockets time out; a slow answer does not.
+const IDLE_MS = 4_000;
+const httpAgent = new HttpAgent({ keepAlive: true, timeout: IDLE_MS });
+const httpsAgent = new HttpsAgent({ keepAlive: true, timeout: IDLE_MS });
+const agentFor = (u: URL) => (u.protocol === 'http:' ? httpAgent : httpsAgent);
+
 /**
  * The `fetch` given to the SDKs that take one (openai, Slack's WebClient): node-fetch over
  * node:http keep-alive agents instead of Node's built-in fetch. The built-in one (undici) passes
@@ -10,17 +18,9 @@ import nodeFetch from 'node-fetch';
  * measure, 1000 calls at 25 at once), and about 15% of a whole Telegram turn under load.
  * node-fetch hands the SDKs a Node stream, which they iterate directly. The SDKs still own
  * retries, timeouts (through the signal) and error mapping. The only importer of node-fetch.
+ *
+ * Typed loosely: each SDK's `fetch` type names its own Request and Response shapes; callers cast.
  */
-// An idle connection is closed after 4 s, as Node's built-in fetch does (sooner when the server's
-// Keep-Alive header asks): a server that closes idle connections first would otherwise race the
-// next request onto a dying socket. Only idle sockets time out; a slow answer does not.
-const IDLE_MS = 4_000;
-const agents = {
-  http: new HttpAgent({ keepAlive: true, timeout: IDLE_MS }),
-  https: new HttpsAgent({ keepAlive: true, timeout: IDLE_MS }),
-};
-
-/** Typed loosely: each SDK's `fetch` type names its own Request and Response shapes; callers cast. */
 export function keepAliveFetch(url: string | URL, init?: object): Promise<unknown> {
-  return nodeFetch(String(url), { ...init, agent: (u: URL) => (u.protocol === 'http:' ? agents.http : agents.https) });
+  return nodeFetch(String(url), { ...init, agent: agentFor });
 }

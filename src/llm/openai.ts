@@ -1,5 +1,4 @@
-import OpenAI from 'openai';
-import type { ClientOptions } from 'openai';
+import OpenAI, { type ClientOptions } from 'openai';
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import { ModelError, ModelUnavailableError } from '../core/errors.js';
 import type { Clock } from '../core/clock.js';
