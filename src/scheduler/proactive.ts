@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Clock } from '../core/clock.js';
 import type { Character, Conversation, StoredMessage } from '../core/types.js';
-import type { Engine, Payer, StoredMessageEvent } from '../engine/index.js';
+import { personaKeyOf, type Engine, type Payer, type StoredMessageEvent, type TurnPersona } from '../engine/index.js';
 import type { CharbridgeError } from '../core/errors.js';
 import { ADMIN_OWNER } from '../core/ids.js';
 import type { Logger } from '../log.js';
@@ -265,12 +265,14 @@ export class ProactiveScheduler {
       const outboxId = await proactive.addOutbox(conv.id, 'generating', this.now, forced);
       await proactive.updateOutbox(outboxId, { nextAttemptAt: this.now + this.leaseMs }, this.now);
       const lastUser = (await this.store.messages.newest(conv.id, { limit: 1, kinds: ['user'] }))[0];
+      const persona = await this.personaOf(conv, lastUser);
       const { result } = this.engine.turn({
         source: 'scheduler',
         conversation: conv,
         character,
         chatType: conv.chatType,
         userName: lastUser?.authorName ?? 'there',
+        ...(persona ? { persona } : {}),
         replyKind: 'proactive',
         instruction: PROACTIVE_INSTRUCTION,
         accept: (text) => !text.includes(NOTHING_TO_SAY),
@@ -302,6 +304,16 @@ export class ProactiveScheduler {
     } finally {
       await proactive.release(conversationId, this.owner);
     }
+  }
+
+  /**
+   * The persona of the one person a platform DM is with, as their own turns use it: the character
+   * reaches out to who they said they are. A group has no one persona; an API session's persona
+   * comes with each request and is not kept.
+   */
+  private async personaOf(conv: Conversation, lastUser: StoredMessage | undefined): Promise<TurnPersona | undefined> {
+    if (conv.platform === 'api' || conv.chatType !== 'dm' || !lastUser?.authorId) return undefined;
+    return this.store.personas.get(personaKeyOf({ platform: conv.platform, userId: lastUser.authorId }));
   }
 
   /** Deliver one stored message; on failure retry with backoff, then give up and record it. */

@@ -36,6 +36,19 @@ describe('proactive scheduler', () => {
     expect(seen(h.fake).slice(-2)).toEqual(['assistant: Hey, how did the exam go?', 'user: it went well']);
   });
 
+  it('reaches out to the user as their persona: its name and description, as their own turns see them', async () => {
+    const { h, clock, scheduler } = await start();
+    await say(h.engine, inbound({ text: '/persona name Kit' }));
+    await say(h.engine, inbound({ text: '/persona set A retired sea captain with a parrot' }));
+    await say(h.engine, inbound({ text: 'exam tomorrow' }));
+    clock.advance(60 * MIN);
+    expect((await scheduler.tick()).sent).toBe(1);
+    const system = seen(h.fake)[0] ?? '';
+    expect(system).toContain('talking with Kit.');
+    expect(system).toMatch(/About Kit, who you are talking with: A retired sea captain with a parrot/);
+    expect(system).not.toContain('talking with Sam');
+  });
+
   it('keeps the gap, stops after maxUnanswered, and resumes when the user answers', async () => {
     const { h, clock, target, scheduler } = await start({ defaults: { maxUnanswered: 2 } });
     await say(h.engine, inbound({ text: 'hi' }));
