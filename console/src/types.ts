@@ -42,6 +42,8 @@ export interface Character extends CharacterSummary {
   exampleDialogue: string | null;
   systemPrompt: string | null;
   postHistoryInstructions: string | null;
+  /** What long-term memory should keep for this character. */
+  memoryInstructions: string | null;
   model: string | null;
   /** Imported from a character card: exports give the card back whole. */
   fromCard: boolean;

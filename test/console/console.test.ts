@@ -215,11 +215,12 @@ describe.runIf(chromiumAvailable)('the web console in Chromium', () => {
     expect(await page.getByLabel('Speaking style').inputValue()).toBe('');
 
     await page.getByLabel('Occupation').fill('Lighthouse keeper');
+    await page.getByLabel('What to remember').fill('The ships they sailed and the ports they miss.');
     await page.getByRole('button', { name: 'Save changes' }).click();
     await page.getByRole('status').filter({ hasText: 'Saved Marisol Vane.' }).waitFor();
     await shot('03-character-edit-card');
     const after = await api('GET', `/api/v1/characters/${marisol.id}`, tenant.key);
-    expect(after).toMatchObject({ occupation: 'Lighthouse keeper', speakingStyle: '', fromCard: true });
+    expect(after).toMatchObject({ occupation: 'Lighthouse keeper', memoryInstructions: 'The ships they sailed and the ports they miss.', speakingStyle: '', fromCard: true });
     expect(after.description.length).toBeGreaterThan(200);
 
     // Emptying a field clears it; a field the user changes is still checked by the API.

@@ -6,7 +6,7 @@ import { Alert, CheckField, SelectField, Status, TextField } from '../components
 import { PageTitle } from '../components/layout';
 import type { Character } from '../types';
 
-const TEXTS = ['name', 'personality', 'speakingStyle', 'description', 'occupation', 'appearanceDescription', 'avatar', 'greeting', 'scenario', 'exampleDialogue', 'systemPrompt'] as const;
+const TEXTS = ['name', 'personality', 'speakingStyle', 'description', 'occupation', 'appearanceDescription', 'avatar', 'greeting', 'scenario', 'exampleDialogue', 'systemPrompt', 'memoryInstructions'] as const;
 type TextKey = (typeof TEXTS)[number];
 type Form = Record<TextKey | 'gender' | 'age' | 'tags', string> & { isPublic: boolean; canInitiateConversation: boolean };
 
@@ -183,7 +183,8 @@ export function CharacterEditor() {
             {text('greeting', 'Greeting', { multiline: true })}
             {text('scenario', 'Scenario', { multiline: true })}
             {text('exampleDialogue', 'Example dialogue', { multiline: true, rows: 4 })}
-            {text('systemPrompt', 'System prompt', { multiline: true, rows: 4, hint: 'Replaces the generated system prompt' })}
+            {text('systemPrompt', 'System prompt', { multiline: true, rows: 4, hint: 'Replaces the opening instructions ({{original}} keeps them); the character definition still follows' })}
+            {text('memoryInstructions', 'What to remember', { multiline: true, rows: 3, hint: 'Up to 1000 characters: what long-term memory should keep about the people this character talks with' })}
             <TextField id="cf-tags" label="Tags" value={form.tags} onInput={set('tags')} error={err('tags')} hint="Comma-separated" />
           </fieldset>
           <fieldset>
