@@ -5,6 +5,7 @@ import type { Logger } from './log.js';
 import type { Store } from './store/index.js';
 import { platformDirectory } from './characters/platform.js';
 import type { Coordination } from './coord/index.js';
+import { storeCallTallies } from './coord/store-tally.js';
 
 /** What every platform adapter factory gets (the shape `startRuntime`'s `adapters` override receives). */
 export interface PlatformContext {
@@ -34,7 +35,8 @@ export async function createPlatformAdapters({ config, engine, log, store, coord
           ...(coordination.sharedTally ? { sharedTally: coordination.sharedTally } : {}),
           ...(coordination.identifyGate ? { identifyGate: coordination.identifyGate } : {}),
         }
-      : {};
+      : // One instance: Slack's tier counts kept in the database, so a restart does not forget them.
+        { sharedTally: storeCallTallies(store.callTally, log) };
   const base = { handler: engine, log, commands: engine.menu, ...shared };
   const tuning = { stopTimeoutMs: config.runtime.shutdownTimeoutMs };
   const directory = platformDirectory(store, config.http.publicUrl);

@@ -145,6 +145,7 @@ export class SlackAdapter implements PlatformAdapter<SlackTarget> {
 
   async start(): Promise<void> {
     this.me = await this.transport.identity();
+    await this.outbound.gate.prime();
     this.accepting = true;
     await this.transport.start();
     this.deps.log.info({ mode: this.mode, botUserId: this.me.botUserId, team: this.me.teamId }, 'slack adapter receiving');

@@ -7,10 +7,11 @@
  * Retry-After: the calls that spent it were not this process's to count (another instance's, or
  * the run before a restart), and optional work waits instead of adding to them.
  *
- * With several instances every call is also counted in a tally they share (`tallyFor`, Redis);
- * when it answers that the instances together have used a tier up to its reserve, the tier is
- * spent here too for as long, so one instance's previews do not eat the reserve another's final
- * texts need.
+ * Every call is also counted in a tally (`tallyFor`): shared by the instances in Redis, or kept
+ * in the database by a single instance, so it survives a restart. When it answers that the calls
+ * together (every instance's, or this process's before a restart) have used a tier up to its
+ * reserve, the tier is spent here too for as long, so one instance's previews do not eat the
+ * reserve another's final texts need, and a restarted process does not spend it again.
  */
 import type { SharedTally } from '../../src/core/outbound-window.js';
 import { recordSend, windowWait, type RateWindow } from '../shared/rate-window.js';
@@ -48,6 +49,20 @@ export class TierGate {
     recordSend(times, this.now(), [w]);
     const tally = this.tally(method, w);
     if (tally) void tally.add().then((ms) => ms > 0 && this.spent(method, ms));
+  }
+
+  /**
+   * Before the first call: each tier the tally says is used up to its reserve (calls another
+   * instance made, or this process before a restart) is spent here for as long, so optional work
+   * starts held back instead of drawing a 429 to find out.
+   */
+  async prime(): Promise<void> {
+    await Promise.all(
+      Object.entries(this.tiers).map(async ([method, w]) => {
+        const ms = (await this.tally(method, w)?.wait?.()) ?? 0;
+        if (ms > 0) this.spent(method, ms);
+      }),
+    );
   }
 
   /** The tier's shared tally, made once (none without `tallyFor`). */

@@ -24,6 +24,19 @@ if count < cap then return 0 end
 local r = redis.call('ZRANGE', KEYS[1], count - cap, count - cap, 'WITHSCORES')
 return math.max(1, math.ceil(tonumber(r[2]) + win - now))`;
 
+/** ADD's answer without counting a call (`wait`). */
+const WAIT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local win = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - win)
+local count = redis.call('ZCARD', KEYS[1])
+local cap = tonumber(ARGV[2]) - tonumber(ARGV[3])
+if cap <= 0 then return win end
+if count < cap then return 0 end
+local r = redis.call('ZRANGE', KEYS[1], count - cap, count - cap, 'WITHSCORES')
+return math.max(1, math.ceil(tonumber(r[2]) + win - now))`;
+
 /**
  * A tally of calls in a sliding window kept in Redis, shared by every instance of one app (Slack's
  * method tiers are per workspace, however many processes call). Each call is counted as it is
@@ -32,6 +45,7 @@ return math.max(1, math.ceil(tonumber(r[2]) + win - now))`;
  */
 export class RedisSharedTally implements SharedTally {
   private readonly addScript;
+  private readonly waitScript;
 
   constructor(
     redis: Redis,
@@ -41,6 +55,7 @@ export class RedisSharedTally implements SharedTally {
   ) {
     if (!(window.max >= 1) || !(window.windowMs > 0)) throw new Error(`shared tally needs max >= 1 and windowMs > 0 (got max ${window.max}, windowMs ${window.windowMs})`);
     this.addScript = luaScript(redis, 'cbTallyAdd', 1, ADD);
+    this.waitScript = luaScript(redis, 'cbTallyWait', 1, WAIT);
   }
 
   async add(): Promise<number> {
@@ -49,6 +64,16 @@ export class RedisSharedTally implements SharedTally {
       return Number(await this.addScript([this.key], [randomUUID(), windowMs, max, reserve]));
     } catch (err) {
       // Redis unreachable: this instance's own count still applies.
+      this.log.warn({ err, tally: this.key }, 'shared call tally unavailable');
+      return 0;
+    }
+  }
+
+  async wait(): Promise<number> {
+    const { max, windowMs, reserve = 0 } = this.window;
+    try {
+      return Number(await this.waitScript([this.key], [windowMs, max, reserve]));
+    } catch (err) {
       this.log.warn({ err, tally: this.key }, 'shared call tally unavailable');
       return 0;
     }

@@ -167,8 +167,9 @@ export interface AdapterDeps {
    */
   sharedWindow?: SharedWindowFactory;
   /**
-   * Where calls a platform limits per app rather than per chat are counted when several instances
-   * make them (Slack's method tiers). Absent: in this process.
+   * Where calls a platform limits per app rather than per chat are counted (Slack's method
+   * tiers): in Redis when several instances make them, in the database for a single instance (so
+   * they outlive a restart). Absent: in this process only.
    */
   sharedTally?: SharedTallyFactory;
   /**

@@ -50,6 +50,12 @@ export interface SharedTally {
    * again counting every instance's calls (0: room now). Never rejects: unknown is 0.
    */
   add(): Promise<number>;
+  /**
+   * Like `add` without counting a call: the ms until the window has room below its reserve (0:
+   * room now). A process asks once as it starts, so calls made before it started (by another
+   * instance, or by itself before a restart) hold its optional work back from the first call.
+   */
+  wait?(): Promise<number>;
 }
 
 /** Makes the tally of `window` the instances share under `name`. */

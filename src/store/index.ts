@@ -8,6 +8,7 @@ import { MessageRepo } from './messages.js';
 import { SettingsRepo } from './settings.js';
 import { EventRepo } from './events.js';
 import { InstanceRepo } from './instances.js';
+import { CallTallyRepo } from './call-tally.js';
 import { UsageRepo } from './usage.js';
 import { ApiKeyRepo } from './api-keys.js';
 import { UpdateRepo } from './updates.js';
@@ -30,6 +31,7 @@ export { MessageRepo, type NewMessage } from './messages.js';
 export { SettingsRepo, DEFAULT_CHAT_SETTINGS, type ChatSettings, type Scope, type Engage } from './settings.js';
 export { EventRepo, type Claim, type AbandonedEvent } from './events.js';
 export { InstanceRepo } from './instances.js';
+export { CallTallyRepo } from './call-tally.js';
 export { UsageRepo, USAGE_GROUPS, type UsageTotals, type UsageFigures, type UsageGroup, type UsageReportQuery, type UsageReportRow } from './usage.js';
 export { ConsoleSessionRepo, type ConsoleSession } from './console-sessions.js';
 export { ActivityRepo, type ProactiveSend } from './activity.js';
@@ -57,6 +59,8 @@ export interface Store {
   settings: SettingsRepo;
   events: EventRepo;
   instances: InstanceRepo;
+  /** Calls a platform limits per app, counted across restarts (a single instance's Slack tiers). */
+  callTally: CallTallyRepo;
   usage: UsageRepo;
   apiKeys: ApiKeyRepo;
   updates: UpdateRepo;
@@ -96,6 +100,7 @@ export async function openStore(url: string, clock: Clock = systemClock): Promis
     settings: new SettingsRepo(db, clock),
     events: new EventRepo(db, lane),
     instances: new InstanceRepo(db),
+    callTally: new CallTallyRepo(db),
     usage: new UsageRepo(db, clock),
     apiKeys: new ApiKeyRepo(db, clock, dialect),
     updates: new UpdateRepo(db, clock, dialect),

@@ -28,6 +28,7 @@ export interface Database {
   memory_progress: MemoryProgressRow;
   memory_forgotten: MemoryForgottenRow;
   memory_embeddings: MemoryEmbeddingRow;
+  call_tally: CallTallyRow;
 }
 
 export interface CharacterRow {
@@ -145,6 +146,15 @@ export interface InstanceRow {
   id: string;
   started_at: number;
   seen_at: number;
+}
+
+/** One call of a method a platform limits per app (see CallTallyRepo). */
+export interface CallTallyRow {
+  id: Generated<number>;
+  /** The tally's name: the bot and the method. */
+  name: string;
+  /** When the call was made, epoch ms. */
+  at: number;
 }
 
 export interface UsageRow {

@@ -26,6 +26,12 @@ describe.skipIf(!hasRedis())('shared call tally across instances', () => {
     expect(full).toBeGreaterThan(55_000);
     expect(full).toBeLessThanOrEqual(60_000);
     expect(await tb.add()).toBeGreaterThan(55_000);
+    // Asking without calling (a process that starts) gets the same answer and counts nothing.
+    const waited = await b.sharedTally!('slack:app:tier:chat.update', w).wait!();
+    expect(waited).toBeGreaterThan(55_000);
+    expect(waited).toBeLessThanOrEqual(60_000);
+    expect(await a.sharedTally!('slack:app:tier:chat.stopStream', w).wait!()).toBe(0);
+    expect(await a.sharedTally!('slack:app:tier:chat.stopStream', w).add()).toBe(0);
     // Another method, or another app, counts apart.
     expect(await b.sharedTally!('slack:app:tier:chat.startStream', w).add()).toBe(0);
     expect(await a.sharedTally!('slack:other:tier:chat.update', w).add()).toBe(0);

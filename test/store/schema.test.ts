@@ -28,7 +28,7 @@ describeStores('migrated schema', (ctx) => {
   });
 
   it('gives every auto-assigned key a never-reused 64-bit sequence', async () => {
-    const tables = ['messages', 'usage', 'updates', 'proactive_outbox', 'webhook_outbox', 'memory_facts'];
+    const tables = ['messages', 'usage', 'updates', 'proactive_outbox', 'webhook_outbox', 'memory_facts', 'call_tally'];
     if (ctx.backend === 'sqlite') {
       const rows = (await sql<{ name: string; sql: string }>`select name, sql from sqlite_master where type = 'table'`.execute(ctx.store.db)).rows;
       const auto = rows.filter((r) => /autoincrement/i.test(r.sql)).map((r) => r.name);

@@ -1,0 +1,59 @@
+import type { RateWindow, SharedTally, SharedTallyFactory } from '../core/outbound-window.js';
+import type { Logger } from '../log.js';
+import type { CallTallyRepo } from '../store/index.js';
+
+/**
+ * How long until a window holding calls at `times` (oldest first) has room below its reserve:
+ * 0 while fewer than `max - reserve` are in it, else until the call at index `count - cap`
+ * leaves it (the arithmetic of the Redis tally, ./shared-tally.ts).
+ */
+export function untilRoom(times: readonly number[], window: RateWindow, now: number): number {
+  const cap = window.max - (window.reserve ?? 0);
+  if (cap <= 0) return window.windowMs;
+  if (times.length < cap) return 0;
+  return Math.max(1, Math.ceil(times[times.length - cap]! + window.windowMs - now));
+}
+
+/**
+ * A tally of calls kept in the database, for a single instance (no Redis): what it called before
+ * a restart still counts after it, so a process that restarts within a minute does not begin a
+ * fresh minute Slack has not begun, and a crash loop no longer draws a 429 per tier per restart.
+ * A call made in the last moment before a crash may go uncounted; the tier's reserve covers it.
+ */
+export class StoreCallTally implements SharedTally {
+  constructor(
+    private readonly repo: CallTallyRepo,
+    private readonly name: string,
+    private readonly window: RateWindow,
+    private readonly now: () => number,
+    private readonly log: Logger,
+  ) {
+    if (!(window.max >= 1) || !(window.windowMs > 0)) throw new Error(`call tally needs max >= 1 and windowMs > 0 (got max ${window.max}, windowMs ${window.windowMs})`);
+  }
+
+  async add(): Promise<number> {
+    const now = this.now();
+    try {
+      return untilRoom(await this.repo.record(this.name, now, this.window.windowMs), this.window, now);
+    } catch (err) {
+      // The database refused: this process's own count still applies.
+      this.log.warn({ err, tally: this.name }, 'call tally unavailable');
+      return 0;
+    }
+  }
+
+  async wait(): Promise<number> {
+    const now = this.now();
+    try {
+      return untilRoom(await this.repo.callsAfter(this.name, now - this.window.windowMs), this.window, now);
+    } catch (err) {
+      this.log.warn({ err, tally: this.name }, 'call tally unavailable');
+      return 0;
+    }
+  }
+}
+
+/** Tallies in the database, one per name (a single instance's Slack tiers). */
+export function storeCallTallies(repo: CallTallyRepo, log: Logger, now: () => number = Date.now): SharedTallyFactory {
+  return (name, window) => new StoreCallTally(repo, name, window, now, log);
+}
