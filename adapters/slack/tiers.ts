@@ -52,14 +52,22 @@ export class TierGate {
   }
 
   /**
-   * Before the first call: each tier the tally says is used up to its reserve (calls another
-   * instance made, or this process before a restart) is spent here for as long, so optional work
-   * starts held back instead of drawing a 429 to find out.
+   * Before the first call, what the tally knows of each tier (calls this process made before a
+   * restart, or other instances made): the calls themselves where it keeps them on this clock
+   * (the database), so they count here exactly as if made here; else (Redis) a tier used up to its
+   * reserve is spent here for as long. Optional work then starts held back instead of drawing a
+   * 429 to find out.
    */
   async prime(): Promise<void> {
     await Promise.all(
       Object.entries(this.tiers).map(async ([method, w]) => {
-        const ms = (await this.tally(method, w)?.wait?.()) ?? 0;
+        const tally = this.tally(method, w);
+        if (tally?.calls) {
+          const before = await tally.calls();
+          if (before.length) this.hits.set(method, [...before, ...(this.hits.get(method) ?? [])].sort((a, b) => a - b));
+          return;
+        }
+        const ms = (await tally?.wait?.()) ?? 0;
         if (ms > 0) this.spent(method, ms);
       }),
     );

@@ -43,12 +43,15 @@ export class StoreCallTally implements SharedTally {
   }
 
   async wait(): Promise<number> {
-    const now = this.now();
+    return untilRoom(await this.calls(), this.window, this.now());
+  }
+
+  async calls(): Promise<number[]> {
     try {
-      return untilRoom(await this.repo.callsAfter(this.name, now - this.window.windowMs), this.window, now);
+      return await this.repo.callsAfter(this.name, this.now() - this.window.windowMs);
     } catch (err) {
       this.log.warn({ err, tally: this.name }, 'call tally unavailable');
-      return 0;
+      return [];
     }
   }
 }

@@ -56,6 +56,13 @@ export interface SharedTally {
    * instance, or by itself before a restart) hold its optional work back from the first call.
    */
   wait?(): Promise<number>;
+  /**
+   * The times (this process's clock, epoch ms, oldest first) of the calls in the window now, where
+   * the tally keeps them on this process's clock (the database one; Redis keeps its own clock). A
+   * process that starts takes them as its own count, so not even a burst of calls at start (a
+   * crash's recovery) can pass what was called before it.
+   */
+  calls?(): Promise<number[]>;
 }
 
 /** Makes the tally of `window` the instances share under `name`. */

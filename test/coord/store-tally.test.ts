@@ -51,6 +51,14 @@ describeStores('call tally in the database', (ctx) => {
     ctx.clock.advance(1);
     expect(after.hasRoom('chat.update')).toBe(true);
 
+    // Two calls of a tier before the restart: a burst right after it (a crash's recovery) gets the one slot left below the reserve, not three.
+    const twice = new TierGate({ 'chat.startStream': tier }, () => ctx.clock.now(), (method, w) => tallies()(`slack:app:tier:${method}`, w));
+    expect([twice.tryTake('chat.startStream'), twice.tryTake('chat.startStream')]).toEqual([true, true]);
+    await vi.waitFor(async () => expect(await ctx.store.callTally.callsAfter('slack:app:tier:chat.startStream', 0)).toHaveLength(2));
+    const again = new TierGate({ 'chat.startStream': tier }, () => ctx.clock.now(), (method, w) => tallies()(`slack:app:tier:${method}`, w));
+    await again.prime();
+    expect([again.tryTake('chat.startStream'), again.tryTake('chat.startStream'), again.tryTake('chat.startStream')]).toEqual([true, false, false]);
+
     // Nothing before it: a fresh start is not held back.
     const fresh = new TierGate({ 'chat.stopStream': tier }, () => ctx.clock.now(), tallies());
     await fresh.prime();
