@@ -7,20 +7,18 @@ import type { Update } from './store/index.js';
  * Without Redis, limits, chat order and wake-ups live in each process: two instances on one
  * database would answer a chat's messages in parallel and each allow the full rate. Say so loudly
  * when this instance starts next to another live one. (Not refused: the "other" is most often
- * this same service killed a moment ago and restarted, whose row has not aged out yet.) True
- * when there was one: its last sends may still fill the platforms' per-chat windows.
+ * this same service killed a moment ago and restarted, whose row has not aged out yet.)
  */
-export async function warnUncoordinatedSecondInstance(store: Store, coordination: Coordination, now: number, deadAfterMs: number, log: Logger): Promise<boolean> {
-  if (coordination.kind !== 'local') return false;
+export async function warnUncoordinatedSecondInstance(store: Store, coordination: Coordination, now: number, deadAfterMs: number, log: Logger): Promise<void> {
+  if (coordination.kind !== 'local') return;
   const live = await store.instances.live(now - deadAfterMs);
-  if (live.length === 0) return false;
+  if (live.length === 0) return;
   log.warn(
     { otherInstances: live.length },
     'REDIS_URL is not set, but another charbridge instance was running on this database moments ago. If it still runs, the two will ' +
       'break per-chat order and rate limits: set REDIS_URL (the same Redis on every instance) or stop the other one. If it was this ' +
       'service before a restart, ignore this.',
   );
-  return true;
 }
 
 /**

@@ -15,8 +15,6 @@ export interface PlatformContext {
   store: Store;
   /** Shared by the instances of this deployment (or this process alone). */
   coordination?: Coordination;
-  /** When this process started, if another instance ran on its database moments before (see AdapterDeps `resumedAt`). */
-  resumedAt?: number;
 }
 
 /**
@@ -27,7 +25,7 @@ export interface PlatformContext {
  *
  * @example startRuntime(loadConfig(), { adapters: createPlatformAdapters })
  */
-export async function createPlatformAdapters({ config, engine, log, store, coordination, resumedAt }: PlatformContext): Promise<PlatformAdapter[]> {
+export async function createPlatformAdapters({ config, engine, log, store, coordination }: PlatformContext): Promise<PlatformAdapter[]> {
   const adapters: PlatformAdapter[] = [];
   const shared =
     coordination?.kind === 'redis'
@@ -37,9 +35,8 @@ export async function createPlatformAdapters({ config, engine, log, store, coord
           ...(coordination.sharedTally ? { sharedTally: coordination.sharedTally } : {}),
           ...(coordination.identifyGate ? { identifyGate: coordination.identifyGate } : {}),
         }
-      : // One instance: Slack's tier counts kept in the database, and after a restart each chat's
-        // first send waits out what the process before may have sent, so a restart forgets neither.
-        { sharedTally: storeCallTallies(store.callTally, log), ...(resumedAt !== undefined ? { resumedAt } : {}) };
+      : // One instance: Slack's tier counts kept in the database, so a restart does not forget them.
+        { sharedTally: storeCallTallies(store.callTally, log) };
   const base = { handler: engine, log, commands: engine.menu, ...shared };
   const tuning = { stopTimeoutMs: config.runtime.shutdownTimeoutMs };
   const directory = platformDirectory(store, config.http.publicUrl);

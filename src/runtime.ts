@@ -125,11 +125,7 @@ export async function startRuntime(loaded: Config, overrides: RuntimeOverrides =
     { defaults: config.proactive, owner: instanceId, deadAfterMs: config.runtime.instanceDeadAfterMs },
   );
   scheduler.onDelivery((e) => metrics.proactive(e));
-  // Asked before this process registers itself, and before the adapters exist: a restart after a
-  // crash finds the dead process's row, and the adapters then wait out what it may have sent.
-  const startedAt = clock.now();
-  const resumed = await warnUncoordinatedSecondInstance(store, coordination, startedAt, config.runtime.instanceDeadAfterMs, log);
-  adapters = (await overrides.adapters?.({ config, engine, log, store, coordination, ...(resumed ? { resumedAt: startedAt } : {}) })) ?? [];
+  adapters = (await overrides.adapters?.({ config, engine, log, store, coordination })) ?? [];
   delivery.addAdapters(adapters);
   const services = createServices({
     store,
@@ -156,6 +152,7 @@ export async function startRuntime(loaded: Config, overrides: RuntimeOverrides =
     heartbeatMs: config.runtime.heartbeatMs,
     recover: async () => (await engine.recover((msg, events) => redeliver(adapters, msg, events))) + (await services.chat.recover()),
   });
+  await warnUncoordinatedSecondInstance(store, coordination, clock.now(), config.runtime.instanceDeadAfterMs, log);
   await liveness.register();
   const stopSharing = shareFeedWakeUps(store, coordination, instanceId);
   const rawRoutes = adapters.flatMap((a) => a.routes?.() ?? []);

@@ -153,7 +153,6 @@ class DiscordBot implements DiscordAdapter {
       ...(deps.now ? { now: deps.now } : {}),
       ...(deps.sleep ? { sleep: deps.sleep } : {}),
       onRateLimited: (key, ms) => this.log.info({ key, retryAfterMs: ms }, 'discord rate limit: waiting it out'),
-      ...(deps.resumedAt !== undefined ? { resumed: { at: deps.resumedAt, only: (key: string) => !key.startsWith('ix:') } } : {}),
     });
     this.out = { budget: this.budget, log: this.log, tuning: this.tuning };
     this.webhooks = config.characterWebhooks ? new CharacterWebhooks(this.transport, () => this.bot?.applicationId ?? '', this.log) : undefined;

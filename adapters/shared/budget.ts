@@ -59,21 +59,7 @@ export interface BudgetOptions {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Told about every 429 that was waited out (for logs and metrics). */
   onRateLimited?: (chatKey: string, retryAfterMs: number) => void;
-  /**
-   * When this process started, if it started right after another one sending for the same bot
-   * stopped (a restart, most often after a crash). What that one sent may still fill a chat's
-   * short windows, which this process cannot see, so each chat's first send waits until its windows of up to
-   * {@link SHORT_WINDOW_MS} have passed since then: a second or three, never a platform's 429.
-   * A longer window (a Telegram group's minute) is not waited for; a 429 there is waited out as
-   * usual. `only` names the chats this applies to (not a Discord interaction's answer, which no
-   * earlier process sent and which must come within seconds). Absent: nobody sent before this
-   * process, or the windows are shared (`sharedChats`).
-   */
-  resumed?: { at: number; only?: (chatKey: string) => boolean } | undefined;
 }
-
-/** The longest per-chat window a restarted process waits out before a chat's first send (`resumed`). */
-export const SHORT_WINDOW_MS = 10_000;
 
 /** How the platform counts best-effort work (`tryNow`); by default it does not. */
 export interface BestEffortOptions {
@@ -225,19 +211,10 @@ export class OutboundBudget {
       if (this.chats.size >= PRUNE_AT) this.prune();
       const windows = this.opts.windowsFor(key);
       const shared = this.opts.sharedChats && windows.length ? this.opts.sharedChats(key, windows) : undefined;
-      chat = { key, windows, shared, queue: [], sent: [], pausedUntil: this.quietUntil(key, windows), busy: false, version: 0 };
+      chat = { key, windows, shared, queue: [], sent: [], pausedUntil: 0, busy: false, version: 0 };
       this.chats.set(key, chat);
     }
     return chat;
-  }
-
-  /** Until when a chat new to this process stays quiet after a restart (see `resumed`); 0: not at all. */
-  private quietUntil(key: string, windows: readonly RateWindow[]): number {
-    const { resumed } = this.opts;
-    if (!resumed || (resumed.only && !resumed.only(key))) return 0;
-    const short = windows.filter((w) => w.windowMs <= SHORT_WINDOW_MS).map((w) => w.windowMs);
-    const until = resumed.at + Math.max(0, ...short);
-    return until > this.now() ? until : 0;
   }
 
   /** Forget chats with nothing queued whose history no longer matters. */

@@ -123,7 +123,6 @@ export class SlackAdapter implements PlatformAdapter<SlackTarget> {
       nativeStreaming: tuning.nativeStreaming,
       now: deps.now,
       sleep: deps.sleep,
-      resumedAt: deps.resumedAt,
       // A channel's consecutive turns may be answered by different instances, and tiers are per app.
       shared: deps.sharedWindow || deps.sharedTally ? { windows: deps.sharedWindow, tallies: deps.sharedTally, bot: `slack:${tokenId(config.botToken)}` } : undefined,
     });

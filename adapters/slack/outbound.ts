@@ -73,8 +73,6 @@ export interface OutboundOptions {
   nativeStreaming?: boolean | undefined;
   now?: (() => number) | undefined;
   sleep?: ((ms: number) => Promise<void>) | undefined;
-  /** When this process started right after another one on its database stopped (see AdapterDeps `resumedAt`). */
-  resumedAt?: number | undefined;
   /** With several instances: where each channel's window and each method's tier are counted by all of them (`bot` names the app). */
   shared?: { windows?: SharedWindowFactory | undefined; tallies?: SharedTallyFactory | undefined; bot: string } | undefined;
 }
@@ -95,7 +93,6 @@ export class SlackOutbound {
       now,
       ...(o.sleep ? { sleep: o.sleep } : {}),
       onRateLimited: (channel, ms) => o.log.warn({ channel, retryAfterMs: ms }, 'slack rate limit: waiting it out'),
-      ...(o.resumedAt !== undefined ? { resumed: { at: o.resumedAt } } : {}),
     });
     const { tallies, bot } = o.shared ?? {};
     this.gate = new TierGate(pacing.tiers, now, tallies && ((method, w) => tallies(`${bot}:tier:${method}`, w)));

@@ -130,7 +130,6 @@ class TelegramBot implements TelegramAdapter {
       now,
       ...(deps.sleep ? { sleep: deps.sleep } : {}),
       onRateLimited: (chatId, ms) => this.log.info({ chatId, retryAfterMs: ms }, 'telegram flood limit: waiting it out'),
-      ...(deps.resumedAt !== undefined ? { resumed: { at: deps.resumedAt } } : {}),
     });
     this.out = { transport: this.transport, budget: this.budget, drafts: new DraftSupport(), log: this.log, tuning: this.tuning };
   }

@@ -177,13 +177,6 @@ export interface AdapterDeps {
    * (Discord's IDENTIFY limit), `windowMs` apart per bucket. Absent: the SDK paces this process.
    */
   identifyGate?: (name: string, windowMs: number) => IdentifyGate;
-  /**
-   * When this process started, if another instance was running on its database moments before
-   * and the chats' send windows are not shared (no Redis): most often this same service before a
-   * crash. Its last sends may still fill the platforms' per-chat windows, so each chat's first
-   * send waits out the short ones (see OutboundBudget's `resumed`).
-   */
-  resumedAt?: number;
   /** The engine. */
   handler: MessageHandler;
   log: Log;

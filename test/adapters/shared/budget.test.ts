@@ -46,24 +46,6 @@ describe('OutboundBudget', () => {
     expect(budget.stats()).toMatchObject({ queued: 0, started: 3, waitedMs: 1000 + 2000 });
   });
 
-  it('after a restart, waits out the short windows the process before may have filled, once per chat', async () => {
-    // Started at 0, right after another process sending for this bot stopped; 500 ms later the first sends.
-    const { vt, starts, send } = setup({ resumed: { at: 0, only: (key) => key !== 'ix' } });
-    await vt.run(vt.sleep(500));
-    await vt.run(Promise.all([send('1'), send('1'), send('-100'), send('ix')]));
-    // A private chat waits for its one-second window to pass since the start, then paces as usual;
-    // a group waits for the same second, not its minute; a chat it does not apply to goes at once.
-    expect(starts).toEqual([
-      ['ix', 500],
-      ['1', 1000],
-      ['-100', 1000],
-      ['1', 2000],
-    ]);
-    // Once past, a chat new to the process is not held.
-    await vt.run(send('2'));
-    expect(starts.at(-1)).toEqual(['2', 2000]);
-  });
-
   it('holds a group to 20 per minute', async () => {
     const { vt, starts, send } = setup();
     await vt.run(Promise.all(Array.from({ length: 22 }, () => send('-100'))));
