@@ -5,33 +5,22 @@ import type { Redis } from './redis-client.js';
 import { luaScript } from './scripts.js';
 
 /**
- * Counts one call and answers how long until the window has room below its reserve again:
- * room returns once `count - cap + 1` of the oldest calls have left the window, i.e. when the
- * call at index `count - cap` (0-based, oldest first) does. Redis' own clock, so instances'
- * clocks need not agree.
+ * Counts one call (ARGV[1], a unique member; empty to only ask) and answers how long until the
+ * window has room below its reserve again: room returns once `count - cap + 1` of the oldest
+ * calls have left the window, i.e. when the call at index `count - cap` (0-based, oldest first)
+ * does. Redis' own clock, so instances' clocks need not agree.
  */
-const ADD = `
+const TALLY = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local win = tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - win)
-redis.call('ZADD', KEYS[1], now, ARGV[1])
-redis.call('PEXPIRE', KEYS[1], win)
+if ARGV[1] ~= '' then
+  redis.call('ZADD', KEYS[1], now, ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], win)
+end
 local count = redis.call('ZCARD', KEYS[1])
 local cap = tonumber(ARGV[3]) - tonumber(ARGV[4])
-if cap <= 0 then return win end
-if count < cap then return 0 end
-local r = redis.call('ZRANGE', KEYS[1], count - cap, count - cap, 'WITHSCORES')
-return math.max(1, math.ceil(tonumber(r[2]) + win - now))`;
-
-/** ADD's answer without counting a call (`wait`). */
-const WAIT = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local win = tonumber(ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - win)
-local count = redis.call('ZCARD', KEYS[1])
-local cap = tonumber(ARGV[2]) - tonumber(ARGV[3])
 if cap <= 0 then return win end
 if count < cap then return 0 end
 local r = redis.call('ZRANGE', KEYS[1], count - cap, count - cap, 'WITHSCORES')
@@ -44,8 +33,7 @@ return math.max(1, math.ceil(tonumber(r[2]) + win - now))`;
  * together have used the window up to its reserve.
  */
 export class RedisSharedTally implements SharedTally {
-  private readonly addScript;
-  private readonly waitScript;
+  private readonly script;
 
   constructor(
     redis: Redis,
@@ -54,26 +42,23 @@ export class RedisSharedTally implements SharedTally {
     private readonly log: Logger,
   ) {
     if (!(window.max >= 1) || !(window.windowMs > 0)) throw new Error(`shared tally needs max >= 1 and windowMs > 0 (got max ${window.max}, windowMs ${window.windowMs})`);
-    this.addScript = luaScript(redis, 'cbTallyAdd', 1, ADD);
-    this.waitScript = luaScript(redis, 'cbTallyWait', 1, WAIT);
+    this.script = luaScript(redis, 'cbTally', 1, TALLY);
   }
 
-  async add(): Promise<number> {
+  add(): Promise<number> {
+    return this.run(randomUUID());
+  }
+
+  wait(): Promise<number> {
+    return this.run('');
+  }
+
+  private async run(member: string): Promise<number> {
     const { max, windowMs, reserve = 0 } = this.window;
     try {
-      return Number(await this.addScript([this.key], [randomUUID(), windowMs, max, reserve]));
+      return Number(await this.script([this.key], [member, windowMs, max, reserve]));
     } catch (err) {
       // Redis unreachable: this instance's own count still applies.
-      this.log.warn({ err, tally: this.key }, 'shared call tally unavailable');
-      return 0;
-    }
-  }
-
-  async wait(): Promise<number> {
-    const { max, windowMs, reserve = 0 } = this.window;
-    try {
-      return Number(await this.waitScript([this.key], [windowMs, max, reserve]));
-    } catch (err) {
       this.log.warn({ err, tally: this.key }, 'shared call tally unavailable');
       return 0;
     }
