@@ -4,6 +4,21 @@ import type { Store } from './store/index.js';
 import type { Update } from './store/index.js';
 
 /**
+ * A single instance that restarts after a crash: its previous run's row is still fresh, so its
+ * claims would wait out `INSTANCE_DEAD_AFTER_MS` before being answered — after newer messages.
+ * When this process holds the database's sole-instance lock (a SQLite file, without Redis), the
+ * other rows are processes that have stopped, proven: they are removed, and their claims are
+ * answered by the first sweep. True when it could prove it (nothing else to warn about).
+ */
+export async function takeOverStoppedInstances(store: Store, coordination: Coordination, instanceId: string, log: Logger): Promise<boolean> {
+  if (coordination.kind !== 'local' || !store.claimSoleInstance()) return false;
+  const before = (await store.instances.live(0)).filter((id) => id !== instanceId);
+  for (const id of before) await store.instances.remove(id);
+  if (before.length) log.info({ stopped: before.length }, 'the previous run stopped without a clean shutdown; answering what it had accepted');
+  return true;
+}
+
+/**
  * Without Redis, limits, chat order and wake-ups live in each process: two instances on one
  * database would answer a chat's messages in parallel and each allow the full rate. Say so loudly
  * when this instance starts next to another live one. (Not refused: the "other" is most often

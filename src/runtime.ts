@@ -23,7 +23,7 @@ import { ensureAdminKey, type AdminKey } from './admin-key.js';
 import { Metrics } from './metrics/prometheus.js';
 import { announceWhenReady } from './announce.js';
 import { createCoordination, type Coordination } from './coord/index.js';
-import { shareFeedWakeUps, warnUncoordinatedSecondInstance } from './cluster.js';
+import { shareFeedWakeUps, takeOverStoppedInstances, warnUncoordinatedSecondInstance } from './cluster.js';
 
 export { defaultPresetDir } from './engine-setup.js';
 
@@ -147,25 +147,39 @@ export async function startRuntime(loaded: Config, overrides: RuntimeOverrides =
     quotas: { charactersPerKey: config.http.maxCharactersPerKey, longPollsPerKey: config.http.maxLongPollsPerKey },
     memory: memory.control,
   });
+  let adaptersUp!: (started: PlatformAdapter[]) => void;
+  const adaptersStarted = new Promise<PlatformAdapter[]>((resolve) => (adaptersUp = resolve));
   const liveness = new Liveness(store, clock, log, {
     instanceId,
     heartbeatMs: config.runtime.heartbeatMs,
-    recover: async () => (await engine.recover((msg, events) => redeliver(adapters, msg, events))) + (await services.chat.recover()),
+    // A recovered reply waits for the adapters to start; its message takes its place in its chat's
+    // line at once, so the first sweep (before the adapters receive anything) puts what a stopped
+    // run left ahead of anything new.
+    recover: async () => (await engine.recover(async (msg, events) => redeliver(await adaptersStarted, msg, events))) + (await services.chat.recover()),
   });
-  await warnUncoordinatedSecondInstance(store, coordination, clock.now(), config.runtime.instanceDeadAfterMs, log);
+  if (!(await takeOverStoppedInstances(store, coordination, instanceId, log))) {
+    await warnUncoordinatedSecondInstance(store, coordination, clock.now(), config.runtime.instanceDeadAfterMs, log);
+  }
   await liveness.register();
   const stopSharing = shareFeedWakeUps(store, coordination, instanceId);
-  const rawRoutes = adapters.flatMap((a) => a.routes?.() ?? []);
-  const app = await buildApp({ config, log, services, rawRoutes, scheduler, metrics });
-  await app.listen({ port: config.http.port, host: config.http.host });
-  const addr = app.server.address();
-  const url = typeof addr === 'object' && addr ? `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}` : String(addr);
-  for (const a of adapters) {
-    await a.start();
-    log.info({ platform: a.platform }, 'adapter started');
+  let app: Awaited<ReturnType<typeof buildApp>>;
+  let url: string;
+  liveness.start();
+  try {
+    const rawRoutes = adapters.flatMap((a) => a.routes?.() ?? []);
+    app = await buildApp({ config, log, services, rawRoutes, scheduler, metrics });
+    await app.listen({ port: config.http.port, host: config.http.host });
+    const addr = app.server.address();
+    url = typeof addr === 'object' && addr ? `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}` : String(addr);
+    for (const a of adapters) {
+      await a.start();
+      log.info({ platform: a.platform }, 'adapter started');
+    }
+  } finally {
+    // Also when start-up fails: recovered replies then fail to send (logged) rather than wait forever.
+    adaptersUp(adapters);
   }
   webhooks.start();
-  liveness.start();
   // Once per due time in the cluster (BullMQ with Redis), or in this process (node-cron).
   const proactive = await coordination.every('proactive', config.proactive.cron, () => scheduler.tick());
   const housekeeping = await coordination.every('housekeeping', '17 * * * *', () => housekeep(store, clock.now(), config.store));

@@ -39,6 +39,30 @@ export function connect(url: string): { db: Kysely<any>; dialect: DialectName } 
 }
 
 /**
+ * Proof that no other process runs on the SQLite file `url`: an exclusive lock on a file beside
+ * it (`<file>.instance`), held by a connection of its own for as long as this process lives. The
+ * operating system drops the lock when its process dies, however it dies, so getting it proves
+ * that whatever ran here before has stopped. Returns its release; undefined when another process
+ * holds it, or when a lock cannot say so (`:memory:` is private anyway; PostgreSQL).
+ */
+export function holdSoleInstanceLock(url: string): (() => void) | undefined {
+  if (isPostgresUrl(url) || url === ':memory:' || url.startsWith('file:')) return undefined;
+  const lock = new SQLite(`${url}.instance`);
+  try {
+    lock.pragma('busy_timeout = 0');
+    // Once written, an exclusive-mode connection keeps its lock until it closes.
+    lock.pragma('locking_mode = EXCLUSIVE');
+    lock.exec('begin exclusive; create table if not exists held (pid integer); delete from held; commit');
+    lock.prepare('insert into held (pid) values (?)').run(process.pid);
+    return () => lock.close();
+  } catch (err) {
+    lock.close();
+    if ((err as { code?: string }).code?.startsWith('SQLITE_BUSY')) return undefined;
+    throw err;
+  }
+}
+
+/**
  * A handle for the few short writes that must not wait behind a burst of other work: marking a
  * delivered reply's event done (until then a crash sends the reply again). On PostgreSQL it is a
  * pool of its own with one connection, so those writes never queue behind the main pool's

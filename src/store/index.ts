@@ -1,6 +1,6 @@
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
-import { openDatabase, pendingMigrations, priorityLane, type DB } from './db.js';
+import { holdSoleInstanceLock, openDatabase, pendingMigrations, priorityLane, type DB } from './db.js';
 import type { DialectName } from './dialect.js';
 import { CharacterRepo } from './characters.js';
 import { ConversationRepo } from './conversations.js';
@@ -77,6 +77,12 @@ export interface Store {
   recall: RecallRepo;
   /** Message embeddings for recall by meaning (EMBEDDINGS_MODEL). */
   embeddings: EmbeddingRepo;
+  /**
+   * Take, and keep until `close`, a lock only one living process can hold on this database (a
+   * SQLite file): true proves that every other process that ran on it has stopped. False when
+   * another holds it, or the database cannot tell (PostgreSQL, `:memory:`).
+   */
+  claimSoleInstance(): boolean;
   /** Migrations not run yet (empty once migrated); rejects when the database does not answer. */
   pendingMigrations(): Promise<string[]>;
   close(): Promise<void>;
@@ -91,6 +97,7 @@ export interface Store {
 export async function openStore(url: string, clock: Clock = systemClock): Promise<Store> {
   const { db, dialect } = await openDatabase(url);
   const lane = priorityLane(url, db);
+  let releaseSole: (() => void) | undefined;
   return {
     db,
     dialect: dialect.name,
@@ -114,8 +121,10 @@ export async function openStore(url: string, clock: Clock = systemClock): Promis
     memory: new MemoryRepo(db, clock),
     recall: new RecallRepo(db, dialect.name),
     embeddings: new EmbeddingRepo(db),
+    claimSoleInstance: () => (releaseSole ??= holdSoleInstanceLock(url)) !== undefined,
     pendingMigrations: () => pendingMigrations(db, dialect.name),
     close: async () => {
+      releaseSole?.();
       if (lane !== db) await lane.destroy();
       await db.destroy();
     },
