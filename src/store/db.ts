@@ -42,8 +42,9 @@ export function connect(url: string): { db: Kysely<any>; dialect: DialectName } 
  * Proof that no other process runs on the SQLite file `url`: an exclusive lock on a file beside
  * it (`<file>.instance`), held by a connection of its own for as long as this process lives. The
  * operating system drops the lock when its process dies, however it dies, so getting it proves
- * that whatever ran here before has stopped. Returns its release; undefined when another process
- * holds it, or when a lock cannot say so (`:memory:` is private anyway; PostgreSQL).
+ * that whatever ran here before has stopped. Returns its release, which must be kept: it holds
+ * the connection, and a collected connection closes and frees the lock. Undefined when another
+ * process holds it, or when a lock cannot say so (`:memory:` is private anyway; PostgreSQL).
  */
 export function holdSoleInstanceLock(url: string): (() => void) | undefined {
   if (isPostgresUrl(url) || url === ':memory:' || url.startsWith('file:')) return undefined;

@@ -12,7 +12,9 @@ import { openStore, type Store } from '../../src/store/index.js';
 
 const open: Store[] = [];
 const dirs: string[] = [];
+const kill: Array<() => void> = [];
 afterEach(async () => {
+  while (kill.length) kill.pop()!();
   while (open.length) await open.pop()!.close();
   while (dirs.length) rmSync(dirs.pop()!, { recursive: true, force: true });
 });
@@ -42,9 +44,11 @@ describe('sole-instance lock', () => {
 
   it('is freed when the process holding it is killed', async () => {
     const path = tempDb();
-    const script = `const m = await import('./src/store/db.ts'); m.holdSoleInstanceLock(process.argv[1]); console.log('held'); setInterval(() => {}, 1000);`;
+    // The release is kept reachable, as the store keeps it: a collected connection closes, and frees the lock.
+    const script = `const m = await import('./src/store/db.ts'); globalThis.held = m.holdSoleInstanceLock(process.argv[1]); console.log(globalThis.held ? 'held' : 'refused'); setInterval(() => {}, 1000);`;
     const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, path], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'inherit'] });
     const exited = new Promise((resolve) => child.on('exit', resolve));
+    kill.push(() => child.kill('SIGKILL'));
     await new Promise<void>((resolve, reject) => {
       child.stdout!.on('data', (d: Buffer) => d.toString().includes('held') && resolve());
       child.on('exit', (code) => reject(new Error(`the lock holder exited early (${code})`)));
