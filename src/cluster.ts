@@ -12,9 +12,8 @@ import type { Update } from './store/index.js';
  */
 export async function takeOverStoppedInstances(store: Store, coordination: Coordination, instanceId: string, log: Logger): Promise<boolean> {
   if (coordination.kind !== 'local' || !store.claimSoleInstance()) return false;
-  const before = (await store.instances.live(0)).filter((id) => id !== instanceId);
-  for (const id of before) await store.instances.remove(id);
-  if (before.length) log.info({ stopped: before.length }, 'the previous run stopped without a clean shutdown; answering what it had accepted');
+  const stopped = await store.instances.removeOthers(instanceId);
+  if (stopped) log.info({ stopped }, 'the previous run stopped without a clean shutdown; answering what it had accepted');
   return true;
 }
 

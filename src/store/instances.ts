@@ -24,6 +24,12 @@ export class InstanceRepo {
     await this.db.deleteFrom('instances').where('id', '=', id).execute();
   }
 
+  /** Remove every instance but `id` (they are known to have stopped); how many there were. */
+  async removeOthers(id: string): Promise<number> {
+    const r = await this.db.deleteFrom('instances').where('id', '<>', id).executeTakeFirst();
+    return Number(r.numDeletedRows);
+  }
+
   /** Instances seen since `since`. */
   async live(since: number): Promise<string[]> {
     return (await this.db.selectFrom('instances').select('id').where('seen_at', '>=', since).execute()).map((r) => r.id);
