@@ -37,7 +37,7 @@ export async function createPlatformAdapters({ config, engine, log, store, coord
         }
       : // One instance: Slack's tier counts kept in the database, so a restart does not forget them.
         { sharedTally: storeCallTallies(store.callTally, log) };
-  const base = { handler: engine, log, commands: engine.menu, ...shared };
+  const base = { handler: engine, log, commands: engine.menu, sendMarks: store.sendMarks, ...shared };
   const tuning = { stopTimeoutMs: config.runtime.shutdownTimeoutMs };
   const directory = platformDirectory(store, config.http.publicUrl);
   if (config.telegram) {

@@ -121,6 +121,7 @@ export class SlackAdapter implements PlatformAdapter<SlackTarget> {
       messageLimit: tuning.messageLimit,
       streamLimit: tuning.streamLimit,
       nativeStreaming: tuning.nativeStreaming,
+      marks: deps.sendMarks,
       now: deps.now,
       sleep: deps.sleep,
       // A channel's consecutive turns may be answered by different instances, and tiers are per app.

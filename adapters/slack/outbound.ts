@@ -12,7 +12,7 @@
  * a tier has room beyond its reserve, so the final text always fits. The final text always lands;
  * long replies are split (3,900 characters per message, 12,000 per stream).
  */
-import type { Log } from '../../src/core/adapter.js';
+import type { Log, SendMarks } from '../../src/core/adapter.js';
 import type { ReplyEvent } from '../../src/core/types.js';
 import type { SharedTallyFactory, SharedWindowFactory } from '../../src/core/outbound-window.js';
 import { OutboundBudget, type RateWindow } from '../shared/budget.js';
@@ -21,9 +21,9 @@ import { chunkText } from '../shared/chunk.js';
 import { deliverEvents, StreamedReply, type StreamTuning } from '../shared/streamed-reply.js';
 import { toMrkdwn } from './mrkdwn.js';
 import type { ReplyPlanner } from '../../src/core/adapter.js';
-import { replyPlanner, resumeFrom, type PlannerDeps, type ReplyTarget, type Resume, type SlackSender, type SlackStep } from './planners.js';
+import { parseStreamMark, replyPlanner, resumeFrom, streamMarkKey, type PlannerDeps, type ReplyTarget, type Resume, type SlackSender, type SlackStep } from './planners.js';
 import { TierGate } from './tiers.js';
-import type { SlackTransport } from './transport.js';
+import type { SlackTransport, TaggedMessage } from './transport.js';
 
 export type { ReplyTarget, SlackSender } from './planners.js';
 export { TierGate } from './tiers.js';
@@ -73,6 +73,8 @@ export interface OutboundOptions {
   nativeStreaming?: boolean | undefined;
   now?: (() => number) | undefined;
   sleep?: ((ms: number) => Promise<void>) | undefined;
+  /** Where open native streams are noted (the adapters' `SendMarks`), so one a crash left open is finished, not shown twice. */
+  marks?: SendMarks | undefined;
   /** With several instances: where each channel's window and each method's tier are counted by all of them (`bot` names the app). */
   shared?: { windows?: SharedWindowFactory | undefined; tallies?: SharedTallyFactory | undefined; bot: string } | undefined;
 }
@@ -105,6 +107,7 @@ export class SlackOutbound {
       messageLimit: o.messageLimit ?? MESSAGE_LIMIT,
       streamLimit: o.streamLimit ?? STREAM_LIMIT,
       streaming: { available: o.nativeStreaming ?? true },
+      marks: o.marks,
     };
   }
 
@@ -163,6 +166,8 @@ export class SlackOutbound {
     try {
       this.gate.take(method);
       const found = await find.call(this.o.sender, { channel: target.channel, threadTs: target.threadTs, key, oldestMs: this.now() - EARLIER_ATTEMPT_MS });
+      const open = await this.leftOpen(target, key, found);
+      if (open) found.push(open);
       return found.length ? resumeFrom(found) : undefined;
     } catch (err) {
       const ms = this.o.retryAfterMs(err);
@@ -170,6 +175,32 @@ export class SlackOutbound {
       this.o.log.warn({ err, code: this.o.errorCode(err), channel: target.channel }, 'slack: could not look for an earlier attempt at this reply; sending it whole');
       return undefined;
     }
+  }
+
+  /**
+   * The native stream an earlier attempt at reply `key` opened and never stopped (it was noted
+   * when it started; Slack shows no metadata on it), stopped now and tagged as the first message
+   * of the text from where it began, so the reply is edited into it instead of posted beside it.
+   * A stream the user stopped ends the reply there, as it does live. Undefined when there is
+   * none, or Slack will not stop it (then it shows twice, as before the note existed).
+   */
+  private async leftOpen(target: ReplyTarget, key: string, found: readonly TaggedMessage[]): Promise<TaggedMessage | undefined> {
+    const mark = parseStreamMark(await this.o.marks?.get(streamMarkKey(key)).catch(() => undefined));
+    if (!mark || found.some((m) => m.ts === mark.ts)) return undefined; // never opened, or stopped and tagged
+    const tag = { key, from: mark.start, part: 0 };
+    try {
+      this.gate.take('chat.stopStream');
+      await this.planners.sender.stopStream({ channel: target.channel, ts: mark.ts, tag });
+    } catch (err) {
+      const code = this.o.errorCode(err);
+      if (code === 'stopped_by_user') return { ts: mark.ts, text: '', tag: { key, upTo: Number.MAX_SAFE_INTEGER } };
+      // Slack ended it itself (streams last minutes): it is an ordinary message now, and editable.
+      if (code !== 'message_not_in_streaming_state') {
+        this.o.log.warn({ err, code, channel: target.channel }, 'slack: could not stop the stream an earlier attempt left open; sending the reply beside it');
+        return undefined;
+      }
+    }
+    return { ts: mark.ts, text: '', tag };
   }
 
   /**

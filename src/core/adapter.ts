@@ -177,6 +177,12 @@ export interface AdapterDeps {
    * (Discord's IDENTIFY limit), `windowMs` apart per bucket. Absent: the SDK paces this process.
    */
   identifyGate?: (name: string, windowMs: number) => IdentifyGate;
+  /**
+   * Where to note a send in progress that the platform cannot be asked about after a crash (a
+   * Slack native stream carries no metadata until it stops), kept in the database so the next
+   * attempt at the same reply, in any process, finishes it. Absent: such a send may show twice.
+   */
+  sendMarks?: SendMarks;
   /** The engine. */
   handler: MessageHandler;
   log: Log;
@@ -185,6 +191,12 @@ export interface AdapterDeps {
   /** Clock for the outbound budget and caches (tests pass their own). */
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
+}
+
+/** Notes by key, kept across restarts (the latest `put` of a key wins); each adapter prefixes its keys with its platform. */
+export interface SendMarks {
+  put(key: string, value: string): Promise<void>;
+  get(key: string): Promise<string | undefined>;
 }
 
 export interface PlatformAdapter<Target = unknown> {

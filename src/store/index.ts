@@ -9,6 +9,7 @@ import { SettingsRepo } from './settings.js';
 import { EventRepo } from './events.js';
 import { InstanceRepo } from './instances.js';
 import { CallTallyRepo } from './call-tally.js';
+import { SendMarkRepo } from './send-marks.js';
 import { UsageRepo } from './usage.js';
 import { ApiKeyRepo } from './api-keys.js';
 import { UpdateRepo } from './updates.js';
@@ -32,6 +33,7 @@ export { SettingsRepo, DEFAULT_CHAT_SETTINGS, type ChatSettings, type Scope, typ
 export { EventRepo, type Claim, type AbandonedEvent } from './events.js';
 export { InstanceRepo } from './instances.js';
 export { CallTallyRepo } from './call-tally.js';
+export { SendMarkRepo } from './send-marks.js';
 export { UsageRepo, USAGE_GROUPS, type UsageTotals, type UsageFigures, type UsageGroup, type UsageReportQuery, type UsageReportRow } from './usage.js';
 export { ConsoleSessionRepo, type ConsoleSession } from './console-sessions.js';
 export { ActivityRepo, type ProactiveSend } from './activity.js';
@@ -61,6 +63,8 @@ export interface Store {
   instances: InstanceRepo;
   /** Calls a platform limits per app, counted across restarts (a single instance's Slack tiers). */
   callTally: CallTallyRepo;
+  /** What adapters noted about sends in progress, read back when a reply is sent again after a crash. */
+  sendMarks: SendMarkRepo;
   usage: UsageRepo;
   apiKeys: ApiKeyRepo;
   updates: UpdateRepo;
@@ -108,6 +112,7 @@ export async function openStore(url: string, clock: Clock = systemClock): Promis
     events: new EventRepo(db, lane),
     instances: new InstanceRepo(db),
     callTally: new CallTallyRepo(db),
+    sendMarks: new SendMarkRepo(db, clock),
     usage: new UsageRepo(db, clock),
     apiKeys: new ApiKeyRepo(db, clock, dialect),
     updates: new UpdateRepo(db, clock, dialect),

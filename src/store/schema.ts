@@ -29,6 +29,7 @@ export interface Database {
   memory_forgotten: MemoryForgottenRow;
   memory_embeddings: MemoryEmbeddingRow;
   call_tally: CallTallyRow;
+  send_marks: SendMarkRow;
 }
 
 export interface CharacterRow {
@@ -154,6 +155,15 @@ export interface CallTallyRow {
   /** The tally's name: the bot and the method. */
   name: string;
   /** When the call was made, epoch ms. */
+  at: number;
+}
+
+/** What an adapter noted about a send in progress (see SendMarkRepo). */
+export interface SendMarkRow {
+  /** The adapter's name for it, e.g. `slack:stream:<reply key>`. */
+  key: string;
+  value: string;
+  /** When it was written, epoch ms. */
   at: number;
 }
 

@@ -267,8 +267,9 @@ export class FakeWebApi {
   private update(p: Params): Params {
     const channel = this.channelId(p.channel);
     const m = this.find(channel, str(p.ts));
-    // Measured against live Slack (not documented): editing a message that is still streaming is refused.
-    if (m.stream === 'open') throw new ApiError('streaming_state_conflict');
+    // Measured against live Slack (not documented): editing a message that is still streaming is
+    // refused; one Slack has ended (its lifetime is over) is an ordinary message.
+    if (m.stream === 'open' && !this.expired(m)) throw new ApiError('streaming_state_conflict');
     m.text = this.text(p);
     m.updates += 1;
     return { channel, ts: m.ts, text: m.text, message: this.wire(m) };
@@ -311,8 +312,7 @@ export class FakeWebApi {
     const channel = this.channelId(p.channel);
     const m = this.find(channel, str(p.ts));
     if (m.stoppedByUser === true) throw new ApiError('stopped_by_user');
-    const expired = this.o.streamLifetimeMs !== undefined && this.o.now() - m.startedAt > this.o.streamLifetimeMs;
-    if (m.stream !== 'open' || expired) throw new ApiError('message_not_in_streaming_state');
+    if (m.stream !== 'open' || this.expired(m)) throw new ApiError('message_not_in_streaming_state');
     const piece = this.streamPiece(p, m);
     const metadata = stop ? this.metadataOf(p) : undefined;
     if (piece.text !== '') {
@@ -327,6 +327,11 @@ export class FakeWebApi {
   }
 
   // ── helpers ────────────────────────────────────────────────────────────────
+
+  /** A stream past its lifetime: Slack has ended it. */
+  private expired(m: StoredMessage): boolean {
+    return this.o.streamLifetimeMs !== undefined && this.o.now() - m.startedAt > this.o.streamLifetimeMs;
+  }
 
   /**
    * Text of one streaming call. Measured against live Slack by others (undocumented): a

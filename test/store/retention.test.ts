@@ -7,7 +7,7 @@ const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
 describeStores('housekeeping', (ctx) => {
-  it('prunes Idempotency-Key records and updates-feed entries past their windows, finished events past two days', async () => {
+  it('prunes Idempotency-Key records and updates-feed entries past their windows, finished events and send marks past two days', async () => {
     const start = ctx.clock.now();
     const conv = await ctx.store.conversations.create({ platform: 'api', chatType: 'dm', ownerId: 'k1', characterId: 'char_1' });
     const entry = (text: string) =>
@@ -24,15 +24,20 @@ describeStores('housekeeping', (ctx) => {
     await claim('old-done');
     await ctx.store.events.complete('telegram', 'old-done');
     await claim('old-unfinished');
+    await ctx.store.sendMarks.put('slack:stream:old', 'a');
 
     ctx.clock.advance(6 * DAY);
     await entry('recent');
     await claim('recent-done');
     await ctx.store.events.complete('telegram', 'recent-done');
+    await ctx.store.sendMarks.put('slack:stream:recent', 'b');
+    await ctx.store.sendMarks.put('slack:stream:recent', 'c'); // the latest note wins
 
     ctx.clock.advance(2 * DAY); // "old" is 8 days old now, "recent" 2 days
     const removed = await housekeep(ctx.store, ctx.clock.now(), { idempotencyRetentionHours: 24, updatesRetentionDays: 7 });
-    expect(removed).toEqual({ events: 1, idempotency: 2, updates: 1 });
+    expect(removed).toEqual({ events: 1, idempotency: 2, updates: 1, marks: 1 });
+    expect(await ctx.store.sendMarks.get('slack:stream:old')).toBeUndefined();
+    expect(await ctx.store.sendMarks.get('slack:stream:recent')).toBe('c');
     const feed = await ctx.store.updates.list({ apiKeyId: 'k1', limit: 10 });
     expect(feed.updates.map((u) => u.message?.content)).toEqual(['recent']);
     expect(await ctx.store.events.state('telegram', 'old-done')).toBeUndefined();

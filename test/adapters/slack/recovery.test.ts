@@ -66,6 +66,56 @@ describe('slack adapter: a reply sent again after a crash', () => {
     expect(calls(w, 'chat.postMessage')).toHaveLength(0);
   });
 
+  describe('a native stream the crash left open (Slack shows no metadata on it until it stops)', () => {
+    const story = 'Once upon a time there was a very small dragon who lived under a bridge.';
+    /** The dead process's attempt at reply `tag` in a thread: a stream opened with the first words, never stopped. */
+    async function openedBeforeTheCrash(world: SlackWorld, tag: string) {
+      const mention = appMention({ channel: 'C0THREAD', user: 'U0ALICE', text: `<@${world.fake.botUserId}> a story?` });
+      const key = { platform: 'slack' as const, chatId: 'C0THREAD', threadId: mention.ts as string };
+      const target = { ...world.adapter.keys.decode(key), recipient: { userId: 'U0ALICE', teamId: world.fake.teamId }, tag };
+      const planner = world.adapter.planner(target);
+      const step = planner.plan('Once upon a time', false);
+      expect(step).toMatchObject({ via: 'native', step: { kind: 'start' } });
+      await planner.perform(step);
+      const [stream] = world.fake.channelMessages('C0THREAD', key.threadId);
+      expect(stream).toMatchObject({ stream: 'open', text: 'Once upon a time' });
+      return { key, ts: stream!.ts };
+    }
+
+    it('is stopped and edited up to the whole reply, not posted beside', async () => {
+      w = await startSlackWorld();
+      const { key, ts } = await openedBeforeTheCrash(w, 'event-11');
+      await w.adapter.deliver({ key, text: story, characterName: 'Aria', dedupeKey: 'event-11', maybeSent: true });
+      const thread = w.fake.channelMessages('C0THREAD', key.threadId);
+      expect(thread).toEqual([expect.objectContaining({ ts, text: story, stream: 'stopped', updates: 1 })]);
+      expect(thread[0]!.metadata).toMatchObject({ event_type: 'charbridge_reply', event_payload: { key: 'event-11', from: 0, part: 0 } });
+      expect(calls(w, 'chat.postMessage')).toHaveLength(0);
+      // Sent once more: the stopped stream is found by its metadata and already says it all.
+      await w.adapter.deliver({ key, text: story, characterName: 'Aria', dedupeKey: 'event-11', maybeSent: true });
+      expect(w.fake.channelMessages('C0THREAD', key.threadId)).toEqual(thread);
+      expect(calls(w, 'chat.stopStream')).toHaveLength(1);
+    });
+
+    it('is edited when Slack has ended it already (a long outage)', async () => {
+      w = await startSlackWorld({ slack: { streamLifetimeMs: -1 } }); // every stream ended the moment it began
+      const { key, ts } = await openedBeforeTheCrash(w, 'event-12');
+      await w.adapter.deliver({ key, text: story, characterName: 'Aria', dedupeKey: 'event-12', maybeSent: true });
+      expect(w.fake.channelMessages('C0THREAD', key.threadId)).toEqual([expect.objectContaining({ ts, text: story, updates: 1 })]);
+      expect(w.fake.calls.filter((c) => c.method === 'chat.stopStream').map((c) => c.error)).toEqual(['message_not_in_streaming_state']);
+      expect(calls(w, 'chat.postMessage')).toHaveLength(0);
+    });
+
+    it('ends the reply where the user stopped it, as a live reply does', async () => {
+      w = await startSlackWorld();
+      const { key, ts } = await openedBeforeTheCrash(w, 'event-13');
+      w.fake.stopStreamByUser('C0THREAD', ts);
+      await w.adapter.deliver({ key, text: story, characterName: 'Aria', dedupeKey: 'event-13', maybeSent: true });
+      expect(texts(w.fake, 'C0THREAD', key.threadId)).toEqual(['Once upon a time']);
+      expect(calls(w, 'chat.postMessage')).toHaveLength(0);
+      expect(calls(w, 'chat.update')).toHaveLength(0);
+    });
+  });
+
   it('edits a preview the crash cut short up to the whole reply, and posts only the parts missing', async () => {
     w = await startSlackWorld({ tuning: { messageLimit: 100 } });
     const key = { platform: 'slack' as const, chatId: 'D0BOB' };

@@ -63,11 +63,12 @@ export async function startSlackWorld(
   let adapter: SlackAdapter | undefined;
   const rt = await startRuntime(config, {
     log: testLogger(),
-    adapters: ({ config: c, engine, log }) => {
+    adapters: ({ config: c, engine, log, store }) => {
       if (!c.slack) throw new Error('slack not configured');
       adapter = createSlackAdapter(c.slack, {
         handler: engine,
         log,
+        sendMarks: store.sendMarks,
         commands: commandMenu(engine.commands),
         tuning: { ...SCALED_PACING, retry: FAST_RETRY, socketPingTimeoutMs: 1000, stopTimeoutMs: 5000, ...opts.tuning },
       });
