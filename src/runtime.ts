@@ -226,6 +226,7 @@ export async function redeliver(adapters: PlatformAdapter[], msg: InboundMessage
   const start = events.find((e) => e.type === 'start');
   const texts = events.flatMap((e) => (e.type === 'done' ? [e.message.content] : e.type === 'notice' || e.type === 'error' ? [e.text] : []));
   if (!texts.length) return;
-  const key = { platform: msg.platform, chatId: msg.chatId, ...(msg.threadId !== undefined ? { threadId: msg.threadId } : {}) };
+  const thread = msg.threadId ?? msg.replyThreadId;
+  const key = { platform: msg.platform, chatId: msg.chatId, ...(thread !== undefined ? { threadId: thread } : {}) };
   await adapter.deliver({ key, text: texts.join('\n\n'), characterName: start?.type === 'start' ? start.characterName : '', dedupeKey: msg.eventId, maybeSent: true });
 }

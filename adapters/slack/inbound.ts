@@ -73,6 +73,8 @@ export function toInbound(
     chatId: e.channel,
     chatType: where.chatType,
     ...(where.threadId !== undefined ? { threadId: where.threadId } : {}),
+    // A DM is one conversation, but a message asked in one of its threads is answered there.
+    ...(where.chatType === 'dm' && e.thread_ts !== undefined ? { replyThreadId: e.thread_ts } : {}),
     userId: e.user ?? '',
     userName: ctx.user.name,
     messageId: e.ts,

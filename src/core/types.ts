@@ -19,6 +19,12 @@ export interface InboundMessage {
   chatType: ChatType;
   /** Thread/topic id when chatType is `thread`. */
   threadId?: string;
+  /**
+   * The thread the reply goes to when it is not the conversation's own (a Slack DM, one
+   * conversation, answers in the thread it was asked in), kept so a reply sent again after a
+   * crash lands, and finds what an earlier attempt left, in the same place.
+   */
+  replyThreadId?: string;
   userId: string;
   userName: string;
   messageId: string;

@@ -50,6 +50,21 @@ describe('slack adapter: a reply sent again after a crash', () => {
     expect(calls(w, 'chat.update')).toHaveLength(updated.length); // nor edited: it already says all of it
   });
 
+  it('in a DM thread, looks in the thread the message was asked in, and sends there', async () => {
+    w = await startSlackWorld();
+    const recover = dieBeforeMarking(w);
+    const parent = '1700000000.000100';
+    await w.fake.postEvent(w.eventsUrl, imMessage({ channel: 'D0FRAN', user: 'U0FRAN', text: 'in a thread', thread_ts: parent }));
+    await w.settled();
+    const thread = w.fake.channelMessages('D0FRAN', parent);
+    expect(thread.map((m) => m.text)).toEqual(['Echo: in a thread']);
+
+    expect(await recover()).toBe(1);
+    await w.settled();
+    expect(w.fake.channelMessages('D0FRAN')).toEqual(thread); // nothing new, in the thread or at the top
+    expect(calls(w, 'conversations.replies').map((c) => c.params.ts)).toEqual([parent]);
+  });
+
   it('leaves a closed native stream in a thread as it is', async () => {
     w = await startSlackWorld();
     const recover = dieBeforeMarking(w);
