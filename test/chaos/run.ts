@@ -13,6 +13,7 @@
  *     answering its delivery 2xx, a Slack event answered 2xx, an API turn answered 202)
  *     without its reply;
  *   - duplicated: a message answered twice, or a Slack preview left unfinished beside its reply;
+ *   - a Slack native stream still open (a reply never finished where it began);
  *   - stuck: claims, idempotency keys or outbox rows left in a working state;
  *   - credits leaked: credits used minus the replies they paid for.
  * Exit 1 when a promise is broken. Not part of `npm test` (a run takes minutes).
@@ -252,10 +253,11 @@ try {
   const twice = [...tgDup, ...sl.duplicated, ...apiDup].slice(0, 20).join(', ');
   const previews = sl.unfinished ? `${sl.unfinished} unfinished Slack previews, ${sl.unfinishedAlone} of them without their reply` : '';
   console.log(`duplicated ${dup}${dup ? ` (${[twice, previews].filter(Boolean).join('; ')})` : ''}`);
+  console.log(`slack native streams: ${slack.calls.filter((c) => c.method === 'chat.startStream' && c.status === 200).length} started, ${sl.openStreams} left open`);
   console.log(`slack calls refused with 429: ${Object.entries(sl.tooManyRequests).map(([m, n]) => `${m} ${n}`).join(', ') || 'none'}`);
   console.log(`stuck ${stuckN} (claims ${stuck.events}, idempotency keys ${stuck.idempotency})`);
   console.log(`credits leaked ${leaked} (charged ${charged}, replies ${replied})`);
-  broken = lost > 0 || dup > 0 || stuckN > 0 || leaked !== 0;
+  broken = lost > 0 || dup > 0 || stuckN > 0 || leaked !== 0 || sl.openStreams > 0;
   console.log(broken ? `\nBROKEN PROMISES — keeping ${dir}` : '\nevery promise kept');
 } finally {
   await Promise.all(up.map((instance) => kill(instance).catch(() => undefined)));

@@ -1,6 +1,6 @@
 /**
  * The chaos run's Slack traffic, with the harness playing Slack's Events API over HTTP: each DM's
- * messages in order, each event POSTed (signed) to whichever instance is up until one answers
+ * messages in order (half the DMs talk in a thread, so replies stream natively there), each event POSTed (signed) to whichever instance is up until one answers
  * 2xx, and some delivered a second time after that with Slack's retry header and the same event
  * id. The reply to `message slk12` reads `re: slk12`, so the bot's messages in the fake say which
  * message each answers; a message that names none is a preview a crash left unfinished.
@@ -31,10 +31,16 @@ export class SlackDelivery {
     return `D0CHAOS${n}`;
   }
 
+  /** Odd DMs talk in a thread, where replies stream natively (`chat.startStream`) while Slack's Tier 2 has room. */
+  static thread(n: number): string | undefined {
+    return n % 2 === 1 ? `${1_700_000_000 + n}.000100` : undefined;
+  }
+
   send(rnd: () => number, i: number, channels: number): SlackTurn {
     const n = Math.floor(rnd() * channels);
     const turn: SlackTurn = { token: `slk${i}`, channel: SlackDelivery.channel(n), accepted: false };
-    const event = imMessage({ channel: turn.channel, user: `U0CHAOS${n}`, text: `message ${turn.token}` });
+    const thread = SlackDelivery.thread(n);
+    const event = imMessage({ channel: turn.channel, user: `U0CHAOS${n}`, text: `message ${turn.token}`, ...(thread ? { thread_ts: thread } : {}) });
     const eventId = `Ev0CHAOS${i}`;
     const twice = rnd() < 0.1;
     const line = (this.lines.get(turn.channel) ?? Promise.resolve()).then(async () => {
@@ -69,6 +75,8 @@ export interface SlackFindings {
   /** Bot messages naming no message: a preview left unfinished — beside its whole reply (found by the metadata key they share), or alone. */
   unfinished: number;
   unfinishedAlone: number;
+  /** Native streams still open when the run was checked (a reply never finished in place). */
+  openStreams: number;
   /** Web API calls Slack refused with 429, by method. */
   tooManyRequests: Record<string, number>;
 }
@@ -77,9 +85,11 @@ export function slackFindings(fake: FakeSlack, turns: SlackTurn[], channels: num
   const shown = new Map<string, number>();
   const answeredKeys = new Set<unknown>();
   const unfinishedKeys: unknown[] = [];
+  let openStreams = 0;
   const keyOf = (m: { metadata?: Record<string, unknown> }) => (m.metadata?.event_payload as { key?: unknown } | undefined)?.key;
   for (let n = 0; n < channels; n++) {
     for (const m of fake.channelMessages(SlackDelivery.channel(n))) {
+      if (m.stream === 'open') openStreams++;
       const token = /re: (slk\d+)/.exec(m.text)?.[1];
       if (token) {
         shown.set(token, (shown.get(token) ?? 0) + 1);
@@ -94,6 +104,7 @@ export function slackFindings(fake: FakeSlack, turns: SlackTurn[], channels: num
     duplicated: [...shown].filter(([, k]) => k > 1).map(([t]) => t),
     unfinished: unfinishedKeys.length,
     unfinishedAlone: unfinishedKeys.filter((k) => k === undefined || !answeredKeys.has(k)).length,
+    openStreams,
     tooManyRequests: fake.calls.filter((c) => c.status === 429).reduce<Record<string, number>>((by, c) => ({ ...by, [c.method]: (by[c.method] ?? 0) + 1 }), {}),
   };
 }
