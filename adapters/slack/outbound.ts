@@ -188,6 +188,7 @@ export class SlackOutbound {
     const mark = parseStreamMark(await this.o.marks?.get(streamMarkKey(key)).catch(() => undefined));
     if (!mark || found.some((m) => m.ts === mark.ts)) return undefined; // never opened, or stopped and tagged
     const tag = { key, from: mark.start, part: 0 };
+    this.o.log.info({ channel: target.channel, ts: mark.ts }, 'slack: finishing the stream an earlier attempt at this reply left open');
     try {
       this.gate.take('chat.stopStream');
       await this.planners.sender.stopStream({ channel: target.channel, ts: mark.ts, tag });
