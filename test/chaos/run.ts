@@ -65,9 +65,12 @@ const entry = runnable(join(root, 'src', 'main.ts'));
 const start = () => startChildInstance(env, 180_000, entry);
 const shared = cluster ? await sharedServers() : undefined;
 const openai = await startFakeOpenAI({ chunkDelayMs: 3 });
+// Slack replies run on for 60 more words (~200 ms of stream), so kills land mid-stream too.
+const SLACK_TAIL = ' and so the story went on'.repeat(12);
 openai.respondWith(({ messages: m }) => {
   const last = contentText(m.filter((x: any) => x.role === 'user').at(-1)?.content ?? '');
-  return `re: ${/(tg|slk|api)\d+/.exec(last)?.[0] ?? 'none'}`;
+  const token = /(tg|slk|api)\d+/.exec(last)?.[0] ?? 'none';
+  return `re: ${token}${token.startsWith('slk') ? SLACK_TAIL : ''}`;
 });
 const telegram = await startFakeTelegram({ limits: { globalPerSecond: 1000, chatMinIntervalMs: 0, chatBurst: 100 } });
 // Slack's own limits; its users.info tier (100 a minute) is raised, as every restart looks its users up again.
