@@ -21,7 +21,8 @@ import { chunkText } from '../shared/chunk.js';
 import { deliverEvents, StreamedReply, type StreamTuning } from '../shared/streamed-reply.js';
 import { toMrkdwn } from './mrkdwn.js';
 import type { ReplyPlanner } from '../../src/core/adapter.js';
-import { parseStreamMark, replyPlanner, resumeFrom, streamMarkKey, type PlannerDeps, type ReplyTarget, type Resume, type SlackSender, type SlackStep } from './planners.js';
+import { replyPlanner, resumeFrom, type PlannerDeps, type ReplyTarget, type Resume, type SlackSender, type SlackStep } from './planners.js';
+import { ReplyMarks, type StreamMark } from './reply-marks.js';
 import { TierGate } from './tiers.js';
 import type { SlackTransport, TaggedMessage } from './transport.js';
 
@@ -73,7 +74,7 @@ export interface OutboundOptions {
   nativeStreaming?: boolean | undefined;
   now?: (() => number) | undefined;
   sleep?: ((ms: number) => Promise<void>) | undefined;
-  /** Where open native streams are noted (the adapters' `SendMarks`), so one a crash left open is finished, not shown twice. */
+  /** Where replies note that they began sending and the native streams they opened (the adapters' `SendMarks`; see reply-marks.ts). */
   marks?: SendMarks | undefined;
   /** With several instances: where each channel's window and each method's tier are counted by all of them (`bot` names the app). */
   shared?: { windows?: SharedWindowFactory | undefined; tallies?: SharedTallyFactory | undefined; bot: string } | undefined;
@@ -107,7 +108,7 @@ export class SlackOutbound {
       messageLimit: o.messageLimit ?? MESSAGE_LIMIT,
       streamLimit: o.streamLimit ?? STREAM_LIMIT,
       streaming: { available: o.nativeStreaming ?? true },
-      marks: o.marks,
+      marks: new ReplyMarks(o.marks, o.log),
     };
   }
 
@@ -151,10 +152,16 @@ export class SlackOutbound {
     await this.streamedReply(target, resume).finish(markdown);
   }
 
-  /** What an earlier attempt at the reply `key` left; undefined when nothing, or when Slack cannot say (then it may show twice). */
+  /**
+   * What an earlier attempt at the reply `key` left; undefined when nothing, or when Slack cannot
+   * say (then it may show twice). An attempt that never began sending (its note says so) left
+   * nothing, and costs no lookup.
+   */
   private async earlierAttempt(target: ReplyTarget, key: string): Promise<Resume | undefined> {
     const find = this.o.sender.taggedReplies;
     if (!find) return undefined;
+    const earlier = await this.planners.marks.earlier(key);
+    if (earlier.sent === false) return undefined;
     // One try: a lookup Slack rate-limits (Tier 3; a burst of recoveries after a crash can spend
     // it) is not waited out, because recovery would hold up every chat behind it. The reply is
     // then sent whole: maybe twice, never late and never lost.
@@ -166,7 +173,7 @@ export class SlackOutbound {
     try {
       this.gate.take(method);
       const found = await find.call(this.o.sender, { channel: target.channel, threadTs: target.threadTs, key, oldestMs: this.now() - EARLIER_ATTEMPT_MS });
-      const open = await this.leftOpen(target, key, found);
+      const open = earlier.sent === true && earlier.stream ? await this.leftOpen(target, key, earlier.stream, found) : undefined;
       if (open) found.push(open);
       return found.length ? resumeFrom(found) : undefined;
     } catch (err) {
@@ -178,15 +185,14 @@ export class SlackOutbound {
   }
 
   /**
-   * The native stream an earlier attempt at reply `key` opened and never stopped (it was noted
-   * when it started; Slack shows no metadata on it), stopped now and tagged as the first message
-   * of the text from where it began, so the reply is edited into it instead of posted beside it.
-   * A stream the user stopped ends the reply there, as it does live. Undefined when there is
-   * none, or Slack will not stop it (then it shows twice, as before the note existed).
+   * The native stream an earlier attempt at reply `key` opened (`mark`) and never stopped (Slack
+   * shows no metadata on it until it stops), stopped now and tagged as the first message of the
+   * text from where it began, so the reply is edited into it instead of posted beside it. A
+   * stream the user stopped ends the reply there, as it does live. Undefined when it was stopped
+   * and tagged already, or Slack will not stop it (then it shows twice).
    */
-  private async leftOpen(target: ReplyTarget, key: string, found: readonly TaggedMessage[]): Promise<TaggedMessage | undefined> {
-    const mark = parseStreamMark(await this.o.marks?.get(streamMarkKey(key)).catch(() => undefined));
-    if (!mark || found.some((m) => m.ts === mark.ts)) return undefined; // never opened, or stopped and tagged
+  private async leftOpen(target: ReplyTarget, key: string, mark: StreamMark, found: readonly TaggedMessage[]): Promise<TaggedMessage | undefined> {
+    if (found.some((m) => m.ts === mark.ts)) return undefined;
     const tag = { key, from: mark.start, part: 0 };
     this.o.log.info({ channel: target.channel, ts: mark.ts }, 'slack: finishing the stream an earlier attempt at this reply left open');
     try {

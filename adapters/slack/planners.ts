@@ -11,11 +11,12 @@
  *
  * The tier gate's decision is made in `plan` (which only looks); `perform` counts the call.
  */
-import type { Log, ReplyPlanner, SendMarks } from '../../src/core/adapter.js';
+import type { Log, ReplyPlanner } from '../../src/core/adapter.js';
 import { chunkText } from '../shared/chunk.js';
 import { nextChunkStep, type ChunkStep, type Shown } from '../shared/streamed-reply.js';
 import type { SlackTarget } from './keys.js';
 import { toMrkdwn } from './mrkdwn.js';
+import type { ReplyMarks } from './reply-marks.js';
 import type { TierGate } from './tiers.js';
 import type { ReplyTag, SlackTransport, TaggedMessage } from './transport.js';
 
@@ -43,34 +44,13 @@ export interface Resume {
  * that were closed cover the text up to the furthest `upTo`; from there on, the messages posted
  * from that point are reused, each edited to its part if it differs. A stream the crash left open
  * carries no tag (Slack takes metadata only when a stream stops): it is found by the note made
- * when it started (`streamMark`), and stopped and tagged as the first of those messages.
+ * when it started (reply-marks.ts), and stopped and tagged as the first of those messages.
  */
 export function resumeFrom(found: readonly TaggedMessage[]): Resume {
   const from = Math.max(0, ...found.map((m) => m.tag.upTo ?? 0));
   const parts: Resume['parts'] = [];
   for (const m of found) if (m.tag.upTo === undefined && m.tag.from === from && m.tag.part !== undefined) parts[m.tag.part] = { messageId: m.ts, source: m.text };
   return { from, parts };
-}
-
-/** Where a native stream is noted while it is open: the tag of the reply it shows. */
-export function streamMarkKey(replyKey: string): string {
-  return `slack:stream:${replyKey}`;
-}
-
-/** An open stream as noted: its message, and where in the reply's text it began. */
-export interface StreamMark {
-  ts: string;
-  start: number;
-}
-
-export function parseStreamMark(value: string | undefined): StreamMark | undefined {
-  if (value === undefined) return undefined;
-  try {
-    const m = JSON.parse(value) as Partial<StreamMark>;
-    return typeof m.ts === 'string' && typeof m.start === 'number' ? { ts: m.ts, start: m.start } : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** What the planners of every reply share. */
@@ -86,8 +66,8 @@ export interface PlannerDeps {
   streamLimit: number;
   /** Cleared, for the whole process, once Slack says this workspace cannot stream. */
   streaming: { available: boolean };
-  /** Where an open stream is noted, so a crash does not leave it beside the reply sent again. */
-  marks?: SendMarks | undefined;
+  /** Where a reply notes that it began sending, and the native stream it opened (see reply-marks.ts). */
+  marks: ReplyMarks;
 }
 
 /** Errors meaning "this workspace cannot stream": fall back and stop trying. */
@@ -145,7 +125,7 @@ class NativeStream implements ReplyPlanner<StreamStep> {
       const ts = await sender.startStream({ channel, threadTs, markdown: a.piece, recipientUserId: recipient?.userId, recipientTeamId: recipient?.teamId });
       this.stream = { ts, start: this.sent, full: a.full };
       this.streams++;
-      await this.note({ ts, start: this.sent });
+      if (this.target.tag !== undefined) await this.deps.marks.streamOpened(this.target.tag, { ts, start: this.sent });
     } else if (a.kind === 'append') {
       gate.take('chat.appendStream');
       await sender.appendStream({ channel, ts: this.open().ts, markdown: a.piece });
@@ -157,17 +137,6 @@ class NativeStream implements ReplyPlanner<StreamStep> {
       this.stream = undefined;
     }
     this.sent += a.piece?.length ?? 0;
-  }
-
-  /**
-   * Slack shows no metadata on a stream until it stops, so the one a crash leaves open could not
-   * be found by the next attempt at the reply, which would post it again beside it. Noted before
-   * anything is appended; a note that cannot be written costs only that protection.
-   */
-  private async note(mark: StreamMark): Promise<void> {
-    const { marks, log } = this.deps;
-    if (!marks || this.target.tag === undefined) return;
-    await marks.put(streamMarkKey(this.target.tag), JSON.stringify(mark)).catch((err: unknown) => log.warn({ err }, 'slack: could not note an open stream; if this process dies now, the reply may show twice'));
   }
 
   /** Nothing streamed or open yet: a failure now means streaming itself does not work. */
@@ -295,6 +264,8 @@ class SlackReplyPlanner implements ReplyPlanner<SlackStep> {
   }
 
   async perform(a: SlackStep): Promise<void> {
+    // Noted before Slack may show anything, so an attempt after a crash knows whether to look.
+    if (this.mode === undefined && this.target.tag !== undefined) await this.deps.marks.sending(this.target.tag);
     this.mode ??= a.via;
     if (a.via === 'messages') return this.messages.perform(a.step);
     const native = this.native;

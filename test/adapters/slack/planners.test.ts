@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { replyPlanner, type PlannerDeps, type SlackSender } from '../../../adapters/slack/planners.js';
 import { TierGate } from '../../../adapters/slack/tiers.js';
+import { ReplyMarks } from '../../../adapters/slack/reply-marks.js';
 import { SlackOutbound } from '../../../adapters/slack/outbound.js';
 import { testLogger } from '../../helpers/harness.js';
 
@@ -23,7 +24,7 @@ function world(tiers: ConstructorParameters<typeof TierGate>[0]) {
   const gate = new TierGate(tiers, () => 0);
   const deps: PlannerDeps = {
     sender, gate, log: testLogger(), errorCode: () => undefined, retryAfterMs: () => undefined,
-    messageLimit: 3900, streamLimit: 12_000, streaming: { available: true },
+    messageLimit: 3900, streamLimit: 12_000, streaming: { available: true }, marks: new ReplyMarks(undefined, testLogger()),
   };
   const target = { channel: 'C1', threadTs: '1.0', dm: false, recipient: { userId: 'U1', teamId: 'T1' } };
   return { calls, gate, deps, planner: replyPlanner(target, deps) };

@@ -50,6 +50,19 @@ describe('slack adapter: a reply sent again after a crash', () => {
     expect(calls(w, 'chat.update')).toHaveLength(updated.length); // nor edited: it already says all of it
   });
 
+  it('sends a reply that never began sending without looking for it (no Tier 3 lookup spent)', async () => {
+    w = await startSlackWorld();
+    const key = { platform: 'slack' as const, chatId: 'D0HANK' };
+    // The dead process claimed the message and died before its first call to Slack: no note.
+    await w.adapter.deliver({ key, text: 'Hello there', characterName: 'Aria', dedupeKey: 'event-20', maybeSent: true });
+    expect(texts(w.fake, 'D0HANK')).toEqual(['Hello there']);
+    expect(w.fake.calls.filter((c) => c.method.startsWith('conversations.'))).toHaveLength(0);
+    // That attempt noted itself before posting: one more is looked up, and finds it.
+    await w.adapter.deliver({ key, text: 'Hello there', characterName: 'Aria', dedupeKey: 'event-20', maybeSent: true });
+    expect(texts(w.fake, 'D0HANK')).toEqual(['Hello there']);
+    expect(calls(w, 'conversations.history')).toHaveLength(1);
+  });
+
   it('in a DM thread, looks in the thread the message was asked in, and sends there', async () => {
     w = await startSlackWorld();
     const recover = dieBeforeMarking(w);
