@@ -167,6 +167,11 @@ export class SlackOutbound {
     // then sent whole: maybe twice, never late and never lost.
     const method = target.threadTs ? 'conversations.replies' : 'conversations.history';
     if (!this.gate.hasRoom(method)) {
+      // A reply that streamed from its first words shows only in that stream (unless the stream
+      // failed and it went on as messages): the note alone finds it.
+      const stream = earlier.sent === true ? earlier.stream : undefined;
+      const open = stream?.start === 0 ? await this.leftOpen(target, key, stream, []) : undefined;
+      if (open) return resumeFrom([open]);
       this.o.log.warn({ channel: target.channel, method }, 'slack: no room to look for an earlier attempt at this reply (rate limited); sending it whole');
       return undefined;
     }

@@ -124,6 +124,18 @@ describe('slack adapter: a reply sent again after a crash', () => {
       expect(calls(w, 'chat.stopStream')).toHaveLength(1);
     });
 
+    it('is found by its note alone when Slack will not answer the lookup (its tier spent by a burst of recoveries)', async () => {
+      w = await startSlackWorld();
+      const { key, ts } = await openedBeforeTheCrash(w, 'event-14');
+      // Another reply's lookup draws a 429: no lookup is tried for the next 30 s.
+      await w.adapter.deliver({ key, text: 'another reply', characterName: 'Aria', dedupeKey: 'event-other' });
+      w.fake.rateLimitNext('conversations.replies', 30);
+      await w.adapter.deliver({ key, text: 'another reply', characterName: 'Aria', dedupeKey: 'event-other', maybeSent: true });
+      await w.adapter.deliver({ key, text: story, characterName: 'Aria', dedupeKey: 'event-14', maybeSent: true });
+      expect(w.fake.channelMessages('C0THREAD', key.threadId).filter((m) => m.ts === ts || m.text === story)).toEqual([expect.objectContaining({ ts, text: story, stream: 'stopped' })]);
+      expect(w.fake.calls.filter((c) => c.method === 'conversations.replies').map((c) => c.status)).toEqual([429]);
+    });
+
     it('is edited when Slack has ended it already (a long outage)', async () => {
       w = await startSlackWorld({ slack: { streamLifetimeMs: -1 } }); // every stream ended the moment it began
       const { key, ts } = await openedBeforeTheCrash(w, 'event-12');
