@@ -1,6 +1,6 @@
 import type { RateWindow, SharedTally, SharedTallyFactory } from '../core/outbound-window.js';
 import type { Logger } from '../log.js';
-import type { CallTallyRepo } from '../store/index.js';
+import { CALL_KEPT_MS, type CallTallyRepo } from '../store/index.js';
 
 /**
  * How long until a window holding calls at `times` (oldest first) has room below its reserve:
@@ -28,7 +28,9 @@ export class StoreCallTally implements SharedTally {
     private readonly now: () => number,
     private readonly log: Logger,
   ) {
-    if (!(window.max >= 1) || !(window.windowMs > 0)) throw new Error(`call tally needs max >= 1 and windowMs > 0 (got max ${window.max}, windowMs ${window.windowMs})`);
+    if (!(window.max >= 1) || !(window.windowMs > 0) || window.windowMs > CALL_KEPT_MS) {
+      throw new Error(`call tally needs max >= 1 and 0 < windowMs <= ${CALL_KEPT_MS} (got max ${window.max}, windowMs ${window.windowMs})`);
+    }
   }
 
   async add(): Promise<number> {

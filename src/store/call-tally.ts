@@ -8,10 +8,17 @@ const callsAfter = prepared((db, p: { name: string; after: number }) =>
 );
 
 /**
+ * How long a call is kept at most: longer than any tally's window (a minute, for Slack's tiers),
+ * so the hourly sweep never takes one a window still counts.
+ */
+export const CALL_KEPT_MS = 3_600_000;
+
+/**
  * Calls a platform limits per app in a sliding window (Slack's method tiers), kept in the
  * database so that a single instance that restarts still counts what it called before it
  * stopped. A tally drops its calls older than its window whenever it records one, so it never
- * holds more than a window's worth.
+ * holds more than a window's worth; the calls a tally left when it fell silent go with the
+ * hourly sweep.
  */
 export class CallTallyRepo {
   constructor(private readonly db: DB) {}
@@ -23,6 +30,12 @@ export class CallTallyRepo {
       await insert.affected(tx, { name, at });
       return (await callsAfter.rows(tx, { name, after: at - windowMs })).map((r) => Number(r.at));
     });
+  }
+
+  /** Drop every tally's calls older than {@link CALL_KEPT_MS} at `now` (housekeeping); how many went. */
+  async sweep(now: number): Promise<number> {
+    const r = await this.db.deleteFrom('call_tally').where('at', '<=', now - CALL_KEPT_MS).executeTakeFirst();
+    return Number(r.numDeletedRows);
   }
 
   /** The times of the calls of `name` after `after`, oldest first. */

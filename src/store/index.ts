@@ -31,7 +31,7 @@ export { MessageRepo, type NewMessage } from './messages.js';
 export { SettingsRepo, DEFAULT_CHAT_SETTINGS, type ChatSettings, type Scope, type Engage } from './settings.js';
 export { EventRepo, type Claim, type AbandonedEvent } from './events.js';
 export { InstanceRepo } from './instances.js';
-export { CallTallyRepo } from './call-tally.js';
+export { CallTallyRepo, CALL_KEPT_MS } from './call-tally.js';
 export { UsageRepo, USAGE_GROUPS, type UsageTotals, type UsageFigures, type UsageGroup, type UsageReportQuery, type UsageReportRow } from './usage.js';
 export { ConsoleSessionRepo, type ConsoleSession } from './console-sessions.js';
 export { ActivityRepo, type ProactiveSend } from './activity.js';
