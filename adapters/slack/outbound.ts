@@ -16,7 +16,7 @@ import type { Log } from '../../src/core/adapter.js';
 import type { ReplyEvent } from '../../src/core/types.js';
 import type { SharedTallyFactory, SharedWindowFactory } from '../../src/core/outbound-window.js';
 import { OutboundBudget, type RateWindow } from '../shared/budget.js';
-import { sharedChannels } from '../shared/shared-window.js';
+import { rememberedChannels, sharedChannels } from '../shared/shared-window.js';
 import { chunkText } from '../shared/chunk.js';
 import { deliverEvents, StreamedReply, type StreamTuning } from '../shared/streamed-reply.js';
 import { toMrkdwn } from './mrkdwn.js';
@@ -73,8 +73,12 @@ export interface OutboundOptions {
   nativeStreaming?: boolean | undefined;
   now?: (() => number) | undefined;
   sleep?: ((ms: number) => Promise<void>) | undefined;
-  /** With several instances: where each channel's window and each method's tier are counted by all of them (`bot` names the app). */
-  shared?: { windows?: SharedWindowFactory | undefined; tallies?: SharedTallyFactory | undefined; bot: string } | undefined;
+  /**
+   * With several instances: where each channel's window and each method's tier are counted by all
+   * of them. A single instance: where the tiers and each channel's window are kept past a restart
+   * (`tallies`, `chats`). `bot` names the app.
+   */
+  shared?: { windows?: SharedWindowFactory | undefined; tallies?: SharedTallyFactory | undefined; chats?: SharedTallyFactory | undefined; bot: string } | undefined;
 }
 
 export class SlackOutbound {
@@ -89,6 +93,7 @@ export class SlackOutbound {
     this.budget = new OutboundBudget({
       windowsFor: () => pacing.perChannel,
       ...(o.shared?.windows ? { sharedChats: sharedChannels(o.shared.windows, o.shared.bot) } : {}),
+      ...(o.shared?.chats ? { rememberedChats: rememberedChannels(o.shared.chats, o.shared.bot) } : {}),
       retryAfterMs: o.retryAfterMs,
       now,
       ...(o.sleep ? { sleep: o.sleep } : {}),

@@ -59,7 +59,7 @@ export interface Store {
   settings: SettingsRepo;
   events: EventRepo;
   instances: InstanceRepo;
-  /** Calls a platform limits per app, counted across restarts (a single instance's Slack tiers). */
+  /** Calls a platform limits per app or per chat, counted across restarts (a single instance's Slack tiers and chat windows). */
   callTally: CallTallyRepo;
   usage: UsageRepo;
   apiKeys: ApiKeyRepo;
