@@ -1,11 +1,11 @@
 import type { Config } from './config.js';
-import type { PlatformAdapter } from './core/adapter.js';
+import type { AdapterDeps, PlatformAdapter } from './core/adapter.js';
 import type { Engine } from './engine/index.js';
 import type { Logger } from './log.js';
 import type { Store } from './store/index.js';
 import { platformDirectory } from './characters/platform.js';
 import type { Coordination } from './coord/index.js';
-import { storeCallTallies } from './coord/store-tally.js';
+import { storeCallTallies, storeChatTallies } from './coord/store-tally.js';
 
 /** What every platform adapter factory gets (the shape `startRuntime`'s `adapters` override receives). */
 export interface PlatformContext {
@@ -35,8 +35,7 @@ export async function createPlatformAdapters({ config, engine, log, store, coord
           ...(coordination.sharedTally ? { sharedTally: coordination.sharedTally } : {}),
           ...(coordination.identifyGate ? { identifyGate: coordination.identifyGate } : {}),
         }
-      : // One instance: Slack's tier counts kept in the database, so a restart does not forget them.
-        { sharedTally: storeCallTallies(store.callTally, log) };
+      : singleInstance(store, log);
   const base = { handler: engine, log, commands: engine.menu, sendMarks: store.sendMarks, ...shared };
   const tuning = { stopTimeoutMs: config.runtime.shutdownTimeoutMs };
   const directory = platformDirectory(store, config.http.publicUrl);
@@ -60,4 +59,12 @@ export async function createPlatformAdapters({ config, engine, log, store, coord
     adapters.push(createSlackAdapter(config.slack, { ...base, tuning }));
   }
   return adapters;
+}
+
+/**
+ * One instance (no Redis): Slack's tier counts and each chat's send windows that outlast a
+ * restart kept in the database, so a restart forgets neither.
+ */
+function singleInstance(store: Store, log: Logger): Pick<AdapterDeps, 'sharedTally' | 'chatTally'> {
+  return { sharedTally: storeCallTallies(store.callTally, log), chatTally: storeChatTallies(store.callTally, log) };
 }

@@ -10,7 +10,7 @@ import type { InboundMessage } from '../../src/core/types.js';
 import { OutboundBudget, type RateWindow } from '../shared/budget.js';
 import { chatOf } from '../shared/conversation.js';
 import { fetchInboundFile, wantsFiles } from '../shared/files.js';
-import { sharedChannels, tokenId } from '../shared/shared-window.js';
+import { rememberedChannels, sharedChannels, tokenId } from '../shared/shared-window.js';
 import { StatusTracker } from '../shared/status.js';
 import { autocompletesCharacters, characterChoices, discordCommands, toEngineText } from './commands.js';
 import { commandToInbound, toInbound, type BotIdentity } from './inbound.js';
@@ -102,6 +102,9 @@ export function restBase(url: string | undefined): string | undefined {
   return u.endsWith('/api') ? u : `${u}/api`;
 }
 
+/** A channel's budget key, not an interaction's answer (`ix:…`), which only this process sends. */
+const isChannel = (key: string): boolean => !key.startsWith('ix:');
+
 class DiscordBot implements DiscordAdapter {
   readonly platform = 'discord' as const;
   readonly keys = discordKeys;
@@ -146,8 +149,13 @@ class DiscordBot implements DiscordAdapter {
       windowsFor: (key) => (key.startsWith('ix:') ? [interactionWindow] : [channelWindow]),
       // Per bot token: with several instances the global rate is counted where they all see it.
       ...(deps.sharedWindow ? { shared: deps.sharedWindow(bot, [globalWindow]) } : { global: [globalWindow] }),
-      // A channel's consecutive turns may be answered by different instances; an interaction's answer never is.
-      ...(deps.sharedWindow ? { sharedChats: sharedChannels(deps.sharedWindow, bot, (key) => !key.startsWith('ix:')) } : {}),
+      // A channel's consecutive turns may be answered by different instances (a single instance's,
+      // by the run before a restart); an interaction's answer never is.
+      ...(deps.sharedWindow
+        ? { sharedChats: sharedChannels(deps.sharedWindow, bot, isChannel) }
+        : deps.chatTally
+          ? { rememberedChats: rememberedChannels(deps.chatTally, bot, isChannel) }
+          : {}),
       retryAfterMs,
       maxAttempts: this.tuning.maxAttempts,
       ...(deps.now ? { now: deps.now } : {}),

@@ -18,6 +18,8 @@
  *   or a 429 pause hold back is skipped, and blocks no one.
  * - With several instances, a chat's own windows can be counted where they all see them too
  *   (`sharedChats`), since one chat's consecutive turns may be answered by different instances.
+ *   A single instance can keep a chat's sends past itself instead (`rememberedChats`), so that
+ *   after a restart it counts what the run before it sent into the chat.
  * - When the platform still answers 429 with a retry-after, that chat waits it out before
  *   anything else goes to it, and the task is retried (up to `maxAttempts`) keeping its place
  *   in line, so callers never see a 429.
@@ -30,6 +32,7 @@
  * Discord and Slack adapters use the same class with their own windows and 429 classifier.
  */
 import { FairDispatch, SKIPPED, type ChatQueue, type Skipped, type Task } from './fair-dispatch.js';
+import type { SharedTally } from '../../src/core/outbound-window.js';
 import type { Priority, RateWindow } from './rate-window.js';
 import { recordSend, windowsWait } from './rate-window.js';
 import { LocalSharedWindow, type SharedWindow, type WindowLease } from './shared-window.js';
@@ -50,6 +53,13 @@ export interface BudgetOptions {
    * while it is remembered. Absent: this process is the only one sending into its chats.
    */
   sharedChats?: (chatKey: string, windows: readonly RateWindow[]) => SharedWindow | undefined;
+  /**
+   * Where a single process keeps each chat's sends past itself (its database), for chats whose
+   * windows outlast a restart; made once per chat while this budget holds it. The chat's first use
+   * here reads the sends from before (a crashed run's last ones) into its count — its tasks wait
+   * for that one read — and every send counted is added. Not with `sharedChats`.
+   */
+  rememberedChats?: (chatKey: string, windows: readonly RateWindow[]) => SharedTally | undefined;
   /** How long the platform asked us to wait if `err` is its rate-limit answer, else undefined. */
   retryAfterMs(err: unknown): number | undefined;
   /** Tries per task when the platform keeps answering 429. Default 6. */
@@ -103,6 +113,7 @@ export class OutboundBudget {
 
   constructor(private readonly opts: BudgetOptions) {
     if (opts.shared && opts.global) throw new Error('OutboundBudget: give either `global` windows or a `shared` window, not both');
+    if (opts.sharedChats && opts.rememberedChats) throw new Error('OutboundBudget: give either `sharedChats` or `rememberedChats`, not both');
     this.now = opts.now ?? Date.now;
     this.maxAttempts = opts.maxAttempts ?? 6;
     this.shared = opts.shared ?? new LocalSharedWindow(opts.global ?? [], this.now);
@@ -157,7 +168,7 @@ export class OutboundBudget {
   tryNow(chatKey: string, task: () => Promise<unknown>, o: BestEffortOptions = {}): boolean {
     const chat = this.state(chatKey);
     const now = this.now();
-    if (chat.busy || chat.queue.length > 0 || chat.pausedUntil > now) return false;
+    if (chat.busy || chat.loading || chat.queue.length > 0 || chat.pausedUntil > now) return false;
     const own = o.windows?.length ? (this.bestEffort.get(chatKey) ?? []) : undefined;
     if (own && windowsWait(own, 0, o.windows!, 'normal', now) > 0) return false;
     const go = (lease?: WindowLease) => {
@@ -169,7 +180,7 @@ export class OutboundBudget {
         () => lease?.commit(),
         (err: unknown) => {
           void lease?.release();
-          if (this.noteRateLimit(chat, err)) this.dispatch.repause(chat);
+          if (this.noteRateLimit(chat, err)) this.dispatch.refile(chat);
         },
       );
     };
@@ -211,10 +222,27 @@ export class OutboundBudget {
       if (this.chats.size >= PRUNE_AT) this.prune();
       const windows = this.opts.windowsFor(key);
       const shared = this.opts.sharedChats && windows.length ? this.opts.sharedChats(key, windows) : undefined;
-      chat = { key, windows, shared, queue: [], sent: [], pausedUntil: 0, busy: false, version: 0 };
+      const remembered = this.opts.rememberedChats && windows.length ? this.opts.rememberedChats(key, windows) : undefined;
+      chat = { key, windows, shared, remembered, loading: false, queue: [], sent: [], pausedUntil: 0, busy: false, version: 0 };
       this.chats.set(key, chat);
+      if (remembered?.calls) this.recall(chat, remembered.calls());
     }
     return chat;
+  }
+
+  /**
+   * Count the chat's sends from before this process (`before`, oldest first) before any task of
+   * its own starts: nothing is sent into it here until they are read, so they come first in `sent`.
+   */
+  private recall(chat: ChatQueue, before: Promise<number[]>): void {
+    chat.loading = true;
+    void before
+      .catch(() => [] as number[]) // unknown: as if nothing was sent before
+      .then((times) => {
+        chat.sent.unshift(...times);
+        chat.loading = false;
+        this.dispatch.refile(chat);
+      });
   }
 
   /** Forget chats with nothing queued whose history no longer matters. */

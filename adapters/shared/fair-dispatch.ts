@@ -11,7 +11,9 @@
  * task of theirs is in flight — are skipped and block no one. A chat whose windows other
  * instances also send into (`ChatQueue.shared`) asks that shared count too, right before its
  * task runs; when it is full the task goes back to the front of its chat's line and the chat
- * waits, exactly as for its own windows. One timer wakes the dispatcher
+ * waits, exactly as for its own windows. A chat whose sends a process before this one may have
+ * made (`ChatQueue.remembered`, a single instance restarted) waits until those are read into its
+ * count (`loading`), and tells it of every send it counts. One timer wakes the dispatcher
  * when the next chat or shared slot frees up; every enqueue, abort and finished task wakes it too.
  *
  * Chats wait in two heaps — ready (by priority, then age of their head task) and held (by when
@@ -21,6 +23,7 @@
 import TinyQueue from 'tinyqueue';
 import { recordSend, windowsWait, type Priority, type RateWindow } from './rate-window.js';
 import type { SharedWindow, WindowLease } from './shared-window.js';
+import type { SharedTally } from '../../src/core/outbound-window.js';
 
 /** Returned by a task that decided, when its turn came, that nothing needed sending: no slot is used. */
 export const SKIPPED: unique symbol = Symbol('budget.skipped');
@@ -48,6 +51,13 @@ export interface ChatQueue {
    * several may: asked for a slot right before each task runs, after the chat's own windows here.
    */
   shared?: SharedWindow | undefined;
+  /**
+   * Where this chat's sends are kept past this process (a single instance's database): told of
+   * every send counted here, and read once, before the chat's first task, into `sent`.
+   */
+  remembered?: SharedTally | undefined;
+  /** Its sends from before this process are being read: none of its tasks may start until they count. */
+  loading: boolean;
   /** High before normal; by `seq` within a rank. */
   queue: Task[];
   /** Finish times of counted sends, ascending. */
@@ -119,8 +129,8 @@ export class FairDispatch {
     return true;
   }
 
-  /** The chat's `pausedUntil` changed outside a queued task (a 429 on best-effort work). */
-  repause(chat: ChatQueue): void {
+  /** The chat's standing changed outside its tasks (a 429 on best-effort work, its earlier sends read): file it again. */
+  refile(chat: ChatQueue): void {
     this.place(chat);
     this.poke();
   }
@@ -155,7 +165,7 @@ export class FairDispatch {
   private place(chat: ChatQueue, now = this.deps.now()): void {
     chat.version++;
     const head = chat.queue[0];
-    if (!head || chat.busy) return;
+    if (!head || chat.busy || chat.loading) return;
     const own = windowsWait(chat.sent, 0, chat.windows, priorityOf(head), now);
     const wait = Math.max(own, Math.ceil(chat.pausedUntil - now));
     if (wait > 0) this.held.push({ chat, version: chat.version, at: now + wait });
@@ -229,6 +239,7 @@ export class FairDispatch {
       recordSend(chat.sent, this.deps.now(), chat.windows);
       settle(lease.commit());
       if (own) settle(own.commit());
+      if (chat.remembered) void chat.remembered.add();
     } else {
       this.giveBack(lease);
       if (own) settle(own.release());

@@ -10,7 +10,7 @@
  * early), `release` gives the slot back (nothing was sent, or the platform refused it).
  */
 import { createHash } from 'node:crypto';
-import type { Priority, RateWindow, SharedWindow, SharedWindowFactory, WindowLease } from '../../src/core/outbound-window.js';
+import type { Priority, RateWindow, SharedTally, SharedTallyFactory, SharedWindow, SharedWindowFactory, WindowLease } from '../../src/core/outbound-window.js';
 import { recordSend, windowsWait } from './rate-window.js';
 
 export type { SharedWindow, WindowLease } from '../../src/core/outbound-window.js';
@@ -56,4 +56,27 @@ export function tokenId(token: string): string {
  */
 export function sharedChannels(factory: SharedWindowFactory, bot: string, applies: (chatKey: string) => boolean = () => true) {
   return (chatKey: string, windows: readonly RateWindow[]): SharedWindow | undefined => (applies(chatKey) ? factory(`${bot}:chat:${chatKey}`, windows, 'chat') : undefined);
+}
+
+/**
+ * Less than a restart takes: Node loads our modules, the database opens, the adapters start
+ * (measured ~1.6 s from spawn to ready on two shared cores). A chat window no longer than this
+ * has emptied before a restarted process can send into the chat, so only longer ones are kept
+ * past a restart: a Slack channel's 3 s, a Discord channel's 5 s, a Telegram group's minute —
+ * not a Telegram chat's second, which would cost a write per private message and protect nothing.
+ */
+export const RESTART_MS = 1000;
+
+/**
+ * The budget's `rememberedChats` for one bot run as a single instance: each chat's longest window
+ * that outlasts a restart, tallied under `bot:chat:<key>` (where the Redis windows would be
+ * named), for the chats `applies` to. A chat whose windows are all shorter has no tally.
+ */
+export function rememberedChannels(factory: SharedTallyFactory, bot: string, applies: (chatKey: string) => boolean = () => true) {
+  return (chatKey: string, windows: readonly RateWindow[]): SharedTally | undefined => {
+    if (!applies(chatKey)) return undefined;
+    let longest: RateWindow | undefined;
+    for (const w of windows) if (w.windowMs > RESTART_MS && w.windowMs > (longest?.windowMs ?? 0)) longest = w;
+    return longest && factory(`${bot}:chat:${chatKey}`, longest);
+  };
 }

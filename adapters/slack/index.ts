@@ -124,8 +124,12 @@ export class SlackAdapter implements PlatformAdapter<SlackTarget> {
       marks: deps.sendMarks,
       now: deps.now,
       sleep: deps.sleep,
-      // A channel's consecutive turns may be answered by different instances, and tiers are per app.
-      shared: deps.sharedWindow || deps.sharedTally ? { windows: deps.sharedWindow, tallies: deps.sharedTally, bot: `slack:${tokenId(config.botToken)}` } : undefined,
+      // A channel's consecutive turns may be answered by different instances (or by the run before
+      // a restart), and tiers are per app.
+      shared:
+        deps.sharedWindow || deps.sharedTally || deps.chatTally
+          ? { windows: deps.sharedWindow, tallies: deps.sharedTally, chats: deps.chatTally, bot: `slack:${tokenId(config.botToken)}` }
+          : undefined,
     });
     this.users = new UserDirectory((id) => this.transport.userInfo(id), {
       ttlMs: tuning.userCacheMs,

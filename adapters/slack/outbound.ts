@@ -16,7 +16,7 @@ import type { Log, SendMarks } from '../../src/core/adapter.js';
 import type { ReplyEvent } from '../../src/core/types.js';
 import type { SharedTallyFactory, SharedWindowFactory } from '../../src/core/outbound-window.js';
 import { OutboundBudget, type RateWindow } from '../shared/budget.js';
-import { sharedChannels } from '../shared/shared-window.js';
+import { rememberedChannels, sharedChannels } from '../shared/shared-window.js';
 import { chunkText } from '../shared/chunk.js';
 import { deliverEvents, StreamedReply, type StreamTuning } from '../shared/streamed-reply.js';
 import { toMrkdwn } from './mrkdwn.js';
@@ -76,8 +76,12 @@ export interface OutboundOptions {
   sleep?: ((ms: number) => Promise<void>) | undefined;
   /** Where replies note that they began sending and the native streams they opened (the adapters' `SendMarks`; see reply-marks.ts). */
   marks?: SendMarks | undefined;
-  /** With several instances: where each channel's window and each method's tier are counted by all of them (`bot` names the app). */
-  shared?: { windows?: SharedWindowFactory | undefined; tallies?: SharedTallyFactory | undefined; bot: string } | undefined;
+  /**
+   * With several instances: where each channel's window and each method's tier are counted by all
+   * of them. A single instance: where the tiers and each channel's window are kept past a restart
+   * (`tallies`, `chats`). `bot` names the app.
+   */
+  shared?: { windows?: SharedWindowFactory | undefined; tallies?: SharedTallyFactory | undefined; chats?: SharedTallyFactory | undefined; bot: string } | undefined;
 }
 
 export class SlackOutbound {
@@ -92,6 +96,7 @@ export class SlackOutbound {
     this.budget = new OutboundBudget({
       windowsFor: () => pacing.perChannel,
       ...(o.shared?.windows ? { sharedChats: sharedChannels(o.shared.windows, o.shared.bot) } : {}),
+      ...(o.shared?.chats ? { rememberedChats: rememberedChannels(o.shared.chats, o.shared.bot) } : {}),
       retryAfterMs: o.retryAfterMs,
       now,
       ...(o.sleep ? { sleep: o.sleep } : {}),

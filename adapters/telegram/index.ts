@@ -12,7 +12,7 @@ import { TaskTracker } from '../../src/core/tasks.js';
 import { OutboundBudget, type RateWindow } from '../shared/budget.js';
 import { chatOf } from '../shared/conversation.js';
 import { OrderedByKey } from '../shared/ordered.js';
-import { sharedChannels } from '../shared/shared-window.js';
+import { rememberedChannels, sharedChannels } from '../shared/shared-window.js';
 import { StatusTracker } from '../shared/status.js';
 import { telegramCommands } from './commands.js';
 import { toInbound, type BotIdentity } from './inbound.js';
@@ -123,8 +123,9 @@ class TelegramBot implements TelegramAdapter {
       windowsFor: (chatKey) => (isPrivateChat(Number(chatKey)) ? [chatWindow] : [chatWindow, groupWindow]),
       // Per bot: with several instances the window is counted where they all see it.
       ...(deps.sharedWindow ? { shared: deps.sharedWindow(bot, [globalWindow]) } : { global: [globalWindow] }),
-      // A chat's consecutive turns may be answered by different instances: its windows are counted together too.
-      ...(deps.sharedWindow ? { sharedChats: sharedChannels(deps.sharedWindow, bot) } : {}),
+      // A chat's consecutive turns may be answered by different instances: its windows are counted
+      // together too. A single instance keeps a group's minute past a restart instead.
+      ...(deps.sharedWindow ? { sharedChats: sharedChannels(deps.sharedWindow, bot) } : deps.chatTally ? { rememberedChats: rememberedChannels(deps.chatTally, bot) } : {}),
       retryAfterMs,
       maxAttempts: this.tuning.maxAttempts,
       now,

@@ -173,6 +173,13 @@ export interface AdapterDeps {
    */
   sharedTally?: SharedTallyFactory;
   /**
+   * Where a single instance keeps each chat's recent sends past a restart (its database), for the
+   * chat windows longer than a restart takes: a chat's first send after a start then counts what
+   * the run before sent into it, instead of drawing the platform's 429 to find out. Absent: a
+   * chat's windows start empty in each process (with several instances, `sharedWindow` counts them).
+   */
+  chatTally?: SharedTallyFactory;
+  /**
    * Where a bot's gateway session starts are paced when several instances connect for one bot
    * (Discord's IDENTIFY limit), `windowMs` apart per bucket. Absent: the SDK paces this process.
    */

@@ -12,14 +12,16 @@ const HOUR = 3_600_000;
  * Delete what only needs keeping for a while (the runtime runs this hourly): processed-event ids
  * outlive the platforms' redelivery windows (Slack: ~5 minutes) by far, instances dead for a day
  * tell nothing any more, Idempotency-Key records past their replay window and updates-feed
- * entries past theirs, and adapters' notes about sends long finished, would otherwise grow without end. Returns what each deleted.
+ * entries past theirs, adapters' notes about sends long finished, and the calls a call tally
+ * left behind when it fell silent, would otherwise grow without end. Returns what each deleted.
  */
-export async function housekeep(store: Store, now: number, retention: Retention): Promise<{ events: number; idempotency: number; updates: number; marks: number }> {
+export async function housekeep(store: Store, now: number, retention: Retention): Promise<{ events: number; idempotency: number; updates: number; marks: number; tallies: number }> {
   const events = await store.events.prune(now - 48 * HOUR);
   await store.instances.prune(now - 24 * HOUR);
   // A reply is sent again only while its event may be redelivered or recovered: no longer than its claim is kept.
   const marks = await store.sendMarks.prune(now - 48 * HOUR);
   const idempotency = await store.idempotency.prune(now - retention.idempotencyRetentionHours * HOUR);
   const updates = await store.updates.prune(now - retention.updatesRetentionDays * 24 * HOUR);
-  return { events, idempotency, updates, marks };
+  const tallies = await store.callTally.sweep(now);
+  return { events, idempotency, updates, marks, tallies };
 }

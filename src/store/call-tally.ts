@@ -8,10 +8,17 @@ const callsAfter = prepared((db, p: { name: string; after: number }) =>
 );
 
 /**
- * Calls a platform limits per app in a sliding window (Slack's method tiers), kept in the
- * database so that a single instance that restarts still counts what it called before it
- * stopped. A tally drops its calls older than its window whenever it records one, so it never
- * holds more than a window's worth.
+ * How long a call is kept at most: longer than any tally's window (a minute, for Slack's tiers
+ * and a Telegram group), so the hourly sweep never takes one a window still counts.
+ */
+export const CALL_KEPT_MS = 3_600_000;
+
+/**
+ * Calls a platform limits in a sliding window — per app (Slack's method tiers) or per chat (a
+ * channel's or group's sends) — kept in the database so that a single instance that restarts
+ * still counts what it called before it stopped. A tally drops the calls that left its window as
+ * it records (a chat's, once per window), so it holds about a window's worth; the calls a tally
+ * left when it fell silent (a chat nobody writes in any more) go with the hourly sweep.
  */
 export class CallTallyRepo {
   constructor(private readonly db: DB) {}
@@ -23,6 +30,21 @@ export class CallTallyRepo {
       await insert.affected(tx, { name, at });
       return (await callsAfter.rows(tx, { name, after: at - windowMs })).map((r) => Number(r.at));
     });
+  }
+
+  /**
+   * Record a call of `name` at `at` without reading the tally back: one statement. With
+   * `windowMs`, the calls that left that window are dropped as well (how often is the caller's choice).
+   */
+  async add(name: string, at: number, windowMs?: number): Promise<void> {
+    await insert.affected(this.db, { name, at });
+    if (windowMs !== undefined) await prune.affected(this.db, { name, until: at - windowMs });
+  }
+
+  /** Drop every tally's calls older than {@link CALL_KEPT_MS} at `now` (housekeeping); how many went. */
+  async sweep(now: number): Promise<number> {
+    const r = await this.db.deleteFrom('call_tally').where('at', '<=', now - CALL_KEPT_MS).executeTakeFirst();
+    return Number(r.numDeletedRows);
   }
 
   /** The times of the calls of `name` after `after`, oldest first. */

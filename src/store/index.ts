@@ -32,7 +32,7 @@ export { MessageRepo, type NewMessage } from './messages.js';
 export { SettingsRepo, DEFAULT_CHAT_SETTINGS, type ChatSettings, type Scope, type Engage } from './settings.js';
 export { EventRepo, type Claim, type AbandonedEvent } from './events.js';
 export { InstanceRepo } from './instances.js';
-export { CallTallyRepo } from './call-tally.js';
+export { CallTallyRepo, CALL_KEPT_MS } from './call-tally.js';
 export { SendMarkRepo } from './send-marks.js';
 export { UsageRepo, USAGE_GROUPS, type UsageTotals, type UsageFigures, type UsageGroup, type UsageReportQuery, type UsageReportRow } from './usage.js';
 export { ConsoleSessionRepo, type ConsoleSession } from './console-sessions.js';
@@ -61,7 +61,7 @@ export interface Store {
   settings: SettingsRepo;
   events: EventRepo;
   instances: InstanceRepo;
-  /** Calls a platform limits per app, counted across restarts (a single instance's Slack tiers). */
+  /** Calls a platform limits per app or per chat, counted across restarts (a single instance's Slack tiers and chat windows). */
   callTally: CallTallyRepo;
   /** What adapters noted about sends in progress, read back when a reply is sent again after a crash. */
   sendMarks: SendMarkRepo;

@@ -35,7 +35,7 @@ describeStores('housekeeping', (ctx) => {
 
     ctx.clock.advance(2 * DAY); // "old" is 8 days old now, "recent" 2 days
     const removed = await housekeep(ctx.store, ctx.clock.now(), { idempotencyRetentionHours: 24, updatesRetentionDays: 7 });
-    expect(removed).toEqual({ events: 1, idempotency: 2, updates: 1, marks: 1 });
+    expect(removed).toEqual({ events: 1, idempotency: 2, updates: 1, marks: 1, tallies: 0 });
     expect(await ctx.store.sendMarks.get('slack:stream:old')).toBeUndefined();
     expect(await ctx.store.sendMarks.get('slack:stream:recent')).toBe('c');
     const feed = await ctx.store.updates.list({ apiKeyId: 'k1', limit: 10 });
@@ -50,5 +50,16 @@ describeStores('housekeeping', (ctx) => {
     expect(await housekeep(ctx.store, ctx.clock.now(), { idempotencyRetentionHours: 24, updatesRetentionDays: 1 })).toMatchObject({ idempotency: 0, updates: 1 });
     expect(await ctx.store.idempotency.begin('k1', 'fresh', 'h', ctx.clock.now())).toEqual({ state: 'replay', status: 200, response: 'kept' });
     expect(ctx.clock.now() - start).toBe(8 * DAY + 23 * HOUR);
+  });
+
+  it('sweeps the calls a tally left behind once they are an hour old, whichever tally', async () => {
+    const t0 = ctx.clock.now();
+    // Two tallies fallen silent, the second half an hour after the first.
+    await ctx.store.callTally.record('slack:app:tier:chat.update', t0, 60_000);
+    await ctx.store.callTally.record('slack:app:tier:chat.startStream', t0 + HOUR / 2, 60_000);
+    ctx.clock.advance(HOUR);
+    expect(await housekeep(ctx.store, ctx.clock.now(), { idempotencyRetentionHours: 24, updatesRetentionDays: 7 })).toMatchObject({ tallies: 1 });
+    expect(await ctx.store.callTally.callsAfter('slack:app:tier:chat.update', 0)).toEqual([]);
+    expect(await ctx.store.callTally.callsAfter('slack:app:tier:chat.startStream', 0)).toEqual([t0 + HOUR / 2]);
   });
 });
