@@ -8,9 +8,7 @@
 import { expect, it, vi } from 'vitest';
 import { OutboundBudget, type RateWindow } from '../../adapters/shared/budget.js';
 import { rememberedChannels } from '../../adapters/shared/shared-window.js';
-import type { SharedTallyFactory } from '../../src/core/outbound-window.js';
-import { storeChatTallies } from '../../src/coord/store-tally.js';
-import { testLogger } from '../helpers/harness.js';
+import { trackedChatTallies } from '../helpers/tracked-tallies.js';
 import { describeStores } from '../store/backends.js';
 
 const slackChannel: RateWindow = { max: 3, windowMs: 3000, reserve: 1 };
@@ -19,22 +17,9 @@ const telegramGroup: RateWindow = { max: 20, windowMs: 60_000, reserve: 4 };
 
 describeStores('chat windows kept in the database', (ctx) => {
   /** Every tally write the budgets started, so a test can wait for them instead of for time. */
-  let writes: Array<Promise<unknown>> = [];
+  const writes: Array<Promise<unknown>> = [];
   /** One process's tallies (a restart makes new ones on the same database). */
-  const tallies = (): SharedTallyFactory => {
-    const make = storeChatTallies(ctx.store.callTally, testLogger(), () => ctx.clock.now());
-    return (name, window) => {
-      const t = make(name, window);
-      return {
-        calls: () => t.calls!(),
-        add: () => {
-          const written = t.add();
-          writes.push(written);
-          return written;
-        },
-      };
-    };
-  };
+  const tallies = () => trackedChatTallies(ctx.store.callTally, () => ctx.clock.now(), writes);
   /** One process's budget for `bot`; waiting moves the store's clock. */
   const budget = (bot: string, windowsFor: (key: string) => RateWindow[]) =>
     new OutboundBudget({
@@ -46,8 +31,7 @@ describeStores('chat windows kept in the database', (ctx) => {
     });
   const sendAt = (b: OutboundBudget, key: string) => b.run(key, async () => ctx.clock.now());
   const settled = async () => {
-    await Promise.all(writes);
-    writes = [];
+    await Promise.all(writes.splice(0));
   };
 
   it('holds a Slack channel after a restart exactly until the sends before it leave its window', async () => {

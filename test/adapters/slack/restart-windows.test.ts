@@ -9,11 +9,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSlackAdapter, type SlackAdapter } from '../../../adapters/slack/index.js';
 import { ManualClock } from '../../../src/core/clock.js';
-import type { SharedTallyFactory } from '../../../src/core/outbound-window.js';
-import { storeChatTallies } from '../../../src/coord/store-tally.js';
 import type { Store } from '../../../src/store/index.js';
 import { startFakeSlack, type FakeSlack } from '../../fakes/slack.js';
 import { testLogger } from '../../helpers/harness.js';
+import { trackedChatTallies } from '../../helpers/tracked-tallies.js';
 import { openTestStore } from '../../store/backends.js';
 import type { TestDatabase } from '../../helpers/services.js';
 import { FAST_RETRY } from './world.js';
@@ -38,20 +37,7 @@ describe('a single Slack instance restarted after posting into a channel', () =>
     const log = testLogger();
     const writes: Array<Promise<unknown>> = [];
     /** One process's tallies in the shared database; the test waits for their writes, not for time. */
-    const tallies = (): SharedTallyFactory => {
-      const make = storeChatTallies(store!.callTally, log, () => clock.now());
-      return (name, w) => {
-        const t = make(name, w);
-        return {
-          calls: () => t.calls!(),
-          add: () => {
-            const written = t.add();
-            writes.push(written);
-            return written;
-          },
-        };
-      };
-    };
+    const tallies = () => trackedChatTallies(store!.callTally, () => clock.now(), writes);
     /** One run of the adapter, as `createPlatformAdapters` makes it for a single instance (or without the channel's memory). */
     const run = (remembers: boolean): SlackAdapter =>
       createSlackAdapter(

@@ -1,0 +1,23 @@
+import type { SharedTallyFactory } from '../../src/core/outbound-window.js';
+import { storeChatTallies } from '../../src/coord/store-tally.js';
+import type { CallTallyRepo } from '../../src/store/index.js';
+import { testLogger } from './harness.js';
+
+/**
+ * One process's chat tallies over `repo` (a restart makes new ones on the same database), each
+ * write pushed to `writes`, so a test waits for the writes instead of for time.
+ */
+export function trackedChatTallies(repo: CallTallyRepo, now: () => number, writes: Array<Promise<unknown>>): SharedTallyFactory {
+  const make = storeChatTallies(repo, testLogger(), now);
+  return (name, window) => {
+    const t = make(name, window);
+    return {
+      calls: () => t.calls!(),
+      add: () => {
+        const written = t.add();
+        writes.push(written);
+        return written;
+      },
+    };
+  };
+}
