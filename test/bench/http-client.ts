@@ -11,8 +11,9 @@ export interface HttpClientSettings {
   /** charbridge's base URL and a tenant key. */
   base: string;
   key: string;
-  /** The proxy floor's base URL. */
+  /** The proxy floors' base URLs: fastify, and bare node:http. */
   proxyUrl: string;
+  rawProxyUrl: string;
   /** The fake model, for the bare-SDK floor. */
   modelBaseURL: string;
   modelApiKey: string;
@@ -28,27 +29,30 @@ export interface HttpClientTimings {
   streamFull: number[];
   proxySync: number[];
   proxyFirst: number[];
+  rawSync: number[];
+  rawFirst: number[];
 }
 
 async function main(s: HttpClientSettings): Promise<HttpClientTimings> {
-  const t: HttpClientTimings = { floorFull: [], floorFirst: [], sync: [], ttft: [], streamFull: [], proxySync: [], proxyFirst: [] };
+  const t: HttpClientTimings = { floorFull: [], floorFirst: [], sync: [], ttft: [], streamFull: [], proxySync: [], proxyFirst: [], rawSync: [], rawFirst: [] };
   const sdk = new OpenAI({ apiKey: s.modelApiKey, baseURL: s.modelBaseURL, maxRetries: 0 });
   const sessions: Array<string | undefined> = new Array(s.sessions).fill(undefined);
   const slot = (i: number) => ((i % s.sessions) + s.sessions) % s.sessions;
   const post = (body: object, accept = 'application/json') =>
     fetch(`${s.base}/api/v1/chat`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': s.key, accept }, body: JSON.stringify(body) });
 
-  const proxyCall = async (i: number, stream: boolean) => {
+  const proxyCall = async (i: number, stream: boolean, raw = false) => {
+    const [url, syncs, firsts] = raw ? [s.rawProxyUrl, t.rawSync, t.rawFirst] : [s.proxyUrl, t.proxySync, t.proxyFirst];
     const start = performance.now();
-    const res = await fetch(`${s.proxyUrl}/chat`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ message: `hello ${i}`, stream }) });
+    const res = await fetch(`${url}/chat`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ message: `hello ${i}`, stream }) });
     if (!stream) {
       await res.json();
-      if (i >= 0) t.proxySync.push(performance.now() - start);
+      if (i >= 0) syncs.push(performance.now() - start);
       return;
     }
     let first: number | undefined;
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) if (first === undefined && chunk.length) first = performance.now() - start;
-    if (i >= 0 && first !== undefined) t.proxyFirst.push(first);
+    if (i >= 0 && first !== undefined) firsts.push(first);
   };
   const floorCall = async (i: number) => {
     const start = performance.now();
@@ -95,9 +99,11 @@ async function main(s: HttpClientSettings): Promise<HttpClientTimings> {
   for (let i = -5; i < s.requests; i++) {
     await floorCall(i);
     await proxyCall(i, false);
+    await proxyCall(i, false, true);
     await syncCall(i);
     await floorCall(i);
     await proxyCall(i, true);
+    await proxyCall(i, true, true);
     await streamCall(i);
   }
   return t;
