@@ -18,8 +18,23 @@ async function main(): Promise<void> {
     import('./platforms.js'),
     import('./log.js'),
   ]);
-  let runtime: Runtime;
+  let runtime: Runtime | undefined;
   let youngCapMb = 0;
+  // Installed before start-up: a signal while it runs (a deploy stopping an instance still
+  // starting) waits for it, then stops gracefully, rather than killing turns already accepted.
+  let stopAfterStart: string | undefined;
+  let signals = 0;
+  const stop = (signal: string) => {
+    if (++signals > 1) process.exit(130);
+    if (!runtime) {
+      stopAfterStart = signal;
+      process.stderr.write(`${signal} received while starting: stopping as soon as start-up is done (send it again to stop at once)\n`);
+      return;
+    }
+    shutDown(runtime, signal);
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
   try {
     const config = loadConfig();
     applyHeapGrowth(config.runtime.heapGrowthPercent);
@@ -36,19 +51,17 @@ async function main(): Promise<void> {
   } finally {
     releaseYoungGeneration(youngCapMb);
   }
-  let signals = 0;
-  const stop = (signal: string) => {
-    if (++signals > 1) process.exit(130);
-    void runtime.shutdown(signal).then(
-      () => process.exit(0),
-      (err: unknown) => {
-        runtime.log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
+  if (stopAfterStart) shutDown(runtime, stopAfterStart);
+}
+
+function shutDown(runtime: Runtime, signal: string): void {
+  void runtime.shutdown(signal).then(
+    () => process.exit(0),
+    (err: unknown) => {
+      runtime.log.error({ err }, 'shutdown failed');
+      process.exit(1);
+    },
+  );
 }
 
 main().catch((err: unknown) => {

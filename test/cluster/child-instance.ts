@@ -28,13 +28,19 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** An instance launched but not yet known to be ready (see `launchInstance`). */
+export interface LaunchedInstance extends ChildInstance {
+  process: ChildProcess;
+  /** Resolves when the process has exited. */
+  exited: Promise<void>;
+}
+
 /**
  * Start `src/main.ts` with `env` on a free port (or on `env.PORT`, when a caller must know it in
- * advance) and wait until /ready (up to `timeoutMs`; tsx compiles on start, which takes seconds).
- * `entry`: run this built JavaScript instead, as `npm start` does (no compiling at start or on a
- * module's first import).
+ * advance) and return at once, while it starts. `entry`: run this built JavaScript instead, as
+ * `npm start` does (no compiling at start or on a module's first import).
  */
-export async function startChildInstance(env: Record<string, string>, timeoutMs = 60_000, entry?: string): Promise<ChildInstance> {
+export async function launchInstance(env: Record<string, string>, entry?: string): Promise<LaunchedInstance> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
   const child: ChildProcess = spawn(process.execPath, entry ? [entry] : ['--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
@@ -45,20 +51,10 @@ export async function startChildInstance(env: Record<string, string>, timeoutMs 
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`the instance exited (${child.exitCode}) before it was ready:\n${out}`);
-    const ok = await fetch(`${url}/ready`).then((r) => r.status === 200, () => false);
-    if (ok) break;
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`the instance was not ready within ${timeoutMs} ms:\n${out}`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
   return {
-    url,
+    process: child,
+    exited,
+    url: `http://127.0.0.1:${port}`,
     output: () => out,
     terminate: async (ms: number) => {
       if (child.exitCode !== null || child.signalCode !== null) return true;
@@ -73,4 +69,25 @@ export async function startChildInstance(env: Record<string, string>, timeoutMs 
       await exited;
     },
   };
+}
+
+/**
+ * `launchInstance`, then wait until /ready (up to `timeoutMs`; tsx compiles on start, which takes
+ * seconds).
+ */
+export async function startChildInstance(env: Record<string, string>, timeoutMs = 60_000, entry?: string): Promise<ChildInstance> {
+  const instance = await launchInstance(env, entry);
+  const child = instance.process;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the instance exited (${child.exitCode}) before it was ready:\n${instance.output()}`);
+    const ok = await fetch(`${instance.url}/ready`).then((r) => r.status === 200, () => false);
+    if (ok) break;
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`the instance was not ready within ${timeoutMs} ms:\n${instance.output()}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return instance;
 }
