@@ -25,7 +25,26 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
 for _, done in ipairs({KEYS[2], KEYS[4]}) do
   if redis.call('EXISTS', done) == 1 then redis.call('PEXPIRE', done, ARGV[2]) else redis.call('SET', done, t - 1, 'PX', ARGV[2]) end
 end
+if #KEYS == 6 then redis.call('SET', KEYS[6], t, 'NX', 'PX', ARGV[3]) end
 return t`;
+
+/**
+ * Take over the place an event's first ticket holds (KEYS: the event's ticket record, then each
+ * part's finished count and place prefix), for the instance that took over the event from a dead
+ * one: each part the line has not passed yet is held again. Returns {ticket, running, sending}
+ * (1 where held again), or {0, 0, 0} when the event never had a place.
+ */
+const ADOPT = `
+local t = tonumber(redis.call('GET', KEYS[1]) or '0')
+if t == 0 then return {0, 0, 0} end
+local held = {t, 0, 0}
+for i, part in ipairs({{KEYS[2], KEYS[3]}, {KEYS[4], KEYS[5]}}) do
+  if tonumber(redis.call('GET', part[1]) or '0') < t then
+    redis.call('SET', part[2] .. t, '1', 'PX', ARGV[1])
+    held[i + 1] = 1
+  end
+end
+return held`;
 
 /**
  * Skip the tickets in front whose holders are gone; return the highest finished ticket. Given a
@@ -70,13 +89,32 @@ return 0`;
 
 /** How long an idle chat's counters are kept. */
 const IDLE_MS = 86_400_000;
+/**
+ * How long the record of which place a platform message took is kept: long enough for any turn
+ * to be taken over while it waits or runs, short enough that one key per message stays cheap.
+ */
+const EVENT_RECORD_MS = 3_600_000;
+
+export interface RedisChatOrderOptions {
+  /**
+   * How long after an instance dies its unfinished messages may still be waiting to be taken over
+   * (INSTANCE_DEAD_AFTER_MS plus two heartbeats). A platform message's place lasts at least this
+   * long after its holder stops renewing it, so the instance that takes the message over takes
+   * its place too (`adopt`) and answers it before the chat's later messages.
+   */
+  takeoverMs?: number;
+}
 
 export class RedisChatOrder implements ChatOrder {
   private readonly enterScript;
+  private readonly enterEventScript;
+  private readonly adoptScript;
   private readonly frontScript;
   private readonly frontBothScript;
   private readonly leaveScript;
   private readonly leaveBothScript;
+  /** How long the place of a message that can be taken over lasts without renewal. */
+  private readonly eventTtlMs: number;
   /** Waiting tickets by chat key: woken when another turn of the chat leaves. */
   private readonly waiters = new Map<string, Set<() => void>>();
 
@@ -86,12 +124,17 @@ export class RedisChatOrder implements ChatOrder {
     private readonly prefix: string,
     private readonly ttlMs: number,
     private readonly log: Logger,
+    opts: RedisChatOrderOptions = {},
   ) {
     this.enterScript = luaScript(redis, 'cbChatEnter2', 5, ENTER);
+    this.enterEventScript = luaScript(redis, 'cbChatEnterEvent', 6, ENTER);
+    this.adoptScript = luaScript(redis, 'cbChatAdopt', 5, ADOPT);
     this.frontScript = luaScript(redis, 'cbChatFront2', 2, FRONT);
     this.frontBothScript = luaScript(redis, 'cbChatFrontBoth', 4, FRONT);
     this.leaveScript = luaScript(redis, 'cbChatLeave2', 3, LEAVE);
     this.leaveBothScript = luaScript(redis, 'cbChatLeaveBoth', 5, LEAVE);
+    // Renewed every third of it, a place outlives its dead holder by at least two thirds of its TTL.
+    this.eventTtlMs = Math.max(ttlMs, Math.ceil(((opts.takeoverMs ?? 0) * 3) / 2) + 1000);
     bus.subscribe('chat-left', (key) => {
       for (const wake of this.waiters.get(key) ?? []) wake();
     });
@@ -99,25 +142,49 @@ export class RedisChatOrder implements ChatOrder {
 
   private keys(key: string) {
     const base = `${this.prefix}chat:${key}:`;
-    return { next: `${base}next`, done: `${base}done`, alive: `${base}t:`, sendDone: `${base}sdone`, sending: `${base}s:` };
+    return { next: `${base}next`, done: `${base}done`, alive: `${base}t:`, sendDone: `${base}sdone`, sending: `${base}s:`, event: (eventKey: string) => `${base}ev:${eventKey}` };
   }
 
-  async enter(key: string): Promise<ChatTicket> {
+  /**
+   * A new place at the end of chat `key`'s line. With `eventKey` (a platform message, which
+   * another instance takes over if this one dies), the place is recorded for `adopt`.
+   */
+  async enter(key: string, eventKey?: string): Promise<ChatTicket> {
     const k = this.keys(key);
-    const ticket = Number(await this.enterScript([k.next, k.done, k.alive, k.sendDone, k.sending], [this.ttlMs, IDLE_MS]));
-    const held: Record<Part, boolean> = { running: true, sending: true };
-    // Keep both places while waiting, while the turn runs and until its reply is delivered.
+    const ttl = eventKey === undefined ? this.ttlMs : this.eventTtlMs;
+    const keys = [k.next, k.done, k.alive, k.sendDone, k.sending];
+    const ticket = Number(await (eventKey === undefined ? this.enterScript(keys, [ttl, IDLE_MS]) : this.enterEventScript([...keys, k.event(eventKey)], [ttl, IDLE_MS, EVENT_RECORD_MS])));
+    return this.place(key, ticket, { running: true, sending: true }, ttl);
+  }
+
+  /**
+   * The place event `eventKey` took when it first arrived, for the instance that took the event
+   * over from a dead one: the parts of it the line has not passed are held again, so the chat's
+   * later turns still wait for this one. Undefined when the event had no place or the line has
+   * passed it (its holder's place expired and a later turn went on).
+   */
+  async adopt(key: string, eventKey: string): Promise<ChatTicket | undefined> {
+    const k = this.keys(key);
+    const [ticket, running, sending] = ((await this.adoptScript([k.event(eventKey), k.done, k.alive, k.sendDone, k.sending], [this.eventTtlMs])) as number[]).map(Number);
+    if (!ticket || (!running && !sending)) return undefined;
+    return this.place(key, ticket!, { running: running === 1, sending: sending === 1 }, this.eventTtlMs);
+  }
+
+  /** Ticket `ticket` of chat `key`, holding the parts in `held` (renewed every third of `ttl` until left). */
+  private place(key: string, ticket: number, held: Record<Part, boolean>, ttl: number): ChatTicket {
+    const k = this.keys(key);
+    // Keep the places held while waiting, while the turn runs and until its reply is delivered.
     const renew = setInterval(() => {
       for (const [part, prefix] of [['running', k.alive], ['sending', k.sending]] as const) {
         if (!held[part]) continue;
-        void this.redis.pexpire(`${prefix}${ticket}`, this.ttlMs).then(
+        void this.redis.pexpire(`${prefix}${ticket}`, ttl).then(
           (ok) => {
             if (ok === 0 && held[part]) this.log.warn({ chat: key, ticket, part }, 'a turn lost its place in the chat line (Redis was unreachable longer than CHAT_LOCK_TTL_MS)');
           },
           () => undefined,
         );
       }
-    }, Math.max(200, Math.floor(this.ttlMs / 3)));
+    }, Math.max(200, Math.floor(ttl / 3)));
     renew.unref();
 
     /** Set once every lower ticket has left sending (or died): seen by the running part's last check. */

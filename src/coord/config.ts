@@ -16,3 +16,9 @@ export const coordConfigSchema = z.object({
 });
 
 export type CoordConfig = z.infer<typeof coordConfigSchema>;
+
+/**
+ * The configuration plus what the runtime derives for it: `takeoverMs`, how long after an
+ * instance dies its unfinished messages may wait to be taken over (see RedisChatOrder).
+ */
+export type CoordinationSettings = CoordConfig & { takeoverMs?: number | undefined };

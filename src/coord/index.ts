@@ -1,17 +1,17 @@
 import type { Logger } from '../log.js';
-import type { CoordConfig } from './config.js';
+import type { CoordinationSettings } from './config.js';
 import { localCoordination } from './local.js';
 import type { Coordination } from './types.js';
 
 export type { Bus, ChatOrder, ChatTicket, Coordination, Leadership } from './types.js';
-export { coordConfigSchema, type CoordConfig } from './config.js';
+export { coordConfigSchema, type CoordConfig, type CoordinationSettings } from './config.js';
 export { localCoordination } from './local.js';
 
 /**
  * Redis when `REDIS_URL` is set (any number of instances), this process otherwise. The Redis
  * side (ioredis, BullMQ) is imported only then: a single instance never loads it.
  */
-export async function createCoordination(config: CoordConfig, log: Logger): Promise<Coordination> {
+export async function createCoordination(config: CoordinationSettings, log: Logger): Promise<Coordination> {
   if (!config.redisUrl) return localCoordination(log);
   const [{ redisCoordination }, { redactRedisUrl }] = await Promise.all([import('./redis.js'), import('./redis-client.js')]);
   try {

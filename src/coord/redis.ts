@@ -11,7 +11,7 @@ import { validateCron } from '../scheduler/cron.js';
 import { connectRedis, type Redis } from './redis-client.js';
 import type { Notices as NoticeGate } from '../engine/limits.js';
 import type { Bus, Coordination, Leadership } from './types.js';
-import type { CoordConfig } from './config.js';
+import type { CoordinationSettings } from './config.js';
 
 /** Limits every instance counts together (rate-limiter-flexible's Redis store). */
 class RedisRateLimits implements RateLimits {
@@ -125,7 +125,7 @@ class RedisLeadership implements Leadership {
 }
 
 /** Coordination through one Redis shared by every instance. */
-export async function redisCoordination(config: CoordConfig & { redisUrl: string }, log: Logger): Promise<Coordination> {
+export async function redisCoordination(config: CoordinationSettings & { redisUrl: string }, log: Logger): Promise<Coordination> {
   const prefix = config.redisPrefix;
   const main = connectRedis(config.redisUrl, log, 'main');
   const sub = connectRedis(config.redisUrl, log, 'subscriber');
@@ -137,7 +137,7 @@ export async function redisCoordination(config: CoordConfig & { redisUrl: string
     kind: 'redis',
     limits: new RedisRateLimits(main, prefix),
     notices: new RedisNoticeGate(main, prefix),
-    chatOrder: new RedisChatOrder(main, bus, prefix, config.chatLockTtlMs, log),
+    chatOrder: new RedisChatOrder(main, bus, prefix, config.chatLockTtlMs, log, { ...(config.takeoverMs !== undefined ? { takeoverMs: config.takeoverMs } : {}) }),
     bus,
     sharedWindow: (name, windows, scope) => new RedisSharedWindow(main, `${prefix}window:${name}`, windows, log, scope === 'chat' ? config.chatLockTtlMs : undefined),
     sharedTally: (name, window) => new RedisSharedTally(main, `${prefix}tally:${name}`, window, log),

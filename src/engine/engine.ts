@@ -27,6 +27,7 @@ import { persist } from './steps/persist.js';
 import { respond } from './steps/respond.js';
 import { encodeKey } from '../core/conversation-key.js';
 import { turnFinished, type TurnListener } from './turn-events.js';
+import type { ChatOrder, ChatTicket } from './limits.js';
 
 export interface EngineOptions {
   /** Commands beyond the built-ins. */
@@ -84,7 +85,7 @@ export class Engine implements MessageHandler {
    * is on disk. The turn then waits for its chat's earlier turns. The stream ends with nothing
    * when the message is a duplicate or ignored.
    */
-  handle(msg: InboundMessage): ReplyStream {
+  handle(msg: InboundMessage, opts: { recovered?: boolean } = {}): ReplyStream {
     const out = new ReplyStream();
     if (!this.accepting) {
       out.end();
@@ -92,17 +93,26 @@ export class Engine implements MessageHandler {
     }
     const eventKey = `${msg.platform}:${msg.eventId}`;
     const serialKey = lineKeyOf(msg);
+    let adopted = false;
     // Its place in the chat's line is taken now, on arrival, and the platform is told the message
     // was accepted only once it has one: a later message of the chat, delivered to any instance,
     // then always runs after it.
-    const ticket = this.deps.chatOrder && !msg.fromBot ? this.deps.chatOrder.enter(serialKey) : undefined;
+    const order = this.deps.chatOrder && !msg.fromBot ? this.deps.chatOrder : undefined;
     let rerun = false;
-    const claimed = msg.fromBot
-      ? Promise.resolve(false)
-      : this.claim(msg, eventKey).then((outcome) => {
-          rerun = outcome === 'retaken';
-          return outcome !== 'duplicate';
-        });
+    const outcome = msg.fromBot ? Promise.resolve('duplicate' as const) : this.claim(msg, eventKey);
+    const claimed = outcome.then((o) => {
+      rerun = o === 'retaken';
+      return o !== 'duplicate';
+    });
+    // A message taken over from a dead instance finds the place it took on arrival, if the line
+    // still keeps it. Taken over by the sweep, it keeps that place: it is answered before the
+    // chat's later messages, not after them. Delivered again by the platform, it already queued
+    // anew on arrival (in this process's queue, where the earlier place could wait behind the
+    // chat's later turns), so the earlier place is let go at once rather than left to expire.
+    const adopting = order?.adopt ? outcome.then((o) => (o === 'retaken' ? this.adoptPlace(order, serialKey, eventKey) : undefined)) : undefined;
+    const recovered = opts.recovered === true && adopting !== undefined;
+    const ticket = order && (recovered ? adopting!.then((t) => t ?? order.enter(serialKey, eventKey)) : order.enter(serialKey, eventKey));
+    if (adopting && !recovered) void adopting.then((t) => t?.leave({ sent: true }), () => undefined);
     void (ticket ? Promise.all([claimed, ticket]) : claimed).then(
       () => out.accept(),
       (err: unknown) => out.refuse(err),
@@ -118,6 +128,9 @@ export class Engine implements MessageHandler {
       chatKey: chatKeyFor(msg),
       serialKey,
       ...(ticket ? { ticket } : {}),
+      get adoptedPlace() {
+        return adopted;
+      },
       bindingKeys: bindingKeysFor(msg),
       isAdmin: this.isAdmin(msg.platform, msg.userId, msg.senderIsAdmin),
       claimed,
@@ -133,8 +146,11 @@ export class Engine implements MessageHandler {
     };
     const startedAt = this.deps.clock.now();
     let thrown: unknown;
+    // An adopted place is known before the turn queues: it goes ahead of this process's queue.
+    const queued = recovered ? adopting!.then((t) => void (adopted = t !== undefined), () => undefined) : Promise.resolve();
     this.tasks.track(
-      this.platformChain(ctx)
+      queued
+        .then(() => this.platformChain(ctx))
         .catch((err: unknown) => {
           thrown = err;
           this.deps.log.error({ err, platform: msg.platform, chatId: msg.chatId }, 'turn failed unexpectedly');
@@ -233,8 +249,11 @@ export class Engine implements MessageHandler {
     // Every message is taken over here, before any reply is delivered: once claimed again it is
     // never listed by a later sweep, which can then run while a slow delivery (a rate-limited
     // platform) is still waiting here. Claimed in the order they came, their turns run in that
-    // order per chat; deliveries go per chat in the same order.
-    const chats = new KeyedSerialQueue();
+    // order per chat; deliveries go per chat in the same order. With a chat line across
+    // instances, that order is the line's: a message that got its old place back goes before one
+    // that could not (sent already, or the line had passed it) and queued anew, so delivering
+    // in claim order here would wait for a place that waits for this delivery.
+    const chats = this.deps.chatOrder ? undefined : new KeyedSerialQueue();
     const answered: Array<Promise<void>> = [];
     for (const row of rows.filter((r) => r.platform !== 'api')) {
       let msg: InboundMessage;
@@ -244,9 +263,9 @@ export class Engine implements MessageHandler {
         await store.events.complete(row.platform, row.eventId);
         continue;
       }
-      const out = this.handle(msg);
+      const out = this.handle(msg, { recovered: true });
       const delivered = out.holdDelivery();
-      answered.push(chats.run(lineKeyOf(msg), () => answer(msg, out, delivered)));
+      answered.push(chats ? chats.run(lineKeyOf(msg), () => answer(msg, out, delivered)) : answer(msg, out, delivered));
     }
     await Promise.all(answered);
     return n;
@@ -378,6 +397,16 @@ export class Engine implements MessageHandler {
   /** Platform admins, or anyone listed in ADMIN_USER_IDS as `platform:userId`. */
   private isAdmin(platform: Platform, userId: string, senderIsAdmin: boolean): boolean {
     return senderIsAdmin || this.deps.config.adminUserIds.includes(`${platform}:${userId}`);
+  }
+
+  /** The place a taken-over message took on arrival, if the line keeps it; a failure only costs the order. */
+  private async adoptPlace(order: ChatOrder, serialKey: string, eventKey: string): Promise<ChatTicket | undefined> {
+    try {
+      return await order.adopt!(serialKey, eventKey);
+    } catch (err) {
+      this.deps.log.warn({ err, chat: serialKey }, 'could not take over the place of a message taken over; it goes to the end of its chat line');
+      return undefined;
+    }
   }
 
   /**

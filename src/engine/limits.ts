@@ -72,7 +72,14 @@ export interface ChatTicket {
 
 /** Per-chat turn order shared by instances: places are handed out in arrival order. */
 export interface ChatOrder {
-  enter(key: string): Promise<ChatTicket>;
+  /** A place at the end of the line; `eventKey` (a platform message) records it for `adopt`. */
+  enter(key: string, eventKey?: string): Promise<ChatTicket>;
+  /**
+   * For the instance that took event `eventKey` over from a dead one: the place the event took on
+   * arrival, held again, if the line has not passed it — so the message is still answered before
+   * the chat's later ones. Undefined otherwise.
+   */
+  adopt?(key: string, eventKey: string): Promise<ChatTicket | undefined>;
 }
 
 /**

@@ -106,6 +106,12 @@ export interface MessageContext extends TurnContext {
   claimed: Promise<boolean>;
   /** Its place in the chat's line across instances, taken on arrival (with a shared chat order). */
   ticket?: Promise<ChatTicket>;
+  /**
+   * The place is the one a dead instance's turn of this message held (taken over with the
+   * message): every later turn of the chat waits for it, including those queued in this process,
+   * so the turn does not queue behind them.
+   */
+  readonly adoptedPlace?: boolean;
   /** The turn is over: mark the event done once its reply is delivered (and let go of it in this process). */
   finishEvent(): void;
 }

@@ -109,3 +109,36 @@ describe.skipIf(!hasRedis())("a chat's line across instances", () => {
     expect(seen).toEqual(['next reply reaches its adapter', 'next reply delivered']);
   });
 });
+
+describe.skipIf(!hasRedis())("a dead instance's place in a chat's line", () => {
+  // Places free a second after their holder stops renewing them.
+  const pairs = coordinationPairs(1000);
+  afterEach(() => pairs.close());
+
+  it("is held again by the instance that takes its message over, so the chat's later turn still waits for it", async () => {
+    const [a, b] = await pairs.two();
+    await a.chatOrder!.enter(CHAT, 'telegram:1');
+    await a.close(); // dies: its place is no longer renewed
+    const seen: string[] = [];
+    // The chat's next message, on the survivor, queued in its process before the takeover.
+    const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder);
+    const later = lineB(CHAT, async () => void seen.push('later message runs'), { ticket: b.chatOrder!.enter(CHAT, 'telegram:2') });
+    const adopted = await b.chatOrder!.adopt!(CHAT, 'telegram:1');
+    expect(adopted).toBeDefined();
+    // It runs ahead of the survivor's queue, which holds the later turn waiting for it.
+    await lineB(CHAT, async () => {
+      await new Promise((r) => setTimeout(r, 1500)); // longer than the dead holder's place lasted
+      seen.push('taken-over message runs');
+    }, { ticket: Promise.resolve(adopted!), adopted: true });
+    await later;
+    expect(seen).toEqual(['taken-over message runs', 'later message runs']);
+  });
+
+  it('is not taken over once the line has passed it', async () => {
+    const [a, b] = await pairs.two();
+    const first = await a.chatOrder!.enter(CHAT, 'telegram:1');
+    await first.leave({ sent: true });
+    expect(await b.chatOrder!.adopt!(CHAT, 'telegram:1')).toBeUndefined();
+    expect(await b.chatOrder!.adopt!(CHAT, 'telegram:never-seen')).toBeUndefined();
+  });
+});

@@ -26,7 +26,8 @@ export function serialize(line: ChatLine): Step {
     // behind the turn that waits for it: it runs in that turn's place instead.
     if (ctx.inLine === key) return next();
     if (ctx.source !== 'platform') return line(key, next);
-    return line(key, next, { ticket: (ctx as MessageContext).ticket, out: ctx.out });
+    const m = ctx as MessageContext;
+    return line(key, next, { ticket: m.ticket, out: ctx.out, ...(m.adoptedPlace ? { adopted: true } : {}) });
   };
 }
 
@@ -34,6 +35,12 @@ export function serialize(line: ChatLine): Step {
 export interface LinePlace {
   ticket?: Promise<ChatTicket> | undefined;
   out?: Pick<ReplyStream, 'delivered' | 'holdUntil'> | undefined;
+  /**
+   * The ticket is an earlier place taken over from a dead instance: the turns queued here for the
+   * chat hold later places and wait for it in the shared line, so it must not queue behind them
+   * (it would wait for them while they wait for it).
+   */
+  adopted?: boolean | undefined;
 }
 
 export type ChatLine = <T>(key: string, task: () => Promise<T>, place?: LinePlace) => Promise<T>;
@@ -55,7 +62,7 @@ export function inChatLine(queue: KeyedSerialQueue, order?: ChatOrder, log?: Log
       void place.ticket?.then((t) => t.leave({ sent: true }), () => undefined);
       return queue.run(key, task);
     }
-    return queue.run(key, async () => {
+    const inOrder = async () => {
       let t: ChatTicket | undefined;
       try {
         t = await (place.ticket ?? order.enter(key));
@@ -79,7 +86,8 @@ export function inChatLine(queue: KeyedSerialQueue, order?: ChatOrder, log?: Log
         // place is given back from outside this process's queue: awaiting it here would wait for itself.
         if (t && out) void sentWhenDelivered(t, out.delivered, maxHoldMs, key, log);
       }
-    });
+    };
+    return place.adopted ? inOrder() : queue.run(key, inOrder);
   };
 }
 
