@@ -3,55 +3,41 @@
  * is answered once by a surviving instance, within seconds, with the credit charged once.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { contentText } from '../fakes/openai.js';
 import { hasPostgres, hasRedis } from '../helpers/services.js';
 import { waitFor } from '../adapters/telegram/world.js';
 import { postUpdate } from '../fakes/telegram-webhook.js';
-import { ADMIN, SECRET, startCluster, type Cluster } from './cluster-world.js';
-import { startChildInstance, type ChildInstance } from './child-instance.js';
+import { ADMIN, SECRET, type Cluster } from './cluster-world.js';
+import { startVictim, type Victim } from './victim.js';
 
 describe.skipIf(!hasPostgres() || !hasRedis())('an instance killed mid-turn', () => {
+  let v: Victim;
   let c: Cluster;
-  let child: ChildInstance | undefined;
-  let victimDead = false;
-  let parked = 0;
 
   beforeAll(async () => {
-    c = await startCluster(1);
-    // While the victim lives, its model calls for "doomed" messages never answer: it dies mid-turn.
-    c.openai.respondWith(async ({ messages }) => {
-      const last = contentText(messages.filter((m: any) => m.role === 'user').at(-1)?.content ?? '');
-      if (last.includes('doomed') && !victimDead) {
-        parked++;
-        await new Promise(() => undefined);
-      }
-      return `re: ${last}`;
-    });
-    child = await startChildInstance(c.env);
+    v = await startVictim((text) => text.includes('doomed'));
+    c = v.c;
   }, 90_000);
   afterAll(async () => {
-    await child?.kill();
-    await c?.close();
+    await v?.close();
   });
 
   it('answers its accepted Telegram message and async API turn once, from the survivor', async () => {
     const tenant = await c.api(0, 'POST', '/api/v1/api-keys', ADMIN, { name: 'victim-client', credits: 5 });
     const key = tenant.body.key as string;
     const update = c.telegram.buildUserMessage({ chat: { id: 801, type: 'private' }, from: { id: 801 }, text: 'doomed message' });
-    const accepted = await postUpdate(`${child!.url}/telegram/webhook`, update, SECRET, false);
+    const accepted = await postUpdate(`${v.child.url}/telegram/webhook`, update, SECRET, false);
     expect(accepted.status).toBe(200);
-    const async = await fetch(`${child!.url}/api/v1/chat`, {
+    const async = await fetch(`${v.child.url}/api/v1/chat`, {
       method: 'POST',
       headers: { 'x-api-key': key, 'content-type': 'application/json' },
       body: JSON.stringify({ characterId: 'aria', message: 'doomed api turn', mode: 'async' }),
     });
     expect(async.status).toBe(202);
-    await waitFor(() => parked === 2, 15_000, 'both turns to reach the model on the victim');
+    await waitFor(() => v.parked() === 2, 15_000, 'both turns to reach the model on the victim');
 
-    victimDead = true;
-    await child!.kill();
+    await v.kill();
 
-    await waitFor(() => c.telegram.botMessages(801).length >= 1, 15_000, () => `the survivor to answer the Telegram message\n${child!.output().slice(-2000)}`);
+    await waitFor(() => c.telegram.botMessages(801).length >= 1, 15_000, () => `the survivor to answer the Telegram message\n${v.child.output().slice(-2000)}`);
     let feed: any[] = [];
     for (const deadline = Date.now() + 15_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
       feed = (await c.api(0, 'GET', '/api/v1/updates', key)).body.updates;
