@@ -104,7 +104,7 @@ export interface RedisChatOrderOptions {
    * long after its holder stops renewing it, so the instance that takes the message over takes
    * its place too (`adopt`) and answers it before the chat's later messages.
    */
-  takeoverMs?: number;
+  takeoverMs?: number | undefined;
 }
 
 export class RedisChatOrder implements ChatOrder {

@@ -137,7 +137,7 @@ export async function redisCoordination(config: CoordinationSettings & { redisUr
     kind: 'redis',
     limits: new RedisRateLimits(main, prefix),
     notices: new RedisNoticeGate(main, prefix),
-    chatOrder: new RedisChatOrder(main, bus, prefix, config.chatLockTtlMs, log, { ...(config.takeoverMs !== undefined ? { takeoverMs: config.takeoverMs } : {}) }),
+    chatOrder: new RedisChatOrder(main, bus, prefix, config.chatLockTtlMs, log, { takeoverMs: config.takeoverMs }),
     bus,
     sharedWindow: (name, windows, scope) => new RedisSharedWindow(main, `${prefix}window:${name}`, windows, log, scope === 'chat' ? config.chatLockTtlMs : undefined),
     sharedTally: (name, window) => new RedisSharedTally(main, `${prefix}tally:${name}`, window, log),

@@ -109,7 +109,7 @@ export class Engine implements MessageHandler {
     // chat's later messages, not after them. Delivered again by the platform, it already queued
     // anew on arrival (in this process's queue, where the earlier place could wait behind the
     // chat's later turns), so the earlier place is let go at once rather than left to expire.
-    const adopting = order?.adopt ? outcome.then((o) => (o === 'retaken' ? this.adoptPlace(order, serialKey, eventKey) : undefined)) : undefined;
+    const adopting = order ? outcome.then((o) => (o === 'retaken' ? this.adoptPlace(order, serialKey, eventKey) : undefined)) : undefined;
     const recovered = opts.recovered === true && adopting !== undefined;
     const ticket = order && (recovered ? adopting!.then((t) => t ?? order.enter(serialKey, eventKey)) : order.enter(serialKey, eventKey));
     if (adopting && !recovered) void adopting.then((t) => t?.leave({ sent: true }), () => undefined);
@@ -402,7 +402,7 @@ export class Engine implements MessageHandler {
   /** The place a taken-over message took on arrival, if the line keeps it; a failure only costs the order. */
   private async adoptPlace(order: ChatOrder, serialKey: string, eventKey: string): Promise<ChatTicket | undefined> {
     try {
-      return await order.adopt!(serialKey, eventKey);
+      return await order.adopt(serialKey, eventKey);
     } catch (err) {
       this.deps.log.warn({ err, chat: serialKey }, 'could not take over the place of a message taken over; it goes to the end of its chat line');
       return undefined;

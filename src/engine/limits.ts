@@ -79,7 +79,7 @@ export interface ChatOrder {
    * arrival, held again, if the line has not passed it — so the message is still answered before
    * the chat's later ones. Undefined otherwise.
    */
-  adopt?(key: string, eventKey: string): Promise<ChatTicket | undefined>;
+  adopt(key: string, eventKey: string): Promise<ChatTicket | undefined>;
 }
 
 /**

@@ -123,7 +123,7 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line", () => {
     // The chat's next message, on the survivor, queued in its process before the takeover.
     const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder);
     const later = lineB(CHAT, async () => void seen.push('later message runs'), { ticket: b.chatOrder!.enter(CHAT, 'telegram:2') });
-    const adopted = await b.chatOrder!.adopt!(CHAT, 'telegram:1');
+    const adopted = await b.chatOrder!.adopt(CHAT, 'telegram:1');
     expect(adopted).toBeDefined();
     // It runs ahead of the survivor's queue, which holds the later turn waiting for it.
     await lineB(CHAT, async () => {
@@ -138,7 +138,7 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line", () => {
     const [a, b] = await pairs.two();
     const first = await a.chatOrder!.enter(CHAT, 'telegram:1');
     await first.leave({ sent: true });
-    expect(await b.chatOrder!.adopt!(CHAT, 'telegram:1')).toBeUndefined();
-    expect(await b.chatOrder!.adopt!(CHAT, 'telegram:never-seen')).toBeUndefined();
+    expect(await b.chatOrder!.adopt(CHAT, 'telegram:1')).toBeUndefined();
+    expect(await b.chatOrder!.adopt(CHAT, 'telegram:never-seen')).toBeUndefined();
   });
 });
