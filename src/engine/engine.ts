@@ -22,12 +22,11 @@ import { engagement } from './steps/engage.js';
 import { unsupportedMedia } from './steps/media.js';
 import { limit } from './steps/limit.js';
 import { admit } from './steps/admit.js';
-import { inChatLine, serialize, type ChatLine } from './steps/serialize.js';
+import { inChatLine, platformPlace, serialize, type ChatLine } from './steps/serialize.js';
 import { persist } from './steps/persist.js';
 import { respond } from './steps/respond.js';
 import { encodeKey } from '../core/conversation-key.js';
 import { turnFinished, type TurnListener } from './turn-events.js';
-import type { ChatOrder, ChatTicket } from './limits.js';
 
 export interface EngineOptions {
   /** Commands beyond the built-ins. */
@@ -93,7 +92,6 @@ export class Engine implements MessageHandler {
     }
     const eventKey = `${msg.platform}:${msg.eventId}`;
     const serialKey = lineKeyOf(msg);
-    let adopted = false;
     // Its place in the chat's line is taken now, on arrival, and the platform is told the message
     // was accepted only once it has one: a later message of the chat, delivered to any instance,
     // then always runs after it.
@@ -104,15 +102,11 @@ export class Engine implements MessageHandler {
       rerun = o === 'retaken';
       return o !== 'duplicate';
     });
-    // A message taken over from a dead instance finds the place it took on arrival, if the line
-    // still keeps it. Taken over by the sweep, it keeps that place: it is answered before the
-    // chat's later messages, not after them. Delivered again by the platform, it already queued
-    // anew on arrival (in this process's queue, where the earlier place could wait behind the
-    // chat's later turns), so the earlier place is let go at once rather than left to expire.
-    const adopting = order ? outcome.then((o) => (o === 'retaken' ? this.adoptPlace(order, serialKey, eventKey) : undefined)) : undefined;
-    const recovered = opts.recovered === true && adopting !== undefined;
-    const ticket = order && (recovered ? adopting!.then((t) => t ?? order.enter(serialKey, eventKey)) : order.enter(serialKey, eventKey));
-    if (adopting && !recovered) void adopting.then((t) => t?.leave({ sent: true }), () => undefined);
+    // A message taken over from a dead instance (by the sweep, or delivered again by the platform)
+    // finds the place it took on arrival, if the line still keeps it, and keeps it: it is answered
+    // before the chat's later messages, not after them.
+    const place = order && platformPlace(order, serialKey, eventKey, outcome.then((o) => o === 'retaken'), opts.recovered === true, this.deps.log);
+    const ticket = place?.ticket;
     void (ticket ? Promise.all([claimed, ticket]) : claimed).then(
       () => out.accept(),
       (err: unknown) => out.refuse(err),
@@ -127,10 +121,7 @@ export class Engine implements MessageHandler {
       user: { text: msg.text, imageUrls: msg.imageUrls, authorId: msg.userId, authorName: msg.userName || null, sourceEvent: eventKey },
       chatKey: chatKeyFor(msg),
       serialKey,
-      ...(ticket ? { ticket } : {}),
-      get adoptedPlace() {
-        return adopted;
-      },
+      ...(place ? { ticket: place.ticket, placeTakenBack: place.takenBack } : {}),
       bindingKeys: bindingKeysFor(msg),
       isAdmin: this.isAdmin(msg.platform, msg.userId, msg.senderIsAdmin),
       claimed,
@@ -146,11 +137,8 @@ export class Engine implements MessageHandler {
     };
     const startedAt = this.deps.clock.now();
     let thrown: unknown;
-    // An adopted place is known before the turn queues: it goes ahead of this process's queue.
-    const queued = recovered ? adopting!.then((t) => void (adopted = t !== undefined), () => undefined) : Promise.resolve();
     this.tasks.track(
-      queued
-        .then(() => this.platformChain(ctx))
+      this.platformChain(ctx)
         .catch((err: unknown) => {
           thrown = err;
           this.deps.log.error({ err, platform: msg.platform, chatId: msg.chatId }, 'turn failed unexpectedly');
@@ -400,15 +388,6 @@ export class Engine implements MessageHandler {
   }
 
   /** The place a taken-over message took on arrival, if the line keeps it; a failure only costs the order. */
-  private async adoptPlace(order: ChatOrder, serialKey: string, eventKey: string): Promise<ChatTicket | undefined> {
-    try {
-      return await order.adopt(serialKey, eventKey);
-    } catch (err) {
-      this.deps.log.warn({ err, chat: serialKey }, 'could not take over the place of a message taken over; it goes to the end of its chat line');
-      return undefined;
-    }
-  }
-
   /**
    * Claim (platform, event id) for this process, storing the message with the claim. A claim the
    * database refuses (locked, unreachable) is tried again with backoff until it is on disk or the

@@ -107,11 +107,11 @@ export interface MessageContext extends TurnContext {
   /** Its place in the chat's line across instances, taken on arrival (with a shared chat order). */
   ticket?: Promise<ChatTicket>;
   /**
-   * The place is the one a dead instance's turn of this message held (taken over with the
-   * message): every later turn of the chat waits for it, including those queued in this process,
-   * so the turn does not queue behind them.
+   * Resolves true when the place is the one a dead instance's turn of this message held (taken
+   * over with the message): every later turn of the chat waits for it, including those queued in
+   * this process, so the turn does not stay queued behind them.
    */
-  readonly adoptedPlace?: boolean;
+  placeTakenBack?: Promise<boolean>;
   /** The turn is over: mark the event done once its reply is delivered (and let go of it in this process). */
   finishEvent(): void;
 }

@@ -8,7 +8,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { KeyedSerialQueue } from '../../src/core/serial.js';
 import { ReplyStream } from '../../src/engine/reply-stream.js';
-import { inChatLine } from '../../src/engine/steps/serialize.js';
+import { inChatLine, platformPlace } from '../../src/engine/steps/serialize.js';
 import { hasRedis } from '../helpers/services.js';
 import { coordinationPairs } from '../helpers/coordinations.js';
 
@@ -129,9 +129,30 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line", () => {
     await lineB(CHAT, async () => {
       await new Promise((r) => setTimeout(r, 1500)); // longer than the dead holder's place lasted
       seen.push('taken-over message runs');
-    }, { ticket: Promise.resolve(adopted!), adopted: true });
+    }, { ticket: Promise.resolve(adopted!), takenBack: Promise.resolve(true) });
     await later;
     expect(seen).toEqual(['taken-over message runs', 'later message runs']);
+  });
+
+  it("is held again when the platform delivers the message again to a survivor, where it queues behind the chat's later turn and leaves that queue", async () => {
+    const [a, b] = await pairs.two();
+    await a.chatOrder!.enter(CHAT, 'telegram:1');
+    await a.close();
+    const seen: string[] = [];
+    const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder);
+    const later = lineB(CHAT, async () => void seen.push('later message runs'), { ticket: b.chatOrder!.enter(CHAT, 'telegram:2') });
+    // The first message arrives again, after the later one: it queues behind it in this process,
+    // and learns only from its claim that a dead instance had it.
+    let retaken!: (yes: boolean) => void;
+    const place = platformPlace(b.chatOrder!, CHAT, 'telegram:1', new Promise<boolean>((r) => (retaken = r)), false);
+    const again = lineB(CHAT, async () => {
+      await new Promise((r) => setTimeout(r, 1500)); // longer than the dead holder's place lasted
+      seen.push('message delivered again runs');
+    }, { ticket: place.ticket, takenBack: place.takenBack });
+    retaken(true);
+    expect(await place.takenBack).toBe(true);
+    await Promise.all([again, later]);
+    expect(seen).toEqual(['message delivered again runs', 'later message runs']);
   });
 
   it('is not taken over once the line has passed it', async () => {

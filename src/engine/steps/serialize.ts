@@ -27,7 +27,7 @@ export function serialize(line: ChatLine): Step {
     if (ctx.inLine === key) return next();
     if (ctx.source !== 'platform') return line(key, next);
     const m = ctx as MessageContext;
-    return line(key, next, { ticket: m.ticket, out: ctx.out, ...(m.adoptedPlace ? { adopted: true } : {}) });
+    return line(key, next, { ticket: m.ticket, out: ctx.out, ...(m.placeTakenBack ? { takenBack: m.placeTakenBack } : {}) });
   };
 }
 
@@ -36,11 +36,53 @@ export interface LinePlace {
   ticket?: Promise<ChatTicket> | undefined;
   out?: Pick<ReplyStream, 'delivered' | 'holdUntil'> | undefined;
   /**
-   * The ticket is an earlier place taken over from a dead instance: the turns queued here for the
-   * chat hold later places and wait for it in the shared line, so it must not queue behind them
-   * (it would wait for them while they wait for it).
+   * Resolves true when the ticket is an earlier place taken over from a dead instance: the turns
+   * queued here for the chat hold later places and wait for it in the shared line, so the turn
+   * leaves this process's queue as soon as that is known (behind them, it would wait for them
+   * while they wait for it).
    */
-  adopted?: boolean | undefined;
+  takenBack?: Promise<boolean> | undefined;
+}
+
+/**
+ * A platform message's place in its chat's shared line, taken on arrival (`eventKey` records it).
+ * When the message's claim turns out to be taken over from a dead instance (`retaken`), the
+ * place that instance took for it is held again if the line has not passed it: the message keeps
+ * its turn before the chat's later messages, and the place taken here on arrival is let go.
+ * Taken over by the sweep (`recovered`), it takes a new place only when the old one is gone.
+ */
+export function platformPlace(
+  order: ChatOrder,
+  key: string,
+  eventKey: string,
+  retaken: Promise<boolean>,
+  recovered: boolean,
+  log?: Logger,
+): { ticket: Promise<ChatTicket>; takenBack: Promise<boolean> } {
+  const adopting = retaken.then(
+    (yes) =>
+      yes
+        ? order.adopt(key, eventKey).catch((err: unknown) => {
+            log?.warn({ err, chat: key }, 'could not take over the place of a message taken over; it goes to the end of its chat line');
+            return undefined;
+          })
+        : undefined,
+    () => undefined,
+  );
+  const takenBack = adopting.then((t) => t !== undefined);
+  if (recovered) return { ticket: adopting.then((t) => t ?? order.enter(key, eventKey)), takenBack };
+  const arrival = order.enter(key, eventKey);
+  const ticket = Promise.allSettled([arrival]).then(async ([mine]) => {
+    const earlier = await adopting;
+    if (mine.status === 'rejected') {
+      if (earlier) return earlier;
+      throw mine.reason;
+    }
+    if (!earlier) return mine.value;
+    void mine.value.leave({ sent: true }).catch(() => undefined);
+    return earlier;
+  });
+  return { ticket, takenBack };
 }
 
 export type ChatLine = <T>(key: string, task: () => Promise<T>, place?: LinePlace) => Promise<T>;
@@ -87,8 +129,22 @@ export function inChatLine(queue: KeyedSerialQueue, order?: ChatOrder, log?: Log
         if (t && out) void sentWhenDelivered(t, out.delivered, maxHoldMs, key, log);
       }
     };
-    return place.adopted ? inOrder() : queue.run(key, inOrder);
+    return place.takenBack ? queuedOrAhead(queue, key, inOrder, place.takenBack) : queue.run(key, inOrder);
   };
+}
+
+/** `task` in the chat's queue, or at once if `ahead` resolves true before its turn there comes. */
+function queuedOrAhead<T>(queue: KeyedSerialQueue, key: string, task: () => Promise<T>, ahead: Promise<boolean>): Promise<T> {
+  let started = false;
+  return new Promise<T>((resolve, reject) => {
+    const start = () => {
+      started = true;
+      return task().then(resolve, reject);
+    };
+    void ahead.then((yes) => (yes && !started ? start() : undefined), () => undefined);
+    // Its turn in the queue, once it went ahead, passes at once: the chat's later turns wait in the shared line.
+    void queue.run(key, async () => (started ? undefined : start()));
+  });
 }
 
 async function sentWhenDelivered(t: ChatTicket, delivered: Promise<void>, maxHoldMs: number, key: string, log?: Logger): Promise<void> {
