@@ -3,8 +3,9 @@ import { dirname } from 'node:path';
 import { createRequire } from 'node:module';
 import SQLite from 'better-sqlite3';
 import type pg from 'pg';
-import { Kysely, Migrator, PostgresDialect, sql, type MigrationProvider } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, sql, type MigrationProvider, type PostgresPool, type PostgresPoolClient } from 'kysely';
 import { sqliteDialect } from './sqlite-driver.js';
+import { storableParameters } from './storable-text.js';
 import type { Database } from './schema.js';
 import { sqlDialect, type DialectName, type SqlDialect } from './dialect.js';
 import { migrationsFor } from './migrations/index.js';
@@ -147,7 +148,7 @@ function exactNumber(text: string): number {
  * pg user in the process is affected. The schema has no timestamp columns (times are ISO text or
  * epoch ms), so pg's Date parsing never applies.
  */
-function postgresPool(url: string, max?: number): pg.Pool {
+function postgresPool(url: string, max?: number): PostgresPool {
   const pg = loadPg();
   const { builtins } = pg.types;
   const types = {
@@ -158,5 +159,28 @@ function postgresPool(url: string, max?: number): pg.Pool {
   // An idle connection the server dropped (restart, failover) is discarded by the pool and the
   // next query opens a new one; without a listener the 'error' event would end the process.
   pool.on('error', () => {});
-  return pool;
+  return storableTextPool(pool);
+}
+
+/** The pool as Kysely uses it, each statement's text parameters made storable (`storableParameters`). */
+function storableTextPool(pool: pg.Pool): PostgresPool {
+  // One wrapper per pooled client: Kysely keeps its connection object by client identity.
+  const wrapped = new WeakMap<pg.PoolClient, PostgresPoolClient>();
+  return {
+    connect: async () => {
+      const client = await pool.connect();
+      let w = wrapped.get(client);
+      if (!w) {
+        const c = client;
+        w = {
+          query: ((q: unknown, params?: readonly unknown[]) =>
+            typeof q === 'string' ? c.query(q, params && (storableParameters(params) as unknown[])) : c.query(q as pg.Submittable)) as unknown as PostgresPoolClient['query'],
+          release: () => c.release(),
+        };
+        wrapped.set(client, w);
+      }
+      return w;
+    },
+    end: () => pool.end(),
+  };
 }

@@ -10,6 +10,7 @@ import {
   type QueryResult,
 } from 'kysely';
 import { LRUCache } from 'lru-cache';
+import { storableParameters } from './storable-text.js';
 
 /** The parts of a better-sqlite3 database this driver uses (db.ts owns the library itself). */
 export interface SqliteDatabase {
@@ -160,13 +161,14 @@ class AsyncSqliteConnection implements DatabaseConnection {
   }
 
   async *streamQuery<R>(q: CompiledQuery): AsyncIterableIterator<QueryResult<R>> {
-    for (const row of this.statement(q.sql).iterate(q.parameters)) yield { rows: [row as R] };
+    for (const row of this.statement(q.sql).iterate(storableParameters(q.parameters))) yield { rows: [row as R] };
   }
 
   private run<R>(q: CompiledQuery): QueryResult<R> {
     const stmt = this.statement(q.sql);
-    if (stmt.reader) return { rows: stmt.all(q.parameters) as R[] };
-    const { changes, lastInsertRowid } = stmt.run(q.parameters);
+    const params = storableParameters(q.parameters);
+    if (stmt.reader) return { rows: stmt.all(params) as R[] };
+    const { changes, lastInsertRowid } = stmt.run(params);
     return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
   }
 

@@ -1,10 +1,12 @@
 /**
- * `npm run fuzz [-- --seed N --requests 3000]`: thousands of seeded requests — bodies built from
+ * `npm run fuzz [-- --seed N --requests 3000 --postgres]`: thousands of seeded requests — bodies built from
  * every operation in /openapi.json and then bent, hostile path segments, every auth variant,
  * odd content types and Idempotency-Keys — plus signed and unsigned Telegram and Slack webhook
  * deliveries, against charbridge as its own process (logging everything). A 5xx, a reset, a
  * request that hangs, a crash, a shutdown that does not finish or a key, token or secret in its
- * log is a finding. Exit 1 on any finding.
+ * log is a finding. Exit 1 on any finding. `--postgres` runs charbridge on a fresh PostgreSQL
+ * database (found on 127.0.0.1 or started, as the tests do) instead of in-memory SQLite: text
+ * PostgreSQL refuses (a NUL character) or numbers outside its column types only fail there.
  */
 import { request } from 'node:http';
 import { startFakeOpenAI } from '../fakes/openai.js';
@@ -12,6 +14,7 @@ import { startFakeTelegram } from '../fakes/telegram.js';
 import { startFakeSlack } from '../fakes/slack.js';
 import { postSigned } from '../fakes/slack-events.js';
 import { startChildInstance } from '../cluster/child-instance.js';
+import { createDatabase, dropDatabase, findOrStartPostgres } from '../helpers/pg-server.js';
 import { seeded } from './traffic.js';
 import { bodyText, fromSchema, hostileSegment, mutate, type Rnd } from './fuzz-values.js';
 
@@ -23,13 +26,15 @@ const rnd: Rnd = seeded(seed);
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
 const ADMIN = 'fuzz-admin-key-0123456789';
 const TG_SECRET = 'fuzz-telegram-secret-0123';
-console.log(`fuzz: seed ${seed}, ${total} requests (replay: npm run fuzz -- --seed ${seed} --requests ${total})`);
+const onPostgres = args.includes('--postgres');
+console.log(`fuzz: seed ${seed}, ${total} requests${onPostgres ? ' on PostgreSQL' : ''} (replay: npm run fuzz -- --seed ${seed} --requests ${total}${onPostgres ? ' --postgres' : ''})`);
+const database = onPostgres ? await freshPostgres() : undefined;
 
 const openai = await startFakeOpenAI();
 const telegram = await startFakeTelegram();
 const slack = await startFakeSlack();
 const child = await startChildInstance({
-  DATABASE_URL: ':memory:', ADMIN_API_KEY: ADMIN, OPENAI_API_KEY: openai.apiKey, OPENAI_BASE_URL: openai.baseURL, OPENAI_MODEL: 'fake-model',
+  DATABASE_URL: database?.url ?? ':memory:', ADMIN_API_KEY: ADMIN, OPENAI_API_KEY: openai.apiKey, OPENAI_BASE_URL: openai.baseURL, OPENAI_MODEL: 'fake-model',
   MODEL_MAX_RETRIES: '0', RATE_LIMIT_API_KEY_PER_MIN: '100000', RATE_LIMIT_USER_PER_MIN: '100000', SSRF_ALLOW_HOSTS: '',
   TELEGRAM_BOT_TOKEN: telegram.token, TELEGRAM_API_ROOT: telegram.apiRoot, TELEGRAM_WEBHOOK_URL: 'https://bot.example.com/telegram/webhook', TELEGRAM_WEBHOOK_SECRET: TG_SECRET,
   SLACK_BOT_TOKEN: slack.botToken, SLACK_SIGNING_SECRET: slack.signingSecret, SLACK_API_URL: slack.apiUrl,
@@ -137,6 +142,7 @@ try {
   const stopped = await child.terminate(30_000);
   if (!stopped) findings.set('graceful shutdown (SIGTERM) did not finish within 30 s', { count: 1, example: child.output().slice(-500) });
   await Promise.allSettled([openai.close(), telegram.close(), slack.close()]);
+  await database?.remove();
 }
 const log = child.output();
 for (const [name, secret] of Object.entries(secrets)) {
@@ -151,6 +157,20 @@ if (logged.size) console.log(`\ncharbridge logged errors:\n${[...logged].map(([l
 broken = findings.size > 0;
 console.log(broken ? `\n${findings.size} kinds of findings` : `\n${total} requests: 0 server errors, 0 hangs, 0 crashes, clean shutdown`);
 process.exit(broken ? 1 : 0);
+
+async function freshPostgres(): Promise<{ url: string; remove(): Promise<void> }> {
+  const pg = await findOrStartPostgres();
+  if ('missing' in pg) throw new Error(`fuzz --postgres needs PostgreSQL: ${pg.missing}`);
+  const name = `charbridge_fuzz_${process.pid}_${seed}`;
+  const url = await createDatabase(pg.adminUrl, name);
+  return {
+    url,
+    async remove() {
+      await dropDatabase(pg.adminUrl, name);
+      await pg.stop();
+    },
+  };
+}
 
 /** Distinct error-level lines of charbridge's JSON log: message and error, with a count. */
 function errorLines(output: string): Map<string, number> {
