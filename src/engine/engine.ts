@@ -48,6 +48,11 @@ export class Engine implements MessageHandler {
   private readonly platformChain: (ctx: MessageContext) => Promise<void>;
   private readonly requestChain: (ctx: TurnContext) => Promise<void>;
   private readonly queue = new KeyedSerialQueue();
+  /**
+   * One instance: per chat, the last recovered reply still being delivered. A newer message's
+   * reply waits for it (its turn does not), so replies keep the order of their messages.
+   */
+  private readonly recoveredReplies = new Map<string, Promise<void>>();
   /** The chat's line: this process's queue, and the one shared by instances when there are several. */
   private readonly line: ChatLine;
   private readonly tasks = new TaskTracker();
@@ -107,6 +112,8 @@ export class Engine implements MessageHandler {
     // before the chat's later messages, not after them.
     const place = order && platformPlace(order, serialKey, eventKey, outcome.then((o) => o === 'retaken'), opts.recovered === true, this.deps.log);
     const ticket = place?.ticket;
+    const earlierReply = opts.recovered ? undefined : this.recoveredReplies.get(serialKey);
+    if (earlierReply) out.holdUntil(earlierReply);
     void (ticket ? Promise.all([claimed, ticket]) : claimed).then(
       () => out.accept(),
       (err: unknown) => out.refuse(err),
@@ -240,7 +247,10 @@ export class Engine implements MessageHandler {
     // order per chat; deliveries go per chat in the same order. With a chat line across
     // instances, that order is the line's: a message that got its old place back goes before one
     // that could not (sent already, or the line had passed it) and queued anew, so delivering
-    // in claim order here would wait for a place that waits for this delivery.
+    // in claim order here would wait for a place that waits for this delivery. Without a line
+    // (one instance), the chat's newer messages hold their replies until these are delivered
+    // (`recoveredReplies`): a webhook delivers them as soon as this process listens, before its
+    // adapters have started, and their turns run meanwhile.
     const chats = this.deps.chatOrder ? undefined : new KeyedSerialQueue();
     const answered: Array<Promise<void>> = [];
     for (const row of rows.filter((r) => r.platform !== 'api')) {
@@ -253,7 +263,15 @@ export class Engine implements MessageHandler {
       }
       const out = this.handle(msg, { recovered: true });
       const delivered = out.holdDelivery();
-      answered.push(chats ? chats.run(lineKeyOf(msg), () => answer(msg, out, delivered)) : answer(msg, out, delivered));
+      if (!chats) {
+        answered.push(answer(msg, out, delivered));
+        continue;
+      }
+      const key = lineKeyOf(msg);
+      const sent = chats.run(key, () => answer(msg, out, delivered));
+      this.recoveredReplies.set(key, sent);
+      void sent.finally(() => this.recoveredReplies.get(key) === sent && this.recoveredReplies.delete(key));
+      answered.push(sent);
     }
     await Promise.all(answered);
     return n;

@@ -114,6 +114,35 @@ describe('a crash never loses an accepted message', () => {
     await a.fake.close();
   });
 
+  it("holds a chat's newer reply until the recovered reply before it went out", async () => {
+    // One process again, restarted: a webhook delivers the chat's next message as soon as it
+    // listens, while the recovered reply still waits (for its adapter to start, say).
+    const { clock, a, next } = await dyingProcess();
+    await a.engine.handle(inbound({ chatId: '1', userId: '1', text: 'before the crash' })).accepted;
+    const b = await next();
+    clock.advance(testEngineConfig().eventLeaseMs + 1);
+    let release!: () => void;
+    const adapterUp = new Promise<void>((r) => (release = r));
+    const shown: string[] = [];
+    const recovering = b.engine.recover(async (_m, events) => {
+      await adapterUp;
+      shown.push((events.find((e) => e.type === 'done') as { message: { content: string } }).message.content);
+    });
+    await expect.poll(() => b.fake.requests.length).toBe(1);
+    const newer = b.engine.handle(inbound({ chatId: '1', userId: '1', text: 'after the restart' }));
+    const answered = (async () => {
+      const events = await newer.collect();
+      shown.push((events.find((e) => e.type === 'done') as { message: { content: string } }).message.content);
+    })();
+    await expect.poll(() => b.fake.requests.length).toBe(2); // its turn runs meanwhile
+    await new Promise((r) => setTimeout(r, 100));
+    expect(shown).toEqual([]); // but its reply waits
+    release();
+    await Promise.all([recovering, answered]);
+    expect(shown).toEqual(['Echo: before the crash', 'Echo: after the restart']);
+    await a.fake.close();
+  });
+
   it('resolves `accepted` for duplicates and bot messages too, so adapters never wait forever', async () => {
     const h = await startHarness();
     open.push(h);
