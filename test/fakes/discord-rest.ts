@@ -306,6 +306,23 @@ function buildRoutes(ctx: RestContext): Route[] {
     }, { major: 1 }),
 
     r('GET', '/channels/:id', ({ m }) => ok(channel(m[1]!)), { major: 1 }),
+    // A channel's history, as Discord pages it: `limit` (1-100, default 50) messages after
+    // `after` (the oldest ones after it) or before `before` (else the newest), newest first.
+    r('GET', '/channels/:id/messages', ({ m, query }) => {
+      const ch = channel(m[1]!);
+      const limit = Number(query.get('limit') ?? 50);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new ApiError(400, 50035, 'Invalid Form Body');
+      const after = query.get('after');
+      const before = query.get('before');
+      const all = [
+        ...[...world.userMessages.values()].filter((msg) => msg.channel_id === ch.id),
+        ...(world.messages.get(ch.id) ?? []).filter((s) => !s.deleted).map((s) => s.msg),
+      ].sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
+      const page = after
+        ? all.filter((msg) => BigInt(msg.id) > BigInt(after)).slice(0, limit)
+        : all.filter((msg) => !before || BigInt(msg.id) < BigInt(before)).slice(-limit);
+      return ok(page.reverse());
+    }, { major: 1 }),
     r('GET', '/channels/:id/messages/:mid', ({ m }) => {
       const msg = world.findStored(m[1]!, m[2]!)?.msg ?? world.userMessages.get(m[2]!);
       if (!msg || msg.channel_id !== m[1]) throw new ApiError(404, 10008, 'Unknown Message');

@@ -136,6 +136,20 @@ describe('fake discord with real discord.js', () => {
     expect(fake.channelMessages(m.channelId)).toEqual([expect.objectContaining({ id: r.id, content: 'hi alice', replyTo: m.id })]);
   });
 
+  it("pages a channel's history as Discord does: after an id (the oldest ones after it) or the newest, at most 100", async () => {
+    const { fake, client } = await setup();
+    const channel = client.channels.cache.get(fake.guild.channelId) as TextChannel;
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push(fake.userMessage({ author: alice, channelId: channel.id, content: `m${i}` }).id as string);
+    const bot = await channel.send('from the bot');
+    const contents = (page: Map<string, Message>) => [...page.values()].map((m) => m.content);
+    expect(contents(await channel.messages.fetch({ after: ids[1]!, limit: 2, cache: false }))).toEqual(['m3', 'm2']);
+    expect(contents(await channel.messages.fetch({ after: ids[3]!, cache: false }))).toEqual(['from the bot', 'm4']);
+    expect(contents(await channel.messages.fetch({ limit: 2, cache: false }))).toEqual(['from the bot', 'm4']);
+    expect(contents(await channel.messages.fetch({ before: bot.id, limit: 1, cache: false }))).toEqual(['m4']);
+    await expect(client.rest.get(`/channels/${channel.id}/messages`, { query: new URLSearchParams({ limit: '101' }) })).rejects.toMatchObject({ status: 400 });
+  });
+
   it('executes webhooks with a username override', async () => {
     const { fake, client } = await setup();
     const channel = client.channels.cache.get(fake.guild.channelId) as TextChannel;
