@@ -1,5 +1,7 @@
 import type { Config } from './config.js';
-import type { AdapterDeps, PlatformAdapter } from './core/adapter.js';
+import type { AdapterDeps, PlatformAdapter, RecentChat } from './core/adapter.js';
+import { decodeKey } from './core/conversation-key.js';
+import type { Platform } from './core/types.js';
 import type { Engine } from './engine/index.js';
 import type { Logger } from './log.js';
 import type { Store } from './store/index.js';
@@ -36,7 +38,7 @@ export async function createPlatformAdapters({ config, engine, log, store, coord
           ...(coordination.identifyGate ? { identifyGate: coordination.identifyGate } : {}),
         }
       : singleInstance(store, log);
-  const base = { handler: engine, log, commands: engine.menu, sendMarks: store.sendMarks, ...shared };
+  const base = { handler: engine, log, commands: engine.menu, sendMarks: store.sendMarks, recentChats: recentChatsOf(store, log), ...shared };
   const tuning = { stopTimeoutMs: config.runtime.shutdownTimeoutMs };
   const directory = platformDirectory(store, config.http.publicUrl);
   if (config.telegram) {
@@ -67,4 +69,23 @@ export async function createPlatformAdapters({ config, engine, log, store, coord
  */
 function singleInstance(store: Store, log: Logger): Pick<AdapterDeps, 'sharedTally' | 'chatTally'> {
   return { sharedTally: storeCallTallies(store.callTally, log), chatTally: storeChatTallies(store.callTally, log) };
+}
+
+/** At most this many chats are caught up on at a start: the most recently active ones. */
+const RECENT_CHATS = 200;
+
+/** `AdapterDeps.recentChats` from the conversations: their keys, and the newest user message's platform id. */
+export function recentChatsOf(store: Store, log: Logger): (platform: Platform, withinMs: number) => Promise<RecentChat[]> {
+  return async (platform, withinMs) => {
+    const rows = await store.conversations.recentChats(platform, withinMs, RECENT_CHATS);
+    const prefix = `${platform}:`;
+    return rows.flatMap((r) => {
+      try {
+        return r.lastEvent.startsWith(prefix) ? [{ key: decodeKey(r.scopeKey), lastEventId: r.lastEvent.slice(prefix.length) }] : [];
+      } catch (err) {
+        log.debug({ err, scopeKey: r.scopeKey }, 'a stored conversation key could not be read; not caught up on');
+        return [];
+      }
+    });
+  };
 }

@@ -19,6 +19,7 @@ import { discordKeys, type DiscordTarget } from './keys.js';
 import { ChannelSurface, deliverReply, replyPlanner, sendText, type ChannelSurfaceDeps, type OutboundDeps } from './outbound.js';
 import { DiscordTransport, retryAfterMs, type DcAutocomplete, type DcCommand, type DcInteraction, type DcMessage } from './transport.js';
 import { CharacterWebhooks } from './webhooks.js';
+import { CatchUp } from './catch-up.js';
 import type { DiscordConfig } from './config.js';
 
 /** `config.discord`: the discord module's own schema (./config.ts). */
@@ -48,6 +49,8 @@ export interface DiscordTuning {
   maxAttempts: number;
   /** How long stop() waits for replies in flight to land. */
   stopTimeoutMs: number;
+  /** At start, messages sent while no process listened are read back this far (catch-up.ts). */
+  catchUpMs: number;
   /** discord.js messages cached per channel; undefined = its default. 0 in replay tests. */
   messageCacheSize: number | undefined;
   /**
@@ -69,6 +72,7 @@ export const DISCORD_TUNING: DiscordTuning = {
   deferAfterMs: 2500,
   maxAttempts: 6,
   stopTimeoutMs: 10_000,
+  catchUpMs: 24 * 3_600_000,
   messageCacheSize: undefined,
   identifyWindowMs: 5500,
 };
@@ -118,6 +122,8 @@ class DiscordBot implements DiscordAdapter {
   private readonly webhooks: CharacterWebhooks | undefined;
   private readonly tasks = new TaskTracker();
   private readonly state: StatusTracker;
+  /** What was sent while no process listened; absent without `recentChats`. */
+  private readonly catchUp: CatchUp | undefined;
   private accepting = false;
 
   constructor(
@@ -127,6 +133,17 @@ class DiscordBot implements DiscordAdapter {
     this.tuning = { ...DISCORD_TUNING, ...deps.tuning };
     this.log = deps.log.child?.({ platform: 'discord' }) ?? deps.log;
     this.state = new StatusTracker('discord', 'gateway', deps.now);
+    this.catchUp = deps.recentChats
+      ? new CatchUp({
+          recentChats: deps.recentChats,
+          decode: (key) => this.keys.decode(key),
+          messagesAfter: (channelId, after) => this.transport.messagesAfter(channelId, after),
+          take: (m) => this.take(m),
+          log: this.log,
+          now: deps.now ?? Date.now,
+          windowMs: this.tuning.catchUpMs,
+        })
+      : undefined;
     // What the instances of this bot share is named by its token's hash.
     const bot = `discord:${tokenId(config.token)}`;
     this.transport = new DiscordTransport(
@@ -173,8 +190,12 @@ class DiscordBot implements DiscordAdapter {
   }
 
   async start(): Promise<void> {
+    // The channels to read back are known before the gateway delivers anything: their live messages wait for it.
+    const planned = this.catchUp?.plan();
     this.bot = await this.transport.start();
+    await planned;
     this.accepting = true;
+    if (this.catchUp) this.track(this.catchUp.run(), { catchUp: true });
     const guildIds = this.config.guildIds ?? [];
     await this.transport
       .registerCommands(this.bot.applicationId, discordCommands(this.deps.commands), guildIds)
@@ -224,15 +245,22 @@ class DiscordBot implements DiscordAdapter {
    */
   private onMessage(m: DcMessage): void {
     this.state.event();
+    if (this.catchUp?.hold(m)) return;
+    this.take(m);
+  }
+
+  /** A message to the engine, unless it is not one to answer; false then. */
+  private take(m: DcMessage): boolean {
     const bot = this.bot;
-    if (!this.accepting || !bot) return;
+    if (!this.accepting || !bot) return false;
     const msg = toInbound(m, bot, this.webhooks?.ids);
-    if (!msg || msg.fromBot) return;
+    if (!msg || msg.fromBot) return false;
     if (wantsFiles(msg.text) && m.attachments.length) {
       this.track(this.withFiles(msg, m).then((full) => this.dispatch(full, m)), { messageId: m.id });
-      return;
+      return true;
     }
     this.dispatch(msg, m);
+    return true;
   }
 
   /** A command's attachments as files (not as pictures for the model). */

@@ -190,6 +190,12 @@ export interface AdapterDeps {
    * attempt at the same reply, in any process, finishes it. Absent: such a send may show twice.
    */
   sendMarks?: SendMarks;
+  /**
+   * Chats of `platform` with messages within the last `withinMs`, most recent first, each with
+   * the id of the newest message handled there. An adapter whose platform does not deliver again
+   * what it sent while no process listened (Discord's gateway) reads it to catch up at start.
+   */
+  recentChats?: (platform: Platform, withinMs: number) => Promise<RecentChat[]>;
   /** The engine. */
   handler: MessageHandler;
   log: Log;
@@ -198,6 +204,12 @@ export interface AdapterDeps {
   /** Clock for the outbound budget and caches (tests pass their own). */
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
+}
+
+/** A chat that had messages lately, and the platform's id of the newest message handled in it. */
+export interface RecentChat {
+  key: ConversationKey;
+  lastEventId: string;
 }
 
 /** Notes by key, kept across restarts (the latest `put` of a key wins); each adapter prefixes its keys with its platform. */

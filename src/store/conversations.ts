@@ -171,6 +171,41 @@ export class ConversationRepo {
       .execute();
   }
 
+  /**
+   * A platform's conversations active within the last `withinMs`, most recent first, each with the
+   * source event of its newest stored user message: where an adapter catches up on what its
+   * platform sent while no process listened. Conversations without such a message are left out.
+   */
+  async recentChats(platform: Platform, withinMs: number, limit: number): Promise<Array<{ scopeKey: string; lastEvent: string }>> {
+    const since = new Date(this.clock.now() - withinMs).toISOString();
+    const recent = this.db
+      .selectFrom('conversations as c')
+      .select((eb) => [
+        'c.scope_key',
+        'c.updated_at',
+        eb
+          .selectFrom('messages as m')
+          .select('m.source_event')
+          .whereRef('m.conversation_id', '=', 'c.id')
+          .where('m.role', '=', 'user')
+          .where('m.source_event', 'is not', null)
+          .orderBy('m.seq', 'desc')
+          .limit(1)
+          .as('last_event'),
+      ])
+      .where('c.platform', '=', platform)
+      .where('c.updated_at', '>=', since)
+      .where('c.scope_key', 'is not', null);
+    const rows = await this.db
+      .selectFrom(recent.as('r'))
+      .select(['r.scope_key', 'r.last_event'])
+      .where('r.last_event', 'is not', null)
+      .orderBy('r.updated_at', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.flatMap((r) => (r.scope_key && r.last_event ? [{ scopeKey: r.scope_key, lastEvent: r.last_event }] : []));
+  }
+
   /** Delete a conversation and (by cascade) its messages, for good. */
   async delete(id: string): Promise<boolean> {
     const r = await this.db.deleteFrom('conversations').where('id', '=', id).executeTakeFirst();

@@ -116,4 +116,26 @@ describeStores('MessageRepo', (ctx) => {
     const p2 = await ctx.store.messages.page(c.id, { limit: 3, beforeSeq: p1.messages[0]!.seq });
     expect([contents(p2.messages), p2.hasMore]).toEqual([['m0', 'm1'], false]);
   });
+  it("lists a platform's recently active chats, newest first, each with its newest user message's source event", async () => {
+    const chat = async (scope: string, events: string[]) => {
+      const c = await ctx.store.conversations.getOrCreateByScope(scope, { platform: 'discord', chatType: 'dm' });
+      for (const e of events) {
+        await ctx.store.messages.append(msg(c.id, { sourceEvent: e }));
+        await ctx.store.messages.append(msg(c.id, { role: 'assistant', kind: 'assistant', sourceEvent: `${e}:reply` }));
+      }
+      return c;
+    };
+    await chat('discord:100', ['discord:5', 'discord:9']);
+    ctx.clock.advance(60_000);
+    await chat('discord:200:user:7', ['discord:12']);
+    await chat('discord:300', []); // nothing handled there
+    await ctx.store.conversations.getOrCreateByScope('telegram:1', { platform: 'telegram', chatType: 'dm' });
+    expect(await ctx.store.conversations.recentChats('discord', 3_600_000, 10)).toEqual([
+      { scopeKey: 'discord:200:user:7', lastEvent: 'discord:12' },
+      { scopeKey: 'discord:100', lastEvent: 'discord:9' },
+    ]);
+    expect(await ctx.store.conversations.recentChats('discord', 3_600_000, 1)).toHaveLength(1);
+    ctx.clock.advance(3_600_001);
+    expect(await ctx.store.conversations.recentChats('discord', 3_600_000, 10)).toEqual([]);
+  });
 });

@@ -9,6 +9,7 @@ import type { InboundMessage, ReplyEvent } from '../../../src/core/types.js';
 import { commandMenu, type EngineConfig } from '../../../src/engine/index.js';
 import { startFakeDiscord, type FakeDiscord, type FakeDiscordOptions } from '../../fakes/discord.js';
 import { startHarness, type Harness } from '../../helpers/harness.js';
+import { recentChatsOf } from '../../../src/platforms.js';
 
 export const alice = { id: '211111111111111111', username: 'alice' };
 export const bob = { id: '311111111111111111', username: 'bob' };
@@ -59,6 +60,8 @@ export interface Setup {
    * happen until the test acts, so absences can be asserted.
    */
   idle(): Promise<void>;
+  /** Another adapter like `adapter`, on the same engine and fake (the next process, say); not started, not closed by `close`. */
+  newAdapter(): DiscordAdapter;
   close(): Promise<void>;
 }
 
@@ -71,6 +74,8 @@ export async function startDiscord(o: {
   /** Model calls in flight at once (the engine's semaphore); default 8. */
   concurrency?: number;
   start?: boolean;
+  /** Read back, at start, what was sent while no adapter listened (the runtime's `recentChats`). */
+  catchUp?: boolean;
 } = {}): Promise<Setup> {
   const handled: InboundMessage[] = [];
   const modelDoneAt = new Map<string, number>();
@@ -83,17 +88,20 @@ export async function startDiscord(o: {
     defaults: { minIdleMinutes: 60, minGapMinutes: 120, dailyCap: 3, maxUnanswered: 5 },
   });
   const fake = await startFakeDiscord({ retryAfterHeader: 'exact', ...o.fake, limits: { ...SCALED_LIMITS, ...o.fake?.limits } });
-  const adapter = createDiscordAdapter(
-    { token: fake.token, apiUrl: fake.restApi, guildIds: [], characterWebhooks: false, ...(typeof o.config === 'function' ? o.config(fake) : o.config) },
-    {
-      handler: { handle: (m) => (handled.push(m), tap(m.eventId, h.engine.handle(m), modelDoneAt)) },
-      log: h.log,
-      commands: commandMenu(h.engine.commands),
-      listCharacters: async () => (await h.store.characters.listShared()).map((c) => c.name),
-      characterAvatar: async (name) => (name === 'Aria' ? 'http://img.test/aria.png' : undefined),
-      tuning: { ...SCALED_TUNING, ...o.tuning },
-    },
-  );
+  const newAdapter = () =>
+    createDiscordAdapter(
+      { token: fake.token, apiUrl: fake.restApi, guildIds: [], characterWebhooks: false, ...(typeof o.config === 'function' ? o.config(fake) : o.config) },
+      {
+        handler: { handle: (m) => (handled.push(m), tap(m.eventId, h.engine.handle(m), modelDoneAt)) },
+        log: h.log,
+        commands: commandMenu(h.engine.commands),
+        listCharacters: async () => (await h.store.characters.listShared()).map((c) => c.name),
+        characterAvatar: async (name) => (name === 'Aria' ? 'http://img.test/aria.png' : undefined),
+        tuning: { ...SCALED_TUNING, ...o.tuning },
+        ...(o.catchUp ? { recentChats: recentChatsOf(h.store, h.log) } : {}),
+      },
+    );
+  const adapter = newAdapter();
   delivery.addAdapters([adapter]);
   if (o.start !== false) await adapter.start();
   let closed = false;
@@ -105,6 +113,7 @@ export async function startDiscord(o: {
     handled,
     modelDoneAt,
     texts: (channelId) => fake.channelMessages(channelId).map((m) => m.content),
+    newAdapter,
     idle: async () => {
       await fake.idle();
       await adapter.settled();

@@ -1,0 +1,96 @@
+/**
+ * Messages sent while no process was connected to Discord's gateway (a deploy, a crash, an
+ * outage) are never dispatched to the next process: a new gateway session only sees what comes
+ * after it. So at start the adapter reads them: for each channel where charbridge talked within
+ * `windowMs`, the channel's messages after the newest one it had handled (one page of 100 over
+ * REST), oldest first, through the same path as live ones. What the engine already has (a
+ * message handled just before a crash, a gateway replay) is dropped by its claim.
+ *
+ * A channel's live messages wait while it is read, then follow the missed ones, so a chat's
+ * messages are still answered in order. Channels are read a few at a time.
+ */
+import type { AdapterDeps, Log, RecentChat } from '../../src/core/adapter.js';
+import type { DiscordTarget } from './keys.js';
+import type { DcMessage } from './transport.js';
+
+/** Discord's epoch: a snowflake's top bits are milliseconds since then. */
+const DISCORD_EPOCH = 1_420_070_400_000n;
+const SNOWFLAKE = /^\d{1,20}$/;
+const AT_ONCE = 4;
+
+export interface CatchUpDeps {
+  recentChats: NonNullable<AdapterDeps['recentChats']>;
+  decode(key: RecentChat['key']): DiscordTarget;
+  /** The channel's messages after `after`, oldest first (one page). */
+  messagesAfter(channelId: string, after: string): Promise<DcMessage[]>;
+  /** Hand a message on as if the gateway had just dispatched it; false when it was not one to answer. */
+  take(m: DcMessage): boolean;
+  log: Log;
+  now(): number;
+  windowMs: number;
+}
+
+export class CatchUp {
+  /** Channels still to be read, with the live messages that arrived meanwhile. */
+  private readonly held = new Map<string, DcMessage[]>();
+  private readonly after = new Map<string, string>();
+
+  constructor(private readonly deps: CatchUpDeps) {}
+
+  /** Which channels to read (call before the gateway delivers anything): their live messages wait from now on. */
+  async plan(): Promise<void> {
+    const since = this.deps.now() - this.deps.windowMs;
+    let chats: RecentChat[];
+    try {
+      chats = await this.deps.recentChats('discord', this.deps.windowMs);
+    } catch (err) {
+      this.deps.log.warn({ err }, 'discord: could not list the recent chats; messages sent while no process listened are not caught up on');
+      return;
+    }
+    // Older than the window is not answered, even after the newest handled message.
+    const floor = ((BigInt(since) - DISCORD_EPOCH) << 22n).toString();
+    for (const c of chats) {
+      if (!SNOWFLAKE.test(c.lastEventId)) continue;
+      let channelId: string;
+      try {
+        channelId = this.deps.decode(c.key).channelId;
+      } catch {
+        continue;
+      }
+      const newest = [c.lastEventId, floor, this.after.get(channelId) ?? '0'].reduce((a, b) => (BigInt(a) > BigInt(b) ? a : b));
+      this.after.set(channelId, newest);
+      this.held.set(channelId, []);
+    }
+  }
+
+  /** Keep a live message back while its channel is being read; true when kept. */
+  hold(m: DcMessage): boolean {
+    const waiting = this.held.get(m.channelId);
+    if (!waiting) return false;
+    waiting.push(m);
+    return true;
+  }
+
+  /** Read every planned channel, hand on what was missed, then what waited. */
+  async run(): Promise<void> {
+    const channels = [...this.after];
+    let missed = 0;
+    const next = async (): Promise<void> => {
+      for (let c = channels.shift(); c; c = channels.shift()) {
+        const [channelId, after] = c;
+        try {
+          for (const m of await this.deps.messagesAfter(channelId, after)) if (this.deps.take(m)) missed++;
+        } catch (err) {
+          this.deps.log.warn({ err, channelId }, 'discord: could not read what was sent to a channel while no process listened');
+        } finally {
+          const waiting = this.held.get(channelId) ?? [];
+          this.held.delete(channelId);
+          for (const m of waiting) this.deps.take(m);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(AT_ONCE, channels.length) }, next));
+    if (this.after.size) this.deps.log.info({ channels: this.after.size, handedOn: missed }, 'discord: read what was sent while no process listened');
+    this.after.clear();
+  }
+}
