@@ -2,7 +2,8 @@
  * `npm run chaos [-- --seed N --kills 30 --messages 300 --quiet 15 --telegram polling|webhook --cluster --keep]`:
  * charbridge as its own process on a SQLite file, taking Telegram updates from the fake Bot API
  * (long polling, or webhook deliveries retried until a 2xx as Telegram does), Slack DMs through
- * the Events API (each event POSTed until a 2xx, as Slack retries) and serving async API turns,
+ * the Events API (each event POSTed until a 2xx, as Slack retries), Discord DMs over the fake's
+ * gateway (sent whether or not a process is connected) and serving async API turns,
  * is killed with
  * SIGKILL `--kills` times while traffic flows, and restarted each time. With `--cluster`, two
  * instances share a PostgreSQL database and a Redis prefix (found on 127.0.0.1 or started, as the
@@ -10,8 +11,8 @@
  * takes down one of them while the other keeps serving. Afterwards (one clean start, a quiet
  * period) every promise is checked:
  *   - lost: an accepted message (a Telegram update the bot confirmed by polling past it or by
- *     answering its delivery 2xx, a Slack event answered 2xx, an API turn answered 202)
- *     without its reply;
+ *     answering its delivery 2xx, a Slack event answered 2xx, an API turn answered 202, any
+ *     Discord DM: Discord asks for no acknowledgement) without its reply;
  *   - duplicated: a message answered twice, or a Slack preview left unfinished beside its reply;
  *   - a Slack native stream still open (a reply never finished where it began);
  *   - stuck: claims, idempotency keys or outbox rows left in a working state;
@@ -26,6 +27,7 @@ import { connect } from '../../src/store/db.js';
 import { startFakeOpenAI, contentText } from '../fakes/openai.js';
 import { startFakeTelegram } from '../fakes/telegram.js';
 import { startFakeSlack } from '../fakes/slack.js';
+import { startFakeDiscord } from '../fakes/discord.js';
 import { freePort, startChildInstance, type ChildInstance } from '../cluster/child-instance.js';
 import { root, runnable } from '../bench/bot-process.js';
 import { percentile } from '../bench/stats.js';
@@ -33,6 +35,7 @@ import { createDatabase, dropDatabase, findOrStartPostgres } from '../helpers/pg
 import { findOrStartRedis, testRedisClient } from '../helpers/redis-server.js';
 import { seeded, sendApi, sendTelegram, WebhookDelivery, type ApiTurn, type TelegramTurn } from './traffic.js';
 import { SlackDelivery, slackFindings, type SlackTurn } from './slack-traffic.js';
+import { DiscordTraffic } from './discord-traffic.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: number) => {
@@ -69,19 +72,23 @@ const openai = await startFakeOpenAI({ chunkDelayMs: 3 });
 const SLACK_TAIL = ' and so the story went on'.repeat(12);
 openai.respondWith(({ messages: m }) => {
   const last = contentText(m.filter((x: any) => x.role === 'user').at(-1)?.content ?? '');
-  const token = /(tg|slk|api)\d+/.exec(last)?.[0] ?? 'none';
+  const token = /(tg|slk|api|dc)\d+/.exec(last)?.[0] ?? 'none';
   return `re: ${token}${token.startsWith('slk') ? SLACK_TAIL : ''}`;
 });
 const telegram = await startFakeTelegram({ limits: { globalPerSecond: 1000, chatMinIntervalMs: 0, chatBurst: 100 } });
 // Slack's own limits; its users.info tier (100 a minute) is raised, as every restart looks its users up again.
 const slack = await startFakeSlack({ limits: { 'users.info': { limit: 100_000, windowMs: 60_000, scope: 'workspace' } } });
 const SLACK_DMS = 10;
+// Discord's own limits; identifies scaled down (Discord: one per 5 s), as every restart starts a session.
+const discord = await startFakeDiscord({ shards: { identifyWindowMs: 200 } });
+const DISCORD_DMS = 8;
 const env: Record<string, string> = {
   DATABASE_URL: shared?.databaseUrl ?? join(dir, 'chaos.db'), ADMIN_API_KEY: ADMIN,
   ...(shared ? { REDIS_URL: shared.redisUrl, REDIS_PREFIX: shared.redisPrefix } : {}),
   OPENAI_API_KEY: openai.apiKey, OPENAI_BASE_URL: openai.baseURL, OPENAI_MODEL: 'fake-model', MODEL_MAX_RETRIES: '0',
   TELEGRAM_BOT_TOKEN: telegram.token, TELEGRAM_API_ROOT: telegram.apiRoot,
   SLACK_BOT_TOKEN: slack.botToken, SLACK_API_URL: slack.apiUrl, SLACK_SIGNING_SECRET: slack.signingSecret,
+  DISCORD_TOKEN: discord.token, DISCORD_API_URL: discord.restApi,
   RATE_LIMIT_USER_PER_MIN: '100000', RATE_LIMIT_GROUP_PER_MIN: '100000', RATE_LIMIT_API_KEY_PER_MIN: '100000',
   HEARTBEAT_MS: '500', INSTANCE_DEAD_AFTER_MS: '2000', CHAT_LOCK_TTL_MS: '2000', LOG_LEVEL: process.env.CHAOS_LOG_LEVEL ?? 'warn',
 };
@@ -118,6 +125,8 @@ try {
   const api: Array<Promise<ApiTurn>> = [];
   const slackTurns: SlackTurn[] = [];
   const slackDelivery = new SlackDelivery(slack, url);
+  const discordTraffic = new DiscordTraffic(discord, DISCORD_DMS);
+  await discordTraffic.open();
   let sent = 0;
   let killed = 0;
   const traffic = (async () => {
@@ -126,6 +135,7 @@ try {
       const kind = rnd();
       if (kind < 0.45) tg.push(webhook ? webhook.send(rnd, sent, 50) : sendTelegram(telegram, rnd, sent, 50));
       else if (kind < 0.65) slackTurns.push(slackDelivery.send(rnd, sent, SLACK_DMS));
+      else if (kind < 0.77) discordTraffic.send(rnd, sent);
       else api.push(sendApi(url, tenants[Math.floor(rnd() * tenants.length)]!.key, `api${sent}`, rnd() < 0.5));
       await sleep(20 + rnd() * 60);
     }
@@ -152,14 +162,14 @@ try {
   killTimes.push(Date.now());
   up.push(await start());
   const expectedTg = new Set(tg.map((t) => t.token));
-  const replies = () => [
-    ...telegram.calls.filter((c) => c.method === 'sendMessage' && c.status === 200).map((c) => String(c.params.text)),
-    ...Array.from({ length: SLACK_DMS }, (_, n) => slack.channelMessages(SlackDelivery.channel(n))).flat().map((m) => m.text),
-  ];
+  const replies = () =>
+    telegram.calls.filter((c) => c.method === 'sendMessage' && c.status === 200).length +
+    Array.from({ length: SLACK_DMS }, (_, n) => slack.channelMessages(SlackDelivery.channel(n))).flat().length +
+    discordTraffic.replies();
   let last = -1;
   for (let idle = 0; idle < quietS; ) {
     await sleep(1000);
-    const n = replies().length;
+    const n = replies();
     idle = n === last ? idle + 1 : 0;
     last = n;
   }
@@ -231,6 +241,7 @@ try {
   const apiDup = [...apiCounts].filter(([, n]) => n > 1).map(([t]) => t);
 
   const sl = slackFindings(slack, slackTurns, SLACK_DMS);
+  const dc = discordTraffic.findings();
 
   for (const instance of up.splice(0)) await kill(instance);
   const { db } = connect(env.DATABASE_URL!);
@@ -241,8 +252,8 @@ try {
   };
   await db.destroy();
 
-  const lost = tgLost.length + apiLost.length + sl.lost.length;
-  const dup = tgDup.length + apiDup.length + sl.duplicated.length + sl.unfinished;
+  const lost = tgLost.length + apiLost.length + sl.lost.length + dc.lost.length;
+  const dup = tgDup.length + apiDup.length + sl.duplicated.length + sl.unfinished + dc.duplicated.length;
   const stuckN = stuck.events + stuck.idempotency;
   if (webhook) {
     const polled = telegram.calls.filter((c) => c.method === 'getUpdates' && c.status === 200).length;
@@ -250,10 +261,11 @@ try {
     console.log(`\ntelegram webhook: ${telegram.calls.filter((c) => c.method === 'setWebhook').length} setWebhook calls, ${carried} calls carried in webhook answers, ${polled} getUpdates`);
     if (polled) throw new Error('chaos: webhook mode, but the bot polled');
   }
-  console.log(`\nsent ${sent} (telegram ${tg.length} / slack ${slackTurns.length} / api ${apiTurns.length}), accepted ${acceptedTg.length + sl.accepted.length + acceptedApi.length} (telegram ${acceptedTg.length} / slack ${sl.accepted.length} / api ${acceptedApi.length}), kills ${kills}`);
+  const dcN = discordTraffic.turns.length;
+  console.log(`\nsent ${sent} (telegram ${tg.length} / slack ${slackTurns.length} / discord ${dcN} / api ${apiTurns.length}), accepted ${acceptedTg.length + sl.accepted.length + dcN + acceptedApi.length} (telegram ${acceptedTg.length} / slack ${sl.accepted.length} / discord ${dcN} / api ${acceptedApi.length}), kills ${kills}`);
   console.log(`telegram reply waited p50 ${waitAt(50)}, p99 ${waitAt(99)}, max ${waitAt(100)}; replies sent before an earlier message's of their chat: ${outOfOrder} (${acrossKill} of them overtook a message whose instance was killed)`);
-  console.log(`lost ${lost}${lost ? ` (${[...tgLost, ...sl.lost, ...apiLost].slice(0, 20).join(', ')})` : ''}`);
-  const twice = [...tgDup, ...sl.duplicated, ...apiDup].slice(0, 20).join(', ');
+  console.log(`lost ${lost}${lost ? ` (${[...tgLost, ...sl.lost, ...dc.lost, ...apiLost].slice(0, 20).join(', ')})` : ''}`);
+  const twice = [...tgDup, ...sl.duplicated, ...dc.duplicated, ...apiDup].slice(0, 20).join(', ');
   const previews = sl.unfinished ? `${sl.unfinished} unfinished Slack previews, ${sl.unfinishedAlone} of them without their reply` : '';
   console.log(`duplicated ${dup}${dup ? ` (${[twice, previews].filter(Boolean).join('; ')})` : ''}`);
   console.log(`slack native streams: ${slack.calls.filter((c) => c.method === 'chat.startStream' && c.status === 200).length} started, ${sl.openStreams} left open`);
@@ -267,6 +279,7 @@ try {
   await openai.close();
   await telegram.close();
   await slack.close();
+  await discord.close();
   if (keep) console.log(`keeping ${dir}`);
   if (!broken) {
     if (!keep) rmSync(dir, { recursive: true, force: true });

@@ -1,0 +1,71 @@
+/**
+ * The chaos run's Discord traffic: DMs from a few users to the bot, sent whether or not a
+ * process is connected. Discord dispatches a message over the gateway only to the processes
+ * connected when it is sent and never again, so what arrives while the bot restarts is answered
+ * only if the next start reads it back. Each DM is opened (and answered) before the kills begin:
+ * a DM the bot never talked in cannot be listed after a restart. The reply to `message dc12`
+ * reads `re: dc12`.
+ */
+import type { FakeDiscord } from '../fakes/discord.js';
+
+export interface DiscordTurn {
+  token: string;
+  channel: string;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class DiscordTraffic {
+  readonly turns: DiscordTurn[] = [];
+  private readonly channels: string[] = [];
+
+  constructor(
+    private readonly fake: FakeDiscord,
+    private readonly users: number,
+  ) {}
+
+  /** One message per DM, each answered, before the traffic starts. */
+  async open(timeoutMs = 60_000): Promise<void> {
+    for (let n = 0; n < this.users; n++) {
+      const m = this.fake.userMessage({ author: user(n), content: `message dcopen${n}` });
+      this.channels.push(m.channel_id as string);
+    }
+    const deadline = Date.now() + timeoutMs;
+    while (!this.channels.every((c) => this.fake.channelMessages(c).length > 0)) {
+      if (Date.now() > deadline) throw new Error('chaos: the Discord DMs were not answered before the traffic started');
+      await sleep(100);
+    }
+  }
+
+  send(rnd: () => number, i: number): DiscordTurn {
+    const n = Math.floor(rnd() * this.users);
+    const m = this.fake.userMessage({ author: user(n), content: `message dc${i}` });
+    const turn = { token: `dc${i}`, channel: m.channel_id as string };
+    this.turns.push(turn);
+    return turn;
+  }
+
+  /** The bot's messages in the DMs so far (for the quiet period). */
+  replies(): number {
+    return this.channels.reduce((n, c) => n + this.fake.channelMessages(c).length, 0);
+  }
+
+  /** Every message sent counts: lost when no bot message answers it, duplicated when more than one does. */
+  findings(): { lost: string[]; duplicated: string[] } {
+    const answers = new Map<string, number>();
+    for (const c of this.channels) {
+      for (const m of this.fake.channelMessages(c)) {
+        const token = /re: (dc\d+)/.exec(m.content ?? '')?.[1];
+        if (token) answers.set(token, (answers.get(token) ?? 0) + 1);
+      }
+    }
+    return {
+      lost: this.turns.filter((t) => !answers.has(t.token)).map((t) => t.token),
+      duplicated: [...answers].filter(([, n]) => n > 1).map(([t]) => t),
+    };
+  }
+}
+
+function user(n: number) {
+  return { id: `7${String(n).padStart(17, '0')}`, username: `chaos${n}` };
+}
