@@ -7,7 +7,7 @@
 import type { AdapterDeps, AdapterStatus, Log, OutboundText, PlatformAdapter, ReplyPlanner } from '../../src/core/adapter.js';
 import { TaskTracker } from '../../src/core/tasks.js';
 import type { InboundMessage } from '../../src/core/types.js';
-import { OutboundBudget, type RateWindow } from '../shared/budget.js';
+import { OutboundBudget, SKIPPED, type RateWindow } from '../shared/budget.js';
 import { chatOf } from '../shared/conversation.js';
 import { fetchInboundFile, wantsFiles } from '../shared/files.js';
 import { rememberedChannels, sharedChannels, tokenId } from '../shared/shared-window.js';
@@ -106,8 +106,10 @@ export function restBase(url: string | undefined): string | undefined {
   return u.endsWith('/api') ? u : `${u}/api`;
 }
 
-/** A channel's budget key, not an interaction's answer (`ix:…`), which only this process sends. */
-const isChannel = (key: string): boolean => !key.startsWith('ix:');
+/** Budget keys of reads: no window of their own, only the bot-wide one. */
+const READ = 'read:';
+/** A channel's budget key: not an interaction's answer (`ix:…`), which only this process sends, nor a read. */
+const isChannel = (key: string): boolean => !key.startsWith('ix:') && !key.startsWith(READ);
 
 class DiscordBot implements DiscordAdapter {
   readonly platform = 'discord' as const;
@@ -137,7 +139,7 @@ class DiscordBot implements DiscordAdapter {
       ? new CatchUp({
           recentChats: deps.recentChats,
           decode: (key) => this.keys.decode(key),
-          messagesAfter: (channelId, after) => this.transport.messagesAfter(channelId, after),
+          messagesAfter: (channelId, after) => this.transport.messagesAfter(channelId, after, (call) => this.paced(`${READ}${channelId}`, call)),
           take: (m) => this.take(m),
           log: this.log,
           now: deps.now ?? Date.now,
@@ -163,7 +165,7 @@ class DiscordBot implements DiscordAdapter {
     );
     const { channelWindow, interactionWindow, globalWindow } = this.tuning;
     this.budget = new OutboundBudget({
-      windowsFor: (key) => (key.startsWith('ix:') ? [interactionWindow] : [channelWindow]),
+      windowsFor: (key) => (key.startsWith('ix:') ? [interactionWindow] : key.startsWith(READ) ? [] : [channelWindow]),
       // Per bot token: with several instances the global rate is counted where they all see it.
       ...(deps.sharedWindow ? { shared: deps.sharedWindow(bot, [globalWindow]) } : { global: [globalWindow] }),
       // A channel's consecutive turns may be answered by different instances (a single instance's,
@@ -303,6 +305,17 @@ class DiscordBot implements DiscordAdapter {
     const wanted = autocompletesCharacters(this.deps.commands, { name: a.name, subcommand: a.subcommand, focused: a.focused.name });
     const names = wanted ? await this.deps.listCharacters() : [];
     await a.respond(characterChoices(names, a.focused.value));
+  }
+
+  /**
+   * A read counted in the bot-wide window (shared by the instances), behind replies' final
+   * texts: discord.js paces only this process, and instances restarting together each read back
+   * their chats at once.
+   */
+  private async paced<T>(key: string, call: () => Promise<T>): Promise<T> {
+    const r = await this.budget.run(key, call, { priority: 'normal' });
+    if (r === SKIPPED) throw new Error('a paced Discord read was skipped'); // only an aborted task is, and this one has no signal
+    return r;
   }
 
   private track(task: Promise<void>, context: object): void {

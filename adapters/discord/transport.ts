@@ -266,11 +266,14 @@ export class DiscordTransport {
     return { id: m.id, content: m.content ?? text };
   }
 
-  /** The channel's messages after message `after`, oldest first: one page (100), as `onMessage` gets them. */
-  async messagesAfter(channelId: string, after: string): Promise<DcMessage[]> {
-    const ch = this.client.channels.cache.get(channelId) ?? (await this.client.channels.fetch(channelId));
+  /**
+   * The channel's messages after message `after`, oldest first: one page (100), as `onMessage`
+   * gets them. Each REST call goes through `paced` (the adapter's budget).
+   */
+  async messagesAfter(channelId: string, after: string, paced: <T>(call: () => Promise<T>) => Promise<T> = (call) => call()): Promise<DcMessage[]> {
+    const ch = this.client.channels.cache.get(channelId) ?? (await paced(() => this.client.channels.fetch(channelId)));
     if (!ch || !ch.isTextBased() || !('messages' in ch)) return [];
-    const page = await ch.messages.fetch({ after, limit: 100, cache: false });
+    const page = await paced(() => ch.messages.fetch({ after, limit: 100, cache: false }));
     return [...page.values()].sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1)).map((m) => this.toMessage(m));
   }
 

@@ -39,6 +39,7 @@ describe('discord adapter: messages sent while no process listened', () => {
     fake.userMessage({ author: bob, channelId: ch, content: 'just chatting among ourselves' });
     expect(fake.gatewayStats().liveSockets).toBe(0);
 
+    const before = fake.calls.length;
     next = s.newAdapter();
     await next.start();
     // Sent the moment the new process listens: it follows the ones it missed.
@@ -48,6 +49,13 @@ describe('discord adapter: messages sent while no process listened', () => {
     await next.settled();
     expect(texts(dm)).toEqual(['Echo: hello', 'Echo: are you there?', 'Echo: hello again', 'Echo: live one']);
     expect(texts(ch)).toEqual(['Echo: bob: hi all', 'Echo: bob: anyone?']);
+    // The reads went through the budget with the posts, so the bot-wide window (shared by the
+    // instances) counts them: one page per channel, and the DM channel looked up first.
+    const since = fake.calls.slice(before);
+    const reads = since.filter((c) => c.method === 'GET' && /^\/channels\/\d+(\/messages)?$/.test(c.path));
+    const posts = since.filter((c) => (c.method === 'POST' || c.method === 'PATCH') && /^\/channels\/\d+\/messages(\/\d+)?$/.test(c.path));
+    expect(reads.filter((c) => c.path.endsWith('/messages'))).toHaveLength(2);
+    expect(next.status().sent).toBe(reads.length + posts.length);
   });
 
   it('are not read back on a first start, or where nothing was handled lately', async () => {
