@@ -10,12 +10,11 @@
  * messages are still answered in order. Channels are read a few at a time.
  */
 import type { AdapterDeps, Log, RecentChat } from '../../src/core/adapter.js';
-import type { DiscordTarget } from './keys.js';
+import { SNOWFLAKE, type DiscordTarget } from './keys.js';
 import type { DcMessage } from './transport.js';
 
 /** Discord's epoch: a snowflake's top bits are milliseconds since then. */
 const DISCORD_EPOCH = 1_420_070_400_000n;
-const SNOWFLAKE = /^\d{1,20}$/;
 const AT_ONCE = 4;
 
 export interface CatchUpDeps {

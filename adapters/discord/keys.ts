@@ -20,7 +20,8 @@ export interface DiscordTarget {
   userId?: string | undefined;
 }
 
-const SNOWFLAKE = /^\d{1,20}$/;
+/** A Discord id (snowflake) as text. */
+export const SNOWFLAKE = /^\d{1,20}$/;
 
 export const discordKeys: KeyCodec<DiscordTarget> = {
   encode(t) {

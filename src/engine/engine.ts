@@ -405,7 +405,6 @@ export class Engine implements MessageHandler {
     return senderIsAdmin || this.deps.config.adminUserIds.includes(`${platform}:${userId}`);
   }
 
-  /** The place a taken-over message took on arrival, if the line keeps it; a failure only costs the order. */
   /**
    * Claim (platform, event id) for this process, storing the message with the claim. A claim the
    * database refuses (locked, unreachable) is tried again with backoff until it is on disk or the

@@ -17,32 +17,28 @@ export function refuseNulText(app: FastifyInstance): void {
 }
 
 /**
- * Where the first string or key holding a NUL is, as a field path (`messages[1].content`). Walked
- * without recursion, so no nesting depth can overflow the stack; a path is only built for nested
- * objects, so a large body of scalars costs no allocation.
+ * Where a string or key holding a NUL is, as a field path (`messages[1].content`). Walked
+ * without recursion, so no nesting depth can overflow the stack; an array's scalars are checked
+ * in place, so a large body of them costs no allocation.
  */
 function nulIn(value: unknown, where: string): { field: string; in: string } | undefined {
-  if (typeof value === 'string') return value.includes('\0') ? { field: '', in: where } : undefined;
-  const stack: Array<[object, string]> = [];
-  if (value !== null && typeof value === 'object') stack.push([value, '']);
-  const visit = (child: unknown, at: () => string): { field: string; in: string } | undefined => {
-    if (typeof child === 'string') return child.includes('\0') ? { field: at(), in: where } : undefined;
-    if (child !== null && typeof child === 'object' && !ArrayBuffer.isView(child)) stack.push([child, at()]);
-    return undefined;
-  };
+  const stack: Array<[unknown, string]> = [[value, '']];
   while (stack.length > 0) {
     const [v, path] = stack.pop()!;
-    let found: { field: string; in: string } | undefined;
-    if (Array.isArray(v)) {
-      for (let i = 0; i < v.length && !found; i++) found = visit(v[i], () => `${path}[${i}]`);
-    } else {
+    if (typeof v === 'string') {
+      if (v.includes('\0')) return { field: path, in: where };
+    } else if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const item: unknown = v[i];
+        if (typeof item === 'string' ? item.includes('\0') : item !== null && typeof item === 'object') stack.push([item, `${path}[${i}]`]);
+      }
+    } else if (v !== null && typeof v === 'object' && !ArrayBuffer.isView(v)) {
       for (const k of Object.keys(v)) {
-        const at = () => (path ? `${path}.${k}` : k);
-        found = k.includes('\0') ? { field: at(), in: where } : visit((v as Record<string, unknown>)[k], at);
-        if (found) break;
+        const at = path ? `${path}.${k}` : k;
+        if (k.includes('\0')) return { field: at, in: where };
+        stack.push([(v as Record<string, unknown>)[k], at]);
       }
     }
-    if (found) return found;
   }
   return undefined;
 }
