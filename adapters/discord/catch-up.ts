@@ -6,6 +6,12 @@
  * REST), oldest first, through the same path as live ones. What the engine already has (a
  * message handled just before a crash, a gateway replay) is dropped by its claim.
  *
+ * A server channel or thread it had never talked in cannot be found that way, so once the
+ * gateway has listed the servers, each readable one whose newest message (from the channel list,
+ * no request) is after the newest message handled anywhere is read from that point too: a first
+ * message addressed to the bot there during the gap is answered. DMs cannot be listed at all.
+ * Without any recent chat (a first start) nothing tells when the gap began, and nothing is read.
+ *
  * A channel's live messages wait while it is read, then follow the missed ones, so a chat's
  * messages are still answered in order. Channels are read a few at a time.
  */
@@ -16,6 +22,16 @@ import type { DcMessage } from './transport.js';
 /** Discord's epoch: a snowflake's top bits are milliseconds since then. */
 const DISCORD_EPOCH = 1_420_070_400_000n;
 const AT_ONCE = 4;
+/** Channels without a recent chat read back at most, most recently active first. */
+const ACTIVE_MAX = 100;
+
+/** A server channel or thread the bot may read, with the id of its newest message. */
+export interface ActiveChannel {
+  channelId: string;
+  lastMessageId: string;
+}
+
+const newer = (a: string, b: string): string => (BigInt(a) > BigInt(b) ? a : b);
 
 export interface CatchUpDeps {
   recentChats: NonNullable<AdapterDeps['recentChats']>;
@@ -24,6 +40,8 @@ export interface CatchUpDeps {
   messagesAfter(channelId: string, after: string): Promise<DcMessage[]>;
   /** Hand a message on as if the gateway had just dispatched it; false when it was not one to answer. */
   take(m: DcMessage): boolean;
+  /** Server channels and threads the bot may read (known once the gateway is ready). */
+  activeChannels(): ActiveChannel[];
   log: Log;
   now(): number;
   windowMs: number;
@@ -33,6 +51,8 @@ export class CatchUp {
   /** Channels still to be read, with the live messages that arrived meanwhile. */
   private readonly held = new Map<string, DcMessage[]>();
   private readonly after = new Map<string, string>();
+  /** The newest message handled in any recent chat (and not older than the window): the gap began after it. */
+  private since: string | undefined;
 
   constructor(private readonly deps: CatchUpDeps) {}
 
@@ -56,9 +76,27 @@ export class CatchUp {
       } catch {
         continue;
       }
-      const newest = [c.lastEventId, floor, this.after.get(channelId) ?? '0'].reduce((a, b) => (BigInt(a) > BigInt(b) ? a : b));
-      this.after.set(channelId, newest);
+      this.after.set(channelId, [c.lastEventId, floor, this.after.get(channelId) ?? '0'].reduce(newer));
       this.held.set(channelId, []);
+      this.since = newer(c.lastEventId, this.since ?? floor);
+    }
+  }
+
+  /**
+   * Add the server channels with no recent chat whose newest message came after `since` (call
+   * once the gateway is ready, before its messages are handed on).
+   */
+  planActive(): void {
+    const since = this.since;
+    if (since === undefined) return;
+    const active = this.deps
+      .activeChannels()
+      .filter((c) => !this.after.has(c.channelId) && SNOWFLAKE.test(c.lastMessageId) && BigInt(c.lastMessageId) > BigInt(since))
+      .sort((a, b) => (BigInt(a.lastMessageId) > BigInt(b.lastMessageId) ? -1 : 1));
+    if (active.length > ACTIVE_MAX) this.deps.log.warn({ channels: active.length, read: ACTIVE_MAX }, 'discord: too many channels had messages while no process listened; reading back the most recently active');
+    for (const c of active.slice(0, ACTIVE_MAX)) {
+      this.after.set(c.channelId, since);
+      this.held.set(c.channelId, []);
     }
   }
 

@@ -127,6 +127,8 @@ class DiscordBot implements DiscordAdapter {
   /** What was sent while no process listened; absent without `recentChats`. */
   private readonly catchUp: CatchUp | undefined;
   private accepting = false;
+  /** Messages dispatched before start-up has planned what to read back: handed on after that. */
+  private early: DcMessage[] | undefined = [];
 
   constructor(
     private readonly config: DiscordConfig,
@@ -141,6 +143,7 @@ class DiscordBot implements DiscordAdapter {
           decode: (key) => this.keys.decode(key),
           messagesAfter: (channelId, after) => this.transport.messagesAfter(channelId, after, (call) => this.paced(`${READ}${channelId}`, call)),
           take: (m) => this.take(m),
+          activeChannels: () => this.transport.readableChannels(),
           log: this.log,
           now: deps.now ?? Date.now,
           windowMs: this.tuning.catchUpMs,
@@ -196,7 +199,12 @@ class DiscordBot implements DiscordAdapter {
     const planned = this.catchUp?.plan();
     this.bot = await this.transport.start();
     await planned;
+    // The servers are listed now: their channels active during the gap join the plan.
+    this.catchUp?.planActive();
     this.accepting = true;
+    const early = this.early ?? [];
+    this.early = undefined;
+    for (const m of early) if (!this.catchUp?.hold(m)) this.take(m);
     if (this.catchUp) this.track(this.catchUp.run(), { catchUp: true });
     const guildIds = this.config.guildIds ?? [];
     await this.transport
@@ -247,8 +255,8 @@ class DiscordBot implements DiscordAdapter {
    */
   private onMessage(m: DcMessage): void {
     this.state.event();
-    if (this.catchUp?.hold(m)) return;
-    this.take(m);
+    if (this.early) this.early.push(m);
+    else if (!this.catchUp?.hold(m)) this.take(m);
   }
 
   /** A message to the engine, unless it is not one to answer; false then. */

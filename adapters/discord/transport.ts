@@ -277,6 +277,24 @@ export class DiscordTransport {
     return [...page.values()].sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1)).map((m) => this.toMessage(m));
   }
 
+  /**
+   * Server channels and threads of this client's guilds that have messages and that the bot may
+   * read (View Channel and Read Message History), with their newest message's id, from the
+   * gateway's cache: no request. A read it may not make would be a 403, which Discord counts
+   * against the bot's invalid requests.
+   */
+  readableChannels(): Array<{ channelId: string; lastMessageId: string }> {
+    const me = this.client.user;
+    if (!me) return [];
+    const out: Array<{ channelId: string; lastMessageId: string }> = [];
+    for (const ch of this.client.channels.cache.values()) {
+      if (ch.isDMBased() || !ch.isTextBased() || !ch.lastMessageId) continue;
+      if (!ch.permissionsFor(me)?.has([PermissionFlagsBits.ViewChannel, PermissionFlagsBits.ReadMessageHistory])) continue;
+      out.push({ channelId: ch.id, lastMessageId: ch.lastMessageId });
+    }
+    return out;
+  }
+
   async edit(channelId: string, messageId: string, text: string): Promise<void> {
     await this.client.rest.patch(Routes.channelMessage(channelId, messageId), { body: { content: text, allowed_mentions: NO_PINGS } });
   }

@@ -9,6 +9,8 @@ import type { DiscordAdapter } from '../../../adapters/discord/index.js';
 import type { ManualClock } from '../../../src/core/clock.js';
 import { alice, bob, startDiscord, type Setup } from './helpers.js';
 
+const carol = { id: '511111111111111111', username: 'carol' };
+
 let s: Setup | undefined;
 let next: DiscordAdapter | undefined;
 afterEach(async () => {
@@ -58,6 +60,65 @@ describe('discord adapter: messages sent while no process listened', () => {
     expect(next.status().sent).toBe(reads.length + posts.length);
   });
 
+  it('are answered in a server channel or thread never talked in, when it had messages after the newest one handled', async () => {
+    s = await startDiscord({ catchUp: true, fake: { shards: { identifyWindowMs: 1 } } });
+    const { fake, texts, idle } = s;
+    const ch = fake.guild.channelId;
+    const thread = fake.guild.threadId;
+    const other = fake.addGuild();
+    // Chatter before the newest handled message: that channel's history is not read.
+    fake.userMessage({ author: bob, channelId: ch, content: 'morning all' });
+    const first = fake.userMessage({ author: alice, content: 'hello' });
+    await fake.waitFor(() => texts(first.channel_id).length === 1);
+    await idle();
+
+    await s.adapter.stop();
+    fake.userMessage({ author: bob, channelId: thread, content: 'can you summarise this thread?', mentionsBot: true });
+    fake.userMessage({ author: bob, channelId: other.channelId, content: 'nothing for the bot here' });
+
+    const before = fake.calls.length;
+    next = s.newAdapter();
+    await next.start();
+    await fake.waitFor(() => texts(thread).length === 1, 10_000);
+    await fake.idle();
+    await next.settled();
+    expect(texts(thread)).toEqual(['Echo: bob: can you summarise this thread?']);
+    expect(texts(other.channelId)).toEqual([]);
+    expect(texts(ch)).toEqual([]);
+    const read = fake.calls
+      .slice(before)
+      .filter((c) => c.method === 'GET' && c.path.endsWith('/messages'))
+      .map((c) => c.path.split('/')[2]);
+    // The DM as a recent chat; the thread and the other server's channel as active during the gap.
+    expect(read.sort()).toEqual([first.channel_id, thread, other.channelId].sort());
+  });
+
+  it('include a first message that arrives while the start is still planning what to read', async () => {
+    // The conversations are slow to answer: the gateway is up and a message arrives before they do.
+    let planning: DiscordAdapter | undefined;
+    s = await startDiscord({
+      fake: { shards: { identifyWindowMs: 1 } },
+      catchUp: (recentChats) => async (platform, withinMs) => {
+        if (planning) {
+          await s!.fake.waitFor(() => s!.fake.identifies().length === 2);
+          s!.fake.userMessage({ author: carol, content: 'first time here' });
+          await s!.fake.waitFor(() => planning!.status().lastEventAt !== null);
+        }
+        return recentChats(platform, withinMs);
+      },
+    });
+    const { fake, texts } = s;
+    const m = fake.userMessage({ author: alice, content: 'hello' });
+    await fake.waitFor(() => texts(m.channel_id).length === 1);
+    await s.adapter.stop();
+
+    next = planning = s.newAdapter();
+    await next.start();
+    const dm = fake.userMessage({ author: carol, content: 'still there?' }).channel_id as string;
+    await fake.waitFor(() => texts(dm).length === 2, 10_000);
+    expect(texts(dm)).toEqual(['Echo: first time here', 'Echo: still there?']);
+  });
+
   it('are not read back on a first start, or where nothing was handled lately', async () => {
     // Identifies barely limited: two starts in a row (one too soon waits out op 9 for seconds).
     s = await startDiscord({ catchUp: true, fake: { shards: { identifyWindowMs: 1 } } });
@@ -67,6 +128,7 @@ describe('discord adapter: messages sent while no process listened', () => {
     const m = fake.userMessage({ author: alice, content: 'hello' });
     await fake.waitFor(() => texts(m.channel_id).length === 1);
     await s.adapter.stop();
+    fake.userMessage({ author: bob, channelId: s.fake.guild.channelId, content: 'too late', mentionsBot: true });
     // A day later (the default reach), nothing recent is left to read back.
     (s.h.clock as ManualClock).advance(25 * 3_600_000);
     next = s.newAdapter();

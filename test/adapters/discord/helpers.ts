@@ -11,6 +11,8 @@ import { startFakeDiscord, type FakeDiscord, type FakeDiscordOptions } from '../
 import { startHarness, type Harness } from '../../helpers/harness.js';
 import { recentChatsOf } from '../../../src/platforms.js';
 
+type RecentChats = ReturnType<typeof recentChatsOf>;
+
 export const alice = { id: '211111111111111111', username: 'alice' };
 export const bob = { id: '311111111111111111', username: 'bob' };
 /** An operator (ADMIN_USER_IDS) in the test engine config. */
@@ -74,8 +76,8 @@ export async function startDiscord(o: {
   /** Model calls in flight at once (the engine's semaphore); default 8. */
   concurrency?: number;
   start?: boolean;
-  /** Read back, at start, what was sent while no adapter listened (the runtime's `recentChats`). */
-  catchUp?: boolean;
+  /** Read back, at start, what was sent while no adapter listened (the runtime's `recentChats`, or a wrapper of it). */
+  catchUp?: boolean | ((recentChats: RecentChats) => RecentChats);
 } = {}): Promise<Setup> {
   const handled: InboundMessage[] = [];
   const modelDoneAt = new Map<string, number>();
@@ -98,7 +100,7 @@ export async function startDiscord(o: {
         listCharacters: async () => (await h.store.characters.listShared()).map((c) => c.name),
         characterAvatar: async (name) => (name === 'Aria' ? 'http://img.test/aria.png' : undefined),
         tuning: { ...SCALED_TUNING, ...o.tuning },
-        ...(o.catchUp ? { recentChats: recentChatsOf(h.store, h.log) } : {}),
+        ...(o.catchUp ? { recentChats: o.catchUp === true ? recentChatsOf(h.store, h.log) : o.catchUp(recentChatsOf(h.store, h.log)) } : {}),
       },
     );
   const adapter = newAdapter();
