@@ -3,8 +3,10 @@
  * process is connected. Discord dispatches a message over the gateway only to the processes
  * connected when it is sent and never again, so what arrives while the bot restarts is answered
  * only if the next start reads it back. Each DM is opened (and answered) before the kills begin:
- * a DM the bot never talked in cannot be listed after a restart. The reply to `message dc12`
- * reads `re: dc12`.
+ * a DM the bot never talked in cannot be listed after a restart. A third of the messages mention
+ * the bot in server channels it has not talked in when the traffic starts (each its own server,
+ * made before charbridge first connects): a channel's first message may come while no process
+ * listens. The reply to `message dc12` reads `re: dc12`.
  */
 import type { FakeDiscord } from '../fakes/discord.js';
 
@@ -18,11 +20,16 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export class DiscordTraffic {
   readonly turns: DiscordTurn[] = [];
   private readonly channels: string[] = [];
+  private readonly serverChannels: string[];
 
+  /** Call before charbridge first connects, so its servers are listed to it. */
   constructor(
     private readonly fake: FakeDiscord,
     private readonly users: number,
-  ) {}
+    servers: number,
+  ) {
+    this.serverChannels = Array.from({ length: servers }, () => fake.addGuild().channelId);
+  }
 
   /** One message per DM, each answered, before the traffic starts. */
   async open(timeoutMs = 60_000): Promise<void> {
@@ -39,21 +46,24 @@ export class DiscordTraffic {
 
   send(rnd: () => number, i: number): DiscordTurn {
     const n = Math.floor(rnd() * this.users);
-    const m = this.fake.userMessage({ author: user(n), content: `message dc${i}` });
+    const server = rnd() < 1 / 3 ? this.serverChannels[Math.floor(rnd() * this.serverChannels.length)] : undefined;
+    const m = server
+      ? this.fake.userMessage({ author: user(n), channelId: server, content: `message dc${i}`, mentionsBot: true })
+      : this.fake.userMessage({ author: user(n), content: `message dc${i}` });
     const turn = { token: `dc${i}`, channel: m.channel_id as string };
     this.turns.push(turn);
     return turn;
   }
 
-  /** The bot's messages in the DMs so far (for the quiet period). */
+  /** The bot's messages so far (for the quiet period). */
   replies(): number {
-    return this.channels.reduce((n, c) => n + this.fake.channelMessages(c).length, 0);
+    return [...this.channels, ...this.serverChannels].reduce((n, c) => n + this.fake.channelMessages(c).length, 0);
   }
 
   /** Every message sent counts: lost when no bot message answers it, duplicated when more than one does. */
   findings(): { lost: string[]; duplicated: string[] } {
     const answers = new Map<string, number>();
-    for (const c of this.channels) {
+    for (const c of [...this.channels, ...this.serverChannels]) {
       for (const m of this.fake.channelMessages(c)) {
         const token = /re: (dc\d+)/.exec(m.content ?? '')?.[1];
         if (token) answers.set(token, (answers.get(token) ?? 0) + 1);

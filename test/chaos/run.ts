@@ -82,6 +82,7 @@ const SLACK_DMS = 10;
 // Discord's own limits; identifies scaled down (Discord: one per 5 s), as every restart starts a session.
 const discord = await startFakeDiscord({ shards: { identifyWindowMs: 200 } });
 const DISCORD_DMS = 8;
+const discordTraffic = new DiscordTraffic(discord, DISCORD_DMS, 6);
 const env: Record<string, string> = {
   DATABASE_URL: shared?.databaseUrl ?? join(dir, 'chaos.db'), ADMIN_API_KEY: ADMIN,
   ...(shared ? { REDIS_URL: shared.redisUrl, REDIS_PREFIX: shared.redisPrefix } : {}),
@@ -125,7 +126,6 @@ try {
   const api: Array<Promise<ApiTurn>> = [];
   const slackTurns: SlackTurn[] = [];
   const slackDelivery = new SlackDelivery(slack, url);
-  const discordTraffic = new DiscordTraffic(discord, DISCORD_DMS);
   await discordTraffic.open();
   let sent = 0;
   let killed = 0;
