@@ -75,7 +75,25 @@ export function parseSlackBody(contentType: string | undefined, raw: Buffer): Re
   const body = asObject(JSON.parse(text));
   if ((body.type === 'event_callback' || 'event' in body) && !isObject(body.event)) throw new SyntaxError('event is not an object');
   if (workspaceIds(body).some(namesAnObjectMember)) throw new SyntaxError('a workspace id names an Object member');
+  const odd = unreadableByBolt(body);
+  if (odd) throw new SyntaxError(odd);
   return body;
+}
+
+/**
+ * Bolt routes a body by reading fields Slack always sends as objects (`'id' in event.channel`,
+ * `'channel' in event.item`, `body.channel.id`, `authorizations[0].is_enterprise_install`) and
+ * throws, answering 500, when one is null or a primitive. Slack never sends such a body.
+ */
+function unreadableByBolt(body: Record<string, unknown>): string | undefined {
+  const event = body.event;
+  if (isObject(event)) {
+    if ('channel' in event && typeof event.channel !== 'string' && !isObject(event.channel)) return 'event.channel is neither a string nor an object';
+    if ('item' in event && !isObject(event.item)) return 'event.item is not an object';
+  }
+  if (body.channel === null) return 'channel is null';
+  if (Array.isArray(body.authorizations) && body.authorizations[0] !== undefined && !isObject(body.authorizations[0])) return 'authorizations[0] is not an object';
+  return undefined;
 }
 
 /** Where Bolt reads the workspace and enterprise ids it keys its per-workspace Web API clients by. */

@@ -114,6 +114,7 @@ try {
       const raw = bodyText(rnd, event);
       const signed = await postSigned(`${child.url}${path}`, raw, 'application/json', rnd() < 0.7 ? slack.signingSecret : 'wrong-secret').catch((err: unknown) => ({ status: -1, body: String(err) }));
       res = { status: signed.status, body: String(signed.body).slice(0, 300) };
+      if (res.status < 0 || res.status >= 500) res.body += ` (body starts ${JSON.stringify(raw.slice(0, 200))})`;
     } else {
       const op = pick(ops);
       method = rnd() < 0.05 ? pick(['PUT', 'HEAD', 'OPTIONS', 'PATCH']) : op.method;

@@ -120,6 +120,28 @@ describe('Slack adapter over HTTP events', () => {
     expect(w.openai.requests.length).toBe(before);
   });
 
+  it('refuses with 400 a signed body shaped so that Bolt would throw reading it (null where it expects an object)', async () => {
+    const before = w.openai.requests.length;
+    const event = { type: 'app_mention', user: alice, channel: 'C0SHAPE', text: `<@${w.fake.botUserId}> hi`, ts: '1.000300' };
+    const bodies = [
+      { type: 'event_callback', event: { ...event, channel: null } },
+      { type: 'event_callback', event: { ...event, item: null } },
+      { type: 'event_callback', event: { ...event, item: 'C0SHAPE' } },
+      { type: 'event_callback', event, authorizations: [null] },
+      { type: 'block_suggestion', channel: null },
+      { type: 'block_actions', actions: [], channel: null },
+      { type: 'message_action', channel: null },
+    ];
+    for (const b of bodies) {
+      const body = JSON.stringify({ team_id: 'T0TEAM', event_id: `Ev${Math.random()}`, ...b });
+      const res = await postSigned(w.eventsUrl, body, 'application/json', w.fake.signingSecret);
+      expect(res.status, body).toBe(400);
+    }
+    await w.settled();
+    expect(w.openai.requests.length).toBe(before);
+    expect(texts(w.fake, 'C0SHAPE')).toEqual([]);
+  });
+
   it('refuses a signed body whose workspace id names an Object member with 400 (Bolt keys its clients by it)', async () => {
     const before = w.openai.requests.length;
     const event = { type: 'app_mention', user: alice, channel: 'C0PROTO', text: `<@${w.fake.botUserId}> hi`, ts: '1.000200' };
