@@ -9,7 +9,8 @@
  * A server channel or thread it had never talked in cannot be found that way, so once the
  * gateway has listed the servers, each readable one whose newest message (from the channel list,
  * no request) is after the newest message handled anywhere is read from that point too: a first
- * message addressed to the bot there during the gap is answered. DMs cannot be listed at all.
+ * message addressed to the bot there during the gap is answered. DMs cannot be listed at all:
+ * their channels come from the previous gateway session, replayed (`gateway-replay.ts`).
  * Without any recent chat (a first start) nothing tells when the gap began, and nothing is read.
  *
  * A channel's live messages wait while it is read, then follow the missed ones, so a chat's
@@ -79,6 +80,23 @@ export class CatchUp {
       this.after.set(channelId, [c.lastEventId, floor, this.after.get(channelId) ?? '0'].reduce(newer));
       this.held.set(channelId, []);
       this.since = newer(c.lastEventId, this.since ?? floor);
+    }
+  }
+
+  /**
+   * Add the channels of messages Discord replayed from the previous process's gateway session
+   * (DMs included): read from just before the first one, unless planned already.
+   */
+  planReplayed(messages: ReadonlyArray<{ channelId: string; messageId: string }>): void {
+    const first = new Map<string, bigint>();
+    for (const m of messages) {
+      if (!SNOWFLAKE.test(m.messageId) || this.after.has(m.channelId)) continue;
+      const id = BigInt(m.messageId);
+      if (id < (first.get(m.channelId) ?? id + 1n)) first.set(m.channelId, id);
+    }
+    for (const [channelId, id] of first) {
+      this.after.set(channelId, (id - 1n).toString());
+      this.held.set(channelId, []);
     }
   }
 

@@ -20,6 +20,8 @@ import { ChannelSurface, deliverReply, replyPlanner, sendText, type ChannelSurfa
 import { DiscordTransport, retryAfterMs, type DcAutocomplete, type DcCommand, type DcInteraction, type DcMessage } from './transport.js';
 import { CharacterWebhooks } from './webhooks.js';
 import { CatchUp } from './catch-up.js';
+import { EXPIRED, replayMissed, type ReplayedMessage } from './gateway-replay.js';
+import { GatewaySessions } from './gateway-session.js';
 import type { DiscordConfig } from './config.js';
 
 /** `config.discord`: the discord module's own schema (./config.ts). */
@@ -51,6 +53,10 @@ export interface DiscordTuning {
   stopTimeoutMs: number;
   /** At start, messages sent while no process listened are read back this far (catch-up.ts). */
   catchUpMs: number;
+  /** The gateway sessions are noted this often for the next process to replay (gateway-session.ts). */
+  sessionSaveMs: number;
+  /** How long replaying the previous process's gateway session may take at start. */
+  replayTimeoutMs: number;
   /** discord.js messages cached per channel; undefined = its default. 0 in replay tests. */
   messageCacheSize: number | undefined;
   /**
@@ -73,6 +79,8 @@ export const DISCORD_TUNING: DiscordTuning = {
   maxAttempts: 6,
   stopTimeoutMs: 10_000,
   catchUpMs: 24 * 3_600_000,
+  sessionSaveMs: 2000,
+  replayTimeoutMs: 5000,
   messageCacheSize: undefined,
   identifyWindowMs: 5500,
 };
@@ -126,6 +134,11 @@ class DiscordBot implements DiscordAdapter {
   private readonly state: StatusTracker;
   /** What was sent while no process listened; absent without `recentChats`. */
   private readonly catchUp: CatchUp | undefined;
+  /**
+   * This process's gateway sessions, noted for the next one to replay; absent without notes, or
+   * when other instances may run the same shards (replaying would take over a live session).
+   */
+  private readonly sessions: GatewaySessions | undefined;
   private accepting = false;
   /** Messages dispatched before start-up has planned what to read back: handed on after that. */
   private early: DcMessage[] | undefined = [];
@@ -151,6 +164,11 @@ class DiscordBot implements DiscordAdapter {
       : undefined;
     // What the instances of this bot share is named by its token's hash.
     const bot = `discord:${tokenId(config.token)}`;
+    const ownsItsShards = !deps.sharedWindow || config.shards !== undefined;
+    this.sessions =
+      this.catchUp && deps.sendMarks && ownsItsShards
+        ? new GatewaySessions(deps.sendMarks, tokenId(config.token), { log: this.log, now: deps.now ?? Date.now, saveEveryMs: this.tuning.sessionSaveMs })
+        : undefined;
     this.transport = new DiscordTransport(
       {
         token: config.token,
@@ -164,7 +182,11 @@ class DiscordBot implements DiscordAdapter {
         // Per bot token: instances connecting shards of one bot take turns to identify.
         identify: deps.identifyGate?.(bot, this.tuning.identifyWindowMs),
       },
-      { onMessage: (m) => this.onMessage(m), onInteraction: (i) => this.onInteraction(i) },
+      {
+        onMessage: (m) => this.onMessage(m),
+        onInteraction: (i) => this.onInteraction(i),
+        ...(this.sessions ? { onDispatch: (shard: number, packet: Parameters<GatewaySessions['dispatched']>[1]) => this.sessions!.dispatched(shard, packet) } : {}),
+      },
     );
     const { channelWindow, interactionWindow, globalWindow } = this.tuning;
     this.budget = new OutboundBudget({
@@ -199,6 +221,9 @@ class DiscordBot implements DiscordAdapter {
     const planned = this.catchUp?.plan();
     this.bot = await this.transport.start();
     await planned;
+    // What the previous process's gateway session was sent after it, DMs included.
+    this.catchUp?.planReplayed(await this.replayed());
+    this.sessions?.start();
     // The servers are listed now: their channels active during the gap join the plan.
     this.catchUp?.planActive();
     this.accepting = true;
@@ -218,7 +243,30 @@ class DiscordBot implements DiscordAdapter {
   async stop(): Promise<void> {
     this.accepting = false;
     await this.tasks.drain(this.tuning.stopTimeoutMs);
-    await this.transport.stop();
+    // The session stays resumable and its note says up to where this process answered: the
+    // next one has Discord replay what is sent meanwhile.
+    await this.sessions?.stop();
+    await this.transport.stop({ resumable: this.sessions !== undefined });
+  }
+
+  /** The messages Discord replays from the sessions the previous process noted; [] when none could be. */
+  private async replayed(): Promise<ReplayedMessage[]> {
+    if (!this.sessions) return [];
+    const out: ReplayedMessage[] = [];
+    try {
+      const since = (this.deps.now ?? Date.now)() - this.tuning.catchUpMs;
+      for (const s of await this.sessions.stored(this.transport.shardIds(), since)) {
+        const got = await replayMissed(s, this.config.token, this.tuning.replayTimeoutMs).catch((err: unknown) => {
+          this.log.warn({ err, shard: s.shard }, 'discord: could not replay the previous gateway session; a first DM sent while no process listened stays unanswered');
+          return [];
+        });
+        if (got === EXPIRED) this.log.info({ shard: s.shard }, 'discord: the previous gateway session had expired; nothing to replay');
+        else out.push(...got);
+      }
+    } catch (err) {
+      this.log.warn({ err }, 'discord: could not read the previous gateway sessions');
+    }
+    return out;
   }
 
   settled(): Promise<void> {
@@ -259,12 +307,19 @@ class DiscordBot implements DiscordAdapter {
     else if (!this.catchUp?.hold(m)) this.take(m);
   }
 
-  /** A message to the engine, unless it is not one to answer; false then. */
+  /**
+   * A message to the engine, unless it is not one to answer; false then. One dropped because
+   * this process is stopping stays unsettled: its session's note stays behind it, so the next
+   * process has it replayed.
+   */
   private take(m: DcMessage): boolean {
     const bot = this.bot;
     if (!this.accepting || !bot) return false;
     const msg = toInbound(m, bot, this.webhooks?.ids);
-    if (!msg || msg.fromBot) return false;
+    if (!msg || msg.fromBot) {
+      this.sessions?.settled(m.id);
+      return false;
+    }
     if (wantsFiles(msg.text) && m.attachments.length) {
       this.track(this.withFiles(msg, m).then((full) => this.dispatch(full, m)), { messageId: m.id });
       return true;
@@ -287,6 +342,9 @@ class DiscordBot implements DiscordAdapter {
   private dispatch(msg: InboundMessage, m: DcMessage): void {
     if (!this.accepting) return;
     const events = this.deps.handler.handle(msg);
+    const settle = () => this.sessions?.settled(m.id);
+    if (events.accepted) events.accepted.then(settle, () => undefined); // not on disk: held back until it counts as stuck
+    else settle();
     const dm = m.channelKind === 'dm';
     const surface = new ChannelSurface({ ...this.keys.decode(chatOf(msg)), dm, ...(dm ? {} : { replyTo: m.id }), dedupeKey: msg.eventId }, this.surfaceDeps);
     this.track(deliverReply(events, surface, this.out), { messageId: m.id });

@@ -146,6 +146,8 @@ export interface TransportOptions {
 export interface TransportHandlers {
   onMessage(m: DcMessage): void;
   onInteraction(i: DcInteraction): void;
+  /** Every gateway dispatch as Discord sent it (with its sequence), before discord.js acts on it. */
+  onDispatch?(shard: number, packet: { t?: string | null; s?: number | null; d?: unknown }): void;
 }
 
 export class DiscordTransport {
@@ -170,6 +172,9 @@ export class DiscordTransport {
     };
     this.client = new Client(options);
     const log = opts.log;
+    const onDispatch = handlers.onDispatch;
+    // discord.js emits 'raw' for every dispatch but leaves it out of its typed events.
+    if (onDispatch) (this.client as unknown as NodeJS.EventEmitter).on('raw', (packet: { t?: string | null; s?: number | null; d?: unknown }, shard: number) => onDispatch(shard, packet));
     this.client.on(Events.MessageCreate, (m) => {
       try {
         handlers.onMessage(this.toMessage(m));
@@ -240,9 +245,22 @@ export class DiscordTransport {
     return { shards: Array.isArray(shards) ? [...shards] : [], shardCount: shardCount ?? 1 };
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Close the gateway and REST. `resumable`: close with 4200, not 1000, so Discord keeps the
+   * session and the next process can have it replay what comes meanwhile (discord.js always
+   * closes with 1000; its inner manager takes the code).
+   */
+  async stop(o: { resumable?: boolean } = {}): Promise<void> {
     this.opts.events?.disconnected();
+    const inner = (this.client.ws as unknown as { _ws?: { destroy(o: { code: number; reason: string }): Promise<void> } | null })._ws;
+    if (o.resumable && inner) await inner.destroy({ code: 4200, reason: 'restarting' }).catch(() => undefined);
     await this.client.destroy();
+  }
+
+  /** The shards this client runs (known once logged in; before, the configured ones or [0]). */
+  shardIds(): number[] {
+    const { shards } = this.client.options;
+    return Array.isArray(shards) ? [...shards] : [0];
   }
 
   /** Replace the application's commands, globally or (instant updates) in each listed guild. */

@@ -119,6 +119,33 @@ describe('discord adapter: messages sent while no process listened', () => {
     expect(texts(dm)).toEqual(['Echo: first time here', 'Echo: still there?']);
   });
 
+  it('include a first DM from someone the bot never talked with: the next start has Discord replay the last session', async () => {
+    s = await startDiscord({ catchUp: true, fake: { shards: { identifyWindowMs: 1 } } });
+    const { fake, texts, idle } = s;
+    const m = fake.userMessage({ author: alice, content: 'hello' });
+    await fake.waitFor(() => texts(m.channel_id).length === 1);
+    await idle();
+
+    await s.adapter.stop();
+    // The session was left resumable, so Discord keeps what it is sent meanwhile.
+    const gone = fake.gatewayLog.filter((e) => e.op === -1).map((e) => e.closeCode);
+    expect(gone).toEqual([4200]);
+    const dm = fake.userMessage({ author: carol, content: 'hi, first time here' }).channel_id as string;
+    fake.userMessage({ author: carol, content: 'anyone home?' });
+
+    next = s.newAdapter();
+    await next.start();
+    fake.userMessage({ author: carol, content: 'live now' });
+    await fake.waitFor(() => texts(dm).length === 3, 10_000);
+    await fake.idle();
+    await next.settled();
+    expect(texts(dm)).toEqual(['Echo: hi, first time here', 'Echo: anyone home?', 'Echo: live now']);
+    // The old session was resumed on a connection of its own and ended (1000) once replayed.
+    const resumes = fake.gatewayLog.filter((e) => e.dir === 'in' && e.op === 6);
+    expect(resumes).toHaveLength(1);
+    expect(fake.gatewayLog.filter((e) => e.op === -1).map((e) => e.closeCode)).toEqual([4200, 1000]);
+  });
+
   it('are not read back on a first start, or where nothing was handled lately', async () => {
     // Identifies barely limited: two starts in a row (one too soon waits out op 9 for seconds).
     s = await startDiscord({ catchUp: true, fake: { shards: { identifyWindowMs: 1 } } });
@@ -129,8 +156,10 @@ describe('discord adapter: messages sent while no process listened', () => {
     await fake.waitFor(() => texts(m.channel_id).length === 1);
     await s.adapter.stop();
     fake.userMessage({ author: bob, channelId: s.fake.guild.channelId, content: 'too late', mentionsBot: true });
-    // A day later (the default reach), nothing recent is left to read back.
+    // A day later (the default reach), nothing recent is left to read back, and Discord has long
+    // forgotten the session the stop left resumable.
     (s.h.clock as ManualClock).advance(25 * 3_600_000);
+    s.fake.invalidateSession(false);
     next = s.newAdapter();
     await next.start();
     await next.settled();

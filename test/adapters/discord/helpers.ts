@@ -76,7 +76,10 @@ export async function startDiscord(o: {
   /** Model calls in flight at once (the engine's semaphore); default 8. */
   concurrency?: number;
   start?: boolean;
-  /** Read back, at start, what was sent while no adapter listened (the runtime's `recentChats`, or a wrapper of it). */
+  /**
+   * Read back, at start, what was sent while no adapter listened (the runtime's `recentChats`, or
+   * a wrapper of it), and replay the previous gateway session (its notes in the store).
+   */
   catchUp?: boolean | ((recentChats: RecentChats) => RecentChats);
 } = {}): Promise<Setup> {
   const handled: InboundMessage[] = [];
@@ -100,7 +103,9 @@ export async function startDiscord(o: {
         listCharacters: async () => (await h.store.characters.listShared()).map((c) => c.name),
         characterAvatar: async (name) => (name === 'Aria' ? 'http://img.test/aria.png' : undefined),
         tuning: { ...SCALED_TUNING, ...o.tuning },
-        ...(o.catchUp ? { recentChats: o.catchUp === true ? recentChatsOf(h.store, h.log) : o.catchUp(recentChatsOf(h.store, h.log)) } : {}),
+        ...(o.catchUp
+          ? { recentChats: o.catchUp === true ? recentChatsOf(h.store, h.log) : o.catchUp(recentChatsOf(h.store, h.log)), sendMarks: h.store.sendMarks }
+          : {}),
       },
     );
   const adapter = newAdapter();

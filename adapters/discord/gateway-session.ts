@@ -1,0 +1,124 @@
+/**
+ * Keeps, in the adapters' notes (`SendMarks`), each shard's gateway session and the sequence up
+ * to which its messages are safely with the engine, so the next process can have Discord replay
+ * what came after (`gateway-replay.ts`) — including first messages in DMs, which no REST call can
+ * list.
+ *
+ * The sequence noted stays behind the oldest message still on its way to the engine (held while
+ * the start reads back, or not yet on disk): a crash replays it rather than skipping it. What
+ * is replayed twice is dropped by the engine's claim. A message the gateway dispatched but that
+ * never reached the adapter (discord.js drops some) stops holding the sequence back after a
+ * minute. Notes are written at most every `saveEveryMs`, and at stop.
+ */
+import type { Log, SendMarks } from '../../src/core/adapter.js';
+import type { StoredSession } from './gateway-replay.js';
+
+const STUCK_MS = 60_000;
+/** An unchanged note is written again this often: housekeeping prunes notes two days old. */
+const REFRESH_MS = 3_600_000;
+
+interface Shard {
+  sessionId: string;
+  resumeUrl: string;
+  /** The newest sequence seen. */
+  seq: number;
+  /** Messages dispatched and not yet with the engine: id → sequence and when. */
+  pending: Map<string, { seq: number; at: number }>;
+  saved: string | undefined;
+  savedAt: number;
+}
+
+export class GatewaySessions {
+  private readonly shards = new Map<number, Shard>();
+  private timer: NodeJS.Timeout | undefined;
+  /** Saves run one after another, so an older note never overwrites a newer one. */
+  private saving: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly marks: SendMarks,
+    /** Names the bot (a hash of its token), so two bots sharing a database keep apart. */
+    private readonly bot: string,
+    private readonly deps: { log: Log; now(): number; saveEveryMs: number },
+  ) {}
+
+  /** Every raw dispatch of a shard, in gateway order. */
+  dispatched(shard: number, packet: { t?: string | null; s?: number | null; d?: any }): void {
+    if (packet.t === 'READY' && typeof packet.d?.session_id === 'string' && typeof packet.d?.resume_gateway_url === 'string') {
+      this.shards.set(shard, { sessionId: packet.d.session_id, resumeUrl: packet.d.resume_gateway_url, seq: packet.s ?? 0, pending: new Map(), saved: undefined, savedAt: 0 });
+      return;
+    }
+    const s = this.shards.get(shard);
+    if (!s || typeof packet.s !== 'number') return;
+    s.seq = Math.max(s.seq, packet.s);
+    if (packet.t === 'MESSAGE_CREATE' && typeof packet.d?.id === 'string') s.pending.set(packet.d.id, { seq: packet.s, at: this.deps.now() });
+  }
+
+  /** The message is with the engine (on disk), or was not one to hand on. */
+  settled(messageId: string): void {
+    for (const s of this.shards.values()) if (s.pending.delete(messageId)) return;
+  }
+
+  /** Note the sessions every `saveEveryMs` from now on. */
+  start(): void {
+    this.timer ??= setInterval(() => void this.save(), this.deps.saveEveryMs);
+    this.timer.unref();
+  }
+
+  /** Stop noting; the last note is written now (call before the gateway closes). */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.save();
+  }
+
+  /** What a previous process noted for `shards`, no earlier than `since` (older is not answered anyway). */
+  async stored(shards: readonly number[], since: number): Promise<StoredSession[]> {
+    const found: StoredSession[] = [];
+    for (const shard of shards) {
+      const value = await this.marks.get(this.key(shard));
+      const s = value === undefined ? undefined : parse(value);
+      if (s && s.at >= since) found.push({ sessionId: s.sessionId, resumeUrl: s.resumeUrl, seq: s.seq, shard });
+    }
+    return found;
+  }
+
+  private save(): Promise<void> {
+    this.saving = this.saving.then(() => this.write());
+    return this.saving;
+  }
+
+  private async write(): Promise<void> {
+    const now = this.deps.now();
+    for (const [shard, s] of this.shards) {
+      let seq = s.seq;
+      for (const [id, p] of s.pending) {
+        if (now - p.at > STUCK_MS) s.pending.delete(id);
+        else seq = Math.min(seq, p.seq - 1);
+      }
+      const value = JSON.stringify({ sessionId: s.sessionId, resumeUrl: s.resumeUrl, seq });
+      if (value === s.saved && now - s.savedAt < REFRESH_MS) continue;
+      try {
+        await this.marks.put(this.key(shard), JSON.stringify({ sessionId: s.sessionId, resumeUrl: s.resumeUrl, seq, at: now }));
+        s.saved = value;
+        s.savedAt = now;
+      } catch (err) {
+        this.deps.log.warn({ err, shard }, 'discord: could not note the gateway session; a restart may not replay what it missed');
+      }
+    }
+  }
+
+  private key(shard: number): string {
+    return `discord:gateway:${this.bot}:${shard}`;
+  }
+}
+
+function parse(value: string): (Omit<StoredSession, 'shard'> & { at: number }) | undefined {
+  try {
+    const v = JSON.parse(value) as Partial<StoredSession & { at: number }>;
+    return typeof v.sessionId === 'string' && typeof v.resumeUrl === 'string' && typeof v.seq === 'number' && typeof v.at === 'number'
+      ? { sessionId: v.sessionId, resumeUrl: v.resumeUrl, seq: v.seq, at: v.at }
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
