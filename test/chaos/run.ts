@@ -81,7 +81,7 @@ const slack = await startFakeSlack({ limits: { 'users.info': { limit: 100_000, w
 const SLACK_DMS = 10;
 // Discord's own limits; identifies scaled down (Discord: one per 5 s), as every restart starts a session.
 const discord = await startFakeDiscord({ shards: { identifyWindowMs: 200 } });
-const DISCORD_DMS = 8;
+const DISCORD_DMS = 16;
 const discordTraffic = new DiscordTraffic(discord, DISCORD_DMS, 6);
 const env: Record<string, string> = {
   DATABASE_URL: shared?.databaseUrl ?? join(dir, 'chaos.db'), ADMIN_API_KEY: ADMIN,
