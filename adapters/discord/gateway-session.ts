@@ -58,8 +58,12 @@ export class GatewaySessions {
     for (const s of this.shards.values()) if (s.pending.delete(messageId)) return;
   }
 
-  /** Note the sessions every `saveEveryMs` from now on. */
+  /**
+   * Note the sessions now (the previous process's note has just been replayed and ended) and
+   * every `saveEveryMs` from now on.
+   */
   start(): void {
+    void this.save();
     this.timer ??= setInterval(() => void this.save(), this.deps.saveEveryMs);
     this.timer.unref();
   }

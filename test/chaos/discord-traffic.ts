@@ -14,6 +14,8 @@ import type { FakeDiscord } from '../fakes/discord.js';
 export interface DiscordTurn {
   token: string;
   channel: string;
+  /** Where it was sent: a server channel, a DM, or the first message of a DM. */
+  where: 'server' | 'DM' | 'first DM';
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -51,8 +53,10 @@ export class DiscordTraffic {
     const m = server
       ? this.fake.userMessage({ author: user(n), channelId: server, content: `message dc${i}`, mentionsBot: true })
       : this.fake.userMessage({ author: user(n), content: `message dc${i}` });
-    if (!server) this.channels.add(m.channel_id as string);
-    const turn = { token: `dc${i}`, channel: m.channel_id as string };
+    const channel = m.channel_id as string;
+    const where = server ? 'server' : this.channels.has(channel) ? 'DM' : 'first DM';
+    if (!server) this.channels.add(channel);
+    const turn = { token: `dc${i}`, channel, where } as const;
     this.turns.push(turn);
     return turn;
   }
@@ -62,7 +66,7 @@ export class DiscordTraffic {
     return [...this.channels, ...this.serverChannels].reduce((n, c) => n + this.fake.channelMessages(c).length, 0);
   }
 
-  /** Every message sent counts: lost when no bot message answers it, duplicated when more than one does. */
+  /** Every message sent counts: lost when no bot message answers it (named with where it was sent), duplicated when more than one does. */
   findings(): { lost: string[]; duplicated: string[] } {
     const answers = new Map<string, number>();
     for (const c of [...this.channels, ...this.serverChannels]) {
@@ -72,7 +76,7 @@ export class DiscordTraffic {
       }
     }
     return {
-      lost: this.turns.filter((t) => !answers.has(t.token)).map((t) => t.token),
+      lost: this.turns.filter((t) => !answers.has(t.token)).map((t) => `${t.token} (${t.where})`),
       duplicated: [...answers].filter(([, n]) => n > 1).map(([t]) => t),
     };
   }
