@@ -45,6 +45,8 @@ describe.skipIf(!hasPostgres() || !hasRedis())('a four-shard Discord bot over tw
           OPENAI_API_KEY: openai.apiKey, OPENAI_BASE_URL: openai.baseURL, OPENAI_MODEL: 'fake-model', MODEL_MAX_RETRIES: '0',
           DISCORD_TOKEN: fake.token, DISCORD_API_URL: fake.restApi, DISCORD_SHARDS: shards, DISCORD_SHARD_COUNT: '4',
           HEARTBEAT_MS: '500', INSTANCE_DEAD_AFTER_MS: '2000',
+          // Given, so no key file is generated in the working tree's data/.
+          ADMIN_API_KEY: 'shards-test-admin-key-0123456789',
         }),
         {
           log: testLogger(),
