@@ -3,7 +3,8 @@
  * shards 0-1 and B on 2-3 (same token, one PostgreSQL database, one Redis prefix, each a real
  * runtime with its own engine). Guild messages reach the instance of their guild's shard, DMs
  * the instance of shard 0; each is answered exactly once; the four IDENTIFYs take turns through
- * the shared gate, so the fake (enforcing one per bucket per window) never refuses one.
+ * the shared gate, so the fake (enforcing one per bucket per window) never refuses one. With each
+ * instance's shards named, a restarted instance has Discord replay its own shards' sessions.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDiscordAdapter } from '../../../adapters/discord/index.js';
@@ -14,6 +15,7 @@ import { startRuntime, type Runtime } from '../../../src/runtime.js';
 import { contentText, startFakeOpenAI, type FakeOpenAI } from '../../fakes/openai.js';
 import { startFakeDiscord, type FakeDiscord } from '../../fakes/discord.js';
 import { testLogger } from '../../helpers/harness.js';
+import { recentChatsOf } from '../../../src/platforms.js';
 import { hasPostgres, hasRedis, pgDatabase, redisPrefix, type TestDatabase, type TestRedisPrefix } from '../../helpers/services.js';
 import { SCALED_LIMITS, SCALED_TUNING, alice, bob, startDiscord } from './helpers.js';
 
@@ -30,6 +32,7 @@ describe.skipIf(!hasPostgres() || !hasRedis())('a four-shard Discord bot over tw
   /** What each instance's adapter handed to its engine. */
   const handled: InboundMessage[][] = [[], []];
   let guilds: Array<{ id: string; channelId: string }>;
+  let start: (i: number, shards: string) => Promise<Runtime>;
 
   beforeAll(async () => {
     fake = await startFakeDiscord({ limits: SCALED_LIMITS, retryAfterHeader: 'exact', shards: { identifyWindowMs: FAKE_WINDOW_MS } });
@@ -38,7 +41,7 @@ describe.skipIf(!hasPostgres() || !hasRedis())('a four-shard Discord bot over tw
     openai.respondWith(async ({ messages }) => `re: ${contentText(messages.filter((m: any) => m.role === 'user').at(-1)?.content ?? '')}`);
     db = await pgDatabase();
     redis = redisPrefix();
-    const start = (i: number, shards: string) =>
+    start = (i: number, shards: string) =>
       startRuntime(
         loadConfig({
           PORT: '0', HOST: '127.0.0.1', DATABASE_URL: db.url, REDIS_URL: redis.url, REDIS_PREFIX: redis.prefix,
@@ -51,12 +54,14 @@ describe.skipIf(!hasPostgres() || !hasRedis())('a four-shard Discord bot over tw
         {
           log: testLogger(),
           // As src/platforms.ts wires it, with Discord's windows scaled down like the fake's.
-          adapters: ({ config, engine, log, coordination }) => [
+          adapters: ({ config, engine, log, coordination, store }) => [
             createDiscordAdapter(config.discord!, {
               handler: { handle: (m) => (handled[i]!.push(m), engine.handle(m)) },
               log,
               commands: engine.menu,
               listCharacters: async () => [],
+              sendMarks: store.sendMarks,
+              recentChats: recentChatsOf(store, log),
               tuning: { ...SCALED_TUNING, identifyWindowMs: GATE_WINDOW_MS },
               leadership: (name) => coordination.leadership(name),
               ...(coordination.sharedWindow ? { sharedWindow: coordination.sharedWindow } : {}),
@@ -102,6 +107,20 @@ describe.skipIf(!hasPostgres() || !hasRedis())('a four-shard Discord bot over tw
     expect(where(0)).toEqual(['dm', 'shard 0', 'shard 1']);
     expect(where(1)).toEqual(['shard 2', 'shard 3']);
     expect(openai.requests.length).toBe(5);
+  });
+
+  it("has Discord replay its shards' sessions when an instance restarts: a first DM sent meanwhile is answered", async () => {
+    await instances[0]!.shutdown('deploy');
+    const carol = { id: '511111111111111111', username: 'carol' };
+    const dm = fake.userMessage({ author: carol, guildId: null, content: 'first DM while shard 0 restarts' });
+    instances[0] = await start(0, '0-1');
+    await fake.waitFor(() => fake.channelMessages(dm.channel_id).length === 1, 15_000);
+    await fake.idle();
+    expect(fake.channelMessages(dm.channel_id).map((m) => m.content)).toEqual([expect.stringContaining('first DM while shard 0 restarts')]);
+    // Only the restarted instance's two shards were resumed to replay them; B's sessions were left alone.
+    const resumes = fake.gatewayLog.filter((e) => e.dir === 'in' && e.op === 6);
+    expect(resumes).toHaveLength(2);
+    expect(instances[1]!.adapters[0]!.status().connected).toBe(true);
   });
 });
 
