@@ -29,17 +29,8 @@ import type { SharedTally } from '../../src/core/outbound-window.js';
 export const SKIPPED: unique symbol = Symbol('budget.skipped');
 export type Skipped = typeof SKIPPED;
 
-/**
- * Given to a task: call it right before the platform call leaves. A chat kept past a restart
- * (`rememberedChats`) then counts the call before it leaves, not after its answer, so one in
- * flight when the process dies (carried out, its answer never heard) still counts for the next
- * run; the window's reserve would not cover it, since final texts may use the reserve. A task
- * that does not call it is counted after its answer, if the platform counted it.
- */
-export type BeforeCall = () => Promise<void>;
-
 export interface Task {
-  run: (beforeCall: BeforeCall) => Promise<unknown>;
+  run: () => Promise<unknown>;
   /** 0 = high, 1 = normal. */
   rank: 0 | 1;
   /** Queue order across all chats; set on enqueue, kept on retry. */
@@ -237,15 +228,9 @@ export class FairDispatch {
       this.poke();
       return;
     }
-    let tallied = false;
-    const beforeCall: BeforeCall = async () => {
-      if (!chat.remembered || tallied) return;
-      tallied = true;
-      await chat.remembered.add();
-    };
     let outcome: Outcome;
     try {
-      outcome = { ok: true, value: await task.run(beforeCall) };
+      outcome = { ok: true, value: await task.run() };
     } catch (err) {
       outcome = { ok: false, err };
     }
@@ -254,7 +239,7 @@ export class FairDispatch {
       recordSend(chat.sent, this.deps.now(), chat.windows);
       settle(lease.commit());
       if (own) settle(own.commit());
-      if (chat.remembered && !tallied) void chat.remembered.add();
+      if (chat.remembered) void chat.remembered.add();
     } else {
       this.giveBack(lease);
       if (own) settle(own.release());

@@ -65,9 +65,8 @@ export class StoreCallTally implements SharedTally {
  * read): a send is one insert, not a transaction that also prunes and reads the window back, and
  * what left the window is dropped once per window. Measured per send: ~40 µs of CPU on SQLite
  * instead of ~55, on PostgreSQL one round trip and ~90 µs instead of five and ~280 µs.
- * A reply's send is written as it leaves (the budget's `BeforeCall`), so one still in flight when
- * the process died counts too; the window's reserve would not cover it, since final texts may
- * use the reserve. Other sends are written once the platform answered, not waited for.
+ * A send is written once the platform answered it, not waited for: one still in flight when the
+ * process died goes uncounted, which the window's reserve covers.
  */
 export class StoreChatTally extends StoreCallTally {
   private prunedAt = Number.NEGATIVE_INFINITY;

@@ -5,17 +5,15 @@ import { testLogger } from './harness.js';
 
 /**
  * One process's chat tallies over `repo` (a restart makes new ones on the same database), each
- * write pushed to `writes`, so a test waits for the writes instead of for time. Once `alive`
- * says false the process is dead: it writes nothing more.
+ * write pushed to `writes`, so a test waits for the writes instead of for time.
  */
-export function trackedChatTallies(repo: CallTallyRepo, now: () => number, writes: Array<Promise<unknown>>, alive: () => boolean = () => true): SharedTallyFactory {
+export function trackedChatTallies(repo: CallTallyRepo, now: () => number, writes: Array<Promise<unknown>>): SharedTallyFactory {
   const make = storeChatTallies(repo, testLogger(), now);
   return (name, window) => {
     const t = make(name, window);
     return {
       calls: () => t.calls!(),
       add: () => {
-        if (!alive()) return Promise.resolve(0);
         const written = t.add();
         writes.push(written);
         return written;

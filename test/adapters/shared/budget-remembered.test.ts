@@ -87,22 +87,6 @@ describe('OutboundBudget with chats remembered past the process', () => {
     expect(tallies.C3.added).toEqual([100_000]);
   });
 
-  it('counts a task that says its call is leaving before the call, even when the call then fails, and only once', async () => {
-    const tallies = { C5: new MemoryTally(() => vt.now()) };
-    const { vt, budget } = setup(tallies);
-    const seen: number[][] = [];
-    const failing = budget.run('C5', async (beforeCall) => {
-      await beforeCall();
-      await beforeCall();
-      seen.push([...tallies.C5.added]); // counted before the call leaves
-      throw new Error('the answer never came');
-    });
-    await expect(vt.run(failing)).rejects.toThrow('the answer never came');
-    await vt.run(budget.run('C5', async () => SKIPPED)); // decided to send nothing: not counted
-    expect(seen).toEqual([[100_000]]);
-    expect(tallies.C5.added).toEqual([100_000]);
-  });
-
   it('keeps tasks queued while the read is under way, drops one aborted meanwhile, and takes a failed read as nothing before', async () => {
     let answer!: (times: number[]) => void;
     const tallies = { C4: new MemoryTally(() => vt.now(), new Promise<number[]>((r) => (answer = r))) };
