@@ -35,6 +35,8 @@ export async function startSlackPair(o: { slack?: FakeSlackOptions; openai?: Fak
       PORT: '0', HOST: '127.0.0.1', DATABASE_URL: db.url, REDIS_URL: redis.url, REDIS_PREFIX: redis.prefix,
       OPENAI_BASE_URL: openai.baseURL, OPENAI_API_KEY: openai.apiKey, HEARTBEAT_MS: '500', INSTANCE_DEAD_AFTER_MS: '2000',
       SLACK_BOT_TOKEN: slack.botToken, SLACK_API_URL: slack.apiUrl, SLACK_SIGNING_SECRET: slack.signingSecret,
+      // Given, so no key file is generated in the working tree's data/.
+      ADMIN_API_KEY: 'slack-pair-admin-key-0123456789',
       ...o.env,
     });
     instances.push(
