@@ -77,8 +77,7 @@ export class CatchUp {
       } catch {
         continue;
       }
-      this.after.set(channelId, [c.lastEventId, floor, this.after.get(channelId) ?? '0'].reduce(newer));
-      this.held.set(channelId, []);
+      this.planRead(channelId, [c.lastEventId, floor, this.after.get(channelId) ?? '0'].reduce(newer));
       this.since = newer(c.lastEventId, this.since ?? floor);
     }
   }
@@ -94,10 +93,7 @@ export class CatchUp {
       const id = BigInt(m.messageId);
       if (id < (first.get(m.channelId) ?? id + 1n)) first.set(m.channelId, id);
     }
-    for (const [channelId, id] of first) {
-      this.after.set(channelId, (id - 1n).toString());
-      this.held.set(channelId, []);
-    }
+    for (const [channelId, id] of first) this.planRead(channelId, (id - 1n).toString());
   }
 
   /**
@@ -112,10 +108,13 @@ export class CatchUp {
       .filter((c) => !this.after.has(c.channelId) && SNOWFLAKE.test(c.lastMessageId) && BigInt(c.lastMessageId) > BigInt(since))
       .sort((a, b) => (BigInt(a.lastMessageId) > BigInt(b.lastMessageId) ? -1 : 1));
     if (active.length > ACTIVE_MAX) this.deps.log.warn({ channels: active.length, read: ACTIVE_MAX }, 'discord: too many channels had messages while no process listened; reading back the most recently active');
-    for (const c of active.slice(0, ACTIVE_MAX)) {
-      this.after.set(c.channelId, since);
-      this.held.set(c.channelId, []);
-    }
+    for (const c of active.slice(0, ACTIVE_MAX)) this.planRead(c.channelId, since);
+  }
+
+  /** Read `channelId` after message `after`; its live messages wait from now on. */
+  private planRead(channelId: string, after: string): void {
+    this.after.set(channelId, after);
+    if (!this.held.has(channelId)) this.held.set(channelId, []);
   }
 
   /** Keep a live message back while its channel is being read; true when kept. */

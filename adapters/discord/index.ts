@@ -255,7 +255,8 @@ class DiscordBot implements DiscordAdapter {
     const out: ReplayedMessage[] = [];
     try {
       const since = (this.deps.now ?? Date.now)() - this.tuning.catchUpMs;
-      for (const s of await this.sessions.stored(this.transport.shardIds(), since)) {
+      const { shards } = this.transport.shardInfo();
+      for (const s of await this.sessions.stored(shards.length ? shards : [0], since)) {
         const got = await replayMissed(s, this.config.token, this.tuning.replayTimeoutMs).catch((err: unknown) => {
           this.log.warn({ err, shard: s.shard }, 'discord: could not replay the previous gateway session; a first DM sent while no process listened stays unanswered');
           return [];

@@ -257,11 +257,6 @@ export class DiscordTransport {
     await this.client.destroy();
   }
 
-  /** The shards this client runs (known once logged in; before, the configured ones or [0]). */
-  shardIds(): number[] {
-    const { shards } = this.client.options;
-    return Array.isArray(shards) ? [...shards] : [0];
-  }
 
   /** Replace the application's commands, globally or (instant updates) in each listed guild. */
   async registerCommands(applicationId: string, body: readonly object[], guildIds: string[]): Promise<void> {
