@@ -31,14 +31,14 @@
  * Time comes from injectable `now`/`sleep`, so tests can run minutes of pacing in milliseconds.
  * Discord and Slack adapters use the same class with their own windows and 429 classifier.
  */
-import { FairDispatch, SKIPPED, type ChatQueue, type Skipped, type Task } from './fair-dispatch.js';
+import { FairDispatch, SKIPPED, type BeforeCall, type ChatQueue, type Skipped, type Task } from './fair-dispatch.js';
 import type { SharedTally } from '../../src/core/outbound-window.js';
 import type { Priority, RateWindow } from './rate-window.js';
 import { recordSend, windowsWait } from './rate-window.js';
 import { LocalSharedWindow, type SharedWindow, type WindowLease } from './shared-window.js';
 
 export type { Priority, RateWindow } from './rate-window.js';
-export { SKIPPED, type Skipped } from './fair-dispatch.js';
+export { SKIPPED, type BeforeCall, type Skipped } from './fair-dispatch.js';
 
 export interface BudgetOptions {
   /** The windows that apply to one chat, e.g. `[{max: 1, windowMs: 1000}]`; asked once per chat while it is remembered. */
@@ -126,21 +126,23 @@ export class OutboundBudget {
   }
 
   /**
-   * Queue `task` for `chatKey`; resolves with its result once it ran within the limits.
+   * Queue `task` for `chatKey`; resolves with its result once it ran within the limits. A task
+   * that may decide to send nothing calls `beforeCall` right before its platform call (see
+   * {@link BeforeCall}).
    *
    * @example await budget.run(chatId, () => api.sendMessage(chatId, text), { priority: 'high' })
    */
-  run<T>(chatKey: string, task: () => Promise<T>, opts: RunOptions = {}): Promise<T | Skipped> {
+  run<T>(chatKey: string, task: (beforeCall: BeforeCall) => Promise<T>, opts: RunOptions = {}): Promise<T | Skipped> {
     const chat = this.state(chatKey);
     const queuedAt = this.now();
     let started = false;
-    const run = () => {
+    const run = (beforeCall: BeforeCall) => {
       if (!started) {
         started = true;
         this.counters.started++;
         this.counters.waitedMs += this.now() - queuedAt;
       }
-      return task();
+      return task(beforeCall);
     };
     return new Promise<T | Skipped>((resolve, reject) => {
       if (opts.signal?.aborted) return resolve(SKIPPED);

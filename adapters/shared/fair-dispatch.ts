@@ -29,8 +29,18 @@ import type { SharedTally } from '../../src/core/outbound-window.js';
 export const SKIPPED: unique symbol = Symbol('budget.skipped');
 export type Skipped = typeof SKIPPED;
 
+/**
+ * Given to a task: call it right before the platform call leaves. A chat kept past a restart
+ * (`rememberedChats`) then counts the call before it leaves, not after its answer, so one in
+ * flight when the process dies (carried out, its answer never heard) still counts for the next
+ * run; the window's reserve would not cover it, since final texts may use the reserve. The note
+ * is dated ahead ({@link AnswerLeads}) and moved to the answer's time if that came later. A task
+ * that does not call it is counted after its answer, if the platform counted it.
+ */
+export type BeforeCall = () => Promise<void>;
+
 export interface Task {
-  run: () => Promise<unknown>;
+  run: (beforeCall: BeforeCall) => Promise<unknown>;
   /** 0 = high, 1 = normal. */
   rank: 0 | 1;
   /** Queue order across all chats; set on enqueue, kept on retry. */
@@ -93,6 +103,32 @@ interface Held {
   at: number;
 }
 
+/**
+ * How far ahead to date a call noted as it leaves (`BeforeCall`): the longest a recent call took
+ * from leaving to its answer, so the note is no earlier than the platform's own count (which
+ * falls in between) and a restarted process never sends at the window's edge too early. Capped,
+ * so one slow call does not hold a restarted chat back long; a later answer moves the note.
+ */
+export class AnswerLeads {
+  private readonly recent: number[] = [];
+  private next = 0;
+  constructor(
+    private readonly size = 32,
+    private readonly capMs = 1000,
+  ) {}
+
+  observe(ms: number): void {
+    this.recent[this.next] = Math.max(0, ms);
+    this.next = (this.next + 1) % this.size;
+  }
+
+  lead(): number {
+    let max = 0;
+    for (const ms of this.recent) if (ms > max) max = ms;
+    return Math.min(max, this.capMs);
+  }
+}
+
 /** How long to wait before asking again after a shared window failed against its contract. */
 const AFTER_SHARED_FAILURE_MS = 1000;
 
@@ -106,6 +142,7 @@ export class FairDispatch {
    */
   private blocked: { until: number; rank: number } | undefined;
   private nextSeq = 0;
+  private readonly leads = new AnswerLeads();
   private running = false;
   private again = false;
   private timer: { at: number; cancel: AbortController } | undefined;
@@ -228,18 +265,29 @@ export class FairDispatch {
       this.poke();
       return;
     }
+    let left: { at: number; noted: number } | undefined;
+    const beforeCall: BeforeCall = async () => {
+      if (!chat.remembered || left) return;
+      const at = this.deps.now();
+      left = { at, noted: at + this.leads.lead() };
+      await chat.remembered.add(left.noted);
+    };
     let outcome: Outcome;
     try {
-      outcome = { ok: true, value: await task.run() };
+      outcome = { ok: true, value: await task.run(beforeCall) };
     } catch (err) {
       outcome = { ok: false, err };
     }
+    const answered = this.deps.now();
+    if (left) this.leads.observe(answered - left.at);
     const { counted, retry } = this.deps.finished(chat, task, outcome);
     if (counted) {
-      recordSend(chat.sent, this.deps.now(), chat.windows);
+      recordSend(chat.sent, answered, chat.windows);
       settle(lease.commit());
       if (own) settle(own.commit());
-      if (chat.remembered) void chat.remembered.add();
+      if (!left) {
+        if (chat.remembered) void chat.remembered.add();
+      } else if (answered > left.noted) void chat.remembered!.move?.(left.noted, answered);
     } else {
       this.giveBack(lease);
       if (own) settle(own.release());

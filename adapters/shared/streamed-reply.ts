@@ -22,7 +22,7 @@
  */
 import type { HandledMessage, Log, ReplyPlanner } from '../../src/core/adapter.js';
 import type { ReplyEvent } from '../../src/core/types.js';
-import { SKIPPED, type OutboundBudget, type Skipped } from './budget.js';
+import { SKIPPED, type BeforeCall, type OutboundBudget, type Skipped } from './budget.js';
 
 export type { ReplyPlanner } from '../../src/core/adapter.js';
 
@@ -87,7 +87,7 @@ export class StreamedReply<A = unknown> {
     if (this.text.trim() !== finalText.trim() || !this.text.trim()) this.text = finalText;
     this.stopPreviews();
     while (this.planner.plan(this.text, true) !== undefined) {
-      const r = await this.deps.budget.run(this.opts.key, () => this.step(true), { priority: 'high' });
+      const r = await this.deps.budget.run(this.opts.key, (beforeCall) => this.step(true, beforeCall), { priority: 'high' });
       if (r === SKIPPED) break;
     }
     await this.loop;
@@ -117,7 +117,7 @@ export class StreamedReply<A = unknown> {
       }
       this.pending = new AbortController();
       try {
-        await this.deps.budget.run(this.opts.key, () => this.step(false), { priority: 'normal', signal: this.pending.signal });
+        await this.deps.budget.run(this.opts.key, (beforeCall) => this.step(false, beforeCall), { priority: 'normal', signal: this.pending.signal });
       } catch (err) {
         this.deps.log.warn({ err, ...this.opts.logContext }, `${this.opts.platform} preview failed; waiting for the final text`);
         return;
@@ -156,9 +156,10 @@ export class StreamedReply<A = unknown> {
   }
 
   /** Runs inside the budget: one call, or SKIPPED (no slot used) when nothing needs showing. */
-  private async step(final: boolean): Promise<true | Skipped> {
+  private async step(final: boolean, beforeCall: BeforeCall): Promise<true | Skipped> {
     const a = this.next(final);
     if (a === undefined) return SKIPPED;
+    await beforeCall();
     await this.planner.perform(a);
     return true;
   }

@@ -230,7 +230,8 @@ export class SlackOutbound {
       const text = toMrkdwn(chunk);
       await this.budget.run(
         target.channel,
-        async () => {
+        async (beforeCall) => {
+          await beforeCall();
           if (!ephemeral) return this.o.sender.postMessage({ channel: target.channel, text, threadTs: target.threadTs });
           this.gate.take('chat.postEphemeral');
           return this.o.sender.postEphemeral({ channel: target.channel, user: ephemeralTo, text, threadTs: target.threadTs });

@@ -80,7 +80,7 @@ export async function sendNotice(text: string, target: ReplyTarget, deps: Outbou
   const chunks = chunkText(text, deps.tuning.maxMessageLength);
   for (const [i, c] of chunks.entries()) {
     const o: SendOptions = { threadId: target.threadId, replyTo: i === 0 ? target.replyTo : undefined };
-    await deps.budget.run(String(target.chatId), () => deps.transport.sendMessage(target.chatId, c, o), { priority: 'high' });
+    await deps.budget.run(String(target.chatId), async (beforeCall) => (await beforeCall(), deps.transport.sendMessage(target.chatId, c, o)), { priority: 'high' });
   }
 }
 

@@ -65,23 +65,35 @@ export class StoreCallTally implements SharedTally {
  * read): a send is one insert, not a transaction that also prunes and reads the window back, and
  * what left the window is dropped once per window. Measured per send: ~40 µs of CPU on SQLite
  * instead of ~55, on PostgreSQL one round trip and ~90 µs instead of five and ~280 µs.
- * A send is written once the platform answered it, not waited for: one still in flight when the
- * process died goes uncounted, which the window's reserve covers.
+ * A reply's send is written as it leaves (the budget's `BeforeCall`), so one still in flight when
+ * the process died counts too; the window's reserve would not cover it, since final texts may
+ * use the reserve. It is dated ahead by the time calls lately took to be answered, since the
+ * platform counts it on arrival, and a restarted process that took the leaving time would send
+ * at the window's edge a few ms early; an answer later than that moves it (a second write).
+ * Other sends are written once the platform answered, not waited for.
  */
 export class StoreChatTally extends StoreCallTally {
   private prunedAt = Number.NEGATIVE_INFINITY;
 
   /** Answers 0 (unknown): the chat's own count in the budget is the answer. */
-  override async add(): Promise<number> {
+  override async add(at?: number): Promise<number> {
     const now = this.now();
     const prune = now - this.prunedAt >= this.window.windowMs;
     if (prune) this.prunedAt = now;
     try {
-      await this.repo.add(this.name, now, prune ? this.window.windowMs : undefined);
+      await this.repo.add(this.name, at ?? now, prune ? this.window.windowMs : undefined, now);
     } catch (err) {
       this.log.warn({ err, tally: this.name }, 'call tally unavailable');
     }
     return 0;
+  }
+
+  async move(from: number, to: number): Promise<void> {
+    try {
+      await this.repo.move(this.name, from, to);
+    } catch (err) {
+      this.log.warn({ err, tally: this.name }, 'call tally unavailable');
+    }
   }
 }
 

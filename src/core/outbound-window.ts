@@ -46,10 +46,17 @@ export type SharedWindowFactory = (name: string, windows: readonly RateWindow[],
  */
 export interface SharedTally {
   /**
-   * Count one call made now. Resolves with the ms until the window has room below its reserve
+   * Count one call made now (or at `at`, where the tally keeps times on this process's clock: the
+   * database one; Redis counts on its own clock, so it ignores it). Resolves with the ms until the window has room below its reserve
    * again counting every instance's calls (0: room now). Never rejects: unknown is 0.
    */
-  add(): Promise<number>;
+  add(at?: number): Promise<number>;
+  /**
+   * Date the call counted at `from` at `to` instead (a later time), where the tally keeps times
+   * on this process's clock: a call noted as it left, dated ahead by its expected time to the
+   * platform, whose answer came later still. Never rejects.
+   */
+  move?(from: number, to: number): Promise<void>;
   /**
    * Like `add` without counting a call: the ms until the window has room below its reserve (0:
    * room now). A process asks once as it starts, so calls made before it started (by another

@@ -3,6 +3,7 @@ import { prepared } from './prepared.js';
 
 const prune = prepared((db, p: { name: string; until: number }) => db.deleteFrom('call_tally').where('name', '=', p.name).where('at', '<=', p.until));
 const insert = prepared((db, p: { name: string; at: number }) => db.insertInto('call_tally').values({ name: p.name, at: p.at }));
+const move = prepared((db, p: { name: string; from: number; to: number }) => db.updateTable('call_tally').set({ at: p.to }).where('name', '=', p.name).where('at', '=', p.from));
 const callsAfter = prepared((db, p: { name: string; after: number }) =>
   db.selectFrom('call_tally').select('at').where('name', '=', p.name).where('at', '>', p.after).orderBy('at').orderBy('id'),
 );
@@ -34,11 +35,21 @@ export class CallTallyRepo {
 
   /**
    * Record a call of `name` at `at` without reading the tally back: one statement. With
-   * `windowMs`, the calls that left that window are dropped as well (how often is the caller's choice).
+   * `windowMs`, the calls that left that window by `now` are dropped as well (how often is the
+   * caller's choice).
    */
-  async add(name: string, at: number, windowMs?: number): Promise<void> {
+  async add(name: string, at: number, windowMs?: number, now = at): Promise<void> {
     await insert.affected(this.db, { name, at });
-    if (windowMs !== undefined) await prune.affected(this.db, { name, until: at - windowMs });
+    if (windowMs !== undefined) await prune.affected(this.db, { name, until: now - windowMs });
+  }
+
+  /**
+   * Date the call of `name` at `from` at `to` instead. Calls noted at the same instant are
+   * moved together: a chat has one call in flight at a time, so they could only be earlier ones
+   * dated ahead onto it, and moving them later only counts them longer.
+   */
+  async move(name: string, from: number, to: number): Promise<void> {
+    await move.affected(this.db, { name, from, to });
   }
 
   /** Drop every tally's calls older than {@link CALL_KEPT_MS} at `now` (housekeeping); how many went. */

@@ -5,7 +5,7 @@
  * restart starts with optional work held back while the calls before it fill the tier.
  */
 import { expect, it, vi } from 'vitest';
-import { storeCallTallies } from '../../src/coord/store-tally.js';
+import { storeCallTallies, storeChatTallies } from '../../src/coord/store-tally.js';
 import { TierGate } from '../../adapters/slack/tiers.js';
 import { testLogger } from '../helpers/harness.js';
 import { describeStores } from '../store/backends.js';
@@ -31,6 +31,20 @@ describeStores('call tally in the database', (ctx) => {
     // Recording prunes what left the window: only the calls of the last minute stay (three again: full until the oldest leaves).
     expect(await update.add()).toBe(1000);
     expect(await ctx.store.callTally.callsAfter('slack:app:tier:chat.update', 0)).toEqual([t0 + 1000, t0 + 2000, t0 + 60_000]);
+  });
+
+  it('keeps a chat’s send noted ahead of time, and moves it to a later answer', async () => {
+    const chat = storeChatTallies(ctx.store.callTally, testLogger(), () => ctx.clock.now())('slack:app:chat:C1', { max: 3, windowMs: 3000, reserve: 1 });
+    const t0 = ctx.clock.now();
+    await chat.add(t0 + 120); // leaves now, dated 120 ms ahead
+    await chat.add(t0 + 200);
+    await chat.move!(t0 + 200, t0 + 450); // its answer came later than that
+    expect(await chat.calls!()).toEqual([t0 + 120, t0 + 450]);
+    // Pruning goes by the clock, not by a note's date: 3 s on, only what was dated 3 s ago or earlier goes.
+    ctx.clock.advance(3200);
+    await chat.add();
+    expect(await chat.calls!()).toEqual([t0 + 450, t0 + 3200]);
+    expect(await ctx.store.callTally.callsAfter('slack:app:chat:C1', 0)).toEqual([t0 + 450, t0 + 3200]);
   });
 
   it('holds a restarted process’s optional work back while the calls before the restart fill the tier', async () => {

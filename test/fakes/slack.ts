@@ -88,6 +88,12 @@ export interface FakeSlack {
   failNext(method: string, error: string): void;
   /** The next call of `method` is refused with HTTP 429 and `Retry-After` (seconds), whatever the limits say. */
   rateLimitNext(method: string, retryAfterSeconds?: number): void;
+  /**
+   * The next call of `method` is carried out (a post is posted) but its answer is held until
+   * `release` (a process that dies with the call in flight never hears it). `arrived` resolves
+   * once the call has been carried out.
+   */
+  holdNextAnswer(method: string): { arrived: Promise<void>; release(): void };
   /** Deliver an Events API `event_callback` over HTTP, signed; returns the status, body and event id used. */
   postEvent(url: string, event: SlackEvent, opts?: PostEventOptions): Promise<DeliveryResult & { eventId: string }>;
   postSlashCommand(url: string, input: SlashCommandInput, opts?: DeliveryOptions): Promise<DeliveryResult & { responseUrl: string }>;
@@ -137,6 +143,8 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
     socketUrl: () => socket.issueUrl(),
   });
   const responses: FakeSlack['responses'] = [];
+  /** Answers to hold, per method, in order (`holdNextAnswer`). */
+  const held = new Map<string, Array<{ arrived(): void; released: Promise<void> }>>();
   let responseSeq = 0;
 
   let busy = 0;
@@ -153,7 +161,13 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
         res.end(JSON.stringify(body));
       };
       if (req.method === 'POST' && path.startsWith('/api/')) {
-        const r = web.handle(decodeURIComponent(path.slice(5)), req.headers, raw);
+        const method = decodeURIComponent(path.slice(5));
+        const r = web.handle(method, req.headers, raw);
+        const hold = held.get(method)?.shift();
+        if (hold) {
+          hold.arrived();
+          return void hold.released.then(() => send(r.status, r.body, r.headers));
+        }
         return send(r.status, r.body, r.headers);
       }
       if (req.method === 'POST' && path.startsWith('/response/')) {
@@ -211,6 +225,13 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
     stopStreamByUser: (channel, ts) => web.stopStreamByUser(channel, ts),
     failNext: (method, error) => web.failNext(method, error),
     rateLimitNext: (method, retryAfterSeconds) => web.rateLimitNext(method, retryAfterSeconds),
+    holdNextAnswer: (method) => {
+      let arrived!: () => void;
+      let release!: () => void;
+      const hold = { arrived: new Promise<void>((r) => (arrived = r)), released: new Promise<void>((r) => (release = r)) };
+      held.set(method, [...(held.get(method) ?? []), { arrived, released: hold.released }]);
+      return { arrived: hold.arrived, release };
+    },
     async postEvent(url, event, o = {}) {
       const eventId = o.eventId ?? newEventId();
       const body = JSON.stringify(eventCallback(identity, event, eventId, now()));

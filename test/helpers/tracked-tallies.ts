@@ -5,16 +5,24 @@ import { testLogger } from './harness.js';
 
 /**
  * One process's chat tallies over `repo` (a restart makes new ones on the same database), each
- * write pushed to `writes`, so a test waits for the writes instead of for time.
+ * write pushed to `writes`, so a test waits for the writes instead of for time. Once `alive`
+ * says false the process is dead: it writes nothing more.
  */
-export function trackedChatTallies(repo: CallTallyRepo, now: () => number, writes: Array<Promise<unknown>>): SharedTallyFactory {
+export function trackedChatTallies(repo: CallTallyRepo, now: () => number, writes: Array<Promise<unknown>>, alive: () => boolean = () => true): SharedTallyFactory {
   const make = storeChatTallies(repo, testLogger(), now);
   return (name, window) => {
     const t = make(name, window);
     return {
       calls: () => t.calls!(),
-      add: () => {
-        const written = t.add();
+      add: (at?: number) => {
+        if (!alive()) return Promise.resolve(0);
+        const written = t.add(at);
+        writes.push(written);
+        return written;
+      },
+      move: (from: number, to: number) => {
+        if (!alive()) return Promise.resolve();
+        const written = t.move!(from, to);
         writes.push(written);
         return written;
       },

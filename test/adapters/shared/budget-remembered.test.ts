@@ -24,9 +24,12 @@ class MemoryTally implements SharedTally {
     this.reads++;
     return this.before;
   }
-  async add(): Promise<number> {
-    this.added.push(this.now());
+  async add(at?: number): Promise<number> {
+    this.added.push(at ?? this.now());
     return 0;
+  }
+  async move(from: number, to: number): Promise<void> {
+    this.added = this.added.map((t) => (t === from ? to : t));
   }
 }
 
@@ -85,6 +88,54 @@ describe('OutboundBudget with chats remembered past the process', () => {
     await vt.run(budget.run('C3', async () => SKIPPED));
     await vt.run(budget.run('C3', async () => 'sent'));
     expect(tallies.C3.added).toEqual([100_000]);
+  });
+
+  it('counts a task that says its call is leaving before the call, even when the call then fails, and only once', async () => {
+    const tallies = { C5: new MemoryTally(() => vt.now()) };
+    const { vt, budget } = setup(tallies);
+    const seen: number[][] = [];
+    const failing = budget.run('C5', async (beforeCall) => {
+      await beforeCall();
+      await beforeCall();
+      seen.push([...tallies.C5.added]); // counted before the call leaves
+      throw new Error('the answer never came');
+    });
+    await expect(vt.run(failing)).rejects.toThrow('the answer never came');
+    await vt.run(budget.run('C5', async () => SKIPPED)); // decided to send nothing: not counted
+    expect(seen).toEqual([[100_000]]);
+    expect(tallies.C5.added).toEqual([100_000]);
+  });
+
+  it('dates a call noted as it leaves ahead by the longest recent answer time, and moves it to its answer when that came later', async () => {
+    const tallies = { C6: new MemoryTally(() => vt.now()) };
+    const { vt, budget } = setup(tallies);
+    const left: number[] = [];
+    /** One call that takes `ms` to be answered; what the tally holds once it is. */
+    const call = async (ms: number) => {
+      await vt.run(
+        budget.run(
+          'C6',
+          async (beforeCall) => {
+            left.push(vt.now());
+            await beforeCall();
+            await vt.sleep(ms);
+            return 'sent';
+          },
+          { priority: 'high' },
+        ),
+      );
+      return [...tallies.C6.added];
+    };
+    // Nothing measured yet: noted as it leaves, then moved to its answer 120 ms later.
+    expect(await call(120)).toEqual([left[0]! + 120]);
+    // Noted 120 ms ahead; answered after 50: the note stays (later than the platform counted it).
+    expect((await call(50)).at(-1)).toBe(left[1]! + 120);
+    // Noted 120 ms ahead; answered after 300: moved to the answer.
+    expect((await call(300)).at(-1)).toBe(left[2]! + 300);
+    // A slow call raises the lead only up to a second.
+    vt.t += 10_000;
+    await call(5000);
+    expect((await call(10)).at(-1)).toBe(left[4]! + 1000);
   });
 
   it('keeps tasks queued while the read is under way, drops one aborted meanwhile, and takes a failed read as nothing before', async () => {

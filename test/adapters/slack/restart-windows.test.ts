@@ -37,9 +37,9 @@ describe('a single Slack instance restarted after posting into a channel', () =>
     const log = testLogger();
     const writes: Array<Promise<unknown>> = [];
     /** One process's tallies in the shared database; the test waits for their writes, not for time. */
-    const tallies = () => trackedChatTallies(store!.callTally, () => clock.now(), writes);
+    const tallies = (alive?: () => boolean) => trackedChatTallies(store!.callTally, () => clock.now(), writes, alive);
     /** One run of the adapter, as `createPlatformAdapters` makes it for a single instance (or without the channel's memory). */
-    const run = (remembers: boolean): SlackAdapter =>
+    const run = (remembers: boolean, alive?: () => boolean): SlackAdapter =>
       createSlackAdapter(
         { botToken: fake!.botToken, signingSecret: fake!.signingSecret, apiUrl: fake!.apiUrl, command: '/charbridge' },
         {
@@ -48,7 +48,7 @@ describe('a single Slack instance restarted after posting into a channel', () =>
           commands: { user: [], admin: [] },
           now: () => clock.now(),
           sleep: async (ms) => clock.advance(ms),
-          ...(remembers ? { chatTally: tallies() } : {}),
+          ...(remembers ? { chatTally: tallies(alive) } : {}),
           tuning: { retry: FAST_RETRY },
         },
       );
@@ -62,9 +62,24 @@ describe('a single Slack instance restarted after posting into a channel', () =>
       }
       await Promise.all(writes);
     };
+    /** The run before dies with its third post in flight: Slack posts it, its answer never comes back. */
+    const diesMidPost = async (channel: string) => {
+      let alive = true;
+      const a = run(true, () => alive);
+      for (const i of [1, 2]) {
+        await post(a, channel, `before ${i}`);
+        clock.advance(500);
+      }
+      const answer = fake!.holdNextAnswer('chat.postMessage');
+      void post(a, channel, 'before 3');
+      await answer.arrived;
+      alive = false;
+      await Promise.all(writes);
+      return answer.release;
+    };
     const posts = (channel: string) => fake!.calls.filter((c) => c.method === 'chat.postMessage' && c.params.channel === channel).map((c) => [c.at - t0, c.status]);
     const t0 = clock.now();
-    return { run, post, before, posts };
+    return { run, post, before, diesMidPost, posts };
   }
 
   it('holds the new run’s first post until the posts before the restart have left the channel’s window', async () => {
@@ -79,6 +94,20 @@ describe('a single Slack instance restarted after posting into a channel', () =>
     ]);
     expect(fake!.tooManyRequests).toBe(0);
     expect(fake!.channelMessages('D0RESTART').map((m) => m.text)).toEqual(['before 1', 'before 2', 'before 3', 'after the restart']);
+  });
+
+  it('counts a post that was in flight when the run before died: Slack had posted it', async () => {
+    const { run, post, diesMidPost, posts } = await world();
+    const release = await diesMidPost('D0INFLIGHT');
+    await post(run(true), 'D0INFLIGHT', 'after the restart');
+    release();
+    expect(posts('D0INFLIGHT')).toEqual([
+      [0, 200],
+      [500, 200],
+      [1000, 200],
+      [3000, 200],
+    ]);
+    expect(fake!.tooManyRequests).toBe(0);
   });
 
   it('without the channel kept in the database, the new run posts at once and Slack answers 429 (waited out)', async () => {
