@@ -8,7 +8,8 @@
  * the start reads back, or not yet on disk): a crash replays it rather than skipping it. What
  * is replayed twice is dropped by the engine's claim. A message the gateway dispatched but that
  * never reached the adapter (discord.js drops some) stops holding the sequence back after a
- * minute. Notes are written at most every `saveEveryMs`, and at stop.
+ * minute. Notes are written at most every `saveEveryMs`, and at stop, never over the note of a
+ * process started later (a rolling deploy; see `write`).
  */
 import type { Log, SendMarks } from '../../src/core/adapter.js';
 import type { StoredSession } from './gateway-replay.js';
@@ -30,6 +31,9 @@ interface Shard {
 
 export class GatewaySessions {
   private readonly shards = new Map<number, Shard>();
+  /** Notes carry it: a process never overwrites the note of one started after it (see `write`). */
+  private readonly startedAt: number;
+  private readonly yielded = new Set<number>();
   private timer: NodeJS.Timeout | undefined;
   /** Saves run one after another, so an older note never overwrites a newer one. */
   private saving: Promise<void> = Promise.resolve();
@@ -39,7 +43,9 @@ export class GatewaySessions {
     /** Names the bot (a hash of its token), so two bots sharing a database keep apart. */
     private readonly bot: string,
     private readonly deps: { log: Log; now(): number; saveEveryMs: number },
-  ) {}
+  ) {
+    this.startedAt = deps.now();
+  }
 
   /** Every raw dispatch of a shard, in gateway order. */
   dispatched(shard: number, packet: { t?: string | null; s?: number | null; d?: any }): void {
@@ -91,9 +97,18 @@ export class GatewaySessions {
     return this.saving;
   }
 
+  /**
+   * In a rolling deploy a new process runs the same shards before the old one stops, and both
+   * note under the same keys. The newest process's note is the one to keep: the old one's
+   * session ends with it (its last note, written at its stop, would be resumed after the new
+   * one crashed, and would have lapsed by then), while the new one's is resumable. So a note is
+   * not written over one from a process started later. Start times come from each machine's
+   * clock; skew between machines only decides which of two live sessions is noted.
+   */
   private async write(): Promise<void> {
     const now = this.deps.now();
     for (const [shard, s] of this.shards) {
+      if (this.yielded.has(shard)) continue;
       let seq = s.seq;
       for (const [id, p] of s.pending) {
         if (now - p.at > STUCK_MS) s.pending.delete(id);
@@ -102,7 +117,14 @@ export class GatewaySessions {
       const value = JSON.stringify({ sessionId: s.sessionId, resumeUrl: s.resumeUrl, seq });
       if (value === s.saved && now - s.savedAt < REFRESH_MS) continue;
       try {
-        await this.marks.put(this.key(shard), JSON.stringify({ sessionId: s.sessionId, resumeUrl: s.resumeUrl, seq, at: now }));
+        const noted = await this.marks.get(this.key(shard));
+        const newer = noted === undefined ? undefined : parse(noted);
+        if (newer && newer.started > this.startedAt) {
+          this.yielded.add(shard);
+          this.deps.log.info({ shard }, 'discord: a newer process runs this shard and notes its session now; this one stops noting it');
+          continue;
+        }
+        await this.marks.put(this.key(shard), JSON.stringify({ sessionId: s.sessionId, resumeUrl: s.resumeUrl, seq, at: now, started: this.startedAt }));
         s.saved = value;
         s.savedAt = now;
       } catch (err) {
@@ -116,11 +138,12 @@ export class GatewaySessions {
   }
 }
 
-function parse(value: string): (Omit<StoredSession, 'shard'> & { at: number }) | undefined {
+/** A stored note; `started` is when its process started (0 for notes from before it was kept). */
+function parse(value: string): (Omit<StoredSession, 'shard'> & { at: number; started: number }) | undefined {
   try {
-    const v = JSON.parse(value) as Partial<StoredSession & { at: number }>;
+    const v = JSON.parse(value) as Partial<StoredSession & { at: number; started: number }>;
     return typeof v.sessionId === 'string' && typeof v.resumeUrl === 'string' && typeof v.seq === 'number' && typeof v.at === 'number'
-      ? { sessionId: v.sessionId, resumeUrl: v.resumeUrl, seq: v.seq, at: v.at }
+      ? { sessionId: v.sessionId, resumeUrl: v.resumeUrl, seq: v.seq, at: v.at, started: typeof v.started === 'number' ? v.started : 0 }
       : undefined;
   } catch {
     return undefined;

@@ -150,6 +150,14 @@ export class FakeGateway {
   }
 
   /** Send op 9 INVALID_SESSION; when not resumable the sessions are forgotten (client re-identifies). */
+  /** Forget every session no client is connected to, as Discord lets one lapse minutes after its connection closed. */
+  lapseDisconnectedSessions(): number {
+    let n = 0;
+    for (const [id, s] of this.sessions) if (!s.socket) n += Number(this.sessions.delete(id));
+    this.opts.onChange();
+    return n;
+  }
+
   invalidateSessions(resumable: boolean): void {
     this.lastDropAt = Date.now();
     for (const [id, s] of this.sessions) {

@@ -189,6 +189,8 @@ export interface FakeDiscord {
   requestReconnect(): void;
   /** op 9 to live sessions; resumable=false forgets them (client re-identifies). */
   invalidateSession(resumable: boolean): void;
+  /** Forget sessions no client is connected to (Discord lets them lapse after some minutes); how many. */
+  lapseDisconnectedSessions(): number;
   /** Dispatch any event as-is (no intent filtering) — to its guild's shard when `d.guild_id` is set, else to every session. */
   dispatchRaw(t: string, d: any): void;
   /** Counts of IDENTIFY (op 2) and RESUME (op 6) frames received. */
@@ -427,6 +429,7 @@ export async function startFakeDiscord(opts: FakeDiscordOptions = {}): Promise<F
     replayOnResume: (count) => gateway.replayOnResume(count),
     requestReconnect: () => gateway.requestReconnect(),
     invalidateSession: (resumable) => gateway.invalidateSessions(resumable),
+    lapseDisconnectedSessions: () => gateway.lapseDisconnectedSessions(),
     dispatchRaw: (t, d) => gateway.dispatch(t, () => d, typeof d?.guild_id === 'string' ? d.guild_id : undefined),
     gatewayStats: () => ({
       identifies: gateway.log.filter((e) => e.dir === 'in' && e.op === 2).length,

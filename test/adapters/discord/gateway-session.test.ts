@@ -7,17 +7,16 @@ import { describe, expect, it } from 'vitest';
 import { GatewaySessions } from '../../../adapters/discord/gateway-session.js';
 import { testLogger } from '../../helpers/harness.js';
 
-function setup() {
-  const notes = new Map<string, string>();
-  let now = 1_000_000;
+/** One process's notes over `notes` (the database every process of the bot shares). */
+function setup(notes = new Map<string, string>(), clock = { now: 1_000_000 }, name = 'sess') {
   const sessions = new GatewaySessions(
     { put: async (k, v) => void notes.set(k, v), get: async (k) => notes.get(k) },
     'bot1',
-    { log: testLogger(), now: () => now, saveEveryMs: 60_000 },
+    { log: testLogger(), now: () => clock.now, saveEveryMs: 60_000 },
   );
-  const ready = (shard: number, s: number) => sessions.dispatched(shard, { t: 'READY', s, d: { session_id: `sess-${shard}`, resume_gateway_url: 'wss://gateway.test' } });
+  const ready = (shard: number, s: number) => sessions.dispatched(shard, { t: 'READY', s, d: { session_id: `${name}-${shard}`, resume_gateway_url: 'wss://gateway.test' } });
   const message = (shard: number, s: number, id: string) => sessions.dispatched(shard, { t: 'MESSAGE_CREATE', s, d: { id, channel_id: 'c1' } });
-  return { sessions, ready, message, advance: (ms: number) => (now += ms), now: () => now };
+  return { sessions, ready, message, notes, clock, advance: (ms: number) => (clock.now += ms), now: () => clock.now };
 }
 
 describe('gateway session notes', () => {
@@ -52,5 +51,28 @@ describe('gateway session notes', () => {
     await sessions.stop();
     expect((await sessions.stored([0], now() - 1))[0]?.seq).toBe(2);
     expect(await sessions.stored([0], now() + 1)).toEqual([]);
+  });
+
+  it('never note over a process started later (a rolling deploy), while a later start takes the note over', async () => {
+    const old = setup(undefined, undefined, 'old');
+    old.ready(0, 1);
+    await old.sessions.stop();
+    old.advance(1000);
+    // The new process starts while the old one still runs the same shard, and notes its session.
+    const next = setup(old.notes, old.clock, 'new');
+    next.ready(0, 1);
+    next.sessions.dispatched(0, { t: 'TYPING_START', s: 2, d: {} });
+    await next.sessions.stop();
+    // The old one goes on, then stops: its notes no longer replace the new one's.
+    old.sessions.dispatched(0, { t: 'TYPING_START', s: 7, d: {} });
+    old.advance(1000);
+    await old.sessions.stop();
+    expect(await next.sessions.stored([0], 0)).toEqual([{ shard: 0, sessionId: 'new-0', resumeUrl: 'wss://gateway.test', seq: 2 }]);
+    // The new one crashes; the process after it notes its own session over it.
+    old.advance(1000);
+    const after = setup(old.notes, old.clock, 'after');
+    after.ready(0, 1);
+    await after.sessions.stop();
+    expect((await after.sessions.stored([0], 0))[0]?.sessionId).toBe('after-0');
   });
 });

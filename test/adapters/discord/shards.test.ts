@@ -122,6 +122,41 @@ describe.skipIf(!hasPostgres() || !hasRedis())('a four-shard Discord bot over tw
     expect(resumes).toHaveLength(2);
     expect(instances[1]!.adapters[0]!.status().connected).toBe(true);
   });
+
+  it('in a rolling deploy (the new instance for shards 0-1 starts before the old one stops), answers every message once', async () => {
+    const dave = { id: '522222222222222222', username: 'dave' };
+    const channel = guilds[0]!.channelId;
+    const say = (text: string) => {
+      fake.userMessage({ author: alice, channelId: channel, content: text, mentionsBot: true });
+      return fake.userMessage({ author: dave, guildId: null, content: text }).channel_id as string;
+    };
+    const answers = (ch: string, text: string) => fake.channelMessages(ch).filter((m) => m.content.includes(text)).length;
+    const settle = async () => {
+      await fake.idle(10_000);
+      await Promise.all(instances.map((r) => r.adapters[0]!.settled()));
+    };
+    const old = instances[0]!;
+    const dm = say('before the deploy');
+    await fake.waitFor(() => answers(channel, 'before the deploy') === 1 && answers(dm, 'before the deploy') === 1, 15_000);
+
+    // The new instance starts while the old one runs: both hear shards 0-1 for a while.
+    instances.push(await start(0, '0-1'));
+    say('while both run');
+    await fake.waitFor(() => answers(channel, 'while both run') === 1 && answers(dm, 'while both run') === 1, 15_000);
+    await settle();
+
+    // The old one stops; its session, closed to be resumed, lapses unresumed as on Discord.
+    await old.shutdown('deploy done');
+    instances.splice(instances.indexOf(old), 1);
+    fake.lapseDisconnectedSessions();
+    say('after the old one stopped');
+    await fake.waitFor(() => answers(channel, 'after the old one stopped') === 1 && answers(dm, 'after the old one stopped') === 1, 15_000);
+    await settle();
+    for (const text of ['before the deploy', 'while both run', 'after the old one stopped']) {
+      expect([answers(channel, text), answers(dm, text)]).toEqual([1, 1]);
+    }
+    expect(instances.map((r) => r.adapters[0]!.status().connected)).toEqual([true, true]);
+  });
 });
 
 describe('a Discord bot that must shard, or asks for a shard that does not exist', () => {
