@@ -36,6 +36,9 @@ describe('discord adapter: a reply sent again after a crash', () => {
     const dm = fake.userMessage({ author: alice, content: 'still there?' });
     await fake.waitFor(() => texts(dm.channel_id).length === 1);
     await idle();
+    // Its claim is marked done once the post is answered, in the background: let that land
+    // first, or it would land after the "crash" below and leave nothing to recover.
+    expect(await h.engine.drain(5000)).toBe(true);
     // The process died after Discord accepted the post, before the claim was marked done.
     const msg = handled[0]!;
     await h.store.db
