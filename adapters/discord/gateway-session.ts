@@ -103,7 +103,8 @@ export class GatewaySessions {
    * session ends with it (its last note, written at its stop, would be resumed after the new
    * one crashed, and would have lapsed by then), while the new one's is resumable. So a note is
    * not written over one from a process started later. Start times come from each machine's
-   * clock; skew between machines only decides which of two live sessions is noted.
+   * clock: skew larger than the gap between two starts can make the old process look newer,
+   * and then its note wins as it would without this rule.
    */
   private async write(): Promise<void> {
     const now = this.deps.now();
