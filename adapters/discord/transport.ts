@@ -257,7 +257,6 @@ export class DiscordTransport {
     await this.client.destroy();
   }
 
-
   /** Replace the application's commands, globally or (instant updates) in each listed guild. */
   async registerCommands(applicationId: string, body: readonly object[], guildIds: string[]): Promise<void> {
     if (guildIds.length === 0) await this.client.rest.put(Routes.applicationCommands(applicationId), { body });

@@ -127,8 +127,9 @@ export class OutboundBudget {
 
   /**
    * Queue `task` for `chatKey`; resolves with its result once it ran within the limits. A task
-   * that may decide to send nothing calls `beforeCall` right before its platform call (see
-   * {@link BeforeCall}).
+   * that sends calls `beforeCall` right before its platform call, so a chat kept past a restart
+   * counts the call even if this process dies before the answer (see {@link BeforeCall}); one
+   * that does not is counted after its answer.
    *
    * @example await budget.run(chatId, () => api.sendMessage(chatId, text), { priority: 'high' })
    */

@@ -109,7 +109,7 @@ interface Held {
  * falls in between) and a restarted process never sends at the window's edge too early. Capped,
  * so one slow call does not hold a restarted chat back long; a later answer moves the note.
  */
-export class AnswerLeads {
+class AnswerLeads {
   private readonly recent: number[] = [];
   private next = 0;
   constructor(

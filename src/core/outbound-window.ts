@@ -47,8 +47,9 @@ export type SharedWindowFactory = (name: string, windows: readonly RateWindow[],
 export interface SharedTally {
   /**
    * Count one call made now (or at `at`, where the tally keeps times on this process's clock: the
-   * database one; Redis counts on its own clock, so it ignores it). Resolves with the ms until the window has room below its reserve
-   * again counting every instance's calls (0: room now). Never rejects: unknown is 0.
+   * database one; Redis counts on its own clock, so it ignores it). Resolves with the ms until
+   * the window has room below its reserve again counting every instance's calls (0: room now).
+   * Never rejects: unknown is 0.
    */
   add(at?: number): Promise<number>;
   /**
