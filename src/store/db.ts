@@ -172,6 +172,10 @@ function storableTextPool(pool: pg.Pool): PostgresPool {
       let w = wrapped.get(client);
       if (!w) {
         const c = client;
+        // pg-pool listens for a connection's errors only while it is idle. One that is checked out
+        // when the server goes away (a restart, a failover) also emits 'error', which without a
+        // listener ends the process; its query fails anyway, and the pool drops it on release.
+        c.on('error', () => {});
         w = {
           query: ((q: unknown, params?: readonly unknown[]) =>
             typeof q === 'string' ? c.query(q, params && (storableParameters(params) as unknown[])) : c.query(q as pg.Submittable)) as unknown as PostgresPoolClient['query'],
