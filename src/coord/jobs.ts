@@ -2,19 +2,29 @@ import { Queue, Worker, type Job } from 'bullmq';
 import type { Logger } from '../log.js';
 import { connectRedis, type Redis } from './redis-client.js';
 
+/** How often each instance checks that its schedules are still in Redis. */
+const SCHEDULE_CHECK_MS = 60_000;
+
 /**
  * Periodic work that must run once per due time in the whole cluster (the proactive tick,
  * housekeeping), on BullMQ: each instance upserts the same job scheduler (idempotent) and runs a
  * worker; BullMQ hands each due run to exactly one of them. The database rows the jobs work on
  * stay the truth (claims, leases), so a run that dies half-way is finished by the next one.
+ *
+ * A schedule lives only in Redis. A Redis restarted without its data (or one evicting keys under
+ * memory pressure) forgets it, and nothing would run again until an instance restarts, so every
+ * instance checks its schedules after each reconnect and every minute, and schedules again what
+ * is missing.
  */
 export class ClusterJobs {
   private readonly handlers = new Map<string, () => Promise<unknown>>();
+  private readonly patterns = new Map<string, string>();
+  private readonly check: NodeJS.Timeout;
   private readonly queue: Queue;
   private readonly worker: Worker;
   private readonly connections: Redis[];
 
-  constructor(url: string, prefix: string, private readonly log: Logger) {
+  constructor(url: string, prefix: string, private readonly log: Logger, checkMs = SCHEDULE_CHECK_MS) {
     // BullMQ's blocking worker connection must wait for Redis rather than fail a command.
     const forQueue = connectRedis(url, log, 'jobs', { maxRetriesPerRequest: null });
     const forWorker = connectRedis(url, log, 'jobs-worker', { maxRetriesPerRequest: null });
@@ -23,6 +33,30 @@ export class ClusterJobs {
     this.queue = new Queue('periodic', { connection: forQueue, prefix: bullPrefix });
     this.worker = new Worker('periodic', (job: Job) => this.run(job), { connection: forWorker, prefix: bullPrefix, concurrency: 4, autorun: true });
     this.worker.on('error', (err) => log.warn({ err }, 'job worker error'));
+    let connectedBefore = false;
+    forQueue.on('ready', () => {
+      if (connectedBefore) void this.restoreMissing();
+      connectedBefore = true;
+    });
+    this.check = setInterval(() => void this.restoreMissing(), checkMs);
+    this.check.unref();
+  }
+
+  /** Schedule again each of this instance's schedules that Redis no longer has. */
+  private async restoreMissing(): Promise<void> {
+    for (const [name, pattern] of this.patterns) {
+      try {
+        if (await this.queue.getJobScheduler(name)) continue;
+        this.log.warn({ job: name }, 'a periodic job was missing from Redis (restarted without its data, or evicted); scheduled again');
+        await this.schedule(name, pattern);
+      } catch (err) {
+        this.log.warn({ err, job: name }, 'could not check a periodic job in Redis; checking again later');
+      }
+    }
+  }
+
+  private async schedule(name: string, pattern: string): Promise<void> {
+    await this.queue.upsertJobScheduler(name, { pattern }, { name, opts: { removeOnComplete: 50, removeOnFail: 50 } });
   }
 
   private async run(job: Job): Promise<void> {
@@ -38,11 +72,18 @@ export class ClusterJobs {
   /** Run `task` on `pattern` (cron, five fields or six with seconds), once per due time across instances. */
   async every(name: string, pattern: string, task: () => Promise<unknown>): Promise<{ stop(): Promise<void> }> {
     this.handlers.set(name, task);
-    await this.queue.upsertJobScheduler(name, { pattern }, { name, opts: { removeOnComplete: 50, removeOnFail: 50 } });
-    return { stop: async () => void this.handlers.delete(name) };
+    this.patterns.set(name, pattern);
+    await this.schedule(name, pattern);
+    return {
+      stop: async () => {
+        this.handlers.delete(name);
+        this.patterns.delete(name);
+      },
+    };
   }
 
   async close(): Promise<void> {
+    clearInterval(this.check);
     await this.worker.close().catch(() => undefined);
     await this.queue.close().catch(() => undefined);
     for (const c of this.connections) c.disconnect();

@@ -6,6 +6,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createCoordination, type Coordination } from '../../src/coord/index.js';
+import { ClusterJobs } from '../../src/coord/jobs.js';
 import { testLogger } from '../helpers/harness.js';
 import { hasRedis, redisPrefix } from '../helpers/services.js';
 
@@ -41,6 +42,28 @@ describe.skipIf(!hasRedis())('periodic jobs across instances', () => {
       connection.disconnect();
     }
     await r.clear();
+  }, 30_000);
+
+  it('schedules again what a Redis that lost its data forgot', async () => {
+    const r = redisPrefix();
+    const jobs = new ClusterJobs(r.url, r.prefix, testLogger(), 300);
+    let runs = 0;
+    const until = async (n: number) => {
+      const deadline = Date.now() + 15_000;
+      while (runs < n && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
+      return runs;
+    };
+    try {
+      await jobs.every('probe', '* * * * * *', async () => void runs++);
+      expect(await until(1)).toBeGreaterThanOrEqual(1);
+      // What a restart without persistence (or eviction) leaves: none of the schedule's keys.
+      await r.clear();
+      const before = runs;
+      expect(await until(before + 2)).toBeGreaterThanOrEqual(before + 2);
+    } finally {
+      await jobs.close();
+      await r.clear();
+    }
   }, 30_000);
 
   it('runs a schedule in this process without Redis', async () => {
