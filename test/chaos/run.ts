@@ -8,8 +8,10 @@
  * SIGKILL `--kills` times while traffic flows, and restarted each time. With `--cluster`, two
  * instances share a PostgreSQL database and a Redis prefix (found on 127.0.0.1 or started, as the
  * tests do): API clients spread over whichever are up, one instance polls Telegram, and each kill
- * takes down one of them while the other keeps serving. Afterwards (one clean start, a quiet
- * period) every promise is checked:
+ * takes down one of them while the other keeps serving. `--outages N` (with `--cluster`): the run
+ * starts a PostgreSQL and a Redis of its own and, besides the kills, crashes one of them N times
+ * (Redis killed and started again empty; PostgreSQL stopped as a crash stops it), each down for
+ * 0.5–3 s while traffic flows. Afterwards (one clean start, a quiet period) every promise is checked:
  *   - lost: an accepted message (a Telegram update the bot confirmed by polling past it or by
  *     answering its delivery 2xx, a Slack event answered 2xx, an API turn answered 202, any
  *     Discord DM: Discord asks for no acknowledgement) without its reply;
@@ -19,7 +21,7 @@
  *   - credits leaked: credits used minus the replies they paid for.
  * Exit 1 when a promise is broken. Not part of `npm test` (a run takes minutes).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql, type RawBuilder } from 'kysely';
@@ -31,8 +33,8 @@ import { startFakeDiscord } from '../fakes/discord.js';
 import { freePort, startChildInstance, type ChildInstance } from '../cluster/child-instance.js';
 import { root, runnable } from '../bench/bot-process.js';
 import { percentile } from '../bench/stats.js';
-import { createDatabase, dropDatabase, findOrStartPostgres } from '../helpers/pg-server.js';
-import { findOrStartRedis, testRedisClient } from '../helpers/redis-server.js';
+import { createDatabase, dropDatabase, findOrStartPostgres, postgresBinDir, startPostgres } from '../helpers/pg-server.js';
+import { findOrStartRedis, startRedis, testRedisClient } from '../helpers/redis-server.js';
 import { seeded, sendApi, sendTelegram, WebhookDelivery, type ApiTurn, type TelegramTurn } from './traffic.js';
 import { SlackDelivery, slackFindings, type SlackTurn } from './slack-traffic.js';
 import { DiscordTraffic } from './discord-traffic.js';
@@ -50,6 +52,8 @@ const modeAt = args.indexOf('--telegram');
 const mode = modeAt >= 0 ? args[modeAt + 1] : 'polling';
 if (mode !== 'polling' && mode !== 'webhook') throw new Error(`chaos: --telegram must be polling or webhook (got ${mode})`);
 const cluster = args.includes('--cluster');
+const outages = opt('outages', 0);
+if (outages && !cluster) throw new Error('chaos: --outages needs --cluster (a single instance uses no Redis, and its SQLite file cannot go down)');
 /** Keep the run's directory (each instance's log) even when every promise held. */
 const keep = args.includes('--keep');
 // Behind one public webhook URL a deployment has a load balancer; the fake Bot API delivers to
@@ -60,12 +64,25 @@ const rnd = seeded(seed);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 console.log(
-  `chaos: seed ${seed}, ${kills} kills, ${messages} messages, Telegram ${mode}${cluster ? ', two instances on PostgreSQL and Redis' : ''} (replay: npm run chaos -- --seed ${seed} --kills ${kills} --messages ${messages} --telegram ${mode}${cluster ? ' --cluster' : ''})`,
+  `chaos: seed ${seed}, ${kills} kills, ${messages} messages, Telegram ${mode}${cluster ? ', two instances on PostgreSQL and Redis' : ''}${outages ? `, ${outages} PostgreSQL or Redis crashes` : ''} (replay: npm run chaos -- --seed ${seed} --kills ${kills} --messages ${messages} --telegram ${mode}${cluster ? ' --cluster' : ''}${outages ? ` --outages ${outages}` : ''})`,
 );
 const dir = mkdtempSync(join(tmpdir(), 'charbridge-chaos-'));
 // Built once and run as `npm start` runs it: no compiling at each start or on a module's first import.
 const entry = runnable(join(root, 'src', 'main.ts'));
-const start = () => startChildInstance(env, 180_000, entry);
+let failedStarts = 0;
+/** Start an instance; during outages one may exit while a server is down, and is started again as a supervisor would. */
+const start = async (): Promise<ChildInstance> => {
+  for (;;) {
+    try {
+      return await startChildInstance(env, 180_000, entry);
+    } catch (err) {
+      if (!outages || ++failedStarts > 50) throw err;
+      writeFileSync(join(dir, `failed-start-${failedStarts}.log`), (err as Error).message);
+      process.stdout.write(`  an instance exited while starting (a server was down); starting it again\n`);
+      await sleep(1000);
+    }
+  }
+};
 const shared = cluster ? await sharedServers() : undefined;
 const openai = await startFakeOpenAI({ chunkDelayMs: 3 });
 // Slack replies run on for 60 more words (~200 ms of stream), so kills land mid-stream too.
@@ -151,7 +168,18 @@ try {
       up.push(await start());
     }
   })();
-  await Promise.all([traffic, chaos]);
+  const outageTimes: number[] = [];
+  const crashes = (async () => {
+    for (let n = 0; n < outages; n++) {
+      await sleep(2000 + rnd() * 4000);
+      const which = rnd() < 0.5 ? 'redis' : 'postgres';
+      const downMs = 500 + Math.floor(rnd() * 2500);
+      outageTimes.push(Date.now());
+      process.stdout.write(`  ${which} crash ${n + 1}/${outages}, down ${downMs} ms, after ${sent} messages\n`);
+      await shared!.crash(which, downMs);
+    }
+  })();
+  await Promise.all([traffic, chaos, crashes]);
   const apiTurns = await Promise.all(api);
   await webhook?.drain();
   await slackDelivery.drain();
@@ -283,7 +311,8 @@ try {
   if (keep) console.log(`keeping ${dir}`);
   if (!broken) {
     if (!keep) rmSync(dir, { recursive: true, force: true });
-    await shared?.remove();
+    // A failure above (an outage run's server still down) must not be hidden by this one.
+    await shared?.remove().catch((err: Error) => console.log(`could not remove the run's database and Redis keys: ${err.message}`));
   } else if (shared) console.log(`keeping the database ${shared.databaseUrl} and Redis keys under ${shared.redisPrefix}`);
   await shared?.stop();
 }
@@ -291,9 +320,9 @@ process.exit(broken ? 1 : 0);
 
 /** A new PostgreSQL database and a Redis prefix of this run's own, on servers found or started as the tests find them. */
 async function sharedServers() {
-  const pg = await findOrStartPostgres();
+  const pg = outages ? await ownPostgres() : await findOrStartPostgres();
   if ('missing' in pg) throw new Error(`chaos --cluster needs PostgreSQL: ${pg.missing}`);
-  const redis = await findOrStartRedis();
+  const redis = outages ? await ownRedis() : await findOrStartRedis();
   if ('missing' in redis) throw new Error(`chaos --cluster needs Redis: ${redis.missing}`);
   const name = `charbridge_chaos_${process.pid}_${seed}`;
   const redisPrefix = `chaos:${process.pid}:${seed}:`;
@@ -309,7 +338,22 @@ async function sharedServers() {
       if (keys.length) await client.del(...keys);
       client.disconnect();
     },
+    /** Crash one of the servers this run started (`--outages`). */
+    crash: (which: 'redis' | 'postgres', downMs: number) => (which === 'redis' ? redis : pg).crash!(downMs),
     /** Stop the servers this run started (none when they were already running). */
     stop: () => Promise.all([pg.stop(), redis.stop()]),
   };
+}
+
+/** `--outages` crashes the servers, so the run starts its own rather than using shared ones. */
+async function ownPostgres() {
+  const bin = postgresBinDir();
+  if (!bin) return { missing: 'no initdb to start a PostgreSQL of its own (apt-get install postgresql)' };
+  return startPostgres(bin, { crashSafe: true });
+}
+
+async function ownRedis() {
+  const bin = ['/usr/bin/redis-server', ...(process.env.PATH ?? '').split(':').map((d) => join(d, 'redis-server'))].find((p) => existsSync(p));
+  if (!bin) return { missing: 'no redis-server to start a Redis of its own (apt-get install redis-server)' };
+  return startRedis(bin);
 }

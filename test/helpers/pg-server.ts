@@ -20,6 +20,8 @@ export interface PostgresServer {
   source: 'env' | 'local' | 'started';
   /** Stop the server if this run started it; otherwise nothing. */
   stop(): Promise<void>;
+  /** A server this run started: stopped as a crash stops it (`pg_ctl -m immediate`), down `downMs`, then started again on the same port. */
+  crash?(downMs: number): Promise<void>;
 }
 
 export const INSTALL_HINT =
@@ -85,8 +87,12 @@ async function asServerUser(cmd: string, args: string[]): Promise<void> {
   }
 }
 
-/** A throwaway cluster (initdb + pg_ctl, fsync off) in a temp dir on a free loopback port. */
-export async function startPostgres(bin: string): Promise<PostgresServer> {
+/**
+ * A throwaway cluster (initdb + pg_ctl, fsync off) in a temp dir on a free loopback port.
+ * `crashSafe`: commits are acknowledged only once written (synchronous_commit on), so `crash()`
+ * loses none of them; otherwise the last fraction of a second of commits dies with the server.
+ */
+export async function startPostgres(bin: string, opts: { crashSafe?: boolean } = {}): Promise<PostgresServer> {
   const dir = await mkdtemp(join(tmpdir(), 'charbridge-pg-'));
   if (userInfo().uid === 0) {
     const { stdout } = await run('id', ['-u', 'postgres']);
@@ -95,12 +101,18 @@ export async function startPostgres(bin: string): Promise<PostgresServer> {
   }
   const data = join(dir, 'data');
   const port = await freePort();
-  const settings = `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`;
+  const settings = `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=off${opts.crashSafe ? '' : ' -c synchronous_commit=off'} -c full_page_writes=off -c max_connections=200`;
   await asServerUser(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions']);
-  await asServerUser(join(bin, 'pg_ctl'), ['-D', data, '-l', join(dir, 'log'), '-w', '-s', 'start', '-o', settings]);
+  const start = () => asServerUser(join(bin, 'pg_ctl'), ['-D', data, '-l', join(dir, 'log'), '-w', '-s', 'start', '-o', settings]);
+  await start();
   return {
     adminUrl: `postgres://postgres@127.0.0.1:${port}/postgres`,
     source: 'started',
+    crash: async (downMs) => {
+      await asServerUser(join(bin, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', '-s', 'stop']);
+      await new Promise((r) => setTimeout(r, downMs));
+      await start();
+    },
     stop: async () => {
       await asServerUser(join(bin, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', '-s', 'stop']).catch(() => {});
       await rm(dir, { recursive: true, force: true });

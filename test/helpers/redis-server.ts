@@ -13,6 +13,8 @@ export interface RedisServer {
   url: string;
   source: 'env' | 'local' | 'started';
   stop(): Promise<void>;
+  /** A server this run started: killed (SIGKILL, so every key is lost), down `downMs`, then started again on the same port. */
+  crash?(downMs: number): Promise<void>;
 }
 
 /** A client that fails fast instead of reconnecting forever (tests want an answer, not a hang). */
@@ -54,23 +56,35 @@ export async function findOrStartRedis(): Promise<RedisServer | { missing: strin
 export async function startRedis(bin: string): Promise<RedisServer> {
   const dir = await mkdtemp(join(tmpdir(), 'charbridge-redis-'));
   const port = await freePort();
-  const child = spawn(bin, ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = `redis://127.0.0.1:${port}`;
-  for (let i = 0; !(await answersPing(url)); i++) {
-    if (child.exitCode !== null || i >= 100) {
-      child.kill('SIGKILL');
-      await rm(dir, { recursive: true, force: true });
-      throw new Error(`redis-server did not start on port ${port}`);
+  const launch = async () => {
+    const child = spawn(bin, ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    for (let i = 0; !(await answersPing(url)); i++) {
+      if (child.exitCode !== null || i >= 100) {
+        child.kill('SIGKILL');
+        throw new Error(`redis-server did not start on port ${port}`);
+      }
+      await sleep(50);
     }
-    await sleep(50);
-  }
+    return { child, exited };
+  };
+  let server = await launch().catch(async (err: Error) => {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  });
   return {
     url,
     source: 'started',
+    crash: async (downMs) => {
+      server.child.kill('SIGKILL');
+      await server.exited;
+      await sleep(downMs);
+      server = await launch();
+    },
     stop: async () => {
-      child.kill('SIGTERM');
-      await exited;
+      server.child.kill('SIGTERM');
+      await server.exited;
       await rm(dir, { recursive: true, force: true });
     },
   };
