@@ -80,6 +80,17 @@ export class ModelUnavailableError extends CharbridgeError {
   }
 }
 
+/**
+ * The database cannot be reached (a restart, a failover): the request may be tried again shortly.
+ * A write that was under way when the connection dropped may or may not have been applied, so a
+ * retry is only safe with an Idempotency-Key.
+ */
+export class StoreUnavailableError extends CharbridgeError {
+  constructor(message: string, cause?: unknown) {
+    super('STORE_UNAVAILABLE', message, { status: 503, cause });
+  }
+}
+
 /** Configuration that cannot start the service; the message names the variable and the fix. */
 export class ConfigError extends CharbridgeError {
   constructor(message: string) {

@@ -277,12 +277,25 @@ export class Engine implements MessageHandler {
     return n;
   }
 
-  /** Mark a platform event done; a failure is logged (the claim is then recovered, and its stored reply sent again). */
+  /**
+   * Mark a platform event done, trying again a few times (the write is idempotent, and a
+   * connection that dropped under it says nothing about whether it landed); a failure after that
+   * is logged (the claim is then recovered, and its stored reply sent again).
+   */
   private async complete(msg: InboundMessage, eventKey: string): Promise<void> {
     try {
-      await this.deps.store.events.complete(msg.platform, msg.eventId);
-    } catch (err) {
-      this.deps.log.error({ err, platform: msg.platform, eventId: msg.eventId }, 'could not mark a delivered message answered');
+      for (let attempt = 1, pause = 200; ; attempt++, pause *= 2) {
+        try {
+          await this.deps.store.events.complete(msg.platform, msg.eventId);
+          return;
+        } catch (err) {
+          if (attempt >= 5) {
+            this.deps.log.error({ err, platform: msg.platform, eventId: msg.eventId }, 'could not mark a delivered message answered');
+            return;
+          }
+          await new Promise((r) => setTimeout(r, pause));
+        }
+      }
     } finally {
       this.eventsInFlight.delete(eventKey);
     }

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { CharbridgeError, RateLimitedError } from '../core/errors.js';
+import { CharbridgeError, RateLimitedError, StoreUnavailableError } from '../core/errors.js';
 import type { Logger } from '../log.js';
 
 /** The one error body every v1 4xx/5xx uses. */
@@ -68,6 +68,7 @@ function statusCode(fe: Partial<FastifyError>): string {
 export function toErrorResponse(err: unknown, log?: Logger): { status: number; body: ErrorBody; headers: Record<string, string> } {
   const headers: Record<string, string> = {};
   if (err instanceof RateLimitedError) headers['retry-after'] = String(Math.max(1, Math.ceil(err.retryAfterMs / 1000)));
+  if (err instanceof StoreUnavailableError) headers['retry-after'] = '5';
   if (err instanceof CharbridgeError) {
     if (err.status >= 500) log?.warn({ err, code: err.code }, 'request failed');
     return { status: err.status, headers, body: { error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } } };

@@ -6,6 +6,7 @@ import type pg from 'pg';
 import { Kysely, Migrator, PostgresDialect, sql, type MigrationProvider, type PostgresPool, type PostgresPoolClient } from 'kysely';
 import { sqliteDialect } from './sqlite-driver.js';
 import { storableParameters } from './storable-text.js';
+import { asStoreError, waitingConnect } from './pg-outage.js';
 import type { Database } from './schema.js';
 import { sqlDialect, type DialectName, type SqlDialect } from './dialect.js';
 import { migrationsFor } from './migrations/index.js';
@@ -166,9 +167,10 @@ function postgresPool(url: string, max?: number): PostgresPool {
 function storableTextPool(pool: pg.Pool): PostgresPool {
   // One wrapper per pooled client: Kysely keeps its connection object by client identity.
   const wrapped = new WeakMap<pg.PoolClient, PostgresPoolClient>();
+  const take = waitingConnect(() => pool.connect());
   return {
     connect: async () => {
-      const client = await pool.connect();
+      const client = await take();
       let w = wrapped.get(client);
       if (!w) {
         const c = client;
@@ -178,7 +180,9 @@ function storableTextPool(pool: pg.Pool): PostgresPool {
         c.on('error', () => {});
         w = {
           query: ((q: unknown, params?: readonly unknown[]) =>
-            typeof q === 'string' ? c.query(q, params && (storableParameters(params) as unknown[])) : c.query(q as pg.Submittable)) as unknown as PostgresPoolClient['query'],
+            typeof q === 'string'
+              ? c.query(q, params && (storableParameters(params) as unknown[])).catch((err: unknown) => Promise.reject(asStoreError(err)))
+              : c.query(q as pg.Submittable)) as unknown as PostgresPoolClient['query'],
           release: () => c.release(),
         };
         wrapped.set(client, w);

@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { openStore, type Store } from '../../src/store/index.js';
-import { withAdmin } from '../helpers/pg-server.js';
+import { createDatabase, postgresBinDir, startPostgres, withAdmin, type PostgresServer } from '../helpers/pg-server.js';
 import { hasPostgres, pgDatabase, type TestDatabase } from '../helpers/services.js';
 
 describe.skipIf(!hasPostgres())('a PostgreSQL connection the server closes while it is in use', () => {
@@ -51,4 +51,29 @@ describe.skipIf(!hasPostgres())('a PostgreSQL connection the server closes while
     const conv = await store.conversations.getOrCreateByScope('telegram:1:chat:9', { platform: 'telegram', chatType: 'dm' });
     expect((await store.conversations.getByScope('telegram:1:chat:9'))?.id).toBe(conv.id);
   });
+});
+
+const bin = postgresBinDir();
+describe.skipIf(!bin)('a PostgreSQL server that restarts', () => {
+  let server: PostgresServer;
+  let store: Store;
+  beforeAll(async () => {
+    server = await startPostgres(bin!, { crashSafe: true });
+    store = await openStore(await createDatabase(server.adminUrl, 'outage'));
+  }, 60_000);
+  afterAll(async () => {
+    await store?.close();
+    await server?.stop();
+  });
+
+  it('is waited for: a statement sent while it is down runs once it is back', async () => {
+    const conv = await store.conversations.getOrCreateByScope('telegram:1:chat:5', { platform: 'telegram', chatType: 'dm' });
+    const down = server.crash!(1500);
+    // Sent while the server is stopping or stopped: it waits rather than failing.
+    await new Promise((r) => setTimeout(r, 300));
+    const during = store.messages.append({ conversationId: conv.id, role: 'user', kind: 'user', content: 'sent during the outage', authorName: 'Ann', tokenCount: 4 });
+    await down;
+    const stored = await during;
+    expect((await store.messages.get(stored.id))?.content).toBe('sent during the outage');
+  }, 60_000);
 });

@@ -1,0 +1,54 @@
+/**
+ * PostgreSQL going away for seconds — a restart, a failover — should delay what the service does,
+ * not fail it. Taking a connection therefore waits out such an outage (up to `waitMs`), since a
+ * statement that never reached the server can always be sent again. A statement whose connection
+ * dropped while it ran cannot: it may have been applied. That one fails, as a
+ * `StoreUnavailableError` (503 over HTTP), like a connection still unreachable after the wait.
+ *
+ * Until the pool has connected once, nothing waits: a wrong DATABASE_URL fails the start at once.
+ */
+import { StoreUnavailableError } from '../core/errors.js';
+
+/** How long taking a connection waits for an unreachable server before failing. */
+export const OUTAGE_WAIT_MS = 30_000;
+
+/** Socket errors, and PostgreSQL's codes for a server shutting down or not yet accepting connections. */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006']);
+
+/** Whether `err` says the server could not be reached or dropped the connection (not that a statement was wrong). */
+export function isUnreachable(err: unknown): boolean {
+  if (err instanceof StoreUnavailableError) return true;
+  const e = err as { code?: unknown; message?: unknown } | null;
+  if (!e || typeof e !== 'object') return false;
+  if (typeof e.code === 'string' && UNREACHABLE.has(e.code)) return true;
+  // pg's own errors for a connection that ended or can no longer be used carry no code.
+  return typeof e.message === 'string' && /^Connection terminated|is not queryable|Connection ended unexpectedly/.test(e.message);
+}
+
+/** `err` as the error callers see: an unreachable server becomes a `StoreUnavailableError`. */
+export function asStoreError(err: unknown): unknown {
+  if (err instanceof StoreUnavailableError || !isUnreachable(err)) return err;
+  return new StoreUnavailableError(`The database cannot be reached (${(err as Error).message}); try again shortly`, err);
+}
+
+/** `connect`, waiting out an outage once it has succeeded before. */
+export function waitingConnect<T>(connect: () => Promise<T>, waitMs = OUTAGE_WAIT_MS): () => Promise<T> {
+  let connectedOnce = false;
+  return async () => {
+    const started = Date.now();
+    for (let pause = 100; ; pause = Math.min(pause * 2, 1000)) {
+      try {
+        const client = await connect();
+        connectedOnce = true;
+        return client;
+      } catch (err) {
+        if (!connectedOnce || !isUnreachable(err)) throw err;
+        if (Date.now() - started >= waitMs) {
+          throw new StoreUnavailableError(`The database has been unreachable for ${Math.round(waitMs / 1000)} s (${(err as Error).message}); try again shortly`, err);
+        }
+        // Jittered, so the waiting requests do not all knock at once when it comes back.
+        await new Promise((r) => setTimeout(r, pause * (0.5 + Math.random() / 2)));
+      }
+    }
+  };
+}
