@@ -1,6 +1,6 @@
 import type { MessageHandler } from '../core/adapter.js';
 import type { CommandMenu } from '../core/command-menu.js';
-import { isCharbridgeError } from '../core/errors.js';
+import { isCharbridgeError, StoreUnavailableError } from '../core/errors.js';
 import { KeyedSerialQueue } from '../core/serial.js';
 import { TaskTracker } from '../core/tasks.js';
 import type { Character, Conversation, InboundMessage, Platform, ReplyEvent } from '../core/types.js';
@@ -138,16 +138,26 @@ export class Engine implements MessageHandler {
       // Answered for good only once the consumer has delivered the reply (an adapter sent it, or
       // gave up): a crash before leaves the claim, with the stored reply, to `recover`.
       finishEvent: () => {
-        void out.delivered.then(() => this.tasks.track(this.complete(msg, eventKey)));
+        void out.delivered.then(() => {
+          if (!released) this.tasks.track(this.complete(msg, eventKey));
+        });
       },
       admit: () => undefined,
     };
     const startedAt = this.deps.clock.now();
     let thrown: unknown;
+    /** Handed to the recovery sweep: not finished here. */
+    let released = false;
     this.tasks.track(
       this.platformChain(ctx)
-        .catch((err: unknown) => {
+        .catch(async (err: unknown) => {
           thrown = err;
+          // The database dropped under the turn: the message is on disk, so it is answered again
+          // by the next recovery sweep once the database is back, not apologised for.
+          if (err instanceof StoreUnavailableError && (await claimed.catch(() => false)) && (await this.release(msg, eventKey))) {
+            released = true;
+            return;
+          }
           this.deps.log.error({ err, platform: msg.platform, chatId: msg.chatId }, 'turn failed unexpectedly');
           out.push({ type: 'notice', text: 'Something went wrong on my side. Please try again.', reason: 'command' });
         })
@@ -277,6 +287,17 @@ export class Engine implements MessageHandler {
     return n;
   }
 
+  /** Hand a claimed message to the recovery sweep (see `EventRepo.release`); false when that cannot be recorded. */
+  private async release(msg: InboundMessage, eventKey: string): Promise<boolean> {
+    const { store, config, log } = this.deps;
+    const ok = await retried(() => store.events.release(msg.platform, msg.eventId, config.instanceId));
+    if (ok) {
+      this.eventsInFlight.delete(eventKey);
+      log.warn({ platform: msg.platform, eventId: msg.eventId }, 'the database dropped during a turn; the message is answered again once it is back');
+    }
+    return ok;
+  }
+
   /**
    * Mark a platform event done, trying again a few times (the write is idempotent, and a
    * connection that dropped under it says nothing about whether it landed); a failure after that
@@ -284,18 +305,9 @@ export class Engine implements MessageHandler {
    */
   private async complete(msg: InboundMessage, eventKey: string): Promise<void> {
     try {
-      for (let attempt = 1, pause = 200; ; attempt++, pause *= 2) {
-        try {
-          await this.deps.store.events.complete(msg.platform, msg.eventId);
-          return;
-        } catch (err) {
-          if (attempt >= 5) {
-            this.deps.log.error({ err, platform: msg.platform, eventId: msg.eventId }, 'could not mark a delivered message answered');
-            return;
-          }
-          await new Promise((r) => setTimeout(r, pause));
-        }
-      }
+      await retried(() => this.deps.store.events.complete(msg.platform, msg.eventId), (err) =>
+        this.deps.log.error({ err, platform: msg.platform, eventId: msg.eventId }, 'could not mark a delivered message answered'),
+      );
     } finally {
       this.eventsInFlight.delete(eventKey);
     }
@@ -453,6 +465,22 @@ export class Engine implements MessageHandler {
         log.error({ err, platform: msg.platform, eventId: msg.eventId }, 'could not record an incoming message; trying again');
         await new Promise((r) => setTimeout(r, pause));
       }
+    }
+  }
+}
+
+/** `write` (idempotent), tried up to five times over about three seconds; false (after `failed`) when every try failed. */
+async function retried(write: () => Promise<unknown>, failed?: (err: unknown) => void): Promise<boolean> {
+  for (let attempt = 1, pause = 200; ; attempt++, pause *= 2) {
+    try {
+      await write();
+      return true;
+    } catch (err) {
+      if (attempt >= 5) {
+        failed?.(err);
+        return false;
+      }
+      await new Promise((r) => setTimeout(r, pause));
     }
   }
 }

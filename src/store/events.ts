@@ -2,6 +2,9 @@ import type { DB } from './db.js';
 import { reserveCredits } from './api-keys.js';
 import { prepared } from './prepared.js';
 
+/** The owner of a released claim: no instance has this id, so the claim counts as its owner's death left it. */
+const RELEASED = 'released';
+
 const insertClaim = prepared((db, p: { platform: string; eventId: string; now: number; payload: string | null; owner: string }) =>
   db
     .insertInto('processed_events')
@@ -77,6 +80,22 @@ export class EventRepo {
 
   async complete(platform: string, eventId: string): Promise<void> {
     await completeEvent.affected(this.lane, { platform, eventId });
+  }
+
+  /**
+   * Give up `owner`'s claim on an unfinished event, as if its owner had died: the next recovery
+   * sweep (of any instance) takes it over and answers it, reusing what was stored. Only while
+   * `owner` still holds it and it is unfinished.
+   */
+  async release(platform: string, eventId: string, owner: string): Promise<void> {
+    await this.db
+      .updateTable('processed_events')
+      .set({ owner: RELEASED })
+      .where('platform', '=', platform)
+      .where('event_id', '=', eventId)
+      .where('owner', '=', owner)
+      .where('state', '=', 'processing')
+      .execute();
   }
 
   /**

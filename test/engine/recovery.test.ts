@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
+import { StoreUnavailableError } from '../../src/core/errors.js';
 import type { InboundMessage, ReplyEvent } from '../../src/core/types.js';
 import { inbound, startHarness, testEngineConfig, type Harness } from '../helpers/harness.js';
 
@@ -141,6 +142,35 @@ describe('a crash never loses an accepted message', () => {
     await Promise.all([recovering, answered]);
     expect(shown).toEqual(['Echo: before the crash', 'Echo: after the restart']);
     await a.fake.close();
+  });
+
+  it('answers, by the next sweep and without an apology, a message whose turn the database dropped under', async () => {
+    const h = await startHarness();
+    open.push(h);
+    // The reply's write fails as a PostgreSQL restart fails it (the connection dropped under it).
+    const append = h.store.messages.append.bind(h.store.messages);
+    let drops = 1;
+    h.store.messages.append = async (m) => {
+      if (m.role === 'assistant' && drops-- > 0) throw new StoreUnavailableError('The database cannot be reached (Connection terminated unexpectedly); try again shortly');
+      return append(m);
+    };
+    const msg = inbound({ text: 'still with me?' });
+    const first = await h.engine.handle(msg).collect();
+    expect(first.filter((e) => e.type === 'notice')).toEqual([]);
+    expect(first.find((e) => e.type === 'done')).toBeUndefined();
+
+    // The same process's next sweep answers it: released, it counts as a dead owner's.
+    const delivered: ReplyEvent[][] = [];
+    expect(await h.engine.recover(async (_m, events) => void delivered.push(events))).toBe(1);
+    expect(delivered[0]!.find((e) => e.type === 'done')).toMatchObject({ message: { content: 'Echo: still with me?' } });
+    const conv = (await h.store.conversations.getByScope('telegram:1'))!;
+    expect((await h.store.messages.newest(conv.id, { limit: 10 })).map((m) => [m.role, m.content])).toEqual([
+      ['assistant', 'Echo: still with me?'],
+      ['user', 'still with me?'],
+    ]);
+    // Answered once: neither another sweep nor a redelivery answers it again.
+    expect(await h.engine.recover(async () => {})).toBe(0);
+    expect(await h.engine.handle({ ...msg }).collect()).toEqual([]);
   });
 
   it('resolves `accepted` for duplicates and bot messages too, so adapters never wait forever', async () => {
