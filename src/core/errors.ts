@@ -91,6 +91,13 @@ export class StoreUnavailableError extends CharbridgeError {
   }
 }
 
+/**
+ * The database dropped under a turn that can be finished later, and its claim was handed to the
+ * recovery sweep (credits still reserved): whoever started it must neither report it failed nor
+ * mark it finished.
+ */
+export class TurnHandedOffError extends StoreUnavailableError {}
+
 /** Configuration that cannot start the service; the message names the variable and the fix. */
 export class ConfigError extends CharbridgeError {
   constructor(message: string) {

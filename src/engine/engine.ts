@@ -1,6 +1,7 @@
 import type { MessageHandler } from '../core/adapter.js';
 import type { CommandMenu } from '../core/command-menu.js';
 import { isCharbridgeError, StoreUnavailableError } from '../core/errors.js';
+import { retried } from '../core/retry.js';
 import { KeyedSerialQueue } from '../core/serial.js';
 import { TaskTracker } from '../core/tasks.js';
 import type { Character, Conversation, InboundMessage, Platform, ReplyEvent } from '../core/types.js';
@@ -465,22 +466,6 @@ export class Engine implements MessageHandler {
         log.error({ err, platform: msg.platform, eventId: msg.eventId }, 'could not record an incoming message; trying again');
         await new Promise((r) => setTimeout(r, pause));
       }
-    }
-  }
-}
-
-/** `write` (idempotent), tried up to five times over about three seconds; false (after `failed`) when every try failed. */
-async function retried(write: () => Promise<unknown>, failed?: (err: unknown) => void): Promise<boolean> {
-  for (let attempt = 1, pause = 200; ; attempt++, pause *= 2) {
-    try {
-      await write();
-      return true;
-    } catch (err) {
-      if (attempt >= 5) {
-        failed?.(err);
-        return false;
-      }
-      await new Promise((r) => setTimeout(r, pause));
     }
   }
 }

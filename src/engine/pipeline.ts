@@ -37,6 +37,11 @@ export interface DurableTurn {
   payload: string;
   /** Run again after a crash: it is claimed and its credits are reserved already. */
   resumed?: boolean;
+  /**
+   * Its answer goes where a client looks later (the updates feed): if the database drops under
+   * it, its claim goes to the recovery sweep with its credits still reserved (`TurnHandedOffError`).
+   */
+  finishLater?: boolean;
 }
 
 /**

@@ -1,7 +1,8 @@
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
 import type { Character, Conversation, ReplyEvent, TokenUsage } from '../core/types.js';
-import { CharbridgeError, ConflictError, ModelError, ModelUnavailableError, NotFoundError, ValidationError } from '../core/errors.js';
+import { CharbridgeError, ConflictError, ModelError, ModelUnavailableError, NotFoundError, StoreUnavailableError, TurnHandedOffError, ValidationError } from '../core/errors.js';
+import { retried } from '../core/retry.js';
 import { TaskTracker } from '../core/tasks.js';
 import { newId } from '../core/ids.js';
 import type { DurableTurn } from '../engine/index.js';
@@ -190,6 +191,9 @@ export class ChatService {
    */
   async run(caller: Caller, character: Character, existing: Conversation | undefined, record: ApiTurnRecord, durable: DurableTurn): Promise<ChatTurn> {
     const spec = 'new' in record.conversation ? record.conversation.new : undefined;
+    // Its answer goes to the feed: one the database dropped under is finished later, not failed.
+    const feed = record.mode === 'async' || durable.resumed === true;
+    if (feed) durable = { ...durable, finishLater: true };
     const { stream, admitted, result } = this.deps.engine.turn({
       source: 'api',
       conversation: existing ?? (() => createConversation(this.store, spec ?? { chatType: 'dm' }, record.keyId, record.characterId)),
@@ -206,6 +210,8 @@ export class ChatService {
     const outcome = result.then(
       (r) => this.settle(caller, cost, conv, character, r),
       async (err: unknown) => {
+        // Handed to the recovery sweep; or (a sync turn) a 503 to try again, nothing charged.
+        if (err instanceof StoreUnavailableError) return { ok: false, error: err } as const;
         // The usual cause is a conversation deleted while this turn waited behind it.
         if (!(await this.store.conversations.get(conv.id).catch(() => undefined))) {
           return { ok: false, error: new NotFoundError('Conversation', 'CONVERSATION_NOT_FOUND') } as const;
@@ -217,8 +223,19 @@ export class ChatService {
     const turn: ChatTurn = { sessionId: conv.id, conversation: conv, character, cost, events: stream, outcome };
     // The turn is finished once its answer is where the client looks for it: the response, or
     // (async) the updates feed; until then another process would finish it after a crash.
-    const delivered = record.mode === 'async' || durable.resumed ? outcome.then((o) => this.publish(caller, turn, o)) : outcome;
-    this.track(delivered.then(() => this.store.events.complete('api', durable.eventId)).catch((err: unknown) => this.deps.log.error({ err }, 'could not finish an API turn')));
+    const delivered = feed ? outcome.then(async (o) => (handedOff(o) ? o : (await this.publish(caller, turn, o), o))) : outcome;
+    const finished = delivered.then(async (o) => {
+      if (handedOff(o)) return; // the recovery sweep has it
+      await retried(() => this.store.events.complete('api', durable.eventId), (err) => this.deps.log.error({ err }, 'could not finish an API turn'));
+    });
+    this.track(
+      finished.catch(async (err: unknown) => {
+        // Its feed entry could not be written: the recovery sweep writes it from what is stored.
+        const instance = this.deps.instance;
+        if (err instanceof StoreUnavailableError && instance && (await retried(() => this.store.events.release('api', durable.eventId, instance.id)))) return;
+        this.deps.log.error({ err }, 'could not finish an API turn');
+      }),
+    );
     return turn;
   }
 
@@ -250,15 +267,22 @@ export class ChatService {
       // turn. A DELETE racing this append leaves a row the feed never shows (reads skip entries
       // whose conversation is gone).
       if (!(await this.store.conversations.get(turn.sessionId))) return;
-      await this.store.updates.append({
+      const entry = {
         apiKeyId: caller.keyId,
         conversationId: turn.sessionId,
         characterId: turn.character.id,
-        kind: o.ok ? 'reply' : 'error',
+        kind: o.ok ? ('reply' as const) : ('error' as const),
         ...(o.ok ? { message: o.reply.message } : { error: { code: o.error.code, message: o.error.message } }),
-      });
+      };
+      // A reply's entry is keyed by its message, so trying again never shows it twice.
+      if (o.ok) {
+        let failure: unknown;
+        if (!(await retried(() => this.store.updates.append(entry), (err) => (failure = err)))) throw failure;
+      } else await this.store.updates.append(entry);
     } catch (err) {
       this.deps.log.error({ err, conversationId: turn.sessionId }, 'could not append to the updates feed');
+      // Unfinished, the turn is answered again by the recovery sweep, which appends what is stored.
+      if (err instanceof StoreUnavailableError) throw err;
     }
   }
 
@@ -314,4 +338,8 @@ function publicModelError(err: CharbridgeError | undefined): CharbridgeError {
     return new ModelUnavailableError('No model backend could be reached; nothing was charged. Try again shortly.', err);
   }
   return new ModelError('The model server returned an error; nothing was charged. Try again.', err);
+}
+
+function handedOff(o: ChatOutcome): boolean {
+  return !o.ok && o.error instanceof TurnHandedOffError;
 }

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
+import { StoreUnavailableError } from '../../src/core/errors.js';
 import { inbound, testEngineConfig } from '../helpers/harness.js';
 import { requestHash } from '../../src/services/idempotency.js';
 import { errorOf, startApi, type ApiHarness } from './helpers.js';
@@ -71,6 +72,38 @@ describe('API turns across a crash', () => {
     expect(await feed(b)).toEqual([expect.objectContaining({ kind: 'reply', message: expect.objectContaining({ content: 'Echo: once only' }) })]);
     expect((await b.store.apiKeys.get(k.id))?.creditsUsed).toBe(1);
     expect(await b.chat.recover()).toBe(0);
+  });
+
+  it('finishes, by the next sweep, an async turn the database dropped under: one reply on the feed, no error, one credit', async () => {
+    const { a } = await twoProcesses();
+    const k = await a.newKey({ credits: 5 });
+    const feed = async () => (await a.call('GET', `/api/v1/updates`, { key: k.key })).json<{ updates: Array<{ kind: string; message?: { content: string } }> }>().updates;
+    // The reply's write fails as a PostgreSQL restart fails it (the connection dropped under it).
+    const append = a.store.messages.append.bind(a.store.messages);
+    let drops = 1;
+    a.store.messages.append = async (m) => {
+      if (m.role === 'assistant' && drops-- > 0) throw new StoreUnavailableError('The database cannot be reached (Connection terminated unexpectedly); try again shortly');
+      return append(m);
+    };
+    const accepted = await a.call('POST', '/api/v1/chat', { key: k.key, body: { characterId: 'aria', message: 'through the outage', mode: 'async' } });
+    expect(accepted.statusCode).toBe(202);
+    await a.chat.drain();
+    expect(await feed()).toEqual([]); // neither an error nor a reply yet
+    expect((await a.store.apiKeys.get(k.id))?.creditsUsed).toBe(1); // still reserved
+
+    // The same process's next sweep finishes it.
+    expect(await a.chat.recover()).toBe(1);
+    await a.chat.drain();
+    expect(await feed()).toEqual([expect.objectContaining({ kind: 'reply', message: expect.objectContaining({ content: 'Echo: through the outage' }) })]);
+    expect((await a.store.apiKeys.get(k.id))?.creditsUsed).toBe(1);
+    expect(await a.chat.recover()).toBe(0);
+
+    // Synchronous, the same drop is a 503 to try again, and nothing is charged.
+    drops = 1;
+    const sync = await a.call('POST', '/api/v1/chat', { key: k.key, body: { characterId: 'aria', message: 'now or never' } });
+    expect(sync.statusCode).toBe(503);
+    expect(errorOf(sync).code).toBe('STORE_UNAVAILABLE');
+    expect((await a.store.apiKeys.get(k.id))?.creditsUsed).toBe(1);
   });
 
   it('releases the credit of an accepted turn whose character is gone', async () => {

@@ -1,4 +1,5 @@
-import { ConflictError, PaymentRequiredError, RateLimitedError } from '../../core/errors.js';
+import { ConflictError, PaymentRequiredError, RateLimitedError, StoreUnavailableError, TurnHandedOffError } from '../../core/errors.js';
+import { retried } from '../../core/retry.js';
 import type { MessageContext, Payer, Step, TurnContext } from '../pipeline.js';
 import { resolvedChat } from '../pipeline.js';
 
@@ -60,6 +61,14 @@ async function chargePayer(ctx: TurnContext, payer: Payer, next: () => Promise<v
   try {
     await next();
     charged = ctx.result?.ok === true && ctx.result.message !== null;
+  } catch (err) {
+    // The recovery sweep finishes it once the database is back, on the credits reserved now.
+    if (err instanceof StoreUnavailableError && durable?.finishLater && (await retried(() => store.events.release('api', durable.eventId, config.instanceId)))) {
+      charged = true;
+      log.warn({ eventId: durable.eventId }, 'the database dropped during an API turn; it is finished once it is back');
+      throw new TurnHandedOffError(err.message, err);
+    }
+    throw err;
   } finally {
     if (!charged && apiKeyId) {
       await store.apiKeys.release(apiKeyId, payer.cost).catch((err: unknown) => log.error({ err, apiKeyId }, 'could not release reserved credits'));
