@@ -176,12 +176,16 @@ export class RedisChatOrder implements ChatOrder {
   private place(key: string, ticket: number, held: Record<Part, boolean>, ttl: number): ChatTicket {
     const k = this.keys(key);
     // Keep the places held while waiting, while the turn runs and until its reply is delivered.
+    const lost = new Set<Part>();
     const renew = setInterval(() => {
       for (const [part, prefix] of [['running', k.alive], ['sending', k.sending]] as const) {
         if (!held[part]) continue;
         void this.redis.pexpire(`${prefix}${ticket}`, ttl).then(
           (ok) => {
-            if (ok === 0 && held[part]) this.log.warn({ chat: key, ticket, part }, 'a turn lost its place in the chat line (Redis was unreachable longer than CHAT_LOCK_TTL_MS)');
+            // Said once per place: every later renewal finds it gone too.
+            if (ok !== 0 || !held[part] || lost.has(part)) return;
+            lost.add(part);
+            this.log.warn({ chat: key, ticket, part }, 'a turn lost its place in the chat line (Redis was unreachable longer than CHAT_LOCK_TTL_MS, or lost its data)');
           },
           () => undefined,
         );

@@ -5,13 +5,13 @@ export type { Redis } from 'ioredis';
 
 /**
  * A connection to the deployment's Redis (the one importer of `ioredis`). Commands wait while it
- * reconnects instead of failing at once, but not forever: a request that needs Redis gets an
- * error after a few attempts rather than hanging.
+ * reconnects instead of failing at once — through a restart of a few seconds (10 attempts, about
+ * 11 s) — but not forever: a request that needs Redis gets an error then rather than hanging.
  */
 export function connectRedis(url: string, log: Logger, name: string, opts: { maxRetriesPerRequest?: number | null } = {}): Redis {
   const client = new Redis(url, {
     lazyConnect: !('maxRetriesPerRequest' in opts),
-    maxRetriesPerRequest: opts.maxRetriesPerRequest === undefined ? 3 : opts.maxRetriesPerRequest,
+    maxRetriesPerRequest: opts.maxRetriesPerRequest === undefined ? 10 : opts.maxRetriesPerRequest,
     connectionName: `charbridge-${name}`,
     retryStrategy: (times) => Math.min(times * 200, 2000),
   });

@@ -154,6 +154,8 @@ export async function redisCoordination(config: CoordinationSettings & { redisUr
     },
     ping: async () => {
       try {
+        // Readiness answers now: a command would wait out a reconnect for seconds.
+        if (main.status !== 'ready') return false;
         return (await main.ping()) === 'PONG';
       } catch {
         return false;

@@ -86,6 +86,11 @@ export function toErrorResponse(err: unknown, log?: Logger): { status: number; b
   if (fe && typeof fe === 'object' && typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     return { status: fe.statusCode, headers, body: { error: { code: statusCode(fe), message: fe.message ?? 'Bad request' } } };
   }
+  // ioredis gives up on a command once its reconnect attempts are spent: Redis is down, not the request wrong.
+  if ((err as Error | null)?.name === 'MaxRetriesPerRequestError') {
+    log?.warn({ err }, 'request failed: Redis is unreachable');
+    return { status: 503, headers: { ...headers, 'retry-after': '5' }, body: { error: { code: 'REDIS_UNAVAILABLE', message: 'Redis cannot be reached; try again shortly' } } };
+  }
   log?.error({ err }, 'unhandled error in HTTP route');
   return { status: 500, headers, body: { error: { code: 'INTERNAL_ERROR', message: 'Something went wrong on our side' } } };
 }

@@ -75,4 +75,11 @@ describe('over HTTP', () => {
     expect(r.body.error.code).toBe('STORE_UNAVAILABLE');
     expect(r.body.error.message).toMatch(/try again shortly/);
   });
+
+  it('so is Redis giving up on a command after its reconnect attempts', () => {
+    const gaveUp = Object.assign(new Error('Reached the max retries per request limit (which is 10).'), { name: 'MaxRetriesPerRequestError' });
+    const r = toErrorResponse(gaveUp);
+    expect(r.status).toBe(503);
+    expect(r.body.error.code).toBe('REDIS_UNAVAILABLE');
+  });
 });
