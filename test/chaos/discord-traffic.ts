@@ -16,6 +16,8 @@ export interface DiscordTurn {
   channel: string;
   /** Where it was sent: a server channel, a DM, or the first message of a DM. */
   where: 'server' | 'DM' | 'first DM';
+  /** When it was sent (ms since the epoch). */
+  at: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -56,7 +58,7 @@ export class DiscordTraffic {
     const channel = m.channel_id as string;
     const where = server ? 'server' : this.channels.has(channel) ? 'DM' : 'first DM';
     if (!server) this.channels.add(channel);
-    const turn = { token: `dc${i}`, channel, where } as const;
+    const turn = { token: `dc${i}`, channel, where, at: Date.now() } as const;
     this.turns.push(turn);
     return turn;
   }
@@ -67,7 +69,7 @@ export class DiscordTraffic {
   }
 
   /** Every message sent counts: lost when no bot message answers it (named with where it was sent), duplicated when more than one does. */
-  findings(): { lost: string[]; duplicated: string[] } {
+  findings(): { lost: string[]; lostTurns: DiscordTurn[]; duplicated: string[] } {
     const answers = new Map<string, number>();
     for (const c of [...this.channels, ...this.serverChannels]) {
       for (const m of this.fake.channelMessages(c)) {
@@ -77,6 +79,7 @@ export class DiscordTraffic {
     }
     return {
       lost: this.turns.filter((t) => !answers.has(t.token)).map((t) => `${t.token} (${t.where})`),
+      lostTurns: this.turns.filter((t) => !answers.has(t.token)),
       duplicated: [...answers].filter(([, n]) => n > 1).map(([t]) => t),
     };
   }

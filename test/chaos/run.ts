@@ -171,7 +171,8 @@ try {
   const outageTimes: number[] = [];
   const crashes = (async () => {
     for (let n = 0; n < outages; n++) {
-      await sleep(2000 + rnd() * 4000);
+      // Spread over the run: the kills alone take about a minute and a half.
+      await sleep(3000 + rnd() * 9000);
       const which = rnd() < 0.5 ? 'redis' : 'postgres';
       const downMs = 500 + Math.floor(rnd() * 2500);
       outageTimes.push(Date.now());
@@ -269,7 +270,15 @@ try {
   const apiDup = [...apiCounts].filter(([, n]) => n > 1).map(([t]) => t);
 
   const sl = slackFindings(slack, slackTurns, SLACK_DMS);
+  for (const line of sl.explained) console.log(`  duplicate ${line}`);
   const dc = discordTraffic.findings();
+  // Each lost Discord message against what happened around it (kills, and with --outages crashes).
+  const events = [...killTimes.map((at) => ({ at, what: 'a kill' })), ...outageTimes.map((at, i) => ({ at, what: `crash ${i + 1}` }))].sort((x, y) => x.at - y.at);
+  for (const t of dc.lostTurns) {
+    const before = events.filter((e) => e.at <= t.at).at(-1);
+    const after = events.find((e) => e.at > t.at);
+    console.log(`  lost ${t.token} (${t.where}): ${before ? `${t.at - before.at} ms after ${before.what}` : 'before any kill'}${after ? `, ${after.at - t.at} ms before ${after.what}` : ''}`);
+  }
 
   for (const instance of up.splice(0)) await kill(instance);
   const { db } = connect(env.DATABASE_URL!);
@@ -313,7 +322,7 @@ try {
     if (!keep) rmSync(dir, { recursive: true, force: true });
     // A failure above (an outage run's server still down) must not be hidden by this one.
     await shared?.remove().catch((err: Error) => console.log(`could not remove the run's database and Redis keys: ${err.message}`));
-  } else if (shared) console.log(`keeping the database ${shared.databaseUrl} and Redis keys under ${shared.redisPrefix}`);
+  } else if (shared && !outages) console.log(`keeping the database ${shared.databaseUrl} and Redis keys under ${shared.redisPrefix}`);
   await shared?.stop();
 }
 process.exit(broken ? 1 : 0);

@@ -72,6 +72,8 @@ export interface SlackFindings {
   accepted: SlackTurn[];
   lost: string[];
   duplicated: string[];
+  /** Each duplicated one's messages and the calls that made them, one line each. */
+  explained: string[];
   /** Bot messages naming no message: a preview left unfinished — beside its whole reply (found by the metadata key they share), or alone. */
   unfinished: number;
   unfinishedAlone: number;
@@ -98,7 +100,16 @@ export function slackFindings(fake: FakeSlack, turns: SlackTurn[], channels: num
     }
   }
   const accepted = turns.filter((t) => t.accepted);
+  // For each message shown twice: its messages, and every call that posted, edited or streamed them.
+  const when = (t: number) => new Date(t).toISOString().slice(17, 23);
+  const explained = [...shown].filter(([, k]) => k > 1).map(([token]) => {
+    const messages = Array.from({ length: channels }, (_, n) => fake.channelMessages(SlackDelivery.channel(n))).flat().filter((m) => m.text.includes(`re: ${token}`));
+    const ts = new Set(messages.map((m) => m.ts));
+    const calls = fake.calls.filter((c) => ts.has(String(c.params.ts ?? '')) || JSON.stringify(c.params).includes(`re: ${token}`));
+    return `${token}: ${messages.map((m) => `${m.ts}${m.stream ? ` (stream ${m.stream})` : ''}${keyOf(m) === undefined ? ' (no key)' : ''}`).join(', ')}; calls ${calls.map((c) => `${c.method}${c.params.ts ? `[${String(c.params.ts)}]` : ''} ${c.status}${c.error ? ` ${c.error}` : ''} at ${when(c.at)}`).join(', ')}`;
+  });
   return {
+    explained,
     accepted,
     lost: accepted.filter((t) => !shown.has(t.token)).map((t) => t.token),
     duplicated: [...shown].filter(([, k]) => k > 1).map(([t]) => t),
