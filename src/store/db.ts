@@ -167,7 +167,7 @@ function postgresPool(url: string, max?: number): PostgresPool {
 function storableTextPool(pool: pg.Pool): PostgresPool {
   // One wrapper per pooled client: Kysely keeps its connection object by client identity.
   const wrapped = new WeakMap<pg.PoolClient, PostgresPoolClient>();
-  const take = waitingConnect(() => pool.connect());
+  const take = waitingConnect(() => pool.connect(), (client) => client.release());
   return {
     connect: async () => {
       const client = await take();

@@ -11,6 +11,7 @@ import { StoreUnavailableError } from '../core/errors.js';
 
 /** How long taking a connection waits for an unreachable server before failing. */
 export const OUTAGE_WAIT_MS = 30_000;
+const PROBE_MS = 100;
 
 /** Socket errors, and PostgreSQL's codes for a server shutting down or not yet accepting connections. */
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006']);
@@ -31,23 +32,43 @@ export function asStoreError(err: unknown): unknown {
   return new StoreUnavailableError(`The database cannot be reached (${(err as Error).message}); try again shortly`, err);
 }
 
-/** `connect`, waiting out an outage once it has succeeded before. */
-export function waitingConnect<T>(connect: () => Promise<T>, waitMs = OUTAGE_WAIT_MS): () => Promise<T> {
+/**
+ * `connect`, waiting out an outage once it has succeeded before. While the server is unreachable
+ * one probe (`connect` then `release`, every 100 ms) watches for its return and every waiter goes
+ * on the moment it answers: each waiter backing off on its own could sleep a second past it, and
+ * work that waits on the database (a sent reply's "answered" mark) would wait that much longer.
+ */
+export function waitingConnect<T>(connect: () => Promise<T>, release: (client: T) => void, waitMs = OUTAGE_WAIT_MS): () => Promise<T> {
   let connectedOnce = false;
+  let back: Promise<void> | undefined;
+  const probe = async () => {
+    for (;;) {
+      await new Promise((r) => setTimeout(r, PROBE_MS));
+      try {
+        release(await connect());
+        return;
+      } catch (err) {
+        if (!isUnreachable(err)) return; // reachable, just refusing: the waiters' own tries say why
+      }
+    }
+  };
   return async () => {
     const started = Date.now();
-    for (let pause = 100; ; pause = Math.min(pause * 2, 1000)) {
+    for (;;) {
       try {
         const client = await connect();
         connectedOnce = true;
         return client;
       } catch (err) {
         if (!connectedOnce || !isUnreachable(err)) throw err;
-        if (Date.now() - started >= waitMs) {
+        const left = waitMs - (Date.now() - started);
+        if (left <= 0) {
           throw new StoreUnavailableError(`The database has been unreachable for ${Math.round(waitMs / 1000)} s (${(err as Error).message}); try again shortly`, err);
         }
-        // Jittered, so the waiting requests do not all knock at once when it comes back.
-        await new Promise((r) => setTimeout(r, pause * (0.5 + Math.random() / 2)));
+        back ??= probe().finally(() => (back = undefined));
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([back, new Promise((r) => (timer = setTimeout(r, left)))]);
+        clearTimeout(timer);
       }
     }
   };

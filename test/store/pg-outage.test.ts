@@ -26,29 +26,41 @@ function server(script: Array<'up' | 'refused' | Error>) {
 describe('waitingConnect', () => {
   it('waits for a server it reached before, and connects once it is back', async () => {
     const s = server(['up', 'refused', 'refused', 'up']);
-    const take = waitingConnect(s.connect, 10_000);
+    const released: unknown[] = [];
+    const take = waitingConnect(s.connect, (c) => void released.push(c), 10_000);
     await take();
-    await expect(take()).resolves.toEqual({ client: 4 });
-    expect(s.calls()).toBe(4);
+    // The probe's connection (the 4th call) is given back; the waiter connects after it.
+    await expect(take()).resolves.toEqual({ client: 5 });
+    expect(released).toEqual([{ client: 4 }]);
+  });
+
+  it('lets every waiter go as one probe finds the server back', async () => {
+    const s = server(['up', ...Array<'refused'>(8).fill('refused'), 'up']);
+    const take = waitingConnect(s.connect, () => undefined, 10_000);
+    await take();
+    const clients = await Promise.all(Array.from({ length: 5 }, () => take()));
+    expect(clients).toHaveLength(5);
+    // 1 + 5 first tries + the probe's 4 (3 refused, 1 up) + 5 second tries: nobody knocked alone.
+    expect(s.calls()).toBe(15);
   });
 
   it('fails at once when the server was never reached', async () => {
     const s = server(['refused', 'up']);
-    await expect(waitingConnect(s.connect, 10_000)()).rejects.toThrow('ECONNREFUSED');
+    await expect(waitingConnect(s.connect, () => undefined, 10_000)()).rejects.toThrow('ECONNREFUSED');
     expect(s.calls()).toBe(1);
   });
 
   it('fails at once on an error that is not about reaching the server', async () => {
     const denied = Object.assign(new Error('password authentication failed for user "x"'), { code: '28P01' });
     const s = server(['up', denied, 'up']);
-    const take = waitingConnect(s.connect, 10_000);
+    const take = waitingConnect(s.connect, () => undefined, 10_000);
     await take();
     await expect(take()).rejects.toBe(denied);
   });
 
   it('gives up after the wait with STORE_UNAVAILABLE', async () => {
     const s = server(['up', 'refused']);
-    const take = waitingConnect(s.connect, 250);
+    const take = waitingConnect(s.connect, () => undefined, 250);
     await take();
     const err = await take().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StoreUnavailableError);
