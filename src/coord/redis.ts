@@ -139,7 +139,7 @@ export async function redisCoordination(config: CoordinationSettings & { redisUr
     notices: new RedisNoticeGate(main, prefix),
     chatOrder: new RedisChatOrder(main, bus, prefix, config.chatLockTtlMs, log, { takeoverMs: config.takeoverMs }),
     bus,
-    sharedWindow: (name, windows, scope) => new RedisSharedWindow(main, `${prefix}window:${name}`, windows, log, scope === 'chat' ? config.chatLockTtlMs : undefined),
+    sharedWindow: (name, windows, scope) => new RedisSharedWindow(main, `${prefix}window:${name}`, windows, log, scope === 'chat' ? config.chatLockTtlMs : undefined, scope === 'chat'),
     sharedTally: (name, window) => new RedisSharedTally(main, `${prefix}tally:${name}`, window, log),
     identifyGate: (name, windowMs) => new RedisIdentifyGate(main, `${prefix}identify:${name}`, windowMs, log),
     every: async (name, pattern, task) => {

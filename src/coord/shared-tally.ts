@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { RateWindow, SharedTally } from '../core/outbound-window.js';
 import type { Logger } from '../log.js';
 import type { Redis } from './redis-client.js';
+import { OwnEntries } from './reseed.js';
 import { luaScript } from './scripts.js';
 
 /**
@@ -30,10 +31,12 @@ return math.max(1, math.ceil(tonumber(r[2]) + win - now))`;
  * A tally of calls in a sliding window kept in Redis, shared by every instance of one app (Slack's
  * method tiers are per workspace, however many processes call). Each call is counted as it is
  * made; the answer tells this instance's optional work to hold back while the instances
- * together have used the window up to its reserve.
+ * together have used the window up to its reserve. A Redis that lost its data is told each
+ * instance's own calls again (`OwnEntries`).
  */
 export class RedisSharedTally implements SharedTally {
   private readonly script;
+  private readonly own: OwnEntries;
 
   constructor(
     redis: Redis,
@@ -43,10 +46,13 @@ export class RedisSharedTally implements SharedTally {
   ) {
     if (!(window.max >= 1) || !(window.windowMs > 0)) throw new Error(`shared tally needs max >= 1 and windowMs > 0 (got max ${window.max}, windowMs ${window.windowMs})`);
     this.script = luaScript(redis, 'cbTally', 1, TALLY);
+    this.own = new OwnEntries(redis, key, window.windowMs);
   }
 
   add(): Promise<number> {
-    return this.run(randomUUID());
+    const member = randomUUID();
+    this.own.added(member);
+    return this.run(member);
   }
 
   wait(): Promise<number> {

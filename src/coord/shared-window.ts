@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Priority, RateWindow, SharedWindow, WindowLease } from '../core/outbound-window.js';
 import type { Logger } from '../log.js';
 import type { Redis } from './redis-client.js';
+import { OwnEntries } from './reseed.js';
 import { luaScript } from './scripts.js';
 
 /**
@@ -63,6 +64,8 @@ export class RedisSharedWindow implements SharedWindow {
   private readonly held: string;
   private readonly horizon: number;
   private readonly args: number[];
+  /** The bot-wide window's own sends, told again to a Redis that lost its data (a chat's own window is kept by its instance anyway). */
+  private readonly own: OwnEntries | undefined;
 
   constructor(
     private readonly redis: Redis,
@@ -71,6 +74,8 @@ export class RedisSharedWindow implements SharedWindow {
     private readonly log: Logger,
     /** A held slot not settled by then is free again (its holder died). */
     private readonly holdMs = 30_000,
+    /** One chat's window (made per chat, many): not told again after a data loss. */
+    perChat = false,
   ) {
     for (const w of windows) {
       if (!(w.max >= 1) || !(w.windowMs > 0)) throw new Error(`shared window needs max >= 1 and windowMs > 0 (got max ${w.max}, windowMs ${w.windowMs})`);
@@ -81,6 +86,7 @@ export class RedisSharedWindow implements SharedWindow {
     this.held = `${key}:held`;
     this.horizon = Math.max(1, ...windows.map((w) => w.windowMs));
     this.args = windows.flatMap((w) => [w.max, w.windowMs, w.reserve ?? 0]);
+    this.own = perChat ? undefined : new OwnEntries(redis, this.sent, this.horizon * 2);
   }
 
   async acquire(priority: Priority): Promise<WindowLease | number> {
@@ -100,6 +106,7 @@ export class RedisSharedWindow implements SharedWindow {
       commit: async () => {
         if (settled) return;
         settled = true;
+        this.own?.added(id);
         await this.commitScript([this.sent, this.held], [id, this.horizon * 2]).catch((err: unknown) => this.log.warn({ err }, 'could not count a send in the shared window'));
       },
       release: async () => {

@@ -1,0 +1,79 @@
+/**
+ * A Redis restarted without its data forgets every instance's counts. Each instance tells it
+ * again what it added itself — a Slack tier's calls, a bot-wide window's sends — once it has
+ * reconnected, so together they restore the count instead of starting from zero and drawing the
+ * platform's 429s.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { connectRedis, type Redis } from '../../src/coord/redis-client.js';
+import { RedisSharedTally } from '../../src/coord/shared-tally.js';
+import { RedisSharedWindow } from '../../src/coord/shared-window.js';
+import { testLogger } from '../helpers/harness.js';
+import { hasRedis, redisPrefix } from '../helpers/services.js';
+
+describe.skipIf(!hasRedis())('counts in a Redis that lost its data', () => {
+  const clients: Redis[] = [];
+  const prefixes: Array<ReturnType<typeof redisPrefix>> = [];
+  afterEach(async () => {
+    for (const c of clients.splice(0)) c.disconnect();
+    for (const p of prefixes.splice(0)) await p.clear();
+  });
+  /** Two instances' connections, and the way to make Redis forget everything under the prefix. */
+  const twoInstances = async () => {
+    const r = redisPrefix();
+    prefixes.push(r);
+    const [a, b] = [connectRedis(r.url, testLogger(), 'a'), connectRedis(r.url, testLogger(), 'b')];
+    clients.push(a, b);
+    await Promise.all([a.connect(), b.connect()]);
+    return { r, a, b };
+  };
+  /** Both connections drop and come back, as they do when Redis restarts. */
+  const reconnect = (...cs: Redis[]) => {
+    for (const c of cs) c.disconnect(true);
+  };
+
+  it("puts both instances' calls of a Slack tier back", async () => {
+    const { r, a, b } = await twoInstances();
+    const w = { max: 4, windowMs: 60_000, reserve: 1 };
+    const ta = new RedisSharedTally(a, `${r.prefix}tally:chat.update`, w, testLogger());
+    const tb = new RedisSharedTally(b, `${r.prefix}tally:chat.update`, w, testLogger());
+    await ta.add();
+    await tb.add();
+    expect(await ta.add()).toBeGreaterThan(55_000); // up to its reserve: optional work holds back
+
+    await r.clear();
+    expect(await tb.wait()).toBe(0); // forgotten: both would go on calling
+    reconnect(a, b);
+    await expect.poll(() => tb.wait(), { timeout: 5000 }).toBeGreaterThan(55_000);
+    // Each call is there once: one more for the reserve fits, as before the loss.
+    expect(await tb.wait()).toBeLessThanOrEqual(60_000);
+  });
+
+  it("puts a bot-wide window's sends back", async () => {
+    const { r, a, b } = await twoInstances();
+    const perMinute = [{ max: 2, windowMs: 60_000 }];
+    const bot = (c: Redis) => new RedisSharedWindow(c, `${r.prefix}window:telegram:1`, perMinute, testLogger());
+    for (const c of [a, b]) {
+      const lease = await bot(c).acquire('high');
+      if (typeof lease === 'number') throw new Error('the window should have room');
+      await lease.commit();
+    }
+    expect(typeof (await bot(a).acquire('high'))).toBe('number'); // full
+
+    await r.clear();
+    // A window made after the loss, asked before the reconnect, has room (Redis forgot)…
+    const later = bot(b);
+    const free = await later.acquire('high');
+    expect(typeof free).toBe('object');
+    if (typeof free === 'object') await free.release();
+    // …and once both instances reconnected, their sends are counted again.
+    reconnect(a, b);
+    const full = async () => {
+      const lease = await later.acquire('high');
+      if (typeof lease === 'number') return true;
+      await lease.release(); // only asked, nothing sent
+      return false;
+    };
+    await expect.poll(full, { timeout: 5000 }).toBe(true);
+  });
+});
