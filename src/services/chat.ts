@@ -223,7 +223,7 @@ export class ChatService {
     const turn: ChatTurn = { sessionId: conv.id, conversation: conv, character, cost, events: stream, outcome };
     // The turn is finished once its answer is where the client looks for it: the response, or
     // (async) the updates feed; until then another process would finish it after a crash.
-    const delivered = feed ? outcome.then(async (o) => (handedOff(o) ? o : (await this.publish(caller, turn, o), o))) : outcome;
+    const delivered = feed ? outcome.then(async (o) => (handedOff(o) ? o : (await this.publish(caller, turn, o, { leaveUnfinished: true }), o))) : outcome;
     const finished = delivered.then(async (o) => {
       if (handedOff(o)) return; // the recovery sweep has it
       await retried(() => this.store.events.complete('api', durable.eventId), (err) => this.deps.log.error({ err }, 'could not finish an API turn'));
@@ -259,9 +259,10 @@ export class ChatService {
 
   /**
    * Put a finished turn on the updates feed. Async turns always go there; a stream whose client
-   * left before the end goes there too, so the reply is not only in history.
+   * left before the end goes there too, so the reply is not only in history. Best effort (logged)
+   * unless `leaveUnfinished`: then an unreachable database is thrown, for the turn to be finished later.
    */
-  async publish(caller: Caller, turn: Pick<ChatTurn, 'sessionId' | 'character'>, o: ChatOutcome): Promise<void> {
+  async publish(caller: Caller, turn: Pick<ChatTurn, 'sessionId' | 'character'>, o: ChatOutcome, opts: { leaveUnfinished?: boolean } = {}): Promise<void> {
     try {
       // Not serialized with the conversation's turns: a reply must not wait for the next queued
       // turn. A DELETE racing this append leaves a row the feed never shows (reads skip entries
@@ -281,8 +282,9 @@ export class ChatService {
       } else await this.store.updates.append(entry);
     } catch (err) {
       this.deps.log.error({ err, conversationId: turn.sessionId }, 'could not append to the updates feed');
-      // Unfinished, the turn is answered again by the recovery sweep, which appends what is stored.
-      if (err instanceof StoreUnavailableError) throw err;
+      // `leaveUnfinished`: the database is unreachable, so the caller leaves the turn to the
+      // recovery sweep, which appends what is stored.
+      if (opts.leaveUnfinished && err instanceof StoreUnavailableError) throw err;
     }
   }
 
