@@ -82,14 +82,21 @@ export function parseSlackBody(contentType: string | undefined, raw: Buffer): Re
 
 /**
  * Bolt routes a body by reading fields Slack always sends as objects (`'id' in event.channel`,
- * `'channel' in event.item`, `body.channel.id`, `authorizations[0].is_enterprise_install`) and
- * throws, answering 500, when one is null or a primitive. Slack never sends such a body.
+ * `'channel' in event.item`, `event.user.id` when the user is not a string,
+ * `event.subteam.created_by`, `body.channel.id`, `body.user.id`, `body.view.app_installed_team_id`,
+ * `authorizations[0].is_enterprise_install`) and throws, answering 500, when one is null or a
+ * primitive. Slack never sends such a body.
  */
 function unreadableByBolt(body: Record<string, unknown>): string | undefined {
   const event = body.event;
   if (isObject(event)) {
     if ('channel' in event && typeof event.channel !== 'string' && !isObject(event.channel)) return 'event.channel is neither a string nor an object';
+    if ('user' in event && typeof event.user !== 'string' && !isObject(event.user)) return 'event.user is neither a string nor an object';
     if ('item' in event && !isObject(event.item)) return 'event.item is not an object';
+    if ('subteam' in event && !isObject(event.subteam)) return 'event.subteam is not an object';
+  } else {
+    if ('user' in body && !isObject(body.user)) return 'user is not an object';
+    if ('view' in body && !isObject(body.view)) return 'view is not an object';
   }
   if (body.channel === null) return 'channel is null';
   if (Array.isArray(body.authorizations) && body.authorizations[0] !== undefined && !isObject(body.authorizations[0])) return 'authorizations[0] is not an object';
