@@ -1,4 +1,4 @@
-import { RateLimiterRedis } from 'rate-limiter-flexible';
+import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
 import { Mutex } from 'redis-semaphore';
 import { takePoint, type RateLimits } from '../engine/limits.js';
 import type { Logger } from '../log.js';
@@ -13,27 +13,36 @@ import type { Notices as NoticeGate } from '../engine/limits.js';
 import type { Bus, Coordination, Leadership } from './types.js';
 import type { CoordinationSettings } from './config.js';
 
-/** Limits every instance counts together (rate-limiter-flexible's Redis store). */
-class RedisRateLimits implements RateLimits {
+/**
+ * Limits every instance counts together (rate-limiter-flexible's Redis store). While Redis cannot
+ * answer, each instance counts on its own (the library's insurance limiter, in memory): a limit
+ * that holds per instance for a while, rather than every message failing.
+ */
+export class RedisRateLimits implements RateLimits {
   private readonly limiters = new Map<number, RateLimiterRedis>();
   constructor(private readonly redis: Redis, private readonly prefix: string) {}
 
   consume(key: string, perMinute: number): Promise<{ ok: true } | { ok: false; retryAfterMs: number }> {
     let limiter = this.limiters.get(perMinute);
     if (!limiter) {
-      limiter = new RateLimiterRedis({ storeClient: this.redis, points: perMinute, duration: 60, keyPrefix: `${this.prefix}rl${perMinute}` });
+      const insuranceLimiter = new RateLimiterMemory({ points: perMinute, duration: 60, keyPrefix: `rl${perMinute}` });
+      limiter = new RateLimiterRedis({ storeClient: this.redis, points: perMinute, duration: 60, keyPrefix: `${this.prefix}rl${perMinute}`, insuranceLimiter });
       this.limiters.set(perMinute, limiter);
     }
     return takePoint(limiter, key);
   }
 }
 
-/** One notice per limited key and window, whichever instance the next message lands on. */
-class RedisNoticeGate implements NoticeGate {
+/** One notice per limited key and window, whichever instance the next message lands on (while Redis cannot answer: the notice is sent). */
+export class RedisNoticeGate implements NoticeGate {
   constructor(private readonly redis: Redis, private readonly prefix: string) {}
   async shouldNotify(key: string, now: number, windowEndsAt: number): Promise<boolean> {
-    const r = await this.redis.set(`${this.prefix}notice:${key}`, '1', 'PX', Math.max(1, windowEndsAt - now), 'NX');
-    return r === 'OK';
+    try {
+      const r = await this.redis.set(`${this.prefix}notice:${key}`, '1', 'PX', Math.max(1, windowEndsAt - now), 'NX');
+      return r === 'OK';
+    } catch {
+      return true;
+    }
   }
 }
 
