@@ -22,6 +22,9 @@ return 1`;
  * instead of all starting from zero and drawing the platform's 429s. Put back after every
  * reconnect (a reconnect to a Redis that kept its data changes nothing).
  */
+/** Every `OwnEntries` on a client, put back by the client's one 'ready' listener (one per window would pile up listeners). */
+const onClient = new WeakMap<Redis, Set<OwnEntries>>();
+
 export class OwnEntries {
   private readonly entries: Array<{ member: string; at: number }> = [];
   private readonly script;
@@ -33,7 +36,15 @@ export class OwnEntries {
     private readonly now: () => number = Date.now,
   ) {
     this.script = luaScript(redis, 'cbReseed', 1, RESEED);
-    redis.on('ready', () => void this.putBack());
+    let all = onClient.get(redis);
+    if (!all) {
+      const set = (all = new Set());
+      onClient.set(redis, set);
+      redis.on('ready', () => {
+        for (const own of set) void own.putBack();
+      });
+    }
+    all.add(this);
   }
 
   /** `member` was added to the window now. */
