@@ -41,8 +41,10 @@ export function asStoreError(err: unknown): unknown {
 export function waitingConnect<T>(connect: () => Promise<T>, release: (client: T) => void, waitMs = OUTAGE_WAIT_MS): () => Promise<T> {
   let connectedOnce = false;
   let back: Promise<void> | undefined;
+  /** Callers waiting now: the probe stops once none is left (a long outage, everyone gave up). */
+  let waiting = 0;
   const probe = async () => {
-    for (;;) {
+    while (waiting > 0) {
       await new Promise((r) => setTimeout(r, PROBE_MS));
       try {
         release(await connect());
@@ -65,10 +67,15 @@ export function waitingConnect<T>(connect: () => Promise<T>, release: (client: T
         if (left <= 0) {
           throw new StoreUnavailableError(`The database has been unreachable for ${Math.round(waitMs / 1000)} s (${(err as Error).message}); try again shortly`, err);
         }
+        waiting++;
         back ??= probe().finally(() => (back = undefined));
         let timer: NodeJS.Timeout | undefined;
-        await Promise.race([back, new Promise((r) => (timer = setTimeout(r, left)))]);
-        clearTimeout(timer);
+        try {
+          await Promise.race([back, new Promise((r) => (timer = setTimeout(r, left)))]);
+        } finally {
+          clearTimeout(timer);
+          waiting--;
+        }
       }
     }
   };

@@ -66,6 +66,10 @@ describe('waitingConnect', () => {
     expect(err).toBeInstanceOf(StoreUnavailableError);
     expect(err).toMatchObject({ code: 'STORE_UNAVAILABLE', status: 503 });
     expect(s.calls()).toBeGreaterThan(2);
+    // Nobody waits any more: the probe stops knocking.
+    const after = s.calls();
+    await new Promise((r) => setTimeout(r, 350));
+    expect(s.calls()).toBeLessThanOrEqual(after + 1);
   });
 });
 
