@@ -27,6 +27,8 @@ const runtimeConfigSchema = z.object({
   /** `auto`: human-readable on a terminal, JSON lines when piped. */
   logFormat: z.enum(['auto', 'pretty', 'json']).default('auto'),
   shutdownTimeoutMs: int(0, 600_000).default(10_000),
+  /** How long start-up waits for a PostgreSQL or Redis that refuses connections or is still starting; 0 fails at once. */
+  startupWaitMs: int(0, 600_000).default(30_000),
   /** How often this process tells the database it is alive. */
   heartbeatMs: int(500, 60_000).default(3000),
   /** A process not heard from for this long is dead: the others take over its unfinished work. */
@@ -62,6 +64,7 @@ export const ENV_VARS: Record<string, [Section, string]> = {
   LOG_LEVEL: ['runtime', 'logLevel'],
   LOG_FORMAT: ['runtime', 'logFormat'],
   SHUTDOWN_TIMEOUT_MS: ['runtime', 'shutdownTimeoutMs'],
+  STARTUP_WAIT_MS: ['runtime', 'startupWaitMs'],
   HEARTBEAT_MS: ['runtime', 'heartbeatMs'],
   INSTANCE_DEAD_AFTER_MS: ['runtime', 'instanceDeadAfterMs'],
   HEAP_GROWTH_PERCENT: ['runtime', 'heapGrowthPercent'],

@@ -49,7 +49,7 @@ export interface EngineSetupOptions {
 export async function setUpEngine(config: Config, opts: EngineSetupOptions): Promise<EngineSetup> {
   const { log, clock } = opts;
   loadTokenizer(); // ~0.3 s, paid at start rather than by the first turn
-  const store = await openStore(config.store.url, clock);
+  const store = await openStore(config.store.url, clock, { startupWait: { waitMs: config.runtime.startupWaitMs, log } });
   try {
     await loadPresets(store, opts.presetDir ?? defaultPresetDir(), log);
   } catch (err) {

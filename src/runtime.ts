@@ -98,7 +98,11 @@ export async function startRuntime(loaded: Config, overrides: RuntimeOverrides =
   // This process, as the owner of what it claims: live instances never take each other's work.
   const instanceId = randomUUID();
   // A dead instance's messages are taken over within INSTANCE_DEAD_AFTER_MS and a heartbeat or two.
-  const coordination = await createCoordination({ ...config.coord, takeoverMs: config.runtime.instanceDeadAfterMs + 2 * config.runtime.heartbeatMs }, log);
+  const coordination = await createCoordination(
+    { ...config.coord, takeoverMs: config.runtime.instanceDeadAfterMs + 2 * config.runtime.heartbeatMs },
+    log,
+    { waitMs: config.runtime.startupWaitMs, log },
+  );
   const { store, model, engine, limits, memory } = await setUpEngine(config, {
     log,
     clock,

@@ -33,3 +33,39 @@ export function connectRedis(url: string, log: Logger, name: string, opts: { max
 export function redactRedisUrl(url: string): string {
   return url.replace(/\/\/([^@/]*:)?[^@/]*@/, '//***@');
 }
+
+/** Socket errors of a server not up yet, and Redis loading its data after a restart. */
+const STARTING = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'EPIPE']);
+
+/** Whether `err` says Redis is not up yet (waiting may help), not that it refused us (a wrong password). */
+export function isRedisStarting(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  if (!e || typeof e !== 'object') return false;
+  return (typeof e.code === 'string' && STARTING.has(e.code)) || (typeof e.message === 'string' && e.message.startsWith('LOADING'));
+}
+
+/**
+ * Resolves when `client` is ready; rejects with the next error it reports (the client goes on
+ * reconnecting on its own, so asking again waits for its next try). `connect()`'s own rejection
+ * says only "Connection is closed"; the 'error' event says why.
+ */
+export function whenReady(client: Redis): Promise<void> {
+  if (client.status === 'ready') return Promise.resolve();
+  return new Promise<void>((resolve, reject) => {
+    const off = () => {
+      client.off('ready', onReady);
+      client.off('error', onError);
+    };
+    const onReady = () => {
+      off();
+      resolve();
+    };
+    const onError = (err: Error) => {
+      off();
+      reject(err);
+    };
+    client.on('ready', onReady);
+    client.on('error', onError);
+    if (client.status === 'wait') client.connect().catch(() => undefined);
+  });
+}

@@ -8,7 +8,8 @@ import { RedisSharedTally } from './shared-tally.js';
 import { RedisIdentifyGate } from './identify-gate.js';
 import { ClusterJobs } from './jobs.js';
 import { validateCron } from '../scheduler/cron.js';
-import { connectRedis, type Redis } from './redis-client.js';
+import { connectRedis, isRedisStarting, redactRedisUrl, whenReady, type Redis } from './redis-client.js';
+import { waitForServer, type StartupWait } from '../core/startup-wait.js';
 import type { Notices as NoticeGate } from '../engine/limits.js';
 import type { Bus, Coordination, Leadership } from './types.js';
 import type { CoordinationSettings } from './config.js';
@@ -134,11 +135,18 @@ class RedisLeadership implements Leadership {
 }
 
 /** Coordination through one Redis shared by every instance. */
-export async function redisCoordination(config: CoordinationSettings & { redisUrl: string }, log: Logger): Promise<Coordination> {
+export async function redisCoordination(config: CoordinationSettings & { redisUrl: string }, log: Logger, wait?: StartupWait): Promise<Coordination> {
   const prefix = config.redisPrefix;
   const main = connectRedis(config.redisUrl, log, 'main');
   const sub = connectRedis(config.redisUrl, log, 'subscriber');
-  await Promise.all([main.connect(), sub.connect()]);
+  try {
+    const where = redactRedisUrl(config.redisUrl);
+    await waitForServer({ server: 'Redis', variable: 'REDIS_URL', where }, () => Promise.all([whenReady(main), whenReady(sub)]), isRedisStarting, wait);
+  } catch (err) {
+    main.disconnect();
+    sub.disconnect();
+    throw err;
+  }
   const bus = new RedisBus(main, sub, prefix, log);
   const leaderships: RedisLeadership[] = [];
   let jobs: ClusterJobs | undefined;

@@ -6,7 +6,9 @@ import type pg from 'pg';
 import { Kysely, Migrator, PostgresDialect, sql, type MigrationProvider, type PostgresPool, type PostgresPoolClient } from 'kysely';
 import { sqliteDialect } from './sqlite-driver.js';
 import { storableParameters } from './storable-text.js';
-import { asStoreError, waitingConnect } from './pg-outage.js';
+import { asStoreError, isUnreachable, waitingConnect } from './pg-outage.js';
+import { waitForServer, type StartupWait } from '../core/startup-wait.js';
+import { ConfigError } from '../core/errors.js';
 import type { Database } from './schema.js';
 import { sqlDialect, type DialectName, type SqlDialect } from './dialect.js';
 import { migrationsFor } from './migrations/index.js';
@@ -77,13 +79,19 @@ export function priorityLane(url: string, db: DB): DB {
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool: postgresPool(url, 1) }) });
 }
 
-/** Open (creating if needed) the database and bring its schema up to date. */
-export async function openDatabase(url: string): Promise<{ db: DB; dialect: SqlDialect }> {
+/**
+ * Open (creating if needed) the database and bring its schema up to date. With `wait`, a
+ * PostgreSQL server that refuses connections or is still starting is waited for (see
+ * `waitForServer`); without it (the CLI) such a server fails at once.
+ */
+export async function openDatabase(url: string, wait?: StartupWait): Promise<{ db: DB; dialect: SqlDialect }> {
   const { db, dialect } = connect(url);
   try {
     if (dialect === 'postgres') {
-      await sql`select 1`.execute(db).catch((err: unknown) => {
-        throw new Error(`Cannot connect to PostgreSQL at ${withoutPassword(url)}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      const where = withoutPassword(url);
+      await waitForServer({ server: 'PostgreSQL', variable: 'DATABASE_URL', where }, () => sql`select 1`.execute(db), isUnreachable, wait).catch((err: unknown) => {
+        const why = err instanceof Error ? err.message : String(err);
+        throw new ConfigError(`DATABASE_URL: cannot connect to PostgreSQL at ${where} (${why}). Start PostgreSQL there or fix the URL; unset, charbridge uses the SQLite file data/charbridge.db.`);
       });
     }
     await migrate(db, dialect);

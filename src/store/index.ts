@@ -1,5 +1,6 @@
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
+import type { StartupWait } from '../core/startup-wait.js';
 import { holdSoleInstanceLock, openDatabase, pendingMigrations, priorityLane, type DB } from './db.js';
 import type { DialectName } from './dialect.js';
 import { CharacterRepo } from './characters.js';
@@ -97,9 +98,10 @@ export interface Store {
  * PostgreSQL pool; anything else is a SQLite file path (`:memory:` for a private database).
  * @example const store = await openStore(':memory:');
  * @example const store = await openStore('postgres://charbridge@db.internal:5432/charbridge');
+ * `startupWait`: a PostgreSQL server not up yet is waited for instead of failing the open.
  */
-export async function openStore(url: string, clock: Clock = systemClock): Promise<Store> {
-  const { db, dialect } = await openDatabase(url);
+export async function openStore(url: string, clock: Clock = systemClock, opts: { startupWait?: StartupWait } = {}): Promise<Store> {
+  const { db, dialect } = await openDatabase(url, opts.startupWait);
   const lane = priorityLane(url, db);
   let releaseSole: (() => void) | undefined;
   return {

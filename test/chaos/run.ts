@@ -34,7 +34,7 @@ import { freePort, startChildInstance, type ChildInstance } from '../cluster/chi
 import { root, runnable } from '../bench/bot-process.js';
 import { percentile } from '../bench/stats.js';
 import { createDatabase, dropDatabase, findOrStartPostgres, postgresBinDir, startPostgres } from '../helpers/pg-server.js';
-import { findOrStartRedis, startRedis, testRedisClient } from '../helpers/redis-server.js';
+import { findOrStartRedis, redisServerBin, startRedis, testRedisClient } from '../helpers/redis-server.js';
 import { seeded, sendApi, sendTelegram, WebhookDelivery, type ApiTurn, type TelegramTurn } from './traffic.js';
 import { SlackDelivery, slackFindings, type SlackTurn } from './slack-traffic.js';
 import { DiscordTraffic } from './discord-traffic.js';
@@ -362,7 +362,7 @@ async function ownPostgres() {
 }
 
 async function ownRedis() {
-  const bin = ['/usr/bin/redis-server', ...(process.env.PATH ?? '').split(':').map((d) => join(d, 'redis-server'))].find((p) => existsSync(p));
+  const bin = redisServerBin();
   if (!bin) return { missing: 'no redis-server to start a Redis of its own (apt-get install redis-server)' };
   return startRedis(bin);
 }

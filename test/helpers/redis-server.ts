@@ -47,9 +47,14 @@ export async function findOrStartRedis(): Promise<RedisServer | { missing: strin
   }
   const local = 'redis://127.0.0.1:6379';
   if ((await portOpen(6379)) && (await answersPing(local))) return { url: local, source: 'local', stop: async () => {} };
-  const bin = ['/usr/bin/redis-server', ...(process.env.PATH ?? '').split(':').map((d) => join(d, 'redis-server'))].find((p) => existsSync(p));
+  const bin = redisServerBin();
   if (!bin) return { missing: 'no Redis server on 127.0.0.1:6379 and no redis-server to start one' };
   return startRedis(bin).catch((err: Error) => ({ missing: `could not start a throwaway Redis: ${err.message}` }));
+}
+
+/** Where `redis-server` is installed, if it is (Debian's path, then PATH). */
+export function redisServerBin(): string | undefined {
+  return ['/usr/bin/redis-server', ...(process.env.PATH ?? '').split(':').map((d) => join(d, 'redis-server'))].find((p) => existsSync(p));
 }
 
 /** A throwaway redis-server (no persistence) on a free loopback port, stopped by `stop()`. */

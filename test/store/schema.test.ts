@@ -12,7 +12,7 @@ describe('openStore URLs', () => {
   it('names the server, never the password, when PostgreSQL cannot be reached', async () => {
     const err = await openStore('postgres://app:hunter2@127.0.0.1:1/charbridge').catch((e: unknown) => e as Error);
     expect(err).toBeInstanceOf(Error);
-    expect((err as Error).message).toMatch(/^Cannot connect to PostgreSQL at postgres:\/\/app:\*\*\*@127\.0\.0\.1:1\/charbridge: /);
+    expect((err as Error).message).toMatch(/^DATABASE_URL: cannot connect to PostgreSQL at postgres:\/\/app:\*\*\*@127\.0\.0\.1:1\/charbridge \(/);
     expect((err as Error).message).not.toContain('hunter2');
   });
 });
