@@ -287,6 +287,17 @@ try {
     events: await count(sql`select count(*) as n from processed_events where state = 'processing'`),
     idempotency: await count(sql`select count(*) as n from idempotency_keys where state = 'pending'`),
   };
+  // Each stuck claim with its owner: a dead one (the sweep should have taken it), a live one, or released.
+  if (stuck.events) {
+    const when = (t: number | null) => (t === null ? '—' : new Date(Number(t)).toISOString().slice(14, 23));
+    const rows = (await sql<{ platform: string; event_id: string; owner: string | null; claimed_at: number; has_payload: boolean | number; started_at: number | null; seen_at: number | null }>`
+      select e.platform, e.event_id, e.owner, e.claimed_at, e.payload is not null as has_payload, i.started_at, i.seen_at
+      from processed_events e left join instances i on i.id = e.owner where e.state = 'processing' order by e.claimed_at limit 20`.execute(db)).rows;
+    for (const r of rows) {
+      const owner = r.owner === null ? 'no owner' : r.started_at === null ? `owner ${r.owner.slice(0, 8)} (not registered)` : `owner ${r.owner.slice(0, 8)} (started ${when(r.started_at)}, last seen ${when(r.seen_at)})`;
+      console.log(`  stuck ${r.platform}:${r.event_id}: claimed ${when(r.claimed_at)}, ${owner}${r.has_payload ? '' : ', no payload'}`);
+    }
+  }
   await db.destroy();
 
   const lost = tgLost.length + apiLost.length + sl.lost.length + dc.lost.length;
