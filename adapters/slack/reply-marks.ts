@@ -9,10 +9,11 @@
  * - a native stream it opened: Slack shows no metadata on a stream until it stops, so one the
  *   crash left open could not be found by its tag.
  *
- * A note that cannot be written or read costs only this protection: the reply is looked up as
- * if it may have been sent.
+ * A note that cannot be written (after a few tries) or read costs only this protection: the
+ * reply is looked up as if it may have been sent.
  */
 import type { Log, SendMarks } from '../../src/core/adapter.js';
+import { retried } from '../../src/core/retry.js';
 
 /** An open stream as noted: its message, and where in the reply's text it began. */
 export interface StreamMark {
@@ -60,9 +61,18 @@ export class ReplyMarks {
     return { sent: true, stream: parseStream(value) };
   }
 
+  /**
+   * A note overwrites the key, so it is safe to write again: one a database restart dropped (its
+   * connection closed under it) is tried again until the database is back, since a note lost now
+   * is a reply shown twice should this process die before the reply ends.
+   */
   private async put(replyKey: string, value: { stream?: StreamMark }): Promise<void> {
-    if (!this.marks) return;
-    await this.marks.put(keyOf(replyKey), JSON.stringify(value)).catch((err: unknown) => this.log.warn({ err }, 'slack: could not note a reply being sent; if this process dies now, it may show twice'));
+    const marks = this.marks;
+    if (!marks) return;
+    await retried(
+      () => marks.put(keyOf(replyKey), JSON.stringify(value)),
+      (err) => this.log.warn({ err }, 'slack: could not note a reply being sent; if this process dies now, it may show twice'),
+    );
   }
 }
 

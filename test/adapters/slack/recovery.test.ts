@@ -6,6 +6,7 @@
  * answers both lookups as Slack does.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { StoreUnavailableError } from '../../../src/core/errors.js';
 import { redeliver } from '../../../src/runtime.js';
 import { appMention, imMessage } from '../../fakes/slack.js';
 import { startSlackWorld, texts, type SlackWorld } from './world.js';
@@ -134,6 +135,26 @@ describe('slack adapter: a reply sent again after a crash', () => {
       await w.adapter.deliver({ key, text: story, characterName: 'Aria', dedupeKey: 'event-14', maybeSent: true });
       expect(w.fake.channelMessages('C0THREAD', key.threadId).filter((m) => m.ts === ts || m.text === story)).toEqual([expect.objectContaining({ ts, text: story, stream: 'stopped' })]);
       expect(w.fake.calls.filter((c) => c.method === 'conversations.replies').map((c) => c.status)).toEqual([429]);
+    });
+
+    it('is found by its note when a database restart dropped the note\'s first write', async () => {
+      w = await startSlackWorld();
+      // The stream's note fails once as a PostgreSQL restart fails a statement (its connection dropped).
+      const marks = w.rt.store.sendMarks;
+      const put = marks.put.bind(marks);
+      let drops = 1;
+      marks.put = async (key, value) => {
+        if (value.includes('"stream"') && drops > 0 && drops--) throw new StoreUnavailableError('The database cannot be reached (Connection terminated unexpectedly); try again shortly');
+        return put(key, value);
+      };
+      const { key, ts } = await openedBeforeTheCrash(w, 'event-15');
+      expect(drops).toBe(0);
+      // Slack will not answer a lookup for the next 30 s: only the note can find the open stream.
+      await w.adapter.deliver({ key, text: 'another reply', characterName: 'Aria', dedupeKey: 'event-other' });
+      w.fake.rateLimitNext('conversations.replies', 30);
+      await w.adapter.deliver({ key, text: 'another reply', characterName: 'Aria', dedupeKey: 'event-other', maybeSent: true });
+      await w.adapter.deliver({ key, text: story, characterName: 'Aria', dedupeKey: 'event-15', maybeSent: true });
+      expect(w.fake.channelMessages('C0THREAD', key.threadId).filter((m) => m.ts === ts || m.text === story)).toEqual([expect.objectContaining({ ts, text: story, stream: 'stopped' })]);
     });
 
     it('is edited when Slack has ended it already (a long outage)', async () => {
