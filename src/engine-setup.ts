@@ -69,6 +69,7 @@ export async function setUpEngine(config: Config, opts: EngineSetupOptions): Pro
     limits,
     notices: coord.notices,
     ...(coord.chatOrder ? { chatOrder: coord.chatOrder } : {}),
+    ...(coord.answered ? { answered: coord.answered } : {}),
     config: engineConfig,
     modelConcurrency: config.model.concurrency,
   });

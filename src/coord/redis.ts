@@ -10,7 +10,7 @@ import { ClusterJobs } from './jobs.js';
 import { validateCron } from '../scheduler/cron.js';
 import { connectRedis, isRedisStarting, redactRedisUrl, whenReady, type Redis } from './redis-client.js';
 import { waitForServer, type StartupWait } from '../core/startup-wait.js';
-import type { Notices as NoticeGate } from '../engine/limits.js';
+import type { AnsweredNotes, Notices as NoticeGate } from '../engine/limits.js';
 import type { Bus, Coordination, Leadership } from './types.js';
 import type { CoordinationSettings } from './config.js';
 
@@ -43,6 +43,32 @@ export class RedisNoticeGate implements NoticeGate {
       return r === 'OK';
     } catch {
       return true;
+    }
+  }
+}
+
+/** How long an answered platform message's record is kept: longer than any claim waits to be taken over. */
+const ANSWERED_MS = 600_000;
+/** How long a takeover waits to read the record; past that (Redis restarting) it answers again, as without one. */
+const ANSWERED_READ_MS = 1000;
+
+/** Answered platform messages, one expiring key each (~100 bytes; 6 MB at 100 messages a second). */
+export class RedisAnsweredNotes implements AnsweredNotes {
+  constructor(private readonly redis: Redis, private readonly prefix: string) {}
+
+  async note(eventKey: string): Promise<void> {
+    await this.redis.set(`${this.prefix}answered:${eventKey}`, '1', 'PX', ANSWERED_MS);
+  }
+
+  async noted(eventKey: string): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<number>((r) => (timer = setTimeout(() => r(0), ANSWERED_READ_MS)));
+    try {
+      return (await Promise.race([this.redis.exists(`${this.prefix}answered:${eventKey}`), late])) === 1;
+    } catch {
+      return false;
+    } finally {
+      clearTimeout(timer);
     }
   }
 }
@@ -154,6 +180,7 @@ export async function redisCoordination(config: CoordinationSettings & { redisUr
     kind: 'redis',
     limits: new RedisRateLimits(main, prefix),
     notices: new RedisNoticeGate(main, prefix),
+    answered: new RedisAnsweredNotes(main, prefix),
     chatOrder: new RedisChatOrder(main, bus, prefix, config.chatLockTtlMs, log, { takeoverMs: config.takeoverMs }),
     bus,
     sharedWindow: (name, windows, scope) => new RedisSharedWindow(main, `${prefix}window:${name}`, windows, log, scope === 'chat' ? config.chatLockTtlMs : undefined, scope === 'chat'),

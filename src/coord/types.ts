@@ -1,6 +1,6 @@
 import type { IdentifyGate, Leadership } from '../core/adapter.js';
 import type { SharedTallyFactory, SharedWindowFactory } from '../core/outbound-window.js';
-import type { ChatOrder, Notices, RateLimits } from '../engine/limits.js';
+import type { AnsweredNotes, ChatOrder, Notices, RateLimits } from '../engine/limits.js';
 
 export type { Leadership } from '../core/adapter.js';
 export type { ChatOrder, ChatTicket } from '../engine/limits.js';
@@ -23,6 +23,8 @@ export interface Coordination {
   readonly notices: Notices;
   /** Absent locally: the engine's in-process queue already orders a chat's turns. */
   readonly chatOrder?: ChatOrder;
+  /** Absent locally: one process's own claims and marks say what it answered. */
+  readonly answered?: AnsweredNotes;
   readonly bus: Bus;
   leadership(name: string): Leadership;
   /**

@@ -3,7 +3,7 @@ import type { Character, Conversation, StoredMessage } from '../core/types.js';
 import type { Logger } from '../log.js';
 import type { ModelClient } from '../llm/index.js';
 import type { DB, Store } from '../store/index.js';
-import type { ChatOrder, Notices, RateLimits, Semaphore } from './limits.js';
+import type { AnsweredNotes, ChatOrder, Notices, RateLimits, Semaphore } from './limits.js';
 import type { PromptCache } from './context.js';
 import type { ContextProvider } from './context-blocks.js';
 
@@ -57,6 +57,8 @@ export interface EngineDeps {
   notices: Notices;
   /** Turn order of a chat across instances; absent when this process is the only one. */
   chatOrder?: ChatOrder;
+  /** A quick record of answered platform messages, shared by the instances (Redis); absent for one. */
+  answered?: AnsweredNotes;
   listeners: MessageListener[];
   writers: MessageWriter[];
   prompts: PromptCache;

@@ -140,7 +140,9 @@ export class Engine implements MessageHandler {
       // gave up): a crash before leaves the claim, with the stored reply, to `recover`.
       finishEvent: () => {
         void out.delivered.then(() => {
-          if (!released) this.tasks.track(this.complete(msg, eventKey));
+          if (released) return;
+          if (this.deps.answered) this.tasks.track(this.deps.answered.note(eventKey).catch(() => undefined));
+          this.tasks.track(this.complete(msg, eventKey));
         });
       },
       admit: () => undefined,
@@ -447,7 +449,7 @@ export class Engine implements MessageHandler {
     const payload = JSON.stringify(durable);
     for (let pause = 100; ; pause = Math.min(pause * 2, 5000)) {
       try {
-        const outcome = await store.events.claimOutcome({
+        let outcome = await store.events.claimOutcome({
           platform: msg.platform,
           eventId: msg.eventId,
           owner: config.instanceId,
@@ -456,6 +458,12 @@ export class Engine implements MessageHandler {
           leaseMs: config.eventLeaseMs,
           payload,
         });
+        // A dead process's message it had answered, but not yet marked so (the database was down):
+        // marked now, not answered twice.
+        if (outcome === 'retaken' && (await this.deps.answered?.noted(eventKey))) {
+          await this.complete(msg, eventKey);
+          outcome = 'duplicate';
+        }
         if (outcome === 'duplicate') this.eventsInFlight.delete(eventKey);
         return outcome;
       } catch (err) {

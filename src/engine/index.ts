@@ -5,7 +5,7 @@ import type { ModelClient } from '../llm/index.js';
 import type { Store } from '../store/index.js';
 import type { EngineConfig, EngineDeps } from './deps.js';
 import { Engine, type EngineOptions } from './engine.js';
-import { MemoryRateLimits, NoticeGate, Semaphore, type ChatOrder, type Notices, type RateLimits } from './limits.js';
+import { MemoryRateLimits, NoticeGate, Semaphore, type AnsweredNotes, type ChatOrder, type Notices, type RateLimits } from './limits.js';
 import { PromptCache } from './context.js';
 import type { ContextProvider } from './context-blocks.js';
 import { loreContextProvider } from './lore-context.js';
@@ -19,7 +19,7 @@ export type { UserInput, Payer, DurableTurn, TurnContext, MessageContext, Step, 
 export { personaKeyOf } from './steps/persona.js';
 export { ReplyStream } from './reply-stream.js';
 export { MODEL_FAILURE_TEXT } from './steps/respond.js';
-export { MemoryRateLimits, Semaphore, NoticeGate, type ChatOrder, type ChatTicket, type Notices, type RateLimits } from './limits.js';
+export { MemoryRateLimits, Semaphore, NoticeGate, type AnsweredNotes, type ChatOrder, type ChatTicket, type Notices, type RateLimits } from './limits.js';
 export { buildContext, type BuiltContext } from './context.js';
 export type { ContextBlock, ContextProvider, ProviderInput, BlockPosition } from './context-blocks.js';
 export { buildSystemPrompt, greetingOf, substitute } from './prompt.js';
@@ -60,6 +60,7 @@ export function createEngine(
     limits?: RateLimits;
     notices?: Notices;
     chatOrder?: ChatOrder;
+    answered?: AnsweredNotes;
     modelConcurrency?: number;
     contextProviders?: ContextProvider[];
   },
@@ -75,6 +76,7 @@ export function createEngine(
     modelSlots: new Semaphore(parts.modelConcurrency ?? 8),
     notices: parts.notices ?? new NoticeGate(),
     ...(parts.chatOrder ? { chatOrder: parts.chatOrder } : {}),
+    ...(parts.answered ? { answered: parts.answered } : {}),
     listeners: [],
     writers: [],
     prompts: new PromptCache(),

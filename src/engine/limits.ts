@@ -46,6 +46,19 @@ export async function takePoint(limiter: RateLimiterAbstract, key: string): Prom
   }
 }
 
+/**
+ * A second record that a platform message was answered, beside its claim's mark in the database,
+ * kept where instances share one (Redis). The mark waits out a database restart; a reply sent
+ * meanwhile would be sent again if its process died before the mark landed, and Telegram's Bot
+ * API can neither take a send back nor be asked what it shows. This record lands in about a
+ * millisecond, so a message taken over that finds it is marked answered instead of answered twice.
+ */
+export interface AnsweredNotes {
+  note(eventKey: string): Promise<void>;
+  /** False when not noted, and when the record cannot be read in time (then answered again, as without it). */
+  noted(eventKey: string): Promise<boolean>;
+}
+
 /** Whether a rate-limited key should be told so now: one short notice per window. */
 export interface Notices {
   shouldNotify(key: string, now: number, windowEndsAt: number): boolean | Promise<boolean>;

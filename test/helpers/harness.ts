@@ -4,7 +4,7 @@ import type { InboundMessage } from '../../src/core/types.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { OpenAIModel } from '../../src/llm/index.js';
-import { createEngine, MemoryRateLimits, type Engine, type EngineConfig, type EngineOptions, type RateLimits } from '../../src/engine/index.js';
+import { createEngine, MemoryRateLimits, type AnsweredNotes, type Engine, type EngineConfig, type EngineOptions, type RateLimits } from '../../src/engine/index.js';
 import { loadPresets } from '../../src/presets.js';
 import { defaultPresetDir } from '../../src/runtime.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../fakes/openai.js';
@@ -47,6 +47,8 @@ export interface HarnessOptions {
   config?: Partial<EngineConfig>;
   clock?: Clock;
   limits?: RateLimits;
+  /** Where answered messages are also recorded (Redis, shared by instances). */
+  answered?: AnsweredNotes;
   engine?: EngineOptions;
   maxRetries?: number;
   concurrency?: number;
@@ -76,7 +78,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const limits = opts.limits ?? new MemoryRateLimits();
   const model = new OpenAIModel({ apiKey: fake.apiKey, baseURL: fake.baseURL, model: 'fake-model', timeoutMs: 5000, maxRetries: opts.maxRetries ?? 2 }, clock);
   const engine = createEngine(
-    { store, model, clock, log, config, limits, modelConcurrency: opts.concurrency ?? 8 },
+    { store, model, clock, log, config, limits, modelConcurrency: opts.concurrency ?? 8, ...(opts.answered ? { answered: opts.answered } : {}) },
     opts.engine,
   );
   return {
