@@ -22,7 +22,7 @@ import { deliverEvents, StreamedReply, type StreamTuning } from '../shared/strea
 import { toMrkdwn } from './mrkdwn.js';
 import type { ReplyPlanner } from '../../src/core/adapter.js';
 import { replyPlanner, resumeFrom, type PlannerDeps, type ReplyTarget, type Resume, type SlackSender, type SlackStep } from './planners.js';
-import { ReplyMarks, type StreamMark } from './reply-marks.js';
+import { ReplyMarks, type EarlierAttempt, type StreamMark } from './reply-marks.js';
 import { TierGate } from './tiers.js';
 import type { SlackTransport, TaggedMessage } from './transport.js';
 
@@ -172,12 +172,9 @@ export class SlackOutbound {
     // then sent whole: maybe twice, never late and never lost.
     const method = target.threadTs ? 'conversations.replies' : 'conversations.history';
     if (!this.gate.hasRoom(method)) {
-      // A reply that streamed from its first words shows only in that stream (unless the stream
-      // failed and it went on as messages): the note alone finds it.
-      const stream = earlier.sent === true ? earlier.stream : undefined;
-      const open = stream?.start === 0 ? await this.leftOpen(target, key, stream, []) : undefined;
-      if (open) return resumeFrom([open]);
-      this.o.log.warn({ channel: target.channel, method }, 'slack: no room to look for an earlier attempt at this reply (rate limited); sending it whole');
+      const noted = await this.notedAttempt(target, key, earlier);
+      if (noted.length) return resumeFrom(noted);
+      this.o.log.warn({ channel: target.channel, method }, 'slack: no room to look for an earlier attempt at this reply (rate limited), and nothing noted of it; sending it whole');
       return undefined;
     }
     try {
@@ -189,9 +186,26 @@ export class SlackOutbound {
     } catch (err) {
       const ms = this.o.retryAfterMs(err);
       if (ms !== undefined) this.gate.spent(method, ms);
-      this.o.log.warn({ err, code: this.o.errorCode(err), channel: target.channel }, 'slack: could not look for an earlier attempt at this reply; sending it whole');
+      const noted = await this.notedAttempt(target, key, earlier);
+      if (noted.length) return resumeFrom(noted);
+      this.o.log.warn({ err, code: this.o.errorCode(err), channel: target.channel }, 'slack: could not look for an earlier attempt at this reply, and nothing noted of it; sending it whole');
       return undefined;
     }
+  }
+
+  /**
+   * An earlier attempt as its notes tell it, for when Slack will not be asked: the messages it
+   * posted (edited to their parts, since what they show is not known) and a stream it opened from
+   * the reply's first words (stopped if the crash left it open). A stream that failed part-way and
+   * went on as messages is not pieced together: its messages are then posted again.
+   */
+  private async notedAttempt(target: ReplyTarget, key: string, earlier: EarlierAttempt): Promise<TaggedMessage[]> {
+    if (earlier.sent !== true) return [];
+    const found: TaggedMessage[] = earlier.posted.map((p) => ({ ts: p.ts, text: '', tag: { key, from: p.from, part: p.part } }));
+    const stream = earlier.stream;
+    const open = stream?.start === 0 ? await this.leftOpen(target, key, stream, found) : undefined;
+    if (open) found.push(open);
+    return found;
   }
 
   /**

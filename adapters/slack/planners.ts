@@ -66,7 +66,7 @@ export interface PlannerDeps {
   streamLimit: number;
   /** Cleared, for the whole process, once Slack says this workspace cannot stream. */
   streaming: { available: boolean };
-  /** Where a reply notes that it began sending, and the native stream it opened (see reply-marks.ts). */
+  /** Where a reply notes that it began sending, the native stream it opened and the messages it posted (see reply-marks.ts). */
   marks: ReplyMarks;
 }
 
@@ -198,6 +198,7 @@ class PostAndUpdate implements ReplyPlanner<MessageStep> {
       const tag: ReplyTag | undefined = this.target.tag ? { key: this.target.tag, from: this.from, part: a.index } : undefined;
       const ts = await sender.postMessage({ channel, text: a.source, threadTs, tag });
       this.shown[a.index] = { messageId: ts, source: a.source, prepaid: a.prepay };
+      if (tag) await this.deps.marks.messagePosted(tag.key, { ts, from: this.from, part: a.index });
       return;
     }
     const have = this.shown[a.index];

@@ -7,11 +7,15 @@
  *   `.replies`, Tier 3: a crash with many replies in flight would spend it, and a lookup refused
  *   sends the reply whole, maybe twice);
  * - a native stream it opened: Slack shows no metadata on a stream until it stops, so one the
- *   crash left open could not be found by its tag.
+ *   crash left open could not be found by its tag;
+ * - each message it posted, so that an attempt Slack will not answer a lookup for (its tier
+ *   spent by a burst of recoveries) still edits them instead of posting the reply beside them.
  *
  * A note that cannot be written (after a few tries) or read costs only this protection: the
- * reply is looked up as if it may have been sent.
+ * reply is looked up as if it may have been sent. The lookup stays the first resort where it has
+ * room: it also finds a message posted in the milliseconds before a crash, whose note never landed.
  */
+import { LRUCache } from 'lru-cache';
 import type { Log, SendMarks } from '../../src/core/adapter.js';
 import { retried } from '../../src/core/retry.js';
 
@@ -21,18 +25,36 @@ export interface StreamMark {
   start: number;
 }
 
+/** A message of the reply as posted: the part it holds of the text from `from` on. */
+export interface PostedMark {
+  ts: string;
+  from: number;
+  part: number;
+}
+
 /** What is known of an earlier attempt at a reply. */
 export type EarlierAttempt =
   /** It never began sending: nothing to look for. */
   | { sent: false }
-  /** It may have shown some of the reply; `stream` is the last native stream it opened. */
-  | { sent: true; stream?: StreamMark | undefined }
+  /** It may have shown some of the reply; `stream` is the last native stream it opened, `posted` the messages it posted. */
+  | { sent: true; stream?: StreamMark | undefined; posted: PostedMark[] }
   /** Nothing noted can say (no note store, or it failed): look. */
   | { sent: 'unknown' };
+
+interface Note {
+  stream?: StreamMark | undefined;
+  posted?: PostedMark[];
+}
 
 const keyOf = (replyKey: string) => `slack:reply:${replyKey}`;
 
 export class ReplyMarks {
+  /**
+   * Each reply's note as last written or read: a note is one value, overwritten whole, so each
+   * write carries what the earlier ones said (this attempt's and, once read, the one before's).
+   */
+  private readonly notes = new LRUCache<string, Note>({ max: 2000 });
+
   constructor(
     private readonly marks: SendMarks | undefined,
     private readonly log: Log,
@@ -48,6 +70,12 @@ export class ReplyMarks {
     await this.put(replyKey, { stream });
   }
 
+  /** A message of the reply posted (replacing any noted for the same part). */
+  async messagePosted(replyKey: string, posted: PostedMark): Promise<void> {
+    const others = (this.notes.get(replyKey)?.posted ?? []).filter((p) => p.from !== posted.from || p.part !== posted.part);
+    await this.put(replyKey, { posted: [...others, posted] });
+  }
+
   async earlier(replyKey: string): Promise<EarlierAttempt> {
     if (!this.marks) return { sent: 'unknown' };
     let value: string | undefined;
@@ -58,7 +86,9 @@ export class ReplyMarks {
       return { sent: 'unknown' };
     }
     if (value === undefined) return { sent: false };
-    return { sent: true, stream: parseStream(value) };
+    const note = parseNote(value);
+    this.notes.set(replyKey, note);
+    return { sent: true, stream: note.stream, posted: note.posted ?? [] };
   }
 
   /**
@@ -66,21 +96,28 @@ export class ReplyMarks {
    * connection closed under it) is tried again until the database is back, since a note lost now
    * is a reply shown twice should this process die before the reply ends.
    */
-  private async put(replyKey: string, value: { stream?: StreamMark }): Promise<void> {
+  private async put(replyKey: string, change: Note): Promise<void> {
     const marks = this.marks;
     if (!marks) return;
+    const note = { ...this.notes.get(replyKey), ...change };
+    this.notes.set(replyKey, note);
     await retried(
-      () => marks.put(keyOf(replyKey), JSON.stringify(value)),
+      () => marks.put(keyOf(replyKey), JSON.stringify(note)),
       (err) => this.log.warn({ err }, 'slack: could not note a reply being sent; if this process dies now, it may show twice'),
     );
   }
 }
 
-function parseStream(value: string): StreamMark | undefined {
+function parseNote(value: string): Note {
   try {
-    const s = (JSON.parse(value) as { stream?: Partial<StreamMark> }).stream;
-    return typeof s?.ts === 'string' && typeof s.start === 'number' ? { ts: s.ts, start: s.start } : undefined;
+    const v = JSON.parse(value) as { stream?: Partial<StreamMark>; posted?: unknown };
+    const s = v.stream;
+    const stream = typeof s?.ts === 'string' && typeof s.start === 'number' ? { ts: s.ts, start: s.start } : undefined;
+    const posted = Array.isArray(v.posted)
+      ? v.posted.filter((p): p is PostedMark => typeof p?.ts === 'string' && Number.isInteger(p?.from) && Number.isInteger(p?.part))
+      : [];
+    return { stream, posted };
   } catch {
-    return undefined;
+    return {};
   }
 }

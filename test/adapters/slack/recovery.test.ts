@@ -210,7 +210,7 @@ describe('slack adapter: a reply sent again after a crash', () => {
     expect(texts(w.fake, 'D0GINA')).toEqual(['Echo: exam tomorrow', 'How did the exam go?']);
   });
 
-  it('sends the reply whole when Slack will not answer the lookup (a missing scope, a rate limit): maybe twice, never late or lost', async () => {
+  it('edits what its notes name when Slack will not answer the lookup (a missing scope, a rate limit): shown once', async () => {
     w = await startSlackWorld();
     const key = { platform: 'slack' as const, chatId: 'D0CAROL' };
     await w.adapter.deliver({ key, text: 'Hello there', characterName: 'Aria', dedupeKey: 'event-9' });
@@ -221,7 +221,19 @@ describe('slack adapter: a reply sent again after a crash', () => {
     // Slack said the tier is spent for 30 s: until then no lookup is even tried.
     await w.adapter.deliver({ key, text: 'Hello there', characterName: 'Aria', dedupeKey: 'event-9', maybeSent: true });
     expect(w.fake.calls.filter((c) => c.method === 'conversations.history').map((c) => c.error ?? c.status)).toEqual(['missing_scope', 'ratelimited']);
-    expect(texts(w.fake, 'D0CAROL')).toEqual(['Hello there', 'Hello there', 'Hello there', 'Hello there']);
+    expect(texts(w.fake, 'D0CAROL')).toEqual(['Hello there']);
+    expect(calls(w, 'chat.postMessage')).toHaveLength(1);
+  });
+
+  it('sends the reply whole when neither Slack nor a note can say what it shows: maybe twice, never late or lost', async () => {
+    w = await startSlackWorld();
+    const key = { platform: 'slack' as const, chatId: 'D0DAVE' };
+    await w.adapter.deliver({ key, text: 'Hello there', characterName: 'Aria', dedupeKey: 'event-10' });
+    // The note says it began sending, not what it posted: the crash came between the post and its note.
+    await w.rt.store.sendMarks.put('slack:reply:event-10', '{}');
+    w.fake.failNext('conversations.history', 'missing_scope');
+    await w.adapter.deliver({ key, text: 'Hello there', characterName: 'Aria', dedupeKey: 'event-10', maybeSent: true });
+    expect(texts(w.fake, 'D0DAVE')).toEqual(['Hello there', 'Hello there']);
   });
 });
 
