@@ -220,8 +220,17 @@ export class SlackOutbound {
     const tag = { key, from: mark.start, part: 0 };
     this.o.log.info({ channel: target.channel, ts: mark.ts }, 'slack: finishing the stream an earlier attempt at this reply left open');
     try {
-      this.gate.take('chat.stopStream');
-      await this.planners.sender.stopStream({ channel: target.channel, ts: mark.ts, tag });
+      // Through the channel's budget, which waits out a 429: a stream left open beside the reply
+      // shows its first words twice, for good.
+      await this.budget.run(
+        target.channel,
+        async (beforeCall) => {
+          await beforeCall();
+          this.gate.take('chat.stopStream');
+          await this.planners.sender.stopStream({ channel: target.channel, ts: mark.ts, tag });
+        },
+        { priority: 'high' },
+      );
     } catch (err) {
       const code = this.o.errorCode(err);
       if (code === 'stopped_by_user') return { ts: mark.ts, text: '', tag: { key, upTo: Number.MAX_SAFE_INTEGER } };

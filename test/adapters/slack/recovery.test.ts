@@ -157,6 +157,15 @@ describe('slack adapter: a reply sent again after a crash', () => {
       expect(w.fake.channelMessages('C0THREAD', key.threadId).filter((m) => m.ts === ts || m.text === story)).toEqual([expect.objectContaining({ ts, text: story, stream: 'stopped' })]);
     });
 
+    it('is stopped once a 429 on chat.stopStream is waited out, not left open beside the reply', async () => {
+      w = await startSlackWorld();
+      const { key, ts } = await openedBeforeTheCrash(w, 'event-16');
+      w.fake.rateLimitNext('chat.stopStream', 1);
+      await w.adapter.deliver({ key, text: story, characterName: 'Aria', dedupeKey: 'event-16', maybeSent: true });
+      expect(w.fake.channelMessages('C0THREAD', key.threadId)).toEqual([expect.objectContaining({ ts, text: story, stream: 'stopped' })]);
+      expect(w.fake.calls.filter((c) => c.method === 'chat.stopStream').map((c) => c.status)).toEqual([429, 200]);
+    });
+
     it('is edited when Slack has ended it already (a long outage)', async () => {
       w = await startSlackWorld({ slack: { streamLifetimeMs: -1 } }); // every stream ended the moment it began
       const { key, ts } = await openedBeforeTheCrash(w, 'event-12');
