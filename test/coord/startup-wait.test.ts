@@ -4,15 +4,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCoordination, type Coordination } from '../../src/coord/index.js';
-import type { StartupWait } from '../../src/core/startup-wait.js';
 import { freePort } from '../helpers/ports.js';
+import { recordingWait } from '../helpers/startup-wait.js';
 import { redisServerBin, startRedis, type RedisServer } from '../helpers/redis-server.js';
 import { testLogger } from '../helpers/harness.js';
-
-function recorder(waitMs: number): StartupWait & { warnings: string[] } {
-  const warnings: string[] = [];
-  return { waitMs, warnings, log: { warn: (_d, m) => void warnings.push(m), info: () => undefined } };
-}
 
 const bin = redisServerBin();
 describe.skipIf(!bin)('starting while Redis is not up yet', () => {
@@ -29,7 +24,7 @@ describe.skipIf(!bin)('starting while Redis is not up yet', () => {
   it('waits for Redis to start, then coordinates through it', async () => {
     const down = server.crash!(1500);
     await new Promise((r) => setTimeout(r, 300));
-    const wait = recorder(30_000);
+    const wait = recordingWait(30_000);
     const coord = await createCoordination({ redisUrl: server.url, redisPrefix: 'startup-wait:', chatLockTtlMs: 30_000 }, testLogger(), wait);
     opened.push(coord);
     await down;
@@ -42,7 +37,7 @@ describe.skipIf(!bin)('starting while Redis is not up yet', () => {
   }, 30_000);
 
   it('gives up after STARTUP_WAIT_MS on a Redis that never comes, naming the variable', async () => {
-    const wait = recorder(1000);
+    const wait = recordingWait(1000);
     const err = (await createCoordination({ redisUrl: `redis://:secret@127.0.0.1:${await freePort()}`, redisPrefix: 'x:', chatLockTtlMs: 30_000 }, testLogger(), wait).catch((e: unknown) => e)) as Error;
     expect(err.message).toMatch(/^REDIS_URL: cannot connect to redis:\/\/\*\*\*@127\.0\.0\.1:\d+ \(still no answer after 1 s \(STARTUP_WAIT_MS\): .*ECONNREFUSED/);
     expect(err.message).not.toContain('secret');

@@ -3,21 +3,12 @@
  * STARTUP_WAIT_MS, with one line saying what is awaited; anything else fails at once.
  */
 import { describe, expect, it } from 'vitest';
-import { waitForServer, type StartupWait } from '../../src/core/startup-wait.js';
+import { waitForServer } from '../../src/core/startup-wait.js';
+import { recordingWait } from '../helpers/startup-wait.js';
 
 const what = { server: 'PostgreSQL', variable: 'DATABASE_URL', where: 'postgres://db:5432/app' };
 const refused = () => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
 const transient = (err: unknown) => (err as { code?: string }).code === 'ECONNREFUSED';
-
-function recorder(waitMs: number): StartupWait & { lines: Array<{ level: string; message: string }> } {
-  const lines: Array<{ level: string; message: string }> = [];
-  return {
-    waitMs,
-    pauseMs: 1,
-    lines,
-    log: { warn: (_d, message) => void lines.push({ level: 'warn', message }), info: (_d, message) => void lines.push({ level: 'info', message }) },
-  };
-}
 
 /** An attempt that fails with each of `errors` in turn (or with `errors(call)`), then answers. */
 function script(errors: Error[] | ((call: number) => Error | undefined)) {
@@ -35,7 +26,7 @@ function script(errors: Error[] | ((call: number) => Error | undefined)) {
 
 describe('waiting at start-up for a server', () => {
   it('tries again while the server refuses, saying once what it waits for and where it is configured', async () => {
-    const wait = recorder(60_000);
+    const wait = recordingWait(60_000, 1);
     const s = script([refused(), refused(), refused()]);
     await expect(waitForServer(what, s.attempt, transient, wait)).resolves.toBe('up');
     expect(s.calls()).toBe(4);
@@ -48,7 +39,7 @@ describe('waiting at start-up for a server', () => {
   });
 
   it('fails at once on what waiting cannot fix (a wrong password, a missing database)', async () => {
-    const wait = recorder(60_000);
+    const wait = recordingWait(60_000, 1);
     const wrong = Object.assign(new Error('password authentication failed for user "app"'), { code: '28P01' });
     const s = script([wrong]);
     await expect(waitForServer(what, s.attempt, transient, wait)).rejects.toBe(wrong);
@@ -61,14 +52,14 @@ describe('waiting at start-up for a server', () => {
     await expect(waitForServer(what, none.attempt, transient, undefined)).rejects.toThrow('ECONNREFUSED');
     expect(none.calls()).toBe(1);
     const zero = script([refused()]);
-    const wait = recorder(0);
+    const wait = recordingWait(0, 1);
     await expect(waitForServer(what, zero.attempt, transient, wait)).rejects.toThrow(/^connect ECONNREFUSED/);
     expect(zero.calls()).toBe(1);
     expect(wait.lines).toEqual([]);
   });
 
   it('gives up after the wait, saying it waited', async () => {
-    const wait = recorder(30);
+    const wait = recordingWait(30, 1);
     const s = script(() => refused());
     const err = (await waitForServer(what, s.attempt, transient, wait).catch((e: unknown) => e)) as Error;
     expect(err.message).toMatch(/^still no answer after 0 s \(STARTUP_WAIT_MS\): connect ECONNREFUSED/);

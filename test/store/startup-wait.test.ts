@@ -5,14 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '../../src/store/index.js';
-import type { StartupWait } from '../../src/core/startup-wait.js';
 import { createDatabase, databaseUrl, postgresBinDir, startPostgres, type PostgresServer } from '../helpers/pg-server.js';
 import { freePort } from '../helpers/ports.js';
-
-function recorder(waitMs: number): StartupWait & { warnings: string[] } {
-  const warnings: string[] = [];
-  return { waitMs, warnings, log: { warn: (_d, m) => void warnings.push(m), info: () => undefined } };
-}
+import { recordingWait } from '../helpers/startup-wait.js';
 
 const bin = postgresBinDir();
 describe.skipIf(!bin)('opening the store while PostgreSQL is not up yet', () => {
@@ -32,7 +27,7 @@ describe.skipIf(!bin)('opening the store while PostgreSQL is not up yet', () => 
     const down = server.crash!(1500);
     // The server is stopping or stopped when the open begins.
     await new Promise((r) => setTimeout(r, 300));
-    const wait = recorder(30_000);
+    const wait = recordingWait(30_000);
     const store = await openStore(url, undefined, { startupWait: wait });
     stores.push(store);
     await down;
@@ -43,14 +38,14 @@ describe.skipIf(!bin)('opening the store while PostgreSQL is not up yet', () => 
   }, 60_000);
 
   it('does not wait for a database that does not exist', async () => {
-    const wait = recorder(30_000);
+    const wait = recordingWait(30_000);
     const err = (await openStore(databaseUrl(server.adminUrl, 'no_such_database'), undefined, { startupWait: wait }).catch((e: unknown) => e)) as Error;
     expect(err.message).toMatch(/^DATABASE_URL: cannot connect to PostgreSQL at .*no_such_database \(database "no_such_database" does not exist\)/);
     expect(wait.warnings).toEqual([]);
   });
 
   it('gives up after STARTUP_WAIT_MS on a server that never comes, naming the variable', async () => {
-    const wait = recorder(1000);
+    const wait = recordingWait(1000);
     const nowhere = `postgres://app:hunter2@127.0.0.1:${await freePort()}/charbridge`;
     const err = (await openStore(nowhere, undefined, { startupWait: wait }).catch((e: unknown) => e)) as Error;
     expect(err.message).toMatch(/^DATABASE_URL: cannot connect to PostgreSQL at postgres:\/\/app:\*\*\*@127\.0\.0\.1:\d+\/charbridge \(still no answer after 1 s \(STARTUP_WAIT_MS\): .*ECONNREFUSED/);
