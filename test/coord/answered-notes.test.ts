@@ -78,6 +78,8 @@ describe.skipIf(!hasRedis())('a message answered while the database could not re
     const { n, delivered } = await takeOver();
     expect(n).toBe(1);
     expect(delivered[0]!.find((e) => e.type === 'done')).toMatchObject({ message: { content: 'Echo: still there?' } });
+    // Marked answered once delivered, in the background.
+    for (let i = 0; i < 200 && (await h.store.events.state(msg.platform, msg.eventId)) !== 'done'; i++) await new Promise((r) => setTimeout(r, 10));
     expect(await h.store.events.state(msg.platform, msg.eventId)).toBe('done');
   });
 });
