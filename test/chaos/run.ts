@@ -280,7 +280,7 @@ try {
   const apiLost = acceptedApi.filter((t) => !apiCounts.get(t.token)).map((t) => t.token);
   const apiDup = [...apiCounts].filter(([, n]) => n > 1).map(([t]) => t);
 
-  const sl = slackFindings(slack, slackTurns, SLACK_DMS);
+  const sl = slackFindings(slack, slackTurns, SLACK_DMS, killTimes);
   for (const line of sl.explained) console.log(`  duplicate ${line}`);
   const dc = discordTraffic.findings();
   // Each lost Discord message against what happened around it (kills, and with --outages crashes).

@@ -83,7 +83,8 @@ export interface SlackFindings {
   tooManyRequests: Record<string, number>;
 }
 
-export function slackFindings(fake: FakeSlack, turns: SlackTurn[], channels: number): SlackFindings {
+/** `killTimes`: when instances were killed, so each message shown twice says how long after its first call the next kill came. */
+export function slackFindings(fake: FakeSlack, turns: SlackTurn[], channels: number, killTimes: readonly number[] = []): SlackFindings {
   const shown = new Map<string, number>();
   const answeredKeys = new Set<unknown>();
   const unfinishedKeys: unknown[] = [];
@@ -106,7 +107,10 @@ export function slackFindings(fake: FakeSlack, turns: SlackTurn[], channels: num
     const messages = Array.from({ length: channels }, (_, n) => fake.channelMessages(SlackDelivery.channel(n))).flat().filter((m) => m.text.includes(`re: ${token}`));
     const ts = new Set(messages.map((m) => m.ts));
     const calls = fake.calls.filter((c) => ts.has(String(c.params.ts ?? '')) || JSON.stringify(c.params).includes(`re: ${token}`));
-    return `${token}: ${messages.map((m) => `${m.ts}${m.stream ? ` (stream ${m.stream})` : ''}${keyOf(m) === undefined ? ' (no key)' : ''}`).join(', ')}; calls ${calls.map((c) => `${c.method}${c.params.ts ? `[${String(c.params.ts)}]` : ''} ${c.status}${c.error ? ` ${c.error}` : ''} at ${when(c.at)}`).join(', ')}`;
+    const first = Math.min(...calls.map((c) => c.at));
+    const kill = Math.min(...killTimes.filter((k) => k >= first));
+    const killed = Number.isFinite(kill) ? `; killed ${kill - first} ms after the first call` : '';
+    return `${token}: ${messages.map((m) => `${m.ts}${m.stream ? ` (stream ${m.stream})` : ''}${keyOf(m) === undefined ? ' (no key)' : ''}`).join(', ')}; calls ${calls.map((c) => `${c.method}${c.params.ts ? `[${String(c.params.ts)}]` : ''} ${c.status}${c.error ? ` ${c.error}` : ''} at ${when(c.at)}`).join(', ')}${killed}`;
   });
   return {
     explained,
