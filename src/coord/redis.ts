@@ -7,6 +7,7 @@ import { RedisSharedWindow } from './shared-window.js';
 import { RedisSharedTally } from './shared-tally.js';
 import { RedisIdentifyGate } from './identify-gate.js';
 import { ClusterJobs } from './jobs.js';
+import { Reseeder } from './reseed.js';
 import { validateCron } from '../scheduler/cron.js';
 import { connectRedis, isRedisStarting, redactRedisUrl, whenReady, type Redis } from './redis-client.js';
 import { waitForServer, type StartupWait } from '../core/startup-wait.js';
@@ -174,6 +175,7 @@ export async function redisCoordination(config: CoordinationSettings & { redisUr
     throw err;
   }
   const bus = new RedisBus(main, sub, prefix, log);
+  const reseed = new Reseeder(main);
   const leaderships: RedisLeadership[] = [];
   let jobs: ClusterJobs | undefined;
   return {
@@ -183,8 +185,11 @@ export async function redisCoordination(config: CoordinationSettings & { redisUr
     answered: new RedisAnsweredNotes(main, prefix),
     chatOrder: new RedisChatOrder(main, bus, prefix, config.chatLockTtlMs, log, { takeoverMs: config.takeoverMs }),
     bus,
-    sharedWindow: (name, windows, scope) => new RedisSharedWindow(main, `${prefix}window:${name}`, windows, log, scope === 'chat' ? config.chatLockTtlMs : undefined, scope === 'chat'),
-    sharedTally: (name, window) => new RedisSharedTally(main, `${prefix}tally:${name}`, window, log),
+    sharedWindow: (name, windows, scope) =>
+      scope === 'chat'
+        ? new RedisSharedWindow(main, `${prefix}window:${name}`, windows, log, config.chatLockTtlMs)
+        : new RedisSharedWindow(main, `${prefix}window:${name}`, windows, log, undefined, reseed),
+    sharedTally: (name, window) => new RedisSharedTally(main, `${prefix}tally:${name}`, window, log, reseed),
     identifyGate: (name, windowMs) => new RedisIdentifyGate(main, `${prefix}identify:${name}`, windowMs, log),
     every: async (name, pattern, task) => {
       validateCron(pattern, name);

@@ -16,36 +16,42 @@ if #ARGV > 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return 1`;
 
 /**
- * What this instance added to one sliding window in Redis during the last `windowMs`, kept so a
+ * What this instance added to the sliding windows in Redis during their last window, kept so a
  * Redis that comes back without its data (restarted without persistence) is told again: each
  * instance puts back its own entries, so together they restore the count every instance obeys,
- * instead of all starting from zero and drawing the platform's 429s. Put back after every
- * reconnect (a reconnect to a Redis that kept its data changes nothing).
+ * instead of all starting from zero and drawing the platform's 429s. One per Redis client, with
+ * one 'ready' listener for all its windows (one each would pile up listeners): put back after
+ * every reconnect (a reconnect to a Redis that kept its data changes nothing).
  */
-/** Every `OwnEntries` on a client, put back by the client's one 'ready' listener (one per window would pile up listeners). */
-const onClient = new WeakMap<Redis, Set<OwnEntries>>();
-
-export class OwnEntries {
-  private readonly entries: Array<{ member: string; at: number }> = [];
+export class Reseeder {
+  private readonly windows = new Set<OwnEntries>();
   private readonly script;
 
+  constructor(private readonly redis: Redis) {
+    this.script = luaScript(redis, 'cbReseed', 1, RESEED);
+    redis.on('ready', () => {
+      for (const own of this.windows) void own.putBack();
+    });
+  }
+
+  /** The entries this instance adds to the window at `key`, `windowMs` long. */
+  window(key: string, windowMs: number, now: () => number = Date.now): OwnEntries {
+    const own = new OwnEntries(key, windowMs, now, (k, args) => this.script([k], args));
+    this.windows.add(own);
+    return own;
+  }
+}
+
+/** This instance's entries in one window (see `Reseeder`). */
+export class OwnEntries {
+  private readonly entries: Array<{ member: string; at: number }> = [];
+
   constructor(
-    private readonly redis: Redis,
     private readonly key: string,
     private readonly windowMs: number,
-    private readonly now: () => number = Date.now,
-  ) {
-    this.script = luaScript(redis, 'cbReseed', 1, RESEED);
-    let all = onClient.get(redis);
-    if (!all) {
-      const set = (all = new Set());
-      onClient.set(redis, set);
-      redis.on('ready', () => {
-        for (const own of set) void own.putBack();
-      });
-    }
-    all.add(this);
-  }
+    private readonly now: () => number,
+    private readonly reseed: (key: string, args: Array<string | number>) => Promise<unknown>,
+  ) {}
 
   /** `member` was added to the window now. */
   added(member: string): void {
@@ -58,7 +64,7 @@ export class OwnEntries {
     this.prune();
     if (!this.entries.length) return;
     const now = this.now();
-    await this.script([this.key], [this.windowMs, ...this.entries.flatMap((e) => [e.member, now - e.at])]).catch(() => undefined);
+    await this.reseed(this.key, [this.windowMs, ...this.entries.flatMap((e) => [e.member, now - e.at])]).catch(() => undefined);
   }
 
   private prune(): void {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { RateWindow, SharedTally } from '../core/outbound-window.js';
 import type { Logger } from '../log.js';
 import type { Redis } from './redis-client.js';
-import { OwnEntries } from './reseed.js';
+import type { OwnEntries, Reseeder } from './reseed.js';
 import { luaScript } from './scripts.js';
 
 /**
@@ -36,22 +36,24 @@ return math.max(1, math.ceil(tonumber(r[2]) + win - now))`;
  */
 export class RedisSharedTally implements SharedTally {
   private readonly script;
-  private readonly own: OwnEntries;
+  private readonly own: OwnEntries | undefined;
 
   constructor(
     redis: Redis,
     private readonly key: string,
     private readonly window: RateWindow,
     private readonly log: Logger,
+    /** Where this instance's calls are kept to tell a Redis that lost its data. */
+    reseed?: Reseeder,
   ) {
     if (!(window.max >= 1) || !(window.windowMs > 0)) throw new Error(`shared tally needs max >= 1 and windowMs > 0 (got max ${window.max}, windowMs ${window.windowMs})`);
     this.script = luaScript(redis, 'cbTally', 1, TALLY);
-    this.own = new OwnEntries(redis, key, window.windowMs);
+    this.own = reseed?.window(key, window.windowMs);
   }
 
   add(): Promise<number> {
     const member = randomUUID();
-    this.own.added(member);
+    this.own?.added(member);
     return this.run(member);
   }
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Priority, RateWindow, SharedWindow, WindowLease } from '../core/outbound-window.js';
 import type { Logger } from '../log.js';
 import type { Redis } from './redis-client.js';
-import { OwnEntries } from './reseed.js';
+import type { OwnEntries, Reseeder } from './reseed.js';
 import { luaScript } from './scripts.js';
 
 /**
@@ -74,8 +74,8 @@ export class RedisSharedWindow implements SharedWindow {
     private readonly log: Logger,
     /** A held slot not settled by then is free again (its holder died). */
     private readonly holdMs = 30_000,
-    /** One chat's window (made per chat, many): not told again after a data loss. */
-    perChat = false,
+    /** Where this instance's sends are kept to tell a Redis that lost its data; none for one chat's window (made per chat, many). */
+    reseed?: Reseeder,
   ) {
     for (const w of windows) {
       if (!(w.max >= 1) || !(w.windowMs > 0)) throw new Error(`shared window needs max >= 1 and windowMs > 0 (got max ${w.max}, windowMs ${w.windowMs})`);
@@ -86,7 +86,7 @@ export class RedisSharedWindow implements SharedWindow {
     this.held = `${key}:held`;
     this.horizon = Math.max(1, ...windows.map((w) => w.windowMs));
     this.args = windows.flatMap((w) => [w.max, w.windowMs, w.reserve ?? 0]);
-    this.own = perChat ? undefined : new OwnEntries(redis, this.sent, this.horizon * 2);
+    this.own = reseed?.window(this.sent, this.horizon * 2);
   }
 
   async acquire(priority: Priority): Promise<WindowLease | number> {

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { connectRedis, type Redis } from '../../src/coord/redis-client.js';
 import { RedisSharedTally } from '../../src/coord/shared-tally.js';
 import { RedisSharedWindow } from '../../src/coord/shared-window.js';
+import { Reseeder } from '../../src/coord/reseed.js';
 import { testLogger } from '../helpers/harness.js';
 import { hasRedis, redisPrefix } from '../helpers/services.js';
 
@@ -25,7 +26,9 @@ describe.skipIf(!hasRedis())('counts in a Redis that lost its data', () => {
     const [a, b] = [connectRedis(r.url, testLogger(), 'a'), connectRedis(r.url, testLogger(), 'b')];
     clients.push(a, b);
     await Promise.all([a.connect(), b.connect()]);
-    return { r, a, b };
+    // Each instance's one reseeder on its connection, as redisCoordination makes it.
+    const reseeders = new Map([a, b].map((c) => [c, new Reseeder(c)]));
+    return { r, a, b, reseeders };
   };
   /** Both connections drop and come back, as they do when Redis restarts. */
   const reconnect = (...cs: Redis[]) => {
@@ -33,10 +36,10 @@ describe.skipIf(!hasRedis())('counts in a Redis that lost its data', () => {
   };
 
   it("puts both instances' calls of a Slack tier back", async () => {
-    const { r, a, b } = await twoInstances();
+    const { r, a, b, reseeders } = await twoInstances();
     const w = { max: 4, windowMs: 60_000, reserve: 1 };
-    const ta = new RedisSharedTally(a, `${r.prefix}tally:chat.update`, w, testLogger());
-    const tb = new RedisSharedTally(b, `${r.prefix}tally:chat.update`, w, testLogger());
+    const ta = new RedisSharedTally(a, `${r.prefix}tally:chat.update`, w, testLogger(), reseeders.get(a));
+    const tb = new RedisSharedTally(b, `${r.prefix}tally:chat.update`, w, testLogger(), reseeders.get(b));
     await ta.add();
     await tb.add();
     expect(await ta.add()).toBeGreaterThan(55_000); // up to its reserve: optional work holds back
@@ -50,9 +53,9 @@ describe.skipIf(!hasRedis())('counts in a Redis that lost its data', () => {
   });
 
   it("puts a bot-wide window's sends back", async () => {
-    const { r, a, b } = await twoInstances();
+    const { r, a, b, reseeders } = await twoInstances();
     const perMinute = [{ max: 2, windowMs: 60_000 }];
-    const bot = (c: Redis) => new RedisSharedWindow(c, `${r.prefix}window:telegram:1`, perMinute, testLogger());
+    const bot = (c: Redis) => new RedisSharedWindow(c, `${r.prefix}window:telegram:1`, perMinute, testLogger(), undefined, reseeders.get(c));
     for (const c of [a, b]) {
       const lease = await bot(c).acquire('high');
       if (typeof lease === 'number') throw new Error('the window should have room');
