@@ -92,13 +92,16 @@ export async function openDatabase(url: string, wait?: StartupWait): Promise<{ d
       // A restart while the schema is brought up to date is waited out too: each migration is a
       // transaction, so one the drop cut short was rolled back and runs again.
       const unreachable = (err: unknown) => isUnreachable(err) || isUnreachable((err as { cause?: unknown } | null)?.cause);
+      let reached = false;
       const upToDate = async () => {
+        reached = false;
         await sql`select 1`.execute(db);
+        reached = true;
         await migrate(db, dialect);
       };
       await waitForServer({ server: 'PostgreSQL', variable: 'DATABASE_URL', where }, upToDate, unreachable, wait).catch((err: unknown) => {
         // A migration that failed on its own (not for want of a server) says so, unchanged.
-        if (!unreachable(err) && err instanceof Error && err.message.startsWith('Database migration')) throw err;
+        if (reached && !unreachable(err)) throw err;
         const why = err instanceof Error ? err.message : String(err);
         throw new ConfigError(`DATABASE_URL: cannot connect to PostgreSQL at ${where} (${why}). Start PostgreSQL there or fix the URL; unset, charbridge uses the SQLite file data/charbridge.db.`);
       });
