@@ -43,19 +43,16 @@ describe.skipIf(!hasRedis())('a message answered while the database could not re
       const n = await h.engine.recover(async (_m, replies) => void delivered.push(replies));
       return { n, delivered };
     };
-    const noted = async (eventKey: string) => {
-      for (let i = 0; i < 200 && !(await notes.noted(eventKey)); i++) await new Promise((r) => setTimeout(r, 10));
-      return notes.noted(eventKey);
-    };
-    return { h, r, redis, takeOver, noted };
+    return { h, r, redis, notes, takeOver };
   }
 
   it('is marked answered by the instance that takes it over, not answered twice', async () => {
-    const { h, takeOver, noted } = await world();
+    const { h, notes, takeOver } = await world();
     const msg = inbound({ text: 'are you there?' });
     const first = await h.engine.handle(msg).collect();
     expect(first.find((e) => e.type === 'done')).toMatchObject({ message: { content: 'Echo: are you there?' } });
-    expect(await noted(`${msg.platform}:${msg.eventId}`)).toBe(true);
+    // Recorded once delivered, in the background.
+    await expect.poll(() => notes.noted(`${msg.platform}:${msg.eventId}`)).toBe(true);
     expect(await h.store.events.state(msg.platform, msg.eventId)).toBe('processing');
 
     const { n, delivered } = await takeOver();
@@ -68,18 +65,17 @@ describe.skipIf(!hasRedis())('a message answered while the database could not re
   });
 
   it('is answered again when the record is gone too (Redis lost its data): late, never lost', async () => {
-    const { h, r, redis, takeOver, noted } = await world();
+    const { h, r, redis, notes, takeOver } = await world();
     const msg = inbound({ text: 'still there?' });
     await h.engine.handle(msg).collect();
     const key = `${msg.platform}:${msg.eventId}`;
-    expect(await noted(key)).toBe(true);
+    await expect.poll(() => notes.noted(key)).toBe(true);
     await redis.del(`${r.prefix}answered:${key}`);
 
     const { n, delivered } = await takeOver();
     expect(n).toBe(1);
     expect(delivered[0]!.find((e) => e.type === 'done')).toMatchObject({ message: { content: 'Echo: still there?' } });
     // Marked answered once delivered, in the background.
-    for (let i = 0; i < 200 && (await h.store.events.state(msg.platform, msg.eventId)) !== 'done'; i++) await new Promise((r) => setTimeout(r, 10));
-    expect(await h.store.events.state(msg.platform, msg.eventId)).toBe('done');
+    await expect.poll(() => h.store.events.state(msg.platform, msg.eventId)).toBe('done');
   });
 });
