@@ -281,7 +281,7 @@ class DiscordBot implements DiscordAdapter {
     const surface = new ChannelSurface({ ...target, characterName: msg.characterName, dedupeKey: msg.dedupeKey }, this.surfaceDeps);
     // A per-member conversation in a shared channel: say whom it is for (allowed_mentions keeps it from pinging).
     const text = target.userId !== undefined ? `<@${target.userId}> ${msg.text}` : msg.text;
-    await sendText(text, surface, this.out);
+    await sendText(text, surface, this.out, msg.beforeFirstCall);
   }
 
   /** Bot posts carry nonces Discord enforces; a character's webhook posts cannot. */

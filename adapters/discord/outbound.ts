@@ -175,8 +175,8 @@ export async function deliverReply(events: AsyncIterable<ReplyEvent>, surface: S
 }
 
 /** Text sent at once, split if long (notices, proactive messages): a reply with no preview. */
-export async function sendText(text: string, surface: Surface, deps: OutboundDeps): Promise<void> {
-  await streamedReply(surface, deps).finish(text);
+export async function sendText(text: string, surface: Surface, deps: OutboundDeps, beforeFirstCall?: () => Promise<void>): Promise<void> {
+  await streamedReply(surface, deps, undefined, beforeFirstCall).finish(text);
 }
 
 /** What of one answer Discord shows on `surface`, and the call that shows more; `onFirstPost` runs once its first message is posted. */
@@ -184,12 +184,13 @@ export function replyPlanner(surface: Surface, deps: OutboundDeps, onFirstPost?:
   return new DiscordMessages(surface, deps, onFirstPost);
 }
 
-/** One answer streamed into `surface`; `onFirstPost` runs once its first message is posted. */
-export function streamedReply(surface: Surface, deps: OutboundDeps, onFirstPost?: () => void): StreamedReply<ChunkStep> {
+/** One answer streamed into `surface`; `onFirstPost` runs once its first message is posted, `beforeFirstCall` right before its first call. */
+export function streamedReply(surface: Surface, deps: OutboundDeps, onFirstPost?: () => void, beforeFirstCall?: () => Promise<void>): StreamedReply<ChunkStep> {
   return new StreamedReply(replyPlanner(surface, deps, onFirstPost), deps, {
     key: surface.key,
     platform: 'discord',
     logContext: { key: surface.key },
+    beforeFirstCall,
   });
 }
 

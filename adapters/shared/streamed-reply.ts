@@ -46,6 +46,8 @@ export interface StreamOptions {
   platform: string;
   /** Added to log lines (e.g. `{ chatId }`). */
   logContext: Record<string, unknown>;
+  /** Runs once, inside the budget's slot right before the reply's first platform call; when it rejects, nothing is sent and the reply fails with its error (`OutboundText.beforeFirstCall`). */
+  beforeFirstCall?: (() => Promise<void>) | undefined;
 }
 
 export class StreamedReply<A = unknown> {
@@ -53,6 +55,8 @@ export class StreamedReply<A = unknown> {
   private final = false;
   private loop: Promise<void> | undefined;
   private pending: AbortController | undefined;
+  /** `opts.beforeFirstCall` until it has run. */
+  private firstCall: (() => Promise<void>) | undefined;
   /** Ends the pause between two previews early: only the final text taking over does. */
   private wakePause: (() => void) | undefined;
   /** Ends a wait for something new to show: a delta, or the final text. */
@@ -62,7 +66,9 @@ export class StreamedReply<A = unknown> {
     private readonly planner: ReplyPlanner<A>,
     private readonly deps: StreamDeps,
     private readonly opts: StreamOptions,
-  ) {}
+  ) {
+    this.firstCall = opts.beforeFirstCall;
+  }
 
   /** How many messages are visible so far. */
   get visible(): number {
@@ -159,6 +165,9 @@ export class StreamedReply<A = unknown> {
   private async step(final: boolean, beforeCall: BeforeCall): Promise<true | Skipped> {
     const a = this.next(final);
     if (a === undefined) return SKIPPED;
+    const first = this.firstCall;
+    this.firstCall = undefined;
+    await first?.();
     await beforeCall();
     await this.planner.perform(a);
     return true;

@@ -164,7 +164,7 @@ export class SlackAdapter implements PlatformAdapter<SlackTarget> {
 
   /** Proactive messages: to the DM (or channel, or thread) the conversation key names. */
   async deliver(msg: OutboundText): Promise<void> {
-    await this.outbound.sendText({ ...this.keys.decode(msg.key), tag: msg.dedupeKey }, msg.text, { maybeSent: msg.maybeSent });
+    await this.outbound.sendText({ ...this.keys.decode(msg.key), tag: msg.dedupeKey }, msg.text, { maybeSent: msg.maybeSent, beforeFirstCall: msg.beforeFirstCall });
   }
 
   /** A reply's messages carry their key in metadata, looked up before sending again (best effort: a refused lookup sends it whole). */

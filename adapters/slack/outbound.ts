@@ -122,12 +122,13 @@ export class SlackOutbound {
     return replyPlanner(target, this.planners, resume);
   }
 
-  /** One reply streamed to `target`, through the channel's budget. */
-  streamedReply(target: ReplyTarget, resume?: Resume): StreamedReply<SlackStep> {
+  /** One reply streamed to `target`, through the channel's budget (`beforeFirstCall`: see `StreamOptions`). */
+  streamedReply(target: ReplyTarget, resume?: Resume, beforeFirstCall?: () => Promise<void>): StreamedReply<SlackStep> {
     return new StreamedReply(this.planner(target, resume), { budget: this.budget, log: this.o.log, tuning: PACED_BY_LIMITS }, {
       key: target.channel,
       platform: 'slack',
       logContext: { channel: target.channel },
+      beforeFirstCall,
     });
   }
 
@@ -149,12 +150,12 @@ export class SlackOutbound {
    * when long. Throws when Slack refuses, so a proactive delivery is retried later. `maybeSent`
    * (with `target.tag`): an earlier attempt may have shown some or all of it, so its tagged
    * messages are looked up first and edited to the text where they differ; only what is missing
-   * is posted.
+   * is posted. `beforeFirstCall` runs right before the first call that shows anything (the lookup only reads).
    */
-  async sendText(target: ReplyTarget, markdown: string, o: { maybeSent?: boolean | undefined } = {}): Promise<void> {
+  async sendText(target: ReplyTarget, markdown: string, o: { maybeSent?: boolean | undefined; beforeFirstCall?: (() => Promise<void>) | undefined } = {}): Promise<void> {
     const resume = o.maybeSent && target.tag !== undefined ? await this.earlierAttempt(target, target.tag) : undefined;
     if (resume && resume.from >= markdown.length) return; // closed streams already show all of it
-    await this.streamedReply(target, resume).finish(markdown);
+    await this.streamedReply(target, resume, o.beforeFirstCall).finish(markdown);
   }
 
   /**

@@ -185,7 +185,7 @@ class TelegramBot implements TelegramAdapter {
 
   /** Proactive message: formatted, split, through the same budget as replies. */
   async deliver(msg: OutboundText): Promise<void> {
-    await sendText(msg.text, this.keys.decode(msg.key), this.out);
+    await sendText(msg.text, this.keys.decode(msg.key), this.out, msg.beforeFirstCall);
   }
 
   planner(target: TelegramTarget): ReplyPlanner {

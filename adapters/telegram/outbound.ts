@@ -85,8 +85,8 @@ export async function sendNotice(text: string, target: ReplyTarget, deps: Outbou
 }
 
 /** Formatted text sent at once (proactive messages): the final step of a reply with no preview. */
-export async function sendText(text: string, target: ReplyTarget, deps: OutboundDeps): Promise<void> {
-  await streamedReply(target, deps).finish(text);
+export async function sendText(text: string, target: ReplyTarget, deps: OutboundDeps, beforeFirstCall?: () => Promise<void>): Promise<void> {
+  await streamedReply(target, deps, beforeFirstCall).finish(text);
 }
 
 /** What of one reply Telegram shows at `target`, and the Bot API call that shows more. */
@@ -94,8 +94,8 @@ export function replyPlanner(target: ReplyTarget, deps: OutboundDeps): ReplyPlan
   return new TelegramMessages(target, deps);
 }
 
-function streamedReply(target: ReplyTarget, deps: OutboundDeps): StreamedReply<Action> {
-  return new StreamedReply(replyPlanner(target, deps), deps, { key: String(target.chatId), platform: 'telegram', logContext: { chatId: target.chatId } });
+function streamedReply(target: ReplyTarget, deps: OutboundDeps, beforeFirstCall?: () => Promise<void>): StreamedReply<Action> {
+  return new StreamedReply(replyPlanner(target, deps), deps, { key: String(target.chatId), platform: 'telegram', logContext: { chatId: target.chatId }, beforeFirstCall });
 }
 
 type Action = ChunkStep | { kind: 'draft'; index: number; source: string };

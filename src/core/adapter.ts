@@ -75,6 +75,13 @@ export interface OutboundText {
    * the messages' metadata) takes it up instead of sending it all again.
    */
   maybeSent?: boolean | undefined;
+  /**
+   * Runs once, right before the text's first platform call — after any wait for room in the
+   * outbound budget — and is awaited. When it rejects, nothing is sent and `deliver` rejects with
+   * its error. The proactive scheduler records there that the message began leaving: one that
+   * never did can be sent again by another instance, even where a send cannot be recognized.
+   */
+  beforeFirstCall?: (() => Promise<void>) | undefined;
 }
 
 /**

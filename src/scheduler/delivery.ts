@@ -3,11 +3,20 @@ import type { PlatformAdapter } from '../core/adapter.js';
 import type { Character, Conversation, Platform, StoredMessage } from '../core/types.js';
 import { CharbridgeError } from '../core/errors.js';
 
-/** Where a proactive message goes once it is stored. Throwing means "retry later"; `retry`: an earlier attempt failed (it may still have landed). */
+/**
+ * Where a proactive message goes once it is stored. Throwing means "retry later"; `retry`: an
+ * earlier attempt failed (it may still have landed); `beforeFirstCall`: awaited right before the
+ * first platform call (`OutboundText.beforeFirstCall`), nothing is sent when it rejects.
+ */
 export interface ProactiveTarget {
-  deliver(conversation: Conversation, character: Character, message: StoredMessage, o?: { retry?: boolean }): Promise<void>;
+  deliver(conversation: Conversation, character: Character, message: StoredMessage, o?: DeliveryOptions): Promise<void>;
   /** Whether a message to `platform` that may already have arrived can be sent again and still show once. */
   sendsOnceByKey?(platform: Platform): boolean;
+}
+
+export interface DeliveryOptions {
+  retry?: boolean | undefined;
+  beforeFirstCall?: (() => Promise<void>) | undefined;
 }
 
 /**
@@ -30,7 +39,7 @@ export class DeliveryRouter implements ProactiveTarget {
     for (const a of adapters) this.adapters.set(a.platform, a);
   }
 
-  async deliver(conversation: Conversation, character: Character, message: StoredMessage, o: { retry?: boolean } = {}): Promise<void> {
+  async deliver(conversation: Conversation, character: Character, message: StoredMessage, o: DeliveryOptions = {}): Promise<void> {
     if (conversation.platform === 'api') {
       if (!this.api) throw new CharbridgeError('NO_TARGET', 'No API delivery target configured');
       return this.api.deliver(conversation, character, message);
@@ -39,6 +48,6 @@ export class DeliveryRouter implements ProactiveTarget {
     if (!adapter || !conversation.scopeKey) {
       throw new CharbridgeError('NO_TARGET', `No running ${conversation.platform} adapter can deliver to ${conversation.id}`);
     }
-    await adapter.deliver({ key: decodeKey(conversation.scopeKey), text: message.content, characterName: character.name, dedupeKey: `message:${message.id}`, maybeSent: o.retry });
+    await adapter.deliver({ key: decodeKey(conversation.scopeKey), text: message.content, characterName: character.name, dedupeKey: `message:${message.id}`, maybeSent: o.retry, beforeFirstCall: o.beforeFirstCall });
   }
 }

@@ -5,6 +5,7 @@ import type { Character, Conversation, StoredMessage } from '../core/types.js';
 import { personaKeyOf, type Engine, type Payer, type StoredMessageEvent, type TurnPersona } from '../engine/index.js';
 import type { CharbridgeError } from '../core/errors.js';
 import { ADMIN_OWNER } from '../core/ids.js';
+import { retried } from '../core/retry.js';
 import type { Logger } from '../log.js';
 import type { DB, OutboxRow, ProactivePolicyOverrides, ProactiveRecord, Store } from '../store/index.js';
 import { proactiveCommand } from './command.js';
@@ -59,6 +60,9 @@ function payerOf(conv: Conversation): Payer | undefined {
 
 /** Credits a proactive message costs an API key: the price of a text turn. */
 export const PROACTIVE_COST = 1;
+
+/** The delivery's claim was taken back (its instance was judged dead) before its first call: another instance sends it. */
+class OutboxClaimLost extends Error {}
 
 /** What became of one delivery of a proactive message: sent, to be retried, or given up. */
 export interface ProactiveDeliveryEvent {
@@ -139,7 +143,7 @@ export class ProactiveScheduler {
   async tick(): Promise<TickReport> {
     const report: TickReport = { due: 0, sent: 0, nothing: 0, failed: 0, skipped: {}, delivered: 0, recovered: 0 };
     report.recovered = await this.recoverStale();
-    await this.recoverSending();
+    await this.recoverUnfinished();
     for (const row of await this.store.proactive.outboxDue(['pending'], this.now, this.opts.batch ?? 1000)) {
       if (await this.deliverRow(row)) report.delivered++;
     }
@@ -319,8 +323,10 @@ export class ProactiveScheduler {
   /** Deliver one stored message; on failure retry with backoff, then give up and record it. */
   private async deliverRow(row: OutboxRow): Promise<boolean> {
     const { proactive } = this.store;
-    // Claimed first: another instance never sends it too, and a crash after sending leaves it
-    // `sending` rather than pending, so it is never sent a second time (see recoverSending).
+    // Claimed first, so another instance never sends it too. It becomes `sending` only right
+    // before its first platform call (after any wait for room in the outbound budget): a crash
+    // before that leaves it `claimed`, sent by the next instance; one after leaves it `sending`,
+    // never sent a second time where that could show it twice (see recoverUnfinished).
     if (!(await proactive.claimOutbox(row.id, this.owner, this.now))) return false;
     const conv = await this.store.conversations.get(row.conversationId);
     const message = row.messageId ? await this.store.messages.get(row.messageId) : undefined;
@@ -329,12 +335,22 @@ export class ProactiveScheduler {
       this.tell({ platform: conv?.platform ?? null, outcome: 'failed' });
       return false;
     }
+    const beforeFirstCall = async (): Promise<void> => {
+      let held = false;
+      let failure: unknown;
+      if (!(await retried(async () => (held = await proactive.startSending(row.id, this.owner, this.now)), (err) => (failure = err)))) throw failure;
+      if (!held) throw new OutboxClaimLost();
+    };
     try {
-      await this.target.deliver(conv, await this.engine.characterOf(conv), message, { retry: row.attempts > 0 });
+      await this.target.deliver(conv, await this.engine.characterOf(conv), message, { retry: row.attempts > 0, beforeFirstCall });
       await proactive.updateOutbox(row.id, { state: 'delivered', attempts: row.attempts + 1 }, this.now);
       this.tell({ platform: conv.platform, outcome: 'delivered' });
       return true;
     } catch (err) {
+      if (err instanceof OutboxClaimLost) {
+        this.log.warn({ conversationId: conv.id }, 'a proactive delivery was taken over by another instance before it left; not sending it');
+        return false;
+      }
       const attempts = row.attempts + 1;
       const give = attempts >= (this.opts.maxDeliveryAttempts ?? 5);
       const error = err instanceof Error ? err.message.slice(0, 500) : String(err);
@@ -346,16 +362,17 @@ export class ProactiveScheduler {
   }
 
   /**
-   * Deliveries a dead instance was sending: where a message sent again still shows once (an API
-   * session's feed entry and webhook; Discord and Slack, by the message's key) it is sent again,
-   * as a retry; elsewhere (Telegram) it may already have arrived, and a message is better missing
-   * than doubled, so it is recorded as uncertain.
+   * Deliveries a dead instance held. One that never began leaving (`claimed`: it waited for room
+   * in the outbound budget) is sent again. Of one it was sending, where a message sent again still
+   * shows once (an API session's feed entry and webhook; Discord and Slack, by the message's key)
+   * it is sent again, as a retry; elsewhere (Telegram) it may already have arrived, and a message
+   * is better missing than doubled, so it is recorded as uncertain.
    */
-  private async recoverSending(): Promise<void> {
+  private async recoverUnfinished(): Promise<void> {
     const { proactive } = this.store;
-    for (const row of await proactive.sendingOfDead(this.now, this.opts.deadAfterMs ?? 10_000, 100)) {
+    for (const row of await proactive.unfinishedOfDead(this.now, this.opts.deadAfterMs ?? 10_000, 100)) {
       const conv = await this.store.conversations.get(row.conversationId);
-      if (conv?.platform === 'api') await proactive.updateOutbox(row.id, { state: 'pending', nextAttemptAt: this.now }, this.now);
+      if (row.state === 'claimed' || conv?.platform === 'api') await proactive.updateOutbox(row.id, { state: 'pending', nextAttemptAt: this.now }, this.now);
       else if (conv && this.target.sendsOnceByKey?.(conv.platform)) {
         // Counted as an attempt, so the next one is a retry: it looks for what this one showed.
         await proactive.updateOutbox(row.id, { state: 'pending', attempts: row.attempts + 1, nextAttemptAt: this.now }, this.now);

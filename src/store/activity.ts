@@ -6,7 +6,7 @@ export interface ProactiveSend {
   conversationId: string;
   platform: string | null;
   characterId: string | null;
-  /** generating, pending, delivered, failed, nothing, abandoned, error (see the outbox). */
+  /** generating, pending, claimed, sending, delivered, failed, uncertain, nothing, abandoned, skipped, error (see the outbox). */
   state: string;
   attempts: number;
   error: string | null;

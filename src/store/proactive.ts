@@ -213,29 +213,48 @@ export class ProactiveRepo {
   }
 
   /**
-   * Take a pending delivery for `owner` (compare-and-set to `sending`); false when another
-   * instance took it, or it is no longer pending.
+   * Take a pending delivery for `owner` (compare-and-set to `claimed`: this instance will send it,
+   * nothing has left yet); false when another instance took it, or it is no longer pending.
    */
   async claimOutbox(id: number, owner: string, now: number): Promise<boolean> {
     const r = await this.db
       .updateTable('proactive_outbox')
-      .set({ state: 'sending', owner, updated_at: now })
+      .set({ state: 'claimed', owner, updated_at: now })
       .where('id', '=', id)
       .where('state', '=', 'pending')
       .executeTakeFirst();
     return Number(r.numUpdatedRows) > 0;
   }
 
-  /** Deliveries being sent by instances that stopped heartbeating: it is unknown whether they went out. */
-  async sendingOfDead(now: number, deadAfterMs: number, limit: number): Promise<Array<{ id: number; conversationId: string; attempts: number }>> {
+  /**
+   * `owner`'s claimed delivery is about to make its first platform call: from now on a crash leaves
+   * it unknown whether it arrived. False when `owner` no longer holds it (another instance judged it
+   * dead and took it back). Safe to repeat.
+   */
+  async startSending(id: number, owner: string, now: number): Promise<boolean> {
+    const r = await this.db
+      .updateTable('proactive_outbox')
+      .set({ state: 'sending', updated_at: now })
+      .where('id', '=', id)
+      .where('owner', '=', owner)
+      .where('state', 'in', ['claimed', 'sending'])
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  /**
+   * Deliveries held by instances that stopped heartbeating: `claimed` ones never began leaving;
+   * of `sending` ones it is unknown whether they went out.
+   */
+  async unfinishedOfDead(now: number, deadAfterMs: number, limit: number): Promise<Array<{ id: number; conversationId: string; attempts: number; state: 'claimed' | 'sending' }>> {
     const rows = await this.db
       .selectFrom('proactive_outbox')
-      .select(['id', 'conversation_id', 'attempts'])
-      .where('state', '=', 'sending')
+      .select(['id', 'conversation_id', 'attempts', 'state'])
+      .where('state', 'in', ['claimed', 'sending'])
       .where((eb) => eb.or([eb('owner', 'is', null), eb('owner', 'not in', eb.selectFrom('instances').select('instances.id').where('instances.seen_at', '>=', now - deadAfterMs))]))
       .limit(limit)
       .execute();
-    return rows.map((r) => ({ id: r.id, conversationId: r.conversation_id, attempts: r.attempts }));
+    return rows.map((r) => ({ id: r.id, conversationId: r.conversation_id, attempts: r.attempts, state: r.state === 'claimed' ? 'claimed' : 'sending' }));
   }
 
   async outboxFor(conversationId: string): Promise<Array<{ id: number; state: string; messageId: string | null; attempts: number; error: string | null }>> {

@@ -1,13 +1,15 @@
 import { ManualClock } from '../../src/core/clock.js';
 import type { Character, Conversation, StoredMessage } from '../../src/core/types.js';
-import { ProactiveScheduler, type ProactiveTarget, type ProactiveOptions } from '../../src/scheduler/index.js';
+import { ProactiveScheduler, type DeliveryOptions, type ProactiveTarget, type ProactiveOptions } from '../../src/scheduler/index.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
 /** A delivery target that records what it was given (and can be told to fail). */
 export class RecordingTarget implements ProactiveTarget {
   delivered: Array<{ conversationId: string; character: string; text: string; kind: string }> = [];
   failNext = 0;
-  async deliver(c: Conversation, ch: Character, m: StoredMessage): Promise<void> {
+  /** Like an adapter: the first call is announced (`beforeFirstCall`) before it is made, and nothing is sent when that refuses. */
+  async deliver(c: Conversation, ch: Character, m: StoredMessage, o: DeliveryOptions = {}): Promise<void> {
+    await o.beforeFirstCall?.();
     if (this.failNext > 0) {
       this.failNext--;
       throw new Error('receiver down');

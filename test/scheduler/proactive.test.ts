@@ -221,6 +221,57 @@ describe('exactly once across processes and crashes', () => {
     expect(h.fake.requests.filter((r) => JSON.stringify(r.body).includes('[proactive]'))).toHaveLength(1);
   });
 
+  it('sends what a dead process had claimed but not begun sending (it waited for room to send), once', async () => {
+    const { h, clock, target, scheduler } = await start();
+    await say(h.engine, inbound({ text: 'hi' }));
+    clock.advance(60 * MIN);
+    // A process whose delivery waits in its outbound budget, and dies there: its first call never starts.
+    const crashing = new ProactiveScheduler({ engine: h.engine, store: h.store, clock: h.clock, log: h.log, target: { deliver: () => new Promise(() => {}) } }, { defaults, owner: 'crashed', leaseMs: 5 * MIN });
+    void crashing.tick();
+    const conv = (await h.store.conversations.getByScope('telegram:1'))!;
+    await expect.poll(async () => (await h.store.proactive.outboxFor(conv.id))[0]?.state).toBe('claimed');
+
+    await scheduler.tick(); // 'crashed' never heartbeats: dead
+    expect(target.delivered.map((d) => d.kind)).toEqual(['proactive']);
+    expect(await h.store.proactive.outboxFor(conv.id)).toMatchObject([{ state: 'delivered', attempts: 1 }]);
+    expect(await h.store.messages.newest(conv.id, { limit: 10, kinds: ['proactive'] })).toHaveLength(1);
+  });
+
+  it('marks a delivery sending only as its first call starts, and sends nothing once another instance has taken it back', async () => {
+    const { h, clock, scheduler } = await start();
+    await say(h.engine, inbound({ text: 'hi' }));
+    const conv = (await h.store.conversations.getByScope('telegram:1'))!;
+    const states = async () => (await h.store.proactive.outboxFor(conv.id)).map((r) => r.state);
+    let room!: () => void;
+    const roomToSend = new Promise<void>((r) => (room = r));
+    const calls: string[] = [];
+    const slow = new ProactiveScheduler(
+      { engine: h.engine, store: h.store, clock: h.clock, log: h.log, target: { deliver: async (_c, _ch, m, o) => (await roomToSend, await o?.beforeFirstCall?.(), void calls.push(m.content)) } },
+      { defaults, owner: scheduler.owner, leaseMs: 5 * MIN },
+    );
+    const sending = slow.sendNow(conv.id);
+    await expect.poll(states).toEqual(['claimed']);
+    room();
+    await sending;
+    expect(await states()).toEqual(['delivered']);
+    expect(calls).toHaveLength(1);
+
+    // Judged dead while it waited for room: the survivor took the row back before the first call.
+    let taken!: () => void;
+    const takenBack = new Promise<void>((r) => (taken = r));
+    const judgedDead = new ProactiveScheduler(
+      { engine: h.engine, store: h.store, clock: h.clock, log: h.log, target: { deliver: async (_c, _ch, m, o) => (await takenBack, await o?.beforeFirstCall?.(), void calls.push(m.content)) } },
+      { defaults, owner: 'judged-dead', leaseMs: 5 * MIN },
+    );
+    const late = judgedDead.sendNow(conv.id);
+    await expect.poll(states).toEqual(['delivered', 'claimed']);
+    await h.store.db.updateTable('proactive_outbox').set({ state: 'pending', owner: null }).where('state', '=', 'claimed').execute();
+    taken();
+    expect(await late).toMatchObject({ sent: true }); // stored, and left to the instance that took it back
+    expect(calls).toHaveLength(1);
+    expect(await states()).toEqual(['delivered', 'pending']);
+  });
+
   it('never sends twice what a process that died was sending: uncertain on a platform, sent again (idempotently) to an API session', async () => {
     const { h, clock, target, scheduler } = await start();
     await say(h.engine, inbound({ text: 'hi' }));

@@ -36,7 +36,7 @@ const PlatformsResponse = z
           conversationId: z.string(),
           platform: z.string().nullable(),
           characterId: z.string().nullable(),
-          state: z.string().describe('generating, pending, delivered, failed, nothing (the model had nothing to say), abandoned, error'),
+          state: z.string().describe('generating, pending, claimed (an instance will send it), sending (its first call started), delivered, failed, uncertain (its process stopped while sending, on a platform that cannot tell whether it arrived), nothing (the model had nothing to say), abandoned, skipped (the paying key could not pay), error'),
           attempts: z.number().int(),
           error: z.string().nullable(),
           forced: z.boolean().describe('Sent by a test request, bypassing the policy'),

@@ -125,6 +125,23 @@ export function adapterContract(driver: PlatformDriver): void {
       }
     });
 
+    it('announces a proactive message right before its first call, in its turn in the chat’s budget, and sends nothing when refused', async () => {
+      const w = await world();
+      const dm = w.place('dm');
+      const sent = await w.say(dm, 'hi');
+      await w.idle();
+      const key = decodeKey((await w.conversation(encodeKey(w.keyOf(sent))))!.scopeKey!);
+      const shownAtCall: string[][] = [];
+      const announce = async () => void shownAtCall.push(w.texts(dm));
+      // Queued together: the second waits for the first's call in the chat's queue, and is announced only then.
+      await Promise.all(['First thought.', 'Second thought.'].map((text) => w.adapter.deliver({ key, text, characterName: 'Aria', beforeFirstCall: announce })));
+      expect(shownAtCall).toEqual([['Echo: hi'], ['Echo: hi', 'First thought.']]);
+      const refused = w.adapter.deliver({ key, text: 'Never shown.', characterName: 'Aria', beforeFirstCall: () => Promise.reject(new Error('taken back')) });
+      await expect(refused).rejects.toThrow('taken back');
+      await w.idle();
+      expect(w.texts(dm)).toEqual(['Echo: hi', 'First thought.', 'Second thought.']);
+    });
+
     it('key codec: the key the engine stored for a DM, group and thread decodes to its target and encodes back unchanged', async () => {
       const w = await world();
       const sent: Sent[] = [];
