@@ -157,6 +157,8 @@ export async function startRuntime(loaded: Config, overrides: RuntimeOverrides =
   const liveness = new Liveness(store, clock, log, {
     instanceId,
     heartbeatMs: config.runtime.heartbeatMs,
+    presence: coordination.presence,
+    deadAfterMs: config.runtime.instanceDeadAfterMs,
     // A recovered reply waits for the adapters to start; its message takes its place in its chat's
     // line at once, so the first sweep (before the adapters receive anything) puts what a stopped
     // run left ahead of anything new.

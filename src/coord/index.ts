@@ -5,7 +5,7 @@ import type { CoordinationSettings } from './config.js';
 import { localCoordination } from './local.js';
 import type { Coordination } from './types.js';
 
-export type { Bus, ChatOrder, ChatTicket, Coordination, Leadership } from './types.js';
+export type { Bus, ChatOrder, ChatTicket, Coordination, Leadership, Presence } from './types.js';
 export { coordConfigSchema, type CoordConfig, type CoordinationSettings } from './config.js';
 export { localCoordination } from './local.js';
 

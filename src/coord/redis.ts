@@ -2,6 +2,7 @@ import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
 import { Mutex } from 'redis-semaphore';
 import { takePoint, type RateLimits } from '../engine/limits.js';
 import type { Logger } from '../log.js';
+import { RedisPresence } from './presence.js';
 import { RedisChatOrder } from './chat-order.js';
 import { RedisSharedWindow } from './shared-window.js';
 import { RedisSharedTally } from './shared-tally.js';
@@ -184,6 +185,7 @@ export async function redisCoordination(config: CoordinationSettings & { redisUr
     notices: new RedisNoticeGate(main, prefix),
     answered: new RedisAnsweredNotes(main, prefix),
     chatOrder: new RedisChatOrder(main, bus, prefix, config.chatLockTtlMs, log, { takeoverMs: config.takeoverMs }),
+    presence: new RedisPresence(main, `${prefix}instances`),
     bus,
     sharedWindow: (name, windows, scope) =>
       scope === 'chat'

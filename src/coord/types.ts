@@ -41,7 +41,23 @@ export interface Coordination {
    * bucket (absent locally: the platform SDK paces this process).
    */
   readonly identifyGate?: (name: string, windowMs: number) => IdentifyGate;
+  /** Absent locally: a single process has no peers to mistake for dead. */
+  readonly presence?: Presence;
   /** Whether Redis answers (readiness). */
   ping(): Promise<boolean>;
   close(): Promise<void>;
+}
+
+/**
+ * Instances saying they are alive outside the database (Redis), beside their heartbeat rows: a
+ * database outage stops every instance's rows at once, and the first to sweep after it would take
+ * the others for dead and answer again what they are still answering.
+ */
+export interface Presence {
+  /** This instance is alive at `now` (its clock, as its heartbeat rows use). */
+  beat(instanceId: string, now: number): Promise<void>;
+  /** When each instance said so last, for those that did since `since`. */
+  seenSince(since: number): Promise<Map<string, number>>;
+  /** A clean stop. */
+  leave(instanceId: string): Promise<void>;
 }

@@ -1,6 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
+import type { Presence } from '../coord/index.js';
 
 export interface LivenessOptions {
   instanceId: string;
@@ -8,6 +9,13 @@ export interface LivenessOptions {
   heartbeatMs: number;
   /** Finish what dead instances claimed (platform messages, API turns); returns how many. */
   recover: () => Promise<number>;
+  /**
+   * Instances saying they are alive outside the database (Redis), every heartbeat: an owner that
+   * says so there is not dead, though its row went stale while the database was away.
+   */
+  presence?: Presence | undefined;
+  /** INSTANCE_DEAD_AFTER_MS: how far back presence is read. */
+  deadAfterMs?: number | undefined;
 }
 
 /**
@@ -22,6 +30,9 @@ export class Liveness {
   private timer: NodeJS.Timeout | undefined;
   /** Sweeps still answering what they took over. */
   private readonly sweeps = new Set<Promise<void>>();
+  /** A presence beat still waiting for Redis: the next heartbeat does not queue another. */
+  private sensing = false;
+  private presenceFailed = false;
 
   constructor(
     private readonly store: Store,
@@ -32,7 +43,7 @@ export class Liveness {
 
   /** Register this instance; call before claiming anything. */
   async register(): Promise<void> {
-    await this.store.instances.register(this.opts.instanceId, this.clock.now());
+    await Promise.all([this.store.instances.register(this.opts.instanceId, this.clock.now()), this.sense()]);
   }
 
   /** Start heartbeating and sweeping, with one sweep right away. */
@@ -47,11 +58,35 @@ export class Liveness {
     clearInterval(this.timer);
     this.timer = undefined;
     await Promise.all(this.sweeps);
+    await this.opts.presence?.leave(this.opts.instanceId).catch(() => undefined);
     await this.store.instances.remove(this.opts.instanceId).catch((err: unknown) => this.log.warn({ err }, 'could not remove this instance'));
   }
 
+  /**
+   * Say in Redis that this instance is alive, and hear who else did. Runs beside the database's
+   * heartbeat, never behind it: through a database outage, the beats and what this process knows
+   * of the others stay current, so the sweep after it still finds them alive.
+   */
+  private async sense(): Promise<void> {
+    const presence = this.opts.presence;
+    if (!presence || this.sensing) return;
+    this.sensing = true;
+    try {
+      const now = this.clock.now();
+      await presence.beat(this.opts.instanceId, now);
+      this.store.instances.noteSeenElsewhere(await presence.seenSince(now - 2 * (this.opts.deadAfterMs ?? 10_000)));
+      this.presenceFailed = false;
+    } catch (err) {
+      // What was heard before ages out by itself; the database's rows still speak meanwhile.
+      if (!this.presenceFailed) this.log.warn({ err }, 'could not tell Redis this instance is alive; judging others by the database alone');
+      this.presenceFailed = true;
+    } finally {
+      this.sensing = false;
+    }
+  }
+
   private async tick(): Promise<void> {
-    await this.store.instances.beat(this.opts.instanceId, this.clock.now()).catch((err: unknown) => this.log.warn({ err }, 'heartbeat failed'));
+    await Promise.all([this.store.instances.beat(this.opts.instanceId, this.clock.now()).catch((err: unknown) => this.log.warn({ err }, 'heartbeat failed')), this.sense()]);
     const sweep = this.opts
       .recover()
       .then(

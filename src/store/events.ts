@@ -1,6 +1,7 @@
 import type { DB } from './db.js';
 import { reserveCredits } from './api-keys.js';
 import { prepared } from './prepared.js';
+import type { InstanceRepo } from './instances.js';
 
 /** The owner of a released claim: no instance has this id, so the claim counts as its owner's death left it. */
 const RELEASED = 'released';
@@ -44,7 +45,11 @@ export interface AbandonedEvent {
  */
 export class EventRepo {
   /** `lane`: where completions run (see `priorityLane`); `db` itself by default. */
-  constructor(private db: DB, private readonly lane: DB = db) {}
+  constructor(
+    private db: DB,
+    private readonly instances: InstanceRepo,
+    private readonly lane: DB = db,
+  ) {}
 
   /** True when `c.owner` now owns the event; false for a duplicate (done, or a live owner's). */
   async claim(c: Claim): Promise<boolean> {
@@ -103,6 +108,7 @@ export class EventRepo {
    * an owner, the lease ran out), oldest first: what a live instance answers instead.
    */
   async abandoned(q: { now: number; deadAfterMs: number; leaseMs: number; limit: number; platform?: string }): Promise<AbandonedEvent[]> {
+    const aliveElsewhere = this.instances.aliveElsewhere(q.now - q.deadAfterMs);
     let query = this.db
       .selectFrom('processed_events')
       .select(['platform', 'event_id', 'payload', 'owner'])
@@ -111,7 +117,7 @@ export class EventRepo {
       .where((eb) =>
         eb.or([
           eb.and([eb('owner', 'is', null), eb('claimed_at', '<', q.now - q.leaseMs)]),
-          eb('owner', 'not in', eb.selectFrom('instances').select('id').where('seen_at', '>=', q.now - q.deadAfterMs)),
+          eb.and([eb('owner', 'not in', eb.selectFrom('instances').select('id').where('seen_at', '>=', q.now - q.deadAfterMs)), ...(aliveElsewhere.length ? [eb('owner', 'not in', aliveElsewhere)] : [])]),
         ]),
       );
     if (q.platform !== undefined) query = query.where('platform', '=', q.platform);
@@ -139,6 +145,7 @@ export class EventRepo {
 
   /** Compare-and-set: the claim moves to `c.owner` only while its owner is dead (or its lease ran out). */
   private async takeOver(tx: DB, c: Claim): Promise<boolean> {
+    const aliveElsewhere = this.instances.aliveElsewhere(c.now - c.deadAfterMs);
     const u = await tx
       .updateTable('processed_events')
       .set({ claimed_at: c.now, owner: c.owner })
@@ -148,7 +155,7 @@ export class EventRepo {
       .where((eb) =>
         eb.or([
           eb.and([eb('owner', 'is', null), eb('claimed_at', '<', c.now - c.leaseMs)]),
-          eb.and([eb('owner', '!=', c.owner), eb('owner', 'not in', eb.selectFrom('instances').select('id').where('seen_at', '>=', c.now - c.deadAfterMs))]),
+          eb.and([eb('owner', '!=', c.owner), eb('owner', 'not in', eb.selectFrom('instances').select('id').where('seen_at', '>=', c.now - c.deadAfterMs)), ...(aliveElsewhere.length ? [eb('owner', 'not in', aliveElsewhere)] : [])]),
         ]),
       )
       .executeTakeFirst();

@@ -1,4 +1,5 @@
 import type { DB } from './db.js';
+import type { InstanceRepo } from './instances.js';
 
 /** Replays are honoured for this long after the first request (Stripe's window). */
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
@@ -39,7 +40,10 @@ export interface IdempotencyOwner {
 export class IdempotencyRepo {
   private lastPrune = 0;
 
-  constructor(private db: DB) {}
+  constructor(
+    private db: DB,
+    private readonly instances: InstanceRepo,
+  ) {}
 
   /**
    * Claim `key` for this request, or say what became of it. Race-safe on any number of
@@ -127,6 +131,7 @@ export class IdempotencyRepo {
   }
 
   private async alive(instanceId: string, seenSince: number): Promise<boolean> {
+    if (this.instances.aliveElsewhere(seenSince).includes(instanceId)) return true;
     const r = await this.db.selectFrom('instances').select('id').where('id', '=', instanceId).where('seen_at', '>=', seenSince).executeTakeFirst();
     return r !== undefined;
   }

@@ -103,6 +103,7 @@ export interface Store {
 export async function openStore(url: string, clock: Clock = systemClock, opts: { startupWait?: StartupWait } = {}): Promise<Store> {
   const { db, dialect } = await openDatabase(url, opts.startupWait);
   const lane = priorityLane(url, db);
+  const instances = new InstanceRepo(db);
   let releaseSole: (() => void) | undefined;
   return {
     db,
@@ -111,15 +112,15 @@ export async function openStore(url: string, clock: Clock = systemClock, opts: {
     conversations: new ConversationRepo(db, clock, dialect),
     messages: new MessageRepo(db, clock),
     settings: new SettingsRepo(db, clock),
-    events: new EventRepo(db, lane),
-    instances: new InstanceRepo(db),
+    events: new EventRepo(db, instances, lane),
+    instances,
     callTally: new CallTallyRepo(db),
     sendMarks: new SendMarkRepo(db, clock),
     usage: new UsageRepo(db, clock),
     apiKeys: new ApiKeyRepo(db, clock, dialect),
     updates: new UpdateRepo(db, clock, dialect),
-    idempotency: new IdempotencyRepo(db),
-    proactive: new ProactiveRepo(db),
+    idempotency: new IdempotencyRepo(db, instances),
+    proactive: new ProactiveRepo(db, instances),
     webhooks: new WebhookRepo(db, dialect),
     consoleSessions: new ConsoleSessionRepo(db, clock),
     activity: new ActivityRepo(db),

@@ -5,7 +5,28 @@ import type { DB } from './db.js';
  * instance that stopped heartbeating are taken over by the live ones (see EventRepo).
  */
 export class InstanceRepo {
+  /** Instances alive by a second channel (Redis presence) and when they said so: see `seenElsewhere`. */
+  private elsewhere = new Map<string, number>();
+
   constructor(private db: DB) {}
+
+  /**
+   * What another channel (Redis, `Coordination.presence`) last said of which instances are alive,
+   * when each said so. Every judgement that an owner is dead also asks this: through a database
+   * outage no instance can refresh its row, and one that sweeps first after it must not take the
+   * others' claims while they still answer them. This process's knowledge, refreshed by its
+   * `Liveness` independently of the database.
+   */
+  noteSeenElsewhere(seen: Map<string, number>): void {
+    this.elsewhere = seen;
+  }
+
+  /** Instances the other channel saw since `since` (none without one). */
+  aliveElsewhere(since: number): string[] {
+    const ids: string[] = [];
+    for (const [id, at] of this.elsewhere) if (at >= since) ids.push(id);
+    return ids;
+  }
 
   async register(id: string, now: number): Promise<void> {
     await this.db

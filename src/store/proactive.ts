@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { DB } from './db.js';
 import { prepared } from './prepared.js';
+import type { InstanceRepo } from './instances.js';
 
 const proactiveOf = prepared((db, p: { conversationId: string }) =>
   db
@@ -72,7 +73,10 @@ export interface OutboxRow {
  * database never take the same conversation.
  */
 export class ProactiveRepo {
-  constructor(private db: DB) {}
+  constructor(
+    private db: DB,
+    private readonly instances: InstanceRepo,
+  ) {}
 
   async get(conversationId: string, within: DB = this.db): Promise<ProactiveRecord | undefined> {
     const r = await proactiveOf.first(within, { conversationId });
@@ -247,11 +251,17 @@ export class ProactiveRepo {
    * of `sending` ones it is unknown whether they went out.
    */
   async unfinishedOfDead(now: number, deadAfterMs: number, limit: number): Promise<Array<{ id: number; conversationId: string; attempts: number; state: 'claimed' | 'sending' }>> {
+    const aliveElsewhere = this.instances.aliveElsewhere(now - deadAfterMs);
     const rows = await this.db
       .selectFrom('proactive_outbox')
       .select(['id', 'conversation_id', 'attempts', 'state'])
       .where('state', 'in', ['claimed', 'sending'])
-      .where((eb) => eb.or([eb('owner', 'is', null), eb('owner', 'not in', eb.selectFrom('instances').select('instances.id').where('instances.seen_at', '>=', now - deadAfterMs))]))
+      .where((eb) =>
+        eb.or([
+          eb('owner', 'is', null),
+          eb.and([eb('owner', 'not in', eb.selectFrom('instances').select('instances.id').where('instances.seen_at', '>=', now - deadAfterMs)), ...(aliveElsewhere.length ? [eb('owner', 'not in', aliveElsewhere)] : [])]),
+        ]),
+      )
       .limit(limit)
       .execute();
     return rows.map((r) => ({ id: r.id, conversationId: r.conversation_id, attempts: r.attempts, state: r.state === 'claimed' ? 'claimed' : 'sending' }));

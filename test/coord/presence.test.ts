@@ -1,0 +1,113 @@
+/**
+ * A database outage stops every instance's heartbeat row at once. The first instance to sweep after
+ * it found the others' rows stale and answered again what they were still answering: an outage run
+ * of `npm run chaos -- --cluster --outages 8` (seed 1218) showed Slack replies posted twice, 1 ms
+ * apart, by two live instances. Instances sharing Redis also say there that they are alive, beside
+ * the database, and an owner that does is not dead.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/core/clock.js';
+import { connectRedis, type Redis } from '../../src/coord/redis-client.js';
+import { RedisPresence } from '../../src/coord/presence.js';
+import { Liveness } from '../../src/services/liveness.js';
+import type { ReplyEvent } from '../../src/core/types.js';
+import { inbound, startHarness, testLogger, type Harness } from '../helpers/harness.js';
+import { hasRedis, redisPrefix } from '../helpers/services.js';
+
+const DEAD_AFTER = 10_000;
+
+describe.skipIf(!hasRedis())('an instance that says in Redis it is alive, while its database row went stale', () => {
+  const open: Harness[] = [];
+  const clients: Redis[] = [];
+  const prefixes: Array<ReturnType<typeof redisPrefix>> = [];
+  const stops: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const stop of stops.splice(0)) await stop();
+    while (open.length) await open.pop()!.close();
+    for (const c of clients.splice(0)) c.disconnect();
+    for (const p of prefixes.splice(0)) await p.clear();
+  });
+
+  async function world() {
+    const r = redisPrefix();
+    prefixes.push(r);
+    const redis = connectRedis(r.url, testLogger(), 'test');
+    clients.push(redis);
+    await redis.connect();
+    const presence = new RedisPresence(redis, `${r.prefix}instances`);
+    const clock = new ManualClock();
+    const h = await startHarness({ clock });
+    open.push(h);
+    /** This instance (the harness engine's): it heartbeats, senses who else is alive, and sweeps. */
+    const liveness = new Liveness(h.store, clock, testLogger(), { instanceId: h.engineConfig.instanceId, heartbeatMs: 60_000, presence, deadAfterMs: DEAD_AFTER, recover: async () => 0 });
+    return { h, clock, presence, liveness };
+  }
+
+  /** A message instance `owner` claimed and is still answering (its reply not yet delivered). */
+  async function claimedBy(h: Harness, owner: string) {
+    const msg = inbound({ text: 'still with me?' });
+    const { events } = h.store;
+    const complete = events.complete.bind(events);
+    events.complete = async () => {};
+    await h.engine.handle(msg).collect();
+    events.complete = complete;
+    await h.store.instances.register(owner, h.clock.now());
+    await h.store.db.updateTable('processed_events').set({ owner }).where('state', '=', 'processing').execute();
+    return msg;
+  }
+
+  const sweep = async (h: Harness) => {
+    const delivered: ReplyEvent[][] = [];
+    const n = await h.engine.recover(async (_m, replies) => void delivered.push(replies));
+    return { n, delivered };
+  };
+
+  it('is not taken for dead by the sweep or by the message delivered again, until it stops saying so too', async () => {
+    const { h, clock, presence, liveness } = await world();
+    const msg = await claimedBy(h, 'instance-a');
+    // The database was away for 15 s: no row was refreshed, but instance A went on saying it is alive in Redis.
+    clock.advance(15_000);
+    await presence.beat('instance-a', clock.now());
+    await liveness.register(); // this instance's heartbeat once the database is back, and what it hears in Redis
+    expect(await sweep(h)).toEqual({ n: 0, delivered: [] });
+    expect((await h.engine.handle(msg).collect()).find((e) => e.type === 'done')).toBeUndefined(); // a duplicate while A answers it
+    expect(await h.store.events.state(msg.platform, msg.eventId)).toBe('processing');
+
+    // A died: neither its row nor Redis hears from it for longer than INSTANCE_DEAD_AFTER_MS.
+    clock.advance(DEAD_AFTER + 1);
+    await liveness.register();
+    const { n, delivered } = await sweep(h);
+    expect(n).toBe(1);
+    expect(delivered[0]!.find((e) => e.type === 'done')).toMatchObject({ message: { content: 'Echo: still with me?' } });
+    expect(h.fake.requests.filter((q) => JSON.stringify(q.body).includes('still with me?'))).toHaveLength(1); // its stored reply, not a second model call
+  });
+
+  it('keeps a proactive delivery with its owner the same way', async () => {
+    const { h, clock, presence, liveness } = await world();
+    await h.engine.handle(inbound({ text: 'hi' })).collect();
+    const conv = (await h.store.conversations.getByScope('telegram:1'))!;
+    const row = await h.store.proactive.addOutbox(conv.id, 'pending', clock.now(), false);
+    await h.store.instances.register('instance-a', clock.now());
+    expect(await h.store.proactive.claimOutbox(row, 'instance-a', clock.now())).toBe(true);
+    clock.advance(15_000);
+    await presence.beat('instance-a', clock.now());
+    await liveness.register();
+    expect(await h.store.proactive.unfinishedOfDead(clock.now(), DEAD_AFTER, 10)).toEqual([]);
+    clock.advance(DEAD_AFTER + 1);
+    await liveness.register();
+    expect(await h.store.proactive.unfinishedOfDead(clock.now(), DEAD_AFTER, 10)).toMatchObject([{ id: row, state: 'claimed' }]);
+  });
+
+  it('goes on saying so while its database heartbeat waits for the database', async () => {
+    const { h, clock, presence } = await world();
+    const id = 'instance-waiting';
+    await h.store.instances.register(id, clock.now());
+    // Every heartbeat row waits, as for a database that does not answer.
+    h.store.instances.beat = () => new Promise(() => {});
+    const liveness = new Liveness(h.store, clock, testLogger(), { instanceId: id, heartbeatMs: 10, presence, deadAfterMs: DEAD_AFTER, recover: async () => 0 });
+    liveness.start();
+    stops.push(() => liveness.stop());
+    clock.advance(30_000);
+    await expect.poll(async () => (await presence.seenSince(0)).get(id)).toBe(clock.now());
+  });
+});
