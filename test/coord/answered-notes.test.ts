@@ -6,30 +6,24 @@
  * finds the record marks the message answered instead of sending its reply twice.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { connectRedis, type Redis } from '../../src/coord/redis-client.js';
 import { RedisAnsweredNotes } from '../../src/coord/redis.js';
 import type { ReplyEvent } from '../../src/core/types.js';
-import { inbound, startHarness, testLogger, type Harness } from '../helpers/harness.js';
-import { hasRedis, redisPrefix } from '../helpers/services.js';
+import { inbound, startHarness, type Harness } from '../helpers/harness.js';
+import { hasRedis } from '../helpers/services.js';
+import { redisConnections } from '../helpers/coordinations.js';
 
 describe.skipIf(!hasRedis())('a message answered while the database could not record it', () => {
   const open: Harness[] = [];
-  const clients: Redis[] = [];
-  const prefixes: Array<ReturnType<typeof redisPrefix>> = [];
+  const connections = redisConnections();
   afterEach(async () => {
     while (open.length) await open.pop()!.close();
-    for (const c of clients.splice(0)) c.disconnect();
-    for (const p of prefixes.splice(0)) await p.clear();
+    await connections.close();
   });
 
   /** An engine whose "answered" marks never reach the database, as if it were down until the process died. */
   async function world() {
-    const r = redisPrefix();
-    prefixes.push(r);
-    const redis = connectRedis(r.url, testLogger(), 'test');
-    clients.push(redis);
-    await redis.connect();
-    const notes = new RedisAnsweredNotes(redis, r.prefix);
+    const { redis, prefix } = await connections.open();
+    const notes = new RedisAnsweredNotes(redis, prefix);
     const h = await startHarness({ answered: notes });
     open.push(h);
     const { events } = h.store;
@@ -43,7 +37,7 @@ describe.skipIf(!hasRedis())('a message answered while the database could not re
       const n = await h.engine.recover(async (_m, replies) => void delivered.push(replies));
       return { n, delivered };
     };
-    return { h, r, redis, notes, takeOver };
+    return { h, prefix, redis, notes, takeOver };
   }
 
   it('is marked answered by the instance that takes it over, not answered twice', async () => {
@@ -65,12 +59,12 @@ describe.skipIf(!hasRedis())('a message answered while the database could not re
   });
 
   it('is answered again when the record is gone too (Redis lost its data): late, never lost', async () => {
-    const { h, r, redis, notes, takeOver } = await world();
+    const { h, prefix, redis, notes, takeOver } = await world();
     const msg = inbound({ text: 'still there?' });
     await h.engine.handle(msg).collect();
     const key = `${msg.platform}:${msg.eventId}`;
     await expect.poll(() => notes.noted(key)).toBe(true);
-    await redis.del(`${r.prefix}answered:${key}`);
+    await redis.del(`${prefix}answered:${key}`);
 
     const { n, delivered } = await takeOver();
     expect(n).toBe(1);

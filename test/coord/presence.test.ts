@@ -7,34 +7,28 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
-import { connectRedis, type Redis } from '../../src/coord/redis-client.js';
 import { RedisPresence } from '../../src/coord/presence.js';
 import { Liveness } from '../../src/services/liveness.js';
 import type { ReplyEvent } from '../../src/core/types.js';
 import { inbound, startHarness, testLogger, type Harness } from '../helpers/harness.js';
-import { hasRedis, redisPrefix } from '../helpers/services.js';
+import { hasRedis } from '../helpers/services.js';
+import { redisConnections } from '../helpers/coordinations.js';
 
 const DEAD_AFTER = 10_000;
 
 describe.skipIf(!hasRedis())('an instance that says in Redis it is alive, while its database row went stale', () => {
   const open: Harness[] = [];
-  const clients: Redis[] = [];
-  const prefixes: Array<ReturnType<typeof redisPrefix>> = [];
+  const connections = redisConnections();
   const stops: Array<() => Promise<void>> = [];
   afterEach(async () => {
     for (const stop of stops.splice(0)) await stop();
     while (open.length) await open.pop()!.close();
-    for (const c of clients.splice(0)) c.disconnect();
-    for (const p of prefixes.splice(0)) await p.clear();
+    await connections.close();
   });
 
   async function world() {
-    const r = redisPrefix();
-    prefixes.push(r);
-    const redis = connectRedis(r.url, testLogger(), 'test');
-    clients.push(redis);
-    await redis.connect();
-    const presence = new RedisPresence(redis, `${r.prefix}instances`);
+    const { redis, prefix } = await connections.open();
+    const presence = new RedisPresence(redis, `${prefix}instances`);
     const clock = new ManualClock();
     const h = await startHarness({ clock });
     open.push(h);

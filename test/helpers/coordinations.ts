@@ -1,4 +1,5 @@
 import { createCoordination, type Coordination } from '../../src/coord/index.js';
+import { connectRedis, type Redis } from '../../src/coord/redis-client.js';
 import { testLogger } from './harness.js';
 import { redisPrefix } from './services.js';
 
@@ -21,6 +22,29 @@ export function coordinationPairs(chatLockTtlMs = 3000): { two(): Promise<[Coord
     },
     async close() {
       await Promise.all(open.splice(0).map((c) => c.close()));
+      await Promise.all(prefixes.splice(0).map((p) => p.clear()));
+    },
+  };
+}
+
+/**
+ * Redis connections of the kind the service makes (`connectRedis`), each on a key namespace of its
+ * own; `close()` (in `afterEach`) disconnects them and clears their keys.
+ */
+export function redisConnections(): { open(): Promise<{ redis: Redis; prefix: string; url: string }>; close(): Promise<void> } {
+  const clients: Redis[] = [];
+  const prefixes: Array<{ clear(): Promise<number> }> = [];
+  return {
+    async open() {
+      const r = redisPrefix();
+      prefixes.push(r);
+      const redis = connectRedis(r.url, testLogger(), 'test');
+      clients.push(redis);
+      await redis.connect();
+      return { redis, prefix: r.prefix, url: r.url };
+    },
+    async close() {
+      for (const c of clients.splice(0)) c.disconnect();
       await Promise.all(prefixes.splice(0).map((p) => p.clear()));
     },
   };

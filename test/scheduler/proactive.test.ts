@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { inbound, say, seen } from '../helpers/harness.js';
-import { NOTHING_TO_SAY, ProactiveScheduler } from '../../src/scheduler/index.js';
+import { inbound, say, seen, type Harness } from '../helpers/harness.js';
+import { NOTHING_TO_SAY, ProactiveScheduler, type ProactiveTarget } from '../../src/scheduler/index.js';
 import { MIN, RecordingTarget, defaults, startProactiveHarness } from './helpers.js';
 
 type PH = Awaited<ReturnType<typeof startProactiveHarness>>;
@@ -178,6 +178,20 @@ describe('proactive scheduler', () => {
   });
 });
 
+/** Another process's scheduler on the same engine and store, delivering through `deliver` (by default one that never returns). */
+function otherProcess(h: Harness, owner: string, deliver: ProactiveTarget['deliver'] = () => new Promise(() => {})): ProactiveScheduler {
+  return new ProactiveScheduler({ engine: h.engine, store: h.store, clock: h.clock, log: h.log, target: { deliver } }, { defaults, owner, leaseMs: 5 * MIN });
+}
+
+/** A DM due for a proactive message, which process `crashed` has begun and never finishes delivering. */
+async function dueAndBegunByCrashedProcess() {
+  const w = await start();
+  await say(w.h.engine, inbound({ text: 'hi' }));
+  w.clock.advance(60 * MIN);
+  void otherProcess(w.h, 'crashed').tick();
+  return { ...w, conv: (await w.h.store.conversations.getByScope('telegram:1'))! };
+}
+
 describe('exactly once across processes and crashes', () => {
   it('two schedulers on one database send one message', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cb-'));
@@ -197,13 +211,8 @@ describe('exactly once across processes and crashes', () => {
   });
 
   it('a crash between the model and delivery delivers the stored message once after restart', async () => {
-    const { h, clock, target, scheduler } = await start();
-    await say(h.engine, inbound({ text: 'hi' }));
-    clock.advance(60 * MIN);
     // Process "crashed" generates and stores the message, then never gets to deliver it.
-    const crashing = new ProactiveScheduler({ engine: h.engine, store: h.store, clock: h.clock, log: h.log, target: { deliver: () => new Promise(() => {}) } }, { defaults, owner: 'crashed', leaseMs: 5 * MIN });
-    void crashing.tick();
-    const conv = (await h.store.conversations.getByScope('telegram:1'))!;
+    const { h, clock, target, scheduler, conv } = await dueAndBegunByCrashedProcess();
     await expect.poll(async () => (await h.store.messages.newest(conv.id, { limit: 1 }))[0]?.kind).toBe('proactive');
     // Rewind its outbox row to the state a crash right after the model call leaves behind:
     // still "generating", lease held by the dead process.
@@ -222,13 +231,8 @@ describe('exactly once across processes and crashes', () => {
   });
 
   it('sends what a dead process had claimed but not begun sending (it waited for room to send), once', async () => {
-    const { h, clock, target, scheduler } = await start();
-    await say(h.engine, inbound({ text: 'hi' }));
-    clock.advance(60 * MIN);
     // A process whose delivery waits in its outbound budget, and dies there: its first call never starts.
-    const crashing = new ProactiveScheduler({ engine: h.engine, store: h.store, clock: h.clock, log: h.log, target: { deliver: () => new Promise(() => {}) } }, { defaults, owner: 'crashed', leaseMs: 5 * MIN });
-    void crashing.tick();
-    const conv = (await h.store.conversations.getByScope('telegram:1'))!;
+    const { h, target, scheduler, conv } = await dueAndBegunByCrashedProcess();
     await expect.poll(async () => (await h.store.proactive.outboxFor(conv.id))[0]?.state).toBe('claimed');
 
     await scheduler.tick(); // 'crashed' never heartbeats: dead
@@ -245,10 +249,7 @@ describe('exactly once across processes and crashes', () => {
     let room!: () => void;
     const roomToSend = new Promise<void>((r) => (room = r));
     const calls: string[] = [];
-    const slow = new ProactiveScheduler(
-      { engine: h.engine, store: h.store, clock: h.clock, log: h.log, target: { deliver: async (_c, _ch, m, o) => (await roomToSend, await o?.beforeFirstCall?.(), void calls.push(m.content)) } },
-      { defaults, owner: scheduler.owner, leaseMs: 5 * MIN },
-    );
+    const slow = otherProcess(h, scheduler.owner, async (_c, _ch, m, o) => (await roomToSend, await o?.beforeFirstCall?.(), void calls.push(m.content)));
     const sending = slow.sendNow(conv.id);
     await expect.poll(states).toEqual(['claimed']);
     room();
@@ -259,10 +260,7 @@ describe('exactly once across processes and crashes', () => {
     // Judged dead while it waited for room: the survivor took the row back before the first call.
     let taken!: () => void;
     const takenBack = new Promise<void>((r) => (taken = r));
-    const judgedDead = new ProactiveScheduler(
-      { engine: h.engine, store: h.store, clock: h.clock, log: h.log, target: { deliver: async (_c, _ch, m, o) => (await takenBack, await o?.beforeFirstCall?.(), void calls.push(m.content)) } },
-      { defaults, owner: 'judged-dead', leaseMs: 5 * MIN },
-    );
+    const judgedDead = otherProcess(h, 'judged-dead', async (_c, _ch, m, o) => (await takenBack, await o?.beforeFirstCall?.(), void calls.push(m.content)));
     const late = judgedDead.sendNow(conv.id);
     await expect.poll(states).toEqual(['delivered', 'claimed']);
     await h.store.db.updateTable('proactive_outbox').set({ state: 'pending', owner: null }).where('state', '=', 'claimed').execute();
