@@ -92,6 +92,21 @@ describe.skipIf(!hasRedis())('an instance that says in Redis it is alive, while 
     expect(await h.store.proactive.unfinishedOfDead(clock.now(), DEAD_AFTER, 10)).toMatchObject([{ id: row, state: 'claimed' }]);
   });
 
+  it('keeps its pending Idempotency-Key its own the same way', async () => {
+    const { h, clock, presence, liveness } = await world();
+    const runner = (instanceId: string) => ({ instanceId, deadAfterMs: DEAD_AFTER, turnId: `turn-${instanceId}` });
+    await h.store.instances.register('instance-a', clock.now());
+    expect(await h.store.idempotency.begin('key-1', 'retry-me', 'hash', clock.now(), runner('instance-a'))).toEqual({ state: 'new' });
+    clock.advance(15_000);
+    await presence.beat('instance-a', clock.now());
+    await liveness.register();
+    const mine = runner(h.engineConfig.instanceId);
+    expect(await h.store.idempotency.begin('key-1', 'retry-me', 'hash', clock.now(), mine)).toEqual({ state: 'pending' });
+    clock.advance(DEAD_AFTER + 1);
+    await liveness.register();
+    expect(await h.store.idempotency.begin('key-1', 'retry-me', 'hash', clock.now(), mine)).toMatchObject({ state: 'orphaned', owner: 'instance-a' });
+  });
+
   it('goes on saying so while its database heartbeat waits for the database', async () => {
     const { h, clock, presence } = await world();
     const id = 'instance-waiting';
