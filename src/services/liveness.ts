@@ -2,6 +2,7 @@ import type { Clock } from '../core/clock.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
 import type { Presence } from '../coord/index.js';
+import { OUTAGE_WAIT_MS } from '../store/pg-outage.js';
 
 export interface LivenessOptions {
   instanceId: string;
@@ -33,6 +34,8 @@ export class Liveness {
   /** A presence beat still waiting for Redis: the next heartbeat does not queue another. */
   private sensing = false;
   private presenceFailed = false;
+  /** When this instance last reached the database with its heartbeat. */
+  private reachedDatabaseAt = 0;
 
   constructor(
     private readonly store: Store,
@@ -43,7 +46,10 @@ export class Liveness {
 
   /** Register this instance; call before claiming anything. */
   async register(): Promise<void> {
-    await Promise.all([this.store.instances.register(this.opts.instanceId, this.clock.now()), this.sense()]);
+    const now = this.clock.now();
+    await this.store.instances.register(this.opts.instanceId, now);
+    this.reachedDatabaseAt = now;
+    await this.sense();
   }
 
   /** Start heartbeating and sweeping, with one sweep right away. */
@@ -65,7 +71,10 @@ export class Liveness {
   /**
    * Say in Redis that this instance is alive, and hear who else did. Runs beside the database's
    * heartbeat, never behind it: through a database outage, the beats and what this process knows
-   * of the others stay current, so the sweep after it still finds them alive.
+   * of the others stay current, so the sweep after it still finds them alive. Only while this
+   * instance's own database heartbeat got through within `OUTAGE_WAIT_MS`: past that its turns
+   * have failed and handed their claims back, and an instance cut off from the database alone
+   * must not keep its claims from the others.
    */
   private async sense(): Promise<void> {
     const presence = this.opts.presence;
@@ -73,7 +82,7 @@ export class Liveness {
     this.sensing = true;
     try {
       const now = this.clock.now();
-      await presence.beat(this.opts.instanceId, now);
+      if (now - this.reachedDatabaseAt <= OUTAGE_WAIT_MS) await presence.beat(this.opts.instanceId, now);
       this.store.instances.noteSeenElsewhere(await presence.seenSince(now - 2 * (this.opts.deadAfterMs ?? 10_000)));
       this.presenceFailed = false;
     } catch (err) {
@@ -86,7 +95,12 @@ export class Liveness {
   }
 
   private async tick(): Promise<void> {
-    await Promise.all([this.store.instances.beat(this.opts.instanceId, this.clock.now()).catch((err: unknown) => this.log.warn({ err }, 'heartbeat failed')), this.sense()]);
+    const now = this.clock.now();
+    const beat = this.store.instances.beat(this.opts.instanceId, now).then(
+      () => void (this.reachedDatabaseAt = Math.max(this.reachedDatabaseAt, now)),
+      (err: unknown) => this.log.warn({ err }, 'heartbeat failed'),
+    );
+    await Promise.all([beat, this.sense()]);
     const sweep = this.opts
       .recover()
       .then(

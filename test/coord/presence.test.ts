@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
 import { RedisPresence } from '../../src/coord/presence.js';
 import { Liveness } from '../../src/services/liveness.js';
+import { OUTAGE_WAIT_MS } from '../../src/store/pg-outage.js';
 import type { ReplyEvent } from '../../src/core/types.js';
 import { inbound, startHarness, testLogger, type Harness } from '../helpers/harness.js';
 import { hasRedis } from '../helpers/services.js';
@@ -107,16 +108,24 @@ describe.skipIf(!hasRedis())('an instance that says in Redis it is alive, while 
     expect(await h.store.idempotency.begin('key-1', 'retry-me', 'hash', clock.now(), mine)).toMatchObject({ state: 'orphaned', owner: 'instance-a' });
   });
 
-  it('goes on saying so while its database heartbeat waits for the database', async () => {
+  it('goes on saying so while its database heartbeat waits for the database, as long as a statement waits for it', async () => {
     const { h, clock, presence } = await world();
     const id = 'instance-waiting';
-    await h.store.instances.register(id, clock.now());
-    // Every heartbeat row waits, as for a database that does not answer.
+    let heard = 0; // what it heard in Redis, once per heartbeat
+    const counted = { beat: presence.beat.bind(presence), leave: presence.leave.bind(presence), seenSince: (since: number) => (heard++, presence.seenSince(since)) };
+    const liveness = new Liveness(h.store, clock, testLogger(), { instanceId: id, heartbeatMs: 10, presence: counted, deadAfterMs: DEAD_AFTER, recover: async () => 0 });
+    await liveness.register();
+    // Every heartbeat row waits from now on, as for a database that does not answer.
     h.store.instances.beat = () => new Promise(() => {});
-    const liveness = new Liveness(h.store, clock, testLogger(), { instanceId: id, heartbeatMs: 10, presence, deadAfterMs: DEAD_AFTER, recover: async () => 0 });
     liveness.start();
     stops.push(() => liveness.stop());
-    clock.advance(30_000);
+    clock.advance(OUTAGE_WAIT_MS);
     await expect.poll(async () => (await presence.seenSince(0)).get(id)).toBe(clock.now());
+    // Past that its turns have handed their claims back: cut off from the database, it no longer keeps them from the others.
+    const last = clock.now();
+    clock.advance(1);
+    const after = heard;
+    await expect.poll(() => heard).toBeGreaterThan(after + 1); // a whole heartbeat since the clock moved
+    expect((await presence.seenSince(0)).get(id)).toBe(last);
   });
 });
