@@ -38,7 +38,8 @@ export async function createPlatformAdapters({ config, engine, log, store, coord
           ...(coordination.identifyGate ? { identifyGate: coordination.identifyGate } : {}),
         }
       : singleInstance(store, log);
-  const base = { handler: engine, log, commands: engine.menu, sendMarks: store.sendMarks, recentChats: recentChatsOf(store, log), ...shared };
+  const sendMarks = coordination?.mirrorSendMarks?.(store.sendMarks) ?? store.sendMarks;
+  const base = { handler: engine, log, commands: engine.menu, sendMarks, recentChats: recentChatsOf(store, log), ...shared };
   const tuning = { stopTimeoutMs: config.runtime.shutdownTimeoutMs };
   const directory = platformDirectory(store, config.http.publicUrl);
   if (config.telegram) {

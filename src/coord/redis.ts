@@ -3,6 +3,7 @@ import { Mutex } from 'redis-semaphore';
 import { takePoint, type RateLimits } from '../engine/limits.js';
 import type { Logger } from '../log.js';
 import { RedisPresence } from './presence.js';
+import { MirroredSendMarks } from './send-marks.js';
 import { RedisChatOrder } from './chat-order.js';
 import { RedisSharedWindow } from './shared-window.js';
 import { RedisSharedTally } from './shared-tally.js';
@@ -186,6 +187,7 @@ export async function redisCoordination(config: CoordinationSettings & { redisUr
     answered: new RedisAnsweredNotes(main, prefix),
     chatOrder: new RedisChatOrder(main, bus, prefix, config.chatLockTtlMs, log, { takeoverMs: config.takeoverMs }),
     presence: new RedisPresence(main, `${prefix}instances`),
+    mirrorSendMarks: (durable) => new MirroredSendMarks(main, prefix, durable),
     bus,
     sharedWindow: (name, windows, scope) =>
       scope === 'chat'

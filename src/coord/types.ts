@@ -1,4 +1,4 @@
-import type { IdentifyGate, Leadership } from '../core/adapter.js';
+import type { IdentifyGate, Leadership, SendMarks } from '../core/adapter.js';
 import type { SharedTallyFactory, SharedWindowFactory } from '../core/outbound-window.js';
 import type { AnsweredNotes, ChatOrder, Notices, RateLimits } from '../engine/limits.js';
 
@@ -41,6 +41,11 @@ export interface Coordination {
    * bucket (absent locally: the platform SDK paces this process).
    */
   readonly identifyGate?: (name: string, windowMs: number) => IdentifyGate;
+  /**
+   * Absent locally: the database's send marks, also written to Redis, so a note a database outage
+   * holds up is not lost with a process that dies meanwhile.
+   */
+  readonly mirrorSendMarks?: (durable: DatedSendMarks) => SendMarks;
   /** Absent locally: a single process has no peers to mistake for dead. */
   readonly presence?: Presence;
   /** Whether Redis answers (readiness). */
@@ -60,4 +65,10 @@ export interface Presence {
   seenSince(since: number): Promise<Map<string, number>>;
   /** A clean stop. */
   leave(instanceId: string): Promise<void>;
+}
+
+/** Send marks as the database keeps them: each with when it was written. */
+export interface DatedSendMarks {
+  put(key: string, value: string, at: number): Promise<void>;
+  noted(key: string): Promise<{ value: string; at: number } | undefined>;
 }

@@ -8,7 +8,7 @@ const upsert = prepared((db, p: { key: string; value: string; at: number }) =>
     .values({ key: p.key, value: p.value, at: p.at })
     .onConflict((oc) => oc.column('key').doUpdateSet({ value: p.value, at: p.at })),
 );
-const read = prepared((db, p: { key: string }) => db.selectFrom('send_marks').select('value').where('key', '=', p.key));
+const read = prepared((db, p: { key: string }) => db.selectFrom('send_marks').select(['value', 'at']).where('key', '=', p.key));
 
 /**
  * Notes adapters keep about sends in progress that the platform cannot tell about after a crash
@@ -21,12 +21,19 @@ export class SendMarkRepo {
     private readonly clock: Clock,
   ) {}
 
-  async put(key: string, value: string): Promise<void> {
-    await upsert.affected(this.db, { key, value, at: this.clock.now() });
+  /** `at`: when it was written (now by default; a mirror elsewhere passes its own, to compare). */
+  async put(key: string, value: string, at = this.clock.now()): Promise<void> {
+    await upsert.affected(this.db, { key, value, at });
   }
 
   async get(key: string): Promise<string | undefined> {
-    return (await read.first(this.db, { key }))?.value;
+    return (await this.noted(key))?.value;
+  }
+
+  /** The note and when it was written. */
+  async noted(key: string): Promise<{ value: string; at: number } | undefined> {
+    const r = await read.first(this.db, { key });
+    return r && { value: r.value, at: Number(r.at) };
   }
 
   /** Forget notes written before `olderThan`; how many. */

@@ -10,11 +10,15 @@ import { StoreUnavailableError } from '../../../src/core/errors.js';
 import { redeliver } from '../../../src/runtime.js';
 import { appMention, imMessage } from '../../fakes/slack.js';
 import { startSlackWorld, texts, type SlackWorld } from './world.js';
+import { hasRedis, redisPrefix } from '../../helpers/services.js';
+import { testRedisClient } from '../../helpers/redis-server.js';
 
 let w: SlackWorld | undefined;
+const clearAfter: Array<{ clear(): Promise<number> }> = [];
 afterEach(async () => {
   await w?.close();
   w = undefined;
+  await Promise.all(clearAfter.splice(0).map((r) => r.clear()));
 });
 
 const calls = (world: SlackWorld, method: string) => world.fake.calls.filter((c) => c.method === method && c.status === 200);
@@ -155,6 +159,31 @@ describe('slack adapter: a reply sent again after a crash', () => {
       await w.adapter.deliver({ key, text: 'another reply', characterName: 'Aria', dedupeKey: 'event-other', maybeSent: true });
       await w.adapter.deliver({ key, text: story, characterName: 'Aria', dedupeKey: 'event-15', maybeSent: true });
       expect(w.fake.channelMessages('C0THREAD', key.threadId).filter((m) => m.ts === ts || m.text === story)).toEqual([expect.objectContaining({ ts, text: story, stream: 'stopped' })]);
+    });
+
+    it.skipIf(!hasRedis())('is found by its note when a database outage held the note up until the process died (with Redis)', async () => {
+      const r = redisPrefix();
+      clearAfter.push(r);
+      w = await startSlackWorld({ env: { REDIS_URL: r.url, REDIS_PREFIX: r.prefix } });
+      // The stream's note waits for PostgreSQL, which is restarting; the process dies meanwhile.
+      const marks = w.rt.store.sendMarks;
+      const put = marks.put.bind(marks);
+      marks.put = (key, value, at) => (value.includes('"stream"') ? new Promise(() => {}) : put(key, value, at));
+      const mention = appMention({ channel: 'C0THREAD', user: 'U0ALICE', text: `<@${w.fake.botUserId}> a story?` });
+      const key = { platform: 'slack' as const, chatId: 'C0THREAD', threadId: mention.ts as string };
+      const target = { ...w.adapter.keys.decode(key), recipient: { userId: 'U0ALICE', teamId: w.fake.teamId }, tag: 'event-16' };
+      const planner = w.adapter.planner(target);
+      void planner.perform(planner.plan('Once upon a time', false)!);
+      await expect.poll(() => w!.fake.channelMessages('C0THREAD', key.threadId).map((m) => m.stream)).toEqual(['open']);
+      const copied = testRedisClient(r.url);
+      await copied.connect();
+      await expect.poll(async () => (await copied.keys(`${r.prefix}mark:*`)).length).toBe(1);
+      copied.disconnect();
+
+      // The next process: the database still says only that the reply began; the copy names the stream.
+      await w.adapter.deliver({ key, text: story, characterName: 'Aria', dedupeKey: 'event-16', maybeSent: true });
+      expect(w.fake.channelMessages('C0THREAD', key.threadId)).toEqual([expect.objectContaining({ text: story, stream: 'stopped' })]);
+      expect(calls(w, 'chat.postMessage')).toHaveLength(0);
     });
 
     it('is stopped once a 429 on chat.stopStream is waited out, not left open beside the reply', async () => {

@@ -63,12 +63,13 @@ export async function startSlackWorld(
   let adapter: SlackAdapter | undefined;
   const rt = await startRuntime(config, {
     log: testLogger(),
-    adapters: ({ config: c, engine, log, store }) => {
+    adapters: ({ config: c, engine, log, store, coordination }) => {
       if (!c.slack) throw new Error('slack not configured');
       adapter = createSlackAdapter(c.slack, {
         handler: engine,
         log,
-        sendMarks: store.sendMarks,
+        // As the runtime wires it: with REDIS_URL, also copied to Redis.
+        sendMarks: coordination?.mirrorSendMarks?.(store.sendMarks) ?? store.sendMarks,
         commands: commandMenu(engine.commands),
         tuning: { ...SCALED_PACING, retry: FAST_RETRY, socketPingTimeoutMs: 1000, stopTimeoutMs: 5000, ...opts.tuning },
       });

@@ -1,0 +1,53 @@
+/**
+ * An adapter's send notes, written to the database and copied to Redis: the newer of the two is
+ * the note, so a copy that outlived a database write held up by an outage is found, and a Redis
+ * that lost its data or missed a later write leaves the database's.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { MirroredSendMarks } from '../../src/coord/send-marks.js';
+import type { DatedSendMarks } from '../../src/coord/types.js';
+import { ManualClock } from '../../src/core/clock.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+import { hasRedis } from '../helpers/services.js';
+import { redisConnections } from '../helpers/coordinations.js';
+
+describe.skipIf(!hasRedis())('send notes copied to Redis', () => {
+  const open: Harness[] = [];
+  const connections = redisConnections();
+  afterEach(async () => {
+    while (open.length) await open.pop()!.close();
+    await connections.close();
+  });
+
+  async function world() {
+    const { redis, prefix } = await connections.open();
+    const clock = new ManualClock();
+    const h = await startHarness({ clock });
+    open.push(h);
+    const marks = (durable: DatedSendMarks = h.store.sendMarks) => new MirroredSendMarks(redis, prefix, durable, () => clock.now());
+    return { h, clock, redis, prefix, marks };
+  }
+
+  it('finds a note whose database write a dying process never saw land', async () => {
+    const { h, clock, marks } = await world();
+    await marks().put('slack:reply:e1', '{}');
+    clock.advance(5);
+    // The database is restarting: the write waits, and the process dies meanwhile.
+    void marks({ put: () => new Promise(() => {}), noted: (k) => h.store.sendMarks.noted(k) }).put('slack:reply:e1', '{"stream":{"ts":"1.2","start":0}}');
+    await expect.poll(() => marks().get('slack:reply:e1')).toBe('{"stream":{"ts":"1.2","start":0}}');
+    expect(await h.store.sendMarks.get('slack:reply:e1')).toBe('{}');
+  });
+
+  it('keeps the database note when Redis lost its copy, or missed a later write', async () => {
+    const { h, clock, redis, prefix, marks } = await world();
+    await marks().put('slack:reply:e2', 'first');
+    await redis.del(`${prefix}mark:slack:reply:e2`);
+    expect(await marks().get('slack:reply:e2')).toBe('first');
+    await marks().put('slack:reply:e2', 'second');
+    clock.advance(5);
+    // Redis did not answer this write; the database took it.
+    await h.store.sendMarks.put('slack:reply:e2', 'third', clock.now());
+    expect(await marks().get('slack:reply:e2')).toBe('third');
+    expect(await marks().get('slack:reply:none')).toBeUndefined();
+  });
+});
