@@ -25,8 +25,9 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
 for _, done in ipairs({KEYS[2], KEYS[4]}) do
   if redis.call('EXISTS', done) == 1 then redis.call('PEXPIRE', done, ARGV[2]) else redis.call('SET', done, t - 1, 'PX', ARGV[2]) end
 end
-if #KEYS == 6 then redis.call('SET', KEYS[6], t, 'NX', 'PX', ARGV[3]) end
-return t`;
+local first = 0
+if #KEYS == 6 and redis.call('SET', KEYS[6], t, 'NX', 'PX', ARGV[3]) then first = 1 end
+return {t, first}`;
 
 /**
  * Take over the place an event's first ticket holds (KEYS: the event's ticket record, then each
@@ -128,8 +129,8 @@ export class RedisChatOrder implements ChatOrder {
     private readonly log: Logger,
     opts: RedisChatOrderOptions = {},
   ) {
-    this.enterScript = luaScript(redis, 'cbChatEnter2', 5, ENTER);
-    this.enterEventScript = luaScript(redis, 'cbChatEnterEvent', 6, ENTER);
+    this.enterScript = luaScript(redis, 'cbChatEnter3', 5, ENTER);
+    this.enterEventScript = luaScript(redis, 'cbChatEnterEvent2', 6, ENTER);
     this.adoptScript = luaScript(redis, 'cbChatAdopt', 5, ADOPT);
     this.frontScript = luaScript(redis, 'cbChatFront2', 2, FRONT);
     this.frontBothScript = luaScript(redis, 'cbChatFrontBoth', 4, FRONT);
@@ -155,8 +156,8 @@ export class RedisChatOrder implements ChatOrder {
     const k = this.keys(key);
     const ttl = eventKey === undefined ? this.ttlMs : this.eventTtlMs;
     const keys = [k.next, k.done, k.alive, k.sendDone, k.sending];
-    const ticket = Number(await (eventKey === undefined ? this.enterScript(keys, [ttl, IDLE_MS]) : this.enterEventScript([...keys, k.event(eventKey)], [ttl, IDLE_MS, EVENT_RECORD_MS])));
-    return this.place(key, ticket, { running: true, sending: true }, ttl);
+    const [ticket, first] = ((await (eventKey === undefined ? this.enterScript(keys, [ttl, IDLE_MS]) : this.enterEventScript([...keys, k.event(eventKey)], [ttl, IDLE_MS, EVENT_RECORD_MS]))) as number[]).map(Number);
+    return this.place(key, ticket!, { running: true, sending: true }, ttl, eventKey !== undefined && first === 1);
   }
 
   /**
@@ -173,7 +174,7 @@ export class RedisChatOrder implements ChatOrder {
   }
 
   /** Ticket `ticket` of chat `key`, holding the parts in `held` (renewed every third of `ttl` until left). */
-  private place(key: string, ticket: number, held: Record<Part, boolean>, ttl: number): ChatTicket {
+  private place(key: string, ticket: number, held: Record<Part, boolean>, ttl: number, firstForEvent = false): ChatTicket {
     const k = this.keys(key);
     // Keep the places held while waiting, while the turn runs and until its reply is delivered.
     const lost = new Set<Part>();
@@ -242,6 +243,7 @@ export class RedisChatOrder implements ChatOrder {
       }
     };
     return {
+      firstForEvent,
       wait: () => waitFor('running'),
       leave: (opts) => leave(opts?.sent ? ['running', 'sending'] : ['running']),
       waitToSend: () => waitFor('sending'),

@@ -111,7 +111,7 @@ export class Engine implements MessageHandler {
     // A message taken over from a dead instance (by the sweep, or delivered again by the platform)
     // finds the place it took on arrival, if the line still keeps it, and keeps it: it is answered
     // before the chat's later messages, not after them.
-    const place = order && platformPlace(order, serialKey, eventKey, outcome.then((o) => o === 'retaken'), opts.recovered === true, this.deps.log);
+    const place = order && platformPlace(order, serialKey, eventKey, outcome.then((o) => o === 'retaken'), this.deps.log);
     const ticket = place?.ticket;
     const earlierReply = opts.recovered ? undefined : this.recoveredReplies.get(serialKey);
     if (earlierReply) out.holdUntil(earlierReply);

@@ -81,6 +81,11 @@ export interface ChatTicket {
   waitToSend(): Promise<void>;
   /** This turn's reply is delivered (or there is none): the next one may be sent. Never rejects. */
   sent(): Promise<void>;
+  /**
+   * Entered for an event, this is the first place the line recorded for it: no instance took one
+   * for it before, so there is none to take back (`adopt` would find this one).
+   */
+  readonly firstForEvent?: boolean;
 }
 
 /** Per-chat turn order shared by instances: places are handed out in arrival order. */

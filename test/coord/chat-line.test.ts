@@ -144,7 +144,7 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line", () => {
     // The first message arrives again, after the later one: it queues behind it in this process,
     // and learns only from its claim that a dead instance had it.
     let retaken!: (yes: boolean) => void;
-    const place = platformPlace(b.chatOrder!, CHAT, 'telegram:1', new Promise<boolean>((r) => (retaken = r)), false);
+    const place = platformPlace(b.chatOrder!, CHAT, 'telegram:1', new Promise<boolean>((r) => (retaken = r)));
     const again = lineB(CHAT, async () => {
       await new Promise((r) => setTimeout(r, 1500)); // longer than the dead holder's place lasted
       seen.push('message delivered again runs');
@@ -153,6 +153,42 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line", () => {
     expect(await place.takenBack).toBe(true);
     await Promise.all([again, later]);
     expect(seen).toEqual(['message delivered again runs', 'later message runs']);
+  });
+
+  it("runs a sweep's messages whose claims come back out of order, when their old places are gone, in the order they were found", async () => {
+    const [b] = await pairs.two();
+    const seen: string[] = [];
+    const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder);
+    // Two messages a dead instance left, found by this instance's sweep in this order; the line
+    // kept neither place. Their claims are two statements on a pool: the second comes back first.
+    const claims = [0, 1].map(() => {
+      let retaken!: (yes: boolean) => void;
+      return { outcome: new Promise<boolean>((r) => (retaken = r)), retaken };
+    });
+    const places = claims.map((c, i) => platformPlace(b.chatOrder!, CHAT, `telegram:swept-${i}`, c.outcome));
+    const turns = places.map((place, i) => lineB(CHAT, async () => void seen.push(`swept message ${i} runs`), { ticket: place.ticket, takenBack: place.takenBack }));
+    claims[1]!.retaken(true);
+    await places[1]!.ticket; // its place in the line is settled first
+    claims[0]!.retaken(true);
+    const done = Promise.all(turns).then(() => 'both ran');
+    expect(await Promise.race([done, new Promise((r) => setTimeout(() => r('still waiting for each other'), 5000))])).toBe('both ran');
+    expect(seen).toEqual(['swept message 0 runs', 'swept message 1 runs']);
+  });
+
+  it('keeps the place it took on arriving again when the line kept none from before (its record gone with a Redis restart)', async () => {
+    const [a, b] = await pairs.two();
+    const seen: string[] = [];
+    const place = platformPlace(b.chatOrder!, CHAT, 'telegram:record-gone', Promise.resolve(true));
+    expect(await place.takenBack).toBe(false);
+    let finish!: () => void;
+    const held = new Promise<void>((r) => (finish = r));
+    const swept = inChatLine(new KeyedSerialQueue(), b.chatOrder)(CHAT, async () => (await held, void seen.push('swept message runs')), place);
+    // The chat's next message, on the other instance, waits for it.
+    const later = inChatLine(new KeyedSerialQueue(), a.chatOrder)(CHAT, async () => void seen.push('later message runs'), { ticket: a.chatOrder!.enter(CHAT, 'telegram:after') });
+    await new Promise((r) => setTimeout(r, 300));
+    finish();
+    await Promise.all([swept, later]);
+    expect(seen).toEqual(['swept message runs', 'later message runs']);
   });
 
   it('is not taken over once the line has passed it', async () => {

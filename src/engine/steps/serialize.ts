@@ -46,32 +46,35 @@ export interface LinePlace {
 
 /**
  * A platform message's place in its chat's shared line, taken on arrival (`eventKey` records it).
- * When the message's claim turns out to be taken over from a dead instance (`retaken`), the
- * place that instance took for it is held again if the line has not passed it: the message keeps
- * its turn before the chat's later messages, and the place taken here on arrival is let go.
- * Taken over by the sweep (`recovered`), it takes a new place only when the old one is gone.
+ * When the message's claim turns out to be taken over from a dead instance (`retaken`: delivered
+ * again by the platform, or found by the sweep), the place that instance took for it is held
+ * again if the line has not passed it: the message keeps its turn before the chat's later
+ * messages, and the place taken here on arrival is let go. The arrival place is taken at once,
+ * in call order, which is the order of this process's queue: taken only once the claim comes
+ * back, a sweep's messages whose claims came back out of order would hold places in the reverse
+ * order of their queue, each waiting for the other.
  */
 export function platformPlace(
   order: ChatOrder,
   key: string,
   eventKey: string,
   retaken: Promise<boolean>,
-  recovered: boolean,
   log?: Logger,
 ): { ticket: Promise<ChatTicket>; takenBack: Promise<boolean> } {
+  const arrival = order.enter(key, eventKey);
   const adopting = retaken.then(
-    (yes) =>
-      yes
-        ? order.adopt(key, eventKey).catch((err: unknown) => {
-            log?.warn({ err, chat: key }, 'could not take over the place of a message taken over; it goes to the end of its chat line');
-            return undefined;
-          })
-        : undefined,
+    async (yes) => {
+      if (!yes) return undefined;
+      // This arrival recorded the event's first place: the line kept none for it to take back.
+      if ((await arrival.catch(() => undefined))?.firstForEvent) return undefined;
+      return order.adopt(key, eventKey).catch((err: unknown) => {
+        log?.warn({ err, chat: key }, 'could not take over the place of a message taken over; it goes to the end of its chat line');
+        return undefined;
+      });
+    },
     () => undefined,
   );
   const takenBack = adopting.then((t) => t !== undefined);
-  if (recovered) return { ticket: adopting.then((t) => t ?? order.enter(key, eventKey)), takenBack };
-  const arrival = order.enter(key, eventKey);
   const ticket = Promise.allSettled([arrival]).then(async ([mine]) => {
     const earlier = await adopting;
     if (mine.status === 'rejected') {
