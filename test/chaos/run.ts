@@ -38,6 +38,7 @@ import { findOrStartRedis, redisServerBin, startRedis, testRedisClient } from '.
 import { seeded, sendApi, sendTelegram, WebhookDelivery, type ApiTurn, type TelegramTurn } from './traffic.js';
 import { SlackDelivery, slackFindings, type SlackTurn } from './slack-traffic.js';
 import { DiscordTraffic } from './discord-traffic.js';
+import { dumpChatKeys } from './redis-dump.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: number) => {
@@ -213,6 +214,12 @@ try {
     longer++;
   }
   if (longer) console.log(`  waited ${longer} s past the quiet period for claims still being answered`);
+  if (shared && (await open()) > 0) {
+    // Still open: what the chats' lines and windows in Redis hold, while the instance still runs.
+    const ids = (await sql<{ platform: string; event_id: string }>`select platform, event_id from processed_events where state = 'processing'`.execute(db)).rows;
+    const chats = [...new Set(ids.flatMap((e) => (e.platform === 'slack' ? [e.event_id.split(':')[1]!] : [])))];
+    for (const line of await dumpChatKeys(shared.redisUrl, shared.redisPrefix, chats.slice(0, 5))) console.log(line);
+  }
 
   // Telegram: confirmed = below the highest getUpdates offset the bot asked for, or (webhook) answered 2xx.
   const confirmedBelow = Math.max(0, ...telegram.calls.filter((c) => c.method === 'getUpdates').map((c) => Number(c.params.offset ?? 0)));
