@@ -8,24 +8,18 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { RedisAnsweredNotes } from '../../src/coord/redis.js';
 import type { ReplyEvent } from '../../src/core/types.js';
-import { inbound, startHarness, type Harness } from '../helpers/harness.js';
+import { inbound } from '../helpers/harness.js';
 import { hasRedis } from '../helpers/services.js';
-import { redisConnections } from '../helpers/coordinations.js';
+import { redisHarnesses } from '../helpers/coordinations.js';
 
 describe.skipIf(!hasRedis())('a message answered while the database could not record it', () => {
-  const open: Harness[] = [];
-  const connections = redisConnections();
-  afterEach(async () => {
-    while (open.length) await open.pop()!.close();
-    await connections.close();
-  });
+  const worlds = redisHarnesses();
+  afterEach(() => worlds.close());
 
   /** An engine whose "answered" marks never reach the database, as if it were down until the process died. */
   async function world() {
-    const { redis, prefix } = await connections.open();
-    const notes = new RedisAnsweredNotes(redis, prefix);
-    const h = await startHarness({ answered: notes });
-    open.push(h);
+    let notes!: RedisAnsweredNotes;
+    const { h, redis, prefix } = await worlds.open((c) => ({ answered: (notes = new RedisAnsweredNotes(c.redis, c.prefix)) }));
     const { events } = h.store;
     const complete = events.complete.bind(events);
     events.complete = async () => {};

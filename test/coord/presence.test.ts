@@ -11,28 +11,24 @@ import { RedisPresence } from '../../src/coord/presence.js';
 import { Liveness } from '../../src/services/liveness.js';
 import { OUTAGE_WAIT_MS } from '../../src/store/pg-outage.js';
 import type { ReplyEvent } from '../../src/core/types.js';
-import { inbound, startHarness, testLogger, type Harness } from '../helpers/harness.js';
+import { inbound, testLogger, type Harness } from '../helpers/harness.js';
 import { hasRedis } from '../helpers/services.js';
-import { redisConnections } from '../helpers/coordinations.js';
+import { redisHarnesses } from '../helpers/coordinations.js';
 
 const DEAD_AFTER = 10_000;
 
 describe.skipIf(!hasRedis())('an instance that says in Redis it is alive, while its database row went stale', () => {
-  const open: Harness[] = [];
-  const connections = redisConnections();
+  const worlds = redisHarnesses();
   const stops: Array<() => Promise<void>> = [];
   afterEach(async () => {
     for (const stop of stops.splice(0)) await stop();
-    while (open.length) await open.pop()!.close();
-    await connections.close();
+    await worlds.close();
   });
 
   async function world() {
-    const { redis, prefix } = await connections.open();
-    const presence = new RedisPresence(redis, `${prefix}instances`);
     const clock = new ManualClock();
-    const h = await startHarness({ clock });
-    open.push(h);
+    const { h, redis, prefix } = await worlds.open(() => ({ clock }));
+    const presence = new RedisPresence(redis, `${prefix}instances`);
     /** This instance (the harness engine's): it heartbeats, senses who else is alive, and sweeps. */
     const liveness = new Liveness(h.store, clock, testLogger(), { instanceId: h.engineConfig.instanceId, heartbeatMs: 60_000, presence, deadAfterMs: DEAD_AFTER, recover: async () => 0 });
     return { h, clock, presence, liveness };

@@ -7,23 +7,16 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MirroredSendMarks } from '../../src/coord/send-marks.js';
 import type { DatedSendMarks } from '../../src/coord/types.js';
 import { ManualClock } from '../../src/core/clock.js';
-import { startHarness, type Harness } from '../helpers/harness.js';
 import { hasRedis } from '../helpers/services.js';
-import { redisConnections } from '../helpers/coordinations.js';
+import { redisHarnesses } from '../helpers/coordinations.js';
 
 describe.skipIf(!hasRedis())('send notes copied to Redis', () => {
-  const open: Harness[] = [];
-  const connections = redisConnections();
-  afterEach(async () => {
-    while (open.length) await open.pop()!.close();
-    await connections.close();
-  });
+  const worlds = redisHarnesses();
+  afterEach(() => worlds.close());
 
   async function world() {
-    const { redis, prefix } = await connections.open();
     const clock = new ManualClock();
-    const h = await startHarness({ clock });
-    open.push(h);
+    const { h, redis, prefix } = await worlds.open(() => ({ clock }));
     const marks = (durable: DatedSendMarks = h.store.sendMarks) => new MirroredSendMarks(redis, prefix, durable, () => clock.now());
     return { h, clock, redis, prefix, marks };
   }

@@ -1,6 +1,6 @@
 import { createCoordination, type Coordination } from '../../src/coord/index.js';
 import { connectRedis, type Redis } from '../../src/coord/redis-client.js';
-import { testLogger } from './harness.js';
+import { startHarness, testLogger, type Harness, type HarnessOptions } from './harness.js';
 import { redisPrefix } from './services.js';
 
 /**
@@ -46,6 +46,31 @@ export function redisConnections(): { open(): Promise<{ redis: Redis; prefix: st
     async close() {
       for (const c of clients.splice(0)) c.disconnect();
       await Promise.all(prefixes.splice(0).map((p) => p.clear()));
+    },
+  };
+}
+
+/**
+ * Engine harnesses beside Redis connections (`redisConnections`), for a test file whose tests each
+ * make both; `close()` (in `afterEach`) closes the harnesses, then the connections. `options` may
+ * build the harness from the connection (what it records in Redis).
+ */
+export function redisHarnesses(): {
+  open(options?: (c: { redis: Redis; prefix: string }) => HarnessOptions): Promise<{ h: Harness; redis: Redis; prefix: string }>;
+  close(): Promise<void>;
+} {
+  const harnesses: Harness[] = [];
+  const connections = redisConnections();
+  return {
+    async open(options) {
+      const c = await connections.open();
+      const h = await startHarness(options?.(c) ?? {});
+      harnesses.push(h);
+      return { h, redis: c.redis, prefix: c.prefix };
+    },
+    async close() {
+      while (harnesses.length) await harnesses.pop()!.close();
+      await connections.close();
     },
   };
 }
