@@ -1,5 +1,5 @@
 /**
- * `npm run chaos [-- --seed N --kills 30 --messages 300 --quiet 15 --telegram polling|webhook --cluster --keep]`:
+ * `npm run chaos [-- --seed N --kills 30 --messages 300 --quiet 15 --telegram polling|webhook --cluster --outages N --proactive N --keep]`:
  * charbridge as its own process on a SQLite file, taking Telegram updates from the fake Bot API
  * (long polling, or webhook deliveries retried until a 2xx as Telegram does), Slack DMs through
  * the Events API (each event POSTed until a 2xx, as Slack retries), Discord DMs over the fake's
@@ -18,7 +18,9 @@
  *   - duplicated: a message answered twice, or a Slack preview left unfinished beside its reply;
  *   - a Slack native stream still open (a reply never finished where it began);
  *   - stuck: claims, idempotency keys or outbox rows left in a working state;
- *   - credits leaked: credits used minus the replies they paid for.
+ *   - credits leaked: credits used minus the replies they paid for;
+ *   - with `--proactive N`, proactive messages (proactive-traffic.ts): none shown twice, none
+ *     recorded delivered but not shown, none left in a working state.
  * Exit 1 when a promise is broken. Not part of `npm test` (a run takes minutes).
  */
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -39,6 +41,7 @@ import { seeded, sendApi, sendTelegram, WebhookDelivery, type ApiTurn, type Tele
 import { SlackDelivery, slackFindings, type SlackTurn } from './slack-traffic.js';
 import { DiscordTraffic } from './discord-traffic.js';
 import { dumpChatKeys } from './redis-dump.js';
+import { ProactiveChats } from './proactive-traffic.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: number) => {
@@ -54,6 +57,8 @@ const mode = modeAt >= 0 ? args[modeAt + 1] : 'polling';
 if (mode !== 'polling' && mode !== 'webhook') throw new Error(`chaos: --telegram must be polling or webhook (got ${mode})`);
 const cluster = args.includes('--cluster');
 const outages = opt('outages', 0);
+/** Telegram chats the characters reach out to on their own while instances are killed. */
+const proactiveChats = opt('proactive', 0);
 if (outages && !cluster) throw new Error('chaos: --outages needs --cluster (a single instance uses no Redis, and its SQLite file cannot go down)');
 /** Keep the run's directory (each instance's log) even when every promise held. */
 const keep = args.includes('--keep');
@@ -65,7 +70,7 @@ const rnd = seeded(seed);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 console.log(
-  `chaos: seed ${seed}, ${kills} kills, ${messages} messages, Telegram ${mode}${cluster ? ', two instances on PostgreSQL and Redis' : ''}${outages ? `, ${outages} PostgreSQL or Redis crashes` : ''} (replay: npm run chaos -- --seed ${seed} --kills ${kills} --messages ${messages} --telegram ${mode}${cluster ? ' --cluster' : ''}${outages ? ` --outages ${outages}` : ''})`,
+  `chaos: seed ${seed}, ${kills} kills, ${messages} messages, Telegram ${mode}${cluster ? ', two instances on PostgreSQL and Redis' : ''}${outages ? `, ${outages} PostgreSQL or Redis crashes` : ''}${proactiveChats ? `, ${proactiveChats} chats reached out to` : ''} (replay: npm run chaos -- --seed ${seed} --kills ${kills} --messages ${messages} --telegram ${mode}${cluster ? ' --cluster' : ''}${outages ? ` --outages ${outages}` : ''}${proactiveChats ? ` --proactive ${proactiveChats}` : ''})`,
 );
 const dir = mkdtempSync(join(tmpdir(), 'charbridge-chaos-'));
 // Built once and run as `npm start` runs it: no compiling at each start or on a module's first import.
@@ -88,12 +93,16 @@ const shared = cluster ? await sharedServers() : undefined;
 const openai = await startFakeOpenAI({ chunkDelayMs: 3 });
 // Slack replies run on for 60 more words (~200 ms of stream), so kills land mid-stream too.
 const SLACK_TAIL = ' and so the story went on'.repeat(12);
+let proactive: ProactiveChats | undefined;
 openai.respondWith(({ messages: m }) => {
+  const reachOut = proactive?.respond(m);
+  if (reachOut) return reachOut;
   const last = contentText(m.filter((x: any) => x.role === 'user').at(-1)?.content ?? '');
   const token = /(tg|slk|api|dc)\d+/.exec(last)?.[0] ?? 'none';
   return `re: ${token}${token.startsWith('slk') ? SLACK_TAIL : ''}`;
 });
 const telegram = await startFakeTelegram({ limits: { globalPerSecond: 1000, chatMinIntervalMs: 0, chatBurst: 100 } });
+proactive = proactiveChats ? new ProactiveChats(telegram, proactiveChats) : undefined;
 // Slack's own limits; its users.info tier (100 a minute) is raised, as every restart looks its users up again.
 const slack = await startFakeSlack({ limits: { 'users.info': { limit: 100_000, windowMs: 60_000, scope: 'workspace' } } });
 const SLACK_DMS = 10;
@@ -110,6 +119,7 @@ const env: Record<string, string> = {
   DISCORD_TOKEN: discord.token, DISCORD_API_URL: discord.restApi,
   RATE_LIMIT_USER_PER_MIN: '100000', RATE_LIMIT_GROUP_PER_MIN: '100000', RATE_LIMIT_API_KEY_PER_MIN: '100000',
   HEARTBEAT_MS: '500', INSTANCE_DEAD_AFTER_MS: '2000', CHAT_LOCK_TTL_MS: '2000', LOG_LEVEL: process.env.CHAOS_LOG_LEVEL ?? 'warn',
+  ...(proactive ? ProactiveChats.env() : {}),
 };
 // Webhook mode: every restart listens on the same port, the URL Telegram keeps delivering to.
 const webhook = mode === 'webhook' ? new WebhookDelivery(telegram) : undefined;
@@ -140,6 +150,7 @@ try {
     tenants.push({ key: ((await res.json()) as { key: string }).key, name: `tenant${i}` });
   }
 
+  proactive?.open();
   const tg: Array<TelegramTurn & { accepted?: boolean }> = [];
   const api: Array<Promise<ApiTurn>> = [];
   const slackTurns: SlackTurn[] = [];
@@ -154,7 +165,7 @@ try {
       if (kind < 0.45) tg.push(webhook ? webhook.send(rnd, sent, 50) : sendTelegram(telegram, rnd, sent, 50));
       else if (kind < 0.65) slackTurns.push(slackDelivery.send(rnd, sent, SLACK_DMS));
       else if (kind < 0.77) discordTraffic.send(rnd, sent);
-      else api.push(sendApi(url, tenants[Math.floor(rnd() * tenants.length)]!.key, `api${sent}`, rnd() < 0.5));
+      else api.push(sendApi(url, tenants[Math.floor(rnd() * tenants.length)]!.key, `api${sent}`, rnd() < 0.5, proactive ? ProactiveChats.quietCharacter : 'aria'));
       await sleep(20 + rnd() * 60);
     }
   })();
@@ -314,6 +325,7 @@ try {
       console.log(`  stuck ${r.platform}:${r.event_id}: claimed ${when(r.claimed_at)}, ${owner}${r.has_payload ? '' : ', no payload'}`);
     }
   }
+  const pro = await proactive?.findings(db);
   await db.destroy();
 
   const lost = tgLost.length + apiLost.length + sl.lost.length + dc.lost.length;
@@ -336,7 +348,12 @@ try {
   console.log(`slack calls refused with 429: ${Object.entries(sl.tooManyRequests).map(([m, n]) => `${m} ${n}`).join(', ') || 'none'}`);
   console.log(`stuck ${stuckN} (claims ${stuck.events}, idempotency keys ${stuck.idempotency})`);
   console.log(`credits leaked ${leaked} (charged ${charged}, replies ${replied})`);
-  broken = lost > 0 || dup > 0 || stuckN > 0 || leaked !== 0 || sl.openStreams > 0;
+  if (pro) {
+    const states = Object.entries(pro.states).map(([k, n]) => `${k} ${n}`).join(', ');
+    console.log(`proactive: ${pro.shown} shown; lost ${pro.lost.length}${pro.lost.length ? ` (${pro.lost.join(', ')})` : ''}, duplicated ${pro.duplicated.length}${pro.duplicated.length ? ` (${pro.duplicated.join(', ')})` : ''}, stuck ${pro.stuck}; uncertain ${pro.uncertain} (${pro.uncertainShown} of them shown), generating (waiting out their lease) ${pro.generating}; outbox: ${states}`);
+  }
+  const proBroken = pro !== undefined && (pro.lost.length > 0 || pro.duplicated.length > 0 || pro.stuck > 0);
+  broken = lost > 0 || dup > 0 || stuckN > 0 || leaked !== 0 || sl.openStreams > 0 || proBroken;
   console.log(broken ? `\nBROKEN PROMISES — keeping ${dir}` : '\nevery promise kept');
 } finally {
   await Promise.all(up.map((instance) => kill(instance).catch(() => undefined)));

@@ -88,7 +88,8 @@ export class WebhookDelivery {
  * One async API turn. With an Idempotency-Key the client retries through restarts until it gets
  * an answer; without one it retries only what never reached the server (connection refused).
  */
-export async function sendApi(url: () => string, key: string, token: string, withKey: boolean, giveUpMs = 180_000): Promise<ApiTurn> {
+/** `characterId`: who answers (with `--proactive`, one that never reaches out on its own, as the other chats have). */
+export async function sendApi(url: () => string, key: string, token: string, withKey: boolean, characterId = 'aria', giveUpMs = 180_000): Promise<ApiTurn> {
   const turn: ApiTurn = { token, key, accepted: false, ...(withKey ? { idempotencyKey: `idem-${token}` } : {}) };
   const deadline = Date.now() + giveUpMs;
   while (Date.now() < deadline) {
@@ -96,7 +97,7 @@ export async function sendApi(url: () => string, key: string, token: string, wit
       const res = await fetch(`${url()}/api/v1/chat`, {
         method: 'POST',
         headers: { 'x-api-key': key, 'content-type': 'application/json', ...(turn.idempotencyKey ? { 'idempotency-key': turn.idempotencyKey } : {}) },
-        body: JSON.stringify({ characterId: 'aria', message: `message ${token}`, mode: 'async' }),
+        body: JSON.stringify({ characterId, message: `message ${token}`, mode: 'async' }),
         signal: AbortSignal.timeout(20_000),
       });
       const body = (await res.json().catch(() => null)) as { sessionId?: string } | null;
