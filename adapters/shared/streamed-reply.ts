@@ -166,8 +166,10 @@ export class StreamedReply<A = unknown> {
     const a = this.next(final);
     if (a === undefined) return SKIPPED;
     const first = this.firstCall;
-    this.firstCall = undefined;
-    await first?.();
+    if (first) {
+      this.firstCall = undefined;
+      await first();
+    }
     await beforeCall();
     await this.planner.perform(a);
     return true;

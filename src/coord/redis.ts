@@ -13,6 +13,7 @@ import { Reseeder } from './reseed.js';
 import { validateCron } from '../scheduler/cron.js';
 import { connectRedis, isRedisStarting, redactRedisUrl, whenReady, type Redis } from './redis-client.js';
 import { waitForServer, type StartupWait } from '../core/startup-wait.js';
+import { within } from '../core/timeout.js';
 import type { AnsweredNotes, Notices as NoticeGate } from '../engine/limits.js';
 import type { Bus, Coordination, Leadership } from './types.js';
 import type { CoordinationSettings } from './config.js';
@@ -64,14 +65,10 @@ export class RedisAnsweredNotes implements AnsweredNotes {
   }
 
   async noted(eventKey: string): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<number>((r) => (timer = setTimeout(() => r(0), ANSWERED_READ_MS)));
     try {
-      return (await Promise.race([this.redis.exists(`${this.prefix}answered:${eventKey}`), late])) === 1;
+      return (await within(this.redis.exists(`${this.prefix}answered:${eventKey}`), ANSWERED_READ_MS, () => 0)) === 1;
     } catch {
       return false;
-    } finally {
-      clearTimeout(timer);
     }
   }
 }

@@ -1,4 +1,5 @@
 import type { SendMarks } from '../core/adapter.js';
+import { within } from '../core/timeout.js';
 import type { Redis } from './redis-client.js';
 import type { DatedSendMarks } from './types.js';
 
@@ -40,15 +41,11 @@ export class MirroredSendMarks implements SendMarks {
   }
 
   private async copy(key: string): Promise<{ at: number; value: string } | undefined> {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<null>((r) => (timer = setTimeout(() => r(null), COPY_READ_MS)));
     try {
-      const raw = await Promise.race([this.redis.get(this.copyKey(key)), late]);
+      const raw = await within(this.redis.get(this.copyKey(key)), COPY_READ_MS, () => null);
       return raw ? (JSON.parse(raw) as { at: number; value: string }) : undefined;
     } catch {
       return undefined;
-    } finally {
-      clearTimeout(timer);
     }
   }
 }

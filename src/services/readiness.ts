@@ -1,5 +1,6 @@
 import type { AdapterStatus } from '../core/adapter.js';
 import type { Store } from '../store/index.js';
+import { within } from '../core/timeout.js';
 
 /** One part readiness depends on: the database, its migrations, or a platform adapter. */
 export interface ReadinessCheck {
@@ -70,10 +71,7 @@ export class Readiness {
 class TimeoutError extends Error {}
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TimeoutError()), ms);
-    timer.unref();
+  return within(p, ms, (): never => {
+    throw new TimeoutError();
   });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
