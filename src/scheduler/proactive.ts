@@ -27,7 +27,11 @@ export interface ProactiveOptions {
   leaseMs?: number;
   /** Most conversations handled per tick. */
   batch?: number;
-  /** An instance not heard from for this long is dead (its `sending` rows are resolved). */
+  /**
+   * An instance not heard from for this long is dead: its `claimed` and `sending` rows are resolved
+   * (10 s when unset). When set, `owner` is an instance that heartbeats (InstanceRepo), and a
+   * generation it was making when it stopped is taken over at once, not after `leaseMs`.
+   */
   deadAfterMs?: number;
   /** Conversations generated at once (model calls are also capped by the engine). */
   parallel?: number;
@@ -266,7 +270,7 @@ export class ProactiveScheduler {
         }
         day = verdict.day;
       }
-      const outboxId = await proactive.addOutbox(conv.id, 'generating', this.now, forced);
+      const outboxId = await proactive.addOutbox(conv.id, 'generating', this.now, forced, null, this.owner);
       await proactive.updateOutbox(outboxId, { nextAttemptAt: this.now + this.leaseMs }, this.now);
       const lastUser = (await this.store.messages.newest(conv.id, { limit: 1, kinds: ['user'] }))[0];
       const persona = await this.personaOf(conv, lastUser);
@@ -285,23 +289,30 @@ export class ProactiveScheduler {
       });
       const r = await result;
       const now = this.now;
+      // Each outcome settles the generation only while it is still this instance's: one taken over
+      // (this instance was judged dead) is the taker's to finish.
+      const settle = async (patch: Parameters<typeof proactive.settleGeneration>[2]) => {
+        const held = await proactive.settleGeneration(outboxId, this.owner, patch, now);
+        if (!held) this.log.warn({ conversationId: conv.id, outcome: patch.state }, 'a proactive generation was taken over by another instance before it finished; leaving it to that one');
+        return held;
+      };
       if (!r.ok && (r.error.status === 402 || r.error.status === 429)) {
         // The key that owns the session cannot pay for it now: skipped, looked at again later.
-        await proactive.updateOutbox(outboxId, { state: 'skipped', error: r.error.message.slice(0, 500) }, now);
+        await settle({ state: 'skipped', error: r.error.message.slice(0, 500) });
         await proactive.schedule(conv.id, now + Math.max(60 * 60_000, policy.minGapMinutes * 60_000));
         return { sent: false, reason: r.error.status === 402 ? 'no-credits' : 'rate-limited', error: r.error };
       }
       if (!r.ok) {
-        await proactive.updateOutbox(outboxId, { state: 'error', error: r.error.message.slice(0, 500) }, now);
+        await settle({ state: 'error', error: r.error.message.slice(0, 500) });
         await proactive.schedule(conv.id, now + Math.max(15 * 60_000, policy.minGapMinutes * 60_000 / 4));
         return { sent: false, reason: 'model-error' };
       }
       if (r.message === null) {
-        await proactive.updateOutbox(outboxId, { state: 'nothing' }, now);
+        await settle({ state: 'nothing' });
         await proactive.schedule(conv.id, nextDueAt(policy, now, rec.lastAt));
         return { sent: false, reason: 'nothing-to-say' };
       }
-      await proactive.updateOutbox(outboxId, { state: 'pending', messageId: r.message.id, nextAttemptAt: now }, now);
+      if (!(await settle({ state: 'pending', messageId: r.message.id, nextAttemptAt: now }))) return { sent: true, message: r.message, delivered: false };
       await proactive.recordSent(conv.id, now, day, nextDueAt(policy, now, now));
       const delivered = await this.deliverRow({ id: outboxId, conversationId: conv.id, messageId: r.message.id, state: 'pending', attempts: 0, nextAttemptAt: now, forced, createdAt: now });
       return { sent: true, message: r.message, delivered };
@@ -384,27 +395,28 @@ export class ProactiveScheduler {
   }
 
   /**
-   * A `generating` row older than the lease means its process died mid-turn. If the message was
-   * stored, deliver it (once); if not, the conversation is still due and will be tried again.
+   * A `generating` row whose process stopped mid-turn: its instance is no longer heard from (with
+   * `deadAfterMs`), or its lease ran out. If the message was stored, deliver it (once); if not, the
+   * conversation is still due and is tried again in this tick.
    */
   private async recoverStale(): Promise<number> {
     const { proactive } = this.store;
     let recovered = 0;
-    for (const row of await proactive.outboxDue(['generating'], this.now, 100)) {
-      if (!(await proactive.claim(row.conversationId, this.owner, this.now, this.leaseMs))) continue;
+    for (const row of await proactive.stalledGenerations(this.now, this.opts.deadAfterMs, 100)) {
+      if (!(await proactive.claim(row.conversationId, this.owner, this.now, this.leaseMs, this.opts.deadAfterMs))) continue;
       try {
         const made = (await this.store.messages.newest(row.conversationId, { limit: 1, kinds: ['proactive'] }))[0];
         if (made && Date.parse(made.createdAt) >= row.createdAt) {
+          if (!(await proactive.settleGeneration(row.id, undefined, { state: 'pending', messageId: made.id, nextAttemptAt: this.now }, this.now))) continue;
           const rec = await proactive.get(row.conversationId);
           if (rec && (rec.lastAt ?? 0) < row.createdAt) {
             const loaded = await this.load(row.conversationId);
             const tz = loaded?.policy.quietHours?.timezone ?? 'UTC';
             await proactive.recordSent(row.conversationId, Date.parse(made.createdAt), localTime(this.now, tz).day, loaded ? nextDueAt(loaded.policy, this.now, this.now) : null);
           }
-          await proactive.updateOutbox(row.id, { state: 'pending', messageId: made.id, nextAttemptAt: this.now }, this.now);
           if (await this.deliverRow({ ...row, messageId: made.id, state: 'pending' })) recovered++;
         } else {
-          await proactive.updateOutbox(row.id, { state: 'abandoned' }, this.now);
+          await proactive.settleGeneration(row.id, undefined, { state: 'abandoned' }, this.now);
         }
       } finally {
         await proactive.release(row.conversationId, this.owner);

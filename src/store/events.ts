@@ -108,7 +108,6 @@ export class EventRepo {
    * an owner, the lease ran out), oldest first: what a live instance answers instead.
    */
   async abandoned(q: { now: number; deadAfterMs: number; leaseMs: number; limit: number; platform?: string }): Promise<AbandonedEvent[]> {
-    const aliveElsewhere = this.instances.aliveElsewhere(q.now - q.deadAfterMs);
     let query = this.db
       .selectFrom('processed_events')
       .select(['platform', 'event_id', 'payload', 'owner'])
@@ -117,7 +116,7 @@ export class EventRepo {
       .where((eb) =>
         eb.or([
           eb.and([eb('owner', 'is', null), eb('claimed_at', '<', q.now - q.leaseMs)]),
-          eb.and([eb('owner', 'not in', eb.selectFrom('instances').select('id').where('seen_at', '>=', q.now - q.deadAfterMs)), ...(aliveElsewhere.length ? [eb('owner', 'not in', aliveElsewhere)] : [])]),
+          this.instances.ownerDead(eb, 'owner', q.now - q.deadAfterMs),
         ]),
       );
     if (q.platform !== undefined) query = query.where('platform', '=', q.platform);
@@ -145,7 +144,6 @@ export class EventRepo {
 
   /** Compare-and-set: the claim moves to `c.owner` only while its owner is dead (or its lease ran out). */
   private async takeOver(tx: DB, c: Claim): Promise<boolean> {
-    const aliveElsewhere = this.instances.aliveElsewhere(c.now - c.deadAfterMs);
     const u = await tx
       .updateTable('processed_events')
       .set({ claimed_at: c.now, owner: c.owner })
@@ -155,7 +153,7 @@ export class EventRepo {
       .where((eb) =>
         eb.or([
           eb.and([eb('owner', 'is', null), eb('claimed_at', '<', c.now - c.leaseMs)]),
-          eb.and([eb('owner', '!=', c.owner), eb('owner', 'not in', eb.selectFrom('instances').select('id').where('seen_at', '>=', c.now - c.deadAfterMs)), ...(aliveElsewhere.length ? [eb('owner', 'not in', aliveElsewhere)] : [])]),
+          eb.and([eb('owner', '!=', c.owner), this.instances.ownerDead(eb, 'owner', c.now - c.deadAfterMs)]),
         ]),
       )
       .executeTakeFirst();

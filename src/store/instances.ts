@@ -1,3 +1,4 @@
+import type { Expression, ExpressionBuilder, SqlBool } from 'kysely';
 import type { DB } from './db.js';
 
 /**
@@ -26,6 +27,16 @@ export class InstanceRepo {
     const ids: string[] = [];
     for (const [id, at] of this.elsewhere) if (at >= since) ids.push(id);
     return ids;
+  }
+
+  /**
+   * `owner` (a column of the table being filtered) names an instance heard from by neither channel
+   * since `since`: no heartbeat row as recent, and no Redis presence as recent.
+   */
+  ownerDead(eb: ExpressionBuilder<any, any>, owner: string, since: number): Expression<SqlBool> {
+    const notBeating = eb(eb.ref(owner), 'not in', this.db.selectFrom('instances').select('id').where('seen_at', '>=', since));
+    const aliveElsewhere = this.aliveElsewhere(since);
+    return aliveElsewhere.length ? eb.and([notBeating, eb(eb.ref(owner), 'not in', aliveElsewhere)]) : notBeating;
   }
 
   async register(id: string, now: number): Promise<void> {

@@ -1,7 +1,8 @@
-import { sql } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import type { DB } from './db.js';
 import { prepared } from './prepared.js';
 import type { InstanceRepo } from './instances.js';
+import type { ProactiveOutboxRow } from './schema.js';
 
 const proactiveOf = prepared((db, p: { conversationId: string }) =>
   db
@@ -135,13 +136,24 @@ export class ProactiveRepo {
     return rows.map((r) => r.id);
   }
 
-  /** Take the conversation's lease; false when another scheduler holds a live one. */
-  async claim(conversationId: string, owner: string, now: number, leaseMs: number): Promise<boolean> {
+  /**
+   * Take the conversation's lease; false when another scheduler holds a live one. With
+   * `deadAfterMs`, owners are instances that heartbeat, and a lease whose owner stopped is taken
+   * at once rather than after it runs out.
+   */
+  async claim(conversationId: string, owner: string, now: number, leaseMs: number, deadAfterMs?: number): Promise<boolean> {
     const r = await this.db
       .updateTable('conversations')
       .set({ proactive_lease_until: now + leaseMs, proactive_lease_owner: owner })
       .where('id', '=', conversationId)
-      .where((eb) => eb.or([eb('proactive_lease_until', 'is', null), eb('proactive_lease_until', '<', now), eb('proactive_lease_owner', '=', owner)]))
+      .where((eb) =>
+        eb.or([
+          eb('proactive_lease_until', 'is', null),
+          eb('proactive_lease_until', '<', now),
+          eb('proactive_lease_owner', '=', owner),
+          ...(deadAfterMs !== undefined ? [this.instances.ownerDead(eb, 'proactive_lease_owner', now - deadAfterMs)] : []),
+        ]),
+      )
       .executeTakeFirst();
     return Number(r.numUpdatedRows) > 0;
   }
@@ -170,10 +182,11 @@ export class ProactiveRepo {
       .execute();
   }
 
-  async addOutbox(conversationId: string, state: string, now: number, forced: boolean, messageId: string | null = null): Promise<number> {
+  /** A new outbox row; `owner` is the instance generating it (a `generating` row). */
+  async addOutbox(conversationId: string, state: string, now: number, forced: boolean, messageId: string | null = null, owner: string | null = null): Promise<number> {
     const r = await this.db
       .insertInto('proactive_outbox')
-      .values({ conversation_id: conversationId, message_id: messageId, state, attempts: 0, next_attempt_at: now, error: null, forced: forced ? 1 : 0, created_at: now, updated_at: now, owner: null })
+      .values({ conversation_id: conversationId, message_id: messageId, state, attempts: 0, next_attempt_at: now, error: null, forced: forced ? 1 : 0, created_at: now, updated_at: now, owner })
       .returning('id')
       .executeTakeFirstOrThrow();
     return r.id;
@@ -194,6 +207,50 @@ export class ProactiveRepo {
       .execute();
   }
 
+  /**
+   * End a generation: the row leaves `generating` for `patch.state`. False when it is no longer
+   * generating, or no longer `owner`'s (another instance judged it dead and took it over).
+   * Without `owner`: the caller holds the conversation's lease, taken from a dead owner.
+   */
+  async settleGeneration(id: number, owner: string | undefined, patch: { state: string; messageId?: string; nextAttemptAt?: number; error?: string }, now: number): Promise<boolean> {
+    const r = await this.db
+      .updateTable('proactive_outbox')
+      .set({
+        updated_at: now,
+        state: patch.state,
+        owner: null,
+        ...(patch.messageId !== undefined ? { message_id: patch.messageId } : {}),
+        ...(patch.nextAttemptAt !== undefined ? { next_attempt_at: patch.nextAttemptAt } : {}),
+        ...(patch.error !== undefined ? { error: patch.error } : {}),
+      })
+      .where('id', '=', id)
+      .where('state', '=', 'generating')
+      .$if(owner !== undefined, (q) => q.where('owner', '=', owner!))
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  /**
+   * Generations whose process stopped: past their lease (`next_attempt_at`), or, with
+   * `deadAfterMs`, held by an instance no longer heard from.
+   */
+  async stalledGenerations(now: number, deadAfterMs: number | undefined, limit: number): Promise<OutboxRow[]> {
+    const rows = await this.db
+      .selectFrom('proactive_outbox')
+      .selectAll()
+      .where('state', '=', 'generating')
+      .where((eb) =>
+        eb.or([
+          eb('next_attempt_at', '<=', now),
+          ...(deadAfterMs !== undefined ? [eb.and([eb('owner', 'is not', null), this.instances.ownerDead(eb, 'owner', now - deadAfterMs)])] : []),
+        ]),
+      )
+      .orderBy('next_attempt_at')
+      .limit(limit)
+      .execute();
+    return rows.map(outboxRow);
+  }
+
   /** Outbox rows in `states` whose time has come (pending deliveries, stale generations). */
   async outboxDue(states: string[], now: number, limit: number): Promise<OutboxRow[]> {
     const rows = await this.db
@@ -204,16 +261,7 @@ export class ProactiveRepo {
       .orderBy('next_attempt_at')
       .limit(limit)
       .execute();
-    return rows.map((r) => ({
-      id: r.id,
-      conversationId: r.conversation_id,
-      messageId: r.message_id,
-      state: r.state,
-      attempts: r.attempts,
-      nextAttemptAt: r.next_attempt_at,
-      forced: r.forced === 1,
-      createdAt: r.created_at,
-    }));
+    return rows.map(outboxRow);
   }
 
   /**
@@ -251,17 +299,11 @@ export class ProactiveRepo {
    * of `sending` ones it is unknown whether they went out.
    */
   async unfinishedOfDead(now: number, deadAfterMs: number, limit: number): Promise<Array<{ id: number; conversationId: string; attempts: number; state: 'claimed' | 'sending' }>> {
-    const aliveElsewhere = this.instances.aliveElsewhere(now - deadAfterMs);
     const rows = await this.db
       .selectFrom('proactive_outbox')
       .select(['id', 'conversation_id', 'attempts', 'state'])
       .where('state', 'in', ['claimed', 'sending'])
-      .where((eb) =>
-        eb.or([
-          eb('owner', 'is', null),
-          eb.and([eb('owner', 'not in', eb.selectFrom('instances').select('instances.id').where('instances.seen_at', '>=', now - deadAfterMs)), ...(aliveElsewhere.length ? [eb('owner', 'not in', aliveElsewhere)] : [])]),
-        ]),
-      )
+      .where((eb) => eb.or([eb('owner', 'is', null), this.instances.ownerDead(eb, 'owner', now - deadAfterMs)]))
       .limit(limit)
       .execute();
     return rows.map((r) => ({ id: r.id, conversationId: r.conversation_id, attempts: r.attempts, state: r.state === 'claimed' ? 'claimed' : 'sending' }));
@@ -276,4 +318,17 @@ export class ProactiveRepo {
       .execute();
     return rows.map((r) => ({ id: r.id, state: r.state, messageId: r.message_id, attempts: r.attempts, error: r.error }));
   }
+}
+
+function outboxRow(r: Selectable<ProactiveOutboxRow>): OutboxRow {
+  return {
+    id: r.id,
+    conversationId: r.conversation_id,
+    messageId: r.message_id,
+    state: r.state,
+    attempts: r.attempts,
+    nextAttemptAt: r.next_attempt_at,
+    forced: r.forced === 1,
+    createdAt: r.created_at,
+  };
 }

@@ -207,7 +207,7 @@ export interface ProactiveOutboxRow {
   id: Generated<number>;
   conversation_id: string;
   message_id: string | null;
-  /** generating → pending → delivered | failed; or nothing (the model had nothing to say), abandoned, error. */
+  /** generating → pending → claimed → sending → delivered | failed | uncertain; or nothing (the model had nothing to say), abandoned, skipped, error. */
   state: string;
   attempts: number;
   next_attempt_at: number;
@@ -215,7 +215,7 @@ export interface ProactiveOutboxRow {
   forced: number;
   created_at: number;
   updated_at: number;
-  /** The instance sending it while `state` is `sending`. */
+  /** The instance generating it (`generating`), or that will send or is sending it (`claimed`, `sending`). */
   owner: string | null;
 }
 

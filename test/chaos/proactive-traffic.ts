@@ -7,9 +7,10 @@
  * writes (`reach out <n>`), so a message shown twice is told from two messages.
  *
  * The check, against what the outbox recorded: no message shown twice; every one recorded
- * `delivered` shown; none left in a working state (`pending`, `claimed`, `sending`) once its
- * instance is gone. `uncertain` rows (a Telegram send its process died in) and generations
- * waiting out their lease are counted, not failed: both are the documented behaviour.
+ * `delivered` shown; none left in a working state (`generating`, `pending`, `claimed`, `sending`)
+ * once its instance is gone: a killed instance's generations are taken over within seconds too.
+ * `uncertain` rows (a Telegram send its process died in) are counted, not failed: that is the
+ * documented behaviour.
  */
 import { sql, type Kysely } from 'kysely';
 import type { FakeTelegram } from '../fakes/telegram.js';
@@ -23,13 +24,11 @@ export interface ProactiveFindings {
   duplicated: string[];
   /** Recorded delivered, never shown. */
   lost: string[];
-  /** Rows still pending, claimed or sending, untouched for `settledMs`. */
+  /** Rows still generating, pending, claimed or sending, untouched for `settledMs`. */
   stuck: number;
   uncertain: number;
   /** Of the uncertain ones, shown all the same (their send had gone out). */
   uncertainShown: number;
-  /** Generations a killed process left, waiting out their lease (delayed, not lost). */
-  generating: number;
   /** Outbox rows by state. */
   states: Record<string, number>;
 }
@@ -93,10 +92,9 @@ export class ProactiveChats {
       shown: [...seen.values()].reduce((a, b) => a + b, 0),
       duplicated: [...seen].filter(([, k]) => k > 1).map(([t]) => t),
       lost: rows.filter((r) => r.state === 'delivered' && !seen.has(textOf(r) ?? '')).map((r) => textOf(r) ?? String(r.content)),
-      stuck: rows.filter((r) => ['pending', 'claimed', 'sending'].includes(r.state) && Number(r.updated_at) < old).length,
+      stuck: rows.filter((r) => ['generating', 'pending', 'claimed', 'sending'].includes(r.state) && Number(r.updated_at) < old).length,
       uncertain: uncertain.length,
       uncertainShown: uncertain.filter((r) => seen.has(textOf(r) ?? '')).length,
-      generating: rows.filter((r) => r.state === 'generating').length,
       states,
     };
   }

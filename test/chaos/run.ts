@@ -350,7 +350,7 @@ try {
   console.log(`credits leaked ${leaked} (charged ${charged}, replies ${replied})`);
   if (pro) {
     const states = Object.entries(pro.states).map(([k, n]) => `${k} ${n}`).join(', ');
-    console.log(`proactive: ${pro.shown} shown; lost ${pro.lost.length}${pro.lost.length ? ` (${pro.lost.join(', ')})` : ''}, duplicated ${pro.duplicated.length}${pro.duplicated.length ? ` (${pro.duplicated.join(', ')})` : ''}, stuck ${pro.stuck}; uncertain ${pro.uncertain} (${pro.uncertainShown} of them shown), generating (waiting out their lease) ${pro.generating}; outbox: ${states}`);
+    console.log(`proactive: ${pro.shown} shown; lost ${pro.lost.length}${pro.lost.length ? ` (${pro.lost.join(', ')})` : ''}, duplicated ${pro.duplicated.length}${pro.duplicated.length ? ` (${pro.duplicated.join(', ')})` : ''}, stuck ${pro.stuck}; uncertain ${pro.uncertain} (${pro.uncertainShown} of them shown); outbox: ${states}`);
   }
   const proBroken = pro !== undefined && (pro.lost.length > 0 || pro.duplicated.length > 0 || pro.stuck > 0);
   broken = lost > 0 || dup > 0 || stuckN > 0 || leaked !== 0 || sl.openStreams > 0 || proBroken;

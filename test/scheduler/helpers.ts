@@ -22,13 +22,13 @@ export const MIN = 60_000;
 export const defaults: ProactiveOptions['defaults'] = { minIdleMinutes: 60, minGapMinutes: 120, dailyCap: 3, maxUnanswered: 5 };
 
 /** Engine + scheduler wired like the runtime does, on a manual clock. */
-export async function startProactiveHarness(opts: { dbPath?: string; owner?: string; defaults?: Partial<ProactiveOptions['defaults']>; start?: number } = {}) {
+export async function startProactiveHarness(opts: { dbPath?: string; owner?: string; deadAfterMs?: number; defaults?: Partial<ProactiveOptions['defaults']>; start?: number } = {}) {
   const clock = new ManualClock(opts.start ?? Date.UTC(2026, 5, 1, 10, 0, 0));
   const h: Harness = await startHarness({ clock, ...(opts.dbPath ? { dbPath: opts.dbPath } : {}) });
   const target = new RecordingTarget();
   const scheduler = ProactiveScheduler.attach(
     { engine: h.engine, store: h.store, clock, log: h.log, target },
-    { defaults: { ...defaults, ...opts.defaults }, leaseMs: 5 * MIN, retryBaseMs: MIN, ...(opts.owner ? { owner: opts.owner } : {}) },
+    { defaults: { ...defaults, ...opts.defaults }, leaseMs: 5 * MIN, retryBaseMs: MIN, ...(opts.owner ? { owner: opts.owner } : {}), ...(opts.deadAfterMs ? { deadAfterMs: opts.deadAfterMs } : {}) },
   );
   return { h, clock, target, scheduler };
 }

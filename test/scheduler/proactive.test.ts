@@ -230,6 +230,75 @@ describe('exactly once across processes and crashes', () => {
     expect(h.fake.requests.filter((r) => JSON.stringify(r.body).includes('[proactive]'))).toHaveLength(1);
   });
 
+  describe('a generation whose instance stopped is taken over at once, not after its lease', () => {
+    /** A live instance `live` (heartbeating, instances dead after 10 s) and a DM due for a proactive message. */
+    async function liveInstance() {
+      const w = await start({ owner: 'live', deadAfterMs: 10_000 });
+      await say(w.h.engine, inbound({ text: 'hi' }));
+      w.clock.advance(60 * MIN);
+      await w.h.store.instances.register('live', w.clock.now());
+      return { ...w, conv: (await w.h.store.conversations.getByScope('telegram:1'))! };
+    }
+    /** What an instance leaves when it stops mid-generation: its `generating` row and the conversation's lease, 5 minutes to run. */
+    async function stoppedMidGeneration(h: Harness, conversationId: string, owner: string, now: number) {
+      const id = await h.store.proactive.addOutbox(conversationId, 'generating', now, false, null, owner);
+      await h.store.proactive.updateOutbox(id, { nextAttemptAt: now + 5 * MIN }, now);
+      await h.store.db.updateTable('conversations').set({ proactive_lease_until: now + 5 * MIN, proactive_lease_owner: owner }).where('id', '=', conversationId).execute();
+    }
+    const outbox = async (h: Harness, id: string) => (await h.store.proactive.outboxFor(id)).map((r) => r.state);
+
+    it('delivers the message it had stored, once, without generating another', async () => {
+      const { h, clock, target, scheduler, conv } = await liveInstance();
+      await h.store.messages.append({ conversationId: conv.id, role: 'assistant', kind: 'proactive', content: 'Made before the crash', tokenCount: 5 });
+      await stoppedMidGeneration(h, conv.id, 'stopped', clock.now() - 1000);
+      expect(await scheduler.tick()).toMatchObject({ recovered: 1, sent: 0 });
+      expect(target.delivered.map((d) => d.text)).toEqual(['Made before the crash']);
+      expect(await outbox(h, conv.id)).toEqual(['delivered']);
+      expect(h.fake.requests.filter((r) => JSON.stringify(r.body).includes('[proactive]'))).toHaveLength(0);
+    });
+
+    it('generates again what it had not stored yet', async () => {
+      const { h, clock, target, scheduler, conv } = await liveInstance();
+      await stoppedMidGeneration(h, conv.id, 'stopped', clock.now());
+      expect(await scheduler.tick()).toMatchObject({ recovered: 0, sent: 1, delivered: 1 });
+      expect(target.delivered).toHaveLength(1);
+      expect(await outbox(h, conv.id)).toEqual(['abandoned', 'delivered']);
+    });
+
+    it('leaves alone the generation of an instance still heard from', async () => {
+      const { h, clock, target, scheduler, conv } = await liveInstance();
+      await h.store.instances.register('busy', clock.now());
+      await stoppedMidGeneration(h, conv.id, 'busy', clock.now());
+      expect(await scheduler.tick()).toMatchObject({ recovered: 0, sent: 0, skipped: { 'claimed-elsewhere': 1 } });
+      expect(target.delivered).toHaveLength(0);
+      expect(await outbox(h, conv.id)).toEqual(['generating']);
+    });
+
+    it('an instance judged dead mid-generation leaves what it made to the instance that took over, which sends one message', async () => {
+      const { h, target, scheduler, conv } = await liveInstance();
+      let finish!: () => void;
+      const held = new Promise<void>((r) => (finish = r));
+      let proactiveCalls = 0;
+      h.fake.respondWith(async ({ messages }) => {
+        if (!JSON.stringify(messages).includes('[proactive]')) return 'ok';
+        if (++proactiveCalls === 1) await held;
+        return `reach out ${proactiveCalls}`;
+      });
+      const slowTarget = new RecordingTarget();
+      const judgedDead = new ProactiveScheduler({ engine: h.engine, store: h.store, clock: h.clock, log: h.log, target: slowTarget }, { defaults, owner: 'judged-dead', leaseMs: 5 * MIN, deadAfterMs: 10_000 });
+      const slow = judgedDead.sendNow(conv.id);
+      await expect.poll(() => outbox(h, conv.id)).toEqual(['generating']);
+      const tick = scheduler.tick(); // 'judged-dead' never heartbeat: its generation is abandoned and made again
+      await expect.poll(() => outbox(h, conv.id)).toEqual(['abandoned', 'generating']);
+      finish();
+      expect(await slow).toMatchObject({ sent: true });
+      expect(await tick).toMatchObject({ sent: 1, delivered: 1 });
+      expect(slowTarget.delivered).toHaveLength(0);
+      expect(target.delivered.map((d) => d.text)).toEqual(['reach out 2']);
+      expect(await outbox(h, conv.id)).toEqual(['abandoned', 'delivered']);
+    });
+  });
+
   it('sends what a dead process had claimed but not begun sending (it waited for room to send), once', async () => {
     // A process whose delivery waits in its outbound budget, and dies there: its first call never starts.
     const { h, target, scheduler, conv } = await dueAndBegunByCrashedProcess();
