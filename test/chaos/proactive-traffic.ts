@@ -24,7 +24,7 @@ export interface ProactiveFindings {
   duplicated: string[];
   /** Recorded delivered, never shown. */
   lost: string[];
-  /** Rows still generating, pending, claimed or sending, untouched for `settledMs`. */
+  /** Rows (of any platform) still generating, pending, claimed or sending, untouched for `settledMs`. */
   stuck: number;
   uncertain: number;
   /** Of the uncertain ones, shown all the same (their send had gone out). */
@@ -92,7 +92,8 @@ export class ProactiveChats {
       shown: [...seen.values()].reduce((a, b) => a + b, 0),
       duplicated: [...seen].filter(([, k]) => k > 1).map(([t]) => t),
       lost: rows.filter((r) => r.state === 'delivered' && !seen.has(textOf(r) ?? '')).map((r) => textOf(r) ?? String(r.content)),
-      stuck: rows.filter((r) => ['generating', 'pending', 'claimed', 'sending'].includes(r.state) && Number(r.updated_at) < old).length,
+      // Of every platform's: API sessions (webhook-sessions.ts) are reached out to as well.
+      stuck: all.filter((r) => ['generating', 'pending', 'claimed', 'sending'].includes(r.state) && Number(r.updated_at) < old).length,
       uncertain: uncertain.length,
       uncertainShown: uncertain.filter((r) => seen.has(textOf(r) ?? '')).length,
       states,

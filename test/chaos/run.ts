@@ -20,7 +20,9 @@
  *   - stuck: claims, idempotency keys or outbox rows left in a working state;
  *   - credits leaked: credits used minus the replies they paid for;
  *   - with `--proactive N`, proactive messages (proactive-traffic.ts): none shown twice, none
- *     recorded delivered but not shown, none left in a working state.
+ *     recorded delivered but not shown, none left in a working state; and N/2 API sessions
+ *     reached out to through a webhook (webhook-sessions.ts): every proactive message on the
+ *     feed POSTed and answered 2xx, none under two ids, no delivery stuck, credits exact.
  * Exit 1 when a promise is broken. Not part of `npm test` (a run takes minutes).
  */
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -42,6 +44,7 @@ import { SlackDelivery, slackFindings, type SlackTurn } from './slack-traffic.js
 import { DiscordTraffic } from './discord-traffic.js';
 import { dumpChatKeys } from './redis-dump.js';
 import { ProactiveChats } from './proactive-traffic.js';
+import { WebhookSessions } from './webhook-sessions.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: number) => {
@@ -103,6 +106,8 @@ openai.respondWith(({ messages: m }) => {
 });
 const telegram = await startFakeTelegram({ limits: { globalPerSecond: 1000, chatMinIntervalMs: 0, chatBurst: 100 } });
 proactive = proactiveChats ? new ProactiveChats(telegram, proactiveChats) : undefined;
+const hooked = proactiveChats ? new WebhookSessions(Math.max(2, Math.floor(proactiveChats / 2))) : undefined;
+await hooked?.listen();
 // Slack's own limits; its users.info tier (100 a minute) is raised, as every restart looks its users up again.
 const slack = await startFakeSlack({ limits: { 'users.info': { limit: 100_000, windowMs: 60_000, scope: 'workspace' } } });
 const SLACK_DMS = 10;
@@ -120,6 +125,7 @@ const env: Record<string, string> = {
   RATE_LIMIT_USER_PER_MIN: '100000', RATE_LIMIT_GROUP_PER_MIN: '100000', RATE_LIMIT_API_KEY_PER_MIN: '100000',
   HEARTBEAT_MS: '500', INSTANCE_DEAD_AFTER_MS: '2000', CHAT_LOCK_TTL_MS: '2000', LOG_LEVEL: process.env.CHAOS_LOG_LEVEL ?? 'warn',
   ...(proactive ? ProactiveChats.env() : {}),
+  ...(hooked ? WebhookSessions.env() : {}),
 };
 // Webhook mode: every restart listens on the same port, the URL Telegram keeps delivering to.
 const webhook = mode === 'webhook' ? new WebhookDelivery(telegram) : undefined;
@@ -151,6 +157,7 @@ try {
   }
 
   proactive?.open();
+  await hooked?.open(url, ADMIN, 'aria');
   const tg: Array<TelegramTurn & { accepted?: boolean }> = [];
   const api: Array<Promise<ApiTurn>> = [];
   const slackTurns: SlackTurn[] = [];
@@ -221,7 +228,7 @@ try {
     idle = n === last ? idle + 1 : 0;
     last = n;
     if (idle < quietS) continue;
-    if (idle >= Math.max(quietS, 120) || (await open()) === 0) break;
+    if (idle >= Math.max(quietS, 120) || ((await open()) === 0 && (!hooked || (await hooked.settled(db))))) break;
     longer++;
   }
   if (longer) console.log(`  waited ${longer} s past the quiet period for claims still being answered`);
@@ -309,6 +316,7 @@ try {
     console.log(`  lost ${t.token} (${t.where}): ${before ? `${t.at - before.at} ms after ${before.what}` : 'before any kill'}${after ? `, ${after.at - t.at} ms before ${after.what}` : ''}`);
   }
 
+  const hook = await hooked?.findings(url, ADMIN, db);
   for (const instance of up.splice(0)) await kill(instance);
   const stuck = {
     events: await count(sql`select count(*) as n from processed_events where state = 'processing'`),
@@ -352,7 +360,13 @@ try {
     const states = Object.entries(pro.states).map(([k, n]) => `${k} ${n}`).join(', ');
     console.log(`proactive: ${pro.shown} shown; lost ${pro.lost.length}${pro.lost.length ? ` (${pro.lost.join(', ')})` : ''}, duplicated ${pro.duplicated.length}${pro.duplicated.length ? ` (${pro.duplicated.join(', ')})` : ''}, stuck ${pro.stuck}; uncertain ${pro.uncertain} (${pro.uncertainShown} of them shown); outbox: ${states}`);
   }
-  const proBroken = pro !== undefined && (pro.lost.length > 0 || pro.duplicated.length > 0 || pro.stuck > 0);
+  if (hook) {
+    const states = Object.entries(hook.states).map(([k, n]) => `${k} ${n}`).join(', ');
+    const list = (xs: string[]) => (xs.length ? ` (${xs.slice(0, 10).join(', ')})` : '');
+    console.log(`webhooks: ${hook.onFeed} proactive messages to ${hooked!.accepted} API sessions; lost ${hook.lost.length}${list(hook.lost)}, duplicated ${hook.duplicated.length}${list(hook.duplicated)}, stuck ${hook.stuck}, bad signatures ${hook.badSignatures}, credits leaked ${hook.leaked}; the same id again after a 2xx ${hook.redelivered}; feed to receiver p50 ${hook.lagP50.toFixed(1)} s, max ${hook.lagMax.toFixed(1)} s; outbox: ${states}`);
+  }
+  const hookBroken = hook !== undefined && (hook.lost.length > 0 || hook.duplicated.length > 0 || hook.stuck > 0 || hook.badSignatures > 0 || hook.leaked !== 0);
+  const proBroken = (pro !== undefined && (pro.lost.length > 0 || pro.duplicated.length > 0 || pro.stuck > 0)) || hookBroken;
   broken = lost > 0 || dup > 0 || stuckN > 0 || leaked !== 0 || sl.openStreams > 0 || proBroken;
   console.log(broken ? `\nBROKEN PROMISES — keeping ${dir}` : '\nevery promise kept');
 } finally {
@@ -361,6 +375,7 @@ try {
   await telegram.close();
   await slack.close();
   await discord.close();
+  await hooked?.close();
   if (keep) console.log(`keeping ${dir}`);
   if (!broken) {
     if (!keep) rmSync(dir, { recursive: true, force: true });

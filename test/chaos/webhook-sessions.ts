@@ -1,0 +1,180 @@
+/**
+ * Proactive messages to API sessions, POSTed to a webhook, under kills (`npm run chaos --
+ * --proactive N`): a tenant of its own has a `webhookUrl` on a receiver in this process, opens
+ * sessions with a character that may reach out, says hello once in each and falls silent, so
+ * the scheduler reaches out to them (feed entry and webhook) while instances are killed. The
+ * receiver answers 503 to the first attempt of every third delivery, so retries run too.
+ *
+ * The check, against the tenant's feed and what the receiver saw: every proactive message on
+ * the feed reached the receiver with a good signature and was answered 2xx; none was on the
+ * feed twice or POSTed under two X-Webhook-Ids (the same id again is a retry the receiver
+ * dedupes on, counted, not failed); no delivery left `pending` or `sending` once its instance
+ * is gone; credits charged = replies + proactive messages on the feed.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { sql, type Kysely } from 'kysely';
+import { sendApi, type ApiTurn } from './traffic.js';
+
+const SECRET = 'chaos-webhook-secret-0123456789';
+const PROACTIVE_TEXT = /reach out (\d+)/;
+
+interface Receipt {
+  webhookId: string;
+  messageId: string;
+  content: string;
+  signed: boolean;
+  status: number;
+}
+
+export interface WebhookFindings {
+  /** Proactive messages on the tenant's feed. */
+  onFeed: number;
+  /** On the feed, never answered 2xx by the receiver. */
+  lost: string[];
+  /** On the feed twice, or POSTed under two X-Webhook-Ids. */
+  duplicated: string[];
+  /** POSTs whose signature did not verify. */
+  badSignatures: number;
+  /** The same X-Webhook-Id answered 2xx more than once (a retry after a lost answer). */
+  redelivered: number;
+  /** Webhook deliveries still pending or sending. */
+  stuck: number;
+  /** Credits charged minus the replies and proactive messages they paid for. */
+  leaked: number;
+  /** Webhook outbox rows by state. */
+  states: Record<string, number>;
+  /** Seconds from a proactive message's feed entry to its first 2xx at the receiver: p50, max. */
+  lagP50: number;
+  lagMax: number;
+}
+
+export class WebhookSessions {
+  private server: Server | undefined;
+  private readonly receipts: Receipt[] = [];
+  private readonly firstSeen = new Map<string, number>();
+  private readonly tries = new Map<string, number>();
+  private key = '';
+  private keyId = '';
+  private opened: ApiTurn[] = [];
+
+  constructor(private readonly sessions: number) {}
+
+  /** The instances' settings: the receiver is on loopback. */
+  static env(): Record<string, string> {
+    return { SSRF_ALLOW_HOSTS: '127.0.0.1' };
+  }
+
+  async listen(): Promise<void> {
+    this.server = createServer((req, res) => {
+      void body(req).then((raw) => {
+        const webhookId = String(req.headers['x-webhook-id'] ?? '');
+        const expected = createHmac('sha256', SECRET).update(raw).digest();
+        const given = Buffer.from(String(req.headers['x-webhook-signature'] ?? ''), 'hex');
+        const signed = given.length === expected.length && timingSafeEqual(given, expected);
+        const message = (JSON.parse(raw) as { data?: { message?: { id?: string; content?: string } } }).data?.message;
+        const tries = (this.tries.get(webhookId) ?? 0) + 1;
+        this.tries.set(webhookId, tries);
+        // Every third delivery's first attempt is refused, so the outbox's retries run under kills too.
+        const status = tries === 1 && hash(webhookId) % 3 === 0 ? 503 : 200;
+        this.receipts.push({ webhookId, messageId: message?.id ?? '', content: message?.content ?? '', signed, status });
+        if (status === 200 && !this.firstSeen.has(webhookId)) this.firstSeen.set(webhookId, Date.now());
+        res.writeHead(status).end();
+      });
+    });
+    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}/hook`;
+  }
+
+  /** A tenant with the webhook, and one session a hello each (retried through restarts). */
+  async open(url: () => string, admin: string, characterId: string): Promise<void> {
+    const res = await fetch(`${url()}/api/v1/api-keys`, {
+      method: 'POST',
+      headers: { 'x-api-key': admin, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'webhooked', credits: 100_000, webhookUrl: this.url, webhookSecret: SECRET }),
+    });
+    const made = (await res.json()) as { key: string; id: string };
+    this.key = made.key;
+    this.keyId = made.id;
+    this.opened = await Promise.all(Array.from({ length: this.sessions }, (_, n) => sendApi(url, this.key, `hook${n}`, true, characterId)));
+  }
+
+  /** Whether every delivery has ended (nothing pending or sending). */
+  async settled(db: Kysely<any>): Promise<boolean> {
+    const r = await sql<{ n: number | string }>`select count(*) as n from webhook_outbox where api_key_id = ${this.keyId} and state in ('pending', 'sending')`.execute(db);
+    return Number(r.rows[0]?.n ?? 0) === 0;
+  }
+
+  async findings(url: () => string, admin: string, db: Kysely<any>): Promise<WebhookFindings> {
+    const feed: Array<{ id: string; content: string; at: number }> = [];
+    let replies = 0;
+    for (let cursor = '0'; ; ) {
+      const r = (await (await fetch(`${url()}/api/v1/updates?cursor=${cursor}&limit=100`, { headers: { 'x-api-key': this.key } })).json()) as {
+        updates: Array<{ kind: string; message?: { id: string; content: string; sentAt?: string } }>;
+        cursor: string;
+      };
+      for (const u of r.updates) {
+        if (u.kind === 'proactive' && u.message) feed.push({ id: u.message.id, content: u.message.content, at: Date.parse(u.message.sentAt ?? '') });
+        else if (u.kind === 'reply') replies++;
+      }
+      if (r.updates.length < 100) break;
+      cursor = r.cursor;
+    }
+    const okIds = new Map<string, Set<string>>();
+    for (const r of this.receipts) if (r.status === 200 && r.signed) okIds.set(r.messageId, (okIds.get(r.messageId) ?? new Set()).add(r.webhookId));
+    const okPosts = this.receipts.filter((r) => r.status === 200 && r.signed);
+    const byMessage = new Map<string, number>();
+    for (const f of feed) byMessage.set(f.id, (byMessage.get(f.id) ?? 0) + 1);
+    const label = (id: string) => PROACTIVE_TEXT.exec(feed.find((f) => f.id === id)?.content ?? '')?.[0] ?? id;
+    const rows = (await sql<{ state: string }>`select state from webhook_outbox where api_key_id = ${this.keyId}`.execute(db)).rows;
+    const states: Record<string, number> = {};
+    for (const r of rows) states[r.state] = (states[r.state] ?? 0) + 1;
+    const keys = (await (await fetch(`${url()}/api/v1/api-keys`, { headers: { 'x-api-key': admin } })).json()) as { apiKeys: Array<{ id: string; creditsUsed: number }> };
+    const charged = keys.apiKeys.find((k) => k.id === this.keyId)?.creditsUsed ?? 0;
+    const lags = feed.flatMap((f) => {
+      const id = [...(okIds.get(f.id) ?? [])][0];
+      const at = id ? this.firstSeen.get(id) : undefined;
+      return at !== undefined && Number.isFinite(f.at) ? [(at - f.at) / 1000] : [];
+    }).sort((a, b) => a - b);
+    return {
+      onFeed: feed.length,
+      lost: feed.filter((f) => !okIds.has(f.id)).map((f) => label(f.id)),
+      duplicated: [...new Set([...[...byMessage].filter(([, n]) => n > 1).map(([id]) => id), ...[...okIds].filter(([, ids]) => ids.size > 1).map(([id]) => id)])].map(label),
+      badSignatures: this.receipts.filter((r) => !r.signed).length,
+      redelivered: okPosts.length - new Set(okPosts.map((r) => r.webhookId)).size,
+      stuck: (states.pending ?? 0) + (states.sending ?? 0),
+      leaked: charged - replies - feed.length,
+      states,
+      lagP50: lags[Math.floor(lags.length / 2)] ?? 0,
+      lagMax: lags.at(-1) ?? 0,
+    };
+  }
+
+  /** Sessions whose hello was accepted. */
+  get accepted(): number {
+    return this.opened.filter((t) => t.accepted).length;
+  }
+
+  close(): Promise<void> {
+    return new Promise((r) => (this.server ? this.server.close(() => r()) : r()));
+  }
+}
+
+function body(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    req.on('data', (c: Buffer) => parts.push(c));
+    req.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function hash(s: string): number {
+  let h = 0;
+  for (const c of s) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+  return h;
+}
