@@ -121,6 +121,7 @@ export async function startRuntime(loaded: Config, overrides: RuntimeOverrides =
     timeoutMs: config.http.webhookTimeoutMs,
     concurrency: config.http.webhookConcurrency,
     owner: instanceId,
+    deadAfterMs: config.runtime.instanceDeadAfterMs,
     ...overrides.net,
   });
   webhooks.onDelivery((outcome) => metrics.webhook(outcome));

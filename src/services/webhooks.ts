@@ -25,6 +25,12 @@ export interface WebhookSenderOptions {
   isBlocked?: ((ip: string) => boolean) | undefined;
   /** This sender's name on its claims; unique per process unless given. */
   owner?: string;
+  /**
+   * `owner` is an instance that heartbeats (`Liveness`): a claim of one not heard from for this
+   * long is over at once, rather than when its lease runs out (the attempt's deadline plus a
+   * minute), so a killed sender does not hold its keys' deliveries that long.
+   */
+  deadAfterMs?: number | undefined;
 }
 
 /** Keys a pass starts lanes for; the next pass (the timer fires at once) takes the rest. */
@@ -51,7 +57,8 @@ export function signWebhook(secret: string, body: string): string {
  * lanes run side by side (up to `concurrency`), so a slow receiver holds up only its own key.
  * A delivery is claimed in the store before it is POSTed, so several processes on one database
  * share the outbox without sending anything twice; a claim left by a process that died lapses
- * and the delivery is retried under the same X-Webhook-Id. Up to 3 attempts with exponential
+ * (once the process counts as dead, with `deadAfterMs`) and the delivery is retried under the
+ * same X-Webhook-Id. Up to 3 attempts with exponential
  * backoff; a delivery that fails every attempt counts against the key, and 5 such failures in a
  * row disable the key's webhook until an admin re-enables it.
  */
@@ -90,7 +97,7 @@ export class WebhookSender {
   async processDue(): Promise<number> {
     try {
       if (!this.stopped) {
-        const keys = await this.store.webhooks.dueKeys(this.clock.now(), KEYS_PER_PASS, [...this.lanes.keys()]);
+        const keys = await this.store.webhooks.dueKeys(this.clock.now(), KEYS_PER_PASS, [...this.lanes.keys()], this.opts.deadAfterMs);
         if (!this.stopped) for (const key of keys) this.lane(key);
       }
       const counts = await Promise.all(this.lanes.values());
@@ -147,7 +154,7 @@ export class WebhookSender {
         const release = await this.slots.acquire(key);
         try {
           if (this.stopped) break;
-          const d = await this.store.webhooks.claimNext(key, this.owner, this.clock.now(), (this.opts.timeoutMs ?? 10_000) + LEASE_MARGIN_MS);
+          const d = await this.store.webhooks.claimNext(key, this.owner, this.clock.now(), (this.opts.timeoutMs ?? 10_000) + LEASE_MARGIN_MS, this.opts.deadAfterMs);
           if (!d) break;
           if (await this.attempt(d)) delivered++;
         } finally {
@@ -172,7 +179,7 @@ export class WebhookSender {
     this.arming = this.arming.then(async () => {
       if (this.stopped) return;
       const now = this.clock.now();
-      const next = await this.store.webhooks.nextDueAt(now, [...this.lanes.keys()]).catch((err: unknown) => {
+      const next = await this.store.webhooks.nextDueAt(now, [...this.lanes.keys()], this.opts.deadAfterMs).catch((err: unknown) => {
         this.log.warn({ err }, 'could not read the webhook outbox; looking again shortly');
         return now + RETRY_READ_MS;
       });

@@ -121,7 +121,7 @@ export async function openStore(url: string, clock: Clock = systemClock, opts: {
     updates: new UpdateRepo(db, clock, dialect),
     idempotency: new IdempotencyRepo(db, instances),
     proactive: new ProactiveRepo(db, instances),
-    webhooks: new WebhookRepo(db, dialect),
+    webhooks: new WebhookRepo(db, dialect, instances),
     consoleSessions: new ConsoleSessionRepo(db, clock),
     activity: new ActivityRepo(db),
     lorebooks: new LorebookRepo(db, clock),

@@ -1,6 +1,7 @@
-import { sql, type ExpressionBuilder, type Selectable } from 'kysely';
+import { sql, type Expression, type ExpressionBuilder, type Selectable, type SqlBool } from 'kysely';
 import type { DB } from './db.js';
 import { LockSpace, type SqlDialect } from './dialect.js';
+import type { InstanceRepo } from './instances.js';
 import type { Database, WebhookOutboxRow } from './schema.js';
 
 export interface WebhookDelivery {
@@ -23,7 +24,9 @@ export const WEBHOOK_DISABLE_AFTER = 5;
  * claims it (`sending`, with an owner and a lease); the attempt then ends `delivered` (2xx),
  * back in `pending` for a retry, `failed` (every attempt failed) or `dropped` (the key's webhook
  * is off). Claims are compare-and-set updates, so two processes on one database never send the
- * same delivery, and a claim whose owner died lapses and the delivery is sent again.
+ * same delivery, and a claim whose owner died lapses and the delivery is sent again: when its
+ * lease runs out, or, for a sender that names its instance (`Liveness`, `deadAfterMs`), as soon
+ * as that instance counts as dead, so a kill does not hold the key's deliveries for the lease.
  *
  * One key has at most one delivery in flight: claims of a key are serialised (an advisory lock
  * on PostgreSQL; SQLite's single writer does it by itself) and a key with a live claim hands out
@@ -33,7 +36,17 @@ export class WebhookRepo {
   constructor(
     private db: DB,
     private dialect: SqlDialect,
+    private instances: InstanceRepo,
   ) {}
+
+  /** What makes a claim over: its lease ran out, or (with `deadAfterMs`) its owner is dead. */
+  private lapse(now: number, deadAfterMs: number | undefined): Lapse {
+    return (eb, alias) =>
+      eb.or([
+        eb(`${alias}.claim_until`, '<=', now),
+        ...(deadAfterMs === undefined ? [] : [this.instances.ownerDead(eb, `${alias}.claim_owner`, now - deadAfterMs)]),
+      ]);
+  }
 
   /** Queue an event once; a repeated event id is ignored (retries of the same event share it). */
   async enqueue(d: { eventId: string; apiKeyId: string; event: string; payload: string }, now: number): Promise<boolean> {
@@ -49,13 +62,14 @@ export class WebhookRepo {
    * Keys with a delivery ready to send now and none in flight, earliest first, leaving out
    * `exclude` (the keys this process is already working on).
    */
-  async dueKeys(now: number, limit: number, exclude: readonly string[] = []): Promise<string[]> {
+  async dueKeys(now: number, limit: number, exclude: readonly string[] = [], deadAfterMs?: number): Promise<string[]> {
+    const lapsed = this.lapse(now, deadAfterMs);
     let q = this.db
       .selectFrom('webhook_outbox as o')
       .select('o.api_key_id')
       .select((eb) => eb.fn.min('o.next_attempt_at').as('first'))
-      .where((eb) => claimable(eb, now))
-      .where((eb) => eb.not(eb.exists(inFlight(eb, now))))
+      .where((eb) => claimable(eb, now, lapsed))
+      .where((eb) => eb.not(eb.exists(inFlight(eb, lapsed))))
       .groupBy('o.api_key_id')
       .orderBy('first')
       .limit(limit);
@@ -65,17 +79,19 @@ export class WebhookRepo {
 
   /**
    * Claim the key's next delivery (earliest due, then oldest) for `owner` until `now + leaseMs`,
-   * counting the attempt; null when none is ready or another one of the key is in flight.
+   * counting the attempt; null when none is ready or another one of the key is in flight. With
+   * `deadAfterMs`, owners are instances that heartbeat, and a dead one's claim is over at once.
    */
-  async claimNext(apiKeyId: string, owner: string, now: number, leaseMs: number): Promise<WebhookDelivery | null> {
+  async claimNext(apiKeyId: string, owner: string, now: number, leaseMs: number, deadAfterMs?: number): Promise<WebhookDelivery | null> {
+    const lapsed = this.lapse(now, deadAfterMs);
     return this.db.transaction().execute(async (tx) => {
       await this.dialect.lock(tx, LockSpace.webhookKey, apiKeyId);
       const next = await tx
         .selectFrom('webhook_outbox as o')
         .select('o.id')
         .where('o.api_key_id', '=', apiKeyId)
-        .where((eb) => claimable(eb, now))
-        .where((eb) => eb.not(eb.exists(inFlight(eb, now))))
+        .where((eb) => claimable(eb, now, lapsed))
+        .where((eb) => eb.not(eb.exists(inFlight(eb, lapsed))))
         .orderBy('o.next_attempt_at')
         .orderBy('o.id')
         .limit(1)
@@ -85,7 +101,7 @@ export class WebhookRepo {
         .updateTable('webhook_outbox as o')
         .set({ state: 'sending', claim_owner: owner, claim_until: now + leaseMs, attempts: sql<number>`attempts + 1`, updated_at: now })
         .where('o.id', '=', next.id)
-        .where((eb) => claimable(eb, now))
+        .where((eb) => claimable(eb, now, lapsed))
         .returningAll()
         .executeTakeFirst();
       return row ? toDelivery(row) : null;
@@ -95,19 +111,25 @@ export class WebhookRepo {
   /**
    * When a sender should look again (for its timer), or null: the earliest due delivery of a key
    * with nothing in flight, or the earliest claim that will lapse. Keys in `exclude` are skipped.
+   * With `deadAfterMs`, a claim also lapses when its owner dies, which no row can say in advance:
+   * while any is in flight, look again within `deadAfterMs`.
    */
-  async nextDueAt(now: number, exclude: readonly string[] = []): Promise<number | null> {
+  async nextDueAt(now: number, exclude: readonly string[] = [], deadAfterMs?: number): Promise<number | null> {
+    const lapsed = this.lapse(now, deadAfterMs);
     let due = this.db
       .selectFrom('webhook_outbox as o')
       .select((eb) => eb.fn.min('o.next_attempt_at').as('t'))
       .where('o.state', '=', 'pending')
-      .where((eb) => eb.not(eb.exists(inFlight(eb, now))));
+      .where((eb) => eb.not(eb.exists(inFlight(eb, lapsed))));
     let lapse = this.db.selectFrom('webhook_outbox as o').select((eb) => eb.fn.min('o.claim_until').as('t')).where('o.state', '=', 'sending');
     if (exclude.length) {
       due = due.where('o.api_key_id', 'not in', [...exclude]);
       lapse = lapse.where('o.api_key_id', 'not in', [...exclude]);
     }
-    const times = [(await due.executeTakeFirst())?.t, (await lapse.executeTakeFirst())?.t].filter((t) => t !== null && t !== undefined).map(Number);
+    const dueAt = (await due.executeTakeFirst())?.t;
+    let lapseAt = (await lapse.executeTakeFirst())?.t;
+    if (deadAfterMs !== undefined && lapseAt !== null && lapseAt !== undefined) lapseAt = Math.min(Number(lapseAt), now + deadAfterMs);
+    const times = [dueAt, lapseAt].filter((t) => t !== null && t !== undefined).map(Number);
     return times.length ? Math.min(...times) : null;
   }
 
@@ -159,23 +181,25 @@ export class WebhookRepo {
 }
 
 type Outbox = ExpressionBuilder<Database & { o: WebhookOutboxRow }, 'o'>;
+/** Whether the claim of the row under `alias` is over. */
+type Lapse = (eb: ExpressionBuilder<any, any>, alias: 'o' | 'f') => Expression<SqlBool>;
 
 /** Ready to send: due and pending, or claimed by a sender whose claim has lapsed. */
-function claimable(eb: Outbox, now: number) {
+function claimable(eb: Outbox, now: number, lapsed: Lapse) {
   return eb.or([
     eb.and([eb('o.state', '=', 'pending'), eb('o.next_attempt_at', '<=', now)]),
-    eb.and([eb('o.state', '=', 'sending'), eb('o.claim_until', '<=', now)]),
+    eb.and([eb('o.state', '=', 'sending'), lapsed(eb, 'o')]),
   ]);
 }
 
 /** Another delivery of the same key under a live claim. */
-function inFlight(eb: Outbox, now: number) {
+function inFlight(eb: Outbox, lapsed: Lapse) {
   return eb
     .selectFrom('webhook_outbox as f')
     .select('f.id')
     .whereRef('f.api_key_id', '=', 'o.api_key_id')
     .where('f.state', '=', 'sending')
-    .where('f.claim_until', '>', now);
+    .where((fb) => fb.not(lapsed(fb, 'f')));
 }
 
 function toDelivery(r: Selectable<WebhookOutboxRow>): WebhookDelivery {

@@ -60,6 +60,27 @@ describeStores('WebhookSender', (ctx) => {
     expect(await ctx.store.webhooks.forEvent('evt_crash')).toMatchObject({ state: 'delivered', attempts: 2 });
   });
 
+  it('retries at once, not after the lease, a delivery whose sender is an instance no longer heard from; and holds back the key behind one whose instance lives', async () => {
+    const receiver = await statuses(200);
+    const keyId = await tenant(receiver.url('/hook'));
+    await enqueue(keyId, 'evt_killed');
+    await enqueue(keyId, 'evt_next');
+    const now = ctx.clock.now();
+    await ctx.store.instances.register('survivor', now);
+    await ctx.store.instances.register('busy', now);
+    // A live instance's attempt holds the key's lane: nothing of the key goes out meanwhile.
+    expect(await ctx.store.webhooks.claimNext(keyId, 'busy', now, 70_000, 10_000)).toMatchObject({ eventId: 'evt_killed' });
+    const survivor = sender({ owner: 'survivor', timeoutMs: 10_000, deadAfterMs: 10_000 });
+    expect(await survivor.processDue()).toBe(0);
+    // Its instance is killed: 10 s without a heartbeat (the survivor's own goes on), well inside the 70 s lease.
+    ctx.clock.advance(11_000);
+    await ctx.store.instances.beat('survivor', ctx.clock.now());
+    expect(await ctx.store.webhooks.nextDueAt(ctx.clock.now(), [], 10_000)).toBeLessThanOrEqual(ctx.clock.now() + 10_000);
+    expect(await survivor.processDue()).toBe(2);
+    expect(receiver.received.map((r) => r.headers['x-webhook-id'])).toEqual(['evt_killed', 'evt_next']);
+    expect(await ctx.store.webhooks.forEvent('evt_killed')).toMatchObject({ state: 'delivered', attempts: 2 });
+  });
+
   it('connects to the address it checked, not to a second DNS answer', async () => {
     // 127.0.0.2 stands for a public address: the judge refuses every other one.
     const victim = await server((_req, res) => res.writeHead(200).end());
