@@ -381,7 +381,7 @@ export class ProactiveScheduler {
    */
   private async recoverUnfinished(): Promise<void> {
     const { proactive } = this.store;
-    for (const row of await proactive.unfinishedOfDead(this.now, this.opts.deadAfterMs ?? 10_000, 100)) {
+    for (const row of await proactive.unfinishedOfDead(this.now, this.opts.deadAfterMs ?? 10_000, 100, this.owner)) {
       const conv = await this.store.conversations.get(row.conversationId);
       if (row.state === 'claimed' || conv?.platform === 'api') await proactive.updateOutbox(row.id, { state: 'pending', nextAttemptAt: this.now }, this.now);
       else if (conv && this.target.sendsOnceByKey?.(conv.platform)) {
@@ -402,7 +402,7 @@ export class ProactiveScheduler {
   private async recoverStale(): Promise<number> {
     const { proactive } = this.store;
     let recovered = 0;
-    for (const row of await proactive.stalledGenerations(this.now, this.opts.deadAfterMs, 100)) {
+    for (const row of await proactive.stalledGenerations(this.now, this.opts.deadAfterMs, 100, this.owner)) {
       if (!(await proactive.claim(row.conversationId, this.owner, this.now, this.leaseMs, this.opts.deadAfterMs))) continue;
       try {
         const made = (await this.store.messages.newest(row.conversationId, { limit: 1, kinds: ['proactive'] }))[0];

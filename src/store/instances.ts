@@ -31,12 +31,15 @@ export class InstanceRepo {
 
   /**
    * `owner` (a column of the table being filtered) names an instance heard from by neither channel
-   * since `since`: no heartbeat row as recent, and no Redis presence as recent.
+   * since `since`: no heartbeat row as recent, and no Redis presence as recent. Never `self`: a
+   * process under load can miss its own heartbeat while its work still runs, and must not take
+   * that work over from itself.
    */
-  ownerDead(eb: ExpressionBuilder<any, any>, owner: string, since: number): Expression<SqlBool> {
-    const notBeating = eb(eb.ref(owner), 'not in', this.db.selectFrom('instances').select('id').where('seen_at', '>=', since));
+  ownerDead(eb: ExpressionBuilder<any, any>, owner: string, since: number, self?: string): Expression<SqlBool> {
+    const column = eb.ref(owner);
+    const notBeating = eb(column, 'not in', this.db.selectFrom('instances').select('id').where('seen_at', '>=', since));
     const aliveElsewhere = this.aliveElsewhere(since);
-    return aliveElsewhere.length ? eb.and([notBeating, eb(eb.ref(owner), 'not in', aliveElsewhere)]) : notBeating;
+    return eb.and([notBeating, ...(aliveElsewhere.length ? [eb(column, 'not in', aliveElsewhere)] : []), ...(self === undefined ? [] : [eb(column, '!=', self)])]);
   }
 
   async register(id: string, now: number): Promise<void> {

@@ -232,9 +232,9 @@ export class ProactiveRepo {
 
   /**
    * Generations whose process stopped: past their lease (`next_attempt_at`), or, with
-   * `deadAfterMs`, held by an instance no longer heard from.
+   * `deadAfterMs`, held by an instance no longer heard from (never `self`).
    */
-  async stalledGenerations(now: number, deadAfterMs: number | undefined, limit: number): Promise<OutboxRow[]> {
+  async stalledGenerations(now: number, deadAfterMs: number | undefined, limit: number, self?: string): Promise<OutboxRow[]> {
     const rows = await this.db
       .selectFrom('proactive_outbox')
       .selectAll()
@@ -242,7 +242,7 @@ export class ProactiveRepo {
       .where((eb) =>
         eb.or([
           eb('next_attempt_at', '<=', now),
-          ...(deadAfterMs !== undefined ? [eb.and([eb('owner', 'is not', null), this.instances.ownerDead(eb, 'owner', now - deadAfterMs)])] : []),
+          ...(deadAfterMs !== undefined ? [eb.and([eb('owner', 'is not', null), this.instances.ownerDead(eb, 'owner', now - deadAfterMs, self)])] : []),
         ]),
       )
       .orderBy('next_attempt_at')
@@ -298,12 +298,12 @@ export class ProactiveRepo {
    * Deliveries held by instances that stopped heartbeating: `claimed` ones never began leaving;
    * of `sending` ones it is unknown whether they went out.
    */
-  async unfinishedOfDead(now: number, deadAfterMs: number, limit: number): Promise<Array<{ id: number; conversationId: string; attempts: number; state: 'claimed' | 'sending' }>> {
+  async unfinishedOfDead(now: number, deadAfterMs: number, limit: number, self?: string): Promise<Array<{ id: number; conversationId: string; attempts: number; state: 'claimed' | 'sending' }>> {
     const rows = await this.db
       .selectFrom('proactive_outbox')
       .select(['id', 'conversation_id', 'attempts', 'state'])
       .where('state', 'in', ['claimed', 'sending'])
-      .where((eb) => eb.or([eb('owner', 'is', null), this.instances.ownerDead(eb, 'owner', now - deadAfterMs)]))
+      .where((eb) => eb.or([eb('owner', 'is', null), this.instances.ownerDead(eb, 'owner', now - deadAfterMs, self)]))
       .limit(limit)
       .execute();
     return rows.map((r) => ({ id: r.id, conversationId: r.conversation_id, attempts: r.attempts, state: r.state === 'claimed' ? 'claimed' : 'sending' }));

@@ -274,6 +274,23 @@ describe('exactly once across processes and crashes', () => {
       expect(await outbox(h, conv.id)).toEqual(['generating']);
     });
 
+    it('never takes its own generation for dead, though its own heartbeat lags behind', async () => {
+      const { h, clock, target, scheduler, conv } = await liveInstance();
+      let finish!: () => void;
+      const held = new Promise<void>((r) => (finish = r));
+      h.fake.respondWith(async ({ messages }) => (JSON.stringify(messages).includes('[proactive]') ? (await held, 'reach out') : 'ok'));
+      const sending = scheduler.sendNow(conv.id);
+      await expect.poll(() => outbox(h, conv.id)).toEqual(['generating']);
+      await h.store.proactive.schedule(conv.id, null); // a tick in this process would not make it again (its ticks never overlap)
+      clock.advance(30_000); // 'live' has not beaten for 30 s: a process this loaded is still running its turn
+      expect(await scheduler.tick()).toMatchObject({ recovered: 0, sent: 0 });
+      expect(await outbox(h, conv.id)).toEqual(['generating']);
+      finish();
+      expect(await sending).toMatchObject({ sent: true });
+      expect(target.delivered.map((d) => d.text)).toEqual(['reach out']);
+      expect(await outbox(h, conv.id)).toEqual(['delivered']);
+    });
+
     it('an instance judged dead mid-generation leaves what it made to the instance that took over, which sends one message', async () => {
       const { h, target, scheduler, conv } = await liveInstance();
       let finish!: () => void;
