@@ -20,7 +20,7 @@
  *   - stuck: claims, idempotency keys or outbox rows left in a working state;
  *   - credits leaked: credits used minus the replies they paid for;
  *   - with `--proactive N`, proactive messages (proactive-traffic.ts): none shown twice, none
- *     recorded delivered but not shown, none left in a working state; and N/2 API sessions
+ *     recorded delivered but not shown, none left in a working state; and 2N API sessions
  *     reached out to through a webhook (webhook-sessions.ts): every proactive message on the
  *     feed POSTed and answered 2xx, none under two ids, no delivery stuck, credits exact.
  * Exit 1 when a promise is broken. Not part of `npm test` (a run takes minutes).
@@ -106,7 +106,7 @@ openai.respondWith(({ messages: m }) => {
 });
 const telegram = await startFakeTelegram({ limits: { globalPerSecond: 1000, chatMinIntervalMs: 0, chatBurst: 100 } });
 proactive = proactiveChats ? new ProactiveChats(telegram, proactiveChats) : undefined;
-const hooked = proactiveChats ? new WebhookSessions(Math.max(2, Math.floor(proactiveChats / 2))) : undefined;
+const hooked = proactiveChats ? new WebhookSessions(2 * proactiveChats) : undefined;
 await hooked?.listen();
 // Slack's own limits; its users.info tier (100 a minute) is raised, as every restart looks its users up again.
 const slack = await startFakeSlack({ limits: { 'users.info': { limit: 100_000, windowMs: 60_000, scope: 'workspace' } } });

@@ -1,9 +1,11 @@
 /**
  * Proactive messages to API sessions, POSTed to a webhook, under kills (`npm run chaos --
  * --proactive N`): a tenant of its own has a `webhookUrl` on a receiver in this process, opens
- * sessions with a character that may reach out, says hello once in each and falls silent, so
- * the scheduler reaches out to them (feed entry and webhook) while instances are killed. The
- * receiver answers 503 to the first attempt of every third delivery, so retries run too.
+ * 2N sessions with a character that may reach out, says hello once in each and falls silent, so
+ * the scheduler reaches out to each once (a tenant's sessions at most once an hour: feed entry
+ * and webhook) while instances are killed. One key's deliveries go one at a time, and the
+ * receiver takes 100–600 ms to answer, so kills land mid-POST; it answers 503 to the first
+ * attempt of every third delivery, so retries run too.
  *
  * The check, against the tenant's feed and what the receiver saw: every proactive message on
  * the feed reached the receiver with a good signature and was answered 2xx; none was on the
@@ -78,9 +80,12 @@ export class WebhookSessions {
         this.tries.set(webhookId, tries);
         // Every third delivery's first attempt is refused, so the outbox's retries run under kills too.
         const status = tries === 1 && hash(webhookId) % 3 === 0 ? 503 : 200;
-        this.receipts.push({ webhookId, messageId: message?.id ?? '', content: message?.content ?? '', signed, status });
-        if (status === 200 && !this.firstSeen.has(webhookId)) this.firstSeen.set(webhookId, Date.now());
-        res.writeHead(status).end();
+        setTimeout(() => {
+          // Recorded as answered, whether or not the sender lived to read it (a kill mid-POST).
+          this.receipts.push({ webhookId, messageId: message?.id ?? '', content: message?.content ?? '', signed, status });
+          if (status === 200 && !this.firstSeen.has(webhookId)) this.firstSeen.set(webhookId, Date.now());
+          res.writeHead(status).end();
+        }, 100 + (hash(`${webhookId}:${tries}`) % 500));
       });
     });
     await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
