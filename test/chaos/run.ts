@@ -201,6 +201,7 @@ try {
   })();
   await Promise.all([traffic, chaos, crashes]);
   const apiTurns = await Promise.all(api);
+  await hooked?.allOpened();
   await webhook?.drain();
   await slackDelivery.drain();
 

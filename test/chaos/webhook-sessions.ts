@@ -1,9 +1,9 @@
 /**
  * Proactive messages to API sessions, POSTed to a webhook, under kills (`npm run chaos --
  * --proactive N`): a tenant of its own has a `webhookUrl` on a receiver in this process, opens
- * 2N sessions with a character that may reach out, says hello once in each and falls silent, so
- * the scheduler reaches out to each once (a tenant's sessions at most once an hour: feed entry
- * and webhook) while instances are killed. One key's deliveries go one at a time, and the
+ * 2N sessions with a character that may reach out, one every 1.5 s, says hello once in each and
+ * falls silent, so the scheduler reaches out to each once (a tenant's sessions at most once an
+ * hour: feed entry and webhook), a minute later, spread over the time instances are killed. One key's deliveries go one at a time, and the
  * receiver takes 100–600 ms to answer, so kills land mid-POST; it answers 503 to the first
  * attempt of every third delivery, so retries run too.
  *
@@ -59,6 +59,7 @@ export class WebhookSessions {
   private readonly tries = new Map<string, number>();
   private key = '';
   private keyId = '';
+  private opening: Promise<ApiTurn[]> = Promise.resolve([]);
   private opened: ApiTurn[] = [];
 
   constructor(private readonly sessions: number) {}
@@ -95,7 +96,7 @@ export class WebhookSessions {
     return `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}/hook`;
   }
 
-  /** A tenant with the webhook, and one session a hello each (retried through restarts). */
+  /** A tenant with the webhook; then, in the background, one session a hello each (retried through restarts). */
   async open(url: () => string, admin: string, characterId: string): Promise<void> {
     const res = await fetch(`${url()}/api/v1/api-keys`, {
       method: 'POST',
@@ -105,7 +106,12 @@ export class WebhookSessions {
     const made = (await res.json()) as { key: string; id: string };
     this.key = made.key;
     this.keyId = made.id;
-    this.opened = await Promise.all(Array.from({ length: this.sessions }, (_, n) => sendApi(url, this.key, `hook${n}`, true, characterId)));
+    this.opening = Promise.all(Array.from({ length: this.sessions }, async (_, n) => (await sleep(n * 1500), sendApi(url, this.key, `hook${n}`, true, characterId))));
+  }
+
+  /** Every session's hello answered (or given up on). */
+  async allOpened(): Promise<void> {
+    this.opened = await this.opening;
   }
 
   /** Whether every delivery has ended (nothing pending or sending). */
@@ -168,6 +174,8 @@ export class WebhookSessions {
     return new Promise((r) => (this.server ? this.server.close(() => r()) : r()));
   }
 }
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function body(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
