@@ -199,6 +199,7 @@ export class Engine implements MessageHandler {
       ...(req.payer ? { payer: req.payer } : {}),
       ...(req.durable ? { durable: req.durable } : {}),
       ...(req.replyKind ? { replyKind: req.replyKind } : {}),
+      ...(req.replyKey ? { replyKey: req.replyKey } : {}),
       ...(req.instruction !== undefined ? { instruction: req.instruction } : {}),
       ...(req.accept ? { accept: req.accept } : {}),
       ...(req.signal ? { signal: req.signal } : {}),

@@ -72,6 +72,8 @@ export interface TurnContext {
   durable?: DurableTurn;
   /** Kind of the stored reply: `assistant`, or `proactive` for turns the character starts. */
   replyKind?: Extract<MessageKind, 'assistant' | 'proactive'>;
+  /** The stored reply's key (`TurnRequest.replyKey`); otherwise the user message's event key + `:reply`. */
+  replyKey?: string;
   /** Extra system instruction after the history (the proactive prompt). */
   instruction?: string;
   /** Return false to discard the reply instead of storing it (the proactive "nothing to say"). */

@@ -18,6 +18,12 @@ export interface TurnRequest {
   /** Record the turn durably at admission (API turns), or run one again that was (recovery). */
   durable?: DurableTurn | undefined;
   replyKind?: Extract<MessageKind, 'assistant' | 'proactive'>;
+  /**
+   * A key naming the reply, stored with it (unique): whoever asked can find the message this very
+   * turn stored (a proactive generation its process did not live to settle), and a second store
+   * under the same key is the first one's message.
+   */
+  replyKey?: string | undefined;
   instruction?: string | undefined;
   accept?: ((text: string) => boolean) | undefined;
   signal?: AbortSignal | undefined;

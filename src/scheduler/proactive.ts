@@ -104,6 +104,8 @@ export class ProactiveScheduler {
   private readonly log: Logger;
   private readonly target: ProactiveTarget;
   private readonly deliveryListeners: Array<(e: ProactiveDeliveryEvent) => void> = [];
+  /** Outbox rows this process is generating now: never taken for another's leftovers. */
+  private readonly generating = new Set<number>();
   /** The proactive record each conversation was last re-timed from (checked, never trusted, by `afterMessage`). */
   private readonly seen = new LRUCache<string, ProactiveRecord>({ max: 10_000 });
 
@@ -256,7 +258,13 @@ export class ProactiveScheduler {
   ): Promise<{ sent: true; message: StoredMessage; delivered: boolean } | { sent: false; reason: string; error?: CharbridgeError }> {
     const { proactive } = this.store;
     if (!(await proactive.claim(conversationId, this.owner, this.now, this.leaseMs))) return { sent: false, reason: 'claimed-elsewhere' };
+    let outboxId: number | undefined;
     try {
+      // A generation left unsettled (its process died, or a dropped connection failed its turn)
+      // is settled first: its message, if stored, is this conversation's next one, not a new one.
+      const open = await proactive.openGeneration(conversationId);
+      if (open && this.generating.has(open.id)) return { sent: false, reason: 'claimed-elsewhere' };
+      if (open && (await this.resolveGeneration(open)) !== 'abandoned') return { sent: false, reason: 'recovered' };
       const loaded = await this.load(conversationId);
       if (!loaded) return { sent: false, reason: 'gone' };
       const { conv, rec, character, policy } = loaded;
@@ -270,8 +278,10 @@ export class ProactiveScheduler {
         }
         day = verdict.day;
       }
-      const outboxId = await proactive.addOutbox(conv.id, 'generating', this.now, forced, null, this.owner);
+      outboxId = await proactive.addOutbox(conv.id, 'generating', this.now, forced, null, this.owner);
+      this.generating.add(outboxId);
       await proactive.updateOutbox(outboxId, { nextAttemptAt: this.now + this.leaseMs }, this.now);
+      const generation = outboxId;
       const lastUser = (await this.store.messages.newest(conv.id, { limit: 1, kinds: ['user'] }))[0];
       const persona = await this.personaOf(conv, lastUser);
       const { result } = this.engine.turn({
@@ -282,6 +292,7 @@ export class ProactiveScheduler {
         userName: lastUser?.authorName ?? 'there',
         ...(persona ? { persona } : {}),
         replyKind: 'proactive',
+        replyKey: generatedKey(generation),
         instruction: PROACTIVE_INSTRUCTION,
         accept: (text) => !text.includes(NOTHING_TO_SAY),
         payer: payerOf(conv),
@@ -291,32 +302,31 @@ export class ProactiveScheduler {
       const now = this.now;
       // Each outcome settles the generation only while it is still this instance's: one taken over
       // (this instance was judged dead) is the taker's to finish.
-      const settle = async (patch: Parameters<typeof proactive.settleGeneration>[2]) => {
-        const held = await proactive.settleGeneration(outboxId, this.owner, patch, now);
+      // What the outcome changes in the conversation is written with it, in one transaction.
+      const settle = async (patch: Parameters<typeof proactive.settleGeneration>[2], then: (tx: DB) => Promise<void>) => {
+        const held = await proactive.settleGeneration(generation, this.owner, patch, now, then);
         if (!held) this.log.warn({ conversationId: conv.id, outcome: patch.state }, 'a proactive generation was taken over by another instance before it finished; leaving it to that one');
         return held;
       };
       if (!r.ok && (r.error.status === 402 || r.error.status === 429)) {
         // The key that owns the session cannot pay for it now: skipped, looked at again later.
-        await settle({ state: 'skipped', error: r.error.message.slice(0, 500) });
-        await proactive.schedule(conv.id, now + Math.max(60 * 60_000, policy.minGapMinutes * 60_000));
+        await settle({ state: 'skipped', error: r.error.message.slice(0, 500) }, (tx) => proactive.schedule(conv.id, now + Math.max(60 * 60_000, policy.minGapMinutes * 60_000), {}, tx));
         return { sent: false, reason: r.error.status === 402 ? 'no-credits' : 'rate-limited', error: r.error };
       }
       if (!r.ok) {
-        await settle({ state: 'error', error: r.error.message.slice(0, 500) });
-        await proactive.schedule(conv.id, now + Math.max(15 * 60_000, policy.minGapMinutes * 60_000 / 4));
+        await settle({ state: 'error', error: r.error.message.slice(0, 500) }, (tx) => proactive.schedule(conv.id, now + Math.max(15 * 60_000, policy.minGapMinutes * 60_000 / 4), {}, tx));
         return { sent: false, reason: 'model-error' };
       }
       if (r.message === null) {
-        await settle({ state: 'nothing' });
-        await proactive.schedule(conv.id, nextDueAt(policy, now, rec.lastAt));
+        await settle({ state: 'nothing' }, (tx) => proactive.schedule(conv.id, nextDueAt(policy, now, rec.lastAt), {}, tx));
         return { sent: false, reason: 'nothing-to-say' };
       }
-      if (!(await settle({ state: 'pending', messageId: r.message.id, nextAttemptAt: now }))) return { sent: true, message: r.message, delivered: false };
-      await proactive.recordSent(conv.id, now, day, nextDueAt(policy, now, now));
-      const delivered = await this.deliverRow({ id: outboxId, conversationId: conv.id, messageId: r.message.id, state: 'pending', attempts: 0, nextAttemptAt: now, forced, createdAt: now });
+      const counted = (tx: DB) => proactive.recordSent(conv.id, now, day, nextDueAt(policy, now, now), {}, tx);
+      if (!(await settle({ state: 'pending', messageId: r.message.id, nextAttemptAt: now }, counted))) return { sent: true, message: r.message, delivered: false };
+      const delivered = await this.deliverRow({ id: generation, conversationId: conv.id, messageId: r.message.id, state: 'pending', attempts: 0, nextAttemptAt: now, forced, createdAt: now });
       return { sent: true, message: r.message, delivered };
     } finally {
+      if (outboxId !== undefined) this.generating.delete(outboxId);
       await proactive.release(conversationId, this.owner);
     }
   }
@@ -396,32 +406,45 @@ export class ProactiveScheduler {
 
   /**
    * A `generating` row whose process stopped mid-turn: its instance is no longer heard from (with
-   * `deadAfterMs`), or its lease ran out. If the message was stored, deliver it (once); if not, the
-   * conversation is still due and is tried again in this tick.
+   * `deadAfterMs`), or its lease ran out. Settled as `resolveGeneration` says; a conversation whose
+   * generation is abandoned is still due, and is tried again in this tick.
    */
   private async recoverStale(): Promise<number> {
     const { proactive } = this.store;
     let recovered = 0;
     for (const row of await proactive.stalledGenerations(this.now, this.opts.deadAfterMs, 100, this.owner)) {
+      if (this.generating.has(row.id)) continue;
       if (!(await proactive.claim(row.conversationId, this.owner, this.now, this.leaseMs, this.opts.deadAfterMs))) continue;
       try {
-        const made = (await this.store.messages.newest(row.conversationId, { limit: 1, kinds: ['proactive'] }))[0];
-        if (made && Date.parse(made.createdAt) >= row.createdAt) {
-          if (!(await proactive.settleGeneration(row.id, undefined, { state: 'pending', messageId: made.id, nextAttemptAt: this.now }, this.now))) continue;
-          const rec = await proactive.get(row.conversationId);
-          if (rec && (rec.lastAt ?? 0) < row.createdAt) {
-            const loaded = await this.load(row.conversationId);
-            const tz = loaded?.policy.quietHours?.timezone ?? 'UTC';
-            await proactive.recordSent(row.conversationId, Date.parse(made.createdAt), localTime(this.now, tz).day, loaded ? nextDueAt(loaded.policy, this.now, this.now) : null);
-          }
-          if (await this.deliverRow({ ...row, messageId: made.id, state: 'pending' })) recovered++;
-        } else {
-          await proactive.settleGeneration(row.id, undefined, { state: 'abandoned' }, this.now);
-        }
+        if ((await this.resolveGeneration(row)) === 'delivered') recovered++;
       } finally {
         await proactive.release(row.conversationId, this.owner);
       }
     }
     return recovered;
   }
+
+  /**
+   * Settle a generation its process left unsettled (the caller holds the conversation's lease).
+   * The message it stored, found by the key its turn stored it under (never by time: a later
+   * generation's message is not this one's), is delivered once and counted as sent, unless one
+   * was counted since; a generation that stored nothing is `abandoned`.
+   */
+  private async resolveGeneration(row: OutboxRow): Promise<'delivered' | 'pending' | 'abandoned' | 'taken'> {
+    const { proactive } = this.store;
+    const made = await this.store.messages.bySourceEvent(generatedKey(row.id));
+    if (!made) return (await proactive.settleGeneration(row.id, undefined, { state: 'abandoned' }, this.now)) ? 'abandoned' : 'taken';
+    const loaded = await this.load(row.conversationId);
+    const tz = loaded?.policy.quietHours?.timezone ?? 'UTC';
+    const madeAt = Date.parse(made.createdAt);
+    const counted = (tx: DB) =>
+      proactive.recordSent(row.conversationId, madeAt, localTime(this.now, tz).day, loaded ? nextDueAt(loaded.policy, this.now, this.now) : null, { ifLastBefore: row.createdAt }, tx);
+    if (!(await proactive.settleGeneration(row.id, undefined, { state: 'pending', messageId: made.id, nextAttemptAt: this.now }, this.now, counted))) return 'taken';
+    return (await this.deliverRow({ ...row, messageId: made.id, state: 'pending' })) ? 'delivered' : 'pending';
+  }
+}
+
+/** The key a generation's message is stored under: its outbox row. */
+function generatedKey(outboxId: number): string {
+  return `proactive:${outboxId}`;
 }

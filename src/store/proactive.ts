@@ -60,6 +60,8 @@ export interface ProactivePolicyOverrides {
 export interface OutboxRow {
   id: number;
   conversationId: string;
+  /** The instance generating it (`generating`), or that will send or is sending it. */
+  owner?: string | null;
   messageId: string | null;
   state: string;
   attempts: number;
@@ -167,9 +169,13 @@ export class ProactiveRepo {
       .execute();
   }
 
-  /** Count a sent proactive message: one more unanswered, one more today, and when. */
-  async recordSent(conversationId: string, now: number, day: string, nextAt: number | null): Promise<void> {
-    await this.db
+  /**
+   * Count a sent proactive message: one more unanswered, one more today, and when. `ifLastBefore`:
+   * only if no proactive message was counted since then (a recovered one may have been already).
+   */
+  async recordSent(conversationId: string, now: number, day: string, nextAt: number | null, opts: { ifLastBefore?: number } = {}, within: DB = this.db): Promise<void> {
+    const { ifLastBefore } = opts;
+    await within
       .updateTable('conversations')
       .set({
         proactive_last_at: now,
@@ -179,6 +185,7 @@ export class ProactiveRepo {
         proactive_next_at: nextAt,
       })
       .where('id', '=', conversationId)
+      .$if(ifLastBefore !== undefined, (q) => q.where((eb) => eb.or([eb('proactive_last_at', 'is', null), eb('proactive_last_at', '<', ifLastBefore!)])))
       .execute();
   }
 
@@ -212,8 +219,28 @@ export class ProactiveRepo {
    * generating, or no longer `owner`'s (another instance judged it dead and took it over).
    * Without `owner`: the caller holds the conversation's lease, taken from a dead owner.
    */
-  async settleGeneration(id: number, owner: string | undefined, patch: { state: string; messageId?: string; nextAttemptAt?: number; error?: string }, now: number): Promise<boolean> {
-    const r = await this.db
+  async settleGeneration(
+    id: number,
+    owner: string | undefined,
+    patch: { state: string; messageId?: string; nextAttemptAt?: number; error?: string },
+    now: number,
+    then?: (tx: DB) => Promise<void>,
+  ): Promise<boolean> {
+    if (then) {
+      // With what the outcome changes in the conversation (counted as sent, or timed again), in
+      // one transaction: a crash or a dropped connection between the two would leave a message
+      // delivered but not counted, and the conversation due again at once.
+      return this.db.transaction().execute(async (tx) => {
+        const held = await this.settle(tx, id, owner, patch, now);
+        if (held) await then(tx);
+        return held;
+      });
+    }
+    return this.settle(this.db, id, owner, patch, now);
+  }
+
+  private async settle(db: DB, id: number, owner: string | undefined, patch: { state: string; messageId?: string; nextAttemptAt?: number; error?: string }, now: number): Promise<boolean> {
+    const r = await db
       .updateTable('proactive_outbox')
       .set({
         updated_at: now,
@@ -228,6 +255,19 @@ export class ProactiveRepo {
       .$if(owner !== undefined, (q) => q.where('owner', '=', owner!))
       .executeTakeFirst();
     return Number(r.numUpdatedRows) > 0;
+  }
+
+  /** The conversation's newest generation not settled yet, if any. */
+  async openGeneration(conversationId: string): Promise<OutboxRow | undefined> {
+    const r = await this.db
+      .selectFrom('proactive_outbox')
+      .selectAll()
+      .where('conversation_id', '=', conversationId)
+      .where('state', '=', 'generating')
+      .orderBy('id', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return r && outboxRow(r);
   }
 
   /**
@@ -324,6 +364,7 @@ function outboxRow(r: Selectable<ProactiveOutboxRow>): OutboxRow {
   return {
     id: r.id,
     conversationId: r.conversation_id,
+    owner: r.owner,
     messageId: r.message_id,
     state: r.state,
     attempts: r.attempts,

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { inbound, say, seen, type Harness } from '../helpers/harness.js';
 import { NOTHING_TO_SAY, ProactiveScheduler, type ProactiveTarget } from '../../src/scheduler/index.js';
@@ -244,13 +245,14 @@ describe('exactly once across processes and crashes', () => {
       const id = await h.store.proactive.addOutbox(conversationId, 'generating', now, false, null, owner);
       await h.store.proactive.updateOutbox(id, { nextAttemptAt: now + 5 * MIN }, now);
       await h.store.db.updateTable('conversations').set({ proactive_lease_until: now + 5 * MIN, proactive_lease_owner: owner }).where('id', '=', conversationId).execute();
+      return id;
     }
     const outbox = async (h: Harness, id: string) => (await h.store.proactive.outboxFor(id)).map((r) => r.state);
 
     it('delivers the message it had stored, once, without generating another', async () => {
       const { h, clock, target, scheduler, conv } = await liveInstance();
-      await h.store.messages.append({ conversationId: conv.id, role: 'assistant', kind: 'proactive', content: 'Made before the crash', tokenCount: 5 });
-      await stoppedMidGeneration(h, conv.id, 'stopped', clock.now() - 1000);
+      const id = await stoppedMidGeneration(h, conv.id, 'stopped', clock.now() - 1000);
+      await h.store.messages.append({ conversationId: conv.id, role: 'assistant', kind: 'proactive', content: 'Made before the crash', tokenCount: 5, sourceEvent: `proactive:${id}` });
       expect(await scheduler.tick()).toMatchObject({ recovered: 1, sent: 0 });
       expect(target.delivered.map((d) => d.text)).toEqual(['Made before the crash']);
       expect(await outbox(h, conv.id)).toEqual(['delivered']);
@@ -272,6 +274,34 @@ describe('exactly once across processes and crashes', () => {
       expect(await scheduler.tick()).toMatchObject({ recovered: 0, sent: 0, skipped: { 'claimed-elsewhere': 1 } });
       expect(target.delivered).toHaveLength(0);
       expect(await outbox(h, conv.id)).toEqual(['generating']);
+    });
+
+    it("finds a generation's message by its own key: a later generation's message is not sent again", async () => {
+      const { h, clock, target, scheduler, conv } = await liveInstance();
+      const before = clock.now();
+      clock.advance(1000);
+      expect(await scheduler.tick()).toMatchObject({ sent: 1, delivered: 1 });
+      // An older generation its dead instance left, which stored nothing, surfaces after that one.
+      await stoppedMidGeneration(h, conv.id, 'stopped', before);
+      await h.store.db.updateTable('conversations').set({ proactive_lease_until: null, proactive_lease_owner: null }).where('id', '=', conv.id).execute();
+      expect(await scheduler.tick()).toMatchObject({ recovered: 0, sent: 0 });
+      expect(target.delivered).toHaveLength(1);
+      expect(await outbox(h, conv.id)).toEqual(['delivered', 'abandoned']);
+    });
+
+    it('a generation whose outcome could not be written (the database dropped) is delivered and counted once by the next tick, and no second one is made', async () => {
+      const { h, clock, target, scheduler, conv } = await liveInstance();
+      await failCounting(h, true);
+      await expect(scheduler.tick()).rejects.toThrow(/dropped/);
+      await failCounting(h, false);
+      expect(await outbox(h, conv.id)).toEqual(['generating']);
+      clock.advance(MIN);
+      expect(await scheduler.tick()).toMatchObject({ sent: 0, skipped: { recovered: 1 } });
+      clock.advance(MIN);
+      expect(await scheduler.tick()).toMatchObject({ due: 0, sent: 0 });
+      expect(target.delivered).toHaveLength(1);
+      expect(h.fake.requests.filter((r) => JSON.stringify(r.body).includes('[proactive]'))).toHaveLength(1);
+      expect(await h.store.proactive.get(conv.id)).toMatchObject({ unanswered: 1, dayCount: 1 });
     });
 
     it('never takes its own generation for dead, though its own heartbeat lags behind', async () => {
@@ -378,3 +408,15 @@ describe('exactly once across processes and crashes', () => {
     expect(target.delivered.map((d) => d.text)).toEqual([expect.any(String), 'Thinking of you']);
   });
 });
+
+/** Counting a proactive message as sent fails in the database itself, as a dropped connection would fail it (a trigger, on either store). */
+async function failCounting(h: Harness, on: boolean): Promise<void> {
+  const run = (q: string) => sql.raw(q).execute(h.store.db);
+  if (h.store.dialect === 'postgres') {
+    if (on) {
+      await run(`CREATE OR REPLACE FUNCTION cbt_drop() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'connection dropped'; END $$ LANGUAGE plpgsql`);
+      await run('CREATE TRIGGER cbt_drop BEFORE UPDATE OF proactive_last_at ON conversations FOR EACH ROW EXECUTE FUNCTION cbt_drop()');
+    } else await run('DROP TRIGGER cbt_drop ON conversations');
+  } else if (on) await run(`CREATE TRIGGER cbt_drop BEFORE UPDATE OF proactive_last_at ON conversations BEGIN SELECT RAISE(ABORT, 'connection dropped'); END`);
+  else await run('DROP TRIGGER cbt_drop');
+}

@@ -46,7 +46,7 @@ export const respond: Step = async (ctx) => {
   const modelName = character.model ?? model.defaultModel;
   // A turn run again after a crash may have stored its reply already: deliver that, never ask
   // the model a second time.
-  const replyEvent = ctx.user?.sourceEvent ? `${ctx.user.sourceEvent}:reply` : undefined;
+  const replyEvent = ctx.replyKey ?? (ctx.user?.sourceEvent ? `${ctx.user.sourceEvent}:reply` : undefined);
   const prior = replyEvent && (ctx.rerun || ctx.durable?.resumed) ? await store.messages.bySourceEvent(replyEvent) : undefined;
   if (prior) {
     const usage = { promptTokens: 0, completionTokens: 0, totalTokens: 0 };
