@@ -27,6 +27,11 @@ export interface Payer {
    * request already took its point when it was authenticated.
    */
   countsAsRequest?: boolean;
+  /**
+   * The caller reserved the credits already, with a durable record of its own, and settles them
+   * itself (a proactive generation, on its outbox row): the turn neither reserves nor gives back.
+   */
+  reserved?: boolean;
 }
 
 /** A turn recorded durably at admission, so another process can finish it if this one dies. */

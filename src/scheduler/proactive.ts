@@ -3,7 +3,7 @@ import { LRUCache } from 'lru-cache';
 import type { Clock } from '../core/clock.js';
 import type { Character, Conversation, StoredMessage } from '../core/types.js';
 import { personaKeyOf, type Engine, type Payer, type StoredMessageEvent, type TurnPersona } from '../engine/index.js';
-import type { CharbridgeError } from '../core/errors.js';
+import { PaymentRequiredError, type CharbridgeError } from '../core/errors.js';
 import { ADMIN_OWNER } from '../core/ids.js';
 import { retried } from '../core/retry.js';
 import type { Logger } from '../log.js';
@@ -278,7 +278,15 @@ export class ProactiveScheduler {
         }
         day = verdict.day;
       }
-      outboxId = await proactive.addOutbox(conv.id, 'generating', this.now, forced, null, this.owner);
+      // The paying key's credits are reserved with the row, so a crash that leaves it unsettled
+      // gives them back once it is found to have stored nothing.
+      const payer = payerOf(conv);
+      const made = await proactive.addGeneration(conv.id, this.now, forced, this.owner, payer?.apiKeyId ? { apiKeyId: payer.apiKeyId, cost: payer.cost } : undefined);
+      if (made === null) {
+        await proactive.schedule(conv.id, this.now + Math.max(60 * 60_000, policy.minGapMinutes * 60_000));
+        return { sent: false, reason: 'no-credits', error: new PaymentRequiredError() };
+      }
+      outboxId = made;
       this.generating.add(outboxId);
       await proactive.updateOutbox(outboxId, { nextAttemptAt: this.now + this.leaseMs }, this.now);
       const generation = outboxId;
@@ -295,7 +303,7 @@ export class ProactiveScheduler {
         replyKey: generatedKey(generation),
         instruction: PROACTIVE_INSTRUCTION,
         accept: (text) => !text.includes(NOTHING_TO_SAY),
-        payer: payerOf(conv),
+        ...(payer ? { payer: { ...payer, reserved: true } } : {}),
         inLine,
       });
       const r = await result;

@@ -154,9 +154,9 @@ export class ApiKeyRepo {
     return reserveCredits(this.db, id, n);
   }
 
-  /** Give back credits reserved for a turn that failed. */
-  async release(id: string, n: number): Promise<void> {
-    await this.db
+  /** Give back credits reserved for a turn that failed (also inside a caller's transaction). */
+  async release(id: string, n: number, within: DB = this.db): Promise<void> {
+    await within
       .updateTable('api_keys')
       .set({ credits_used: this.dialect.greatest(sql<number>`credits_used - ${n}`, sql.lit(0)) })
       .where('id', '=', id)

@@ -104,6 +104,7 @@ export async function openStore(url: string, clock: Clock = systemClock, opts: {
   const { db, dialect } = await openDatabase(url, opts.startupWait);
   const lane = priorityLane(url, db);
   const instances = new InstanceRepo(db);
+  const apiKeys = new ApiKeyRepo(db, clock, dialect);
   let releaseSole: (() => void) | undefined;
   return {
     db,
@@ -117,10 +118,10 @@ export async function openStore(url: string, clock: Clock = systemClock, opts: {
     callTally: new CallTallyRepo(db),
     sendMarks: new SendMarkRepo(db, clock),
     usage: new UsageRepo(db, clock),
-    apiKeys: new ApiKeyRepo(db, clock, dialect),
+    apiKeys,
     updates: new UpdateRepo(db, clock, dialect),
     idempotency: new IdempotencyRepo(db, instances),
-    proactive: new ProactiveRepo(db, instances),
+    proactive: new ProactiveRepo(db, instances, apiKeys),
     webhooks: new WebhookRepo(db, dialect, instances),
     consoleSessions: new ConsoleSessionRepo(db, clock),
     activity: new ActivityRepo(db),

@@ -2,6 +2,7 @@ import { sql, type Selectable } from 'kysely';
 import type { DB } from './db.js';
 import { prepared } from './prepared.js';
 import type { InstanceRepo } from './instances.js';
+import { reserveCredits, type ApiKeyRepo } from './api-keys.js';
 import type { ProactiveOutboxRow } from './schema.js';
 
 const proactiveOf = prepared((db, p: { conversationId: string }) =>
@@ -79,6 +80,7 @@ export class ProactiveRepo {
   constructor(
     private db: DB,
     private readonly instances: InstanceRepo,
+    private readonly credits: Pick<ApiKeyRepo, 'release'>,
   ) {}
 
   async get(conversationId: string, within: DB = this.db): Promise<ProactiveRecord | undefined> {
@@ -189,6 +191,22 @@ export class ProactiveRepo {
       .execute();
   }
 
+  /**
+   * A new generation of `owner`'s (a `generating` row). With `pay`, the paying key's credits are
+   * reserved in the same transaction and recorded on the row; null when the key has too few.
+   */
+  async addGeneration(conversationId: string, now: number, forced: boolean, owner: string, pay?: { apiKeyId: string; cost: number }): Promise<number | null> {
+    return this.db.transaction().execute(async (tx) => {
+      if (pay && !(await reserveCredits(tx, pay.apiKeyId, pay.cost))) return null;
+      const r = await tx
+        .insertInto('proactive_outbox')
+        .values({ conversation_id: conversationId, message_id: null, state: 'generating', attempts: 0, next_attempt_at: now, error: null, forced: forced ? 1 : 0, created_at: now, updated_at: now, owner, reserved_credits: pay?.cost ?? 0 })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      return r.id;
+    });
+  }
+
   /** A new outbox row; `owner` is the instance generating it (a `generating` row). */
   async addOutbox(conversationId: string, state: string, now: number, forced: boolean, messageId: string | null = null, owner: string | null = null): Promise<number> {
     const r = await this.db
@@ -218,6 +236,8 @@ export class ProactiveRepo {
    * End a generation: the row leaves `generating` for `patch.state`. False when it is no longer
    * generating, or no longer `owner`'s (another instance judged it dead and took it over).
    * Without `owner`: the caller holds the conversation's lease, taken from a dead owner.
+   * The credits the generation reserved are charged when it stored a message (`messageId`), and
+   * given back to the conversation's key otherwise, in the same transaction: exactly once.
    */
   async settleGeneration(
     id: number,
@@ -226,17 +246,22 @@ export class ProactiveRepo {
     now: number,
     then?: (tx: DB) => Promise<void>,
   ): Promise<boolean> {
-    if (then) {
-      // With what the outcome changes in the conversation (counted as sent, or timed again), in
-      // one transaction: a crash or a dropped connection between the two would leave a message
-      // delivered but not counted, and the conversation due again at once.
-      return this.db.transaction().execute(async (tx) => {
-        const held = await this.settle(tx, id, owner, patch, now);
-        if (held) await then(tx);
-        return held;
-      });
-    }
-    return this.settle(this.db, id, owner, patch, now);
+    // With what the outcome changes in the conversation (counted as sent, or timed again), in one
+    // transaction: a crash or a dropped connection between the two would leave a message
+    // delivered but not counted, and the conversation due again at once.
+    return this.db.transaction().execute(async (tx) => {
+      const before = await tx
+        .selectFrom('proactive_outbox as o')
+        .innerJoin('conversations as c', 'c.id', 'o.conversation_id')
+        .select(['o.reserved_credits', 'c.owner_id'])
+        .where('o.id', '=', id)
+        .executeTakeFirst();
+      const held = await this.settle(tx, id, owner, patch, now);
+      if (!held) return false;
+      if (before && before.reserved_credits > 0 && before.owner_id && patch.messageId === undefined) await this.credits.release(before.owner_id, before.reserved_credits, tx);
+      if (then) await then(tx);
+      return true;
+    });
   }
 
   private async settle(db: DB, id: number, owner: string | undefined, patch: { state: string; messageId?: string; nextAttemptAt?: number; error?: string }, now: number): Promise<boolean> {
@@ -246,6 +271,7 @@ export class ProactiveRepo {
         updated_at: now,
         state: patch.state,
         owner: null,
+        reserved_credits: 0,
         ...(patch.messageId !== undefined ? { message_id: patch.messageId } : {}),
         ...(patch.nextAttemptAt !== undefined ? { next_attempt_at: patch.nextAttemptAt } : {}),
         ...(patch.error !== undefined ? { error: patch.error } : {}),

@@ -217,6 +217,8 @@ export interface ProactiveOutboxRow {
   updated_at: number;
   /** The instance generating it (`generating`), or that will send or is sending it (`claimed`, `sending`). */
   owner: string | null;
+  /** Credits reserved for the generation from the paying key, until it is settled (charged or given back). */
+  reserved_credits: Generated<number>;
 }
 
 /**

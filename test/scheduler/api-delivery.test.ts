@@ -215,6 +215,25 @@ describe('proactive messages cost the key that owns the session', () => {
     expect((await rt.store.apiKeys.get(keyId))?.creditsUsed).toBe(2);
   });
 
+  it('gives back the credit of a generation its instance died in before storing anything, and charges the one made again once', async () => {
+    const clock = new ManualClock();
+    const rt = await boot(clock);
+    const created = await api(rt, 'POST', '/api/v1/api-keys', ADMIN, { name: 'tenant', credits: 5 });
+    const key = created.body.key as string;
+    const keyId = created.body.id as string;
+    const chat = await api(rt, 'POST', '/api/v1/chat', key, { characterId: 'aria', message: 'off on a trip tomorrow' });
+    const sessionId = chat.body.sessionId as string;
+    expect((await rt.store.apiKeys.get(keyId))?.creditsUsed).toBe(1);
+    clock.advance(240 * MIN);
+    // Another instance began a generation, reserving its credit, and was killed before the model answered.
+    expect(await rt.store.proactive.addGeneration(sessionId, clock.now(), false, 'killed-instance', { apiKeyId: keyId, cost: 1 })).not.toBeNull();
+    await rt.store.db.updateTable('conversations').set({ proactive_lease_until: clock.now() + 5 * MIN, proactive_lease_owner: 'killed-instance' }).where('id', '=', sessionId).execute();
+    expect((await rt.store.apiKeys.get(keyId))?.creditsUsed).toBe(2);
+    expect(await rt.scheduler.tick()).toMatchObject({ sent: 1 });
+    expect((await rt.store.proactive.outboxFor(sessionId)).map((r) => r.state)).toEqual(['abandoned', 'delivered']);
+    expect((await rt.store.apiKeys.get(keyId))?.creditsUsed).toBe(2); // the reply and the one proactive message
+  });
+
   it('keeps a tenant within the floors (one an hour, 24 a day); the admin is not held to them', async () => {
     const clock = new ManualClock();
     const rt = await boot(clock);

@@ -48,6 +48,7 @@ async function chargePayer(ctx: TurnContext, payer: Payer, next: () => Promise<v
     const r = await limits.consume(`apikey:${payer.keyId}`, config.apiKeyPerMin);
     if (!r.ok) throw new RateLimitedError(r.retryAfterMs);
   }
+  if (payer.reserved) return next();
   const { apiKeyId } = payer;
   const durable = ctx.durable;
   if (durable && !durable.resumed) {
