@@ -33,6 +33,10 @@ interface Receipt {
 export interface WebhookFindings {
   /** Proactive messages on the tenant's feed. */
   onFeed: number;
+  /** Sessions reached out to more than once (a tenant's session: at most once an hour). */
+  twice: string[];
+  /** Sessions reached out to that no hello was answered with (a retried hello that opened a second session). */
+  unknownSessions: number;
   /** On the feed, never answered 2xx by the receiver. */
   lost: string[];
   /** On the feed twice, or POSTed under two X-Webhook-Ids. */
@@ -121,15 +125,15 @@ export class WebhookSessions {
   }
 
   async findings(url: () => string, admin: string, db: Kysely<any>): Promise<WebhookFindings> {
-    const feed: Array<{ id: string; content: string; at: number }> = [];
+    const feed: Array<{ id: string; content: string; at: number; sessionId: string }> = [];
     let replies = 0;
     for (let cursor = '0'; ; ) {
       const r = (await (await fetch(`${url()}/api/v1/updates?cursor=${cursor}&limit=100`, { headers: { 'x-api-key': this.key } })).json()) as {
-        updates: Array<{ kind: string; message?: { id: string; content: string; sentAt?: string } }>;
+        updates: Array<{ kind: string; sessionId: string; message?: { id: string; content: string; sentAt?: string } }>;
         cursor: string;
       };
       for (const u of r.updates) {
-        if (u.kind === 'proactive' && u.message) feed.push({ id: u.message.id, content: u.message.content, at: Date.parse(u.message.sentAt ?? '') });
+        if (u.kind === 'proactive' && u.message) feed.push({ id: u.message.id, content: u.message.content, at: Date.parse(u.message.sentAt ?? ''), sessionId: u.sessionId });
         else if (u.kind === 'reply') replies++;
       }
       if (r.updates.length < 100) break;
@@ -151,8 +155,13 @@ export class WebhookSessions {
       const at = id ? this.firstSeen.get(id) : undefined;
       return at !== undefined && Number.isFinite(f.at) ? [(at - f.at) / 1000] : [];
     }).sort((a, b) => a - b);
+    const perSession = new Map<string, number>();
+    for (const f of new Map(feed.map((f) => [f.id, f])).values()) perSession.set(f.sessionId, (perSession.get(f.sessionId) ?? 0) + 1);
+    const hellos = new Set(this.opened.flatMap((t) => (t.sessionId ? [t.sessionId] : [])));
     return {
       onFeed: feed.length,
+      twice: [...perSession].filter(([, n]) => n > 1).map(([id]) => id),
+      unknownSessions: [...perSession.keys()].filter((id) => !hellos.has(id)).length,
       lost: feed.filter((f) => !okIds.has(f.id)).map((f) => label(f.id)),
       duplicated: [...new Set([...[...byMessage].filter(([, n]) => n > 1).map(([id]) => id), ...[...okIds].filter(([, ids]) => ids.size > 1).map(([id]) => id)])].map(label),
       badSignatures: this.receipts.filter((r) => !r.signed).length,
