@@ -366,6 +366,7 @@ try {
     const list = (xs: string[]) => (xs.length ? ` (${xs.slice(0, 10).join(', ')})` : '');
     console.log(`webhooks: ${hook.onFeed} proactive messages to ${hooked!.accepted} API sessions (${hook.twice.length} reached out to twice within the hour${hook.twice.length ? `: ${hook.twice.slice(0, 5).join(', ')}` : ''}; ${hook.unknownSessions} not opened by an answered hello); lost ${hook.lost.length}${list(hook.lost)}, duplicated ${hook.duplicated.length}${list(hook.duplicated)}, stuck ${hook.stuck}, bad signatures ${hook.badSignatures}, credits leaked ${hook.leaked}; the same id again after a 2xx ${hook.redelivered}; feed to receiver p50 ${hook.lagP50.toFixed(1)} s, max ${hook.lagMax.toFixed(1)} s; outbox: ${states}`);
   }
+  for (const line of hook?.explained ?? []) console.log(`  ${line}`);
   const hookBroken = hook !== undefined && (hook.twice.length > 0 || hook.lost.length > 0 || hook.duplicated.length > 0 || hook.stuck > 0 || hook.badSignatures > 0 || hook.leaked !== 0);
   const proBroken = (pro !== undefined && (pro.lost.length > 0 || pro.duplicated.length > 0 || pro.stuck > 0)) || hookBroken;
   broken = lost > 0 || dup > 0 || stuckN > 0 || leaked !== 0 || sl.openStreams > 0 || proBroken;

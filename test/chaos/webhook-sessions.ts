@@ -37,6 +37,8 @@ export interface WebhookFindings {
   twice: string[];
   /** Sessions reached out to that no hello was answered with (a retried hello that opened a second session). */
   unknownSessions: number;
+  /** What the database holds for the sessions reached out to twice (outbox rows, proactive messages, the session's count). */
+  explained: string[];
   /** On the feed, never answered 2xx by the receiver. */
   lost: string[];
   /** On the feed twice, or POSTed under two X-Webhook-Ids. */
@@ -158,9 +160,24 @@ export class WebhookSessions {
     const perSession = new Map<string, number>();
     for (const f of new Map(feed.map((f) => [f.id, f])).values()) perSession.set(f.sessionId, (perSession.get(f.sessionId) ?? 0) + 1);
     const hellos = new Set(this.opened.flatMap((t) => (t.sessionId ? [t.sessionId] : [])));
+    const twice = [...perSession].filter(([, n]) => n > 1).map(([id]) => id);
+    const explained: string[] = [];
+    const when = (t: unknown) => (t === null || t === undefined ? '—' : new Date(Number(t)).toISOString().slice(14, 23));
+    for (const id of twice.slice(0, 5)) {
+      const rows = (await sql<{ id: number; state: string; owner: string | null; created_at: number; updated_at: number; message_id: string | null; attempts: number }>`
+        select id, state, owner, created_at, updated_at, message_id, attempts from proactive_outbox where conversation_id = ${id} order by id`.execute(db)).rows;
+      const made = (await sql<{ id: string; created_at: string; source_event: string | null }>`
+        select id, created_at, source_event from messages where conversation_id = ${id} and kind = 'proactive' order by created_at`.execute(db)).rows;
+      const conv = (await sql<{ proactive_last_at: number | null; proactive_day_count: number; proactive_next_at: number | null }>`
+        select proactive_last_at, proactive_day_count, proactive_next_at from conversations where id = ${id}`.execute(db)).rows[0];
+      explained.push(`${id}: last sent ${when(conv?.proactive_last_at)}, ${conv?.proactive_day_count} today, next ${when(conv?.proactive_next_at)}`);
+      for (const r of rows) explained.push(`    outbox ${r.id} ${r.state}, created ${when(r.created_at)}, updated ${when(r.updated_at)}, owner ${r.owner?.slice(0, 8) ?? '—'}, attempts ${r.attempts}, message ${r.message_id ?? '—'}`);
+      for (const m of made) explained.push(`    message ${m.id} at ${m.created_at.slice(14, 23)}, key ${m.source_event ?? '—'}`);
+    }
     return {
+      explained,
       onFeed: feed.length,
-      twice: [...perSession].filter(([, n]) => n > 1).map(([id]) => id),
+      twice,
       unknownSessions: [...perSession.keys()].filter((id) => !hellos.has(id)).length,
       lost: feed.filter((f) => !okIds.has(f.id)).map((f) => label(f.id)),
       duplicated: [...new Set([...[...byMessage].filter(([, n]) => n > 1).map(([id]) => id), ...[...okIds].filter(([, ids]) => ids.size > 1).map(([id]) => id)])].map(label),
