@@ -104,8 +104,12 @@ export class ProactiveScheduler {
   private readonly log: Logger;
   private readonly target: ProactiveTarget;
   private readonly deliveryListeners: Array<(e: ProactiveDeliveryEvent) => void> = [];
-  /** Outbox rows this process is generating now: never taken for another's leftovers. */
-  private readonly generating = new Set<number>();
+  /**
+   * Conversations this process is working on (an attempt, or settling what a dead one left). The
+   * conversation's lease keeps other processes out, but not this one (its own lease is its own),
+   * and ticks can overlap in one process (BullMQ runs several jobs at once; `/proactive test`).
+   */
+  private readonly busy = new Set<string>();
   /** The proactive record each conversation was last re-timed from (checked, never trusted, by `afterMessage`). */
   private readonly seen = new LRUCache<string, ProactiveRecord>({ max: 10_000 });
 
@@ -256,14 +260,26 @@ export class ProactiveScheduler {
     forced: boolean,
     inLine?: string,
   ): Promise<{ sent: true; message: StoredMessage; delivered: boolean } | { sent: false; reason: string; error?: CharbridgeError }> {
+    if (this.busy.has(conversationId)) return { sent: false, reason: 'claimed-elsewhere' };
+    this.busy.add(conversationId);
+    try {
+      return await this.attemptHeld(conversationId, forced, inLine);
+    } finally {
+      this.busy.delete(conversationId);
+    }
+  }
+
+  private async attemptHeld(
+    conversationId: string,
+    forced: boolean,
+    inLine?: string,
+  ): Promise<{ sent: true; message: StoredMessage; delivered: boolean } | { sent: false; reason: string; error?: CharbridgeError }> {
     const { proactive } = this.store;
     if (!(await proactive.claim(conversationId, this.owner, this.now, this.leaseMs))) return { sent: false, reason: 'claimed-elsewhere' };
-    let outboxId: number | undefined;
     try {
       // A generation left unsettled (its process died, or a dropped connection failed its turn)
       // is settled first: its message, if stored, is this conversation's next one, not a new one.
       const open = await proactive.openGeneration(conversationId);
-      if (open && this.generating.has(open.id)) return { sent: false, reason: 'claimed-elsewhere' };
       if (open && (await this.resolveGeneration(open)) !== 'abandoned') return { sent: false, reason: 'recovered' };
       const loaded = await this.load(conversationId);
       if (!loaded) return { sent: false, reason: 'gone' };
@@ -286,10 +302,8 @@ export class ProactiveScheduler {
         await proactive.schedule(conv.id, this.now + Math.max(60 * 60_000, policy.minGapMinutes * 60_000));
         return { sent: false, reason: 'no-credits', error: new PaymentRequiredError() };
       }
-      outboxId = made;
-      this.generating.add(outboxId);
-      await proactive.updateOutbox(outboxId, { nextAttemptAt: this.now + this.leaseMs }, this.now);
-      const generation = outboxId;
+      const generation = made;
+      await proactive.updateOutbox(generation, { nextAttemptAt: this.now + this.leaseMs }, this.now);
       const lastUser = (await this.store.messages.newest(conv.id, { limit: 1, kinds: ['user'] }))[0];
       const persona = await this.personaOf(conv, lastUser);
       const { result } = this.engine.turn({
@@ -334,7 +348,6 @@ export class ProactiveScheduler {
       const delivered = await this.deliverRow({ id: generation, conversationId: conv.id, messageId: r.message.id, state: 'pending', attempts: 0, nextAttemptAt: now, forced, createdAt: now });
       return { sent: true, message: r.message, delivered };
     } finally {
-      if (outboxId !== undefined) this.generating.delete(outboxId);
       await proactive.release(conversationId, this.owner);
     }
   }
@@ -421,12 +434,17 @@ export class ProactiveScheduler {
     const { proactive } = this.store;
     let recovered = 0;
     for (const row of await proactive.stalledGenerations(this.now, this.opts.deadAfterMs, 100, this.owner)) {
-      if (this.generating.has(row.id)) continue;
-      if (!(await proactive.claim(row.conversationId, this.owner, this.now, this.leaseMs, this.opts.deadAfterMs))) continue;
+      if (this.busy.has(row.conversationId)) continue;
+      this.busy.add(row.conversationId);
       try {
-        if ((await this.resolveGeneration(row)) === 'delivered') recovered++;
+        if (!(await proactive.claim(row.conversationId, this.owner, this.now, this.leaseMs, this.opts.deadAfterMs))) continue;
+        try {
+          if ((await this.resolveGeneration(row)) === 'delivered') recovered++;
+        } finally {
+          await proactive.release(row.conversationId, this.owner);
+        }
       } finally {
-        await proactive.release(row.conversationId, this.owner);
+        this.busy.delete(row.conversationId);
       }
     }
     return recovered;

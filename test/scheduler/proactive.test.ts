@@ -211,6 +211,22 @@ describe('exactly once across processes and crashes', () => {
     }
   });
 
+  it('two ticks of one process at once (BullMQ runs several jobs side by side) make one message', async () => {
+    const { h, clock, target, scheduler } = await start();
+    await say(h.engine, inbound({ text: 'hi' }));
+    clock.advance(60 * MIN);
+    let finish!: () => void;
+    const held = new Promise<void>((r) => (finish = r));
+    h.fake.respondWith(async ({ messages }) => (JSON.stringify(messages).includes('[proactive]') ? (await held, 'reach out') : 'ok'));
+    const ticks = [scheduler.tick(), scheduler.tick()];
+    await expect.poll(() => h.fake.requests.filter((r) => JSON.stringify(r.body).includes('[proactive]')).length).toBe(1);
+    finish();
+    const [a, b] = await Promise.all(ticks);
+    expect(a!.sent + b!.sent).toBe(1);
+    expect(target.delivered).toHaveLength(1);
+    expect(h.fake.requests.filter((r) => JSON.stringify(r.body).includes('[proactive]'))).toHaveLength(1);
+  });
+
   it('a crash between the model and delivery delivers the stored message once after restart', async () => {
     // Process "crashed" generates and stores the message, then never gets to deliver it.
     const { h, clock, target, scheduler, conv } = await dueAndBegunByCrashedProcess();
