@@ -141,11 +141,17 @@ let lastKilled = up[0]!.url;
 const url = () => (up.length ? up[turn++ % up.length]!.url : lastKilled);
 let broken = false;
 let stopped = 0;
-/** SIGKILL, keeping what the process wrote as instance-<n>.log. */
-const kill = async (instance: ChildInstance) => {
+/**
+ * SIGKILL, keeping what the process wrote as instance-<n>.log. Returns when the signal was sent:
+ * nothing the process would have done after it happened, so "killed N ms after a send" is
+ * measured from there, not from its exit and log being read.
+ */
+const kill = async (instance: ChildInstance): Promise<number> => {
   lastKilled = instance.url;
+  const at = Date.now();
   await instance.kill();
   writeFileSync(join(dir, `instance-${++stopped}.log`), instance.output());
+  return at;
 };
 const killTimes: number[] = [];
 
@@ -181,8 +187,7 @@ try {
       await sleep(500 + rnd() * 2500);
       // Out of the rotation first: no new request is aimed at a process being killed.
       const victim = up.splice(Math.floor(rnd() * up.length), 1)[0]!;
-      await kill(victim);
-      killTimes.push(Date.now());
+      killTimes.push(await kill(victim));
       process.stdout.write(`  kill ${killed + 1}/${kills} after ${sent} messages${cluster ? ` (${up.length} instance still up)` : ''}\n`);
       up.push(await start());
     }
@@ -207,8 +212,7 @@ try {
 
   // A restart (the last kill lands on the turns still in flight), then quiet until every reply is
   // in (or the quiet period passes without news).
-  for (const victim of up.splice(0)) await kill(victim);
-  killTimes.push(Date.now());
+  for (const victim of up.splice(0)) killTimes.push(await kill(victim));
   up.push(await start());
   const expectedTg = new Set(tg.map((t) => t.token));
   const replies = () =>
