@@ -297,13 +297,11 @@ export class ProactiveScheduler {
       // The paying key's credits are reserved with the row, so a crash that leaves it unsettled
       // gives them back once it is found to have stored nothing.
       const payer = payerOf(conv);
-      const made = await proactive.addGeneration(conv.id, this.now, forced, this.owner, payer?.apiKeyId ? { apiKeyId: payer.apiKeyId, cost: payer.cost } : undefined);
-      if (made === null) {
+      const generation = await proactive.addGeneration(conv.id, this.now, forced, this.owner, this.leaseMs, payer?.apiKeyId ? { apiKeyId: payer.apiKeyId, cost: payer.cost } : undefined);
+      if (generation === null) {
         await proactive.schedule(conv.id, this.now + Math.max(60 * 60_000, policy.minGapMinutes * 60_000));
         return { sent: false, reason: 'no-credits', error: new PaymentRequiredError() };
       }
-      const generation = made;
-      await proactive.updateOutbox(generation, { nextAttemptAt: this.now + this.leaseMs }, this.now);
       const lastUser = (await this.store.messages.newest(conv.id, { limit: 1, kinds: ['user'] }))[0];
       const persona = await this.personaOf(conv, lastUser);
       const { result } = this.engine.turn({
@@ -322,16 +320,16 @@ export class ProactiveScheduler {
       });
       const r = await result;
       const now = this.now;
-      // Each outcome settles the generation only while it is still this instance's: one taken over
-      // (this instance was judged dead) is the taker's to finish.
-      // What the outcome changes in the conversation is written with it, in one transaction.
+      // Each outcome settles the generation, with what it changes in the conversation, in one
+      // transaction, and only while the generation is still this instance's: one taken over (this
+      // instance was judged dead) is the taker's to finish.
       const settle = async (patch: Parameters<typeof proactive.settleGeneration>[2], then: (tx: DB) => Promise<void>) => {
         const held = await proactive.settleGeneration(generation, this.owner, patch, now, then);
         if (!held) this.log.warn({ conversationId: conv.id, outcome: patch.state }, 'a proactive generation was taken over by another instance before it finished; leaving it to that one');
         return held;
       };
       if (!r.ok && (r.error.status === 402 || r.error.status === 429)) {
-        // The key that owns the session cannot pay for it now: skipped, looked at again later.
+        // The key that owns the session is over its rate limit: skipped, looked at again later.
         await settle({ state: 'skipped', error: r.error.message.slice(0, 500) }, (tx) => proactive.schedule(conv.id, now + Math.max(60 * 60_000, policy.minGapMinutes * 60_000), {}, tx));
         return { sent: false, reason: r.error.status === 402 ? 'no-credits' : 'rate-limited', error: r.error };
       }

@@ -192,15 +192,16 @@ export class ProactiveRepo {
   }
 
   /**
-   * A new generation of `owner`'s (a `generating` row). With `pay`, the paying key's credits are
-   * reserved in the same transaction and recorded on the row; null when the key has too few.
+   * A new generation of `owner`'s (a `generating` row), taken over by another instance once its
+   * lease (`leaseMs`) runs out if not before. With `pay`, the paying key's credits are reserved in
+   * the same transaction and recorded on the row; null when the key has too few.
    */
-  async addGeneration(conversationId: string, now: number, forced: boolean, owner: string, pay?: { apiKeyId: string; cost: number }): Promise<number | null> {
+  async addGeneration(conversationId: string, now: number, forced: boolean, owner: string, leaseMs: number, pay?: { apiKeyId: string; cost: number }): Promise<number | null> {
     return this.db.transaction().execute(async (tx) => {
       if (pay && !(await reserveCredits(tx, pay.apiKeyId, pay.cost))) return null;
       const r = await tx
         .insertInto('proactive_outbox')
-        .values({ conversation_id: conversationId, message_id: null, state: 'generating', attempts: 0, next_attempt_at: now, error: null, forced: forced ? 1 : 0, created_at: now, updated_at: now, owner, reserved_credits: pay?.cost ?? 0 })
+        .values({ conversation_id: conversationId, message_id: null, state: 'generating', attempts: 0, next_attempt_at: now + leaseMs, error: null, forced: forced ? 1 : 0, created_at: now, updated_at: now, owner, reserved_credits: pay?.cost ?? 0 })
         .returning('id')
         .executeTakeFirstOrThrow();
       return r.id;
