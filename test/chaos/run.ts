@@ -311,7 +311,7 @@ try {
   const apiDup = [...apiCounts].filter(([, n]) => n > 1).map(([t]) => t);
 
   const sl = slackFindings(slack, slackTurns, SLACK_DMS, killTimes);
-  for (const line of sl.explained) console.log(`  duplicate ${line}`);
+  for (const line of sl.explained) console.log(`  ${line}`);
   const dc = discordTraffic.findings();
   // Each lost Discord message against what happened around it (kills, and with --outages crashes).
   const events = [...killTimes.map((at) => ({ at, what: 'a kill' })), ...outageTimes.map((at, i) => ({ at, what: `crash ${i + 1}` }))].sort((x, y) => x.at - y.at);

@@ -72,7 +72,7 @@ export interface SlackFindings {
   accepted: SlackTurn[];
   lost: string[];
   duplicated: string[];
-  /** Each duplicated one's messages and the calls that made them, one line each. */
+  /** Each duplicated one's messages and the calls that made them, and each unfinished preview's calls, one line each. */
   explained: string[];
   /** Bot messages naming no message: a preview left unfinished — beside its whole reply (found by the metadata key they share), or alone. */
   unfinished: number;
@@ -110,8 +110,21 @@ export function slackFindings(fake: FakeSlack, turns: SlackTurn[], channels: num
     const first = Math.min(...calls.map((c) => c.at));
     const kill = Math.min(...killTimes.filter((k) => k >= first));
     const killed = Number.isFinite(kill) ? `; killed ${kill - first} ms after the first call` : '';
-    return `${token}: ${messages.map((m) => `${m.ts}${m.stream ? ` (stream ${m.stream})` : ''}${keyOf(m) === undefined ? ' (no key)' : ''}`).join(', ')}; calls ${calls.map((c) => `${c.method}${c.params.ts ? `[${String(c.params.ts)}]` : ''} ${c.status}${c.error ? ` ${c.error}` : ''} at ${when(c.at)}`).join(', ')}${killed}`;
+    return `duplicate ${token}: ${messages.map((m) => `${m.ts}${m.stream ? ` (stream ${m.stream})` : ''}${keyOf(m) === undefined ? ' (no key)' : ''}`).join(', ')}; calls ${calls.map((c) => `${c.method}${c.params.ts ? `[${String(c.params.ts)}]` : ''} ${c.status}${c.error ? ` ${c.error}` : ''} at ${when(c.at)}`).join(', ')}${killed}`;
   });
+  // Each preview left unfinished (no reply text in it): its calls, and how long after the first the next kill came.
+  for (let n = 0; n < channels; n++) {
+    for (const m of fake.channelMessages(SlackDelivery.channel(n))) {
+      if (/re: (slk\d+)/.test(m.text)) continue;
+      // A stream's ts is when it was opened: its startStream call is the one into this channel at that moment.
+      const opened = Number(m.ts) * 1000;
+      const calls = fake.calls.filter((c) => String(c.params.ts ?? '') === m.ts || (c.method === 'chat.startStream' && c.params.channel === SlackDelivery.channel(n) && Math.abs(c.at - opened) < 50));
+      const first = Math.min(...calls.map((c) => c.at));
+      const kill = Math.min(...killTimes.filter((k) => k >= first));
+      const killed = Number.isFinite(kill) ? `; killed ${kill - first} ms after the first call` : '';
+      explained.push(`unfinished preview ${m.ts} in ${SlackDelivery.channel(n)}${m.stream ? ` (stream ${m.stream})` : ''}: "${m.text.slice(0, 40)}"; calls ${calls.map((c) => `${c.method} ${c.status} at ${when(c.at)}`).join(', ') || 'none found'}${killed}`);
+    }
+  }
   return {
     explained,
     accepted,
