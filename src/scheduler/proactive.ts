@@ -275,7 +275,9 @@ export class ProactiveScheduler {
     inLine?: string,
   ): Promise<{ sent: true; message: StoredMessage; delivered: boolean } | { sent: false; reason: string; error?: CharbridgeError }> {
     const { proactive } = this.store;
-    if (!(await proactive.claim(conversationId, this.owner, this.now, this.leaseMs))) return { sent: false, reason: 'claimed-elsewhere' };
+    // A dead instance's lease is taken at once (with `deadAfterMs`): whatever it left unsettled is
+    // settled below before anything new is made.
+    if (!(await proactive.claim(conversationId, this.owner, this.now, this.leaseMs, this.opts.deadAfterMs))) return { sent: false, reason: 'claimed-elsewhere' };
     try {
       // A generation left unsettled (its process died, or a dropped connection failed its turn)
       // is settled first: its message, if stored, is this conversation's next one, not a new one.
@@ -298,7 +300,8 @@ export class ProactiveScheduler {
       // gives them back once it is found to have stored nothing.
       const payer = payerOf(conv);
       const generation = await proactive.addGeneration(conv.id, this.now, forced, this.owner, this.leaseMs, payer?.apiKeyId ? { apiKeyId: payer.apiKeyId, cost: payer.cost } : undefined);
-      if (generation === null) {
+      if (generation === 'lease-lost') return { sent: false, reason: 'claimed-elsewhere' };
+      if (generation === 'no-credits') {
         await proactive.schedule(conv.id, this.now + Math.max(60 * 60_000, policy.minGapMinutes * 60_000));
         return { sent: false, reason: 'no-credits', error: new PaymentRequiredError() };
       }

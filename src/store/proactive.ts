@@ -193,12 +193,23 @@ export class ProactiveRepo {
 
   /**
    * A new generation of `owner`'s (a `generating` row), taken over by another instance once its
-   * lease (`leaseMs`) runs out if not before. With `pay`, the paying key's credits are reserved in
-   * the same transaction and recorded on the row; null when the key has too few.
+   * lease (`leaseMs`) runs out if not before. Only while `owner` still holds the conversation's
+   * lease (renewed here; another instance may have taken it, judging `owner` dead): else
+   * `lease-lost`. With `pay`, the paying key's credits are reserved in the same transaction and
+   * recorded on the row: `no-credits` when the key has too few.
    */
-  async addGeneration(conversationId: string, now: number, forced: boolean, owner: string, leaseMs: number, pay?: { apiKeyId: string; cost: number }): Promise<number | null> {
+  async addGeneration(conversationId: string, now: number, forced: boolean, owner: string, leaseMs: number, pay?: { apiKeyId: string; cost: number }): Promise<number | 'no-credits' | 'lease-lost'> {
     return this.db.transaction().execute(async (tx) => {
-      if (pay && !(await reserveCredits(tx, pay.apiKeyId, pay.cost))) return null;
+      // Renewing the lease also locks the conversation's row until this transaction ends, so a
+      // takeover waits for the row this adds, and then settles it before making another.
+      const renewed = await tx
+        .updateTable('conversations')
+        .set({ proactive_lease_until: now + leaseMs })
+        .where('id', '=', conversationId)
+        .where('proactive_lease_owner', '=', owner)
+        .executeTakeFirst();
+      if (Number(renewed.numUpdatedRows) === 0) return 'lease-lost';
+      if (pay && !(await reserveCredits(tx, pay.apiKeyId, pay.cost))) return 'no-credits';
       const r = await tx
         .insertInto('proactive_outbox')
         .values({ conversation_id: conversationId, message_id: null, state: 'generating', attempts: 0, next_attempt_at: now + leaseMs, error: null, forced: forced ? 1 : 0, created_at: now, updated_at: now, owner, reserved_credits: pay?.cost ?? 0 })

@@ -226,8 +226,8 @@ describe('proactive messages cost the key that owns the session', () => {
     expect((await rt.store.apiKeys.get(keyId))?.creditsUsed).toBe(1);
     clock.advance(240 * MIN);
     // Another instance began a generation, reserving its credit, and was killed before the model answered.
-    expect(await rt.store.proactive.addGeneration(sessionId, clock.now(), false, 'killed-instance', 5 * MIN, { apiKeyId: keyId, cost: 1 })).not.toBeNull();
     await rt.store.db.updateTable('conversations').set({ proactive_lease_until: clock.now() + 5 * MIN, proactive_lease_owner: 'killed-instance' }).where('id', '=', sessionId).execute();
+    expect(await rt.store.proactive.addGeneration(sessionId, clock.now(), false, 'killed-instance', 5 * MIN, { apiKeyId: keyId, cost: 1 })).toEqual(expect.any(Number));
     expect((await rt.store.apiKeys.get(keyId))?.creditsUsed).toBe(2);
     expect(await rt.scheduler.tick()).toMatchObject({ sent: 1 });
     expect((await rt.store.proactive.outboxFor(sessionId)).map((r) => r.state)).toEqual(['abandoned', 'delivered']);

@@ -283,6 +283,20 @@ describe('exactly once across processes and crashes', () => {
       expect(await outbox(h, conv.id)).toEqual(['abandoned', 'delivered']);
     });
 
+    it("takes at once the lease of an instance that died before it began a generation, and sends one message", async () => {
+      const { h, clock, target, scheduler, conv } = await liveInstance();
+      await h.store.db.updateTable('conversations').set({ proactive_lease_until: clock.now() + 5 * MIN, proactive_lease_owner: 'stopped' }).where('id', '=', conv.id).execute();
+      expect(await scheduler.tick()).toMatchObject({ sent: 1, delivered: 1 });
+      expect(target.delivered).toHaveLength(1);
+    });
+
+    it('an instance whose lease was taken (judged dead) before it added its generation makes nothing', async () => {
+      const { h, clock, conv } = await liveInstance();
+      await h.store.db.updateTable('conversations').set({ proactive_lease_until: clock.now() + 5 * MIN, proactive_lease_owner: 'live' }).where('id', '=', conv.id).execute();
+      expect(await h.store.proactive.addGeneration(conv.id, clock.now(), false, 'judged-dead', 5 * MIN)).toBe('lease-lost');
+      expect(await outbox(h, conv.id)).toEqual([]);
+    });
+
     it('leaves alone the generation of an instance still heard from', async () => {
       const { h, clock, target, scheduler, conv } = await liveInstance();
       await h.store.instances.register('busy', clock.now());
