@@ -261,9 +261,11 @@ try {
   // For each duplicate: when its copies were sent, and the first kill after the first copy.
   for (const token of tgDup) {
     const at = sends.get(token)!;
-    const kill = Math.min(...killTimes.filter((k) => k >= at[0]!));
+    // A signal takes a few ms to land: a send the fake received just after it was still the killed process's.
+    const kill = Math.min(...killTimes.filter((k) => k >= at[0]! - 50));
     const when = (t: number) => new Date(t).toISOString().slice(17, 23);
-    console.log(`  duplicate ${token}: sent at ${at.map(when).join(' and ')}${Number.isFinite(kill) ? `; killed ${kill - at[0]!} ms after the first send` : ''}`);
+    const gap = kill - at[0]!;
+    console.log(`  duplicate ${token}: sent at ${at.map(when).join(' and ')}${Number.isFinite(kill) ? `; killed ${gap >= 0 ? `${gap} ms after` : `${-gap} ms before`} the first send` : ''}`);
   }
   void expectedTg;
   // Per chat, in the order its messages came: a first reply sent before an earlier message's first
