@@ -311,6 +311,10 @@ try {
   const acceptedApi = apiTurns.filter((t) => t.accepted);
   const apiLost = acceptedApi.filter((t) => !apiCounts.get(t.token)).map((t) => t.token);
   const apiDup = [...apiCounts].filter(([, n]) => n > 1).map(([t]) => t);
+  for (const token of apiDup) {
+    const t = apiTurns.find((x) => x.token === token);
+    console.log(`  duplicate ${token}: ${t?.idempotencyKey ? 'with' : 'without'} an Idempotency-Key; attempts got ${t?.attempts.join(', ') || 'nothing'}`);
+  }
 
   const sl = slackFindings(slack, slackTurns, SLACK_DMS, killTimes);
   for (const line of sl.explained) console.log(`  ${line}`);

@@ -25,6 +25,8 @@ export interface ApiTurn {
   /** 202 received: the service promised an answer on the feed. */
   accepted: boolean;
   sessionId?: string;
+  /** What each attempt got: a status, or the connection error's code. */
+  attempts: string[];
 }
 
 export interface TelegramTurn {
@@ -86,11 +88,12 @@ export class WebhookDelivery {
 
 /**
  * One async API turn. With an Idempotency-Key the client retries through restarts until it gets
- * an answer; without one it retries only what never reached the server (connection refused).
+ * an answer; without one it retries only what never reached the server (connection refused) or
+ * was refused before it was recorded (409), as a client that reads the API's errors would.
  */
 /** `characterId`: who answers (with `--proactive`, one that never reaches out on its own, as the other chats have). */
 export async function sendApi(url: () => string, key: string, token: string, withKey: boolean, characterId = 'aria', giveUpMs = 180_000): Promise<ApiTurn> {
-  const turn: ApiTurn = { token, key, accepted: false, ...(withKey ? { idempotencyKey: `idem-${token}` } : {}) };
+  const turn: ApiTurn = { token, key, accepted: false, attempts: [], ...(withKey ? { idempotencyKey: `idem-${token}` } : {}) };
   const deadline = Date.now() + giveUpMs;
   while (Date.now() < deadline) {
     try {
@@ -101,18 +104,23 @@ export async function sendApi(url: () => string, key: string, token: string, wit
         signal: AbortSignal.timeout(20_000),
       });
       const body = (await res.json().catch(() => null)) as { sessionId?: string } | null;
+      turn.attempts.push(String(res.status));
       if (res.status === 202) {
         turn.accepted = true;
         if (body?.sessionId) turn.sessionId = body.sessionId;
         return turn;
       }
-      if (res.status === 409 || res.status >= 500) {
+      // A 5xx may have come after the turn was recorded (the API says: retry with an
+      // Idempotency-Key); only a request that carries one can be sent again without risking two turns.
+      if (res.status === 409 || (res.status >= 500 && turn.idempotencyKey)) {
         await sleep(500);
         continue;
       }
       return turn; // refused (402, 429…): nothing was promised
     } catch (err) {
-      const refused = (err as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED';
+      const code = (err as { cause?: { code?: string } }).cause?.code;
+      turn.attempts.push(code ?? 'error');
+      const refused = code === 'ECONNREFUSED';
       if (!refused && !turn.idempotencyKey) return turn; // it may or may not have arrived: no promise we can check
       await sleep(300);
     }
