@@ -219,11 +219,11 @@ export class ProactiveRepo {
     });
   }
 
-  /** A new outbox row; `owner` is the instance generating it (a `generating` row). */
-  async addOutbox(conversationId: string, state: string, now: number, forced: boolean, messageId: string | null = null, owner: string | null = null): Promise<number> {
+  /** A new outbox row in `state` (a generation is added by `addGeneration`). */
+  async addOutbox(conversationId: string, state: string, now: number, forced: boolean, messageId: string | null = null): Promise<number> {
     const r = await this.db
       .insertInto('proactive_outbox')
-      .values({ conversation_id: conversationId, message_id: messageId, state, attempts: 0, next_attempt_at: now, error: null, forced: forced ? 1 : 0, created_at: now, updated_at: now, owner })
+      .values({ conversation_id: conversationId, message_id: messageId, state, attempts: 0, next_attempt_at: now, error: null, forced: forced ? 1 : 0, created_at: now, updated_at: now, owner: null })
       .returning('id')
       .executeTakeFirstOrThrow();
     return r.id;

@@ -258,9 +258,9 @@ describe('exactly once across processes and crashes', () => {
     }
     /** What an instance leaves when it stops mid-generation: its `generating` row and the conversation's lease, 5 minutes to run. */
     async function stoppedMidGeneration(h: Harness, conversationId: string, owner: string, now: number) {
-      const id = await h.store.proactive.addOutbox(conversationId, 'generating', now, false, null, owner);
-      await h.store.proactive.updateOutbox(id, { nextAttemptAt: now + 5 * MIN }, now);
       await h.store.db.updateTable('conversations').set({ proactive_lease_until: now + 5 * MIN, proactive_lease_owner: owner }).where('id', '=', conversationId).execute();
+      const id = await h.store.proactive.addGeneration(conversationId, now, false, owner, 5 * MIN);
+      if (typeof id !== 'number') throw new Error(`could not add the generation: ${id}`);
       return id;
     }
     const outbox = async (h: Harness, id: string) => (await h.store.proactive.outboxFor(id)).map((r) => r.state);
