@@ -345,7 +345,8 @@ export class ProactiveScheduler {
         return { sent: false, reason: 'nothing-to-say' };
       }
       const counted = (tx: DB) => proactive.recordSent(conv.id, now, day, nextDueAt(policy, now, now), {}, tx);
-      if (!(await settle({ state: 'pending', messageId: r.message.id, nextAttemptAt: now }, counted))) return { sent: true, message: r.message, delivered: false };
+      // Taken over meanwhile: the taker sends the one message (this one, if it finds it), not this instance.
+      if (!(await settle({ state: 'pending', messageId: r.message.id, nextAttemptAt: now }, counted))) return { sent: false, reason: 'taken-over' };
       const delivered = await this.deliverRow({ id: generation, conversationId: conv.id, messageId: r.message.id, state: 'pending', attempts: 0, nextAttemptAt: now, forced, createdAt: now });
       return { sent: true, message: r.message, delivered };
     } finally {

@@ -368,7 +368,7 @@ describe('exactly once across processes and crashes', () => {
       const tick = scheduler.tick(); // 'judged-dead' never heartbeat: its generation is abandoned and made again
       await expect.poll(() => outbox(h, conv.id)).toEqual(['abandoned', 'generating']);
       finish();
-      expect(await slow).toMatchObject({ sent: true });
+      expect(await slow).toMatchObject({ sent: false, reason: 'taken-over' }); // this instance sent nothing
       expect(await tick).toMatchObject({ sent: 1, delivered: 1 });
       expect(slowTarget.delivered).toHaveLength(0);
       expect(target.delivered.map((d) => d.text)).toEqual(['reach out 2']);
