@@ -1,4 +1,5 @@
 import type { Clock } from '../core/clock.js';
+import type { TaskTracker } from '../core/tasks.js';
 import type { Character, Conversation, StoredMessage } from '../core/types.js';
 import type { Logger } from '../log.js';
 import type { ModelClient } from '../llm/index.js';
@@ -64,4 +65,6 @@ export interface EngineDeps {
   prompts: PromptCache;
   /** Sources of extra context every model turn asks (lorebooks, personas, memory). */
   contextProviders: ContextProvider[];
+  /** Work that outlives the turn that started it; the engine's drain waits for it. */
+  tasks: TaskTracker;
 }

@@ -3,7 +3,7 @@ import type { CommandMenu } from '../core/command-menu.js';
 import { isCharbridgeError, StoreUnavailableError } from '../core/errors.js';
 import { retried } from '../core/retry.js';
 import { KeyedSerialQueue } from '../core/serial.js';
-import { TaskTracker } from '../core/tasks.js';
+import type { TaskTracker } from '../core/tasks.js';
 import type { Character, Conversation, InboundMessage, Platform, ReplyEvent } from '../core/types.js';
 import type { EngineDeps, MessageListener, MessageWriter } from './deps.js';
 import type { AbandonedEvent } from '../store/index.js';
@@ -56,7 +56,7 @@ export class Engine implements MessageHandler {
   private readonly recoveredReplies = new Map<string, Promise<void>>();
   /** The chat's line: this process's queue, and the one shared by instances when there are several. */
   private readonly line: ChatLine;
-  private readonly tasks = new TaskTracker();
+  private readonly tasks: TaskTracker;
   /** Event keys being handled by this process (a redelivery mid-turn is a duplicate). */
   private readonly eventsInFlight = new Set<string>();
   private accepting = true;
@@ -64,6 +64,7 @@ export class Engine implements MessageHandler {
 
   constructor(private readonly deps: EngineDeps, opts: EngineOptions = {}) {
     this.commands = createCommandRegistry(opts.commands);
+    this.tasks = deps.tasks;
     this.line = inChatLine(this.queue, deps.chatOrder, deps.log);
     const inOrder = serialize(this.line);
     const platform: Array<Step<MessageContext>> = [
@@ -448,16 +449,21 @@ export class Engine implements MessageHandler {
     // File bytes are not kept with the claim (megabytes of JSON): a recovered command says to send it again.
     const durable = files ? { ...rest, files: files.map(({ bytes, ...f }) => (bytes ? { ...f, skipped: 'failed' as const } : f)) } : rest;
     const payload = JSON.stringify(durable);
+    // A failed try may still have landed (the connection dropped as it committed): the next try
+    // then finds this process's own claim, which is this message's, not a duplicate of it.
+    const uncertain: number[] = [];
     for (let pause = 100; ; pause = Math.min(pause * 2, 5000)) {
+      const now = clock.now();
       try {
         let outcome = await store.events.claimOutcome({
           platform: msg.platform,
           eventId: msg.eventId,
           owner: config.instanceId,
-          now: clock.now(),
+          now,
           deadAfterMs: config.deadAfterMs,
           leaseMs: config.eventLeaseMs,
           payload,
+          uncertain,
         });
         // A dead process's message it had answered, but not yet marked so (the database was down):
         // marked now, not answered twice.
@@ -472,6 +478,7 @@ export class Engine implements MessageHandler {
           this.eventsInFlight.delete(eventKey);
           throw err;
         }
+        uncertain.push(now);
         log.error({ err, platform: msg.platform, eventId: msg.eventId }, 'could not record an incoming message; trying again');
         await new Promise((r) => setTimeout(r, pause));
       }

@@ -1,4 +1,5 @@
 import type { Clock } from '../core/clock.js';
+import { TaskTracker } from '../core/tasks.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { ModelClient } from '../llm/index.js';
@@ -85,6 +86,7 @@ export function createEngine(
       personaContextProvider(),
       ...(parts.contextProviders ?? []),
     ],
+    tasks: new TaskTracker(),
   };
   return new Engine(deps, opts);
 }

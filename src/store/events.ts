@@ -28,6 +28,12 @@ export interface Claim {
   leaseMs: number;
   /** What is needed to finish the work if this process dies (the normalized message, the API request). */
   payload?: string | null;
+  /**
+   * The `now` of this owner's earlier tries at this claim that failed without saying whether
+   * they landed (a connection dropped as the insert committed): a claim found with one of them
+   * is this try's own, not a duplicate.
+   */
+  uncertain?: readonly number[];
 }
 
 export interface AbandonedEvent {
@@ -64,7 +70,42 @@ export class EventRepo {
   async claimOutcome(c: Claim): Promise<'new' | 'retaken' | 'duplicate'> {
     const inserted = await insertClaim.affected(this.db, { platform: c.platform, eventId: c.eventId, now: c.now, payload: c.payload ?? null, owner: c.owner });
     if (inserted > 0) return 'new';
+    if (c.uncertain?.length && (await this.landedEarlier(c))) return 'new';
     return (await this.takeOver(this.db, c)) ? 'retaken' : 'duplicate';
+  }
+
+  /** Whether the claim on disk is one of `c.uncertain`'s tries, still untouched. */
+  private async landedEarlier(c: Claim): Promise<boolean> {
+    const r = await this.db
+      .selectFrom('processed_events')
+      .select(['owner', 'state', 'claimed_at'])
+      .where('platform', '=', c.platform)
+      .where('event_id', '=', c.eventId)
+      .executeTakeFirst();
+    return r !== undefined && r.owner === c.owner && r.state === 'processing' && (c.uncertain ?? []).includes(Number(r.claimed_at));
+  }
+
+  /**
+   * Undo claim `c` — made by a try whose commit its owner never heard of, and whose caller was
+   * told it failed — if it landed: it is marked done, and `alongside` (giving back the credits
+   * it reserved) runs in the same transaction, so both happen once or not at all. Only while
+   * the claim is untouched (still `c.owner`'s, from that try, unfinished). True when it had landed.
+   */
+  async withdraw(c: Claim, alongside?: (tx: DB) => Promise<void>): Promise<boolean> {
+    return this.db.transaction().execute(async (tx) => {
+      const u = await tx
+        .updateTable('processed_events')
+        .set({ state: 'done', payload: null })
+        .where('platform', '=', c.platform)
+        .where('event_id', '=', c.eventId)
+        .where('owner', '=', c.owner)
+        .where('claimed_at', '=', c.now)
+        .where('state', '=', 'processing')
+        .executeTakeFirst();
+      if (Number(u.numUpdatedRows) === 0) return false;
+      await alongside?.(tx);
+      return true;
+    });
   }
 
   /**

@@ -173,6 +173,29 @@ describe('a crash never loses an accepted message', () => {
     expect(await h.engine.handle({ ...msg }).collect()).toEqual([]);
   });
 
+  it('answers a message whose claim landed as the connection dropped, instead of taking its own claim for a duplicate', async () => {
+    const h = await startHarness();
+    open.push(h);
+    // The insert commits, and the connection drops before its answer comes back (a PostgreSQL crash).
+    const claimOutcome = h.store.events.claimOutcome.bind(h.store.events);
+    let drops = 1;
+    h.store.events.claimOutcome = async (c) => {
+      const outcome = await claimOutcome(c);
+      if (drops-- > 0) throw new StoreUnavailableError('The database cannot be reached (Connection terminated unexpectedly); try again shortly');
+      return outcome;
+    };
+    const msg = inbound({ text: 'did that land?' });
+    const events = await h.engine.handle(msg).collect();
+    expect(events.find((e) => e.type === 'done')).toMatchObject({ message: { content: 'Echo: did that land?' } });
+    expect(drops).toBe(-1); // the claim was tried again
+    const conv = (await h.store.conversations.getByScope('telegram:1'))!;
+    expect((await h.store.messages.newest(conv.id, { limit: 10 })).map((m) => m.role)).toEqual(['assistant', 'user']);
+    await expect.poll(() => h.store.events.state(msg.platform, msg.eventId)).toBe('done');
+    // Still answered once: a redelivery is a duplicate.
+    expect(await h.engine.handle({ ...msg }).collect()).toEqual([]);
+    expect(h.fake.requests).toHaveLength(1);
+  });
+
   it('resolves `accepted` for duplicates and bot messages too, so adapters never wait forever', async () => {
     const h = await startHarness();
     open.push(h);

@@ -106,6 +106,42 @@ describe('API turns across a crash', () => {
     expect((await a.store.apiKeys.get(k.id))?.creditsUsed).toBe(1);
   });
 
+  it('undoes a turn whose claim landed as the connection dropped: its 503 holds, nothing is charged, and no sweep answers it later', async () => {
+    const { clock, a, later } = await twoProcesses();
+    const k = await a.newKey({ credits: 5 });
+    // The claim and its reservation commit, and the connection drops before the answer comes back.
+    const claimPaid = a.store.events.claimPaid.bind(a.store.events);
+    let drops = 1;
+    a.store.events.claimPaid = async (...args) => {
+      const r = await claimPaid(...args);
+      if (drops-- > 0) throw new StoreUnavailableError('The database cannot be reached (Connection terminated unexpectedly); try again shortly');
+      return r;
+    };
+    const body = { characterId: 'aria', message: 'did it land?', mode: 'async' };
+    const headers = { 'idempotency-key': 'landed-1' };
+    const refused = await a.call('POST', '/api/v1/chat', { key: k.key, body, headers });
+    expect(refused.statusCode).toBe(503);
+    await a.engine.drain(5000);
+    expect((await a.store.apiKeys.get(k.id))?.creditsUsed).toBe(0);
+    expect(await a.store.events.backlog()).toBe(0);
+
+    // The client retries as told, with its key: one turn, charged once.
+    const retried = await a.call('POST', '/api/v1/chat', { key: k.key, body, headers });
+    expect(retried.statusCode).toBe(202);
+    await a.chat.drain();
+    expect((await a.store.apiKeys.get(k.id))?.creditsUsed).toBe(1);
+
+    // Once A is gone, nothing of the refused turn is left for another instance to answer.
+    const b = await later();
+    clock.advance(testEngineConfig().deadAfterMs + 1);
+    expect(await b.chat.recover()).toBe(0);
+    await b.chat.drain();
+    const updates = (await b.call('GET', '/api/v1/updates', { key: k.key })).json<{ updates: Array<{ kind: string }> }>().updates;
+    expect(updates.map((u) => u.kind)).toEqual(['reply']);
+    expect(a.fake.requests).toHaveLength(1);
+    expect((await b.store.apiKeys.get(k.id))?.creditsUsed).toBe(1);
+  });
+
   it('releases the credit of an accepted turn whose character is gone', async () => {
     const { clock, a, later } = await twoProcesses();
     const k = await a.newKey({ credits: 5 });

@@ -1,6 +1,7 @@
 import { ConflictError, PaymentRequiredError, RateLimitedError, StoreUnavailableError, TurnHandedOffError } from '../../core/errors.js';
 import { retried } from '../../core/retry.js';
 import type { MessageContext, Payer, Step, TurnContext } from '../pipeline.js';
+import type { Claim } from '../../store/index.js';
 import { resolvedChat } from '../pipeline.js';
 
 export function rateLimitText(retryAfterMs: number): string {
@@ -54,7 +55,16 @@ async function chargePayer(ctx: TurnContext, payer: Payer, next: () => Promise<v
   if (durable && !durable.resumed) {
     // The claim and the reservation in one transaction: a crash keeps both or neither.
     const claim = { platform: 'api', eventId: durable.eventId, owner: config.instanceId, now: ctx.deps.clock.now(), deadAfterMs: config.deadAfterMs, leaseMs: config.eventLeaseMs, payload: durable.payload };
-    const r = apiKeyId ? await store.events.claimPaid(claim, apiKeyId, payer.cost) : (await store.events.claim(claim)) ? 'claimed' : 'duplicate';
+    let r: 'claimed' | 'duplicate' | 'no-credits';
+    try {
+      r = apiKeyId ? await store.events.claimPaid(claim, apiKeyId, payer.cost) : (await store.events.claim(claim)) ? 'claimed' : 'duplicate';
+    } catch (err) {
+      // The caller hears that the turn failed (503, retry with an Idempotency-Key), yet the
+      // connection may have dropped as the claim committed: undone once the database answers,
+      // so a turn its caller was told failed is neither answered later nor paid for.
+      if (err instanceof StoreUnavailableError) ctx.deps.tasks.track(withdrawClaim(ctx, claim, apiKeyId, payer.cost));
+      throw err;
+    }
     if (r === 'no-credits') throw new PaymentRequiredError();
     if (r === 'duplicate') throw new ConflictError('This turn is already being answered', 'DUPLICATE_TURN');
   } else if (apiKeyId && !durable?.resumed && !(await store.apiKeys.reserve(apiKeyId, payer.cost))) throw new PaymentRequiredError();
@@ -73,6 +83,26 @@ async function chargePayer(ctx: TurnContext, payer: Payer, next: () => Promise<v
   } finally {
     if (!charged && apiKeyId) {
       await store.apiKeys.release(apiKeyId, payer.cost).catch((err: unknown) => log.error({ err, apiKeyId }, 'could not release reserved credits'));
+    }
+  }
+}
+
+/** How often, at most, an uncertain claim is looked for before it is left to the recovery sweep. */
+const WITHDRAW_TRIES = 20;
+
+async function withdrawClaim(ctx: TurnContext, claim: Claim, apiKeyId: string | null, cost: number): Promise<void> {
+  const { store, log } = ctx.deps;
+  for (let attempt = 1, pause = 100; ; attempt++, pause = Math.min(pause * 2, 5000)) {
+    try {
+      const landed = await store.events.withdraw(claim, apiKeyId ? (tx) => store.apiKeys.release(apiKeyId, cost, tx) : undefined);
+      if (landed) log.warn({ eventId: claim.eventId }, 'an API turn whose claim landed as the database dropped was undone: its caller was told it failed');
+      return;
+    } catch (err) {
+      if (attempt >= WITHDRAW_TRIES) {
+        log.error({ err, eventId: claim.eventId }, 'could not look for an API turn the database may have recorded as it dropped; if it did, the recovery sweep answers it once this process is gone');
+        return;
+      }
+      await new Promise((r) => setTimeout(r, pause).unref());
     }
   }
 }
