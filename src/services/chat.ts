@@ -125,7 +125,12 @@ export class ChatService {
     this.store = deps.store;
     const { instance } = deps;
     const runner = instance && { instanceId: instance.id, deadAfterMs: instance.deadAfterMs, newTurnId: () => newId('turn'), inspect: (turnId: string) => this.inspect(turnId) };
-    this.idempotency = new IdempotencyGate(deps.store, deps.clock ?? systemClock, { ...(deps.idempotencyBus ? { shared: deps.idempotencyBus } : {}), ...(runner ? { runner } : {}) });
+    this.idempotency = new IdempotencyGate(deps.store, deps.clock ?? systemClock, {
+      ...(deps.idempotencyBus ? { shared: deps.idempotencyBus } : {}),
+      ...(runner ? { runner } : {}),
+      track: (p) => this.track(p),
+      log: deps.log,
+    });
   }
 
   /**

@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
-import { ConflictError } from '../core/errors.js';
+import { ConflictError, StoreUnavailableError } from '../core/errors.js';
+import { retriedInBackground } from '../core/retry.js';
+import type { Logger } from '../log.js';
 import type { Bus } from '../coord/index.js';
-import type { Store } from '../store/index.js';
+import type { PendingClaim, Store } from '../store/index.js';
 
 /** A turn answered by the one request that may not come back: what its retry is told. */
 export interface AnsweredTurn {
@@ -76,14 +78,24 @@ export class IdempotencyGate {
 
   private readonly shared: { bus: Bus; waitMs: number } | undefined;
   private readonly runner: IdempotencyRunner | undefined;
+  private readonly track: ((p: Promise<unknown>) => void) | undefined;
+  private readonly log: Logger | undefined;
 
   constructor(
     private store: Store,
     private clock: Clock,
-    opts: { shared?: { bus: Bus; waitMs: number }; runner?: IdempotencyRunner } = {},
+    opts: {
+      shared?: { bus: Bus; waitMs: number };
+      runner?: IdempotencyRunner;
+      /** Keeps writes that outlive their request (tried again after a dropped connection) until they land. */
+      track?: (p: Promise<unknown>) => void;
+      log?: Logger;
+    } = {},
   ) {
     const shared = (this.shared = opts.shared);
     this.runner = opts.runner;
+    this.track = opts.track;
+    this.log = opts.log;
     shared?.bus.subscribe('idempotency-done', (slot) => {
       for (const wake of this.remoteWaiters.get(slot) ?? []) wake();
     });
@@ -104,6 +116,12 @@ export class IdempotencyGate {
       const timer = setTimeout(() => finish(false), ms);
       set.add(wake);
     });
+  }
+
+  /** `write` tried again until it lands (about a minute and a half), then `after`. */
+  private inBackground(write: () => Promise<void>, what: string, after: () => void): void {
+    const p = retriedInBackground(write, (err) => this.log?.error({ err }, `could not ${what} an Idempotency-Key; a retry with it may get 409 for up to 10 minutes`)).finally(after);
+    this.track ? this.track(p) : void p;
   }
 
   private announce(slot: string): void {
@@ -128,39 +146,45 @@ export class IdempotencyGate {
       };
       const runner = this.runner;
       const owner = runner && { instanceId: runner.instanceId, deadAfterMs: runner.deadAfterMs, turnId: runner.newTurnId() };
+      const now = this.clock.now();
+      /** The pending claim this request makes (by `begin` or `takeOver`), or answers for. */
+      let mine: PendingClaim = { createdAt: now, turnId: owner?.turnId ?? null };
       let r: Awaited<ReturnType<Store['idempotency']['begin']>>;
       let taken = false;
       let answered: AnsweredTurn | undefined;
       try {
-        r = await this.store.idempotency.begin(ownerId, key, hash, this.clock.now(), owner);
+        r = await this.store.idempotency.begin(ownerId, key, hash, now, owner);
         if (r.state === 'orphaned' && runner && owner) {
           // Its instance died: what became of its turn decides.
           const turn = r.turnId ? await runner.inspect(r.turnId) : ({ state: 'gone' } as const);
-          if (turn.state === 'answered') answered = turn.reply;
-          else if (turn.state === 'gone') taken = await this.store.idempotency.takeOver(ownerId, key, r, owner, this.clock.now());
+          if (turn.state === 'answered') {
+            answered = turn.reply;
+            mine = { createdAt: r.createdAt, turnId: r.turnId };
+          } else if (turn.state === 'gone') taken = await this.store.idempotency.takeOver(ownerId, key, r, owner, now);
           if (turn.state === 'running') r = { state: 'pending' };
         }
       } catch (err) {
-        done();
+        // The caller is told this failed, yet the connection may have dropped as the claim
+        // committed: left, it would answer this key's retries with 409 for minutes.
+        if (err instanceof StoreUnavailableError) this.inBackground(() => this.store.idempotency.release(ownerId, key, mine), 'forget', done);
+        else done();
         throw err;
       }
+      // Neither fails the request: the response stands whether or not its record landed at once.
+      // Until it lands, a repeat in this process waits for it (the slot stays held).
+      const record = async (write: () => Promise<void>, what: string) => {
+        try {
+          await write();
+          done();
+        } catch {
+          this.inBackground(write, what, done);
+        } finally {
+          this.announce(slot);
+        }
+      };
       const finish: Finish<T> = {
-        complete: async (status, response) => {
-          try {
-            await this.store.idempotency.complete(ownerId, key, status, response);
-          } finally {
-            done();
-            this.announce(slot);
-          }
-        },
-        release: async () => {
-          try {
-            await this.store.idempotency.release(ownerId, key);
-          } finally {
-            done();
-            this.announce(slot);
-          }
-        },
+        complete: (status, response) => record(() => this.store.idempotency.complete(ownerId, key, status, response), 'store the response of'),
+        release: () => record(() => this.store.idempotency.release(ownerId, key, mine), 'forget'),
       };
       if (answered) return { kind: 'answered', reply: answered, ...finish };
       if (taken) return { kind: 'new', turnId: owner!.turnId, ...finish };

@@ -21,6 +21,12 @@ export type IdempotencyBegin =
    */
   | { state: 'orphaned'; turnId: string | null; owner: string; createdAt: number };
 
+/** A pending claim as one request made it: `begin`'s or `takeOver`'s `now`, and its owner's turn id. */
+export interface PendingClaim {
+  createdAt: number;
+  turnId: string | null;
+}
+
 /** Who runs a request, so a dead runner's pending key can be told from a live one's. */
 export interface IdempotencyOwner {
   /** This instance's id (its heartbeat is in `instances`). */
@@ -120,8 +126,19 @@ export class IdempotencyRepo {
       .execute();
   }
 
-  async release(apiKeyId: string, key: string): Promise<void> {
-    await this.db.deleteFrom('idempotency_keys').where('api_key_id', '=', apiKeyId).where('key', '=', key).where('state', '=', 'pending').execute();
+  /**
+   * Forget a pending key so a retry runs for real: only the claim `mine` names (when it was
+   * made, and for which turn), so a late or repeated release never frees a later request's claim.
+   */
+  async release(apiKeyId: string, key: string, mine: PendingClaim): Promise<void> {
+    await this.db
+      .deleteFrom('idempotency_keys')
+      .where('api_key_id', '=', apiKeyId)
+      .where('key', '=', key)
+      .where('state', '=', 'pending')
+      .where('created_at', '=', mine.createdAt)
+      .where((eb) => (mine.turnId === null ? eb('turn_id', 'is', null) : eb('turn_id', '=', mine.turnId)))
+      .execute();
   }
 
   /** Delete every record created before `olderThan` (retention); returns how many. */

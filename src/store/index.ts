@@ -43,7 +43,7 @@ export { PersonaRepo, type Persona } from './personas.js';
 export type { StoredCard, StoredAvatar } from './characters.js';
 export { ApiKeyRepo, hashApiKey, generateApiKey, type ApiKey, type ApiKeyPatch } from './api-keys.js';
 export { UpdateRepo, type Update, type UpdateKind, type NewUpdate, type UpdateQuery } from './updates.js';
-export { IdempotencyRepo, IDEMPOTENCY_TTL_MS, type IdempotencyBegin, type IdempotencyOwner } from './idempotency.js';
+export { IdempotencyRepo, IDEMPOTENCY_TTL_MS, type IdempotencyBegin, type IdempotencyOwner, type PendingClaim } from './idempotency.js';
 export type { CharacterListQuery, CharacterOwnership } from './characters.js';
 export type { ConversationListQuery, ConversationSummary } from './conversations.js';
 export { WebhookRepo, WEBHOOK_DISABLE_AFTER, type WebhookDelivery } from './webhooks.js';

@@ -234,3 +234,48 @@ describe('an Idempotency-Key whose request died with its process', () => {
     expect(b.fake.requests).toHaveLength(1);
   });
 });
+
+describe('an Idempotency-Key through a dropped connection', () => {
+  const dropped = () => new StoreUnavailableError('The database cannot be reached (Connection terminated unexpectedly); try again shortly');
+
+  it('is free again after a 503 whose claim of the key landed as the connection dropped: the retry runs, not a 409', async () => {
+    const { a } = await twoProcesses();
+    const k = await a.newKey({ credits: 5 });
+    const begin = a.store.idempotency.begin.bind(a.store.idempotency);
+    let drops = 1;
+    a.store.idempotency.begin = async (...args) => {
+      const r = await begin(...args);
+      if (drops-- > 0) throw dropped();
+      return r;
+    };
+    const body = { characterId: 'aria', message: 'knock knock' };
+    const headers = { 'idempotency-key': 'knock-1' };
+    expect((await a.call('POST', '/api/v1/chat', { key: k.key, body, headers })).statusCode).toBe(503);
+    await a.chat.drain();
+    const retried = await a.call('POST', '/api/v1/chat', { key: k.key, body, headers });
+    expect(retried.statusCode).toBe(200);
+    expect(retried.json<{ message: { content: string } }>().message.content).toBe('Echo: knock knock');
+    expect((await a.store.apiKeys.get(k.id))?.creditsUsed).toBe(1);
+  });
+
+  it('answers a request whose reply could not be recorded under its key at once, and replays that reply to a retry', async () => {
+    const { a } = await twoProcesses();
+    const k = await a.newKey({ credits: 5 });
+    const complete = a.store.idempotency.complete.bind(a.store.idempotency);
+    let drops = 1;
+    a.store.idempotency.complete = async (...args) => {
+      if (drops-- > 0) throw dropped();
+      return complete(...args);
+    };
+    const body = { characterId: 'aria', message: 'once, please' };
+    const headers = { 'idempotency-key': 'once-1' };
+    const first = await a.call('POST', '/api/v1/chat', { key: k.key, body, headers });
+    expect(first.statusCode).toBe(200); // the turn ran and was charged: its answer is the response
+    const again = await a.call('POST', '/api/v1/chat', { key: k.key, body, headers });
+    expect(again.statusCode).toBe(200);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(again.json()).toEqual(first.json());
+    expect(a.fake.requests).toHaveLength(1);
+    expect((await a.store.apiKeys.get(k.id))?.creditsUsed).toBe(1);
+  });
+});

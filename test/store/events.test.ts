@@ -82,15 +82,18 @@ describeStores('IdempotencyRepo', (ctx) => {
     expect(await ctx.store.idempotency.begin('k', 'idem-1', 'h2', now)).toEqual({ state: 'mismatch' });
     expect(await ctx.store.idempotency.begin('other', 'idem-1', 'h2', now)).toEqual({ state: 'new' });
     await ctx.store.idempotency.complete('k', 'idem-1', 201, { ok: true });
-    await ctx.store.idempotency.release('k', 'idem-1');
+    await ctx.store.idempotency.release('k', 'idem-1', { createdAt: now, turnId: null });
     expect(await ctx.store.idempotency.begin('k', 'idem-1', 'h1', now + 1000)).toEqual({ state: 'replay', status: 201, response: { ok: true } });
   });
 
   it('lets a released key run again, and takes over expired records', async () => {
     const now = ctx.clock.now();
     await ctx.store.idempotency.begin('k', 'a', 'h1', now);
-    await ctx.store.idempotency.release('k', 'a');
+    await ctx.store.idempotency.release('k', 'a', { createdAt: now, turnId: null });
     expect(await ctx.store.idempotency.begin('k', 'a', 'h2', now)).toEqual({ state: 'new' });
+    // A late release of an earlier claim never frees the claim a later request made.
+    await ctx.store.idempotency.release('k', 'a', { createdAt: now - 1, turnId: null });
+    expect(await ctx.store.idempotency.begin('k', 'a', 'h2', now)).toEqual({ state: 'pending' });
     expect(await ctx.store.idempotency.begin('k', 'a', 'h2', now + IDEMPOTENCY_PENDING_LEASE_MS + 1)).toEqual({ state: 'new' });
     await ctx.store.idempotency.complete('k', 'a', 200, 'first');
     const later = now + IDEMPOTENCY_PENDING_LEASE_MS + 1 + IDEMPOTENCY_TTL_MS;

@@ -1,5 +1,5 @@
 import { ConflictError, PaymentRequiredError, RateLimitedError, StoreUnavailableError, TurnHandedOffError } from '../../core/errors.js';
-import { retried } from '../../core/retry.js';
+import { retried, retriedInBackground } from '../../core/retry.js';
 import type { MessageContext, Payer, Step, TurnContext } from '../pipeline.js';
 import type { Claim } from '../../store/index.js';
 import { resolvedChat } from '../pipeline.js';
@@ -87,22 +87,14 @@ async function chargePayer(ctx: TurnContext, payer: Payer, next: () => Promise<v
   }
 }
 
-/** How often, at most, an uncertain claim is looked for before it is left to the recovery sweep. */
-const WITHDRAW_TRIES = 20;
-
 async function withdrawClaim(ctx: TurnContext, claim: Claim, apiKeyId: string | null, cost: number): Promise<void> {
   const { store, log } = ctx.deps;
-  for (let attempt = 1, pause = 100; ; attempt++, pause = Math.min(pause * 2, 5000)) {
-    try {
-      const landed = await store.events.withdraw(claim, apiKeyId ? (tx) => store.apiKeys.release(apiKeyId, cost, tx) : undefined);
-      if (landed) log.warn({ eventId: claim.eventId }, 'an API turn whose claim landed as the database dropped was undone: its caller was told it failed');
-      return;
-    } catch (err) {
-      if (attempt >= WITHDRAW_TRIES) {
-        log.error({ err, eventId: claim.eventId }, 'could not look for an API turn the database may have recorded as it dropped; if it did, the recovery sweep answers it once this process is gone');
-        return;
+  await retriedInBackground(
+    async () => {
+      if (await store.events.withdraw(claim, apiKeyId ? (tx) => store.apiKeys.release(apiKeyId, cost, tx) : undefined)) {
+        log.warn({ eventId: claim.eventId }, 'an API turn whose claim landed as the database dropped was undone: its caller was told it failed');
       }
-      await new Promise((r) => setTimeout(r, pause).unref());
-    }
-  }
+    },
+    (err) => log.error({ err, eventId: claim.eventId }, 'could not look for an API turn the database may have recorded as it dropped; if it did, the recovery sweep answers it once this process is gone'),
+  );
 }
