@@ -26,7 +26,10 @@ for _, done in ipairs({KEYS[2], KEYS[4]}) do
   if redis.call('EXISTS', done) == 1 then redis.call('PEXPIRE', done, ARGV[2]) else redis.call('SET', done, t - 1, 'PX', ARGV[2]) end
 end
 local first = 0
-if #KEYS == 6 and redis.call('SET', KEYS[6], t, 'NX', 'PX', ARGV[3]) then first = 1 end
+if #KEYS == 7 and redis.call('SET', KEYS[6], t, 'NX', 'PX', ARGV[3]) then
+  first = 1
+  redis.call('SET', KEYS[7] .. t, ARGV[4], 'PX', ARGV[3])
+end
 return {t, first}`;
 
 /**
@@ -48,33 +51,55 @@ end
 return held`;
 
 /**
- * Skip the tickets in front whose holders are gone; return the highest finished ticket. Given a
- * second pair of keys (the sending part), and the first part is clear, the same for the second:
- * `{running, sending}` (sending -1 when not asked), so a turn whose chat's earlier replies are
- * all delivered by the time it runs needs no second call before sending.
+ * Skip the tickets in front whose holders are gone; return the highest finished ticket. In the
+ * sending part, a gone place that stands for a platform message (its event record, KEYS' last
+ * prefix) is not skipped here: `{sending, ticket, eventKey}` names it, and the caller skips it
+ * (by deleting the record) only once the message owes no reply — a dead instance's message is
+ * delivered by whoever takes it over, before the chat's later replies. Called with the running
+ * part's keys first (KEYS: done, places, then the sending part's three), the sending part is
+ * looked at too when the running part is clear: `{running, sending, ticket, eventKey}` (sending
+ * -1 when not), so a turn whose chat's earlier replies are all delivered by the time it runs needs
+ * no second call before sending.
  */
 const FRONT = `
-local function front(doneKey, aliveKey, t)
+local function front(doneKey, aliveKey, t, recordPrefix)
   local done = tonumber(redis.call('GET', doneKey) or '0')
   local steps = 0
+  local held, event = 0, ''
   while done < t - 1 and steps < 1000 do
     if redis.call('EXISTS', aliveKey .. (done + 1)) == 1 then break end
+    if recordPrefix then
+      local e = redis.call('GET', recordPrefix .. (done + 1))
+      if e then
+        held, event = done + 1, e
+        break
+      end
+    end
     done = done + 1
     steps = steps + 1
   end
   redis.call('SET', doneKey, done, 'PX', ARGV[2])
-  return done
+  return done, held, event
 end
 local t = tonumber(ARGV[1])
-local running = front(KEYS[1], KEYS[2], t)
-if #KEYS == 4 and running >= t - 1 then return {running, front(KEYS[3], KEYS[4], t)} end
-return {running, -1}`;
+if #KEYS == 3 then
+  local sending, held, event = front(KEYS[1], KEYS[2], t, KEYS[3])
+  return {sending, held, event}
+end
+local running = front(KEYS[1], KEYS[2], t, nil)
+if running >= t - 1 then
+  local sending, held, event = front(KEYS[3], KEYS[4], t, KEYS[5])
+  return {running, sending, held, event}
+end
+return {running, -1, 0, ''}`;
 
 /**
  * Give a place up (KEYS: the ticket counter, then the part's finished count and place prefix; a
  * second pair gives up both parts at once). A finished count moves only when the place was next
  * in line: a place left out of turn (a turn that ran while Redis failed) is skipped by the front
- * once it is gone. Returns 1 when a later ticket exists — someone may be waiting to hear of it.
+ * once it is gone. Leaving the sending part (given with the event records' prefix last) drops the
+ * place's event record: a place given up is never waited for. Returns 1 when a later ticket
+ * exists — someone may be waiting to hear of it.
  */
 const LEAVE = `
 local t = tonumber(ARGV[1])
@@ -84,7 +109,8 @@ local function leave(doneKey, aliveKey)
   redis.call('DEL', aliveKey .. t)
 end
 leave(KEYS[2], KEYS[3])
-if #KEYS == 5 then leave(KEYS[4], KEYS[5]) end
+if #KEYS >= 5 then leave(KEYS[4], KEYS[5]) end
+if #KEYS == 4 or #KEYS == 6 then redis.call('DEL', KEYS[#KEYS] .. t) end
 if tonumber(redis.call('GET', KEYS[1]) or '0') > t then return 1 end
 return 0`;
 
@@ -106,6 +132,12 @@ export interface RedisChatOrderOptions {
    * its place too (`adopt`) and answers it before the chat's later messages.
    */
   takeoverMs?: number | undefined;
+  /**
+   * How long a reply waits, at most, for an earlier message of its chat whose holder died before
+   * delivering it, while that message still owes its reply (two minutes by default: as long as a
+   * live delivery may hold the line). Past it, order gives way so that a chat is never held up.
+   */
+  goneHoldMs?: number | undefined;
 }
 
 export class RedisChatOrder implements ChatOrder {
@@ -115,9 +147,11 @@ export class RedisChatOrder implements ChatOrder {
   private readonly frontScript;
   private readonly frontBothScript;
   private readonly leaveScript;
+  private readonly leaveSendingScript;
   private readonly leaveBothScript;
   /** How long the place of a message that can be taken over lasts without renewal. */
   private readonly eventTtlMs: number;
+  private readonly goneHoldMs: number;
   /** Waiting tickets by chat key: woken when another turn of the chat leaves. */
   private readonly waiters = new Map<string, Set<() => void>>();
 
@@ -130,14 +164,16 @@ export class RedisChatOrder implements ChatOrder {
     opts: RedisChatOrderOptions = {},
   ) {
     this.enterScript = luaScript(redis, 'cbChatEnter3', 5, ENTER);
-    this.enterEventScript = luaScript(redis, 'cbChatEnterEvent2', 6, ENTER);
+    this.enterEventScript = luaScript(redis, 'cbChatEnterEvent3', 7, ENTER);
     this.adoptScript = luaScript(redis, 'cbChatAdopt', 5, ADOPT);
-    this.frontScript = luaScript(redis, 'cbChatFront2', 2, FRONT);
-    this.frontBothScript = luaScript(redis, 'cbChatFrontBoth', 4, FRONT);
+    this.frontScript = luaScript(redis, 'cbChatFrontSending', 3, FRONT);
+    this.frontBothScript = luaScript(redis, 'cbChatFrontBoth2', 5, FRONT);
     this.leaveScript = luaScript(redis, 'cbChatLeave2', 3, LEAVE);
-    this.leaveBothScript = luaScript(redis, 'cbChatLeaveBoth', 5, LEAVE);
+    this.leaveSendingScript = luaScript(redis, 'cbChatLeaveSending', 4, LEAVE);
+    this.leaveBothScript = luaScript(redis, 'cbChatLeaveBoth2', 6, LEAVE);
     // Renewed every third of it, a place outlives its dead holder by at least two thirds of its TTL.
     this.eventTtlMs = Math.max(ttlMs, Math.ceil(((opts.takeoverMs ?? 0) * 3) / 2) + 1000);
+    this.goneHoldMs = opts.goneHoldMs ?? 120_000;
     bus.subscribe('chat-left', (key) => {
       for (const wake of this.waiters.get(key) ?? []) wake();
     });
@@ -145,7 +181,16 @@ export class RedisChatOrder implements ChatOrder {
 
   private keys(key: string) {
     const base = `${this.prefix}chat:${key}:`;
-    return { next: `${base}next`, done: `${base}done`, alive: `${base}t:`, sendDone: `${base}sdone`, sending: `${base}s:`, event: (eventKey: string) => `${base}ev:${eventKey}` };
+    return {
+      next: `${base}next`,
+      done: `${base}done`,
+      alive: `${base}t:`,
+      sendDone: `${base}sdone`,
+      sending: `${base}s:`,
+      event: (eventKey: string) => `${base}ev:${eventKey}`,
+      /** Ticket → the platform message its place stands for (the first place the line recorded for it). */
+      placeEvent: `${base}te:`,
+    };
   }
 
   /**
@@ -156,7 +201,11 @@ export class RedisChatOrder implements ChatOrder {
     const k = this.keys(key);
     const ttl = eventKey === undefined ? this.ttlMs : this.eventTtlMs;
     const keys = [k.next, k.done, k.alive, k.sendDone, k.sending];
-    const [ticket, first] = ((await (eventKey === undefined ? this.enterScript(keys, [ttl, IDLE_MS]) : this.enterEventScript([...keys, k.event(eventKey)], [ttl, IDLE_MS, EVENT_RECORD_MS]))) as number[]).map(Number);
+    const [ticket, first] = (
+      (await (eventKey === undefined
+        ? this.enterScript(keys, [ttl, IDLE_MS])
+        : this.enterEventScript([...keys, k.event(eventKey), k.placeEvent], [ttl, IDLE_MS, EVENT_RECORD_MS, eventKey]))) as number[]
+    ).map(Number);
     return this.place(key, ticket!, { running: true, sending: true }, ttl, eventKey !== undefined && first === 1);
   }
 
@@ -196,17 +245,41 @@ export class RedisChatOrder implements ChatOrder {
 
     /** Set once every lower ticket has left sending (or died): seen by the running part's last check. */
     let sendClear = false;
+    /** A gone place in front (sending) that stands for a platform message, which may still owe its reply. */
+    let gone: GonePlace | undefined;
     /** Whether every lower ticket has left `part` of the line (or died). */
     const front = async (part: Part): Promise<boolean> => {
-      if (part === 'sending') {
-        const [sending] = (await this.frontScript([k.sendDone, k.sending], [ticket, IDLE_MS])) as number[];
+      gone = undefined;
+      const seen = (sending: unknown, held: unknown, event: unknown) => {
+        if (Number(held) > 0) gone = { ticket: Number(held), eventKey: String(event) };
         return (sendClear ||= Number(sending) >= ticket - 1);
+      };
+      if (part === 'sending') {
+        if (sendClear) return true;
+        const [sending, held, event] = (await this.frontScript([k.sendDone, k.sending, k.placeEvent], [ticket, IDLE_MS])) as unknown[];
+        return seen(sending, held, event);
       }
-      const [running, sending] = (await this.frontBothScript([k.done, k.alive, k.sendDone, k.sending], [ticket, IDLE_MS])) as number[];
-      sendClear ||= Number(sending) >= ticket - 1;
+      const [running, sending, held, event] = (await this.frontBothScript([k.done, k.alive, k.sendDone, k.sending, k.placeEvent], [ticket, IDLE_MS])) as unknown[];
+      seen(sending, held, event);
       return Number(running) >= ticket - 1;
     };
-    const waitFor = async (part: Part): Promise<void> => {
+    /** When this turn first found each gone place in its way. */
+    const goneSince = new Map<number, number>();
+    /**
+     * Whether the gone place in front may be passed: its message owes no reply any more (answered,
+     * or never claimed), or it was waited for as long as a reply may hold the line. Passed, its
+     * record is dropped and the next look skips it.
+     */
+    const mayPass = async (place: GonePlace, owed: OwedCheck | undefined): Promise<boolean> => {
+      const since = goneSince.get(place.ticket) ?? Date.now();
+      goneSince.set(place.ticket, since);
+      const waited = Date.now() - since;
+      if (owed && waited < this.goneHoldMs && (await owed(place.eventKey).catch(() => true))) return false;
+      if (owed && waited >= this.goneHoldMs) this.log.warn({ chat: key, ticket: place.ticket, waitedMs: waited }, "a dead instance's message was not delivered in time; the chat's next reply goes without waiting for it");
+      await this.redis.del(`${k.placeEvent}${place.ticket}`);
+      return true;
+    };
+    const waitFor = async (part: Part, owed?: OwedCheck): Promise<void> => {
       const pollMs = Math.max(100, Math.floor(this.ttlMs / 5));
       for (;;) {
         if (part === 'sending' && sendClear) return;
@@ -217,6 +290,7 @@ export class RedisChatOrder implements ChatOrder {
         this.waiters.set(key, set);
         try {
           if (await front(part)) return;
+          if (part === 'sending' && gone && (await mayPass(gone, owed))) continue;
           const timer = setTimeout(woken, pollMs);
           await woke;
           clearTimeout(timer);
@@ -233,10 +307,11 @@ export class RedisChatOrder implements ChatOrder {
       for (const p of giving) held[p] = false;
       if (!held.running && !held.sending) clearInterval(renew);
       const pairs = giving.flatMap((p) => (p === 'running' ? [k.done, k.alive] : [k.sendDone, k.sending]));
+      const sending = giving.includes('sending');
       try {
-        const script = pairs.length === 4 ? this.leaveBothScript : this.leaveScript;
+        const script = pairs.length === 4 ? this.leaveBothScript : sending ? this.leaveSendingScript : this.leaveScript;
         // Only a later ticket can be waiting for this one: without one there is nobody to wake.
-        if (Number(await script([k.next, ...pairs], [ticket, IDLE_MS])) === 1) this.bus.publish('chat-left', key);
+        if (Number(await script([k.next, ...pairs, ...(sending ? [k.placeEvent] : [])], [ticket, IDLE_MS])) === 1) this.bus.publish('chat-left', key);
       } catch (err) {
         // The place expires by itself; the next turn waits at most one TTL.
         this.log.warn({ err, chat: key, ticket, parts: giving }, 'could not leave the chat line; the next turn waits for its expiry');
@@ -246,10 +321,15 @@ export class RedisChatOrder implements ChatOrder {
       firstForEvent,
       wait: () => waitFor('running'),
       leave: (opts) => leave(opts?.sent ? ['running', 'sending'] : ['running']),
-      waitToSend: () => waitFor('sending'),
+      waitToSend: (owed) => waitFor('sending', owed),
       sent: () => leave(['sending']),
     };
   }
 }
 
 type Part = 'running' | 'sending';
+type OwedCheck = (eventKey: string) => Promise<boolean>;
+interface GonePlace {
+  ticket: number;
+  eventKey: string;
+}

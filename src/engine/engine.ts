@@ -23,7 +23,7 @@ import { engagement } from './steps/engage.js';
 import { unsupportedMedia } from './steps/media.js';
 import { limit } from './steps/limit.js';
 import { admit } from './steps/admit.js';
-import { inChatLine, platformPlace, serialize, type ChatLine } from './steps/serialize.js';
+import { inChatLine, MAX_DELIVERY_HOLD_MS, platformPlace, serialize, type ChatLine } from './steps/serialize.js';
 import { persist } from './steps/persist.js';
 import { respond } from './steps/respond.js';
 import { encodeKey } from '../core/conversation-key.js';
@@ -65,7 +65,13 @@ export class Engine implements MessageHandler {
   constructor(private readonly deps: EngineDeps, opts: EngineOptions = {}) {
     this.commands = createCommandRegistry(opts.commands);
     this.tasks = deps.tasks;
-    this.line = inChatLine(this.queue, deps.chatOrder, deps.log);
+    // A message is owed its reply while its claim is unfinished: a dead instance's is answered by
+    // whoever takes it over, and the chat's later replies wait for it (within MAX_DELIVERY_HOLD_MS).
+    const owed = async (eventKey: string) => {
+      const at = eventKey.indexOf(':');
+      return (await deps.store.events.state(eventKey.slice(0, at), eventKey.slice(at + 1))) === 'processing';
+    };
+    this.line = inChatLine(this.queue, deps.chatOrder, deps.log, MAX_DELIVERY_HOLD_MS, owed);
     const inOrder = serialize(this.line);
     const platform: Array<Step<MessageContext>> = [
       inOrder,

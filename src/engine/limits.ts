@@ -77,8 +77,12 @@ export interface ChatTicket {
    * same call (the turn has no reply to deliver). Never rejects.
    */
   leave(opts?: { sent?: boolean }): Promise<void>;
-  /** Resolves when every earlier turn of the chat has left sending (its reply delivered) or died. */
-  waitToSend(): Promise<void>;
+  /**
+   * Resolves when every earlier turn of the chat has left sending (its reply delivered) or died.
+   * Given `owed`, an earlier platform message whose holder died is waited for while `owed` says
+   * it still owes its reply (whoever takes it over delivers it first), up to a bound.
+   */
+  waitToSend(owed?: (eventKey: string) => Promise<boolean>): Promise<void>;
   /** This turn's reply is delivered (or there is none): the next one may be sent. Never rejects. */
   sent(): Promise<void>;
   /**

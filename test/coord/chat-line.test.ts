@@ -191,6 +191,61 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line", () => {
     expect(seen).toEqual(['swept message runs', 'later message runs']);
   });
 
+  it("holds the chat's later reply, however long the takeover takes, until the dead instance's message is delivered by whoever takes it over", async () => {
+    const [a, b] = await pairs.two();
+    const owing = new Set(['telegram:1']); // its claim is unfinished
+    const owed = async (eventKey: string) => owing.has(eventKey);
+    await a.chatOrder!.enter(CHAT, 'telegram:1');
+    await a.close(); // dies before delivering: its places are no longer renewed
+    const seen: string[] = [];
+    const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder, undefined, undefined, owed);
+    const laterOut = new ReplyStream();
+    const later = adapter(laterOut, seen, 'later');
+    await lineB(CHAT, async () => {
+      seen.push('later message runs');
+      laterOut.push({ type: 'delta', text: 'later' });
+      laterOut.end();
+    }, { ticket: b.chatOrder!.enter(CHAT, 'telegram:2'), out: laterOut });
+    // The takeover waits for the database (an outage), well past the second the dead place lasted.
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(seen).toEqual(['later message runs']);
+
+    const adopted = await b.chatOrder!.adopt(CHAT, 'telegram:1');
+    expect(adopted).toBeDefined();
+    const takenOut = new ReplyStream();
+    const taken = adapter(takenOut, seen, 'taken-over');
+    await lineB(CHAT, async () => {
+      takenOut.push({ type: 'delta', text: 'first' });
+      takenOut.end();
+    }, { ticket: Promise.resolve(adopted!), takenBack: Promise.resolve(true), out: takenOut });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(seen).toEqual(['later message runs', 'taken-over reply reaches its adapter']);
+    owing.delete('telegram:1');
+    taken.deliver();
+    later.deliver();
+    await Promise.all([taken.read, later.read]);
+    expect(seen).toEqual(['later message runs', 'taken-over reply reaches its adapter', 'taken-over reply delivered', 'later reply reaches its adapter', 'later reply delivered']);
+  });
+
+  it("lets the chat's later reply pass a dead instance's place whose message owes nothing (never recorded, or answered)", async () => {
+    const [a, b] = await pairs.two();
+    await a.chatOrder!.enter(CHAT, 'telegram:never-claimed');
+    await a.close();
+    const asked: string[] = [];
+    const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder, undefined, undefined, async (eventKey) => (asked.push(eventKey), false));
+    const out = new ReplyStream();
+    const seen: string[] = [];
+    const sending = adapter(out, seen, 'later');
+    await lineB(CHAT, async () => {
+      out.push({ type: 'delta', text: 'later' });
+      out.end();
+    }, { ticket: b.chatOrder!.enter(CHAT, 'telegram:2'), out });
+    sending.deliver();
+    await sending.read;
+    expect(seen).toEqual(['later reply reaches its adapter', 'later reply delivered']);
+    expect(asked).toEqual(['telegram:never-claimed']);
+  });
+
   it('is not taken over once the line has passed it', async () => {
     const [a, b] = await pairs.two();
     const first = await a.chatOrder!.enter(CHAT, 'telegram:1');

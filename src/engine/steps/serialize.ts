@@ -99,9 +99,11 @@ export const MAX_DELIVERY_HOLD_MS = 120_000;
 
 /**
  * Run `task` alone in chat `key`: after the chat's earlier tasks in this process and, with an
- * `order`, after its earlier turns on every instance.
+ * `order`, after its earlier turns on every instance. `owed` says whether a platform message
+ * (by event key) still owes its reply: a reply waits for an earlier one whose holder died while
+ * it does (see `ChatTicket.waitToSend`).
  */
-export function inChatLine(queue: KeyedSerialQueue, order?: ChatOrder, log?: Logger, maxHoldMs = MAX_DELIVERY_HOLD_MS): ChatLine {
+export function inChatLine(queue: KeyedSerialQueue, order?: ChatOrder, log?: Logger, maxHoldMs = MAX_DELIVERY_HOLD_MS, owed?: (eventKey: string) => Promise<boolean>): ChatLine {
   return <T>(key: string, task: () => Promise<T>, place: LinePlace = {}): Promise<T> => {
     if (!order) {
       void place.ticket?.then((t) => t.leave({ sent: true }), () => undefined);
@@ -120,7 +122,7 @@ export function inChatLine(queue: KeyedSerialQueue, order?: ChatOrder, log?: Log
       const out = place.out;
       if (t && out) {
         out.holdUntil(
-          t.waitToSend().catch((err: unknown) => log?.error({ err, chat: key }, 'the chat line is unavailable; sending the reply without waiting for earlier ones')),
+          t.waitToSend(owed).catch((err: unknown) => log?.error({ err, chat: key }, 'the chat line is unavailable; sending the reply without waiting for earlier ones')),
         );
       }
       try {
