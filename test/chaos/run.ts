@@ -193,6 +193,8 @@ try {
     }
   })();
   const outageTimes: number[] = [];
+  /** What each crash was: which server, and for how long. */
+  const outageWhat: string[] = [];
   const crashes = (async () => {
     for (let n = 0; n < outages; n++) {
       // Spread over the run: the kills alone take about a minute and a half.
@@ -200,6 +202,7 @@ try {
       const which = rnd() < 0.5 ? 'redis' : 'postgres';
       const downMs = 500 + Math.floor(rnd() * 2500);
       outageTimes.push(Date.now());
+      outageWhat.push(`${which} down ${downMs} ms`);
       process.stdout.write(`  ${which} crash ${n + 1}/${outages}, down ${downMs} ms, after ${sent} messages\n`);
       await shared!.crash(which, downMs);
     }
@@ -271,11 +274,13 @@ try {
   // Per chat, in the order its messages came: a first reply sent before an earlier message's first
   // reply. Only one chat's line across instances keeps order; a message recovered after a kill is
   // answered when the next process takes it over, so kills can still reorder (counted, not a broken promise).
-  const byChat = new Map<number, Array<{ at: number; sent: number }>>();
+  const byChat = new Map<number, Array<{ at: number; sent: number; token: string }>>();
   for (const t of [...acceptedTg].sort((a, b) => a.updateId - b.updateId)) {
     const sent = sends.get(t.token)?.[0];
-    if (sent !== undefined) byChat.set(t.chatId, [...(byChat.get(t.chatId) ?? []), { at: t.at, sent }]);
+    if (sent !== undefined) byChat.set(t.chatId, [...(byChat.get(t.chatId) ?? []), { at: t.at, sent, token: t.token }]);
   }
+  /** Each message a later one of its chat overtook: how many did, and what happened while it waited. */
+  const overtaken = new Map<string, { at: number; sent: number; by: number }>();
   // Overtaken: a reply sent before the reply to an earlier message of its chat; and of those, how
   // many overtook a message that was waiting across a kill (taken over or recovered after it).
   let outOfOrder = 0;
@@ -285,6 +290,7 @@ try {
       const earlier = chat.slice(0, i).filter((e) => e.sent > m.sent);
       if (!earlier.length) return;
       outOfOrder++;
+      for (const e of earlier) overtaken.set(e.token, { at: e.at, sent: e.sent, by: (overtaken.get(e.token)?.by ?? 0) + 1 });
       if (earlier.some((e) => killTimes.some((k) => k >= e.at && k <= e.sent))) acrossKill++;
     });
   }
@@ -316,7 +322,7 @@ try {
     console.log(`  duplicate ${token}: ${t?.idempotencyKey ? 'with' : 'without'} an Idempotency-Key; attempts got ${t?.attempts.join(', ') || 'nothing'}`);
   }
 
-  const sl = slackFindings(slack, slackTurns, SLACK_DMS, killTimes);
+  const sl = slackFindings(slack, slackTurns, SLACK_DMS, killTimes, outageTimes.map((at, i) => ({ at, what: `crash ${i + 1} (${outageWhat[i]})` })));
   for (const line of sl.explained) console.log(`  ${line}`);
   const dc = discordTraffic.findings();
   // Each lost Discord message against what happened around it (kills, and with --outages crashes).
@@ -358,7 +364,13 @@ try {
   }
   const dcN = discordTraffic.turns.length;
   console.log(`\nsent ${sent} (telegram ${tg.length} / slack ${slackTurns.length} / discord ${dcN} / api ${apiTurns.length}), accepted ${acceptedTg.length + sl.accepted.length + dcN + acceptedApi.length} (telegram ${acceptedTg.length} / slack ${sl.accepted.length} / discord ${dcN} / api ${acceptedApi.length}), kills ${kills}`);
-  console.log(`telegram reply waited p50 ${waitAt(50)}, p99 ${waitAt(99)}, max ${waitAt(100)}; replies sent before an earlier message's of their chat: ${outOfOrder} (${acrossKill} of them overtook a message whose instance was killed)`);
+  console.log(`telegram reply waited p50 ${waitAt(50)}, p99 ${waitAt(99)}, max ${waitAt(100)}; replies sent before an earlier message's of their chat: ${outOfOrder} (${acrossKill} of them overtook a message whose instance was killed), overtaking ${overtaken.size} messages`);
+  // What each overtaken message waited through: kills and crashes (ms after it arrived).
+  const happenings = [...killTimes.map((at) => ({ at, what: 'kill' })), ...outageTimes.map((at, i) => ({ at, what: `crash ${i + 1} (${outageWhat[i]})` }))];
+  for (const [token, o] of [...overtaken].slice(0, 12)) {
+    const during = happenings.filter((h) => h.at >= o.at - 50 && h.at <= o.sent).map((h) => `${h.what} +${h.at - o.at} ms`);
+    console.log(`  overtaken ${token}: by ${o.by} later messages; its reply sent ${((o.sent - o.at) / 1000).toFixed(1)} s after it arrived; meanwhile ${during.join(', ') || 'nothing'}`);
+  }
   console.log(`lost ${lost}${lost ? ` (${[...tgLost, ...sl.lost, ...dc.lost, ...apiLost].slice(0, 20).join(', ')})` : ''}`);
   const twice = [...tgDup, ...sl.duplicated, ...dc.duplicated, ...apiDup].slice(0, 20).join(', ');
   const previews = sl.unfinished ? `${sl.unfinished} unfinished Slack previews, ${sl.unfinishedAlone} of them without their reply` : '';

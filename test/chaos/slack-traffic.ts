@@ -83,8 +83,16 @@ export interface SlackFindings {
   tooManyRequests: Record<string, number>;
 }
 
-/** `killTimes`: when instances were killed, so each message shown twice says how long after its first call the next kill came. */
-export function slackFindings(fake: FakeSlack, turns: SlackTurn[], channels: number, killTimes: readonly number[] = []): SlackFindings {
+/**
+ * `killTimes`: when instances were killed, so each message shown twice says how long after its
+ * first call the next kill came; `crashes`: PostgreSQL and Redis crashes (`--outages`), the
+ * latest one in the minute before that call named too.
+ */
+export function slackFindings(fake: FakeSlack, turns: SlackTurn[], channels: number, killTimes: readonly number[] = [], crashes: ReadonlyArray<{ at: number; what: string }> = []): SlackFindings {
+  const crashBefore = (first: number) => {
+    const c = crashes.filter((x) => x.at <= first && x.at >= first - 60_000).at(-1);
+    return c ? `; ${c.what} began ${first - c.at} ms before the first call` : '';
+  };
   const shown = new Map<string, number>();
   const answeredKeys = new Set<unknown>();
   const unfinishedKeys: unknown[] = [];
@@ -109,7 +117,7 @@ export function slackFindings(fake: FakeSlack, turns: SlackTurn[], channels: num
     const calls = fake.calls.filter((c) => ts.has(String(c.params.ts ?? '')) || JSON.stringify(c.params).includes(`re: ${token}`));
     const first = Math.min(...calls.map((c) => c.at));
     const kill = Math.min(...killTimes.filter((k) => k >= first));
-    const killed = Number.isFinite(kill) ? `; killed ${kill - first} ms after the first call` : '';
+    const killed = (Number.isFinite(kill) ? `; killed ${kill - first} ms after the first call` : '') + crashBefore(first);
     return `duplicate ${token}: ${messages.map((m) => `${m.ts}${m.stream ? ` (stream ${m.stream})` : ''}${keyOf(m) === undefined ? ' (no key)' : ''}`).join(', ')}; calls ${calls.map((c) => `${c.method}${c.params.ts ? `[${String(c.params.ts)}]` : ''} ${c.status}${c.error ? ` ${c.error}` : ''} at ${when(c.at)}`).join(', ')}${killed}`;
   });
   // Each preview left unfinished (no reply text in it): its calls, and how long after the first the next kill came.
@@ -121,7 +129,7 @@ export function slackFindings(fake: FakeSlack, turns: SlackTurn[], channels: num
       const calls = fake.calls.filter((c) => String(c.params.ts ?? '') === m.ts || (c.method === 'chat.startStream' && c.params.channel === SlackDelivery.channel(n) && Math.abs(c.at - opened) < 50));
       const first = Math.min(...calls.map((c) => c.at));
       const kill = Math.min(...killTimes.filter((k) => k >= first));
-      const killed = Number.isFinite(kill) ? `; killed ${kill - first} ms after the first call` : '';
+      const killed = (Number.isFinite(kill) ? `; killed ${kill - first} ms after the first call` : '') + crashBefore(first);
       explained.push(`unfinished preview ${m.ts} in ${SlackDelivery.channel(n)}${m.stream ? ` (stream ${m.stream})` : ''}: "${m.text.slice(0, 40)}"; calls ${calls.map((c) => `${c.method} ${c.status} at ${when(c.at)}`).join(', ') || 'none found'}${killed}`);
     }
   }
