@@ -118,7 +118,8 @@ export function slackFindings(fake: FakeSlack, turns: SlackTurn[], channels: num
     const first = Math.min(...calls.map((c) => c.at));
     const kill = Math.min(...killTimes.filter((k) => k >= first));
     const killed = (Number.isFinite(kill) ? `; killed ${kill - first} ms after the first call` : '') + crashBefore(first);
-    return `duplicate ${token}: ${messages.map((m) => `${m.ts}${m.stream ? ` (stream ${m.stream})` : ''}${keyOf(m) === undefined ? ' (no key)' : ''}`).join(', ')}; calls ${calls.map((c) => `${c.method}${c.params.ts ? `[${String(c.params.ts)}]` : ''} ${c.status}${c.error ? ` ${c.error}` : ''} at ${when(c.at)}`).join(', ')}${killed}`;
+    const where = (m: { thread_ts?: string }) => (m.thread_ts !== undefined ? ` in thread ${m.thread_ts}` : ' at the top');
+    return `duplicate ${token}: ${messages.map((m) => `${m.ts}${m.stream ? ` (stream ${m.stream})` : ''}${keyOf(m) === undefined ? ' (no key)' : ` (key ${String(keyOf(m))})`}${where(m)}`).join(', ')}; calls ${calls.map((c) => `${c.method}${c.params.ts ? `[${String(c.params.ts)}]` : ''} ${c.status}${c.error ? ` ${c.error}` : ''} at ${when(c.at)}`).join(', ')}${killed}`;
   });
   // Each preview left unfinished (no reply text in it): its calls, and how long after the first the next kill came.
   for (let n = 0; n < channels; n++) {
