@@ -322,6 +322,10 @@ export class RedisChatOrder implements ChatOrder {
       wait: () => waitFor('running'),
       leave: (opts) => leave(opts?.sent ? ['running', 'sending'] : ['running']),
       waitToSend: (owed) => waitFor('sending', owed),
+      abandon: () => {
+        held.sending = false;
+        if (!held.running) clearInterval(renew);
+      },
       sent: () => leave(['sending']),
     };
   }

@@ -166,6 +166,7 @@ export class Engine implements MessageHandler {
           // by the next recovery sweep once the database is back, not apologised for.
           if (err instanceof StoreUnavailableError && (await claimed.catch(() => false)) && (await this.release(msg, eventKey))) {
             released = true;
+            out.handOff();
             return;
           }
           this.deps.log.error({ err, platform: msg.platform, chatId: msg.chatId }, 'turn failed unexpectedly');

@@ -86,6 +86,12 @@ export interface ChatTicket {
   /** This turn's reply is delivered (or there is none): the next one may be sent. Never rejects. */
   sent(): Promise<void>;
   /**
+   * Stop holding the sending part without giving it up, as a dead holder would: the message was
+   * handed to the recovery sweep, whose takeover holds the place again (`adopt`); until then the
+   * chat's later replies wait for it while it owes its reply (`waitToSend`).
+   */
+  abandon(): void;
+  /**
    * Entered for an event, this is the first place the line recorded for it: no instance took one
    * for it before, so there is none to take back (`adopt` would find this one).
    */

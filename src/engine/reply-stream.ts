@@ -18,6 +18,7 @@ export class ReplyStream implements AsyncIterable<ReplyEvent> {
   private resolveDelivered!: () => void;
   /** The consumer reports delivery itself (`holdDelivery`); reading to the end is not enough. */
   private held = false;
+  private handedOffFlag = false;
   /** Resolves when the engine has finished with this message (answered, ignored or failed). */
   readonly done: Promise<void> = new Promise((r) => (this.resolveDone = r));
   /**
@@ -104,6 +105,18 @@ export class ReplyStream implements AsyncIterable<ReplyEvent> {
 
   get ended(): boolean {
     return this.closed;
+  }
+
+  /**
+   * The message was handed to the recovery sweep (the database dropped under its turn): whoever
+   * answers it later takes its place in the chat's line back, so the place is not given up here.
+   */
+  handOff(): void {
+    this.handedOffFlag = true;
+  }
+
+  get handedOff(): boolean {
+    return this.handedOffFlag;
   }
 
   [Symbol.asyncIterator](): AsyncIterator<ReplyEvent> {

@@ -246,6 +246,49 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line", () => {
     expect(asked).toEqual(['telegram:never-claimed']);
   });
 
+  it("is kept, not given up, by a live instance that hands its message to the recovery sweep, so the chat's later reply waits for the sweep's answer", async () => {
+    const [a, b] = await pairs.two();
+    const owing = new Set(['telegram:1']);
+    const owed = async (eventKey: string) => owing.has(eventKey);
+    const lineA = inChatLine(new KeyedSerialQueue(), a.chatOrder, undefined, undefined, owed);
+    const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder, undefined, undefined, owed);
+    const seen: string[] = [];
+    const first = a.chatOrder!.enter(CHAT, 'telegram:1');
+    await first;
+    const second = b.chatOrder!.enter(CHAT, 'telegram:2');
+    // The database drops under the first turn: its message goes to the sweep, with no reply yet.
+    const droppedOut = new ReplyStream();
+    const dropped = adapter(droppedOut, seen, 'dropped');
+    dropped.deliver();
+    await lineA(CHAT, async () => {
+      droppedOut.handOff();
+      droppedOut.end();
+    }, { ticket: first, out: droppedOut });
+    const laterOut = new ReplyStream();
+    const later = adapter(laterOut, seen, 'later');
+    await lineB(CHAT, async () => {
+      laterOut.push({ type: 'delta', text: 'later' });
+      laterOut.end();
+    }, { ticket: second, out: laterOut });
+    await new Promise((r) => setTimeout(r, 2500)); // the database is back only after the place lapsed
+    expect(seen).toEqual(['dropped reply delivered']); // an empty stream: nothing shown
+
+    // The sweep (of the same live instance) answers it, in its old place.
+    const adopted = await a.chatOrder!.adopt(CHAT, 'telegram:1');
+    expect(adopted).toBeDefined();
+    const sweptOut = new ReplyStream();
+    const swept = adapter(sweptOut, seen, 'swept');
+    await lineA(CHAT, async () => {
+      sweptOut.push({ type: 'delta', text: 'first' });
+      sweptOut.end();
+    }, { ticket: Promise.resolve(adopted!), takenBack: Promise.resolve(true), out: sweptOut });
+    owing.delete('telegram:1');
+    swept.deliver();
+    later.deliver();
+    await Promise.all([swept.read, later.read, dropped.read]);
+    expect(seen).toEqual(['dropped reply delivered', 'swept reply reaches its adapter', 'swept reply delivered', 'later reply reaches its adapter', 'later reply delivered']);
+  });
+
   it('is not taken over once the line has passed it', async () => {
     const [a, b] = await pairs.two();
     const first = await a.chatOrder!.enter(CHAT, 'telegram:1');

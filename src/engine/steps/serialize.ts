@@ -34,7 +34,7 @@ export function serialize(line: ChatLine): Step {
 /** A platform turn's place in the shared line: taken on arrival; its sending part is given back once `out` is delivered. */
 export interface LinePlace {
   ticket?: Promise<ChatTicket> | undefined;
-  out?: Pick<ReplyStream, 'delivered' | 'holdUntil'> | undefined;
+  out?: Pick<ReplyStream, 'delivered' | 'holdUntil' | 'handedOff'> | undefined;
   /**
    * Resolves true when the ticket is an earlier place taken over from a dead instance: the turns
    * queued here for the chat hold later places and wait for it in the shared line, so the turn
@@ -131,7 +131,7 @@ export function inChatLine(queue: KeyedSerialQueue, order?: ChatOrder, log?: Log
         await t?.leave({ sent: !out });
         // The reply is delivered after the chain ends (the adapter reads the stream), so the sending
         // place is given back from outside this process's queue: awaiting it here would wait for itself.
-        if (t && out) void sentWhenDelivered(t, out.delivered, maxHoldMs, key, log);
+        if (t && out) void sentWhenDelivered(t, out, maxHoldMs, key, log);
       }
     };
     return place.takenBack ? queuedOrAhead(queue, key, inOrder, place.takenBack) : queue.run(key, inOrder);
@@ -152,7 +152,8 @@ function queuedOrAhead<T>(queue: KeyedSerialQueue, key: string, task: () => Prom
   });
 }
 
-async function sentWhenDelivered(t: ChatTicket, delivered: Promise<void>, maxHoldMs: number, key: string, log?: Logger): Promise<void> {
+async function sentWhenDelivered(t: ChatTicket, out: Pick<ReplyStream, 'delivered' | 'handedOff'>, maxHoldMs: number, key: string, log?: Logger): Promise<void> {
+  const { delivered } = out;
   let timer: NodeJS.Timeout | undefined;
   const capped = new Promise<void>((resolve) => {
     timer = setTimeout(() => {
@@ -165,7 +166,9 @@ async function sentWhenDelivered(t: ChatTicket, delivered: Promise<void>, maxHol
     await Promise.race([delivered, capped]);
   } finally {
     clearTimeout(timer);
-    await t.sent();
+    // A message handed to the recovery sweep keeps its place for the one who answers it.
+    if (out.handedOff) t.abandon();
+    else await t.sent();
   }
 }
 
