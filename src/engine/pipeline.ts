@@ -100,6 +100,8 @@ export interface TurnContext {
   inLine?: string;
   /** Called by the admission step once limits and credits let the turn through. */
   admit(conversation: Conversation): void;
+  /** Set by the admission step as it calls `admit`: from then on the caller holds the turn as accepted. */
+  admitted?: boolean;
 }
 
 /** A platform message's turn: the message, and what the steps learn about its chat. */

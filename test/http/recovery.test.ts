@@ -142,6 +142,34 @@ describe('API turns across a crash', () => {
     expect((await b.store.apiKeys.get(k.id))?.creditsUsed).toBe(1);
   });
 
+  it("undoes a turn the database dropped under before it was accepted (its new session): the 503 holds, and the retry is the only answer", async () => {
+    const { clock, a, later } = await twoProcesses();
+    const k = await a.newKey({ credits: 5 });
+    const create = a.store.conversations.create.bind(a.store.conversations);
+    let drops = 1;
+    a.store.conversations.create = async (...args) => {
+      if (drops-- > 0) throw new StoreUnavailableError('The database cannot be reached (Connection terminated unexpectedly); try again shortly');
+      return create(...args);
+    };
+    const body = { characterId: 'aria', message: 'a new session, please', mode: 'async' };
+    const headers = { 'idempotency-key': 'new-session-1' };
+    expect((await a.call('POST', '/api/v1/chat', { key: k.key, body, headers })).statusCode).toBe(503);
+    await a.engine.drain(5000);
+    expect((await a.store.apiKeys.get(k.id))?.creditsUsed).toBe(0);
+    expect(await a.chat.recover()).toBe(0); // nothing handed to the sweep
+    expect((await a.call('POST', '/api/v1/chat', { key: k.key, body, headers })).statusCode).toBe(202);
+    await a.chat.drain();
+
+    const b = await later();
+    clock.advance(testEngineConfig().deadAfterMs + 1);
+    expect(await b.chat.recover()).toBe(0);
+    await b.chat.drain();
+    const updates = (await b.call('GET', '/api/v1/updates', { key: k.key })).json<{ updates: Array<{ kind: string }> }>().updates;
+    expect(updates.map((u) => u.kind)).toEqual(['reply']);
+    expect(a.fake.requests).toHaveLength(1);
+    expect((await b.store.apiKeys.get(k.id))?.creditsUsed).toBe(1);
+  });
+
   it('releases the credit of an accepted turn whose character is gone', async () => {
     const { clock, a, later } = await twoProcesses();
     const k = await a.newKey({ credits: 5 });

@@ -12,6 +12,7 @@ export const admit: Step = async (ctx, next) => {
     await greetNewSession(ctx);
   }
   if (!ctx.conversation) throw new Error('a turn needs a conversation');
+  ctx.admitted = true;
   ctx.admit(ctx.conversation);
   await next();
 };

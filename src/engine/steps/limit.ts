@@ -52,9 +52,11 @@ async function chargePayer(ctx: TurnContext, payer: Payer, next: () => Promise<v
   if (payer.reserved) return next();
   const { apiKeyId } = payer;
   const durable = ctx.durable;
+  /** A new durable turn's claim, made here with its reservation. */
+  let claim: Claim | undefined;
   if (durable && !durable.resumed) {
     // The claim and the reservation in one transaction: a crash keeps both or neither.
-    const claim = { platform: 'api', eventId: durable.eventId, owner: config.instanceId, now: ctx.deps.clock.now(), deadAfterMs: config.deadAfterMs, leaseMs: config.eventLeaseMs, payload: durable.payload };
+    claim = { platform: 'api', eventId: durable.eventId, owner: config.instanceId, now: ctx.deps.clock.now(), deadAfterMs: config.deadAfterMs, leaseMs: config.eventLeaseMs, payload: durable.payload };
     let r: 'claimed' | 'duplicate' | 'no-credits';
     try {
       r = apiKeyId ? await store.events.claimPaid(claim, apiKeyId, payer.cost) : (await store.events.claim(claim)) ? 'claimed' : 'duplicate';
@@ -73,6 +75,14 @@ async function chargePayer(ctx: TurnContext, payer: Payer, next: () => Promise<v
     await next();
     charged = ctx.result?.ok === true && ctx.result.message !== null;
   } catch (err) {
+    // Refused before its caller heard it was accepted (a new session the database dropped under,
+    // say): the caller is told it failed, so it is undone — neither answered later, which the
+    // caller's retry would make a second turn, nor paid for. Its credits go back with the claim.
+    if (claim && !ctx.admitted) {
+      charged = true;
+      ctx.deps.tasks.track(withdrawClaim(ctx, claim, apiKeyId, payer.cost));
+      throw err;
+    }
     // The recovery sweep finishes it once the database is back, on the credits reserved now.
     if (err instanceof StoreUnavailableError && durable?.finishLater && (await retried(() => store.events.release('api', durable.eventId, config.instanceId)))) {
       charged = true;
@@ -92,9 +102,9 @@ async function withdrawClaim(ctx: TurnContext, claim: Claim, apiKeyId: string | 
   await retriedInBackground(
     async () => {
       if (await store.events.withdraw(claim, apiKeyId ? (tx) => store.apiKeys.release(apiKeyId, cost, tx) : undefined)) {
-        log.warn({ eventId: claim.eventId }, 'an API turn whose claim landed as the database dropped was undone: its caller was told it failed');
+        log.warn({ eventId: claim.eventId }, 'an API turn its caller was told failed was undone: its claim is closed and its credits given back');
       }
     },
-    (err) => log.error({ err, eventId: claim.eventId }, 'could not look for an API turn the database may have recorded as it dropped; if it did, the recovery sweep answers it once this process is gone'),
+    (err) => log.error({ err, eventId: claim.eventId }, 'could not undo an API turn its caller was told failed; if its claim is on disk, the recovery sweep answers it once this process is gone'),
   );
 }
