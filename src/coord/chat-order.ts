@@ -206,7 +206,7 @@ export class RedisChatOrder implements ChatOrder {
         ? this.enterScript(keys, [ttl, IDLE_MS])
         : this.enterEventScript([...keys, k.event(eventKey), k.placeEvent], [ttl, IDLE_MS, EVENT_RECORD_MS, eventKey]))) as number[]
     ).map(Number);
-    return this.place(key, ticket!, { running: true, sending: true }, ttl, eventKey !== undefined && first === 1);
+    return this.place(key, ticket!, { running: true, sending: true }, ttl, eventKey !== undefined && first === 1, eventKey);
   }
 
   /**
@@ -219,11 +219,11 @@ export class RedisChatOrder implements ChatOrder {
     const k = this.keys(key);
     const [ticket, running, sending] = ((await this.adoptScript([k.event(eventKey), k.done, k.alive, k.sendDone, k.sending], [this.eventTtlMs])) as number[]).map(Number);
     if (!ticket || (!running && !sending)) return undefined;
-    return this.place(key, ticket!, { running: running === 1, sending: sending === 1 }, this.eventTtlMs);
+    return this.place(key, ticket!, { running: running === 1, sending: sending === 1 }, this.eventTtlMs, false, eventKey);
   }
 
   /** Ticket `ticket` of chat `key`, holding the parts in `held` (renewed every third of `ttl` until left). */
-  private place(key: string, ticket: number, held: Record<Part, boolean>, ttl: number, firstForEvent = false): ChatTicket {
+  private place(key: string, ticket: number, held: Record<Part, boolean>, ttl: number, firstForEvent = false, ownEvent?: string): ChatTicket {
     const k = this.keys(key);
     // Keep the places held while waiting, while the turn runs and until its reply is delivered.
     const lost = new Set<Part>();
@@ -271,6 +271,9 @@ export class RedisChatOrder implements ChatOrder {
      * record is dropped and the next look skips it.
      */
     const mayPass = async (place: GonePlace, owed: OwedCheck | undefined): Promise<boolean> => {
+      // An earlier place of this same message (an arrival that died before recording it, or one
+      // not taken back): it owes nothing this turn is not about to send.
+      if (place.eventKey === ownEvent) return this.redis.del(`${k.placeEvent}${place.ticket}`).then(() => true);
       const since = goneSince.get(place.ticket) ?? Date.now();
       goneSince.set(place.ticket, since);
       const waited = Date.now() - since;

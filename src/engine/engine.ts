@@ -115,10 +115,11 @@ export class Engine implements MessageHandler {
       rerun = o === 'retaken';
       return o !== 'duplicate';
     });
-    // A message taken over from a dead instance (by the sweep, or delivered again by the platform)
-    // finds the place it took on arrival, if the line still keeps it, and keeps it: it is answered
-    // before the chat's later messages, not after them.
-    const place = order && platformPlace(order, serialKey, eventKey, outcome.then((o) => o === 'retaken'), this.deps.log);
+    // A message taken over from a dead instance (by the sweep, or delivered again by the platform),
+    // or delivered again after an arrival that died before recording it, finds the place it took
+    // on its first arrival, if the line still keeps it, and keeps it: it is answered before the
+    // chat's later messages, not after them (nor held up by its own earlier place).
+    const place = order && platformPlace(order, serialKey, eventKey, outcome.then((o) => o !== 'duplicate'), this.deps.log);
     const ticket = place?.ticket;
     const earlierReply = opts.recovered ? undefined : this.recoveredReplies.get(serialKey);
     if (earlierReply) out.holdUntil(earlierReply);

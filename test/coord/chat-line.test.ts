@@ -289,6 +289,25 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line", () => {
     expect(seen).toEqual(['dropped reply delivered', 'swept reply reaches its adapter', 'swept reply delivered', 'later reply reaches its adapter', 'later reply delivered']);
   });
 
+  it('never holds up the message itself, arriving again where its earlier place was not taken back', async () => {
+    const [a, b] = await pairs.two();
+    await a.chatOrder!.enter(CHAT, 'telegram:1'); // the first arrival, which died before recording the message
+    await a.close();
+    await new Promise((r) => setTimeout(r, 1200)); // its place lapses
+    const seen: string[] = [];
+    const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder, undefined, undefined, async (eventKey) => eventKey === 'telegram:1');
+    const out = new ReplyStream();
+    const sending = adapter(out, seen, 'again');
+    await lineB(CHAT, async () => {
+      out.push({ type: 'delta', text: 'hello' });
+      out.end();
+    }, { ticket: b.chatOrder!.enter(CHAT, 'telegram:1'), out });
+    sending.deliver();
+    const read = sending.read.then(() => 'delivered');
+    expect(await Promise.race([read, new Promise((r) => setTimeout(() => r('held up by its own earlier place'), 5000))])).toBe('delivered');
+    expect(seen).toEqual(['again reply reaches its adapter', 'again reply delivered']);
+  });
+
   it('is not taken over once the line has passed it', async () => {
     const [a, b] = await pairs.two();
     const first = await a.chatOrder!.enter(CHAT, 'telegram:1');

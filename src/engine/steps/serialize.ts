@@ -46,10 +46,11 @@ export interface LinePlace {
 
 /**
  * A platform message's place in its chat's shared line, taken on arrival (`eventKey` records it).
- * When the message's claim turns out to be taken over from a dead instance (`retaken`: delivered
- * again by the platform, or found by the sweep), the place that instance took for it is held
- * again if the line has not passed it: the message keeps its turn before the chat's later
- * messages, and the place taken here on arrival is let go. The arrival place is taken at once,
+ * When this arrival's claim holds (`claimed`: taken over from a dead instance, delivered again by
+ * the platform or found by the sweep; or new, after an earlier arrival that died before recording
+ * it) and the line recorded an earlier place for the message, that place is held again if the
+ * line has not passed it: the message keeps its turn before the chat's later messages, and the
+ * place taken here on arrival is let go. The arrival place is taken at once,
  * in call order, which is the order of this process's queue: taken only once the claim comes
  * back, a sweep's messages whose claims came back out of order would hold places in the reverse
  * order of their queue, each waiting for the other.
@@ -58,11 +59,11 @@ export function platformPlace(
   order: ChatOrder,
   key: string,
   eventKey: string,
-  retaken: Promise<boolean>,
+  claimed: Promise<boolean>,
   log?: Logger,
 ): { ticket: Promise<ChatTicket>; takenBack: Promise<boolean> } {
   const arrival = order.enter(key, eventKey);
-  const adopting = retaken.then(
+  const adopting = claimed.then(
     async (yes) => {
       if (!yes) return undefined;
       // This arrival recorded the event's first place: the line kept none for it to take back.
