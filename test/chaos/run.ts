@@ -280,17 +280,17 @@ try {
     if (sent !== undefined) byChat.set(t.chatId, [...(byChat.get(t.chatId) ?? []), { at: t.at, sent, token: t.token }]);
   }
   /** Each message a later one of its chat overtook: how many did, and what happened while it waited. */
-  const overtaken = new Map<string, { at: number; sent: number; by: number }>();
+  const overtaken = new Map<string, { at: number; sent: number; by: number; chat: number }>();
   // Overtaken: a reply sent before the reply to an earlier message of its chat; and of those, how
   // many overtook a message that was waiting across a kill (taken over or recovered after it).
   let outOfOrder = 0;
   let acrossKill = 0;
-  for (const chat of byChat.values()) {
+  for (const [chatId, chat] of byChat) {
     chat.forEach((m, i) => {
       const earlier = chat.slice(0, i).filter((e) => e.sent > m.sent);
       if (!earlier.length) return;
       outOfOrder++;
-      for (const e of earlier) overtaken.set(e.token, { at: e.at, sent: e.sent, by: (overtaken.get(e.token)?.by ?? 0) + 1 });
+      for (const e of earlier) overtaken.set(e.token, { at: e.at, sent: e.sent, by: (overtaken.get(e.token)?.by ?? 0) + 1, chat: chatId });
       if (earlier.some((e) => killTimes.some((k) => k >= e.at && k <= e.sent))) acrossKill++;
     });
   }
@@ -369,7 +369,7 @@ try {
   const happenings = [...killTimes.map((at) => ({ at, what: 'kill' })), ...outageTimes.map((at, i) => ({ at, what: `crash ${i + 1} (${outageWhat[i]})` }))];
   for (const [token, o] of [...overtaken].slice(0, 12)) {
     const during = happenings.filter((h) => h.at >= o.at - 50 && h.at <= o.sent).map((h) => `${h.what} +${h.at - o.at} ms`);
-    console.log(`  overtaken ${token}: by ${o.by} later messages; its reply sent ${((o.sent - o.at) / 1000).toFixed(1)} s after it arrived; meanwhile ${during.join(', ') || 'nothing'}`);
+    console.log(`  overtaken ${token} (chat ${o.chat}, arrived ${new Date(o.at).toISOString().slice(11, 23)}): by ${o.by} later messages; its reply sent ${((o.sent - o.at) / 1000).toFixed(1)} s after it arrived; meanwhile ${during.join(', ') || 'nothing'}`);
   }
   console.log(`lost ${lost}${lost ? ` (${[...tgLost, ...sl.lost, ...dc.lost, ...apiLost].slice(0, 20).join(', ')})` : ''}`);
   const twice = [...tgDup, ...sl.duplicated, ...dc.duplicated, ...apiDup].slice(0, 20).join(', ');
