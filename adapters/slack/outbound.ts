@@ -52,6 +52,8 @@ export const DEFAULT_PACING: SlackPacing = {
 
 /** How far back a reply sent again looks for an earlier attempt's messages. */
 const EARLIER_ATTEMPT_MS = 86_400_000;
+/** How far before a reply's noted start its lookup reads: instances' clocks and Slack's differ a little. */
+const NOTED_SINCE_MARGIN_MS = 60_000;
 
 /** Slack truncates long `text` and sections hold ~3,000; ~3,900 keeps one message one screen. */
 export const MESSAGE_LIMIT = 3900;
@@ -113,7 +115,7 @@ export class SlackOutbound {
       messageLimit: o.messageLimit ?? MESSAGE_LIMIT,
       streamLimit: o.streamLimit ?? STREAM_LIMIT,
       streaming: { available: o.nativeStreaming ?? true },
-      marks: new ReplyMarks(o.marks, o.log),
+      marks: new ReplyMarks(o.marks, o.log, now),
     };
   }
 
@@ -180,7 +182,15 @@ export class SlackOutbound {
     }
     try {
       this.gate.take(method);
-      const found = await find.call(this.o.sender, { channel: target.channel, threadTs: target.threadTs, key, oldestMs: this.now() - EARLIER_ATTEMPT_MS });
+      // From when the first attempt began, as noted (less a margin for clocks and Slack's own
+      // timestamps): a thread's replies come oldest first, and a long DM thread's first page would
+      // hold only replies older than the attempt.
+      const since = earlier.sent === true && earlier.since !== undefined ? earlier.since - NOTED_SINCE_MARGIN_MS : this.now() - EARLIER_ATTEMPT_MS;
+      const found = await find.call(this.o.sender, { channel: target.channel, threadTs: target.threadTs, key, oldestMs: since });
+      // What the notes name and the lookup did not return (a page that still missed it) is the reply's too.
+      if (earlier.sent === true) {
+        for (const p of earlier.posted) if (!found.some((m) => m.ts === p.ts)) found.push({ ts: p.ts, text: '', tag: { key, from: p.from, part: p.part } });
+      }
       const open = earlier.sent === true && earlier.stream ? await this.leftOpen(target, key, earlier.stream, found) : undefined;
       if (open) found.push(open);
       return found.length ? resumeFrom(found) : undefined;

@@ -36,14 +36,19 @@ export interface PostedMark {
 export type EarlierAttempt =
   /** It never began sending: nothing to look for. */
   | { sent: false }
-  /** It may have shown some of the reply; `stream` is the last native stream it opened, `posted` the messages it posted. */
-  | { sent: true; stream?: StreamMark | undefined; posted: PostedMark[] }
+  /**
+   * It may have shown some of the reply; `stream` is the last native stream it opened, `posted`
+   * the messages it posted, `since` when the first attempt began sending (absent in older notes).
+   */
+  | { sent: true; stream?: StreamMark | undefined; posted: PostedMark[]; since?: number | undefined }
   /** Nothing noted can say (no note store, or it failed): look. */
   | { sent: 'unknown' };
 
 interface Note {
   stream?: StreamMark | undefined;
   posted?: PostedMark[];
+  /** When the reply's first attempt began sending (ms): a lookup need not read further back. */
+  since?: number | undefined;
 }
 
 const keyOf = (replyKey: string) => `slack:reply:${replyKey}`;
@@ -58,11 +63,12 @@ export class ReplyMarks {
   constructor(
     private readonly marks: SendMarks | undefined,
     private readonly log: Log,
+    private readonly now: () => number = Date.now,
   ) {}
 
-  /** Before the first call of reply `replyKey`. */
+  /** Before the first call of reply `replyKey` (an attempt after a crash keeps the first one's time). */
   async sending(replyKey: string): Promise<void> {
-    await this.put(replyKey, {});
+    await this.put(replyKey, { since: this.notes.get(replyKey)?.since ?? this.now() });
   }
 
   /** A native stream of the reply opened (replacing the previous one's note). */
@@ -88,7 +94,7 @@ export class ReplyMarks {
     if (value === undefined) return { sent: false };
     const note = parseNote(value);
     this.notes.set(replyKey, note);
-    return { sent: true, stream: note.stream, posted: note.posted ?? [] };
+    return { sent: true, stream: note.stream, posted: note.posted ?? [], since: note.since };
   }
 
   /**
@@ -110,13 +116,13 @@ export class ReplyMarks {
 
 function parseNote(value: string): Note {
   try {
-    const v = JSON.parse(value) as { stream?: Partial<StreamMark>; posted?: unknown };
+    const v = JSON.parse(value) as { stream?: Partial<StreamMark>; posted?: unknown; since?: unknown };
     const s = v.stream;
     const stream = typeof s?.ts === 'string' && typeof s.start === 'number' ? { ts: s.ts, start: s.start } : undefined;
     const posted = Array.isArray(v.posted)
       ? v.posted.filter((p): p is PostedMark => typeof p?.ts === 'string' && Number.isInteger(p?.from) && Number.isInteger(p?.part))
       : [];
-    return { stream, posted };
+    return { stream, posted, ...(typeof v.since === 'number' && Number.isFinite(v.since) ? { since: v.since } : {}) };
   } catch {
     return {};
   }

@@ -219,6 +219,20 @@ export class FakeWebApi {
       }));
   }
 
+  /**
+   * Messages the bot posted before the test began (a long conversation), outside the rate limits:
+   * one a millisecond from `atMs` (default: now), in `threadTs` or at the top.
+   */
+  seedMessages(channel: string, texts: string[], o: { threadTs?: string | undefined; atMs?: number | undefined } = {}): void {
+    const start = o.atMs ?? this.o.now();
+    texts.forEach((text, i) => {
+      const m = this.store(this.channelId(channel), text, o.threadTs);
+      if (o.atMs !== undefined) m.ts = ((start + i) / 1000).toFixed(6);
+    });
+    // Kept in ts order, as Slack keeps a conversation.
+    this.messages.get(this.channelId(channel))?.sort((x, y) => Number(x.ts) - Number(y.ts));
+  }
+
   /** The user pressed "stop" on a streaming reply: later appends answer `stopped_by_user`. */
   stopStreamByUser(channel: string, ts: string): void {
     const m = this.find(channel, ts);

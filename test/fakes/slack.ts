@@ -84,6 +84,8 @@ export interface FakeSlack {
   channelMessages(channel: string, threadTs?: string): MessageView[];
   /** The user pressed stop on a streaming message. */
   stopStreamByUser(channel: string, ts: string): void;
+  /** Messages the bot posted before the test began (in `threadTs`, or at the top, from `atMs`), outside the rate limits. */
+  seedMessages(channel: string, texts: string[], o?: { threadTs?: string | undefined; atMs?: number | undefined }): void;
   /** The next call of `method` answers `{ok:false, error}`. */
   failNext(method: string, error: string): void;
   /** The next call of `method` is refused with HTTP 429 and `Retry-After` (seconds), whatever the limits say. */
@@ -223,6 +225,7 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
     setChannel: (id, patch) => web.setChannel(id, patch),
     channelMessages: (channel, threadTs) => web.channelMessages(channel, threadTs),
     stopStreamByUser: (channel, ts) => web.stopStreamByUser(channel, ts),
+    seedMessages: (channel, texts, o) => web.seedMessages(channel, texts, o),
     failNext: (method, error) => web.failNext(method, error),
     rateLimitNext: (method, retryAfterSeconds) => web.rateLimitNext(method, retryAfterSeconds),
     holdNextAnswer: (method) => {
