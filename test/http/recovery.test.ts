@@ -30,6 +30,24 @@ async function twoProcesses() {
   } };
 }
 
+/** A connection PostgreSQL dropped under a statement, as the store reports it. */
+const dropped = () => new StoreUnavailableError('The database cannot be reached (Connection terminated unexpectedly); try again shortly');
+
+/**
+ * Once process A is gone, process B's sweep finds nothing of a turn its client was told failed:
+ * the key's feed holds the one reply its retry got, made by one model call and charged once.
+ */
+async function onlyTheRetryAnswered(a: ApiHarness, later: () => Promise<ApiHarness>, clock: ManualClock, k: { key: string; id: string }): Promise<void> {
+  const b = await later();
+  clock.advance(testEngineConfig().deadAfterMs + 1);
+  expect(await b.chat.recover()).toBe(0);
+  await b.chat.drain();
+  const updates = (await b.call('GET', '/api/v1/updates', { key: k.key })).json<{ updates: Array<{ kind: string }> }>().updates;
+  expect(updates.map((u) => u.kind)).toEqual(['reply']);
+  expect(a.fake.requests).toHaveLength(1);
+  expect((await b.store.apiKeys.get(k.id))?.creditsUsed).toBe(1);
+}
+
 describe('API turns across a crash', () => {
   it('answers an accepted async turn once on the updates feed, charging its credit once', async () => {
     const { clock, a, later } = await twoProcesses();
@@ -82,7 +100,7 @@ describe('API turns across a crash', () => {
     const append = a.store.messages.append.bind(a.store.messages);
     let drops = 1;
     a.store.messages.append = async (m) => {
-      if (m.role === 'assistant' && drops-- > 0) throw new StoreUnavailableError('The database cannot be reached (Connection terminated unexpectedly); try again shortly');
+      if (m.role === 'assistant' && drops-- > 0) throw dropped();
       return append(m);
     };
     const accepted = await a.call('POST', '/api/v1/chat', { key: k.key, body: { characterId: 'aria', message: 'through the outage', mode: 'async' } });
@@ -114,7 +132,7 @@ describe('API turns across a crash', () => {
     let drops = 1;
     a.store.events.claimPaid = async (...args) => {
       const r = await claimPaid(...args);
-      if (drops-- > 0) throw new StoreUnavailableError('The database cannot be reached (Connection terminated unexpectedly); try again shortly');
+      if (drops-- > 0) throw dropped();
       return r;
     };
     const body = { characterId: 'aria', message: 'did it land?', mode: 'async' };
@@ -132,14 +150,7 @@ describe('API turns across a crash', () => {
     expect((await a.store.apiKeys.get(k.id))?.creditsUsed).toBe(1);
 
     // Once A is gone, nothing of the refused turn is left for another instance to answer.
-    const b = await later();
-    clock.advance(testEngineConfig().deadAfterMs + 1);
-    expect(await b.chat.recover()).toBe(0);
-    await b.chat.drain();
-    const updates = (await b.call('GET', '/api/v1/updates', { key: k.key })).json<{ updates: Array<{ kind: string }> }>().updates;
-    expect(updates.map((u) => u.kind)).toEqual(['reply']);
-    expect(a.fake.requests).toHaveLength(1);
-    expect((await b.store.apiKeys.get(k.id))?.creditsUsed).toBe(1);
+    await onlyTheRetryAnswered(a, later, clock, k);
   });
 
   it("undoes a turn the database dropped under before it was accepted (its new session): the 503 holds, and the retry is the only answer", async () => {
@@ -148,7 +159,7 @@ describe('API turns across a crash', () => {
     const create = a.store.conversations.create.bind(a.store.conversations);
     let drops = 1;
     a.store.conversations.create = async (...args) => {
-      if (drops-- > 0) throw new StoreUnavailableError('The database cannot be reached (Connection terminated unexpectedly); try again shortly');
+      if (drops-- > 0) throw dropped();
       return create(...args);
     };
     const body = { characterId: 'aria', message: 'a new session, please', mode: 'async' };
@@ -160,14 +171,7 @@ describe('API turns across a crash', () => {
     expect((await a.call('POST', '/api/v1/chat', { key: k.key, body, headers })).statusCode).toBe(202);
     await a.chat.drain();
 
-    const b = await later();
-    clock.advance(testEngineConfig().deadAfterMs + 1);
-    expect(await b.chat.recover()).toBe(0);
-    await b.chat.drain();
-    const updates = (await b.call('GET', '/api/v1/updates', { key: k.key })).json<{ updates: Array<{ kind: string }> }>().updates;
-    expect(updates.map((u) => u.kind)).toEqual(['reply']);
-    expect(a.fake.requests).toHaveLength(1);
-    expect((await b.store.apiKeys.get(k.id))?.creditsUsed).toBe(1);
+    await onlyTheRetryAnswered(a, later, clock, k);
   });
 
   it('releases the credit of an accepted turn whose character is gone', async () => {
@@ -264,7 +268,6 @@ describe('an Idempotency-Key whose request died with its process', () => {
 });
 
 describe('an Idempotency-Key through a dropped connection', () => {
-  const dropped = () => new StoreUnavailableError('The database cannot be reached (Connection terminated unexpectedly); try again shortly');
 
   it('is free again after a 503 whose claim of the key landed as the connection dropped: the retry runs, not a 409', async () => {
     const { a } = await twoProcesses();

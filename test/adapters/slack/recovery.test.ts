@@ -83,36 +83,36 @@ describe('slack adapter: a reply sent again after a crash', () => {
     expect(calls(w, 'conversations.replies').map((c) => c.params.ts)).toEqual([parent]);
   });
 
+  /**
+   * A reply in a DM thread that already holds 250 replies of the last hours (the lookup's first
+   * page, oldest first, is all of them), answered, then sent again by the next process: the
+   * thread before and after.
+   */
+  async function replyInLongThread(world: SlackWorld, channel: string, text: string) {
+    const recover = dieBeforeMarking(world);
+    const parent = '1700000000.000200';
+    world.fake.seedMessages(channel, Array.from({ length: 250 }, (_, i) => `an earlier reply ${i}`), { threadTs: parent, atMs: Date.now() - 3 * 3_600_000 });
+    await world.fake.postEvent(world.eventsUrl, imMessage({ channel, user: 'U0GINA', text, thread_ts: parent }));
+    await world.settled();
+    const before = world.fake.channelMessages(channel, parent);
+    expect(await recover()).toBe(1);
+    await world.settled();
+    return { before, after: world.fake.channelMessages(channel, parent) };
+  }
+
   it("finds it in a long DM thread too, where the lookup's first page (oldest first) holds only older replies", async () => {
     w = await startSlackWorld();
-    const recover = dieBeforeMarking(w);
-    const parent = '1700000000.000200';
-    // The thread's earlier replies, over the last hours: the lookup's first page is all of them.
-    w.fake.seedMessages('D0GINA', Array.from({ length: 250 }, (_, i) => `an earlier reply ${i}`), { threadTs: parent, atMs: Date.now() - 3 * 3_600_000 });
-    await w.fake.postEvent(w.eventsUrl, imMessage({ channel: 'D0GINA', user: 'U0GINA', text: 'still in the thread', thread_ts: parent }));
-    await w.settled();
-    const thread = w.fake.channelMessages('D0GINA', parent);
-    expect(thread.at(-1)?.text).toBe('Echo: still in the thread');
-
-    expect(await recover()).toBe(1);
-    await w.settled();
-    expect(w.fake.channelMessages('D0GINA', parent)).toEqual(thread); // nothing posted again
+    const { before, after } = await replyInLongThread(w, 'D0GINA', 'still in the thread');
+    expect(before.at(-1)?.text).toBe('Echo: still in the thread');
+    expect(after).toEqual(before); // nothing posted again, nor edited
   });
 
-  it("is not posted again in a long DM thread when it went out as a message: the lookup starts where the reply began", async () => {
+  it('is not posted again in a long DM thread when it went out as a message: the lookup starts where the reply began', async () => {
     w = await startSlackWorld({ slack: { streamingSupported: false } });
-    const recover = dieBeforeMarking(w);
-    const parent = '1700000000.000300';
-    w.fake.seedMessages('D0HUGO', Array.from({ length: 250 }, (_, i) => `an earlier reply ${i}`), { threadTs: parent, atMs: Date.now() - 3 * 3_600_000 });
-    await w.fake.postEvent(w.eventsUrl, imMessage({ channel: 'D0HUGO', user: 'U0HUGO', text: 'one more', thread_ts: parent }));
-    await w.settled();
-    const thread = w.fake.channelMessages('D0HUGO', parent);
-    expect(thread.filter((m) => m.text === 'Echo: one more')).toHaveLength(1);
-
-    expect(await recover()).toBe(1);
-    await w.settled();
-    expect(w.fake.channelMessages('D0HUGO', parent).filter((m) => m.text === 'Echo: one more')).toHaveLength(1);
-    expect(w.fake.channelMessages('D0HUGO', parent)).toHaveLength(251);
+    const { before, after } = await replyInLongThread(w, 'D0HUGO', 'one more');
+    expect(before.filter((m) => m.text === 'Echo: one more')).toHaveLength(1);
+    expect(after.filter((m) => m.text === 'Echo: one more')).toHaveLength(1);
+    expect(after).toHaveLength(251);
   });
 
   it('leaves a closed native stream in a thread as it is', async () => {
