@@ -236,7 +236,7 @@ export class Engine implements MessageHandler {
       },
     );
     this.tasks.track(result.finally(() => out.end()));
-    return { stream: out, admitted: admission, result };
+    return { stream: out, admitted: admission, result, creditsOwedBack: () => ctx.creditsOwedBack };
   }
 
   /**

@@ -16,7 +16,7 @@ export { Engine, type EngineOptions } from './engine.js';
 export type { EngineConfig, MessageListener, MessageWriter, StoredMessageEvent } from './deps.js';
 export type { TurnFinishedEvent, TurnListener, TurnOutcome } from './turn-events.js';
 export type { TurnRequest, TurnResult, StartedTurn } from './request.js';
-export type { UserInput, Payer, DurableTurn, TurnContext, MessageContext, Step, TurnPersona } from './pipeline.js';
+export type { UserInput, Payer, DurableTurn, CreditsOwedBack, TurnContext, MessageContext, Step, TurnPersona } from './pipeline.js';
 export { personaKeyOf } from './steps/persona.js';
 export { ReplyStream } from './reply-stream.js';
 export { MODEL_FAILURE_TEXT } from './steps/respond.js';

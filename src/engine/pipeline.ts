@@ -102,6 +102,18 @@ export interface TurnContext {
   admit(conversation: Conversation): void;
   /** Set by the admission step as it calls `admit`: from then on the caller holds the turn as accepted. */
   admitted?: boolean;
+  /**
+   * Set by the limit step when a durable turn ends without a reply: the credits reserved for it,
+   * which whoever closes its claim gives back in the same transaction (`EventRepo.close`), so
+   * they go back exactly once however often that is tried, and never while the claim lives on.
+   */
+  creditsOwedBack?: CreditsOwedBack;
+}
+
+/** Credits reserved on an API key for a turn that produced no reply. */
+export interface CreditsOwedBack {
+  apiKeyId: string;
+  cost: number;
 }
 
 /** A platform message's turn: the message, and what the steps learn about its chat. */

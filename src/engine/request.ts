@@ -1,6 +1,6 @@
 import type { CharbridgeError } from '../core/errors.js';
 import type { Character, ChatType, Conversation, MessageKind, StoredMessage, TokenUsage } from '../core/types.js';
-import type { DurableTurn, Payer, TurnPersona, UserInput } from './pipeline.js';
+import type { CreditsOwedBack, DurableTurn, Payer, TurnPersona, UserInput } from './pipeline.js';
 import type { ReplyStream } from './reply-stream.js';
 
 /** A turn the HTTP API or the scheduler asks for, in a known (or about to be created) conversation. */
@@ -49,4 +49,9 @@ export interface StartedTurn {
   admitted: Promise<Conversation>;
   /** Settles when the turn has been persisted; a refusal resolves `{ ok: false }`. */
   result: Promise<TurnResult>;
+  /**
+   * Once `result` settled: the credits a durable turn reserved and did not spend, for whoever
+   * closes its claim to give back in the same transaction; undefined when nothing is owed.
+   */
+  creditsOwedBack(): CreditsOwedBack | undefined;
 }

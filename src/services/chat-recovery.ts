@@ -47,13 +47,13 @@ export async function recoverApiTurns(chat: ChatService, engine: Engine, store: 
       await store.events.complete('api', row.eventId);
       continue;
     }
-    const release = () => (record.apiKeyId ? store.apiKeys.release(record.apiKeyId, record.cost) : Promise.resolve());
     const caller = await callerOf(store, record);
     const character = await store.characters.get(record.characterId);
     const existing = 'id' in record.conversation ? await store.conversations.get(record.conversation.id) : undefined;
     if (!caller || !character || ('id' in record.conversation && !existing)) {
-      await release();
-      await store.events.complete('api', row.eventId);
+      const { apiKeyId, cost } = record;
+      if (apiKeyId) await store.events.close('api', row.eventId, (tx) => store.apiKeys.release(apiKeyId, cost, tx));
+      else await store.events.complete('api', row.eventId);
       log.warn({ eventId: row.eventId }, 'an unfinished API turn lost its key, character or session; its credits are released');
       continue;
     }

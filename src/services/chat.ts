@@ -5,7 +5,7 @@ import { CharbridgeError, ConflictError, ModelError, ModelUnavailableError, NotF
 import { retried } from '../core/retry.js';
 import { TaskTracker } from '../core/tasks.js';
 import { newId } from '../core/ids.js';
-import type { DurableTurn } from '../engine/index.js';
+import type { CreditsOwedBack, DurableTurn } from '../engine/index.js';
 import { createConversation, type NewConversation } from './conversations.js';
 import { recoverApiTurns, type ApiTurnRecord } from './chat-recovery.js';
 import type { Engine, TurnResult } from '../engine/index.js';
@@ -199,7 +199,7 @@ export class ChatService {
     // Its answer goes to the feed: one the database dropped under is finished later, not failed.
     const feed = record.mode === 'async' || durable.resumed === true;
     if (feed) durable = { ...durable, finishLater: true };
-    const { stream, admitted, result } = this.deps.engine.turn({
+    const { stream, admitted, result, creditsOwedBack } = this.deps.engine.turn({
       source: 'api',
       conversation: existing ?? (() => createConversation(this.store, spec ?? { chatType: 'dm' }, record.keyId, record.characterId)),
       character,
@@ -225,14 +225,16 @@ export class ChatService {
         return { ok: false, error: new CharbridgeError('INTERNAL_ERROR', 'Something went wrong on our side; nothing was charged', { status: 500 }) } as const;
       },
     );
-    const turn: ChatTurn = { sessionId: conv.id, conversation: conv, character, cost, events: stream, outcome };
     // The turn is finished once its answer is where the client looks for it: the response, or
     // (async) the updates feed; until then another process would finish it after a crash.
+    const turn: ChatTurn = { sessionId: conv.id, conversation: conv, character, cost, events: stream, outcome };
     const delivered = feed ? outcome.then(async (o) => (handedOff(o) ? o : (await this.publish(caller, turn, o, { leaveUnfinished: true }), o))) : outcome;
     const finished = delivered.then(async (o) => {
-      if (handedOff(o)) return; // the recovery sweep has it
-      await retried(() => this.store.events.complete('api', durable.eventId), (err) => this.deps.log.error({ err }, 'could not finish an API turn'));
+      if (!handedOff(o)) await this.finish(durable.eventId, creditsOwedBack()); // else the recovery sweep has it
     });
+    // A failed answer says its credits are back, so it waits for them; a reply does not wait for
+    // its claim's closing, nor a 503 for a database that is not there.
+    if (!feed) turn.outcome = outcome.then((o): ChatOutcome | Promise<ChatOutcome> => (o.ok || o.error instanceof StoreUnavailableError ? o : finished.then(() => o, () => o)));
     this.track(
       finished.catch(async (err: unknown) => {
         // Its feed entry could not be written: the recovery sweep writes it from what is stored.
@@ -242,6 +244,17 @@ export class ChatService {
       }),
     );
     return turn;
+  }
+
+  /**
+   * Close a turn's claim, giving back in the same transaction what it reserved and did not spend:
+   * tried again safely (a retry finds it closed), and never half done.
+   */
+  private async finish(eventId: string, owed: CreditsOwedBack | undefined): Promise<void> {
+    const close = owed
+      ? () => this.store.events.close('api', eventId, (tx) => this.store.apiKeys.release(owed.apiKeyId, owed.cost, tx))
+      : () => this.store.events.complete('api', eventId);
+    await retried(close, (err) => this.deps.log.error({ err }, 'could not finish an API turn'));
   }
 
   /** Start a turn and wait for it: the reply, or the turn's error thrown (502/503/500). */

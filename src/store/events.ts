@@ -129,6 +129,27 @@ export class EventRepo {
   }
 
   /**
+   * Mark an unfinished event done with `alongside` (giving back the credits a failed turn had
+   * reserved) in the same transaction, so both happen exactly once: trying again after a
+   * connection dropped as it committed finds it done and gives nothing back a second time, and
+   * a crash before it leaves both for the recovery sweep. True when this call finished it.
+   */
+  async close(platform: string, eventId: string, alongside: (tx: DB) => Promise<void>): Promise<boolean> {
+    return this.db.transaction().execute(async (tx) => {
+      const u = await tx
+        .updateTable('processed_events')
+        .set({ state: 'done', payload: null })
+        .where('platform', '=', platform)
+        .where('event_id', '=', eventId)
+        .where('state', '=', 'processing')
+        .executeTakeFirst();
+      if (Number(u.numUpdatedRows) === 0) return false;
+      await alongside(tx);
+      return true;
+    });
+  }
+
+  /**
    * Give up `owner`'s claim on an unfinished event, as if its owner had died: the next recovery
    * sweep (of any instance) takes it over and answers it, reusing what was stored. Only while
    * `owner` still holds it and it is unfinished.

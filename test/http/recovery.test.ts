@@ -310,3 +310,64 @@ describe('an Idempotency-Key through a dropped connection', () => {
     expect((await a.store.apiKeys.get(k.id))?.creditsUsed).toBe(1);
   });
 });
+
+describe("a failed turn's credits", () => {
+  /** A key that has paid for one reply already, so a second giving-back would show. */
+  async function keyWithOneReply(a: ApiHarness) {
+    const k = await a.newKey({ credits: 5 });
+    expect((await a.call('POST', '/api/v1/chat', { key: k.key, body: { characterId: 'aria', message: 'paid for' } })).statusCode).toBe(200);
+    return k;
+  }
+  const used = async (h: ApiHarness, id: string) => (await h.store.apiKeys.get(id))?.creditsUsed;
+
+  it('go back though the statement giving them back dropped before it landed', async () => {
+    const { a } = await twoProcesses();
+    const k = await keyWithOneReply(a);
+    const release = a.store.apiKeys.release.bind(a.store.apiKeys);
+    let drops = 1;
+    a.store.apiKeys.release = async (...args) => {
+      if (drops-- > 0) throw dropped();
+      return release(...args);
+    };
+    a.fake.failNext(1, { status: 500 });
+    expect((await a.call('POST', '/api/v1/chat', { key: k.key, body: { characterId: 'aria', message: 'this one fails' } })).statusCode).toBe(502);
+    expect(await used(a, k.id)).toBe(1);
+    expect(drops).toBe(-1); // tried again after the drop
+    expect(await a.store.events.backlog()).toBe(0);
+  });
+
+  it('go back once though the connection dropped as they went back and it was tried again', async () => {
+    const { a } = await twoProcesses();
+    const k = await keyWithOneReply(a);
+    const close = a.store.events.close.bind(a.store.events);
+    let drops = 1;
+    a.store.events.close = async (...args) => {
+      const r = await close(...args);
+      if (drops-- > 0) throw dropped();
+      return r;
+    };
+    a.fake.failNext(1, { status: 500 });
+    expect((await a.call('POST', '/api/v1/chat', { key: k.key, body: { characterId: 'aria', message: 'this one fails' } })).statusCode).toBe(502);
+    expect(drops).toBe(-1);
+    expect(await used(a, k.id)).toBe(1);
+  });
+
+  it('stay reserved for the sweep when the process dies before closing the failed turn, so its answer then is paid for once', async () => {
+    const { clock, a, later } = await twoProcesses();
+    const k = await keyWithOneReply(a);
+    a.store.events.complete = async () => {}; // A dies once the failure is on the feed, before closing the turn
+    a.store.events.close = async () => false;
+    a.fake.failNext(1, { status: 500 });
+    expect((await a.call('POST', '/api/v1/chat', { key: k.key, body: { characterId: 'aria', message: 'fails, then not', mode: 'async' } })).statusCode).toBe(202);
+    await a.chat.drain();
+    expect(await used(a, k.id)).toBe(2); // still reserved: the turn is not closed
+
+    const b = await later();
+    clock.advance(testEngineConfig().deadAfterMs + 1);
+    expect(await b.chat.recover()).toBe(1);
+    await b.chat.drain();
+    const kinds = (await b.call('GET', '/api/v1/updates', { key: k.key })).json<{ updates: Array<{ kind: string }> }>().updates.map((u) => u.kind);
+    expect(kinds).toContain('reply');
+    expect(await used(b, k.id)).toBe(2); // the sweep's reply is paid for, not given free
+  });
+});

@@ -14,6 +14,7 @@ export function rateLimitText(retryAfterMs: number): string {
  * per window. A turn paid by an API key: its credits are reserved (released again if the turn
  * does not produce a reply), and a scheduled one also takes a point of the key's per-minute
  * budget (an HTTP request took its point when authenticated); refused with 402 / 429 before any work.
+ * A durable turn's unused credits are given back as its claim closes (`creditsOwedBack`).
  */
 export const limit: Step = async (ctx, next) => {
   if (ctx.source === 'platform') return limitMessage(ctx as MessageContext, next);
@@ -91,7 +92,10 @@ async function chargePayer(ctx: TurnContext, payer: Payer, next: () => Promise<v
     }
     throw err;
   } finally {
-    if (!charged && apiKeyId) {
+    // A durable turn's credits go back with its claim's closing (once, and retried safely);
+    // only a turn with no claim to close them with gives them back here.
+    if (!charged && apiKeyId && durable) ctx.creditsOwedBack = { apiKeyId, cost: payer.cost };
+    else if (!charged && apiKeyId) {
       await store.apiKeys.release(apiKeyId, payer.cost).catch((err: unknown) => log.error({ err, apiKeyId }, 'could not release reserved credits'));
     }
   }
