@@ -206,6 +206,7 @@ export class RedisChatOrder implements ChatOrder {
         ? this.enterScript(keys, [ttl, IDLE_MS])
         : this.enterEventScript([...keys, k.event(eventKey), k.placeEvent], [ttl, IDLE_MS, EVENT_RECORD_MS, eventKey]))) as number[]
     ).map(Number);
+    this.log.debug({ chat: key, ticket, eventKey, first: first === 1 }, 'entered the chat line');
     return this.place(key, ticket!, { running: true, sending: true }, ttl, eventKey !== undefined && first === 1, eventKey);
   }
 
@@ -218,6 +219,7 @@ export class RedisChatOrder implements ChatOrder {
   async adopt(key: string, eventKey: string): Promise<ChatTicket | undefined> {
     const k = this.keys(key);
     const [ticket, running, sending] = ((await this.adoptScript([k.event(eventKey), k.done, k.alive, k.sendDone, k.sending], [this.eventTtlMs])) as number[]).map(Number);
+    this.log.debug({ chat: key, eventKey, ticket, running, sending }, 'took back a place in the chat line');
     if (!ticket || (!running && !sending)) return undefined;
     return this.place(key, ticket!, { running: running === 1, sending: sending === 1 }, this.eventTtlMs, false, eventKey);
   }
@@ -278,6 +280,7 @@ export class RedisChatOrder implements ChatOrder {
       goneSince.set(place.ticket, since);
       const waited = Date.now() - since;
       if (owed && waited < this.goneHoldMs && (await owed(place.eventKey).catch(() => true))) return false;
+      this.log.debug({ chat: key, ticket, gone: place.ticket, eventKey: place.eventKey, waitedMs: waited }, 'passed the gone place of a message that owes no reply');
       if (owed && waited >= this.goneHoldMs) this.log.warn({ chat: key, ticket: place.ticket, waitedMs: waited }, "a dead instance's message was not delivered in time; the chat's next reply goes without waiting for it");
       await this.redis.del(`${k.placeEvent}${place.ticket}`);
       return true;
@@ -311,6 +314,7 @@ export class RedisChatOrder implements ChatOrder {
       if (!held.running && !held.sending) clearInterval(renew);
       const pairs = giving.flatMap((p) => (p === 'running' ? [k.done, k.alive] : [k.sendDone, k.sending]));
       const sending = giving.includes('sending');
+      this.log.debug({ chat: key, ticket, parts: giving }, 'leaving the chat line');
       try {
         const script = pairs.length === 4 ? this.leaveBothScript : sending ? this.leaveSendingScript : this.leaveScript;
         // Only a later ticket can be waiting for this one: without one there is nobody to wake.

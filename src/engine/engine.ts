@@ -480,6 +480,7 @@ export class Engine implements MessageHandler {
           outcome = 'duplicate';
         }
         if (outcome === 'duplicate') this.eventsInFlight.delete(eventKey);
+        log.debug({ eventKey, outcome }, 'claimed an incoming message');
         return outcome;
       } catch (err) {
         if (!this.accepting) {

@@ -280,7 +280,7 @@ try {
     if (sent !== undefined) byChat.set(t.chatId, [...(byChat.get(t.chatId) ?? []), { at: t.at, sent, token: t.token }]);
   }
   /** Each message a later one of its chat overtook: how many did, and what happened while it waited. */
-  const overtaken = new Map<string, { at: number; sent: number; by: number; chat: number }>();
+  const overtaken = new Map<string, { at: number; sent: number; by: number; chat: number; first: { token: string; at: number; sent: number } }>();
   // Overtaken: a reply sent before the reply to an earlier message of its chat; and of those, how
   // many overtook a message that was waiting across a kill (taken over or recovered after it).
   let outOfOrder = 0;
@@ -290,7 +290,10 @@ try {
       const earlier = chat.slice(0, i).filter((e) => e.sent > m.sent);
       if (!earlier.length) return;
       outOfOrder++;
-      for (const e of earlier) overtaken.set(e.token, { at: e.at, sent: e.sent, by: (overtaken.get(e.token)?.by ?? 0) + 1, chat: chatId });
+      for (const e of earlier) {
+        const seen = overtaken.get(e.token);
+        overtaken.set(e.token, { at: e.at, sent: e.sent, by: (seen?.by ?? 0) + 1, chat: chatId, first: seen?.first ?? { token: m.token, at: m.at, sent: m.sent } });
+      }
       if (earlier.some((e) => killTimes.some((k) => k >= e.at && k <= e.sent))) acrossKill++;
     });
   }
@@ -369,7 +372,9 @@ try {
   const happenings = [...killTimes.map((at) => ({ at, what: 'kill' })), ...outageTimes.map((at, i) => ({ at, what: `crash ${i + 1} (${outageWhat[i]})` }))];
   for (const [token, o] of [...overtaken].slice(0, 12)) {
     const during = happenings.filter((h) => h.at >= o.at - 50 && h.at <= o.sent).map((h) => `${h.what} +${h.at - o.at} ms`);
-    console.log(`  overtaken ${token} (chat ${o.chat}, arrived ${new Date(o.at).toISOString().slice(11, 23)}): by ${o.by} later messages; its reply sent ${((o.sent - o.at) / 1000).toFixed(1)} s after it arrived; meanwhile ${during.join(', ') || 'nothing'}`);
+    const clockOf = (ms: number) => new Date(ms).toISOString().slice(11, 23);
+    console.log(`  overtaken ${token} (chat ${o.chat}, arrived ${clockOf(o.at)}): by ${o.by} later messages; its reply sent ${((o.sent - o.at) / 1000).toFixed(1)} s after it arrived; meanwhile ${during.join(', ') || 'nothing'}`);
+    console.log(`    first overtaken by ${o.first.token}, arrived ${clockOf(o.first.at)}, its reply sent ${clockOf(o.first.sent)} (${clockOf(o.sent)} for ${token})`);
   }
   console.log(`lost ${lost}${lost ? ` (${[...tgLost, ...sl.lost, ...dc.lost, ...apiLost].slice(0, 20).join(', ')})` : ''}`);
   const twice = [...tgDup, ...sl.duplicated, ...dc.duplicated, ...apiDup].slice(0, 20).join(', ');
