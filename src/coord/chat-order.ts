@@ -15,15 +15,26 @@ import type { Bus, ChatOrder, ChatTicket } from './types.js';
  * once the reply is delivered, so the next turn's work overlaps this reply's sending while its
  * reply still goes out after this one.
  *
+ * A line starts (new, idle for a day, or its Redis restarted without its data) at the server's
+ * clock in milliseconds, not at 1, with its finished counts just below: a turn still holding a
+ * ticket from before a data loss then holds a lower number than every new one, so its own looks
+ * at the line (which skip and record the places in front of it) and its leaving cannot pass, take
+ * or free a new turn's place.
+ *
  * (A plain mutex would give mutual exclusion but not order: whoever polls first wins.)
  */
 const ENTER = `
+local fresh = redis.call('EXISTS', KEYS[1]) == 0
+if fresh then
+  local now = redis.call('TIME')
+  redis.call('SET', KEYS[1], string.format('%d', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)))
+end
 local t = redis.call('INCR', KEYS[1])
 redis.call('SET', KEYS[3] .. t, '1', 'PX', ARGV[1])
 redis.call('SET', KEYS[5] .. t, '1', 'PX', ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 for _, done in ipairs({KEYS[2], KEYS[4]}) do
-  if redis.call('EXISTS', done) == 1 then redis.call('PEXPIRE', done, ARGV[2]) else redis.call('SET', done, t - 1, 'PX', ARGV[2]) end
+  if not fresh and redis.call('EXISTS', done) == 1 then redis.call('PEXPIRE', done, ARGV[2]) else redis.call('SET', done, t - 1, 'PX', ARGV[2]) end
 end
 local first = 0
 if #KEYS == 7 and redis.call('SET', KEYS[6], t, 'NX', 'PX', ARGV[3]) then
@@ -63,7 +74,9 @@ return held`;
  */
 const FRONT = `
 local function front(doneKey, aliveKey, t, recordPrefix)
-  local done = tonumber(redis.call('GET', doneKey) or '0')
+  -- No finished count: the line's keys are gone (a Redis restarted without its data), and with
+  -- them every place in front of this one.
+  local done = tonumber(redis.call('GET', doneKey) or (t - 1))
   local steps = 0
   local held, event = 0, ''
   while done < t - 1 and steps < 1000 do
@@ -163,11 +176,11 @@ export class RedisChatOrder implements ChatOrder {
     private readonly log: Logger,
     opts: RedisChatOrderOptions = {},
   ) {
-    this.enterScript = luaScript(redis, 'cbChatEnter3', 5, ENTER);
-    this.enterEventScript = luaScript(redis, 'cbChatEnterEvent3', 7, ENTER);
+    this.enterScript = luaScript(redis, 'cbChatEnter4', 5, ENTER);
+    this.enterEventScript = luaScript(redis, 'cbChatEnterEvent4', 7, ENTER);
     this.adoptScript = luaScript(redis, 'cbChatAdopt', 5, ADOPT);
-    this.frontScript = luaScript(redis, 'cbChatFrontSending', 3, FRONT);
-    this.frontBothScript = luaScript(redis, 'cbChatFrontBoth2', 5, FRONT);
+    this.frontScript = luaScript(redis, 'cbChatFrontSending2', 3, FRONT);
+    this.frontBothScript = luaScript(redis, 'cbChatFrontBoth3', 5, FRONT);
     this.leaveScript = luaScript(redis, 'cbChatLeave2', 3, LEAVE);
     this.leaveSendingScript = luaScript(redis, 'cbChatLeaveSending', 4, LEAVE);
     this.leaveBothScript = luaScript(redis, 'cbChatLeaveBoth2', 6, LEAVE);

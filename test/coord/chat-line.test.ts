@@ -87,6 +87,49 @@ describe.skipIf(!hasRedis())("a chat's line across instances", () => {
     expect(seen).toEqual(['api turn runs', 'next reply reaches its adapter', 'next reply delivered']);
   });
 
+  it('keeps the order of turns that came after Redis lost its data, whatever a turn still waiting from before it does', async () => {
+    const [a, b] = await pairs.two();
+    const lineA = inChatLine(new KeyedSerialQueue(), a.chatOrder);
+    const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder);
+    const before = await a.chatOrder!.enter(CHAT);
+    const stale = await a.chatOrder!.enter(CHAT);
+    await pairs.loseData();
+    // The turn from before looks at the line again (it finds the places in front of it gone) and leaves.
+    await stale.wait();
+    await stale.waitToSend();
+    await stale.leave({ sent: true });
+    void before;
+    const seen: string[] = [];
+    const first = a.chatOrder!.enter(CHAT);
+    await first;
+    const second = b.chatOrder!.enter(CHAT);
+    const out1 = new ReplyStream();
+    const out2 = new ReplyStream();
+    const sending1 = adapter(out1, seen, 'first');
+    const sending2 = adapter(out2, seen, 'second');
+    let finishFirst!: () => void;
+    const firstFinishes = new Promise<void>((r) => (finishFirst = r));
+    const ran1 = lineA(CHAT, async () => {
+      seen.push('first runs');
+      await firstFinishes;
+      out1.push({ type: 'delta', text: 'first reply' });
+      out1.end();
+    }, { ticket: first, out: out1 });
+    const ran2 = lineB(CHAT, async () => {
+      seen.push('second runs');
+      out2.push({ type: 'delta', text: 'second reply' });
+      out2.end();
+    }, { ticket: second, out: out2 });
+    await new Promise((r) => setTimeout(r, 300)); // the second turn's chance to run, or send, too early
+    finishFirst();
+    await Promise.all([ran1, ran2]);
+    await new Promise((r) => setTimeout(r, 300));
+    sending1.deliver();
+    sending2.deliver();
+    await Promise.all([sending1.read, sending2.read]);
+    expect(seen).toEqual(['first runs', 'first reply reaches its adapter', 'second runs', 'first reply delivered', 'second reply reaches its adapter', 'second reply delivered']);
+  });
+
   it('lets the next reply go after the longest hold when an earlier one is never delivered', async () => {
     const [a, b] = await pairs.two();
     const lineA = inChatLine(new KeyedSerialQueue(), a.chatOrder, undefined, 300);

@@ -8,7 +8,7 @@ import { redisPrefix } from './services.js';
  * (their chat places, and a chat's held send slots, free `chatLockTtlMs` after an instance dies);
  * `close()` (in `afterEach`) closes every pair made and clears their keys.
  */
-export function coordinationPairs(chatLockTtlMs = 3000): { two(): Promise<[Coordination, Coordination]>; close(): Promise<void> } {
+export function coordinationPairs(chatLockTtlMs = 3000): { two(): Promise<[Coordination, Coordination]>; loseData(): Promise<void>; close(): Promise<void> } {
   const open: Coordination[] = [];
   const prefixes: Array<{ clear(): Promise<number> }> = [];
   return {
@@ -19,6 +19,10 @@ export function coordinationPairs(chatLockTtlMs = 3000): { two(): Promise<[Coord
       const pair = [await make(), await make()] as [Coordination, Coordination];
       open.push(...pair);
       return pair;
+    },
+    /** Every pair's keys gone, as when Redis restarts without its data. */
+    async loseData() {
+      await Promise.all(prefixes.map((p) => p.clear()));
     },
     async close() {
       await Promise.all(open.splice(0).map((c) => c.close()));
