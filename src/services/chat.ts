@@ -11,7 +11,7 @@ import { recoverApiTurns, type ApiTurnRecord } from './chat-recovery.js';
 import type { Engine, TurnResult } from '../engine/index.js';
 import type { Logger } from '../log.js';
 import type { Bus } from '../coord/index.js';
-import type { Store } from '../store/index.js';
+import type { NewUpdate, Store } from '../store/index.js';
 import { visibleCharacter, visibleConversation, type Caller } from './access.js';
 import { IdempotencyGate, type OrphanedTurn } from './idempotency.js';
 import type { ImageFetcher } from './image-fetch.js';
@@ -228,9 +228,10 @@ export class ChatService {
     // The turn is finished once its answer is where the client looks for it: the response, or
     // (async) the updates feed; until then another process would finish it after a crash.
     const turn: ChatTurn = { sessionId: conv.id, conversation: conv, character, cost, events: stream, outcome };
-    const delivered = feed ? outcome.then(async (o) => (handedOff(o) ? o : (await this.publish(caller, turn, o, { leaveUnfinished: true }), o))) : outcome;
+    // A failure's feed entry is written as its claim closes, in one transaction (`finish`).
+    const delivered = feed ? outcome.then(async (o) => (handedOff(o) || !o.ok ? o : (await this.publish(caller, turn, o, { leaveUnfinished: true }), o))) : outcome;
     const finished = delivered.then(async (o) => {
-      if (!handedOff(o)) await this.finish(durable.eventId, creditsOwedBack()); // else the recovery sweep has it
+      if (!handedOff(o)) await this.finish(durable.eventId, creditsOwedBack(), feed && !o.ok ? { caller, turn, o } : undefined); // else the recovery sweep has it
     });
     // A failed answer says its credits are back, so it waits for them; a reply does not wait for
     // its claim's closing, nor a 503 for a database that is not there.
@@ -247,14 +248,27 @@ export class ChatService {
   }
 
   /**
-   * Close a turn's claim, giving back in the same transaction what it reserved and did not spend:
-   * tried again safely (a retry finds it closed), and never half done.
+   * Close a turn's claim with, in the same transaction, what it reserved and did not spend given
+   * back and (`failed`, a turn whose answer goes to the feed) its failure's feed entry: tried again
+   * safely (a retry finds it closed), and never half done, so a crash can neither give credits back
+   * twice nor put a failure on the feed that a later answer of the same turn follows.
    */
-  private async finish(eventId: string, owed: CreditsOwedBack | undefined): Promise<void> {
-    const close = owed
-      ? () => this.store.events.close('api', eventId, (tx) => this.store.apiKeys.release(owed.apiKeyId, owed.cost, tx))
-      : () => this.store.events.complete('api', eventId);
-    await retried(close, (err) => this.deps.log.error({ err }, 'could not finish an API turn'));
+  private async finish(eventId: string, owed: CreditsOwedBack | undefined, failed?: { caller: Caller; turn: ChatTurn; o: ChatOutcome }): Promise<void> {
+    const entry = failed && (await this.feedEntry(failed.caller, failed.turn, failed.o));
+    let tell = () => {};
+    const close =
+      owed || entry
+        ? () =>
+            this.store.events.close('api', eventId, async (tx) => {
+              if (owed) await this.store.apiKeys.release(owed.apiKeyId, owed.cost, tx);
+              if (entry) tell = (await this.store.updates.appendWithin(tx, entry)).tell;
+            })
+        : () => this.store.events.complete('api', eventId);
+    let failure: unknown;
+    if (await retried(close, (err) => (failure = err))) return tell();
+    this.deps.log.error({ err: failure }, 'could not finish an API turn');
+    // Its failure is not on the feed: the recovery sweep answers the turn again once the database is back.
+    if (entry && failure instanceof StoreUnavailableError) throw failure;
   }
 
   /** Start a turn and wait for it: the reply, or the turn's error thrown (502/503/500). */
@@ -282,17 +296,8 @@ export class ChatService {
    */
   async publish(caller: Caller, turn: Pick<ChatTurn, 'sessionId' | 'character'>, o: ChatOutcome, opts: { leaveUnfinished?: boolean } = {}): Promise<void> {
     try {
-      // Not serialized with the conversation's turns: a reply must not wait for the next queued
-      // turn. A DELETE racing this append leaves a row the feed never shows (reads skip entries
-      // whose conversation is gone).
-      if (!(await this.store.conversations.get(turn.sessionId))) return;
-      const entry = {
-        apiKeyId: caller.keyId,
-        conversationId: turn.sessionId,
-        characterId: turn.character.id,
-        kind: o.ok ? ('reply' as const) : ('error' as const),
-        ...(o.ok ? { message: o.reply.message } : { error: { code: o.error.code, message: o.error.message } }),
-      };
+      const entry = await this.feedEntry(caller, turn, o);
+      if (!entry) return;
       // A reply's entry is keyed by its message, so trying again never shows it twice.
       if (o.ok) {
         let failure: unknown;
@@ -304,6 +309,22 @@ export class ChatService {
       // recovery sweep, which appends what is stored.
       if (opts.leaveUnfinished && err instanceof StoreUnavailableError) throw err;
     }
+  }
+
+  /**
+   * A turn's entry on the updates feed; undefined when its session is gone. Not serialized with
+   * the conversation's turns: a reply must not wait for the next queued turn. A DELETE racing the
+   * append leaves a row the feed never shows (reads skip entries whose conversation is gone).
+   */
+  private async feedEntry(caller: Caller, turn: Pick<ChatTurn, 'sessionId' | 'character'>, o: ChatOutcome): Promise<NewUpdate | undefined> {
+    if (!(await this.store.conversations.get(turn.sessionId))) return undefined;
+    return {
+      apiKeyId: caller.keyId,
+      conversationId: turn.sessionId,
+      characterId: turn.character.id,
+      kind: o.ok ? 'reply' : 'error',
+      ...(o.ok ? { message: o.reply.message } : { error: { code: o.error.code, message: o.error.message } }),
+    };
   }
 
   /** Wait for background work (async turns' feed entries) before the store closes. */

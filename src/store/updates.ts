@@ -83,15 +83,21 @@ export class UpdateRepo {
    * its answer is appended again; the lock (SQLite's write lock) makes look-then-insert atomic.
    */
   async append(u: NewUpdate): Promise<Update> {
-    let fresh = true;
-    const row = await this.db.transaction().execute(async (tx) => {
-      await this.dialect.lock(tx, FEED_APPEND_LOCK.space, FEED_APPEND_LOCK.key);
-      const existing = u.message ? await tx.selectFrom('updates').selectAll().where('message_id', '=', u.message.id).where('conversation_id', '=', u.conversationId).executeTakeFirst() : undefined;
-      if (existing) {
-        fresh = false;
-        return existing;
-      }
-      return tx
+    const { update, tell } = await this.db.transaction().execute((tx) => this.appendWithin(tx, u));
+    tell();
+    return update;
+  }
+
+  /**
+   * `append` inside a caller's transaction (with what must land together with the entry, or not
+   * at all); `tell` wakes the feed's readers, once that transaction has committed.
+   */
+  async appendWithin(tx: DB, u: NewUpdate): Promise<{ update: Update; tell: () => void }> {
+    await this.dialect.lock(tx, FEED_APPEND_LOCK.space, FEED_APPEND_LOCK.key);
+    const existing = u.message ? await tx.selectFrom('updates').selectAll().where('message_id', '=', u.message.id).where('conversation_id', '=', u.conversationId).executeTakeFirst() : undefined;
+    const row =
+      existing ??
+      (await tx
         .insertInto('updates')
         .values({
           api_key_id: u.apiKeyId,
@@ -104,14 +110,14 @@ export class UpdateRepo {
           created_at: u.message?.sentAt ?? new Date(this.clock.now()).toISOString(),
         })
         .returningAll()
-        .executeTakeFirstOrThrow();
-    });
+        .executeTakeFirstOrThrow());
     const update = toUpdate(row);
-    if (fresh) {
+    const tell = () => {
+      if (existing) return;
       this.appended.emit('update', update);
       this.appended.emit('appended', update);
-    }
-    return update;
+    };
+    return { update, tell };
   }
 
   /** Hear every entry this process appends (to tell other instances). Returns the unsubscribe. */

@@ -319,6 +319,7 @@ describe("a failed turn's credits", () => {
     return k;
   }
   const used = async (h: ApiHarness, id: string) => (await h.store.apiKeys.get(id))?.creditsUsed;
+  const feedKinds = async (h: ApiHarness, key: string) => (await h.call('GET', '/api/v1/updates', { key })).json<{ updates: Array<{ kind: string }> }>().updates.map((u) => u.kind);
 
   it('go back though the statement giving them back dropped before it landed', async () => {
     const { a } = await twoProcesses();
@@ -336,7 +337,7 @@ describe("a failed turn's credits", () => {
     expect(await a.store.events.backlog()).toBe(0);
   });
 
-  it('go back once though the connection dropped as they went back and it was tried again', async () => {
+  it('go back once, with the failure on the feed once, though the connection dropped as they went back and it was tried again', async () => {
     const { a } = await twoProcesses();
     const k = await keyWithOneReply(a);
     const close = a.store.events.close.bind(a.store.events);
@@ -347,15 +348,17 @@ describe("a failed turn's credits", () => {
       return r;
     };
     a.fake.failNext(1, { status: 500 });
-    expect((await a.call('POST', '/api/v1/chat', { key: k.key, body: { characterId: 'aria', message: 'this one fails' } })).statusCode).toBe(502);
+    expect((await a.call('POST', '/api/v1/chat', { key: k.key, body: { characterId: 'aria', message: 'this one fails', mode: 'async' } })).statusCode).toBe(202);
+    await a.chat.drain();
     expect(drops).toBe(-1);
     expect(await used(a, k.id)).toBe(1);
+    expect(await feedKinds(a, k.key)).toEqual(['error']);
   });
 
-  it('stay reserved for the sweep when the process dies before closing the failed turn, so its answer then is paid for once', async () => {
+  it("stay reserved for the sweep when the process dies before closing the failed turn, so the sweep's answer is the only one on the feed, and paid for", async () => {
     const { clock, a, later } = await twoProcesses();
     const k = await keyWithOneReply(a);
-    a.store.events.complete = async () => {}; // A dies once the failure is on the feed, before closing the turn
+    a.store.events.complete = async () => {}; // A dies as the turn failed, before closing it
     a.store.events.close = async () => false;
     a.fake.failNext(1, { status: 500 });
     expect((await a.call('POST', '/api/v1/chat', { key: k.key, body: { characterId: 'aria', message: 'fails, then not', mode: 'async' } })).statusCode).toBe(202);
@@ -366,8 +369,7 @@ describe("a failed turn's credits", () => {
     clock.advance(testEngineConfig().deadAfterMs + 1);
     expect(await b.chat.recover()).toBe(1);
     await b.chat.drain();
-    const kinds = (await b.call('GET', '/api/v1/updates', { key: k.key })).json<{ updates: Array<{ kind: string }> }>().updates.map((u) => u.kind);
-    expect(kinds).toContain('reply');
+    expect(await feedKinds(b, k.key)).toEqual(['reply']); // not a failure its later answer contradicts
     expect(await used(b, k.id)).toBe(2); // the sweep's reply is paid for, not given free
   });
 });
