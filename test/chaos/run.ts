@@ -14,11 +14,13 @@
  * 0.5–3 s while traffic flows. Afterwards (one clean start, a quiet period) every promise is checked:
  *   - lost: an accepted message (a Telegram update the bot confirmed by polling past it or by
  *     answering its delivery 2xx, a Slack event answered 2xx, an API turn answered 202, any
- *     Discord DM: Discord asks for no acknowledgement) without its reply;
- *   - duplicated: a message answered twice, or a Slack preview left unfinished beside its reply;
+ *     Discord DM: Discord asks for no acknowledgement) without its reply; one API turn in twelve
+ *     asks the fake model to fail, and its answer is one `error` entry on the feed;
+ *   - duplicated: a message answered twice (an API turn's error twice, or beside a reply too), or
+ *     a Slack preview left unfinished beside its reply;
  *   - a Slack native stream still open (a reply never finished where it began);
  *   - stuck: claims, idempotency keys or outbox rows left in a working state;
- *   - credits leaked: credits used minus the replies they paid for;
+ *   - credits leaked: credits used minus the replies they paid for (a failed turn costs nothing);
  *   - with `--proactive N`, proactive messages (proactive-traffic.ts): none shown twice, none
  *     recorded delivered but not shown, none left in a working state; and 2N API sessions
  *     reached out to through a webhook (webhook-sessions.ts): every proactive message on the
@@ -39,7 +41,7 @@ import { root, runnable } from '../bench/bot-process.js';
 import { percentile } from '../bench/stats.js';
 import { createDatabase, dropDatabase, findOrStartPostgres, postgresBinDir, startPostgres } from '../helpers/pg-server.js';
 import { findOrStartRedis, redisServerBin, startRedis, testRedisClient } from '../helpers/redis-server.js';
-import { seeded, sendApi, sendTelegram, WebhookDelivery, type ApiTurn, type TelegramTurn } from './traffic.js';
+import { ASKS_TO_FAIL, seeded, sendApi, sendTelegram, WebhookDelivery, type ApiTurn, type TelegramTurn } from './traffic.js';
 import { SlackDelivery, slackFindings, type SlackTurn } from './slack-traffic.js';
 import { DiscordTraffic } from './discord-traffic.js';
 import { dumpChatKeys } from './redis-dump.js';
@@ -101,6 +103,7 @@ openai.respondWith(({ messages: m }) => {
   const reachOut = proactive?.respond(m);
   if (reachOut) return reachOut;
   const last = contentText(m.filter((x: any) => x.role === 'user').at(-1)?.content ?? '');
+  if (last.includes(ASKS_TO_FAIL)) throw new Error('this message asks to fail');
   const token = /(tg|slk|api|dc)\d+/.exec(last)?.[0] ?? 'none';
   return `re: ${token}${token.startsWith('slk') ? SLACK_TAIL : ''}`;
 });
@@ -178,7 +181,11 @@ try {
       if (kind < 0.45) tg.push(webhook ? webhook.send(rnd, sent, 50) : sendTelegram(telegram, rnd, sent, 50));
       else if (kind < 0.65) slackTurns.push(slackDelivery.send(rnd, sent, SLACK_DMS));
       else if (kind < 0.77) discordTraffic.send(rnd, sent);
-      else api.push(sendApi(url, tenants[Math.floor(rnd() * tenants.length)]!.key, `api${sent}`, rnd() < 0.5, proactive ? ProactiveChats.quietCharacter : 'aria'));
+      else {
+        const key = tenants[Math.floor(rnd() * tenants.length)]!.key;
+        // One in twelve fails at the model (by its number, so the seeded draws stay as they were).
+        api.push(sendApi(url, key, `api${sent}`, { withKey: rnd() < 0.5, characterId: proactive ? ProactiveChats.quietCharacter : 'aria', fails: sent % 12 === 7 }));
+      }
       await sleep(20 + rnd() * 60);
     }
   })();
@@ -300,14 +307,19 @@ try {
 
   // API: every tenant's feed, read to its end.
   const apiCounts = new Map<string, number>();
+  /** Each session's `error` entries, and the sessions with a reply: each API turn has a session of its own. */
+  const failedSessions = new Map<string, number>();
+  const repliedSessions = new Set<string>();
   let leaked = 0;
   for (const t of tenants) {
     let cursor = '0';
     for (;;) {
-      const r = (await (await fetch(`${url()}/api/v1/updates?cursor=${cursor}&limit=100`, { headers: { 'x-api-key': t.key } })).json()) as { updates: Array<{ kind: string; message: { content: string } | null }>; cursor: string };
+      const r = (await (await fetch(`${url()}/api/v1/updates?cursor=${cursor}&limit=100`, { headers: { 'x-api-key': t.key } })).json()) as { updates: Array<{ kind: string; sessionId: string; message: { content: string } | null }>; cursor: string };
       for (const u of r.updates) {
         const token = /re: (api\d+)/.exec(u.message?.content ?? '')?.[1];
         if (token) apiCounts.set(token, (apiCounts.get(token) ?? 0) + 1);
+        if (u.kind === 'error') failedSessions.set(u.sessionId, (failedSessions.get(u.sessionId) ?? 0) + 1);
+        if (u.kind === 'reply') repliedSessions.add(u.sessionId);
       }
       if (r.updates.length < 100) break;
       cursor = r.cursor;
@@ -318,10 +330,16 @@ try {
   const replied = [...apiCounts.values()].reduce((a, b) => a + b, 0);
   leaked = charged - replied;
   const acceptedApi = apiTurns.filter((t) => t.accepted);
-  const apiLost = acceptedApi.filter((t) => !apiCounts.get(t.token)).map((t) => t.token);
-  const apiDup = [...apiCounts].filter(([, n]) => n > 1).map(([t]) => t);
+  // A turn that fails is answered by one `error` entry, and a turn that does not by one reply:
+  // an error beside a reply, or twice, is an answer shown twice.
+  const errorsOf = (t: ApiTurn) => (t.sessionId ? failedSessions.get(t.sessionId) ?? 0 : 0);
+  const apiLost = acceptedApi.filter((t) => (t.fails ? errorsOf(t) === 0 : !apiCounts.get(t.token))).map((t) => t.token);
+  const apiDup = [
+    ...[...apiCounts].filter(([, n]) => n > 1).map(([t]) => t),
+    ...acceptedApi.filter((t) => errorsOf(t) > 1 || (errorsOf(t) > 0 && t.sessionId !== undefined && repliedSessions.has(t.sessionId))).map((t) => `${t.token} (${errorsOf(t)} errors${t.sessionId && repliedSessions.has(t.sessionId) ? ' and a reply' : ''})`),
+  ];
   for (const token of apiDup) {
-    const t = apiTurns.find((x) => x.token === token);
+    const t = apiTurns.find((x) => x.token === token.split(' ')[0]);
     console.log(`  duplicate ${token}: ${t?.idempotencyKey ? 'with' : 'without'} an Idempotency-Key; attempts got ${t?.attempts.join(', ') || 'nothing'}`);
   }
 
@@ -383,7 +401,7 @@ try {
   console.log(`slack native streams: ${slack.calls.filter((c) => c.method === 'chat.startStream' && c.status === 200).length} started, ${sl.openStreams} left open`);
   console.log(`slack calls refused with 429: ${Object.entries(sl.tooManyRequests).map(([m, n]) => `${m} ${n}`).join(', ') || 'none'}`);
   console.log(`stuck ${stuckN} (claims ${stuck.events}, idempotency keys ${stuck.idempotency})`);
-  console.log(`credits leaked ${leaked} (charged ${charged}, replies ${replied})`);
+  console.log(`credits leaked ${leaked} (charged ${charged}, replies ${replied}; ${acceptedApi.filter((t) => t.fails).length} accepted turns failed at the model, ${acceptedApi.filter((t) => t.fails && errorsOf(t) === 1).length} of them with one error on the feed)`);
   if (pro) {
     const states = Object.entries(pro.states).map(([k, n]) => `${k} ${n}`).join(', ');
     console.log(`proactive: ${pro.shown} shown; lost ${pro.lost.length}${pro.lost.length ? ` (${pro.lost.join(', ')})` : ''}, duplicated ${pro.duplicated.length}${pro.duplicated.length ? ` (${pro.duplicated.join(', ')})` : ''}, stuck ${pro.stuck}; uncertain ${pro.uncertain} (${pro.uncertainShown} of them shown); outbox: ${states}`);

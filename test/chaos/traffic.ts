@@ -21,6 +21,8 @@ export function seeded(seed: number): () => number {
 export interface ApiTurn {
   token: string;
   key: string;
+  /** Its message asks the fake model to fail: its answer is one `error` entry on the feed, and it costs nothing. */
+  fails: boolean;
   idempotencyKey?: string;
   /** 202 received: the service promised an answer on the feed. */
   accepted: boolean;
@@ -45,6 +47,9 @@ export function sendTelegram(fake: FakeTelegram, rnd: () => number, i: number, c
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** In a message, asks the chaos run's fake model to answer 500 (see `sendApi`'s `fails`). */
+export const ASKS_TO_FAIL = '(asks to fail)';
 
 /**
  * Telegram in webhook mode, played the way Telegram delivers: each chat's updates in order, each
@@ -92,15 +97,16 @@ export class WebhookDelivery {
  * was refused before it was recorded (409), as a client that reads the API's errors would.
  */
 /** `characterId`: who answers (with `--proactive`, one that never reaches out on its own, as the other chats have). */
-export async function sendApi(url: () => string, key: string, token: string, withKey: boolean, characterId = 'aria', giveUpMs = 180_000): Promise<ApiTurn> {
-  const turn: ApiTurn = { token, key, accepted: false, attempts: [], ...(withKey ? { idempotencyKey: `idem-${token}` } : {}) };
+export async function sendApi(url: () => string, key: string, token: string, opts: { withKey: boolean; characterId?: string; fails?: boolean; giveUpMs?: number }): Promise<ApiTurn> {
+  const { withKey, characterId = 'aria', fails = false, giveUpMs = 180_000 } = opts;
+  const turn: ApiTurn = { token, key, fails, accepted: false, attempts: [], ...(withKey ? { idempotencyKey: `idem-${token}` } : {}) };
   const deadline = Date.now() + giveUpMs;
   while (Date.now() < deadline) {
     try {
       const res = await fetch(`${url()}/api/v1/chat`, {
         method: 'POST',
         headers: { 'x-api-key': key, 'content-type': 'application/json', ...(turn.idempotencyKey ? { 'idempotency-key': turn.idempotencyKey } : {}) },
-        body: JSON.stringify({ characterId, message: `message ${token}`, mode: 'async' }),
+        body: JSON.stringify({ characterId, message: `message ${token}${fails ? ` ${ASKS_TO_FAIL}` : ''}`, mode: 'async' }),
         signal: AbortSignal.timeout(20_000),
       });
       const body = (await res.json().catch(() => null)) as { sessionId?: string } | null;

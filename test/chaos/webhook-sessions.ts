@@ -112,7 +112,7 @@ export class WebhookSessions {
     const made = (await res.json()) as { key: string; id: string };
     this.key = made.key;
     this.keyId = made.id;
-    this.opening = Promise.all(Array.from({ length: this.sessions }, async (_, n) => (await sleep(n * 1500), sendApi(url, this.key, `hook${n}`, true, characterId))));
+    this.opening = Promise.all(Array.from({ length: this.sessions }, async (_, n) => (await sleep(n * 1500), sendApi(url, this.key, `hook${n}`, { withKey: true, characterId }))));
   }
 
   /** Every session's hello answered (or given up on). */
