@@ -11,6 +11,7 @@ import { ReplyStream } from '../../src/engine/reply-stream.js';
 import { inChatLine, platformPlace } from '../../src/engine/steps/serialize.js';
 import { hasRedis } from '../helpers/services.js';
 import { coordinationPairs } from '../helpers/coordinations.js';
+import type { Coordination } from '../../src/coord/index.js';
 
 const CHAT = 'telegram:1:chat:-100777';
 
@@ -33,23 +34,33 @@ function adapter(out: ReplyStream, seen: string[], name: string) {
   return { deliver, read };
 }
 
+/**
+ * Two instances' lines and two turns of one chat, the first place taken on A before the second on
+ * B (on arrival, as the engine takes them), each with its reply read by an adapter into `seen`.
+ */
+async function firstThenSecond(a: Coordination, b: Coordination) {
+  const seen: string[] = [];
+  const first = a.chatOrder!.enter(CHAT);
+  await first;
+  const second = b.chatOrder!.enter(CHAT);
+  const out1 = new ReplyStream();
+  const out2 = new ReplyStream();
+  return {
+    seen, first, second, out1, out2,
+    lineA: inChatLine(new KeyedSerialQueue(), a.chatOrder),
+    lineB: inChatLine(new KeyedSerialQueue(), b.chatOrder),
+    sending1: adapter(out1, seen, 'first'),
+    sending2: adapter(out2, seen, 'second'),
+  };
+}
+
 describe.skipIf(!hasRedis())("a chat's line across instances", () => {
   const pairs = coordinationPairs(3000);
   afterEach(() => pairs.close());
 
   it("runs the next turn while the earlier reply is sent, and hands its reply over only after the earlier one's delivery", async () => {
     const [a, b] = await pairs.two();
-    const lineA = inChatLine(new KeyedSerialQueue(), a.chatOrder);
-    const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder);
-    const seen: string[] = [];
-    // Both take their places on arrival, first before second, as the engine does.
-    const first = a.chatOrder!.enter(CHAT);
-    await first;
-    const second = b.chatOrder!.enter(CHAT);
-    const out1 = new ReplyStream();
-    const out2 = new ReplyStream();
-    const sending1 = adapter(out1, seen, 'first');
-    const sending2 = adapter(out2, seen, 'second');
+    const { seen, first, second, out1, out2, lineA, lineB, sending1, sending2 } = await firstThenSecond(a, b);
     const turn = (name: string, out: ReplyStream) => async () => {
       seen.push(`${name} runs`);
       out.push({ type: 'delta', text: `${name} reply` });
@@ -89,24 +100,14 @@ describe.skipIf(!hasRedis())("a chat's line across instances", () => {
 
   it('keeps the order of turns that came after Redis lost its data, whatever a turn still waiting from before it does', async () => {
     const [a, b] = await pairs.two();
-    const lineA = inChatLine(new KeyedSerialQueue(), a.chatOrder);
-    const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder);
-    const before = await a.chatOrder!.enter(CHAT);
+    await a.chatOrder!.enter(CHAT);
     const stale = await a.chatOrder!.enter(CHAT);
     await pairs.loseData();
     // The turn from before looks at the line again (it finds the places in front of it gone) and leaves.
     await stale.wait();
     await stale.waitToSend();
     await stale.leave({ sent: true });
-    void before;
-    const seen: string[] = [];
-    const first = a.chatOrder!.enter(CHAT);
-    await first;
-    const second = b.chatOrder!.enter(CHAT);
-    const out1 = new ReplyStream();
-    const out2 = new ReplyStream();
-    const sending1 = adapter(out1, seen, 'first');
-    const sending2 = adapter(out2, seen, 'second');
+    const { seen, first, second, out1, out2, lineA, lineB, sending1, sending2 } = await firstThenSecond(a, b);
     let finishFirst!: () => void;
     const firstFinishes = new Promise<void>((r) => (finishFirst = r));
     const ran1 = lineA(CHAT, async () => {

@@ -34,6 +34,27 @@ async function twoProcesses() {
 const dropped = () => new StoreUnavailableError('The database cannot be reached (Connection terminated unexpectedly); try again shortly');
 
 /**
+ * `target[method]` fails once (again after `rearm`) as a dropped connection fails it: before its
+ * statement reached the server, or after it committed (`landed`); `only` picks the calls that may
+ * drop. `calls` counts every call.
+ */
+function dropOnce<T extends object, K extends keyof T>(target: T, method: K, opts: { landed?: boolean; only?: (...args: any[]) => boolean } = {}) {
+  const real = (target[method] as unknown as (...args: unknown[]) => Promise<unknown>).bind(target);
+  let left = 1;
+  let calls = 0;
+  (target as Record<K, unknown>)[method] = async (...args: unknown[]) => {
+    calls++;
+    const drops = left > 0 && (opts.only?.(...args) ?? true);
+    if (drops) left--;
+    if (drops && !opts.landed) throw dropped();
+    const r = await real(...args);
+    if (drops) throw dropped();
+    return r;
+  };
+  return { calls: () => calls, rearm: () => void (left = 1) };
+}
+
+/**
  * Once process A is gone, process B's sweep finds nothing of a turn its client was told failed:
  * the key's feed holds the one reply its retry got, made by one model call and charged once.
  */
@@ -97,12 +118,7 @@ describe('API turns across a crash', () => {
     const k = await a.newKey({ credits: 5 });
     const feed = async () => (await a.call('GET', `/api/v1/updates`, { key: k.key })).json<{ updates: Array<{ kind: string; message?: { content: string } }> }>().updates;
     // The reply's write fails as a PostgreSQL restart fails it (the connection dropped under it).
-    const append = a.store.messages.append.bind(a.store.messages);
-    let drops = 1;
-    a.store.messages.append = async (m) => {
-      if (m.role === 'assistant' && drops-- > 0) throw dropped();
-      return append(m);
-    };
+    const append = dropOnce(a.store.messages, 'append', { only: (m: { role: string }) => m.role === 'assistant' });
     const accepted = await a.call('POST', '/api/v1/chat', { key: k.key, body: { characterId: 'aria', message: 'through the outage', mode: 'async' } });
     expect(accepted.statusCode).toBe(202);
     await a.chat.drain();
@@ -117,7 +133,7 @@ describe('API turns across a crash', () => {
     expect(await a.chat.recover()).toBe(0);
 
     // Synchronous, the same drop is a 503 to try again, and nothing is charged.
-    drops = 1;
+    append.rearm();
     const sync = await a.call('POST', '/api/v1/chat', { key: k.key, body: { characterId: 'aria', message: 'now or never' } });
     expect(sync.statusCode).toBe(503);
     expect(errorOf(sync).code).toBe('STORE_UNAVAILABLE');
@@ -128,13 +144,7 @@ describe('API turns across a crash', () => {
     const { clock, a, later } = await twoProcesses();
     const k = await a.newKey({ credits: 5 });
     // The claim and its reservation commit, and the connection drops before the answer comes back.
-    const claimPaid = a.store.events.claimPaid.bind(a.store.events);
-    let drops = 1;
-    a.store.events.claimPaid = async (...args) => {
-      const r = await claimPaid(...args);
-      if (drops-- > 0) throw dropped();
-      return r;
-    };
+    dropOnce(a.store.events, 'claimPaid', { landed: true });
     const body = { characterId: 'aria', message: 'did it land?', mode: 'async' };
     const headers = { 'idempotency-key': 'landed-1' };
     const refused = await a.call('POST', '/api/v1/chat', { key: k.key, body, headers });
@@ -156,12 +166,7 @@ describe('API turns across a crash', () => {
   it("undoes a turn the database dropped under before it was accepted (its new session): the 503 holds, and the retry is the only answer", async () => {
     const { clock, a, later } = await twoProcesses();
     const k = await a.newKey({ credits: 5 });
-    const create = a.store.conversations.create.bind(a.store.conversations);
-    let drops = 1;
-    a.store.conversations.create = async (...args) => {
-      if (drops-- > 0) throw dropped();
-      return create(...args);
-    };
+    dropOnce(a.store.conversations, 'create');
     const body = { characterId: 'aria', message: 'a new session, please', mode: 'async' };
     const headers = { 'idempotency-key': 'new-session-1' };
     expect((await a.call('POST', '/api/v1/chat', { key: k.key, body, headers })).statusCode).toBe(503);
@@ -272,13 +277,7 @@ describe('an Idempotency-Key through a dropped connection', () => {
   it('is free again after a 503 whose claim of the key landed as the connection dropped: the retry runs, not a 409', async () => {
     const { a } = await twoProcesses();
     const k = await a.newKey({ credits: 5 });
-    const begin = a.store.idempotency.begin.bind(a.store.idempotency);
-    let drops = 1;
-    a.store.idempotency.begin = async (...args) => {
-      const r = await begin(...args);
-      if (drops-- > 0) throw dropped();
-      return r;
-    };
+    dropOnce(a.store.idempotency, 'begin', { landed: true });
     const body = { characterId: 'aria', message: 'knock knock' };
     const headers = { 'idempotency-key': 'knock-1' };
     expect((await a.call('POST', '/api/v1/chat', { key: k.key, body, headers })).statusCode).toBe(503);
@@ -292,12 +291,7 @@ describe('an Idempotency-Key through a dropped connection', () => {
   it('answers a request whose reply could not be recorded under its key at once, and replays that reply to a retry', async () => {
     const { a } = await twoProcesses();
     const k = await a.newKey({ credits: 5 });
-    const complete = a.store.idempotency.complete.bind(a.store.idempotency);
-    let drops = 1;
-    a.store.idempotency.complete = async (...args) => {
-      if (drops-- > 0) throw dropped();
-      return complete(...args);
-    };
+    dropOnce(a.store.idempotency, 'complete');
     const body = { characterId: 'aria', message: 'once, please' };
     const headers = { 'idempotency-key': 'once-1' };
     const first = await a.call('POST', '/api/v1/chat', { key: k.key, body, headers });
@@ -324,33 +318,22 @@ describe("a failed turn's credits", () => {
   it('go back though the statement giving them back dropped before it landed', async () => {
     const { a } = await twoProcesses();
     const k = await keyWithOneReply(a);
-    const release = a.store.apiKeys.release.bind(a.store.apiKeys);
-    let drops = 1;
-    a.store.apiKeys.release = async (...args) => {
-      if (drops-- > 0) throw dropped();
-      return release(...args);
-    };
+    const release = dropOnce(a.store.apiKeys, 'release');
     a.fake.failNext(1, { status: 500 });
     expect((await a.call('POST', '/api/v1/chat', { key: k.key, body: { characterId: 'aria', message: 'this one fails' } })).statusCode).toBe(502);
     expect(await used(a, k.id)).toBe(1);
-    expect(drops).toBe(-1); // tried again after the drop
+    expect(release.calls()).toBe(2); // tried again after the drop
     expect(await a.store.events.backlog()).toBe(0);
   });
 
   it('go back once, with the failure on the feed once, though the connection dropped as they went back and it was tried again', async () => {
     const { a } = await twoProcesses();
     const k = await keyWithOneReply(a);
-    const close = a.store.events.close.bind(a.store.events);
-    let drops = 1;
-    a.store.events.close = async (...args) => {
-      const r = await close(...args);
-      if (drops-- > 0) throw dropped();
-      return r;
-    };
+    const close = dropOnce(a.store.events, 'close', { landed: true });
     a.fake.failNext(1, { status: 500 });
     expect((await a.call('POST', '/api/v1/chat', { key: k.key, body: { characterId: 'aria', message: 'this one fails', mode: 'async' } })).statusCode).toBe(202);
     await a.chat.drain();
-    expect(drops).toBe(-1);
+    expect(close.calls()).toBe(2);
     expect(await used(a, k.id)).toBe(1);
     expect(await feedKinds(a, k.key)).toEqual(['error']);
   });
