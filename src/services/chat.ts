@@ -2,7 +2,7 @@ import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
 import type { Character, Conversation, ReplyEvent, TokenUsage } from '../core/types.js';
 import { CharbridgeError, ConflictError, ModelError, ModelUnavailableError, NotFoundError, StoreUnavailableError, TurnHandedOffError, ValidationError } from '../core/errors.js';
-import { retried } from '../core/retry.js';
+import { retried, retriedInBackground } from '../core/retry.js';
 import { TaskTracker } from '../core/tasks.js';
 import { newId } from '../core/ids.js';
 import type { CreditsOwedBack, DurableTurn } from '../engine/index.js';
@@ -210,7 +210,12 @@ export class ChatService {
       payer: { keyId: record.keyId, apiKeyId: record.apiKeyId, cost: record.cost },
       durable,
     });
-    const conv = await admitted;
+    const conv = await admitted.catch((err: unknown) => {
+      // Refused as the database dropped: the turn is undone (see the limit step), and a session
+      // made for it alone may have landed, under an id its client never learnt.
+      if (err instanceof StoreUnavailableError && !durable.resumed && spec?.id && !spec.scopeKey) this.track(this.forgetSession(spec.id));
+      throw err;
+    });
     const { cost } = record;
     const outcome = result.then(
       (r) => this.settle(caller, cost, conv, character, r),
@@ -269,6 +274,15 @@ export class ChatService {
     this.deps.log.error({ err: failure }, 'could not finish an API turn');
     // Its failure is not on the feed: the recovery sweep answers the turn again once the database is back.
     if (entry && failure instanceof StoreUnavailableError) throw failure;
+  }
+
+  private async forgetSession(id: string): Promise<void> {
+    await retriedInBackground(
+      async () => {
+        if (await this.store.conversations.deleteIfEmpty(id)) this.deps.log.warn({ conversationId: id }, 'a session made for an API turn that was then undone is removed');
+      },
+      (err) => this.deps.log.error({ err, conversationId: id }, 'could not remove the empty session of an API turn that was undone'),
+    );
   }
 
   /** Start a turn and wait for it: the reply, or the turn's error thrown (502/503/500). */

@@ -212,6 +212,16 @@ export class ConversationRepo {
     return Number(r.numDeletedRows) > 0;
   }
 
+  /** Delete a conversation only while it holds no message (one made for a turn that was then undone). */
+  async deleteIfEmpty(id: string): Promise<boolean> {
+    const r = await this.db
+      .deleteFrom('conversations')
+      .where('id', '=', id)
+      .where((eb) => eb.not(eb.exists(eb.selectFrom('messages').select('messages.id').where('messages.conversation_id', '=', id))))
+      .executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
   private newRow(init: {
     platform: Platform;
     chatType: ChatType;

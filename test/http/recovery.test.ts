@@ -163,18 +163,26 @@ describe('API turns across a crash', () => {
     await onlyTheRetryAnswered(a, later, clock, k);
   });
 
-  it("undoes a turn the database dropped under before it was accepted (its new session): the 503 holds, and the retry is the only answer", async () => {
+  it.each([
+    ['before it landed', false],
+    ['as it landed, leaving no empty session behind', true],
+  ])("undoes a turn the database dropped under before it was accepted (creating its new session, %s): the 503 holds, and the retry is the only answer", async (_, landed) => {
     const { clock, a, later } = await twoProcesses();
     const k = await a.newKey({ credits: 5 });
-    dropOnce(a.store.conversations, 'create');
+    dropOnce(a.store.conversations, 'create', { landed });
     const body = { characterId: 'aria', message: 'a new session, please', mode: 'async' };
     const headers = { 'idempotency-key': 'new-session-1' };
     expect((await a.call('POST', '/api/v1/chat', { key: k.key, body, headers })).statusCode).toBe(503);
     await a.engine.drain(5000);
     expect((await a.store.apiKeys.get(k.id))?.creditsUsed).toBe(0);
     expect(await a.chat.recover()).toBe(0); // nothing handed to the sweep
-    expect((await a.call('POST', '/api/v1/chat', { key: k.key, body, headers })).statusCode).toBe(202);
     await a.chat.drain();
+    const sessions = async () => (await a.call('GET', '/api/v1/conversations', { key: k.key })).json<{ conversations: Array<{ sessionId: string }> }>().conversations;
+    expect(await sessions()).toEqual([]);
+    const retried = await a.call('POST', '/api/v1/chat', { key: k.key, body, headers });
+    expect(retried.statusCode).toBe(202);
+    await a.chat.drain();
+    expect((await sessions()).map((c) => c.sessionId)).toEqual([retried.json<{ sessionId: string }>().sessionId]);
 
     await onlyTheRetryAnswered(a, later, clock, k);
   });
