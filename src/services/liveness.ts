@@ -36,6 +36,9 @@ export class Liveness {
   private presenceFailed = false;
   /** When this instance last reached the database with its heartbeat. */
   private reachedDatabaseAt = 0;
+  private registered = false;
+  /** The last heartbeat did not reach the database (or took longer than a heartbeat). */
+  private cutOff = false;
 
   constructor(
     private readonly store: Store,
@@ -49,7 +52,18 @@ export class Liveness {
     const now = this.clock.now();
     await this.store.instances.register(this.opts.instanceId, now);
     this.reachedDatabaseAt = now;
+    if (!this.registered) this.watchFrom(now);
+    this.registered = true;
     await this.sense();
+  }
+
+  /**
+   * Among instances (Redis presence), judge the others dead only by a silence this process watched
+   * in full: from its start, and from its return after an outage (see `InstanceRepo.watchFrom`).
+   * A single instance has no peer a stale row could wrong, and its start must not wait.
+   */
+  private watchFrom(at: number): void {
+    if (this.opts.presence) this.store.instances.watchFrom(at);
   }
 
   /** Start heartbeating and sweeping, with one sweep right away. */
@@ -97,8 +111,18 @@ export class Liveness {
   private async tick(): Promise<void> {
     const now = this.clock.now();
     const beat = this.store.instances.beat(this.opts.instanceId, now).then(
-      () => void (this.reachedDatabaseAt = Math.max(this.reachedDatabaseAt, now)),
-      (err: unknown) => this.log.warn({ err }, 'heartbeat failed'),
+      () => {
+        this.reachedDatabaseAt = Math.max(this.reachedDatabaseAt, now);
+        // Back after an outage (a beat failed, or waited for the database): the others' rows are
+        // as stale as this one was, and their first beats since may still be on their way.
+        const at = this.clock.now();
+        if (this.cutOff || at - now > this.opts.heartbeatMs) this.watchFrom(at);
+        this.cutOff = false;
+      },
+      (err: unknown) => {
+        this.cutOff = true;
+        this.log.warn({ err }, 'heartbeat failed');
+      },
     );
     await Promise.all([beat, this.sense()]);
     const sweep = this.opts

@@ -148,7 +148,7 @@ export class IdempotencyRepo {
   }
 
   private async alive(instanceId: string, seenSince: number): Promise<boolean> {
-    if (this.instances.aliveElsewhere(seenSince).includes(instanceId)) return true;
+    if (!this.instances.watched(seenSince) || this.instances.aliveElsewhere(seenSince).includes(instanceId)) return true;
     const r = await this.db.selectFrom('instances').select('id').where('id', '=', instanceId).where('seen_at', '>=', seenSince).executeTakeFirst();
     return r !== undefined;
   }

@@ -1,4 +1,4 @@
-import type { Expression, ExpressionBuilder, SqlBool } from 'kysely';
+import { sql, type Expression, type ExpressionBuilder, type SqlBool } from 'kysely';
 import type { DB } from './db.js';
 
 /**
@@ -8,6 +8,8 @@ import type { DB } from './db.js';
 export class InstanceRepo {
   /** Instances alive by a second channel (Redis presence) and when they said so: see `seenElsewhere`. */
   private elsewhere = new Map<string, number>();
+  /** From when this process's view of the others' silence counts: see `watchFrom`. */
+  private watchingFrom = Number.NEGATIVE_INFINITY;
 
   constructor(private db: DB) {}
 
@@ -22,6 +24,21 @@ export class InstanceRepo {
     this.elsewhere = seen;
   }
 
+  /**
+   * Count the others' silence only from `at` on: this process has just started, or has just reached
+   * the database again after an outage. Until `at` plus the death threshold, no owner is dead to it:
+   * when the database and Redis were both away (or Redis lost its data), every row and every
+   * presence went stale at once, and a live instance needs a heartbeat's time to say so again.
+   */
+  watchFrom(at: number): void {
+    this.watchingFrom = at;
+  }
+
+  /** Whether this process watched the others since `since` (see `watchFrom`): only then is an owner silent since then dead. */
+  watched(since: number): boolean {
+    return since >= this.watchingFrom;
+  }
+
   /** Instances the other channel saw since `since` (none without one). */
   aliveElsewhere(since: number): string[] {
     const ids: string[] = [];
@@ -31,11 +48,13 @@ export class InstanceRepo {
 
   /**
    * `owner` (a column of the table being filtered) names an instance heard from by neither channel
-   * since `since`: no heartbeat row as recent, and no Redis presence as recent. Never `self`: a
+   * since `since`: no heartbeat row as recent, and no Redis presence as recent; and this process
+   * watched for all that time (`watchFrom`), or it is dead to nobody. Never `self`: a
    * process under load can miss its own heartbeat while its work still runs, and must not take
    * that work over from itself.
    */
   ownerDead(eb: ExpressionBuilder<any, any>, owner: string, since: number, self?: string): Expression<SqlBool> {
+    if (!this.watched(since)) return sql<SqlBool>`1 = 0`;
     const column = eb.ref(owner);
     const notBeating = eb(column, 'not in', this.db.selectFrom('instances').select('id').where('seen_at', '>=', since));
     const aliveElsewhere = this.aliveElsewhere(since);

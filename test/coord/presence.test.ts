@@ -73,6 +73,31 @@ describe.skipIf(!hasRedis())('an instance that says in Redis it is alive, while 
     expect(h.fake.requests.filter((q) => JSON.stringify(q.body).includes('still with me?'))).toHaveLength(1); // its stored reply, not a second model call
   });
 
+  it('is not taken for dead after the database and Redis were both away, until it had its time to say it lives again', async () => {
+    const { h, clock, presence } = await world();
+    const msg = await claimedBy(h, 'instance-a');
+    const liveness = new Liveness(h.store, clock, testLogger(), { instanceId: h.engineConfig.instanceId, heartbeatMs: 10, presence, deadAfterMs: DEAD_AFTER, recover: async () => 0 });
+    await liveness.register();
+    // Both away for 15 s, Redis restarted without its data: nobody's row or presence moved.
+    const beat = h.store.instances.beat.bind(h.store.instances);
+    h.store.instances.beat = async () => {
+      throw new Error('connect ECONNREFUSED 127.0.0.1:5432');
+    };
+    liveness.start();
+    stops.push(() => liveness.stop());
+    clock.advance(15_000);
+    let beats = 0;
+    h.store.instances.beat = async (...args) => (beats++, beat(...args));
+    await expect.poll(() => beats).toBeGreaterThan(0); // this instance is back
+    expect(await sweep(h)).toEqual({ n: 0, delivered: [] }); // A, alive, has not beaten yet
+    expect((await h.engine.handle(msg).collect()).find((e) => e.type === 'done')).toBeUndefined();
+
+    // A never says it lives again: once this instance has watched it stay silent for INSTANCE_DEAD_AFTER_MS, it is dead.
+    clock.advance(DEAD_AFTER + 1);
+    const { n } = await sweep(h);
+    expect(n).toBe(1);
+  });
+
   it('keeps a proactive delivery with its owner the same way', async () => {
     const { h, clock, presence, liveness } = await world();
     await h.engine.handle(inbound({ text: 'hi' })).collect();
