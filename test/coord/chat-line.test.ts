@@ -8,7 +8,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { KeyedSerialQueue } from '../../src/core/serial.js';
 import { ReplyStream } from '../../src/engine/reply-stream.js';
-import { inChatLine, platformPlace } from '../../src/engine/steps/serialize.js';
+import { inChatLine, platformPlace, type ChatLine, type LinePlace } from '../../src/engine/steps/serialize.js';
 import { hasRedis } from '../helpers/services.js';
 import { coordinationPairs } from '../helpers/coordinations.js';
 import type { Coordination } from '../../src/coord/index.js';
@@ -54,6 +54,17 @@ async function firstThenSecond(a: Coordination, b: Coordination) {
   };
 }
 
+/** A turn in `line` whose reply an adapter reads into `seen` as `name`'s; resolves once it ran, with that adapter. */
+async function replyingTurn(line: ChatLine, place: Omit<LinePlace, 'out'>, seen: string[], name: string) {
+  const out = new ReplyStream();
+  const sending = adapter(out, seen, name);
+  await line(CHAT, async () => {
+    out.push({ type: 'delta', text: `${name} reply` });
+    out.end();
+  }, { ...place, out });
+  return sending;
+}
+
 describe.skipIf(!hasRedis())("a chat's line across instances", () => {
   const pairs = coordinationPairs(3000);
   afterEach(() => pairs.close());
@@ -87,12 +98,7 @@ describe.skipIf(!hasRedis())("a chat's line across instances", () => {
     const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder);
     const seen: string[] = [];
     await lineA(CHAT, async () => void seen.push('api turn runs'));
-    const out = new ReplyStream();
-    const sending = adapter(out, seen, 'next');
-    await lineB(CHAT, async () => {
-      out.push({ type: 'delta', text: 'hi' });
-      out.end();
-    }, { ticket: b.chatOrder!.enter(CHAT), out });
+    const sending = await replyingTurn(lineB, { ticket: b.chatOrder!.enter(CHAT) }, seen, 'next');
     sending.deliver();
     await sending.read;
     expect(seen).toEqual(['api turn runs', 'next reply reaches its adapter', 'next reply delivered']);
@@ -141,13 +147,8 @@ describe.skipIf(!hasRedis())("a chat's line across instances", () => {
     const stuck = new ReplyStream();
     stuck.holdDelivery(); // an adapter that never reports delivery
     await lineA(CHAT, async () => stuck.end(), { ticket: first, out: stuck });
-    const out = new ReplyStream();
     const seen: string[] = [];
-    const sending = adapter(out, seen, 'next');
-    await lineB(CHAT, async () => {
-      out.push({ type: 'delta', text: 'hi' });
-      out.end();
-    }, { ticket: second, out });
+    const sending = await replyingTurn(lineB, { ticket: second }, seen, 'next');
     sending.deliver();
     await sending.read;
     expect(seen).toEqual(['next reply reaches its adapter', 'next reply delivered']);
@@ -256,12 +257,7 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line", () => {
 
     const adopted = await b.chatOrder!.adopt(CHAT, 'telegram:1');
     expect(adopted).toBeDefined();
-    const takenOut = new ReplyStream();
-    const taken = adapter(takenOut, seen, 'taken-over');
-    await lineB(CHAT, async () => {
-      takenOut.push({ type: 'delta', text: 'first' });
-      takenOut.end();
-    }, { ticket: Promise.resolve(adopted!), takenBack: Promise.resolve(true), out: takenOut });
+    const taken = await replyingTurn(lineB, { ticket: Promise.resolve(adopted!), takenBack: Promise.resolve(true) }, seen, 'taken-over');
     await new Promise((r) => setTimeout(r, 200));
     expect(seen).toEqual(['later message runs', 'taken-over reply reaches its adapter']);
     owing.delete('telegram:1');
@@ -277,13 +273,8 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line", () => {
     await a.close();
     const asked: string[] = [];
     const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder, undefined, undefined, async (eventKey) => (asked.push(eventKey), false));
-    const out = new ReplyStream();
     const seen: string[] = [];
-    const sending = adapter(out, seen, 'later');
-    await lineB(CHAT, async () => {
-      out.push({ type: 'delta', text: 'later' });
-      out.end();
-    }, { ticket: b.chatOrder!.enter(CHAT, 'telegram:2'), out });
+    const sending = await replyingTurn(lineB, { ticket: b.chatOrder!.enter(CHAT, 'telegram:2') }, seen, 'later');
     sending.deliver();
     await sending.read;
     expect(seen).toEqual(['later reply reaches its adapter', 'later reply delivered']);
@@ -308,24 +299,14 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line", () => {
       droppedOut.handOff();
       droppedOut.end();
     }, { ticket: first, out: droppedOut });
-    const laterOut = new ReplyStream();
-    const later = adapter(laterOut, seen, 'later');
-    await lineB(CHAT, async () => {
-      laterOut.push({ type: 'delta', text: 'later' });
-      laterOut.end();
-    }, { ticket: second, out: laterOut });
+    const later = await replyingTurn(lineB, { ticket: second }, seen, 'later');
     await new Promise((r) => setTimeout(r, 2500)); // the database is back only after the place lapsed
     expect(seen).toEqual(['dropped reply delivered']); // an empty stream: nothing shown
 
     // The sweep (of the same live instance) answers it, in its old place.
     const adopted = await a.chatOrder!.adopt(CHAT, 'telegram:1');
     expect(adopted).toBeDefined();
-    const sweptOut = new ReplyStream();
-    const swept = adapter(sweptOut, seen, 'swept');
-    await lineA(CHAT, async () => {
-      sweptOut.push({ type: 'delta', text: 'first' });
-      sweptOut.end();
-    }, { ticket: Promise.resolve(adopted!), takenBack: Promise.resolve(true), out: sweptOut });
+    const swept = await replyingTurn(lineA, { ticket: Promise.resolve(adopted!), takenBack: Promise.resolve(true) }, seen, 'swept');
     owing.delete('telegram:1');
     swept.deliver();
     later.deliver();
@@ -340,12 +321,7 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line", () => {
     await new Promise((r) => setTimeout(r, 1200)); // its place lapses
     const seen: string[] = [];
     const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder, undefined, undefined, async (eventKey) => eventKey === 'telegram:1');
-    const out = new ReplyStream();
-    const sending = adapter(out, seen, 'again');
-    await lineB(CHAT, async () => {
-      out.push({ type: 'delta', text: 'hello' });
-      out.end();
-    }, { ticket: b.chatOrder!.enter(CHAT, 'telegram:1'), out });
+    const sending = await replyingTurn(lineB, { ticket: b.chatOrder!.enter(CHAT, 'telegram:1') }, seen, 'again');
     sending.deliver();
     const read = sending.read.then(() => 'delivered');
     expect(await Promise.race([read, new Promise((r) => setTimeout(() => r('held up by its own earlier place'), 5000))])).toBe('delivered');

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
-import { StoreUnavailableError } from '../../src/core/errors.js';
+import { dropOnce } from '../helpers/dropped-connection.js';
 import type { InboundMessage, ReplyEvent } from '../../src/core/types.js';
 import { inbound, startHarness, testEngineConfig, type Harness } from '../helpers/harness.js';
 
@@ -148,12 +148,7 @@ describe('a crash never loses an accepted message', () => {
     const h = await startHarness();
     open.push(h);
     // The reply's write fails as a PostgreSQL restart fails it (the connection dropped under it).
-    const append = h.store.messages.append.bind(h.store.messages);
-    let drops = 1;
-    h.store.messages.append = async (m) => {
-      if (m.role === 'assistant' && drops-- > 0) throw new StoreUnavailableError('The database cannot be reached (Connection terminated unexpectedly); try again shortly');
-      return append(m);
-    };
+    dropOnce(h.store.messages, 'append', { only: (m: { role: string }) => m.role === 'assistant' });
     const msg = inbound({ text: 'still with me?' });
     const first = await h.engine.handle(msg).collect();
     expect(first.filter((e) => e.type === 'notice')).toEqual([]);
@@ -177,17 +172,11 @@ describe('a crash never loses an accepted message', () => {
     const h = await startHarness();
     open.push(h);
     // The insert commits, and the connection drops before its answer comes back (a PostgreSQL crash).
-    const claimOutcome = h.store.events.claimOutcome.bind(h.store.events);
-    let drops = 1;
-    h.store.events.claimOutcome = async (c) => {
-      const outcome = await claimOutcome(c);
-      if (drops-- > 0) throw new StoreUnavailableError('The database cannot be reached (Connection terminated unexpectedly); try again shortly');
-      return outcome;
-    };
+    const claim = dropOnce(h.store.events, 'claimOutcome', { landed: true });
     const msg = inbound({ text: 'did that land?' });
     const events = await h.engine.handle(msg).collect();
     expect(events.find((e) => e.type === 'done')).toMatchObject({ message: { content: 'Echo: did that land?' } });
-    expect(drops).toBe(-1); // the claim was tried again
+    expect(claim.calls()).toBe(2); // the claim was tried again
     const conv = (await h.store.conversations.getByScope('telegram:1'))!;
     expect((await h.store.messages.newest(conv.id, { limit: 10 })).map((m) => m.role)).toEqual(['assistant', 'user']);
     await expect.poll(() => h.store.events.state(msg.platform, msg.eventId)).toBe('done');

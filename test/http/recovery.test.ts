@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
-import { StoreUnavailableError } from '../../src/core/errors.js';
 import { inbound, testEngineConfig } from '../helpers/harness.js';
 import { requestHash } from '../../src/services/idempotency.js';
 import { errorOf, startApi, type ApiHarness } from './helpers.js';
+import { dropOnce } from '../helpers/dropped-connection.js';
 
 const open: ApiHarness[] = [];
 let dir: string | undefined;
@@ -28,30 +28,6 @@ async function twoProcesses() {
     open.unshift(b);
     return b;
   } };
-}
-
-/** A connection PostgreSQL dropped under a statement, as the store reports it. */
-const dropped = () => new StoreUnavailableError('The database cannot be reached (Connection terminated unexpectedly); try again shortly');
-
-/**
- * `target[method]` fails once (again after `rearm`) as a dropped connection fails it: before its
- * statement reached the server, or after it committed (`landed`); `only` picks the calls that may
- * drop. `calls` counts every call.
- */
-function dropOnce<T extends object, K extends keyof T>(target: T, method: K, opts: { landed?: boolean; only?: (...args: any[]) => boolean } = {}) {
-  const real = (target[method] as unknown as (...args: unknown[]) => Promise<unknown>).bind(target);
-  let left = 1;
-  let calls = 0;
-  (target as Record<K, unknown>)[method] = async (...args: unknown[]) => {
-    calls++;
-    const drops = left > 0 && (opts.only?.(...args) ?? true);
-    if (drops) left--;
-    if (drops && !opts.landed) throw dropped();
-    const r = await real(...args);
-    if (drops) throw dropped();
-    return r;
-  };
-  return { calls: () => calls, rearm: () => void (left = 1) };
 }
 
 /**

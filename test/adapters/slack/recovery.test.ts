@@ -6,7 +6,7 @@
  * answers both lookups as Slack does.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { StoreUnavailableError } from '../../../src/core/errors.js';
+import { dropOnce } from '../../helpers/dropped-connection.js';
 import { redeliver } from '../../../src/runtime.js';
 import { appMention, imMessage } from '../../fakes/slack.js';
 import { startSlackWorld, texts, type SlackWorld } from './world.js';
@@ -176,15 +176,9 @@ describe('slack adapter: a reply sent again after a crash', () => {
     it('is found by its note when a database restart dropped the note\'s first write', async () => {
       w = await startSlackWorld();
       // The stream's note fails once as a PostgreSQL restart fails a statement (its connection dropped).
-      const marks = w.rt.store.sendMarks;
-      const put = marks.put.bind(marks);
-      let drops = 1;
-      marks.put = async (key, value) => {
-        if (value.includes('"stream"') && drops > 0 && drops--) throw new StoreUnavailableError('The database cannot be reached (Connection terminated unexpectedly); try again shortly');
-        return put(key, value);
-      };
+      const put = dropOnce(w.rt.store.sendMarks, 'put', { only: (_key: string, value: string) => value.includes('"stream"') });
       const { key, ts } = await openedBeforeTheCrash(w, 'event-15');
-      expect(drops).toBe(0);
+      expect(put.hasDropped()).toBe(true);
       // Slack will not answer a lookup for the next 30 s: only the note can find the open stream.
       await w.adapter.deliver({ key, text: 'another reply', characterName: 'Aria', dedupeKey: 'event-other' });
       w.fake.rateLimitNext('conversations.replies', 30);
