@@ -92,20 +92,7 @@ export class EventRepo {
    * the claim is untouched (still `c.owner`'s, from that try, unfinished). True when it had landed.
    */
   async withdraw(c: Claim, alongside?: (tx: DB) => Promise<void>): Promise<boolean> {
-    return this.db.transaction().execute(async (tx) => {
-      const u = await tx
-        .updateTable('processed_events')
-        .set({ state: 'done', payload: null })
-        .where('platform', '=', c.platform)
-        .where('event_id', '=', c.eventId)
-        .where('owner', '=', c.owner)
-        .where('claimed_at', '=', c.now)
-        .where('state', '=', 'processing')
-        .executeTakeFirst();
-      if (Number(u.numUpdatedRows) === 0) return false;
-      await alongside?.(tx);
-      return true;
-    });
+    return this.closeWith(c.platform, c.eventId, alongside, { owner: c.owner, claimedAt: c.now });
   }
 
   /**
@@ -135,16 +122,22 @@ export class EventRepo {
    * a crash before it leaves both for the recovery sweep. True when this call finished it.
    */
   async close(platform: string, eventId: string, alongside: (tx: DB) => Promise<void>): Promise<boolean> {
+    return this.closeWith(platform, eventId, alongside);
+  }
+
+  /** Mark an unfinished event done (only while `only` still holds it, from that claim) with `alongside` in one transaction. */
+  private async closeWith(platform: string, eventId: string, alongside?: (tx: DB) => Promise<void>, only?: { owner: string; claimedAt: number }): Promise<boolean> {
     return this.db.transaction().execute(async (tx) => {
-      const u = await tx
+      let update = tx
         .updateTable('processed_events')
         .set({ state: 'done', payload: null })
         .where('platform', '=', platform)
         .where('event_id', '=', eventId)
-        .where('state', '=', 'processing')
-        .executeTakeFirst();
+        .where('state', '=', 'processing');
+      if (only) update = update.where('owner', '=', only.owner).where('claimed_at', '=', only.claimedAt);
+      const u = await update.executeTakeFirst();
       if (Number(u.numUpdatedRows) === 0) return false;
-      await alongside(tx);
+      await alongside?.(tx);
       return true;
     });
   }
