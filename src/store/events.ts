@@ -6,10 +6,10 @@ import type { InstanceRepo } from './instances.js';
 /** The owner of a released claim: no instance has this id, so the claim counts as its owner's death left it. */
 const RELEASED = 'released';
 
-const insertClaim = prepared((db, p: { platform: string; eventId: string; now: number; payload: string | null; owner: string }) =>
+const insertClaim = prepared((db, p: { platform: string; eventId: string; now: number; payload: string | null; owner: string; chatKey: string | null }) =>
   db
     .insertInto('processed_events')
-    .values({ platform: p.platform, event_id: p.eventId, state: 'processing', claimed_at: p.now, payload: p.payload, owner: p.owner })
+    .values({ platform: p.platform, event_id: p.eventId, state: 'processing', claimed_at: p.now, arrived_at: p.now, payload: p.payload, owner: p.owner, chat_key: p.chatKey })
     .onConflict((oc) => oc.columns(['platform', 'event_id']).doNothing()),
 );
 const completeEvent = prepared((db, p: { platform: string; eventId: string }) =>
@@ -28,12 +28,21 @@ export interface Claim {
   leaseMs: number;
   /** What is needed to finish the work if this process dies (the normalized message, the API request). */
   payload?: string | null;
+  /** The chat line a platform message waits in (see `unfinishedInChat`). */
+  chatKey?: string | undefined;
   /**
    * The `now` of this owner's earlier tries at this claim that failed without saying whether
    * they landed (a connection dropped as the insert committed): a claim found with one of them
    * is this try's own, not a duplicate.
    */
   uncertain?: readonly number[];
+}
+
+export interface UnfinishedEvent {
+  platform: string;
+  eventId: string;
+  /** Its owner is gone: it waits to be taken over rather than being answered now. */
+  ownerGone: boolean;
 }
 
 export interface AbandonedEvent {
@@ -68,7 +77,7 @@ export class EventRepo {
    * the common case costs a single insert.
    */
   async claimOutcome(c: Claim): Promise<'new' | 'retaken' | 'duplicate'> {
-    const inserted = await insertClaim.affected(this.db, { platform: c.platform, eventId: c.eventId, now: c.now, payload: c.payload ?? null, owner: c.owner });
+    const inserted = await insertClaim.affected(this.db, { platform: c.platform, eventId: c.eventId, now: c.now, payload: c.payload ?? null, owner: c.owner, chatKey: c.chatKey ?? null });
     if (inserted > 0) return 'new';
     if (c.uncertain?.length && (await this.landedEarlier(c))) return 'new';
     return (await this.takeOver(this.db, c)) ? 'retaken' : 'duplicate';
@@ -102,7 +111,7 @@ export class EventRepo {
   async claimPaid(c: Claim, apiKeyId: string, cost: number): Promise<'claimed' | 'duplicate' | 'no-credits'> {
     return this.db.transaction().execute(async (tx) => {
       if (!(await reserveCredits(tx, apiKeyId, cost))) return 'no-credits';
-      const inserted = await insertClaim.affected(tx, { platform: c.platform, eventId: c.eventId, now: c.now, payload: c.payload ?? null, owner: c.owner });
+      const inserted = await insertClaim.affected(tx, { platform: c.platform, eventId: c.eventId, now: c.now, payload: c.payload ?? null, owner: c.owner, chatKey: c.chatKey ?? null });
       if (inserted > 0) return 'claimed';
       throw new DuplicateClaim();
     }).catch((err: unknown) => {
@@ -177,6 +186,53 @@ export class EventRepo {
     if (q.platform !== undefined) query = query.where('platform', '=', q.platform);
     const rows = await query.orderBy('claimed_at').limit(q.limit).execute();
     return rows.map((r) => ({ platform: r.platform, eventId: r.event_id, payload: r.payload!, owner: r.owner }));
+  }
+
+  /**
+   * The unfinished messages of chat line `q.chatKey` that arrived before message `q.before` (or
+   * before `q.now` when it has no claim yet), oldest first, and whether each one's owner is gone
+   * (dead, released, or an ownerless claim past its lease) so that it waits to be taken over.
+   * What a chat's line is rebuilt from when Redis lost it.
+   */
+  async unfinishedInChat(q: { chatKey: string; before?: { platform: string; eventId: string } | undefined; now: number; since: number; deadAfterMs: number; leaseMs: number; limit: number }): Promise<UnfinishedEvent[]> {
+    const own = q.before;
+    const rows = await this.db
+      .selectFrom('processed_events')
+      .select(['platform', 'event_id'])
+      .select((eb) =>
+        eb
+          .case()
+          .when(
+            eb.or([
+              eb('owner', '=', RELEASED),
+              eb.and([eb('owner', 'is', null), eb('claimed_at', '<', q.now - q.leaseMs)]),
+              eb.and([eb('owner', 'is not', null), this.instances.ownerDead(eb, 'owner', q.now - q.deadAfterMs)]),
+            ]),
+          )
+          .then(1)
+          .else(0)
+          .end()
+          .as('gone'),
+      )
+      .where('chat_key', '=', q.chatKey)
+      .where('state', '=', 'processing')
+      .where('arrived_at', '>=', q.since)
+      .where((eb) => {
+        if (!own) return eb('arrived_at', '<', q.now);
+        const arrival = eb
+          .selectFrom('processed_events as p')
+          .select('p.arrived_at')
+          .where('p.platform', '=', own.platform)
+          .where('p.event_id', '=', own.eventId);
+        return eb.and([
+          eb('arrived_at', '<', eb.fn.coalesce(arrival, eb.val(q.now))),
+          eb.not(eb.and([eb('platform', '=', own.platform), eb('event_id', '=', own.eventId)])),
+        ]);
+      })
+      .orderBy('arrived_at')
+      .limit(q.limit)
+      .execute();
+    return rows.map((r) => ({ platform: r.platform, eventId: r.event_id, ownerGone: Number(r.gone) === 1 }));
   }
 
   /** An event's state (`processing` or `done`); undefined when it was never claimed (or is pruned). */

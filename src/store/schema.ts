@@ -140,6 +140,10 @@ export interface ProcessedEventRow {
   payload: string | null;
   /** The instance that claimed it (null for claims made before instances were tracked). */
   owner: string | null;
+  /** The chat line a platform message waits in (null for API turns and older claims). */
+  chat_key: string | null;
+  /** When it was first claimed (`claimed_at` moves on a takeover); null for older claims. */
+  arrived_at: number | null;
 }
 
 /** A running charbridge process, heartbeating while it lives. */

@@ -72,6 +72,42 @@ describeStores('EventRepo', (ctx) => {
     expect(await ctx.store.events.backlog()).toBe(2);
     expect(await ctx.store.pendingMigrations()).toEqual([]);
   });
+
+  it("lists a chat's unfinished messages that arrived before a given one, in arrival order (not moved by a takeover), saying whose owner is gone", async () => {
+    const now = ctx.clock.now();
+    await ctx.store.instances.register('live', now);
+    await ctx.store.instances.register('dead', now - 2 * DEAD);
+    const inChat = (eventId: string, owner: string, at: number, chatKey = 'chat-1') =>
+      ctx.store.events.claim({ platform: 'telegram', eventId, owner, now: at, deadAfterMs: DEAD, leaseMs: LEASE, payload: '{}', chatKey });
+    await inChat('too-old', 'dead', now - 5000);
+    await inChat('first', 'dead', now - 50);
+    await inChat('handed-off', 'live', now - 45);
+    await ctx.store.events.release('telegram', 'handed-off', 'live');
+    await inChat('second', 'live', now - 40);
+    await inChat('answered', 'dead', now - 35);
+    await ctx.store.events.complete('telegram', 'answered');
+    await inChat('elsewhere', 'dead', now - 30, 'chat-2');
+    await inChat('this-one', 'live', now - 20);
+    await inChat('later', 'live', now - 10);
+    const q = { chatKey: 'chat-1', now, since: now - 1000, deadAfterMs: DEAD, leaseMs: LEASE, limit: 10 };
+    const before = (eventId: string) => ({ ...q, before: { platform: 'telegram', eventId } });
+    expect(await ctx.store.events.unfinishedInChat(before('this-one'))).toEqual([
+      { platform: 'telegram', eventId: 'first', ownerGone: true },
+      { platform: 'telegram', eventId: 'handed-off', ownerGone: true },
+      { platform: 'telegram', eventId: 'second', ownerGone: false },
+    ]);
+    // Taken over, the first message keeps its place: its claim's time moved, its arrival did not.
+    expect(await inChat('first', 'live', now)).toBe(true);
+    expect((await ctx.store.events.unfinishedInChat(before('second'))).map((e) => [e.eventId, e.ownerGone])).toEqual([
+      ['first', false],
+      ['handed-off', true],
+    ]);
+    // A turn with no claim of its own yet (or none at all) comes after everything before now.
+    const all = ['first', 'handed-off', 'second', 'this-one', 'later'];
+    expect((await ctx.store.events.unfinishedInChat(before('not-claimed-yet'))).map((e) => e.eventId)).toEqual(all);
+    expect((await ctx.store.events.unfinishedInChat(q)).map((e) => e.eventId)).toEqual(all);
+    expect(await ctx.store.events.unfinishedInChat({ ...q, limit: 2 })).toHaveLength(2);
+  });
 });
 
 describeStores('IdempotencyRepo', (ctx) => {
