@@ -1,6 +1,7 @@
 import type { Logger } from '../log.js';
 import type { Redis } from './redis-client.js';
 import { luaScript } from './scripts.js';
+import type { EarlierMessage, EarlierMessages } from '../engine/limits.js';
 import type { Bus, ChatOrder, ChatTicket } from './types.js';
 
 /**
@@ -21,27 +22,63 @@ import type { Bus, ChatOrder, ChatTicket } from './types.js';
  * at the line (which skip and record the places in front of it) and its leaving cannot pass, take
  * or free a new turn's place.
  *
+ * The messages that were waiting when the data went are not in the new line, yet still owe their
+ * replies before the chat's later ones. So a line that starts afresh leaves room below its first
+ * place, and (with `rebuildFrom`) its first turn asks the database for the chat's earlier
+ * unfinished messages and puts them back there, in arrival order, before any turn may look past
+ * them: a dead instance's message holds the running part until it is taken over, as its own place
+ * would have; a live one's (still answered by a turn from before the loss) is waited for in the
+ * sending part while it owes its reply.
+ *
  * (A plain mutex would give mutual exclusion but not order: whoever polls first wins.)
  */
 const ENTER = `
 local fresh = redis.call('EXISTS', KEYS[1]) == 0
+local gap = 0
 if fresh then
+  if tonumber(ARGV[3]) > 0 then gap = tonumber(ARGV[6]) end
   local now = redis.call('TIME')
-  redis.call('SET', KEYS[1], string.format('%d', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)))
+  redis.call('SET', KEYS[1], string.format('%d', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + gap))
 end
 local t = redis.call('INCR', KEYS[1])
 redis.call('SET', KEYS[3] .. t, '1', 'PX', ARGV[1])
 redis.call('SET', KEYS[5] .. t, '1', 'PX', ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 for _, done in ipairs({KEYS[2], KEYS[4]}) do
-  if not fresh and redis.call('EXISTS', done) == 1 then redis.call('PEXPIRE', done, ARGV[2]) else redis.call('SET', done, t - 1, 'PX', ARGV[2]) end
+  if not fresh and redis.call('EXISTS', done) == 1 then redis.call('PEXPIRE', done, ARGV[2]) else redis.call('SET', done, t - 1 - gap, 'PX', ARGV[2]) end
 end
+-- Until the room below is filled (REBUILD), no place from this one on may look past it.
+if gap > 0 then redis.call('SET', KEYS[6], t, 'PX', ARGV[3]) end
 local first = 0
-if #KEYS == 7 and redis.call('SET', KEYS[6], t, 'NX', 'PX', ARGV[3]) then
+if #KEYS == 8 and redis.call('SET', KEYS[7], t, 'NX', 'PX', ARGV[4]) then
   first = 1
-  redis.call('SET', KEYS[7] .. t, ARGV[4], 'PX', ARGV[3])
+  redis.call('SET', KEYS[8] .. t, ARGV[5], 'PX', ARGV[4])
 end
-return {t, first}`;
+return {t, first, gap > 0 and 1 or 0}`;
+
+/**
+ * Fill the room a fresh line left below its first place (KEYS: the rebuild mark, the running
+ * part's place prefix, the places' event records, the events' place records; ARGV: that first
+ * ticket, a place's TTL, a record's TTL, then each earlier message's event key and whether its
+ * owner is gone, oldest first), and lift the mark. A message that already took a place in the new
+ * line keeps that one. Only while the mark is this ticket's (it expires if its turn dies).
+ */
+const REBUILD = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+local t = tonumber(ARGV[1])
+local n = (#ARGV - 3) / 2
+local put = 0
+for i = 1, n do
+  local slot = t - n - 1 + i
+  local ev = ARGV[2 + 2 * i]
+  if redis.call('SET', KEYS[4] .. ev, slot, 'NX', 'PX', ARGV[3]) then
+    redis.call('SET', KEYS[3] .. slot, ev, 'PX', ARGV[3])
+    if ARGV[3 + 2 * i] == '1' then redis.call('SET', KEYS[2] .. slot, '1', 'PX', ARGV[2]) end
+    put = put + 1
+  end
+end
+redis.call('DEL', KEYS[1])
+return put`;
 
 /**
  * Take over the place an event's first ticket holds (KEYS: the event's ticket record, then each
@@ -77,6 +114,9 @@ local function front(doneKey, aliveKey, t, recordPrefix)
   -- No finished count: the line's keys are gone (a Redis restarted without its data), and with
   -- them every place in front of this one.
   local done = tonumber(redis.call('GET', doneKey) or (t - 1))
+  -- A fresh line whose room below is still being filled: nothing in front is known yet.
+  local rebuilding = redis.call('GET', KEYS[#KEYS])
+  if rebuilding and t >= tonumber(rebuilding) then return math.min(done, t - 2), 0, '' end
   local steps = 0
   local held, event = 0, ''
   while done < t - 1 and steps < 1000 do
@@ -95,7 +135,7 @@ local function front(doneKey, aliveKey, t, recordPrefix)
   return done, held, event
 end
 local t = tonumber(ARGV[1])
-if #KEYS == 3 then
+if #KEYS == 4 then
   local sending, held, event = front(KEYS[1], KEYS[2], t, KEYS[3])
   return {sending, held, event}
 end
@@ -129,6 +169,12 @@ return 0`;
 
 /** How long an idle chat's counters are kept. */
 const IDLE_MS = 86_400_000;
+/** The room a fresh line leaves below its first place: the most earlier messages it puts back. */
+const REBUILD_ROOM = 32;
+/** How long a fresh line's first turn may take to ask the database; past it the line goes on without. */
+const REBUILD_LOOKUP_MS = 3000;
+/** How long the rebuild mark holds the line if its turn's instance dies first. */
+const REBUILD_MARK_MS = 5000;
 /**
  * How long the record of which place a platform message took is kept: long enough for a turn to
  * be taken over while it waits in line, runs and is delivered (a delivery holds the line for at
@@ -162,6 +208,8 @@ export class RedisChatOrder implements ChatOrder {
   private readonly leaveScript;
   private readonly leaveSendingScript;
   private readonly leaveBothScript;
+  private readonly rebuildScript;
+  private earlier: EarlierMessages | undefined;
   /** How long the place of a message that can be taken over lasts without renewal. */
   private readonly eventTtlMs: number;
   private readonly goneHoldMs: number;
@@ -176,11 +224,12 @@ export class RedisChatOrder implements ChatOrder {
     private readonly log: Logger,
     opts: RedisChatOrderOptions = {},
   ) {
-    this.enterScript = luaScript(redis, 'cbChatEnter4', 5, ENTER);
-    this.enterEventScript = luaScript(redis, 'cbChatEnterEvent4', 7, ENTER);
+    this.enterScript = luaScript(redis, 'cbChatEnter5', 6, ENTER);
+    this.enterEventScript = luaScript(redis, 'cbChatEnterEvent5', 8, ENTER);
     this.adoptScript = luaScript(redis, 'cbChatAdopt', 5, ADOPT);
-    this.frontScript = luaScript(redis, 'cbChatFrontSending2', 3, FRONT);
-    this.frontBothScript = luaScript(redis, 'cbChatFrontBoth3', 5, FRONT);
+    this.frontScript = luaScript(redis, 'cbChatFrontSending3', 4, FRONT);
+    this.frontBothScript = luaScript(redis, 'cbChatFrontBoth4', 6, FRONT);
+    this.rebuildScript = luaScript(redis, 'cbChatRebuild', 4, REBUILD);
     this.leaveScript = luaScript(redis, 'cbChatLeave2', 3, LEAVE);
     this.leaveSendingScript = luaScript(redis, 'cbChatLeaveSending', 4, LEAVE);
     this.leaveBothScript = luaScript(redis, 'cbChatLeaveBoth2', 6, LEAVE);
@@ -201,6 +250,9 @@ export class RedisChatOrder implements ChatOrder {
       sendDone: `${base}sdone`,
       sending: `${base}s:`,
       event: (eventKey: string) => `${base}ev:${eventKey}`,
+      events: `${base}ev:`,
+      /** Set while a fresh line's first turn puts the chat's earlier messages back (its ticket). */
+      rebuilding: `${base}rebuild`,
       /** Ticket → the platform message its place stands for (the first place the line recorded for it). */
       placeEvent: `${base}te:`,
     };
@@ -213,14 +265,49 @@ export class RedisChatOrder implements ChatOrder {
   async enter(key: string, eventKey?: string): Promise<ChatTicket> {
     const k = this.keys(key);
     const ttl = eventKey === undefined ? this.ttlMs : this.eventTtlMs;
-    const keys = [k.next, k.done, k.alive, k.sendDone, k.sending];
-    const [ticket, first] = (
+    const keys = [k.next, k.done, k.alive, k.sendDone, k.sending, k.rebuilding];
+    const args = [ttl, IDLE_MS, this.earlier ? REBUILD_MARK_MS : 0, EVENT_RECORD_MS, eventKey ?? '', REBUILD_ROOM];
+    const [ticket, first, fresh] = (
       (await (eventKey === undefined
-        ? this.enterScript(keys, [ttl, IDLE_MS])
-        : this.enterEventScript([...keys, k.event(eventKey), k.placeEvent], [ttl, IDLE_MS, EVENT_RECORD_MS, eventKey]))) as number[]
+        ? this.enterScript(keys, args)
+        : this.enterEventScript([...keys, k.event(eventKey), k.placeEvent], args))) as number[]
     ).map(Number);
-    this.log.debug({ chat: key, ticket, eventKey, first: first === 1 }, 'entered the chat line');
-    return this.place(key, ticket!, { running: true, sending: true }, ttl, eventKey !== undefined && first === 1, eventKey);
+    this.log.debug({ chat: key, ticket, eventKey, first: first === 1, fresh: fresh === 1 }, 'entered the chat line');
+    const rebuilt = fresh === 1 ? this.rebuild(key, ticket!, eventKey) : undefined;
+    return this.place(key, ticket!, { running: true, sending: true }, ttl, eventKey !== undefined && first === 1, eventKey, rebuilt);
+  }
+
+  rebuildFrom(earlier: EarlierMessages): void {
+    this.earlier = earlier;
+  }
+
+  /**
+   * Put the chat's earlier unfinished messages back below `ticket`, the first place of a line that
+   * started afresh, and let the line go on. Never rejects: without the database the line goes on
+   * as it is (the mark lifts by itself if this does not finish).
+   */
+  private async rebuild(key: string, ticket: number, eventKey: string | undefined): Promise<void> {
+    const k = this.keys(key);
+    let found: EarlierMessage[] = [];
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const lookup = this.earlier!(key, { ownEventKey: eventKey, withinMs: EVENT_RECORD_MS, limit: REBUILD_ROOM });
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${REBUILD_LOOKUP_MS} ms`)), REBUILD_LOOKUP_MS);
+      });
+      found = await Promise.race([lookup, late]);
+    } catch (err) {
+      this.log.warn({ err, chat: key }, "could not read a chat's earlier unfinished messages for its line, which Redis no longer has; its next replies may overtake them");
+    } finally {
+      clearTimeout(timer);
+    }
+    try {
+      const put = Number(await this.rebuildScript([k.rebuilding, k.alive, k.placeEvent, k.events], [ticket, this.eventTtlMs, EVENT_RECORD_MS, ...found.flatMap((e) => [e.eventKey, e.ownerGone ? 1 : 0])]));
+      if (found.length) this.log.info({ chat: key, ticket, earlier: found.length, put }, "a chat line started afresh: put back the chat's earlier messages that still owe their replies");
+    } catch (err) {
+      this.log.warn({ err, chat: key }, "could not put a chat's earlier messages back in its line; it goes on once the mark expires");
+    }
+    this.bus.publish('chat-left', key);
   }
 
   /**
@@ -238,7 +325,7 @@ export class RedisChatOrder implements ChatOrder {
   }
 
   /** Ticket `ticket` of chat `key`, holding the parts in `held` (renewed every third of `ttl` until left). */
-  private place(key: string, ticket: number, held: Record<Part, boolean>, ttl: number, firstForEvent = false, ownEvent?: string): ChatTicket {
+  private place(key: string, ticket: number, held: Record<Part, boolean>, ttl: number, firstForEvent = false, ownEvent?: string, rebuilt?: Promise<void>): ChatTicket {
     const k = this.keys(key);
     // Keep the places held while waiting, while the turn runs and until its reply is delivered.
     const lost = new Set<Part>();
@@ -271,10 +358,10 @@ export class RedisChatOrder implements ChatOrder {
       };
       if (part === 'sending') {
         if (sendClear) return true;
-        const [sending, held, event] = (await this.frontScript([k.sendDone, k.sending, k.placeEvent], [ticket, IDLE_MS])) as unknown[];
+        const [sending, held, event] = (await this.frontScript([k.sendDone, k.sending, k.placeEvent, k.rebuilding], [ticket, IDLE_MS])) as unknown[];
         return seen(sending, held, event);
       }
-      const [running, sending, held, event] = (await this.frontBothScript([k.done, k.alive, k.sendDone, k.sending, k.placeEvent], [ticket, IDLE_MS])) as unknown[];
+      const [running, sending, held, event] = (await this.frontBothScript([k.done, k.alive, k.sendDone, k.sending, k.placeEvent, k.rebuilding], [ticket, IDLE_MS])) as unknown[];
       seen(sending, held, event);
       return Number(running) >= ticket - 1;
     };
@@ -339,9 +426,15 @@ export class RedisChatOrder implements ChatOrder {
     };
     return {
       firstForEvent,
-      wait: () => waitFor('running'),
+      wait: async () => {
+        await rebuilt;
+        await waitFor('running');
+      },
       leave: (opts) => leave(opts?.sent ? ['running', 'sending'] : ['running']),
-      waitToSend: (owed) => waitFor('sending', owed),
+      waitToSend: async (owed) => {
+        await rebuilt;
+        await waitFor('sending', owed);
+      },
       abandon: () => {
         held.sending = false;
         if (!held.running) clearInterval(renew);

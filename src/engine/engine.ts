@@ -11,6 +11,7 @@ import type { ContextProvider } from './context-blocks.js';
 import { compose, type MessageContext, type Step, type TurnContext } from './pipeline.js';
 import { ReplyStream } from './reply-stream.js';
 import type { StartedTurn, TurnRequest, TurnResult } from './request.js';
+import { earlierInChat, owedReply } from './chat-claims.js';
 import { bindingKeysFor, bindingKeysForScope, chatKeyFor, serialKeyFor } from './scoping.js';
 import { resolveCharacter } from './characters.js';
 import { commandMenu, createCommandRegistry, type Command } from './commands/index.js';
@@ -67,11 +68,10 @@ export class Engine implements MessageHandler {
     this.tasks = deps.tasks;
     // A message is owed its reply while its claim is unfinished: a dead instance's is answered by
     // whoever takes it over, and the chat's later replies wait for it (within MAX_DELIVERY_HOLD_MS).
-    const owed = async (eventKey: string) => {
-      const at = eventKey.indexOf(':');
-      return (await deps.store.events.state(eventKey.slice(0, at), eventKey.slice(at + 1))) === 'processing';
-    };
-    this.line = inChatLine(this.queue, deps.chatOrder, deps.log, MAX_DELIVERY_HOLD_MS, owed);
+    this.line = inChatLine(this.queue, deps.chatOrder, deps.log, MAX_DELIVERY_HOLD_MS, owedReply(deps));
+    // A chat's line that Redis lost is rebuilt from the claims: which of its messages came first
+    // and still owe their replies.
+    deps.chatOrder?.rebuildFrom?.(earlierInChat(deps));
     const inOrder = serialize(this.line);
     const platform: Array<Step<MessageContext>> = [
       inOrder,
@@ -110,7 +110,7 @@ export class Engine implements MessageHandler {
     // then always runs after it.
     const order = this.deps.chatOrder && !msg.fromBot ? this.deps.chatOrder : undefined;
     let rerun = false;
-    const outcome = msg.fromBot ? Promise.resolve('duplicate' as const) : this.claim(msg, eventKey);
+    const outcome = msg.fromBot ? Promise.resolve('duplicate' as const) : this.claim(msg, eventKey, serialKey);
     const claimed = outcome.then((o) => {
       rerun = o === 'retaken';
       return o !== 'duplicate';
@@ -449,7 +449,7 @@ export class Engine implements MessageHandler {
    * engine stops — never answered, and never reported as accepted, so the platform can deliver
    * it again.
    */
-  private async claim(msg: InboundMessage, eventKey: string): Promise<'new' | 'retaken' | 'duplicate'> {
+  private async claim(msg: InboundMessage, eventKey: string, chatKey: string): Promise<'new' | 'retaken' | 'duplicate'> {
     if (this.eventsInFlight.has(eventKey)) return 'duplicate';
     this.eventsInFlight.add(eventKey);
     const { store, clock, config, log } = this.deps;
@@ -472,6 +472,7 @@ export class Engine implements MessageHandler {
           leaseMs: config.eventLeaseMs,
           payload,
           uncertain,
+          chatKey,
         });
         // A dead process's message it had answered, but not yet marked so (the database was down):
         // marked now, not answered twice.

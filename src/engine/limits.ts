@@ -98,10 +98,29 @@ export interface ChatTicket {
   readonly firstForEvent?: boolean;
 }
 
+/** An unfinished platform message of a chat, as the database keeps its claim. */
+export interface EarlierMessage {
+  eventKey: string;
+  /** Its owner is gone (dead or released): it waits to be taken over. */
+  ownerGone: boolean;
+}
+
+/**
+ * The unfinished messages of chat line `key` that arrived before `ownEventKey` (or before now),
+ * at most `withinMs` ago, oldest first, at most `limit`.
+ */
+export type EarlierMessages = (key: string, q: { ownEventKey?: string | undefined; withinMs: number; limit: number }) => Promise<EarlierMessage[]>;
+
 /** Per-chat turn order shared by instances: places are handed out in arrival order. */
 export interface ChatOrder {
   /** A place at the end of the line; `eventKey` (a platform message) records it for `adopt`. */
   enter(key: string, eventKey?: string): Promise<ChatTicket>;
+  /**
+   * Where a line that starts afresh (its shared state lost) learns which of its chat's messages
+   * came before and still owe their replies: the first turn to enter it puts them back in front
+   * of itself, so the chat's later replies still wait for them.
+   */
+  rebuildFrom?(earlier: EarlierMessages): void;
   /**
    * For the instance that took event `eventKey` over from a dead one: the place the event took on
    * arrival, held again, if the line has not passed it — so the message is still answered before

@@ -12,6 +12,7 @@ import { inChatLine, platformPlace, type ChatLine, type LinePlace } from '../../
 import { hasRedis } from '../helpers/services.js';
 import { coordinationPairs } from '../helpers/coordinations.js';
 import type { Coordination } from '../../src/coord/index.js';
+import type { EarlierMessages } from '../../src/engine/limits.js';
 
 const CHAT = 'telegram:1:chat:-100777';
 
@@ -63,6 +64,20 @@ async function replyingTurn(line: ChatLine, place: Omit<LinePlace, 'out'>, seen:
     out.end();
   }, { ...place, out });
   return sending;
+}
+
+/**
+ * What the database says of the chat's unfinished messages (`EventRepo.unfinishedInChat`): those
+ * in `owing`, in arrival order, before the asking turn's own; answered once `ready` resolves.
+ */
+function claimsOf(owing: Set<string>, ownerGone: boolean, ready: Promise<void> = Promise.resolve()): EarlierMessages {
+  return async (key, q) => {
+    await ready;
+    if (key !== CHAT) return [];
+    const all = [...owing];
+    const own = q.ownEventKey === undefined ? -1 : all.indexOf(q.ownEventKey);
+    return (own < 0 ? all : all.slice(0, own)).map((eventKey) => ({ eventKey, ownerGone }));
+  };
 }
 
 describe.skipIf(!hasRedis())("a chat's line across instances", () => {
@@ -135,6 +150,52 @@ describe.skipIf(!hasRedis())("a chat's line across instances", () => {
     sending2.deliver();
     await Promise.all([sending1.read, sending2.read]);
     expect(seen).toEqual(['first runs', 'first reply reaches its adapter', 'second runs', 'first reply delivered', 'second reply reaches its adapter', 'second reply delivered']);
+  });
+
+  it("is rebuilt from the database after Redis lost it: the chat's next replies wait for a message a live instance still answers from before the loss", async () => {
+    const [a, b] = await pairs.two();
+    const before = await a.chatOrder!.enter(CHAT, 'telegram:1');
+    await pairs.loseData();
+    const owing = new Set(['telegram:1', 'telegram:2', 'telegram:3']);
+    let answer!: () => void;
+    const answered = new Promise<void>((r) => (answer = r));
+    // The turn that finds the line fresh asks, and the database answers slowly: a turn entering
+    // meanwhile on the other instance must not look past the room left below it.
+    b.chatOrder!.rebuildFrom!(claimsOf(owing, false, answered));
+    a.chatOrder!.rebuildFrom!(claimsOf(owing, false));
+    const owed = async (eventKey: string) => owing.has(eventKey);
+    const lineA = inChatLine(new KeyedSerialQueue(), a.chatOrder, undefined, undefined, owed);
+    const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder, undefined, undefined, owed);
+    const second = b.chatOrder!.enter(CHAT, 'telegram:2');
+    await second;
+    const third = a.chatOrder!.enter(CHAT, 'telegram:3');
+    await third;
+    const seen: string[] = [];
+    // The turn from before the loss holds a place the new line does not know: it goes on.
+    const first = await replyingTurn(lineA, { ticket: Promise.resolve(before) }, seen, 'first');
+    const later = replyingTurn(lineB, { ticket: second }, seen, 'second');
+    const last = replyingTurn(lineA, { ticket: third }, seen, 'third');
+    await new Promise((r) => setTimeout(r, 300));
+    answer();
+    await new Promise((r) => setTimeout(r, 900));
+    expect(seen).toEqual(['first reply reaches its adapter']);
+    first.deliver();
+    await first.read;
+    owing.delete('telegram:1'); // its claim is finished once its reply is delivered
+    const sending2 = await later;
+    sending2.deliver();
+    await sending2.read;
+    const sending3 = await last;
+    sending3.deliver();
+    await sending3.read;
+    expect(seen).toEqual([
+      'first reply reaches its adapter',
+      'first reply delivered',
+      'second reply reaches its adapter',
+      'second reply delivered',
+      'third reply reaches its adapter',
+      'third reply delivered',
+    ]);
   });
 
   it('lets the next reply go after the longest hold when an earlier one is never delivered', async () => {
@@ -326,6 +387,38 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line", () => {
     const read = sending.read.then(() => 'delivered');
     expect(await Promise.race([read, new Promise((r) => setTimeout(() => r('held up by its own earlier place'), 5000))])).toBe('delivered');
     expect(seen).toEqual(['again reply reaches its adapter', 'again reply delivered']);
+  });
+
+  it("is put back from the database when Redis lost the line, so the chat's next message still waits for its takeover", async () => {
+    const [a, b] = await pairs.two();
+    await a.chatOrder!.enter(CHAT, 'telegram:1');
+    await a.close(); // dies with the message waiting in line
+    await pairs.loseData(); // and Redis restarts without its data: the line and that place are gone
+    const owing = new Set(['telegram:1', 'telegram:2', 'telegram:3']);
+    let answer!: () => void;
+    b.chatOrder!.rebuildFrom!(claimsOf(owing, true, new Promise<void>((r) => (answer = r))));
+    const seen: string[] = [];
+    const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder, undefined, undefined, async (e) => owing.has(e));
+    const second = b.chatOrder!.enter(CHAT, 'telegram:2');
+    await second;
+    const later = lineB(CHAT, async () => void seen.push('later message runs'), { ticket: second });
+    // A message after it looks at the line while the database is still being asked: it must not
+    // look past the room left for the earlier ones.
+    const third = await b.chatOrder!.enter(CHAT, 'telegram:3');
+    const thirdRuns = third.wait().then(() => void seen.push('third message runs'));
+    await new Promise((r) => setTimeout(r, 200));
+    answer();
+    await new Promise((r) => setTimeout(r, 200)); // the sweep comes later than the line's first turn
+    const place = platformPlace(b.chatOrder!, CHAT, 'telegram:1', Promise.resolve(true));
+    expect(await place.takenBack).toBe(true);
+    await lineB(CHAT, async () => {
+      await new Promise((r) => setTimeout(r, 1500)); // longer than the dead holder's place lasted
+      seen.push('taken-over message runs');
+    }, place);
+    await later;
+    await thirdRuns;
+    await third.leave({ sent: true });
+    expect(seen).toEqual(['taken-over message runs', 'later message runs', 'third message runs']);
   });
 
   it('is not taken over once the line has passed it', async () => {
