@@ -41,6 +41,8 @@ export interface CatchUpDeps {
   messagesAfter(channelId: string, after: string): Promise<DcMessage[]>;
   /** Hand a message on as if the gateway had just dispatched it; false when it was not one to answer. */
   take(m: DcMessage): boolean;
+  /** Channel `channelId` was read back, finding `messageIds` (told before they are handed on). */
+  reading?(channelId: string, messageIds: readonly string[]): void;
   /** Server channels and threads the bot may read (known once the gateway is ready). */
   activeChannels(): ActiveChannel[];
   log: Log;
@@ -133,7 +135,9 @@ export class CatchUp {
       for (let c = channels.shift(); c; c = channels.shift()) {
         const [channelId, after] = c;
         try {
-          for (const m of await this.deps.messagesAfter(channelId, after)) if (this.deps.take(m)) missed++;
+          const found = await this.deps.messagesAfter(channelId, after);
+          this.deps.reading?.(channelId, found.map((m) => m.id));
+          for (const m of found) if (this.deps.take(m)) missed++;
         } catch (err) {
           this.deps.log.warn({ err, channelId }, 'discord: could not read what was sent to a channel while no process listened');
         } finally {

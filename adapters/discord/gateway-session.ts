@@ -10,9 +10,24 @@
  * never reached the adapter (discord.js drops some) stops holding the sequence back after a
  * minute. Notes are written at most every `saveEveryMs`, and at stop, never over the note of a
  * process started later (a rolling deploy; see `write`).
+ *
+ * A replay ends the session it resumed, and this process's note then replaces the previous one.
+ * So the channels of the messages replayed to this start are carried in its note (`carry`) until
+ * each has been read back and every message read there is with the engine: a process that dies
+ * before that leaves them to the next start, which reads them back as if it had replayed them.
  */
 import type { Log, SendMarks } from '../../src/core/adapter.js';
-import type { StoredSession } from './gateway-replay.js';
+import type { ReplayedMessage, StoredSession } from './gateway-replay.js';
+
+/** A channel messages were replayed in, to read back after `after`, and since when it has waited. */
+export interface UnreadChannel {
+  channelId: string;
+  after: string;
+  at: number;
+}
+
+/** A previous process's session, with the replayed channels it had not read back yet. */
+export type NotedSession = StoredSession & { unread: UnreadChannel[] };
 
 const STUCK_MS = 60_000;
 /** An unchanged note is written again this often: housekeeping prunes notes two days old. */
@@ -37,6 +52,8 @@ export class GatewaySessions {
   private timer: NodeJS.Timeout | undefined;
   /** Saves run one after another, so an older note never overwrites a newer one. */
   private saving: Promise<void> = Promise.resolve();
+  /** Per shard: replayed channels not yet read back, and the messages read there not yet with the engine. */
+  private readonly unread = new Map<number, Map<string, UnreadChannel & { awaiting?: Set<string> }>>();
 
   constructor(
     private readonly marks: SendMarks,
@@ -61,7 +78,39 @@ export class GatewaySessions {
 
   /** The message is with the engine (on disk), or was not one to hand on. */
   settled(messageId: string): void {
+    for (const channels of this.unread.values()) {
+      for (const [channelId, c] of channels) {
+        if (c.awaiting?.delete(messageId) && c.awaiting.size === 0) channels.delete(channelId);
+      }
+    }
     for (const s of this.shards.values()) if (s.pending.delete(messageId)) return;
+  }
+
+  /**
+   * Carry in `shard`'s note the channels of messages replayed to this start (and those a previous
+   * start had not read back), until they are read back (`reading`) and their messages settled.
+   */
+  carry(shard: number, messages: readonly ReplayedMessage[], unread: readonly UnreadChannel[] = []): void {
+    const channels = this.unread.get(shard) ?? new Map<string, UnreadChannel & { awaiting?: Set<string> }>();
+    this.unread.set(shard, channels);
+    const now = this.deps.now();
+    const add = (channelId: string, after: string, at: number) => {
+      const had = channels.get(channelId);
+      if (!had) channels.set(channelId, { channelId, after, at });
+      else if (BigInt(after) < BigInt(had.after)) had.after = after;
+    };
+    for (const u of unread) add(u.channelId, u.after, u.at);
+    for (const m of messages) if (/^\d+$/.test(m.messageId)) add(m.channelId, (BigInt(m.messageId) - 1n).toString(), now);
+  }
+
+  /** Channel `channelId` was read back: it stays carried until each of `messageIds` has settled. */
+  reading(channelId: string, messageIds: readonly string[]): void {
+    for (const channels of this.unread.values()) {
+      const c = channels.get(channelId);
+      if (!c) continue;
+      if (messageIds.length) c.awaiting = new Set(messageIds);
+      else channels.delete(channelId);
+    }
   }
 
   /**
@@ -81,13 +130,16 @@ export class GatewaySessions {
     await this.save();
   }
 
-  /** What a previous process noted for `shards`, no earlier than `since` (older is not answered anyway). */
-  async stored(shards: readonly number[], since: number): Promise<StoredSession[]> {
-    const found: StoredSession[] = [];
+  /**
+   * What a previous process noted for `shards`, no earlier than `since` (older is not answered
+   * anyway), with the replayed channels it had not read back.
+   */
+  async stored(shards: readonly number[], since: number): Promise<NotedSession[]> {
+    const found: NotedSession[] = [];
     for (const shard of shards) {
       const value = await this.marks.get(this.key(shard));
       const s = value === undefined ? undefined : parse(value);
-      if (s && s.at >= since) found.push({ sessionId: s.sessionId, resumeUrl: s.resumeUrl, seq: s.seq, shard });
+      if (s && s.at >= since) found.push({ sessionId: s.sessionId, resumeUrl: s.resumeUrl, seq: s.seq, shard, unread: s.unread.filter((u) => u.at >= since) });
     }
     return found;
   }
@@ -115,7 +167,8 @@ export class GatewaySessions {
         if (now - p.at > STUCK_MS) s.pending.delete(id);
         else seq = Math.min(seq, p.seq - 1);
       }
-      const value = JSON.stringify({ sessionId: s.sessionId, resumeUrl: s.resumeUrl, seq });
+      const unread = [...(this.unread.get(shard)?.values() ?? [])].map(({ channelId, after, at }) => [channelId, after, at]);
+      const value = JSON.stringify({ sessionId: s.sessionId, resumeUrl: s.resumeUrl, seq, ...(unread.length ? { unread } : {}) });
       if (value === s.saved && now - s.savedAt < REFRESH_MS) continue;
       try {
         const noted = await this.marks.get(this.key(shard));
@@ -125,7 +178,7 @@ export class GatewaySessions {
           this.deps.log.info({ shard }, 'discord: a newer process runs this shard and notes its session now; this one stops noting it');
           continue;
         }
-        await this.marks.put(this.key(shard), JSON.stringify({ sessionId: s.sessionId, resumeUrl: s.resumeUrl, seq, at: now, started: this.startedAt }));
+        await this.marks.put(this.key(shard), JSON.stringify({ ...(JSON.parse(value) as object), at: now, started: this.startedAt }));
         s.saved = value;
         s.savedAt = now;
       } catch (err) {
@@ -140,11 +193,16 @@ export class GatewaySessions {
 }
 
 /** A stored note; `started` is when its process started (0 for notes from before it was kept). */
-function parse(value: string): (Omit<StoredSession, 'shard'> & { at: number; started: number }) | undefined {
+function parse(value: string): (Omit<NotedSession, 'shard'> & { at: number; started: number }) | undefined {
   try {
-    const v = JSON.parse(value) as Partial<StoredSession & { at: number; started: number }>;
+    const v = JSON.parse(value) as Partial<StoredSession & { at: number; started: number; unread: unknown }>;
+    const unread = Array.isArray(v.unread)
+      ? v.unread.flatMap((u: unknown) =>
+          Array.isArray(u) && typeof u[0] === 'string' && typeof u[1] === 'string' && /^\d+$/.test(u[1]) && typeof u[2] === 'number' ? [{ channelId: u[0], after: u[1], at: u[2] }] : [],
+        )
+      : [];
     return typeof v.sessionId === 'string' && typeof v.resumeUrl === 'string' && typeof v.seq === 'number' && typeof v.at === 'number'
-      ? { sessionId: v.sessionId, resumeUrl: v.resumeUrl, seq: v.seq, at: v.at, started: typeof v.started === 'number' ? v.started : 0 }
+      ? { sessionId: v.sessionId, resumeUrl: v.resumeUrl, seq: v.seq, at: v.at, started: typeof v.started === 'number' ? v.started : 0, unread }
       : undefined;
   } catch {
     return undefined;

@@ -156,6 +156,7 @@ class DiscordBot implements DiscordAdapter {
           decode: (key) => this.keys.decode(key),
           messagesAfter: (channelId, after) => this.transport.messagesAfter(channelId, after, (call) => this.paced(`${READ}${channelId}`, call)),
           take: (m) => this.take(m),
+          reading: (channelId, ids) => this.sessions?.reading(channelId, ids),
           activeChannels: () => this.transport.readableChannels(),
           log: this.log,
           now: deps.now ?? Date.now,
@@ -262,7 +263,11 @@ class DiscordBot implements DiscordAdapter {
           return [];
         });
         if (got === EXPIRED) this.log.info({ shard: s.shard }, 'discord: the previous gateway session had expired; nothing to replay');
-        else out.push(...got);
+        const replayed = got === EXPIRED ? [] : got;
+        // The replay ended that session: until read back, its channels (and those the previous
+        // start had not read back) live on in this process's note.
+        this.sessions.carry(s.shard, replayed, s.unread);
+        out.push(...replayed, ...s.unread.map((u) => ({ channelId: u.channelId, messageId: (BigInt(u.after) + 1n).toString() })));
       }
     } catch (err) {
       this.log.warn({ err }, 'discord: could not read the previous gateway sessions');

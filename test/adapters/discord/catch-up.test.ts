@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DiscordAdapter } from '../../../adapters/discord/index.js';
 import type { ManualClock } from '../../../src/core/clock.js';
+import type { MessageHandler } from '../../../src/core/adapter.js';
 import { alice, bob, startDiscord, type Setup } from './helpers.js';
 
 const carol = { id: '511111111111111111', username: 'carol' };
@@ -144,6 +145,34 @@ describe('discord adapter: messages sent while no process listened', () => {
     const resumes = fake.gatewayLog.filter((e) => e.dir === 'in' && e.op === 6);
     expect(resumes).toHaveLength(1);
     expect(fake.gatewayLog.filter((e) => e.op === -1).map((e) => e.closeCode)).toEqual([4200, 1000]);
+  });
+
+  it('include a first DM replayed to a start that died before it was on disk: the start after it reads that DM back', async () => {
+    s = await startDiscord({ catchUp: true, fake: { shards: { identifyWindowMs: 1 } } });
+    const { fake, texts, idle } = s;
+    const m = fake.userMessage({ author: alice, content: 'hello' });
+    await fake.waitFor(() => texts(m.channel_id).length === 1);
+    await idle();
+    await s.adapter.stop();
+    const dm = fake.userMessage({ author: carol, content: 'hi, first time here' }).channel_id as string;
+
+    // The next start has the session replayed (which ends it), notes its own, reads the DM back and
+    // hands it on, but dies before the message is on disk.
+    const neverOnDisk: MessageHandler = {
+      handle: () => Object.assign((async function* () { await new Promise(() => undefined); })(), { accepted: new Promise<void>(() => undefined) }),
+    };
+    const dying = s.newAdapter({ handler: neverOnDisk, tuning: { stopTimeoutMs: 100 } });
+    await dying.start();
+    await fake.waitFor(() => fake.calls.some((c) => c.method === 'GET' && c.path.includes(dm)), 10_000);
+    await dying.stop();
+    expect(texts(dm)).toEqual([]);
+
+    next = s.newAdapter();
+    await next.start();
+    await fake.waitFor(() => texts(dm).length === 1, 10_000);
+    await fake.idle();
+    await next.settled();
+    expect(texts(dm)).toEqual(['Echo: hi, first time here']);
   });
 
   it('are not read back on a first start, or where nothing was handled lately', async () => {

@@ -32,8 +32,8 @@ describe('gateway session notes', () => {
     sessions.settled('n2');
     await sessions.stop();
     expect(await sessions.stored([0, 1, 2], now() - 1)).toEqual([
-      { shard: 0, sessionId: 'sess-0', resumeUrl: 'wss://gateway.test', seq: 1 },
-      { shard: 1, sessionId: 'sess-1', resumeUrl: 'wss://gateway.test', seq: 2 },
+      { shard: 0, sessionId: 'sess-0', resumeUrl: 'wss://gateway.test', seq: 1, unread: [] },
+      { shard: 1, sessionId: 'sess-1', resumeUrl: 'wss://gateway.test', seq: 2, unread: [] },
     ]);
 
     sessions.settled('m2');
@@ -67,12 +67,40 @@ describe('gateway session notes', () => {
     old.sessions.dispatched(0, { t: 'TYPING_START', s: 7, d: {} });
     old.advance(1000);
     await old.sessions.stop();
-    expect(await next.sessions.stored([0], 0)).toEqual([{ shard: 0, sessionId: 'new-0', resumeUrl: 'wss://gateway.test', seq: 2 }]);
+    expect(await next.sessions.stored([0], 0)).toEqual([{ shard: 0, sessionId: 'new-0', resumeUrl: 'wss://gateway.test', seq: 2, unread: [] }]);
     // The new one crashes; the process after it notes its own session over it.
     old.advance(1000);
     const after = setup(old.notes, old.clock, 'after');
     after.ready(0, 1);
     await after.sessions.stop();
     expect((await after.sessions.stored([0], 0))[0]?.sessionId).toBe('after-0');
+  });
+
+  it("carry the channels replayed to this start until each is read back and its messages are with the engine, and keep what the previous start had not read", async () => {
+    const { sessions, ready, notes, clock, now } = setup();
+    ready(0, 1);
+    sessions.carry(0, [
+      { channelId: 'dm-1', messageId: '1010' },
+      { channelId: 'dm-1', messageId: '1005' },
+      { channelId: 'dm-2', messageId: '2000' },
+    ], [{ channelId: 'dm-3', after: '2999', at: now() - 5000 }]);
+    await sessions.stop();
+    const carried = async () => (await sessions.stored([0], 0))[0]?.unread.map((u) => [u.channelId, u.after]);
+    expect(await carried()).toEqual([['dm-3', '2999'], ['dm-1', '1004'], ['dm-2', '1999']]);
+    sessions.reading('dm-1', ['1005', '1010']);
+    sessions.reading('dm-3', []); // read back, nothing there any more
+    sessions.settled('1005');
+    await sessions.stop();
+    expect(await carried()).toEqual([['dm-1', '1004'], ['dm-2', '1999']]);
+    const replayedAt = now();
+    clock.now += 3000;
+    sessions.settled('1010');
+    await sessions.stop();
+    expect(await carried()).toEqual([['dm-2', '1999']]);
+    // The next start finds it in the note, with when it was first replayed; older than asked, it is dropped.
+    clock.now += 1000;
+    const after = setup(notes, clock, 'after');
+    expect((await after.sessions.stored([0], 0))[0]?.unread).toEqual([{ channelId: 'dm-2', after: '1999', at: replayedAt }]);
+    expect((await after.sessions.stored([0], replayedAt + 1))[0]?.unread).toEqual([]);
   });
 });

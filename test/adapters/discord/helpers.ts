@@ -6,6 +6,7 @@
 import { createDiscordAdapter, type DiscordAdapter, type DiscordConfig, type DiscordTuning } from '../../../adapters/discord/index.js';
 import { ProactiveScheduler, DeliveryRouter } from '../../../src/scheduler/index.js';
 import type { InboundMessage, ReplyEvent } from '../../../src/core/types.js';
+import type { MessageHandler } from '../../../src/core/adapter.js';
 import { commandMenu, type EngineConfig } from '../../../src/engine/index.js';
 import { startFakeDiscord, type FakeDiscord, type FakeDiscordOptions } from '../../fakes/discord.js';
 import { startHarness, type Harness } from '../../helpers/harness.js';
@@ -62,8 +63,12 @@ export interface Setup {
    * happen until the test acts, so absences can be asserted.
    */
   idle(): Promise<void>;
-  /** Another adapter like `adapter`, on the same engine and fake (the next process, say); not started, not closed by `close`. */
-  newAdapter(): DiscordAdapter;
+  /**
+   * Another adapter like `adapter`, on the same engine and fake (the next process, say); not
+   * started, not closed by `close`. `handler` stands in for the engine (a process that dies
+   * before its messages are on disk, say).
+   */
+  newAdapter(o?: { handler?: MessageHandler; tuning?: Partial<DiscordTuning> }): DiscordAdapter;
   close(): Promise<void>;
 }
 
@@ -93,16 +98,16 @@ export async function startDiscord(o: {
     defaults: { minIdleMinutes: 60, minGapMinutes: 120, dailyCap: 3, maxUnanswered: 5 },
   });
   const fake = await startFakeDiscord({ retryAfterHeader: 'exact', ...o.fake, limits: { ...SCALED_LIMITS, ...o.fake?.limits } });
-  const newAdapter = () =>
+  const newAdapter = (over: { handler?: MessageHandler; tuning?: Partial<DiscordTuning> } = {}) =>
     createDiscordAdapter(
       { token: fake.token, apiUrl: fake.restApi, guildIds: [], characterWebhooks: false, ...(typeof o.config === 'function' ? o.config(fake) : o.config) },
       {
-        handler: { handle: (m) => (handled.push(m), tap(m.eventId, h.engine.handle(m), modelDoneAt)) },
+        handler: over.handler ?? { handle: (m) => (handled.push(m), tap(m.eventId, h.engine.handle(m), modelDoneAt)) },
         log: h.log,
         commands: commandMenu(h.engine.commands),
         listCharacters: async () => (await h.store.characters.listShared()).map((c) => c.name),
         characterAvatar: async (name) => (name === 'Aria' ? 'http://img.test/aria.png' : undefined),
-        tuning: { ...SCALED_TUNING, ...o.tuning },
+        tuning: { ...SCALED_TUNING, ...o.tuning, ...over.tuning },
         ...(o.catchUp
           ? { recentChats: o.catchUp === true ? recentChatsOf(h.store, h.log) : o.catchUp(recentChatsOf(h.store, h.log)), sendMarks: h.store.sendMarks }
           : {}),
