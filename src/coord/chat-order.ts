@@ -107,7 +107,8 @@ return held`;
  * part's keys first (KEYS: done, places, then the sending part's three), the sending part is
  * looked at too when the running part is clear: `{running, sending, ticket, eventKey}` (sending
  * -1 when not), so a turn whose chat's earlier replies are all delivered by the time it runs needs
- * no second call before sending.
+ * no second call before sending. Each answer that looked at the sending part ends with whether this
+ * turn's own sending place still exists (0: Redis lost it, or it lapsed while Redis was away).
  */
 const FRONT = `
 local function front(doneKey, aliveKey, t, recordPrefix)
@@ -137,14 +138,14 @@ end
 local t = tonumber(ARGV[1])
 if #KEYS == 4 then
   local sending, held, event = front(KEYS[1], KEYS[2], t, KEYS[3])
-  return {sending, held, event}
+  return {sending, held, event, redis.call('EXISTS', KEYS[2] .. t)}
 end
 local running = front(KEYS[1], KEYS[2], t, nil)
 if running >= t - 1 then
   local sending, held, event = front(KEYS[3], KEYS[4], t, KEYS[5])
-  return {running, sending, held, event}
+  return {running, sending, held, event, redis.call('EXISTS', KEYS[4] .. t)}
 end
-return {running, -1, 0, ''}`;
+return {running, -1, 0, '', 1}`;
 
 /**
  * Give a place up (KEYS: the ticket counter, then the part's finished count and place prefix; a
@@ -227,8 +228,8 @@ export class RedisChatOrder implements ChatOrder {
     this.enterScript = luaScript(redis, 'cbChatEnter5', 6, ENTER);
     this.enterEventScript = luaScript(redis, 'cbChatEnterEvent5', 8, ENTER);
     this.adoptScript = luaScript(redis, 'cbChatAdopt', 5, ADOPT);
-    this.frontScript = luaScript(redis, 'cbChatFrontSending3', 4, FRONT);
-    this.frontBothScript = luaScript(redis, 'cbChatFrontBoth4', 6, FRONT);
+    this.frontScript = luaScript(redis, 'cbChatFrontSending4', 4, FRONT);
+    this.frontBothScript = luaScript(redis, 'cbChatFrontBoth5', 6, FRONT);
     this.rebuildScript = luaScript(redis, 'cbChatRebuild', 4, REBUILD);
     this.leaveScript = luaScript(redis, 'cbChatLeave2', 3, LEAVE);
     this.leaveSendingScript = luaScript(redis, 'cbChatLeaveSending', 4, LEAVE);
@@ -324,6 +325,28 @@ export class RedisChatOrder implements ChatOrder {
     return this.place(key, ticket!, { running: running === 1, sending: sending === 1 }, this.eventTtlMs, false, eventKey);
   }
 
+  /**
+   * A platform turn whose place Redis lost (it held a ticket from before a data loss, which the
+   * new line does not know) asks the database which of its chat's messages came before it and
+   * still owe their replies, and waits for each before sending — at most `goneHoldMs` in all, as
+   * for a dead instance's place. Never rejects: without the database it sends as before.
+   */
+  private async waitForEarlier(key: string, ticket: number, ownEvent: string, owed: OwedCheck): Promise<void> {
+    let found: EarlierMessage[];
+    try {
+      found = await this.earlier!(key, { ownEventKey: ownEvent, withinMs: EVENT_RECORD_MS, limit: REBUILD_ROOM });
+    } catch (err) {
+      this.log.warn({ err, chat: key, ticket }, "could not read a chat's earlier unfinished messages for a turn whose place Redis lost; its reply may overtake them");
+      return;
+    }
+    const since = Date.now();
+    const pollMs = Math.max(100, Math.floor(this.ttlMs / 5));
+    for (const e of found) {
+      while (Date.now() - since < this.goneHoldMs && (await owed(e.eventKey).catch(() => false))) await new Promise((r) => setTimeout(r, pollMs));
+    }
+    if (found.length) this.log.info({ chat: key, ticket, earlier: found.length, waitedMs: Date.now() - since }, "a turn whose place Redis lost waited for the chat's earlier messages before sending");
+  }
+
   /** Ticket `ticket` of chat `key`, holding the parts in `held` (renewed every third of `ttl` until left). */
   private place(key: string, ticket: number, held: Record<Part, boolean>, ttl: number, firstForEvent = false, ownEvent?: string, rebuilt?: Promise<void>): ChatTicket {
     const k = this.keys(key);
@@ -349,20 +372,24 @@ export class RedisChatOrder implements ChatOrder {
     let sendClear = false;
     /** A gone place in front (sending) that stands for a platform message, which may still owe its reply. */
     let gone: GonePlace | undefined;
+    /** This turn's own sending place was gone (Redis lost it): the line no longer knows what was in front. */
+    let placeLost = false;
+    let askedEarlier = false;
     /** Whether every lower ticket has left `part` of the line (or died). */
     const front = async (part: Part): Promise<boolean> => {
       gone = undefined;
-      const seen = (sending: unknown, held: unknown, event: unknown) => {
-        if (Number(held) > 0) gone = { ticket: Number(held), eventKey: String(event) };
+      const seen = (sending: unknown, inFront: unknown, event: unknown, mine: unknown) => {
+        if (Number(inFront) > 0) gone = { ticket: Number(inFront), eventKey: String(event) };
+        if (Number(mine) === 0 && held.sending) placeLost = true;
         return (sendClear ||= Number(sending) >= ticket - 1);
       };
       if (part === 'sending') {
         if (sendClear) return true;
-        const [sending, held, event] = (await this.frontScript([k.sendDone, k.sending, k.placeEvent, k.rebuilding], [ticket, IDLE_MS])) as unknown[];
-        return seen(sending, held, event);
+        const [sending, inFront, event, mine] = (await this.frontScript([k.sendDone, k.sending, k.placeEvent, k.rebuilding], [ticket, IDLE_MS])) as unknown[];
+        return seen(sending, inFront, event, mine);
       }
-      const [running, sending, held, event] = (await this.frontBothScript([k.done, k.alive, k.sendDone, k.sending, k.placeEvent, k.rebuilding], [ticket, IDLE_MS])) as unknown[];
-      seen(sending, held, event);
+      const [running, sending, inFront, event, mine] = (await this.frontBothScript([k.done, k.alive, k.sendDone, k.sending, k.placeEvent, k.rebuilding], [ticket, IDLE_MS])) as unknown[];
+      seen(sending, inFront, event, mine);
       return Number(running) >= ticket - 1;
     };
     /** When this turn first found each gone place in its way. */
@@ -385,17 +412,23 @@ export class RedisChatOrder implements ChatOrder {
       await this.redis.del(`${k.placeEvent}${place.ticket}`);
       return true;
     };
+    /** Clear to send in the line: a turn whose place Redis lost still waits for what the database says came first. */
+    const cleared = async (owed: OwedCheck | undefined): Promise<void> => {
+      if (!placeLost || askedEarlier || ownEvent === undefined || !owed || !this.earlier) return;
+      askedEarlier = true;
+      await this.waitForEarlier(key, ticket, ownEvent, owed);
+    };
     const waitFor = async (part: Part, owed?: OwedCheck): Promise<void> => {
       const pollMs = Math.max(100, Math.floor(this.ttlMs / 5));
       for (;;) {
-        if (part === 'sending' && sendClear) return;
+        if (part === 'sending' && sendClear) return cleared(owed);
         let woken: () => void = () => undefined;
         const woke = new Promise<void>((r) => (woken = r));
         const set = this.waiters.get(key) ?? new Set();
         set.add(woken);
         this.waiters.set(key, set);
         try {
-          if (await front(part)) return;
+          if (await front(part)) return part === 'sending' ? await cleared(owed) : undefined;
           if (part === 'sending' && gone && (await mayPass(gone, owed))) continue;
           const timer = setTimeout(woken, pollMs);
           await woke;

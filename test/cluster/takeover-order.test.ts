@@ -70,3 +70,34 @@ describe.skipIf(!hasPostgres() || !hasRedis())("a dead instance's message and it
     expect(c.telegram.botMessages(803).map((m) => m.text)).toEqual(['re: first message', 're: second message']);
   }, 60_000);
 });
+
+describe.skipIf(!hasPostgres() || !hasRedis())("a dead instance's message and its chat's next one waiting behind it, when Redis restarts empty", () => {
+  let v: Victim;
+  let c: Cluster;
+
+  beforeAll(async () => {
+    v = await startVictim((text) => text.includes('first'));
+    c = v.c;
+  }, 90_000);
+  afterAll(async () => {
+    await v?.close();
+  });
+
+  it('are still answered in the order they were sent: the waiting turn asks the claims what came first', async () => {
+    const chat = { chat: { id: 804, type: 'private' as const }, from: { id: 804 } };
+    const first = c.telegram.buildUserMessage({ ...chat, text: 'first message' });
+    expect((await postUpdate(`${v.child.url}/telegram/webhook`, first, SECRET, false)).status).toBe(200);
+    await waitFor(() => v.parked() === 1, 15_000, 'the first message to reach the model on the victim');
+    // The chat's next message reaches the survivor and waits in line behind the first.
+    expect((await c.post(0, c.telegram.buildUserMessage({ ...chat, text: 'second message' }))).status).toBe(200);
+
+    await v.kill();
+    // Redis restarts without its data: the line, with both places, is gone.
+    await c.redis.clear();
+
+    await waitFor(() => c.telegram.botMessages(804).length >= 2, 20_000, () => `both messages to be answered\n${JSON.stringify(c.telegram.botMessages(804))}`);
+    await c.instances[0]!.engine.drain(5000);
+    await c.instances[0]!.adapters[0]!.settled();
+    expect(c.telegram.botMessages(804).map((m) => m.text)).toEqual(['re: first message', 're: second message']);
+  }, 60_000);
+});

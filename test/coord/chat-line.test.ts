@@ -421,6 +421,31 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line", () => {
     expect(seen).toEqual(['taken-over message runs', 'later message runs', 'third message runs']);
   });
 
+  it("is waited for, as the database says, by a live turn from before Redis lost the line, which the new line does not know", async () => {
+    const [a, b] = await pairs.two();
+    await a.chatOrder!.enter(CHAT, 'telegram:1');
+    const second = await b.chatOrder!.enter(CHAT, 'telegram:2'); // waits behind it
+    await a.close(); // dies with the first message
+    await pairs.loseData(); // and the line, with both places, is gone
+    const owing = new Set(['telegram:1', 'telegram:2']);
+    b.chatOrder!.rebuildFrom!(claimsOf(owing, true));
+    const seen: string[] = [];
+    const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder, undefined, undefined, async (e) => owing.has(e));
+    // The second message's turn goes on (nothing in the line holds it), but its reply waits.
+    const later = await replyingTurn(lineB, { ticket: Promise.resolve(second) }, seen, 'second');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(seen).toEqual([]);
+    // The sweep takes the first message over: the line kept no place for it, so it takes a new one.
+    const place = platformPlace(b.chatOrder!, CHAT, 'telegram:1', Promise.resolve(true));
+    const taken = await replyingTurn(lineB, place, seen, 'taken-over');
+    taken.deliver();
+    await taken.read;
+    owing.delete('telegram:1');
+    later.deliver();
+    await later.read;
+    expect(seen).toEqual(['taken-over reply reaches its adapter', 'taken-over reply delivered', 'second reply reaches its adapter', 'second reply delivered']);
+  });
+
   it('is not taken over once the line has passed it', async () => {
     const [a, b] = await pairs.two();
     const first = await a.chatOrder!.enter(CHAT, 'telegram:1');
