@@ -21,6 +21,16 @@ afterEach(async () => {
   s = undefined;
 });
 
+/** A process that answered one message and stopped (its gateway session left resumable); identifies barely limited. */
+async function answeredThenStopped(): Promise<Setup> {
+  s = await startDiscord({ catchUp: true, fake: { shards: { identifyWindowMs: 1 } } });
+  const m = s.fake.userMessage({ author: alice, content: 'hello' });
+  await s.fake.waitFor(() => s!.texts(m.channel_id).length === 1);
+  await s.idle();
+  await s.adapter.stop();
+  return s;
+}
+
 describe('discord adapter: messages sent while no process listened', () => {
   it('are answered by the next start, once each and in order, before the live message after them', async () => {
     // Identifies barely limited: two starts in a row (one too soon waits out op 9 for seconds).
@@ -121,20 +131,15 @@ describe('discord adapter: messages sent while no process listened', () => {
   });
 
   it('include a first DM from someone the bot never talked with: the next start has Discord replay the last session', async () => {
-    s = await startDiscord({ catchUp: true, fake: { shards: { identifyWindowMs: 1 } } });
-    const { fake, texts, idle } = s;
-    const m = fake.userMessage({ author: alice, content: 'hello' });
-    await fake.waitFor(() => texts(m.channel_id).length === 1);
-    await idle();
-
-    await s.adapter.stop();
+    const stopped = await answeredThenStopped();
+    const { fake, texts } = stopped;
     // The session was left resumable, so Discord keeps what it is sent meanwhile.
     const gone = fake.gatewayLog.filter((e) => e.op === -1).map((e) => e.closeCode);
     expect(gone).toEqual([4200]);
     const dm = fake.userMessage({ author: carol, content: 'hi, first time here' }).channel_id as string;
     fake.userMessage({ author: carol, content: 'anyone home?' });
 
-    next = s.newAdapter();
+    next = stopped.newAdapter();
     await next.start();
     fake.userMessage({ author: carol, content: 'live now' });
     await fake.waitFor(() => texts(dm).length === 3, 10_000);
@@ -148,12 +153,8 @@ describe('discord adapter: messages sent while no process listened', () => {
   });
 
   it('include a first DM replayed to a start that died before it was on disk: the start after it reads that DM back', async () => {
-    s = await startDiscord({ catchUp: true, fake: { shards: { identifyWindowMs: 1 } } });
-    const { fake, texts, idle } = s;
-    const m = fake.userMessage({ author: alice, content: 'hello' });
-    await fake.waitFor(() => texts(m.channel_id).length === 1);
-    await idle();
-    await s.adapter.stop();
+    const stopped = await answeredThenStopped();
+    const { fake, texts } = stopped;
     const dm = fake.userMessage({ author: carol, content: 'hi, first time here' }).channel_id as string;
 
     // The next start has the session replayed (which ends it), notes its own, reads the DM back and
@@ -161,13 +162,13 @@ describe('discord adapter: messages sent while no process listened', () => {
     const neverOnDisk: MessageHandler = {
       handle: () => Object.assign((async function* () { await new Promise(() => undefined); })(), { accepted: new Promise<void>(() => undefined) }),
     };
-    const dying = s.newAdapter({ handler: neverOnDisk, tuning: { stopTimeoutMs: 100 } });
+    const dying = stopped.newAdapter({ handler: neverOnDisk, tuning: { stopTimeoutMs: 100 } });
     await dying.start();
     await fake.waitFor(() => fake.calls.some((c) => c.method === 'GET' && c.path.includes(dm)), 10_000);
     await dying.stop();
     expect(texts(dm)).toEqual([]);
 
-    next = s.newAdapter();
+    next = stopped.newAdapter();
     await next.start();
     await fake.waitFor(() => texts(dm).length === 1, 10_000);
     await fake.idle();
