@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { EngineDeps } from './deps.js';
 import type { EarlierMessages } from './limits.js';
 
@@ -7,11 +8,34 @@ function claimOf(eventKey: string): { platform: string; eventId: string } {
   return { platform: eventKey.slice(0, at), eventId: eventKey.slice(at + 1) };
 }
 
-/** Whether a platform message still owes its reply: its claim is unfinished. */
+/** How soon a message found still owing is asked about again: at first, and at most. */
+const RECHECK_MIN_MS = 250;
+const RECHECK_MAX_MS = 2000;
+
+/**
+ * Whether a platform message still owes its reply: its claim is unfinished. Every turn of a chat
+ * waiting for the same earlier message asks this, on each look at its line; after a Redis data
+ * loss that is most turns of every busy chat at once. So one answer serves every asker in this
+ * process for a while — longer the longer the message has owed (a quarter of that, 250 ms to 2 s)
+ * — and the database is asked about each message, not by each waiter.
+ */
 export function owedReply(deps: Pick<EngineDeps, 'store'>): (eventKey: string) => Promise<boolean> {
-  return async (eventKey) => {
+  const asked = new LRUCache<string, { since: number; at: number; owed: Promise<boolean>; final?: boolean }>({ max: 10_000 });
+  return (eventKey) => {
+    // Real time, not the engine's clock: this paces reads of the database.
+    const now = Date.now();
+    const last = asked.get(eventKey);
+    if (last && (last.final || now - last.at < Math.min(RECHECK_MAX_MS, Math.max(RECHECK_MIN_MS, (now - last.since) / 4)))) return last.owed;
     const { platform, eventId } = claimOf(eventKey);
-    return (await deps.store.events.state(platform, eventId)) === 'processing';
+    const state = deps.store.events.state(platform, eventId);
+    const entry: { since: number; at: number; owed: Promise<boolean>; final?: boolean } = { since: last?.since ?? now, at: now, owed: state.then((s) => s === 'processing') };
+    asked.set(eventKey, entry);
+    // A finished message owes nothing for good; a failed read is asked again next time.
+    state.then(
+      (s) => void (s === 'done' && (entry.final = true)),
+      () => asked.get(eventKey) === entry && asked.delete(eventKey),
+    );
+    return entry.owed;
   };
 }
 

@@ -11,7 +11,7 @@
  * takes down one of them while the other keeps serving. `--outages N` (with `--cluster`): the run
  * starts a PostgreSQL and a Redis of its own and, besides the kills, crashes one of them N times
  * (Redis killed and started again empty; PostgreSQL stopped as a crash stops it), each down for
- * 0.5–3 s while traffic flows. Afterwards (one clean start, a quiet period) every promise is checked:
+ * 0.5–3 s while traffic flows (`--only-crash redis` or `postgres`: always that one). Afterwards (one clean start, a quiet period) every promise is checked:
  *   - lost: an accepted message (a Telegram update the bot confirmed by polling past it or by
  *     answering its delivery 2xx, a Slack event answered 2xx, an API turn answered 202, any
  *     Discord DM: Discord asks for no acknowledgement) without its reply; one API turn in twelve
@@ -62,6 +62,10 @@ const mode = modeAt >= 0 ? args[modeAt + 1] : 'polling';
 if (mode !== 'polling' && mode !== 'webhook') throw new Error(`chaos: --telegram must be polling or webhook (got ${mode})`);
 const cluster = args.includes('--cluster');
 const outages = opt('outages', 0);
+const onlyAt = args.indexOf('--only-crash');
+/** Crash only this server (`redis` or `postgres`) rather than either at random. */
+const onlyCrash = onlyAt >= 0 ? args[onlyAt + 1] : undefined;
+if (onlyCrash !== undefined && onlyCrash !== 'redis' && onlyCrash !== 'postgres') throw new Error(`chaos: --only-crash must be redis or postgres (got ${onlyCrash})`);
 /** Telegram chats the characters reach out to on their own while instances are killed. */
 const proactiveChats = opt('proactive', 0);
 if (outages && !cluster) throw new Error('chaos: --outages needs --cluster (a single instance uses no Redis, and its SQLite file cannot go down)');
@@ -75,7 +79,7 @@ const rnd = seeded(seed);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 console.log(
-  `chaos: seed ${seed}, ${kills} kills, ${messages} messages, Telegram ${mode}${cluster ? ', two instances on PostgreSQL and Redis' : ''}${outages ? `, ${outages} PostgreSQL or Redis crashes` : ''}${proactiveChats ? `, ${proactiveChats} chats reached out to` : ''} (replay: npm run chaos -- --seed ${seed} --kills ${kills} --messages ${messages} --telegram ${mode}${cluster ? ' --cluster' : ''}${outages ? ` --outages ${outages}` : ''}${proactiveChats ? ` --proactive ${proactiveChats}` : ''})`,
+  `chaos: seed ${seed}, ${kills} kills, ${messages} messages, Telegram ${mode}${cluster ? ', two instances on PostgreSQL and Redis' : ''}${outages ? `, ${outages} ${onlyCrash === 'redis' ? 'Redis' : onlyCrash === 'postgres' ? 'PostgreSQL' : 'PostgreSQL or Redis'} crashes` : ''}${proactiveChats ? `, ${proactiveChats} chats reached out to` : ''} (replay: npm run chaos -- --seed ${seed} --kills ${kills} --messages ${messages} --telegram ${mode}${cluster ? ' --cluster' : ''}${outages ? ` --outages ${outages}` : ''}${onlyCrash ? ` --only-crash ${onlyCrash}` : ''}${proactiveChats ? ` --proactive ${proactiveChats}` : ''})`,
 );
 const dir = mkdtempSync(join(tmpdir(), 'charbridge-chaos-'));
 // Built once and run as `npm start` runs it: no compiling at each start or on a module's first import.
@@ -206,7 +210,8 @@ try {
     for (let n = 0; n < outages; n++) {
       // Spread over the run: the kills alone take about a minute and a half.
       await sleep(3000 + rnd() * 9000);
-      const which = rnd() < 0.5 ? 'redis' : 'postgres';
+      const coin = rnd();
+      const which = onlyCrash ?? (coin < 0.5 ? 'redis' : 'postgres');
       const downMs = 500 + Math.floor(rnd() * 2500);
       outageTimes.push(Date.now());
       outageWhat.push(`${which} down ${downMs} ms`);
