@@ -84,7 +84,10 @@ return put`;
  * Take over the place an event's first ticket holds (KEYS: the event's ticket record, then each
  * part's finished count and place prefix), for the instance that took over the event from a dead
  * one: each part the line has not passed yet is held again. Returns {ticket, running, sending}
- * (1 where held again), or {0, 0, 0} when the event never had a place.
+ * (1 where held again), or {0, 0, 0} when the event never had a place. Given the place this
+ * arrival took (KEYS: the places' event records last; ARGV: that ticket, a record's TTL, the event
+ * key), an old place the line has passed is replaced by it in the event's record, so should this
+ * arrival's instance die too, the chat's later replies still wait for the message.
  */
 const ADOPT = `
 local t = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -95,6 +98,11 @@ for i, part in ipairs({{KEYS[2], KEYS[3]}, {KEYS[4], KEYS[5]}}) do
     redis.call('SET', part[2] .. t, '1', 'PX', ARGV[1])
     held[i + 1] = 1
   end
+end
+-- Passed in both parts: the place this arrival took (ARGV[2]) stands for the message from now on.
+if held[2] == 0 and held[3] == 0 and #KEYS == 6 then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  redis.call('SET', KEYS[6] .. ARGV[2], ARGV[4], 'PX', ARGV[3])
 end
 return held`;
 
@@ -204,6 +212,7 @@ export class RedisChatOrder implements ChatOrder {
   private readonly enterScript;
   private readonly enterEventScript;
   private readonly adoptScript;
+  private readonly adoptInsteadScript;
   private readonly frontScript;
   private readonly frontBothScript;
   private readonly leaveScript;
@@ -228,6 +237,7 @@ export class RedisChatOrder implements ChatOrder {
     this.enterScript = luaScript(redis, 'cbChatEnter5', 6, ENTER);
     this.enterEventScript = luaScript(redis, 'cbChatEnterEvent5', 8, ENTER);
     this.adoptScript = luaScript(redis, 'cbChatAdopt', 5, ADOPT);
+    this.adoptInsteadScript = luaScript(redis, 'cbChatAdoptInstead', 6, ADOPT);
     this.frontScript = luaScript(redis, 'cbChatFrontSending4', 4, FRONT);
     this.frontBothScript = luaScript(redis, 'cbChatFrontBoth5', 6, FRONT);
     this.rebuildScript = luaScript(redis, 'cbChatRebuild', 4, REBUILD);
@@ -317,9 +327,15 @@ export class RedisChatOrder implements ChatOrder {
    * later turns still wait for this one. Undefined when the event had no place or the line has
    * passed it (its holder's place expired and a later turn went on).
    */
-  async adopt(key: string, eventKey: string): Promise<ChatTicket | undefined> {
+  async adopt(key: string, eventKey: string, arrival?: ChatTicket): Promise<ChatTicket | undefined> {
     const k = this.keys(key);
-    const [ticket, running, sending] = ((await this.adoptScript([k.event(eventKey), k.done, k.alive, k.sendDone, k.sending], [this.eventTtlMs])) as number[]).map(Number);
+    const keys = [k.event(eventKey), k.done, k.alive, k.sendDone, k.sending];
+    const arrived = arrival?.number;
+    const [ticket, running, sending] = (
+      (await (arrived === undefined
+        ? this.adoptScript(keys, [this.eventTtlMs])
+        : this.adoptInsteadScript([...keys, k.placeEvent], [this.eventTtlMs, arrived, EVENT_RECORD_MS, eventKey]))) as number[]
+    ).map(Number);
     this.log.debug({ chat: key, eventKey, ticket, running, sending }, 'took back a place in the chat line');
     if (!ticket || (!running && !sending)) return undefined;
     return this.place(key, ticket!, { running: running === 1, sending: sending === 1 }, this.eventTtlMs, false, eventKey);
@@ -458,6 +474,7 @@ export class RedisChatOrder implements ChatOrder {
       }
     };
     return {
+      number: ticket,
       firstForEvent,
       wait: async () => {
         await rebuilt;

@@ -96,6 +96,8 @@ export interface ChatTicket {
    * for it before, so there is none to take back (`adopt` would find this one).
    */
   readonly firstForEvent?: boolean;
+  /** Its place's number in the line (`adopt` names the arrival place that stands in for a passed one). */
+  readonly number?: number;
 }
 
 /** An unfinished platform message of a chat, as the database keeps its claim. */
@@ -126,7 +128,7 @@ export interface ChatOrder {
    * arrival, held again, if the line has not passed it — so the message is still answered before
    * the chat's later ones. Undefined otherwise.
    */
-  adopt(key: string, eventKey: string): Promise<ChatTicket | undefined>;
+  adopt(key: string, eventKey: string, arrival?: ChatTicket): Promise<ChatTicket | undefined>;
 }
 
 /**

@@ -446,6 +446,40 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line", () => {
     expect(seen).toEqual(['taken-over reply reaches its adapter', 'taken-over reply delivered', 'second reply reaches its adapter', 'second reply delivered']);
   });
 
+  it("is replaced by the place the message took on arriving again once the line has passed it, so a second death still holds the chat's later reply", async () => {
+    const [a, b, c] = await pairs.three();
+    const owing = new Set<string>();
+    const owed = async (e: string) => owing.has(e);
+    await a.chatOrder!.enter(CHAT, 'telegram:1');
+    await a.close(); // dies before the message's claim landed
+    // The chat's next message goes on: the dead place lapses, and its message owes nothing (no claim).
+    const seen: string[] = [];
+    const passing = await replyingTurn(inChatLine(new KeyedSerialQueue(), b.chatOrder, undefined, undefined, owed), { ticket: b.chatOrder!.enter(CHAT, 'telegram:2') }, seen, 'second');
+    passing.deliver();
+    await passing.read;
+    // The platform delivers the first message again, to b: its claim lands there, and the line had
+    // passed its old place, so it keeps the place it took now. Then b dies too.
+    owing.add('telegram:1');
+    const again = platformPlace(b.chatOrder!, CHAT, 'telegram:1', Promise.resolve(true));
+    expect(await again.takenBack).toBe(false);
+    await again.ticket;
+    await b.close();
+    // The chat's third message, on c, waits to send until the first is answered.
+    const lineC = inChatLine(new KeyedSerialQueue(), c.chatOrder, undefined, undefined, owed);
+    const third = await replyingTurn(lineC, { ticket: c.chatOrder!.enter(CHAT, 'telegram:3') }, seen, 'third');
+    await new Promise((r) => setTimeout(r, 1500)); // longer than b's place lasts
+    expect(seen).toEqual(['second reply reaches its adapter', 'second reply delivered']);
+    const adopted = await c.chatOrder!.adopt(CHAT, 'telegram:1');
+    expect(adopted).toBeDefined();
+    const taken = await replyingTurn(lineC, { ticket: Promise.resolve(adopted!), takenBack: Promise.resolve(true) }, seen, 'taken-over');
+    taken.deliver();
+    await taken.read;
+    owing.delete('telegram:1');
+    third.deliver();
+    await third.read;
+    expect(seen.slice(2)).toEqual(['taken-over reply reaches its adapter', 'taken-over reply delivered', 'third reply reaches its adapter', 'third reply delivered']);
+  });
+
   it('is not taken over once the line has passed it', async () => {
     const [a, b] = await pairs.two();
     const first = await a.chatOrder!.enter(CHAT, 'telegram:1');

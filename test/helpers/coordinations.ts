@@ -8,18 +8,26 @@ import { redisPrefix } from './services.js';
  * (their chat places, and a chat's held send slots, free `chatLockTtlMs` after an instance dies);
  * `close()` (in `afterEach`) closes every pair made and clears their keys.
  */
-export function coordinationPairs(chatLockTtlMs = 3000): { two(): Promise<[Coordination, Coordination]>; loseData(): Promise<void>; close(): Promise<void> } {
+export function coordinationPairs(chatLockTtlMs = 3000): {
+  two(): Promise<[Coordination, Coordination]>;
+  three(): Promise<[Coordination, Coordination, Coordination]>;
+  loseData(): Promise<void>;
+  close(): Promise<void>;
+} {
   const open: Coordination[] = [];
   const prefixes: Array<{ clear(): Promise<number> }> = [];
+  /** `n` instances on one new key namespace. */
+  const some = async (n: number) => {
+    const r = redisPrefix();
+    prefixes.push(r);
+    const made: Coordination[] = [];
+    for (let i = 0; i < n; i++) made.push(await createCoordination({ redisUrl: r.url, redisPrefix: r.prefix, chatLockTtlMs }, testLogger()));
+    open.push(...made);
+    return made;
+  };
   return {
-    async two() {
-      const r = redisPrefix();
-      prefixes.push(r);
-      const make = () => createCoordination({ redisUrl: r.url, redisPrefix: r.prefix, chatLockTtlMs }, testLogger());
-      const pair = [await make(), await make()] as [Coordination, Coordination];
-      open.push(...pair);
-      return pair;
-    },
+    two: async () => (await some(2)) as [Coordination, Coordination],
+    three: async () => (await some(3)) as [Coordination, Coordination, Coordination],
     /** Every pair's keys gone, as when Redis restarts without its data. */
     async loseData() {
       await Promise.all(prefixes.map((p) => p.clear()));

@@ -67,8 +67,9 @@ export function platformPlace(
     async (yes) => {
       if (!yes) return undefined;
       // This arrival recorded the event's first place: the line kept none for it to take back.
-      if ((await arrival.catch(() => undefined))?.firstForEvent) return undefined;
-      return order.adopt(key, eventKey).catch((err: unknown) => {
+      const mine = await arrival.catch(() => undefined);
+      if (mine?.firstForEvent) return undefined;
+      return order.adopt(key, eventKey, mine).catch((err: unknown) => {
         log?.warn({ err, chat: key }, 'could not take over the place of a message taken over; it goes to the end of its chat line');
         return undefined;
       });
