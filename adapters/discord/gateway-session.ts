@@ -168,7 +168,8 @@ export class GatewaySessions {
         else seq = Math.min(seq, p.seq - 1);
       }
       const unread = [...(this.unread.get(shard)?.values() ?? [])].map(({ channelId, after, at }) => [channelId, after, at]);
-      const value = JSON.stringify({ sessionId: s.sessionId, resumeUrl: s.resumeUrl, seq, ...(unread.length ? { unread } : {}) });
+      const note = { sessionId: s.sessionId, resumeUrl: s.resumeUrl, seq, ...(unread.length ? { unread } : {}) };
+      const value = JSON.stringify(note);
       if (value === s.saved && now - s.savedAt < REFRESH_MS) continue;
       try {
         const noted = await this.marks.get(this.key(shard));
@@ -178,7 +179,7 @@ export class GatewaySessions {
           this.deps.log.info({ shard }, 'discord: a newer process runs this shard and notes its session now; this one stops noting it');
           continue;
         }
-        await this.marks.put(this.key(shard), JSON.stringify({ ...(JSON.parse(value) as object), at: now, started: this.startedAt }));
+        await this.marks.put(this.key(shard), JSON.stringify({ ...note, at: now, started: this.startedAt }));
         s.saved = value;
         s.savedAt = now;
       } catch (err) {

@@ -1,4 +1,5 @@
 import type { Logger } from '../log.js';
+import { within } from '../core/timeout.js';
 import type { Redis } from './redis-client.js';
 import { luaScript } from './scripts.js';
 import type { EarlierMessage, EarlierMessages } from '../engine/limits.js';
@@ -300,17 +301,13 @@ export class RedisChatOrder implements ChatOrder {
   private async rebuild(key: string, ticket: number, eventKey: string | undefined): Promise<void> {
     const k = this.keys(key);
     let found: EarlierMessage[] = [];
-    let timer: NodeJS.Timeout | undefined;
     try {
       const lookup = this.earlier!(key, { ownEventKey: eventKey, withinMs: EVENT_RECORD_MS, limit: REBUILD_ROOM });
-      const late = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${REBUILD_LOOKUP_MS} ms`)), REBUILD_LOOKUP_MS);
+      found = await within(lookup, REBUILD_LOOKUP_MS, (): never => {
+        throw new Error(`no answer within ${REBUILD_LOOKUP_MS} ms`);
       });
-      found = await Promise.race([lookup, late]);
     } catch (err) {
       this.log.warn({ err, chat: key }, "could not read a chat's earlier unfinished messages for its line, which Redis no longer has; its next replies may overtake them");
-    } finally {
-      clearTimeout(timer);
     }
     try {
       const put = Number(await this.rebuildScript([k.rebuilding, k.alive, k.placeEvent, k.events], [ticket, this.eventTtlMs, EVENT_RECORD_MS, ...found.flatMap((e) => [e.eventKey, e.ownerGone ? 1 : 0])]));
