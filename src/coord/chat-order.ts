@@ -2,180 +2,9 @@ import type { Logger } from '../log.js';
 import { within } from '../core/timeout.js';
 import type { Redis } from './redis-client.js';
 import { luaScript } from './scripts.js';
+import { ADOPT, ENTER, FRONT, LEAVE, REBUILD } from './chat-order-scripts.js';
 import type { EarlierMessage, EarlierMessages } from '../engine/limits.js';
 import type { Bus, ChatOrder, ChatTicket } from './types.js';
-
-/**
- * A chat's line, shared by every instance: each turn takes a numbered ticket on arrival (INCR,
- * so arrival order is ticket order) and runs when every lower ticket has left. A ticket stays
- * valid while its holder renews it; the ticket of an instance that died expires, and the next
- * in line skips it. Turns of one chat therefore run one at a time and in arrival order, and a
- * crash delays a chat by at most one TTL.
- *
- * A ticket is two places in two such lines, kept by the same counters' logic: running (`done`,
- * `t:`) and sending (`sdone`, `s:`). A turn leaves running once its reply is stored and sending
- * once the reply is delivered, so the next turn's work overlaps this reply's sending while its
- * reply still goes out after this one.
- *
- * A line starts (new, idle for a day, or its Redis restarted without its data) at the server's
- * clock in milliseconds, not at 1, with its finished counts just below: a turn still holding a
- * ticket from before a data loss then holds a lower number than every new one, so its own looks
- * at the line (which skip and record the places in front of it) and its leaving cannot pass, take
- * or free a new turn's place.
- *
- * The messages that were waiting when the data went are not in the new line, yet still owe their
- * replies before the chat's later ones. So a line that starts afresh leaves room below its first
- * place, and (with `rebuildFrom`) its first turn asks the database for the chat's earlier
- * unfinished messages and puts them back there, in arrival order, before any turn may look past
- * them: a dead instance's message holds the running part until it is taken over, as its own place
- * would have; a live one's (still answered by a turn from before the loss) is waited for in the
- * sending part while it owes its reply.
- *
- * (A plain mutex would give mutual exclusion but not order: whoever polls first wins.)
- */
-const ENTER = `
-local fresh = redis.call('EXISTS', KEYS[1]) == 0
-local gap = 0
-if fresh then
-  if tonumber(ARGV[3]) > 0 then gap = tonumber(ARGV[6]) end
-  local now = redis.call('TIME')
-  redis.call('SET', KEYS[1], string.format('%d', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + gap))
-end
-local t = redis.call('INCR', KEYS[1])
-redis.call('SET', KEYS[3] .. t, '1', 'PX', ARGV[1])
-redis.call('SET', KEYS[5] .. t, '1', 'PX', ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-for _, done in ipairs({KEYS[2], KEYS[4]}) do
-  if not fresh and redis.call('EXISTS', done) == 1 then redis.call('PEXPIRE', done, ARGV[2]) else redis.call('SET', done, t - 1 - gap, 'PX', ARGV[2]) end
-end
--- Until the room below is filled (REBUILD), no place from this one on may look past it.
-if gap > 0 then redis.call('SET', KEYS[6], t, 'PX', ARGV[3]) end
-local first = 0
-if #KEYS == 8 and redis.call('SET', KEYS[7], t, 'NX', 'PX', ARGV[4]) then
-  first = 1
-  redis.call('SET', KEYS[8] .. t, ARGV[5], 'PX', ARGV[4])
-end
-return {t, first, gap > 0 and 1 or 0}`;
-
-/**
- * Fill the room a fresh line left below its first place (KEYS: the rebuild mark, the running
- * part's place prefix, the places' event records, the events' place records; ARGV: that first
- * ticket, a place's TTL, a record's TTL, then each earlier message's event key and whether its
- * owner is gone, oldest first), and lift the mark. A message that already took a place in the new
- * line keeps that one. Only while the mark is this ticket's (it expires if its turn dies).
- */
-const REBUILD = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
-local t = tonumber(ARGV[1])
-local n = (#ARGV - 3) / 2
-local put = 0
-for i = 1, n do
-  local slot = t - n - 1 + i
-  local ev = ARGV[2 + 2 * i]
-  if redis.call('SET', KEYS[4] .. ev, slot, 'NX', 'PX', ARGV[3]) then
-    redis.call('SET', KEYS[3] .. slot, ev, 'PX', ARGV[3])
-    if ARGV[3 + 2 * i] == '1' then redis.call('SET', KEYS[2] .. slot, '1', 'PX', ARGV[2]) end
-    put = put + 1
-  end
-end
-redis.call('DEL', KEYS[1])
-return put`;
-
-/**
- * Take over the place an event's first ticket holds (KEYS: the event's ticket record, then each
- * part's finished count and place prefix), for the instance that took over the event from a dead
- * one: each part the line has not passed yet is held again. Returns {ticket, running, sending}
- * (1 where held again), or {0, 0, 0} when the event never had a place. Given the place this
- * arrival took (KEYS: the places' event records last; ARGV: that ticket, a record's TTL, the event
- * key), an old place the line has passed is replaced by it in the event's record, so should this
- * arrival's instance die too, the chat's later replies still wait for the message.
- */
-const ADOPT = `
-local t = tonumber(redis.call('GET', KEYS[1]) or '0')
-if t == 0 then return {0, 0, 0} end
-local held = {t, 0, 0}
-for i, part in ipairs({{KEYS[2], KEYS[3]}, {KEYS[4], KEYS[5]}}) do
-  if tonumber(redis.call('GET', part[1]) or '0') < t then
-    redis.call('SET', part[2] .. t, '1', 'PX', ARGV[1])
-    held[i + 1] = 1
-  end
-end
--- Passed in both parts: the place this arrival took (ARGV[2]) stands for the message from now on.
-if held[2] == 0 and held[3] == 0 and #KEYS == 6 then
-  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-  redis.call('SET', KEYS[6] .. ARGV[2], ARGV[4], 'PX', ARGV[3])
-end
-return held`;
-
-/**
- * Skip the tickets in front whose holders are gone; return the highest finished ticket. In the
- * sending part, a gone place that stands for a platform message (its event record, KEYS' last
- * prefix) is not skipped here: `{sending, ticket, eventKey}` names it, and the caller skips it
- * (by deleting the record) only once the message owes no reply — a dead instance's message is
- * delivered by whoever takes it over, before the chat's later replies. Called with the running
- * part's keys first (KEYS: done, places, then the sending part's three), the sending part is
- * looked at too when the running part is clear: `{running, sending, ticket, eventKey}` (sending
- * -1 when not), so a turn whose chat's earlier replies are all delivered by the time it runs needs
- * no second call before sending. Each answer that looked at the sending part ends with whether this
- * turn's own sending place still exists (0: Redis lost it, or it lapsed while Redis was away).
- */
-const FRONT = `
-local function front(doneKey, aliveKey, t, recordPrefix)
-  -- No finished count: the line's keys are gone (a Redis restarted without its data), and with
-  -- them every place in front of this one.
-  local done = tonumber(redis.call('GET', doneKey) or (t - 1))
-  -- A fresh line whose room below is still being filled: nothing in front is known yet.
-  local rebuilding = redis.call('GET', KEYS[#KEYS])
-  if rebuilding and t >= tonumber(rebuilding) then return math.min(done, t - 2), 0, '' end
-  local steps = 0
-  local held, event = 0, ''
-  while done < t - 1 and steps < 1000 do
-    if redis.call('EXISTS', aliveKey .. (done + 1)) == 1 then break end
-    if recordPrefix then
-      local e = redis.call('GET', recordPrefix .. (done + 1))
-      if e then
-        held, event = done + 1, e
-        break
-      end
-    end
-    done = done + 1
-    steps = steps + 1
-  end
-  redis.call('SET', doneKey, done, 'PX', ARGV[2])
-  return done, held, event
-end
-local t = tonumber(ARGV[1])
-if #KEYS == 4 then
-  local sending, held, event = front(KEYS[1], KEYS[2], t, KEYS[3])
-  return {sending, held, event, redis.call('EXISTS', KEYS[2] .. t)}
-end
-local running = front(KEYS[1], KEYS[2], t, nil)
-if running >= t - 1 then
-  local sending, held, event = front(KEYS[3], KEYS[4], t, KEYS[5])
-  return {running, sending, held, event, redis.call('EXISTS', KEYS[4] .. t)}
-end
-return {running, -1, 0, '', 1}`;
-
-/**
- * Give a place up (KEYS: the ticket counter, then the part's finished count and place prefix; a
- * second pair gives up both parts at once). A finished count moves only when the place was next
- * in line: a place left out of turn (a turn that ran while Redis failed) is skipped by the front
- * once it is gone. Leaving the sending part (given with the event records' prefix last) drops the
- * place's event record: a place given up is never waited for. Returns 1 when a later ticket
- * exists — someone may be waiting to hear of it.
- */
-const LEAVE = `
-local t = tonumber(ARGV[1])
-local function leave(doneKey, aliveKey)
-  local done = tonumber(redis.call('GET', doneKey) or '0')
-  if done == t - 1 then redis.call('SET', doneKey, t, 'PX', ARGV[2]) end
-  redis.call('DEL', aliveKey .. t)
-end
-leave(KEYS[2], KEYS[3])
-if #KEYS >= 5 then leave(KEYS[4], KEYS[5]) end
-if #KEYS == 4 or #KEYS == 6 then redis.call('DEL', KEYS[#KEYS] .. t) end
-if tonumber(redis.call('GET', KEYS[1]) or '0') > t then return 1 end
-return 0`;
 
 /** How long an idle chat's counters are kept. */
 const IDLE_MS = 86_400_000;
@@ -209,6 +38,34 @@ export interface RedisChatOrderOptions {
   goneHoldMs?: number | undefined;
 }
 
+/**
+ * A chat's line, shared by every instance: each turn takes a numbered ticket on arrival (INCR,
+ * so arrival order is ticket order) and runs when every lower ticket has left. A ticket stays
+ * valid while its holder renews it; the ticket of an instance that died expires, and the next
+ * in line skips it. Turns of one chat therefore run one at a time and in arrival order, and a
+ * crash delays a chat by at most one TTL.
+ *
+ * A ticket is two places in two such lines, kept by the same counters' logic: running (`done`,
+ * `t:`) and sending (`sdone`, `s:`). A turn leaves running once its reply is stored and sending
+ * once the reply is delivered, so the next turn's work overlaps this reply's sending while its
+ * reply still goes out after this one.
+ *
+ * A line starts (new, idle for a day, or its Redis restarted without its data) at the server's
+ * clock in milliseconds, not at 1, with its finished counts just below: a turn still holding a
+ * ticket from before a data loss then holds a lower number than every new one, so its own looks
+ * at the line (which skip and record the places in front of it) and its leaving cannot pass, take
+ * or free a new turn's place.
+ *
+ * The messages that were waiting when the data went are not in the new line, yet still owe their
+ * replies before the chat's later ones. So a line that starts afresh leaves room below its first
+ * place, and (with `rebuildFrom`) its first turn asks the database for the chat's earlier
+ * unfinished messages and puts them back there, in arrival order, before any turn may look past
+ * them: a dead instance's message holds the running part until it is taken over, as its own place
+ * would have; a live one's (still answered by a turn from before the loss) is waited for in the
+ * sending part while it owes its reply.
+ *
+ * (A plain mutex would give mutual exclusion but not order: whoever polls first wins.)
+ */
 export class RedisChatOrder implements ChatOrder {
   private readonly enterScript;
   private readonly enterEventScript;
