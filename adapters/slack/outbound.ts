@@ -196,7 +196,7 @@ export class SlackOutbound {
       return found.length ? resumeFrom(found) : undefined;
     } catch (err) {
       const ms = this.o.retryAfterMs(err);
-      if (ms !== undefined) this.gate.spent(method, ms);
+      if (ms !== undefined) this.gate.refused(method, ms);
       const noted = await this.notedAttempt(target, key, earlier);
       if (noted.length) return resumeFrom(noted);
       this.o.log.warn({ err, code: this.o.errorCode(err), channel: target.channel }, 'slack: could not look for an earlier attempt at this reply, and nothing noted of it; sending it whole');
@@ -296,7 +296,7 @@ function tierAware(sender: SlackSender, gate: TierGate, retryAfterMs: (err: unkn
         return await call(a);
       } catch (err) {
         const ms = retryAfterMs(err);
-        if (ms !== undefined) gate.spent(METHOD_OF[name], ms);
+        if (ms !== undefined) gate.refused(METHOD_OF[name], ms);
         throw err;
       }
     };

@@ -5,7 +5,9 @@
  * required work — the final text — always fits. Planners ask `hasRoom` while planning (which must
  * not use anything up) and `take` when they make the call. A 429 marks the tier `spent` until its
  * Retry-After: the calls that spent it were not this process's to count (another instance's, or
- * the run before a restart), and optional work waits instead of adding to them.
+ * the run before a restart), and optional work waits instead of adding to them. The tally is told
+ * of the 429 too (`refused`), so the other instances, and a process starting, wait as long
+ * instead of each drawing a 429 of its own.
  *
  * Every call is also counted in a tally (`tallyFor`): shared by the instances in Redis, or kept
  * in the database by a single instance, so it survives a restart. When it answers that the calls
@@ -35,8 +37,15 @@ export class TierGate {
     return !w || windowWait(this.hits.get(method) ?? [], 0, w, 'normal', this.now()) === 0;
   }
 
-  /** Slack refused `method` with a 429: no optional work on it for `retryAfterMs`. */
-  spent(method: string, retryAfterMs: number): void {
+  /** Slack refused `method` with a 429: no optional work on it for `retryAfterMs`, here or (through the tally) in any instance. */
+  refused(method: string, retryAfterMs: number): void {
+    this.spent(method, retryAfterMs);
+    const w = this.tiers[method];
+    if (w) void this.tally(method, w)?.refused?.(retryAfterMs);
+  }
+
+  /** No optional work on `method` for `retryAfterMs`: Slack or the tally said its tier is spent. */
+  private spent(method: string, retryAfterMs: number): void {
     this.spentUntil.set(method, Math.max(this.spentUntil.get(method) ?? 0, this.now() + retryAfterMs));
   }
 

@@ -6,10 +6,11 @@ import type { OwnEntries, Reseeder } from './reseed.js';
 import { luaScript } from './scripts.js';
 
 /**
- * Counts one call (ARGV[1], a unique member; empty to only ask) and answers how long until the
- * window has room below its reserve again: room returns once `count - cap + 1` of the oldest
- * calls have left the window, i.e. when the call at index `count - cap` (0-based, oldest first)
- * does. Redis' own clock, so instances' clocks need not agree.
+ * Counts one call (KEYS[1] the window, KEYS[2] the platform's last refusal; ARGV[1], a unique
+ * member, empty to only ask) and answers how long until the window has room below its reserve
+ * again: room returns once `count - cap + 1` of the oldest calls have left the window, i.e. when
+ * the call at index `count - cap` (0-based, oldest first) does; and never before a refusal the
+ * platform answered (REFUSE) runs out. Redis' own clock, so instances' clocks need not agree.
  */
 const TALLY = `
 local t = redis.call('TIME')
@@ -20,22 +21,32 @@ if ARGV[1] ~= '' then
   redis.call('ZADD', KEYS[1], now, ARGV[1])
   redis.call('PEXPIRE', KEYS[1], win)
 end
+local refused = math.max(0, redis.call('PTTL', KEYS[2]))
 local count = redis.call('ZCARD', KEYS[1])
 local cap = tonumber(ARGV[3]) - tonumber(ARGV[4])
-if cap <= 0 then return win end
-if count < cap then return 0 end
+if cap <= 0 then return math.max(win, refused) end
+if count < cap then return refused end
 local r = redis.call('ZRANGE', KEYS[1], count - cap, count - cap, 'WITHSCORES')
-return math.max(1, math.ceil(tonumber(r[2]) + win - now))`;
+return math.max(1, math.ceil(tonumber(r[2]) + win - now), refused)`;
+
+/** The platform refused a call for ARGV[1] ms (KEYS[1]): kept as long as the longest refusal still running. */
+const REFUSE = `
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], '1', 'PX', ARGV[1]) end
+return 1`;
 
 /**
  * A tally of calls in a sliding window kept in Redis, shared by every instance of one app (Slack's
  * method tiers are per workspace, however many processes call). Each call is counted as it is
  * made; the answer tells this instance's optional work to hold back while the instances
  * together have used the window up to its reserve. A Redis that lost its data is told each
- * instance's own calls again (`OwnEntries`).
+ * instance's own calls again (`OwnEntries`); a dead instance's calls are gone with it, so the
+ * platform may still refuse a call, and that refusal (its Retry-After) is shared too: every
+ * instance, and a process that starts, holds back for as long instead of each drawing its own
+ * 429 to find out.
  */
 export class RedisSharedTally implements SharedTally {
   private readonly script;
+  private readonly refuseScript;
   private readonly own: OwnEntries | undefined;
 
   constructor(
@@ -47,7 +58,8 @@ export class RedisSharedTally implements SharedTally {
     reseed?: Reseeder,
   ) {
     if (!(window.max >= 1) || !(window.windowMs > 0)) throw new Error(`shared tally needs max >= 1 and windowMs > 0 (got max ${window.max}, windowMs ${window.windowMs})`);
-    this.script = luaScript(redis, 'cbTally', 1, TALLY);
+    this.script = luaScript(redis, 'cbTally', 2, TALLY);
+    this.refuseScript = luaScript(redis, 'cbTallyRefused', 1, REFUSE);
     this.own = reseed?.window(key, window.windowMs);
   }
 
@@ -61,10 +73,20 @@ export class RedisSharedTally implements SharedTally {
     return this.run('');
   }
 
+  async refused(retryAfterMs: number): Promise<void> {
+    if (!(retryAfterMs > 0)) return;
+    try {
+      await this.refuseScript([`${this.key}:refused`], [Math.ceil(retryAfterMs)]);
+    } catch (err) {
+      // Redis unreachable: this instance still holds back by itself (TierGate).
+      this.log.warn({ err, tally: this.key }, 'shared call tally unavailable');
+    }
+  }
+
   private async run(member: string): Promise<number> {
     const { max, windowMs, reserve = 0 } = this.window;
     try {
-      return Number(await this.script([this.key], [member, windowMs, max, reserve]));
+      return Number(await this.script([this.key, `${this.key}:refused`], [member, windowMs, max, reserve]));
     } catch (err) {
       // Redis unreachable: this instance's own count still applies.
       this.log.warn({ err, tally: this.key }, 'shared call tally unavailable');

@@ -71,6 +71,12 @@ export interface SharedTally {
    * crash's recovery) can pass what was called before it.
    */
   calls?(): Promise<number[]>;
+  /**
+   * The platform refused a call with a 429 for `retryAfterMs`: its window is full of calls this
+   * tally did not count (a dead instance's, gone with a Redis that restarted without its data).
+   * Every instance's answers (`add`, `wait`) then say to hold back at least that long. Never rejects.
+   */
+  refused?(retryAfterMs: number): Promise<void>;
 }
 
 /** Makes the tally of `window` the instances share under `name`. */

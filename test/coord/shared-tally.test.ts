@@ -3,11 +3,12 @@
  * (two coordinations on one prefix) count into one window; the answer says how long until the
  * window has room below its reserve again, and other names count apart.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createCoordination } from '../../src/coord/index.js';
 import { testLogger } from '../helpers/harness.js';
 import { hasRedis } from '../helpers/services.js';
 import { coordinationPairs } from '../helpers/coordinations.js';
+import { TierGate } from '../../adapters/slack/tiers.js';
 
 describe.skipIf(!hasRedis())('shared call tally across instances', () => {
   const pairs = coordinationPairs();
@@ -47,6 +48,42 @@ describe.skipIf(!hasRedis())('shared call tally across instances', () => {
     expect(full).toBeLessThanOrEqual(300);
     await new Promise((r) => setTimeout(r, 320));
     expect(await ta.add()).toBe(0);
+  });
+
+  it("shares the platform's refusal: after one instance's 429, every instance and a process that starts hold back as long", async () => {
+    const [a, b] = await two();
+    const w = { max: 50, windowMs: 60_000, reserve: 15 };
+    // A Redis that lost its data counts nothing, yet the platform's window is full (a dead instance's calls).
+    const ta = a.sharedTally!('slack:app:tier:chat.update', w);
+    expect(await ta.add()).toBe(0);
+    await ta.refused!(20_000);
+    const seen = await b.sharedTally!('slack:app:tier:chat.update', w).add();
+    expect(seen).toBeGreaterThan(19_000);
+    expect(seen).toBeLessThanOrEqual(20_000);
+    // A shorter refusal after it does not shorten it; other methods and apps are not refused.
+    await b.sharedTally!('slack:app:tier:chat.update', w).refused!(1000);
+    expect(await ta.wait!()).toBeGreaterThan(19_000);
+    expect(await a.sharedTally!('slack:app:tier:chat.startStream', w).wait!()).toBe(0);
+    expect(await a.sharedTally!('slack:other:tier:chat.update', w).wait!()).toBe(0);
+
+    // Through the Slack tier gate: instance A's 429 holds back B's optional work from its next call
+    // on, and a process starting (primed) from its first.
+    let now = 0;
+    const startStream = { max: 20, windowMs: 60_000, reserve: 5 };
+    const gateOf = (c: typeof a) => new TierGate({ 'chat.startStream': startStream }, () => now, (m, win) => c.sharedTally!(`slack:app:tier:${m}`, win));
+    const gateA = gateOf(a);
+    const gateB = gateOf(b);
+    expect(gateB.tryTake('chat.startStream')).toBe(true);
+    gateA.refused('chat.startStream', 30_000);
+    expect(gateA.hasRoom('chat.startStream')).toBe(false);
+    await vi.waitFor(async () => expect(await b.sharedTally!('slack:app:tier:chat.startStream', startStream).wait!()).toBeGreaterThan(29_000));
+    gateB.take('chat.startStream'); // required work still goes; its count brings the answer back
+    await vi.waitFor(() => expect(gateB.hasRoom('chat.startStream')).toBe(false));
+    const starting = gateOf(b);
+    await starting.prime();
+    expect(starting.hasRoom('chat.startStream')).toBe(false);
+    now = 30_000;
+    expect(starting.hasRoom('chat.startStream')).toBe(true);
   });
 
   it('has no shared tally without Redis: each process counts its own', async () => {

@@ -35,13 +35,13 @@ describe('Slack tier gate', () => {
     let now = 0;
     const gate = new TierGate({ 'chat.update': { max: 50, windowMs: 60_000, reserve: 15 } }, () => now);
     expect(gate.hasRoom('chat.update')).toBe(true);
-    gate.spent('chat.update', 20_000);
+    gate.refused('chat.update', 20_000);
     expect(gate.hasRoom('chat.update')).toBe(false);
     now = 19_999;
     expect(gate.hasRoom('chat.update')).toBe(false);
     now = 20_000;
     expect(gate.hasRoom('chat.update')).toBe(true);
-    gate.spent('conversations.history', 1000); // a method without a configured tier too
+    gate.refused('conversations.history', 1000); // a method without a configured tier too
     expect(gate.hasRoom('conversations.history')).toBe(false);
   });
 
