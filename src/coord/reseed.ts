@@ -24,7 +24,7 @@ return 1`;
  * every reconnect (a reconnect to a Redis that kept its data changes nothing).
  */
 export class Reseeder {
-  private readonly windows = new Set<OwnEntries>();
+  private readonly windows = new Set<Retold>();
   private readonly script;
 
   constructor(private readonly redis: Redis) {
@@ -32,6 +32,11 @@ export class Reseeder {
     redis.on('ready', () => {
       for (const own of this.windows) void own.putBack();
     });
+  }
+
+  /** Something else this instance tells Redis again after every reconnect (see `RedisSharedTally.refused`). */
+  retell(what: Retold): void {
+    this.windows.add(what);
   }
 
   /** The entries this instance adds to the window at `key`, `windowMs` long. */
@@ -42,8 +47,13 @@ export class Reseeder {
   }
 }
 
+/** What an instance tells a Redis again once it is back (see `Reseeder`). */
+export interface Retold {
+  putBack(): Promise<void>;
+}
+
 /** This instance's entries in one window (see `Reseeder`). */
-export class OwnEntries {
+export class OwnEntries implements Retold {
   private readonly entries: Array<{ member: string; at: number }> = [];
 
   constructor(

@@ -48,6 +48,8 @@ export class RedisSharedTally implements SharedTally {
   private readonly script;
   private readonly refuseScript;
   private readonly own: OwnEntries | undefined;
+  /** Until when (this process's clock) the tally last said to hold back: told again to a Redis that lost it. */
+  private holdUntil = 0;
 
   constructor(
     redis: Redis,
@@ -61,6 +63,9 @@ export class RedisSharedTally implements SharedTally {
     this.script = luaScript(redis, 'cbTally', 2, TALLY);
     this.refuseScript = luaScript(redis, 'cbTallyRefused', 1, REFUSE);
     this.own = reseed?.window(key, window.windowMs);
+    // A refusal kept only in Redis is gone with a Redis that lost its data, while the platform's
+    // window is still full: each instance tells it again what it last heard, as a refusal.
+    reseed?.retell({ putBack: () => this.refused(this.holdUntil - Date.now()) });
   }
 
   add(): Promise<number> {
@@ -75,6 +80,7 @@ export class RedisSharedTally implements SharedTally {
 
   async refused(retryAfterMs: number): Promise<void> {
     if (!(retryAfterMs > 0)) return;
+    this.held(retryAfterMs);
     try {
       await this.refuseScript([`${this.key}:refused`], [Math.ceil(retryAfterMs)]);
     } catch (err) {
@@ -83,10 +89,15 @@ export class RedisSharedTally implements SharedTally {
     }
   }
 
+  private held(ms: number): number {
+    if (ms > 0) this.holdUntil = Math.max(this.holdUntil, Date.now() + ms);
+    return ms;
+  }
+
   private async run(member: string): Promise<number> {
     const { max, windowMs, reserve = 0 } = this.window;
     try {
-      return Number(await this.script([this.key, `${this.key}:refused`], [member, windowMs, max, reserve]));
+      return this.held(Number(await this.script([this.key, `${this.key}:refused`], [member, windowMs, max, reserve])));
     } catch (err) {
       // Redis unreachable: this instance's own count still applies.
       this.log.warn({ err, tally: this.key }, 'shared call tally unavailable');

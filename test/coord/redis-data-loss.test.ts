@@ -2,7 +2,8 @@
  * A Redis restarted without its data forgets every instance's counts. Each instance tells it
  * again what it added itself — a Slack tier's calls, a bot-wide window's sends — once it has
  * reconnected, so together they restore the count instead of starting from zero and drawing the
- * platform's 429s.
+ * platform's 429s. A refusal the platform answered (its Retry-After) is told again by every
+ * instance that heard of it.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectRedis, type Redis } from '../../src/coord/redis-client.js';
@@ -50,6 +51,23 @@ describe.skipIf(!hasRedis())('counts in a Redis that lost its data', () => {
     await expect.poll(() => tb.wait(), { timeout: 5000 }).toBeGreaterThan(55_000);
     // Each call is there once: one more for the reserve fits, as before the loss.
     expect(await tb.wait()).toBeLessThanOrEqual(60_000);
+  });
+
+  it("puts back a tier Slack refused: an instance that heard of the 429 tells it again, though the one refused may be dead", async () => {
+    const { r, a, b, reseeders } = await twoInstances();
+    const w = { max: 50, windowMs: 60_000, reserve: 15 };
+    const tally = (c: Redis) => new RedisSharedTally(c, `${r.prefix}tally:chat.startStream`, w, testLogger(), reseeders.get(c));
+    // A dead instance's calls filled Slack's window, and none of them is counted: Slack refuses a call of a.
+    await tally(a).refused(30_000);
+    const tb = tally(b);
+    expect(await tb.add()).toBeGreaterThan(29_000); // b hears of it with its next call
+    a.disconnect(); // a dies
+
+    await r.clear();
+    expect(await tb.wait()).toBe(0); // forgotten: b, and any instance that starts, would call and draw a 429 each
+    reconnect(b);
+    await expect.poll(() => tb.wait(), { timeout: 5000 }).toBeGreaterThan(25_000);
+    expect(await tb.wait()).toBeLessThanOrEqual(30_000);
   });
 
   it("puts a bot-wide window's sends back", async () => {
