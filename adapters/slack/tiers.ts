@@ -6,8 +6,8 @@
  * not use anything up) and `take` when they make the call. A 429 marks the tier `spent` until its
  * Retry-After: the calls that spent it were not this process's to count (another instance's, or
  * the run before a restart), and optional work waits instead of adding to them. The tally is told
- * of the 429 too (`refused`), so the other instances, and a process starting, wait as long
- * instead of each drawing a 429 of its own.
+ * of the 429 too (`refused`), so the other instances (told at once, `onRefused`), and a process
+ * starting, wait as long instead of each drawing a 429 of its own.
  *
  * Every call is also counted in a tally (`tallyFor`): shared by the instances in Redis, or kept
  * in the database by a single instance, so it survives a restart. When it answers that the calls
@@ -86,7 +86,10 @@ export class TierGate {
   private tally(method: string, w: RateWindow): SharedTally | undefined {
     if (!this.tallyFor) return undefined;
     let t = this.tallies.get(method);
-    if (!t) this.tallies.set(method, (t = this.tallyFor(method, w)));
+    if (!t) {
+      this.tallies.set(method, (t = this.tallyFor(method, w)));
+      t.onRefused?.((ms) => this.spent(method, ms));
+    }
     return t;
   }
 

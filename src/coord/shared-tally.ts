@@ -3,6 +3,7 @@ import type { RateWindow, SharedTally } from '../core/outbound-window.js';
 import type { Logger } from '../log.js';
 import type { Redis } from './redis-client.js';
 import type { OwnEntries, Reseeder } from './reseed.js';
+import type { Bus } from './types.js';
 import { luaScript } from './scripts.js';
 
 /**
@@ -58,6 +59,8 @@ export class RedisSharedTally implements SharedTally {
     private readonly log: Logger,
     /** Where this instance's calls are kept to tell a Redis that lost its data. */
     reseed?: Reseeder,
+    /** Where a refusal is told to the other instances as it happens (see `onRefused`). */
+    private readonly bus?: Bus,
   ) {
     if (!(window.max >= 1) || !(window.windowMs > 0)) throw new Error(`shared tally needs max >= 1 and windowMs > 0 (got max ${window.max}, windowMs ${window.windowMs})`);
     this.script = luaScript(redis, 'cbTally', 2, TALLY);
@@ -83,10 +86,23 @@ export class RedisSharedTally implements SharedTally {
     this.held(retryAfterMs);
     try {
       await this.refuseScript([`${this.key}:refused`], [Math.ceil(retryAfterMs)]);
+      this.bus?.publish(`${this.key}:refused`, String(Math.ceil(retryAfterMs)));
     } catch (err) {
       // Redis unreachable: this instance still holds back by itself (TierGate).
       this.log.warn({ err, tally: this.key }, 'shared call tally unavailable');
     }
+  }
+
+  /**
+   * Hear of every instance's refusals as they happen: the answers to `add` come only with a call,
+   * and an instance's next optional call would otherwise be made (and refused) before it heard.
+   */
+  onRefused(listener: (retryAfterMs: number) => void): () => void {
+    if (!this.bus) return () => undefined;
+    return this.bus.subscribe(`${this.key}:refused`, (payload) => {
+      const ms = Number(payload);
+      if (ms > 0) listener(this.held(ms));
+    });
   }
 
   private held(ms: number): number {

@@ -77,6 +77,8 @@ export interface SharedTally {
    * Every instance's answers (`add`, `wait`) then say to hold back at least that long. Never rejects.
    */
   refused?(retryAfterMs: number): Promise<void>;
+  /** Hear of any instance's refusal (`refused`) as it happens, not only with the next call's answer. Returns the unsubscribe. */
+  onRefused?(listener: (retryAfterMs: number) => void): () => void;
 }
 
 /** Makes the tally of `window` the instances share under `name`. */
