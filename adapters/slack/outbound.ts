@@ -94,12 +94,14 @@ export class SlackOutbound {
 
   constructor(private readonly o: OutboundOptions) {
     const pacing = { ...DEFAULT_PACING, ...o.pacing };
+    // A call held back because Slack refuses its tier is waited out as a 429 would be.
+    const retryAfterMs = (err: unknown) => (err instanceof TierRefused ? err.ms : o.retryAfterMs(err));
     const now = (this.now = o.now ?? Date.now);
     this.budget = new OutboundBudget({
       windowsFor: () => pacing.perChannel,
       ...(o.shared?.windows ? { sharedChats: sharedChannels(o.shared.windows, o.shared.bot) } : {}),
       ...(o.shared?.chats ? { rememberedChats: rememberedChannels(o.shared.chats, o.shared.bot) } : {}),
-      retryAfterMs: o.retryAfterMs,
+      retryAfterMs,
       now,
       ...(o.sleep ? { sleep: o.sleep } : {}),
       onRateLimited: (channel, ms) => o.log.warn({ channel, retryAfterMs: ms }, 'slack rate limit: waiting it out'),
@@ -111,7 +113,7 @@ export class SlackOutbound {
       gate: this.gate,
       log: o.log,
       errorCode: o.errorCode,
-      retryAfterMs: o.retryAfterMs,
+      retryAfterMs,
       messageLimit: o.messageLimit ?? MESSAGE_LIMIT,
       streamLimit: o.streamLimit ?? STREAM_LIMIT,
       streaming: { available: o.nativeStreaming ?? true },
@@ -286,12 +288,30 @@ const METHOD_OF: Record<keyof SlackSender, string> = {
   stopStream: 'chat.stopStream',
 };
 
-/** `sender`, telling the gate when Slack refuses a call with a 429 (the tier is spent for Retry-After). */
+/**
+ * A call not made: Slack refuses its tier for `ms` more (this instance's 429, or another's told
+ * through the tally), so it would only draw another 429. Waited out as one (`retryAfterMs`).
+ */
+class TierRefused extends Error {
+  constructor(
+    method: string,
+    readonly ms: number,
+  ) {
+    super(`slack: ${method} is refused for ${ms} ms more; the call waits`);
+  }
+}
+
+/**
+ * `sender`, telling the gate when Slack refuses a call with a 429 (the tier is spent for
+ * Retry-After), and holding a call back while its tier is refused.
+ */
 function tierAware(sender: SlackSender, gate: TierGate, retryAfterMs: (err: unknown) => number | undefined): SlackSender {
   const wrapped = {} as Record<keyof SlackSender, unknown>;
   for (const name of Object.keys(METHOD_OF) as Array<keyof SlackSender>) {
     const call = (sender[name] as (a: unknown) => Promise<unknown>).bind(sender);
     wrapped[name] = async (a: unknown) => {
+      const held = gate.refusalLeft(METHOD_OF[name]);
+      if (held > 0) throw new TierRefused(METHOD_OF[name], held);
       try {
         return await call(a);
       } catch (err) {

@@ -7,7 +7,8 @@
  * Retry-After: the calls that spent it were not this process's to count (another instance's, or
  * the run before a restart), and optional work waits instead of adding to them. The tally is told
  * of the 429 too (`refused`), so the other instances (told at once, `onRefused`), and a process
- * starting, wait as long instead of each drawing a 429 of its own.
+ * starting, wait as long instead of each drawing a 429 of its own. While Slack refuses a tier,
+ * even required calls wait (`refusalLeft`): they would only be refused again.
  *
  * Every call is also counted in a tally (`tallyFor`): shared by the instances in Redis, or kept
  * in the database by a single instance, so it survives a restart. When it answers that the calls
@@ -22,6 +23,8 @@ export class TierGate {
   private readonly hits = new Map<string, number[]>();
   /** Until when Slack (a 429) or the shared tally said a tier is spent: calls this process did not count. */
   private readonly spentUntil = new Map<string, number>();
+  /** Until when Slack refused a tier's calls (a 429 here or, told through the tally, in another instance): any call would be refused too. */
+  private readonly refusedUntil = new Map<string, number>();
   private readonly tallies = new Map<string, SharedTally>();
 
   constructor(
@@ -39,9 +42,24 @@ export class TierGate {
 
   /** Slack refused `method` with a 429: no optional work on it for `retryAfterMs`, here or (through the tally) in any instance. */
   refused(method: string, retryAfterMs: number): void {
-    this.spent(method, retryAfterMs);
+    this.heard(method, retryAfterMs);
     const w = this.tiers[method];
     if (w) void this.tally(method, w)?.refused?.(retryAfterMs);
+  }
+
+  /**
+   * How long Slack still refuses `method`'s tier (0: not refused): a call now, even a final text's,
+   * would only draw another 429. Only for methods with a tier: a 429 of another method (a
+   * channel's `chat.postMessage`) says nothing about other channels.
+   */
+  refusalLeft(method: string): number {
+    return Math.max(0, (this.refusedUntil.get(method) ?? 0) - this.now());
+  }
+
+  /** Slack refused `method` for `retryAfterMs`: this process's 429, or another instance's. */
+  private heard(method: string, retryAfterMs: number): void {
+    this.spent(method, retryAfterMs);
+    if (this.tiers[method]) this.refusedUntil.set(method, Math.max(this.refusedUntil.get(method) ?? 0, this.now() + retryAfterMs));
   }
 
   /** No optional work on `method` for `retryAfterMs`: Slack or the tally said its tier is spent. */
@@ -88,7 +106,7 @@ export class TierGate {
     let t = this.tallies.get(method);
     if (!t) {
       this.tallies.set(method, (t = this.tallyFor(method, w)));
-      t.onRefused?.((ms) => this.spent(method, ms));
+      t.onRefused?.((ms) => this.heard(method, ms));
     }
     return t;
   }

@@ -8,10 +8,10 @@ import { luaScript } from './scripts.js';
 
 /**
  * Counts one call (KEYS[1] the window, KEYS[2] the platform's last refusal; ARGV[1], a unique
- * member, empty to only ask) and answers how long until the window has room below its reserve
- * again: room returns once `count - cap + 1` of the oldest calls have left the window, i.e. when
- * the call at index `count - cap` (0-based, oldest first) does; and never before a refusal the
- * platform answered (REFUSE) runs out. Redis' own clock, so instances' clocks need not agree.
+ * member, empty to only ask) and answers {how long until the window has room below its reserve
+ * again, how long the platform still refuses calls (REFUSE)}: room returns once `count - cap + 1`
+ * of the oldest calls have left the window, i.e. when the call at index `count - cap` (0-based,
+ * oldest first) does. Redis' own clock, so instances' clocks need not agree.
  */
 const TALLY = `
 local t = redis.call('TIME')
@@ -25,10 +25,10 @@ end
 local refused = math.max(0, redis.call('PTTL', KEYS[2]))
 local count = redis.call('ZCARD', KEYS[1])
 local cap = tonumber(ARGV[3]) - tonumber(ARGV[4])
-if cap <= 0 then return math.max(win, refused) end
-if count < cap then return refused end
+if cap <= 0 then return {win, refused} end
+if count < cap then return {0, refused} end
 local r = redis.call('ZRANGE', KEYS[1], count - cap, count - cap, 'WITHSCORES')
-return math.max(1, math.ceil(tonumber(r[2]) + win - now), refused)`;
+return {math.max(1, math.ceil(tonumber(r[2]) + win - now)), refused}`;
 
 /** The platform refused a call for ARGV[1] ms (KEYS[1]): kept as long as the longest refusal still running. */
 const REFUSE = `
@@ -49,8 +49,11 @@ export class RedisSharedTally implements SharedTally {
   private readonly script;
   private readonly refuseScript;
   private readonly own: OwnEntries | undefined;
-  /** Until when (this process's clock) the tally last said to hold back: told again to a Redis that lost it. */
-  private holdUntil = 0;
+  /** Until when (this process's clock) the platform refuses calls, as last heard: told again to a Redis that lost it. */
+  private refusedUntil = 0;
+  private readonly refusalListeners = new Set<(retryAfterMs: number) => void>();
+  /** The subscription to other instances' refusals, made with the first listener. */
+  private listening: (() => void) | undefined;
 
   constructor(
     redis: Redis,
@@ -67,8 +70,8 @@ export class RedisSharedTally implements SharedTally {
     this.refuseScript = luaScript(redis, 'cbTallyRefused', 1, REFUSE);
     this.own = reseed?.window(key, window.windowMs);
     // A refusal kept only in Redis is gone with a Redis that lost its data, while the platform's
-    // window is still full: each instance tells it again what it last heard, as a refusal.
-    reseed?.retell({ putBack: () => this.refused(this.holdUntil - Date.now()) });
+    // window is still full: each instance that heard of it tells it again.
+    reseed?.retell({ putBack: () => this.refused(this.refusedUntil - Date.now()) });
   }
 
   add(): Promise<number> {
@@ -83,7 +86,7 @@ export class RedisSharedTally implements SharedTally {
 
   async refused(retryAfterMs: number): Promise<void> {
     if (!(retryAfterMs > 0)) return;
-    this.held(retryAfterMs);
+    this.heard(retryAfterMs);
     try {
       await this.refuseScript([`${this.key}:refused`], [Math.ceil(retryAfterMs)]);
       this.bus?.publish(`${this.key}:refused`, String(Math.ceil(retryAfterMs)));
@@ -94,26 +97,27 @@ export class RedisSharedTally implements SharedTally {
   }
 
   /**
-   * Hear of every instance's refusals as they happen: the answers to `add` come only with a call,
-   * and an instance's next optional call would otherwise be made (and refused) before it heard.
+   * Hear of every instance's refusals: as they happen (published), and with each answer, so a
+   * process that starts hears of one still running with its first question.
    */
   onRefused(listener: (retryAfterMs: number) => void): () => void {
-    if (!this.bus) return () => undefined;
-    return this.bus.subscribe(`${this.key}:refused`, (payload) => {
-      const ms = Number(payload);
-      if (ms > 0) listener(this.held(ms));
-    });
+    this.refusalListeners.add(listener);
+    this.listening ??= this.bus?.subscribe(`${this.key}:refused`, (payload) => this.heard(Number(payload)));
+    return () => void this.refusalListeners.delete(listener);
   }
 
-  private held(ms: number): number {
-    if (ms > 0) this.holdUntil = Math.max(this.holdUntil, Date.now() + ms);
-    return ms;
+  private heard(ms: number): void {
+    if (!(ms > 0)) return;
+    this.refusedUntil = Math.max(this.refusedUntil, Date.now() + ms);
+    for (const listener of this.refusalListeners) listener(ms);
   }
 
   private async run(member: string): Promise<number> {
     const { max, windowMs, reserve = 0 } = this.window;
     try {
-      return this.held(Number(await this.script([this.key, `${this.key}:refused`], [member, windowMs, max, reserve])));
+      const [wait, refused] = (await this.script([this.key, `${this.key}:refused`], [member, windowMs, max, reserve])) as [number, number];
+      this.heard(Number(refused));
+      return Math.max(Number(wait), Number(refused));
     } catch (err) {
       // Redis unreachable: this instance's own count still applies.
       this.log.warn({ err, tally: this.key }, 'shared call tally unavailable');

@@ -77,9 +77,11 @@ describe.skipIf(!hasRedis())('shared call tally across instances', () => {
     gateA.refused('chat.startStream', 30_000);
     expect(gateA.hasRoom('chat.startStream')).toBe(false);
     await vi.waitFor(() => expect(gateB.hasRoom('chat.startStream')).toBe(false));
+    expect(gateB.refusalLeft('chat.startStream')).toBe(30_000); // even a final text's call waits: it would be refused
     const starting = gateOf(b);
     await starting.prime();
     expect(starting.hasRoom('chat.startStream')).toBe(false);
+    expect(starting.refusalLeft('chat.startStream')).toBeGreaterThan(29_000); // a process that starts holds its first call too
     now = 30_000;
     expect(starting.hasRoom('chat.startStream')).toBe(true);
   });

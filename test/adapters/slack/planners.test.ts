@@ -75,6 +75,29 @@ describe('Slack tier gate', () => {
     await planner.perform(final);
     expect(outbound.gate.hasRoom('chat.update')).toBe(true);
   });
+
+  it('holds even a final text back while Slack refuses its tier, instead of drawing another 429; a channel\'s own 429 holds no other channel', async () => {
+    const { calls, deps } = world({});
+    let now = 0;
+    const outbound = new SlackOutbound({
+      sender: deps.sender, log: testLogger(), errorCode: () => undefined, retryAfterMs: () => undefined,
+      now: () => now,
+      sleep: async (ms) => void (now += ms), // the budget's waits, on this clock
+    });
+    const planner = outbound.planner({ channel: 'D1', dm: true });
+    await planner.perform(planner.plan('Hello', false)!); // a preview: posted, its final update prepaid
+    // Slack refused chat.update for 30 s (this instance's 429 on another channel, or another instance's told through the tally).
+    outbound.gate.refused('chat.update', 30_000);
+    outbound.gate.refused('chat.postMessage', 30_000); // per channel at Slack: says nothing of D2
+    const final = planner.plan('Hello world', true)!;
+    await outbound.budget.run('D1', () => planner.perform(final), { priority: 'high' });
+    expect(now).toBeGreaterThanOrEqual(30_000); // waited out, as a 429 would have been…
+    expect(calls).toEqual(['postMessage:Hello', 'update:Hello world']); // …but with no call Slack would have refused
+    expect(outbound.gate.refusalLeft('chat.postMessage')).toBe(0);
+    const other = outbound.planner({ channel: 'D2', dm: true });
+    await other.perform(other.plan('Hi', true)!);
+    expect(calls.at(-1)).toBe('postMessage:Hi');
+  });
 });
 
 describe('Slack reply planners', () => {
