@@ -18,6 +18,12 @@ interface Scenario {
   secondBeforeKill?: boolean;
   /** Redis restarts without its data right after the kill. */
   redisLosesData?: boolean;
+  /**
+   * The platform delivers the first message again, to the survivor, before the victim is known
+   * dead (and so before the second message): a duplicate there, which takes the first place the
+   * line records for it.
+   */
+  firstAgainOnSurvivor?: boolean;
 }
 
 /** The chat's first message parked on the victim, the victim killed, the second message on the survivor. */
@@ -45,6 +51,7 @@ function inOrderAcrossKill(title: string, test: string, chatId: number, s: Scena
       await v.kill();
       // Redis restarts without its data: the chat's line, with its places, is gone.
       if (s.redisLosesData) await c.redis.clear();
+      if (s.firstAgainOnSurvivor) expect((await c.post(0, first)).status).toBe(200);
       // The chat's next message reaches the survivor at once, long before the victim is known dead.
       if (!s.secondBeforeKill) expect((await second()).status).toBe(200);
 
@@ -68,4 +75,10 @@ inOrderAcrossKill(
   'are still answered in the order they were sent: the waiting turn asks the claims what came first',
   804,
   { secondBeforeKill: true, redisLosesData: true },
+);
+inOrderAcrossKill(
+  "a dead instance's message delivered again to a survivor after Redis restarted empty, and its chat's next one",
+  'are still answered in the order they were sent: the duplicate arrival keeps the place it took for the message',
+  805,
+  { redisLosesData: true, firstAgainOnSurvivor: true },
 );

@@ -15,7 +15,13 @@ export const dedupe: Step<MessageContext> = async (ctx, next) => {
     return;
   }
   if (!claimed) {
-    ctx.deps.log.debug({ platform: ctx.msg.platform, eventId: ctx.msg.eventId }, 'duplicate event dropped');
+    // This arrival took the first place the chat's line recorded for the message: the instance
+    // whose claim it is never took one (Redis was away as it arrived, or lost the line since). The
+    // place then stands for the message, as a dead holder's would: not given up, so the chat's
+    // later replies wait for it while it owes its reply, and its takeover takes the place back.
+    const place = await ctx.ticket?.catch(() => undefined);
+    if (place?.firstForEvent) ctx.out.handOff();
+    ctx.deps.log.debug({ platform: ctx.msg.platform, eventId: ctx.msg.eventId, placeKept: place?.firstForEvent === true }, 'duplicate event dropped');
     return;
   }
   try {
