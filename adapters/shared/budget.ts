@@ -67,8 +67,8 @@ export interface BudgetOptions {
   now?: () => number;
   /** Resolves after `ms`; should resolve early (and free its timer) when `signal` aborts. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
-  /** Told about every 429 that was waited out (for logs and metrics). */
-  onRateLimited?: (chatKey: string, retryAfterMs: number) => void;
+  /** Told about every 429 that was waited out (for logs and metrics), with the error that said so. */
+  onRateLimited?: (chatKey: string, retryAfterMs: number, err: unknown) => void;
 }
 
 /** How the platform counts best-effort work (`tryNow`); by default it does not. */
@@ -284,7 +284,7 @@ export class OutboundBudget {
     if (ms === undefined) return false;
     this.counters.rateLimited++;
     chat.pausedUntil = Math.max(chat.pausedUntil, this.now() + ms);
-    this.opts.onRateLimited?.(chat.key, ms);
+    this.opts.onRateLimited?.(chat.key, ms, err);
     return true;
   }
 }

@@ -104,7 +104,10 @@ export class SlackOutbound {
       retryAfterMs,
       now,
       ...(o.sleep ? { sleep: o.sleep } : {}),
-      onRateLimited: (channel, ms) => o.log.warn({ channel, retryAfterMs: ms }, 'slack rate limit: waiting it out'),
+      onRateLimited: (channel, ms, err) =>
+        err instanceof TierRefused
+          ? o.log.debug({ channel, waitMs: ms }, 'slack: a call waits while Slack refuses its tier')
+          : o.log.warn({ channel, retryAfterMs: ms }, 'slack rate limit: waiting it out'),
     });
     const { tallies, bot } = o.shared ?? {};
     this.gate = new TierGate(pacing.tiers, now, tallies && ((method, w) => tallies(`${bot}:tier:${method}`, w)));
