@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { DB } from './db.js';
 import { reserveCredits } from './api-keys.js';
 import { prepared } from './prepared.js';
@@ -184,7 +185,10 @@ export class EventRepo {
         ]),
       );
     if (q.platform !== undefined) query = query.where('platform', '=', q.platform);
-    const rows = await query.orderBy('claimed_at').limit(q.limit).execute();
+    // In the order the messages first arrived: a takeover moves a claim's time, and a sweep that
+    // took a chat's messages over in claim order could put them back in a chat line (one Redis
+    // lost meanwhile) the wrong way round.
+    const rows = await query.orderBy(sql`coalesce(arrived_at, claimed_at)`).orderBy('claimed_at').limit(q.limit).execute();
     return rows.map((r) => ({ platform: r.platform, eventId: r.event_id, payload: r.payload!, owner: r.owner }));
   }
 

@@ -46,6 +46,20 @@ describeStores('EventRepo', (ctx) => {
     expect(await claim('mine', 'dead', now)).toBe(false);
   });
 
+  it('lists the claims of dead owners in the order their messages first arrived, which a takeover does not move', async () => {
+    const now = ctx.clock.now();
+    await ctx.store.instances.register('first-owner', now - 10 * DEAD);
+    await ctx.store.instances.register('second-owner', now - 10 * DEAD);
+    await claim('arrived-first', 'first-owner', now - 9 * DEAD, '{"n":1}');
+    await claim('arrived-second', 'first-owner', now - 9 * DEAD + 1, '{"n":2}');
+    // The first owner died; its sweep took the second message over before the first, then died too.
+    await ctx.store.instances.beat('second-owner', now - 5 * DEAD);
+    expect(await claim('arrived-second', 'second-owner', now - 5 * DEAD)).toBe(true);
+    expect(await claim('arrived-first', 'second-owner', now - 5 * DEAD + 1)).toBe(true);
+    const rows = await ctx.store.events.abandoned({ now, deadAfterMs: DEAD, leaseMs: LEASE, limit: 10 });
+    expect(rows.map((r) => r.eventId)).toEqual(['arrived-first', 'arrived-second']);
+  });
+
   it('claims an API turn and reserves its credits in one transaction', async () => {
     const now = ctx.clock.now();
     await ctx.store.instances.register('a', now);
