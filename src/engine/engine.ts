@@ -61,6 +61,8 @@ export class Engine implements MessageHandler {
   /** Event keys being handled by this process (a redelivery mid-turn is a duplicate). */
   private readonly eventsInFlight = new Set<string>();
   private accepting = true;
+  /** The last arrival time given to a claim: strictly increasing, so messages handled in one millisecond keep the order they came in. */
+  private lastArrival = 0;
   private readonly turnListeners: TurnListener[] = [];
 
   constructor(private readonly deps: EngineDeps, opts: EngineOptions = {}) {
@@ -461,7 +463,9 @@ export class Engine implements MessageHandler {
     // then finds this process's own claim, which is this message's, not a duplicate of it.
     const uncertain: number[] = [];
     for (let pause = 100; ; pause = Math.min(pause * 2, 5000)) {
-      const now = clock.now();
+      // A claim's time is its message's arrival (`arrived_at`), what the recovery sweep and a
+      // rebuilt chat line order a chat's messages by: two of one platform batch must not tie.
+      const now = (this.lastArrival = Math.max(clock.now(), this.lastArrival + 1));
       try {
         let outcome = await store.events.claimOutcome({
           platform: msg.platform,

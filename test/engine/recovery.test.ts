@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
+import { encodeKey } from '../../src/core/conversation-key.js';
 import { dropOnce } from '../helpers/dropped-connection.js';
 import type { InboundMessage, ReplyEvent } from '../../src/core/types.js';
 import { inbound, startHarness, testEngineConfig, type Harness } from '../helpers/harness.js';
@@ -84,6 +85,22 @@ describe('a crash never loses an accepted message', () => {
     expect(recovered).toBe(3);
     expect(order.filter((t) => t.includes('in one'))).toEqual(['Echo: first in one', 'Echo: second in one']);
     expect(order).toContain('Echo: only in two');
+    await a.fake.close();
+  });
+
+  it('records messages handled in the same millisecond as arriving in the order they came, so a rebuilt line finds the first before the second', async () => {
+    const { clock, a } = await dyingProcess();
+    const first = inbound({ chatId: '7', userId: '7', text: 'first of a batch' });
+    const second = inbound({ chatId: '7', userId: '7', text: 'second of a batch' });
+    const outs = [a.engine.handle(first), a.engine.handle(second)]; // one platform batch: the clock does not move
+    await Promise.all(outs.map((o) => o.accepted));
+    const now = clock.now();
+    const earlier = await a.store.events.unfinishedInChat({
+      chatKey: encodeKey({ platform: second.platform, chatId: second.chatId }),
+      before: { platform: second.platform, eventId: second.eventId },
+      now, since: now - 60_000, deadAfterMs: 60_000, leaseMs: 60_000, limit: 10,
+    });
+    expect(earlier.map((e) => e.eventId)).toEqual([first.eventId]);
     await a.fake.close();
   });
 
