@@ -24,25 +24,26 @@ return 1`;
  * every reconnect (a reconnect to a Redis that kept its data changes nothing).
  */
 export class Reseeder {
-  private readonly windows = new Set<Retold>();
+  /** Each window's own entries, and anything else told again (`retell`). */
+  private readonly retold = new Set<Retold>();
   private readonly script;
 
   constructor(private readonly redis: Redis) {
     this.script = luaScript(redis, 'cbReseed', 1, RESEED);
     redis.on('ready', () => {
-      for (const own of this.windows) void own.putBack();
+      for (const what of this.retold) void what.putBack();
     });
   }
 
   /** Something else this instance tells Redis again after every reconnect (see `RedisSharedTally.refused`). */
   retell(what: Retold): void {
-    this.windows.add(what);
+    this.retold.add(what);
   }
 
   /** The entries this instance adds to the window at `key`, `windowMs` long. */
   window(key: string, windowMs: number, now: () => number = Date.now): OwnEntries {
     const own = new OwnEntries(key, windowMs, now, (k, args) => this.script([k], args));
-    this.windows.add(own);
+    this.retold.add(own);
     return own;
   }
 }
