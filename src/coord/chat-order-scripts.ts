@@ -12,6 +12,8 @@ if fresh then
   redis.call('SET', KEYS[1], string.format('%d', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + gap))
 end
 local t = redis.call('INCR', KEYS[1])
+-- The room above the first place (REBUILD): later arrivals take places past it.
+if gap > 0 then redis.call('INCRBY', KEYS[1], gap) end
 redis.call('SET', KEYS[3] .. t, '1', 'PX', ARGV[1])
 redis.call('SET', KEYS[5] .. t, '1', 'PX', ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
@@ -28,23 +30,26 @@ end
 return {t, first, gap > 0 and 1 or 0}`;
 
 /**
- * Fill the room a fresh line left below its first place (KEYS: the rebuild mark, the running
- * part's place prefix, the places' event records, the events' place records; ARGV: that first
- * ticket, a place's TTL, a record's TTL, then each earlier message's event key and whether its
- * owner is gone, oldest first), and lift the mark. A message that already took a place in the new
- * line keeps that one. Only while the mark is this ticket's (it expires if its turn dies).
+ * Fill the room a fresh line left below its first place and above it (KEYS: the rebuild mark, the
+ * running part's place prefix, the places' event records, the events' place records; ARGV: that
+ * first ticket, a place's TTL, a record's TTL, how many go below, then each message's event key
+ * and whether its owner is gone, oldest first: those below, then those above), and lift the mark.
+ * A message that already took a place in the new line keeps that one. Only while the mark is this
+ * ticket's (it expires if its turn dies).
  */
 export const REBUILD = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
 local t = tonumber(ARGV[1])
-local n = (#ARGV - 3) / 2
+local below = tonumber(ARGV[4])
+local n = (#ARGV - 4) / 2
 local put = 0
 for i = 1, n do
-  local slot = t - n - 1 + i
-  local ev = ARGV[2 + 2 * i]
+  local slot = t - below - 1 + i
+  if i > below then slot = t + i - below end
+  local ev = ARGV[3 + 2 * i]
   if redis.call('SET', KEYS[4] .. ev, slot, 'NX', 'PX', ARGV[3]) then
     redis.call('SET', KEYS[3] .. slot, ev, 'PX', ARGV[3])
-    if ARGV[3 + 2 * i] == '1' then redis.call('SET', KEYS[2] .. slot, '1', 'PX', ARGV[2]) end
+    if ARGV[4 + 2 * i] == '1' then redis.call('SET', KEYS[2] .. slot, '1', 'PX', ARGV[2]) end
     put = put + 1
   end
 end

@@ -3,12 +3,12 @@ import { within } from '../core/timeout.js';
 import type { Redis } from './redis-client.js';
 import { luaScript } from './scripts.js';
 import { ADOPT, ENTER, FRONT, LEAVE, REBUILD } from './chat-order-scripts.js';
-import type { EarlierMessage, EarlierMessages } from '../engine/limits.js';
+import type { UnfinishedMessage, UnfinishedMessages } from '../engine/limits.js';
 import type { Bus, ChatOrder, ChatTicket } from './types.js';
 
 /** How long an idle chat's counters are kept. */
 const IDLE_MS = 86_400_000;
-/** The room a fresh line leaves below its first place: the most earlier messages it puts back. */
+/** The room a fresh line leaves below its first place and above it: the most messages it puts back on each side. */
 const REBUILD_ROOM = 32;
 /** How long a fresh line's first turn may take to ask the database; past it the line goes on without. */
 const REBUILD_LOOKUP_MS = 3000;
@@ -58,11 +58,13 @@ export interface RedisChatOrderOptions {
  *
  * The messages that were waiting when the data went are not in the new line, yet still owe their
  * replies before the chat's later ones. So a line that starts afresh leaves room below its first
- * place, and (with `rebuildFrom`) its first turn asks the database for the chat's earlier
- * unfinished messages and puts them back there, in arrival order, before any turn may look past
- * them: a dead instance's message holds the running part until it is taken over, as its own place
- * would have; a live one's (still answered by a turn from before the loss) is waited for in the
- * sending part while it owes its reply.
+ * place and above it, and (with `rebuildFrom`) its first turn asks the database for the chat's
+ * unfinished messages and puts them back there in arrival order, before any turn may look past
+ * them: those that arrived before its own message below it, those after it (the first turn may be
+ * an older message, taken over) above it, in front of every turn that enters the line later. A
+ * dead instance's message holds the running part until it is taken over, as its own place would
+ * have; a live one's (still answered by a turn from before the loss) is waited for in the sending
+ * part while it owes its reply.
  *
  * (A plain mutex would give mutual exclusion but not order: whoever polls first wins.)
  */
@@ -77,7 +79,7 @@ export class RedisChatOrder implements ChatOrder {
   private readonly leaveSendingScript;
   private readonly leaveBothScript;
   private readonly rebuildScript;
-  private earlier: EarlierMessages | undefined;
+  private unfinished: UnfinishedMessages | undefined;
   /** How long the place of a message that can be taken over lasts without renewal. */
   private readonly eventTtlMs: number;
   private readonly goneHoldMs: number;
@@ -92,13 +94,13 @@ export class RedisChatOrder implements ChatOrder {
     private readonly log: Logger,
     opts: RedisChatOrderOptions = {},
   ) {
-    this.enterScript = luaScript(redis, 'cbChatEnter5', 6, ENTER);
-    this.enterEventScript = luaScript(redis, 'cbChatEnterEvent5', 8, ENTER);
+    this.enterScript = luaScript(redis, 'cbChatEnter6', 6, ENTER);
+    this.enterEventScript = luaScript(redis, 'cbChatEnterEvent6', 8, ENTER);
     this.adoptScript = luaScript(redis, 'cbChatAdopt', 5, ADOPT);
     this.adoptInsteadScript = luaScript(redis, 'cbChatAdoptInstead', 6, ADOPT);
     this.frontScript = luaScript(redis, 'cbChatFrontSending4', 4, FRONT);
     this.frontBothScript = luaScript(redis, 'cbChatFrontBoth5', 6, FRONT);
-    this.rebuildScript = luaScript(redis, 'cbChatRebuild', 4, REBUILD);
+    this.rebuildScript = luaScript(redis, 'cbChatRebuild2', 4, REBUILD);
     this.leaveScript = luaScript(redis, 'cbChatLeave2', 3, LEAVE);
     this.leaveSendingScript = luaScript(redis, 'cbChatLeaveSending', 4, LEAVE);
     this.leaveBothScript = luaScript(redis, 'cbChatLeaveBoth2', 6, LEAVE);
@@ -135,7 +137,7 @@ export class RedisChatOrder implements ChatOrder {
     const k = this.keys(key);
     const ttl = eventKey === undefined ? this.ttlMs : this.eventTtlMs;
     const keys = [k.next, k.done, k.alive, k.sendDone, k.sending, k.rebuilding];
-    const args = [ttl, IDLE_MS, this.earlier ? REBUILD_MARK_MS : 0, EVENT_RECORD_MS, eventKey ?? '', REBUILD_ROOM];
+    const args = [ttl, IDLE_MS, this.unfinished ? REBUILD_MARK_MS : 0, EVENT_RECORD_MS, eventKey ?? '', REBUILD_ROOM];
     const [ticket, first, fresh] = (
       (await (eventKey === undefined
         ? this.enterScript(keys, args)
@@ -146,20 +148,21 @@ export class RedisChatOrder implements ChatOrder {
     return this.place(key, ticket!, { running: true, sending: true }, ttl, eventKey !== undefined && first === 1, eventKey, rebuilt);
   }
 
-  rebuildFrom(earlier: EarlierMessages): void {
-    this.earlier = earlier;
+  rebuildFrom(unfinished: UnfinishedMessages): void {
+    this.unfinished = unfinished;
   }
 
   /**
-   * Put the chat's earlier unfinished messages back below `ticket`, the first place of a line that
-   * started afresh, and let the line go on. Never rejects: without the database the line goes on
-   * as it is (the mark lifts by itself if this does not finish).
+   * Put the chat's unfinished messages back around `ticket`, the first place of a line that
+   * started afresh (those that arrived before its message below it, the rest above it), and let
+   * the line go on. Never rejects: without the database the line goes on as it is (the mark lifts
+   * by itself if this does not finish).
    */
   private async rebuild(key: string, ticket: number, eventKey: string | undefined): Promise<void> {
     const k = this.keys(key);
-    let found: EarlierMessage[] = [];
+    let found: UnfinishedMessage[] = [];
     try {
-      const lookup = this.earlier!(key, { ownEventKey: eventKey, withinMs: EVENT_RECORD_MS, limit: REBUILD_ROOM });
+      const lookup = this.unfinished!(key, { ownEventKey: eventKey, withinMs: EVENT_RECORD_MS, limit: 2 * REBUILD_ROOM });
       found = await within(lookup, REBUILD_LOOKUP_MS, (): never => {
         throw new Error(`no answer within ${REBUILD_LOOKUP_MS} ms`);
       });
@@ -167,8 +170,11 @@ export class RedisChatOrder implements ChatOrder {
       this.log.warn({ err, chat: key }, "could not read a chat's earlier unfinished messages for its line, which Redis no longer has; its next replies may overtake them");
     }
     try {
-      const put = Number(await this.rebuildScript([k.rebuilding, k.alive, k.placeEvent, k.events], [ticket, this.eventTtlMs, EVENT_RECORD_MS, ...found.flatMap((e) => [e.eventKey, e.ownerGone ? 1 : 0])]));
-      if (found.length) this.log.info({ chat: key, ticket, earlier: found.length, put }, "a chat line started afresh: put back the chat's earlier messages that still owe their replies");
+      const before = found.filter((e) => !e.afterOwn).slice(0, REBUILD_ROOM);
+      const after = found.filter((e) => e.afterOwn).slice(0, REBUILD_ROOM);
+      const listed = [...before, ...after].flatMap((e) => [e.eventKey, e.ownerGone ? 1 : 0]);
+      const put = Number(await this.rebuildScript([k.rebuilding, k.alive, k.placeEvent, k.events], [ticket, this.eventTtlMs, EVENT_RECORD_MS, before.length, ...listed]));
+      if (found.length) this.log.info({ chat: key, ticket, before: before.length, after: after.length, put }, "a chat line started afresh: put back the chat's messages that still owe their replies");
     } catch (err) {
       this.log.warn({ err, chat: key }, "could not put a chat's earlier messages back in its line; it goes on once the mark expires");
     }
@@ -202,9 +208,9 @@ export class RedisChatOrder implements ChatOrder {
    * for a dead instance's place. Never rejects: without the database it sends as before.
    */
   private async waitForEarlier(key: string, ticket: number, ownEvent: string, owed: OwedCheck): Promise<void> {
-    let found: EarlierMessage[];
+    let found: UnfinishedMessage[];
     try {
-      found = await this.earlier!(key, { ownEventKey: ownEvent, withinMs: EVENT_RECORD_MS, limit: REBUILD_ROOM });
+      found = (await this.unfinished!(key, { ownEventKey: ownEvent, withinMs: EVENT_RECORD_MS, limit: REBUILD_ROOM })).filter((e) => !e.afterOwn);
     } catch (err) {
       this.log.warn({ err, chat: key, ticket }, "could not read a chat's earlier unfinished messages for a turn whose place Redis lost; its reply may overtake them");
       return;
@@ -284,7 +290,7 @@ export class RedisChatOrder implements ChatOrder {
     };
     /** Clear to send in the line: a turn whose place Redis lost still waits for what the database says came first. */
     const cleared = async (owed: OwedCheck | undefined): Promise<void> => {
-      if (!placeLost || askedEarlier || ownEvent === undefined || !owed || !this.earlier) return;
+      if (!placeLost || askedEarlier || ownEvent === undefined || !owed || !this.unfinished) return;
       askedEarlier = true;
       await this.waitForEarlier(key, ticket, ownEvent, owed);
     };

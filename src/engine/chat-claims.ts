@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import type { EngineDeps } from './deps.js';
-import type { EarlierMessages } from './limits.js';
+import type { UnfinishedMessages } from './limits.js';
 
 /** An event key (`platform:eventId`) as its claim's two columns. */
 function claimOf(eventKey: string): { platform: string; eventId: string } {
@@ -39,19 +39,19 @@ export function owedReply(deps: Pick<EngineDeps, 'store'>): (eventKey: string) =
   };
 }
 
-/** A chat's earlier unfinished messages, as their claims say (see `ChatOrder.rebuildFrom`). */
-export function earlierInChat(deps: Pick<EngineDeps, 'store' | 'clock' | 'config'>): EarlierMessages {
+/** A chat's unfinished messages, as their claims say (see `ChatOrder.rebuildFrom`). */
+export function unfinishedInChat(deps: Pick<EngineDeps, 'store' | 'clock' | 'config'>): UnfinishedMessages {
   return async (chatKey, q) => {
     const now = deps.clock.now();
     const rows = await deps.store.events.unfinishedInChat({
       chatKey,
-      before: q.ownEventKey === undefined ? undefined : claimOf(q.ownEventKey),
+      own: q.ownEventKey === undefined ? undefined : claimOf(q.ownEventKey),
       now,
       since: now - q.withinMs,
       deadAfterMs: deps.config.deadAfterMs,
       leaseMs: deps.config.eventLeaseMs,
       limit: q.limit,
     });
-    return rows.map((r) => ({ eventKey: `${r.platform}:${r.eventId}`, ownerGone: r.ownerGone }));
+    return rows.map((r) => ({ eventKey: `${r.platform}:${r.eventId}`, ownerGone: r.ownerGone, afterOwn: r.afterOwn }));
   };
 }

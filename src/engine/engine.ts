@@ -11,7 +11,7 @@ import type { ContextProvider } from './context-blocks.js';
 import { compose, type MessageContext, type Step, type TurnContext } from './pipeline.js';
 import { ReplyStream } from './reply-stream.js';
 import type { StartedTurn, TurnRequest, TurnResult } from './request.js';
-import { earlierInChat, owedReply } from './chat-claims.js';
+import { owedReply, unfinishedInChat } from './chat-claims.js';
 import { bindingKeysFor, bindingKeysForScope, chatKeyFor, serialKeyFor } from './scoping.js';
 import { resolveCharacter } from './characters.js';
 import { commandMenu, createCommandRegistry, type Command } from './commands/index.js';
@@ -73,7 +73,7 @@ export class Engine implements MessageHandler {
     this.line = inChatLine(this.queue, deps.chatOrder, deps.log, MAX_DELIVERY_HOLD_MS, owedReply(deps));
     // A chat's line that Redis lost is rebuilt from the claims: which of its messages came first
     // and still owe their replies.
-    deps.chatOrder?.rebuildFrom?.(earlierInChat(deps));
+    deps.chatOrder?.rebuildFrom?.(unfinishedInChat(deps));
     const inOrder = serialize(this.line);
     const platform: Array<Step<MessageContext>> = [
       inOrder,

@@ -101,17 +101,19 @@ export interface ChatTicket {
 }
 
 /** An unfinished platform message of a chat, as the database keeps its claim. */
-export interface EarlierMessage {
+export interface UnfinishedMessage {
   eventKey: string;
   /** Its owner is gone (dead or released): it waits to be taken over. */
   ownerGone: boolean;
+  /** It arrived after `ownEventKey` (false without one): it comes after the asking turn, not before. */
+  afterOwn: boolean;
 }
 
 /**
- * The unfinished messages of chat line `key` that arrived before `ownEventKey` (or before now),
- * at most `withinMs` ago, oldest first, at most `limit`.
+ * The unfinished messages of chat line `key` other than `ownEventKey`, arrived before now and at
+ * most `withinMs` ago, oldest first, at most `limit`.
  */
-export type EarlierMessages = (key: string, q: { ownEventKey?: string | undefined; withinMs: number; limit: number }) => Promise<EarlierMessage[]>;
+export type UnfinishedMessages = (key: string, q: { ownEventKey?: string | undefined; withinMs: number; limit: number }) => Promise<UnfinishedMessage[]>;
 
 /** Per-chat turn order shared by instances: places are handed out in arrival order. */
 export interface ChatOrder {
@@ -122,7 +124,7 @@ export interface ChatOrder {
    * came before and still owe their replies: the first turn to enter it puts them back in front
    * of itself, so the chat's later replies still wait for them.
    */
-  rebuildFrom?(earlier: EarlierMessages): void;
+  rebuildFrom?(unfinished: UnfinishedMessages): void;
   /**
    * For the instance that took event `eventKey` over from a dead one: the place the event took on
    * arrival, held again, if the line has not passed it — so the message is still answered before

@@ -1,5 +1,6 @@
-import { sql } from 'kysely';
+import { sql, type ExpressionBuilder } from 'kysely';
 import type { DB } from './db.js';
+import type { Database } from './schema.js';
 import { reserveCredits } from './api-keys.js';
 import { prepared } from './prepared.js';
 import type { InstanceRepo } from './instances.js';
@@ -44,6 +45,8 @@ export interface UnfinishedEvent {
   eventId: string;
   /** Its owner is gone: it waits to be taken over rather than being answered now. */
   ownerGone: boolean;
+  /** It arrived after the asking message (`own`), not before it (false when there is none). */
+  afterOwn: boolean;
 }
 
 export interface AbandonedEvent {
@@ -193,13 +196,24 @@ export class EventRepo {
   }
 
   /**
-   * The unfinished messages of chat line `q.chatKey` that arrived before message `q.before` (or
-   * before `q.now` when it has no claim yet), oldest first, and whether each one's owner is gone
-   * (dead, released, or an ownerless claim past its lease) so that it waits to be taken over.
-   * What a chat's line is rebuilt from when Redis lost it.
+   * The unfinished messages of chat line `q.chatKey` other than message `q.own` (without one,
+   * those that arrived before `q.now`), oldest first, each saying whether it arrived after that
+   * one (after `q.now` when it has no claim yet) and whether its
+   * owner is gone (dead, released, or an ownerless claim past its lease) so that it waits to be
+   * taken over. What a chat's line is rebuilt from when Redis lost it: the messages that came
+   * before the turn that found the line fresh go in front of it, those after it (a live turn from
+   * before the loss) behind it.
    */
-  async unfinishedInChat(q: { chatKey: string; before?: { platform: string; eventId: string } | undefined; now: number; since: number; deadAfterMs: number; leaseMs: number; limit: number }): Promise<UnfinishedEvent[]> {
-    const own = q.before;
+  async unfinishedInChat(q: { chatKey: string; own?: { platform: string; eventId: string } | undefined; now: number; since: number; deadAfterMs: number; leaseMs: number; limit: number }): Promise<UnfinishedEvent[]> {
+    const own = q.own;
+    // Without a claim of its own yet (or with none at all), the asking turn comes after everything.
+    const ownArrival = (eb: ExpressionBuilder<Database, 'processed_events'>) =>
+      own
+        ? eb.fn.coalesce(
+            eb.selectFrom('processed_events as p').select('p.arrived_at').where('p.platform', '=', own.platform).where('p.event_id', '=', own.eventId),
+            eb.val(q.now),
+          )
+        : eb.val(q.now);
     const rows = await this.db
       .selectFrom('processed_events')
       .select(['platform', 'event_id'])
@@ -218,25 +232,17 @@ export class EventRepo {
           .end()
           .as('gone'),
       )
+      // A tie with the asking message counts as after it: it was never before it.
+      .select((eb) => eb.case().when('arrived_at', '>=', ownArrival(eb)).then(1).else(0).end().as('after'))
       .where('chat_key', '=', q.chatKey)
       .where('state', '=', 'processing')
       .where('arrived_at', '>=', q.since)
-      .where((eb) => {
-        if (!own) return eb('arrived_at', '<', q.now);
-        const arrival = eb
-          .selectFrom('processed_events as p')
-          .select('p.arrived_at')
-          .where('p.platform', '=', own.platform)
-          .where('p.event_id', '=', own.eventId);
-        return eb.and([
-          eb('arrived_at', '<', eb.fn.coalesce(arrival, eb.val(q.now))),
-          eb.not(eb.and([eb('platform', '=', own.platform), eb('event_id', '=', own.eventId)])),
-        ]);
-      })
+      .$if(own === undefined, (qb) => qb.where('arrived_at', '<', q.now))
+      .$if(own !== undefined, (qb) => qb.where((eb) => eb.not(eb.and([eb('platform', '=', own!.platform), eb('event_id', '=', own!.eventId)]))))
       .orderBy('arrived_at')
       .limit(q.limit)
       .execute();
-    return rows.map((r) => ({ platform: r.platform, eventId: r.event_id, ownerGone: Number(r.gone) === 1 }));
+    return rows.map((r) => ({ platform: r.platform, eventId: r.event_id, ownerGone: Number(r.gone) === 1, afterOwn: Number(r.after) === 1 }));
   }
 
   /** An event's state (`processing` or `done`); undefined when it was never claimed (or is pruned). */

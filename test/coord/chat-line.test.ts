@@ -12,7 +12,7 @@ import { inChatLine, platformPlace, type ChatLine, type LinePlace } from '../../
 import { hasRedis } from '../helpers/services.js';
 import { coordinationPairs } from '../helpers/coordinations.js';
 import type { Coordination } from '../../src/coord/index.js';
-import type { EarlierMessages } from '../../src/engine/limits.js';
+import type { UnfinishedMessages } from '../../src/engine/limits.js';
 
 const CHAT = 'telegram:1:chat:-100777';
 
@@ -68,15 +68,17 @@ async function replyingTurn(line: ChatLine, place: Omit<LinePlace, 'out'>, seen:
 
 /**
  * What the database says of the chat's unfinished messages (`EventRepo.unfinishedInChat`): those
- * in `owing`, in arrival order, before the asking turn's own; answered once `ready` resolves.
+ * in `owing` other than the asking turn's own, in arrival order, each saying whether it came after
+ * that one; answered once `ready` resolves. `ownerGone` is true for all, or names the gone ones.
  */
-function claimsOf(owing: Set<string>, ownerGone: boolean, ready: Promise<void> = Promise.resolve()): EarlierMessages {
+function claimsOf(owing: Set<string>, ownerGone: boolean | Set<string>, ready: Promise<void> = Promise.resolve()): UnfinishedMessages {
   return async (key, q) => {
     await ready;
     if (key !== CHAT) return [];
     const all = [...owing];
-    const own = q.ownEventKey === undefined ? -1 : all.indexOf(q.ownEventKey);
-    return (own < 0 ? all : all.slice(0, own)).map((eventKey) => ({ eventKey, ownerGone }));
+    const own = q.ownEventKey === undefined ? all.length : all.indexOf(q.ownEventKey);
+    const gone = (e: string) => (typeof ownerGone === 'boolean' ? ownerGone : ownerGone.has(e));
+    return all.filter((e) => e !== q.ownEventKey).map((eventKey) => ({ eventKey, ownerGone: gone(eventKey), afterOwn: own >= 0 && all.indexOf(eventKey) > own }));
   };
 }
 
@@ -444,6 +446,41 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line", () => {
     later.deliver();
     await later.read;
     expect(seen).toEqual(['taken-over reply reaches its adapter', 'taken-over reply delivered', 'second reply reaches its adapter', 'second reply delivered']);
+  });
+
+  it("is put back behind the older message that started it afresh, so a live turn from before the loss still holds the chat's later reply", async () => {
+    const [dying, a, b] = await pairs.three();
+    await dying.chatOrder!.enter(CHAT, 'telegram:1');
+    const before = await a.chatOrder!.enter(CHAT, 'telegram:2'); // waits behind it, on a live instance
+    await dying.close(); // dies with the first message
+    await pairs.loseData(); // and the line, with both places, is gone
+    const owing = new Set(['telegram:1', 'telegram:2']);
+    const owed = async (e: string) => owing.has(e);
+    for (const c of [a, b]) c.chatOrder!.rebuildFrom!(claimsOf(owing, new Set(['telegram:1'])));
+    const lineA = inChatLine(new KeyedSerialQueue(), a.chatOrder, undefined, undefined, owed);
+    const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder, undefined, undefined, owed);
+    const seen: string[] = [];
+    // The live turn's place is gone: it waits, as the database says, for the first message.
+    const second = replyingTurn(lineA, { ticket: Promise.resolve(before) }, seen, 'second');
+    // The sweep takes the first message over, and its place starts the line afresh: the rebuild
+    // finds the second message after it.
+    const taken = await replyingTurn(lineB, platformPlace(b.chatOrder!, CHAT, 'telegram:1', Promise.resolve(true)), seen, 'taken-over');
+    taken.deliver();
+    await taken.read;
+    owing.delete('telegram:1');
+    const sending2 = await second;
+    // The second reply waits for its platform's send window when the chat's next message enters the new line.
+    owing.add('telegram:3');
+    const third = replyingTurn(lineB, { ticket: b.chatOrder!.enter(CHAT, 'telegram:3') }, seen, 'third');
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(seen).toEqual(['taken-over reply reaches its adapter', 'taken-over reply delivered', 'second reply reaches its adapter']);
+    sending2.deliver();
+    await sending2.read;
+    owing.delete('telegram:2');
+    const sending3 = await third;
+    sending3.deliver();
+    await sending3.read;
+    expect(seen.slice(3)).toEqual(['second reply delivered', 'third reply reaches its adapter', 'third reply delivered']);
   });
 
   it("is replaced by the place the message took on arriving again once the line has passed it, so a second death still holds the chat's later reply", async () => {

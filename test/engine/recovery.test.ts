@@ -97,10 +97,10 @@ describe('a crash never loses an accepted message', () => {
     const now = clock.now();
     const earlier = await a.store.events.unfinishedInChat({
       chatKey: encodeKey({ platform: second.platform, chatId: second.chatId }),
-      before: { platform: second.platform, eventId: second.eventId },
+      own: { platform: second.platform, eventId: second.eventId },
       now, since: now - 60_000, deadAfterMs: 60_000, leaseMs: 60_000, limit: 10,
     });
-    expect(earlier.map((e) => e.eventId)).toEqual([first.eventId]);
+    expect(earlier.map((e) => [e.eventId, e.afterOwn])).toEqual([[first.eventId, false]]);
     await a.fake.close();
   });
 

@@ -87,7 +87,7 @@ describeStores('EventRepo', (ctx) => {
     expect(await ctx.store.pendingMigrations()).toEqual([]);
   });
 
-  it("lists a chat's unfinished messages that arrived before a given one, in arrival order (not moved by a takeover), saying whose owner is gone", async () => {
+  it("lists a chat's other unfinished messages in arrival order (not moved by a takeover), saying which came after a given one and whose owner is gone", async () => {
     const now = ctx.clock.now();
     await ctx.store.instances.register('live', now);
     await ctx.store.instances.register('dead', now - 2 * DEAD);
@@ -104,22 +104,28 @@ describeStores('EventRepo', (ctx) => {
     await inChat('this-one', 'live', now - 20);
     await inChat('later', 'live', now - 10);
     const q = { chatKey: 'chat-1', now, since: now - 1000, deadAfterMs: DEAD, leaseMs: LEASE, limit: 10 };
-    const before = (eventId: string) => ({ ...q, before: { platform: 'telegram', eventId } });
-    expect(await ctx.store.events.unfinishedInChat(before('this-one'))).toEqual([
-      { platform: 'telegram', eventId: 'first', ownerGone: true },
-      { platform: 'telegram', eventId: 'handed-off', ownerGone: true },
-      { platform: 'telegram', eventId: 'second', ownerGone: false },
+    await inChat('not-yet', 'live', now + 10); // arrived after the question was asked
+    const around = (eventId: string) => ({ ...q, own: { platform: 'telegram', eventId } });
+    expect(await ctx.store.events.unfinishedInChat(around('this-one'))).toEqual([
+      { platform: 'telegram', eventId: 'first', ownerGone: true, afterOwn: false },
+      { platform: 'telegram', eventId: 'handed-off', ownerGone: true, afterOwn: false },
+      { platform: 'telegram', eventId: 'second', ownerGone: false, afterOwn: false },
+      { platform: 'telegram', eventId: 'later', ownerGone: false, afterOwn: true },
+      { platform: 'telegram', eventId: 'not-yet', ownerGone: false, afterOwn: true },
     ]);
     // Taken over, the first message keeps its place: its claim's time moved, its arrival did not.
     expect(await inChat('first', 'live', now)).toBe(true);
-    expect((await ctx.store.events.unfinishedInChat(before('second'))).map((e) => [e.eventId, e.ownerGone])).toEqual([
-      ['first', false],
-      ['handed-off', true],
+    expect((await ctx.store.events.unfinishedInChat(around('second'))).map((e) => [e.eventId, e.ownerGone, e.afterOwn])).toEqual([
+      ['first', false, false],
+      ['handed-off', true, false],
+      ['this-one', false, true],
+      ['later', false, true],
+      ['not-yet', false, true],
     ]);
     // A turn with no claim of its own yet (or none at all) comes after everything before now.
     const all = ['first', 'handed-off', 'second', 'this-one', 'later'];
-    expect((await ctx.store.events.unfinishedInChat(before('not-claimed-yet'))).map((e) => e.eventId)).toEqual(all);
-    expect((await ctx.store.events.unfinishedInChat(q)).map((e) => e.eventId)).toEqual(all);
+    expect((await ctx.store.events.unfinishedInChat(around('not-claimed-yet'))).map((e) => [e.eventId, e.afterOwn])).toEqual([...all.map((e) => [e, false]), ['not-yet', true]]);
+    expect((await ctx.store.events.unfinishedInChat(q)).map((e) => [e.eventId, e.afterOwn])).toEqual(all.map((e) => [e, false]));
     expect(await ctx.store.events.unfinishedInChat({ ...q, limit: 2 })).toHaveLength(2);
   });
 });
