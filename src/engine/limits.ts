@@ -121,8 +121,9 @@ export interface ChatOrder {
   enter(key: string, eventKey?: string): Promise<ChatTicket>;
   /**
    * Where a line that starts afresh (its shared state lost) learns which of its chat's messages
-   * came before and still owe their replies: the first turn to enter it puts them back in front
-   * of itself, so the chat's later replies still wait for them.
+   * still owe their replies: the first turn to enter it puts them back, those that came before
+   * its own in front of itself and the rest right behind it, so the chat's later replies still
+   * wait for them.
    */
   rebuildFrom?(unfinished: UnfinishedMessages): void;
   /**
