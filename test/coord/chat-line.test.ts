@@ -483,6 +483,44 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line", () => {
     expect(seen.slice(3)).toEqual(['second reply delivered', 'third reply reaches its adapter', 'third reply delivered']);
   });
 
+  it("is not passed by its message's duplicate arrival, which has nothing to send, so the chat's later reply still waits for the message", async () => {
+    const [dying, a, b] = await pairs.three();
+    await dying.chatOrder!.enter(CHAT, 'telegram:1');
+    const before = await a.chatOrder!.enter(CHAT, 'telegram:2');
+    await dying.close();
+    await pairs.loseData();
+    const owing = new Set(['telegram:1', 'telegram:2']);
+    const owed = async (e: string) => owing.has(e);
+    for (const c of [a, b]) c.chatOrder!.rebuildFrom!(claimsOf(owing, new Set(['telegram:1'])));
+    const lineA = inChatLine(new KeyedSerialQueue(), a.chatOrder, undefined, undefined, owed);
+    const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder, undefined, undefined, owed);
+    const seen: string[] = [];
+    const second = replyingTurn(lineA, { ticket: Promise.resolve(before) }, seen, 'second');
+    const taken = await replyingTurn(lineB, platformPlace(b.chatOrder!, CHAT, 'telegram:1', Promise.resolve(true)), seen, 'taken-over');
+    taken.deliver();
+    await taken.read;
+    owing.delete('telegram:1');
+    // The platform delivers the second message again to B, whose claim is still A's: a duplicate.
+    const duplicate = new ReplyStream();
+    const dropped = duplicate.holdDelivery();
+    const answers = Promise.resolve(false);
+    await lineB(CHAT, async () => duplicate.end(), { ...platformPlace(b.chatOrder!, CHAT, 'telegram:2', answers), out: duplicate, answers });
+    await duplicate.collect();
+    dropped();
+    const sending2 = await second;
+    owing.add('telegram:3');
+    const third = replyingTurn(lineB, { ticket: b.chatOrder!.enter(CHAT, 'telegram:3') }, seen, 'third');
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(seen).toEqual(['taken-over reply reaches its adapter', 'taken-over reply delivered', 'second reply reaches its adapter']);
+    sending2.deliver();
+    await sending2.read;
+    owing.delete('telegram:2');
+    const sending3 = await third;
+    sending3.deliver();
+    await sending3.read;
+    expect(seen.slice(3)).toEqual(['second reply delivered', 'third reply reaches its adapter', 'third reply delivered']);
+  });
+
   it("is replaced by the place the message took on arriving again once the line has passed it, so a second death still holds the chat's later reply", async () => {
     const [a, b, c] = await pairs.three();
     const owing = new Set<string>();

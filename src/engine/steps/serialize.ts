@@ -27,7 +27,7 @@ export function serialize(line: ChatLine): Step {
     if (ctx.inLine === key) return next();
     if (ctx.source !== 'platform') return line(key, next);
     const m = ctx as MessageContext;
-    return line(key, next, { ticket: m.ticket, out: ctx.out, ...(m.placeTakenBack ? { takenBack: m.placeTakenBack } : {}) });
+    return line(key, next, { ticket: m.ticket, out: ctx.out, answers: m.claimed, ...(m.placeTakenBack ? { takenBack: m.placeTakenBack } : {}) });
   };
 }
 
@@ -42,6 +42,13 @@ export interface LinePlace {
    * while they wait for it).
    */
   takenBack?: Promise<boolean> | undefined;
+  /**
+   * Resolves false when this arrival is not the one to answer its message (a duplicate: another
+   * instance holds its claim). Its turn then has nothing to send and does not wait to send: that
+   * wait passes an earlier place of the turn's own message, which stands for the instance that
+   * does answer it, and the chat's later replies would no longer wait for that answer.
+   */
+  answers?: Promise<boolean> | undefined;
 }
 
 /**
@@ -122,10 +129,10 @@ export function inChatLine(queue: KeyedSerialQueue, order?: ChatOrder, log?: Log
         log?.error({ err, chat: key }, 'the chat line is unavailable; running the turn without it');
       }
       const out = place.out;
-      if (t && out) {
-        out.holdUntil(
-          t.waitToSend(owed).catch((err: unknown) => log?.error({ err, chat: key }, 'the chat line is unavailable; sending the reply without waiting for earlier ones')),
-        );
+      const ticket = t;
+      if (ticket && out) {
+        const waitToSend = () => ticket.waitToSend(owed).catch((err: unknown) => log?.error({ err, chat: key }, 'the chat line is unavailable; sending the reply without waiting for earlier ones'));
+        out.holdUntil(place.answers ? place.answers.then((yes) => (yes ? waitToSend() : undefined), () => undefined) : waitToSend());
       }
       try {
         return await task();
