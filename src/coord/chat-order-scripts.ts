@@ -34,8 +34,10 @@ return {t, first, gap > 0 and 1 or 0}`;
  * running part's place prefix, the places' event records, the events' place records; ARGV: that
  * first ticket, a place's TTL, a record's TTL, how many go below, then each message's event key
  * and whether its owner is gone, oldest first: those below, then those above), and lift the mark.
- * A message that already took a place in the new line keeps that one. Only while the mark is this
- * ticket's (it expires if its turn dies).
+ * A message that already took a place in the new line keeps that one; above the first place, the
+ * room is filled only up to the first such message, since the ones after it came later and would
+ * go in front of it (a sweep's messages taken over in one go may enter the line before this runs).
+ * Only while the mark is this ticket's (it expires if its turn dies).
  */
 export const REBUILD = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
@@ -51,6 +53,8 @@ for i = 1, n do
     redis.call('SET', KEYS[3] .. slot, ev, 'PX', ARGV[3])
     if ARGV[4 + 2 * i] == '1' then redis.call('SET', KEYS[2] .. slot, '1', 'PX', ARGV[2]) end
     put = put + 1
+  elseif i > below then
+    break
   end
 end
 redis.call('DEL', KEYS[1])

@@ -61,7 +61,8 @@ export interface RedisChatOrderOptions {
  * place and above it, and (with `rebuildFrom`) its first turn asks the database for the chat's
  * unfinished messages and puts them back there in arrival order, before any turn may look past
  * them: those that arrived before its own message below it, those after it (the first turn may be
- * an older message, taken over) above it, in front of every turn that enters the line later. A
+ * an older message, taken over) above it, in front of every turn that enters the line later (up
+ * to the first of them that already entered the new line: the ones after it queue behind it). A
  * dead instance's message holds the running part until it is taken over, as its own place would
  * have; a live one's (still answered by a turn from before the loss) is waited for in the sending
  * part while it owes its reply.
@@ -100,7 +101,7 @@ export class RedisChatOrder implements ChatOrder {
     this.adoptInsteadScript = luaScript(redis, 'cbChatAdoptInstead', 6, ADOPT);
     this.frontScript = luaScript(redis, 'cbChatFrontSending4', 4, FRONT);
     this.frontBothScript = luaScript(redis, 'cbChatFrontBoth5', 6, FRONT);
-    this.rebuildScript = luaScript(redis, 'cbChatRebuild2', 4, REBUILD);
+    this.rebuildScript = luaScript(redis, 'cbChatRebuild3', 4, REBUILD);
     this.leaveScript = luaScript(redis, 'cbChatLeave2', 3, LEAVE);
     this.leaveSendingScript = luaScript(redis, 'cbChatLeaveSending', 4, LEAVE);
     this.leaveBothScript = luaScript(redis, 'cbChatLeaveBoth2', 6, LEAVE);

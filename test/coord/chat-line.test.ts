@@ -483,6 +483,30 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line", () => {
     expect(seen.slice(3)).toEqual(['second reply delivered', 'third reply reaches its adapter', 'third reply delivered']);
   });
 
+  it("puts no message behind its first place in front of one of the chat's earlier messages that entered the new line first", async () => {
+    const [dying, b] = await pairs.two();
+    await dying.chatOrder!.enter(CHAT, 'telegram:1');
+    await dying.close(); // dies with the chat's three messages
+    await pairs.loseData();
+    const owing = new Set(['telegram:1', 'telegram:2', 'telegram:3']);
+    let answer!: () => void;
+    b.chatOrder!.rebuildFrom!(claimsOf(owing, true, new Promise<void>((r) => (answer = r))));
+    const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder, undefined, undefined, async (e) => owing.has(e));
+    const seen: string[] = [];
+    const run = (eventKey: string) => lineB(CHAT, async () => void seen.push(`${eventKey} runs`), platformPlace(b.chatOrder!, CHAT, eventKey, Promise.resolve(true)));
+    // The sweep takes the first two over in one go: both enter the new line while its first turn
+    // still asks the database, which then lists the other two as having come after it.
+    const first = run('telegram:1');
+    const second = run('telegram:2');
+    await new Promise((r) => setTimeout(r, 200));
+    answer();
+    await new Promise((r) => setTimeout(r, 200));
+    // The third is taken over by the next sweep.
+    const third = run('telegram:3');
+    await Promise.all([first, second, third]);
+    expect(seen).toEqual(['telegram:1 runs', 'telegram:2 runs', 'telegram:3 runs']);
+  });
+
   it("is not passed by its message's duplicate arrival, which has nothing to send, so the chat's later reply still waits for the message", async () => {
     const [dying, a, b] = await pairs.three();
     await dying.chatOrder!.enter(CHAT, 'telegram:1');
