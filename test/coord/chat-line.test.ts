@@ -82,6 +82,45 @@ function claimsOf(owing: Set<string>, ownerGone: boolean | Set<string>, ready: P
   };
 }
 
+/**
+ * The chat's first message waits on an instance that dies, its second behind it on a live one (A),
+ * and Redis loses the line. The sweep on B takes the first over, which starts the line afresh, and
+ * delivers it; `meanwhile` runs next. Then, while the second reply waits for its platform's send
+ * window, the chat's third message enters the new line on B: its reply must wait for the second's.
+ */
+async function liveReplyBeforeNextOne(pairs: ReturnType<typeof coordinationPairs>, meanwhile?: (b: Coordination, lineB: ChatLine) => Promise<void>) {
+  const [dying, a, b] = await pairs.three();
+  await dying.chatOrder!.enter(CHAT, 'telegram:1');
+  const before = await a.chatOrder!.enter(CHAT, 'telegram:2');
+  await dying.close();
+  await pairs.loseData();
+  const owing = new Set(['telegram:1', 'telegram:2']);
+  const owed = async (e: string) => owing.has(e);
+  for (const c of [a, b]) c.chatOrder!.rebuildFrom!(claimsOf(owing, new Set(['telegram:1'])));
+  const lineA = inChatLine(new KeyedSerialQueue(), a.chatOrder, undefined, undefined, owed);
+  const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder, undefined, undefined, owed);
+  const seen: string[] = [];
+  // The live turn's place is gone: it waits, as the database says, for the first message.
+  const second = replyingTurn(lineA, { ticket: Promise.resolve(before) }, seen, 'second');
+  const taken = await replyingTurn(lineB, platformPlace(b.chatOrder!, CHAT, 'telegram:1', Promise.resolve(true)), seen, 'taken-over');
+  taken.deliver();
+  await taken.read;
+  owing.delete('telegram:1');
+  await meanwhile?.(b, lineB);
+  const sending2 = await second;
+  owing.add('telegram:3');
+  const third = replyingTurn(lineB, { ticket: b.chatOrder!.enter(CHAT, 'telegram:3') }, seen, 'third');
+  await new Promise((r) => setTimeout(r, 1000));
+  expect(seen).toEqual(['taken-over reply reaches its adapter', 'taken-over reply delivered', 'second reply reaches its adapter']);
+  sending2.deliver();
+  await sending2.read;
+  owing.delete('telegram:2');
+  const sending3 = await third;
+  sending3.deliver();
+  await sending3.read;
+  expect(seen.slice(3)).toEqual(['second reply delivered', 'third reply reaches its adapter', 'third reply delivered']);
+}
+
 describe.skipIf(!hasRedis())("a chat's line across instances", () => {
   const pairs = coordinationPairs(3000);
   afterEach(() => pairs.close());
@@ -449,38 +488,7 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line", () => {
   });
 
   it("is put back behind the older message that started it afresh, so a live turn from before the loss still holds the chat's later reply", async () => {
-    const [dying, a, b] = await pairs.three();
-    await dying.chatOrder!.enter(CHAT, 'telegram:1');
-    const before = await a.chatOrder!.enter(CHAT, 'telegram:2'); // waits behind it, on a live instance
-    await dying.close(); // dies with the first message
-    await pairs.loseData(); // and the line, with both places, is gone
-    const owing = new Set(['telegram:1', 'telegram:2']);
-    const owed = async (e: string) => owing.has(e);
-    for (const c of [a, b]) c.chatOrder!.rebuildFrom!(claimsOf(owing, new Set(['telegram:1'])));
-    const lineA = inChatLine(new KeyedSerialQueue(), a.chatOrder, undefined, undefined, owed);
-    const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder, undefined, undefined, owed);
-    const seen: string[] = [];
-    // The live turn's place is gone: it waits, as the database says, for the first message.
-    const second = replyingTurn(lineA, { ticket: Promise.resolve(before) }, seen, 'second');
-    // The sweep takes the first message over, and its place starts the line afresh: the rebuild
-    // finds the second message after it.
-    const taken = await replyingTurn(lineB, platformPlace(b.chatOrder!, CHAT, 'telegram:1', Promise.resolve(true)), seen, 'taken-over');
-    taken.deliver();
-    await taken.read;
-    owing.delete('telegram:1');
-    const sending2 = await second;
-    // The second reply waits for its platform's send window when the chat's next message enters the new line.
-    owing.add('telegram:3');
-    const third = replyingTurn(lineB, { ticket: b.chatOrder!.enter(CHAT, 'telegram:3') }, seen, 'third');
-    await new Promise((r) => setTimeout(r, 1000));
-    expect(seen).toEqual(['taken-over reply reaches its adapter', 'taken-over reply delivered', 'second reply reaches its adapter']);
-    sending2.deliver();
-    await sending2.read;
-    owing.delete('telegram:2');
-    const sending3 = await third;
-    sending3.deliver();
-    await sending3.read;
-    expect(seen.slice(3)).toEqual(['second reply delivered', 'third reply reaches its adapter', 'third reply delivered']);
+    await liveReplyBeforeNextOne(pairs);
   });
 
   it("puts no message behind its first place in front of one of the chat's earlier messages that entered the new line first", async () => {
@@ -508,41 +516,15 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line", () => {
   });
 
   it("is not passed by its message's duplicate arrival, which has nothing to send, so the chat's later reply still waits for the message", async () => {
-    const [dying, a, b] = await pairs.three();
-    await dying.chatOrder!.enter(CHAT, 'telegram:1');
-    const before = await a.chatOrder!.enter(CHAT, 'telegram:2');
-    await dying.close();
-    await pairs.loseData();
-    const owing = new Set(['telegram:1', 'telegram:2']);
-    const owed = async (e: string) => owing.has(e);
-    for (const c of [a, b]) c.chatOrder!.rebuildFrom!(claimsOf(owing, new Set(['telegram:1'])));
-    const lineA = inChatLine(new KeyedSerialQueue(), a.chatOrder, undefined, undefined, owed);
-    const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder, undefined, undefined, owed);
-    const seen: string[] = [];
-    const second = replyingTurn(lineA, { ticket: Promise.resolve(before) }, seen, 'second');
-    const taken = await replyingTurn(lineB, platformPlace(b.chatOrder!, CHAT, 'telegram:1', Promise.resolve(true)), seen, 'taken-over');
-    taken.deliver();
-    await taken.read;
-    owing.delete('telegram:1');
-    // The platform delivers the second message again to B, whose claim is still A's: a duplicate.
-    const duplicate = new ReplyStream();
-    const dropped = duplicate.holdDelivery();
-    const answers = Promise.resolve(false);
-    await lineB(CHAT, async () => duplicate.end(), { ...platformPlace(b.chatOrder!, CHAT, 'telegram:2', answers), out: duplicate, answers });
-    await duplicate.collect();
-    dropped();
-    const sending2 = await second;
-    owing.add('telegram:3');
-    const third = replyingTurn(lineB, { ticket: b.chatOrder!.enter(CHAT, 'telegram:3') }, seen, 'third');
-    await new Promise((r) => setTimeout(r, 1000));
-    expect(seen).toEqual(['taken-over reply reaches its adapter', 'taken-over reply delivered', 'second reply reaches its adapter']);
-    sending2.deliver();
-    await sending2.read;
-    owing.delete('telegram:2');
-    const sending3 = await third;
-    sending3.deliver();
-    await sending3.read;
-    expect(seen.slice(3)).toEqual(['second reply delivered', 'third reply reaches its adapter', 'third reply delivered']);
+    await liveReplyBeforeNextOne(pairs, async (b, lineB) => {
+      // The platform delivers the second message again to B, whose claim is still A's: a duplicate.
+      const duplicate = new ReplyStream();
+      const dropped = duplicate.holdDelivery();
+      const answers = Promise.resolve(false);
+      await lineB(CHAT, async () => duplicate.end(), { ...platformPlace(b.chatOrder!, CHAT, 'telegram:2', answers), out: duplicate, answers });
+      await duplicate.collect();
+      dropped();
+    });
   });
 
   it("is replaced by the place the message took on arriving again once the line has passed it, so a second death still holds the chat's later reply", async () => {
