@@ -12,8 +12,13 @@ if fresh then
   redis.call('SET', KEYS[1], string.format('%d', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + gap))
 end
 local t = redis.call('INCR', KEYS[1])
--- The room above the first place (REBUILD): later arrivals take places past it.
-if gap > 0 then redis.call('INCRBY', KEYS[1], gap) end
+-- The room above the first place, and above each place taken while that room is being filled
+-- (REBUILD): the chat's messages that came after this one but are not in the new line go there.
+if gap > 0 then
+  redis.call('INCRBY', KEYS[1], gap)
+elseif tonumber(ARGV[3]) > 0 and redis.call('EXISTS', KEYS[6]) == 1 then
+  redis.call('INCRBY', KEYS[1], ARGV[6])
+end
 redis.call('SET', KEYS[3] .. t, '1', 'PX', ARGV[1])
 redis.call('SET', KEYS[5] .. t, '1', 'PX', ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
@@ -32,29 +37,40 @@ return {t, first, gap > 0 and 1 or 0}`;
 /**
  * Fill the room a fresh line left below its first place and above it (KEYS: the rebuild mark, the
  * running part's place prefix, the places' event records, the events' place records; ARGV: that
- * first ticket, a place's TTL, a record's TTL, how many go below, then each message's event key
- * and whether its owner is gone, oldest first: those below, then those above), and lift the mark.
- * A message that already took a place in the new line keeps that one; above the first place, the
- * room is filled only up to the first such message, since the ones after it came later and would
- * go in front of it (a sweep's messages taken over in one go may enter the line before this runs).
- * Only while the mark is this ticket's (it expires if its turn dies).
+ * first ticket, a place's TTL, a record's TTL, how many go below, the room's size, then each
+ * message's event key and whether its owner is gone, oldest first: those below, then those
+ * above), and lift the mark. A message that already took a place in the new line keeps that one.
+ * Above the first place, each message not in the line goes right behind the latest one before it
+ * that is (the first place itself, or a place taken while this was asked, which left room behind
+ * it): a sweep's messages taken over in one go may enter the line before this runs, and a live
+ * instance's message from before the loss comes after them. Only while the mark is this ticket's
+ * (it expires if its turn dies).
  */
 export const REBUILD = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
 local t = tonumber(ARGV[1])
 local below = tonumber(ARGV[4])
-local n = (#ARGV - 4) / 2
+local room = tonumber(ARGV[5])
+local n = (#ARGV - 5) / 2
 local put = 0
+local base, k = t, 0
 for i = 1, n do
+  local ev = ARGV[4 + 2 * i]
   local slot = t - below - 1 + i
-  if i > below then slot = t + i - below end
-  local ev = ARGV[3 + 2 * i]
-  if redis.call('SET', KEYS[4] .. ev, slot, 'NX', 'PX', ARGV[3]) then
+  if i > below then
+    local at = redis.call('GET', KEYS[4] .. ev)
+    if at then
+      base, k = tonumber(at), 0
+      slot = nil
+    else
+      k = k + 1
+      slot = k <= room and base + k or nil
+    end
+  end
+  if slot and redis.call('SET', KEYS[4] .. ev, slot, 'NX', 'PX', ARGV[3]) then
     redis.call('SET', KEYS[3] .. slot, ev, 'PX', ARGV[3])
-    if ARGV[4 + 2 * i] == '1' then redis.call('SET', KEYS[2] .. slot, '1', 'PX', ARGV[2]) end
+    if ARGV[5 + 2 * i] == '1' then redis.call('SET', KEYS[2] .. slot, '1', 'PX', ARGV[2]) end
     put = put + 1
-  elseif i > below then
-    break
   end
 end
 redis.call('DEL', KEYS[1])
@@ -108,7 +124,7 @@ local function front(doneKey, aliveKey, t, recordPrefix)
   if rebuilding and t >= tonumber(rebuilding) then return math.min(done, t - 2), 0, '' end
   local steps = 0
   local held, event = 0, ''
-  while done < t - 1 and steps < 1000 do
+  while done < t - 1 and steps < 5000 do
     if redis.call('EXISTS', aliveKey .. (done + 1)) == 1 then break end
     if recordPrefix then
       local e = redis.call('GET', recordPrefix .. (done + 1))

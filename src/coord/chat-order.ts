@@ -61,8 +61,8 @@ export interface RedisChatOrderOptions {
  * place and above it, and (with `rebuildFrom`) its first turn asks the database for the chat's
  * unfinished messages and puts them back there in arrival order, before any turn may look past
  * them: those that arrived before its own message below it, those after it (the first turn may be
- * an older message, taken over) above it, in front of every turn that enters the line later (up
- * to the first of them that already entered the new line: the ones after it queue behind it). A
+ * an older message, taken over) above it, each right behind the latest message before it that is
+ * in the new line (places taken while the database is asked leave room behind them too). A
  * dead instance's message holds the running part until it is taken over, as its own place would
  * have; a live one's (still answered by a turn from before the loss) is waited for in the sending
  * part while it owes its reply.
@@ -95,13 +95,13 @@ export class RedisChatOrder implements ChatOrder {
     private readonly log: Logger,
     opts: RedisChatOrderOptions = {},
   ) {
-    this.enterScript = luaScript(redis, 'cbChatEnter6', 6, ENTER);
-    this.enterEventScript = luaScript(redis, 'cbChatEnterEvent6', 8, ENTER);
+    this.enterScript = luaScript(redis, 'cbChatEnter7', 6, ENTER);
+    this.enterEventScript = luaScript(redis, 'cbChatEnterEvent7', 8, ENTER);
     this.adoptScript = luaScript(redis, 'cbChatAdopt', 5, ADOPT);
     this.adoptInsteadScript = luaScript(redis, 'cbChatAdoptInstead', 6, ADOPT);
-    this.frontScript = luaScript(redis, 'cbChatFrontSending4', 4, FRONT);
-    this.frontBothScript = luaScript(redis, 'cbChatFrontBoth5', 6, FRONT);
-    this.rebuildScript = luaScript(redis, 'cbChatRebuild3', 4, REBUILD);
+    this.frontScript = luaScript(redis, 'cbChatFrontSending5', 4, FRONT);
+    this.frontBothScript = luaScript(redis, 'cbChatFrontBoth6', 6, FRONT);
+    this.rebuildScript = luaScript(redis, 'cbChatRebuild4', 4, REBUILD);
     this.leaveScript = luaScript(redis, 'cbChatLeave2', 3, LEAVE);
     this.leaveSendingScript = luaScript(redis, 'cbChatLeaveSending', 4, LEAVE);
     this.leaveBothScript = luaScript(redis, 'cbChatLeaveBoth2', 6, LEAVE);
@@ -174,7 +174,7 @@ export class RedisChatOrder implements ChatOrder {
       const before = found.filter((e) => !e.afterOwn).slice(0, REBUILD_ROOM);
       const after = found.filter((e) => e.afterOwn).slice(0, REBUILD_ROOM);
       const listed = [...before, ...after].flatMap((e) => [e.eventKey, e.ownerGone ? 1 : 0]);
-      const put = Number(await this.rebuildScript([k.rebuilding, k.alive, k.placeEvent, k.events], [ticket, this.eventTtlMs, EVENT_RECORD_MS, before.length, ...listed]));
+      const put = Number(await this.rebuildScript([k.rebuilding, k.alive, k.placeEvent, k.events], [ticket, this.eventTtlMs, EVENT_RECORD_MS, before.length, REBUILD_ROOM, ...listed]));
       if (found.length) this.log.info({ chat: key, ticket, before: before.length, after: after.length, put }, "a chat line started afresh: put back the chat's messages that still owe their replies");
     } catch (err) {
       this.log.warn({ err, chat: key }, "could not put a chat's earlier messages back in its line; it goes on once the mark expires");

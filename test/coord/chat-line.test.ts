@@ -515,6 +515,49 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line", () => {
     expect(seen).toEqual(['telegram:1 runs', 'telegram:2 runs', 'telegram:3 runs']);
   });
 
+  it("puts a live instance's message from before the loss right behind the sweep's messages that entered the new line first, so the chat's next reply waits for it", async () => {
+    const [dying, a, b] = await pairs.three();
+    await dying.chatOrder!.enter(CHAT, 'telegram:1');
+    await dying.chatOrder!.enter(CHAT, 'telegram:2');
+    const before = await a.chatOrder!.enter(CHAT, 'telegram:3'); // waits behind them, on a live instance
+    await dying.close();
+    await pairs.loseData();
+    const owing = new Set(['telegram:1', 'telegram:2', 'telegram:3']);
+    const gone = new Set(['telegram:1', 'telegram:2']);
+    let answer!: () => void;
+    b.chatOrder!.rebuildFrom!(claimsOf(owing, gone, new Promise<void>((r) => (answer = r))));
+    a.chatOrder!.rebuildFrom!(claimsOf(owing, gone));
+    const owed = async (e: string) => owing.has(e);
+    const lineA = inChatLine(new KeyedSerialQueue(), a.chatOrder, undefined, undefined, owed);
+    const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder, undefined, undefined, owed);
+    const seen: string[] = [];
+    const third = replyingTurn(lineA, { ticket: Promise.resolve(before) }, seen, 'third');
+    // The sweep takes the first two over in one go: both enter the new line before the database answers.
+    const places = ['telegram:1', 'telegram:2'].map((e) => platformPlace(b.chatOrder!, CHAT, e, Promise.resolve(true)));
+    await new Promise((r) => setTimeout(r, 200));
+    answer();
+    const taken = places.map((p, i) => replyingTurn(lineB, p, seen, i ? 'second' : 'first'));
+    for (const [i, t] of taken.entries()) {
+      const sending = await t;
+      sending.deliver();
+      await sending.read;
+      owing.delete(`telegram:${i + 1}`);
+    }
+    const sending3 = await third;
+    // The third reply waits for its platform's send window when the chat's next message enters.
+    owing.add('telegram:4');
+    const fourth = replyingTurn(lineB, { ticket: b.chatOrder!.enter(CHAT, 'telegram:4') }, seen, 'fourth');
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(seen).toEqual(['first reply reaches its adapter', 'first reply delivered', 'second reply reaches its adapter', 'second reply delivered', 'third reply reaches its adapter']);
+    sending3.deliver();
+    await sending3.read;
+    owing.delete('telegram:3');
+    const sending4 = await fourth;
+    sending4.deliver();
+    await sending4.read;
+    expect(seen.slice(5)).toEqual(['third reply delivered', 'fourth reply reaches its adapter', 'fourth reply delivered']);
+  });
+
   it("is not passed by its message's duplicate arrival, which has nothing to send, so the chat's later reply still waits for the message", async () => {
     await liveReplyBeforeNextOne(pairs, async (b, lineB) => {
       // The platform delivers the second message again to B, whose claim is still A's: a duplicate.
