@@ -168,7 +168,7 @@ export class RedisChatOrder implements ChatOrder {
         throw new Error(`no answer within ${REBUILD_LOOKUP_MS} ms`);
       });
     } catch (err) {
-      this.log.warn({ err, chat: key }, "could not read a chat's earlier unfinished messages for its line, which Redis no longer has; its next replies may overtake them");
+      this.log.warn({ err, chat: key }, "could not read a chat's unfinished messages for its line, which Redis no longer has; its next replies may overtake them");
     }
     try {
       const before = found.filter((e) => !e.afterOwn).slice(0, REBUILD_ROOM);
@@ -177,7 +177,7 @@ export class RedisChatOrder implements ChatOrder {
       const put = Number(await this.rebuildScript([k.rebuilding, k.alive, k.placeEvent, k.events], [ticket, this.eventTtlMs, EVENT_RECORD_MS, before.length, REBUILD_ROOM, ...listed]));
       if (found.length) this.log.info({ chat: key, ticket, before: before.length, after: after.length, put }, "a chat line started afresh: put back the chat's messages that still owe their replies");
     } catch (err) {
-      this.log.warn({ err, chat: key }, "could not put a chat's earlier messages back in its line; it goes on once the mark expires");
+      this.log.warn({ err, chat: key }, "could not put a chat's unfinished messages back in its line; it goes on once the mark expires");
     }
     this.bus.publish('chat-left', key);
   }

@@ -110,8 +110,8 @@ export interface UnfinishedMessage {
 }
 
 /**
- * The unfinished messages of chat line `key` other than `ownEventKey`, arrived before now and at
- * most `withinMs` ago, oldest first, at most `limit`.
+ * The unfinished messages of chat line `key` other than `ownEventKey` (without one, those that
+ * arrived before now), at most `withinMs` old, oldest first, at most `limit`.
  */
 export type UnfinishedMessages = (key: string, q: { ownEventKey?: string | undefined; withinMs: number; limit: number }) => Promise<UnfinishedMessage[]>;
 
@@ -122,8 +122,8 @@ export interface ChatOrder {
   /**
    * Where a line that starts afresh (its shared state lost) learns which of its chat's messages
    * still owe their replies: the first turn to enter it puts them back, those that came before
-   * its own in front of itself and the rest right behind it, so the chat's later replies still
-   * wait for them.
+   * its own in front of itself and the rest behind it (each right after the latest earlier one
+   * already in the line), so the chat's later replies still wait for them.
    */
   rebuildFrom?(unfinished: UnfinishedMessages): void;
   /**

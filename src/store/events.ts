@@ -198,11 +198,10 @@ export class EventRepo {
   /**
    * The unfinished messages of chat line `q.chatKey` other than message `q.own` (without one,
    * those that arrived before `q.now`), oldest first, each saying whether it arrived after that
-   * one (after `q.now` when it has no claim yet) and whether its
-   * owner is gone (dead, released, or an ownerless claim past its lease) so that it waits to be
-   * taken over. What a chat's line is rebuilt from when Redis lost it: the messages that came
-   * before the turn that found the line fresh go in front of it, those after it (a live turn from
-   * before the loss) behind it.
+   * one (after `q.now` when it has no claim yet) and whether its owner is gone (dead, released,
+   * or an ownerless claim past its lease) so that it waits to be taken over. What a chat's line is
+   * rebuilt from when Redis lost it: the messages that came before the turn that found the line
+   * fresh go in front of it, those after it (a live turn from before the loss) behind it.
    */
   async unfinishedInChat(q: { chatKey: string; own?: { platform: string; eventId: string } | undefined; now: number; since: number; deadAfterMs: number; leaseMs: number; limit: number }): Promise<UnfinishedEvent[]> {
     const own = q.own;
