@@ -12,7 +12,7 @@ import { inChatLine, platformPlace, type ChatLine, type LinePlace } from '../../
 import { hasRedis } from '../helpers/services.js';
 import { coordinationPairs } from '../helpers/coordinations.js';
 import type { Coordination } from '../../src/coord/index.js';
-import type { UnfinishedMessages } from '../../src/engine/limits.js';
+import type { ChatOrder, UnfinishedMessages } from '../../src/engine/limits.js';
 
 const CHAT = 'telegram:1:chat:-100777';
 
@@ -107,18 +107,27 @@ async function liveReplyBeforeNextOne(pairs: ReturnType<typeof coordinationPairs
   await taken.read;
   owing.delete('telegram:1');
   await meanwhile?.(b, lineB);
-  const sending2 = await second;
-  owing.add('telegram:3');
-  const third = replyingTurn(lineB, { ticket: b.chatOrder!.enter(CHAT, 'telegram:3') }, seen, 'third');
+  const waiting = await second;
+  await laterReplyWaitsFor({ waiting, waitingKey: 'telegram:2', waitingName: 'second', line: lineB, order: b.chatOrder!, laterKey: 'telegram:3', laterName: 'third', owing, seen, seenBefore: ['taken-over reply reaches its adapter', 'taken-over reply delivered'] });
+}
+
+/**
+ * While `waiting`'s reply waits for its platform's send window, the chat's next message enters
+ * the line: its reply reaches its adapter only once the waiting one is delivered. `seenBefore` is
+ * what `seen` holds before the waiting reply reached its adapter.
+ */
+async function laterReplyWaitsFor(o: { waiting: ReturnType<typeof adapter>; waitingKey: string; waitingName: string; line: ChatLine; order: ChatOrder; laterKey: string; laterName: string; owing: Set<string>; seen: string[]; seenBefore: string[] }) {
+  o.owing.add(o.laterKey);
+  const later = replyingTurn(o.line, { ticket: o.order.enter(CHAT, o.laterKey) }, o.seen, o.laterName);
   await new Promise((r) => setTimeout(r, 1000));
-  expect(seen).toEqual(['taken-over reply reaches its adapter', 'taken-over reply delivered', 'second reply reaches its adapter']);
-  sending2.deliver();
-  await sending2.read;
-  owing.delete('telegram:2');
-  const sending3 = await third;
-  sending3.deliver();
-  await sending3.read;
-  expect(seen.slice(3)).toEqual(['second reply delivered', 'third reply reaches its adapter', 'third reply delivered']);
+  expect(o.seen).toEqual([...o.seenBefore, `${o.waitingName} reply reaches its adapter`]);
+  o.waiting.deliver();
+  await o.waiting.read;
+  o.owing.delete(o.waitingKey);
+  const sending = await later;
+  sending.deliver();
+  await sending.read;
+  expect(o.seen.slice(o.seenBefore.length + 1)).toEqual([`${o.waitingName} reply delivered`, `${o.laterName} reply reaches its adapter`, `${o.laterName} reply delivered`]);
 }
 
 describe.skipIf(!hasRedis())("a chat's line across instances", () => {
@@ -543,19 +552,11 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line", () => {
       await sending.read;
       owing.delete(`telegram:${i + 1}`);
     }
-    const sending3 = await third;
-    // The third reply waits for its platform's send window when the chat's next message enters.
-    owing.add('telegram:4');
-    const fourth = replyingTurn(lineB, { ticket: b.chatOrder!.enter(CHAT, 'telegram:4') }, seen, 'fourth');
-    await new Promise((r) => setTimeout(r, 1000));
-    expect(seen).toEqual(['first reply reaches its adapter', 'first reply delivered', 'second reply reaches its adapter', 'second reply delivered', 'third reply reaches its adapter']);
-    sending3.deliver();
-    await sending3.read;
-    owing.delete('telegram:3');
-    const sending4 = await fourth;
-    sending4.deliver();
-    await sending4.read;
-    expect(seen.slice(5)).toEqual(['third reply delivered', 'fourth reply reaches its adapter', 'fourth reply delivered']);
+    const waiting = await third;
+    await laterReplyWaitsFor({
+      waiting, waitingKey: 'telegram:3', waitingName: 'third', line: lineB, order: b.chatOrder!, laterKey: 'telegram:4', laterName: 'fourth', owing, seen,
+      seenBefore: ['first reply reaches its adapter', 'first reply delivered', 'second reply reaches its adapter', 'second reply delivered'],
+    });
   });
 
   it("is not passed by its message's duplicate arrival, which has nothing to send, so the chat's later reply still waits for the message", async () => {
