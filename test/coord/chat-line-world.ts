@@ -1,0 +1,127 @@
+/**
+ * The parts the chat-line tests share: two or three instances' lines through Redis, turns whose
+ * replies an adapter reads into `seen`, and what the database says of a chat's unfinished messages.
+ */
+import { expect } from 'vitest';
+import { KeyedSerialQueue } from '../../src/core/serial.js';
+import { ReplyStream } from '../../src/engine/reply-stream.js';
+import { inChatLine, platformPlace, type ChatLine, type LinePlace } from '../../src/engine/steps/serialize.js';
+import type { coordinationPairs } from '../helpers/coordinations.js';
+import type { Coordination } from '../../src/coord/index.js';
+import type { ChatOrder, UnfinishedMessages } from '../../src/engine/limits.js';
+
+export const CHAT = 'telegram:1:chat:-100777';
+
+/** Read a reply as an adapter does: note its first event, then report it delivered when told. */
+export function adapter(out: ReplyStream, seen: string[], name: string) {
+  let deliver!: () => void;
+  const told = new Promise<void>((r) => (deliver = r));
+  const delivered = out.holdDelivery();
+  const read = (async () => {
+    let first = true;
+    for await (const e of out) {
+      if (first) seen.push(`${name} reply reaches its adapter`);
+      first = false;
+      void e;
+    }
+    await told;
+    seen.push(`${name} reply delivered`);
+    delivered();
+  })();
+  return { deliver, read };
+}
+
+/**
+ * Two instances' lines and two turns of one chat, the first place taken on A before the second on
+ * B (on arrival, as the engine takes them), each with its reply read by an adapter into `seen`.
+ */
+export async function firstThenSecond(a: Coordination, b: Coordination) {
+  const seen: string[] = [];
+  const first = a.chatOrder!.enter(CHAT);
+  await first;
+  const second = b.chatOrder!.enter(CHAT);
+  const out1 = new ReplyStream();
+  const out2 = new ReplyStream();
+  return {
+    seen, first, second, out1, out2,
+    lineA: inChatLine(new KeyedSerialQueue(), a.chatOrder),
+    lineB: inChatLine(new KeyedSerialQueue(), b.chatOrder),
+    sending1: adapter(out1, seen, 'first'),
+    sending2: adapter(out2, seen, 'second'),
+  };
+}
+
+/** A turn in `line` whose reply an adapter reads into `seen` as `name`'s; resolves once it ran, with that adapter. */
+export async function replyingTurn(line: ChatLine, place: Omit<LinePlace, 'out'>, seen: string[], name: string) {
+  const out = new ReplyStream();
+  const sending = adapter(out, seen, name);
+  await line(CHAT, async () => {
+    out.push({ type: 'delta', text: `${name} reply` });
+    out.end();
+  }, { ...place, out });
+  return sending;
+}
+
+/**
+ * What the database says of the chat's unfinished messages (`EventRepo.unfinishedInChat`): those
+ * in `owing` other than the asking turn's own, in arrival order, each saying whether it came after
+ * that one; answered once `ready` resolves. `ownerGone` is true for all, or names the gone ones.
+ */
+export function claimsOf(owing: Set<string>, ownerGone: boolean | Set<string>, ready: Promise<void> = Promise.resolve()): UnfinishedMessages {
+  return async (key, q) => {
+    await ready;
+    if (key !== CHAT) return [];
+    const all = [...owing];
+    const own = q.ownEventKey === undefined ? all.length : all.indexOf(q.ownEventKey);
+    const gone = (e: string) => (typeof ownerGone === 'boolean' ? ownerGone : ownerGone.has(e));
+    return all.filter((e) => e !== q.ownEventKey).map((eventKey) => ({ eventKey, ownerGone: gone(eventKey), afterOwn: own >= 0 && all.indexOf(eventKey) > own }));
+  };
+}
+
+/**
+ * The chat's first message waits on an instance that dies, its second behind it on a live one (A),
+ * and Redis loses the line. The sweep on B takes the first over, which starts the line afresh, and
+ * delivers it; `meanwhile` runs next. Then, while the second reply waits for its platform's send
+ * window, the chat's third message enters the new line on B: its reply must wait for the second's.
+ */
+export async function liveReplyBeforeNextOne(pairs: ReturnType<typeof coordinationPairs>, meanwhile?: (b: Coordination, lineB: ChatLine) => Promise<void>) {
+  const [dying, a, b] = await pairs.three();
+  await dying.chatOrder!.enter(CHAT, 'telegram:1');
+  const before = await a.chatOrder!.enter(CHAT, 'telegram:2');
+  await dying.close();
+  await pairs.loseData();
+  const owing = new Set(['telegram:1', 'telegram:2']);
+  const owed = async (e: string) => owing.has(e);
+  for (const c of [a, b]) c.chatOrder!.rebuildFrom!(claimsOf(owing, new Set(['telegram:1'])));
+  const lineA = inChatLine(new KeyedSerialQueue(), a.chatOrder, undefined, undefined, owed);
+  const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder, undefined, undefined, owed);
+  const seen: string[] = [];
+  // The live turn's place is gone: it waits, as the database says, for the first message.
+  const second = replyingTurn(lineA, { ticket: Promise.resolve(before) }, seen, 'second');
+  const taken = await replyingTurn(lineB, platformPlace(b.chatOrder!, CHAT, 'telegram:1', Promise.resolve(true)), seen, 'taken-over');
+  taken.deliver();
+  await taken.read;
+  owing.delete('telegram:1');
+  await meanwhile?.(b, lineB);
+  const waiting = await second;
+  await laterReplyWaitsFor({ waiting, waitingKey: 'telegram:2', waitingName: 'second', line: lineB, order: b.chatOrder!, laterKey: 'telegram:3', laterName: 'third', owing, seen, seenBefore: ['taken-over reply reaches its adapter', 'taken-over reply delivered'] });
+}
+
+/**
+ * While `waiting`'s reply waits for its platform's send window, the chat's next message enters
+ * the line: its reply reaches its adapter only once the waiting one is delivered. `seenBefore` is
+ * what `seen` holds before the waiting reply reached its adapter.
+ */
+export async function laterReplyWaitsFor(o: { waiting: ReturnType<typeof adapter>; waitingKey: string; waitingName: string; line: ChatLine; order: ChatOrder; laterKey: string; laterName: string; owing: Set<string>; seen: string[]; seenBefore: string[] }) {
+  o.owing.add(o.laterKey);
+  const later = replyingTurn(o.line, { ticket: o.order.enter(CHAT, o.laterKey) }, o.seen, o.laterName);
+  await new Promise((r) => setTimeout(r, 1000));
+  expect(o.seen).toEqual([...o.seenBefore, `${o.waitingName} reply reaches its adapter`]);
+  o.waiting.deliver();
+  await o.waiting.read;
+  o.owing.delete(o.waitingKey);
+  const sending = await later;
+  sending.deliver();
+  await sending.read;
+  expect(o.seen.slice(o.seenBefore.length + 1)).toEqual([`${o.waitingName} reply delivered`, `${o.laterName} reply reaches its adapter`, `${o.laterName} reply delivered`]);
+}
