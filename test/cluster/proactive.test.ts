@@ -30,7 +30,9 @@ describe.skipIf(!hasPostgres() || !hasRedis())('proactive messages from three in
     await waitFor(() => chats.every((id) => c.telegram.botMessages(id).length === 1), 20_000, 'every chat answered');
     offset += 61 * MIN;
     const ticks = await Promise.all(c.instances.map((r) => r.scheduler.tick()));
-    await waitFor(() => chats.every((id) => c.telegram.botMessages(id).length >= 2), 20_000, 'every chat reached');
+    // A failure says which chats were missed and what each tick did, so it can be traced afterwards.
+    const missing = () => chats.filter((id) => c.telegram.botMessages(id).length < 2);
+    await waitFor(() => missing().length === 0, 20_000, () => `every chat reached (missing ${JSON.stringify(missing())}; ticks ${JSON.stringify(ticks)})`);
     await Promise.all(c.instances.map((r) => r.adapters[0]!.settled()));
     expect(ticks.reduce((n, t) => n + t.sent, 0)).toBe(CHATS);
     for (const id of chats) expect(c.telegram.botMessages(id).map((m) => m.text)).toEqual(['Hi there', 'Thinking of you!']);
