@@ -14,10 +14,12 @@ end
 local t = redis.call('INCR', KEYS[1])
 -- The room above the first place, and above each place taken while that room is being filled
 -- (REBUILD): the chat's messages that came after this one but are not in the new line go there.
+local marked = 0
 if gap > 0 then
   redis.call('INCRBY', KEYS[1], gap)
 elseif tonumber(ARGV[3]) > 0 and redis.call('EXISTS', KEYS[6]) == 1 then
   redis.call('INCRBY', KEYS[1], ARGV[6])
+  marked = 1
 end
 redis.call('SET', KEYS[3] .. t, '1', 'PX', ARGV[1])
 redis.call('SET', KEYS[5] .. t, '1', 'PX', ARGV[1])
@@ -32,19 +34,22 @@ if #KEYS == 8 and redis.call('SET', KEYS[7], t, 'NX', 'PX', ARGV[4]) then
   first = 1
   redis.call('SET', KEYS[8] .. t, ARGV[5], 'PX', ARGV[4])
 end
-return {t, first, gap > 0 and 1 or 0}`;
+return {t, first, gap > 0 and 1 or 0, marked}`;
 
 /**
  * Fill the room a fresh line left below its first place and above it (KEYS: the rebuild mark, the
- * running part's place prefix, the places' event records, the events' place records; ARGV: that
- * first ticket, a place's TTL, a record's TTL, how many go below, the room's size, then each
- * message's event key and whether its owner is gone, oldest first: those below, then those
- * above), and lift the mark. A message that already took a place in the new line keeps that one.
- * Above the first place, each message not in the line goes right behind the latest one before it
- * that is (the first place itself, or a place taken while this was asked, which left room behind
- * it): a sweep's messages taken over in one go may enter the line before this runs, and a live
- * instance's message from before the loss comes after them. Only while the mark is this ticket's
- * (it expires if its turn dies).
+ * running part's place prefix, the places' event records, the events' place records, the sending
+ * part's place prefix, the moved places' records; ARGV: that first ticket, a place's TTL, a
+ * record's TTL, how many go below, the room's size, then each message's event key and whether its
+ * owner is gone, oldest first: those below, then those above), and lift the mark.
+ * Below the first place, a message that entered the new line behind it while this was asked (taken
+ * over, or delivered again, just as the line started) is moved to its slot: both parts are held
+ * there for it and its old place names the new one, which its holder takes at its next look.
+ * Above the first place, a message that already took a place in the new line keeps it; each one
+ * not in the line goes right behind the latest one before it that is (the first place itself, or
+ * a place taken while this was asked, which left room behind it): a sweep's messages taken over in
+ * one go may enter the line before this runs, and a live instance's message from before the loss
+ * comes after them. Only while the mark is this ticket's (it expires if its turn dies).
  */
 export const REBUILD = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
@@ -67,7 +72,15 @@ for i = 1, n do
       slot = k <= room and base + k or nil
     end
   end
-  if slot and redis.call('SET', KEYS[4] .. ev, slot, 'NX', 'PX', ARGV[3]) then
+  local entered = i <= below and tonumber(redis.call('GET', KEYS[4] .. ev) or '0') or 0
+  if entered > t then
+    redis.call('SET', KEYS[4] .. ev, slot, 'PX', ARGV[3])
+    redis.call('SET', KEYS[3] .. slot, ev, 'PX', ARGV[3])
+    redis.call('SET', KEYS[2] .. slot, '1', 'PX', ARGV[2])
+    redis.call('SET', KEYS[5] .. slot, '1', 'PX', ARGV[2])
+    redis.call('SET', KEYS[6] .. entered, slot, 'PX', ARGV[3])
+    put = put + 1
+  elseif slot and redis.call('SET', KEYS[4] .. ev, slot, 'NX', 'PX', ARGV[3]) then
     redis.call('SET', KEYS[3] .. slot, ev, 'PX', ARGV[3])
     if ARGV[5 + 2 * i] == '1' then redis.call('SET', KEYS[2] .. slot, '1', 'PX', ARGV[2]) end
     put = put + 1
@@ -77,18 +90,28 @@ redis.call('DEL', KEYS[1])
 return put`;
 
 /**
+ * Where a place taken while a fresh line's room was being filled stands now (KEYS: the rebuild
+ * mark, the moved places' records; ARGV: its ticket): -1 while the room is still being filled, the
+ * place REBUILD moved it to, or 0 when it stays where it is.
+ */
+export const MOVED = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
+return tonumber(redis.call('GET', KEYS[2] .. ARGV[1]) or '0')`;
+
+/**
  * Take over the place an event's first ticket holds (KEYS: the event's ticket record, then each
  * part's finished count and place prefix), for the instance that took over the event from a dead
  * one: each part the line has not passed yet is held again. Returns {ticket, running, sending}
  * (1 where held again), or {0, 0, 0} when the event never had a place. Given the place this
  * arrival took (KEYS: the places' event records last; ARGV: that ticket, a record's TTL, the event
  * key), an old place the line has passed is replaced by it in the event's record, so should this
- * arrival's instance die too, the chat's later replies still wait for the message.
+ * arrival's instance die too, the chat's later replies still wait for the message. The rebuild mark
+ * comes last in KEYS; a fourth answer of 1 says it is set (REBUILD may yet move the place).
  */
 export const ADOPT = `
 local t = tonumber(redis.call('GET', KEYS[1]) or '0')
-if t == 0 then return {0, 0, 0} end
-local held = {t, 0, 0}
+if t == 0 then return {0, 0, 0, 0} end
+local held = {t, 0, 0, redis.call('EXISTS', KEYS[#KEYS])}
 for i, part in ipairs({{KEYS[2], KEYS[3]}, {KEYS[4], KEYS[5]}}) do
   if tonumber(redis.call('GET', part[1]) or '0') < t then
     redis.call('SET', part[2] .. t, '1', 'PX', ARGV[1])
@@ -96,7 +119,7 @@ for i, part in ipairs({{KEYS[2], KEYS[3]}, {KEYS[4], KEYS[5]}}) do
   end
 end
 -- Passed in both parts: the place this arrival took (ARGV[2]) stands for the message from now on.
-if held[2] == 0 and held[3] == 0 and #KEYS == 6 then
+if held[2] == 0 and held[3] == 0 and #KEYS == 7 then
   redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
   redis.call('SET', KEYS[6] .. ARGV[2], ARGV[4], 'PX', ARGV[3])
 end

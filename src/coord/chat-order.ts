@@ -2,7 +2,7 @@ import type { Logger } from '../log.js';
 import { within } from '../core/timeout.js';
 import type { Redis } from './redis-client.js';
 import { luaScript } from './scripts.js';
-import { ADOPT, ENTER, FRONT, LEAVE, REBUILD } from './chat-order-scripts.js';
+import { ADOPT, ENTER, FRONT, LEAVE, MOVED, REBUILD } from './chat-order-scripts.js';
 import type { UnfinishedMessage, UnfinishedMessages } from '../engine/limits.js';
 import type { Bus, ChatOrder, ChatTicket } from './types.js';
 
@@ -65,7 +65,9 @@ export interface RedisChatOrderOptions {
  * in the new line (places taken while the database is asked leave room behind them too). A
  * dead instance's message holds the running part until it is taken over, as its own place would
  * have; a live one's (still answered by a turn from before the loss) is waited for in the sending
- * part while it owes its reply.
+ * part while it owes its reply. An earlier message that entered the new line behind the first
+ * place while the database was asked (taken over just as the line started) is moved below it:
+ * its holder takes the new place once the rebuild is done (`movedAhead`).
  *
  * (A plain mutex would give mutual exclusion but not order: whoever polls first wins.)
  */
@@ -80,6 +82,7 @@ export class RedisChatOrder implements ChatOrder {
   private readonly leaveSendingScript;
   private readonly leaveBothScript;
   private readonly rebuildScript;
+  private readonly movedScript;
   private unfinished: UnfinishedMessages | undefined;
   /** How long the place of a message that can be taken over lasts without renewal. */
   private readonly eventTtlMs: number;
@@ -95,13 +98,14 @@ export class RedisChatOrder implements ChatOrder {
     private readonly log: Logger,
     opts: RedisChatOrderOptions = {},
   ) {
-    this.enterScript = luaScript(redis, 'cbChatEnter7', 6, ENTER);
-    this.enterEventScript = luaScript(redis, 'cbChatEnterEvent7', 8, ENTER);
-    this.adoptScript = luaScript(redis, 'cbChatAdopt', 5, ADOPT);
-    this.adoptInsteadScript = luaScript(redis, 'cbChatAdoptInstead', 6, ADOPT);
+    this.enterScript = luaScript(redis, 'cbChatEnter8', 6, ENTER);
+    this.enterEventScript = luaScript(redis, 'cbChatEnterEvent8', 8, ENTER);
+    this.adoptScript = luaScript(redis, 'cbChatAdopt2', 6, ADOPT);
+    this.adoptInsteadScript = luaScript(redis, 'cbChatAdoptInstead2', 7, ADOPT);
     this.frontScript = luaScript(redis, 'cbChatFrontSending5', 4, FRONT);
     this.frontBothScript = luaScript(redis, 'cbChatFrontBoth6', 6, FRONT);
-    this.rebuildScript = luaScript(redis, 'cbChatRebuild4', 4, REBUILD);
+    this.rebuildScript = luaScript(redis, 'cbChatRebuild5', 6, REBUILD);
+    this.movedScript = luaScript(redis, 'cbChatMoved', 2, MOVED);
     this.leaveScript = luaScript(redis, 'cbChatLeave2', 3, LEAVE);
     this.leaveSendingScript = luaScript(redis, 'cbChatLeaveSending', 4, LEAVE);
     this.leaveBothScript = luaScript(redis, 'cbChatLeaveBoth2', 6, LEAVE);
@@ -127,6 +131,8 @@ export class RedisChatOrder implements ChatOrder {
       rebuilding: `${base}rebuild`,
       /** Ticket → the platform message its place stands for (the first place the line recorded for it). */
       placeEvent: `${base}te:`,
+      /** Ticket → the place REBUILD moved it to, in front of a fresh line's first place. */
+      moved: `${base}mv:`,
     };
   }
 
@@ -139,14 +145,14 @@ export class RedisChatOrder implements ChatOrder {
     const ttl = eventKey === undefined ? this.ttlMs : this.eventTtlMs;
     const keys = [k.next, k.done, k.alive, k.sendDone, k.sending, k.rebuilding];
     const args = [ttl, IDLE_MS, this.unfinished ? REBUILD_MARK_MS : 0, EVENT_RECORD_MS, eventKey ?? '', REBUILD_ROOM];
-    const [ticket, first, fresh] = (
+    const [ticket, first, fresh, marked] = (
       (await (eventKey === undefined
         ? this.enterScript(keys, args)
         : this.enterEventScript([...keys, k.event(eventKey), k.placeEvent], args))) as number[]
     ).map(Number);
     this.log.debug({ chat: key, ticket, eventKey, first: first === 1, fresh: fresh === 1 }, 'entered the chat line');
     const rebuilt = fresh === 1 ? this.rebuild(key, ticket!, eventKey) : undefined;
-    return this.place(key, ticket!, { running: true, sending: true }, ttl, eventKey !== undefined && first === 1, eventKey, rebuilt);
+    return this.place(key, ticket!, { running: true, sending: true }, ttl, { firstForEvent: eventKey !== undefined && first === 1, ownEvent: eventKey, rebuilt, mayMove: marked === 1 && eventKey !== undefined });
   }
 
   rebuildFrom(unfinished: UnfinishedMessages): void {
@@ -174,7 +180,7 @@ export class RedisChatOrder implements ChatOrder {
       const before = found.filter((e) => !e.afterOwn).slice(0, REBUILD_ROOM);
       const after = found.filter((e) => e.afterOwn).slice(0, REBUILD_ROOM);
       const listed = [...before, ...after].flatMap((e) => [e.eventKey, e.ownerGone ? 1 : 0]);
-      const put = Number(await this.rebuildScript([k.rebuilding, k.alive, k.placeEvent, k.events], [ticket, this.eventTtlMs, EVENT_RECORD_MS, before.length, REBUILD_ROOM, ...listed]));
+      const put = Number(await this.rebuildScript([k.rebuilding, k.alive, k.placeEvent, k.events, k.sending, k.moved], [ticket, this.eventTtlMs, EVENT_RECORD_MS, before.length, REBUILD_ROOM, ...listed]));
       if (found.length) this.log.info({ chat: key, ticket, before: before.length, after: after.length, put }, "a chat line started afresh: put back the chat's messages that still owe their replies");
     } catch (err) {
       this.log.warn({ err, chat: key }, "could not put a chat's unfinished messages back in its line; it goes on once the mark expires");
@@ -192,14 +198,14 @@ export class RedisChatOrder implements ChatOrder {
     const k = this.keys(key);
     const keys = [k.event(eventKey), k.done, k.alive, k.sendDone, k.sending];
     const arrived = arrival?.number;
-    const [ticket, running, sending] = (
+    const [ticket, running, sending, marked] = (
       (await (arrived === undefined
-        ? this.adoptScript(keys, [this.eventTtlMs])
-        : this.adoptInsteadScript([...keys, k.placeEvent], [this.eventTtlMs, arrived, EVENT_RECORD_MS, eventKey]))) as number[]
+        ? this.adoptScript([...keys, k.rebuilding], [this.eventTtlMs])
+        : this.adoptInsteadScript([...keys, k.placeEvent, k.rebuilding], [this.eventTtlMs, arrived, EVENT_RECORD_MS, eventKey]))) as number[]
     ).map(Number);
     this.log.debug({ chat: key, eventKey, ticket, running, sending }, 'took back a place in the chat line');
     if (!ticket || (!running && !sending)) return undefined;
-    return this.place(key, ticket!, { running: running === 1, sending: sending === 1 }, this.eventTtlMs, false, eventKey);
+    return this.place(key, ticket!, { running: running === 1, sending: sending === 1 }, this.eventTtlMs, { ownEvent: eventKey, mayMove: marked === 1 });
   }
 
   /**
@@ -224,9 +230,42 @@ export class RedisChatOrder implements ChatOrder {
     if (found.length) this.log.info({ chat: key, ticket, earlier: found.length, waitedMs: Date.now() - since }, "a turn whose place Redis lost waited for the chat's earlier messages before sending");
   }
 
-  /** Ticket `ticket` of chat `key`, holding the parts in `held` (renewed every third of `ttl` until left). */
-  private place(key: string, ticket: number, held: Record<Part, boolean>, ttl: number, firstForEvent = false, ownEvent?: string, rebuilt?: Promise<void>): ChatTicket {
+  /**
+   * Listen for the chat's next `chat-left` (any instance), or `pollMs`: registered before the caller
+   * looks at the line, so a leave between that look and the wait is not missed.
+   */
+  private listen(key: string, pollMs: number): { woke: Promise<void>; stop: () => void } {
+    let woken: () => void = () => undefined;
+    const woke = new Promise<void>((r) => (woken = r));
+    const set = this.waiters.get(key) ?? new Set();
+    set.add(woken);
+    this.waiters.set(key, set);
+    const timer = setTimeout(woken, pollMs);
+    return {
+      woke,
+      stop: () => {
+        clearTimeout(timer);
+        set.delete(woken);
+        if (!set.size && this.waiters.get(key) === set) this.waiters.delete(key);
+      },
+    };
+  }
+
+  /**
+   * Ticket `entered` of chat `key`, holding the parts in `held` (renewed every third of `ttl` until
+   * left). `mayMove`: taken while a fresh line's room was being filled, so the rebuild may move it
+   * in front of the line's first place (`movedAhead`).
+   */
+  private place(
+    key: string,
+    entered: number,
+    held: Record<Part, boolean>,
+    ttl: number,
+    o: { firstForEvent?: boolean; ownEvent?: string | undefined; rebuilt?: Promise<void> | undefined; mayMove?: boolean } = {},
+  ): ChatTicket {
+    const { ownEvent, rebuilt } = o;
     const k = this.keys(key);
+    let ticket = entered;
     // Keep the places held while waiting, while the turn runs and until its reply is delivered.
     const lost = new Set<Part>();
     const renew = setInterval(() => {
@@ -295,55 +334,87 @@ export class RedisChatOrder implements ChatOrder {
       askedEarlier = true;
       await this.waitForEarlier(key, ticket, ownEvent, owed);
     };
+    const pollMs = Math.max(100, Math.floor(this.ttlMs / 5));
     const waitFor = async (part: Part, owed?: OwedCheck): Promise<void> => {
-      const pollMs = Math.max(100, Math.floor(this.ttlMs / 5));
       for (;;) {
         if (part === 'sending' && sendClear) return cleared(owed);
-        let woken: () => void = () => undefined;
-        const woke = new Promise<void>((r) => (woken = r));
-        const set = this.waiters.get(key) ?? new Set();
-        set.add(woken);
-        this.waiters.set(key, set);
+        const heard = this.listen(key, pollMs);
         try {
           if (await front(part)) return part === 'sending' ? await cleared(owed) : undefined;
           if (part === 'sending' && gone && (await mayPass(gone, owed))) continue;
-          const timer = setTimeout(woken, pollMs);
-          await woke;
-          clearTimeout(timer);
+          await heard.woke;
         } finally {
-          set.delete(woken);
-          if (!set.size && this.waiters.get(key) === set) this.waiters.delete(key);
+          heard.stop();
         }
       }
     };
 
+    /** Give up `giving` of place `at` (this turn's, or the one it moved from). */
+    const leaveAt = async (at: number, giving: Part[]): Promise<void> => {
+      const pairs = giving.flatMap((p) => (p === 'running' ? [k.done, k.alive] : [k.sendDone, k.sending]));
+      const sending = giving.includes('sending');
+      this.log.debug({ chat: key, ticket: at, parts: giving }, 'leaving the chat line');
+      try {
+        const script = pairs.length === 4 ? this.leaveBothScript : sending ? this.leaveSendingScript : this.leaveScript;
+        // Only a later ticket can be waiting for this one: without one there is nobody to wake.
+        if (Number(await script([k.next, ...pairs, ...(sending ? [k.placeEvent] : [])], [at, IDLE_MS])) === 1) this.bus.publish('chat-left', key);
+      } catch (err) {
+        // The place expires by itself; the next turn waits at most one TTL.
+        this.log.warn({ err, chat: key, ticket: at, parts: giving }, 'could not leave the chat line; the next turn waits for its expiry');
+      }
+    };
     const leave = async (parts: Part[]): Promise<void> => {
       const giving = parts.filter((p) => held[p]);
       if (!giving.length) return;
       for (const p of giving) held[p] = false;
       if (!held.running && !held.sending) clearInterval(renew);
-      const pairs = giving.flatMap((p) => (p === 'running' ? [k.done, k.alive] : [k.sendDone, k.sending]));
-      const sending = giving.includes('sending');
-      this.log.debug({ chat: key, ticket, parts: giving }, 'leaving the chat line');
-      try {
-        const script = pairs.length === 4 ? this.leaveBothScript : sending ? this.leaveSendingScript : this.leaveScript;
-        // Only a later ticket can be waiting for this one: without one there is nobody to wake.
-        if (Number(await script([k.next, ...pairs, ...(sending ? [k.placeEvent] : [])], [ticket, IDLE_MS])) === 1) this.bus.publish('chat-left', key);
-      } catch (err) {
-        // The place expires by itself; the next turn waits at most one TTL.
-        this.log.warn({ err, chat: key, ticket, parts: giving }, 'could not leave the chat line; the next turn waits for its expiry');
+      await leaveAt(ticket, giving);
+    };
+    /**
+     * Once a fresh line's room is filled, whether the rebuild moved this place in front of the
+     * line's first one (its message arrived before that one's, but entered the line after it): the
+     * turn then holds the new place, which the rebuild holds for it until then, and gives up this one.
+     */
+    const followMove = async (): Promise<boolean> => {
+      for (;;) {
+        const heard = this.listen(key, pollMs);
+        try {
+          const to = Number(await this.movedScript([k.rebuilding, k.moved], [ticket]));
+          if (to === 0) return false;
+          if (to > 0) {
+            // A turn that already gave its place up (the line failed under it) has nothing to move.
+            if (!held.running || !held.sending) return false;
+            const from = ticket;
+            ticket = to;
+            this.log.info({ chat: key, from, to, eventKey: ownEvent }, "a message that arrived before a fresh chat line's first one took its place in front of it");
+            await leaveAt(from, ['running', 'sending']);
+            return true;
+          }
+          await heard.woke;
+        } catch (err) {
+          this.log.warn({ err, chat: key, ticket }, 'could not learn whether a fresh chat line moved this place; it stays where it is');
+          return false;
+        } finally {
+          heard.stop();
+        }
       }
     };
+    const movedAhead = o.mayMove ? followMove() : Promise.resolve(false);
     return {
-      number: ticket,
-      firstForEvent,
+      get number() {
+        return ticket;
+      },
+      firstForEvent: o.firstForEvent ?? false,
+      movedAhead,
       wait: async () => {
         await rebuilt;
+        await movedAhead;
         await waitFor('running');
       },
       leave: (opts) => leave(opts?.sent ? ['running', 'sending'] : ['running']),
       waitToSend: async (owed) => {
         await rebuilt;
+        await movedAhead;
         await waitFor('sending', owed);
       },
       abandon: () => {

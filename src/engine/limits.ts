@@ -98,6 +98,12 @@ export interface ChatTicket {
   readonly firstForEvent?: boolean;
   /** Its place's number in the line (`adopt` names the arrival place that stands in for a passed one). */
   readonly number?: number;
+  /**
+   * Resolves true when a line that started afresh moved this place in front of its first one: the
+   * message arrived before that one's but entered the new line after it, while the line was being
+   * rebuilt. The chat's turns queued behind it in this process then hold later places.
+   */
+  readonly movedAhead?: Promise<boolean>;
 }
 
 /** An unfinished platform message of a chat, as the database keeps its claim. */

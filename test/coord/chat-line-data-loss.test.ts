@@ -220,6 +220,41 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line, after Re
     });
   });
 
+  it("is moved in front of the message that started it afresh when it entered behind it while the database was asked, on the same instance or another", async () => {
+    for (const sameInstance of [true, false]) {
+      const [dying, a, b] = await pairs.three();
+      await dying.chatOrder!.enter(CHAT, 'telegram:1');
+      await dying.close(); // dies with the chat's first message
+      await pairs.loseData();
+      const owing = new Set(['telegram:1', 'telegram:2']);
+      let answer!: () => void;
+      b.chatOrder!.rebuildFrom!(claimsOf(owing, new Set(['telegram:1']), new Promise<void>((r) => (answer = r))));
+      a.chatOrder!.rebuildFrom!(claimsOf(owing, new Set(['telegram:1'])));
+      const owed = async (e: string) => owing.has(e);
+      const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder, undefined, undefined, owed);
+      const taker = sameInstance ? b : a;
+      const lineTaker = sameInstance ? lineB : inChatLine(new KeyedSerialQueue(), a.chatOrder, undefined, undefined, owed);
+      const seen: string[] = [];
+      // The chat's second message arrives after the loss and starts the new line; while its turn
+      // asks the database, the first message is taken over and enters the line behind it.
+      const second = replyingTurn(lineB, platformPlace(b.chatOrder!, CHAT, 'telegram:2', Promise.resolve(true)), seen, 'second');
+      const first = replyingTurn(lineTaker, platformPlace(taker.chatOrder!, CHAT, 'telegram:1', Promise.resolve(true)), seen, 'taken-over');
+      await new Promise((r) => setTimeout(r, 200));
+      answer();
+      const taken = await first;
+      await new Promise((r) => setTimeout(r, 300)); // the second reply's chance to overtake
+      expect(seen).toEqual(['taken-over reply reaches its adapter']);
+      taken.deliver();
+      await taken.read;
+      owing.delete('telegram:1');
+      const sending = await second;
+      sending.deliver();
+      await sending.read;
+      expect(seen).toEqual(['taken-over reply reaches its adapter', 'taken-over reply delivered', 'second reply reaches its adapter', 'second reply delivered']);
+      await pairs.close();
+    }
+  });
+
   it("is not passed by its message's duplicate arrival, which has nothing to send, so the chat's later reply still waits for the message", async () => {
     await liveReplyBeforeNextOne(pairs, async (b, lineB) => {
       // The platform delivers the second message again to B, whose claim is still A's: a duplicate.

@@ -36,10 +36,10 @@ export interface LinePlace {
   ticket?: Promise<ChatTicket> | undefined;
   out?: Pick<ReplyStream, 'delivered' | 'holdUntil' | 'handedOff'> | undefined;
   /**
-   * Resolves true when the ticket is an earlier place taken over from a dead instance: the turns
-   * queued here for the chat hold later places and wait for it in the shared line, so the turn
-   * leaves this process's queue as soon as that is known (behind them, it would wait for them
-   * while they wait for it).
+   * Resolves true when the ticket is an earlier place taken over from a dead instance, or was moved
+   * in front of a fresh line's first place: the turns queued here for the chat hold later places
+   * and wait for it in the shared line, so the turn leaves this process's queue as soon as that is
+   * known (behind them, it would wait for them while they wait for it).
    */
   takenBack?: Promise<boolean> | undefined;
   /**
@@ -83,7 +83,8 @@ export function platformPlace(
     },
     () => undefined,
   );
-  const takenBack = adopting.then((t) => t !== undefined);
+  // An earlier place taken back, or this arrival's place moved in front of a fresh line's first one.
+  const takenBack = adopting.then(async (t) => t !== undefined || ((await arrival.catch(() => undefined))?.movedAhead ?? false));
   const ticket = Promise.allSettled([arrival]).then(async ([mine]) => {
     const earlier = await adopting;
     if (mine.status === 'rejected') {
