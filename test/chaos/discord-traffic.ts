@@ -10,6 +10,7 @@
  * listens. The reply to `message dc12` reads `re: dc12`.
  */
 import type { FakeDiscord } from '../fakes/discord.js';
+import { overtakesIn, type Answered, type Overtake } from './order.js';
 
 export interface DiscordTurn {
   token: string;
@@ -69,15 +70,23 @@ export class DiscordTraffic {
   }
 
   /** Every message sent counts: lost when no bot message answers it (named with where it was sent), duplicated when more than one does. */
-  findings(): { lost: string[]; lostTurns: DiscordTurn[]; duplicated: string[] } {
+  findings(): { lost: string[]; lostTurns: DiscordTurn[]; duplicated: string[]; order: Overtake[] } {
     const answers = new Map<string, number>();
+    // Each channel's messages in the order they were sent, with the position of the first bot
+    // message that answers each among the channel's bot messages.
+    const chats = new Map<string, Answered[]>();
     for (const c of [...this.channels, ...this.serverChannels]) {
-      for (const m of this.fake.channelMessages(c)) {
+      const position = new Map<string, number>();
+      this.fake.channelMessages(c).forEach((m, i) => {
         const token = /re: (dc\d+)/.exec(m.content ?? '')?.[1];
-        if (token) answers.set(token, (answers.get(token) ?? 0) + 1);
-      }
+        if (!token) return;
+        answers.set(token, (answers.get(token) ?? 0) + 1);
+        if (!position.has(token)) position.set(token, i);
+      });
+      chats.set(c, this.turns.filter((t) => t.channel === c && position.has(t.token)).map((t) => ({ token: t.token, shown: position.get(t.token)! })));
     }
     return {
+      order: overtakesIn(chats),
       lost: this.turns.filter((t) => !answers.has(t.token)).map((t) => `${t.token} (${t.where})`),
       lostTurns: this.turns.filter((t) => !answers.has(t.token)),
       duplicated: [...answers].filter(([, n]) => n > 1).map(([t]) => t),

@@ -44,6 +44,7 @@ import { findOrStartRedis, redisServerBin, startRedis, testRedisClient } from '.
 import { ASKS_TO_FAIL, seeded, sendApi, sendTelegram, WebhookDelivery, type ApiTurn, type TelegramTurn } from './traffic.js';
 import { SlackDelivery, slackFindings, type SlackTurn } from './slack-traffic.js';
 import { DiscordTraffic } from './discord-traffic.js';
+import { describeOvertakes, overtakesIn, type Answered } from './order.js';
 import { dumpChatKeys } from './redis-dump.js';
 import { ProactiveChats } from './proactive-traffic.js';
 import { WebhookSessions } from './webhook-sessions.js';
@@ -286,29 +287,25 @@ try {
   // Per chat, in the order its messages came: a first reply sent before an earlier message's first
   // reply. Only one chat's line across instances keeps order; a message recovered after a kill is
   // answered when the next process takes it over, so kills can still reorder (counted, not a broken promise).
-  const byChat = new Map<number, Array<{ at: number; sent: number; token: string }>>();
+  const byChat = new Map<string, Array<Answered & { at: number }>>();
   for (const t of [...acceptedTg].sort((a, b) => a.updateId - b.updateId)) {
     const sent = sends.get(t.token)?.[0];
-    if (sent !== undefined) byChat.set(t.chatId, [...(byChat.get(t.chatId) ?? []), { at: t.at, sent, token: t.token }]);
+    if (sent !== undefined) byChat.set(String(t.chatId), [...(byChat.get(String(t.chatId)) ?? []), { at: t.at, shown: sent, token: t.token }]);
   }
+  const tgOrder = overtakesIn(byChat);
   /** Each message a later one of its chat overtook: how many did, and what happened while it waited. */
-  const overtaken = new Map<string, { at: number; sent: number; by: number; chat: number; first: { token: string; at: number; sent: number } }>();
+  const overtaken = new Map<string, { at: number; sent: number; by: number; chat: string; first: { token: string; at: number; sent: number } }>();
+  for (const o of tgOrder) {
+    const by = o.by;
+    for (const e of o.earlier) {
+      const seen = overtaken.get(e.token);
+      overtaken.set(e.token, { at: e.at, sent: e.shown, by: (seen?.by ?? 0) + 1, chat: o.chat, first: seen?.first ?? { token: by.token, at: by.at, sent: by.shown } });
+    }
+  }
   // Overtaken: a reply sent before the reply to an earlier message of its chat; and of those, how
   // many overtook a message that was waiting across a kill (taken over or recovered after it).
-  let outOfOrder = 0;
-  let acrossKill = 0;
-  for (const [chatId, chat] of byChat) {
-    chat.forEach((m, i) => {
-      const earlier = chat.slice(0, i).filter((e) => e.sent > m.sent);
-      if (!earlier.length) return;
-      outOfOrder++;
-      for (const e of earlier) {
-        const seen = overtaken.get(e.token);
-        overtaken.set(e.token, { at: e.at, sent: e.sent, by: (seen?.by ?? 0) + 1, chat: chatId, first: seen?.first ?? { token: m.token, at: m.at, sent: m.sent } });
-      }
-      if (earlier.some((e) => killTimes.some((k) => k >= e.at && k <= e.sent))) acrossKill++;
-    });
-  }
+  const outOfOrder = tgOrder.length;
+  const acrossKill = tgOrder.filter((o) => o.earlier.some((e) => killTimes.some((k) => k >= e.at && k <= e.shown))).length;
 
   // API: every tenant's feed, read to its end.
   const apiCounts = new Map<string, number>();
@@ -403,6 +400,7 @@ try {
   const twice = [...tgDup, ...sl.duplicated, ...dc.duplicated, ...apiDup].slice(0, 20).join(', ');
   const previews = sl.unfinished ? `${sl.unfinished} unfinished Slack previews, ${sl.unfinishedAlone} of them without their reply` : '';
   console.log(`duplicated ${dup}${dup ? ` (${[twice, previews].filter(Boolean).join('; ')})` : ''}`);
+  console.log(`slack: ${describeOvertakes(sl.order)}; discord: ${describeOvertakes(dc.order)}`);
   console.log(`slack native streams: ${slack.calls.filter((c) => c.method === 'chat.startStream' && c.status === 200).length} started, ${sl.openStreams} left open`);
   console.log(`slack calls refused with 429: ${Object.entries(sl.tooManyRequests).map(([m, n]) => `${m} ${n}`).join(', ') || 'none'}`);
   console.log(`stuck ${stuckN} (claims ${stuck.events}, idempotency keys ${stuck.idempotency})`);

@@ -7,6 +7,7 @@
  */
 import type { FakeSlack } from '../fakes/slack.js';
 import { imMessage } from '../fakes/slack.js';
+import { overtakesIn, type Answered, type Overtake } from './order.js';
 
 export interface SlackTurn {
   token: string;
@@ -81,6 +82,8 @@ export interface SlackFindings {
   openStreams: number;
   /** Web API calls Slack refused with 429, by method. */
   tooManyRequests: Record<string, number>;
+  /** Replies shown before an earlier message's of their DM (by the DM's posting order). */
+  order: Overtake[];
 }
 
 /**
@@ -109,6 +112,18 @@ export function slackFindings(fake: FakeSlack, turns: SlackTurn[], channels: num
     }
   }
   const accepted = turns.filter((t) => t.accepted);
+  // Each DM's messages in the order they were posted (one at a time per DM), with the position of
+  // the first bot message that answers each among the DM's bot messages.
+  const chats = new Map<string, Answered[]>();
+  for (let n = 0; n < channels; n++) {
+    const channel = SlackDelivery.channel(n);
+    const position = new Map<string, number>();
+    fake.channelMessages(channel).forEach((m, i) => {
+      const token = /re: (slk\d+)/.exec(m.text)?.[1];
+      if (token && !position.has(token)) position.set(token, i);
+    });
+    chats.set(channel, accepted.filter((t) => t.channel === channel && position.has(t.token)).map((t) => ({ token: t.token, shown: position.get(t.token)! })));
+  }
   // For each message shown twice: its messages, and every call that posted, edited or streamed them.
   const when = (t: number) => new Date(t).toISOString().slice(17, 23);
   const explained = [...shown].filter(([, k]) => k > 1).map(([token]) => {
@@ -142,6 +157,7 @@ export function slackFindings(fake: FakeSlack, turns: SlackTurn[], channels: num
     unfinished: unfinishedKeys.length,
     unfinishedAlone: unfinishedKeys.filter((k) => k === undefined || !answeredKeys.has(k)).length,
     openStreams,
+    order: overtakesIn(chats),
     tooManyRequests: fake.calls.filter((c) => c.status === 429).reduce<Record<string, number>>((by, c) => ({ ...by, [c.method]: (by[c.method] ?? 0) + 1 }), {}),
   };
 }
