@@ -98,12 +98,27 @@ export function retryAfterMs(err: unknown): number | undefined {
   return Math.max(1, Number.isFinite(seconds) ? seconds : 1) * 1000;
 }
 
+/**
+ * A 409 Conflict from another client's getUpdates, which ended ours. Not the 409 that says a
+ * webhook is set: polling again would delete it (launch does), so that one still stops polling.
+ */
+function isPollingConflict(err: unknown): boolean {
+  return err instanceof TelegramError && err.code === 409 && !/webhook/i.test(err.description);
+}
+
+/** The first pause before polling again after a 409, doubled each time up to `MAX_REPOLL_MS`. */
+const FIRST_REPOLL_MS = 1000;
+const MAX_REPOLL_MS = 30_000;
+
 /** Largest file we download to hand to the model (Telegram's getFile itself stops at 20 MB). */
 const MAX_DOWNLOAD_BYTES = 10 * 1024 * 1024;
 
 export class TelegramTransport {
   private readonly bot: Telegraf;
   private polling: Promise<void> | undefined;
+  /** Polling to start again after a 409, until `stop()`; and how many 409s came in a row. */
+  private repoll: NodeJS.Timeout | undefined;
+  private conflicts = 0;
   private botInfo: { id: number; username: string } | undefined;
   /** Webhook answers not yet written, by the update they answer and by its chat (typing rides in them). */
   private readonly answers = new WeakMap<object, WebhookReply>();
@@ -135,17 +150,25 @@ export class TelegramTransport {
     return this.botInfo;
   }
 
-  /** Start long polling; resolves once telegraf has launched (errors after that are logged). */
+  /**
+   * Start long polling; resolves once telegraf has launched. Telegram ends a parked getUpdates with
+   * 409 when another client asks for this token's updates: a leader still polling for a moment
+   * after Redis lost its lock to the next one, or a deploy's old process. Polling then starts again
+   * after a pause (1 s, doubling up to 30 s while it keeps happening), until `stop()`; without it,
+   * no update would arrive again. Other errors after launch (a revoked token's 401) are logged.
+   */
   async startPolling(): Promise<void> {
     await this.me();
     await new Promise<void>((resolve, reject) => {
       let launched = false;
-      this.polling = this.bot.launch({ allowedUpdates: ['message'] }, () => {
+      const startedAt = Date.now();
+      const polling = this.bot.launch({ allowedUpdates: ['message'] }, () => {
         launched = true;
         this.opts.events?.connected();
         resolve();
       });
-      this.polling.then(
+      this.polling = polling;
+      polling.then(
         () => {
           this.opts.events?.disconnected();
           this.opts.log.info('telegram polling stopped');
@@ -153,8 +176,17 @@ export class TelegramTransport {
         (err: unknown) => {
           this.opts.events?.disconnected(err);
           if (!launched) reject(err);
-          // 409: another instance polls this token, or a webhook is set. 401: the token was revoked.
-          else this.opts.log.error({ err }, 'telegram polling stopped with an error; no more updates will arrive');
+          else if (isPollingConflict(err) && this.polling === polling) {
+            // A poll that lasted a while means the last conflict is over: start the pauses afresh.
+            this.conflicts = Date.now() - startedAt > 2 * MAX_REPOLL_MS ? 1 : this.conflicts + 1;
+            const pauseMs = Math.min(MAX_REPOLL_MS, FIRST_REPOLL_MS * 2 ** (this.conflicts - 1));
+            this.opts.log.warn({ err, pauseMs }, 'telegram polling was ended by another client polling this token (another instance, or a deploy still running the old one); polling again after a pause');
+            this.repoll = setTimeout(() => {
+              if (this.polling !== polling) return;
+              this.startPolling().catch((again: unknown) => this.opts.log.error({ err: again }, 'telegram polling could not start again; no more updates will arrive'));
+            }, pauseMs);
+            this.repoll.unref();
+          } else this.opts.log.error({ err }, 'telegram polling stopped with an error; no more updates will arrive');
         },
       );
     });
@@ -223,6 +255,7 @@ export class TelegramTransport {
   /** Stop polling (confirming handled updates to Telegram); a no-op in webhook mode. */
   async stop(): Promise<void> {
     this.opts.events?.disconnected();
+    clearTimeout(this.repoll);
     const polling = this.polling;
     if (!polling) return;
     this.polling = undefined;
