@@ -44,7 +44,8 @@ return {t, first, gap > 0 and 1 or 0, marked}`;
  * owner is gone, oldest first: those below, then those above), and lift the mark.
  * Below the first place, a message that entered the new line behind it while this was asked (taken
  * over, or delivered again, just as the line started) is moved to its slot: both parts are held
- * there for it and its old place names the new one, which its holder takes at its next look.
+ * there for it and its old place names the new one, which its holder takes once this is done
+ * (MOVED).
  * Above the first place, a message that already took a place in the new line keeps it; each one
  * not in the line goes right behind the latest one before it that is (the first place itself, or
  * a place taken while this was asked, which left room behind it): a sweep's messages taken over in
@@ -102,11 +103,11 @@ return tonumber(redis.call('GET', KEYS[2] .. ARGV[1]) or '0')`;
  * Take over the place an event's first ticket holds (KEYS: the event's ticket record, then each
  * part's finished count and place prefix), for the instance that took over the event from a dead
  * one: each part the line has not passed yet is held again. Returns {ticket, running, sending}
- * (1 where held again), or {0, 0, 0} when the event never had a place. Given the place this
- * arrival took (KEYS: the places' event records last; ARGV: that ticket, a record's TTL, the event
- * key), an old place the line has passed is replaced by it in the event's record, so should this
- * arrival's instance die too, the chat's later replies still wait for the message. The rebuild mark
- * comes last in KEYS; a fourth answer of 1 says it is set (REBUILD may yet move the place).
+ * (1 where held again), or zeros when the event never had a place. Given the place this arrival
+ * took (KEYS: the places' event records, before the mark; ARGV: that ticket, a record's TTL, the
+ * event key), an old place the line has passed is replaced by it in the event's record, so should
+ * this arrival's instance die too, the chat's later replies still wait for the message. The rebuild
+ * mark comes last in KEYS; a fourth answer of 1 says it is set (REBUILD may yet move the place).
  */
 export const ADOPT = `
 local t = tonumber(redis.call('GET', KEYS[1]) or '0')
