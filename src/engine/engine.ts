@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { MessageHandler } from '../core/adapter.js';
 import type { CommandMenu } from '../core/command-menu.js';
 import { isCharbridgeError, StoreUnavailableError } from '../core/errors.js';
@@ -63,6 +64,8 @@ export class Engine implements MessageHandler {
   private accepting = true;
   /** The last arrival time given to a claim: strictly increasing, so messages handled in one millisecond keep the order they came in. */
   private lastArrival = 0;
+  /** Each recent message's arrival time here, known before its claim lands (a rebuilt chat line orders by it). */
+  private readonly arrivals = new LRUCache<string, number>({ max: 10_000 });
   private readonly turnListeners: TurnListener[] = [];
 
   constructor(private readonly deps: EngineDeps, opts: EngineOptions = {}) {
@@ -73,7 +76,7 @@ export class Engine implements MessageHandler {
     this.line = inChatLine(this.queue, deps.chatOrder, deps.log, MAX_DELIVERY_HOLD_MS, owedReply(deps));
     // A chat's line that Redis lost is rebuilt from the claims: which of its messages came first
     // and still owe their replies.
-    deps.chatOrder?.rebuildFrom?.(unfinishedInChat(deps));
+    deps.chatOrder?.rebuildFrom?.(unfinishedInChat(deps, (eventKey) => this.arrivals.get(eventKey)));
     const inOrder = serialize(this.line);
     const platform: Array<Step<MessageContext>> = [
       inOrder,
@@ -466,6 +469,7 @@ export class Engine implements MessageHandler {
       // A claim's time is its message's arrival (`arrived_at`), what the recovery sweep and a
       // rebuilt chat line order a chat's messages by: two of one platform batch must not tie.
       const now = (this.lastArrival = Math.max(clock.now(), this.lastArrival + 1));
+      if (!uncertain.length) this.arrivals.set(eventKey, now);
       try {
         let outcome = await store.events.claimOutcome({
           platform: msg.platform,

@@ -203,14 +203,25 @@ export class EventRepo {
    * rebuilt from when Redis lost it: the messages that came before the turn that found the line
    * fresh go in front of it, those after it (a live turn from before the loss) behind it.
    */
-  async unfinishedInChat(q: { chatKey: string; own?: { platform: string; eventId: string } | undefined; now: number; since: number; deadAfterMs: number; leaseMs: number; limit: number }): Promise<UnfinishedEvent[]> {
+  async unfinishedInChat(q: {
+    chatKey: string;
+    own?: { platform: string; eventId: string } | undefined;
+    /** When the asking message arrived, for when its claim has not landed yet (its claim's own time wins: a takeover keeps the first). */
+    ownArrivedAt?: number | undefined;
+    now: number;
+    since: number;
+    deadAfterMs: number;
+    leaseMs: number;
+    limit: number;
+  }): Promise<UnfinishedEvent[]> {
     const own = q.own;
-    // Without a claim of its own yet (or with none at all), the asking turn comes after everything.
+    // Without a claim of its own yet, the asking turn comes when it arrived; with no message at
+    // all, after everything.
     const ownArrival = (eb: ExpressionBuilder<Database, 'processed_events'>) =>
       own
         ? eb.fn.coalesce(
             eb.selectFrom('processed_events as p').select('p.arrived_at').where('p.platform', '=', own.platform).where('p.event_id', '=', own.eventId),
-            eb.val(q.now),
+            eb.val(q.ownArrivedAt ?? q.now),
           )
         : eb.val(q.now);
     const rows = await this.db

@@ -6,6 +6,7 @@ import { ManualClock } from '../../src/core/clock.js';
 import { encodeKey } from '../../src/core/conversation-key.js';
 import { dropOnce } from '../helpers/dropped-connection.js';
 import type { InboundMessage, ReplyEvent } from '../../src/core/types.js';
+import type { ChatOrder, UnfinishedMessages } from '../../src/engine/limits.js';
 import { inbound, startHarness, testEngineConfig, type Harness } from '../helpers/harness.js';
 
 const open: Harness[] = [];
@@ -102,6 +103,31 @@ describe('a crash never loses an accepted message', () => {
     });
     expect(earlier.map((e) => [e.eventId, e.afterOwn])).toEqual([[first.eventId, false]]);
     await a.fake.close();
+  });
+
+  it("counts a batch's later message as after the first even when its claim lands first, as a fresh chat line's first turn asks", async () => {
+    // The line that Redis lost: only what the engine gives it to ask the database with matters here.
+    let lookup: UnfinishedMessages | undefined;
+    const place = { wait: async () => {}, leave: async () => {}, waitToSend: async () => {}, sent: async () => {}, abandon: () => {} };
+    const chatOrder: ChatOrder = { rebuildFrom: (u) => void (lookup = u), enter: async () => place, adopt: async () => undefined };
+    const clock = new ManualClock();
+    const h = await startHarness({ chatOrder, clock });
+    open.push(h);
+    const first = inbound({ chatId: '8', userId: '8', text: 'first of a batch' });
+    const second = inbound({ chatId: '8', userId: '8', text: 'second of a batch' });
+    // The first message's claim is slow to land (a busy database); the second's lands at once.
+    const claimOutcome = h.store.events.claimOutcome.bind(h.store.events);
+    let land!: () => void;
+    const landing = new Promise<void>((r) => (land = r));
+    h.store.events.claimOutcome = async (c) => (c.eventId === first.eventId && (await landing), claimOutcome(c));
+    const outs = [h.engine.handle(first), h.engine.handle(second)];
+    await outs[1]!.accepted;
+    clock.advance(5); // the line's first turn asks a few milliseconds after the batch arrived
+    const found = await lookup!(encodeKey({ platform: 'telegram', chatId: '8' }), { ownEventKey: `telegram:${first.eventId}`, withinMs: 60_000, limit: 10 });
+    expect(found).toEqual([{ eventKey: `telegram:${second.eventId}`, ownerGone: false, afterOwn: true }]);
+    land();
+    await outs[0]!.accepted;
+    await Promise.all(outs.map((o) => o.collect()));
   });
 
   it('lets the next recovery run while a slow delivery still waits, keeping each chat in order and answering nothing twice', async () => {

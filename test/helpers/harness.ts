@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ManualClock, type Clock } from '../../src/core/clock.js';
 import type { InboundMessage } from '../../src/core/types.js';
+import type { ChatOrder } from '../../src/engine/limits.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { OpenAIModel } from '../../src/llm/index.js';
@@ -49,6 +50,8 @@ export interface HarnessOptions {
   limits?: RateLimits;
   /** Where answered messages are also recorded (Redis, shared by instances). */
   answered?: AnsweredNotes;
+  /** The chat's line shared by instances (Redis); none by default, as one process has. */
+  chatOrder?: ChatOrder;
   engine?: EngineOptions;
   maxRetries?: number;
   concurrency?: number;
@@ -78,7 +81,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const limits = opts.limits ?? new MemoryRateLimits();
   const model = new OpenAIModel({ apiKey: fake.apiKey, baseURL: fake.baseURL, model: 'fake-model', timeoutMs: 5000, maxRetries: opts.maxRetries ?? 2 }, clock);
   const engine = createEngine(
-    { store, model, clock, log, config, limits, modelConcurrency: opts.concurrency ?? 8, ...(opts.answered ? { answered: opts.answered } : {}) },
+    { store, model, clock, log, config, limits, modelConcurrency: opts.concurrency ?? 8, ...(opts.answered ? { answered: opts.answered } : {}), ...(opts.chatOrder ? { chatOrder: opts.chatOrder } : {}) },
     opts.engine,
   );
   return {

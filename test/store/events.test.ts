@@ -126,6 +126,20 @@ describeStores('EventRepo', (ctx) => {
     const all = ['first', 'handed-off', 'second', 'this-one', 'later'];
     expect((await ctx.store.events.unfinishedInChat(around('not-claimed-yet'))).map((e) => [e.eventId, e.afterOwn])).toEqual([...all.map((e) => [e, false]), ['not-yet', true]]);
     expect((await ctx.store.events.unfinishedInChat(q)).map((e) => [e.eventId, e.afterOwn])).toEqual(all.map((e) => [e, false]));
+    // Told when it arrived, it comes then: a message of its platform batch claimed before it came after it.
+    expect((await ctx.store.events.unfinishedInChat({ ...around('not-claimed-yet'), ownArrivedAt: now - 15 })).map((e) => [e.eventId, e.afterOwn])).toEqual([
+      ...all.slice(0, -1).map((e) => [e, false]),
+      ['later', true],
+      ['not-yet', true],
+    ]);
+    // Its claim, once there, says when it arrived (a takeover keeps its first arrival).
+    expect((await ctx.store.events.unfinishedInChat({ ...around('second'), ownArrivedAt: now + 100 })).map((e) => [e.eventId, e.afterOwn])).toEqual([
+      ['first', false],
+      ['handed-off', false],
+      ['this-one', true],
+      ['later', true],
+      ['not-yet', true],
+    ]);
     expect(await ctx.store.events.unfinishedInChat({ ...q, limit: 2 })).toHaveLength(2);
   });
 });
