@@ -465,17 +465,20 @@ export class Engine implements MessageHandler {
     // A failed try may still have landed (the connection dropped as it committed): the next try
     // then finds this process's own claim, which is this message's, not a duplicate of it.
     const uncertain: number[] = [];
+    let arrivedAt: number | undefined;
     for (let pause = 100; ; pause = Math.min(pause * 2, 5000)) {
       // A claim's time is its message's arrival (`arrived_at`), what the recovery sweep and a
-      // rebuilt chat line order a chat's messages by: two of one platform batch must not tie.
+      // rebuilt chat line order a chat's messages by: two of one platform batch must not tie, and a
+      // try after a failed one keeps the first try's, ahead of the messages that came meanwhile.
       const now = (this.lastArrival = Math.max(clock.now(), this.lastArrival + 1));
-      if (!uncertain.length) this.arrivals.set(eventKey, now);
+      if (arrivedAt === undefined) this.arrivals.set(eventKey, (arrivedAt = now));
       try {
         let outcome = await store.events.claimOutcome({
           platform: msg.platform,
           eventId: msg.eventId,
           owner: config.instanceId,
           now,
+          arrivedAt,
           deadAfterMs: config.deadAfterMs,
           leaseMs: config.eventLeaseMs,
           payload,

@@ -8,10 +8,10 @@ import type { InstanceRepo } from './instances.js';
 /** The owner of a released claim: no instance has this id, so the claim counts as its owner's death left it. */
 const RELEASED = 'released';
 
-const insertClaim = prepared((db, p: { platform: string; eventId: string; now: number; payload: string | null; owner: string; chatKey: string | null }) =>
+const insertClaim = prepared((db, p: { platform: string; eventId: string; now: number; arrivedAt: number; payload: string | null; owner: string; chatKey: string | null }) =>
   db
     .insertInto('processed_events')
-    .values({ platform: p.platform, event_id: p.eventId, state: 'processing', claimed_at: p.now, arrived_at: p.now, payload: p.payload, owner: p.owner, chat_key: p.chatKey })
+    .values({ platform: p.platform, event_id: p.eventId, state: 'processing', claimed_at: p.now, arrived_at: p.arrivedAt, payload: p.payload, owner: p.owner, chat_key: p.chatKey })
     .onConflict((oc) => oc.columns(['platform', 'event_id']).doNothing()),
 );
 const completeEvent = prepared((db, p: { platform: string; eventId: string }) =>
@@ -24,6 +24,11 @@ export interface Claim {
   /** The instance claiming it (its heartbeat says whether it is still alive). */
   owner: string;
   now: number;
+  /**
+   * When the message arrived, when that was before `now`: a claim tried again after a failed try
+   * keeps its first try's arrival, so a message that came after it is not counted as before it.
+   */
+  arrivedAt?: number | undefined;
   /** An owner not seen for this long is dead: its claims may be taken over. */
   deadAfterMs: number;
   /** Claims made before instances were tracked (no owner) are taken over after this long. */
@@ -81,7 +86,7 @@ export class EventRepo {
    * the common case costs a single insert.
    */
   async claimOutcome(c: Claim): Promise<'new' | 'retaken' | 'duplicate'> {
-    const inserted = await insertClaim.affected(this.db, { platform: c.platform, eventId: c.eventId, now: c.now, payload: c.payload ?? null, owner: c.owner, chatKey: c.chatKey ?? null });
+    const inserted = await insertClaim.affected(this.db, { platform: c.platform, eventId: c.eventId, now: c.now, arrivedAt: c.arrivedAt ?? c.now, payload: c.payload ?? null, owner: c.owner, chatKey: c.chatKey ?? null });
     if (inserted > 0) return 'new';
     if (c.uncertain?.length && (await this.landedEarlier(c))) return 'new';
     return (await this.takeOver(this.db, c)) ? 'retaken' : 'duplicate';
@@ -115,7 +120,7 @@ export class EventRepo {
   async claimPaid(c: Claim, apiKeyId: string, cost: number): Promise<'claimed' | 'duplicate' | 'no-credits'> {
     return this.db.transaction().execute(async (tx) => {
       if (!(await reserveCredits(tx, apiKeyId, cost))) return 'no-credits';
-      const inserted = await insertClaim.affected(tx, { platform: c.platform, eventId: c.eventId, now: c.now, payload: c.payload ?? null, owner: c.owner, chatKey: c.chatKey ?? null });
+      const inserted = await insertClaim.affected(tx, { platform: c.platform, eventId: c.eventId, now: c.now, arrivedAt: c.arrivedAt ?? c.now, payload: c.payload ?? null, owner: c.owner, chatKey: c.chatKey ?? null });
       if (inserted > 0) return 'claimed';
       throw new DuplicateClaim();
     }).catch((err: unknown) => {

@@ -105,6 +105,24 @@ describe('a crash never loses an accepted message', () => {
     await a.fake.close();
   });
 
+  it('keeps the arrival of a message whose first claim failed, so a message that came while it was tried again is not counted as before it', async () => {
+    const { clock, a } = await dyingProcess();
+    const first = inbound({ chatId: '9', userId: '9', text: 'first, claimed on the second try' });
+    const second = inbound({ chatId: '9', userId: '9', text: 'second, claimed at once' });
+    const drop = dropOnce(a.store.events, 'claimOutcome', { only: (c: { eventId: string }) => c.eventId === first.eventId });
+    const outs = [a.engine.handle(first), a.engine.handle(second)];
+    await Promise.all(outs.map((o) => o.accepted));
+    expect(drop.hasDropped()).toBe(true);
+    const now = clock.now();
+    const around = await a.store.events.unfinishedInChat({
+      chatKey: encodeKey({ platform: second.platform, chatId: second.chatId }),
+      own: { platform: second.platform, eventId: second.eventId },
+      now, since: now - 60_000, deadAfterMs: 60_000, leaseMs: 60_000, limit: 10,
+    });
+    expect(around.map((e) => [e.eventId, e.afterOwn])).toEqual([[first.eventId, false]]);
+    await a.fake.close();
+  });
+
   it("counts a batch's later message as after the first even when its claim lands first, as a fresh chat line's first turn asks", async () => {
     // The line that Redis lost: only what the engine gives it to ask the database with matters here.
     let lookup: UnfinishedMessages | undefined;
