@@ -29,6 +29,11 @@ describe.skipIf(!hasPostgres() || !hasRedis())('proactive messages from three in
     const chats = Array.from({ length: CHATS }, (_, i) => 3000 + i);
     await waitFor(() => chats.every((id) => c.telegram.botMessages(id).length === 1), 20_000, 'every chat answered');
     offset += 61 * MIN;
+    // Live instances beat every HEARTBEAT_MS: wait for each to have beaten at the new time. Jumped
+    // an hour, their last beats are an hour old, and the ticks would take each other for dead and
+    // take over each other's generations (a run that did lost ten chats' messages that way).
+    const jumped = Date.now() + offset;
+    await expect.poll(async () => (await c.instances[0]!.store.instances.live(jumped)).length, { timeout: 10_000 }).toBe(c.instances.length);
     const ticks = await Promise.all(c.instances.map((r) => r.scheduler.tick()));
     // A failure says which chats were missed and what each tick did, so it can be traced afterwards.
     const missing = () => chats.filter((id) => c.telegram.botMessages(id).length < 2);
