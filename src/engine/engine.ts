@@ -216,6 +216,7 @@ export class Engine implements MessageHandler {
       ...(req.replyKey ? { replyKey: req.replyKey } : {}),
       ...(req.instruction !== undefined ? { instruction: req.instruction } : {}),
       ...(req.accept ? { accept: req.accept } : {}),
+      ...(req.alongside ? { alongside: req.alongside } : {}),
       ...(req.signal ? { signal: req.signal } : {}),
       ...(req.persona ? { persona: req.persona, userName: req.persona.name ?? req.userName } : {}),
       ...(req.inLine !== undefined ? { inLine: req.inLine } : {}),

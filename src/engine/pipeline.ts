@@ -1,5 +1,5 @@
 import type { Character, ChatType, Conversation, InboundMessage, MessageKind, StoredMessage } from '../core/types.js';
-import type { ChatSettings } from '../store/index.js';
+import type { ChatSettings, DB } from '../store/index.js';
 import type { EngineDeps } from './deps.js';
 import type { ChatTicket } from './limits.js';
 import type { ReplyStream } from './reply-stream.js';
@@ -83,6 +83,8 @@ export interface TurnContext {
   instruction?: string;
   /** Return false to discard the reply instead of storing it (the proactive "nothing to say"). */
   accept?: (text: string) => boolean;
+  /** Written in the reply's transaction (`TurnRequest.alongside`). */
+  alongside?: (tx: DB, stored: StoredMessage) => Promise<void>;
   signal?: AbortSignal;
   /** The model turn's outcome, set by the respond step. */
   result?: TurnResult;

@@ -2,6 +2,7 @@ import type { CharbridgeError } from '../core/errors.js';
 import type { Character, ChatType, Conversation, MessageKind, StoredMessage, TokenUsage } from '../core/types.js';
 import type { CreditsOwedBack, DurableTurn, Payer, TurnPersona, UserInput } from './pipeline.js';
 import type { ReplyStream } from './reply-stream.js';
+import type { DB } from '../store/index.js';
 
 /** A turn the HTTP API or the scheduler asks for, in a known (or about to be created) conversation. */
 export interface TurnRequest {
@@ -26,6 +27,12 @@ export interface TurnRequest {
   replyKey?: string | undefined;
   instruction?: string | undefined;
   accept?: ((text: string) => boolean) | undefined;
+  /**
+   * Written in the reply's own transaction, after the reply and its usage: the reply is stored only
+   * if this succeeds (a throw here fails the turn with that error, and nothing of it is stored). A
+   * proactive generation settles itself here, so one another instance took over stores no message.
+   */
+  alongside?: ((tx: DB, stored: StoredMessage) => Promise<void>) | undefined;
   signal?: AbortSignal | undefined;
   /** The user's persona (API chat requests); its name, when set, is the userName. */
   persona?: TurnPersona | undefined;

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Clock } from '../core/clock.js';
 import type { Character, Conversation, StoredMessage } from '../core/types.js';
-import { personaKeyOf, type Engine, type Payer, type StoredMessageEvent, type TurnPersona } from '../engine/index.js';
+import { personaKeyOf, type Engine, type Payer, type StoredMessageEvent, type TurnPersona, type TurnResult } from '../engine/index.js';
 import { PaymentRequiredError, type CharbridgeError } from '../core/errors.js';
 import { ADMIN_OWNER } from '../core/ids.js';
 import { retried } from '../core/retry.js';
@@ -67,6 +67,9 @@ export const PROACTIVE_COST = 1;
 
 /** The delivery's claim was taken back (its instance was judged dead) before its first call: another instance sends it. */
 class OutboxClaimLost extends Error {}
+
+/** Thrown in a generated message's transaction when the generation is no longer this instance's: nothing is stored. */
+class GenerationTakenOver extends Error {}
 
 /** What became of one delivery of a proactive message: sent, to be retried, or given up. */
 export interface ProactiveDeliveryEvent {
@@ -307,6 +310,10 @@ export class ProactiveScheduler {
       }
       const lastUser = (await this.store.messages.newest(conv.id, { limit: 1, kinds: ['user'] }))[0];
       const persona = await this.personaOf(conv, lastUser);
+      // The message is stored only with its generation settled as this instance's (counted as sent),
+      // in one transaction: a generation another instance took over meanwhile (this one was judged
+      // dead, say while stalled) stores nothing, rather than a message that nobody delivers.
+      let sentAt = this.now;
       const { result } = this.engine.turn({
         source: 'scheduler',
         conversation: conv,
@@ -320,8 +327,20 @@ export class ProactiveScheduler {
         accept: (text) => !text.includes(NOTHING_TO_SAY),
         ...(payer ? { payer: { ...payer, reserved: true } } : {}),
         inLine,
+        alongside: async (tx, stored) => {
+          sentAt = this.now;
+          const counted = (t: DB) => proactive.recordSent(conv.id, sentAt, day, nextDueAt(policy, sentAt, sentAt), {}, t);
+          if (!(await proactive.settleGeneration(generation, this.owner, { state: 'pending', messageId: stored.id, nextAttemptAt: sentAt }, sentAt, counted, tx))) throw new GenerationTakenOver();
+        },
       });
-      const r = await result;
+      let r: TurnResult;
+      try {
+        r = await result;
+      } catch (err) {
+        if (!(err instanceof GenerationTakenOver)) throw err;
+        this.log.warn({ conversationId: conv.id }, 'a proactive generation was taken over by another instance before its message was stored; storing nothing, leaving it to that one');
+        return { sent: false, reason: 'taken-over' };
+      }
       const now = this.now;
       // Each outcome settles the generation, with what it changes in the conversation, in one
       // transaction, and only while the generation is still this instance's: one taken over (this
@@ -344,10 +363,7 @@ export class ProactiveScheduler {
         await settle({ state: 'nothing' }, (tx) => proactive.schedule(conv.id, nextDueAt(policy, now, rec.lastAt), {}, tx));
         return { sent: false, reason: 'nothing-to-say' };
       }
-      const counted = (tx: DB) => proactive.recordSent(conv.id, now, day, nextDueAt(policy, now, now), {}, tx);
-      // Taken over meanwhile: the taker sends the one message (this one, if it finds it), not this instance.
-      if (!(await settle({ state: 'pending', messageId: r.message.id, nextAttemptAt: now }, counted))) return { sent: false, reason: 'taken-over' };
-      const delivered = await this.deliverRow({ id: generation, conversationId: conv.id, messageId: r.message.id, state: 'pending', attempts: 0, nextAttemptAt: now, forced, createdAt: now });
+      const delivered = await this.deliverRow({ id: generation, conversationId: conv.id, messageId: r.message.id, state: 'pending', attempts: 0, nextAttemptAt: sentAt, forced, createdAt: sentAt });
       return { sent: true, message: r.message, delivered };
     } finally {
       await proactive.release(conversationId, this.owner);
@@ -456,7 +472,9 @@ export class ProactiveScheduler {
    * Settle a generation its process left unsettled (the caller holds the conversation's lease).
    * The message it stored, found by the key its turn stored it under (never by time: a later
    * generation's message is not this one's), is delivered once and counted as sent, unless one
-   * was counted since; a generation that stored nothing is `abandoned`.
+   * was counted since; a generation that stored nothing is `abandoned`. (A message is now stored
+   * only with its generation settled; one found here was stored apart from it by an older version,
+   * still running beside this one in a rolling deploy.)
    */
   private async resolveGeneration(row: OutboxRow): Promise<'delivered' | 'pending' | 'abandoned' | 'taken'> {
     const { proactive } = this.store;

@@ -257,11 +257,13 @@ export class ProactiveRepo {
     patch: { state: string; messageId?: string; nextAttemptAt?: number; error?: string },
     now: number,
     then?: (tx: DB) => Promise<void>,
+    within?: DB,
   ): Promise<boolean> {
     // With what the outcome changes in the conversation (counted as sent, or timed again), in one
     // transaction: a crash or a dropped connection between the two would leave a message
-    // delivered but not counted, and the conversation due again at once.
-    return this.db.transaction().execute(async (tx) => {
+    // delivered but not counted, and the conversation due again at once. `within`: a transaction
+    // already open (the generated message's own), which this joins.
+    const run = async (tx: DB) => {
       const before = await tx
         .selectFrom('proactive_outbox as o')
         .innerJoin('conversations as c', 'c.id', 'o.conversation_id')
@@ -273,7 +275,8 @@ export class ProactiveRepo {
       if (before && before.reserved_credits > 0 && before.owner_id && patch.messageId === undefined) await this.credits.release(before.owner_id, before.reserved_credits, tx);
       if (then) await then(tx);
       return true;
-    });
+    };
+    return within ? run(within) : this.db.transaction().execute(run);
   }
 
   private async settle(db: DB, id: number, owner: string | undefined, patch: { state: string; messageId?: string; nextAttemptAt?: number; error?: string }, now: number): Promise<boolean> {

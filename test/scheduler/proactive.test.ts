@@ -319,18 +319,20 @@ describe('exactly once across processes and crashes', () => {
       expect(await outbox(h, conv.id)).toEqual(['delivered', 'abandoned']);
     });
 
-    it('a generation whose outcome could not be written (the database dropped) is delivered and counted once by the next tick, and no second one is made', async () => {
+    it('a generation whose message could not be written with its outcome (the database dropped) stores neither; the next tick makes it again, delivered and counted once', async () => {
       const { h, clock, target, scheduler, conv } = await liveInstance();
       await failCounting(h, true);
       await expect(scheduler.tick()).rejects.toThrow(/dropped/);
       await failCounting(h, false);
       expect(await outbox(h, conv.id)).toEqual(['generating']);
+      // The message, its usage and its generation's outcome are one transaction: none of them landed.
+      expect(await h.store.messages.newest(conv.id, { limit: 10, kinds: ['proactive'] })).toEqual([]);
       clock.advance(MIN);
-      expect(await scheduler.tick()).toMatchObject({ sent: 0, skipped: { recovered: 1 } });
+      expect(await scheduler.tick()).toMatchObject({ sent: 1, delivered: 1 });
       clock.advance(MIN);
       expect(await scheduler.tick()).toMatchObject({ due: 0, sent: 0 });
       expect(target.delivered).toHaveLength(1);
-      expect(h.fake.requests.filter((r) => JSON.stringify(r.body).includes('[proactive]'))).toHaveLength(1);
+      expect(await outbox(h, conv.id)).toEqual(['abandoned', 'delivered']);
       expect(await h.store.proactive.get(conv.id)).toMatchObject({ unanswered: 1, dayCount: 1 });
     });
 
@@ -373,6 +375,8 @@ describe('exactly once across processes and crashes', () => {
       expect(slowTarget.delivered).toHaveLength(0);
       expect(target.delivered.map((d) => d.text)).toEqual(['reach out 2']);
       expect(await outbox(h, conv.id)).toEqual(['abandoned', 'delivered']);
+      // Nor did it store what it made: a message nobody delivers would still be in the conversation's history.
+      expect((await h.store.messages.newest(conv.id, { limit: 10, kinds: ['proactive'] })).map((m) => m.content)).toEqual(['reach out 2']);
     });
   });
 

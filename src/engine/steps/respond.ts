@@ -111,6 +111,7 @@ export const respond: Step = async (ctx) => {
     alongside: async (tx, stored) => {
       await recordUsage(ctx, answeredBy, usage, null, tx);
       await writeAlongside(ctx.deps, tx, { conversation: conv, character, message: stored });
+      await ctx.alongside?.(tx, stored);
     },
   });
   await announce(ctx.deps, { conversation: conv, character, message });
