@@ -41,6 +41,9 @@ describe.skipIf(!hasRedis())('an instance that says in Redis it is alive, while 
     const complete = events.complete.bind(events);
     events.complete = async () => {};
     await h.engine.handle(msg).collect();
+    // Marking it done runs once its reply is delivered, beside the stream's end: wait for it, so
+    // the real `complete` is not back in place before the engine calls it.
+    await h.engine.drain(5000);
     events.complete = complete;
     await h.store.instances.register(owner, h.clock.now());
     await h.store.db.updateTable('processed_events').set({ owner }).where('state', '=', 'processing').execute();
