@@ -33,6 +33,17 @@ async function dyingProcess() {
   return { clock, a, next };
 }
 
+/** The chat's other unfinished messages as a rebuilt line asks for them around `msg`: each event id, and whether it came after `msg`. */
+async function aroundOf(h: Harness, clock: ManualClock, msg: InboundMessage) {
+  const now = clock.now();
+  const found = await h.store.events.unfinishedInChat({
+    chatKey: encodeKey({ platform: msg.platform, chatId: msg.chatId }),
+    own: { platform: msg.platform, eventId: msg.eventId },
+    now, since: now - 60_000, deadAfterMs: 60_000, leaseMs: 60_000, limit: 10,
+  });
+  return found.map((e) => [e.eventId, e.afterOwn]);
+}
+
 describe('a crash never loses an accepted message', () => {
   it('answers, after a restart, a message the dead process had accepted but not answered — once', async () => {
     // Process A accepts the message, stores it, and dies while the model is still thinking.
@@ -95,13 +106,7 @@ describe('a crash never loses an accepted message', () => {
     const second = inbound({ chatId: '7', userId: '7', text: 'second of a batch' });
     const outs = [a.engine.handle(first), a.engine.handle(second)]; // one platform batch: the clock does not move
     await Promise.all(outs.map((o) => o.accepted));
-    const now = clock.now();
-    const earlier = await a.store.events.unfinishedInChat({
-      chatKey: encodeKey({ platform: second.platform, chatId: second.chatId }),
-      own: { platform: second.platform, eventId: second.eventId },
-      now, since: now - 60_000, deadAfterMs: 60_000, leaseMs: 60_000, limit: 10,
-    });
-    expect(earlier.map((e) => [e.eventId, e.afterOwn])).toEqual([[first.eventId, false]]);
+    expect(await aroundOf(a, clock, second)).toEqual([[first.eventId, false]]);
     await a.fake.close();
   });
 
@@ -113,13 +118,7 @@ describe('a crash never loses an accepted message', () => {
     const outs = [a.engine.handle(first), a.engine.handle(second)];
     await Promise.all(outs.map((o) => o.accepted));
     expect(drop.hasDropped()).toBe(true);
-    const now = clock.now();
-    const around = await a.store.events.unfinishedInChat({
-      chatKey: encodeKey({ platform: second.platform, chatId: second.chatId }),
-      own: { platform: second.platform, eventId: second.eventId },
-      now, since: now - 60_000, deadAfterMs: 60_000, leaseMs: 60_000, limit: 10,
-    });
-    expect(around.map((e) => [e.eventId, e.afterOwn])).toEqual([[first.eventId, false]]);
+    expect(await aroundOf(a, clock, second)).toEqual([[first.eventId, false]]);
     await a.fake.close();
   });
 
