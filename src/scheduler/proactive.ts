@@ -472,9 +472,9 @@ export class ProactiveScheduler {
    * Settle a generation its process left unsettled (the caller holds the conversation's lease).
    * The message it stored, found by the key its turn stored it under (never by time: a later
    * generation's message is not this one's), is delivered once and counted as sent, unless one
-   * was counted since; a generation that stored nothing is `abandoned`. (A message is now stored
-   * only with its generation settled; one found here was stored apart from it by an older version,
-   * still running beside this one in a rolling deploy.)
+   * was counted since; a generation that stored nothing is `abandoned`. (A message is stored only
+   * with its generation settled; one found here was stored apart from it by an older version,
+   * running beside this one in a rolling deploy.)
    */
   private async resolveGeneration(row: OutboxRow): Promise<'delivered' | 'pending' | 'abandoned' | 'taken'> {
     const { proactive } = this.store;
