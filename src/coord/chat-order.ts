@@ -138,9 +138,10 @@ export class RedisChatOrder implements ChatOrder {
 
   /**
    * A new place at the end of chat `key`'s line. With `eventKey` (a platform message, which
-   * another instance takes over if this one dies), the place is recorded for `adopt`.
+   * another instance takes over if this one dies), the place is recorded for `adopt`; `arrivedAt`
+   * (its arrival) is what a rebuild this place starts asks with, its claim not having landed yet.
    */
-  async enter(key: string, eventKey?: string): Promise<ChatTicket> {
+  async enter(key: string, eventKey?: string, arrivedAt?: number): Promise<ChatTicket> {
     const k = this.keys(key);
     const ttl = eventKey === undefined ? this.ttlMs : this.eventTtlMs;
     const keys = [k.next, k.done, k.alive, k.sendDone, k.sending, k.rebuilding];
@@ -151,7 +152,7 @@ export class RedisChatOrder implements ChatOrder {
         : this.enterEventScript([...keys, k.event(eventKey), k.placeEvent], args))) as number[]
     ).map(Number);
     this.log.debug({ chat: key, ticket, eventKey, first: first === 1, fresh: fresh === 1 }, 'entered the chat line');
-    const rebuilt = fresh === 1 ? this.rebuild(key, ticket!, eventKey) : undefined;
+    const rebuilt = fresh === 1 ? this.rebuild(key, ticket!, eventKey, arrivedAt) : undefined;
     return this.place(key, ticket!, { running: true, sending: true }, ttl, { firstForEvent: eventKey !== undefined && first === 1, ownEvent: eventKey, rebuilt, mayMove: marked === 1 && eventKey !== undefined });
   }
 
@@ -165,11 +166,11 @@ export class RedisChatOrder implements ChatOrder {
    * the line go on. Never rejects: without the database the line goes on as it is (the mark lifts
    * by itself if this does not finish).
    */
-  private async rebuild(key: string, ticket: number, eventKey: string | undefined): Promise<void> {
+  private async rebuild(key: string, ticket: number, eventKey: string | undefined, arrivedAt: number | undefined): Promise<void> {
     const k = this.keys(key);
     let found: UnfinishedMessage[] = [];
     try {
-      const lookup = this.unfinished!(key, { ownEventKey: eventKey, withinMs: EVENT_RECORD_MS, limit: 2 * REBUILD_ROOM });
+      const lookup = this.unfinished!(key, { ownEventKey: eventKey, ownArrivedAt: arrivedAt, withinMs: EVENT_RECORD_MS, limit: 2 * REBUILD_ROOM });
       found = await within(lookup, REBUILD_LOOKUP_MS, (): never => {
         throw new Error(`no answer within ${REBUILD_LOOKUP_MS} ms`);
       });

@@ -39,19 +39,14 @@ export function owedReply(deps: Pick<EngineDeps, 'store'>): (eventKey: string) =
   };
 }
 
-/**
- * A chat's unfinished messages, as their claims say (see `ChatOrder.rebuildFrom`). `arrivalOf`:
- * when this process received a message, for one whose claim has not landed yet — a fresh line's
- * first turn asks as its message arrives, and the messages after it in the same platform batch
- * may be claimed first: without it, they would count as having come before it.
- */
-export function unfinishedInChat(deps: Pick<EngineDeps, 'store' | 'clock' | 'config'>, arrivalOf?: (eventKey: string) => number | undefined): UnfinishedMessages {
+/** A chat's unfinished messages, as their claims say (see `ChatOrder.rebuildFrom`). */
+export function unfinishedInChat(deps: Pick<EngineDeps, 'store' | 'clock' | 'config'>): UnfinishedMessages {
   return async (chatKey, q) => {
     const now = deps.clock.now();
     const rows = await deps.store.events.unfinishedInChat({
       chatKey,
       own: q.ownEventKey === undefined ? undefined : claimOf(q.ownEventKey),
-      ownArrivedAt: q.ownEventKey === undefined ? undefined : arrivalOf?.(q.ownEventKey),
+      ownArrivedAt: q.ownArrivedAt,
       now,
       since: now - q.withinMs,
       deadAfterMs: deps.config.deadAfterMs,

@@ -1,4 +1,3 @@
-import { LRUCache } from 'lru-cache';
 import type { MessageHandler } from '../core/adapter.js';
 import type { CommandMenu } from '../core/command-menu.js';
 import { isCharbridgeError, StoreUnavailableError } from '../core/errors.js';
@@ -64,8 +63,6 @@ export class Engine implements MessageHandler {
   private accepting = true;
   /** The last arrival time given to a claim: strictly increasing, so messages handled in one millisecond keep the order they came in. */
   private lastArrival = 0;
-  /** Each recent message's arrival time here, known before its claim lands (a rebuilt chat line orders by it). */
-  private readonly arrivals = new LRUCache<string, number>({ max: 10_000 });
   private readonly turnListeners: TurnListener[] = [];
 
   constructor(private readonly deps: EngineDeps, opts: EngineOptions = {}) {
@@ -76,7 +73,7 @@ export class Engine implements MessageHandler {
     this.line = inChatLine(this.queue, deps.chatOrder, deps.log, MAX_DELIVERY_HOLD_MS, owedReply(deps));
     // A chat's line that Redis lost is rebuilt from the claims: which of its messages came first
     // and still owe their replies.
-    deps.chatOrder?.rebuildFrom?.(unfinishedInChat(deps, (eventKey) => this.arrivals.get(eventKey)));
+    deps.chatOrder?.rebuildFrom?.(unfinishedInChat(deps));
     const inOrder = serialize(this.line);
     const platform: Array<Step<MessageContext>> = [
       inOrder,
@@ -115,7 +112,10 @@ export class Engine implements MessageHandler {
     // then always runs after it.
     const order = this.deps.chatOrder && !msg.fromBot ? this.deps.chatOrder : undefined;
     let rerun = false;
-    const outcome = msg.fromBot ? Promise.resolve('duplicate' as const) : this.claim(msg, eventKey, serialKey);
+    // Its arrival (`arrived_at`), what the recovery sweep and a rebuilt chat line order a chat's
+    // messages by; the line is told it too, since its claim may land after a later message's.
+    const arrivedAt = this.nextArrival();
+    const outcome = msg.fromBot ? Promise.resolve('duplicate' as const) : this.claim(msg, eventKey, serialKey, arrivedAt);
     const claimed = outcome.then((o) => {
       rerun = o === 'retaken';
       return o !== 'duplicate';
@@ -124,7 +124,7 @@ export class Engine implements MessageHandler {
     // or delivered again after an arrival that died before recording it, finds the place it took
     // on its first arrival, if the line still keeps it, and keeps it: it is answered before the
     // chat's later messages, not after them (nor held up by its own earlier place).
-    const place = order && platformPlace(order, serialKey, eventKey, outcome.then((o) => o !== 'duplicate'), this.deps.log);
+    const place = order && platformPlace(order, serialKey, eventKey, outcome.then((o) => o !== 'duplicate'), this.deps.log, arrivedAt);
     const ticket = place?.ticket;
     const earlierReply = opts.recovered ? undefined : this.recoveredReplies.get(serialKey);
     if (earlierReply) out.holdUntil(earlierReply);
@@ -449,16 +449,21 @@ export class Engine implements MessageHandler {
     return senderIsAdmin || this.deps.config.adminUserIds.includes(`${platform}:${userId}`);
   }
 
+  /** A time for a message's arrival or a claim's try: strictly increasing, so two of one platform batch never tie. */
+  private nextArrival(): number {
+    return (this.lastArrival = Math.max(this.deps.clock.now(), this.lastArrival + 1));
+  }
+
   /**
    * Claim (platform, event id) for this process, storing the message with the claim. A claim the
    * database refuses (locked, unreachable) is tried again with backoff until it is on disk or the
    * engine stops — never answered, and never reported as accepted, so the platform can deliver
    * it again.
    */
-  private async claim(msg: InboundMessage, eventKey: string, chatKey: string): Promise<'new' | 'retaken' | 'duplicate'> {
+  private async claim(msg: InboundMessage, eventKey: string, chatKey: string, arrivedAt: number): Promise<'new' | 'retaken' | 'duplicate'> {
     if (this.eventsInFlight.has(eventKey)) return 'duplicate';
     this.eventsInFlight.add(eventKey);
-    const { store, clock, config, log } = this.deps;
+    const { store, config, log } = this.deps;
     const { raw: _raw, files, ...rest } = msg;
     // File bytes are not kept with the claim (megabytes of JSON): a recovered command says to send it again.
     const durable = files ? { ...rest, files: files.map(({ bytes, ...f }) => (bytes ? { ...f, skipped: 'failed' as const } : f)) } : rest;
@@ -466,13 +471,9 @@ export class Engine implements MessageHandler {
     // A failed try may still have landed (the connection dropped as it committed): the next try
     // then finds this process's own claim, which is this message's, not a duplicate of it.
     const uncertain: number[] = [];
-    let arrivedAt: number | undefined;
-    for (let pause = 100; ; pause = Math.min(pause * 2, 5000)) {
-      // A claim's time is its message's arrival (`arrived_at`), what the recovery sweep and a
-      // rebuilt chat line order a chat's messages by: two of one platform batch must not tie, and a
-      // try after a failed one keeps the first try's, ahead of the messages that came meanwhile.
-      const now = (this.lastArrival = Math.max(clock.now(), this.lastArrival + 1));
-      if (arrivedAt === undefined) this.arrivals.set(eventKey, (arrivedAt = now));
+    // Each try has a time of its own (how a try that landed unheard is recognised); every try
+    // writes the message's arrival, so one tried again stays ahead of the messages that came meanwhile.
+    for (let pause = 100, now = arrivedAt; ; pause = Math.min(pause * 2, 5000), now = this.nextArrival()) {
       try {
         let outcome = await store.events.claimOutcome({
           platform: msg.platform,

@@ -117,14 +117,19 @@ export interface UnfinishedMessage {
 
 /**
  * The unfinished messages of chat line `key` other than `ownEventKey` (without one, those that
- * arrived before now), at most `withinMs` old, oldest first, at most `limit`.
+ * arrived before now), at most `withinMs` old, oldest first, at most `limit`. `ownArrivedAt`: when
+ * the asking message arrived, for while its claim has not landed (a fresh line's first turn asks as
+ * its message arrives, and a later message of its platform batch may be claimed first).
  */
-export type UnfinishedMessages = (key: string, q: { ownEventKey?: string | undefined; withinMs: number; limit: number }) => Promise<UnfinishedMessage[]>;
+export type UnfinishedMessages = (key: string, q: { ownEventKey?: string | undefined; ownArrivedAt?: number | undefined; withinMs: number; limit: number }) => Promise<UnfinishedMessage[]>;
 
 /** Per-chat turn order shared by instances: places are handed out in arrival order. */
 export interface ChatOrder {
-  /** A place at the end of the line; `eventKey` (a platform message) records it for `adopt`. */
-  enter(key: string, eventKey?: string): Promise<ChatTicket>;
+  /**
+   * A place at the end of the line; `eventKey` (a platform message) records it for `adopt`, and
+   * `arrivedAt` says when it arrived, should this place start the line afresh (`rebuildFrom`).
+   */
+  enter(key: string, eventKey?: string, arrivedAt?: number): Promise<ChatTicket>;
   /**
    * Where a line that starts afresh (its shared state lost) learns which of its chat's messages
    * still owe their replies: the first turn to enter it puts them back, those that came before

@@ -125,8 +125,9 @@ describe('a crash never loses an accepted message', () => {
   it("counts a batch's later message as after the first even when its claim lands first, as a fresh chat line's first turn asks", async () => {
     // The line that Redis lost: only what the engine gives it to ask the database with matters here.
     let lookup: UnfinishedMessages | undefined;
+    const arrivals = new Map<string, number | undefined>();
     const place = { wait: async () => {}, leave: async () => {}, waitToSend: async () => {}, sent: async () => {}, abandon: () => {} };
-    const chatOrder: ChatOrder = { rebuildFrom: (u) => void (lookup = u), enter: async () => place, adopt: async () => undefined };
+    const chatOrder: ChatOrder = { rebuildFrom: (u) => void (lookup = u), enter: async (_key, eventKey, arrivedAt) => (arrivals.set(eventKey!, arrivedAt), place), adopt: async () => undefined };
     const clock = new ManualClock();
     const h = await startHarness({ chatOrder, clock });
     open.push(h);
@@ -140,7 +141,8 @@ describe('a crash never loses an accepted message', () => {
     const outs = [h.engine.handle(first), h.engine.handle(second)];
     await outs[1]!.accepted;
     clock.advance(5); // the line's first turn asks a few milliseconds after the batch arrived
-    const found = await lookup!(encodeKey({ platform: 'telegram', chatId: '8' }), { ownEventKey: `telegram:${first.eventId}`, withinMs: 60_000, limit: 10 });
+    const own = `telegram:${first.eventId}`;
+    const found = await lookup!(encodeKey({ platform: 'telegram', chatId: '8' }), { ownEventKey: own, ownArrivedAt: arrivals.get(own), withinMs: 60_000, limit: 10 });
     expect(found).toEqual([{ eventKey: `telegram:${second.eventId}`, ownerGone: false, afterOwn: true }]);
     land();
     await outs[0]!.accepted;

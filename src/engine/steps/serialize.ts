@@ -68,8 +68,9 @@ export function platformPlace(
   eventKey: string,
   claimed: Promise<boolean>,
   log?: Logger,
+  arrivedAt?: number,
 ): { ticket: Promise<ChatTicket>; takenBack: Promise<boolean> } {
-  const arrival = order.enter(key, eventKey);
+  const arrival = order.enter(key, eventKey, arrivedAt);
   const adopting = claimed.then(
     async (yes) => {
       if (!yes) return undefined;
