@@ -3,7 +3,10 @@ import type { InstanceRepo } from './instances.js';
 
 /** Replays are honoured for this long after the first request (Stripe's window). */
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
-/** A `pending` record older than this was left by a crashed process and may be taken over. */
+/**
+ * A `pending` record older than this was left by a crashed process (or its response's record never
+ * landed): taken over, or judged by its turn when it names one (see `begin`).
+ */
 export const IDEMPOTENCY_PENDING_LEASE_MS = 10 * 60 * 1000;
 
 export type IdempotencyBegin =
@@ -16,8 +19,8 @@ export type IdempotencyBegin =
   /** The same key and body are being processed right now (by another request). */
   | { state: 'pending' }
   /**
-   * The same key and body were being processed by an instance that has died since: what became
-   * of its turn decides (`takeOver` to run it anew).
+   * The same key and body were being processed by an instance that has died since (or the key is
+   * past its pending lease): what became of its turn decides (`takeOver` to run it anew).
    */
   | { state: 'orphaned'; turnId: string | null; owner: string; createdAt: number };
 
@@ -74,8 +77,13 @@ export class IdempotencyRepo {
         .where('key', '=', key)
         .executeTakeFirst();
       if (!row) continue; // released between our insert and read: claim it again
-      const stale = row.created_at <= now - IDEMPOTENCY_TTL_MS || (row.state === 'pending' && row.created_at <= now - IDEMPOTENCY_PENDING_LEASE_MS);
-      if (stale) {
+      // A pending key past its lease was left by a process that died, or whose record of the
+      // response never landed. One that names its turn is judged by that turn (`orphaned`): the
+      // turn may have been answered (a 202 given, its reply on the feed), and running the request
+      // anew would answer it twice. One that does not is simply taken over.
+      const leaseOver = row.state === 'pending' && row.created_at <= now - IDEMPOTENCY_PENDING_LEASE_MS;
+      const byTurn = runner !== undefined && row.owner !== null && row.turn_id !== null;
+      if (row.created_at <= now - IDEMPOTENCY_TTL_MS || (leaseOver && !byTurn)) {
         const taken = await this.db
           .updateTable('idempotency_keys')
           .set(fresh)
@@ -89,7 +97,7 @@ export class IdempotencyRepo {
       }
       if (row.request_hash !== requestHash) return { state: 'mismatch' };
       if (row.state !== 'done') {
-        if (row.owner && runner && row.owner !== runner.instanceId && !(await this.alive(row.owner, now - runner.deadAfterMs))) {
+        if (row.owner && runner && ((leaseOver && byTurn) || (row.owner !== runner.instanceId && !(await this.alive(row.owner, now - runner.deadAfterMs))))) {
           return { state: 'orphaned', turnId: row.turn_id, owner: row.owner, createdAt: row.created_at };
         }
         return { state: 'pending' };

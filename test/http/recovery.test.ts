@@ -7,7 +7,8 @@ import { ManualClock } from '../../src/core/clock.js';
 import { inbound, testEngineConfig } from '../helpers/harness.js';
 import { requestHash } from '../../src/services/idempotency.js';
 import { errorOf, startApi, type ApiHarness } from './helpers.js';
-import { dropOnce } from '../helpers/dropped-connection.js';
+import { dropOnce, dropped } from '../helpers/dropped-connection.js';
+import { IDEMPOTENCY_PENDING_LEASE_MS } from '../../src/store/idempotency.js';
 
 const open: ApiHarness[] = [];
 let dir: string | undefined;
@@ -253,6 +254,29 @@ describe('an Idempotency-Key whose request died with its process', () => {
     const replay = await b.call('POST', '/api/v1/chat', { key: k.key, body, headers: { 'idempotency-key': 'k-2' } });
     expect(replay.headers['idempotent-replayed']).toBe('true');
     expect(b.fake.requests).toHaveLength(1);
+  });
+  it("replays an accepted turn's answer to a retry long after its process died before recording that answer under the key", async () => {
+    const { clock, a, later } = await twoProcesses();
+    const k = await a.newKey({ credits: 5 });
+    const body = { characterId: 'aria', message: 'accepted, then gone', mode: 'async' };
+    const headers = { 'idempotency-key': 'k-3' };
+    // Every try at recording the 202 under the key fails, as through a database outage, until A dies.
+    const complete = a.store.idempotency.complete.bind(a.store.idempotency);
+    a.store.idempotency.complete = async () => {
+      throw dropped();
+    };
+    const first = await a.call('POST', '/api/v1/chat', { key: k.key, body, headers });
+    expect(first.statusCode).toBe(202);
+    await expect.poll(async () => (await a.call('GET', '/api/v1/updates', { key: k.key })).json<{ updates: unknown[] }>().updates.length).toBe(1);
+    const b = await later();
+    // Retried past the pending key's lease: its turn was answered, so the answer is replayed, not run again.
+    clock.advance(IDEMPOTENCY_PENDING_LEASE_MS + 1);
+    const retry = await b.call('POST', '/api/v1/chat', { key: k.key, body, headers });
+    a.store.idempotency.complete = complete; // let A's background tries land, so it closes
+    expect(retry.statusCode).toBe(202);
+    expect(retry.json()).toEqual(first.json());
+    expect(a.fake.requests.length + b.fake.requests.length).toBe(1);
+    expect((await b.store.apiKeys.get(k.id))?.creditsUsed).toBe(1);
   });
 });
 

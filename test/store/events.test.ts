@@ -187,6 +187,10 @@ describeStores('IdempotencyRepo', (ctx) => {
     expect(await ctx.store.idempotency.takeOver('k', 'x', orphan, runner('b', 't2'), later)).toBe(true);
     expect(await ctx.store.idempotency.takeOver('k', 'x', orphan, runner('c', 't3'), later)).toBe(false); // taken already
     expect(await ctx.store.idempotency.begin('k', 'x', 'h', later, runner('c', 't3'))).toEqual({ state: 'pending' }); // b lives
+    // Past the pending lease, even a live owner's key is judged by its turn (its response's record may never land), not run anew.
+    const leaseOver = later + IDEMPOTENCY_PENDING_LEASE_MS + 1;
+    await ctx.store.instances.beat('b', leaseOver);
+    expect(await ctx.store.idempotency.begin('k', 'x', 'h', leaseOver, runner('b', 't4'))).toEqual({ state: 'orphaned', turnId: 't2', owner: 'b', createdAt: later });
   });
 });
 
