@@ -19,7 +19,9 @@
  *   - duplicated: a message answered twice (an API turn's error twice, or beside a reply too), or
  *     a Slack preview left unfinished beside its reply;
  *   - a Slack native stream still open (a reply never finished where it began);
- *   - stuck: claims, idempotency keys or outbox rows left in a working state;
+ *   - stuck: claims, idempotency keys or outbox rows left in a working state (a key a killed
+ *     instance left pending, before its record of the response landed, is sent again, and is
+ *     stuck only if that does not get its turn's answer, or charges again);
  *   - credits leaked: credits used minus the replies they paid for (a failed turn costs nothing);
  *   - with `--proactive N`, proactive messages (proactive-traffic.ts): none shown twice, none
  *     recorded delivered but not shown, none left in a working state; and 2N API sessions
@@ -41,10 +43,11 @@ import { root, runnable } from '../bench/bot-process.js';
 import { percentile } from '../bench/stats.js';
 import { createDatabase, dropDatabase, findOrStartPostgres, postgresBinDir, startPostgres } from '../helpers/pg-server.js';
 import { findOrStartRedis, redisServerBin, startRedis, testRedisClient } from '../helpers/redis-server.js';
-import { ASKS_TO_FAIL, seeded, sendApi, sendTelegram, WebhookDelivery, type ApiTurn, type TelegramTurn } from './traffic.js';
+import { ASKS_TO_FAIL, repeatApi, seeded, sendApi, sendTelegram, WebhookDelivery, type ApiTurn, type TelegramTurn } from './traffic.js';
 import { SlackDelivery, slackFindings, type SlackTurn } from './slack-traffic.js';
 import { DiscordTraffic } from './discord-traffic.js';
 import { describeOvertakes, overtakesIn, type Answered } from './order.js';
+import { describeLaterInContext, laterInContext, tokensIn, type Asked } from './context-order.js';
 import { dumpChatKeys } from './redis-dump.js';
 import { ProactiveChats } from './proactive-traffic.js';
 import { WebhookSessions } from './webhook-sessions.js';
@@ -104,12 +107,15 @@ const openai = await startFakeOpenAI({ chunkDelayMs: 3 });
 // Slack replies run on for 60 more words (~200 ms of stream), so kills land mid-stream too.
 const SLACK_TAIL = ' and so the story went on'.repeat(12);
 let proactive: ProactiveChats | undefined;
+/** Every reply the model was asked for, with the messages its context held. */
+const asked: Asked[] = [];
 openai.respondWith(({ messages: m }) => {
   const reachOut = proactive?.respond(m);
   if (reachOut) return reachOut;
   const last = contentText(m.filter((x: any) => x.role === 'user').at(-1)?.content ?? '');
   if (last.includes(ASKS_TO_FAIL)) throw new Error('this message asks to fail');
   const token = /(tg|slk|api|dc)\d+/.exec(last)?.[0] ?? 'none';
+  asked.push({ token, context: m.flatMap((x: any) => tokensIn(contentText(x.content ?? ''))) });
   return `re: ${token}${token.startsWith('slk') ? SLACK_TAIL : ''}`;
 });
 const telegram = await startFakeTelegram({ limits: { globalPerSecond: 1000, chatMinIntervalMs: 0, chatBurst: 100 } });
@@ -327,8 +333,12 @@ try {
       cursor = r.cursor;
     }
   }
-  const keys = (await (await fetch(`${url()}/api/v1/api-keys`, { headers: { 'x-api-key': ADMIN } })).json()) as { apiKeys: Array<{ name: string; creditsUsed: number }> };
-  const charged = keys.apiKeys.filter((k) => k.name.startsWith('tenant')).reduce((n, k) => n + k.creditsUsed, 0);
+  /** Credits every tenant has been charged so far. */
+  const chargedNow = async () => {
+    const keys = (await (await fetch(`${url()}/api/v1/api-keys`, { headers: { 'x-api-key': ADMIN } })).json()) as { apiKeys: Array<{ name: string; creditsUsed: number }> };
+    return keys.apiKeys.filter((k) => k.name.startsWith('tenant')).reduce((n, k) => n + k.creditsUsed, 0);
+  };
+  const charged = await chargedNow();
   const replied = [...apiCounts.values()].reduce((a, b) => a + b, 0);
   leaked = charged - replied;
   const acceptedApi = apiTurns.filter((t) => t.accepted);
@@ -357,10 +367,24 @@ try {
   }
 
   const hook = await hooked?.findings(url, ADMIN, db);
+  // A key still pending now was left by a killed instance before its record of the response
+  // landed (a database crash held the write). It is stuck only if its request, sent once more,
+  // does not get its turn's answer: the 202 naming the same session, with nothing charged again.
+  const pendingKeys = (await sql<{ key: string }>`select key from idempotency_keys where state = 'pending'`.execute(db)).rows.map((r) => r.key);
+  const keysAnswered: string[] = [];
+  const chargedBefore = pendingKeys.length ? await chargedNow() : 0;
+  for (const key of pendingKeys) {
+    const t = apiTurns.find((x) => x.idempotencyKey === key);
+    const again = t ? await repeatApi(url, t) : undefined;
+    const same = again?.status === 202 && t?.accepted === true && again.sessionId === t.sessionId;
+    console.log(`  idempotency key ${key} left pending: ${t ? `sent again, got ${again!.status}${again!.sessionId === t.sessionId ? ' naming its session' : `, session ${again!.sessionId ?? 'none'} (first ${t.sessionId ?? 'none'})`}` : 'no request of this run has it'}`);
+    if (same) keysAnswered.push(key);
+  }
+  if (keysAnswered.length && (await chargedNow()) !== chargedBefore) keysAnswered.splice(0); // sending it again charged again: none counts as answered
   for (const instance of up.splice(0)) await kill(instance);
   const stuck = {
     events: await count(sql`select count(*) as n from processed_events where state = 'processing'`),
-    idempotency: await count(sql`select count(*) as n from idempotency_keys where state = 'pending'`),
+    idempotency: pendingKeys.length - keysAnswered.length,
   };
   // Each stuck claim with its owner: a dead one (the sweep should have taken it), a live one, or released.
   if (stuck.events) {
@@ -401,9 +425,10 @@ try {
   const previews = sl.unfinished ? `${sl.unfinished} unfinished Slack previews, ${sl.unfinishedAlone} of them without their reply` : '';
   console.log(`duplicated ${dup}${dup ? ` (${[twice, previews].filter(Boolean).join('; ')})` : ''}`);
   console.log(`slack: ${describeOvertakes(sl.order)}; discord: ${describeOvertakes(dc.order)}`);
+  console.log(`model: ${describeLaterInContext(laterInContext(asked))}`);
   console.log(`slack native streams: ${slack.calls.filter((c) => c.method === 'chat.startStream' && c.status === 200).length} started, ${sl.openStreams} left open`);
   console.log(`slack calls refused with 429: ${Object.entries(sl.tooManyRequests).map(([m, n]) => `${m} ${n}`).join(', ') || 'none'}`);
-  console.log(`stuck ${stuckN} (claims ${stuck.events}, idempotency keys ${stuck.idempotency})`);
+  console.log(`stuck ${stuckN} (claims ${stuck.events}, idempotency keys ${stuck.idempotency}${keysAnswered.length ? `; ${keysAnswered.length} more keys left pending by a killed instance, each answered from its turn when sent again` : ''})`);
   console.log(`credits leaked ${leaked} (charged ${charged}, replies ${replied}; ${acceptedApi.filter((t) => t.fails).length} accepted turns failed at the model, ${acceptedApi.filter((t) => t.fails && errorsOf(t) === 1).length} of them with one error on the feed)`);
   if (pro) {
     const states = Object.entries(pro.states).map(([k, n]) => `${k} ${n}`).join(', ');

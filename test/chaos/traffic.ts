@@ -21,6 +21,7 @@ export function seeded(seed: number): () => number {
 export interface ApiTurn {
   token: string;
   key: string;
+  characterId: string;
   /** Its message asks the fake model to fail: its answer is one `error` entry on the feed, and it costs nothing. */
   fails: boolean;
   idempotencyKey?: string;
@@ -97,18 +98,30 @@ export class WebhookDelivery {
  * was refused before it was recorded (409), as a client that reads the API's errors would.
  */
 /** `characterId`: who answers (with `--proactive`, one that never reaches out on its own, as the other chats have). */
+/** One try at API turn `turn`'s request, exactly as its client sends it every time. */
+function postApi(url: () => string, turn: ApiTurn): Promise<Response> {
+  return fetch(`${url()}/api/v1/chat`, {
+    method: 'POST',
+    headers: { 'x-api-key': turn.key, 'content-type': 'application/json', ...(turn.idempotencyKey ? { 'idempotency-key': turn.idempotencyKey } : {}) },
+    body: JSON.stringify({ characterId: turn.characterId, message: `message ${turn.token}${turn.fails ? ` ${ASKS_TO_FAIL}` : ''}`, mode: 'async' }),
+    signal: AbortSignal.timeout(20_000),
+  });
+}
+
+/** The request of a turn sent with an Idempotency-Key, sent once more: its status and the session it names. */
+export async function repeatApi(url: () => string, turn: ApiTurn): Promise<{ status: number; sessionId?: string }> {
+  const res = await postApi(url, turn);
+  const body = (await res.json().catch(() => null)) as { sessionId?: string } | null;
+  return { status: res.status, ...(body?.sessionId ? { sessionId: body.sessionId } : {}) };
+}
+
 export async function sendApi(url: () => string, key: string, token: string, opts: { withKey: boolean; characterId?: string; fails?: boolean; giveUpMs?: number }): Promise<ApiTurn> {
   const { withKey, characterId = 'aria', fails = false, giveUpMs = 180_000 } = opts;
-  const turn: ApiTurn = { token, key, fails, accepted: false, attempts: [], ...(withKey ? { idempotencyKey: `idem-${token}` } : {}) };
+  const turn: ApiTurn = { token, key, characterId, fails, accepted: false, attempts: [], ...(withKey ? { idempotencyKey: `idem-${token}` } : {}) };
   const deadline = Date.now() + giveUpMs;
   while (Date.now() < deadline) {
     try {
-      const res = await fetch(`${url()}/api/v1/chat`, {
-        method: 'POST',
-        headers: { 'x-api-key': key, 'content-type': 'application/json', ...(turn.idempotencyKey ? { 'idempotency-key': turn.idempotencyKey } : {}) },
-        body: JSON.stringify({ characterId, message: `message ${token}${fails ? ` ${ASKS_TO_FAIL}` : ''}`, mode: 'async' }),
-        signal: AbortSignal.timeout(20_000),
-      });
+      const res = await postApi(url, turn);
       const body = (await res.json().catch(() => null)) as { sessionId?: string } | null;
       turn.attempts.push(String(res.status));
       if (res.status === 202) {
