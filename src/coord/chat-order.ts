@@ -419,8 +419,9 @@ export class RedisChatOrder implements ChatOrder {
         await waitFor('sending', owed);
       },
       abandon: () => {
+        held.running = false;
         held.sending = false;
-        if (!held.running) clearInterval(renew);
+        clearInterval(renew);
       },
       sent: () => leave(['sending']),
     };

@@ -86,9 +86,10 @@ export interface ChatTicket {
   /** This turn's reply is delivered (or there is none): the next one may be sent. Never rejects. */
   sent(): Promise<void>;
   /**
-   * Stop holding the sending part without giving it up, as a dead holder would: the message was
-   * handed to the recovery sweep, whose takeover holds the place again (`adopt`); until then the
-   * chat's later replies wait for it while it owes its reply (`waitToSend`).
+   * Stop holding the place (both parts still held) without giving it up, as a dead holder would:
+   * the message was handed to the recovery sweep, whose takeover holds the place again (`adopt`);
+   * until then the chat's later turns wait for it to run, as long as an unrenewed place lasts, and
+   * their replies wait while it owes its reply (`waitToSend`).
    */
   abandon(): void;
   /**

@@ -12,6 +12,8 @@ import { inChatLine, platformPlace } from '../../src/engine/steps/serialize.js';
 import { hasRedis } from '../helpers/services.js';
 import { coordinationPairs } from '../helpers/coordinations.js';
 import { CHAT, adapter, firstThenSecond, replyingTurn } from './chat-line-world.js';
+import { StoreUnavailableError } from '../../src/core/errors.js';
+import { dropped as dropped_ } from '../helpers/dropped-connection.js';
 
 describe.skipIf(!hasRedis())("a chat's line across instances", () => {
   const pairs = coordinationPairs(3000);
@@ -227,6 +229,51 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line", () => {
     later.deliver();
     await Promise.all([swept.read, later.read, dropped.read]);
     expect(seen).toEqual(['dropped reply delivered', 'swept reply reaches its adapter', 'swept reply delivered', 'later reply reaches its adapter', 'later reply delivered']);
+  });
+
+  it("keeps the running part too for the message a turn hands to the sweep, so the chat's later turn runs only after the sweep's answer has", async () => {
+    // Chaos seed 1273: a later Slack message's turn ran while the earlier one waited for the sweep,
+    // and the model answered the earlier one with the later one and its reply already in its context.
+    const [a, b] = await pairs.two();
+    const owing = new Set(['telegram:1']);
+    const owed = async (eventKey: string) => owing.has(eventKey);
+    const lineA = inChatLine(new KeyedSerialQueue(), a.chatOrder, undefined, undefined, owed);
+    const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder, undefined, undefined, owed);
+    const seen: string[] = [];
+    const first = a.chatOrder!.enter(CHAT, 'telegram:1');
+    await first;
+    const second = b.chatOrder!.enter(CHAT, 'telegram:2');
+    // The database drops under the first turn, which throws as the engine's chain does; the engine
+    // then hands the message to the sweep, and ends its reply stream.
+    const droppedOut = new ReplyStream();
+    const dropped = adapter(droppedOut, seen, 'dropped');
+    dropped.deliver();
+    await expect(lineA(CHAT, async () => {
+      throw dropped_();
+    }, { ticket: first, out: droppedOut })).rejects.toBeInstanceOf(StoreUnavailableError);
+    droppedOut.handOff();
+    droppedOut.end();
+    const laterOut = new ReplyStream();
+    const later = adapter(laterOut, seen, 'later');
+    const laterRan = lineB(CHAT, async () => {
+      seen.push('later message runs');
+      laterOut.push({ type: 'delta', text: 'later reply' });
+      laterOut.end();
+    }, { ticket: second, out: laterOut });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(seen).toEqual(['dropped reply delivered']);
+
+    // The sweep answers it, in its old place, running before the later turn.
+    const adopted = await a.chatOrder!.adopt(CHAT, 'telegram:1');
+    expect(adopted).toBeDefined();
+    const swept = await replyingTurn(lineA, { ticket: Promise.resolve(adopted!), takenBack: Promise.resolve(true) }, seen, 'swept');
+    seen.push('swept message ran');
+    owing.delete('telegram:1');
+    swept.deliver();
+    later.deliver();
+    await Promise.all([laterRan, swept.read, later.read, dropped.read]);
+    expect(seen.indexOf('swept message ran')).toBeLessThan(seen.indexOf('later message runs'));
+    expect(seen.filter((e) => e.endsWith('delivered'))).toEqual(['dropped reply delivered', 'swept reply delivered', 'later reply delivered']);
   });
 
   it('never holds up the message itself, arriving again where its earlier place was not taken back', async () => {

@@ -1,5 +1,6 @@
 import type { KeyedSerialQueue } from '../../core/serial.js';
 import type { Logger } from '../../log.js';
+import { StoreUnavailableError } from '../../core/errors.js';
 import type { ChatOrder, ChatTicket } from '../limits.js';
 import type { MessageContext, Step, TurnContext } from '../pipeline.js';
 import type { ReplyStream } from '../reply-stream.js';
@@ -136,13 +137,22 @@ export function inChatLine(queue: KeyedSerialQueue, order?: ChatOrder, log?: Log
         const waitToSend = () => ticket.waitToSend(owed).catch((err: unknown) => log?.error({ err, chat: key }, 'the chat line is unavailable; sending the reply without waiting for earlier ones'));
         out.holdUntil(place.answers ? place.answers.then((yes) => (yes ? waitToSend() : undefined), () => undefined) : waitToSend());
       }
+      let thrown: unknown;
       try {
         return await task();
+      } catch (err) {
+        thrown = err;
+        throw err;
       } finally {
-        await t?.leave({ sent: !out });
+        // A platform turn the database dropped under may be handed to the recovery sweep, which
+        // the engine decides once the error reaches it: until then it keeps its running part too,
+        // so the chat's later turns do not run (and store their messages, and show them to the
+        // model) before the sweep's answer to this one. Decided with the sending part, below.
+        const mayHandOff = out !== undefined && thrown instanceof StoreUnavailableError;
+        if (!mayHandOff) await t?.leave({ sent: !out });
         // The reply is delivered after the chain ends (the adapter reads the stream), so the sending
         // place is given back from outside this process's queue: awaiting it here would wait for itself.
-        if (t && out) void sentWhenDelivered(t, out, maxHoldMs, key, log);
+        if (t && out) void sentWhenDelivered(t, out, maxHoldMs, key, log, mayHandOff);
       }
     };
     return place.takenBack ? queuedOrAhead(queue, key, inOrder, place.takenBack) : queue.run(key, inOrder);
@@ -163,7 +173,8 @@ function queuedOrAhead<T>(queue: KeyedSerialQueue, key: string, task: () => Prom
   });
 }
 
-async function sentWhenDelivered(t: ChatTicket, out: Pick<ReplyStream, 'delivered' | 'handedOff'>, maxHoldMs: number, key: string, log?: Logger): Promise<void> {
+/** `running`: the turn still holds its running part too (see `inChatLine`), given up or kept with the sending part. */
+async function sentWhenDelivered(t: ChatTicket, out: Pick<ReplyStream, 'delivered' | 'handedOff'>, maxHoldMs: number, key: string, log: Logger | undefined, running: boolean): Promise<void> {
   const { delivered } = out;
   let timer: NodeJS.Timeout | undefined;
   const capped = new Promise<void>((resolve) => {
@@ -179,6 +190,7 @@ async function sentWhenDelivered(t: ChatTicket, out: Pick<ReplyStream, 'delivere
     clearTimeout(timer);
     // A message handed to the recovery sweep keeps its place for the one who answers it.
     if (out.handedOff) t.abandon();
+    else if (running) await t.leave({ sent: true });
     else await t.sent();
   }
 }
