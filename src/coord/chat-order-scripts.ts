@@ -135,11 +135,14 @@ return held`;
  * part's keys first (KEYS: done, places, then the sending part's three), the sending part is
  * looked at too when the running part is clear: `{running, sending, ticket, eventKey}` (sending
  * -1 when not), so a turn whose chat's earlier replies are all delivered by the time it runs needs
- * no second call before sending. Each answer that looked at the sending part ends with whether this
- * turn's own sending place still exists (0: Redis lost it, or it lapsed while Redis was away).
+ * no second call before sending. With ARGV[3] = 1 the running part stops the same way at a place
+ * gone in both parts (its holder died, or handed its message to the sweep) that stands for a
+ * platform message, named in the same two fields: a takeover slower than the place lasts still
+ * runs before the chat's later turns. Each answer that looked at the sending part ends with whether
+ * this turn's own sending place still exists (0: Redis lost it, or it lapsed while Redis was away).
  */
 export const FRONT = `
-local function front(doneKey, aliveKey, t, recordPrefix)
+local function front(doneKey, aliveKey, t, recordPrefix, sendingPrefix)
   -- No finished count: the line's keys are gone (a Redis restarted without its data), and with
   -- them every place in front of this one.
   local done = tonumber(redis.call('GET', doneKey) or (t - 1))
@@ -150,7 +153,9 @@ local function front(doneKey, aliveKey, t, recordPrefix)
   local held, event = 0, ''
   while done < t - 1 and steps < 5000 do
     if redis.call('EXISTS', aliveKey .. (done + 1)) == 1 then break end
-    if recordPrefix then
+    -- In the running part (given the sending part's places), only a place gone in both parts: one
+    -- whose holder left running out of turn and is still sending is skipped as before.
+    if recordPrefix and (not sendingPrefix or redis.call('EXISTS', sendingPrefix .. (done + 1)) == 0) then
       local e = redis.call('GET', recordPrefix .. (done + 1))
       if e then
         held, event = done + 1, e
@@ -168,12 +173,18 @@ if #KEYS == 4 then
   local sending, held, event = front(KEYS[1], KEYS[2], t, KEYS[3])
   return {sending, held, event, redis.call('EXISTS', KEYS[2] .. t)}
 end
-local running = front(KEYS[1], KEYS[2], t, nil)
-if running >= t - 1 then
-  local sending, held, event = front(KEYS[3], KEYS[4], t, KEYS[5])
-  return {running, sending, held, event, redis.call('EXISTS', KEYS[4] .. t)}
+-- ARGV[3] = 1: the running part too stops at a gone place that stands for a platform message.
+local running, held, event
+if ARGV[3] == '1' then
+  running, held, event = front(KEYS[1], KEYS[2], t, KEYS[5], KEYS[4])
+else
+  running, held, event = front(KEYS[1], KEYS[2], t, nil)
 end
-return {running, -1, 0, '', 1}`;
+if running >= t - 1 then
+  local sending, sHeld, sEvent = front(KEYS[3], KEYS[4], t, KEYS[5])
+  return {running, sending, sHeld, sEvent, redis.call('EXISTS', KEYS[4] .. t)}
+end
+return {running, -1, held, event, 1}`;
 
 /**
  * Give a place up (KEYS: the ticket counter, then the part's finished count and place prefix; a

@@ -31,9 +31,10 @@ export interface RedisChatOrderOptions {
    */
   takeoverMs?: number | undefined;
   /**
-   * How long a reply waits, at most, for an earlier message of its chat whose holder died before
-   * delivering it, while that message still owes its reply (two minutes by default: as long as a
-   * live delivery may hold the line). Past it, order gives way so that a chat is never held up.
+   * How long a turn waits to run, and its reply to be sent, at most, for an earlier message of its
+   * chat whose holder died before answering it, while that message still owes its reply (two
+   * minutes by default: as long as a live delivery may hold the line). Past it, order gives way so
+   * that a chat is never held up.
    */
   goneHoldMs?: number | undefined;
 }
@@ -42,8 +43,11 @@ export interface RedisChatOrderOptions {
  * A chat's line, shared by every instance: each turn takes a numbered ticket on arrival (INCR,
  * so arrival order is ticket order) and runs when every lower ticket has left. A ticket stays
  * valid while its holder renews it; the ticket of an instance that died expires, and the next
- * in line skips it. Turns of one chat therefore run one at a time and in arrival order, and a
- * crash delays a chat by at most one TTL.
+ * in line skips it — a platform message's only once that message owes no reply (taken over and
+ * answered, or never claimed), or after `goneHoldMs`: its takeover may come later than the place
+ * lasts, and the chat's later turns must not run before it (the model would see them first).
+ * Turns of one chat therefore run one at a time and in arrival order, and a crash delays a chat
+ * by at most one TTL (a platform message's, by its takeover).
  *
  * A ticket is two places in two such lines, kept by the same counters' logic: running (`done`,
  * `t:`) and sending (`sdone`, `s:`). A turn leaves running once its reply is stored and sending
@@ -102,8 +106,8 @@ export class RedisChatOrder implements ChatOrder {
     this.enterEventScript = luaScript(redis, 'cbChatEnterEvent8', 8, ENTER);
     this.adoptScript = luaScript(redis, 'cbChatAdopt2', 6, ADOPT);
     this.adoptInsteadScript = luaScript(redis, 'cbChatAdoptInstead2', 7, ADOPT);
-    this.frontScript = luaScript(redis, 'cbChatFrontSending5', 4, FRONT);
-    this.frontBothScript = luaScript(redis, 'cbChatFrontBoth6', 6, FRONT);
+    this.frontScript = luaScript(redis, 'cbChatFrontSending6', 4, FRONT);
+    this.frontBothScript = luaScript(redis, 'cbChatFrontBoth7', 6, FRONT);
     this.rebuildScript = luaScript(redis, 'cbChatRebuild5', 6, REBUILD);
     this.movedScript = luaScript(redis, 'cbChatMoved', 2, MOVED);
     this.leaveScript = luaScript(redis, 'cbChatLeave2', 3, LEAVE);
@@ -292,8 +296,11 @@ export class RedisChatOrder implements ChatOrder {
     /** This turn's own sending place was gone (Redis lost it): the line no longer knows what was in front. */
     let placeLost = false;
     let askedEarlier = false;
-    /** Whether every lower ticket has left `part` of the line (or died). */
-    const front = async (part: Part): Promise<boolean> => {
+    /**
+     * Whether every lower ticket has left `part` of the line (or died). `holdGone`: the running part
+     * too stops at a dead holder's platform message (`gone`), for the caller to wait while it is owed.
+     */
+    const front = async (part: Part, holdGone = false): Promise<boolean> => {
       gone = undefined;
       const seen = (sending: unknown, inFront: unknown, event: unknown, mine: unknown) => {
         if (Number(inFront) > 0) gone = { ticket: Number(inFront), eventKey: String(event) };
@@ -305,7 +312,7 @@ export class RedisChatOrder implements ChatOrder {
         const [sending, inFront, event, mine] = (await this.frontScript([k.sendDone, k.sending, k.placeEvent, k.rebuilding], [ticket, IDLE_MS])) as unknown[];
         return seen(sending, inFront, event, mine);
       }
-      const [running, sending, inFront, event, mine] = (await this.frontBothScript([k.done, k.alive, k.sendDone, k.sending, k.placeEvent, k.rebuilding], [ticket, IDLE_MS])) as unknown[];
+      const [running, sending, inFront, event, mine] = (await this.frontBothScript([k.done, k.alive, k.sendDone, k.sending, k.placeEvent, k.rebuilding], [ticket, IDLE_MS, holdGone ? 1 : 0])) as unknown[];
       seen(sending, inFront, event, mine);
       return Number(running) >= ticket - 1;
     };
@@ -325,7 +332,7 @@ export class RedisChatOrder implements ChatOrder {
       const waited = Date.now() - since;
       if (owed && waited < this.goneHoldMs && (await owed(place.eventKey).catch(() => true))) return false;
       this.log.debug({ chat: key, ticket, gone: place.ticket, eventKey: place.eventKey, waitedMs: waited }, 'passed the gone place of a message that owes no reply');
-      if (owed && waited >= this.goneHoldMs) this.log.warn({ chat: key, ticket: place.ticket, waitedMs: waited }, "a dead instance's message was not delivered in time; the chat's next reply goes without waiting for it");
+      if (owed && waited >= this.goneHoldMs) this.log.warn({ chat: key, ticket: place.ticket, waitedMs: waited }, "a dead instance's message was not delivered in time; the chat's later turns and replies go on without waiting for it");
       await this.redis.del(`${k.placeEvent}${place.ticket}`);
       return true;
     };
@@ -341,8 +348,9 @@ export class RedisChatOrder implements ChatOrder {
         if (part === 'sending' && sendClear) return cleared(owed);
         const heard = this.listen(key, pollMs);
         try {
-          if (await front(part)) return part === 'sending' ? await cleared(owed) : undefined;
-          if (part === 'sending' && gone && (await mayPass(gone, owed))) continue;
+          // Without `owed` (nothing to ask of a gone place's message), running skips gone places.
+          if (await front(part, owed !== undefined)) return part === 'sending' ? await cleared(owed) : undefined;
+          if (gone && (await mayPass(gone, owed))) continue;
           await heard.woke;
         } finally {
           heard.stop();
@@ -407,10 +415,10 @@ export class RedisChatOrder implements ChatOrder {
       },
       firstForEvent: o.firstForEvent ?? false,
       movedAhead,
-      wait: async () => {
+      wait: async (owed) => {
         await rebuilt;
         await movedAhead;
-        await waitFor('running');
+        await waitFor('running', owed);
       },
       leave: (opts) => leave(opts?.sent ? ['running', 'sending'] : ['running']),
       waitToSend: async (owed) => {

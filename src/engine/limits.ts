@@ -70,8 +70,13 @@ export interface Notices {
  * delivery), so the next turn can run while this reply is still being sent, yet not send before it.
  */
 export interface ChatTicket {
-  /** Resolves when every earlier turn of the chat (on any instance) has finished running or died. */
-  wait(): Promise<void>;
+  /**
+   * Resolves when every earlier turn of the chat (on any instance) has finished running or died.
+   * Given `owed`, an earlier platform message whose holder died (or handed it to the sweep) is
+   * waited for while `owed` says it still owes its reply, as `waitToSend` does, up to a bound: its
+   * takeover runs first even when it comes later than the dead holder's place lasts.
+   */
+  wait(owed?: (eventKey: string) => Promise<boolean>): Promise<void>;
   /**
    * This turn is over: the next one in the chat may start. `sent`: give up sending too, in the
    * same call (the turn has no reply to deliver). Never rejects.

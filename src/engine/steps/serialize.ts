@@ -125,7 +125,11 @@ export function inChatLine(queue: KeyedSerialQueue, order?: ChatOrder, log?: Log
       let t: ChatTicket | undefined;
       try {
         t = await (place.ticket ?? order.enter(key));
-        await t.wait();
+        // A duplicate arrival (another instance answers its message) does not wait for a dead
+        // holder's message to run, nor pass its place (most likely its own message's, which stands
+        // for the instance answering it): it skips such places, and has nothing to send.
+        const answering = place.answers ? await place.answers.catch(() => false) : true;
+        await t.wait(answering ? owed : undefined);
       } catch (err) {
         // Order across instances is lost while Redis is unreachable; the claim still keeps every
         // message answered once, so the turn goes on rather than failing.
