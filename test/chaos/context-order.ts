@@ -11,6 +11,8 @@ const TOKEN = /\b(tg|slk|dc)(\d+)\b/g;
 export interface Asked {
   token: string;
   context: string[];
+  /** When it was asked (ms since the epoch), for the run's trace. */
+  at?: number;
 }
 
 /** The chat message tokens (`tg12`, `slk7`, `dc3`) in a text, in order. */

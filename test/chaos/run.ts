@@ -115,7 +115,7 @@ openai.respondWith(({ messages: m }) => {
   const last = contentText(m.filter((x: any) => x.role === 'user').at(-1)?.content ?? '');
   if (last.includes(ASKS_TO_FAIL)) throw new Error('this message asks to fail');
   const token = /(tg|slk|api|dc)\d+/.exec(last)?.[0] ?? 'none';
-  asked.push({ token, context: m.flatMap((x: any) => tokensIn(contentText(x.content ?? ''))) });
+  asked.push({ token, at: Date.now(), context: m.flatMap((x: any) => tokensIn(contentText(x.content ?? ''))) });
   return `re: ${token}${token.startsWith('slk') ? SLACK_TAIL : ''}`;
 });
 const telegram = await startFakeTelegram({ limits: { globalPerSecond: 1000, chatMinIntervalMs: 0, chatBurst: 100 } });
@@ -425,7 +425,16 @@ try {
   const previews = sl.unfinished ? `${sl.unfinished} unfinished Slack previews, ${sl.unfinishedAlone} of them without their reply` : '';
   console.log(`duplicated ${dup}${dup ? ` (${[twice, previews].filter(Boolean).join('; ')})` : ''}`);
   console.log(`slack: ${describeOvertakes(sl.order)}; discord: ${describeOvertakes(dc.order)}`);
-  console.log(`model: ${describeLaterInContext(laterInContext(asked))}`);
+  const sawLater = laterInContext(asked);
+  console.log(`model: ${describeLaterInContext(sawLater)}`);
+  // Each one with when the model was first asked about the later message and about it, and what happened in between.
+  for (const f of sawLater.slice(0, 8)) {
+    const firstAsk = (token: string) => Math.min(...asked.filter((a) => a.token === token).map((a) => a.at ?? 0));
+    const own = Math.max(...asked.filter((a) => a.token === f.token).map((a) => a.at ?? 0));
+    const later = Math.min(...f.later.map(firstAsk));
+    const during = happenings.filter((h) => h.at >= later - 10_000 && h.at <= own).map((h) => `${h.what} ${h.at - own} ms`);
+    console.log(`  ${f.token}: asked ${new Date(own).toISOString().slice(11, 23)}, ${((own - later) / 1000).toFixed(1)} s after ${f.later[0]} first was; from 10 s before that: ${during.join(', ') || 'nothing'}`);
+  }
   console.log(`slack native streams: ${slack.calls.filter((c) => c.method === 'chat.startStream' && c.status === 200).length} started, ${sl.openStreams} left open`);
   console.log(`slack calls refused with 429: ${Object.entries(sl.tooManyRequests).map(([m, n]) => `${m} ${n}`).join(', ') || 'none'}`);
   console.log(`stuck ${stuckN} (claims ${stuck.events}, idempotency keys ${stuck.idempotency}${keysAnswered.length ? `; ${keysAnswered.length} more keys left pending by a killed instance, each answered from its turn when sent again` : ''})`);
