@@ -217,7 +217,9 @@ export class RedisChatOrder implements ChatOrder {
    * A platform turn whose place Redis lost (it held a ticket from before a data loss, which the
    * new line does not know) asks the database which of its chat's messages came before it and
    * still owe their replies, and waits for each before sending — at most `goneHoldMs` in all, as
-   * for a dead instance's place. Never rejects: without the database it sends as before.
+   * for a dead instance's place. Never rejects: without the database it sends as before. (Not
+   * before running: this process's queue would hold an earlier message taken over here into a new
+   * place behind the waiting turn, for the whole of `goneHoldMs`.)
    */
   private async waitForEarlier(key: string, ticket: number, ownEvent: string, owed: OwedCheck): Promise<void> {
     let found: UnfinishedMessage[];

@@ -235,7 +235,7 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line", () => {
       droppedOut.handOff();
       droppedOut.end();
     }, { ticket: first, out: droppedOut });
-    const later = await replyingTurn(lineB, { ticket: second }, seen, 'later');
+    const laterRan = replyingTurn(lineB, { ticket: second }, seen, 'later');
     await new Promise((r) => setTimeout(r, 2500)); // the database is back only after the place lapsed
     expect(seen).toEqual(['dropped reply delivered']); // an empty stream: nothing shown
 
@@ -243,6 +243,7 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line", () => {
     const adopted = await a.chatOrder!.adopt(CHAT, 'telegram:1');
     expect(adopted).toBeDefined();
     const swept = await replyingTurn(lineA, { ticket: Promise.resolve(adopted!), takenBack: Promise.resolve(true) }, seen, 'swept');
+    const later = await laterRan;
     owing.delete('telegram:1');
     swept.deliver();
     later.deliver();
@@ -293,6 +294,43 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line", () => {
     await Promise.all([laterRan, swept.read, later.read, dropped.read]);
     expect(seen.indexOf('swept message ran')).toBeLessThan(seen.indexOf('later message runs'));
     expect(seen.filter((e) => e.endsWith('delivered'))).toEqual(['dropped reply delivered', 'swept reply delivered', 'later reply delivered']);
+  });
+
+  it("keeps both parts of a duplicate arrival's place that stands for its message, so the chat's later turn runs only once that message is answered", async () => {
+    // Chaos seed 1274: the instance holding the claim took no place (Redis had just lost the line);
+    // the duplicate arrival's place stood for the message in sending only, and the chat's next
+    // message ran before it, so the model answered the earlier message with the later one in view.
+    const [a, b] = await pairs.two();
+    const owing = new Set(['telegram:1']); // answered meanwhile by the instance holding its claim
+    const owed = async (eventKey: string) => owing.has(eventKey);
+    const lineA = inChatLine(new KeyedSerialQueue(), a.chatOrder, undefined, undefined, owed);
+    const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder, undefined, undefined, owed);
+    const seen: string[] = [];
+    const first = a.chatOrder!.enter(CHAT, 'telegram:1');
+    expect((await first).firstForEvent).toBe(true);
+    const second = b.chatOrder!.enter(CHAT, 'telegram:2');
+    // The duplicate's turn hands its place to the message (as the dedupe step does) and ends.
+    const duplicateOut = new ReplyStream();
+    const duplicate = adapter(duplicateOut, seen, 'duplicate');
+    duplicate.deliver();
+    await lineA(CHAT, async () => {
+      duplicateOut.handOff();
+      duplicateOut.end();
+    }, { ticket: first, out: duplicateOut, answers: Promise.resolve(false) });
+    const laterOut = new ReplyStream();
+    const later = adapter(laterOut, seen, 'later');
+    const laterRan = lineB(CHAT, async () => {
+      seen.push('later message runs');
+      laterOut.push({ type: 'delta', text: 'later reply' });
+      laterOut.end();
+    }, { ticket: second, out: laterOut });
+    await new Promise((r) => setTimeout(r, 1500)); // past the place's life: it is gone, its message still owed
+    expect(seen).toEqual(['duplicate reply delivered']);
+    owing.delete('telegram:1');
+    await laterRan;
+    later.deliver();
+    await Promise.all([later.read, duplicate.read]);
+    expect(seen).toEqual(['duplicate reply delivered', 'later message runs', 'later reply reaches its adapter', 'later reply delivered']);
   });
 
   it('never holds up the message itself, arriving again where its earlier place was not taken back', async () => {

@@ -125,11 +125,12 @@ export function inChatLine(queue: KeyedSerialQueue, order?: ChatOrder, log?: Log
       let t: ChatTicket | undefined;
       try {
         t = await (place.ticket ?? order.enter(key));
-        // A duplicate arrival (another instance answers its message) does not wait for a dead
-        // holder's message to run, nor pass its place (most likely its own message's, which stands
-        // for the instance answering it): it skips such places, and has nothing to send.
+        // A duplicate arrival (another instance answers its message) runs nothing and sends
+        // nothing, so it does not wait in the line: a look at it would pass (and let the chat's
+        // later turns pass) a dead holder's place, or delete its own message's record, which
+        // stands for the instance answering it. Its place is left (or kept for the message) below.
         const answering = place.answers ? await place.answers.catch(() => false) : true;
-        await t.wait(answering ? owed : undefined);
+        if (answering) await t.wait(owed);
       } catch (err) {
         // Order across instances is lost while Redis is unreachable; the claim still keeps every
         // message answered once, so the turn goes on rather than failing.
@@ -148,11 +149,12 @@ export function inChatLine(queue: KeyedSerialQueue, order?: ChatOrder, log?: Log
         thrown = err;
         throw err;
       } finally {
-        // A platform turn the database dropped under may be handed to the recovery sweep, which
-        // the engine decides once the error reaches it: until then it keeps its running part too,
-        // so the chat's later turns do not run (and store their messages, and show them to the
-        // model) before the sweep's answer to this one. Decided with the sending part, below.
-        const mayHandOff = out !== undefined && thrown instanceof StoreUnavailableError;
+        // A place handed on to stand for its message (a duplicate arrival's that is the first the
+        // line recorded for it, `dedupe`), or that may be (the database dropped under the turn: the
+        // engine hands the message to the recovery sweep once the error reaches it), keeps its
+        // running part too, so the chat's later turns do not run (and store their messages, and
+        // show them to the model) before that message's answer. Decided with the sending part, below.
+        const mayHandOff = out !== undefined && (out.handedOff || thrown instanceof StoreUnavailableError);
         if (!mayHandOff) await t?.leave({ sent: !out });
         // The reply is delivered after the chain ends (the adapter reads the stream), so the sending
         // place is given back from outside this process's queue: awaiting it here would wait for itself.
