@@ -107,11 +107,12 @@ return tonumber(redis.call('GET', KEYS[2] .. ARGV[1]) or '0')`;
  * took (KEYS: the places' event records, before the mark; ARGV: that ticket, a record's TTL, the
  * event key), an old place the line has passed is replaced by it in the event's record, so should
  * this arrival's instance die too, the chat's later replies still wait for the message. The rebuild
- * mark comes last in KEYS; a fourth answer of 1 says it is set (REBUILD may yet move the place).
+ * mark comes last in KEYS; a fourth answer of 1 says it is set (REBUILD may yet move the place, or
+ * yet put the event's place back), also when the event has no place.
  */
 export const ADOPT = `
 local t = tonumber(redis.call('GET', KEYS[1]) or '0')
-if t == 0 then return {0, 0, 0, 0} end
+if t == 0 then return {0, 0, 0, redis.call('EXISTS', KEYS[#KEYS])} end
 local held = {t, 0, 0, redis.call('EXISTS', KEYS[#KEYS])}
 for i, part in ipairs({{KEYS[2], KEYS[3]}, {KEYS[4], KEYS[5]}}) do
   if tonumber(redis.call('GET', part[1]) or '0') < t then

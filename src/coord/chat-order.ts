@@ -68,10 +68,12 @@ export interface RedisChatOrderOptions {
  * an older message, taken over) above it, each right behind the latest message before it that is
  * in the new line (places taken while the database is asked leave room behind them too). A
  * dead instance's message holds the running part until it is taken over, as its own place would
- * have; a live one's (still answered by a turn from before the loss) is waited for in the sending
- * part while it owes its reply. An earlier message that entered the new line behind the first
- * place while the database was asked (taken over just as the line started) is moved below it:
- * its holder takes the new place once the rebuild is done (`movedAhead`).
+ * have; a live one's (still answered by a turn from before the loss) is waited for, in both
+ * parts, while it owes its reply, and that turn, if it has not run yet, takes the place kept for
+ * its message and waits there (`relocate`). An earlier message that entered the new line behind
+ * the first place while the database was asked (taken over just as the line started) is moved
+ * below it: its holder takes the new place once the rebuild is done (`movedAhead`).
+
  *
  * (A plain mutex would give mutual exclusion but not order: whoever polls first wins.)
  */
@@ -104,8 +106,8 @@ export class RedisChatOrder implements ChatOrder {
   ) {
     this.enterScript = luaScript(redis, 'cbChatEnter8', 6, ENTER);
     this.enterEventScript = luaScript(redis, 'cbChatEnterEvent8', 8, ENTER);
-    this.adoptScript = luaScript(redis, 'cbChatAdopt2', 6, ADOPT);
-    this.adoptInsteadScript = luaScript(redis, 'cbChatAdoptInstead2', 7, ADOPT);
+    this.adoptScript = luaScript(redis, 'cbChatAdopt3', 6, ADOPT);
+    this.adoptInsteadScript = luaScript(redis, 'cbChatAdoptInstead3', 7, ADOPT);
     this.frontScript = luaScript(redis, 'cbChatFrontSending6', 4, FRONT);
     this.frontBothScript = luaScript(redis, 'cbChatFrontBoth7', 6, FRONT);
     this.rebuildScript = luaScript(redis, 'cbChatRebuild5', 6, REBUILD);
@@ -345,13 +347,50 @@ export class RedisChatOrder implements ChatOrder {
       await this.waitForEarlier(key, ticket, ownEvent, owed);
     };
     const pollMs = Math.max(100, Math.floor(this.ttlMs / 5));
+    let relocated = false;
+    /**
+     * This turn's place was lost with Redis's data before it ran: take the place the rebuilt line
+     * keeps for its message, if the line was rebuilt with it (waiting while a rebuild is under
+     * way), and wait there — behind the chat's earlier messages, which the rebuild put in front.
+     * True when it moved there; otherwise it runs now, as before, and waits before sending.
+     */
+    const relocate = async (): Promise<boolean> => {
+      relocated = true;
+      const started = Date.now();
+      for (;;) {
+        const heard = this.listen(key, pollMs);
+        try {
+          const keys = [k.event(ownEvent!), k.done, k.alive, k.sendDone, k.sending, k.rebuilding];
+          const [to, running, sending, marked] = ((await this.adoptScript(keys, [this.eventTtlMs])) as number[]).map(Number);
+          if (to && to !== ticket && (running || sending)) {
+            this.log.info({ chat: key, from: ticket, to, eventKey: ownEvent, running, sending }, "a turn whose place Redis lost took the place the rebuilt line keeps for its message");
+            ticket = to!;
+            held.running = running === 1;
+            held.sending = sending === 1;
+            placeLost = false;
+            sendClear = false;
+            return held.running;
+          }
+          if (!marked || Date.now() - started > REBUILD_MARK_MS) return false;
+          await heard.woke;
+        } catch (err) {
+          this.log.warn({ err, chat: key, ticket }, 'could not look for the place a rebuilt chat line keeps for this message; it runs without it');
+          return false;
+        } finally {
+          heard.stop();
+        }
+      }
+    };
     const waitFor = async (part: Part, owed?: OwedCheck): Promise<void> => {
       for (;;) {
         if (part === 'sending' && sendClear) return cleared(owed);
         const heard = this.listen(key, pollMs);
         try {
           // Without `owed` (nothing to ask of a gone place's message), running skips gone places.
-          if (await front(part, owed !== undefined)) return part === 'sending' ? await cleared(owed) : undefined;
+          if (await front(part, owed !== undefined)) {
+            if (part === 'running' && placeLost && ownEvent !== undefined && !relocated && (await relocate())) continue;
+            return part === 'sending' ? await cleared(owed) : undefined;
+          }
           if (gone && (await mayPass(gone, owed))) continue;
           await heard.woke;
         } finally {

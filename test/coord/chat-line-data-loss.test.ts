@@ -67,13 +67,15 @@ describe.skipIf(!hasRedis())("a chat's line across instances, after Redis lost i
     const third = a.chatOrder!.enter(CHAT, 'telegram:3');
     await third;
     const seen: string[] = [];
-    // The turn from before the loss holds a place the new line does not know: it goes on.
-    const first = await replyingTurn(lineA, { ticket: Promise.resolve(before) }, seen, 'first');
+    // The turn from before the loss holds a place the new line does not know: once the rebuild is
+    // done, it takes the place the rebuild kept for its message, in front of the new line's first.
+    const firstRan = replyingTurn(lineA, { ticket: Promise.resolve(before) }, seen, 'first');
     const later = replyingTurn(lineB, { ticket: second }, seen, 'second');
     const last = replyingTurn(lineA, { ticket: third }, seen, 'third');
     await new Promise((r) => setTimeout(r, 300));
     answer();
     await new Promise((r) => setTimeout(r, 900));
+    const first = await firstRan;
     expect(seen).toEqual(['first reply reaches its adapter']);
     first.deliver();
     await first.read;
@@ -155,6 +157,38 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line, after Re
     later.deliver();
     await later.read;
     expect(seen).toEqual(['taken-over reply reaches its adapter', 'taken-over reply delivered', 'second reply reaches its adapter', 'second reply delivered']);
+  });
+
+  it("is where a live turn from before the loss waits, in the place the rebuild kept for its message, so it runs after the chat's earlier message, not at once", async () => {
+    // Chaos seeds 1274–1276: such a turn ran its model call at once (only its reply waited), and
+    // the model answered the chat's earlier messages with its message in view.
+    const [dying, a, b] = await pairs.three();
+    await dying.chatOrder!.enter(CHAT, 'telegram:1');
+    const before = await a.chatOrder!.enter(CHAT, 'telegram:2'); // a live turn, waiting behind the first
+    await dying.close(); // dies with the first message
+    await pairs.loseData(); // and the line, with both places, is gone
+    const owing = new Set(['telegram:1', 'telegram:2', 'telegram:3']);
+    const owed = async (e: string) => owing.has(e);
+    for (const c of [a, b]) c.chatOrder!.rebuildFrom!(claimsOf(owing, new Set(['telegram:1'])));
+    const lineA = inChatLine(new KeyedSerialQueue(), a.chatOrder, undefined, undefined, owed);
+    const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder, undefined, undefined, owed);
+    const seen: string[] = [];
+    const runs = (line: typeof lineA, name: string, place: Parameters<typeof lineA>[2]) => line(CHAT, async () => void seen.push(`${name} runs`), place);
+    // The chat's third message starts the new line: its rebuild puts the first two back in front.
+    const thirdTicket = b.chatOrder!.enter(CHAT, 'telegram:3');
+    await thirdTicket;
+    const third = runs(lineB, 'third', { ticket: thirdTicket });
+    // The live turn looks at the line only now: its own place is gone.
+    const second = runs(lineA, 'second', { ticket: Promise.resolve(before) });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(seen).toEqual([]);
+    // The sweep takes the first message over, in the place the rebuild kept for it.
+    await runs(lineB, 'first', platformPlace(b.chatOrder!, CHAT, 'telegram:1', Promise.resolve(true)));
+    owing.delete('telegram:1');
+    await second;
+    owing.delete('telegram:2');
+    await third;
+    expect(seen).toEqual(['first runs', 'second runs', 'third runs']);
   });
 
   it("is put back behind the older message that started it afresh, so a live turn from before the loss still holds the chat's later reply", async () => {
