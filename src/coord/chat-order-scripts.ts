@@ -5,6 +5,8 @@
  */
 export const ENTER = `
 local fresh = redis.call('EXISTS', KEYS[1]) == 0
+-- ARGV[7] = 1: only start a fresh line (a turn whose place Redis lost, starting the new line itself).
+if ARGV[7] == '1' and not fresh then return {0, 0, 0, 0} end
 local gap = 0
 if fresh then
   if tonumber(ARGV[3]) > 0 then gap = tonumber(ARGV[6]) end

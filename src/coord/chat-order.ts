@@ -70,7 +70,7 @@ export interface RedisChatOrderOptions {
  * dead instance's message holds the running part until it is taken over, as its own place would
  * have; a live one's (still answered by a turn from before the loss) is waited for, in both
  * parts, while it owes its reply, and that turn, if it has not run yet, takes the place kept for
- * its message and waits there (`relocate`). An earlier message that entered the new line behind
+ * its message and waits there, or starts the new line itself when nobody has (`relocate`). An earlier message that entered the new line behind
  * the first place while the database was asked (taken over just as the line started) is moved
  * below it: its holder takes the new place once the rebuild is done (`movedAhead`).
 
@@ -104,8 +104,8 @@ export class RedisChatOrder implements ChatOrder {
     private readonly log: Logger,
     opts: RedisChatOrderOptions = {},
   ) {
-    this.enterScript = luaScript(redis, 'cbChatEnter8', 6, ENTER);
-    this.enterEventScript = luaScript(redis, 'cbChatEnterEvent8', 8, ENTER);
+    this.enterScript = luaScript(redis, 'cbChatEnter9', 6, ENTER);
+    this.enterEventScript = luaScript(redis, 'cbChatEnterEvent9', 8, ENTER);
     this.adoptScript = luaScript(redis, 'cbChatAdopt3', 6, ADOPT);
     this.adoptInsteadScript = luaScript(redis, 'cbChatAdoptInstead3', 7, ADOPT);
     this.frontScript = luaScript(redis, 'cbChatFrontSending6', 4, FRONT);
@@ -159,7 +159,7 @@ export class RedisChatOrder implements ChatOrder {
     ).map(Number);
     this.log.debug({ chat: key, ticket, eventKey, first: first === 1, fresh: fresh === 1 }, 'entered the chat line');
     const rebuilt = fresh === 1 ? this.rebuild(key, ticket!, eventKey, arrivedAt) : undefined;
-    return this.place(key, ticket!, { running: true, sending: true }, ttl, { firstForEvent: eventKey !== undefined && first === 1, ownEvent: eventKey, rebuilt, mayMove: marked === 1 && eventKey !== undefined });
+    return this.place(key, ticket!, { running: true, sending: true }, ttl, { firstForEvent: eventKey !== undefined && first === 1, ownEvent: eventKey, rebuilt, mayMove: marked === 1 && eventKey !== undefined, arrivedAt });
   }
 
   rebuildFrom(unfinished: UnfinishedMessages): void {
@@ -270,7 +270,7 @@ export class RedisChatOrder implements ChatOrder {
     entered: number,
     held: Record<Part, boolean>,
     ttl: number,
-    o: { firstForEvent?: boolean; ownEvent?: string | undefined; rebuilt?: Promise<void> | undefined; mayMove?: boolean } = {},
+    o: { firstForEvent?: boolean; ownEvent?: string | undefined; rebuilt?: Promise<void> | undefined; mayMove?: boolean; arrivedAt?: number | undefined } = {},
   ): ChatTicket {
     const { ownEvent, rebuilt } = o;
     const k = this.keys(key);
@@ -351,12 +351,14 @@ export class RedisChatOrder implements ChatOrder {
     /**
      * This turn's place was lost with Redis's data before it ran: take the place the rebuilt line
      * keeps for its message, if the line was rebuilt with it (waiting while a rebuild is under
-     * way), and wait there — behind the chat's earlier messages, which the rebuild put in front.
-     * True when it moved there; otherwise it runs now, as before, and waits before sending.
+     * way), or, when no turn has started the new line yet, start it with this message, rebuilt
+     * around it; and wait there — behind the chat's earlier messages, which the rebuild put in
+     * front. True when it moved; otherwise it runs now, as before, and waits before sending.
      */
     const relocate = async (): Promise<boolean> => {
       relocated = true;
-      const started = Date.now();
+      const begun = Date.now();
+      let startTried = false;
       for (;;) {
         const heard = this.listen(key, pollMs);
         try {
@@ -371,7 +373,24 @@ export class RedisChatOrder implements ChatOrder {
             sendClear = false;
             return held.running;
           }
-          if (!marked || Date.now() - started > REBUILD_MARK_MS) return false;
+          if (!to && !marked && this.unfinished && !startTried) {
+            startTried = true;
+            const keys = [k.next, k.done, k.alive, k.sendDone, k.sending, k.rebuilding, k.event(ownEvent!), k.placeEvent];
+            const args = [this.eventTtlMs, IDLE_MS, REBUILD_MARK_MS, EVENT_RECORD_MS, ownEvent!, REBUILD_ROOM, 1];
+            const [started] = ((await this.enterEventScript(keys, args)) as number[]).map(Number);
+            if (started) {
+              this.log.info({ chat: key, from: ticket, to: started, eventKey: ownEvent }, 'a turn whose place Redis lost started the new chat line with its message');
+              ticket = started;
+              held.running = true;
+              held.sending = true;
+              placeLost = false;
+              sendClear = false;
+              await this.rebuild(key, started, ownEvent, o.arrivedAt);
+              return true;
+            }
+            continue; // another turn started it meanwhile: its rebuild keeps a place for this message
+          }
+          if (!marked || Date.now() - begun > REBUILD_MARK_MS) return false;
           await heard.woke;
         } catch (err) {
           this.log.warn({ err, chat: key, ticket }, 'could not look for the place a rebuilt chat line keeps for this message; it runs without it');

@@ -134,7 +134,7 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line, after Re
     expect(seen).toEqual(['taken-over message runs', 'later message runs', 'third message runs']);
   });
 
-  it("is waited for, as the database says, by a live turn from before Redis lost the line, which the new line does not know", async () => {
+  it("is started by a live turn from before Redis lost it, when no turn has entered it yet: rebuilt around its message, the chat's earlier message runs first", async () => {
     const [a, b] = await pairs.two();
     await a.chatOrder!.enter(CHAT, 'telegram:1');
     const second = await b.chatOrder!.enter(CHAT, 'telegram:2'); // waits behind it
@@ -144,16 +144,19 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line, after Re
     b.chatOrder!.rebuildFrom!(claimsOf(owing, true));
     const seen: string[] = [];
     const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder, undefined, undefined, async (e) => owing.has(e));
-    // The second message's turn goes on (nothing in the line holds it), but its reply waits.
-    const later = await replyingTurn(lineB, { ticket: Promise.resolve(second) }, seen, 'second');
+    // No turn has entered the new line yet: the second message's turn starts it, and its rebuild
+    // puts the first message back in front of it, so that turn waits for it to run.
+    const laterRan = replyingTurn(lineB, { ticket: Promise.resolve(second) }, seen, 'second');
     await new Promise((r) => setTimeout(r, 500));
     expect(seen).toEqual([]);
-    // The sweep takes the first message over: the line kept no place for it, so it takes a new one.
+    // The sweep takes the first message over, in the place the rebuild kept for it.
     const place = platformPlace(b.chatOrder!, CHAT, 'telegram:1', Promise.resolve(true));
+    expect(await place.takenBack).toBe(true);
     const taken = await replyingTurn(lineB, place, seen, 'taken-over');
     taken.deliver();
     await taken.read;
     owing.delete('telegram:1');
+    const later = await laterRan;
     later.deliver();
     await later.read;
     expect(seen).toEqual(['taken-over reply reaches its adapter', 'taken-over reply delivered', 'second reply reaches its adapter', 'second reply delivered']);
