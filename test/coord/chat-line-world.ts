@@ -51,6 +51,34 @@ export async function firstThenSecond(a: Coordination, b: Coordination) {
   };
 }
 
+/**
+ * Two instances' lines that ask `owing` whether a message still owes its reply (the chat's first,
+ * `telegram:1`, does), with the chat's first place taken on A before its second on B.
+ */
+export async function firstOwingThenSecond(pairs: ReturnType<typeof coordinationPairs>) {
+  const [a, b] = await pairs.two();
+  const owing = new Set(['telegram:1']);
+  const owed = async (eventKey: string) => owing.has(eventKey);
+  const lineA = inChatLine(new KeyedSerialQueue(), a.chatOrder, undefined, undefined, owed);
+  const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder, undefined, undefined, owed);
+  const first = a.chatOrder!.enter(CHAT, 'telegram:1');
+  await first;
+  const second = b.chatOrder!.enter(CHAT, 'telegram:2');
+  return { a, b, owing, lineA, lineB, seen: [] as string[], first, second };
+}
+
+/** Like `replyingTurn`, but noting `<name> message runs` in `seen` as its task starts, and not waiting for it: `ran` settles once it ran. */
+export function noteRunning(line: ChatLine, place: Omit<LinePlace, 'out'>, seen: string[], name: string) {
+  const out = new ReplyStream();
+  const sending = adapter(out, seen, name);
+  const ran = line(CHAT, async () => {
+    seen.push(`${name} message runs`);
+    out.push({ type: 'delta', text: `${name} reply` });
+    out.end();
+  }, { ...place, out });
+  return { ran, ...sending };
+}
+
 /** A turn in `line` whose reply an adapter reads into `seen` as `name`'s; resolves once it ran, with that adapter. */
 export async function replyingTurn(line: ChatLine, place: Omit<LinePlace, 'out'>, seen: string[], name: string) {
   const out = new ReplyStream();

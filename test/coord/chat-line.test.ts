@@ -11,7 +11,7 @@ import { ReplyStream } from '../../src/engine/reply-stream.js';
 import { inChatLine, platformPlace } from '../../src/engine/steps/serialize.js';
 import { hasRedis } from '../helpers/services.js';
 import { coordinationPairs } from '../helpers/coordinations.js';
-import { CHAT, adapter, firstThenSecond, replyingTurn } from './chat-line-world.js';
+import { CHAT, adapter, firstOwingThenSecond, firstThenSecond, noteRunning, replyingTurn } from './chat-line-world.js';
 import { StoreUnavailableError } from '../../src/core/errors.js';
 import { dropped as dropped_ } from '../helpers/dropped-connection.js';
 
@@ -161,13 +161,7 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line", () => {
     await a.close(); // dies before delivering: its places are no longer renewed
     const seen: string[] = [];
     const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder, undefined, undefined, owed);
-    const laterOut = new ReplyStream();
-    const later = adapter(laterOut, seen, 'later');
-    const laterRan = lineB(CHAT, async () => {
-      seen.push('later message runs');
-      laterOut.push({ type: 'delta', text: 'later' });
-      laterOut.end();
-    }, { ticket: b.chatOrder!.enter(CHAT, 'telegram:2'), out: laterOut });
+    const { ran: laterRan, ...later } = noteRunning(lineB, { ticket: b.chatOrder!.enter(CHAT, 'telegram:2') }, seen, 'later');
     // The takeover waits for the database (an outage), well past the second the dead place lasted:
     // the later turn does not run meanwhile (the model would see it before the earlier message).
     await new Promise((r) => setTimeout(r, 2500));
@@ -218,15 +212,7 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line", () => {
   });
 
   it("is kept, not given up, by a live instance that hands its message to the recovery sweep, so the chat's later reply waits for the sweep's answer", async () => {
-    const [a, b] = await pairs.two();
-    const owing = new Set(['telegram:1']);
-    const owed = async (eventKey: string) => owing.has(eventKey);
-    const lineA = inChatLine(new KeyedSerialQueue(), a.chatOrder, undefined, undefined, owed);
-    const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder, undefined, undefined, owed);
-    const seen: string[] = [];
-    const first = a.chatOrder!.enter(CHAT, 'telegram:1');
-    await first;
-    const second = b.chatOrder!.enter(CHAT, 'telegram:2');
+    const { a, owing, lineA, lineB, seen, first, second } = await firstOwingThenSecond(pairs);
     // The database drops under the first turn: its message goes to the sweep, with no reply yet.
     const droppedOut = new ReplyStream();
     const dropped = adapter(droppedOut, seen, 'dropped');
@@ -254,15 +240,7 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line", () => {
   it("keeps the running part too for the message a turn hands to the sweep, so the chat's later turn runs only after the sweep's answer has", async () => {
     // Chaos seed 1273: a later Slack message's turn ran while the earlier one waited for the sweep,
     // and the model answered the earlier one with the later one and its reply already in its context.
-    const [a, b] = await pairs.two();
-    const owing = new Set(['telegram:1']);
-    const owed = async (eventKey: string) => owing.has(eventKey);
-    const lineA = inChatLine(new KeyedSerialQueue(), a.chatOrder, undefined, undefined, owed);
-    const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder, undefined, undefined, owed);
-    const seen: string[] = [];
-    const first = a.chatOrder!.enter(CHAT, 'telegram:1');
-    await first;
-    const second = b.chatOrder!.enter(CHAT, 'telegram:2');
+    const { a, owing, lineA, lineB, seen, first, second } = await firstOwingThenSecond(pairs);
     // The database drops under the first turn, which throws as the engine's chain does; the engine
     // then hands the message to the sweep, and ends its reply stream.
     const droppedOut = new ReplyStream();
@@ -273,13 +251,7 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line", () => {
     }, { ticket: first, out: droppedOut })).rejects.toBeInstanceOf(StoreUnavailableError);
     droppedOut.handOff();
     droppedOut.end();
-    const laterOut = new ReplyStream();
-    const later = adapter(laterOut, seen, 'later');
-    const laterRan = lineB(CHAT, async () => {
-      seen.push('later message runs');
-      laterOut.push({ type: 'delta', text: 'later reply' });
-      laterOut.end();
-    }, { ticket: second, out: laterOut });
+    const { ran: laterRan, ...later } = noteRunning(lineB, { ticket: second }, seen, 'later');
     await new Promise((r) => setTimeout(r, 300));
     expect(seen).toEqual(['dropped reply delivered']);
 
@@ -300,15 +272,9 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line", () => {
     // Chaos seed 1274: the instance holding the claim took no place (Redis had just lost the line);
     // the duplicate arrival's place stood for the message in sending only, and the chat's next
     // message ran before it, so the model answered the earlier message with the later one in view.
-    const [a, b] = await pairs.two();
-    const owing = new Set(['telegram:1']); // answered meanwhile by the instance holding its claim
-    const owed = async (eventKey: string) => owing.has(eventKey);
-    const lineA = inChatLine(new KeyedSerialQueue(), a.chatOrder, undefined, undefined, owed);
-    const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder, undefined, undefined, owed);
-    const seen: string[] = [];
-    const first = a.chatOrder!.enter(CHAT, 'telegram:1');
+    // The message is answered meanwhile by the instance holding its claim.
+    const { owing, lineA, lineB, seen, first, second } = await firstOwingThenSecond(pairs);
     expect((await first).firstForEvent).toBe(true);
-    const second = b.chatOrder!.enter(CHAT, 'telegram:2');
     // The duplicate's turn hands its place to the message (as the dedupe step does) and ends.
     const duplicateOut = new ReplyStream();
     const duplicate = adapter(duplicateOut, seen, 'duplicate');
@@ -317,13 +283,7 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line", () => {
       duplicateOut.handOff();
       duplicateOut.end();
     }, { ticket: first, out: duplicateOut, answers: Promise.resolve(false) });
-    const laterOut = new ReplyStream();
-    const later = adapter(laterOut, seen, 'later');
-    const laterRan = lineB(CHAT, async () => {
-      seen.push('later message runs');
-      laterOut.push({ type: 'delta', text: 'later reply' });
-      laterOut.end();
-    }, { ticket: second, out: laterOut });
+    const { ran: laterRan, ...later } = noteRunning(lineB, { ticket: second }, seen, 'later');
     await new Promise((r) => setTimeout(r, 1500)); // past the place's life: it is gone, its message still owed
     expect(seen).toEqual(['duplicate reply delivered']);
     owing.delete('telegram:1');
