@@ -70,9 +70,10 @@ export interface RedisChatOrderOptions {
  * dead instance's message holds the running part until it is taken over, as its own place would
  * have; a live one's (still answered by a turn from before the loss) is waited for, in both
  * parts, while it owes its reply, and that turn, if it has not run yet, takes the place kept for
- * its message and waits there, or starts the new line itself when nobody has (`relocate`). An earlier message that entered the new line behind
- * the first place while the database was asked (taken over just as the line started) is moved
- * below it: its holder takes the new place once the rebuild is done (`movedAhead`).
+ * its message and waits there, or starts the new line itself when nobody has (`relocate`). An
+ * earlier message that entered the new line behind the first place while the database was asked
+ * (taken over just as the line started) is moved below it: its holder takes the new place once
+ * the rebuild is done (`movedAhead`).
 
  *
  * (A plain mutex would give mutual exclusion but not order: whoever polls first wins.)
@@ -148,18 +149,38 @@ export class RedisChatOrder implements ChatOrder {
    * (its arrival) is what a rebuild this place starts asks with, its claim not having landed yet.
    */
   async enter(key: string, eventKey?: string, arrivedAt?: number): Promise<ChatTicket> {
-    const k = this.keys(key);
     const ttl = eventKey === undefined ? this.ttlMs : this.eventTtlMs;
-    const keys = [k.next, k.done, k.alive, k.sendDone, k.sending, k.rebuilding];
-    const args = [ttl, IDLE_MS, this.unfinished ? REBUILD_MARK_MS : 0, EVENT_RECORD_MS, eventKey ?? '', REBUILD_ROOM];
-    const [ticket, first, fresh, marked] = (
-      (await (eventKey === undefined
-        ? this.enterScript(keys, args)
-        : this.enterEventScript([...keys, k.event(eventKey), k.placeEvent], args))) as number[]
-    ).map(Number);
+    const [ticket, first, fresh, marked] = await this.enterLine(key, eventKey);
     this.log.debug({ chat: key, ticket, eventKey, first: first === 1, fresh: fresh === 1 }, 'entered the chat line');
     const rebuilt = fresh === 1 ? this.rebuild(key, ticket!, eventKey, arrivedAt) : undefined;
     return this.place(key, ticket!, { running: true, sending: true }, ttl, { firstForEvent: eventKey !== undefined && first === 1, ownEvent: eventKey, rebuilt, mayMove: marked === 1 && eventKey !== undefined, arrivedAt });
+  }
+
+  /**
+   * The `ENTER` script: {ticket, first place recorded for the event, line fresh, room being filled}.
+   * `freshOnly`: take a place only if the line is fresh (all zeros otherwise).
+   */
+  private async enterLine(key: string, eventKey: string | undefined, freshOnly = false): Promise<number[]> {
+    const k = this.keys(key);
+    const keys = [k.next, k.done, k.alive, k.sendDone, k.sending, k.rebuilding];
+    const ttl = eventKey === undefined ? this.ttlMs : this.eventTtlMs;
+    const args = [ttl, IDLE_MS, this.unfinished ? REBUILD_MARK_MS : 0, EVENT_RECORD_MS, eventKey ?? '', REBUILD_ROOM, freshOnly ? 1 : 0];
+    const answer = eventKey === undefined ? this.enterScript(keys, args) : this.enterEventScript([...keys, k.event(eventKey), k.placeEvent], args);
+    return ((await answer) as number[]).map(Number);
+  }
+
+  /** `look` again whenever the chat's line moves (or `pollMs` passes), until it answers. */
+  private async lookUntil<T>(key: string, pollMs: number, look: () => Promise<T | undefined>): Promise<T> {
+    for (;;) {
+      const heard = this.listen(key, pollMs);
+      try {
+        const answer = await look();
+        if (answer !== undefined) return answer;
+        await heard.woke;
+      } finally {
+        heard.stop();
+      }
+    }
   }
 
   rebuildFrom(unfinished: UnfinishedMessages): void {
@@ -359,45 +380,34 @@ export class RedisChatOrder implements ChatOrder {
       relocated = true;
       const begun = Date.now();
       let startTried = false;
-      for (;;) {
-        const heard = this.listen(key, pollMs);
-        try {
+      /** Hold `parts` of place `to` instead of the lost one; true when the turn waits there to run. */
+      const moveTo = (to: number, parts: Record<Part, boolean>, how: string): boolean => {
+        this.log.info({ chat: key, from: ticket, to, eventKey: ownEvent, ...parts }, `a turn whose place Redis lost ${how}`);
+        ticket = to;
+        held.running = parts.running;
+        held.sending = parts.sending;
+        placeLost = false;
+        sendClear = false;
+        return held.running;
+      };
+      try {
+        return await this.lookUntil(key, pollMs, async () => {
           const keys = [k.event(ownEvent!), k.done, k.alive, k.sendDone, k.sending, k.rebuilding];
           const [to, running, sending, marked] = ((await this.adoptScript(keys, [this.eventTtlMs])) as number[]).map(Number);
-          if (to && to !== ticket && (running || sending)) {
-            this.log.info({ chat: key, from: ticket, to, eventKey: ownEvent, running, sending }, "a turn whose place Redis lost took the place the rebuilt line keeps for its message");
-            ticket = to!;
-            held.running = running === 1;
-            held.sending = sending === 1;
-            placeLost = false;
-            sendClear = false;
-            return held.running;
-          }
+          if (to && to !== ticket && (running || sending)) return moveTo(to, { running: running === 1, sending: sending === 1 }, 'took the place the rebuilt line keeps for its message');
           if (!to && !marked && this.unfinished && !startTried) {
             startTried = true;
-            const keys = [k.next, k.done, k.alive, k.sendDone, k.sending, k.rebuilding, k.event(ownEvent!), k.placeEvent];
-            const args = [this.eventTtlMs, IDLE_MS, REBUILD_MARK_MS, EVENT_RECORD_MS, ownEvent!, REBUILD_ROOM, 1];
-            const [started] = ((await this.enterEventScript(keys, args)) as number[]).map(Number);
-            if (started) {
-              this.log.info({ chat: key, from: ticket, to: started, eventKey: ownEvent }, 'a turn whose place Redis lost started the new chat line with its message');
-              ticket = started;
-              held.running = true;
-              held.sending = true;
-              placeLost = false;
-              sendClear = false;
-              await this.rebuild(key, started, ownEvent, o.arrivedAt);
-              return true;
-            }
-            continue; // another turn started it meanwhile: its rebuild keeps a place for this message
+            const [started] = await this.enterLine(key, ownEvent, true);
+            if (!started) return undefined; // another turn started it meanwhile: its rebuild keeps a place for this message
+            moveTo(started, { running: true, sending: true }, 'started the new chat line with its message');
+            await this.rebuild(key, started, ownEvent, o.arrivedAt);
+            return true;
           }
-          if (!marked || Date.now() - begun > REBUILD_MARK_MS) return false;
-          await heard.woke;
-        } catch (err) {
-          this.log.warn({ err, chat: key, ticket }, 'could not look for the place a rebuilt chat line keeps for this message; it runs without it');
-          return false;
-        } finally {
-          heard.stop();
-        }
+          return !marked || Date.now() - begun > REBUILD_MARK_MS ? false : undefined;
+        });
+      } catch (err) {
+        this.log.warn({ err, chat: key, ticket }, 'could not look for the place a rebuilt chat line keeps for this message; it runs without it');
+        return false;
       }
     };
     const waitFor = async (part: Part, owed?: OwedCheck): Promise<void> => {
@@ -445,27 +455,22 @@ export class RedisChatOrder implements ChatOrder {
      * turn then holds the new place, which the rebuild holds for it until then, and gives up this one.
      */
     const followMove = async (): Promise<boolean> => {
-      for (;;) {
-        const heard = this.listen(key, pollMs);
-        try {
+      try {
+        return await this.lookUntil(key, pollMs, async () => {
           const to = Number(await this.movedScript([k.rebuilding, k.moved], [ticket]));
           if (to === 0) return false;
-          if (to > 0) {
-            // A turn that already gave its place up (the line failed under it) has nothing to move.
-            if (!held.running || !held.sending) return false;
-            const from = ticket;
-            ticket = to;
-            this.log.info({ chat: key, from, to, eventKey: ownEvent }, "a message that arrived before a fresh chat line's first one took its place in front of it");
-            await leaveAt(from, ['running', 'sending']);
-            return true;
-          }
-          await heard.woke;
-        } catch (err) {
-          this.log.warn({ err, chat: key, ticket }, 'could not learn whether a fresh chat line moved this place; it stays where it is');
-          return false;
-        } finally {
-          heard.stop();
-        }
+          if (to < 0) return undefined; // the room is still being filled
+          // A turn that already gave its place up (the line failed under it) has nothing to move.
+          if (!held.running || !held.sending) return false;
+          const from = ticket;
+          ticket = to;
+          this.log.info({ chat: key, from, to, eventKey: ownEvent }, "a message that arrived before a fresh chat line's first one took its place in front of it");
+          await leaveAt(from, ['running', 'sending']);
+          return true;
+        });
+      } catch (err) {
+        this.log.warn({ err, chat: key, ticket }, 'could not learn whether a fresh chat line moved this place; it stays where it is');
+        return false;
       }
     };
     const movedAhead = o.mayMove ? followMove() : Promise.resolve(false);
