@@ -67,6 +67,22 @@ export async function firstOwingThenSecond(pairs: ReturnType<typeof coordination
   return { a, b, owing, lineA, lineB, seen: [] as string[], first, second };
 }
 
+/**
+ * A turn in `line` that hands its place on to its message (as the dedupe step does for a duplicate
+ * arrival, or the engine for a message given to the recovery sweep) and ends with nothing to show;
+ * its adapter is told to report delivery at once.
+ */
+export async function handedOffTurn(line: ChatLine, place: Omit<LinePlace, 'out'>, seen: string[], name: string) {
+  const out = new ReplyStream();
+  const sending = adapter(out, seen, name);
+  sending.deliver();
+  await line(CHAT, async () => {
+    out.handOff();
+    out.end();
+  }, { ...place, out });
+  return sending;
+}
+
 /** Like `replyingTurn`, but noting `<name> message runs` in `seen` as its task starts, and not waiting for it: `ran` settles once it ran. */
 export function noteRunning(line: ChatLine, place: Omit<LinePlace, 'out'>, seen: string[], name: string) {
   const out = new ReplyStream();

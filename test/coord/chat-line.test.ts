@@ -11,7 +11,7 @@ import { ReplyStream } from '../../src/engine/reply-stream.js';
 import { inChatLine, platformPlace } from '../../src/engine/steps/serialize.js';
 import { hasRedis } from '../helpers/services.js';
 import { coordinationPairs } from '../helpers/coordinations.js';
-import { CHAT, adapter, firstOwingThenSecond, firstThenSecond, noteRunning, replyingTurn } from './chat-line-world.js';
+import { CHAT, adapter, firstOwingThenSecond, firstThenSecond, handedOffTurn, noteRunning, replyingTurn } from './chat-line-world.js';
 import { StoreUnavailableError } from '../../src/core/errors.js';
 import { dropped as dropped_ } from '../helpers/dropped-connection.js';
 
@@ -214,13 +214,7 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line", () => {
   it("is kept, not given up, by a live instance that hands its message to the recovery sweep, so the chat's later reply waits for the sweep's answer", async () => {
     const { a, owing, lineA, lineB, seen, first, second } = await firstOwingThenSecond(pairs);
     // The database drops under the first turn: its message goes to the sweep, with no reply yet.
-    const droppedOut = new ReplyStream();
-    const dropped = adapter(droppedOut, seen, 'dropped');
-    dropped.deliver();
-    await lineA(CHAT, async () => {
-      droppedOut.handOff();
-      droppedOut.end();
-    }, { ticket: first, out: droppedOut });
+    const dropped = await handedOffTurn(lineA, { ticket: first }, seen, 'dropped');
     const laterRan = replyingTurn(lineB, { ticket: second }, seen, 'later');
     await new Promise((r) => setTimeout(r, 2500)); // the database is back only after the place lapsed
     expect(seen).toEqual(['dropped reply delivered']); // an empty stream: nothing shown
@@ -276,13 +270,7 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line", () => {
     const { owing, lineA, lineB, seen, first, second } = await firstOwingThenSecond(pairs);
     expect((await first).firstForEvent).toBe(true);
     // The duplicate's turn hands its place to the message (as the dedupe step does) and ends.
-    const duplicateOut = new ReplyStream();
-    const duplicate = adapter(duplicateOut, seen, 'duplicate');
-    duplicate.deliver();
-    await lineA(CHAT, async () => {
-      duplicateOut.handOff();
-      duplicateOut.end();
-    }, { ticket: first, out: duplicateOut, answers: Promise.resolve(false) });
+    const duplicate = await handedOffTurn(lineA, { ticket: first, answers: Promise.resolve(false) }, seen, 'duplicate');
     const { ran: laterRan, ...later } = noteRunning(lineB, { ticket: second }, seen, 'later');
     await new Promise((r) => setTimeout(r, 1500)); // past the place's life: it is gone, its message still owed
     expect(seen).toEqual(['duplicate reply delivered']);
