@@ -368,13 +368,15 @@ export class RedisChatOrder implements ChatOrder {
       await this.waitForEarlier(key, ticket, ownEvent, owed);
     };
     const pollMs = Math.max(100, Math.floor(this.ttlMs / 5));
+    /** Set once a look for a kept place found none: the turn runs where it is (a move clears it, since Redis may lose the new place too). */
     let relocated = false;
     /**
      * This turn's place was lost with Redis's data before it ran: take the place the rebuilt line
      * keeps for its message, if the line was rebuilt with it (waiting while a rebuild is under
      * way), or, when no turn has started the new line yet, start it with this message, rebuilt
      * around it; and wait there — behind the chat's earlier messages, which the rebuild put in
-     * front. True when it moved; otherwise it runs now, as before, and waits before sending.
+     * front. True when it moved; otherwise it runs now, as before, and waits before sending. A
+     * turn that moved does this again if Redis loses its new place too (before it runs).
      */
     const relocate = async (): Promise<boolean> => {
       relocated = true;
@@ -388,6 +390,8 @@ export class RedisChatOrder implements ChatOrder {
         held.sending = parts.sending;
         placeLost = false;
         sendClear = false;
+        relocated = false;
+        lost.clear();
         return held.running;
       };
       try {

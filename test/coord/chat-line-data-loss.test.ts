@@ -194,6 +194,43 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line, after Re
     expect(seen).toEqual(['first runs', 'second runs', 'third runs']);
   });
 
+  it('is where a live turn waits again when Redis loses its data a second time, after the turn moved to the place the first rebuild kept for it', async () => {
+    // Chaos seed 1279: such a turn, its new place lost too, ran at once beside the chat's other
+    // turns from before, and the model answered earlier messages with later ones in view.
+    const [dying, a, b] = await pairs.three();
+    await dying.chatOrder!.enter(CHAT, 'telegram:1');
+    const before = await a.chatOrder!.enter(CHAT, 'telegram:2');
+    await dying.close();
+    await pairs.loseData();
+    const owing = new Set(['telegram:1', 'telegram:2', 'telegram:3', 'telegram:4']);
+    const owed = async (e: string) => owing.has(e);
+    for (const c of [a, b]) c.chatOrder!.rebuildFrom!(claimsOf(owing, new Set(['telegram:1'])));
+    const lineA = inChatLine(new KeyedSerialQueue(), a.chatOrder, undefined, undefined, owed);
+    const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder, undefined, undefined, owed);
+    const seen: string[] = [];
+    const runs = (line: typeof lineA, name: string, place: Parameters<typeof lineA>[2]) => line(CHAT, async () => void seen.push(`${name} runs`), place);
+    const thirdTicket = b.chatOrder!.enter(CHAT, 'telegram:3');
+    await thirdTicket;
+    const third = runs(lineB, 'third', { ticket: thirdTicket });
+    const second = runs(lineA, 'second', { ticket: Promise.resolve(before) });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(seen).toEqual([]); // the second turn moved to the place kept for it, behind the first
+    await pairs.loseData(); // and loses that place too
+    const fourthTicket = b.chatOrder!.enter(CHAT, 'telegram:4');
+    await fourthTicket;
+    const fourth = runs(lineB, 'fourth', { ticket: fourthTicket });
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(seen).toEqual([]);
+    await runs(lineB, 'first', platformPlace(b.chatOrder!, CHAT, 'telegram:1', Promise.resolve(true)));
+    owing.delete('telegram:1');
+    await second;
+    owing.delete('telegram:2');
+    await third;
+    owing.delete('telegram:3');
+    await fourth;
+    expect(seen).toEqual(['first runs', 'second runs', 'third runs', 'fourth runs']);
+  });
+
   it("is put back behind the older message that started it afresh, so a live turn from before the loss still holds the chat's later reply", async () => {
     await liveReplyBeforeNextOne(pairs);
   });
