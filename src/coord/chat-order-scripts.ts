@@ -16,10 +16,11 @@ end
 local t = redis.call('INCR', KEYS[1])
 -- The room above the first place, and above each place taken while that room is being filled
 -- (REBUILD): the chat's messages that came after this one but are not in the new line go there.
+-- The room is owed (KEYS[7]) until REBUILD fills it, even once the mark lapsed with a turn that died.
 local marked = 0
 if gap > 0 then
   redis.call('INCRBY', KEYS[1], gap)
-elseif tonumber(ARGV[3]) > 0 and redis.call('EXISTS', KEYS[6]) == 1 then
+elseif tonumber(ARGV[3]) > 0 and (redis.call('EXISTS', KEYS[6]) == 1 or redis.call('EXISTS', KEYS[7]) == 1) then
   redis.call('INCRBY', KEYS[1], ARGV[6])
   marked = 1
 end
@@ -29,12 +30,16 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
 for _, done in ipairs({KEYS[2], KEYS[4]}) do
   if not fresh and redis.call('EXISTS', done) == 1 then redis.call('PEXPIRE', done, ARGV[2]) else redis.call('SET', done, t - 1 - gap, 'PX', ARGV[2]) end
 end
--- Until the room below is filled (REBUILD), no place from this one on may look past it.
-if gap > 0 then redis.call('SET', KEYS[6], t, 'PX', ARGV[3]) end
+-- Until the room below is filled (REBUILD), no place from this one on may look past it; should
+-- this turn die first, the room stays owed (with this message's arrival, ARGV[8]) for MOVED.
+if gap > 0 then
+  redis.call('SET', KEYS[6], t, 'PX', ARGV[3])
+  redis.call('SET', KEYS[7], string.format('%d', t) .. ':' .. ARGV[8], 'PX', ARGV[4])
+end
 local first = 0
-if #KEYS == 8 and redis.call('SET', KEYS[7], t, 'NX', 'PX', ARGV[4]) then
+if #KEYS == 9 and redis.call('SET', KEYS[8], t, 'NX', 'PX', ARGV[4]) then
   first = 1
-  redis.call('SET', KEYS[8] .. t, ARGV[5], 'PX', ARGV[4])
+  redis.call('SET', KEYS[9] .. t, ARGV[5], 'PX', ARGV[4])
 end
 return {t, first, gap > 0 and 1 or 0, marked}`;
 
@@ -52,7 +57,8 @@ return {t, first, gap > 0 and 1 or 0, marked}`;
  * not in the line goes right behind the latest one before it that is (the first place itself, or
  * a place taken while this was asked, which left room behind it): a sweep's messages taken over in
  * one go may enter the line before this runs, and a live instance's message from before the loss
- * comes after them. Only while the mark is this ticket's (it expires if its turn dies).
+ * comes after them. Only while the mark is this ticket's (it expires if its turn dies). Lifting the
+ * mark, it drops the record that the room is owed (the last key).
  */
 export const REBUILD = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
@@ -89,17 +95,34 @@ for i = 1, n do
     put = put + 1
   end
 end
-redis.call('DEL', KEYS[1])
+redis.call('DEL', KEYS[1], KEYS[7])
 return put`;
 
 /**
  * Where a place taken while a fresh line's room was being filled stands now (KEYS: the rebuild
- * mark, the moved places' records; ARGV: its ticket): -1 while the room is still being filled, the
- * place REBUILD moved it to, or 0 when it stays where it is.
+ * mark, the moved places' records, the record that the room is owed, the places' event records;
+ * ARGV: its ticket, how long a mark lasts, whether the caller can fill the room): {-1} while the
+ * room is still being filled, {1, place} where REBUILD moved it, or {0} when it stays where it is.
+ * When the turn that started the line died before filling the room (its mark lapsed, the room
+ * still owed), the caller is told to fill it — {2, first ticket, its message, its arrival} — and
+ * the mark is set again in its name, so no other turn does it too. A first place that stands for
+ * no platform message has nothing to be asked about, and the room is given up.
  */
 export const MOVED = `
-if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
-return tonumber(redis.call('GET', KEYS[2] .. ARGV[1]) or '0')`;
+if redis.call('EXISTS', KEYS[1]) == 1 then return {-1} end
+local owed = redis.call('GET', KEYS[3])
+if owed and ARGV[3] == '1' then
+  local first, arrived = string.match(owed, '^(%d+):(.*)$')
+  local ev = first and redis.call('GET', KEYS[4] .. first)
+  if ev then
+    redis.call('SET', KEYS[1], first, 'PX', ARGV[2])
+    return {2, tonumber(first), ev, arrived}
+  end
+  redis.call('DEL', KEYS[3])
+end
+local to = tonumber(redis.call('GET', KEYS[2] .. ARGV[1]) or '0')
+if to > 0 then return {1, to} end
+return {0}`;
 
 /**
  * Take over the place an event's first ticket holds (KEYS: the event's ticket record, then each
@@ -109,13 +132,15 @@ return tonumber(redis.call('GET', KEYS[2] .. ARGV[1]) or '0')`;
  * took (KEYS: the places' event records, before the mark; ARGV: that ticket, a record's TTL, the
  * event key), an old place the line has passed is replaced by it in the event's record, so should
  * this arrival's instance die too, the chat's later replies still wait for the message. The rebuild
- * mark comes last in KEYS; a fourth answer of 1 says it is set (REBUILD may yet move the place, or
- * yet put the event's place back), also when the event has no place.
+ * mark and the record that a fresh line's room is owed come last in KEYS; a fourth answer of 1 says
+ * the mark is set (REBUILD may yet move the place, or yet put the event's place back), also when
+ * the event has no place, and a fifth that the room is owed (its turn may have died: see MOVED).
  */
 export const ADOPT = `
 local t = tonumber(redis.call('GET', KEYS[1]) or '0')
-if t == 0 then return {0, 0, 0, redis.call('EXISTS', KEYS[#KEYS])} end
-local held = {t, 0, 0, redis.call('EXISTS', KEYS[#KEYS])}
+local mark, owed = redis.call('EXISTS', KEYS[#KEYS - 1]), redis.call('EXISTS', KEYS[#KEYS])
+if t == 0 then return {0, 0, 0, mark, owed} end
+local held = {t, 0, 0, mark, owed}
 for i, part in ipairs({{KEYS[2], KEYS[3]}, {KEYS[4], KEYS[5]}}) do
   if tonumber(redis.call('GET', part[1]) or '0') < t then
     redis.call('SET', part[2] .. t, '1', 'PX', ARGV[1])
@@ -123,7 +148,7 @@ for i, part in ipairs({{KEYS[2], KEYS[3]}, {KEYS[4], KEYS[5]}}) do
   end
 end
 -- Passed in both parts: the place this arrival took (ARGV[2]) stands for the message from now on.
-if held[2] == 0 and held[3] == 0 and #KEYS == 7 then
+if held[2] == 0 and held[3] == 0 and #KEYS == 8 then
   redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
   redis.call('SET', KEYS[6] .. ARGV[2], ARGV[4], 'PX', ARGV[3])
 end

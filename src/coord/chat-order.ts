@@ -73,7 +73,9 @@ export interface RedisChatOrderOptions {
  * its message and waits there, or starts the new line itself when nobody has (`relocate`). An
  * earlier message that entered the new line behind the first place while the database was asked
  * (taken over just as the line started) is moved below it: its holder takes the new place once
- * the rebuild is done (`movedAhead`).
+ * the rebuild is done (`movedAhead`). Should the first turn die before filling the room, the room
+ * stays owed: every place taken meanwhile follows moves, and the first of them to find the mark
+ * lapsed fills it in that turn's stead, asking about the first place's message.
 
  *
  * (A plain mutex would give mutual exclusion but not order: whoever polls first wins.)
@@ -105,14 +107,14 @@ export class RedisChatOrder implements ChatOrder {
     private readonly log: Logger,
     opts: RedisChatOrderOptions = {},
   ) {
-    this.enterScript = luaScript(redis, 'cbChatEnter9', 6, ENTER);
-    this.enterEventScript = luaScript(redis, 'cbChatEnterEvent9', 8, ENTER);
-    this.adoptScript = luaScript(redis, 'cbChatAdopt3', 6, ADOPT);
-    this.adoptInsteadScript = luaScript(redis, 'cbChatAdoptInstead3', 7, ADOPT);
+    this.enterScript = luaScript(redis, 'cbChatEnter10', 7, ENTER);
+    this.enterEventScript = luaScript(redis, 'cbChatEnterEvent10', 9, ENTER);
+    this.adoptScript = luaScript(redis, 'cbChatAdopt4', 7, ADOPT);
+    this.adoptInsteadScript = luaScript(redis, 'cbChatAdoptInstead4', 8, ADOPT);
     this.frontScript = luaScript(redis, 'cbChatFrontSending6', 4, FRONT);
     this.frontBothScript = luaScript(redis, 'cbChatFrontBoth7', 6, FRONT);
-    this.rebuildScript = luaScript(redis, 'cbChatRebuild5', 6, REBUILD);
-    this.movedScript = luaScript(redis, 'cbChatMoved', 2, MOVED);
+    this.rebuildScript = luaScript(redis, 'cbChatRebuild6', 7, REBUILD);
+    this.movedScript = luaScript(redis, 'cbChatMoved2', 4, MOVED);
     this.leaveScript = luaScript(redis, 'cbChatLeave2', 3, LEAVE);
     this.leaveSendingScript = luaScript(redis, 'cbChatLeaveSending', 4, LEAVE);
     this.leaveBothScript = luaScript(redis, 'cbChatLeaveBoth2', 6, LEAVE);
@@ -136,6 +138,8 @@ export class RedisChatOrder implements ChatOrder {
       events: `${base}ev:`,
       /** Set while a fresh line's first turn puts the chat's earlier messages back (its ticket). */
       rebuilding: `${base}rebuild`,
+      /** `<first ticket>:<its message's arrival>` of a fresh line until its room is filled, even if that turn died first. */
+      rebuildOwed: `${base}rebuild-owed`,
       /** Ticket → the platform message its place stands for (the first place the line recorded for it). */
       placeEvent: `${base}te:`,
       /** Ticket → the place REBUILD moved it to, in front of a fresh line's first place. */
@@ -150,7 +154,7 @@ export class RedisChatOrder implements ChatOrder {
    */
   async enter(key: string, eventKey?: string, arrivedAt?: number): Promise<ChatTicket> {
     const ttl = eventKey === undefined ? this.ttlMs : this.eventTtlMs;
-    const [ticket, first, fresh, marked] = await this.enterLine(key, eventKey);
+    const [ticket, first, fresh, marked] = await this.enterLine(key, eventKey, false, arrivedAt);
     this.log.debug({ chat: key, ticket, eventKey, first: first === 1, fresh: fresh === 1 }, 'entered the chat line');
     const rebuilt = fresh === 1 ? this.rebuild(key, ticket!, eventKey, arrivedAt) : undefined;
     return this.place(key, ticket!, { running: true, sending: true }, ttl, { firstForEvent: eventKey !== undefined && first === 1, ownEvent: eventKey, rebuilt, mayMove: marked === 1 && eventKey !== undefined, arrivedAt });
@@ -160,11 +164,11 @@ export class RedisChatOrder implements ChatOrder {
    * The `ENTER` script: {ticket, first place recorded for the event, line fresh, room being filled}.
    * `freshOnly`: take a place only if the line is fresh (all zeros otherwise).
    */
-  private async enterLine(key: string, eventKey: string | undefined, freshOnly = false): Promise<number[]> {
+  private async enterLine(key: string, eventKey: string | undefined, freshOnly = false, arrivedAt?: number): Promise<number[]> {
     const k = this.keys(key);
-    const keys = [k.next, k.done, k.alive, k.sendDone, k.sending, k.rebuilding];
+    const keys = [k.next, k.done, k.alive, k.sendDone, k.sending, k.rebuilding, k.rebuildOwed];
     const ttl = eventKey === undefined ? this.ttlMs : this.eventTtlMs;
-    const args = [ttl, IDLE_MS, this.unfinished ? REBUILD_MARK_MS : 0, EVENT_RECORD_MS, eventKey ?? '', REBUILD_ROOM, freshOnly ? 1 : 0];
+    const args = [ttl, IDLE_MS, this.unfinished ? REBUILD_MARK_MS : 0, EVENT_RECORD_MS, eventKey ?? '', REBUILD_ROOM, freshOnly ? 1 : 0, arrivedAt ?? ''];
     const answer = eventKey === undefined ? this.enterScript(keys, args) : this.enterEventScript([...keys, k.event(eventKey), k.placeEvent], args);
     return ((await answer) as number[]).map(Number);
   }
@@ -208,7 +212,7 @@ export class RedisChatOrder implements ChatOrder {
       const before = found.filter((e) => !e.afterOwn).slice(0, REBUILD_ROOM);
       const after = found.filter((e) => e.afterOwn).slice(0, REBUILD_ROOM);
       const listed = [...before, ...after].flatMap((e) => [e.eventKey, e.ownerGone ? 1 : 0]);
-      const put = Number(await this.rebuildScript([k.rebuilding, k.alive, k.placeEvent, k.events, k.sending, k.moved], [ticket, this.eventTtlMs, EVENT_RECORD_MS, before.length, REBUILD_ROOM, ...listed]));
+      const put = Number(await this.rebuildScript([k.rebuilding, k.alive, k.placeEvent, k.events, k.sending, k.moved, k.rebuildOwed], [ticket, this.eventTtlMs, EVENT_RECORD_MS, before.length, REBUILD_ROOM, ...listed]));
       if (found.length) this.log.info({ chat: key, ticket, before: before.length, after: after.length, put }, "a chat line started afresh: put back the chat's messages that still owe their replies");
     } catch (err) {
       this.log.warn({ err, chat: key }, "could not put a chat's unfinished messages back in its line; it goes on once the mark expires");
@@ -226,14 +230,15 @@ export class RedisChatOrder implements ChatOrder {
     const k = this.keys(key);
     const keys = [k.event(eventKey), k.done, k.alive, k.sendDone, k.sending];
     const arrived = arrival?.number;
-    const [ticket, running, sending, marked] = (
+    const [ticket, running, sending, marked, owed] = (
       (await (arrived === undefined
-        ? this.adoptScript([...keys, k.rebuilding], [this.eventTtlMs])
-        : this.adoptInsteadScript([...keys, k.placeEvent, k.rebuilding], [this.eventTtlMs, arrived, EVENT_RECORD_MS, eventKey]))) as number[]
+        ? this.adoptScript([...keys, k.rebuilding, k.rebuildOwed], [this.eventTtlMs])
+        : this.adoptInsteadScript([...keys, k.placeEvent, k.rebuilding, k.rebuildOwed], [this.eventTtlMs, arrived, EVENT_RECORD_MS, eventKey]))) as number[]
     ).map(Number);
     this.log.debug({ chat: key, eventKey, ticket, running, sending }, 'took back a place in the chat line');
     if (!ticket || (!running && !sending)) return undefined;
-    return this.place(key, ticket!, { running: running === 1, sending: sending === 1 }, this.eventTtlMs, { ownEvent: eventKey, mayMove: marked === 1 });
+    // A fresh line's room still owed: its turn may have died, and the rebuild may yet move this place.
+    return this.place(key, ticket!, { running: running === 1, sending: sending === 1 }, this.eventTtlMs, { ownEvent: eventKey, mayMove: marked === 1 || owed === 1 });
   }
 
   /**
@@ -396,12 +401,12 @@ export class RedisChatOrder implements ChatOrder {
       };
       try {
         return await this.lookUntil(key, pollMs, async () => {
-          const keys = [k.event(ownEvent!), k.done, k.alive, k.sendDone, k.sending, k.rebuilding];
+          const keys = [k.event(ownEvent!), k.done, k.alive, k.sendDone, k.sending, k.rebuilding, k.rebuildOwed];
           const [to, running, sending, marked] = ((await this.adoptScript(keys, [this.eventTtlMs])) as number[]).map(Number);
           if (to && to !== ticket && (running || sending)) return moveTo(to, { running: running === 1, sending: sending === 1 }, 'took the place the rebuilt line keeps for its message');
           if (!to && !marked && this.unfinished && !startTried) {
             startTried = true;
-            const [started] = await this.enterLine(key, ownEvent, true);
+            const [started] = await this.enterLine(key, ownEvent, true, o.arrivedAt);
             if (!started) return undefined; // another turn started it meanwhile: its rebuild keeps a place for this message
             moveTo(started, { running: true, sending: true }, 'started the new chat line with its message');
             await this.rebuild(key, started, ownEvent, o.arrivedAt);
@@ -461,9 +466,16 @@ export class RedisChatOrder implements ChatOrder {
     const followMove = async (): Promise<boolean> => {
       try {
         return await this.lookUntil(key, pollMs, async () => {
-          const to = Number(await this.movedScript([k.rebuilding, k.moved], [ticket]));
+          const [state, at, firstEvent, firstArrived] = (await this.movedScript([k.rebuilding, k.moved, k.rebuildOwed, k.placeEvent], [ticket, REBUILD_MARK_MS, this.unfinished ? 1 : 0])) as unknown[];
+          if (Number(state) === -1) return undefined; // the room is still being filled
+          if (Number(state) === 2) {
+            // The turn that started the line died before filling its room: this one fills it.
+            this.log.info({ chat: key, ticket, first: Number(at) }, "a fresh chat line's first turn died before putting the chat's earlier messages back: another turn puts them back");
+            await this.rebuild(key, Number(at), String(firstEvent), firstArrived ? Number(firstArrived) : undefined);
+            return undefined;
+          }
+          const to = Number(at ?? 0);
           if (to === 0) return false;
-          if (to < 0) return undefined; // the room is still being filled
           // A turn that already gave its place up (the line failed under it) has nothing to move.
           if (!held.running || !held.sending) return false;
           const from = ticket;

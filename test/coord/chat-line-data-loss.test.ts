@@ -329,6 +329,32 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line, after Re
     }
   });
 
+  it("is filled by another turn when the turn that started it afresh dies before putting the chat's earlier messages back", async () => {
+    // Chaos seed 1280: the instance whose turn started the new line died while asking the
+    // database; the chat's earlier messages, taken over, ran after the line's first message.
+    const [dying, b] = await pairs.two();
+    await pairs.loseData();
+    const owing = new Set(['telegram:1', 'telegram:2', 'telegram:3']);
+    dying.chatOrder!.rebuildFrom!(claimsOf(owing, true, new Promise<void>(() => undefined)));
+    b.chatOrder!.rebuildFrom!(claimsOf(owing, true));
+    await dying.chatOrder!.enter(CHAT, 'telegram:3'); // starts the new line, and asks the database
+    await dying.close(); // and dies before the answer
+    const owed = async (e: string) => owing.has(e);
+    const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder, undefined, undefined, owed);
+    const seen: string[] = [];
+    const runs = (name: string, eventKey: string) => lineB(CHAT, async () => void seen.push(`${name} runs`), platformPlace(b.chatOrder!, CHAT, eventKey, Promise.resolve(true)));
+    // The sweep takes the dead instance's messages over, oldest first.
+    const first = runs('first', 'telegram:1');
+    const second = runs('second', 'telegram:2');
+    const third = runs('third', 'telegram:3');
+    await first;
+    owing.delete('telegram:1');
+    await second;
+    owing.delete('telegram:2');
+    await third;
+    expect(seen).toEqual(['first runs', 'second runs', 'third runs']);
+  });
+
   it("is not passed by its message's duplicate arrival, which has nothing to send, so the chat's later reply still waits for the message", async () => {
     await liveReplyBeforeNextOne(pairs, async (b, lineB) => {
       // The platform delivers the second message again to B, whose claim is still A's: a duplicate.
