@@ -221,6 +221,23 @@ export class RedisChatOrder implements ChatOrder {
   }
 
   /**
+   * Where the fresh line's rebuild moved place `ticket` (0: nowhere), or -1 while its room is
+   * still being filled. When the line's first turn died before filling the room (its mark lapsed,
+   * the room still owed), the caller fills it in that turn's stead, asking about the first place's
+   * message, and is told -1 (look again).
+   */
+  private async movedTo(key: string, ticket: number): Promise<number> {
+    const k = this.keys(key);
+    const [state, at, firstEvent, firstArrived] = (await this.movedScript([k.rebuilding, k.moved, k.rebuildOwed, k.placeEvent], [ticket, REBUILD_MARK_MS, this.unfinished ? 1 : 0])) as unknown[];
+    if (Number(state) === 2) {
+      this.log.info({ chat: key, ticket, first: Number(at) }, "a fresh chat line's first turn died before putting the chat's earlier messages back: another turn puts them back");
+      await this.rebuild(key, Number(at), String(firstEvent), firstArrived ? Number(firstArrived) : undefined);
+      return -1;
+    }
+    return Number(state) === -1 ? -1 : Number(at ?? 0);
+  }
+
+  /**
    * The place event `eventKey` took when it first arrived, for the instance that took the event
    * over from a dead one: the parts of it the line has not passed are held again, so the chat's
    * later turns still wait for this one. Undefined when the event had no place or the line has
@@ -378,10 +395,11 @@ export class RedisChatOrder implements ChatOrder {
     /**
      * This turn's place was lost with Redis's data before it ran: take the place the rebuilt line
      * keeps for its message, if the line was rebuilt with it (waiting while a rebuild is under
-     * way), or, when no turn has started the new line yet, start it with this message, rebuilt
-     * around it; and wait there — behind the chat's earlier messages, which the rebuild put in
-     * front. True when it moved; otherwise it runs now, as before, and waits before sending. A
-     * turn that moved does this again if Redis loses its new place too (before it runs).
+     * way, or filling the room itself when the line's first turn died first), or, when no turn
+     * has started the new line yet, start it with this message, rebuilt around it; and wait there
+     * — behind the chat's earlier messages, which the rebuild put in front. True when it moved;
+     * otherwise it runs now, as before, and waits before sending. A turn that moved does this
+     * again if Redis loses its new place too (before it runs).
      */
     const relocate = async (): Promise<boolean> => {
       relocated = true;
@@ -402,8 +420,10 @@ export class RedisChatOrder implements ChatOrder {
       try {
         return await this.lookUntil(key, pollMs, async () => {
           const keys = [k.event(ownEvent!), k.done, k.alive, k.sendDone, k.sending, k.rebuilding, k.rebuildOwed];
-          const [to, running, sending, marked] = ((await this.adoptScript(keys, [this.eventTtlMs])) as number[]).map(Number);
+          const [to, running, sending, marked, owed] = ((await this.adoptScript(keys, [this.eventTtlMs])) as number[]).map(Number);
           if (to && to !== ticket && (running || sending)) return moveTo(to, { running: running === 1, sending: sending === 1 }, 'took the place the rebuilt line keeps for its message');
+          // The new line's first turn died before putting the chat's messages back: fill its room, then look again.
+          if (!to && !marked && owed && (await this.movedTo(key, ticket)) < 0) return undefined;
           if (!to && !marked && this.unfinished && !startTried) {
             startTried = true;
             const [started] = await this.enterLine(key, ownEvent, true, o.arrivedAt);
@@ -466,15 +486,8 @@ export class RedisChatOrder implements ChatOrder {
     const followMove = async (): Promise<boolean> => {
       try {
         return await this.lookUntil(key, pollMs, async () => {
-          const [state, at, firstEvent, firstArrived] = (await this.movedScript([k.rebuilding, k.moved, k.rebuildOwed, k.placeEvent], [ticket, REBUILD_MARK_MS, this.unfinished ? 1 : 0])) as unknown[];
-          if (Number(state) === -1) return undefined; // the room is still being filled
-          if (Number(state) === 2) {
-            // The turn that started the line died before filling its room: this one fills it.
-            this.log.info({ chat: key, ticket, first: Number(at) }, "a fresh chat line's first turn died before putting the chat's earlier messages back: another turn puts them back");
-            await this.rebuild(key, Number(at), String(firstEvent), firstArrived ? Number(firstArrived) : undefined);
-            return undefined;
-          }
-          const to = Number(at ?? 0);
+          const to = await this.movedTo(key, ticket);
+          if (to < 0) return undefined; // the room is still being filled
           if (to === 0) return false;
           // A turn that already gave its place up (the line failed under it) has nothing to move.
           if (!held.running || !held.sending) return false;

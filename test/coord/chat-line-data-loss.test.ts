@@ -355,6 +355,35 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line, after Re
     expect(seen).toEqual(['first runs', 'second runs', 'third runs']);
   });
 
+  it("is filled by a live turn from before the loss, whose place it lost, when the turn that started it dies first; that turn then waits in the place kept for its message", async () => {
+    const [dying, a, b] = await pairs.three();
+    await dying.chatOrder!.enter(CHAT, 'telegram:1');
+    const before = await a.chatOrder!.enter(CHAT, 'telegram:2'); // a live turn, waiting behind the first
+    await pairs.loseData();
+    const owing = new Set(['telegram:1', 'telegram:2', 'telegram:3']);
+    const goneOnes = new Set(['telegram:1', 'telegram:3']);
+    dying.chatOrder!.rebuildFrom!(claimsOf(owing, goneOnes, new Promise<void>(() => undefined)));
+    for (const c of [a, b]) c.chatOrder!.rebuildFrom!(claimsOf(owing, goneOnes));
+    await dying.chatOrder!.enter(CHAT, 'telegram:3'); // starts the new line, and asks the database
+    await dying.close(); // and dies before the answer, with the first and third messages
+    const owed = async (e: string) => owing.has(e);
+    const lineA = inChatLine(new KeyedSerialQueue(), a.chatOrder, undefined, undefined, owed);
+    const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder, undefined, undefined, owed);
+    const seen: string[] = [];
+    const runs = (line: typeof lineA, name: string, place: Parameters<typeof lineA>[2]) => line(CHAT, async () => void seen.push(`${name} runs`), place);
+    const second = runs(lineA, 'second', { ticket: Promise.resolve(before) });
+    await new Promise((r) => setTimeout(r, 6000)); // past the dead turn's mark
+    expect(seen).toEqual([]);
+    const first = runs(lineB, 'first', platformPlace(b.chatOrder!, CHAT, 'telegram:1', Promise.resolve(true)));
+    const third = runs(lineB, 'third', platformPlace(b.chatOrder!, CHAT, 'telegram:3', Promise.resolve(true)));
+    await first;
+    owing.delete('telegram:1');
+    await second;
+    owing.delete('telegram:2');
+    await third;
+    expect(seen).toEqual(['first runs', 'second runs', 'third runs']);
+  });
+
   it("is not passed by its message's duplicate arrival, which has nothing to send, so the chat's later reply still waits for the message", async () => {
     await liveReplyBeforeNextOne(pairs, async (b, lineB) => {
       // The platform delivers the second message again to B, whose claim is still A's: a duplicate.
