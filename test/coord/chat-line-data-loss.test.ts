@@ -9,7 +9,7 @@ import { ReplyStream } from '../../src/engine/reply-stream.js';
 import { inChatLine, platformPlace } from '../../src/engine/steps/serialize.js';
 import { hasRedis } from '../helpers/services.js';
 import { coordinationPairs } from '../helpers/coordinations.js';
-import { CHAT, claimsOf, firstThenSecond, laterReplyWaitsFor, liveReplyBeforeNextOne, replyingTurn } from './chat-line-world.js';
+import { CHAT, answeredInOrder, claimsOf, firstThenSecond, laterReplyWaitsFor, liveReplyBeforeNextOne, liveTurnAfterLoss, replyingTurn, runsInto } from './chat-line-world.js';
 
 describe.skipIf(!hasRedis())("a chat's line across instances, after Redis lost its data", () => {
   const pairs = coordinationPairs(3000);
@@ -165,18 +165,7 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line, after Re
   it("is where a live turn from before the loss waits, in the place the rebuild kept for its message, so it runs after the chat's earlier message, not at once", async () => {
     // Chaos seeds 1274–1276: such a turn ran its model call at once (only its reply waited), and
     // the model answered the chat's earlier messages with its message in view.
-    const [dying, a, b] = await pairs.three();
-    await dying.chatOrder!.enter(CHAT, 'telegram:1');
-    const before = await a.chatOrder!.enter(CHAT, 'telegram:2'); // a live turn, waiting behind the first
-    await dying.close(); // dies with the first message
-    await pairs.loseData(); // and the line, with both places, is gone
-    const owing = new Set(['telegram:1', 'telegram:2', 'telegram:3']);
-    const owed = async (e: string) => owing.has(e);
-    for (const c of [a, b]) c.chatOrder!.rebuildFrom!(claimsOf(owing, new Set(['telegram:1'])));
-    const lineA = inChatLine(new KeyedSerialQueue(), a.chatOrder, undefined, undefined, owed);
-    const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder, undefined, undefined, owed);
-    const seen: string[] = [];
-    const runs = (line: typeof lineA, name: string, place: Parameters<typeof lineA>[2]) => line(CHAT, async () => void seen.push(`${name} runs`), place);
+    const { b, before, owing, seen, lineA, lineB, runs } = await liveTurnAfterLoss(pairs, ['telegram:1', 'telegram:2', 'telegram:3']);
     // The chat's third message starts the new line: its rebuild puts the first two back in front.
     const thirdTicket = b.chatOrder!.enter(CHAT, 'telegram:3');
     await thirdTicket;
@@ -186,29 +175,15 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line, after Re
     await new Promise((r) => setTimeout(r, 500));
     expect(seen).toEqual([]);
     // The sweep takes the first message over, in the place the rebuild kept for it.
-    await runs(lineB, 'first', platformPlace(b.chatOrder!, CHAT, 'telegram:1', Promise.resolve(true)));
-    owing.delete('telegram:1');
-    await second;
-    owing.delete('telegram:2');
-    await third;
+    const first = runs(lineB, 'first', platformPlace(b.chatOrder!, CHAT, 'telegram:1', Promise.resolve(true)));
+    await answeredInOrder(owing, [[first, 'telegram:1'], [second, 'telegram:2'], [third, 'telegram:3']]);
     expect(seen).toEqual(['first runs', 'second runs', 'third runs']);
   });
 
   it('is where a live turn waits again when Redis loses its data a second time, after the turn moved to the place the first rebuild kept for it', async () => {
     // Chaos seed 1279: such a turn, its new place lost too, ran at once beside the chat's other
     // turns from before, and the model answered earlier messages with later ones in view.
-    const [dying, a, b] = await pairs.three();
-    await dying.chatOrder!.enter(CHAT, 'telegram:1');
-    const before = await a.chatOrder!.enter(CHAT, 'telegram:2');
-    await dying.close();
-    await pairs.loseData();
-    const owing = new Set(['telegram:1', 'telegram:2', 'telegram:3', 'telegram:4']);
-    const owed = async (e: string) => owing.has(e);
-    for (const c of [a, b]) c.chatOrder!.rebuildFrom!(claimsOf(owing, new Set(['telegram:1'])));
-    const lineA = inChatLine(new KeyedSerialQueue(), a.chatOrder, undefined, undefined, owed);
-    const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder, undefined, undefined, owed);
-    const seen: string[] = [];
-    const runs = (line: typeof lineA, name: string, place: Parameters<typeof lineA>[2]) => line(CHAT, async () => void seen.push(`${name} runs`), place);
+    const { b, before, owing, seen, lineA, lineB, runs } = await liveTurnAfterLoss(pairs, ['telegram:1', 'telegram:2', 'telegram:3', 'telegram:4']);
     const thirdTicket = b.chatOrder!.enter(CHAT, 'telegram:3');
     await thirdTicket;
     const third = runs(lineB, 'third', { ticket: thirdTicket });
@@ -221,13 +196,8 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line, after Re
     const fourth = runs(lineB, 'fourth', { ticket: fourthTicket });
     await new Promise((r) => setTimeout(r, 1500));
     expect(seen).toEqual([]);
-    await runs(lineB, 'first', platformPlace(b.chatOrder!, CHAT, 'telegram:1', Promise.resolve(true)));
-    owing.delete('telegram:1');
-    await second;
-    owing.delete('telegram:2');
-    await third;
-    owing.delete('telegram:3');
-    await fourth;
+    const first = runs(lineB, 'first', platformPlace(b.chatOrder!, CHAT, 'telegram:1', Promise.resolve(true)));
+    await answeredInOrder(owing, [[first, 'telegram:1'], [second, 'telegram:2'], [third, 'telegram:3'], [fourth, 'telegram:4']]);
     expect(seen).toEqual(['first runs', 'second runs', 'third runs', 'fourth runs']);
   });
 
@@ -339,19 +309,12 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line, after Re
     b.chatOrder!.rebuildFrom!(claimsOf(owing, true));
     await dying.chatOrder!.enter(CHAT, 'telegram:3'); // starts the new line, and asks the database
     await dying.close(); // and dies before the answer
-    const owed = async (e: string) => owing.has(e);
-    const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder, undefined, undefined, owed);
+    const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder, undefined, undefined, async (e) => owing.has(e));
     const seen: string[] = [];
-    const runs = (name: string, eventKey: string) => lineB(CHAT, async () => void seen.push(`${name} runs`), platformPlace(b.chatOrder!, CHAT, eventKey, Promise.resolve(true)));
+    const runs = runsInto(seen);
     // The sweep takes the dead instance's messages over, oldest first.
-    const first = runs('first', 'telegram:1');
-    const second = runs('second', 'telegram:2');
-    const third = runs('third', 'telegram:3');
-    await first;
-    owing.delete('telegram:1');
-    await second;
-    owing.delete('telegram:2');
-    await third;
+    const taken = ['telegram:1', 'telegram:2', 'telegram:3'].map((e, i) => [runs(lineB, ['first', 'second', 'third'][i]!, platformPlace(b.chatOrder!, CHAT, e, Promise.resolve(true))), e] as [Promise<unknown>, string]);
+    await answeredInOrder(owing, taken);
     expect(seen).toEqual(['first runs', 'second runs', 'third runs']);
   });
 
@@ -370,17 +333,13 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line, after Re
     const lineA = inChatLine(new KeyedSerialQueue(), a.chatOrder, undefined, undefined, owed);
     const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder, undefined, undefined, owed);
     const seen: string[] = [];
-    const runs = (line: typeof lineA, name: string, place: Parameters<typeof lineA>[2]) => line(CHAT, async () => void seen.push(`${name} runs`), place);
+    const runs = runsInto(seen);
     const second = runs(lineA, 'second', { ticket: Promise.resolve(before) });
     await new Promise((r) => setTimeout(r, 6000)); // past the dead turn's mark
     expect(seen).toEqual([]);
     const first = runs(lineB, 'first', platformPlace(b.chatOrder!, CHAT, 'telegram:1', Promise.resolve(true)));
     const third = runs(lineB, 'third', platformPlace(b.chatOrder!, CHAT, 'telegram:3', Promise.resolve(true)));
-    await first;
-    owing.delete('telegram:1');
-    await second;
-    owing.delete('telegram:2');
-    await third;
+    await answeredInOrder(owing, [[first, 'telegram:1'], [second, 'telegram:2'], [third, 'telegram:3']]);
     expect(seen).toEqual(['first runs', 'second runs', 'third runs']);
   });
 

@@ -169,3 +169,39 @@ export async function laterReplyWaitsFor(o: { waiting: ReturnType<typeof adapter
   await sending.read;
   expect(o.seen.slice(o.seenBefore.length + 1)).toEqual([`${o.waitingName} reply delivered`, `${o.laterName} reply reaches its adapter`, `${o.laterName} reply delivered`]);
 }
+
+/** A turn in `line` that notes `<name> runs` in `seen` when it runs. */
+export function runsInto(seen: string[]) {
+  return (line: ChatLine, name: string, place: Omit<LinePlace, 'out'> & { out?: ReplyStream }) => line(CHAT, async () => void seen.push(`${name} runs`), place);
+}
+
+/**
+ * The chat's first message waits on an instance that dies, its second behind it on a live one (A,
+ * whose place is `before`), and Redis loses the line. A and B rebuild from `owing` (`keys`; only
+ * the first message's owner is gone), asking whether a message still owes its reply of it too.
+ */
+export async function liveTurnAfterLoss(pairs: ReturnType<typeof coordinationPairs>, keys: string[]) {
+  const [dying, a, b] = await pairs.three();
+  await dying.chatOrder!.enter(CHAT, 'telegram:1');
+  const before = await a.chatOrder!.enter(CHAT, 'telegram:2'); // a live turn, waiting behind the first
+  await dying.close(); // dies with the first message
+  await pairs.loseData(); // and the line, with both places, is gone
+  const owing = new Set(keys);
+  const owed = async (e: string) => owing.has(e);
+  for (const c of [a, b]) c.chatOrder!.rebuildFrom!(claimsOf(owing, new Set(['telegram:1'])));
+  const seen: string[] = [];
+  return {
+    a, b, before, owing, seen,
+    lineA: inChatLine(new KeyedSerialQueue(), a.chatOrder, undefined, undefined, owed),
+    lineB: inChatLine(new KeyedSerialQueue(), b.chatOrder, undefined, undefined, owed),
+    runs: runsInto(seen),
+  };
+}
+
+/** Wait for each turn in order, its message then owing nothing more. */
+export async function answeredInOrder(owing: Set<string>, turns: Array<[Promise<unknown>, string]>) {
+  for (const [turn, eventKey] of turns) {
+    await turn;
+    owing.delete(eventKey);
+  }
+}
