@@ -154,7 +154,13 @@ export class Engine implements MessageHandler {
       finishEvent: () => {
         void out.delivered.then(() => {
           if (released) return;
-          if (this.deps.answered) this.tasks.track(this.deps.answered.note(eventKey).catch(() => undefined));
+          if (this.deps.answered) {
+            const noting = this.deps.answered.note(eventKey).then(
+              () => this.deps.log.debug({ eventKey }, 'noted a message answered'),
+              (err: unknown) => this.deps.log.debug({ err, eventKey }, 'could not note a message answered'),
+            );
+            this.tasks.track(noting);
+          }
           this.tasks.track(this.complete(msg, eventKey));
         });
       },
@@ -489,12 +495,13 @@ export class Engine implements MessageHandler {
         });
         // A dead process's message it had answered, but not yet marked so (the database was down):
         // marked now, not answered twice.
-        if (outcome === 'retaken' && (await this.deps.answered?.noted(eventKey))) {
+        const noted = outcome === 'retaken' && this.deps.answered ? await this.deps.answered.noted(eventKey) : undefined;
+        if (noted) {
           await this.complete(msg, eventKey);
           outcome = 'duplicate';
         }
         if (outcome === 'duplicate') this.eventsInFlight.delete(eventKey);
-        log.debug({ eventKey, outcome }, 'claimed an incoming message');
+        log.debug({ eventKey, outcome, ...(noted === undefined ? {} : { notedAnswered: noted }) }, 'claimed an incoming message');
         return outcome;
       } catch (err) {
         if (!this.accepting) {
