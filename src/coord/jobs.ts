@@ -4,6 +4,8 @@ import { connectRedis, type Redis } from './redis-client.js';
 
 /** How often each instance checks that its schedules are still in Redis. */
 const SCHEDULE_CHECK_MS = 60_000;
+/** BullMQ's answer when a schedule's next run already exists and is running or done (its error has no code). */
+const ITERATION_TAKEN = /job scheduler iteration - job ID already exists/;
 
 /**
  * Periodic work that must run once per due time in the whole cluster (the proactive tick,
@@ -56,7 +58,14 @@ export class ClusterJobs {
   }
 
   private async schedule(name: string, pattern: string): Promise<void> {
-    await this.queue.upsertJobScheduler(name, { pattern }, { name, opts: { removeOnComplete: 50, removeOnFail: 50 } });
+    try {
+      await this.queue.upsertJobScheduler(name, { pattern }, { name, opts: { removeOnComplete: 50, removeOnFail: 50 } });
+    } catch (err) {
+      // Another instance's worker took the schedule's next run just as this upsert came (a start at
+      // a due time): BullMQ refuses to make that run again, and the schedule stands as it is.
+      if (!ITERATION_TAKEN.test(String((err as Error)?.message)) || !(await this.queue.getJobScheduler(name))) throw err;
+      this.log.debug({ job: name }, 'a periodic job was already scheduled, its next run under way');
+    }
   }
 
   private async run(job: Job): Promise<void> {

@@ -2,7 +2,7 @@
  * Periodic work on BullMQ: three instances each schedule the same job, and each due time runs
  * on exactly one of them.
  */
-import { Queue } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createCoordination, type Coordination } from '../../src/coord/index.js';
@@ -72,6 +72,39 @@ describe.skipIf(!hasRedis())('periodic jobs across instances', () => {
       await r.clear();
     }
   }, 30_000);
+
+  it("starts when another instance's worker has just taken the schedule's next run", async () => {
+    // Chaos seed 1284: an instance starting at a due time failed to start. Another instance's
+    // worker had moved that run to active and not yet scheduled the one after (BullMQ does so in
+    // a second call), and BullMQ refused the upsert, whose next run was the one already running.
+    const r = redisPrefix();
+    const connection = new Redis(r.url, { maxRetriesPerRequest: null });
+    const bull = `${r.prefix}bull`;
+    const queue = new Queue('periodic', { connection, prefix: bull });
+    const other = new Worker('periodic', null, { connection: new Redis(r.url, { maxRetriesPerRequest: null }), prefix: bull, autorun: false });
+    const yearly = '0 0 1 1 *';
+    let jobs: ClusterJobs | undefined;
+    try {
+      await queue.upsertJobScheduler('yearly', { pattern: yearly }, { name: 'yearly' });
+      const [next] = await queue.getDelayed();
+      const due = next!.timestamp + next!.delay;
+      await next!.promote();
+      expect((await other.getNextJob('other-instance'))?.id).toBe(next!.id); // running on the other instance
+      // The moment between its two calls: the schedule still names the running job as its next.
+      await connection.zadd(`${bull}:periodic:repeat`, due, 'yearly');
+      await expect(queue.upsertJobScheduler('yearly', { pattern: yearly }, { name: 'yearly' })).rejects.toThrow('job ID already exists');
+      jobs = new ClusterJobs(r.url, r.prefix, testLogger());
+      await expect(jobs.every('yearly', yearly, async () => undefined)).resolves.toBeDefined();
+      expect((await queue.getJobScheduler('yearly'))?.pattern).toBe(yearly);
+      await expect(jobs.every('never-scheduled', 'not a cron', async () => undefined)).rejects.toThrow();
+    } finally {
+      await jobs?.close();
+      await other.close();
+      await queue.close();
+      connection.disconnect();
+      await r.clear();
+    }
+  });
 
   it('runs a schedule in this process without Redis', async () => {
     const c = await createCoordination({ redisPrefix: 'x:', chatLockTtlMs: 3000 }, testLogger());
