@@ -24,7 +24,7 @@ import type { ReplyPlanner } from '../../src/core/adapter.js';
 import { replyPlanner, resumeFrom, type PlannerDeps, type ReplyTarget, type Resume, type SlackSender, type SlackStep } from './planners.js';
 import { ReplyMarks, type EarlierAttempt, type StreamMark } from './reply-marks.js';
 import { TierGate } from './tiers.js';
-import type { SlackTransport, TaggedMessage } from './transport.js';
+import type { SlackTransport, TaggedMessage, UntaggedMessage } from './transport.js';
 
 export type { ReplyTarget, SlackSender } from './planners.js';
 export { TierGate } from './tiers.js';
@@ -160,7 +160,7 @@ export class SlackOutbound {
    * is posted. `beforeFirstCall` runs right before the first call that shows anything (the lookup only reads).
    */
   async sendText(target: ReplyTarget, markdown: string, o: { maybeSent?: boolean | undefined; beforeFirstCall?: (() => Promise<void>) | undefined } = {}): Promise<void> {
-    const resume = o.maybeSent && target.tag !== undefined ? await this.earlierAttempt(target, target.tag) : undefined;
+    const resume = o.maybeSent && target.tag !== undefined ? await this.earlierAttempt(target, target.tag, markdown) : undefined;
     if (resume && resume.from >= markdown.length) return; // closed streams already show all of it
     await this.streamedReply(target, resume, o.beforeFirstCall).finish(markdown);
   }
@@ -170,7 +170,7 @@ export class SlackOutbound {
    * say (then it may show twice). An attempt that never began sending (its note says so) left
    * nothing, and costs no lookup.
    */
-  private async earlierAttempt(target: ReplyTarget, key: string): Promise<Resume | undefined> {
+  private async earlierAttempt(target: ReplyTarget, key: string, markdown: string): Promise<Resume | undefined> {
     const find = this.o.sender.taggedReplies;
     if (!find) return undefined;
     const earlier = await this.planners.marks.earlier(key);
@@ -196,7 +196,10 @@ export class SlackOutbound {
       if (earlier.sent === true) {
         for (const p of earlier.posted) if (!found.some((m) => m.ts === p.ts)) found.push({ ts: p.ts, text: '', tag: { key, from: p.from, part: p.part } });
       }
-      const open = earlier.sent === true && earlier.stream ? await this.leftOpen(target, key, earlier.stream, found) : undefined;
+      // A stream whose note never landed (its process died between Slack opening it and the note)
+      // is the bot's untagged message showing the reply's first words.
+      const stream = earlier.sent !== true ? undefined : (earlier.stream ?? (found.length ? undefined : unnotedStream(found.untagged, markdown)));
+      const open = stream ? await this.leftOpen(target, key, stream, found) : undefined;
       if (open) found.push(open);
       return found.length ? resumeFrom(found) : undefined;
     } catch (err) {
@@ -302,6 +305,19 @@ class TierRefused extends Error {
   ) {
     super(`slack: ${method} is refused for ${ms} ms more; the call waits`);
   }
+}
+
+/**
+ * The native stream an earlier attempt opened but never noted (its process died between Slack
+ * opening it and the note landing): the bot's untagged message, since the attempt began, whose
+ * text is the start of this reply. Only a stream from the reply's first words is found; anything
+ * less like it (a notice) is left alone, and the reply is then sent as before.
+ */
+function unnotedStream(untagged: readonly UntaggedMessage[] | undefined, markdown: string): StreamMark | undefined {
+  const words = (t: string) => t.replace(/\s+/g, ' ').trim();
+  const whole = words(markdown);
+  const shown = untagged?.find((m) => words(m.text) !== '' && whole.startsWith(words(m.text)));
+  return shown ? { ts: shown.ts, start: 0 } : undefined;
 }
 
 /**

@@ -13,7 +13,8 @@
  *
  * A note that cannot be written (after a few tries) or read costs only this protection: the
  * reply is looked up as if it may have been sent. The lookup stays the first resort where it has
- * room: it also finds a message posted in the milliseconds before a crash, whose note never landed.
+ * room: it also finds a message posted just before a crash, whose note never landed, and a stream
+ * opened then (by its text: the bot's untagged message showing the reply's first words).
  */
 import { LRUCache } from 'lru-cache';
 import type { Log, SendMarks } from '../../src/core/adapter.js';

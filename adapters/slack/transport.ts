@@ -44,6 +44,12 @@ export interface TaggedMessage {
   tag: ReplyTag;
 }
 
+/** A message of the bot's with no reply tag (a notice, or a native stream not stopped yet). */
+export interface UntaggedMessage {
+  ts: string;
+  text: string;
+}
+
 const REPLY_EVENT_TYPE = 'charbridge_reply';
 
 function metadataOf(tag: ReplyTag | undefined): { metadata?: { event_type: string; event_payload: Record<string, string | number> } } {
@@ -323,16 +329,21 @@ export class SlackTransport {
   }
 
   /**
-   * The bot's messages of the last day in a thread (or, without `threadTs`, at the top of a
-   * channel) whose tag has this `key`. One Tier 3 call; Slack returns metadata only when asked.
+   * The bot's messages since `oldestMs` in a thread (or, without `threadTs`, at the top of a
+   * channel) whose tag has this `key`, and (`untagged`) the bot's messages there with no reply
+   * tag at all: a native stream shows none until it stops. One Tier 3 call; Slack returns
+   * metadata only when asked.
    */
-  async taggedReplies(a: { channel: string; threadTs?: string | undefined; key: string; oldestMs: number }): Promise<TaggedMessage[]> {
+  async taggedReplies(a: { channel: string; threadTs?: string | undefined; key: string; oldestMs: number }): Promise<TaggedMessage[] & { untagged?: UntaggedMessage[] }> {
     const oldest = (a.oldestMs / 1000).toFixed(6);
     const base = { channel: a.channel, oldest, limit: 200, include_all_metadata: true };
     const r = a.threadTs ? await this.client.conversations.replies({ ...base, ts: a.threadTs }) : await this.client.conversations.history(base);
-    const out: TaggedMessage[] = [];
-    for (const m of (r.messages ?? []) as Array<{ ts?: string; text?: string; metadata?: { event_type?: string; event_payload?: Record<string, unknown> } }>) {
+    const me = this.me;
+    const out: TaggedMessage[] & { untagged?: UntaggedMessage[] } = [];
+    out.untagged = [];
+    for (const m of (r.messages ?? []) as Array<{ ts?: string; text?: string; user?: string; bot_id?: string; metadata?: { event_type?: string; event_payload?: Record<string, unknown> } }>) {
       const p = m.metadata?.event_type === REPLY_EVENT_TYPE ? m.metadata.event_payload : undefined;
+      if (m.ts && !p && me && (m.user === me.botUserId || (me.botId !== '' && m.bot_id === me.botId))) out.untagged.push({ ts: m.ts, text: m.text ?? '' });
       if (!m.ts || p?.key !== a.key) continue;
       out.push({ ts: m.ts, text: m.text ?? '', tag: { key: a.key, ...(typeof p.from === 'number' ? { from: p.from } : {}), ...(typeof p.part === 'number' ? { part: p.part } : {}), ...(typeof p.upTo === 'number' ? { upTo: p.upTo } : {}) } });
     }

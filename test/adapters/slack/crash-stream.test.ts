@@ -44,8 +44,8 @@ it('a stream the crash left open is finished in place by the restarted process, 
   const thread = mention.ts as string;
   expect((await slack.postEvent(`${child.url}/slack/events`, mention)).status).toBe(200);
   const shown = () => slack!.channelMessages('C0CRASH', thread);
-  // Killed once the stream has grown: its note is written before anything is appended. (Killed in
-  // the milliseconds between Slack opening it and the note landing, it would still show twice.)
+  // Killed once the stream has grown: its note is written before anything is appended. (Killed
+  // between Slack opening it and the note landing, the lookup finds it: see recovery.test.ts.)
   await waitFor(() => shown().some((m) => m.stream === 'open' && m.appends >= 1), 15_000, () => `a stream to open and grow\n${child!.output().slice(-2000)}`);
   await child.kill();
   const [cut] = shown();

@@ -187,6 +187,26 @@ describe('slack adapter: a reply sent again after a crash', () => {
       expect(w.fake.channelMessages('C0THREAD', key.threadId).filter((m) => m.ts === ts || m.text === story)).toEqual([expect.objectContaining({ ts, text: story, stream: 'stopped' })]);
     });
 
+    it('is found by the lookup when its process died before the note landed: the bot\'s untagged message showing the reply\'s first words', async () => {
+      // Chaos seed 1285: a busy process read Slack's answer to chat.startStream 47 ms late and was
+      // killed 130 ms after Slack opened the stream, its note not written; the reply was posted again beside it.
+      w = await startSlackWorld();
+      const marks = w.rt.store.sendMarks;
+      const put = marks.put.bind(marks);
+      marks.put = (key, value, at) => (value.includes('"stream"') ? new Promise(() => {}) : put(key, value, at));
+      const mention = appMention({ channel: 'C0THREAD', user: 'U0ALICE', text: `<@${w.fake.botUserId}> a story?` });
+      const key = { platform: 'slack' as const, chatId: 'C0THREAD', threadId: mention.ts as string };
+      const target = { ...w.adapter.keys.decode(key), recipient: { userId: 'U0ALICE', teamId: w.fake.teamId }, tag: 'event-17' };
+      // A notice of the bot's in the same thread, which is not the reply and stays as it is.
+      await w.adapter.deliver({ key, text: 'Slow down a little.', characterName: 'Aria' });
+      const planner = w.adapter.planner(target);
+      void planner.perform(planner.plan('Once upon a time', false)!);
+      await expect.poll(() => w!.fake.channelMessages('C0THREAD', key.threadId).map((m) => m.stream ?? 'message')).toEqual(['message', 'open']);
+      await w.adapter.deliver({ key, text: story, characterName: 'Aria', dedupeKey: 'event-17', maybeSent: true });
+      expect(w.fake.channelMessages('C0THREAD', key.threadId).map((m) => [m.text, m.stream ?? 'message'])).toEqual([['Slow down a little.', 'message'], [story, 'stopped']]);
+      expect(calls(w, 'chat.postMessage')).toHaveLength(1); // the notice
+    });
+
     it.skipIf(!hasRedis())('is found by its note when a database outage held the note up until the process died (with Redis)', async () => {
       const r = redisPrefix();
       clearAfter.push(r);
