@@ -4,12 +4,11 @@
  * loss (a dead instance's, taken over later, or a live instance's) holds the chat's later replies.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { KeyedSerialQueue } from '../../src/core/serial.js';
 import { ReplyStream } from '../../src/engine/reply-stream.js';
-import { inChatLine, platformPlace } from '../../src/engine/steps/serialize.js';
+import { platformPlace } from '../../src/engine/steps/serialize.js';
 import { hasRedis } from '../helpers/services.js';
 import { coordinationPairs } from '../helpers/coordinations.js';
-import { CHAT, answeredInOrder, claimsOf, firstThenSecond, laterReplyWaitsFor, liveReplyBeforeNextOne, liveTurnAfterLoss, replyingTurn, runsInto } from './chat-line-world.js';
+import { CHAT, answeredInOrder, claimsOf, firstThenSecond, laterReplyWaitsFor, lineAsking, liveReplyBeforeNextOne, liveTurnAfterLoss, replyingTurn, runsInto } from './chat-line-world.js';
 
 describe.skipIf(!hasRedis())("a chat's line across instances, after Redis lost its data", () => {
   const pairs = coordinationPairs(3000);
@@ -59,9 +58,8 @@ describe.skipIf(!hasRedis())("a chat's line across instances, after Redis lost i
     // meanwhile on the other instance must not look past the room left below it.
     b.chatOrder!.rebuildFrom!(claimsOf(owing, false, answered));
     a.chatOrder!.rebuildFrom!(claimsOf(owing, false));
-    const owed = async (eventKey: string) => owing.has(eventKey);
-    const lineA = inChatLine(new KeyedSerialQueue(), a.chatOrder, undefined, undefined, owed);
-    const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder, undefined, undefined, owed);
+    const lineA = lineAsking(a, owing);
+    const lineB = lineAsking(b, owing);
     const second = b.chatOrder!.enter(CHAT, 'telegram:2');
     await second;
     const third = a.chatOrder!.enter(CHAT, 'telegram:3');
@@ -111,7 +109,7 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line, after Re
     let answer!: () => void;
     b.chatOrder!.rebuildFrom!(claimsOf(owing, true, new Promise<void>((r) => (answer = r))));
     const seen: string[] = [];
-    const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder, undefined, undefined, async (e) => owing.has(e));
+    const lineB = lineAsking(b, owing);
     const second = b.chatOrder!.enter(CHAT, 'telegram:2');
     await second;
     const later = lineB(CHAT, async () => void seen.push('later message runs'), { ticket: second });
@@ -143,7 +141,7 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line, after Re
     const owing = new Set(['telegram:1', 'telegram:2']);
     b.chatOrder!.rebuildFrom!(claimsOf(owing, true));
     const seen: string[] = [];
-    const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder, undefined, undefined, async (e) => owing.has(e));
+    const lineB = lineAsking(b, owing);
     // No turn has entered the new line yet: the second message's turn starts it, and its rebuild
     // puts the first message back in front of it, so that turn waits for it to run.
     const laterRan = replyingTurn(lineB, { ticket: Promise.resolve(second) }, seen, 'second');
@@ -213,7 +211,7 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line, after Re
     const owing = new Set(['telegram:1', 'telegram:2', 'telegram:3']);
     let answer!: () => void;
     b.chatOrder!.rebuildFrom!(claimsOf(owing, true, new Promise<void>((r) => (answer = r))));
-    const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder, undefined, undefined, async (e) => owing.has(e));
+    const lineB = lineAsking(b, owing);
     const seen: string[] = [];
     const run = (eventKey: string) => lineB(CHAT, async () => void seen.push(`${eventKey} runs`), platformPlace(b.chatOrder!, CHAT, eventKey, Promise.resolve(true)));
     // The sweep takes the first two over in one go: both enter the new line while its first turn
@@ -241,9 +239,8 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line, after Re
     let answer!: () => void;
     b.chatOrder!.rebuildFrom!(claimsOf(owing, gone, new Promise<void>((r) => (answer = r))));
     a.chatOrder!.rebuildFrom!(claimsOf(owing, gone));
-    const owed = async (e: string) => owing.has(e);
-    const lineA = inChatLine(new KeyedSerialQueue(), a.chatOrder, undefined, undefined, owed);
-    const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder, undefined, undefined, owed);
+    const lineA = lineAsking(a, owing);
+    const lineB = lineAsking(b, owing);
     const seen: string[] = [];
     const third = replyingTurn(lineA, { ticket: Promise.resolve(before) }, seen, 'third');
     // The sweep takes the first two over in one go: both enter the new line before the database answers.
@@ -274,10 +271,9 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line, after Re
       let answer!: () => void;
       b.chatOrder!.rebuildFrom!(claimsOf(owing, new Set(['telegram:1']), new Promise<void>((r) => (answer = r))));
       a.chatOrder!.rebuildFrom!(claimsOf(owing, new Set(['telegram:1'])));
-      const owed = async (e: string) => owing.has(e);
-      const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder, undefined, undefined, owed);
+      const lineB = lineAsking(b, owing);
       const taker = sameInstance ? b : a;
-      const lineTaker = sameInstance ? lineB : inChatLine(new KeyedSerialQueue(), a.chatOrder, undefined, undefined, owed);
+      const lineTaker = sameInstance ? lineB : lineAsking(a, owing);
       const seen: string[] = [];
       // The chat's second message arrives after the loss and starts the new line; while its turn
       // asks the database, the first message is taken over and enters the line behind it.
@@ -309,7 +305,7 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line, after Re
     b.chatOrder!.rebuildFrom!(claimsOf(owing, true));
     await dying.chatOrder!.enter(CHAT, 'telegram:3'); // starts the new line, and asks the database
     await dying.close(); // and dies before the answer
-    const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder, undefined, undefined, async (e) => owing.has(e));
+    const lineB = lineAsking(b, owing);
     const seen: string[] = [];
     const runs = runsInto(seen);
     // The sweep takes the dead instance's messages over, oldest first.
@@ -329,9 +325,8 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line, after Re
     for (const c of [a, b]) c.chatOrder!.rebuildFrom!(claimsOf(owing, goneOnes));
     await dying.chatOrder!.enter(CHAT, 'telegram:3'); // starts the new line, and asks the database
     await dying.close(); // and dies before the answer, with the first and third messages
-    const owed = async (e: string) => owing.has(e);
-    const lineA = inChatLine(new KeyedSerialQueue(), a.chatOrder, undefined, undefined, owed);
-    const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder, undefined, undefined, owed);
+    const lineA = lineAsking(a, owing);
+    const lineB = lineAsking(b, owing);
     const seen: string[] = [];
     const runs = runsInto(seen);
     const second = runs(lineA, 'second', { ticket: Promise.resolve(before) });

@@ -51,6 +51,11 @@ export async function firstThenSecond(a: Coordination, b: Coordination) {
   };
 }
 
+/** An instance's line (its own process queue) that asks `owing` whether a message still owes its reply. */
+export function lineAsking(c: Coordination, owing: Set<string>): ChatLine {
+  return inChatLine(new KeyedSerialQueue(), c.chatOrder, undefined, undefined, async (eventKey) => owing.has(eventKey));
+}
+
 /**
  * Two instances' lines that ask `owing` whether a message still owes its reply (the chat's first,
  * `telegram:1`, does), with the chat's first place taken on A before its second on B.
@@ -58,9 +63,8 @@ export async function firstThenSecond(a: Coordination, b: Coordination) {
 export async function firstOwingThenSecond(pairs: ReturnType<typeof coordinationPairs>) {
   const [a, b] = await pairs.two();
   const owing = new Set(['telegram:1']);
-  const owed = async (eventKey: string) => owing.has(eventKey);
-  const lineA = inChatLine(new KeyedSerialQueue(), a.chatOrder, undefined, undefined, owed);
-  const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder, undefined, undefined, owed);
+  const lineA = lineAsking(a, owing);
+  const lineB = lineAsking(b, owing);
   const first = a.chatOrder!.enter(CHAT, 'telegram:1');
   await first;
   const second = b.chatOrder!.enter(CHAT, 'telegram:2');
@@ -135,10 +139,9 @@ export async function liveReplyBeforeNextOne(pairs: ReturnType<typeof coordinati
   await dying.close();
   await pairs.loseData();
   const owing = new Set(['telegram:1', 'telegram:2']);
-  const owed = async (e: string) => owing.has(e);
   for (const c of [a, b]) c.chatOrder!.rebuildFrom!(claimsOf(owing, new Set(['telegram:1'])));
-  const lineA = inChatLine(new KeyedSerialQueue(), a.chatOrder, undefined, undefined, owed);
-  const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder, undefined, undefined, owed);
+  const lineA = lineAsking(a, owing);
+  const lineB = lineAsking(b, owing);
   const seen: string[] = [];
   // The live turn's place is gone: it waits, as the database says, for the first message.
   const second = replyingTurn(lineA, { ticket: Promise.resolve(before) }, seen, 'second');
@@ -187,13 +190,12 @@ export async function liveTurnAfterLoss(pairs: ReturnType<typeof coordinationPai
   await dying.close(); // dies with the first message
   await pairs.loseData(); // and the line, with both places, is gone
   const owing = new Set(keys);
-  const owed = async (e: string) => owing.has(e);
   for (const c of [a, b]) c.chatOrder!.rebuildFrom!(claimsOf(owing, new Set(['telegram:1'])));
   const seen: string[] = [];
   return {
     a, b, before, owing, seen,
-    lineA: inChatLine(new KeyedSerialQueue(), a.chatOrder, undefined, undefined, owed),
-    lineB: inChatLine(new KeyedSerialQueue(), b.chatOrder, undefined, undefined, owed),
+    lineA: lineAsking(a, owing),
+    lineB: lineAsking(b, owing),
     runs: runsInto(seen),
   };
 }

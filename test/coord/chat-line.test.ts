@@ -11,7 +11,7 @@ import { ReplyStream } from '../../src/engine/reply-stream.js';
 import { inChatLine, platformPlace } from '../../src/engine/steps/serialize.js';
 import { hasRedis } from '../helpers/services.js';
 import { coordinationPairs } from '../helpers/coordinations.js';
-import { CHAT, adapter, firstOwingThenSecond, firstThenSecond, handedOffTurn, noteRunning, replyingTurn } from './chat-line-world.js';
+import { CHAT, adapter, firstOwingThenSecond, firstThenSecond, handedOffTurn, lineAsking, noteRunning, replyingTurn } from './chat-line-world.js';
 import { StoreUnavailableError } from '../../src/core/errors.js';
 import { dropped as dropped_ } from '../helpers/dropped-connection.js';
 
@@ -156,11 +156,10 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line", () => {
   it("holds the chat's later turn and its reply, however long the takeover takes, until the dead instance's message is answered by whoever takes it over", async () => {
     const [a, b] = await pairs.two();
     const owing = new Set(['telegram:1']); // its claim is unfinished
-    const owed = async (eventKey: string) => owing.has(eventKey);
     await a.chatOrder!.enter(CHAT, 'telegram:1');
     await a.close(); // dies before delivering: its places are no longer renewed
     const seen: string[] = [];
-    const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder, undefined, undefined, owed);
+    const lineB = lineAsking(b, owing);
     const { ran: laterRan, ...later } = noteRunning(lineB, { ticket: b.chatOrder!.enter(CHAT, 'telegram:2') }, seen, 'later');
     // The takeover waits for the database (an outage), well past the second the dead place lasted:
     // the later turn does not run meanwhile (the model would see it before the earlier message).
@@ -186,7 +185,7 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line", () => {
     await a.chatOrder!.enter(CHAT, 'telegram:1');
     await a.close();
     const seen: string[] = [];
-    const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder, undefined, undefined, async (eventKey) => owing.has(eventKey));
+    const lineB = lineAsking(b, owing);
     const later = replyingTurn(lineB, { ticket: b.chatOrder!.enter(CHAT, 'telegram:2') }, seen, 'later');
     await new Promise((r) => setTimeout(r, 1500)); // past the dead place's life
     expect(seen).toEqual([]);
@@ -298,12 +297,11 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line", () => {
   it("is replaced by the place the message took on arriving again once the line has passed it, so a second death still holds the chat's later reply", async () => {
     const [a, b, c] = await pairs.three();
     const owing = new Set<string>();
-    const owed = async (e: string) => owing.has(e);
     await a.chatOrder!.enter(CHAT, 'telegram:1');
     await a.close(); // dies before the message's claim landed
     // The chat's next message goes on: the dead place lapses, and its message owes nothing (no claim).
     const seen: string[] = [];
-    const passing = await replyingTurn(inChatLine(new KeyedSerialQueue(), b.chatOrder, undefined, undefined, owed), { ticket: b.chatOrder!.enter(CHAT, 'telegram:2') }, seen, 'second');
+    const passing = await replyingTurn(lineAsking(b, owing), { ticket: b.chatOrder!.enter(CHAT, 'telegram:2') }, seen, 'second');
     passing.deliver();
     await passing.read;
     // The platform delivers the first message again, to b: its claim lands there, and the line had
@@ -314,7 +312,7 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line", () => {
     await again.ticket;
     await b.close();
     // The chat's third message, on c, waits until the first is answered.
-    const lineC = inChatLine(new KeyedSerialQueue(), c.chatOrder, undefined, undefined, owed);
+    const lineC = lineAsking(c, owing);
     const thirdRan = replyingTurn(lineC, { ticket: c.chatOrder!.enter(CHAT, 'telegram:3') }, seen, 'third');
     await new Promise((r) => setTimeout(r, 1500)); // longer than b's place lasts
     expect(seen).toEqual(['second reply reaches its adapter', 'second reply delivered']);
