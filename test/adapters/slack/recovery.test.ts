@@ -133,11 +133,21 @@ describe('slack adapter: a reply sent again after a crash', () => {
 
   describe('a native stream the crash left open (Slack shows no metadata on it until it stops)', () => {
     const story = 'Once upon a time there was a very small dragon who lived under a bridge.';
-    /** The dead process's attempt at reply `tag` in a thread: a stream opened with the first words, never stopped. */
-    async function openedBeforeTheCrash(world: SlackWorld, tag: string) {
+    /** Reply `tag` to a mention in a thread: its conversation key and the planner's target. */
+    function threadReply(world: SlackWorld, tag: string) {
       const mention = appMention({ channel: 'C0THREAD', user: 'U0ALICE', text: `<@${world.fake.botUserId}> a story?` });
       const key = { platform: 'slack' as const, chatId: 'C0THREAD', threadId: mention.ts as string };
-      const target = { ...world.adapter.keys.decode(key), recipient: { userId: 'U0ALICE', teamId: world.fake.teamId }, tag };
+      return { key, target: { ...world.adapter.keys.decode(key), recipient: { userId: 'U0ALICE', teamId: world.fake.teamId }, tag } };
+    }
+    /** From now on the notes naming a stream never land (the process dies before they do). */
+    function holdStreamNotes(world: SlackWorld) {
+      const marks = world.rt.store.sendMarks;
+      const put = marks.put.bind(marks);
+      marks.put = (key, value, at) => (value.includes('"stream"') ? new Promise(() => {}) : put(key, value, at));
+    }
+    /** The dead process's attempt at reply `tag` in a thread: a stream opened with the first words, never stopped. */
+    async function openedBeforeTheCrash(world: SlackWorld, tag: string) {
+      const { key, target } = threadReply(world, tag);
       const planner = world.adapter.planner(target);
       const step = planner.plan('Once upon a time', false);
       expect(step).toMatchObject({ via: 'native', step: { kind: 'start' } });
@@ -191,12 +201,8 @@ describe('slack adapter: a reply sent again after a crash', () => {
       // Chaos seed 1285: a busy process read Slack's answer to chat.startStream 47 ms late and was
       // killed 130 ms after Slack opened the stream, its note not written; the reply was posted again beside it.
       w = await startSlackWorld();
-      const marks = w.rt.store.sendMarks;
-      const put = marks.put.bind(marks);
-      marks.put = (key, value, at) => (value.includes('"stream"') ? new Promise(() => {}) : put(key, value, at));
-      const mention = appMention({ channel: 'C0THREAD', user: 'U0ALICE', text: `<@${w.fake.botUserId}> a story?` });
-      const key = { platform: 'slack' as const, chatId: 'C0THREAD', threadId: mention.ts as string };
-      const target = { ...w.adapter.keys.decode(key), recipient: { userId: 'U0ALICE', teamId: w.fake.teamId }, tag: 'event-17' };
+      holdStreamNotes(w);
+      const { key, target } = threadReply(w, 'event-17');
       // A notice of the bot's in the same thread, which is not the reply and stays as it is.
       await w.adapter.deliver({ key, text: 'Slow down a little.', characterName: 'Aria' });
       const planner = w.adapter.planner(target);
@@ -212,12 +218,8 @@ describe('slack adapter: a reply sent again after a crash', () => {
       clearAfter.push(r);
       w = await startSlackWorld({ env: { REDIS_URL: r.url, REDIS_PREFIX: r.prefix } });
       // The stream's note waits for PostgreSQL, which is restarting; the process dies meanwhile.
-      const marks = w.rt.store.sendMarks;
-      const put = marks.put.bind(marks);
-      marks.put = (key, value, at) => (value.includes('"stream"') ? new Promise(() => {}) : put(key, value, at));
-      const mention = appMention({ channel: 'C0THREAD', user: 'U0ALICE', text: `<@${w.fake.botUserId}> a story?` });
-      const key = { platform: 'slack' as const, chatId: 'C0THREAD', threadId: mention.ts as string };
-      const target = { ...w.adapter.keys.decode(key), recipient: { userId: 'U0ALICE', teamId: w.fake.teamId }, tag: 'event-16' };
+      holdStreamNotes(w);
+      const { key, target } = threadReply(w, 'event-16');
       const planner = w.adapter.planner(target);
       void planner.perform(planner.plan('Once upon a time', false)!);
       await expect.poll(() => w!.fake.channelMessages('C0THREAD', key.threadId).map((m) => m.stream)).toEqual(['open']);
