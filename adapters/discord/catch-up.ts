@@ -129,7 +129,10 @@ export class CatchUp {
 
   /** Read every planned channel, hand on what was missed, then what waited. */
   async run(): Promise<void> {
+    // What is planned from now on (another instance's session replayed later) is another run's.
     const channels = [...this.after];
+    this.after.clear();
+    const planned = channels.length;
     let missed = 0;
     const next = async (): Promise<void> => {
       for (let c = channels.shift(); c; c = channels.shift()) {
@@ -148,7 +151,6 @@ export class CatchUp {
       }
     };
     await Promise.all(Array.from({ length: Math.min(AT_ONCE, channels.length) }, next));
-    if (this.after.size) this.deps.log.info({ channels: this.after.size, handedOn: missed }, 'discord: read what was sent while no process listened');
-    this.after.clear();
+    if (planned) this.deps.log.info({ channels: planned, handedOn: missed }, 'discord: read what was sent while no process listened');
   }
 }

@@ -15,7 +15,15 @@
  * So the channels of the messages replayed to this start are carried in its note (`carry`) until
  * each has been read back and every message read there is with the engine: a process that dies
  * before that leaves them to the next start, which reads them back as if it had replayed them.
+ *
+ * When instances run the same shards (a cluster without `DISCORD_SHARDS`), each hears every
+ * event of them, and each notes its own session under its own key (`shared`), written every
+ * `saveEveryMs` whether or not it changed: the note's time is its heartbeat. A note that stops
+ * changing belongs to a process that died or stopped; any instance then replays that session
+ * (`abandoned`), which gives back what only the dead one had heard — a first DM it had not put on
+ * disk while its peers were down — and forgets the note.
  */
+import { randomBytes } from 'node:crypto';
 import type { Log, SendMarks } from '../../src/core/adapter.js';
 import type { ReplayedMessage, StoredSession } from './gateway-replay.js';
 
@@ -30,6 +38,12 @@ export interface UnreadChannel {
 export type NotedSession = StoredSession & { unread: UnreadChannel[] };
 
 const STUCK_MS = 60_000;
+/**
+ * A shared note this much older than this process's clock is abandoned even if this process has
+ * not watched it long (a start after every instance was down): clocks differing by more would
+ * have a live instance's session replayed, which costs it a reconnect, never a message.
+ */
+const ABANDONED_BY_CLOCK_MS = 60_000;
 /** An unchanged note is written again this often: housekeeping prunes notes two days old. */
 const REFRESH_MS = 3_600_000;
 
@@ -44,8 +58,17 @@ interface Shard {
   savedAt: number;
 }
 
+/** A note another process left under a shard's shared prefix, to replay and then forget. */
+export type AbandonedSession = NotedSession & { key: string };
+
 export class GatewaySessions {
   private readonly shards = new Map<number, Shard>();
+  /** Names this process's notes when instances share shards. */
+  private readonly processId: string;
+  /** Since when every note write of this process has landed (shared notes: what "silent" is judged by). */
+  private writingSince: number | undefined;
+  /** Other processes' shared notes: the time each last said, and when this process first saw it say so. */
+  private readonly watched = new Map<string, { at: number; since: number }>();
   /** Notes carry it: a process never overwrites the note of one started after it (see `write`). */
   private readonly startedAt: number;
   private readonly yielded = new Set<number>();
@@ -59,9 +82,21 @@ export class GatewaySessions {
     private readonly marks: SendMarks,
     /** Names the bot (a hash of its token), so two bots sharing a database keep apart. */
     private readonly bot: string,
-    private readonly deps: { log: Log; now(): number; saveEveryMs: number },
+    private readonly deps: {
+      log: Log;
+      now(): number;
+      saveEveryMs: number;
+      /** Other instances run the same shards: note per process, and judge a note silent this long abandoned. */
+      shared?: { staleMs: number };
+    },
   ) {
     this.startedAt = deps.now();
+    this.processId = `${this.startedAt.toString(36)}-${randomBytes(4).toString('hex')}`;
+  }
+
+  /** Whether instances share shards, each noting its own session. */
+  get shared(): boolean {
+    return this.deps.shared !== undefined;
   }
 
   /** Every raw dispatch of a shard, in gateway order. */
@@ -144,6 +179,42 @@ export class GatewaySessions {
     return found;
   }
 
+  /**
+   * Other processes' notes for `shards` (shared notes), no earlier than `since`, that are
+   * abandoned: silent for `staleMs` while this process's own notes kept landing (so a database
+   * outage that silenced everyone abandons no one), or older by the clock than a minute.
+   */
+  async abandoned(shards: readonly number[], since: number): Promise<AbandonedSession[]> {
+    const staleMs = this.deps.shared?.staleMs;
+    if (staleMs === undefined || !this.marks.list) return [];
+    const now = this.deps.now();
+    const watching = this.writingSince !== undefined && now - this.writingSince >= staleMs;
+    const found: AbandonedSession[] = [];
+    const listed = new Set<string>();
+    for (const shard of shards) {
+      for (const { key, value } of await this.marks.list(this.prefix(shard))) {
+        if (key === this.key(shard)) continue;
+        listed.add(key);
+        const s = parse(value);
+        if (!s || s.at < since) continue;
+        const seen = this.watched.get(key);
+        const silentFor = seen && seen.at === s.at ? now - seen.since : 0;
+        if (!seen || seen.at !== s.at) this.watched.set(key, { at: s.at, since: now });
+        if (now - s.at >= ABANDONED_BY_CLOCK_MS || (watching && silentFor >= staleMs)) {
+          found.push({ key, shard, sessionId: s.sessionId, resumeUrl: s.resumeUrl, seq: s.seq, unread: s.unread.filter((u) => u.at >= since) });
+        }
+      }
+    }
+    for (const key of this.watched.keys()) if (!listed.has(key)) this.watched.delete(key);
+    return found;
+  }
+
+  /** Drop a replayed note of another process. */
+  async forget(key: string): Promise<void> {
+    this.watched.delete(key);
+    await this.marks.forget?.(key);
+  }
+
   private save(): Promise<void> {
     this.saving = this.saving.then(() => this.write());
     return this.saving;
@@ -162,6 +233,7 @@ export class GatewaySessions {
     const now = this.deps.now();
     for (const [shard, s] of this.shards) {
       if (this.yielded.has(shard)) continue;
+      const shared = this.deps.shared !== undefined;
       let seq = s.seq;
       for (const [id, p] of s.pending) {
         if (now - p.at > STUCK_MS) s.pending.delete(id);
@@ -170,9 +242,10 @@ export class GatewaySessions {
       const unread = [...(this.unread.get(shard)?.values() ?? [])].map(({ channelId, after, at }) => [channelId, after, at]);
       const note = { sessionId: s.sessionId, resumeUrl: s.resumeUrl, seq, ...(unread.length ? { unread } : {}) };
       const value = JSON.stringify(note);
-      if (value === s.saved && now - s.savedAt < REFRESH_MS) continue;
+      // A shared note is written every time: its time says this process is alive.
+      if (!shared && value === s.saved && now - s.savedAt < REFRESH_MS) continue;
       try {
-        const noted = await this.marks.get(this.key(shard));
+        const noted = shared ? undefined : await this.marks.get(this.key(shard));
         const newer = noted === undefined ? undefined : parse(noted);
         if (newer && newer.started > this.startedAt) {
           this.yielded.add(shard);
@@ -182,14 +255,21 @@ export class GatewaySessions {
         await this.marks.put(this.key(shard), JSON.stringify({ ...note, at: now, started: this.startedAt }));
         s.saved = value;
         s.savedAt = now;
+        this.writingSince ??= now;
       } catch (err) {
+        this.writingSince = undefined;
         this.deps.log.warn({ err, shard }, 'discord: could not note the gateway session; a restart may not replay what it missed');
       }
     }
   }
 
   private key(shard: number): string {
-    return `discord:gateway:${this.bot}:${shard}`;
+    return this.deps.shared ? `${this.prefix(shard)}${this.processId}` : `discord:gateway:${this.bot}:${shard}`;
+  }
+
+  /** Where the processes sharing `shard` note their sessions. */
+  private prefix(shard: number): string {
+    return `discord:gateway:${this.bot}:${shard}:p:`;
   }
 }
 

@@ -21,7 +21,7 @@ import { DiscordTransport, retryAfterMs, type DcAutocomplete, type DcCommand, ty
 import { CharacterWebhooks } from './webhooks.js';
 import { CatchUp } from './catch-up.js';
 import { EXPIRED, replayMissed, type ReplayedMessage } from './gateway-replay.js';
-import { GatewaySessions } from './gateway-session.js';
+import { GatewaySessions, type NotedSession } from './gateway-session.js';
 import type { DiscordConfig } from './config.js';
 
 /** `config.discord`: the discord module's own schema (./config.ts). */
@@ -55,6 +55,11 @@ export interface DiscordTuning {
   catchUpMs: number;
   /** The gateway sessions are noted this often for the next process to replay (gateway-session.ts). */
   sessionSaveMs: number;
+  /**
+   * Instances sharing shards: another process's session note silent this long (its heartbeat
+   * stopped) is replayed by a live instance, which answers what only the dead one had heard.
+   */
+  sessionStaleMs: number;
   /** How long replaying the previous process's gateway session may take at start. */
   replayTimeoutMs: number;
   /** discord.js messages cached per channel; undefined = its default. 0 in replay tests. */
@@ -80,6 +85,7 @@ export const DISCORD_TUNING: DiscordTuning = {
   stopTimeoutMs: 10_000,
   catchUpMs: 24 * 3_600_000,
   sessionSaveMs: 2000,
+  sessionStaleMs: 10_000,
   replayTimeoutMs: 5000,
   messageCacheSize: undefined,
   identifyWindowMs: 5500,
@@ -135,10 +141,13 @@ class DiscordBot implements DiscordAdapter {
   /** What was sent while no process listened; absent without `recentChats`. */
   private readonly catchUp: CatchUp | undefined;
   /**
-   * This process's gateway sessions, noted for the next one to replay; absent without notes, or
-   * when other instances may run the same shards (replaying would take over a live session).
+   * This process's gateway sessions, noted for the next one to replay (or, when instances share
+   * shards, for whichever instance outlives it); absent without notes.
    */
   private readonly sessions: GatewaySessions | undefined;
+  /** Shared shards: the look for sessions another process abandoned, and whether one runs. */
+  private abandonedTimer: NodeJS.Timeout | undefined;
+  private replaying = false;
   private accepting = false;
   /** Messages dispatched before start-up has planned what to read back: handed on after that. */
   private early: DcMessage[] | undefined = [];
@@ -165,10 +174,17 @@ class DiscordBot implements DiscordAdapter {
       : undefined;
     // What the instances of this bot share is named by its token's hash.
     const bot = `discord:${tokenId(config.token)}`;
-    const ownsItsShards = !deps.sharedWindow || config.shards !== undefined;
+    // Other instances may run the same shards: each notes its own session, and none resumes a live one.
+    const sharesShards = deps.sharedWindow !== undefined && config.shards === undefined;
+    const marks = deps.sendMarks;
     this.sessions =
-      this.catchUp && deps.sendMarks && ownsItsShards
-        ? new GatewaySessions(deps.sendMarks, tokenId(config.token), { log: this.log, now: deps.now ?? Date.now, saveEveryMs: this.tuning.sessionSaveMs })
+      this.catchUp && marks && (!sharesShards || (marks.list && marks.forget))
+        ? new GatewaySessions(marks, tokenId(config.token), {
+            log: this.log,
+            now: deps.now ?? Date.now,
+            saveEveryMs: this.tuning.sessionSaveMs,
+            ...(sharesShards ? { shared: { staleMs: this.tuning.sessionStaleMs } } : {}),
+          })
         : undefined;
     this.transport = new DiscordTransport(
       {
@@ -225,6 +241,10 @@ class DiscordBot implements DiscordAdapter {
     // What the previous process's gateway session was sent after it, DMs included.
     this.catchUp?.planReplayed(await this.replayed());
     this.sessions?.start();
+    if (this.sessions?.shared) {
+      this.abandonedTimer = setInterval(() => void this.replayAbandoned(), this.tuning.sessionSaveMs);
+      this.abandonedTimer.unref();
+    }
     // The servers are listed now: their channels active during the gap join the plan.
     this.catchUp?.planActive();
     this.accepting = true;
@@ -243,6 +263,8 @@ class DiscordBot implements DiscordAdapter {
   /** Stop taking events, let replies in flight land (bounded), then close the gateway and REST. */
   async stop(): Promise<void> {
     this.accepting = false;
+    clearInterval(this.abandonedTimer);
+    this.abandonedTimer = undefined;
     await this.tasks.drain(this.tuning.stopTimeoutMs);
     // The session stays resumable and its note says up to where this process answered: the
     // next one has Discord replay what is sent meanwhile.
@@ -250,29 +272,56 @@ class DiscordBot implements DiscordAdapter {
     await this.transport.stop({ resumable: this.sessions !== undefined });
   }
 
-  /** The messages Discord replays from the sessions the previous process noted; [] when none could be. */
+  /**
+   * The messages Discord replays from the sessions the previous process noted (or, with shared
+   * shards, that processes which stopped noting left); [] when none could be.
+   */
   private async replayed(): Promise<ReplayedMessage[]> {
-    if (!this.sessions) return [];
+    const sessions = this.sessions;
+    if (!sessions) return [];
     const out: ReplayedMessage[] = [];
     try {
       const since = (this.deps.now ?? Date.now)() - this.tuning.catchUpMs;
-      const { shards } = this.transport.shardInfo();
-      for (const s of await this.sessions.stored(shards.length ? shards : [0], since)) {
+      const { shards: listed } = this.transport.shardInfo();
+      const shards = listed.length ? listed : [0];
+      const notes: Array<NotedSession & { key?: string }> = sessions.shared ? await sessions.abandoned(shards, since) : await sessions.stored(shards, since);
+      for (const s of notes) {
         const got = await replayMissed(s, this.config.token, this.tuning.replayTimeoutMs).catch((err: unknown) => {
           this.log.warn({ err, shard: s.shard }, 'discord: could not replay the previous gateway session; a first DM sent while no process listened stays unanswered');
-          return [];
+          return undefined;
         });
         if (got === EXPIRED) this.log.info({ shard: s.shard }, 'discord: the previous gateway session had expired; nothing to replay');
-        const replayed = got === EXPIRED ? [] : got;
+        const replayed = got === EXPIRED || got === undefined ? [] : got;
         // The replay ended that session: until read back, its channels (and those the previous
         // start had not read back) live on in this process's note.
-        this.sessions.carry(s.shard, replayed, s.unread);
+        sessions.carry(s.shard, replayed, s.unread);
         out.push(...replayed, ...s.unread.map((u) => ({ channelId: u.channelId, messageId: (BigInt(u.after) + 1n).toString() })));
+        if (s.key !== undefined && got !== undefined) {
+          if (got !== EXPIRED) this.log.info({ shard: s.shard, messages: got.length }, 'discord: replayed the gateway session of an instance that stopped noting it');
+          await sessions.forget(s.key);
+        }
       }
     } catch (err) {
       this.log.warn({ err }, 'discord: could not read the previous gateway sessions');
     }
     return out;
+  }
+
+  /**
+   * Shared shards: replay the sessions of instances that died or stopped since, and read back
+   * the channels they were sent messages in (their live messages wait meanwhile, as at start).
+   */
+  private async replayAbandoned(): Promise<void> {
+    if (this.replaying || !this.accepting || !this.catchUp) return;
+    this.replaying = true;
+    try {
+      const missed = await this.replayed();
+      if (!missed.length || !this.accepting) return;
+      this.catchUp.planReplayed(missed);
+      this.track(this.catchUp.run(), { catchUp: true });
+    } finally {
+      this.replaying = false;
+    }
   }
 
   settled(): Promise<void> {

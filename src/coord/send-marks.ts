@@ -36,6 +36,18 @@ export class MirroredSendMarks implements SendMarks {
     return noted?.value;
   }
 
+  /**
+   * The database's notes under `prefix`: a copy cannot be listed without scanning Redis, and a
+   * note whose database write failed was reported to its writer (which writes it again).
+   */
+  list(prefix: string): Promise<Array<{ key: string; value: string }>> {
+    return this.durable.list(prefix);
+  }
+
+  async forget(key: string): Promise<void> {
+    await Promise.all([this.redis.del(this.copyKey(key)).catch(() => undefined), this.durable.forget(key)]);
+  }
+
   private copyKey(key: string): string {
     return `${this.prefix}mark:${key}`;
   }

@@ -71,4 +71,6 @@ export interface Presence {
 export interface DatedSendMarks {
   put(key: string, value: string, at: number): Promise<void>;
   noted(key: string): Promise<{ value: string; at: number } | undefined>;
+  list(prefix: string): Promise<Array<{ key: string; value: string }>>;
+  forget(key: string): Promise<void>;
 }

@@ -9,6 +9,11 @@ const upsert = prepared((db, p: { key: string; value: string; at: number }) =>
     .onConflict((oc) => oc.column('key').doUpdateSet({ value: p.value, at: p.at })),
 );
 const read = prepared((db, p: { key: string }) => db.selectFrom('send_marks').select(['value', 'at']).where('key', '=', p.key));
+// Keys compare bytewise on both engines (049), so a prefix's keys are exactly this range.
+const listed = prepared((db, p: { from: string; to: string }) =>
+  db.selectFrom('send_marks').select(['key', 'value']).where('key', '>=', p.from).where('key', '<', p.to).orderBy('key'),
+);
+const forgotten = prepared((db, p: { key: string }) => db.deleteFrom('send_marks').where('key', '=', p.key));
 
 /**
  * Notes adapters keep about sends in progress that the platform cannot tell about after a crash
@@ -36,9 +41,24 @@ export class SendMarkRepo {
     return r && { value: r.value, at: Number(r.at) };
   }
 
+  /** Every note whose key starts with `prefix`, by key. */
+  async list(prefix: string): Promise<Array<{ key: string; value: string }>> {
+    return listed.rows(this.db, { from: prefix, to: prefixEnd(prefix) });
+  }
+
+  async forget(key: string): Promise<void> {
+    await forgotten.affected(this.db, { key });
+  }
+
   /** Forget notes written before `olderThan`; how many. */
   async prune(olderThan: number): Promise<number> {
     const r = await this.db.deleteFrom('send_marks').where('at', '<', olderThan).executeTakeFirst();
     return Number(r.numDeletedRows);
   }
+}
+
+/** The first key after every key that starts with `prefix` (bytewise; UTF-16 order agrees for the ASCII keys adapters use). */
+function prefixEnd(prefix: string): string {
+  if (!prefix) throw new Error('a note prefix cannot be empty');
+  return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
 }

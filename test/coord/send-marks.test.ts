@@ -26,7 +26,7 @@ describe.skipIf(!hasRedis())('send notes copied to Redis', () => {
     await marks().put('slack:reply:e1', '{}');
     clock.advance(5);
     // The database is restarting: the write waits, and the process dies meanwhile.
-    void marks({ put: () => new Promise(() => {}), noted: (k) => h.store.sendMarks.noted(k) }).put('slack:reply:e1', '{"stream":{"ts":"1.2","start":0}}');
+    void marks({ put: () => new Promise(() => {}), noted: (k) => h.store.sendMarks.noted(k), list: (p) => h.store.sendMarks.list(p), forget: (k) => h.store.sendMarks.forget(k) }).put('slack:reply:e1', '{"stream":{"ts":"1.2","start":0}}');
     await expect.poll(() => marks().get('slack:reply:e1')).toBe('{"stream":{"ts":"1.2","start":0}}');
     expect(await h.store.sendMarks.get('slack:reply:e1')).toBe('{}');
   });
@@ -42,5 +42,18 @@ describe.skipIf(!hasRedis())('send notes copied to Redis', () => {
     await h.store.sendMarks.put('slack:reply:e2', 'third', clock.now());
     expect(await marks().get('slack:reply:e2')).toBe('third');
     expect(await marks().get('slack:reply:none')).toBeUndefined();
+  });
+
+  it('lists the database notes under a prefix, and forgets a note in both places', async () => {
+    const { h, marks } = await world();
+    await marks().put('discord:gateway:b:0:p:one', '1');
+    await marks().put('discord:gateway:b:0:p:two', '2');
+    await marks().put('discord:gateway:b:1:p:one', 'other shard');
+    expect(await marks().list('discord:gateway:b:0:p:')).toEqual([{ key: 'discord:gateway:b:0:p:one', value: '1' }, { key: 'discord:gateway:b:0:p:two', value: '2' }]);
+    await marks().forget('discord:gateway:b:0:p:one');
+    // Gone from Redis too: a copy left there would still answer `get`.
+    expect(await marks().get('discord:gateway:b:0:p:one')).toBeUndefined();
+    expect(await h.store.sendMarks.get('discord:gateway:b:0:p:one')).toBeUndefined();
+    expect((await marks().list('discord:gateway:b:0:p:')).map((n) => n.key)).toEqual(['discord:gateway:b:0:p:two']);
   });
 });

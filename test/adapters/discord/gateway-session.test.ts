@@ -7,12 +7,20 @@ import { describe, expect, it } from 'vitest';
 import { GatewaySessions } from '../../../adapters/discord/gateway-session.js';
 import { testLogger } from '../../helpers/harness.js';
 
-/** One process's notes over `notes` (the database every process of the bot shares). */
-function setup(notes = new Map<string, string>(), clock = { now: 1_000_000 }, name = 'sess') {
+/** One process's notes over `notes` (the database every process of the bot shares); `shared`: instances share its shards. */
+function setup(notes = new Map<string, string>(), clock = { now: 1_000_000 }, name = 'sess', shared?: { staleMs: number; down?: () => boolean }) {
   const sessions = new GatewaySessions(
-    { put: async (k, v) => void notes.set(k, v), get: async (k) => notes.get(k) },
+    {
+      put: async (k, v) => {
+        if (shared?.down?.()) throw new Error('the database is down');
+        notes.set(k, v);
+      },
+      get: async (k) => notes.get(k),
+      list: async (prefix) => [...notes].filter(([k]) => k.startsWith(prefix)).sort().map(([key, value]) => ({ key, value })),
+      forget: async (k) => void notes.delete(k),
+    },
     'bot1',
-    { log: testLogger(), now: () => clock.now, saveEveryMs: 60_000 },
+    { log: testLogger(), now: () => clock.now, saveEveryMs: 60_000, ...(shared ? { shared: { staleMs: shared.staleMs } } : {}) },
   );
   const ready = (shard: number, s: number) => sessions.dispatched(shard, { t: 'READY', s, d: { session_id: `${name}-${shard}`, resume_gateway_url: 'wss://gateway.test' } });
   const message = (shard: number, s: number, id: string) => sessions.dispatched(shard, { t: 'MESSAGE_CREATE', s, d: { id, channel_id: 'c1' } });
@@ -102,5 +110,61 @@ describe('gateway session notes', () => {
     const after = setup(notes, clock, 'after');
     expect((await after.sessions.stored([0], 0))[0]?.unread).toEqual([{ channelId: 'dm-2', after: '1999', at: replayedAt }]);
     expect((await after.sessions.stored([0], replayedAt + 1))[0]?.unread).toEqual([]);
+  });
+
+  it('with shared shards, each process notes its own session, and another judges it abandoned only after watching it silent while its own notes landed', async () => {
+    const notes = new Map<string, string>();
+    const clock = { now: 1_000_000 };
+    let down = false;
+    const a = setup(notes, clock, 'a', { staleMs: 10_000, down: () => down });
+    const b = setup(notes, clock, 'b', { staleMs: 10_000 });
+    a.ready(0, 1);
+    b.ready(0, 1);
+    await a.sessions.stop();
+    await b.sessions.stop();
+    expect(notes.size).toBe(2); // one note per process, neither over the other
+    expect(await a.sessions.abandoned([0], 0)).toEqual([]);
+
+    // b dies; a keeps noting. a first saw b's note at 0 s: silent for less than 10 s, not yet.
+    const beat = async (ms: number) => {
+      clock.now += ms;
+      await a.sessions.stop();
+      return (await a.sessions.abandoned([0], 0)).map((n) => n.sessionId);
+    };
+    expect(await beat(6000)).toEqual([]);
+    expect(await beat(3000)).toEqual([]);
+    expect(await beat(2000)).toEqual(['b-0']);
+    const found = await a.sessions.abandoned([0], 0);
+
+    // A new process c notes once; then the database goes away: a's notes stop landing, and it
+    // judges no one, though every note is silent, c's too.
+    const c = setup(notes, clock, 'c', { staleMs: 10_000 });
+    c.ready(0, 1);
+    await c.sessions.stop();
+    down = true;
+    expect(await beat(2000)).toEqual([]);
+    expect(await beat(12_000)).toEqual([]);
+    // Back: a watches a whole silence again before judging; meanwhile c's notes resume, so only b is abandoned.
+    down = false;
+    expect(await beat(1000)).toEqual([]);
+    await c.sessions.stop();
+    expect(await beat(6000)).toEqual([]);
+    expect(await beat(5000)).toEqual(['b-0']);
+    await a.sessions.forget(found[0]!.key);
+    expect((await a.sessions.abandoned([0], 0)).map((n) => n.sessionId)).toEqual([]);
+  });
+
+  it('with shared shards, a start replays at once a note a minute old by the clock (every instance was down)', async () => {
+    const notes = new Map<string, string>();
+    const clock = { now: 1_000_000 };
+    const old = setup(notes, clock, 'old', { staleMs: 10_000 });
+    old.ready(0, 5);
+    await old.sessions.stop();
+    clock.now += 59_000;
+    const next = setup(notes, clock, 'next', { staleMs: 10_000 });
+    expect(await next.sessions.abandoned([0], 0)).toEqual([]);
+    clock.now += 1000;
+    expect(await next.sessions.abandoned([0], 0)).toEqual([{ key: expect.stringMatching(/^discord:gateway:bot1:0:p:/), shard: 0, sessionId: 'old-0', resumeUrl: 'wss://gateway.test', seq: 5, unread: [] }]);
+    expect(await next.sessions.abandoned([0], clock.now - 30_000)).toEqual([]); // older than asked
   });
 });

@@ -7,6 +7,7 @@ import { createDiscordAdapter, type DiscordAdapter, type DiscordConfig, type Dis
 import { ProactiveScheduler, DeliveryRouter } from '../../../src/scheduler/index.js';
 import type { InboundMessage, ReplyEvent } from '../../../src/core/types.js';
 import type { MessageHandler } from '../../../src/core/adapter.js';
+import type { SharedWindowFactory } from '../../../src/core/outbound-window.js';
 import { commandMenu, type EngineConfig } from '../../../src/engine/index.js';
 import { startFakeDiscord, type FakeDiscord, type FakeDiscordOptions } from '../../fakes/discord.js';
 import { startHarness, type Harness } from '../../helpers/harness.js';
@@ -38,6 +39,9 @@ export const SCALED_TUNING: Partial<DiscordTuning> = {
   stopTimeoutMs: 3000,
 };
 
+/** Shared windows (bot-wide and per chat) that limit nothing: only for tests that send a few messages. */
+const unlimitedWindow: SharedWindowFactory = () => ({ acquire: () => ({ commit: () => undefined, release: () => undefined }) });
+
 /** Pass the engine's events through, noting when the answer was complete. */
 async function* tap(eventId: string, events: AsyncIterable<ReplyEvent>, doneAt: Map<string, number>): AsyncGenerator<ReplyEvent> {
   for await (const e of events) {
@@ -68,7 +72,7 @@ export interface Setup {
    * started, not closed by `close`. `handler` stands in for the engine (a process that dies
    * before its messages are on disk, say).
    */
-  newAdapter(o?: { handler?: MessageHandler; tuning?: Partial<DiscordTuning> }): DiscordAdapter;
+  newAdapter(o?: { handler?: MessageHandler; tuning?: Partial<DiscordTuning>; now?: () => number }): DiscordAdapter;
   close(): Promise<void>;
 }
 
@@ -86,6 +90,11 @@ export async function startDiscord(o: {
    * a wrapper of it), and replay the previous gateway session (its notes in the store).
    */
   catchUp?: boolean | ((recentChats: RecentChats) => RecentChats);
+  /**
+   * As in a cluster whose instances run the same shards (a bot-wide window shared with other
+   * instances, no DISCORD_SHARDS): each adapter notes its own gateway session.
+   */
+  sharedShards?: boolean;
 } = {}): Promise<Setup> {
   const handled: InboundMessage[] = [];
   const modelDoneAt = new Map<string, number>();
@@ -98,7 +107,7 @@ export async function startDiscord(o: {
     defaults: { minIdleMinutes: 60, minGapMinutes: 120, dailyCap: 3, maxUnanswered: 5 },
   });
   const fake = await startFakeDiscord({ retryAfterHeader: 'exact', ...o.fake, limits: { ...SCALED_LIMITS, ...o.fake?.limits } });
-  const newAdapter = (over: { handler?: MessageHandler; tuning?: Partial<DiscordTuning> } = {}) =>
+  const newAdapter = (over: { handler?: MessageHandler; tuning?: Partial<DiscordTuning>; now?: () => number } = {}) =>
     createDiscordAdapter(
       { token: fake.token, apiUrl: fake.restApi, guildIds: [], characterWebhooks: false, ...(typeof o.config === 'function' ? o.config(fake) : o.config) },
       {
@@ -108,6 +117,8 @@ export async function startDiscord(o: {
         listCharacters: async () => (await h.store.characters.listShared()).map((c) => c.name),
         characterAvatar: async (name) => (name === 'Aria' ? 'http://img.test/aria.png' : undefined),
         tuning: { ...SCALED_TUNING, ...o.tuning, ...over.tuning },
+        ...(over.now ? { now: over.now } : {}),
+        ...(o.sharedShards ? { sharedWindow: unlimitedWindow } : {}),
         ...(o.catchUp
           ? { recentChats: o.catchUp === true ? recentChatsOf(h.store, h.log) : o.catchUp(recentChatsOf(h.store, h.log)), sendMarks: h.store.sendMarks }
           : {}),

@@ -1,0 +1,111 @@
+/**
+ * Instances that run the same shards (a cluster without DISCORD_SHARDS) each hear every event,
+ * so a message is lost only when every instance that heard it died before putting it on disk: a
+ * first DM can then be found only in a gateway session of the dead. Each instance notes its own
+ * session; a note that goes silent is replayed by a live instance, which answers what it finds.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { DiscordAdapter } from '../../../adapters/discord/index.js';
+import type { MessageHandler } from '../../../src/core/adapter.js';
+import { alice, startDiscord, type Setup } from './helpers.js';
+
+const carol = { id: '511111111111111111', username: 'carol' };
+/** Notes every 50 ms; a note silent for 300 ms is abandoned. */
+const TUNING = { sessionSaveMs: 50, sessionStaleMs: 300 };
+
+let s: Setup | undefined;
+const others: DiscordAdapter[] = [];
+afterEach(async () => {
+  await Promise.allSettled(others.splice(0).map((a) => a.stop()));
+  await s?.close();
+  s = undefined;
+});
+
+/** A process that hears messages and dies before any is on disk. */
+const neverOnDisk: MessageHandler = {
+  handle: () => Object.assign((async function* () { await new Promise(() => undefined); })(), { accepted: new Promise<void>(() => undefined) }),
+};
+
+async function cluster(): Promise<Setup> {
+  s = await startDiscord({ catchUp: true, sharedShards: true, tuning: TUNING, fake: { shards: { identifyWindowMs: 1 } } });
+  const m = s.fake.userMessage({ author: alice, content: 'hello' });
+  await s.fake.waitFor(() => s!.texts(m.channel_id).length === 1);
+  await s.idle();
+  return s;
+}
+
+const notes = (setup: Setup) => setup.h.store.sendMarks.list('discord:gateway:');
+const resumes = (setup: Setup) => setup.fake.gatewayLog.filter((e) => e.dir === 'in' && e.op === 6).length;
+
+describe('discord: instances sharing shards', () => {
+  it("answer a first DM only a dead instance heard: a live one replays the dead one's session once its note goes silent", async () => {
+    const setup = await cluster();
+    const { fake, texts } = setup;
+    const dying = setup.newAdapter({ handler: neverOnDisk, tuning: { stopTimeoutMs: 100 } });
+    others.push(dying);
+    await dying.start();
+    await expect.poll(async () => (await notes(setup)).length, { timeout: 5000 }).toBe(2);
+    // The first instance is down (a deploy, a crash): only the second hears the DM, and dies
+    // before it is on disk.
+    await setup.adapter.stop();
+    const dm = fake.userMessage({ author: carol, content: 'hi, first time here' }).channel_id as string;
+    await fake.idle();
+    await dying.stop();
+    expect(texts(dm)).toEqual([]);
+
+    // The first comes back: the dead one's note is fresh by the clock, so its start leaves it;
+    // it watches the note stay silent, then replays that session and reads the DM back.
+    const before = resumes(setup);
+    const back = setup.newAdapter();
+    others.push(back);
+    await back.start();
+    expect(resumes(setup)).toBe(before);
+    await fake.waitFor(() => texts(dm).length === 1, 10_000);
+    fake.userMessage({ author: carol, content: 'live now' });
+    await fake.waitFor(() => texts(dm).length === 2, 10_000);
+    await fake.idle();
+    await back.settled();
+    expect(texts(dm)).toEqual(['Echo: hi, first time here', 'Echo: live now']);
+    expect(resumes(setup)).toBeGreaterThan(before);
+    // The replayed notes are forgotten; the live instance's own is all that is left.
+    await expect.poll(async () => (await notes(setup)).length, { timeout: 5000 }).toBe(1);
+  });
+
+  it("never replay a live instance's session: each answers nothing twice, and no session is resumed", async () => {
+    const setup = await cluster();
+    const { fake, texts } = setup;
+    const peer = setup.newAdapter();
+    others.push(peer);
+    await peer.start();
+    await expect.poll(async () => (await notes(setup)).length, { timeout: 5000 }).toBe(2);
+    // Well past the silence that abandons a note, both still noting.
+    await new Promise((r) => setTimeout(r, 4 * TUNING.sessionStaleMs));
+    const dm = fake.userMessage({ author: carol, content: 'both of you there?' }).channel_id as string;
+    await fake.waitFor(() => texts(dm).length === 1, 10_000);
+    await fake.idle();
+    await Promise.all([setup.adapter.settled(), peer.settled()]);
+    expect(texts(dm)).toEqual(['Echo: both of you there?']);
+    expect(resumes(setup)).toBe(0);
+    expect(setup.adapter.status().connected && peer.status().connected).toBe(true);
+  });
+
+  it('at a start after every instance was down a minute, replay their sessions first: the DMs sent meanwhile are answered before newer ones', async () => {
+    const setup = await cluster();
+    const { fake, texts } = setup;
+    const second = setup.newAdapter();
+    await second.start();
+    await expect.poll(async () => (await notes(setup)).length, { timeout: 5000 }).toBe(2);
+    await Promise.all([setup.adapter.stop(), second.stop()]);
+    const dm = fake.userMessage({ author: carol, content: 'anyone home?' }).channel_id as string;
+    const later = { now: Date.now() + 61_000 };
+    const back = setup.newAdapter({ now: () => later.now });
+    others.push(back);
+    await back.start();
+    expect(resumes(setup)).toBe(2);
+    fake.userMessage({ author: carol, content: 'live now' });
+    await fake.waitFor(() => texts(dm).length === 2, 10_000);
+    await fake.idle();
+    await back.settled();
+    expect(texts(dm)).toEqual(['Echo: anyone home?', 'Echo: live now']);
+  });
+});
