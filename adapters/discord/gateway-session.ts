@@ -44,6 +44,8 @@ const STUCK_MS = 60_000;
  * have a live instance's session replayed, which costs it a reconnect, never a message.
  */
 const ABANDONED_BY_CLOCK_MS = 60_000;
+/** Message ids kept to tell what a replay needs no read back for: minutes of a busy bot's traffic. */
+const RECENTLY_SETTLED = 20_000;
 /** An unchanged note is written again this often: housekeeping prunes notes two days old. */
 const REFRESH_MS = 3_600_000;
 
@@ -67,8 +69,12 @@ export class GatewaySessions {
   private readonly processId: string;
   /** Since when every note write of this process has landed (shared notes: what "silent" is judged by). */
   private writingSince: number | undefined;
+  /** The last note write failed: the next failures are logged quietly (shared notes are written every few seconds). */
+  private failing = false;
   /** Other processes' shared notes: the time each last said, and when this process first saw it say so. */
   private readonly watched = new Map<string, { at: number; since: number }>();
+  /** Shared shards: the newest messages this process settled, oldest first (see `has`). */
+  private readonly recentlySettled = new Set<string>();
   /** Notes carry it: a process never overwrites the note of one started after it (see `write`). */
   private readonly startedAt: number;
   private readonly yielded = new Set<number>();
@@ -113,6 +119,10 @@ export class GatewaySessions {
 
   /** The message is with the engine (on disk), or was not one to hand on. */
   settled(messageId: string): void {
+    if (this.deps.shared) {
+      this.recentlySettled.add(messageId);
+      if (this.recentlySettled.size > RECENTLY_SETTLED) this.recentlySettled.delete(this.recentlySettled.values().next().value!);
+    }
     for (const channels of this.unread.values()) {
       for (const [channelId, c] of channels) {
         if (c.awaiting?.delete(messageId) && c.awaiting.size === 0) channels.delete(channelId);
@@ -209,6 +219,14 @@ export class GatewaySessions {
     return found;
   }
 
+  /**
+   * Whether this process has the message with the engine already (shared shards: it heard what
+   * the dead one heard, unless it was down too); a replayed message it has needs no read back.
+   */
+  has(messageId: string): boolean {
+    return this.recentlySettled.has(messageId);
+  }
+
   /** Drop a replayed note of another process. */
   async forget(key: string): Promise<void> {
     this.watched.delete(key);
@@ -256,9 +274,12 @@ export class GatewaySessions {
         s.saved = value;
         s.savedAt = now;
         this.writingSince ??= now;
+        this.failing = false;
       } catch (err) {
         this.writingSince = undefined;
-        this.deps.log.warn({ err, shard }, 'discord: could not note the gateway session; a restart may not replay what it missed');
+        const level = this.failing ? 'debug' : 'warn';
+        this.failing = true;
+        this.deps.log[level]({ err, shard }, 'discord: could not note the gateway session; a restart may not replay what it missed');
       }
     }
   }

@@ -276,7 +276,7 @@ class DiscordBot implements DiscordAdapter {
    * The messages Discord replays from the sessions the previous process noted (or, with shared
    * shards, that processes which stopped noting left); [] when none could be.
    */
-  private async replayed(): Promise<ReplayedMessage[]> {
+  private async replayed(quiet = false): Promise<ReplayedMessage[]> {
     const sessions = this.sessions;
     if (!sessions) return [];
     const out: ReplayedMessage[] = [];
@@ -291,18 +291,20 @@ class DiscordBot implements DiscordAdapter {
           return undefined;
         });
         if (got === EXPIRED) this.log.info({ shard: s.shard }, 'discord: the previous gateway session had expired; nothing to replay');
-        const replayed = got === EXPIRED || got === undefined ? [] : got;
+        // With shared shards this process heard most of it too: what it already has needs no read back.
+        const replayed = got === EXPIRED || got === undefined ? [] : got.filter((m) => !sessions.has(m.messageId));
         // The replay ended that session: until read back, its channels (and those the previous
         // start had not read back) live on in this process's note.
         sessions.carry(s.shard, replayed, s.unread);
         out.push(...replayed, ...s.unread.map((u) => ({ channelId: u.channelId, messageId: (BigInt(u.after) + 1n).toString() })));
         if (s.key !== undefined && got !== undefined) {
-          if (got !== EXPIRED) this.log.info({ shard: s.shard, messages: got.length }, 'discord: replayed the gateway session of an instance that stopped noting it');
+          if (got !== EXPIRED) this.log.info({ shard: s.shard, messages: got.length, unheard: replayed.length }, 'discord: replayed the gateway session of an instance that stopped noting it');
           await sessions.forget(s.key);
         }
       }
     } catch (err) {
-      this.log.warn({ err }, 'discord: could not read the previous gateway sessions');
+      // The look every few seconds for abandoned sessions fails each time the database is away.
+      this.log[quiet ? 'debug' : 'warn']({ err }, 'discord: could not read the previous gateway sessions');
     }
     return out;
   }
@@ -315,7 +317,7 @@ class DiscordBot implements DiscordAdapter {
     if (this.replaying || !this.accepting || !this.catchUp) return;
     this.replaying = true;
     try {
-      const missed = await this.replayed();
+      const missed = await this.replayed(true);
       if (!missed.length || !this.accepting) return;
       this.catchUp.planReplayed(missed);
       this.track(this.catchUp.run(), { catchUp: true });

@@ -108,4 +108,24 @@ describe('discord: instances sharing shards', () => {
     await back.settled();
     expect(texts(dm)).toEqual(['Echo: anyone home?', 'Echo: live now']);
   });
+
+  it("replay a session whose note went silent, reading back nothing this instance heard too (a hung instance's costs it a reconnect)", async () => {
+    const setup = await cluster();
+    const { fake, texts } = setup;
+    // It notes once at its start, then hangs as far as its note tells.
+    const peer = setup.newAdapter({ tuning: { sessionSaveMs: 60_000 } });
+    others.push(peer);
+    await peer.start();
+    await expect.poll(async () => (await notes(setup)).length, { timeout: 5000 }).toBe(2);
+    const dm = fake.userMessage({ author: carol, content: 'hello both' }).channel_id as string;
+    await fake.waitFor(() => texts(dm).length === 1, 10_000);
+    await fake.waitFor(() => resumes(setup) === 1, 5000);
+    await expect.poll(async () => (await notes(setup)).length, { timeout: 5000 }).toBe(1);
+    await fake.idle();
+    await Promise.all([setup.adapter.settled(), peer.settled()]);
+    // The replay held the DM, which the live instance had on disk: no read back.
+    const reads = fake.calls.filter((c) => c.method === 'GET' && c.path === `/channels/${dm}/messages`);
+    expect(reads).toEqual([]);
+    expect(texts(dm)).toEqual(['Echo: hello both']);
+  });
 });
