@@ -44,6 +44,8 @@ const STUCK_MS = 60_000;
  * have a live instance's session replayed, which costs it a reconnect, never a message.
  */
 const ABANDONED_BY_CLOCK_MS = 60_000;
+/** How long a shared note whose replay failed waits before it is tried again. */
+const RETRY_REPLAY_MS = 60_000;
 /** Message ids kept to tell what a replay needs no read back for: minutes of a busy bot's traffic. */
 const RECENTLY_SETTLED = 20_000;
 /** An unchanged note is written again this often: housekeeping prunes notes two days old. */
@@ -72,7 +74,7 @@ export class GatewaySessions {
   /** The last note write failed: the next failures are logged quietly (shared notes are written every few seconds). */
   private failing = false;
   /** Other processes' shared notes: the time each last said, and when this process first saw it say so. */
-  private readonly watched = new Map<string, { at: number; since: number }>();
+  private readonly watched = new Map<string, { at: number; since: number; retryAt?: number }>();
   /** Shared shards: the newest messages this process settled, oldest first (see `has`). */
   private readonly recentlySettled = new Set<string>();
   /** Notes carry it: a process never overwrites the note of one started after it (see `write`). */
@@ -210,6 +212,7 @@ export class GatewaySessions {
         const seen = this.watched.get(key);
         const silentFor = seen && seen.at === s.at ? now - seen.since : 0;
         if (!seen || seen.at !== s.at) this.watched.set(key, { at: s.at, since: now });
+        if (seen?.retryAt !== undefined && now < seen.retryAt) continue;
         if (now - s.at >= ABANDONED_BY_CLOCK_MS || (watching && silentFor >= staleMs)) {
           found.push({ key, shard, sessionId: s.sessionId, resumeUrl: s.resumeUrl, seq: s.seq, unread: s.unread.filter((u) => u.at >= since) });
         }
@@ -225,6 +228,12 @@ export class GatewaySessions {
    */
   has(messageId: string): boolean {
     return this.recentlySettled.has(messageId);
+  }
+
+  /** A replay of the note at `key` failed: try it again in a minute, not at every look. */
+  retryLater(key: string): void {
+    const seen = this.watched.get(key);
+    if (seen) seen.retryAt = this.deps.now() + RETRY_REPLAY_MS;
   }
 
   /** Drop a replayed note of another process. */

@@ -297,8 +297,9 @@ class DiscordBot implements DiscordAdapter {
         // start had not read back) live on in this process's note.
         sessions.carry(s.shard, replayed, s.unread);
         out.push(...replayed, ...s.unread.map((u) => ({ channelId: u.channelId, messageId: (BigInt(u.after) + 1n).toString() })));
-        if (s.key !== undefined && got !== undefined) {
-          if (got !== EXPIRED) this.log.info({ shard: s.shard, messages: got.length, unheard: replayed.length }, 'discord: replayed the gateway session of an instance that stopped noting it');
+        if (s.key !== undefined && got === undefined) sessions.retryLater(s.key);
+        else if (s.key !== undefined) {
+          if (got && got !== EXPIRED) this.log.info({ shard: s.shard, messages: got.length, unheard: replayed.length }, 'discord: replayed the gateway session of an instance that stopped noting it');
           await sessions.forget(s.key);
         }
       }

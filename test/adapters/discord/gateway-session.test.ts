@@ -154,7 +154,7 @@ describe('gateway session notes', () => {
     expect((await a.sessions.abandoned([0], 0)).map((n) => n.sessionId)).toEqual([]);
   });
 
-  it('with shared shards, a start replays at once a note a minute old by the clock (every instance was down)', async () => {
+  it('with shared shards, a start replays at once a note a minute old by the clock (every instance was down), and a failed replay waits a minute', async () => {
     const notes = new Map<string, string>();
     const clock = { now: 1_000_000 };
     const old = setup(notes, clock, 'old', { staleMs: 10_000 });
@@ -166,5 +166,12 @@ describe('gateway session notes', () => {
     clock.now += 1000;
     expect(await next.sessions.abandoned([0], 0)).toEqual([{ key: expect.stringMatching(/^discord:gateway:bot1:0:p:/), shard: 0, sessionId: 'old-0', resumeUrl: 'wss://gateway.test', seq: 5, unread: [] }]);
     expect(await next.sessions.abandoned([0], clock.now - 30_000)).toEqual([]); // older than asked
+    // Its replay failed: it is tried again a minute later, not at every look.
+    const [note] = await next.sessions.abandoned([0], 0);
+    next.sessions.retryLater(note!.key);
+    clock.now += 59_000;
+    expect(await next.sessions.abandoned([0], 0)).toEqual([]);
+    clock.now += 1000;
+    expect((await next.sessions.abandoned([0], 0)).map((n) => n.sessionId)).toEqual(['old-0']);
   });
 });
