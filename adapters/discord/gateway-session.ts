@@ -39,9 +39,10 @@ export type NotedSession = StoredSession & { unread: UnreadChannel[] };
 
 const STUCK_MS = 60_000;
 /**
- * A shared note this much older than this process's clock is abandoned even if this process has
- * not watched it long (a start after every instance was down): clocks differing by more would
- * have a live instance's session replayed, which costs it a reconnect, never a message.
+ * At a start (nothing watched yet), a shared note this much older than this process's clock is
+ * abandoned (every instance was down): clocks differing by more would have a live instance's
+ * session replayed, which costs it a reconnect, never a message. Later only watching judges, so
+ * a long database outage, after which every note is old, abandons no one.
  */
 const ABANDONED_BY_CLOCK_MS = 60_000;
 /** How long a shared note whose replay failed waits before it is tried again. */
@@ -69,8 +70,10 @@ export class GatewaySessions {
   private readonly shards = new Map<number, Shard>();
   /** Names this process's notes when instances share shards. */
   private readonly processId: string;
-  /** Since when every note write of this process has landed (shared notes: what "silent" is judged by). */
+  /** Since when every note write of this process has landed promptly (shared notes: what "silent" is judged by). */
   private writingSince: number | undefined;
+  /** A note of this process has landed: from then on only watching judges (see `abandoned`). */
+  private noted = false;
   /** The last note write failed: the next failures are logged quietly (shared notes are written every few seconds). */
   private failing = false;
   /** Other processes' shared notes: the time each last said, and when this process first saw it say so. */
@@ -193,8 +196,9 @@ export class GatewaySessions {
 
   /**
    * Other processes' notes for `shards` (shared notes), no earlier than `since`, that are
-   * abandoned: silent for `staleMs` while this process's own notes kept landing (so a database
-   * outage that silenced everyone abandons no one), or older by the clock than a minute.
+   * abandoned: silent for `staleMs` while this process's own notes kept landing promptly (so a
+   * database outage, failing or holding up everyone's writes, abandons no one), or, at a start
+   * before this process has noted anything, older by the clock than a minute.
    */
   async abandoned(shards: readonly number[], since: number): Promise<AbandonedSession[]> {
     const staleMs = this.deps.shared?.staleMs;
@@ -213,7 +217,7 @@ export class GatewaySessions {
         const silentFor = seen && seen.at === s.at ? now - seen.since : 0;
         if (!seen || seen.at !== s.at) this.watched.set(key, { at: s.at, since: now });
         if (seen?.retryAt !== undefined && now < seen.retryAt) continue;
-        if (now - s.at >= ABANDONED_BY_CLOCK_MS || (watching && silentFor >= staleMs)) {
+        if ((!this.noted && now - s.at >= ABANDONED_BY_CLOCK_MS) || (watching && silentFor >= staleMs)) {
           found.push({ key, shard, sessionId: s.sessionId, resumeUrl: s.resumeUrl, seq: s.seq, unread: s.unread.filter((u) => u.at >= since) });
         }
       }
@@ -282,8 +286,13 @@ export class GatewaySessions {
         await this.marks.put(this.key(shard), JSON.stringify({ ...note, at: now, started: this.startedAt }));
         s.saved = value;
         s.savedAt = now;
-        this.writingSince ??= now;
         this.failing = false;
+        this.noted = true;
+        // A write the database held up (an outage waited out) held up everyone's: what looked
+        // silent meanwhile says nothing, so watching starts again from the next prompt write.
+        const landed = this.deps.now();
+        if (landed - now > this.deps.saveEveryMs) this.writingSince = undefined;
+        else this.writingSince ??= landed;
       } catch (err) {
         this.writingSince = undefined;
         const level = this.failing ? 'debug' : 'warn';

@@ -8,11 +8,12 @@ import { GatewaySessions } from '../../../adapters/discord/gateway-session.js';
 import { testLogger } from '../../helpers/harness.js';
 
 /** One process's notes over `notes` (the database every process of the bot shares); `shared`: instances share its shards. */
-function setup(notes = new Map<string, string>(), clock = { now: 1_000_000 }, name = 'sess', shared?: { staleMs: number; down?: () => boolean }) {
+function setup(notes = new Map<string, string>(), clock = { now: 1_000_000 }, name = 'sess', shared?: { staleMs: number; down?: () => boolean; stallMs?: () => number }) {
   const sessions = new GatewaySessions(
     {
       put: async (k, v) => {
         if (shared?.down?.()) throw new Error('the database is down');
+        clock.now += shared?.stallMs?.() ?? 0; // the write waits out an outage, then lands
         notes.set(k, v);
       },
       get: async (k) => notes.get(k),
@@ -20,7 +21,7 @@ function setup(notes = new Map<string, string>(), clock = { now: 1_000_000 }, na
       forget: async (k) => void notes.delete(k),
     },
     'bot1',
-    { log: testLogger(), now: () => clock.now, saveEveryMs: 60_000, ...(shared ? { shared: { staleMs: shared.staleMs } } : {}) },
+    { log: testLogger(), now: () => clock.now, saveEveryMs: shared ? 2000 : 60_000, ...(shared ? { shared: { staleMs: shared.staleMs } } : {}) },
   );
   const ready = (shard: number, s: number) => sessions.dispatched(shard, { t: 'READY', s, d: { session_id: `${name}-${shard}`, resume_gateway_url: 'wss://gateway.test' } });
   const message = (shard: number, s: number, id: string) => sessions.dispatched(shard, { t: 'MESSAGE_CREATE', s, d: { id, channel_id: 'c1' } });
@@ -116,7 +117,8 @@ describe('gateway session notes', () => {
     const notes = new Map<string, string>();
     const clock = { now: 1_000_000 };
     let down = false;
-    const a = setup(notes, clock, 'a', { staleMs: 10_000, down: () => down });
+    let stallMs = 0;
+    const a = setup(notes, clock, 'a', { staleMs: 10_000, down: () => down, stallMs: () => stallMs });
     const b = setup(notes, clock, 'b', { staleMs: 10_000 });
     a.ready(0, 1);
     b.ready(0, 1);
@@ -150,6 +152,16 @@ describe('gateway session notes', () => {
     await c.sessions.stop();
     expect(await beat(6000)).toEqual([]);
     expect(await beat(5000)).toEqual(['b-0']);
+
+    // The database holds writes up for 15 s (an outage waited out, not failed): c's note did
+    // not change meanwhile, yet a judges no one (not even b) until it has written promptly for 10 s again.
+    stallMs = 15_000;
+    expect(await beat(1000)).toEqual([]);
+    stallMs = 0;
+    expect(await beat(2000)).toEqual([]);
+    await c.sessions.stop();
+    expect(await beat(9000)).toEqual([]);
+    expect(await beat(2000)).toEqual(['b-0']);
     await a.sessions.forget(found[0]!.key);
     expect((await a.sessions.abandoned([0], 0)).map((n) => n.sessionId)).toEqual([]);
   });
