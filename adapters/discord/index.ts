@@ -147,7 +147,8 @@ class DiscordBot implements DiscordAdapter {
   private readonly sessions: GatewaySessions | undefined;
   /** Shared shards: the look for sessions another process abandoned, and whether one runs. */
   private abandonedTimer: NodeJS.Timeout | undefined;
-  private replaying = false;
+  /** A replay of abandoned sessions under way: a stop waits for it, so what it carries is in the last note. */
+  private replaying: Promise<void> | undefined;
   private accepting = false;
   /** Messages dispatched before start-up has planned what to read back: handed on after that. */
   private early: DcMessage[] | undefined = [];
@@ -265,6 +266,7 @@ class DiscordBot implements DiscordAdapter {
     this.accepting = false;
     clearInterval(this.abandonedTimer);
     this.abandonedTimer = undefined;
+    await this.replaying;
     await this.tasks.drain(this.tuning.stopTimeoutMs);
     // The session stays resumable and its note says up to where this process answered: the
     // next one has Discord replay what is sent meanwhile.
@@ -314,17 +316,16 @@ class DiscordBot implements DiscordAdapter {
    * Shared shards: replay the sessions of instances that died or stopped since, and read back
    * the channels they were sent messages in (their live messages wait meanwhile, as at start).
    */
-  private async replayAbandoned(): Promise<void> {
-    if (this.replaying || !this.accepting || !this.catchUp) return;
-    this.replaying = true;
-    try {
+  private replayAbandoned(): Promise<void> {
+    if (this.replaying || !this.accepting || !this.catchUp) return this.replaying ?? Promise.resolve();
+    const catchUp = this.catchUp;
+    this.replaying = (async () => {
       const missed = await this.replayed(true);
       if (!missed.length || !this.accepting) return;
-      this.catchUp.planReplayed(missed);
-      this.track(this.catchUp.run(), { catchUp: true });
-    } finally {
-      this.replaying = false;
-    }
+      catchUp.planReplayed(missed);
+      this.track(catchUp.run(), { catchUp: true });
+    })().finally(() => (this.replaying = undefined));
+    return this.replaying;
   }
 
   settled(): Promise<void> {
