@@ -38,13 +38,8 @@ export interface UnreadChannel {
 export type NotedSession = StoredSession & { unread: UnreadChannel[] };
 
 const STUCK_MS = 60_000;
-/**
- * At a start (nothing watched yet), a shared note this much older than this process's clock is
- * abandoned (every instance was down): clocks differing by more would have a live instance's
- * session replayed, which costs it a reconnect, never a message. Later only watching judges, so
- * a long database outage, after which every note is old, abandons no one.
- */
-const ABANDONED_BY_CLOCK_MS = 60_000;
+/** How often a start looks again at notes that may be a live instance's. */
+const START_POLL_MS = 500;
 /** How long a shared note whose replay failed waits before it is tried again. */
 const RETRY_REPLAY_MS = 60_000;
 /** Message ids kept to tell what a replay needs no read back for: minutes of a busy bot's traffic. */
@@ -72,8 +67,6 @@ export class GatewaySessions {
   private readonly processId: string;
   /** Since when every note write of this process has landed promptly (shared notes: what "silent" is judged by). */
   private writingSince: number | undefined;
-  /** A note of this process has landed: from then on only watching judges (see `abandoned`). */
-  private noted = false;
   /** The last note write failed: the next failures are logged quietly (shared notes are written every few seconds). */
   private failing = false;
   /** Other processes' shared notes: the time each last said, and when this process first saw it say so. */
@@ -99,6 +92,8 @@ export class GatewaySessions {
       saveEveryMs: number;
       /** Other instances run the same shards: note per process, and judge a note silent this long abandoned. */
       shared?: { staleMs: number };
+      /** How a start waits to see whether another process's note changes (default: a timer). */
+      sleep?(ms: number): Promise<void>;
     },
   ) {
     this.startedAt = deps.now();
@@ -197,29 +192,54 @@ export class GatewaySessions {
   /**
    * Other processes' notes for `shards` (shared notes), no earlier than `since`, that are
    * abandoned: silent for `staleMs` while this process's own notes kept landing promptly (so a
-   * database outage, failing or holding up everyone's writes, abandons no one), or, at a start
-   * before this process has noted anything, older by the clock than a minute.
+   * database outage, failing or holding up everyone's writes, abandons no one).
    */
   async abandoned(shards: readonly number[], since: number): Promise<AbandonedSession[]> {
     const staleMs = this.deps.shared?.staleMs;
-    if (staleMs === undefined || !this.marks.list) return [];
+    if (staleMs === undefined) return [];
+    const notes = await this.look(shards, since);
     const now = this.deps.now();
-    const watching = this.writingSince !== undefined && now - this.writingSince >= staleMs;
-    const found: AbandonedSession[] = [];
+    if (this.writingSince === undefined || now - this.writingSince < staleMs) return [];
+    return notes.filter((n) => n.silentFor >= staleMs && !(n.retryAt !== undefined && now < n.retryAt)).map((n) => n.session);
+  }
+
+  /**
+   * At a start (nothing watched yet): the notes of processes that are gone. A note older than
+   * three saves by the clock is; one younger is watched until it changes (its process lives) or
+   * grows that old. Once any note changes, a live instance has heard what the gone ones heard,
+   * and the rest is left to `abandoned`. Waits at most three saves, and not at all without notes.
+   */
+  async abandonedAtStart(shards: readonly number[], since: number): Promise<AbandonedSession[]> {
+    if (!this.deps.shared) return [];
+    const goneMs = 3 * this.deps.saveEveryMs;
+    for (;;) {
+      const notes = await this.look(shards, since);
+      const now = this.deps.now();
+      const gone = notes.filter((n) => now - n.at >= goneMs).map((n) => n.session);
+      if (notes.some((n) => n.changed)) return gone;
+      const youngest = Math.min(...notes.map((n) => now - n.at));
+      if (!notes.length || youngest >= goneMs) return gone;
+      const wait = Math.min(this.deps.saveEveryMs / 2, START_POLL_MS, goneMs - youngest);
+      await (this.deps.sleep ? this.deps.sleep(wait) : new Promise((r) => setTimeout(r, wait)));
+    }
+  }
+
+  /** List the other processes' shared notes for `shards`, and note what this process saw of each. */
+  private async look(shards: readonly number[], since: number) {
+    const now = this.deps.now();
+    const found: Array<{ session: AbandonedSession; at: number; changed: boolean; silentFor: number; retryAt: number | undefined }> = [];
     const listed = new Set<string>();
     for (const shard of shards) {
-      for (const { key, value } of await this.marks.list(this.prefix(shard))) {
+      for (const { key, value } of (await this.marks.list?.(this.prefix(shard))) ?? []) {
         if (key === this.key(shard)) continue;
         listed.add(key);
         const s = parse(value);
         if (!s || s.at < since) continue;
         const seen = this.watched.get(key);
-        const silentFor = seen && seen.at === s.at ? now - seen.since : 0;
-        if (!seen || seen.at !== s.at) this.watched.set(key, { at: s.at, since: now });
-        if (seen?.retryAt !== undefined && now < seen.retryAt) continue;
-        if ((!this.noted && now - s.at >= ABANDONED_BY_CLOCK_MS) || (watching && silentFor >= staleMs)) {
-          found.push({ key, shard, sessionId: s.sessionId, resumeUrl: s.resumeUrl, seq: s.seq, unread: s.unread.filter((u) => u.at >= since) });
-        }
+        const same = seen !== undefined && seen.at === s.at;
+        if (!same) this.watched.set(key, { at: s.at, since: now, ...(seen?.retryAt !== undefined ? { retryAt: seen.retryAt } : {}) });
+        const session = { key, shard, sessionId: s.sessionId, resumeUrl: s.resumeUrl, seq: s.seq, unread: s.unread.filter((u) => u.at >= since) };
+        found.push({ session, at: s.at, changed: seen !== undefined && !same, silentFor: same ? now - seen.since : 0, retryAt: seen?.retryAt });
       }
     }
     for (const key of this.watched.keys()) if (!listed.has(key)) this.watched.delete(key);
@@ -287,7 +307,6 @@ export class GatewaySessions {
         s.saved = value;
         s.savedAt = now;
         this.failing = false;
-        this.noted = true;
         // A write the database held up (an outage waited out) held up everyone's: what looked
         // silent meanwhile says nothing, so watching starts again from the next prompt write.
         const landed = this.deps.now();

@@ -185,6 +185,7 @@ class DiscordBot implements DiscordAdapter {
             now: deps.now ?? Date.now,
             saveEveryMs: this.tuning.sessionSaveMs,
             ...(sharesShards ? { shared: { staleMs: this.tuning.sessionStaleMs } } : {}),
+            ...(deps.sleep ? { sleep: deps.sleep } : {}),
           })
         : undefined;
     this.transport = new DiscordTransport(
@@ -240,7 +241,7 @@ class DiscordBot implements DiscordAdapter {
     this.bot = await this.transport.start();
     await planned;
     // What the previous process's gateway session was sent after it, DMs included.
-    this.catchUp?.planReplayed(await this.replayed());
+    this.catchUp?.planReplayed(await this.replayed(true));
     this.sessions?.start();
     if (this.sessions?.shared) {
       this.abandonedTimer = setInterval(() => void this.replayAbandoned(), this.tuning.sessionSaveMs);
@@ -278,7 +279,7 @@ class DiscordBot implements DiscordAdapter {
    * The messages Discord replays from the sessions the previous process noted (or, with shared
    * shards, that processes which stopped noting left); [] when none could be.
    */
-  private async replayed(quiet = false): Promise<ReplayedMessage[]> {
+  private async replayed(atStart: boolean): Promise<ReplayedMessage[]> {
     const sessions = this.sessions;
     if (!sessions) return [];
     const out: ReplayedMessage[] = [];
@@ -286,7 +287,11 @@ class DiscordBot implements DiscordAdapter {
       const since = (this.deps.now ?? Date.now)() - this.tuning.catchUpMs;
       const { shards: listed } = this.transport.shardInfo();
       const shards = listed.length ? listed : [0];
-      const notes: Array<NotedSession & { key?: string }> = sessions.shared ? await sessions.abandoned(shards, since) : await sessions.stored(shards, since);
+      const notes: Array<NotedSession & { key?: string }> = !sessions.shared
+        ? await sessions.stored(shards, since)
+        : atStart
+          ? await sessions.abandonedAtStart(shards, since)
+          : await sessions.abandoned(shards, since);
       for (const s of notes) {
         const got = await replayMissed(s, this.config.token, this.tuning.replayTimeoutMs).catch((err: unknown) => {
           this.log.warn({ err, shard: s.shard }, 'discord: could not replay the previous gateway session; a first DM sent while no process listened stays unanswered');
@@ -307,7 +312,7 @@ class DiscordBot implements DiscordAdapter {
       }
     } catch (err) {
       // The look every few seconds for abandoned sessions fails each time the database is away.
-      this.log[quiet ? 'debug' : 'warn']({ err }, 'discord: could not read the previous gateway sessions');
+      this.log[atStart ? 'warn' : 'debug']({ err }, 'discord: could not read the previous gateway sessions');
     }
     return out;
   }
@@ -320,7 +325,7 @@ class DiscordBot implements DiscordAdapter {
     if (this.replaying || !this.accepting || !this.catchUp) return this.replaying ?? Promise.resolve();
     const catchUp = this.catchUp;
     this.replaying = (async () => {
-      const missed = await this.replayed(true);
+      const missed = await this.replayed(false);
       if (!missed.length || !this.accepting) return;
       catchUp.planReplayed(missed);
       this.track(catchUp.run(), { catchUp: true });

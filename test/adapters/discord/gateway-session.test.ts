@@ -8,7 +8,12 @@ import { GatewaySessions } from '../../../adapters/discord/gateway-session.js';
 import { testLogger } from '../../helpers/harness.js';
 
 /** One process's notes over `notes` (the database every process of the bot shares); `shared`: instances share its shards. */
-function setup(notes = new Map<string, string>(), clock = { now: 1_000_000 }, name = 'sess', shared?: { staleMs: number; down?: () => boolean; stallMs?: () => number }) {
+function setup(
+  notes = new Map<string, string>(),
+  clock = { now: 1_000_000 },
+  name = 'sess',
+  shared?: { staleMs: number; down?: () => boolean; stallMs?: () => number; sleep?: (ms: number) => Promise<void> },
+) {
   const sessions = new GatewaySessions(
     {
       put: async (k, v) => {
@@ -21,7 +26,13 @@ function setup(notes = new Map<string, string>(), clock = { now: 1_000_000 }, na
       forget: async (k) => void notes.delete(k),
     },
     'bot1',
-    { log: testLogger(), now: () => clock.now, saveEveryMs: shared ? 2000 : 60_000, ...(shared ? { shared: { staleMs: shared.staleMs } } : {}) },
+    {
+      log: testLogger(),
+      now: () => clock.now,
+      saveEveryMs: shared ? 2000 : 60_000,
+      ...(shared ? { shared: { staleMs: shared.staleMs } } : {}),
+      ...(shared?.sleep ? { sleep: shared.sleep } : {}),
+    },
   );
   const ready = (shard: number, s: number) => sessions.dispatched(shard, { t: 'READY', s, d: { session_id: `${name}-${shard}`, resume_gateway_url: 'wss://gateway.test' } });
   const message = (shard: number, s: number, id: string) => sessions.dispatched(shard, { t: 'MESSAGE_CREATE', s, d: { id, channel_id: 'c1' } });
@@ -137,6 +148,10 @@ describe('gateway session notes', () => {
     expect(await beat(3000)).toEqual([]);
     expect(await beat(2000)).toEqual(['b-0']);
     const found = await a.sessions.abandoned([0], 0);
+    // Its replay failed: it is tried again a minute later, not at every look.
+    a.sessions.retryLater(found[0]!.key);
+    expect(await beat(59_000)).toEqual([]);
+    expect(await beat(1000)).toEqual(['b-0']);
 
     // A new process c notes once; then the database goes away: a's notes stop landing, and it
     // judges no one, though every note is silent, c's too.
@@ -166,24 +181,46 @@ describe('gateway session notes', () => {
     expect((await a.sessions.abandoned([0], 0)).map((n) => n.sessionId)).toEqual([]);
   });
 
-  it('with shared shards, a start replays at once a note a minute old by the clock (every instance was down), and a failed replay waits a minute', async () => {
+  it("with shared shards, a start replays at once the notes of gone processes: three saves old by the clock, or unchanged while it watches until they are; a note that changes is a live instance's", async () => {
     const notes = new Map<string, string>();
     const clock = { now: 1_000_000 };
-    const old = setup(notes, clock, 'old', { staleMs: 10_000 });
-    old.ready(0, 5);
-    await old.sessions.stop();
-    clock.now += 59_000;
-    const next = setup(notes, clock, 'next', { staleMs: 10_000 });
-    expect(await next.sessions.abandoned([0], 0)).toEqual([]);
+    const sleeps: number[] = [];
+    let meanwhile: (() => Promise<void>) | undefined;
+    const sleep = async (ms: number) => {
+      sleeps.push(ms);
+      clock.now += ms;
+      await meanwhile?.();
+    };
+    const starting = (name: string) => setup(notes, clock, name, { staleMs: 10_000, sleep }).sessions;
+    const gone = setup(notes, clock, 'gone', { staleMs: 10_000 });
+    gone.ready(0, 5);
+    await gone.sessions.stop();
+    clock.now += 6000;
+    // Three saves (6 s) old: gone, without waiting.
+    expect(await starting('a').abandonedAtStart([0], 0)).toEqual([{ key: expect.stringMatching(/^discord:gateway:bot1:0:p:/), shard: 0, sessionId: 'gone-0', resumeUrl: 'wss://gateway.test', seq: 5, unread: [] }]);
+    expect(sleeps).toEqual([]);
+    expect(await starting('b').abandonedAtStart([0], clock.now - 3000)).toEqual([]); // older than asked
+
+    // A process that died a second ago: its note is watched until it is three saves old.
+    const recent = setup(notes, clock, 'recent', { staleMs: 10_000 });
+    recent.ready(0, 2);
+    await recent.sessions.stop();
     clock.now += 1000;
-    expect(await next.sessions.abandoned([0], 0)).toEqual([{ key: expect.stringMatching(/^discord:gateway:bot1:0:p:/), shard: 0, sessionId: 'old-0', resumeUrl: 'wss://gateway.test', seq: 5, unread: [] }]);
-    expect(await next.sessions.abandoned([0], clock.now - 30_000)).toEqual([]); // older than asked
-    // Its replay failed: it is tried again a minute later, not at every look.
-    const [note] = await next.sessions.abandoned([0], 0);
-    next.sessions.retryLater(note!.key);
-    clock.now += 59_000;
-    expect(await next.sessions.abandoned([0], 0)).toEqual([]);
-    clock.now += 1000;
-    expect((await next.sessions.abandoned([0], 0)).map((n) => n.sessionId)).toEqual(['old-0']);
+    expect((await starting('c').abandonedAtStart([0], 0)).map((n) => n.sessionId).sort()).toEqual(['gone-0', 'recent-0']);
+    expect(sleeps.reduce((a, b) => a + b, 0)).toBe(5000);
+    expect(Math.max(...sleeps)).toBe(500); // it looks again every half second
+
+    // A live process notes while the start watches: a live instance heard what the gone ones did;
+    // only the notes already three saves old are replayed now, the rest left to the watch.
+    const live = setup(notes, clock, 'live', { staleMs: 10_000 });
+    live.ready(0, 1);
+    await live.sessions.stop();
+    const dying = setup(notes, clock, 'dying', { staleMs: 10_000 });
+    dying.ready(0, 1);
+    await dying.sessions.stop();
+    meanwhile = () => live.sessions.stop();
+    sleeps.length = 0;
+    expect((await starting('d').abandonedAtStart([0], 0)).map((n) => n.sessionId).sort()).toEqual(['gone-0', 'recent-0']);
+    expect(sleeps).toEqual([500]);
   });
 });
