@@ -206,20 +206,23 @@ export class GatewaySessions {
   /**
    * At a start (nothing watched yet): the notes of processes that are gone. A note older than
    * three saves by the clock is; one younger is watched until it changes (its process lives) or
-   * grows that old. Once any note changes, a live instance has heard what the gone ones heard,
-   * and the rest is left to `abandoned`. Waits at most three saves, and not at all without notes.
+   * grows that old. A young note need not be waited for when a live process started before it
+   * last changed: that process heard what the note's did, and `abandoned` sees to it later.
+   * Processes starting together after every instance was down heard none of it, so their notes
+   * cover nothing. Waits at most three saves, and not at all without notes.
    */
   async abandonedAtStart(shards: readonly number[], since: number): Promise<AbandonedSession[]> {
     if (!this.deps.shared) return [];
     const goneMs = 3 * this.deps.saveEveryMs;
+    const alive = new Map<string, number>();
     for (;;) {
       const notes = await this.look(shards, since);
       const now = this.deps.now();
-      const gone = notes.filter((n) => now - n.at >= goneMs).map((n) => n.session);
-      if (notes.some((n) => n.changed)) return gone;
-      const youngest = Math.min(...notes.map((n) => now - n.at));
-      if (!notes.length || youngest >= goneMs) return gone;
-      const wait = Math.min(this.deps.saveEveryMs / 2, START_POLL_MS, goneMs - youngest);
+      for (const n of notes) if (n.changed) alive.set(n.session.key, n.started);
+      const young = notes.filter((n) => !alive.has(n.session.key) && now - n.at < goneMs);
+      const waitFor = young.filter((n) => ![...alive.values()].some((started) => started <= n.at));
+      if (!waitFor.length) return notes.filter((n) => !alive.has(n.session.key) && now - n.at >= goneMs).map((n) => n.session);
+      const wait = Math.min(this.deps.saveEveryMs / 2, START_POLL_MS, goneMs - Math.min(...waitFor.map((n) => now - n.at)));
       await (this.deps.sleep ? this.deps.sleep(wait) : new Promise((r) => setTimeout(r, wait)));
     }
   }
@@ -227,7 +230,7 @@ export class GatewaySessions {
   /** List the other processes' shared notes for `shards`, and note what this process saw of each. */
   private async look(shards: readonly number[], since: number) {
     const now = this.deps.now();
-    const found: Array<{ session: AbandonedSession; at: number; changed: boolean; silentFor: number; retryAt: number | undefined }> = [];
+    const found: Array<{ session: AbandonedSession; at: number; started: number; changed: boolean; silentFor: number; retryAt: number | undefined }> = [];
     const listed = new Set<string>();
     for (const shard of shards) {
       for (const { key, value } of (await this.marks.list?.(this.prefix(shard))) ?? []) {
@@ -239,7 +242,7 @@ export class GatewaySessions {
         const same = seen !== undefined && seen.at === s.at;
         if (!same) this.watched.set(key, { at: s.at, since: now, ...(seen?.retryAt !== undefined ? { retryAt: seen.retryAt } : {}) });
         const session = { key, shard, sessionId: s.sessionId, resumeUrl: s.resumeUrl, seq: s.seq, unread: s.unread.filter((u) => u.at >= since) };
-        found.push({ session, at: s.at, changed: seen !== undefined && !same, silentFor: same ? now - seen.since : 0, retryAt: seen?.retryAt });
+        found.push({ session, at: s.at, started: s.started, changed: seen !== undefined && !same, silentFor: same ? now - seen.since : 0, retryAt: seen?.retryAt });
       }
     }
     for (const key of this.watched.keys()) if (!listed.has(key)) this.watched.delete(key);

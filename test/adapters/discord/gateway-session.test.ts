@@ -222,5 +222,21 @@ describe('gateway session notes', () => {
     sleeps.length = 0;
     expect((await starting('d').abandonedAtStart([0], 0)).map((n) => n.sessionId).sort()).toEqual(['gone-0', 'recent-0']);
     expect(sleeps).toEqual([500]);
+
+    // Every instance was down; two start together. The other start's note changes, but it began
+    // after the dead ones last noted: it heard nothing of the gap, so the dead are waited for and replayed.
+    meanwhile = undefined;
+    for (const k of [...notes.keys()]) notes.delete(k);
+    const dead = setup(notes, clock, 'dead', { staleMs: 10_000 });
+    dead.ready(0, 3);
+    await dead.sessions.stop();
+    clock.now += 2000;
+    const twin = setup(notes, clock, 'twin', { staleMs: 10_000 });
+    twin.ready(0, 1);
+    await twin.sessions.stop();
+    meanwhile = () => twin.sessions.stop();
+    sleeps.length = 0;
+    expect((await starting('e').abandonedAtStart([0], 0)).map((n) => n.sessionId)).toEqual(['dead-0']);
+    expect(sleeps.reduce((a, b) => a + b, 0)).toBe(4000); // until the dead note was three saves old
   });
 });
