@@ -206,8 +206,9 @@ export class GatewaySessions {
   /**
    * At a start (nothing watched yet): the notes of processes that are gone. A note older than
    * three saves by the clock is; one younger is watched until it changes (its process lives) or
-   * grows that old. A young note need not be waited for when a live process started before it
-   * last changed: that process heard what the note's did, and `abandoned` sees to it later.
+   * grows that old. A note a live process covers (it was running when the note last changed, so
+   * it heard what the note's process did) is left to that process's `abandoned`, which reads back
+   * only what it lacks.
    * Processes starting together after every instance was down heard none of it, so their notes
    * cover nothing. Waits at most three saves, and not at all without notes.
    */
@@ -219,9 +220,10 @@ export class GatewaySessions {
       const notes = await this.look(shards, since);
       const now = this.deps.now();
       for (const n of notes) if (n.changed) alive.set(n.session.key, n.started);
-      const young = notes.filter((n) => !alive.has(n.session.key) && now - n.at < goneMs);
-      const waitFor = young.filter((n) => ![...alive.values()].some((started) => started <= n.at));
-      if (!waitFor.length) return notes.filter((n) => !alive.has(n.session.key) && now - n.at >= goneMs).map((n) => n.session);
+      const covered = (n: (typeof notes)[number]) => [...alive.values()].some((started) => started <= n.at);
+      const quiet = notes.filter((n) => !alive.has(n.session.key) && !covered(n));
+      const waitFor = quiet.filter((n) => now - n.at < goneMs);
+      if (!waitFor.length) return quiet.map((n) => n.session);
       const wait = Math.min(this.deps.saveEveryMs / 2, START_POLL_MS, goneMs - Math.min(...waitFor.map((n) => now - n.at)));
       await (this.deps.sleep ? this.deps.sleep(wait) : new Promise((r) => setTimeout(r, wait)));
     }

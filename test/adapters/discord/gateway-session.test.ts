@@ -181,7 +181,7 @@ describe('gateway session notes', () => {
     expect((await a.sessions.abandoned([0], 0)).map((n) => n.sessionId)).toEqual([]);
   });
 
-  it("with shared shards, a start replays at once the notes of gone processes: three saves old by the clock, or unchanged while it watches until they are; a note that changes is a live instance's", async () => {
+  it("with shared shards, a start replays at once the notes of gone processes (three saves old by the clock, or unchanged while it watches until they are) that no live instance covers", async () => {
     const notes = new Map<string, string>();
     const clock = { now: 1_000_000 };
     const sleeps: number[] = [];
@@ -238,5 +238,19 @@ describe('gateway session notes', () => {
     sleeps.length = 0;
     expect((await starting('e').abandonedAtStart([0], 0)).map((n) => n.sessionId)).toEqual(['dead-0']);
     expect(sleeps.reduce((a, b) => a + b, 0)).toBe(4000); // until the dead note was three saves old
+
+    // A process that died while a live one ran beside it, even long ago: the live one heard what
+    // it did, and replays it itself (reading back only what it lacks); the start leaves it.
+    for (const k of [...notes.keys()]) notes.delete(k);
+    const elder = setup(notes, clock, 'elder', { staleMs: 10_000 });
+    elder.ready(0, 1);
+    await elder.sessions.stop();
+    const crashed = setup(notes, clock, 'crashed', { staleMs: 10_000 });
+    crashed.ready(0, 1);
+    await crashed.sessions.stop();
+    clock.now += 8000;
+    await elder.sessions.stop();
+    meanwhile = () => elder.sessions.stop();
+    expect(await starting('f').abandonedAtStart([0], 0)).toEqual([]);
   });
 });
