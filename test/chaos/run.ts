@@ -1,5 +1,5 @@
 /**
- * `npm run chaos [-- --seed N --kills 30 --messages 300 --quiet 15 --telegram polling|webhook --cluster --outages N --proactive N --keep]`:
+ * `npm run chaos [-- --seed N --kills 30 --messages 300 --quiet 15 --telegram polling|webhook --cluster --outages N --all-down N --proactive N --keep]`:
  * charbridge as its own process on a SQLite file, taking Telegram updates from the fake Bot API
  * (long polling, or webhook deliveries retried until a 2xx as Telegram does), Slack DMs through
  * the Events API (each event POSTed until a 2xx, as Slack retries), Discord DMs over the fake's
@@ -8,7 +8,8 @@
  * SIGKILL `--kills` times while traffic flows, and restarted each time. With `--cluster`, two
  * instances share a PostgreSQL database and a Redis prefix (found on 127.0.0.1 or started, as the
  * tests do): API clients spread over whichever are up, one instance polls Telegram, and each kill
- * takes down one of them while the other keeps serving. `--outages N` (with `--cluster`): the run
+ * takes down one of them while the other keeps serving (`--all-down N`: N of the kills take both
+ * down, and both start again together). `--outages N` (with `--cluster`): the run
  * starts a PostgreSQL and a Redis of its own and, besides the kills, crashes one of them N times
  * (Redis killed and started again empty; PostgreSQL stopped as a crash stops it), each down for
  * 0.5–3 s while traffic flows (`--only-crash redis` or `postgres`: always that one). Afterwards (one clean start, a quiet period) every promise is checked:
@@ -70,6 +71,15 @@ const onlyAt = args.indexOf('--only-crash');
 /** Crash only this server (`redis` or `postgres`) rather than either at random. */
 const onlyCrash = onlyAt >= 0 ? args[onlyAt + 1] : undefined;
 if (onlyCrash !== undefined && onlyCrash !== 'redis' && onlyCrash !== 'postgres') throw new Error(`chaos: --only-crash must be redis or postgres (got ${onlyCrash})`);
+/**
+ * With `--cluster`: this many of the kills take every instance down at once (spread evenly over
+ * the kills); both start again together 0.5–3 s later, as after a host failure or a deploy that
+ * restarts everything. Messages sent meanwhile reach no process: Discord's first DMs then only
+ * a replayed gateway session finds.
+ */
+const allDown = opt('all-down', 0);
+if (allDown && !cluster) throw new Error('chaos: --all-down needs --cluster (a single instance is down at every kill)');
+const allDownAt = new Set(Array.from({ length: allDown }, (_, j) => Math.floor(((j + 1) * kills) / (allDown + 1))));
 /** Telegram chats the characters reach out to on their own while instances are killed. */
 const proactiveChats = opt('proactive', 0);
 if (outages && !cluster) throw new Error('chaos: --outages needs --cluster (a single instance uses no Redis, and its SQLite file cannot go down)');
@@ -83,7 +93,7 @@ const rnd = seeded(seed);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 console.log(
-  `chaos: seed ${seed}, ${kills} kills, ${messages} messages, Telegram ${mode}${cluster ? ', two instances on PostgreSQL and Redis' : ''}${outages ? `, ${outages} ${onlyCrash === 'redis' ? 'Redis' : onlyCrash === 'postgres' ? 'PostgreSQL' : 'PostgreSQL or Redis'} crashes` : ''}${proactiveChats ? `, ${proactiveChats} chats reached out to` : ''} (replay: npm run chaos -- --seed ${seed} --kills ${kills} --messages ${messages} --telegram ${mode}${cluster ? ' --cluster' : ''}${outages ? ` --outages ${outages}` : ''}${onlyCrash ? ` --only-crash ${onlyCrash}` : ''}${proactiveChats ? ` --proactive ${proactiveChats}` : ''})`,
+  `chaos: seed ${seed}, ${kills} kills, ${messages} messages, Telegram ${mode}${cluster ? ', two instances on PostgreSQL and Redis' : ''}${outages ? `, ${outages} ${onlyCrash === 'redis' ? 'Redis' : onlyCrash === 'postgres' ? 'PostgreSQL' : 'PostgreSQL or Redis'} crashes` : ''}${proactiveChats ? `, ${proactiveChats} chats reached out to` : ''}${allDown ? `, ${allDown} kills of every instance` : ''} (replay: npm run chaos -- --seed ${seed} --kills ${kills} --messages ${messages} --telegram ${mode}${cluster ? ' --cluster' : ''}${outages ? ` --outages ${outages}` : ''}${onlyCrash ? ` --only-crash ${onlyCrash}` : ''}${proactiveChats ? ` --proactive ${proactiveChats}` : ''}${allDown ? ` --all-down ${allDown}` : ''})`,
 );
 const dir = mkdtempSync(join(tmpdir(), 'charbridge-chaos-'));
 // Built once and run as `npm start` runs it: no compiling at each start or on a module's first import.
@@ -168,6 +178,8 @@ const kill = async (instance: ChildInstance): Promise<number> => {
   return at;
 };
 const killTimes: number[] = [];
+/** With `--all-down`: from each kill of every instance until both had started again. */
+const noneUp: Array<[number, number]> = [];
 
 try {
   const tenants: Array<{ key: string; name: string }> = [];
@@ -203,6 +215,16 @@ try {
   const chaos = (async () => {
     for (; killed < kills; killed++) {
       await sleep(500 + rnd() * 2500);
+      if (allDownAt.has(killed)) {
+        const from = Date.now();
+        for (const victim of up.splice(0)) killTimes.push(await kill(victim));
+        const downMs = 500 + Math.floor(rnd() * 2500);
+        process.stdout.write(`  kill ${killed + 1}/${kills} after ${sent} messages: every instance, down ${downMs} ms\n`);
+        await sleep(downMs);
+        up.push(...(await Promise.all([start(), start()])));
+        noneUp.push([from, Date.now()]);
+        continue;
+      }
       // Out of the rotation first: no new request is aimed at a process being killed.
       const victim = up.splice(Math.floor(rnd() * up.length), 1)[0]!;
       killTimes.push(await kill(victim));
@@ -425,6 +447,12 @@ try {
   const previews = sl.unfinished ? `${sl.unfinished} unfinished Slack previews, ${sl.unfinishedAlone} of them without their reply` : '';
   console.log(`duplicated ${dup}${dup ? ` (${[twice, previews].filter(Boolean).join('; ')})` : ''}`);
   console.log(`slack: ${describeOvertakes(sl.order)}; discord: ${describeOvertakes(dc.order)}`);
+  if (allDown) {
+    const meanwhile = discordTraffic.turns.filter((t) => noneUp.some(([from, to]) => t.at >= from && t.at <= to));
+    const firsts = meanwhile.filter((t) => t.where === 'first DM');
+    const lostDc = new Set(dc.lostTurns.map((t) => t.token));
+    console.log(`discord while every instance was down: ${meanwhile.length} messages sent (${firsts.length} first DMs), ${meanwhile.filter((t) => lostDc.has(t.token)).length} of them lost`);
+  }
   const sawLater = laterInContext(asked);
   console.log(`model: ${describeLaterInContext(sawLater)}`);
   // Each one with when the model was first asked about the later message and about it, and what happened in between.
