@@ -27,6 +27,9 @@ export class DiscordTraffic {
   readonly turns: DiscordTurn[] = [];
   private readonly channels = new Set<string>();
   private readonly serverChannels: string[];
+  /** Users added by `firstDm`, and the messages it sent (beside the traffic's count). */
+  private newcomers = 0;
+  extra = 0;
 
   /** Call before charbridge first connects, so its servers are listed to it. */
   constructor(
@@ -62,6 +65,21 @@ export class DiscordTraffic {
     const turn = { token: `dc${i}`, channel, where, at: Date.now() } as const;
     this.turns.push(turn);
     return turn;
+  }
+
+  /**
+   * A DM from someone who never wrote before (`--all-down`: sent while no process listens, so
+   * only a replayed gateway session finds it), then `again` from the same user: the two must be
+   * answered in order. Tokens from 900000 up, apart from the traffic's.
+   */
+  firstDm(again = false, n = this.users + this.newcomers++): { user: number; turn: DiscordTurn } {
+    const token = `dc${900_000 + this.extra++}`;
+    const m = this.fake.userMessage({ author: user(n), content: `message ${token}` });
+    const channel = m.channel_id as string;
+    const turn = { token, channel, where: this.channels.has(channel) || again ? 'DM' : 'first DM', at: Date.now() } as const;
+    this.channels.add(channel);
+    this.turns.push(turn);
+    return { user: n, turn };
   }
 
   /** The bot's messages so far (for the quiet period). */

@@ -220,9 +220,12 @@ try {
         for (const victim of up.splice(0)) killTimes.push(await kill(victim));
         const downMs = 500 + Math.floor(rnd() * 2500);
         process.stdout.write(`  kill ${killed + 1}/${kills} after ${sent} messages: every instance, down ${downMs} ms\n`);
+        // Two people write to the bot for the first time now, and again once it is back.
+        const newcomers = [discordTraffic.firstDm(), discordTraffic.firstDm()];
         await sleep(downMs);
         up.push(...(await Promise.all([start(), start()])));
         noneUp.push([from, Date.now()]);
+        for (const c of newcomers) discordTraffic.firstDm(true, c.user);
         continue;
       }
       // Out of the rotation first: no new request is aimed at a process being killed.
@@ -432,7 +435,7 @@ try {
     if (polled) throw new Error('chaos: webhook mode, but the bot polled');
   }
   const dcN = discordTraffic.turns.length;
-  console.log(`\nsent ${sent} (telegram ${tg.length} / slack ${slackTurns.length} / discord ${dcN} / api ${apiTurns.length}), accepted ${acceptedTg.length + sl.accepted.length + dcN + acceptedApi.length} (telegram ${acceptedTg.length} / slack ${sl.accepted.length} / discord ${dcN} / api ${acceptedApi.length}), kills ${kills}`);
+  console.log(`\nsent ${sent + discordTraffic.extra} (telegram ${tg.length} / slack ${slackTurns.length} / discord ${dcN} / api ${apiTurns.length}), accepted ${acceptedTg.length + sl.accepted.length + dcN + acceptedApi.length} (telegram ${acceptedTg.length} / slack ${sl.accepted.length} / discord ${dcN} / api ${acceptedApi.length}), kills ${kills}`);
   console.log(`telegram reply waited p50 ${waitAt(50)}, p99 ${waitAt(99)}, max ${waitAt(100)}; replies sent before an earlier message's of their chat: ${outOfOrder} (${acrossKill} of them overtook a message whose instance was killed), overtaking ${overtaken.size} messages`);
   // What each overtaken message waited through: kills and crashes (ms after it arrived).
   const happenings = [...killTimes.map((at) => ({ at, what: 'kill' })), ...outageTimes.map((at, i) => ({ at, what: `crash ${i + 1} (${outageWhat[i]})` }))];
