@@ -192,9 +192,14 @@ describe('gateway session notes', () => {
       await meanwhile?.();
     };
     const starting = (name: string) => setup(notes, clock, name, { staleMs: 10_000, sleep }).sessions;
-    const gone = setup(notes, clock, 'gone', { staleMs: 10_000 });
-    gone.ready(0, 5);
-    await gone.sessions.stop();
+    /** A process that has noted its session (its shard's sequence at `seq`). */
+    const noting = async (name: string, seq: number) => {
+      const p = setup(notes, clock, name, { staleMs: 10_000 });
+      p.ready(0, seq);
+      await p.sessions.stop();
+      return p.sessions;
+    };
+    await noting('gone', 5);
     clock.now += 6000;
     // Three saves (6 s) old: gone, without waiting.
     expect(await starting('a').abandonedAtStart([0], 0)).toEqual([{ key: expect.stringMatching(/^discord:gateway:bot1:0:p:/), shard: 0, sessionId: 'gone-0', resumeUrl: 'wss://gateway.test', seq: 5, unread: [] }]);
@@ -202,9 +207,7 @@ describe('gateway session notes', () => {
     expect(await starting('b').abandonedAtStart([0], clock.now - 3000)).toEqual([]); // older than asked
 
     // A process that died a second ago: its note is watched until it is three saves old.
-    const recent = setup(notes, clock, 'recent', { staleMs: 10_000 });
-    recent.ready(0, 2);
-    await recent.sessions.stop();
+    await noting('recent', 2);
     clock.now += 1000;
     expect((await starting('c').abandonedAtStart([0], 0)).map((n) => n.sessionId).sort()).toEqual(['gone-0', 'recent-0']);
     expect(sleeps.reduce((a, b) => a + b, 0)).toBe(5000);
@@ -212,13 +215,9 @@ describe('gateway session notes', () => {
 
     // A live process notes while the start watches: a live instance heard what the gone ones did;
     // only the notes already three saves old are replayed now, the rest left to the watch.
-    const live = setup(notes, clock, 'live', { staleMs: 10_000 });
-    live.ready(0, 1);
-    await live.sessions.stop();
-    const dying = setup(notes, clock, 'dying', { staleMs: 10_000 });
-    dying.ready(0, 1);
-    await dying.sessions.stop();
-    meanwhile = () => live.sessions.stop();
+    const live = await noting('live', 1);
+    await noting('dying', 1);
+    meanwhile = () => live.stop();
     sleeps.length = 0;
     expect((await starting('d').abandonedAtStart([0], 0)).map((n) => n.sessionId).sort()).toEqual(['gone-0', 'recent-0']);
     expect(sleeps).toEqual([500]);
@@ -227,14 +226,10 @@ describe('gateway session notes', () => {
     // after the dead ones last noted: it heard nothing of the gap, so the dead are waited for and replayed.
     meanwhile = undefined;
     for (const k of [...notes.keys()]) notes.delete(k);
-    const dead = setup(notes, clock, 'dead', { staleMs: 10_000 });
-    dead.ready(0, 3);
-    await dead.sessions.stop();
+    await noting('dead', 3);
     clock.now += 2000;
-    const twin = setup(notes, clock, 'twin', { staleMs: 10_000 });
-    twin.ready(0, 1);
-    await twin.sessions.stop();
-    meanwhile = () => twin.sessions.stop();
+    const twin = await noting('twin', 1);
+    meanwhile = () => twin.stop();
     sleeps.length = 0;
     expect((await starting('e').abandonedAtStart([0], 0)).map((n) => n.sessionId)).toEqual(['dead-0']);
     expect(sleeps.reduce((a, b) => a + b, 0)).toBe(4000); // until the dead note was three saves old
@@ -242,15 +237,11 @@ describe('gateway session notes', () => {
     // A process that died while a live one ran beside it, even long ago: the live one heard what
     // it did, and replays it itself (reading back only what it lacks); the start leaves it.
     for (const k of [...notes.keys()]) notes.delete(k);
-    const elder = setup(notes, clock, 'elder', { staleMs: 10_000 });
-    elder.ready(0, 1);
-    await elder.sessions.stop();
-    const crashed = setup(notes, clock, 'crashed', { staleMs: 10_000 });
-    crashed.ready(0, 1);
-    await crashed.sessions.stop();
+    const elder = await noting('elder', 1);
+    await noting('crashed', 1);
     clock.now += 8000;
-    await elder.sessions.stop();
-    meanwhile = () => elder.sessions.stop();
+    await elder.stop();
+    meanwhile = () => elder.stop();
     expect(await starting('f').abandonedAtStart([0], 0)).toEqual([]);
   });
 });
