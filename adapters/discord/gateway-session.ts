@@ -235,7 +235,7 @@ export class GatewaySessions {
     const found: Array<{ session: AbandonedSession; at: number; started: number; changed: boolean; silentFor: number; retryAt: number | undefined }> = [];
     const listed = new Set<string>();
     for (const shard of shards) {
-      for (const { key, value } of (await this.marks.list?.(this.prefix(shard))) ?? []) {
+      for (const { key, value } of await this.marks.list(this.prefix(shard))) {
         if (key === this.key(shard)) continue;
         listed.add(key);
         const s = parse(value);
@@ -268,7 +268,7 @@ export class GatewaySessions {
   /** Drop a replayed note of another process. */
   async forget(key: string): Promise<void> {
     this.watched.delete(key);
-    await this.marks.forget?.(key);
+    await this.marks.forget(key);
   }
 
   private save(): Promise<void> {
@@ -289,7 +289,6 @@ export class GatewaySessions {
     const now = this.deps.now();
     for (const [shard, s] of this.shards) {
       if (this.yielded.has(shard)) continue;
-      const shared = this.deps.shared !== undefined;
       let seq = s.seq;
       for (const [id, p] of s.pending) {
         if (now - p.at > STUCK_MS) s.pending.delete(id);
@@ -299,9 +298,9 @@ export class GatewaySessions {
       const note = { sessionId: s.sessionId, resumeUrl: s.resumeUrl, seq, ...(unread.length ? { unread } : {}) };
       const value = JSON.stringify(note);
       // A shared note is written every time: its time says this process is alive.
-      if (!shared && value === s.saved && now - s.savedAt < REFRESH_MS) continue;
+      if (!this.shared && value === s.saved && now - s.savedAt < REFRESH_MS) continue;
       try {
-        const noted = shared ? undefined : await this.marks.get(this.key(shard));
+        const noted = this.shared ? undefined : await this.marks.get(this.key(shard));
         const newer = noted === undefined ? undefined : parse(noted);
         if (newer && newer.started > this.startedAt) {
           this.yielded.add(shard);

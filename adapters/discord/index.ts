@@ -177,10 +177,9 @@ class DiscordBot implements DiscordAdapter {
     const bot = `discord:${tokenId(config.token)}`;
     // Other instances may run the same shards: each notes its own session, and none resumes a live one.
     const sharesShards = deps.sharedWindow !== undefined && config.shards === undefined;
-    const marks = deps.sendMarks;
     this.sessions =
-      this.catchUp && marks && (!sharesShards || (marks.list && marks.forget))
-        ? new GatewaySessions(marks, tokenId(config.token), {
+      this.catchUp && deps.sendMarks
+        ? new GatewaySessions(deps.sendMarks, tokenId(config.token), {
             log: this.log,
             now: deps.now ?? Date.now,
             saveEveryMs: this.tuning.sessionSaveMs,

@@ -223,9 +223,9 @@ export interface RecentChat {
 export interface SendMarks {
   put(key: string, value: string): Promise<void>;
   get(key: string): Promise<string | undefined>;
-  /** Every note whose key starts with `prefix` (absent: notes cannot be listed here). */
-  list?(prefix: string): Promise<Array<{ key: string; value: string }>>;
-  forget?(key: string): Promise<void>;
+  /** Every note whose key starts with `prefix`, by key. */
+  list(prefix: string): Promise<Array<{ key: string; value: string }>>;
+  forget(key: string): Promise<void>;
 }
 
 export interface PlatformAdapter<Target = unknown> {
