@@ -191,14 +191,14 @@ export class SlackOutbound {
       // timestamps): a thread's replies come oldest first, and a long DM thread's first page would
       // hold only replies older than the attempt.
       const since = earlier.sent === true && earlier.since !== undefined ? earlier.since - NOTED_SINCE_MARGIN_MS : this.now() - EARLIER_ATTEMPT_MS;
-      const found = await find.call(this.o.sender, { channel: target.channel, threadTs: target.threadTs, key, oldestMs: since });
+      const { tagged: found, untagged } = await find.call(this.o.sender, { channel: target.channel, threadTs: target.threadTs, key, oldestMs: since });
       // What the notes name and the lookup did not return (a page that still missed it) is the reply's too.
       if (earlier.sent === true) {
         for (const p of earlier.posted) if (!found.some((m) => m.ts === p.ts)) found.push({ ts: p.ts, text: '', tag: { key, from: p.from, part: p.part } });
       }
       // A stream whose note never landed (its process died between Slack opening it and the note)
       // is the bot's untagged message showing the reply's first words.
-      const stream = earlier.sent !== true ? undefined : (earlier.stream ?? (found.length ? undefined : unnotedStream(found.untagged, markdown)));
+      const stream = earlier.sent !== true ? undefined : (earlier.stream ?? (found.length ? undefined : unnotedStream(untagged, markdown)));
       const open = stream ? await this.leftOpen(target, key, stream, found) : undefined;
       if (open) found.push(open);
       return found.length ? resumeFrom(found) : undefined;
@@ -313,10 +313,10 @@ class TierRefused extends Error {
  * text is the start of this reply. Only a stream from the reply's first words is found; anything
  * less like it (a notice) is left alone, and the reply is then sent as before.
  */
-function unnotedStream(untagged: readonly UntaggedMessage[] | undefined, markdown: string): StreamMark | undefined {
+function unnotedStream(untagged: readonly UntaggedMessage[], markdown: string): StreamMark | undefined {
   const words = (t: string) => t.replace(/\s+/g, ' ').trim();
   const whole = words(markdown);
-  const shown = untagged?.find((m) => words(m.text) !== '' && whole.startsWith(words(m.text)));
+  const shown = untagged.find((m) => words(m.text) !== '' && whole.startsWith(words(m.text)));
   return shown ? { ts: shown.ts, start: 0 } : undefined;
 }
 

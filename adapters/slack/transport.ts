@@ -334,20 +334,20 @@ export class SlackTransport {
    * tag at all: a native stream shows none until it stops. One Tier 3 call; Slack returns
    * metadata only when asked.
    */
-  async taggedReplies(a: { channel: string; threadTs?: string | undefined; key: string; oldestMs: number }): Promise<TaggedMessage[] & { untagged?: UntaggedMessage[] }> {
+  async taggedReplies(a: { channel: string; threadTs?: string | undefined; key: string; oldestMs: number }): Promise<{ tagged: TaggedMessage[]; untagged: UntaggedMessage[] }> {
     const oldest = (a.oldestMs / 1000).toFixed(6);
     const base = { channel: a.channel, oldest, limit: 200, include_all_metadata: true };
     const r = a.threadTs ? await this.client.conversations.replies({ ...base, ts: a.threadTs }) : await this.client.conversations.history(base);
     const me = this.me;
-    const out: TaggedMessage[] & { untagged?: UntaggedMessage[] } = [];
-    out.untagged = [];
+    const tagged: TaggedMessage[] = [];
+    const untagged: UntaggedMessage[] = [];
     for (const m of (r.messages ?? []) as Array<{ ts?: string; text?: string; user?: string; bot_id?: string; metadata?: { event_type?: string; event_payload?: Record<string, unknown> } }>) {
       const p = m.metadata?.event_type === REPLY_EVENT_TYPE ? m.metadata.event_payload : undefined;
-      if (m.ts && !p && me && (m.user === me.botUserId || (me.botId !== '' && m.bot_id === me.botId))) out.untagged.push({ ts: m.ts, text: m.text ?? '' });
+      if (m.ts && !p && me && (m.user === me.botUserId || (me.botId !== '' && m.bot_id === me.botId))) untagged.push({ ts: m.ts, text: m.text ?? '' });
       if (!m.ts || p?.key !== a.key) continue;
-      out.push({ ts: m.ts, text: m.text ?? '', tag: { key: a.key, ...(typeof p.from === 'number' ? { from: p.from } : {}), ...(typeof p.part === 'number' ? { part: p.part } : {}), ...(typeof p.upTo === 'number' ? { upTo: p.upTo } : {}) } });
+      tagged.push({ ts: m.ts, text: m.text ?? '', tag: { key: a.key, ...(typeof p.from === 'number' ? { from: p.from } : {}), ...(typeof p.part === 'number' ? { part: p.part } : {}), ...(typeof p.upTo === 'number' ? { upTo: p.upTo } : {}) } });
     }
-    return out;
+    return { tagged, untagged };
   }
 
   async update(a: { channel: string; ts: string; text: string }): Promise<void> {
