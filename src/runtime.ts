@@ -179,10 +179,16 @@ export async function startRuntime(loaded: Config, overrides: RuntimeOverrides =
     await app.listen({ port: config.http.port, host: config.http.host });
     const addr = app.server.address();
     url = typeof addr === 'object' && addr ? `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}` : String(addr);
-    for (const a of adapters) {
-      await a.start();
-      log.info({ platform: a.platform }, 'adapter started');
-    }
+    // Side by side: one platform's slow start (Discord's shards take turns to identify, 5 s each,
+    // and watch their peers' sessions) never holds back another's messages.
+    const started = await Promise.allSettled(
+      adapters.map(async (a) => {
+        await a.start();
+        log.info({ platform: a.platform }, 'adapter started');
+      }),
+    );
+    const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) throw failed.reason;
   } finally {
     // Also when start-up fails: recovered replies then fail to send (logged) rather than wait forever.
     adaptersUp(adapters);
