@@ -4,7 +4,7 @@ import type { Config } from './config.js';
 import type { Clock } from './core/clock.js';
 import { systemClock } from './core/clock.js';
 import type { PlatformAdapter } from './core/adapter.js';
-import type { InboundMessage, ReplyEvent } from './core/types.js';
+import type { InboundMessage, Platform, ReplyEvent } from './core/types.js';
 import { createLogger, resolveLogFormat, type Logger } from './log.js';
 import type { Store } from './store/index.js';
 import type { ModelClient } from './llm/index.js';
@@ -153,17 +153,23 @@ export async function startRuntime(loaded: Config, overrides: RuntimeOverrides =
     quotas: { charactersPerKey: config.http.maxCharactersPerKey, longPollsPerKey: config.http.maxLongPollsPerKey },
     memory: memory.control,
   });
-  let adaptersUp!: (started: PlatformAdapter[]) => void;
-  const adaptersStarted = new Promise<PlatformAdapter[]>((resolve) => (adaptersUp = resolve));
+  // Each adapter's start once under way: a recovered reply waits only for its own platform's.
+  let startsBegun!: (starts: Map<PlatformAdapter, Promise<void>>) => void;
+  const adapterStarts = new Promise<Map<PlatformAdapter, Promise<void>>>((resolve) => (startsBegun = resolve));
+  const startedFor = async (platform: Platform): Promise<PlatformAdapter[]> => {
+    const starts = await adapterStarts;
+    await Promise.allSettled(adapters.filter((a) => a.platform === platform).map((a) => starts.get(a)));
+    return adapters;
+  };
   const liveness = new Liveness(store, clock, log, {
     instanceId,
     heartbeatMs: config.runtime.heartbeatMs,
     presence: coordination.presence,
     deadAfterMs: config.runtime.instanceDeadAfterMs,
-    // A recovered reply waits for the adapters to start; its message takes its place in its chat's
-    // line at once, so the first sweep (before the adapters receive anything) puts what a stopped
-    // run left ahead of anything new.
-    recover: async () => (await engine.recover(async (msg, events) => redeliver(await adaptersStarted, msg, events))) + (await services.chat.recover()),
+    // A recovered reply waits for its platform's adapter to start; its message takes its place in
+    // its chat's line at once, so the first sweep (before the adapters receive anything) puts what
+    // a stopped run left ahead of anything new.
+    recover: async () => (await engine.recover(async (msg, events) => redeliver(await startedFor(msg.platform), msg, events))) + (await services.chat.recover()),
   });
   if (!(await takeOverStoppedInstances(store, coordination, instanceId, log))) {
     await warnUncoordinatedSecondInstance(store, coordination, clock.now(), config.runtime.instanceDeadAfterMs, log);
@@ -181,17 +187,14 @@ export async function startRuntime(loaded: Config, overrides: RuntimeOverrides =
     url = typeof addr === 'object' && addr ? `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}` : String(addr);
     // Side by side: one platform's slow start (Discord's shards take turns to identify, 5 s each,
     // and watch their peers' sessions) never holds back another's messages.
-    const started = await Promise.allSettled(
-      adapters.map(async (a) => {
-        await a.start();
-        log.info({ platform: a.platform }, 'adapter started');
-      }),
-    );
-    const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    const starts = new Map(adapters.map((a) => [a, a.start().then(() => log.info({ platform: a.platform }, 'adapter started'))]));
+    startsBegun(starts);
+    const failed = (await Promise.allSettled(starts.values())).find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) throw failed.reason;
   } finally {
-    // Also when start-up fails: recovered replies then fail to send (logged) rather than wait forever.
-    adaptersUp(adapters);
+    // Also when start-up fails before the adapters start: recovered replies then fail to send
+    // (logged) rather than wait forever.
+    startsBegun(new Map());
   }
   webhooks.start();
   // Once per due time in the cluster (BullMQ with Redis), or in this process (node-cron).

@@ -1,15 +1,22 @@
 /**
  * The runtime starts its platforms side by side: a Discord start held at its IDENTIFY (as when
- * other instances' shards hold the bot's identify bucket, 5 s per shard at Discord) does not hold
- * back Telegram, listed after it as src/platforms.ts lists Slack after Discord. Real adapters
- * against the fake Telegram and the fake Discord, the real engine, one SQLite instance.
+ * other instances' shards hold the bot's identify bucket, 5 s per shard at Discord) holds back
+ * neither Telegram's messages nor its recovered replies; Telegram is listed after Discord, as
+ * src/platforms.ts lists Slack. Real adapters against the fake Telegram and the fake Discord, the
+ * real engine, one SQLite instance.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createDiscordAdapter } from '../../adapters/discord/index.js';
 import { createTelegramAdapter } from '../../adapters/telegram/index.js';
-import { loadConfig } from '../../src/config.js';
+import type { IdentifyGate } from '../../src/core/adapter.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import type { InboundMessage } from '../../src/core/types.js';
 import { recentChatsOf } from '../../src/platforms.js';
 import { startRuntime, type Runtime } from '../../src/runtime.js';
+import { openStore } from '../../src/store/index.js';
 import { startFakeDiscord, type FakeDiscord } from '../fakes/discord.js';
 import { contentText, startFakeOpenAI, type FakeOpenAI } from '../fakes/openai.js';
 import { startFakeTelegram, type FakeTelegram } from '../fakes/telegram.js';
@@ -19,10 +26,12 @@ import { DM, waitFor } from '../adapters/telegram/world.js';
 
 let runtime: Runtime | undefined;
 let fakes: Array<{ close(): Promise<void> }> = [];
+let dir: string | undefined;
 afterEach(async () => {
   await runtime?.shutdown('test end');
   for (const f of fakes) await f.close();
-  runtime = undefined;
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  runtime = dir = undefined;
   fakes = [];
 });
 
@@ -31,47 +40,63 @@ function heldGate() {
   let open!: () => void;
   const opened = new Promise<void>((resolve) => (open = resolve));
   let waits = 0;
-  return { open, waits: () => waits, gate: () => ({ wait: async () => (waits++, opened) }) };
+  const gate = (): IdentifyGate => ({ wait: async () => (waits++, opened) });
+  return { open, waits: () => waits, gate };
 }
 
-async function world(): Promise<{ telegram: FakeTelegram; discord: FakeDiscord; openai: FakeOpenAI }> {
+interface World {
+  telegram: FakeTelegram;
+  discord: FakeDiscord;
+  openai: FakeOpenAI;
+  config(env?: Record<string, string>): Config;
+}
+
+async function world(): Promise<World> {
   const telegram = await startFakeTelegram();
   const discord = await startFakeDiscord({ limits: SCALED_LIMITS, retryAfterHeader: 'exact' });
   const openai = await startFakeOpenAI();
   openai.respondWith(async ({ messages }) => `re: ${contentText(messages.filter((m: any) => m.role === 'user').at(-1)?.content ?? '')}`);
   fakes = [telegram, discord, openai];
-  return { telegram, discord, openai };
-}
-
-describe('starting the platform adapters', () => {
-  it("answers Telegram while Discord's start is held, and resolves once Discord is up too", async () => {
-    const { telegram, discord, openai } = await world();
-    const held = heldGate();
-    const config = loadConfig({
+  const config = (env: Record<string, string> = {}) =>
+    loadConfig({
       PORT: '0', HOST: '127.0.0.1', DATABASE_URL: ':memory:', LOG_LEVEL: 'silent',
       OPENAI_API_KEY: openai.apiKey, OPENAI_BASE_URL: openai.baseURL, OPENAI_MODEL: 'fake-model',
       TELEGRAM_BOT_TOKEN: telegram.token, TELEGRAM_API_ROOT: telegram.apiRoot,
       DISCORD_TOKEN: discord.token, DISCORD_API_URL: discord.restApi,
       ADMIN_API_KEY: 'adapter-start-admin-key-0123456789',
+      ...env,
     });
+  return { telegram, discord, openai, config };
+}
+
+/** Discord (its identify held by `gate` when given) listed before Telegram. */
+function start(config: Config, gate?: () => IdentifyGate): { starting: Promise<Runtime>; started: () => boolean } {
+  let started = false;
+  const starting = startRuntime(config, {
+    log: testLogger(),
+    adapters: ({ config, engine, log, store }) => {
+      const base = { handler: engine, log, commands: engine.menu, sendMarks: store.sendMarks, recentChats: recentChatsOf(store, log) };
+      return [
+        createDiscordAdapter(config.discord!, { ...base, listCharacters: async () => [], tuning: SCALED_TUNING, ...(gate ? { identifyGate: gate } : {}) }),
+        createTelegramAdapter(config.telegram!, base),
+      ];
+    },
+  }).then((r) => ((started = true), (runtime = r)));
+  return { starting, started: () => started };
+}
+
+describe('starting the platform adapters', () => {
+  it("answers Telegram while Discord's start is held, and resolves once Discord is up too", async () => {
+    const { telegram, discord, config } = await world();
+    const held = heldGate();
     telegram.userMessage({ ...DM, text: 'hello while Discord waits' });
-    let started = false;
-    const starting = startRuntime(config, {
-      log: testLogger(),
-      adapters: ({ config, engine, log, store }) => {
-        const base = { handler: engine, log, commands: engine.menu, sendMarks: store.sendMarks, recentChats: recentChatsOf(store, log) };
-        return [
-          createDiscordAdapter(config.discord!, { ...base, listCharacters: async () => [], tuning: SCALED_TUNING, identifyGate: held.gate }),
-          createTelegramAdapter(config.telegram!, base),
-        ];
-      },
-    }).then((r) => ((started = true), (runtime = r)));
+    const { starting, started } = start(config(), held.gate);
 
     await waitFor(() => telegram.botMessages(42).length === 1, 10_000, 'the Telegram reply while Discord is held');
     expect(telegram.botMessages(42).map((m) => m.text)).toEqual(['re: hello while Discord waits']);
     // Discord is still at its IDENTIFY: the runtime has not finished starting.
     expect(held.waits()).toBeGreaterThan(0);
-    expect(started).toBe(false);
+    expect(started()).toBe(false);
 
     held.open();
     await starting;
@@ -81,30 +106,49 @@ describe('starting the platform adapters', () => {
     expect(runtime!.adapters.map((a) => a.status().connected)).toEqual([true, true]);
   });
 
+  it("delivers a crashed run's recovered Telegram reply while Discord's start is held", async () => {
+    const { telegram, config } = await world();
+    dir = mkdtempSync(join(tmpdir(), 'cb-adapter-start-'));
+    const dbPath = join(dir, 'charbridge.db');
+    // The crashed run accepted a message and died before answering it (as in crash-restart.test.ts).
+    const crashed = await openStore(dbPath);
+    const now = Date.now();
+    await crashed.instances.register('crashed-run', now);
+    const accepted: InboundMessage = {
+      platform: 'telegram', eventId: '900001', chatId: '42', chatType: 'dm', userId: '42', userName: 'Ann', messageId: '7',
+      text: 'accepted before the crash', imageUrls: [], mentioned: false, repliedToBot: false, senderIsAdmin: false,
+    };
+    const claim = { platform: 'telegram', eventId: accepted.eventId, owner: 'crashed-run', now, deadAfterMs: 60_000, leaseMs: 120_000, payload: JSON.stringify(accepted) };
+    expect(await crashed.events.claim(claim)).toBe(true);
+    await crashed.close();
+
+    const held = heldGate();
+    const { starting, started } = start(config({ DATABASE_URL: dbPath, INSTANCE_DEAD_AFTER_MS: '60000' }), held.gate);
+    await waitFor(() => telegram.botMessages(42).length === 1, 10_000, 'the recovered reply while Discord is held');
+    expect(telegram.botMessages(42).map((m) => m.text)).toEqual(['re: accepted before the crash']);
+    expect(started()).toBe(false);
+    held.open();
+    await starting;
+  });
+
   it('fails to start when one adapter fails, after the others have settled', async () => {
-    const { telegram, discord, openai } = await world();
-    const config = loadConfig({
-      PORT: '0', HOST: '127.0.0.1', DATABASE_URL: ':memory:', LOG_LEVEL: 'silent',
-      OPENAI_API_KEY: openai.apiKey, OPENAI_BASE_URL: openai.baseURL,
-      TELEGRAM_BOT_TOKEN: telegram.token, TELEGRAM_API_ROOT: telegram.apiRoot,
-      // Discord refuses this token at its first REST call (401), so its start fails.
-      DISCORD_TOKEN: 'not-the-fake-discord-token', DISCORD_API_URL: discord.restApi,
-      ADMIN_API_KEY: 'adapter-start-admin-key-0123456789',
-    });
+    const { config } = await world();
+    // Discord refuses this token at its first REST call (401), so its start fails.
+    const refused = config({ DISCORD_TOKEN: 'not-the-fake-discord-token' });
     let telegramStarted: Promise<void> | undefined;
     let tg: ReturnType<typeof createTelegramAdapter> | undefined;
     await expect(
-      startRuntime(config, {
+      startRuntime(refused, {
         log: testLogger(),
         adapters: ({ config, engine, log, store }) => {
           const base = { handler: engine, log, commands: engine.menu, sendMarks: store.sendMarks, recentChats: recentChatsOf(store, log) };
           tg = createTelegramAdapter(config.telegram!, base);
-          const start = tg.start.bind(tg);
-          tg.start = () => (telegramStarted = start());
+          const begin = tg.start.bind(tg);
+          tg.start = () => (telegramStarted = begin());
           return [createDiscordAdapter(config.discord!, { ...base, listCharacters: async () => [], tuning: SCALED_TUNING }), tg];
         },
       }),
-    ).rejects.toThrow();
+    ).rejects.toThrow(/DISCORD_TOKEN/);
     // Telegram was started beside it and had finished when the failure was reported.
     expect(telegramStarted).toBeDefined();
     await expect(telegramStarted).resolves.toBeUndefined();
