@@ -53,11 +53,14 @@ return {t, first, gap > 0 and 1 or 0, marked}`;
  * over, or delivered again, just as the line started) is moved to its slot: both parts are held
  * there for it and its old place names the new one, which its holder takes once this is done
  * (MOVED).
- * Above the first place, a message that already took a place in the new line keeps it; each one
- * not in the line goes right behind the latest one before it that is (the first place itself, or
- * a place taken while this was asked, which left room behind it): a sweep's messages taken over in
- * one go may enter the line before this runs, and a live instance's message from before the loss
- * comes after them. Only while the mark is this ticket's (it expires if its turn dies). Lifting the
+ * Above the first place, a message that already took a place in the new line keeps it, unless
+ * it took it ahead of one that arrived before it (each turn waits out an unreachable Redis on its
+ * own, so they enter as they get through, and a sweep takes a dead instance's messages over in
+ * batches): then it is moved right behind that one, as one below is moved. Each one not in the
+ * line goes right behind the latest one before it that is (the first place itself, or a place
+ * taken while this was asked, which left room behind it): a sweep's messages taken over in one go
+ * may enter the line before this runs, and a live instance's message from before the loss comes
+ * after them. Only while the mark is this ticket's (it expires if its turn dies). Lifting the
  * mark, it drops the record that the room is owed (the last key).
  */
 export const REBUILD = `
@@ -71,17 +74,27 @@ local base, k = t, 0
 for i = 1, n do
   local ev = ARGV[4 + 2 * i]
   local slot = t - below - 1 + i
+  local entered = 0
   if i > below then
-    local at = redis.call('GET', KEYS[4] .. ev)
-    if at then
-      base, k = tonumber(at), 0
+    local at = tonumber(redis.call('GET', KEYS[4] .. ev) or '0')
+    if at > t and at < base then
+      k = k + 1
+      slot = k <= room and base + k or nil
+      if slot then
+        entered = at
+        -- Its old place, in front of messages that arrived before it, no longer stands for it.
+        redis.call('DEL', KEYS[3] .. at)
+      end
+    elseif at > 0 then
+      base, k = at, 0
       slot = nil
     else
       k = k + 1
       slot = k <= room and base + k or nil
     end
+  else
+    entered = tonumber(redis.call('GET', KEYS[4] .. ev) or '0')
   end
-  local entered = i <= below and tonumber(redis.call('GET', KEYS[4] .. ev) or '0') or 0
   if entered > t then
     redis.call('SET', KEYS[4] .. ev, slot, 'PX', ARGV[3])
     redis.call('SET', KEYS[3] .. slot, ev, 'PX', ARGV[3])

@@ -66,7 +66,9 @@ export interface RedisChatOrderOptions {
  * unfinished messages and puts them back there in arrival order, before any turn may look past
  * them: those that arrived before its own message below it, those after it (the first turn may be
  * an older message, taken over) above it, each right behind the latest message before it that is
- * in the new line (places taken while the database is asked leave room behind them too). A
+ * in the new line (places taken while the database is asked leave room behind them too; one that
+ * entered ahead of a message that arrived before it, as turns that waited out Redis get through in
+ * any order, is moved behind that one, and its holder takes the new place). A
  * dead instance's message holds the running part until it is taken over, as its own place would
  * have; a live one's (still answered by a turn from before the loss) is waited for, in both
  * parts, while it owes its reply, and that turn, if it has not run yet, takes the place kept for
@@ -306,7 +308,7 @@ export class RedisChatOrder implements ChatOrder {
   /**
    * Ticket `entered` of chat `key`, holding the parts in `held` (renewed every third of `ttl` until
    * left). `mayMove`: taken while a fresh line's room was being filled, so the rebuild may move it
-   * in front of the line's first place (`movedAhead`).
+   * (`movedAhead`): in front of the line's first place, or behind a message that arrived before it.
    */
   private place(
     key: string,
@@ -479,8 +481,9 @@ export class RedisChatOrder implements ChatOrder {
       await leaveAt(ticket, giving);
     };
     /**
-     * Once a fresh line's room is filled, whether the rebuild moved this place in front of the
-     * line's first one (its message arrived before that one's, but entered the line after it): the
+     * Once a fresh line's room is filled, whether the rebuild moved this place to keep arrival
+     * order: in front of the line's first one (its message arrived before that one's, but entered
+     * the line after it), or behind a message that arrived before it but entered after it. The
      * turn then holds the new place, which the rebuild holds for it until then, and gives up this one.
      */
     const followMove = async (): Promise<boolean> => {
@@ -493,7 +496,7 @@ export class RedisChatOrder implements ChatOrder {
           if (!held.running || !held.sending) return false;
           const from = ticket;
           ticket = to;
-          this.log.info({ chat: key, from, to, eventKey: ownEvent }, "a message that arrived before a fresh chat line's first one took its place in front of it");
+          this.log.info({ chat: key, from, to, eventKey: ownEvent }, "a message that entered a fresh chat line out of arrival order took the place the rebuild kept for it");
           await leaveAt(from, ['running', 'sending']);
           return true;
         });

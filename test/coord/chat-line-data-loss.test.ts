@@ -227,6 +227,41 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line, after Re
     expect(seen).toEqual(['telegram:1 runs', 'telegram:2 runs', 'telegram:3 runs']);
   });
 
+  it('moves a later message that entered the new line ahead of earlier ones behind them, on the same instance or another', async () => {
+    // Chaos seed 1298: after a Redis crash, a live message got through to the new line between
+    // two batches of a dead instance's earlier messages, and was answered before them.
+    for (const sameInstance of [true, false]) {
+      const [dying, a, b] = await pairs.three();
+      for (const e of ['telegram:1', 'telegram:2', 'telegram:3']) await dying.chatOrder!.enter(CHAT, e);
+      await dying.close(); // dies with the chat's first three messages
+      await pairs.loseData();
+      const owing = new Set(['telegram:1', 'telegram:2', 'telegram:3', 'telegram:4']);
+      const gone = new Set(['telegram:1', 'telegram:2', 'telegram:3']);
+      let answer!: () => void;
+      b.chatOrder!.rebuildFrom!(claimsOf(owing, gone, new Promise<void>((r) => (answer = r))));
+      a.chatOrder!.rebuildFrom!(claimsOf(owing, gone));
+      const lineB = lineAsking(b, owing);
+      const live = sameInstance ? b : a;
+      const lineLive = sameInstance ? lineB : lineAsking(a, owing);
+      const seen: string[] = [];
+      const run = (c: typeof b, line: typeof lineB, eventKey: string) =>
+        line(CHAT, async () => void seen.push(`${eventKey} runs`), platformPlace(c.chatOrder!, CHAT, eventKey, Promise.resolve(true)));
+      // The sweep takes the first over, which starts the new line and asks the database; the
+      // chat's fourth message, sent after the loss, enters before the next sweep takes the
+      // second and third over.
+      const first = run(b, lineB, 'telegram:1');
+      await new Promise((r) => setTimeout(r, 100));
+      const fourth = run(live, lineLive, 'telegram:4');
+      await new Promise((r) => setTimeout(r, 100));
+      const rest = ['telegram:2', 'telegram:3'].map((e) => run(b, lineB, e));
+      await new Promise((r) => setTimeout(r, 200));
+      answer();
+      await Promise.all([first, fourth, ...rest]);
+      expect(seen).toEqual(['telegram:1 runs', 'telegram:2 runs', 'telegram:3 runs', 'telegram:4 runs']);
+      await pairs.close();
+    }
+  });
+
   it("puts a live instance's message from before the loss right behind the sweep's messages that entered the new line first, so the chat's next reply waits for it", async () => {
     const [dying, a, b] = await pairs.three();
     await dying.chatOrder!.enter(CHAT, 'telegram:1');

@@ -38,9 +38,11 @@ export interface LinePlace {
   out?: Pick<ReplyStream, 'delivered' | 'holdUntil' | 'handedOff'> | undefined;
   /**
    * Resolves true when the ticket is an earlier place taken over from a dead instance, or was moved
-   * in front of a fresh line's first place: the turns queued here for the chat hold later places
-   * and wait for it in the shared line, so the turn leaves this process's queue as soon as that is
-   * known (behind them, it would wait for them while they wait for it).
+   * by a fresh line's rebuild (in front of its first place, or behind messages that arrived before
+   * it): the turns queued here for the chat may then hold places in front of it, or behind it that
+   * wait for it, in the shared line, so the turn leaves this process's queue (behind them, it would
+   * wait for them while they wait for it; in front of them, they would wait for it while it waits
+   * for them). Its turn in the queue waits until this is known.
    */
   takenBack?: Promise<boolean> | undefined;
   /**
@@ -165,7 +167,11 @@ export function inChatLine(queue: KeyedSerialQueue, order?: ChatOrder, log?: Log
   };
 }
 
-/** `task` in the chat's queue, or at once if `ahead` resolves true before its turn there comes. */
+/**
+ * `task` in the chat's queue, or outside it once `ahead` resolves true: its turn in the queue
+ * waits until `ahead` is known, so a place the rebuild moved behind the chat's later turns queued
+ * here never holds them up while it waits for them in the shared line.
+ */
 function queuedOrAhead<T>(queue: KeyedSerialQueue, key: string, task: () => Promise<T>, ahead: Promise<boolean>): Promise<T> {
   let started = false;
   return new Promise<T>((resolve, reject) => {
@@ -175,7 +181,10 @@ function queuedOrAhead<T>(queue: KeyedSerialQueue, key: string, task: () => Prom
     };
     void ahead.then((yes) => (yes && !started ? start() : undefined), () => undefined);
     // Its turn in the queue, once it went ahead, passes at once: the chat's later turns wait in the shared line.
-    void queue.run(key, async () => (started ? undefined : start()));
+    void queue.run(key, async () => {
+      const out = await ahead.catch(() => false);
+      return started || out ? undefined : start();
+    });
   });
 }
 
