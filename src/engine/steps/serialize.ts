@@ -182,8 +182,8 @@ function queuedOrAhead<T>(queue: KeyedSerialQueue, key: string, task: () => Prom
     void ahead.then((yes) => (yes && !started ? start() : undefined), () => undefined);
     // Its turn in the queue, once it went ahead, passes at once: the chat's later turns wait in the shared line.
     void queue.run(key, async () => {
-      const out = await ahead.catch(() => false);
-      return started || out ? undefined : start();
+      const wentAhead = await ahead.catch(() => false);
+      return started || wentAhead ? undefined : start();
     });
   });
 }
