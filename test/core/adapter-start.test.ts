@@ -13,16 +13,14 @@ import { createDiscordAdapter } from '../../adapters/discord/index.js';
 import { createTelegramAdapter } from '../../adapters/telegram/index.js';
 import type { IdentifyGate } from '../../src/core/adapter.js';
 import { loadConfig, type Config } from '../../src/config.js';
-import type { InboundMessage } from '../../src/core/types.js';
 import { recentChatsOf } from '../../src/platforms.js';
 import { startRuntime, type Runtime } from '../../src/runtime.js';
-import { openStore } from '../../src/store/index.js';
 import { startFakeDiscord, type FakeDiscord } from '../fakes/discord.js';
 import { contentText, startFakeOpenAI, type FakeOpenAI } from '../fakes/openai.js';
 import { startFakeTelegram, type FakeTelegram } from '../fakes/telegram.js';
 import { testLogger } from '../helpers/harness.js';
 import { SCALED_LIMITS, SCALED_TUNING, alice } from '../adapters/discord/helpers.js';
-import { DM, waitFor } from '../adapters/telegram/world.js';
+import { DM, crashedRunOwing, waitFor } from '../adapters/telegram/world.js';
 
 let runtime: Runtime | undefined;
 let fakes: Array<{ close(): Promise<void> }> = [];
@@ -110,17 +108,7 @@ describe('starting the platform adapters', () => {
     const { telegram, config } = await world();
     dir = mkdtempSync(join(tmpdir(), 'cb-adapter-start-'));
     const dbPath = join(dir, 'charbridge.db');
-    // The crashed run accepted a message and died before answering it (as in crash-restart.test.ts).
-    const crashed = await openStore(dbPath);
-    const now = Date.now();
-    await crashed.instances.register('crashed-run', now);
-    const accepted: InboundMessage = {
-      platform: 'telegram', eventId: '900001', chatId: '42', chatType: 'dm', userId: '42', userName: 'Ann', messageId: '7',
-      text: 'accepted before the crash', imageUrls: [], mentioned: false, repliedToBot: false, senderIsAdmin: false,
-    };
-    const claim = { platform: 'telegram', eventId: accepted.eventId, owner: 'crashed-run', now, deadAfterMs: 60_000, leaseMs: 120_000, payload: JSON.stringify(accepted) };
-    expect(await crashed.events.claim(claim)).toBe(true);
-    await crashed.close();
+    await crashedRunOwing(dbPath, 'accepted before the crash', 60_000);
 
     const held = heldGate();
     const { starting, started } = start(config({ DATABASE_URL: dbPath, INSTANCE_DEAD_AFTER_MS: '60000' }), held.gate);

@@ -10,14 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config.js';
-import type { InboundMessage } from '../../../src/core/types.js';
 import { createPlatformAdapters } from '../../../src/platforms.js';
 import { startRuntime, type Runtime } from '../../../src/runtime.js';
-import { openStore } from '../../../src/store/index.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../../fakes/openai.js';
 import { startFakeTelegram, type FakeTelegram } from '../../fakes/telegram.js';
 import { testLogger } from '../../helpers/harness.js';
-import { DM, waitFor } from './world.js';
+import { DM, crashedRunOwing, waitFor } from './world.js';
 
 let runtime: Runtime | undefined;
 let openai: FakeOpenAI | undefined;
@@ -40,16 +38,7 @@ describe('a single instance restarted after a crash', () => {
     const deadAfterMs = 60_000;
 
     // The crashed run: seen a moment ago, one message claimed (stored with its claim) and never answered.
-    const crashed = await openStore(dbPath);
-    const now = Date.now();
-    await crashed.instances.register('crashed-run', now);
-    const accepted: InboundMessage = {
-      platform: 'telegram', eventId: '900001', chatId: '42', chatType: 'dm', userId: '42', userName: 'Ann', messageId: '7',
-      text: 'first, before the crash', imageUrls: [], mentioned: false, repliedToBot: false, senderIsAdmin: false,
-    };
-    const claim = { platform: 'telegram', eventId: accepted.eventId, owner: 'crashed-run', now, deadAfterMs, leaseMs: 120_000, payload: JSON.stringify(accepted) };
-    expect(await crashed.events.claim(claim)).toBe(true);
-    await crashed.close();
+    await crashedRunOwing(dbPath, 'first, before the crash', deadAfterMs);
     // The chat's next message waits at Telegram for the new run.
     fake.userMessage({ ...DM, text: 'second, after the restart' });
 

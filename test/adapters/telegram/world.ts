@@ -7,6 +7,8 @@
 import type { TelegramAdapter, TelegramTuning } from '../../../adapters/telegram/index.js';
 import { createTelegramAdapter } from '../../../adapters/telegram/index.js';
 import { commandMenu } from '../../../src/engine/index.js';
+import type { InboundMessage } from '../../../src/core/types.js';
+import { openStore } from '../../../src/store/index.js';
 import { proactiveCommand } from '../../../src/scheduler/index.js';
 import { startHarness, type Harness } from '../../helpers/harness.js';
 import { startFakeTelegram, type FakeTelegram, type FakeTelegramOptions, type FloodLimits, type UserMessageInput } from '../../fakes/telegram.js';
@@ -87,4 +89,21 @@ export async function expectTexts(w: World, expected: string[], chatId?: number,
 /** Successful calls of a Bot API method. */
 export function okCalls(fake: FakeTelegram, method: string, chatId?: number) {
   return fake.calls.filter((c) => c.method === method && c.ok && (chatId === undefined || Number(c.params.chat_id) === chatId));
+}
+
+/**
+ * A run on the SQLite file `dbPath` that accepted `text` from the DM chat (42), claimed it with its
+ * payload, and crashed before answering it: its row in the instances table still looks alive.
+ */
+export async function crashedRunOwing(dbPath: string, text: string, deadAfterMs: number): Promise<void> {
+  const crashed = await openStore(dbPath);
+  const now = Date.now();
+  await crashed.instances.register('crashed-run', now);
+  const accepted: InboundMessage = {
+    platform: 'telegram', eventId: '900001', chatId: '42', chatType: 'dm', userId: '42', userName: 'Ann', messageId: '7',
+    text, imageUrls: [], mentioned: false, repliedToBot: false, senderIsAdmin: false,
+  };
+  const claim = { platform: 'telegram', eventId: accepted.eventId, owner: 'crashed-run', now, deadAfterMs, leaseMs: 120_000, payload: JSON.stringify(accepted) };
+  if (!(await crashed.events.claim(claim))) throw new Error('the crashed run could not claim its message');
+  await crashed.close();
 }
