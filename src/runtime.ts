@@ -90,6 +90,8 @@ export async function startRuntime(loaded: Config, overrides: RuntimeOverrides =
   const log = overrides.log ?? createLogger({ level: config.runtime.logLevel, secrets: config.secrets, format: resolveLogFormat(config.runtime.logFormat) });
   const clock = overrides.clock ?? systemClock;
   let adapters: PlatformAdapter[] = [];
+  /** The adapters whose start has not finished, or undefined once this process has started: readiness waits for it. */
+  let starting: Set<string> | undefined = new Set();
   const metrics = new Metrics({
     adapters: () => adapters.map((a) => a.status()),
     inboxBacklog: () => store.events.backlog(),
@@ -147,6 +149,7 @@ export async function startRuntime(loaded: Config, overrides: RuntimeOverrides =
     models: config.model,
     platformStatus: platformStatus(config, store, adapters),
     adapterStates: () => adapters.map((a) => a.status()),
+    starting: () => (starting ? [...starting].join(', ') || 'webhooks and periodic jobs' : undefined),
     consoleSessionMs: config.http.consoleSessionHours * 3_600_000,
     coordination,
     instance: { id: instanceId, deadAfterMs: config.runtime.instanceDeadAfterMs },
@@ -187,7 +190,16 @@ export async function startRuntime(loaded: Config, overrides: RuntimeOverrides =
     url = typeof addr === 'object' && addr ? `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}` : String(addr);
     // Side by side: one platform's slow start (Discord's shards take turns to identify, 5 s each,
     // and watch their peers' sessions) never holds back another's messages.
-    const starts = new Map(adapters.map((a) => [a, a.start().then(() => log.info({ platform: a.platform }, 'adapter started'))]));
+    for (const a of adapters) starting?.add(a.platform);
+    const starts = new Map(
+      adapters.map((a) => [
+        a,
+        a.start().then(() => {
+          starting?.delete(a.platform);
+          log.info({ platform: a.platform }, 'adapter started');
+        }),
+      ]),
+    );
     startsBegun(starts);
     const failed = (await Promise.allSettled(starts.values())).find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) throw failed.reason;
@@ -200,6 +212,7 @@ export async function startRuntime(loaded: Config, overrides: RuntimeOverrides =
   // Once per due time in the cluster (BullMQ with Redis), or in this process (node-cron).
   const proactive = await coordination.every('proactive', config.proactive.cron, () => scheduler.tick());
   const housekeeping = await coordination.every('housekeeping', '17 * * * *', () => housekeep(store, clock.now(), config.store));
+  starting = undefined;
   const stopWaiting = new AbortController();
   const ready = announceWhenReady({
     readiness: services.readiness,

@@ -72,6 +72,8 @@ export interface ServiceParts {
   consoleSessionMs: number;
   /** The running adapters' live states, for readiness; none when no adapter runs. */
   adapterStates?: () => readonly AdapterStatus[];
+  /** In a running process, what its start still waits for (undefined once started), for readiness. */
+  starting?: () => string | undefined;
   /** Where instances meet (Redis): repeated Idempotency-Keys wait across them; readiness asks it. */
   coordination?: Pick<Coordination, 'kind' | 'bus' | 'ping'>;
   /** Per tenant key: characters it may own (MAX_CHARACTERS_PER_KEY), long-polls it may hold (MAX_LONG_POLLS_PER_KEY). */
@@ -104,7 +106,7 @@ export function createServices(p: ServiceParts): Services {
     platforms: new PlatformOverview(p.store, p.platformStatus),
     memory: new MemoryService(p.store, p.engine, p.memory ?? new MemoryControl(p.store, 50)),
     consoleSessions: new ConsoleSessions(p.store, access, { adminApiKey: p.adminApiKey, ttlMs: p.consoleSessionMs }),
-    readiness: new Readiness(p.store, p.adapterStates, p.coordination?.kind === 'redis' ? () => p.coordination!.ping() : undefined),
+    readiness: new Readiness(p.store, p.adapterStates, p.coordination?.kind === 'redis' ? () => p.coordination!.ping() : undefined, p.starting),
     lorebooks: new LorebookService(p.store),
   };
 }

@@ -20,7 +20,8 @@ const CHECK_TIMEOUT_MS = 2000;
 
 /**
  * Whether this process can do its work: the database answers, every migration has run, and every
- * configured platform adapter is connected (polling, webhook set, gateway or socket open). Load
+ * configured platform adapter is connected (polling, webhook set, gateway or socket open) and,
+ * in a running process, has finished starting. Load
  * balancers and orchestrators route to the process only then; `/health` only says it is alive.
  */
 export class Readiness {
@@ -29,10 +30,17 @@ export class Readiness {
     private readonly adapters: () => readonly Pick<AdapterStatus, 'platform' | 'connected' | 'mode' | 'lastError'>[] = () => [],
     /** Present when instances coordinate through Redis: whether it answers. */
     private readonly redis?: () => Promise<boolean>,
+    /**
+     * Present in a running process: what its start still waits for (the adapters whose start has
+     * not finished), or undefined once started. A platform can be connected while its start still
+     * works (Discord replays its peers' sessions before its live messages), and the process sends
+     * webhooks and proactive messages only once every adapter has started.
+     */
+    private readonly starting?: () => string | undefined,
   ) {}
 
   async check(): Promise<ReadinessReport> {
-    const checks = [...(await this.database()), ...(await this.coordination()), ...this.platforms()];
+    const checks = [...(await this.database()), ...(await this.coordination()), ...this.platforms(), ...this.start()];
     return { ready: checks.every((c) => c.ready), checks };
   }
 
@@ -65,6 +73,12 @@ export class Readiness {
         ? { name: s.platform, ready: true }
         : { name: s.platform, ready: false, reason: `not connected (${s.mode})${s.lastError ? `; last error at ${s.lastError.at}` : ''}` },
     );
+  }
+
+  private start(): ReadinessCheck[] {
+    if (!this.starting) return [];
+    const waiting = this.starting();
+    return [waiting === undefined ? { name: 'start', ready: true } : { name: 'start', ready: false, reason: `still starting: ${waiting}` }];
   }
 }
 

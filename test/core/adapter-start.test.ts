@@ -1,9 +1,9 @@
 /**
  * The runtime starts its platforms side by side: a Discord start held at its IDENTIFY (as when
  * other instances' shards hold the bot's identify bucket, 5 s per shard at Discord) holds back
- * neither Telegram's messages nor its recovered replies; Telegram is listed after Discord, as
- * src/platforms.ts lists Slack. Real adapters against the fake Telegram and the fake Discord, the
- * real engine, one SQLite instance.
+ * neither Telegram's messages nor its recovered replies, and `/ready` says the process is still
+ * starting until it is done; Telegram is listed after Discord, as src/platforms.ts lists Slack.
+ * Real adapters against the fake Telegram and the fake Discord, the real engine, one SQLite instance.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +19,7 @@ import { startFakeDiscord, type FakeDiscord } from '../fakes/discord.js';
 import { contentText, startFakeOpenAI, type FakeOpenAI } from '../fakes/openai.js';
 import { startFakeTelegram, type FakeTelegram } from '../fakes/telegram.js';
 import { testLogger } from '../helpers/harness.js';
+import { freePort } from '../cluster/child-instance.js';
 import { SCALED_LIMITS, SCALED_TUNING, alice } from '../adapters/discord/helpers.js';
 import { DM, crashedRunOwing, waitFor } from '../adapters/telegram/world.js';
 
@@ -88,16 +89,28 @@ describe('starting the platform adapters', () => {
     const { telegram, discord, config } = await world();
     const held = heldGate();
     telegram.userMessage({ ...DM, text: 'hello while Discord waits' });
-    const { starting, started } = start(config(), held.gate);
+    const port = await freePort();
+    const { starting, started } = start(config({ PORT: String(port) }), held.gate);
+    const ready = async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/ready`);
+      return { status: res.status, body: (await res.json()) as { checks: Array<{ name: string; ready: boolean; reason?: string }> } };
+    };
 
     await waitFor(() => telegram.botMessages(42).length === 1, 10_000, 'the Telegram reply while Discord is held');
     expect(telegram.botMessages(42).map((m) => m.text)).toEqual(['re: hello while Discord waits']);
-    // Discord is still at its IDENTIFY: the runtime has not finished starting.
+    // Discord is still at its IDENTIFY: the runtime has not finished starting, and says so.
     expect(held.waits()).toBeGreaterThan(0);
     expect(started()).toBe(false);
+    const before = await ready();
+    expect(before.status).toBe(503);
+    expect(before.body.checks).toContainEqual({ name: 'telegram', ready: true });
+    expect(before.body.checks).toContainEqual({ name: 'start', ready: false, reason: 'still starting: discord' });
 
     held.open();
     await starting;
+    const after = await ready();
+    expect(after.status).toBe(200);
+    expect(after.body.checks).toContainEqual({ name: 'start', ready: true });
     const dm = discord.userMessage({ author: alice, guildId: null, content: 'hello once Discord is up' });
     await discord.waitFor(() => discord.channelMessages(dm.channel_id).length === 1, 10_000);
     expect(discord.channelMessages(dm.channel_id).map((m) => m.content)).toEqual(['re: hello once Discord is up']);

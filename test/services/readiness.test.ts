@@ -27,4 +27,19 @@ describe('readiness of the database', () => {
       { name: 'migrations', ready: false, reason: 'unknown while the database does not answer' },
     ]);
   });
+
+  it('is not ready while a running process still starts, naming what it waits for', async () => {
+    const store = await openStore(':memory:');
+    try {
+      let waiting: string | undefined = 'discord';
+      const readiness = new Readiness(store, () => [], undefined, () => waiting);
+      const report = await readiness.check();
+      expect(report.ready).toBe(false);
+      expect(report.checks.at(-1)).toEqual({ name: 'start', ready: false, reason: 'still starting: discord' });
+      waiting = undefined;
+      expect(await readiness.check()).toEqual({ ready: true, checks: [{ name: 'database', ready: true }, { name: 'migrations', ready: true }, { name: 'start', ready: true }] });
+    } finally {
+      await store.close();
+    }
+  });
 });
