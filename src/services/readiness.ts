@@ -19,10 +19,10 @@ export interface ReadinessReport {
 const CHECK_TIMEOUT_MS = 2000;
 
 /**
- * Whether this process can do its work: the database answers, every migration has run, and every
- * configured platform adapter is connected (polling, webhook set, gateway or socket open) and,
- * in a running process, has finished starting. Load
- * balancers and orchestrators route to the process only then; `/health` only says it is alive.
+ * Whether this process can do its work: the database answers, every migration has run, every
+ * configured platform adapter is connected (polling, webhook set, gateway or socket open), and a
+ * running process has finished starting. Load balancers and orchestrators route to the process
+ * only then; `/health` only says it is alive.
  */
 export class Readiness {
   constructor(
