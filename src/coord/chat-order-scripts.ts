@@ -119,17 +119,17 @@ return put`;
  * When the turn that started the line died before filling the room (its mark lapsed, the room
  * still owed), the caller is told to fill it — {2, first ticket, its message, its arrival} — and
  * the mark is set again in its name, so no other turn does it too. A first place that stands for
- * no platform message has nothing to be asked about, and the room is given up.
+ * no platform message (a proactive turn's) is told with an empty message: every unfinished message
+ * of the chat then counts as before it.
  */
 export const MOVED = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return {-1} end
 local owed = redis.call('GET', KEYS[3])
 if owed and ARGV[3] == '1' then
   local first, arrived = string.match(owed, '^(%d+):(.*)$')
-  local ev = first and redis.call('GET', KEYS[4] .. first)
-  if ev then
+  if first then
     redis.call('SET', KEYS[1], first, 'PX', ARGV[2])
-    return {2, tonumber(first), ev, arrived}
+    return {2, tonumber(first), redis.call('GET', KEYS[4] .. first) or '', arrived}
   end
   redis.call('DEL', KEYS[3])
 end

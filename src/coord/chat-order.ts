@@ -77,7 +77,8 @@ export interface RedisChatOrderOptions {
  * (taken over just as the line started) is moved below it: its holder takes the new place once
  * the rebuild is done (`movedAhead`). Should the first turn die before filling the room, the room
  * stays owed: every place taken meanwhile follows moves, and the first of them to find the mark
- * lapsed fills it in that turn's stead, asking about the first place's message.
+ * lapsed fills it in that turn's stead, asking about the first place's message (a proactive
+ * turn's place has none: every unfinished message of the chat then counts as before it).
 
  *
  * (A plain mutex would give mutual exclusion but not order: whoever polls first wins.)
@@ -233,7 +234,7 @@ export class RedisChatOrder implements ChatOrder {
     const [state, at, firstEvent, firstArrived] = (await this.movedScript([k.rebuilding, k.moved, k.rebuildOwed, k.placeEvent], [ticket, REBUILD_MARK_MS, this.unfinished ? 1 : 0])) as unknown[];
     if (Number(state) === 2) {
       this.log.info({ chat: key, ticket, first: Number(at) }, "a fresh chat line's first turn died before putting the chat's earlier messages back: another turn puts them back");
-      await this.rebuild(key, Number(at), String(firstEvent), firstArrived ? Number(firstArrived) : undefined);
+      await this.rebuild(key, Number(at), firstEvent ? String(firstEvent) : undefined, firstArrived ? Number(firstArrived) : undefined);
       return -1;
     }
     return Number(state) === -1 ? -1 : Number(at ?? 0);

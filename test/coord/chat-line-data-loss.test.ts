@@ -349,6 +349,26 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line, after Re
     expect(seen).toEqual(['first runs', 'second runs', 'third runs']);
   });
 
+  it('is filled by another turn when a proactive turn started it afresh and died first, so the chat keeps its messages in arrival order', async () => {
+    const [dying, b] = await pairs.two();
+    await pairs.loseData();
+    const owing = new Set(['telegram:1', 'telegram:2', 'telegram:3']);
+    dying.chatOrder!.rebuildFrom!(claimsOf(owing, true, new Promise<void>(() => undefined)));
+    b.chatOrder!.rebuildFrom!(claimsOf(owing, new Set(['telegram:1', 'telegram:2'])));
+    await dying.chatOrder!.enter(CHAT); // a proactive message starts the new line, and asks the database
+    await dying.close(); // and dies before the answer, with the chat's first two messages
+    const lineB = lineAsking(b, owing);
+    const seen: string[] = [];
+    const runs = runsInto(seen);
+    // The chat's third message is live on B and enters first; the sweep then takes the dead
+    // instance's two over, oldest first.
+    const third = [runs(lineB, 'third', platformPlace(b.chatOrder!, CHAT, 'telegram:3', Promise.resolve(true))), 'telegram:3'] as [Promise<unknown>, string];
+    await new Promise((r) => setTimeout(r, 100));
+    const taken = ['telegram:1', 'telegram:2'].map((e, i) => [runs(lineB, ['first', 'second'][i]!, platformPlace(b.chatOrder!, CHAT, e, Promise.resolve(true))), e] as [Promise<unknown>, string]);
+    await answeredInOrder(owing, [...taken, third]);
+    expect(seen).toEqual(['first runs', 'second runs', 'third runs']);
+  });
+
   it("is filled by a live turn from before the loss, whose place it lost, when the turn that started it dies first; that turn then waits in the place kept for its message", async () => {
     const [dying, a, b] = await pairs.three();
     await dying.chatOrder!.enter(CHAT, 'telegram:1');
