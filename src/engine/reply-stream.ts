@@ -19,6 +19,10 @@ export class ReplyStream implements AsyncIterable<ReplyEvent> {
   /** The consumer reports delivery itself (`holdDelivery`); reading to the end is not enough. */
   private held = false;
   private handedOffFlag = false;
+  /** Some event has reached the consumer (a handed-off stream then goes on; see `handOff`). */
+  private given = false;
+  /** Handed off before the consumer got anything: nothing more reaches it. */
+  private dropping = false;
   /** Resolves when the engine has finished with this message (answered, ignored or failed). */
   readonly done: Promise<void> = new Promise((r) => (this.resolveDone = r));
   /**
@@ -80,7 +84,7 @@ export class ReplyStream implements AsyncIterable<ReplyEvent> {
   }
 
   push(event: ReplyEvent): void {
-    if (this.closed) return;
+    if (this.closed || this.dropping) return;
     this.buffer.push(event);
     this.wake();
   }
@@ -100,6 +104,7 @@ export class ReplyStream implements AsyncIterable<ReplyEvent> {
     if (!e && !this.closed) return;
     const w = this.waiting;
     this.waiting = undefined;
+    if (e) this.given = true;
     w(e ? { value: e, done: false } : this.finished());
   }
 
@@ -113,6 +118,13 @@ export class ReplyStream implements AsyncIterable<ReplyEvent> {
    */
   handOff(): void {
     this.handedOffFlag = true;
+    // Whoever answers the message later sends the whole reply, with the chat's line's place this
+    // one held: what this turn produced and still holds back (waiting for that place) is dropped,
+    // or both would send it. A reply the consumer already began is left to finish, and the later
+    // answer finds it by its send notes, as after a crash.
+    if (this.given) return;
+    this.dropping = true;
+    this.buffer = [];
   }
 
   get handedOff(): boolean {
@@ -124,7 +136,10 @@ export class ReplyStream implements AsyncIterable<ReplyEvent> {
       next: () => {
         if (!this.gate) {
           const e = this.buffer.shift();
-          if (e) return Promise.resolve({ value: e, done: false });
+          if (e) {
+            this.given = true;
+            return Promise.resolve({ value: e, done: false });
+          }
           if (this.closed) return Promise.resolve(this.finished());
         }
         return new Promise((r) => (this.waiting = r));

@@ -54,4 +54,35 @@ describe('a held reply stream', () => {
     stream.push({ type: 'delta', text: 'now' });
     expect(await next).toEqual({ value: { type: 'delta', text: 'now' }, done: false });
   });
+
+  it('drops what it still holds back when its message is handed to the recovery sweep, so only the sweep shows the reply', async () => {
+    // Chaos seed 1302: the database dropped under a Slack turn after its reply was written to the
+    // stream, held for the chat's line; once the place came, it and the sweep's answer both posted.
+    const { stream, release } = held();
+    const reading = stream.collect();
+    stream.push({ type: 'start', conversationId: 'conv_1', characterId: 'aria', characterName: 'Aria' });
+    stream.push({ type: 'delta', text: 'the whole reply' });
+    stream.handOff();
+    stream.push({ type: 'delta', text: 'written after the hand-off' });
+    stream.end();
+    release();
+    expect(await reading).toEqual([]);
+    await stream.delivered;
+  });
+
+  it('lets a reply its consumer already began go on when its message is handed to the sweep (the sweep finds it)', async () => {
+    const stream = new ReplyStream();
+    const got: string[] = [];
+    const reading = (async () => {
+      for await (const e of stream) got.push(e.type === 'delta' ? e.text : e.type);
+    })();
+    stream.push({ type: 'delta', text: 'begun' });
+    await new Promise((r) => setImmediate(r));
+    stream.handOff();
+    stream.push({ type: 'delta', text: 'and finished' });
+    stream.end();
+    await reading;
+    expect(got).toEqual(['begun', 'and finished']);
+  });
 });
+
