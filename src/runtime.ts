@@ -4,7 +4,7 @@ import type { Config } from './config.js';
 import type { Clock } from './core/clock.js';
 import { systemClock } from './core/clock.js';
 import type { PlatformAdapter } from './core/adapter.js';
-import type { InboundMessage, Platform, ReplyEvent } from './core/types.js';
+import type { InboundMessage, ReplyEvent } from './core/types.js';
 import { createLogger, resolveLogFormat, type Logger } from './log.js';
 import type { Store } from './store/index.js';
 import type { ModelClient } from './llm/index.js';
@@ -18,6 +18,7 @@ import { housekeep } from './services/housekeeping.js';
 import { WebhookSender } from './services/webhooks.js';
 import { ApiProactiveTarget } from './services/proactive-api.js';
 import { setUpEngine } from './engine-setup.js';
+import { AdapterStarts } from './adapter-starts.js';
 import type { LongTermMemory } from './memory/index.js';
 import { ensureAdminKey, type AdminKey } from './admin-key.js';
 import { Metrics } from './metrics/prometheus.js';
@@ -90,8 +91,7 @@ export async function startRuntime(loaded: Config, overrides: RuntimeOverrides =
   const log = overrides.log ?? createLogger({ level: config.runtime.logLevel, secrets: config.secrets, format: resolveLogFormat(config.runtime.logFormat) });
   const clock = overrides.clock ?? systemClock;
   let adapters: PlatformAdapter[] = [];
-  /** The adapters whose start has not finished, or undefined once this process has started: readiness waits for it. */
-  let starting: Set<string> | undefined = new Set();
+  const starts = new AdapterStarts();
   const metrics = new Metrics({
     adapters: () => adapters.map((a) => a.status()),
     inboxBacklog: () => store.events.backlog(),
@@ -149,21 +149,13 @@ export async function startRuntime(loaded: Config, overrides: RuntimeOverrides =
     models: config.model,
     platformStatus: platformStatus(config, store, adapters),
     adapterStates: () => adapters.map((a) => a.status()),
-    starting: () => (starting ? [...starting].join(', ') || 'webhooks and periodic jobs' : undefined),
+    starting: () => starts.waiting(),
     consoleSessionMs: config.http.consoleSessionHours * 3_600_000,
     coordination,
     instance: { id: instanceId, deadAfterMs: config.runtime.instanceDeadAfterMs },
     quotas: { charactersPerKey: config.http.maxCharactersPerKey, longPollsPerKey: config.http.maxLongPollsPerKey },
     memory: memory.control,
   });
-  // Each adapter's start once under way: a recovered reply waits only for its own platform's.
-  let startsBegun!: (starts: Map<PlatformAdapter, Promise<void>>) => void;
-  const adapterStarts = new Promise<Map<PlatformAdapter, Promise<void>>>((resolve) => (startsBegun = resolve));
-  const startedFor = async (platform: Platform): Promise<PlatformAdapter[]> => {
-    const starts = await adapterStarts;
-    await Promise.allSettled(adapters.filter((a) => a.platform === platform).map((a) => starts.get(a)));
-    return adapters;
-  };
   const liveness = new Liveness(store, clock, log, {
     instanceId,
     heartbeatMs: config.runtime.heartbeatMs,
@@ -172,7 +164,11 @@ export async function startRuntime(loaded: Config, overrides: RuntimeOverrides =
     // A recovered reply waits for its platform's adapter to start; its message takes its place in
     // its chat's line at once, so the first sweep (before the adapters receive anything) puts what
     // a stopped run left ahead of anything new.
-    recover: async () => (await engine.recover(async (msg, events) => redeliver(await startedFor(msg.platform), msg, events))) + (await services.chat.recover()),
+    recover: async () =>
+      (await engine.recover(async (msg, events) => {
+        await starts.of(adapters, msg.platform);
+        await redeliver(adapters, msg, events);
+      })) + (await services.chat.recover()),
   });
   if (!(await takeOverStoppedInstances(store, coordination, instanceId, log))) {
     await warnUncoordinatedSecondInstance(store, coordination, clock.now(), config.runtime.instanceDeadAfterMs, log);
@@ -188,31 +184,15 @@ export async function startRuntime(loaded: Config, overrides: RuntimeOverrides =
     await app.listen({ port: config.http.port, host: config.http.host });
     const addr = app.server.address();
     url = typeof addr === 'object' && addr ? `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}` : String(addr);
-    // Side by side: one platform's slow start (Discord's shards take turns to identify, 5 s each,
-    // and watch their peers' sessions) never holds back another's messages.
-    for (const a of adapters) starting?.add(a.platform);
-    const starts = new Map(
-      adapters.map((a) => [
-        a,
-        a.start().then(() => {
-          starting?.delete(a.platform);
-          log.info({ platform: a.platform }, 'adapter started');
-        }),
-      ]),
-    );
-    startsBegun(starts);
-    const failed = (await Promise.allSettled(starts.values())).find((s): s is PromiseRejectedResult => s.status === 'rejected');
-    if (failed) throw failed.reason;
+    await starts.run(adapters, log);
   } finally {
-    // Also when start-up fails before the adapters start: recovered replies then fail to send
-    // (logged) rather than wait forever.
-    startsBegun(new Map());
+    starts.abandon();
   }
   webhooks.start();
   // Once per due time in the cluster (BullMQ with Redis), or in this process (node-cron).
   const proactive = await coordination.every('proactive', config.proactive.cron, () => scheduler.tick());
   const housekeeping = await coordination.every('housekeeping', '17 * * * *', () => housekeep(store, clock.now(), config.store));
-  starting = undefined;
+  starts.finish();
   const stopWaiting = new AbortController();
   const ready = announceWhenReady({
     readiness: services.readiness,
