@@ -56,12 +56,16 @@ export interface WebhookFindings {
   /** Seconds from a proactive message's feed entry to its first 2xx at the receiver: p50, max. */
   lagP50: number;
   lagMax: number;
+  /** Seconds from the feed entry to the first POST of it (waiting in the key's lane): p50, max. */
+  firstPostP50: number;
+  firstPostMax: number;
 }
 
 export class WebhookSessions {
   private server: Server | undefined;
   private readonly receipts: Receipt[] = [];
   private readonly firstSeen = new Map<string, number>();
+  private readonly firstPost = new Map<string, number>();
   private readonly tries = new Map<string, number>();
   private key = '';
   private keyId = '';
@@ -84,6 +88,7 @@ export class WebhookSessions {
         const signed = given.length === expected.length && timingSafeEqual(given, expected);
         const message = (JSON.parse(raw) as { data?: { message?: { id?: string; content?: string } } }).data?.message;
         const tries = (this.tries.get(webhookId) ?? 0) + 1;
+        if (!this.firstPost.has(webhookId)) this.firstPost.set(webhookId, Date.now());
         this.tries.set(webhookId, tries);
         // Every third delivery's first attempt is refused, so the outbox's retries run under kills too.
         const status = tries === 1 && hash(webhookId) % 3 === 0 ? 503 : 200;
@@ -152,11 +157,14 @@ export class WebhookSessions {
     for (const r of rows) states[r.state] = (states[r.state] ?? 0) + 1;
     const keys = (await (await fetch(`${url()}/api/v1/api-keys`, { headers: { 'x-api-key': admin } })).json()) as { apiKeys: Array<{ id: string; creditsUsed: number }> };
     const charged = keys.apiKeys.find((k) => k.id === this.keyId)?.creditsUsed ?? 0;
-    const lags = feed.flatMap((f) => {
-      const id = [...(okIds.get(f.id) ?? [])][0];
-      const at = id ? this.firstSeen.get(id) : undefined;
-      return at !== undefined && Number.isFinite(f.at) ? [(at - f.at) / 1000] : [];
-    }).sort((a, b) => a - b);
+    const since = (seen: Map<string, number>) =>
+      feed.flatMap((f) => {
+        const id = [...(okIds.get(f.id) ?? [])][0];
+        const at = id ? seen.get(id) : undefined;
+        return at !== undefined && Number.isFinite(f.at) ? [(at - f.at) / 1000] : [];
+      }).sort((a, b) => a - b);
+    const lags = since(this.firstSeen);
+    const waits = since(this.firstPost);
     const perSession = new Map<string, number>();
     for (const f of new Map(feed.map((f) => [f.id, f])).values()) perSession.set(f.sessionId, (perSession.get(f.sessionId) ?? 0) + 1);
     const hellos = new Set(this.opened.flatMap((t) => (t.sessionId ? [t.sessionId] : [])));
@@ -188,6 +196,8 @@ export class WebhookSessions {
       states,
       lagP50: lags[Math.floor(lags.length / 2)] ?? 0,
       lagMax: lags.at(-1) ?? 0,
+      firstPostP50: waits[Math.floor(waits.length / 2)] ?? 0,
+      firstPostMax: waits.at(-1) ?? 0,
     };
   }
 
