@@ -164,11 +164,15 @@ export async function startRuntime(loaded: Config, overrides: RuntimeOverrides =
     // A recovered reply waits for its platform's adapter to start; its message takes its place in
     // its chat's line at once, so the first sweep (before the adapters receive anything) puts what
     // a stopped run left ahead of anything new.
-    recover: async () =>
-      (await engine.recover(async (msg, events) => {
-        await starts.of(adapters, msg.platform);
-        await redeliver(adapters, msg, events);
-      })) + (await services.chat.recover()),
+    recover: async () => {
+      webhooks.lookAgain();
+      return (
+        (await engine.recover(async (msg, events) => {
+          await starts.of(adapters, msg.platform);
+          await redeliver(adapters, msg, events);
+        })) + (await services.chat.recover())
+      );
+    },
   });
   if (!(await takeOverStoppedInstances(store, coordination, instanceId, log))) {
     await warnUncoordinatedSecondInstance(store, coordination, clock.now(), config.runtime.instanceDeadAfterMs, log);

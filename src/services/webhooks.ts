@@ -70,7 +70,10 @@ export class WebhookSender {
   private readonly passes = new TaskTracker();
   private timer: NodeJS.Timeout | undefined;
   private arming: Promise<void> = Promise.resolve();
+  private started = false;
   private stopped = false;
+  /** A `lookAgain` read still on its way: the next one is not queued behind it. */
+  private looking = false;
   private readonly listeners: Array<(outcome: WebhookOutcome) => void> = [];
 
   constructor(
@@ -96,10 +99,7 @@ export class WebhookSender {
    */
   async processDue(): Promise<number> {
     try {
-      if (!this.stopped) {
-        const keys = await this.store.webhooks.dueKeys(this.clock.now(), KEYS_PER_PASS, [...this.lanes.keys()], this.opts.deadAfterMs);
-        if (!this.stopped) for (const key of keys) this.lane(key);
-      }
+      await this.startDueLanes();
       const counts = await Promise.all(this.lanes.values());
       return counts.reduce((a, b) => a + b, 0);
     } finally {
@@ -124,8 +124,32 @@ export class WebhookSender {
 
   /** Start the background timer that wakes for the next due delivery. */
   start(): void {
+    this.started = true;
     this.stopped = false;
     this.kick();
+  }
+
+  /**
+   * Look for deliveries no timer of this process knows of: what another instance left when it
+   * died (a claim that lapses with it, a retry it had set, an event it queued but never sent).
+   * This process's timer is set only from what it saw itself, so without this a survivor with
+   * nothing of its own to send would leave them until its next own event. Called on every
+   * heartbeat; one read, and lanes only for keys with something due.
+   */
+  lookAgain(): void {
+    if (!this.started || this.stopped || this.looking) return;
+    this.looking = true;
+    void this.passes
+      .track(this.startDueLanes())
+      .catch((err: unknown) => this.log.debug({ err }, 'could not look at the webhook outbox; the next heartbeat looks again'))
+      .finally(() => (this.looking = false));
+  }
+
+  /** Start a lane for every key with something due that this process is not already sending. */
+  private async startDueLanes(): Promise<void> {
+    if (this.stopped) return;
+    const keys = await this.store.webhooks.dueKeys(this.clock.now(), KEYS_PER_PASS, [...this.lanes.keys()], this.opts.deadAfterMs);
+    if (!this.stopped) for (const key of keys) this.lane(key);
   }
 
   /** Stop taking new work and wait for attempts in flight (each ends by its deadline). */

@@ -18,8 +18,8 @@ export interface Victim {
   close(): Promise<void>;
 }
 
-export async function startVictim(parks: (text: string) => boolean): Promise<Victim> {
-  const c = await startCluster(1);
+export async function startVictim(parks: (text: string) => boolean, env: Record<string, string> = {}): Promise<Victim> {
+  const c = await startCluster(1, env);
   let dead = false;
   let parked = 0;
   c.openai.respondWith(async ({ messages }) => {
