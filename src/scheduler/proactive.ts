@@ -113,6 +113,12 @@ export class ProactiveScheduler {
    * and ticks can overlap in one process (BullMQ runs several jobs at once; `/proactive test`).
    */
   private readonly busy = new Set<string>();
+  /**
+   * Outbox rows this process is delivering. A row claimed by this process but not in here was
+   * left by a delivery that failed before it could record how (the database dropped under it):
+   * as over as a dead instance's, so the next tick takes it back.
+   */
+  private readonly delivering = new Set<number>();
   /** The proactive record each conversation was last re-timed from (checked, never trusted, by `afterMessage`). */
   private readonly seen = new LRUCache<string, ProactiveRecord>({ max: 10_000 });
 
@@ -387,7 +393,18 @@ export class ProactiveScheduler {
     // before its first platform call (after any wait for room in the outbound budget): a crash
     // before that leaves it `claimed`, sent by the next instance; one after leaves it `sending`,
     // never sent a second time where that could show it twice (see recoverUnfinished).
-    if (!(await proactive.claimOutbox(row.id, this.owner, this.now))) return false;
+    // Marked before the claim, so this process's own recovery never reads it as left behind.
+    if (this.delivering.has(row.id)) return false;
+    this.delivering.add(row.id);
+    try {
+      return (await proactive.claimOutbox(row.id, this.owner, this.now)) && (await this.deliverClaimed(row));
+    } finally {
+      this.delivering.delete(row.id);
+    }
+  }
+
+  private async deliverClaimed(row: OutboxRow): Promise<boolean> {
+    const { proactive } = this.store;
     const conv = await this.store.conversations.get(row.conversationId);
     const message = row.messageId ? await this.store.messages.get(row.messageId) : undefined;
     if (!conv || !message) {
@@ -426,11 +443,14 @@ export class ProactiveScheduler {
    * in the outbound budget) is sent again. Of one it was sending, where a message sent again still
    * shows once (an API session's feed entry and webhook; Discord and Slack, by the message's key)
    * it is sent again, as a retry; elsewhere (Telegram) it may already have arrived, and a message
-   * is better missing than doubled, so it is recorded as uncertain.
+   * is better missing than doubled, so it is recorded as uncertain. This process's own rows that
+   * it is not delivering are treated the same: their delivery failed on the database before it
+   * could say how far it got.
    */
   private async recoverUnfinished(): Promise<void> {
     const { proactive } = this.store;
     for (const row of await proactive.unfinishedOfDead(this.now, this.opts.deadAfterMs ?? 10_000, 100, this.owner)) {
+      if (this.delivering.has(row.id)) continue;
       const conv = await this.store.conversations.get(row.conversationId);
       if (row.state === 'claimed' || conv?.platform === 'api') await proactive.updateOutbox(row.id, { state: 'pending', nextAttemptAt: this.now }, this.now);
       else if (conv && this.target.sendsOnceByKey?.(conv.platform)) {

@@ -377,14 +377,15 @@ export class ProactiveRepo {
 
   /**
    * Deliveries held by instances that stopped heartbeating: `claimed` ones never began leaving;
-   * of `sending` ones it is unknown whether they went out.
+   * of `sending` ones it is unknown whether they went out. With `self`, also that instance's own,
+   * which only it can tell in flight or left behind.
    */
   async unfinishedOfDead(now: number, deadAfterMs: number, limit: number, self?: string): Promise<Array<{ id: number; conversationId: string; attempts: number; state: 'claimed' | 'sending' }>> {
     const rows = await this.db
       .selectFrom('proactive_outbox')
       .select(['id', 'conversation_id', 'attempts', 'state'])
       .where('state', 'in', ['claimed', 'sending'])
-      .where((eb) => eb.or([eb('owner', 'is', null), this.instances.ownerDead(eb, 'owner', now - deadAfterMs, self)]))
+      .where((eb) => eb.or([eb('owner', 'is', null), this.instances.ownerDead(eb, 'owner', now - deadAfterMs, self), ...(self === undefined ? [] : [eb('owner', '=', self)])]))
       .limit(limit)
       .execute();
     return rows.map((r) => ({ id: r.id, conversationId: r.conversation_id, attempts: r.attempts, state: r.state === 'claimed' ? 'claimed' : 'sending' }));

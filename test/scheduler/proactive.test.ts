@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { inbound, say, seen, type Harness } from '../helpers/harness.js';
 import { NOTHING_TO_SAY, ProactiveScheduler, type ProactiveTarget } from '../../src/scheduler/index.js';
 import { MIN, RecordingTarget, defaults, startProactiveHarness } from './helpers.js';
+import { dropOnce } from '../helpers/dropped-connection.js';
 
 type PH = Awaited<ReturnType<typeof startProactiveHarness>>;
 const open: PH[] = [];
@@ -165,6 +166,29 @@ describe('proactive scheduler', () => {
     clock.advance(1 * MIN);
     expect((await scheduler.tick()).delivered).toBe(1);
     clock.advance(1 * MIN);
+    await scheduler.tick();
+    expect(target.delivered).toHaveLength(1);
+  });
+
+  it('a delivery whose database dropped under it after its claim is sent by the next tick, once, not left claimed for good', async () => {
+    const { h, clock, target, scheduler } = await start();
+    await say(h.engine, inbound({ text: 'hi' }));
+    const conv = (await h.store.conversations.getByScope('telegram:1'))!;
+    target.failNext = 1;
+    clock.advance(60 * MIN);
+    expect(await scheduler.tick()).toMatchObject({ sent: 1, delivered: 0 });
+    const row = (await h.store.proactive.outboxFor(conv.id))[0]!;
+    // The retry claims the row, then reading its message meets a dropped connection.
+    dropOnce(h.store.messages, 'get', { only: (id: string) => id === row.messageId });
+    clock.advance(2 * MIN);
+    await expect(scheduler.tick()).rejects.toThrow(/cannot be reached/);
+    expect(await h.store.proactive.outboxFor(conv.id)).toMatchObject([{ state: 'claimed' }]);
+    // This process is alive and working on nothing: its own claim is as over as a dead one's.
+    clock.advance(MIN);
+    await scheduler.tick();
+    expect(target.delivered.map((d) => d.kind)).toEqual(['proactive']);
+    expect(await h.store.proactive.outboxFor(conv.id)).toMatchObject([{ state: 'delivered' }]);
+    clock.advance(MIN);
     await scheduler.tick();
     expect(target.delivered).toHaveLength(1);
   });
