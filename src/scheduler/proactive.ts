@@ -449,7 +449,7 @@ export class ProactiveScheduler {
    */
   private async recoverUnfinished(): Promise<void> {
     const { proactive } = this.store;
-    for (const row of await proactive.unfinishedOfDead(this.now, this.opts.deadAfterMs ?? 10_000, 100, this.owner)) {
+    for (const row of await proactive.leftUnfinished(this.now, this.opts.deadAfterMs ?? 10_000, 100, this.owner)) {
       if (this.delivering.has(row.id)) continue;
       const conv = await this.store.conversations.get(row.conversationId);
       if (row.state === 'claimed' || conv?.platform === 'api') await proactive.updateOutbox(row.id, { state: 'pending', nextAttemptAt: this.now }, this.now);

@@ -380,7 +380,7 @@ export class ProactiveRepo {
    * of `sending` ones it is unknown whether they went out. With `self`, also that instance's own,
    * which only it can tell in flight or left behind.
    */
-  async unfinishedOfDead(now: number, deadAfterMs: number, limit: number, self?: string): Promise<Array<{ id: number; conversationId: string; attempts: number; state: 'claimed' | 'sending' }>> {
+  async leftUnfinished(now: number, deadAfterMs: number, limit: number, self?: string): Promise<Array<{ id: number; conversationId: string; attempts: number; state: 'claimed' | 'sending' }>> {
     const rows = await this.db
       .selectFrom('proactive_outbox')
       .select(['id', 'conversation_id', 'attempts', 'state'])

@@ -124,10 +124,10 @@ describe.skipIf(!hasRedis())('an instance that says in Redis it is alive, while 
     clock.advance(15_000);
     await presence.beat('instance-a', clock.now());
     await liveness.register();
-    expect(await h.store.proactive.unfinishedOfDead(clock.now(), DEAD_AFTER, 10)).toEqual([]);
+    expect(await h.store.proactive.leftUnfinished(clock.now(), DEAD_AFTER, 10)).toEqual([]);
     clock.advance(DEAD_AFTER + 1);
     await liveness.register();
-    expect(await h.store.proactive.unfinishedOfDead(clock.now(), DEAD_AFTER, 10)).toMatchObject([{ id: row, state: 'claimed' }]);
+    expect(await h.store.proactive.leftUnfinished(clock.now(), DEAD_AFTER, 10)).toMatchObject([{ id: row, state: 'claimed' }]);
   });
 
   it('keeps its pending Idempotency-Key its own the same way', async () => {
