@@ -166,6 +166,7 @@ export async function startRuntime(loaded: Config, overrides: RuntimeOverrides =
     // a stopped run left ahead of anything new.
     recover: async () => {
       webhooks.lookAgain();
+      scheduler.recoverBetweenTicks();
       return (
         (await engine.recover(async (msg, events) => {
           await starts.of(adapters, msg.platform);
@@ -193,6 +194,7 @@ export async function startRuntime(loaded: Config, overrides: RuntimeOverrides =
     starts.abandon();
   }
   webhooks.start();
+  scheduler.startSweeping();
   // Once per due time in the cluster (BullMQ with Redis), or in this process (node-cron).
   const proactive = await coordination.every('proactive', config.proactive.cron, () => scheduler.tick());
   const housekeeping = await coordination.every('housekeeping', '17 * * * *', () => housekeep(store, clock.now(), config.store));
@@ -213,6 +215,7 @@ export async function startRuntime(loaded: Config, overrides: RuntimeOverrides =
       stopWaiting.abort();
       log.info({ reason }, 'shutting down: no new input, finishing in-flight turns');
       await proactive.stop();
+      await scheduler.stopSweeping();
       await housekeeping.stop();
       await webhooks.stop();
       engine.stopAccepting();

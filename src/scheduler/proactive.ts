@@ -3,7 +3,7 @@ import { LRUCache } from 'lru-cache';
 import type { Clock } from '../core/clock.js';
 import type { Character, Conversation, StoredMessage } from '../core/types.js';
 import { personaKeyOf, type Engine, type Payer, type StoredMessageEvent, type TurnPersona, type TurnResult } from '../engine/index.js';
-import { PaymentRequiredError, type CharbridgeError } from '../core/errors.js';
+import { PaymentRequiredError, StoreUnavailableError, type CharbridgeError } from '../core/errors.js';
 import { ADMIN_OWNER } from '../core/ids.js';
 import { retried } from '../core/retry.js';
 import type { Logger } from '../log.js';
@@ -119,6 +119,9 @@ export class ProactiveScheduler {
    * as over as a dead instance's, so the next tick takes it back.
    */
   private readonly delivering = new Set<number>();
+  /** Whether the heartbeat's sweep may run (the adapters are up, no shutdown yet), and the one running. */
+  private sweeping = false;
+  private sweep: Promise<void> | undefined;
   /** The proactive record each conversation was last re-timed from (checked, never trusted, by `afterMessage`). */
   private readonly seen = new LRUCache<string, ProactiveRecord>({ max: 10_000 });
 
@@ -181,6 +184,39 @@ export class ProactiveScheduler {
       }
     }
     return report;
+  }
+
+  /**
+   * Between ticks, on every heartbeat: settle what a stopped process left (a dead instance's
+   * generation or delivery, this process's own row a dropped connection left claimed) and send the
+   * deliveries whose retry is due. A message already made then reaches its chat seconds after the
+   * crash, not at the next tick (`PROACTIVE_CRON`, every 15 minutes by default), by when the user
+   * may have written past it. Only ticks make new messages. One sweep at a time, and none before
+   * `startSweeping` (delivering needs the adapters) or after `stopSweeping`.
+   */
+  recoverBetweenTicks(): void {
+    if (!this.sweeping || this.sweep) return;
+    this.sweep = (async () => {
+      await this.recoverStale();
+      await this.recoverUnfinished();
+      for (const row of await this.store.proactive.outboxDue(['pending'], this.now, this.opts.batch ?? 1000)) await this.deliverRow(row);
+    })()
+      .catch((err: unknown) => {
+        if (err instanceof StoreUnavailableError) this.log.debug({ err }, 'proactive recovery between ticks met the database away; the next heartbeat tries again');
+        else this.log.warn({ err }, 'proactive recovery between ticks failed; the next heartbeat tries again');
+      })
+      .finally(() => (this.sweep = undefined));
+  }
+
+  /** Let the heartbeat's sweep run (once the adapters have started). */
+  startSweeping(): void {
+    this.sweeping = true;
+  }
+
+  /** No more sweeps; waits for the one running. */
+  async stopSweeping(): Promise<void> {
+    this.sweeping = false;
+    await this.sweep;
   }
 
   /**

@@ -45,8 +45,8 @@ let receiver: Receiver;
 let dir: string;
 const runtimes: Runtime[] = [];
 
-async function boot(clock: ManualClock): Promise<Runtime> {
-  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATABASE_URL: join(dir, 'cb.db'), ADMIN_API_KEY: ADMIN, SSRF_ALLOW_HOSTS: '127.0.0.1' });
+async function boot(clock: ManualClock, env: Record<string, string> = {}): Promise<Runtime> {
+  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATABASE_URL: join(dir, 'cb.db'), ADMIN_API_KEY: ADMIN, SSRF_ALLOW_HOSTS: '127.0.0.1', ...env });
   const model = new OpenAIModel({ apiKey: fake.apiKey, baseURL: fake.baseURL, model: 'fake-model', timeoutMs: 5000, maxRetries: 0 }, clock);
   const rt = await startRuntime(config, { log: testLogger(), clock, model });
   runtimes.push(rt);
@@ -105,6 +105,25 @@ describe('proactive messages for API conversations', () => {
       timestamp: expect.any(String),
       data: { sessionId, characterId: 'preset_aria', characterName: 'Aria', message: { id: feed.body.updates[0].message.id, content: 'Thinking of you — how was the trip?', sentAt: expect.any(String) } },
     });
+  });
+
+  it('sends a message a dead instance made but had not delivered on the next heartbeat, not at the next tick', async () => {
+    const clock = new ManualClock();
+    // A tick once a year: none runs during the test.
+    const rt = await boot(clock, { HEARTBEAT_MS: '500', PROACTIVE_CRON: '0 0 1 1 *' });
+    const { key, sessionId } = await tenantWithSession(rt);
+    // What an instance killed between storing its message and sending it leaves: a claimed row.
+    const msg = await rt.store.messages.append({ conversationId: sessionId, role: 'assistant', kind: 'proactive', content: 'Thinking of you', tokenCount: 4 });
+    const row = await rt.store.proactive.addOutbox(sessionId, 'pending', clock.now(), false, msg.id);
+    await rt.store.db.updateTable('proactive_outbox').set({ state: 'claimed', owner: 'killed-instance' }).where('id', '=', row).execute();
+
+    // No tick runs: the heartbeat's sweep alone sends it, once.
+    for (const deadline = Date.now() + 10_000; receiver.received.length === 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 1200)); // two more heartbeats: nothing again
+    expect(receiver.received.map((r) => JSON.parse(r.body).data.message.content)).toEqual(['Thinking of you']);
+    expect(await rt.store.proactive.outboxFor(sessionId)).toMatchObject([{ state: 'delivered' }]);
+    const feed = await api(rt, 'GET', `/api/v1/updates?sessionId=${sessionId}`, key);
+    expect(feed.body.updates.filter((u: any) => u.kind === 'proactive').map((u: any) => u.message.content)).toEqual(['Thinking of you']);
   });
 
   it('retries a failing receiver with the same event id, then succeeds', async () => {
