@@ -116,7 +116,7 @@ export class ProactiveScheduler {
   /**
    * Outbox rows this process is delivering. A row claimed by this process but not in here was
    * left by a delivery that failed before it could record how (the database dropped under it):
-   * as over as a dead instance's, so the next tick takes it back.
+   * as over as a dead instance's, so the next tick or heartbeat sweep takes it back.
    */
   private readonly delivering = new Set<number>();
   /** Whether the heartbeat's sweep may run (the adapters are up, no shutdown yet), and the one running. */
@@ -198,8 +198,13 @@ export class ProactiveScheduler {
     if (!this.sweeping || this.sweep) return;
     this.sweep = (async () => {
       await this.recoverStale();
-      await this.recoverUnfinished();
-      for (const row of await this.store.proactive.outboxDue(['pending'], this.now, this.opts.batch ?? 1000)) await this.deliverRow(row);
+      const again = await this.recoverUnfinished();
+      // A pending row due only just now is usually one its live instance is about to claim (or a
+      // tick is sending): the sweep leaves it that long, and takes the rows it just put back.
+      const stale = this.now - (this.opts.deadAfterMs ?? 10_000);
+      for (const row of await this.store.proactive.outboxDue(['pending'], this.now, this.opts.batch ?? 1000)) {
+        if (again.has(row.id) || row.nextAttemptAt <= stale) await this.deliverRow(row);
+      }
     })()
       .catch((err: unknown) => {
         if (err instanceof StoreUnavailableError) this.log.debug({ err }, 'proactive recovery between ticks met the database away; the next heartbeat tries again');
@@ -483,20 +488,25 @@ export class ProactiveScheduler {
    * it is not delivering are treated the same: their delivery failed on the database before it
    * could say how far it got.
    */
-  private async recoverUnfinished(): Promise<void> {
+  private async recoverUnfinished(): Promise<Set<number>> {
     const { proactive } = this.store;
+    const again = new Set<number>();
     for (const row of await proactive.leftUnfinished(this.now, this.opts.deadAfterMs ?? 10_000, 100, this.owner)) {
       if (this.delivering.has(row.id)) continue;
       const conv = await this.store.conversations.get(row.conversationId);
-      if (row.state === 'claimed' || conv?.platform === 'api') await proactive.updateOutbox(row.id, { state: 'pending', nextAttemptAt: this.now }, this.now);
-      else if (conv && this.target.sendsOnceByKey?.(conv.platform)) {
+      if (row.state === 'claimed' || conv?.platform === 'api') {
+        await proactive.updateOutbox(row.id, { state: 'pending', nextAttemptAt: this.now }, this.now);
+        again.add(row.id);
+      } else if (conv && this.target.sendsOnceByKey?.(conv.platform)) {
         // Counted as an attempt, so the next one is a retry: it looks for what this one showed.
         await proactive.updateOutbox(row.id, { state: 'pending', attempts: row.attempts + 1, nextAttemptAt: this.now }, this.now);
+        again.add(row.id);
       } else {
         await proactive.updateOutbox(row.id, { state: 'uncertain', error: 'the sending process stopped; it may or may not have arrived' }, this.now);
         this.log.warn({ conversationId: row.conversationId }, 'a proactive message was being sent when its process stopped; not sending it twice');
       }
     }
+    return again;
   }
 
   /**
