@@ -193,6 +193,27 @@ describe('proactive scheduler', () => {
     expect(target.delivered).toHaveLength(1);
   });
 
+  it('between ticks, sends a due retry only once it has been due for INSTANCE_DEAD_AFTER_MS, leaving one due just now to its instance', async () => {
+    const { h, clock, target, scheduler } = await start({ deadAfterMs: 10_000 });
+    await say(h.engine, inbound({ text: 'hi' }));
+    target.failNext = 1;
+    clock.advance(60 * MIN);
+    expect(await scheduler.tick()).toMatchObject({ sent: 1, delivered: 0 });
+    const sweep = async () => {
+      scheduler.startSweeping();
+      scheduler.recoverBetweenTicks();
+      await scheduler.stopSweeping();
+    };
+    clock.advance(MIN + 1000); // the retry has been due for a second
+    await sweep();
+    expect(target.delivered).toHaveLength(0);
+    clock.advance(10_000);
+    await sweep();
+    expect(target.delivered.map((d) => d.kind)).toEqual(['proactive']);
+    await sweep();
+    expect(target.delivered).toHaveLength(1);
+  });
+
   it('bypasses the policy for a test send', async () => {
     const { h, target, scheduler } = await start();
     await say(h.engine, inbound({ text: 'hi' }));
