@@ -148,7 +148,7 @@ export class WebhookSender {
   /** Start a lane for every key with something due that this process is not already sending. */
   private async startDueLanes(): Promise<void> {
     if (this.stopped) return;
-    const keys = await this.store.webhooks.dueKeys(this.clock.now(), KEYS_PER_PASS, [...this.lanes.keys()], this.opts.deadAfterMs);
+    const keys = await this.store.webhooks.dueKeys(this.clock.now(), KEYS_PER_PASS, [...this.lanes.keys()], this.opts.deadAfterMs, this.owner);
     if (!this.stopped) for (const key of keys) this.lane(key);
   }
 
@@ -188,7 +188,7 @@ export class WebhookSender {
       return delivered;
     })()
       .catch((err: unknown) => {
-        this.log.error({ err, apiKeyId: key }, 'webhook delivery stopped on a store error; its claim will lapse and be retried');
+        this.log.error({ err, apiKeyId: key }, 'webhook delivery stopped on a store error; it is sent again once the database answers');
         return 0;
       })
       .finally(() => {
@@ -203,7 +203,7 @@ export class WebhookSender {
     this.arming = this.arming.then(async () => {
       if (this.stopped) return;
       const now = this.clock.now();
-      const next = await this.store.webhooks.nextDueAt(now, [...this.lanes.keys()], this.opts.deadAfterMs).catch((err: unknown) => {
+      const next = await this.store.webhooks.nextDueAt(now, [...this.lanes.keys()], this.opts.deadAfterMs, this.owner).catch((err: unknown) => {
         this.log.warn({ err }, 'could not read the webhook outbox; looking again shortly');
         return now + RETRY_READ_MS;
       });

@@ -39,12 +39,19 @@ export class WebhookRepo {
     private instances: InstanceRepo,
   ) {}
 
-  /** What makes a claim over: its lease ran out, or (with `deadAfterMs`) its owner is dead. */
-  private lapse(now: number, deadAfterMs: number | undefined): Lapse {
+  /**
+   * What makes a claim over: its lease ran out, or (with `deadAfterMs`) its owner is dead, or it
+   * is `self`'s own. A sender's claims in flight are those of its lanes, one per key, and it asks
+   * only about keys it has no lane for (`dueKeys`, `nextDueAt`) or for the lane's own key
+   * (`claimNext`): a claim of its own found there was left by an attempt whose outcome the
+   * database dropped under, and need not wait out its lease.
+   */
+  private lapse(now: number, deadAfterMs: number | undefined, self?: string): Lapse {
     return (eb, alias) =>
       eb.or([
         eb(`${alias}.claim_until`, '<=', now),
         ...(deadAfterMs === undefined ? [] : [this.instances.ownerDead(eb, `${alias}.claim_owner`, now - deadAfterMs)]),
+        ...(self === undefined ? [] : [eb(`${alias}.claim_owner`, '=', self)]),
       ]);
   }
 
@@ -62,8 +69,8 @@ export class WebhookRepo {
    * Keys with a delivery ready to send now and none in flight, earliest first, leaving out
    * `exclude` (the keys this process is already working on).
    */
-  async dueKeys(now: number, limit: number, exclude: readonly string[] = [], deadAfterMs?: number): Promise<string[]> {
-    const lapsed = this.lapse(now, deadAfterMs);
+  async dueKeys(now: number, limit: number, exclude: readonly string[] = [], deadAfterMs?: number, self?: string): Promise<string[]> {
+    const lapsed = this.lapse(now, deadAfterMs, self);
     let q = this.db
       .selectFrom('webhook_outbox as o')
       .select('o.api_key_id')
@@ -83,7 +90,7 @@ export class WebhookRepo {
    * `deadAfterMs`, owners are instances that heartbeat, and a dead one's claim is over at once.
    */
   async claimNext(apiKeyId: string, owner: string, now: number, leaseMs: number, deadAfterMs?: number): Promise<WebhookDelivery | null> {
-    const lapsed = this.lapse(now, deadAfterMs);
+    const lapsed = this.lapse(now, deadAfterMs, owner);
     return this.db.transaction().execute(async (tx) => {
       await this.dialect.lock(tx, LockSpace.webhookKey, apiKeyId);
       const next = await tx
@@ -114,14 +121,15 @@ export class WebhookRepo {
    * With `deadAfterMs`, a claim also lapses when its owner dies, which no row can say in advance:
    * while any is in flight, look again within `deadAfterMs`.
    */
-  async nextDueAt(now: number, exclude: readonly string[] = [], deadAfterMs?: number): Promise<number | null> {
-    const lapsed = this.lapse(now, deadAfterMs);
+  async nextDueAt(now: number, exclude: readonly string[] = [], deadAfterMs?: number, self?: string): Promise<number | null> {
+    const lapsed = this.lapse(now, deadAfterMs, self);
     let due = this.db
       .selectFrom('webhook_outbox as o')
       .select((eb) => eb.fn.min('o.next_attempt_at').as('t'))
       .where('o.state', '=', 'pending')
       .where((eb) => eb.not(eb.exists(inFlight(eb, lapsed))));
-    let lapse = this.db.selectFrom('webhook_outbox as o').select((eb) => eb.fn.min('o.claim_until').as('t')).where('o.state', '=', 'sending');
+    const until = self === undefined ? sql<number>`o.claim_until` : sql<number>`CASE WHEN o.claim_owner = ${self} THEN ${now} ELSE o.claim_until END`;
+    let lapse = this.db.selectFrom('webhook_outbox as o').select((eb) => eb.fn.min(until).as('t')).where('o.state', '=', 'sending');
     if (exclude.length) {
       due = due.where('o.api_key_id', 'not in', [...exclude]);
       lapse = lapse.where('o.api_key_id', 'not in', [...exclude]);

@@ -3,6 +3,7 @@ import { signWebhook, WebhookSender, type WebhookSenderOptions } from '../../src
 import { testLogger } from '../helpers/harness.js';
 import { ManualTimers, pinnedResolver, TestServer, trickle } from '../helpers/net.js';
 import { describeStores } from '../store/backends.js';
+import { dropOnce } from '../helpers/dropped-connection.js';
 
 const SECRET = 'whsec-0123456789abcdef';
 const servers: TestServer[] = [];
@@ -79,6 +80,22 @@ describeStores('WebhookSender', (ctx) => {
     expect(await survivor.processDue()).toBe(2);
     expect(receiver.received.map((r) => r.headers['x-webhook-id'])).toEqual(['evt_killed', 'evt_next']);
     expect(await ctx.store.webhooks.forEvent('evt_killed')).toMatchObject({ state: 'delivered', attempts: 2 });
+  });
+
+  it('sends again, under the same X-Webhook-Id, a delivery whose outcome the database dropped under, without waiting out its lease', async () => {
+    const receiver = await statuses(200);
+    const keyId = await tenant(receiver.url('/hook'));
+    await enqueue(keyId, 'evt_unrecorded');
+    const s = sender({ owner: 'this-process', timeoutMs: 10_000 });
+    dropOnce(ctx.store.webhooks, 'finish', { only: (_id: number, owner: string) => owner === 'this-process' });
+    await s.processDue(); // POSTed; recording it met a dropped connection, so the claim stands
+    expect(receiver.received).toHaveLength(1);
+    expect(await ctx.store.webhooks.forEvent('evt_unrecorded')).toMatchObject({ state: 'sending' });
+    expect(await ctx.store.webhooks.nextDueAt(ctx.clock.now(), [], undefined, 'this-process')).toBe(ctx.clock.now());
+    ctx.clock.advance(1000); // far inside the 70 s lease
+    expect(await s.processDue()).toBe(1);
+    expect(receiver.received.map((r) => r.headers['x-webhook-id'])).toEqual(['evt_unrecorded', 'evt_unrecorded']);
+    expect(await ctx.store.webhooks.forEvent('evt_unrecorded')).toMatchObject({ state: 'delivered', attempts: 2 });
   });
 
   it('connects to the address it checked, not to a second DNS answer', async () => {
