@@ -494,15 +494,13 @@ export class ProactiveScheduler {
     for (const row of await proactive.leftUnfinished(this.now, this.opts.deadAfterMs ?? 10_000, 100, this.owner)) {
       if (this.delivering.has(row.id)) continue;
       const conv = await this.store.conversations.get(row.conversationId);
+      // Each takes the row back only as it was listed: a delivery that ended since stays ended.
       if (row.state === 'claimed' || conv?.platform === 'api') {
-        await proactive.updateOutbox(row.id, { state: 'pending', nextAttemptAt: this.now }, this.now);
-        again.add(row.id);
+        if (await proactive.takeBack(row, { state: 'pending', nextAttemptAt: this.now }, this.now)) again.add(row.id);
       } else if (conv && this.target.sendsOnceByKey?.(conv.platform)) {
         // Counted as an attempt, so the next one is a retry: it looks for what this one showed.
-        await proactive.updateOutbox(row.id, { state: 'pending', attempts: row.attempts + 1, nextAttemptAt: this.now }, this.now);
-        again.add(row.id);
-      } else {
-        await proactive.updateOutbox(row.id, { state: 'uncertain', error: 'the sending process stopped; it may or may not have arrived' }, this.now);
+        if (await proactive.takeBack(row, { state: 'pending', attempts: row.attempts + 1, nextAttemptAt: this.now }, this.now)) again.add(row.id);
+      } else if (await proactive.takeBack(row, { state: 'uncertain', error: 'the sending process stopped; it may or may not have arrived' }, this.now)) {
         this.log.warn({ conversationId: row.conversationId }, 'a proactive message was being sent when its process stopped; not sending it twice');
       }
     }

@@ -380,15 +380,37 @@ export class ProactiveRepo {
    * of `sending` ones it is unknown whether they went out. With `self`, also that instance's own,
    * which only it can tell in flight or left behind.
    */
-  async leftUnfinished(now: number, deadAfterMs: number, limit: number, self?: string): Promise<Array<{ id: number; conversationId: string; attempts: number; state: 'claimed' | 'sending' }>> {
+  async leftUnfinished(now: number, deadAfterMs: number, limit: number, self?: string): Promise<Array<{ id: number; conversationId: string; attempts: number; state: 'claimed' | 'sending'; owner: string | null }>> {
     const rows = await this.db
       .selectFrom('proactive_outbox')
-      .select(['id', 'conversation_id', 'attempts', 'state'])
+      .select(['id', 'conversation_id', 'attempts', 'state', 'owner'])
       .where('state', 'in', ['claimed', 'sending'])
       .where((eb) => eb.or([eb('owner', 'is', null), this.instances.ownerDead(eb, 'owner', now - deadAfterMs, self), ...(self === undefined ? [] : [eb('owner', '=', self)])]))
       .limit(limit)
       .execute();
-    return rows.map((r) => ({ id: r.id, conversationId: r.conversation_id, attempts: r.attempts, state: r.state === 'claimed' ? 'claimed' : 'sending' }));
+    return rows.map((r) => ({ id: r.id, conversationId: r.conversation_id, attempts: r.attempts, state: r.state === 'claimed' ? 'claimed' : 'sending', owner: r.owner }));
+  }
+
+  /**
+   * Take back a delivery `leftUnfinished` listed, only while it is still as listed (the same state
+   * and owner): its delivery may have ended since, and a delivered row must not be sent again.
+   * False when it changed.
+   */
+  async takeBack(row: { id: number; state: string; owner: string | null }, patch: { state: string; attempts?: number; nextAttemptAt?: number; error?: string }, now: number): Promise<boolean> {
+    const r = await this.db
+      .updateTable('proactive_outbox')
+      .set({
+        state: patch.state,
+        updated_at: now,
+        ...(patch.attempts !== undefined ? { attempts: patch.attempts } : {}),
+        ...(patch.nextAttemptAt !== undefined ? { next_attempt_at: patch.nextAttemptAt } : {}),
+        ...(patch.error !== undefined ? { error: patch.error } : {}),
+      })
+      .where('id', '=', row.id)
+      .where('state', '=', row.state)
+      .where((eb) => (row.owner === null ? eb('owner', 'is', null) : eb('owner', '=', row.owner)))
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
   }
 
   async outboxFor(conversationId: string): Promise<Array<{ id: number; state: string; messageId: string | null; attempts: number; error: string | null }>> {

@@ -214,6 +214,25 @@ describe('proactive scheduler', () => {
     expect(target.delivered).toHaveLength(1);
   });
 
+  it('takes back a delivery left unfinished only as it was listed: one that ended since the listing is not sent again', async () => {
+    const { h, clock, target, scheduler } = await start();
+    await say(h.engine, inbound({ text: 'hi' }));
+    clock.advance(60 * MIN);
+    expect(await scheduler.tick()).toMatchObject({ sent: 1, delivered: 1 });
+    const conv = (await h.store.conversations.getByScope('telegram:1'))!;
+    const row = (await h.store.proactive.outboxFor(conv.id))[0]!;
+    // The sweep's listing was read while this process still had the row claimed; its delivery ended since.
+    const listing = h.store.proactive.leftUnfinished.bind(h.store.proactive);
+    h.store.proactive.leftUnfinished = async (...args) => [...(await listing(...args)), { id: row.id, conversationId: conv.id, attempts: 0, state: 'claimed', owner: scheduler.owner }];
+    clock.advance(MIN);
+    scheduler.startSweeping();
+    scheduler.recoverBetweenTicks();
+    await scheduler.stopSweeping();
+    await scheduler.tick();
+    expect(target.delivered).toHaveLength(1);
+    expect(await h.store.proactive.outboxFor(conv.id)).toMatchObject([{ state: 'delivered' }]);
+  });
+
   it('bypasses the policy for a test send', async () => {
     const { h, target, scheduler } = await start();
     await say(h.engine, inbound({ text: 'hi' }));
