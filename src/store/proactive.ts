@@ -229,19 +229,8 @@ export class ProactiveRepo {
     return r.id;
   }
 
-  async updateOutbox(id: number, patch: { state?: string; messageId?: string | null; attempts?: number; nextAttemptAt?: number; error?: string | null }, now: number): Promise<void> {
-    await this.db
-      .updateTable('proactive_outbox')
-      .set({
-        updated_at: now,
-        ...(patch.state !== undefined ? { state: patch.state } : {}),
-        ...(patch.messageId !== undefined ? { message_id: patch.messageId } : {}),
-        ...(patch.attempts !== undefined ? { attempts: patch.attempts } : {}),
-        ...(patch.nextAttemptAt !== undefined ? { next_attempt_at: patch.nextAttemptAt } : {}),
-        ...(patch.error !== undefined ? { error: patch.error } : {}),
-      })
-      .where('id', '=', id)
-      .execute();
+  async updateOutbox(id: number, patch: OutboxPatch, now: number): Promise<void> {
+    await this.db.updateTable('proactive_outbox').set(outboxSet(patch, now)).where('id', '=', id).execute();
   }
 
   /**
@@ -396,16 +385,10 @@ export class ProactiveRepo {
    * and owner): its delivery may have ended since, and a delivered row must not be sent again.
    * False when it changed.
    */
-  async takeBack(row: { id: number; state: string; owner: string | null }, patch: { state: string; attempts?: number; nextAttemptAt?: number; error?: string }, now: number): Promise<boolean> {
+  async takeBack(row: { id: number; state: string; owner: string | null }, patch: OutboxPatch & { state: string }, now: number): Promise<boolean> {
     const r = await this.db
       .updateTable('proactive_outbox')
-      .set({
-        state: patch.state,
-        updated_at: now,
-        ...(patch.attempts !== undefined ? { attempts: patch.attempts } : {}),
-        ...(patch.nextAttemptAt !== undefined ? { next_attempt_at: patch.nextAttemptAt } : {}),
-        ...(patch.error !== undefined ? { error: patch.error } : {}),
-      })
+      .set(outboxSet(patch, now))
       .where('id', '=', row.id)
       .where('state', '=', row.state)
       .where((eb) => (row.owner === null ? eb('owner', 'is', null) : eb('owner', '=', row.owner)))
@@ -435,5 +418,20 @@ function outboxRow(r: Selectable<ProactiveOutboxRow>): OutboxRow {
     nextAttemptAt: r.next_attempt_at,
     forced: r.forced === 1,
     createdAt: r.created_at,
+  };
+}
+
+/** What an outbox row's update may change. */
+type OutboxPatch = { state?: string; messageId?: string | null; attempts?: number; nextAttemptAt?: number; error?: string | null };
+
+/** The columns `patch` sets, with the row's update time. */
+function outboxSet(patch: OutboxPatch, now: number) {
+  return {
+    updated_at: now,
+    ...(patch.state !== undefined ? { state: patch.state } : {}),
+    ...(patch.messageId !== undefined ? { message_id: patch.messageId } : {}),
+    ...(patch.attempts !== undefined ? { attempts: patch.attempts } : {}),
+    ...(patch.nextAttemptAt !== undefined ? { next_attempt_at: patch.nextAttemptAt } : {}),
+    ...(patch.error !== undefined ? { error: patch.error } : {}),
   };
 }
