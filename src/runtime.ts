@@ -222,6 +222,9 @@ export async function startRuntime(loaded: Config, overrides: RuntimeOverrides =
       await Promise.allSettled(adapters.map((a) => a.stop()));
       const drained = await engine.drain(config.runtime.shutdownTimeoutMs);
       if (!drained) log.warn({ inFlight: engine.inFlightCount }, 'shutdown deadline reached with turns still running');
+      // Closing writes the database was down for: what still cannot land is answered again by the next start.
+      const owed = await engine.settleOwed();
+      if (owed) log.error({ owed }, 'stopping with messages answered but not marked so (the database is unreachable): the next start may answer them again');
       // Extractions started by the last replies: unfinished ones keep their messages unread.
       await memory.stop(config.runtime.shutdownTimeoutMs);
       await app.close();

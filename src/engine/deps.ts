@@ -1,4 +1,5 @@
 import type { Clock } from '../core/clock.js';
+import type { OwedWrites } from '../core/owed-writes.js';
 import type { TaskTracker } from '../core/tasks.js';
 import type { Character, Conversation, StoredMessage } from '../core/types.js';
 import type { Logger } from '../log.js';
@@ -67,4 +68,6 @@ export interface EngineDeps {
   contextProviders: ContextProvider[];
   /** Work that outlives the turn that started it; the engine's drain waits for it. */
   tasks: TaskTracker;
+  /** Closing writes the database was down for, tried again on every recovery sweep. */
+  owed: OwedWrites;
 }

@@ -263,6 +263,7 @@ export class Engine implements MessageHandler {
   async recover(deliver: (msg: InboundMessage, events: ReplyEvent[]) => Promise<void>, max = 100): Promise<number> {
     const { store, clock, config, log } = this.deps;
     let n = 0;
+    await this.settleOwed();
     const rows = await store.events.abandoned({ now: clock.now(), deadAfterMs: config.deadAfterMs, leaseMs: config.eventLeaseMs, limit: max });
     const answer = async (msg: InboundMessage, out: ReplyStream, delivered: () => void) => {
       try {
@@ -315,12 +316,15 @@ export class Engine implements MessageHandler {
   /** Hand a claimed message to the recovery sweep (see `EventRepo.release`); false when that cannot be recorded. */
   private async release(msg: InboundMessage, eventKey: string): Promise<boolean> {
     const { store, config, log } = this.deps;
-    const ok = await retried(() => store.events.release(msg.platform, msg.eventId, config.instanceId));
-    if (ok) {
+    const release = async () => {
+      await store.events.release(msg.platform, msg.eventId, config.instanceId);
       this.eventsInFlight.delete(eventKey);
-      log.warn({ platform: msg.platform, eventId: msg.eventId }, 'the database dropped during a turn; the message is answered again once it is back');
-    }
-    return ok;
+    };
+    // Still down after a few seconds: handed over once it is back (the heartbeat's sweep tries
+    // again), or, should this process stop first, taken over as a dead one's.
+    if (!(await retried(release))) this.deps.owed.owe(eventKey, release);
+    log.warn({ platform: msg.platform, eventId: msg.eventId }, 'the database dropped during a turn; the message is answered again once it is back');
+    return true;
   }
 
   /**
@@ -329,13 +333,16 @@ export class Engine implements MessageHandler {
    * is logged (the claim is then recovered, and its stored reply sent again).
    */
   private async complete(msg: InboundMessage, eventKey: string): Promise<void> {
-    try {
-      await retried(() => this.deps.store.events.complete(msg.platform, msg.eventId), (err) =>
-        this.deps.log.error({ err, platform: msg.platform, eventId: msg.eventId }, 'could not mark a delivered message answered'),
-      );
-    } finally {
+    const complete = async () => {
+      await this.deps.store.events.complete(msg.platform, msg.eventId);
       this.eventsInFlight.delete(eventKey);
-    }
+    };
+    const failed = (err: unknown) =>
+      this.deps.log.error({ err, platform: msg.platform, eventId: msg.eventId }, 'could not mark a delivered message answered; trying again with each heartbeat');
+    // Left open, the claim would stay this live process's until it stopped, and the next start
+    // would then send the reply again: it is marked as soon as the database is back. Meanwhile
+    // the message stays in flight here, so a redelivery is a duplicate.
+    if (!(await retried(complete, failed))) this.deps.owed.owe(eventKey, complete);
   }
 
   /**
@@ -422,6 +429,20 @@ export class Engine implements MessageHandler {
   /** Stop taking new messages (shutdown); in-flight turns continue. */
   stopAccepting(): void {
     this.accepting = false;
+  }
+
+  /**
+   * Try again the closing writes the database was down for (a message marked answered, a claim
+   * handed to the sweep, an API turn's claim closed with its credits); how many are still owed.
+   * Every recovery sweep does first; a stop does once more after draining.
+   */
+  settleOwed(): Promise<number> {
+    return this.deps.owed.settle();
+  }
+
+  /** Keep a closing write (safe to repeat) that could not land, for `settleOwed` to try again. */
+  owe(key: string, write: () => Promise<unknown>): void {
+    this.deps.owed.owe(key, write);
   }
 
   /** Wait for in-flight turns, up to `timeoutMs`; true when all finished. */

@@ -1,5 +1,6 @@
 import type { Clock } from '../core/clock.js';
 import { TaskTracker } from '../core/tasks.js';
+import { OwedWrites } from '../core/owed-writes.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { ModelClient } from '../llm/index.js';
@@ -87,6 +88,7 @@ export function createEngine(
       ...(parts.contextProviders ?? []),
     ],
     tasks: new TaskTracker(),
+    owed: new OwedWrites(),
   };
   return new Engine(deps, opts);
 }

@@ -243,9 +243,14 @@ export class ChatService {
     if (!feed) turn.outcome = outcome.then((o): ChatOutcome | Promise<ChatOutcome> => (o.ok || o.error instanceof StoreUnavailableError ? o : finished.then(() => o, () => o)));
     this.track(
       finished.catch(async (err: unknown) => {
-        // Its feed entry could not be written: the recovery sweep writes it from what is stored.
+        // Its feed entry could not be written: the recovery sweep writes it from what is stored,
+        // once the claim is handed to it (as soon as the database is back).
         const instance = this.deps.instance;
-        if (err instanceof StoreUnavailableError && instance && (await retried(() => this.store.events.release('api', durable.eventId, instance.id)))) return;
+        if (err instanceof StoreUnavailableError && instance) {
+          const release = () => this.store.events.release('api', durable.eventId, instance.id);
+          if (!(await retried(release))) this.deps.engine.owe(`api:${durable.eventId}`, release);
+          return;
+        }
         this.deps.log.error({ err }, 'could not finish an API turn');
       }),
     );
@@ -269,11 +274,16 @@ export class ChatService {
               if (entry) tell = (await this.store.updates.appendWithin(tx, entry)).tell;
             })
         : () => this.store.events.complete('api', eventId);
+    const closed = async () => {
+      await close();
+      tell();
+    };
     let failure: unknown;
-    if (await retried(close, (err) => (failure = err))) return tell();
-    this.deps.log.error({ err: failure }, 'could not finish an API turn');
-    // Its failure is not on the feed: the recovery sweep answers the turn again once the database is back.
-    if (entry && failure instanceof StoreUnavailableError) throw failure;
+    if (await retried(closed, (err) => (failure = err))) return;
+    // Left open, the claim (and the credits it holds back) would wait for this live process to
+    // stop, and its failure would not reach the feed: closed as soon as the database is back.
+    this.deps.log.error({ err: failure, eventId }, 'could not finish an API turn; trying again with each heartbeat');
+    this.deps.engine.owe(`api:${eventId}`, closed);
   }
 
   private async forgetSession(id: string): Promise<void> {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
 import { encodeKey } from '../../src/core/conversation-key.js';
-import { dropOnce } from '../helpers/dropped-connection.js';
+import { dropOnce, outage } from '../helpers/dropped-connection.js';
 import type { InboundMessage, ReplyEvent } from '../../src/core/types.js';
 import type { ChatOrder, UnfinishedMessages } from '../../src/engine/limits.js';
 import { inbound, startHarness, testEngineConfig, type Harness } from '../helpers/harness.js';
@@ -229,6 +229,54 @@ describe('a crash never loses an accepted message', () => {
     expect(await h.engine.recover(async () => {})).toBe(0);
     expect(await h.engine.handle({ ...msg }).collect()).toEqual([]);
   });
+
+  it('answers, without an apology, a message whose turn the database dropped under for longer than handing it to the sweep tries', async () => {
+    const h = await startHarness();
+    open.push(h);
+    dropOnce(h.store.messages, 'append', { only: (m: { role: string }) => m.role === 'assistant' });
+    const handing = outage(h.store.events, 'release');
+    const msg = inbound({ text: 'are you back?' });
+    const first = await h.engine.handle(msg).collect();
+    expect(first.filter((e) => e.type === 'notice')).toEqual([]);
+    expect(handing.calls()).toBe(5);
+    expect(await h.engine.recover(async () => {})).toBe(0); // still down: nothing to answer yet
+
+    handing.end();
+    const delivered: ReplyEvent[][] = [];
+    expect(await h.engine.recover(async (_m, events) => void delivered.push(events))).toBe(1);
+    expect(delivered[0]!.find((e) => e.type === 'done')).toMatchObject({ message: { content: 'Echo: are you back?' } });
+    expect(await h.engine.recover(async () => {})).toBe(0);
+    expect(await h.engine.handle({ ...msg }).collect()).toEqual([]);
+  }, 15_000);
+
+  it('marks a delivered message answered as soon as the database is back, though it was down longer than the quick tries, so no later start sends its reply again', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'cb-recover-'));
+    const clock = new ManualClock();
+    const dbPath = join(dir, 'db.sqlite');
+    const h = await startHarness({ clock, dbPath });
+    open.push(h);
+    // The database goes down as the reply is delivered, for longer than marking it answered tries.
+    const marking = outage(h.store.events, 'complete');
+    const msg = inbound({ text: 'one answer, please' });
+    const events = await h.engine.handle(msg).collect();
+    expect(events.find((e) => e.type === 'done')).toMatchObject({ message: { content: 'Echo: one answer, please' } });
+    await expect.poll(() => marking.calls(), { timeout: 10_000 }).toBe(5);
+    expect(await h.store.events.state(msg.platform, msg.eventId)).toBe('processing');
+    // Meanwhile a redelivery is still a duplicate.
+    expect(await h.engine.handle({ ...msg }).collect()).toEqual([]);
+
+    // Back: the heartbeat's sweep marks it, and answers nothing.
+    marking.end();
+    const delivered: ReplyEvent[][] = [];
+    expect(await h.engine.recover(async (_m, e) => void delivered.push(e))).toBe(0);
+    expect(await h.store.events.state(msg.platform, msg.eventId)).toBe('done');
+    // This process stops (its claims now count as a dead one's): a later start finds nothing to answer.
+    const later = await startHarness({ clock, dbPath });
+    open.push(later);
+    clock.advance(testEngineConfig().deadAfterMs + 1);
+    expect(await later.engine.recover(async (_m, e) => void delivered.push(e))).toBe(0);
+    expect(delivered).toEqual([]);
+  }, 15_000);
 
   it('answers a message whose claim landed as the connection dropped, instead of taking its own claim for a duplicate', async () => {
     const h = await startHarness();

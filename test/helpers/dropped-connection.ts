@@ -23,3 +23,19 @@ export function dropOnce<T extends object, K extends keyof T>(target: T, method:
   };
   return { calls: () => calls, hasDropped: () => left === 0, rearm: () => void (left = 1) };
 }
+
+/**
+ * `target[method]` fails as a dropped connection fails it until `end()`: a database down for
+ * longer than a write's few quick tries (`retried`). `calls` counts every call.
+ */
+export function outage<T extends object, K extends keyof T>(target: T, method: K) {
+  const real = (target[method] as unknown as (...args: unknown[]) => Promise<unknown>).bind(target);
+  let down = true;
+  let calls = 0;
+  (target as Record<K, unknown>)[method] = async (...args: unknown[]) => {
+    calls++;
+    if (down) throw dropped();
+    return real(...args);
+  };
+  return { calls: () => calls, end: () => void (down = false) };
+}

@@ -7,7 +7,7 @@ import { ManualClock } from '../../src/core/clock.js';
 import { inbound, testEngineConfig } from '../helpers/harness.js';
 import { requestHash } from '../../src/services/idempotency.js';
 import { errorOf, startApi, type ApiHarness } from './helpers.js';
-import { dropOnce, dropped } from '../helpers/dropped-connection.js';
+import { dropOnce, dropped, outage } from '../helpers/dropped-connection.js';
 import { IDEMPOTENCY_PENDING_LEASE_MS } from '../../src/store/idempotency.js';
 
 const open: ApiHarness[] = [];
@@ -333,6 +333,29 @@ describe("a failed turn's credits", () => {
     expect(release.calls()).toBe(2); // tried again after the drop
     expect(await a.store.events.backlog()).toBe(0);
   });
+
+  it('go back as soon as the database is back, though it was down longer than closing the failed turn tries, and no later start answers that turn', async () => {
+    const { clock, a, later } = await twoProcesses();
+    const k = await keyWithOneReply(a);
+    const closing = outage(a.store.events, 'close');
+    a.fake.failNext(1, { status: 500 });
+    expect((await a.call('POST', '/api/v1/chat', { key: k.key, body: { characterId: 'aria', message: 'this one fails' } })).statusCode).toBe(502);
+    expect(closing.calls()).toBe(5);
+    expect(await used(a, k.id)).toBe(2); // still held while the database is down
+
+    // Back: the heartbeat's sweep closes the turn and gives its credit back.
+    closing.end();
+    expect(await a.engine.recover(async () => {})).toBe(0);
+    expect(await used(a, k.id)).toBe(1);
+    expect(await a.store.events.backlog()).toBe(0);
+    // A later start finds nothing to answer: the caller told 502 is neither answered nor charged.
+    const b = await later();
+    clock.advance(testEngineConfig().deadAfterMs + 1);
+    expect(await b.chat.recover()).toBe(0);
+    expect(await feedKinds(b, k.key)).toEqual([]);
+    expect(await used(b, k.id)).toBe(1);
+    expect(a.fake.requests).toHaveLength(2);
+  }, 15_000);
 
   it('go back once, with the failure on the feed once, though the connection dropped as they went back and it was tried again', async () => {
     const { a } = await twoProcesses();

@@ -102,13 +102,14 @@ async function chargePayer(ctx: TurnContext, payer: Payer, next: () => Promise<v
 }
 
 async function withdrawClaim(ctx: TurnContext, claim: Claim, apiKeyId: string | null, cost: number): Promise<void> {
-  const { store, log } = ctx.deps;
-  await retriedInBackground(
-    async () => {
-      if (await store.events.withdraw(claim, apiKeyId ? (tx) => store.apiKeys.release(apiKeyId, cost, tx) : undefined)) {
-        log.warn({ eventId: claim.eventId }, 'an API turn its caller was told failed was undone: its claim is closed and its credits given back');
-      }
-    },
-    (err) => log.error({ err, eventId: claim.eventId }, 'could not undo an API turn its caller was told failed; if its claim is on disk, the recovery sweep answers it once this process is gone'),
-  );
+  const { store, log, owed } = ctx.deps;
+  const withdraw = async () => {
+    if (await store.events.withdraw(claim, apiKeyId ? (tx) => store.apiKeys.release(apiKeyId, cost, tx) : undefined)) {
+      log.warn({ eventId: claim.eventId }, 'an API turn its caller was told failed was undone: its claim is closed and its credits given back');
+    }
+  };
+  const failed = (err: unknown) =>
+    log.error({ err, eventId: claim.eventId }, 'could not undo an API turn its caller was told failed; trying again with each heartbeat (should this process stop first, the recovery sweep answers it)');
+  // Left as it is, the claim would be this live process's until it stopped, holding its credits.
+  if (!(await retriedInBackground(withdraw, failed))) owed.owe(`api:${claim.eventId}`, withdraw);
 }
