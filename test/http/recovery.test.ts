@@ -117,6 +117,27 @@ describe('API turns across a crash', () => {
     expect((await a.store.apiKeys.get(k.id))?.creditsUsed).toBe(1);
   });
 
+  it('finishes, once the database is back, an async turn the database dropped under for longer than handing it to the sweep tries: its reply, no error', async () => {
+    const { a } = await twoProcesses();
+    const k = await a.newKey({ credits: 5 });
+    const feed = async () => (await a.call('GET', `/api/v1/updates`, { key: k.key })).json<{ updates: Array<{ kind: string; message?: { content: string } }> }>().updates;
+    dropOnce(a.store.messages, 'append', { only: (m: { role: string }) => m.role === 'assistant' });
+    const handing = outage(a.store.events, 'release');
+    expect((await a.call('POST', '/api/v1/chat', { key: k.key, body: { characterId: 'aria', message: 'a long outage', mode: 'async' } })).statusCode).toBe(202);
+    await a.chat.drain();
+    expect(handing.calls()).toBe(5);
+    expect(await feed()).toEqual([]); // neither an error nor a reply yet
+    expect((await a.store.apiKeys.get(k.id))?.creditsUsed).toBe(1);
+
+    // Back: the heartbeat's sweep hands it over, and answers it.
+    handing.end();
+    await a.engine.recover(async () => {});
+    expect(await a.chat.recover()).toBe(1);
+    await a.chat.drain();
+    expect(await feed()).toEqual([expect.objectContaining({ kind: 'reply', message: expect.objectContaining({ content: 'Echo: a long outage' }) })]);
+    expect((await a.store.apiKeys.get(k.id))?.creditsUsed).toBe(1);
+  }, 15_000);
+
   it('undoes a turn whose claim landed as the connection dropped: its 503 holds, nothing is charged, and no sweep answers it later', async () => {
     const { clock, a, later } = await twoProcesses();
     const k = await a.newKey({ credits: 5 });

@@ -84,8 +84,11 @@ async function chargePayer(ctx: TurnContext, payer: Payer, next: () => Promise<v
       ctx.deps.tasks.track(withdrawClaim(ctx, claim, apiKeyId, payer.cost));
       throw err;
     }
-    // The recovery sweep finishes it once the database is back, on the credits reserved now.
-    if (err instanceof StoreUnavailableError && durable?.finishLater && (await retried(() => store.events.release('api', durable.eventId, config.instanceId)))) {
+    // The recovery sweep finishes it once the database is back, on the credits reserved now
+    // (handed to it then, should the hand-over itself wait for the database).
+    if (err instanceof StoreUnavailableError && durable?.finishLater) {
+      const release = () => store.events.release('api', durable.eventId, config.instanceId);
+      if (!(await retried(release))) ctx.deps.owed.owe(`api:${durable.eventId}`, release);
       charged = true;
       log.warn({ eventId: durable.eventId }, 'the database dropped during an API turn; it is finished once it is back');
       throw new TurnHandedOffError(err.message, err);
