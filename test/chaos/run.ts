@@ -1,5 +1,5 @@
 /**
- * `npm run chaos [-- --seed N --kills 30 --messages 300 --quiet 15 --telegram polling|webhook --cluster --outages N --all-down N --proactive N --keep]`:
+ * `npm run chaos [-- --seed N --kills 30 --messages 300 --quiet 15 --telegram polling|webhook --cluster --outages N --down-ms N --all-down N --proactive N --keep]`:
  * charbridge as its own process on a SQLite file, taking Telegram updates from the fake Bot API
  * (long polling, or webhook deliveries retried until a 2xx as Telegram does), Slack DMs through
  * the Events API (each event POSTed until a 2xx, as Slack retries), Discord DMs over the fake's
@@ -12,7 +12,8 @@
  * down, and both start again together). `--outages N` (with `--cluster`): the run
  * starts a PostgreSQL and a Redis of its own and, besides the kills, crashes one of them N times
  * (Redis killed and started again empty; PostgreSQL stopped as a crash stops it), each down for
- * 0.5–3 s while traffic flows (`--only-crash redis` or `postgres`: always that one). Afterwards (one clean start, a quiet period) every promise is checked:
+ * 0.5–3 s while traffic flows (`--only-crash redis` or `postgres`: always that one; `--down-ms N`:
+ * up to N ms instead of 3000). Afterwards (one clean start, a quiet period) every promise is checked:
  *   - lost: an accepted message (a Telegram update the bot confirmed by polling past it or by
  *     answering its delivery 2xx, a Slack event answered 2xx, an API turn answered 202, any
  *     Discord DM: Discord asks for no acknowledgement) without its reply; one API turn in twelve
@@ -71,6 +72,9 @@ const onlyAt = args.indexOf('--only-crash');
 /** Crash only this server (`redis` or `postgres`) rather than either at random. */
 const onlyCrash = onlyAt >= 0 ? args[onlyAt + 1] : undefined;
 if (onlyCrash !== undefined && onlyCrash !== 'redis' && onlyCrash !== 'postgres') throw new Error(`chaos: --only-crash must be redis or postgres (got ${onlyCrash})`);
+/** The longest a crash keeps its server down (ms; from 500): past `retried`'s few seconds, as a failover takes. */
+const downMaxMs = opt('down-ms', 3000);
+if (downMaxMs < 500) throw new Error(`chaos: --down-ms must be at least 500 (got ${downMaxMs})`);
 /**
  * With `--cluster`: this many of the kills take every instance down at once (spread evenly over
  * the kills); both start again together 0.5–3 s later, as after a host failure or a deploy that
@@ -93,7 +97,7 @@ const rnd = seeded(seed);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 console.log(
-  `chaos: seed ${seed}, ${kills} kills, ${messages} messages, Telegram ${mode}${cluster ? ', two instances on PostgreSQL and Redis' : ''}${outages ? `, ${outages} ${onlyCrash === 'redis' ? 'Redis' : onlyCrash === 'postgres' ? 'PostgreSQL' : 'PostgreSQL or Redis'} crashes` : ''}${proactiveChats ? `, ${proactiveChats} chats reached out to` : ''}${allDown ? `, ${allDown} kills of every instance` : ''} (replay: npm run chaos -- --seed ${seed} --kills ${kills} --messages ${messages} --telegram ${mode}${cluster ? ' --cluster' : ''}${outages ? ` --outages ${outages}` : ''}${onlyCrash ? ` --only-crash ${onlyCrash}` : ''}${proactiveChats ? ` --proactive ${proactiveChats}` : ''}${allDown ? ` --all-down ${allDown}` : ''})`,
+  `chaos: seed ${seed}, ${kills} kills, ${messages} messages, Telegram ${mode}${cluster ? ', two instances on PostgreSQL and Redis' : ''}${outages ? `, ${outages} ${onlyCrash === 'redis' ? 'Redis' : onlyCrash === 'postgres' ? 'PostgreSQL' : 'PostgreSQL or Redis'} crashes` : ''}${proactiveChats ? `, ${proactiveChats} chats reached out to` : ''}${allDown ? `, ${allDown} kills of every instance` : ''} (replay: npm run chaos -- --seed ${seed} --kills ${kills} --messages ${messages} --telegram ${mode}${cluster ? ' --cluster' : ''}${outages ? ` --outages ${outages}` : ''}${onlyCrash ? ` --only-crash ${onlyCrash}` : ''}${downMaxMs !== 3000 ? ` --down-ms ${downMaxMs}` : ''}${proactiveChats ? ` --proactive ${proactiveChats}` : ''}${allDown ? ` --all-down ${allDown}` : ''})`,
 );
 const dir = mkdtempSync(join(tmpdir(), 'charbridge-chaos-'));
 // Built once and run as `npm start` runs it: no compiling at each start or on a module's first import.
@@ -244,7 +248,7 @@ try {
       await sleep(3000 + rnd() * 9000);
       const coin = rnd();
       const which = onlyCrash ?? (coin < 0.5 ? 'redis' : 'postgres');
-      const downMs = 500 + Math.floor(rnd() * 2500);
+      const downMs = 500 + Math.floor(rnd() * (downMaxMs - 500));
       outageTimes.push(Date.now());
       outageWhat.push(`${which} down ${downMs} ms`);
       process.stdout.write(`  ${which} crash ${n + 1}/${outages}, down ${downMs} ms, after ${sent} messages\n`);
