@@ -129,6 +129,7 @@ export class ChatService {
       ...(deps.idempotencyBus ? { shared: deps.idempotencyBus } : {}),
       ...(runner ? { runner } : {}),
       track: (p) => this.track(p),
+      owe: (key, write) => deps.engine.owe(key, write),
       log: deps.log,
     });
   }

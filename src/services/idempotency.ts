@@ -79,6 +79,7 @@ export class IdempotencyGate {
   private readonly shared: { bus: Bus; waitMs: number } | undefined;
   private readonly runner: IdempotencyRunner | undefined;
   private readonly track: ((p: Promise<unknown>) => void) | undefined;
+  private readonly owe: ((key: string, write: () => Promise<unknown>) => void) | undefined;
   private readonly log: Logger | undefined;
 
   constructor(
@@ -89,12 +90,15 @@ export class IdempotencyGate {
       runner?: IdempotencyRunner;
       /** Keeps writes that outlive their request (tried again after a dropped connection) until they land. */
       track?: (p: Promise<unknown>) => void;
+      /** Takes a write still failing after its background tries, to try again until the database is back (`Engine.owe`). */
+      owe?: (key: string, write: () => Promise<unknown>) => void;
       log?: Logger;
     } = {},
   ) {
     const shared = (this.shared = opts.shared);
     this.runner = opts.runner;
     this.track = opts.track;
+    this.owe = opts.owe;
     this.log = opts.log;
     shared?.bus.subscribe('idempotency-done', (slot) => {
       for (const wake of this.remoteWaiters.get(slot) ?? []) wake();
@@ -118,9 +122,17 @@ export class IdempotencyGate {
     });
   }
 
-  /** `write` tried again until it lands (about a minute and a half), then `after`. */
-  private inBackground(write: () => Promise<void>, what: string, after: () => void): void {
-    const p = retriedInBackground(write, (err) => this.log?.error({ err }, `could not ${what} an Idempotency-Key; a retry with it may get 409 for up to 10 minutes`)).finally(after);
+  /**
+   * `write` tried again for about a minute and a half, then `after`. Still failing (a longer
+   * outage), it is owed: tried again with every heartbeat until the database is back, since a
+   * key left pending answers its retries with 409 until its lease runs out (10 minutes).
+   */
+  private inBackground(slot: string, write: () => Promise<void>, what: string, after: () => void): void {
+    const failed = (err: unknown) =>
+      this.log?.error({ err }, `could not ${what} an Idempotency-Key; ${this.owe ? 'trying again with each heartbeat (a retry with it gets 409 until then)' : 'a retry with it may get 409 for up to 10 minutes'}`);
+    const p = retriedInBackground(write, failed)
+      .then((landed) => void (landed || this.owe?.(`idempotency:${slot}`, write)))
+      .finally(after);
     this.track ? this.track(p) : void p;
   }
 
@@ -166,7 +178,7 @@ export class IdempotencyGate {
       } catch (err) {
         // The caller is told this failed, yet the connection may have dropped as the claim
         // committed: left, it would answer this key's retries with 409 for minutes.
-        if (err instanceof StoreUnavailableError) this.inBackground(() => this.store.idempotency.release(ownerId, key, mine), 'forget', done);
+        if (err instanceof StoreUnavailableError) this.inBackground(slot, () => this.store.idempotency.release(ownerId, key, mine), 'forget', done);
         else done();
         throw err;
       }
@@ -177,7 +189,7 @@ export class IdempotencyGate {
           await write();
           done();
         } catch {
-          this.inBackground(write, what, done);
+          this.inBackground(slot, write, what, done);
         } finally {
           this.announce(slot);
         }

@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
 import { inbound, testEngineConfig } from '../helpers/harness.js';
 import { requestHash } from '../../src/services/idempotency.js';
@@ -314,6 +314,33 @@ describe('an Idempotency-Key through a dropped connection', () => {
     const retried = await a.call('POST', '/api/v1/chat', { key: k.key, body, headers });
     expect(retried.statusCode).toBe(200);
     expect(retried.json<{ message: { content: string } }>().message.content).toBe('Echo: knock knock');
+    expect((await a.store.apiKeys.get(k.id))?.creditsUsed).toBe(1);
+  });
+
+  it('is free again once the database is back, though forgetting the key failed for longer than its background tries', async () => {
+    const { a } = await twoProcesses();
+    const k = await a.newKey({ credits: 5 });
+    dropOnce(a.store.idempotency, 'begin', { landed: true });
+    const forgetting = outage(a.store.idempotency, 'release');
+    const body = { characterId: 'aria', message: 'still there?' };
+    const headers = { 'idempotency-key': 'there-1' };
+    // The background tries' pauses (about a minute and a half) pass on a fake clock.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      expect((await a.call('POST', '/api/v1/chat', { key: k.key, body, headers })).statusCode).toBe(503);
+      await vi.advanceTimersByTimeAsync(120_000);
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(forgetting.calls()).toBe(20);
+    expect((await a.call('POST', '/api/v1/chat', { key: k.key, body, headers })).statusCode).toBe(409); // still down: pending
+
+    // Back: the heartbeat's sweep forgets the key, and the retry runs.
+    forgetting.end();
+    await a.engine.recover(async () => {});
+    const retried = await a.call('POST', '/api/v1/chat', { key: k.key, body, headers });
+    expect(retried.statusCode).toBe(200);
+    expect(retried.json<{ message: { content: string } }>().message.content).toBe('Echo: still there?');
     expect((await a.store.apiKeys.get(k.id))?.creditsUsed).toBe(1);
   });
 
