@@ -129,7 +129,11 @@ export class TelegramTransport {
     onUpdate: (update: TgUpdate, webhook?: WebhookHold) => void | Promise<void>,
   ) {
     const telegram = { webhookReply: false, ...(opts.apiRoot ? { apiRoot: normalizeApiRoot(opts.apiRoot) } : {}) };
-    this.bot = new Telegraf(opts.token, { telegram });
+    // No deadline on the handler: it resolves once the message is on disk, which a database down
+    // for minutes delays. telegraf's default (90 s) would give up on it and confirm the update
+    // (the next getUpdates, or the webhook's 200) while the claim still waits: lost if this
+    // process then died.
+    this.bot = new Telegraf(opts.token, { telegram, handlerTimeout: Infinity });
     // The handler resolves once the engine has the message on disk; replies are delivered outside
     // telegraf's middleware, so a long reply never holds up polling (telegraf awaits each batch
     // before confirming it with the next getUpdates).
