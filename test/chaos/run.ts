@@ -401,8 +401,12 @@ try {
   // does not get its turn's answer: the 202 naming the same session, with nothing charged again.
   const pendingKeys = (await sql<{ key: string }>`select key from idempotency_keys where state = 'pending'`.execute(db)).rows.map((r) => r.key);
   const keysAnswered: string[] = [];
+  // A key whose client gave up before any 202 (180 s of retries: a long outage), left pending by
+  // a killed instance before its turn was made (nothing of it on the feed): running anew is its
+  // answer. Sent again last, once the others are known to charge nothing again.
+  const unheard = (key: string) => apiTurns.find((x) => x.idempotencyKey === key && !x.accepted && !apiCounts.get(x.token));
   const chargedBefore = pendingKeys.length ? await chargedNow() : 0;
-  for (const key of pendingKeys) {
+  for (const key of pendingKeys.filter((k) => !unheard(k))) {
     const t = apiTurns.find((x) => x.idempotencyKey === key);
     const again = t ? await repeatApi(url, t) : undefined;
     const same = again?.status === 202 && t?.accepted === true && again.sessionId === t.sessionId;
@@ -410,10 +414,16 @@ try {
     if (same) keysAnswered.push(key);
   }
   if (keysAnswered.length && (await chargedNow()) !== chargedBefore) keysAnswered.splice(0); // sending it again charged again: none counts as answered
+  const keysRunAnew: string[] = [];
+  for (const key of pendingKeys.filter((k) => unheard(k))) {
+    const again = await repeatApi(url, unheard(key)!);
+    if (again.status === 202) keysRunAnew.push(key);
+    else console.log(`  idempotency key ${key} left pending, its client gave up before any 202: sent again, got ${again.status}`);
+  }
   for (const instance of up.splice(0)) await kill(instance);
   const stuck = {
     events: await count(sql`select count(*) as n from processed_events where state = 'processing'`),
-    idempotency: pendingKeys.length - keysAnswered.length,
+    idempotency: pendingKeys.length - keysAnswered.length - keysRunAnew.length,
   };
   // Each stuck claim with its owner: a dead one (the sweep should have taken it), a live one, or released.
   if (stuck.events) {
@@ -472,7 +482,7 @@ try {
   }
   console.log(`slack native streams: ${slack.calls.filter((c) => c.method === 'chat.startStream' && c.status === 200).length} started, ${sl.openStreams} left open`);
   console.log(`slack calls refused with 429: ${Object.entries(sl.tooManyRequests).map(([m, n]) => `${m} ${n}`).join(', ') || 'none'}`);
-  console.log(`stuck ${stuckN} (claims ${stuck.events}, idempotency keys ${stuck.idempotency}${keysAnswered.length ? `; ${keysAnswered.length} more keys left pending by a killed instance, each answered from its turn when sent again` : ''})`);
+  console.log(`stuck ${stuckN} (claims ${stuck.events}, idempotency keys ${stuck.idempotency}${keysAnswered.length ? `; ${keysAnswered.length} more keys left pending by a killed instance, each answered from its turn when sent again` : ''}${keysRunAnew.length ? `; ${keysRunAnew.length} more left pending by a killed instance before their turn was made, whose clients gave up before any 202, each run anew when sent again` : ''})`);
   console.log(`credits leaked ${leaked} (charged ${charged}, replies ${replied}; ${acceptedApi.filter((t) => t.fails).length} accepted turns failed at the model, ${acceptedApi.filter((t) => t.fails && errorsOf(t) === 1).length} of them with one error on the feed)`);
   if (pro) {
     const states = Object.entries(pro.states).map(([k, n]) => `${k} ${n}`).join(', ');
