@@ -13,7 +13,7 @@
  * starts a PostgreSQL and a Redis of its own and, besides the kills, crashes one of them N times
  * (Redis killed and started again empty; PostgreSQL stopped as a crash stops it), each down for
  * 0.5–3 s while traffic flows (`--only-crash redis` or `postgres`: always that one; `--down-ms N`:
- * up to N ms instead of 3000). Afterwards (one clean start, a quiet period) every promise is checked:
+ * N/2 to N ms instead). Afterwards (one clean start, a quiet period) every promise is checked:
  *   - lost: an accepted message (a Telegram update the bot confirmed by polling past it or by
  *     answering its delivery 2xx, a Slack event answered 2xx, an API turn answered 202, any
  *     Discord DM: Discord asks for no acknowledgement) without its reply; one API turn in twelve
@@ -72,9 +72,10 @@ const onlyAt = args.indexOf('--only-crash');
 /** Crash only this server (`redis` or `postgres`) rather than either at random. */
 const onlyCrash = onlyAt >= 0 ? args[onlyAt + 1] : undefined;
 if (onlyCrash !== undefined && onlyCrash !== 'redis' && onlyCrash !== 'postgres') throw new Error(`chaos: --only-crash must be redis or postgres (got ${onlyCrash})`);
-/** The longest a crash keeps its server down (ms; from 500): past `retried`'s few seconds, as a failover takes. */
+/** With `--down-ms N`, each crash keeps its server down N/2 to N ms (a failover, a maintenance), else 0.5–3 s. */
 const downMaxMs = opt('down-ms', 3000);
-if (downMaxMs < 500) throw new Error(`chaos: --down-ms must be at least 500 (got ${downMaxMs})`);
+if (downMaxMs < 1000) throw new Error(`chaos: --down-ms must be at least 1000 (got ${downMaxMs})`);
+const downMinMs = args.includes('--down-ms') ? Math.floor(downMaxMs / 2) : 500;
 /**
  * With `--cluster`: this many of the kills take every instance down at once (spread evenly over
  * the kills); both start again together 0.5–3 s later, as after a host failure or a deploy that
@@ -97,7 +98,7 @@ const rnd = seeded(seed);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 console.log(
-  `chaos: seed ${seed}, ${kills} kills, ${messages} messages, Telegram ${mode}${cluster ? ', two instances on PostgreSQL and Redis' : ''}${outages ? `, ${outages} ${onlyCrash === 'redis' ? 'Redis' : onlyCrash === 'postgres' ? 'PostgreSQL' : 'PostgreSQL or Redis'} crashes` : ''}${proactiveChats ? `, ${proactiveChats} chats reached out to` : ''}${allDown ? `, ${allDown} kills of every instance` : ''} (replay: npm run chaos -- --seed ${seed} --kills ${kills} --messages ${messages} --telegram ${mode}${cluster ? ' --cluster' : ''}${outages ? ` --outages ${outages}` : ''}${onlyCrash ? ` --only-crash ${onlyCrash}` : ''}${downMaxMs !== 3000 ? ` --down-ms ${downMaxMs}` : ''}${proactiveChats ? ` --proactive ${proactiveChats}` : ''}${allDown ? ` --all-down ${allDown}` : ''})`,
+  `chaos: seed ${seed}, ${kills} kills, ${messages} messages, Telegram ${mode}${cluster ? ', two instances on PostgreSQL and Redis' : ''}${outages ? `, ${outages} ${onlyCrash === 'redis' ? 'Redis' : onlyCrash === 'postgres' ? 'PostgreSQL' : 'PostgreSQL or Redis'} crashes` : ''}${proactiveChats ? `, ${proactiveChats} chats reached out to` : ''}${allDown ? `, ${allDown} kills of every instance` : ''} (replay: npm run chaos -- --seed ${seed} --kills ${kills} --messages ${messages} --telegram ${mode}${cluster ? ' --cluster' : ''}${outages ? ` --outages ${outages}` : ''}${onlyCrash ? ` --only-crash ${onlyCrash}` : ''}${args.includes('--down-ms') ? ` --down-ms ${downMaxMs}` : ''}${proactiveChats ? ` --proactive ${proactiveChats}` : ''}${allDown ? ` --all-down ${allDown}` : ''})`,
 );
 const dir = mkdtempSync(join(tmpdir(), 'charbridge-chaos-'));
 // Built once and run as `npm start` runs it: no compiling at each start or on a module's first import.
@@ -248,7 +249,7 @@ try {
       await sleep(3000 + rnd() * 9000);
       const coin = rnd();
       const which = onlyCrash ?? (coin < 0.5 ? 'redis' : 'postgres');
-      const downMs = 500 + Math.floor(rnd() * (downMaxMs - 500));
+      const downMs = downMinMs + Math.floor(rnd() * (downMaxMs - downMinMs));
       outageTimes.push(Date.now());
       outageWhat.push(`${which} down ${downMs} ms`);
       process.stdout.write(`  ${which} crash ${n + 1}/${outages}, down ${downMs} ms, after ${sent} messages\n`);
