@@ -3,7 +3,7 @@ import { within } from '../core/timeout.js';
 import type { Redis } from './redis-client.js';
 import { luaScript } from './scripts.js';
 import { ADOPT, ENTER, FRONT, LEAVE, MOVED, REBUILD } from './chat-order-scripts.js';
-import type { UnfinishedMessage, UnfinishedMessages } from '../engine/limits.js';
+import type { OwedCheck, UnfinishedMessage, UnfinishedMessages } from '../engine/limits.js';
 import type { Bus, ChatOrder, ChatTicket } from './types.js';
 
 /** How long an idle chat's counters are kept. */
@@ -278,9 +278,11 @@ export class RedisChatOrder implements ChatOrder {
       return;
     }
     const since = Date.now();
+    const downAt = owed.downtime?.() ?? 0;
+    const waited = () => Date.now() - since - ((owed.downtime?.() ?? 0) - downAt);
     const pollMs = Math.max(100, Math.floor(this.ttlMs / 5));
     for (const e of found) {
-      while (Date.now() - since < this.goneHoldMs && (await owed(e.eventKey).catch(() => false))) await new Promise((r) => setTimeout(r, pollMs));
+      while (waited() < this.goneHoldMs && (await owed(e.eventKey).catch(() => false))) await new Promise((r) => setTimeout(r, pollMs));
     }
     if (found.length) this.log.info({ chat: key, ticket, earlier: found.length, waitedMs: Date.now() - since }, "a turn whose place Redis lost waited for the chat's earlier messages before sending");
   }
@@ -368,6 +370,8 @@ export class RedisChatOrder implements ChatOrder {
     };
     /** When this turn first found each gone place in its way. */
     const goneSince = new Map<number, number>();
+    /** The database's downtime when this turn first found each gone place. */
+    const downSince = new Map<number, number>();
     /**
      * Whether the gone place in front may be passed: its message owes no reply any more (answered,
      * or never claimed), or it was waited for as long as a reply may hold the line. Passed, its
@@ -379,7 +383,10 @@ export class RedisChatOrder implements ChatOrder {
       if (place.eventKey === ownEvent) return this.redis.del(`${k.placeEvent}${place.ticket}`).then(() => true);
       const since = goneSince.get(place.ticket) ?? Date.now();
       goneSince.set(place.ticket, since);
-      const waited = Date.now() - since;
+      const down = owed?.downtime?.() ?? 0;
+      downSince.set(place.ticket, downSince.get(place.ticket) ?? down);
+      // The database's time away does not count: the takeover this waits for waits on it too.
+      const waited = Date.now() - since - (down - downSince.get(place.ticket)!);
       if (owed && waited < this.goneHoldMs && (await owed(place.eventKey).catch(() => true))) return false;
       this.log.debug({ chat: key, ticket, gone: place.ticket, eventKey: place.eventKey, waitedMs: waited }, 'passed the gone place of a message that owes no reply');
       if (owed && waited >= this.goneHoldMs) this.log.warn({ chat: key, ticket: place.ticket, waitedMs: waited }, "a dead instance's message was not delivered in time; the chat's later turns and replies go on without waiting for it");
@@ -535,7 +542,6 @@ export class RedisChatOrder implements ChatOrder {
 }
 
 type Part = 'running' | 'sending';
-type OwedCheck = (eventKey: string) => Promise<boolean>;
 interface GonePlace {
   ticket: number;
   eventKey: string;

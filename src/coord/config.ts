@@ -19,6 +19,7 @@ export type CoordConfig = z.infer<typeof coordConfigSchema>;
 
 /**
  * The configuration plus what the runtime derives for it: `takeoverMs`, how long after an
- * instance dies its unfinished messages may wait to be taken over (see RedisChatOrder).
+ * instance dies its unfinished messages may wait to be taken over, and `goneHoldMs`, how long a
+ * chat's later turns wait for such a message (see RedisChatOrder).
  */
-export type CoordinationSettings = CoordConfig & { takeoverMs?: number | undefined };
+export type CoordinationSettings = CoordConfig & { takeoverMs?: number | undefined; goneHoldMs?: number | undefined };

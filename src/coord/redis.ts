@@ -182,7 +182,7 @@ export async function redisCoordination(config: CoordinationSettings & { redisUr
     limits: new RedisRateLimits(main, prefix),
     notices: new RedisNoticeGate(main, prefix),
     answered: new RedisAnsweredNotes(main, prefix),
-    chatOrder: new RedisChatOrder(main, bus, prefix, config.chatLockTtlMs, log, { takeoverMs: config.takeoverMs }),
+    chatOrder: new RedisChatOrder(main, bus, prefix, config.chatLockTtlMs, log, { takeoverMs: config.takeoverMs, goneHoldMs: config.goneHoldMs }),
     presence: new RedisPresence(main, `${prefix}instances`),
     mirrorSendMarks: (durable) => new MirroredSendMarks(main, prefix, durable),
     bus,

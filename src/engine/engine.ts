@@ -70,7 +70,7 @@ export class Engine implements MessageHandler {
     this.tasks = deps.tasks;
     // A message is owed its reply while its claim is unfinished: a dead instance's is answered by
     // whoever takes it over, and the chat's later replies wait for it (within MAX_DELIVERY_HOLD_MS).
-    this.line = inChatLine(this.queue, deps.chatOrder, deps.log, MAX_DELIVERY_HOLD_MS, owedReply(deps));
+    this.line = inChatLine(this.queue, deps.chatOrder, deps.log, MAX_DELIVERY_HOLD_MS, Object.assign(owedReply(deps), { downtime: () => deps.store.downtime() }));
     // A chat's line that Redis lost is rebuilt from the claims: which of its messages came first
     // and still owe their replies.
     deps.chatOrder?.rebuildFrom?.(unfinishedInChat(deps));

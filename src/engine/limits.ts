@@ -69,6 +69,13 @@ export interface Notices {
  * has two parts, left one after the other: running (the turn's work) and sending (its reply's
  * delivery), so the next turn can run while this reply is still being sent, yet not send before it.
  */
+/**
+ * Whether a platform message (by event key) still owes its reply, asked of the database; with the
+ * milliseconds that database has been unreachable so far, which waits bounded in time do not count
+ * (the takeover or delivery they wait for waits on it too).
+ */
+export type OwedCheck = ((eventKey: string) => Promise<boolean>) & { downtime?: () => number };
+
 export interface ChatTicket {
   /**
    * Resolves when every earlier turn of the chat (on any instance) has finished running or died.
@@ -76,7 +83,7 @@ export interface ChatTicket {
    * waited for while `owed` says it still owes its reply, as `waitToSend` does, up to a bound: its
    * takeover runs first even when it comes later than the dead holder's place lasts.
    */
-  wait(owed?: (eventKey: string) => Promise<boolean>): Promise<void>;
+  wait(owed?: OwedCheck): Promise<void>;
   /**
    * This turn is over: the next one in the chat may start. `sent`: give up sending too, in the
    * same call (the turn has no reply to deliver). Never rejects.
@@ -87,7 +94,7 @@ export interface ChatTicket {
    * Given `owed`, an earlier platform message whose holder died is waited for while `owed` says
    * it still owes its reply (whoever takes it over delivers it first), up to a bound.
    */
-  waitToSend(owed?: (eventKey: string) => Promise<boolean>): Promise<void>;
+  waitToSend(owed?: OwedCheck): Promise<void>;
   /** This turn's reply is delivered (or there is none): the next one may be sent. Never rejects. */
   sent(): Promise<void>;
   /**

@@ -6,7 +6,7 @@ import type pg from 'pg';
 import { Kysely, Migrator, PostgresDialect, sql, type MigrationProvider, type PostgresPool, type PostgresPoolClient } from 'kysely';
 import { sqliteDialect } from './sqlite-driver.js';
 import { storableParameters } from './storable-text.js';
-import { asStoreError, isUnreachable, waitingConnect } from './pg-outage.js';
+import { asStoreError, downtimeOf, isUnreachable, waitingConnect } from './pg-outage.js';
 import { waitForServer, type StartupWait } from '../core/startup-wait.js';
 import { ConfigError } from '../core/errors.js';
 import type { Database } from './schema.js';
@@ -179,14 +179,14 @@ function postgresPool(url: string, max?: number): PostgresPool {
   // An idle connection the server dropped (restart, failover) is discarded by the pool and the
   // next query opens a new one; without a listener the 'error' event would end the process.
   pool.on('error', () => {});
-  return storableTextPool(pool);
+  return storableTextPool(pool, url);
 }
 
 /** The pool as Kysely uses it, each statement's text parameters made storable (`storableParameters`). */
-function storableTextPool(pool: pg.Pool): PostgresPool {
+function storableTextPool(pool: pg.Pool, url: string): PostgresPool {
   // One wrapper per pooled client: Kysely keeps its connection object by client identity.
   const wrapped = new WeakMap<pg.PoolClient, PostgresPoolClient>();
-  const take = waitingConnect(() => pool.connect(), (client) => client.release());
+  const take = waitingConnect(() => pool.connect(), (client) => client.release(), undefined, downtimeOf(url));
   return {
     connect: async () => {
       const client = await take();

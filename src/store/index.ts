@@ -2,6 +2,7 @@ import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
 import type { StartupWait } from '../core/startup-wait.js';
 import { holdSoleInstanceLock, openDatabase, pendingMigrations, priorityLane, type DB } from './db.js';
+import { downtimeOf } from './pg-outage.js';
 import type { DialectName } from './dialect.js';
 import { CharacterRepo } from './characters.js';
 import { ConversationRepo } from './conversations.js';
@@ -88,6 +89,8 @@ export interface Store {
    * another holds it, or the database cannot tell (PostgreSQL, `:memory:`).
    */
   claimSoleInstance(): boolean;
+  /** Milliseconds the database has been unreachable so far in this process (0 for SQLite): waits bounded in time stop counting meanwhile. */
+  downtime(): number;
   /** Migrations not run yet (empty once migrated); rejects when the database does not answer. */
   pendingMigrations(): Promise<string[]>;
   close(): Promise<void>;
@@ -131,6 +134,7 @@ export async function openStore(url: string, clock: Clock = systemClock, opts: {
     recall: new RecallRepo(db, dialect.name),
     embeddings: new EmbeddingRepo(db),
     claimSoleInstance: () => (releaseSole ??= holdSoleInstanceLock(url)) !== undefined,
+    downtime: dialect.name === 'postgres' ? () => downtimeOf(url).soFar() : () => 0,
     pendingMigrations: () => pendingMigrations(db, dialect.name),
     close: async () => {
       releaseSole?.();

@@ -33,12 +33,47 @@ export function asStoreError(err: unknown): unknown {
 }
 
 /**
+ * How long a database has been unreachable in all, as this process saw it: from a connection
+ * found unreachable to the next that succeeds. Bounds that wait for work which itself waits on
+ * the database (a reply's delivery, a dead instance's message taken over) stop counting while it
+ * is away, so an outage of minutes does not use them up and let a chat's later replies overtake.
+ */
+export class Downtime {
+  private total = 0;
+  private since: number | undefined;
+
+  down(at = Date.now()): void {
+    this.since ??= at;
+  }
+
+  up(at = Date.now()): void {
+    if (this.since === undefined) return;
+    this.total += Math.max(0, at - this.since);
+    this.since = undefined;
+  }
+
+  /** Milliseconds unreachable so far, the current outage included. */
+  soFar(at = Date.now()): number {
+    return this.total + (this.since === undefined ? 0 : Math.max(0, at - this.since));
+  }
+}
+
+const downtimes = new Map<string, Downtime>();
+
+/** The downtime of the database at `url`, shared by every pool of this process on it. */
+export function downtimeOf(url: string): Downtime {
+  let d = downtimes.get(url);
+  if (!d) downtimes.set(url, (d = new Downtime()));
+  return d;
+}
+
+/**
  * `connect`, waiting out an outage once it has succeeded before. While the server is unreachable
  * one probe (`connect` then `release`, every 100 ms) watches for its return and every waiter goes
  * on the moment it answers: each waiter backing off on its own could sleep a second past it, and
  * work that waits on the database (a sent reply's "answered" mark) would wait that much longer.
  */
-export function waitingConnect<T>(connect: () => Promise<T>, release: (client: T) => void, waitMs = OUTAGE_WAIT_MS): () => Promise<T> {
+export function waitingConnect<T>(connect: () => Promise<T>, release: (client: T) => void, waitMs = OUTAGE_WAIT_MS, downtime = new Downtime()): () => Promise<T> {
   let connectedOnce = false;
   let back: Promise<void> | undefined;
   /** Callers waiting now: the probe stops once none is left (a long outage, everyone gave up). */
@@ -48,6 +83,7 @@ export function waitingConnect<T>(connect: () => Promise<T>, release: (client: T
       await new Promise((r) => setTimeout(r, PROBE_MS));
       try {
         release(await connect());
+        downtime.up();
         return;
       } catch (err) {
         if (!isUnreachable(err)) return; // reachable, just refusing: the waiters' own tries say why
@@ -60,9 +96,11 @@ export function waitingConnect<T>(connect: () => Promise<T>, release: (client: T
       try {
         const client = await connect();
         connectedOnce = true;
+        downtime.up();
         return client;
       } catch (err) {
         if (!connectedOnce || !isUnreachable(err)) throw err;
+        downtime.down();
         const left = waitMs - (Date.now() - started);
         if (left <= 0) {
           throw new StoreUnavailableError(`The database has been unreachable for ${Math.round(waitMs / 1000)} s (${(err as Error).message}); try again shortly`, err);

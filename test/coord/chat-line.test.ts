@@ -336,3 +336,33 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line", () => {
     expect(await b.chatOrder!.adopt(CHAT, 'telegram:never-seen')).toBeUndefined();
   });
 });
+
+describe.skipIf(!hasRedis())("a dead instance's place while the database is away", () => {
+  // Places free a second after their holder stops renewing them; a gone place holds 0.8 s at most.
+  const pairs = coordinationPairs(1000, 800);
+  afterEach(() => pairs.close());
+
+  it("holds the chat's later turn past the bound by as long as the database was away meanwhile, since the takeover waits on it too", async () => {
+    const [a, b] = await pairs.two();
+    const owing = new Set(['telegram:1']);
+    await a.chatOrder!.enter(CHAT, 'telegram:1');
+    await a.close(); // dies before answering it
+    let down = 0;
+    const away = setInterval(() => (down += 100), 100); // the database is unreachable throughout
+    try {
+      const owed = Object.assign(async (eventKey: string) => owing.has(eventKey), { downtime: () => down });
+      const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder, undefined, undefined, owed);
+      const seen: string[] = [];
+      const { ran, ...later } = noteRunning(lineB, { ticket: b.chatOrder!.enter(CHAT, 'telegram:2') }, seen, 'later');
+      await new Promise((r) => setTimeout(r, 3000)); // the place's second, and well past the bound
+      expect(seen).toEqual([]);
+      owing.delete('telegram:1'); // answered once the database is back
+      await ran;
+      expect(seen[0]).toBe('later message runs');
+      later.deliver();
+      await later.read;
+    } finally {
+      clearInterval(away);
+    }
+  });
+});

@@ -8,7 +8,7 @@ import { redisPrefix } from './services.js';
  * (their chat places, and a chat's held send slots, free `chatLockTtlMs` after an instance dies);
  * `close()` (in `afterEach`) closes every pair made and clears their keys.
  */
-export function coordinationPairs(chatLockTtlMs = 3000): {
+export function coordinationPairs(chatLockTtlMs = 3000, goneHoldMs?: number): {
   two(): Promise<[Coordination, Coordination]>;
   three(): Promise<[Coordination, Coordination, Coordination]>;
   loseData(): Promise<void>;
@@ -21,7 +21,7 @@ export function coordinationPairs(chatLockTtlMs = 3000): {
     const r = redisPrefix();
     prefixes.push(r);
     const made: Coordination[] = [];
-    for (let i = 0; i < n; i++) made.push(await createCoordination({ redisUrl: r.url, redisPrefix: r.prefix, chatLockTtlMs }, testLogger()));
+    for (let i = 0; i < n; i++) made.push(await createCoordination({ redisUrl: r.url, redisPrefix: r.prefix, chatLockTtlMs, ...(goneHoldMs ? { goneHoldMs } : {}) }, testLogger()));
     open.push(...made);
     return made;
   };

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../../src/core/errors.js';
 import { toErrorResponse } from '../../src/http/errors.js';
-import { asStoreError, isUnreachable, waitingConnect } from '../../src/store/pg-outage.js';
+import { asStoreError, Downtime, isUnreachable, waitingConnect } from '../../src/store/pg-outage.js';
 
 const refused = () => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
 
@@ -32,6 +32,23 @@ describe('waitingConnect', () => {
     // The probe's connection (the 4th call) is given back; the waiter connects after it.
     await expect(take()).resolves.toEqual({ client: 5 });
     expect(released).toEqual([{ client: 4 }]);
+  });
+
+  it('counts how long the server was unreachable, from the first refusal to the connection that found it back', async () => {
+    const s = server(['up', 'refused', 'refused', 'refused', 'up']);
+    const downtime = new Downtime();
+    const take = waitingConnect(s.connect, () => undefined, 10_000, downtime);
+    await take();
+    expect(downtime.soFar()).toBe(0);
+    const started = Date.now();
+    await take();
+    const took = Date.now() - started;
+    // The probe looks every 100 ms: three refusals, then back.
+    expect(downtime.soFar()).toBeGreaterThan(0);
+    expect(downtime.soFar()).toBeLessThanOrEqual(took);
+    const after = downtime.soFar();
+    await take();
+    expect(downtime.soFar()).toBe(after); // up: nothing more counts
   });
 
   it('lets every waiter go as one probe finds the server back', async () => {

@@ -1,7 +1,7 @@
 import type { KeyedSerialQueue } from '../../core/serial.js';
 import type { Logger } from '../../log.js';
 import { StoreUnavailableError } from '../../core/errors.js';
-import type { ChatOrder, ChatTicket } from '../limits.js';
+import type { ChatOrder, ChatTicket, OwedCheck } from '../limits.js';
 import type { MessageContext, Step, TurnContext } from '../pipeline.js';
 import type { ReplyStream } from '../reply-stream.js';
 import { serialKeyFor } from '../scoping.js';
@@ -117,7 +117,7 @@ export const MAX_DELIVERY_HOLD_MS = 120_000;
  * (by event key) still owes its reply: a reply waits for an earlier one whose holder died while
  * it does (see `ChatTicket.waitToSend`).
  */
-export function inChatLine(queue: KeyedSerialQueue, order?: ChatOrder, log?: Logger, maxHoldMs = MAX_DELIVERY_HOLD_MS, owed?: (eventKey: string) => Promise<boolean>): ChatLine {
+export function inChatLine(queue: KeyedSerialQueue, order?: ChatOrder, log?: Logger, maxHoldMs = MAX_DELIVERY_HOLD_MS, owed?: OwedCheck): ChatLine {
   return <T>(key: string, task: () => Promise<T>, place: LinePlace = {}): Promise<T> => {
     if (!order) {
       void place.ticket?.then((t) => t.leave({ sent: true }), () => undefined);
@@ -160,7 +160,7 @@ export function inChatLine(queue: KeyedSerialQueue, order?: ChatOrder, log?: Log
         if (!mayHandOff) await t?.leave({ sent: !out });
         // The reply is delivered after the chain ends (the adapter reads the stream), so the sending
         // place is given back from outside this process's queue: awaiting it here would wait for itself.
-        if (t && out) void sentWhenDelivered(t, out, maxHoldMs, key, log, mayHandOff);
+        if (t && out) void sentWhenDelivered(t, out, maxHoldMs, key, log, mayHandOff, owed?.downtime);
       }
     };
     return place.takenBack ? queuedOrAhead(queue, key, inOrder, place.takenBack) : queue.run(key, inOrder);
@@ -189,15 +189,33 @@ function queuedOrAhead<T>(queue: KeyedSerialQueue, key: string, task: () => Prom
 }
 
 /** `running`: the turn still holds its running part too (see `inChatLine`), given up or kept with the sending part. */
-async function sentWhenDelivered(t: ChatTicket, out: Pick<ReplyStream, 'delivered' | 'handedOff'>, maxHoldMs: number, key: string, log: Logger | undefined, running: boolean): Promise<void> {
+async function sentWhenDelivered(
+  t: ChatTicket,
+  out: Pick<ReplyStream, 'delivered' | 'handedOff'>,
+  maxHoldMs: number,
+  key: string,
+  log: Logger | undefined,
+  running: boolean,
+  downtime: (() => number) | undefined,
+): Promise<void> {
   const { delivered } = out;
   let timer: NodeJS.Timeout | undefined;
   const capped = new Promise<void>((resolve) => {
-    timer = setTimeout(() => {
-      log?.warn({ chat: key, waitedMs: maxHoldMs }, "a reply was not delivered in time; the chat's next reply goes without waiting for it");
-      resolve();
-    }, maxHoldMs);
-    timer.unref();
+    // The database's time away does not count: a delivery waits on it too (its send notes).
+    let down = downtime?.() ?? 0;
+    let waited = 0;
+    const arm = (ms: number) => {
+      timer = setTimeout(() => {
+        waited += ms;
+        const away = (downtime?.() ?? 0) - down;
+        down += away;
+        if (away > 0) return arm(away);
+        log?.warn({ chat: key, waitedMs: waited }, "a reply was not delivered in time; the chat's next reply goes without waiting for it");
+        resolve();
+      }, ms);
+      timer.unref();
+    };
+    arm(maxHoldMs);
   });
   try {
     await Promise.race([delivered, capped]);
