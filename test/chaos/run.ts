@@ -345,6 +345,8 @@ try {
 
   // API: every tenant's feed, read to its end.
   const apiCounts = new Map<string, number>();
+  /** The session each token's reply is in. */
+  const replySession = new Map<string, string>();
   /** Each session's `error` entries, and the sessions with a reply: each API turn has a session of its own. */
   const failedSessions = new Map<string, number>();
   const repliedSessions = new Set<string>();
@@ -356,6 +358,7 @@ try {
       for (const u of r.updates) {
         const token = /re: (api\d+)/.exec(u.message?.content ?? '')?.[1];
         if (token) apiCounts.set(token, (apiCounts.get(token) ?? 0) + 1);
+        if (token && u.kind === 'reply') replySession.set(token, u.sessionId);
         if (u.kind === 'error') failedSessions.set(u.sessionId, (failedSessions.get(u.sessionId) ?? 0) + 1);
         if (u.kind === 'reply') repliedSessions.add(u.sessionId);
       }
@@ -410,9 +413,11 @@ try {
   for (const key of pendingKeys.filter((k) => !unheard(k))) {
     const t = apiTurns.find((x) => x.idempotencyKey === key);
     const again = t ? await repeatApi(url, t) : undefined;
-    const same = again?.status === 202 && t?.accepted === true && again.sessionId === t.sessionId;
-    console.log(`  idempotency key ${key} left pending: ${t ? `sent again, got ${again!.status}${again!.sessionId === t.sessionId ? ' naming its session' : `, session ${again!.sessionId ?? 'none'} (first ${t.sessionId ?? 'none'})`}` : 'no request of this run has it'}`);
+    // Its client never heard a 202, but its turn was answered: the key names that turn's session.
+    const heardOf = t && !t.accepted ? replySession.get(t.token) : t?.sessionId;
+    const same = again?.status === 202 && heardOf !== undefined && again.sessionId === heardOf;
     if (same) keysAnswered.push(key);
+    else console.log(`  idempotency key ${key} left pending: ${t ? `sent again, got ${again!.status}, session ${again!.sessionId ?? 'none'} (its turn's ${heardOf ?? 'none'})` : 'no request of this run has it'}`);
   }
   if (keysAnswered.length && (await chargedNow()) !== chargedBefore) keysAnswered.splice(0); // sending it again charged again: none counts as answered
   const keysRunAnew: string[] = [];
@@ -421,6 +426,8 @@ try {
     if (again.status === 202) keysRunAnew.push(key);
     else console.log(`  idempotency key ${key} left pending, its client gave up before any 202: sent again, got ${again.status}`);
   }
+  // The turns just started anew finish before the last instance stops (else their claims look stuck).
+  for (const until = Date.now() + 30_000; keysRunAnew.length && Date.now() < until && (await open()) > 0; ) await sleep(200);
   for (const instance of up.splice(0)) await kill(instance);
   const stuck = {
     events: await count(sql`select count(*) as n from processed_events where state = 'processing'`),
