@@ -1,3 +1,5 @@
+import { StoreUnavailableError } from './errors.js';
+
 /**
  * Writes that close finished work (a message marked answered, a claim handed to the recovery
  * sweep, a turn's credits given back) and could not land within `retried`'s few seconds: the
@@ -15,14 +17,6 @@ export class OwedWrites {
     this.owed.set(key, write);
   }
 
-  has(key: string): boolean {
-    return this.owed.has(key);
-  }
-
-  get size(): number {
-    return this.owed.size;
-  }
-
   /**
    * Try every owed write once, in the order they were owed; those that land are forgotten.
    * Resolves with how many are still owed; one settling runs at a time.
@@ -35,9 +29,11 @@ export class OwedWrites {
     for (const [key, write] of [...this.owed]) {
       try {
         await write();
-      } catch {
-        // Still down: the rest would fail the same way; the next heartbeat tries again.
-        return this.owed.size;
+      } catch (err) {
+        // Still down: the rest would wait and fail the same way; the next heartbeat tries again.
+        // Any other failure is this write's own, and holds up none of the others.
+        if (err instanceof StoreUnavailableError) return this.owed.size;
+        continue;
       }
       if (this.owed.get(key) === write) this.owed.delete(key);
     }
