@@ -408,10 +408,13 @@ try {
   // A key whose client gave up before any 202 (180 s of retries: a long outage), left pending by
   // a killed instance before its turn was made (nothing of it on the feed): running anew is its
   // answer. Sent again last, once the others are known to charge nothing again.
-  const unheard = (key: string) => apiTurns.find((x) => x.idempotencyKey === key && !x.accepted && !apiCounts.get(x.token));
+  // The hellos that open webhook sessions carry keys too; their replies are on that key's feed.
+  if (hooked) for (const [token, session] of await hooked.helloSessions(url)) replySession.set(token, session);
+  const turns = [...apiTurns, ...(hooked?.hellos ?? [])];
+  const unheard = (key: string) => turns.find((x) => x.idempotencyKey === key && !x.accepted && !replySession.has(x.token) && !apiCounts.get(x.token));
   const chargedBefore = pendingKeys.length ? await chargedNow() : 0;
   for (const key of pendingKeys.filter((k) => !unheard(k))) {
-    const t = apiTurns.find((x) => x.idempotencyKey === key);
+    const t = turns.find((x) => x.idempotencyKey === key);
     const again = t ? await repeatApi(url, t) : undefined;
     // Its client never heard a 202, but its turn was answered: the key names that turn's session.
     const heardOf = t && !t.accepted ? replySession.get(t.token) : t?.sessionId;

@@ -201,6 +201,25 @@ export class WebhookSessions {
     };
   }
 
+  /** Each session's hello, as its client saw it (carries an Idempotency-Key). */
+  get hellos(): ApiTurn[] {
+    return this.opened;
+  }
+
+  /** The session each hello's reply is in, read from the key's updates feed. */
+  async helloSessions(url: () => string): Promise<Map<string, string>> {
+    const found = new Map<string, string>();
+    for (let cursor = '0'; ; ) {
+      const r = (await (await fetch(`${url()}/api/v1/updates?cursor=${cursor}&limit=100`, { headers: { 'x-api-key': this.key } })).json()) as { updates: Array<{ kind: string; sessionId: string; message: { content: string } | null }>; cursor: string };
+      for (const u of r.updates) {
+        const token = /re: (hook\d+)/.exec(u.message?.content ?? '')?.[1];
+        if (token && u.kind === 'reply') found.set(token, u.sessionId);
+      }
+      if (r.updates.length < 100) return found;
+      cursor = r.cursor;
+    }
+  }
+
   /** Sessions whose hello was accepted. */
   get accepted(): number {
     return this.opened.filter((t) => t.accepted).length;
