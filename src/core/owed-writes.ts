@@ -1,4 +1,5 @@
 import { StoreUnavailableError } from './errors.js';
+import { retried } from './retry.js';
 
 /**
  * Writes that close finished work (a message marked answered, a claim handed to the recovery
@@ -11,6 +12,16 @@ import { StoreUnavailableError } from './errors.js';
 export class OwedWrites {
   private readonly owed = new Map<string, () => Promise<unknown>>();
   private settling: Promise<number> | undefined;
+
+  /**
+   * `write` tried a few times now (`retried`, `failed` told of the last failure); still failing, it
+   * is owed under `key`. True when it landed now.
+   */
+  async land(key: string, write: () => Promise<unknown>, failed?: (err: unknown) => void): Promise<boolean> {
+    if (await retried(write, failed)) return true;
+    this.owe(key, write);
+    return false;
+  }
 
   /** Keep `write` to try again; a later write under the same key replaces it. */
   owe(key: string, write: () => Promise<unknown>): void {

@@ -1,7 +1,6 @@
 import type { MessageHandler } from '../core/adapter.js';
 import type { CommandMenu } from '../core/command-menu.js';
 import { isCharbridgeError, StoreUnavailableError } from '../core/errors.js';
-import { retried } from '../core/retry.js';
 import { KeyedSerialQueue } from '../core/serial.js';
 import type { TaskTracker } from '../core/tasks.js';
 import type { Character, Conversation, InboundMessage, Platform, ReplyEvent } from '../core/types.js';
@@ -322,7 +321,7 @@ export class Engine implements MessageHandler {
     };
     // Still down after a few seconds: handed over once it is back (the heartbeat's sweep tries
     // again), or, should this process stop first, taken over as a dead one's.
-    if (!(await retried(release))) this.deps.owed.owe(eventKey, release);
+    await this.deps.owed.land(eventKey, release);
     log.warn({ platform: msg.platform, eventId: msg.eventId }, 'the database dropped during a turn; the message is answered again once it is back');
     return true;
   }
@@ -342,7 +341,7 @@ export class Engine implements MessageHandler {
     // Left open, the claim would stay this live process's until it stopped, and the next start
     // would then send the reply again: it is marked as soon as the database is back. Meanwhile
     // the message stays in flight here, so a redelivery is a duplicate.
-    if (!(await retried(complete, failed))) this.deps.owed.owe(eventKey, complete);
+    await this.deps.owed.land(eventKey, complete, failed);
   }
 
   /**
@@ -443,6 +442,11 @@ export class Engine implements MessageHandler {
   /** Keep a closing write (safe to repeat) that could not land, for `settleOwed` to try again. */
   owe(key: string, write: () => Promise<unknown>): void {
     this.deps.owed.owe(key, write);
+  }
+
+  /** A closing write (safe to repeat) tried a few times now, then owed (see `OwedWrites.land`); true when it landed now. */
+  land(key: string, write: () => Promise<unknown>, failed?: (err: unknown) => void): Promise<boolean> {
+    return this.deps.owed.land(key, write, failed);
   }
 
   /** Wait for in-flight turns, up to `timeoutMs`; true when all finished. */

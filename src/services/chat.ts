@@ -249,7 +249,7 @@ export class ChatService {
         const instance = this.deps.instance;
         if (err instanceof StoreUnavailableError && instance) {
           const release = () => this.store.events.release('api', durable.eventId, instance.id);
-          if (!(await retried(release))) this.deps.engine.owe(`api:${durable.eventId}`, release);
+          await this.deps.engine.land(`api:${durable.eventId}`, release);
           return;
         }
         this.deps.log.error({ err }, 'could not finish an API turn');
@@ -279,12 +279,9 @@ export class ChatService {
       await close();
       tell();
     };
-    let failure: unknown;
-    if (await retried(closed, (err) => (failure = err))) return;
     // Left open, the claim (and the credits it holds back) would wait for this live process to
     // stop, and its failure would not reach the feed: closed as soon as the database is back.
-    this.deps.log.error({ err: failure, eventId }, 'could not finish an API turn; trying again with each heartbeat');
-    this.deps.engine.owe(`api:${eventId}`, closed);
+    await this.deps.engine.land(`api:${eventId}`, closed, (err) => this.deps.log.error({ err, eventId }, 'could not finish an API turn; trying again with each heartbeat'));
   }
 
   private async forgetSession(id: string): Promise<void> {

@@ -1,5 +1,5 @@
 import { ConflictError, PaymentRequiredError, RateLimitedError, StoreUnavailableError, TurnHandedOffError } from '../../core/errors.js';
-import { retried, retriedInBackground } from '../../core/retry.js';
+import { retriedInBackground } from '../../core/retry.js';
 import type { MessageContext, Payer, Step, TurnContext } from '../pipeline.js';
 import type { Claim } from '../../store/index.js';
 import { resolvedChat } from '../pipeline.js';
@@ -88,7 +88,7 @@ async function chargePayer(ctx: TurnContext, payer: Payer, next: () => Promise<v
     // (handed to it then, should the hand-over itself wait for the database).
     if (err instanceof StoreUnavailableError && durable?.finishLater) {
       const release = () => store.events.release('api', durable.eventId, config.instanceId);
-      if (!(await retried(release))) ctx.deps.owed.owe(`api:${durable.eventId}`, release);
+      await ctx.deps.owed.land(`api:${durable.eventId}`, release);
       charged = true;
       log.warn({ eventId: durable.eventId }, 'the database dropped during an API turn; it is finished once it is back');
       throw new TurnHandedOffError(err.message, err);
