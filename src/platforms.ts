@@ -39,7 +39,7 @@ export async function createPlatformAdapters({ config, engine, log, store, coord
         }
       : singleInstance(store, log);
   const sendMarks = coordination?.mirrorSendMarks?.(store.sendMarks) ?? store.sendMarks;
-  const base = { handler: engine, log, commands: engine.menu, sendMarks, recentChats: recentChatsOf(store, log), ...shared };
+  const base = { handler: engine, log, commands: engine.menu, sendMarks, recentChats: recentChatsOf(store, log), storeDowntime: () => store.downtime(), ...shared };
   const tuning = { stopTimeoutMs: config.runtime.shutdownTimeoutMs };
   const directory = platformDirectory(store, config.http.publicUrl);
   if (config.telegram) {

@@ -8,7 +8,8 @@
  * the start reads back, or not yet on disk): a crash replays it rather than skipping it. What
  * is replayed twice is dropped by the engine's claim. A message the gateway dispatched but that
  * never reached the adapter (discord.js drops some) stops holding the sequence back after a
- * minute. Notes are written at most every `saveEveryMs`, and at stop, never over the note of a
+ * minute, not counting time the database was unreachable: a message whose claim waits out an
+ * outage is still on its way. Notes are written at most every `saveEveryMs`, and at stop, never over the note of a
  * process started later (a rolling deploy; see `write`).
  *
  * A replay ends the session it resumed, and this process's note then replaces the previous one.
@@ -52,8 +53,8 @@ interface Shard {
   resumeUrl: string;
   /** The newest sequence seen. */
   seq: number;
-  /** Messages dispatched and not yet with the engine: id → sequence and when. */
-  pending: Map<string, { seq: number; at: number }>;
+  /** Messages dispatched and not yet with the engine: id → sequence, when, and the database's downtime then. */
+  pending: Map<string, { seq: number; at: number; down: number }>;
   saved: string | undefined;
   savedAt: number;
 }
@@ -94,6 +95,8 @@ export class GatewaySessions {
       shared?: { staleMs: number };
       /** How a start waits to see whether another process's note changes (default: a timer). */
       sleep?(ms: number): Promise<void>;
+      /** How long the database has been unreachable in all (`AdapterDeps.storeDowntime`). */
+      downtime?(): number;
     },
   ) {
     this.startedAt = deps.now();
@@ -114,7 +117,7 @@ export class GatewaySessions {
     const s = this.shards.get(shard);
     if (!s || typeof packet.s !== 'number') return;
     s.seq = Math.max(s.seq, packet.s);
-    if (packet.t === 'MESSAGE_CREATE' && typeof packet.d?.id === 'string') s.pending.set(packet.d.id, { seq: packet.s, at: this.deps.now() });
+    if (packet.t === 'MESSAGE_CREATE' && typeof packet.d?.id === 'string') s.pending.set(packet.d.id, { seq: packet.s, at: this.deps.now(), down: this.downtime() });
   }
 
   /** The message is with the engine (on disk), or was not one to hand on. */
@@ -271,6 +274,10 @@ export class GatewaySessions {
     await this.marks.forget(key);
   }
 
+  private downtime(): number {
+    return this.deps.downtime?.() ?? 0;
+  }
+
   private save(): Promise<void> {
     this.saving = this.saving.then(() => this.write());
     return this.saving;
@@ -287,11 +294,14 @@ export class GatewaySessions {
    */
   private async write(): Promise<void> {
     const now = this.deps.now();
+    const down = this.downtime();
     for (const [shard, s] of this.shards) {
       if (this.yielded.has(shard)) continue;
       let seq = s.seq;
       for (const [id, p] of s.pending) {
-        if (now - p.at > STUCK_MS) s.pending.delete(id);
+        // Its claim waiting for the database is not stuck: a note past it, landing as the database
+        // comes back and just before the claim does, would leave it to no replay if this process died then.
+        if (now - p.at - (down - p.down) > STUCK_MS) s.pending.delete(id);
         else seq = Math.min(seq, p.seq - 1);
       }
       const unread = [...(this.unread.get(shard)?.values() ?? [])].map(({ channelId, after, at }) => [channelId, after, at]);

@@ -185,6 +185,7 @@ class DiscordBot implements DiscordAdapter {
             saveEveryMs: this.tuning.sessionSaveMs,
             ...(sharesShards ? { shared: { staleMs: this.tuning.sessionStaleMs } } : {}),
             ...(deps.sleep ? { sleep: deps.sleep } : {}),
+            ...(deps.storeDowntime ? { downtime: deps.storeDowntime } : {}),
           })
         : undefined;
     this.transport = new DiscordTransport(

@@ -203,6 +203,12 @@ export interface AdapterDeps {
    * what it sent while no process listened (Discord's gateway) reads it to catch up at start.
    */
   recentChats?: (platform: Platform, withinMs: number) => Promise<RecentChat[]>;
+  /**
+   * How long the database has been unreachable in all, in ms (0 when it never was; always 0 on
+   * SQLite): an adapter judging whether a message is stuck on its way to disk leaves out the time
+   * its claim could only wait. Absent: taken as never.
+   */
+  storeDowntime?: () => number;
   /** The engine. */
   handler: MessageHandler;
   log: Log;

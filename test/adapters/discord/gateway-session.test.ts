@@ -13,6 +13,7 @@ function setup(
   clock = { now: 1_000_000 },
   name = 'sess',
   shared?: { staleMs: number; down?: () => boolean; stallMs?: () => number; sleep?: (ms: number) => Promise<void> },
+  downtime?: () => number,
 ) {
   const sessions = new GatewaySessions(
     {
@@ -32,6 +33,7 @@ function setup(
       saveEveryMs: shared ? 2000 : 60_000,
       ...(shared ? { shared: { staleMs: shared.staleMs } } : {}),
       ...(shared?.sleep ? { sleep: shared.sleep } : {}),
+      ...(downtime ? { downtime } : {}),
     },
   );
   const ready = (shard: number, s: number) => sessions.dispatched(shard, { t: 'READY', s, d: { session_id: `${name}-${shard}`, resume_gateway_url: 'wss://gateway.test' } });
@@ -71,6 +73,25 @@ describe('gateway session notes', () => {
     await sessions.stop();
     expect((await sessions.stored([0], now() - 1))[0]?.seq).toBe(2);
     expect(await sessions.stored([0], now() + 1)).toEqual([]);
+  });
+
+  it('keep holding the note back for a message whose claim waits out a database outage, counting only the time the database answered', async () => {
+    let away = 0;
+    const { sessions, ready, message, advance } = setup(undefined, undefined, 'sess', undefined, () => away);
+    ready(0, 1);
+    message(0, 2, 'claim-waits');
+    // The database is away for 90 s: the claim waits, and the message is still on its way.
+    advance(90_000);
+    away += 90_000;
+    await sessions.stop();
+    expect((await sessions.stored([0], 0))[0]?.seq).toBe(1);
+    // Then 59 s with the database back: still under the minute.
+    advance(59_000);
+    await sessions.stop();
+    expect((await sessions.stored([0], 0))[0]?.seq).toBe(1);
+    advance(2_000);
+    await sessions.stop();
+    expect((await sessions.stored([0], 0))[0]?.seq).toBe(2);
   });
 
   it('never note over a process started later (a rolling deploy), while a later start takes the note over', async () => {
