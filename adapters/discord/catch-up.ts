@@ -139,7 +139,9 @@ export class CatchUp {
         const [channelId, after] = c;
         try {
           const found = await this.deps.messagesAfter(channelId, after);
-          this.deps.reading?.(channelId, found.map((m) => m.id));
+          const ids = found.map((m) => m.id);
+          this.deps.reading?.(channelId, ids);
+          this.deps.log.debug({ channelId, after, messageIds: ids, waited: this.held.get(channelId)?.length ?? 0 }, 'discord: read back a channel');
           for (const m of found) if (this.deps.take(m)) missed++;
         } catch (err) {
           this.deps.log.warn({ err, channelId }, 'discord: could not read what was sent to a channel while no process listened');

@@ -19,6 +19,8 @@ export interface DiscordTurn {
   where: 'server' | 'DM' | 'first DM';
   /** When it was sent (ms since the epoch). */
   at: number;
+  /** Discord's id of the message: what charbridge's logs name it by. */
+  messageId: string;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -62,7 +64,7 @@ export class DiscordTraffic {
     const channel = m.channel_id as string;
     const where = server ? 'server' : this.channels.has(channel) ? 'DM' : 'first DM';
     if (!server) this.channels.add(channel);
-    const turn = { token: `dc${i}`, channel, where, at: Date.now() } as const;
+    const turn = { token: `dc${i}`, channel, where, at: Date.now(), messageId: String(m.id) } as const;
     this.turns.push(turn);
     return turn;
   }
@@ -76,7 +78,7 @@ export class DiscordTraffic {
     const token = `dc${900_000 + this.extra++}`;
     const m = this.fake.userMessage({ author: user(n), content: `message ${token}` });
     const channel = m.channel_id as string;
-    const turn = { token, channel, where: this.channels.has(channel) || again ? 'DM' : 'first DM', at: Date.now() } as const;
+    const turn = { token, channel, where: this.channels.has(channel) || again ? 'DM' : 'first DM', at: Date.now(), messageId: String(m.id) } as const;
     this.channels.add(channel);
     this.turns.push(turn);
     return { user: n, turn };

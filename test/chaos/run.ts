@@ -50,6 +50,7 @@ import { SlackDelivery, slackFindings, type SlackTurn } from './slack-traffic.js
 import { DiscordTraffic } from './discord-traffic.js';
 import { describeOvertakes, overtakesIn, type Answered } from './order.js';
 import { describeLaterInContext, laterInContext, tokensIn, type Asked } from './context-order.js';
+import { instanceLogs, linesAbout } from './trace-message.js';
 import { dumpChatKeys } from './redis-dump.js';
 import { ProactiveChats } from './proactive-traffic.js';
 import { WebhookSessions } from './webhook-sessions.js';
@@ -490,6 +491,20 @@ try {
     const later = Math.min(...f.later.map(firstAsk));
     const during = happenings.filter((h) => h.at >= later - 10_000 && h.at <= own).map((h) => `${h.what} ${h.at - own} ms`);
     console.log(`  ${f.token}: asked ${new Date(own).toISOString().slice(11, 23)}, ${((own - later) / 1000).toFixed(1)} s after ${f.later[0]} first was; from 10 s before that: ${during.join(', ') || 'nothing'}`);
+  }
+  // Discord messages out of order, with what the instances' logs say of each pair: the path each took in.
+  const dcPairs = [
+    ...sawLater.filter((f) => f.token.startsWith('dc')).map((f) => [f.token, f.later[0]!] as const),
+    ...dc.order.map((o) => [o.earlier[0]!.token, o.by.token] as const),
+  ].slice(0, 3);
+  if (dcPairs.length) {
+    const logs = instanceLogs(dir, up);
+    const idOf = new Map(discordTraffic.turns.map((t) => [t.token, t.messageId]));
+    for (const [earlier, later] of dcPairs) {
+      const ids = [earlier, later].map((t) => idOf.get(t) ?? t);
+      console.log(`  discord ${earlier} (${ids[0]}) and the later ${later} (${ids[1]}), in the instances' logs:`);
+      for (const line of linesAbout(logs, ids)) console.log(`    ${line}`);
+    }
   }
   console.log(`slack native streams: ${slack.calls.filter((c) => c.method === 'chat.startStream' && c.status === 200).length} started, ${sl.openStreams} left open`);
   console.log(`slack calls refused with 429: ${Object.entries(sl.tooManyRequests).map(([m, n]) => `${m} ${n}`).join(', ') || 'none'}`);
