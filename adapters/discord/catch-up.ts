@@ -12,11 +12,14 @@
  * message addressed to the bot there during the gap is answered. DMs cannot be listed at all:
  * their channels come from the previous gateway session, replayed (`gateway-replay.ts`).
  * Without any recent chat (a first start) nothing tells when the gap began, and nothing is read.
+ * A start while the database cannot be reached waits for it to list the recent chats, holding
+ * every live message back meanwhile (none could be put on disk anyway).
  *
  * A channel's live messages wait while it is read, then follow the missed ones, so a chat's
  * messages are still answered in order. Channels are read a few at a time.
  */
 import type { AdapterDeps, Log, RecentChat } from '../../src/core/adapter.js';
+import { onceStoreAnswers } from '../shared/store-wait.js';
 import { SNOWFLAKE, type DiscordTarget } from './keys.js';
 import type { DcMessage } from './transport.js';
 
@@ -47,6 +50,8 @@ export interface CatchUpDeps {
   activeChannels(): ActiveChannel[];
   log: Log;
   now(): number;
+  /** How a read waiting for the database pauses between tries (default: a timer). */
+  sleep?: ((ms: number) => Promise<void>) | undefined;
   windowMs: number;
 }
 
@@ -64,7 +69,9 @@ export class CatchUp {
     const since = this.deps.now() - this.deps.windowMs;
     let chats: RecentChat[];
     try {
-      chats = await this.deps.recentChats('discord', this.deps.windowMs);
+      // Only this start can find what was missed: an unreachable database is waited for.
+      const waiting = 'the recent chats, to read back what was sent while no process listened before any live message';
+      chats = await onceStoreAnswers(() => this.deps.recentChats('discord', this.deps.windowMs), { log: this.deps.log, waiting, sleep: this.deps.sleep });
     } catch (err) {
       this.deps.log.warn({ err }, 'discord: could not list the recent chats; messages sent while no process listened are not caught up on');
       return;

@@ -12,6 +12,7 @@ import { chatOf } from '../shared/conversation.js';
 import { fetchInboundFile, wantsFiles } from '../shared/files.js';
 import { rememberedChannels, sharedChannels, tokenId } from '../shared/shared-window.js';
 import { StatusTracker } from '../shared/status.js';
+import { onceStoreAnswers } from '../shared/store-wait.js';
 import { autocompletesCharacters, characterChoices, discordCommands, toEngineText } from './commands.js';
 import { commandToInbound, toInbound, type BotIdentity } from './inbound.js';
 import { answerCommand } from './interactions.js';
@@ -170,6 +171,7 @@ class DiscordBot implements DiscordAdapter {
           activeChannels: () => this.transport.readableChannels(),
           log: this.log,
           now: deps.now ?? Date.now,
+          sleep: deps.sleep,
           windowMs: this.tuning.catchUpMs,
         })
       : undefined;
@@ -287,11 +289,12 @@ class DiscordBot implements DiscordAdapter {
       const since = (this.deps.now ?? Date.now)() - this.tuning.catchUpMs;
       const { shards: listed } = this.transport.shardInfo();
       const shards = listed.length ? listed : [0];
-      const notes: Array<NotedSession & { key?: string }> = !sessions.shared
-        ? await sessions.stored(shards, since)
-        : atStart
-          ? await sessions.abandonedAtStart(shards, since)
-          : await sessions.abandoned(shards, since);
+      const read = (): Promise<Array<NotedSession & { key?: string }>> =>
+        !sessions.shared ? sessions.stored(shards, since) : atStart ? sessions.abandonedAtStart(shards, since) : sessions.abandoned(shards, since);
+      // At a start the notes are the only way to what a previous process heard: an unreachable
+      // database is waited for, live messages held back meanwhile. Later looks just come again.
+      const waiting = 'the previous gateway sessions, to replay what they were sent before any live message';
+      const notes = atStart ? await onceStoreAnswers(read, { log: this.log, waiting, sleep: this.deps.sleep }) : await read();
       for (const s of notes) {
         const got = await replayMissed(s, this.config.token, this.tuning.replayTimeoutMs).catch((err: unknown) => {
           this.log.warn({ err, shard: s.shard }, 'discord: could not replay the previous gateway session; a first DM sent while no process listened stays unanswered');

@@ -176,6 +176,39 @@ describe('discord adapter: messages sent while no process listened', () => {
     expect(texts(dm)).toEqual(['Echo: hi, first time here']);
   });
 
+  it('are answered by a start made while the database cannot be reached, once it answers, before the live messages that came meanwhile', async () => {
+    let down = false;
+    let refused = 0;
+    s = await startDiscord({ catchUp: true, storeDown: () => down && ++refused > 0, fake: { shards: { identifyWindowMs: 1 } } });
+    const { fake, texts } = s;
+    const dm = fake.userMessage({ author: alice, content: 'hello' }).channel_id as string;
+    await fake.waitFor(() => texts(dm).length === 1);
+    await s.idle();
+    await s.adapter.stop();
+    // While no process listens: a DM in a chat the bot had (read back), and a first DM (replayed).
+    fake.userMessage({ author: alice, content: 'are you there?' });
+    const first = fake.userMessage({ author: carol, content: 'hi, first time here' }).channel_id as string;
+
+    // The next process starts while the database is away: it connects, and its live messages wait
+    // (the database is refused to it a few times over, half a second apart, before it is back).
+    down = true;
+    next = s.newAdapter();
+    const starting = next.start();
+    await fake.waitFor(() => fake.gatewayStats().liveSockets > 0, 10_000);
+    fake.userMessage({ author: alice, content: 'live one' });
+    fake.userMessage({ author: carol, content: 'live too' });
+    await fake.waitFor(() => refused >= 4, 10_000);
+    expect(texts(dm)).toEqual(['Echo: hello']);
+    expect(texts(first)).toEqual([]);
+    down = false;
+    await starting;
+    await fake.waitFor(() => texts(dm).length === 3 && texts(first).length === 2, 10_000);
+    await fake.idle();
+    await next.settled();
+    expect(texts(dm)).toEqual(['Echo: hello', 'Echo: are you there?', 'Echo: live one']);
+    expect(texts(first)).toEqual(['Echo: hi, first time here', 'Echo: live too']);
+  });
+
   it('are not read back on a first start, or where nothing was handled lately', async () => {
     // Identifies barely limited: two starts in a row (one too soon waits out op 9 for seconds).
     s = await startDiscord({ catchUp: true, fake: { shards: { identifyWindowMs: 1 } } });

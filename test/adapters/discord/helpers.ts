@@ -6,7 +6,8 @@
 import { createDiscordAdapter, type DiscordAdapter, type DiscordConfig, type DiscordTuning } from '../../../adapters/discord/index.js';
 import { ProactiveScheduler, DeliveryRouter } from '../../../src/scheduler/index.js';
 import type { InboundMessage, ReplyEvent } from '../../../src/core/types.js';
-import type { MessageHandler } from '../../../src/core/adapter.js';
+import type { MessageHandler, SendMarks } from '../../../src/core/adapter.js';
+import { StoreUnavailableError } from '../../../src/core/errors.js';
 import type { SharedWindowFactory } from '../../../src/core/outbound-window.js';
 import { commandMenu, type EngineConfig } from '../../../src/engine/index.js';
 import { startFakeDiscord, type FakeDiscord, type FakeDiscordOptions } from '../../fakes/discord.js';
@@ -95,6 +96,8 @@ export async function startDiscord(o: {
    * instances, no DISCORD_SHARDS): each adapter notes its own gateway session.
    */
   sharedShards?: boolean;
+  /** While true, the adapter's reads and notes find the database unreachable (`StoreUnavailableError`). */
+  storeDown?: () => boolean;
 } = {}): Promise<Setup> {
   const handled: InboundMessage[] = [];
   const modelDoneAt = new Map<string, number>();
@@ -107,6 +110,14 @@ export async function startDiscord(o: {
     defaults: { minIdleMinutes: 60, minGapMinutes: 120, dailyCap: 3, maxUnanswered: 5 },
   });
   const fake = await startFakeDiscord({ retryAfterHeader: 'exact', ...o.fake, limits: { ...SCALED_LIMITS, ...o.fake?.limits } });
+  const unreachable = () => new StoreUnavailableError('The database has been unreachable for 30 s (a test outage); try again shortly');
+  const unlessDown = <A extends unknown[], R>(f: (...a: A) => Promise<R>) => (o.storeDown ? (...a: A) => (o.storeDown!() ? Promise.reject(unreachable()) : f(...a)) : f);
+  const marksUnlessDown = (m: SendMarks): SendMarks => ({
+    put: unlessDown(m.put.bind(m)),
+    get: unlessDown(m.get.bind(m)),
+    list: unlessDown(m.list.bind(m)),
+    forget: unlessDown(m.forget.bind(m)),
+  });
   const newAdapter = (over: { handler?: MessageHandler; tuning?: Partial<DiscordTuning>; now?: () => number } = {}) =>
     createDiscordAdapter(
       { token: fake.token, apiUrl: fake.restApi, guildIds: [], characterWebhooks: false, ...(typeof o.config === 'function' ? o.config(fake) : o.config) },
@@ -120,7 +131,10 @@ export async function startDiscord(o: {
         ...(over.now ? { now: over.now } : {}),
         ...(o.sharedShards ? { sharedWindow: unlimitedWindow } : {}),
         ...(o.catchUp
-          ? { recentChats: o.catchUp === true ? recentChatsOf(h.store, h.log) : o.catchUp(recentChatsOf(h.store, h.log)), sendMarks: h.store.sendMarks }
+          ? {
+              recentChats: unlessDown(o.catchUp === true ? recentChatsOf(h.store, h.log) : o.catchUp(recentChatsOf(h.store, h.log))),
+              sendMarks: o.storeDown ? marksUnlessDown(h.store.sendMarks) : h.store.sendMarks,
+            }
           : {}),
       },
     );
