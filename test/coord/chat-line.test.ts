@@ -14,6 +14,8 @@ import { coordinationPairs } from '../helpers/coordinations.js';
 import { CHAT, adapter, firstOwingThenSecond, firstThenSecond, handedOffTurn, lineAsking, noteRunning, replyingTurn } from './chat-line-world.js';
 import { StoreUnavailableError } from '../../src/core/errors.js';
 import { dropped as dropped_ } from '../helpers/dropped-connection.js';
+import { owedReply } from '../../src/engine/chat-claims.js';
+import { startHarness } from '../helpers/harness.js';
 
 describe.skipIf(!hasRedis())("a chat's line across instances", () => {
   const pairs = coordinationPairs(3000);
@@ -177,6 +179,36 @@ describe.skipIf(!hasRedis())("a dead instance's place in a chat's line", () => {
     later.deliver();
     await Promise.all([taken.read, later.read]);
     expect(seen).toEqual(['taken-over reply reaches its adapter', 'later message runs', 'taken-over reply delivered', 'later reply reaches its adapter', 'later reply delivered']);
+  });
+
+  it("holds the chat's later turn behind a dead instance's message that never reached the database, until the platform gives it back and it takes back its place", async () => {
+    const [a, b] = await pairs.two();
+    const h = await startHarness();
+    try {
+      // The instance took the message's place and died before recording its claim: only the platform has it.
+      await a.chatOrder!.enter(CHAT, 'telegram:1');
+      await a.close();
+      const seen: string[] = [];
+      const lineB = inChatLine(new KeyedSerialQueue(), b.chatOrder, undefined, undefined, owedReply(h));
+      const { ran: laterRan, ...later } = noteRunning(lineB, { ticket: b.chatOrder!.enter(CHAT, 'telegram:2') }, seen, 'later');
+      await new Promise((r) => setTimeout(r, 2500)); // well past the second the dead place lasted
+      expect(seen).toEqual([]);
+
+      // The platform gives it back (Telegram's next poll): claimed here, it takes back its place.
+      await h.store.instances.register('b', h.clock.now());
+      await h.store.events.claim({ platform: 'telegram', eventId: '1', owner: 'b', now: h.clock.now(), deadAfterMs: 10_000, leaseMs: 120_000, payload: '{}' });
+      const adopted = await b.chatOrder!.adopt(CHAT, 'telegram:1');
+      expect(adopted).toBeDefined();
+      const given = await replyingTurn(lineB, { ticket: Promise.resolve(adopted!), takenBack: Promise.resolve(true) }, seen, 'given-back');
+      await laterRan;
+      await h.store.events.complete('telegram', '1');
+      given.deliver();
+      later.deliver();
+      await Promise.all([given.read, later.read]);
+      expect(seen).toEqual(['given-back reply reaches its adapter', 'later message runs', 'given-back reply delivered', 'later reply reaches its adapter', 'later reply delivered']);
+    } finally {
+      await h.close();
+    }
   });
 
   it("lets the chat's later turn run once the dead instance's message owes nothing, though nobody took its place back", async () => {

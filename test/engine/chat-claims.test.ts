@@ -21,12 +21,11 @@ it('asks the database once for many turns waiting on one message, again after a 
   const read = store.events.state.bind(store.events);
   let reads = 0;
   store.events.state = (platform, eventId) => (reads++, read(platform, eventId));
-  const owed = owedReply({ store });
+  const owed = owedReply({ store }, 1000);
 
   expect(await Promise.all(Array.from({ length: 50 }, () => owed('telegram:1')))).toEqual(Array(50).fill(true));
   expect(reads).toBe(1);
-  expect(await owed('telegram:2')).toBe(false); // never claimed: owes nothing
-  expect(reads).toBe(2);
+  expect(reads).toBe(1);
 
   await store.events.complete('telegram', '1');
   await new Promise((r) => setTimeout(r, 300));
@@ -35,4 +34,19 @@ it('asks the database once for many turns waiting on one message, again after a 
   await new Promise((r) => setTimeout(r, 300));
   expect(await Promise.all([owed('telegram:1'), owed('telegram:1')])).toEqual([false, false]);
   expect(reads).toBe(after);
+});
+
+it('counts a message never recorded as owed for a while after it is first asked about (the platform may give it back), then not', async () => {
+  h = await startHarness();
+  const { store, clock } = h;
+  const owed = owedReply({ store }, 600);
+  expect(await owed('telegram:2')).toBe(true);
+  await new Promise((r) => setTimeout(r, 700));
+  expect(await owed('telegram:2')).toBe(false);
+  // Given back meanwhile and recorded, it owes its reply again until answered.
+  await store.instances.register('a', clock.now());
+  await store.events.claim({ platform: 'telegram', eventId: '3', owner: 'a', now: clock.now(), deadAfterMs: 10_000, leaseMs: 120_000, payload: '{}' });
+  expect(await owed('telegram:3')).toBe(true);
+  await new Promise((r) => setTimeout(r, 700));
+  expect(await owed('telegram:3')).toBe(true);
 });
