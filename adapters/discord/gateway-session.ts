@@ -9,8 +9,8 @@
  * is replayed twice is dropped by the engine's claim. A message the gateway dispatched but that
  * never reached the adapter (discord.js drops some) stops holding the sequence back after a
  * minute, not counting time the database was unreachable: a message whose claim waits out an
- * outage is still on its way. Notes are written at most every `saveEveryMs`, and at stop, never over the note of a
- * process started later (a rolling deploy; see `write`).
+ * outage is still on its way. Notes are written at most every `saveEveryMs`, and at stop, never
+ * over the note of a process started later (a rolling deploy; see `write`).
  *
  * A replay ends the session it resumed, and this process's note then replaces the previous one.
  * So the channels of the messages replayed to this start are carried in its note (`carry`) until

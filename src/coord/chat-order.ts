@@ -44,8 +44,9 @@ export interface RedisChatOrderOptions {
  * so arrival order is ticket order) and runs when every lower ticket has left. A ticket stays
  * valid while its holder renews it; the ticket of an instance that died expires, and the next
  * in line skips it — a platform message's only once that message owes no reply (taken over and
- * answered, or not claimed while the platform could give it back), or after `goneHoldMs`: its takeover may come later than the place
- * lasts, and the chat's later turns must not run before it (the model would see them first).
+ * answered, or not claimed while the platform could give it back), or after `goneHoldMs`: its
+ * takeover may come later than the place lasts, and the chat's later turns must not run before
+ * it (the model would see them first).
  * Turns of one chat therefore run one at a time and in arrival order, and a crash delays a chat
  * by at most one TTL (a platform message's, by its takeover).
  *
@@ -374,8 +375,8 @@ export class RedisChatOrder implements ChatOrder {
     const downSince = new Map<number, number>();
     /**
      * Whether the gone place in front may be passed: its message owes no reply any more (answered,
-     * or not claimed while the platform could give it back), or it was waited for as long as a reply may hold the line. Passed, its
-     * record is dropped and the next look skips it.
+     * or not claimed while the platform could give it back), or it was waited for as long as a
+     * reply may hold the line. Passed, its record is dropped and the next look skips it.
      */
     const mayPass = async (place: GonePlace, owed: OwedCheck | undefined): Promise<boolean> => {
       // An earlier place of this same message (an arrival that died before recording it, or one
