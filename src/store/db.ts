@@ -6,7 +6,7 @@ import type pg from 'pg';
 import { Kysely, Migrator, PostgresDialect, sql, type MigrationProvider, type PostgresPool, type PostgresPoolClient } from 'kysely';
 import { sqliteDialect } from './sqlite-driver.js';
 import { storableParameters } from './storable-text.js';
-import { asStoreError, downtimeOf, isUnreachable, waitingConnect } from './pg-outage.js';
+import { asStoreError, Downtime, isUnreachable, waitingConnect } from './pg-outage.js';
 import { waitForServer, type StartupWait } from '../core/startup-wait.js';
 import { ConfigError } from '../core/errors.js';
 import type { Database } from './schema.js';
@@ -25,8 +25,8 @@ export function isPostgresUrl(url: string): boolean {
  * the SQLite file (or `:memory:`) in WAL mode. This is the only file that imports better-sqlite3
  * or pg; tests use it for administrative connections too.
  */
-export function connect(url: string): { db: Kysely<any>; dialect: DialectName } {
-  if (isPostgresUrl(url)) return { db: new Kysely<any>({ dialect: new PostgresDialect({ pool: postgresPool(url) }) }), dialect: 'postgres' };
+export function connect(url: string, downtime = new Downtime()): { db: Kysely<any>; dialect: DialectName } {
+  if (isPostgresUrl(url)) return { db: new Kysely<any>({ dialect: new PostgresDialect({ pool: postgresPool(url, undefined, downtime) }) }), dialect: 'postgres' };
   if (url !== ':memory:' && !url.startsWith('file:')) mkdirSync(dirname(url), { recursive: true });
   const sqlite = new SQLite(url);
   sqlite.pragma('journal_mode = WAL');
@@ -74,9 +74,9 @@ export function holdSoleInstanceLock(url: string): (() => void) | undefined {
  * waiting queries; on SQLite, whose single connection runs each statement in microseconds, it is
  * `db` itself.
  */
-export function priorityLane(url: string, db: DB): DB {
+export function priorityLane(url: string, db: DB, downtime = new Downtime()): DB {
   if (!isPostgresUrl(url)) return db;
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool: postgresPool(url, 1) }) });
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool: postgresPool(url, 1, downtime) }) });
 }
 
 /**
@@ -84,8 +84,8 @@ export function priorityLane(url: string, db: DB): DB {
  * PostgreSQL server that refuses connections or is still starting is waited for (see
  * `waitForServer`); without it (the CLI) such a server fails at once.
  */
-export async function openDatabase(url: string, wait?: StartupWait): Promise<{ db: DB; dialect: SqlDialect }> {
-  const { db, dialect } = connect(url);
+export async function openDatabase(url: string, wait?: StartupWait, downtime?: Downtime): Promise<{ db: DB; dialect: SqlDialect }> {
+  const { db, dialect } = connect(url, downtime);
   try {
     if (dialect === 'postgres') {
       const where = withoutPassword(url);
@@ -166,9 +166,10 @@ function exactNumber(text: string): number {
 /**
  * A pool whose int8/numeric results are numbers, set through the pool's own `types` so no other
  * pg user in the process is affected. The schema has no timestamp columns (times are ISO text or
- * epoch ms), so pg's Date parsing never applies.
+ * epoch ms), so pg's Date parsing never applies. `downtime` counts the time its connections find
+ * the server unreachable, shared by the store's pools.
  */
-function postgresPool(url: string, max?: number): PostgresPool {
+function postgresPool(url: string, max: number | undefined, downtime: Downtime): PostgresPool {
   const pg = loadPg();
   const { builtins } = pg.types;
   const types = {
@@ -179,14 +180,14 @@ function postgresPool(url: string, max?: number): PostgresPool {
   // An idle connection the server dropped (restart, failover) is discarded by the pool and the
   // next query opens a new one; without a listener the 'error' event would end the process.
   pool.on('error', () => {});
-  return storableTextPool(pool, url);
+  return storableTextPool(pool, downtime);
 }
 
 /** The pool as Kysely uses it, each statement's text parameters made storable (`storableParameters`). */
-function storableTextPool(pool: pg.Pool, url: string): PostgresPool {
+function storableTextPool(pool: pg.Pool, downtime: Downtime): PostgresPool {
   // One wrapper per pooled client: Kysely keeps its connection object by client identity.
   const wrapped = new WeakMap<pg.PoolClient, PostgresPoolClient>();
-  const take = waitingConnect(() => pool.connect(), (client) => client.release(), undefined, downtimeOf(url));
+  const take = waitingConnect(() => pool.connect(), (client) => client.release(), undefined, downtime);
   return {
     connect: async () => {
       const client = await take();

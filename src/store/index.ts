@@ -2,7 +2,7 @@ import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
 import type { StartupWait } from '../core/startup-wait.js';
 import { holdSoleInstanceLock, openDatabase, pendingMigrations, priorityLane, type DB } from './db.js';
-import { downtimeOf } from './pg-outage.js';
+import { Downtime } from './pg-outage.js';
 import type { DialectName } from './dialect.js';
 import { CharacterRepo } from './characters.js';
 import { ConversationRepo } from './conversations.js';
@@ -104,8 +104,10 @@ export interface Store {
  * `startupWait`: a PostgreSQL server not up yet is waited for instead of failing the open.
  */
 export async function openStore(url: string, clock: Clock = systemClock, opts: { startupWait?: StartupWait } = {}): Promise<Store> {
-  const { db, dialect } = await openDatabase(url, opts.startupWait);
-  const lane = priorityLane(url, db);
+  // How long the database has been unreachable, as this store's pools found it.
+  const downtime = new Downtime();
+  const { db, dialect } = await openDatabase(url, opts.startupWait, downtime);
+  const lane = priorityLane(url, db, downtime);
   const instances = new InstanceRepo(db);
   const apiKeys = new ApiKeyRepo(db, clock, dialect);
   let releaseSole: (() => void) | undefined;
@@ -134,7 +136,7 @@ export async function openStore(url: string, clock: Clock = systemClock, opts: {
     recall: new RecallRepo(db, dialect.name),
     embeddings: new EmbeddingRepo(db),
     claimSoleInstance: () => (releaseSole ??= holdSoleInstanceLock(url)) !== undefined,
-    downtime: dialect.name === 'postgres' ? () => downtimeOf(url).soFar() : () => 0,
+    downtime: () => downtime.soFar(),
     pendingMigrations: () => pendingMigrations(db, dialect.name),
     close: async () => {
       releaseSole?.();

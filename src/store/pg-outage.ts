@@ -58,15 +58,6 @@ export class Downtime {
   }
 }
 
-const downtimes = new Map<string, Downtime>();
-
-/** The downtime of the database at `url`, shared by every pool of this process on it. */
-export function downtimeOf(url: string): Downtime {
-  let d = downtimes.get(url);
-  if (!d) downtimes.set(url, (d = new Downtime()));
-  return d;
-}
-
 /**
  * `connect`, waiting out an outage once it has succeeded before. While the server is unreachable
  * one probe (`connect` then `release`, every 100 ms) watches for its return and every waiter goes
