@@ -3,7 +3,7 @@ import { within } from '../core/timeout.js';
 import type { Redis } from './redis-client.js';
 import { luaScript } from './scripts.js';
 import { ADOPT, ENTER, FRONT, LEAVE, MOVED, REBUILD } from './chat-order-scripts.js';
-import type { OwedCheck, UnfinishedMessage, UnfinishedMessages } from '../engine/limits.js';
+import { reachableStopwatch, type OwedCheck, type UnfinishedMessage, type UnfinishedMessages } from '../engine/limits.js';
 import type { Bus, ChatOrder, ChatTicket } from './types.js';
 
 /** How long an idle chat's counters are kept. */
@@ -279,8 +279,7 @@ export class RedisChatOrder implements ChatOrder {
       return;
     }
     const since = Date.now();
-    const downAt = owed.downtime?.() ?? 0;
-    const waited = () => Date.now() - since - ((owed.downtime?.() ?? 0) - downAt);
+    const waited = reachableStopwatch(owed.downtime);
     const pollMs = Math.max(100, Math.floor(this.ttlMs / 5));
     for (const e of found) {
       while (waited() < this.goneHoldMs && (await owed(e.eventKey).catch(() => false))) await new Promise((r) => setTimeout(r, pollMs));
@@ -369,10 +368,8 @@ export class RedisChatOrder implements ChatOrder {
       seen(sending, inFront, event, mine);
       return Number(running) >= ticket - 1;
     };
-    /** When this turn first found each gone place in its way. */
-    const goneSince = new Map<number, number>();
-    /** The database's downtime when this turn first found each gone place. */
-    const downSince = new Map<number, number>();
+    /** How long this turn has waited for each gone place in its way, the database's time away left out. */
+    const goneFor = new Map<number, () => number>();
     /**
      * Whether the gone place in front may be passed: its message owes no reply any more (answered,
      * or not claimed while the platform could give it back), or it was waited for as long as a
@@ -382,12 +379,10 @@ export class RedisChatOrder implements ChatOrder {
       // An earlier place of this same message (an arrival that died before recording it, or one
       // not taken back): it owes nothing this turn is not about to send.
       if (place.eventKey === ownEvent) return this.redis.del(`${k.placeEvent}${place.ticket}`).then(() => true);
-      const since = goneSince.get(place.ticket) ?? Date.now();
-      goneSince.set(place.ticket, since);
-      const down = owed?.downtime?.() ?? 0;
-      downSince.set(place.ticket, downSince.get(place.ticket) ?? down);
       // The database's time away does not count: the takeover this waits for waits on it too.
-      const waited = Date.now() - since - (down - downSince.get(place.ticket)!);
+      const stopwatch = goneFor.get(place.ticket) ?? reachableStopwatch(owed?.downtime);
+      goneFor.set(place.ticket, stopwatch);
+      const waited = stopwatch();
       if (owed && waited < this.goneHoldMs && (await owed(place.eventKey).catch(() => true))) return false;
       this.log.debug({ chat: key, ticket, gone: place.ticket, eventKey: place.eventKey, waitedMs: waited }, 'passed the gone place of a message that owes no reply');
       if (owed && waited >= this.goneHoldMs) this.log.warn({ chat: key, ticket: place.ticket, waitedMs: waited }, "a dead instance's message was not delivered in time; the chat's later turns and replies go on without waiting for it");

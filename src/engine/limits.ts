@@ -76,6 +76,16 @@ export interface Notices {
  */
 export type OwedCheck = ((eventKey: string) => Promise<boolean>) & { downtime?: () => number };
 
+/**
+ * A stopwatch started now that leaves out what `downtime` (the database's time unreachable so
+ * far) grows by meanwhile: how long a bounded wait has waited while the database answered.
+ */
+export function reachableStopwatch(downtime?: () => number): () => number {
+  const start = Date.now();
+  const down = downtime?.() ?? 0;
+  return () => Date.now() - start - ((downtime?.() ?? 0) - down);
+}
+
 export interface ChatTicket {
   /**
    * Resolves when every earlier turn of the chat (on any instance) has finished running or died.

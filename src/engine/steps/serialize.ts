@@ -1,7 +1,7 @@
 import type { KeyedSerialQueue } from '../../core/serial.js';
 import type { Logger } from '../../log.js';
 import { StoreUnavailableError } from '../../core/errors.js';
-import type { ChatOrder, ChatTicket, OwedCheck } from '../limits.js';
+import { reachableStopwatch, type ChatOrder, type ChatTicket, type OwedCheck } from '../limits.js';
 import type { MessageContext, Step, TurnContext } from '../pipeline.js';
 import type { ReplyStream } from '../reply-stream.js';
 import { serialKeyFor } from '../scoping.js';
@@ -202,15 +202,13 @@ async function sentWhenDelivered(
   let timer: NodeJS.Timeout | undefined;
   const capped = new Promise<void>((resolve) => {
     // The database's time away does not count: a delivery waits on it too (its send notes).
-    let down = downtime?.() ?? 0;
-    let waited = 0;
+    const since = Date.now();
+    const waited = reachableStopwatch(downtime);
     const arm = (ms: number) => {
       timer = setTimeout(() => {
-        waited += ms;
-        const away = (downtime?.() ?? 0) - down;
-        down += away;
-        if (away > 0) return arm(away);
-        log?.warn({ chat: key, waitedMs: waited }, "a reply was not delivered in time; the chat's next reply goes without waiting for it");
+        const left = maxHoldMs - waited();
+        if (left > 0) return arm(left);
+        log?.warn({ chat: key, waitedMs: Date.now() - since }, "a reply was not delivered in time; the chat's next reply goes without waiting for it");
         resolve();
       }, ms);
       timer.unref();
