@@ -70,7 +70,7 @@ export interface HarnessOptions {
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const clock = opts.clock ?? new ManualClock();
   const log = testLogger();
-  const { url, drop } = await harnessDatabase(opts.databaseUrl ?? opts.dbPath);
+  const { url, drop } = await testDatabase(opts.databaseUrl ?? opts.dbPath);
   const store = await openStore(url, clock);
   await loadPresets(store, defaultPresetDir());
   // Registered once, on the harness's clock: it counts as alive until the test moves time past
@@ -102,7 +102,11 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   };
 }
 
-async function harnessDatabase(url: string | undefined): Promise<{ url: string; drop?: () => Promise<void> }> {
+/**
+ * The database a test runs on: `url` when given; else a private in-memory SQLite database, or with
+ * CHARBRIDGE_TEST_STORE=postgres a private PostgreSQL database that `drop` removes.
+ */
+export async function testDatabase(url?: string): Promise<{ url: string; drop?: () => Promise<void> }> {
   if (url !== undefined) return { url };
   if (process.env.CHARBRIDGE_TEST_STORE !== 'postgres') return { url: ':memory:' };
   // Loaded only here: services.ts needs the vitest runner, which benchmarks do not have.
