@@ -27,17 +27,25 @@ export interface LoggerOptions {
 }
 
 /**
- * Structured logs with two guards against leaking secrets: pino's `redact` for fields we know
+ * Anything shaped like a tenant API key (`cb_` and 43 base64url characters, as `generateApiKey`
+ * makes them). Keys are made at run time, so no list of values can name them; a client that puts
+ * one in a query string (`?api_key=`) or where an id goes would otherwise have it logged with the URL.
+ */
+const API_KEY_SHAPE = /cb_[A-Za-z0-9_-]{43}/g;
+
+/**
+ * Structured logs with three guards against leaking secrets: pino's `redact` for fields we know
  * (authorization headers, api keys), and a final pass over every serialized line that replaces
- * any configured secret value — so a bot token inside a library's error URL is scrubbed too.
- * The pass runs on the JSON line before pino-pretty reads it, so both formats are scrubbed.
+ * any configured secret value — so a bot token inside a library's error URL is scrubbed too —
+ * and anything shaped like a tenant's API key. The pass runs on the JSON line before pino-pretty
+ * reads it, so both formats are scrubbed.
  */
 export function createLogger(opts: LoggerOptions): Logger {
   const secrets = [...new Set(opts.secrets ?? [])].filter((s) => s.length >= 6);
   const scrub = (line: string) => {
     let out = line;
     for (const s of secrets) if (out.includes(s)) out = out.split(s).join('[REDACTED]');
-    return out;
+    return out.includes('cb_') ? out.replace(API_KEY_SHAPE, 'cb_[REDACTED]') : out;
   };
   const destination =
     opts.format === 'pretty'
@@ -69,7 +77,7 @@ export function createLogger(opts: LoggerOptions): Logger {
         ],
         censor: '[REDACTED]',
       },
-      hooks: secrets.length ? { streamWrite: scrub } : {},
+      hooks: { streamWrite: scrub },
     },
     destination,
   );

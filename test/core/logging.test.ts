@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createLogger, resolveLogFormat } from '../../src/log.js';
+import { generateApiKey } from '../../src/store/api-keys.js';
 
 function sink() {
   const lines: string[] = [];
@@ -18,6 +19,19 @@ describe('logging', () => {
     expect(all).not.toContain('cb_abc');
     expect(all).not.toContain('cb_def');
     expect(all).toContain('[REDACTED]');
+  });
+
+  it("scrubs anything shaped like a tenant's API key, with no secrets configured, in both formats", () => {
+    for (const format of ['json', 'pretty'] as const) {
+      const { lines, stream } = sink();
+      const log = createLogger({ level: 'info', format, destination: stream, colorize: false });
+      const key = generateApiKey();
+      log.info({ req: { url: `/api/v1/characters?api_key=${key}&next=1` } }, `looked up ${key}x`);
+      const all = lines.join('');
+      expect(all).not.toContain(key.slice(3));
+      expect(all).toContain('api_key=cb_[REDACTED]&next=1');
+      expect(all).toContain('looked up cb_[REDACTED]x');
+    }
   });
 
   it('writes readable lines in pretty format, scrubbed the same way', () => {
