@@ -28,6 +28,8 @@ export interface ImportOptions {
   checkName?: boolean;
   /** The importer's own checks of the fields (a tenant's model allowlist); throws to refuse. */
   checkFields?: (fields: CardCharacterFields) => Promise<void>;
+  /** The owner's character quota (a tenant key's), counted as the character is stored. */
+  maxOwned?: number;
 }
 
 /**
@@ -43,6 +45,7 @@ export async function importCard(store: Store, bytes: Buffer, contentType: strin
   const created = await store.characters.create(
     { ...fields, isPublic: false, platformVisible: opts.platformVisible ?? false },
     opts.ownerId,
+    opts.maxOwned !== undefined ? { maxOwned: opts.maxOwned } : {},
   );
   const kept: KeptCard = { card: read.card };
   if (read.files && Object.keys(read.files).length) {

@@ -57,6 +57,13 @@ export class ConflictError extends CharbridgeError {
   }
 }
 
+/** A tenant key already owns as many of something as it may (`limit`); deleting one makes room. */
+export class QuotaExceededError extends CharbridgeError {
+  constructor(what: string, limit: number) {
+    super('QUOTA_EXCEEDED', `This key already has ${limit} ${what}, the most it may have; delete one first`, { status: 403, details: { limit } });
+  }
+}
+
 /** Over a rate limit; `retryAfterMs` says when trying again can succeed. */
 export class RateLimitedError extends CharbridgeError {
   readonly retryAfterMs: number;

@@ -1,5 +1,5 @@
 import type { Character } from '../core/types.js';
-import { CharbridgeError, ForbiddenError, NotFoundError, ValidationError } from '../core/errors.js';
+import { ForbiddenError, NotFoundError, ValidationError } from '../core/errors.js';
 import { checkPlatformName } from '../characters/names.js';
 import type { CardFormat } from '../cards/index.js';
 import { avatarOf, exportCard, importCard, type ExportedCard } from '../characters/cards.js';
@@ -34,11 +34,10 @@ export class CharacterService {
   async create(caller: Caller, input: CharacterInput): Promise<Character> {
     checkVisibilityField(caller, input.platformVisible);
     await this.checkModels(caller, input);
-    await this.checkQuota(caller);
     if (isPlatformVisible({ ...input, isPreset: false, platformVisible: input.platformVisible ?? false, ownerId: caller.keyId })) {
       await checkPlatformName(this.store, input.name);
     }
-    return this.store.characters.create(input, caller.keyId);
+    return this.store.characters.create(input, caller.keyId, this.quotaOf(caller));
   }
 
   async update(caller: Caller, ref: string, patch: Partial<CharacterInput>): Promise<Character> {
@@ -64,10 +63,8 @@ export class CharacterService {
     return importCard(this.store, bytes, contentType, {
       ownerId: caller.keyId,
       checkName: caller.isAdmin,
-      checkFields: async (fields) => {
-        await this.checkModel(caller, fields.model);
-        await this.checkQuota(caller);
-      },
+      ...this.quotaOf(caller),
+      checkFields: (fields) => this.checkModel(caller, fields.model),
     });
   }
 
@@ -88,13 +85,8 @@ export class CharacterService {
   }
 
   /** A tenant key owns at most MAX_CHARACTERS_PER_KEY characters (imports count too); the admin any number. */
-  private async checkQuota(caller: Caller): Promise<void> {
-    if (!caller.isAdmin && (await this.store.characters.countOwned(caller.keyId)) >= this.maxPerKey) {
-      throw new CharbridgeError('QUOTA_EXCEEDED', `This key already has ${this.maxPerKey} characters, the most it may have; delete one first`, {
-        status: 403,
-        details: { limit: this.maxPerKey },
-      });
-    }
+  private quotaOf(caller: Caller): { maxOwned?: number } {
+    return caller.isAdmin ? {} : { maxOwned: this.maxPerKey };
   }
 
   /**

@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { Character, Gender } from '../core/types.js';
 import type { Clock } from '../core/clock.js';
 import type { CreateCharacter } from '../core/character-schema.js';
+import { QuotaExceededError } from '../core/errors.js';
 import { ADMIN_OWNER, newId } from '../core/ids.js';
 import type { DB } from './db.js';
 import { LockSpace, type SqlDialect } from './dialect.js';
@@ -297,17 +298,21 @@ export class CharacterRepo {
    * get distinct slugs; an explicit slug that collides with a just-picked one is retried.
    */
   /** How many characters `ownerId` has created (its quota's count). */
-  async countOwned(ownerId: string): Promise<number> {
-    const r = await this.db.selectFrom('characters').select((eb) => eb.fn.countAll<number>().as('n')).where('owner_id', '=', ownerId).executeTakeFirst();
-    return Number(r?.n ?? 0);
+  countOwned(ownerId: string): Promise<number> {
+    return countOwned(this.db, ownerId);
   }
 
-  async create(input: CharacterInput, ownerId: string): Promise<Character> {
+  /**
+   * `maxOwned`: the owner's quota, counted under the same per-owner lock as the insert, so any
+   * number of concurrent creates leave at most that many (else a QuotaExceededError).
+   */
+  async create(input: CharacterInput, ownerId: string, opts: { maxOwned?: number } = {}): Promise<Character> {
     const now = new Date(this.clock.now()).toISOString();
     const id = newId('char');
     await this.retryOnSlugClash(() =>
       this.db.transaction().execute(async (tx) => {
         await this.dialect.lock(tx, LockSpace.characterSlug, ownerId);
+        if (opts.maxOwned !== undefined && (await countOwned(tx, ownerId)) >= opts.maxOwned) throw new QuotaExceededError('characters', opts.maxOwned);
         const slug = await uniqueSlug(tx, input.slug ?? slugify(input.name), ownerId);
         await tx
           .insertInto('characters')
@@ -375,6 +380,12 @@ export class CharacterRepo {
     return Number(r.numDeletedRows) > 0;
   }
 
+}
+
+/** How many characters `ownerId` has created. */
+async function countOwned(db: DB, ownerId: string): Promise<number> {
+  const r = await db.selectFrom('characters').select((eb) => eb.fn.countAll<number>().as('n')).where('owner_id', '=', ownerId).executeTakeFirst();
+  return Number(r?.n ?? 0);
 }
 
 /** `base`, or the first of `base-2`, `base-3`… that `ownerId` has not used (ignoring `exceptId`). */

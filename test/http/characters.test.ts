@@ -163,4 +163,17 @@ describe('MAX_CHARACTERS_PER_KEY', () => {
       await q.close();
     }
   });
+
+  it('leaves a key exactly its quota however many creates race (counted under the per-owner lock with the insert)', async () => {
+    const q = await startApi({ env: { MAX_CHARACTERS_PER_KEY: '2' } });
+    try {
+      const k = await q.newKey();
+      const raced = await Promise.all(Array.from({ length: 12 }, (_, i) => q.call('POST', '/api/v1/characters', { key: k.key, body: validCharacter({ name: `Racer ${i}` }) })));
+      expect(raced.filter((r) => r.statusCode === 201)).toHaveLength(2);
+      expect(raced.filter((r) => r.statusCode === 403).map((r) => errorOf(r).code)).toEqual(Array(10).fill('QUOTA_EXCEEDED'));
+      expect(await q.store.characters.countOwned(k.id)).toBe(2);
+    } finally {
+      await q.close();
+    }
+  });
 });
