@@ -86,6 +86,7 @@ export const ENV_VARS: Record<string, [Section, string]> = {
   TRUST_PROXY: ['http', 'trustProxy'],
   CONSOLE_SESSION_HOURS: ['http', 'consoleSessionHours'],
   MAX_CHARACTERS_PER_KEY: ['http', 'maxCharactersPerKey'],
+  MAX_LOREBOOKS_PER_KEY: ['http', 'maxLorebooksPerKey'],
   MAX_LONG_POLLS_PER_KEY: ['http', 'maxLongPollsPerKey'],
   DATABASE_URL: ['store', 'url'],
   REDIS_URL: ['coord', 'redisUrl'],

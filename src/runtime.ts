@@ -153,7 +153,7 @@ export async function startRuntime(loaded: Config, overrides: RuntimeOverrides =
     consoleSessionMs: config.http.consoleSessionHours * 3_600_000,
     coordination,
     instance: { id: instanceId, deadAfterMs: config.runtime.instanceDeadAfterMs },
-    quotas: { charactersPerKey: config.http.maxCharactersPerKey, longPollsPerKey: config.http.maxLongPollsPerKey },
+    quotas: { charactersPerKey: config.http.maxCharactersPerKey, lorebooksPerKey: config.http.maxLorebooksPerKey, longPollsPerKey: config.http.maxLongPollsPerKey },
     memory: memory.control,
   });
   const liveness = new Liveness(store, clock, log, {

@@ -40,6 +40,8 @@ export const httpConfigSchema = z.object({
     .default(false),
   /** Characters one tenant key may own; one more is a 403 QUOTA_EXCEEDED (the admin is not limited). */
   maxCharactersPerKey: int(1, 1_000_000).default(200),
+  /** Lorebooks one tenant key may own; one more is a 403 QUOTA_EXCEEDED (the admin is not limited). */
+  maxLorebooksPerKey: int(1, 1_000_000).default(200),
   /** Updates-feed long-polls (`wait` > 0) one tenant key may hold open at once; one more is a 429. */
   maxLongPollsPerKey: int(1, 10_000).default(10),
   /** Lifetime of a web console sign-in, in hours. */

@@ -76,8 +76,8 @@ export interface ServiceParts {
   starting?: () => string | undefined;
   /** Where instances meet (Redis): repeated Idempotency-Keys wait across them; readiness asks it. */
   coordination?: Pick<Coordination, 'kind' | 'bus' | 'ping'>;
-  /** Per tenant key: characters it may own (MAX_CHARACTERS_PER_KEY), long-polls it may hold (MAX_LONG_POLLS_PER_KEY). */
-  quotas?: { charactersPerKey: number; longPollsPerKey: number };
+  /** Per tenant key: characters and lorebooks it may own (MAX_CHARACTERS_PER_KEY, MAX_LOREBOOKS_PER_KEY), long-polls it may hold (MAX_LONG_POLLS_PER_KEY). */
+  quotas?: { charactersPerKey: number; lorebooksPerKey: number; longPollsPerKey: number };
   /** This process as an owner of work (its heartbeat in `instances`): pending Idempotency-Keys name it. */
   instance?: { id: string; deadAfterMs: number };
   /** Long-term memory's controls (the runtime's, so MEMORY_MAX_FACTS applies); a default one otherwise. */
@@ -107,6 +107,6 @@ export function createServices(p: ServiceParts): Services {
     memory: new MemoryService(p.store, p.engine, p.memory ?? new MemoryControl(p.store, 50)),
     consoleSessions: new ConsoleSessions(p.store, access, { adminApiKey: p.adminApiKey, ttlMs: p.consoleSessionMs }),
     readiness: new Readiness(p.store, p.adapterStates, p.coordination?.kind === 'redis' ? () => p.coordination!.ping() : undefined, p.starting),
-    lorebooks: new LorebookService(p.store),
+    lorebooks: new LorebookService(p.store, p.quotas?.lorebooksPerKey),
   };
 }

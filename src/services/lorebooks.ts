@@ -30,7 +30,11 @@ export type LorebookFormat = 'worldinfo' | 'character_book';
  * the admin, presets included) or the caller's conversations.
  */
 export class LorebookService {
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    /** Lorebooks a tenant key may own (MAX_LOREBOOKS_PER_KEY); the admin any number. */
+    private readonly maxPerKey = 200,
+  ) {}
 
   async list(caller: Caller, page: number, limit: number): Promise<{ lorebooks: LorebookView[]; total: number }> {
     const found = await this.store.lorebooks.list(caller.isAdmin ? null : caller.keyId, page, limit);
@@ -41,7 +45,11 @@ export class LorebookService {
     if (input.lorebook === undefined) throw new ValidationError('lorebook is required: a world info file, a character_book or a card', { field: 'lorebook' });
     const book = importLorebook(input.lorebook, input.name ? { name: input.name } : {});
     const name = input.name ?? book.name ?? 'Lorebook';
-    const record = await this.store.lorebooks.create(caller.keyId, { name, description: input.description ?? book.description ?? null, book: JSON.stringify(book) });
+    const record = await this.store.lorebooks.create(
+      caller.keyId,
+      { name, description: input.description ?? book.description ?? null, book: JSON.stringify(book) },
+      caller.isAdmin ? {} : { maxOwned: this.maxPerKey },
+    );
     return viewOf(record);
   }
 

@@ -14,6 +14,8 @@ export const LockSpace = {
   characterSlug: 2,
   /** Serialises claims of one API key's webhook deliveries, so a key has one in flight at a time. */
   webhookKey: 3,
+  /** Serialises one owner's lorebook creates, so its quota is counted exactly. */
+  lorebookOwner: 4,
 } as const;
 
 /**

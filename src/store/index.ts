@@ -130,7 +130,7 @@ export async function openStore(url: string, clock: Clock = systemClock, opts: {
     webhooks: new WebhookRepo(db, dialect, instances),
     consoleSessions: new ConsoleSessionRepo(db, clock),
     activity: new ActivityRepo(db),
-    lorebooks: new LorebookRepo(db, clock),
+    lorebooks: new LorebookRepo(db, clock, dialect),
     personas: new PersonaRepo(db, clock),
     memory: new MemoryRepo(db, clock),
     recall: new RecallRepo(db, dialect.name),

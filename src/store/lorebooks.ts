@@ -1,6 +1,8 @@
 import type { Clock } from '../core/clock.js';
+import { QuotaExceededError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import type { DB } from './db.js';
+import { LockSpace, type SqlDialect } from './dialect.js';
 import type { LorebookRow } from './schema.js';
 import { prepared } from './prepared.js';
 
@@ -53,16 +55,33 @@ const toRecord = (r: LorebookRow): LorebookRecord => ({
 
 /** Lorebooks, their attachments, and what fired on each conversation's last turn. */
 export class LorebookRepo {
-  constructor(private db: DB, private clock: Clock) {}
+  constructor(
+    private db: DB,
+    private clock: Clock,
+    private dialect: SqlDialect,
+  ) {}
 
   private now(): string {
     return new Date(this.clock.now()).toISOString();
   }
 
-  async create(ownerId: string, input: { name: string; description: string | null; book: string }): Promise<LorebookRecord> {
+  /**
+   * `maxOwned`: the owner's quota, counted under a per-owner lock with the insert, so any number
+   * of concurrent creates leave at most that many (else a QuotaExceededError).
+   */
+  async create(ownerId: string, input: { name: string; description: string | null; book: string }, opts: { maxOwned?: number } = {}): Promise<LorebookRecord> {
     const now = this.now();
     const row: LorebookRow = { id: newId('lore'), owner_id: ownerId, name: input.name, description: input.description, book_json: input.book, created_at: now, updated_at: now };
-    await this.db.insertInto('lorebooks').values(row).execute();
+    const max = opts.maxOwned;
+    if (max === undefined) await this.db.insertInto('lorebooks').values(row).execute();
+    else {
+      await this.db.transaction().execute(async (tx) => {
+        await this.dialect.lock(tx, LockSpace.lorebookOwner, ownerId);
+        const owned = await tx.selectFrom('lorebooks').select((eb) => eb.fn.countAll<number>().as('n')).where('owner_id', '=', ownerId).executeTakeFirstOrThrow();
+        if (Number(owned.n) >= max) throw new QuotaExceededError('lorebooks', max);
+        await tx.insertInto('lorebooks').values(row).execute();
+      });
+    }
     return toRecord(row);
   }
 

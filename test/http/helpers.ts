@@ -81,7 +81,7 @@ export function servicesFor(h: Harness, config: Config, extra: Partial<ServicePa
     platformStatus: platformStatus(config, h.store),
     consoleSessionMs: config.http.consoleSessionHours * 3_600_000,
     instance: { id: h.engineConfig.instanceId, deadAfterMs: h.engineConfig.deadAfterMs },
-    quotas: { charactersPerKey: config.http.maxCharactersPerKey, longPollsPerKey: config.http.maxLongPollsPerKey },
+    quotas: { charactersPerKey: config.http.maxCharactersPerKey, lorebooksPerKey: config.http.maxLorebooksPerKey, longPollsPerKey: config.http.maxLongPollsPerKey },
     ...parts,
   });
 }

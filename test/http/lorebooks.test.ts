@@ -100,3 +100,25 @@ describe('lorebooks over HTTP', () => {
     expect(String(h.fake.requests.at(-1)?.body.messages[0].content)).toContain('Halvard');
   });
 });
+
+describe('MAX_LOREBOOKS_PER_KEY', () => {
+  it('leaves a tenant key exactly its quota however many creates race, with 403 QUOTA_EXCEEDED for the rest; deleting makes room; the admin is not limited', async () => {
+    h = await startApi({ env: { MAX_LOREBOOKS_PER_KEY: '2' } });
+    const k = await h.newKey();
+    const other = await h.newKey();
+    const create = (key: string | undefined, name: string) => h.call('POST', '/api/v1/lorebooks', { ...(key === undefined ? {} : { key }), body: { name, lorebook: worldInfo } });
+    const raced = await Promise.all(Array.from({ length: 12 }, (_, i) => create(k.key, `Book ${i}`)));
+    const made = raced.filter((r) => r.statusCode === 201);
+    expect(made).toHaveLength(2);
+    for (const refused of raced.filter((r) => r.statusCode !== 201)) {
+      expect(refused.statusCode).toBe(403);
+      expect(errorOf(refused)).toMatchObject({ code: 'QUOTA_EXCEEDED', details: { limit: 2 } });
+    }
+    expect((await h.call('GET', '/api/v1/lorebooks', { key: k.key })).json().pagination.total).toBe(2);
+    expect((await create(other.key, 'Theirs')).statusCode).toBe(201); // per key
+    for (const name of ['A1', 'A2', 'A3']) expect((await create(undefined, name)).statusCode).toBe(201);
+    expect((await h.call('DELETE', `/api/v1/lorebooks/${made[0]!.json().id}`, { key: k.key })).statusCode).toBe(200);
+    expect((await create(k.key, 'Again')).statusCode).toBe(201);
+    expect((await create(k.key, 'Over')).statusCode).toBe(403);
+  });
+});
