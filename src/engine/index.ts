@@ -83,7 +83,7 @@ export function createEngine(
     writers: [],
     prompts: new PromptCache(),
     contextProviders: [
-      loreContextProvider(parts.store, { contextTokens: parts.config.contextTokens, now: () => parts.clock.now() }),
+      loreContextProvider(parts.store, { contextTokens: parts.config.contextTokens, now: () => parts.clock.now(), log: parts.log }),
       personaContextProvider(),
       ...(parts.contextProviders ?? []),
     ],

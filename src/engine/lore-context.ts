@@ -1,8 +1,9 @@
 import { LRUCache } from 'lru-cache';
 import { expandMacros, macroCharName, readKeptCard } from '../cards/index.js';
 import type { Character } from '../core/types.js';
-import { countRepeatedTokens } from '../llm/index.js';
-import { activate, describeLore, entryLabel, importCharacterBook, renderLore, type LoreActivation, type LoreBook, type LoreMessage } from '../lore/index.js';
+import type { Logger } from '../log.js';
+import { countTokens } from '../llm/index.js';
+import { describeLore, entryLabel, importCharacterBook, renderLore, ScanWatchdog, type LoreActivation, type LoreBook, type LoreMessage } from '../lore/index.js';
 import type { Store } from '../store/index.js';
 import type { ContextBlock, ContextProvider, ProviderInput } from './context-blocks.js';
 
@@ -12,6 +13,8 @@ export const LORE_BUDGET_SHARE = 0.25;
 const MAX_SCAN_DEPTH = 100;
 /** SillyTavern's author's note sits this deep by default; entries placed "at the author's note" go there. */
 const AUTHORS_NOTE_DEPTH = 4;
+/** The longest a turn's lorebook scan may hold the process (see `ScanWatchdog`): 20× a 1000-entry book's. */
+export const LORE_SCAN_BUDGET_MS = 100;
 
 /** What `/status` and `?debug=lorebook` show of a conversation's last turn. */
 export interface LoreReport {
@@ -62,8 +65,9 @@ export async function booksFor(store: Store, character: Character, conversationI
  * content goes around the character definition or into the history at a depth. The turn's
  * report is kept for `/status`. Fired lore is context only: never stored, never in the reply.
  */
-export function loreContextProvider(store: Store, opts: { contextTokens: number; now: () => number }): ContextProvider {
+export function loreContextProvider(store: Store, opts: { contextTokens: number; now: () => number; log: Logger; scanBudgetMs?: number }): ContextProvider {
   const cardBooks: CardBookCache = new LRUCache({ max: 500 });
+  const watchdog = new ScanWatchdog(opts.scanBudgetMs ?? LORE_SCAN_BUDGET_MS);
   return {
     name: 'lorebooks',
     async blocks(input: ProviderInput): Promise<ContextBlock[]> {
@@ -78,12 +82,22 @@ export function loreContextProvider(store: Store, opts: { contextTokens: number;
       const charName = macroCharName({ name: input.character.name, nickname: input.character.nickname ?? undefined });
       const messages: LoreMessage[] = rows.reverse().map((m) => ({ text: m.content, name: m.role === 'user' ? (m.authorName ?? input.userName) : charName }));
       const now = new Date(opts.now());
-      const result = activate(books, {
+      const scan = watchdog.activate(books, {
         messages,
         settings: { tokenBudget: Math.floor(opts.contextTokens * LORE_BUDGET_SHARE) },
-        countTokens: countRepeatedTokens,
+        // Not countRepeatedTokens: its shared cache could be left half-updated by a stopped scan.
+        countTokens,
         substitute: (text) => expandMacros(text, { char: charName, user: input.userName, now }),
       });
+      if (!('activation' in scan)) {
+        opts.log.warn(
+          { conversationId: input.conversation.id, books: books.map((b) => b.name ?? null), refusedPatterns: scan.refused, budgetMs: watchdog.budgetMs },
+          'lorebook scan stopped: it ran past its time limit, so this turn has no lore',
+        );
+        await store.lorebooks.saveActivity(input.conversation.id, JSON.stringify(stoppedReport(scan.refused, now, watchdog.budgetMs)));
+        return [];
+      }
+      const result = scan.activation;
       await store.lorebooks.saveActivity(input.conversation.id, JSON.stringify(reportOf(result, books, now)));
       return blocksOf(result);
     },
@@ -98,6 +112,17 @@ function reportOf(result: LoreActivation, books: readonly LoreBook[], now: Date)
     tokensUsed: result.tokensUsed,
     budgetExhausted: result.budgetExhausted,
     warnings: result.warnings,
+  };
+}
+
+function stoppedReport(refused: readonly string[], now: Date, budgetMs: number): LoreReport {
+  return {
+    at: now.toISOString(),
+    lines: [`The lorebook scan was stopped after ${budgetMs} ms, so no entry was used this turn.`],
+    fired: [],
+    tokensUsed: 0,
+    budgetExhausted: false,
+    warnings: refused.map((p) => `key ${p} never matches: regular expression could take exponential time`),
   };
 }
 

@@ -1,5 +1,5 @@
 import { ValidationError } from '../core/errors.js';
-import { compileKeys, secondaryPasses, type CompiledKey } from './keys.js';
+import { compileKeys, secondaryPasses, type CompiledKey, type PatternWatch } from './keys.js';
 import { entryLabel, type LoreBook, type LoreEntry } from './model.js';
 import { ScanBuffer, type LoreMessage } from './scan-buffer.js';
 
@@ -46,6 +46,8 @@ export interface ActivateInput {
    * SillyTavern runs substituteParams on both.
    */
   substitute?: (text: string) => string;
+  /** Set by `ScanWatchdog.activate`: where keys note the pattern they test, and which it refused. */
+  watch?: PatternWatch;
 }
 
 export type LoreTrigger =
@@ -125,7 +127,7 @@ function delayLevel(entry: LoreEntry): number {
  * entries will be inserted first. Then entries with larger order numbers"). Books are merged
  * like SillyTavern's default "sorted evenly" strategy.
  */
-function candidates(books: readonly LoreBook[], s: LoreSettings, sub: (text: string) => string): Candidate[] {
+function candidates(books: readonly LoreBook[], s: LoreSettings, sub: (text: string) => string, watch: PatternWatch | undefined): Candidate[] {
   const out: Candidate[] = [];
   books.forEach((book, bookIndex) => {
     book.entries.forEach((entry, entryIndex) => {
@@ -134,6 +136,7 @@ function candidates(books: readonly LoreBook[], s: LoreSettings, sub: (text: str
         caseSensitive: entry.caseSensitive ?? s.caseSensitive,
         matchWholeWords: entry.matchWholeWords ?? s.matchWholeWords,
         useRegex: entry.useRegex,
+        ...(watch ? { watch } : {}),
       };
       out.push({
         entry,
@@ -211,7 +214,7 @@ export function activate(books: readonly LoreBook[], input: ActivateInput): Lore
   const random = input.random ?? Math.random;
   const extra = input.scanText === undefined ? [] : typeof input.scanText === 'string' ? [input.scanText] : [...input.scanText];
   const buffer = new ScanBuffer(input.messages, extra, s.includeNames);
-  const all = candidates(books, s, input.substitute ?? ((t) => t));
+  const all = candidates(books, s, input.substitute ?? ((t) => t), input.watch);
 
   const fired: (FiredEntry & { entryIndex: number })[] = [];
   const debug: LoreDebugEntry[] = [];

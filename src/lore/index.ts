@@ -16,3 +16,4 @@ export {
 } from './activate.js';
 export { renderLore, describeLore, type DepthInsert, type RenderedLore } from './render.js';
 export { keyMatches, type KeyOptions } from './keys.js';
+export { ScanWatchdog, type WatchedScan } from './watchdog.js';

@@ -6,6 +6,22 @@ export interface KeyOptions {
   matchWholeWords: boolean;
   /** Plain keys are regular expression sources too (V3 `use_regex`). */
   useRegex: boolean;
+  /** Where a scan under a watchdog notes the pattern it is testing, and the patterns it refused. */
+  watch?: PatternWatch;
+}
+
+/** The pattern a scan is testing right now, to blame if a watchdog stops the scan mid-test. */
+export interface RunningPattern {
+  id: string;
+  re: RegExp;
+  text: string;
+}
+
+/** What a lorebook scan under a watchdog shares with its keys (see `ScanWatchdog`). */
+export interface PatternWatch {
+  running: RunningPattern | undefined;
+  /** Patterns (by id) found to stall a scan: refused like those safe-regex2 refuses. */
+  readonly refused: ReadonlySet<string>;
 }
 
 /**
@@ -54,14 +70,15 @@ function compileRegExp(source: string, flags: string): Compiled {
  * A key written `/pattern/flags` (SillyTavern's parseRegexFromString): the delimiter must be
  * escaped inside the pattern. `g` and `y` are dropped because they make `test()` stateful.
  */
-export function parseSlashRegex(key: string): Compiled | null {
+export function parseSlashRegex(key: string): { id: string; compiled: Compiled } | null {
   const m = /^\/([\w\W]+?)\/([gimsuy]*)$/.exec(key);
   if (!m) return null;
   const pattern = m[1] ?? '';
   if (/(^|[^\\])\//.test(pattern)) return null;
-  const compiled = cached(`/${key}`, () => compileRegExp(pattern.replaceAll('\\/', '/'), (m[2] ?? '').replace(/[gy]/g, '')));
+  const id = `/${key}`;
+  const compiled = cached(id, () => compileRegExp(pattern.replaceAll('\\/', '/'), (m[2] ?? '').replace(/[gy]/g, '')));
   // SillyTavern treats a key that does not compile as plain text.
-  return compiled === 'invalid' ? null : compiled;
+  return compiled === 'invalid' ? null : { id, compiled };
 }
 
 const WORD_CHAR = /[\p{L}\p{N}_]/u;
@@ -98,10 +115,20 @@ export interface CompiledKey {
 
 const never = () => false;
 
-function regexKey(key: string, compiled: Compiled): CompiledKey {
+function regexKey(key: string, id: string, compiled: Compiled, watch: PatternWatch | undefined): CompiledKey {
   if (compiled === 'invalid') return { key, test: never, problem: 'invalid regular expression' };
-  if (compiled === 'unsafe') return { key, test: never, problem: 'regular expression could take exponential time' };
-  return { key, test: (hay) => compiled.test(hay.text) };
+  if (compiled === 'unsafe' || watch?.refused.has(id)) return { key, test: never, problem: 'regular expression could take exponential time' };
+  if (!watch) return { key, test: (hay) => compiled.test(hay.text) };
+  return {
+    key,
+    test: (hay) => {
+      // Left set when a watchdog stops the scan in here: a stopped script runs no further code.
+      watch.running = { id, re: compiled, text: hay.text };
+      const hit = compiled.test(hay.text);
+      watch.running = undefined;
+      return hit;
+    },
+  };
 }
 
 /**
@@ -113,11 +140,12 @@ export function compileKey(rawKey: string, opts: KeyOptions): CompiledKey | unde
   const key = rawKey.trim();
   if (!key) return undefined;
   const slash = parseSlashRegex(key);
-  if (slash) return regexKey(key, slash);
+  if (slash) return regexKey(key, slash.id, slash.compiled, opts.watch);
   if (opts.useRegex) {
     // V3: an invalid pattern is simply not a match.
     const flags = opts.caseSensitive ? '' : 'i';
-    return regexKey(key, cached(`${flags}:${key}`, () => compileRegExp(key, flags)));
+    const id = `${flags}:${key}`;
+    return regexKey(key, id, cached(id, () => compileRegExp(key, flags)), opts.watch);
   }
   if (opts.caseSensitive) {
     return { key, test: !opts.matchWholeWords || /\s/.test(key) ? (hay) => hay.text.includes(key) : (hay) => containsWholeWord(hay.text, key) };

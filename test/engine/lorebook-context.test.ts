@@ -128,6 +128,25 @@ describe('lorebook context', () => {
   });
 });
 
+describe('a lorebook pattern that backtracks for years', () => {
+  it('is stopped and refused: the turn is answered with the rest of the book, and the report names the key', async () => {
+    h = await startHarness();
+    // Passes safe-regex2, yet backtracks 2^n steps over n digits: unstopped, this turn (and every
+    // other chat in the process) would wait for years.
+    await bookOnAria(h, [
+      { keys: ['/(\\w|\\d)+$/'], content: 'NEVER.', name: 'Digits' },
+      { keys: ['dragon'], content: 'Dragons breathe frost here.' },
+    ]);
+    const turn = await say(h.engine, inbound({ text: `the dragon ${'1'.repeat(48)}!` }));
+    expect(turn.reply).toMatch(/^Echo: the dragon/);
+    expect(seen(h.fake)[0]).toMatch(/^system: Dragons breathe frost here\./);
+    const report = await loreReportOf(h.store, await latestConversation(h));
+    expect(report?.warnings).toEqual([expect.stringMatching(/"Digits": key "\/\(\\w\|\\d\)\+\$\/" never matches: regular expression could take exponential time$/)]);
+    expect((await say(h.engine, inbound({ text: `another dragon ${'2'.repeat(48)}!` }))).reply).toMatch(/^Echo: another dragon/);
+    expect(seen(h.fake)[0]).toContain('Dragons breathe frost here.');
+  });
+});
+
 describe('lorebook commands', () => {
   it('/admin lorebook attaches a platform lorebook to the chat, and /status tells what fired', async () => {
     h = await startHarness();

@@ -1,0 +1,67 @@
+/**
+ * A lorebook scan under its watchdog: a regular expression that backtracks for days is stopped,
+ * refused from then on, and the rest of the book still works; a scan that cannot finish gives no
+ * lore rather than holding the process. The patterns here take from seconds to years unstopped.
+ */
+import { describe, expect, it } from 'vitest';
+import { ScanWatchdog, type LoreActivation, type WatchedScan } from '../../src/lore/index.js';
+import { book, fired, words } from './helpers.js';
+
+/** `/(\w|\d)+$/` passes safe-regex2 (one level of nesting) but backtracks 2^n steps over n digits. */
+const STALLING = '/(\\w|\\d)+$/';
+const digits = `${'1'.repeat(48)}!`;
+
+function activation(scan: WatchedScan): LoreActivation {
+  if (!('activation' in scan)) throw new Error(`the scan was stopped (refused ${scan.refused.join(', ')})`);
+  return scan.activation;
+}
+
+describe('ScanWatchdog', () => {
+  it('stops a pattern safe-regex2 lets through, refuses it from then on, and still fires the rest of the book', () => {
+    const watchdog = new ScanWatchdog(100);
+    const b = book([
+      { keys: [STALLING], content: 'never', comment: 'Digits' },
+      { keys: ['dragon'], content: 'Dragons breathe frost here.' },
+    ]);
+    const first = activation(watchdog.activate([b], { messages: [{ text: `the dragon ${digits}` }], countTokens: words }));
+    expect(fired(first)).toEqual(['Dragons breathe frost here.']);
+    expect(first.warnings).toEqual([`book 1 #${b.entries[0]!.id} "Digits": key "${STALLING}" never matches: regular expression could take exponential time`]);
+    expect([...watchdog.refused]).toEqual([`/${STALLING}`]);
+    // Refused without running again: the same scan now finishes at once, with the same report.
+    const again = activation(watchdog.activate([b], { messages: [{ text: `a dragon ${digits}` }], countTokens: words }));
+    expect(fired(again)).toEqual(['Dragons breathe frost here.']);
+    expect(again.warnings).toEqual(first.warnings);
+  });
+
+  it('refuses only the pattern that stalls: another regular expression key keeps matching', () => {
+    const watchdog = new ScanWatchdog(100);
+    const b = book([
+      { keys: ['/(\\d|1)+$/'], content: 'never' },
+      { keys: ['/drag(o|u)ns?/i'], content: 'lore' },
+    ]);
+    const scan = activation(watchdog.activate([b], { messages: [{ text: `DRAGONS ${digits}` }], countTokens: words }));
+    expect(fired(scan)).toEqual(['lore']);
+    expect(watchdog.refused.size).toBe(1);
+  });
+
+  it('gives up on a turn whose book holds more stalling patterns than one retry clears, keeping what it refused', () => {
+    const watchdog = new ScanWatchdog(50);
+    const b = book([{ keys: ['/(\\w|\\d)+$/'] }, { keys: ['/(\\d|\\w)+$/'] }, { keys: ['/(1|\\d)+$/'] }, { keys: ['dragon'], content: 'lore' }].map((e) => ({ content: 'never', ...e })));
+    const scan = watchdog.activate([b], { messages: [{ text: `dragon ${digits}` }], countTokens: words });
+    expect(scan).toEqual({ stopped: true, refused: ['/(\\w|\\d)+$/', '/(\\d|\\w)+$/'] });
+    // The next turn gets past the third.
+    expect(fired(activation(watchdog.activate([b], { messages: [{ text: `dragon ${digits}` }], countTokens: words })))).toEqual(['lore']);
+    expect(watchdog.refused.size).toBe(3);
+  });
+
+  it('stops a scan that cannot finish for any other reason, refusing nothing', () => {
+    const watchdog = new ScanWatchdog(50);
+    const b = book([{ keys: ['/drag(o|u)ns?/i'], content: 'lore' }]);
+    const forever = () => {
+      for (;;);
+    };
+    expect(watchdog.activate([b], { messages: [{ text: 'dragons' }], countTokens: forever })).toEqual({ stopped: true, refused: [] });
+    expect(watchdog.refused.size).toBe(0);
+    expect(fired(activation(watchdog.activate([b], { messages: [{ text: 'dragons' }], countTokens: words })))).toEqual(['lore']);
+  });
+});
