@@ -15,23 +15,31 @@ export interface ReadCard {
   files?: Record<string, Buffer>;
 }
 
+export interface ReadCardOptions {
+  /**
+   * The most a compressed card may unpack to: a CHARX's files together, a PNG's compressed card
+   * chunk. Without it, the generous defaults for files an operator brings (256 MB, 64 MB).
+   */
+  maxUnpackedBytes?: number;
+}
+
 /**
  * Reads an uploaded character card of any supported kind. The bytes decide the format (PNG
  * signature, zip header, JSON text); the content type only sharpens the error for bytes that
  * match nothing, e.g. a "PNG" upload that is not one gets NOT_PNG instead of NOT_A_CARD_FILE.
  */
-export function readCardFile(bytes: Buffer, contentType?: string): ReadCard {
+export function readCardFile(bytes: Buffer, contentType?: string, opts: ReadCardOptions = {}): ReadCard {
   if (isPng(bytes)) {
-    const { card, avatar } = readCardPng(bytes);
+    const { card, avatar } = readCardPng(bytes, opts.maxUnpackedBytes);
     return { card, format: 'png', avatar: { bytes: avatar, mime: 'image/png' } };
   }
-  if (isZip(bytes)) return fromCharx(bytes);
+  if (isZip(bytes)) return fromCharx(bytes, opts);
   if (looksLikeJson(bytes)) return { card: parseCardText(decodeUtf8(bytes)), format: 'json' };
 
   const hinted = hintedFormat(contentType);
   if (hinted === 'png') throw new CardError('NOT_PNG', 'The upload is labelled PNG but lacks the 8-byte PNG signature');
   if (hinted === 'json') return { card: parseCardText(decodeUtf8(bytes)), format: 'json' }; // throws BAD_JSON
-  if (hinted === 'charx' || (sniffImage(bytes) && bytes.includes(ZIP_LOCAL_HEADER))) return fromCharx(bytes);
+  if (hinted === 'charx' || (sniffImage(bytes) && bytes.includes(ZIP_LOCAL_HEADER))) return fromCharx(bytes, opts);
   const image = sniffImage(bytes);
   throw new CardError(
     'NOT_A_CARD_FILE',
@@ -48,8 +56,8 @@ export function writeCardJson(card: Card, spec: 'v3' | 'v2' = 'v3'): string {
 
 const ZIP_LOCAL_HEADER = Buffer.from([0x50, 0x4b, 0x03, 0x04]);
 
-function fromCharx(bytes: Buffer): ReadCard {
-  const { card, icon, files } = readCharx(bytes);
+function fromCharx(bytes: Buffer, opts: ReadCardOptions): ReadCard {
+  const { card, icon, files } = readCharx(bytes, opts.maxUnpackedBytes);
   return icon ? { card, format: 'charx', avatar: icon, files } : { card, format: 'charx', files };
 }
 

@@ -1,7 +1,7 @@
 import { parseCardText, toCardV2Json, toCardV3Json } from './card-json.js';
 import { CardError } from './errors.js';
 import { placeholderAvatar } from './placeholder.js';
-import { encodePng, readPngChunks, readPngTexts, setPngTexts, textKeywordOf, isPng } from './png.js';
+import { decodePngText, encodePng, MAX_INFLATED_TEXT, readPngChunks, setPngTexts, textKeywordOf, isPng } from './png.js';
 import type { Card } from './types.js';
 
 /** The text chunk keywords a character card lives in: V3 first, as the V3 spec and SillyTavern read them. */
@@ -10,13 +10,14 @@ const CARD_KEYWORDS = ['ccv3', 'chara'] as const;
 /**
  * Reads the card embedded in a PNG (`ccv3` preferred over `chara`, keywords case-insensitive,
  * tEXt/zTXt/iTXt alike) and returns the picture without the card chunks as the avatar, so the
- * stored image never carries a stale copy of the card.
+ * stored image never carries a stale copy of the card. Only the card's own chunk is decoded,
+ * inflated to at most `maxCardBytes`.
  */
-export function readCardPng(png: Buffer): { card: Card; avatar: Buffer } {
+export function readCardPng(png: Buffer, maxCardBytes = MAX_INFLATED_TEXT): { card: Card; avatar: Buffer } {
   const chunks = readPngChunks(png);
-  const texts = readPngTexts(chunks);
-  const found = CARD_KEYWORDS.map((keyword) => texts.find((t) => t.keyword.toLowerCase() === keyword)).find((t) => t !== undefined);
-  if (!found) throw new CardError('NO_CARD_CHUNK', 'The PNG has no character card in it (no "ccv3" or "chara" text chunk)');
+  const chunk = CARD_KEYWORDS.map((keyword) => chunks.find((c) => textKeywordOf(c)?.toLowerCase() === keyword)).find((c) => c !== undefined);
+  if (!chunk) throw new CardError('NO_CARD_CHUNK', 'The PNG has no character card in it (no "ccv3" or "chara" text chunk)');
+  const found = decodePngText(chunk, maxCardBytes);
   const where = `the PNG's "${found.keyword}" chunk`;
   const card = parseCardText(decodeBase64Text(found.text, where), where);
   const avatar = encodePng(chunks.filter((chunk) => !isCardKeyword(textKeywordOf(chunk))));

@@ -19,13 +19,16 @@ export type CardErrorCode =
   | 'MISSING_ASSET'
   | 'TOO_LARGE';
 
-/** Bad card input (status 400); `details.field` names the offending card field when there is one. */
+/**
+ * Bad card input (status 400; 413 for TOO_LARGE, a card that unpacks to more than it may);
+ * `details.field` names the offending card field when there is one.
+ */
 export class CardError extends CharbridgeError {
   declare readonly code: CardErrorCode;
 
   constructor(code: CardErrorCode, message: string, opts: { field?: string; cause?: unknown } = {}) {
     super(code, message, {
-      status: 400,
+      status: code === 'TOO_LARGE' ? 413 : 400,
       ...(opts.field === undefined ? {} : { details: { field: opts.field } }),
       ...(opts.cause === undefined ? {} : { cause: opts.cause }),
     });

@@ -16,8 +16,8 @@ export interface PngText {
 
 const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 const TEXT_TYPES = new Set(['tEXt', 'zTXt', 'iTXt']);
-/** Compressed text chunks inflate to at most this much, so a tiny file cannot exhaust memory. */
-const MAX_INFLATED_TEXT = 64 * 1024 * 1024;
+/** Compressed text chunks inflate to at most this much unless the reader says less, so a tiny file cannot exhaust memory. */
+export const MAX_INFLATED_TEXT = 64 * 1024 * 1024;
 
 export function isPng(bytes: Uint8Array): boolean {
   return bytes.length >= SIGNATURE.length && SIGNATURE.equals(bytes.subarray(0, SIGNATURE.length));
@@ -66,9 +66,9 @@ export function encodePng(chunks: readonly PngChunk[]): Buffer {
   return Buffer.concat(parts);
 }
 
-/** Decodes every text chunk, inflating compressed zTXt and iTXt payloads. */
+/** Decodes every text chunk, inflating compressed zTXt and iTXt payloads (for files we wrote: see `decodePngText`). */
 export function readPngTexts(chunks: readonly PngChunk[]): PngText[] {
-  return chunks.filter((chunk) => TEXT_TYPES.has(chunk.type)).map(decodeText);
+  return chunks.filter((chunk) => TEXT_TYPES.has(chunk.type)).map((chunk) => decodePngText(chunk));
 }
 
 /**
@@ -110,7 +110,11 @@ export function textKeywordOf(chunk: PngChunk): string | undefined {
   return chunk.data.toString('latin1', 0, nul === -1 ? chunk.data.length : nul);
 }
 
-function decodeText(chunk: PngChunk): PngText {
+/**
+ * One text chunk, a compressed one inflated to at most `maxBytes`. An upload's other text chunks
+ * are never decoded: a hundred chunks that each inflate to the limit fit in a few megabytes.
+ */
+export function decodePngText(chunk: PngChunk, maxBytes = MAX_INFLATED_TEXT): PngText {
   const { data } = chunk;
   const nul = data.indexOf(0);
   if (nul < 1) throw badPng(`a ${chunk.type} chunk has no keyword`);
@@ -118,7 +122,7 @@ function decodeText(chunk: PngChunk): PngText {
   if (chunk.type === 'tEXt') return { keyword, text: data.toString('latin1', nul + 1), chunk: 'tEXt' };
   if (chunk.type === 'zTXt') {
     if (data[nul + 1] !== 0) throw badPng(`the zTXt chunk "${keyword}" uses an unknown compression method`);
-    return { keyword, text: inflate(data.subarray(nul + 2), keyword).toString('latin1'), chunk: 'zTXt' };
+    return { keyword, text: inflate(data.subarray(nul + 2), keyword, maxBytes).toString('latin1'), chunk: 'zTXt' };
   }
   const compressed = data[nul + 1];
   if (compressed === undefined || data[nul + 2] === undefined) throw badPng(`the iTXt chunk "${keyword}" is cut off`);
@@ -128,15 +132,15 @@ function decodeText(chunk: PngChunk): PngText {
   const body = data.subarray(translated + 1);
   if (compressed === 0) return { keyword, text: body.toString('utf8'), chunk: 'iTXt' };
   if (compressed !== 1 || data[nul + 2] !== 0) throw badPng(`the iTXt chunk "${keyword}" uses an unknown compression method`);
-  return { keyword, text: inflate(body, keyword).toString('utf8'), chunk: 'iTXt' };
+  return { keyword, text: inflate(body, keyword, maxBytes).toString('utf8'), chunk: 'iTXt' };
 }
 
-function inflate(bytes: Buffer, keyword: string): Buffer {
+function inflate(bytes: Buffer, keyword: string, maxBytes: number): Buffer {
   try {
-    return inflateSync(bytes, { maxOutputLength: MAX_INFLATED_TEXT });
+    return inflateSync(bytes, { maxOutputLength: maxBytes });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
-      throw new CardError('TOO_LARGE', `The compressed "${keyword}" text chunk inflates to more than ${MAX_INFLATED_TEXT} bytes`);
+      throw new CardError('TOO_LARGE', `The compressed "${keyword}" text chunk inflates to more than ${maxBytes} bytes`);
     }
     throw badPng(`the compressed "${keyword}" text chunk does not inflate: ${(err as Error).message}`);
   }

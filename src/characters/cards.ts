@@ -30,6 +30,8 @@ export interface ImportOptions {
   checkFields?: (fields: CardCharacterFields) => Promise<void>;
   /** The owner's character quota (a tenant key's), counted as the character is stored. */
   maxOwned?: number;
+  /** The most a compressed card may unpack to (see `ReadCardOptions`): a tenant's MAX_CARD_BYTES. */
+  maxUnpackedBytes?: number;
 }
 
 /**
@@ -38,7 +40,7 @@ export interface ImportOptions {
  * what is wrong; a card that leaves fields empty is never refused for it.
  */
 export async function importCard(store: Store, bytes: Buffer, contentType: string | undefined, opts: ImportOptions): Promise<Character> {
-  const read = readCardFile(bytes, contentType);
+  const read = readCardFile(bytes, contentType, opts.maxUnpackedBytes !== undefined ? { maxUnpackedBytes: opts.maxUnpackedBytes } : {});
   const fields = characterFromCard(read.card);
   if (opts.checkName) await checkPlatformName(store, fields.name);
   await opts.checkFields?.(fields);

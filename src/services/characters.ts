@@ -59,9 +59,12 @@ export class CharacterService {
    * A character from a card file, owned by the caller and private. A card exported here may name
    * a model (in `extensions.charbridge`): the caller's model allowlist applies as on create.
    */
-  importCard(caller: Caller, bytes: Buffer, contentType: string | undefined): Promise<Character> {
+  importCard(caller: Caller, bytes: Buffer, contentType: string | undefined, maxCardBytes: number): Promise<Character> {
     return importCard(this.store, bytes, contentType, {
       ownerId: caller.keyId,
+      // A card takes no more room however it arrives: a zip or a compressed PNG chunk of a few
+      // kilobytes may not unpack to hundreds of megabytes in memory and in the database.
+      maxUnpackedBytes: maxCardBytes,
       checkName: caller.isAdmin,
       ...this.quotaOf(caller),
       checkFields: (fields) => this.checkModel(caller, fields.model),

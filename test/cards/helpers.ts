@@ -12,6 +12,6 @@ export function expectCardError(fn: () => unknown, code: CardErrorCode): CardErr
   expect(caught).toBeInstanceOf(CardError);
   const error = caught as CardError;
   expect(error.code, error.message).toBe(code);
-  expect(error.status).toBe(400);
+  expect(error.status).toBe(code === 'TOO_LARGE' ? 413 : 400);
   return error;
 }

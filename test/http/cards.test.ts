@@ -1,5 +1,7 @@
+import { deflateSync } from 'node:zlib';
+import { strToU8, zipSync } from 'fflate';
 import { afterEach, describe, expect, it } from 'vitest';
-import { readCardFile, readPngChunks, readPngTexts, toCardV3Json } from '../../src/cards/index.js';
+import { encodePng, newCard, placeholderAvatar, readCardFile, readPngChunks, readPngTexts, toCardV3Json } from '../../src/cards/index.js';
 import { readFixture } from '../fixtures/cards/make.js';
 import { ADMIN_KEY, errorOf, startApi, validCharacter, type ApiHarness } from './helpers.js';
 
@@ -247,5 +249,45 @@ describe('character cards over HTTP', () => {
     const over = await importRaw(a.key, readFixture('marisol.v2.json'), 'application/json');
     expect(over.statusCode).toBe(403);
     expect(errorOf(over).code).toBe('QUOTA_EXCEEDED');
+  });
+});
+
+describe('a card that unpacks past MAX_CARD_BYTES', () => {
+  /** A card file of a few kilobytes that unpacks to `size` bytes of zeros. */
+  const charxBomb = (size: number) =>
+    Buffer.from(zipSync({ 'card.json': strToU8(JSON.stringify(toCardV3Json(newCard({ name: 'Bomb' })))), 'assets/other/zeros.bin': new Uint8Array(size) }, { level: 9 }));
+
+  it('is refused with 413 TOO_LARGE before it fills memory or the database, a CHARX or a PNG chunk alike', async () => {
+    h = await startApi({ env: { MAX_CARD_BYTES: '65536' } });
+    const key = (await h.newKey()).key;
+    const zip = charxBomb(4 * 1024 * 1024);
+    expect(zip.length).toBeLessThan(65536);
+    const res = await importRaw(key, zip, 'application/zip');
+    expect(res.statusCode, res.body).toBe(413);
+    expect(errorOf(res)).toMatchObject({ code: 'TOO_LARGE', message: 'The CHARX unpacks to more than 65536 bytes' });
+
+    // The card chunk itself, compressed (iTXt), inflating past the limit.
+    const padded = { ...toCardV3Json(newCard({ name: 'Padded' })), padding: 'x'.repeat(200_000) };
+    const png = encodePng([
+      ...readPngChunks(placeholderAvatar('Padded')).filter((c) => c.type !== 'IEND'),
+      { type: 'iTXt', data: Buffer.concat([Buffer.from('ccv3\0\x01\x00\0\0', 'latin1'), deflateSync(Buffer.from(Buffer.from(JSON.stringify(padded)).toString('base64')))]) },
+      { type: 'IEND', data: Buffer.alloc(0) },
+    ]);
+    expect(png.length).toBeLessThan(65536);
+    const chunk = await importRaw(key, png, 'image/png');
+    expect(chunk.statusCode, chunk.body).toBe(413);
+    expect(errorOf(chunk)).toMatchObject({ code: 'TOO_LARGE', message: 'The compressed "ccv3" text chunk inflates to more than 65536 bytes' });
+    expect((await h.call('GET', '/api/v1/characters', { key })).json().characters.filter((c: { ownership: string }) => c.ownership === 'mine')).toEqual([]);
+  });
+
+  it('decodes no text chunk but the card: junk chunks that would each inflate past any limit stay packed in the picture', async () => {
+    h = await startApi();
+    const junk = deflateSync(Buffer.alloc(80 * 1024 * 1024)); // past the 64 MB a chunk may ever inflate to
+    const card = readFixture('marisol.v2.png');
+    const chunks = readPngChunks(card);
+    const png = encodePng([...chunks.slice(0, -1), ...[1, 2, 3].map((i) => ({ type: 'zTXt', data: Buffer.concat([Buffer.from(`junk${i}\0\0`, 'latin1'), junk]) })), chunks.at(-1)!]);
+    const res = await importRaw(ADMIN_KEY, png, 'image/png');
+    expect(res.statusCode, res.body).toBe(201);
+    expect(res.json().name).toBe('Marisol Vane');
   });
 });

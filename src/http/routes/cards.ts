@@ -36,7 +36,7 @@ export function cardRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
           description:
             'The card as the raw body (Content-Type image/png, application/json or application/zip), or as multipart field `file`. ' +
             'The new character is owned by this key and private; the card is kept whole for export, its picture becomes the avatar. ' +
-            'A broken file is a 400 naming what is wrong; a file over MAX_CARD_BYTES a 413.',
+            'A broken file is a 400 naming what is wrong; a file over MAX_CARD_BYTES a 413, and so is a CHARX or a compressed PNG card chunk that unpacks to more (TOO_LARGE).',
           security,
           response: { 201: CharacterSchema, ...errorResponses, 413: ErrorSchema.describe('Card larger than MAX_CARD_BYTES') },
         },
@@ -44,7 +44,7 @@ export function cardRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
       async (req, reply) => {
         const caller = callerOf(req);
         const { bytes, type } = await uploaded(req, limit);
-        const c = await characters.importCard(caller, bytes, type);
+        const c = await characters.importCard(caller, bytes, type, limit);
         return reply.status(201).send(characterView(caller, c));
       },
     );
