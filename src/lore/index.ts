@@ -15,5 +15,5 @@ export {
   type LoreTrigger,
 } from './activate.js';
 export { renderLore, describeLore, type DepthInsert, type RenderedLore } from './render.js';
-export { keyMatches, type KeyOptions } from './keys.js';
+export type { KeyOptions } from './keys.js';
 export { ScanWatchdog, type WatchedScan } from './watchdog.js';

@@ -158,11 +158,6 @@ export function compileKeys(keys: readonly string[], opts: KeyOptions): Compiled
   return keys.map((k) => compileKey(k, opts)).filter((k): k is CompiledKey => k !== undefined);
 }
 
-/** Whether one key matches the text, with the same rules as activation. */
-export function keyMatches(text: string, key: string, opts: KeyOptions): boolean {
-  return compileKey(key, opts)?.test(new Haystack(text)) ?? false;
-}
-
 /**
  * SillyTavern's selective logic over the secondary keys: AND ANY = one matches, AND ALL = all
  * match, NOT ANY = none matches, NOT ALL = at least one does not match.
