@@ -18,6 +18,7 @@ const suites: Array<[string, string, string]> = [
   ['slack', 'slack.ts', 'benchSlack'],
   ['store', 'store.ts', 'benchStore'],
   ['memory', 'memory.ts', 'benchMemory'],
+  ['tokens', 'tokens.ts', 'benchTokens'],
   ['telegram-load', 'telegram-load.ts', 'benchTelegramLoad'],
   ['telegram-ab', 'telegram-ab.ts', 'benchTelegramAb'],
   ['cluster', 'cluster.ts', 'benchCluster'],

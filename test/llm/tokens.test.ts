@@ -77,6 +77,28 @@ describe('token counting', () => {
     expect(countRepeatedTokens('')).toBe(0);
   });
 
+  it('counts a long unbroken run (CJK, punctuation, astral letters) a slice at a time, within a token per slice of the exact count', () => {
+    let seed = 7;
+    const next = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+    const runs = {
+      cjk: Array.from({ length: 5000 }, () => String.fromCharCode(0x4e00 + Math.floor(next() * 0x5000))).join(''),
+      punctuation: Array.from({ length: 5000 }, () => '!"#$%&()*+,-./:;<=>?@[]^_`{|}~'[Math.floor(next() * 30)]).join(''),
+      // One BMP letter first, so the pairs sit at odd offsets and a slice edge falls inside one
+      // unless it is kept whole (a split pair would count as two U+FFFD characters).
+      astral: `a${Array.from({ length: 1500 }, () => String.fromCodePoint(0x20000 + Math.floor(next() * 0x1000))).join('')}`,
+    };
+    for (const [name, text] of Object.entries(runs)) {
+      const exact = reference(text);
+      const ours = countTokens(text);
+      expect(Math.abs(ours - exact), `${name}: ${ours} against ${exact}`).toBeLessThanOrEqual(Math.ceil(text.length / 128));
+    }
+    // A slice edge that would fall inside a pair moves past it: these 129 characters are counted
+    // in one slice, exactly, where cutting at 128 would count two U+FFFD characters instead.
+    const edge = `a${String.fromCodePoint(0x2a6d6).repeat(64)}`;
+    expect(edge.length).toBe(129);
+    expect(countTokens(edge)).toBe(reference(edge));
+  });
+
   it('counts special-token text a user typed as plain text instead of refusing it', () => {
     const typed = 'what does <|endoftext|> or <|im_start|> mean?';
     expect(() => bundledCount(typed)).toThrow(/special token/);
