@@ -1,6 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Character, Gender } from '../core/types.js';
 import { newCard } from './card-json.js';
+import { CardError } from './errors.js';
 import type { Card } from './types.js';
 
 /** The character fields a card carries, directly or in `extensions.charbridge`. */
@@ -10,6 +11,18 @@ export type CardCharacterFields = Pick<
   | 'avatar' | 'profilePhotoUrl' | 'canInitiateConversation' | 'scenario' | 'greeting' | 'exampleDialogue' | 'systemPrompt'
   | 'postHistoryInstructions' | 'tags' | 'model' | 'nickname' | 'alternateGreetings' | 'groupGreetings' | 'memoryInstructions'
 >;
+
+/**
+ * The most an imported card may put in one text field, and in all of them together. Cards carry
+ * far more than the create endpoint allows (a few thousand words of description is common), so
+ * these are generous; they exist because every turn sends, counts and caches these texts, and the
+ * character list shows the description: a card file of 8 MB of description would cost seconds a
+ * turn and hundreds of megabytes of cache.
+ */
+export const CARD_FIELD_MAX = 32_000;
+export const CARD_TEXT_MAX = 128_000;
+/** The most entries a card's list fields (greetings, tags) may have. */
+export const CARD_LIST_MAX = 100;
 
 /** Where our fields that a card has no place for travel, so a card exported here imports back whole. */
 export const CHARBRIDGE_EXTENSION = 'charbridge';
@@ -85,6 +98,24 @@ export function characterFromCard(card: Card): CardCharacterFields {
     out[key] = key in ext && spec.valid(ext[key]) ? ext[key] : spec.unset;
   }
   return out as unknown as CardCharacterFields & { gender: Gender | null };
+}
+
+/** Refuses (400 BAD_FIELD, naming the field) a card whose fields are past the import bounds above. */
+export function checkCardFields(fields: CardCharacterFields): void {
+  let total = 0;
+  for (const [field, value] of Object.entries(fields) as Array<[string, unknown]>) {
+    const texts = typeof value === 'string' ? [value] : Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+    if (Array.isArray(value) && value.length > CARD_LIST_MAX) {
+      throw new CardError('BAD_FIELD', `The card's ${field} has ${value.length} entries; at most ${CARD_LIST_MAX} can be imported`, { field });
+    }
+    for (const text of texts) {
+      if (text.length > CARD_FIELD_MAX) {
+        throw new CardError('BAD_FIELD', `The card's ${field} is ${text.length} characters long; at most ${CARD_FIELD_MAX} can be imported`, { field });
+      }
+      total += text.length;
+    }
+  }
+  if (total > CARD_TEXT_MAX) throw new CardError('BAD_FIELD', `The card's texts are ${total} characters together; at most ${CARD_TEXT_MAX} can be imported`);
 }
 
 /**

@@ -8,4 +8,4 @@ export { encodePng, encodeTextChunk, readPngChunks, readPngTexts, setPngTexts, t
 export { placeholderAvatar, placeholderColour } from './placeholder.js';
 export { sniffImage } from './image.js';
 export { expandMacros, macroCharName, type MacroContext } from './macros.js';
-export { characterFromCard, cardFromCharacter, readKeptCard, CHARBRIDGE_EXTENSION, type CardCharacterFields, type KeptCard } from './character.js';
+export { characterFromCard, cardFromCharacter, checkCardFields, readKeptCard, CHARBRIDGE_EXTENSION, CARD_FIELD_MAX, CARD_TEXT_MAX, CARD_LIST_MAX, type CardCharacterFields, type KeptCard } from './character.js';

@@ -2,6 +2,7 @@ import type { Character } from '../core/types.js';
 import {
   cardFromCharacter,
   characterFromCard,
+  checkCardFields,
   embeddedPath,
   placeholderAvatar,
   readCardFile,
@@ -42,6 +43,7 @@ export interface ImportOptions {
 export async function importCard(store: Store, bytes: Buffer, contentType: string | undefined, opts: ImportOptions): Promise<Character> {
   const read = readCardFile(bytes, contentType, opts.maxUnpackedBytes !== undefined ? { maxUnpackedBytes: opts.maxUnpackedBytes } : {});
   const fields = characterFromCard(read.card);
+  checkCardFields(fields);
   if (opts.checkName) await checkPlatformName(store, fields.name);
   await opts.checkFields?.(fields);
   const created = await store.characters.create(

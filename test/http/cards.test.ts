@@ -291,3 +291,25 @@ describe('a card that unpacks past MAX_CARD_BYTES', () => {
     expect(res.json().name).toBe('Marisol Vane');
   });
 });
+
+describe('an imported card past the field bounds', () => {
+  it('is refused with 400 BAD_FIELD naming the field, while a card with a long description of its own is taken', async () => {
+    h = await startApi({ env: { MAX_BODY_BYTES: '1048576' } });
+    const key = (await h.newKey()).key;
+    const card = (data: Record<string, unknown>) => Buffer.from(JSON.stringify({ ...toCardV3Json(newCard({ name: 'Long' })), data: { ...toCardV3Json(newCard({ name: 'Long' })).data, ...data } }));
+    const ok = await importRaw(key, card({ description: 'word '.repeat(6000) }), 'application/json');
+    expect(ok.statusCode, ok.body).toBe(201);
+    for (const [data, field, message] of [
+      [{ description: 'x'.repeat(32_001) }, 'description', "The card's description is 32001 characters long; at most 32000 can be imported"],
+      [{ alternate_greetings: Array.from({ length: 101 }, (_, i) => `Hi ${i}`) }, 'alternateGreetings', "The card's alternateGreetings has 101 entries; at most 100 can be imported"],
+      [{ first_mes: 'y'.repeat(40_000) }, 'greeting', "The card's greeting is 40000 characters long; at most 32000 can be imported"],
+    ] as const) {
+      const res = await importRaw(key, card(data), 'application/json');
+      expect(res.statusCode, res.body).toBe(400);
+      expect(errorOf(res)).toMatchObject({ code: 'BAD_FIELD', message, details: { field } });
+    }
+    const together = await importRaw(key, card({ description: 'a'.repeat(30_000), personality: 'b'.repeat(30_000), scenario: 'c'.repeat(30_000), mes_example: 'd'.repeat(30_000), system_prompt: 'e'.repeat(30_000) }), 'application/json');
+    expect(together.statusCode).toBe(400);
+    expect(errorOf(together).message).toBe("The card's texts are 150004 characters together; at most 128000 can be imported"); // with the name
+  });
+});
