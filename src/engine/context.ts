@@ -36,10 +36,12 @@ const MAX_PAGE = 512;
  * Characters' system prompts and their token counts, built once per (character version, user
  * name, chat type): tokenizing a long card on every turn is the costliest part of building a
  * context. Least recently used prompts go first; an edited card has a new `updatedAt`, so a
- * stale prompt is never reused.
+ * stale prompt is never reused. Bounded by the prompts' length as well as their number: the key
+ * holds the user's name, which an API caller picks per request, so a long card could otherwise
+ * be kept two thousand times over.
  */
 export class PromptCache {
-  private readonly prompts = new LRUCache<string, { text: string; tokens: number }>({ max: 2000 });
+  private readonly prompts = new LRUCache<string, { text: string; tokens: number }>({ max: 2000, maxSize: 16_000_000, sizeCalculation: (p) => Math.max(1, p.text.length) });
   /** Rows each conversation's last context read (see `buildContext`): only a page size hint. */
   private readonly windows = new LRUCache<string, number>({ max: 10_000 });
 

@@ -33,7 +33,16 @@ export interface LoreReport {
  * Card books by character version: reading and normalizing a whole stored card on every turn
  * would cost more than the activation itself; an edited character has a new `updatedAt`.
  */
-export type CardBookCache = LRUCache<string, { book: LoreBook | null }>;
+export type CardBookCache = LRUCache<string, { book: LoreBook | null; size?: number }>;
+
+/**
+ * Parsed books by version (card books by character, attached books by lorebook), bounded by the
+ * length of the JSON they came from as well as their number: a character edited again and again
+ * leaves a version behind each time.
+ */
+function bookCache(): CardBookCache {
+  return new LRUCache<string, { book: LoreBook | null; size?: number }>({ max: 1000, maxSize: 64_000_000, sizeCalculation: (v) => Math.max(1, v.size ?? 1) });
+}
 
 async function cardBookOf(store: Store, character: Character, cardBooks: CardBookCache | undefined): Promise<LoreBook | null> {
   const key = `${character.id}|${character.updatedAt}`;
@@ -42,7 +51,7 @@ async function cardBookOf(store: Store, character: Character, cardBooks: CardBoo
   const stored = await store.characters.cardOf(character.id);
   const raw = stored ? readKeptCard(stored.json).card.character_book : undefined;
   const book = raw && raw.entries.length ? importCharacterBook(raw) : null;
-  cardBooks?.set(key, { book });
+  cardBooks?.set(key, { book, size: stored?.json.length ?? 1 });
   return book;
 }
 
@@ -55,7 +64,15 @@ export async function booksFor(store: Store, character: Character, conversationI
     { kind: 'character', id: character.id },
     { kind: 'conversation', id: conversationId },
   ]);
-  for (const record of attached) books.push({ ...(JSON.parse(record.book) as LoreBook), name: record.name });
+  for (const record of attached) {
+    const key = `lorebook|${record.id}|${record.updatedAt}`;
+    let parsed = cardBooks?.get(key)?.book;
+    if (!parsed) {
+      parsed = JSON.parse(record.book) as LoreBook;
+      cardBooks?.set(key, { book: parsed, size: record.book.length });
+    }
+    books.push({ ...parsed, name: record.name });
+  }
   return books;
 }
 
@@ -66,7 +83,7 @@ export async function booksFor(store: Store, character: Character, conversationI
  * report is kept for `/status`. Fired lore is context only: never stored, never in the reply.
  */
 export function loreContextProvider(store: Store, opts: { contextTokens: number; now: () => number; log: Logger; scanBudgetMs?: number }): ContextProvider {
-  const cardBooks: CardBookCache = new LRUCache({ max: 500 });
+  const cardBooks = bookCache();
   const watchdog = new ScanWatchdog(opts.scanBudgetMs ?? LORE_SCAN_BUDGET_MS);
   return {
     name: 'lorebooks',
