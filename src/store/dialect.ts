@@ -16,6 +16,8 @@ export const LockSpace = {
   webhookKey: 3,
   /** Serialises one owner's lorebook creates, so its quota is counted exactly. */
   lorebookOwner: 4,
+  /** Serialises attaching lorebooks to one conversation or character, so their cap holds. */
+  lorebookTarget: 5,
 } as const;
 
 /**

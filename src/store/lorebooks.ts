@@ -1,5 +1,5 @@
 import type { Clock } from '../core/clock.js';
-import { QuotaExceededError } from '../core/errors.js';
+import { ConflictError, QuotaExceededError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import type { DB } from './db.js';
 import { LockSpace, type SqlDialect } from './dialect.js';
@@ -17,6 +17,12 @@ const attachedToAny = prepared((db, p: { kinds: readonly string[]; ids: readonly
     .orderBy('linked_at')
     .orderBy('lorebooks.id'),
 );
+
+/**
+ * The most lorebooks one conversation, or one character, may have attached. Every turn reads and
+ * scans all of a turn's books; SillyTavern users attach a handful.
+ */
+export const MAX_LOREBOOKS_PER_TARGET = 10;
 
 /** A stored lorebook; `book` is the normalized LoreBook as JSON text (src/lore owns its shape). */
 export interface LorebookRecord {
@@ -130,12 +136,26 @@ export class LorebookRepo {
   }
 
   /** Attach (idempotent: attaching twice is one attachment). */
+  /** Attach (again: nothing changes); past MAX_LOREBOOKS_PER_TARGET, a 409 TOO_MANY_LOREBOOKS, counted under a per-target lock. */
   async attach(lorebookId: string, target: LoreTarget): Promise<void> {
-    await this.db
-      .insertInto('lorebook_links')
-      .values({ lorebook_id: lorebookId, target_kind: target.kind, target_id: target.id, created_at: this.now() })
-      .onConflict((oc) => oc.columns(['lorebook_id', 'target_kind', 'target_id']).doNothing())
-      .execute();
+    await this.db.transaction().execute(async (tx) => {
+      await this.dialect.lock(tx, LockSpace.lorebookTarget, `${target.kind}:${target.id}`);
+      const links = await tx
+        .selectFrom('lorebook_links')
+        .select('lorebook_id')
+        .where('target_kind', '=', target.kind)
+        .where('target_id', '=', target.id)
+        .execute();
+      if (links.some((l) => l.lorebook_id === lorebookId)) return;
+      if (links.length >= MAX_LOREBOOKS_PER_TARGET) {
+        throw new ConflictError(`This ${target.kind} already has ${MAX_LOREBOOKS_PER_TARGET} lorebooks attached, the most it may have; detach one first`, 'TOO_MANY_LOREBOOKS');
+      }
+      await tx
+        .insertInto('lorebook_links')
+        .values({ lorebook_id: lorebookId, target_kind: target.kind, target_id: target.id, created_at: this.now() })
+        .onConflict((oc) => oc.columns(['lorebook_id', 'target_kind', 'target_id']).doNothing())
+        .execute();
+    });
   }
 
   /** Detach; false when it was not attached. */

@@ -122,3 +122,26 @@ describe('MAX_LOREBOOKS_PER_KEY', () => {
     expect((await create(k.key, 'Over')).statusCode).toBe(403);
   });
 });
+
+describe('lorebooks attached to one conversation or character', () => {
+  it('are at most ten each (409 TOO_MANY_LOREBOOKS past that, however many attaches race); attaching one again changes nothing', async () => {
+    h = await startApi();
+    const k = await h.newKey();
+    const session = (await h.call('POST', '/api/v1/chat', { key: k.key, body: { characterId: 'aria', message: 'hi' } })).json<{ sessionId: string }>().sessionId;
+    const ids: string[] = [];
+    for (let i = 0; i < 14; i++) ids.push((await h.call('POST', '/api/v1/lorebooks', { key: k.key, body: { name: `B${i}`, lorebook: worldInfo } })).json<{ id: string }>().id);
+    const url = `/api/v1/conversations/${session}/lorebooks`;
+    const raced = await Promise.all(ids.map((lorebookId) => h.call('POST', url, { key: k.key, body: { lorebookId } })));
+    expect(raced.filter((r) => r.statusCode === 200)).toHaveLength(10);
+    for (const refused of raced.filter((r) => r.statusCode !== 200)) {
+      expect(refused.statusCode).toBe(409);
+      expect(errorOf(refused)).toEqual({ code: 'TOO_MANY_LOREBOOKS', message: 'This conversation already has 10 lorebooks attached, the most it may have; detach one first' });
+    }
+    const attached = (await h.call('GET', url, { key: k.key })).json<{ lorebooks: Array<{ id: string }> }>().lorebooks;
+    expect(attached).toHaveLength(10);
+    expect((await h.call('POST', url, { key: k.key, body: { lorebookId: attached[0]!.id } })).statusCode).toBe(200);
+    expect((await h.call('DELETE', `${url}/${attached[0]!.id}`, { key: k.key })).statusCode).toBe(200);
+    const spare = ids.find((id) => !attached.some((a) => a.id === id))!;
+    expect((await h.call('POST', url, { key: k.key, body: { lorebookId: spare } })).statusCode).toBe(200);
+  });
+});

@@ -1,3 +1,4 @@
+import { ConflictError } from '../../core/errors.js';
 import { ADMIN_OWNER } from '../../core/ids.js';
 import type { Command } from './command.js';
 import { resolvedChat } from '../pipeline.js';
@@ -33,7 +34,12 @@ export const lorebookCommand: Command = {
     if (!book) return `No lorebook named "${name}". The admin key creates them (POST /api/v1/lorebooks).`;
     const target = { kind: 'conversation' as const, id: conversation.id };
     if (action === 'attach') {
-      await books.attach(book.id, target);
+      try {
+        await books.attach(book.id, target);
+      } catch (err) {
+        if (err instanceof ConflictError) return err.message;
+        throw err;
+      }
       return { text: `Lorebook "${book.name}" attached to this chat.`, reason: 'command', changesChat: true };
     }
     const removed = await books.detach(book.id, target);
