@@ -21,11 +21,15 @@ export function macroCharName(card: { name: string; nickname?: string | undefine
  * {{weekday}}, {{random:a,b}} / {{random::a::b}}, {{// comments}} (removed, may span lines) and
  * the legacy <USER>, <BOT> and <CHAR>. Names ignore case and surrounding spaces; macros nest
  * (`{{random:{{user}},friend}}`), and substituted values are never expanded again, so a user
- * named "{{char}}" stays literal. Anything unknown is left exactly as written.
+ * named "{{char}}" stays literal. Anything unknown is left exactly as written, and so is a macro
+ * nested deeper than MAX_MACRO_DEPTH (cards nest two or three deep; ten thousand levels of
+ * `{{` would otherwise overflow the stack and fail every turn of the character).
  */
 export function expandMacros(text: string, ctx: MacroContext): string {
   return expandRange(text, 0, text.length, pairBraces(text), ctx);
 }
+
+export const MAX_MACRO_DEPTH = 20;
 
 /** One left-to-right pass pairing every `{{` with its `}}`, so nesting costs no rescans. */
 function pairBraces(text: string): Map<number, number> {
@@ -44,7 +48,7 @@ function pairBraces(text: string): Map<number, number> {
   return pairs;
 }
 
-function expandRange(text: string, from: number, to: number, pairs: Map<number, number>, ctx: MacroContext): string {
+function expandRange(text: string, from: number, to: number, pairs: Map<number, number>, ctx: MacroContext, depth = 0): string {
   let out = '';
   let at = from;
   for (let open = text.indexOf('{{', at); open !== -1 && open < to; open = text.indexOf('{{', at)) {
@@ -55,8 +59,9 @@ function expandRange(text: string, from: number, to: number, pairs: Map<number, 
       continue;
     }
     out += legacy(text.slice(at, open), ctx);
-    if (!/^\s*\/\//.test(text.slice(open + 2, close))) {
-      const inner = expandRange(text, open + 2, close, pairs, ctx);
+    if (depth >= MAX_MACRO_DEPTH) out += text.slice(open, close + 2);
+    else if (!/^\s*\/\//.test(text.slice(open + 2, close))) {
+      const inner = expandRange(text, open + 2, close, pairs, ctx, depth + 1);
       out += evaluate(inner, ctx) ?? text.slice(open, close + 2);
     }
     at = close + 2;

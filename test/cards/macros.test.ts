@@ -47,6 +47,15 @@ describe('expandMacros', () => {
     expect(expandMacros('Hi {{user}}, I am {{char}}', ctx({ user: '{{char}}' }))).toBe('Hi {{char}}, I am Marisol');
   });
 
+  it('leaves macros nested past twenty levels as written, where ten thousand levels overflowed the stack', () => {
+    const deep = (n: number) => `${'{{random:'.repeat(n)}{{user}}${'}}'.repeat(n)}`;
+    expect(expandMacros(deep(3), ctx())).toBe(expandMacros('{{user}}', ctx()));
+    expect(expandMacros(deep(19), ctx())).toBe(expandMacros('{{user}}', ctx()));
+    expect(expandMacros(deep(20), ctx())).toBe('{{user}}'); // the twenty-first level, as written
+    expect(() => expandMacros(deep(10_000), ctx())).not.toThrow();
+    expect(expandMacros(`${'{{x'.repeat(20_000)}${'}}'.repeat(20_000)}`, ctx())).toContain('{{x{{x');
+  });
+
   it('removes {{// comments}}, also across lines and around nested braces', () => {
     expect(expandMacros('a{{// note to self}}b', ctx())).toBe('ab');
     expect(expandMacros('a{{//line one\nline two}}b', ctx())).toBe('ab');
