@@ -65,7 +65,7 @@ export interface HistoryMessage {
   role: 'user' | 'assistant';
   content: string;
   timestamp: string;
-  imageUrls?: string[];
+  imageCount?: number;
 }
 
 export interface History {

@@ -114,6 +114,8 @@ export interface StoredMessage {
   kind: MessageKind;
   content: string;
   imageUrls: string[];
+  /** How many images the message carried, where a history read counted them rather than read them (`imageUrls` is then empty). */
+  imageCount?: number;
   tokenCount: number;
   authorId: string | null;
   authorName: string | null;

@@ -33,6 +33,8 @@ export interface SqlDialect {
    * missing field or JSON null. `field` must already be a plain identifier.
    */
   jsonFieldIs(column: string, field: string, value: string | null): RawBuilder<boolean>;
+  /** The length of the JSON array in a text column, 0 for null. */
+  jsonArrayLength(column: string): RawBuilder<number>;
   /** Whether a driver error is a unique-constraint violation. */
   isUniqueViolation(err: unknown): boolean;
   /**
@@ -56,6 +58,7 @@ const sqlite: SqlDialect = {
       ? sql<boolean>`json_extract(${sql.ref(column)}, ${path}) is null`
       : sql<boolean>`json_extract(${sql.ref(column)}, ${path}) = ${value}`;
   },
+  jsonArrayLength: (column) => sql<number>`coalesce(json_array_length(${sql.ref(column)}), 0)`,
   isUniqueViolation: (err) => {
     const code = errorCode(err);
     return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
@@ -72,6 +75,7 @@ const postgres: SqlDialect = {
     value === null
       ? sql<boolean>`coalesce(${sql.ref(column)}::jsonb -> ${field}::text, 'null'::jsonb) = 'null'::jsonb`
       : sql<boolean>`${sql.ref(column)}::jsonb -> ${field}::text = to_jsonb(${value}::text)`,
+  jsonArrayLength: (column) => sql<number>`coalesce(json_array_length(${sql.ref(column)}::json), 0)`,
   isUniqueViolation: (err) => errorCode(err) === '23505',
   lock: async (tx, space, key) => {
     await sql`select pg_advisory_xact_lock(${space}::int4, hashtext(${key}::text))`.execute(tx);

@@ -116,7 +116,7 @@ export async function openStore(url: string, clock: Clock = systemClock, opts: {
     dialect: dialect.name,
     characters: new CharacterRepo(db, clock, dialect),
     conversations: new ConversationRepo(db, clock, dialect),
-    messages: new MessageRepo(db, clock),
+    messages: new MessageRepo(db, clock, dialect),
     settings: new SettingsRepo(db, clock),
     events: new EventRepo(db, instances, lane),
     instances,

@@ -6,6 +6,7 @@ import type { DB } from './db.js';
 import type { MessageRow } from './schema.js';
 import { prepared } from './prepared.js';
 import { MessageCache } from './message-cache.js';
+import { sqlDialect, type SqlDialect } from './dialect.js';
 
 type NewRow = Omit<Selectable<MessageRow>, 'seq'>;
 
@@ -90,6 +91,7 @@ export class MessageRepo {
   constructor(
     private db: DB,
     private clock: Clock,
+    private readonly dialect: SqlDialect = sqlDialect('sqlite'),
     private readonly cache = new MessageCache(),
   ) {}
 
@@ -182,7 +184,8 @@ export class MessageRepo {
    * One page of history for display, oldest first, walking the (conversation_id, seq) index
    * backwards from `beforeSeq`. Notices the engine stored for itself are left out.
    */
-  async page(conversationId: string, opts: { beforeSeq?: number | undefined; limit: number }): Promise<{ messages: StoredMessage[]; hasMore: boolean }> {
+  async page(conversationId: string, opts: { beforeSeq?: number | undefined; limit: number; images?: 'count' }): Promise<{ messages: StoredMessage[]; hasMore: boolean }> {
+    if (opts.images === 'count') return this.pageWithoutImages(conversationId, opts);
     const rows = await this.newest(conversationId, {
       ...(opts.beforeSeq !== undefined ? { beforeSeq: opts.beforeSeq } : {}),
       limit: opts.limit + 1,
@@ -190,6 +193,24 @@ export class MessageRepo {
     });
     const hasMore = rows.length > opts.limit;
     return { messages: rows.slice(0, opts.limit).reverse(), hasMore };
+  }
+
+  /**
+   * `page` for readers that show no picture: each message's images are counted in the database
+   * (`imageCount`, `imageUrls` left empty), not read. A stored image is a data URL of up to
+   * MAX_IMAGE_BYTES, so a thousand-message history read whole could fill the heap.
+   */
+  private async pageWithoutImages(conversationId: string, opts: { beforeSeq?: number | undefined; limit: number }): Promise<{ messages: StoredMessage[]; hasMore: boolean }> {
+    let q = this.db
+      .selectFrom('messages')
+      .select(['seq', 'id', 'conversation_id', 'role', 'kind', 'content', 'token_count', 'author_id', 'author_name', 'created_at'])
+      .select(this.dialect.jsonArrayLength('image_urls').as('image_count'))
+      .where('conversation_id', '=', conversationId)
+      .where('kind', 'in', ['user', 'assistant', 'proactive']);
+    if (opts.beforeSeq !== undefined) q = q.where('seq', '<', opts.beforeSeq);
+    const rows = await q.orderBy('seq', 'desc').limit(opts.limit + 1).execute();
+    const messages = rows.slice(0, opts.limit).reverse().map((r) => ({ ...toMessage({ ...r, image_urls: null, source_event: null } as Selectable<MessageRow>), imageCount: Number(r.image_count) }));
+    return { messages, hasMore: rows.length > opts.limit };
   }
 
   async get(id: string): Promise<StoredMessage | undefined> {

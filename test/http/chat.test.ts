@@ -23,6 +23,24 @@ afterAll(async () => {
 const chat = (key: string, body: Record<string, unknown>, headers?: Record<string, string>) =>
   h.call('POST', '/api/v1/chat', { key, body, ...(headers ? { headers } : {}) });
 
+describe('a session with pictures, read back', () => {
+  it("counts each message's images and sends none of them: every history API leaves the stored pictures unread", async () => {
+    const k = await h.newKey();
+    const first = (await chat(k.key, { characterId: 'aria', message: 'Look', imageUrl: imageUrl('/cat.png') })).json<{ sessionId: string }>();
+    await chat(k.key, { characterId: 'aria', message: 'and this', imageUrl: imageUrl('/dog.png'), sessionId: first.sessionId });
+    await chat(k.key, { characterId: 'aria', message: 'words only', sessionId: first.sessionId });
+    const v1 = await h.call('GET', `/api/v1/conversations/${first.sessionId}`, { key: k.key });
+    expect(v1.body).not.toContain('data:image');
+    expect(v1.json().messages.map((m: { content: string; imageCount?: number }) => [m.content, m.imageCount ?? 0])).toEqual([
+      ['Look', 1], ['Echo: Look [images: 1]', 0], ['and this', 1], ['Echo: and this [images: 1]', 0], ['words only', 0], ['Echo: words only', 0],
+    ]);
+    // The model still gets the picture of the message it answers, and a note of older ones.
+    const seen = JSON.stringify(h.fake.requests.at(-2)?.body.messages);
+    expect(seen).toContain('data:image/png;base64');
+    expect(seen).toContain('Look [sent 1 image(s)]');
+  });
+});
+
 describe('POST /api/v1/chat, sync', () => {
   it('answers with sessionId, message and credits, and continues the session', async () => {
     const k = await h.newKey({ credits: 10 });
