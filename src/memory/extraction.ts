@@ -28,11 +28,20 @@ export interface ExtractionInput {
 const MAX_FACT_CHARS = 300;
 const MAX_SUMMARY_CHARS = 2000;
 
+/**
+ * The most of one message a transcript line keeps. Facts are short sentences, and a batch holds
+ * up to sixty messages, which nobody pays for (extraction is charged no credits): sixty messages
+ * of 20,000 characters were a 126,000-token request.
+ */
+export const MAX_TRANSCRIPT_LINE_CHARS = 1000;
+
 /** One transcript line per message, with who spoke; `[user]`/`[character]` say which side. */
 export function transcriptLine(m: StoredMessage, characterName: string): string {
   const who = m.role === 'user' ? `[user] ${m.authorName ?? 'User'}` : `[character] ${characterName}`;
   const images = m.imageUrls.length ? ` [sent ${m.imageUrls.length} image(s)]` : '';
-  return `${who}: ${m.content.replace(/\s*\n\s*/g, ' ')}${images}`;
+  const text = m.content.replace(/\s*\n\s*/g, ' ');
+  const kept = text.length > MAX_TRANSCRIPT_LINE_CHARS ? `${text.slice(0, MAX_TRANSCRIPT_LINE_CHARS)}… [cut]` : text;
+  return `${who}: ${kept}${images}`;
 }
 
 /** The JSON-mode request that turns new messages into facts and a summary. */

@@ -1,6 +1,7 @@
 /** The pure parts of memory: reading the model's JSON, owner keys, cutting a summary, rendering within a budget. */
 import { describe, expect, it } from 'vitest';
 import { parseExtraction, ownerKeyOf, isSharedChat } from '../../src/memory/index.js';
+import { extractionPrompt, MAX_TRANSCRIPT_LINE_CHARS, transcriptLine } from '../../src/memory/extraction.js';
 import { withoutSentencesAbout } from '../../src/memory/control.js';
 import { answeredBy } from '../../src/memory/extractor.js';
 import { renderRemembered, cutToTokens } from '../../src/memory/render.js';
@@ -67,5 +68,18 @@ describe('answeredBy', () => {
     const r = answeredBy([m(1, 'user'), m(2, 'assistant', 'aria'), m(3, 'user'), m(4, 'assistant', 'nyx'), m(5, 'user')], 'aria');
     expect(r.messages.map((x) => x.seq)).toEqual([1, 2]);
     expect(r.lastSeq).toBe(4);
+  });
+});
+
+describe('the extraction transcript', () => {
+  it('keeps at most MAX_TRANSCRIPT_LINE_CHARS of a message, so a batch of long messages stays a modest request', () => {
+    const long = (content: string): StoredMessage => ({ seq: 1, id: 'msg_1', conversationId: 'c', role: 'user', kind: 'user', content, imageUrls: [], tokenCount: 1, authorId: null, authorName: 'Sam', createdAt: '' });
+    expect(transcriptLine(long('I have a cat called Pixel.'), 'Aria')).toBe('[user] Sam: I have a cat called Pixel.');
+    const line = transcriptLine(long(`My cat is Pixel. ${'blah '.repeat(4000)}`), 'Aria');
+    expect(line.startsWith('[user] Sam: My cat is Pixel. blah')).toBe(true);
+    expect(line.endsWith('… [cut]')).toBe(true);
+    expect(line.length).toBeLessThan(MAX_TRANSCRIPT_LINE_CHARS + 30);
+    const prompt = extractionPrompt({ characterName: 'Aria', instructions: null, facts: [], summary: null, messages: Array.from({ length: 60 }, () => long('x'.repeat(20_000))), maxFacts: 50 });
+    expect(prompt.map((p) => String(p.content)).join('').length).toBeLessThan(70_000);
   });
 });
