@@ -9,6 +9,7 @@ import type { Config } from '../config.js';
 import type { Services } from '../services/index.js';
 import { errorHandler, toErrorResponse } from './errors.js';
 import { answerOversizedBodies } from './body-limits.js';
+import { guardJsonDepth } from './json-body.js';
 import { refuseNulText } from './text-input.js';
 import { apiKeyHook } from './auth.js';
 import type { HttpContext } from './context.js';
@@ -86,6 +87,7 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   });
   app.setErrorHandler(errorHandler(deps.log));
   answerOversizedBodies(app, deps.config.http.maxBodyBytes, deps.config.http.requestTimeoutMs);
+  guardJsonDepth(app);
   refuseNulText(app);
   app.setNotFoundHandler((req, reply) => {
     void reply.status(404).send({ error: { code: 'NOT_FOUND', message: `No route ${req.method} ${req.url.split('?')[0]}` } });

@@ -72,3 +72,22 @@ describe('request bodies', () => {
     expect([undefined, 401, 408]).toContain(closed.status);
   });
 });
+
+describe('JSON nested deeper than MAX_JSON_DEPTH', () => {
+  it('is refused with 400 before it is parsed, in each API’s envelope; brackets inside strings and fastify’s own refusals are as before', async () => {
+    const key = (await h.json('POST', '/api/v1/api-keys', { key: 'admin-key-for-tests-0123456789', body: { name: 'deep' } })).body.key as string;
+    const deep = `${'['.repeat(30_000)}${']'.repeat(30_000)}`;
+    for (const [path, envelope] of [['/api/v1/chat', (b: any) => b.error], ['/api/chat', (b: any) => b.success === false && b.error]] as const) {
+      const res = await fetch(`${h.base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: deep });
+      expect(res.status).toBe(400);
+      expect(envelope(await res.json())).toMatchObject({ code: 'VALIDATION_ERROR', message: 'The JSON body nests deeper than 64 levels' });
+    }
+    const inString = await h.json('POST', '/api/v1/chat', { key, body: { characterId: 'aria', message: `brackets [[[[{{{{ ${'['.repeat(500)} and a quote \\" too` } });
+    expect(inString.status).toBe(200);
+    const sixtyFour = `${'['.repeat(63)}{"a":1}${']'.repeat(63)}`;
+    const atLimit = await fetch(`${h.base}/api/v1/chat`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: sixtyFour });
+    expect(((await atLimit.json()) as any).error.message).toBe('Request body must be a JSON object'); // parsed, then refused by the schema
+    const proto = await fetch(`${h.base}/api/v1/chat`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: '{"__proto__":{"x":1},"characterId":"aria","message":"hi"}' });
+    expect(proto.status).toBe(400);
+  });
+});

@@ -50,11 +50,15 @@ describe('a NUL character in a request', () => {
     expect((await h.call('GET', `/api/v1/conversations/${chat.json().sessionId}`, { key })).statusCode).toBe(200);
   });
 
-  it('a body nested too deep to walk recursively is still answered, not a crash', async () => {
+  it('a body nested too deep is refused before it is walked; one within MAX_JSON_DEPTH has its NUL found by path', async () => {
     // As deep as the test app's 64 KB body limit allows.
     const deep = `{"characterId":"aria","message":"hi","persona":${'['.repeat(30_000)}"\\u0000"${']'.repeat(30_000)}}`;
     const res = await h.app.inject({ method: 'POST', url: '/api/v1/chat', headers: { 'x-api-key': key, 'content-type': 'application/json' }, payload: deep });
     expect(res.statusCode).toBe(400);
-    expect(String(errorOf(res).details?.field)).toMatch(/^persona(\[0\]){30000}$/);
+    expect(errorOf(res).message).toBe('The JSON body nests deeper than 64 levels');
+    const within = `{"characterId":"aria","message":"hi","persona":${'['.repeat(60)}"\\u0000"${']'.repeat(60)}}`;
+    const found = await h.app.inject({ method: 'POST', url: '/api/v1/chat', headers: { 'x-api-key': key, 'content-type': 'application/json' }, payload: within });
+    expect(found.statusCode).toBe(400);
+    expect(String(errorOf(found).details?.field)).toMatch(/^persona(\[0\]){60}$/);
   });
 });
