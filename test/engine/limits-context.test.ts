@@ -109,4 +109,15 @@ describe('context window', () => {
     expect(reads).toHaveBeenCalledTimes(1);
     expect(hinted).toEqual(await buildContext(store.messages, input, new PromptCache()));
   });
+
+  it('keeps system prompts up to their total length, not only their number: a long card under many user names is not kept a thousand times', async () => {
+    const { PromptCache } = await import('../../src/engine/context.js');
+    const cache = new PromptCache();
+    const long = 'x'.repeat(7_000_000);
+    for (const name of ['a', 'b', 'c']) cache.set(`char|v1|${name}|dm`, { text: long, tokens: 1 });
+    expect(cache.get('char|v1|a|dm')).toBeUndefined(); // the oldest went to make room
+    expect(cache.get('char|v1|c|dm')?.text.length).toBe(7_000_000);
+    for (let i = 0; i < 100; i++) cache.set(`short|${i}`, { text: 'You are Aria.', tokens: 4 });
+    expect(cache.get('short|0')?.tokens).toBe(4);
+  });
 });
