@@ -38,6 +38,13 @@ describe('a session with pictures, read back', () => {
     const seen = JSON.stringify(h.fake.requests.at(-2)?.body.messages);
     expect(seen).toContain('data:image/png;base64');
     expect(seen).toContain('Look [sent 1 image(s)]');
+    // What is stored of a picture is a note of it, for turns that answered and one that failed.
+    h.fake.failNext(1, { status: 500 });
+    expect((await chat(k.key, { characterId: 'aria', message: 'fails', imageUrl: imageUrl('/cat.png'), sessionId: first.sessionId })).statusCode).toBeGreaterThanOrEqual(500);
+    const stored = await h.store.messages.newest(first.sessionId, { limit: 20 });
+    const pictured = stored.filter((m) => m.imageUrls.length);
+    expect(pictured.map((m) => m.content).sort()).toEqual(['Look', 'and this', 'fails']);
+    for (const m of pictured) expect(m.imageUrls).toEqual([`picture:image/png:${TINY_PNG.length}`]);
   });
 });
 

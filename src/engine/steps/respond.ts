@@ -43,6 +43,9 @@ export const respond: Step = async (ctx) => {
   const { store, model, log, config } = ctx.deps;
   const { conversation: conv, character } = resolved(ctx);
   const userMessage = ctx.userMessage;
+  // The message being answered goes to the model with the pictures the turn holds: the stored
+  // row keeps only a note of each (see `keptImage`).
+  const current = userMessage && ctx.user?.imageUrls.length ? { ...userMessage, imageUrls: ctx.user.imageUrls } : userMessage;
   const modelName = character.model ?? model.defaultModel;
   // A turn run again after a crash may have stored its reply already: deliver that, never ask
   // the model a second time.
@@ -55,10 +58,10 @@ export const respond: Step = async (ctx) => {
     ctx.result = { ok: true, message: prior, usage, model: modelName, userMessage };
     return;
   }
-  const blocks = await contextBlocks(ctx, { character, conversation: conv, userName: ctx.userName, chatType: ctx.chatType, current: userMessage, turn: ctx });
+  const blocks = await contextBlocks(ctx, { character, conversation: conv, userName: ctx.userName, chatType: ctx.chatType, current, turn: ctx });
   const built = await buildContext(
     store.messages,
-    { character, conversation: conv, userName: ctx.userName, chatType: ctx.chatType, current: userMessage, instruction: ctx.instruction, blocks, budgetTokens: config.contextTokens, now: new Date(ctx.deps.clock.now()) },
+    { character, conversation: conv, userName: ctx.userName, chatType: ctx.chatType, current, instruction: ctx.instruction, blocks, budgetTokens: config.contextTokens, now: new Date(ctx.deps.clock.now()) },
     ctx.deps.prompts,
   );
 
