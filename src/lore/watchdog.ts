@@ -3,6 +3,8 @@ import { activate, type ActivateInput, type LoreActivation } from './activate.js
 import type { LoreBook } from './model.js';
 import type { PatternWatch, RunningPattern } from './keys.js';
 
+const MAX_REFUSED = 10_000;
+
 /** What a watched scan gave: the entries that fire, or why none do this turn. */
 export type WatchedScan = { activation: LoreActivation } | { stopped: true; refused: string[] };
 
@@ -40,6 +42,9 @@ export class ScanWatchdog implements PatternWatch {
       if (scan.done) return { activation: scan.value };
       const suspect = this.running;
       if (!suspect || this.within(Math.max(1, Math.floor(this.budgetMs / 4)), () => suspect.re.test(suspect.text)).done) break;
+      // Oldest first out past a bound, so a tenant writing new patterns cannot grow this without
+      // end; a pattern forgotten so is caught again at the cost of one more stopped scan.
+      if (this.refused.size >= MAX_REFUSED) this.refused.delete(this.refused.values().next().value!);
       this.refused.add(suspect.id);
       refused.push(`/${suspect.re.source}/${suspect.re.flags}`);
     }
