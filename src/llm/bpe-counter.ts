@@ -210,8 +210,10 @@ export class BpeCounter {
   }
 
   private grow(bytes: number): void {
-    this.scratch = new Uint8Array(bytes);
+    // `scratch` last: its length is what says the arrays are big enough, so a count stopped in
+    // here (a lorebook scan under its watchdog) leaves them grown, or grows them again next time.
     this.starts = new Int32Array(bytes + 1);
     this.pairRanks = new Int32Array(bytes + 1);
+    this.scratch = new Uint8Array(bytes);
   }
 }

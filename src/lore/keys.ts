@@ -40,14 +40,25 @@ export class Haystack {
 /** A pattern that could not be compiled, or that safe-regex2 cannot prove runs in linear time. */
 type Compiled = RegExp | 'invalid' | 'unsafe';
 
+/**
+ * Compiled patterns by source, emptied past 5000 of them or 4 million characters of sources (a
+ * lorebook key can be long). A plain Map, not an LRU: keys are compiled inside a scan that its
+ * watchdog may stop anywhere, and a Map is never left half-changed by that.
+ */
 const cache = new Map<string, Compiled>();
+const cacheBounds = { entries: 5000, chars: 4_000_000 };
+let cachedChars = 0;
 
 function cached(id: string, build: () => Compiled): Compiled {
   let re = cache.get(id);
   if (re === undefined) {
-    if (cache.size > 5000) cache.clear();
+    if (cache.size >= cacheBounds.entries || cachedChars + id.length > cacheBounds.chars) {
+      cache.clear();
+      cachedChars = 0;
+    }
     re = build();
     cache.set(id, re);
+    cachedChars += id.length;
   }
   return re;
 }
