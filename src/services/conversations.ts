@@ -131,12 +131,12 @@ export class ConversationService {
       }
       beforeSeq = anchor.seq;
     }
-    return this.store.messages.page(conv.id, { beforeSeq, limit: opts.limit, images: 'count' });
+    return this.store.messages.page(conv.id, { beforeSeq, limit: opts.limit });
   }
 
   /** The newest HISTORY_LIMIT user and character messages, oldest first (engine notices left out). */
   async history(conv: Conversation): Promise<StoredMessage[]> {
-    return (await this.store.messages.page(conv.id, { limit: HISTORY_LIMIT, images: 'count' })).messages;
+    return (await this.store.messages.page(conv.id, { limit: HISTORY_LIMIT })).messages;
   }
 
   /**

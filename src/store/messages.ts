@@ -182,25 +182,12 @@ export class MessageRepo {
 
   /**
    * One page of history for display, oldest first, walking the (conversation_id, seq) index
-   * backwards from `beforeSeq`. Notices the engine stored for itself are left out.
-   */
-  async page(conversationId: string, opts: { beforeSeq?: number | undefined; limit: number; images?: 'count' }): Promise<{ messages: StoredMessage[]; hasMore: boolean }> {
-    if (opts.images === 'count') return this.pageWithoutImages(conversationId, opts);
-    const rows = await this.newest(conversationId, {
-      ...(opts.beforeSeq !== undefined ? { beforeSeq: opts.beforeSeq } : {}),
-      limit: opts.limit + 1,
-      kinds: ['user', 'assistant', 'proactive'],
-    });
-    const hasMore = rows.length > opts.limit;
-    return { messages: rows.slice(0, opts.limit).reverse(), hasMore };
-  }
-
-  /**
-   * `page` for readers that show no picture: each message's images are counted in the database
-   * (`imageCount`, `imageUrls` left empty), not read. A stored image is a data URL of up to
+   * backwards from `beforeSeq`. Notices the engine stored for itself are left out. A message's
+   * pictures are counted in the database (`imageCount`; `imageUrls` left empty), never read: a
+   * row stored before messages kept only notes of them holds each as a data URL of up to
    * MAX_IMAGE_BYTES, so a thousand-message history read whole could fill the heap.
    */
-  private async pageWithoutImages(conversationId: string, opts: { beforeSeq?: number | undefined; limit: number }): Promise<{ messages: StoredMessage[]; hasMore: boolean }> {
+  async page(conversationId: string, opts: { beforeSeq?: number | undefined; limit: number }): Promise<{ messages: StoredMessage[]; hasMore: boolean }> {
     let q = this.db
       .selectFrom('messages')
       .select(['seq', 'id', 'conversation_id', 'role', 'kind', 'content', 'token_count', 'author_id', 'author_name', 'created_at'])
