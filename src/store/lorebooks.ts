@@ -79,15 +79,14 @@ export class LorebookRepo {
     const now = this.now();
     const row: LorebookRow = { id: newId('lore'), owner_id: ownerId, name: input.name, description: input.description, book_json: input.book, created_at: now, updated_at: now };
     const max = opts.maxOwned;
-    if (max === undefined) await this.db.insertInto('lorebooks').values(row).execute();
-    else {
-      await this.db.transaction().execute(async (tx) => {
+    await this.db.transaction().execute(async (tx) => {
+      if (max !== undefined) {
         await this.dialect.lock(tx, LockSpace.lorebookOwner, ownerId);
         const owned = await tx.selectFrom('lorebooks').select((eb) => eb.fn.countAll<number>().as('n')).where('owner_id', '=', ownerId).executeTakeFirstOrThrow();
         if (Number(owned.n) >= max) throw new QuotaExceededError('lorebooks', max);
-        await tx.insertInto('lorebooks').values(row).execute();
-      });
-    }
+      }
+      await tx.insertInto('lorebooks').values(row).execute();
+    });
     return toRecord(row);
   }
 
