@@ -109,6 +109,7 @@ export const ENV_VARS: Record<string, [Section, string]> = {
   RATE_LIMIT_USER_PER_MIN: ['limits', 'userPerMin'],
   RATE_LIMIT_GROUP_PER_MIN: ['limits', 'groupPerMin'],
   RATE_LIMIT_API_KEY_PER_MIN: ['limits', 'apiKeyPerMin'],
+  REFUSED_TURNS_PER_KEY_PER_HOUR: ['limits', 'refusedTurnsPerHour'],
   PROACTIVE_CRON: ['proactive', 'cron'],
   PROACTIVE_MIN_IDLE_MINUTES: ['proactive', 'minIdleMinutes'],
   PROACTIVE_MIN_GAP_MINUTES: ['proactive', 'minGapMinutes'],

@@ -1,6 +1,6 @@
 import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
 import { Mutex } from 'redis-semaphore';
-import { takePoint, type RateLimits } from '../engine/limits.js';
+import { Budgets, budgetPrefix, type RateLimits } from '../engine/limits.js';
 import type { Logger } from '../log.js';
 import { RedisPresence } from './presence.js';
 import { MirroredSendMarks } from './send-marks.js';
@@ -23,18 +23,13 @@ import type { CoordinationSettings } from './config.js';
  * answer, each instance counts on its own (the library's insurance limiter, in memory): a limit
  * that holds per instance for a while, rather than every message failing.
  */
-export class RedisRateLimits implements RateLimits {
-  private readonly limiters = new Map<number, RateLimiterRedis>();
-  constructor(private readonly redis: Redis, private readonly prefix: string) {}
-
-  consume(key: string, perMinute: number): Promise<{ ok: true } | { ok: false; retryAfterMs: number }> {
-    let limiter = this.limiters.get(perMinute);
-    if (!limiter) {
-      const insuranceLimiter = new RateLimiterMemory({ points: perMinute, duration: 60, keyPrefix: `rl${perMinute}` });
-      limiter = new RateLimiterRedis({ storeClient: this.redis, points: perMinute, duration: 60, keyPrefix: `${this.prefix}rl${perMinute}`, insuranceLimiter });
-      this.limiters.set(perMinute, limiter);
-    }
-    return takePoint(limiter, key);
+export class RedisRateLimits extends Budgets<RateLimiterRedis> implements RateLimits {
+  constructor(redis: Redis, prefix: string) {
+    super((points, duration) => {
+      const keyPrefix = budgetPrefix(points, duration);
+      const insuranceLimiter = new RateLimiterMemory({ points, duration, keyPrefix });
+      return new RateLimiterRedis({ storeClient: redis, points, duration, keyPrefix: `${prefix}${keyPrefix}`, insuranceLimiter });
+    });
   }
 }
 

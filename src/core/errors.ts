@@ -67,8 +67,8 @@ export class QuotaExceededError extends CharbridgeError {
 /** Over a rate limit; `retryAfterMs` says when trying again can succeed. */
 export class RateLimitedError extends CharbridgeError {
   readonly retryAfterMs: number;
-  constructor(retryAfterMs: number, message = 'Too many requests, slow down') {
-    super('RATE_LIMITED', message, { status: 429, details: { retryAfterMs } });
+  constructor(retryAfterMs: number, message = 'Too many requests, slow down', code = 'RATE_LIMITED') {
+    super(code, message, { status: 429, details: { retryAfterMs } });
     this.retryAfterMs = retryAfterMs;
   }
 }
@@ -77,6 +77,13 @@ export class RateLimitedError extends CharbridgeError {
 export class ModelError extends CharbridgeError {
   constructor(message: string, cause?: unknown) {
     super('MODEL_ERROR', message, { status: 502, cause });
+  }
+}
+
+/** The model answered without any text. */
+export class EmptyReplyError extends ModelError {
+  constructor() {
+    super('The model returned an empty reply');
   }
 }
 

@@ -9,11 +9,15 @@ export const engineSettingsSchema = z.object({
   defaultCharacter: z.string().min(1).default('aria'),
 });
 
-/** Messages per minute per platform user and per group chat; requests per minute per API key. */
+/**
+ * Messages per minute per platform user and per group chat; requests per minute per API key; and
+ * per tenant key, turns an hour the model may refuse (0: no such limit).
+ */
 export const limitsConfigSchema = z.object({
   userPerMin: int(1, 100_000).default(10),
   groupPerMin: int(1, 100_000).default(30),
   apiKeyPerMin: int(1, 1_000_000).default(60),
+  refusedTurnsPerHour: int(0, 1_000_000).default(60),
 });
 
 export type EngineSettings = z.infer<typeof engineSettingsSchema>;

@@ -16,6 +16,12 @@ export interface EngineConfig {
   userPerMin: number;
   groupPerMin: number;
   apiKeyPerMin: number;
+  /**
+   * Turns of one tenant key an hour the model may refuse (or answer with nothing), which cost no
+   * credit yet store their message; past that, the key's turns are refused before anything is
+   * stored until the hour is over. Absent or 0: no such limit.
+   */
+  refusedTurnsPerHour?: number;
   contextTokens: number;
   maxTokens: number;
   /** Models tried in order when the character's (or the configured) model fails. */

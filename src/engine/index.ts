@@ -42,6 +42,7 @@ export function engineConfigFrom(cfg: Config, instanceId: string): EngineConfig 
     userPerMin: cfg.limits.userPerMin,
     groupPerMin: cfg.limits.groupPerMin,
     apiKeyPerMin: cfg.limits.apiKeyPerMin,
+    refusedTurnsPerHour: cfg.limits.refusedTurnsPerHour,
     contextTokens: cfg.model.contextTokens,
     maxTokens: cfg.model.maxTokens,
     fallbackModels: cfg.model.fallbacks,

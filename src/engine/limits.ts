@@ -13,30 +13,66 @@ const RateLimiterRes = fromPackage('rate-limiter-flexible/lib/RateLimiterRes.js'
 type RateLimiterMemory = Flexible.RateLimiterMemory;
 type RateLimiterAbstract = Flexible.RateLimiterAbstract;
 
+/** A budget's answer: a point was there (taken, or left), or how long until one is. */
+export type Verdict = { ok: true } | { ok: false; retryAfterMs: number };
+
 /**
- * Rate limits behind a narrow interface: the memory store today, Redis (rate-limiter-flexible's
- * RateLimiterRedis has the same consume()) when several processes share limits.
+ * Rate limits behind a narrow interface: the memory store, or Redis (rate-limiter-flexible's
+ * RateLimiterRedis, same calls) when several processes share limits. A budget is `points` per
+ * window of `seconds`, counted per key; each window is fixed, starting at its first point.
  */
 export interface RateLimits {
   /** Take one point from `key`, whose budget is `perMinute`; say how long to wait when empty. */
-  consume(key: string, perMinute: number): Promise<{ ok: true } | { ok: false; retryAfterMs: number }>;
+  consume(key: string, perMinute: number): Promise<Verdict>;
+  /** Take one point from `key`'s budget of `points` per `seconds`. */
+  spend(key: string, points: number, seconds: number): Promise<Verdict>;
+  /** Whether `key`'s budget of `points` per `seconds` has a point left, taking none. */
+  left(key: string, points: number, seconds: number): Promise<Verdict>;
 }
 
-export class MemoryRateLimits implements RateLimits {
-  private limiters = new Map<number, RateLimiterMemory>();
+/** The key prefix of a budget's limiter; a per-minute one keeps the name it always had. */
+export function budgetPrefix(points: number, seconds: number): string {
+  return seconds === 60 ? `rl${points}` : `rl${points}per${seconds}`;
+}
 
-  consume(key: string, perMinute: number): Promise<{ ok: true } | { ok: false; retryAfterMs: number }> {
-    let limiter = this.limiters.get(perMinute);
+/** Limiters of every budget in use, one each, made on first use by `make`. */
+export class Budgets<L extends RateLimiterAbstract> {
+  private readonly limiters = new Map<string, L>();
+  constructor(private readonly make: (points: number, seconds: number) => L) {}
+
+  consume(key: string, perMinute: number): Promise<Verdict> {
+    return this.spend(key, perMinute, 60);
+  }
+
+  spend(key: string, points: number, seconds: number): Promise<Verdict> {
+    return takePoint(this.limiter(points, seconds), key);
+  }
+
+  async left(key: string, points: number, seconds: number): Promise<Verdict> {
+    const res = await this.limiter(points, seconds).get(key);
+    if (!res || res.consumedPoints < points) return { ok: true };
+    return { ok: false, retryAfterMs: Math.max(1, res.msBeforeNext) };
+  }
+
+  private limiter(points: number, seconds: number): L {
+    const name = `${points}/${seconds}`;
+    let limiter = this.limiters.get(name);
     if (!limiter) {
-      limiter = new RateLimiterMemory({ points: perMinute, duration: 60, keyPrefix: `rl${perMinute}` });
-      this.limiters.set(perMinute, limiter);
+      limiter = this.make(points, seconds);
+      this.limiters.set(name, limiter);
     }
-    return takePoint(limiter, key);
+    return limiter;
+  }
+}
+
+export class MemoryRateLimits extends Budgets<RateLimiterMemory> implements RateLimits {
+  constructor() {
+    super((points, duration) => new RateLimiterMemory({ points, duration, keyPrefix: budgetPrefix(points, duration) }));
   }
 }
 
 /** One point from a rate-limiter-flexible limiter (any store), as our answer. */
-export async function takePoint(limiter: RateLimiterAbstract, key: string): Promise<{ ok: true } | { ok: false; retryAfterMs: number }> {
+export async function takePoint(limiter: RateLimiterAbstract, key: string): Promise<Verdict> {
   try {
     await limiter.consume(key);
     return { ok: true };

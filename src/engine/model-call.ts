@@ -1,5 +1,5 @@
 import type { TokenUsage } from '../core/types.js';
-import { CharbridgeError, ModelError } from '../core/errors.js';
+import { CharbridgeError, EmptyReplyError, ModelError } from '../core/errors.js';
 import type { ModelClient, ModelMessage } from '../llm/index.js';
 
 export interface ModelCall {
@@ -42,7 +42,7 @@ export async function streamWithFallback(client: ModelClient, call: ModelCall): 
           usage = { promptTokens: chunk.promptTokens, completionTokens: chunk.completionTokens, totalTokens: chunk.promptTokens + chunk.completionTokens };
         }
       }
-      if (!text.trim()) throw new ModelError('The model returned an empty reply');
+      if (!text.trim()) throw new EmptyReplyError();
       return { text, usage, model };
     } catch (err) {
       last = asError(err);

@@ -7,6 +7,7 @@ import { OfflineModel } from './offline.js';
 export * from './model.js';
 export { countTokens, countRepeatedTokens, loadTokenizer, TOKENS_PER_MESSAGE, TOKENS_PER_IMAGE } from './tokens.js';
 export { OpenAIModel } from './openai.js';
+export { modelStatusOf } from './observed.js';
 export { OfflineModel, OFFLINE_LABEL } from './offline.js';
 
 /** The configured model, or the offline one (with a warning) when nothing is configured. */

@@ -18,7 +18,7 @@ export interface ModelCallEvent {
 }
 
 /** The HTTP status a failure carries (the SDK's error is the cause of our ModelError). */
-function statusOf(err: unknown): number | undefined {
+export function modelStatusOf(err: unknown): number | undefined {
   for (let e: unknown = err, depth = 0; e && depth < 3; e = (e as { cause?: unknown }).cause, depth++) {
     const status = (e as { status?: unknown }).status;
     if (typeof status === 'number' && !isCharbridgeError(e)) return status;
@@ -29,7 +29,7 @@ function statusOf(err: unknown): number | undefined {
 /** Sort a failed call's error into a ModelErrorKind. */
 export function modelErrorKind(err: unknown, signal?: AbortSignal): ModelErrorKind {
   if (signal?.aborted) return 'aborted';
-  const status = statusOf(err);
+  const status = modelStatusOf(err);
   if (status === 429) return 'rate_limited';
   if (status !== undefined) return status >= 500 ? 'server_error' : 'client_error';
   const text = `${err instanceof Error ? `${err.name} ${err.message}` : String(err)} ${(err as { cause?: { name?: string } })?.cause?.name ?? ''}`;

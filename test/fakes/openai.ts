@@ -66,7 +66,11 @@ export interface FakeOpenAIOptions {
  * `retry-after` (whole seconds, rounded up); it is allowed on 5xx too so tests of retried
  * server errors need not wait for the SDK's default 0.5 s+ backoff.
  */
-export type FakeFailure = { status: 429; retryAfterMs?: number } | { status: 500 | 502 | 503; retryAfterMs?: number };
+export type FakeFailure =
+  | { status: 429; retryAfterMs?: number }
+  | { status: 500 | 502 | 503; retryAfterMs?: number }
+  /** The request refused for what it holds, as OpenAI's safety system refuses a prompt (never retried). */
+  | { status: 400; retryAfterMs?: never };
 
 export interface FakeOpenAI {
   /** 'http://127.0.0.1:PORT/v1' — pass as the SDK's `baseURL`. */
@@ -171,6 +175,9 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
       if (failure.retryAfterMs !== undefined) {
         headers['retry-after-ms'] = String(failure.retryAfterMs);
         headers['retry-after'] = String(Math.ceil(failure.retryAfterMs / 1000));
+      }
+      if (failure.status === 400) {
+        return fail(400, 'Your request was rejected as a result of our safety system.', 'invalid_request_error', 'content_policy_violation');
       }
       return failure.status === 429
         ? fail(429, 'Rate limit reached for requests.', 'requests', 'rate_limit_exceeded', headers)

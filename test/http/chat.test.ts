@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
 import { imageServer, pinnedResolver, TINY_PNG, type TestServer } from '../helpers/net.js';
-import { errorOf, startApi, validCharacter, type ApiHarness } from './helpers.js';
+import { echoResponder } from '../fakes/openai.js';
+import { ADMIN_KEY, errorOf, startApi, validCharacter, type ApiHarness } from './helpers.js';
 
 const clock = new ManualClock();
 let h: ApiHarness;
@@ -239,6 +240,42 @@ describe('limits', () => {
       expect((await small.store.apiKeys.get(k.id))?.creditsUsed).toBe(2); // not charged
       const other = await small.newKey();
       expect((await small.call('POST', '/api/v1/chat', { key: other.key, body })).statusCode).toBe(200);
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('over REFUSED_TURNS_PER_KEY_PER_HOUR turns the model refused, a key is refused before anything is stored', async () => {
+    const small = await startApi({ env: { REFUSED_TURNS_PER_KEY_PER_HOUR: '2' } });
+    try {
+      const k = await small.newKey({ credits: 10 });
+      const first = (await small.call('POST', '/api/v1/chat', { key: k.key, body: { characterId: 'aria', message: 'hi' } })).json<{ sessionId: string }>();
+      const send = (message: string, mode = 'sync') => small.call('POST', '/api/v1/chat', { key: k.key, body: { characterId: 'aria', message, sessionId: first.sessionId, mode } });
+      // The provider refusing the prompt (its safety system's 400) counts, and so does a reply
+      // with no text; the provider's own failures (5xx) do not.
+      small.fake.failNext(1, { status: 400 });
+      expect((await send('refused once')).statusCode).toBe(502);
+      small.fake.failNext(1, { status: 500 });
+      expect((await send('the provider failed')).statusCode).toBe(502);
+      small.fake.respondWith('   ');
+      expect((await send('nothing said')).statusCode).toBe(502);
+      small.fake.respondWith(echoResponder);
+      const stored = (await small.store.messages.newest(first.sessionId, { limit: 50 })).length;
+      const asked = small.fake.requests.length;
+      for (const mode of ['sync', 'async']) {
+        const refused = await send(`once more, ${mode}`, mode);
+        expect(refused.statusCode).toBe(429);
+        expect(errorOf(refused).code).toBe('TOO_MANY_REFUSED_TURNS');
+        expect(Number(refused.headers['retry-after'])).toBeGreaterThan(3000);
+      }
+      // Nothing stored, nothing asked, nothing charged: the one turn that answered is all it paid.
+      expect((await small.store.messages.newest(first.sessionId, { limit: 50 })).length).toBe(stored);
+      expect(small.fake.requests.length).toBe(asked);
+      expect((await small.store.apiKeys.get(k.id))?.creditsUsed).toBe(1);
+      // Another key, and the admin (unlimited, trusted), are not held back by it.
+      const other = await small.newKey({ credits: 1 });
+      expect((await small.call('POST', '/api/v1/chat', { key: other.key, body: { characterId: 'aria', message: 'hello' } })).statusCode).toBe(200);
+      expect((await small.call('POST', '/api/v1/chat', { key: ADMIN_KEY, body: { characterId: 'aria', message: 'hello' } })).statusCode).toBe(200);
     } finally {
       await small.close();
     }

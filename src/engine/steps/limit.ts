@@ -1,5 +1,6 @@
-import { ConflictError, PaymentRequiredError, RateLimitedError, StoreUnavailableError, TurnHandedOffError } from '../../core/errors.js';
+import { ConflictError, EmptyReplyError, PaymentRequiredError, RateLimitedError, StoreUnavailableError, TurnHandedOffError } from '../../core/errors.js';
 import { retriedInBackground } from '../../core/retry.js';
+import { modelStatusOf } from '../../llm/index.js';
 import type { MessageContext, Payer, Step, TurnContext } from '../pipeline.js';
 import type { Claim } from '../../store/index.js';
 import { resolvedChat } from '../pipeline.js';
@@ -51,6 +52,9 @@ async function chargePayer(ctx: TurnContext, payer: Payer, next: () => Promise<v
     if (!r.ok) throw new RateLimitedError(r.retryAfterMs);
   }
   if (payer.reserved) return next();
+  const refusals = refusalBudget(ctx, payer);
+  // A turn already accepted (resumed after a crash) is answered whatever the budget says now.
+  if (refusals && !ctx.durable?.resumed) await refusals.check();
   const { apiKeyId } = payer;
   const durable = ctx.durable;
   /** A new durable turn's claim, made here with its reservation. */
@@ -75,6 +79,7 @@ async function chargePayer(ctx: TurnContext, payer: Payer, next: () => Promise<v
   try {
     await next();
     charged = ctx.result?.ok === true && ctx.result.message !== null;
+    if (refusals && ctx.result?.ok === false && refusedByModel(ctx.result.error)) await refusals.spend();
   } catch (err) {
     // Refused before its caller heard it was accepted (a new session the database dropped under,
     // say): the caller is told it failed, so it is undone — neither answered later, which the
@@ -102,6 +107,48 @@ async function chargePayer(ctx: TurnContext, payer: Payer, next: () => Promise<v
       await store.apiKeys.release(apiKeyId, payer.cost).catch((err: unknown) => log.error({ err, apiKeyId }, 'could not release reserved credits'));
     }
   }
+}
+
+/**
+ * Whether the model refused the turn for what it was sent — a 4xx other than the provider's rate
+ * limit (429) or its verdict on the operator's own key (401), such as a prompt its content filter
+ * or context length refuses — or answered with nothing: what a tenant's own input can cause.
+ */
+export function refusedByModel(err: unknown): boolean {
+  if (err instanceof EmptyReplyError) return true;
+  const status = modelStatusOf(err);
+  return status !== undefined && status >= 400 && status < 500 && status !== 401 && status !== 429;
+}
+
+/**
+ * A tenant key's turns the model refused this hour. A failed turn costs no credit, yet its message
+ * is stored (up to the longest message the API takes), so a key that could make every turn fail
+ * — a prompt the provider's filter refuses, a card too long for the model — could store without
+ * paying at its whole request rate. Past the budget its turns are refused (429
+ * `TOO_MANY_REFUSED_TURNS`) before anything is stored, until the hour is over. Failures that are
+ * the provider's or ours (5xx, timeouts, its rate limit) do not count: no tenant is shut out by an
+ * outage. A budget that cannot be read (Redis away, its in-memory stand-in aside) lets the turn in.
+ */
+function refusalBudget(ctx: TurnContext, payer: Payer): { check(): Promise<void>; spend(): Promise<void> } | undefined {
+  const perHour = ctx.deps.config.refusedTurnsPerHour ?? 0;
+  if (!payer.apiKeyId || perHour <= 0) return undefined;
+  const { limits, log } = ctx.deps;
+  const key = `refused:${payer.keyId}`;
+  return {
+    async check() {
+      const r = await limits.left(key, perHour, 3600).catch((err: unknown) => {
+        log.warn({ err, keyId: payer.keyId }, 'could not read the key\'s refused-turn budget; letting the turn in');
+        return { ok: true } as const;
+      });
+      if (!r.ok) {
+        const message = `The model refused ${perHour} of this key's turns within the hour; its turns are refused until the hour is over`;
+        throw new RateLimitedError(r.retryAfterMs, message, 'TOO_MANY_REFUSED_TURNS');
+      }
+    },
+    async spend() {
+      await limits.spend(key, perHour, 3600).catch((err: unknown) => log.warn({ err, keyId: payer.keyId }, 'could not count a refused turn'));
+    },
+  };
 }
 
 async function withdrawClaim(ctx: TurnContext, claim: Claim, apiKeyId: string | null, cost: number): Promise<void> {
