@@ -18,6 +18,25 @@ const attachedToAny = prepared((db, p: { kinds: readonly string[]; ids: readonly
     .orderBy('lorebooks.id'),
 );
 
+/** The same, listing only what tells a book's version: its JSON is read only for a version not parsed yet. */
+const versionsAttachedToAny = prepared((db, p: { kinds: readonly string[]; ids: readonly string[] }) =>
+  db
+    .selectFrom('lorebook_links')
+    .innerJoin('lorebooks', 'lorebooks.id', 'lorebook_links.lorebook_id')
+    .select(['lorebooks.id', 'lorebooks.owner_id', 'lorebooks.name', 'lorebooks.updated_at', 'lorebook_links.created_at as linked_at'])
+    .where((eb) => eb.or(p.ids.map((id, i) => eb.and([eb('lorebook_links.target_kind', '=', p.kinds[i]!), eb('lorebook_links.target_id', '=', id)]))))
+    .orderBy('linked_at')
+    .orderBy('lorebooks.id'),
+);
+
+/** An attached lorebook as a turn lists it: enough to tell whether its parsed book is current. */
+export interface AttachedLorebook {
+  id: string;
+  ownerId: string;
+  name: string;
+  updatedAt: string;
+}
+
 /**
  * The most lorebooks one conversation, or one character, may have attached. Every turn reads and
  * scans all of a turn's books; SillyTavern users attach a handful.
@@ -174,6 +193,14 @@ export class LorebookRepo {
     const rows = await attachedToAny.rows(this.db, { kinds: targets.map((t) => t.kind), ids: targets.map((t) => t.id) });
     const seen = new Set<string>();
     return rows.filter((r) => !seen.has(r.id) && seen.add(r.id)).map(toRecord);
+  }
+
+  /** What `attachedTo` lists, without the books themselves. */
+  async attachedVersions(targets: readonly LoreTarget[]): Promise<AttachedLorebook[]> {
+    if (!targets.length) return [];
+    const rows = await versionsAttachedToAny.rows(this.db, { kinds: targets.map((t) => t.kind), ids: targets.map((t) => t.id) });
+    const seen = new Set<string>();
+    return rows.filter((r) => !seen.has(r.id) && seen.add(r.id)).map((r) => ({ id: r.id, ownerId: r.owner_id, name: r.name, updatedAt: r.updated_at }));
   }
 
   async saveActivity(conversationId: string, report: string): Promise<void> {

@@ -20,6 +20,13 @@ describeStores('LorebookRepo and PersonaRepo', (ctx) => {
     const applies = await repo.attachedTo([{ kind: 'character', id: 'char_1' }, { kind: 'conversation', id: 'conv_1' }]);
     expect(applies.map((r) => r.name)).toEqual(['Sky', 'Sea']);
     expect(await repo.attachedTo([{ kind: 'conversation', id: 'conv_2' }])).toEqual([]);
+    // What a turn lists: the same books in the same order, without the books themselves.
+    const versions = await repo.attachedVersions([{ kind: 'character', id: 'char_1' }, { kind: 'conversation', id: 'conv_1' }]);
+    expect(versions).toEqual(applies.map((r) => ({ id: r.id, ownerId: r.ownerId, name: r.name, updatedAt: r.updatedAt })));
+    ctx.clock.advance(1000);
+    const edited = await repo.update(b.id, { book: '{"entries":[],"name":"Sea"}' });
+    expect((await repo.attachedVersions([{ kind: 'conversation', id: 'conv_1' }])).find((v) => v.id === b.id)?.updatedAt).toBe(edited?.updatedAt);
+    expect(edited?.updatedAt).not.toBe(b.updatedAt);
 
     expect(await repo.detach(b.id, { kind: 'conversation', id: 'conv_1' })).toBe(true);
     expect(await repo.detach(b.id, { kind: 'conversation', id: 'conv_1' })).toBe(false);
