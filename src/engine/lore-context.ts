@@ -55,26 +55,70 @@ async function cardBookOf(store: Store, character: Character, cardBooks: CardBoo
   return book;
 }
 
-/** The lorebooks that apply to a turn: the character's own card book, then attached books. */
-export async function booksFor(store: Store, character: Character, conversationId: string, cardBooks?: CardBookCache): Promise<LoreBook[]> {
-  const books: LoreBook[] = [];
+/** A book a turn scans, with whose it is: the key that owns it, or 'admin' (null: an ownerless preset's). */
+export interface OwnedBook {
+  book: LoreBook;
+  ownerId: string | null;
+}
+
+/**
+ * The lorebooks that apply to a turn: the character's own card book, then attached books. An
+ * attached book is read only when the version listed is one not parsed yet (each may hold a
+ * megabyte, and a turn may have ten).
+ */
+export async function booksFor(store: Store, character: Character, conversationId: string, cardBooks?: CardBookCache): Promise<OwnedBook[]> {
+  const books: OwnedBook[] = [];
   const own = character.fromCard ? await cardBookOf(store, character, cardBooks) : null;
-  if (own) books.push(own);
-  const attached = await store.lorebooks.attachedTo([
+  if (own) books.push({ book: own, ownerId: character.ownerId });
+  const attached = await store.lorebooks.attachedVersions([
     { kind: 'character', id: character.id },
     { kind: 'conversation', id: conversationId },
   ]);
-  for (const record of attached) {
-    const key = `lorebook|${record.id}|${record.updatedAt}`;
-    let parsed = cardBooks?.get(key)?.book;
+  for (const listed of attached) {
+    let parsed = cardBooks?.get(`lorebook|${listed.id}|${listed.updatedAt}`)?.book;
     if (!parsed) {
+      const record = await store.lorebooks.get(listed.id);
+      if (!record) continue; // deleted since it was listed
       parsed = JSON.parse(record.book) as LoreBook;
-      cardBooks?.set(key, { book: parsed, size: record.book.length });
+      cardBooks?.set(`lorebook|${record.id}|${record.updatedAt}`, { book: parsed, size: record.book.length });
     }
-    books.push({ ...parsed, name: record.name });
+    books.push({ book: { ...parsed, name: listed.name }, ownerId: listed.ownerId });
   }
   return books;
 }
+
+/** Refused patterns an owner's books may show within `STRIKE_WINDOW_MS` before they are left out. */
+export const MAX_STRIKES = 3;
+const STRIKE_WINDOW_MS = 3_600_000;
+
+/**
+ * Owners whose books' patterns stalled scans, counted per fixed hour from the first. Each stall
+ * holds the process up to about a quarter of a second before the pattern is refused; an owner
+ * writing a new stalling pattern before every turn would do so every turn. Past `MAX_STRIKES` in
+ * the hour its books are left out of every scan, in this process, until the hour is over. Books
+ * are blamed one by one (the pattern's own book), so attaching a stalling book beside another
+ * owner's never costs that owner its lore.
+ */
+class StallStrikes {
+  readonly #owners = new LRUCache<string, { since: number; count: number }>({ max: 10_000 });
+  constructor(private readonly now: () => number) {}
+
+  note(owner: string): void {
+    const now = this.now();
+    const seen = this.#owners.get(owner);
+    if (seen && now - seen.since < STRIKE_WINDOW_MS) seen.count++;
+    else this.#owners.set(owner, { since: now, count: 1 });
+  }
+
+  /** Whether `owner`'s books are left out now. */
+  out(owner: string): boolean {
+    const seen = this.#owners.get(owner);
+    return seen !== undefined && seen.count >= MAX_STRIKES && this.now() - seen.since < STRIKE_WINDOW_MS;
+  }
+}
+
+/** An owner's strike key: one for every ownerless (preset) book. */
+const ownerOf = (b: OwnedBook) => b.ownerId ?? 'preset';
 
 /**
  * Lorebooks as context: each turn the books that apply are scanned over the newest messages
@@ -85,11 +129,20 @@ export async function booksFor(store: Store, character: Character, conversationI
 export function loreContextProvider(store: Store, opts: { contextTokens: number; now: () => number; log: Logger; scanBudgetMs?: number }): ContextProvider {
   const cardBooks = bookCache();
   const watchdog = new ScanWatchdog(opts.scanBudgetMs ?? LORE_SCAN_BUDGET_MS);
+  const strikes = new StallStrikes(opts.now);
   return {
     name: 'lorebooks',
     async blocks(input: ProviderInput): Promise<ContextBlock[]> {
-      const books = await booksFor(store, input.character, input.conversation.id, cardBooks);
-      if (!books.length) return [];
+      const owned = await booksFor(store, input.character, input.conversation.id, cardBooks);
+      if (!owned.length) return [];
+      const kept = owned.filter((b) => !strikes.out(ownerOf(b)));
+      const leftOut = owned.filter((b) => !kept.includes(b)).map((b) => `The lorebook "${b.book.name ?? 'unnamed'}" was left out: its owner's regular expressions stalled the scan ${MAX_STRIKES} times within the hour.`);
+      const books = kept.map((b) => b.book);
+      const now = new Date(opts.now());
+      if (!books.length) {
+        await store.lorebooks.saveActivity(input.conversation.id, JSON.stringify(stoppedReport([], now, leftOut)));
+        return [];
+      }
       const depth = Math.min(MAX_SCAN_DEPTH, Math.max(2, ...books.flatMap((b) => [b.scanDepth ?? 0, ...b.entries.map((e) => e.scanDepth ?? 0)])));
       const rows = await store.messages.newest(input.conversation.id, {
         afterSeq: input.conversation.contextStartSeq,
@@ -98,7 +151,6 @@ export function loreContextProvider(store: Store, opts: { contextTokens: number;
       });
       const charName = macroCharName({ name: input.character.name, nickname: input.character.nickname ?? undefined });
       const messages: LoreMessage[] = rows.reverse().map((m) => ({ text: m.content, name: m.role === 'user' ? (m.authorName ?? input.userName) : charName }));
-      const now = new Date(opts.now());
       const scan = watchdog.activate(books, {
         messages,
         settings: { tokenBudget: Math.floor(opts.contextTokens * LORE_BUDGET_SHARE) },
@@ -106,25 +158,31 @@ export function loreContextProvider(store: Store, opts: { contextTokens: number;
         countTokens,
         substitute: (text) => expandMacros(text, { char: charName, user: input.userName, now }),
       });
-      if (!('activation' in scan)) {
+      for (const r of scan.refused) strikes.note(ownerOf(kept[r.book]!));
+      if (scan.refused.length) {
+        const owners = [...new Set(scan.refused.map((r) => kept[r.book]!.ownerId))];
+        opts.log.warn({ conversationId: input.conversation.id, owners, refusedPatterns: scan.refused.map((r) => r.pattern) }, 'lorebook patterns stalled the scan and are refused from now on');
+      }
+      if (!scan.activation) {
         opts.log.warn(
-          { conversationId: input.conversation.id, books: books.map((b) => b.name ?? null), refusedPatterns: scan.refused, budgetMs: watchdog.budgetMs },
+          { conversationId: input.conversation.id, books: books.map((b) => b.name ?? null), refusedPatterns: scan.refused.map((r) => r.pattern), budgetMs: watchdog.budgetMs },
           'lorebook scan stopped: it ran past its time limit, so this turn has no lore',
         );
-        await store.lorebooks.saveActivity(input.conversation.id, JSON.stringify(stoppedReport(scan.refused, now, watchdog.budgetMs)));
+        const stopped = `The lorebook scan was stopped after ${watchdog.budgetMs} ms, so no entry was used this turn.`;
+        await store.lorebooks.saveActivity(input.conversation.id, JSON.stringify(stoppedReport(scan.refused.map((r) => r.pattern), now, [stopped, ...leftOut])));
         return [];
       }
       const result = scan.activation;
-      await store.lorebooks.saveActivity(input.conversation.id, JSON.stringify(reportOf(result, books, now)));
+      await store.lorebooks.saveActivity(input.conversation.id, JSON.stringify(reportOf(result, books, now, leftOut)));
       return blocksOf(result);
     },
   };
 }
 
-function reportOf(result: LoreActivation, books: readonly LoreBook[], now: Date): LoreReport {
+function reportOf(result: LoreActivation, books: readonly LoreBook[], now: Date, leftOut: string[]): LoreReport {
   return {
     at: now.toISOString(),
-    lines: describeLore(result),
+    lines: [...leftOut, ...describeLore(result)],
     fired: result.fired.map((f) => ({ book: books[f.bookIndex]?.name ?? null, id: f.entry.id, label: entryLabel(f.entry), tokens: f.tokens })),
     tokensUsed: result.tokensUsed,
     budgetExhausted: result.budgetExhausted,
@@ -132,10 +190,10 @@ function reportOf(result: LoreActivation, books: readonly LoreBook[], now: Date)
   };
 }
 
-function stoppedReport(refused: readonly string[], now: Date, budgetMs: number): LoreReport {
+function stoppedReport(refused: readonly string[], now: Date, lines: string[]): LoreReport {
   return {
     at: now.toISOString(),
-    lines: [`The lorebook scan was stopped after ${budgetMs} ms, so no entry was used this turn.`],
+    lines,
     fired: [],
     tokensUsed: 0,
     budgetExhausted: false,

@@ -136,7 +136,7 @@ function candidates(books: readonly LoreBook[], s: LoreSettings, sub: (text: str
         caseSensitive: entry.caseSensitive ?? s.caseSensitive,
         matchWholeWords: entry.matchWholeWords ?? s.matchWholeWords,
         useRegex: entry.useRegex,
-        ...(watch ? { watch } : {}),
+        ...(watch ? { watch, book: bookIndex } : {}),
       };
       out.push({
         entry,

@@ -16,4 +16,4 @@ export {
 } from './activate.js';
 export { renderLore, describeLore, type DepthInsert, type RenderedLore } from './render.js';
 export type { KeyOptions } from './keys.js';
-export { ScanWatchdog, type WatchedScan } from './watchdog.js';
+export { ScanWatchdog, type RefusedPattern, type WatchedScan } from './watchdog.js';

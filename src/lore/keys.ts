@@ -8,6 +8,8 @@ export interface KeyOptions {
   useRegex: boolean;
   /** Where a scan under a watchdog notes the pattern it is testing, and the patterns it refused. */
   watch?: PatternWatch;
+  /** Which of the scan's books the keys belong to, to blame the right one when a key stalls. */
+  book?: number;
 }
 
 /** The pattern a scan is testing right now, to blame if a watchdog stops the scan mid-test. */
@@ -15,6 +17,8 @@ export interface RunningPattern {
   id: string;
   re: RegExp;
   text: string;
+  /** The index of the book whose key it is, in the books scanned. */
+  book: number;
 }
 
 /** What a lorebook scan under a watchdog shares with its keys (see `ScanWatchdog`). */
@@ -126,7 +130,7 @@ export interface CompiledKey {
 
 const never = () => false;
 
-function regexKey(key: string, id: string, compiled: Compiled, watch: PatternWatch | undefined): CompiledKey {
+function regexKey(key: string, id: string, compiled: Compiled, watch: PatternWatch | undefined, book = 0): CompiledKey {
   if (compiled === 'invalid') return { key, test: never, problem: 'invalid regular expression' };
   if (compiled === 'unsafe' || watch?.refused.has(id)) return { key, test: never, problem: 'regular expression could take exponential time' };
   if (!watch) return { key, test: (hay) => compiled.test(hay.text) };
@@ -134,7 +138,7 @@ function regexKey(key: string, id: string, compiled: Compiled, watch: PatternWat
     key,
     test: (hay) => {
       // Left set when a watchdog stops the scan in here: a stopped script runs no further code.
-      watch.running = { id, re: compiled, text: hay.text };
+      watch.running = { id, re: compiled, text: hay.text, book };
       const hit = compiled.test(hay.text);
       watch.running = undefined;
       return hit;
@@ -151,12 +155,12 @@ export function compileKey(rawKey: string, opts: KeyOptions): CompiledKey | unde
   const key = rawKey.trim();
   if (!key) return undefined;
   const slash = parseSlashRegex(key);
-  if (slash) return regexKey(key, slash.id, slash.compiled, opts.watch);
+  if (slash) return regexKey(key, slash.id, slash.compiled, opts.watch, opts.book);
   if (opts.useRegex) {
     // V3: an invalid pattern is simply not a match.
     const flags = opts.caseSensitive ? '' : 'i';
     const id = `${flags}:${key}`;
-    return regexKey(key, id, cached(id, () => compileRegExp(key, flags)), opts.watch);
+    return regexKey(key, id, cached(id, () => compileRegExp(key, flags)), opts.watch, opts.book);
   }
   if (opts.caseSensitive) {
     return { key, test: !opts.matchWholeWords || /\s/.test(key) ? (hay) => hay.text.includes(key) : (hay) => containsWholeWord(hay.text, key) };

@@ -5,8 +5,20 @@ import type { PatternWatch, RunningPattern } from './keys.js';
 
 const MAX_REFUSED = 10_000;
 
-/** What a watched scan gave: the entries that fire, or why none do this turn. */
-export type WatchedScan = { activation: LoreActivation } | { stopped: true; refused: string[] };
+/** A pattern a scan refused, and which of the scan's books holds it. */
+export interface RefusedPattern {
+  pattern: string;
+  book: number;
+}
+
+/**
+ * What a watched scan gave: the entries that fire (none when the scan was stopped: no lore this
+ * turn), and the patterns this scan found stalling and refused, whether or not it then finished.
+ */
+export interface WatchedScan {
+  activation: LoreActivation | undefined;
+  refused: RefusedPattern[];
+}
 
 /**
  * A lorebook scan with a time limit. Regular expression keys are authors' code run on users'
@@ -34,21 +46,21 @@ export class ScanWatchdog implements PatternWatch {
   constructor(readonly budgetMs: number) {}
 
   activate(books: readonly LoreBook[], input: Omit<ActivateInput, 'watch'>): WatchedScan {
-    const refused: string[] = [];
+    const refused: RefusedPattern[] = [];
     // One retry after a refusal: a turn whose book holds more stalling patterns gives up on lore,
     // so each turn holds the process for at most two scans and two retrials.
     for (let tries = 0; tries < 2; tries++) {
       const scan = this.within(this.budgetMs, () => activate(books, { ...input, watch: this }));
-      if (scan.done) return { activation: scan.value };
+      if (scan.done) return { activation: scan.value, refused };
       const suspect = this.running;
       if (!suspect || this.within(Math.max(1, Math.floor(this.budgetMs / 4)), () => suspect.re.test(suspect.text)).done) break;
       // Oldest first out past a bound, so a tenant writing new patterns cannot grow this without
       // end; a pattern forgotten so is caught again at the cost of one more stopped scan.
       if (this.refused.size >= MAX_REFUSED) this.refused.delete(this.refused.values().next().value!);
       this.refused.add(suspect.id);
-      refused.push(`/${suspect.re.source}/${suspect.re.flags}`);
+      refused.push({ pattern: `/${suspect.re.source}/${suspect.re.flags}`, book: suspect.book });
     }
-    return { stopped: true, refused };
+    return { activation: undefined, refused };
   }
 
   private within<T>(budgetMs: number, fn: () => T): { done: true; value: T } | { done: false } {

@@ -1,6 +1,8 @@
 /** Lorebooks in the engine: what fired goes into what the model receives, never into the reply or the history. */
 import { afterEach, describe, expect, it } from 'vitest';
 import { bindingKeysFor, loreReportOf } from '../../src/engine/index.js';
+import { MAX_STRIKES } from '../../src/engine/lore-context.js';
+import { ManualClock } from '../../src/core/clock.js';
 import { importCard } from '../../src/characters/cards.js';
 import { newLoreBook, newLoreEntry, type LoreEntry } from '../../src/lore/index.js';
 import { readFixture } from '../fixtures/cards/make.js';
@@ -144,6 +146,43 @@ describe('a lorebook pattern that backtracks for years', () => {
     expect(report?.warnings).toEqual([expect.stringMatching(/"Digits": key "\/\(\\w\|\\d\)\+\$\/" never matches: regular expression could take exponential time$/)]);
     expect((await say(h.engine, inbound({ text: `another dragon ${'2'.repeat(48)}!` }))).reply).toMatch(/^Echo: another dragon/);
     expect(seen(h.fake)[0]).toContain('Dragons breathe frost here.');
+  });
+});
+
+describe('an owner whose patterns keep stalling the scan', () => {
+  it("has its books left out for the rest of the hour after three, while another owner's book on the same character still fires", async () => {
+    const clock = new ManualClock(Date.parse('2026-12-07T10:00:00Z'));
+    h = await startHarness({ clock });
+    await bookOnAria(h, [{ keys: ['dragon'], content: 'ADMIN dragon lore.' }], 'Admin world');
+    const hostileBook = (pattern: string) =>
+      JSON.stringify(newLoreBook({ name: 'Hostile', entries: [newLoreEntry({ id: 0, keys: [pattern], content: 'NEVER.' }), newLoreEntry({ id: 1, keys: ['dragon'], content: 'HOSTILE lore.' })] }));
+    // Each passes safe-regex2 and backtracks 2^n steps over n digits.
+    const patterns = ['/(\\w|\\d)+$/', '/(\\d|\\w)+$/', '/(1|\\d)+$/', '/(\\d|1)+$/'];
+    const hostile = await h.store.lorebooks.create('key_hostile', { name: 'Hostile', description: null, book: hostileBook(patterns[0]!) });
+    await h.store.lorebooks.attach(hostile.id, { kind: 'character', id: 'preset_aria' });
+    const digits = `${'1'.repeat(48)}!`;
+    for (const [i, pattern] of patterns.entries()) {
+      // A new stalling pattern before every turn: each is caught and refused once.
+      clock.advance(1000);
+      if (i) await h.store.lorebooks.update(hostile.id, { book: hostileBook(pattern) });
+      await say(h.engine, inbound({ text: `dragon ${digits}` }));
+      const report = await loreReportOf(h.store, await latestConversation(h));
+      expect(seen(h.fake)[0]).toContain('ADMIN dragon lore.');
+      if (i < 3) {
+        expect(seen(h.fake)[0]).toContain('HOSTILE lore.');
+        expect(report?.warnings.join('\n')).toContain(`key "${pattern}" never matches: regular expression could take exponential time`);
+      } else {
+        // The fourth is never scanned: the book is left out, and the report says why.
+        expect(seen(h.fake)[0]).not.toContain('HOSTILE');
+        expect(report?.lines[0]).toBe(`The lorebook "Hostile" was left out: its owner's regular expressions stalled the scan ${MAX_STRIKES} times within the hour.`);
+        expect(report?.warnings.join('\n')).not.toContain(pattern);
+      }
+    }
+    // Once the hour from the first strike is over, the book is scanned again (its newest pattern
+    // is then caught like the others were).
+    clock.advance(3_600_000);
+    await say(h.engine, inbound({ text: 'a dragon' }));
+    expect(seen(h.fake)[0]).toContain('HOSTILE lore.');
   });
 });
 

@@ -12,7 +12,7 @@ const STALLING = '/(\\w|\\d)+$/';
 const digits = `${'1'.repeat(48)}!`;
 
 function activation(scan: WatchedScan): LoreActivation {
-  if (!('activation' in scan)) throw new Error(`the scan was stopped (refused ${scan.refused.join(', ')})`);
+  if (!scan.activation) throw new Error(`the scan was stopped (refused ${scan.refused.map((r) => r.pattern).join(', ')})`);
   return scan.activation;
 }
 
@@ -23,12 +23,17 @@ describe('ScanWatchdog', () => {
       { keys: [STALLING], content: 'never', comment: 'Digits' },
       { keys: ['dragon'], content: 'Dragons breathe frost here.' },
     ]);
-    const first = activation(watchdog.activate([b], { messages: [{ text: `the dragon ${digits}` }], countTokens: words }));
+    const scan = watchdog.activate([book([{ keys: ['ship'] }]), b], { messages: [{ text: `the dragon ${digits}` }], countTokens: words });
+    // The scan says what it refused, and in which book, though it then finished.
+    expect(scan.refused).toEqual([{ pattern: STALLING, book: 1 }]);
+    const first = activation(scan);
     expect(fired(first)).toEqual(['Dragons breathe frost here.']);
-    expect(first.warnings).toEqual([`book 1 #${b.entries[0]!.id} "Digits": key "${STALLING}" never matches: regular expression could take exponential time`]);
+    expect(first.warnings).toEqual([`book 2 #${b.entries[0]!.id} "Digits": key "${STALLING}" never matches: regular expression could take exponential time`]);
     expect([...watchdog.refused]).toEqual([`/${STALLING}`]);
     // Refused without running again: the same scan now finishes at once, with the same report.
-    const again = activation(watchdog.activate([b], { messages: [{ text: `a dragon ${digits}` }], countTokens: words }));
+    const rescan = watchdog.activate([book([{ keys: ['ship'] }]), b], { messages: [{ text: `a dragon ${digits}` }], countTokens: words });
+    expect(rescan.refused).toEqual([]);
+    const again = activation(rescan);
     expect(fired(again)).toEqual(['Dragons breathe frost here.']);
     expect(again.warnings).toEqual(first.warnings);
   });
@@ -48,7 +53,7 @@ describe('ScanWatchdog', () => {
     const watchdog = new ScanWatchdog(50);
     const b = book([{ keys: ['/(\\w|\\d)+$/'] }, { keys: ['/(\\d|\\w)+$/'] }, { keys: ['/(1|\\d)+$/'] }, { keys: ['dragon'], content: 'lore' }].map((e) => ({ content: 'never', ...e })));
     const scan = watchdog.activate([b], { messages: [{ text: `dragon ${digits}` }], countTokens: words });
-    expect(scan).toEqual({ stopped: true, refused: ['/(\\w|\\d)+$/', '/(\\d|\\w)+$/'] });
+    expect(scan).toEqual({ activation: undefined, refused: [{ pattern: '/(\\w|\\d)+$/', book: 0 }, { pattern: '/(\\d|\\w)+$/', book: 0 }] });
     // The next turn gets past the third.
     expect(fired(activation(watchdog.activate([b], { messages: [{ text: `dragon ${digits}` }], countTokens: words })))).toEqual(['lore']);
     expect(watchdog.refused.size).toBe(3);
@@ -60,7 +65,7 @@ describe('ScanWatchdog', () => {
     const forever = () => {
       for (;;);
     };
-    expect(watchdog.activate([b], { messages: [{ text: 'dragons' }], countTokens: forever })).toEqual({ stopped: true, refused: [] });
+    expect(watchdog.activate([b], { messages: [{ text: 'dragons' }], countTokens: forever })).toEqual({ activation: undefined, refused: [] });
     expect(watchdog.refused.size).toBe(0);
     expect(fired(activation(watchdog.activate([b], { messages: [{ text: 'dragons' }], countTokens: words })))).toEqual(['lore']);
   });
