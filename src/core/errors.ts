@@ -73,6 +73,16 @@ export class RateLimitedError extends CharbridgeError {
   }
 }
 
+/**
+ * What every context of a turn must hold — the character's system prompt, the message being
+ * answered, the instructions after it — is already over CONTEXT_TOKENS: no context fits.
+ */
+export class ContextTooLongError extends CharbridgeError {
+  constructor(message: string, details: { neededTokens: number; characterTokens: number; messageTokens: number; contextTokens: number }) {
+    super('CONTEXT_TOO_LONG', message, { status: 413, details });
+  }
+}
+
 /** The model server answered, with an error, on every attempt. */
 export class ModelError extends CharbridgeError {
   constructor(message: string, cause?: unknown) {

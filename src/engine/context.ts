@@ -79,6 +79,28 @@ function cachedSystemPrompt(cache: PromptCache, c: Character, userName: string, 
 }
 
 /**
+ * What every context of a turn holds whatever its history, in tokens: the character's system
+ * prompt (`character`), and the message being answered with the instructions after it
+ * (`message`). Providers' blocks are left out: each keeps to a budget of its own.
+ */
+export function fixedPromptTokens(
+  cache: PromptCache,
+  input: Pick<ContextInput, 'character' | 'userName' | 'chatType' | 'instruction' | 'now'> & { current?: { tokens: number; images: number; authorName: string | null } },
+): { character: number; message: number } {
+  const system = cachedSystemPrompt(cache, input.character, input.userName, input.chatType, input.now);
+  let message = 0;
+  const c = input.current;
+  if (c) {
+    const prefix = input.chatType !== 'dm' && c.authorName ? `${c.authorName}: ` : '';
+    message += c.tokens + (prefix ? countTokens(prefix) : 0) + TOKENS_PER_MESSAGE + c.images * TOKENS_PER_IMAGE;
+  }
+  for (const extra of [input.instruction, buildPostHistory(input.character, input.userName, { now: input.now })]) {
+    if (extra) message += countTokens(extra) + TOKENS_PER_MESSAGE;
+  }
+  return { character: system.tokens, message };
+}
+
+/**
  * System prompt (with the providers' blocks around the character definition) + the newest
  * history that fits (with their depth blocks inside it) + the new message + post-history
  * instructions, all under `budgetTokens`. Reads history newest-first in growing pages and stops

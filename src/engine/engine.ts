@@ -24,6 +24,7 @@ import { unsupportedMedia } from './steps/media.js';
 import { limit } from './steps/limit.js';
 import { admit } from './steps/admit.js';
 import { inChatLine, MAX_DELIVERY_HOLD_MS, platformPlace, serialize, type ChatLine } from './steps/serialize.js';
+import { fitContext } from './steps/fit.js';
 import { persist } from './steps/persist.js';
 import { respond } from './steps/respond.js';
 import { encodeKey } from '../core/conversation-key.js';
@@ -85,11 +86,12 @@ export class Engine implements MessageHandler {
       limit,
       commandStep(this.commands),
       unsupportedMedia,
+      fitContext,
       persist,
       respond,
     ];
     this.platformChain = compose(platform);
-    this.requestChain = compose([limit, admit, inOrder, persist, respond]);
+    this.requestChain = compose([limit, admit, inOrder, fitContext, persist, respond]);
   }
 
   /**

@@ -73,6 +73,8 @@ export interface TurnContext {
   user?: UserInput;
   /** The stored user message, once the persist step ran. */
   userMessage?: StoredMessage;
+  /** The user's text in tokens, once counted (before it is stored, to see that it fits). */
+  userTokens?: number;
   payer?: Payer;
   durable?: DurableTurn;
   /** Kind of the stored reply: `assistant`, or `proactive` for turns the character starts. */

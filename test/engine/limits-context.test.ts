@@ -62,6 +62,30 @@ describe('rate limits', () => {
 });
 
 describe('context window', () => {
+  it('refuses a message that cannot fit beside the character under CONTEXT_TOKENS, before storing it or asking the model', async () => {
+    h = await startHarness({ config: { contextTokens: 600 } });
+    await say(h.engine, inbound({ text: 'hello' }));
+    const asked = h.fake.requests.length;
+    // 2,000 CJK characters are about as many tokens: far past this budget with any character.
+    const r = await say(h.engine, inbound({ text: '漢'.repeat(2000) }));
+    expect(r.error).toBe('That message is too long for me to answer. Please send a shorter one.');
+    expect(r.reply).toBeUndefined();
+    expect(h.fake.requests.length).toBe(asked);
+    const conv = await h.store.conversations.getByScope('telegram:1');
+    expect((await h.store.messages.newest(conv!.id, { limit: 10 })).map((m) => m.content)).toEqual(['Echo: hello', 'hello']);
+    // A message that fits is answered as before.
+    expect((await say(h.engine, inbound({ text: 'short again' }))).reply).toBe('Echo: short again');
+  });
+
+  it('says so when the character alone is over CONTEXT_TOKENS', async () => {
+    h = await startHarness({ config: { contextTokens: 600 } });
+    const aria = (await h.store.characters.findVisible('aria', null))!;
+    await h.store.characters.update(aria.id, { scenario: 'A long scenario. '.repeat(400) });
+    const r = await say(h.engine, inbound({ text: 'hello' }));
+    expect(r.error).toMatch(/^My character description is longer than this bot's context allows/);
+    expect(h.fake.requests.length).toBe(0);
+  });
+
   it('fits the newest messages under CONTEXT_TOKENS and drops the oldest', async () => {
     h = await startHarness({ config: { contextTokens: 600 } });
     for (let i = 0; i < 30; i++) await say(h.engine, inbound({ text: `message number ${i} ${'pad '.repeat(10)}` }));

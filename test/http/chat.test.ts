@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
 import { imageServer, pinnedResolver, TINY_PNG, type TestServer } from '../helpers/net.js';
 import { echoResponder } from '../fakes/openai.js';
@@ -276,6 +276,36 @@ describe('limits', () => {
       const other = await small.newKey({ credits: 1 });
       expect((await small.call('POST', '/api/v1/chat', { key: other.key, body: { characterId: 'aria', message: 'hello' } })).statusCode).toBe(200);
       expect((await small.call('POST', '/api/v1/chat', { key: ADMIN_KEY, body: { characterId: 'aria', message: 'hello' } })).statusCode).toBe(200);
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('413 CONTEXT_TOO_LONG for a turn whose character and message alone are over CONTEXT_TOKENS: nothing stored, asked or charged', async () => {
+    const small = await startApi({ env: { CONTEXT_TOKENS: '600' } });
+    try {
+      const k = await small.newKey({ credits: 5 });
+      const first = await small.call('POST', '/api/v1/chat', { key: k.key, body: { characterId: 'aria', message: 'hi' } });
+      const { sessionId } = first.json<{ sessionId: string }>();
+      const asked = small.fake.requests.length;
+      for (const mode of ['sync', 'async']) {
+        const res = await small.call('POST', '/api/v1/chat', { key: k.key, body: { characterId: 'aria', message: '漢'.repeat(3000), sessionId, mode } });
+        if (mode === 'sync') {
+          expect(res.statusCode).toBe(413);
+          expect(errorOf(res).code).toBe('CONTEXT_TOO_LONG');
+          expect(errorOf(res).message).toMatch(/more than CONTEXT_TOKENS \(600\) allows; send a shorter message\. Nothing was stored or charged\.$/);
+        } else {
+          // Accepted before it waits its turn in the session; the refusal comes on the feed.
+          expect(res.statusCode).toBe(202);
+          await vi.waitFor(async () => {
+            const feed = (await small.call('GET', `/api/v1/updates?sessionId=${sessionId}`, { key: k.key })).json<{ updates: Array<{ type: string; error?: { code: string } }> }>();
+            expect(feed.updates.map((u) => u.error?.code)).toContain('CONTEXT_TOO_LONG');
+          });
+        }
+      }
+      expect((await small.store.messages.newest(sessionId, { limit: 10 })).map((m) => m.content)).toEqual(['Echo: hi', 'hi']);
+      expect(small.fake.requests.length).toBe(asked);
+      expect((await small.store.apiKeys.get(k.id))?.creditsUsed).toBe(1);
     } finally {
       await small.close();
     }

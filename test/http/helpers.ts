@@ -32,7 +32,7 @@ export async function startApi(opts: { env?: Record<string, string>; clock?: Clo
     MAX_BODY_BYTES: '65536',
     ...opts.env,
   });
-  const h = await startHarness({ maxRetries: 0, config: { apiKeyPerMin: config.limits.apiKeyPerMin, refusedTurnsPerHour: config.limits.refusedTurnsPerHour }, ...(opts.clock ? { clock: opts.clock } : {}), ...(opts.concurrency ? { concurrency: opts.concurrency } : {}), ...(opts.dbPath ? { dbPath: opts.dbPath } : {}) });
+  const h = await startHarness({ maxRetries: 0, config: { apiKeyPerMin: config.limits.apiKeyPerMin, refusedTurnsPerHour: config.limits.refusedTurnsPerHour, contextTokens: config.model.contextTokens }, ...(opts.clock ? { clock: opts.clock } : {}), ...(opts.concurrency ? { concurrency: opts.concurrency } : {}), ...(opts.dbPath ? { dbPath: opts.dbPath } : {}) });
   const services = servicesFor(h, config, opts.resolve ? { resolve: opts.resolve } : {});
   const { chat } = services;
   const app = await buildApp({ config, log: h.log, services });

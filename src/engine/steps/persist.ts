@@ -35,7 +35,7 @@ export const persist: Step = async (ctx, next) => {
       kind: 'user',
       content: u.text,
       imageUrls: u.imageUrls.map(keptImage),
-      tokenCount: countTokens(u.text),
+      tokenCount: ctx.userTokens ?? countTokens(u.text),
       authorId: u.authorId,
       authorName: u.authorName,
       sourceEvent: u.sourceEvent ?? null,

@@ -129,6 +129,8 @@ export function chatRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
             ...errorResponses,
             402: ErrorSchema.describe('No credits left on this key'),
             409: ErrorSchema.describe('Session bound to another character, or Idempotency-Key reused with another body'),
+            413: ErrorSchema.describe('PAYLOAD_TOO_LARGE: body larger than MAX_BODY_BYTES; CONTEXT_TOO_LONG: the character and the message alone are over CONTEXT_TOKENS (nothing stored or charged)'),
+            429: ErrorSchema.describe('RATE_LIMITED: see the Retry-After header; TOO_MANY_REFUSED_TURNS: the model refused too many of this key\'s turns this hour'),
             502: ErrorSchema.describe('MODEL_ERROR: the model server answered with an error; nothing charged'),
             503: ErrorSchema.describe('MODEL_UNAVAILABLE: no model backend reachable; nothing charged'),
           },
