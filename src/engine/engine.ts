@@ -91,7 +91,7 @@ export class Engine implements MessageHandler {
       respond,
     ];
     this.platformChain = compose(platform);
-    this.requestChain = compose([limit, admit, inOrder, fitContext, persist, respond]);
+    this.requestChain = compose([limit, fitContext, admit, inOrder, persist, respond]);
   }
 
   /**

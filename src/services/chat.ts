@@ -1,7 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
 import type { Character, Conversation, ReplyEvent, TokenUsage } from '../core/types.js';
-import { CharbridgeError, ConflictError, ContextTooLongError, ModelError, ModelUnavailableError, NotFoundError, StoreUnavailableError, TurnHandedOffError, ValidationError } from '../core/errors.js';
+import { CharbridgeError, ConflictError, ModelError, ModelUnavailableError, NotFoundError, StoreUnavailableError, TurnHandedOffError, ValidationError } from '../core/errors.js';
 import { retried, retriedInBackground } from '../core/retry.js';
 import { TaskTracker } from '../core/tasks.js';
 import { newId } from '../core/ids.js';
@@ -397,7 +397,6 @@ export class ChatService {
  * logged but not shown to API clients; they get the code and a neutral message.
  */
 function publicModelError(err: CharbridgeError | undefined): CharbridgeError {
-  if (err instanceof ContextTooLongError) return err;
   if (err instanceof ModelUnavailableError) {
     return new ModelUnavailableError('No model backend could be reached; nothing was charged. Try again shortly.', err);
   }

@@ -288,24 +288,19 @@ describe('limits', () => {
       const first = await small.call('POST', '/api/v1/chat', { key: k.key, body: { characterId: 'aria', message: 'hi' } });
       const { sessionId } = first.json<{ sessionId: string }>();
       const asked = small.fake.requests.length;
-      for (const mode of ['sync', 'async']) {
-        const res = await small.call('POST', '/api/v1/chat', { key: k.key, body: { characterId: 'aria', message: '漢'.repeat(3000), sessionId, mode } });
-        if (mode === 'sync') {
-          expect(res.statusCode).toBe(413);
-          expect(errorOf(res).code).toBe('CONTEXT_TOO_LONG');
-          expect(errorOf(res).message).toMatch(/more than CONTEXT_TOKENS \(600\) allows; send a shorter message\. Nothing was stored or charged\.$/);
-        } else {
-          // Accepted before it waits its turn in the session; the refusal comes on the feed.
-          expect(res.statusCode).toBe(202);
-          await vi.waitFor(async () => {
-            const feed = (await small.call('GET', `/api/v1/updates?sessionId=${sessionId}`, { key: k.key })).json<{ updates: Array<{ type: string; error?: { code: string } }> }>();
-            expect(feed.updates.map((u) => u.error?.code)).toContain('CONTEXT_TOO_LONG');
-          });
-        }
+      const sessions = (await small.call('GET', '/api/v1/conversations', { key: k.key })).json<{ total: number }>().total;
+      // Refused before it is accepted, in every mode and for a new session too: no 202, no session made.
+      for (const body of [{ sessionId, mode: 'sync' }, { sessionId, mode: 'async' }, { mode: 'async' }, { mode: 'stream' }]) {
+        const res = await small.call('POST', '/api/v1/chat', { key: k.key, body: { characterId: 'aria', message: '漢'.repeat(3000), ...body } });
+        expect(res.statusCode).toBe(413);
+        expect(errorOf(res).code).toBe('CONTEXT_TOO_LONG');
+        expect(errorOf(res).message).toMatch(/more than CONTEXT_TOKENS \(600\) allows; send a shorter message\. Nothing was stored or charged\.$/);
       }
+      expect((await small.call('GET', '/api/v1/conversations', { key: k.key })).json<{ total: number }>().total).toBe(sessions);
       expect((await small.store.messages.newest(sessionId, { limit: 10 })).map((m) => m.content)).toEqual(['Echo: hi', 'hi']);
       expect(small.fake.requests.length).toBe(asked);
-      expect((await small.store.apiKeys.get(k.id))?.creditsUsed).toBe(1);
+      // An async turn's credit, reserved with its claim, goes back as the claim is withdrawn, in the background.
+      await vi.waitFor(async () => expect((await small.store.apiKeys.get(k.id))?.creditsUsed).toBe(1));
     } finally {
       await small.close();
     }

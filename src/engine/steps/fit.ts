@@ -2,8 +2,6 @@ import { ContextTooLongError } from '../../core/errors.js';
 import { countTokens } from '../../llm/index.js';
 import { fixedPromptTokens } from '../context.js';
 import type { Step } from '../pipeline.js';
-import { resolved } from '../pipeline.js';
-import { recordUsage } from './respond.js';
 
 /** What a platform user is told when their message cannot be answered within CONTEXT_TOKENS. */
 export function tooLongText(err: ContextTooLongError): string {
@@ -18,13 +16,15 @@ export function tooLongText(err: ContextTooLongError): string {
  * message is stored or the model asked: the budget bounds what one turn sends, so a long card (up
  * to 32,000 characters a field) or a long message (a 20,000-character CJK text is as many tokens)
  * cannot make one credit send several times what the operator sized. SillyTavern refuses the
- * same way when the mandatory prompts exceed its context. Nothing is charged; the count is kept
- * for the persist step, so the message is tokenized once.
+ * same way when the mandatory prompts exceed its context. A platform user is told so; an API
+ * turn, which runs this before it is admitted, is refused like an unpaid one (its credits given
+ * back, no session made, an async caller answered 413 rather than 202). The count is kept for
+ * the persist step, so the message is tokenized once.
  */
 export const fitContext: Step = async (ctx, next) => {
   const u = ctx.user;
-  if (!u) return next();
-  const { character } = resolved(ctx);
+  const character = ctx.character;
+  if (!u || !character) return next();
   const tokens = countTokens(u.text);
   ctx.userTokens = tokens;
   const budget = ctx.deps.config.contextTokens;
@@ -44,7 +44,7 @@ export const fitContext: Step = async (ctx, next) => {
     { neededTokens: needed, characterTokens: fixed.character, messageTokens: fixed.message, contextTokens: budget },
   );
   ctx.deps.log.info({ characterId: character.id, neededTokens: needed, contextTokens: budget }, 'a turn over CONTEXT_TOKENS was refused before its message was stored');
-  await recordUsage(ctx, character.model ?? ctx.deps.model.defaultModel, { promptTokens: 0, completionTokens: 0, totalTokens: 0 }, error.code);
+  if (ctx.source !== 'platform') throw error;
   ctx.out.push({ type: 'error', text: tooLongText(error), error });
   ctx.result = { ok: false, error, userMessage: undefined };
 };

@@ -126,7 +126,7 @@ export const respond: Step = async (ctx) => {
  * One usage row per turn; a failed turn (errorCode set) records no tokens and no credits. A reply's
  * row is written in the reply's own transaction (`within`): charged exactly when it is stored.
  */
-export async function recordUsage(ctx: TurnContext, model: string, usage: TokenUsage, errorCode: string | null, within?: DB): Promise<void> {
+async function recordUsage(ctx: TurnContext, model: string, usage: TokenUsage, errorCode: string | null, within?: DB): Promise<void> {
   const { conversation, character } = resolved(ctx);
   const record = ctx.deps.store.usage.record({
     conversationId: conversation.id,
