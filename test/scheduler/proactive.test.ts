@@ -38,6 +38,25 @@ describe('proactive scheduler', () => {
     expect(seen(h.fake).slice(-2)).toEqual(['assistant: Hey, how did the exam go?', 'user: it went well']);
   });
 
+  it('does not reach out while the character alone is over CONTEXT_TOKENS: no model call, nothing stored, looked at again later', async () => {
+    const { h, clock, target, scheduler } = await start();
+    await say(h.engine, inbound({ text: 'exam tomorrow' }));
+    clock.advance(60 * MIN);
+    const aria = (await h.store.characters.findVisible('aria', null))!;
+    await h.store.characters.update(aria.id, { scenario: 'A long scenario. '.repeat(3000) });
+    const asked = h.fake.requests.length;
+    expect(await scheduler.tick()).toMatchObject({ due: 1, sent: 0, failed: 1 });
+    expect(h.fake.requests.length).toBe(asked);
+    expect(target.delivered).toEqual([]);
+    const conv = (await h.store.conversations.getByScope('telegram:1'))!;
+    expect((await h.store.messages.newest(conv.id, { limit: 5 })).map((m) => m.kind)).toEqual(['assistant', 'user']);
+    // Shortened again, the character reaches out at the next look (a quarter of the gap later).
+    clock.advance(30 * MIN);
+    await h.store.characters.update(aria.id, { scenario: 'A short scenario.' });
+    expect(await scheduler.tick()).toMatchObject({ sent: 1 });
+    expect(target.delivered).toHaveLength(1);
+  });
+
   it('reaches out to the user as their persona: its name and description, as their own turns see them', async () => {
     const { h, clock, scheduler } = await start();
     await say(h.engine, inbound({ text: '/persona name Kit' }));

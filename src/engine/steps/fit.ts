@@ -18,15 +18,16 @@ export function tooLongText(err: ContextTooLongError): string {
  * cannot make one credit send several times what the operator sized. SillyTavern refuses the
  * same way when the mandatory prompts exceed its context. A platform user is told so; an API
  * turn, which runs this before it is admitted, is refused like an unpaid one (its credits given
- * back, no session made, an async caller answered 413 rather than 202). The count is kept for
- * the persist step, so the message is tokenized once.
+ * back, no session made, an async caller answered 413 rather than 202), and so is a proactive
+ * turn, whose character alone is over (the scheduler looks again later, as after a model error).
+ * The count is kept for the persist step, so the message is tokenized once.
  */
 export const fitContext: Step = async (ctx, next) => {
   const u = ctx.user;
   const character = ctx.character;
-  if (!u || !character) return next();
-  const tokens = countTokens(u.text);
-  ctx.userTokens = tokens;
+  if (!character) return next();
+  const tokens = u ? countTokens(u.text) : 0;
+  if (u) ctx.userTokens = tokens;
   const budget = ctx.deps.config.contextTokens;
   const fixed = fixedPromptTokens(ctx.deps.prompts, {
     character,
@@ -34,7 +35,7 @@ export const fitContext: Step = async (ctx, next) => {
     chatType: ctx.chatType,
     instruction: ctx.instruction,
     now: new Date(ctx.deps.clock.now()),
-    current: { tokens, images: u.imageUrls.length, authorName: u.authorName },
+    ...(u ? { current: { tokens, images: u.imageUrls.length, authorName: u.authorName } } : {}),
   });
   const needed = fixed.character + fixed.message;
   if (needed <= budget) return next();
