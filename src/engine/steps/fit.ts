@@ -44,7 +44,10 @@ export const fitContext: Step = async (ctx, next) => {
     `This turn needs ${needed} tokens before any history (the character ${fixed.character}, the message ${fixed.message}), more than CONTEXT_TOKENS (${budget}) allows; ${whose}. Nothing was stored or charged.`,
     { neededTokens: needed, characterTokens: fixed.character, messageTokens: fixed.message, contextTokens: budget },
   );
-  ctx.deps.log.info({ characterId: character.id, neededTokens: needed, contextTokens: budget }, 'a turn over CONTEXT_TOKENS was refused before its message was stored');
+  const fields = { characterId: character.id, neededTokens: needed, characterTokens: fixed.character, contextTokens: budget };
+  // A message too long is the sender's to shorten; a character too long is the operator's.
+  if (fixed.character >= budget) ctx.deps.log.warn(fields, 'a character is longer than CONTEXT_TOKENS allows, so none of its turns can be answered: shorten it or raise CONTEXT_TOKENS');
+  else ctx.deps.log.info(fields, 'a turn over CONTEXT_TOKENS was refused before its message was stored');
   if (ctx.source !== 'platform') throw error;
   ctx.out.push({ type: 'error', text: tooLongText(error), error });
   ctx.result = { ok: false, error, userMessage: undefined };
