@@ -70,7 +70,9 @@ export type FakeFailure =
   | { status: 429; retryAfterMs?: number }
   | { status: 500 | 502 | 503; retryAfterMs?: number }
   /** The request refused for what it holds, as OpenAI's safety system refuses a prompt (never retried). */
-  | { status: 400; retryAfterMs?: never };
+  | { status: 400; retryAfterMs?: never }
+  /** The model named is not one this account may use (never retried). */
+  | { status: 404; retryAfterMs?: never };
 
 export interface FakeOpenAI {
   /** 'http://127.0.0.1:PORT/v1' — pass as the SDK's `baseURL`. */
@@ -178,6 +180,9 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
       }
       if (failure.status === 400) {
         return fail(400, 'Your request was rejected as a result of our safety system.', 'invalid_request_error', 'content_policy_violation');
+      }
+      if (failure.status === 404) {
+        return fail(404, `The model \`${body.model}\` does not exist or you do not have access to it.`, 'invalid_request_error', 'model_not_found');
       }
       return failure.status === 429
         ? fail(429, 'Rate limit reached for requests.', 'requests', 'rate_limit_exceeded', headers)

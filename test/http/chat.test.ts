@@ -252,11 +252,14 @@ describe('limits', () => {
       const first = (await small.call('POST', '/api/v1/chat', { key: k.key, body: { characterId: 'aria', message: 'hi' } })).json<{ sessionId: string }>();
       const send = (message: string, mode = 'sync') => small.call('POST', '/api/v1/chat', { key: k.key, body: { characterId: 'aria', message, sessionId: first.sessionId, mode } });
       // The provider refusing the prompt (its safety system's 400) counts, and so does a reply
-      // with no text; the provider's own failures (5xx) do not.
+      // with no text; the provider's own failures (5xx) and its verdict on the operator's model
+      // names (404) do not.
       small.fake.failNext(1, { status: 400 });
       expect((await send('refused once')).statusCode).toBe(502);
       small.fake.failNext(1, { status: 500 });
       expect((await send('the provider failed')).statusCode).toBe(502);
+      small.fake.failNext(1, { status: 404 });
+      expect((await send('the operator named a model the provider lacks')).statusCode).toBe(502);
       small.fake.respondWith('   ');
       expect((await send('nothing said')).statusCode).toBe(502);
       small.fake.respondWith(echoResponder);

@@ -110,14 +110,17 @@ async function chargePayer(ctx: TurnContext, payer: Payer, next: () => Promise<v
 }
 
 /**
- * Whether the model refused the turn for what it was sent — a 4xx other than the provider's rate
- * limit (429) or its verdict on the operator's own key (401), such as a prompt its content filter
- * or context length refuses — or answered with nothing: what a tenant's own input can cause.
+ * The provider's answers that refuse a request for what it holds: 400 (a prompt its safety system
+ * or context length refuses), 413 and 422. Its other 4xx are about the operator's account, key or
+ * model names (401, 403, 404) or its rate limit (429), which no tenant input causes.
  */
+const REFUSING_STATUSES = new Set([400, 413, 422]);
+
+/** Whether the model refused the turn for what it was sent, or answered with nothing: what a tenant's own input can cause. */
 export function refusedByModel(err: unknown): boolean {
   if (err instanceof EmptyReplyError) return true;
   const status = modelStatusOf(err);
-  return status !== undefined && status >= 400 && status < 500 && status !== 401 && status !== 429;
+  return status !== undefined && REFUSING_STATUSES.has(status);
 }
 
 /**
