@@ -60,12 +60,17 @@ export class ProactiveChats {
     return JSON.stringify(messages).includes('[proactive]') ? `reach out ${++this.written}` : undefined;
   }
 
-  /** Each chat switches to Aria (who may reach out) and says hello, in that order. */
-  open(): void {
+  /**
+   * Each chat switches to Aria (who may reach out) and says hello, in that order: queued for
+   * getUpdates, or handed to `post` in webhook mode, where the run plays Telegram's deliveries.
+   */
+  open(post?: (chatId: number, update: object) => unknown): void {
     for (let n = 0; n < this.chats; n++) {
       const chat = { chat: { id: FIRST_CHAT + n, type: 'private' as const }, from: { id: FIRST_CHAT + n } };
-      this.fake.userMessage({ ...chat, text: '/character Aria' });
-      this.fake.userMessage({ ...chat, text: 'hello there' });
+      for (const text of ['/character Aria', 'hello there']) {
+        if (post) void post(FIRST_CHAT + n, this.fake.buildUserMessage({ ...chat, text }));
+        else this.fake.userMessage({ ...chat, text });
+      }
     }
   }
 

@@ -194,7 +194,7 @@ try {
     tenants.push({ key: ((await res.json()) as { key: string }).key, name: `tenant${i}` });
   }
 
-  proactive?.open();
+  proactive?.open(webhook ? (chatId, update) => webhook.post(chatId, update) : undefined);
   await hooked?.open(url, ADMIN, 'aria');
   const tg: Array<TelegramTurn & { accepted?: boolean }> = [];
   const api: Array<Promise<ApiTurn>> = [];

@@ -76,6 +76,16 @@ export class WebhookDelivery {
     return turn;
   }
 
+  /** Deliver one more update in its chat's line, after the chat's earlier ones; true once accepted. */
+  post(chatId: number, update: object): Promise<boolean> {
+    let accepted = false;
+    const line = (this.lines.get(chatId) ?? Promise.resolve()).then(async () => {
+      accepted = await this.untilAccepted(update);
+    });
+    this.lines.set(chatId, line);
+    return line.then(() => accepted);
+  }
+
   /** Resolves once every chat's line has finished delivering. */
   async drain(): Promise<void> {
     await Promise.all(this.lines.values());
