@@ -7,6 +7,7 @@ import type { ModelClient } from '../llm/index.js';
 import type { DB, Store } from '../store/index.js';
 import type { AnsweredNotes, ChatOrder, Notices, RateLimits, Semaphore } from './limits.js';
 import type { PromptCache } from './context.js';
+import type { RefusedTurns } from './refusals.js';
 import type { ContextProvider } from './context-blocks.js';
 
 /** What the engine needs from the configuration. */
@@ -60,6 +61,8 @@ export interface EngineDeps {
   log: Logger;
   config: EngineConfig;
   limits: RateLimits;
+  /** Tenant keys' turns the model refused, and the keys closed for the hour (absent: no such limit). */
+  refusals?: RefusedTurns;
   modelSlots: Semaphore;
   /** One notice per limited key and window. */
   notices: Notices;

@@ -9,6 +9,7 @@ import type { EngineConfig, EngineDeps } from './deps.js';
 import { Engine, type EngineOptions } from './engine.js';
 import { MemoryRateLimits, NoticeGate, Semaphore, type AnsweredNotes, type ChatOrder, type Notices, type RateLimits } from './limits.js';
 import { PromptCache } from './context.js';
+import { RefusedTurns } from './refusals.js';
 import type { ContextProvider } from './context-blocks.js';
 import { loreContextProvider } from './lore-context.js';
 import { personaContextProvider } from './persona-context.js';
@@ -69,13 +70,16 @@ export function createEngine(
   },
   opts: EngineOptions = {},
 ): Engine {
+  const limits = parts.limits ?? new MemoryRateLimits();
+  const perHour = parts.config.refusedTurnsPerHour ?? 0;
   const deps: EngineDeps = {
     store: parts.store,
     model: parts.model,
     clock: parts.clock,
     log: parts.log,
     config: parts.config,
-    limits: parts.limits ?? new MemoryRateLimits(),
+    limits,
+    ...(perHour > 0 ? { refusals: new RefusedTurns(limits, perHour, () => parts.clock.now()) } : {}),
     modelSlots: new Semaphore(parts.modelConcurrency ?? 8),
     notices: parts.notices ?? new NoticeGate(),
     ...(parts.chatOrder ? { chatOrder: parts.chatOrder } : {}),

@@ -13,7 +13,7 @@ const RateLimiterRes = fromPackage('rate-limiter-flexible/lib/RateLimiterRes.js'
 type RateLimiterMemory = Flexible.RateLimiterMemory;
 type RateLimiterAbstract = Flexible.RateLimiterAbstract;
 
-/** A budget's answer: a point was there (taken, or left), or how long until one is. */
+/** A rate limit's answer: a point was there (and is taken), or how long until one is. */
 export type Verdict = { ok: true } | { ok: false; retryAfterMs: number };
 
 /**
@@ -24,10 +24,11 @@ export type Verdict = { ok: true } | { ok: false; retryAfterMs: number };
 export interface RateLimits {
   /** Take one point from `key`, whose budget is `perMinute`; say how long to wait when empty. */
   consume(key: string, perMinute: number): Promise<Verdict>;
-  /** Take one point from `key`'s budget of `points` per `seconds`. */
-  spend(key: string, points: number, seconds: number): Promise<Verdict>;
-  /** Whether `key`'s budget of `points` per `seconds` has a point left, taking none. */
-  left(key: string, points: number, seconds: number): Promise<Verdict>;
+  /**
+   * Take one point from `key`'s budget of `points` per `seconds`: how many are left after it (0
+   * when it was the last, or the budget was spent already) and when the window starts again.
+   */
+  spend(key: string, points: number, seconds: number): Promise<{ left: number; resetMs: number }>;
 }
 
 /** The key prefix of a budget's limiter; a per-minute one keeps the name it always had. */
@@ -41,17 +42,17 @@ export class Budgets<L extends RateLimiterAbstract> {
   constructor(private readonly make: (points: number, seconds: number) => L) {}
 
   consume(key: string, perMinute: number): Promise<Verdict> {
-    return this.spend(key, perMinute, 60);
+    return takePoint(this.limiter(perMinute, 60), key);
   }
 
-  spend(key: string, points: number, seconds: number): Promise<Verdict> {
-    return takePoint(this.limiter(points, seconds), key);
-  }
-
-  async left(key: string, points: number, seconds: number): Promise<Verdict> {
-    const res = await this.limiter(points, seconds).get(key);
-    if (!res || res.consumedPoints < points) return { ok: true };
-    return { ok: false, retryAfterMs: Math.max(1, res.msBeforeNext) };
+  async spend(key: string, points: number, seconds: number): Promise<{ left: number; resetMs: number }> {
+    try {
+      const res = await this.limiter(points, seconds).consume(key);
+      return { left: res.remainingPoints, resetMs: res.msBeforeNext };
+    } catch (res) {
+      if (res instanceof RateLimiterRes) return { left: 0, resetMs: res.msBeforeNext };
+      throw res;
+    }
   }
 
   private limiter(points: number, seconds: number): L {

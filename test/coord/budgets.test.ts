@@ -1,11 +1,12 @@
 /**
  * Budgets longer than a minute (a tenant key's turns the model refused, an hour) counted through
- * Redis: two instances spend from one budget, asking whether a point is left takes none, and a
- * per-minute limit keeps its key name, so a rolling deploy keeps counting the same window.
+ * Redis: two instances spend from one budget and each closes the key once it finds the count used
+ * up, and a per-minute limit keeps its key name, so a rolling deploy keeps counting the same window.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { RedisRateLimits } from '../../src/coord/redis.js';
+import { RefusedTurns } from '../../src/engine/refusals.js';
 import { hasRedis, redisPrefix, type TestRedisPrefix } from '../helpers/services.js';
 
 describe.skipIf(!hasRedis())('budgets shared through Redis', () => {
@@ -24,29 +25,41 @@ describe.skipIf(!hasRedis())('budgets shared through Redis', () => {
     return [new RedisRateLimits(a, space.prefix), new RedisRateLimits(b, space.prefix), a, space.prefix] as const;
   };
 
-  it('spends one hourly budget from two instances; asking takes nothing', async () => {
+  it('spends one hourly budget from two instances, each told how many points are left and when it starts again', async () => {
     const [a, b] = pair();
-    expect(await a.left('refused:k1', 2, 3600)).toEqual({ ok: true });
-    expect(await a.left('refused:k1', 2, 3600)).toEqual({ ok: true });
-    expect(await a.spend('refused:k1', 2, 3600)).toEqual({ ok: true });
-    expect(await b.left('refused:k1', 2, 3600)).toEqual({ ok: true });
-    expect(await b.spend('refused:k1', 2, 3600)).toEqual({ ok: true });
-    const spent = await a.left('refused:k1', 2, 3600);
-    expect(spent.ok).toBe(false);
-    if (!spent.ok) {
-      expect(spent.retryAfterMs).toBeGreaterThan(3_590_000);
-      expect(spent.retryAfterMs).toBeLessThanOrEqual(3_600_000);
-    }
+    expect(await a.spend('refused:k1', 3, 3600)).toMatchObject({ left: 2 });
+    expect(await b.spend('refused:k1', 3, 3600)).toMatchObject({ left: 1 });
+    const last = await a.spend('refused:k1', 3, 3600);
+    expect(last.left).toBe(0);
+    expect(last.resetMs).toBeGreaterThan(3_590_000);
+    expect(last.resetMs).toBeLessThanOrEqual(3_600_000);
+    expect(await b.spend('refused:k1', 3, 3600)).toMatchObject({ left: 0 });
     // Another key, and the same points over another window, count apart.
-    expect(await b.left('refused:k2', 2, 3600)).toEqual({ ok: true });
-    expect(await b.left('refused:k1', 2, 60)).toEqual({ ok: true });
+    expect(await b.spend('refused:k2', 3, 3600)).toMatchObject({ left: 2 });
+    expect(await b.spend('refused:k1', 3, 60)).toMatchObject({ left: 2 });
+  });
+
+  it('closes a key on each instance once the shared count is used up: the other instance at its own next refusal', async () => {
+    const [a, b] = pair();
+    const now = () => 1_000_000;
+    const onA = new RefusedTurns(a, 2, now);
+    const onB = new RefusedTurns(b, 2, now);
+    await onA.count('k1');
+    expect(onA.closedFor('k1')).toBe(0);
+    await onA.count('k1');
+    expect(onA.closedFor('k1')).toBeGreaterThan(3_590_000);
+    // B asks no one: it lets the key in until a refusal of its own finds the count used up.
+    expect(onB.closedFor('k1')).toBe(0);
+    await onB.count('k1');
+    expect(onB.closedFor('k1')).toBeGreaterThan(3_590_000);
+    expect(onB.closedFor('k2')).toBe(0);
   });
 
   it('a per-minute limit keeps the key it always had', async () => {
     const [a, , raw, prefix] = pair();
     expect(await a.consume('apikey:k1', 5)).toEqual({ ok: true });
     expect(await raw.keys(`${prefix}*`)).toEqual([`${prefix}rl5:apikey:k1`]);
-    expect(await a.spend('refused:k1', 5, 3600)).toEqual({ ok: true });
+    expect(await a.spend('refused:k1', 5, 3600)).toMatchObject({ left: 4 });
     expect((await raw.keys(`${prefix}*`)).sort()).toEqual([`${prefix}rl5:apikey:k1`, `${prefix}rl5per3600:refused:k1`]);
   });
 });

@@ -54,7 +54,7 @@ async function chargePayer(ctx: TurnContext, payer: Payer, next: () => Promise<v
   if (payer.reserved) return next();
   const refusals = refusalBudget(ctx, payer);
   // A turn already accepted (resumed after a crash) is answered whatever the budget says now.
-  if (refusals && !ctx.durable?.resumed) await refusals.check();
+  if (refusals && !ctx.durable?.resumed) refusals.check();
   const { apiKeyId } = payer;
   const durable = ctx.durable;
   /** A new durable turn's claim, made here with its reservation. */
@@ -126,30 +126,26 @@ export function refusedByModel(err: unknown): boolean {
 /**
  * A tenant key's turns the model refused this hour. A failed turn costs no credit, yet its message
  * is stored (up to the longest message the API takes), so a key that could make every turn fail
- * — a prompt the provider's filter refuses, a card too long for the model — could store without
- * paying at its whole request rate. Past the budget its turns are refused (429
+ * — a prompt the provider's filter refuses — could store without paying at its whole request
+ * rate. Past `REFUSED_TURNS_PER_KEY_PER_HOUR` its turns are refused (429
  * `TOO_MANY_REFUSED_TURNS`) before anything is stored, until the hour is over. Failures that are
  * the provider's or ours (5xx, timeouts, its rate limit) do not count: no tenant is shut out by an
- * outage. A budget that cannot be read (Redis away, its in-memory stand-in aside) lets the turn in.
+ * outage. A count that cannot be taken (Redis away, its in-memory stand-in aside) closes nothing.
  */
-function refusalBudget(ctx: TurnContext, payer: Payer): { check(): Promise<void>; spend(): Promise<void> } | undefined {
-  const perHour = ctx.deps.config.refusedTurnsPerHour ?? 0;
-  if (!payer.apiKeyId || perHour <= 0) return undefined;
-  const { limits, log } = ctx.deps;
-  const key = `refused:${payer.keyId}`;
+function refusalBudget(ctx: TurnContext, payer: Payer): { check(): void; spend(): Promise<void> } | undefined {
+  const refusals = ctx.deps.refusals;
+  if (!payer.apiKeyId || !refusals) return undefined;
+  const { log } = ctx.deps;
   return {
-    async check() {
-      const r = await limits.left(key, perHour, 3600).catch((err: unknown) => {
-        log.warn({ err, keyId: payer.keyId }, 'could not read the key\'s refused-turn budget; letting the turn in');
-        return { ok: true } as const;
-      });
-      if (!r.ok) {
-        const message = `The model refused ${perHour} of this key's turns within the hour; its turns are refused until the hour is over`;
-        throw new RateLimitedError(r.retryAfterMs, message, 'TOO_MANY_REFUSED_TURNS');
+    check() {
+      const ms = refusals.closedFor(payer.keyId);
+      if (ms > 0) {
+        const message = `The model refused ${refusals.perHour} of this key's turns within the hour; its turns are refused until the hour is over`;
+        throw new RateLimitedError(ms, message, 'TOO_MANY_REFUSED_TURNS');
       }
     },
     async spend() {
-      await limits.spend(key, perHour, 3600).catch((err: unknown) => log.warn({ err, keyId: payer.keyId }, 'could not count a refused turn'));
+      await refusals.count(payer.keyId).catch((err: unknown) => log.warn({ err, keyId: payer.keyId }, 'could not count a refused turn'));
     },
   };
 }
