@@ -88,12 +88,8 @@ export function fixedPromptTokens(
   input: Pick<ContextInput, 'character' | 'userName' | 'chatType' | 'instruction' | 'now'> & { current?: { tokens: number; images: number; authorName: string | null } },
 ): { character: number; message: number } {
   const system = cachedSystemPrompt(cache, input.character, input.userName, input.chatType, input.now);
-  let message = 0;
   const c = input.current;
-  if (c) {
-    const prefix = input.chatType !== 'dm' && c.authorName ? `${c.authorName}: ` : '';
-    message += c.tokens + (prefix ? countTokens(prefix) : 0) + TOKENS_PER_MESSAGE + c.images * TOKENS_PER_IMAGE;
-  }
+  let message = c ? costOf('user', c.authorName, c.tokens, c.images, input.chatType) : 0;
   for (const extra of [input.instruction, buildPostHistory(input.character, input.userName, { now: input.now })]) {
     if (extra) message += countTokens(extra) + TOKENS_PER_MESSAGE;
   }
@@ -184,13 +180,22 @@ export async function buildContext(messages: MessageRepo, input: ContextInput, c
   };
 }
 
+function prefixFor(role: StoredMessage['role'], authorName: string | null, chatType: ChatType): string {
+  return role === 'user' && chatType !== 'dm' && authorName ? `${authorName}: ` : '';
+}
+
 function speakerPrefix(m: StoredMessage, chatType: ChatType): string {
-  return m.role === 'user' && chatType !== 'dm' && m.authorName ? `${m.authorName}: ` : '';
+  return prefixFor(m.role, m.authorName, chatType);
+}
+
+/** What a message costs in the context: its text, who said it in a group, the message's own overhead, its pictures. */
+function costOf(role: StoredMessage['role'], authorName: string | null, tokens: number, images: number, chatType: ChatType): number {
+  const prefix = prefixFor(role, authorName, chatType);
+  return tokens + (prefix ? countTokens(prefix) : 0) + TOKENS_PER_MESSAGE + images * TOKENS_PER_IMAGE;
 }
 
 function messageCost(m: StoredMessage, chatType: ChatType): number {
-  const prefix = speakerPrefix(m, chatType);
-  return m.tokenCount + (prefix ? countTokens(prefix) : 0) + TOKENS_PER_MESSAGE + m.imageUrls.length * TOKENS_PER_IMAGE;
+  return costOf(m.role, m.authorName, m.tokenCount, m.imageUrls.length, chatType);
 }
 
 /**

@@ -6,28 +6,21 @@ import { LockSpace, type SqlDialect } from './dialect.js';
 import type { LorebookRow } from './schema.js';
 import { prepared } from './prepared.js';
 
-/** Books linked to any of the targets (`kinds[i]`, `ids[i]`); every turn asks for its conversation's and character's. */
-const attachedToAny = prepared((db, p: { kinds: readonly string[]; ids: readonly string[] }) =>
-  db
-    .selectFrom('lorebook_links')
-    .innerJoin('lorebooks', 'lorebooks.id', 'lorebook_links.lorebook_id')
-    .selectAll('lorebooks')
-    .select('lorebook_links.created_at as linked_at')
-    .where((eb) => eb.or(p.ids.map((id, i) => eb.and([eb('lorebook_links.target_kind', '=', p.kinds[i]!), eb('lorebook_links.target_id', '=', id)]))))
-    .orderBy('linked_at')
-    .orderBy('lorebooks.id'),
-);
+type Targets = { kinds: readonly string[]; ids: readonly string[] };
 
-/** The same, listing only what tells a book's version: its JSON is read only for a version not parsed yet. */
-const versionsAttachedToAny = prepared((db, p: { kinds: readonly string[]; ids: readonly string[] }) =>
-  db
+/** Books linked to any of the targets (`kinds[i]`, `ids[i]`), the earliest link first. */
+function linkedTo(db: DB, p: Targets) {
+  return db
     .selectFrom('lorebook_links')
     .innerJoin('lorebooks', 'lorebooks.id', 'lorebook_links.lorebook_id')
-    .select(['lorebooks.id', 'lorebooks.owner_id', 'lorebooks.name', 'lorebooks.updated_at', 'lorebook_links.created_at as linked_at'])
     .where((eb) => eb.or(p.ids.map((id, i) => eb.and([eb('lorebook_links.target_kind', '=', p.kinds[i]!), eb('lorebook_links.target_id', '=', id)]))))
-    .orderBy('linked_at')
-    .orderBy('lorebooks.id'),
-);
+    .orderBy('lorebook_links.created_at')
+    .orderBy('lorebooks.id');
+}
+
+const attachedToAny = prepared((db, p: Targets) => linkedTo(db, p).selectAll('lorebooks'));
+/** Only what tells each book's version: every turn lists its books so, and reads one only at a version not parsed yet. */
+const versionsAttachedToAny = prepared((db, p: Targets) => linkedTo(db, p).select(['lorebooks.id', 'lorebooks.owner_id', 'lorebooks.name', 'lorebooks.updated_at']));
 
 /** An attached lorebook as a turn lists it: enough to tell whether its parsed book is current. */
 export interface AttachedLorebook {
@@ -153,7 +146,6 @@ export class LorebookRepo {
     });
   }
 
-  /** Attach (idempotent: attaching twice is one attachment). */
   /** Attach (again: nothing changes); past MAX_LOREBOOKS_PER_TARGET, a 409 TOO_MANY_LOREBOOKS, counted under a per-target lock. */
   async attach(lorebookId: string, target: LoreTarget): Promise<void> {
     await this.db.transaction().execute(async (tx) => {
