@@ -52,9 +52,10 @@ async function chargePayer(ctx: TurnContext, payer: Payer, next: () => Promise<v
     if (!r.ok) throw new RateLimitedError(r.retryAfterMs);
   }
   if (payer.reserved) return next();
-  const refusals = refusalBudget(ctx, payer);
-  // A turn already accepted (resumed after a crash) is answered whatever the budget says now.
-  if (refusals && !ctx.durable?.resumed) refusals.check();
+  // Tenant keys only (the admin is not limited); see RefusedTurns and `refusedByModel`.
+  const refusals = payer.apiKeyId ? ctx.deps.refusals : undefined;
+  // A turn already accepted (resumed after a crash) is answered whatever the count says now.
+  if (refusals && !ctx.durable?.resumed) refusals.admit(payer.keyId);
   const { apiKeyId } = payer;
   const durable = ctx.durable;
   /** A new durable turn's claim, made here with its reservation. */
@@ -79,7 +80,9 @@ async function chargePayer(ctx: TurnContext, payer: Payer, next: () => Promise<v
   try {
     await next();
     charged = ctx.result?.ok === true && ctx.result.message !== null;
-    if (refusals && ctx.result?.ok === false && refusedByModel(ctx.result.error)) await refusals.spend();
+    if (refusals && ctx.result?.ok === false && refusedByModel(ctx.result.error)) {
+      await refusals.count(payer.keyId).catch((err: unknown) => log.warn({ err, keyId: payer.keyId }, 'could not count a refused turn'));
+    }
   } catch (err) {
     // Refused before its caller heard it was accepted (a new session the database dropped under,
     // say): the caller is told it failed, so it is undone — neither answered later, which the
@@ -121,33 +124,6 @@ export function refusedByModel(err: unknown): boolean {
   if (err instanceof EmptyReplyError) return true;
   const status = modelStatusOf(err);
   return status !== undefined && REFUSING_STATUSES.has(status);
-}
-
-/**
- * A tenant key's turns the model refused this hour. A failed turn costs no credit, yet its message
- * is stored (up to the longest message the API takes), so a key that could make every turn fail
- * — a prompt the provider's filter refuses — could store without paying at its whole request
- * rate. Past `REFUSED_TURNS_PER_KEY_PER_HOUR` its turns are refused (429
- * `TOO_MANY_REFUSED_TURNS`) before anything is stored, until the hour is over. Failures that are
- * the provider's or ours (5xx, timeouts, its rate limit) do not count: no tenant is shut out by an
- * outage. A count that cannot be taken (Redis away, its in-memory stand-in aside) closes nothing.
- */
-function refusalBudget(ctx: TurnContext, payer: Payer): { check(): void; spend(): Promise<void> } | undefined {
-  const refusals = ctx.deps.refusals;
-  if (!payer.apiKeyId || !refusals) return undefined;
-  const { log } = ctx.deps;
-  return {
-    check() {
-      const ms = refusals.closedFor(payer.keyId);
-      if (ms > 0) {
-        const message = `The model refused ${refusals.perHour} of this key's turns within the hour; its turns are refused until the hour is over`;
-        throw new RateLimitedError(ms, message, 'TOO_MANY_REFUSED_TURNS');
-      }
-    },
-    async spend() {
-      await refusals.count(payer.keyId).catch((err: unknown) => log.warn({ err, keyId: payer.keyId }, 'could not count a refused turn'));
-    },
-  };
 }
 
 async function withdrawClaim(ctx: TurnContext, claim: Claim, apiKeyId: string | null, cost: number): Promise<void> {
