@@ -11,6 +11,8 @@
  * no request) is after the newest message handled anywhere is read from that point too: a first
  * message addressed to the bot there during the gap is answered. DMs cannot be listed at all:
  * their channels come from the previous gateway session, replayed (`gateway-replay.ts`).
+ * Another process's start reading back meanwhile moves the recent chats past what it has not read
+ * yet, so the gaps that starts still reading back noted (`gateway-session.ts`) count too (`widen`).
  * Without any recent chat (a first start) nothing tells when the gap began, and nothing is read.
  * A start while the database cannot be reached waits for it to list the recent chats, holding
  * every live message back meanwhile (none could be put on disk anyway).
@@ -36,6 +38,7 @@ export interface ActiveChannel {
 }
 
 const newer = (a: string, b: string): string => (BigInt(a) > BigInt(b) ? a : b);
+const older = (a: string, b: string): string => (BigInt(a) < BigInt(b) ? a : b);
 
 export interface CatchUpDeps {
   recentChats: NonNullable<AdapterDeps['recentChats']>;
@@ -61,8 +64,23 @@ export class CatchUp {
   private readonly after = new Map<string, string>();
   /** The newest message handled in any recent chat (and not older than the window): the gap began after it. */
   private since: string | undefined;
+  /** The oldest message a read back may start after: the window's start, as a snowflake. */
+  private floor = '0';
 
   constructor(private readonly deps: CatchUpDeps) {}
+
+  /** Where the gap this start reads back began (after `plan` and `widen`); undefined when nothing tells. */
+  get gapStart(): string | undefined {
+    return this.since;
+  }
+
+  /**
+   * Other starts still reading back began their gaps at `gaps` (message ids): what they read
+   * moved the recent chats `plan` saw, so the gap began no later than the oldest of them.
+   */
+  widen(gaps: readonly string[]): void {
+    for (const g of gaps) if (SNOWFLAKE.test(g)) this.since = older(this.since ?? g, newer(g, this.floor));
+  }
 
   /** Which channels to read (call before the gateway delivers anything): their live messages wait from now on. */
   async plan(): Promise<void> {
@@ -77,7 +95,7 @@ export class CatchUp {
       return;
     }
     // Older than the window is not answered, even after the newest handled message.
-    const floor = ((BigInt(since) - DISCORD_EPOCH) << 22n).toString();
+    const floor = (this.floor = ((BigInt(since) - DISCORD_EPOCH) << 22n).toString());
     for (const c of chats) {
       if (!SNOWFLAKE.test(c.lastEventId)) continue;
       let channelId: string;

@@ -23,6 +23,11 @@
  * changing belongs to a process that died or stopped; any instance then replays that session
  * (`abandoned`), which gives back what only the dead one had heard — a first DM it had not put on
  * disk while its peers were down — and forgets the note.
+ *
+ * A start's read back moves the recent chats forward, past channels it has not read yet, so a
+ * process starting meanwhile would judge the gap to have begun later than it did. Each note says,
+ * until its process has read back all it planned (`openGap`), where its gap began (`gap`): a start
+ * reads every such note (`gapsNoted`) and reads back from there too.
  */
 import { randomBytes } from 'node:crypto';
 import type { Log, SendMarks } from '../../src/core/adapter.js';
@@ -82,6 +87,8 @@ export class GatewaySessions {
   private saving: Promise<void> = Promise.resolve();
   /** Per shard: replayed channels not yet read back, and the messages read there not yet with the engine. */
   private readonly unread = new Map<number, Map<string, UnreadChannel & { awaiting?: Set<string> }>>();
+  /** The gap this start reads back from, noted until all it read is with the engine (see `closeGap`). */
+  private gap: { since: string; awaiting: Set<string>; closedAt?: number; down?: number } | undefined;
 
   constructor(
     private readonly marks: SendMarks,
@@ -131,7 +138,30 @@ export class GatewaySessions {
         if (c.awaiting?.delete(messageId) && c.awaiting.size === 0) channels.delete(channelId);
       }
     }
+    this.gap?.awaiting.delete(messageId);
     for (const s of this.shards.values()) if (s.pending.delete(messageId)) return;
+  }
+
+  /** This start reads back what was sent after message `since`: its notes say so until `closeGap`. */
+  openGap(since: string): void {
+    this.gap = { since, awaiting: new Set() };
+  }
+
+  /** Everything planned was read back: the gap leaves the notes once what was read is with the engine. */
+  closeGap(): void {
+    if (this.gap) Object.assign(this.gap, { closedAt: this.deps.now(), down: this.downtime() });
+  }
+
+  /**
+   * Where the gaps of starts still reading back began, as their notes (any shard, any process,
+   * no earlier than `since`) say: what those starts read moves the recent chats past the rest.
+   */
+  async gapsNoted(since: number): Promise<string[]> {
+    const notes = await this.marks.list(`discord:gateway:${this.bot}:`);
+    return notes.flatMap(({ value }) => {
+      const s = parse(value);
+      return s?.gap !== undefined && s.at >= since ? [s.gap] : [];
+    });
   }
 
   /**
@@ -153,6 +183,7 @@ export class GatewaySessions {
 
   /** Channel `channelId` was read back: it stays carried until each of `messageIds` has settled. */
   reading(channelId: string, messageIds: readonly string[]): void {
+    for (const id of messageIds) this.gap?.awaiting.add(id);
     for (const channels of this.unread.values()) {
       const c = channels.get(channelId);
       if (!c) continue;
@@ -163,12 +194,12 @@ export class GatewaySessions {
 
   /**
    * Note the sessions now (the previous process's note has just been replayed and ended) and
-   * every `saveEveryMs` from now on.
+   * every `saveEveryMs` from now on; resolves once the first note is written (or failed).
    */
-  start(): void {
-    void this.save();
+  start(): Promise<void> {
     this.timer ??= setInterval(() => void this.save(), this.deps.saveEveryMs);
     this.timer.unref();
+    return this.save();
   }
 
   /** Stop noting; the last note is written now (call before the gateway closes). */
@@ -295,6 +326,9 @@ export class GatewaySessions {
   private async write(): Promise<void> {
     const now = this.deps.now();
     const down = this.downtime();
+    const gap = this.gap;
+    // A message read back whose claim never lands (not counting an outage) stops holding the gap open after a minute.
+    if (gap?.closedAt !== undefined && (gap.awaiting.size === 0 || now - gap.closedAt - (down - gap.down!) > STUCK_MS)) this.gap = undefined;
     for (const [shard, s] of this.shards) {
       if (this.yielded.has(shard)) continue;
       let seq = s.seq;
@@ -305,7 +339,7 @@ export class GatewaySessions {
         else seq = Math.min(seq, p.seq - 1);
       }
       const unread = [...(this.unread.get(shard)?.values() ?? [])].map(({ channelId, after, at }) => [channelId, after, at]);
-      const note = { sessionId: s.sessionId, resumeUrl: s.resumeUrl, seq, ...(unread.length ? { unread } : {}) };
+      const note = { sessionId: s.sessionId, resumeUrl: s.resumeUrl, seq, ...(unread.length ? { unread } : {}), ...(this.gap ? { gap: this.gap.since } : {}) };
       const value = JSON.stringify(note);
       // A shared note is written every time: its time says this process is alive.
       if (!this.shared && value === s.saved && now - s.savedAt < REFRESH_MS) continue;
@@ -346,16 +380,24 @@ export class GatewaySessions {
 }
 
 /** A stored note; `started` is when its process started (0 for notes from before it was kept). */
-function parse(value: string): (Omit<NotedSession, 'shard'> & { at: number; started: number }) | undefined {
+function parse(value: string): (Omit<NotedSession, 'shard'> & { at: number; started: number; gap?: string }) | undefined {
   try {
-    const v = JSON.parse(value) as Partial<StoredSession & { at: number; started: number; unread: unknown }>;
+    const v = JSON.parse(value) as Partial<StoredSession & { at: number; started: number; unread: unknown; gap: unknown }>;
     const unread = Array.isArray(v.unread)
       ? v.unread.flatMap((u: unknown) =>
           Array.isArray(u) && typeof u[0] === 'string' && typeof u[1] === 'string' && /^\d+$/.test(u[1]) && typeof u[2] === 'number' ? [{ channelId: u[0], after: u[1], at: u[2] }] : [],
         )
       : [];
     return typeof v.sessionId === 'string' && typeof v.resumeUrl === 'string' && typeof v.seq === 'number' && typeof v.at === 'number'
-      ? { sessionId: v.sessionId, resumeUrl: v.resumeUrl, seq: v.seq, at: v.at, started: typeof v.started === 'number' ? v.started : 0, unread }
+      ? {
+          sessionId: v.sessionId,
+          resumeUrl: v.resumeUrl,
+          seq: v.seq,
+          at: v.at,
+          started: typeof v.started === 'number' ? v.started : 0,
+          unread,
+          ...(typeof v.gap === 'string' && /^\d+$/.test(v.gap) ? { gap: v.gap } : {}),
+        }
       : undefined;
   } catch {
     return undefined;

@@ -242,9 +242,14 @@ class DiscordBot implements DiscordAdapter {
     const planned = this.catchUp?.plan();
     this.bot = await this.transport.start();
     await planned;
+    // Read after the recent chats: a start whose read back had moved them has noted its gap by then.
+    if (this.catchUp && this.sessions) this.catchUp.widen(await this.gapsNoted(this.sessions));
     // What the previous process's gateway session was sent after it, DMs included.
     this.catchUp?.planReplayed(await this.replayed(true));
-    this.sessions?.start();
+    const gap = this.catchUp?.gapStart;
+    if (gap !== undefined) this.sessions?.openGap(gap);
+    // Noted before anything is read back (and moves the recent chats), so a start meanwhile sees the gap.
+    await this.sessions?.start();
     if (this.sessions?.shared) {
       this.abandonedTimer = setInterval(() => void this.replayAbandoned(), this.tuning.sessionSaveMs);
       this.abandonedTimer.unref();
@@ -255,7 +260,7 @@ class DiscordBot implements DiscordAdapter {
     const early = this.early ?? [];
     this.early = undefined;
     for (const m of early) if (!this.catchUp?.hold(m)) this.take(m);
-    if (this.catchUp) this.track(this.catchUp.run(), { catchUp: true });
+    if (this.catchUp) this.track(this.catchUp.run().finally(() => this.sessions?.closeGap()), { catchUp: true });
     const guildIds = this.config.guildIds ?? [];
     await this.transport
       .registerCommands(this.bot.applicationId, discordCommands(this.deps.commands), guildIds)
@@ -275,6 +280,16 @@ class DiscordBot implements DiscordAdapter {
     // next one has Discord replay what is sent meanwhile.
     await this.sessions?.stop();
     await this.transport.stop({ resumable: this.sessions !== undefined });
+  }
+
+  /** Where the gaps of starts still reading back began; none when the notes cannot be read. */
+  private async gapsNoted(sessions: GatewaySessions): Promise<string[]> {
+    try {
+      return await sessions.gapsNoted((this.deps.now ?? Date.now)() - this.tuning.catchUpMs);
+    } catch (err) {
+      this.log.warn({ err }, "discord: could not read where other starts' read backs began; a channel one of them is still reading may be answered out of order");
+      return [];
+    }
   }
 
   /**

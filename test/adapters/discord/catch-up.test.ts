@@ -104,6 +104,37 @@ describe('discord adapter: messages sent while no process listened', () => {
     expect(read.sort()).toEqual([first.channel_id, thread, other.channelId].sort());
   });
 
+  it('in a server channel never talked in are answered by the start after one that stopped while still reading back', async () => {
+    s = await startDiscord({ catchUp: true, fake: { shards: { identifyWindowMs: 1 } } });
+    const { fake, texts } = s;
+    const dm = fake.userMessage({ author: alice, content: 'hello' }).channel_id as string;
+    await fake.waitFor(() => texts(dm).length === 1);
+    await s.idle();
+    await s.adapter.stop();
+    const ch = fake.guild.channelId;
+    fake.userMessage({ author: bob, channelId: ch, content: 'anyone?', mentionsBot: true });
+    fake.userMessage({ author: alice, content: 'are you there?' });
+    // Down for longer than Discord keeps a session: nothing is replayed, only read back.
+    expect(fake.lapseDisconnectedSessions()).toBe(1);
+
+    // The next start reads the DM back and answers it, but stops before it could read the channel:
+    // the newest message handled is now past the channel's.
+    fake.force429Next({ method: 'GET', path: `/channels/${ch}/messages`, retryAfterMs: 3000 });
+    const stopping = s.newAdapter({ tuning: { stopTimeoutMs: 100 } });
+    await stopping.start();
+    await fake.waitFor(() => texts(dm).length === 2, 10_000);
+    await stopping.stop();
+    expect(texts(ch)).toEqual([]);
+
+    next = s.newAdapter();
+    await next.start();
+    await fake.waitFor(() => texts(ch).length === 1, 10_000);
+    await fake.idle();
+    await next.settled();
+    expect(texts(ch)).toEqual(['Echo: bob: anyone?']);
+    expect(texts(dm)).toEqual(['Echo: hello', 'Echo: are you there?']);
+  });
+
   it('include a first message that arrives while the start is still planning what to read', async () => {
     // The conversations are slow to answer: the gateway is up and a message arrives before they do.
     let planning: DiscordAdapter | undefined;

@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DiscordAdapter } from '../../../adapters/discord/index.js';
 import type { MessageHandler } from '../../../src/core/adapter.js';
-import { alice, startDiscord, type Setup } from './helpers.js';
+import { alice, bob, startDiscord, type Setup } from './helpers.js';
 
 const carol = { id: '511111111111111111', username: 'carol' };
 /** Notes every 50 ms; a note silent for 300 ms is abandoned. */
@@ -105,6 +105,52 @@ describe('discord: instances sharing shards', () => {
     await fake.idle();
     await back.settled();
     expect(texts(dm)).toEqual(['Echo: anyone home?', 'Echo: live now']);
+  });
+
+  it("starting together after every instance was down, hold back a channel the other is still reading back: a first message there is answered before a live one", async () => {
+    // The second start lists the recent chats only when told to (once the first has moved them).
+    let beforePlan: (() => Promise<void>) | undefined;
+    s = await startDiscord({
+      catchUp: (recentChats) => async (platform, withinMs) => {
+        const wait = beforePlan;
+        beforePlan = undefined;
+        await wait?.();
+        return recentChats(platform, withinMs);
+      },
+      sharedShards: true,
+      tuning: TUNING,
+      fake: { shards: { identifyWindowMs: 1 } },
+    });
+    const { fake, texts } = s;
+    const dm = fake.userMessage({ author: alice, content: 'hello' }).channel_id as string;
+    await fake.waitFor(() => texts(dm).length === 1);
+    await s.idle();
+    await s.adapter.stop();
+    // While no instance listens: a first message in a server channel never talked in, then one in the DM.
+    const ch = fake.guild.channelId;
+    fake.userMessage({ author: bob, channelId: ch, content: 'anyone?', mentionsBot: true });
+    fake.userMessage({ author: alice, content: 'are you there?' });
+    // The first instance back reads the DM back at once, and the channel only after a 429.
+    fake.force429Next({ method: 'GET', path: `/channels/${ch}/messages`, retryAfterMs: 3000 });
+    const first = s.newAdapter();
+    others.push(first);
+    await first.start();
+    // The second lists the recent chats once the first has the DM's message on disk: the newest
+    // message handled is then past the channel's, which the first has not read back yet.
+    beforePlan = () => fake.waitFor(() => texts(dm).length === 2, 10_000);
+    const second = s.newAdapter();
+    others.push(second);
+    await second.start();
+    expect(texts(ch)).toEqual([]);
+    fake.userMessage({ author: bob, channelId: ch, content: 'still there?', mentionsBot: true });
+    await fake.waitFor(() => texts(ch).length === 2, 10_000);
+    await fake.idle();
+    await Promise.all([first.settled(), second.settled()]);
+    expect(texts(ch)).toEqual(['Echo: bob: anyone?', 'Echo: bob: still there?']);
+    expect(texts(dm)).toEqual(['Echo: hello', 'Echo: are you there?']);
+    // Both have read back all they planned: their notes stop widening later starts' gaps.
+    const gaps = async () => (await notes(s!)).map((n) => (JSON.parse(n.value) as { gap?: string }).gap ?? 'none');
+    await expect.poll(gaps, { timeout: 5000 }).toEqual(['none', 'none']);
   });
 
   it("replay a session whose note went silent, reading back nothing this instance heard too (a hung instance's costs it a reconnect)", async () => {
