@@ -27,6 +27,8 @@ export interface BuiltContext {
   /** How many stored rows were read to build it (the O(window) property benchmarks watch). */
   rowsRead: number;
   historyIncluded: number;
+  /** Providers' blocks left out because the character prompt and the message left no room for them. */
+  blocksLeftOut: number;
 }
 
 const FIRST_PAGE = 32;
@@ -81,7 +83,7 @@ function cachedSystemPrompt(cache: PromptCache, c: Character, userName: string, 
 /**
  * What every context of a turn holds whatever its history, in tokens: the character's system
  * prompt (`character`), and the message being answered with the instructions after it
- * (`message`). Providers' blocks are left out: each keeps to a budget of its own.
+ * (`message`). Providers' blocks are left out: they give way when there is no room for them.
  */
 export function fixedPromptTokens(
   cache: PromptCache,
@@ -96,6 +98,29 @@ export function fixedPromptTokens(
   return { character: system.tokens, message };
 }
 
+/** What a provider's block costs: joined into the system prompt, or a message of its own at a depth. */
+function blockCost(b: ContextBlock): number {
+  return countRepeatedTokens(b.text) + (typeof b.position === 'object' ? TOKENS_PER_MESSAGE : 2);
+}
+
+/**
+ * The providers' blocks that fit in `room` tokens with the rest, in their order. Each keeps to a
+ * budget of its own (lorebooks a quarter of the context, memory MEMORY_TOKENS), so they overflow
+ * only beside a character prompt and message near the whole budget: then the largest go first,
+ * which leaves out the fewest.
+ */
+function blocksThatFit(blocks: readonly ContextBlock[], room: number): { kept: ContextBlock[]; tokens: number } {
+  const costs = new Map(blocks.map((b) => [b, blockCost(b)]));
+  let tokens = [...costs.values()].reduce((n, t) => n + t, 0);
+  const out = new Set<ContextBlock>();
+  for (const b of [...blocks].sort((x, y) => costs.get(y)! - costs.get(x)!)) {
+    if (tokens <= room) break;
+    out.add(b);
+    tokens -= costs.get(b)!;
+  }
+  return { kept: blocks.filter((b) => !out.has(b)), tokens };
+}
+
 /**
  * System prompt (with the providers' blocks around the character definition) + the newest
  * history that fits (with their depth blocks inside it) + the new message + post-history
@@ -106,15 +131,7 @@ export async function buildContext(messages: MessageRepo, input: ContextInput, c
   const { character: c, conversation: conv } = input;
   const system = cachedSystemPrompt(cache, c, input.userName, input.chatType, input.now);
   const post = buildPostHistory(c, input.userName, { now: input.now });
-  const blocks = [...(input.blocks ?? [])].sort((a, b) => (a.order ?? 0) - (b.order ?? 0));
-  const around = (where: 'before-character' | 'after-character') => blocks.filter((b) => b.position === where).map((b) => b.text);
-  const before = around('before-character');
-  const after = around('after-character');
-  const systemText = [...before, system.text, ...after].join('\n\n');
-  let used = system.tokens + [...before, ...after].reduce((n, t) => n + countRepeatedTokens(t) + 2, 0);
-  const atDepth = blocks.filter((b): b is ContextBlock & { position: { depth: number; role: 'system' | 'user' | 'assistant' } } => typeof b.position === 'object');
-  for (const b of atDepth) used += countRepeatedTokens(b.text) + TOKENS_PER_MESSAGE;
-
+  let used = system.tokens;
   const tail: ModelMessage[] = [];
   if (input.current) {
     const m = toModelMessage(input.current, input.chatType, true);
@@ -127,6 +144,14 @@ export async function buildContext(messages: MessageRepo, input: ContextInput, c
       used += countTokens(extra) + TOKENS_PER_MESSAGE;
     }
   }
+
+  const offered = [...(input.blocks ?? [])].sort((a, b) => (a.order ?? 0) - (b.order ?? 0));
+  const fitting = blocksThatFit(offered, input.budgetTokens - used);
+  const blocks = fitting.kept;
+  used += fitting.tokens;
+  const around = (where: 'before-character' | 'after-character') => blocks.filter((b) => b.position === where).map((b) => b.text);
+  const systemText = [...around('before-character'), system.text, ...around('after-character')].join('\n\n');
+  const atDepth = blocks.filter((b): b is ContextBlock & { position: { depth: number; role: 'system' | 'user' | 'assistant' } } => typeof b.position === 'object');
 
   const history: ModelMessage[] = [];
   let rowsRead = 0;
@@ -177,6 +202,7 @@ export async function buildContext(messages: MessageRepo, input: ContextInput, c
     promptTokens: used,
     rowsRead,
     historyIncluded,
+    blocksLeftOut: offered.length - blocks.length,
   };
 }
 

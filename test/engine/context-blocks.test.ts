@@ -1,6 +1,7 @@
 /** Context providers: their blocks land around the character definition or at a depth in the history, within the budget. */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ContextProvider } from '../../src/engine/index.js';
+import { countTokens } from '../../src/llm/index.js';
 import { inbound, say, seen, startHarness, type Harness } from '../helpers/harness.js';
 
 let h: Harness | undefined;
@@ -38,6 +39,28 @@ describe('context providers', () => {
       'system: AT DEPTH 0',
       'user: three',
     ]);
+  });
+
+  it('leaves out the largest blocks when the character prompt and the message leave them no room: the turn stays within CONTEXT_TOKENS', async () => {
+    h = await startHarness({ config: { contextTokens: 600 } });
+    const aria = (await h.store.characters.findVisible('aria', null))!;
+    await h.store.characters.update(aria.id, { scenario: 'A long scenario. '.repeat(60) });
+    h.engine.addContextProvider({
+      name: 'big and small',
+      blocks: async () => [
+        { position: 'after-character', text: 'LORE '.repeat(150) },
+        { position: { depth: 0, role: 'system' }, text: 'SMALL NOTE' },
+      ],
+    });
+    expect((await say(h.engine, inbound({ text: 'hello' }))).reply).toBe('Echo: hello');
+    const messages = h.fake.requests.at(-1)!.body.messages as Array<{ content: string }>;
+    const total = messages.reduce((n, m) => n + countTokens(m.content) + 4, 0);
+    const lines = seen(h.fake).join('\n');
+    expect(lines).not.toContain('LORE');
+    expect(lines).toContain('system: SMALL NOTE');
+    expect(total).toBeLessThanOrEqual(600);
+    // With the big block the turn would have been over the budget.
+    expect(total + countTokens('LORE '.repeat(150))).toBeGreaterThan(600);
   });
 
   it('answers without a provider that fails', async () => {

@@ -64,6 +64,9 @@ export const respond: Step = async (ctx) => {
     { character, conversation: conv, userName: ctx.userName, chatType: ctx.chatType, current, instruction: ctx.instruction, blocks, budgetTokens: config.contextTokens, now: new Date(ctx.deps.clock.now()) },
     ctx.deps.prompts,
   );
+  if (built.blocksLeftOut) {
+    log.info({ conversationId: conv.id, characterId: character.id, left: built.blocksLeftOut, offered: blocks.length }, 'lorebook or memory context left out: the character prompt and the message leave no room for it within CONTEXT_TOKENS');
+  }
 
   ctx.out.push({ type: 'start', conversationId: conv.id, characterId: character.id, characterName: character.name });
   const release = await ctx.deps.modelSlots.acquire(slotOwner(ctx));
