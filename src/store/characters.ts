@@ -8,6 +8,7 @@ import type { DB } from './db.js';
 import { LockSpace, type SqlDialect } from './dialect.js';
 import type { CharacterRow } from './schema.js';
 import { prepared } from './prepared.js';
+import { writeNewVersion } from './versions.js';
 
 /** Owner id stored for shipped presets. */
 export const PRESET_OWNER = '';
@@ -325,7 +326,6 @@ export class CharacterRepo {
 
   /** Update fields; a new name without an explicit slug re-derives a slug unique for the owner. */
   async update(id: string, patch: Partial<CharacterInput>): Promise<Character | undefined> {
-    const now = new Date(this.clock.now()).toISOString();
     await this.retryOnSlugClash(() =>
       this.db.transaction().execute(async (tx) => {
         const row = toRow(patch);
@@ -336,7 +336,7 @@ export class CharacterRepo {
             row.slug = await uniqueSlug(tx, slugify(patch.name), current.owner_id, id);
           }
         }
-        await tx.updateTable('characters').set({ ...row, updated_at: now }).where('id', '=', id).execute();
+        await writeNewVersion(tx, 'characters', id, this.clock.now(), row);
       }),
     );
     return this.get(id);

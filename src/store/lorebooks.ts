@@ -5,6 +5,7 @@ import type { DB } from './db.js';
 import { LockSpace, type SqlDialect } from './dialect.js';
 import type { LorebookRow } from './schema.js';
 import { prepared } from './prepared.js';
+import { writeNewVersion } from './versions.js';
 
 type Targets = { kinds: readonly string[]; ids: readonly string[] };
 
@@ -129,11 +130,11 @@ export class LorebookRepo {
   }
 
   async update(id: string, patch: Partial<{ name: string; description: string | null; book: string }>): Promise<LorebookRecord | undefined> {
-    const set: Partial<LorebookRow> = { updated_at: this.now() };
+    const set: Partial<LorebookRow> = {};
     if (patch.name !== undefined) set.name = patch.name;
     if (patch.description !== undefined) set.description = patch.description;
     if (patch.book !== undefined) set.book_json = patch.book;
-    await this.db.updateTable('lorebooks').set(set).where('id', '=', id).execute();
+    await writeNewVersion(this.db, 'lorebooks', id, this.clock.now(), set);
     return this.get(id);
   }
 

@@ -1,4 +1,5 @@
 import { expect, it } from 'vitest';
+import { characterInputFrom } from '../../src/store/index.js';
 import { describeStores } from './backends.js';
 
 describeStores('LorebookRepo and PersonaRepo', (ctx) => {
@@ -36,6 +37,27 @@ describeStores('LorebookRepo and PersonaRepo', (ctx) => {
     await repo.saveActivity('conv_1', '{"lines":[]}');
     await repo.saveActivity('conv_1', '{"lines":["+ x"]}');
     expect((await repo.activity('conv_1'))?.report).toBe('{"lines":["+ x"]}');
+  });
+
+  it('gives every edit of a lorebook or a character a later version, even within one millisecond or behind a clock gone back', async () => {
+    const book = await ctx.store.lorebooks.create('key_a', { name: 'World', description: null, book: '{"entries":{}}' });
+    const first = await ctx.store.lorebooks.update(book.id, { book: '{"entries":{"0":{}}}' });
+    const second = await ctx.store.lorebooks.update(book.id, { book: '{"entries":{"1":{}}}' });
+    const versions = [book.updatedAt, first!.updatedAt, second!.updatedAt];
+    expect([...versions].sort()).toEqual(versions);
+    expect(new Set(versions).size).toBe(3);
+    await ctx.store.lorebooks.attach(book.id, { kind: 'character', id: 'char_x' });
+    const [listed] = await ctx.store.lorebooks.attachedVersions([{ kind: 'character', id: 'char_x' }]);
+    expect(listed?.updatedAt).toBe(second!.updatedAt);
+
+    const nova = await ctx.store.characters.create(characterInputFrom({ name: 'Nova', personality: 'Warm, curious and patient.', speakingStyle: 'Short friendly sentences.' }), 'key_a');
+    const edits = [await ctx.store.characters.update(nova.id, { scenario: 'One.' }), await ctx.store.characters.update(nova.id, { scenario: 'Two.' })];
+    ctx.clock.set(ctx.clock.now() - 60_000);
+    edits.push(await ctx.store.characters.update(nova.id, { scenario: 'Three.' }));
+    const stamps = [nova.updatedAt, ...edits.map((c) => c!.updatedAt)];
+    expect([...stamps].sort()).toEqual(stamps);
+    expect(new Set(stamps).size).toBe(4);
+    expect(edits[2]!.scenario).toBe('Three.');
   });
 
   it('keeps a persona per user key, changing only the parts given', async () => {
