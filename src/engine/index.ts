@@ -88,7 +88,7 @@ export function createEngine(
     writers: [],
     prompts: new PromptCache(),
     contextProviders: [
-      loreContextProvider(parts.store, { contextTokens: parts.config.contextTokens, now: () => parts.clock.now(), log: parts.log }),
+      loreContextProvider(parts.store, { contextTokens: parts.config.contextTokens, now: () => parts.clock.now(), log: parts.log, limits }),
       personaContextProvider(),
       ...(parts.contextProviders ?? []),
     ],

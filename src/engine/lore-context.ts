@@ -5,7 +5,9 @@ import type { Logger } from '../log.js';
 import { countTokens } from '../llm/index.js';
 import { describeLore, entryLabel, importCharacterBook, renderLore, ScanWatchdog, type LoreActivation, type LoreBook, type LoreMessage } from '../lore/index.js';
 import type { Store } from '../store/index.js';
+import { ClosingCount } from './closing-count.js';
 import type { ContextBlock, ContextProvider, ProviderInput } from './context-blocks.js';
+import { MemoryRateLimits, type RateLimits } from './limits.js';
 
 /** Share of the context window all fired entries may use together (SillyTavern's default budget). */
 export const LORE_BUDGET_SHARE = 0.25;
@@ -87,35 +89,16 @@ export async function booksFor(store: Store, character: Character, conversationI
   return books;
 }
 
-/** Refused patterns an owner's books may show within `STRIKE_WINDOW_MS` before they are left out. */
-export const MAX_STRIKES = 3;
-const STRIKE_WINDOW_MS = 3_600_000;
-
 /**
- * Owners whose books' patterns stalled scans, counted per fixed hour from the first. Each stall
- * holds the process up to about a quarter of a second before the pattern is refused; an owner
- * writing a new stalling pattern before every turn would do so every turn. Past `MAX_STRIKES` in
- * the hour its books are left out of every scan, in this process, until the hour is over. Books
- * are blamed one by one (the pattern's own book), so attaching a stalling book beside another
- * owner's never costs that owner its lore.
+ * Patterns an owner's books may have stall the scan within an hour before its books are left out.
+ * Each stall holds the process up to about a quarter of a second before the pattern is refused;
+ * an owner writing a new stalling pattern before every turn would do so every turn. Past this in
+ * the hour (counted from the first, shared by the instances with Redis: a `ClosingCount`) its
+ * books are left out of every scan until the hour is over. Books are blamed one by one (the
+ * pattern's own book), so attaching a stalling book beside another owner's never costs that
+ * owner its lore.
  */
-class StallStrikes {
-  readonly #owners = new LRUCache<string, { since: number; count: number }>({ max: 10_000 });
-  constructor(private readonly now: () => number) {}
-
-  note(owner: string): void {
-    const now = this.now();
-    const seen = this.#owners.get(owner);
-    if (seen && now - seen.since < STRIKE_WINDOW_MS) seen.count++;
-    else this.#owners.set(owner, { since: now, count: 1 });
-  }
-
-  /** Whether `owner`'s books are left out now. */
-  out(owner: string): boolean {
-    const seen = this.#owners.get(owner);
-    return seen !== undefined && seen.count >= MAX_STRIKES && this.now() - seen.since < STRIKE_WINDOW_MS;
-  }
-}
+export const MAX_STRIKES = 3;
 
 /** An owner's strike key: one for every ownerless (preset) book. */
 const ownerOf = (b: OwnedBook) => b.ownerId ?? 'preset';
@@ -126,16 +109,19 @@ const ownerOf = (b: OwnedBook) => b.ownerId ?? 'preset';
  * content goes around the character definition or into the history at a depth. The turn's
  * report is kept for `/status`. Fired lore is context only: never stored, never in the reply.
  */
-export function loreContextProvider(store: Store, opts: { contextTokens: number; now: () => number; log: Logger; scanBudgetMs?: number }): ContextProvider {
+export function loreContextProvider(
+  store: Store,
+  opts: { contextTokens: number; now: () => number; log: Logger; scanBudgetMs?: number; limits?: RateLimits },
+): ContextProvider {
   const cardBooks = bookCache();
   const watchdog = new ScanWatchdog(opts.scanBudgetMs ?? LORE_SCAN_BUDGET_MS);
-  const strikes = new StallStrikes(opts.now);
+  const strikes = new ClosingCount(opts.limits ?? new MemoryRateLimits(), 'lorestall:', MAX_STRIKES, opts.now);
   return {
     name: 'lorebooks',
     async blocks(input: ProviderInput): Promise<ContextBlock[]> {
       const owned = await booksFor(store, input.character, input.conversation.id, cardBooks);
       if (!owned.length) return [];
-      const kept = owned.filter((b) => !strikes.out(ownerOf(b)));
+      const kept = owned.filter((b) => strikes.closedFor(ownerOf(b)) === 0);
       const leftOut = owned.filter((b) => !kept.includes(b)).map((b) => `The lorebook "${b.book.name ?? 'unnamed'}" was left out: its owner's regular expressions stalled the scan ${MAX_STRIKES} times within the hour.`);
       const books = kept.map((b) => b.book);
       const now = new Date(opts.now());
@@ -158,7 +144,10 @@ export function loreContextProvider(store: Store, opts: { contextTokens: number;
         countTokens,
         substitute: (text) => expandMacros(text, { char: charName, user: input.userName, now }),
       });
-      for (const r of scan.refused) strikes.note(ownerOf(kept[r.book]!));
+      for (const r of scan.refused) {
+        const owner = ownerOf(kept[r.book]!);
+        await strikes.count(owner).catch((err: unknown) => opts.log.warn({ err, owner }, 'could not count a stalled lorebook scan'));
+      }
       if (scan.refused.length) {
         const owners = [...new Set(scan.refused.map((r) => kept[r.book]!.ownerId))];
         opts.log.warn({ conversationId: input.conversation.id, owners, refusedPatterns: scan.refused.map((r) => r.pattern) }, 'lorebook patterns stalled the scan and are refused from now on');

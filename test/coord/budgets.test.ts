@@ -1,12 +1,16 @@
 /**
- * Budgets longer than a minute (a tenant key's turns the model refused, an hour) counted through
- * Redis: two instances spend from one budget and each closes the key once it finds the count used
- * up, and a per-minute limit keeps its key name, so a rolling deploy keeps counting the same window.
+ * Budgets longer than a minute (a tenant key's turns the model refused, an owner's lorebook
+ * patterns that stalled the scan: an hour) counted through Redis: two instances spend from one
+ * budget and each closes the key once it finds the count used up, and a per-minute limit keeps
+ * its key name, so a rolling deploy keeps counting the same window.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { RedisRateLimits } from '../../src/coord/redis.js';
 import { RefusedTurns } from '../../src/engine/refusals.js';
+import { MAX_STRIKES } from '../../src/engine/lore-context.js';
+import { newLoreBook, newLoreEntry } from '../../src/lore/index.js';
+import { inbound, say, seen, startHarness, type Harness } from '../helpers/harness.js';
 import { hasRedis, redisPrefix, type TestRedisPrefix } from '../helpers/services.js';
 
 describe.skipIf(!hasRedis())('budgets shared through Redis', () => {
@@ -55,6 +59,37 @@ describe.skipIf(!hasRedis())('budgets shared through Redis', () => {
     expect(onB.closedFor('k2')).toBe(0);
   });
 
+  it("counts an owner's stalling lorebook patterns from two instances together: the instance that finds the count used up leaves its books out", async () => {
+    const [a, b] = pair();
+    const harnesses: Harness[] = [];
+    try {
+      const instance = async (limits: RedisRateLimits) => {
+        const h = await startHarness({ limits });
+        harnesses.push(h);
+        const book = await h.store.lorebooks.create('key_hostile', { name: 'Hostile', description: null, book: hostile('/(\\w|\\d)+$/') });
+        await h.store.lorebooks.attach(book.id, { kind: 'character', id: 'preset_aria' });
+        // A new stalling pattern before every turn: each instance catches and refuses each once.
+        return async (pattern: string) => {
+          await h.store.lorebooks.update(book.id, { book: hostile(pattern) });
+          await say(h.engine, inbound({ text: `dragon ${'1'.repeat(48)}!` }));
+          return seen(h.fake)[0]!;
+        };
+      };
+      const [onA, onB] = [await instance(a), await instance(b)];
+      expect(MAX_STRIKES).toBe(3);
+      expect(await onA('/(\\w|\\d)+$/')).toContain('HOSTILE lore.');
+      expect(await onA('/(\\d|\\w)+$/')).toContain('HOSTILE lore.');
+      // The third stall, on the other instance, uses the owner's hour up: its books are out there.
+      expect(await onB('/(1|\\d)+$/')).toContain('HOSTILE lore.');
+      expect(await onB('/(\\d|1)+$/')).not.toContain('HOSTILE');
+      // The first instance learns it at its own next stall, then leaves them out too.
+      expect(await onA('/(1|\\w)+$/')).toContain('HOSTILE lore.');
+      expect(await onA('/(\\w|1)+$/')).not.toContain('HOSTILE');
+    } finally {
+      for (const h of harnesses) await h.close();
+    }
+  });
+
   it('a per-minute limit keeps the key it always had', async () => {
     const [a, , raw, prefix] = pair();
     expect(await a.consume('apikey:k1', 5)).toEqual({ ok: true });
@@ -63,3 +98,7 @@ describe.skipIf(!hasRedis())('budgets shared through Redis', () => {
     expect((await raw.keys(`${prefix}*`)).sort()).toEqual([`${prefix}rl5:apikey:k1`, `${prefix}rl5per3600:refused:k1`]);
   });
 });
+
+function hostile(pattern: string): string {
+  return JSON.stringify(newLoreBook({ name: 'Hostile', entries: [newLoreEntry({ id: 0, keys: [pattern], content: 'NEVER.' }), newLoreEntry({ id: 1, keys: ['dragon'], content: 'HOSTILE lore.' })] }));
+}
