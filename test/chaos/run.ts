@@ -96,6 +96,10 @@ const keep = args.includes('--keep');
 if (cluster && mode === 'webhook') throw new Error('chaos: --cluster runs with --telegram polling (one instance polls; a webhook needs a load balancer in front)');
 const ADMIN = 'chaos-admin-key-0123456789';
 const rnd = seeded(seed);
+// The kills and the crashes draw from streams of their own: drawn from the traffic's, they
+// depended on how the loops interleaved, so one seed gave different crashes run to run.
+const killRnd = seeded(seed ^ 0x6b696c6c);
+const crashRnd = seeded(seed ^ 0x63726173);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 console.log(
@@ -220,11 +224,11 @@ try {
   })();
   const chaos = (async () => {
     for (; killed < kills; killed++) {
-      await sleep(500 + rnd() * 2500);
+      await sleep(500 + killRnd() * 2500);
       if (allDownAt.has(killed)) {
         const from = Date.now();
         for (const victim of up.splice(0)) killTimes.push(await kill(victim));
-        const downMs = 500 + Math.floor(rnd() * 2500);
+        const downMs = 500 + Math.floor(killRnd() * 2500);
         process.stdout.write(`  kill ${killed + 1}/${kills} after ${sent} messages: every instance, down ${downMs} ms\n`);
         // Two people write to the bot for the first time now, and again once it is back.
         const newcomers = [discordTraffic.firstDm(), discordTraffic.firstDm()];
@@ -235,7 +239,7 @@ try {
         continue;
       }
       // Out of the rotation first: no new request is aimed at a process being killed.
-      const victim = up.splice(Math.floor(rnd() * up.length), 1)[0]!;
+      const victim = up.splice(Math.floor(killRnd() * up.length), 1)[0]!;
       killTimes.push(await kill(victim));
       process.stdout.write(`  kill ${killed + 1}/${kills} after ${sent} messages${cluster ? ` (${up.length} instance still up)` : ''}\n`);
       up.push(await start());
@@ -247,10 +251,10 @@ try {
   const crashes = (async () => {
     for (let n = 0; n < outages; n++) {
       // Spread over the run: the kills alone take about a minute and a half.
-      await sleep(3000 + rnd() * 9000);
-      const coin = rnd();
+      await sleep(3000 + crashRnd() * 9000);
+      const coin = crashRnd();
       const which = onlyCrash ?? (coin < 0.5 ? 'redis' : 'postgres');
-      const downMs = downMinMs + Math.floor(rnd() * (downMaxMs - downMinMs));
+      const downMs = downMinMs + Math.floor(crashRnd() * (downMaxMs - downMinMs));
       outageTimes.push(Date.now());
       outageWhat.push(`${which} down ${downMs} ms`);
       process.stdout.write(`  ${which} crash ${n + 1}/${outages}, down ${downMs} ms, after ${sent} messages\n`);
