@@ -79,7 +79,9 @@ export class CatchUp {
    * moved the recent chats `plan` saw, so the gap began no later than the oldest of them.
    */
   widen(gaps: readonly string[]): void {
+    const own = this.since;
     for (const g of gaps) if (SNOWFLAKE.test(g)) this.since = older(this.since ?? g, newer(g, this.floor));
+    if (this.since !== own) this.deps.log.debug({ since: own, from: this.since }, 'discord: another start is still reading back; reading back from where its gap began');
   }
 
   /** Which channels to read (call before the gateway delivers anything): their live messages wait from now on. */
