@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { DiscordAdapter } from '../../../adapters/discord/index.js';
 import type { ManualClock } from '../../../src/core/clock.js';
 import type { MessageHandler } from '../../../src/core/adapter.js';
-import { alice, bob, startDiscord, type Setup } from './helpers.js';
+import { alice, bob, firstMessageMissed, startDiscord, type Setup } from './helpers.js';
 
 const carol = { id: '511111111111111111', username: 'carol' };
 
@@ -107,13 +107,7 @@ describe('discord adapter: messages sent while no process listened', () => {
   it('in a server channel never talked in are answered by the start after one that stopped while still reading back', async () => {
     s = await startDiscord({ catchUp: true, fake: { shards: { identifyWindowMs: 1 } } });
     const { fake, texts } = s;
-    const dm = fake.userMessage({ author: alice, content: 'hello' }).channel_id as string;
-    await fake.waitFor(() => texts(dm).length === 1);
-    await s.idle();
-    await s.adapter.stop();
-    const ch = fake.guild.channelId;
-    fake.userMessage({ author: bob, channelId: ch, content: 'anyone?', mentionsBot: true });
-    fake.userMessage({ author: alice, content: 'are you there?' });
+    const { dm, ch } = await firstMessageMissed(s);
     // Down for longer than Discord keeps a session: nothing is replayed, only read back.
     expect(fake.lapseDisconnectedSessions()).toBe(1);
 

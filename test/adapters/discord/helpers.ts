@@ -164,3 +164,20 @@ export async function startDiscord(o: {
     },
   };
 }
+
+/**
+ * The bot answers a DM and stops; then, while no process listens, a first message to it in a
+ * server channel it never talked in, and one in the DM after it: the newest message handled
+ * moves past the channel's once the DM's is read back.
+ */
+export async function firstMessageMissed(s: Setup): Promise<{ dm: string; ch: string }> {
+  const { fake, texts } = s;
+  const dm = fake.userMessage({ author: alice, content: 'hello' }).channel_id as string;
+  await fake.waitFor(() => texts(dm).length === 1);
+  await s.idle();
+  await s.adapter.stop();
+  const ch = fake.guild.channelId;
+  fake.userMessage({ author: bob, channelId: ch, content: 'anyone?', mentionsBot: true });
+  fake.userMessage({ author: alice, content: 'are you there?' });
+  return { dm, ch };
+}

@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DiscordAdapter } from '../../../adapters/discord/index.js';
 import type { MessageHandler } from '../../../src/core/adapter.js';
-import { alice, bob, startDiscord, type Setup } from './helpers.js';
+import { alice, bob, firstMessageMissed, startDiscord, type Setup } from './helpers.js';
 
 const carol = { id: '511111111111111111', username: 'carol' };
 /** Notes every 50 ms; a note silent for 300 ms is abandoned. */
@@ -122,14 +122,7 @@ describe('discord: instances sharing shards', () => {
       fake: { shards: { identifyWindowMs: 1 } },
     });
     const { fake, texts } = s;
-    const dm = fake.userMessage({ author: alice, content: 'hello' }).channel_id as string;
-    await fake.waitFor(() => texts(dm).length === 1);
-    await s.idle();
-    await s.adapter.stop();
-    // While no instance listens: a first message in a server channel never talked in, then one in the DM.
-    const ch = fake.guild.channelId;
-    fake.userMessage({ author: bob, channelId: ch, content: 'anyone?', mentionsBot: true });
-    fake.userMessage({ author: alice, content: 'are you there?' });
+    const { dm, ch } = await firstMessageMissed(s);
     // The first instance back reads the DM back at once, and the channel only after a 429.
     fake.force429Next({ method: 'GET', path: `/channels/${ch}/messages`, retryAfterMs: 3000 });
     const first = s.newAdapter();
