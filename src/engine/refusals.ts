@@ -10,20 +10,9 @@ import type { RateLimits } from './limits.js';
  * in `steps/limit.ts`), so no tenant is shut out by a provider outage. Counted per tenant key as
  * a `ClosingCount`: a turn asks only this process's list of closed keys.
  */
-export class RefusedTurns {
-  readonly #count: ClosingCount;
-
-  constructor(
-    limits: RateLimits,
-    readonly perHour: number,
-    now: () => number,
-  ) {
-    this.#count = new ClosingCount(limits, 'refused:', perHour, now);
-  }
-
-  /** Milliseconds until `keyId`'s turns are let in again; 0 when they are now. */
-  closedFor(keyId: string): number {
-    return this.#count.closedFor(keyId);
+export class RefusedTurns extends ClosingCount {
+  constructor(limits: RateLimits, perHour: number, now: () => number) {
+    super(limits, 'refused:', perHour, now);
   }
 
   /** Refuse (429 `TOO_MANY_REFUSED_TURNS`) a turn of a key that is closed. */
@@ -32,10 +21,5 @@ export class RefusedTurns {
     if (ms > 0) {
       throw new RateLimitedError(ms, `The model refused ${this.perHour} of this key's turns within the hour; its turns are refused until the hour is over`, 'TOO_MANY_REFUSED_TURNS');
     }
-  }
-
-  /** Count one refused turn of `keyId`; the one that uses the hour's count up closes the key. */
-  count(keyId: string): Promise<void> {
-    return this.#count.count(keyId);
   }
 }
