@@ -112,6 +112,7 @@ function blockCost(b: ContextBlock): number {
 function blocksThatFit(blocks: readonly ContextBlock[], room: number): { kept: ContextBlock[]; tokens: number } {
   const costs = new Map(blocks.map((b) => [b, blockCost(b)]));
   let tokens = [...costs.values()].reduce((n, t) => n + t, 0);
+  if (tokens <= room) return { kept: [...blocks], tokens };
   const out = new Set<ContextBlock>();
   for (const b of [...blocks].sort((x, y) => costs.get(y)! - costs.get(x)!)) {
     if (tokens <= room) break;
