@@ -36,4 +36,10 @@ export interface ProviderInput {
 export interface ContextProvider {
   readonly name: string;
   blocks(input: ProviderInput): Promise<ContextBlock[]>;
+  /**
+   * Told, once the turn's context is built, which of this turn's blocks from this provider were
+   * left out for want of room (see `buildContext`), so what it reports matches what the model
+   * got. Called only when the provider gave blocks; a failure is logged, never breaking the turn.
+   */
+  settled?(blocks: readonly ContextBlock[], leftOut: readonly ContextBlock[]): Promise<void>;
 }

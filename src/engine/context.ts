@@ -28,7 +28,7 @@ export interface BuiltContext {
   rowsRead: number;
   historyIncluded: number;
   /** Providers' blocks left out because the character prompt and the message left no room for them. */
-  blocksLeftOut: number;
+  leftOut: ContextBlock[];
 }
 
 const FIRST_PAGE = 32;
@@ -109,17 +109,17 @@ function blockCost(b: ContextBlock): number {
  * only beside a character prompt and message near the whole budget: then the largest go first,
  * which leaves out the fewest.
  */
-function blocksThatFit(blocks: readonly ContextBlock[], room: number): { kept: ContextBlock[]; tokens: number } {
+function blocksThatFit(blocks: readonly ContextBlock[], room: number): { kept: ContextBlock[]; leftOut: ContextBlock[]; tokens: number } {
   const costs = new Map(blocks.map((b) => [b, blockCost(b)]));
   let tokens = [...costs.values()].reduce((n, t) => n + t, 0);
-  if (tokens <= room) return { kept: [...blocks], tokens };
+  if (tokens <= room) return { kept: [...blocks], leftOut: [], tokens };
   const out = new Set<ContextBlock>();
   for (const b of [...blocks].sort((x, y) => costs.get(y)! - costs.get(x)!)) {
     if (tokens <= room) break;
     out.add(b);
     tokens -= costs.get(b)!;
   }
-  return { kept: blocks.filter((b) => !out.has(b)), tokens };
+  return { kept: blocks.filter((b) => !out.has(b)), leftOut: [...out], tokens };
 }
 
 /**
@@ -203,7 +203,7 @@ export async function buildContext(messages: MessageRepo, input: ContextInput, c
     promptTokens: used,
     rowsRead,
     historyIncluded,
-    blocksLeftOut: offered.length - blocks.length,
+    leftOut: fitting.leftOut,
   };
 }
 

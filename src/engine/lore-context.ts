@@ -3,7 +3,7 @@ import { expandMacros, macroCharName, readKeptCard } from '../cards/index.js';
 import type { Character } from '../core/types.js';
 import type { Logger } from '../log.js';
 import { countTokens } from '../llm/index.js';
-import { describeLore, entryLabel, importCharacterBook, renderLore, ScanWatchdog, type LoreActivation, type LoreBook, type LoreMessage } from '../lore/index.js';
+import { describeLore, entryLabel, importCharacterBook, renderLore, ScanWatchdog, type FiredEntry, type LoreActivation, type LoreBook, type LoreMessage } from '../lore/index.js';
 import type { Store } from '../store/index.js';
 import { ClosingCount } from './closing-count.js';
 import type { ContextBlock, ContextProvider, ProviderInput } from './context-blocks.js';
@@ -116,8 +116,13 @@ export function loreContextProvider(
   const cardBooks = bookCache();
   const watchdog = new ScanWatchdog(opts.scanBudgetMs ?? LORE_SCAN_BUDGET_MS);
   const strikes = new ClosingCount(opts.limits ?? new MemoryRateLimits(), 'lorestall:', MAX_STRIKES, opts.now);
+  // A turn's report waits for `settled`, which says which of its blocks the context had room for.
+  const pending = new WeakMap<ContextBlock, (leftOut: readonly ContextBlock[]) => Promise<void>>();
   return {
     name: 'lorebooks',
+    async settled(blocks, leftOut) {
+      await pending.get(blocks[0]!)?.(leftOut);
+    },
     async blocks(input: ProviderInput): Promise<ContextBlock[]> {
       const owned = await booksFor(store, input.character, input.conversation.id, cardBooks);
       if (!owned.length) return [];
@@ -162,8 +167,15 @@ export function loreContextProvider(
         return [];
       }
       const result = scan.activation;
-      await store.lorebooks.saveActivity(input.conversation.id, JSON.stringify(reportOf(result, books, now, leftOut)));
-      return blocksOf(result);
+      const placed = blocksOf(result);
+      const save = (dropped: readonly FiredEntry[]) => store.lorebooks.saveActivity(input.conversation.id, JSON.stringify(reportOf(withoutRoom(result, dropped), books, now, leftOut)));
+      if (!placed.length) {
+        await save([]);
+        return [];
+      }
+      const finish = (out: readonly ContextBlock[]) => save(placed.filter((p) => out.includes(p.block)).flatMap((p) => p.entries));
+      for (const p of placed) pending.set(p.block, finish);
+      return placed.map((p) => p.block);
     },
   };
 }
@@ -190,18 +202,36 @@ function stoppedReport(refused: readonly string[], now: Date, lines: string[]): 
   };
 }
 
-function blocksOf(result: LoreActivation): ContextBlock[] {
-  const lore = renderLore(result);
-  const blocks: ContextBlock[] = [];
-  const add = (position: ContextBlock['position'], text: string) => {
-    if (text) blocks.push({ position, text, order: 0 });
+/** The activation as the model got it: fired entries whose block the turn had no room for are left out. */
+function withoutRoom(result: LoreActivation, dropped: readonly FiredEntry[]): LoreActivation {
+  if (!dropped.length) return result;
+  const out = new Set(dropped);
+  const isOut = (bookIndex: number, id: number | string) => dropped.some((f) => f.bookIndex === bookIndex && f.entry.id === id);
+  return {
+    ...result,
+    fired: result.fired.filter((f) => !out.has(f)),
+    debug: result.debug.map((d) => (d.status === 'fired' && isOut(d.bookIndex, d.id) ? { ...d, status: 'dropped_context' } : d)),
+    tokensUsed: result.tokensUsed - dropped.reduce((n, f) => n + f.tokens, 0),
   };
-  add('before-character', lore.beforeChar);
+}
+
+/** The fired lore as context blocks, each with the entries it holds (for the report, should it be left out). */
+function blocksOf(result: LoreActivation): Array<{ block: ContextBlock; entries: FiredEntry[] }> {
+  const lore = renderLore(result);
+  const nonEmpty = result.fired.filter((f) => f.content !== '');
+  const placed: Array<{ block: ContextBlock; entries: FiredEntry[] }> = [];
+  const add = (position: ContextBlock['position'], text: string, holds: (f: FiredEntry) => boolean) => {
+    if (text) placed.push({ block: { position, text, order: 0 }, entries: nonEmpty.filter(holds) });
+  };
+  const at = (...positions: Array<FiredEntry['entry']['position']>) => (f: FiredEntry) => positions.includes(f.entry.position);
+  add('before-character', lore.beforeChar, at('before_char'));
   // Our character definition holds the examples, so "before/after the examples" is after it.
-  add('after-character', [lore.afterChar, lore.beforeExamples, lore.afterExamples].filter(Boolean).join('\n'));
-  for (const d of lore.atDepth) add({ depth: d.depth, role: d.role }, d.text);
-  add({ depth: AUTHORS_NOTE_DEPTH, role: 'system' }, [lore.authorsNoteTop, lore.authorsNoteBottom].filter(Boolean).join('\n'));
-  return blocks;
+  add('after-character', [lore.afterChar, lore.beforeExamples, lore.afterExamples].filter(Boolean).join('\n'), at('after_char', 'em_top', 'em_bottom'));
+  for (const d of lore.atDepth) {
+    add({ depth: d.depth, role: d.role }, d.text, (f) => f.entry.position === 'at_depth' && f.entry.depth === d.depth && f.entry.role === d.role);
+  }
+  add({ depth: AUTHORS_NOTE_DEPTH, role: 'system' }, [lore.authorsNoteTop, lore.authorsNoteBottom].filter(Boolean).join('\n'), at('an_top', 'an_bottom'));
+  return placed;
 }
 
 /** A conversation's last lorebook report, when a turn with lorebooks ran. */

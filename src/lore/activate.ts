@@ -68,7 +68,8 @@ export interface FiredEntry {
   tokens: number;
 }
 
-export type LoreDebugStatus = 'fired' | 'dropped_budget' | 'dropped_book_budget' | 'dropped_probability';
+/** `dropped_context`: fired, but the turn left its block out for want of room in the context window. */
+export type LoreDebugStatus = 'fired' | 'dropped_budget' | 'dropped_book_budget' | 'dropped_probability' | 'dropped_context';
 
 /** One line of "what happened" per entry that matched this turn, in activation order. */
 export interface LoreDebugEntry {

@@ -76,6 +76,8 @@ function why(d: LoreDebugEntry): string {
       return `${cause}; dropped: book token budget full`;
     case 'dropped_probability':
       return `${cause}; dropped: probability roll failed`;
+    case 'dropped_context':
+      return `${cause}; left out: the character prompt and the message leave no room for it in the context`;
   }
 }
 

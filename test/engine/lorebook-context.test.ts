@@ -105,6 +105,25 @@ describe('lorebook context', () => {
     expect(report?.lines.join('\n')).toMatch(/token budget full/);
   });
 
+
+  it('reports an entry whose block the context had no room for as left out, not as fired', async () => {
+    h = await startHarness({ config: { contextTokens: 600 } });
+    const aria = (await h.store.characters.findVisible('aria', null))!;
+    await h.store.characters.update(aria.id, { scenario: 'A long scenario. '.repeat(90) });
+    await bookOnAria(h, [
+      { keys: ['storm'], content: `BIG ${'lore '.repeat(120)}`, name: 'Big', position: 'after_char' },
+      { keys: ['storm'], content: 'SMALL storm note.', name: 'Small', position: 'at_depth', depth: 0, role: 'system' },
+    ]);
+    await say(h.engine, inbound({ text: 'storm' }));
+    const sent = seen(h.fake).join('\n');
+    expect(sent).not.toContain('BIG lore');
+    expect(sent).toContain('system: SMALL storm note.');
+    const report = (await loreReportOf(h.store, await latestConversation(h)))!;
+    expect(report.fired.map((f) => f.label)).toEqual(['Small']);
+    expect(report.tokensUsed).toBe(report.fired[0]!.tokens);
+    expect(report.lines).toContainEqual(expect.stringMatching(/^- Big \(World #0\): key "storm"; left out: .*no room/));
+    expect(report.lines).toContainEqual(expect.stringMatching(/^\+ Small \(World #1\): key "storm"$/));
+  });
   it('scans only the newest messages (scan depth 2 by default)', async () => {
     h = await startHarness();
     await bookOnAria(h, [{ keys: ['anchor'], content: 'ANCHOR lore.' }]);

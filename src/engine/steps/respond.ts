@@ -4,25 +4,39 @@ import { CharbridgeError, ModelError } from '../../core/errors.js';
 import { countTokens } from '../../llm/index.js';
 import { buildContext } from '../context.js';
 import { streamWithFallback, type ModelAnswer } from '../model-call.js';
-import type { ContextBlock, ProviderInput } from '../context-blocks.js';
+import type { ContextBlock, ContextProvider, ProviderInput } from '../context-blocks.js';
 import { announce, writeAlongside } from '../events.js';
 import type { MessageContext, Step, TurnContext } from '../pipeline.js';
 import { serialKeyFor } from '../scoping.js';
 import { resolved } from '../pipeline.js';
 
-/** Every provider's blocks for this turn; a provider that fails is logged and left out. */
-async function contextBlocks(ctx: TurnContext, input: ProviderInput): Promise<ContextBlock[]> {
-  const all = await Promise.all(
-    ctx.deps.contextProviders.map(async (p) => {
+/** Every provider's blocks for this turn, by provider; a provider that fails is logged and left out. */
+async function contextBlocks(ctx: TurnContext, input: ProviderInput): Promise<Array<{ provider: ContextProvider; blocks: ContextBlock[] }>> {
+  return Promise.all(
+    ctx.deps.contextProviders.map(async (provider) => {
       try {
-        return await p.blocks(input);
+        return { provider, blocks: await provider.blocks(input) };
       } catch (err) {
-        ctx.deps.log.warn({ err, provider: p.name, conversationId: input.conversation.id }, 'a context provider failed; answering without it');
-        return [];
+        ctx.deps.log.warn({ err, provider: provider.name, conversationId: input.conversation.id }, 'a context provider failed; answering without it');
+        return { provider, blocks: [] };
       }
     }),
   );
-  return all.flat();
+}
+
+/** Tells each provider that gave blocks which of them the turn left out (see `ContextProvider.settled`). */
+async function settleBlocks(ctx: TurnContext, offered: Array<{ provider: ContextProvider; blocks: ContextBlock[] }>, leftOut: readonly ContextBlock[], conversationId: string): Promise<void> {
+  const out = new Set(leftOut);
+  await Promise.all(
+    offered.map(async ({ provider, blocks }) => {
+      if (!provider.settled || !blocks.length) return;
+      try {
+        await provider.settled(blocks, blocks.filter((b) => out.has(b)));
+      } catch (err) {
+        ctx.deps.log.warn({ err, provider: provider.name, conversationId }, 'a context provider could not note which of its blocks the turn used');
+      }
+    }),
+  );
 }
 
 /** Whose share of the model slots a turn uses: its paying key, else its chat. */
@@ -58,15 +72,17 @@ export const respond: Step = async (ctx) => {
     ctx.result = { ok: true, message: prior, usage, model: modelName, userMessage };
     return;
   }
-  const blocks = await contextBlocks(ctx, { character, conversation: conv, userName: ctx.userName, chatType: ctx.chatType, current, turn: ctx });
+  const offered = await contextBlocks(ctx, { character, conversation: conv, userName: ctx.userName, chatType: ctx.chatType, current, turn: ctx });
+  const blocks = offered.flatMap((o) => o.blocks);
   const built = await buildContext(
     store.messages,
     { character, conversation: conv, userName: ctx.userName, chatType: ctx.chatType, current, instruction: ctx.instruction, blocks, budgetTokens: config.contextTokens, now: new Date(ctx.deps.clock.now()) },
     ctx.deps.prompts,
   );
-  if (built.blocksLeftOut) {
-    log.info({ conversationId: conv.id, characterId: character.id, left: built.blocksLeftOut, offered: blocks.length }, 'lorebook or memory context left out: the character prompt and the message leave no room for it within CONTEXT_TOKENS');
+  if (built.leftOut.length) {
+    log.info({ conversationId: conv.id, characterId: character.id, left: built.leftOut.length, offered: blocks.length }, 'lorebook or memory context left out: the character prompt and the message leave no room for it within CONTEXT_TOKENS');
   }
+  await settleBlocks(ctx, offered, built.leftOut, conv.id);
 
   ctx.out.push({ type: 'start', conversationId: conv.id, characterId: character.id, characterName: character.name });
   const release = await ctx.deps.modelSlots.acquire(slotOwner(ctx));
