@@ -26,6 +26,8 @@ export function macroCharName(card: { name: string; nickname?: string | undefine
  * `{{` would otherwise overflow the stack and fail every turn of the character).
  */
 export function expandMacros(text: string, ctx: MacroContext): string {
+  // Most text (a lorebook's thousands of keys, a plain message) holds no macro at all.
+  if (!text.includes('{{') && !text.includes('<')) return text;
   return expandRange(text, 0, text.length, pairBraces(text), ctx);
 }
 

@@ -1,5 +1,6 @@
 import { ValidationError } from '../core/errors.js';
 import { compileKeys, secondaryPasses, type CompiledKey, type PatternWatch } from './keys.js';
+import { keyOptions, preparedEntries } from './prepared.js';
 import { entryLabel, type LoreBook, type LoreEntry } from './model.js';
 import { ScanBuffer, type LoreMessage } from './scan-buffer.js';
 
@@ -43,7 +44,8 @@ export interface ActivateInput {
   random?: () => number;
   /**
    * Macro expansion (e.g. `{{char}}`, `{{user}}`) applied to keys and content before use, as
-   * SillyTavern runs substituteParams on both.
+   * SillyTavern runs substituteParams on both. Text holding neither `{{` nor `<` is taken to
+   * expand to itself: such keys are compiled once per book, not every scan.
    */
   substitute?: (text: string) => string;
   /** Set by `ScanWatchdog.activate`: where keys note the pattern they test, and which it refused. */
@@ -103,7 +105,12 @@ interface Candidate {
   scanDepth: number;
   keys: CompiledKey[];
   secondaryKeys: CompiledKey[];
-  content: string;
+  /** The content after `substitute`, expanded only once the entry matches: most never do. */
+  expanded: string | undefined;
+  /** Fired or dropped: looked at no more this scan. */
+  settled: boolean;
+  /** What earlier passes learned about its primary keys; none before its first look. */
+  seen: ScanState | undefined;
 }
 
 function resolveSettings(partial: Partial<LoreSettings> | undefined): LoreSettings {
@@ -126,32 +133,31 @@ function delayLevel(entry: LoreEntry): number {
  * All enabled entries of all books, in activation priority: constants first, then higher
  * `order`, then earlier book, then earlier entry (SillyTavern's docs on the budget: "Constant
  * entries will be inserted first. Then entries with larger order numbers"). Books are merged
- * like SillyTavern's default "sorted evenly" strategy.
+ * like SillyTavern's default "sorted evenly" strategy. Each book's entries come compiled and in
+ * order from `preparedEntries`, so the sort only merges the books' runs.
  */
 function candidates(books: readonly LoreBook[], s: LoreSettings, sub: (text: string) => string, watch: PatternWatch | undefined): Candidate[] {
   const out: Candidate[] = [];
   books.forEach((book, bookIndex) => {
-    book.entries.forEach((entry, entryIndex) => {
-      if (!entry.enabled) return;
-      const keyOptions = {
-        caseSensitive: entry.caseSensitive ?? s.caseSensitive,
-        matchWholeWords: entry.matchWholeWords ?? s.matchWholeWords,
-        useRegex: entry.useRegex,
-        ...(watch ? { watch, book: bookIndex } : {}),
-      };
+    const recursive = book.recursiveScanning ?? s.recursive;
+    const compile = (entry: LoreEntry, keys: readonly string[]) => compileKeys(keys.map(sub), keyOptions(entry, s, watch, bookIndex));
+    for (const p of preparedEntries(book.entries, s, watch, bookIndex)) {
+      const { entry } = p;
       out.push({
         entry,
         book,
         bookIndex,
-        entryIndex,
+        entryIndex: p.entryIndex,
         delayLevel: delayLevel(entry),
-        recursive: book.recursiveScanning ?? s.recursive,
+        recursive,
         scanDepth: entry.scanDepth ?? book.scanDepth ?? s.scanDepth,
-        keys: compileKeys(entry.keys.map(sub), keyOptions),
-        secondaryKeys: compileKeys(entry.secondaryKeys.map(sub), keyOptions),
-        content: sub(entry.content),
+        keys: p.keys ?? compile(entry, entry.keys),
+        secondaryKeys: p.secondaryKeys ?? compile(entry, entry.secondaryKeys),
+        expanded: undefined,
+        settled: false,
+        seen: undefined,
       });
-    });
+    }
   });
   return out.sort(
     (a, b) =>
@@ -185,12 +191,12 @@ interface ScanState {
  * Text only grows between passes, so primary keys are searched only in recursion text added
  * since the entry was last looked at; secondary keys are always checked against everything.
  */
-function match(c: Candidate, buffer: ScanBuffer, recursionPass: boolean, state: Map<Candidate, ScanState>): LoreTrigger | undefined {
+function match(c: Candidate, buffer: ScanBuffer, recursionPass: boolean): LoreTrigger | undefined {
   if (c.entry.constant) return { kind: 'constant' };
-  let seen = state.get(c);
+  let seen = c.seen;
   if (!seen) {
-    seen = { seenParts: 0, primary: c.keys.find((k) => k.test(buffer.get(c.scanDepth, recursionPass))) };
-    state.set(c, seen);
+    const hay = buffer.get(c.scanDepth, recursionPass);
+    seen = c.seen = { seenParts: 0, primary: c.keys.find((k) => k.test(hay)) };
   } else if (!seen.primary && recursionPass) {
     const fresh = buffer.recursionSince(seen.seenParts);
     seen.primary = c.keys.find((k) => k.test(fresh));
@@ -215,12 +221,12 @@ export function activate(books: readonly LoreBook[], input: ActivateInput): Lore
   const random = input.random ?? Math.random;
   const extra = input.scanText === undefined ? [] : typeof input.scanText === 'string' ? [input.scanText] : [...input.scanText];
   const buffer = new ScanBuffer(input.messages, extra, s.includeNames);
-  const all = candidates(books, s, input.substitute ?? ((t) => t), input.watch);
+  const sub = input.substitute ?? ((t: string) => t);
+  const all = candidates(books, s, sub, input.watch);
 
   const fired: (FiredEntry & { entryIndex: number })[] = [];
   const debug: LoreDebugEntry[] = [];
-  const settled = new Set<Candidate>();
-  const scanState = new Map<Candidate, ScanState>();
+  const contentOf = (c: Candidate) => (c.expanded ??= sub(c.entry.content));
   const bookUsed = books.map(() => 0);
   const bookFull = books.map(() => false);
   let used = 0;
@@ -228,7 +234,7 @@ export function activate(books: readonly LoreBook[], input: ActivateInput): Lore
 
   const budget = s.tokenBudget ?? Infinity;
   const record = (c: Candidate, status: LoreDebugStatus, trigger: LoreTrigger, pass: number) => {
-    settled.add(c);
+    c.settled = true;
     debug.push({ bookIndex: c.bookIndex, bookName: c.book.name, id: c.entry.id, label: entryLabel(c.entry), status, trigger, pass });
   };
 
@@ -245,7 +251,8 @@ export function activate(books: readonly LoreBook[], input: ActivateInput): Lore
         record(c, 'dropped_probability', trigger, pass);
         continue;
       }
-      const tokens = c.content ? input.countTokens(c.content) : 0;
+      const content = contentOf(c);
+      const tokens = content ? input.countTokens(content) : 0;
       if (used + tokens > budget) {
         exhausted = true;
         record(c, 'dropped_budget', trigger, pass);
@@ -260,7 +267,7 @@ export function activate(books: readonly LoreBook[], input: ActivateInput): Lore
       used += tokens;
       bookUsed[c.bookIndex] = (bookUsed[c.bookIndex] ?? 0) + tokens;
       record(c, 'fired', trigger, pass);
-      fired.push({ entry, content: c.content, bookIndex: c.bookIndex, entryIndex: c.entryIndex, trigger, pass, tokens });
+      fired.push({ entry, content, bookIndex: c.bookIndex, entryIndex: c.entryIndex, trigger, pass, tokens });
       admitted.push(c);
     }
     return admitted;
@@ -279,17 +286,17 @@ export function activate(books: readonly LoreBook[], input: ActivateInput): Lore
     passes++;
     const matches: { c: Candidate; trigger: LoreTrigger }[] = [];
     for (const c of all) {
-      if (settled.has(c)) continue;
+      if (c.settled) continue;
       if (!recursionPass && c.delayLevel > 0) continue;
       if (recursionPass && (!c.recursive || c.entry.excludeRecursion || c.delayLevel > level)) continue;
-      const trigger = match(c, buffer, recursionPass, scanState);
+      const trigger = match(c, buffer, recursionPass);
       if (trigger) matches.push({ c, trigger });
     }
     const admitted = admit(matches, passes);
     if (exhausted) break;
-    const feed = admitted.filter((c) => c.recursive && !c.entry.preventRecursion && c.content);
+    const feed = admitted.filter((c) => c.recursive && !c.entry.preventRecursion && contentOf(c));
     if (feed.length) {
-      buffer.addRecursion(feed.map((c) => c.content));
+      buffer.addRecursion(feed.map(contentOf));
     } else if (levels.length) {
       level = levels.shift() ?? level;
     } else {

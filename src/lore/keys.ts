@@ -26,6 +26,8 @@ export interface PatternWatch {
   running: RunningPattern | undefined;
   /** Patterns (by id) found to stall a scan: refused like those safe-regex2 refuses. */
   readonly refused: ReadonlySet<string>;
+  /** Counts every refusal, so keys compiled before one are compiled again. */
+  readonly refusals: number;
 }
 
 /**

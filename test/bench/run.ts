@@ -19,6 +19,7 @@ const suites: Array<[string, string, string]> = [
   ['store', 'store.ts', 'benchStore'],
   ['memory', 'memory.ts', 'benchMemory'],
   ['tokens', 'tokens.ts', 'benchTokens'],
+  ['lore', 'lore.ts', 'benchLore'],
   ['telegram-load', 'telegram-load.ts', 'benchTelegramLoad'],
   ['telegram-ab', 'telegram-ab.ts', 'benchTelegramAb'],
   ['cluster', 'cluster.ts', 'benchCluster'],

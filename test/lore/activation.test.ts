@@ -135,4 +135,24 @@ describe('macros', () => {
     expect(r.fired[0]?.tokens).toBe(7);
     expect(fired(run(b, ['Has anyone seen Wren?']))).toEqual([]);
   });
+
+  it('expands only what a scan needs: keys with macros, and the content of entries that match', () => {
+    const b = book([
+      { keys: ['{{char}}'], content: '{{char}} keeps a diary.' },
+      ...Array.from({ length: 50 }, (_, i) => ({ keys: [`plain${i}`], content: `{{user}} never asks about thing ${i}.` })),
+      { keys: ['plain7'], content: '{{user}} asked about {{char}}.' },
+    ]);
+    const expanded: string[] = [];
+    const substitute = (t: string) => {
+      expanded.push(t);
+      return t.replaceAll('{{char}}', 'Wren').replaceAll('{{user}}', 'Sam');
+    };
+    for (let turn = 0; turn < 2; turn++) {
+      expanded.length = 0;
+      const r = run(b, ['Wren and plain7'], { substitute });
+      expect(fired(r).sort()).toEqual(['Sam asked about Wren.', 'Sam never asks about thing 7.', 'Wren keeps a diary.']);
+      // The fifty plain keys are compiled with the book, not expanded every scan.
+      expect(expanded.sort()).toEqual(['{{char}}', '{{char}} keeps a diary.', '{{user}} asked about {{char}}.', '{{user}} never asks about thing 7.']);
+    }
+  });
 });
