@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { LongTermMemory, type MemoryConfig } from '../../src/memory/index.js';
 import { INDEX_EVERY } from '../../src/memory/search-index.js';
+import { conversationPrefix } from '../../src/store/search-terms.js';
 import { OfflineModel } from '../../src/llm/index.js';
 import { inbound, say, seen, startHarness, type Harness } from '../helpers/harness.js';
 import type { InboundMessage } from '../../src/core/types.js';
@@ -250,7 +251,8 @@ describe('long-term memory', () => {
     await memory!.idle();
     const after = await progress();
     expect(after.at).toBe(after.top); // the INDEX_EVERYth message started a pass that indexed them all
-    const hits = await sql<{ content: string }>`select m.content from message_fts join messages m on m.seq = message_fts.rowid where message_fts match 'zeppelin' and m.role = 'user'`.execute(h!.store.db);
+    const line = await h!.store.db.selectFrom('messages').select('conversation_id').where('content', '=', 'the zeppelin line').executeTakeFirstOrThrow();
+    const hits = await sql<{ content: string }>`select m.content from message_fts join messages m on m.seq = message_fts.rowid where message_fts match ${`"${conversationPrefix(line.conversation_id)}zeppelin"`} and m.role = 'user'`.execute(h!.store.db);
     expect(hits.rows.map((r) => r.content)).toEqual(['the zeppelin line']);
   });
 

@@ -20,7 +20,7 @@ describe.each(['sqlite', 'postgres'] as const)('memory migrations [%s]', (backen
         .values({ id: 'm1', conversation_id: conv.id, role: 'user', kind: 'user', content: 'an old note about the lighthouse', token_count: 5, created_at: new Date().toISOString() })
         .execute();
       expect((await migrator.migrateToLatest()).error).toBeUndefined();
-      expect(await store.recall.rareWords(['lighthouse'])).toEqual(['lighthouse']);
+      expect(await store.recall.rareWords(conv.id, ['lighthouse'])).toEqual(['lighthouse']);
     } finally {
       await store.close();
       await pgDb?.drop();

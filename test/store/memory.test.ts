@@ -79,21 +79,38 @@ describeStores('memory and recall', (ctx) => {
     for (let i = 0; i < rows.length; i += 200) await ctx.store.db.insertInto('messages').values(rows.slice(i, i + 200)).execute();
     await say(c.id, 'a rare zebra appears with the common word');
     await ctx.store.recall.indexPending();
-    expect(await ctx.store.recall.rareWords(['common', 'zebra', 'absent'])).toEqual(['zebra']);
+    expect(await ctx.store.recall.rareWords(c.id, ['common', 'zebra', 'absent'])).toEqual(['zebra']);
     if (ctx.backend === 'postgres') {
       // With planner statistics, PostgreSQL knows the common word without counting it.
       await sql`analyze message_search`.execute(ctx.store.db);
-      expect(await new RecallRepo(ctx.store.db, 'postgres').rareWords(['common', 'zebra', 'absent'])).toEqual(['zebra']);
+      expect(await new RecallRepo(ctx.store.db, 'postgres').rareWords(c.id, ['common', 'zebra', 'absent'])).toEqual(['zebra']);
     }
+  });
+
+  it('judges how common a word is within the conversation: a word said everywhere else is still recalled where it is rare', async () => {
+    const busy = await conv();
+    const rows = Array.from({ length: COMMON_WORD_DOCS + 1 }, (_, i) => ({
+      id: `s${i}`, conversation_id: busy.id, role: 'user', kind: 'user', content: `my sister called again ${i}`, token_count: 5, created_at: '2026-01-01T00:00:00Z',
+    }));
+    for (let i = 0; i < rows.length; i += 200) await ctx.store.db.insertInto('messages').values(rows.slice(i, i + 200)).execute();
+    const c = await conv();
+    const told = await turn(c.id, 'My sister is called Ada');
+    const last = await say(c.id, 'what is my sister called?');
+    await ctx.store.recall.indexPending();
+    if (ctx.backend === 'postgres') await sql`analyze message_search`.execute(ctx.store.db);
+    expect(await ctx.store.recall.rareWords(busy.id, ['sister'])).toEqual([]);
+    expect(await new RecallRepo(ctx.store.db, ctx.backend).rareWords(c.id, ['sister'])).toEqual(['sister']);
+    const q = { conversationId: c.id, characterId: 'aria', afterSeq: 0, beforeSeq: last.seq, limit: 5 };
+    expect((await ctx.store.recall.search({ ...q, words: searchWords('what is my sister called?') })).map((l) => l.content)).toEqual([told.content]);
   });
 
   it('indexes messages stored before the search existed and forgets deleted ones', async () => {
     const c = await conv();
     const m = await say(c.id, 'remember the aquarium');
     await ctx.store.recall.indexPending();
-    expect(await ctx.store.recall.rareWords(['aquarium'])).toEqual(['aquarium']);
+    expect(await ctx.store.recall.rareWords(c.id, ['aquarium'])).toEqual(['aquarium']);
     await ctx.store.conversations.delete(c.id);
-    expect(await ctx.store.recall.rareWords(['aquarium'])).toEqual([]);
+    expect(await ctx.store.recall.rareWords(c.id, ['aquarium'])).toEqual([]);
     expect(m.seq).toBeGreaterThan(0);
   });
 
@@ -112,12 +129,12 @@ describeStores('memory and recall', (ctx) => {
     await ctx.store.conversations.delete(dropped.id);
     expect(await ctx.store.recall.indexPending()).toBeGreaterThanOrEqual(ctx.backend === 'sqlite' ? 2 : 0);
     expect(await ctx.store.recall.indexPending()).toBe(0);
-    expect(await ctx.store.recall.rareWords(['lantern', 'lighthouse'])).toEqual(['lighthouse']);
+    expect(await ctx.store.recall.rareWords(c.id, ['lantern', 'lighthouse'])).toEqual(['lighthouse']);
     // Once indexed, an edit and a delete reach the index through the triggers.
     await ctx.store.db.updateTable('messages').set({ content: 'a beacon on the pier' }).where('seq', '=', edited.seq).execute();
     expect((await ctx.store.recall.search({ ...q, words: ['beacon'], beforeSeq: Number.MAX_SAFE_INTEGER })).map((l) => l.content)).toEqual(['a beacon on the pier']);
     await ctx.store.conversations.delete(c.id);
-    expect(await ctx.store.recall.rareWords(['lighthouse', 'beacon'])).toEqual([]);
+    expect(await ctx.store.recall.rareWords(c.id, ['lighthouse', 'beacon'])).toEqual([]);
     if (ctx.backend === 'sqlite') await sql`insert into message_fts(message_fts) values ('integrity-check')`.execute(ctx.store.db);
   });
 

@@ -22,6 +22,11 @@ export async function up(db: Kysely<any>, s: SchemaKit): Promise<void> {
   await sql`drop trigger messages_fts_insert`.execute(db);
   await sql`drop trigger messages_fts_delete`.execute(db);
   await sql`drop trigger messages_fts_update`.execute(db);
+  await createBatchIndexTriggers(db);
+}
+
+/** SQLite: the delete and edit triggers of the batch-filled index (050 replaces them, and its `down` restores them). */
+export async function createBatchIndexTriggers(db: Kysely<any>): Promise<void> {
   await sql`create trigger messages_fts_delete after delete on messages
     when old.seq <= (select indexed_seq from message_fts_progress) begin
       insert into message_fts(message_fts, rowid, content) values ('delete', old.seq, old.content); end`.execute(db);

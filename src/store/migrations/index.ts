@@ -29,6 +29,7 @@ import * as m046 from './046_send_marks.js';
 import * as m047 from './047_generation_credits.js';
 import * as m048 from './048_event_chat.js';
 import * as m049 from './049_send_marks_prefix.js';
+import * as m050 from './050_message_search_per_conversation.js';
 
 /** A migration file: `up` gets the column kit for the database it runs on. */
 interface PortableMigration {
@@ -79,6 +80,7 @@ const files: Record<string, PortableMigration> = {
   '047_generation_credits': m047,
   '048_event_chat': m048,
   '049_send_marks_prefix': m049,
+  '050_message_search_per_conversation': m050,
 };
 
 /** The migrations as Kysely's Migrator runs them, bound to one dialect's column kit. */
