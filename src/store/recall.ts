@@ -224,77 +224,11 @@ function pgArray(v: unknown): string[] {
  * `m` (a message) belongs to the character's turns: its reply, or a user message whose next
  * reply is the character's. Evaluated only for full-text matches, each one index probe.
  */
-function ofCharacter(characterId: string) {
+export function ofCharacter(characterId: string) {
   return sql<boolean>`(case when m.role = 'user' then (select a.author_id from messages a where a.conversation_id = m.conversation_id and a.seq > m.seq and a.role = 'assistant' order by a.seq limit 1) else m.author_id end) = ${characterId}`;
 }
 
 /** A prefixed word as a tsquery lexeme (cast, not parsed); searchWords leaves only lower-case letters and digits, quoting keeps it literal. */
 function quoteTs(w: string): string {
   return `'${w.replace(/'/g, "''")}'`;
-}
-
-/** A message's vector, as recall by meaning compares it. */
-export interface StoredEmbedding {
-  seq: number;
-  vector: Float32Array;
-}
-
-/** float32 little-endian → base64, the portable text both engines store. */
-export function encodeVector(v: readonly number[]): string {
-  const f = Float32Array.from(v);
-  return Buffer.from(f.buffer, f.byteOffset, f.byteLength).toString('base64');
-}
-
-export function decodeVector(text: string): Float32Array {
-  const b = Buffer.from(text, 'base64');
-  const copy = new Uint8Array(b.byteLength);
-  copy.set(b);
-  return new Float32Array(copy.buffer, 0, Math.floor(copy.byteLength / 4));
-}
-
-/**
- * Embeddings of stored messages (EMBEDDINGS_MODEL). Reads are bounded: recall compares the
- * newest `limit` vectors of one conversation, never the whole history.
- */
-export class EmbeddingRepo {
-  constructor(private db: DB) {}
-
-  async put(rows: Array<{ seq: number; conversationId: string; model: string; vector: readonly number[] }>): Promise<void> {
-    for (const r of rows) {
-      await this.db
-        .insertInto('memory_embeddings')
-        .values({ seq: r.seq, conversation_id: r.conversationId, model: r.model, vector: encodeVector(r.vector) })
-        .onConflict((oc) => oc.column('seq').doUpdateSet({ model: r.model, vector: encodeVector(r.vector) }))
-        .execute();
-    }
-  }
-
-  /** The newest `limit` vectors of `model` in a conversation between the seqs, never forgotten ones. */
-  async newest(q: { conversationId: string; model: string; afterSeq: number; beforeSeq: number; limit: number }): Promise<StoredEmbedding[]> {
-    const rows = await this.db
-      .selectFrom('memory_embeddings as e')
-      .select(['e.seq', 'e.vector'])
-      .where('e.conversation_id', '=', q.conversationId)
-      .where('e.model', '=', q.model)
-      .where('e.seq', '>', q.afterSeq)
-      .where('e.seq', '<', q.beforeSeq)
-      .where((eb) => eb.not(eb.exists(eb.selectFrom('memory_forgotten as f').select('f.seq').whereRef('f.seq', '=', 'e.seq'))))
-      .orderBy('e.seq', 'desc')
-      .limit(q.limit)
-      .execute();
-    return rows.map((r) => ({ seq: Number(r.seq), vector: decodeVector(r.vector) }));
-  }
-
-  /** The lines of these messages of the character's turns (as RecallQuery.characterId), for recall by meaning. */
-  async lines(seqs: number[], characterId: string): Promise<RecalledLine[]> {
-    if (!seqs.length) return [];
-    const rows = await this.db
-      .selectFrom('messages as m')
-      .select(['m.seq', 'm.role', 'm.content', 'm.author_name', 'm.created_at'])
-      .where('m.seq', 'in', seqs)
-      .where('m.kind', 'in', ['user', 'assistant', 'proactive'])
-      .where(ofCharacter(characterId))
-      .execute();
-    return rows.map((r) => ({ seq: Number(r.seq), role: r.role, content: r.content, authorName: r.author_name, createdAt: r.created_at }));
-  }
 }

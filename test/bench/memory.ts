@@ -6,9 +6,11 @@ import { buildContext, type TurnContext } from '../../src/engine/index.js';
 import { countTokens } from '../../src/llm/index.js';
 import { LongTermMemory } from '../../src/memory/index.js';
 import { memoryProvider } from '../../src/memory/provider.js';
+import { MAX_COMPARED, similarLines } from '../../src/memory/similar.js';
+import type { Embedder } from '../../src/llm/index.js';
 import { loadPresets } from '../../src/presets.js';
 import { defaultPresetDir } from '../../src/engine-setup.js';
-import { openStore, type Store } from '../../src/store/index.js';
+import { EmbeddingRepo, openStore, type Store } from '../../src/store/index.js';
 import { createDatabase, dropDatabase, findOrStartPostgres, testDatabaseName } from '../helpers/pg-server.js';
 import { inbound, startHarness, testLogger } from '../helpers/harness.js';
 import { ms, percentile, ratio, timeEach } from './stats.js';
@@ -49,7 +51,9 @@ export async function benchMemory(): Promise<Record<string, string | number>> {
         const store = await open();
         try {
           await loadPresets(store, defaultPresetDir());
-          Object.assign(out, await assembly(store, label, size));
+          const figures = await assembly(store, label, size);
+          Object.assign(out, figures.out);
+          if (size === 100) Object.assign(out, await meaningRecall(store, label, figures.floor));
         } finally {
           await store.close();
         }
@@ -66,7 +70,7 @@ export async function benchMemory(): Promise<Record<string, string | number>> {
   return out;
 }
 
-async function assembly(store: Store, label: string, size: number): Promise<Record<string, string>> {
+async function assembly(store: Store, label: string, size: number): Promise<{ out: Record<string, string>; floor: number }> {
   const character = (await store.characters.findVisible('aria', null))!;
   const conv = await store.conversations.create({ platform: 'api', chatType: 'dm', ownerId: null, characterId: character.id });
   await store.messages.append({ conversationId: conv.id, role: 'user', kind: 'user', content: 'my cat is called Pixel', tokenCount: 6, authorName: 'Sam' });
@@ -101,7 +105,38 @@ async function assembly(store: Store, label: string, size: number): Promise<Reco
     return buildContext(store.messages, { ...base, blocks });
   });
   const [f, m] = [percentile(floor, 50), percentile(withMemory, 50)];
-  return { [`${label} @ ${size.toLocaleString('en')} msgs: context p50 plain / with memory (ratio; recalled lines)`]: `${ms(f)} / ${ms(m)} (${ratio(m, f)}; ${recalled - 1})` };
+  return { out: { [`${label} @ ${size.toLocaleString('en')} msgs: context p50 plain / with memory (ratio; recalled lines)`]: `${ms(f)} / ${ms(m)} (${ratio(m, f)}; ${recalled - 1})` }, floor: f };
+}
+
+const DIMENSIONS = 1536;
+
+/**
+ * Recall by meaning (EMBEDDINGS_MODEL) in a conversation with more embedded messages than it
+ * compares (MAX_COMPARED, at text-embedding-3-small's 1536 dimensions), against the plain context
+ * build (`floor`): in a process that has not read those vectors yet, and in one that has.
+ */
+async function meaningRecall(store: Store, label: string, floor: number): Promise<Record<string, string>> {
+  let seed = 7;
+  const next = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32) - 0.5;
+  const conv = await store.conversations.create({ platform: 'api', chatType: 'dm', ownerId: null, characterId: 'preset_aria' });
+  const seqs: number[] = [];
+  for (let i = 0; i < MAX_COMPARED + 100; i++) {
+    seqs.push((await store.messages.append({ conversationId: conv.id, role: i % 2 ? 'assistant' : 'user', kind: i % 2 ? 'assistant' : 'user', content: `line ${i}`, tokenCount: 3, authorId: i % 2 ? 'preset_aria' : null })).seq);
+  }
+  const vectors = seqs.map(() => Array.from({ length: DIMENSIONS }, next));
+  for (let i = 0; i < seqs.length; i += 200) {
+    await store.embeddings.put(seqs.slice(i, i + 200).map((seq, j) => ({ seq, conversationId: conv.id, model: 'bench-embed', vector: vectors[i + j]! })));
+  }
+  // Close to one stored line, so recall has something to find.
+  const query = vectors[MAX_COMPARED + 40]!.map((x) => x + next() * 0.1);
+  const current = await store.messages.append({ conversationId: conv.id, role: 'user', kind: 'user', content: 'what was that?', tokenCount: 4 });
+  const embedder = { model: 'bench-embed', embed: async () => [query] } as unknown as Embedder;
+  const recall = (from: Store) => similarLines({ store: from, embedder, log: testLogger() }, { conv, characterId: 'preset_aria', current, floorSeq: 0, beforeSeq: current.seq });
+  let found = 0;
+  const cold = await timeEach(20, async () => (found = (await recall({ ...store, embeddings: new EmbeddingRepo(store.db) })).length), 2);
+  const warm = await timeEach(RUNS, () => recall(store));
+  const [c, w] = [percentile(cold, 50), percentile(warm, 50)];
+  return { [`${label}: recall by meaning over ${MAX_COMPARED} vectors p50, vectors not yet read / read (ratio to the plain context; lines)`]: `${ms(c)} / ${ms(w)} (${ratio(c, floor)} / ${ratio(w, floor)}; ${found})` };
 }
 
 /** Tokens extraction spends per user turn (MEMORY_EXTRACT_EVERY 6), and turn latency with and without memory. */

@@ -1,6 +1,6 @@
 import { expect, it } from 'vitest';
 import { sql } from 'kysely';
-import { searchWords, COMMON_WORD_DOCS, RecallRepo } from '../../src/store/index.js';
+import { searchWords, COMMON_WORD_DOCS, EmbeddingRepo, RecallRepo } from '../../src/store/index.js';
 import { describeStores } from './backends.js';
 
 describeStores('memory and recall', (ctx) => {
@@ -162,5 +162,34 @@ describeStores('memory and recall', (ctx) => {
     expect((await ctx.store.embeddings.newest(q)).map((e) => e.seq)).toEqual([a.seq]);
     expect((await ctx.store.embeddings.lines([a.seq], 'aria')).map((l) => l.content)).toEqual(['first']);
     expect(await ctx.store.embeddings.lines([a.seq], 'nyx')).toEqual([]);
+  });
+
+  it('reads each vector once per process, and never serves a cached one under a model the row no longer has', async () => {
+    const c = await conv();
+    const a = await turn(c.id, 'first');
+    const b = await turn(c.id, 'second');
+    await ctx.store.embeddings.put([
+      { seq: a.seq, conversationId: c.id, model: 'm1', vector: [1, 0] },
+      { seq: b.seq, conversationId: c.id, model: 'm1', vector: [0, 1] },
+    ]);
+    let vectorReads = 0;
+    const counted = ctx.store.db.withPlugin({
+      transformQuery: (args) => {
+        if (args.node.kind === 'SelectQueryNode' && JSON.stringify(args.node).includes('"vector"')) vectorReads++;
+        return args.node;
+      },
+      transformResult: async (args) => args.result,
+    });
+    // Another process's repository: its cache starts empty.
+    const reader = new EmbeddingRepo(counted);
+    const q = { conversationId: c.id, model: 'm1', afterSeq: 0, beforeSeq: b.seq + 1, limit: 10 };
+    expect((await reader.newest(q)).map((e) => e.seq)).toEqual([b.seq, a.seq]);
+    expect((await reader.newest(q)).map((e) => e.seq)).toEqual([b.seq, a.seq]);
+    expect(vectorReads).toBe(1);
+    // Embedded again under another model by another process.
+    await ctx.store.embeddings.put([{ seq: b.seq, conversationId: c.id, model: 'm2', vector: [3, 4] }]);
+    expect((await reader.newest(q)).map((e) => e.seq)).toEqual([a.seq]);
+    expect((await reader.newest({ ...q, model: 'm2' })).map((e) => [e.seq, [...e.vector], e.norm])).toEqual([[b.seq, [3, 4], 5]]);
+    expect(vectorReads).toBe(2);
   });
 });
