@@ -129,41 +129,55 @@ export class Extractor {
     if (!this.due(conv, unread)) return false;
     const batch = answeredBy(unread, character.id);
     if (!batch.lastSeq) return false;
-    if (!(await store.memory.claim(conv.id, character.id, instanceId, LEASE_MS))) return false;
-    if (fromTurn) {
-      const now = await store.memory.progress(conv.id, character.id);
-      if (now.processedSeq !== fromTurn.processedSeq || now.summary !== fromTurn.summary) {
-        // Another extraction finished since the turn began: look again from what is stored.
+    if (!batch.messages.length) {
+      // Only another character's turns: nothing for this one to learn; they count as read.
+      if (!(await store.memory.claim(conv.id, character.id, instanceId, LEASE_MS))) return false;
+      await store.memory.finish(conv.id, character.id, instanceId, { processedSeq: batch.lastSeq });
+      return unread.length === EXTRACTION_BATCH;
+    }
+    // In line for the model before taking the conversation's lease: with many conversations due,
+    // the wait can outlast LEASE_MS, and a lease lapsing meanwhile would let another process
+    // extract the same messages while this one still meant to.
+    const release = await this.global.acquire();
+    let slot: (() => void) | undefined;
+    try {
+      slot = await this.deps.modelSlot('memory');
+      if (!(await store.memory.claim(conv.id, character.id, instanceId, LEASE_MS))) return false;
+      const stored = await store.memory.progress(conv.id, character.id);
+      if (stored.processedSeq !== progress.processedSeq || stored.summary !== progress.summary) {
+        // Another extraction finished since these messages were read (in another process, or
+        // since the turn began): look again from what is stored.
         await store.memory.release(conv.id, character.id, instanceId);
         return true;
       }
-    }
-    if (!batch.messages.length) {
-      // Only another character's turns: nothing for this one to learn; they count as read.
-      await store.memory.finish(conv.id, character.id, instanceId, { processedSeq: batch.lastSeq });
+      const owner = memoryOwnerOf(conv, character);
+      const facts = await store.memory.facts(owner);
+      let answer: ExtractionAnswer | undefined;
+      try {
+        answer = await this.ask(conv, character, facts, summary, batch.messages);
+      } catch (err) {
+        // Unreachable or failing model: the messages stay unread and are tried with a later reply.
+        log.warn({ err, code: isCharbridgeError(err) ? err.code : undefined, conversationId: conv.id }, 'memory extraction: the model failed; will try again later');
+        await store.memory.release(conv.id, character.id, instanceId);
+        return false;
+      } finally {
+        slot();
+        slot = undefined;
+      }
+      // Read for good now (even when the answer was unusable): embed them once, for recall by meaning.
+      if (this.deps.embedder) await embedMessages({ store, embedder: this.deps.embedder, log }, conv.id, batch.messages);
+      if (!answer) {
+        log.warn({ conversationId: conv.id, messages: batch.messages.length }, 'memory extraction: the model answered no readable JSON; these messages are skipped');
+        await store.memory.finish(conv.id, character.id, instanceId, { processedSeq: batch.lastSeq });
+        return unread.length === EXTRACTION_BATCH;
+      }
+      await this.apply(owner, facts, answer, batch.messages);
+      await store.memory.finish(conv.id, character.id, instanceId, { processedSeq: batch.lastSeq, ...(answer.summary !== undefined ? { summary: answer.summary } : {}) });
       return unread.length === EXTRACTION_BATCH;
+    } finally {
+      slot?.();
+      release();
     }
-    const owner = memoryOwnerOf(conv, character);
-    const facts = await store.memory.facts(owner);
-    let answer: ExtractionAnswer | undefined;
-    try {
-      answer = await this.ask(conv, character, facts, summary, batch.messages);
-    } catch (err) {
-      // Unreachable or failing model: the messages stay unread and are tried with a later reply.
-      log.warn({ err, code: isCharbridgeError(err) ? err.code : undefined, conversationId: conv.id }, 'memory extraction: the model failed; will try again later');
-      await store.memory.release(conv.id, character.id, instanceId);
-      return false;
-    }
-    // Read for good now (even when the answer was unusable): embed them once, for recall by meaning.
-    if (this.deps.embedder) await embedMessages({ store, embedder: this.deps.embedder, log }, conv.id, batch.messages);
-    if (!answer) {
-      log.warn({ conversationId: conv.id, messages: batch.messages.length }, 'memory extraction: the model answered no readable JSON; these messages are skipped');
-      await store.memory.finish(conv.id, character.id, instanceId, { processedSeq: batch.lastSeq });
-      return unread.length === EXTRACTION_BATCH;
-    }
-    await this.apply(owner, facts, answer, batch.messages);
-    await store.memory.finish(conv.id, character.id, instanceId, { processedSeq: batch.lastSeq, ...(answer.summary !== undefined ? { summary: answer.summary } : {}) });
-    return unread.length === EXTRACTION_BATCH;
   }
 
   private due(conv: Conversation, unread: ReadonlyArray<Pick<StoredMessage, 'seq' | 'role' | 'tokenCount'>>): boolean {
@@ -187,31 +201,19 @@ export class Extractor {
       messages,
       maxFacts: config.maxFacts,
     });
-    const release = await this.global.acquire();
-    let text: string;
-    try {
-      const slot = await this.deps.modelSlot('memory');
-      try {
-        const r = await model.completeJson({ messages: prompt, model: modelName, maxTokens: MAX_ANSWER_TOKENS });
-        text = r.text;
-        await store.usage.record({
-          conversationId: conv.id,
-          characterId: character.id,
-          apiKeyId: conv.platform === 'api' && conv.ownerId && conv.ownerId !== 'admin' ? conv.ownerId : null,
-          promptTokens: r.promptTokens,
-          completionTokens: r.completionTokens,
-          credits: 0,
-          model: modelName,
-          platform: conv.platform,
-          kind: 'memory',
-        });
-      } finally {
-        slot();
-      }
-    } finally {
-      release();
-    }
-    return parseExtraction(text);
+    const r = await model.completeJson({ messages: prompt, model: modelName, maxTokens: MAX_ANSWER_TOKENS });
+    await store.usage.record({
+      conversationId: conv.id,
+      characterId: character.id,
+      apiKeyId: conv.platform === 'api' && conv.ownerId && conv.ownerId !== 'admin' ? conv.ownerId : null,
+      promptTokens: r.promptTokens,
+      completionTokens: r.completionTokens,
+      credits: 0,
+      model: modelName,
+      platform: conv.platform,
+      kind: 'memory',
+    });
+    return parseExtraction(r.text);
   }
 
   /** Merge the answer into the facts: updates and removals by number, new facts unless known, then the cap. */

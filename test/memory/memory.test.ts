@@ -1,8 +1,10 @@
 /** Long-term memory end to end: the real engine and extractor against the fake OpenAI server. */
 import { afterEach, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
-import { LongTermMemory, type MemoryConfig } from '../../src/memory/index.js';
+import { LongTermMemory, memoryOwnerOf, type MemoryConfig } from '../../src/memory/index.js';
 import { INDEX_EVERY } from '../../src/memory/search-index.js';
+import { Extractor } from '../../src/memory/extractor.js';
+import { ManualClock } from '../../src/core/clock.js';
 import { conversationPrefix } from '../../src/store/search-terms.js';
 import { OfflineModel } from '../../src/llm/index.js';
 import { inbound, say, seen, startHarness, type Harness } from '../helpers/harness.js';
@@ -254,6 +256,41 @@ describe('long-term memory', () => {
     const line = await h!.store.db.selectFrom('messages').select('conversation_id').where('content', '=', 'the zeppelin line').executeTakeFirstOrThrow();
     const hits = await sql<{ content: string }>`select m.content from message_fts join messages m on m.seq = message_fts.rowid where message_fts match ${`"${conversationPrefix(line.conversation_id)}zeppelin"`} and m.role = 'user'`.execute(h!.store.db);
     expect(hits.rows.map((r) => r.content)).toEqual(['the zeppelin line']);
+  });
+
+  it('takes no lease while it waits for the model: a long queue never lets two processes extract the same messages', async () => {
+    const clock = new ManualClock();
+    h = await startHarness({ config: { contextTokens: CONTEXT }, clock });
+    await say(h.engine, inbound({ text: 'my sister lives in Porto' }));
+    await say(h.engine, inbound({ text: 'she has a dog' }));
+    const conv = (await h.store.conversations.getByScope('telegram:1'))!;
+    const character = await h.engine.characterOf(conv);
+    // The model is busy with other work: this process's extraction waits in line for it.
+    let asked!: () => void;
+    const waiting = new Promise<void>((r) => (asked = r));
+    let turnAtModel!: () => void;
+    const free = new Promise<void>((r) => (turnAtModel = r));
+    const extractor = new Extractor({
+      store: h.store, model: h.model, clock: h.clock, log: h.log, contextTokens: CONTEXT, instanceId: 'waiting-process',
+      config: { enabled: true, extractEvery: 2, maxFacts: 50, tokens: 250, embeddingsModel: undefined },
+      modelSlot: async () => {
+        asked();
+        await free;
+        return () => {};
+      },
+    });
+    extractor.notify(conv, character);
+    await waiting;
+    // Longer than an extraction's lease: another process extracts the same messages meanwhile.
+    clock.advance(180_000);
+    const [top] = await h.store.messages.newest(conv.id, { limit: 1 });
+    expect(await h.store.memory.claim(conv.id, character.id, 'another-process', 60_000)).toBe(true);
+    await h.store.memory.addFact(memoryOwnerOf(conv, character), 'Has a sister in Porto');
+    await h.store.memory.finish(conv.id, character.id, 'another-process', { processedSeq: top!.seq, summary: 'Told of a sister in Porto.' });
+    turnAtModel();
+    await extractor.idle();
+    expect(h.fake.jsonRequests.length).toBe(0);
+    expect((await h.store.memory.facts(memoryOwnerOf(conv, character))).map((f) => f.text)).toEqual(['Has a sister in Porto']);
   });
 
   it('does not extract again what another process extracted while the turn ran', async () => {
