@@ -22,7 +22,7 @@ export const LORE_SCAN_BUDGET_MS = 100;
 export interface LoreReport {
   /** ISO time of the turn. */
   at: string;
-  /** One line per matched entry: what fired and why, or why it was dropped. */
+  /** One line per matched entry, fired ones first: what fired and why, or why it was dropped (at most REPORT_MAX_LINES, then a count of the rest). */
   lines: string[];
   fired: Array<{ book: string | null; id: number | string; label: string; tokens: number }>;
   tokensUsed: number;
@@ -180,14 +180,36 @@ export function loreContextProvider(
   };
 }
 
+/**
+ * Lines, fired entries and warnings a report keeps at most. A common key can match thousands of
+ * entries a turn (all but the budget's worth dropped); the report is written on every turn and
+ * shown by `/status`, so it names the first of them and counts the rest.
+ */
+export const REPORT_MAX_LINES = 100;
+const REPORT_MAX_WARNINGS = 20;
+
+function capped(lines: readonly string[], max: number, rest: (n: number) => string): string[] {
+  return lines.length <= max ? [...lines] : [...lines.slice(0, max), rest(lines.length - max)];
+}
+
 function reportOf(result: LoreActivation, books: readonly LoreBook[], now: Date, leftOut: string[]): LoreReport {
+  const described = describeLore(result);
+  // Fired entries first: they are what the model got, and the budget bounds them (but not those without content).
+  const firedLines = described.filter((l) => l.startsWith('+'));
+  const droppedLines = described.filter((l) => !l.startsWith('+'));
+  const room = Math.max(0, REPORT_MAX_LINES - firedLines.length);
+  const lines = [
+    ...leftOut,
+    ...capped(firedLines, REPORT_MAX_LINES, (n) => `+ … and ${n} more entries fired`),
+    ...capped(droppedLines, room, (n) => `- … and ${n} more entries matched but were dropped`),
+  ];
   return {
     at: now.toISOString(),
-    lines: [...leftOut, ...describeLore(result)],
-    fired: result.fired.map((f) => ({ book: books[f.bookIndex]?.name ?? null, id: f.entry.id, label: entryLabel(f.entry), tokens: f.tokens })),
+    lines,
+    fired: result.fired.slice(0, REPORT_MAX_LINES).map((f) => ({ book: books[f.bookIndex]?.name ?? null, id: f.entry.id, label: entryLabel(f.entry), tokens: f.tokens })),
     tokensUsed: result.tokensUsed,
     budgetExhausted: result.budgetExhausted,
-    warnings: result.warnings,
+    warnings: capped(result.warnings, REPORT_MAX_WARNINGS, (n) => `… and ${n} more keys that never match`),
   };
 }
 

@@ -1,7 +1,7 @@
 /** Lorebooks in the engine: what fired goes into what the model receives, never into the reply or the history. */
 import { afterEach, describe, expect, it } from 'vitest';
 import { bindingKeysFor, loreReportOf } from '../../src/engine/index.js';
-import { MAX_STRIKES } from '../../src/engine/lore-context.js';
+import { MAX_STRIKES, REPORT_MAX_LINES } from '../../src/engine/lore-context.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { importCard } from '../../src/characters/cards.js';
 import { newLoreBook, newLoreEntry, type LoreEntry } from '../../src/lore/index.js';
@@ -124,6 +124,20 @@ describe('lorebook context', () => {
     expect(report.lines).toContainEqual(expect.stringMatching(/^- Big \(World #0\): key "storm"; left out: .*no room/));
     expect(report.lines).toContainEqual(expect.stringMatching(/^\+ Small \(World #1\): key "storm"$/));
   });
+  it('keeps the report short when a common key matches hundreds of entries: the first are named, the rest counted', async () => {
+    h = await startHarness();
+    await bookOnAria(h, Array.from({ length: 300 }, (_, i) => ({ keys: ['storm'], content: `Storm fact ${i}: ${'the wind howls. '.repeat(10)}`, name: `Storm ${i}` })));
+    await say(h.engine, inbound({ text: 'a storm is coming' }));
+    const report = (await loreReportOf(h.store, await latestConversation(h)))!;
+    const fired = report.lines.filter((l) => /^\+ Storm \d+/.test(l)).length;
+    const dropped = report.lines.filter((l) => /^- Storm \d+ .*token budget full/.test(l)).length;
+    const rest = Number(/^- … and (\d+) more entries matched but were dropped$/.exec(report.lines.at(-1)!)?.[1]);
+    expect(fired).toBe(report.fired.length);
+    expect(fired).toBeGreaterThan(0);
+    expect(fired + dropped).toBe(REPORT_MAX_LINES);
+    expect(fired + dropped + rest).toBe(300);
+  });
+
   it('scans only the newest messages (scan depth 2 by default)', async () => {
     h = await startHarness();
     await bookOnAria(h, [{ keys: ['anchor'], content: 'ANCHOR lore.' }]);
