@@ -62,10 +62,12 @@ export class UsageService {
   /** Human names for character and key groups. */
   private async labels(groupBy: UsageGroup, rows: UsageReportRow[]): Promise<Map<string | null, string>> {
     const out = new Map<string | null, string>();
+    const ids = rows.flatMap((r) => (r.group ? [r.group] : []));
     if (groupBy === 'character') {
-      for (const r of rows) if (r.group) out.set(r.group, (await this.store.characters.get(r.group))?.name ?? 'deleted character');
+      const names = await this.store.characters.names(ids);
+      for (const id of ids) out.set(id, names.get(id) ?? 'deleted character');
     } else if (groupBy === 'key') {
-      for (const k of await this.store.apiKeys.list()) out.set(k.id, k.name);
+      for (const [id, name] of await this.store.apiKeys.names(ids)) out.set(id, name);
       out.set(null, 'no key (admin and platforms)');
     }
     return out;

@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import type { Clock } from '../core/clock.js';
 import { newId } from '../core/ids.js';
 import type { DB } from './db.js';
-import type { SqlDialect } from './dialect.js';
+import { chunks, type SqlDialect } from './dialect.js';
 import type { ApiKeyRow } from './schema.js';
 import { prepared } from './prepared.js';
 
@@ -117,6 +117,15 @@ export class ApiKeyRepo {
   async findByKey(key: string): Promise<ApiKey | undefined> {
     const r = await keyByHash.first(this.db, { hash: hashApiKey(key) });
     return r && toApiKey(r);
+  }
+
+  /** Names of these keys by id (deleted ones are absent), in a few queries however many. */
+  async names(ids: readonly string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (const chunk of chunks(ids)) {
+      for (const r of await this.db.selectFrom('api_keys').select(['id', 'name']).where('id', 'in', chunk).execute()) out.set(r.id, r.name);
+    }
+    return out;
   }
 
   async list(): Promise<ApiKey[]> {

@@ -5,7 +5,7 @@ import type { CreateCharacter } from '../core/character-schema.js';
 import { QuotaExceededError } from '../core/errors.js';
 import { ADMIN_OWNER, newId } from '../core/ids.js';
 import type { DB } from './db.js';
-import { LockSpace, type SqlDialect } from './dialect.js';
+import { chunks, LockSpace, type SqlDialect } from './dialect.js';
 import type { CharacterRow } from './schema.js';
 import { prepared } from './prepared.js';
 import { writeNewVersion } from './versions.js';
@@ -193,6 +193,15 @@ export class CharacterRepo {
   async get(id: string): Promise<Character | undefined> {
     const r = await characterById.first(this.db, { id });
     return r && toCharacter(r);
+  }
+
+  /** Names of these characters by id (deleted ones are absent), in a few queries however many. */
+  async names(ids: readonly string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (const chunk of chunks(ids)) {
+      for (const r of await this.db.selectFrom('characters').select(['id', 'name']).where('id', 'in', chunk).execute()) out.set(r.id, r.name);
+    }
+    return out;
   }
 
   /**

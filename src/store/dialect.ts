@@ -85,3 +85,11 @@ const postgres: SqlDialect = {
 export function sqlDialect(name: DialectName): SqlDialect {
   return name === 'postgres' ? postgres : sqlite;
 }
+
+/** Ids for `where id in (…)`, distinct and in lists short enough for either engine's parameter limit. */
+export function chunks(ids: readonly string[], size = 500): string[][] {
+  const unique = [...new Set(ids)];
+  const out: string[][] = [];
+  for (let i = 0; i < unique.length; i += size) out.push(unique.slice(i, i + size));
+  return out;
+}
