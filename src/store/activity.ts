@@ -1,3 +1,4 @@
+import { PLATFORMS } from '../core/types.js';
 import type { DB } from './db.js';
 
 /** A proactive message attempt, as the operator's platform page lists it. */
@@ -22,14 +23,21 @@ export interface ProactiveSend {
 export class ActivityRepo {
   constructor(private db: DB) {}
 
-  /** Epoch ms of the newest claimed event per platform (events are kept about two days). */
+  /**
+   * Epoch ms of the newest claimed event per platform (events are kept about two days): one
+   * index probe per platform (migration 051), where a grouped max read every event.
+   */
   async lastEventAt(): Promise<Map<string, number>> {
-    const rows = await this.db
-      .selectFrom('processed_events')
-      .select((eb) => ['platform', eb.fn.max('claimed_at').as('at')])
-      .groupBy('platform')
-      .execute();
-    return new Map(rows.map((r) => [r.platform, Number(r.at)]));
+    const out = new Map<string, number>();
+    for (const platform of PLATFORMS) {
+      const r = await this.db
+        .selectFrom('processed_events')
+        .select((eb) => eb.fn.max('claimed_at').as('at'))
+        .where('platform', '=', platform)
+        .executeTakeFirst();
+      if (r?.at !== null && r?.at !== undefined) out.set(platform, Number(r.at));
+    }
+    return out;
   }
 
   /** The newest proactive attempts, newest first, with their conversation's platform. */

@@ -139,7 +139,14 @@ export class UpdateRepo {
   async list(q: UpdateQuery): Promise<{ updates: Update[]; cursor: number }> {
     const top = await this.db.selectFrom('updates').select((eb) => eb.fn.max('id').as('m')).executeTakeFirst();
     const hi = Number(top?.m ?? 0);
-    const after = q.afterId ?? 0;
+    let after = q.afterId ?? 0;
+    if (q.since !== undefined) {
+      // Every entry newer than `since` has an id at least this one's (the smallest such id):
+      // the read starts there (migration 051's index), not at the feed's first entry.
+      const first = await this.db.selectFrom('updates').select((eb) => eb.fn.min('id').as('m')).where('created_at', '>', q.since).executeTakeFirst();
+      if (first?.m === null || first?.m === undefined) return { updates: [], cursor: Math.max(hi, after) };
+      after = Math.max(after, Number(first.m) - 1);
+    }
     let query = this.db
       .selectFrom('updates')
       .selectAll()

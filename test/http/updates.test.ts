@@ -59,6 +59,10 @@ describe('GET /api/v1/updates', () => {
     expect((await feed(k.key, `?cursor=${next.cursor}`)).cursor).toBe(next.cursor);
     expect((await feed(k.key, `?sessionId=${s2}`)).updates.map((u) => u.message?.content)).toEqual(['Echo: b1']);
     expect((await feed(k.key, `?since=${encodeURIComponent(mark)}`)).updates).toHaveLength(2);
+    expect((await feed(k.key, `?since=${encodeURIComponent(mark)}&cursor=${first.cursor}&limit=1`)).updates).toHaveLength(1);
+    // Nothing newer: nothing read, and the cursor is where a plain read would leave it.
+    const later = await feed(k.key, `?since=${encodeURIComponent(new Date(clock.now() + 1000).toISOString())}`);
+    expect(later).toEqual({ ...later, updates: [], cursor: next.cursor });
     // limit pages through the feed with the same cursor rule.
     const one = await feed(k.key, '?limit=1');
     const two = await feed(k.key, `?limit=1&cursor=${one.cursor}`);
