@@ -13,6 +13,8 @@ export interface Database {
   processed_events: ProcessedEventRow;
   instances: InstanceRow;
   usage: UsageRow;
+  usage_daily: UsageDailyRow;
+  usage_days: UsageDayRow;
   api_keys: ApiKeyRow;
   proactive_outbox: ProactiveOutboxRow;
   updates: UpdateRow;
@@ -169,6 +171,26 @@ export interface SendMarkRow {
   value: string;
   /** When it was written, epoch ms. */
   at: number;
+}
+
+/** Migration 052: usage summed per UTC day and (key, character, model, platform), '' where unrecorded. */
+export interface UsageDailyRow {
+  day: number;
+  api_key_id: string;
+  character_id: string;
+  model: string;
+  platform: string;
+  turns: number;
+  errors: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  credits: number;
+}
+
+/** Migration 052: a day whose `usage_daily` sums are complete. */
+export interface UsageDayRow {
+  day: number;
+  rolled_ms: number;
 }
 
 export interface UsageRow {

@@ -3,6 +3,7 @@ import type { Clock } from '../core/clock.js';
 import type { DB } from './db.js';
 import type { UsageRow } from './schema.js';
 import { prepared } from './prepared.js';
+import { DAY_MS, rollDays, settledDays } from './usage-rollup.js';
 
 export interface UsageTotals {
   turns: number;
@@ -35,7 +36,15 @@ export interface UsageReportRow extends UsageFigures {
   group: string | null;
 }
 
-const DAY_MS = 86_400_000;
+/** One group's sums as either query returns them (PostgreSQL's bigint sums arrive as strings). */
+interface GroupSums {
+  g: string | number | null;
+  turns: number | string;
+  errors: number | string;
+  p: number | string;
+  c: number | string;
+  cr: number | string;
+}
 
 type UsageValues = Omit<UsageRow, 'id' | 'kind'> & { kind: string };
 const insertUsage = prepared((db, p: UsageValues) =>
@@ -101,9 +110,39 @@ export class UsageRepo {
 
   /**
    * Figures per group over a time range, largest first (days in order). Days are UTC: the day
-   * number is integer division of epoch ms, which SQLite and PostgreSQL compute alike.
+   * number is integer division of epoch ms, which SQLite and PostgreSQL compute alike. Settled
+   * whole days come from the daily sums (`usage-rollup.ts`, summed by the first report that
+   * needs them), the rest of the range from the turns themselves: a 30-day report reads about
+   * two days of turns, however busy the other 28 were.
    */
   async report(q: UsageReportQuery): Promise<UsageReportRow[]> {
+    const now = this.clock.now();
+    const days = settledDays(q.fromMs, q.toMs, now);
+    await rollDays(this.db, days, now);
+    const parts =
+      days.to > days.from
+        ? [await this.rolledGroups(q, days), await this.rawGroups(q, q.fromMs, days.from * DAY_MS), await this.rawGroups(q, days.to * DAY_MS, q.toMs)]
+        : [await this.rawGroups(q, q.fromMs, q.toMs)];
+    const merged = new Map<string, UsageReportRow>();
+    for (const r of parts.flat()) {
+      const group = r.g === null ? null : q.groupBy === 'day' ? new Date(Number(r.g) * DAY_MS).toISOString().slice(0, 10) : String(r.g);
+      const row = merged.get(String(group)) ?? { group, turns: 0, modelErrors: 0, promptTokens: 0, completionTokens: 0, credits: 0 };
+      row.turns += Number(r.turns);
+      row.modelErrors += Number(r.errors);
+      row.promptTokens += Number(r.p);
+      row.completionTokens += Number(r.c);
+      row.credits += Number(r.cr);
+      merged.set(String(group), row);
+    }
+    const out = [...merged.values()];
+    return q.groupBy === 'day'
+      ? out.sort((a, b) => String(a.group).localeCompare(String(b.group)))
+      : out.sort((a, b) => b.turns + b.modelErrors - (a.turns + a.modelErrors) || String(a.group).localeCompare(String(b.group)));
+  }
+
+  /** Groups of the turns recorded in [fromMs, toMs). */
+  private async rawGroups(q: UsageReportQuery, fromMs: number, toMs: number): Promise<GroupSums[]> {
+    if (toMs <= fromMs) return [];
     const column = { day: null, character: 'character_id', model: 'model', platform: 'platform', key: 'api_key_id' }[q.groupBy];
     const groupExpr = column ? sql<string | number | null>`${sql.ref(column)}` : sql<string | number | null>`created_ms / ${sql.lit(DAY_MS)}`;
     let query = this.db
@@ -116,20 +155,29 @@ export class UsageRepo {
         sql<number>`coalesce(sum(completion_tokens), 0)`.as('c'),
         sql<number>`coalesce(sum(credits), 0)`.as('cr'),
       ])
-      .where('created_ms', '>=', q.fromMs)
-      .where('created_ms', '<', q.toMs);
+      .where('created_ms', '>=', fromMs)
+      .where('created_ms', '<', toMs);
     if (q.apiKeyId !== undefined) query = query.where('api_key_id', '=', q.apiKeyId);
-    const rows = await query.groupBy(groupExpr).execute();
-    const out = rows.map((r) => ({
-      group: r.g === null ? null : q.groupBy === 'day' ? new Date(Number(r.g) * DAY_MS).toISOString().slice(0, 10) : String(r.g),
-      turns: Number(r.turns),
-      modelErrors: Number(r.errors),
-      promptTokens: Number(r.p),
-      completionTokens: Number(r.c),
-      credits: Number(r.cr),
-    }));
-    return q.groupBy === 'day'
-      ? out.sort((a, b) => String(a.group).localeCompare(String(b.group)))
-      : out.sort((a, b) => b.turns + b.modelErrors - (a.turns + a.modelErrors) || String(a.group).localeCompare(String(b.group)));
+    return query.groupBy(groupExpr).execute();
+  }
+
+  /** Groups of the settled days' sums. */
+  private async rolledGroups(q: UsageReportQuery, days: { from: number; to: number }): Promise<GroupSums[]> {
+    const column = { day: 'day', character: 'character_id', model: 'model', platform: 'platform', key: 'api_key_id' }[q.groupBy];
+    const groupExpr = q.groupBy === 'day' || q.groupBy === 'character' ? sql<string | number | null>`${sql.ref(column)}` : sql<string | null>`nullif(${sql.ref(column)}, '')`;
+    let query = this.db
+      .selectFrom('usage_daily')
+      .select([
+        groupExpr.as('g'),
+        sql<number>`sum(turns)`.as('turns'),
+        sql<number>`sum(errors)`.as('errors'),
+        sql<number>`sum(prompt_tokens)`.as('p'),
+        sql<number>`sum(completion_tokens)`.as('c'),
+        sql<number>`sum(credits)`.as('cr'),
+      ])
+      .where('day', '>=', days.from)
+      .where('day', '<', days.to);
+    if (q.apiKeyId !== undefined) query = query.where('api_key_id', '=', q.apiKeyId ?? '');
+    return query.groupBy(groupExpr).execute();
   }
 }

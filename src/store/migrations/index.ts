@@ -31,6 +31,7 @@ import * as m048 from './048_event_chat.js';
 import * as m049 from './049_send_marks_prefix.js';
 import * as m050 from './050_message_search_per_conversation.js';
 import * as m051 from './051_operator_read_indexes.js';
+import * as m052 from './052_usage_daily.js';
 
 /** A migration file: `up` gets the column kit for the database it runs on. */
 interface PortableMigration {
@@ -83,6 +84,7 @@ const files: Record<string, PortableMigration> = {
   '049_send_marks_prefix': m049,
   '050_message_search_per_conversation': m050,
   '051_operator_read_indexes': m051,
+  '052_usage_daily': m052,
 };
 
 /** The migrations as Kysely's Migrator runs them, bound to one dialect's column kit. */
