@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { EventEmitter } from 'node:events';
 import type { Selectable } from 'kysely';
 import type { Clock } from '../core/clock.js';
@@ -143,7 +144,9 @@ export class UpdateRepo {
     if (q.since !== undefined) {
       // Every entry newer than `since` has an id at least this one's (the smallest such id):
       // the read starts there (migration 051's index), not at the feed's first entry.
-      const first = await this.db.selectFrom('updates').select((eb) => eb.fn.min('id').as('m')).where('created_at', '>', q.since).executeTakeFirst();
+      // `id + 0`, not `id`: SQLite would walk the table in id order for min(id), past every row
+      // when none is newer; the expression reads the (created_at, id) index's range instead.
+      const first = await this.db.selectFrom('updates').select(sql<number | null>`min(id + 0)`.as('m')).where('created_at', '>', q.since).executeTakeFirst();
       if (first?.m === null || first?.m === undefined) return { updates: [], cursor: Math.max(hi, after) };
       after = Math.max(after, Number(first.m) - 1);
     }
