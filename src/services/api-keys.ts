@@ -31,8 +31,14 @@ export class ApiKeyService {
     return { apiKey, key, ...(generated ? { generatedSecret: generated } : {}) };
   }
 
-  list(): Promise<ApiKey[]> {
-    return this.store.apiKeys.list();
+  /**
+   * A page of keys in creation order and the cursor of the next (null after the last). The
+   * cursor is opaque to callers: the last key's creation time and id.
+   */
+  async page(limit: number, cursor: string | undefined): Promise<{ keys: ApiKey[]; nextCursor: string | null }> {
+    const { keys, more } = await this.store.apiKeys.page({ limit, after: cursor === undefined ? undefined : readKeyCursor(cursor) });
+    const last = keys.at(-1);
+    return { keys, nextCursor: more && last ? Buffer.from(JSON.stringify([last.createdAt, last.id])).toString('base64url') : null };
   }
 
   /** Change a key; `defaultCharacterId` may be an id or slug the key itself can see. */
@@ -70,4 +76,14 @@ export class ApiKeyService {
     if (!r.ok) throw new ValidationError(`webhookUrl ${r.reason}`, { field: 'webhookUrl' });
     return r.url.href;
   }
+}
+
+function readKeyCursor(cursor: string): { createdAt: string; id: string } {
+  try {
+    const v: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && typeof v[1] === 'string') return { createdAt: v[0], id: v[1] };
+  } catch {
+    // falls through to the error below
+  }
+  throw new ValidationError('cursor is not one this list gave: pass nextCursor from the previous page as it is', { field: 'cursor' });
 }

@@ -128,6 +128,18 @@ export class ApiKeyRepo {
     return out;
   }
 
+  /**
+   * Keys in creation order, `limit` at a time after `after` (the last key of the previous page):
+   * one index range (migration 053) however many keys there are.
+   */
+  async page(q: { limit: number; after?: { createdAt: string; id: string } | undefined }): Promise<{ keys: ApiKey[]; more: boolean }> {
+    let query = this.db.selectFrom('api_keys').selectAll();
+    const after = q.after;
+    if (after) query = query.where((eb) => eb.or([eb('created_at', '>', after.createdAt), eb.and([eb('created_at', '=', after.createdAt), eb('id', '>', after.id)])]));
+    const rows = await query.orderBy('created_at').orderBy('id').limit(q.limit + 1).execute();
+    return { keys: rows.slice(0, q.limit).map(toApiKey), more: rows.length > q.limit };
+  }
+
   async list(): Promise<ApiKey[]> {
     const rows = await this.db.selectFrom('api_keys').selectAll().orderBy('created_at').orderBy('id').execute();
     return rows.map(toApiKey);

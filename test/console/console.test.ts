@@ -357,6 +357,15 @@ describe.runIf(chromiumAvailable)('the web console in Chromium', () => {
     const check = await fetch(`${server.url}/api/v1/characters?limit=1`, { headers: { 'x-api-key': key } });
     expect(check.status).toBe(200);
     await shot('08-keys');
+    // Keys come a hundred at a time: the rest on request.
+    const before = (await server.store.apiKeys.list()).length;
+    for (let i = 0; i < 120 - before; i++) await server.store.apiKeys.create({ name: `Bulk ${i}` });
+    await page.goto(`${server.url}/console/keys`);
+    const cards = page.getByRole('list', { name: 'API keys' }).locator(':scope > li');
+    await expect.poll(() => cards.count()).toBe(100);
+    await page.getByRole('button', { name: 'Show more keys' }).click();
+    await expect.poll(() => cards.count()).toBe(120);
+    expect(await page.getByRole('button', { name: 'Show more keys' }).count()).toBe(0);
   });
 
   it('shows the admin platform conversations by platform, and each adapter’s state with the proactive sends', async () => {

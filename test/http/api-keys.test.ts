@@ -88,6 +88,26 @@ describe('admin: /api/v1/api-keys', () => {
     expect(JSON.stringify(list)).not.toContain(body.webhookSecret);
   });
 
+  it('lists keys a page at a time in creation order, with a cursor to the next page', async () => {
+    for (let i = 0; i < 7; i++) await h.newKey({ name: `paged ${i}` });
+    const all = (await h.store.apiKeys.list()).map((k) => k.id);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const res = await h.call('GET', `/api/v1/api-keys?limit=3${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(res.statusCode).toBe(200);
+      const body = res.json() as { apiKeys: Array<{ id: string }>; nextCursor: string | null };
+      expect(body.apiKeys.length).toBeLessThanOrEqual(3);
+      seen.push(...body.apiKeys.map((k) => k.id));
+      cursor = body.nextCursor;
+    } while (cursor);
+    expect(seen).toEqual(all);
+    const bad = await h.call('GET', '/api/v1/api-keys?cursor=not-a-cursor');
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().error.details).toMatchObject({ field: 'cursor' });
+    expect((await h.call('GET', '/api/v1/api-keys?limit=0')).statusCode).toBe(400);
+  });
+
   it('PATCH changes credits, webhook and re-enables a disabled webhook; DELETE revokes', async () => {
     const k = await h.newKey({ credits: 1 });
     await h.store.db.updateTable('api_keys').set({ webhook_disabled: 1, webhook_failures: 5 }).where('id', '=', k.id).execute();

@@ -149,9 +149,30 @@ function KeyRow({ k, onChanged }: { k: ApiKey; onChanged: (message: string) => v
   );
 }
 
-/** Tenants' API keys (admin): create (shown once), credits, webhook, disable. */
+interface KeyPage {
+  apiKeys: ApiKey[];
+  nextCursor: string | null;
+}
+
+/** Tenants' API keys (admin), a page at a time: create (shown once), credits, webhook, disable. */
 export function Keys() {
-  const keys = useApi(() => api<{ apiKeys: ApiKey[] }>('/api-keys'), []);
+  const keys = useApi(() => api<KeyPage>('/api-keys'), []);
+  // Pages after the first, loaded on request; a reload starts from the first page again.
+  const [more, setMore] = useState<{ keys: ApiKey[]; next: string | null }>();
+  const next = more ? more.next : (keys.data?.nextCursor ?? null);
+  const reload = () => {
+    setMore(undefined);
+    keys.reload();
+  };
+  async function loadMore() {
+    if (!next) return;
+    try {
+      const page = await api<KeyPage>(`/api-keys?cursor=${encodeURIComponent(next)}`);
+      setMore({ keys: [...(more?.keys ?? []), ...page.apiKeys], next: page.nextCursor });
+    } catch (err) {
+      setError(fieldErrors(err, 'nk').other ?? 'Could not load more keys.');
+    }
+  }
   const [form, setForm] = useState({ name: '', credits: '', webhookUrl: '' });
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [error, setError] = useState<string>();
@@ -171,7 +192,7 @@ export function Keys() {
       const key = await api<CreatedApiKey>('/api-keys', { method: 'POST', body });
       setCreated(key);
       setForm({ name: '', credits: '', webhookUrl: '' });
-      keys.reload();
+      reload();
       requestAnimationFrame(() => document.getElementById('new-key-title')?.focus());
     } catch (err) {
       const fe = fieldErrors(err, 'nk');
@@ -198,18 +219,25 @@ export function Keys() {
       {status ? <Status>{status}</Status> : null}
       {keys.data ? (
         keys.data.apiKeys.length ? (
-          <ul class="cards" aria-label="API keys">
-            {keys.data.apiKeys.map((k) => (
-              <KeyRow
-                key={`${k.id}:${k.updatedAt}`}
-                k={k}
-                onChanged={(m) => {
-                  setStatus(m);
-                  keys.reload();
-                }}
-              />
-            ))}
-          </ul>
+          <>
+            <ul class="cards" aria-label="API keys">
+              {[...keys.data.apiKeys, ...(more?.keys ?? [])].map((k) => (
+                <KeyRow
+                  key={`${k.id}:${k.updatedAt}`}
+                  k={k}
+                  onChanged={(m) => {
+                    setStatus(m);
+                    reload();
+                  }}
+                />
+              ))}
+            </ul>
+            {next ? (
+              <button type="button" onClick={loadMore}>
+                Show more keys
+              </button>
+            ) : null}
+          </>
         ) : (
           <p>No tenant keys yet.</p>
         )

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { ApiKey } from '../../store/index.js';
 import { adminOf } from '../auth.js';
-import { DeletedSchema, errorResponses, ErrorSchema, IdParams, security } from '../schemas.js';
+import { DeletedSchema, errorResponses, ErrorSchema, IdParams, intParam, security } from '../schemas.js';
 import type { HttpContext } from '../context.js';
 
 const name = z.string({ error: 'name must be a string' }).trim().min(1, 'name must be 1-100 characters').max(100, 'name must be 1-100 characters');
@@ -45,6 +45,11 @@ const PatchBody = z
       .describe('Character (id or slug, visible to the key) that the user/group chat API\'s preset "default" means; null → DEFAULT_CHARACTER'),
   })
   .strict();
+
+const ListQuery = z.object({
+  limit: intParam('limit', 1, 1000).default(100).describe('Keys per page, 1-1000'),
+  cursor: z.string().max(2000).optional().describe('nextCursor of the previous page'),
+});
 
 const KeyView = z
   .object({
@@ -107,9 +112,18 @@ export function apiKeyRoutes(ctx: HttpContext): FastifyPluginAsyncZod {
 
     app.get(
       '/api-keys',
-      { schema: { tags: ['admin'], summary: 'List API keys (never the keys themselves)', security, response: { 200: z.object({ apiKeys: z.array(KeyView) }), ...adminErrors } } },
+      {
+        schema: {
+          tags: ['admin'],
+          summary: 'List API keys in creation order, a page at a time (never the keys themselves)',
+          security,
+          querystring: ListQuery,
+          response: { 200: z.object({ apiKeys: z.array(KeyView), nextCursor: z.string().nullable() }), ...adminErrors },
+        },
+      },
       async (req) => {
-        return { apiKeys: (await apiKeys.list()).map(view) };
+        const { keys, nextCursor } = await apiKeys.page(req.query.limit, req.query.cursor);
+        return { apiKeys: keys.map(view), nextCursor };
       },
     );
 

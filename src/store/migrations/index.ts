@@ -32,6 +32,7 @@ import * as m049 from './049_send_marks_prefix.js';
 import * as m050 from './050_message_search_per_conversation.js';
 import * as m051 from './051_operator_read_indexes.js';
 import * as m052 from './052_usage_daily.js';
+import * as m053 from './053_api_keys_created.js';
 
 /** A migration file: `up` gets the column kit for the database it runs on. */
 interface PortableMigration {
@@ -85,6 +86,7 @@ const files: Record<string, PortableMigration> = {
   '050_message_search_per_conversation': m050,
   '051_operator_read_indexes': m051,
   '052_usage_daily': m052,
+  '053_api_keys_created': m053,
 };
 
 /** The migrations as Kysely's Migrator runs them, bound to one dialect's column kit. */
