@@ -7,15 +7,18 @@ export interface Retention {
 }
 
 const HOUR = 3_600_000;
+/** Finished proactive attempts are kept this long, for the console's recent sends and for an operator looking back. */
+export const PROACTIVE_RETENTION_DAYS = 30;
 
 /**
  * Delete what only needs keeping for a while (the runtime runs this hourly): processed-event ids
  * outlive the platforms' redelivery windows (Slack: ~5 minutes) by far, instances dead for a day
  * tell nothing any more, Idempotency-Key records past their replay window and updates-feed
  * entries past theirs, adapters' notes about sends long finished, and the calls a call tally
- * left behind when it fell silent, would otherwise grow without end. Returns what each deleted.
+ * left behind when it fell silent, and proactive attempts finished a month ago, would otherwise
+ * grow without end. Returns what each deleted.
  */
-export async function housekeep(store: Store, now: number, retention: Retention): Promise<{ events: number; idempotency: number; updates: number; marks: number; tallies: number }> {
+export async function housekeep(store: Store, now: number, retention: Retention): Promise<{ events: number; idempotency: number; updates: number; marks: number; tallies: number; proactive: number }> {
   const events = await store.events.prune(now - 48 * HOUR);
   await store.instances.prune(now - 24 * HOUR);
   // A reply is sent again only while its event may be redelivered or recovered: no longer than its claim is kept.
@@ -23,5 +26,6 @@ export async function housekeep(store: Store, now: number, retention: Retention)
   const idempotency = await store.idempotency.prune(now - retention.idempotencyRetentionHours * HOUR);
   const updates = await store.updates.prune(now - retention.updatesRetentionDays * 24 * HOUR);
   const tallies = await store.callTally.sweep(now);
-  return { events, idempotency, updates, marks, tallies };
+  const proactive = await store.proactive.pruneOutbox(now - PROACTIVE_RETENTION_DAYS * 24 * HOUR);
+  return { events, idempotency, updates, marks, tallies, proactive };
 }

@@ -381,6 +381,20 @@ export class ProactiveRepo {
   }
 
   /**
+   * Delete finished outbox rows (delivered, failed, uncertain, nothing, abandoned, skipped,
+   * error) last changed before `until`; rows still in flight are never touched. Nothing reads a
+   * finished row but the console's recent sends; returns how many went.
+   */
+  async pruneOutbox(until: number): Promise<number> {
+    const r = await this.db
+      .deleteFrom('proactive_outbox')
+      .where('updated_at', '<', until)
+      .where('state', 'not in', ['generating', 'pending', 'claimed', 'sending'])
+      .executeTakeFirst();
+    return Number(r.numDeletedRows ?? 0);
+  }
+
+  /**
    * Take back a delivery `leftUnfinished` listed, only while it is still as listed (the same state
    * and owner): its delivery may have ended since, and a delivered row must not be sent again.
    * False when it changed.

@@ -35,7 +35,7 @@ describeStores('housekeeping', (ctx) => {
 
     ctx.clock.advance(2 * DAY); // "old" is 8 days old now, "recent" 2 days
     const removed = await housekeep(ctx.store, ctx.clock.now(), { idempotencyRetentionHours: 24, updatesRetentionDays: 7 });
-    expect(removed).toEqual({ events: 1, idempotency: 2, updates: 1, marks: 1, tallies: 0 });
+    expect(removed).toEqual({ events: 1, idempotency: 2, updates: 1, marks: 1, tallies: 0, proactive: 0 });
     expect(await ctx.store.sendMarks.get('slack:stream:old')).toBeUndefined();
     expect(await ctx.store.sendMarks.get('slack:stream:recent')).toBe('c');
     const feed = await ctx.store.updates.list({ apiKeyId: 'k1', limit: 10 });
@@ -61,5 +61,18 @@ describeStores('housekeeping', (ctx) => {
     expect(await housekeep(ctx.store, ctx.clock.now(), { idempotencyRetentionHours: 24, updatesRetentionDays: 7 })).toMatchObject({ tallies: 1 });
     expect(await ctx.store.callTally.callsAfter('slack:app:tier:chat.update', 0)).toEqual([]);
     expect(await ctx.store.callTally.callsAfter('slack:app:tier:chat.startStream', 0)).toEqual([t0 + HOUR / 2]);
+  });
+
+  it('prunes proactive attempts finished a month ago, never one still in flight', async () => {
+    const conv = await ctx.store.conversations.create({ platform: 'telegram', chatType: 'dm', ownerId: null, characterId: null });
+    const old = await ctx.store.proactive.addOutbox(conv.id, 'delivered', ctx.clock.now(), false);
+    await ctx.store.proactive.addOutbox(conv.id, 'pending', ctx.clock.now(), false);
+    ctx.clock.advance(29 * DAY);
+    await ctx.store.proactive.addOutbox(conv.id, 'nothing', ctx.clock.now(), false);
+    ctx.clock.advance(2 * DAY);
+    expect(await housekeep(ctx.store, ctx.clock.now(), { idempotencyRetentionHours: 24, updatesRetentionDays: 7 })).toMatchObject({ proactive: 1 });
+    const left = await ctx.store.proactive.outboxFor(conv.id);
+    expect(left.map((o) => o.state).sort()).toEqual(['nothing', 'pending']);
+    expect(left.some((o) => o.id === old)).toBe(false);
   });
 });
