@@ -87,9 +87,9 @@ export function sqlDialect(name: DialectName): SqlDialect {
 }
 
 /** Ids for `where id in (…)`, distinct and in lists short enough for either engine's parameter limit. */
-export function chunks(ids: readonly string[], size = 500): string[][] {
+export function chunks<T>(ids: readonly T[], size = 500): T[][] {
   const unique = [...new Set(ids)];
-  const out: string[][] = [];
+  const out: T[][] = [];
   for (let i = 0; i < unique.length; i += size) out.push(unique.slice(i, i + size));
   return out;
 }

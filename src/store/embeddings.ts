@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import type { DB } from './db.js';
+import { chunks } from './dialect.js';
 import { ofCharacter, type RecalledLine } from './recall.js';
 
 /** A message's vector, as recall by meaning compares it, with its length computed once. */
@@ -31,8 +32,6 @@ export function norm(v: ArrayLike<number>): number {
 
 /** Room for the vectors of a few long conversations (2000 vectors of 1536 dimensions are 12 MB). */
 const DEFAULT_CACHE_BYTES = 64 * 2 ** 20;
-/** Vectors read per statement when the cache lacks them. */
-const FETCH_CHUNK = 500;
 
 /**
  * Embeddings of stored messages (EMBEDDINGS_MODEL). Reads are bounded: recall compares the
@@ -86,12 +85,8 @@ export class EmbeddingRepo {
     };
     const missing = seqs.filter((seq) => !known(seq));
     const fetched = new Map<number, StoredEmbedding>();
-    for (let i = 0; i < missing.length; i += FETCH_CHUNK) {
-      const rows = await this.db
-        .selectFrom('memory_embeddings')
-        .select(['seq', 'model', 'vector'])
-        .where('seq', 'in', missing.slice(i, i + FETCH_CHUNK))
-        .execute();
+    for (const chunk of chunks(missing)) {
+      const rows = await this.db.selectFrom('memory_embeddings').select(['seq', 'model', 'vector']).where('seq', 'in', chunk).execute();
       // A row embedded again under another model since it was listed is left out this turn.
       for (const r of rows) if (r.model === q.model) fetched.set(Number(r.seq), this.keep(Number(r.seq), r.model, decodeVector(r.vector)));
     }
