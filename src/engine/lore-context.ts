@@ -228,11 +228,12 @@ function stoppedReport(refused: readonly string[], now: Date, lines: string[]): 
 function withoutRoom(result: LoreActivation, dropped: readonly FiredEntry[]): LoreActivation {
   if (!dropped.length) return result;
   const out = new Set(dropped);
-  const isOut = (bookIndex: number, id: number | string) => dropped.some((f) => f.bookIndex === bookIndex && f.entry.id === id);
+  // One lookup per debug line: a common key can leave thousands of them.
+  const outIds = new Set(dropped.map((f) => `${f.bookIndex}|${f.entry.id}`));
   return {
     ...result,
     fired: result.fired.filter((f) => !out.has(f)),
-    debug: result.debug.map((d) => (d.status === 'fired' && isOut(d.bookIndex, d.id) ? { ...d, status: 'dropped_context' } : d)),
+    debug: result.debug.map((d) => (d.status === 'fired' && outIds.has(`${d.bookIndex}|${d.id}`) ? { ...d, status: 'dropped_context' } : d)),
     tokensUsed: result.tokensUsed - dropped.reduce((n, f) => n + f.tokens, 0),
   };
 }
