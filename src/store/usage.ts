@@ -177,7 +177,7 @@ export class UsageRepo {
       ])
       .where('day', '>=', days.from)
       .where('day', '<', days.to);
-    if (q.apiKeyId !== undefined) query = query.where('api_key_id', '=', q.apiKeyId ?? '');
+    if (q.apiKeyId !== undefined) query = query.where('api_key_id', '=', q.apiKeyId);
     return query.groupBy(groupExpr).execute();
   }
 }
