@@ -69,4 +69,16 @@ describe('ScanWatchdog', () => {
     expect(watchdog.refused.size).toBe(0);
     expect(fired(activation(watchdog.activate([b], { messages: [{ text: 'dragons' }], countTokens: words })))).toEqual(['lore']);
   });
+  it("compiles a book's keys before its time limit starts: a book far slower to compile than to scan still gives its lore", () => {
+    // Each long alternation takes safe-regex2 some milliseconds to vet (about 10 ms for 90,000
+    // characters), twenty of them far past the limit; as secondary keys behind a primary key the
+    // chat never says, the scan itself never runs one.
+    const watchdog = new ScanWatchdog(20);
+    const alternation = (n: number) => `/${Array.from({ length: 9000 }, (_, i) => `w${n}x${i}`).join('|')}/`;
+    const slow = Array.from({ length: 20 }, (_, n) => ({ keys: ['unsaid'], secondaryKeys: [alternation(n)], selective: true, content: 'never' }));
+    const b = book([...slow, { keys: ['dragon'], content: 'lore' }]);
+    const scan = watchdog.activate([b], { messages: [{ text: 'the dragon' }], countTokens: words });
+    expect(scan.refused).toEqual([]);
+    expect(fired(activation(scan))).toEqual(['lore']);
+  });
 });
