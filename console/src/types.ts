@@ -91,6 +91,8 @@ export interface UsageReport {
   to: string;
   groupBy: UsageGroup;
   rows: Array<UsageFigures & { group: string | null; label: string }>;
+  /** Groups past the limit asked for, counted in the totals but not listed. */
+  groupsLeftOut: number;
   totals: UsageFigures;
 }
 

@@ -20,17 +20,25 @@ export interface UsageReport {
   to: string;
   groupBy: UsageGroup;
   rows: Array<UsageFigures & { totalTokens: number; group: string | null; label: string }>;
+  /** Groups past `limit`, left out of `rows` (their figures are in `totals`). */
+  groupsLeftOut: number;
   totals: UsageFigures & { totalTokens: number };
 }
 
+/** Groups a report lists by default (largest first); the rest are counted in its totals. */
+export const USAGE_ROWS_DEFAULT = 1000;
+
 /**
  * Usage over a time range, grouped by day, character, model, platform or (admin) key. A tenant
- * only ever sees its own key's usage; the admin sees everything, platforms included.
+ * only ever sees its own key's usage; the admin sees everything, platforms included. Groups other
+ * than days are listed largest first up to `limit`: an instance with fifteen thousand characters
+ * would otherwise answer a megabyte and look up every name. Days are never cut; the range bounds
+ * them.
  */
 export class UsageService {
   constructor(private readonly store: Store, private readonly clock: Clock) {}
 
-  async report(caller: Caller, q: { from?: string | undefined; to?: string | undefined; groupBy: UsageGroup }): Promise<UsageReport> {
+  async report(caller: Caller, q: { from?: string | undefined; to?: string | undefined; groupBy: UsageGroup; limit?: number | undefined }): Promise<UsageReport> {
     const { groupBy } = q;
     if (!caller.isAdmin && groupBy === 'key') throw new ForbiddenError('Only the admin key can group usage by key');
     const apiKeyId = caller.isAdmin ? undefined : caller.keyId;
@@ -38,9 +46,10 @@ export class UsageService {
     const toMs = q.to ? endOf(q.to) : this.clock.now() + 1;
     const fromMs = q.from ? Date.parse(q.from) : toMs - DEFAULT_DAYS * DAY_MS;
     if (fromMs >= toMs) throw new ValidationError('from must be before to', { field: 'from' });
-    const rows = await this.store.usage.report({ fromMs, toMs, groupBy, apiKeyId });
+    const all = await this.store.usage.report({ fromMs, toMs, groupBy, apiKeyId });
+    const rows = groupBy === 'day' ? all : all.slice(0, q.limit ?? USAGE_ROWS_DEFAULT);
     const names = await this.labels(groupBy, rows);
-    const totals = rows.reduce<UsageFigures>(
+    const totals = all.reduce<UsageFigures>(
       (t, r) => ({
         turns: t.turns + r.turns,
         promptTokens: t.promptTokens + r.promptTokens,
@@ -55,6 +64,7 @@ export class UsageService {
       to: new Date(toMs).toISOString(),
       groupBy,
       rows: rows.map((r) => ({ ...withTotal(r), group: r.group, label: names.get(r.group) ?? r.group ?? 'not recorded' })),
+      groupsLeftOut: all.length - rows.length,
       totals: withTotal(totals),
     };
   }

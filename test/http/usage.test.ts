@@ -20,7 +20,7 @@ interface Row {
   modelErrors: number;
 }
 
-async function usage(key: string, qs: string): Promise<{ rows: Row[]; totals: Omit<Row, 'group' | 'label'>; from: string; to: string }> {
+async function usage(key: string, qs: string): Promise<{ rows: Row[]; groupsLeftOut: number; totals: Omit<Row, 'group' | 'label'>; from: string; to: string }> {
   const res = await h.call('GET', `/api/v1/usage?${qs}`, { key });
   expect(res.statusCode, res.body).toBe(200);
   return res.json();
@@ -75,6 +75,22 @@ describe('GET /api/v1/usage', () => {
     expect(Object.fromEntries(platforms.rows.map((r) => [r.group, r.turns]))).toEqual({ api: 4, telegram: 1 });
   });
 
+  it('lists groups largest first up to `limit`, counting the rest in `groupsLeftOut` and the totals; days are never cut', async () => {
+    const all = await usage('admin-key-for-tests-0123456789', 'groupBy=character&from=2026-03-01');
+    expect(all.rows.map((r) => r.label)).toEqual(['Aria', 'Captain Rook']);
+    expect(all).toMatchObject({ groupsLeftOut: 0 });
+    const top = await usage('admin-key-for-tests-0123456789', 'groupBy=character&from=2026-03-01&limit=1');
+    expect(top.rows.map((r) => [r.label, r.turns + r.modelErrors])).toEqual([['Aria', 5]]);
+    expect(top).toMatchObject({ groupsLeftOut: 1 });
+    expect(top.totals).toEqual(all.totals);
+    const days = await usage(a.key, 'groupBy=day&from=2026-03-01&to=2026-03-31&limit=1');
+    expect(days.rows.map((r) => r.group)).toEqual(['2026-03-10', '2026-03-11']);
+    expect(days).toMatchObject({ groupsLeftOut: 0 });
+    const res = await h.call('GET', '/api/v1/usage?groupBy=character&limit=0', { key: a.key });
+    expect(res.statusCode).toBe(400);
+    expect(errorOf(res)).toMatchObject({ code: 'VALIDATION_ERROR', message: 'limit must be 1-10000', details: { field: 'limit' } });
+  });
+
   it('limits the range: a date `to` includes that day, `from` is inclusive', async () => {
     const firstDay = await usage(a.key, 'groupBy=day&from=2026-03-10&to=2026-03-10');
     expect(firstDay.rows.map((r) => r.group)).toEqual(['2026-03-10']);
@@ -109,7 +125,7 @@ describe('GET /api/v1/usage', () => {
   it('is described in the OpenAPI document', async () => {
     const doc = (await h.call('GET', '/openapi.json')).json();
     const params = doc.paths['/api/v1/usage'].get.parameters.map((p: { name: string }) => p.name);
-    expect(params).toEqual(expect.arrayContaining(['from', 'to', 'groupBy']));
+    expect(params).toEqual(expect.arrayContaining(['from', 'to', 'groupBy', 'limit']));
     expect(doc.paths['/api/v1/platforms'].get).toBeDefined();
   });
 });

@@ -2,7 +2,8 @@ import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { USAGE_GROUPS } from '../../store/index.js';
 import { callerOf } from '../auth.js';
-import { errorResponses, ErrorSchema, security } from '../schemas.js';
+import { errorResponses, ErrorSchema, intParam, security } from '../schemas.js';
+import { USAGE_ROWS_DEFAULT } from '../../services/usage.js';
 import type { HttpContext } from '../context.js';
 
 
@@ -20,6 +21,9 @@ const UsageQuery = z.object({
     .enum(USAGE_GROUPS, { error: `groupBy must be one of ${USAGE_GROUPS.join(', ')}` })
     .default('day')
     .describe('day (UTC), character, model, platform, or key (admin only)'),
+  limit: intParam('limit', 1, 10_000)
+    .default(USAGE_ROWS_DEFAULT)
+    .describe('Groups to list, largest first, 1-10000 (not days: the range bounds them); the rest are counted in `groupsLeftOut` and the totals'),
 });
 
 const Figures = z.object({
@@ -42,6 +46,7 @@ const UsageResponse = z
         label: z.string().describe('For people: the day, character name, model, platform or key name'),
       }),
     ),
+    groupsLeftOut: z.number().int().describe('Groups past `limit`, not listed; their figures are in `totals`'),
     totals: Figures,
   })
   .describe('UsageReport');
