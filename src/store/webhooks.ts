@@ -183,6 +183,32 @@ export class WebhookRepo {
     return r?.webhook_disabled === 1 && r.webhook_failures === WEBHOOK_DISABLE_AFTER;
   }
 
+  /**
+   * Delete deliveries that ended (`delivered`, `failed`, `dropped`) before `until` (housekeeping);
+   * how many went. A row `pending` or `sending` is never deleted, nor one whose proactive message
+   * is still in flight (its `proactive_outbox` row generating, pending, claimed or sending): that
+   * delivery may run again, and its event id (`evt_<message id>`, `ApiProactiveTarget`) must then
+   * still be taken so the event is not queued a second time. Once a row is gone, `enqueue` of its
+   * event id queues it anew.
+   */
+  async prune(until: number): Promise<number> {
+    const r = await this.db
+      .deleteFrom('webhook_outbox')
+      .where('updated_at', '<', until)
+      .where('state', 'in', ['delivered', 'failed', 'dropped'])
+      // Uncorrelated, so evaluated once (not per row). `message_id is not null` is needed beyond
+      // the rows it skips: one NULL in a NOT IN list makes the test unknown, deleting nothing.
+      .where('event_id', 'not in', (eb) =>
+        eb
+          .selectFrom('proactive_outbox as p')
+          .select(sql<string>`'evt_' || p.message_id`.as('event_id'))
+          .where('p.state', 'in', ['generating', 'pending', 'claimed', 'sending'])
+          .where('p.message_id', 'is not', null),
+      )
+      .executeTakeFirst();
+    return Number(r.numDeletedRows ?? 0);
+  }
+
   async forEvent(eventId: string) {
     return this.db.selectFrom('webhook_outbox').selectAll().where('event_id', '=', eventId).executeTakeFirst();
   }

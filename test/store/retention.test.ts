@@ -35,7 +35,7 @@ describeStores('housekeeping', (ctx) => {
 
     ctx.clock.advance(2 * DAY); // "old" is 8 days old now, "recent" 2 days
     const removed = await housekeep(ctx.store, ctx.clock.now(), { idempotencyRetentionHours: 24, updatesRetentionDays: 7 });
-    expect(removed).toEqual({ events: 1, idempotency: 2, updates: 1, marks: 1, tallies: 0, proactive: 0 });
+    expect(removed).toEqual({ events: 1, idempotency: 2, updates: 1, marks: 1, tallies: 0, proactive: 0, webhooks: 0 });
     expect(await ctx.store.sendMarks.get('slack:stream:old')).toBeUndefined();
     expect(await ctx.store.sendMarks.get('slack:stream:recent')).toBe('c');
     const feed = await ctx.store.updates.list({ apiKeyId: 'k1', limit: 10 });
@@ -74,5 +74,55 @@ describeStores('housekeeping', (ctx) => {
     const left = await ctx.store.proactive.outboxFor(conv.id);
     expect(left.map((o) => o.state).sort()).toEqual(['nothing', 'pending']);
     expect(left.some((o) => o.id === old)).toBe(false);
+  });
+
+  it('prunes webhook deliveries ended a month ago, never one unfinished or of a proactive message still in flight', async () => {
+    const webhooks = ctx.store.webhooks;
+    // Each delivery under its own key, so claims never wait on one another.
+    const queue = (eventId: string) => webhooks.enqueue({ eventId, apiKeyId: `key_${eventId}`, event: 'proactive_message', payload: '{}' }, ctx.clock.now());
+    const end = async (eventId: string, state: 'delivered' | 'failed' | 'dropped' | 'sending') => {
+      expect(await queue(eventId)).toBe(true);
+      const d = await webhooks.claimNext(`key_${eventId}`, 'i1', ctx.clock.now(), 60_000);
+      expect(d?.eventId).toBe(eventId);
+      if (state !== 'sending') expect(await webhooks.finish(d!.id, 'i1', state, null, ctx.clock.now())).toBe(true);
+    };
+    const conv = await ctx.store.conversations.create({ platform: 'api', chatType: 'dm', ownerId: 'k1', characterId: 'char_1' });
+
+    await end('evt_delivered', 'delivered');
+    await end('evt_failed', 'failed');
+    await end('evt_dropped', 'dropped');
+    await queue('evt_pending');
+    await end('evt_sending', 'sending'); // its claim lapses long before the prune: still never deleted
+    // Proactive messages whose delivery may still run again (so may queue their webhook again)...
+    await ctx.store.proactive.addOutbox(conv.id, 'pending', ctx.clock.now(), false, 'msg_retrying');
+    await ctx.store.proactive.addOutbox(conv.id, 'sending', ctx.clock.now(), false, 'msg_sending');
+    await end('evt_msg_retrying', 'delivered');
+    await end('evt_msg_sending', 'failed');
+    // ...one whose delivery is over, and one still being made (no message yet: must not stop the prune).
+    await ctx.store.proactive.addOutbox(conv.id, 'delivered', ctx.clock.now(), false, 'msg_done');
+    await ctx.store.proactive.addOutbox(conv.id, 'generating', ctx.clock.now(), false);
+    await end('evt_msg_done', 'delivered');
+
+    ctx.clock.advance(29 * DAY);
+    await end('evt_recent', 'delivered');
+    ctx.clock.advance(2 * DAY); // the first lot ended 31 days ago, "recent" 2 days ago
+
+    expect(await housekeep(ctx.store, ctx.clock.now(), { idempotencyRetentionHours: 24, updatesRetentionDays: 7 })).toMatchObject({ webhooks: 4 });
+    const state = async (eventId: string) => (await webhooks.forEvent(eventId))?.state;
+    for (const gone of ['evt_delivered', 'evt_failed', 'evt_dropped', 'evt_msg_done']) expect(await state(gone), gone).toBeUndefined();
+    expect(await state('evt_pending')).toBe('pending');
+    expect(await state('evt_sending')).toBe('sending');
+    expect(await state('evt_msg_retrying')).toBe('delivered');
+    expect(await state('evt_msg_sending')).toBe('failed');
+    expect(await state('evt_recent')).toBe('delivered');
+    expect(await housekeep(ctx.store, ctx.clock.now(), { idempotencyRetentionHours: 24, updatesRetentionDays: 7 })).toMatchObject({ webhooks: 0 });
+
+    // A pruned event id is free again: queueing it once more would send the webhook again. Only
+    // a retried delivery of a proactive message in flight queues an id again, and those are kept,
+    // so their retry is still ignored.
+    expect(await queue('evt_delivered')).toBe(true);
+    expect(await state('evt_delivered')).toBe('pending');
+    expect(await queue('evt_msg_retrying')).toBe(false);
+    expect(await queue('evt_msg_sending')).toBe(false);
   });
 });
