@@ -11,6 +11,7 @@ import type { ModelClient } from './llm/index.js';
 import { observeModel } from './llm/observed.js';
 import type { Engine } from './engine/index.js';
 import { buildApp } from './http/app.js';
+import { listenError } from './http/config.js';
 import { DeliveryRouter, ProactiveScheduler, type ProactiveTarget } from './scheduler/index.js';
 import { createServices, platformStatus, type Resolve, type Services } from './services/index.js';
 import { Liveness } from './services/liveness.js';
@@ -186,7 +187,9 @@ export async function startRuntime(loaded: Config, overrides: RuntimeOverrides =
   try {
     const rawRoutes = adapters.flatMap((a) => a.routes?.() ?? []);
     app = await buildApp({ config, log, services, rawRoutes, scheduler, metrics });
-    await app.listen({ port: config.http.port, host: config.http.host });
+    await app.listen({ port: config.http.port, host: config.http.host }).catch((err: unknown) => {
+      throw listenError(err, config.http.port, config.http.host);
+    });
     const addr = app.server.address();
     url = typeof addr === 'object' && addr ? `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}` : String(addr);
     await starts.run(adapters, log);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { int, list, optionalString } from '../core/config-values.js';
+import { ConfigError } from '../core/errors.js';
 
 /** The HTTP server: where it listens, what it accepts, and the admin key. */
 export const httpConfigSchema = z.object({
@@ -66,3 +67,20 @@ export const httpConfigSchema = z.object({
 });
 
 export type HttpConfig = z.infer<typeof httpConfigSchema>;
+
+/**
+ * Why the server could not listen, as the variable to change, for the errors a setting causes
+ * (the port taken, a privileged port, an address this machine does not have); any other error
+ * comes back as it was.
+ */
+export function listenError(err: unknown, port: number, host: string): unknown {
+  const code = (err as { code?: unknown }).code;
+  if (code === 'EADDRINUSE')
+    return new ConfigError(`PORT ${port} is already in use on ${host} (another charbridge, or another program, listens there). Stop it, or set PORT to a free port, e.g. PORT=${port === 65535 ? 3001 : port + 1}.`);
+  if (code === 'EACCES')
+    return new ConfigError(`PORT ${port} needs privileges this process does not have (ports below 1024 usually do). Set PORT to 1024 or above, e.g. PORT=3000, and put a reverse proxy in front if it must answer on ${port}.`);
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+    return new ConfigError(`HOST ${host} is not an address of this machine. Set HOST to one of its addresses, 127.0.0.1 for this machine only, or 0.0.0.0 (the default) for all of them.`);
+  return err;
+}
+
