@@ -46,12 +46,12 @@ export function ensureAdminKey(config: Pick<Config, 'http' | 'store'>): AdminKey
   if (file === null) return { key: generateAdminKey(), origin: 'memory', file: null };
   const existing = readKeyFile(file);
   if (existing !== undefined) return { key: existing, origin: 'file', file };
-  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const key = generateAdminKey();
   try {
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
     writeFileSync(file, `${key}\n`, { mode: 0o600, flag: 'wx' });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new ConfigError(`Cannot write the admin key file ${file}: ${(err as Error).message}. Set ADMIN_KEY_FILE to a writable path or ADMIN_API_KEY.`);
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new ConfigError(`Cannot write the admin key file ${file}: ${(err as Error).message}. ${WHERE_IT_LIVES} to a writable place, or set ADMIN_API_KEY.`);
     const raced = readKeyFile(file); // another process created it first: use theirs
     if (raced !== undefined) return { key: raced, origin: 'file', file };
     throw new ConfigError(`The admin key file ${file} appeared empty. Delete it to have a new key generated, or set ADMIN_API_KEY.`);
@@ -59,6 +59,9 @@ export function ensureAdminKey(config: Pick<Config, 'http' | 'store'>): AdminKey
   chmodSync(file, 0o600); // the umask may have narrowed `mode`, never widened it; make it exact
   return { key, origin: 'created', file };
 }
+
+/** What decides the key file's place, for an error about it. */
+const WHERE_IT_LIVES = 'It is kept beside the database file (DATABASE_URL) unless ADMIN_KEY_FILE names another: point the one you use';
 
 /** The key in `file`; undefined when there is no file; a ConfigError naming the file when its content is unusable. */
 function readKeyFile(file: string): string | undefined {
@@ -69,7 +72,7 @@ function readKeyFile(file: string): string | undefined {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     if (err instanceof ConfigError) throw err;
-    throw new ConfigError(`Cannot read the admin key file ${file}: ${(err as Error).message}`);
+    throw new ConfigError(`Cannot read the admin key file ${file}: ${(err as Error).message}. ${WHERE_IT_LIVES} to a readable place, or set ADMIN_API_KEY.`);
   }
   const key = text.trim();
   if (key.length === 0) return undefined;

@@ -3,7 +3,7 @@
  * 0600 file beside the database and shows it once in the banner; later starts read it and only
  * say where it is; ADMIN_API_KEY always wins. JSON logs never carry the key.
  */
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -78,5 +78,20 @@ describe('the first start', () => {
     const config = loadConfig({ ADMIN_KEY_FILE: file });
     expect(() => ensureAdminKey(config)).toThrow(ConfigError);
     expect(() => ensureAdminKey(config)).toThrow(`The admin key in ${file} must be one line of at least 16 characters`);
+  });
+
+  it('names the variables that place the key file when its folder cannot be made or read', () => {
+    // The database path runs through a file, so neither the key file nor its folder can exist.
+    const blocker = join(dir, 'not-a-folder');
+    writeFileSync(blocker, '');
+    const config = loadConfig({ DATABASE_URL: join(blocker, 'charbridge.db') });
+    expect(() => ensureAdminKey(config)).toThrow(ConfigError);
+    expect(() => ensureAdminKey(config)).toThrow(
+      `Cannot read the admin key file ${join(blocker, 'admin-api-key')}: ENOTDIR: not a directory, stat '${join(blocker, 'admin-api-key')}'. It is kept beside the database file (DATABASE_URL) unless ADMIN_KEY_FILE names another: point the one you use to a readable place, or set ADMIN_API_KEY.`,
+    );
+    // A folder that is a link to nowhere: the key file is not there, and the folder cannot be made.
+    symlinkSync(join(dir, 'nowhere', 'at-all'), join(dir, 'dangling'));
+    const unmakeable = loadConfig({ ADMIN_KEY_FILE: join(dir, 'dangling', 'admin-api-key') });
+    expect(() => ensureAdminKey(unmakeable)).toThrow(/^Cannot write the admin key file .*: ENOENT.*\. It is kept beside the database file \(DATABASE_URL\) unless ADMIN_KEY_FILE names another: point the one you use to a writable place, or set ADMIN_API_KEY\.$/);
   });
 });
