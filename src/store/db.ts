@@ -27,9 +27,7 @@ export function isPostgresUrl(url: string): boolean {
  */
 export function connect(url: string, downtime = new Downtime()): { db: Kysely<any>; dialect: DialectName } {
   if (isPostgresUrl(url)) return { db: new Kysely<any>({ dialect: new PostgresDialect({ pool: postgresPool(url, undefined, downtime) }) }), dialect: 'postgres' };
-  if (url !== ':memory:' && !url.startsWith('file:')) mkdirSync(dirname(url), { recursive: true });
-  const sqlite = new SQLite(url);
-  sqlite.pragma('journal_mode = WAL');
+  const sqlite = openSqliteFile(url);
   sqlite.pragma('synchronous = NORMAL');
   // Checkpoint every ~40 MB of WAL instead of SQLite's 4 MB: a turn rewrites the same hot pages
   // (the conversation row, index leaves) many times, and a checkpoint copies each page once per
@@ -40,6 +38,29 @@ export function connect(url: string, downtime = new Downtime()): { db: Kysely<an
   // asynchronously, in the driver: SQLite's own busy timeout would spin on the event loop.
   sqlite.pragma('busy_timeout = 0');
   return { db: new Kysely<any>({ dialect: sqliteDialect(sqlite) }), dialect: 'sqlite' };
+}
+
+/** Errors that say the path, not the moment, is wrong: its folder cannot be made, or the file cannot be a database there. */
+const UNUSABLE_PATH = new Set(['ENOENT', 'EEXIST', 'ENOTDIR', 'EACCES', 'EPERM', 'EROFS', 'EISDIR', 'SQLITE_CANTOPEN', 'SQLITE_NOTADB', 'SQLITE_READONLY', 'SQLITE_PERM']);
+
+/**
+ * The SQLite file at `url` (its folder made if missing), in WAL mode. A path that cannot hold a
+ * database (a folder that cannot be made, a file that is not SQLite, a read-only place) is a
+ * configuration error naming DATABASE_URL; the first pragma is where SQLite reads the file.
+ */
+function openSqliteFile(url: string): SQLite.Database {
+  let sqlite: SQLite.Database | undefined;
+  try {
+    if (url !== ':memory:' && !url.startsWith('file:')) mkdirSync(dirname(url), { recursive: true });
+    sqlite = new SQLite(url);
+    sqlite.pragma('journal_mode = WAL');
+    return sqlite;
+  } catch (err) {
+    sqlite?.close();
+    const code = String((err as { code?: unknown }).code ?? '');
+    if (!UNUSABLE_PATH.has(code) && !code.startsWith('SQLITE_READONLY')) throw err;
+    throw new ConfigError(`DATABASE_URL: cannot use ${url} as the SQLite database (${(err as Error).message}). Point it at a file in a folder this process may write, such as data/charbridge.db (the default), or at a PostgreSQL URL.`);
+  }
 }
 
 /**
