@@ -8,11 +8,13 @@ export interface BannerInfo {
   model: { label: string; offline: boolean };
   /** Each running platform adapter and how it receives. */
   platforms: Array<{ platform: string; mode: string }>;
+  /** Variables set for charbridge that it ignores (a typo, most likely), each as one sentence. */
+  ignored?: string[];
 }
 
 /** The settings a new operator most likely wants next, given what is running. */
 export function nextSteps(info: BannerInfo): string[] {
-  const steps: string[] = [];
+  const steps: string[] = (info.ignored ?? []).map((line) => `Fix .env or the environment: ${line}`);
   if (info.model.offline) steps.push('Set OPENAI_API_KEY (or OPENAI_BASE_URL for Ollama, vLLM…) in .env for real replies.');
   if (!info.platforms.length) steps.push('Set TELEGRAM_BOT_TOKEN, DISCORD_TOKEN or SLACK_BOT_TOKEN to bring a character into a chat.');
   steps.push('Chat from this terminal: npm run cli -- chat');

@@ -11,12 +11,13 @@ import type { Runtime } from './runtime.js';
 async function main(): Promise<void> {
   holdYoungGeneration();
   await import('dotenv/config');
-  const [{ loadConfig }, { ConfigError }, { startRuntime }, { createPlatformAdapters }, { resolveLogFormat }] = await Promise.all([
+  const [{ loadConfig }, { ConfigError }, { startRuntime }, { createPlatformAdapters }, { resolveLogFormat }, { unknownVariables, envFileKeys }] = await Promise.all([
     import('./config.js'),
     import('./core/errors.js'),
     import('./runtime.js'),
     import('./platforms.js'),
     import('./log.js'),
+    import('./unknown-variables.js'),
   ]);
   let runtime: Runtime | undefined;
   let youngCapMb = 0;
@@ -41,7 +42,7 @@ async function main(): Promise<void> {
     youngCapMb = config.runtime.youngGenerationMb;
     // A person at a terminal gets the banner (and, on the first start, the new admin key).
     const banner = resolveLogFormat(config.runtime.logFormat) === 'pretty' ? (text: string) => void process.stdout.write(text) : undefined;
-    runtime = await startRuntime(config, { adapters: createPlatformAdapters, ...(banner ? { banner } : {}) });
+    runtime = await startRuntime(config, { adapters: createPlatformAdapters, unknownVariables: unknownVariables(process.env, envFileKeys()), ...(banner ? { banner } : {}) });
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);

@@ -12,6 +12,7 @@ import { observeModel } from './llm/observed.js';
 import type { Engine } from './engine/index.js';
 import { buildApp } from './http/app.js';
 import { listenError } from './http/config.js';
+import { describeUnknown, type UnknownVariable } from './unknown-variables.js';
 import { DeliveryRouter, ProactiveScheduler, type ProactiveTarget } from './scheduler/index.js';
 import { createServices, platformStatus, type Resolve, type Services } from './services/index.js';
 import { Liveness } from './services/liveness.js';
@@ -73,6 +74,8 @@ export interface RuntimeOverrides {
    * go into the "charbridge is running" log line, never the key.
    */
   banner?: (text: string) => void;
+  /** Variables that look meant for charbridge but are none of its settings (main.ts finds them): warned about at start and in the banner. */
+  unknownVariables?: UnknownVariable[];
 }
 
 /** With the admin key in force: in the configuration, and among the secrets the logger scrubs. */
@@ -91,6 +94,8 @@ export async function startRuntime(loaded: Config, overrides: RuntimeOverrides =
   const config = withAdminKey(loaded, adminKey);
   const log = overrides.log ?? createLogger({ level: config.runtime.logLevel, secrets: config.secrets, format: resolveLogFormat(config.runtime.logFormat) });
   const clock = overrides.clock ?? systemClock;
+  const ignored = (overrides.unknownVariables ?? []).map(describeUnknown);
+  for (const line of ignored) log.warn(line);
   let adapters: PlatformAdapter[] = [];
   const starts = new AdapterStarts();
   const metrics = new Metrics({
@@ -207,7 +212,7 @@ export async function startRuntime(loaded: Config, overrides: RuntimeOverrides =
     readiness: services.readiness,
     log,
     signal: stopWaiting.signal,
-    info: () => ({ url, adminKey, model: { label: model.label, offline: model.offline }, platforms: adapters.map((a) => ({ platform: a.platform, mode: a.status().mode })) }),
+    info: () => ({ url, adminKey, model: { label: model.label, offline: model.offline }, platforms: adapters.map((a) => ({ platform: a.platform, mode: a.status().mode })), ignored }),
     extra: { proactiveCron: config.proactive.cron },
     ...(overrides.banner ? { banner: overrides.banner } : {}),
   });
