@@ -40,8 +40,8 @@ export function connect(url: string, downtime = new Downtime()): { db: Kysely<an
   return { db: new Kysely<any>({ dialect: sqliteDialect(sqlite) }), dialect: 'sqlite' };
 }
 
-/** Errors that say the path, not the moment, is wrong: its folder cannot be made, or the file cannot be a database there. */
-const UNUSABLE_PATH = new Set(['ENOENT', 'EEXIST', 'ENOTDIR', 'EACCES', 'EPERM', 'EROFS', 'EISDIR', 'SQLITE_CANTOPEN', 'SQLITE_NOTADB', 'SQLITE_READONLY', 'SQLITE_PERM']);
+/** Errors that say the path, not the moment, is wrong: its folder cannot be made, or the file cannot be a database there (with every `SQLITE_READONLY…`). */
+const UNUSABLE_PATH = new Set(['ENOENT', 'EEXIST', 'ENOTDIR', 'EACCES', 'EPERM', 'EROFS', 'EISDIR', 'SQLITE_CANTOPEN', 'SQLITE_NOTADB', 'SQLITE_PERM']);
 
 /**
  * The SQLite file at `url` (its folder made if missing), in WAL mode. A path that cannot hold a
