@@ -7,6 +7,7 @@ import { ConfigError } from './core/errors.js';
 import { openStore, type ApiKey } from './store/index.js';
 import { runChat, type ChatIO } from './cli-chat.js';
 import { CHARACTERS_USAGE, runCharacters } from './cli-characters.js';
+import { describeUnknown, envFileKeys, unknownVariables } from './unknown-variables.js';
 
 /**
  * `npm run cli -- <command>`: operator tasks against the database at DATABASE_URL, without the
@@ -111,6 +112,8 @@ export async function runCli(
 
 const isMain = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === resolve(process.argv[1]);
 if (isMain) {
+  // A typo in .env leaves its setting unset here too (the offline model, the default database).
+  for (const v of unknownVariables(process.env, envFileKeys())) process.stderr.write(`Warning: ${describeUnknown(v)}\n`);
   runCli(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (err: unknown) => {

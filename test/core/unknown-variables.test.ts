@@ -3,7 +3,9 @@
  * silently off: every name in `.env`, and names in the environment under charbridge's prefixes,
  * that is not a setting is warned about at start, with the setting it most likely meant.
  */
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -56,4 +58,15 @@ it('`npm start` with a typo in .env warns about it, naming the setting it meant'
   const lines = child.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { level: number; msg: string; next?: string[] });
   expect(lines.find((l) => l.msg.startsWith('TELEGRAM_TOKEN'))).toMatchObject({ level: 40, msg: 'TELEGRAM_TOKEN is not a charbridge setting and is ignored: did you mean TELEGRAM_BOT_TOKEN?' });
   expect(lines.find((l) => l.msg === 'charbridge is running')?.next?.[0]).toBe('Fix .env or the environment: TELEGRAM_TOKEN is not a charbridge setting and is ignored: did you mean TELEGRAM_BOT_TOKEN?');
+}, 60_000);
+
+it('the CLI warns about a typo in .env too, before its command runs', async () => {
+  dir = mkdtempSync(join(tmpdir(), 'cb-env-cli-'));
+  writeFileSync(join(dir, 'charbridge.env'), 'OPENAI_APIKEY=sk-test\n');
+  const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'keys', 'list'], {
+    cwd: join(import.meta.dirname, '..', '..'),
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', DOTENV_CONFIG_PATH: join(dir, 'charbridge.env'), DATABASE_URL: join(dir, 'charbridge.db') },
+  });
+  expect(stderr).toContain('Warning: OPENAI_APIKEY is not a charbridge setting and is ignored: did you mean OPENAI_API_KEY?');
+  expect(stdout).toContain('No API keys yet');
 }, 60_000);
