@@ -14,6 +14,8 @@ export interface UnknownVariable {
 const OTHERS = /^(NODE_|NPM_|npm_|DOTENV_|UV_|LC_)|^(TZ|LANG|DEBUG|HTTP_PROXY|HTTPS_PROXY|NO_PROXY|PATH|HOME)$/;
 /** In the process environment, only these prefixes are taken as meant for charbridge: others belong to other programs. */
 const OURS = /^(OPENAI|TELEGRAM|DISCORD|SLACK|REDIS|MEMORY|PROACTIVE|EMBEDDINGS|WEBHOOK|MODEL|CHARBRIDGE)_/;
+/** What Kubernetes sets for each service of the namespace (a service named `redis` gives `REDIS_PORT`, `REDIS_SERVICE_HOST`…). */
+const SERVICE_LINKS = /_(SERVICE_HOST|SERVICE_PORT(_\w+)?|PORT(_\d+_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?)?)$/;
 
 /**
  * Variables that look meant for charbridge but are not among its settings: every name in the
@@ -23,7 +25,7 @@ const OURS = /^(OPENAI|TELEGRAM|DISCORD|SLACK|REDIS|MEMORY|PROACTIVE|EMBEDDINGS|
  */
 export function unknownVariables(env: NodeJS.ProcessEnv, fileKeys: readonly string[] = []): UnknownVariable[] {
   const known = Object.keys(ENV_VARS);
-  const names = new Set([...fileKeys.filter((n) => !OTHERS.test(n)), ...Object.keys(env).filter((n) => OURS.test(n))]);
+  const names = new Set([...fileKeys.filter((n) => !OTHERS.test(n)), ...Object.keys(env).filter((n) => OURS.test(n) && !SERVICE_LINKS.test(n))]);
   return [...names]
     .filter((n) => !(n in ENV_VARS))
     .sort()

@@ -24,7 +24,9 @@ afterEach(async () => {
 
 describe('unknownVariables', () => {
   it('names what is not a setting, with the likeliest meant one', () => {
-    const env = { TELEGRAM_TOKEN: 'x', OPENAI_KEY: 'x', DISCORD_TOKEN: 'x', SLACK_BOT_TOKN: 'x', OPENAI_ORGANIZATION: 'x', PATH: '/bin', DATABASE_PASSWORD: 'x', NODE_ENV: 'production' };
+    // Kubernetes' links to a service named redis are another program's, not typos.
+    const k8s = { REDIS_PORT: 'tcp://10.0.0.9:6379', REDIS_SERVICE_HOST: '10.0.0.9', REDIS_SERVICE_PORT: '6379', REDIS_PORT_6379_TCP_ADDR: '10.0.0.9' };
+    const env = { TELEGRAM_TOKEN: 'x', OPENAI_KEY: 'x', DISCORD_TOKEN: 'x', SLACK_BOT_TOKN: 'x', OPENAI_ORGANIZATION: 'x', PATH: '/bin', DATABASE_PASSWORD: 'x', NODE_ENV: 'production', ...k8s };
     expect(unknownVariables(env, ['PORT', 'NODE_ENV', 'TZ', 'MAX_BODY_BYTE', 'CONTEXT_TOKEN'])).toEqual([
       { name: 'CONTEXT_TOKEN', suggestion: 'CONTEXT_TOKENS' },
       { name: 'MAX_BODY_BYTE', suggestion: 'MAX_BODY_BYTES' },
