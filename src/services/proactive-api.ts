@@ -1,6 +1,6 @@
 import type { Character, Conversation, StoredMessage } from '../core/types.js';
 import type { ProactiveTarget } from '../scheduler/index.js';
-import type { Store } from '../store/index.js';
+import { proactiveEventId, type Store } from '../store/index.js';
 import type { WebhookSender } from './webhooks.js';
 
 /**
@@ -20,7 +20,7 @@ export class ApiProactiveTarget implements ProactiveTarget {
     await this.store.updates.append({ apiKeyId, conversationId: conv.id, characterId: character.id, kind: 'proactive', message: msg });
     const key = await this.store.apiKeys.get(apiKeyId);
     if (key?.webhookUrl && key.webhookSecret && !key.webhookDisabled) {
-      await this.webhooks.enqueue(apiKeyId, 'proactive_message', `evt_${message.id}`, {
+      await this.webhooks.enqueue(apiKeyId, 'proactive_message', proactiveEventId(message.id), {
         sessionId: conv.id,
         characterId: character.id,
         characterName: character.name,

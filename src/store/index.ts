@@ -48,7 +48,7 @@ export { UpdateRepo, type Update, type UpdateKind, type NewUpdate, type UpdateQu
 export { IdempotencyRepo, IDEMPOTENCY_TTL_MS, type IdempotencyBegin, type IdempotencyOwner, type PendingClaim } from './idempotency.js';
 export type { CharacterListQuery, CharacterOwnership } from './characters.js';
 export type { ConversationListQuery, ConversationSummary } from './conversations.js';
-export { WebhookRepo, WEBHOOK_DISABLE_AFTER, type WebhookDelivery } from './webhooks.js';
+export { WebhookRepo, WEBHOOK_DISABLE_AFTER, proactiveEventId, type WebhookDelivery } from './webhooks.js';
 export { MemoryRepo, type MemoryFact, type MemoryOwner, type MemoryProgress } from './memory.js';
 export { RecallRepo, searchWords, COMMON_WORD_DOCS, type RecalledLine, type RecallQuery } from './recall.js';
 export { EmbeddingRepo, encodeVector, decodeVector, type StoredEmbedding } from './embeddings.js';

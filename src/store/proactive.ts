@@ -5,6 +5,9 @@ import type { InstanceRepo } from './instances.js';
 import { reserveCredits, type ApiKeyRepo } from './api-keys.js';
 import type { ProactiveOutboxRow } from './schema.js';
 
+/** Outbox states of an attempt not yet over: its delivery may still run (again). */
+export const PROACTIVE_IN_FLIGHT = ['generating', 'pending', 'claimed', 'sending'];
+
 const proactiveOf = prepared((db, p: { conversationId: string }) =>
   db
     .selectFrom('conversations')
@@ -389,7 +392,7 @@ export class ProactiveRepo {
     const r = await this.db
       .deleteFrom('proactive_outbox')
       .where('updated_at', '<', until)
-      .where('state', 'not in', ['generating', 'pending', 'claimed', 'sending'])
+      .where('state', 'not in', PROACTIVE_IN_FLIGHT)
       .executeTakeFirst();
     return Number(r.numDeletedRows ?? 0);
   }

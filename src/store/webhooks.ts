@@ -2,6 +2,7 @@ import { sql, type Expression, type ExpressionBuilder, type Selectable, type Sql
 import type { DB } from './db.js';
 import { LockSpace, type SqlDialect } from './dialect.js';
 import type { InstanceRepo } from './instances.js';
+import { PROACTIVE_IN_FLIGHT } from './proactive.js';
 import type { Database, WebhookOutboxRow } from './schema.js';
 
 export interface WebhookDelivery {
@@ -15,6 +16,10 @@ export interface WebhookDelivery {
   attempts: number;
   createdAt: number;
 }
+
+/** The event id of a proactive message's webhook: one per message, however often its delivery is retried. */
+const PROACTIVE_EVENT_PREFIX = 'evt_';
+export const proactiveEventId = (messageId: string) => `${PROACTIVE_EVENT_PREFIX}${messageId}`;
 
 /** Disable a key's webhook after this many deliveries in a row failed (every attempt). */
 export const WEBHOOK_DISABLE_AFTER = 5;
@@ -187,7 +192,7 @@ export class WebhookRepo {
    * Delete deliveries that ended (`delivered`, `failed`, `dropped`) before `until` (housekeeping);
    * how many went. A row `pending` or `sending` is never deleted, nor one whose proactive message
    * is still in flight (its `proactive_outbox` row generating, pending, claimed or sending): that
-   * delivery may run again, and its event id (`evt_<message id>`, `ApiProactiveTarget`) must then
+   * delivery may run again, and its event id (`proactiveEventId`) must then
    * still be taken so the event is not queued a second time. Once a row is gone, `enqueue` of its
    * event id queues it anew.
    */
@@ -201,8 +206,8 @@ export class WebhookRepo {
       .where('event_id', 'not in', (eb) =>
         eb
           .selectFrom('proactive_outbox as p')
-          .select(sql<string>`'evt_' || p.message_id`.as('event_id'))
-          .where('p.state', 'in', ['generating', 'pending', 'claimed', 'sending'])
+          .select(sql<string>`${sql.lit(PROACTIVE_EVENT_PREFIX)} || p.message_id`.as('event_id'))
+          .where('p.state', 'in', PROACTIVE_IN_FLIGHT)
           .where('p.message_id', 'is not', null),
       )
       .executeTakeFirst();
