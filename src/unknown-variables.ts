@@ -14,23 +14,31 @@ export interface UnknownVariable {
 const OTHERS = /^(NODE_|NPM_|npm_|DOTENV_|UV_|LC_)|^(TZ|LANG|DEBUG|HTTP_PROXY|HTTPS_PROXY|NO_PROXY|PATH|HOME)$/;
 /** In the process environment, only these prefixes are taken as meant for charbridge: others belong to other programs. */
 const OURS = /^(OPENAI|TELEGRAM|DISCORD|SLACK|REDIS|MEMORY|PROACTIVE|EMBEDDINGS|WEBHOOK|MODEL|CHARBRIDGE)_/;
+/**
+ * Not charbridge's settings, but read from the environment by a library it runs, so not ignored:
+ * the openai SDK's (an organization or project sent with every model call, extra headers, its own
+ * request log) and the pg driver's defaults for what DATABASE_URL leaves out (PGPASSWORD,
+ * PGSSLMODE…).
+ */
+export const READ_BY_LIBRARIES = ['OPENAI_ORG_ID', 'OPENAI_PROJECT_ID', 'OPENAI_CUSTOM_HEADERS', 'OPENAI_LOG'];
+const PG_DEFAULTS = /^PG[A-Z_]+$/;
 /** What Kubernetes sets for each service of the namespace (a service named `redis` gives `REDIS_PORT`, `REDIS_SERVICE_HOST`…). */
 const SERVICE_LINKS = /_(SERVICE_HOST|SERVICE_PORT(_\w+)?|PORT(_\d+_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?)?)$/;
 
 /**
  * Variables that look meant for charbridge but are not among its settings: every name in the
  * `.env` file (`fileKeys`, which only configures charbridge) and names in the environment under
- * one of its platforms' or services' prefixes. A typo such as `TELEGRAM_TOKEN` would otherwise
+ * one of its platforms' or services' prefixes, except those a library reads itself. A typo such as `TELEGRAM_TOKEN` would otherwise
  * leave the bot silently off.
  */
 export function unknownVariables(env: NodeJS.ProcessEnv, fileKeys: readonly string[] = []): UnknownVariable[] {
   const known = Object.keys(ENV_VARS);
   const names = new Set([...fileKeys.filter((n) => !OTHERS.test(n)), ...Object.keys(env).filter((n) => OURS.test(n) && !SERVICE_LINKS.test(n))]);
   return [...names]
-    .filter((n) => !(n in ENV_VARS))
+    .filter((n) => !(n in ENV_VARS) && !READ_BY_LIBRARIES.includes(n) && !PG_DEFAULTS.test(n))
     .sort()
     .map((name) => {
-      const suggestion = closest(name, known);
+      const suggestion = closest(name, known, READ_BY_LIBRARIES);
       return suggestion ? { name, suggestion } : { name };
     });
 }
@@ -46,10 +54,12 @@ export function describeUnknown(v: UnknownVariable): string {
 }
 
 /**
- * The known name a typo most likely meant: within a third of its length in edits (two at least),
- * or one that holds all of its words with the same first word (`OPENAI_KEY` → `OPENAI_API_KEY`).
+ * The known name a typo most likely meant: a setting within a third of its length in edits (two
+ * at least), or a setting or library's variable that holds all of its words with the same first
+ * word (`OPENAI_KEY` → `OPENAI_API_KEY`, `OPENAI_ORG` → `OPENAI_ORG_ID`). Libraries' short names
+ * are left out of the edits: `OPENAI_LOG` is two edits from many a typo.
  */
-function closest(name: string, known: readonly string[]): string | undefined {
+function closest(name: string, known: readonly string[], byWordsToo: readonly string[] = []): string | undefined {
   const upper = name.toUpperCase();
   let best: { name: string; edits: number } | undefined;
   for (const k of known) {
@@ -58,7 +68,7 @@ function closest(name: string, known: readonly string[]): string | undefined {
   }
   if (best && best.edits <= Math.max(2, Math.floor(name.length / 3))) return best.name;
   const words = upper.split('_');
-  return known
+  return [...known, ...byWordsToo]
     .filter((k) => k.split('_')[0] === words[0] && words.every((w) => k.split('_').includes(w)))
     .sort((a, b) => a.length - b.length)[0];
 }

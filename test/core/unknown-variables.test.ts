@@ -4,7 +4,7 @@
  * that is not a setting is warned about at start, with the setting it most likely meant.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,17 +26,27 @@ describe('unknownVariables', () => {
   it('names what is not a setting, with the likeliest meant one', () => {
     // Kubernetes' links to a service named redis are another program's, not typos.
     const k8s = { REDIS_PORT: 'tcp://10.0.0.9:6379', REDIS_SERVICE_HOST: '10.0.0.9', REDIS_SERVICE_PORT: '6379', REDIS_PORT_6379_TCP_ADDR: '10.0.0.9' };
-    const env = { TELEGRAM_TOKEN: 'x', OPENAI_KEY: 'x', DISCORD_TOKEN: 'x', SLACK_BOT_TOKN: 'x', OPENAI_ORGANIZATION: 'x', PATH: '/bin', DATABASE_PASSWORD: 'x', NODE_ENV: 'production', ...k8s };
-    expect(unknownVariables(env, ['PORT', 'NODE_ENV', 'TZ', 'MAX_BODY_BYTE', 'CONTEXT_TOKEN'])).toEqual([
+    // What the openai SDK and the pg driver read themselves is not ignored, so not warned about.
+    const libraries = { OPENAI_ORG_ID: 'org-x', OPENAI_PROJECT_ID: 'proj_x', OPENAI_CUSTOM_HEADERS: 'X-Title: x', OPENAI_LOG: 'warn' };
+    const env = { TELEGRAM_TOKEN: 'x', OPENAI_KEY: 'x', DISCORD_TOKEN: 'x', SLACK_BOT_TOKN: 'x', OPENAI_ORGANIZATION: 'x', OPENAI_ORG: 'x', PATH: '/bin', DATABASE_PASSWORD: 'x', NODE_ENV: 'production', ...k8s, ...libraries };
+    expect(unknownVariables(env, ['PORT', 'NODE_ENV', 'TZ', 'MAX_BODY_BYTE', 'CONTEXT_TOKEN', 'PGPASSWORD', 'PGSSLMODE', ...Object.keys(libraries)])).toEqual([
       { name: 'CONTEXT_TOKEN', suggestion: 'CONTEXT_TOKENS' },
       { name: 'MAX_BODY_BYTE', suggestion: 'MAX_BODY_BYTES' },
       { name: 'OPENAI_KEY', suggestion: 'OPENAI_API_KEY' },
+      { name: 'OPENAI_ORG', suggestion: 'OPENAI_ORG_ID' },
       { name: 'OPENAI_ORGANIZATION' },
       { name: 'SLACK_BOT_TOKN', suggestion: 'SLACK_BOT_TOKEN' },
       { name: 'TELEGRAM_TOKEN', suggestion: 'TELEGRAM_BOT_TOKEN' },
     ]);
     expect(describeUnknown({ name: 'TELEGRAM_TOKEN', suggestion: 'TELEGRAM_BOT_TOKEN' })).toBe('TELEGRAM_TOKEN is not a charbridge setting and is ignored: did you mean TELEGRAM_BOT_TOKEN?');
     expect(describeUnknown({ name: 'OPENAI_ORGANIZATION' })).toBe('OPENAI_ORGANIZATION is not a charbridge setting and is ignored (see .env.example for every setting).');
+  });
+
+  it('finds nothing to warn about in what .env.example lists', () => {
+    const example = readFileSync(new URL('../../.env.example', import.meta.url), 'utf8');
+    const names = [...example.matchAll(/^# ([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]!);
+    expect(names).toContain('OPENAI_ORG_ID');
+    expect(unknownVariables({}, names)).toEqual([]);
   });
 
   it('reads the names a .env file sets, and none when there is no file', () => {

@@ -4,13 +4,14 @@
  * writes them, a stream cut midway or aborted is an error rather than a short reply, and one
  * connection serves call after call.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ModelUnavailableError } from '../../src/core/errors.js';
 import { OpenAIModel, type ModelChunk } from '../../src/llm/index.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../fakes/openai.js';
 
 let fake: FakeOpenAI | undefined;
 afterEach(async () => {
+  vi.unstubAllEnvs();
   await fake?.close();
   fake = undefined;
 });
@@ -18,6 +19,18 @@ afterEach(async () => {
 const modelOf = (f: FakeOpenAI) => new OpenAIModel({ apiKey: f.apiKey, baseURL: f.baseURL, model: 'fake-model', timeoutMs: 30_000, maxRetries: 0 });
 
 describe('the model transport', () => {
+  it('sends what the SDK reads from the environment itself: an organization, a project, extra headers', async () => {
+    // Not charbridge's settings, so start-up does not warn about them (unknown-variables.ts): they are not ignored.
+    vi.stubEnv('OPENAI_ORG_ID', 'org-test');
+    vi.stubEnv('OPENAI_PROJECT_ID', 'proj_test');
+    vi.stubEnv('OPENAI_CUSTOM_HEADERS', 'HTTP-Referer: https://example.org\nX-Title: charbridge');
+    fake = await startFakeOpenAI();
+    fake.respondWith('hello');
+    for await (const c of modelOf(fake).stream({ messages: [{ role: 'user', content: 'go' }] })) void c;
+    const h = fake.requests[0]!.headers;
+    expect([h['openai-organization'], h['openai-project'], h['http-referer'], h['x-title']]).toEqual(['org-test', 'proj_test', 'https://example.org', 'charbridge']);
+  });
+
   it('hands each delta over as it arrives, and an abort mid-stream ends the call with an error', async () => {
     fake = await startFakeOpenAI();
     fake.respondWith('first second third');
