@@ -8,10 +8,12 @@ export interface UnknownVariable {
   name: string;
   /** The setting it most likely meant, if one is close. */
   suggestion?: string;
+  /** Why a name that is not a typo is ignored all the same. */
+  why?: string;
 }
 
-/** Not charbridge's, though a `.env` may well hold them (Node, npm, the OS, proxies). */
-const OTHERS = /^(NODE_|NPM_|npm_|DOTENV_|UV_|LC_)|^(TZ|LANG|DEBUG|HTTP_PROXY|HTTPS_PROXY|NO_PROXY|PATH|HOME)$/;
+/** Not charbridge's, though a `.env` may well hold them (Node, npm, the OS). */
+const OTHERS = /^(NODE_|NPM_|npm_|DOTENV_|UV_|LC_)|^(TZ|LANG|DEBUG|NO_PROXY|no_proxy|PATH|HOME)$/;
 /** In the process environment, only these prefixes are taken as meant for charbridge: others belong to other programs. */
 const OURS = /^(OPENAI|TELEGRAM|DISCORD|SLACK|REDIS|MEMORY|PROACTIVE|EMBEDDINGS|WEBHOOK|MODEL|CHARBRIDGE)_/;
 /**
@@ -22,6 +24,12 @@ const OURS = /^(OPENAI|TELEGRAM|DISCORD|SLACK|REDIS|MEMORY|PROACTIVE|EMBEDDINGS|
  */
 export const READ_BY_LIBRARIES = ['OPENAI_ORG_ID', 'OPENAI_PROJECT_ID', 'OPENAI_CUSTOM_HEADERS', 'OPENAI_LOG'];
 const PG_DEFAULTS = /^PG[A-Z_]+$/;
+/**
+ * Proxy settings other programs follow: nothing charbridge runs does (the SDKs are handed fetches
+ * and agents that connect directly), so one set behind a firewall would fail in silence.
+ */
+const PROXIES = /^(HTTPS?|ALL)_PROXY$/i;
+const PROXY_WHY = 'charbridge reaches the model and the platforms directly, through no proxy';
 /** What Kubernetes sets for each service of the namespace (a service named `redis` gives `REDIS_PORT`, `REDIS_SERVICE_HOST`…). */
 const SERVICE_LINKS = /_(SERVICE_HOST|SERVICE_PORT(_\w+)?|PORT(_\d+_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?)?)$/;
 
@@ -33,11 +41,15 @@ const SERVICE_LINKS = /_(SERVICE_HOST|SERVICE_PORT(_\w+)?|PORT(_\d+_(TCP|UDP|SCT
  */
 export function unknownVariables(env: NodeJS.ProcessEnv, fileKeys: readonly string[] = []): UnknownVariable[] {
   const known = Object.keys(ENV_VARS);
-  const names = new Set([...fileKeys.filter((n) => !OTHERS.test(n)), ...Object.keys(env).filter((n) => OURS.test(n) && !SERVICE_LINKS.test(n))]);
+  const names = new Set([
+    ...fileKeys.filter((n) => !OTHERS.test(n)),
+    ...Object.keys(env).filter((n) => (OURS.test(n) && !SERVICE_LINKS.test(n)) || (PROXIES.test(n) && env[n])),
+  ]);
   return [...names]
     .filter((n) => !(n in ENV_VARS) && !READ_BY_LIBRARIES.includes(n) && !PG_DEFAULTS.test(n))
     .sort()
     .map((name) => {
+      if (PROXIES.test(name)) return { name, why: PROXY_WHY };
       const suggestion = closest(name, known, READ_BY_LIBRARIES);
       return suggestion ? { name, suggestion } : { name };
     });
@@ -50,6 +62,7 @@ export function envFileKeys(path = process.env.DOTENV_CONFIG_PATH ?? '.env'): st
 
 /** One line for the log and the banner. */
 export function describeUnknown(v: UnknownVariable): string {
+  if (v.why) return `${v.name} is ignored: ${v.why}.`;
   return `${v.name} is not a charbridge setting and is ignored${v.suggestion ? `: did you mean ${v.suggestion}?` : ' (see .env.example for every setting).'}`;
 }
 

@@ -42,6 +42,17 @@ describe('unknownVariables', () => {
     expect(describeUnknown({ name: 'OPENAI_ORGANIZATION' })).toBe('OPENAI_ORGANIZATION is not a charbridge setting and is ignored (see .env.example for every setting).');
   });
 
+  it('says a proxy setting is ignored, from .env or the environment', () => {
+    expect(unknownVariables({ HTTPS_PROXY: 'http://proxy:3128', http_proxy: 'http://proxy:3128', ALL_PROXY: '', NO_PROXY: 'localhost' }, ['HTTP_PROXY', 'NO_PROXY'])).toEqual([
+      { name: 'HTTPS_PROXY', why: 'charbridge reaches the model and the platforms directly, through no proxy' },
+      { name: 'HTTP_PROXY', why: 'charbridge reaches the model and the platforms directly, through no proxy' },
+      { name: 'http_proxy', why: 'charbridge reaches the model and the platforms directly, through no proxy' },
+    ]);
+    expect(describeUnknown({ name: 'HTTPS_PROXY', why: 'charbridge reaches the model and the platforms directly, through no proxy' })).toBe(
+      'HTTPS_PROXY is ignored: charbridge reaches the model and the platforms directly, through no proxy.',
+    );
+  });
+
   it('finds nothing to warn about in what .env.example lists', () => {
     const example = readFileSync(new URL('../../.env.example', import.meta.url), 'utf8');
     const names = [...example.matchAll(/^# ([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]!);
