@@ -112,8 +112,7 @@ function firstObject(text: string): Record<string, unknown> | undefined {
   return start >= 0 && end > start ? tryParse(text.slice(start, end + 1)) : undefined;
 }
 
-/** The same fact said again (case, spacing and final punctuation aside). */
-export function sameFact(a: string, b: string): boolean {
-  const norm = (s: string) => s.toLowerCase().replace(/[\s.!?]+$/g, '').replace(/\s+/g, ' ').trim();
-  return norm(a) === norm(b);
+/** A fact as compared with others: the same fact said again (case, spacing and final punctuation aside) has the same key. */
+export function factKey(text: string): string {
+  return text.toLowerCase().replace(/[\s.!?]+$/g, '').replace(/\s+/g, ' ').trim();
 }

@@ -6,9 +6,9 @@ import type { Character, Conversation, StoredMessage } from '../core/types.js';
 import { Semaphore, substitute } from '../engine/index.js';
 import type { Embedder, ModelClient } from '../llm/index.js';
 import type { Logger } from '../log.js';
-import type { MemoryFact, MemoryOwner, MemoryProgress, Store } from '../store/index.js';
+import type { LearntFacts, MemoryFact, MemoryProgress, Store } from '../store/index.js';
 import type { MemoryConfig } from './config.js';
-import { extractionPrompt, parseExtraction, sameFact, type ExtractionAnswer } from './extraction.js';
+import { extractionPrompt, factKey, parseExtraction, type ExtractionAnswer } from './extraction.js';
 import { memoryOwnerOf, significantWords } from './owner.js';
 import { embedMessages } from './similar.js';
 
@@ -171,8 +171,11 @@ export class Extractor {
         await store.memory.finish(conv.id, character.id, instanceId, { processedSeq: batch.lastSeq });
         return unread.length === EXTRACTION_BATCH;
       }
-      await this.apply(owner, facts, answer, batch.messages);
-      await store.memory.finish(conv.id, character.id, instanceId, { processedSeq: batch.lastSeq, ...(answer.summary !== undefined ? { summary: answer.summary } : {}) });
+      const learnt = learntFrom(facts, answer, batch.messages, { maxFacts: this.deps.config.maxFacts, processedSeq: batch.lastSeq });
+      if (!(await store.memory.applyExtraction(owner, { conversationId: conv.id, owner: instanceId }, learnt))) {
+        log.warn({ conversationId: conv.id }, 'memory extraction: its lease lapsed before it ended; another process reads these messages');
+        return false;
+      }
       return unread.length === EXTRACTION_BATCH;
     } finally {
       slot?.();
@@ -215,28 +218,6 @@ export class Extractor {
     });
     return parseExtraction(r.text);
   }
-
-  /** Merge the answer into the facts: updates and removals by number, new facts unless known, then the cap. */
-  private async apply(owner: MemoryOwner, facts: MemoryFact[], a: ExtractionAnswer, messages: StoredMessage[]): Promise<void> {
-    const { store, config } = this.deps;
-    const sources = (fact: string) => sourcesOf(fact, messages);
-    const byNumber = (n: number) => (n >= 1 && n <= facts.length ? facts[n - 1] : undefined);
-    const removed = new Set(a.remove.map(byNumber).filter((f): f is MemoryFact => f !== undefined).map((f) => f.id));
-    const known = facts.filter((f) => !removed.has(f.id)).map((f) => f.text);
-    for (const u of a.update) {
-      const f = byNumber(u.n);
-      if (!f || removed.has(f.id)) continue;
-      await store.memory.updateFact(owner, f.id, u.fact, sources(u.fact));
-      known.push(u.fact);
-    }
-    await store.memory.deleteFacts(owner, [...removed]);
-    for (const text of a.facts) {
-      if (known.some((k) => sameFact(k, text))) continue;
-      await store.memory.addFact(owner, text, sources(text));
-      known.push(text);
-    }
-    await store.memory.trim(owner, config.maxFacts);
-  }
 }
 
 /**
@@ -264,12 +245,43 @@ export function answeredBy(unread: StoredMessage[], characterId: string): { mess
 }
 
 /**
+ * What the answer changes in the facts: updates and removals by number, new facts unless already
+ * known (said the same way), then the cap; each fact with the messages it came from.
+ */
+export function learntFrom(facts: MemoryFact[], a: ExtractionAnswer, messages: StoredMessage[], at: { maxFacts: number; processedSeq: number }): LearntFacts {
+  const wordsOf = new Map(messages.map((m) => [m.seq, significantWords(m.content)]));
+  const sources = (fact: string) => sourcesOf(fact, messages, wordsOf);
+  const byNumber = (n: number) => (n >= 1 && n <= facts.length ? facts[n - 1] : undefined);
+  const removed = new Set(a.remove.map(byNumber).filter((f): f is MemoryFact => f !== undefined).map((f) => f.id));
+  const known = new Set(facts.filter((f) => !removed.has(f.id)).map((f) => factKey(f.text)));
+  const learnt: LearntFacts = { update: [], remove: [...removed], add: [], maxFacts: at.maxFacts, processedSeq: at.processedSeq, ...(a.summary !== undefined ? { summary: a.summary } : {}) };
+  for (const u of a.update) {
+    const f = byNumber(u.n);
+    if (!f || removed.has(f.id)) continue;
+    learnt.update.push({ id: f.id, text: u.fact, sourceSeqs: sources(u.fact) });
+    known.add(factKey(u.fact));
+  }
+  for (const text of a.facts) {
+    const key = factKey(text);
+    if (known.has(key)) continue;
+    learnt.add.push({ text, sourceSeqs: sources(text) });
+    known.add(key);
+  }
+  return learnt;
+}
+
+/**
  * The messages a fact came from: those of the batch sharing words with it, either side (a reply
  * often repeats what it heard); the batch's user messages when none does. Forgetting the fact
  * keeps all of them from recall.
  */
-function sourcesOf(fact: string, messages: StoredMessage[]): number[] {
+function sourcesOf(fact: string, messages: StoredMessage[], wordsOf: Map<number, Set<string>>): number[] {
   const words = significantWords(fact);
-  const matching = messages.filter((m) => [...significantWords(m.content)].some((w) => words.has(w)));
+  const matching = messages.filter((m) => shareAny(wordsOf.get(m.seq)!, words));
   return (matching.length ? matching : messages.filter((m) => m.role === 'user')).map((m) => m.seq);
+}
+
+function shareAny(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
+  for (const w of a) if (b.has(w)) return true;
+  return false;
 }

@@ -49,7 +49,7 @@ export { IdempotencyRepo, IDEMPOTENCY_TTL_MS, type IdempotencyBegin, type Idempo
 export type { CharacterListQuery, CharacterOwnership } from './characters.js';
 export type { ConversationListQuery, ConversationSummary } from './conversations.js';
 export { WebhookRepo, WEBHOOK_DISABLE_AFTER, proactiveEventId, type WebhookDelivery } from './webhooks.js';
-export { MemoryRepo, type MemoryFact, type MemoryOwner, type MemoryProgress } from './memory.js';
+export { MemoryRepo, type LearntFacts, type MemoryFact, type MemoryOwner, type MemoryProgress } from './memory.js';
 export { RecallRepo, searchWords, COMMON_WORD_DOCS, type RecalledLine, type RecallQuery } from './recall.js';
 export { EmbeddingRepo, encodeVector, decodeVector, type StoredEmbedding } from './embeddings.js';
 export { ProactiveRepo, type ProactiveRecord, type ProactivePolicyOverrides, type OutboxRow } from './proactive.js';

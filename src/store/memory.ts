@@ -25,6 +25,18 @@ export interface MemoryProgress {
   summary: string | null;
 }
 
+/** What an extraction learnt, by fact id, with the messages each fact came from, and how far it read. */
+export interface LearntFacts {
+  update: Array<{ id: number; text: string; sourceSeqs: number[] }>;
+  remove: number[];
+  add: Array<{ text: string; sourceSeqs: number[] }>;
+  /** The cap, oldest facts deleted first past it. */
+  maxFacts: number;
+  processedSeq: number;
+  /** The new summary, when the extraction wrote one. */
+  summary?: string | null;
+}
+
 function toFact(r: Selectable<MemoryFactRow>): MemoryFact {
   return {
     id: Number(r.id),
@@ -236,9 +248,9 @@ export class MemoryRepo {
     return Number(r.numUpdatedRows) > 0;
   }
 
-  /** Record what an extraction read (and the new summary, when it wrote one) and give the lease back. */
-  async finish(conversationId: string, characterId: string, owner: string, done: { processedSeq: number; summary?: string | null }): Promise<void> {
-    await this.db
+  /** Record what an extraction read (and the new summary, when it wrote one) and give the lease back; false when `owner` no longer held it. */
+  async finish(conversationId: string, characterId: string, owner: string, done: { processedSeq: number; summary?: string | null }): Promise<boolean> {
+    const r = await this.db
       .updateTable('memory_progress')
       .set({
         processed_seq: sql<number>`case when processed_seq > ${done.processedSeq} then processed_seq else ${done.processedSeq} end`,
@@ -250,7 +262,27 @@ export class MemoryRepo {
       .where('conversation_id', '=', conversationId)
       .where('character_id', '=', characterId)
       .where('lease_owner', '=', owner)
-      .execute();
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  /**
+   * What one extraction learnt, written with its progress in one transaction (one commit, where
+   * each fact was one): facts rewritten, removed and added, the cap applied, the messages marked
+   * read and the lease given back. All of it or, when this process no longer holds the lease
+   * (it lapsed and another took the conversation over), none of it: false.
+   */
+  async applyExtraction(o: MemoryOwner, lease: { conversationId: string; owner: string }, learnt: LearntFacts): Promise<boolean> {
+    return this.db.transaction().execute(async (tx) => {
+      const repo = new MemoryRepo(tx, this.clock);
+      const done = { processedSeq: learnt.processedSeq, ...(learnt.summary !== undefined ? { summary: learnt.summary } : {}) };
+      if (!(await repo.finish(lease.conversationId, o.characterId, lease.owner, done))) return false;
+      for (const u of learnt.update) await repo.updateFact(o, u.id, u.text, u.sourceSeqs);
+      await repo.deleteFacts(o, learnt.remove);
+      for (const a of learnt.add) await repo.addFact(o, a.text, a.sourceSeqs);
+      await repo.trim(o, learnt.maxFacts);
+      return true;
+    });
   }
 
   /** Give the lease back without progress (the model could not be reached: try again later). */

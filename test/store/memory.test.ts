@@ -47,6 +47,39 @@ describeStores('memory and recall', (ctx) => {
     expect((await ctx.store.memory.progress(c.id, 'aria')).processedSeq).toBe(10);
   });
 
+  it("writes an extraction's facts with its progress, all of it or, once its lease lapsed, none", async () => {
+    const c = await conv();
+    const o = { ownerKey: `telegram:${c.id}`, characterId: 'aria' };
+    await ctx.store.memory.addFact(o, 'Likes tea');
+    const kept = await ctx.store.memory.addFact(o, 'Lives in Lyon');
+    const gone = await ctx.store.memory.addFact(o, 'Has no pets');
+    const learnt = {
+      update: [{ id: kept.id, text: 'Moved from Lyon to Oslo', sourceSeqs: [7] }],
+      remove: [gone.id],
+      add: [{ text: 'Has a cat called Pixel', sourceSeqs: [8, 9] }, { text: 'Plays chess', sourceSeqs: [] }],
+      maxFacts: 3,
+      processedSeq: 9,
+      summary: 'They talked about moving.',
+    };
+    expect(await ctx.store.memory.claim(c.id, 'aria', 'p1', 60_000)).toBe(true);
+    ctx.clock.advance(61_000);
+    expect(await ctx.store.memory.claim(c.id, 'aria', 'p2', 60_000)).toBe(true);
+    // p1's lease lapsed and p2 holds the conversation: p1 writes nothing at all.
+    expect(await ctx.store.memory.applyExtraction(o, { conversationId: c.id, owner: 'p1' }, learnt)).toBe(false);
+    expect((await ctx.store.memory.facts(o)).map((f) => f.text)).toEqual(['Likes tea', 'Lives in Lyon', 'Has no pets']);
+    expect(await ctx.store.memory.progress(c.id, 'aria')).toEqual({ processedSeq: 0, summary: null });
+
+    expect(await ctx.store.memory.applyExtraction(o, { conversationId: c.id, owner: 'p2' }, learnt)).toBe(true);
+    // Updated in place, removed, two added, then the cap of 3 drops the oldest.
+    expect((await ctx.store.memory.facts(o)).map((f) => [f.text, f.sourceSeqs])).toEqual([
+      ['Moved from Lyon to Oslo', [7]],
+      ['Has a cat called Pixel', [8, 9]],
+      ['Plays chess', []],
+    ]);
+    expect(await ctx.store.memory.progress(c.id, 'aria')).toEqual({ processedSeq: 9, summary: 'They talked about moving.' });
+    expect(await ctx.store.memory.claim(c.id, 'aria', 'p3', 60_000)).toBe(true); // p2 gave the lease back
+  });
+
   it('recalls matching older lines of one conversation, best first, never forgotten ones', async () => {
     const c = await conv();
     const elsewhere = await conv();
