@@ -36,8 +36,9 @@ const SERVICE_LINKS = /_(SERVICE_HOST|SERVICE_PORT(_\w+)?|PORT(_\d+_(TCP|UDP|SCT
 /**
  * Variables that look meant for charbridge but are not among its settings: every name in the
  * `.env` file (`fileKeys`, which only configures charbridge) and names in the environment under
- * one of its platforms' or services' prefixes, except those a library reads itself. A typo such as `TELEGRAM_TOKEN` would otherwise
- * leave the bot silently off.
+ * one of its platforms' or services' prefixes, less those a library reads itself; and any proxy
+ * setting, which nothing here follows. A typo such as `TELEGRAM_TOKEN` would otherwise leave the
+ * bot silently off.
  */
 export function unknownVariables(env: NodeJS.ProcessEnv, fileKeys: readonly string[] = []): UnknownVariable[] {
   const known = Object.keys(ENV_VARS);
