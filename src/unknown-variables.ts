@@ -44,10 +44,11 @@ export function unknownVariables(env: NodeJS.ProcessEnv, fileKeys: readonly stri
   const known = Object.keys(ENV_VARS);
   const names = new Set([
     ...fileKeys.filter((n) => !OTHERS.test(n)),
-    ...Object.keys(env).filter((n) => (OURS.test(n) && !SERVICE_LINKS.test(n)) || (PROXIES.test(n) && env[n])),
+    ...Object.keys(env).filter((n) => (OURS.test(n) && !SERVICE_LINKS.test(n)) || PROXIES.test(n)),
   ]);
   return [...names]
-    .filter((n) => !(n in ENV_VARS) && !READ_BY_LIBRARIES.includes(n) && !PG_DEFAULTS.test(n))
+    // A proxy set to nothing (`HTTPS_PROXY=` in .env, which dotenv has loaded by now) asks for none.
+    .filter((n) => !(n in ENV_VARS) && !READ_BY_LIBRARIES.includes(n) && !PG_DEFAULTS.test(n) && (!PROXIES.test(n) || env[n]))
     .sort()
     .map((name) => {
       if (PROXIES.test(name)) return { name, why: PROXY_WHY };
