@@ -40,9 +40,11 @@ export interface LaunchedInstance extends ChildInstance {
  * advance) and return at once, while it starts. `entry`: run this built JavaScript instead, as
  * `npm start` does (no compiling at start or on a module's first import).
  */
-export async function launchInstance(env: Record<string, string>, entry?: string): Promise<LaunchedInstance> {
+export async function launchInstance(env: Record<string, string>, entry?: string, opts: { prefix?: string[] } = {}): Promise<LaunchedInstance> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
-  const child: ChildProcess = spawn(process.execPath, entry ? [entry] : ['--import', 'tsx', 'src/main.ts'], {
+  // `prefix` runs node under another command (setpriv, to take a privilege away).
+  const [command, ...args] = [...(opts.prefix ?? []), process.execPath, ...(entry ? [entry] : ['--import', 'tsx', 'src/main.ts'])];
+  const child: ChildProcess = spawn(command!, args, {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', NODE_ENV: 'test', LOG_FORMAT: 'json', LOG_LEVEL: 'warn', ...env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],

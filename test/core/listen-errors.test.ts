@@ -1,8 +1,9 @@
 /**
- * `npm start` where the port is taken (a second charbridge, another program) or the address is
- * not this machine's: the error names the variable to change and how, with no stack trace, and
+ * `npm start` where the port is taken (a second charbridge, another program), needs a privilege
+ * the process lacks, or the address is not this machine's: the error names the variable to change and how, with no stack trace, and
  * the process exits 78 as for any configuration error.
  */
+import { spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -41,6 +42,29 @@ it('a taken PORT stops the start with the variable and a free one to try, exit 7
   await child.exited;
   expect(child.process.exitCode, child.output()).toBe(78);
   expect(child.output()).toContain(`PORT ${port} is already in use on 127.0.0.1 (another charbridge, or another program, listens there). Stop it, or set PORT to a free port, e.g. PORT=${port + 1}.`);
+  expect(child.output()).not.toMatch(/\n\s+at /);
+}, 60_000);
+
+/**
+ * How to start node without the privilege of listening below 1024: root takes it away with
+ * setpriv, anyone else never had it. Undefined when node would have it all the same (setpriv
+ * missing, a lowered net.ipv4.ip_unprivileged_port_start, a granted capability).
+ */
+function unprivileged(): string[] | undefined {
+  const prefix = process.getuid?.() === 0 ? ['setpriv', '--bounding-set=-net_bind_service'] : [];
+  const [command, ...args] = [...prefix, process.execPath, '-e', "require('net').createServer().listen(1, '127.0.0.1', () => process.exit(0)).on('error', (e) => { console.log(e.code); process.exit(1); })"];
+  const probe = spawnSync(command!, args, { encoding: 'utf8', timeout: 10_000 });
+  return probe.stdout?.trim() === 'EACCES' ? prefix : undefined;
+}
+
+it('a PORT below 1024 without the privilege names PORT and the way round it, exit 78, no stack', async (ctx) => {
+  const prefix = unprivileged();
+  if (!prefix) return ctx.skip();
+  dir = mkdtempSync(join(tmpdir(), 'charbridge-port-privileged-'));
+  child = await launchInstance({ DATABASE_URL: join(dir, 'charbridge.db'), PORT: '1' }, undefined, { prefix });
+  await child.exited;
+  expect(child.process.exitCode, child.output()).toBe(78);
+  expect(child.output()).toContain('PORT 1 needs privileges this process does not have (ports below 1024 usually do). Set PORT to 1024 or above, e.g. PORT=3000, and put a reverse proxy in front if it must answer on 1.');
   expect(child.output()).not.toMatch(/\n\s+at /);
 }, 60_000);
 
