@@ -1,20 +1,27 @@
 /**
- * A DATABASE_URL whose SQLite file cannot be used (its folder runs through a file, or the file is
- * not a database) stops the start with a configuration error naming DATABASE_URL and the fix,
+ * A DATABASE_URL whose SQLite file cannot be used (its folder runs through a file, the folder may
+ * not be written, or the file is not a database) stops the start with a configuration error naming DATABASE_URL and the fix,
  * not a stack trace from the driver.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { ConfigError } from '../../src/core/errors.js';
 import { connect } from '../../src/store/db.js';
+import { launchInstance, type LaunchedInstance } from '../cluster/child-instance.js';
 
 let dir: string;
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'cb-open-'));
 });
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
+let child: LaunchedInstance | undefined;
+afterEach(async () => {
+  await child?.kill();
+  child = undefined;
+  rmSync(dir, { recursive: true, force: true });
+});
 
 const FIX = 'Point it at a file in a folder this process may write, such as data/charbridge.db (the default), or at a PostgreSQL URL.';
 
@@ -36,3 +43,37 @@ it('opens a good path as before', async () => {
   expect(dialect).toBe('sqlite');
   await db.destroy();
 });
+
+/**
+ * How to start node so that a folder's mode binds it: root takes away its power to override file
+ * modes with setpriv, anyone else never had it. Undefined when writing into `readOnly` works all
+ * the same (setpriv missing, a granted capability).
+ */
+function boundByModes(readOnly: string): string[] | undefined {
+  const prefix = process.getuid?.() === 0 ? ['setpriv', '--bounding-set=-dac_override,-dac_read_search'] : [];
+  const [command, ...args] = [...prefix, process.execPath, '-e', `try { require('fs').writeFileSync(${JSON.stringify(join(readOnly, 'probe'))}, ''); } catch (e) { console.log(e.code); }`];
+  const probe = spawnSync(command!, args, { encoding: 'utf8', timeout: 10_000 });
+  return probe.stdout?.trim() === 'EACCES' ? prefix : undefined;
+}
+
+it('a real start in a folder it may not write names the admin key file, then the database, each with its variable, exit 78, no stack', async (ctx) => {
+  const readOnly = join(dir, 'read-only');
+  mkdirSync(readOnly);
+  chmodSync(readOnly, 0o555);
+  const prefix = boundByModes(readOnly);
+  if (!prefix) return ctx.skip();
+  const url = join(readOnly, 'charbridge.db');
+  const start = async (env: Record<string, string>) => {
+    child = await launchInstance({ DATABASE_URL: url, ...env }, undefined, { prefix });
+    await child.exited;
+    expect(child.process.exitCode, child.output()).toBe(78);
+    expect(child.output()).not.toMatch(/\n\s+at /);
+    return child.output();
+  };
+  // The generated admin key file lives beside the database: it is the first thing written.
+  expect(await start({})).toContain(`Cannot write the admin key file ${join(readOnly, 'admin-api-key')}: EACCES: permission denied`);
+  expect(child!.output()).toContain('(DATABASE_URL) unless ADMIN_KEY_FILE names another');
+  const out = await start({ ADMIN_API_KEY: 'an-admin-key-for-this-test' });
+  expect(out).toContain(`DATABASE_URL: cannot use ${url} as the SQLite database (`);
+  expect(out).toContain(FIX);
+}, 60_000);
