@@ -3,7 +3,6 @@
  * the process lacks, or the address is not this machine's: the error names the variable to change and how, with no stack trace, and
  * the process exits 78 as for any configuration error.
  */
-import { spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -13,6 +12,7 @@ import { afterEach, expect, it } from 'vitest';
 import { listenError } from '../../src/http/config.js';
 import { ConfigError } from '../../src/core/errors.js';
 import { launchInstance, type LaunchedInstance } from '../cluster/child-instance.js';
+import { withoutCapabilities } from '../helpers/capabilities.js';
 
 let taken: Server | undefined;
 let child: LaunchedInstance | undefined;
@@ -45,20 +45,9 @@ it('a taken PORT stops the start with the variable and a free one to try, exit 7
   expect(child.output()).not.toMatch(/\n\s+at /);
 }, 60_000);
 
-/**
- * How to start node without the privilege of listening below 1024: root takes it away with
- * setpriv, anyone else never had it. Undefined when node would have it all the same (setpriv
- * missing, a lowered net.ipv4.ip_unprivileged_port_start, a granted capability).
- */
-function unprivileged(): string[] | undefined {
-  const prefix = process.getuid?.() === 0 ? ['setpriv', '--bounding-set=-net_bind_service'] : [];
-  const [command, ...args] = [...prefix, process.execPath, '-e', "require('net').createServer().listen(1, '127.0.0.1', () => process.exit(0)).on('error', (e) => { console.log(e.code); process.exit(1); })"];
-  const probe = spawnSync(command!, args, { encoding: 'utf8', timeout: 10_000 });
-  return probe.stdout?.trim() === 'EACCES' ? prefix : undefined;
-}
-
 it('a PORT below 1024 without the privilege names PORT and the way round it, exit 78, no stack', async (ctx) => {
-  const prefix = unprivileged();
+  const listenOnPort1 = "require('net').createServer().listen(1, '127.0.0.1', () => process.exit(0)).on('error', (e) => { console.log(e.code); process.exit(1); })";
+  const prefix = withoutCapabilities(['net_bind_service'], listenOnPort1, 'EACCES');
   if (!prefix) return ctx.skip();
   dir = mkdtempSync(join(tmpdir(), 'charbridge-port-privileged-'));
   child = await launchInstance({ DATABASE_URL: join(dir, 'charbridge.db'), PORT: '1' }, undefined, { prefix });

@@ -3,7 +3,6 @@
  * not be written, or the file is not a database) stops the start with a configuration error naming DATABASE_URL and the fix,
  * not a stack trace from the driver.
  */
-import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +10,7 @@ import { afterEach, beforeEach, expect, it } from 'vitest';
 import { ConfigError } from '../../src/core/errors.js';
 import { connect } from '../../src/store/db.js';
 import { launchInstance, type LaunchedInstance } from '../cluster/child-instance.js';
+import { withoutCapabilities } from '../helpers/capabilities.js';
 
 let dir: string;
 beforeEach(() => {
@@ -44,23 +44,12 @@ it('opens a good path as before', async () => {
   await db.destroy();
 });
 
-/**
- * How to start node so that a folder's mode binds it: root takes away its power to override file
- * modes with setpriv, anyone else never had it. Undefined when writing into `readOnly` works all
- * the same (setpriv missing, a granted capability).
- */
-function boundByModes(readOnly: string): string[] | undefined {
-  const prefix = process.getuid?.() === 0 ? ['setpriv', '--bounding-set=-dac_override,-dac_read_search'] : [];
-  const [command, ...args] = [...prefix, process.execPath, '-e', `try { require('fs').writeFileSync(${JSON.stringify(join(readOnly, 'probe'))}, ''); } catch (e) { console.log(e.code); }`];
-  const probe = spawnSync(command!, args, { encoding: 'utf8', timeout: 10_000 });
-  return probe.stdout?.trim() === 'EACCES' ? prefix : undefined;
-}
-
 it('a real start in a folder it may not write names the admin key file, then the database, each with its variable, exit 78, no stack', async (ctx) => {
   const readOnly = join(dir, 'read-only');
   mkdirSync(readOnly);
   chmodSync(readOnly, 0o555);
-  const prefix = boundByModes(readOnly);
+  const writeThere = `try { require('fs').writeFileSync(${JSON.stringify(join(readOnly, 'probe'))}, ''); } catch (e) { console.log(e.code); }`;
+  const prefix = withoutCapabilities(['dac_override', 'dac_read_search'], writeThere, 'EACCES');
   if (!prefix) return ctx.skip();
   const url = join(readOnly, 'charbridge.db');
   const start = async (env: Record<string, string>) => {
