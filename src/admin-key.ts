@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Config } from './config.js';
 import { ConfigError } from './core/errors.js';
+import { makeFolder } from './core/make-folder.js';
 import { isPostgresUrl } from './store/index.js';
 
 /** Where the admin key came from: the environment, a file this start created, a file an earlier start created, or memory (`:memory:` databases). */
@@ -48,7 +49,7 @@ export function ensureAdminKey(config: Pick<Config, 'http' | 'store'>): AdminKey
   if (existing !== undefined) return { key: existing, origin: 'file', file };
   const key = generateAdminKey();
   try {
-    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    makeFolder(dirname(file), 0o700);
     writeFileSync(file, `${key}\n`, { mode: 0o600, flag: 'wx' });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new ConfigError(`Cannot write the admin key file ${file}: ${(err as Error).message}. ${WHERE_IT_LIVES} to a writable place, or set ADMIN_API_KEY.`);

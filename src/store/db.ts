@@ -1,4 +1,3 @@
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createRequire } from 'node:module';
 import SQLite from 'better-sqlite3';
@@ -9,6 +8,7 @@ import { storableParameters } from './storable-text.js';
 import { asStoreError, Downtime, isUnreachable, waitingConnect } from './pg-outage.js';
 import { waitForServer, type StartupWait } from '../core/startup-wait.js';
 import { ConfigError } from '../core/errors.js';
+import { makeFolder } from '../core/make-folder.js';
 import type { Database } from './schema.js';
 import { sqlDialect, type DialectName, type SqlDialect } from './dialect.js';
 import { migrationsFor } from './migrations/index.js';
@@ -51,7 +51,7 @@ const UNUSABLE_PATH = new Set(['ENOENT', 'EEXIST', 'ENOTDIR', 'EACCES', 'EPERM',
 function openSqliteFile(url: string): SQLite.Database {
   let sqlite: SQLite.Database | undefined;
   try {
-    if (url !== ':memory:' && !url.startsWith('file:')) mkdirSync(dirname(url), { recursive: true });
+    if (url !== ':memory:' && !url.startsWith('file:')) makeFolder(dirname(url));
     sqlite = new SQLite(url);
     sqlite.pragma('journal_mode = WAL');
     return sqlite;

@@ -3,7 +3,7 @@
  * not be written, or the file is not a database) stops the start with a configuration error naming DATABASE_URL and the fix,
  * not a stack trace from the driver.
  */
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
@@ -30,6 +30,12 @@ it('names DATABASE_URL when the folder of the SQLite file cannot be made', () =>
   const url = join(dir, 'a-file', 'charbridge.db');
   expect(() => connect(url)).toThrow(ConfigError);
   expect(() => connect(url)).toThrow(`DATABASE_URL: cannot use ${url} as the SQLite database (EEXIST: file already exists, mkdir '${join(dir, 'a-file')}'). ${FIX}`);
+});
+
+it.skipIf(!existsSync('/proc/self'))('names DATABASE_URL at once for a place under /proc, where no folder can be made', () => {
+  // Node's recursive mkdir never returned there: the start hung instead.
+  const url = '/proc/charbridge-test/data/charbridge.db';
+  expect(() => connect(url)).toThrow(`DATABASE_URL: cannot use ${url} as the SQLite database (ENOENT: no such file or directory, mkdir '/proc/charbridge-test'). ${FIX}`);
 });
 
 it('names DATABASE_URL when the file is not a SQLite database', () => {
