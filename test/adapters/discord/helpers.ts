@@ -77,6 +77,15 @@ export interface Setup {
   close(): Promise<void>;
 }
 
+/**
+ * The heartbeat interval the tests' fake announces: an hour, not Discord's 41.25 s. discord.js
+ * sends its first heartbeat after a random part of the interval and takes the connection for a
+ * zombie (closing it with 4200 to resume) when that one finds a heartbeat unacknowledged, which
+ * one the fake asked for while waiting for the client to catch up (`idle()`) can be. That race
+ * can add a second 4200 close to a test's exact gateway log (seen once, on a loaded machine).
+ */
+export const QUIET_HEARTBEAT_MS = 3_600_000;
+
 export async function startDiscord(o: {
   fake?: FakeDiscordOptions;
   tuning?: Partial<DiscordTuning>;
@@ -109,7 +118,7 @@ export async function startDiscord(o: {
   const scheduler = ProactiveScheduler.attach({ engine: h.engine, store: h.store, clock: h.clock, log: h.log, target: delivery }, {
     defaults: { minIdleMinutes: 60, minGapMinutes: 120, dailyCap: 3, maxUnanswered: 5 },
   });
-  const fake = await startFakeDiscord({ retryAfterHeader: 'exact', ...o.fake, limits: { ...SCALED_LIMITS, ...o.fake?.limits } });
+  const fake = await startFakeDiscord({ retryAfterHeader: 'exact', heartbeatIntervalMs: QUIET_HEARTBEAT_MS, ...o.fake, limits: { ...SCALED_LIMITS, ...o.fake?.limits } });
   const unreachable = () => new StoreUnavailableError('The database has been unreachable for 30 s (a test outage); try again shortly');
   const unlessDown = <A extends unknown[], R>(f: (...a: A) => Promise<R>) => (o.storeDown ? (...a: A) => (o.storeDown!() ? Promise.reject(unreachable()) : f(...a)) : f);
   const marksUnlessDown = (m: SendMarks): SendMarks => ({

@@ -17,7 +17,7 @@ import { startFakeDiscord, type FakeDiscord } from '../../fakes/discord.js';
 import { testLogger } from '../../helpers/harness.js';
 import { recentChatsOf } from '../../../src/platforms.js';
 import { hasPostgres, hasRedis, pgDatabase, redisPrefix, type TestDatabase, type TestRedisPrefix } from '../../helpers/services.js';
-import { SCALED_LIMITS, SCALED_TUNING, alice, bob, startDiscord } from './helpers.js';
+import { QUIET_HEARTBEAT_MS, SCALED_LIMITS, SCALED_TUNING, alice, bob, startDiscord } from './helpers.js';
 
 /** The fake's identify window (Discord's 5 s scaled down) and the instances' spacing above it. */
 const FAKE_WINDOW_MS = 200;
@@ -35,7 +35,7 @@ describe.skipIf(!hasPostgres() || !hasRedis())('a four-shard Discord bot over tw
   let start: (i: number, shards: string) => Promise<Runtime>;
 
   beforeAll(async () => {
-    fake = await startFakeDiscord({ limits: SCALED_LIMITS, retryAfterHeader: 'exact', shards: { identifyWindowMs: FAKE_WINDOW_MS } });
+    fake = await startFakeDiscord({ limits: SCALED_LIMITS, retryAfterHeader: 'exact', heartbeatIntervalMs: QUIET_HEARTBEAT_MS, shards: { identifyWindowMs: FAKE_WINDOW_MS } });
     guilds = [0, 1, 2, 3].map((shard) => fake.addGuild({ shard: [shard, 4] }));
     openai = await startFakeOpenAI();
     openai.respondWith(async ({ messages }) => `re: ${contentText(messages.filter((m: any) => m.role === 'user').at(-1)?.content ?? '')}`);
