@@ -1,4 +1,4 @@
-import { mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 /**
@@ -9,7 +9,7 @@ import { dirname } from 'node:path';
  */
 export function makeFolder(path: string, mode?: number): void {
   const missing: string[] = [];
-  for (let p = path; !exists(p); p = dirname(p)) {
+  for (let p = path; !existsSync(p); p = dirname(p)) {
     missing.unshift(p);
     if (dirname(p) === p) break;
   }
@@ -22,14 +22,5 @@ export function makeFolder(path: string, mode?: number): void {
       // Made meanwhile by another process (two instances starting on one folder): fine.
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || !statSync(p).isDirectory()) throw err;
     }
-  }
-}
-
-function exists(p: string): boolean {
-  try {
-    statSync(p);
-    return true;
-  } catch {
-    return false;
   }
 }
