@@ -22,7 +22,7 @@ const OURS = /^(OPENAI|TELEGRAM|DISCORD|SLACK|REDIS|MEMORY|PROACTIVE|EMBEDDINGS|
  * request log) and the pg driver's defaults for what DATABASE_URL leaves out (PGPASSWORD,
  * PGSSLMODE…).
  */
-export const READ_BY_LIBRARIES = ['OPENAI_ORG_ID', 'OPENAI_PROJECT_ID', 'OPENAI_CUSTOM_HEADERS', 'OPENAI_LOG'];
+const READ_BY_LIBRARIES = ['OPENAI_ORG_ID', 'OPENAI_PROJECT_ID', 'OPENAI_CUSTOM_HEADERS', 'OPENAI_LOG'];
 const PG_DEFAULTS = /^PG[A-Z_]+$/;
 /**
  * Proxy settings other programs follow: nothing charbridge runs does (the SDKs are handed fetches

@@ -248,7 +248,7 @@ export function answeredBy(unread: StoredMessage[], characterId: string): { mess
  * What the answer changes in the facts: updates and removals by number, new facts unless already
  * known (said the same way), then the cap; each fact with the messages it came from.
  */
-export function learntFrom(facts: MemoryFact[], a: ExtractionAnswer, messages: StoredMessage[], at: { maxFacts: number; processedSeq: number }): LearntFacts {
+function learntFrom(facts: MemoryFact[], a: ExtractionAnswer, messages: StoredMessage[], at: { maxFacts: number; processedSeq: number }): LearntFacts {
   const wordsOf = new Map(messages.map((m) => [m.seq, significantWords(m.content)]));
   const sources = (fact: string) => sourcesOf(fact, messages, wordsOf);
   const byNumber = (n: number) => (n >= 1 && n <= facts.length ? facts[n - 1] : undefined);
