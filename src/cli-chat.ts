@@ -4,6 +4,7 @@ import { createInterface } from 'node:readline';
 import type { Config } from './config.js';
 import { systemClock } from './core/clock.js';
 import { encodeKey } from './core/conversation-key.js';
+import { createNetwork } from './core/network.js';
 import type { InboundMessage } from './core/types.js';
 import { chatKeyFor, conversationKeyFor } from './engine/index.js';
 import { setUpEngine } from './engine-setup.js';
@@ -41,7 +42,8 @@ export async function runChat(config: Config, args: string[], io: ChatIO): Promi
   const write = (text: string) => void io.output.write(text);
   const terminal = io.terminal ?? (io.output as { isTTY?: boolean }).isTTY === true;
   const log = createLogger({ level: 'error', format: 'pretty', destination: process.stderr });
-  const { store, engine, model, memory } = await setUpEngine(config, { log, clock: systemClock });
+  const network = await createNetwork(config.proxy);
+  const { store, engine, model, memory } = await setUpEngine(config, { log, clock: systemClock, network });
   try {
     const wanted = args.join(' ').trim();
     if (wanted && !(await store.characters.findByName(wanted))) {
@@ -91,5 +93,6 @@ export async function runChat(config: Config, args: string[], io: ChatIO): Promi
     await engine.drain(5000);
     await memory.stop(5000);
     await store.close();
+    await network.close();
   }
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ConfigError } from './core/errors.js';
 import { int } from './core/config-values.js';
+import { proxyPasswords, readProxySettings, type ProxySettings } from './core/proxy.js';
 import { modelConfigSchema, type ModelConfig } from './llm/config.js';
 import { engineSettingsSchema, limitsConfigSchema, type EngineSettings, type LimitsConfig } from './engine/config.js';
 import { proactiveConfigSchema, type ProactiveConfig } from './scheduler/config.js';
@@ -150,6 +151,8 @@ export interface Config {
   telegram: TelegramConfig | undefined;
   discord: DiscordConfig | undefined;
   slack: SlackConfig | undefined;
+  /** The outbound proxy (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY in either case; ./core/proxy.ts). */
+  proxy: ProxySettings;
   /** Every secret value, so the logger can scrub them from any line that would contain one. */
   secrets: string[];
 }
@@ -174,13 +177,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (r.success) parsed[section] = r.data;
     else for (const issue of r.error.issues) problems.push(describe(section, issue, env));
   }
+  const proxy = readProxySettings(env);
+  problems.push(...proxy.problems);
   if (problems.length) throw new ConfigError(`Invalid configuration:\n${problems.join('\n')}`);
   const secrets = Object.keys(ENV_VARS)
     .filter(isSecretName)
     .map((name) => env[name]?.trim())
-    .filter((s): s is string => typeof s === 'string' && s.length >= 6);
-  const c = parsed as Omit<Config, 'secrets'>;
-  return { ...c, telegram: c.telegram ?? undefined, discord: c.discord ?? undefined, slack: c.slack ?? undefined, secrets };
+    .filter((s): s is string => typeof s === 'string' && s.length >= 6)
+    .concat(proxyPasswords(proxy.settings));
+  const c = parsed as Omit<Config, 'secrets' | 'proxy'>;
+  return { ...c, telegram: c.telegram ?? undefined, discord: c.discord ?? undefined, slack: c.slack ?? undefined, proxy: proxy.settings, secrets };
 }
 
 /** One line per problem: the variable, what is wrong, what was given (secrets hidden), the fix. */

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import type { Config } from './config.js';
 import type { Clock } from './core/clock.js';
+import type { Network } from './core/network.js';
 import type { Logger } from './log.js';
 import { openStore, type Store } from './store/index.js';
 import { createModel, loadTokenizer, OpenAIModel, type ModelClient } from './llm/index.js';
@@ -39,6 +40,8 @@ export interface EngineSetupOptions {
   instanceId?: string;
   /** Where limits and chat order are shared (this process when not given). */
   coordination?: Coordination;
+  /** How the model is reached: directly, or through the configured proxy (the caller closes it). */
+  network: Network;
 }
 
 /**
@@ -56,7 +59,7 @@ export async function setUpEngine(config: Config, opts: EngineSetupOptions): Pro
     await store.close();
     throw err;
   }
-  const base = opts.model ?? createModel(config.model, log);
+  const base = opts.model ?? createModel(config.model, log, opts.network);
   const model = opts.wrapModel ? opts.wrapModel(base) : base;
   const coord = opts.coordination ?? localCoordination(log);
   const limits = coord.limits;

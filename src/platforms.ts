@@ -7,6 +7,7 @@ import type { Logger } from './log.js';
 import type { Store } from './store/index.js';
 import { platformDirectory } from './characters/platform.js';
 import type { Coordination } from './coord/index.js';
+import type { Network } from './core/network.js';
 import { storeCallTallies, storeChatTallies } from './coord/store-tally.js';
 
 /** What every platform adapter factory gets (the shape `startRuntime`'s `adapters` override receives). */
@@ -17,6 +18,8 @@ export interface PlatformContext {
   store: Store;
   /** Shared by the instances of this deployment (or this process alone). */
   coordination?: Coordination;
+  /** How the platforms are reached: directly, or through the configured proxy. */
+  network?: Network;
 }
 
 /**
@@ -27,7 +30,7 @@ export interface PlatformContext {
  *
  * @example startRuntime(loadConfig(), { adapters: createPlatformAdapters })
  */
-export async function createPlatformAdapters({ config, engine, log, store, coordination }: PlatformContext): Promise<PlatformAdapter[]> {
+export async function createPlatformAdapters({ config, engine, log, store, coordination, network }: PlatformContext): Promise<PlatformAdapter[]> {
   const adapters: PlatformAdapter[] = [];
   const shared =
     coordination?.kind === 'redis'
@@ -39,7 +42,11 @@ export async function createPlatformAdapters({ config, engine, log, store, coord
         }
       : singleInstance(store, log);
   const sendMarks = coordination?.mirrorSendMarks?.(store.sendMarks) ?? store.sendMarks;
-  const base = { handler: engine, log, commands: engine.menu, sendMarks, recentChats: recentChatsOf(store, log), storeDowntime: () => store.downtime(), ...shared };
+  const base = {
+    handler: engine, log, commands: engine.menu, sendMarks, recentChats: recentChatsOf(store, log), storeDowntime: () => store.downtime(),
+    ...(network ? { network } : {}),
+    ...shared,
+  };
   const tuning = { stopTimeoutMs: config.runtime.shutdownTimeoutMs };
   const directory = platformDirectory(store, config.http.publicUrl);
   if (config.telegram) {

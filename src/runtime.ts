@@ -3,6 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import type { Clock } from './core/clock.js';
 import { systemClock } from './core/clock.js';
+import { createNetwork, type Network } from './core/network.js';
+import { proxyNotes } from './proxy-notes.js';
 import type { PlatformAdapter } from './core/adapter.js';
 import type { InboundMessage, ReplyEvent } from './core/types.js';
 import { createLogger, resolveLogFormat, type Logger } from './log.js';
@@ -65,7 +67,7 @@ export interface RuntimeOverrides {
   /** Where proactive messages of API conversations go (updates feed + webhooks). */
   apiTarget?: ProactiveTarget;
   /** Build platform adapters; main.ts passes the real ones for every configured platform. */
-  adapters?: (ctx: { config: Config; engine: Engine; log: Logger; store: Store; coordination: Coordination }) => PlatformAdapter[] | Promise<PlatformAdapter[]>;
+  adapters?: (ctx: { config: Config; engine: Engine; log: Logger; store: Store; coordination: Coordination; network: Network }) => PlatformAdapter[] | Promise<PlatformAdapter[]>;
   /** How image and webhook hosts are resolved (tests pin names to loopback). */
   net?: { resolve?: Resolve };
   /**
@@ -94,8 +96,12 @@ export async function startRuntime(loaded: Config, overrides: RuntimeOverrides =
   const config = withAdminKey(loaded, adminKey);
   const log = overrides.log ?? createLogger({ level: config.runtime.logLevel, secrets: config.secrets, format: resolveLogFormat(config.runtime.logFormat) });
   const clock = overrides.clock ?? systemClock;
-  const ignored = (overrides.unknownVariables ?? []).map(describeUnknown);
+  const proxy = proxyNotes(config);
+  const ignored = [...(overrides.unknownVariables ?? []).map(describeUnknown), ...proxy.fixes];
   for (const line of ignored) log.warn(line);
+  if (proxy.info) log.info(proxy.info);
+  for (const line of proxy.caveats) log.warn(line);
+  const network = await createNetwork(config.proxy);
   let adapters: PlatformAdapter[] = [];
   const starts = new AdapterStarts();
   const metrics = new Metrics({
@@ -116,6 +122,7 @@ export async function startRuntime(loaded: Config, overrides: RuntimeOverrides =
     clock,
     instanceId,
     coordination,
+    network,
     ...(overrides.model ? { model: overrides.model } : {}),
     ...(overrides.presetDir ? { presetDir: overrides.presetDir } : {}),
     wrapModel: (m) => observeModel(m, (e) => metrics.modelCall(e)),
@@ -128,6 +135,7 @@ export async function startRuntime(loaded: Config, overrides: RuntimeOverrides =
     ssrfAllowHosts: config.http.ssrfAllowHosts,
     timeoutMs: config.http.webhookTimeoutMs,
     concurrency: config.http.webhookConcurrency,
+    proxy: config.proxy,
     owner: instanceId,
     deadAfterMs: config.runtime.instanceDeadAfterMs,
     ...overrides.net,
@@ -139,7 +147,7 @@ export async function startRuntime(loaded: Config, overrides: RuntimeOverrides =
     { defaults: config.proactive, owner: instanceId, deadAfterMs: config.runtime.instanceDeadAfterMs },
   );
   scheduler.onDelivery((e) => metrics.proactive(e));
-  adapters = (await overrides.adapters?.({ config, engine, log, store, coordination })) ?? [];
+  adapters = (await overrides.adapters?.({ config, engine, log, store, coordination, network })) ?? [];
   delivery.addAdapters(adapters);
   const services = createServices({
     store,
@@ -150,7 +158,7 @@ export async function startRuntime(loaded: Config, overrides: RuntimeOverrides =
     apiKeyPerMin: config.limits.apiKeyPerMin,
     adminApiKey: config.http.adminApiKey,
     ssrfAllowHosts: config.http.ssrfAllowHosts,
-    imageFetch: { allowHosts: config.http.ssrfAllowHosts, maxBytes: config.http.maxImageBytes, deadlineMs: config.http.imageFetchTimeoutMs, ...overrides.net },
+    imageFetch: { allowHosts: config.http.ssrfAllowHosts, maxBytes: config.http.maxImageBytes, deadlineMs: config.http.imageFetchTimeoutMs, proxy: config.proxy, ...overrides.net },
     defaultCharacter: config.engine.defaultCharacter,
     models: config.model,
     platformStatus: platformStatus(config, store, adapters),
@@ -241,6 +249,7 @@ export async function startRuntime(loaded: Config, overrides: RuntimeOverrides =
       stopSharing();
       await store.close();
       await coordination.close();
+      await network.close();
       log.info('stopped');
     })());
 

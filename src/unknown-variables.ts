@@ -2,18 +2,17 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parse } from 'dotenv';
 import { distance } from 'fastest-levenshtein';
 import { ENV_VARS } from './config.js';
+import { PROXY_VARIABLES } from './core/proxy.js';
 
 /** A variable that looks meant for charbridge but is not one of its settings, so it is ignored. */
 export interface UnknownVariable {
   name: string;
   /** The setting it most likely meant, if one is close. */
   suggestion?: string;
-  /** Why a name that is not a typo is ignored all the same. */
-  why?: string;
 }
 
 /** Not charbridge's, though a `.env` may well hold them (Node, npm, the OS). */
-const OTHERS = /^(NODE_|NPM_|npm_|DOTENV_|UV_|LC_)|^(TZ|LANG|DEBUG|NO_PROXY|no_proxy|PATH|HOME)$/;
+const OTHERS = /^(NODE_|NPM_|npm_|DOTENV_|UV_|LC_)|^(TZ|LANG|DEBUG|PATH|HOME)$/;
 /** In the process environment, only these prefixes are taken as meant for charbridge: others belong to other programs. */
 const OURS = /^(OPENAI|TELEGRAM|DISCORD|SLACK|REDIS|MEMORY|PROACTIVE|EMBEDDINGS|WEBHOOK|MODEL|CHARBRIDGE)_/;
 /**
@@ -24,34 +23,27 @@ const OURS = /^(OPENAI|TELEGRAM|DISCORD|SLACK|REDIS|MEMORY|PROACTIVE|EMBEDDINGS|
  */
 const READ_BY_LIBRARIES = ['OPENAI_ORG_ID', 'OPENAI_PROJECT_ID', 'OPENAI_CUSTOM_HEADERS', 'OPENAI_LOG'];
 const PG_DEFAULTS = /^PG[A-Z_]+$/;
-/**
- * Proxy settings other programs follow: nothing charbridge runs does (the SDKs are handed fetches
- * and agents that connect directly), so one set behind a firewall would fail in silence.
- */
-const PROXIES = /^(HTTPS?|ALL)_PROXY$/i;
-const PROXY_WHY = 'charbridge reaches the model and the platforms directly, through no proxy';
+/** The proxy settings, read in either case as other tools read them (./core/proxy.ts). */
+const isProxySetting = (n: string) => PROXY_VARIABLES.includes(n.toUpperCase());
 /** What Kubernetes sets for each service of the namespace (a service named `redis` gives `REDIS_PORT`, `REDIS_SERVICE_HOST`…). */
 const SERVICE_LINKS = /_(SERVICE_HOST|SERVICE_PORT(_\w+)?|PORT(_\d+_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?)?)$/;
 
 /**
  * Variables that look meant for charbridge but are not among its settings: every name in the
  * `.env` file (`fileKeys`, which only configures charbridge) and names in the environment under
- * one of its platforms' or services' prefixes, less those a library reads itself; and any proxy
- * setting, which nothing here follows. A typo such as `TELEGRAM_TOKEN` would otherwise leave the
- * bot silently off.
+ * one of its platforms' or services' prefixes, less those a library reads itself. A typo such as
+ * `TELEGRAM_TOKEN` would otherwise leave the bot silently off.
  */
 export function unknownVariables(env: NodeJS.ProcessEnv, fileKeys: readonly string[] = []): UnknownVariable[] {
-  const known = Object.keys(ENV_VARS);
+  const known = [...Object.keys(ENV_VARS), ...PROXY_VARIABLES];
   const names = new Set([
     ...fileKeys.filter((n) => !OTHERS.test(n)),
-    ...Object.keys(env).filter((n) => (OURS.test(n) && !SERVICE_LINKS.test(n)) || PROXIES.test(n)),
+    ...Object.keys(env).filter((n) => OURS.test(n) && !SERVICE_LINKS.test(n)),
   ]);
   return [...names]
-    // A proxy set to nothing (`HTTPS_PROXY=` in .env, which dotenv has loaded by now) asks for none.
-    .filter((n) => !(n in ENV_VARS) && !READ_BY_LIBRARIES.includes(n) && !PG_DEFAULTS.test(n) && (!PROXIES.test(n) || env[n]))
+    .filter((n) => !(n in ENV_VARS) && !READ_BY_LIBRARIES.includes(n) && !PG_DEFAULTS.test(n) && !isProxySetting(n))
     .sort()
     .map((name) => {
-      if (PROXIES.test(name)) return { name, why: PROXY_WHY };
       const suggestion = closest(name, known, READ_BY_LIBRARIES);
       return suggestion ? { name, suggestion } : { name };
     });
@@ -64,7 +56,6 @@ export function envFileKeys(path = process.env.DOTENV_CONFIG_PATH ?? '.env'): st
 
 /** One line for the log and the banner. */
 export function describeUnknown(v: UnknownVariable): string {
-  if (v.why) return `${v.name} is ignored: ${v.why}.`;
   return `${v.name} is not a charbridge setting and is ignored${v.suggestion ? `: did you mean ${v.suggestion}?` : ' (see .env.example for every setting).'}`;
 }
 

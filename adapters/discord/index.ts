@@ -197,6 +197,7 @@ class DiscordBot implements DiscordAdapter {
         log: this.log,
         events: this.state,
         messageCacheSize: this.tuning.messageCacheSize,
+        network: deps.network,
         globalPerSecond: Math.round((this.tuning.globalWindow.max * 1000) / this.tuning.globalWindow.windowMs),
         shards: config.shards,
         shardCount: config.shardCount,

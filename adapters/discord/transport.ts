@@ -26,6 +26,7 @@ import {
   type ClientOptions, type CommandInteractionOption, type Message,
 } from 'discord.js';
 import type { IdentifyGate, Log } from '../../src/core/adapter.js';
+import type { Network } from '../../src/core/network.js';
 import { ConfigError } from '../../src/core/errors.js';
 import type { TransportEvents } from '../shared/status.js';
 
@@ -135,6 +136,8 @@ export interface TransportOptions {
   globalPerSecond?: number | undefined;
   /** Told about the gateway connection, failures and the 429s discord.js waits out itself. */
   events?: TransportEvents | undefined;
+  /** REST calls and attachment downloads through the proxy when one applies (the gateway connects directly). */
+  network?: Network | undefined;
   /** The shard ids to run here; undefined: all of `shardCount`. */
   shards?: number[] | undefined;
   /** Total shards over all instances; 'auto': Discord's recommendation (all here); undefined: 1. */
@@ -162,7 +165,12 @@ export class DiscordTransport {
       intents: [Guilds, GuildMessages, MessageContent, DirectMessages],
       partials: [Partials.Channel],
       allowedMentions: { parse: [], repliedUser: true },
-      rest: { ...(opts.api ? { api: opts.api } : {}), ...(opts.globalPerSecond ? { globalRequestsPerSecond: opts.globalPerSecond } : {}) },
+      rest: {
+        ...(opts.api ? { api: opts.api } : {}),
+        ...(opts.globalPerSecond ? { globalRequestsPerSecond: opts.globalPerSecond } : {}),
+        // discord.js's REST bundles undici 6, whose types differ from undici 7's; the dispatch contract is the same.
+        ...(opts.network?.dispatcher ? { agent: opts.network.dispatcher as unknown as NonNullable<ClientOptions['rest']>['agent'] } : {}),
+      },
       ...(opts.messageCacheSize !== undefined
         ? { makeCache: Options.cacheWithLimits({ ...Options.DefaultMakeCacheSettings, MessageManager: opts.messageCacheSize }) }
         : {}),
@@ -356,7 +364,8 @@ export class DiscordTransport {
   async downloadAttachment(url: string, maxBytes: number): Promise<Buffer> {
     let res: Response;
     try {
-      res = await fetch(url, { signal: AbortSignal.timeout(30_000), redirect: 'error' });
+      const dispatcher = this.opts.network?.dispatcher;
+      res = await fetch(url, { signal: AbortSignal.timeout(30_000), redirect: 'error', ...(dispatcher ? { dispatcher } : {}) } as RequestInit);
     } catch (err) {
       throw new Error(`attachment download failed: ${err instanceof Error ? err.name : 'error'}`);
     }

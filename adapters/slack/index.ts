@@ -106,6 +106,7 @@ export class SlackAdapter implements PlatformAdapter<SlackTarget> {
         apiUrl: config.apiUrl,
         command: config.command,
         log,
+        network: deps.network,
         retryConfig: tuning.retry,
         clientPingTimeout: tuning.socketPingTimeoutMs,
         events: this.state,

@@ -21,6 +21,7 @@ import { createRequire, Module } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { App, Logger, LogLevel as LogLevels, SocketModeReceiver, verifySlackRequest as VerifySlackRequest, webApi } from '@slack/bolt';
 import type { Log } from '../../src/core/adapter.js';
+import type { Network } from '../../src/core/network.js';
 import { keepAliveFetch } from '../../src/core/http-fetch.js';
 import type { TransportEvents } from '../shared/status.js';
 import type { SignedHttpReceiver } from './receiver.js';
@@ -168,6 +169,8 @@ export interface TransportOptions {
   clientPingTimeout?: number | undefined;
   /** Told when the socket (or the HTTP route) starts and stops receiving, and about listener failures. */
   events?: TransportEvents | undefined;
+  /** Web API calls and the Socket Mode connection through the proxy when one applies. */
+  network?: Network | undefined;
 }
 
 export interface SlackUserInfo {
@@ -230,7 +233,7 @@ export class SlackTransport {
     this.clientOptions = {
       logger: this.logger,
       rejectRateLimitedCalls: true,
-      fetch: keepAliveFetch as unknown as webApi.FetchFunction,
+      fetch: (opts.network?.fetch ?? keepAliveFetch) as unknown as webApi.FetchFunction,
       retryConfig: { ...(opts.retryConfig ?? DEFAULT_RETRY) },
       ...(opts.apiUrl ? { slackApiUrl: normalizeApiUrl(opts.apiUrl) } : {}),
     };
@@ -261,6 +264,7 @@ export class SlackTransport {
       const socket = new (loadSocketModeReceiver())({
         appToken: this.opts.appToken as string,
         logger: this.logger,
+        ...(this.opts.network?.dispatcher ? { dispatcher: this.opts.network.dispatcher } : {}),
         ...(this.opts.clientPingTimeout ? { clientPingTimeout: this.opts.clientPingTimeout } : {}),
         installerOptions: { clientOptions: { ...this.clientOptions } },
       });

@@ -115,7 +115,10 @@ class TelegramBot implements TelegramAdapter {
         return status === 'creator' || status === 'administrator';
       },
     });
-    this.transport = new TelegramTransport({ token: config.token, apiRoot: config.apiRoot, log: this.log, events: this.state }, (u, webhook) => this.onUpdate(u, webhook));
+    this.transport = new TelegramTransport(
+      { token: config.token, apiRoot: config.apiRoot, log: this.log, events: this.state, network: deps.network },
+      (u, webhook) => this.onUpdate(u, webhook),
+    );
     const { chatWindow, groupWindow, globalWindow } = this.tuning;
     const bot = `telegram:${config.token.split(':')[0]}`;
     this.budget = new OutboundBudget({

@@ -22,8 +22,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Telegraf, TelegramError } from 'telegraf';
 import type { Update } from 'telegraf/types';
 import type { Log } from '../../src/core/adapter.js';
+import type { Network } from '../../src/core/network.js';
 import type { TransportEvents } from '../shared/status.js';
 import { WebhookReply } from './webhook-reply.js';
+
+/** telegraf's own default API root. */
+const TELEGRAM_API = 'https://api.telegram.org';
 
 /** How long a webhook answer waits for its turn's "typing…" to ride in it (see WebhookReply). */
 const WEBHOOK_REPLY_WAIT_MS = 200;
@@ -125,7 +129,7 @@ export class TelegramTransport {
   private readonly openByChat = new Map<number, WebhookReply>();
 
   constructor(
-    private readonly opts: { token: string; apiRoot?: string | undefined; log: Log; events?: TransportEvents | undefined },
+    private readonly opts: { token: string; apiRoot?: string | undefined; log: Log; events?: TransportEvents | undefined; network?: Network | undefined },
     onUpdate: (update: TgUpdate, webhook?: WebhookHold) => void | Promise<void>,
   ) {
     const telegram = { webhookReply: false, ...(opts.apiRoot ? { apiRoot: normalizeApiRoot(opts.apiRoot) } : {}) };
@@ -134,6 +138,10 @@ export class TelegramTransport {
     // (the next getUpdates, or the webhook's 200) while the claim still waits: lost if this
     // process then died.
     this.bot = new Telegraf(opts.token, { telegram, handlerTimeout: Infinity });
+    // Through the proxy, when one applies. Set after construction: telegraf drops a given agent
+    // for an http:// apiRoot (its default agent is an https one).
+    const agent = opts.network?.agentFor(telegram.apiRoot ?? TELEGRAM_API);
+    if (agent) this.bot.telegram.options.agent = agent;
     // The handler resolves once the engine has the message on disk; replies are delivered outside
     // telegraf's middleware, so a long reply never holds up polling (telegraf awaits each batch
     // before confirming it with the next getUpdates).
@@ -326,7 +334,8 @@ export class TelegramTransport {
     }
     let res: Response;
     try {
-      res = await fetch(url, { signal: AbortSignal.timeout(30_000) });
+      const dispatcher = this.opts.network?.dispatcher;
+      res = await fetch(url, { signal: AbortSignal.timeout(30_000), ...(dispatcher ? { dispatcher } : {}) } as RequestInit);
     } catch (err) {
       throw new Error(`file download failed: ${err instanceof Error ? err.name : 'error'}`);
     }

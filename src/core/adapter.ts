@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Network } from './network.js';
 import type { CommandMenu } from './command-menu.js';
 import type { ConversationKey } from './conversation-key.js';
 import type { InboundMessage, Platform, ReplyEvent } from './types.js';
@@ -163,6 +164,11 @@ export interface IdentifyGate {
 }
 
 export interface AdapterDeps {
+  /**
+   * How the platform is reached: directly, or through the configured outbound proxy (the SDK's
+   * agent, fetch or dispatcher from it). Absent: directly.
+   */
+  network?: Network;
   /**
    * Whom to ask before doing what only one instance of a bot may do at a time (Telegram's long
    * polling). Absent: this process is the only one.

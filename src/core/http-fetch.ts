@@ -8,7 +8,8 @@ import nodeFetch from 'node-fetch';
 const IDLE_MS = 4_000;
 const httpAgent = new HttpAgent({ keepAlive: true, timeout: IDLE_MS });
 const httpsAgent = new HttpsAgent({ keepAlive: true, timeout: IDLE_MS });
-const agentFor = (u: URL) => (u.protocol === 'http:' ? httpAgent : httpsAgent);
+/** The direct keep-alive agent for a target: what a request not carried by a proxy uses. */
+export const keepAliveAgentFor = (u: URL) => (u.protocol === 'http:' || u.protocol === 'ws:' ? httpAgent : httpsAgent);
 
 /**
  * The `fetch` given to the SDKs that take one (openai, Slack's WebClient): node-fetch over
@@ -20,7 +21,8 @@ const agentFor = (u: URL) => (u.protocol === 'http:' ? httpAgent : httpsAgent);
  * retries, timeouts (through the signal) and error mapping. The only importer of node-fetch.
  *
  * Typed loosely: each SDK's `fetch` type names its own Request and Response shapes; callers cast.
+ * `agent` picks each request's agent (./network.ts passes one that knows the proxy).
  */
-export function keepAliveFetch(url: string | URL, init?: object): Promise<unknown> {
-  return nodeFetch(String(url), { ...init, agent: agentFor });
+export function keepAliveFetch(url: string | URL, init?: object, agent: (u: URL) => HttpAgent = keepAliveAgentFor): Promise<unknown> {
+  return nodeFetch(String(url), { ...init, agent });
 }

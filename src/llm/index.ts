@@ -1,6 +1,7 @@
 import type { Logger } from '../log.js';
 import type { Config } from '../config.js';
 import type { ModelClient } from './model.js';
+import type { Network } from '../core/network.js';
 import { OpenAIModel } from './openai.js';
 import { OfflineModel } from './offline.js';
 
@@ -11,10 +12,10 @@ export { modelStatusOf } from './observed.js';
 export { OfflineModel, OFFLINE_LABEL } from './offline.js';
 
 /** The configured model, or the offline one (with a warning) when nothing is configured. */
-export function createModel(cfg: Config['model'], log: Logger): ModelClient {
+export function createModel(cfg: Config['model'], log: Logger, network?: Network): ModelClient {
   if (cfg.offline) {
     log.warn('No OPENAI_API_KEY or OPENAI_BASE_URL set: using the built-in OFFLINE model, which only echoes. Set one of them for real replies.');
     return new OfflineModel();
   }
-  return new OpenAIModel(cfg);
+  return new OpenAIModel({ ...cfg, ...(network ? { fetch: network.fetch } : {}) });
 }

@@ -4,6 +4,7 @@ import { ModelError, ModelUnavailableError } from '../core/errors.js';
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
 import { keepAliveFetch } from '../core/http-fetch.js';
+import type { SdkFetch } from '../core/network.js';
 import type { Embedder, JsonAnswer, ModelChunk, ModelClient, ModelRequest } from './model.js';
 
 export interface OpenAIModelConfig {
@@ -15,6 +16,8 @@ export interface OpenAIModelConfig {
   /** Consecutive connection failures that open the circuit (fail fast) for `breakerCooldownMs`. */
   breakerThreshold?: number;
   breakerCooldownMs?: number;
+  /** How to reach the server (through the proxy, ../core/network.ts); direct keep-alive when not given. */
+  fetch?: SdkFetch;
 }
 
 /**
@@ -37,7 +40,7 @@ export class OpenAIModel implements ModelClient {
       baseURL: cfg.baseURL ?? 'https://api.openai.com/v1',
       timeout: cfg.timeoutMs,
       maxRetries: cfg.maxRetries,
-      fetch: keepAliveFetch as unknown as ClientOptions['fetch'],
+      fetch: (cfg.fetch ?? keepAliveFetch) as unknown as ClientOptions['fetch'],
     });
     this.label = `openai:${cfg.model}`;
     this.defaultModel = cfg.model;
@@ -121,6 +124,10 @@ export class OpenAIModel implements ModelClient {
 
   private mapError(err: unknown): Error {
     if (err instanceof OpenAI.APIUserAbortError) return new ModelUnavailableError('Model call aborted', err);
+    if (err instanceof OpenAI.APIError && err.status === 407) {
+      // The outbound proxy, not the model server, answered: its login is the operator's to fix.
+      return new ModelUnavailableError('The proxy refused the model call (407 Proxy Authentication Required): check the user and password in HTTP_PROXY / HTTPS_PROXY', err);
+    }
     if (err instanceof OpenAI.APIError && typeof err.status === 'number') {
       this.failures = 0;
       return new ModelError(`The model server answered ${err.status}: ${err.message}`.slice(0, 300), err);

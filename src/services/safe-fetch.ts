@@ -4,6 +4,7 @@ import { request as httpsRequest } from 'node:https';
 import type { LookupAddress } from 'node:dns';
 import type { LookupFunction } from 'node:net';
 import { checkResolvedUrl } from '../core/ssrf.js';
+import { proxyFor, type ProxySettings } from '../core/proxy.js';
 
 /** Resolve a host to every address it has. */
 export type Resolve = (host: string) => Promise<string[]>;
@@ -31,6 +32,8 @@ export interface SafeFetchPolicy {
   timer?: StartTimer | undefined;
   /** Defaults to `isBlockedAddress`; see `SsrfOptions.isBlocked`. */
   isBlocked?: ((ip: string) => boolean) | undefined;
+  /** The outbound proxy (HTTPS_PROXY…); the vetted address, not the name, is what it is asked for. */
+  proxy?: ProxySettings | undefined;
 }
 
 export interface SafeRequest {
@@ -73,7 +76,9 @@ export async function safeFetch(raw: string, req: SafeRequest, policy: SafeFetch
       deadline.signal,
     );
     if (!check.ok) throw new SafeFetchError(check.reason);
-    return await exchange(check.url, check.addresses, req, deadline.signal);
+    const proxy = policy.proxy ? proxyFor(policy.proxy, check.url) : undefined;
+    const via = proxy ? await throughProxy(check.url, check.addresses[0]!, proxy, req) : undefined;
+    return await exchange(check.url, check.addresses, req, deadline.signal, via);
   } catch (err) {
     if (deadline.signal.aborted) throw new SafeFetchError(`took longer than ${seconds(req.deadlineMs)}`);
     throw err;
@@ -82,11 +87,13 @@ export async function safeFetch(raw: string, req: SafeRequest, policy: SafeFetch
   }
 }
 
-function exchange(url: URL, addresses: string[], req: SafeRequest, signal: AbortSignal): Promise<SafeResponse> {
-  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+type Sender = typeof httpRequest;
+
+function exchange(url: URL, addresses: string[], req: SafeRequest, signal: AbortSignal, via?: { send: Sender; options: object }): Promise<SafeResponse> {
+  const { send, options } = via ?? { send: url.protocol === 'https:' ? httpsRequest : httpRequest, options: { method: req.method, headers: req.headers ?? {}, lookup: pinned(addresses), agent: false as const } };
   return new Promise((resolve, reject) => {
     const fail = (err: Error) => reject(err);
-    const r = send(url, { method: req.method, headers: req.headers ?? {}, lookup: pinned(addresses), agent: false, signal }, (res) => {
+    const r = send(url, { ...options, signal }, (res) => {
       const status = res.statusCode ?? 0;
       if (status >= 300 && status < 400) {
         res.destroy();
@@ -101,6 +108,34 @@ function exchange(url: URL, addresses: string[], req: SafeRequest, signal: Abort
     r.on('error', (err: NodeJS.ErrnoException) => fail(err instanceof SafeFetchError ? err : new SafeFetchError(`could not be reached (${err.code ?? err.message})`)));
     r.end(req.body);
   });
+}
+
+/**
+ * The request's options when a proxy carries it. The proxy is asked for the vetted address, never
+ * the name, so the proxy's own DNS cannot send it elsewhere: a TLS target through a CONNECT tunnel
+ * to that address (its certificate still checked against the name), a plain one in absolute form
+ * naming the address, with the name in Host. (`hostname`, not `host`: it must win over the URL's own.)
+ */
+async function throughProxy(url: URL, address: string, proxy: string, req: SafeRequest): Promise<{ send: Sender; options: object }> {
+  const ip = address.includes(':') ? `[${address}]` : address;
+  const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
+  const headers = { ...req.headers, host: url.host };
+  if (url.protocol === 'https:') {
+    const { pinnedTunnel } = await import('../core/proxy-network.js');
+    return { send: httpsRequest, options: { method: req.method, hostname: address, port, servername: url.hostname, path: `${url.pathname}${url.search}`, headers, agent: pinnedTunnel(proxy) } };
+  }
+  const p = new URL(proxy);
+  const auth = p.username || p.password ? { 'proxy-authorization': `Basic ${Buffer.from(`${decodeURIComponent(p.username)}:${decodeURIComponent(p.password)}`).toString('base64')}` } : {};
+  const options = {
+    method: req.method,
+    protocol: p.protocol,
+    hostname: p.hostname.replace(/^\[|\]$/g, ''),
+    port: Number(p.port) || (p.protocol === 'https:' ? 443 : 80),
+    path: `http://${ip}:${port}${url.pathname}${url.search}`,
+    headers: { ...headers, ...auth },
+    agent: false as const,
+  };
+  return { send: p.protocol === 'https:' ? httpsRequest : httpRequest, options };
 }
 
 function readCapped(res: IncomingMessage, maxBytes: number): Promise<Buffer> {

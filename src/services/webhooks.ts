@@ -6,6 +6,7 @@ import { Semaphore } from '../engine/index.js';
 import type { Logger } from '../log.js';
 import type { Store, WebhookDelivery } from '../store/index.js';
 import { safeFetch, SafeFetchError, type Resolve, type StartTimer } from './safe-fetch.js';
+import type { ProxySettings } from '../core/proxy.js';
 
 export interface WebhookSenderOptions {
   ssrfAllowHosts: readonly string[];
@@ -23,6 +24,8 @@ export interface WebhookSenderOptions {
   timer?: StartTimer | undefined;
   /** Which addresses are refused (tests on loopback); `isBlockedAddress` by default. */
   isBlocked?: ((ip: string) => boolean) | undefined;
+  /** The outbound proxy, when one is set: deliveries go through it to the vetted address. */
+  proxy?: ProxySettings | undefined;
   /** This sender's name on its claims; unique per process unless given. */
   owner?: string;
   /**
@@ -271,9 +274,9 @@ export class WebhookSender {
       'x-webhook-timestamp': String(Math.floor(this.clock.now() / 1000)),
       'x-webhook-id': d.eventId,
     };
-    const { ssrfAllowHosts: allowHosts, resolve, timer, isBlocked } = this.opts;
+    const { ssrfAllowHosts: allowHosts, resolve, timer, isBlocked, proxy } = this.opts;
     try {
-      const res = await safeFetch(url, { method: 'POST', headers, body, deadlineMs: this.opts.timeoutMs ?? 10_000, maxBytes: 0 }, { allowHosts, resolve, timer, isBlocked });
+      const res = await safeFetch(url, { method: 'POST', headers, body, deadlineMs: this.opts.timeoutMs ?? 10_000, maxBytes: 0 }, { allowHosts, resolve, timer, isBlocked, proxy });
       return res.status >= 200 && res.status < 300 ? null : `receiver answered ${res.status}`;
     } catch (err) {
       if (err instanceof SafeFetchError) return `webhookUrl ${err.message}`;

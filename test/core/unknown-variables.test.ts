@@ -42,17 +42,9 @@ describe('unknownVariables', () => {
     expect(describeUnknown({ name: 'OPENAI_ORGANIZATION' })).toBe('OPENAI_ORGANIZATION is not a charbridge setting and is ignored (see .env.example for every setting).');
   });
 
-  it('says a proxy setting is ignored, from .env or the environment', () => {
-    // .env's names are in the environment by now (dotenv loaded them); one set to nothing asks for no proxy.
-    const env = { HTTPS_PROXY: 'http://proxy:3128', HTTP_PROXY: 'http://proxy:3128', http_proxy: 'http://proxy:3128', ALL_PROXY: '', all_proxy: '', NO_PROXY: 'localhost' };
-    expect(unknownVariables(env, ['HTTP_PROXY', 'all_proxy', 'NO_PROXY'])).toEqual([
-      { name: 'HTTPS_PROXY', why: 'charbridge reaches the model and the platforms directly, through no proxy' },
-      { name: 'HTTP_PROXY', why: 'charbridge reaches the model and the platforms directly, through no proxy' },
-      { name: 'http_proxy', why: 'charbridge reaches the model and the platforms directly, through no proxy' },
-    ]);
-    expect(describeUnknown({ name: 'HTTPS_PROXY', why: 'charbridge reaches the model and the platforms directly, through no proxy' })).toBe(
-      'HTTPS_PROXY is ignored: charbridge reaches the model and the platforms directly, through no proxy.',
-    );
+  it('takes the proxy settings as settings, in either case, and suggests them for a typo', () => {
+    const env = { HTTPS_PROXY: 'http://proxy:3128', http_proxy: 'http://proxy:3128', ALL_PROXY: '', no_proxy: 'localhost' };
+    expect(unknownVariables(env, ['HTTPS_PROXY', 'http_proxy', 'ALL_PROXY', 'no_proxy', 'HTTPS_PROXI'])).toEqual([{ name: 'HTTPS_PROXI', suggestion: 'HTTPS_PROXY' }]);
   });
 
   it('finds nothing to warn about in what .env.example lists', () => {

@@ -10,6 +10,7 @@ import { OpenAIModel } from '../../src/llm/index.js';
 import { startRuntime, type Runtime } from '../../src/runtime.js';
 import { signWebhook } from '../../src/services/webhooks.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../fakes/openai.js';
+import { startFakeProxy } from '../fakes/proxy.js';
 import { testLogger } from '../helpers/harness.js';
 
 const ADMIN = 'admin-key-0123456789abcdef';
@@ -105,6 +106,24 @@ describe('proactive messages for API conversations', () => {
       timestamp: expect.any(String),
       data: { sessionId, characterId: 'preset_aria', characterName: 'Aria', message: { id: feed.body.updates[0].message.id, content: 'Thinking of you — how was the trip?', sentAt: expect.any(String) } },
     });
+  });
+
+  it('goes through the outbound proxy when one is set, to the address it vetted', async () => {
+    const proxy = await startFakeProxy();
+    try {
+      const clock = new ManualClock();
+      const rt = await boot(clock, { HTTP_PROXY: proxy.url });
+      const { sessionId } = await tenantWithSession(rt);
+      clock.advance(240 * MIN);
+      expect((await rt.scheduler.tick()).sent).toBe(1);
+      await rt.webhooks.processDue();
+      expect(receiver.received).toHaveLength(1);
+      expect(receiver.received[0]!.validSignature).toBe(true);
+      expect(JSON.parse(receiver.received[0]!.body).data.sessionId).toBe(sessionId);
+      expect(proxy.seen.map((r) => `${r.method} ${r.target}`)).toEqual([`POST ${receiver.url}`]);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('sends a message a dead instance made but had not delivered on the next heartbeat, not at the next tick', async () => {

@@ -1,0 +1,90 @@
+import type { Agent } from 'node:http';
+import { HttpProxyAgent } from 'http-proxy-agent';
+import { HttpsProxyAgent } from 'https-proxy-agent';
+import { Agent as UndiciAgent, Dispatcher, ProxyAgent } from 'undici';
+import { keepAliveAgentFor, keepAliveFetch } from './http-fetch.js';
+import type { Network } from './network.js';
+import { proxyFor, type ProxySettings } from './proxy.js';
+
+/**
+ * The network through an outbound proxy (./network.ts says what each part is for): the only
+ * importer of undici and of the proxy agents, loaded only when a proxy is set.
+ */
+export function proxiedNetwork(settings: ProxySettings): Network {
+  // One agent per proxy and kind, kept alive like the direct ones: a proxy's CONNECT per call
+  // would add a round trip to every model call.
+  const nodeAgents = new Map<string, Agent>();
+  const nodeAgentFor = (target: URL): Agent => {
+    const proxy = proxyFor(settings, target);
+    if (!proxy) return keepAliveAgentFor(target);
+    // A plain-http target goes in absolute form, as curl sends it: a firewall's proxy often
+    // allows CONNECT only to port 443.
+    const kind = target.protocol === 'https:' || target.protocol === 'wss:' ? 'tunnel' : 'forward';
+    const key = `${kind} ${proxy}`;
+    let agent = nodeAgents.get(key);
+    if (!agent) {
+      agent = kind === 'tunnel' ? new HttpsProxyAgent(proxy, { keepAlive: true }) : new HttpProxyAgent(proxy, { keepAlive: true });
+      nodeAgents.set(key, agent);
+    }
+    return agent;
+  };
+  const dispatcher = new RoutedDispatcher(settings);
+  return {
+    fetch: (url, init) => keepAliveFetch(url, init, nodeAgentFor),
+    agentFor: (target) => (proxyFor(settings, target) ? nodeAgentFor(new URL(target)) : undefined),
+    dispatcher,
+    close: async () => {
+      for (const a of nodeAgents.values()) a.destroy();
+      await dispatcher.close();
+    },
+  };
+}
+
+/**
+ * An agent that opens one CONNECT tunnel for one request, to the host the request names (an
+ * address the caller vetted; see ../services/safe-fetch.ts), and keeps nothing open after it.
+ */
+export function pinnedTunnel(proxy: string): Agent {
+  return new HttpsProxyAgent(proxy, { keepAlive: false });
+}
+
+/**
+ * An undici dispatcher that sends each request to the proxy ./proxy.ts picks for its origin, or
+ * directly: the same rule as the node agents above, where undici's own EnvHttpProxyAgent would
+ * apply its own reading of the variables and knows no ALL_PROXY.
+ */
+class RoutedDispatcher extends Dispatcher {
+  private readonly direct = new UndiciAgent();
+  private readonly proxies = new Map<string, ProxyAgent>();
+
+  constructor(private readonly settings: ProxySettings) {
+    super();
+  }
+
+  override dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    const origin = String(opts.origin ?? '');
+    const proxy = origin ? proxyFor(this.settings, origin) : undefined;
+    // A plain-http request goes in absolute form rather than a tunnel, as for the node agents; a
+    // WebSocket's upgrade cannot be forwarded that way, so it is tunnelled.
+    return this.pick(proxy, !opts.upgrade).dispatch(opts, handler);
+  }
+
+  private pick(proxy: string | undefined, forward: boolean): Dispatcher {
+    if (!proxy) return this.direct;
+    const key = `${forward ? 'forward' : 'tunnel'} ${proxy}`;
+    let agent = this.proxies.get(key);
+    if (!agent) {
+      agent = new ProxyAgent({ uri: proxy, proxyTunnel: !forward });
+      this.proxies.set(key, agent);
+    }
+    return agent;
+  }
+
+  override async close(): Promise<void> {
+    await Promise.all([this.direct.close(), ...[...this.proxies.values()].map((p) => p.close())]);
+  }
+
+  override async destroy(): Promise<void> {
+    await Promise.all([this.direct.destroy(), ...[...this.proxies.values()].map((p) => p.destroy())]);
+  }
+}
