@@ -9,6 +9,8 @@ export interface UnknownVariable {
   name: string;
   /** The setting it most likely meant, if one is close. */
   suggestion?: string;
+  /** Set in `.env` but read by Node before `.env` is loaded, so it does nothing there. */
+  tooLate?: true;
 }
 
 /** Not charbridge's, though a `.env` may well hold them (Node, npm, the OS). */
@@ -25,6 +27,8 @@ const READ_BY_LIBRARIES = ['OPENAI_ORG_ID', 'OPENAI_PROJECT_ID', 'OPENAI_CUSTOM_
 const PG_DEFAULTS = /^PG[A-Z_]+$/;
 /** The proxy settings, read in either case as other tools read them (./core/proxy.ts). */
 const isProxySetting = (n: string) => PROXY_VARIABLES.includes(n.toUpperCase());
+/** Read by Node as the process starts, before dotenv loads `.env`: in `.env` they change nothing. */
+const READ_BY_NODE_AT_START = ['NODE_OPTIONS', 'NODE_EXTRA_CA_CERTS'];
 /** What Kubernetes sets for each service of the namespace (a service named `redis` gives `REDIS_PORT`, `REDIS_SERVICE_HOST`…). */
 const SERVICE_LINKS = /_(SERVICE_HOST|SERVICE_PORT(_\w+)?|PORT(_\d+_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?)?)$/;
 
@@ -32,7 +36,8 @@ const SERVICE_LINKS = /_(SERVICE_HOST|SERVICE_PORT(_\w+)?|PORT(_\d+_(TCP|UDP|SCT
  * Variables that look meant for charbridge but are not among its settings: every name in the
  * `.env` file (`fileKeys`, which only configures charbridge) and names in the environment under
  * one of its platforms' or services' prefixes, less those a library reads itself. A typo such as
- * `TELEGRAM_TOKEN` would otherwise leave the bot silently off.
+ * `TELEGRAM_TOKEN` would otherwise leave the bot silently off. Also what Node reads before `.env`
+ * is loaded (a proxy's certificate authority in `NODE_EXTRA_CA_CERTS`), when `.env` sets it.
  */
 export function unknownVariables(env: NodeJS.ProcessEnv, fileKeys: readonly string[] = []): UnknownVariable[] {
   const known = [...Object.keys(ENV_VARS), ...PROXY_VARIABLES];
@@ -40,13 +45,15 @@ export function unknownVariables(env: NodeJS.ProcessEnv, fileKeys: readonly stri
     ...fileKeys.filter((n) => !OTHERS.test(n)),
     ...Object.keys(env).filter((n) => OURS.test(n) && !SERVICE_LINKS.test(n)),
   ]);
+  const tooLate = fileKeys.filter((n) => READ_BY_NODE_AT_START.includes(n)).map((name) => ({ name, tooLate: true as const }));
   return [...names]
     .filter((n) => !(n in ENV_VARS) && !READ_BY_LIBRARIES.includes(n) && !PG_DEFAULTS.test(n) && !isProxySetting(n))
-    .sort()
-    .map((name) => {
+    .map((name): UnknownVariable => {
       const suggestion = closest(name, known, READ_BY_LIBRARIES);
       return suggestion ? { name, suggestion } : { name };
-    });
+    })
+    .concat(tooLate)
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 /** The names the `.env` file sets (where dotenv read it from), none when there is no file. */
@@ -56,6 +63,7 @@ export function envFileKeys(path = process.env.DOTENV_CONFIG_PATH ?? '.env'): st
 
 /** One line for the log and the banner. */
 export function describeUnknown(v: UnknownVariable): string {
+  if (v.tooLate) return `${v.name} in .env does nothing: Node reads it as it starts, before .env is loaded. Set it in the environment charbridge is started with.`;
   return `${v.name} is not a charbridge setting and is ignored${v.suggestion ? `: did you mean ${v.suggestion}?` : ' (see .env.example for every setting).'}`;
 }
 

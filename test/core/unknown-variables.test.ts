@@ -47,6 +47,15 @@ describe('unknownVariables', () => {
     expect(unknownVariables(env, ['HTTPS_PROXY', 'http_proxy', 'ALL_PROXY', 'no_proxy', 'HTTPS_PROXI'])).toEqual([{ name: 'HTTPS_PROXI', suggestion: 'HTTPS_PROXY' }]);
   });
 
+  it("says what Node reads before .env is loaded does nothing there", () => {
+    expect(unknownVariables({ NODE_EXTRA_CA_CERTS: '/etc/proxy-ca.pem' }, ['NODE_EXTRA_CA_CERTS', 'NODE_ENV', 'TZ'])).toEqual([{ name: 'NODE_EXTRA_CA_CERTS', tooLate: true }]);
+    // Set in the environment only, it works, and nothing is said.
+    expect(unknownVariables({ NODE_EXTRA_CA_CERTS: '/etc/proxy-ca.pem', NODE_OPTIONS: '--max-old-space-size=512' }, [])).toEqual([]);
+    expect(describeUnknown({ name: 'NODE_EXTRA_CA_CERTS', tooLate: true })).toBe(
+      'NODE_EXTRA_CA_CERTS in .env does nothing: Node reads it as it starts, before .env is loaded. Set it in the environment charbridge is started with.',
+    );
+  });
+
   it('finds nothing to warn about in what .env.example lists', () => {
     const example = readFileSync(new URL('../../.env.example', import.meta.url), 'utf8');
     const names = [...example.matchAll(/^# ([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]!);
