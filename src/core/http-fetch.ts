@@ -6,8 +6,10 @@ import nodeFetch from 'node-fetch';
 // Keep-Alive header asks): a server that closes idle connections first would otherwise race the
 // next request onto a dying socket. Only idle sockets time out; a slow answer does not.
 const IDLE_MS = 4_000;
-const httpAgent = new HttpAgent({ keepAlive: true, timeout: IDLE_MS });
-const httpsAgent = new HttpsAgent({ keepAlive: true, timeout: IDLE_MS });
+/** How every keep-alive agent here keeps its connections, the proxy's too (./proxy-network.ts). */
+export const KEEP_ALIVE = { keepAlive: true, timeout: IDLE_MS } as const;
+const httpAgent = new HttpAgent(KEEP_ALIVE);
+const httpsAgent = new HttpsAgent(KEEP_ALIVE);
 /** The direct keep-alive agent for a target: what a request not carried by a proxy uses. */
 export const keepAliveAgentFor = (u: URL) => (u.protocol === 'http:' || u.protocol === 'ws:' ? httpAgent : httpsAgent);
 

@@ -2,7 +2,7 @@ import type { Agent } from 'node:http';
 import { HttpProxyAgent } from 'http-proxy-agent';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import { Agent as UndiciAgent, Dispatcher, ProxyAgent } from 'undici';
-import { keepAliveAgentFor, keepAliveFetch } from './http-fetch.js';
+import { KEEP_ALIVE, keepAliveAgentFor, keepAliveFetch } from './http-fetch.js';
 import type { Network } from './network.js';
 import { proxyFor, type ProxySettings } from './proxy.js';
 
@@ -11,7 +11,8 @@ import { proxyFor, type ProxySettings } from './proxy.js';
  * importer of undici and of the proxy agents, loaded only when a proxy is set.
  */
 export function proxiedNetwork(settings: ProxySettings): Network {
-  // One agent per proxy and kind, kept alive like the direct ones: a proxy's CONNECT per call
+  // One agent per proxy and kind, kept alive like the direct ones (idle connections closed after
+  // 4 s, before a proxy's own idle timeout can race a request onto them): a CONNECT per call
   // would add a round trip to every model call.
   const nodeAgents = new Map<string, Agent>();
   const nodeAgentFor = (target: URL): Agent => {
@@ -23,7 +24,7 @@ export function proxiedNetwork(settings: ProxySettings): Network {
     const key = `${kind} ${proxy}`;
     let agent = nodeAgents.get(key);
     if (!agent) {
-      agent = kind === 'tunnel' ? new HttpsProxyAgent(proxy, { keepAlive: true }) : new HttpProxyAgent(proxy, { keepAlive: true });
+      agent = kind === 'tunnel' ? new HttpsProxyAgent(proxy, KEEP_ALIVE) : new HttpProxyAgent(proxy, KEEP_ALIVE);
       nodeAgents.set(key, agent);
     }
     return agent;

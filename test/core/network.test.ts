@@ -42,6 +42,15 @@ describe('the network the libraries are given', () => {
     expect(w.network.agentFor(w.origin)).toBeDefined();
   });
 
+  it('keeps a connection to the proxy alive between calls, and lets an idle one go after 4 s as the direct agents do', async () => {
+    const w = await world((p) => ({ HTTP_PROXY: p }));
+    for (const path of ['/one', '/two', '/three']) expect(await text(await w.network.fetch(`${w.origin}${path}`))).toBe(`origin saw GET ${path}`);
+    expect(w.proxy.connections()).toBe(1);
+    // The idle connection waits in the agent with the same idle timeout as the direct ones.
+    const agent = w.network.agentFor(w.origin) as unknown as { freeSockets: Record<string, Array<{ timeout: number }>> };
+    expect(Object.values(agent.freeSockets).flat().map((s) => s.timeout)).toEqual([4000]);
+  });
+
   it('tunnels TLS targets with CONNECT, through the fetch and the dispatcher', async () => {
     const w = await world((p) => ({ HTTPS_PROXY: p }));
     // The fake proxy cannot resolve these names, so the calls fail (the node agent hands back the

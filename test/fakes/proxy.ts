@@ -25,6 +25,8 @@ export interface FakeProxy {
   seen: ProxiedRequest[];
   /** The hosts (`host:port`) it carried traffic to. */
   hosts(): Set<string>;
+  /** Client connections it accepted (kept-alive requests share one). */
+  connections(): number;
   close(): Promise<void>;
 }
 
@@ -36,6 +38,7 @@ export interface FakeProxyOptions {
 export async function startFakeProxy(opts: FakeProxyOptions = {}): Promise<FakeProxy> {
   const seen: ProxiedRequest[] = [];
   const sockets = new Set<Socket>();
+  let accepted = 0;
   const expected = opts.credentials ? `Basic ${Buffer.from(opts.credentials).toString('base64')}` : undefined;
   const allowed = (req: IncomingMessage) => !expected || req.headers['proxy-authorization'] === expected;
   const note = (req: IncomingMessage, target: string) =>
@@ -84,7 +87,7 @@ export async function startFakeProxy(opts: FakeProxyOptions = {}): Promise<FakeP
     upstream.on('close', () => (sockets.delete(upstream), client.destroy()));
     upstream.on('error', () => client.end('HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n'));
   });
-  server.on('connection', (s: Socket) => (sockets.add(s), s.on('close', () => sockets.delete(s))));
+  server.on('connection', (s: Socket) => (accepted++, sockets.add(s), s.on('close', () => sockets.delete(s))));
 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const { port } = server.address() as AddressInfo;
@@ -92,6 +95,7 @@ export async function startFakeProxy(opts: FakeProxyOptions = {}): Promise<FakeP
     url: `http://127.0.0.1:${port}`,
     seen,
     hosts: () => new Set(seen.map((r) => (r.method === 'CONNECT' ? r.target : new URL(r.target).host))),
+    connections: () => accepted,
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
