@@ -1,5 +1,6 @@
+import { connect } from 'node:net';
 import type { Config } from './config.js';
-import { isLoopback, proxyFor, proxying, redactProxy } from './core/proxy.js';
+import { isLoopback, proxyFor, proxying, redactProxy, type ProxySettings } from './core/proxy.js';
 
 /**
  * What the start-up log says about the outbound proxy: where calls go (once, at info), settings
@@ -38,4 +39,37 @@ export function proxyNotes(config: Config): { info?: string; fixes: string[]; ca
     );
   }
   return { info, fixes, caveats };
+}
+
+/**
+ * Whether each proxy set answers a connection at all, asked once at start (at most `timeoutMs`
+ * each, side by side): a mistyped proxy address otherwise shows only as every platform's own
+ * failure, none of which names the variable. A line per proxy that does not, for the log and the
+ * banner; none when all do. Its login is not tried: that would take a call through it.
+ */
+export async function unreachableProxies(s: ProxySettings, timeoutMs = 2000): Promise<string[]> {
+  const proxies = new Map<string, string>();
+  if (s.httpsProxy) proxies.set(s.httpsProxy, s.from.https ?? 'HTTPS_PROXY');
+  if (s.httpProxy && !proxies.has(s.httpProxy)) proxies.set(s.httpProxy, s.from.http ?? 'HTTP_PROXY');
+  const answers = await Promise.all(
+    [...proxies].map(async ([url, name]) => {
+      const why = await tryConnect(new URL(url), timeoutMs);
+      return why ? `${name}: the proxy ${redactProxy(url)} cannot be reached (${why}); every call through it fails until it can. Check the address and port.` : undefined;
+    }),
+  );
+  return answers.filter((a): a is string => a !== undefined);
+}
+
+function tryConnect(u: URL, timeoutMs: number): Promise<string | undefined> {
+  const port = Number(u.port) || (u.protocol === 'https:' ? 443 : 80);
+  return new Promise((resolve) => {
+    const socket = connect({ host: u.hostname.replace(/^\[|\]$/g, ''), port });
+    const done = (why: string | undefined) => {
+      socket.destroy();
+      resolve(why);
+    };
+    socket.setTimeout(timeoutMs, () => done(`no answer within ${timeoutMs / 1000} s`));
+    socket.once('connect', () => done(undefined));
+    socket.once('error', (err: NodeJS.ErrnoException) => done(err.code ?? err.message));
+  });
 }

@@ -4,7 +4,7 @@ import type { Config } from './config.js';
 import type { Clock } from './core/clock.js';
 import { systemClock } from './core/clock.js';
 import { createNetwork, type Network } from './core/network.js';
-import { proxyNotes } from './proxy-notes.js';
+import { proxyNotes, unreachableProxies } from './proxy-notes.js';
 import type { PlatformAdapter } from './core/adapter.js';
 import type { InboundMessage, ReplyEvent } from './core/types.js';
 import { createLogger, resolveLogFormat, type Logger } from './log.js';
@@ -97,7 +97,7 @@ export async function startRuntime(loaded: Config, overrides: RuntimeOverrides =
   const log = overrides.log ?? createLogger({ level: config.runtime.logLevel, secrets: config.secrets, format: resolveLogFormat(config.runtime.logFormat) });
   const clock = overrides.clock ?? systemClock;
   const proxy = proxyNotes(config);
-  const ignored = [...(overrides.unknownVariables ?? []).map(describeUnknown), ...proxy.fixes];
+  const ignored = [...(overrides.unknownVariables ?? []).map(describeUnknown), ...proxy.fixes, ...(await unreachableProxies(config.proxy))];
   for (const line of ignored) log.warn(line);
   if (proxy.info) log.info(proxy.info);
   for (const line of proxy.caveats) log.warn(line);

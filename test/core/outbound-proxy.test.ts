@@ -152,6 +152,8 @@ describe('an outbound proxy', () => {
     expect(banner).toContain(
       'Fix .env or the environment: OPENAI_BASE_URL (http://localhost:11434/v1) is on this machine but would go through the proxy http://proxy.corp.invalid:3128, which cannot reach it: add localhost to NO_PROXY.',
     );
+    // And that the proxy itself does not answer (its name resolves nowhere).
+    expect(banner).toMatch(/Fix \.env or the environment: HTTPS_PROXY: the proxy http:\/\/proxy\.corp\.invalid:3128 cannot be reached \(/);
   });
 
   it('says in the log, not to the tenant, that the proxy refused the login', async () => {

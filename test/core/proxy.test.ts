@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { ConfigError } from '../../src/core/errors.js';
 import { proxyFor, proxyPasswords, readProxySettings, redactProxy } from '../../src/core/proxy.js';
-import { proxyNotes } from '../../src/proxy-notes.js';
+import { proxyNotes, unreachableProxies } from '../../src/proxy-notes.js';
+import { startFakeProxy } from '../fakes/proxy.js';
+import { freePort } from '../cluster/child-instance.js';
 
 const settings = (env: Record<string, string>) => readProxySettings(env).settings;
 
@@ -80,5 +82,26 @@ describe('what the start-up log says about the proxy', () => {
     const listed = proxyNotes(loadConfig({ HTTP_PROXY: 'http://proxy.corp:3128', NO_PROXY: 'localhost', OPENAI_BASE_URL: 'http://localhost:11434/v1' }));
     expect(listed.fixes).toEqual([]);
     expect(listed.info).toContain('; NO_PROXY: localhost.');
+  });
+});
+
+describe('asking at start whether the proxy answers', () => {
+  it('names the variable of a proxy nothing listens on, and says nothing of one that answers', async () => {
+    const closed = await freePort();
+    expect(await unreachableProxies(settings({ HTTPS_PROXY: `http://egress:hunter22@127.0.0.1:${closed}` }))).toEqual([
+      `HTTPS_PROXY: the proxy http://egress:***@127.0.0.1:${closed} cannot be reached (ECONNREFUSED); every call through it fails until it can. Check the address and port.`,
+    ]);
+    const proxy = await startFakeProxy();
+    try {
+      expect(await unreachableProxies(settings({ HTTPS_PROXY: proxy.url, http_proxy: `http://127.0.0.1:${closed}` }))).toEqual([
+        `http_proxy: the proxy http://127.0.0.1:${closed} cannot be reached (ECONNREFUSED); every call through it fails until it can. Check the address and port.`,
+      ]);
+      expect(await unreachableProxies(settings({ ALL_PROXY: proxy.url }))).toEqual([]);
+      // Asking is not using: the proxy carried nothing.
+      expect(proxy.seen).toEqual([]);
+    } finally {
+      await proxy.close();
+    }
+    expect(await unreachableProxies(settings({}))).toEqual([]);
   });
 });
