@@ -1,7 +1,7 @@
 import type { Agent } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { keepAliveFetch } from './http-fetch.js';
-import { NO_PROXY_SETTINGS, proxying, type ProxySettings } from './proxy.js';
+import { proxying, type ProxySettings } from './proxy.js';
 
 /** The `fetch` shape the SDKs that take one are given (typed loosely; see http-fetch.ts). */
 export type SdkFetch = (url: string | URL, init?: object) => Promise<unknown>;
@@ -36,7 +36,7 @@ export const directNetwork: Network = {
 };
 
 /** The network for these settings: direct without a proxy. */
-export async function createNetwork(settings: ProxySettings = NO_PROXY_SETTINGS): Promise<Network> {
+export async function createNetwork(settings: ProxySettings): Promise<Network> {
   if (!proxying(settings)) return directNetwork;
   const { proxiedNetwork } = await import('./proxy-network.js');
   return proxiedNetwork(settings);

@@ -1,6 +1,7 @@
 import type { Agent } from 'node:http';
 import { HttpProxyAgent } from 'http-proxy-agent';
 import { HttpsProxyAgent } from 'https-proxy-agent';
+import { LRUCache } from 'lru-cache';
 import { Agent as UndiciAgent, Dispatcher, ProxyAgent } from 'undici';
 import { KEEP_ALIVE, keepAliveAgentFor, keepAliveFetch } from './http-fetch.js';
 import type { Network } from './network.js';
@@ -11,12 +12,21 @@ import { proxyFor, type ProxySettings } from './proxy.js';
  * importer of undici and of the proxy agents, loaded only when a proxy is set.
  */
 export function proxiedNetwork(settings: ProxySettings): Network {
+  // Which proxy carries an origin, decided once per origin: every model call and platform call
+  // would otherwise parse NO_PROXY again. '' means directly.
+  const decided = new LRUCache<string, string>({ max: 256 });
+  const route = (origin: string): string | undefined => {
+    let proxy = decided.get(origin);
+    if (proxy === undefined) decided.set(origin, (proxy = proxyFor(settings, origin) ?? ''));
+    return proxy || undefined;
+  };
   // One agent per proxy and kind, kept alive like the direct ones (idle connections closed after
   // 4 s, before a proxy's own idle timeout can race a request onto them): a CONNECT per call
   // would add a round trip to every model call.
   const nodeAgents = new Map<string, Agent>();
   const nodeAgentFor = (target: URL): Agent => {
-    const proxy = proxyFor(settings, target);
+    // node-fetch hands the agent function url.parse()'s object, which has no `origin`.
+    const proxy = route(`${target.protocol}//${target.host}`);
     if (!proxy) return keepAliveAgentFor(target);
     // A plain-http target goes in absolute form, as curl sends it: a firewall's proxy often
     // allows CONNECT only to port 443.
@@ -29,10 +39,13 @@ export function proxiedNetwork(settings: ProxySettings): Network {
     }
     return agent;
   };
-  const dispatcher = new RoutedDispatcher(settings);
+  const dispatcher = new RoutedDispatcher(route);
   return {
     fetch: (url, init) => keepAliveFetch(url, init, nodeAgentFor),
-    agentFor: (target) => (proxyFor(settings, target) ? nodeAgentFor(new URL(target)) : undefined),
+    agentFor: (target) => {
+      const u = new URL(target);
+      return route(u.origin) ? nodeAgentFor(u) : undefined;
+    },
     dispatcher,
     close: async () => {
       for (const a of nodeAgents.values()) a.destroy();
@@ -58,13 +71,13 @@ class RoutedDispatcher extends Dispatcher {
   private readonly direct = new UndiciAgent();
   private readonly proxies = new Map<string, ProxyAgent>();
 
-  constructor(private readonly settings: ProxySettings) {
+  constructor(private readonly route: (origin: string) => string | undefined) {
     super();
   }
 
   override dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     const origin = String(opts.origin ?? '');
-    const proxy = origin ? proxyFor(this.settings, origin) : undefined;
+    const proxy = origin ? this.route(origin) : undefined;
     // A plain-http request goes in absolute form rather than a tunnel, as for the node agents; a
     // WebSocket's upgrade cannot be forwarded that way, so it is tunnelled.
     return this.pick(proxy, !opts.upgrade).dispatch(opts, handler);

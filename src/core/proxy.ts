@@ -20,8 +20,6 @@ export interface ProxySettings {
 /** The variables read (each in either case). */
 export const PROXY_VARIABLES = ['HTTPS_PROXY', 'HTTP_PROXY', 'ALL_PROXY', 'NO_PROXY'];
 
-export const NO_PROXY_SETTINGS: ProxySettings = { httpProxy: '', httpsProxy: '', noProxy: '', from: {} };
-
 /** The variable names read, in order of precedence, for each kind of target. */
 const SOURCES = {
   http: ['http_proxy', 'HTTP_PROXY', 'all_proxy', 'ALL_PROXY'],

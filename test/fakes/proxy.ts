@@ -23,8 +23,6 @@ export interface FakeProxy {
   url: string;
   /** Every request asked of it, refused ones included, in order. */
   seen: ProxiedRequest[];
-  /** The hosts (`host:port`) it carried traffic to. */
-  hosts(): Set<string>;
   /** Client connections it accepted (kept-alive requests share one). */
   connections(): number;
   close(): Promise<void>;
@@ -94,7 +92,6 @@ export async function startFakeProxy(opts: FakeProxyOptions = {}): Promise<FakeP
   return {
     url: `http://127.0.0.1:${port}`,
     seen,
-    hosts: () => new Set(seen.map((r) => (r.method === 'CONNECT' ? r.target : new URL(r.target).host))),
     connections: () => accepted,
     close: () =>
       new Promise<void>((resolve) => {
