@@ -6,6 +6,8 @@ import { connectRedis, type Redis } from './redis-client.js';
 const SCHEDULE_CHECK_MS = 60_000;
 /** BullMQ's answer when a schedule's next run already exists and is running or done (its error has no code). */
 const ITERATION_TAKEN = /job scheduler iteration - job ID already exists/;
+/** How long a due time's run is remembered, against BullMQ handing its job out again (seconds apart at most). */
+const RAN_TTL_MS = 3_600_000;
 
 /**
  * Periodic work that must run once per due time in the whole cluster (the proactive tick,
@@ -26,7 +28,7 @@ export class ClusterJobs {
   private readonly worker: Worker;
   private readonly connections: Redis[];
 
-  constructor(url: string, prefix: string, private readonly log: Logger, checkMs = SCHEDULE_CHECK_MS) {
+  constructor(url: string, private readonly prefix: string, private readonly log: Logger, checkMs = SCHEDULE_CHECK_MS) {
     // BullMQ's blocking worker connection must wait for Redis rather than fail a command.
     const forQueue = connectRedis(url, log, 'jobs', { maxRetriesPerRequest: null });
     const forWorker = connectRedis(url, log, 'jobs-worker', { maxRetriesPerRequest: null });
@@ -71,10 +73,32 @@ export class ClusterJobs {
   private async run(job: Job): Promise<void> {
     const handler = this.handlers.get(job.name);
     if (!handler) return; // scheduled by a newer version of charbridge that this instance does not know
+    if (!(await this.firstRun(job))) {
+      this.log.debug({ job: job.name, id: job.id }, 'a periodic job already ran for this due time; not again');
+      return;
+    }
     try {
       await handler();
     } catch (err) {
       this.log.error({ err, job: job.name }, 'scheduled job failed');
+    }
+  }
+
+  /**
+   * Whether this is the first run of the job's due time. BullMQ can hand one due time's job out
+   * twice: its upsert reads the next due time off the caller's clock, then swaps the schedule's
+   * waiting run for a job of that time even when one has already run, putting the finished job
+   * back in line. An instance whose clock is a little behind does that, or one whose upsert
+   * crosses a due time while its connection opens (at start). A mark per job id in Redis keeps
+   * it to one run; if Redis cannot be asked, the run goes ahead (the work is on database claims,
+   * so a second run does no harm, where a skipped one would wait for the next due time).
+   */
+  private async firstRun(job: Job): Promise<boolean> {
+    try {
+      return (await this.connections[0]!.set(`${this.prefix}jobs:ran:${job.id}`, '1', 'PX', RAN_TTL_MS, 'NX')) === 'OK';
+    } catch (err) {
+      this.log.warn({ err, job: job.name }, 'could not note a periodic job\'s run in Redis; running it');
+      return true;
     }
   }
 

@@ -4,7 +4,7 @@
  */
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createCoordination, type Coordination } from '../../src/coord/index.js';
 import { ClusterJobs } from '../../src/coord/jobs.js';
 import { testLogger } from '../helpers/harness.js';
@@ -105,6 +105,59 @@ describe.skipIf(!hasRedis())('periodic jobs across instances', () => {
       await r.clear();
     }
   });
+
+  it('runs a due time once when an upsert computed on a clock just behind it lands after it ran', async () => {
+    // BullMQ's upsert reads the next due time off the caller's clock, then (in Redis) swaps the
+    // schedule's waiting run for that one even when a job of that time has already run, which
+    // puts the finished job back in line. An instance whose clock is a little behind does that;
+    // so does one whose connection opens just across a due time, as three instances starting in
+    // one process did (a due time's job started twice, the second time after it had completed).
+    const r = redisPrefix();
+    const connection = new Redis(r.url, { maxRetriesPerRequest: null });
+    const bull = `${r.prefix}bull`;
+    const queue = new Queue('periodic', { connection, prefix: bull });
+    const jobs = new ClusterJobs(r.url, r.prefix, testLogger());
+    const pattern = '* * * * * *';
+    let runs = 0;
+    const completed = async () => (await queue.getJobs(['completed'], 0, -1)).filter((j) => j.name === 'probe');
+    try {
+      await jobs.every('probe', pattern, async () => void runs++);
+      const deadline = Date.now() + 15_000;
+      let rerun: string | undefined;
+      while (!rerun && Date.now() < deadline) {
+        await new Promise((res) => setTimeout(res, 50));
+        const ran = (await completed()).map((j) => Number(j.id!.split(':').pop())).sort((a, b) => b - a)[0];
+        const next = (await queue.getJobScheduler('probe'))?.next;
+        // Only while the next run waits well ahead, so the swap finds it waiting.
+        if (!ran || !next || next - Date.now() < 300) continue;
+        const behind = vi.spyOn(Date, 'now').mockReturnValue(ran - 1);
+        try {
+          await queue.upsertJobScheduler('probe', { pattern }, { name: 'probe', opts: { removeOnComplete: 50, removeOnFail: 50 } });
+          rerun = `repeat:probe:${ran}`;
+        } catch (err) {
+          if (!/job ID already exists/.test(String(err))) throw err; // the run was taken meanwhile: try the next
+        } finally {
+          behind.mockRestore();
+        }
+      }
+      expect(rerun).toBeDefined();
+      // BullMQ hands the finished due time out again...
+      while (Date.now() < deadline) {
+        const job = await queue.getJob(rerun!);
+        if (job && job.attemptsStarted >= 2 && (await job.getState()) === 'completed') break;
+        await new Promise((res) => setTimeout(res, 20));
+      }
+      expect((await queue.getJob(rerun!))?.attemptsStarted).toBeGreaterThanOrEqual(2);
+      await jobs.close();
+      // ...and it ran once all the same: one run per due time completed.
+      expect(runs).toBe(new Set((await completed()).map((j) => j.id)).size);
+    } finally {
+      await jobs.close();
+      await queue.close();
+      connection.disconnect();
+      await r.clear();
+    }
+  }, 30_000);
 
   it('runs a schedule in this process without Redis', async () => {
     const c = await createCoordination({ redisPrefix: 'x:', chatLockTtlMs: 3000 }, testLogger());
