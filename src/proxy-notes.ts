@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
 import type { Config } from './config.js';
-import { isLoopback, proxyFor, proxying, redactProxy, type ProxySettings } from './core/proxy.js';
+import { isLoopback, proxyFor, proxying, proxyPort, redactProxy, type ProxySettings } from './core/proxy.js';
 
 /**
  * What the start-up log says about the outbound proxy: where calls go (once, at info), settings
@@ -61,9 +61,8 @@ export async function unreachableProxies(s: ProxySettings, timeoutMs = 2000): Pr
 }
 
 function tryConnect(u: URL, timeoutMs: number): Promise<string | undefined> {
-  const port = Number(u.port) || (u.protocol === 'https:' ? 443 : 80);
   return new Promise((resolve) => {
-    const socket = connect({ host: u.hostname.replace(/^\[|\]$/g, ''), port });
+    const socket = connect({ host: u.hostname.replace(/^\[|\]$/g, ''), port: proxyPort(u) });
     const done = (why: string | undefined) => {
       socket.destroy();
       resolve(why);

@@ -2,14 +2,18 @@ import type { Agent } from 'node:http';
 import { HttpProxyAgent } from 'http-proxy-agent';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import { LRUCache } from 'lru-cache';
+import { SocksProxyAgent } from 'socks-proxy-agent';
 import { Agent as UndiciAgent, Dispatcher, ProxyAgent } from 'undici';
 import { KEEP_ALIVE, keepAliveAgentFor, keepAliveFetch } from './http-fetch.js';
 import type { Network } from './network.js';
-import { proxyFor, type ProxySettings } from './proxy.js';
+import { isSocks, proxyFor, type ProxySettings } from './proxy.js';
+import { socksConnector } from './socks-connect.js';
 
 /**
  * The network through an outbound proxy (./network.ts says what each part is for): the only
- * importer of undici and of the proxy agents, loaded only when a proxy is set.
+ * importer of undici and of the proxy agents, loaded only when a proxy is set. An HTTP proxy is
+ * asked in its two ways (below); a SOCKS5 proxy relays a connection to any target, which is then
+ * spoken to as if directly (TLS included).
  */
 export function proxiedNetwork(settings: ProxySettings): Network {
   // Which proxy carries an origin, decided once per origin: every model call and platform call
@@ -30,11 +34,11 @@ export function proxiedNetwork(settings: ProxySettings): Network {
     if (!proxy) return keepAliveAgentFor(target);
     // A plain-http target goes in absolute form, as curl sends it: a firewall's proxy often
     // allows CONNECT only to port 443.
-    const kind = target.protocol === 'https:' || target.protocol === 'wss:' ? 'tunnel' : 'forward';
+    const kind = isSocks(proxy) ? 'socks' : target.protocol === 'https:' || target.protocol === 'wss:' ? 'tunnel' : 'forward';
     const key = `${kind} ${proxy}`;
     let agent = nodeAgents.get(key);
     if (!agent) {
-      agent = kind === 'tunnel' ? new HttpsProxyAgent(proxy, KEEP_ALIVE) : new HttpProxyAgent(proxy, KEEP_ALIVE);
+      agent = kind === 'socks' ? socksAgent(proxy, true) : kind === 'tunnel' ? new HttpsProxyAgent(proxy, KEEP_ALIVE) : new HttpProxyAgent(proxy, KEEP_ALIVE);
       nodeAgents.set(key, agent);
     }
     return agent;
@@ -55,11 +59,24 @@ export function proxiedNetwork(settings: ProxySettings): Network {
 }
 
 /**
- * An agent that opens one CONNECT tunnel for one request, to the host the request names (an
- * address the caller vetted; see ../services/safe-fetch.ts), and keeps nothing open after it.
+ * An agent that opens one tunnel for one request (a CONNECT, or a SOCKS relay), to the host the
+ * request names (an address the caller vetted; see ../services/safe-fetch.ts), and keeps nothing
+ * open after it.
  */
 export function pinnedTunnel(proxy: string): Agent {
-  return new HttpsProxyAgent(proxy, { keepAlive: false });
+  return isSocks(proxy) ? socksAgent(proxy, false) : new HttpsProxyAgent(proxy, { keepAlive: false });
+}
+
+/**
+ * A node agent through a SOCKS5 proxy, for any target. socks-proxy-agent reads its `timeout`
+ * option as a deadline on each connection and destroys the request at it (a model slow to send
+ * its first token); only the agent's own idle timeout is wanted, as for the other agents, so it
+ * is set on the agent's options after construction, where node's http.Agent reads it.
+ */
+function socksAgent(proxy: string, keepAlive: boolean): Agent {
+  const agent = new SocksProxyAgent(proxy, { keepAlive });
+  if (keepAlive) agent.options.timeout = KEEP_ALIVE.timeout;
+  return agent;
 }
 
 /**
@@ -69,7 +86,7 @@ export function pinnedTunnel(proxy: string): Agent {
  */
 class RoutedDispatcher extends Dispatcher {
   private readonly direct = new UndiciAgent();
-  private readonly proxies = new Map<string, ProxyAgent>();
+  private readonly proxies = new Map<string, Dispatcher>();
 
   constructor(private readonly route: (origin: string) => string | undefined) {
     super();
@@ -85,10 +102,11 @@ class RoutedDispatcher extends Dispatcher {
 
   private pick(proxy: string | undefined, forward: boolean): Dispatcher {
     if (!proxy) return this.direct;
-    const key = `${forward ? 'forward' : 'tunnel'} ${proxy}`;
+    const socks = isSocks(proxy);
+    const key = `${socks ? 'socks' : forward ? 'forward' : 'tunnel'} ${proxy}`;
     let agent = this.proxies.get(key);
     if (!agent) {
-      agent = new ProxyAgent({ uri: proxy, proxyTunnel: !forward });
+      agent = socks ? new UndiciAgent({ connect: socksConnector(proxy) }) : new ProxyAgent({ uri: proxy, proxyTunnel: !forward });
       this.proxies.set(key, agent);
     }
     return agent;

@@ -2,7 +2,8 @@
  * The outbound proxy, as curl and most tools read it from the environment: `HTTPS_PROXY` for
  * `https://` and `wss://` targets, `HTTP_PROXY` for `http://` and `ws://`, `ALL_PROXY` for
  * either when its own is unset, the lower-case spelling first; `NO_PROXY` lists the hosts reached
- * directly. This file only decides, per target, which proxy (if any) carries it; the agents that
+ * directly. A proxy is an HTTP one (`http://`, `https://`) or SOCKS5 (`socks5://`, names resolved
+ * here; `socks5h://`, names resolved by the proxy, as curl reads them). This file only decides, per target, which proxy (if any) carries it; the agents that
  * do the carrying are in ./network.ts.
  */
 
@@ -73,8 +74,11 @@ function checkProxyUrl(name: string, value: string): string | undefined {
   } catch {
     return `  ${name}: not a proxy address (got ${JSON.stringify(redactProxy(value))}). Write it as http://host:port, or http://user:password@host:port.`;
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') {
-    return `  ${name}: only http:// and https:// proxies are supported, not ${u.protocol.replace(':', '')}:// (got ${JSON.stringify(redactProxy(value))}). Point it at an HTTP proxy (for example http://proxy.example:3128), or unset it.`;
+  if (/^socks4a?:$/i.test(u.protocol) || u.protocol === 'socks:') {
+    return `  ${name}: only SOCKS version 5 is supported, written socks5:// (names resolved here) or socks5h:// (names resolved by the proxy) (got ${JSON.stringify(redactProxy(value))}).`;
+  }
+  if (!['http:', 'https:', 'socks5:', 'socks5h:'].includes(u.protocol)) {
+    return `  ${name}: only http://, https://, socks5:// and socks5h:// proxies are supported, not ${u.protocol.replace(':', '')}:// (got ${JSON.stringify(redactProxy(value))}). Point it at an HTTP proxy (for example http://proxy.example:3128) or a SOCKS5 one (socks5h://127.0.0.1:1080), or unset it.`;
   }
   if (!u.hostname) return `  ${name}: the proxy address names no host (got ${JSON.stringify(redactProxy(value))}). Write it as http://host:port.`;
   return undefined;
@@ -127,6 +131,14 @@ function bypassed(noProxy: string, host: string, port: number): boolean {
     if (host === entry || host.endsWith(`.${entry}`)) return true;
   }
   return false;
+}
+
+/** A SOCKS5 proxy (a raw relay for any target, as `ssh -D` or Tor give), not an HTTP one. */
+export const isSocks = (proxy: string) => /^socks5h?:/i.test(proxy);
+
+/** The port a proxy address without one means: SOCKS's 1080, an HTTP proxy's scheme's own. */
+export function proxyPort(proxy: URL): number {
+  return Number(proxy.port) || (isSocks(proxy.protocol) ? 1080 : proxy.protocol === 'https:' ? 443 : 80);
 }
 
 /** Whether any proxy is set. */

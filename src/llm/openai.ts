@@ -128,6 +128,9 @@ export class OpenAIModel implements ModelClient {
       // The outbound proxy, not the model server, answered: its login is the operator's to fix.
       return new ModelUnavailableError('The proxy refused the model call (407 Proxy Authentication Required): check the user and password in HTTP_PROXY / HTTPS_PROXY', err);
     }
+    if (err instanceof OpenAI.APIConnectionError && causedBy(err, SOCKS_LOGIN_REFUSED)) {
+      return new ModelUnavailableError('The proxy refused the model call (SOCKS5 login refused): check the user and password in ALL_PROXY / HTTPS_PROXY / HTTP_PROXY', err);
+    }
     if (err instanceof OpenAI.APIError && typeof err.status === 'number') {
       this.failures = 0;
       return new ModelError(`The model server answered ${err.status}: ${err.message}`.slice(0, 300), err);
@@ -141,4 +144,15 @@ export class OpenAIModel implements ModelClient {
     const msg = err instanceof Error ? err.message : String(err);
     return new ModelUnavailableError(`The model server could not be reached: ${msg}`.slice(0, 300), err);
   }
+}
+
+/** What the `socks` library says when a SOCKS5 proxy turns down the login given, or wanted one and got none. */
+const SOCKS_LOGIN_REFUSED = /Socks5 Authentication failed|no accepted authentication type/;
+
+/** Whether `err` or one of its causes says `what` (the SDK wraps the fetch's error, which wraps the socket's). */
+function causedBy(err: unknown, what: RegExp): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (what.test(e.message)) return true;
+  }
+  return false;
 }

@@ -4,7 +4,7 @@ import { request as httpsRequest } from 'node:https';
 import type { LookupAddress } from 'node:dns';
 import type { LookupFunction } from 'node:net';
 import { checkResolvedUrl } from '../core/ssrf.js';
-import { proxyFor, type ProxySettings } from '../core/proxy.js';
+import { isSocks, proxyFor, type ProxySettings } from '../core/proxy.js';
 
 /** Resolve a host to every address it has. */
 export type Resolve = (host: string) => Promise<string[]>;
@@ -113,16 +113,18 @@ function exchange(url: URL, addresses: string[], req: SafeRequest, signal: Abort
 /**
  * The request's options when a proxy carries it. The proxy is asked for the vetted address, never
  * the name, so the proxy's own DNS cannot send it elsewhere: a TLS target through a CONNECT tunnel
- * to that address (its certificate still checked against the name), a plain one in absolute form
- * naming the address, with the name in Host. (`hostname`, not `host`: it must win over the URL's own.)
+ * (or a SOCKS5 relay) to that address (its certificate still checked against the name), a plain
+ * one in absolute form naming the address, with the name in Host (through SOCKS5, relayed to the
+ * address like a TLS one). (`hostname`, not `host`: it must win over the URL's own.)
  */
 async function throughProxy(url: URL, address: string, proxy: string, req: SafeRequest): Promise<{ send: Sender; options: object }> {
   const ip = address.includes(':') ? `[${address}]` : address;
   const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
   const headers = { ...req.headers, host: url.host };
-  if (url.protocol === 'https:') {
+  if (url.protocol === 'https:' || isSocks(proxy)) {
     const { pinnedTunnel } = await import('../core/proxy-network.js');
-    return { send: httpsRequest, options: { method: req.method, hostname: address, port, servername: url.hostname, path: `${url.pathname}${url.search}`, headers, agent: pinnedTunnel(proxy) } };
+    const options = { method: req.method, hostname: address, port, servername: url.hostname, path: `${url.pathname}${url.search}`, headers, agent: pinnedTunnel(proxy) };
+    return { send: url.protocol === 'https:' ? httpsRequest : httpRequest, options };
   }
   const p = new URL(proxy);
   const auth = p.username || p.password ? { 'proxy-authorization': `Basic ${Buffer.from(`${decodeURIComponent(p.username)}:${decodeURIComponent(p.password)}`).toString('base64')}` } : {};

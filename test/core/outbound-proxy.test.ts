@@ -10,17 +10,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { createPlatformAdapters } from '../../src/platforms.js';
 import { startRuntime, type Runtime } from '../../src/runtime.js';
-import { startFakeDiscord } from '../fakes/discord.js';
-import { contentText, startFakeOpenAI } from '../fakes/openai.js';
 import { startFakeProxy, type FakeProxy } from '../fakes/proxy.js';
-import { imMessage, startFakeSlack } from '../fakes/slack.js';
-import { startFakeTelegram } from '../fakes/telegram.js';
-import { Writable } from 'node:stream';
-import { createLogger } from '../../src/log.js';
-import { QUIET_HEARTBEAT_MS, alice, operator } from '../adapters/discord/helpers.js';
+import { imMessage } from '../fakes/slack.js';
+import { alice, operator } from '../adapters/discord/helpers.js';
 import { readFixture } from '../fixtures/cards/make.js';
 import { imageServer } from '../helpers/net.js';
 import { DM, waitFor } from '../adapters/telegram/world.js';
+import { capture, chat, platformsWorld } from './outbound-world.js';
 
 let runtime: Runtime | undefined;
 let closers: Array<{ close(): Promise<void> }> = [];
@@ -33,28 +29,9 @@ afterEach(async () => {
 
 async function world() {
   const proxy = await startFakeProxy({ credentials: 'egress:s3cret-pass' });
-  const openai = await startFakeOpenAI();
-  openai.respondWith(async ({ messages }) => `re: ${contentText(messages.filter((m: any) => m.role === 'user').at(-1)?.content ?? '')}`);
-  const telegram = await startFakeTelegram();
-  const slack = await startFakeSlack();
-  const discord = await startFakeDiscord({ retryAfterHeader: 'exact', heartbeatIntervalMs: QUIET_HEARTBEAT_MS });
-  closers = [proxy, openai, telegram, slack, discord];
-  const env = {
-    PORT: '0', HOST: '127.0.0.1', DATABASE_URL: ':memory:', ADMIN_API_KEY: 'proxy-test-admin-key-0123456789',
-    OPENAI_API_KEY: openai.apiKey, OPENAI_BASE_URL: openai.baseURL, OPENAI_MODEL: 'fake-model',
-    TELEGRAM_BOT_TOKEN: telegram.token, TELEGRAM_API_ROOT: telegram.apiRoot,
-    SLACK_BOT_TOKEN: slack.botToken, SLACK_APP_TOKEN: slack.appToken, SLACK_API_URL: slack.apiUrl,
-    DISCORD_TOKEN: discord.token, DISCORD_API_URL: discord.restApi,
-    ADMIN_USER_IDS: `telegram:999,discord:${operator.id}`,
-  };
-  return { proxy, openai, telegram, slack, discord, env };
-}
-
-/** A logger as the runtime makes one (scrubbing the configured secrets), whose lines the test reads. */
-function capture(secrets: string[] = []) {
-  const raw: string[] = [];
-  const log = createLogger({ level: 'info', secrets, destination: new Writable({ write(chunk, _enc, cb) { raw.push(String(chunk)); cb(); } }) });
-  return { log, raw: () => raw.join(''), lines: () => raw.map((l) => JSON.parse(l) as { msg: string }) };
+  const platforms = await platformsWorld();
+  closers = [proxy, ...platforms.closers];
+  return { proxy, ...platforms };
 }
 
 /** The paths (or tunnels) the proxy carried, by method. */
@@ -114,11 +91,7 @@ describe('an outbound proxy', () => {
       adapters: createPlatformAdapters,
       log: capture().log,
     });
-    const res = await fetch(`${runtime.url}/api/v1/chat`, {
-      method: 'POST',
-      headers: { authorization: 'Bearer proxy-test-admin-key-0123456789', 'content-type': 'application/json' },
-      body: JSON.stringify({ characterId: 'aria', message: 'straight through' }),
-    });
+    const res = await chat(runtime.url, { characterId: 'aria', message: 'straight through' });
     expect(res.status).toBe(200);
     expect(w.openai.requests.length).toBeGreaterThan(0);
     expect(w.proxy.seen).toEqual([]);
@@ -132,11 +105,7 @@ describe('an outbound proxy', () => {
       loadConfig({ ...w.env, TELEGRAM_BOT_TOKEN: '', SLACK_BOT_TOKEN: '', DISCORD_TOKEN: '', HTTP_PROXY: w.proxy.url.replace('http://', 'http://egress:s3cret-pass@'), SSRF_ALLOW_HOSTS: 'images.test' }),
       { adapters: createPlatformAdapters, log: capture().log, net: { resolve: async (host) => (host === 'images.test' ? ['127.0.0.1'] : []) } },
     );
-    const res = await fetch(`${runtime.url}/api/v1/chat`, {
-      method: 'POST',
-      headers: { authorization: 'Bearer proxy-test-admin-key-0123456789', 'content-type': 'application/json' },
-      body: JSON.stringify({ characterId: 'aria', message: 'look', imageUrl: `http://images.test:${images.port}/cat.png` }),
-    });
+    const res = await chat(runtime.url, { characterId: 'aria', message: 'look', imageUrl: `http://images.test:${images.port}/cat.png` });
     expect(res.status).toBe(200);
     expect(carried(w.proxy)).toEqual([`GET /cat.png`, 'POST /v1/chat/completions']);
     expect(w.proxy.seen[0]!.target).toBe(`http://127.0.0.1:${images.port}/cat.png`);
@@ -163,11 +132,7 @@ describe('an outbound proxy', () => {
       adapters: createPlatformAdapters,
       log: logged.log,
     });
-    const res = await fetch(`${runtime.url}/api/v1/chat`, {
-      method: 'POST',
-      headers: { authorization: 'Bearer proxy-test-admin-key-0123456789', 'content-type': 'application/json' },
-      body: JSON.stringify({ characterId: 'aria', message: 'blocked' }),
-    });
+    const res = await chat(runtime.url, { characterId: 'aria', message: 'blocked' });
     // The tenant is told the model is unreachable (the operator's problem, nothing charged); the
     // operator's log names the proxy and what to check.
     expect(res.status).toBe(503);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { ConfigError } from '../../src/core/errors.js';
-import { proxyFor, proxyPasswords, readProxySettings, redactProxy } from '../../src/core/proxy.js';
+import { proxyFor, proxyPasswords, proxyPort, readProxySettings, redactProxy } from '../../src/core/proxy.js';
 import { proxyNotes, unreachableProxies } from '../../src/proxy-notes.js';
 import { startFakeProxy } from '../fakes/proxy.js';
 import { freePort } from '../cluster/child-instance.js';
@@ -19,10 +19,17 @@ describe('reading the proxy variables', () => {
     expect(settings({ no_proxy: 'a.example', NO_PROXY: 'b.example' }).noProxy).toBe('a.example');
   });
 
-  it('takes an address without a scheme as http://, and refuses what no proxy agent here can use', () => {
+  it('takes an address without a scheme as http://, SOCKS5 as written, and refuses what no proxy agent here can use', () => {
     expect(settings({ HTTPS_PROXY: 'proxy.corp:3128' }).httpsProxy).toBe('http://proxy.corp:3128');
-    expect(readProxySettings({ HTTPS_PROXY: 'socks5://u:hunter22@proxy:1080' }).problems).toEqual([
-      '  HTTPS_PROXY: only http:// and https:// proxies are supported, not socks5:// (got "socks5://u:***@proxy:1080"). Point it at an HTTP proxy (for example http://proxy.example:3128), or unset it.',
+    expect(settings({ ALL_PROXY: 'socks5h://u:hunter22@127.0.0.1:1080' })).toMatchObject({ httpsProxy: 'socks5h://u:hunter22@127.0.0.1:1080', httpProxy: 'socks5h://u:hunter22@127.0.0.1:1080' });
+    expect(readProxySettings({ HTTPS_PROXY: 'socks5://proxy:1080' }).problems).toEqual([]);
+    // A port left out means SOCKS's own, or the HTTP proxy scheme's.
+    expect([proxyPort(new URL('socks5h://proxy')), proxyPort(new URL('http://proxy')), proxyPort(new URL('https://proxy'))]).toEqual([1080, 80, 443]);
+    expect(readProxySettings({ HTTPS_PROXY: 'socks4://u:hunter22@proxy:1080' }).problems).toEqual([
+      '  HTTPS_PROXY: only SOCKS version 5 is supported, written socks5:// (names resolved here) or socks5h:// (names resolved by the proxy) (got "socks4://u:***@proxy:1080").',
+    ]);
+    expect(readProxySettings({ HTTPS_PROXY: 'ftp://proxy:21' }).problems).toEqual([
+      '  HTTPS_PROXY: only http://, https://, socks5:// and socks5h:// proxies are supported, not ftp:// (got "ftp://proxy:21"). Point it at an HTTP proxy (for example http://proxy.example:3128) or a SOCKS5 one (socks5h://127.0.0.1:1080), or unset it.',
     ]);
     expect(readProxySettings({ http_proxy: 'http://exa mple:80' }).problems).toEqual([
       '  http_proxy: not a proxy address (got "http://exa mple:80"). Write it as http://host:port, or http://user:password@host:port.',
@@ -31,7 +38,8 @@ describe('reading the proxy variables', () => {
 
   it('stops the start with the variable named, and scrubs a proxy password from the logs', () => {
     expect(() => loadConfig({ HTTPS_PROXY: 'socks://proxy:1080' })).toThrow(ConfigError);
-    expect(() => loadConfig({ HTTPS_PROXY: 'socks://proxy:1080' })).toThrow(/HTTPS_PROXY: only http:\/\/ and https:\/\/ proxies/);
+    expect(() => loadConfig({ HTTPS_PROXY: 'socks://proxy:1080' })).toThrow(/HTTPS_PROXY: only SOCKS version 5 is supported/);
+    expect(loadConfig({ ALL_PROXY: 'socks5h://egress:hunter22@127.0.0.1:1080' }).secrets).toContain('hunter22');
     const config = loadConfig({ HTTPS_PROXY: 'http://egress:p%40ssw0rd@proxy:3128' });
     expect(config.secrets).toEqual(expect.arrayContaining(['p@ssw0rd', 'p%40ssw0rd']));
     expect(proxyPasswords(settings({ HTTPS_PROXY: 'http://proxy:3128' }))).toEqual([]);

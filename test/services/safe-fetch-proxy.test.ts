@@ -2,7 +2,7 @@
  * Webhooks and image URLs through the outbound proxy: the name is still resolved and judged here,
  * and the proxy is asked for the vetted address, never the name, so its own DNS cannot point the
  * request inside the network. A plain target goes in absolute form, a TLS one through a CONNECT
- * tunnel to the address.
+ * tunnel to the address; through a SOCKS5 proxy both are relayed to the address.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { readProxySettings } from '../../src/core/proxy.js';
 import { safeFetch, SafeFetchError } from '../../src/services/safe-fetch.js';
 import { startFakeProxy, type FakeProxy } from '../fakes/proxy.js';
+import { startFakeSocks } from '../fakes/socks.js';
 import { pinnedResolver } from '../helpers/net.js';
 
 let proxy: FakeProxy | undefined;
@@ -75,5 +76,29 @@ describe('safeFetch through a proxy', () => {
     );
     expect(direct.status).toBe(200);
     expect(w.proxy.seen).toEqual([]);
+  });
+  it('has a SOCKS5 proxy relay to the vetted address, even one that would resolve names itself', async () => {
+    const w = await world();
+    const socks = await startFakeSocks({ credentials: 'egress:s3cret-pass' });
+    try {
+      const settings = readProxySettings({ ALL_PROXY: socks.url }).settings; // socks5h://
+      const res = await safeFetch(
+        `http://hooks.test:${w.port}/deliver`,
+        { method: 'POST', headers: { 'content-type': 'application/json' }, body: Buffer.from('{"ok":true}'), deadlineMs: 5000, maxBytes: 100 },
+        { allowHosts: ['hooks.test'], resolve, proxy: settings },
+      );
+      expect(res.status).toBe(200);
+      await expect(
+        safeFetch(`https://hooks.test:${w.port}/tls`, { method: 'POST', body: Buffer.from('{}'), deadlineMs: 5000, maxBytes: 0 }, { allowHosts: ['hooks.test'], resolve, proxy: settings }),
+      ).rejects.toThrow(SafeFetchError);
+      // The plain one spoke HTTP through the relay, the TLS one a handshake (no request line).
+      expect(socks.seen).toEqual([
+        { target: `127.0.0.1:${w.port}`, by: 'ipv4', user: 'egress', firstLine: 'POST /deliver HTTP/1.1' },
+        { target: `127.0.0.1:${w.port}`, by: 'ipv4', user: 'egress' },
+      ]);
+      expect(w.received).toEqual([{ method: 'POST', url: '/deliver', host: `hooks.test:${w.port}`, body: '{"ok":true}' }]);
+    } finally {
+      await socks.close();
+    }
   });
 });
