@@ -4,13 +4,14 @@ import { join } from 'node:path';
 import { root } from '../bench/bot-process.js';
 
 export interface ProxyReport {
+  /** `CONNECT`, a forwarded request's method, or `SOCKS` (a relay to `target`, host:port). */
   seen: Array<{ method: string; target: string; auth: boolean }>;
   connections: number;
 }
 
-/** Start ./proxy-child.ts; `stop()` ends it and returns what it carried. */
-export async function startProxyProcess(credentials: string): Promise<{ url: string; stop(): Promise<ProxyReport> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'test', 'chaos', 'proxy-child.ts'), credentials], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+/** Start ./proxy-child.ts (an HTTP forward proxy, or a SOCKS5 relay); `stop()` ends it and returns what it carried. */
+export async function startProxyProcess(credentials: string, kind: 'http' | 'socks'): Promise<{ url: string; stop(): Promise<ProxyReport> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'test', 'chaos', 'proxy-child.ts'), credentials, kind], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   const first = await lines.next();
   if (first.done) throw new Error('chaos: the proxy process exited before it listened');

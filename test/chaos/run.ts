@@ -1,5 +1,5 @@
 /**
- * `npm run chaos [-- --seed N --kills 30 --messages 300 --quiet 15 --telegram polling|webhook --cluster --outages N --down-ms N --all-down N --proactive N --proxy --keep]`:
+ * `npm run chaos [-- --seed N --kills 30 --messages 300 --quiet 15 --telegram polling|webhook --cluster --outages N --down-ms N --all-down N --proactive N --proxy [socks] --keep]`:
  * charbridge as its own process on a SQLite file, taking Telegram updates from the fake Bot API
  * (long polling, or webhook deliveries retried until a 2xx as Telegram does), Slack DMs through
  * the Events API (each event POSTed until a 2xx, as Slack retries), Discord DMs over the fake's
@@ -15,7 +15,8 @@
  * 0.5–3 s while traffic flows (`--only-crash redis` or `postgres`: always that one; `--down-ms N`:
  * N/2 to N ms instead). `--proxy`: every instance reaches the model, the platforms and the
  * webhooks through a forward proxy that wants a login (test/fakes/proxy.ts, run as its own
- * process by proxy-process.ts), as behind a firewall; Discord's gateway still connects directly. Afterwards (one clean start, a quiet period) every promise is checked:
+ * process by proxy-process.ts), as behind a firewall (`--proxy socks`: a SOCKS5 relay that wants a
+ * login, test/fakes/socks.ts); Discord's gateway still connects directly. Afterwards (one clean start, a quiet period) every promise is checked:
  *   - lost: an accepted message (a Telegram update the bot confirmed by polling past it or by
  *     answering its delivery 2xx, a Slack event answered 2xx, an API turn answered 202, any
  *     Discord DM: Discord asks for no acknowledgement) without its reply; one API turn in twelve
@@ -92,8 +93,12 @@ const allDownAt = new Set(Array.from({ length: allDown }, (_, j) => Math.floor((
 /** Telegram chats the characters reach out to on their own while instances are killed. */
 const proactiveChats = opt('proactive', 0);
 if (outages && !cluster) throw new Error('chaos: --outages needs --cluster (a single instance uses no Redis, and its SQLite file cannot go down)');
-/** With `--proxy`: every outbound call but Discord's gateway goes through a forward proxy (HTTP_PROXY). */
+/**
+ * With `--proxy`: every outbound call but Discord's gateway goes through a forward proxy
+ * (HTTP_PROXY); with `--proxy socks`, through a SOCKS5 relay (ALL_PROXY=socks5h://…).
+ */
 const viaProxy = args.includes('--proxy');
+const proxyKind = args[args.indexOf('--proxy') + 1] === 'socks' ? 'socks' : 'http';
 /** Keep the run's directory (each instance's log) even when every promise held. */
 const keep = args.includes('--keep');
 // Behind one public webhook URL a deployment has a load balancer; the fake Bot API delivers to
@@ -108,7 +113,7 @@ const crashRnd = seeded(seed ^ 0x63726173);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 console.log(
-  `chaos: seed ${seed}, ${kills} kills, ${messages} messages, Telegram ${mode}${cluster ? ', two instances on PostgreSQL and Redis' : ''}${outages ? `, ${outages} ${onlyCrash === 'redis' ? 'Redis' : onlyCrash === 'postgres' ? 'PostgreSQL' : 'PostgreSQL or Redis'} crashes` : ''}${proactiveChats ? `, ${proactiveChats} chats reached out to` : ''}${allDown ? `, ${allDown} kills of every instance` : ''} (replay: npm run chaos -- --seed ${seed} --kills ${kills} --messages ${messages} --telegram ${mode}${viaProxy ? ' --proxy' : ''}${cluster ? ' --cluster' : ''}${outages ? ` --outages ${outages}` : ''}${onlyCrash ? ` --only-crash ${onlyCrash}` : ''}${args.includes('--down-ms') ? ` --down-ms ${downMaxMs}` : ''}${proactiveChats ? ` --proactive ${proactiveChats}` : ''}${allDown ? ` --all-down ${allDown}` : ''})`,
+  `chaos: seed ${seed}, ${kills} kills, ${messages} messages, Telegram ${mode}${cluster ? ', two instances on PostgreSQL and Redis' : ''}${outages ? `, ${outages} ${onlyCrash === 'redis' ? 'Redis' : onlyCrash === 'postgres' ? 'PostgreSQL' : 'PostgreSQL or Redis'} crashes` : ''}${proactiveChats ? `, ${proactiveChats} chats reached out to` : ''}${allDown ? `, ${allDown} kills of every instance` : ''} (replay: npm run chaos -- --seed ${seed} --kills ${kills} --messages ${messages} --telegram ${mode}${viaProxy ? ` --proxy${proxyKind === 'socks' ? ' socks' : ''}` : ''}${cluster ? ' --cluster' : ''}${outages ? ` --outages ${outages}` : ''}${onlyCrash ? ` --only-crash ${onlyCrash}` : ''}${args.includes('--down-ms') ? ` --down-ms ${downMaxMs}` : ''}${proactiveChats ? ` --proactive ${proactiveChats}` : ''}${allDown ? ` --all-down ${allDown}` : ''})`,
 );
 const dir = mkdtempSync(join(tmpdir(), 'charbridge-chaos-'));
 // Built once and run as `npm start` runs it: no compiling at each start or on a module's first import.
@@ -153,7 +158,7 @@ const SLACK_DMS = 10;
 // Discord's own limits; identifies scaled down (Discord: one per 5 s), as every restart starts a session.
 const discord = await startFakeDiscord({ shards: { identifyWindowMs: 200 } });
 const DISCORD_DMS = 16;
-const proxy = viaProxy ? await startProxyProcess('chaos:proxy-pass-123') : undefined;
+const proxy = viaProxy ? await startProxyProcess('chaos:proxy-pass-123', proxyKind) : undefined;
 let proxyReport: ProxyReport | undefined;
 const discordTraffic = new DiscordTraffic(discord, DISCORD_DMS, 6);
 const env: Record<string, string> = {
@@ -167,7 +172,7 @@ const env: Record<string, string> = {
   HEARTBEAT_MS: '500', INSTANCE_DEAD_AFTER_MS: '2000', CHAT_LOCK_TTL_MS: '2000', LOG_LEVEL: process.env.CHAOS_LOG_LEVEL ?? 'warn',
   ...(proactive ? ProactiveChats.env() : {}),
   ...(hooked ? WebhookSessions.env() : {}),
-  ...(proxy ? { HTTP_PROXY: proxy.url.replace('http://', 'http://chaos:proxy-pass-123@'), NO_PROXY: '' } : {}),
+  ...(proxy ? (proxyKind === 'socks' ? { ALL_PROXY: proxy.url, NO_PROXY: '' } : { HTTP_PROXY: proxy.url.replace('http://', 'http://chaos:proxy-pass-123@'), NO_PROXY: '' }) : {}),
 };
 // Webhook mode: every restart listens on the same port, the URL Telegram keeps delivering to.
 const webhook = mode === 'webhook' ? new WebhookDelivery(telegram) : undefined;
@@ -542,12 +547,12 @@ try {
     const names = new Map([[new URL(openai.baseURL).host, 'model'], [new URL(telegram.apiRoot).host, 'telegram'], [new URL(slack.apiUrl).host, 'slack'], [new URL(discord.restApi).host, 'discord']]);
     const byTarget = new Map<string, number>();
     for (const r of seen) {
-      const host = r.method === 'CONNECT' ? r.target : new URL(r.target).host;
+      const host = r.method === 'CONNECT' || r.method === 'SOCKS' ? r.target : new URL(r.target).host;
       const name = names.get(host) ?? 'webhooks';
       byTarget.set(name, (byTarget.get(name) ?? 0) + 1);
     }
     const refused = seen.filter((r) => !r.auth).length;
-    console.log(`proxy: carried ${seen.length - refused} requests (${[...byTarget].map(([k, n]) => `${k} ${n}`).join(', ')}), ${connections} connections; ${refused} without the login`);
+    console.log(`proxy: carried ${seen.length - refused} ${proxyKind === 'socks' ? 'relays' : 'requests'} (${[...byTarget].map(([k, n]) => `${k} ${n}`).join(', ')}), ${connections} connections; ${refused} without the login`);
     if (refused || !['model', 'telegram', 'slack', 'discord'].every((k) => byTarget.has(k))) {
       console.log('proxy: a platform or the model never reached it, or a call came without the login');
       broken = true;
