@@ -6,31 +6,23 @@
  * and the start-up log says so. The real SDKs against the fakes on loopback, through a real
  * forward proxy (test/fakes/proxy.ts).
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { createPlatformAdapters } from '../../src/platforms.js';
-import { startRuntime, type Runtime } from '../../src/runtime.js';
 import { startFakeProxy, type FakeProxy } from '../fakes/proxy.js';
 import { imMessage } from '../fakes/slack.js';
 import { alice, operator } from '../adapters/discord/helpers.js';
 import { readFixture } from '../fixtures/cards/make.js';
 import { imageServer } from '../helpers/net.js';
 import { DM, waitFor } from '../adapters/telegram/world.js';
-import { capture, chat, platformsWorld } from './outbound-world.js';
+import { capture, chat, platformsWorld, stoppedAfterEach } from './outbound-world.js';
 
-let runtime: Runtime | undefined;
-let closers: Array<{ close(): Promise<void> }> = [];
-afterEach(async () => {
-  await runtime?.shutdown('test end');
-  for (const c of closers.reverse()) await c.close();
-  runtime = undefined;
-  closers = [];
-});
+const started = stoppedAfterEach();
 
 async function world() {
   const proxy = await startFakeProxy({ credentials: 'egress:s3cret-pass' });
   const platforms = await platformsWorld();
-  closers = [proxy, ...platforms.closers];
+  started.track(proxy, ...platforms.closers);
   return { proxy, ...platforms };
 }
 
@@ -44,7 +36,7 @@ describe('an outbound proxy', () => {
     const proxyUrl = w.proxy.url.replace('http://', 'http://egress:s3cret-pass@');
     const config = loadConfig({ ...w.env, HTTP_PROXY: proxyUrl, NO_PROXY: '' });
     const { log, lines, raw } = capture(config.secrets);
-    runtime = await startRuntime(config, { log, adapters: createPlatformAdapters });
+    const runtime = await started.start(config, { log, adapters: createPlatformAdapters });
 
     w.telegram.userMessage({ ...DM, text: 'hello from Telegram' });
     await waitFor(() => w.telegram.botMessages(42).length === 1, 10_000, 'the Telegram reply');
@@ -87,7 +79,7 @@ describe('an outbound proxy', () => {
 
   it('leaves the hosts NO_PROXY lists alone', async () => {
     const w = await world();
-    runtime = await startRuntime(loadConfig({ ...w.env, TELEGRAM_BOT_TOKEN: '', SLACK_BOT_TOKEN: '', DISCORD_TOKEN: '', HTTP_PROXY: w.proxy.url, NO_PROXY: 'localhost,127.0.0.1' }), {
+    const runtime = await started.start(loadConfig({ ...w.env, TELEGRAM_BOT_TOKEN: '', SLACK_BOT_TOKEN: '', DISCORD_TOKEN: '', HTTP_PROXY: w.proxy.url, NO_PROXY: 'localhost,127.0.0.1' }), {
       adapters: createPlatformAdapters,
       log: capture().log,
     });
@@ -100,8 +92,8 @@ describe('an outbound proxy', () => {
   it('fetches an image URL through it, asking for the address it vetted', async () => {
     const w = await world();
     const images = await imageServer();
-    closers.push({ close: async () => images.close() });
-    runtime = await startRuntime(
+    started.track({ close: async () => images.close() });
+    const runtime = await started.start(
       loadConfig({ ...w.env, TELEGRAM_BOT_TOKEN: '', SLACK_BOT_TOKEN: '', DISCORD_TOKEN: '', HTTP_PROXY: w.proxy.url.replace('http://', 'http://egress:s3cret-pass@'), SSRF_ALLOW_HOSTS: 'images.test' }),
       { adapters: createPlatformAdapters, log: capture().log, net: { resolve: async (host) => (host === 'images.test' ? ['127.0.0.1'] : []) } },
     );
@@ -113,7 +105,7 @@ describe('an outbound proxy', () => {
 
   it("names a local model the proxy cannot reach in the banner's next steps", async () => {
     let banner = '';
-    runtime = await startRuntime(loadConfig({ PORT: '0', HOST: '127.0.0.1', DATABASE_URL: ':memory:', HTTPS_PROXY: 'http://proxy.corp.invalid:3128', HTTP_PROXY: 'http://proxy.corp.invalid:3128', OPENAI_BASE_URL: 'http://localhost:11434/v1' }), {
+    const runtime = await started.start(loadConfig({ PORT: '0', HOST: '127.0.0.1', DATABASE_URL: ':memory:', HTTPS_PROXY: 'http://proxy.corp.invalid:3128', HTTP_PROXY: 'http://proxy.corp.invalid:3128', OPENAI_BASE_URL: 'http://localhost:11434/v1' }), {
       log: capture().log,
       banner: (text) => (banner = text),
     });
@@ -128,7 +120,7 @@ describe('an outbound proxy', () => {
   it('says in the log, not to the tenant, that the proxy refused the login', async () => {
     const w = await world();
     const logged = capture();
-    runtime = await startRuntime(loadConfig({ ...w.env, TELEGRAM_BOT_TOKEN: '', SLACK_BOT_TOKEN: '', DISCORD_TOKEN: '', HTTP_PROXY: w.proxy.url, MODEL_MAX_RETRIES: '0' }), {
+    const runtime = await started.start(loadConfig({ ...w.env, TELEGRAM_BOT_TOKEN: '', SLACK_BOT_TOKEN: '', DISCORD_TOKEN: '', HTTP_PROXY: w.proxy.url, MODEL_MAX_RETRIES: '0' }), {
       adapters: createPlatformAdapters,
       log: logged.log,
     });

@@ -5,30 +5,22 @@
  * an image URL is relayed to the address it vetted; a refused login is logged as the proxy's. The
  * real SDKs against the fakes on loopback, through a real SOCKS5 relay (test/fakes/socks.ts).
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { createPlatformAdapters } from '../../src/platforms.js';
-import { startRuntime, type Runtime } from '../../src/runtime.js';
 import { alice } from '../adapters/discord/helpers.js';
 import { DM, waitFor } from '../adapters/telegram/world.js';
 import { imMessage } from '../fakes/slack.js';
 import { startFakeSocks } from '../fakes/socks.js';
 import { imageServer } from '../helpers/net.js';
-import { capture, chat, platformsWorld } from './outbound-world.js';
+import { capture, chat, platformsWorld, stoppedAfterEach } from './outbound-world.js';
 
-let runtime: Runtime | undefined;
-let closers: Array<{ close(): Promise<void> }> = [];
-afterEach(async () => {
-  await runtime?.shutdown('test end');
-  for (const c of closers.reverse()) await c.close();
-  runtime = undefined;
-  closers = [];
-});
+const started = stoppedAfterEach();
 
 async function world() {
   const socks = await startFakeSocks({ credentials: 'egress:s3cret-pass' });
   const platforms = await platformsWorld();
-  closers = [socks, ...platforms.closers];
+  started.track(socks, ...platforms.closers);
   return { socks, ...platforms };
 }
 
@@ -42,7 +34,7 @@ describe('an outbound SOCKS5 proxy', () => {
     const w = await world();
     const config = loadConfig({ ...w.env, ALL_PROXY: w.socks.url, NO_PROXY: '' });
     const { log, lines, raw } = capture(config.secrets);
-    runtime = await startRuntime(config, { log, adapters: createPlatformAdapters });
+    const runtime = await started.start(config, { log, adapters: createPlatformAdapters });
 
     w.telegram.userMessage({ ...DM, text: 'hello from Telegram' });
     await waitFor(() => w.telegram.botMessages(42).length === 1, 10_000, 'the Telegram reply');
@@ -69,8 +61,8 @@ describe('an outbound SOCKS5 proxy', () => {
   it('relays an image URL to the address it vetted, not the name', async () => {
     const w = await world();
     const images = await imageServer();
-    closers.push({ close: async () => images.close() });
-    runtime = await startRuntime(
+    started.track({ close: async () => images.close() });
+    const runtime = await started.start(
       loadConfig({ ...w.env, TELEGRAM_BOT_TOKEN: '', SLACK_BOT_TOKEN: '', DISCORD_TOKEN: '', ALL_PROXY: w.socks.url, SSRF_ALLOW_HOSTS: 'images.test' }),
       { adapters: createPlatformAdapters, log: capture().log, net: { resolve: async (host) => (host === 'images.test' ? ['127.0.0.1'] : []) } },
     );
@@ -84,7 +76,7 @@ describe('an outbound SOCKS5 proxy', () => {
     const w = await world();
     const logged = capture();
     const wrong = w.socks.url.replace('s3cret-pass', 'not-the-password');
-    runtime = await startRuntime(loadConfig({ ...w.env, TELEGRAM_BOT_TOKEN: '', SLACK_BOT_TOKEN: '', DISCORD_TOKEN: '', ALL_PROXY: wrong, MODEL_MAX_RETRIES: '0' }), {
+    const runtime = await started.start(loadConfig({ ...w.env, TELEGRAM_BOT_TOKEN: '', SLACK_BOT_TOKEN: '', DISCORD_TOKEN: '', ALL_PROXY: wrong, MODEL_MAX_RETRIES: '0' }), {
       adapters: createPlatformAdapters,
       log: logged.log,
     });

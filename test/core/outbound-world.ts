@@ -4,6 +4,9 @@
  * a test reads. The proxy itself (HTTP or SOCKS5) is each test's own.
  */
 import { Writable } from 'node:stream';
+import { afterEach } from 'vitest';
+import type { Config } from '../../src/config.js';
+import { startRuntime, type Runtime } from '../../src/runtime.js';
 import { createLogger } from '../../src/log.js';
 import { startFakeDiscord } from '../fakes/discord.js';
 import { contentText, startFakeOpenAI } from '../fakes/openai.js';
@@ -26,6 +29,26 @@ export async function platformsWorld() {
     ADMIN_USER_IDS: `telegram:999,discord:${operator.id}`,
   };
   return { openai, telegram, slack, discord, env, closers: [openai, telegram, slack, discord] };
+}
+
+type Closer = { close(): Promise<void> };
+
+/**
+ * What a test starts, stopped after it: the runtime first, then the fakes, newest first. Call
+ * once at the top of a file; `start` starts a runtime, `track` hands over what else to close.
+ */
+export function stoppedAfterEach() {
+  let runtime: Runtime | undefined;
+  const closers: Closer[] = [];
+  afterEach(async () => {
+    await runtime?.shutdown('test end');
+    runtime = undefined;
+    for (const c of closers.splice(0).reverse()) await c.close();
+  });
+  return {
+    start: async (config: Config, deps: Parameters<typeof startRuntime>[1]) => (runtime = await startRuntime(config, deps)),
+    track: (...more: Closer[]) => void closers.push(...more),
+  };
 }
 
 /** A logger as the runtime makes one (scrubbing the configured secrets), whose lines the test reads. */
