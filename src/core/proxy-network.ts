@@ -71,11 +71,13 @@ export function pinnedTunnel(proxy: string): Agent {
  * A node agent through a SOCKS5 proxy, for any target. socks-proxy-agent reads its `timeout`
  * option as a deadline on each connection and destroys the request at it (a model slow to send
  * its first token); only the agent's own idle timeout is wanted, as for the other agents, so it
- * is set on the agent's options after construction, where node's http.Agent reads it.
+ * is set on the agent's options after construction, where node's http.Agent reads it. It also
+ * keeps an IPv6 proxy's address in its URL brackets, which no connect resolves.
  */
 function socksAgent(proxy: string, keepAlive: boolean): Agent {
   const agent = new SocksProxyAgent(proxy, { keepAlive });
   if (keepAlive) agent.options.timeout = KEEP_ALIVE.timeout;
+  if (agent.proxy.host) agent.proxy.host = agent.proxy.host.replace(/^\[|\]$/g, '');
   return agent;
 }
 

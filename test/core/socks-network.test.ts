@@ -68,6 +68,22 @@ describe('the network through a SOCKS5 proxy', () => {
     expect(Object.values(agent.freeSockets).flat().map((s) => s.timeout)).toEqual([4000]);
   });
 
+  it('reaches a proxy at an IPv6 address, written in brackets', async (ctx) => {
+    const w = await world('socks5h');
+    // A machine without IPv6 loopback cannot run this one; it says so rather than pass.
+    const v6 = await startFakeSocks({ host: '::1' }).catch(() => ctx.skip('no IPv6 loopback on this machine'));
+    const through = await createNetwork(readProxySettings({ ALL_PROXY: v6.url }).settings);
+    try {
+      expect(v6.url).toMatch(/^socks5h:\/\/\[::1\]:\d+$/);
+      expect(await text(await through.fetch(`${w.origin}/v6`))).toBe('origin saw GET /v6');
+      expect(await (await fetch(`${w.origin}/v6`, { dispatcher: through.dispatcher } as RequestInit)).text()).toBe('origin saw GET /v6');
+      expect(v6.seen.map((r) => r.target)).toEqual([`localhost:${w.port}`, `localhost:${w.port}`]);
+    } finally {
+      await through.close();
+      await v6.close();
+    }
+  });
+
   it('refuses a wrong login before relaying anything', async () => {
     const w = await world('socks5h', 'egress:s3cret-pass');
     const wrong = await createNetwork(readProxySettings({ ALL_PROXY: w.socks.url.replace('s3cret-pass', 'wrong') }).settings);

@@ -1,5 +1,5 @@
 /**
- * A SOCKS5 proxy on 127.0.0.1 (RFC 1928, CONNECT only, with RFC 1929's user and password when
+ * A SOCKS5 proxy on 127.0.0.1 or ::1 (RFC 1928, CONNECT only, with RFC 1929's user and password when
  * `credentials` is set), as `ssh -D` or Tor give one: it relays a TCP connection to the target a
  * client names, by address or by name, and knows nothing of what is spoken over it. A client that
  * offers no login to a proxy that wants one is refused at the method choice; a wrong login at the
@@ -20,7 +20,7 @@ export interface SocksRequest {
 }
 
 export interface FakeSocks {
-  /** `socks5h://user:password@127.0.0.1:port` with the credentials, else without. */
+  /** `socks5h://user:password@127.0.0.1:port` with the credentials, else without (`[::1]` on IPv6). */
   url: string;
   port: number;
   seen: SocksRequest[];
@@ -29,7 +29,7 @@ export interface FakeSocks {
   close(): Promise<void>;
 }
 
-export async function startFakeSocks(opts: { credentials?: string } = {}): Promise<FakeSocks> {
+export async function startFakeSocks(opts: { credentials?: string; host?: '127.0.0.1' | '::1' } = {}): Promise<FakeSocks> {
   const seen: SocksRequest[] = [];
   const sockets = new Set<Socket>();
   let accepted = 0;
@@ -102,11 +102,15 @@ export async function startFakeSocks(opts: { credentials?: string } = {}): Promi
     });
   }
 
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const host = opts.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject); // ::1 on a machine without IPv6
+    server.listen(0, host, resolve);
+  });
   const port = (server.address() as AddressInfo).port;
   const login = opts.credentials ? `${opts.credentials.split(':').map(encodeURIComponent).join(':')}@` : '';
   return {
-    url: `socks5h://${login}127.0.0.1:${port}`,
+    url: `socks5h://${login}${host.includes(':') ? `[${host}]` : host}:${port}`,
     port,
     seen,
     connections: () => accepted,
