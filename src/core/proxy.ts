@@ -3,8 +3,9 @@
  * `https://` and `wss://` targets, `HTTP_PROXY` for `http://` and `ws://`, `ALL_PROXY` for
  * either when its own is unset, the lower-case spelling first; `NO_PROXY` lists the hosts reached
  * directly. A proxy is an HTTP one (`http://`, `https://`) or SOCKS5 (`socks5://`, names resolved
- * here; `socks5h://`, names resolved by the proxy, as curl reads them). This file only decides, per target, which proxy (if any) carries it; the agents that
- * do the carrying are in ./network.ts.
+ * here; `socks5h://`, names resolved by the proxy, as curl reads them). This file only decides,
+ * per target, which proxy (if any) carries it; the agents that do the carrying are in
+ * ./network.ts.
  */
 
 export interface ProxySettings {
