@@ -1,6 +1,7 @@
 import { connect } from 'node:net';
 import type { Config } from './config.js';
 import { isLoopback, proxyFor, proxying, proxyPort, redactProxy, type ProxySettings } from './core/proxy.js';
+import { bareHost } from './core/url-parts.js';
 
 /**
  * What the start-up log says about the outbound proxy: where calls go (once, at info), settings
@@ -62,7 +63,7 @@ export async function unreachableProxies(s: ProxySettings, timeoutMs = 2000): Pr
 
 function tryConnect(u: URL, timeoutMs: number): Promise<string | undefined> {
   return new Promise((resolve) => {
-    const socket = connect({ host: u.hostname.replace(/^\[|\]$/g, ''), port: proxyPort(u) });
+    const socket = connect({ host: bareHost(u.hostname), port: proxyPort(u) });
     const done = (why: string | undefined) => {
       socket.destroy();
       resolve(why);

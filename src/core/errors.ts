@@ -132,3 +132,13 @@ export class ConfigError extends CharbridgeError {
 export function isCharbridgeError(err: unknown): err is CharbridgeError {
   return err instanceof CharbridgeError;
 }
+
+/**
+ * `err` and what caused it, outermost first, at most `depth` deep: a library's error often sits
+ * a few causes down (the SDK's error wraps the fetch's, which wraps the socket's).
+ */
+export function causeChain(err: unknown, depth = 5): unknown[] {
+  const chain: unknown[] = [];
+  for (let e = err; e != null && chain.length < depth; e = (e as { cause?: unknown }).cause) chain.push(e);
+  return chain;
+}

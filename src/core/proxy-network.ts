@@ -8,6 +8,7 @@ import { KEEP_ALIVE, keepAliveAgentFor, keepAliveFetch } from './http-fetch.js';
 import type { Network } from './network.js';
 import { isSocks, proxyFor, type ProxySettings } from './proxy.js';
 import { socksConnector } from './socks-connect.js';
+import { bareHost } from './url-parts.js';
 
 /**
  * The network through an outbound proxy (./network.ts says what each part is for): the only
@@ -77,7 +78,7 @@ export function pinnedTunnel(proxy: string): Agent {
 function socksAgent(proxy: string, keepAlive: boolean): Agent {
   const agent = new SocksProxyAgent(proxy, { keepAlive });
   if (keepAlive) agent.options.timeout = KEEP_ALIVE.timeout;
-  if (agent.proxy.host) agent.proxy.host = agent.proxy.host.replace(/^\[|\]$/g, '');
+  if (agent.proxy.host) agent.proxy.host = bareHost(agent.proxy.host);
   return agent;
 }
 

@@ -8,6 +8,8 @@
  * ./network.ts.
  */
 
+import { bareHost, portOf } from './url-parts.js';
+
 export interface ProxySettings {
   /** Proxy for `http://` and `ws://` targets; '' for none. */
   httpProxy: string;
@@ -104,8 +106,6 @@ export function proxyPasswords(s: ProxySettings): string[] {
   return [...new Set(out)];
 }
 
-const DEFAULT_PORTS: Record<string, number> = { 'http:': 80, 'https:': 443, 'ws:': 80, 'wss:': 443 };
-
 /**
  * The proxy that carries `target`, or undefined when it goes direct: no proxy for its scheme, or
  * its host listed in NO_PROXY (the same matching as undici's and curl's: an entry matches the
@@ -116,8 +116,8 @@ export function proxyFor(settings: ProxySettings, target: string | URL): string 
   const secure = u.protocol === 'https:' || u.protocol === 'wss:';
   const proxy = secure ? settings.httpsProxy : settings.httpProxy;
   if (!proxy) return undefined;
-  const host = u.hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  const port = Number(u.port) || DEFAULT_PORTS[u.protocol] || 0;
+  const host = bareHost(u.hostname).toLowerCase();
+  const port = portOf(u);
   return bypassed(settings.noProxy, host, port) ? undefined : proxy;
 }
 
@@ -128,7 +128,7 @@ function bypassed(noProxy: string, host: string, port: number): boolean {
     if (!raw) continue;
     const m = /^(.+):(\d+)$/.exec(raw);
     if (m && Number(m[2]) !== port) continue;
-    const entry = (m ? m[1]! : raw).replace(/^\[|\]$/g, '').replace(/^\*?\./, '').toLowerCase();
+    const entry = bareHost(m ? m[1]! : raw).replace(/^\*?\./, '').toLowerCase();
     if (host === entry || host.endsWith(`.${entry}`)) return true;
   }
   return false;
@@ -139,7 +139,7 @@ export const isSocks = (proxy: string) => /^socks5h?:/i.test(proxy);
 
 /** The port a proxy address without one means: SOCKS's 1080, an HTTP proxy's scheme's own. */
 export function proxyPort(proxy: URL): number {
-  return Number(proxy.port) || (isSocks(proxy.protocol) ? 1080 : proxy.protocol === 'https:' ? 443 : 80);
+  return isSocks(proxy.protocol) ? Number(proxy.port) || 1080 : portOf(proxy);
 }
 
 /** Whether any proxy is set. */
@@ -148,7 +148,7 @@ export const proxying = (s: ProxySettings) => Boolean(s.httpProxy || s.httpsProx
 /** Loopback hosts: a model or platform on this machine, which a proxy elsewhere cannot reach. */
 export function isLoopback(target: string): boolean {
   try {
-    const h = new URL(target).hostname.replace(/^\[|\]$/g, '').toLowerCase();
+    const h = bareHost(new URL(target).hostname).toLowerCase();
     return h === 'localhost' || h.endsWith('.localhost') || /^127\./.test(h) || h === '::1';
   } catch {
     return false;

@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { SocksClient, type SocksProxy } from 'socks';
 import { buildConnector } from 'undici';
 import { proxyPort } from './proxy.js';
+import { bareHost, portOf } from './url-parts.js';
 
 /** How long the proxy may take to open a connection to a target (its handshake included). */
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -19,7 +20,7 @@ const CONNECT_TIMEOUT_MS = 10_000;
 export function socksConnector(proxyUrl: string): buildConnector.connector {
   const u = new URL(proxyUrl);
   const proxy: SocksProxy = {
-    host: u.hostname.replace(/^\[|\]$/g, ''),
+    host: bareHost(u.hostname),
     port: proxyPort(u),
     type: 5,
     ...(u.username ? { userId: decodeURIComponent(u.username) } : {}),
@@ -28,8 +29,8 @@ export function socksConnector(proxyUrl: string): buildConnector.connector {
   const namesHere = u.protocol === 'socks5:';
   const tls = buildConnector({});
   return (opts, callback) => {
-    const host = opts.hostname.replace(/^\[|\]$/g, '');
-    const port = Number(opts.port) || (opts.protocol === 'https:' ? 443 : 80);
+    const host = bareHost(opts.hostname);
+    const port = portOf(opts);
     const open = async () => {
       const target = namesHere && !isIP(host) ? (await lookup(host)).address : host;
       const { socket } = await SocksClient.createConnection({ proxy, command: 'connect', destination: { host: target, port }, timeout: CONNECT_TIMEOUT_MS });

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import ipaddr from 'ipaddr.js';
+import { bareHost } from './url-parts.js';
 
 /**
  * SSRF guard for URLs a client hands us (image URLs, webhook URLs).
@@ -81,7 +82,7 @@ function isLocalName(host: string): boolean {
 }
 
 function isAllowed(url: URL, opts: SsrfOptions): boolean {
-  const candidates = new Set([url.hostname.toLowerCase(), url.host.toLowerCase(), url.hostname.replace(/^\[|\]$/g, '').toLowerCase()]);
+  const candidates = new Set([url.hostname.toLowerCase(), url.host.toLowerCase(), bareHost(url.hostname).toLowerCase()]);
   return opts.allowHosts.some((h) => candidates.has(h.trim().toLowerCase()));
 }
 
@@ -101,7 +102,7 @@ export function checkUrlLiteral(raw: string, opts: SsrfOptions): UrlCheck {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return { ok: false, reason: 'must be an http(s) URL' };
   // WHATWG URL parsing already normalises 2130706433, 0x7f.1 and ::ffff:127.0.0.1 forms.
-  const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  const host = bareHost(url.hostname).toLowerCase();
   if (!host) return { ok: false, reason: 'must have a host' };
   const ip = isIP(host) ? host : undefined;
   const allowed = isAllowed(url, opts);

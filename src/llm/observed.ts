@@ -1,4 +1,4 @@
-import { isCharbridgeError } from '../core/errors.js';
+import { causeChain, isCharbridgeError } from '../core/errors.js';
 import type { JsonAnswer, ModelChunk, ModelClient, ModelRequest } from './model.js';
 
 /**
@@ -19,7 +19,7 @@ export interface ModelCallEvent {
 
 /** The HTTP status a failure carries (the SDK's error is the cause of our ModelError). */
 export function modelStatusOf(err: unknown): number | undefined {
-  for (let e: unknown = err, depth = 0; e && depth < 3; e = (e as { cause?: unknown }).cause, depth++) {
+  for (const e of causeChain(err, 3)) {
     const status = (e as { status?: unknown }).status;
     if (typeof status === 'number' && !isCharbridgeError(e)) return status;
   }

@@ -1,6 +1,6 @@
 import OpenAI, { type ClientOptions } from 'openai';
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
-import { ModelError, ModelUnavailableError } from '../core/errors.js';
+import { causeChain, ModelError, ModelUnavailableError } from '../core/errors.js';
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
 import { keepAliveFetch } from '../core/http-fetch.js';
@@ -128,7 +128,7 @@ export class OpenAIModel implements ModelClient {
       // The outbound proxy, not the model server, answered: its login is the operator's to fix.
       return new ModelUnavailableError('The proxy refused the model call (407 Proxy Authentication Required): check the user and password in HTTP_PROXY / HTTPS_PROXY', err);
     }
-    if (err instanceof OpenAI.APIConnectionError && causedBy(err, SOCKS_LOGIN_REFUSED)) {
+    if (err instanceof OpenAI.APIConnectionError && causeChain(err).some((e) => e instanceof Error && SOCKS_LOGIN_REFUSED.test(e.message))) {
       return new ModelUnavailableError('The proxy refused the model call (SOCKS5 login refused): check the user and password in ALL_PROXY / HTTPS_PROXY / HTTP_PROXY', err);
     }
     if (err instanceof OpenAI.APIError && typeof err.status === 'number') {
@@ -148,11 +148,3 @@ export class OpenAIModel implements ModelClient {
 
 /** What the `socks` library says when a SOCKS5 proxy turns down the login given, or wanted one and got none. */
 const SOCKS_LOGIN_REFUSED = /Socks5 Authentication failed|no accepted authentication type/;
-
-/** Whether `err` or one of its causes says `what` (the SDK wraps the fetch's error, which wraps the socket's). */
-function causedBy(err: unknown, what: RegExp): boolean {
-  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    if (what.test(e.message)) return true;
-  }
-  return false;
-}

@@ -4,7 +4,8 @@ import { request as httpsRequest } from 'node:https';
 import type { LookupAddress } from 'node:dns';
 import type { LookupFunction } from 'node:net';
 import { checkResolvedUrl } from '../core/ssrf.js';
-import { isSocks, proxyFor, type ProxySettings } from '../core/proxy.js';
+import { isSocks, proxyFor, proxyPort, type ProxySettings } from '../core/proxy.js';
+import { bareHost, portOf } from '../core/url-parts.js';
 
 /** Resolve a host to every address it has. */
 export type Resolve = (host: string) => Promise<string[]>;
@@ -119,7 +120,7 @@ function exchange(url: URL, addresses: string[], req: SafeRequest, signal: Abort
  */
 async function throughProxy(url: URL, address: string, proxy: string, req: SafeRequest): Promise<{ send: Sender; options: object }> {
   const ip = address.includes(':') ? `[${address}]` : address;
-  const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
+  const port = portOf(url);
   const headers = { ...req.headers, host: url.host };
   if (url.protocol === 'https:' || isSocks(proxy)) {
     const { pinnedTunnel } = await import('../core/proxy-network.js');
@@ -131,8 +132,8 @@ async function throughProxy(url: URL, address: string, proxy: string, req: SafeR
   const options = {
     method: req.method,
     protocol: p.protocol,
-    hostname: p.hostname.replace(/^\[|\]$/g, ''),
-    port: Number(p.port) || (p.protocol === 'https:' ? 443 : 80),
+    hostname: bareHost(p.hostname),
+    port: proxyPort(p),
     path: `http://${ip}:${port}${url.pathname}${url.search}`,
     headers: { ...headers, ...auth },
     agent: false as const,

@@ -7,6 +7,7 @@
  */
 import { Writable } from 'node:stream';
 import { loadConfig } from '../../src/config.js';
+import { causeChain } from '../../src/core/errors.js';
 import { createNetwork } from '../../src/core/network.js';
 import { createModel } from '../../src/llm/index.js';
 import { createLogger } from '../../src/log.js';
@@ -16,11 +17,7 @@ const config = loadConfig({ ...process.env, OPENAI_BASE_URL: baseURL, OPENAI_API
 const network = await createNetwork(config.proxy);
 const model = createModel(config.model, createLogger({ level: 'error', destination: new Writable({ write: (_c, _e, cb) => cb() }) }), network);
 /** The error and its causes' messages: the certificate's verdict sits a few causes down. */
-const why = (err: unknown) => {
-  const said: string[] = [];
-  for (let e = err, depth = 0; e instanceof Error && depth < 6; e = e.cause, depth++) said.push(e.message);
-  return said.join(' <- ');
-};
+const why = (err: unknown) => causeChain(err, 6).map((e) => (e instanceof Error ? e.message : String(e))).join(' <- ');
 const out: Record<string, string> = {};
 try {
   out.model = (await model.completeJson({ messages: [{ role: 'user', content: 'over TLS' }] })).text;
