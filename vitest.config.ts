@@ -7,6 +7,9 @@ export default defineConfig({
     exclude: ['test/bench/**', 'node_modules/**'],
     // One PostgreSQL and one Redis for the run (found or started); see test/helpers/services.ts.
     globalSetup: ['test/helpers/services-setup.ts'],
+    // Discord's gateway socket takes the proxy's agent only if it is installed before discord.js
+    // first loads; workers share modules (below), and some tests import discord.js themselves.
+    setupFiles: ['adapters/discord/gateway-socket.ts'],
     testTimeout: 20_000,
     hookTimeout: 20_000,
     // Files run side by side safely: fakes listen on port 0, each file gets its own PostgreSQL

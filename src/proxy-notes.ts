@@ -4,20 +4,18 @@ import { isLoopback, proxyFor, proxying, proxyPort, redactProxy, type ProxySetti
 import { bareHost } from './core/url-parts.js';
 
 /**
- * What the start-up log says about the outbound proxy: where calls go (once, at info), settings
- * to fix (also in the banner's next steps), and what a proxy does not carry. Nothing when no
- * proxy is set.
+ * What the start-up log says about the outbound proxy: where calls go (once, at info), and
+ * settings to fix (also in the banner's next steps). Nothing when no proxy is set.
  */
-export function proxyNotes(config: Config): { info?: string; fixes: string[]; caveats: string[] } {
+export function proxyNotes(config: Config): { info?: string; fixes: string[] } {
   const s = config.proxy;
-  if (!proxying(s)) return { fixes: [], caveats: [] };
+  if (!proxying(s)) return { fixes: [] };
   const parts = [
     s.httpsProxy ? `https:// through ${redactProxy(s.httpsProxy)} (${s.from.https})` : 'https:// directly',
     s.httpProxy ? `http:// through ${redactProxy(s.httpProxy)} (${s.from.http})` : 'http:// directly',
   ];
   const info = `Outbound calls (model, platforms, downloads, webhooks, image URLs): ${parts.join(', ')}${s.noProxy ? `; NO_PROXY: ${s.noProxy}` : ''}.`;
   const fixes: string[] = [];
-  const caveats: string[] = [];
   // A proxy on another machine cannot reach this one's loopback: a local model (Ollama, vLLM) or
   // a local Bot API server would time out with nothing pointing at the proxy.
   const endpoints: Array<[string, string | undefined]> = [
@@ -34,12 +32,7 @@ export function proxyNotes(config: Config): { info?: string; fixes: string[]; ca
       fixes.push(`${name} (${url}) is on this machine but would go through the proxy ${redactProxy(proxy)}, which cannot reach it: add ${host} to NO_PROXY.`);
     }
   }
-  if (config.discord) {
-    caveats.push(
-      "Discord's gateway connects directly: discord.js takes no proxy for its WebSocket (its REST calls and downloads do use the proxy). Where only the proxy may reach the internet, Discord stays disconnected.",
-    );
-  }
-  return { info, fixes, caveats };
+  return { info, fixes };
 }
 
 /**

@@ -100,7 +100,6 @@ export async function startRuntime(loaded: Config, overrides: RuntimeOverrides =
   const ignored = [...(overrides.unknownVariables ?? []).map(describeUnknown), ...proxy.fixes, ...(await unreachableProxies(config.proxy))];
   for (const line of ignored) log.warn(line);
   if (proxy.info) log.info(proxy.info);
-  for (const line of proxy.caveats) log.warn(line);
   const network = await createNetwork(config.proxy);
   let adapters: PlatformAdapter[] = [];
   const starts = new AdapterStarts();

@@ -7,8 +7,9 @@
  * RESUME, then the replayed dispatches up to RESUMED, keeping where each message was sent; then
  * it closes with 1000, ending the old session. The messages themselves are read over REST.
  *
- * The only importer of `ws` in the adapters.
+ * The only importer of `ws` in the adapters (./gateway-socket.ts reaches the copy discord.js loads).
  */
+import type { Agent } from 'node:http';
 import WebSocket from 'ws';
 
 /** A gateway session as a previous process left it, and the sequence it had handled up to. */
@@ -30,14 +31,16 @@ export const EXPIRED = 'expired';
 
 /**
  * Resume `session`, collect the MESSAGE_CREATEs Discord replays, end the session. Rejects on a
- * connection failure, a close before RESUMED or `timeoutMs`.
+ * connection failure, a close before RESUMED or `timeoutMs`. `agentFor`: the outbound proxy's
+ * agent for the gateway's address, if one carries it.
  */
-export function replayMissed(session: StoredSession, token: string, timeoutMs: number): Promise<ReplayedMessage[] | typeof EXPIRED> {
+export function replayMissed(session: StoredSession, token: string, timeoutMs: number, agentFor?: (url: string) => Agent | undefined): Promise<ReplayedMessage[] | typeof EXPIRED> {
   return new Promise((resolve, reject) => {
     const url = new URL(session.resumeUrl);
     url.searchParams.set('v', '10');
     url.searchParams.set('encoding', 'json');
-    const ws = new WebSocket(url);
+    const agent = agentFor?.(url.href);
+    const ws = new WebSocket(url, agent ? { agent } : {});
     const messages: ReplayedMessage[] = [];
     let seq = session.seq;
     let settled = false;

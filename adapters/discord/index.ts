@@ -312,7 +312,8 @@ class DiscordBot implements DiscordAdapter {
       const waiting = 'the previous gateway sessions, to replay what they were sent before any live message';
       const notes = atStart ? await onceStoreAnswers(read, { log: this.log, waiting, sleep: this.deps.sleep }) : await read();
       for (const s of notes) {
-        const got = await replayMissed(s, this.config.token, this.tuning.replayTimeoutMs).catch((err: unknown) => {
+        const network = this.deps.network;
+        const got = await replayMissed(s, this.config.token, this.tuning.replayTimeoutMs, network && ((url) => network.agentFor(url))).catch((err: unknown) => {
           this.log.warn({ err, shard: s.shard }, 'discord: could not replay the previous gateway session; a first DM sent while no process listened stays unanswered');
           return undefined;
         });

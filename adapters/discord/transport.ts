@@ -1,8 +1,8 @@
 /**
- * The only file that imports discord.js. Everything else in the adapter sees this narrow
- * surface — plain `DcMessage` / `DcInteraction` records in, a handful of REST calls out, and a
- * classifier for Discord's errors — so the rest reads as plain TypeScript and the SDK could be
- * swapped (raw REST + `ws`) by rewriting one file.
+ * The only file that uses discord.js (./gateway-socket.ts loads it). Everything else in the
+ * adapter sees this narrow surface — plain `DcMessage` / `DcInteraction` records in, a handful of
+ * REST calls out, and a classifier for Discord's errors — so the rest reads as plain TypeScript
+ * and the SDK could be swapped (raw REST + `ws`) by rewriting one file.
  *
  * Things discord.js does that this file relies on or works around, checked against the fake:
  * - REST pacing: discord.js queues requests per route bucket from the X-RateLimit headers and
@@ -20,15 +20,18 @@
  *   process, so with several instances `identify` replaces it by a gate they share. Close codes
  *   4010 (invalid shard) and 4011 (sharding required) are fatal: `login()` rejects.
  */
-import {
-  ApplicationCommandOptionType, Client, DiscordAPIError, Events, GatewayIntentBits, MessageFlags, Options, Partials,
-  PermissionFlagsBits, RateLimitError, Routes, type AutocompleteInteraction, type ChatInputCommandInteraction,
-  type ClientOptions, type CommandInteractionOption, type Message,
+import type {
+  AutocompleteInteraction, ChatInputCommandInteraction, Client as DiscordClient, ClientOptions, CommandInteractionOption, Message,
 } from 'discord.js';
+import { discordJs, gatewayProxyInstalled, withGatewayAgent } from './gateway-socket.js';
 import type { IdentifyGate, Log } from '../../src/core/adapter.js';
 import type { Network } from '../../src/core/network.js';
 import { ConfigError } from '../../src/core/errors.js';
 import type { TransportEvents } from '../shared/status.js';
+
+const {
+  ApplicationCommandOptionType, Client, DiscordAPIError, Events, GatewayIntentBits, MessageFlags, Options, Partials, PermissionFlagsBits, RateLimitError, Routes,
+} = discordJs;
 
 /** Where a message or interaction happened. Threads report their parent channel too. */
 export interface DcPlace {
@@ -136,7 +139,7 @@ export interface TransportOptions {
   globalPerSecond?: number | undefined;
   /** Told about the gateway connection, failures and the 429s discord.js waits out itself. */
   events?: TransportEvents | undefined;
-  /** REST calls and attachment downloads through the proxy when one applies (the gateway connects directly). */
+  /** REST calls, attachment downloads and the gateway's WebSocket through the proxy when one applies. */
   network?: Network | undefined;
   /** The shard ids to run here; undefined: all of `shardCount`. */
   shards?: number[] | undefined;
@@ -154,7 +157,7 @@ export interface TransportHandlers {
 }
 
 export class DiscordTransport {
-  private readonly client: Client;
+  private readonly client: DiscordClient;
   private lastCloseCode: number | undefined;
   /** Shards of this client that are up; the adapter counts as connected when all of them are. */
   private readonly up = new Set<number>();
@@ -236,7 +239,11 @@ export class DiscordTransport {
   async start(): Promise<BotInfo> {
     const ready = new Promise<void>((resolve) => this.client.once(Events.ClientReady, () => resolve()));
     try {
-      await this.client.login(this.opts.token);
+      const network = this.opts.network;
+      if (network && !gatewayProxyInstalled && network.agentFor('wss://gateway.discord.gg')) {
+        this.opts.log.warn("Discord's gateway connects directly, not through the proxy: discord.js was loaded before charbridge could hand its WebSocket the proxy (REST calls and downloads still use it).");
+      }
+      await withGatewayAgent(network && ((url) => network.agentFor(url)), () => this.client.login(this.opts.token));
     } catch (err) {
       await this.client.destroy().catch(() => undefined);
       throw startupError(err, this.lastCloseCode);
@@ -415,7 +422,7 @@ export class DiscordTransport {
     const sub = top[0]?.type === ApplicationCommandOptionType.Subcommand ? top[0] : undefined;
     const options: Record<string, string | number | boolean> = {};
     for (const o of (sub?.options ?? top) as readonly CommandInteractionOption[]) if (o.value !== undefined && o.value !== null) options[o.name] = o.value;
-    const flags = (ephemeral: boolean) => (ephemeral ? { flags: MessageFlags.Ephemeral as const } : {});
+    const flags = (ephemeral: boolean) => (ephemeral ? { flags: MessageFlags.Ephemeral as typeof MessageFlags.Ephemeral } : {});
     const member = i.member && 'displayName' in i.member ? i.member.displayName : undefined;
     return {
       ...placeOf(i.channel, i.channelId ?? '', i.guildId),

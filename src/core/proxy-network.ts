@@ -34,8 +34,9 @@ export function proxiedNetwork(settings: ProxySettings): Network {
     const proxy = route(`${target.protocol}//${target.host}`);
     if (!proxy) return keepAliveAgentFor(target);
     // A plain-http target goes in absolute form, as curl sends it: a firewall's proxy often
-    // allows CONNECT only to port 443.
-    const kind = isSocks(proxy) ? 'socks' : target.protocol === 'https:' || target.protocol === 'wss:' ? 'tunnel' : 'forward';
+    // allows CONNECT only to port 443. A WebSocket's upgrade cannot be forwarded that way, so a
+    // `ws:` target is tunnelled like the secure ones.
+    const kind = isSocks(proxy) ? 'socks' : target.protocol === 'http:' ? 'forward' : 'tunnel';
     const key = `${kind} ${proxy}`;
     let agent = nodeAgents.get(key);
     if (!agent) {

@@ -14,7 +14,7 @@ process.once('SIGTERM', () => {
   // A SOCKS relay is asked for host:port and records only what came with the right login.
   const seen =
     'port' in proxy
-      ? proxy.seen.map((r) => ({ method: 'SOCKS', target: r.target, auth: r.user !== undefined }))
+      ? proxy.seen.map((r) => ({ method: 'SOCKS', target: r.target, auth: r.user !== undefined, firstLine: r.firstLine }))
       : proxy.seen.map((r) => ({ method: r.method, target: r.target, auth: Boolean(r.auth) }));
   process.stdout.write(`${JSON.stringify({ seen, connections: proxy.connections() })}\n`, () => void proxy.close().then(() => process.exit(0)));
 });

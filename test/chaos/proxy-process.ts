@@ -5,7 +5,8 @@ import { root } from '../bench/bot-process.js';
 
 export interface ProxyReport {
   /** `CONNECT`, a forwarded request's method, or `SOCKS` (a relay to `target`, host:port). */
-  seen: Array<{ method: string; target: string; auth: boolean }>;
+  /** `firstLine`: a SOCKS relay's first request line (a forward proxy's `CONNECT` is its tunnel). */
+  seen: Array<{ method: string; target: string; auth: boolean; firstLine?: string | undefined }>;
   connections: number;
 }
 

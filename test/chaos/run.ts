@@ -16,7 +16,8 @@
  * N/2 to N ms instead). `--proxy`: every instance reaches the model, the platforms and the
  * webhooks through a forward proxy that wants a login (test/fakes/proxy.ts, run as its own
  * process by proxy-process.ts), as behind a firewall (`--proxy socks`: a SOCKS5 relay that wants a
- * login, test/fakes/socks.ts); Discord's gateway still connects directly. Afterwards (one clean start, a quiet period) every promise is checked:
+ * login, test/fakes/socks.ts); Discord's gateway socket included. Afterwards (one clean start, a
+ * quiet period) every promise is checked:
  *   - lost: an accepted message (a Telegram update the bot confirmed by polling past it or by
  *     answering its delivery 2xx, a Slack event answered 2xx, an API turn answered 202, any
  *     Discord DM: Discord asks for no acknowledgement) without its reply; one API turn in twelve
@@ -94,8 +95,8 @@ const allDownAt = new Set(Array.from({ length: allDown }, (_, j) => Math.floor((
 const proactiveChats = opt('proactive', 0);
 if (outages && !cluster) throw new Error('chaos: --outages needs --cluster (a single instance uses no Redis, and its SQLite file cannot go down)');
 /**
- * With `--proxy`: every outbound call but Discord's gateway goes through a forward proxy
- * (HTTP_PROXY); with `--proxy socks`, through a SOCKS5 relay (ALL_PROXY=socks5h://…).
+ * With `--proxy`: every outbound call goes through a forward proxy (HTTP_PROXY); with
+ * `--proxy socks`, through a SOCKS5 relay (ALL_PROXY=socks5h://…).
  */
 const viaProxy = args.includes('--proxy');
 const proxyKind = args[args.indexOf('--proxy') + 1] === 'socks' ? 'socks' : 'http';
@@ -548,12 +549,14 @@ try {
     const byTarget = new Map<string, number>();
     for (const r of seen) {
       const host = r.method === 'CONNECT' || r.method === 'SOCKS' ? r.target : new URL(r.target).host;
-      const name = names.get(host) ?? 'webhooks';
+      // Discord's REST is forwarded through an HTTP proxy, so a tunnel to it is the gateway's socket.
+      const gateway = r.method === 'CONNECT' || r.firstLine?.startsWith('GET /gateway');
+      const name = names.get(host) === 'discord' && gateway ? 'discord gateway' : (names.get(host) ?? 'webhooks');
       byTarget.set(name, (byTarget.get(name) ?? 0) + 1);
     }
     const refused = seen.filter((r) => !r.auth).length;
     console.log(`proxy: carried ${seen.length - refused} ${proxyKind === 'socks' ? 'relays' : 'requests'} (${[...byTarget].map(([k, n]) => `${k} ${n}`).join(', ')}), ${connections} connections; ${refused} without the login`);
-    if (refused || !['model', 'telegram', 'slack', 'discord'].every((k) => byTarget.has(k))) {
+    if (refused || !['model', 'telegram', 'slack', 'discord', 'discord gateway'].every((k) => byTarget.has(k))) {
       console.log('proxy: a platform or the model never reached it, or a call came without the login');
       broken = true;
     }

@@ -1,10 +1,9 @@
 /**
  * Behind a firewall whose only way out is a proxy: the whole runtime as `npm start` wires it
  * (createPlatformAdapters), with HTTP_PROXY naming a proxy that wants a login, reaches the model,
- * Telegram, Slack (Web API and the Socket Mode connection) and Discord's REST through it, and
- * answers a message on each platform. Discord's gateway is the one connection that goes around it,
- * and the start-up log says so. The real SDKs against the fakes on loopback, through a real
- * forward proxy (test/fakes/proxy.ts).
+ * Telegram, Slack (Web API and the Socket Mode connection) and Discord (REST, and the gateway's
+ * WebSocket, reconnects included) through it, and answers a message on each platform. The real
+ * SDKs against the fakes on loopback, through a real forward proxy (test/fakes/proxy.ts).
  */
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
@@ -31,7 +30,7 @@ const carried = (proxy: FakeProxy) =>
   proxy.seen.filter((r) => r.auth).map((r) => (r.method === 'CONNECT' ? `CONNECT ${r.target}` : `${r.method} ${new URL(r.target).pathname}`));
 
 describe('an outbound proxy', () => {
-  it('carries the model, Telegram, Slack and Discord REST, and the log says what goes around it', async () => {
+  it('carries the model, Telegram, Slack and Discord, the gateway and its reconnects too', async () => {
     const w = await world();
     const proxyUrl = w.proxy.url.replace('http://', 'http://egress:s3cret-pass@');
     const config = loadConfig({ ...w.env, HTTP_PROXY: proxyUrl, NO_PROXY: '' });
@@ -47,6 +46,14 @@ describe('an outbound proxy', () => {
     await w.slack.waitFor(() => w.slack.responses.length === 1, 10_000);
     const dm = w.discord.userMessage({ author: alice, guildId: null, content: 'hello from Discord' });
     await w.discord.waitFor(() => w.discord.channelMessages(dm.channel_id).length === 1, 10_000);
+    // The gateway drops the connection; discord.js resumes on a new one, through the proxy again.
+    const discordHost = new URL(w.discord.restApi).host;
+    const gatewayTunnels = () => carried(w.proxy).filter((p) => p === `CONNECT ${discordHost}`).length;
+    const tunnelsBefore = gatewayTunnels();
+    w.discord.disconnect(4000);
+    await w.discord.waitFor(() => w.discord.gatewayStats().resumes === 1 && w.discord.gatewayStats().liveSockets === 1, 10_000);
+    w.discord.userMessage({ author: alice, guildId: null, content: 'after the resume' });
+    await w.discord.waitFor(() => w.discord.channelMessages(dm.channel_id).length === 2, 10_000);
 
     // Files a command carries are downloaded through it too (Node's fetch, given the proxy's dispatcher).
     const OPERATOR = { chat: { id: 999, type: 'private' as const }, from: { id: 999, first_name: 'Op' } };
@@ -58,7 +65,7 @@ describe('an outbound proxy', () => {
     expect(w.telegram.botMessages(999).map((m) => m.text)).toEqual(['Imported Marisol Vane. Platform users can switch to it with /character Marisol Vane.']);
     expect(w.discord.channelMessages(opDm.channel_id).map((m) => m.content)).toEqual(['Imported Quill-7 Archivist. Platform users can switch to it with /character Quill-7 Archivist.']);
     expect(w.telegram.botMessages(42).map((m) => m.text)).toEqual(['re: hello from Telegram']);
-    expect(w.discord.channelMessages(dm.channel_id).map((m) => m.content)).toEqual(['re: hello from Discord']);
+    expect(w.discord.channelMessages(dm.channel_id).map((m) => m.content)).toEqual(['re: hello from Discord', 're: after the resume']);
     const paths = carried(w.proxy);
     // Every call the proxy was asked to carry brought the login: none was refused.
     expect(w.proxy.seen.filter((r) => !r.auth)).toEqual([]);
@@ -69,8 +76,12 @@ describe('an outbound proxy', () => {
     expect(paths).toContain(`CONNECT ${new URL(w.slack.apiUrl).host}`);
     expect(paths).toEqual(expect.arrayContaining(['GET /api/v10/gateway/bot', `POST /api/v10/channels/${dm.channel_id}/messages`]));
     expect(paths).toEqual(expect.arrayContaining([expect.stringMatching(/^GET \/file\/bot[^/]+\/documents\//), expect.stringMatching(/^GET \/attachments\/.+\/quill\.charx$/)]));
-    // The gateway's WebSocket went around it, as the log says.
-    expect(lines().some((l) => l.msg.startsWith("Discord's gateway connects directly"))).toBe(true);
+    // Discord's gateway WebSocket is tunnelled (discord.js was given no agent of its own for it),
+    // and so was the connection it resumed on; REST calls are forwarded, so every tunnel to
+    // Discord's address is a gateway socket.
+    expect(tunnelsBefore).toBe(1);
+    expect(gatewayTunnels()).toBe(2);
+    expect(lines().some((l) => /gateway connects directly/.test(l.msg))).toBe(false);
     expect(lines().find((l) => l.msg.startsWith('Outbound calls'))?.msg).toBe(
       `Outbound calls (model, platforms, downloads, webhooks, image URLs): https:// directly, http:// through http://egress:***@${new URL(w.proxy.url).host} (HTTP_PROXY).`,
     );

@@ -1,7 +1,8 @@
 /**
  * Behind a SOCKS5 proxy (as `ssh -D` or Tor give one): the whole runtime as `npm start` wires it,
  * with ALL_PROXY naming a SOCKS5 proxy that wants a login, reaches the model, Telegram, Slack (Web
- * API and the Socket Mode WebSocket) and Discord's REST through it and answers on each platform;
+ * API and the Socket Mode WebSocket) and Discord (REST and the gateway's WebSocket) through it and
+ * answers on each platform;
  * an image URL is relayed to the address it vetted; a refused login is logged as the proxy's. The
  * real SDKs against the fakes on loopback, through a real SOCKS5 relay (test/fakes/socks.ts).
  */
@@ -30,7 +31,7 @@ const hostOf = (url: string) => {
 };
 
 describe('an outbound SOCKS5 proxy', () => {
-  it('relays the model, Telegram, Slack and Discord REST, every connection with the login', async () => {
+  it('relays the model, Telegram, Slack and Discord, every connection with the login', async () => {
     const w = await world();
     const config = loadConfig({ ...w.env, ALL_PROXY: w.socks.url, NO_PROXY: '' });
     const { log, lines, raw } = capture(config.secrets);
@@ -42,9 +43,13 @@ describe('an outbound SOCKS5 proxy', () => {
     await w.slack.waitFor(() => w.slack.channelMessages('D0SOCKS').some((m) => m.text === 're: hello from Slack'), 10_000);
     const dm = w.discord.userMessage({ author: alice, guildId: null, content: 'hello from Discord' });
     await w.discord.waitFor(() => w.discord.channelMessages(dm.channel_id).length === 1, 10_000);
+    // Told to reconnect, discord.js resumes on a new socket: relayed too.
+    w.discord.requestReconnect();
+    await w.discord.waitFor(() => w.discord.gatewayStats().resumes === 1 && w.discord.gatewayStats().liveSockets === 1, 10_000);
 
     expect(w.telegram.botMessages(42).map((m) => m.text)).toEqual(['re: hello from Telegram']);
     expect(w.discord.channelMessages(dm.channel_id).map((m) => m.content)).toEqual(['re: hello from Discord']);
+    expect(w.socks.seen.filter((r) => /^GET \/gateway\?\S+ HTTP\/1\.1$/.test(r.firstLine ?? '')).map((r) => r.target)).toEqual([hostOf(w.env.DISCORD_API_URL), hostOf(w.env.DISCORD_API_URL)]);
     // Every connection brought the login. The fakes share one address, so each platform is told
     // apart by its port.
     expect(w.socks.seen.filter((r) => r.user !== 'egress')).toEqual([]);

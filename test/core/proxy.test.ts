@@ -73,19 +73,16 @@ describe('which targets a proxy carries', () => {
 
 describe('what the start-up log says about the proxy', () => {
   it('nothing without one', () => {
-    expect(proxyNotes(loadConfig({}))).toEqual({ fixes: [], caveats: [] });
+    expect(proxyNotes(loadConfig({}))).toEqual({ fixes: [] });
   });
 
-  it('warns that a local model would go to a proxy elsewhere, and that Discord’s gateway goes around it', () => {
+  it('warns that a local model would go to a proxy elsewhere', () => {
     const notes = proxyNotes(
       loadConfig({ HTTP_PROXY: 'http://egress:hunter22@proxy.corp:3128', OPENAI_BASE_URL: 'http://localhost:11434/v1', DISCORD_TOKEN: 'discord-token-0123456789' }),
     );
     expect(notes.info).toBe('Outbound calls (model, platforms, downloads, webhooks, image URLs): https:// directly, http:// through http://egress:***@proxy.corp:3128 (HTTP_PROXY).');
     expect(notes.fixes).toEqual([
       'OPENAI_BASE_URL (http://localhost:11434/v1) is on this machine but would go through the proxy http://egress:***@proxy.corp:3128, which cannot reach it: add localhost to NO_PROXY.',
-    ]);
-    expect(notes.caveats).toEqual([
-      "Discord's gateway connects directly: discord.js takes no proxy for its WebSocket (its REST calls and downloads do use the proxy). Where only the proxy may reach the internet, Discord stays disconnected.",
     ]);
     const listed = proxyNotes(loadConfig({ HTTP_PROXY: 'http://proxy.corp:3128', NO_PROXY: 'localhost', OPENAI_BASE_URL: 'http://localhost:11434/v1' }));
     expect(listed.fixes).toEqual([]);

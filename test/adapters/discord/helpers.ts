@@ -3,6 +3,7 @@
  * against the fake OpenAI, and (optionally) the real proactive scheduler — wired like the
  * runtime, with Discord's limits scaled down so a test runs in milliseconds, not seconds.
  */
+import type { Network } from '../../../src/core/network.js';
 import { createDiscordAdapter, type DiscordAdapter, type DiscordConfig, type DiscordTuning } from '../../../adapters/discord/index.js';
 import { ProactiveScheduler, DeliveryRouter } from '../../../src/scheduler/index.js';
 import type { InboundMessage, ReplyEvent } from '../../../src/core/types.js';
@@ -107,6 +108,8 @@ export async function startDiscord(o: {
   sharedShards?: boolean;
   /** While true, the adapter's reads and notes find the database unreachable (`StoreUnavailableError`). */
   storeDown?: () => boolean;
+  /** How the adapters reach Discord (an outbound proxy's network); default directly. */
+  network?: Network;
 } = {}): Promise<Setup> {
   const handled: InboundMessage[] = [];
   const modelDoneAt = new Map<string, number>();
@@ -138,6 +141,7 @@ export async function startDiscord(o: {
         characterAvatar: async (name) => (name === 'Aria' ? 'http://img.test/aria.png' : undefined),
         tuning: { ...SCALED_TUNING, ...o.tuning, ...over.tuning },
         ...(over.now ? { now: over.now } : {}),
+        ...(o.network ? { network: o.network } : {}),
         ...(o.sharedShards ? { sharedWindow: unlimitedWindow } : {}),
         ...(o.catchUp
           ? {
