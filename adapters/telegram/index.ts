@@ -186,9 +186,13 @@ class TelegramBot implements TelegramAdapter {
     return [{ method: 'POST', path: new URL(webhookUrl).pathname, handle: (req: IncomingMessage & { rawBody: Buffer }, res: ServerResponse) => handle(req, res) }];
   }
 
-  /** Proactive message: formatted, split, through the same budget as replies. */
+  /**
+   * A proactive message or a recovered reply: formatted, split, through the same budget as
+   * replies. A recovered reply first takes up what its earlier attempt showed in a private chat.
+   */
   async deliver(msg: OutboundText): Promise<void> {
-    await sendText(msg.text, this.keys.decode(msg.key), this.out, msg.beforeFirstCall);
+    const after = msg.maybeSent && msg.after !== undefined ? Number(msg.after) : undefined;
+    await sendText(msg.text, this.keys.decode(msg.key), this.out, msg.beforeFirstCall, after !== undefined && Number.isSafeInteger(after) ? after : undefined);
   }
 
   planner(target: TelegramTarget): ReplyPlanner {
