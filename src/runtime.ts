@@ -264,5 +264,5 @@ export async function redeliver(adapters: PlatformAdapter[], msg: InboundMessage
   if (!texts.length) return;
   const thread = msg.threadId ?? msg.replyThreadId;
   const key = { platform: msg.platform, chatId: msg.chatId, ...(thread !== undefined ? { threadId: thread } : {}) };
-  await adapter.deliver({ key, text: texts.join('\n\n'), characterName: start?.type === 'start' ? start.characterName : '', dedupeKey: msg.eventId, maybeSent: true, after: msg.messageId });
+  await adapter.deliver({ key, text: texts.join('\n\n'), characterName: start?.type === 'start' ? start.characterName : '', dedupeKey: msg.eventId, maybeSent: true });
 }

@@ -186,13 +186,9 @@ class TelegramBot implements TelegramAdapter {
     return [{ method: 'POST', path: new URL(webhookUrl).pathname, handle: (req: IncomingMessage & { rawBody: Buffer }, res: ServerResponse) => handle(req, res) }];
   }
 
-  /**
-   * A proactive message or a recovered reply: formatted, split, through the same budget as
-   * replies. A recovered reply first takes up what its earlier attempt showed in a private chat.
-   */
+  /** Proactive message: formatted, split, through the same budget as replies. */
   async deliver(msg: OutboundText): Promise<void> {
-    const after = msg.maybeSent && msg.after !== undefined ? Number(msg.after) : undefined;
-    await sendText(msg.text, this.keys.decode(msg.key), this.out, msg.beforeFirstCall, after !== undefined && Number.isSafeInteger(after) ? after : undefined);
+    await sendText(msg.text, this.keys.decode(msg.key), this.out, msg.beforeFirstCall);
   }
 
   planner(target: TelegramTarget): ReplyPlanner {

@@ -84,24 +84,10 @@ export async function sendNotice(text: string, target: ReplyTarget, deps: Outbou
   }
 }
 
-/**
- * Formatted text sent at once (proactive messages, recovered replies): the final step of a reply
- * with no preview. `earlierAfter`: an earlier attempt may have shown this text in this private
- * chat after that message id; what it left is taken up rather than shown again (see
- * `TelegramMessages.takeUpEarlier`).
- */
-export async function sendText(text: string, target: ReplyTarget, deps: OutboundDeps, beforeFirstCall?: () => Promise<void>, earlierAfter?: number): Promise<void> {
-  const planner = new TelegramMessages(target, deps);
-  let first = beforeFirstCall;
-  if (earlierAfter !== undefined && target.isPrivate) {
-    await planner.takeUpEarlier(text, earlierAfter, first);
-    first = undefined;
-  }
-  await new StreamedReply(planner, deps, { key: String(target.chatId), platform: 'telegram', logContext: { chatId: target.chatId }, beforeFirstCall: first }).finish(text);
+/** Formatted text sent at once (proactive messages): the final step of a reply with no preview. */
+export async function sendText(text: string, target: ReplyTarget, deps: OutboundDeps, beforeFirstCall?: () => Promise<void>): Promise<void> {
+  await streamedReply(target, deps, beforeFirstCall).finish(text);
 }
-
-/** Message ids looked at, at most, for what an earlier attempt at a reply left. */
-export const EARLIER_LOOKS = 8;
 
 /** What of one reply Telegram shows at `target`, and the Bot API call that shows more. */
 export function replyPlanner(target: ReplyTarget, deps: OutboundDeps): ReplyPlanner<Action> {
@@ -131,53 +117,6 @@ class TelegramMessages implements ReplyPlanner<Action> {
 
   get visible(): number {
     return this.shown.length;
-  }
-
-  /**
-   * Before sending `text` again in a private chat, where an earlier attempt (a process that died
-   * between Telegram's answer and its note of it) may have shown it after message `afterId`:
-   * take up what that attempt left, so the reply is not shown twice. Telegram cannot be asked what
-   * a bot sent, but a private chat numbers every message in order, and every message of the bot's
-   * after the one answered is this reply's (the chat's later turns wait for it). So the ids after
-   * it are asked in turn by editing each to the part of `text` due there: an edit made, or
-   * "message is not modified", is the bot's message, now showing that part; "message can't be
-   * edited" is the user's; "message to edit not found" means the chat has nothing after it, and
-   * the rest is sent. At most EARLIER_LOOKS ids; any other answer also ends the look.
-   */
-  async takeUpEarlier(text: string, afterId: number, beforeFirstCall?: () => Promise<void>): Promise<void> {
-    const chunks = chunkText(text, this.deps.tuning.maxMessageLength);
-    let first = beforeFirstCall;
-    for (let id = afterId + 1; id <= afterId + EARLIER_LOOKS && this.shown.length < chunks.length; id++) {
-      const source = chunks[this.shown.length]!;
-      const found = await this.deps.budget.run(
-        String(this.target.chatId),
-        async (beforeCall) => {
-          await first?.();
-          first = undefined;
-          await beforeCall();
-          return this.asEarlier(id, source);
-        },
-        { priority: 'high' },
-      );
-      if (found === 'ours') this.shown.push({ messageId: id, source });
-      else if (found !== 'theirs') break;
-    }
-    if (first) await first();
-    if (this.shown.length) this.deps.log.info({ chatId: this.target.chatId, messages: this.shown.map((s) => s.messageId) }, 'telegram: took up what an earlier attempt at this reply showed, instead of sending it again');
-  }
-
-  private async asEarlier(id: number, source: string): Promise<'ours' | 'theirs' | 'none'> {
-    try {
-      await this.formatted(source, (text, parseMode) => this.deps.transport.editMessageText(this.target.chatId, id, text, { parseMode }));
-      return 'ours';
-    } catch (err) {
-      const kind = telegramErrorKind(err);
-      if (kind === 'rate-limited') throw err;
-      if (kind === 'not-modified') return 'ours';
-      if (kind === 'not-editable') return 'theirs';
-      if (kind !== 'not-found') this.deps.log.info({ chatId: this.target.chatId, messageId: id, err }, 'telegram: could not look for an earlier attempt at this reply; sending it');
-      return 'none';
-    }
   }
 
   /** The next Bot API call that brings Telegram closer to `text`; undefined when it shows it already. */

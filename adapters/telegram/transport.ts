@@ -83,7 +83,7 @@ export interface SendOptions {
 }
 
 /** What went wrong with a Bot API call, in the terms the adapter acts on. */
-export type TelegramErrorKind = 'rate-limited' | 'parse' | 'not-modified' | 'not-found' | 'not-editable' | 'method-missing' | 'other';
+export type TelegramErrorKind = 'rate-limited' | 'parse' | 'not-modified' | 'method-missing' | 'other';
 
 export function telegramErrorKind(err: unknown): TelegramErrorKind {
   if (!(err instanceof TelegramError)) return 'other';
@@ -91,9 +91,6 @@ export function telegramErrorKind(err: unknown): TelegramErrorKind {
   if (err.code === 429) return 'rate-limited';
   if (err.code === 400 && /can't parse entities/i.test(d)) return 'parse';
   if (err.code === 400 && /message is not modified/i.test(d)) return 'not-modified';
-  if (err.code === 400 && /message to edit not found/i.test(d)) return 'not-found';
-  // Someone else's message: a bot edits only its own.
-  if (err.code === 400 && /message can't be edited/i.test(d)) return 'not-editable';
   if (err.code === 404 || (err.code === 400 && /method.*(not found|unknown|unsupported)|unknown method/i.test(d))) return 'method-missing';
   return 'other';
 }

@@ -77,12 +77,6 @@ export interface OutboundText {
    */
   maybeSent?: boolean | undefined;
   /**
-   * The platform message this text answers (`InboundMessage.messageId`, for a recovered reply):
-   * whatever an earlier attempt showed came after it. Telegram, whose private chats number every
-   * message in order, looks there for what that attempt left.
-   */
-  after?: string | undefined;
-  /**
    * Runs once, right before the text's first platform call — after any wait for room in the
    * outbound budget — and is awaited. When it rejects, nothing is sent and `deliver` rejects with
    * its error. The proactive scheduler records there that the message began leaving: one that

@@ -106,39 +106,6 @@ describe('telegram outbound', () => {
     expect(shows.at(-1)).toBe('sendMessage:Hello world');
   });
 
-  it("takes up the parts of a long reply an earlier attempt showed after the user's message, and sends only the rest", async () => {
-    // The private chat as the earlier attempt left it: the user's message 7, the reply's first
-    // part (8), the user's next message (9), a second part showing the start of the reply's
-    // second part (10, shown when a stream cut the attempt short), nothing after.
-    const chat = new Map<number, { ours: boolean; text: string }>([
-      [7, { ours: false, text: 'question' }],
-      [8, { ours: true, text: 'alpha beta' }],
-      [9, { ours: false, text: 'hello?' }],
-      [10, { ours: true, text: 'gamma' }],
-    ]);
-    const { calls, deps } = stub();
-    const asked: Array<[number, string]> = [];
-    deps.transport.editMessageText = async (_chat, id, text) => {
-      const m = chat.get(id);
-      asked.push([id, m === undefined ? 'not found' : !m.ours ? "can't be edited" : m.text === text ? 'not modified' : 'edited']);
-      if (!m) throw tgError(400, 'Bad Request: message to edit not found');
-      if (!m.ours) throw tgError(400, "Bad Request: message can't be edited");
-      if (m.text === text) throw tgError(400, 'Bad Request: message is not modified: specified new message content and reply markup are exactly the same');
-      m.text = text;
-    };
-    deps.tuning.maxMessageLength = 16;
-    await sendText('alpha beta gamma delta epsilon zeta eta theta iota', dm, deps, undefined, 7);
-    expect(asked).toEqual([[8, 'not modified'], [9, "can't be edited"], [10, 'edited'], [11, 'not found']]);
-    expect(chat.get(10)?.text).toBe('gamma delta');
-    expect(calls.map((c) => `${c.method}:${c.text}`)).toEqual(['sendMessage:epsilon zeta', 'sendMessage:eta theta iota']);
-  });
-
-  it('looks for no earlier attempt in a group, where other messages of the bot may follow the one answered', async () => {
-    const { calls, deps } = stub();
-    await sendText('again', group, deps, undefined, 3);
-    expect(calls.map((c) => c.method)).toEqual(['sendMessage']);
-  });
-
   it('stops using drafts in a chat that refuses them, and only there', async () => {
     const { calls, deps } = stub((c) => (c.method === 'sendMessageDraft' ? tgError(400, 'Bad Request: TEXTDRAFT_PEER_INVALID') : undefined));
     const ev = events();
