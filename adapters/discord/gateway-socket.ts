@@ -10,8 +10,8 @@
  *
  * discord.js is required here, not imported: Node runs a CommonJS package an ES module imports
  * before any module of the importing graph, so no import placed ahead of it could come first.
- * If something loaded discord.js earlier anyway, `gatewayProxyInstalled` says so and the gateway
- * connects directly, as it did before.
+ * If something loaded discord.js earlier anyway, `gatewayProxyInstalled` says so, the gateway
+ * connects directly as it did before, and the transport's start warns.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Agent } from 'node:http';

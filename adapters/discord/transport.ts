@@ -240,10 +240,14 @@ export class DiscordTransport {
     const ready = new Promise<void>((resolve) => this.client.once(Events.ClientReady, () => resolve()));
     try {
       const network = this.opts.network;
-      if (network && !gatewayProxyInstalled && network.agentFor('wss://gateway.discord.gg')) {
-        this.opts.log.warn("Discord's gateway connects directly, not through the proxy: discord.js was loaded before charbridge could hand its WebSocket the proxy (REST calls and downloads still use it).");
+      let asked = false;
+      await withGatewayAgent(network && ((url) => ((asked = true), network.agentFor(url))), () => this.client.login(this.opts.token));
+      // With a proxy set, the gateway socket asks for its agent as it opens; one that never asked
+      // went around the proxy (discord.js loaded too early, or a version that opens it another way).
+      if (network?.dispatcher && !asked) {
+        const why = gatewayProxyInstalled ? 'this discord.js opened it without asking for an agent' : 'discord.js was loaded before charbridge could hand its WebSocket the proxy';
+        this.opts.log.warn(`Discord's gateway connected directly, not through the proxy: ${why} (REST calls and downloads still use it).`);
       }
-      await withGatewayAgent(network && ((url) => network.agentFor(url)), () => this.client.login(this.opts.token));
     } catch (err) {
       await this.client.destroy().catch(() => undefined);
       throw startupError(err, this.lastCloseCode);

@@ -81,7 +81,7 @@ describe('an outbound proxy', () => {
     // Discord's address is a gateway socket.
     expect(tunnelsBefore).toBe(1);
     expect(gatewayTunnels()).toBe(2);
-    expect(lines().some((l) => /gateway connects directly/.test(l.msg))).toBe(false);
+    expect(lines().some((l) => /gateway connected directly/.test(l.msg))).toBe(false);
     expect(lines().find((l) => l.msg.startsWith('Outbound calls'))?.msg).toBe(
       `Outbound calls (model, platforms, downloads, webhooks, image URLs): https:// directly, http:// through http://egress:***@${new URL(w.proxy.url).host} (HTTP_PROXY).`,
     );

@@ -1,8 +1,8 @@
 /**
  * Discord's gateway socket takes the proxy's agent only when ./gateway-socket.ts replaced `ws`'s
  * WebSocket before @discordjs/ws loaded. In a fresh process, as `npm start` runs: the Discord
- * transport (the only importer of discord.js) installs it in time; discord.js loaded first leaves
- * the gateway direct, and the module says so (the transport then warns).
+ * transport (the only user of discord.js) installs it in time; discord.js loaded first leaves the
+ * gateway direct, the module says so, and a transport logging in through a proxy warns.
  */
 import { execFileSync } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
@@ -34,5 +34,16 @@ describe("the gateway socket's agent", () => {
       console.log(JSON.stringify({ inTime: g.gatewayProxyInstalled }));
     `);
     expect(JSON.parse(out)).toEqual({ inTime: false });
+  });
+
+  it('is missed, and the start says the gateway went around the proxy, when discord.js was loaded first', () => {
+    const out = execFileSync(process.execPath, ['--import', 'tsx', join(root, 'test/adapters/discord/gateway-late-child.ts')], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    expect(JSON.parse(out.trim().split('\n').at(-1)!)).toEqual({
+      warnings: [
+        "Discord's gateway connected directly, not through the proxy: discord.js was loaded before charbridge could hand its WebSocket the proxy (REST calls and downloads still use it).",
+      ],
+      tunnels: 0,
+      restProxied: true,
+    });
   });
 });
