@@ -324,7 +324,13 @@ try {
     const token = c.method === 'sendMessage' && c.status === 200 ? /re: (tg\d+)/.exec(String(c.params.text))?.[1] : undefined;
     if (token) sends.set(token, [...(sends.get(token) ?? []), c.at]);
   }
-  const tgLost = acceptedTg.filter((t) => !sends.has(t.token)).map((t) => t.token);
+  // A reply counts once Telegram took a sendMessage carrying it, and only while the chat still
+  // shows it: a later edit (of another reply's, say) that wrote over it loses it all the same.
+  const shownIn = new Map<number, string>();
+  const shownNow = (chatId: number) => shownIn.get(chatId) ?? (shownIn.set(chatId, telegram.botMessages(chatId).map((m) => m.text).join('\n')), shownIn.get(chatId)!);
+  const overwritten = acceptedTg.filter((t) => sends.has(t.token) && !new RegExp(`re: ${t.token}(?!\\d)`).test(shownNow(Number(t.chatId)))).map((t) => t.token);
+  if (overwritten.length) console.log(`  telegram replies sent but no longer shown (written over by an edit): ${overwritten.slice(0, 20).join(', ')}`);
+  const tgLost = [...acceptedTg.filter((t) => !sends.has(t.token)).map((t) => t.token), ...overwritten];
   // How long each answered message waited for its first reply, kills and recoveries included.
   const waits = acceptedTg.flatMap((t) => (sends.has(t.token) ? [sends.get(t.token)![0]! - t.at] : []));
   const waitAt = (p: number) => `${((percentile(waits, p) || 0) / 1000).toFixed(1)} s`;
