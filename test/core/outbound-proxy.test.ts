@@ -90,7 +90,7 @@ describe('an outbound proxy', () => {
 
   it('leaves the hosts NO_PROXY lists alone', async () => {
     const w = await world();
-    const runtime = await started.start(loadConfig({ ...w.env, TELEGRAM_BOT_TOKEN: '', SLACK_BOT_TOKEN: '', DISCORD_TOKEN: '', HTTP_PROXY: w.proxy.url, NO_PROXY: 'localhost,127.0.0.1' }), {
+    const runtime = await started.start(loadConfig({ ...w.modelEnv, HTTP_PROXY: w.proxy.url, NO_PROXY: 'localhost,127.0.0.1' }), {
       adapters: createPlatformAdapters,
       log: capture().log,
     });
@@ -105,7 +105,7 @@ describe('an outbound proxy', () => {
     const images = await imageServer();
     started.track({ close: async () => images.close() });
     const runtime = await started.start(
-      loadConfig({ ...w.env, TELEGRAM_BOT_TOKEN: '', SLACK_BOT_TOKEN: '', DISCORD_TOKEN: '', HTTP_PROXY: w.proxy.url.replace('http://', 'http://egress:s3cret-pass@'), SSRF_ALLOW_HOSTS: 'images.test' }),
+      loadConfig({ ...w.modelEnv, HTTP_PROXY: w.proxy.url.replace('http://', 'http://egress:s3cret-pass@'), SSRF_ALLOW_HOSTS: 'images.test' }),
       { adapters: createPlatformAdapters, log: capture().log, net: { resolve: async (host) => (host === 'images.test' ? ['127.0.0.1'] : []) } },
     );
     const res = await chat(runtime.url, { characterId: 'aria', message: 'look', imageUrl: `http://images.test:${images.port}/cat.png` });
@@ -131,7 +131,7 @@ describe('an outbound proxy', () => {
   it('says in the log, not to the tenant, that the proxy refused the login', async () => {
     const w = await world();
     const logged = capture();
-    const runtime = await started.start(loadConfig({ ...w.env, TELEGRAM_BOT_TOKEN: '', SLACK_BOT_TOKEN: '', DISCORD_TOKEN: '', HTTP_PROXY: w.proxy.url, MODEL_MAX_RETRIES: '0' }), {
+    const runtime = await started.start(loadConfig({ ...w.modelEnv, HTTP_PROXY: w.proxy.url, MODEL_MAX_RETRIES: '0' }), {
       adapters: createPlatformAdapters,
       log: logged.log,
     });

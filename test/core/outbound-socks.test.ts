@@ -68,7 +68,7 @@ describe('an outbound SOCKS5 proxy', () => {
     const images = await imageServer();
     started.track({ close: async () => images.close() });
     const runtime = await started.start(
-      loadConfig({ ...w.env, TELEGRAM_BOT_TOKEN: '', SLACK_BOT_TOKEN: '', DISCORD_TOKEN: '', ALL_PROXY: w.socks.url, SSRF_ALLOW_HOSTS: 'images.test' }),
+      loadConfig({ ...w.modelEnv, ALL_PROXY: w.socks.url, SSRF_ALLOW_HOSTS: 'images.test' }),
       { adapters: createPlatformAdapters, log: capture().log, net: { resolve: async (host) => (host === 'images.test' ? ['127.0.0.1'] : []) } },
     );
     const res = await chat(runtime.url, { characterId: 'aria', message: 'look', imageUrl: `http://images.test:${images.port}/cat.png` });
@@ -81,7 +81,7 @@ describe('an outbound SOCKS5 proxy', () => {
     const w = await world();
     const logged = capture();
     const wrong = w.socks.url.replace('s3cret-pass', 'not-the-password');
-    const runtime = await started.start(loadConfig({ ...w.env, TELEGRAM_BOT_TOKEN: '', SLACK_BOT_TOKEN: '', DISCORD_TOKEN: '', ALL_PROXY: wrong, MODEL_MAX_RETRIES: '0' }), {
+    const runtime = await started.start(loadConfig({ ...w.modelEnv, ALL_PROXY: wrong, MODEL_MAX_RETRIES: '0' }), {
       adapters: createPlatformAdapters,
       log: logged.log,
     });

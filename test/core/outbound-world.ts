@@ -28,7 +28,9 @@ export async function platformsWorld() {
     DISCORD_TOKEN: discord.token, DISCORD_API_URL: discord.restApi,
     ADMIN_USER_IDS: `telegram:999,discord:${operator.id}`,
   };
-  return { openai, telegram, slack, discord, env, closers: [openai, telegram, slack, discord] };
+  // The model alone: for tests of what the proxy does to a model call or a fetch, no platform started.
+  const modelEnv = { ...env, TELEGRAM_BOT_TOKEN: '', SLACK_BOT_TOKEN: '', DISCORD_TOKEN: '' };
+  return { openai, telegram, slack, discord, env, modelEnv, closers: [openai, telegram, slack, discord] };
 }
 
 type Closer = { close(): Promise<void> };
