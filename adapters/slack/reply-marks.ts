@@ -16,9 +16,8 @@
  * room: it also finds a message posted just before a crash, whose note never landed, and a stream
  * opened then (by its text: the bot's untagged message showing the reply's first words).
  */
-import { LRUCache } from 'lru-cache';
 import type { Log, SendMarks } from '../../src/core/adapter.js';
-import { retried } from '../../src/core/retry.js';
+import { ReplyNotes } from '../shared/reply-notes.js';
 
 /** An open stream as noted: its message, and where in the reply's text it began. */
 export interface StreamMark {
@@ -52,66 +51,39 @@ interface Note {
   since?: number | undefined;
 }
 
-const keyOf = (replyKey: string) => `slack:reply:${replyKey}`;
-
 export class ReplyMarks {
-  /**
-   * Each reply's note as last written or read: a note is one value, overwritten whole, so each
-   * write carries what the earlier ones said (this attempt's and, once read, the one before's).
-   */
-  private readonly notes = new LRUCache<string, Note>({ max: 2000 });
+  private readonly notes: ReplyNotes<Note>;
 
   constructor(
-    private readonly marks: SendMarks | undefined,
-    private readonly log: Log,
+    marks: SendMarks | undefined,
+    log: Log,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.notes = new ReplyNotes(marks, { platform: 'slack', parse: parseNote, log });
+  }
 
   /** Before the first call of reply `replyKey` (an attempt after a crash keeps the first one's time). */
   async sending(replyKey: string): Promise<void> {
-    await this.put(replyKey, { since: this.notes.get(replyKey)?.since ?? this.now() });
+    await this.notes.write(replyKey, { since: this.notes.cached(replyKey)?.since ?? this.now() });
   }
 
   /** A native stream of the reply opened (replacing the previous one's note). */
   async streamOpened(replyKey: string, stream: StreamMark): Promise<void> {
-    await this.put(replyKey, { stream });
+    await this.notes.write(replyKey, { stream });
   }
 
   /** A message of the reply posted (replacing any noted for the same part). */
   async messagePosted(replyKey: string, posted: PostedMark): Promise<void> {
-    const others = (this.notes.get(replyKey)?.posted ?? []).filter((p) => p.from !== posted.from || p.part !== posted.part);
-    await this.put(replyKey, { posted: [...others, posted] });
+    const others = (this.notes.cached(replyKey)?.posted ?? []).filter((p) => p.from !== posted.from || p.part !== posted.part);
+    await this.notes.write(replyKey, { posted: [...others, posted] });
   }
 
+  /** What the earlier attempt noted; when the note cannot be read, Slack is looked in. */
   async earlier(replyKey: string): Promise<EarlierAttempt> {
-    if (!this.marks) return { sent: 'unknown' };
-    let value: string | undefined;
-    try {
-      value = await this.marks.get(keyOf(replyKey));
-    } catch (err) {
-      this.log.warn({ err }, 'slack: could not read what an earlier attempt at this reply noted; looking in Slack');
-      return { sent: 'unknown' };
-    }
-    if (value === undefined) return { sent: false };
-    const note = parseNote(value);
-    this.notes.set(replyKey, note);
+    const note = await this.notes.read(replyKey);
+    if (note === undefined) return { sent: 'unknown' };
+    if (note === null) return { sent: false };
     return { sent: true, stream: note.stream, posted: note.posted ?? [], since: note.since };
-  }
-
-  /**
-   * A note overwrites the key, so it is safe to write again: one a database restart dropped (its
-   * connection closed under it) is tried again until the database is back, since a note lost now
-   * is a reply shown twice should this process die before the reply ends.
-   */
-  private async put(replyKey: string, change: Note): Promise<void> {
-    const marks = this.marks;
-    if (!marks) return;
-    const note = { ...this.notes.get(replyKey), ...change };
-    this.notes.set(replyKey, note);
-    await retried(
-      () => marks.put(keyOf(replyKey), JSON.stringify(note)),
-      (err) => this.log.warn({ err }, 'slack: could not note a reply being sent; if this process dies now, it may show twice'),
-    );
   }
 }
 

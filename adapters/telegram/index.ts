@@ -18,6 +18,7 @@ import { telegramCommands } from './commands.js';
 import { toInbound, type BotIdentity } from './inbound.js';
 import { isPrivateChat, telegramKeys, type TelegramTarget } from './keys.js';
 import { DraftSupport, deliverReply, replyPlanner, sendText, type OutboundDeps, type ReplyTarget } from './outbound.js';
+import { TelegramReplyMarks } from './reply-marks.js';
 import { retryAfterMs, TelegramTransport, type TgUpdate, type WebhookHold } from './transport.js';
 import { telegramConfigSchema, type TelegramConfig } from './config.js';
 import { isWellFormedMessage } from './update-shape.js';
@@ -135,7 +136,7 @@ class TelegramBot implements TelegramAdapter {
       ...(deps.sleep ? { sleep: deps.sleep } : {}),
       onRateLimited: (chatId, ms) => this.log.info({ chatId, retryAfterMs: ms }, 'telegram flood limit: waiting it out'),
     });
-    this.out = { transport: this.transport, budget: this.budget, drafts: new DraftSupport(), log: this.log, tuning: this.tuning };
+    this.out = { transport: this.transport, budget: this.budget, drafts: new DraftSupport(), marks: new TelegramReplyMarks(deps.sendMarks, this.log), log: this.log, tuning: this.tuning };
   }
 
   async start(): Promise<void> {
@@ -186,9 +187,12 @@ class TelegramBot implements TelegramAdapter {
     return [{ method: 'POST', path: new URL(webhookUrl).pathname, handle: (req: IncomingMessage & { rawBody: Buffer }, res: ServerResponse) => handle(req, res) }];
   }
 
-  /** Proactive message: formatted, split, through the same budget as replies. */
+  /**
+   * A proactive message or a recovered reply: formatted, split, through the same budget as
+   * replies; what an earlier attempt noted it showed is edited rather than sent again.
+   */
   async deliver(msg: OutboundText): Promise<void> {
-    await sendText(msg.text, this.keys.decode(msg.key), this.out, msg.beforeFirstCall);
+    await sendText(msg.text, { ...this.keys.decode(msg.key), replyKey: msg.dedupeKey }, this.out, { beforeFirstCall: msg.beforeFirstCall, maybeSent: msg.maybeSent });
   }
 
   planner(target: TelegramTarget): ReplyPlanner {
@@ -239,7 +243,7 @@ class TelegramBot implements TelegramAdapter {
 
   /** Replies go to the chat and topic the message came from, quoting it in groups. */
   private replyTarget(msg: InboundMessage): ReplyTarget {
-    return { ...this.keys.decode(chatOf(msg)), ...(msg.chatType !== 'dm' ? { replyTo: Number(msg.messageId) } : {}) };
+    return { ...this.keys.decode(chatOf(msg)), replyKey: msg.eventId, ...(msg.chatType !== 'dm' ? { replyTo: Number(msg.messageId) } : {}) };
   }
 
   /** creator/administrator per getChatMember, trusted for `adminCacheMs`; errors count as "no". */

@@ -26,11 +26,17 @@ import { parseMarkdown, renderHtml, renderPlain } from '../shared/markdown.js';
 import { deliverEvents, nextChunkStep, StreamedReply, type ChunkStep, type ReplyPlanner, type Shown, type StreamTuning } from '../shared/streamed-reply.js';
 import { TypingRenewer } from '../shared/typing.js';
 import type { TelegramTarget } from './keys.js';
+import type { TelegramReplyMarks } from './reply-marks.js';
 import { telegramErrorKind, type SendOptions, type TelegramTransport } from './transport.js';
 
 /** Where a reply goes: the conversation's chat (keys.ts), quoting the user's message in groups and topics. */
 export interface ReplyTarget extends TelegramTarget {
   replyTo?: number | undefined;
+  /**
+   * The same for every attempt at this reply (the answered event's id, a proactive message's
+   * `dedupeKey`): the messages it shows before its last are noted under it (reply-marks.ts).
+   */
+  replyKey?: string | undefined;
 }
 
 export interface OutboundTuning extends StreamTuning {
@@ -56,6 +62,8 @@ export interface OutboundDeps {
   transport: Pick<TelegramTransport, 'sendMessage' | 'editMessageText' | 'sendMessageDraft' | 'sendTyping'>;
   budget: OutboundBudget;
   drafts: DraftSupport;
+  /** Where replies note the messages they will edit or follow with more, for an attempt after a crash. */
+  marks: TelegramReplyMarks;
   log: Log;
   tuning: OutboundTuning;
 }
@@ -66,8 +74,14 @@ export interface OutboundDeps {
  */
 export async function deliverReply(events: AsyncIterable<ReplyEvent>, target: ReplyTarget, deps: OutboundDeps): Promise<void> {
   const typing = new TypingRenewer(deps.budget, String(target.chatId), () => deps.transport.sendTyping(target.chatId, target.threadId), deps.tuning.typingIntervalMs);
+  // A recovered turn sends its replies as one text: only the first reply's messages are noted under its key.
+  let keyed = target;
   await deliverEvents(events, {
-    newReply: () => streamedReply(target, deps),
+    newReply: () => {
+      const r = streamedReply(keyed, deps);
+      keyed = { ...target, replyKey: undefined };
+      return r;
+    },
     start: () => typing.start(),
     notice: (e) => sendNotice(e.text, target, deps),
     typing,
@@ -84,9 +98,14 @@ export async function sendNotice(text: string, target: ReplyTarget, deps: Outbou
   }
 }
 
-/** Formatted text sent at once (proactive messages): the final step of a reply with no preview. */
-export async function sendText(text: string, target: ReplyTarget, deps: OutboundDeps, beforeFirstCall?: () => Promise<void>): Promise<void> {
-  await streamedReply(target, deps, beforeFirstCall).finish(text);
+/**
+ * Formatted text sent at once (proactive messages, recovered replies): the final step of a reply
+ * with no preview. `maybeSent` (with `target.replyKey`): the messages an earlier attempt noted are
+ * edited to their parts, and only the parts it did not show are sent.
+ */
+export async function sendText(text: string, target: ReplyTarget, deps: OutboundDeps, o: { beforeFirstCall?: (() => Promise<void>) | undefined; maybeSent?: boolean | undefined } = {}): Promise<void> {
+  const earlier = o.maybeSent && target.replyKey !== undefined ? await deps.marks.earlier(target.replyKey) : undefined;
+  await streamedReply(target, deps, o.beforeFirstCall, earlier).finish(text);
 }
 
 /** What of one reply Telegram shows at `target`, and the Bot API call that shows more. */
@@ -94,11 +113,15 @@ export function replyPlanner(target: ReplyTarget, deps: OutboundDeps): ReplyPlan
   return new TelegramMessages(target, deps);
 }
 
-function streamedReply(target: ReplyTarget, deps: OutboundDeps, beforeFirstCall?: () => Promise<void>): StreamedReply<Action> {
-  return new StreamedReply(replyPlanner(target, deps), deps, { key: String(target.chatId), platform: 'telegram', logContext: { chatId: target.chatId }, beforeFirstCall });
+function streamedReply(target: ReplyTarget, deps: OutboundDeps, beforeFirstCall?: () => Promise<void>, earlier?: ReadonlyMap<number, number>): StreamedReply<Action> {
+  return new StreamedReply(new TelegramMessages(target, deps, earlier), deps, { key: String(target.chatId), platform: 'telegram', logContext: { chatId: target.chatId }, beforeFirstCall });
 }
 
-type Action = ChunkStep | { kind: 'draft'; index: number; source: string };
+/** `closes`: the send of the reply's last part with its final text, after which nothing more is called. */
+type Action = (ChunkStep & { closes?: boolean }) | { kind: 'draft'; index: number; source: string };
+
+/** What a message an earlier attempt left shows is not known: it never equals a part, so it is edited to its part. */
+const UNKNOWN_SOURCE = '\u0000';
 
 /**
  * What of one reply Telegram shows, and the Bot API call that shows more. Called only from the
@@ -113,7 +136,10 @@ class TelegramMessages implements ReplyPlanner<Action> {
   constructor(
     private readonly target: ReplyTarget,
     private readonly deps: OutboundDeps,
-  ) {}
+    earlier?: ReadonlyMap<number, number>,
+  ) {
+    for (const [index, messageId] of earlier ?? []) this.shown[index] = { messageId, source: UNKNOWN_SOURCE };
+  }
 
   get visible(): number {
     return this.shown.length;
@@ -126,24 +152,25 @@ class TelegramMessages implements ReplyPlanner<Action> {
     const last = chunks.length - 1;
     // In a draft preview the growing tail is a draft, not a message.
     const step = nextChunkStep(chunks, this.shown, useDraft ? last : chunks.length);
-    if (step) return step;
+    if (step) return final && step.kind === 'send' && step.index === last ? { ...step, closes: true } : step;
     const tail = chunks[last];
     if (!useDraft || tail === undefined || (this.draft?.index === last && this.draft.source === tail)) return undefined;
     return { kind: 'draft', index: last, source: tail };
   }
 
   async perform(a: Action): Promise<void> {
-    if (a.kind === 'send') await this.send(a.index, a.source);
+    if (a.kind === 'send') await this.send(a.index, a.source, a.closes);
     else if (a.kind === 'edit') await this.edit(this.shown[a.index]!, a.source);
     else await this.sendDraft(a.index, a.source);
   }
 
-  private async send(i: number, source: string): Promise<void> {
+  private async send(i: number, source: string, closes = false): Promise<void> {
     const replyTo = i === 0 ? this.target.replyTo : undefined;
     const messageId = await this.formatted(source, (text, parseMode) =>
       this.deps.transport.sendMessage(this.target.chatId, text, { parseMode, threadId: this.target.threadId, replyTo }),
     );
     this.shown[i] = { messageId, source };
+    if (!closes && this.target.replyKey !== undefined) await this.deps.marks.posted(this.target.replyKey, i, messageId);
   }
 
   private async edit(s: Shown<number>, source: string): Promise<void> {

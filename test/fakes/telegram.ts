@@ -67,7 +67,7 @@ export interface FakeTelegram {
   setChatMember(chatId: number, userId: number, status: ChatMemberStatus): void;
   /** Registers a downloadable file; returns its File object (file_id, file_path, …). */
   addFile(bytes: Buffer, dir?: string, ext?: string): FileInfo;
-  /** Forgets flood history and penalties. */
+  /** Forgets flood history and penalties, and the 429s `rateLimitNext` still had to give. */
   resetFlood(): void;
   /**
    * POST an update to a webhook like Telegram does (with X-Telegram-Bot-Api-Secret-Token when
@@ -368,6 +368,7 @@ class FakeTelegramServer implements FakeTelegram {
 
   resetFlood(): void {
     this.flood.reset();
+    this.forced429.length = 0;
   }
 
   async postWebhook(url: string, update: object, secretToken?: string): Promise<{ status: number; body: string }> {
