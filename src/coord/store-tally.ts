@@ -19,8 +19,19 @@ export function untilRoom(times: readonly number[], window: RateWindow, now: num
  * a restart still counts after it, so a process that restarts within a minute does not begin a
  * fresh minute Slack has not begun, and a crash loop no longer draws a 429 per tier per restart.
  * A call made in the last moment before a crash may go uncounted; the tier's reserve covers it.
+ *
+ * Without Redis this process is the table's only writer, so the window is read from it once, at
+ * the first call, and kept here as calls are recorded: a call costs one insert (and a prune once
+ * per window), not a transaction that prunes, inserts and reads the window back — five
+ * statements, about 2.5 a Slack turn. An instance started beside it on the same database (a
+ * rolling restart without Redis) counts its calls only from its own first call on; the reserve
+ * covers that overlap too.
  */
 export class StoreCallTally implements SharedTally {
+  /** The window's calls as this process knows them, oldest first: read at the first call, then kept as it records. */
+  private known: Promise<number[]> | undefined;
+  private prunedAt = Number.NEGATIVE_INFINITY;
+
   constructor(
     protected readonly repo: CallTallyRepo,
     protected readonly name: string,
@@ -36,12 +47,32 @@ export class StoreCallTally implements SharedTally {
   async add(): Promise<number> {
     const now = this.now();
     try {
-      return untilRoom(await this.repo.record(this.name, now, this.window.windowMs), this.window, now);
+      const times = await this.loaded(now);
+      // Counted here even if the insert below fails: this process's own count still applies.
+      times.splice(sortedIndex(times, now), 0, now);
+      times.splice(0, sortedIndex(times, now - this.window.windowMs + 1));
+      await this.repo.add(this.name, now, this.prune(now), now);
+      return untilRoom(times, this.window, now);
     } catch (err) {
-      // The database refused: this process's own count still applies.
       this.log.warn({ err, tally: this.name }, 'call tally unavailable');
       return 0;
     }
+  }
+
+  /** The window's calls, read once; a read that failed is tried again at the next call. */
+  private loaded(now: number): Promise<number[]> {
+    this.known ??= this.repo.callsAfter(this.name, now - this.window.windowMs).catch((err: unknown) => {
+      this.known = undefined;
+      throw err;
+    });
+    return this.known;
+  }
+
+  /** The window to drop what left it now, once per window; undefined between. */
+  protected prune(now: number): number | undefined {
+    if (now - this.prunedAt < this.window.windowMs) return undefined;
+    this.prunedAt = now;
+    return this.window.windowMs;
   }
 
   async wait(): Promise<number> {
@@ -60,11 +91,9 @@ export class StoreCallTally implements SharedTally {
 
 /**
  * One chat's sends kept in the same table (`bot:chat:<key>`, the outbound budget's
- * `rememberedChats`), read by the process after a restart as the call tally is. Written more
- * cheaply, since nobody asks a chat's tally how long to wait (the budget's own count says, once
- * read): a send is one insert, not a transaction that also prunes and reads the window back, and
- * what left the window is dropped once per window. Measured per send: ~40 µs of CPU on SQLite
- * instead of ~55, on PostgreSQL one round trip and ~90 µs instead of five and ~280 µs.
+ * `rememberedChats`), read by the process after a restart as the call tally is, and written the
+ * same way (one insert, a prune once per window). Nobody asks a chat's tally how long to wait
+ * (the budget's own count says, once read), so it keeps no window of its own.
  * A reply's send is written as it leaves (the budget's `BeforeCall`), so one still in flight when
  * the process died counts too; the window's reserve would not cover it, since final texts may
  * use the reserve. It is dated ahead by the time calls lately took to be answered, since the
@@ -73,15 +102,11 @@ export class StoreCallTally implements SharedTally {
  * Other sends are written once the platform answered, not waited for.
  */
 export class StoreChatTally extends StoreCallTally {
-  private prunedAt = Number.NEGATIVE_INFINITY;
-
   /** Answers 0 (unknown): the chat's own count in the budget is the answer. */
   override async add(at?: number): Promise<number> {
     const now = this.now();
-    const prune = now - this.prunedAt >= this.window.windowMs;
-    if (prune) this.prunedAt = now;
     try {
-      await this.repo.add(this.name, at ?? now, prune ? this.window.windowMs : undefined, now);
+      await this.repo.add(this.name, at ?? now, this.prune(now), now);
     } catch (err) {
       this.log.warn({ err, tally: this.name }, 'call tally unavailable');
     }
@@ -95,6 +120,18 @@ export class StoreChatTally extends StoreCallTally {
       this.log.warn({ err, tally: this.name }, 'call tally unavailable');
     }
   }
+}
+
+/** Index of the first of `times` (ascending) not below `t`. */
+function sortedIndex(times: readonly number[], t: number): number {
+  let lo = 0;
+  let hi = times.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (times[mid]! < t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** Tallies in the database, one per name (a single instance's Slack tiers). */

@@ -18,23 +18,14 @@ export const CALL_KEPT_MS = 3_600_000;
  * Calls a platform limits in a sliding window — per app (Slack's method tiers) or per chat (a
  * channel's or group's sends) — kept in the database so that a single instance that restarts
  * still counts what it called before it stopped. A tally drops the calls that left its window as
- * it records (a chat's, once per window), so it holds about a window's worth; the calls a tally
+ * it records (once per window), so it holds about a window's worth; the calls a tally
  * left when it fell silent (a chat nobody writes in any more) go with the hourly sweep.
  */
 export class CallTallyRepo {
   constructor(private readonly db: DB) {}
 
-  /** Record a call of `name` at `at`; the times of its calls in the `windowMs` up to `at`, oldest first, this one included. */
-  async record(name: string, at: number, windowMs: number): Promise<number[]> {
-    return this.db.transaction().execute(async (tx) => {
-      await prune.affected(tx, { name, until: at - windowMs });
-      await insert.affected(tx, { name, at });
-      return (await callsAfter.rows(tx, { name, after: at - windowMs })).map((r) => Number(r.at));
-    });
-  }
-
   /**
-   * Record a call of `name` at `at` without reading the tally back: one statement. With
+   * Record a call of `name` at `at`: one statement. With
    * `windowMs`, the calls that left that window by `now` are dropped as well (how often is the
    * caller's choice).
    */

@@ -55,8 +55,8 @@ describeStores('housekeeping', (ctx) => {
   it('sweeps the calls a tally left behind once they are an hour old, whichever tally', async () => {
     const t0 = ctx.clock.now();
     // Two tallies fallen silent, the second half an hour after the first.
-    await ctx.store.callTally.record('slack:app:tier:chat.update', t0, 60_000);
-    await ctx.store.callTally.record('slack:app:tier:chat.startStream', t0 + HOUR / 2, 60_000);
+    await ctx.store.callTally.add('slack:app:tier:chat.update', t0, 60_000);
+    await ctx.store.callTally.add('slack:app:tier:chat.startStream', t0 + HOUR / 2, 60_000);
     ctx.clock.advance(HOUR);
     expect(await housekeep(ctx.store, ctx.clock.now(), { idempotencyRetentionHours: 24, updatesRetentionDays: 7 })).toMatchObject({ tallies: 1 });
     expect(await ctx.store.callTally.callsAfter('slack:app:tier:chat.update', 0)).toEqual([]);
