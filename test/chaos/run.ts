@@ -22,8 +22,9 @@
  *     answering its delivery 2xx, a Slack event answered 2xx, an API turn answered 202, any
  *     Discord DM: Discord asks for no acknowledgement) without its reply; one API turn in twelve
  *     asks the fake model to fail, and its answer is one `error` entry on the feed;
- *   - duplicated: a message answered twice (an API turn's error twice, or beside a reply too), or
- *     a Slack preview left unfinished beside its reply;
+ *   - duplicated: a message answered twice (an API turn's error twice, or beside a reply too), a
+ *     Slack preview left unfinished beside its reply, or a Telegram group's preview (a few
+ *     Telegram messages go to two groups, answered slowly at length) shown beside its reply;
  *   - a Slack native stream still open (a reply never finished where it began);
  *   - stuck: claims, idempotency keys or outbox rows left in a working state (a key a killed
  *     instance left pending, before its record of the response landed, is sent again, and is
@@ -50,7 +51,7 @@ import { root, runnable } from '../bench/bot-process.js';
 import { percentile } from '../bench/stats.js';
 import { createDatabase, dropDatabase, findOrStartPostgres, postgresBinDir, startPostgres } from '../helpers/pg-server.js';
 import { findOrStartRedis, redisServerBin, startRedis, testRedisClient } from '../helpers/redis-server.js';
-import { ASKS_TO_FAIL, repeatApi, seeded, sendApi, sendTelegram, WebhookDelivery, type ApiTurn, type TelegramTurn } from './traffic.js';
+import { ASKS_TO_FAIL, IN_A_GROUP, repeatApi, seeded, sendApi, sendTelegram, WebhookDelivery, type ApiTurn, type TelegramTurn } from './traffic.js';
 import { SlackDelivery, slackFindings, type SlackTurn } from './slack-traffic.js';
 import { DiscordTraffic } from './discord-traffic.js';
 import { describeOvertakes, overtakesIn, type Answered } from './order.js';
@@ -137,6 +138,8 @@ const shared = cluster ? await sharedServers() : undefined;
 const openai = await startFakeOpenAI({ chunkDelayMs: 3 });
 // Slack replies run on for 60 more words (~200 ms of stream), so kills land mid-stream too.
 const SLACK_TAIL = ' and so the story went on'.repeat(12);
+// About 3 s at 60 ms a word: a preview a second in, edited until the reply ends.
+const GROUP_TAIL = ' and the group talked on'.repeat(10);
 let proactive: ProactiveChats | undefined;
 /** Every reply the model was asked for, with the messages its context held. */
 const asked: Asked[] = [];
@@ -147,6 +150,7 @@ openai.respondWith(({ messages: m }) => {
   if (last.includes(ASKS_TO_FAIL)) throw new Error('this message asks to fail');
   const token = /(tg|slk|api|dc)\d+/.exec(last)?.[0] ?? 'none';
   asked.push({ token, at: Date.now(), context: m.flatMap((x: any) => tokensIn(contentText(x.content ?? ''))) });
+  if (last.includes(IN_A_GROUP)) return { text: `re: ${token}${GROUP_TAIL}`, chunkDelayMs: 60 };
   return `re: ${token}${token.startsWith('slk') ? SLACK_TAIL : ''}`;
 });
 const telegram = await startFakeTelegram({ limits: { globalPerSecond: 1000, chatMinIntervalMs: 0, chatBurst: 100 } });

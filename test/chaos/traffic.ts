@@ -1,10 +1,10 @@
 /**
- * The chaos run's traffic: Telegram private chats through the fake Bot API (polled by the
- * instance, some updates delivered twice) and async API turns from tenants (half with an
+ * The chaos run's traffic: Telegram private chats and a few groups through the fake Bot API
+ * (polled by the instance, some updates delivered twice) and async API turns from tenants (half with an
  * Idempotency-Key retried until answered). Every message carries a unique token; the fake model
  * answers `re: <token>`, so each reply names the one message it answers.
  */
-import type { FakeTelegram } from '../fakes/telegram.js';
+import type { FakeTelegram, UserMessageInput } from '../fakes/telegram.js';
 
 /** A small seeded generator (mulberry32): the same seed gives the same traffic and kill times. */
 export function seeded(seed: number): () => number {
@@ -40,10 +40,31 @@ export interface TelegramTurn {
   at: number;
 }
 
-export function sendTelegram(fake: FakeTelegram, rnd: () => number, i: number, chats: number): TelegramTurn {
-  const chatId = 5000 + Math.floor(rnd() * chats);
+/** Groups the run also talks in, mentioning the bot: a share of Telegram's messages. */
+export const TELEGRAM_GROUPS = 2;
+const GROUP_SHARE = 0.04;
+/**
+ * Marks a group's message: the run's model answers it at length and slowly, so the reply shows
+ * as a preview edited for seconds, and a kill meanwhile leaves a preview the next attempt must
+ * edit, not show again beside the reply.
+ */
+export const IN_A_GROUP = '(in a group)';
+
+/** Message `i`: a private chat's (one of `chats`), or now and then a group's. */
+function telegramMessage(fake: FakeTelegram, rnd: () => number, i: number, chats: number): { token: string; chatId: number; input: UserMessageInput } {
   const token = `tg${i}`;
-  const u = fake.userMessage({ chat: { id: chatId, type: 'private' }, from: { id: chatId }, text: `message ${token}`, duplicate: rnd() < 0.1 });
+  if (rnd() < GROUP_SHARE) {
+    const chatId = -1005000 - Math.floor(rnd() * TELEGRAM_GROUPS);
+    const from = { id: 5000 + Math.floor(rnd() * chats) };
+    return { token, chatId, input: { chat: { id: chatId, type: 'supergroup', title: `chaos group ${-chatId}` }, from, text: `@${fake.bot.username} message ${token} ${IN_A_GROUP}` } };
+  }
+  const chatId = 5000 + Math.floor(rnd() * chats);
+  return { token, chatId, input: { chat: { id: chatId, type: 'private' }, from: { id: chatId }, text: `message ${token}` } };
+}
+
+export function sendTelegram(fake: FakeTelegram, rnd: () => number, i: number, chats: number): TelegramTurn {
+  const { token, chatId, input } = telegramMessage(fake, rnd, i, chats);
+  const u = fake.userMessage({ ...input, duplicate: rnd() < 0.1 });
   return { token, chatId, updateId: u.update_id, at: Date.now() };
 }
 
@@ -63,9 +84,8 @@ export class WebhookDelivery {
   constructor(private readonly fake: FakeTelegram, private readonly giveUpMs = 180_000) {}
 
   send(rnd: () => number, i: number, chats: number): TelegramTurn & { accepted: boolean } {
-    const chatId = 5000 + Math.floor(rnd() * chats);
-    const token = `tg${i}`;
-    const update = this.fake.buildUserMessage({ chat: { id: chatId, type: 'private' }, from: { id: chatId }, text: `message ${token}` });
+    const { token, chatId, input } = telegramMessage(this.fake, rnd, i, chats);
+    const update = this.fake.buildUserMessage(input);
     const twice = rnd() < 0.1;
     const turn = { token, chatId, updateId: update.update_id as number, at: Date.now(), accepted: false };
     const line = (this.lines.get(chatId) ?? Promise.resolve()).then(async () => {

@@ -66,6 +66,21 @@ describe('fake OpenAI server with the real openai SDK', () => {
     expect(fake.requests[0]?.stream).toBe(true);
   });
 
+  it('streams a reply at the pace its responder asks for, the others at the server’s', async () => {
+    fake.respondWith(({ messages }) => (messages.at(-1)?.content === 'slow' ? { text: 'a b c d', chunkDelayMs: 40 } : 'a b c d'));
+    const gaps = async (content: string) => {
+      const stream = await client().chat.completions.create({ model: 'm', messages: [{ role: 'user', content }], stream: true });
+      const at: number[] = [];
+      for await (const c of stream) if (c.choices[0]?.delta.content) at.push(Date.now());
+      return at.at(-1)! - at[0]!;
+    };
+    // Three pauses of 40 ms between four words (a timer fires no earlier than asked; 1 ms for rounding).
+    expect(await gaps('slow')).toBeGreaterThanOrEqual(3 * 40 - 1);
+    // The server's own pace for the others: a chunk delay set there holds them, not the responder's.
+    fake.setChunkDelay(50);
+    expect(await gaps('fast')).toBeGreaterThanOrEqual(3 * 50 - 1);
+  });
+
   it('omits the usage chunk without include_usage', async () => {
     const stream = await client().chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'x y' }], stream: true });
     const chunks = [];

@@ -19,8 +19,11 @@ export interface RecordedChatRequest {
   status: number;
 }
 
-/** Produces the assistant's reply text from the request; may be async to simulate thinking. */
-export type Responder = (req: { messages: any[]; model: string; body: any }) => string | Promise<string>;
+/**
+ * Produces the assistant's reply text from the request; may be async to simulate thinking. With
+ * `chunkDelayMs`, this reply streams at its own pace instead of the server's.
+ */
+export type Responder = (req: { messages: any[]; model: string; body: any }) => string | { text: string; chunkDelayMs?: number } | Promise<string | { text: string; chunkDelayMs?: number }>;
 
 /** Produces a JSON-mode (`response_format: json_object`) answer's text from the request. */
 export type JsonResponder = (req: { messages: any[]; model: string; body: any }) => string | Promise<string>;
@@ -189,8 +192,11 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
         : fail(failure.status, 'The server had an error while processing your request.', 'server_error', null, headers);
     }
     let content: string;
+    let pace = chunkDelayMs;
     try {
-      content = await (jsonMode ? jsonResponder : responder)({ messages: body.messages, model: body.model, body });
+      const r = await (jsonMode ? jsonResponder : responder)({ messages: body.messages, model: body.model, body });
+      content = typeof r === 'string' ? r : r.text;
+      if (typeof r !== 'string' && r.chunkDelayMs !== undefined) pace = r.chunkDelayMs;
     } catch (err) {
       return fail(500, `Fake responder failed: ${(err as Error).message}`, 'server_error', null);
     }
@@ -229,7 +235,7 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
     const broken = () => breakAfter !== null && sent >= breakAfter;
     for (const piece of pieces) {
       if (broken()) break;
-      if (sent > 0) await wait(chunkDelayMs, res);
+      if (sent > 0) await wait(pace, res);
       if (res.destroyed) return;
       await send(chunk({ content: piece }, null));
       sent++;
