@@ -24,7 +24,7 @@
  *     asks the fake model to fail, and its answer is one `error` entry on the feed;
  *   - duplicated: a message answered twice (an API turn's error twice, or beside a reply too), a
  *     Slack preview left unfinished beside its reply, or a Telegram group's preview (a few
- *     Telegram messages go to two groups, answered slowly at length) shown beside its reply;
+ *     Telegram messages go to four groups, answered slowly at length) shown beside its reply;
  *   - a Slack native stream still open (a reply never finished where it began);
  *   - stuck: claims, idempotency keys or outbox rows left in a working state (a key a killed
  *     instance left pending, before its record of the response landed, is sent again, and is
@@ -138,8 +138,8 @@ const shared = cluster ? await sharedServers() : undefined;
 const openai = await startFakeOpenAI({ chunkDelayMs: 3 });
 // Slack replies run on for 60 more words (~200 ms of stream), so kills land mid-stream too.
 const SLACK_TAIL = ' and so the story went on'.repeat(12);
-// About 3 s at 60 ms a word: a preview a second in, edited until the reply ends.
-const GROUP_TAIL = ' and the group talked on'.repeat(10);
+// About 2 s at 60 ms a word: a preview a second in, edited until the reply ends.
+const GROUP_TAIL = ' and the group talked on'.repeat(7);
 let proactive: ProactiveChats | undefined;
 /** Every reply the model was asked for, with the messages its context held. */
 const asked: Asked[] = [];
@@ -490,6 +490,10 @@ try {
   }
   const dcN = discordTraffic.turns.length;
   console.log(`\nsent ${sent + discordTraffic.extra} (telegram ${tg.length} / slack ${slackTurns.length} / discord ${dcN} / api ${apiTurns.length}), accepted ${acceptedTg.length + sl.accepted.length + dcN + acceptedApi.length} (telegram ${acceptedTg.length} / slack ${sl.accepted.length} / discord ${dcN} / api ${acceptedApi.length}), kills ${kills}`);
+  // The groups' replies: how many were shown as a preview first (the case a kill must not double).
+  const inGroups = telegram.calls.filter((c) => c.status === 200 && Number(c.params.chat_id) < 0);
+  const groupMessages = tg.filter((t) => t.chatId < 0).length;
+  console.log(`telegram groups: ${groupMessages} messages; ${inGroups.filter((c) => c.method === 'sendMessage').length} sends, ${inGroups.filter((c) => c.method === 'editMessageText').length} edits`);
   console.log(`telegram reply waited p50 ${waitAt(50)}, p99 ${waitAt(99)}, max ${waitAt(100)}; replies sent before an earlier message's of their chat: ${outOfOrder} (${acrossKill} of them overtook a message whose instance was killed), overtaking ${overtaken.size} messages`);
   // What each overtaken message waited through: kills and crashes (ms after it arrived).
   const happenings = [...killTimes.map((at) => ({ at, what: 'kill' })), ...outageTimes.map((at, i) => ({ at, what: `crash ${i + 1} (${outageWhat[i]})` }))];

@@ -41,8 +41,9 @@ export interface TelegramTurn {
 }
 
 /** Groups the run also talks in, mentioning the bot: a share of Telegram's messages. */
-export const TELEGRAM_GROUPS = 2;
-const GROUP_SHARE = 0.04;
+export const TELEGRAM_GROUPS = 4;
+// Few: a group's replies take turns at 20 a minute, and every kill sets its line back.
+const GROUP_SHARE = 0.02;
 /**
  * Marks a group's message: the run's model answers it at length and slowly, so the reply shows
  * as a preview edited for seconds, and a kill meanwhile leaves a preview the next attempt must

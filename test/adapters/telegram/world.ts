@@ -54,7 +54,7 @@ export async function startWorld(
   if (opts.chunkDelayMs) h.fake.setChunkDelay(opts.chunkDelayMs);
   const adapter = createTelegramAdapter(
     { token: fake.token, apiRoot: fake.apiRoot },
-    { handler: h.engine, log: h.log, commands: commandMenu(h.engine.commands), tuning: { ...SCALED_TUNING, ...opts.tuning } },
+    { handler: h.engine, log: h.log, commands: commandMenu(h.engine.commands), sendMarks: h.store.sendMarks, tuning: { ...SCALED_TUNING, ...opts.tuning } },
   );
   await adapter.start();
   await waitFor(() => fake.pendingPolls > 0); // launch() returns before the first getUpdates is parked
