@@ -20,6 +20,15 @@ afterEach(async () => {
   while (cleanup.length) await cleanup.pop()!().catch(() => undefined);
 });
 
+/** A database file, a clock and a fake Bot API for two processes in turn; removed after the test. */
+async function freshPlace(prefix: string) {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
+  const fake = await startFakeTelegram({ limits: SCALED_LIMITS });
+  cleanup.push(() => fake.close());
+  return { dbPath: join(dir, 'db.sqlite'), clock: new ManualClock(), fake };
+}
+
 async function startProcess(fake: FakeTelegram, clock: ManualClock, dbPath: string, o: { frozen?: boolean; chunkDelayMs?: number } = {}) {
   const h = await startHarness({ clock, dbPath, maxRetries: 0 });
   if (o.chunkDelayMs) h.fake.setChunkDelay(o.chunkDelayMs);
@@ -39,12 +48,7 @@ async function startProcess(fake: FakeTelegram, clock: ManualClock, dbPath: stri
 
 describe('a reply stored but not yet sent when the process died', () => {
   it('is sent by the next process exactly once, without a second model call', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cb-tg-undelivered-'));
-    cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
-    const dbPath = join(dir, 'db.sqlite');
-    const clock = new ManualClock();
-    const fake = await startFakeTelegram({ limits: SCALED_LIMITS });
-    cleanup.push(() => fake.close());
+    const { dbPath, clock, fake } = await freshPlace('cb-tg-undelivered-');
 
     // Process A takes the message and stores the reply; Telegram's 429 makes it wait, and it dies waiting.
     const a = await startProcess(fake, clock, dbPath, { frozen: true });
@@ -77,12 +81,8 @@ describe('a reply stored but not yet sent when the process died', () => {
   });
 
   it('is marked answered once it was sent, so a sweep leaves it alone', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cb-tg-delivered-'));
-    cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
-    const clock = new ManualClock();
-    const fake = await startFakeTelegram({ limits: SCALED_LIMITS });
-    cleanup.push(() => fake.close());
-    const a = await startProcess(fake, clock, join(dir, 'db.sqlite'));
+    const { dbPath, clock, fake } = await freshPlace('cb-tg-delivered-');
+    const a = await startProcess(fake, clock, dbPath);
     cleanup.push(() => a.h.close(), () => a.adapter.stop());
     fake.userMessage({ ...DM, text: 'hello' });
     await waitFor(() => fake.botMessages(DM.chat.id).length === 1, 10_000, 'the reply');
@@ -93,17 +93,12 @@ describe('a reply stored but not yet sent when the process died', () => {
 
 describe('a reply shown in part when its process died', () => {
   /**
-   * Process A shows the reply's first `shownBeforeDeath` messages (the preview, or the first part
-   * of a long reply), then meets a 429 it never wakes from; its engine has stored the whole
+   * Process A shows the reply's first message (the preview, or the first part of a long reply),
+   * then waits for good (a 429 or its pacing, never woken from); its engine has stored the whole
    * reply. Process B recovers the message. What the chat shows, and B's calls, are returned.
    */
   async function diesAfterShowing(o: { chat: typeof DM; text: string; reply: string; chunkDelayMs: number }) {
-    const dir = mkdtempSync(join(tmpdir(), 'cb-tg-partial-'));
-    cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
-    const dbPath = join(dir, 'db.sqlite');
-    const clock = new ManualClock();
-    const fake = await startFakeTelegram({ limits: SCALED_LIMITS });
-    cleanup.push(() => fake.close());
+    const { dbPath, clock, fake } = await freshPlace('cb-tg-partial-');
     const a = await startProcess(fake, clock, dbPath, { frozen: true, chunkDelayMs: o.chunkDelayMs });
     cleanup.push(() => a.h.store.close(), () => a.h.fake.close());
     a.h.fake.respondWith(o.reply);
