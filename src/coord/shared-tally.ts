@@ -7,16 +7,35 @@ import type { Bus } from './types.js';
 import { luaScript } from './scripts.js';
 
 /**
- * Counts one call (KEYS[1] the window, KEYS[2] the platform's last refusal; ARGV[1], a unique
- * member, empty to only ask) and answers {how long until the window has room below its reserve
- * again, how long the platform still refuses calls (REFUSE)}: room returns once `count - cap + 1`
- * of the oldest calls have left the window, i.e. when the call at index `count - cap` (0-based,
- * oldest first) does. Redis' own clock, so instances' clocks need not agree.
+ * Counts one call (KEYS[1] the window, KEYS[2] the platform's last refusal, KEYS[3] when this
+ * Redis began counting; ARGV[1], a unique member, empty to only ask; ARGV[5], that beginning as
+ * this instance last heard it, empty if never) and answers {how long until the window has room
+ * below its reserve again, how long the platform still refuses calls (REFUSE), the beginning}:
+ * room returns once `count - cap + 1` of the oldest calls have left the window, i.e. when the call
+ * at index `count - cap` (0-based, oldest first) does. Redis' own clock, so instances' clocks need
+ * not agree.
+ *
+ * The beginning is `<ms>:fresh`, or `<ms>:lost` when an instance that had counted here before
+ * finds it gone (or begun again since): Redis lost its data, and with it the calls of instances
+ * that died meanwhile, which nobody can tell again. Until one window after a loss, the window
+ * counts as full below its reserve, so optional work holds back everywhere, in a process started
+ * after the loss too, instead of drawing the platform's 429s to find out.
  */
 const TALLY = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local win = tonumber(ARGV[2])
+local began = redis.call('GET', KEYS[3])
+local known = ARGV[5]
+if not began then
+  if known ~= '' then began = now .. ':lost' else began = now .. ':fresh' end
+  redis.call('SET', KEYS[3], began)
+elseif known ~= '' and began ~= known and string.sub(began, -6) == ':fresh' then
+  began = string.sub(began, 1, -7) .. ':lost'
+  redis.call('SET', KEYS[3], began)
+end
+local held = 0
+if string.sub(began, -5) == ':lost' then held = math.max(0, tonumber(string.sub(began, 1, -6)) + win - now) end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - win)
 if ARGV[1] ~= '' then
   redis.call('ZADD', KEYS[1], now, ARGV[1])
@@ -25,10 +44,10 @@ end
 local refused = math.max(0, redis.call('PTTL', KEYS[2]))
 local count = redis.call('ZCARD', KEYS[1])
 local cap = tonumber(ARGV[3]) - tonumber(ARGV[4])
-if cap <= 0 then return {win, refused} end
-if count < cap then return {0, refused} end
+if cap <= 0 then return {win, refused, began} end
+if count < cap then return {held, refused, began} end
 local r = redis.call('ZRANGE', KEYS[1], count - cap, count - cap, 'WITHSCORES')
-return {math.max(1, math.ceil(tonumber(r[2]) + win - now)), refused}`;
+return {math.max(held, 1, math.ceil(tonumber(r[2]) + win - now)), refused, began}`;
 
 /** The platform refused a call for ARGV[1] ms (KEYS[1]): kept as long as the longest refusal still running. */
 const REFUSE = `
@@ -40,8 +59,9 @@ return 1`;
  * method tiers are per workspace, however many processes call). Each call is counted as it is
  * made; the answer tells this instance's optional work to hold back while the instances
  * together have used the window up to its reserve. A Redis that lost its data is told each
- * instance's own calls again (`OwnEntries`); a dead instance's calls are gone with it, so the
- * platform may still refuse a call, and that refusal (its Retry-After) is shared too: every
+ * instance's own calls again (`OwnEntries`); a dead instance's calls are gone with it, so for one
+ * window after the loss optional work holds back as if the window were full (TALLY's beginning),
+ * and should the platform still refuse a call, that refusal (its Retry-After) is shared too: every
  * instance, and a process that starts, holds back for as long instead of each drawing its own
  * 429 to find out.
  */
@@ -51,6 +71,8 @@ export class RedisSharedTally implements SharedTally {
   private readonly own: OwnEntries | undefined;
   /** Until when (this process's clock) the platform refuses calls, as last heard: told again to a Redis that lost it. */
   private refusedUntil = 0;
+  /** When this Redis began counting, as last heard (see TALLY): a change under this process is a data loss. */
+  private began = '';
   private readonly refusalListeners = new Set<(retryAfterMs: number) => void>();
   /** The subscription to other instances' refusals, made with the first listener. */
   private listening: (() => void) | undefined;
@@ -66,7 +88,7 @@ export class RedisSharedTally implements SharedTally {
     private readonly bus?: Bus,
   ) {
     if (!(window.max >= 1) || !(window.windowMs > 0)) throw new Error(`shared tally needs max >= 1 and windowMs > 0 (got max ${window.max}, windowMs ${window.windowMs})`);
-    this.script = luaScript(redis, 'cbTally', 2, TALLY);
+    this.script = luaScript(redis, 'cbTally', 3, TALLY);
     this.refuseScript = luaScript(redis, 'cbTallyRefused', 1, REFUSE);
     this.own = reseed?.window(key, window.windowMs);
     // A refusal kept only in Redis is gone with a Redis that lost its data, while the platform's
@@ -115,7 +137,8 @@ export class RedisSharedTally implements SharedTally {
   private async run(member: string): Promise<number> {
     const { max, windowMs, reserve = 0 } = this.window;
     try {
-      const [wait, refused] = (await this.script([this.key, `${this.key}:refused`], [member, windowMs, max, reserve])) as [number, number];
+      const [wait, refused, began] = (await this.script([this.key, `${this.key}:refused`, `${this.key}:began`], [member, windowMs, max, reserve, this.began])) as [number, number, string];
+      this.began = String(began);
       this.heard(Number(refused));
       return Math.max(Number(wait), Number(refused));
     } catch (err) {
