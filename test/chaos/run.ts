@@ -346,7 +346,8 @@ try {
     const kill = Math.min(...killTimes.filter((k) => k >= at[0]! - 50));
     const when = (t: number) => new Date(t).toISOString().slice(17, 23);
     const gap = kill - at[0]!;
-    console.log(`  duplicate ${token}: sent at ${at.map(when).join(' and ')}${Number.isFinite(kill) ? `; killed ${gap >= 0 ? `${gap} ms after` : `${-gap} ms before`} the first send` : ''}`);
+    const inGroup = (tg.find((t) => t.token === token)?.chatId ?? 0) < 0;
+    console.log(`  duplicate ${token}${inGroup ? ' (in a group: a preview shown beside its reply)' : ''}: sent at ${at.map(when).join(' and ')}${Number.isFinite(kill) ? `; killed ${gap >= 0 ? `${gap} ms after` : `${-gap} ms before`} the first send` : ''}`);
   }
   void expectedTg;
   // Per chat, in the order its messages came: a first reply sent before an earlier message's first
