@@ -20,6 +20,7 @@ import { discordKeys, type DiscordTarget } from './keys.js';
 import { ChannelSurface, deliverReply, replyPlanner, sendText, type ChannelSurfaceDeps, type OutboundDeps } from './outbound.js';
 import { DiscordTransport, retryAfterMs, type DcAutocomplete, type DcCommand, type DcInteraction, type DcMessage } from './transport.js';
 import { CharacterWebhooks } from './webhooks.js';
+import { discordReplyMarks } from './reply-marks.js';
 import { CatchUp } from './catch-up.js';
 import { EXPIRED, replayMissed, type ReplayedMessage } from './gateway-replay.js';
 import { GatewaySessions, type NotedSession } from './gateway-session.js';
@@ -234,6 +235,7 @@ class DiscordBot implements DiscordAdapter {
       transport: this.transport,
       webhooks: this.webhooks,
       avatarOf: deps.characterAvatar ? (name) => deps.characterAvatar!(name) : undefined,
+      marks: this.webhooks ? discordReplyMarks(deps.sendMarks, this.log) : undefined,
       log: this.log,
     };
   }
@@ -364,10 +366,13 @@ class DiscordBot implements DiscordAdapter {
     const surface = new ChannelSurface({ ...target, characterName: msg.characterName, dedupeKey: msg.dedupeKey }, this.surfaceDeps);
     // A per-member conversation in a shared channel: say whom it is for (allowed_mentions keeps it from pinging).
     const text = target.userId !== undefined ? `<@${target.userId}> ${msg.text}` : msg.text;
-    await sendText(text, surface, this.out, msg.beforeFirstCall);
+    // What an earlier attempt posted through the character's webhook (no nonce returns those) is edited, not posted again.
+    const marks = this.surfaceDeps.marks;
+    const earlier = msg.maybeSent && msg.dedupeKey !== undefined && marks ? await surface.adopt(await marks.earlier(msg.dedupeKey)) : undefined;
+    await sendText(text, surface, this.out, msg.beforeFirstCall, earlier);
   }
 
-  /** Bot posts carry nonces Discord enforces; a character's webhook posts cannot. */
+  /** Bot posts carry nonces Discord enforces; a character's webhook posts cannot (only those noted before their reply's last are found again). */
   get sendsOnceByKey(): boolean {
     return !this.webhooks;
   }

@@ -22,6 +22,7 @@ import type { ReplyEvent } from '../../src/core/types.js';
 import type { OutboundBudget, RateWindow } from '../shared/budget.js';
 import { chunkText } from '../shared/chunk.js';
 import { deliverEvents, nextChunkStep, StreamedReply, type ChunkStep, type ReplyPlanner, type Shown, type StreamTuning } from '../shared/streamed-reply.js';
+import type { PartNotes } from '../shared/reply-notes.js';
 import { TypingRenewer } from '../shared/typing.js';
 import { discordErrorKind, type DcWebhook, type DiscordTransport } from './transport.js';
 import type { DiscordTarget } from './keys.js';
@@ -32,6 +33,9 @@ export interface OutboundTuning extends StreamTuning {
   typingWindow: RateWindow;
   maxMessageLength: number;
 }
+
+/** `closes`: the post of the answer's last part with its final text, after which nothing more is called. */
+type Step = ChunkStep & { closes?: boolean };
 
 export interface OutboundDeps {
   budget: OutboundBudget;
@@ -47,8 +51,12 @@ export interface OutboundDeps {
 export interface Surface {
   /** The budget queue these calls share (a channel id, or an interaction). */
   readonly key: string;
-  /** Post message `index` of the answer; returns its id. */
-  post(index: number, text: string): Promise<string>;
+  /**
+   * Post message `index` of the answer; returns its id. `note`: more calls are to follow (a
+   * preview, a long reply's part before its last), so a post the platform cannot be asked about
+   * after a crash is noted for the next attempt (`ChannelTarget.dedupeKey`).
+   */
+  post(index: number, text: string, o?: { note?: boolean }): Promise<string>;
   edit(index: number, messageId: string, text: string): Promise<void>;
   /** Show "typing…" (channels only). */
   typing?(): Promise<void>;
@@ -80,6 +88,11 @@ export interface ChannelSurfaceDeps {
   webhooks?: CharacterWebhooks | undefined;
   /** The character's avatar URL, for webhook posts. */
   avatarOf?: ((name: string) => Promise<string | undefined>) | undefined;
+  /**
+   * Where a webhook's posts are noted (they take no nonce, so Discord cannot return one an
+   * earlier attempt made): each the reply will still edit or follow, by part, under its key.
+   */
+  marks?: PartNotes<string> | undefined;
   log: Log;
 }
 
@@ -107,7 +120,7 @@ export class ChannelSurface implements Surface {
     this.name = name;
   }
 
-  async post(index: number, text: string): Promise<string> {
+  async post(index: number, text: string, o: { note?: boolean } = {}): Promise<string> {
     const { target, deps } = this;
     const thread = target.parentId ? target.channelId : undefined;
     if (deps.webhooks && this.name && !(await this.isDm())) {
@@ -116,6 +129,7 @@ export class ChannelSurface implements Surface {
         const avatarUrl = await deps.avatarOf?.(this.name).catch(() => undefined);
         const id = await deps.transport.webhookSend(hook, text, { username: deps.webhooks.displayName(this.name), avatarUrl, threadId: thread });
         this.viaHook.set(id, hook);
+        if (o.note && target.dedupeKey !== undefined) await deps.marks?.posted(target.dedupeKey, index, id);
         return id;
       }
     }
@@ -126,6 +140,19 @@ export class ChannelSurface implements Surface {
     // Discord trims what it stores, so only a real difference brings it up to the text.
     if (nonce !== undefined && m.content.trim() !== text.trim()) await deps.transport.edit(target.channelId, m.id, text);
     return m.id;
+  }
+
+  /**
+   * Messages an earlier attempt at this answer posted through the character's webhook (noted by
+   * `post`), to be edited through it: the ones it can still reach, by part.
+   */
+  async adopt(earlier: ReadonlyMap<number, string>): Promise<Map<number, string>> {
+    const { target, deps } = this;
+    if (!earlier.size || !deps.webhooks || !this.name || (await this.isDm())) return new Map();
+    const hook = await deps.webhooks.forChannel(target.parentId ?? target.channelId, this.name);
+    if (!hook) return new Map();
+    for (const id of earlier.values()) this.viaHook.set(id, hook);
+    return new Map(earlier);
   }
 
   async edit(_index: number, messageId: string, text: string): Promise<void> {
@@ -161,9 +188,15 @@ export function messageNonce(dedupeKey: string, n: number): string {
  * nobody to hand them to — the engine has already stored the reply.
  */
 export async function deliverReply(events: AsyncIterable<ReplyEvent>, surface: Surface, deps: OutboundDeps): Promise<void> {
+  let first = true;
   const typing = new TypingRenewer(deps.budget, surface.key, surface.typing?.bind(surface), deps.tuning.typingIntervalMs, { windows: [deps.tuning.typingWindow], shared: true });
   await deliverEvents(events, {
-    newReply: () => streamedReply(surface, deps, () => typing.stop()),
+    newReply: () => {
+      // A recovered turn sends its replies as one text: only the first reply's posts are noted.
+      const r = streamedReply(surface, deps, () => typing.stop(), undefined, { note: first });
+      first = false;
+      return r;
+    },
     start: (e) => {
       surface.speaker?.(e.characterName);
       typing.start();
@@ -174,19 +207,33 @@ export async function deliverReply(events: AsyncIterable<ReplyEvent>, surface: S
   });
 }
 
-/** Text sent at once, split if long (notices, proactive messages): a reply with no preview. */
-export async function sendText(text: string, surface: Surface, deps: OutboundDeps, beforeFirstCall?: () => Promise<void>): Promise<void> {
-  await streamedReply(surface, deps, undefined, beforeFirstCall).finish(text);
+/**
+ * Text sent at once, split if long (notices, proactive messages, recovered replies): a reply with
+ * no preview. `earlier`: messages an earlier attempt showed, by part (`ChannelSurface.adopt`),
+ * edited to their parts rather than posted again.
+ */
+export async function sendText(text: string, surface: Surface, deps: OutboundDeps, beforeFirstCall?: () => Promise<void>, earlier?: ReadonlyMap<number, string>): Promise<void> {
+  await streamedReply(surface, deps, undefined, beforeFirstCall, { note: earlier !== undefined, earlier }).finish(text);
 }
 
 /** What of one answer Discord shows on `surface`, and the call that shows more; `onFirstPost` runs once its first message is posted. */
-export function replyPlanner(surface: Surface, deps: OutboundDeps, onFirstPost?: () => void): ReplyPlanner<ChunkStep> {
+export function replyPlanner(surface: Surface, deps: OutboundDeps, onFirstPost?: () => void): ReplyPlanner<Step> {
   return new DiscordMessages(surface, deps, onFirstPost);
 }
 
-/** One answer streamed into `surface`; `onFirstPost` runs once its first message is posted, `beforeFirstCall` right before its first call. */
-export function streamedReply(surface: Surface, deps: OutboundDeps, onFirstPost?: () => void, beforeFirstCall?: () => Promise<void>): StreamedReply<ChunkStep> {
-  return new StreamedReply(replyPlanner(surface, deps, onFirstPost), deps, {
+/**
+ * One answer streamed into `surface`; `onFirstPost` runs once its first message is posted,
+ * `beforeFirstCall` right before its first call. `note`: its posts that more calls follow are
+ * noted (`Surface.post`); `earlier`: messages already showing its parts.
+ */
+export function streamedReply(
+  surface: Surface,
+  deps: OutboundDeps,
+  onFirstPost?: () => void,
+  beforeFirstCall?: () => Promise<void>,
+  o: { note?: boolean; earlier?: ReadonlyMap<number, string> | undefined } = {},
+): StreamedReply<Step> {
+  return new StreamedReply(new DiscordMessages(surface, deps, onFirstPost, o), deps, {
     key: surface.key,
     platform: 'discord',
     logContext: { key: surface.key },
@@ -198,30 +245,36 @@ export function streamedReply(surface: Surface, deps: OutboundDeps, onFirstPost?
  * What of one answer Discord shows, and the call that shows more. Called only from the reply's
  * steps, which the budget runs one per queue at a time, so `shown` needs no locking.
  */
-class DiscordMessages implements ReplyPlanner<ChunkStep> {
+class DiscordMessages implements ReplyPlanner<Step> {
   private readonly shown: Shown<string>[] = [];
 
   constructor(
     private readonly surface: Surface,
     private readonly deps: OutboundDeps,
     private readonly onFirstPost?: () => void,
-  ) {}
+    private readonly o: { note?: boolean; earlier?: ReadonlyMap<number, string> | undefined } = {},
+  ) {
+    // What those messages show is not known: a source no part equals, so each is edited to its part.
+    for (const [index, messageId] of o.earlier ?? []) this.shown[index] = { messageId, source: '\u0000' };
+  }
 
   get visible(): number {
     return this.shown.length;
   }
 
-  plan(text: string): ChunkStep | undefined {
-    return nextChunkStep(chunkText(text, this.deps.tuning.maxMessageLength), this.shown);
+  plan(text: string, final: boolean): Step | undefined {
+    const chunks = chunkText(text, this.deps.tuning.maxMessageLength);
+    const step = nextChunkStep(chunks, this.shown);
+    return step && final && step.kind === 'send' && step.index === chunks.length - 1 ? { ...step, closes: true } : step;
   }
 
-  async perform(a: ChunkStep): Promise<void> {
-    if (a.kind === 'send') await this.post(a.index, a.source);
+  async perform(a: Step): Promise<void> {
+    if (a.kind === 'send') await this.post(a.index, a.source, a.closes);
     else await this.edit(a.index, this.shown[a.index]!, a.source);
   }
 
-  private async post(i: number, source: string): Promise<void> {
-    const messageId = await this.surface.post(i, source);
+  private async post(i: number, source: string, closes = false): Promise<void> {
+    const messageId = await this.surface.post(i, source, { note: this.o.note === true && !closes });
     this.shown[i] = { messageId, source };
     if (i === 0) this.onFirstPost?.();
   }

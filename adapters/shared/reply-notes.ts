@@ -67,3 +67,43 @@ export class ReplyNotes<N extends object> {
     return `${this.o.platform}:reply:${replyKey}`;
   }
 }
+
+/**
+ * The messages a reply showed that more calls were to follow (a preview it edits, the parts of a
+ * long reply before its last), by part, so that the next attempt after a crash edits them
+ * instead of showing them again, where the platform cannot be asked what was sent (Telegram, a
+ * Discord webhook's posts). The message that ends a reply is not noted: the reply is marked
+ * answered right after it, so a note would close no window the mark leaves open. A note that
+ * cannot be written costs only this protection: that message may show twice.
+ */
+export class PartNotes<Id extends string | number> {
+  private readonly notes: ReplyNotes<{ posted?: Record<string, Id> }>;
+
+  constructor(marks: SendMarks | undefined, log: Log, platform: string, isId: (v: unknown) => v is Id) {
+    this.notes = new ReplyNotes(marks, { platform, log, parse: (value) => parsePosted(value, isId) });
+  }
+
+  /** Part `index` of reply `replyKey` is shown by message `messageId` (replacing any noted for it). */
+  async posted(replyKey: string, index: number, messageId: Id): Promise<void> {
+    await this.notes.write(replyKey, { posted: { ...this.notes.cached(replyKey)?.posted, [index]: messageId } });
+  }
+
+  /** The messages an earlier attempt at reply `replyKey` noted, by part; empty when none (or the note cannot be read). */
+  async earlier(replyKey: string): Promise<Map<number, Id>> {
+    const note = await this.notes.read(replyKey);
+    return new Map(Object.entries(note?.posted ?? {}).map(([i, id]) => [Number(i), id]));
+  }
+}
+
+function parsePosted<Id>(value: string, isId: (v: unknown) => v is Id): { posted?: Record<string, Id> } {
+  try {
+    const v = JSON.parse(value) as { posted?: unknown };
+    const posted: Record<string, Id> = {};
+    if (v.posted && typeof v.posted === 'object') {
+      for (const [i, id] of Object.entries(v.posted)) if (/^\d+$/.test(i) && isId(id)) posted[i] = id;
+    }
+    return { posted };
+  } catch {
+    return {};
+  }
+}

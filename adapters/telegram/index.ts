@@ -18,7 +18,7 @@ import { telegramCommands } from './commands.js';
 import { toInbound, type BotIdentity } from './inbound.js';
 import { isPrivateChat, telegramKeys, type TelegramTarget } from './keys.js';
 import { DraftSupport, deliverReply, replyPlanner, sendText, type OutboundDeps, type ReplyTarget } from './outbound.js';
-import { TelegramReplyMarks } from './reply-marks.js';
+import { telegramReplyMarks } from './reply-marks.js';
 import { retryAfterMs, TelegramTransport, type TgUpdate, type WebhookHold } from './transport.js';
 import { telegramConfigSchema, type TelegramConfig } from './config.js';
 import { isWellFormedMessage } from './update-shape.js';
@@ -136,7 +136,7 @@ class TelegramBot implements TelegramAdapter {
       ...(deps.sleep ? { sleep: deps.sleep } : {}),
       onRateLimited: (chatId, ms) => this.log.info({ chatId, retryAfterMs: ms }, 'telegram flood limit: waiting it out'),
     });
-    this.out = { transport: this.transport, budget: this.budget, drafts: new DraftSupport(), marks: new TelegramReplyMarks(deps.sendMarks, this.log), log: this.log, tuning: this.tuning };
+    this.out = { transport: this.transport, budget: this.budget, drafts: new DraftSupport(), marks: telegramReplyMarks(deps.sendMarks, this.log), log: this.log, tuning: this.tuning };
   }
 
   async start(): Promise<void> {

@@ -110,6 +110,8 @@ export async function startDiscord(o: {
   storeDown?: () => boolean;
   /** How the adapters reach Discord (an outbound proxy's network); default directly. */
   network?: Network;
+  /** The store's send marks, as the runtime passes them (with `catchUp` they are passed anyway). */
+  marks?: boolean;
 } = {}): Promise<Setup> {
   const handled: InboundMessage[] = [];
   const modelDoneAt = new Map<string, number>();
@@ -143,6 +145,7 @@ export async function startDiscord(o: {
         ...(over.now ? { now: over.now } : {}),
         ...(o.network ? { network: o.network } : {}),
         ...(o.sharedShards ? { sharedWindow: unlimitedWindow } : {}),
+        ...(o.marks ? { sendMarks: h.store.sendMarks } : {}),
         ...(o.catchUp
           ? {
               recentChats: unlessDown(o.catchUp === true ? recentChatsOf(h.store, h.log) : o.catchUp(recentChatsOf(h.store, h.log))),

@@ -81,6 +81,36 @@ describe('discord adapter: a reply sent again after a crash', () => {
     expect(texts(dm.channel_id).slice(3)).toEqual(['Hello again', 'Hello again']);
   });
 
+  it('through a character webhook (no nonce): the posts its reply noted are edited, not posted again', async () => {
+    s = await startDiscord({ config: { characterWebhooks: true }, marks: true });
+    const { fake, h, adapter, handled, texts, idle } = s;
+    const ch = fake.guild.channelId;
+    // Long enough to stream: a preview posted through the webhook, then edits.
+    const reply = Array.from({ length: 30 }, (_, i) => `w${i}`).join(' ');
+    h.fake.respondWith(reply);
+    h.fake.setChunkDelay(15);
+    fake.userMessage({ author: alice, channelId: ch, content: 'talk to me', mentionsBot: true });
+    await fake.waitFor(() => texts(ch)[0] === reply);
+    await idle();
+    expect(await h.engine.drain(5000)).toBe(true);
+    expect(fake.channelMessages(ch)[0]!.webhookId).toBeDefined();
+    expect(fake.channelMessages(ch)[0]!.edits).toBeGreaterThan(0);
+    // The process died after the last edit landed, before the claim was marked done.
+    const msg = handled[0]!;
+    await h.store.db
+      .updateTable('processed_events')
+      .set({ state: 'processing', payload: JSON.stringify(msg), owner: 'a-process-that-died' })
+      .where('event_id', '=', msg.eventId)
+      .execute();
+
+    const before = fake.calls.length;
+    expect(await h.engine.recover((m, events) => redeliver([adapter], m, events))).toBe(1);
+    await idle();
+    expect(texts(ch)).toEqual([reply]);
+    const again = fake.calls.slice(before).filter((c) => c.path.startsWith('/webhooks/'));
+    expect(again.map((c) => c.method)).toEqual(['PATCH']); // edited through the webhook, not posted beside it
+  });
+
   it('a proactive message its process was sending when it died is sent again, and shows once', async () => {
     const { setup, conv, channelId } = await proactiveSent();
     const { h, scheduler, texts } = setup;

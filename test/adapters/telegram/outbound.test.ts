@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { TelegramError } from 'telegraf';
 import { OutboundBudget } from '../../../adapters/shared/budget.js';
 import { DraftSupport, deliverReply, sendText, type OutboundDeps, type ReplyTarget } from '../../../adapters/telegram/outbound.js';
-import { TelegramReplyMarks } from '../../../adapters/telegram/reply-marks.js';
+import { telegramReplyMarks } from '../../../adapters/telegram/reply-marks.js';
 import { retryAfterMs } from '../../../adapters/telegram/transport.js';
 import type { ReplyEvent } from '../../../src/core/types.js';
 import { ModelError } from '../../../src/core/errors.js';
@@ -40,7 +40,7 @@ function stub(fail: (c: Call) => Error | undefined = () => undefined) {
     transport,
     budget: new OutboundBudget({ windowsFor: () => [], retryAfterMs }),
     drafts: new DraftSupport(),
-    marks: new TelegramReplyMarks(undefined, testLogger()),
+    marks: telegramReplyMarks(undefined, testLogger()),
     log: testLogger(),
     tuning: { editIntervalMs: 5, firstSendDelayMs: 5, typingIntervalMs: 1000, maxMessageLength: 4096 },
   };
