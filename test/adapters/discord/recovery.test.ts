@@ -16,6 +16,16 @@ afterEach(async () => {
 
 const posts = (setup: Setup, channelId: string) => setup.fake.calls.filter((c) => c.method === 'POST' && c.path === `/channels/${channelId}/messages`);
 
+/** The first message's claim as a process leaves it that died after its reply landed, before marking it done. */
+async function diedBeforeMark(setup: Setup): Promise<void> {
+  const msg = setup.handled[0]!;
+  await setup.h.store.db
+    .updateTable('processed_events')
+    .set({ state: 'processing', payload: JSON.stringify(msg), owner: 'a-process-that-died' })
+    .where('event_id', '=', msg.eventId)
+    .execute();
+}
+
 /** Alice's DM, and a proactive message the scheduler sent there (Discord has it). */
 async function proactiveSent() {
   s = await startDiscord();
@@ -32,7 +42,7 @@ async function proactiveSent() {
 describe('discord adapter: a reply sent again after a crash', () => {
   it('is shown once when the dead process had posted it but not marked it done', async () => {
     s = await startDiscord();
-    const { fake, h, adapter, handled, texts, idle } = s;
+    const { fake, h, adapter, texts, idle } = s;
     const dm = fake.userMessage({ author: alice, content: 'still there?' });
     await fake.waitFor(() => texts(dm.channel_id).length === 1);
     await idle();
@@ -40,12 +50,7 @@ describe('discord adapter: a reply sent again after a crash', () => {
     // first, or it would land after the "crash" below and leave nothing to recover.
     expect(await h.engine.drain(5000)).toBe(true);
     // The process died after Discord accepted the post, before the claim was marked done.
-    const msg = handled[0]!;
-    await h.store.db
-      .updateTable('processed_events')
-      .set({ state: 'processing', payload: JSON.stringify(msg), owner: 'a-process-that-died' })
-      .where('event_id', '=', msg.eventId)
-      .execute();
+    await diedBeforeMark(s);
 
     expect(await h.engine.recover((m, events) => redeliver([adapter], m, events))).toBe(1);
     await idle();
@@ -83,7 +88,7 @@ describe('discord adapter: a reply sent again after a crash', () => {
 
   it('through a character webhook (no nonce): the posts its reply noted are edited, not posted again', async () => {
     s = await startDiscord({ config: { characterWebhooks: true }, marks: true });
-    const { fake, h, adapter, handled, texts, idle } = s;
+    const { fake, h, adapter, texts, idle } = s;
     const ch = fake.guild.channelId;
     // Long enough to stream: a preview posted through the webhook, then edits.
     const reply = Array.from({ length: 30 }, (_, i) => `w${i}`).join(' ');
@@ -96,12 +101,7 @@ describe('discord adapter: a reply sent again after a crash', () => {
     expect(fake.channelMessages(ch)[0]!.webhookId).toBeDefined();
     expect(fake.channelMessages(ch)[0]!.edits).toBeGreaterThan(0);
     // The process died after the last edit landed, before the claim was marked done.
-    const msg = handled[0]!;
-    await h.store.db
-      .updateTable('processed_events')
-      .set({ state: 'processing', payload: JSON.stringify(msg), owner: 'a-process-that-died' })
-      .where('event_id', '=', msg.eventId)
-      .execute();
+    await diedBeforeMark(s);
 
     const before = fake.calls.length;
     expect(await h.engine.recover((m, events) => redeliver([adapter], m, events))).toBe(1);
