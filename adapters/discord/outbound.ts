@@ -21,7 +21,7 @@ import type { Log } from '../../src/core/adapter.js';
 import type { ReplyEvent } from '../../src/core/types.js';
 import type { OutboundBudget, RateWindow } from '../shared/budget.js';
 import { chunkText } from '../shared/chunk.js';
-import { deliverEvents, nextChunkStep, StreamedReply, type ChunkStep, type ReplyPlanner, type Shown, type StreamTuning } from '../shared/streamed-reply.js';
+import { deliverEvents, nextChunkStep, shownBefore, StreamedReply, type ChunkStep, type ReplyPlanner, type Shown, type StreamTuning } from '../shared/streamed-reply.js';
 import type { PartNotes } from '../shared/reply-notes.js';
 import { TypingRenewer } from '../shared/typing.js';
 import { discordErrorKind, type DcWebhook, type DiscordTransport } from './transport.js';
@@ -146,13 +146,13 @@ export class ChannelSurface implements Surface {
    * Messages an earlier attempt at this answer posted through the character's webhook (noted by
    * `post`), to be edited through it: the ones it can still reach, by part.
    */
-  async adopt(earlier: ReadonlyMap<number, string>): Promise<Map<number, string>> {
+  async adopt(earlier: ReadonlyMap<number, string>): Promise<ReadonlyMap<number, string>> {
     const { target, deps } = this;
     if (!earlier.size || !deps.webhooks || !this.name || (await this.isDm())) return new Map();
     const hook = await deps.webhooks.forChannel(target.parentId ?? target.channelId, this.name);
     if (!hook) return new Map();
     for (const id of earlier.values()) this.viaHook.set(id, hook);
-    return new Map(earlier);
+    return earlier;
   }
 
   async edit(_index: number, messageId: string, text: string): Promise<void> {
@@ -188,15 +188,9 @@ export function messageNonce(dedupeKey: string, n: number): string {
  * nobody to hand them to — the engine has already stored the reply.
  */
 export async function deliverReply(events: AsyncIterable<ReplyEvent>, surface: Surface, deps: OutboundDeps): Promise<void> {
-  let first = true;
   const typing = new TypingRenewer(deps.budget, surface.key, surface.typing?.bind(surface), deps.tuning.typingIntervalMs, { windows: [deps.tuning.typingWindow], shared: true });
   await deliverEvents(events, {
-    newReply: () => {
-      // A recovered turn sends its replies as one text: only the first reply's posts are noted.
-      const r = streamedReply(surface, deps, () => typing.stop(), undefined, { note: first });
-      first = false;
-      return r;
-    },
+    newReply: (first) => streamedReply(surface, deps, () => typing.stop(), undefined, { note: first }),
     start: (e) => {
       surface.speaker?.(e.characterName);
       typing.start();
@@ -246,7 +240,7 @@ export function streamedReply(
  * steps, which the budget runs one per queue at a time, so `shown` needs no locking.
  */
 class DiscordMessages implements ReplyPlanner<Step> {
-  private readonly shown: Shown<string>[] = [];
+  private readonly shown: Shown<string>[];
 
   constructor(
     private readonly surface: Surface,
@@ -254,8 +248,7 @@ class DiscordMessages implements ReplyPlanner<Step> {
     private readonly onFirstPost?: () => void,
     private readonly o: { note?: boolean; earlier?: ReadonlyMap<number, string> | undefined } = {},
   ) {
-    // What those messages show is not known: a source no part equals, so each is edited to its part.
-    for (const [index, messageId] of o.earlier ?? []) this.shown[index] = { messageId, source: '\u0000' };
+    this.shown = shownBefore(o.earlier);
   }
 
   get visible(): number {

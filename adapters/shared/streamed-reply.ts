@@ -182,6 +182,16 @@ export interface Shown<Id> {
   source: string;
 }
 
+/**
+ * Messages an earlier attempt at a reply left, by part (noted before a crash), as a planner's
+ * `shown`: what they show is not known, so each has a source no part equals and is edited to its part.
+ */
+export function shownBefore<Id>(earlier: ReadonlyMap<number, Id> | undefined): Shown<Id>[] {
+  const shown: Shown<Id>[] = [];
+  for (const [index, messageId] of earlier ?? []) shown[index] = { messageId, source: '\u0000' };
+  return shown;
+}
+
 /** Post chunk `index` as a new message, or edit the message showing it into `source`. */
 export interface ChunkStep {
   kind: 'send' | 'edit';
@@ -204,8 +214,11 @@ type Notice = Extract<ReplyEvent, { type: 'notice' | 'error' }>;
 
 /** How one platform shows a turn's events around its streamed replies. */
 export interface ReplyDelivery {
-  /** A new reply to stream the answer into. */
-  newReply(): StreamedReply;
+  /**
+   * A new reply to stream the answer into; `first`: the turn's first. A recovered turn sends its
+   * replies as one text, so only the first reply's messages are worth noting for it.
+   */
+  newReply(first: boolean): StreamedReply;
   /** The turn's `start` event (typing, the speaker's name, an acknowledgement). */
   start?(e: Extract<ReplyEvent, { type: 'start' }>): void | Promise<void>;
   /** A notice or error, shown after whatever part of an answer is visible. */
@@ -232,6 +245,8 @@ export interface ReplyDelivery {
 export async function deliverEvents(events: AsyncIterable<ReplyEvent> & Pick<HandledMessage, 'holdDelivery'>, d: ReplyDelivery): Promise<void> {
   const delivered = events.holdDelivery?.();
   let reply: StreamedReply | undefined;
+  let replies = 0;
+  const newReply = () => d.newReply(replies++ === 0);
   const unfinished = (r: StreamedReply) => (d.unfinished?.show === 'written' && r.written.trim() ? r.finish(r.written) : r.abandon());
   const safely = async (what: string, fn: () => Promise<unknown>) => {
     try {
@@ -243,10 +258,10 @@ export async function deliverEvents(events: AsyncIterable<ReplyEvent> & Pick<Han
   try {
     for await (const e of events) {
       if (e.type === 'start') await d.start?.(e);
-      else if (e.type === 'delta') (reply ??= d.newReply()).append(e.text);
+      else if (e.type === 'delta') (reply ??= newReply()).append(e.text);
       else if (e.type === 'done') {
         d.typing?.stop();
-        const r = reply ?? d.newReply();
+        const r = reply ?? newReply();
         reply = undefined;
         await safely('reply', () => r.finish(e.message.content));
         // Said at once, not when the stream ends: a crash between the send and this word sends

@@ -23,7 +23,7 @@ import type { ReplyEvent } from '../../src/core/types.js';
 import type { OutboundBudget } from '../shared/budget.js';
 import { chunkText } from '../shared/chunk.js';
 import { parseMarkdown, renderHtml, renderPlain } from '../shared/markdown.js';
-import { deliverEvents, nextChunkStep, StreamedReply, type ChunkStep, type ReplyPlanner, type Shown, type StreamTuning } from '../shared/streamed-reply.js';
+import { deliverEvents, nextChunkStep, shownBefore, StreamedReply, type ChunkStep, type ReplyPlanner, type Shown, type StreamTuning } from '../shared/streamed-reply.js';
 import { TypingRenewer } from '../shared/typing.js';
 import type { TelegramTarget } from './keys.js';
 import type { TelegramReplyMarks } from './reply-marks.js';
@@ -74,14 +74,8 @@ export interface OutboundDeps {
  */
 export async function deliverReply(events: AsyncIterable<ReplyEvent>, target: ReplyTarget, deps: OutboundDeps): Promise<void> {
   const typing = new TypingRenewer(deps.budget, String(target.chatId), () => deps.transport.sendTyping(target.chatId, target.threadId), deps.tuning.typingIntervalMs);
-  // A recovered turn sends its replies as one text: only the first reply's messages are noted under its key.
-  let keyed = target;
   await deliverEvents(events, {
-    newReply: () => {
-      const r = streamedReply(keyed, deps);
-      keyed = { ...target, replyKey: undefined };
-      return r;
-    },
+    newReply: (first) => streamedReply(first ? target : { ...target, replyKey: undefined }, deps),
     start: () => typing.start(),
     notice: (e) => sendNotice(e.text, target, deps),
     typing,
@@ -120,15 +114,12 @@ function streamedReply(target: ReplyTarget, deps: OutboundDeps, beforeFirstCall?
 /** `closes`: the send of the reply's last part with its final text, after which nothing more is called. */
 type Action = (ChunkStep & { closes?: boolean }) | { kind: 'draft'; index: number; source: string };
 
-/** What a message an earlier attempt left shows is not known: it never equals a part, so it is edited to its part. */
-const UNKNOWN_SOURCE = '\u0000';
-
 /**
  * What of one reply Telegram shows, and the Bot API call that shows more. Called only from the
  * reply's steps, which the budget runs one per chat at a time, so `shown` needs no locking.
  */
 class TelegramMessages implements ReplyPlanner<Action> {
-  private readonly shown: Shown<number>[] = [];
+  private readonly shown: Shown<number>[];
   private draft: { index: number; source: string } | undefined;
   private readonly draftBase = 1 + Math.floor(Math.random() * 1_000_000_000);
   private plain = false;
@@ -138,7 +129,7 @@ class TelegramMessages implements ReplyPlanner<Action> {
     private readonly deps: OutboundDeps,
     earlier?: ReadonlyMap<number, number>,
   ) {
-    for (const [index, messageId] of earlier ?? []) this.shown[index] = { messageId, source: UNKNOWN_SOURCE };
+    this.shown = shownBefore(earlier);
   }
 
   get visible(): number {
