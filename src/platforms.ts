@@ -8,6 +8,7 @@ import type { Store } from './store/index.js';
 import { platformDirectory } from './characters/platform.js';
 import type { Coordination } from './coord/index.js';
 import type { Network } from './core/network.js';
+import type { RateWindow, SharedTallyOptions } from './core/outbound-window.js';
 import { storeCallTallies, storeChatTallies } from './coord/store-tally.js';
 
 /** What every platform adapter factory gets (the shape `startRuntime`'s `adapters` override receives). */
@@ -20,6 +21,12 @@ export interface PlatformContext {
   coordination?: Coordination;
   /** How the platforms are reached: directly, or through the configured proxy. */
   network?: Network;
+  /**
+   * Whether another instance was alive within the last `withinMs` (the database's heartbeats):
+   * calls of instances that died within a window may still count at the platform, though a Redis
+   * restarted without its data has none of them.
+   */
+  othersRecent?: (withinMs: number) => Promise<boolean>;
 }
 
 /**
@@ -30,14 +37,15 @@ export interface PlatformContext {
  *
  * @example startRuntime(loadConfig(), { adapters: createPlatformAdapters })
  */
-export async function createPlatformAdapters({ config, engine, log, store, coordination, network }: PlatformContext): Promise<PlatformAdapter[]> {
+export async function createPlatformAdapters({ config, engine, log, store, coordination, network, othersRecent }: PlatformContext): Promise<PlatformAdapter[]> {
   const adapters: PlatformAdapter[] = [];
+  const tallies = coordination?.sharedTally;
   const shared =
     coordination?.kind === 'redis'
       ? {
           leadership: (name: string) => coordination.leadership(name),
           ...(coordination.sharedWindow ? { sharedWindow: coordination.sharedWindow } : {}),
-          ...(coordination.sharedTally ? { sharedTally: coordination.sharedTally } : {}),
+          ...(tallies ? { sharedTally: (name: string, w: RateWindow, o?: SharedTallyOptions) => tallies(name, w, { ...(othersRecent ? { othersRecent } : {}), ...o }) } : {}),
           ...(coordination.identifyGate ? { identifyGate: coordination.identifyGate } : {}),
         }
       : singleInstance(store, log);

@@ -67,7 +67,7 @@ export interface RuntimeOverrides {
   /** Where proactive messages of API conversations go (updates feed + webhooks). */
   apiTarget?: ProactiveTarget;
   /** Build platform adapters; main.ts passes the real ones for every configured platform. */
-  adapters?: (ctx: { config: Config; engine: Engine; log: Logger; store: Store; coordination: Coordination; network: Network }) => PlatformAdapter[] | Promise<PlatformAdapter[]>;
+  adapters?: (ctx: { config: Config; engine: Engine; log: Logger; store: Store; coordination: Coordination; network: Network; othersRecent: (withinMs: number) => Promise<boolean> }) => PlatformAdapter[] | Promise<PlatformAdapter[]>;
   /** How image and webhook hosts are resolved (tests pin names to loopback). */
   net?: { resolve?: Resolve };
   /**
@@ -146,7 +146,8 @@ export async function startRuntime(loaded: Config, overrides: RuntimeOverrides =
     { defaults: config.proactive, owner: instanceId, deadAfterMs: config.runtime.instanceDeadAfterMs },
   );
   scheduler.onDelivery((e) => metrics.proactive(e));
-  adapters = (await overrides.adapters?.({ config, engine, log, store, coordination, network })) ?? [];
+  const othersRecent = async (withinMs: number) => (await store.instances.live(clock.now() - withinMs)).some((id) => id !== instanceId);
+  adapters = (await overrides.adapters?.({ config, engine, log, store, coordination, network, othersRecent })) ?? [];
   delivery.addAdapters(adapters);
   const services = createServices({
     store,

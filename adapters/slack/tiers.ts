@@ -14,7 +14,8 @@
  * in the database by a single instance, so it survives a restart. When it answers that the calls
  * together (every instance's, or this process's before a restart) have used a tier up to its
  * reserve, the tier is spent here too for as long, so one instance's previews do not eat the
- * reserve another's final texts need, and a restarted process does not spend it again.
+ * reserve another's final texts need, and a restarted process does not spend it again. A tally
+ * can say so without a call too (`onHold`: its Redis came back without its data).
  */
 import type { SharedTally } from '../../src/core/outbound-window.js';
 import { recordSend, windowWait, type RateWindow } from '../shared/rate-window.js';
@@ -107,6 +108,7 @@ export class TierGate {
     if (!t) {
       this.tallies.set(method, (t = this.tallyFor(method, w)));
       t.onRefused?.((ms) => this.heard(method, ms));
+      t.onHold?.((ms) => this.spent(method, ms));
     }
     return t;
   }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { RateWindow, SharedTally } from '../core/outbound-window.js';
+import type { RateWindow, SharedTally, SharedTallyOptions } from '../core/outbound-window.js';
 import type { Logger } from '../log.js';
 import type { Redis } from './redis-client.js';
 import type { OwnEntries, Reseeder } from './reseed.js';
@@ -9,14 +9,16 @@ import { luaScript } from './scripts.js';
 /**
  * Counts one call (KEYS[1] the window, KEYS[2] the platform's last refusal, KEYS[3] when this
  * Redis began counting; ARGV[1], a unique member, empty to only ask; ARGV[5], that beginning as
- * this instance last heard it, empty if never) and answers {how long until the window has room
+ * this instance last heard it, empty if never; ARGV[6] '1' when another instance was alive within
+ * the window, by the database) and answers {how long until the window has room
  * below its reserve again, how long the platform still refuses calls (REFUSE), the beginning}:
  * room returns once `count - cap + 1` of the oldest calls have left the window, i.e. when the call
  * at index `count - cap` (0-based, oldest first) does. Redis' own clock, so instances' clocks need
  * not agree.
  *
  * The beginning is `<ms>:fresh`, or `<ms>:lost` when an instance that had counted here before
- * finds it gone (or begun again since): Redis lost its data, and with it the calls of instances
+ * finds it gone (or begun again since), or one that never did finds it gone while another instance
+ * was alive within the window (every instance restarted with Redis): Redis lost its data, and with it the calls of instances
  * that died meanwhile, which nobody can tell again. Until one window after a loss, the window
  * counts as full below its reserve, so optional work holds back everywhere, in a process started
  * after the loss too, instead of drawing the platform's 429s to find out.
@@ -28,7 +30,7 @@ local win = tonumber(ARGV[2])
 local began = redis.call('GET', KEYS[3])
 local known = ARGV[5]
 if not began then
-  if known ~= '' then began = now .. ':lost' else began = now .. ':fresh' end
+  if known ~= '' or ARGV[6] == '1' then began = now .. ':lost' else began = now .. ':fresh' end
   redis.call('SET', KEYS[3], began)
 elseif known ~= '' and began ~= known and string.sub(began, -6) == ':fresh' then
   began = string.sub(began, 1, -7) .. ':lost'
@@ -74,6 +76,9 @@ export class RedisSharedTally implements SharedTally {
   /** When this Redis began counting, as last heard (see TALLY): a change under this process is a data loss. */
   private began = '';
   private readonly refusalListeners = new Set<(retryAfterMs: number) => void>();
+  private readonly holdListeners = new Set<(ms: number) => void>();
+  /** Asked of the database once, while this process has not yet heard this Redis' beginning. */
+  private othersRecent: Promise<boolean> | undefined;
   /** The subscription to other instances' refusals, made with the first listener. */
   private listening: (() => void) | undefined;
 
@@ -86,14 +91,24 @@ export class RedisSharedTally implements SharedTally {
     reseed?: Reseeder,
     /** Where a refusal is told to the other instances as it happens (see `onRefused`). */
     private readonly bus?: Bus,
+    private readonly o: SharedTallyOptions = {},
   ) {
     if (!(window.max >= 1) || !(window.windowMs > 0)) throw new Error(`shared tally needs max >= 1 and windowMs > 0 (got max ${window.max}, windowMs ${window.windowMs})`);
     this.script = luaScript(redis, 'cbTally', 3, TALLY);
     this.refuseScript = luaScript(redis, 'cbTallyRefused', 1, REFUSE);
     this.own = reseed?.window(key, window.windowMs);
     // A refusal kept only in Redis is gone with a Redis that lost its data, while the platform's
-    // window is still full: each instance that heard of it tells it again.
-    reseed?.retell({ putBack: () => this.refused(this.refusedUntil - Date.now()) });
+    // window is still full: each instance that heard of it tells it again. Then the tally is asked
+    // at once (after this instance's own calls were put back), so a loss holds optional work back
+    // before its next call, not from that call's answer.
+    reseed?.retell({
+      putBack: async () => {
+        await this.refused(this.refusedUntil - Date.now());
+        if (!this.holdListeners.size) return;
+        const ms = await this.run('');
+        if (ms > 0) for (const listener of this.holdListeners) listener(ms);
+      },
+    });
   }
 
   add(): Promise<number> {
@@ -128,6 +143,11 @@ export class RedisSharedTally implements SharedTally {
     return () => void this.refusalListeners.delete(listener);
   }
 
+  onHold(listener: (ms: number) => void): () => void {
+    this.holdListeners.add(listener);
+    return () => void this.holdListeners.delete(listener);
+  }
+
   private heard(ms: number): void {
     if (!(ms > 0)) return;
     this.refusedUntil = Math.max(this.refusedUntil, Date.now() + ms);
@@ -137,7 +157,8 @@ export class RedisSharedTally implements SharedTally {
   private async run(member: string): Promise<number> {
     const { max, windowMs, reserve = 0 } = this.window;
     try {
-      const [wait, refused, began] = (await this.script([this.key, `${this.key}:refused`, `${this.key}:began`], [member, windowMs, max, reserve, this.began])) as [number, number, string];
+      const others = this.began === '' && (await this.othersWereRecent());
+      const [wait, refused, began] = (await this.script([this.key, `${this.key}:refused`, `${this.key}:began`], [member, windowMs, max, reserve, this.began, others ? '1' : ''])) as [number, number, string];
       this.began = String(began);
       this.heard(Number(refused));
       return Math.max(Number(wait), Number(refused));
@@ -146,5 +167,15 @@ export class RedisSharedTally implements SharedTally {
       this.log.warn({ err, tally: this.key }, 'shared call tally unavailable');
       return 0;
     }
+  }
+
+  /** Whether another instance was alive within the window; unknown (the database away) is no. */
+  private othersWereRecent(): Promise<boolean> {
+    const ask = this.o.othersRecent;
+    if (!ask) return Promise.resolve(false);
+    return (this.othersRecent ??= ask(this.window.windowMs).catch((err: unknown) => {
+      this.log.warn({ err, tally: this.key }, 'could not ask the database which instances were alive; an empty Redis is taken for new');
+      return false;
+    }));
   }
 }

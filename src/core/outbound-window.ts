@@ -79,7 +79,24 @@ export interface SharedTally {
   refused?(retryAfterMs: number): Promise<void>;
   /** Hear of any instance's refusal (`refused`) as it happens, not only with the next call's answer. Returns the unsubscribe. */
   onRefused?(listener: (retryAfterMs: number) => void): () => void;
+  /**
+   * Hear, without a call of one's own, that optional work is to hold back for `ms`: a tally
+   * whose store came back (Redis reconnected) asks again at once, so a window it now counts as
+   * full (a Redis that lost its data) holds the next optional call back instead of that call
+   * learning it from its own answer, or from the platform's 429. Returns the unsubscribe.
+   */
+  onHold?(listener: (ms: number) => void): () => void;
+}
+
+export interface SharedTallyOptions {
+  /**
+   * Whether another instance of this deployment was alive within the last `withinMs` (its
+   * heartbeat in the database): its calls may still be in the platform's window. A process that
+   * finds the tally's Redis empty and has never counted there takes it for a data loss, not a
+   * new deployment, when one was.
+   */
+  othersRecent?: (withinMs: number) => Promise<boolean>;
 }
 
 /** Makes the tally of `window` the instances share under `name`. */
-export type SharedTallyFactory = (name: string, window: RateWindow) => SharedTally;
+export type SharedTallyFactory = (name: string, window: RateWindow, o?: SharedTallyOptions) => SharedTally;

@@ -10,6 +10,7 @@ import { connectRedis, type Redis } from '../../src/coord/redis-client.js';
 import { RedisSharedTally } from '../../src/coord/shared-tally.js';
 import { RedisSharedWindow } from '../../src/coord/shared-window.js';
 import { Reseeder } from '../../src/coord/reseed.js';
+import { TierGate } from '../../adapters/slack/tiers.js';
 import { testLogger } from '../helpers/harness.js';
 import { hasRedis, redisPrefix } from '../helpers/services.js';
 
@@ -72,6 +73,40 @@ describe.skipIf(!hasRedis())('counts in a Redis that lost its data', () => {
     expect(await tally(b).wait()).toBe(0);
     expect(await ta.wait()).toBeGreaterThan(55_000);
     expect(await tally(b).wait()).toBeGreaterThan(55_000);
+  });
+
+  it("holds a Slack tier's optional work back as soon as the instance reconnects to the emptied Redis, before a call of its own", async () => {
+    const { r, a, reseeders } = await twoInstances();
+    const w = { max: 20, windowMs: 60_000, reserve: 5 };
+    const gate = new TierGate({ 'chat.startStream': w }, Date.now, (m, win) => new RedisSharedTally(a, `${r.prefix}tally:${m}`, win, testLogger(), reseeders.get(a)));
+    gate.take('chat.startStream'); // one call of 15 below the reserve: this instance now knows the Redis
+    await expect.poll(() => a.exists(`${r.prefix}tally:chat.startStream:began`), { timeout: 5000 }).toBe(1);
+    expect(gate.hasRoom('chat.startStream')).toBe(true);
+
+    // Redis restarts without its data: the calls of an instance that died meanwhile are in Slack's window, counted nowhere.
+    await r.clear();
+    reconnect(a);
+    // The next stream holds back without drawing the 429 it would otherwise take to find out.
+    await expect.poll(() => gate.hasRoom('chat.startStream'), { timeout: 5000 }).toBe(false);
+  });
+
+  it('takes an emptied Redis for a loss in a process that never counted there, when another instance was alive within the window', async () => {
+    const { r, a, b } = await twoInstances();
+    const w = { max: 20, windowMs: 60_000, reserve: 5 };
+    let alive = true;
+    const asked: number[] = [];
+    const othersRecent = async (withinMs: number) => (asked.push(withinMs), alive);
+    const tally = (c: Redis, name = 'chat.startStream') => new RedisSharedTally(c, `${r.prefix}tally:${name}`, w, testLogger(), undefined, undefined, { othersRecent });
+    // Every instance restarted with Redis (it kept nothing): the new processes know no beginning,
+    // but the database saw instances alive within the last minute, whose calls Slack still counts.
+    expect(await tally(a).wait()).toBeGreaterThan(55_000);
+    expect(asked).toEqual([60_000]);
+    expect(await tally(b).add()).toBeGreaterThan(55_000);
+    // A deployment's first start (nobody alive before it) is new, and so is an intact Redis to a process joining it.
+    alive = false;
+    expect(await tally(a, 'chat.stopStream').wait()).toBe(0);
+    alive = true;
+    expect(await tally(b, 'chat.stopStream').add()).toBe(0);
   });
 
   it("puts back a tier Slack refused: an instance that heard of the 429 tells it again, though the one refused may be dead", async () => {
