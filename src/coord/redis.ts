@@ -185,7 +185,7 @@ export async function redisCoordination(config: CoordinationSettings & { redisUr
       scope === 'chat'
         ? new RedisSharedWindow(main, `${prefix}window:${name}`, windows, log, config.chatLockTtlMs)
         : new RedisSharedWindow(main, `${prefix}window:${name}`, windows, log, undefined, reseed),
-    sharedTally: (name, window, o) => new RedisSharedTally(main, `${prefix}tally:${name}`, window, log, reseed, bus, o),
+    sharedTally: (name, window, o) => new RedisSharedTally(main, `${prefix}tally:${name}`, window, log, reseed, bus, { ...o, deploymentBegan: `${prefix}tallies-counted` }),
     identifyGate: (name, windowMs) => new RedisIdentifyGate(main, `${prefix}identify:${name}`, windowMs, log),
     every: async (name, pattern, task) => {
       validateCron(pattern, name);

@@ -8,20 +8,25 @@ import { luaScript } from './scripts.js';
 
 /**
  * Counts one call (KEYS[1] the window, KEYS[2] the platform's last refusal, KEYS[3] when this
- * Redis began counting; ARGV[1], a unique member, empty to only ask; ARGV[5], that beginning as
- * this instance last heard it, empty if never; ARGV[6] '1' when another instance was alive within
- * the window, by the database) and answers {how long until the window has room
+ * Redis began counting this tally, KEYS[4] any tally of the deployment; ARGV[1], a unique member,
+ * empty to only ask; ARGV[5], this tally's beginning as this instance last heard it, empty if
+ * never; ARGV[6] '1' when another instance was alive within the window, by the database) and
+ * answers {how long until the window has room
  * below its reserve again, how long the platform still refuses calls (REFUSE), the beginning}:
  * room returns once `count - cap + 1` of the oldest calls have left the window, i.e. when the call
  * at index `count - cap` (0-based, oldest first) does. Redis' own clock, so instances' clocks need
  * not agree.
  *
  * The beginning is `<ms>:fresh`, or `<ms>:lost` when an instance that had counted here before
- * finds it gone (or begun again since), or one that never did finds it gone while another instance
- * was alive within the window (every instance restarted with Redis): Redis lost its data, and with it the calls of instances
- * that died meanwhile, which nobody can tell again. Until one window after a loss, the window
- * counts as full below its reserve, so optional work holds back everywhere, in a process started
- * after the loss too, instead of drawing the platform's 429s to find out.
+ * finds it gone (or begun again since), or one that never did finds no tally of the deployment at
+ * all while another instance was alive within the window (every instance restarted with Redis; a
+ * tally merely never used before, on a Redis that kept the others, is new): Redis lost its data,
+ * and with it the calls of instances that died meanwhile, which nobody can tell again. Until one
+ * window after a loss, a window with a reserve counts as full below it, so optional work holds
+ * back everywhere, in a process started after the loss too, instead of drawing the platform's
+ * 429s to find out. A window without one (the lookups a reply sent again makes, whose only use is
+ * to keep it from showing twice) is not held: at worst one lookup draws a 429, which every
+ * instance then waits out.
  */
 const TALLY = `
 local t = redis.call('TIME')
@@ -29,15 +34,25 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local win = tonumber(ARGV[2])
 local began = redis.call('GET', KEYS[3])
 local known = ARGV[5]
-if not began then
-  if known ~= '' or ARGV[6] == '1' then began = now .. ':lost' else began = now .. ':fresh' end
-  redis.call('SET', KEYS[3], began)
-elseif known ~= '' and began ~= known and string.sub(began, -6) == ':fresh' then
-  began = string.sub(began, 1, -7) .. ':lost'
+local function fresh(b) return string.sub(b, -6) == ':fresh' end
+local function lost(b) return string.sub(b, 1, -7) .. ':lost' end
+-- This instance counted here before and finds the tally gone, or begun again: Redis lost its data.
+local sawLoss = known ~= '' and (not began or (began ~= known and fresh(began)))
+local any = redis.call('GET', KEYS[4])
+if not any then
+  if sawLoss or ARGV[6] == '1' then any = now .. ':lost' else any = now .. ':fresh' end
+  redis.call('SET', KEYS[4], any)
+elseif sawLoss and fresh(any) then
+  any = lost(any)
+  redis.call('SET', KEYS[4], any)
+end
+if not began or (sawLoss and fresh(began)) then
+  -- A tally that begins now is lost with the deployment's (dated by it), or when this instance saw the loss itself.
+  if string.sub(any, -5) == ':lost' then began = any elseif sawLoss then began = now .. ':lost' else began = now .. ':fresh' end
   redis.call('SET', KEYS[3], began)
 end
 local held = 0
-if string.sub(began, -5) == ':lost' then held = math.max(0, tonumber(string.sub(began, 1, -6)) + win - now) end
+if string.sub(began, -5) == ':lost' and tonumber(ARGV[4]) > 0 then held = math.max(0, tonumber(string.sub(began, 1, -6)) + win - now) end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - win)
 if ARGV[1] ~= '' then
   redis.call('ZADD', KEYS[1], now, ARGV[1])
@@ -77,6 +92,7 @@ export class RedisSharedTally implements SharedTally {
   private began = '';
   private readonly refusalListeners = new Set<(retryAfterMs: number) => void>();
   private readonly holdListeners = new Set<(ms: number) => void>();
+  private readonly deploymentBegan: string;
   /** Asked of the database once, while this process has not yet heard this Redis' beginning. */
   private othersRecent: Promise<boolean> | undefined;
   /** The subscription to other instances' refusals, made with the first listener. */
@@ -91,11 +107,15 @@ export class RedisSharedTally implements SharedTally {
     reseed?: Reseeder,
     /** Where a refusal is told to the other instances as it happens (see `onRefused`). */
     private readonly bus?: Bus,
-    private readonly o: SharedTallyOptions = {},
+    private readonly o: SharedTallyOptions & {
+      /** Where any tally of the deployment notes that this Redis has counted (TALLY's KEYS[4]); this tally's own by default. */
+      deploymentBegan?: string;
+    } = {},
   ) {
     if (!(window.max >= 1) || !(window.windowMs > 0)) throw new Error(`shared tally needs max >= 1 and windowMs > 0 (got max ${window.max}, windowMs ${window.windowMs})`);
-    this.script = luaScript(redis, 'cbTally', 3, TALLY);
+    this.script = luaScript(redis, 'cbTally', 4, TALLY);
     this.refuseScript = luaScript(redis, 'cbTallyRefused', 1, REFUSE);
+    this.deploymentBegan = o.deploymentBegan ?? `${key}:counted`;
     this.own = reseed?.window(key, window.windowMs);
     // A refusal kept only in Redis is gone with a Redis that lost its data, while the platform's
     // window is still full: each instance that heard of it tells it again. Then the tally is asked
@@ -158,7 +178,7 @@ export class RedisSharedTally implements SharedTally {
     const { max, windowMs, reserve = 0 } = this.window;
     try {
       const others = this.began === '' && (await this.othersWereRecent());
-      const [wait, refused, began] = (await this.script([this.key, `${this.key}:refused`, `${this.key}:began`], [member, windowMs, max, reserve, this.began, others ? '1' : ''])) as [number, number, string];
+      const [wait, refused, began] = (await this.script([this.key, `${this.key}:refused`, `${this.key}:began`, this.deploymentBegan], [member, windowMs, max, reserve, this.began, others ? '1' : ''])) as [number, number, string];
       this.began = String(began);
       this.heard(Number(refused));
       return Math.max(Number(wait), Number(refused));

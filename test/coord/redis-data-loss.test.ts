@@ -96,17 +96,26 @@ describe.skipIf(!hasRedis())('counts in a Redis that lost its data', () => {
     let alive = true;
     const asked: number[] = [];
     const othersRecent = async (withinMs: number) => (asked.push(withinMs), alive);
-    const tally = (c: Redis, name = 'chat.startStream') => new RedisSharedTally(c, `${r.prefix}tally:${name}`, w, testLogger(), undefined, undefined, { othersRecent });
-    // Every instance restarted with Redis (it kept nothing): the new processes know no beginning,
-    // but the database saw instances alive within the last minute, whose calls Slack still counts.
-    expect(await tally(a).wait()).toBeGreaterThan(55_000);
-    expect(asked).toEqual([60_000]);
-    expect(await tally(b).add()).toBeGreaterThan(55_000);
-    // A deployment's first start (nobody alive before it) is new, and so is an intact Redis to a process joining it.
+    const tally = (c: Redis, name: string, win: { max: number; windowMs: number; reserve?: number } = w) =>
+      new RedisSharedTally(c, `${r.prefix}tally:${name}`, win, testLogger(), undefined, undefined, { othersRecent, deploymentBegan: `${r.prefix}tallies-counted` });
+    // A first deployment (nobody alive before it) is new.
     alive = false;
-    expect(await tally(a, 'chat.stopStream').wait()).toBe(0);
+    expect(await tally(a, 'chat.update').wait()).toBe(0);
+    // A tier never used before, on a Redis that kept the deployment's counts, is new too, whoever was alive.
     alive = true;
-    expect(await tally(b, 'chat.stopStream').add()).toBe(0);
+    expect(await tally(b, 'chat.startStream').add()).toBe(0);
+
+    // Every instance restarts with Redis, which kept nothing: the new processes know no beginning,
+    // but the database saw instances alive within the last minute, whose calls Slack still counts.
+    await r.clear();
+    asked.length = 0;
+    expect(await tally(a, 'chat.startStream').wait()).toBeGreaterThan(55_000);
+    expect(asked).toEqual([60_000]);
+    expect(await tally(b, 'chat.startStream').add()).toBeGreaterThan(55_000);
+    // Every tier of the deployment is held from the same loss, one first used after it too…
+    expect(await tally(b, 'chat.update').wait()).toBeGreaterThan(55_000);
+    // …but not a lookup's (no reserve: its only use is keeping a reply sent again from showing twice).
+    expect(await tally(a, 'conversations.history', { max: 50, windowMs: 60_000 }).add()).toBe(0);
   });
 
   it("puts back a tier Slack refused: an instance that heard of the 429 tells it again, though the one refused may be dead", async () => {
