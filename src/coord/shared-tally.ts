@@ -47,8 +47,8 @@ elseif sawLoss and fresh(any) then
   redis.call('SET', KEYS[4], any)
 end
 if not began or (sawLoss and fresh(began)) then
-  -- A tally that begins now is lost with the deployment's (dated by it), or when this instance saw the loss itself.
-  if string.sub(any, -5) == ':lost' then began = any elseif sawLoss then began = now .. ':lost' else began = now .. ':fresh' end
+  -- A tally that begins now shares a loss the deployment's beginning records (dated by it; a loss this instance saw is recorded there just above).
+  if string.sub(any, -5) == ':lost' then began = any else began = now .. ':fresh' end
   redis.call('SET', KEYS[3], began)
 end
 local held = 0
