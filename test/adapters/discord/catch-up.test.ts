@@ -28,7 +28,13 @@ async function answeredThenStopped(): Promise<Setup> {
   await s.fake.waitFor(() => s!.texts(m.channel_id).length === 1);
   await s.idle();
   await s.adapter.stop();
+  // The fake hears a socket close a moment after the client does: wait until it has.
+  await s.fake.waitFor(() => s!.fake.gatewayStats().liveSockets === 0);
   return s;
+}
+
+function closeCodes(fake: Setup['fake']): Array<number | undefined> {
+  return fake.gatewayLog.filter((e) => e.op === -1).map((e) => e.closeCode);
 }
 
 describe('discord adapter: messages sent while no process listened', () => {
@@ -50,7 +56,7 @@ describe('discord adapter: messages sent while no process listened', () => {
     fake.userMessage({ author: alice, content: 'hello again' });
     fake.userMessage({ author: bob, channelId: ch, content: 'anyone?', mentionsBot: true });
     fake.userMessage({ author: bob, channelId: ch, content: 'just chatting among ourselves' });
-    expect(fake.gatewayStats().liveSockets).toBe(0);
+    await fake.waitFor(() => fake.gatewayStats().liveSockets === 0);
 
     const before = fake.calls.length;
     next = s.newAdapter();
@@ -159,8 +165,7 @@ describe('discord adapter: messages sent while no process listened', () => {
     const stopped = await answeredThenStopped();
     const { fake, texts } = stopped;
     // The session was left resumable, so Discord keeps what it is sent meanwhile.
-    const gone = fake.gatewayLog.filter((e) => e.op === -1).map((e) => e.closeCode);
-    expect(gone).toEqual([4200]);
+    expect(closeCodes(fake)).toEqual([4200]);
     const dm = fake.userMessage({ author: carol, content: 'hi, first time here' }).channel_id as string;
     fake.userMessage({ author: carol, content: 'anyone home?' });
 
@@ -174,7 +179,8 @@ describe('discord adapter: messages sent while no process listened', () => {
     // The old session was resumed on a connection of its own and ended (1000) once replayed.
     const resumes = fake.gatewayLog.filter((e) => e.dir === 'in' && e.op === 6);
     expect(resumes).toHaveLength(1);
-    expect(fake.gatewayLog.filter((e) => e.op === -1).map((e) => e.closeCode)).toEqual([4200, 1000]);
+    await fake.waitFor(() => closeCodes(fake).length === 2);
+    expect(closeCodes(fake)).toEqual([4200, 1000]);
   });
 
   it('include a first DM replayed to a start that died before it was on disk: the start after it reads that DM back', async () => {
