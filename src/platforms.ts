@@ -22,9 +22,9 @@ export interface PlatformContext {
   /** How the platforms are reached: directly, or through the configured proxy. */
   network?: Network;
   /**
-   * Whether another instance was alive within the last `withinMs` (the database's heartbeats):
-   * calls of instances that died within a window may still count at the platform, though a Redis
-   * restarted without its data has none of them.
+   * Whether another instance ran within the last `withinMs` (the database's heartbeats; a clean
+   * stop counts): calls of instances that died or stopped within a window may still count at the
+   * platform, though a Redis restarted without its data has none of them.
    */
   othersRecent?: (withinMs: number) => Promise<boolean>;
 }

@@ -146,7 +146,9 @@ export async function startRuntime(loaded: Config, overrides: RuntimeOverrides =
     { defaults: config.proactive, owner: instanceId, deadAfterMs: config.runtime.instanceDeadAfterMs },
   );
   scheduler.onDelivery((e) => metrics.proactive(e));
-  const othersRecent = async (withinMs: number) => (await store.instances.live(clock.now() - withinMs)).some((id) => id !== instanceId);
+  // Cleanly stopped instances count: every instance of a cluster stopped and restarted with an
+  // emptied Redis is not a new deployment, and their calls are still in the platform's window.
+  const othersRecent = async (withinMs: number) => (await store.instances.ranSince(clock.now() - withinMs)).some((id) => id !== instanceId);
   adapters = (await overrides.adapters?.({ config, engine, log, store, coordination, network, othersRecent })) ?? [];
   delivery.addAdapters(adapters);
   const services = createServices({

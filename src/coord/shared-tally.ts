@@ -10,7 +10,7 @@ import { luaScript } from './scripts.js';
  * Counts one call (KEYS[1] the window, KEYS[2] the platform's last refusal, KEYS[3] when this
  * Redis began counting this tally, KEYS[4] any tally of the deployment; ARGV[1], a unique member,
  * empty to only ask; ARGV[5], this tally's beginning as this instance last heard it, empty if
- * never; ARGV[6] '1' when another instance was alive within the window, by the database) and
+ * never; ARGV[6] '1' when another instance ran within the window, by the database) and
  * answers {how long until the window has room
  * below its reserve again, how long the platform still refuses calls (REFUSE), the beginning}:
  * room returns once `count - cap + 1` of the oldest calls have left the window, i.e. when the call
@@ -19,7 +19,7 @@ import { luaScript } from './scripts.js';
  *
  * The beginning is `<ms>:fresh`, or `<ms>:lost` when an instance that had counted here before
  * finds it gone (or begun again since), or one that never did finds no tally of the deployment at
- * all while another instance was alive within the window (every instance restarted with Redis; a
+ * all while another instance ran within the window (every instance restarted with Redis; a
  * tally merely never used before, on a Redis that kept the others, is new): Redis lost its data,
  * and with it the calls of instances that died meanwhile, which nobody can tell again. Until one
  * window after a loss, a window with a reserve counts as full below it, so optional work holds
@@ -189,7 +189,7 @@ export class RedisSharedTally implements SharedTally {
     }
   }
 
-  /** Whether another instance was alive within the window; unknown (the database away) is no. */
+  /** Whether another instance ran within the window (stopped since or not); unknown (the database away) is no. */
   private othersWereRecent(): Promise<boolean> {
     const ask = this.o.othersRecent;
     if (!ask) return Promise.resolve(false);

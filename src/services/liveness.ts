@@ -73,13 +73,13 @@ export class Liveness {
     this.timer.unref();
   }
 
-  /** Stop, let a running sweep finish, and leave the instance table (a clean stop). */
+  /** Stop, let a running sweep finish, and mark this instance stopped (a clean stop: its claims are free at once). */
   async stop(): Promise<void> {
     clearInterval(this.timer);
     this.timer = undefined;
     await Promise.all(this.sweeps);
     await this.opts.presence?.leave(this.opts.instanceId).catch(() => undefined);
-    await this.store.instances.remove(this.opts.instanceId).catch((err: unknown) => this.log.warn({ err }, 'could not remove this instance'));
+    await this.store.instances.stop(this.opts.instanceId, this.clock.now()).catch((err: unknown) => this.log.warn({ err }, 'could not mark this instance stopped'));
   }
 
   /**

@@ -48,7 +48,7 @@ export class InstanceRepo {
 
   /**
    * `owner` (a column of the table being filtered) names an instance heard from by neither channel
-   * since `since`: no heartbeat row as recent, and no Redis presence as recent; and this process
+   * since `since`: no heartbeat row as recent from an instance still running, and no Redis presence as recent; and this process
    * watched for all that time (`watchFrom`), or it is dead to nobody. Never `self`: a
    * process under load can miss its own heartbeat while its work still runs, and must not take
    * that work over from itself.
@@ -56,7 +56,7 @@ export class InstanceRepo {
   ownerDead(eb: ExpressionBuilder<any, any>, owner: string, since: number, self?: string): Expression<SqlBool> {
     if (!this.watched(since)) return sql<SqlBool>`1 = 0`;
     const column = eb.ref(owner);
-    const notBeating = eb(column, 'not in', this.db.selectFrom('instances').select('id').where('seen_at', '>=', since));
+    const notBeating = eb(column, 'not in', this.db.selectFrom('instances').select('id').where('seen_at', '>=', since).where('stopped_at', 'is', null));
     const aliveElsewhere = this.aliveElsewhere(since);
     return eb.and([notBeating, ...(aliveElsewhere.length ? [eb(column, 'not in', aliveElsewhere)] : []), ...(self === undefined ? [] : [eb(column, '!=', self)])]);
   }
@@ -65,7 +65,7 @@ export class InstanceRepo {
     await this.db
       .insertInto('instances')
       .values({ id, started_at: now, seen_at: now })
-      .onConflict((oc) => oc.column('id').doUpdateSet({ seen_at: now }))
+      .onConflict((oc) => oc.column('id').doUpdateSet({ seen_at: now, stopped_at: null }))
       .execute();
   }
 
@@ -73,9 +73,12 @@ export class InstanceRepo {
     await this.db.updateTable('instances').set({ seen_at: now }).where('id', '=', id).execute();
   }
 
-  /** A clean stop: its claims are finished, and others need not wait for its heartbeat to age. */
-  async remove(id: string): Promise<void> {
-    await this.db.deleteFrom('instances').where('id', '=', id).execute();
+  /**
+   * A clean stop: its claims are finished, and others need not wait for its heartbeat to age (a
+   * stopped owner is dead at once). The row stays, so `ranSince` still sees this instance.
+   */
+  async stop(id: string, now: number): Promise<void> {
+    await this.db.updateTable('instances').set({ seen_at: now, stopped_at: now }).where('id', '=', id).execute();
   }
 
   /** Remove every instance but `id` (they are known to have stopped); how many there were. */
@@ -84,8 +87,16 @@ export class InstanceRepo {
     return Number(r.numDeletedRows);
   }
 
-  /** Instances seen since `since`. */
+  /** Instances still running and seen since `since`. */
   async live(since: number): Promise<string[]> {
+    return (await this.db.selectFrom('instances').select('id').where('seen_at', '>=', since).where('stopped_at', 'is', null).execute()).map((r) => r.id);
+  }
+
+  /**
+   * Instances that ran at some time since `since`, stopped cleanly since then or not: what a
+   * process that finds Redis empty asks to tell a Redis that lost its counts from a new deployment.
+   */
+  async ranSince(since: number): Promise<string[]> {
     return (await this.db.selectFrom('instances').select('id').where('seen_at', '>=', since).execute()).map((r) => r.id);
   }
 

@@ -153,6 +153,8 @@ export interface InstanceRow {
   id: string;
   started_at: number;
   seen_at: number;
+  /** When it stopped cleanly (its last `seen_at` too); null while it runs or after a crash. */
+  stopped_at: number | null;
 }
 
 /** One call of a method a platform limits per app (see CallTallyRepo). */

@@ -11,7 +11,7 @@ export const BACKENDS: readonly Backend[] = ['sqlite', 'postgres'];
 const TABLES = [
   'memory_facts', 'memory_owners', 'memory_forgotten', 'memory_progress', 'memory_embeddings', 'messages', 'updates', 'usage', 'usage_daily', 'usage_days', 'proactive_outbox', 'webhook_outbox', 'idempotency_keys', 'processed_events',
   'bindings', 'chat_settings', 'conversations', 'characters', 'api_keys',
-  'lorebook_links', 'lorebooks', 'personas', 'lore_activity', 'call_tally', 'send_marks',
+  'lorebook_links', 'lorebooks', 'personas', 'lore_activity', 'call_tally', 'send_marks', 'instances',
 ] as const;
 
 export interface StoreContext {

@@ -34,6 +34,7 @@ import * as m051 from './051_operator_read_indexes.js';
 import * as m052 from './052_usage_daily.js';
 import * as m053 from './053_api_keys_created.js';
 import * as m054 from './054_webhook_outbox_retention.js';
+import * as m055 from './055_instances_stopped.js';
 
 /** A migration file: `up` gets the column kit for the database it runs on. */
 interface PortableMigration {
@@ -89,6 +90,7 @@ const files: Record<string, PortableMigration> = {
   '052_usage_daily': m052,
   '053_api_keys_created': m053,
   '054_webhook_outbox_retention': m054,
+  '055_instances_stopped': m055,
 };
 
 /** The migrations as Kysely's Migrator runs them, bound to one dialect's column kit. */
