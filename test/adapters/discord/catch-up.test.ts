@@ -114,6 +114,9 @@ describe('discord adapter: messages sent while no process listened', () => {
     s = await startDiscord({ catchUp: true, fake: { shards: { identifyWindowMs: 1 } } });
     const { fake, texts } = s;
     const { dm, ch } = await firstMessageMissed(s);
+    // Only a session whose socket the fake has heard close can lapse, and the stop resolves on the
+    // client's close, which can come first: wait until the fake has heard it too.
+    await fake.waitFor(() => fake.gatewayStats().liveSockets === 0);
     // Down for longer than Discord keeps a session: nothing is replayed, only read back.
     expect(fake.lapseDisconnectedSessions()).toBe(1);
 
