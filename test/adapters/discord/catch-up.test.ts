@@ -219,6 +219,9 @@ describe('discord adapter: messages sent while no process listened', () => {
     await fake.waitFor(() => texts(dm).length === 1);
     await s.idle();
     await s.adapter.stop();
+    // The fake hears the socket close a moment after the client does: wait until it has, so the
+    // live socket waited for below is the next process's.
+    await fake.waitFor(() => fake.gatewayStats().liveSockets === 0);
     // While no process listens: a DM in a chat the bot had (read back), and a first DM (replayed).
     fake.userMessage({ author: alice, content: 'are you there?' });
     const first = fake.userMessage({ author: carol, content: 'hi, first time here' }).channel_id as string;
