@@ -31,8 +31,10 @@ export async function freePort(): Promise<number> {
 /** An instance launched but not yet known to be ready (see `launchInstance`). */
 export interface LaunchedInstance extends ChildInstance {
   process: ChildProcess;
-  /** Resolves when the process has exited. */
+  /** Resolves when the process has exited. Its last output may not have been read yet: see `closed`. */
   exited: Promise<void>;
+  /** Resolves once the process has exited and its stdout and stderr have ended: `output()` is then whole. */
+  closed: Promise<void>;
 }
 
 /**
@@ -53,9 +55,12 @@ export async function launchInstance(env: Record<string, string>, entry?: string
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  // Node emits 'exit' without waiting for the stdio pipes to be read to their end; 'close' comes after both.
+  const closed = new Promise<void>((r) => child.once('close', () => r()));
   return {
     process: child,
     exited,
+    closed,
     url: `http://127.0.0.1:${port}`,
     output: () => out,
     terminate: async (ms: number) => {

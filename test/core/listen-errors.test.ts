@@ -39,7 +39,7 @@ it('a taken PORT stops the start with the variable and a free one to try, exit 7
   const port = (taken.address() as AddressInfo).port;
   dir = mkdtempSync(join(tmpdir(), 'charbridge-port-taken-'));
   child = await launchInstance({ DATABASE_URL: join(dir, 'charbridge.db'), PORT: String(port) });
-  await child.exited;
+  await child.closed; // exited, and what it wrote read to the end
   expect(child.process.exitCode, child.output()).toBe(78);
   expect(child.output()).toContain(`PORT ${port} is already in use on 127.0.0.1 (another charbridge, or another program, listens there). Stop it, or set PORT to a free port, e.g. PORT=${port + 1}.`);
   expect(child.output()).not.toMatch(/\n\s+at /);
@@ -51,7 +51,7 @@ it('a PORT below 1024 without the privilege names PORT and the way round it, exi
   if (!prefix) return ctx.skip();
   dir = mkdtempSync(join(tmpdir(), 'charbridge-port-privileged-'));
   child = await launchInstance({ DATABASE_URL: join(dir, 'charbridge.db'), PORT: '1' }, undefined, { prefix });
-  await child.exited;
+  await child.closed; // exited, and what it wrote read to the end
   expect(child.process.exitCode, child.output()).toBe(78);
   expect(child.output()).toContain('PORT 1 needs privileges this process does not have (ports below 1024 usually do). Set PORT to 1024 or above, e.g. PORT=3000, and put a reverse proxy in front if it must answer on 1.');
   expect(child.output()).not.toMatch(/\n\s+at /);

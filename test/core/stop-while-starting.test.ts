@@ -72,7 +72,7 @@ it('a SIGTERM during start-up waits for start-up to finish, then shuts down grac
   await waitFor(() => child!.output().includes('SIGTERM received while starting'), 10_000, () => child!.output().slice(-2000));
   expect(child.process.exitCode).toBeNull(); // still starting: the signal did not kill it
   proxy.release();
-  await child.exited;
+  await child.closed; // exited, and what it wrote read to the end
 
   expect({ code: child.process.exitCode, signal: child.process.signalCode }).toEqual({ code: 0, signal: null });
   expect(child.output()).toContain('"reason":"SIGTERM"');

@@ -60,7 +60,7 @@ it('a real start in a folder it may not write names the admin key file, then the
   const url = join(readOnly, 'charbridge.db');
   const start = async (env: Record<string, string>) => {
     child = await launchInstance({ DATABASE_URL: url, ...env }, undefined, { prefix });
-    await child.exited;
+    await child.closed; // exited, and what it wrote read to the end
     expect(child.process.exitCode, child.output()).toBe(78);
     expect(child.output()).not.toMatch(/\n\s+at /);
     return child.output();
