@@ -48,8 +48,9 @@ export class InstanceRepo {
 
   /**
    * `owner` (a column of the table being filtered) names an instance heard from by neither channel
-   * since `since`: no heartbeat row as recent from an instance still running, and no Redis presence as recent; and this process
-   * watched for all that time (`watchFrom`), or it is dead to nobody. Never `self`: a
+   * since `since`: no heartbeat row as recent from an instance still running (a clean stop is dead
+   * at once), and no Redis presence as recent; and this process watched for all that time
+   * (`watchFrom`), or it is dead to nobody. Never `self`: a
    * process under load can miss its own heartbeat while its work still runs, and must not take
    * that work over from itself.
    */
