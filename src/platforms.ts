@@ -26,7 +26,7 @@ export interface PlatformContext {
    * stop counts): calls of instances that died or stopped within a window may still count at the
    * platform, though a Redis restarted without its data has none of them.
    */
-  othersRecent?: (withinMs: number) => Promise<boolean>;
+  othersRecent?: SharedTallyOptions['othersRecent'];
 }
 
 /**

@@ -90,8 +90,8 @@ export interface SharedTally {
 
 export interface SharedTallyOptions {
   /**
-   * Whether another instance of this deployment was alive within the last `withinMs` (its
-   * heartbeat in the database): its calls may still be in the platform's window. A process that
+   * Whether another instance of this deployment ran within the last `withinMs` (its heartbeat in
+   * the database; a clean stop counts): its calls may still be in the platform's window. A process that
    * finds the tally's Redis empty and has never counted there takes it for a data loss, not a
    * new deployment, when one was.
    */

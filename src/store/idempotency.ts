@@ -157,8 +157,7 @@ export class IdempotencyRepo {
 
   private async alive(instanceId: string, seenSince: number): Promise<boolean> {
     if (!this.instances.watched(seenSince) || this.instances.aliveElsewhere(seenSince).includes(instanceId)) return true;
-    const r = await this.db.selectFrom('instances').select('id').where('id', '=', instanceId).where('seen_at', '>=', seenSince).where('stopped_at', 'is', null).executeTakeFirst();
-    return r !== undefined;
+    return this.instances.beatingSince(instanceId, seenSince);
   }
 
   /** Drop expired records, at most once a minute, so the table stays the size of one day. */

@@ -57,7 +57,7 @@ export class InstanceRepo {
   ownerDead(eb: ExpressionBuilder<any, any>, owner: string, since: number, self?: string): Expression<SqlBool> {
     if (!this.watched(since)) return sql<SqlBool>`1 = 0`;
     const column = eb.ref(owner);
-    const notBeating = eb(column, 'not in', this.db.selectFrom('instances').select('id').where('seen_at', '>=', since).where('stopped_at', 'is', null));
+    const notBeating = eb(column, 'not in', this.runningSince(since));
     const aliveElsewhere = this.aliveElsewhere(since);
     return eb.and([notBeating, ...(aliveElsewhere.length ? [eb(column, 'not in', aliveElsewhere)] : []), ...(self === undefined ? [] : [eb(column, '!=', self)])]);
   }
@@ -90,7 +90,17 @@ export class InstanceRepo {
 
   /** Instances still running and seen since `since`. */
   async live(since: number): Promise<string[]> {
-    return (await this.db.selectFrom('instances').select('id').where('seen_at', '>=', since).where('stopped_at', 'is', null).execute()).map((r) => r.id);
+    return (await this.runningSince(since).execute()).map((r) => r.id);
+  }
+
+  /** Whether instance `id` still runs and was seen since `since` (by its database heartbeat alone). */
+  async beatingSince(id: string, since: number): Promise<boolean> {
+    return (await this.runningSince(since).where('id', '=', id).executeTakeFirst()) !== undefined;
+  }
+
+  /** The ids of instances still running (not stopped cleanly) that heartbeat since `since`. */
+  private runningSince(since: number) {
+    return this.db.selectFrom('instances').select('id').where('seen_at', '>=', since).where('stopped_at', 'is', null);
   }
 
   /**
